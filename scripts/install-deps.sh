@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs everything iostack needs to build and test on Debian 12. Idempotent.
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config
+      libgtest-dev libgmock-dev libbenchmark-dev
+      libfmt-dev libcli11-dev nlohmann-json3-dev
+      liburing-dev libaio-dev libboost-dev
+      blktrace fio clang-format)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

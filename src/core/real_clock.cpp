@@ -1,0 +1,71 @@
+#include "core/real_clock.hpp"
+
+#include <time.h>
+
+namespace iostack::core {
+
+RealClock::RealClock() : thread_([this] { run(); }) {}
+
+RealClock::~RealClock() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+Nanos RealClock::now() const {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<Nanos>(ts.tv_sec) * kNsPerSec + static_cast<Nanos>(ts.tv_nsec);
+}
+
+void RealClock::arm(Timer* t, Nanos expires) {
+  bool wake;
+  {
+    std::lock_guard lock(mu_);
+    heap_.push(t, expires);
+    wake = heap_.top() == t;
+  }
+  if (wake) cv_.notify_one();
+}
+
+bool RealClock::cancel(Timer* t) {
+  std::unique_lock lock(mu_);
+  const bool was_pending = heap_.remove(t);
+  // Like hrtimer_cancel: wait for a running callback, unless we are it.
+  if (std::this_thread::get_id() != thread_.get_id())
+    done_cv_.wait(lock, [&] { return running_ != t; });
+  return was_pending;
+}
+
+void RealClock::run() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    Timer* t = heap_.top();
+    if (!t) {
+      cv_.wait(lock);
+      continue;
+    }
+    const Nanos n = now();
+    if (t->expires > n) {
+      cv_.wait_for(lock, std::chrono::nanoseconds(t->expires - n));
+      continue;
+    }
+    heap_.pop();
+    running_ = t;
+    lock.unlock();
+    t->fn(t);
+    lock.lock();
+    running_ = nullptr;
+    done_cv_.notify_all();
+  }
+}
+
+Clock& real_clock() {
+  static RealClock clock;
+  return clock;
+}
+
+}  // namespace iostack::core

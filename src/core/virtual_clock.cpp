@@ -1,0 +1,24 @@
+#include "core/virtual_clock.hpp"
+
+namespace iostack::core {
+
+bool VirtualClock::run_one() {
+  Timer* t = heap_.pop();
+  if (!t) return false;
+  if (t->expires > now_) now_ = t->expires;
+  t->fn(t);
+  return true;
+}
+
+std::size_t VirtualClock::run_until_idle() {
+  std::size_t n = 0;
+  while (run_one()) ++n;
+  return n;
+}
+
+void VirtualClock::advance_to(Nanos t) {
+  while (heap_.top() && heap_.top()->expires <= t) run_one();
+  if (t > now_) now_ = t;
+}
+
+}  // namespace iostack::core

@@ -1,0 +1,6 @@
+#include <cstdio>
+
+int main() {
+  std::puts("iostack: no commands yet");
+  return 1;
+}
