@@ -1,0 +1,505 @@
+// Request allocation, insertion, dispatch and completion (block/blk-mq.c,
+// blk-mq-sched.c).
+#include "block/blk_mq.hpp"
+
+#include "block/blk_mq_internal.hpp"
+#include "block/blk_trace.hpp"
+#include "block/disk.hpp"
+#include "block/flush.hpp"
+#include "block/merge.hpp"
+#include "block/plug.hpp"
+#include "block/request_queue.hpp"
+#include "block/stats.hpp"
+#include "core/clock.hpp"
+
+namespace iostack::block {
+namespace {
+
+constexpr unsigned kRunning = 1u << 0;
+constexpr unsigned kRerun = 1u << 1;
+// BLK_MQ_RESOURCE_DELAY: retry a busy queue with nothing in flight after 3 ms.
+constexpr std::uint64_t kResourceDelayNs = 3 * core::kNsPerMs;
+
+bool bio_unaligned(const Bio* bio, const QueueLimits& lim) {
+  const unsigned mask = lim.logical_block_size - 1;
+  return (bio->bi_iter.bi_size & mask) || ((bio->bi_iter.bi_sector << kSectorShift) & mask);
+}
+
+void rq_init(Request* rq, RequestQueue* q, HwCtx* hctx, std::uint32_t opf, std::uint32_t rq_flags) {
+  rq->q = q;
+  rq->mq_hctx = hctx;
+  rq->cmd_flags = opf;
+  rq->rq_flags = rq_flags;
+  rq->__sector = ~sector_t{0};
+  rq->__data_len = 0;
+  rq->bio = rq->biotail = nullptr;
+  rq->nr_phys_segments = 0;
+  rq->ioprio = 0;
+  rq->write_hint = 0;
+  rq->pid = -1;
+  rq->start_time_ns = q->now();
+  rq->io_start_time_ns = 0;
+  rq->fifo_time = 0;
+  rq->elv_priv[0] = rq->elv_priv[1] = nullptr;
+  rq->flush_seq = 0;
+  rq->end_io = nullptr;
+  rq->end_io_data = nullptr;
+  rq->queuelist.init();
+  rq->hash.init();
+  rq->flush_list.init();
+  rq->state.store(MQ_RQ_IDLE, std::memory_order_relaxed);
+}
+
+// __blk_mq_alloc_requests: a scheduler tag when an elevator is attached, else
+// a driver tag; sleeps (flushing the plug first) when none is free, unless
+// the bio asked not to wait.
+Request* blk_mq_get_new_request(RequestQueue* q, Bio* bio) {
+  HwCtx* hctx = q->map_queue();
+  Elevator* e = q->elevator();
+  std::uint32_t rq_flags = 0;
+  AllocData data{q, bio->bi_opf, 0, hctx};
+  BlkMqTags* tags = hctx->tags;
+  if (e) {
+    tags = hctx->sched_tags;
+    rq_flags |= RQF_SCHED_TAGS;
+    if (!op_is_flush(bio->bi_opf)) {
+      rq_flags |= RQF_USE_SCHED;
+      e->limit_depth(&data);
+    }
+  }
+  int tag;
+  for (;;) {
+    const std::uint64_t seq = tags->wait_seq();
+    tag = tags->try_get(data.shallow_depth);
+    if (tag >= 0) break;
+    if (bio->bi_opf & REQ_NOWAIT) return nullptr;
+    // Before sleeping: make sure what is queued is moving, then sleep.
+    blk_mq_run_hw_queue(hctx);
+    blk_flush_current_plug_before_sleep();
+    if (!tags->wait_for_free(q->clock(), seq)) return nullptr;
+  }
+  Request* rq = tags->static_rq(tag);
+  rq_init(rq, q, hctx, bio->bi_opf, rq_flags);
+  if (e) {
+    rq->internal_tag = tag;
+    rq->tag = -1;
+    if (rq_flags & RQF_USE_SCHED) e->prepare_request(rq);
+  } else {
+    rq->tag = tag;
+    rq->internal_tag = -1;
+    tags->set_rq_for_tag(tag, rq);
+  }
+  return rq;
+}
+
+void blk_mq_bio_to_request(Request* rq, Bio* bio, unsigned nr_segs) {
+  if (bio->bi_opf & REQ_RAHEAD) rq->cmd_flags |= REQ_FAILFAST_MASK;
+  rq->bio = rq->biotail = bio;
+  rq->__sector = bio->bi_iter.bi_sector;
+  rq->__data_len = bio->bi_iter.bi_size;
+  rq->nr_phys_segments = static_cast<std::uint16_t>(nr_segs);
+  rq->ioprio = bio->bi_ioprio;
+  rq->write_hint = bio->bi_write_hint;
+  rq->pid = bio->bi_pid;
+  account_io_start(rq);
+}
+
+// blk_mq_sched_bio_merge: the elevator's merge, or the software queue's.
+bool blk_mq_sched_bio_merge(RequestQueue* q, Bio* bio, unsigned nr_segs) {
+  if (Elevator* e = q->elevator()) return e->bio_merge(bio, nr_segs);
+  HwCtx* hctx = q->map_queue();
+  std::lock_guard lock(hctx->ctx_lock);
+  if (hctx->sw_queue.empty()) return false;
+  return blk_bio_list_merge(q, &hctx->sw_queue, bio, nr_segs);
+}
+
+bool blk_mq_attempt_bio_merge(RequestQueue* q, Bio* bio, unsigned nr_segs) {
+  if (q->nomerges() == 2 || !bio_mergeable(bio)) return false;
+  if (blk_attempt_plug_merge(q, bio, nr_segs)) return true;
+  return blk_mq_sched_bio_merge(q, bio, nr_segs);
+}
+
+void blk_mq_start_request(Request* rq) {
+  trace_rq(rq, kTraceIssue);
+  rq->io_start_time_ns = rq->q->now();
+  rq->stats_sectors = blk_rq_sectors(rq);
+  rq->rq_flags |= RQF_STARTED;
+  rq->state.store(MQ_RQ_IN_FLIGHT, std::memory_order_release);
+}
+
+void put_driver_tag(Request* rq) {
+  if (rq->tag < 0) return;
+  HwCtx* hctx = rq->mq_hctx;
+  const int tag = rq->tag;
+  rq->tag = -1;
+  hctx->tags->set_rq_for_tag(tag, nullptr);
+  hctx->tags->put(tag);
+}
+
+// __blk_mq_requeue_request: the driver could not take a started request.
+void requeue_started(Request* rq) {
+  // A scheduler request gives its driver tag back; one allocated with a
+  // driver tag keeps it (it is its only tag).
+  if (rq->internal_tag >= 0) put_driver_tag(rq);
+  trace_rq(rq, kTraceRequeue);
+  rq->rq_flags &= ~RQF_STARTED;
+  rq->state.store(MQ_RQ_IDLE, std::memory_order_relaxed);
+  rq->mq_hctx->requeued.fetch_add(1, std::memory_order_relaxed);
+}
+
+void on_delay_timer(core::Timer* t) { blk_mq_run_hw_queue(static_cast<HwCtx*>(t->priv)); }
+
+// The hardware queue is stuck on a busy driver: rerun it after a completion,
+// or after BLK_MQ_RESOURCE_DELAY if nothing is in flight to complete.
+void mark_restart(HwCtx* hctx) {
+  hctx->restart.store(true, std::memory_order_release);
+  if (hctx->tags->busy() == 0) {
+    hctx->delay_timer.fn = on_delay_timer;
+    hctx->delay_timer.priv = hctx;
+    hctx->queue->clock()->arm(&hctx->delay_timer, hctx->queue->now() + kResourceDelayNs);
+  }
+}
+
+// blk_mq_dispatch_rq_list: hand requests to the driver in order. Returns
+// false when the driver or the tags ran out; the rest goes back to the front
+// of hctx->dispatch.
+bool dispatch_rq_list(HwCtx* hctx, core::ListHead* list) {
+  RequestQueue* q = hctx->queue;
+  BlockDriver* drv = q->driver();
+  bool busy = false;
+  bool sent_last = true;
+  while (!list->empty()) {
+    Request* rq = rq_from_queuelist(list->first());
+    if (!blk_mq_get_driver_tag(rq)) {
+      busy = true;
+      break;
+    }
+    rq->queuelist.del();
+    bool last = list->empty();
+    if (!last) last = !blk_mq_get_driver_tag(rq_from_queuelist(list->first()));
+    blk_mq_start_request(rq);
+    const BlkStatus ret = drv->queue_rq(hctx, rq, last);
+    sent_last = last;
+    if (ret == BlkStatus::OK) {
+      hctx->dispatched.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    if (ret == BlkStatus::RESOURCE || ret == BlkStatus::DEV_RESOURCE) {
+      requeue_started(rq);
+      rq->queuelist.add_head(list);
+      busy = true;
+      break;
+    }
+    blk_mq_end_request(rq, ret);
+  }
+  if (list->empty()) return true;
+  // Give back driver tags taken ahead for requests that stay queued.
+  for (core::ListHead* n = list->first(); n != list; n = n->next) {
+    Request* rq = rq_from_queuelist(n);
+    if (rq->internal_tag >= 0) put_driver_tag(rq);
+  }
+  if (!sent_last) drv->commit_rqs(hctx);
+  {
+    std::lock_guard lock(hctx->lock);
+    list->splice_tail_init(&hctx->dispatch);  // list is ahead of anything newer
+  }
+  if (busy) mark_restart(hctx);
+  return false;
+}
+
+// Requests parked on hctx->dispatch go first, in order.
+bool dispatch_parked(HwCtx* hctx) {
+  core::ListHead list;
+  {
+    std::lock_guard lock(hctx->lock);
+    if (hctx->dispatch.empty()) return true;
+    // Keep them in order: move the parked list to the local list's tail.
+    hctx->dispatch.splice_tail_init(&list);
+  }
+  return dispatch_rq_list(hctx, &list);
+}
+
+// __blk_mq_do_dispatch_sched: take a batch from the elevator, dispatch it.
+void dispatch_sched(HwCtx* hctx) {
+  Elevator* e = hctx->queue->elevator();
+  const unsigned max_dispatch = hctx->queue->nr_requests();
+  for (;;) {
+    core::ListHead list;
+    unsigned count = 0;
+    while (count < max_dispatch && e->has_work(hctx)) {
+      Request* rq = e->dispatch_request(hctx);
+      if (!rq) break;
+      rq->queuelist.add_tail(&list);
+      ++count;
+      // No driver tag: stop taking requests the device cannot take anyway.
+      if (!blk_mq_get_driver_tag(rq)) break;
+    }
+    if (!count || !dispatch_rq_list(hctx, &list)) return;
+  }
+}
+
+void dispatch_ctx(HwCtx* hctx) {
+  core::ListHead list;
+  {
+    std::lock_guard lock(hctx->ctx_lock);
+    hctx->sw_queue.splice_tail_init(&list);
+  }
+  if (!list.empty()) dispatch_rq_list(hctx, &list);
+}
+
+void dispatch_once(HwCtx* hctx) {
+  if (!dispatch_parked(hctx)) return;
+  if (hctx->queue->elevator()) dispatch_sched(hctx);
+  else dispatch_ctx(hctx);
+}
+
+void blk_mq_sched_restart(HwCtx* hctx) {
+  if (hctx->restart.load(std::memory_order_acquire) &&
+      hctx->restart.exchange(false, std::memory_order_acq_rel))
+    blk_mq_run_hw_queue(hctx);
+}
+
+// Issue to the driver without queueing: the path of blk_mq_issue_direct.
+BlkStatus issue_directly(HwCtx* hctx, Request* rq, bool last) {
+  if (!blk_mq_get_driver_tag(rq)) return BlkStatus::RESOURCE;
+  blk_mq_start_request(rq);
+  const BlkStatus ret = rq->q->driver()->queue_rq(hctx, rq, last);
+  if (ret == BlkStatus::OK) hctx->dispatched.fetch_add(1, std::memory_order_relaxed);
+  else if (ret == BlkStatus::RESOURCE || ret == BlkStatus::DEV_RESOURCE) requeue_started(rq);
+  return ret;
+}
+
+}  // namespace
+
+bool blk_mq_get_driver_tag(Request* rq) {
+  if (rq->tag >= 0) return true;
+  HwCtx* hctx = rq->mq_hctx;
+  const int tag = hctx->tags->try_get();
+  if (tag < 0) return false;
+  rq->tag = tag;
+  hctx->tags->set_rq_for_tag(tag, rq);
+  return true;
+}
+
+void blk_mq_submit_bio(Bio* bio) {
+  RequestQueue* q = bio->bi_bdev->queue();
+  q->enter();
+  if (bio_unaligned(bio, q->limits())) {
+    q->exit();
+    bio_io_error(bio, BlkStatus::IOERR);
+    return;
+  }
+  unsigned nr_segs = 0;
+  bio = bio_split_to_limits(q, bio, &nr_segs);
+  if (blk_mq_attempt_bio_merge(q, bio, nr_segs)) {
+    q->exit();
+    return;
+  }
+  Request* rq = blk_mq_get_new_request(q, bio);
+  if (!rq) {
+    q->exit();
+    bio_io_error(bio, BlkStatus::AGAIN);
+    return;
+  }
+  trace_bio(q, bio, kTraceGetRq);
+  blk_mq_bio_to_request(rq, bio, nr_segs);
+  if (op_is_flush(bio->bi_opf) && blk_insert_flush(rq)) return;
+  if (BlkPlug* plug = current_plug()) {
+    blk_add_rq_to_plug(plug, rq);
+    return;
+  }
+  HwCtx* hctx = rq->mq_hctx;
+  if (rq->rq_flags & RQF_USE_SCHED) {
+    blk_mq_insert_request(rq, INSERT_NONE);
+    blk_mq_run_hw_queue(hctx);
+  } else {
+    blk_mq_try_issue_directly(hctx, rq);
+  }
+}
+
+void blk_mq_try_issue_directly(HwCtx* hctx, Request* rq) {
+  // Anything parked ahead of us must go first.
+  bool parked;
+  {
+    std::lock_guard lock(hctx->lock);
+    parked = !hctx->dispatch.empty();
+  }
+  if (parked || hctx->run_state.load(std::memory_order_acquire) & kRunning) {
+    blk_mq_insert_request(rq, INSERT_NONE);
+    blk_mq_run_hw_queue(hctx);
+    return;
+  }
+  const BlkStatus ret = issue_directly(hctx, rq, true);
+  if (ret == BlkStatus::OK) return;
+  if (ret == BlkStatus::RESOURCE || ret == BlkStatus::DEV_RESOURCE) {
+    blk_mq_request_bypass_insert(rq, false);
+    mark_restart(hctx);
+    return;
+  }
+  blk_mq_end_request(rq, ret);
+}
+
+void blk_mq_issue_list_directly(core::ListHead* list) {
+  HwCtx* hctx = nullptr;
+  bool pending_commit = false;
+  while (!list->empty()) {
+    Request* rq = rq_from_queuelist(list->first());
+    rq->queuelist.del();
+    const bool last = list->empty();
+    if (hctx != rq->mq_hctx) {
+      if (hctx && pending_commit) rq->q->driver()->commit_rqs(hctx);
+      hctx = rq->mq_hctx;
+      pending_commit = false;
+    }
+    const BlkStatus ret = issue_directly(hctx, rq, last);
+    if (ret == BlkStatus::OK) {
+      pending_commit = !last;
+      continue;
+    }
+    if (ret == BlkStatus::RESOURCE || ret == BlkStatus::DEV_RESOURCE) {
+      if (pending_commit) rq->q->driver()->commit_rqs(hctx);
+      blk_mq_request_bypass_insert(rq, false);
+      blk_mq_run_hw_queue(hctx);
+      return;
+    }
+    blk_mq_end_request(rq, ret);
+  }
+}
+
+void blk_mq_insert_request(Request* rq, unsigned flags) {
+  HwCtx* hctx = rq->mq_hctx;
+  if (req_op(rq) == REQ_OP_FLUSH) {
+    blk_mq_request_bypass_insert(rq, true);
+  } else if (rq->rq_flags & RQF_USE_SCHED) {
+    core::ListHead list;
+    rq->queuelist.add_tail(&list);
+    rq->q->elevator()->insert_requests(hctx, &list, flags);
+  } else if (rq->q->elevator()) {
+    // Past the scheduler (a flush-sequence step): the dispatch list.
+    blk_mq_request_bypass_insert(rq, flags & INSERT_AT_HEAD);
+  } else {
+    trace_rq(rq, kTraceInsert);
+    std::lock_guard lock(hctx->ctx_lock);
+    if (flags & INSERT_AT_HEAD) rq->queuelist.add_head(&hctx->sw_queue);
+    else rq->queuelist.add_tail(&hctx->sw_queue);
+  }
+}
+
+void blk_mq_request_bypass_insert(Request* rq, bool at_head) {
+  HwCtx* hctx = rq->mq_hctx;
+  std::lock_guard lock(hctx->lock);
+  if (at_head) rq->queuelist.add_head(&hctx->dispatch);
+  else rq->queuelist.add_tail(&hctx->dispatch);
+}
+
+void blk_mq_run_hw_queue(HwCtx* hctx) {
+  // One dispatcher at a time; a caller that finds one running leaves it a
+  // rerun request instead of waiting.
+  hctx->run_state.fetch_or(kRerun, std::memory_order_acq_rel);
+  for (;;) {
+    unsigned s = hctx->run_state.load(std::memory_order_acquire);
+    if (s & kRunning) return;
+    if (!(s & kRerun)) return;  // another thread took the request and runs
+    if (hctx->run_state.compare_exchange_weak(s, kRunning, std::memory_order_acq_rel)) break;
+  }
+  for (;;) {
+    dispatch_once(hctx);
+    unsigned expected = kRunning;
+    if (hctx->run_state.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) return;
+    hctx->run_state.store(kRunning, std::memory_order_release);
+  }
+}
+
+void blk_mq_run_hw_queues(RequestQueue* q) {
+  for (unsigned i = 0; i < q->nr_hw_queues(); ++i) blk_mq_run_hw_queue(q->hctx(i));
+}
+
+bool blk_update_request(Request* rq, BlkStatus error, unsigned nr_bytes) {
+  trace_rq_complete(rq, error, nr_bytes);
+  if (!rq->bio) return false;
+  account_io_completion(rq, nr_bytes);
+  unsigned total = 0;
+  while (rq->bio) {
+    Bio* bio = rq->bio;
+    const unsigned bio_bytes = bio->bi_iter.bi_size < nr_bytes ? bio->bi_iter.bi_size : nr_bytes;
+    if (error != BlkStatus::OK) bio->bi_status = error;
+    if (bio_bytes == bio->bi_iter.bi_size) rq->bio = bio->bi_next;
+    bio->bi_flags &= static_cast<std::uint16_t>(~BIO_TRACE_COMPLETION);
+    bio_advance(bio, bio_bytes);
+    // Bios of a flush sequence are ended by the flush machinery.
+    if (bio->bi_iter.bi_size == 0 && !(rq->rq_flags & RQF_FLUSH_SEQ)) {
+      bio->bi_next = nullptr;
+      bio_endio(bio);
+    }
+    total += bio_bytes;
+    nr_bytes -= bio_bytes;
+    if (!nr_bytes) break;
+  }
+  if (!rq->bio) {
+    rq->__data_len = 0;
+    return false;
+  }
+  rq->__data_len -= total;
+  rq->__sector += total >> kSectorShift;
+  if (rq->rq_flags & RQF_MIXED_MERGE) {
+    rq->cmd_flags &= ~REQ_FAILFAST_MASK;
+    rq->cmd_flags |= rq->bio->bi_opf & REQ_FAILFAST_MASK;
+  }
+  rq->nr_phys_segments = static_cast<std::uint16_t>(bio_nr_segments(rq->q, rq->bio));
+  for (Bio* b = rq->bio->bi_next; b; b = b->bi_next)
+    rq->nr_phys_segments = static_cast<std::uint16_t>(rq->nr_phys_segments + bio_nr_segments(rq->q, b));
+  return true;
+}
+
+void blk_mq_end_request_nodata(Request* rq, BlkStatus error) {
+  const std::uint64_t now = rq->q->now();
+  if (Elevator* e = rq->q->elevator(); e && (rq->rq_flags & RQF_USE_SCHED)) {
+    e->completed_request(rq, now);
+  }
+  account_io_done(rq, now);
+  rq->state.store(MQ_RQ_COMPLETE, std::memory_order_release);
+  if (rq->end_io) rq->end_io(rq, error);
+  else blk_mq_free_request(rq);
+}
+
+void blk_mq_end_request(Request* rq, BlkStatus error) {
+  blk_update_request(rq, error, blk_rq_bytes(rq));
+  blk_mq_end_request_nodata(rq, error);
+}
+
+void blk_mq_free_request(Request* rq) {
+  RequestQueue* q = rq->q;
+  HwCtx* hctx = rq->mq_hctx;
+  if (rq->rq_flags & RQF_USE_SCHED) {
+    q->elevator()->finish_request(rq);
+    rq->rq_flags &= ~RQF_USE_SCHED;
+  }
+  const int sched_tag = rq->internal_tag;
+  put_driver_tag(rq);
+  rq->state.store(MQ_RQ_IDLE, std::memory_order_relaxed);
+  if (sched_tag >= 0) {
+    rq->internal_tag = -1;
+    hctx->sched_tags->put(sched_tag);
+  }
+  blk_mq_sched_restart(hctx);
+  q->exit();
+}
+
+void blk_mq_free_requests(core::ListHead* list) {
+  while (!list->empty()) {
+    Request* rq = rq_from_queuelist(list->first());
+    rq->queuelist.del();
+    blk_mq_free_request(rq);
+  }
+}
+
+void blk_mq_requeue_request(Request* rq, bool kick) {
+  requeue_started(rq);
+  if (Elevator* e = rq->q->elevator(); e && (rq->rq_flags & RQF_USE_SCHED)) e->requeue_request(rq);
+  blk_mq_request_bypass_insert(rq, true);
+  if (kick) blk_mq_run_hw_queue(rq->mq_hctx);
+}
+
+void blk_trace_rq_insert(Request* rq) { trace_rq(rq, kTraceInsert); }
+
+}  // namespace iostack::block

@@ -1,0 +1,68 @@
+#include "block/disk.hpp"
+
+#include "block/request_queue.hpp"
+#include "trace/blktrace.hpp"
+
+namespace iostack::block {
+
+Disk::Disk(std::string name, unsigned major, unsigned minor, sector_t capacity, RequestQueue* q)
+    : name_(std::move(name)), major_(major), minor_(minor), capacity_(capacity), q_(q) {
+  q_->set_disk(this);
+}
+
+Disk::~Disk() {
+  trace_stop();
+  q_->set_disk(nullptr);
+}
+
+trace::DiskStats Disk::stats() const {
+  constexpr auto r = std::memory_order_relaxed;
+  auto group = [&](StatGroup g) {
+    trace::DiskStatGroup out;
+    out.ios = stats_.ios[g].load(r);
+    out.merges = stats_.merges[g].load(r);
+    out.sectors = stats_.sectors[g].load(r);
+    out.ticks_ms = stats_.nsecs[g].load(r) / 1000000;
+    return out;
+  };
+  trace::DiskStats s;
+  s.read = group(STAT_READ);
+  s.write = group(STAT_WRITE);
+  s.discard = group(STAT_DISCARD);
+  s.flush = group(STAT_FLUSH);
+  const std::int64_t inflight = stats_.in_flight[0].load(r) + stats_.in_flight[1].load(r);
+  s.in_flight = inflight > 0 ? static_cast<std::uint64_t>(inflight) : 0;
+  s.io_ticks_ms = stats_.io_ticks_ns.load(r) / 1000000;
+  std::uint64_t total_ns = 0;
+  for (int g = 0; g < NR_STAT_GROUPS; ++g) total_ns += stats_.nsecs[g].load(r);
+  s.time_in_queue_ms = total_ns / 1000000;
+  return s;
+}
+
+std::string Disk::diskstats_line() const {
+  return trace::format_diskstats_line(major_, minor_, name_, stats());
+}
+
+int Disk::trace_start(const std::string& dir, std::string* err) {
+  std::lock_guard lock(trace_mu_);
+  if (trace_owner_) {
+    if (err) *err = name_ + ": a trace is already running";
+    return -EBUSY;
+  }
+  auto t = trace::BlkTrace::open(dir, name_, trace_dev(), q_->now(), err);
+  if (!t) return -EIO;
+  trace_owner_ = std::move(t);
+  trace_.store(trace_owner_.get(), std::memory_order_release);
+  return 0;
+}
+
+void Disk::trace_stop() {
+  std::lock_guard lock(trace_mu_);
+  if (!trace_owner_) return;
+  // Callers must have quiesced the device: an event in progress may still
+  // hold the pointer (as with blktrace's teardown, stop after the I/O).
+  trace_.store(nullptr, std::memory_order_release);
+  trace_owner_.reset();
+}
+
+}  // namespace iostack::block

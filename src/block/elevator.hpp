@@ -1,0 +1,101 @@
+// struct elevator_queue and elevator_mq_ops (block/elevator.h, elevator.c):
+// the interface an I/O scheduler implements, plus the state every scheduler
+// shares: the one-hit merge cache and the hash of requests by end sector.
+#pragma once
+
+#include <boost/intrusive/set.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "block/request.hpp"
+#include "core/list.hpp"
+
+namespace iostack::block {
+
+class RequestQueue;
+struct HwCtx;
+
+enum class ElvMerge { NONE, FRONT, BACK, DISCARD };
+
+// blk_insert_t
+enum InsertFlags : unsigned { INSERT_NONE = 0, INSERT_AT_HEAD = 1u << 0 };
+
+// struct blk_mq_alloc_data, as seen by limit_depth.
+struct AllocData {
+  RequestQueue* q;
+  std::uint32_t cmd_flags;
+  unsigned shallow_depth;  // 0: unlimited; else bits per tag word (sbitmap_get_shallow)
+  HwCtx* hctx;
+};
+
+// Sector-sorted tree of requests (the elv_rb_* helpers), intrusive through
+// Request::rb_node; mq-deadline keeps one per class and direction.
+struct RqSectorKey {
+  using type = sector_t;
+  sector_t operator()(const Request& rq) const { return rq.__sector; }
+};
+using SectorTree = boost::intrusive::multiset<
+    Request,
+    boost::intrusive::member_hook<Request, boost::intrusive::set_member_hook<>, &Request::rb_node>,
+    boost::intrusive::key_of_value<RqSectorKey>>;
+
+class Elevator {
+ public:
+  explicit Elevator(RequestQueue* q);
+  virtual ~Elevator() = default;
+  Elevator(const Elevator&) = delete;
+  Elevator& operator=(const Elevator&) = delete;
+
+  virtual const char* name() const = 0;
+
+  // --- elevator_mq_ops ---
+  virtual void init_hctx(HwCtx*) {}
+  virtual void depth_updated(HwCtx*) {}
+  virtual void limit_depth(AllocData*) {}
+  virtual bool allow_merge(Request*, Bio*) { return true; }
+  // Try to merge `bio` into a queued request (ops.bio_merge). On success a
+  // request that became redundant through a request-request merge is freed.
+  virtual bool bio_merge(Bio* bio, unsigned nr_segs) = 0;
+  // The scheduler's own merge lookup after the hash (ops.request_merge).
+  virtual ElvMerge request_merge(Request**, Bio*) { return ElvMerge::NONE; }
+  virtual void request_merged(Request*, ElvMerge) {}
+  // `next` was merged into `rq` and will be freed.
+  virtual void requests_merged(Request*, Request*) {}
+  virtual void prepare_request(Request*) {}
+  virtual void finish_request(Request*) {}
+  virtual void insert_requests(HwCtx* hctx, core::ListHead* list, unsigned flags) = 0;
+  virtual Request* dispatch_request(HwCtx* hctx) = 0;
+  virtual bool has_work(HwCtx* hctx) = 0;
+  virtual void completed_request(Request*, std::uint64_t /*now_ns*/) {}
+  virtual void requeue_request(Request*) {}
+  virtual Request* former_request(Request*) { return nullptr; }
+  virtual Request* next_request(Request*) { return nullptr; }
+
+  // --- tunables: the iosched/ directory ---
+  virtual std::vector<std::string> attr_names() const { return {}; }
+  // 0 and the value, or -ENOENT.
+  virtual int attr_show(const std::string& name, std::string* out) const;
+  // 0, -ENOENT for an unknown name, -EINVAL for a bad value.
+  virtual int attr_store(const std::string& name, const std::string& value);
+
+  // --- shared state and helpers (elevator.c) ---
+  RequestQueue* queue() const { return q_; }
+  Request* last_merge = nullptr;
+  void rqhash_add(Request* rq);
+  void rqhash_del(Request* rq);
+  void rqhash_reposition(Request* rq);
+  // A hashed request ending at `offset` (candidate for a back merge).
+  Request* rqhash_find(sector_t offset);
+
+ private:
+  static constexpr unsigned kHashBits = 6;  // ELV_HASH_BITS
+  core::ListHead hash_[1u << kHashBits];
+  RequestQueue* q_;
+};
+
+// Removes a request from merge candidacy (hash and last_merge): elv_merged /
+// __elv_rqhash_del callers use this when a request leaves the scheduler.
+void elv_request_removed(Elevator* e, Request* rq);
+
+}  // namespace iostack::block

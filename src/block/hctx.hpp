@@ -1,0 +1,43 @@
+// struct blk_mq_hw_ctx (include/linux/blk-mq.h): one hardware queue with its
+// software queue, dispatch list and tags.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+
+#include "block/tags.hpp"
+#include "core/clock.hpp"
+#include "core/list.hpp"
+
+namespace iostack::block {
+
+class RequestQueue;
+
+struct HwCtx {
+  RequestQueue* queue = nullptr;
+  unsigned queue_num = 0;
+
+  std::mutex lock;            // protects `dispatch`
+  core::ListHead dispatch;    // requests to issue before anything else
+
+  std::mutex ctx_lock;        // protects `sw_queue` (struct blk_mq_ctx)
+  core::ListHead sw_queue;    // requests queued without an elevator
+
+  BlkMqTags* tags = nullptr;        // driver tags
+  BlkMqTags* sched_tags = nullptr;  // elevator tags (null without elevator)
+
+  // Only one thread dispatches at a time; others ask it to run again.
+  std::atomic<unsigned> run_state{0};
+  // BLK_MQ_S_SCHED_RESTART: rerun when a request of this hctx completes.
+  std::atomic<bool> restart{false};
+
+  core::Timer delay_timer;  // reruns a queue stuck on a busy driver
+
+  void* driver_data = nullptr;
+  void* sched_data = nullptr;
+
+  std::atomic<std::uint64_t> dispatched{0};  // requests handed to queue_rq
+  std::atomic<std::uint64_t> requeued{0};    // BUSY answers from the driver
+};
+
+}  // namespace iostack::block

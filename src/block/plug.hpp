@@ -1,0 +1,33 @@
+// struct blk_plug (include/linux/blkdev.h, block/blk-core.c): a per-thread
+// list that holds requests back while a batch is being submitted, so they can
+// merge and go to the driver together.
+#pragma once
+
+#include "core/list.hpp"
+
+namespace iostack::block {
+
+// BLK_MAX_REQUEST_COUNT and BLK_PLUG_FLUSH_SIZE.
+constexpr unsigned kBlkMaxRequestCount = 32;
+constexpr unsigned kBlkPlugFlushSize = 128 * 1024;
+
+struct BlkPlug {
+  core::ListHead mq_list;  // FIFO: oldest first, as rq_list_add_tail keeps it
+  unsigned short rq_count = 0;
+  bool multiple_queues = false;
+  bool has_elevator = false;
+  bool nowait = false;
+};
+
+// Plugging is per thread (current->plug). Nested starts are ignored: only the
+// outermost finish flushes.
+void blk_start_plug(BlkPlug* plug);
+void blk_finish_plug(BlkPlug* plug);
+BlkPlug* current_plug();
+// Sends the plugged requests on. `from_schedule` marks the implicit flush
+// done when the thread is about to sleep (traced as an unplug by timer).
+void blk_flush_plug(BlkPlug* plug, bool from_schedule);
+// What the scheduler does on io_schedule(): flush the current thread's plug.
+void blk_flush_current_plug_before_sleep();
+
+}  // namespace iostack::block

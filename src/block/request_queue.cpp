@@ -1,0 +1,175 @@
+// Request queue set-up, elevator switching and freezing (block/blk-mq.c,
+// elevator.c, blk-mq-sched.c).
+#include "block/request_queue.hpp"
+
+#include <sched.h>
+
+#include "block/blk_mq.hpp"
+#include "block/disk.hpp"
+#include "core/clock.hpp"
+#include "core/virtual_clock.hpp"
+#include "sched/registry.hpp"
+
+namespace iostack::block {
+namespace {
+
+// BLKDEV_DEFAULT_RQ: the cap on the hardware depth used to size scheduler tags.
+constexpr unsigned kBlkdevDefaultRq = 128;
+
+unsigned sched_depth(unsigned queue_depth) {
+  return 2 * (queue_depth < kBlkdevDefaultRq ? queue_depth : kBlkdevDefaultRq);
+}
+
+}  // namespace
+
+RequestQueue::RequestQueue(BlockDriver* driver, const TagSetConfig& set, const QueueLimits& limits,
+                           core::Clock* clock)
+    : driver_(driver), set_(set), limits_(limits), clock_(clock), nr_requests_(set.queue_depth) {
+  if (set_.nr_hw_queues == 0) set_.nr_hw_queues = 1;
+  if (set_.queue_depth == 0) set_.queue_depth = 1;
+  nr_requests_ = set_.queue_depth;
+  blk_validate_limits(&limits_);
+  for (unsigned i = 0; i < set_.nr_hw_queues; ++i) {
+    tags_.push_back(std::make_unique<BlkMqTags>(set_.queue_depth, driver_->cmd_size()));
+    auto h = std::make_unique<HwCtx>();
+    h->queue = this;
+    h->queue_num = i;
+    h->tags = tags_.back().get();
+    hctxs_.push_back(std::move(h));
+  }
+}
+
+RequestQueue::~RequestQueue() {
+  for (auto& h : hctxs_) clock_->cancel(&h->delay_timer);
+}
+
+std::uint64_t RequestQueue::now() const { return clock_->now(); }
+
+HwCtx* RequestQueue::map_queue() const {
+  if (hctxs_.size() == 1) return hctxs_[0].get();
+  const int cpu = sched_getcpu();
+  return hctxs_[static_cast<std::size_t>(cpu < 0 ? 0 : cpu) % hctxs_.size()].get();
+}
+
+void RequestQueue::enter() {
+  for (;;) {
+    usage_.fetch_add(1, std::memory_order_acq_rel);
+    if (!frozen_.load(std::memory_order_acquire)) return;
+    exit();
+    std::unique_lock lock(freeze_mu_);
+    freeze_cv_.wait(lock, [&] { return !frozen_.load(std::memory_order_acquire); });
+  }
+}
+
+void RequestQueue::exit() {
+  if (usage_.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
+      frozen_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(freeze_mu_);
+    freeze_cv_.notify_all();
+  }
+}
+
+void RequestQueue::freeze() {
+  frozen_.store(true, std::memory_order_release);
+  blk_run_all();
+  if (clock_->is_virtual()) {
+    auto* vc = static_cast<core::VirtualClock*>(clock_);
+    while (usage_.load(std::memory_order_acquire) > 0 && vc->run_one()) {
+    }
+    return;
+  }
+  std::unique_lock lock(freeze_mu_);
+  freeze_cv_.wait(lock, [&] { return usage_.load(std::memory_order_acquire) == 0; });
+}
+
+void RequestQueue::unfreeze() {
+  {
+    std::lock_guard lock(freeze_mu_);
+    frozen_.store(false, std::memory_order_release);
+  }
+  freeze_cv_.notify_all();
+}
+
+void RequestQueue::blk_run_all() {
+  for (auto& h : hctxs_) blk_mq_run_hw_queue(h.get());
+}
+
+void RequestQueue::alloc_sched_tags(unsigned nr) {
+  sched_tags_.clear();
+  for (auto& h : hctxs_) {
+    sched_tags_.push_back(std::make_unique<BlkMqTags>(nr, driver_->cmd_size()));
+    h->sched_tags = sched_tags_.back().get();
+  }
+}
+
+int RequestQueue::switch_elevator(std::unique_ptr<Elevator> e) {
+  freeze();
+  elevator_.reset();
+  for (auto& h : hctxs_) h->sched_tags = nullptr;
+  sched_tags_.clear();
+  if (e) {
+    nr_requests_ = sched_depth(set_.queue_depth);
+    alloc_sched_tags(nr_requests_);
+    elevator_ = std::move(e);
+    for (auto& h : hctxs_) {
+      elevator_->init_hctx(h.get());
+      elevator_->depth_updated(h.get());
+    }
+  } else {
+    nr_requests_ = set_.queue_depth;
+  }
+  unfreeze();
+  return 0;
+}
+
+int RequestQueue::set_elevator(const std::string& name) {
+  std::lock_guard lock(sysfs_lock_);
+  const std::string cur = elevator_ ? elevator_->name() : "none";
+  if (name == cur) return 0;
+  if (name == "none") return switch_elevator(nullptr);
+  std::unique_ptr<Elevator> e = sched::elevator_create(name, this);
+  if (!e) return -EINVAL;
+  if (elevator_ && std::string(e->name()) == elevator_->name()) return 0;
+  return switch_elevator(std::move(e));
+}
+
+void RequestQueue::init_default_elevator() {
+  set_elevator(hctxs_.size() == 1 ? "mq-deadline" : "none");
+}
+
+int RequestQueue::set_nr_requests(unsigned nr) {
+  // BLKDEV_MIN_RQ; without an elevator the hardware depth is the ceiling,
+  // with one MAX_SCHED_RQ.
+  if (nr < 4) nr = 4;
+  if (nr == nr_requests_) return 0;
+  if (!elevator_ && nr > set_.queue_depth) return -EINVAL;
+  if (elevator_ && nr > 16 * kBlkdevDefaultRq) return -EINVAL;
+  freeze();
+  if (elevator_) {
+    alloc_sched_tags(nr);
+  } else {
+    tags_.clear();
+    for (auto& h : hctxs_) {
+      tags_.push_back(std::make_unique<BlkMqTags>(nr, driver_->cmd_size()));
+      h->tags = tags_.back().get();
+    }
+  }
+  nr_requests_ = nr;
+  if (elevator_)
+    for (auto& h : hctxs_) elevator_->depth_updated(h.get());
+  unfreeze();
+  return 0;
+}
+
+int RequestQueue::store_limits(const QueueLimits& lim) {
+  QueueLimits next = lim;
+  if (int err = blk_validate_limits(&next)) return err;
+  freeze();
+  limits_ = next;
+  unfreeze();
+  return 0;
+}
+
+void RequestQueue::set_nomerges(int v) { nomerges_.store(v, std::memory_order_relaxed); }
+
+}  // namespace iostack::block

@@ -1,0 +1,60 @@
+// struct blk_mq_tags (block/blk-mq-tag.c) over an sbitmap-like bitmap
+// (lib/sbitmap.c): tag allocation without locks, with sleeping waiters.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "block/request.hpp"
+
+namespace iostack::core {
+class Clock;
+}
+
+namespace iostack::block {
+
+class BlkMqTags {
+ public:
+  // `cmd_size` bytes of driver data are reserved for each static request.
+  BlkMqTags(unsigned nr_tags, std::size_t cmd_size);
+  BlkMqTags(const BlkMqTags&) = delete;
+  BlkMqTags& operator=(const BlkMqTags&) = delete;
+
+  unsigned depth() const { return nr_tags_; }
+  // Bits per bitmap word, as sbitmap_calculate_shift picks for this depth.
+  unsigned bits_per_word() const { return 1u << shift_; }
+
+  // Tries to take a free tag. `shallow_depth` (0 = none) caps how many bits of
+  // each word may be used, like sbitmap_get_shallow. Returns -1 if none free.
+  int try_get(unsigned shallow_depth = 0);
+  void put(int tag);
+  unsigned busy() const;
+
+  // Sleeping for a tag: read wait_seq() before a failed try_get, then
+  // wait_for_free(seq) returns once a tag was put since (real clock), or after
+  // firing one timer (virtual clock). False when nothing can ever free a tag.
+  std::uint64_t wait_seq() const { return put_seq_.load(std::memory_order_acquire); }
+  bool wait_for_free(core::Clock* clock, std::uint64_t seq);
+
+  Request* static_rq(int tag) { return &static_rqs_[static_cast<std::size_t>(tag)]; }
+  // Driver tag -> request currently owning it (may be a scheduler request).
+  Request* rq_for_tag(int tag) const { return rqs_[static_cast<std::size_t>(tag)]; }
+  void set_rq_for_tag(int tag, Request* rq) { rqs_[static_cast<std::size_t>(tag)] = rq; }
+
+ private:
+  unsigned nr_tags_;
+  unsigned shift_;
+  std::vector<std::atomic<std::uint64_t>> words_;
+  std::unique_ptr<Request[]> static_rqs_;
+  std::vector<Request*> rqs_;
+  std::unique_ptr<unsigned char[]> pdu_;
+  std::mutex wait_mu_;
+  std::condition_variable wait_cv_;
+  std::atomic<int> waiters_{0};
+  std::atomic<std::uint64_t> put_seq_{0};
+};
+
+}  // namespace iostack::block

@@ -1,0 +1,66 @@
+// Block devices for the rest of iostack: a driver, its request queue and its
+// disk, created from a DeviceSpec (device_spec.hpp). Names and numbers follow
+// the kernel: "ram<N>" on brd's RAMDISK_MAJOR 1 with minor N; "nullb<N>"
+// with minor N on major 252 (null_blk asks for a dynamic major; 252 is one
+// it commonly gets). N is the lowest free index per kind, like ida_alloc.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "block/disk.hpp"
+#include "block/driver.hpp"
+#include "block/request_queue.hpp"
+#include "core/clock.hpp"
+#include "dev/device_spec.hpp"
+#include "dev/null_blk.hpp"
+#include "dev/ram.hpp"
+
+namespace iostack::dev {
+
+constexpr unsigned kRamMajor = 1;       // RAMDISK_MAJOR (include/uapi/linux/major.h)
+constexpr unsigned kNullBlkMajor = 252;  // dynamic in the kernel
+
+class BlockDevice {
+ public:
+  // Waits for requests still in the driver, then tears down disk, queue and
+  // driver in that order. No new I/O may be submitted meanwhile.
+  ~BlockDevice();
+  BlockDevice(const BlockDevice&) = delete;
+  BlockDevice& operator=(const BlockDevice&) = delete;
+
+  const std::string& name() const { return disk_->name(); }
+  block::Disk* disk() const { return disk_.get(); }
+  block::RequestQueue* queue() const { return queue_.get(); }
+  block::BlockDriver* driver() const { return driver_.get(); }
+  const DeviceSpec& spec() const { return spec_; }
+  // The concrete driver, or null when the device is of the other kind.
+  RamDriver* ram() const { return ram_; }
+  NullBlkDriver* null_blk() const { return null_; }
+
+ private:
+  friend std::unique_ptr<BlockDevice> create_device(const DeviceSpec&, core::Clock*,
+                                                    std::string*);
+  BlockDevice() = default;
+
+  DeviceSpec spec_;
+  int index_ = -1;
+  std::unique_ptr<block::BlockDriver> driver_;
+  RamDriver* ram_ = nullptr;
+  NullBlkDriver* null_ = nullptr;
+  std::unique_ptr<block::RequestQueue> queue_;
+  std::unique_ptr<block::Disk> disk_;
+};
+
+// Builds the device and gives its queue the kernel's default elevator
+// (mq-deadline for one hardware queue, none otherwise). `clock` null means
+// core::real_clock(). Returns null with *err set (one line) on failure;
+// never throws.
+std::unique_ptr<BlockDevice> create_device(const DeviceSpec& spec, core::Clock* clock,
+                                           std::string* err);
+// Same, parsing `spec` first ("ram:64M", "null:1G,irqmode=timer", ...).
+std::unique_ptr<BlockDevice> create_device(std::string_view spec, core::Clock* clock,
+                                           std::string* err);
+
+}  // namespace iostack::dev

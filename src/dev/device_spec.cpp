@@ -1,0 +1,209 @@
+#include "dev/device_spec.hpp"
+
+#include <charconv>
+#include <cstdint>
+#include <limits>
+
+namespace iostack::dev {
+
+namespace {
+
+bool parse_u64(std::string_view s, std::uint64_t* v) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *v, 10);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// memparse-style: digits and an optional K/M/G/T (binary) suffix.
+bool parse_size(std::string_view s, std::uint64_t* v) {
+  unsigned shift = 0;
+  if (!s.empty()) {
+    switch (s.back()) {
+      case 'k': case 'K': shift = 10; break;
+      case 'm': case 'M': shift = 20; break;
+      case 'g': case 'G': shift = 30; break;
+      case 't': case 'T': shift = 40; break;
+      default: break;
+    }
+  }
+  if (shift) s.remove_suffix(1);
+  std::uint64_t n;
+  if (!parse_u64(s, &n) || n > (std::numeric_limits<std::uint64_t>::max() >> shift)) return false;
+  *v = n << shift;
+  return true;
+}
+
+// kstrtobool's spellings, plus true/false.
+bool parse_bool(std::string_view s, bool* v) {
+  for (std::string_view t : {"1", "y", "Y", "yes", "on", "true"}) {
+    if (s == t) return *v = true, true;
+  }
+  for (std::string_view f : {"0", "n", "N", "no", "off", "false"}) {
+    if (s == f) return *v = false, true;
+  }
+  return false;
+}
+
+template <typename T>
+bool parse_uint(std::string_view s, T* v) {
+  std::uint64_t n;
+  if (!parse_u64(s, &n) || n > std::numeric_limits<T>::max()) return false;
+  *v = static_cast<T>(n);
+  return true;
+}
+
+bool parse_irqmode(std::string_view s, NullIrqMode* m) {
+  if (s == "none" || s == "0") return *m = NullIrqMode::kNone, true;
+  if (s == "softirq" || s == "1") return *m = NullIrqMode::kSoftirq, true;
+  if (s == "timer" || s == "2") return *m = NullIrqMode::kTimer, true;
+  return false;
+}
+
+bool parse_range(std::string_view s, NullBadRange* r) {
+  const auto dash = s.find('-');
+  if (dash == std::string_view::npos) {
+    if (!parse_u64(s, &r->start)) return false;
+    r->end = r->start;
+    return true;
+  }
+  return parse_u64(s.substr(0, dash), &r->start) && parse_u64(s.substr(dash + 1), &r->end);
+}
+
+enum class Opt { kOk, kUnknown, kBad };
+
+// Applies one option; on kBad, *expected says what the value should be.
+Opt apply_common(std::string_view key, std::string_view val, std::uint64_t* size,
+                 unsigned* hw_queues, unsigned* depth, std::uint32_t* max_sectors,
+                 const char** expected) {
+  if (key == "size") {
+    *expected = "a size such as 4096, 64M or 1G";
+    return parse_size(val, size) ? Opt::kOk : Opt::kBad;
+  }
+  *expected = "an unsigned number";
+  if (key == "hw_queues" || key == "submit_queues") {
+    return parse_uint(val, hw_queues) ? Opt::kOk : Opt::kBad;
+  }
+  if (key == "queue_depth" || key == "hw_queue_depth") {
+    return parse_uint(val, depth) ? Opt::kOk : Opt::kBad;
+  }
+  if (key == "max_sectors") return parse_uint(val, max_sectors) ? Opt::kOk : Opt::kBad;
+  return Opt::kUnknown;
+}
+
+Opt apply_null(std::string_view key, std::string_view val, NullBlkConfig* c,
+               const char** expected) {
+  const Opt common = apply_common(key, val, &c->size_bytes, &c->hw_queues, &c->queue_depth,
+                                  &c->max_sectors, expected);
+  if (common != Opt::kUnknown) return common;
+  auto result = [](bool ok) { return ok ? Opt::kOk : Opt::kBad; };
+  *expected = "an unsigned number";
+  if (key == "bs" || key == "blocksize") return result(parse_uint(val, &c->block_size));
+  if (key == "completion_nsec") return result(parse_uint(val, &c->completion_nsec));
+  if (key == "busy") return result(parse_uint(val, &c->busy));
+  if (key == "busy_delay_nsec") return result(parse_uint(val, &c->busy_delay_nsec));
+  if (key == "irqmode") {
+    *expected = "none, softirq, timer, 0, 1 or 2";
+    return result(parse_irqmode(val, &c->irqmode));
+  }
+  if (key == "badblocks") {
+    *expected = "START or START-END in sectors";
+    NullBadRange r;
+    if (!parse_range(val, &r)) return Opt::kBad;
+    c->badblocks.push_back(r);
+    return Opt::kOk;
+  }
+  *expected = "a boolean (0 or 1)";
+  if (key == "memory_backed") return result(parse_bool(val, &c->memory_backed));
+  if (key == "discard") return result(parse_bool(val, &c->discard));
+  if (key == "write_cache") return result(parse_bool(val, &c->write_cache));
+  if (key == "fua") return result(parse_bool(val, &c->fua));
+  if (key == "rotational") return result(parse_bool(val, &c->rotational));
+  if (key == "badblocks_once") return result(parse_bool(val, &c->badblocks_once));
+  if (key == "badblocks_partial_io") return result(parse_bool(val, &c->badblocks_partial_io));
+  return Opt::kUnknown;
+}
+
+Opt apply_ram(std::string_view key, std::string_view val, RamConfig* c, const char** expected) {
+  return apply_common(key, val, &c->size_bytes, &c->hw_queues, &c->queue_depth, &c->max_sectors,
+                      expected);
+}
+
+}  // namespace
+
+std::string validate(const RamConfig& c) {
+  if (c.size_bytes == 0 || c.size_bytes % block::kSectorSize) {
+    return "size: expected a non-zero multiple of 512 bytes, got " + std::to_string(c.size_bytes);
+  }
+  if (c.hw_queues < 1 || c.hw_queues > 1024) {
+    return "hw_queues: expected 1 to 1024, got " + std::to_string(c.hw_queues);
+  }
+  if (c.queue_depth < 1 || c.queue_depth > 10240) {  // BLK_MQ_MAX_DEPTH
+    return "queue_depth: expected 1 to 10240, got " + std::to_string(c.queue_depth);
+  }
+  if (c.max_sectors != 0 && c.max_sectors < 8) {
+    return "max_sectors: expected 0 (default) or at least 8, got " + std::to_string(c.max_sectors);
+  }
+  return {};
+}
+
+std::string validate(const DeviceSpec& spec) {
+  return spec.kind == DeviceKind::kRam ? validate(spec.ram) : validate(spec.null);
+}
+
+bool parse_device_spec(std::string_view text, DeviceSpec* out, std::string* err) {
+  auto fail = [&](const std::string& why) {
+    if (err) *err = "device spec \"" + std::string(text) + "\": " + why;
+    return false;
+  };
+  const auto kind_end = text.find_first_of(":,");
+  const std::string_view kind = text.substr(0, kind_end);
+  DeviceSpec spec;
+  if (kind == "ram") {
+    spec.kind = DeviceKind::kRam;
+  } else if (kind == "null") {
+    spec.kind = DeviceKind::kNull;
+  } else {
+    return fail("unknown device type \"" + std::string(kind) + "\" (expected ram or null)");
+  }
+  std::string_view rest = kind_end == std::string_view::npos ? "" : text.substr(kind_end);
+  // A size may follow the colon directly: "ram:64M".
+  bool size_allowed = !rest.empty() && rest.front() == ':';
+  if (!rest.empty()) rest.remove_prefix(1);
+  if (!text.empty() && kind_end != std::string_view::npos && rest.empty()) {
+    return fail("nothing after \"" + std::string(text.substr(kind_end, 1)) + "\"");
+  }
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const std::string_view tok = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+    if (comma != std::string_view::npos && rest.empty()) return fail("trailing comma");
+    if (tok.empty()) return fail("empty option between commas");
+    const auto eq = tok.find('=');
+    std::string_view key = "size", val = tok;
+    if (eq != std::string_view::npos) {
+      key = tok.substr(0, eq);
+      val = tok.substr(eq + 1);
+    } else if (!size_allowed) {
+      return fail("\"" + std::string(tok) + "\": expected option=value");
+    }
+    size_allowed = false;
+    if (key.empty()) return fail("\"" + std::string(tok) + "\": missing option name");
+    const char* expected = "";
+    const Opt r = spec.kind == DeviceKind::kRam ? apply_ram(key, val, &spec.ram, &expected)
+                                                : apply_null(key, val, &spec.null, &expected);
+    if (r == Opt::kUnknown) {
+      return fail("unknown option \"" + std::string(key) + "\" for a " + std::string(kind) +
+                  " device");
+    }
+    if (r == Opt::kBad) {
+      return fail(std::string(key) + ": expected " + expected + ", got \"" + std::string(val) +
+                  "\"");
+    }
+  }
+  const std::string why = validate(spec);
+  if (!why.empty()) return fail(why);
+  *out = std::move(spec);
+  return true;
+}
+
+}  // namespace iostack::dev

@@ -1,0 +1,40 @@
+// Device specifications as text, for job files, the command line and tests:
+//   ram[:SIZE][,option=value...]    brd, default size 4 MiB
+//   null[:SIZE][,option=value...]   null_blk, default size 250 GiB
+// SIZE is bytes with an optional binary suffix K, M, G or T (also lower
+// case), e.g. "ram:64M" or "null:1G,irqmode=timer,completion_nsec=10000".
+// Options (null_blk's parameter names; aliases in parentheses):
+//   both:  size, hw_queues (submit_queues), queue_depth (hw_queue_depth),
+//          max_sectors
+//   null:  bs (blocksize), irqmode (none|softirq|timer or 0|1|2),
+//          completion_nsec, memory_backed, discard, write_cache, fua,
+//          rotational, badblocks=START[-END] (sectors, inclusive, may repeat),
+//          badblocks_once, badblocks_partial_io, busy=N, busy_delay_nsec
+// Booleans take 0/1, y/n, yes/no, on/off, true/false.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "dev/null_blk_config.hpp"
+#include "dev/ram.hpp"
+
+namespace iostack::dev {
+
+enum class DeviceKind { kRam, kNull };
+
+struct DeviceSpec {
+  DeviceKind kind = DeviceKind::kRam;
+  RamConfig ram;       // when kind == kRam
+  NullBlkConfig null;  // when kind == kNull
+};
+
+// Parses `text` into *out. On a bad spec returns false, leaves *out alone and
+// sets *err to one line naming the spec and the bad part. Never throws.
+bool parse_device_spec(std::string_view text, DeviceSpec* out, std::string* err);
+
+// Empty when usable, else one line naming the option.
+std::string validate(const RamConfig& cfg);
+std::string validate(const DeviceSpec& spec);
+
+}  // namespace iostack::dev

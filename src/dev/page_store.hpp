@@ -1,0 +1,75 @@
+// Sparse backing memory of 4 KiB pages, the role of brd's brd_pages xarray
+// (drivers/block/brd.c) and null_blk's data radix tree
+// (drivers/block/null_blk/main.c). Pages appear on first write and start
+// zeroed, so never-written data reads as zeros.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <shared_mutex>
+
+#include "block/blk_types.hpp"
+
+namespace iostack::block {
+struct Request;
+}
+
+namespace iostack::dev {
+
+class PageStore {
+ public:
+  static constexpr unsigned kPageShift = 12;
+  static constexpr std::uint32_t kPageSize = 1u << kPageShift;
+  static constexpr std::uint32_t kPageSectors = kPageSize >> block::kSectorShift;
+
+  explicit PageStore(std::uint64_t capacity_bytes);
+  ~PageStore();
+  PageStore(const PageStore&) = delete;
+  PageStore& operator=(const PageStore&) = delete;
+
+  std::uint64_t capacity() const { return capacity_; }
+  // Pages currently allocated (brd's brd_nr_pages).
+  std::uint64_t nr_pages() const { return nr_pages_.load(std::memory_order_relaxed); }
+
+  // Copies between the store and the request's segments, starting at the
+  // request's sector, for at most `max_bytes`. READ reads, any write op
+  // writes. Returns false when a page could not be allocated.
+  bool transfer(const block::Request* rq, std::uint64_t max_bytes);
+
+  // Byte-addressed copies; `pos + len` must lie within the capacity.
+  void read(std::uint64_t pos, void* dst, std::size_t len) const;
+  bool write(std::uint64_t pos, const void* src, std::size_t len);
+
+  // Discard: frees the pages the range covers whole and zeroes the partial
+  // ones at its edges, so the range reads back as zeros.
+  void discard(std::uint64_t pos, std::uint64_t len);
+  // Write-zeroes: like discard, but with `unmap` false (REQ_NOUNMAP) whole
+  // pages stay allocated and are cleared in place.
+  void zero_range(std::uint64_t pos, std::uint64_t len, bool unmap);
+
+ private:
+  static constexpr unsigned kNodeShift = 9;
+  static constexpr unsigned kNodeSlots = 1u << kNodeShift;
+  struct Node;
+
+  // Page holding page index `idx`, or null; allocates it (and the path to
+  // it) when `create`. Caller holds mu_ (shared suffices).
+  unsigned char* lookup(std::uint64_t idx, bool create);
+  unsigned char* lookup(std::uint64_t idx) const;
+  std::atomic<void*>* leaf_slot(std::uint64_t idx) const;
+  void read_nolock(std::uint64_t pos, void* dst, std::size_t len) const;
+  bool write_nolock(std::uint64_t pos, const void* src, std::size_t len);
+  void clear_nolock(std::uint64_t pos, std::uint64_t len, bool unmap);
+  void free_node(Node* n, unsigned level);
+
+  std::uint64_t capacity_;
+  unsigned levels_;  // radix levels above the page pointers
+  Node* root_;
+  std::atomic<std::uint64_t> nr_pages_{0};
+  // Shared for data copies (which may insert pages); exclusive for freeing
+  // pages, so no copy can touch a page being freed (brd uses RCU for this).
+  mutable std::shared_mutex mu_;
+};
+
+}  // namespace iostack::dev

@@ -1,0 +1,127 @@
+// struct deadline_data (block/mq-deadline.c): the mq-deadline I/O scheduler.
+// Per priority class and direction a sector-sorted tree and a FIFO of
+// deadlines; dispatch batches in sector order, serves expired requests and
+// starved writes, and lets old lower-priority requests overtake.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "block/elevator.hpp"
+#include "block/request.hpp"
+#include "core/list.hpp"
+
+namespace iostack::sched {
+
+// enum dd_prio: the three queues; IOPRIO_CLASS_NONE is served as BE.
+enum DdPrio : unsigned { DD_RT_PRIO = 0, DD_BE_PRIO = 1, DD_IDLE_PRIO = 2 };
+constexpr unsigned kDdPrioCount = 3;
+
+// enum dd_data_dir.
+enum DdDir : unsigned { DD_READ = 0, DD_WRITE = 1 };
+constexpr unsigned kDdDirCount = 2;
+
+// A copy of struct io_stats_per_prio for callers.
+struct DdStats {
+  std::uint32_t inserted = 0;
+  std::uint32_t merged = 0;  // request-request merges (the `next` side)
+  std::uint32_t dispatched = 0;
+  std::uint32_t completed = 0;
+};
+
+// The mq-deadline queue class of an ioprio value (class in bits 13-15).
+DdPrio dd_prio_of(std::uint16_t ioprio);
+
+class MqDeadline final : public block::Elevator {
+ public:
+  explicit MqDeadline(block::RequestQueue* q);
+  ~MqDeadline() override;
+
+  const char* name() const override { return "mq-deadline"; }
+
+  // --- elevator_mq_ops ---
+  void init_hctx(block::HwCtx* hctx) override;
+  void depth_updated(block::HwCtx* hctx) override;
+  void limit_depth(block::AllocData* data) override;
+  bool bio_merge(block::Bio* bio, unsigned nr_segs) override;
+  // The calls below come from the block layer's merge helpers, which run
+  // inside bio_merge / insert_requests with the scheduler lock already held.
+  block::ElvMerge request_merge(block::Request** rq, block::Bio* bio) override;
+  void request_merged(block::Request* rq, block::ElvMerge type) override;
+  void requests_merged(block::Request* rq, block::Request* next) override;
+  block::Request* former_request(block::Request* rq) override;
+  block::Request* next_request(block::Request* rq) override;
+  void prepare_request(block::Request* rq) override;
+  void finish_request(block::Request* rq) override;
+  void insert_requests(block::HwCtx* hctx, core::ListHead* list, unsigned flags) override;
+  block::Request* dispatch_request(block::HwCtx* hctx) override;
+  bool has_work(block::HwCtx* hctx) override;
+
+  // --- iosched/ tunables ---
+  std::vector<std::string> attr_names() const override;
+  int attr_show(const std::string& name, std::string* out) const override;
+  int attr_store(const std::string& name, const std::string& value) override;
+
+  // --- introspection (the debugfs files) ---
+  DdStats stats(DdPrio prio) const;
+  // inserted - completed: requests of this class the scheduler is responsible for.
+  std::uint32_t queued(DdPrio prio) const;
+  // dispatched + merged - completed.
+  std::uint32_t owned_by_driver(DdPrio prio) const;
+  unsigned async_depth() const { return async_depth_.load(std::memory_order_relaxed); }
+  unsigned batching() const;
+  unsigned starved() const;
+
+ private:
+  // struct io_stats_per_prio: counters under lock_, except completed.
+  struct IoStats {
+    std::uint32_t inserted = 0;
+    std::uint32_t merged = 0;
+    std::uint32_t dispatched = 0;
+    std::atomic<std::uint32_t> completed{0};
+  };
+
+  // struct dd_per_prio.
+  struct PerPrio {
+    core::ListHead dispatch;  // at-head inserts, served before the FIFOs
+    block::SectorTree sort_list[kDdDirCount];
+    core::ListHead fifo_list[kDdDirCount];
+    block::sector_t latest_pos[kDdDirCount] = {0, 0};  // of the last dispatch
+    IoStats stats;
+  };
+
+  PerPrio& per_prio_of(const block::Request* rq) { return per_prio_[dd_prio_of(rq->ioprio)]; }
+  block::SectorTree& tree_of(block::Request* rq);
+  void insert_request(block::Request* rq, unsigned flags, core::ListHead* free,
+                      std::uint64_t now);
+  void remove_request(PerPrio& pp, block::Request* rq);
+  block::Request* dispatch_from(PerPrio& pp, std::uint64_t latest_start, std::uint64_t now);
+  block::Request* dispatch_aged(std::uint64_t now);
+  bool started_after(const block::Request* rq, std::uint64_t latest_start) const;
+  std::uint64_t expire_ns(unsigned dir) const;
+  std::uint32_t queued_locked(unsigned prio) const;
+  void listed_add(int delta);
+
+  mutable std::mutex lock_;  // dd->lock
+  PerPrio per_prio_[kDdPrioCount];
+
+  DdDir last_dir_ = DD_WRITE;  // direction of the last dispatch
+  unsigned batching_ = 0;      // requests dispatched in the current batch
+  unsigned starved_ = 0;       // times reads were chosen over waiting writes
+
+  // Tunables, in the units sysfs shows (milliseconds for times).
+  int fifo_expire_ms_[kDdDirCount];
+  int fifo_batch_;
+  int writes_starved_;
+  int front_merges_;
+  int prio_aging_expire_ms_;
+  std::atomic<unsigned> async_depth_{0};  // read without the lock by limit_depth
+
+  // Requests on any dispatch list or FIFO; lets has_work skip the lock.
+  std::atomic<unsigned> nr_listed_{0};
+};
+
+}  // namespace iostack::sched

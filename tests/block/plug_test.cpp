@@ -1,0 +1,124 @@
+// Plugging rules (block/blk-core.c, blk-mq.c), as Linux 6.12+ applies them.
+#include "block_fixture.hpp"
+
+namespace iostack::block::test {
+namespace {
+
+class PlugTest : public BlockTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(PlugTest, ThirtyTwoSequential4KWritesBecomeOne128KRequest) {
+  make(GetParam());
+  BlkPlug plug;
+  blk_start_plug(&plug);
+  for (int i = 0; i < 32; ++i) submit(REQ_OP_WRITE, 8 * i, 4096);
+  EXPECT_TRUE(drv.issued.empty()) << "nothing reaches the driver while plugged";
+  blk_finish_plug(&plug);
+  ASSERT_EQ(drv.issued.size(), 1u);
+  EXPECT_EQ(drv.issued[0].sector, 0u);
+  EXPECT_EQ(drv.issued[0].bytes, 128u * 1024);
+  EXPECT_EQ(drv.issued[0].bios, 32u);
+  for (auto& io : ios) EXPECT_EQ(io->err, 0);
+  const auto s = stats();
+  EXPECT_EQ(s.write.ios, 1u);
+  EXPECT_EQ(s.write.merges, 31u);
+  EXPECT_EQ(s.write.sectors, 256u);
+}
+
+TEST_P(PlugTest, AlternatingPriorityClassesDoNotMerge) {
+  make(GetParam());
+  BlkPlug plug;
+  blk_start_plug(&plug);
+  for (int i = 0; i < 32; ++i) submit(REQ_OP_WRITE, 8 * i, 4096, i % 2 ? kPrioIdle : kPrioBe);
+  blk_finish_plug(&plug);
+  ASSERT_EQ(drv.issued.size(), 32u);
+  for (const auto& r : drv.issued) EXPECT_EQ(r.bytes, 4096u);
+  EXPECT_EQ(stats().write.merges, 0u);
+}
+
+TEST_P(PlugTest, FlushesBeforeTheThirtyThirdRequest) {
+  make(GetParam());
+  drv.mode = RecordingDriver::Mode::kHold;
+  BlkPlug plug;
+  blk_start_plug(&plug);
+  // Scattered writes: nothing merges.
+  for (int i = 0; i < 32; ++i) submit(REQ_OP_WRITE, 1000 * i, 4096);
+  EXPECT_EQ(drv.issued.size(), 0u);
+  submit(REQ_OP_WRITE, 1000 * 32, 4096);
+  EXPECT_EQ(drv.issued.size(), 32u) << "the 33rd request flushes the 32 before it";
+  blk_finish_plug(&plug);
+  EXPECT_EQ(drv.issued.size(), 33u);
+}
+
+TEST_P(PlugTest, FlushesWhenTheHeadRequestReaches128K) {
+  make(GetParam());
+  drv.mode = RecordingDriver::Mode::kHold;
+  BlkPlug plug;
+  blk_start_plug(&plug);
+  submit(REQ_OP_WRITE, 0, 128 * 1024);
+  submit(REQ_OP_WRITE, 5000, 4096);
+  ASSERT_EQ(drv.issued.size(), 1u) << "adding behind a 128 KiB request flushes first";
+  EXPECT_EQ(drv.issued[0].bytes, 128u * 1024);
+  blk_finish_plug(&plug);
+  EXPECT_EQ(drv.issued.size(), 2u);
+}
+
+TEST_P(PlugTest, SizeRuleIsOffWithNomerges2) {
+  make(GetParam());
+  ASSERT_EQ(q->attr_store("nomerges", "2"), 0);
+  drv.mode = RecordingDriver::Mode::kHold;
+  BlkPlug plug;
+  blk_start_plug(&plug);
+  submit(REQ_OP_WRITE, 0, 128 * 1024);
+  submit(REQ_OP_WRITE, 5000, 4096);
+  EXPECT_EQ(drv.issued.size(), 0u);
+  blk_finish_plug(&plug);
+  EXPECT_EQ(drv.issued.size(), 2u);
+}
+
+TEST_P(PlugTest, NestedPlugsAreIgnored) {
+  make(GetParam());
+  BlkPlug outer, inner;
+  blk_start_plug(&outer);
+  blk_start_plug(&inner);
+  EXPECT_EQ(current_plug(), &outer);
+  submit(REQ_OP_WRITE, 0, 4096);
+  blk_finish_plug(&inner);
+  EXPECT_TRUE(drv.issued.empty()) << "finishing the inner plug does nothing";
+  blk_finish_plug(&outer);
+  EXPECT_EQ(drv.issued.size(), 1u);
+  EXPECT_EQ(current_plug(), nullptr);
+}
+
+TEST_P(PlugTest, SleepingFlushesThePlug) {
+  make(GetParam());
+  BlkPlug plug;
+  blk_start_plug(&plug);
+  submit(REQ_OP_WRITE, 0, 4096);
+  blk_flush_current_plug_before_sleep();
+  EXPECT_EQ(drv.issued.size(), 1u);
+  EXPECT_EQ(current_plug(), &plug) << "the plug stays active after an implicit flush";
+  submit(REQ_OP_WRITE, 100, 4096);
+  blk_finish_plug(&plug);
+  EXPECT_EQ(drv.issued.size(), 2u);
+}
+
+TEST_P(PlugTest, PlugMergeTriesOnlyTheOldestRequest) {
+  make(GetParam());
+  BlkPlug plug;
+  blk_start_plug(&plug);
+  submit(REQ_OP_WRITE, 0, 4096);     // oldest: [0, 8)
+  submit(REQ_OP_WRITE, 100, 4096);   // [100, 108)
+  submit(REQ_OP_WRITE, 108, 4096);   // would back-merge with the newest, but only the oldest is tried
+  submit(REQ_OP_WRITE, 8, 4096);     // back-merges with the oldest
+  blk_finish_plug(&plug);
+  unsigned merged_bios = 0;
+  for (const auto& r : drv.issued) merged_bios += r.bios - 1;
+  EXPECT_GE(merged_bios, 1u);
+  EXPECT_EQ(drv.issued[0].sector, 0u);
+  EXPECT_EQ(drv.issued[0].bytes, 8192u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Schedulers, PlugTest, ::testing::Values("none", "mq-deadline"));
+
+}  // namespace
+}  // namespace iostack::block::test
