@@ -125,6 +125,7 @@ void blk_mq_start_request(Request* rq) {
   rq->stats_sectors = blk_rq_sectors(rq);
   rq->rq_flags |= RQF_STARTED;
   rq->state.store(MQ_RQ_IN_FLIGHT, std::memory_order_release);
+  rq->mq_hctx->nr_active.fetch_add(1, std::memory_order_relaxed);
 }
 
 void put_driver_tag(Request* rq) {
@@ -142,6 +143,7 @@ void requeue_started(Request* rq) {
   // driver tag keeps it (it is its only tag).
   if (rq->internal_tag >= 0) put_driver_tag(rq);
   trace_rq(rq, kTraceRequeue);
+  rq->mq_hctx->nr_active.fetch_sub(1, std::memory_order_relaxed);
   rq->rq_flags &= ~RQF_STARTED;
   rq->state.store(MQ_RQ_IDLE, std::memory_order_relaxed);
   rq->mq_hctx->requeued.fetch_add(1, std::memory_order_relaxed);
@@ -153,7 +155,7 @@ void on_delay_timer(core::Timer* t) { blk_mq_run_hw_queue(static_cast<HwCtx*>(t-
 // or after BLK_MQ_RESOURCE_DELAY if nothing is in flight to complete.
 void mark_restart(HwCtx* hctx) {
   hctx->restart.store(true, std::memory_order_release);
-  if (hctx->tags->busy() == 0) {
+  if (hctx->nr_active.load(std::memory_order_acquire) == 0) {
     hctx->delay_timer.fn = on_delay_timer;
     hctx->delay_timer.priv = hctx;
     hctx->queue->clock()->arm(&hctx->delay_timer, hctx->queue->now() + kResourceDelayNs);
@@ -453,6 +455,10 @@ bool blk_update_request(Request* rq, BlkStatus error, unsigned nr_bytes) {
 
 void blk_mq_end_request_nodata(Request* rq, BlkStatus error) {
   const std::uint64_t now = rq->q->now();
+  if (rq->rq_flags & RQF_STARTED) {
+    rq->rq_flags &= ~RQF_STARTED;
+    rq->mq_hctx->nr_active.fetch_sub(1, std::memory_order_relaxed);
+  }
   if (Elevator* e = rq->q->elevator(); e && (rq->rq_flags & RQF_USE_SCHED)) {
     e->completed_request(rq, now);
   }

@@ -36,6 +36,7 @@ struct HwCtx {
   void* driver_data = nullptr;
   void* sched_data = nullptr;
 
+  std::atomic<int> nr_active{0};             // started, not yet completed
   std::atomic<std::uint64_t> dispatched{0};  // requests handed to queue_rq
   std::atomic<std::uint64_t> requeued{0};    // BUSY answers from the driver
 };
