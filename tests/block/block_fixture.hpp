@@ -71,13 +71,12 @@ class RecordingDriver final : public BlockDriver {
     return BlkStatus::OK;
   }
 
-  // Completes held requests in the order they were issued.
+  // Completes the requests held now, in the order they were issued (ones
+  // issued meanwhile stay held unless the mode changed).
   void complete_held(BlkStatus s = BlkStatus::OK) {
-    while (!held.empty()) {
-      Request* rq = held.front();
-      held.erase(held.begin());
-      blk_mq_end_request(rq, s);
-    }
+    std::vector<Request*> now;
+    now.swap(held);
+    for (Request* rq : now) blk_mq_end_request(rq, s);
   }
 
   Mode mode = Mode::kInline;

@@ -1,0 +1,145 @@
+#include "block/bdev_file.hpp"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <array>
+#include <memory>
+
+#include "block/blk_mq.hpp"
+#include "block/disk.hpp"
+#include "block/request_queue.hpp"
+
+namespace iostack::block {
+namespace {
+
+// Descriptor -> open device. Lookups happen on every I/O of the engines, so
+// they are one atomic load; opens and closes are rare.
+constexpr int kMaxFd = 1 << 16;
+std::array<std::atomic<BdevFile*>, kMaxFd> g_files{};
+
+void bdev_bio_end_io(Bio* bio) {
+  auto* io = static_cast<BdevIo*>(bio->bi_private);
+  if (bio->bi_status != BlkStatus::OK) {
+    int expected = 0;
+    io->error.compare_exchange_strong(expected, blk_status_to_errno(bio->bi_status));
+  }
+  bio_put(bio);
+  if (io->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    const int err = io->error.load(std::memory_order_acquire);
+    io->end(io->priv, err ? err : io->bytes);
+  }
+}
+
+int access_check(const BdevFile* f, bool write) {
+  const int mode = f->flags & O_ACCMODE;
+  if (write ? mode == O_RDONLY : mode == O_WRONLY) return -EBADF;
+  return 0;
+}
+
+std::uint32_t write_opf(std::uint32_t rw_flags) {
+  // A direct write is REQ_SYNC | REQ_IDLE; O_DSYNC semantics add FUA.
+  std::uint32_t opf = REQ_OP_WRITE | REQ_SYNC | REQ_IDLE;
+  if (rw_flags & (RWF_DSYNC | RWF_SYNC)) opf |= REQ_FUA;
+  return opf;
+}
+
+}  // namespace
+
+int bdev_file_open(Disk* disk, int flags) {
+  if ((flags & O_ACCMODE) != O_RDONLY && disk->read_only()) return -EACCES;
+  const std::string name = "iostack:" + disk->name();
+  const int fd = memfd_create(name.c_str(), (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
+  if (fd < 0) return -errno;
+  if (fd >= kMaxFd) {
+    close(fd);
+    return -EMFILE;
+  }
+  auto f = std::make_unique<BdevFile>();
+  f->disk = disk;
+  f->flags = flags;
+  g_files[static_cast<std::size_t>(fd)].store(f.release(), std::memory_order_release);
+  return fd;
+}
+
+BdevFile* bdev_file_lookup(int fd) {
+  if (fd < 0 || fd >= kMaxFd) return nullptr;
+  return g_files[static_cast<std::size_t>(fd)].load(std::memory_order_acquire);
+}
+
+int bdev_file_close(int fd) {
+  if (fd < 0 || fd >= kMaxFd) return -EBADF;
+  BdevFile* f = g_files[static_cast<std::size_t>(fd)].exchange(nullptr, std::memory_order_acq_rel);
+  if (!f) return -EBADF;
+  delete f;
+  return close(fd) < 0 ? -errno : 0;
+}
+
+int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int iovcnt,
+            std::int64_t offset, std::uint32_t rw_flags, std::uint16_t ioprio) {
+  if (int err = access_check(f, write)) return err;
+  Disk* disk = f->disk;
+  const QueueLimits& lim = disk->queue()->limits();
+  const std::uint64_t lbs_mask = lim.logical_block_size - 1;
+  if (iovcnt < 0 || offset < 0) return -EINVAL;
+  std::uint64_t count = 0;
+  for (int i = 0; i < iovcnt; ++i) {
+    // blkdev_dio_invalid: block-aligned lengths, 512-byte aligned memory.
+    if ((iov[i].iov_len & lbs_mask) || (reinterpret_cast<std::uintptr_t>(iov[i].iov_base) & 511))
+      return -EINVAL;
+    count += iov[i].iov_len;
+  }
+  if (static_cast<std::uint64_t>(offset) & lbs_mask) return -EINVAL;
+  const std::uint64_t size = disk->capacity() << kSectorShift;
+  const auto pos = static_cast<std::uint64_t>(offset);
+  if (pos >= size) {
+    if (write) return -ENOSPC;
+    count = 0;
+  }
+  if (count > size - std::min(pos, size)) count = size - pos;
+  io->pending.store(1, std::memory_order_relaxed);  // held until all bios are out
+  io->error.store(0, std::memory_order_relaxed);
+  io->bytes = static_cast<long>(count);
+  std::uint32_t opf = write ? write_opf(rw_flags) : REQ_OP_READ;
+  if (rw_flags & RWF_NOWAIT) opf |= REQ_NOWAIT;
+  sector_t sector = pos >> kSectorShift;
+  int i = 0;
+  while (count) {
+    const int n = std::min(iovcnt - i, 256);
+    Bio* bio = bio_alloc(disk, static_cast<unsigned>(n), opf);
+    bio->bi_iter.bi_sector = sector;
+    bio->bi_ioprio = ioprio;
+    bio->bi_end_io = bdev_bio_end_io;
+    bio->bi_private = io;
+    for (int k = 0; k < n && count; ++k, ++i) {
+      const auto len = static_cast<std::uint32_t>(std::min<std::uint64_t>(iov[i].iov_len, count));
+      if (!len) continue;
+      bio_add_vec(bio, iov[i].iov_base, len);
+      count -= len;
+    }
+    sector += bio->bi_iter.bi_size >> kSectorShift;
+    io->pending.fetch_add(1, std::memory_order_relaxed);
+    submit_bio(bio);
+  }
+  // Drop the submission reference; the last completion reports.
+  if (io->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    const int err = io->error.load(std::memory_order_acquire);
+    io->end(io->priv, err ? err : io->bytes);
+  }
+  return 0;
+}
+
+int bdev_flush(BdevFile* f, BdevIo* io) {
+  io->pending.store(1, std::memory_order_relaxed);
+  io->error.store(0, std::memory_order_relaxed);
+  io->bytes = 0;
+  Bio* bio = bio_alloc(f->disk, 0, REQ_OP_WRITE | REQ_PREFLUSH | REQ_SYNC);
+  bio->bi_end_io = bdev_bio_end_io;
+  bio->bi_private = io;
+  submit_bio(bio);
+  return 0;
+}
+
+}  // namespace iostack::block

@@ -1,0 +1,55 @@
+// An iostack block device opened as a file (block/fops.c, blkdev_direct_IO):
+// a real file descriptor that the io_uring and AIO engines recognise and
+// serve through the block layer instead of the OS.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "block/bio.hpp"
+
+namespace iostack::block {
+
+class Disk;
+
+struct BdevFile {
+  Disk* disk = nullptr;
+  int flags = 0;                     // open(2) flags
+  std::atomic<std::int64_t> pos{0};  // file position for offset -1 I/O
+};
+
+// Opens `disk` as open(2) on /dev/<name> would: O_RDONLY/O_WRONLY/O_RDWR,
+// O_DIRECT and O_CLOEXEC are honoured; writing a read-only disk is -EACCES.
+// Returns a descriptor (a memfd named "iostack:<name>") or -errno.
+int bdev_file_open(Disk* disk, int flags);
+// The device behind `fd`, or null when `fd` is not an iostack device.
+BdevFile* bdev_file_lookup(int fd);
+// Closes a descriptor from bdev_file_open; -EBADF for any other.
+int bdev_file_close(int fd);
+
+using BdevEndIo = void (*)(void* priv, long res);
+
+// Per-I/O state, embedded in the caller's request so nothing is allocated.
+struct BdevIo {
+  BdevEndIo end = nullptr;
+  void* priv = nullptr;
+  std::atomic<int> pending{0};
+  std::atomic<int> error{0};
+  long bytes = 0;
+};
+
+// Direct I/O of user memory at byte `offset` (blkdev_direct_IO): offset and
+// every length must be multiples of the logical block size (-EINVAL); reads
+// stop at the end of the device (0 at or past it), writes at or past it are
+// -ENOSPC and are cut at the end. `rw_flags` are RWF_* (RWF_NOWAIT maps to
+// REQ_NOWAIT, RWF_DSYNC/RWF_SYNC to FUA, RWF_HIPRI is accepted). Returns 0
+// once submitted: io->end(priv, bytes or -errno) runs exactly once, maybe
+// before this returns. A negative return means nothing was submitted.
+int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int iovcnt,
+            std::int64_t offset, std::uint32_t rw_flags, std::uint16_t ioprio);
+// fsync / fdatasync: an empty PREFLUSH write (blkdev_fsync).
+int bdev_flush(BdevFile* f, BdevIo* io);
+
+}  // namespace iostack::block
