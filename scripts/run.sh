@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Quick start, part 1: install what is needed, build, run the default job.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh release
+exec build/release/iostack run "$@"

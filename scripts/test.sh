@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Quick start, part 2: install, build, and run the whole test suite: the
+# release build, then again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# then under ThreadSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+jobs=${IOSTACK_JOBS:-$(nproc)}
+status=0
+for preset in ${IOSTACK_PRESETS:-release asan tsan}; do
+  echo "=== $preset: build"
+  bash scripts/build.sh "$preset"
+  echo "=== $preset: test"
+  case $preset in
+    asan) export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ;;
+    tsan) export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ;;
+  esac
+  ctest --preset "$preset" -j "$jobs" --timeout 600 || status=1
+done
+exit $status
