@@ -151,15 +151,18 @@ void requeue_started(Request* rq) {
 
 void on_delay_timer(core::Timer* t) { blk_mq_run_hw_queue(static_cast<HwCtx*>(t->priv)); }
 
+// blk_mq_delay_run_hw_queue with BLK_MQ_RESOURCE_DELAY / BLK_MQ_BUDGET_DELAY.
+void delay_run(HwCtx* hctx) {
+  hctx->delay_timer.fn = on_delay_timer;
+  hctx->delay_timer.priv = hctx;
+  hctx->queue->clock()->arm(&hctx->delay_timer, hctx->queue->now() + kResourceDelayNs);
+}
+
 // The hardware queue is stuck on a busy driver: rerun it after a completion,
 // or after BLK_MQ_RESOURCE_DELAY if nothing is in flight to complete.
 void mark_restart(HwCtx* hctx) {
   hctx->restart.store(true, std::memory_order_release);
-  if (hctx->nr_active.load(std::memory_order_acquire) == 0) {
-    hctx->delay_timer.fn = on_delay_timer;
-    hctx->delay_timer.priv = hctx;
-    hctx->queue->clock()->arm(&hctx->delay_timer, hctx->queue->now() + kResourceDelayNs);
-  }
+  if (hctx->nr_active.load(std::memory_order_acquire) == 0) delay_run(hctx);
 }
 
 // blk_mq_dispatch_rq_list: hand requests to the driver in order. Returns
@@ -228,15 +231,25 @@ void dispatch_sched(HwCtx* hctx) {
   for (;;) {
     core::ListHead list;
     unsigned count = 0;
+    bool run_later = false;
     while (count < max_dispatch && e->has_work(hctx)) {
       Request* rq = e->dispatch_request(hctx);
-      if (!rq) break;
+      if (!rq) {
+        // Work the scheduler holds back (a lower class behind a higher
+        // one): look again after BLK_MQ_BUDGET_DELAY.
+        run_later = true;
+        break;
+      }
       rq->queuelist.add_tail(&list);
       ++count;
       // No driver tag: stop taking requests the device cannot take anyway.
       if (!blk_mq_get_driver_tag(rq)) break;
     }
-    if (!count || !dispatch_rq_list(hctx, &list)) return;
+    if (!count) {
+      if (run_later) delay_run(hctx);
+      return;
+    }
+    if (!dispatch_rq_list(hctx, &list)) return;
   }
 }
 

@@ -12,10 +12,6 @@ namespace {
 
 constexpr std::uint64_t kPageSize = 4096;
 
-bool blk_discard_mergable(const Request* rq) {
-  return req_op(rq) == REQ_OP_DISCARD && rq->q->limits().max_discard_segments > 1;
-}
-
 void req_set_nomerge(RequestQueue* q, Request* rq) {
   rq->cmd_flags |= REQ_NOMERGE;
   if (Elevator* e = q->elevator(); e && e->last_merge == rq) e->last_merge = nullptr;
@@ -85,10 +81,6 @@ BioMerge bio_attempt_discard_merge(RequestQueue* q, Request* rq, Bio* bio) {
 bool sched_allow_merge(RequestQueue* q, Request* rq, Bio* bio) {
   Elevator* e = q->elevator();
   return !e || e->allow_merge(rq, bio);
-}
-
-bool elv_bio_merge_ok(Request* rq, Bio* bio) {
-  return blk_rq_merge_ok(rq, bio) && sched_allow_merge(rq->q, rq, bio);
 }
 
 void elv_merged_request(RequestQueue* q, Request* rq, ElvMerge type) {
@@ -191,6 +183,14 @@ sector_t split_nodata_at(const QueueLimits& lim, const Bio* bio) {
 }
 
 }  // namespace
+
+bool blk_discard_mergable(const Request* rq) {
+  return req_op(rq) == REQ_OP_DISCARD && rq->q->limits().max_discard_segments > 1;
+}
+
+bool elv_bio_merge_ok(Request* rq, Bio* bio) {
+  return blk_rq_merge_ok(rq, bio) && sched_allow_merge(rq->q, rq, bio);
+}
 
 bool rq_mergeable(const Request* rq) {
   const auto op = req_op(rq);

@@ -12,6 +12,10 @@ struct QueueLimits;
 
 enum class BioMerge { OK, NONE, FAILED };
 
+// A discard request that can take bios anywhere (max_discard_segments > 1).
+bool blk_discard_mergable(const Request* rq);
+// blk_rq_merge_ok plus the elevator's allow_merge (elv_bio_merge_ok).
+bool elv_bio_merge_ok(Request* rq, Bio* bio);
 // rq_mergeable: not a flush, not write-zeroes, no NOMERGE flags, not started.
 bool rq_mergeable(const Request* rq);
 inline bool bio_mergeable(const Bio* bio) { return !(bio->bi_opf & REQ_NOMERGE_FLAGS); }

@@ -4,7 +4,7 @@
 
 #include "block/disk.hpp"
 #include "block/request_queue.hpp"
-#include "sched/kstrtox.hpp"
+#include "core/kstrtox.hpp"
 #include "sched/registry.hpp"
 
 namespace iostack::block {
@@ -15,7 +15,7 @@ constexpr const char* kIoschedPrefix = "iosched/";
 // queue_var_store: a decimal unsigned value (kstrtoul), else -EINVAL.
 int parse_uint(const std::string& v, unsigned* out) {
   int x;
-  if (v.empty() || v[0] == '-' || sched::kstrtoint(v.c_str(), 10, &x) < 0) return -EINVAL;
+  if (v.empty() || v[0] == '-' || core::kstrtoint(v.c_str(), 10, &x) < 0) return -EINVAL;
   *out = static_cast<unsigned>(x);
   return 0;
 }

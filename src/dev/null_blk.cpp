@@ -13,10 +13,6 @@
 
 namespace iostack::dev {
 
-namespace {
-constexpr std::uint32_t kSafeMaxSectors = 255;  // BLK_SAFE_MAX_SECTORS
-}
-
 // struct nullb_cmd: the per-request driver data in rq->pdu.
 struct NullBlkDriver::Cmd {
   core::Timer timer;  // TIMER mode (and SOFTIRQ on a virtual clock)
@@ -55,15 +51,14 @@ block::QueueLimits NullBlkDriver::limits() const {
   lim.logical_block_size = cfg_.block_size;
   lim.physical_block_size = cfg_.block_size;
   lim.io_min = cfg_.block_size;
-  lim.max_hw_sectors = cfg_.max_sectors ? cfg_.max_sectors : kSafeMaxSectors;
-  lim.max_sectors = std::min(lim.max_hw_sectors, block::kDefMaxSectorsCap);
+  lim.max_hw_sectors = cfg_.max_sectors;  // 0: BLK_SAFE_MAX_SECTORS via blk_validate_limits
   if (cfg_.discard && cfg_.memory_backed) {  // null_config_discard
     lim.max_discard_sectors = UINT_MAX >> block::kSectorShift;
     lim.max_discard_segments = 1;
     lim.discard_granularity = cfg_.block_size;
   }
-  lim.write_cache = cfg_.write_cache;
-  lim.fua = cfg_.write_cache && cfg_.fua;  // FUA only means something with a cache
+  lim.wc_feature = cfg_.write_cache;
+  lim.fua_feature = cfg_.write_cache && cfg_.fua;  // as null_add_dev: FUA only with a cache
   lim.rotational = cfg_.rotational;
   return lim;
 }

@@ -30,7 +30,7 @@ class NullBlkDriver final : public block::BlockDriver {
   block::BlkStatus queue_rq(block::HwCtx* hctx, block::Request* rq, bool last) override;
   std::size_t cmd_size() const override;
 
-  // null_add_dev's queue_limits and tag set.
+  // null_add_dev's queue_limits (before blk_validate_limits) and tag set.
   block::QueueLimits limits() const;
   block::TagSetConfig tag_set() const;
   block::sector_t capacity_sectors() const { return cfg_.size_bytes >> block::kSectorShift; }

@@ -1,16 +1,11 @@
 #include "dev/ram.hpp"
 
-#include <algorithm>
 #include <climits>
 
 #include "block/blk_mq.hpp"
 #include "block/request.hpp"
 
 namespace iostack::dev {
-
-namespace {
-constexpr std::uint32_t kSafeMaxSectors = 255;  // BLK_SAFE_MAX_SECTORS
-}
 
 RamDriver::RamDriver(const RamConfig& cfg) : cfg_(cfg), store_(cfg.size_bytes) {}
 
@@ -20,8 +15,7 @@ block::QueueLimits RamDriver::limits() const {
   lim.logical_block_size = block::kSectorSize;
   lim.physical_block_size = PageStore::kPageSize;
   lim.io_min = PageStore::kPageSize;  // blk_validate_limits raises io_min to the physical size
-  lim.max_hw_sectors = cfg_.max_sectors ? cfg_.max_sectors : kSafeMaxSectors;
-  lim.max_sectors = std::min(lim.max_hw_sectors, block::kDefMaxSectorsCap);
+  lim.max_hw_sectors = cfg_.max_sectors;  // 0: BLK_SAFE_MAX_SECTORS via blk_validate_limits
   lim.max_discard_sectors = UINT_MAX >> block::kSectorShift;
   lim.max_discard_segments = 1;
   lim.discard_granularity = PageStore::kPageSize;
@@ -29,8 +23,8 @@ block::QueueLimits RamDriver::limits() const {
   // here directly since dropping pages gives the same zeros for less work.
   lim.max_write_zeroes_sectors = UINT_MAX >> block::kSectorShift;
   lim.rotational = false;
-  lim.write_cache = false;
-  lim.fua = false;
+  lim.wc_feature = false;  // no volatile cache: PREFLUSH and FUA are dropped above us
+  lim.fua_feature = false;
   return lim;
 }
 

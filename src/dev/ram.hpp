@@ -30,7 +30,8 @@ class RamDriver final : public block::BlockDriver {
   const char* name() const override { return "brd"; }
   block::BlkStatus queue_rq(block::HwCtx* hctx, block::Request* rq, bool last) override;
 
-  // The limits brd_alloc gives its disk, plus write-zeroes (see ram.cpp).
+  // The limits brd_alloc gives its disk, plus write-zeroes (see ram.cpp),
+  // before blk_validate_limits fills in the derived fields.
   block::QueueLimits limits() const;
   block::TagSetConfig tag_set() const;
   block::sector_t capacity_sectors() const { return cfg_.size_bytes >> block::kSectorShift; }

@@ -25,17 +25,16 @@ unsigned rq_dir(const Request* rq) { return block::rq_data_dir_write(rq) ? DD_WR
 bool time_after(std::uint64_t a, std::uint64_t b) { return static_cast<std::int64_t>(b - a) < 0; }
 bool time_before(std::uint64_t a, std::uint64_t b) { return time_after(b, a); }
 
-bool discard_mergable(const Request* rq) {
-  return block::req_op(rq) == block::REQ_OP_DISCARD && rq->q->limits().max_discard_segments > 1;
-}
-
 }  // namespace
 
 DdPrio dd_prio_of(std::uint16_t ioprio) {
   switch ((ioprio >> 13) & 7) {
-    case 1: return DD_RT_PRIO;
-    case 3: return DD_IDLE_PRIO;
-    default: return DD_BE_PRIO;  // NONE and BE (invalid classes never get here)
+    case 1:
+      return DD_RT_PRIO;
+    case 3:
+      return DD_IDLE_PRIO;
+    default:
+      return DD_BE_PRIO;  // NONE and BE (invalid classes never get here)
   }
 }
 
@@ -99,9 +98,9 @@ block::ElvMerge MqDeadline::request_merge(Request** rq, block::Bio* bio) {
   auto it = tree.find(block::bio_end_sector(bio));
   if (it == tree.end()) return block::ElvMerge::NONE;
   Request* cand = &*it;
-  if (!block::blk_rq_merge_ok(cand, bio) || !allow_merge(cand, bio)) return block::ElvMerge::NONE;
+  if (!block::elv_bio_merge_ok(cand, bio)) return block::ElvMerge::NONE;
   *rq = cand;
-  return discard_mergable(cand) ? block::ElvMerge::DISCARD : block::ElvMerge::FRONT;
+  return block::blk_discard_mergable(cand) ? block::ElvMerge::DISCARD : block::ElvMerge::FRONT;
 }
 
 void MqDeadline::request_merged(Request* rq, block::ElvMerge type) {
@@ -215,9 +214,7 @@ void MqDeadline::insert_request(Request* rq, unsigned flags, core::ListHead* fre
   listed_add(1);
 }
 
-bool MqDeadline::has_work(block::HwCtx*) {
-  return nr_listed_.load(std::memory_order_acquire) != 0;
-}
+bool MqDeadline::has_work(block::HwCtx*) { return nr_listed_.load(std::memory_order_acquire) != 0; }
 
 // --- dispatch ---
 

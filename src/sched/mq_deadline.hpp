@@ -95,8 +95,7 @@ class MqDeadline final : public block::Elevator {
 
   PerPrio& per_prio_of(const block::Request* rq) { return per_prio_[dd_prio_of(rq->ioprio)]; }
   block::SectorTree& tree_of(block::Request* rq);
-  void insert_request(block::Request* rq, unsigned flags, core::ListHead* free,
-                      std::uint64_t now);
+  void insert_request(block::Request* rq, unsigned flags, core::ListHead* free, std::uint64_t now);
   void remove_request(PerPrio& pp, block::Request* rq);
   block::Request* dispatch_from(PerPrio& pp, std::uint64_t latest_start, std::uint64_t now);
   block::Request* dispatch_aged(std::uint64_t now);

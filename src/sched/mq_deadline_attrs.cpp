@@ -3,14 +3,14 @@
 #include <cerrno>
 #include <climits>
 
-#include "sched/kstrtox.hpp"
+#include "core/kstrtox.hpp"
 #include "sched/mq_deadline.hpp"
 
 namespace iostack::sched {
 
 std::vector<std::string> MqDeadline::attr_names() const {
-  return {"read_expire",  "write_expire", "writes_starved",   "front_merges",
-          "async_depth",  "fifo_batch",   "prio_aging_expire"};
+  return {"read_expire", "write_expire", "writes_starved",   "front_merges",
+          "async_depth", "fifo_batch",   "prio_aging_expire"};
 }
 
 int MqDeadline::attr_show(const std::string& name, std::string* out) const {
@@ -59,7 +59,7 @@ int MqDeadline::attr_store(const std::string& name, const std::string& value) {
   if (name == "async_depth") min = 1;
 
   int v;
-  if (int err = kstrtoint(value.c_str(), 0, &v); err < 0) return err;
+  if (int err = core::kstrtoint(value.c_str(), 0, &v); err < 0) return err;
   if (v < min) v = min;
   if (v > max) v = max;
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -30,7 +31,8 @@ bool read_comm_file(const char* path, Comm* out) {
   if (!ok) return false;
   buf[std::strcspn(buf, "\n")] = '\0';
   out->fill('\0');
-  std::strncpy(out->data(), buf, out->size() - 1);
+  const std::size_t n = std::min(std::strlen(buf), out->size() - 1);
+  std::memcpy(out->data(), buf, n);
   return true;
 }
 

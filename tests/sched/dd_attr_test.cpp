@@ -6,7 +6,7 @@
 #include "block/hctx.hpp"
 #include "block/tags.hpp"
 #include "dd_fixture.hpp"
-#include "sched/kstrtox.hpp"
+#include "core/kstrtox.hpp"
 #include "sched/registry.hpp"
 
 namespace iostack::sched::test {
@@ -19,10 +19,9 @@ std::string show(MqDeadline* dd, const char* name) {
 }
 
 TEST_F(DdTest, TunableNamesAndDefaults) {
-  EXPECT_EQ(dd_->attr_names(),
-            (std::vector<std::string>{"read_expire", "write_expire", "writes_starved",
-                                      "front_merges", "async_depth", "fifo_batch",
-                                      "prio_aging_expire"}));
+  EXPECT_EQ(dd_->attr_names(), (std::vector<std::string>{
+                                   "read_expire", "write_expire", "writes_starved", "front_merges",
+                                   "async_depth", "fifo_batch", "prio_aging_expire"}));
   EXPECT_EQ(show(dd_, "read_expire"), "500");
   EXPECT_EQ(show(dd_, "write_expire"), "5000");
   EXPECT_EQ(show(dd_, "writes_starved"), "2");
@@ -83,27 +82,27 @@ TEST_F(DdTest, MalformedTunablesAreRejectedAndChangeNothing) {
 
 TEST(KStrToInt, FollowsLibKstrtox) {
   int v = 0;
-  EXPECT_EQ(kstrtoint("42", 0, &v), 0);
+  EXPECT_EQ(core::kstrtoint("42", 0, &v), 0);
   EXPECT_EQ(v, 42);
-  EXPECT_EQ(kstrtoint("-42\n", 0, &v), 0);
+  EXPECT_EQ(core::kstrtoint("-42\n", 0, &v), 0);
   EXPECT_EQ(v, -42);
-  EXPECT_EQ(kstrtoint("0", 0, &v), 0);
+  EXPECT_EQ(core::kstrtoint("0", 0, &v), 0);
   EXPECT_EQ(v, 0);
-  EXPECT_EQ(kstrtoint("0XfF", 0, &v), 0);
+  EXPECT_EQ(core::kstrtoint("0XfF", 0, &v), 0);
   EXPECT_EQ(v, 255);
-  EXPECT_EQ(kstrtoint("0777", 0, &v), 0);
+  EXPECT_EQ(core::kstrtoint("0777", 0, &v), 0);
   EXPECT_EQ(v, 511);
-  EXPECT_EQ(kstrtoint("-2147483648", 0, &v), 0);
+  EXPECT_EQ(core::kstrtoint("-2147483648", 0, &v), 0);
   EXPECT_EQ(v, -2147483647 - 1);
-  EXPECT_EQ(kstrtoint("010", 10, &v), 0);
+  EXPECT_EQ(core::kstrtoint("010", 10, &v), 0);
   EXPECT_EQ(v, 10);
-  EXPECT_EQ(kstrtoint("-0", 0, &v), 0);
+  EXPECT_EQ(core::kstrtoint("-0", 0, &v), 0);
   EXPECT_EQ(v, 0);
-  EXPECT_EQ(kstrtoint("+-1", 0, &v), -EINVAL);
-  EXPECT_EQ(kstrtoint("-+1", 0, &v), -EINVAL);
-  EXPECT_EQ(kstrtoint("0x", 0, &v), -EINVAL);
-  EXPECT_EQ(kstrtoint("18446744073709551616", 0, &v), -ERANGE);
-  EXPECT_EQ(kstrtoint("-18446744073709551615", 0, &v), -ERANGE);
+  EXPECT_EQ(core::kstrtoint("+-1", 0, &v), -EINVAL);
+  EXPECT_EQ(core::kstrtoint("-+1", 0, &v), -EINVAL);
+  EXPECT_EQ(core::kstrtoint("0x", 0, &v), -EINVAL);
+  EXPECT_EQ(core::kstrtoint("18446744073709551616", 0, &v), -ERANGE);
+  EXPECT_EQ(core::kstrtoint("-18446744073709551615", 0, &v), -ERANGE);
 }
 
 TEST_F(DdTest, SyncReadsAreNotThrottled) {
@@ -123,8 +122,8 @@ TEST_F(DdTest, WritesAreLimitedToAsyncDepthPerWord) {
   ASSERT_GT(nrr, 0u);
 
   // Default async_depth == nr_requests: a whole word, i.e. no limit.
-  for (std::uint32_t opf : {std::uint32_t{block::REQ_OP_WRITE},
-                            std::uint32_t{block::REQ_OP_WRITE} | block::REQ_SYNC}) {
+  for (std::uint32_t opf :
+       {std::uint32_t{block::REQ_OP_WRITE}, std::uint32_t{block::REQ_OP_WRITE} | block::REQ_SYNC}) {
     block::AllocData ad{q_.get(), opf, 0, hctx};
     dd_->limit_depth(&ad);
     EXPECT_EQ(ad.shallow_depth, bpw);

@@ -119,9 +119,9 @@ TEST_F(DdE2eTest, FrontMergeGrowsTheQueuedRequest) {
   make(1);
   submit(REQ_OP_WRITE, 1 << 20);
   submit(REQ_OP_WRITE, 1 << 19);
-  submit(REQ_OP_READ, 0);      // last_merge
-  submit(REQ_OP_READ, 1008);   // queued
-  submit(REQ_OP_READ, 1000);   // ends where 1008 starts: front merge
+  submit(REQ_OP_READ, 0);     // last_merge
+  submit(REQ_OP_READ, 1008);  // queued
+  submit(REQ_OP_READ, 1000);  // ends where 1008 starts: front merge
   drv_.complete_all();
   ASSERT_EQ(drv_.issued.size(), 4u);
   EXPECT_EQ(drv_.issued[3], 1000u);

@@ -72,7 +72,7 @@ TEST_F(DdTest, NeighboursInTheSectorTree) {
   EXPECT_EQ(dd_->next_request(c), b);
   EXPECT_EQ(dd_->former_request(b), c);
   EXPECT_EQ(dd_->next_request(b), nullptr);
-  EXPECT_EQ(dd_->next_request(w), nullptr);  // writes are a tree of their own
+  EXPECT_EQ(dd_->next_request(w), nullptr);          // writes are a tree of their own
   EXPECT_EQ(dd_->former_request(make(5)), nullptr);  // not inserted
 }
 

@@ -1,10 +1,10 @@
-#include "sched/kstrtox.hpp"
+#include "core/kstrtox.hpp"
 
 #include <cerrno>
 #include <climits>
 #include <cstdint>
 
-namespace iostack::sched {
+namespace iostack::core {
 namespace {
 
 int lower(char c) { return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c; }
@@ -75,4 +75,4 @@ int kstrtoint(const char* s, unsigned base, int* res) {
   return 0;
 }
 
-}  // namespace iostack::sched
+}  // namespace iostack::core

@@ -3,9 +3,9 @@
 // trailing newline is allowed and nothing else.
 #pragma once
 
-namespace iostack::sched {
+namespace iostack::core {
 
 // 0 with *res set, -EINVAL for malformed input, -ERANGE when out of int range.
 int kstrtoint(const char* s, unsigned base, int* res);
 
-}  // namespace iostack::sched
+}  // namespace iostack::core
