@@ -36,9 +36,6 @@ class ObjectCache {
   struct Depot {
     std::mutex mu;
     std::vector<void*> items;
-    ~Depot() {
-      for (void* p : items) ::operator delete(p, std::align_val_t{64});
-    }
   };
   struct Magazine {
     std::vector<void*> items;
@@ -46,9 +43,11 @@ class ObjectCache {
     ~Magazine() { drain(*this, items.size()); }
   };
 
+  // Never destroyed: threads that outlive static destruction (a clock's
+  // timer thread, say) still return their blocks here at exit.
   static Depot& depot() {
-    static Depot d;
-    return d;
+    static Depot* d = new Depot;
+    return *d;
   }
   static Magazine& magazine() {
     thread_local Magazine m;

@@ -1,0 +1,56 @@
+// Constants of the Linux AIO ABI that <linux/aio_abi.h> leaves to fs/aio.c,
+// and struct aio_ring (fs/aio.c): the header user space finds at the address
+// io_setup returns, followed by the struct io_event slots.
+#pragma once
+
+#include <linux/aio_abi.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace iostack::aio {
+
+constexpr unsigned kAioRingMagic = 0xa10a10a1;   // AIO_RING_MAGIC
+constexpr unsigned kAioRingCompatFeatures = 1;    // AIO_RING_COMPAT_FEATURES
+constexpr unsigned kAioRingIncompatFeatures = 0;  // AIO_RING_INCOMPAT_FEATURES
+constexpr long kAioPlugThreshold = 2;             // AIO_PLUG_THRESHOLD
+constexpr unsigned kKiocbKey = 0;                 // KIOCB_KEY, written to iocb->aio_key
+constexpr unsigned long kDefaultAioMaxNr = 0x10000;
+constexpr std::size_t kPageSize = 4096;
+constexpr int kUioFastIov = 8;      // UIO_FASTIOV
+constexpr int kUioMaxIov = 1024;    // UIO_MAXIOV
+constexpr std::size_t kMaxRwCount = 0x7ffff000;  // MAX_RW_COUNT: INT_MAX & PAGE_MASK
+// The highest user address access_ok() accepts on x86-64 (4-level paging).
+constexpr std::uint64_t kUserPtrMax = 0x00007ffffffff000ull - 1;
+
+// RWF_* (include/uapi/linux/fs.h), spelled out because Debian 12's header
+// stops at RWF_APPEND.
+constexpr std::uint32_t kRwfHipri = 0x01;
+constexpr std::uint32_t kRwfDsync = 0x02;
+constexpr std::uint32_t kRwfSync = 0x04;
+constexpr std::uint32_t kRwfNowait = 0x08;
+constexpr std::uint32_t kRwfAppend = 0x10;
+constexpr std::uint32_t kRwfNoappend = 0x20;
+constexpr std::uint32_t kRwfAtomic = 0x40;
+constexpr std::uint32_t kRwfDontcache = 0x80;
+constexpr std::uint32_t kRwfNosignal = 0x100;
+// RWF_SUPPORTED of the 6.x kernels this mirrors.
+constexpr std::uint32_t kRwfSupported = 0x1ff;
+
+// struct aio_ring (fs/aio.c): 32 bytes, then io_events[nr].
+struct AioRing {
+  unsigned id;  // index in the process's context table
+  unsigned nr;  // capacity in events
+  unsigned head;  // user space or io_getevents advance it
+  unsigned tail;  // completions advance it
+  unsigned magic;
+  unsigned compat_features;
+  unsigned incompat_features;
+  unsigned header_length;
+  struct io_event io_events[];
+};
+static_assert(sizeof(AioRing) == 32);
+static_assert(sizeof(struct io_event) == 32);
+static_assert(sizeof(struct iocb) == 64);
+
+}  // namespace iostack::aio
