@@ -5,5 +5,6 @@
 #define IOSTACK_IOSTACK_H
 
 #include "iostack/ioprio.h"
+#include "iostack/uring.h"
 
 #endif

@@ -47,8 +47,12 @@ struct AioRing {
   unsigned compat_features;
   unsigned incompat_features;
   unsigned header_length;
-  struct io_event io_events[];
+  // struct io_event io_events[] follows (a flexible array in C).
 };
+
+inline struct io_event* ring_events(AioRing* ring) {
+  return reinterpret_cast<struct io_event*>(ring + 1);
+}
 static_assert(sizeof(AioRing) == 32);
 static_assert(sizeof(struct io_event) == 32);
 static_assert(sizeof(struct iocb) == 64);

@@ -1,0 +1,83 @@
+/* io_uring in user space: iostack_io_uring_setup/enter/register, shaped like
+ * io_uring_setup(2), io_uring_enter(2) and io_uring_register(2), using the
+ * kernel's uapi structs from <linux/io_uring.h>. Every call returns a
+ * non-negative result or -errno; none sets errno.
+ *
+ * The ring fd is a real descriptor (O_RDWR | O_CLOEXEC) that poll/epoll
+ * report readable while CQEs may be pending and whose read() fails with
+ * EINVAL, as the kernel's does. Its rings are laid out byte for byte like
+ * the kernel's struct io_rings and SQE array; map them with
+ * iostack_io_uring_mmap() at IORING_OFF_SQ_RING / IORING_OFF_CQ_RING /
+ * IORING_OFF_SQES. Close a ring with iostack_io_uring_close(), not close(2).
+ *
+ * Readiness: posting CQEs makes the fd readable; it stays readable until an
+ * iostack_io_uring_enter() with IORING_ENTER_GETEVENTS finds the CQ ring
+ * empty (the kernel may report readiness spuriously too). */
+#ifndef IOSTACK_URING_H
+#define IOSTACK_URING_H
+
+#include <linux/io_uring.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Newer uapi pieces the Debian 12 (6.1) header lacks. */
+#ifndef IORING_ENTER_ABS_TIMER
+#define IORING_ENTER_ABS_TIMER (1U << 5)
+#endif
+#ifndef IORING_ENTER_EXT_ARG_REG
+#define IORING_ENTER_EXT_ARG_REG (1U << 6)
+#endif
+#ifndef IORING_ENTER_NO_IOWAIT
+#define IORING_ENTER_NO_IOWAIT (1U << 7)
+#endif
+#ifndef IORING_FEAT_REG_REG_RING
+#define IORING_FEAT_REG_REG_RING (1U << 13)
+#endif
+#ifndef IORING_REGISTER_USE_REGISTERED_RING
+#define IORING_REGISTER_USE_REGISTERED_RING (1U << 31)
+#endif
+#ifndef IORING_NOP_INJECT_RESULT
+#define IORING_NOP_INJECT_RESULT (1U << 0)
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* io_uring_setup(2): returns the ring fd. On failure *p is left untouched. */
+int iostack_io_uring_setup(unsigned entries, struct io_uring_params* p);
+
+/* io_uring_enter(2). `arg` is a sigset_t* (argsz = _NSIG/8) or, with
+ * IORING_ENTER_EXT_ARG, a struct io_uring_getevents_arg*. With
+ * IORING_ENTER_REGISTERED_RING, `fd` is an index from REGISTER_RING_FDS. */
+int iostack_io_uring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags,
+                           const void* arg, size_t argsz);
+
+/* io_uring_register(2). */
+int iostack_io_uring_register(int fd, unsigned opcode, void* arg, unsigned nr_args);
+
+/* mmap(2) of a ring region: a new shared mapping of the ring at
+ * IORING_OFF_SQ_RING / IORING_OFF_CQ_RING (one region: FEAT_SINGLE_MMAP) or
+ * of the SQE array at IORING_OFF_SQES. The result is an address, or an error
+ * encoded as (void*)-errno (test with IOSTACK_URING_IS_ERR), as the raw
+ * mmap system call reports it. */
+void* iostack_io_uring_mmap(int fd, off_t offset, size_t len);
+/* The same with every mmap(2) argument, for an LD_PRELOAD shim forwarding a
+ * program's own mmap(addr, len, prot, flags, ring_fd, offset). */
+void* iostack_io_uring_mmap2(void* addr, size_t len, int prot, int flags, int fd, off_t offset);
+int iostack_io_uring_munmap(void* addr, size_t len);
+#define IOSTACK_URING_IS_ERR(p) ((unsigned long)(p) >= (unsigned long)-4095)
+
+/* close(2) of a ring fd: cancels what can be cancelled, waits for the rest,
+ * frees the ring. -EBADF when `fd` is not an iostack ring. */
+int iostack_io_uring_close(int fd);
+
+/* 1 when `fd` is an iostack ring fd, else 0 (for a shim deciding whether to
+ * forward mmap/close/poll). */
+int iostack_io_uring_is_ring(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

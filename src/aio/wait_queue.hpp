@@ -1,0 +1,34 @@
+// ctx->wait and struct aio_waiter (fs/aio.c): io_getevents callers sleeping
+// until at least min_nr events are in the ring.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+#include "core/list.hpp"
+
+namespace iostack::aio {
+
+struct AioWaiter {
+  core::ListHead entry;
+  long min_nr = 0;
+  std::atomic<std::uint32_t> woken{0};
+};
+
+class WaitQueue {
+ public:
+  void add(AioWaiter* w);
+  void remove(AioWaiter* w);
+  // Wakes the waiters whose min_nr `avail` events satisfy.
+  void wake(unsigned avail);
+  void wake_all();
+  bool active() const { return nr_.load(std::memory_order_seq_cst) != 0; }
+
+ private:
+  std::mutex lock_;
+  core::ListHead head_;
+  std::atomic<int> nr_{0};
+};
+
+}  // namespace iostack::aio

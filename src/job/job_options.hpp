@@ -1,0 +1,100 @@
+// One job's settings after parsing: fio's options with fio's defaults
+// (HOWTO "Job parameters"), plus the device options iostack adds.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "job/types.hpp"
+
+namespace iostack::job {
+
+struct BsSplitEntry {
+  std::uint32_t bs = 0;
+  std::uint32_t perc = 0;  // weight in percent; all entries sum to 100
+};
+
+enum class VerifyType { kNone, kCrc32c, kMd5, kPattern };
+
+// A device queue attribute to store (/sys/block/<dev>/queue/<attr>), in the
+// order given, with the place it was given for error messages.
+struct QueueSetting {
+  std::string attr;  // "scheduler", "nr_requests", "iosched/read_expire", ...
+  std::string value;
+  std::string option;  // the option as written, for messages
+  SrcLoc loc;
+};
+
+struct JobOptions {
+  std::string name;
+  std::string description;
+
+  // rw=: which directions and whether offsets are random.
+  std::string rw = "read";
+  bool dir_read = true, dir_write = false, random = false;
+  unsigned rwmixread = 50;
+
+  // Block sizes per direction (read, write, trim). bs=min=max unless a
+  // range or split is given.
+  std::uint32_t min_bs[kRwDirs] = {4096, 4096, 4096};
+  std::uint32_t max_bs[kRwDirs] = {4096, 4096, 4096};
+  std::vector<BsSplitEntry> bssplit[kRwDirs];
+
+  std::uint64_t size = 0;  // bytes per job; 0 means the whole device
+  double size_percent = 0;
+  std::uint64_t offset = 0;
+  double offset_percent = 0;
+  std::uint64_t io_size = 0;  // io_size/io_limit: bytes to transfer (0: size)
+  std::uint64_t number_ios = 0;
+
+  std::string filename;
+  std::string ioengine = "psync";  // fio's default on Linux
+  unsigned iodepth = 1;
+  unsigned iodepth_batch = 1;        // iodepth_batch_submit (0 = iodepth)
+  unsigned iodepth_batch_complete_min = 1;
+  unsigned iodepth_low = 0;          // 0: same as iodepth
+  unsigned numjobs = 1;
+
+  std::uint64_t runtime_ns = 0;
+  bool time_based = false;
+  std::uint64_t ramp_time_ns = 0;
+  std::uint64_t startdelay_ns = 0;
+
+  bool direct = false;
+  unsigned fsync_blocks = 0;
+  unsigned fdatasync_blocks = 0;
+  bool end_fsync = false;
+  int prio = -1;       // unset
+  int prioclass = -1;  // unset
+  std::uint64_t rate_iops[kRwDirs] = {0, 0, 0};
+  std::uint64_t randseed = 0;  // randrepeat=1: a fixed seed, so runs repeat
+  bool randrepeat = true;
+  bool norandommap = false;
+
+  VerifyType verify = VerifyType::kNone;
+  std::string verify_name;
+  std::vector<std::uint8_t> verify_pattern;
+  bool do_verify = true;
+  bool verify_fatal = false;
+
+  bool group_reporting = false;
+  bool stonewall = false;
+  bool new_group = false;
+
+  // Devices: options folded into the device spec when it is created, and
+  // queue attributes stored before the job starts.
+  unsigned queue_depth = 0;  // 0: the driver's default
+  std::vector<QueueSetting> queue_settings;
+
+  // Every option as written, in order, for the JSON "job options" object.
+  std::vector<std::pair<std::string, std::string>> given;
+  // Where filename= came from (for device errors) and size= (for the size check).
+  SrcLoc filename_loc, size_loc, offset_loc, engine_loc, bs_loc;
+
+  bool sync_engine() const { return ioengine != "bio"; }
+};
+
+}  // namespace iostack::job

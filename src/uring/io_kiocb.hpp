@@ -1,0 +1,206 @@
+// struct io_kiocb (include/linux/io_uring_types.h): one request, from SQE to
+// CQE. Requests live in a per-ring cache (see req_cache.hpp); nothing in here
+// is allocated per I/O except an iovec array longer than kFastIov.
+#pragma once
+
+#include <linux/io_uring.h>
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "block/bdev_file.hpp"
+#include "core/clock.hpp"
+#include "core/list.hpp"
+#include "uring/io_wq.hpp"
+
+namespace iostack::uring {
+
+struct IoRingCtx;
+struct IoKiocb;
+struct FileNode;
+
+// REQ_F_* (include/linux/io_uring_types.h). The low byte holds the SQE's
+// IOSQE_* flags at the same bit positions, as the kernel arranges it.
+enum : std::uint32_t {
+  kReqFixedFile = IOSQE_FIXED_FILE,
+  kReqIoDrain = IOSQE_IO_DRAIN,
+  kReqLink = IOSQE_IO_LINK,
+  kReqHardlink = IOSQE_IO_HARDLINK,
+  kReqForceAsync = IOSQE_ASYNC,
+  kReqBufferSelect = IOSQE_BUFFER_SELECT,
+  kReqCqeSkip = IOSQE_CQE_SKIP_SUCCESS,
+  kReqFail = 1u << 8,
+  kReqNowait = 1u << 9,        // the caller asked for RWF_NOWAIT
+  kReqLinkTimeout = 1u << 10,  // a linked timeout is armed behind this request
+  kReqArmLtimeout = 1u << 11,  // arm the linked timeout when this one is issued
+  kReqSkipLinkCqes = 1u << 12,
+  kReqCleanup = 1u << 13,      // op data owns memory (iovec, path)
+  kReqPolled = 1u << 14,       // waiting on the poll service (FAST_POLL)
+};
+constexpr std::uint32_t kReqLinkFlags = kReqLink | kReqHardlink;
+
+// Issue flags (IO_URING_F_*).
+enum : unsigned {
+  kIssueNonblock = 1,  // inline from submission: must not block
+  kIssueLocked = 2,    // uring_lock is held
+  kIssueIowq = 4,      // on an io-wq worker
+};
+
+// Return values of an op's issue beyond a plain errno.
+constexpr int kIouOk = 0;                // done, req->res holds the result
+constexpr int kIouIssueSkipComplete = -529;  // -EIOCBQUEUED: completes later
+
+using TwFn = void (*)(IoKiocb*);
+
+// struct io_task_work: a deferred step run with uring_lock held.
+struct TwNode {
+  TwNode* next = nullptr;
+  TwFn fn = nullptr;
+};
+
+// One armed poll (struct io_poll): the kernel's wait-queue entry becomes an
+// epoll registration of a private dup of the descriptor.
+struct PollEntry {
+  core::ListHead node;       // ctx->poll_list, under the poll service lock
+  std::uint32_t events = 0;  // EPOLL* wanted
+  int dup_fd = -1;
+  std::atomic<int> state{0};  // PollState
+  bool multishot = false;
+  bool apoll = false;         // internal FAST_POLL arming for a read/write
+};
+
+struct RwData {
+  std::uint64_t addr;
+  std::uint32_t len;
+  std::int64_t pos;
+  int rw_flags;
+  std::uint16_t buf_index;
+  int nr_segs;
+  struct iovec* iov;  // fast_iov or heap
+  static constexpr int kFastIov = 4;
+  struct iovec fast_iov[kFastIov];
+  std::int64_t bytes;  // total requested: a short result breaks a link
+};
+struct SyncData {
+  std::int64_t off;
+  std::int64_t len;
+  unsigned flags;
+  int mode;
+};
+struct TimeoutData {
+  std::uint32_t off;  // completion count; 0: a pure timer
+  std::uint32_t target_seq;
+  unsigned flags;
+  std::int64_t sec;
+  std::int64_t nsec;
+  IoKiocb* head;  // linked timeout: the request it guards
+  IoKiocb* prev;  // linked timeout that fired: the request to cancel
+};
+struct TimeoutRemData {
+  std::uint64_t addr;
+  unsigned flags;
+  std::int64_t sec;
+  std::int64_t nsec;
+  bool ltimeout;
+};
+struct CancelData {
+  std::uint64_t addr;
+  unsigned flags;
+  int fd;
+  std::uint8_t opcode;
+};
+struct PollOpData {
+  std::uint64_t old_user_data;  // POLL_REMOVE: target
+  std::uint64_t new_user_data;
+  std::uint32_t new_events;
+  unsigned flags;
+};
+struct OpenData {
+  int dfd;
+  int flags;
+  unsigned mode;
+  char* path;
+};
+struct StatxData {
+  int dfd;
+  unsigned mask;
+  int flags;
+  char* path;
+  std::uint64_t buf;
+};
+struct CloseData {
+  int fd;
+  unsigned file_slot;
+};
+struct FadviseData {
+  std::int64_t off;
+  std::int64_t len;
+  int advice;
+};
+struct NopData {
+  unsigned flags;
+  int inject;
+};
+
+// struct io_kiocb (include/linux/io_uring_types.h)
+struct IoKiocb {
+  IoRingCtx* ctx = nullptr;
+  std::uint8_t opcode = 0;
+  std::uint32_t flags = 0;
+  std::uint64_t user_data = 0;
+  std::int32_t res = 0;
+  std::uint32_t cflags = 0;
+  std::uint16_t ioprio = 0;
+  int fd = -1;  // sqe->fd: an OS descriptor or a fixed-file index
+
+  // The file, assigned at issue (FEAT_LINKED_FILE).
+  bool file_assigned = false;
+  int os_fd = -1;
+  block::BdevFile* bdev = nullptr;
+  FileNode* file_node = nullptr;
+
+  IoKiocb* link = nullptr;       // next request of the chain
+  IoKiocb* comp_next = nullptr;  // batch completion list / free lists
+  TwNode tw;
+  IoWqWork work;
+  std::atomic<int> refs{1};
+  core::ListHead list;  // timeout_list, ltimeout_list or defer_list
+  std::atomic<int> tstate{0};  // TimeoutState
+  core::Timer timer;
+  PollEntry poll;
+  block::BdevIo bio;
+
+  union {
+    RwData rw;
+    SyncData sync;
+    TimeoutData timeout;
+    TimeoutRemData timeout_rem;
+    CancelData cancel;
+    PollOpData poll_op;
+    OpenData open;
+    StatxData statx;
+    CloseData close;
+    FadviseData fadvise;
+    NopData nop;
+  };
+
+  IoKiocb() : rw{} {}
+};
+
+inline void req_set_res(IoKiocb* req, int res, std::uint32_t cflags) {
+  req->res = res;
+  req->cflags = cflags;
+}
+
+// req_set_fail(): a failure always posts its CQE; with CQE_SKIP_SUCCESS the
+// rest of the chain's CQEs are skipped instead.
+inline void req_set_fail(IoKiocb* req) {
+  req->flags |= kReqFail;
+  if (req->flags & kReqCqeSkip) {
+    req->flags &= ~kReqCqeSkip;
+    req->flags |= kReqSkipLinkCqes;
+  }
+}
+
+}  // namespace iostack::uring

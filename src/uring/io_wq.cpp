@@ -1,0 +1,169 @@
+#include "uring/io_wq.hpp"
+
+#include <pthread.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+namespace iostack::uring {
+
+namespace {
+// WORKER_IDLE_TIMEOUT (io_uring/io-wq.c): 5 seconds.
+constexpr auto kIdleTimeout = std::chrono::seconds(5);
+thread_local bool t_is_worker = false;
+}  // namespace
+
+// struct io_worker (io_uring/io-wq.c)
+struct IoWq::Worker {
+  IoWqWork* cur = nullptr;  // under IoWq::mu_
+  pthread_t thread{};
+};
+
+IoWq::IoWq(unsigned bounded_max, unsigned unbounded_max) {
+  acct_[0].max_workers = bounded_max ? bounded_max : 1;
+  acct_[1].max_workers = unbounded_max ? unbounded_max : 1;
+}
+
+IoWq::~IoWq() {
+  std::unique_lock lock(mu_);
+  stopping_ = true;
+  cv_[0].notify_all();
+  cv_[1].notify_all();
+  exit_cv_.wait(lock, [&] { return live_threads_ == 0; });
+}
+
+void IoWq::put() {
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+bool IoWq::current_is_worker() { return t_is_worker; }
+
+void IoWq::create_worker_locked(int ai) {
+  Acct& a = acct_[ai];
+  if (a.nr_workers >= a.max_workers) return;
+  a.nr_workers++;
+  live_threads_++;
+  auto* w = new Worker;
+  std::thread t([this, w, ai] { worker_main(w, ai); });
+  if (have_affinity_) pthread_setaffinity_np(t.native_handle(), sizeof(affinity_), &affinity_);
+  t.detach();
+}
+
+void IoWq::enqueue(IoWqWork* work) {
+  const int ai = (work->flags.load(std::memory_order_relaxed) & kWqWorkUnbound) ? 1 : 0;
+  std::lock_guard lock(mu_);
+  Acct& a = acct_[ai];
+  work->list.add_tail(&a.work_list);
+  a.nr_queued++;
+  if (a.nr_queued > a.nr_idle) create_worker_locked(ai);
+  if (a.nr_idle > 0) cv_[ai].notify_one();
+}
+
+void IoWq::worker_main(Worker* w, int ai) {
+  t_is_worker = true;
+  w->thread = pthread_self();
+  std::unique_lock lock(mu_);
+  workers_.push_back(w);
+  Acct& a = acct_[ai];
+  for (;;) {
+    if (!a.work_list.empty()) {
+      core::ListHead* n = a.work_list.first();
+      n->del();
+      a.nr_queued--;
+      IoWqWork* work = core::list_entry<IoWqWork, &IoWqWork::list>(n);
+      w->cur = work;
+      lock.unlock();
+      // The work may be freed by its own fn; nothing touches it afterwards.
+      work->fn(work);
+      lock.lock();
+      w->cur = nullptr;
+      continue;
+    }
+    if (stopping_) break;
+    a.nr_idle++;
+    const bool woke = cv_[ai].wait_for(lock, kIdleTimeout, [&] {
+      return !a.work_list.empty() || stopping_;
+    });
+    a.nr_idle--;
+    // The last worker of a class stays, as io-wq keeps one around.
+    if (!woke && a.nr_workers > 1) break;
+  }
+  a.nr_workers--;
+  for (auto it = workers_.begin(); it != workers_.end(); ++it) {
+    if (*it == w) {
+      workers_.erase(it);
+      break;
+    }
+  }
+  delete w;
+  live_threads_--;
+  if (live_threads_ == 0) exit_cv_.notify_all();
+}
+
+WqCancel IoWq::cancel(bool (*match)(IoWqWork*, void*), void* data, bool all) {
+  core::ListHead removed;
+  bool running = false;
+  {
+    std::lock_guard lock(mu_);
+    for (Acct& a : acct_) {
+      for (core::ListHead* n = a.work_list.first(); n != &a.work_list;) {
+        core::ListHead* next = n->next;
+        IoWqWork* work = core::list_entry<IoWqWork, &IoWqWork::list>(n);
+        if (match(work, data)) {
+          n->del();
+          a.nr_queued--;
+          work->list.add_tail(&removed);
+          if (!all) goto pending_done;
+        }
+        n = next;
+      }
+    }
+  pending_done:
+    if (removed.empty() || all) {
+      for (Worker* w : workers_) {
+        if (w->cur && match(w->cur, data)) {
+          w->cur->flags.fetch_or(kWqWorkCancel, std::memory_order_relaxed);
+          running = true;
+          if (!all) break;
+        }
+      }
+    }
+  }
+  const bool found = !removed.empty();
+  while (!removed.empty()) {
+    core::ListHead* n = removed.first();
+    n->del();
+    IoWqWork* work = core::list_entry<IoWqWork, &IoWqWork::list>(n);
+    work->flags.fetch_or(kWqWorkCancel, std::memory_order_relaxed);
+    work->cancel(work);
+  }
+  if (found) return WqCancel::kOk;
+  return running ? WqCancel::kRunning : WqCancel::kNotFound;
+}
+
+void IoWq::max_workers(unsigned counts[2]) {
+  std::lock_guard lock(mu_);
+  for (int i = 0; i < 2; ++i) {
+    const unsigned prev = acct_[i].max_workers;
+    if (counts[i]) acct_[i].max_workers = counts[i];
+    counts[i] = prev;
+  }
+}
+
+int IoWq::set_affinity(const cpu_set_t* mask, std::size_t size) {
+  std::lock_guard lock(mu_);
+  if (mask) {
+    CPU_ZERO(&affinity_);
+    std::memcpy(&affinity_, mask, size < sizeof(affinity_) ? size : sizeof(affinity_));
+    have_affinity_ = true;
+  } else {
+    have_affinity_ = false;
+    CPU_ZERO(&affinity_);
+    for (int c = 0; c < CPU_SETSIZE; ++c) CPU_SET(c, &affinity_);
+  }
+  for (Worker* w : workers_) pthread_setaffinity_np(w->thread, sizeof(affinity_), &affinity_);
+  return 0;
+}
+
+}  // namespace iostack::uring

@@ -1,0 +1,92 @@
+// struct io_wq (io_uring/io-wq.c, io-wq.h): the pool of worker threads that
+// runs requests which would block. Two accounting classes, bounded (regular
+// file and block I/O, at most min(sq_entries, 4 * online CPUs) workers) and
+// unbounded (everything that may wait without end: pipes, sockets, ...).
+// Workers start on demand and leave after an idle period; one pool can be
+// shared by several rings (IORING_SETUP_ATTACH_WQ).
+#pragma once
+
+#include <sched.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "core/list.hpp"
+
+namespace iostack::uring {
+
+// IO_WQ_WORK_* flags.
+constexpr std::uint32_t kWqWorkCancel = 1;
+constexpr std::uint32_t kWqWorkUnbound = 4;
+
+struct IoWqWork;
+using IoWqFn = void (*)(IoWqWork*);
+
+// struct io_wq_work (io_uring/io-wq.h)
+struct IoWqWork {
+  core::ListHead list;
+  std::atomic<std::uint32_t> flags{0};
+  IoWqFn fn = nullptr;      // runs the work; may free it
+  IoWqFn cancel = nullptr;  // completes work removed before it ran
+  const void* owner = nullptr;  // the ring it belongs to, for cancel matching
+};
+
+// enum io_wq_cancel
+enum class WqCancel { kOk, kRunning, kNotFound };
+
+class IoWq {
+ public:
+  IoWq(unsigned bounded_max, unsigned unbounded_max);
+  ~IoWq();
+  IoWq(const IoWq&) = delete;
+  IoWq& operator=(const IoWq&) = delete;
+
+  void get() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  // Drops a reference; the last one stops the workers (after the queue has
+  // drained) and frees the pool.
+  void put();
+
+  void enqueue(IoWqWork* work);
+  // io_wq_cancel_cb(): pending matches are unlinked and their cancel hook
+  // runs (outside the lock); running matches are flagged. With `all`, every
+  // match; otherwise the first.
+  WqCancel cancel(bool (*match)(IoWqWork*, void*), void* data, bool all);
+
+  // IORING_REGISTER_IOWQ_MAX_WORKERS: 0 leaves a class unchanged; the
+  // previous limits are written back.
+  void max_workers(unsigned counts[2]);
+  // IORING_REGISTER_IOWQ_AFF; null mask restores "any CPU".
+  int set_affinity(const cpu_set_t* mask, std::size_t size);
+
+  // Whether the calling thread is one of any pool's workers.
+  static bool current_is_worker();
+
+ private:
+  struct Worker;
+  struct Acct {
+    core::ListHead work_list;
+    unsigned max_workers = 0;
+    unsigned nr_workers = 0;
+    unsigned nr_idle = 0;
+    unsigned nr_queued = 0;
+  };
+
+  void worker_main(Worker* w, int acct_index);
+  void create_worker_locked(int acct_index);
+
+  std::mutex mu_;
+  std::condition_variable cv_[2];
+  std::condition_variable exit_cv_;
+  Acct acct_[2];
+  std::vector<Worker*> workers_;  // running workers (for cancel of running work)
+  bool stopping_ = false;
+  unsigned live_threads_ = 0;
+  bool have_affinity_ = false;
+  cpu_set_t affinity_{};
+  std::atomic<int> refs_{1};
+};
+
+}  // namespace iostack::uring
