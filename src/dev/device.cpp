@@ -40,7 +40,7 @@ IndexAllocator& indexes(DeviceKind k) {
 }  // namespace
 
 BlockDevice::~BlockDevice() {
-  if (null_) null_->drain();
+  if (null_) null_->quiesce();  // its timers must not outlive the queue
   disk_.reset();
   queue_.reset();
   driver_.reset();

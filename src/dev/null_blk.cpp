@@ -35,9 +35,14 @@ NullBlkDriver::NullBlkDriver(const NullBlkConfig& cfg, core::Clock* clock)
 }
 
 NullBlkDriver::~NullBlkDriver() {
+  quiesce();
+  softirq_.reset();  // joins after ending what it still holds
+}
+
+void NullBlkDriver::quiesce() {
   drain();
   clock_->cancel(&restart_timer_);
-  softirq_.reset();  // joins after ending what it still holds
+  queue_.store(nullptr, std::memory_order_release);
 }
 
 std::size_t NullBlkDriver::cmd_size() const {

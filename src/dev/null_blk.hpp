@@ -42,6 +42,9 @@ class NullBlkDriver final : public block::BlockDriver {
   long inflight() const { return inflight_.load(std::memory_order_acquire); }
   // Waits (or, on a virtual clock, runs timers) until nothing is in flight.
   void drain();
+  // drain(), then disarms the queue restart timer: call before the request
+  // queue goes away.
+  void quiesce();
   // DEV_RESOURCE answers given so far.
   std::uint64_t busy_returned() const { return busy_returned_.load(std::memory_order_relaxed); }
 

@@ -77,6 +77,15 @@ TEST_F(BlkparseTest, CountsOfQueueMergeIssueCompleteAndMergedSizes) {
   // A 256 KiB read split in two at max_sectors_kb = 128.
   ASSERT_EQ(q->attr_store("max_sectors_kb", "128"), 0);
   submit(REQ_OP_READ, 50000, 256 * 1024);
+  // A front merge in a plug.
+  blk_start_plug(&plug);
+  submit(REQ_OP_WRITE, 200000, 4096);
+  submit(REQ_OP_WRITE, 199992, 4096);
+  blk_finish_plug(&plug);
+  // A busy driver: issued, requeued, issued again after the resource delay.
+  drv.busy = 1;
+  submit(REQ_OP_READ, 300000, 4096);
+  clock.run_until_idle();
   for (auto& io : ios) ASSERT_EQ(io->err, 0);
   disk->trace_stop();
 
@@ -87,19 +96,22 @@ TEST_F(BlkparseTest, CountsOfQueueMergeIssueCompleteAndMergedSizes) {
   EXPECT_EQ(text.find("skips"), std::string::npos) << text;
   std::map<std::string, int> n;
   for (const auto& e : parse_events(text)) ++n[e.action];
-  EXPECT_EQ(n["Q"], 8 + 4 + 1);
+  EXPECT_EQ(n["Q"], 8 + 4 + 1 + 2 + 1);
   EXPECT_EQ(n["M"], 7);
+  EXPECT_EQ(n["F"], 1);
   EXPECT_EQ(n["X"], 1);
-  EXPECT_EQ(n["G"], 1 + 4 + 2);
-  EXPECT_EQ(n["D"], 1 + 4 + 2);
-  EXPECT_EQ(n["C"], 1 + 4 + 2);
-  EXPECT_EQ(n["P"], 1);
-  EXPECT_EQ(n["U"], 1);
+  EXPECT_EQ(n["G"], 1 + 4 + 2 + 1 + 1);
+  EXPECT_EQ(n["I"], 1 + 4 + 2 + 1 + 1);
+  EXPECT_EQ(n["D"], 1 + 4 + 2 + 1 + 2) << "the requeued request is issued twice";
+  EXPECT_EQ(n["R"], 1);
+  EXPECT_EQ(n["C"], 1 + 4 + 2 + 1 + 1);
+  EXPECT_EQ(n["P"], 2);
+  EXPECT_EQ(n["U"], 2);
   unsigned long write_d = 0, write_c = 0;
   for (const auto& e : parse_events(text)) {
     if (e.rwbs[0] != 'W') continue;
-    if (e.action == "D") write_d = e.sectors;
-    if (e.action == "C") write_c = e.sectors;
+    if (e.action == "D" && !write_d) write_d = e.sectors;
+    if (e.action == "C" && !write_c) write_c = e.sectors;
   }
   EXPECT_EQ(write_d, 64u) << "the eight merged writes are issued as one 32 KiB request";
   EXPECT_EQ(write_c, 64u);

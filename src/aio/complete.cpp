@@ -1,0 +1,80 @@
+#include "aio/complete.hpp"
+
+#include <unistd.h>
+
+#include <cstdint>
+
+namespace iostack::aio {
+
+AioKiocb* aio_get_req(Kioctx* ctx) {
+  if (!get_reqs_available(ctx)) return nullptr;
+  AioKiocb* req = ctx->pool.alloc();
+  ctx->reqs.get();
+  req->ctx = ctx;
+  req->cancel = nullptr;
+  req->ki_list.init();
+  req->refcnt.store(2, std::memory_order_relaxed);
+  req->resfd = -1;
+  req->done = 0;
+  req->bdev = nullptr;
+  req->poll_fd = -1;
+  req->poll_state.store(PollState::kIdle, std::memory_order_relaxed);
+  return req;
+}
+
+void iocb_destroy(AioKiocb* req) {
+  Kioctx* ctx = req->ctx;
+  if (req->heap_vecs != nullptr) {
+    delete[] req->heap_vecs;
+    req->heap_vecs = nullptr;
+  }
+  ctx->pool.free(req);
+  ctx->reqs.put();  // may let io_destroy free ctx: touch nothing after
+}
+
+namespace {
+
+// aio_complete(): copies the event into the ring, publishes the tail and
+// wakes whoever waits for it.
+void aio_complete(AioKiocb* req) {
+  Kioctx* ctx = req->ctx;
+  AioRing* ring = ctx->r();
+  unsigned head, tail, avail;
+  {
+    std::lock_guard g(ctx->completion_lock);
+    tail = ctx->tail;
+    const unsigned pos = tail;
+    if (++tail >= ctx->nr_events) tail = 0;
+    ring_events(ring)[pos] = req->res;
+    ctx->tail = tail;
+    head = std::atomic_ref<unsigned>(ring->head).load(std::memory_order_relaxed);
+    // The event must be visible before the tail that covers it.
+    std::atomic_ref<unsigned>(ring->tail).store(tail, std::memory_order_release);
+    ctx->completed_events++;
+    if (ctx->completed_events > 1) refill_reqs_available(ctx, head, tail);
+    avail = tail > head ? tail - head : tail + ctx->nr_events - head;
+  }
+  if (req->resfd >= 0) {
+    const std::uint64_t one = 1;
+    ssize_t r = ::write(req->resfd, &one, sizeof(one));
+    (void)r;
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (ctx->wait.active()) ctx->wait.wake(avail);
+}
+
+}  // namespace
+
+void iocb_put(AioKiocb* req) {
+  if (req->refcnt.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  aio_complete(req);
+  iocb_destroy(req);
+}
+
+void aio_complete_rw(AioKiocb* req, long res) {
+  req->res.res = res;
+  req->res.res2 = 0;
+  iocb_put(req);
+}
+
+}  // namespace iostack::aio

@@ -1,0 +1,15 @@
+// Where a checked read or write goes: the OS file (inline when it will not
+// block, else a worker) or an iostack block device (the block layer).
+#pragma once
+
+#include "aio/aio_wq.hpp"
+#include "aio/kiocb.hpp"
+
+namespace iostack::aio {
+
+void rw_issue_os(AioKiocb* req, int file_flags, AioWorkBatch* batch);
+void rw_issue_bdev(AioKiocb* req);
+// Total bytes of req->iov.
+std::size_t iov_total(const AioKiocb* req);
+
+}  // namespace iostack::aio

@@ -1,0 +1,70 @@
+#include "job/job_builder.hpp"
+
+#include "job/option_table.hpp"
+
+namespace iostack::job {
+
+bool engine_available(const std::string& name, std::string* why) {
+  if (name == "io_uring" || name == "libaio") {
+    *why = "not yet supported (iostack's " + name + " engine has not landed; use ioengine=bio or psync)";
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+bool check_job(const JobDef& j, std::string* err) {
+  const JobOptions& o = j.opts;
+  const std::string where = j.loc.str() + ": job '" + o.name + "': ";
+  if (o.filename.empty()) {
+    *err = where + "filename: missing (name a device, e.g. filename=ram:64M)";
+    return false;
+  }
+  std::string why;
+  if (!engine_available(o.ioengine, &why)) {
+    *err = o.engine_loc.str() + ": ioengine=" + o.ioengine + ": " + why;
+    return false;
+  }
+  if (o.verify != VerifyType::kNone && o.dir_read && o.dir_write) {
+    *err = where + "verify: mixed read/write jobs cannot verify; use a write job (it reads back) "
+                   "or a read job";
+    return false;
+  }
+  if (o.verify == VerifyType::kPattern && o.verify_pattern.empty()) {
+    *err = where + "verify=pattern: needs verify_pattern";
+    return false;
+  }
+  if ((o.fsync_blocks || o.fdatasync_blocks) && !o.dir_write) {
+    *err = where + "fsync/fdatasync: only apply to jobs that write";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool build_jobs(const JobFileSet& set, std::vector<JobDef>* out, std::string* err) {
+  std::vector<JobDef> jobs;
+  int group = 0;
+  for (const JobSection& s : set.jobs) {
+    JobDef j;
+    j.loc = s.loc;
+    j.opts.name = s.name;
+    for (const OptEntry& e : s.globals)
+      if (!apply_option(&j.opts, e, err)) return false;
+    // The JSON report lists a job's own options; [global] ones go apart.
+    j.opts.given.clear();
+    for (const OptEntry& e : s.opts)
+      if (!apply_option(&j.opts, e, err)) return false;
+    if (!check_job(j, err)) return false;
+    j.waits = j.opts.stonewall && !jobs.empty();
+    if (!jobs.empty() && (j.opts.stonewall || j.opts.new_group)) ++group;
+    j.groupid = group;
+    jobs.push_back(std::move(j));
+  }
+  *out = std::move(jobs);
+  return true;
+}
+
+}  // namespace iostack::job

@@ -1,0 +1,416 @@
+#include "job/option_table.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <string_view>
+
+#include "job/parse.hpp"
+#include "job/verify_pattern.hpp"
+
+namespace iostack::job {
+namespace {
+
+// A handler returns an empty string on success, else what was expected.
+using Handler = std::function<std::string(JobOptions*, const OptEntry&)>;
+
+struct OptionDef {
+  std::vector<std::string> names;
+  Handler fn;
+};
+
+std::string set_uint(const OptEntry& e, unsigned lo, unsigned hi, unsigned* out) {
+  std::uint64_t v;
+  if (!parse_size(e.value, &v) || v < lo || v > hi)
+    return "an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+  *out = static_cast<unsigned>(v);
+  return {};
+}
+
+std::string set_bool(const OptEntry& e, bool* out) {
+  if (!parse_bool(e.value, out)) return "a boolean (0 or 1)";
+  return {};
+}
+
+std::string set_time(const OptEntry& e, std::uint64_t* out) {
+  if (!parse_time_ns(e.value, 1000000000ull, out))
+    return "a time such as 10, 10s, 500ms or 2m";
+  return {};
+}
+
+// fio's per-direction lists "read,write,trim": a value that is not followed
+// by a comma also applies to the directions after it.
+template <typename Fn>
+std::string per_ddir(const std::string& v, Fn&& fn) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (;;) {
+    const auto c = v.find(',', start);
+    parts.push_back(v.substr(start, c == std::string::npos ? c : c - start));
+    if (c == std::string::npos) break;
+    start = c + 1;
+  }
+  if (parts.size() > kRwDirs) return "at most three comma-separated values (read,write,trim)";
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (trim(parts[i]).empty()) continue;
+    const bool last = i + 1 == parts.size();
+    for (std::size_t d = i; d < (last ? kRwDirs : i + 1); ++d) {
+      const std::string r = fn(static_cast<int>(d), std::string(trim(parts[i])));
+      if (!r.empty()) return r;
+    }
+  }
+  return {};
+}
+
+std::string check_bs(std::uint64_t v) {
+  if (v == 0 || v % 512 != 0 || v > (16u << 20))
+    return "a block size that is a multiple of 512 bytes, at most 16m";
+  return {};
+}
+
+std::string set_rw(JobOptions* o, const OptEntry& e) {
+  const std::string& v = e.value;
+  if (v.find(':') != std::string::npos) return "no ':' suffix (sequential holes are not supported)";
+  struct M { const char* n; bool r, w, rnd; };
+  static const M kModes[] = {
+      {"read", true, false, false},      {"write", false, true, false},
+      {"randread", true, false, true},   {"randwrite", false, true, true},
+      {"rw", true, true, false},         {"readwrite", true, true, false},
+      {"randrw", true, true, true},
+  };
+  for (const auto& m : kModes) {
+    if (v == m.n) {
+      o->rw = v;
+      o->dir_read = m.r;
+      o->dir_write = m.w;
+      o->random = m.rnd;
+      return {};
+    }
+  }
+  return "one of read, write, randread, randwrite, rw, readwrite, randrw";
+}
+
+std::string set_bs(JobOptions* o, const OptEntry& e) {
+  o->bs_loc = e.loc;
+  return per_ddir(e.value, [&](int d, const std::string& s) -> std::string {
+    std::uint64_t v;
+    if (!parse_size(s, &v)) return "a size such as 4k";
+    if (auto r = check_bs(v); !r.empty()) return r;
+    o->min_bs[d] = o->max_bs[d] = static_cast<std::uint32_t>(v);
+    o->bssplit[d].clear();
+    return {};
+  });
+}
+
+std::string set_bsrange(JobOptions* o, const OptEntry& e) {
+  o->bs_loc = e.loc;
+  return per_ddir(e.value, [&](int d, const std::string& s) -> std::string {
+    std::uint64_t lo, hi;
+    if (!parse_size_range(s, &lo, &hi)) return "a range such as 4k-64k";
+    if (auto r = check_bs(lo); !r.empty()) return r;
+    if (auto r = check_bs(hi); !r.empty()) return r;
+    o->min_bs[d] = static_cast<std::uint32_t>(lo);
+    o->max_bs[d] = static_cast<std::uint32_t>(hi);
+    o->bssplit[d].clear();
+    return {};
+  });
+}
+
+// bssplit=4k/10:64k/50:32k/40, blank weights share what is left evenly.
+std::string set_bssplit(JobOptions* o, const OptEntry& e) {
+  o->bs_loc = e.loc;
+  return per_ddir(e.value, [&](int d, const std::string& s) -> std::string {
+    std::vector<BsSplitEntry> list;
+    std::vector<std::size_t> blanks;
+    unsigned total = 0;
+    std::size_t start = 0;
+    for (;;) {
+      const auto c = s.find(':', start);
+      const std::string item = s.substr(start, c == std::string::npos ? c : c - start);
+      const auto slash = item.find('/');
+      std::uint64_t bs;
+      if (!parse_size(item.substr(0, slash), &bs)) return "entries like 4k/50:64k/50";
+      if (auto r = check_bs(bs); !r.empty()) return r;
+      BsSplitEntry ent{static_cast<std::uint32_t>(bs), 0};
+      const std::string w = slash == std::string::npos ? "" : std::string(trim(item.substr(slash + 1)));
+      if (w.empty()) {
+        blanks.push_back(list.size());
+      } else {
+        std::uint64_t p;
+        if (!parse_uint(w, &p) || p > 100) return "weights from 0 to 100 percent";
+        ent.perc = static_cast<std::uint32_t>(p);
+        total += ent.perc;
+      }
+      list.push_back(ent);
+      if (list.size() > 64) return "at most 64 block sizes";
+      if (c == std::string::npos) break;
+      start = c + 1;
+    }
+    if (total > 100) return "weights that add up to at most 100 percent";
+    if (!blanks.empty()) {
+      const unsigned share = (100 - total) / static_cast<unsigned>(blanks.size());
+      for (auto i : blanks) list[i].perc = share;
+      list[blanks.back()].perc += (100 - total) - share * static_cast<unsigned>(blanks.size());
+    } else if (total != 100) {
+      return "weights that add up to 100 percent";
+    }
+    std::erase_if(list, [](const BsSplitEntry& x) { return x.perc == 0; });
+    auto mm = std::minmax_element(list.begin(), list.end(),
+                                  [](auto& a, auto& b) { return a.bs < b.bs; });
+    o->min_bs[d] = mm.first->bs;
+    o->max_bs[d] = mm.second->bs;
+    o->bssplit[d] = std::move(list);
+    return {};
+  });
+}
+
+std::string set_size_or_percent(const OptEntry& e, std::uint64_t* bytes, double* pct) {
+  double p;
+  if (parse_percent(e.value, &p)) {
+    *pct = p;
+    *bytes = 0;
+    return {};
+  }
+  std::uint64_t v;
+  if (!parse_size(e.value, &v)) return "a size such as 64m, or a percentage such as 50%";
+  *bytes = v;
+  *pct = 0;
+  return {};
+}
+
+std::string set_verify(JobOptions* o, const OptEntry& e) {
+  const std::string& v = e.value;
+  if (v == "0" || v == "none" || v.empty()) o->verify = VerifyType::kNone;
+  else if (v == "crc32c" || v == "crc32c-intel") o->verify = VerifyType::kCrc32c;
+  else if (v == "md5") o->verify = VerifyType::kMd5;
+  else if (v == "pattern") o->verify = VerifyType::kPattern;
+  else return "one of crc32c, crc32c-intel, md5, pattern, 0";
+  o->verify_name = v == "crc32c-intel" ? "crc32c" : v;
+  return {};
+}
+
+std::string set_queue_attr(JobOptions* o, const OptEntry& e, const std::string& attr) {
+  if (!e.has_value || e.value.empty()) return "a value";
+  o->queue_settings.push_back(QueueSetting{attr, e.value, e.key, e.loc});
+  return {};
+}
+
+const std::vector<OptionDef>& table() {
+  static const std::vector<OptionDef> t = {
+      {{"name"}, [](JobOptions* o, const OptEntry& e) { o->name = e.value; return std::string(); }},
+      {{"description"},
+       [](JobOptions* o, const OptEntry& e) { o->description = e.value; return std::string(); }},
+      {{"rw", "readwrite"}, set_rw},
+      {{"rwmixread"},
+       [](JobOptions* o, const OptEntry& e) { return set_uint(e, 0, 100, &o->rwmixread); }},
+      {{"rwmixwrite"},
+       [](JobOptions* o, const OptEntry& e) {
+         unsigned w;
+         auto r = set_uint(e, 0, 100, &w);
+         if (r.empty()) o->rwmixread = 100 - w;
+         return r;
+       }},
+      {{"bs", "blocksize"}, set_bs},
+      {{"bsrange", "blocksize_range"}, set_bsrange},
+      {{"bssplit"}, set_bssplit},
+      {{"size"},
+       [](JobOptions* o, const OptEntry& e) {
+         o->size_loc = e.loc;
+         return set_size_or_percent(e, &o->size, &o->size_percent);
+       }},
+      {{"offset"},
+       [](JobOptions* o, const OptEntry& e) {
+         o->offset_loc = e.loc;
+         return set_size_or_percent(e, &o->offset, &o->offset_percent);
+       }},
+      {{"io_size", "io_limit"},
+       [](JobOptions* o, const OptEntry& e) {
+         if (!parse_size(e.value, &o->io_size)) return std::string("a size such as 1g");
+         return std::string();
+       }},
+      {{"number_ios"},
+       [](JobOptions* o, const OptEntry& e) {
+         if (!parse_size(e.value, &o->number_ios)) return std::string("a count");
+         return std::string();
+       }},
+      {{"filename"},
+       [](JobOptions* o, const OptEntry& e) {
+         if (e.value.empty()) return std::string("a device such as ram:64M or null:1G");
+         o->filename = e.value;
+         o->filename_loc = e.loc;
+         return std::string();
+       }},
+      {{"ioengine"},
+       [](JobOptions* o, const OptEntry& e) {
+         static const char* const kKnown[] = {"bio",  "psync",    "sync",  "pvsync2",
+                                              "pvsync", "io_uring", "libaio"};
+         if (std::find(std::begin(kKnown), std::end(kKnown), e.value) == std::end(kKnown))
+           return std::string("one of bio, psync, sync, pvsync, pvsync2, io_uring, libaio");
+         o->ioengine = e.value;
+         o->engine_loc = e.loc;
+         return std::string();
+       }},
+      {{"iodepth"},
+       [](JobOptions* o, const OptEntry& e) { return set_uint(e, 1, 65536, &o->iodepth); }},
+      {{"iodepth_batch_submit", "iodepth_batch"},
+       [](JobOptions* o, const OptEntry& e) { return set_uint(e, 0, 65536, &o->iodepth_batch); }},
+      {{"iodepth_batch_complete_min", "iodepth_batch_complete"},
+       [](JobOptions* o, const OptEntry& e) {
+         return set_uint(e, 0, 65536, &o->iodepth_batch_complete_min);
+       }},
+      {{"iodepth_low"},
+       [](JobOptions* o, const OptEntry& e) { return set_uint(e, 0, 65536, &o->iodepth_low); }},
+      {{"numjobs"},
+       [](JobOptions* o, const OptEntry& e) { return set_uint(e, 1, 4096, &o->numjobs); }},
+      {{"runtime", "timeout"},
+       [](JobOptions* o, const OptEntry& e) { return set_time(e, &o->runtime_ns); }},
+      {{"time_based"},
+       [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->time_based); }},
+      {{"ramp_time"},
+       [](JobOptions* o, const OptEntry& e) { return set_time(e, &o->ramp_time_ns); }},
+      {{"startdelay"},
+       [](JobOptions* o, const OptEntry& e) { return set_time(e, &o->startdelay_ns); }},
+      {{"direct"}, [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->direct); }},
+      {{"buffered"},
+       [](JobOptions* o, const OptEntry& e) {
+         bool b;
+         auto r = set_bool(e, &b);
+         if (r.empty()) o->direct = !b;
+         return r;
+       }},
+      {{"fsync"},
+       [](JobOptions* o, const OptEntry& e) { return set_uint(e, 0, 1u << 30, &o->fsync_blocks); }},
+      {{"fdatasync"},
+       [](JobOptions* o, const OptEntry& e) {
+         return set_uint(e, 0, 1u << 30, &o->fdatasync_blocks);
+       }},
+      {{"end_fsync"}, [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->end_fsync); }},
+      {{"prio"},
+       [](JobOptions* o, const OptEntry& e) {
+         unsigned v;
+         auto r = set_uint(e, 0, 7, &v);
+         if (r.empty()) o->prio = static_cast<int>(v);
+         return r;
+       }},
+      {{"prioclass"},
+       [](JobOptions* o, const OptEntry& e) {
+         unsigned v;
+         auto r = set_uint(e, 0, 3, &v);
+         if (r.empty()) o->prioclass = static_cast<int>(v);
+         return r;
+       }},
+      {{"rate_iops"},
+       [](JobOptions* o, const OptEntry& e) {
+         return per_ddir(e.value, [&](int d, const std::string& s) -> std::string {
+           std::uint64_t v;
+           if (!parse_size(s, &v)) return "an I/O rate such as 1000 or 10k";
+           o->rate_iops[d] = v;
+           return {};
+         });
+       }},
+      {{"randseed"},
+       [](JobOptions* o, const OptEntry& e) {
+         if (!parse_size(e.value, &o->randseed)) return std::string("an integer seed");
+         return std::string();
+       }},
+      {{"randrepeat"},
+       [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->randrepeat); }},
+      {{"norandommap"},
+       [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->norandommap); }},
+      {{"verify"}, set_verify},
+      {{"verify_pattern"},
+       [](JobOptions* o, const OptEntry& e) {
+         std::string why;
+         if (!parse_verify_pattern(e.value, &o->verify_pattern, &why)) return why;
+         // fio: a pattern without a checksum method verifies the pattern alone.
+         if (o->verify == VerifyType::kNone) {
+           o->verify = VerifyType::kPattern;
+           o->verify_name = "pattern";
+         }
+         return std::string();
+       }},
+      {{"do_verify"}, [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->do_verify); }},
+      {{"verify_fatal"},
+       [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->verify_fatal); }},
+      {{"group_reporting"},
+       [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->group_reporting); }},
+      {{"stonewall", "wait_for_previous"},
+       [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->stonewall); }},
+      {{"new_group"}, [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->new_group); }},
+      // iostack always runs jobs as threads; fio's switch is accepted.
+      {{"thread"},
+       [](JobOptions*, const OptEntry& e) {
+         bool b;
+         return set_bool(e, &b);
+       }},
+      // Device options: the queue's /sys/block attributes, stored in order.
+      {{"ioscheduler", "scheduler"},
+       [](JobOptions* o, const OptEntry& e) { return set_queue_attr(o, e, "scheduler"); }},
+      {{"nr_requests"},
+       [](JobOptions* o, const OptEntry& e) { return set_queue_attr(o, e, "nr_requests"); }},
+      {{"max_sectors_kb"},
+       [](JobOptions* o, const OptEntry& e) { return set_queue_attr(o, e, "max_sectors_kb"); }},
+      {{"nomerges"},
+       [](JobOptions* o, const OptEntry& e) { return set_queue_attr(o, e, "nomerges"); }},
+      {{"queue_depth", "hw_queue_depth"},
+       [](JobOptions* o, const OptEntry& e) { return set_uint(e, 1, 4096, &o->queue_depth); }},
+  };
+  return t;
+}
+
+// fio options that iostack knows but does not implement: say so rather
+// than "unknown".
+bool is_unsupported_fio_option(const std::string& k) {
+  static const char* const kNames[] = {
+      "nrfiles", "rate", "rate_min", "zonemode", "iodepth_batch_complete_max", "ioscheduler_opts",
+      "filesize", "file_service_type", "openfiles", "percentage_random", "random_distribution",
+      "rwmixcycle", "unified_rw_reporting", "write_bw_log", "write_lat_log", "write_iops_log",
+      "verify_interval", "verify_offset", "verify_backlog", "verify_async", "experimental_verify",
+      "cmdprio_percentage", "cmdprio_class", "cmdprio", "fixedbufs", "registerfiles",
+      "sqthread_poll", "hipri", "userspace_reap", "loops", "create_on_open", "fallocate",
+      "lockmem", "cpus_allowed", "cpumask", "nice", "exitall", "exec_prerun", "exec_postrun"};
+  return std::find(std::begin(kNames), std::end(kNames), k) != std::end(kNames);
+}
+
+}  // namespace
+
+bool apply_option(JobOptions* o, const OptEntry& e, std::string* err) {
+  const std::string where = e.loc.str() + ": ";
+  // iosched/<tunable> (also iosched.<tunable>): the scheduler's own attribute.
+  for (const char* pfx : {"iosched/", "iosched."}) {
+    if (e.key.rfind(pfx, 0) == 0 && e.key.size() > 8) {
+      const std::string r = set_queue_attr(o, e, "iosched/" + e.key.substr(8));
+      if (!r.empty()) {
+        *err = where + e.key + ": expected " + r;
+        return false;
+      }
+      o->given.emplace_back(e.key, e.value);
+      return true;
+    }
+  }
+  for (const auto& def : table()) {
+    if (std::find(def.names.begin(), def.names.end(), e.key) == def.names.end()) continue;
+    const std::string r = def.fn(o, e);
+    if (!r.empty()) {
+      *err = where + e.key + "=" + e.value + ": expected " + r;
+      return false;
+    }
+    o->given.emplace_back(e.key, e.value);
+    return true;
+  }
+  if (is_unsupported_fio_option(e.key)) {
+    *err = where + e.key + ": fio option not supported by iostack";
+    return false;
+  }
+  *err = where + e.key + ": unknown option";
+  return false;
+}
+
+std::vector<std::string> option_names() {
+  std::vector<std::string> names;
+  for (const auto& def : table())
+    for (const auto& n : def.names) names.push_back(n);
+  names.push_back("iosched/<tunable>");
+  return names;
+}
+
+}  // namespace iostack::job

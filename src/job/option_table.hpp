@@ -1,0 +1,20 @@
+// The options iostack accepts, with fio's names and aliases, and how each
+// one is parsed into JobOptions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "job/job_file.hpp"
+#include "job/job_options.hpp"
+
+namespace iostack::job {
+
+// Applies one option to *o. False with a one-line *err naming the place,
+// the option and what was expected.
+bool apply_option(JobOptions* o, const OptEntry& e, std::string* err);
+
+// Every accepted option name (aliases included), for help and tests.
+std::vector<std::string> option_names();
+
+}  // namespace iostack::job

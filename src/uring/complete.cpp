@@ -1,0 +1,180 @@
+// Completion side of io_uring/io_uring.c: filling CQEs (io_fill_cqe_req,
+// io_cqe_cache_refill), the overflow list (io_cqring_add_overflow,
+// __io_cqring_overflow_flush), committing the tail (io_cq_unlock_post) and
+// retiring requests (io_free_batch_list, io_req_complete_post).
+#include <cerrno>
+#include <cstdlib>
+#include <new>
+
+#include "uring/engine.hpp"
+
+namespace iostack::uring {
+
+namespace {
+
+bool ring_has_space(IoRingCtx* ctx) {
+  const std::uint32_t queued = ctx->cached_cq_tail - load_acquire(ctx->rings->cq.head);
+  // The application may have moved the head anywhere; trust at most a full ring.
+  return queued < ctx->cq_entries;
+}
+
+void write_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags) {
+  io_uring_cqe* cqe = &ctx->rings->cqes[ctx->cached_cq_tail & (ctx->cq_entries - 1)];
+  cqe->user_data = user_data;
+  cqe->res = res;
+  cqe->flags = cflags;
+  ctx->cached_cq_tail++;
+}
+
+void cq_lock(IoRingCtx* ctx) { ctx->completion_lock.lock(); }
+
+// io_cq_unlock_post + io_commit_cqring_flush.
+void cq_unlock_post(IoRingCtx* ctx) {
+  store_release(ctx->rings->cq.tail, ctx->cached_cq_tail);
+  if (ctx->evfd >= 0) eventfd_signal_locked(ctx);
+  ctx->completion_lock.unlock();
+  commit_cq(ctx);
+}
+
+}  // namespace
+
+bool fill_cqe_locked(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res,
+                     std::uint32_t cflags) {
+  // Once CQEs wait in the overflow list, later ones queue behind them so the
+  // application sees completions in order.
+  if (ctx->overflow_list.empty() && ring_has_space(ctx)) {
+    write_cqe(ctx, user_data, res, cflags);
+    return true;
+  }
+  auto* ocqe = new (std::nothrow) OverflowCqe;
+  if (!ocqe) {
+    store_relaxed(ctx->rings->cq_overflow, load_relaxed(ctx->rings->cq_overflow) + 1);
+    ctx->cq_dropped.store(true, std::memory_order_relaxed);
+    return false;
+  }
+  ocqe->cqe.user_data = user_data;
+  ocqe->cqe.res = res;
+  ocqe->cqe.flags = cflags;
+  if (ctx->overflow_list.empty()) {
+    ctx->has_overflow.store(true, std::memory_order_release);
+    flags_or(ctx->rings->sq_flags, IORING_SQ_CQ_OVERFLOW);
+  }
+  ocqe->list.add_tail(&ctx->overflow_list);
+  return true;
+}
+
+void commit_cq(IoRingCtx* ctx) {
+  if (ctx->off_timeout_used.load(std::memory_order_relaxed)) flush_timeouts(ctx);
+  ctx->cq_wait.wake();
+  ring_ready_signal(ctx);
+}
+
+void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res,
+                  std::uint32_t cflags) {
+  cq_lock(ctx);
+  fill_cqe_locked(ctx, user_data, res, cflags);
+  cq_unlock_post(ctx);
+}
+
+void overflow_flush(IoRingCtx* ctx, bool dying) {
+  if (!ctx->has_overflow.load(std::memory_order_acquire)) return;
+  cq_lock(ctx);
+  while (!ctx->overflow_list.empty()) {
+    if (!dying && !ring_has_space(ctx)) break;
+    auto* ocqe = core::list_entry<OverflowCqe, &OverflowCqe::list>(ctx->overflow_list.first());
+    if (!dying) write_cqe(ctx, ocqe->cqe.user_data, ocqe->cqe.res, ocqe->cqe.flags);
+    ocqe->list.del();
+    delete ocqe;
+  }
+  if (ctx->overflow_list.empty()) {
+    ctx->has_overflow.store(false, std::memory_order_release);
+    flags_andnot(ctx->rings->sq_flags, IORING_SQ_CQ_OVERFLOW);
+  }
+  cq_unlock_post(ctx);
+}
+
+void req_complete_defer(IoKiocb* req) {
+  SubmitState& st = req->ctx->st;
+  req->comp_next = nullptr;
+  if (st.compl_last)
+    st.compl_last->comp_next = req;
+  else
+    st.compl_first = req;
+  st.compl_last = req;
+}
+
+void req_defer_failed(IoKiocb* req, int res) {
+  req_set_fail(req);
+  req_set_res(req, res, 0);
+  req_complete_defer(req);
+}
+
+void req_cleanup(IoKiocb* req) {
+  if (req->flags & kReqCleanup) {
+    switch (req->opcode) {
+      case IORING_OP_READV:
+      case IORING_OP_WRITEV:
+        if (req->rw.iov != req->rw.fast_iov) std::free(req->rw.iov);
+        req->rw.iov = nullptr;
+        break;
+      case IORING_OP_OPENAT:
+        std::free(req->open.path);
+        req->open.path = nullptr;
+        break;
+      case IORING_OP_STATX:
+        std::free(req->statx.path);
+        req->statx.path = nullptr;
+        break;
+      default:
+        break;
+    }
+    req->flags &= ~kReqCleanup;
+  }
+  if (req->file_node) {
+    file_node_put(req->file_node);
+    req->file_node = nullptr;
+  }
+}
+
+void req_finish(IoKiocb* req, bool locked) {
+  if (req->flags & (kReqLinkFlags | kReqLinkTimeout | kReqArmLtimeout | kReqFail)) {
+    IoKiocb* nxt = req_find_next(req, locked);
+    if (nxt) tw_add(nxt, tw_req_submit);
+  }
+  req_cleanup(req);
+  req_put(req, locked);
+}
+
+void req_complete_post(IoKiocb* req) {
+  IoRingCtx* ctx = req->ctx;
+  if (!(req->flags & kReqCqeSkip)) {
+    cq_lock(ctx);
+    fill_cqe_locked(ctx, req->user_data, req->res, req->cflags);
+    cq_unlock_post(ctx);
+  }
+  req_finish(req, false);
+}
+
+void flush_completions(IoRingCtx* ctx) {
+  SubmitState& st = ctx->st;
+  while (st.compl_first) {
+    IoKiocb* first = st.compl_first;
+    st.compl_first = st.compl_last = nullptr;
+    bool any = false;
+    for (IoKiocb* r = first; r; r = r->comp_next) {
+      if (r->flags & kReqCqeSkip) continue;
+      if (!any) cq_lock(ctx);
+      any = true;
+      fill_cqe_locked(ctx, r->user_data, r->res, r->cflags);
+    }
+    if (any) cq_unlock_post(ctx);
+    for (IoKiocb* r = first; r;) {
+      IoKiocb* next = r->comp_next;
+      req_finish(r, true);
+      r = next;
+    }
+  }
+  if (ctx->drain_active.load(std::memory_order_relaxed)) queue_deferred(ctx);
+}
+
+}  // namespace iostack::uring

@@ -1,0 +1,132 @@
+// struct io_ring_ctx (include/linux/io_uring_types.h): one ring. The
+// submission side is serialised by uring_lock (a mutex, as in the kernel);
+// CQ posting by completion_lock; timeouts by timeout_lock.
+#pragma once
+
+#include <linux/io_uring.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "block/plug.hpp"
+#include "core/list.hpp"
+#include "uring/io_kiocb.hpp"
+#include "uring/io_rings.hpp"
+#include "uring/io_wq.hpp"
+#include "uring/rsrc.hpp"
+#include "uring/sync.hpp"
+
+namespace iostack::uring {
+
+struct IoSqData;
+
+// struct io_overflow_cqe (include/linux/io_uring_types.h)
+struct OverflowCqe {
+  core::ListHead list;
+  io_uring_cqe cqe;
+};
+
+// struct io_submit_state (include/linux/io_uring_types.h)
+struct SubmitState {
+  IoKiocb* link_head = nullptr;
+  IoKiocb* link_last = nullptr;
+  IoKiocb* compl_first = nullptr;  // inline completions, posted in one batch
+  IoKiocb* compl_last = nullptr;
+  IoKiocb* bdev_first = nullptr;   // block I/O to issue once uring_lock is dropped
+  IoKiocb* bdev_last = nullptr;
+};
+
+// struct io_ring_ctx (include/linux/io_uring_types.h)
+struct IoRingCtx {
+  // Identity and lifetime.
+  int fd = -1;         // the ring fd (an epoll instance, see ring_fd.cpp)
+  int memfd = -1;      // backs the shared regions
+  int ready_efd = -1;  // inside the epoll: readable while CQEs may be pending
+  std::atomic<bool> alive{false};
+  std::atomic<int> users{0};  // enter/register calls in progress
+
+  unsigned flags = 0;  // IORING_SETUP_*
+  unsigned sq_entries = 0;
+  unsigned cq_entries = 0;
+  IoRings* rings = nullptr;
+  std::uint32_t* sq_array = nullptr;
+  io_uring_sqe* sqes = nullptr;
+  void* region = nullptr;  // our own mapping of memfd
+  std::size_t region_bytes = 0;
+  std::size_t rings_bytes = 0;  // page aligned
+  std::size_t sqes_bytes = 0;   // page aligned
+  uid_t acct_uid = 0;
+  std::size_t acct_pages = 0;  // charged to RLIMIT_MEMLOCK, 0 if privileged
+
+  std::atomic<bool> r_disabled{false};
+  std::atomic<pid_t> submitter_tid{0};  // SINGLE_ISSUER / DEFER_TASKRUN owner
+
+  // Submission side, under uring_lock.
+  std::mutex uring_lock;
+  std::uint32_t cached_sq_head = 0;
+  SubmitState st;
+  IoKiocb* free_list = nullptr;
+  std::atomic<IoKiocb*> remote_free{nullptr};
+  std::vector<IoKiocb*> req_chunks;
+  std::atomic<std::uint32_t> nr_live{0};
+  std::uint32_t nr_drained = 0;
+  std::atomic<bool> drain_active{false};
+  bool drain_next = false;
+  bool drain_disabled = false;
+  core::ListHead defer_list;
+  std::vector<FileNode*> files;
+  bool files_registered = false;
+  std::vector<MappedBuf> bufs;
+  bool bufs_registered = false;
+  bool in_submit = false;  // the holder of uring_lock is inside a submit batch
+
+  // Completion side.
+  SpinLock completion_lock;
+  std::uint32_t cached_cq_tail = 0;
+  core::ListHead overflow_list;
+  std::atomic<bool> has_overflow{false};
+  std::atomic<bool> cq_dropped{false};  // IO_CHECK_CQ_DROPPED_BIT
+  WaitQueue cq_wait;
+  std::atomic<bool> ready_signalled{false};
+  int evfd = -1;  // registered eventfd (our dup), under completion_lock
+  bool evfd_async = false;
+
+  // Timeouts, under timeout_lock.
+  SpinLock timeout_lock;
+  core::ListHead timeout_list;
+  core::ListHead ltimeout_list;
+  std::atomic<std::uint32_t> cq_timeouts{0};
+  std::uint32_t cq_last_tm_flush = 0;
+  std::atomic<bool> off_timeout_used{false};
+  std::atomic<std::uint32_t> cancel_seq{0};
+
+  // Polls (the poll service's lock guards this list).
+  core::ListHead poll_list;
+
+  // Task work: steps that need uring_lock, queued from any thread.
+  std::atomic<TwNode*> tw_head{nullptr};
+  IoWqWork tw_work;  // runs the task work on io-wq when no submitter is around
+  std::atomic<bool> tw_work_queued{false};
+  std::atomic<bool> drain_flush_queued{false};
+  IoKiocb drain_req;  // carries the drain-flush task work
+
+  // Async machinery.
+  IoWq* wq = nullptr;
+  IoSqData* sqd = nullptr;
+  core::ListHead sqd_node;
+  unsigned sq_thread_idle_ms = 0;
+  WaitQueue sq_space;  // IORING_ENTER_SQ_WAIT
+};
+
+// Capacity of the CQ ring as the application sees it.
+inline std::uint32_t cq_events_user(IoRingCtx* ctx) {
+  return load_acquire(ctx->rings->cq.tail) - load_acquire(ctx->rings->cq.head);
+}
+inline std::uint32_t sq_entries_pending(IoRingCtx* ctx) {
+  return load_acquire(ctx->rings->sq.tail) - ctx->cached_sq_head;
+}
+
+}  // namespace iostack::uring

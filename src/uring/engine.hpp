@@ -1,0 +1,210 @@
+// The engine's internal interface between its files (each file says which
+// kernel source it mirrors). Functions marked "locked" need ctx->uring_lock.
+#pragma once
+
+#include <linux/io_uring.h>
+#include <signal.h>
+
+#include <cstdint>
+
+#include "uring/ctx.hpp"
+#include "uring/io_kiocb.hpp"
+
+namespace iostack::uring {
+
+// ---- req_cache.cpp: request allocation (io_alloc_req, io_req_add_to_cache)
+IoKiocb* req_alloc(IoRingCtx* ctx);                     // locked
+void req_recycle(IoKiocb* req, bool locked);            // after the last reference
+void req_put(IoKiocb* req, bool locked);                // drop one reference
+void req_cache_destroy(IoRingCtx* ctx);
+
+// ---- complete.cpp: CQ posting and request completion (io_uring.c)
+// Posts one CQE under completion_lock (overflowing when full); false when the
+// CQE was dropped.
+bool fill_cqe_locked(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res,
+                     std::uint32_t cflags);
+// Publishes the CQ tail and runs what follows a post: timeouts by count,
+// eventfd, waiters, readiness of the ring fd. Call after unlocking.
+void commit_cq(IoRingCtx* ctx);
+void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res,
+                  std::uint32_t cflags);
+// Inline completion: joins the submission batch (locked).
+void req_complete_defer(IoKiocb* req);
+void req_defer_failed(IoKiocb* req, int res);  // locked
+// Completion from any other context (worker, timer, block, poll thread).
+void req_complete_post(IoKiocb* req);
+// Posts the batch's CQEs, then frees the requests (locked).
+void flush_completions(IoRingCtx* ctx);
+// After its CQE: starts the next link, cleans up and drops the reference.
+void req_finish(IoKiocb* req, bool locked);
+void overflow_flush(IoRingCtx* ctx, bool dying);
+void req_cleanup(IoKiocb* req);
+
+// ---- link.cpp: chains (io_req_find_next, io_disarm_next, io_fail_links)
+IoKiocb* req_find_next(IoKiocb* req, bool locked);
+
+// ---- tw.cpp: task work
+void tw_add(IoKiocb* req, TwFn fn);
+// Runs queued task work (and issues the block I/O it produced); true when
+// something ran.
+bool tw_run(IoRingCtx* ctx);
+bool tw_pending(IoRingCtx* ctx);
+void tw_req_submit(IoKiocb* req);     // TwFn: queue the request
+void tw_req_complete(IoKiocb* req);   // TwFn: complete with req->res
+void tw_req_cancel(IoKiocb* req);     // TwFn: fail with req->res
+void req_queue_tw_complete(IoKiocb* req, int res);
+// Whether the calling thread is inside a submission batch of `ctx`.
+bool in_submit_of(IoRingCtx* ctx);
+
+// ---- submit.cpp: submission (io_submit_sqes, io_queue_sqe, io_drain_req)
+int submit_sqes(IoRingCtx* ctx, unsigned nr);  // locked
+void queue_sqe(IoKiocb* req);                   // locked
+void queue_iowq(IoKiocb* req);
+int issue_sqe(IoKiocb* req, unsigned issue_flags);
+void issue_bdev_batch(IoRingCtx* ctx);  // unlocked: what submission queued for bdev
+void queue_deferred(IoRingCtx* ctx);    // locked
+// Runs a submission pass end to end: lock, submit, unlock, block I/O, tw.
+int submit_and_flush(IoRingCtx* ctx, unsigned nr);
+
+// ---- opdef.cpp: the op table (io_uring/opdef.c)
+struct IoOpDef {
+  int (*prep)(IoKiocb*, const io_uring_sqe*) = nullptr;
+  int (*issue)(IoKiocb*, unsigned) = nullptr;
+  bool needs_file = false;
+  bool plug = false;
+  bool ioprio = false;
+  bool iopoll = false;
+  bool unbound_nonreg_file = false;
+  bool pollin = false;
+  bool pollout = false;
+  bool force_async = false;  // always blocks: straight to io-wq
+};
+constexpr unsigned kOpLast = IORING_OP_LAST;  // as the 6.1 uapi numbers them
+const IoOpDef* op_def(unsigned opcode);      // null when not implemented
+
+// ---- ops: prep/issue per opcode
+int nop_prep(IoKiocb*, const io_uring_sqe*);
+int nop_issue(IoKiocb*, unsigned);
+int rw_prep_readv(IoKiocb*, const io_uring_sqe*);
+int rw_prep_writev(IoKiocb*, const io_uring_sqe*);
+int rw_prep_read(IoKiocb*, const io_uring_sqe*);
+int rw_prep_write(IoKiocb*, const io_uring_sqe*);
+int rw_prep_read_fixed(IoKiocb*, const io_uring_sqe*);
+int rw_prep_write_fixed(IoKiocb*, const io_uring_sqe*);
+int rw_read(IoKiocb*, unsigned);
+int rw_write(IoKiocb*, unsigned);
+int fsync_prep(IoKiocb*, const io_uring_sqe*);
+int fsync_issue(IoKiocb*, unsigned);
+int sfr_prep(IoKiocb*, const io_uring_sqe*);
+int sfr_issue(IoKiocb*, unsigned);
+int fallocate_prep(IoKiocb*, const io_uring_sqe*);
+int fallocate_issue(IoKiocb*, unsigned);
+int fadvise_prep(IoKiocb*, const io_uring_sqe*);
+int fadvise_issue(IoKiocb*, unsigned);
+int openat_prep(IoKiocb*, const io_uring_sqe*);
+int openat_issue(IoKiocb*, unsigned);
+int close_prep(IoKiocb*, const io_uring_sqe*);
+int close_issue(IoKiocb*, unsigned);
+int statx_prep(IoKiocb*, const io_uring_sqe*);
+int statx_issue(IoKiocb*, unsigned);
+int timeout_prep(IoKiocb*, const io_uring_sqe*);
+int timeout_issue(IoKiocb*, unsigned);
+int link_timeout_prep(IoKiocb*, const io_uring_sqe*);
+int link_timeout_issue(IoKiocb*, unsigned);
+int timeout_remove_prep(IoKiocb*, const io_uring_sqe*);
+int timeout_remove_issue(IoKiocb*, unsigned);
+int async_cancel_prep(IoKiocb*, const io_uring_sqe*);
+int async_cancel_issue(IoKiocb*, unsigned);
+int poll_add_prep(IoKiocb*, const io_uring_sqe*);
+int poll_add_issue(IoKiocb*, unsigned);
+int poll_remove_prep(IoKiocb*, const io_uring_sqe*);
+int poll_remove_issue(IoKiocb*, unsigned);
+
+// ---- timeout.cpp (io_uring/timeout.c)
+void flush_timeouts(IoRingCtx* ctx);
+void queue_linked_timeout(IoKiocb* lt);
+// Detaches and returns the armed linked timeout behind `req`, if any.
+IoKiocb* disarm_linked_timeout(IoKiocb* req);
+// Cancels a timeout whose timer is armed (completion with `res`).
+void timeout_finish_cancelled(IoKiocb* req, int res);
+void kill_timeouts(IoRingCtx* ctx);
+
+// ---- cancel.cpp (io_uring/cancel.c)
+// struct io_cancel_data
+struct CancelMatch {
+  IoRingCtx* ctx = nullptr;
+  std::uint64_t data = 0;
+  unsigned flags = 0;
+  int os_fd = -1;
+  FileNode* node = nullptr;
+  std::uint8_t opcode = 0;
+  std::uint32_t seq = 0;
+};
+bool cancel_req_match(IoKiocb* req, CancelMatch* cd);
+int try_cancel(CancelMatch* cd);
+int timeout_cancel(IoRingCtx* ctx, CancelMatch* cd);
+
+// ---- poll.cpp (io_uring/poll.c)
+int poll_cancel(IoRingCtx* ctx, CancelMatch* cd);
+// FAST_POLL: park a read/write that hit EAGAIN on a pollable file until it
+// is ready; false when the file cannot be polled.
+bool arm_apoll(IoKiocb* req);
+void poll_remove_all(IoRingCtx* ctx);
+
+// ---- wait.cpp (io_cqring_wait)
+struct ExtArg {
+  const sigset_t* sig = nullptr;
+  std::size_t argsz = 0;
+  bool ts_set = false;
+  std::int64_t sec = 0;
+  std::int64_t nsec = 0;
+};
+int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext);
+
+// ---- ring_fd.cpp: descriptor -> ring, readiness of the ring fd
+int ring_fd_create(IoRingCtx* ctx);
+void ring_fd_install(IoRingCtx* ctx);
+IoRingCtx* ring_fd_lookup(int fd);
+IoRingCtx* ring_fd_remove(int fd);
+void ring_ready_signal(IoRingCtx* ctx);
+void ring_ready_update(IoRingCtx* ctx);
+// Per-thread registered rings (IORING_REGISTER_RING_FDS).
+constexpr unsigned kRingFdRegMax = 16;
+IoRingCtx* registered_ring(unsigned index);
+int register_ring_fds(IoRingCtx* ctx, void* arg, unsigned nr);
+int unregister_ring_fds(IoRingCtx* ctx, void* arg, unsigned nr);
+// Pins a ring for one call; -EBADF / -EOPNOTSUPP like fget + io_is_uring_fops.
+int ctx_get(int fd, bool registered, IoRingCtx** out);
+void ctx_put(IoRingCtx* ctx);
+
+// ---- memlock.cpp: __io_account_mem / __io_unaccount_mem
+int account_mem(uid_t uid, std::size_t pages);
+void unaccount_mem(uid_t uid, std::size_t pages);
+
+// ---- eventfd.cpp (io_uring/eventfd.c)
+int eventfd_register(IoRingCtx* ctx, const void* arg, unsigned nr, bool async);
+int eventfd_unregister(IoRingCtx* ctx);
+void eventfd_signal_locked(IoRingCtx* ctx);  // completion_lock held
+
+// ---- sqpoll.cpp (io_uring/sqpoll.c)
+int sq_offload_create(IoRingCtx* ctx, const io_uring_params* p);
+void sq_thread_finish(IoRingCtx* ctx);
+void sq_thread_wake(IoRingCtx* ctx);
+void sq_thread_start(IoRingCtx* ctx);
+bool sq_thread_alive(IoRingCtx* ctx);
+int sqpoll_wq_affinity(IoRingCtx* ctx, const cpu_set_t* mask, std::size_t size);
+void sqpoll_wait_sq(IoRingCtx* ctx);
+
+// ---- setup.cpp / teardown
+int ring_setup(unsigned entries, io_uring_params* p);
+void ring_destroy(IoRingCtx* ctx);
+IoWq* ctx_wq(IoRingCtx* ctx);  // the pool requests of this ring go to
+
+// ---- register.cpp
+int ring_register(int fd, unsigned opcode, void* arg, unsigned nr_args);
+
+// ---- enter.cpp
+int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags,
+               const void* arg, std::size_t argsz);
+
+}  // namespace iostack::uring

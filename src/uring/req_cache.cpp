@@ -1,0 +1,72 @@
+// Request cache of a ring (io_alloc_req, io_req_add_to_cache,
+// __io_req_caches_free in io_uring/io_uring.c): requests are carved from
+// chunks owned by the ring and recycled, so steady-state I/O allocates
+// nothing. Frees from other threads go through a lock-free stack that the
+// submitter takes over whole.
+#include <new>
+
+#include "uring/engine.hpp"
+
+namespace iostack::uring {
+
+namespace {
+constexpr unsigned kChunk = 32;  // requests per refill
+}
+
+IoKiocb* req_alloc(IoRingCtx* ctx) {
+  if (!ctx->free_list) {
+    ctx->free_list = ctx->remote_free.exchange(nullptr, std::memory_order_acquire);
+    if (!ctx->free_list) {
+      auto* chunk = new (std::nothrow) IoKiocb[kChunk];
+      if (!chunk) return nullptr;
+      ctx->req_chunks.push_back(chunk);
+      for (unsigned i = 0; i < kChunk; ++i) {
+        chunk[i].comp_next = ctx->free_list;
+        ctx->free_list = &chunk[i];
+      }
+    }
+  }
+  IoKiocb* req = ctx->free_list;
+  ctx->free_list = req->comp_next;
+  req->comp_next = nullptr;
+  req->refs.store(1, std::memory_order_relaxed);
+  ctx->nr_live.fetch_add(1, std::memory_order_relaxed);
+  return req;
+}
+
+void req_recycle(IoKiocb* req, bool locked) {
+  IoRingCtx* ctx = req->ctx;
+  const std::uint32_t live = ctx->nr_live.fetch_sub(1, std::memory_order_acq_rel) - 1;
+  if (locked) {
+    req->comp_next = ctx->free_list;
+    ctx->free_list = req;
+  } else {
+    IoKiocb* head = ctx->remote_free.load(std::memory_order_relaxed);
+    do {
+      req->comp_next = head;
+    } while (!ctx->remote_free.compare_exchange_weak(head, req, std::memory_order_release,
+                                                     std::memory_order_relaxed));
+  }
+  // A drained request may be waiting for exactly this one to go away.
+  if (ctx->drain_active.load(std::memory_order_acquire) && !locked) {
+    if (!ctx->drain_flush_queued.exchange(true, std::memory_order_acq_rel))
+      tw_add(&ctx->drain_req, [](IoKiocb* r) {
+        r->ctx->drain_flush_queued.store(false, std::memory_order_release);
+        queue_deferred(r->ctx);
+      });
+  }
+  if (live == 0) ctx->cq_wait.wake();  // ring teardown waits for the last one
+}
+
+void req_put(IoKiocb* req, bool locked) {
+  if (req->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) req_recycle(req, locked);
+}
+
+void req_cache_destroy(IoRingCtx* ctx) {
+  for (IoKiocb* chunk : ctx->req_chunks) delete[] chunk;
+  ctx->req_chunks.clear();
+  ctx->free_list = nullptr;
+  ctx->remote_free.store(nullptr, std::memory_order_relaxed);
+}
+
+}  // namespace iostack::uring

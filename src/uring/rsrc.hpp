@@ -1,0 +1,47 @@
+// Registered resources (io_uring/rsrc.c, filetable.c): fixed files and fixed
+// buffers. A fixed file is a private dup of the descriptor, reference counted
+// so an unregister or update never closes it under a request still using it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "block/bdev_file.hpp"
+
+namespace iostack::uring {
+
+struct IoRingCtx;
+
+// struct io_rsrc_node for a file (io_uring/rsrc.h)
+struct FileNode {
+  int fd = -1;  // our dup
+  block::BdevFile* bdev = nullptr;
+  std::atomic<int> refs{1};
+};
+void file_node_put(FileNode* n);
+
+// struct io_mapped_ubuf (io_uring/rsrc.h)
+struct MappedBuf {
+  std::uint64_t ubuf = 0;
+  std::uint64_t len = 0;
+};
+
+// IORING_MAX_FIXED_FILES, IORING_MAX_REG_BUFFERS.
+constexpr unsigned kMaxFixedFiles = 1u << 20;
+constexpr unsigned kMaxRegBuffers = 1u << 14;
+
+// The register operations; all run with ctx->uring_lock held.
+int register_files(IoRingCtx* ctx, const void* arg, unsigned nr);
+int unregister_files(IoRingCtx* ctx);
+int register_files_update(IoRingCtx* ctx, void* arg, unsigned nr);
+int register_buffers(IoRingCtx* ctx, const void* arg, unsigned nr);
+int unregister_buffers(IoRingCtx* ctx);
+
+// Fixed-file lookup for issue: a referenced node or null (-EBADF).
+FileNode* fixed_file_get(IoRingCtx* ctx, unsigned index, bool locked);
+// Fixed-buffer import: -EFAULT when [addr, addr+len) leaves buffer `index`.
+int fixed_buf_check(IoRingCtx* ctx, unsigned index, std::uint64_t addr, std::uint64_t len,
+                    bool locked);
+
+}  // namespace iostack::uring
