@@ -4,6 +4,7 @@
 #ifndef IOSTACK_IOSTACK_H
 #define IOSTACK_IOSTACK_H
 
+#include "iostack/aio.h"
 #include "iostack/ioprio.h"
 #include "iostack/uring.h"
 

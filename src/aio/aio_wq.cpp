@@ -1,6 +1,7 @@
 #include "aio/aio_wq.hpp"
 
 #include <pthread.h>
+#include <signal.h>
 
 #include <atomic>
 #include <cstdlib>

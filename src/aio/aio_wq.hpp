@@ -14,6 +14,7 @@ namespace iostack::aio {
 struct AioWork {
   core::ListHead node;
   void (*fn)(AioWork*) = nullptr;
+  void* owner = nullptr;  // the object the work belongs to
 };
 
 // A batch built by one io_submit call and handed over at once.

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <new>
 
 #include "aio/ops.hpp"
 #include "aio/rw_target.hpp"

@@ -115,18 +115,22 @@ void bio_advance_iter(const Bio* bio, BvecIter* iter, std::uint32_t bytes) {
   }
 }
 
+// A parent's BIO_CHAIN flag is set by the submitter while an earlier piece
+// may be completing on another thread: both sides access it atomically.
+std::atomic_ref<std::uint16_t> chain_flags(Bio* bio) { return std::atomic_ref(bio->bi_flags); }
+
 void bio_chain(Bio* child, Bio* parent) {
   child->bi_private = parent;
   child->bi_end_io = bio_chain_endio;
-  parent->bi_flags |= BIO_CHAIN;
+  chain_flags(parent).fetch_or(BIO_CHAIN, std::memory_order_release);
   parent->bi_remaining.fetch_add(1, std::memory_order_relaxed);
 }
 
 void bio_endio(Bio* bio) {
   for (;;) {
-    if (bio_flagged(bio, BIO_CHAIN)) {
+    if (chain_flags(bio).load(std::memory_order_acquire) & BIO_CHAIN) {
       if (bio->bi_remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-      bio->bi_flags &= static_cast<std::uint16_t>(~BIO_CHAIN);
+      chain_flags(bio).fetch_and(static_cast<std::uint16_t>(~BIO_CHAIN), std::memory_order_relaxed);
     }
     if (bio->bi_end_io != bio_chain_endio) break;
     Bio* parent = static_cast<Bio*>(bio->bi_private);

@@ -100,6 +100,7 @@ class RequestQueue {
   std::atomic<int> nomerges_{0};
   bool io_stat_ = true;
   FlushQueue fq_;
+  std::unique_ptr<std::max_align_t[]> flush_pdu_;  // driver data of fq_.flush_rq
 
   std::mutex sysfs_lock_;  // serialises attribute stores and elevator switches
   std::mutex freeze_mu_;

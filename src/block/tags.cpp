@@ -17,6 +17,11 @@ unsigned calc_shift(unsigned depth) {
   return shift;
 }
 
+// Driver data areas start on max_align_t boundaries.
+std::size_t pdu_stride(std::size_t cmd_size) {
+  const std::size_t a = alignof(std::max_align_t);
+  return (cmd_size + a - 1) / a * a;
+}
 }  // namespace
 
 BlkMqTags::BlkMqTags(unsigned nr_tags, std::size_t cmd_size)
@@ -25,9 +30,9 @@ BlkMqTags::BlkMqTags(unsigned nr_tags, std::size_t cmd_size)
       words_((nr_tags + (1u << shift_) - 1) >> shift_),
       static_rqs_(new Request[nr_tags]),
       rqs_(nr_tags, nullptr),
-      pdu_(cmd_size ? new unsigned char[cmd_size * nr_tags]() : nullptr) {
+      pdu_(cmd_size ? new unsigned char[pdu_stride(cmd_size) * nr_tags]() : nullptr) {
   for (unsigned i = 0; i < nr_tags; ++i) {
-    if (pdu_) static_rqs_[i].pdu = pdu_.get() + i * cmd_size;
+    if (pdu_) static_rqs_[i].pdu = pdu_.get() + i * pdu_stride(cmd_size);
   }
 }
 

@@ -1,6 +1,5 @@
 #include "dev/null_blk.hpp"
 
-#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <new>
@@ -13,7 +12,7 @@
 
 namespace iostack::dev {
 
-// struct nullb_cmd: the per-request driver data in rq->pdu.
+// struct nullb_cmd (drivers/block/null_blk/null_blk.h): the driver data in rq->pdu.
 struct NullBlkDriver::Cmd {
   core::Timer timer;  // TIMER mode (and SOFTIRQ on a virtual clock)
   CompletionLink link;

@@ -1,5 +1,6 @@
 #include "sched/registry.hpp"
 
+#include "sched/kyber.hpp"
 #include "sched/mq_deadline.hpp"
 
 namespace iostack::sched {
@@ -19,6 +20,7 @@ std::unique_ptr<block::Elevator> make(block::RequestQueue* q) {
 
 constexpr ElevatorType kElevators[] = {
     {"mq-deadline", "deadline", &make<MqDeadline>},
+    {"kyber", nullptr, &make<Kyber>},
 };
 
 }  // namespace

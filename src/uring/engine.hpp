@@ -61,7 +61,14 @@ int submit_sqes(IoRingCtx* ctx, unsigned nr);  // locked
 void queue_sqe(IoKiocb* req);                   // locked
 void queue_iowq(IoKiocb* req);
 int issue_sqe(IoKiocb* req, unsigned issue_flags);
-void issue_bdev_batch(IoRingCtx* ctx);  // unlocked: what submission queued for bdev
+// Block I/O queued by a locked pass, taken out under the lock and issued
+// once it is dropped (no lock is held across the block layer).
+IoKiocb* take_bdev_batch(IoRingCtx* ctx);  // locked
+void issue_bdev_list(IoKiocb* first);       // unlocked, inside one plug
+// rw.cpp / fs_ops.cpp: issue one block-device request now (unlocked).
+void bdev_issue_now(IoKiocb* req, bool nowait);
+// Queues a block-device request for issue after the lock is dropped.
+void bdev_queue(IoKiocb* req);
 void queue_deferred(IoRingCtx* ctx);    // locked
 // Runs a submission pass end to end: lock, submit, unlock, block I/O, tw.
 int submit_and_flush(IoRingCtx* ctx, unsigned nr);

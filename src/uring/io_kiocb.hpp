@@ -37,6 +37,7 @@ enum : std::uint32_t {
   kReqSkipLinkCqes = 1u << 12,
   kReqCleanup = 1u << 13,      // op data owns memory (iovec, path)
   kReqPolled = 1u << 14,       // waiting on the poll service (FAST_POLL)
+  kReqNoApoll = 1u << 15,      // the file cannot do non-blocking I/O: io-wq only
 };
 constexpr std::uint32_t kReqLinkFlags = kReqLink | kReqHardlink;
 
@@ -57,6 +58,7 @@ using TwFn = void (*)(IoKiocb*);
 struct TwNode {
   TwNode* next = nullptr;
   TwFn fn = nullptr;
+  IoKiocb* req = nullptr;
 };
 
 // One armed poll (struct io_poll): the kernel's wait-queue entry becomes an
@@ -81,6 +83,9 @@ struct RwData {
   static constexpr int kFastIov = 4;
   struct iovec fast_iov[kFastIov];
   std::int64_t bytes;  // total requested: a short result breaks a link
+  std::int64_t done;   // transferred by earlier partial attempts
+  bool nowait_issue;   // the block I/O in flight was issued with RWF_NOWAIT
+  bool cur_pos;        // offset -1 on a block device: update its position
 };
 struct SyncData {
   std::int64_t off;

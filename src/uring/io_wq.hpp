@@ -32,6 +32,7 @@ struct IoWqWork {
   IoWqFn fn = nullptr;      // runs the work; may free it
   IoWqFn cancel = nullptr;  // completes work removed before it ran
   const void* owner = nullptr;  // the ring it belongs to, for cancel matching
+  void* data = nullptr;         // the request
 };
 
 // enum io_wq_cancel

@@ -144,7 +144,8 @@ TEST_F(DdTest, DepthUpdatedResetsAsyncDepth) {
 }
 
 TEST(Registry, CreatesMqDeadlineByNameOrAlias) {
-  EXPECT_EQ(elevator_names(), (std::vector<std::string>{"mq-deadline"}));
+  ASSERT_FALSE(elevator_names().empty());
+  EXPECT_EQ(elevator_names().front(), "mq-deadline") << "registered first, as in the kernel";
   auto e = elevator_create("mq-deadline", nullptr);
   ASSERT_NE(e, nullptr);
   EXPECT_STREQ(e->name(), "mq-deadline");

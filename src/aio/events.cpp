@@ -1,0 +1,152 @@
+// io_getevents / io_pgetevents (fs/aio.c: aio_read_events_ring,
+// aio_read_events, read_events): copy events out of the ring from head to
+// tail, sleeping until min_nr arrived or the timeout passed.
+#include <linux/aio_abi.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+
+#include "aio/aio.hpp"
+#include "aio/futex.hpp"
+#include "aio/ioctx_table.hpp"
+
+namespace iostack::aio {
+namespace {
+
+constexpr std::int64_t kKtimeMax = INT64_MAX;
+constexpr std::int64_t kNsecPerSec = 1000000000;
+constexpr std::int64_t kKtimeSecMax = kKtimeMax / kNsecPerSec;
+
+// timespec64_to_ktime(): no validation, saturating at KTIME_MAX.
+std::int64_t to_ktime(const struct timespec& ts) {
+  if (ts.tv_sec >= kKtimeSecMax) return kKtimeMax;
+  return static_cast<std::int64_t>(ts.tv_sec) * kNsecPerSec + ts.tv_nsec;
+}
+
+long aio_read_events_ring(Kioctx* ctx, struct io_event* event, long nr) {
+  std::lock_guard g(ctx->ring_lock);
+  AioRing* ring = ctx->r();
+  unsigned head = std::atomic_ref<unsigned>(ring->head).load(std::memory_order_relaxed);
+  unsigned tail = std::atomic_ref<unsigned>(ring->tail).load(std::memory_order_acquire);
+  if (head == tail) return 0;
+  head %= ctx->nr_events;
+  tail %= ctx->nr_events;
+  long ret = 0;
+  struct io_event* events = ring_events(ring);
+  while (ret < nr) {
+    if (head == tail) break;
+    long avail = static_cast<long>((head <= tail ? tail : ctx->nr_events) - head);
+    if (avail > nr - ret) avail = nr - ret;
+    if (event == nullptr) return -EFAULT;
+    std::memcpy(event + ret, events + head, sizeof(struct io_event) * static_cast<std::size_t>(avail));
+    ret += avail;
+    head = static_cast<unsigned>((head + static_cast<unsigned long>(avail)) % ctx->nr_events);
+  }
+  std::atomic_ref<unsigned>(ring->head).store(head, std::memory_order_release);
+  return ret;
+}
+
+bool aio_read_events(Kioctx* ctx, long min_nr, long nr, struct io_event* event, long* i) {
+  long ret = aio_read_events_ring(ctx, event == nullptr ? nullptr : event + *i, nr - *i);
+  if (ret > 0) *i += ret;
+  if (ctx->dead.load(std::memory_order_acquire) != 0) ret = -EINVAL;
+  if (*i == 0) *i = ret;
+  return ret < 0 || *i >= min_nr;
+}
+
+struct timespec deadline_after(std::int64_t ns) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  if (ns < 0) ns = 0;
+  struct timespec d;
+  const std::int64_t sec = ns / kNsecPerSec;
+  d.tv_sec = now.tv_sec + static_cast<time_t>(sec);
+  d.tv_nsec = now.tv_nsec + static_cast<long>(ns % kNsecPerSec);
+  if (d.tv_nsec >= kNsecPerSec) {
+    d.tv_nsec -= kNsecPerSec;
+    d.tv_sec += 1;
+  }
+  return d;
+}
+
+long read_events(Kioctx* ctx, long min_nr, long nr, struct io_event* event, std::int64_t until,
+                 bool* interrupted) {
+  long ret = 0;
+  aio_read_events(ctx, min_nr, nr, event, &ret);
+  if (until == 0 || ret < 0 || ret >= min_nr) return ret;
+
+  struct timespec deadline;
+  const struct timespec* dl = nullptr;
+  if (until != kKtimeMax) {
+    deadline = deadline_after(until);
+    dl = &deadline;
+  }
+  AioWaiter w;
+  bool timed_out = false;
+  for (;;) {
+    const long nr_got = ret;
+    w.min_nr = min_nr - ret;
+    ctx->wait.add(&w);
+    if (aio_read_events(ctx, min_nr, nr, event, &ret) || timed_out || *interrupted) break;
+    if (nr_got == ret) {
+      const int r = futex_wait(&w.woken, 0, dl);
+      if (r == -EINTR) *interrupted = true;
+      if (r == -ETIMEDOUT) timed_out = true;
+    }
+    ctx->wait.remove(&w);
+  }
+  ctx->wait.remove(&w);
+  return ret;
+}
+
+long do_io_getevents(aio_context_t ctx_id, long min_nr, long nr, struct io_event* events,
+                     const struct timespec* ts, bool* interrupted) {
+  const std::int64_t until = ts != nullptr ? to_ktime(*ts) : kKtimeMax;
+  Kioctx* ctx = lookup_ioctx(ctx_id);
+  if (ctx == nullptr) return -EINVAL;
+  long ret = -EINVAL;
+  if (min_nr <= nr && min_nr >= 0) ret = read_events(ctx, min_nr, nr, events, until, interrupted);
+  put_ioctx(ctx);
+  return ret;
+}
+
+struct AioSigset {
+  const sigset_t* sigmask;
+  std::size_t sigsetsize;
+};
+constexpr std::size_t kKernelSigsetSize = 8;  // sizeof the kernel's sigset_t
+
+}  // namespace
+
+long sys_io_getevents(aio_context_t ctx, long min_nr, long nr, struct io_event* events,
+                      const struct timespec* timeout) {
+  bool interrupted = false;
+  long ret = do_io_getevents(ctx, min_nr, nr, events, timeout, &interrupted);
+  if (ret == 0 && interrupted) ret = -EINTR;
+  return ret;
+}
+
+long sys_io_pgetevents(aio_context_t ctx, long min_nr, long nr, struct io_event* events,
+                       const struct timespec* timeout, const void* usig) {
+  AioSigset ksig{nullptr, 0};
+  if (usig != nullptr) std::memcpy(&ksig, usig, sizeof(ksig));
+  sigset_t old;
+  const bool masked = ksig.sigmask != nullptr;
+  if (masked) {
+    if (ksig.sigsetsize != kKernelSigsetSize) return -EINVAL;
+    pthread_sigmask(SIG_SETMASK, ksig.sigmask, &old);
+  }
+  bool interrupted = false;
+  long ret = do_io_getevents(ctx, min_nr, nr, events, timeout, &interrupted);
+  if (masked) pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (interrupted && ret == 0) ret = -EINTR;
+  return ret;
+}
+
+}  // namespace iostack::aio

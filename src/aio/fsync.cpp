@@ -1,0 +1,56 @@
+// IOCB_CMD_FSYNC / FDSYNC (fs/aio.c aio_fsync): always asynchronous, as the
+// kernel hands them to a workqueue.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "aio/complete.hpp"
+#include "aio/ops.hpp"
+
+namespace iostack::aio {
+namespace {
+
+void fsync_work(AioWork* w) {
+  auto* req = static_cast<AioKiocb*>(w->owner);
+  const int r = req->opcode == IOCB_CMD_FDSYNC ? ::fdatasync(req->fd) : ::fsync(req->fd);
+  aio_complete_rw(req, r < 0 ? -errno : 0);
+}
+
+void bdev_flush_end_io(void* priv, long res) {
+  aio_complete_rw(static_cast<AioKiocb*>(priv), res < 0 ? res : 0);
+}
+
+// Whether the file has an fsync method: regular files, directories and
+// block devices do; pipes, sockets, character devices and anonymous inodes
+// (eventfd, epoll, ...) do not.
+bool has_fsync(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return false;
+  return S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode);
+}
+
+}  // namespace
+
+int aio_fsync(AioKiocb* req, const struct iocb& cb, const FileRef& f, bool datasync,
+              AioWorkBatch* batch) {
+  (void)datasync;
+  if (cb.aio_buf || cb.aio_offset || cb.aio_nbytes || cb.aio_rw_flags) return -EINVAL;
+  if (f.bdev != nullptr) {
+    block::BdevIo& io = req->bdev_io;
+    io.end = bdev_flush_end_io;
+    io.priv = req;
+    io.pending.store(0, std::memory_order_relaxed);
+    io.error.store(0, std::memory_order_relaxed);
+    io.bytes = 0;
+    if (int r = block::bdev_flush(f.bdev, &io); r < 0) aio_complete_rw(req, r);
+    return 0;
+  }
+  if (!has_fsync(req->fd)) return -EINVAL;
+  req->work.fn = fsync_work;
+  req->work.owner = req;
+  batch->add(&req->work);
+  return 0;
+}
+
+}  // namespace iostack::aio

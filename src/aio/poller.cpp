@@ -1,0 +1,126 @@
+#include "aio/poller.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <mutex>
+#include <new>
+#include <thread>
+#include <vector>
+
+#include "aio/complete.hpp"
+
+namespace iostack::aio {
+namespace {
+
+class Poller {
+ public:
+  Poller() {
+    epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wakefd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event ev {};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr;  // the wake-up descriptor
+    ::epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev);
+    std::thread([this] { run(); }).detach();
+  }
+
+  int arm(AioKiocb* req) {
+    struct epoll_event ev {};
+    ev.events = req->poll_events | EPOLLONESHOT;
+    ev.data.ptr = req;
+    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, req->poll_fd, &ev) != 0) return -errno;
+    return 0;
+  }
+
+  void cancel(AioKiocb* req) {
+    {
+      std::lock_guard g(lock_);
+      cancels_.push_back(req);
+    }
+    const std::uint64_t one = 1;
+    ssize_t r = ::write(wakefd_, &one, sizeof(one));
+    (void)r;
+  }
+
+ private:
+  void retire(AioKiocb* req, std::uint32_t mask) {
+    ::epoll_ctl(epfd_, EPOLL_CTL_DEL, req->poll_fd, nullptr);
+    ::close(req->poll_fd);
+    req->poll_fd = -1;
+    req->res.res = mask;
+    req->res.res2 = 0;
+    iocb_put(req);
+  }
+
+  void run() {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    struct epoll_event evs[64];
+    std::vector<AioKiocb*> todo;
+    for (;;) {
+      const int n = ::epoll_wait(epfd_, evs, 64, -1);
+      for (int i = 0; i < n; ++i) {
+        auto* req = static_cast<AioKiocb*>(evs[i].data.ptr);
+        if (req == nullptr) {
+          std::uint64_t v;
+          ssize_t r = ::read(wakefd_, &v, sizeof(v));
+          (void)r;
+          continue;
+        }
+        PollState armed = PollState::kArmed;
+        if (!req->poll_state.compare_exchange_strong(armed, PollState::kDone)) continue;
+        {
+          std::lock_guard g(req->ctx->ctx_lock);
+          req->ki_list.del();
+          req->cancel = nullptr;
+        }
+        retire(req, evs[i].events & req->poll_events);
+      }
+      {
+        std::lock_guard g(lock_);
+        todo.swap(cancels_);
+      }
+      // A cancelled request completes with no events, like the kernel's
+      // aio_poll_complete_work after ->cancelled is set.
+      for (AioKiocb* req : todo) retire(req, 0);
+      todo.clear();
+    }
+  }
+
+  int epfd_ = -1;
+  int wakefd_ = -1;
+  std::mutex lock_;
+  std::vector<AioKiocb*> cancels_;
+};
+
+Poller* g_poller = nullptr;
+std::mutex g_poller_init;
+
+void reset_after_fork() {
+  g_poller = nullptr;
+  new (&g_poller_init) std::mutex();
+}
+
+Poller* poller() {
+  std::lock_guard g(g_poller_init);
+  if (g_poller == nullptr) {
+    static std::once_flag atfork;
+    std::call_once(atfork, [] { pthread_atfork(nullptr, nullptr, reset_after_fork); });
+    g_poller = new Poller();
+  }
+  return g_poller;
+}
+
+}  // namespace
+
+int poller_arm(AioKiocb* req) { return poller()->arm(req); }
+void poller_cancel(AioKiocb* req) { poller()->cancel(req); }
+
+}  // namespace iostack::aio

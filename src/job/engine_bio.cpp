@@ -1,0 +1,112 @@
+#include "job/engine_bio.hpp"
+
+#include "block/blk_mq.hpp"
+#include "block/plug.hpp"
+#include "job/types.hpp"
+
+namespace iostack::job {
+
+namespace {
+// AIO_PLUG_THRESHOLD (fs/aio.c): io_submit plugs only batches larger than 2.
+constexpr std::size_t kPlugThreshold = 2;
+}  // namespace
+
+int BioEngine::init(const EngineSetup& s, std::string*) {
+  disk_ = s.disk;
+  bios_ = std::make_unique<block::Bio[]>(s.nr_units);
+  units_.assign(s.nr_units, nullptr);
+  pending_.reserve(s.nr_units);
+  return 0;
+}
+
+void BioEngine::end_io(block::Bio* bio) {
+  auto* self = static_cast<BioEngine*>(bio->bi_private);
+  IoUnit* u = self->units_[static_cast<std::size_t>(bio - self->bios_.get())];
+  u->error = -block::blk_status_to_errno(bio->bi_status);
+  self->complete(u);
+}
+
+void BioEngine::complete(IoUnit* u) {
+  IoUnit* head = done_.load(std::memory_order_relaxed);
+  do {
+    u->next = head;
+  } while (!done_.compare_exchange_weak(head, u, std::memory_order_seq_cst,
+                                        std::memory_order_relaxed));
+  if (waiting_.load(std::memory_order_seq_cst)) {
+    gen_.fetch_add(1, std::memory_order_seq_cst);
+    gen_.notify_one();
+  }
+}
+
+QueueResult BioEngine::queue(IoUnit* u) {
+  block::Bio* bio = &bios_[u->index];
+  std::uint32_t opf;
+  if (u->ddir == kSync) opf = block::REQ_OP_WRITE | block::REQ_PREFLUSH | block::REQ_SYNC;
+  else if (u->ddir == kWrite) opf = block::REQ_OP_WRITE | block::REQ_SYNC | block::REQ_IDLE;
+  else opf = block::REQ_OP_READ;
+  block::bio_init(bio, disk_, bio->bi_inline_vecs, block::kBioInlineVecs, opf);
+  if (u->ddir != kSync) {
+    bio->bi_iter.bi_sector = u->offset >> block::kSectorShift;
+    block::bio_add_vec(bio, u->buf, u->len);
+  }
+  bio->bi_end_io = end_io;
+  bio->bi_private = this;
+  units_[u->index] = u;
+  pending_.push_back(u);
+  return QueueResult::kQueued;
+}
+
+void BioEngine::commit() {
+  if (pending_.empty()) return;
+  block::BlkPlug plug;
+  const bool plugged = pending_.size() > kPlugThreshold;
+  if (plugged) block::blk_start_plug(&plug);
+  for (IoUnit* u : pending_) {
+    block::submit_bio(&bios_[u->index]);
+  }
+  if (plugged) block::blk_finish_plug(&plug);
+  pending_.clear();
+}
+
+unsigned BioEngine::collect() {
+  IoUnit* list = done_.exchange(nullptr, std::memory_order_acquire);
+  // The stack is newest first: reverse it onto the FIFO in completion order.
+  IoUnit* rev = nullptr;
+  while (list) {
+    IoUnit* n = list->next;
+    list->next = rev;
+    rev = list;
+    list = n;
+  }
+  while (rev) {
+    IoUnit* n = rev->next;
+    rev->next = nullptr;
+    if (ready_tail_) ready_tail_->next = rev;
+    else ready_head_ = rev;
+    ready_tail_ = rev;
+    ++ready_n_;
+    rev = n;
+  }
+  return ready_n_;
+}
+
+unsigned BioEngine::getevents(unsigned min, unsigned max, IoUnit** out) {
+  while (collect() < min) {
+    const std::uint32_t g = gen_.load(std::memory_order_seq_cst);
+    waiting_.store(true, std::memory_order_seq_cst);
+    if (done_.load(std::memory_order_seq_cst) == nullptr) gen_.wait(g, std::memory_order_seq_cst);
+    waiting_.store(false, std::memory_order_relaxed);
+  }
+  unsigned n = 0;
+  while (n < max && ready_head_) {
+    IoUnit* u = ready_head_;
+    ready_head_ = u->next;
+    if (!ready_head_) ready_tail_ = nullptr;
+    u->next = nullptr;
+    out[n++] = u;
+    --ready_n_;
+  }
+  return n;
+}
+
+}  // namespace iostack::job

@@ -1,0 +1,164 @@
+#include "job/runner.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "job/progress.hpp"
+#include "job/now.hpp"
+#include "job/targets.hpp"
+#include "job/worker.hpp"
+
+namespace iostack::job {
+
+double DiskReport::util() const {
+  if (!run_ms) return 0;
+  const double u = 100.0 * static_cast<double>(stats.io_ticks_ms) / static_cast<double>(run_ms);
+  return u > 100.0 ? 100.0 : u;
+}
+
+bool RunResult::failed() const {
+  for (const auto& j : jobs)
+    if (j.error) return true;
+  return false;
+}
+
+struct Runner::Impl {
+  std::vector<JobDef> jobs;
+  Targets targets;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::size_t> job_of;  // worker -> job index
+};
+
+Runner::Runner() : impl_(std::make_unique<Impl>()) {}
+Runner::~Runner() = default;
+
+bool Runner::prepare(const std::vector<JobDef>& jobs, std::string* err) {
+  impl_->jobs = jobs;
+  if (!impl_->targets.prepare(impl_->jobs, err)) return false;
+  for (std::size_t i = 0; i < impl_->jobs.size(); ++i) {
+    const JobDef& j = impl_->jobs[i];
+    for (unsigned c = 0; c < j.opts.numjobs; ++c) {
+      // fio seeds every job differently unless told otherwise; clones too.
+      const std::uint64_t seed =
+          j.opts.randseed + 0x9e3779b97f4a7c15ull * (i * 1024 + c + 1) * (j.opts.randrepeat ? 1 : now_ns());
+      auto w = std::make_unique<Worker>(j, static_cast<int>(c), impl_->targets.device_of(i),
+                                        impl_->targets.range_of(i), seed);
+      if (!w->setup(err)) return false;
+      impl_->workers.push_back(std::move(w));
+      impl_->job_of.push_back(i);
+    }
+  }
+  return true;
+}
+
+namespace {
+
+// Batches of workers that run together: a stonewall starts a new one.
+std::vector<std::pair<std::size_t, std::size_t>> batches(const std::vector<JobDef>& jobs,
+                                                         const std::vector<std::size_t>& job_of) {
+  std::vector<std::pair<std::size_t, std::size_t>> b;
+  std::size_t start = 0;
+  for (std::size_t w = 0; w < job_of.size(); ++w) {
+    const bool first_clone = w == 0 || job_of[w - 1] != job_of[w];
+    if (w > start && first_clone && jobs[job_of[w]].waits) {
+      b.emplace_back(start, w);
+      start = w;
+    }
+  }
+  if (start < job_of.size()) b.emplace_back(start, job_of.size());
+  return b;
+}
+
+}  // namespace
+
+bool Runner::run(const RunOptions& ro, RunResult* out, std::string* err) {
+  Impl& m = *impl_;
+  RunResult r;
+  r.nr_threads = static_cast<int>(m.workers.size());
+  const auto devices = m.targets.devices();
+  if (!ro.trace_dir.empty()) {
+    ::mkdir(ro.trace_dir.c_str(), 0755);
+    for (auto* d : devices) {
+      std::string e;
+      if (d->disk()->trace_start(ro.trace_dir, &e) < 0) {
+        *err = "--trace " + ro.trace_dir + ": " + e;
+        for (auto* x : devices) x->disk()->trace_stop();
+        return false;
+      }
+    }
+  }
+  if (ro.on_start) ro.on_start(r.nr_threads);
+  r.start_unix_ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  const std::uint64_t t0 = now_ns();
+  Progress progress(ro.progress, m.workers);
+
+  bool ok = true;
+  for (const auto& [b, e] : batches(m.jobs, m.job_of)) {
+    // Queue settings of the batch's jobs, in job order, as each job starts.
+    for (std::size_t w = b; w < e && ok; ++w) {
+      if (w > b && m.job_of[w] == m.job_of[w - 1]) continue;
+      const std::size_t j = m.job_of[w];
+      ok = m.targets.apply_settings(m.jobs[j].opts, m.targets.device_of(j), err);
+    }
+    if (!ok) break;
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (std::size_t w = b; w < e; ++w) {
+      Worker* wk = m.workers[w].get();
+      threads.emplace_back([wk, &go] { wk->run(&go); });
+    }
+    go.store(true, std::memory_order_release);
+    go.notify_all();
+    for (;;) {
+      bool all_done = true;
+      for (std::size_t w = b; w < e; ++w)
+        if (m.workers[w]->progress().state.load(std::memory_order_acquire) != 4) all_done = false;
+      if (all_done) break;
+      progress.tick();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (auto& t : threads) t.join();
+  }
+  progress.finish();
+  const std::uint64_t run_ms = (now_ns() - t0) / 1000000;
+  for (auto* d : devices) d->disk()->trace_stop();
+  if (!ok) return false;
+
+  // Per-job results, merged per group under group_reporting.
+  int last_group = -1;
+  for (std::size_t w = 0; w < m.workers.size(); ++w) {
+    const JobDef& j = m.jobs[m.job_of[w]];
+    ThreadStat& ts = m.workers[w]->stat();
+    if (j.groupid != last_group) {
+      r.groups.emplace_back();
+      r.groups.back().groupid = j.groupid;
+      last_group = j.groupid;
+    }
+    r.groups.back().add(ts);
+    const bool merge = j.opts.group_reporting && !r.jobs.empty() &&
+                       r.jobs.back().groupid == j.groupid && w > 0 &&
+                       m.jobs[m.job_of[w - 1]].opts.group_reporting;
+    if (merge) r.jobs.back().merge(ts);
+    else r.jobs.push_back(ts);
+  }
+  for (auto& g : r.groups) g.finish();
+  for (auto* d : devices) {
+    DiskReport dr;
+    dr.name = d->name();
+    dr.stats = d->disk()->stats();
+    dr.splits = d->queue()->split_count.load(std::memory_order_relaxed);
+    dr.run_ms = run_ms;
+    r.disks.push_back(dr);
+  }
+  *out = std::move(r);
+  return true;
+}
+
+}  // namespace iostack::job

@@ -1,0 +1,59 @@
+// Runs a set of jobs the way fio does: every job (times numjobs) on its own
+// thread, jobs after a stonewall only once all earlier ones have ended,
+// then the per-job, per-group and per-device results.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "job/job_builder.hpp"
+#include "job/thread_stat.hpp"
+#include "trace/diskstats.hpp"
+
+namespace iostack::job {
+
+struct DiskReport {
+  std::string name;
+  trace::DiskStats stats;
+  std::uint64_t splits = 0;  // bios split to fit the queue limits
+  std::uint64_t run_ms = 0;  // the span the counters cover, for util
+  double util() const;
+};
+
+struct RunResult {
+  std::vector<ThreadStat> jobs;  // one per clone, or per group with group_reporting
+  std::vector<GroupStat> groups;
+  std::vector<DiskReport> disks;
+  std::vector<std::pair<std::string, std::string>> global_options;
+  std::uint64_t start_unix_ms = 0;
+  int nr_threads = 0;
+  bool failed() const;
+};
+
+struct RunOptions {
+  std::string trace_dir;  // blktrace of every device when set
+  bool progress = false;  // a live status line on stdout
+  // Called once devices and threads are ready, before any I/O (for the
+  // "Starting N threads" banner).
+  std::function<void(int nr_threads)> on_start;
+};
+
+class Runner {
+ public:
+  Runner();
+  ~Runner();
+  // Creates devices, checks everything and sets up every job; nothing runs.
+  bool prepare(const std::vector<JobDef>& jobs, std::string* err);
+  // Runs the prepared jobs. False with *err only when something outside the
+  // jobs fails (e.g. the trace directory); job errors are in the result.
+  bool run(const RunOptions& ro, RunResult* out, std::string* err);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace iostack::job

@@ -1,0 +1,145 @@
+#include "job/targets.hpp"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "job/num2str.hpp"
+
+namespace iostack::job {
+
+Targets::~Targets() = default;
+
+std::string Targets::spec_of(const JobOptions& o) {
+  std::string s = o.filename;
+  if (o.queue_depth) s += (s.find(':') == std::string::npos ? ":" : ",") +
+                          std::string("queue_depth=") + std::to_string(o.queue_depth);
+  return s;
+}
+
+std::string queue_error(const QueueSetting& s, const std::string& dev, int rc) {
+  std::string why;
+  if (rc == -ENOENT) why = "no such queue attribute on " + dev;
+  else why = "rejected by " + dev + " (" + std::strerror(-rc) + ")";
+  return s.loc.str() + ": " + s.option + "=" + s.value + ": " + why;
+}
+
+bool Targets::apply_settings(const JobOptions& o, dev::BlockDevice* d, std::string* err) const {
+  for (const QueueSetting& s : o.queue_settings) {
+    const int rc = d->queue()->attr_store(s.attr, s.value);
+    if (rc < 0) {
+      *err = queue_error(s, d->name(), rc);
+      return false;
+    }
+  }
+  return true;
+}
+
+namespace {
+
+bool is_device_spec(const std::string& f) {
+  const auto head = f.substr(0, f.find_first_of(":,"));
+  return head == "ram" || head == "null";
+}
+
+}  // namespace
+
+bool Targets::prepare(const std::vector<JobDef>& jobs, std::string* err) {
+  for (const JobDef& j : jobs) {
+    const JobOptions& o = j.opts;
+    if (!is_device_spec(o.filename)) {
+      *err = o.filename_loc.str() + ": filename=" + o.filename +
+             ": only iostack devices (ram:SIZE, null:SIZE[,options]) are supported; files need "
+             "the loop device, which has not landed yet";
+      return false;
+    }
+    const std::string spec = spec_of(o);
+    auto it = by_spec_.find(spec);
+    dev::BlockDevice* d;
+    if (it == by_spec_.end()) {
+      std::string e;
+      auto dev = dev::create_device(spec, nullptr, &e);
+      if (!dev) {
+        *err = o.filename_loc.str() + ": filename=" + o.filename + ": " + e;
+        return false;
+      }
+      d = dev.get();
+      by_spec_[spec] = d;
+      devs_.push_back(std::move(dev));
+    } else {
+      d = it->second;
+    }
+    job_dev_.push_back(d);
+
+    // Offset and size against the device (fio: size defaults to the rest).
+    const std::uint64_t cap = d->disk()->capacity() << block::kSectorShift;
+    std::uint32_t min_bs = 0, max_bs = 0;
+    for (int dd = kRead; dd <= kWrite; ++dd) {
+      if (!(dd == kRead ? o.dir_read : o.dir_write)) continue;
+      min_bs = min_bs ? std::min(min_bs, o.min_bs[dd]) : o.min_bs[dd];
+      max_bs = std::max(max_bs, o.max_bs[dd]);
+    }
+    if (o.verify != VerifyType::kNone) max_bs = std::max(max_bs, o.max_bs[kRead]);
+    JobRange r;
+    r.offset = o.offset_percent > 0
+                   ? static_cast<std::uint64_t>(static_cast<double>(cap) * o.offset_percent / 100)
+                   : o.offset;
+    r.offset -= r.offset % min_bs;
+    if (o.offset % 512) {
+      *err = o.offset_loc.str() + ": offset=" + std::to_string(o.offset) +
+             ": not a multiple of the 512-byte sector";
+      return false;
+    }
+    if (r.offset >= cap) {
+      *err = o.offset_loc.str() + ": offset=" + std::to_string(r.offset) + ": beyond the end of " +
+             d->name() + " (" + num2str(cap, 4, 1, true, N2S::kByte) + ")";
+      return false;
+    }
+    r.size = o.size_percent > 0
+                 ? static_cast<std::uint64_t>(static_cast<double>(cap) * o.size_percent / 100)
+                 : (o.size ? o.size : cap - r.offset);
+    if (r.offset + r.size > cap) {
+      *err = (o.size ? o.size_loc.str() : j.loc.str()) + ": size=" +
+             num2str(r.size, 4, 1, true, N2S::kByte) + ": larger than " + d->name() + " (" +
+             num2str(cap, 4, 1, true, N2S::kByte) + ")" +
+             (r.offset ? " from offset " + std::to_string(r.offset) : std::string());
+      return false;
+    }
+    r.size -= r.size % min_bs;
+    if (r.size < max_bs) {
+      *err = (o.size ? o.size_loc.str() : j.loc.str()) + ": size=" + std::to_string(r.size) +
+             ": smaller than the block size " + std::to_string(max_bs);
+      return false;
+    }
+    ranges_.push_back(r);
+  }
+
+  // Every device's settings, in job order, on a twin of the device.
+  for (const auto& [spec, d] : by_spec_) {
+    std::string e;
+    auto twin = dev::create_device(spec, nullptr, &e);
+    if (!twin) {
+      *err = "cannot create a scratch twin of " + d->name() + ": " + e;
+      return false;
+    }
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (job_dev_[i] != d) continue;
+      for (const QueueSetting& s : jobs[i].opts.queue_settings) {
+        const int rc = twin->queue()->attr_store(s.attr, s.value);
+        if (rc < 0) {
+          *err = queue_error(s, d->name(), rc);
+          return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+std::vector<dev::BlockDevice*> Targets::devices() const {
+  std::vector<dev::BlockDevice*> v;
+  for (const auto& d : devs_) v.push_back(d.get());
+  return v;
+}
+
+}  // namespace iostack::job

@@ -1,0 +1,409 @@
+#include "job/worker.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "job/now.hpp"
+#include "job/verify.hpp"
+#include "task/current.hpp"
+#include "task/ioprio.hpp"
+#include "task/ioprio_syscalls.hpp"
+
+namespace iostack::job {
+namespace {
+
+constexpr std::uint64_t kSampleNs = 500ull * 1000 * 1000;  // fio's bw_avg_time
+constexpr std::size_t kBufAlign = 4096;
+
+std::uint32_t max_buf(const JobOptions& o) {
+  std::uint32_t m = 512;
+  for (int d = kRead; d <= kWrite; ++d) m = std::max(m, o.max_bs[d]);
+  return (m + kBufAlign - 1) / kBufAlign * kBufAlign;
+}
+
+std::uint64_t ms(std::uint64_t ns) { return ns / 1000000; }
+
+}  // namespace
+
+Worker::Worker(const JobDef& def, int clone, dev::BlockDevice* dev, const JobRange& range,
+               std::uint64_t seed)
+    : def_(def), opts_(def.opts), clone_(clone), dev_(dev), range_(range),
+      gen_(def.opts, range.offset, range.size, seed), rand_verify_(seed ^ 0x5eed) {}
+
+Worker::~Worker() { std::free(mem_); }
+
+bool Worker::setup(std::string* err) {
+  const JobOptions& o = opts_;
+  ts_.name = o.name;
+  ts_.description = o.description;
+  ts_.groupid = def_.groupid;
+  ts_.job_options = o.given;
+  ts_.sync_engine = o.sync_engine() && o.ioengine != "bio";
+  std::string e;
+  engine_ = make_engine(o.ioengine, &e);
+  if (!engine_) {
+    *err = o.engine_loc.str() + ": " + e;
+    return false;
+  }
+  iodepth_ = engine_->sync() ? 1 : o.iodepth;
+  ts_.iodepth = o.iodepth;
+  batch_ = o.iodepth_batch ? std::min(o.iodepth_batch, iodepth_) : iodepth_;
+  complete_min_ = std::min(o.iodepth_batch_complete_min, iodepth_);
+  iodepth_low_ = o.iodepth_low ? std::min(o.iodepth_low, iodepth_) : iodepth_;
+
+  const std::uint32_t bufsz = max_buf(o);
+  mem_ = static_cast<std::uint8_t*>(std::aligned_alloc(kBufAlign, std::size_t{bufsz} * iodepth_));
+  if (!mem_) {
+    *err = def_.loc.str() + ": job '" + o.name + "': cannot allocate I/O buffers";
+    return false;
+  }
+  units_.resize(iodepth_);
+  for (unsigned i = 0; i < iodepth_; ++i) {
+    units_[i].index = i;
+    units_[i].buf = mem_ + std::size_t{bufsz} * i;
+    // Writes carry random data (or the pattern) unless verify refills them.
+    fill_data(o, units_[i].buf, bufsz, rand_verify_.next());
+    free_.push_back(&units_[i]);
+  }
+  queued_.reserve(iodepth_);
+  events_.resize(iodepth_);
+
+  EngineSetup s;
+  s.disk = dev_->disk();
+  s.iodepth = iodepth_;
+  s.nr_units = iodepth_;
+  s.direct = o.direct;
+  if (engine_->init(s, &e) < 0) {
+    *err = o.engine_loc.str() + ": ioengine=" + o.ioengine + ": " + e;
+    return false;
+  }
+
+  io_limit_ = o.io_size ? o.io_size : range_.size;
+  for (int d = 0; d < kRwDirs; ++d)
+    if (o.rate_iops[d]) rate_period_[d] = 1000000000ull / o.rate_iops[d];
+  verify_reads_ = o.verify != VerifyType::kNone && !o.dir_write;
+  return true;
+}
+
+void Worker::fail(int err, const std::string& what) {
+  if (ts_.error) return;
+  ts_.error = err;
+  ts_.verror = what;
+}
+
+void Worker::set_ioprio() {
+  const JobOptions& o = opts_;
+  if (o.prio < 0 && o.prioclass < 0) return;
+  // prio alone is a best-effort level, as ionice -n is.
+  const int cls = o.prioclass >= 0 ? o.prioclass : task::kClassBe;
+  const int level = o.prio >= 0 ? o.prio : (cls == task::kClassNone ? 0 : task::kNorm);
+  const int rc = task::ioprio_set(task::current(), task::kWhoProcess, 0,
+                                  task::prio_value(cls, cls == task::kClassNone ? 0 : level));
+  if (rc < 0) fail(-rc, std::string("ioprio_set: ") + std::strerror(-rc));
+}
+
+void Worker::end_ramp(std::uint64_t now) {
+  const ThreadStat keep = ts_;
+  ts_ = ThreadStat{};
+  ts_.name = keep.name;
+  ts_.description = keep.description;
+  ts_.groupid = keep.groupid;
+  ts_.job_options = keep.job_options;
+  ts_.sync_engine = keep.sync_engine;
+  ts_.iodepth = keep.iodepth;
+  ts_.pid = keep.pid;
+  ts_.error = keep.error;
+  ts_.verror = keep.verror;
+  in_ramp_ = false;
+  stats_start_ = now;
+  bytes_issued_ = ios_issued_ = 0;
+  gen_.reset();
+  win_start_ = now;
+  for (int d = 0; d < 2; ++d) win_bytes_[d] = win_ios_[d] = done_bytes_[d] = done_ios_[d] = 0;
+  progress_.state.store(2, std::memory_order_relaxed);
+}
+
+void Worker::sample(std::uint64_t now, bool force) {
+  if (in_ramp_ || (!force && now - win_start_ < kSampleNs)) return;
+  const std::uint64_t span_ms = ms(now - win_start_);
+  if (span_ms == 0) return;
+  for (int d = kRead; d <= kWrite; ++d) {
+    const bool on = d == kRead ? (opts_.dir_read || opts_.verify != VerifyType::kNone)
+                               : opts_.dir_write;
+    if (on && (win_ios_[d] || !force)) {
+      ts_.dir[d].bw.add(win_bytes_[d] * 1000 / span_ms / 1024);
+      ts_.dir[d].iops.add(win_ios_[d] * 1000 / span_ms);
+    }
+    win_bytes_[d] = win_ios_[d] = 0;
+  }
+  win_start_ = now;
+}
+
+Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
+  const JobOptions& o = opts_;
+  const unsigned sync_every = o.fsync_blocks ? o.fsync_blocks : o.fdatasync_blocks;
+  if (sync_every && writes_since_sync_ >= sync_every) {
+    writes_since_sync_ = 0;
+    u->ddir = kSync;
+    u->offset = 0;
+    u->len = 0;
+    ts_.total_sync++;
+    return Prep::kOk;
+  }
+  const int ddir = gen_.next_ddir();
+  if (rate_period_[ddir]) {
+    if (now < rate_next_[ddir]) return Prep::kThrottled;
+    rate_next_[ddir] = std::max(rate_next_[ddir] + rate_period_[ddir], now - rate_period_[ddir]);
+  }
+  std::uint32_t bs = gen_.next_bs(ddir);
+  if (!o.time_based && io_limit_ - bytes_issued_ < bs) {
+    const std::uint64_t left = io_limit_ - bytes_issued_;
+    if (left < o.min_bs[ddir]) return Prep::kDone;
+    bs = static_cast<std::uint32_t>(left - left % o.min_bs[ddir]);
+  }
+  std::uint64_t off;
+  if (!gen_.next_offset(ddir, bs, &off)) {
+    // A random pass is complete: run another only if asked to go on.
+    if (!o.time_based && !o.io_size && !in_ramp_) return Prep::kDone;
+    gen_.reset();
+    if (!gen_.next_offset(ddir, bs, &off)) return Prep::kDone;
+  }
+  u->ddir = ddir;
+  u->offset = off;
+  u->len = bs;
+  u->verify_read = false;
+  if (ddir == kWrite) {
+    if (o.verify != VerifyType::kNone)
+      verify_fill(o, u->buf, bs, off, rand_verify_.next(), numberio_++);
+    ++writes_since_sync_;
+  }
+  bytes_issued_ += bs;
+  ++ios_issued_;
+  ts_.dir[ddir].total_io_u++;
+  return Prep::kOk;
+}
+
+Worker::Prep Worker::prep_verify(IoUnit* u) {
+  if (verify_it_ == written_.end()) return Prep::kDone;
+  u->ddir = kRead;
+  u->offset = verify_it_->first;
+  u->len = verify_it_->second;
+  u->verify_read = true;
+  ++verify_it_;
+  ts_.dir[kRead].total_io_u++;
+  return Prep::kOk;
+}
+
+void Worker::commit() {
+  if (queued_.empty()) return;
+  const auto n = static_cast<unsigned>(queued_.size());
+  ts_.mark_depth(cur_depth_, n);
+  engine_->commit();
+  const std::uint64_t t = now_ns();
+  for (IoUnit* u : queued_) {
+    u->issue_ns = t;
+    if (u->ddir != kSync && u->start_ns >= stats_start_) ts_.dir[u->ddir].slat.add(t - u->start_ns);
+  }
+  ts_.mark_submit(n);
+  queued_.clear();
+}
+
+void Worker::reap(unsigned min) {
+  commit();
+  if (!cur_depth_) return;
+  const unsigned n = engine_->getevents(min, cur_depth_, events_.data());
+  const std::uint64_t t = now_ns();
+  ts_.mark_complete(n);
+  for (unsigned i = 0; i < n; ++i) complete(events_[i], t);
+  for (int d = 0; d < 2; ++d) {
+    progress_.bytes[d].store(done_bytes_[d], std::memory_order_relaxed);
+    progress_.ios[d].store(done_ios_[d], std::memory_order_relaxed);
+  }
+}
+
+void Worker::complete(IoUnit* u, std::uint64_t now) {
+  if (!engine_->sync()) --cur_depth_;
+  free_.push_back(u);
+  if (u->error) {
+    fail(u->error, std::string(u->ddir == kSync ? "fsync" : ddir_name(u->ddir)) +
+                       " at offset " + std::to_string(u->offset) + ": " +
+                       std::strerror(u->error));
+    return;
+  }
+  const bool counted = u->start_ns >= stats_start_ && !in_ramp_;
+  if (u->ddir == kSync) {
+    if (counted) {
+      ts_.sync_lat.add(now - u->issue_ns);
+      ts_.sync_hist.add(now - u->issue_ns);
+    }
+    return;
+  }
+  if (counted) {
+    DirStat& ds = ts_.dir[u->ddir];
+    const std::uint64_t clat = now - u->issue_ns, lat = now - u->start_ns;
+    ds.clat.add(clat);
+    ds.clat_hist.add(clat);
+    ds.lat.add(lat);
+    ts_.mark_latency(lat);
+    ds.io_bytes += u->len;
+    win_bytes_[u->ddir] += u->len;
+    win_ios_[u->ddir]++;
+    done_bytes_[u->ddir] += u->len;
+    done_ios_[u->ddir]++;
+  }
+  if (u->ddir == kWrite && opts_.verify != VerifyType::kNone && opts_.do_verify) {
+    // The newest write of a range is what must read back.
+    auto it = written_.lower_bound(u->offset);
+    if (it != written_.begin()) {
+      auto prev = std::prev(it);
+      if (prev->first + prev->second > u->offset) it = prev;
+    }
+    while (it != written_.end() && it->first < u->offset + u->len) it = written_.erase(it);
+    written_.emplace(u->offset, u->len);
+  }
+  if (u->ddir == kRead && (u->verify_read || verify_reads_)) {
+    std::string msg;
+    if (!verify_check(opts_, u->buf, u->len, u->offset, opts_.filename, &msg)) {
+      std::fputs(msg.c_str(), stderr);
+      fail(EILSEQ, "verify failed at offset " + std::to_string(u->offset));
+    }
+  }
+}
+
+void Worker::drain() {
+  commit();
+  while (cur_depth_) reap(1);
+}
+
+void Worker::do_io(bool verify_phase) {
+  const JobOptions& o = opts_;
+  for (;;) {
+    if (ts_.error) break;
+    const std::uint64_t now = now_ns();
+    if (!verify_phase) {
+      if (in_ramp_ && now >= stats_start_) end_ramp(now);
+      if (!in_ramp_) {
+        if (o.runtime_ns && now - stats_start_ >= o.runtime_ns) break;
+        if (o.number_ios && ios_issued_ >= o.number_ios) break;
+        if (!o.time_based && bytes_issued_ >= io_limit_) break;
+      }
+      sample(now, false);
+    }
+    if (cur_depth_ < iodepth_ && !free_.empty()) {
+      IoUnit* u = free_.back();
+      const Prep p = verify_phase ? prep_verify(u) : prep_main(u, now);
+      if (p == Prep::kDone) break;
+      if (p == Prep::kThrottled) {
+        // Ahead of rate_iops: finish what is in flight, then sleep a little.
+        commit();
+        if (cur_depth_) reap(0);
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+        continue;
+      }
+      free_.pop_back();
+      u->start_ns = now;
+      u->error = 0;
+      if (engine_->sync()) {
+        u->issue_ns = now;
+        ts_.mark_depth(1, 1);
+        engine_->queue(u);
+        ts_.mark_submit(1);
+        ts_.mark_complete(1);
+        complete(u, now_ns());
+        for (int d = 0; d < 2; ++d) {
+          progress_.bytes[d].store(done_bytes_[d], std::memory_order_relaxed);
+          progress_.ios[d].store(done_ios_[d], std::memory_order_relaxed);
+        }
+        continue;
+      }
+      engine_->queue(u);
+      queued_.push_back(u);
+      ++cur_depth_;
+      if (queued_.size() >= batch_) commit();
+      if (complete_min_ == 0 && cur_depth_ < iodepth_) reap(0);
+      continue;
+    }
+    // Full: reap at least iodepth_batch_complete_min (at least one).
+    unsigned min = std::min(complete_min_, cur_depth_);
+    if (!min) min = 1;
+    do {
+      reap(min);
+    } while (!ts_.error && cur_depth_ > iodepth_low_);
+  }
+  drain();
+}
+
+void Worker::sync_file() {
+  IoUnit* u = free_.back();
+  free_.pop_back();
+  u->ddir = kSync;
+  u->len = 0;
+  u->start_ns = u->issue_ns = now_ns();
+  ts_.total_sync++;
+  engine_->queue(u);
+  if (engine_->sync()) {
+    complete(u, now_ns());
+  } else {
+    queued_.push_back(u);
+    ++cur_depth_;
+    drain();
+  }
+}
+
+void Worker::run(const std::atomic<bool>* go) {
+  ts_.pid = static_cast<int>(gettid());
+  set_ioprio();
+  while (!go->load(std::memory_order_acquire)) go->wait(false, std::memory_order_acquire);
+  if (opts_.startdelay_ns)
+    std::this_thread::sleep_for(std::chrono::nanoseconds(opts_.startdelay_ns));
+
+  rusage ru0, ru1;
+  getrusage(RUSAGE_THREAD, &ru0);
+  const std::uint64_t begin = now_ns();
+  in_ramp_ = opts_.ramp_time_ns > 0;
+  stats_start_ = begin + opts_.ramp_time_ns;
+  win_start_ = begin;
+  for (auto& r : rate_next_) r = begin;
+  progress_.state.store(in_ramp_ ? 1 : 2, std::memory_order_relaxed);
+
+  if (!ts_.error) do_io(false);
+  if (in_ramp_) end_ramp(now_ns());  // the job ended inside its ramp
+  std::uint64_t t = now_ns();
+  sample(t, true);
+  const std::uint64_t main_ms = ms(t - stats_start_);
+  for (int d = 0; d < kRwDirs; ++d)
+    if (ts_.dir[d].io_bytes) ts_.dir[d].runtime_ms = std::max<std::uint64_t>(main_ms, 1);
+
+  if (!ts_.error && opts_.end_fsync && opts_.dir_write) sync_file();
+  if (!ts_.error && opts_.dir_write && opts_.verify != VerifyType::kNone && opts_.do_verify) {
+    progress_.state.store(3, std::memory_order_relaxed);
+    const std::uint64_t v0 = now_ns();
+    win_start_ = v0;
+    verify_it_ = written_.cbegin();
+    do_io(true);
+    t = now_ns();
+    sample(t, true);
+    ts_.dir[kRead].runtime_ms += std::max<std::uint64_t>(ms(t - v0), 1);
+  }
+
+  getrusage(RUSAGE_THREAD, &ru1);
+  auto tv_ms = [](const timeval& a, const timeval& b) {
+    return static_cast<std::uint64_t>((b.tv_sec - a.tv_sec) * 1000 + (b.tv_usec - a.tv_usec) / 1000);
+  };
+  ts_.usr_ms = tv_ms(ru0.ru_utime, ru1.ru_utime);
+  ts_.sys_ms = tv_ms(ru0.ru_stime, ru1.ru_stime);
+  ts_.ctx = static_cast<std::uint64_t>((ru1.ru_nvcsw + ru1.ru_nivcsw) -
+                                       (ru0.ru_nvcsw + ru0.ru_nivcsw));
+  ts_.majf = static_cast<std::uint64_t>(ru1.ru_majflt - ru0.ru_majflt);
+  ts_.minf = static_cast<std::uint64_t>(ru1.ru_minflt - ru0.ru_minflt);
+  ts_.total_run_time_ms = ms(t - begin);
+  ts_.elapsed_s = (t - begin + 999999999ull) / 1000000000ull;
+  progress_.state.store(4, std::memory_order_release);
+}
+
+}  // namespace iostack::job

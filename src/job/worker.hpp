@@ -1,0 +1,105 @@
+// One job thread (fio's thread_main and do_io): keeps up to iodepth I/Os in
+// flight through the engine, submits in batches of iodepth_batch_submit,
+// reaps at least iodepth_batch_complete_min when the queue is full, and
+// measures submission, completion and total latency of each I/O. A writing
+// job with verify reads everything back afterwards and checks it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dev/device.hpp"
+#include "job/engine.hpp"
+#include "job/io_gen.hpp"
+#include "job/io_unit.hpp"
+#include "job/job_builder.hpp"
+#include "job/rand.hpp"
+#include "job/targets.hpp"
+#include "job/thread_stat.hpp"
+
+namespace iostack::job {
+
+// What the progress line reads while the job runs.
+struct JobProgress {
+  std::atomic<std::uint64_t> bytes[2]{};
+  std::atomic<std::uint64_t> ios[2]{};
+  std::atomic<int> state{0};  // 0 waiting, 1 ramp, 2 running, 3 verifying, 4 done
+};
+
+class Worker {
+ public:
+  Worker(const JobDef& def, int clone, dev::BlockDevice* dev, const JobRange& range,
+         std::uint64_t seed);
+  ~Worker();
+  // Engine and buffers, before any job starts. False with one line in *err.
+  bool setup(std::string* err);
+  // The thread body: waits for *go, runs, fills stat().
+  void run(const std::atomic<bool>* go);
+
+  const JobDef& def() const { return def_; }
+  ThreadStat& stat() { return ts_; }
+  JobProgress& progress() { return progress_; }
+  const JobProgress& progress() const { return progress_; }
+  // Bytes the job means to move (0 when time-based), for the ETA.
+  std::uint64_t planned_bytes() const { return opts_.time_based ? 0 : io_limit_; }
+
+ private:
+  enum class Prep { kOk, kDone, kThrottled };
+
+  void do_io(bool verify_phase);
+  Prep prep_main(IoUnit* u, std::uint64_t now);
+  Prep prep_verify(IoUnit* u);
+  void commit();
+  void reap(unsigned min);
+  void complete(IoUnit* u, std::uint64_t now);
+  void end_ramp(std::uint64_t now);
+  void sample(std::uint64_t now, bool force);
+  void fail(int err, const std::string& what);
+  void set_ioprio();
+  void drain();
+  void sync_file();
+
+  const JobDef& def_;
+  const JobOptions& opts_;
+  int clone_;
+  dev::BlockDevice* dev_;
+  JobRange range_;
+  std::unique_ptr<Engine> engine_;
+  IoGen gen_;
+  Rand rand_verify_;
+
+  std::uint8_t* mem_ = nullptr;
+  std::vector<IoUnit> units_;
+  std::vector<IoUnit*> free_;
+  std::vector<IoUnit*> queued_;
+  std::vector<IoUnit*> events_;
+  unsigned iodepth_ = 1, batch_ = 1, complete_min_ = 1, iodepth_low_ = 1;
+  unsigned cur_depth_ = 0;
+
+  std::uint64_t io_limit_ = 0;
+  std::uint64_t bytes_issued_ = 0, ios_issued_ = 0;
+  std::uint64_t writes_since_sync_ = 0;
+  std::uint32_t numberio_ = 0;
+  std::uint64_t stats_start_ = 0;
+  bool in_ramp_ = false;
+  std::uint64_t rate_period_[kRwDirs] = {0, 0, 0};
+  std::uint64_t rate_next_[kRwDirs] = {0, 0, 0};
+
+  // Blocks written (offset -> length) for the verify phase.
+  std::map<std::uint64_t, std::uint32_t> written_;
+  std::map<std::uint64_t, std::uint32_t>::const_iterator verify_it_;
+  bool verify_reads_ = false;  // reads are checked as they complete
+
+  std::uint64_t win_start_ = 0;
+  std::uint64_t win_bytes_[2] = {0, 0}, win_ios_[2] = {0, 0};
+  std::uint64_t done_bytes_[2] = {0, 0}, done_ios_[2] = {0, 0};
+
+  ThreadStat ts_;
+  JobProgress progress_;
+};
+
+}  // namespace iostack::job

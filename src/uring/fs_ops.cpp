@@ -1,0 +1,184 @@
+// File operations: FSYNC, SYNC_FILE_RANGE, FALLOCATE (io_uring/sync.c),
+// FADVISE (advise.c), OPENAT, CLOSE (openclose.c) and STATX (statx.c).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "uring/engine.hpp"
+
+namespace iostack::uring {
+
+namespace {
+
+int done(IoKiocb* req, int ret) {
+  if (ret < 0) req_set_fail(req);
+  req_set_res(req, ret, 0);
+  return kIouOk;
+}
+
+char* copy_path(std::uint64_t addr) {
+  if (!addr) return nullptr;
+  return strdup(reinterpret_cast<const char*>(addr));
+}
+
+}  // namespace
+
+// ---- FSYNC
+int fsync_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->addr || sqe->buf_index || sqe->splice_fd_in) return -EINVAL;
+  req->sync.flags = sqe->fsync_flags;
+  if (req->sync.flags & ~IORING_FSYNC_DATASYNC) return -EINVAL;
+  req->sync.off = static_cast<std::int64_t>(sqe->off);
+  req->sync.len = sqe->len;
+  return 0;
+}
+
+int fsync_issue(IoKiocb* req, unsigned issue_flags) {
+  if (req->bdev) {
+    if (issue_flags & kIssueLocked)
+      bdev_queue(req);
+    else
+      bdev_issue_now(req, false);
+    return kIouIssueSkipComplete;
+  }
+  if (issue_flags & kIssueNonblock) return -EAGAIN;
+  const int r = (req->sync.flags & IORING_FSYNC_DATASYNC) ? fdatasync(req->os_fd) : fsync(req->os_fd);
+  return done(req, r < 0 ? -errno : 0);
+}
+
+// ---- SYNC_FILE_RANGE
+int sfr_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->addr || sqe->buf_index || sqe->splice_fd_in) return -EINVAL;
+  req->sync.off = static_cast<std::int64_t>(sqe->off);
+  req->sync.len = sqe->len;
+  req->sync.flags = sqe->sync_range_flags;
+  return 0;
+}
+
+int sfr_issue(IoKiocb* req, unsigned issue_flags) {
+  if (issue_flags & kIssueNonblock) return -EAGAIN;
+  if (req->bdev) return done(req, 0);  // nothing is cached above an iostack device
+  const int r = sync_file_range(req->os_fd, req->sync.off, req->sync.len, req->sync.flags);
+  return done(req, r < 0 ? -errno : 0);
+}
+
+// ---- FALLOCATE
+int fallocate_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->buf_index || sqe->rw_flags || sqe->splice_fd_in) return -EINVAL;
+  req->sync.off = static_cast<std::int64_t>(sqe->off);
+  req->sync.len = static_cast<std::int64_t>(sqe->addr);
+  req->sync.mode = static_cast<int>(sqe->len);
+  return 0;
+}
+
+int fallocate_issue(IoKiocb* req, unsigned issue_flags) {
+  if (issue_flags & kIssueNonblock) return -EAGAIN;
+  if (req->bdev) return done(req, -EOPNOTSUPP);
+  const int r = fallocate(req->os_fd, req->sync.mode, req->sync.off, req->sync.len);
+  return done(req, r < 0 ? -errno : 0);
+}
+
+// ---- FADVISE
+int fadvise_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->buf_index || sqe->splice_fd_in) return -EINVAL;
+  req->fadvise.off = static_cast<std::int64_t>(sqe->off);
+  req->fadvise.len = static_cast<std::int64_t>(sqe->addr);
+  if (!req->fadvise.len) req->fadvise.len = sqe->len;
+  req->fadvise.advice = static_cast<int>(sqe->fadvise_advice);
+  return 0;
+}
+
+int fadvise_issue(IoKiocb* req, unsigned issue_flags) {
+  const int advice = req->fadvise.advice;
+  // io_fadvise_force_async: only the hints that only set a mode are cheap.
+  const bool cheap = advice == POSIX_FADV_NORMAL || advice == POSIX_FADV_RANDOM ||
+                     advice == POSIX_FADV_SEQUENTIAL;
+  if (!cheap && (issue_flags & kIssueNonblock)) return -EAGAIN;
+  if (req->bdev) return done(req, advice >= 0 && advice <= POSIX_FADV_NOREUSE ? 0 : -EINVAL);
+  const int r = posix_fadvise(req->os_fd, req->fadvise.off, req->fadvise.len, advice);
+  return done(req, -r);
+}
+
+// ---- OPENAT
+int openat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->buf_index) return -EINVAL;
+  if (req->flags & kReqFixedFile) return -EBADF;
+  if (sqe->file_index) return -EINVAL;  // direct descriptors are not implemented
+  req->open.dfd = sqe->fd;
+  req->open.mode = sqe->len;
+  req->open.flags = static_cast<int>(sqe->open_flags) | O_LARGEFILE;
+  req->open.path = copy_path(sqe->addr);
+  if (!req->open.path) return -EFAULT;
+  req->flags |= kReqCleanup;
+  return 0;
+}
+
+int openat_issue(IoKiocb* req, unsigned) {
+  const int fd = openat(req->open.dfd, req->open.path, req->open.flags, req->open.mode);
+  return done(req, fd < 0 ? -errno : fd);
+}
+
+// ---- CLOSE
+int close_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->off || sqe->addr || sqe->len || sqe->rw_flags || sqe->buf_index) return -EINVAL;
+  if (req->flags & kReqFixedFile) return -EBADF;
+  req->close.fd = sqe->fd;
+  req->close.file_slot = sqe->file_index;
+  if (req->close.file_slot && req->close.fd) return -EINVAL;
+  return 0;
+}
+
+int close_issue(IoKiocb* req, unsigned issue_flags) {
+  if (req->close.file_slot) {
+    const unsigned slot = req->close.file_slot - 1;
+    IoRingCtx* ctx = req->ctx;
+    const bool locked = issue_flags & kIssueLocked;
+    if (!locked) ctx->uring_lock.lock();
+    int ret = -ENXIO;
+    if (ctx->files_registered) {
+      ret = -EINVAL;
+      if (slot < ctx->files.size()) {
+        ret = -EBADF;
+        if (FileNode* n = ctx->files[slot]) {
+          ctx->files[slot] = nullptr;
+          file_node_put(n);
+          ret = 0;
+        }
+      }
+    }
+    if (!locked) ctx->uring_lock.unlock();
+    return done(req, ret);
+  }
+  const int fd = req->close.fd;
+  // An io_uring cannot be closed through itself.
+  if (ring_fd_lookup(fd)) return done(req, -EBADF);
+  if (block::bdev_file_lookup(fd)) return done(req, block::bdev_file_close(fd));
+  const int r = close(fd);
+  return done(req, r < 0 ? -errno : 0);
+}
+
+// ---- STATX
+int statx_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->buf_index || sqe->splice_fd_in) return -EINVAL;
+  if (req->flags & kReqFixedFile) return -EBADF;
+  req->statx.dfd = sqe->fd;
+  req->statx.mask = sqe->len;
+  req->statx.flags = static_cast<int>(sqe->statx_flags);
+  req->statx.buf = sqe->addr2;
+  req->statx.path = copy_path(sqe->addr);
+  if (!req->statx.path) return -EFAULT;
+  req->flags |= kReqCleanup;
+  return 0;
+}
+
+int statx_issue(IoKiocb* req, unsigned) {
+  const int r = statx(req->statx.dfd, req->statx.path, req->statx.flags, req->statx.mask,
+                      reinterpret_cast<struct statx*>(req->statx.buf));
+  return done(req, r < 0 ? -errno : 0);
+}
+
+}  // namespace iostack::uring

@@ -1,0 +1,322 @@
+// Polling (io_uring/poll.c): POLL_ADD, POLL_REMOVE and the internal poll
+// that parks a read or write on a pipe or socket until it can make progress
+// (FEAT_FAST_POLL). The kernel hooks a wait queue of the file; here one
+// service thread owns an epoll instance in which every armed poll registers
+// a private dup of its descriptor.
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fcntl.h>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "uring/engine.hpp"
+
+namespace iostack::uring {
+
+std::size_t poll_offset();
+
+namespace {
+
+enum PollState : int { kPollIdle = 0, kPollArmed = 1, kPollDone = 2 };
+
+// EPOLLERR | EPOLLHUP | EPOLLNVAL | EPOLLRDHUP: reported whether asked or not.
+constexpr std::uint32_t kPollUnmask = EPOLLERR | EPOLLHUP | POLLNVAL | EPOLLRDHUP;
+
+class PollService {
+ public:
+  static PollService& get() {
+    static PollService* s = new PollService;  // never destroyed: its thread outlives statics
+    return *s;
+  }
+
+  std::mutex mu;
+
+  // Registers `req`'s poll entry; false (and nothing registered) on failure.
+  bool add(IoKiocb* req) {
+    PollEntry& pe = req->poll;
+    std::lock_guard lock(mu);
+    struct epoll_event ev {};
+    ev.events = (pe.events & ~static_cast<std::uint32_t>(EPOLLONESHOT | EPOLLET)) |
+                (pe.multishot ? EPOLLET : EPOLLONESHOT);
+    ev.data.fd = pe.dup_fd;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, pe.dup_fd, &ev) != 0) return false;
+    if (static_cast<std::size_t>(pe.dup_fd) >= table_.size())
+      table_.resize(static_cast<std::size_t>(pe.dup_fd) + 1, nullptr);
+    table_[static_cast<std::size_t>(pe.dup_fd)] = req;
+    pe.state.store(kPollArmed, std::memory_order_relaxed);
+    pe.node.add_tail(&req->ctx->poll_list);
+    return true;
+  }
+
+  // Takes an armed entry out (mu held).
+  void remove_locked(IoKiocb* req) {
+    PollEntry& pe = req->poll;
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, pe.dup_fd, nullptr);
+    table_[static_cast<std::size_t>(pe.dup_fd)] = nullptr;
+    close(pe.dup_fd);
+    pe.dup_fd = -1;
+    pe.node.del();
+    pe.state.store(kPollDone, std::memory_order_relaxed);
+  }
+
+  void rearm_locked(IoKiocb* req) {
+    PollEntry& pe = req->poll;
+    struct epoll_event ev {};
+    ev.events = (pe.events & ~static_cast<std::uint32_t>(EPOLLONESHOT | EPOLLET)) |
+                (pe.multishot ? EPOLLET : EPOLLONESHOT);
+    ev.data.fd = pe.dup_fd;
+    epoll_ctl(epfd_, EPOLL_CTL_MOD, pe.dup_fd, &ev);
+  }
+
+ private:
+  PollService() {
+    epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    std::thread([this] { run(); }).detach();
+  }
+
+  void run() {
+    struct epoll_event evs[64];
+    for (;;) {
+      const int n = epoll_wait(epfd_, evs, 64, -1);
+      for (int i = 0; i < n; ++i) handle(evs[i].data.fd);
+    }
+  }
+
+  void handle(int fd) {
+    IoKiocb* req;
+    std::uint32_t mask;
+    bool finished;
+    {
+      std::lock_guard lock(mu);
+      if (fd < 0 || static_cast<std::size_t>(fd) >= table_.size()) return;
+      req = table_[static_cast<std::size_t>(fd)];
+      if (!req || req->poll.state.load(std::memory_order_relaxed) != kPollArmed) return;
+      // The event may be stale (the descriptor number reused): ask again.
+      struct pollfd pfd {fd, static_cast<short>(req->poll.events & 0xffff), 0};
+      if (::poll(&pfd, 1, 0) <= 0 || !pfd.revents) {
+        if (!req->poll.multishot) rearm_locked(req);
+        return;
+      }
+      mask = static_cast<std::uint16_t>(pfd.revents) & (req->poll.events | kPollUnmask);
+      finished = !req->poll.multishot || (mask & (EPOLLERR | EPOLLHUP));
+      if (finished) remove_locked(req);
+      if (!finished) {
+        // A multishot poll posts while staying armed.
+        post_aux_cqe(req->ctx, req->user_data, static_cast<int>(mask), IORING_CQE_F_MORE);
+        return;
+      }
+    }
+    if (req->poll.apoll) {
+      req->flags &= ~kReqPolled;
+      tw_add(req, tw_req_submit);
+      return;
+    }
+    req_set_res(req, static_cast<int>(mask), 0);
+    req_complete_post(req);
+  }
+
+  int epfd_ = -1;
+  std::vector<IoKiocb*> table_;  // dup fd -> request
+};
+
+// Whether poll can tell anything about the file: regular files and block
+// devices are always "ready".
+bool file_can_poll(IoKiocb* req) {
+  if (req->bdev) return false;
+  struct stat st;
+  if (fstat(req->os_fd, &st) != 0) return false;
+  return !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
+int poll_now(int fd, std::uint32_t events) {
+  struct pollfd pfd {fd, static_cast<short>(events & 0xffff), 0};
+  const int r = ::poll(&pfd, 1, 0);
+  if (r < 0) return -errno;
+  return r ? static_cast<std::uint16_t>(pfd.revents) : 0;
+}
+
+bool arm(IoKiocb* req) {
+  PollEntry& pe = req->poll;
+  pe.dup_fd = fcntl(req->os_fd, F_DUPFD_CLOEXEC, 0);
+  if (pe.dup_fd < 0) return false;
+  if (!PollService::get().add(req)) {
+    close(pe.dup_fd);
+    pe.dup_fd = -1;
+    return false;
+  }
+  return true;
+}
+
+IoKiocb* find_locked(IoRingCtx* ctx, CancelMatch* cd, bool poll_only) {
+  for (core::ListHead* n = ctx->poll_list.first(); n != &ctx->poll_list; n = n->next) {
+    PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
+    IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+    if (poll_only && pe->apoll) continue;
+    if (cancel_req_match(req, cd)) return req;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::size_t poll_offset() {
+  static const std::size_t off = [] {
+    IoKiocb probe;
+    return static_cast<std::size_t>(reinterpret_cast<char*>(&probe.poll) -
+                                    reinterpret_cast<char*>(&probe));
+  }();
+  return off;
+}
+
+bool arm_apoll(IoKiocb* req) {
+  const IoOpDef* def = op_def(req->opcode);
+  if (!def || !(def->pollin || def->pollout)) return false;
+  if (req->flags & kReqNoApoll) return false;
+  if (!req->file_assigned || !file_can_poll(req)) return false;
+  PollEntry& pe = req->poll;
+  pe.events = (def->pollin ? EPOLLIN | EPOLLRDNORM : EPOLLOUT | EPOLLWRNORM) | EPOLLERR | EPOLLHUP;
+  pe.multishot = false;
+  pe.apoll = true;
+  req->flags |= kReqPolled;
+  if (!arm(req)) {
+    req->flags &= ~kReqPolled;
+    return false;
+  }
+  return true;
+}
+
+int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
+  PollService& ps = PollService::get();
+  IoKiocb* req;
+  {
+    std::lock_guard lock(ps.mu);
+    req = find_locked(ctx, cd, false);
+    if (!req) return -ENOENT;
+    ps.remove_locked(req);
+  }
+  req->flags &= ~kReqPolled;
+  req_set_fail(req);
+  req_set_res(req, -ECANCELED, 0);
+  tw_add(req, tw_req_cancel);
+  return 0;
+}
+
+void poll_remove_all(IoRingCtx* ctx) {
+  PollService& ps = PollService::get();
+  std::vector<IoKiocb*> dead;
+  {
+    std::lock_guard lock(ps.mu);
+    while (!ctx->poll_list.empty()) {
+      PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(ctx->poll_list.first());
+      IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+      ps.remove_locked(req);
+      dead.push_back(req);
+    }
+  }
+  for (IoKiocb* req : dead) {
+    req_set_fail(req);
+    req_set_res(req, -ECANCELED, 0);
+    req_complete_post(req);
+  }
+}
+
+int poll_add_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->buf_index || sqe->off || sqe->addr) return -EINVAL;
+  const unsigned flags = sqe->len;
+  if (flags & ~(IORING_POLL_ADD_MULTI | IORING_POLL_ADD_LEVEL)) return -EINVAL;
+  if ((flags & IORING_POLL_ADD_MULTI) && (req->flags & kReqCqeSkip)) return -EINVAL;
+  PollEntry& pe = req->poll;
+  pe.events = (sqe->poll32_events & 0xffff) | EPOLLERR | EPOLLHUP;
+  pe.multishot = flags & IORING_POLL_ADD_MULTI;
+  pe.apoll = false;
+  pe.dup_fd = -1;
+  pe.state.store(kPollIdle, std::memory_order_relaxed);
+  return 0;
+}
+
+int poll_add_issue(IoKiocb* req, unsigned) {
+  PollEntry& pe = req->poll;
+  const std::uint32_t want = pe.events | kPollUnmask;
+  const int now = poll_now(req->os_fd, pe.events);
+  if (now < 0) {
+    req_set_fail(req);
+    req_set_res(req, now, 0);
+    return kIouOk;
+  }
+  if (now & POLLNVAL) {
+    req_set_fail(req);
+    req_set_res(req, -EBADF, 0);
+    return kIouOk;
+  }
+  const std::uint32_t mask = static_cast<std::uint32_t>(now) & want;
+  if (mask && !pe.multishot) {
+    req_set_res(req, static_cast<int>(mask), 0);
+    return kIouOk;
+  }
+  if (mask) post_aux_cqe(req->ctx, req->user_data, static_cast<int>(mask), IORING_CQE_F_MORE);
+  if (!arm(req)) {
+    req_set_fail(req);
+    req_set_res(req, -EBADF, 0);
+    return kIouOk;
+  }
+  return kIouIssueSkipComplete;
+}
+
+int poll_remove_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->buf_index || sqe->splice_fd_in) return -EINVAL;
+  const unsigned flags = sqe->len;
+  if (flags & ~(IORING_POLL_UPDATE_EVENTS | IORING_POLL_UPDATE_USER_DATA | IORING_POLL_ADD_MULTI))
+    return -EINVAL;
+  if (flags == IORING_POLL_ADD_MULTI) return -EINVAL;
+  PollOpData& p = req->poll_op;
+  p.flags = flags;
+  p.old_user_data = sqe->addr;
+  p.new_user_data = sqe->off;
+  p.new_events = (sqe->poll32_events & 0xffff) | EPOLLERR | EPOLLHUP;
+  return 0;
+}
+
+int poll_remove_issue(IoKiocb* req, unsigned) {
+  PollOpData& p = req->poll_op;
+  IoRingCtx* ctx = req->ctx;
+  PollService& ps = PollService::get();
+  CancelMatch cd;
+  cd.ctx = ctx;
+  cd.data = p.old_user_data;
+  IoKiocb* target;
+  bool updated = false;
+  {
+    std::lock_guard lock(ps.mu);
+    target = find_locked(ctx, &cd, true);
+    if (target && (p.flags & (IORING_POLL_UPDATE_EVENTS | IORING_POLL_UPDATE_USER_DATA))) {
+      if (p.flags & IORING_POLL_UPDATE_EVENTS) {
+        target->poll.events = p.new_events;
+        target->poll.multishot = p.flags & IORING_POLL_ADD_MULTI;
+        ps.rearm_locked(target);
+      }
+      if (p.flags & IORING_POLL_UPDATE_USER_DATA) target->user_data = p.new_user_data;
+      updated = true;
+    } else if (target) {
+      ps.remove_locked(target);
+    }
+  }
+  if (!target) {
+    req_set_fail(req);
+    req_set_res(req, -ENOENT, 0);
+    return kIouOk;
+  }
+  if (!updated) {
+    req_set_fail(target);
+    req_set_res(target, -ECANCELED, 0);
+    tw_add(target, tw_req_cancel);
+  }
+  req_set_res(req, 0, 0);
+  return kIouOk;
+}
+
+}  // namespace iostack::uring

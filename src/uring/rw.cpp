@@ -1,0 +1,263 @@
+// Reads and writes (io_uring/rw.c): READ, WRITE, READV, WRITEV, READ_FIXED,
+// WRITE_FIXED. An OS descriptor is tried inline with RWF_NOWAIT and handed
+// to io-wq (or to poll, for pipes and sockets) on -EAGAIN; an iostack block
+// device goes through block::bdev_rw.
+#include <fcntl.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include "task/current.hpp"
+#include "task/task_ioprio.hpp"
+#include "uring/engine.hpp"
+
+namespace iostack::uring {
+
+namespace {
+
+// MAX_RW_COUNT
+constexpr std::uint64_t kMaxRwCount = INT_MAX & ~(kPageSize - 1);
+constexpr int kUioMaxIov = 1024;
+
+int prep_common(IoKiocb* req, const io_uring_sqe* sqe) {
+  RwData& rw = req->rw;
+  rw.pos = static_cast<std::int64_t>(sqe->off);
+  rw.buf_index = sqe->buf_index;
+  if (sqe->ioprio) {
+    const int ret = task::ioprio_check_cap(task::current(), sqe->ioprio);
+    if (ret) return ret;
+    req->ioprio = sqe->ioprio;
+  } else {
+    req->ioprio = task::current_ioprio();
+  }
+  rw.addr = sqe->addr;
+  rw.len = sqe->len;
+  rw.rw_flags = static_cast<int>(sqe->rw_flags);
+  if (rw.rw_flags & RWF_NOWAIT) req->flags |= kReqNowait;
+  rw.iov = nullptr;
+  rw.nr_segs = 0;
+  rw.done = 0;
+  rw.nowait_issue = false;
+  rw.cur_pos = false;
+  return 0;
+}
+
+int prep_single(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (int ret = prep_common(req, sqe)) return ret;
+  std::uint64_t len = req->rw.len;
+  if (len > kMaxRwCount) len = kMaxRwCount;
+  req->rw.len = static_cast<std::uint32_t>(len);
+  req->rw.bytes = static_cast<std::int64_t>(len);
+  return 0;
+}
+
+// Imports the iovec array now (FEAT_SUBMIT_STABLE: the SQE and what it
+// points to are consumed by the time submission returns).
+int prep_vec(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (int ret = prep_common(req, sqe)) return ret;
+  RwData& rw = req->rw;
+  const unsigned nr = rw.len;
+  if (nr > kUioMaxIov) return -EINVAL;
+  if (nr > RwData::kFastIov) {
+    rw.iov = static_cast<struct iovec*>(std::malloc(sizeof(struct iovec) * nr));
+    if (!rw.iov) return -ENOMEM;
+    req->flags |= kReqCleanup;
+  } else {
+    rw.iov = rw.fast_iov;
+  }
+  if (nr) {
+    if (!rw.addr) return -EFAULT;
+    std::memcpy(rw.iov, reinterpret_cast<const void*>(rw.addr), sizeof(struct iovec) * nr);
+  }
+  std::uint64_t total = 0;
+  for (unsigned i = 0; i < nr; ++i) {
+    if (rw.iov[i].iov_len > static_cast<std::size_t>(SSIZE_MAX)) return -EINVAL;
+    if (rw.iov[i].iov_len > kMaxRwCount - total) rw.iov[i].iov_len = kMaxRwCount - total;
+    total += rw.iov[i].iov_len;
+  }
+  rw.nr_segs = static_cast<int>(nr);
+  rw.bytes = static_cast<std::int64_t>(total);
+  return 0;
+}
+
+bool is_fixed(std::uint8_t op) {
+  return op == IORING_OP_READ_FIXED || op == IORING_OP_WRITE_FIXED;
+}
+bool is_vectored(std::uint8_t op) { return op == IORING_OP_READV || op == IORING_OP_WRITEV; }
+
+// The iovec for the part not transferred yet.
+int build_iov(IoKiocb* req, struct iovec** iov) {
+  RwData& rw = req->rw;
+  if (!is_vectored(req->opcode)) {
+    rw.fast_iov[0].iov_base = reinterpret_cast<void*>(rw.addr + static_cast<std::uint64_t>(rw.done));
+    rw.fast_iov[0].iov_len = rw.len - static_cast<std::size_t>(rw.done);
+    *iov = rw.fast_iov;
+    return 1;
+  }
+  *iov = rw.iov;
+  return rw.nr_segs;
+}
+
+// Drops `n` transferred bytes from the front of a vectored request.
+void advance_iov(IoKiocb* req, std::int64_t n) {
+  RwData& rw = req->rw;
+  if (!is_vectored(req->opcode)) return;
+  while (n > 0 && rw.nr_segs > 0) {
+    const auto len = static_cast<std::int64_t>(rw.iov[0].iov_len);
+    if (n >= len) {
+      n -= len;
+      rw.iov++;
+      rw.nr_segs--;
+    } else {
+      rw.iov[0].iov_base = static_cast<char*>(rw.iov[0].iov_base) + n;
+      rw.iov[0].iov_len -= static_cast<std::size_t>(n);
+      n = 0;
+    }
+  }
+}
+
+int finish_rw(IoKiocb* req, std::int64_t res) {
+  if (res != req->rw.bytes) req_set_fail(req);
+  req_set_res(req, static_cast<int>(res), 0);
+  return kIouOk;
+}
+
+int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
+  RwData& rw = req->rw;
+  IoRingCtx* ctx = req->ctx;
+  if (ctx->flags & IORING_SETUP_IOPOLL) {
+    const int fl = fcntl(req->os_fd, F_GETFL);
+    if (fl < 0) return -errno;
+    if (!(fl & O_DIRECT)) return -EOPNOTSUPP;
+  }
+  const bool nonblock = issue_flags & kIssueNonblock;
+  int rwf = rw.rw_flags;
+  if (nonblock) rwf |= RWF_NOWAIT;
+  struct iovec* iov;
+  const int nr = build_iov(req, &iov);
+  std::int64_t pos = rw.pos == -1 ? -1 : rw.pos + rw.done;
+  bool stream = false;
+  ssize_t n = write ? pwritev2(req->os_fd, iov, nr, pos, rwf) : preadv2(req->os_fd, iov, nr, pos, rwf);
+  if (n < 0 && errno == ESPIPE && pos != -1) {
+    // A stream (pipe, socket, tty): the offset means nothing, as for the
+    // kernel's FMODE_STREAM files.
+    stream = true;
+    pos = -1;
+    n = write ? pwritev2(req->os_fd, iov, nr, -1, rwf) : preadv2(req->os_fd, iov, nr, -1, rwf);
+  }
+  if (n < 0) {
+    const int err = -errno;
+    if (nonblock && !(req->flags & kReqNowait) && (err == -EAGAIN || err == -EOPNOTSUPP)) {
+      // No RWF_NOWAIT support: waiting for poll would not help, a worker must block.
+      if (err == -EOPNOTSUPP) req->flags |= kReqNoApoll;
+      return -EAGAIN;
+    }
+    if (rw.done > 0) return finish_rw(req, rw.done);
+    return finish_rw(req, err);
+  }
+  const std::int64_t total = rw.done + n;
+  if (nonblock && n > 0 && total < rw.bytes && pos != -1 && !stream &&
+      !(req->flags & kReqNowait)) {
+    // Part came from the page cache; a worker reads the rest.
+    rw.done = total;
+    advance_iov(req, n);
+    return -EAGAIN;
+  }
+  return finish_rw(req, total);
+}
+
+int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
+  if (is_fixed(req->opcode)) {
+    const int ret = fixed_buf_check(req->ctx, req->rw.buf_index, req->rw.addr, req->rw.len,
+                                    issue_flags & kIssueLocked);
+    if (ret) {
+      req_set_fail(req);
+      req_set_res(req, ret, 0);
+      return kIouOk;
+    }
+  }
+  if (req->bdev) {
+    if (issue_flags & kIssueLocked)
+      bdev_queue(req);
+    else
+      bdev_issue_now(req, false);
+    return kIouIssueSkipComplete;
+  }
+  return rw_os(req, issue_flags, write);
+}
+
+void bdev_end_io(void* priv, long res) {
+  auto* req = static_cast<IoKiocb*>(priv);
+  if (res == -EAGAIN && req->opcode != IORING_OP_FSYNC && req->rw.nowait_issue &&
+      !(req->flags & kReqNowait)) {
+    req->rw.nowait_issue = false;
+    queue_iowq(req);
+    return;
+  }
+  if (req->opcode == IORING_OP_FSYNC) {
+    if (res < 0) req_set_fail(req);
+    req_set_res(req, static_cast<int>(res), 0);
+  } else {
+    if (req->rw.cur_pos && res > 0)
+      req->bdev->pos.store(req->rw.pos + res, std::memory_order_relaxed);
+    finish_rw(req, res);
+  }
+  req_complete_post(req);
+}
+
+}  // namespace
+
+int rw_prep_read(IoKiocb* req, const io_uring_sqe* sqe) { return prep_single(req, sqe); }
+int rw_prep_write(IoKiocb* req, const io_uring_sqe* sqe) { return prep_single(req, sqe); }
+int rw_prep_read_fixed(IoKiocb* req, const io_uring_sqe* sqe) { return prep_single(req, sqe); }
+int rw_prep_write_fixed(IoKiocb* req, const io_uring_sqe* sqe) { return prep_single(req, sqe); }
+int rw_prep_readv(IoKiocb* req, const io_uring_sqe* sqe) { return prep_vec(req, sqe); }
+int rw_prep_writev(IoKiocb* req, const io_uring_sqe* sqe) { return prep_vec(req, sqe); }
+
+int rw_read(IoKiocb* req, unsigned issue_flags) { return rw_issue(req, issue_flags, false); }
+int rw_write(IoKiocb* req, unsigned issue_flags) { return rw_issue(req, issue_flags, true); }
+
+void bdev_issue_now(IoKiocb* req, bool nowait) {
+  req->bio.end = bdev_end_io;
+  req->bio.priv = req;
+  int ret;
+  if (req->opcode == IORING_OP_FSYNC) {
+    ret = block::bdev_flush(req->bdev, &req->bio);
+  } else {
+    RwData& rw = req->rw;
+    const bool write = req->opcode == IORING_OP_WRITE || req->opcode == IORING_OP_WRITEV ||
+                       req->opcode == IORING_OP_WRITE_FIXED;
+    struct iovec* iov;
+    const int nr = build_iov(req, &iov);
+    if (rw.pos == -1 || rw.cur_pos) {
+      rw.cur_pos = true;
+      rw.pos = req->bdev->pos.load(std::memory_order_relaxed);
+    }
+    rw.nowait_issue = nowait;
+    int rwf = rw.rw_flags;
+    if (nowait) rwf |= RWF_NOWAIT;
+    ret = block::bdev_rw(req->bdev, &req->bio, write, iov, nr, rw.pos, static_cast<std::uint32_t>(rwf),
+                         req->ioprio);
+    if (ret == -EAGAIN && nowait && !(req->flags & kReqNowait)) {
+      rw.nowait_issue = false;
+      queue_iowq(req);
+      return;
+    }
+    if (ret < 0) {
+      finish_rw(req, ret);
+      req_complete_post(req);
+      return;
+    }
+    return;
+  }
+  if (ret < 0) {
+    req_set_fail(req);
+    req_set_res(req, ret, 0);
+    req_complete_post(req);
+  }
+}
+
+}  // namespace iostack::uring

@@ -1,0 +1,418 @@
+// Submission (io_uring/io_uring.c): io_submit_sqes, io_get_sqe, io_init_req,
+// io_submit_sqe and the link assembly, io_queue_sqe / io_queue_async /
+// io_queue_iowq, draining (io_drain_req, io_queue_deferred) and the io-wq
+// side of a request (io_wq_submit_work).
+#include <sys/stat.h>
+
+#include <cerrno>
+
+#include "block/plug.hpp"
+#include "uring/engine.hpp"
+#include "uring/tw_internal.hpp"
+
+namespace iostack::uring {
+
+namespace {
+
+constexpr std::uint32_t kSqeCommonFlags =
+    IOSQE_FIXED_FILE | IOSQE_IO_LINK | IOSQE_IO_HARDLINK | IOSQE_ASYNC;
+constexpr std::uint32_t kSqeValidFlags = kSqeCommonFlags | IOSQE_IO_DRAIN |
+                                         IOSQE_BUFFER_SELECT | IOSQE_CQE_SKIP_SUCCESS;
+
+const io_uring_sqe* get_sqe(IoRingCtx* ctx) {
+  const unsigned mask = ctx->sq_entries - 1;
+  const unsigned head = ctx->cached_sq_head++ & mask;
+  const std::uint32_t idx = load_relaxed(ctx->sq_array[head]);
+  if (idx >= ctx->sq_entries) {
+    store_relaxed(ctx->rings->sq_dropped, load_relaxed(ctx->rings->sq_dropped) + 1);
+    return nullptr;
+  }
+  return &ctx->sqes[idx];
+}
+
+unsigned linked_nr(IoKiocb* req) {
+  unsigned n = 0;
+  for (IoKiocb* r = req; r; r = r->link) ++n;
+  return n;
+}
+
+void init_drain(IoRingCtx* ctx) {
+  IoKiocb* head = ctx->st.link_head;
+  ctx->drain_active.store(true, std::memory_order_release);
+  if (head) {
+    // A drain in the middle of a link drains the whole link and whatever
+    // follows it.
+    head->flags |= kReqIoDrain | kReqForceAsync;
+    ctx->drain_next = true;
+  }
+}
+
+void reset_req(IoRingCtx* ctx, IoKiocb* req) {
+  req->ctx = ctx;
+  req->file_assigned = false;
+  req->os_fd = -1;
+  req->bdev = nullptr;
+  req->file_node = nullptr;
+  req->link = nullptr;
+  req->res = 0;
+  req->cflags = 0;
+  req->ioprio = 0;
+  req->fd = -1;
+  req->tstate.store(0, std::memory_order_relaxed);
+  req->work.flags.store(0, std::memory_order_relaxed);
+}
+
+int init_req(IoRingCtx* ctx, IoKiocb* req, const io_uring_sqe* sqe) {
+  reset_req(ctx, req);
+  const std::uint8_t opcode = sqe->opcode;
+  req->opcode = opcode;
+  const std::uint32_t sqe_flags = sqe->flags;
+  req->flags = sqe_flags;
+  req->user_data = sqe->user_data;
+
+  const IoOpDef* def = opcode < kOpLast ? op_def(opcode) : nullptr;
+  if (!def) {
+    req->opcode = 0;
+    return -EINVAL;
+  }
+  if (sqe_flags & ~kSqeCommonFlags) {
+    if (sqe_flags & ~kSqeValidFlags) return -EINVAL;
+    if (sqe_flags & IOSQE_BUFFER_SELECT) return -EOPNOTSUPP;  // no provided buffers
+    if (sqe_flags & IOSQE_CQE_SKIP_SUCCESS) ctx->drain_disabled = true;
+    if (sqe_flags & IOSQE_IO_DRAIN) {
+      if (ctx->drain_disabled) return -EOPNOTSUPP;
+      init_drain(ctx);
+    }
+  }
+  if (ctx->drain_active.load(std::memory_order_relaxed) || ctx->drain_next) {
+    if (ctx->drain_active.load(std::memory_order_relaxed)) req->flags |= kReqForceAsync;
+    if (ctx->drain_next && !ctx->st.link_head) {
+      ctx->drain_next = false;
+      ctx->drain_active.store(true, std::memory_order_release);
+      req->flags |= kReqIoDrain | kReqForceAsync;
+    }
+  }
+  if (!def->ioprio && sqe->ioprio) return -EINVAL;
+  if (!def->iopoll && (ctx->flags & IORING_SETUP_IOPOLL)) return -EINVAL;
+  if (def->needs_file) req->fd = sqe->fd;
+  if (sqe->personality) return -EINVAL;  // no personalities registered
+  return def->prep(req, sqe);
+}
+
+void drain_req(IoKiocb* req) {
+  IoRingCtx* ctx = req->ctx;
+  const bool drain = req->flags & kReqIoDrain;
+  ctx->nr_drained += linked_nr(req);
+  req->list.add_tail(&ctx->defer_list);
+  queue_deferred(ctx);
+  if (!drain && ctx->defer_list.empty()) ctx->drain_active.store(false, std::memory_order_release);
+}
+
+// io_queue_sqe_fallback
+void queue_sqe_fallback(IoKiocb* req) {
+  if (req->flags & kReqFail) {
+    // Nothing of the chain runs: fail it all, hard links included.
+    req->flags &= ~kReqHardlink;
+    req->flags |= kReqLink;
+    req_defer_failed(req, req->res);
+  } else if (req->ctx->drain_active.load(std::memory_order_relaxed)) {
+    drain_req(req);
+  } else {
+    queue_iowq(req);
+  }
+}
+
+int submit_fail_init(IoRingCtx* ctx, IoKiocb* req, int ret) {
+  SubmitState& st = ctx->st;
+  IoKiocb* head = st.link_head;
+  req_set_fail(req);
+  req_set_res(req, ret, 0);
+  if (head && !(head->flags & kReqFail)) {
+    req_set_fail(head);
+    req_set_res(head, -ECANCELED, 0);
+  }
+  if (!(req->flags & kReqLinkFlags)) {
+    if (head) {
+      st.link_last->link = req;
+      st.link_head = nullptr;
+      req = head;
+    }
+    queue_sqe_fallback(req);
+    return ret;
+  }
+  if (head)
+    st.link_last->link = req;
+  else
+    st.link_head = req;
+  st.link_last = req;
+  return 0;
+}
+
+int submit_sqe(IoRingCtx* ctx, IoKiocb* req, const io_uring_sqe* sqe) {
+  SubmitState& st = ctx->st;
+  const int ret = init_req(ctx, req, sqe);
+  if (ret) return submit_fail_init(ctx, req, ret);
+
+  if (st.link_head) {
+    st.link_last->link = req;
+    st.link_last = req;
+    if (req->flags & kReqLinkFlags) return 0;
+    // Last request of the chain: the chain goes as one.
+    req = st.link_head;
+    st.link_head = nullptr;
+    if (req->flags & (kReqForceAsync | kReqFail)) {
+      queue_sqe_fallback(req);
+      return 0;
+    }
+  } else if (req->flags & (kReqLinkFlags | kReqForceAsync | kReqFail)) {
+    if (req->flags & kReqLinkFlags) {
+      st.link_head = st.link_last = req;
+    } else {
+      queue_sqe_fallback(req);
+    }
+    return 0;
+  }
+  queue_sqe(req);
+  return 0;
+}
+
+bool assign_file(IoKiocb* req, const IoOpDef* def, unsigned issue_flags) {
+  if (req->file_assigned || !def->needs_file) return true;
+  if (req->flags & kReqFixedFile) {
+    FileNode* node = fixed_file_get(req->ctx, static_cast<unsigned>(req->fd),
+                                    issue_flags & kIssueLocked);
+    if (!node) return false;
+    req->file_node = node;
+    req->os_fd = node->fd;
+    req->bdev = node->bdev;
+  } else {
+    if (req->fd < 0) return false;
+    req->os_fd = req->fd;
+    req->bdev = block::bdev_file_lookup(req->fd);
+  }
+  req->file_assigned = true;
+  return true;
+}
+
+bool is_regular_or_bdev(IoKiocb* req) {
+  if (req->bdev) return true;
+  struct stat st;
+  if (req->os_fd < 0 || fstat(req->os_fd, &st) != 0) return false;
+  return S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
+}
+
+void iowq_cancel_work(IoWqWork* work) {
+  auto* req = static_cast<IoKiocb*>(work->data);
+  req_set_fail(req);
+  req_set_res(req, -ECANCELED, 0);
+  req_complete_post(req);
+}
+
+void iowq_submit_work(IoWqWork* work) {
+  auto* req = static_cast<IoKiocb*>(work->data);
+  const IoOpDef* def = op_def(req->opcode);
+  unsigned issue_flags = kIssueIowq;
+  int ret;
+  if (work->flags.load(std::memory_order_relaxed) & kWqWorkCancel) {
+    ret = -ECANCELED;
+  } else {
+    // A forced-async request on a pollable file first tries without blocking
+    // and then waits on poll rather than holding a worker.
+    bool needs_poll = false;
+    if ((req->flags & kReqForceAsync) && (def->pollin || def->pollout)) {
+      if (assign_file(req, def, issue_flags) && !req->bdev && !is_regular_or_bdev(req)) {
+        needs_poll = true;
+        issue_flags |= kIssueNonblock;
+      }
+    }
+    ret = issue_sqe(req, issue_flags);
+    if (ret == -EAGAIN && needs_poll && !(req->flags & kReqNowait)) {
+      if (arm_apoll(req)) return;
+      ret = issue_sqe(req, kIssueIowq);
+    }
+  }
+  if (ret) {
+    req_set_fail(req);
+    req_set_res(req, ret, 0);
+    req_complete_post(req);
+  }
+}
+
+void queue_async(IoKiocb* req, int ret) {
+  if (ret != -EAGAIN || (req->flags & kReqNowait)) {
+    req_defer_failed(req, ret);
+    return;
+  }
+  if (arm_apoll(req)) return;
+  queue_iowq(req);
+}
+
+}  // namespace
+
+int issue_sqe(IoKiocb* req, unsigned issue_flags) {
+  const IoOpDef* def = op_def(req->opcode);
+  if (!assign_file(req, def, issue_flags)) return -EBADF;
+  IoKiocb* lt = nullptr;
+  if (req->flags & kReqArmLtimeout) {
+    // __io_prep_linked_timeout: the timeout is armed once this is issued.
+    req->flags &= ~kReqArmLtimeout;
+    req->flags |= kReqLinkTimeout;
+    lt = req->link;
+    lt->refs.store(2, std::memory_order_relaxed);
+  }
+  const int ret = def->issue(req, issue_flags);
+  if (lt) queue_linked_timeout(lt);
+  if (ret == kIouOk) {
+    if (issue_flags & kIssueLocked)
+      req_complete_defer(req);
+    else
+      req_complete_post(req);
+    return 0;
+  }
+  if (ret == kIouIssueSkipComplete) return 0;
+  return ret;
+}
+
+void queue_sqe(IoKiocb* req) {
+  const IoOpDef* def = op_def(req->opcode);
+  if (def->force_async && !(req->flags & kReqFail)) {
+    // Ops that always block go straight to a worker (they would answer a
+    // non-blocking attempt with -EAGAIN), except on a block device whose
+    // flush is asynchronous anyway.
+    if (!assign_file(req, def, kIssueLocked)) {
+      req_defer_failed(req, -EBADF);
+      return;
+    }
+    if (!req->bdev) {
+      queue_iowq(req);
+      return;
+    }
+  }
+  const int ret = issue_sqe(req, kIssueNonblock | kIssueLocked);
+  if (ret) queue_async(req, ret);
+}
+
+void queue_iowq(IoKiocb* req) {
+  IoRingCtx* ctx = req->ctx;
+  IoWq* wq = ctx_wq(ctx);
+  if (!wq) {
+    req_set_res(req, -ECANCELED, 0);
+    tw_add(req, tw_req_cancel);
+    return;
+  }
+  const IoOpDef* def = op_def(req->opcode);
+  std::uint32_t wflags = 0;
+  if (def->unbound_nonreg_file && def->needs_file) {
+    if (assign_file(req, def, in_submit_of(ctx) ? kIssueLocked : 0) && !is_regular_or_bdev(req))
+      wflags |= kWqWorkUnbound;
+  } else if (!def->needs_file) {
+    wflags |= kWqWorkUnbound;
+  }
+  req->work.flags.store(wflags, std::memory_order_relaxed);
+  req->work.fn = iowq_submit_work;
+  req->work.cancel = iowq_cancel_work;
+  req->work.owner = ctx;
+  req->work.data = req;
+  wq->enqueue(&req->work);
+}
+
+void queue_deferred(IoRingCtx* ctx) {
+  bool drain_seen = false;
+  bool first = true;
+  while (!ctx->defer_list.empty()) {
+    IoKiocb* req = core::list_entry<IoKiocb, &IoKiocb::list>(ctx->defer_list.first());
+    drain_seen |= (req->flags & kReqIoDrain) != 0;
+    if ((drain_seen || first) &&
+        ctx->nr_live.load(std::memory_order_acquire) != ctx->nr_drained)
+      return;
+    req->list.del();
+    ctx->nr_drained -= linked_nr(req);
+    tw_add(req, tw_req_submit);
+    first = false;
+  }
+}
+
+int submit_sqes(IoRingCtx* ctx, unsigned nr) {
+  unsigned entries = sq_entries_pending(ctx);
+  if (entries > ctx->sq_entries) entries = ctx->sq_entries;
+  if (nr < entries) entries = nr;
+  if (!entries) return 0;
+
+  int ret = static_cast<int>(entries);
+  unsigned left = entries;
+  bool alloc_failed = false;
+  ctx->st.link_head = nullptr;
+  do {
+    IoKiocb* req = req_alloc(ctx);
+    if (!req) {
+      alloc_failed = true;
+      break;
+    }
+    const io_uring_sqe* sqe = get_sqe(ctx);
+    if (!sqe) {
+      req->ctx = ctx;
+      req_recycle(req, true);
+      break;
+    }
+    if (submit_sqe(ctx, req, sqe) && !(ctx->flags & IORING_SETUP_SUBMIT_ALL)) {
+      left--;
+      break;
+    }
+  } while (--left);
+
+  if (left) {
+    ret -= static_cast<int>(left);
+    if (!ret && alloc_failed) ret = -EAGAIN;
+  }
+  if (ctx->st.link_head) {
+    queue_sqe_fallback(ctx->st.link_head);
+    ctx->st.link_head = nullptr;
+  }
+  flush_completions(ctx);
+  store_release(ctx->rings->sq.head, ctx->cached_sq_head);
+  return ret;
+}
+
+IoKiocb* take_bdev_batch(IoRingCtx* ctx) {
+  IoKiocb* first = ctx->st.bdev_first;
+  ctx->st.bdev_first = ctx->st.bdev_last = nullptr;
+  return first;
+}
+
+void bdev_queue(IoKiocb* req) {
+  SubmitState& st = req->ctx->st;
+  req->comp_next = nullptr;
+  if (st.bdev_last)
+    st.bdev_last->comp_next = req;
+  else
+    st.bdev_first = req;
+  st.bdev_last = req;
+}
+
+void issue_bdev_list(IoKiocb* first) {
+  block::BlkPlug plug;
+  block::blk_start_plug(&plug);
+  while (first) {
+    IoKiocb* next = first->comp_next;
+    first->comp_next = nullptr;
+    bdev_issue_now(first, true);
+    first = next;
+  }
+  block::blk_finish_plug(&plug);
+}
+
+int submit_and_flush(IoRingCtx* ctx, unsigned nr) {
+  int ret;
+  IoKiocb* bdev;
+  {
+    std::lock_guard lock(ctx->uring_lock);
+    RunningCtxScope scope(ctx);
+    ret = submit_sqes(ctx, nr);
+    bdev = take_bdev_batch(ctx);
+  }
+  if (bdev) issue_bdev_list(bdev);
+  if (tw_pending(ctx)) tw_run(ctx);
+  return ret;
+}
+
+}  // namespace iostack::uring

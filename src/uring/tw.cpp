@@ -1,0 +1,120 @@
+// Task work (io_req_task_work_add, tctx_task_work_run in io_uring/io_uring.c):
+// steps that must run with uring_lock held, queued from any thread. The
+// kernel runs them when the submitting task returns to user space; here the
+// submitter runs them before enter returns and while it waits, the SQPOLL
+// thread runs them in its loop, and when neither is around an io-wq worker
+// picks them up (the kernel's fallback work).
+#include <cerrno>
+
+#include "uring/engine.hpp"
+#include "uring/tw_internal.hpp"
+
+namespace iostack::uring {
+
+namespace {
+thread_local IoRingCtx* t_running_ctx = nullptr;
+
+void tw_work_fn(IoWqWork* work) {
+  auto* ctx = static_cast<IoRingCtx*>(const_cast<void*>(work->owner));
+  for (;;) {
+    tw_run(ctx);
+    ctx->tw_work_queued.store(false, std::memory_order_seq_cst);
+    if (!tw_pending(ctx) || ctx->tw_work_queued.exchange(true, std::memory_order_seq_cst)) break;
+  }
+}
+
+void tw_work_cancel(IoWqWork* work) {
+  auto* ctx = static_cast<IoRingCtx*>(const_cast<void*>(work->owner));
+  ctx->tw_work_queued.store(false, std::memory_order_seq_cst);
+}
+}  // namespace
+
+RunningCtxScope::RunningCtxScope(IoRingCtx* ctx) : prev_(t_running_ctx) { t_running_ctx = ctx; }
+RunningCtxScope::~RunningCtxScope() { t_running_ctx = prev_; }
+
+bool in_submit_of(IoRingCtx* ctx) { return t_running_ctx == ctx; }
+
+void tw_init(IoRingCtx* ctx) {
+  ctx->tw_work.fn = tw_work_fn;
+  ctx->tw_work.cancel = tw_work_cancel;
+  ctx->tw_work.owner = ctx;
+  ctx->tw_work.flags.store(kWqWorkUnbound, std::memory_order_relaxed);
+  ctx->drain_req.ctx = ctx;
+}
+
+bool tw_pending(IoRingCtx* ctx) {
+  return ctx->tw_head.load(std::memory_order_acquire) != nullptr;
+}
+
+void tw_add(IoKiocb* req, TwFn fn) {
+  IoRingCtx* ctx = req->ctx;
+  req->tw.fn = fn;
+  req->tw.req = req;
+  TwNode* head = ctx->tw_head.load(std::memory_order_relaxed);
+  do {
+    req->tw.next = head;
+  } while (!ctx->tw_head.compare_exchange_weak(head, &req->tw, std::memory_order_seq_cst,
+                                               std::memory_order_relaxed));
+  if (head) return;  // already pending: whoever was told will run it
+  if (t_running_ctx == ctx) return;  // the running pass picks it up
+  if (ctx->flags & IORING_SETUP_TASKRUN_FLAG) flags_or(ctx->rings->sq_flags, IORING_SQ_TASKRUN);
+  if (ctx->flags & IORING_SETUP_SQPOLL) {
+    sq_thread_wake(ctx);
+    return;
+  }
+  ctx->cq_wait.wake();
+  if (!ctx->tw_work_queued.exchange(true, std::memory_order_seq_cst)) {
+    if (IoWq* wq = ctx_wq(ctx)) wq->enqueue(&ctx->tw_work);
+  }
+}
+
+bool tw_run(IoRingCtx* ctx) {
+  bool ran = false;
+  while (tw_pending(ctx)) {
+    IoKiocb* bdev;
+    {
+      std::lock_guard lock(ctx->uring_lock);
+      RunningCtxScope scope(ctx);
+      while (TwNode* list = ctx->tw_head.exchange(nullptr, std::memory_order_acquire)) {
+        if (ctx->flags & IORING_SETUP_TASKRUN_FLAG)
+          flags_andnot(ctx->rings->sq_flags, IORING_SQ_TASKRUN);
+        // The stack is newest first; run oldest first.
+        TwNode* fifo = nullptr;
+        while (list) {
+          TwNode* next = list->next;
+          list->next = fifo;
+          fifo = list;
+          list = next;
+        }
+        while (fifo) {
+          TwNode* next = fifo->next;
+          fifo->fn(fifo->req);
+          fifo = next;
+        }
+        flush_completions(ctx);
+      }
+      bdev = take_bdev_batch(ctx);
+    }
+    if (bdev) issue_bdev_list(bdev);
+    ran = true;
+  }
+  return ran;
+}
+
+void tw_req_submit(IoKiocb* req) {
+  if (req->flags & kReqForceAsync)
+    queue_iowq(req);
+  else
+    queue_sqe(req);
+}
+
+void tw_req_complete(IoKiocb* req) { req_complete_defer(req); }
+
+void tw_req_cancel(IoKiocb* req) { req_defer_failed(req, req->res); }
+
+void req_queue_tw_complete(IoKiocb* req, int res) {
+  req_set_res(req, res, 0);
+  tw_add(req, tw_req_complete);
+}
+
+}  // namespace iostack::uring

@@ -1,0 +1,90 @@
+// Waiting for completions (io_cqring_wait, io_get_ext_arg in
+// io_uring/io_uring.c): min_complete, a timeout and a signal mask, woken by
+// CQ posts through a futex.
+#include <pthread.h>
+#include <time.h>
+
+#include <cerrno>
+
+#include "uring/engine.hpp"
+
+namespace iostack::uring {
+
+int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext) {
+  if (min_events > ctx->cq_entries) min_events = ctx->cq_entries;
+  if ((ctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
+      ctx->submitter_tid.load(std::memory_order_relaxed) != current_tid())
+    return -EEXIST;
+  if (tw_pending(ctx)) tw_run(ctx);
+  if (ctx->has_overflow.load(std::memory_order_acquire)) overflow_flush(ctx, false);
+  if (cq_events_user(ctx) >= min_events) {
+    if (!min_events) ring_ready_update(ctx);
+    return 0;
+  }
+
+  struct timespec deadline {};
+  const bool timed = ext->ts_set;
+  if (timed) {
+    if (flags & IORING_ENTER_ABS_TIMER) {
+      deadline.tv_sec = ext->sec;
+      deadline.tv_nsec = ext->nsec;
+    } else {
+      clock_gettime(CLOCK_MONOTONIC, &deadline);
+      deadline.tv_sec += ext->sec;
+      deadline.tv_nsec += ext->nsec;
+      deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+      deadline.tv_nsec %= 1000000000L;
+    }
+  }
+  sigset_t saved;
+  const bool masked = ext->sig != nullptr;
+  if (masked) {
+    if (ext->argsz != sizeof(std::uint64_t)) return -EINVAL;  // _NSIG / 8
+    pthread_sigmask(SIG_SETMASK, ext->sig, &saved);
+  }
+
+  const std::uint32_t target = load_acquire(ctx->rings->cq.head) + min_events;
+  const std::uint32_t nr_timeouts = ctx->cq_timeouts.load(std::memory_order_acquire);
+  int ret = 0;
+  for (;;) {
+    ctx->cq_wait.waiters.fetch_add(1, std::memory_order_seq_cst);
+    const std::uint32_t seq = ctx->cq_wait.seq.load(std::memory_order_seq_cst);
+    const bool work = tw_pending(ctx) || ctx->has_overflow.load(std::memory_order_acquire);
+    const bool woke =
+        static_cast<std::int32_t>(load_acquire(ctx->rings->cq.tail) - target) >= 0 ||
+        ctx->cq_timeouts.load(std::memory_order_acquire) != nr_timeouts;
+    int r = 0;
+    if (!work && !woke) {
+      ring_ready_update(ctx);
+      r = futex_wait(&ctx->cq_wait.seq, seq, timed ? &deadline : nullptr);
+    }
+    ctx->cq_wait.waiters.fetch_sub(1, std::memory_order_seq_cst);
+    if (tw_pending(ctx)) tw_run(ctx);
+    if (ctx->has_overflow.load(std::memory_order_acquire)) overflow_flush(ctx, false);
+    if (r == -ETIMEDOUT) {
+      ret = -ETIME;
+      break;
+    }
+    if (r == -EINTR) {
+      ret = -EINTR;
+      break;
+    }
+    if (ctx->cq_dropped.load(std::memory_order_relaxed)) {
+      ret = -EBADR;
+      break;
+    }
+    if (static_cast<std::int32_t>(load_acquire(ctx->rings->cq.tail) - target) >= 0 ||
+        ctx->cq_timeouts.load(std::memory_order_acquire) != nr_timeouts) {
+      ret = 0;
+      break;
+    }
+  }
+  if (masked) pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  if (load_acquire(ctx->rings->cq.head) == load_acquire(ctx->rings->cq.tail)) {
+    ring_ready_update(ctx);
+    return ret;
+  }
+  return 0;
+}
+
+}  // namespace iostack::uring
