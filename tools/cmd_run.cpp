@@ -87,9 +87,6 @@ int cmd_run(const std::vector<std::string>& args) {
     if (!job::parse_job_file(f, &set, &err)) return fail(err);
   if (set.jobs.empty()) {
     if (!ra.files.empty()) return fail("no jobs defined in " + ra.files.front());
-    if (!set.defaults.empty() && ra.files.empty()) {
-      // Options alone tune the built-in default job, as defaults.
-    }
     if (!job::parse_job_text(job::default_job_text(), job::kDefaultJobName, &set, &err))
       return fail(err);
   }

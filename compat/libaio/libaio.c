@@ -4,6 +4,7 @@
  * engine instead of the kernel's. Built against the system's <libaio.h>. */
 #include <libaio.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "iostack_entry.h"
 
@@ -78,7 +79,9 @@ IOSTACK_EXPORT int io_queue_run(io_context_t ctx) {
   struct io_event ev;
   int ret;
   while ((ret = io_getevents(ctx, 0, 1, &ev, &zero)) == 1) {
-    io_callback_t cb = (io_callback_t)ev.data;
+    io_callback_t cb;
+    /* io_set_callback() stored a function pointer in the data field. */
+    memcpy(&cb, &ev.data, sizeof(cb));
     cb(ctx, ev.obj, (long)ev.res, (long)ev.res2);
   }
   return ret;

@@ -88,7 +88,7 @@ TEST_F(AioSubmitErrors, IocbFieldChecks) {
   expect_same("ioprio class 7", [&] {
     auto cb = make_iocb(fd, IOCB_CMD_PREAD, buf, 1);
     cb.aio_flags = IOCB_FLAG_IOPRIO;
-    cb.aio_reqprio = 7 << 13;
+    cb.aio_reqprio = static_cast<__s16>(0xe000);
     return cb;
   });
   expect_same("ioprio BE/3", [&] {

@@ -101,6 +101,8 @@ class BlockTest : public ::testing::Test {
 
   void make(const char* sched, QueueLimits lim = {}, unsigned depth = 64, unsigned hw_queues = 1) {
     if (!lim.max_hw_sectors) lim.max_hw_sectors = 2560;
+    disk.reset();  // a disk must go before its queue
+    q.reset();
     drv.clock = &clock;
     q = std::make_unique<RequestQueue>(&drv, TagSetConfig{hw_queues, depth}, lim, &clock);
     disk = std::make_unique<Disk>("tst0", 7, 0, kCapacity, q.get());

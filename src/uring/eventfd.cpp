@@ -1,0 +1,64 @@
+// Eventfd notification (io_uring/eventfd.c): REGISTER_EVENTFD,
+// REGISTER_EVENTFD_ASYNC (only completions posted from io-wq workers signal)
+// and IORING_CQ_EVENTFD_DISABLED in the CQ ring flags.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "uring/engine.hpp"
+
+namespace iostack::uring {
+
+namespace {
+bool is_eventfd(int fd) {
+  char path[64];
+  char target[64];
+  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  const ssize_t n = readlink(path, target, sizeof(target) - 1);
+  if (n < 0) return false;
+  target[n] = 0;
+  return std::strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+}  // namespace
+
+int eventfd_register(IoRingCtx* ctx, const void* arg, unsigned nr, bool async) {
+  if (nr != 1) return -EINVAL;
+  if (!arg) return -EFAULT;
+  int fd;
+  std::memcpy(&fd, arg, sizeof(fd));
+  ctx->completion_lock.lock();
+  const bool busy = ctx->evfd >= 0;
+  ctx->completion_lock.unlock();
+  if (busy) return -EBUSY;
+  if (fcntl(fd, F_GETFD) < 0) return -EBADF;
+  if (!is_eventfd(fd)) return -EINVAL;
+  const int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return -errno;
+  ctx->completion_lock.lock();
+  ctx->evfd = dup;
+  ctx->evfd_async = async;
+  ctx->completion_lock.unlock();
+  return 0;
+}
+
+int eventfd_unregister(IoRingCtx* ctx) {
+  ctx->completion_lock.lock();
+  const int fd = ctx->evfd;
+  ctx->evfd = -1;
+  ctx->completion_lock.unlock();
+  if (fd < 0) return -ENXIO;
+  close(fd);
+  return 0;
+}
+
+void eventfd_signal_locked(IoRingCtx* ctx) {
+  if (load_relaxed(ctx->rings->cq_flags) & IORING_CQ_EVENTFD_DISABLED) return;
+  if (ctx->evfd_async && !IoWq::current_is_worker()) return;
+  const std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t r = write(ctx->evfd, &one, sizeof(one));
+}
+
+}  // namespace iostack::uring

@@ -1,0 +1,159 @@
+// Registered files and buffers (io_uring/rsrc.c, filetable.c).
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "uring/engine.hpp"
+
+namespace iostack::uring {
+
+void file_node_put(FileNode* n) {
+  if (n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (n->fd >= 0) close(n->fd);
+    delete n;
+  }
+}
+
+namespace {
+
+// One slot: -1 (or IORING_REGISTER_FILES_SKIP at registration) leaves it
+// empty; an io_uring fd cannot be registered.
+int make_node(int fd, FileNode** out) {
+  *out = nullptr;
+  if (fd == -1 || fd == IORING_REGISTER_FILES_SKIP) return 0;
+  if (ring_fd_lookup(fd)) return -EBADF;
+  const int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return -EBADF;
+  auto* n = new FileNode;
+  n->fd = dup;
+  n->bdev = block::bdev_file_lookup(fd);
+  *out = n;
+  return 0;
+}
+
+void drop_files(IoRingCtx* ctx) {
+  for (FileNode*& n : ctx->files) {
+    if (n) file_node_put(n);
+    n = nullptr;
+  }
+  ctx->files.clear();
+  ctx->files_registered = false;
+}
+
+}  // namespace
+
+int register_files(IoRingCtx* ctx, const void* arg, unsigned nr) {
+  if (ctx->files_registered) return -EBUSY;
+  if (!nr) return -EINVAL;
+  if (nr > kMaxFixedFiles) return -EMFILE;
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (nr > rl.rlim_cur) return -EMFILE;
+  const auto* fds = static_cast<const int*>(arg);
+  ctx->files.assign(nr, nullptr);
+  for (unsigned i = 0; i < nr; ++i) {
+    int fd = -1;
+    if (fds) std::memcpy(&fd, &fds[i], sizeof(fd));
+    const int ret = make_node(fd, &ctx->files[i]);
+    if (ret) {
+      drop_files(ctx);
+      return ret;
+    }
+  }
+  ctx->files_registered = true;
+  return 0;
+}
+
+int unregister_files(IoRingCtx* ctx) {
+  if (!ctx->files_registered) return -ENXIO;
+  drop_files(ctx);
+  return 0;
+}
+
+// IORING_REGISTER_FILES_UPDATE: struct io_uring_files_update {offset, resv, fds}.
+int register_files_update(IoRingCtx* ctx, void* arg, unsigned nr) {
+  if (!nr) return -EINVAL;
+  io_uring_files_update up;
+  std::memcpy(&up, arg, sizeof(up));
+  if (up.resv) return -EINVAL;
+  if (!ctx->files_registered) return -ENXIO;
+  if (up.offset + static_cast<std::uint64_t>(nr) > ctx->files.size()) return -EINVAL;
+  const auto* fds = reinterpret_cast<const int*>(static_cast<std::uintptr_t>(up.fds));
+  unsigned done = 0;
+  int err = 0;
+  for (; done < nr; ++done) {
+    int fd;
+    std::memcpy(&fd, &fds[done], sizeof(fd));
+    if (fd == IORING_REGISTER_FILES_SKIP) continue;
+    FileNode*& slot = ctx->files[up.offset + done];
+    FileNode* n = nullptr;
+    if (fd != -1) {
+      err = make_node(fd, &n);
+      if (err) break;
+    }
+    if (slot) file_node_put(slot);
+    slot = n;
+  }
+  return done ? static_cast<int>(done) : err;
+}
+
+FileNode* fixed_file_get(IoRingCtx* ctx, unsigned index, bool locked) {
+  if (!locked) ctx->uring_lock.lock();
+  FileNode* n = nullptr;
+  if (index < ctx->files.size()) n = ctx->files[index];
+  if (n) n->refs.fetch_add(1, std::memory_order_relaxed);
+  if (!locked) ctx->uring_lock.unlock();
+  return n;
+}
+
+int register_buffers(IoRingCtx* ctx, const void* arg, unsigned nr) {
+  if (ctx->bufs_registered) return -EBUSY;
+  if (!nr || nr > kMaxRegBuffers) return -EINVAL;
+  const auto* iov = static_cast<const struct iovec*>(arg);
+  std::vector<MappedBuf> bufs(nr);
+  for (unsigned i = 0; i < nr; ++i) {
+    struct iovec v;
+    std::memcpy(&v, &iov[i], sizeof(v));
+    // io_buffer_validate: a null base is a sparse slot only when empty;
+    // buffers are capped at 1 GiB.
+    if (!v.iov_base) {
+      if (v.iov_len) return -EFAULT;
+      continue;
+    }
+    if (v.iov_len > (1ull << 30)) return -EFAULT;
+    if (!v.iov_len) return -EFAULT;
+    bufs[i].ubuf = reinterpret_cast<std::uintptr_t>(v.iov_base);
+    bufs[i].len = v.iov_len;
+  }
+  ctx->bufs = std::move(bufs);
+  ctx->bufs_registered = true;
+  return 0;
+}
+
+int unregister_buffers(IoRingCtx* ctx) {
+  if (!ctx->bufs_registered) return -ENXIO;
+  ctx->bufs.clear();
+  ctx->bufs_registered = false;
+  return 0;
+}
+
+int fixed_buf_check(IoRingCtx* ctx, unsigned index, std::uint64_t addr, std::uint64_t len,
+                    bool locked) {
+  if (!locked) ctx->uring_lock.lock();
+  int ret = -EFAULT;
+  if (index < ctx->bufs.size()) {
+    const MappedBuf& b = ctx->bufs[index];
+    std::uint64_t end;
+    if (b.len && !__builtin_add_overflow(addr, len, &end) && addr >= b.ubuf &&
+        end <= b.ubuf + b.len)
+      ret = 0;
+  }
+  if (!locked) ctx->uring_lock.unlock();
+  return ret;
+}
+
+}  // namespace iostack::uring

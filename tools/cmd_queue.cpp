@@ -1,0 +1,54 @@
+// iostack queue SPEC [ATTR [VALUE]]: the device's /sys/block/<dev>/queue
+// attributes. With no ATTR every attribute is shown, with ATTR its value,
+// with VALUE it is stored (validated as sysfs does) and shown again.
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "commands.hpp"
+#include "dev/device.hpp"
+
+namespace iostack::tool {
+
+int cmd_queue(const std::vector<std::string>& args) {
+  if (args.empty() || args.size() > 3) {
+    std::fputs("usage: iostack queue SPEC [ATTR [VALUE]]   (SPEC e.g. ram:64M)\n", stderr);
+    return 1;
+  }
+  std::string err;
+  auto d = dev::create_device(args[0], nullptr, &err);
+  if (!d) {
+    std::fprintf(stderr, "iostack queue: %s\n", err.c_str());
+    return 1;
+  }
+  auto* q = d->queue();
+  const std::string base = "/sys/block/" + d->name() + "/queue/";
+  if (args.size() == 1) {
+    for (const auto& name : q->attr_names()) {
+      std::string v;
+      if (q->attr_show(name, &v) == 0) std::printf("%s%s:%s\n", base.c_str(), name.c_str(), v.c_str());
+    }
+    return 0;
+  }
+  const std::string& attr = args[1];
+  if (args.size() == 3) {
+    const int rc = q->attr_store(attr, args[2]);
+    if (rc < 0) {
+      std::fprintf(stderr, "iostack queue: %s%s: cannot store '%s': %s\n", base.c_str(),
+                   attr.c_str(), args[2].c_str(),
+                   rc == -ENOENT ? "no such attribute" : std::strerror(-rc));
+      return 1;
+    }
+  }
+  std::string v;
+  const int rc = q->attr_show(attr, &v);
+  if (rc < 0) {
+    std::fprintf(stderr, "iostack queue: %s%s: %s\n", base.c_str(), attr.c_str(),
+                 rc == -ENOENT ? "no such attribute" : std::strerror(-rc));
+    return 1;
+  }
+  std::printf("%s\n", v.c_str());
+  return 0;
+}
+
+}  // namespace iostack::tool
