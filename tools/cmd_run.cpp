@@ -127,6 +127,7 @@ int cmd_run(const std::vector<std::string>& args) {
     std::fputs((report_json(result).dump(2) + "\n").c_str(), out);
   }
   if (out != stdout) std::fclose(out);
+  std::fflush(stdout);
   for (const auto& ts : result.jobs)
     if (ts.error)
       std::fprintf(stderr, "iostack: job '%s': err=%d (%s)\n", ts.name.c_str(), ts.error,

@@ -63,7 +63,6 @@ bool aio_read_events(Kioctx* ctx, long min_nr, long nr, struct io_event* event, 
 struct timespec deadline_after(std::int64_t ns) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
-  if (ns < 0) ns = 0;
   struct timespec d;
   const std::int64_t sec = ns / kNsecPerSec;
   d.tv_sec = now.tv_sec + static_cast<time_t>(sec);
@@ -80,6 +79,9 @@ long read_events(Kioctx* ctx, long min_nr, long nr, struct io_event* event, std:
   long ret = 0;
   aio_read_events(ctx, min_nr, nr, event, &ret);
   if (until == 0 || ret < 0 || ret >= min_nr) return ret;
+  // A negative relative timeout lands before "now"; the kernel's
+  // ktime_add_safe() then saturates it, and the wait has no end.
+  if (until < 0) until = kKtimeMax;
 
   struct timespec deadline;
   const struct timespec* dl = nullptr;

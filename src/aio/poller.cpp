@@ -1,5 +1,6 @@
 #include "aio/poller.hpp"
 
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -17,6 +18,27 @@
 
 namespace iostack::aio {
 namespace {
+
+constexpr std::uint32_t kReadGroup = POLLIN | POLLRDNORM | POLLRDBAND | POLLPRI;
+constexpr std::uint32_t kWriteGroup = POLLOUT | POLLWRNORM | POLLWRBAND;
+constexpr std::uint32_t kHangupGroup = POLLERR | POLLHUP | POLLRDHUP;
+
+// The kernel's aio_poll_wake() reports the wake-up key itself (say
+// EPOLLIN | EPOLLRDNORM from a pipe write), not just the events asked for.
+// epoll reports only those, so the key is rebuilt from the file's full
+// poll mask, keeping the groups (read, write, hang-up) that fired.
+std::uint32_t wake_key(int fd, std::uint32_t fired) {
+  std::uint32_t groups = 0;
+  if (fired & kReadGroup) groups |= kReadGroup;
+  if (fired & kWriteGroup) groups |= kWriteGroup;
+  if (fired & kHangupGroup) groups |= kHangupGroup;
+  struct pollfd p {};
+  p.fd = fd;
+  p.events = static_cast<short>(kReadGroup | kWriteGroup | POLLRDHUP);
+  if (::poll(&p, 1, 0) != 1) return fired;
+  const std::uint32_t key = static_cast<std::uint16_t>(p.revents) & groups;
+  return key != 0 ? key : fired;
+}
 
 class Poller {
  public:
@@ -81,7 +103,7 @@ class Poller {
           req->ki_list.del();
           req->cancel = nullptr;
         }
-        retire(req, evs[i].events & req->poll_events);
+        retire(req, wake_key(req->poll_fd, evs[i].events & req->poll_events));
       }
       {
         std::lock_guard g(lock_);

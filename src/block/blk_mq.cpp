@@ -149,12 +149,8 @@ void requeue_started(Request* rq) {
   rq->mq_hctx->requeued.fetch_add(1, std::memory_order_relaxed);
 }
 
-void on_delay_timer(core::Timer* t) { blk_mq_run_hw_queue(static_cast<HwCtx*>(t->priv)); }
-
 // blk_mq_delay_run_hw_queue with BLK_MQ_RESOURCE_DELAY / BLK_MQ_BUDGET_DELAY.
 void delay_run(HwCtx* hctx) {
-  hctx->delay_timer.fn = on_delay_timer;
-  hctx->delay_timer.priv = hctx;
   hctx->queue->clock()->arm(&hctx->delay_timer, hctx->queue->now() + kResourceDelayNs);
 }
 

@@ -39,6 +39,8 @@ RequestQueue::RequestQueue(BlockDriver* driver, const TagSetConfig& set, const Q
     h->queue = this;
     h->queue_num = i;
     h->tags = tags_.back().get();
+    h->delay_timer.fn = [](core::Timer* t) { blk_mq_run_hw_queue(static_cast<HwCtx*>(t->priv)); };
+    h->delay_timer.priv = h.get();
     hctxs_.push_back(std::move(h));
   }
 }

@@ -56,6 +56,10 @@ int parse_ull(const char* s, unsigned base, std::uint64_t* res) {
 
 }  // namespace
 
+int kstrtoull(const char* s, unsigned base, std::uint64_t* res) {
+  return parse_ull(s[0] == '+' ? s + 1 : s, base, res);
+}
+
 int kstrtoint(const char* s, unsigned base, int* res) {
   std::uint64_t u;
   long long v;

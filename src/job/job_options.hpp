@@ -44,6 +44,7 @@ struct JobOptions {
   std::vector<BsSplitEntry> bssplit[kRwDirs];
 
   std::uint64_t size = 0;  // bytes per job; 0 means the whole device
+  std::string size_str;    // as written, for messages
   double size_percent = 0;
   std::uint64_t offset = 0;
   double offset_percent = 0;

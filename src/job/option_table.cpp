@@ -215,6 +215,7 @@ const std::vector<OptionDef>& table() {
       {{"size"},
        [](JobOptions* o, const OptEntry& e) {
          o->size_loc = e.loc;
+         o->size_str = e.value;
          return set_size_or_percent(e, &o->size, &o->size_percent);
        }},
       {{"offset"},

@@ -24,7 +24,8 @@ class Rand {
   }
   // Uniform in [0, n) without division (Lemire's multiply-shift).
   std::uint64_t below(std::uint64_t n) {
-    return static_cast<std::uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
+    __extension__ using u128 = unsigned __int128;
+    return static_cast<std::uint64_t>((static_cast<u128>(next()) * n) >> 64);
   }
 
  private:

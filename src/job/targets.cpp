@@ -17,9 +17,14 @@ std::string Targets::spec_of(const JobOptions& o) {
   return s;
 }
 
-std::string queue_error(const QueueSetting& s, const std::string& dev, int rc) {
+std::string queue_error(const QueueSetting& s, const std::string& dev,
+                        const block::RequestQueue& q, int rc) {
   std::string why;
-  if (rc == -ENOENT) why = "no such queue attribute on " + dev;
+  const auto* e = q.elevator();
+  if (rc == -ENOENT && s.attr.rfind("iosched/", 0) == 0)
+    why = std::string("scheduler ") + (e ? e->name() : "none") + " of " + dev +
+          " has no tunable '" + s.attr.substr(8) + "'";
+  else if (rc == -ENOENT) why = "no such queue attribute on " + dev;
   else why = "rejected by " + dev + " (" + std::strerror(-rc) + ")";
   return s.loc.str() + ": " + s.option + "=" + s.value + ": " + why;
 }
@@ -28,7 +33,7 @@ bool Targets::apply_settings(const JobOptions& o, dev::BlockDevice* d, std::stri
   for (const QueueSetting& s : o.queue_settings) {
     const int rc = d->queue()->attr_store(s.attr, s.value);
     if (rc < 0) {
-      *err = queue_error(s, d->name(), rc);
+      *err = queue_error(s, d->name(), *d->queue(), rc);
       return false;
     }
   }
@@ -99,8 +104,8 @@ bool Targets::prepare(const std::vector<JobDef>& jobs, std::string* err) {
                  ? static_cast<std::uint64_t>(static_cast<double>(cap) * o.size_percent / 100)
                  : (o.size ? o.size : cap - r.offset);
     if (r.offset + r.size > cap) {
-      *err = (o.size ? o.size_loc.str() : j.loc.str()) + ": size=" +
-             num2str(r.size, 4, 1, true, N2S::kByte) + ": larger than " + d->name() + " (" +
+      *err = (o.size ? o.size_loc.str() : j.loc.str()) + ": size=" + o.size_str + " (" +
+             num2str(r.size, 4, 1, true, N2S::kByte) + "): larger than " + d->name() + " (" +
              num2str(cap, 4, 1, true, N2S::kByte) + ")" +
              (r.offset ? " from offset " + std::to_string(r.offset) : std::string());
       return false;
@@ -127,7 +132,7 @@ bool Targets::prepare(const std::vector<JobDef>& jobs, std::string* err) {
       for (const QueueSetting& s : jobs[i].opts.queue_settings) {
         const int rc = twin->queue()->attr_store(s.attr, s.value);
         if (rc < 0) {
-          *err = queue_error(s, d->name(), rc);
+          *err = queue_error(s, d->name(), *twin->queue(), rc);
           return false;
         }
       }

@@ -43,7 +43,8 @@ class Targets {
   std::vector<JobRange> ranges_;
 };
 
-// "one-line" form of a queue attribute store failure.
-std::string queue_error(const QueueSetting& s, const std::string& dev, int rc);
+// The one-line message for a queue attribute store that failed on `d`.
+std::string queue_error(const QueueSetting& s, const std::string& dev,
+                        const block::RequestQueue& q, int rc);
 
 }  // namespace iostack::job

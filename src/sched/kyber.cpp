@@ -98,7 +98,8 @@ KyberTokens::KyberTokens(unsigned max_depth)
 
 unsigned KyberTokens::busy() const {
   unsigned n = 0;
-  for (const auto& w : words_) n += static_cast<unsigned>(std::popcount(w.load(std::memory_order_relaxed)));
+  for (const auto& w : words_)
+    n += static_cast<unsigned>(std::popcount(w.load(std::memory_order_relaxed)));
   return n;
 }
 
@@ -117,7 +118,8 @@ int KyberTokens::get() {
       if (!free) break;
       const std::uint64_t bit = 1ull << std::countr_zero(free);
       cur = words_[w].fetch_or(bit, std::memory_order_seq_cst);
-      if (!(cur & bit)) return static_cast<int>(w * per_word + static_cast<unsigned>(std::countr_zero(bit)));
+      if (!(cur & bit))
+        return static_cast<int>(w * per_word + static_cast<unsigned>(std::countr_zero(bit)));
     }
   }
   return -1;
@@ -273,8 +275,9 @@ void Kyber::insert_requests(block::HwCtx* hctx, core::ListHead* list, unsigned f
       else
         rq->queuelist.add_tail(&kcq.rq_list[d]);
       kcq.busy[d].store(true, std::memory_order_release);
+      // Counted before a dispatcher can flush it (the flush takes kcq.lock).
+      khd->nr_queued.fetch_add(1, std::memory_order_release);
     }
-    khd->nr_queued.fetch_add(1, std::memory_order_release);
   }
 }
 

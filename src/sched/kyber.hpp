@@ -39,8 +39,8 @@ constexpr unsigned kKyberAsyncPercent = 75;
 constexpr unsigned kKyberDepth[kKyberNumDomains] = {256, 128, 64, 16};
 constexpr unsigned kKyberBatchSize[kKyberNumDomains] = {16, 8, 1, 1};
 // Default latency targets (DISCARD's is fixed; only READ and WRITE are tunable).
-constexpr std::uint64_t kKyberLatencyTarget[KYBER_OTHER] = {
-    2 * core::kNsPerMs, 10 * core::kNsPerMs, 5 * core::kNsPerSec};
+constexpr std::uint64_t kKyberLatencyTarget[KYBER_OTHER] = {2 * core::kNsPerMs, 10 * core::kNsPerMs,
+                                                            5 * core::kNsPerSec};
 
 // Domain of an operation: by op code only (kyber_sched_domain).
 KyberDomain kyber_sched_domain(std::uint32_t opf);

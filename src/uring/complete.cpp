@@ -19,7 +19,7 @@ bool ring_has_space(IoRingCtx* ctx) {
 }
 
 void write_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags) {
-  io_uring_cqe* cqe = &ctx->rings->cqes[ctx->cached_cq_tail & (ctx->cq_entries - 1)];
+  Cqe* cqe = &ctx->rings->cqes[ctx->cached_cq_tail & (ctx->cq_entries - 1)];
   cqe->user_data = user_data;
   cqe->res = res;
   cqe->flags = cflags;

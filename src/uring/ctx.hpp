@@ -26,7 +26,7 @@ struct IoSqData;
 // struct io_overflow_cqe (include/linux/io_uring_types.h)
 struct OverflowCqe {
   core::ListHead list;
-  io_uring_cqe cqe;
+  Cqe cqe;
 };
 
 // struct io_submit_state (include/linux/io_uring_types.h)

@@ -2,8 +2,9 @@
 // kernel source it mirrors). Functions marked "locked" need ctx->uring_lock.
 #pragma once
 
-#include <linux/io_uring.h>
 #include <signal.h>
+
+#include "iostack/uring.h"
 
 #include <cstdint>
 
@@ -194,6 +195,8 @@ int eventfd_unregister(IoRingCtx* ctx);
 void eventfd_signal_locked(IoRingCtx* ctx);  // completion_lock held
 
 // ---- sqpoll.cpp (io_uring/sqpoll.c)
+// Parameter checks of io_sq_offload_create, done before any file exists.
+int sq_offload_validate(IoRingCtx* ctx, const io_uring_params* p);
 int sq_offload_create(IoRingCtx* ctx, const io_uring_params* p);
 void sq_thread_finish(IoRingCtx* ctx);
 void sq_thread_wake(IoRingCtx* ctx);

@@ -4,7 +4,7 @@ namespace iostack::uring {
 
 RingsLayout rings_layout(unsigned sq_entries, unsigned cq_entries) {
   RingsLayout rl;
-  std::size_t off = offsetof(IoRings, cqes) + sizeof(io_uring_cqe) * cq_entries;
+  std::size_t off = offsetof(IoRings, cqes) + sizeof(Cqe) * cq_entries;
   off = (off + 63) & ~std::size_t{63};  // SMP_CACHE_BYTES
   rl.sq_array_offset = off;
   rl.rings_size = off + sizeof(std::uint32_t) * sq_entries;

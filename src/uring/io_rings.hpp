@@ -17,6 +17,15 @@ struct IoUringIdx {
   std::uint32_t tail;
 };
 
+// struct io_uring_cqe without the CQE32 tail (a flexible array member that
+// C++ cannot put in an array).
+struct Cqe {
+  std::uint64_t user_data;
+  std::int32_t res;
+  std::uint32_t flags;
+};
+static_assert(sizeof(Cqe) == 16);
+
 // struct io_rings (include/linux/io_uring_types.h)
 struct IoRings {
   IoUringIdx sq;
@@ -29,7 +38,7 @@ struct IoRings {
   std::uint32_t sq_flags;
   std::uint32_t cq_flags;
   std::uint32_t cq_overflow;
-  alignas(64) io_uring_cqe cqes[1];
+  alignas(64) Cqe cqes[1];
 };
 
 static_assert(offsetof(IoRings, sq.head) == 0);
@@ -45,7 +54,7 @@ static_assert(offsetof(IoRings, sq_flags) == 36);
 static_assert(offsetof(IoRings, cq_flags) == 40);
 static_assert(offsetof(IoRings, cq_overflow) == 44);
 static_assert(offsetof(IoRings, cqes) == 64);
-static_assert(sizeof(io_uring_sqe) == 64 && sizeof(io_uring_cqe) == 16);
+static_assert(sizeof(io_uring_sqe) == 64 && sizeof(io_uring_cqe) == sizeof(Cqe));
 
 // Shared words are plain uint32_t in the mapping; every access goes through
 // atomic_ref so the compiler neither tears nor reorders it.

@@ -303,7 +303,7 @@ void queue_iowq(IoKiocb* req) {
   const IoOpDef* def = op_def(req->opcode);
   std::uint32_t wflags = 0;
   if (def->unbound_nonreg_file && def->needs_file) {
-    if (assign_file(req, def, in_submit_of(ctx) ? kIssueLocked : 0) && !is_regular_or_bdev(req))
+    if (assign_file(req, def, in_submit_of(ctx) ? static_cast<unsigned>(kIssueLocked) : 0u) && !is_regular_or_bdev(req))
       wflags |= kWqWorkUnbound;
   } else if (!def->needs_file) {
     wflags |= kWqWorkUnbound;

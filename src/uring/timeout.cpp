@@ -125,7 +125,7 @@ std::uint32_t cq_tail_snapshot(IoRingCtx* ctx) {
 
 // Finds an armed timeout matching `cd` on `list` and takes it off (state
 // becomes `to`); the caller then stops its timer.
-IoKiocb* extract(IoRingCtx* ctx, core::ListHead* list, CancelMatch* cd, int to) {
+IoKiocb* extract(IoRingCtx*, core::ListHead* list, CancelMatch* cd, int to) {
   for (core::ListHead* n = list->first(); n != list; n = n->next) {
     IoKiocb* req = core::list_entry<IoKiocb, &IoKiocb::list>(n);
     if (req->tstate.load(std::memory_order_relaxed) != kArmed) continue;

@@ -1,7 +1,8 @@
 // Data written through the whole stack reads back identical: random sizes
 // and offsets, batches under a plug so bios merge, on ram and on a
 // memory-backed null device, through each merge path (software queue and
-// plug without a scheduler, mq-deadline's merges, and no merging at all).
+// plug without a scheduler, mq-deadline's and kyber's merges, and no merging
+// at all).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -124,7 +125,8 @@ TEST_P(DataIntegrityTest, RandomWritesReadBackIdentical) {
 INSTANTIATE_TEST_SUITE_P(
     Paths, DataIntegrityTest,
     ::testing::Values(Param{"ram:16M", "none", "0"}, Param{"ram:16M", "mq-deadline", "0"},
-                      Param{"ram:16M", "mq-deadline", "2"},
+                      Param{"ram:16M", "mq-deadline", "2"}, Param{"ram:16M", "kyber", "0"},
+                      Param{"null:16M,memory_backed=1,irqmode=softirq", "kyber", "0"},
                       Param{"null:16M,memory_backed=1", "none", "0"},
                       Param{"null:16M,memory_backed=1,irqmode=softirq", "mq-deadline", "0"},
                       Param{"null:16M,memory_backed=1,irqmode=timer,completion_nsec=20000", "mq-deadline", "0"},

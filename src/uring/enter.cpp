@@ -1,0 +1,88 @@
+// io_uring_enter(2) (io_uring/io_uring.c): submit, wake the SQPOLL thread,
+// wait for completions.
+#include <cerrno>
+#include <cstring>
+
+#include "uring/engine.hpp"
+
+namespace iostack::uring {
+
+namespace {
+
+constexpr unsigned kEnterFlags = IORING_ENTER_GETEVENTS | IORING_ENTER_SQ_WAKEUP |
+                                 IORING_ENTER_SQ_WAIT | IORING_ENTER_EXT_ARG |
+                                 IORING_ENTER_REGISTERED_RING | IORING_ENTER_ABS_TIMER |
+                                 IORING_ENTER_EXT_ARG_REG | IORING_ENTER_NO_IOWAIT;
+
+int get_ext_arg(unsigned flags, const void* argp, std::size_t argsz, ExtArg* ext) {
+  if (!(flags & IORING_ENTER_EXT_ARG)) {
+    ext->sig = static_cast<const sigset_t*>(argp);
+    ext->argsz = argsz;
+    return 0;
+  }
+  if (flags & IORING_ENTER_EXT_ARG_REG) {
+    // No wait regions can be registered here.
+    return argsz != 32 ? -EINVAL : -EFAULT;
+  }
+  if (argsz != sizeof(io_uring_getevents_arg)) return -EINVAL;
+  if (!argp) return -EFAULT;
+  io_uring_getevents_arg arg;
+  std::memcpy(&arg, argp, sizeof(arg));
+  ext->sig = reinterpret_cast<const sigset_t*>(static_cast<std::uintptr_t>(arg.sigmask));
+  ext->argsz = arg.sigmask_sz;
+  if (arg.ts) {
+    __kernel_timespec ts;
+    std::memcpy(&ts, reinterpret_cast<const void*>(static_cast<std::uintptr_t>(arg.ts)), sizeof(ts));
+    ext->ts_set = true;
+    ext->sec = ts.tv_sec;
+    ext->nsec = ts.tv_nsec;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags,
+               const void* argp, std::size_t argsz) {
+  if (flags & ~kEnterFlags) return -EINVAL;
+  IoRingCtx* ctx;
+  if (const int ret = ctx_get(fd, flags & IORING_ENTER_REGISTERED_RING, &ctx)) return ret;
+  int ret = 0;
+  if (ctx->r_disabled.load(std::memory_order_acquire)) {
+    ret = -EBADFD;
+    goto out;
+  }
+  if (ctx->flags & IORING_SETUP_SQPOLL) {
+    if (!sq_thread_alive(ctx)) {
+      ret = -EOWNERDEAD;
+      goto out;
+    }
+    if (flags & IORING_ENTER_SQ_WAKEUP) sq_thread_wake(ctx);
+    if (flags & IORING_ENTER_SQ_WAIT) sqpoll_wait_sq(ctx);
+    ret = static_cast<int>(to_submit);
+  } else if (to_submit) {
+    if ((ctx->flags & IORING_SETUP_SINGLE_ISSUER) &&
+        ctx->submitter_tid.load(std::memory_order_relaxed) != current_tid()) {
+      ret = -EEXIST;
+      goto out;
+    }
+    ret = submit_and_flush(ctx, to_submit);
+    if (ret != static_cast<int>(to_submit)) goto out;
+  }
+  if (flags & IORING_ENTER_GETEVENTS) {
+    ExtArg ext;
+    int ret2 = get_ext_arg(flags, argp, argsz, &ext);
+    if (!ret2) ret2 = cqring_wait(ctx, min_complete, flags, &ext);
+    if (!ret) {
+      ret = ret2;
+      if (ret2 == -EBADR) ctx->cq_dropped.store(false, std::memory_order_relaxed);
+    }
+  } else if (tw_pending(ctx)) {
+    tw_run(ctx);
+  }
+out:
+  ctx_put(ctx);
+  return ret;
+}
+
+}  // namespace iostack::uring

@@ -1,0 +1,276 @@
+// Ring creation and teardown (io_uring_setup, io_uring_create,
+// io_uring_sanitise_params, io_uring_fill_params, io_allocate_scq_urings and
+// io_ring_exit_work in io_uring/io_uring.c).
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "task/current.hpp"
+#include "task/task.hpp"
+#include "uring/engine.hpp"
+#include "uring/tw_internal.hpp"
+
+namespace iostack::uring {
+
+namespace {
+
+// IORING_MAX_ENTRIES, IORING_MAX_CQ_ENTRIES.
+constexpr unsigned kMaxEntries = 32768;
+constexpr unsigned kMaxCqEntries = 2 * kMaxEntries;
+
+// The setup flags this engine implements; any other is -EINVAL, as a kernel
+// that predates it would answer.
+constexpr unsigned kSetupFlags =
+    IORING_SETUP_IOPOLL | IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF | IORING_SETUP_CQSIZE |
+    IORING_SETUP_CLAMP | IORING_SETUP_ATTACH_WQ | IORING_SETUP_R_DISABLED |
+    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+
+// The features really implemented (IORING_FEAT_*).
+constexpr unsigned kFeatures = IORING_FEAT_SINGLE_MMAP | IORING_FEAT_NODROP |
+                               IORING_FEAT_SUBMIT_STABLE | IORING_FEAT_RW_CUR_POS |
+                               IORING_FEAT_FAST_POLL | IORING_FEAT_POLL_32BITS |
+                               IORING_FEAT_SQPOLL_NONFIXED | IORING_FEAT_EXT_ARG |
+                               IORING_FEAT_NATIVE_WORKERS | IORING_FEAT_CQE_SKIP |
+                               IORING_FEAT_LINKED_FILE | IORING_FEAT_REG_REG_RING;
+
+unsigned roundup_pow2(unsigned v) {
+  unsigned r = 1;
+  while (r < v) r <<= 1;
+  return r;
+}
+
+int sanitise_params(const io_uring_params& p) {
+  const unsigned flags = p.flags;
+  if (flags & ~kSetupFlags) return -EINVAL;
+  if ((flags & IORING_SETUP_SQPOLL) &&
+      (flags & (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+                IORING_SETUP_DEFER_TASKRUN)))
+    return -EINVAL;
+  if ((flags & IORING_SETUP_TASKRUN_FLAG) &&
+      !(flags & (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_DEFER_TASKRUN)))
+    return -EINVAL;
+  if ((flags & IORING_SETUP_DEFER_TASKRUN) && !(flags & IORING_SETUP_SINGLE_ISSUER))
+    return -EINVAL;
+  return 0;
+}
+
+int fill_params(unsigned entries, io_uring_params& p) {
+  if (!entries) return -EINVAL;
+  if (entries > kMaxEntries) {
+    if (!(p.flags & IORING_SETUP_CLAMP)) return -EINVAL;
+    entries = kMaxEntries;
+  }
+  p.sq_entries = roundup_pow2(entries);
+  if (p.flags & IORING_SETUP_CQSIZE) {
+    if (!p.cq_entries) return -EINVAL;
+    if (p.cq_entries > kMaxCqEntries) {
+      if (!(p.flags & IORING_SETUP_CLAMP)) return -EINVAL;
+      p.cq_entries = kMaxCqEntries;
+    }
+    p.cq_entries = roundup_pow2(p.cq_entries);
+    if (p.cq_entries < p.sq_entries) return -EINVAL;
+  } else {
+    p.cq_entries = 2 * p.sq_entries;
+  }
+  std::memset(&p.sq_off, 0, sizeof(p.sq_off));
+  std::memset(&p.cq_off, 0, sizeof(p.cq_off));
+  p.sq_off.head = offsetof(IoRings, sq.head);
+  p.sq_off.tail = offsetof(IoRings, sq.tail);
+  p.sq_off.ring_mask = offsetof(IoRings, sq_ring_mask);
+  p.sq_off.ring_entries = offsetof(IoRings, sq_ring_entries);
+  p.sq_off.flags = offsetof(IoRings, sq_flags);
+  p.sq_off.dropped = offsetof(IoRings, sq_dropped);
+  p.cq_off.head = offsetof(IoRings, cq.head);
+  p.cq_off.tail = offsetof(IoRings, cq.tail);
+  p.cq_off.ring_mask = offsetof(IoRings, cq_ring_mask);
+  p.cq_off.ring_entries = offsetof(IoRings, cq_ring_entries);
+  p.cq_off.overflow = offsetof(IoRings, cq_overflow);
+  p.cq_off.cqes = offsetof(IoRings, cqes);
+  p.cq_off.flags = offsetof(IoRings, cq_flags);
+  return 0;
+}
+
+// Charges the ring pages (io_create_region -> __io_account_mem).
+int account_rings(IoRingCtx* ctx) {
+  const RingsLayout rl = rings_layout(ctx->sq_entries, ctx->cq_entries);
+  ctx->rings_bytes = page_align(rl.rings_size);
+  ctx->sqes_bytes = page_align(rl.sq_size);
+  task::Task* t = task::current();
+  if (t && !task::capable(t, task::kCapIpcLock)) {
+    const std::size_t pages = (ctx->rings_bytes + ctx->sqes_bytes) / kPageSize;
+    if (const int ret = account_mem(t->uid.load(std::memory_order_relaxed), pages)) return ret;
+    ctx->acct_uid = t->uid.load(std::memory_order_relaxed);
+    ctx->acct_pages = pages;
+  }
+  return 0;
+}
+
+int allocate_rings(IoRingCtx* ctx) {
+  const RingsLayout rl = rings_layout(ctx->sq_entries, ctx->cq_entries);
+  ctx->memfd = memfd_create("[io_uring]", MFD_CLOEXEC);
+  if (ctx->memfd < 0) return -errno;
+  ctx->region_bytes = ctx->rings_bytes + ctx->sqes_bytes;
+  if (ftruncate(ctx->memfd, static_cast<off_t>(ctx->region_bytes)) != 0) return -errno;
+  void* p = mmap(nullptr, ctx->region_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                 ctx->memfd, 0);
+  if (p == MAP_FAILED) return -ENOMEM;
+  ctx->region = p;
+  ctx->rings = static_cast<IoRings*>(p);
+  ctx->sq_array = reinterpret_cast<std::uint32_t*>(static_cast<char*>(p) + rl.sq_array_offset);
+  ctx->sqes = reinterpret_cast<io_uring_sqe*>(static_cast<char*>(p) + ctx->rings_bytes);
+  IoRings* r = ctx->rings;
+  r->sq_ring_mask = ctx->sq_entries - 1;
+  r->cq_ring_mask = ctx->cq_entries - 1;
+  r->sq_ring_entries = ctx->sq_entries;
+  r->cq_ring_entries = ctx->cq_entries;
+  return 0;
+}
+
+int create_wq(IoRingCtx* ctx, const io_uring_params& p) {
+  if (p.flags & IORING_SETUP_ATTACH_WQ) {
+    if (IoRingCtx* other = ring_fd_lookup(static_cast<int>(p.wq_fd)); other && other->wq) {
+      other->wq->get();
+      ctx->wq = other->wq;
+      return 0;
+    }
+  }
+  const unsigned bounded = std::min(ctx->sq_entries, 4u * static_cast<unsigned>(get_nprocs()));
+  struct rlimit rl;
+  getrlimit(RLIMIT_NPROC, &rl);
+  const unsigned unbounded =
+      rl.rlim_cur == RLIM_INFINITY ? 1024u : static_cast<unsigned>(std::min<rlim_t>(rl.rlim_cur, 1024));
+  ctx->wq = new IoWq(bounded, unbounded);
+  return 0;
+}
+
+void free_ctx_resources(IoRingCtx* ctx) {
+  if (ctx->wq) {
+    ctx->wq->put();
+    ctx->wq = nullptr;
+  }
+  if (ctx->region) munmap(ctx->region, ctx->region_bytes);
+  ctx->region = nullptr;
+  ctx->rings = nullptr;
+  if (ctx->memfd >= 0) close(ctx->memfd);
+  if (ctx->ready_efd >= 0) close(ctx->ready_efd);
+  if (ctx->fd >= 0) close(ctx->fd);
+  ctx->memfd = ctx->ready_efd = ctx->fd = -1;
+  if (ctx->acct_pages) unaccount_mem(ctx->acct_uid, ctx->acct_pages);
+  ctx->acct_pages = 0;
+  req_cache_destroy(ctx);
+  // The shell stays allocated: a thread racing with close may still look at
+  // `alive` and `users` (the kernel keeps the file alive by reference).
+}
+
+}  // namespace
+
+IoWq* ctx_wq(IoRingCtx* ctx) { return ctx->wq; }
+
+int ring_setup(unsigned entries, io_uring_params* up) {
+  if (!up) return -EFAULT;
+  io_uring_params p;
+  std::memcpy(&p, up, sizeof(p));
+  for (unsigned v : p.resv)
+    if (v) return -EINVAL;
+  if (int ret = sanitise_params(p)) return ret;
+  if (int ret = fill_params(entries, p)) return ret;
+
+  auto* ctx = new IoRingCtx;
+  ctx->flags = p.flags;
+  ctx->sq_entries = p.sq_entries;
+  ctx->cq_entries = p.cq_entries;
+  tw_init(ctx);
+  // The kernel checks the attach and affinity parameters before it creates
+  // any file; so must we, or our own descriptors would take the number of a
+  // closed wq_fd. The ring fd comes first so it gets the lowest free number.
+  int ret = account_rings(ctx);
+  if (!ret) ret = sq_offload_validate(ctx, &p);
+  if (!ret) {
+    ret = ring_fd_create(ctx);
+    if (ret > 0) ret = 0;
+  }
+  if (!ret) ret = allocate_rings(ctx);
+  if (!ret) {
+    p.sq_off.array = static_cast<std::uint32_t>(reinterpret_cast<char*>(ctx->sq_array) -
+                                                reinterpret_cast<char*>(ctx->rings));
+    ret = create_wq(ctx, p);
+  }
+  if (!ret) ret = sq_offload_create(ctx, &p);
+  if (ret) {
+    sq_thread_finish(ctx);
+    free_ctx_resources(ctx);
+    return ret;
+  }
+  p.features = kFeatures;
+  ctx->r_disabled.store(p.flags & IORING_SETUP_R_DISABLED, std::memory_order_relaxed);
+  if ((p.flags & IORING_SETUP_SINGLE_ISSUER) && !(p.flags & IORING_SETUP_R_DISABLED))
+    ctx->submitter_tid.store(current_tid(), std::memory_order_relaxed);
+  std::memcpy(up, &p, sizeof(p));
+  ring_fd_install(ctx);
+  return ctx->fd;
+}
+
+void ring_destroy(IoRingCtx* ctx) {
+  ctx->alive.store(false, std::memory_order_seq_cst);
+  while (ctx->users.load(std::memory_order_seq_cst) > 0) std::this_thread::yield();
+  sq_thread_finish(ctx);
+
+  // io_uring_try_cancel_requests: queued work, polls, timeouts, drained
+  // requests; then wait for what is running.
+  if (ctx->wq) {
+    ctx->wq->cancel([](IoWqWork* w, void* c) { return w->owner == c && w->data; }, ctx, true);
+  }
+  poll_remove_all(ctx);
+  kill_timeouts(ctx);
+  {
+    std::lock_guard lock(ctx->uring_lock);
+    RunningCtxScope scope(ctx);
+    while (!ctx->defer_list.empty()) {
+      IoKiocb* req = core::list_entry<IoKiocb, &IoKiocb::list>(ctx->defer_list.first());
+      req->list.del();
+      req_defer_failed(req, -ECANCELED);
+    }
+    ctx->nr_drained = 0;
+    flush_completions(ctx);
+  }
+  for (;;) {
+    tw_run(ctx);
+    if (ctx->nr_live.load(std::memory_order_acquire) == 0 && !tw_pending(ctx)) break;
+    ctx->cq_wait.waiters.fetch_add(1, std::memory_order_seq_cst);
+    const std::uint32_t seq = ctx->cq_wait.seq.load(std::memory_order_seq_cst);
+    if (ctx->nr_live.load(std::memory_order_acquire) != 0 && !tw_pending(ctx)) {
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      ts.tv_nsec += 10 * 1000 * 1000;
+      if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+      }
+      futex_wait(&ctx->cq_wait.seq, seq, &ts);
+    }
+    ctx->cq_wait.waiters.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  // The fallback task-work item must be neither queued nor running.
+  if (ctx->wq)
+    ctx->wq->cancel([](IoWqWork* w, void* c) { return w == &static_cast<IoRingCtx*>(c)->tw_work; },
+                    ctx, true);
+  while (ctx->tw_work_queued.load(std::memory_order_seq_cst)) std::this_thread::yield();
+
+  overflow_flush(ctx, true);
+  eventfd_unregister(ctx);
+  {
+    std::lock_guard lock(ctx->uring_lock);
+    if (ctx->files_registered) unregister_files(ctx);
+    if (ctx->bufs_registered) unregister_buffers(ctx);
+  }
+  free_ctx_resources(ctx);
+}
+
+}  // namespace iostack::uring

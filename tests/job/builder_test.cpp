@@ -1,0 +1,80 @@
+// From sections to jobs: groups, checks, and the built-in default job.
+#include "job/job_builder.hpp"
+
+#include <gtest/gtest.h>
+
+#include "job/default_job.hpp"
+#include "job/job_file.hpp"
+
+namespace iostack::job {
+namespace {
+
+std::vector<JobDef> build(const std::string& text, std::string* err) {
+  JobFileSet set;
+  std::vector<JobDef> jobs;
+  if (!parse_job_text(text, "t.fio", &set, err)) return jobs;
+  if (!build_jobs(set, &jobs, err)) jobs.clear();
+  return jobs;
+}
+
+TEST(Builder, StonewallAndNewGroupStartGroups) {
+  std::string err;
+  auto jobs = build("[global]\nfilename=ram:1M\n[a]\n[b]\n[c]\nstonewall\n[d]\nnew_group\n[e]\n",
+                    &err);
+  ASSERT_EQ(jobs.size(), 5u) << err;
+  EXPECT_EQ(jobs[0].groupid, 0);
+  EXPECT_EQ(jobs[1].groupid, 0);
+  EXPECT_EQ(jobs[2].groupid, 1);
+  EXPECT_TRUE(jobs[2].waits);
+  EXPECT_EQ(jobs[3].groupid, 2);
+  EXPECT_FALSE(jobs[3].waits) << "new_group reports apart but does not wait";
+  EXPECT_EQ(jobs[4].groupid, 2);
+}
+
+TEST(Builder, JobOptionsListOnlyTheSectionsOwn) {
+  std::string err;
+  auto jobs = build("[global]\nfilename=ram:1M\n[a]\nrw=write\nbs=8k\n", &err);
+  ASSERT_EQ(jobs.size(), 1u) << err;
+  ASSERT_EQ(jobs[0].opts.given.size(), 2u);
+  EXPECT_EQ(jobs[0].opts.given[0].first, "rw");
+}
+
+TEST(Builder, EnginesThatHaveNotLandedSayNotYetSupported) {
+  std::string err;
+  build("[a]\nfilename=ram:1M\nioengine=io_uring\n", &err);
+  EXPECT_EQ(err,
+            "t.fio:3: ioengine=io_uring: not yet supported (iostack's io_uring engine has not "
+            "landed; use ioengine=bio or psync)");
+  build("[a]\nfilename=ram:1M\nioengine=libaio\n", &err);
+  EXPECT_NE(err.find("ioengine=libaio: not yet supported"), std::string::npos);
+}
+
+TEST(Builder, MissingFilenameIsAnError) {
+  std::string err;
+  build("[lonely]\nrw=read\n", &err);
+  EXPECT_EQ(err, "t.fio:1: job 'lonely': filename: missing (name a device, e.g. filename=ram:64M)");
+}
+
+TEST(Builder, DefaultJobMatchesExamplesDefaultFio) {
+  JobFileSet a, b;
+  std::string err;
+  ASSERT_TRUE(parse_job_text(default_job_text(), kDefaultJobName, &a, &err)) << err;
+  ASSERT_TRUE(parse_job_file(IOSTACK_SOURCE_DIR "/examples/default.fio", &b, &err)) << err;
+  std::vector<JobDef> ja, jb;
+  ASSERT_TRUE(build_jobs(a, &ja, &err)) << err;
+  ASSERT_TRUE(build_jobs(b, &jb, &err)) << err;
+  ASSERT_EQ(ja.size(), jb.size());
+  for (std::size_t i = 0; i < ja.size(); ++i) {
+    EXPECT_EQ(ja[i].opts.name, jb[i].opts.name);
+    EXPECT_EQ(ja[i].opts.given, jb[i].opts.given);
+    EXPECT_EQ(ja[i].groupid, jb[i].groupid);
+  }
+  ASSERT_EQ(a.global_opts.size(), b.global_opts.size());
+  for (std::size_t i = 0; i < a.global_opts.size(); ++i) {
+    EXPECT_EQ(a.global_opts[i].key, b.global_opts[i].key);
+    EXPECT_EQ(a.global_opts[i].value, b.global_opts[i].value);
+  }
+}
+
+}  // namespace
+}  // namespace iostack::job

@@ -1,0 +1,96 @@
+// Every example job through the built binary: the numbers it reports must
+// add up. I/Os issued = I/Os completed for each job and direction, and
+// every bio the jobs issued reached the device: as a request of its own or
+// merged into one (plus one more bio for each split).
+#include <gtest/gtest.h>
+
+#include "tool_util.hpp"
+
+namespace iostack::tool::test {
+namespace {
+
+using json = nlohmann::json;
+
+json run_json(const std::string& args) {
+  const Result r = run("run --output-format=json " + args);
+  EXPECT_EQ(r.rc, 0) << r.err;
+  return json::parse(r.out);
+}
+
+void check_consistent(const json& j) {
+  std::uint64_t issued = 0;
+  for (const auto& job : j["jobs"]) {
+    EXPECT_EQ(job["error"], 0) << job["jobname"];
+    for (const char* d : {"read", "write", "trim"}) {
+      const auto& dd = job[d];
+      EXPECT_EQ(dd["total_ios"], dd["clat_ns"]["N"]) << job["jobname"] << " " << d;
+    }
+    issued += job["read"]["total_ios"].get<std::uint64_t>() +
+              job["write"]["total_ios"].get<std::uint64_t>();
+  }
+  std::uint64_t reached = 0, splits = 0;
+  for (const auto& d : j["disk_util"]) {
+    reached += d["read_ios"].get<std::uint64_t>() + d["write_ios"].get<std::uint64_t>() +
+               d["read_merges"].get<std::uint64_t>() + d["write_merges"].get<std::uint64_t>();
+    splits += d["splits"].get<std::uint64_t>();
+  }
+  EXPECT_GT(issued, 0u);
+  EXPECT_EQ(issued + splits, reached);
+}
+
+TEST(Examples, DefaultJob) {
+  const json j = run_json(example("default.fio"));
+  check_consistent(j);
+  ASSERT_EQ(j["jobs"].size(), 2u);
+  EXPECT_GT(j["disk_util"][0]["write_merges"].get<std::uint64_t>(), 0u)
+      << "the sequential writer's plugged batches merge";
+  // One pass of 4 KiB writes over 256 MiB.
+  EXPECT_EQ(j["jobs"][1]["write"]["total_ios"], 65536);
+}
+
+TEST(Examples, SequentialWriteMerging) {
+  const json j = run_json(example("seq-write-merge.fio"));
+  check_consistent(j);
+  const auto& d = j["disk_util"][0];
+  EXPECT_EQ(d["write_ios"], 512) << "32 bios of 4 KiB per 128 KiB request";
+  EXPECT_EQ(d["write_merges"], 16384 - 512);
+  EXPECT_EQ(d["write_sectors"], 131072);
+}
+
+TEST(Examples, PrioritiesUnderMqDeadline) {
+  const json j = run_json(example("prio-mixed.fio"));
+  check_consistent(j);
+  ASSERT_EQ(j["jobs"].size(), 3u);
+  const double rt = j["jobs"][0]["read"]["clat_ns"]["mean"];
+  const double be = j["jobs"][1]["read"]["clat_ns"]["mean"];
+  EXPECT_LT(rt, be) << "the realtime class is served first";
+}
+
+TEST(Examples, Verify) {
+  const json j = run_json(example("verify.fio"));
+  check_consistent(j);
+  // The writer read everything back; the second job read it again.
+  EXPECT_EQ(j["jobs"][0]["read"]["io_bytes"], 32 << 20);
+  EXPECT_EQ(j["jobs"][1]["read"]["io_bytes"], 32 << 20);
+}
+
+TEST(Examples, NullOverhead) {
+  const json j = run_json(example("null-overhead.fio"));
+  check_consistent(j);
+  EXPECT_GT(j["jobs"][0]["read"]["iops"].get<double>(), 0.0);
+}
+
+TEST(Examples, BuiltInDefaultRunsWithNoArguments) {
+  const Result r = run("run");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  for (const char* s : {"randrw: (groupid=0, jobs=1): err= 0", "seqwrite: (groupid=1, jobs=1)",
+                        "  read: IOPS=", "  write: IOPS=", "clat percentiles", "99.99th=[",
+                        "IO depths    :", "Run status group 0 (all jobs):", "Disk stats (read/write):",
+                        "  ram0: ios="})
+    EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+  EXPECT_EQ(r.out.find("Jobs:"), std::string::npos) << "no progress line when not a terminal";
+  EXPECT_EQ(r.out.find("merge=0/0"), std::string::npos) << "write merges are visible";
+}
+
+}  // namespace
+}  // namespace iostack::tool::test

@@ -1,0 +1,242 @@
+// Test harness: the same ring code driven either by the kernel's io_uring
+// (raw system calls) or by iostack's, so tests can run one sequence on both
+// and compare what comes back.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "iostack/uring.h"
+
+namespace uring_test {
+
+struct Backend {
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+  virtual int setup(unsigned entries, io_uring_params* p) = 0;
+  virtual int enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags,
+                    const void* arg, size_t argsz) = 0;
+  virtual int reg(int fd, unsigned op, void* arg, unsigned nr) = 0;
+  virtual void* map(int fd, off_t off, size_t len) = 0;  // null on failure
+  virtual int close_ring(int fd) = 0;
+};
+
+struct KernelBackend : Backend {
+  const char* name() const override { return "kernel"; }
+  int setup(unsigned entries, io_uring_params* p) override {
+    long r = syscall(__NR_io_uring_setup, entries, p);
+    return r < 0 ? -errno : static_cast<int>(r);
+  }
+  int enter(int fd, unsigned s, unsigned m, unsigned f, const void* a, size_t sz) override {
+    long r = syscall(__NR_io_uring_enter, fd, s, m, f, a, sz);
+    return r < 0 ? -errno : static_cast<int>(r);
+  }
+  int reg(int fd, unsigned op, void* arg, unsigned nr) override {
+    long r = syscall(__NR_io_uring_register, fd, op, arg, nr);
+    return r < 0 ? -errno : static_cast<int>(r);
+  }
+  void* map(int fd, off_t off, size_t len) override {
+    void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, off);
+    return p == MAP_FAILED ? nullptr : p;
+  }
+  int close_ring(int fd) override { return ::close(fd) == 0 ? 0 : -errno; }
+};
+
+struct IostackBackend : Backend {
+  const char* name() const override { return "iostack"; }
+  int setup(unsigned entries, io_uring_params* p) override {
+    return iostack_io_uring_setup(entries, p);
+  }
+  int enter(int fd, unsigned s, unsigned m, unsigned f, const void* a, size_t sz) override {
+    return iostack_io_uring_enter(fd, s, m, f, a, sz);
+  }
+  int reg(int fd, unsigned op, void* arg, unsigned nr) override {
+    return iostack_io_uring_register(fd, op, arg, nr);
+  }
+  void* map(int fd, off_t off, size_t len) override {
+    void* p = iostack_io_uring_mmap(fd, off, len);
+    return IOSTACK_URING_IS_ERR(p) ? nullptr : p;
+  }
+  int close_ring(int fd) override { return iostack_io_uring_close(fd); }
+};
+
+// Whether this process may use the kernel's io_uring at all.
+inline bool kernel_uring_available(std::string* why) {
+  io_uring_params p{};
+  long r = syscall(__NR_io_uring_setup, 2, &p);
+  if (r < 0) {
+    *why = std::string("kernel io_uring_setup refused: ") + strerror(errno);
+    return false;
+  }
+  ::close(static_cast<int>(r));
+  return true;
+}
+
+#define SKIP_WITHOUT_KERNEL_URING()                                        \
+  do {                                                                     \
+    std::string why_;                                                      \
+    if (!uring_test::kernel_uring_available(&why_)) GTEST_SKIP() << why_; \
+  } while (0)
+
+struct Cqe {
+  std::uint64_t user_data;
+  std::int32_t res;
+  std::uint32_t flags;
+  bool operator==(const Cqe& o) const {
+    return user_data == o.user_data && res == o.res && flags == o.flags;
+  }
+};
+inline std::ostream& operator<<(std::ostream& os, const Cqe& c) {
+  return os << "{ud=" << c.user_data << " res=" << c.res << " flags=" << c.flags << "}";
+}
+
+// A mapped ring, as liburing would set it up.
+class Ring {
+ public:
+  explicit Ring(Backend* b) : b_(b) {}
+  ~Ring() { exit(); }
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+
+  int init(unsigned entries, io_uring_params params = {}) {
+    p_ = params;
+    const int fd = b_->setup(entries, &p_);
+    if (fd < 0) return fd;
+    fd_ = fd;
+    ring_sz_ = std::max(p_.sq_off.array + p_.sq_entries * 4u,
+                        p_.cq_off.cqes + p_.cq_entries * 16u);
+    ring_ = static_cast<char*>(b_->map(fd_, IORING_OFF_SQ_RING, ring_sz_));
+    sqes_sz_ = p_.sq_entries * sizeof(io_uring_sqe);
+    sqes_ = static_cast<io_uring_sqe*>(b_->map(fd_, IORING_OFF_SQES, sqes_sz_));
+    if (!ring_ || !sqes_) return -ENOMEM;
+    sqe_tail_ = sq_tail();
+    return fd_;
+  }
+
+  void exit() {
+    if (ring_) munmap(ring_, ring_sz_);
+    if (sqes_) munmap(sqes_, sqes_sz_);
+    ring_ = nullptr;
+    sqes_ = nullptr;
+    if (fd_ >= 0) b_->close_ring(fd_);
+    fd_ = -1;
+  }
+
+  int fd() const { return fd_; }
+  const io_uring_params& params() const { return p_; }
+  Backend* backend() const { return b_; }
+
+  std::uint32_t& u32(std::uint32_t off) { return *reinterpret_cast<std::uint32_t*>(ring_ + off); }
+  std::uint32_t load(std::uint32_t off) {
+    return std::atomic_ref<std::uint32_t>(u32(off)).load(std::memory_order_acquire);
+  }
+  void store(std::uint32_t off, std::uint32_t v) {
+    std::atomic_ref<std::uint32_t>(u32(off)).store(v, std::memory_order_release);
+  }
+  std::uint32_t sq_tail() { return load(p_.sq_off.tail); }
+  std::uint32_t sq_flags() { return load(p_.sq_off.flags); }
+  std::uint32_t sq_dropped() { return load(p_.sq_off.dropped); }
+  std::uint32_t cq_overflow() { return load(p_.cq_off.overflow); }
+  std::uint32_t& cq_flags() { return u32(p_.cq_off.flags); }
+  std::uint32_t* sq_array() { return &u32(p_.sq_off.array); }
+
+  // Next SQE, zeroed, its index placed in the SQ array.
+  io_uring_sqe* sqe() {
+    const std::uint32_t head = load(p_.sq_off.head);
+    if (sqe_tail_ - head >= p_.sq_entries) return nullptr;
+    const std::uint32_t idx = sqe_tail_ & (p_.sq_entries - 1);
+    io_uring_sqe* s = &sqes_[idx];
+    std::memset(s, 0, sizeof(*s));
+    sq_array()[idx] = idx;
+    sqe_tail_++;
+    return s;
+  }
+  // Publishes the SQEs taken so far.
+  unsigned flush() {
+    const std::uint32_t tail = sq_tail();
+    store(p_.sq_off.tail, sqe_tail_);
+    return sqe_tail_ - tail;
+  }
+  // Publishes without touching the SQ array (for tests that write it).
+  void set_tail(std::uint32_t t) {
+    sqe_tail_ = t;
+    store(p_.sq_off.tail, t);
+  }
+  io_uring_sqe* sqe_at(unsigned idx) { return &sqes_[idx]; }
+
+  int enter(unsigned to_submit, unsigned min_complete, unsigned flags, const void* arg = nullptr,
+            size_t argsz = 0) {
+    return b_->enter(fd_, to_submit, min_complete, flags, arg, argsz);
+  }
+  int submit(unsigned wait_nr = 0) {
+    const unsigned n = flush();
+    return enter(n, wait_nr, wait_nr ? IORING_ENTER_GETEVENTS : 0, nullptr, 8);
+  }
+  int reg(unsigned op, void* arg, unsigned nr) { return b_->reg(fd_, op, arg, nr); }
+
+  unsigned cq_ready() { return load(p_.cq_off.tail) - load(p_.cq_off.head); }
+  bool peek(Cqe* out) {
+    const std::uint32_t head = load(p_.cq_off.head);
+    if (head == load(p_.cq_off.tail)) return false;
+    const auto* c = reinterpret_cast<const io_uring_cqe*>(ring_ + p_.cq_off.cqes) +
+                    (head & (p_.cq_entries - 1));
+    *out = Cqe{c->user_data, c->res, c->flags};
+    store(p_.cq_off.head, head + 1);
+    return true;
+  }
+  std::vector<Cqe> reap() {
+    std::vector<Cqe> v;
+    Cqe c;
+    while (peek(&c)) v.push_back(c);
+    return v;
+  }
+  // Waits until `n` CQEs have been reaped (or an error / `timeout_ms`).
+  std::vector<Cqe> wait(unsigned n, int timeout_ms = 5000) {
+    std::vector<Cqe> v;
+    while (v.size() < n) {
+      Cqe c;
+      if (peek(&c)) {
+        v.push_back(c);
+        continue;
+      }
+      __kernel_timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000LL};
+      io_uring_getevents_arg arg{};
+      arg.ts = reinterpret_cast<std::uintptr_t>(&ts);
+      const int r = enter(0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+      if (r < 0 && r != -EINTR) break;
+    }
+    return v;
+  }
+
+ private:
+  Backend* b_;
+  int fd_ = -1;
+  io_uring_params p_{};
+  char* ring_ = nullptr;
+  std::size_t ring_sz_ = 0;
+  io_uring_sqe* sqes_ = nullptr;
+  std::size_t sqes_sz_ = 0;
+  std::uint32_t sqe_tail_ = 0;
+};
+
+// SQE builders (what liburing's io_uring_prep_* do).
+inline void prep(io_uring_sqe* s, std::uint8_t op, int fd, const void* addr, unsigned len,
+                 std::uint64_t off, std::uint64_t ud) {
+  s->opcode = op;
+  s->fd = fd;
+  s->addr = reinterpret_cast<std::uintptr_t>(addr);
+  s->len = len;
+  s->off = off;
+  s->user_data = ud;
+}
+
+}  // namespace uring_test
