@@ -17,13 +17,15 @@ using namespace iostack;
 
 std::unique_ptr<dev::BlockDevice> make_null(const char* sched, const char* extra = "") {
   std::string err;
-  auto d = dev::create_device(std::string("null:4G,irqmode=none,queue_depth=64") + extra, nullptr, &err);
+  auto d =
+      dev::create_device(std::string("null:4G,irqmode=none,queue_depth=64") + extra, nullptr, &err);
   if (!d || d->queue()->attr_store("scheduler", sched) != 0) std::abort();
   return d;
 }
 
 void count_end_io(block::Bio* bio) {
-  static_cast<std::atomic<std::uint64_t>*>(bio->bi_private)->fetch_add(1, std::memory_order_relaxed);
+  static_cast<std::atomic<std::uint64_t>*>(bio->bi_private)
+      ->fetch_add(1, std::memory_order_relaxed);
 }
 
 // One 4 KiB read per iteration at a random-looking offset.

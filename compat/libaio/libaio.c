@@ -39,11 +39,11 @@ IOSTACK_EXPORT int io_submit(io_context_t ctx, long nr, struct iocb *ios[]) {
   return (int)iostack_io_submit(ctx_id(ctx), nr, ios);
 }
 
-IOSTACK_EXPORT int io_cancel(io_context_t ctx, struct iocb *iocb, struct io_event *evt) {
+IOSTACK_EXPORT int io_cancel_0_4(io_context_t ctx, struct iocb *iocb, struct io_event *evt) {
   return iostack_io_cancel(ctx_id(ctx), iocb, evt);
 }
 
-IOSTACK_EXPORT int io_getevents(io_context_t ctx, long min_nr, long nr, struct io_event *events,
+IOSTACK_EXPORT int io_getevents_0_4(io_context_t ctx, long min_nr, long nr, struct io_event *events,
                                 struct timespec *timeout) {
   if (ring_empty_poll(ctx, timeout)) return 0;
   return (int)iostack_io_getevents(ctx_id(ctx), min_nr, nr, events, timeout);
@@ -58,8 +58,8 @@ IOSTACK_EXPORT int io_pgetevents(io_context_t ctx, long min_nr, long nr, struct 
   return (int)iostack_io_pgetevents(ctx_id(ctx), min_nr, nr, events, timeout, &ss);
 }
 
-IOSTACK_EXPORT int io_queue_wait(io_context_t ctx, struct timespec *timeout) {
-  return io_getevents(ctx, 0, 0, NULL, timeout);
+IOSTACK_EXPORT int io_queue_wait_0_4(io_context_t ctx, struct timespec *timeout) {
+  return io_getevents_0_4(ctx, 0, 0, NULL, timeout);
 }
 
 /* --- LIBAIO_0.1 --- */
@@ -78,7 +78,7 @@ IOSTACK_EXPORT int io_queue_run(io_context_t ctx) {
   static struct timespec zero;
   struct io_event ev;
   int ret;
-  while ((ret = io_getevents(ctx, 0, 1, &ev, &zero)) == 1) {
+  while ((ret = io_getevents_0_4(ctx, 0, 1, &ev, &zero)) == 1) {
     io_callback_t cb;
     /* io_set_callback() stored a function pointer in the data field. */
     memcpy(&cb, &ev.data, sizeof(cb));
@@ -90,22 +90,26 @@ IOSTACK_EXPORT int io_queue_run(io_context_t ctx) {
 /* Old entry points kept for binaries linked against libaio 0.1-0.3. */
 IOSTACK_EXPORT int compat01_io_cancel(io_context_t ctx, struct iocb *iocb) {
   struct io_event ev;
-  return io_cancel(ctx, iocb, &ev);
+  return io_cancel_0_4(ctx, iocb, &ev);
 }
 
 IOSTACK_EXPORT int compat01_io_getevents(io_context_t ctx, long nr, struct io_event *events,
                           const struct timespec *timeout) {
   struct timespec t;
   if (timeout != NULL) t = *timeout;
-  return io_getevents(ctx, 1, nr, events, timeout != NULL ? &t : NULL);
+  return io_getevents_0_4(ctx, 1, nr, events, timeout != NULL ? &t : NULL);
 }
 
 IOSTACK_EXPORT int compat01_io_queue_wait(io_context_t ctx, struct timespec *timeout) {
   struct timespec t;
   if (timeout != NULL) t = *timeout;
-  return io_getevents(ctx, 0, 0, NULL, timeout != NULL ? &t : NULL);
+  return io_getevents_0_4(ctx, 0, 0, NULL, timeout != NULL ? &t : NULL);
 }
 
+/* Two versions of three names, as libaio 0.3.113 exports them. */
+__asm__(".symver io_cancel_0_4, io_cancel@@LIBAIO_0.4");
+__asm__(".symver io_getevents_0_4, io_getevents@@LIBAIO_0.4");
+__asm__(".symver io_queue_wait_0_4, io_queue_wait@@LIBAIO_0.4");
 __asm__(".symver compat01_io_cancel, io_cancel@LIBAIO_0.1");
 __asm__(".symver compat01_io_getevents, io_getevents@LIBAIO_0.1");
 __asm__(".symver compat01_io_queue_wait, io_queue_wait@LIBAIO_0.1");

@@ -21,9 +21,9 @@
 #define IOPRIO_CLASS_MASK 0x07
 #define IOPRIO_PRIO_MASK ((1UL << IOPRIO_CLASS_SHIFT) - 1)
 #define IOPRIO_PRIO_CLASS(ioprio) (((ioprio) >> IOPRIO_CLASS_SHIFT) & IOPRIO_CLASS_MASK)
-#define IOPRIO_PRIO_DATA(ioprio) ((ioprio) & IOPRIO_PRIO_MASK)
+#define IOPRIO_PRIO_DATA(ioprio) ((ioprio)&IOPRIO_PRIO_MASK)
 #define IOPRIO_PRIO_VALUE(cls, data) \
-  ((((cls) & IOPRIO_CLASS_MASK) << IOPRIO_CLASS_SHIFT) | ((data) & IOPRIO_PRIO_MASK))
+  ((((cls)&IOPRIO_CLASS_MASK) << IOPRIO_CLASS_SHIFT) | ((data)&IOPRIO_PRIO_MASK))
 enum { IOPRIO_CLASS_NONE, IOPRIO_CLASS_RT, IOPRIO_CLASS_BE, IOPRIO_CLASS_IDLE };
 enum { IOPRIO_WHO_PROCESS = 1, IOPRIO_WHO_PGRP, IOPRIO_WHO_USER };
 #define IOPRIO_NORM 4
@@ -47,7 +47,7 @@ enum { IOPRIO_WHO_PROCESS = 1, IOPRIO_WHO_PGRP, IOPRIO_WHO_USER };
 #define IOPRIO_LEVEL_MASK (IOPRIO_NR_LEVELS - 1)
 #endif
 #ifndef IOPRIO_PRIO_LEVEL
-#define IOPRIO_PRIO_LEVEL(ioprio) ((ioprio) & IOPRIO_LEVEL_MASK)
+#define IOPRIO_PRIO_LEVEL(ioprio) ((ioprio)&IOPRIO_LEVEL_MASK)
 #endif
 #ifndef IOPRIO_BE_NR
 #define IOPRIO_BE_NR IOPRIO_NR_LEVELS
@@ -73,10 +73,9 @@ enum { IOPRIO_WHO_PROCESS = 1, IOPRIO_WHO_PGRP, IOPRIO_WHO_USER };
 #define IOPRIO_HINT_DEV_DURATION_LIMIT_7 7
 #endif
 #ifndef IOPRIO_PRIO_VALUE_HINT
-#define IOPRIO_PRIO_VALUE_HINT(cls, level, hint)                  \
-  ((((cls) & IOPRIO_CLASS_MASK) << IOPRIO_CLASS_SHIFT) |          \
-   (((hint) & IOPRIO_HINT_MASK) << IOPRIO_HINT_SHIFT) |           \
-   ((level) & IOPRIO_LEVEL_MASK))
+#define IOPRIO_PRIO_VALUE_HINT(cls, level, hint)       \
+  ((((cls)&IOPRIO_CLASS_MASK) << IOPRIO_CLASS_SHIFT) | \
+   (((hint)&IOPRIO_HINT_MASK) << IOPRIO_HINT_SHIFT) | ((level)&IOPRIO_LEVEL_MASK))
 #endif
 
 #ifdef __cplusplus

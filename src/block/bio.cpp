@@ -25,9 +25,12 @@ BioVec* alloc_vecs(unsigned* nr) {
 }
 
 void free_vecs(BioVec* v, unsigned nr) {
-  if (nr == 16) Vecs16::free(v);
-  else if (nr == 64) Vecs64::free(v);
-  else Vecs256::free(v);
+  if (nr == 16)
+    Vecs16::free(v);
+  else if (nr == 64)
+    Vecs64::free(v);
+  else
+    Vecs256::free(v);
 }
 
 void bio_chain_endio(Bio*) {

@@ -32,10 +32,10 @@ struct BvecIter {
 using BioEndIo = void (*)(Bio*);
 
 enum BioFlag : std::uint16_t {
-  BIO_CLONED = 1u << 0,         // shares another bio's vector
-  BIO_CHAIN = 1u << 1,          // has a chained child; completion counts down
+  BIO_CLONED = 1u << 0,            // shares another bio's vector
+  BIO_CHAIN = 1u << 1,             // has a chained child; completion counts down
   BIO_TRACE_COMPLETION = 1u << 2,  // Q already traced for this bio
-  BIO_POOLED = 1u << 3,         // from bio_alloc: bio_put returns it to the cache
+  BIO_POOLED = 1u << 3,            // from bio_alloc: bio_put returns it to the cache
 };
 
 constexpr unsigned kBioInlineVecs = 4;
@@ -55,7 +55,7 @@ struct Bio {
   BioEndIo bi_end_io = nullptr;
   void* bi_private = nullptr;
   BioVec* bi_io_vec = nullptr;
-  std::int32_t bi_pid = -1;    // submitting thread, for traces
+  std::int32_t bi_pid = -1;  // submitting thread, for traces
   std::uint64_t bi_issue_ns = 0;
   BioVec bi_inline_vecs[kBioInlineVecs];
 };
@@ -86,7 +86,9 @@ inline void bio_set_flag(Bio* bio, BioFlag f) { bio->bi_flags |= f; }
 
 // bio_advance: consume `bytes` from the front of the iterator.
 void bio_advance_iter(const Bio* bio, BvecIter* iter, std::uint32_t bytes);
-inline void bio_advance(Bio* bio, std::uint32_t bytes) { bio_advance_iter(bio, &bio->bi_iter, bytes); }
+inline void bio_advance(Bio* bio, std::uint32_t bytes) {
+  bio_advance_iter(bio, &bio->bi_iter, bytes);
+}
 
 // Calls fn(void* data, uint32_t len) for each piece of the bio's remaining data.
 template <typename Fn>

@@ -106,8 +106,10 @@ void submit_bio_noacct(Bio* bio) {
   BioList& list = t_bio_list;
   if (list.active) {
     bio->bi_next = nullptr;
-    if (list.tail) list.tail->bi_next = bio;
-    else list.head = bio;
+    if (list.tail)
+      list.tail->bi_next = bio;
+    else
+      list.head = bio;
     list.tail = bio;
     return;
   }

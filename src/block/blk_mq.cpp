@@ -260,8 +260,10 @@ void dispatch_ctx(HwCtx* hctx) {
 
 void dispatch_once(HwCtx* hctx) {
   if (!dispatch_parked(hctx)) return;
-  if (hctx->queue->elevator()) dispatch_sched(hctx);
-  else dispatch_ctx(hctx);
+  if (hctx->queue->elevator())
+    dispatch_sched(hctx);
+  else
+    dispatch_ctx(hctx);
 }
 
 void blk_mq_sched_restart(HwCtx* hctx) {
@@ -275,8 +277,10 @@ BlkStatus issue_directly(HwCtx* hctx, Request* rq, bool last) {
   if (!blk_mq_get_driver_tag(rq)) return BlkStatus::RESOURCE;
   blk_mq_start_request(rq);
   const BlkStatus ret = rq->q->driver()->queue_rq(hctx, rq, last);
-  if (ret == BlkStatus::OK) hctx->dispatched.fetch_add(1, std::memory_order_relaxed);
-  else if (ret == BlkStatus::RESOURCE || ret == BlkStatus::DEV_RESOURCE) requeue_started(rq);
+  if (ret == BlkStatus::OK)
+    hctx->dispatched.fetch_add(1, std::memory_order_relaxed);
+  else if (ret == BlkStatus::RESOURCE || ret == BlkStatus::DEV_RESOURCE)
+    requeue_started(rq);
   return ret;
 }
 
@@ -391,16 +395,20 @@ void blk_mq_insert_request(Request* rq, unsigned flags) {
   } else {
     trace_rq(rq, kTraceInsert);
     std::lock_guard lock(hctx->ctx_lock);
-    if (flags & INSERT_AT_HEAD) rq->queuelist.add_head(&hctx->sw_queue);
-    else rq->queuelist.add_tail(&hctx->sw_queue);
+    if (flags & INSERT_AT_HEAD)
+      rq->queuelist.add_head(&hctx->sw_queue);
+    else
+      rq->queuelist.add_tail(&hctx->sw_queue);
   }
 }
 
 void blk_mq_request_bypass_insert(Request* rq, bool at_head) {
   HwCtx* hctx = rq->mq_hctx;
   std::lock_guard lock(hctx->lock);
-  if (at_head) rq->queuelist.add_head(&hctx->dispatch);
-  else rq->queuelist.add_tail(&hctx->dispatch);
+  if (at_head)
+    rq->queuelist.add_head(&hctx->dispatch);
+  else
+    rq->queuelist.add_tail(&hctx->dispatch);
 }
 
 void blk_mq_run_hw_queue(HwCtx* hctx) {
@@ -458,7 +466,8 @@ bool blk_update_request(Request* rq, BlkStatus error, unsigned nr_bytes) {
   }
   rq->nr_phys_segments = static_cast<std::uint16_t>(bio_nr_segments(rq->q, rq->bio));
   for (Bio* b = rq->bio->bi_next; b; b = b->bi_next)
-    rq->nr_phys_segments = static_cast<std::uint16_t>(rq->nr_phys_segments + bio_nr_segments(rq->q, b));
+    rq->nr_phys_segments =
+        static_cast<std::uint16_t>(rq->nr_phys_segments + bio_nr_segments(rq->q, b));
   return true;
 }
 
@@ -473,8 +482,10 @@ void blk_mq_end_request_nodata(Request* rq, BlkStatus error) {
   }
   account_io_done(rq, now);
   rq->state.store(MQ_RQ_COMPLETE, std::memory_order_release);
-  if (rq->end_io) rq->end_io(rq, error);
-  else blk_mq_free_request(rq);
+  if (rq->end_io)
+    rq->end_io(rq, error);
+  else
+    blk_mq_free_request(rq);
 }
 
 void blk_mq_end_request(Request* rq, BlkStatus error) {

@@ -41,8 +41,7 @@ ElvMerge elv_merge(RequestQueue* q, Request** req, Bio* bio);
 // blk_mq_sched_try_merge: merge `bio` into a request found by elv_merge, then
 // try the follow-up request-request merge. A request made redundant is
 // returned in *merged_request for the caller to free after dropping its lock.
-bool blk_mq_sched_try_merge(RequestQueue* q, Bio* bio, unsigned nr_segs,
-                            Request** merged_request);
+bool blk_mq_sched_try_merge(RequestQueue* q, Bio* bio, unsigned nr_segs, Request** merged_request);
 // elv_attempt_insert_merge: merge a request being inserted into a queued one
 // (back merges through the cache and hash). Merged requests go on `free`.
 bool blk_mq_sched_try_insert_merge(RequestQueue* q, Request* rq, core::ListHead* free);

@@ -22,19 +22,27 @@ std::uint32_t categories(std::uint32_t opf) {
 
 std::uint32_t bio_action(std::uint32_t a) {
   switch (a) {
-    case kTraceQueue: return trace::kBlkTaQueue;
-    case kTraceBackMerge: return trace::kBlkTaBackmerge;
-    case kTraceFrontMerge: return trace::kBlkTaFrontmerge;
-    default: return trace::kBlkTaGetrq;
+    case kTraceQueue:
+      return trace::kBlkTaQueue;
+    case kTraceBackMerge:
+      return trace::kBlkTaBackmerge;
+    case kTraceFrontMerge:
+      return trace::kBlkTaFrontmerge;
+    default:
+      return trace::kBlkTaGetrq;
   }
 }
 
 std::uint32_t rq_action(std::uint32_t a) {
   switch (a) {
-    case kTraceInsert: return trace::kBlkTaInsert;
-    case kTraceIssue: return trace::kBlkTaIssue;
-    case kTraceRequeue: return trace::kBlkTaRequeue;
-    default: return trace::kBlkTaBackmerge;
+    case kTraceInsert:
+      return trace::kBlkTaInsert;
+    case kTraceIssue:
+      return trace::kBlkTaIssue;
+    case kTraceRequeue:
+      return trace::kBlkTaRequeue;
+    default:
+      return trace::kBlkTaBackmerge;
   }
 }
 

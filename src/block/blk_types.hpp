@@ -41,7 +41,9 @@ constexpr std::uint32_t REQ_NOMERGE_FLAGS = REQ_NOMERGE | REQ_PREFLUSH | REQ_FUA
 
 inline constexpr std::uint32_t req_op(std::uint32_t opf) { return opf & REQ_OP_MASK; }
 inline constexpr bool op_is_write(std::uint32_t opf) { return (opf & 1) != 0; }
-inline constexpr bool op_is_flush(std::uint32_t opf) { return (opf & (REQ_FUA | REQ_PREFLUSH)) != 0; }
+inline constexpr bool op_is_flush(std::uint32_t opf) {
+  return (opf & (REQ_FUA | REQ_PREFLUSH)) != 0;
+}
 inline constexpr bool op_is_discard(std::uint32_t opf) { return req_op(opf) == REQ_OP_DISCARD; }
 // Reads are always synchronous; writes only when flagged (op_is_sync).
 inline constexpr bool op_is_sync(std::uint32_t opf) {
@@ -76,21 +78,36 @@ enum class BlkStatus : std::uint8_t {
 // blk_status_to_errno (block/blk-core.c): the negative errno user space sees.
 inline constexpr int blk_status_to_errno(BlkStatus s) {
   switch (s) {
-    case BlkStatus::OK: return 0;
-    case BlkStatus::NOTSUPP: return -EOPNOTSUPP;
-    case BlkStatus::TIMEOUT: return -ETIMEDOUT;
-    case BlkStatus::NOSPC: return -ENOSPC;
-    case BlkStatus::TRANSPORT: return -ENOLINK;
-    case BlkStatus::TARGET: return -EREMOTEIO;
-    case BlkStatus::RESV_CONFLICT: return -EBADE;
-    case BlkStatus::MEDIUM: return -ENODATA;
-    case BlkStatus::PROTECTION: return -EILSEQ;
-    case BlkStatus::RESOURCE: return -ENOMEM;
-    case BlkStatus::AGAIN: return -EAGAIN;
-    case BlkStatus::DEV_RESOURCE: return -EBUSY;
-    case BlkStatus::OFFLINE: return -ENODEV;
-    case BlkStatus::INVAL: return -EINVAL;
-    case BlkStatus::IOERR: break;
+    case BlkStatus::OK:
+      return 0;
+    case BlkStatus::NOTSUPP:
+      return -EOPNOTSUPP;
+    case BlkStatus::TIMEOUT:
+      return -ETIMEDOUT;
+    case BlkStatus::NOSPC:
+      return -ENOSPC;
+    case BlkStatus::TRANSPORT:
+      return -ENOLINK;
+    case BlkStatus::TARGET:
+      return -EREMOTEIO;
+    case BlkStatus::RESV_CONFLICT:
+      return -EBADE;
+    case BlkStatus::MEDIUM:
+      return -ENODATA;
+    case BlkStatus::PROTECTION:
+      return -EILSEQ;
+    case BlkStatus::RESOURCE:
+      return -ENOMEM;
+    case BlkStatus::AGAIN:
+      return -EAGAIN;
+    case BlkStatus::DEV_RESOURCE:
+      return -EBUSY;
+    case BlkStatus::OFFLINE:
+      return -ENODEV;
+    case BlkStatus::INVAL:
+      return -EINVAL;
+    case BlkStatus::IOERR:
+      break;
   }
   return -EIO;
 }

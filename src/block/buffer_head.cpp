@@ -1,7 +1,7 @@
 #include "block/buffer_head.hpp"
 
-#include "block/blk_mq.hpp"
 #include <algorithm>
+#include "block/blk_mq.hpp"
 
 #include "block/disk.hpp"
 #include "block/plug.hpp"
@@ -78,8 +78,10 @@ int submit_bh(std::uint32_t opf, BufferHead* bh) {
 }
 
 void end_buffer_read_sync(BufferHead* bh, int uptodate) {
-  if (uptodate) bh->set(BH_Uptodate);
-  else bh->clear(BH_Uptodate);
+  if (uptodate)
+    bh->set(BH_Uptodate);
+  else
+    bh->clear(BH_Uptodate);
   unlock_buffer(bh);
   put_bh(bh);
 }

@@ -36,7 +36,7 @@ using BhEndIo = void (*)(BufferHead* bh, int uptodate);
 
 struct BufferHead {
   std::atomic<unsigned long> b_state{0};
-  sector_t b_blocknr = 0;   // block number in units of b_size
+  sector_t b_blocknr = 0;  // block number in units of b_size
   std::uint32_t b_size = 0;
   char* b_data = nullptr;
   Disk* b_bdev = nullptr;

@@ -25,9 +25,7 @@ struct FlushWork {
   HwCtx* run = nullptr;
 };
 
-std::uint32_t cur_seq(const Request* rq) {
-  return 1u << std::countr_one(rq->flush_seq);
-}
+std::uint32_t cur_seq(const Request* rq) { return 1u << std::countr_one(rq->flush_seq); }
 
 void flush_end_io(Request* flush_rq, BlkStatus error);
 void flush_data_end_io(Request* rq, BlkStatus error);

@@ -26,9 +26,9 @@ struct FlushQueue {
   core::ListHead flush_queue[2];  // requests waiting for a flush; double-buffered
   unsigned pending_idx = 0;
   unsigned running_idx = 0;
-  unsigned data_in_flight = 0;   // data steps issued, not yet complete
+  unsigned data_in_flight = 0;  // data steps issued, not yet complete
   std::uint64_t pending_since = 0;
-  Request flush_rq;               // the one flush request this queue issues
+  Request flush_rq;  // the one flush request this queue issues
   std::uint64_t flushes_issued = 0;
 };
 

@@ -17,11 +17,11 @@ struct HwCtx {
   RequestQueue* queue = nullptr;
   unsigned queue_num = 0;
 
-  std::mutex lock;            // protects `dispatch`
-  core::ListHead dispatch;    // requests to issue before anything else
+  std::mutex lock;          // protects `dispatch`
+  core::ListHead dispatch;  // requests to issue before anything else
 
-  std::mutex ctx_lock;        // protects `sw_queue` (struct blk_mq_ctx)
-  core::ListHead sw_queue;    // requests queued without an elevator
+  std::mutex ctx_lock;      // protects `sw_queue` (struct blk_mq_ctx)
+  core::ListHead sw_queue;  // requests queued without an elevator
 
   BlkMqTags* tags = nullptr;        // driver tags
   BlkMqTags* sched_tags = nullptr;  // elevator tags (null without elevator)

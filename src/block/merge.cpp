@@ -131,7 +131,8 @@ unsigned get_max_io_size(const QueueLimits& lim, const Bio* bio) {
 
 // Bytes of `bio` that fit in one request, and their segment count.
 std::uint32_t split_rw_at(const QueueLimits& lim, const Bio* bio, unsigned* nr_segs) {
-  const std::uint64_t max_bytes = static_cast<std::uint64_t>(get_max_io_size(lim, bio)) << kSectorShift;
+  const std::uint64_t max_bytes = static_cast<std::uint64_t>(get_max_io_size(lim, bio))
+                                  << kSectorShift;
   unsigned nsegs = 0;
   std::uint32_t bytes = 0;
   bool split = false;
@@ -224,8 +225,7 @@ unsigned blk_rq_get_max_sectors(const Request* rq, sector_t offset) {
   if (op == REQ_OP_WRITE_ZEROES) return lim.max_write_zeroes_sectors;
   const unsigned max_sectors = lim.max_sectors;
   if (!lim.chunk_sectors) return max_sectors;
-  const unsigned left =
-      lim.chunk_sectors - static_cast<unsigned>(offset & (lim.chunk_sectors - 1));
+  const unsigned left = lim.chunk_sectors - static_cast<unsigned>(offset & (lim.chunk_sectors - 1));
   return left < max_sectors ? left : max_sectors;
 }
 
@@ -271,9 +271,12 @@ bool blk_bio_list_merge(RequestQueue* q, core::ListHead* list, Bio* bio, unsigne
   for (core::ListHead* n = list->last(); n != list; n = n->prev) {
     if (!checked--) break;
     switch (blk_attempt_bio_merge(q, rq_from_queuelist(n), bio, nr_segs, true)) {
-      case BioMerge::NONE: continue;
-      case BioMerge::OK: return true;
-      case BioMerge::FAILED: return false;
+      case BioMerge::NONE:
+        continue;
+      case BioMerge::OK:
+        return true;
+      case BioMerge::FAILED:
+        return false;
     }
   }
   return false;

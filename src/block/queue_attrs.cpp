@@ -32,13 +32,27 @@ bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 
 }  // namespace
 
 std::vector<std::string> RequestQueue::attr_names() const {
-  std::vector<std::string> names = {
-      "scheduler",          "nr_requests",         "max_sectors_kb",      "max_hw_sectors_kb",
-      "logical_block_size", "physical_block_size", "hw_sector_size",      "minimum_io_size",
-      "max_segments",       "max_discard_segments", "max_segment_size",   "chunk_sectors",
-      "discard_granularity", "discard_max_bytes",  "write_zeroes_max_bytes", "nomerges",
-      "rotational",         "write_cache",         "fua",                 "iostats",
-      "read_only"};
+  std::vector<std::string> names = {"scheduler",
+                                    "nr_requests",
+                                    "max_sectors_kb",
+                                    "max_hw_sectors_kb",
+                                    "logical_block_size",
+                                    "physical_block_size",
+                                    "hw_sector_size",
+                                    "minimum_io_size",
+                                    "max_segments",
+                                    "max_discard_segments",
+                                    "max_segment_size",
+                                    "chunk_sectors",
+                                    "discard_granularity",
+                                    "discard_max_bytes",
+                                    "write_zeroes_max_bytes",
+                                    "nomerges",
+                                    "rotational",
+                                    "write_cache",
+                                    "fua",
+                                    "iostats",
+                                    "read_only"};
   if (elevator_)
     for (const auto& a : elevator_->attr_names()) names.push_back(kIoschedPrefix + a);
   return names;
@@ -95,10 +109,12 @@ int RequestQueue::attr_store(const std::string& name, const std::string& value) 
   if (name == "write_cache") {
     // queue_wc_store: "write back" keeps a cacheless device as it is.
     QueueLimits lim = limits_;
-    if (starts_with(value, "write back")) lim.wc_disabled = false;
+    if (starts_with(value, "write back"))
+      lim.wc_disabled = false;
     else if (starts_with(value, "write through") || starts_with(value, "none"))
       lim.wc_disabled = true;
-    else return -EINVAL;
+    else
+      return -EINVAL;
     std::lock_guard lock(sysfs_lock_);
     return store_limits(lim);
   }

@@ -6,9 +6,9 @@
 namespace iostack::block {
 namespace {
 
-constexpr std::uint32_t kMaxBlockSize = 64 * 1024;    // BLK_MAX_BLOCK_SIZE
-constexpr std::uint32_t kMinSegmentSize = 4096;       // BLK_MIN_SEGMENT_SIZE
-constexpr std::uint32_t kSafeMaxSectors = 255;        // BLK_SAFE_MAX_SECTORS
+constexpr std::uint32_t kMaxBlockSize = 64 * 1024;  // BLK_MAX_BLOCK_SIZE
+constexpr std::uint32_t kMinSegmentSize = 4096;     // BLK_MIN_SEGMENT_SIZE
+constexpr std::uint32_t kSafeMaxSectors = 255;      // BLK_SAFE_MAX_SECTORS
 
 std::uint32_t round_down(std::uint32_t v, std::uint32_t m) { return v - v % m; }
 

@@ -11,15 +11,15 @@ struct QueueLimits {
   std::uint32_t logical_block_size = 512;
   std::uint32_t physical_block_size = 512;
   std::uint32_t io_min = 512;
-  std::uint32_t max_hw_sectors = 0;         // driver hard limit; 0: BLK_SAFE_MAX_SECTORS
-  std::uint32_t max_sectors = 0;            // derived: min(hw, user or default cap)
-  std::uint32_t max_user_sectors = 0;       // what the user asked for, 0 = default
-  std::uint16_t max_segments = 128;         // BLK_MAX_SEGMENTS
+  std::uint32_t max_hw_sectors = 0;    // driver hard limit; 0: BLK_SAFE_MAX_SECTORS
+  std::uint32_t max_sectors = 0;       // derived: min(hw, user or default cap)
+  std::uint32_t max_user_sectors = 0;  // what the user asked for, 0 = default
+  std::uint16_t max_segments = 128;    // BLK_MAX_SEGMENTS
   std::uint16_t max_discard_segments = 1;
-  std::uint32_t max_segment_size = 65536;   // BLK_MAX_SEGMENT_SIZE
+  std::uint32_t max_segment_size = 65536;  // BLK_MAX_SEGMENT_SIZE
   std::uint64_t seg_boundary_mask = 0xFFFFFFFFull;
   std::uint32_t chunk_sectors = 0;
-  std::uint32_t max_discard_sectors = 0;    // 0: discard not supported
+  std::uint32_t max_discard_sectors = 0;  // 0: discard not supported
   std::uint32_t max_write_zeroes_sectors = 0;
   std::uint32_t discard_granularity = 0;
   bool rotational = false;

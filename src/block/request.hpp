@@ -27,8 +27,8 @@ enum RqFlag : std::uint32_t {
   RQF_ELV = 1u << 7,
   RQF_RESV = 1u << 8,
   RQF_SOFTBARRIER = 1u << 9,
-  RQF_HASHED = 1u << 10,     // on the elevator's merge hash
-  RQF_SORTED = 1u << 11,     // in the scheduler's sector tree
+  RQF_HASHED = 1u << 10,  // on the elevator's merge hash
+  RQF_SORTED = 1u << 11,  // in the scheduler's sector tree
 };
 
 using RqEndIo = void (*)(Request*, BlkStatus);
@@ -49,8 +49,8 @@ struct Request {
   std::uint8_t write_hint = 0;
   std::int32_t pid = -1;  // submitter, for traces
 
-  core::ListHead queuelist;  // plug, software queue, dispatch or scheduler FIFO
-  core::ListHead hash;       // elevator merge hash bucket
+  core::ListHead queuelist;                     // plug, software queue, dispatch or scheduler FIFO
+  core::ListHead hash;                          // elevator merge hash bucket
   boost::intrusive::set_member_hook<> rb_node;  // scheduler sector tree
 
   std::uint64_t start_time_ns = 0;     // allocation (queue) time

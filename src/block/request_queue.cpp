@@ -30,7 +30,8 @@ RequestQueue::RequestQueue(BlockDriver* driver, const TagSetConfig& set, const Q
   nr_requests_ = set_.queue_depth;
   blk_validate_limits(&limits_);
   if (const std::size_t n = driver_->cmd_size()) {
-    flush_pdu_.reset(new std::max_align_t[(n + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t)]());
+    flush_pdu_.reset(
+        new std::max_align_t[(n + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t)]());
     fq_.flush_rq.pdu = flush_pdu_.get();
   }
   for (unsigned i = 0; i < set_.nr_hw_queues; ++i) {

@@ -67,7 +67,8 @@ void BlkMqTags::put(int tag) {
 
 unsigned BlkMqTags::busy() const {
   unsigned n = 0;
-  for (const auto& w : words_) n += static_cast<unsigned>(std::popcount(w.load(std::memory_order_relaxed)));
+  for (const auto& w : words_)
+    n += static_cast<unsigned>(std::popcount(w.load(std::memory_order_relaxed)));
   return n;
 }
 

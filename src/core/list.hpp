@@ -54,8 +54,7 @@ struct ListHead {
 // container_of for a ListHead member.
 template <typename T, ListHead T::*Member>
 T* list_entry(ListHead* node) {
-  const auto offset =
-      reinterpret_cast<std::size_t>(&(static_cast<T*>(nullptr)->*Member));
+  const auto offset = reinterpret_cast<std::size_t>(&(static_cast<T*>(nullptr)->*Member));
   return reinterpret_cast<T*>(reinterpret_cast<char*>(node) - offset);
 }
 

@@ -18,7 +18,7 @@ class ObjectCache {
   static void* alloc() {
     Magazine& m = magazine();
     if (m.items.empty()) refill(m);
-    if (m.items.empty()) return ::operator new(Size, std::align_val_t{64});
+    if (m.items.empty()) return ::operator new (Size, std::align_val_t{64});
     void* p = m.items.back();
     m.items.pop_back();
     return p;

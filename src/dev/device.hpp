@@ -19,7 +19,7 @@
 
 namespace iostack::dev {
 
-constexpr unsigned kRamMajor = 1;       // RAMDISK_MAJOR (include/uapi/linux/major.h)
+constexpr unsigned kRamMajor = 1;        // RAMDISK_MAJOR (include/uapi/linux/major.h)
 constexpr unsigned kNullBlkMajor = 252;  // dynamic in the kernel
 
 class BlockDevice {
@@ -40,8 +40,7 @@ class BlockDevice {
   NullBlkDriver* null_blk() const { return null_; }
 
  private:
-  friend std::unique_ptr<BlockDevice> create_device(const DeviceSpec&, core::Clock*,
-                                                    std::string*);
+  friend std::unique_ptr<BlockDevice> create_device(const DeviceSpec&, core::Clock*, std::string*);
   BlockDevice() = default;
 
   DeviceSpec spec_;

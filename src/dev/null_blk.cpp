@@ -20,10 +20,7 @@ struct NullBlkDriver::Cmd {
 };
 
 NullBlkDriver::NullBlkDriver(const NullBlkConfig& cfg, core::Clock* clock)
-    : cfg_(cfg),
-      clock_(clock),
-      has_badblocks_(!cfg.badblocks.empty()),
-      busy_left_(cfg.busy) {
+    : cfg_(cfg), clock_(clock), has_badblocks_(!cfg.badblocks.empty()), busy_left_(cfg.busy) {
   if (cfg_.memory_backed) store_ = std::make_unique<PageStore>(cfg_.size_bytes);
   if (cfg_.irqmode == NullIrqMode::kSoftirq && !clock_->is_virtual()) {
     softirq_ = std::make_unique<CompletionThread>(&NullBlkDriver::softirq_end_fn);
@@ -55,7 +52,7 @@ block::QueueLimits NullBlkDriver::limits() const {
   lim.logical_block_size = cfg_.block_size;
   lim.physical_block_size = cfg_.block_size;
   lim.io_min = cfg_.block_size;
-  lim.max_hw_sectors = cfg_.max_sectors;  // 0: BLK_SAFE_MAX_SECTORS via blk_validate_limits
+  lim.max_hw_sectors = cfg_.max_sectors;     // 0: BLK_SAFE_MAX_SECTORS via blk_validate_limits
   if (cfg_.discard && cfg_.memory_backed) {  // null_config_discard
     lim.max_discard_sectors = UINT_MAX >> block::kSectorShift;
     lim.max_discard_segments = 1;
@@ -117,7 +114,8 @@ block::BlkStatus NullBlkDriver::process(block::Request* rq) {
   const block::sector_t sector = block::blk_rq_pos(rq);
   std::uint32_t nr_sectors = block::blk_rq_sectors(rq);
   block::BlkStatus bb_status = block::BlkStatus::OK;
-  if (has_badblocks_.load(std::memory_order_relaxed)) bb_status = check_badblocks(sector, &nr_sectors);
+  if (has_badblocks_.load(std::memory_order_relaxed))
+    bb_status = check_badblocks(sector, &nr_sectors);
   if (store_ && nr_sectors) {
     if (sector + nr_sectors > capacity_sectors()) return block::BlkStatus::IOERR;
     const std::uint64_t pos = sector << block::kSectorShift;
@@ -157,9 +155,7 @@ void NullBlkDriver::softirq_end_fn(CompletionLink* link) {
   cmd->drv->complete(cmd);
 }
 
-void NullBlkDriver::cmd_timer_fn(core::Timer* t) {
-  complete(static_cast<Cmd*>(t->priv));
-}
+void NullBlkDriver::cmd_timer_fn(core::Timer* t) { complete(static_cast<Cmd*>(t->priv)); }
 
 void NullBlkDriver::restart_timer_fn(core::Timer* t) {
   auto* drv = static_cast<NullBlkDriver*>(t->priv);

@@ -9,8 +9,8 @@ std::string validate(const NullBlkConfig& c) {
     return "bs: expected a power of two from 512 to 4096, got " + std::to_string(c.block_size);
   }
   if (c.size_bytes == 0 || c.size_bytes % c.block_size) {
-    return "size: expected a non-zero multiple of the block size (" +
-           std::to_string(c.block_size) + "), got " + std::to_string(c.size_bytes);
+    return "size: expected a non-zero multiple of the block size (" + std::to_string(c.block_size) +
+           "), got " + std::to_string(c.size_bytes);
   }
   if (c.hw_queues < 1 || c.hw_queues > 1024) {
     return "hw_queues: expected 1 to 1024, got " + std::to_string(c.hw_queues);

@@ -16,8 +16,8 @@ struct PageStore::Node {
 namespace {
 
 unsigned char* alloc_page() {
-  void* p = ::operator new(PageStore::kPageSize, std::align_val_t(PageStore::kPageSize),
-                           std::nothrow);
+  void* p =
+      ::operator new(PageStore::kPageSize, std::align_val_t(PageStore::kPageSize), std::nothrow);
   if (p) std::memset(p, 0, PageStore::kPageSize);
   return static_cast<unsigned char*>(p);
 }

@@ -14,7 +14,7 @@ block::QueueLimits RamDriver::limits() const {
   // brd: 4 KiB physical blocks so partitioning tools align to pages.
   lim.logical_block_size = block::kSectorSize;
   lim.physical_block_size = PageStore::kPageSize;
-  lim.io_min = PageStore::kPageSize;  // blk_validate_limits raises io_min to the physical size
+  lim.io_min = PageStore::kPageSize;      // blk_validate_limits raises io_min to the physical size
   lim.max_hw_sectors = cfg_.max_sectors;  // 0: BLK_SAFE_MAX_SECTORS via blk_validate_limits
   lim.max_discard_sectors = UINT_MAX >> block::kSectorShift;
   lim.max_discard_segments = 1;

@@ -13,7 +13,8 @@ int create_task_io_context(Task* task, Task* current) {
 
   task_lock(task);
   const bool exiting = (task->flags.load(std::memory_order_relaxed) & kPfExiting) != 0;
-  if (task->io_context.load(std::memory_order_relaxed) == nullptr && (task == current || !exiting)) {
+  if (task->io_context.load(std::memory_order_relaxed) == nullptr &&
+      (task == current || !exiting)) {
     // release: the owner reads io_context without task_lock.
     task->io_context.store(ioc, std::memory_order_release);
     ioc = nullptr;

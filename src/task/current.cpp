@@ -62,8 +62,7 @@ void apply(Task* t, const OsThreadInfo& info) {
   t->euid.store(info.euid, std::memory_order_relaxed);
   t->cap_effective.store(info.caps, std::memory_order_relaxed);
   t->nice.store(valid_nice(info.nice) ? info.nice : 0, std::memory_order_relaxed);
-  t->policy.store(valid_policy(info.policy) ? info.policy : SCHED_OTHER,
-                  std::memory_order_relaxed);
+  t->policy.store(valid_policy(info.policy) ? info.policy : SCHED_OTHER, std::memory_order_relaxed);
 }
 
 Task* create_thread_task() {

@@ -18,9 +18,9 @@ class IcqList;
 
 // struct io_cq (include/linux/iocontext.h)
 struct IoCq {
-  const void* q = nullptr;              // lookup key: the queue it belongs to
-  void (*exit_icq)(IoCq*) = nullptr;    // optional: the last task using ioc is gone
-  void (*free_icq)(IoCq*) = nullptr;    // called once, when the icq is released
+  const void* q = nullptr;            // lookup key: the queue it belongs to
+  void (*exit_icq)(IoCq*) = nullptr;  // optional: the last task using ioc is gone
+  void (*free_icq)(IoCq*) = nullptr;  // called once, when the icq is released
 
   // Managed by iostack.
   IoContext* ioc = nullptr;

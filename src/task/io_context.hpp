@@ -22,8 +22,8 @@ struct IoContext {
   std::atomic<int> nr_tasks{1};
   std::atomic<std::uint16_t> ioprio{0};
 
-  std::mutex lock;            // guards icqs
-  std::vector<IoCq*> icqs;    // one per queue; few queues per process
+  std::mutex lock;          // guards icqs
+  std::vector<IoCq*> icqs;  // one per queue; few queues per process
 };
 
 // Allocates an io_context with every count at 1 (kmem_cache_alloc of a

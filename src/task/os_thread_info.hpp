@@ -17,8 +17,8 @@ struct OsThreadInfo {
   uid_t euid = 0;
   std::uint64_t caps = 0;  // effective set
   int nice = 0;
-  int policy = 0;          // without SCHED_RESET_ON_FORK
-  int ioprio = 0;          // the kernel's raw value; 0 if unset or unavailable
+  int policy = 0;  // without SCHED_RESET_ON_FORK
+  int ioprio = 0;  // the kernel's raw value; 0 if unset or unavailable
 };
 
 OsThreadInfo read_os_thread_info();

@@ -41,7 +41,7 @@ struct Task {
   // Credentials and scheduling, read by other tasks without task_lock (the
   // kernel reads creds under RCU), hence atomics.
   std::atomic<pid_t> pgrp{0};
-  std::atomic<uid_t> uid{0};   // real uid: the target side of permission checks
+  std::atomic<uid_t> uid{0};  // real uid: the target side of permission checks
   std::atomic<uid_t> euid{0};
   std::atomic<std::uint64_t> cap_effective{0};
   std::atomic<int> nice{0};
@@ -53,7 +53,7 @@ struct Task {
   // current->plug: the block layer's struct BlkPlug*, opaque here.
   void* plug = nullptr;
 
-  std::mutex alloc_lock;  // task_lock(): guards io_context installation
+  std::mutex alloc_lock;           // task_lock(): guards io_context installation
   std::atomic<bool> bound{false};  // an OS thread runs as this task
 };
 

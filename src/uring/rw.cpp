@@ -158,10 +158,23 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     if (rw.done > 0) return finish_rw(req, rw.done);
     return finish_rw(req, err);
   }
-  const std::int64_t total = rw.done + n;
-  if (nonblock && n > 0 && total < rw.bytes && pos != -1 && !stream &&
+  std::int64_t total = rw.done + n;
+  // A short transfer on a seekable file: go on without blocking (the
+  // kernel's retry loop in io_read); at end of file that reads 0 and the
+  // short count stands, and whatever would block goes to a worker.
+  while (n > 0 && total < rw.bytes && pos != -1 && !stream && !write) {
+    rw.done = total;
+    advance_iov(req, n);
+    const int nr2 = build_iov(req, &iov);
+    n = preadv2(req->os_fd, iov, nr2, rw.pos + rw.done, rwf);
+    if (n < 0) {
+      if (nonblock && errno == EAGAIN && !(req->flags & kReqNowait)) return -EAGAIN;
+      return finish_rw(req, total);
+    }
+    total += n;
+  }
+  if (write && nonblock && n > 0 && total < rw.bytes && pos != -1 && !stream &&
       !(req->flags & kReqNowait)) {
-    // Part came from the page cache; a worker reads the rest.
     rw.done = total;
     advance_iov(req, n);
     return -EAGAIN;

@@ -54,6 +54,23 @@ void timeout_fn(core::Timer* t) {
   req_complete_post(req);
 }
 
+// io_req_task_link_timeout: cancel the guarded request, then complete the
+// timeout; the cancelled request's own completion is queued behind it.
+void tw_link_timeout(IoKiocb* lt) {
+  int res = -ETIME;
+  if (IoKiocb* prev = lt->timeout.prev) {
+    lt->timeout.prev = nullptr;
+    CancelMatch cd;
+    cd.ctx = lt->ctx;
+    cd.data = prev->user_data;
+    const int ret = try_cancel(&cd);
+    if (ret) res = ret;
+    req_put(prev, true);
+  }
+  req_set_res(lt, res, 0);
+  req_complete_defer(lt);
+}
+
 void link_timeout_fn(core::Timer* t) {
   auto* lt = static_cast<IoKiocb*>(t->priv);
   IoRingCtx* ctx = lt->ctx;
@@ -71,18 +88,9 @@ void link_timeout_fn(core::Timer* t) {
     prev->refs.fetch_add(1, std::memory_order_acq_rel);
   }
   lt->list.del();
+  lt->timeout.prev = prev;
   ctx->timeout_lock.unlock();
-  int res = -ETIME;
-  if (prev) {
-    CancelMatch cd;
-    cd.ctx = ctx;
-    cd.data = prev->user_data;
-    const int ret = try_cancel(&cd);
-    if (ret) res = ret;
-    req_put(prev, false);
-  }
-  req_set_res(lt, res, 0);
-  req_complete_post(lt);
+  tw_add(lt, tw_link_timeout);
 }
 
 int prep_common(IoKiocb* req, const io_uring_sqe* sqe, bool is_link) {

@@ -118,8 +118,10 @@ TEST_F(BlkparseTest, CountsOfQueueMergeIssueCompleteAndMergedSizes) {
 
   // btt reads the same trace and reports queue-to-completion times.
   const std::string bin = (dir_ / "all.bin").string();
-  ASSERT_EQ(run("cd " + dir_.string() + " && blkparse -q -i tst0 -d " + bin + " >/dev/null 2>&1",
-                &status).size(), 0u);
+  ASSERT_EQ(
+      run("cd " + dir_.string() + " && blkparse -q -i tst0 -d " + bin + " >/dev/null 2>&1", &status)
+          .size(),
+      0u);
   ASSERT_EQ(status, 0);
   const std::string btt = run("btt -i " + bin + " 2>&1", &status);
   ASSERT_EQ(status, 0) << btt;

@@ -46,8 +46,8 @@ class RecordingDriver final : public BlockDriver {
     }
     unsigned nbios = 0;
     for (Bio* b = rq->bio; b; b = b->bi_next) ++nbios;
-    issued.push_back({blk_rq_pos(rq), blk_rq_bytes(rq), rq->cmd_flags, rq->nr_phys_segments, nbios,
-                      rq->ioprio});
+    issued.push_back(
+        {blk_rq_pos(rq), blk_rq_bytes(rq), rq->cmd_flags, rq->nr_phys_segments, nbios, rq->ioprio});
     if (fail_status != BlkStatus::OK) {
       const BlkStatus s = fail_status;
       blk_mq_end_request(rq, s);
@@ -62,7 +62,9 @@ class RecordingDriver final : public BlockDriver {
         break;
       case Mode::kTimer: {
         auto* t = new (rq->pdu) core::Timer{};
-        t->fn = [](core::Timer* tm) { blk_mq_end_request(static_cast<Request*>(tm->priv), BlkStatus::OK); };
+        t->fn = [](core::Timer* tm) {
+          blk_mq_end_request(static_cast<Request*>(tm->priv), BlkStatus::OK);
+        };
         t->priv = rq;
         clock->arm(t, clock->now() + latency_ns);
         break;
@@ -123,7 +125,8 @@ class BlockTest : public ::testing::Test {
   }
 
   // A bio over `bytes` of the test buffer at the same byte offset as `sector`.
-  Io* make_io(std::uint32_t opf, sector_t sector, std::uint32_t bytes, std::uint16_t prio = kPrioBe) {
+  Io* make_io(std::uint32_t opf, sector_t sector, std::uint32_t bytes,
+              std::uint16_t prio = kPrioBe) {
     ios.push_back(std::make_unique<Io>());
     Io* io = ios.back().get();
     bio_init(&io->bio, disk.get(), io->bio.bi_inline_vecs, kBioInlineVecs, opf);
@@ -139,7 +142,8 @@ class BlockTest : public ::testing::Test {
     return io;
   }
 
-  Io* submit(std::uint32_t opf, sector_t sector, std::uint32_t bytes, std::uint16_t prio = kPrioBe) {
+  Io* submit(std::uint32_t opf, sector_t sector, std::uint32_t bytes,
+             std::uint16_t prio = kPrioBe) {
     Io* io = make_io(opf, sector, bytes, prio);
     submit_bio(&io->bio);
     return io;

@@ -129,10 +129,12 @@ INSTANTIATE_TEST_SUITE_P(
                       Param{"null:16M,memory_backed=1,irqmode=softirq", "kyber", "0"},
                       Param{"null:16M,memory_backed=1", "none", "0"},
                       Param{"null:16M,memory_backed=1,irqmode=softirq", "mq-deadline", "0"},
-                      Param{"null:16M,memory_backed=1,irqmode=timer,completion_nsec=20000", "mq-deadline", "0"},
+                      Param{"null:16M,memory_backed=1,irqmode=timer,completion_nsec=20000",
+                            "mq-deadline", "0"},
                       Param{"null:16M,memory_backed=1,hw_queues=2", "none", "2"}),
     [](const auto& info) {
-      std::string n = std::string(info.param.spec) + "_" + info.param.sched + "_nm" + info.param.nomerges;
+      std::string n =
+          std::string(info.param.spec) + "_" + info.param.sched + "_nm" + info.param.nomerges;
       for (char& c : n)
         if (!isalnum(static_cast<unsigned char>(c))) c = '_';
       return n;

@@ -22,8 +22,11 @@ class FlushTest : public BlockTest {
   std::vector<std::string> ops() const {
     std::vector<std::string> out;
     for (const auto& r : drv.issued) {
-      if (req_op(r.opf) == REQ_OP_FLUSH) out.push_back("F");
-      else out.push_back(std::string(op_is_write(r.opf) ? "W" : "R") + (r.opf & REQ_FUA ? "+FUA" : ""));
+      if (req_op(r.opf) == REQ_OP_FLUSH)
+        out.push_back("F");
+      else
+        out.push_back(std::string(op_is_write(r.opf) ? "W" : "R") +
+                      (r.opf & REQ_FUA ? "+FUA" : ""));
     }
     return out;
   }
@@ -93,9 +96,9 @@ TEST_F(FlushTest, CompletionWaitsForEveryStep) {
 TEST_F(FlushTest, WaitersShareOneFlush) {
   make_cache({true, true}, "none");
   drv.mode = RecordingDriver::Mode::kHold;
-  submit(REQ_OP_WRITE | REQ_PREFLUSH, 0, 4096);     // starts a flush
-  submit(REQ_OP_WRITE | REQ_PREFLUSH, 100, 4096);   // waits for the next one
-  submit(REQ_OP_WRITE | REQ_PREFLUSH, 200, 4096);   // shares it
+  submit(REQ_OP_WRITE | REQ_PREFLUSH, 0, 4096);    // starts a flush
+  submit(REQ_OP_WRITE | REQ_PREFLUSH, 100, 4096);  // waits for the next one
+  submit(REQ_OP_WRITE | REQ_PREFLUSH, 200, 4096);  // shares it
   ASSERT_EQ(drv.held.size(), 1u);
   drv.mode = RecordingDriver::Mode::kInline;
   drv.complete_held();

@@ -75,9 +75,7 @@ class KernelLoop {
         mount("nodev", kTracefs, "tracefs", 0, nullptr) != 0)
       return *why = "tracefs is not available", false;
     file_ = fs::path("/var/tmp") / ("iostack-loop-" + std::to_string(getpid()));
-    {
-      std::ofstream f(file_);
-    }
+    { std::ofstream f(file_); }
     fs::resize_file(file_, 64u << 20);
     int st = 0;
     dev_ = sh("losetup --find --show --direct-io=on " + file_.string() + " 2>/dev/null", &st);
@@ -97,7 +95,8 @@ class KernelLoop {
     devt_ = (major(sb.st_rdev) << 20) | minor(sb.st_rdev);
     inst_ = fs::path(kTracefs) / "instances" / ("iostack-" + std::to_string(getpid()));
     fs::create_directories(inst_);
-    if (!write_file(inst_ / "events/block/block_rq_issue/filter", "dev == " + std::to_string(devt_)) ||
+    if (!write_file(inst_ / "events/block/block_rq_issue/filter",
+                    "dev == " + std::to_string(devt_)) ||
         !write_file(inst_ / "events/block/block_rq_issue/enable", "1"))
       return *why = "cannot enable the block_rq_issue tracepoint", false;
     return true;
@@ -184,11 +183,14 @@ class KernelLoopDiffTest : public BlockTest {
     std::string why;
     if (!kloop_.setup(&why)) GTEST_SKIP() << why;
     QueueLimits lim;
-    lim.max_hw_sectors = 2 * static_cast<unsigned>(std::stoul(kloop_.queue_attr("max_hw_sectors_kb")));
-    lim.max_user_sectors = 2 * static_cast<unsigned>(std::stoul(kloop_.queue_attr("max_sectors_kb")));
+    lim.max_hw_sectors =
+        2 * static_cast<unsigned>(std::stoul(kloop_.queue_attr("max_hw_sectors_kb")));
+    lim.max_user_sectors =
+        2 * static_cast<unsigned>(std::stoul(kloop_.queue_attr("max_sectors_kb")));
     lim.max_segments = static_cast<std::uint16_t>(std::stoul(kloop_.queue_attr("max_segments")));
     lim.max_segment_size = static_cast<unsigned>(std::stoul(kloop_.queue_attr("max_segment_size")));
-    lim.logical_block_size = static_cast<unsigned>(std::stoul(kloop_.queue_attr("logical_block_size")));
+    lim.logical_block_size =
+        static_cast<unsigned>(std::stoul(kloop_.queue_attr("logical_block_size")));
     const unsigned depth = static_cast<unsigned>(std::stoul(kloop_.queue_attr("nr_requests"))) / 2;
     make("mq-deadline", lim, depth);
   }

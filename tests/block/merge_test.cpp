@@ -46,9 +46,9 @@ TEST_F(MergeTest, BackMergeThroughTheOneHitCache) {
 }
 
 TEST_F(MergeTest, BackMergeThroughTheHashWhenTheCacheMisses) {
-  submit(REQ_OP_WRITE, 0, 4096);      // last_merge
-  submit(REQ_OP_WRITE, 500, 4096);    // another request
-  submit(REQ_OP_WRITE, 508, 4096);    // cache (0) misses; hash finds the one ending at 508
+  submit(REQ_OP_WRITE, 0, 4096);    // last_merge
+  submit(REQ_OP_WRITE, 500, 4096);  // another request
+  submit(REQ_OP_WRITE, 508, 4096);  // cache (0) misses; hash finds the one ending at 508
   const auto out = drain();
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[1].sector, 500u);
@@ -144,8 +144,8 @@ TEST_F(MergeTest, Nomerges2DisablesEveryMerge) {
 
 TEST_F(MergeTest, Nomerges1TriesOnlyTheCache) {
   ASSERT_EQ(q->attr_store("nomerges", "1"), 0);
-  submit(REQ_OP_WRITE, 0, 4096);    // last_merge
-  submit(REQ_OP_WRITE, 8, 4096);    // cache hit: merges
+  submit(REQ_OP_WRITE, 0, 4096);  // last_merge
+  submit(REQ_OP_WRITE, 8, 4096);  // cache hit: merges
   submit(REQ_OP_WRITE, 500, 4096);
   submit(REQ_OP_WRITE, 508, 4096);  // only the hash would find it
   const auto out = drain();
@@ -158,7 +158,7 @@ TEST_F(MergeTest, InsertMergeJoinsRequestsFromAPlug) {
   BlkPlug plug;
   blk_start_plug(&plug);
   submit(REQ_OP_WRITE, 8, 4096);  // plug merge does not see the scheduler
-  blk_finish_plug(&plug);        // inserted: merges with [0, 8)
+  blk_finish_plug(&plug);         // inserted: merges with [0, 8)
   const auto out = drain();
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].bytes, 8192u);

@@ -106,10 +106,11 @@ TEST_P(PlugTest, PlugMergeTriesOnlyTheOldestRequest) {
   make(GetParam());
   BlkPlug plug;
   blk_start_plug(&plug);
-  submit(REQ_OP_WRITE, 0, 4096);     // oldest: [0, 8)
-  submit(REQ_OP_WRITE, 100, 4096);   // [100, 108)
-  submit(REQ_OP_WRITE, 108, 4096);   // would back-merge with the newest, but only the oldest is tried
-  submit(REQ_OP_WRITE, 8, 4096);     // back-merges with the oldest
+  submit(REQ_OP_WRITE, 0, 4096);    // oldest: [0, 8)
+  submit(REQ_OP_WRITE, 100, 4096);  // [100, 108)
+  submit(REQ_OP_WRITE, 108,
+         4096);                   // would back-merge with the newest, but only the oldest is tried
+  submit(REQ_OP_WRITE, 8, 4096);  // back-merges with the oldest
   blk_finish_plug(&plug);
   unsigned merged_bios = 0;
   for (const auto& r : drv.issued) merged_bios += r.bios - 1;

@@ -84,7 +84,8 @@ TEST(ListHead, AddDelSplice) {
   i2.node.add_tail(&a);
   i3.node.add_head(&a);
   std::vector<int> got;
-  for (ListHead* n = a.first(); n != &a; n = n->next) got.push_back(list_entry<Item, &Item::node>(n)->v);
+  for (ListHead* n = a.first(); n != &a; n = n->next)
+    got.push_back(list_entry<Item, &Item::node>(n)->v);
   EXPECT_EQ(got, (std::vector<int>{3, 1, 2}));
   i1.node.del();
   EXPECT_FALSE(i1.node.linked());

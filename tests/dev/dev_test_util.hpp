@@ -34,8 +34,8 @@ inline void end_io(block::Bio* bio) {
 // sector boundaries so segments and pages do not line up.
 inline void submit(BlockDevice& dev, std::uint32_t opf, block::sector_t sector, void* buf,
                    std::uint32_t len, IoResult* r, std::mt19937* rng = nullptr) {
-  const bool data = block::req_op(opf) == block::REQ_OP_READ ||
-                    block::req_op(opf) == block::REQ_OP_WRITE;
+  const bool data =
+      block::req_op(opf) == block::REQ_OP_READ || block::req_op(opf) == block::REQ_OP_WRITE;
   block::Bio* bio = block::bio_alloc(dev.disk(), data ? 4 : 0, opf);
   bio->bi_iter.bi_sector = sector;
   if (data) {

@@ -137,7 +137,7 @@ TEST(NullBlk, BadRangeErrorSurfacesInTimerModeToo) {
   auto dev = make("null:1G,irqmode=timer,badblocks=8", &clock);
   std::vector<unsigned char> buf(4096);
   EXPECT_EQ(io(*dev, REQ_OP_READ, 4, buf.data(), buf.size(), &clock), -EIO);  // 4..11
-  EXPECT_EQ(io(*dev, REQ_OP_READ, 0, buf.data(), buf.size(), &clock), 0);   // 0..7
+  EXPECT_EQ(io(*dev, REQ_OP_READ, 0, buf.data(), buf.size(), &clock), 0);     // 0..7
 }
 
 TEST(NullBlk, BadblocksOnceClearsAfterTheFirstFailure) {
@@ -148,8 +148,7 @@ TEST(NullBlk, BadblocksOnceClearsAfterTheFirstFailure) {
 }
 
 TEST(NullBlk, BadblocksPartialIoWritesTheGoodPrefix) {
-  auto dev = make(
-      "null:1G,irqmode=none,memory_backed=1,badblocks=100-107,badblocks_partial_io=1");
+  auto dev = make("null:1G,irqmode=none,memory_backed=1,badblocks=100-107,badblocks_partial_io=1");
   std::vector<unsigned char> ones(8 * 512, 1), out(8 * 512, 0xAA);
   EXPECT_EQ(io(*dev, REQ_OP_WRITE, 96, ones.data(), ones.size()), -EIO);
   ASSERT_EQ(io(*dev, REQ_OP_READ, 92, out.data(), out.size()), 0);

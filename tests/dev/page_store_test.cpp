@@ -80,7 +80,8 @@ TEST(PageStore, ConcurrentFirstWritesToSamePages) {
     ts.emplace_back([&s, t] {
       // Each thread owns one 512-byte slot of every page: all race to insert.
       std::vector<unsigned char> v(512, static_cast<unsigned char>(t + 1));
-      for (std::uint64_t p = 0; p < 1024; ++p) ASSERT_TRUE(s.write(p * kPage + t * 512, v.data(), 512));
+      for (std::uint64_t p = 0; p < 1024; ++p)
+        ASSERT_TRUE(s.write(p * kPage + t * 512, v.data(), 512));
     });
   }
   for (auto& t : ts) t.join();

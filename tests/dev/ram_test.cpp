@@ -69,7 +69,8 @@ TEST(Ram, WriteZeroesWithAndWithoutUnmap) {
   auto dev = make("ram:8M");
   std::vector<unsigned char> ones(32 * 1024, 1);
   ASSERT_EQ(io(*dev, REQ_OP_WRITE, 0, ones.data(), ones.size()), 0);
-  ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE_ZEROES} | block::REQ_NOUNMAP, 0, nullptr, 16 * 512), 0);
+  ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE_ZEROES} | block::REQ_NOUNMAP, 0, nullptr, 16 * 512),
+            0);
   EXPECT_EQ(dev->ram()->store().nr_pages(), 8u);  // NOUNMAP keeps the pages
   ASSERT_EQ(io(*dev, REQ_OP_WRITE_ZEROES, 16, nullptr, 16 * 512), 0);
   EXPECT_EQ(dev->ram()->store().nr_pages(), 6u);
@@ -177,7 +178,8 @@ TEST(Ram, ConcurrentSubmittersOnSeparateRegions) {
       }
       std::vector<unsigned char> out(kIos * 40 * 1024);
       for (std::size_t off = 0; off < out.size(); off += 64 * 1024) {
-        const auto len = static_cast<std::uint32_t>(std::min<std::size_t>(64 * 1024, out.size() - off));
+        const auto len =
+            static_cast<std::uint32_t>(std::min<std::size_t>(64 * 1024, out.size() - off));
         ASSERT_EQ(io(*dev, REQ_OP_READ, base + off / 512, &out[off], len), 0);
       }
       ASSERT_EQ(std::memcmp(out.data(), data.data(), out.size()), 0);

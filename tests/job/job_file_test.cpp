@@ -19,7 +19,7 @@ TEST(JobFile, GlobalsApplyToTheJobsAfterThem) {
   EXPECT_EQ(set.jobs[0].name, "a");
   EXPECT_EQ(set.jobs[0].globals.size(), 1u);
   EXPECT_EQ(set.jobs[1].globals.size(), 2u);
-  EXPECT_EQ(set.jobs[1].opts[0].loc.str(), "t.fio:10");
+  EXPECT_EQ(set.jobs[1].opts[0].loc.str(), "t.fio:11");
   EXPECT_EQ(set.global_opts.size(), 2u);
 }
 

@@ -104,7 +104,7 @@ TEST(Runner, BadDeviceSettingsFailBeforeAnyIo) {
   EXPECT_FALSE(run_text("[a]\nfilename=ram:4M\nioscheduler=none\niosched/fifo_batch=8\n", &r, &err));
   EXPECT_EQ(err, "t.fio:4: iosched/fifo_batch=8: scheduler none of ram0 has no tunable 'fifo_batch'");
   EXPECT_FALSE(run_text("[a]\nfilename=ram:4M\nsize=8M\n", &r, &err));
-  EXPECT_EQ(err, "t.fio:3: size=8M (8.0MiB): larger than ram0 (4.0MiB)");
+  EXPECT_EQ(err, "t.fio:3: size=8M (8192KiB): larger than ram0 (4096KiB)");
   EXPECT_FALSE(run_text("[a]\nfilename=ram:4M\nioscheduler=cfq\n", &r, &err));
   EXPECT_EQ(err, "t.fio:3: ioscheduler=cfq: rejected by ram0 (Invalid argument)");
   EXPECT_FALSE(run_text("[a]\nfilename=/var/tmp/disk.img\n", &r, &err));

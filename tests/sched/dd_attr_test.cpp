@@ -5,8 +5,8 @@
 #include "block/elevator.hpp"
 #include "block/hctx.hpp"
 #include "block/tags.hpp"
-#include "dd_fixture.hpp"
 #include "core/kstrtox.hpp"
+#include "dd_fixture.hpp"
 #include "sched/registry.hpp"
 
 namespace iostack::sched::test {

@@ -41,8 +41,10 @@ class PrioThreadsTest : public BlockTest {
     // Held requests complete one batch at a time; timers (the scheduler's
     // delayed reruns) fire when nothing is held.
     for (;;) {
-      if (!drv.held.empty()) drv.complete_held();
-      else if (!clock.run_one()) break;
+      if (!drv.held.empty())
+        drv.complete_held();
+      else if (!clock.run_one())
+        break;
     }
     for (const auto& r : drv.issued)
       if (r.sector < (1u << 19)) out.push_back(r.ioprio >> 13);

@@ -79,8 +79,7 @@ TEST_F(BlkIoc, RacingCreatorsInstallExactlyOne) {
   Task* t = make();
   std::vector<std::thread> threads;
   std::vector<IoContext*> got(8);
-  for (int i = 0; i < 8; i++)
-    threads.emplace_back([&, i] { got[i] = get_task_io_context(t, t); });
+  for (int i = 0; i < 8; i++) threads.emplace_back([&, i] { got[i] = get_task_io_context(t, t); });
   for (auto& th : threads) th.join();
   for (IoContext* g : got) EXPECT_EQ(g, t->io_context.load());
   EXPECT_EQ(t->io_context.load()->refcount.load(), 9);

@@ -73,7 +73,7 @@ TEST_F(CopyIo, ValidPriorityGoesToANewIoContext) {
     EXPECT_EQ(cioc->ioprio.load(), prio);
     EXPECT_EQ(cioc->refcount.load(), 1);  // the child's own reference only
     EXPECT_EQ(cioc->nr_tasks.load(), 1);
-    EXPECT_EQ(ioc->refcount.load(), 1);   // the parent's is untouched
+    EXPECT_EQ(ioc->refcount.load(), 1);  // the parent's is untouched
     EXPECT_EQ(ioc->nr_tasks.load(), 1);
     task_exit(child);
     task_exit(parent);

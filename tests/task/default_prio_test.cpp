@@ -27,8 +27,8 @@ TEST_F(DefaultPrio, LevelFollowsNice) {
 TEST_F(DefaultPrio, ClassFollowsPolicy) {
   const struct {
     int policy, cls;
-  } cases[] = {{SCHED_OTHER, kClassBe}, {SCHED_BATCH, kClassBe},   {SCHED_IDLE, kClassIdle},
-               {SCHED_FIFO, kClassRt},  {SCHED_RR, kClassRt},      {SCHED_DEADLINE, kClassRt},
+  } cases[] = {{SCHED_OTHER, kClassBe}, {SCHED_BATCH, kClassBe}, {SCHED_IDLE, kClassIdle},
+               {SCHED_FIFO, kClassRt},  {SCHED_RR, kClassRt},    {SCHED_DEADLINE, kClassRt},
                {kSchedExt, kClassBe}};
   for (const auto& c : cases) {
     for (int nice : {-20, 0, 7, 19}) {

@@ -34,14 +34,27 @@ using testing::sys_ioprio_set;
 // Uids no other process uses, distinct per test process so that parallel
 // runs cannot see each other's children.
 uid_t uid_base() { return 200000 + static_cast<uid_t>(getpid() % 32768) * 4; }
-uid_t peer_uid() { return uid_base(); }       // the caller's own uid
-uid_t other_uid() { return uid_base() + 1; }  // another user
+uid_t peer_uid() { return uid_base(); }        // the caller's own uid
+uid_t other_uid() { return uid_base() + 1; }   // another user
 uid_t nosuch_uid() { return uid_base() + 3; }  // nobody has it
 
 // Targets named symbolically, resolved against the processes of one run.
 enum class Who {
-  kZero, kCaller, kPeer, kOther, kOtherRt, kTestProc, kNoSuchPid, kNegative,
-  kCallerPgrp, kOtherPgrp, kPeerAsPgrp, kPeerUid, kOtherUid, kNoSuchUid, kMinusOne,
+  kZero,
+  kCaller,
+  kPeer,
+  kOther,
+  kOtherRt,
+  kTestProc,
+  kNoSuchPid,
+  kNegative,
+  kCallerPgrp,
+  kOtherPgrp,
+  kPeerAsPgrp,
+  kPeerUid,
+  kOtherUid,
+  kNoSuchUid,
+  kMinusOne,
 };
 
 // Sent to the caller child as numbers: it cannot compute them itself
@@ -52,8 +65,8 @@ struct World {
   long peer_uid = 0, other_uid = 0, nosuch_uid = 0;
 
   std::vector<long> pack() const {
-    return {test, caller, peer, other, other_rt, caller_pgrp, other_pgrp,
-            peer_uid, other_uid, nosuch_uid};
+    return {test,        caller,     peer,     other,     other_rt,
+            caller_pgrp, other_pgrp, peer_uid, other_uid, nosuch_uid};
   }
   static World unpack(const std::vector<long>& v) {
     return World{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
@@ -62,30 +75,45 @@ struct World {
 
 int resolve(Who w, const World& x) {
   switch (w) {
-    case Who::kZero: return 0;
-    case Who::kCaller: return static_cast<int>(x.caller);
-    case Who::kPeer: return static_cast<int>(x.peer);
-    case Who::kOther: return static_cast<int>(x.other);
-    case Who::kOtherRt: return static_cast<int>(x.other_rt);
-    case Who::kTestProc: return static_cast<int>(x.test);
-    case Who::kNoSuchPid: return 99999999;  // above pid_max and every simulated pid
-    case Who::kNegative: return -5;
-    case Who::kCallerPgrp: return static_cast<int>(x.caller_pgrp);
-    case Who::kOtherPgrp: return static_cast<int>(x.other_pgrp);
-    case Who::kPeerAsPgrp: return static_cast<int>(x.peer);  // a pid leading no group
-    case Who::kPeerUid: return static_cast<int>(x.peer_uid);
-    case Who::kOtherUid: return static_cast<int>(x.other_uid);
-    case Who::kNoSuchUid: return static_cast<int>(x.nosuch_uid);
-    case Who::kMinusOne: return -1;
+    case Who::kZero:
+      return 0;
+    case Who::kCaller:
+      return static_cast<int>(x.caller);
+    case Who::kPeer:
+      return static_cast<int>(x.peer);
+    case Who::kOther:
+      return static_cast<int>(x.other);
+    case Who::kOtherRt:
+      return static_cast<int>(x.other_rt);
+    case Who::kTestProc:
+      return static_cast<int>(x.test);
+    case Who::kNoSuchPid:
+      return 99999999;  // above pid_max and every simulated pid
+    case Who::kNegative:
+      return -5;
+    case Who::kCallerPgrp:
+      return static_cast<int>(x.caller_pgrp);
+    case Who::kOtherPgrp:
+      return static_cast<int>(x.other_pgrp);
+    case Who::kPeerAsPgrp:
+      return static_cast<int>(x.peer);  // a pid leading no group
+    case Who::kPeerUid:
+      return static_cast<int>(x.peer_uid);
+    case Who::kOtherUid:
+      return static_cast<int>(x.other_uid);
+    case Who::kNoSuchUid:
+      return static_cast<int>(x.nosuch_uid);
+    case Who::kMinusOne:
+      return -1;
   }
   return 0;
 }
 
 const char* who_name(Who w) {
   static const char* const names[] = {
-      "0", "caller", "peer", "other-user", "other-user-rt", "test-process", "no-such-pid",
-      "-5", "caller-pgrp", "other-pgrp", "peer-as-pgrp", "peer-uid", "other-uid",
-      "no-such-uid", "-1"};
+      "0",           "caller",      "peer",        "other-user", "other-user-rt", "test-process",
+      "no-such-pid", "-5",          "caller-pgrp", "other-pgrp", "peer-as-pgrp",  "peer-uid",
+      "other-uid",   "no-such-uid", "-1"};
   return names[static_cast<int>(w)];
 }
 
@@ -109,15 +137,19 @@ std::string describe(const Op& op) {
 // Values across every class, level 0..7, "level 8", hints, and bits
 // outside the 16 the kernel keeps.
 const int kValues[] = {
-    0x4000, 0x4001, 0x4002, 0x4003, 0x4004, 0x4005, 0x4006, 0x4007,
-    0x4008,                          // BE "level 8": level 0 with hint 1
-    0x2000, 0x2007, 0x200a,          // RT, RT with a hint
-    0x6000, 0x6007, 0x7ff8,          // IDLE, any level, any hint
-    0x0000, 0x0001, 0x0007,          // NONE: only level 0 is allowed
-    0x0008, 0x000b,                  // NONE with a hint, without / with a level
-    0x8000, 0xa000, 0xc000, 0xe000,  // classes 4..7
-    0x5ff8 | 3,                      // BE with the largest hint
-    0x14002, -1, static_cast<int>(0xffff4003u), 0x7fffffff,
+    0x4000,     0x4001, 0x4002,
+    0x4003,     0x4004, 0x4005,
+    0x4006,     0x4007,
+    0x4008,                      // BE "level 8": level 0 with hint 1
+    0x2000,     0x2007, 0x200a,  // RT, RT with a hint
+    0x6000,     0x6007, 0x7ff8,  // IDLE, any level, any hint
+    0x0000,     0x0001, 0x0007,  // NONE: only level 0 is allowed
+    0x0008,     0x000b,          // NONE with a hint, without / with a level
+    0x8000,     0xa000, 0xc000,
+    0xe000,      // classes 4..7
+    0x5ff8 | 3,  // BE with the largest hint
+    0x14002,    -1,     static_cast<int>(0xffff4003u),
+    0x7fffffff,
 };
 
 // The calls for a caller with `creds`. Calls that could change processes
@@ -135,8 +167,8 @@ std::vector<Op> build_ops(const Creds& creds) {
     get(P, Who::kZero);
   }
   for (int v : {0x4004, 0x2000, 0x6000, 0x0000, 0x0001, 0xe000}) {
-    for (Who w : {Who::kCaller, Who::kPeer, Who::kOther, Who::kOtherRt, Who::kNoSuchPid,
-                  Who::kNegative}) {
+    for (Who w :
+         {Who::kCaller, Who::kPeer, Who::kOther, Who::kOtherRt, Who::kNoSuchPid, Who::kNegative}) {
       set(P, w, v);
       get(P, w);
     }
@@ -233,8 +265,7 @@ struct Variant {
 class IoprioDiff : public ::testing::TestWithParam<Variant> {};
 
 TEST_P(IoprioDiff, KernelAndIostackAgree) {
-  if (geteuid() != 0)
-    GTEST_SKIP() << "needs root: the test forks processes owned by other users";
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: the test forks processes owned by other users";
   const Creds creds = GetParam().creds();
   const std::vector<Op> ops = build_ops(creds);
 
@@ -244,8 +275,8 @@ TEST_P(IoprioDiff, KernelAndIostackAgree) {
   HeldProcs procs;
   ProcSetup caller_setup;
   caller_setup.creds = creds;
-  const ProcInfo caller_before = procs.spawn_caller(
-      caller_setup, [&ops](const std::vector<long>& args) {
+  const ProcInfo caller_before =
+      procs.spawn_caller(caller_setup, [&ops](const std::vector<long>& args) {
         return run_ops(ops, World::unpack(args), /*kernel=*/true);
       });
   ASSERT_TRUE(caller_before.ok) << "caller setup failed";
@@ -259,9 +290,9 @@ TEST_P(IoprioDiff, KernelAndIostackAgree) {
   if (!other_rt.ok) GTEST_SKIP() << "the kernel refused SCHED_FIFO to a test child";
 
   const ProcInfo me = self_info();
-  const World world{me.pid,    caller_before.pid, peer.pid,    other.pid,
+  const World world{me.pid,       caller_before.pid,  peer.pid,   other.pid,
                     other_rt.pid, caller_before.pgrp, other.pgrp, peer_uid(),
-                    other_uid(), nosuch_uid()};
+                    other_uid(),  nosuch_uid()};
   ProcInfo caller;
   const std::vector<long> kernel = procs.run_caller(world.pack(), &caller);
   ASSERT_TRUE(caller.ok) << "the caller could not drop to the credentials under test";

@@ -71,10 +71,10 @@ TEST_F(IoprioSyscalls, BadValueIsReportedBeforeBadWhich) {
 }
 
 TEST_F(IoprioSyscalls, PgrpGetReturnsTheBestEffectivePriority) {
-  Task* leader = make(1000, 0, 0, SCHED_OTHER, 500);    // BE 4 by nice
-  Task* idle = make(1000, 0, 0, SCHED_IDLE, 500);       // IDLE 4
-  Task* niced = make(1000, 0, -20, SCHED_OTHER, 500);   // BE 0
-  make(1000, 0, 0, SCHED_FIFO, 600);                     // other group: RT 4
+  Task* leader = make(1000, 0, 0, SCHED_OTHER, 500);   // BE 4 by nice
+  Task* idle = make(1000, 0, 0, SCHED_IDLE, 500);      // IDLE 4
+  Task* niced = make(1000, 0, -20, SCHED_OTHER, 500);  // BE 0
+  make(1000, 0, 0, SCHED_FIFO, 600);                   // other group: RT 4
   EXPECT_EQ(ioprio_get(leader, kWhoPgrp, 0), prio_value(kClassBe, 0));
   EXPECT_EQ(ioprio_get(leader, kWhoPgrp, 600), prio_value(kClassRt, 4));
   EXPECT_EQ(ioprio_set(idle, kWhoProcess, 0, prio_value(kClassIdle, 0)), 0);

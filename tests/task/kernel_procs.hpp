@@ -35,7 +35,7 @@ struct ProcInfo {
 struct ProcSetup {
   pid_t join_pgrp = 0;  // 0: lead a new process group
   int nice = 0;
-  int policy = 0;       // SCHED_OTHER
+  int policy = 0;  // SCHED_OTHER
   Creds creds;
 };
 
