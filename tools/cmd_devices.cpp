@@ -37,8 +37,8 @@ int cmd_devices(const std::vector<std::string>& specs_in) {
     std::printf("%-8s %-8s %8s %-9s %-12s %5u %4u %8s  %s\n", d.name().c_str(),
                 fmt::format("{}:{}", d.disk()->major(), d.disk()->minor()).c_str(),
                 job::num2str(bytes, 4, 1, true, job::N2S::kByte).c_str(), d.driver()->name(),
-                q->elevator() ? q->elevator()->name() : "none", q->queue_depth(),
-                q->nr_hw_queues(), max_kb.c_str(), specs[i].c_str());
+                q->elevator() ? q->elevator()->name() : "none", q->queue_depth(), q->nr_hw_queues(),
+                max_kb.c_str(), specs[i].c_str());
   }
   return 0;
 }

@@ -26,7 +26,8 @@ int cmd_queue(const std::vector<std::string>& args) {
   if (args.size() == 1) {
     for (const auto& name : q->attr_names()) {
       std::string v;
-      if (q->attr_show(name, &v) == 0) std::printf("%s%s:%s\n", base.c_str(), name.c_str(), v.c_str());
+      if (q->attr_show(name, &v) == 0)
+        std::printf("%s%s:%s\n", base.c_str(), name.c_str(), v.c_str());
     }
     return 0;
   }

@@ -27,7 +27,19 @@ struct RunArgs {
   std::string eta = "auto";
   std::vector<std::string> job_args;
   std::vector<std::string> files;
+  bool help = false;
 };
+
+constexpr const char* kUsage =
+    "usage: iostack run [TOOL OPTIONS] [--job-option=value ...] [JOBFILE ...]\n"
+    "  Runs fio-style jobs through iostack; with no job, the built-in default\n"
+    "  (examples/default.fio). Job options before the first --name=JOB are\n"
+    "  defaults for every job; job files override them, as in fio.\n"
+    "tool options:\n"
+    "  --output-format=normal|json   fio's normal or JSON report\n"
+    "  --output=FILE                 write the report to FILE\n"
+    "  --trace=DIR                   blktrace of every device into DIR (blkparse -D DIR)\n"
+    "  --eta=auto|always|never       live progress line (auto: on a terminal)\n";
 
 int fail(const std::string& msg) {
   std::fprintf(stderr, "iostack: %s\n", msg.c_str());
@@ -54,14 +66,20 @@ bool parse_args(const std::vector<std::string>& args, RunArgs* ra, std::string* 
       return 0;
     };
     int r;
-    if ((r = value_of("--output-format", &ra->format)) ||
-        (r = value_of("--output", &ra->output)) || (r = value_of("--trace", &ra->trace_dir)) ||
-        (r = value_of("--eta", &ra->eta))) {
+    if ((r = value_of("--output-format", &ra->format)) || (r = value_of("--output", &ra->output)) ||
+        (r = value_of("--trace", &ra->trace_dir)) || (r = value_of("--eta", &ra->eta))) {
       if (r < 0) return false;
       continue;
     }
-    if (a.rfind("--", 0) == 0) ra->job_args.push_back(a);
-    else ra->files.push_back(a);
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      ra->help = true;
+      return true;
+    }
+    if (a.rfind("--", 0) == 0)
+      ra->job_args.push_back(a);
+    else
+      ra->files.push_back(a);
   }
   if (ra->format != "normal" && ra->format != "json") {
     *err = "--output-format=" + ra->format + ": expected normal or json";
@@ -80,6 +98,7 @@ int cmd_run(const std::vector<std::string>& args) {
   RunArgs ra;
   std::string err;
   if (!parse_args(args, &ra, &err)) return fail(err);
+  if (ra.help) return 0;
 
   job::JobFileSet set;
   if (!job::parse_job_args(ra.job_args, &set, &err)) return fail(err);
@@ -105,8 +124,8 @@ int cmd_run(const std::vector<std::string>& args) {
   const bool normal = ra.format == "normal";
   job::RunOptions ro;
   ro.trace_dir = ra.trace_dir;
-  ro.progress = ra.eta == "always" || (ra.eta == "auto" && normal && isatty(STDOUT_FILENO) &&
-                                       ra.output.empty());
+  ro.progress = ra.eta == "always" ||
+                (ra.eta == "auto" && normal && isatty(STDOUT_FILENO) && ra.output.empty());
   if (normal) {
     std::fputs(job::format_banner(jobs).c_str(), out);
     ro.on_start = [out](int n) {

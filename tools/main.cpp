@@ -24,8 +24,7 @@ int main(int argc, char** argv) {
   devices->add_option("spec", specs, "device specs, e.g. ram:64M null:1G,irqmode=0");
 
   std::vector<std::string> qargs;
-  auto* queue =
-      app.add_subcommand("queue", "Show or set queue attributes: SPEC [ATTR [VALUE]]");
+  auto* queue = app.add_subcommand("queue", "Show or set queue attributes: SPEC [ATTR [VALUE]]");
   queue->add_option("args", qargs, "SPEC [ATTR [VALUE]]")->expected(1, 3);
 
   CLI11_PARSE(app, argc, argv);

@@ -15,7 +15,6 @@ AioKiocb* aio_get_req(Kioctx* ctx) {
   req->ki_list.init();
   req->refcnt.store(2, std::memory_order_relaxed);
   req->resfd = -1;
-  req->done = 0;
   req->bdev = nullptr;
   req->poll_fd = -1;
   req->poll_state.store(PollState::kIdle, std::memory_order_relaxed);
@@ -48,8 +47,10 @@ void aio_complete(AioKiocb* req) {
     ring_events(ring)[pos] = req->res;
     ctx->tail = tail;
     head = std::atomic_ref<unsigned>(ring->head).load(std::memory_order_relaxed);
-    // The event must be visible before the tail that covers it.
-    std::atomic_ref<unsigned>(ring->tail).store(tail, std::memory_order_release);
+    // The event must be visible before the tail that covers it; seq_cst so
+    // that, against a waiter's seq_cst registration then tail load, either
+    // the waiter sees this tail or this thread sees the waiter (smp_mb).
+    std::atomic_ref<unsigned>(ring->tail).store(tail, std::memory_order_seq_cst);
     ctx->completed_events++;
     if (ctx->completed_events > 1) refill_reqs_available(ctx, head, tail);
     avail = tail > head ? tail - head : tail + ctx->nr_events - head;
@@ -59,7 +60,6 @@ void aio_complete(AioKiocb* req) {
     ssize_t r = ::write(req->resfd, &one, sizeof(one));
     (void)r;
   }
-  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (ctx->wait.active()) ctx->wait.wake(avail);
 }
 

@@ -33,7 +33,7 @@ long aio_read_events_ring(Kioctx* ctx, struct io_event* event, long nr) {
   std::lock_guard g(ctx->ring_lock);
   AioRing* ring = ctx->r();
   unsigned head = std::atomic_ref<unsigned>(ring->head).load(std::memory_order_relaxed);
-  unsigned tail = std::atomic_ref<unsigned>(ring->tail).load(std::memory_order_acquire);
+  unsigned tail = std::atomic_ref<unsigned>(ring->tail).load(std::memory_order_seq_cst);
   if (head == tail) return 0;
   head %= ctx->nr_events;
   tail %= ctx->nr_events;

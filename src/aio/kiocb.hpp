@@ -40,7 +40,6 @@ struct AioKiocb {
   bool write = false;
   bool stream = false;  // a pipe or socket: the offset is ignored
   std::int64_t pos = 0;
-  long done = 0;        // bytes moved inline before the rest was punted
   struct iovec* iov = nullptr;
   int nr_segs = 0;
   struct iovec inline_vecs[kUioFastIov];

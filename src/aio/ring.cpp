@@ -2,7 +2,6 @@
 
 #include <sys/mman.h>
 
-#include <atomic>
 #include <cerrno>
 
 namespace iostack::aio {
@@ -32,7 +31,6 @@ int aio_setup_ring(unsigned nr_events, MappedRing* out) {
   ring->compat_features = kAioRingCompatFeatures;
   ring->incompat_features = kAioRingIncompatFeatures;
   ring->header_length = sizeof(AioRing);
-  std::atomic_thread_fence(std::memory_order_release);
   out->ring = ring;
   out->geo = g;
   return 0;

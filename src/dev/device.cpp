@@ -33,14 +33,15 @@ class IndexAllocator {
 };
 
 IndexAllocator& indexes(DeviceKind k) {
-  static IndexAllocator ram, null;
-  return k == DeviceKind::kRam ? ram : null;
+  static IndexAllocator ram, null, loop;
+  return k == DeviceKind::kRam ? ram : k == DeviceKind::kNull ? null : loop;
 }
 
 }  // namespace
 
 BlockDevice::~BlockDevice() {
   if (null_) null_->quiesce();  // its timers must not outlive the queue
+  if (loop_) loop_->drain();    // nor may its workers' completions
   disk_.reset();
   queue_.reset();
   driver_.reset();
@@ -72,6 +73,16 @@ std::unique_ptr<BlockDevice> create_device(const DeviceSpec& spec, core::Clock* 
       dev->driver_ = std::move(drv);
       name = "ram";
       major = kRamMajor;
+    } else if (spec.kind == DeviceKind::kLoop) {
+      auto drv = LoopDriver::create(spec.loop, clock->is_virtual(), err);
+      if (!drv) return nullptr;
+      lim = drv->limits();
+      set = drv->tag_set();
+      capacity = drv->capacity_sectors();
+      dev->loop_ = drv.get();
+      dev->driver_ = std::move(drv);
+      name = "loop";
+      major = kLoopMajor;
     } else {
       auto drv = std::make_unique<NullBlkDriver>(spec.null, clock);
       lim = drv->limits();
@@ -89,7 +100,11 @@ std::unique_ptr<BlockDevice> create_device(const DeviceSpec& spec, core::Clock* 
     dev->disk_ = std::make_unique<block::Disk>(name, major, static_cast<unsigned>(dev->index_),
                                                capacity, dev->queue_.get());
     dev->queue_->set_disk(dev->disk_.get());
-    dev->queue_->init_default_elevator();
+    if (dev->loop_) {
+      dev->disk_->set_read_only(dev->loop_->read_only());  // set_disk_ro
+    } else {
+      dev->queue_->init_default_elevator();
+    }
     return dev;
   } catch (const std::exception& e) {
     return fail(std::string("cannot create device: ") + e.what());

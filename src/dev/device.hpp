@@ -2,7 +2,8 @@
 // disk, created from a DeviceSpec (device_spec.hpp). Names and numbers follow
 // the kernel: "ram<N>" on brd's RAMDISK_MAJOR 1 with minor N; "nullb<N>"
 // with minor N on major 252 (null_blk asks for a dynamic major; 252 is one
-// it commonly gets). N is the lowest free index per kind, like ida_alloc.
+// it commonly gets); "loop<N>" on LOOP_MAJOR 7. N is the lowest free index
+// per kind, like ida_alloc.
 #pragma once
 
 #include <memory>
@@ -14,6 +15,7 @@
 #include "block/request_queue.hpp"
 #include "core/clock.hpp"
 #include "dev/device_spec.hpp"
+#include "dev/loop.hpp"
 #include "dev/null_blk.hpp"
 #include "dev/ram.hpp"
 
@@ -21,6 +23,7 @@ namespace iostack::dev {
 
 constexpr unsigned kRamMajor = 1;        // RAMDISK_MAJOR (include/uapi/linux/major.h)
 constexpr unsigned kNullBlkMajor = 252;  // dynamic in the kernel
+constexpr unsigned kLoopMajor = 7;       // LOOP_MAJOR
 
 class BlockDevice {
  public:
@@ -38,6 +41,7 @@ class BlockDevice {
   // The concrete driver, or null when the device is of the other kind.
   RamDriver* ram() const { return ram_; }
   NullBlkDriver* null_blk() const { return null_; }
+  LoopDriver* loop() const { return loop_; }
 
  private:
   friend std::unique_ptr<BlockDevice> create_device(const DeviceSpec&, core::Clock*, std::string*);
@@ -48,12 +52,15 @@ class BlockDevice {
   std::unique_ptr<block::BlockDriver> driver_;
   RamDriver* ram_ = nullptr;
   NullBlkDriver* null_ = nullptr;
+  LoopDriver* loop_ = nullptr;
   std::unique_ptr<block::RequestQueue> queue_;
   std::unique_ptr<block::Disk> disk_;
 };
 
 // Builds the device and gives its queue the kernel's default elevator
-// (mq-deadline for one hardware queue, none otherwise). `clock` null means
+// (mq-deadline for one hardware queue, none otherwise; none for loop, which
+// sets BLK_MQ_F_NO_SCHED_BY_DEFAULT). A loop device does its I/O on worker
+// threads, or inside queue_rq under a virtual clock. `clock` null means
 // core::real_clock(). Returns null with *err set (one line) on failure;
 // never throws.
 std::unique_ptr<BlockDevice> create_device(const DeviceSpec& spec, core::Clock* clock,

@@ -141,6 +141,24 @@ Opt apply_ram(std::string_view key, std::string_view val, RamConfig* c, const ch
                       expected);
 }
 
+Opt apply_loop(std::string_view key, std::string_view val, LoopConfig* c, const char** expected) {
+  const Opt common = apply_common(key, val, &c->size_bytes, &c->hw_queues, &c->queue_depth,
+                                  &c->max_sectors, expected);
+  if (common != Opt::kUnknown) return common;
+  auto result = [](bool ok) { return ok ? Opt::kOk : Opt::kBad; };
+  if (key == "offset") {
+    *expected = "a size such as 4096, 64M or 1G";
+    return result(parse_size(val, &c->offset));
+  }
+  *expected = "an unsigned number";
+  if (key == "bs" || key == "blocksize") return result(parse_uint(val, &c->block_size));
+  if (key == "workers") return result(parse_uint(val, &c->workers));
+  *expected = "a boolean (0 or 1)";
+  if (key == "dio" || key == "direct_io") return result(parse_bool(val, &c->dio));
+  if (key == "read_only" || key == "ro") return result(parse_bool(val, &c->read_only));
+  return Opt::kUnknown;
+}
+
 }  // namespace
 
 std::string validate(const RamConfig& c) {
@@ -160,7 +178,15 @@ std::string validate(const RamConfig& c) {
 }
 
 std::string validate(const DeviceSpec& spec) {
-  return spec.kind == DeviceKind::kRam ? validate(spec.ram) : validate(spec.null);
+  switch (spec.kind) {
+    case DeviceKind::kRam:
+      return validate(spec.ram);
+    case DeviceKind::kNull:
+      return validate(spec.null);
+    case DeviceKind::kLoop:
+      return validate(spec.loop);
+  }
+  return "unknown device kind";
 }
 
 bool parse_device_spec(std::string_view text, DeviceSpec* out, std::string* err) {
@@ -175,15 +201,29 @@ bool parse_device_spec(std::string_view text, DeviceSpec* out, std::string* err)
     spec.kind = DeviceKind::kRam;
   } else if (kind == "null") {
     spec.kind = DeviceKind::kNull;
+  } else if (kind == "loop") {
+    spec.kind = DeviceKind::kLoop;
   } else {
-    return fail("unknown device type \"" + std::string(kind) + "\" (expected ram or null)");
+    return fail("unknown device type \"" + std::string(kind) + "\" (expected ram, null or loop)");
   }
   std::string_view rest = kind_end == std::string_view::npos ? "" : text.substr(kind_end);
+  if (spec.kind == DeviceKind::kLoop && (rest.empty() || rest.front() != ':')) {
+    return fail("expected loop:PATH[,option=value...]");
+  }
   // A size may follow the colon directly: "ram:64M".
   bool size_allowed = !rest.empty() && rest.front() == ':';
   if (!rest.empty()) rest.remove_prefix(1);
   if (!text.empty() && kind_end != std::string_view::npos && rest.empty()) {
     return fail("nothing after \"" + std::string(text.substr(kind_end, 1)) + "\"");
+  }
+  if (spec.kind == DeviceKind::kLoop) {
+    // The backing file runs up to the first comma; no size may follow it.
+    const auto comma = rest.find(',');
+    spec.loop.path = std::string(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+    if (spec.loop.path.empty()) return fail("missing the backing file after \"loop:\"");
+    if (comma != std::string_view::npos && rest.empty()) return fail("trailing comma");
+    size_allowed = false;
   }
   while (!rest.empty()) {
     const auto comma = rest.find(',');
@@ -202,8 +242,14 @@ bool parse_device_spec(std::string_view text, DeviceSpec* out, std::string* err)
     size_allowed = false;
     if (key.empty()) return fail("\"" + std::string(tok) + "\": missing option name");
     const char* expected = "";
-    const Opt r = spec.kind == DeviceKind::kRam ? apply_ram(key, val, &spec.ram, &expected)
-                                                : apply_null(key, val, &spec.null, &expected);
+    Opt r;
+    if (spec.kind == DeviceKind::kRam) {
+      r = apply_ram(key, val, &spec.ram, &expected);
+    } else if (spec.kind == DeviceKind::kNull) {
+      r = apply_null(key, val, &spec.null, &expected);
+    } else {
+      r = apply_loop(key, val, &spec.loop, &expected);
+    }
     if (r == Opt::kUnknown) {
       return fail("unknown option \"" + std::string(key) + "\" for a " + std::string(kind) +
                   " device");

@@ -1,6 +1,8 @@
 // Device specifications as text, for job files, the command line and tests:
 //   ram[:SIZE][,option=value...]    brd, default size 4 MiB
 //   null[:SIZE][,option=value...]   null_blk, default size 250 GiB
+//   loop:PATH[,option=value...]     loop over the file PATH (up to the first
+//                                   comma), sized like the file by default
 // SIZE is bytes with an optional binary suffix K, M, G or T (also lower
 // case), e.g. "ram:64M" or "null:1G,irqmode=timer,completion_nsec=10000".
 // Options (null_blk's parameter names; aliases in parentheses):
@@ -10,23 +12,29 @@
 //          completion_nsec, memory_backed, discard, write_cache, fua,
 //          rotational, badblocks=START[-END] (sectors, inclusive, may repeat),
 //          badblocks_once, badblocks_partial_io, busy=N, busy_delay_nsec
+//   loop:  size (limits the device, or grows the file sparse when larger),
+//          offset (SIZE), bs (blocksize; default 512, with dio the file's
+//          direct I/O alignment), dio (direct_io), read_only (ro),
+//          workers (I/O threads, default one per hardware queue)
 // Booleans take 0/1, y/n, yes/no, on/off, true/false.
 #pragma once
 
 #include <string>
 #include <string_view>
 
+#include "dev/loop_config.hpp"
 #include "dev/null_blk_config.hpp"
 #include "dev/ram.hpp"
 
 namespace iostack::dev {
 
-enum class DeviceKind { kRam, kNull };
+enum class DeviceKind { kRam, kNull, kLoop };
 
 struct DeviceSpec {
   DeviceKind kind = DeviceKind::kRam;
   RamConfig ram;       // when kind == kRam
   NullBlkConfig null;  // when kind == kNull
+  LoopConfig loop;     // when kind == kLoop
 };
 
 // Parses `text` into *out. On a bad spec returns false, leaves *out alone and

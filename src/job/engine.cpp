@@ -1,8 +1,9 @@
 #include "job/engine.hpp"
 
 #include "job/engine_bio.hpp"
+#include "job/engine_libaio.hpp"
 #include "job/engine_sync.hpp"
-#include "job/job_builder.hpp"
+#include "job/engine_uring.hpp"
 
 namespace iostack::job {
 
@@ -10,9 +11,9 @@ std::unique_ptr<Engine> make_engine(const std::string& name, std::string* err) {
   if (name == "bio") return std::make_unique<BioEngine>();
   if (name == "psync" || name == "sync" || name == "pvsync" || name == "pvsync2")
     return std::make_unique<SyncEngine>(name);
-  std::string why;
-  if (!engine_available(name, &why)) *err = "ioengine=" + name + ": " + why;
-  else *err = "ioengine=" + name + ": unknown engine";
+  if (name == "libaio") return std::make_unique<LibaioEngine>();
+  if (name == "io_uring") return std::make_unique<UringEngine>();
+  *err = "ioengine=" + name + ": unknown engine";
   return nullptr;
 }
 

@@ -30,8 +30,8 @@ void BioEngine::complete(IoUnit* u) {
   IoUnit* head = done_.load(std::memory_order_relaxed);
   do {
     u->next = head;
-  } while (!done_.compare_exchange_weak(head, u, std::memory_order_seq_cst,
-                                        std::memory_order_relaxed));
+  } while (
+      !done_.compare_exchange_weak(head, u, std::memory_order_seq_cst, std::memory_order_relaxed));
   if (waiting_.load(std::memory_order_seq_cst)) {
     gen_.fetch_add(1, std::memory_order_seq_cst);
     gen_.notify_one();
@@ -41,9 +41,12 @@ void BioEngine::complete(IoUnit* u) {
 QueueResult BioEngine::queue(IoUnit* u) {
   block::Bio* bio = &bios_[u->index];
   std::uint32_t opf;
-  if (u->ddir == kSync) opf = block::REQ_OP_WRITE | block::REQ_PREFLUSH | block::REQ_SYNC;
-  else if (u->ddir == kWrite) opf = block::REQ_OP_WRITE | block::REQ_SYNC | block::REQ_IDLE;
-  else opf = block::REQ_OP_READ;
+  if (u->ddir == kSync)
+    opf = block::REQ_OP_WRITE | block::REQ_PREFLUSH | block::REQ_SYNC;
+  else if (u->ddir == kWrite)
+    opf = block::REQ_OP_WRITE | block::REQ_SYNC | block::REQ_IDLE;
+  else
+    opf = block::REQ_OP_READ;
   block::bio_init(bio, disk_, bio->bi_inline_vecs, block::kBioInlineVecs, opf);
   if (u->ddir != kSync) {
     bio->bi_iter.bi_sector = u->offset >> block::kSectorShift;
@@ -81,8 +84,10 @@ unsigned BioEngine::collect() {
   while (rev) {
     IoUnit* n = rev->next;
     rev->next = nullptr;
-    if (ready_tail_) ready_tail_->next = rev;
-    else ready_head_ = rev;
+    if (ready_tail_)
+      ready_tail_->next = rev;
+    else
+      ready_head_ = rev;
     ready_tail_ = rev;
     ++ready_n_;
     rev = n;

@@ -32,7 +32,7 @@ class BioEngine final : public Engine {
   block::Disk* disk_ = nullptr;
   std::unique_ptr<block::Bio[]> bios_;  // one per I/O unit, reused
   std::vector<IoUnit*> units_;          // the unit behind each bio slot
-  std::vector<IoUnit*> pending_;  // queued, not yet submitted
+  std::vector<IoUnit*> pending_;        // queued, not yet submitted
   std::atomic<IoUnit*> done_{nullptr};  // LIFO pushed by completers
   std::atomic<std::uint32_t> gen_{0};   // bumped to wake a waiting reaper
   std::atomic<bool> waiting_{false};

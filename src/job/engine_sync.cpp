@@ -43,13 +43,17 @@ QueueResult SyncEngine::queue(IoUnit* u) {
   if (u->ddir == kSync) {
     r = block::bdev_flush(file_, &io_);
   } else {
-    struct iovec iov{u->buf, u->len};
+    struct iovec iov {
+      u->buf, u->len
+    };
     r = block::bdev_rw(file_, &io_, u->ddir == kWrite, &iov, 1,
                        static_cast<std::int64_t>(u->offset), 0, 0);
   }
   long res = r < 0 ? r : wait_result();
-  if (res < 0) u->error = static_cast<int>(-res);
-  else if (u->ddir != kSync && static_cast<std::uint64_t>(res) != u->len) u->error = EIO;
+  if (res < 0)
+    u->error = static_cast<int>(-res);
+  else if (u->ddir != kSync && static_cast<std::uint64_t>(res) != u->len)
+    u->error = EIO;
   return QueueResult::kCompleted;
 }
 

@@ -5,7 +5,11 @@
 namespace iostack::job {
 
 IoGen::IoGen(const JobOptions& o, std::uint64_t start, std::uint64_t len, std::uint64_t seed)
-    : o_(o), start_(start), len_(len), rand_dir_(seed), rand_bs_(seed * 3 + 1),
+    : o_(o),
+      start_(start),
+      len_(len),
+      rand_dir_(seed),
+      rand_bs_(seed * 3 + 1),
       rand_off_(seed * 7 + 2) {
   unit_ = 0;
   for (int d = kRead; d <= kWrite; ++d) {
@@ -65,8 +69,10 @@ bool IoGen::random_offset(std::uint32_t bs, std::uint64_t* off) {
     // Taken: the next free block after it, wrapping (axmap_next_free).
     std::uint64_t tries = 0;
     while (map_[b / 64] & (1ull << (b % 64))) {
-      if ((b % 64) == 0 && map_[b / 64] == ~0ull) b += 64;
-      else ++b;
+      if ((b % 64) == 0 && map_[b / 64] == ~0ull)
+        b += 64;
+      else
+        ++b;
       if (b >= nblocks_) b = 0;
       if (++tries > nblocks_ + 64) return false;
     }

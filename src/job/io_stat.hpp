@@ -38,7 +38,9 @@ struct IoStat {
     if (o.min < min) min = o.min;
     if (o.max > max) max = o.max;
   }
-  double stddev() const { return samples > 1 ? std::sqrt(S / static_cast<double>(samples - 1)) : 0; }
+  double stddev() const {
+    return samples > 1 ? std::sqrt(S / static_cast<double>(samples - 1)) : 0;
+  }
   std::uint64_t min_or_zero() const { return samples ? min : 0; }
 };
 

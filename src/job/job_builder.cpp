@@ -4,14 +4,6 @@
 
 namespace iostack::job {
 
-bool engine_available(const std::string& name, std::string* why) {
-  if (name == "io_uring" || name == "libaio") {
-    *why = "not yet supported (iostack's " + name + " engine has not landed; use ioengine=bio or psync)";
-    return false;
-  }
-  return true;
-}
-
 namespace {
 
 bool check_job(const JobDef& j, std::string* err) {
@@ -21,14 +13,10 @@ bool check_job(const JobDef& j, std::string* err) {
     *err = where + "filename: missing (name a device, e.g. filename=ram:64M)";
     return false;
   }
-  std::string why;
-  if (!engine_available(o.ioengine, &why)) {
-    *err = o.engine_loc.str() + ": ioengine=" + o.ioengine + ": " + why;
-    return false;
-  }
   if (o.verify != VerifyType::kNone && o.dir_read && o.dir_write) {
-    *err = where + "verify: mixed read/write jobs cannot verify; use a write job (it reads back) "
-                   "or a read job";
+    *err = where +
+           "verify: mixed read/write jobs cannot verify; use a write job (it reads back) "
+           "or a read job";
     return false;
   }
   if (o.verify == VerifyType::kPattern && o.verify_pattern.empty()) {

@@ -13,7 +13,7 @@ namespace iostack::job {
 
 struct JobDef {
   JobOptions opts;
-  SrcLoc loc;        // the section header
+  SrcLoc loc;  // the section header
   int groupid = 0;
   bool waits = false;  // stonewall: starts after every earlier job has ended
 };
@@ -21,9 +21,5 @@ struct JobDef {
 // False with a one-line *err (file:line: option: problem) on any bad option
 // or combination; nothing is half-built.
 bool build_jobs(const JobFileSet& set, std::vector<JobDef>* out, std::string* err);
-
-// The engines that exist in this build; io_uring and libaio answer "not
-// yet supported" until their layers land.
-bool engine_available(const std::string& name, std::string* why);
 
 }  // namespace iostack::job

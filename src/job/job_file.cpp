@@ -42,8 +42,8 @@ bool parse_job_text(const std::string& text, const std::string& file, JobFileSet
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;
     if (line[0] == '[') {
       if (line.back() != ']') {
-        *err = loc.str() + ": malformed section header '" + std::string(line) +
-               "' (expected [name])";
+        *err =
+            loc.str() + ": malformed section header '" + std::string(line) + "' (expected [name])";
         return false;
       }
       const std::string name(trim(line.substr(1, line.size() - 2)));
@@ -109,8 +109,10 @@ bool parse_job_args(const std::vector<std::string>& args, JobFileSet* out, std::
       cur = &set.jobs.back();
       continue;
     }
-    if (cur) cur->opts.push_back(e);
-    else set.defaults.push_back(e);
+    if (cur)
+      cur->opts.push_back(e);
+    else
+      set.defaults.push_back(e);
   }
   *out = std::move(set);
   return true;

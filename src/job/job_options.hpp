@@ -54,9 +54,9 @@ struct JobOptions {
   std::string filename;
   std::string ioengine = "psync";  // fio's default on Linux
   unsigned iodepth = 1;
-  unsigned iodepth_batch = 1;        // iodepth_batch_submit (0 = iodepth)
+  unsigned iodepth_batch = 1;  // iodepth_batch_submit (0 = iodepth)
   unsigned iodepth_batch_complete_min = 1;
-  unsigned iodepth_low = 0;          // 0: same as iodepth
+  unsigned iodepth_low = 0;  // 0: same as iodepth
   unsigned numjobs = 1;
 
   std::uint64_t runtime_ns = 0;
@@ -94,8 +94,6 @@ struct JobOptions {
   std::vector<std::pair<std::string, std::string>> given;
   // Where filename= came from (for device errors) and size= (for the size check).
   SrcLoc filename_loc, size_loc, offset_loc, engine_loc, bs_loc;
-
-  bool sync_engine() const { return ioengine != "bio"; }
 };
 
 }  // namespace iostack::job

@@ -18,7 +18,7 @@ constexpr unsigned kPlatNr = kPlatGroups * kPlatVal;
 
 // fio's default percentile_list.
 inline const std::vector<double>& default_percentiles() {
-  static const std::vector<double> p = {1,  5,  10, 20, 30, 40, 50,   60,    70,
+  static const std::vector<double> p = {1,  5,  10, 20, 30,   40,   50,    60,   70,
                                         80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99};
   return p;
 }

@@ -32,10 +32,14 @@ void block(std::uint32_t h[4], const std::uint8_t* p) {
   for (int i = 0; i < 64; ++i) {
     std::uint32_t f;
     int g;
-    if (i < 16) f = (b & cc) | (~b & d), g = i;
-    else if (i < 32) f = (d & b) | (~d & cc), g = (5 * i + 1) % 16;
-    else if (i < 48) f = b ^ cc ^ d, g = (3 * i + 5) % 16;
-    else f = cc ^ (b | ~d), g = (7 * i) % 16;
+    if (i < 16)
+      f = (b & cc) | (~b & d), g = i;
+    else if (i < 32)
+      f = (d & b) | (~d & cc), g = (5 * i + 1) % 16;
+    else if (i < 48)
+      f = b ^ cc ^ d, g = (3 * i + 5) % 16;
+    else
+      f = cc ^ (b | ~d), g = (7 * i) % 16;
     const std::uint32_t tmp = d;
     d = cc;
     cc = b;

@@ -37,7 +37,8 @@ std::string num2str(std::uint64_t num, int maxlen, int base, bool pow2, N2S unit
     return fmt::format("{}{}{}", num, prefix[post], u);
   }
   // Fractional digits from the remainder: "0.5" -> ".5"; rounding to 1.0 carries.
-  std::string frac = fmt::format("{:.{}f}", static_cast<double>(modulo) / thousand, maxlen - len - 1);
+  std::string frac =
+      fmt::format("{:.{}f}", static_cast<double>(modulo) / thousand, maxlen - len - 1);
   if (frac[0] == '1') ++num;
   return fmt::format("{}.{}{}{}", num, frac.substr(2), prefix[post], u);
 }

@@ -32,8 +32,7 @@ std::string set_bool(const OptEntry& e, bool* out) {
 }
 
 std::string set_time(const OptEntry& e, std::uint64_t* out) {
-  if (!parse_time_ns(e.value, 1000000000ull, out))
-    return "a time such as 10, 10s, 500ms or 2m";
+  if (!parse_time_ns(e.value, 1000000000ull, out)) return "a time such as 10, 10s, 500ms or 2m";
   return {};
 }
 
@@ -70,11 +69,14 @@ std::string check_bs(std::uint64_t v) {
 std::string set_rw(JobOptions* o, const OptEntry& e) {
   const std::string& v = e.value;
   if (v.find(':') != std::string::npos) return "no ':' suffix (sequential holes are not supported)";
-  struct M { const char* n; bool r, w, rnd; };
+  struct M {
+    const char* n;
+    bool r, w, rnd;
+  };
   static const M kModes[] = {
-      {"read", true, false, false},      {"write", false, true, false},
-      {"randread", true, false, true},   {"randwrite", false, true, true},
-      {"rw", true, true, false},         {"readwrite", true, true, false},
+      {"read", true, false, false},    {"write", false, true, false},
+      {"randread", true, false, true}, {"randwrite", false, true, true},
+      {"rw", true, true, false},       {"readwrite", true, true, false},
       {"randrw", true, true, true},
   };
   for (const auto& m : kModes) {
@@ -131,7 +133,8 @@ std::string set_bssplit(JobOptions* o, const OptEntry& e) {
       if (!parse_size(item.substr(0, slash), &bs)) return "entries like 4k/50:64k/50";
       if (auto r = check_bs(bs); !r.empty()) return r;
       BsSplitEntry ent{static_cast<std::uint32_t>(bs), 0};
-      const std::string w = slash == std::string::npos ? "" : std::string(trim(item.substr(slash + 1)));
+      const std::string w =
+          slash == std::string::npos ? "" : std::string(trim(item.substr(slash + 1)));
       if (w.empty()) {
         blanks.push_back(list.size());
       } else {
@@ -154,8 +157,8 @@ std::string set_bssplit(JobOptions* o, const OptEntry& e) {
       return "weights that add up to 100 percent";
     }
     std::erase_if(list, [](const BsSplitEntry& x) { return x.perc == 0; });
-    auto mm = std::minmax_element(list.begin(), list.end(),
-                                  [](auto& a, auto& b) { return a.bs < b.bs; });
+    auto mm =
+        std::minmax_element(list.begin(), list.end(), [](auto& a, auto& b) { return a.bs < b.bs; });
     o->min_bs[d] = mm.first->bs;
     o->max_bs[d] = mm.second->bs;
     o->bssplit[d] = std::move(list);
@@ -179,11 +182,16 @@ std::string set_size_or_percent(const OptEntry& e, std::uint64_t* bytes, double*
 
 std::string set_verify(JobOptions* o, const OptEntry& e) {
   const std::string& v = e.value;
-  if (v == "0" || v == "none" || v.empty()) o->verify = VerifyType::kNone;
-  else if (v == "crc32c" || v == "crc32c-intel") o->verify = VerifyType::kCrc32c;
-  else if (v == "md5") o->verify = VerifyType::kMd5;
-  else if (v == "pattern") o->verify = VerifyType::kPattern;
-  else return "one of crc32c, crc32c-intel, md5, pattern, 0";
+  if (v == "0" || v == "none" || v.empty())
+    o->verify = VerifyType::kNone;
+  else if (v == "crc32c" || v == "crc32c-intel")
+    o->verify = VerifyType::kCrc32c;
+  else if (v == "md5")
+    o->verify = VerifyType::kMd5;
+  else if (v == "pattern")
+    o->verify = VerifyType::kPattern;
+  else
+    return "one of crc32c, crc32c-intel, md5, pattern, 0";
   o->verify_name = v == "crc32c-intel" ? "crc32c" : v;
   return {};
 }
@@ -196,9 +204,16 @@ std::string set_queue_attr(JobOptions* o, const OptEntry& e, const std::string& 
 
 const std::vector<OptionDef>& table() {
   static const std::vector<OptionDef> t = {
-      {{"name"}, [](JobOptions* o, const OptEntry& e) { o->name = e.value; return std::string(); }},
+      {{"name"},
+       [](JobOptions* o, const OptEntry& e) {
+         o->name = e.value;
+         return std::string();
+       }},
       {{"description"},
-       [](JobOptions* o, const OptEntry& e) { o->description = e.value; return std::string(); }},
+       [](JobOptions* o, const OptEntry& e) {
+         o->description = e.value;
+         return std::string();
+       }},
       {{"rw", "readwrite"}, set_rw},
       {{"rwmixread"},
        [](JobOptions* o, const OptEntry& e) { return set_uint(e, 0, 100, &o->rwmixread); }},
@@ -242,7 +257,7 @@ const std::vector<OptionDef>& table() {
        }},
       {{"ioengine"},
        [](JobOptions* o, const OptEntry& e) {
-         static const char* const kKnown[] = {"bio",  "psync",    "sync",  "pvsync2",
+         static const char* const kKnown[] = {"bio",    "psync",    "sync",  "pvsync2",
                                               "pvsync", "io_uring", "libaio"};
          if (std::find(std::begin(kKnown), std::end(kKnown), e.value) == std::end(kKnown))
            return std::string("one of bio, psync, sync, pvsync, pvsync2, io_uring, libaio");
@@ -337,6 +352,13 @@ const std::vector<OptionDef>& table() {
       {{"stonewall", "wait_for_previous"},
        [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->stonewall); }},
       {{"new_group"}, [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->new_group); }},
+      // io_uring polled completion: iostack's devices have no poll queues,
+      // so as with a kernel device without them, hipri changes nothing.
+      {{"hipri"},
+       [](JobOptions*, const OptEntry& e) {
+         bool b;
+         return set_bool(e, &b);
+       }},
       // iostack always runs jobs as threads; fio's switch is accepted.
       {{"thread"},
        [](JobOptions*, const OptEntry& e) {
@@ -361,14 +383,44 @@ const std::vector<OptionDef>& table() {
 // fio options that iostack knows but does not implement: say so rather
 // than "unknown".
 bool is_unsupported_fio_option(const std::string& k) {
-  static const char* const kNames[] = {
-      "nrfiles", "rate", "rate_min", "zonemode", "iodepth_batch_complete_max", "ioscheduler_opts",
-      "filesize", "file_service_type", "openfiles", "percentage_random", "random_distribution",
-      "rwmixcycle", "unified_rw_reporting", "write_bw_log", "write_lat_log", "write_iops_log",
-      "verify_interval", "verify_offset", "verify_backlog", "verify_async", "experimental_verify",
-      "cmdprio_percentage", "cmdprio_class", "cmdprio", "fixedbufs", "registerfiles",
-      "sqthread_poll", "hipri", "userspace_reap", "loops", "create_on_open", "fallocate",
-      "lockmem", "cpus_allowed", "cpumask", "nice", "exitall", "exec_prerun", "exec_postrun"};
+  static const char* const kNames[] = {"nrfiles",
+                                       "rate",
+                                       "rate_min",
+                                       "zonemode",
+                                       "iodepth_batch_complete_max",
+                                       "ioscheduler_opts",
+                                       "filesize",
+                                       "file_service_type",
+                                       "openfiles",
+                                       "percentage_random",
+                                       "random_distribution",
+                                       "rwmixcycle",
+                                       "unified_rw_reporting",
+                                       "write_bw_log",
+                                       "write_lat_log",
+                                       "write_iops_log",
+                                       "verify_interval",
+                                       "verify_offset",
+                                       "verify_backlog",
+                                       "verify_async",
+                                       "experimental_verify",
+                                       "cmdprio_percentage",
+                                       "cmdprio_class",
+                                       "cmdprio",
+                                       "fixedbufs",
+                                       "registerfiles",
+                                       "sqthread_poll",
+                                       "userspace_reap",
+                                       "loops",
+                                       "create_on_open",
+                                       "fallocate",
+                                       "lockmem",
+                                       "cpus_allowed",
+                                       "cpumask",
+                                       "nice",
+                                       "exitall",
+                                       "exec_prerun",
+                                       "exec_postrun"};
   return std::find(std::begin(kNames), std::end(kNames), k) != std::end(kNames);
 }
 

@@ -66,8 +66,10 @@ bool parse_size(std::string_view s, std::uint64_t* out) {
   if (pos == std::string_view::npos) return false;
   // kb_base=1024: "k" is 1024, "ki" 1000 (fio's compatibility inversion).
   std::uint64_t unit = 1024;
-  if (suf.size() == 2 && suf[1] == 'i') unit = 1000;
-  else if (suf.size() != 1) return false;
+  if (suf.size() == 2 && suf[1] == 'i')
+    unit = 1000;
+  else if (suf.size() != 1)
+    return false;
   mult = 1;
   for (std::size_t i = 0; i <= pos; ++i) mult *= unit;
   return mul(v, mult, out);
@@ -78,15 +80,24 @@ bool parse_time_ns(std::string_view s, std::uint64_t default_unit_ns, std::uint6
   std::string suf;
   if (!split_number(s, &v, &suf)) return false;
   std::uint64_t unit;
-  if (suf.empty()) unit = default_unit_ns;
-  else if (suf == "d") unit = 86400ull * 1000000000ull;
-  else if (suf == "h") unit = 3600ull * 1000000000ull;
-  else if (suf == "m") unit = 60ull * 1000000000ull;
-  else if (suf == "s" || suf == "sec") unit = 1000000000ull;
-  else if (suf == "ms" || suf == "msec") unit = 1000000ull;
-  else if (suf == "us" || suf == "usec") unit = 1000ull;
-  else if (suf == "ns" || suf == "nsec") unit = 1;
-  else return false;
+  if (suf.empty())
+    unit = default_unit_ns;
+  else if (suf == "d")
+    unit = 86400ull * 1000000000ull;
+  else if (suf == "h")
+    unit = 3600ull * 1000000000ull;
+  else if (suf == "m")
+    unit = 60ull * 1000000000ull;
+  else if (suf == "s" || suf == "sec")
+    unit = 1000000000ull;
+  else if (suf == "ms" || suf == "msec")
+    unit = 1000000ull;
+  else if (suf == "us" || suf == "usec")
+    unit = 1000ull;
+  else if (suf == "ns" || suf == "nsec")
+    unit = 1;
+  else
+    return false;
   return mul(v, unit, out);
 }
 

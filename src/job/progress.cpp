@@ -21,11 +21,16 @@ namespace {
 char state_char(const Worker& w) {
   const JobOptions& o = w.def().opts;
   switch (w.progress().state.load(std::memory_order_relaxed)) {
-    case 0: return 'P';
-    case 1: return '/';
-    case 3: return 'V';
-    case 4: return '_';
-    default: break;
+    case 0:
+      return 'P';
+    case 1:
+      return '/';
+    case 3:
+      return 'V';
+    case 4:
+      return '_';
+    default:
+      break;
   }
   if (o.dir_read && o.dir_write) return o.random ? 'm' : 'M';
   if (o.dir_write) return o.random ? 'w' : 'W';
@@ -89,13 +94,14 @@ void Progress::tick() {
   auto rate = [&](int d, bool iops) {
     const std::uint64_t cur = iops ? ios[d] : bytes[d];
     const std::uint64_t last = iops ? last_ios_[d] : last_bytes_[d];
-    const auto v = static_cast<std::uint64_t>(static_cast<double>(cur >= last ? cur - last : 0) / span);
+    const auto v =
+        static_cast<std::uint64_t>(static_cast<double>(cur >= last ? cur - last : 0) / span);
     return iops ? num2str(v, 4, 1, false, N2S::kNone) : num2str(v, 4, 1, true, N2S::kBytePerSec);
   };
-  const std::string line = fmt::format(
-      "Jobs: {} (f={}): [{}][{:.1f}%][r={},w={}][r={},w={} IOPS][eta {:02d}m:{:02d}s]", running,
-      running, states, pct, rate(0, false), rate(1, false), rate(0, true), rate(1, true),
-      eta_s / 60, eta_s % 60);
+  const std::string line =
+      fmt::format("Jobs: {} (f={}): [{}][{:.1f}%][r={},w={}][r={},w={} IOPS][eta {:02d}m:{:02d}s]",
+                  running, running, states, pct, rate(0, false), rate(1, false), rate(0, true),
+                  rate(1, true), eta_s / 60, eta_s % 60);
   std::fprintf(stdout, "\r%s\033[K", line.c_str());
   std::fflush(stdout);
   drawn_ = true;

@@ -39,8 +39,8 @@ void display_lat(std::string& o, const char* name, const IoStat& s) {
   double mean = s.mean, dev = s.stddev();
   const char* base = scale(&mn, &mx, &mean, &dev);
   o += fmt::format("    {} {}: min={}, max={}, avg={:5.02f}, stdev={:5.02f}\n", name, base,
-                   num2str(mn, 6, 1, false, N2S::kNone), num2str(mx, 6, 1, false, N2S::kNone),
-                   mean, dev);
+                   num2str(mn, 6, 1, false, N2S::kNone), num2str(mx, 6, 1, false, N2S::kNone), mean,
+                   dev);
 }
 
 void show_percentiles(std::string& o, const LatHist& h, std::uint64_t samples, const char* pre) {
@@ -51,12 +51,14 @@ void show_percentiles(std::string& o, const LatHist& h, std::uint64_t samples, c
   int scale_down = 0;
   std::uint64_t divisor = 1;
   const char* unit = "nsec";
-  if (mn > 2000000 && mx > 99999999ull) scale_down = 2, divisor = 1000000, unit = "msec";
-  else if (mn > 2000 && mx > 99999) scale_down = 1, divisor = 1000, unit = "usec";
+  if (mn > 2000000 && mx > 99999999ull)
+    scale_down = 2, divisor = 1000000, unit = "msec";
+  else if (mn > 2000 && mx > 99999)
+    scale_down = 1, divisor = 1000, unit = "usec";
   o += fmt::format("    {} percentiles ({}):\n     |", pre, unit);
-  const int width = std::max(5, static_cast<int>(std::log10(static_cast<double>(
-                                                     std::max<std::uint64_t>(mx / divisor, 1))) +
-                                                 1));
+  const int width = std::max(
+      5, static_cast<int>(
+             std::log10(static_cast<double>(std::max<std::uint64_t>(mx / divisor, 1))) + 1));
   const int precision = 2;
   const int per_line = (80 - 7) / (precision + 10 + width);
   for (std::size_t j = 0; j < pl.size(); ++j) {
@@ -103,8 +105,9 @@ void show_ddir(std::string& o, const ThreadStat& ts, const GroupStat& gs, int d)
         unit, mn, mx, per, mean, dev, s.bw.samples);
   }
   if (s.iops.samples)
-    o += fmt::format("   iops        : min={:5}, max={:5}, avg={:5.02f}, stdev={:5.02f}, samples={}\n",
-                     s.iops.min, s.iops.max, s.iops.mean, s.iops.stddev(), s.iops.samples);
+    o += fmt::format(
+        "   iops        : min={:5}, max={:5}, avg={:5.02f}, stdev={:5.02f}, samples={}\n",
+        s.iops.min, s.iops.max, s.iops.mean, s.iops.stddev(), s.iops.samples);
 }
 
 void show_lat_line(std::string& o, const double* v, int nr, const char* const* ranges,
@@ -128,8 +131,8 @@ void show_lat_line(std::string& o, const double* v, int nr, const char* const* r
 }
 
 void show_latencies(std::string& o, const ThreadStat& ts) {
-  static const char* const kR[] = {"2=",   "4=",   "10=",  "20=",   "50=",    "100=",
-                                   "250=", "500=", "750=", "1000=", "2000=", ">=2000="};
+  static const char* const kR[] = {
+      "2=", "4=", "10=", "20=", "50=", "100=", "250=", "500=", "750=", "1000=", "2000=", ">=2000="};
   const std::uint64_t total = ts.total_ios();
   double n[kLatNNr], u[kLatUNr], m[kLatMNr];
   calc_lat(ts.lat_n, kLatNNr, total, n);
@@ -145,12 +148,14 @@ std::string depth_line(const char* label, const std::uint64_t* map, std::uint64_
   double v[kDepthMapNr];
   calc_dist(map, total, v);
   if (depth)
-    return fmt::format("{}1={:3.1f}%, 2={:3.1f}%, 4={:3.1f}%, 8={:3.1f}%, 16={:3.1f}%, "
-                       "32={:3.1f}%, >=64={:3.1f}%\n",
-                       label, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
-  return fmt::format("{}0={:3.1f}%, 4={:3.1f}%, 8={:3.1f}%, 16={:3.1f}%, 32={:3.1f}%, "
-                     "64={:3.1f}%, >=64={:3.1f}%\n",
-                     label, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+    return fmt::format(
+        "{}1={:3.1f}%, 2={:3.1f}%, 4={:3.1f}%, 8={:3.1f}%, 16={:3.1f}%, "
+        "32={:3.1f}%, >=64={:3.1f}%\n",
+        label, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+  return fmt::format(
+      "{}0={:3.1f}%, 4={:3.1f}%, 8={:3.1f}%, 16={:3.1f}%, 32={:3.1f}%, "
+      "64={:3.1f}%, >=64={:3.1f}%\n",
+      label, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
 }
 
 void show_thread(std::string& o, const ThreadStat& ts, const GroupStat& gs) {
@@ -173,18 +178,17 @@ void show_thread(std::string& o, const ThreadStat& ts, const GroupStat& gs) {
     show_percentiles(o, ts.sync_hist, ts.sync_lat.samples, "sync");
   }
   const double run = static_cast<double>(ts.total_run_time_ms);
-  o += fmt::format("  cpu          : usr={:3.2f}%, sys={:3.2f}%, ctx={}, majf={}, minf={}\n",
-                   run ? static_cast<double>(ts.usr_ms) * 100 / run : 0.0,
-                   run ? static_cast<double>(ts.sys_ms) * 100 / run : 0.0, ts.ctx, ts.majf,
-                   ts.minf);
+  o +=
+      fmt::format("  cpu          : usr={:3.2f}%, sys={:3.2f}%, ctx={}, majf={}, minf={}\n",
+                  run ? static_cast<double>(ts.usr_ms) * 100 / run : 0.0,
+                  run ? static_cast<double>(ts.sys_ms) * 100 / run : 0.0, ts.ctx, ts.majf, ts.minf);
   o += depth_line("  IO depths    : ", ts.io_u_map, ts.total_ios() + ts.total_sync, true);
   o += depth_line("     submit    : ", ts.io_u_submit, ts.total_submit, false);
   o += depth_line("     complete  : ", ts.io_u_complete, ts.total_complete, false);
   o += fmt::format("     issued rwts: total={},{},{},{} short={},{},{},0 dropped={},{},{},0\n",
-                   ts.dir[0].total_io_u, ts.dir[1].total_io_u, ts.dir[2].total_io_u,
-                   ts.total_sync, ts.dir[0].short_io_u, ts.dir[1].short_io_u,
-                   ts.dir[2].short_io_u, ts.dir[0].drop_io_u, ts.dir[1].drop_io_u,
-                   ts.dir[2].drop_io_u);
+                   ts.dir[0].total_io_u, ts.dir[1].total_io_u, ts.dir[2].total_io_u, ts.total_sync,
+                   ts.dir[0].short_io_u, ts.dir[1].short_io_u, ts.dir[2].short_io_u,
+                   ts.dir[0].drop_io_u, ts.dir[1].drop_io_u, ts.dir[2].drop_io_u);
   o += fmt::format("     latency   : target=0, window=0, percentile=100.00%, depth={}\n",
                    ts.iodepth);
 }
@@ -195,14 +199,13 @@ void show_group(std::string& o, const GroupStat& g) {
   for (int d = 0; d < kRwDirs; ++d) {
     if (!g.max_run[d]) continue;
     auto n2 = [](std::uint64_t v, bool p2, N2S u) { return num2str(v, kSigFigs, 1, p2, u); };
-    o += fmt::format("{}: bw={} ({}), {}-{} ({}-{}), io={} ({}), run={}-{}msec\n", kNames[d],
-                     n2(g.agg_bw[d], true, N2S::kBytePerSec),
-                     n2(g.agg_bw[d], false, N2S::kBytePerSec),
-                     n2(g.min_bw[d], true, N2S::kBytePerSec),
-                     n2(g.max_bw[d], true, N2S::kBytePerSec),
-                     n2(g.min_bw[d], false, N2S::kBytePerSec),
-                     n2(g.max_bw[d], false, N2S::kBytePerSec), n2(g.io_bytes[d], true, N2S::kByte),
-                     n2(g.io_bytes[d], false, N2S::kByte), g.min_run[d], g.max_run[d]);
+    o += fmt::format(
+        "{}: bw={} ({}), {}-{} ({}-{}), io={} ({}), run={}-{}msec\n", kNames[d],
+        n2(g.agg_bw[d], true, N2S::kBytePerSec), n2(g.agg_bw[d], false, N2S::kBytePerSec),
+        n2(g.min_bw[d], true, N2S::kBytePerSec), n2(g.max_bw[d], true, N2S::kBytePerSec),
+        n2(g.min_bw[d], false, N2S::kBytePerSec), n2(g.max_bw[d], false, N2S::kBytePerSec),
+        n2(g.io_bytes[d], true, N2S::kByte), n2(g.io_bytes[d], false, N2S::kByte), g.min_run[d],
+        g.max_run[d]);
   }
 }
 

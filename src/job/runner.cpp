@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <thread>
 
-#include "job/progress.hpp"
 #include "job/now.hpp"
+#include "job/progress.hpp"
 #include "job/targets.hpp"
 #include "job/worker.hpp"
 
@@ -43,8 +43,8 @@ bool Runner::prepare(const std::vector<JobDef>& jobs, std::string* err) {
     const JobDef& j = impl_->jobs[i];
     for (unsigned c = 0; c < j.opts.numjobs; ++c) {
       // fio seeds every job differently unless told otherwise; clones too.
-      const std::uint64_t seed =
-          j.opts.randseed + 0x9e3779b97f4a7c15ull * (i * 1024 + c + 1) * (j.opts.randrepeat ? 1 : now_ns());
+      const std::uint64_t seed = j.opts.randseed + 0x9e3779b97f4a7c15ull * (i * 1024 + c + 1) *
+                                                       (j.opts.randrepeat ? 1 : now_ns());
       auto w = std::make_unique<Worker>(j, static_cast<int>(c), impl_->targets.device_of(i),
                                         impl_->targets.range_of(i), seed);
       if (!w->setup(err)) return false;
@@ -92,10 +92,10 @@ bool Runner::run(const RunOptions& ro, RunResult* out, std::string* err) {
     }
   }
   if (ro.on_start) ro.on_start(r.nr_threads);
-  r.start_unix_ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  r.start_unix_ms =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
   const std::uint64_t t0 = now_ns();
   Progress progress(ro.progress, m.workers);
 
@@ -145,8 +145,10 @@ bool Runner::run(const RunOptions& ro, RunResult* out, std::string* err) {
     const bool merge = j.opts.group_reporting && !r.jobs.empty() &&
                        r.jobs.back().groupid == j.groupid && w > 0 &&
                        m.jobs[m.job_of[w - 1]].opts.group_reporting;
-    if (merge) r.jobs.back().merge(ts);
-    else r.jobs.push_back(ts);
+    if (merge)
+      r.jobs.back().merge(ts);
+    else
+      r.jobs.push_back(ts);
   }
   for (auto& g : r.groups) g.finish();
   for (auto* d : devices) {

@@ -12,20 +12,23 @@ Targets::~Targets() = default;
 
 std::string Targets::spec_of(const JobOptions& o) {
   std::string s = o.filename;
-  if (o.queue_depth) s += (s.find(':') == std::string::npos ? ":" : ",") +
-                          std::string("queue_depth=") + std::to_string(o.queue_depth);
+  if (o.queue_depth)
+    s += (s.find(':') == std::string::npos ? ":" : ",") + std::string("queue_depth=") +
+         std::to_string(o.queue_depth);
   return s;
 }
 
-std::string queue_error(const QueueSetting& s, const std::string& dev,
-                        const block::RequestQueue& q, int rc) {
+std::string queue_error(const QueueSetting& s, const std::string& dev, const block::RequestQueue& q,
+                        int rc) {
   std::string why;
   const auto* e = q.elevator();
   if (rc == -ENOENT && s.attr.rfind("iosched/", 0) == 0)
     why = std::string("scheduler ") + (e ? e->name() : "none") + " of " + dev +
           " has no tunable '" + s.attr.substr(8) + "'";
-  else if (rc == -ENOENT) why = "no such queue attribute on " + dev;
-  else why = "rejected by " + dev + " (" + std::strerror(-rc) + ")";
+  else if (rc == -ENOENT)
+    why = "no such queue attribute on " + dev;
+  else
+    why = "rejected by " + dev + " (" + std::strerror(-rc) + ")";
   return s.loc.str() + ": " + s.option + "=" + s.value + ": " + why;
 }
 

@@ -44,7 +44,7 @@ class Targets {
 };
 
 // The one-line message for a queue attribute store that failed on `d`.
-std::string queue_error(const QueueSetting& s, const std::string& dev,
-                        const block::RequestQueue& q, int rc);
+std::string queue_error(const QueueSetting& s, const std::string& dev, const block::RequestQueue& q,
+                        int rc);
 
 }  // namespace iostack::job

@@ -50,13 +50,20 @@ void ThreadStat::merge(const ThreadStat& o) {
 
 void ThreadStat::mark_depth(unsigned d, unsigned nr) {
   int idx;
-  if (d >= 64) idx = 6;
-  else if (d >= 32) idx = 5;
-  else if (d >= 16) idx = 4;
-  else if (d >= 8) idx = 3;
-  else if (d >= 4) idx = 2;
-  else if (d >= 2) idx = 1;
-  else idx = 0;
+  if (d >= 64)
+    idx = 6;
+  else if (d >= 32)
+    idx = 5;
+  else if (d >= 16)
+    idx = 4;
+  else if (d >= 8)
+    idx = 3;
+  else if (d >= 4)
+    idx = 2;
+  else if (d >= 2)
+    idx = 1;
+  else
+    idx = 0;
   io_u_map[idx] += nr;
 }
 
@@ -91,9 +98,12 @@ void ThreadStat::mark_complete(unsigned nr) {
 }
 
 void ThreadStat::mark_latency(std::uint64_t ns) {
-  if (ns < 1000) ++lat_n[range_index(ns, kLatNNr)];
-  else if (ns < 1000000) ++lat_u[range_index(ns / 1000, kLatUNr)];
-  else ++lat_m[range_index(ns / 1000000, kLatMNr)];
+  if (ns < 1000)
+    ++lat_n[range_index(ns, kLatNNr)];
+  else if (ns < 1000000)
+    ++lat_u[range_index(ns / 1000, kLatUNr)];
+  else
+    ++lat_m[range_index(ns / 1000000, kLatMNr)];
 }
 
 void calc_dist(const std::uint64_t* map, std::uint64_t total, double* out) {

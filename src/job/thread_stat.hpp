@@ -37,7 +37,6 @@ struct ThreadStat {
   std::string verror;
   int pid = 0;
   unsigned iodepth = 1;
-  bool sync_engine = false;  // no submission latency to report
   std::vector<std::pair<std::string, std::string>> job_options;
 
   DirStat dir[kRwDirs];

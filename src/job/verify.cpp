@@ -98,9 +98,10 @@ bool verify_check(const JobOptions& o, const std::uint8_t* buf, std::uint32_t le
   const std::uint32_t hs = header_size(o.verify);
   Header h;
   std::memcpy(&h, buf, sizeof h);
-  const auto where = fmt::format("at file {} offset {}, length {} (requested block: offset={}, "
-                                 "length={})",
-                                 file, offset, len, offset, len);
+  const auto where = fmt::format(
+      "at file {} offset {}, length {} (requested block: offset={}, "
+      "length={})",
+      file, offset, len, offset, len);
   if (h.magic != kVerifyMagic) {
     *msg = fmt::format("verify: bad magic header {:x}, wanted {:x} {}\n", h.magic, kVerifyMagic,
                        where);
@@ -125,9 +126,9 @@ bool verify_check(const JobOptions& o, const std::uint8_t* buf, std::uint32_t le
   compute_csum(o.verify, buf + hs, len - hs, got);
   if (std::memcmp(got, buf + sizeof(Header), cl) != 0) {
     const char* what = o.verify == VerifyType::kMd5 ? "MD5" : "CRC";
-    *msg = fmt::format("{}: verify failed {}\n       Expected {}: {}\n       Received {}: {}\n",
-                       o.verify_name, where, what, hex(buf + sizeof(Header), cl), what,
-                       hex(got, cl));
+    *msg =
+        fmt::format("{}: verify failed {}\n       Expected {}: {}\n       Received {}: {}\n",
+                    o.verify_name, where, what, hex(buf + sizeof(Header), cl), what, hex(got, cl));
     return false;
   }
   if (!o.verify_pattern.empty()) return check_pattern(o, buf, hs, len, offset, file, msg);

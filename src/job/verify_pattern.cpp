@@ -14,8 +14,7 @@ int hexval(char c) {
 
 }  // namespace
 
-bool parse_verify_pattern(const std::string& s, std::vector<std::uint8_t>* out,
-                          std::string* why) {
+bool parse_verify_pattern(const std::string& s, std::vector<std::uint8_t>* out, std::string* why) {
   std::vector<std::uint8_t> bytes;
   std::size_t i = 0;
   const auto fail = [&](const char* w) {

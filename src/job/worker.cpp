@@ -32,8 +32,13 @@ std::uint64_t ms(std::uint64_t ns) { return ns / 1000000; }
 
 Worker::Worker(const JobDef& def, int clone, dev::BlockDevice* dev, const JobRange& range,
                std::uint64_t seed)
-    : def_(def), opts_(def.opts), clone_(clone), dev_(dev), range_(range),
-      gen_(def.opts, range.offset, range.size, seed), rand_verify_(seed ^ 0x5eed) {}
+    : def_(def),
+      opts_(def.opts),
+      clone_(clone),
+      dev_(dev),
+      range_(range),
+      gen_(def.opts, range.offset, range.size, seed),
+      rand_verify_(seed ^ 0x5eed) {}
 
 Worker::~Worker() { std::free(mem_); }
 
@@ -43,7 +48,6 @@ bool Worker::setup(std::string* err) {
   ts_.description = o.description;
   ts_.groupid = def_.groupid;
   ts_.job_options = o.given;
-  ts_.sync_engine = o.sync_engine() && o.ioengine != "bio";
   std::string e;
   engine_ = make_engine(o.ioengine, &e);
   if (!engine_) {
@@ -114,7 +118,6 @@ void Worker::end_ramp(std::uint64_t now) {
   ts_.description = keep.description;
   ts_.groupid = keep.groupid;
   ts_.job_options = keep.job_options;
-  ts_.sync_engine = keep.sync_engine;
   ts_.iodepth = keep.iodepth;
   ts_.pid = keep.pid;
   ts_.error = keep.error;
@@ -133,8 +136,8 @@ void Worker::sample(std::uint64_t now, bool force) {
   const std::uint64_t span_ms = ms(now - win_start_);
   if (span_ms == 0) return;
   for (int d = kRead; d <= kWrite; ++d) {
-    const bool on = d == kRead ? (opts_.dir_read || opts_.verify != VerifyType::kNone)
-                               : opts_.dir_write;
+    const bool on =
+        d == kRead ? (opts_.dir_read || opts_.verify != VerifyType::kNone) : opts_.dir_write;
     if (on && (win_ios_[d] || !force)) {
       ts_.dir[d].bw.add(win_bytes_[d] * 1000 / span_ms / 1024);
       ts_.dir[d].iops.add(win_ios_[d] * 1000 / span_ms);
@@ -155,10 +158,18 @@ Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
     ts_.total_sync++;
     return Prep::kOk;
   }
-  const int ddir = gen_.next_ddir();
+  int ddir = gen_.next_ddir();
+  // Over its rate: do the other direction if that one may go (fio's rate_ddir).
+  if (rate_period_[ddir] && now < rate_next_[ddir] && o.dir_read && o.dir_write) {
+    const int other = ddir == kRead ? kWrite : kRead;
+    if (!rate_period_[other] || now >= rate_next_[other]) ddir = other;
+  }
   if (rate_period_[ddir]) {
     if (now < rate_next_[ddir]) return Prep::kThrottled;
-    rate_next_[ddir] = std::max(rate_next_[ddir] + rate_period_[ddir], now - rate_period_[ddir]);
+    // Keep the average exact across sleep overshoot; after a long stall
+    // (a second behind) start afresh rather than burst.
+    rate_next_[ddir] += rate_period_[ddir];
+    if (now > rate_next_[ddir] + 1000000000ull) rate_next_[ddir] = now;
   }
   std::uint32_t bs = gen_.next_bs(ddir);
   if (!o.time_based && io_limit_ - bytes_issued_ < bs) {
@@ -230,9 +241,8 @@ void Worker::complete(IoUnit* u, std::uint64_t now) {
   if (!engine_->sync()) --cur_depth_;
   free_.push_back(u);
   if (u->error) {
-    fail(u->error, std::string(u->ddir == kSync ? "fsync" : ddir_name(u->ddir)) +
-                       " at offset " + std::to_string(u->offset) + ": " +
-                       std::strerror(u->error));
+    fail(u->error, std::string(u->ddir == kSync ? "fsync" : ddir_name(u->ddir)) + " at offset " +
+                       std::to_string(u->offset) + ": " + std::strerror(u->error));
     return;
   }
   const bool counted = u->start_ns >= stats_start_ && !in_ramp_;
@@ -302,7 +312,11 @@ void Worker::do_io(bool verify_phase) {
         // Ahead of rate_iops: finish what is in flight, then sleep a little.
         commit();
         if (cur_depth_) reap(0);
-        std::this_thread::sleep_for(std::chrono::microseconds(50));
+        std::uint64_t wait = ~0ull;
+        for (int d = 0; d < kRwDirs; ++d)
+          if (rate_period_[d] && rate_next_[d] > now) wait = std::min(wait, rate_next_[d] - now);
+        std::this_thread::sleep_for(
+            std::chrono::nanoseconds(std::min<std::uint64_t>(wait, 1000000)));
         continue;
       }
       free_.pop_back();
@@ -393,12 +407,13 @@ void Worker::run(const std::atomic<bool>* go) {
 
   getrusage(RUSAGE_THREAD, &ru1);
   auto tv_ms = [](const timeval& a, const timeval& b) {
-    return static_cast<std::uint64_t>((b.tv_sec - a.tv_sec) * 1000 + (b.tv_usec - a.tv_usec) / 1000);
+    return static_cast<std::uint64_t>((b.tv_sec - a.tv_sec) * 1000 +
+                                      (b.tv_usec - a.tv_usec) / 1000);
   };
   ts_.usr_ms = tv_ms(ru0.ru_utime, ru1.ru_utime);
   ts_.sys_ms = tv_ms(ru0.ru_stime, ru1.ru_stime);
-  ts_.ctx = static_cast<std::uint64_t>((ru1.ru_nvcsw + ru1.ru_nivcsw) -
-                                       (ru0.ru_nvcsw + ru0.ru_nivcsw));
+  ts_.ctx =
+      static_cast<std::uint64_t>((ru1.ru_nvcsw + ru1.ru_nivcsw) - (ru0.ru_nvcsw + ru0.ru_nivcsw));
   ts_.majf = static_cast<std::uint64_t>(ru1.ru_majflt - ru0.ru_majflt);
   ts_.minf = static_cast<std::uint64_t>(ru1.ru_minflt - ru0.ru_minflt);
   ts_.total_run_time_ms = ms(t - begin);

@@ -61,6 +61,9 @@ static_assert(sizeof(io_uring_sqe) == 64 && sizeof(io_uring_cqe) == sizeof(Cqe))
 inline std::uint32_t load_acquire(std::uint32_t& w) {
   return std::atomic_ref<std::uint32_t>(w).load(std::memory_order_acquire);
 }
+inline std::uint32_t load_seq_cst(std::uint32_t& w) {
+  return std::atomic_ref<std::uint32_t>(w).load(std::memory_order_seq_cst);
+}
 inline std::uint32_t load_relaxed(std::uint32_t& w) {
   return std::atomic_ref<std::uint32_t>(w).load(std::memory_order_relaxed);
 }

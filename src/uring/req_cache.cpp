@@ -55,7 +55,8 @@ void req_recycle(IoKiocb* req, bool locked) {
         queue_deferred(r->ctx);
       });
   }
-  if (live == 0) ctx->cq_wait.wake();  // ring teardown waits for the last one
+  // Ring teardown waits for the last one.
+  if (live == 0 && !ctx->alive.load(std::memory_order_relaxed)) ctx->cq_wait.wake();
 }
 
 void req_put(IoKiocb* req, bool locked) {

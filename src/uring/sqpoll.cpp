@@ -84,7 +84,9 @@ void sq_thread_main(IoSqData* sqd) {
     pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
   }
   std::unique_lock lock(sqd->lock);
-  auto timeout = SteadyClock::now() + std::chrono::milliseconds(sqd->idle_ms.load());
+  // As in io_sq_thread, the idle period starts with the first work: a
+  // thread that finds nothing at start goes to sleep at once.
+  auto timeout = SteadyClock::now();
   for (;;) {
     if (sqd->stop.load(std::memory_order_acquire)) break;
     if (sqd->park_pending.load(std::memory_order_acquire)) {
@@ -112,10 +114,10 @@ void sq_thread_main(IoSqData* sqd) {
     bool needs_sched = true;
     for (core::ListHead* n = sqd->ctx_list.first(); n != &sqd->ctx_list; n = n->next) {
       IoRingCtx* ctx = node_ctx(n);
+      // The flag store and the tail load must not be reordered: both seq_cst.
       flags_or(ctx->rings->sq_flags, IORING_SQ_NEED_WAKEUP);
-      std::atomic_thread_fence(std::memory_order_seq_cst);
       if ((!ctx->r_disabled.load(std::memory_order_acquire) &&
-           load_acquire(ctx->rings->sq.tail) != load_acquire(ctx->rings->sq.head)) ||
+           load_seq_cst(ctx->rings->sq.tail) != load_acquire(ctx->rings->sq.head)) ||
           tw_pending(ctx)) {
         needs_sched = false;
         break;

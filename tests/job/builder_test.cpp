@@ -19,8 +19,8 @@ std::vector<JobDef> build(const std::string& text, std::string* err) {
 
 TEST(Builder, StonewallAndNewGroupStartGroups) {
   std::string err;
-  auto jobs = build("[global]\nfilename=ram:1M\n[a]\n[b]\n[c]\nstonewall\n[d]\nnew_group\n[e]\n",
-                    &err);
+  auto jobs =
+      build("[global]\nfilename=ram:1M\n[a]\n[b]\n[c]\nstonewall\n[d]\nnew_group\n[e]\n", &err);
   ASSERT_EQ(jobs.size(), 5u) << err;
   EXPECT_EQ(jobs[0].groupid, 0);
   EXPECT_EQ(jobs[1].groupid, 0);
@@ -39,14 +39,15 @@ TEST(Builder, JobOptionsListOnlyTheSectionsOwn) {
   EXPECT_EQ(jobs[0].opts.given[0].first, "rw");
 }
 
-TEST(Builder, EnginesThatHaveNotLandedSayNotYetSupported) {
+TEST(Builder, UnknownEnginesAndEngineOptions) {
   std::string err;
-  build("[a]\nfilename=ram:1M\nioengine=io_uring\n", &err);
+  build("[a]\nfilename=ram:1M\nioengine=posixaio\n", &err);
   EXPECT_EQ(err,
-            "t.fio:3: ioengine=io_uring: not yet supported (iostack's io_uring engine has not "
-            "landed; use ioengine=bio or psync)");
-  build("[a]\nfilename=ram:1M\nioengine=libaio\n", &err);
-  EXPECT_NE(err.find("ioengine=libaio: not yet supported"), std::string::npos);
+            "t.fio:3: ioengine=posixaio: expected one of bio, psync, sync, pvsync, pvsync2, "
+            "io_uring, libaio");
+  build("[a]\nfilename=ram:1M\nioengine=io_uring\nsqthread_poll=1\n", &err);
+  EXPECT_EQ(err, "t.fio:4: sqthread_poll: fio option not supported by iostack");
+  EXPECT_EQ(build("[a]\nfilename=ram:1M\nioengine=io_uring\nhipri\n", &err).size(), 1u) << err;
 }
 
 TEST(Builder, MissingFilenameIsAnError) {

@@ -11,9 +11,10 @@ namespace {
 TEST(JobFile, GlobalsApplyToTheJobsAfterThem) {
   JobFileSet set;
   std::string err;
-  ASSERT_TRUE(parse_job_text("; comment\n[global]\nbs=8k\n\n[a]\nrw=read\n# more\n[global]\n"
-                             "iodepth=4\n[b]\nrw=write\n",
-                             "t.fio", &set, &err))
+  ASSERT_TRUE(
+      parse_job_text("; comment\n[global]\nbs=8k\n\n[a]\nrw=read\n# more\n[global]\n"
+                     "iodepth=4\n[b]\nrw=write\n",
+                     "t.fio", &set, &err))
       << err;
   ASSERT_EQ(set.jobs.size(), 2u);
   EXPECT_EQ(set.jobs[0].name, "a");

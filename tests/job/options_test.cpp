@@ -67,8 +67,8 @@ TEST(Options, BssplitFillsBlankWeightsEvenly) {
 }
 
 TEST(Options, DeviceOptionsBecomeQueueSettingsInOrder) {
-  auto o = apply({{"ioscheduler", "mq-deadline"}, {"iosched/read_expire", "100"},
-                  {"nr_requests", "64"}});
+  auto o = apply(
+      {{"ioscheduler", "mq-deadline"}, {"iosched/read_expire", "100"}, {"nr_requests", "64"}});
   ASSERT_EQ(o.queue_settings.size(), 3u);
   EXPECT_EQ(o.queue_settings[0].attr, "scheduler");
   EXPECT_EQ(o.queue_settings[1].attr, "iosched/read_expire");

@@ -24,11 +24,12 @@ std::uint64_t rw_ios(const RunResult& r) {
 }
 
 TEST(Runner, EveryIssuedIoCompletesAndReachesTheDevice) {
-  for (const char* engine : {"bio", "psync"}) {
+  for (const char* engine : {"bio", "psync", "libaio", "io_uring"}) {
     RunResult r;
     std::string err;
     ASSERT_TRUE(run_text(std::string("[global]\nfilename=ram:8M\nbs=4k\niodepth=16\n"
-                                     "ioengine=") + engine +
+                                     "ioengine=") +
+                             engine +
                              "\n[mix]\nrw=randrw\nnumjobs=2\n[seq]\nstonewall\nrw=write\n"
                              "bsrange=4k-64k\niodepth_batch_submit=8\n",
                          &r, &err))
@@ -51,9 +52,10 @@ TEST(Runner, EveryIssuedIoCompletesAndReachesTheDevice) {
 TEST(Runner, GroupReportingMergesClones) {
   RunResult r;
   std::string err;
-  ASSERT_TRUE(run_text("[g]\nfilename=ram:4M\nioengine=bio\nrw=randread\nnumjobs=3\n"
-                       "group_reporting\n",
-                       &r, &err))
+  ASSERT_TRUE(
+      run_text("[g]\nfilename=ram:4M\nioengine=bio\nrw=randread\nnumjobs=3\n"
+               "group_reporting\n",
+               &r, &err))
       << err;
   ASSERT_EQ(r.jobs.size(), 1u);
   EXPECT_EQ(r.jobs[0].members, 3);
@@ -64,12 +66,13 @@ TEST(Runner, VerifyCatchesABlockOverwrittenBehindItsBack) {
   RunResult r;
   std::string err;
   testing::internal::CaptureStderr();
-  ASSERT_TRUE(run_text("[global]\nfilename=null:16M,memory_backed=1,irqmode=0\nioengine=bio\n"
-                       "iodepth=4\nsize=256k\n"
-                       "[w]\nrw=randwrite\nverify=md5\n"
-                       "[corrupt]\nstonewall\nrw=write\noffset=128k\nsize=4k\n"
-                       "[r]\nstonewall\nrw=read\nverify=md5\n",
-                       &r, &err))
+  ASSERT_TRUE(
+      run_text("[global]\nfilename=null:16M,memory_backed=1,irqmode=0\nioengine=bio\n"
+               "iodepth=4\nsize=256k\n"
+               "[w]\nrw=randwrite\nverify=md5\n"
+               "[corrupt]\nstonewall\nrw=write\noffset=128k\nsize=4k\n"
+               "[r]\nstonewall\nrw=read\nverify=md5\n",
+               &r, &err))
       << err;
   const std::string out = testing::internal::GetCapturedStderr();
   ASSERT_EQ(r.jobs.size(), 3u);
@@ -85,9 +88,10 @@ TEST(Runner, SettingsOfALaterGroupWaitForIt) {
   JobFileSet set;
   std::vector<JobDef> jobs;
   std::string err;
-  ASSERT_TRUE(parse_job_text("[global]\nfilename=ram:4M\nioengine=bio\nsize=64k\n[a]\n"
-                             "[b]\nstonewall\nioscheduler=none\n",
-                             "t.fio", &set, &err));
+  ASSERT_TRUE(
+      parse_job_text("[global]\nfilename=ram:4M\nioengine=bio\nsize=64k\n[a]\n"
+                     "[b]\nstonewall\nioscheduler=none\n",
+                     "t.fio", &set, &err));
   ASSERT_TRUE(build_jobs(set, &jobs, &err));
   Runner runner;
   ASSERT_TRUE(runner.prepare(jobs, &err)) << err;
@@ -101,22 +105,26 @@ TEST(Runner, BadDeviceSettingsFailBeforeAnyIo) {
   RunResult r;
   EXPECT_FALSE(run_text("[a]\nfilename=ram:4M\niosched/read_expire=soon\n", &r, &err));
   EXPECT_EQ(err, "t.fio:3: iosched/read_expire=soon: rejected by ram0 (Invalid argument)");
-  EXPECT_FALSE(run_text("[a]\nfilename=ram:4M\nioscheduler=none\niosched/fifo_batch=8\n", &r, &err));
-  EXPECT_EQ(err, "t.fio:4: iosched/fifo_batch=8: scheduler none of ram0 has no tunable 'fifo_batch'");
+  EXPECT_FALSE(
+      run_text("[a]\nfilename=ram:4M\nioscheduler=none\niosched/fifo_batch=8\n", &r, &err));
+  EXPECT_EQ(err,
+            "t.fio:4: iosched/fifo_batch=8: scheduler none of ram0 has no tunable 'fifo_batch'");
   EXPECT_FALSE(run_text("[a]\nfilename=ram:4M\nsize=8M\n", &r, &err));
   EXPECT_EQ(err, "t.fio:3: size=8M (8192KiB): larger than ram0 (4096KiB)");
   EXPECT_FALSE(run_text("[a]\nfilename=ram:4M\nioscheduler=cfq\n", &r, &err));
   EXPECT_EQ(err, "t.fio:3: ioscheduler=cfq: rejected by ram0 (Invalid argument)");
   EXPECT_FALSE(run_text("[a]\nfilename=/var/tmp/disk.img\n", &r, &err));
-  EXPECT_NE(err.find("t.fio:2: filename=/var/tmp/disk.img: only iostack devices"), std::string::npos);
+  EXPECT_NE(err.find("t.fio:2: filename=/var/tmp/disk.img: only iostack devices"),
+            std::string::npos);
 }
 
 TEST(Runner, FsyncIssuesFlushes) {
   RunResult r;
   std::string err;
-  ASSERT_TRUE(run_text("[f]\nfilename=null:16M,irqmode=0,write_cache=1\nioengine=bio\n"
-                       "rw=write\nsize=1M\nfsync=16\n",
-                       &r, &err))
+  ASSERT_TRUE(
+      run_text("[f]\nfilename=null:16M,irqmode=0,write_cache=1\nioengine=bio\n"
+               "rw=write\nsize=1M\nfsync=16\n",
+               &r, &err))
       << err;
   EXPECT_EQ(r.jobs[0].total_sync, 15u) << "after every 16 of 256 writes, but not after the last";
   EXPECT_EQ(r.jobs[0].sync_lat.samples, 15u);

@@ -59,9 +59,9 @@ TEST(ThreadStat, DepthSubmitAndLatencyBuckets) {
   EXPECT_EQ(ts.io_u_submit[1], 1u);
   EXPECT_EQ(ts.io_u_submit[2], 1u);
   EXPECT_EQ(ts.io_u_submit[4], 1u);
-  ts.mark_latency(3);        // [2, 4) ns -> "4="
-  ts.mark_latency(999);      // "1000=" ns
-  ts.mark_latency(50'000);   // 50 us -> "100=" us
+  ts.mark_latency(3);                 // [2, 4) ns -> "4="
+  ts.mark_latency(999);               // "1000=" ns
+  ts.mark_latency(50'000);            // 50 us -> "100=" us
   ts.mark_latency(5'000'000'000ull);  // 5 s -> ">=2000" ms
   EXPECT_EQ(ts.lat_n[1], 1u);
   EXPECT_EQ(ts.lat_n[9], 1u);

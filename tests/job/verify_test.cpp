@@ -30,8 +30,9 @@ TEST(Checksums, KnownVectors) {
   EXPECT_EQ(md5_hex("The quick brown fox jumps over the lazy dog"),
             "9e107d9d372bb6826bd81d3542a419d6");
   EXPECT_EQ(md5_hex(std::string(56, 'a')).size(), 32u);  // padding spills into a second block
-  EXPECT_EQ(md5_hex("12345678901234567890123456789012345678901234567890123456789012345678901234567890"),
-            "57edf4a22be3c955ac49da2e2107b67a");
+  EXPECT_EQ(
+      md5_hex("12345678901234567890123456789012345678901234567890123456789012345678901234567890"),
+      "57edf4a22be3c955ac49da2e2107b67a");
 }
 
 class VerifyTest : public ::testing::TestWithParam<VerifyType> {

@@ -9,7 +9,9 @@ namespace {
 TEST(Commands, Devices) {
   const Result r = run("devices ram:64M null:1G,irqmode=0");
   ASSERT_EQ(r.rc, 0) << r.err;
-  EXPECT_NE(r.out.find("ram0     1:0         64.0MiB brd       mq-deadline"), std::string::npos)
+  EXPECT_NE(r.out.find("ram0     1:0       64.0MiB brd       mq-deadline     64    1      127  "
+                       "ram:64M"),
+            std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("nullb0   252:0"), std::string::npos) << r.out;
   EXPECT_NE(run("devices floppy:1M").rc, 0);
@@ -26,16 +28,23 @@ TEST(Commands, QueueShowsAndSetsAttributes) {
   EXPECT_EQ(r.out, "4\n");
   r = run("queue ram:64M scheduler none");
   EXPECT_EQ(r.out, "[none] mq-deadline kyber\n");
-  r = run("queue ram:64M nr_requests 0");
+  r = run("queue ram:64M nr_requests 0");  // Linux clamps to BLKDEV_MIN_RQ
+  EXPECT_EQ(r.out, "4\n");
+  r = run("queue ram:64M nr_requests lots");
   EXPECT_NE(r.rc, 0);
-  EXPECT_EQ(r.err, "iostack queue: /sys/block/ram0/queue/nr_requests: cannot store '0': "
-                   "Invalid argument\n");
+  EXPECT_EQ(r.err,
+            "iostack queue: /sys/block/ram0/queue/nr_requests: cannot store 'lots': "
+            "Invalid argument\n");
+  r = run("queue ram:64M iosched/quantum");
+  EXPECT_NE(r.rc, 0);
+  EXPECT_EQ(r.err, "iostack queue: /sys/block/ram0/queue/iosched/quantum: no such attribute\n");
 }
 
 TEST(Commands, TraceIsReadByBlkparse) {
   if (std::system("command -v blkparse >/dev/null 2>&1") != 0) GTEST_SKIP() << "no blkparse";
   const std::string dir = temp_dir();
-  const Result r = run("run --trace=" + dir + " --output-format=json --name=t "
+  const Result r = run("run --trace=" + dir +
+                       " --output-format=json --name=t "
                        "--filename=ram:16M --ioengine=bio --rw=write --size=256k "
                        "--iodepth=32 --iodepth_batch_submit=32");
   ASSERT_EQ(r.rc, 0) << r.err;
@@ -61,8 +70,9 @@ TEST(Commands, TraceIsReadByBlkparse) {
 }
 
 TEST(Commands, ProgressLineOnlyWhenAsked) {
-  const std::string job = "--name=t --filename=ram:16M --ioengine=bio --runtime=1200ms "
-                          "--time_based";
+  const std::string job =
+      "--name=t --filename=ram:16M --ioengine=bio --runtime=1200ms "
+      "--time_based";
   Result r = run("run " + job);
   EXPECT_EQ(r.out.find("Jobs: "), std::string::npos);
   r = run("run --eta=always " + job);

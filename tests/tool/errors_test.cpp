@@ -58,23 +58,22 @@ TEST(Errors, InvalidSchedulerTunable) {
                             "[job]\nfilename=ram:16M\nrw=write\nioscheduler=mq-deadline\n"
                             "iosched/fifo_batch=many\n");
   expect_rejected(f, f + ":5: iosched/fifo_batch=many: rejected by ram0 (Invalid argument)");
-  const auto g = write_file("notunable.fio",
-                            "[job]\nfilename=ram:16M\nrw=write\niosched/quantum=8\n");
+  const auto g =
+      write_file("notunable.fio", "[job]\nfilename=ram:16M\nrw=write\niosched/quantum=8\n");
   expect_rejected(g, g + ":4: iosched/quantum=8: scheduler mq-deadline of ram0 has no tunable "
                          "'quantum'");
 }
 
-TEST(Errors, EngineNotYetSupported) {
-  expect_rejected("--name=j --filename=ram:16M --ioengine=libaio",
-                  "command line: ioengine=libaio: not yet supported (iostack's libaio engine has "
-                  "not landed; use ioengine=bio or psync)");
+TEST(Errors, UnsupportedFioOption) {
+  expect_rejected("--name=j --filename=ram:16M --ioengine=libaio --userspace_reap=1",
+                  "command line: userspace_reap: fio option not supported by iostack");
 }
 
 TEST(Errors, ALaterJobsMistakeStopsTheEarlierOnesToo) {
   const auto f = write_file("later.fio",
                             "[first]\nfilename=ram:16M\nrw=write\n[second]\nstonewall\n"
-                            "filename=ram:16M\nnr_requests=0\n");
-  expect_rejected(f, f + ":7: nr_requests=0: rejected by ram0 (Invalid argument)");
+                            "filename=ram:16M\nnr_requests=-1\n");
+  expect_rejected(f, f + ":7: nr_requests=-1: rejected by ram0 (Invalid argument)");
 }
 
 TEST(Errors, ToolOptions) {

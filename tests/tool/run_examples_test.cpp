@@ -74,6 +74,13 @@ TEST(Examples, Verify) {
   EXPECT_EQ(j["jobs"][1]["read"]["io_bytes"], 32 << 20);
 }
 
+TEST(Examples, EveryEngine) {
+  const json j = run_json(example("engines.fio"));
+  check_consistent(j);
+  ASSERT_EQ(j["jobs"].size(), 4u);
+  for (const auto& job : j["jobs"]) EXPECT_GT(job["read"]["total_ios"].get<int>(), 0);
+}
+
 TEST(Examples, NullOverhead) {
   const json j = run_json(example("null-overhead.fio"));
   check_consistent(j);
@@ -83,10 +90,10 @@ TEST(Examples, NullOverhead) {
 TEST(Examples, BuiltInDefaultRunsWithNoArguments) {
   const Result r = run("run");
   ASSERT_EQ(r.rc, 0) << r.err;
-  for (const char* s : {"randrw: (groupid=0, jobs=1): err= 0", "seqwrite: (groupid=1, jobs=1)",
-                        "  read: IOPS=", "  write: IOPS=", "clat percentiles", "99.99th=[",
-                        "IO depths    :", "Run status group 0 (all jobs):", "Disk stats (read/write):",
-                        "  ram0: ios="})
+  for (const char* s :
+       {"randrw: (groupid=0, jobs=1): err= 0", "seqwrite: (groupid=1, jobs=1)",
+        "  read: IOPS=", "  write: IOPS=", "clat percentiles", "99.99th=[", "IO depths    :",
+        "Run status group 0 (all jobs):", "Disk stats (read/write):", "  ram0: ios="})
     EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
   EXPECT_EQ(r.out.find("Jobs:"), std::string::npos) << "no progress line when not a terminal";
   EXPECT_EQ(r.out.find("merge=0/0"), std::string::npos) << "write merges are visible";

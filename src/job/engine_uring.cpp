@@ -1,0 +1,137 @@
+#include "job/engine_uring.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include <cstring>
+
+#include "block/bdev_file.hpp"
+#include "iostack/uring.h"
+#include "job/types.hpp"
+
+namespace iostack::job {
+namespace {
+
+template <typename T>
+T* at(void* base, unsigned off) {
+  return reinterpret_cast<T*>(static_cast<char*>(base) + off);
+}
+
+unsigned load_acquire(const unsigned* p) {
+  return std::atomic_ref<const unsigned>(*p).load(std::memory_order_acquire);
+}
+void store_release(unsigned* p, unsigned v) {
+  std::atomic_ref<unsigned>(*p).store(v, std::memory_order_release);
+}
+
+}  // namespace
+
+UringEngine::~UringEngine() {
+  if (sqes_) iostack_io_uring_munmap(sqes_, sqes_len_);
+  if (cq_ptr_ && cq_ptr_ != sq_ptr_) iostack_io_uring_munmap(cq_ptr_, cq_len_);
+  if (sq_ptr_) iostack_io_uring_munmap(sq_ptr_, sq_len_);
+  if (ring_fd_ >= 0) iostack_io_uring_close(ring_fd_);
+  if (fd_ >= 0) block::bdev_file_close(fd_);
+}
+
+int UringEngine::init(const EngineSetup& s, std::string* err) {
+  fd_ = block::bdev_file_open(s.disk, O_RDWR | O_CLOEXEC | (s.direct ? O_DIRECT : 0));
+  if (fd_ < 0) {
+    *err = std::string("cannot open the device: ") + std::strerror(-fd_);
+    return fd_;
+  }
+  io_uring_params p;
+  std::memset(&p, 0, sizeof p);
+  ring_fd_ = iostack_io_uring_setup(s.nr_units, &p);
+  if (ring_fd_ < 0) {
+    *err = std::string("io_uring_setup: ") + std::strerror(-ring_fd_);
+    return ring_fd_;
+  }
+  sq_len_ = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+  cq_len_ = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
+  const bool single = p.features & IORING_FEAT_SINGLE_MMAP;
+  if (single) sq_len_ = cq_len_ = std::max(sq_len_, cq_len_);
+  sq_ptr_ = iostack_io_uring_mmap(ring_fd_, IORING_OFF_SQ_RING, sq_len_);
+  cq_ptr_ = single ? sq_ptr_ : iostack_io_uring_mmap(ring_fd_, IORING_OFF_CQ_RING, cq_len_);
+  sqes_len_ = p.sq_entries * sizeof(io_uring_sqe);
+  void* sqes = iostack_io_uring_mmap(ring_fd_, IORING_OFF_SQES, sqes_len_);
+  for (void* m : {sq_ptr_, cq_ptr_, sqes}) {
+    if (IOSTACK_URING_IS_ERR(m)) {
+      const int e = static_cast<int>(-reinterpret_cast<long>(m));
+      sq_ptr_ = cq_ptr_ = nullptr;
+      *err = std::string("mapping the rings: ") + std::strerror(e);
+      return -e;
+    }
+  }
+  sqes_ = static_cast<io_uring_sqe*>(sqes);
+  sq_head_ = at<unsigned>(sq_ptr_, p.sq_off.head);
+  sq_tail_ = at<unsigned>(sq_ptr_, p.sq_off.tail);
+  sq_mask_ = at<unsigned>(sq_ptr_, p.sq_off.ring_mask);
+  sq_array_ = at<unsigned>(sq_ptr_, p.sq_off.array);
+  cq_head_ = at<unsigned>(cq_ptr_, p.cq_off.head);
+  cq_tail_ = at<unsigned>(cq_ptr_, p.cq_off.tail);
+  cq_mask_ = at<unsigned>(cq_ptr_, p.cq_off.ring_mask);
+  cqes_ = at<io_uring_cqe>(cq_ptr_, p.cq_off.cqes);
+  local_tail_ = *sq_tail_;
+  units_.assign(s.nr_units, nullptr);
+  return 0;
+}
+
+QueueResult UringEngine::queue(IoUnit* u) {
+  const unsigned idx = local_tail_ & *sq_mask_;
+  io_uring_sqe* sqe = &sqes_[idx];
+  std::memset(sqe, 0, sizeof *sqe);
+  sqe->fd = fd_;
+  sqe->user_data = u->index;
+  if (u->ddir == kSync) {
+    sqe->opcode = IORING_OP_FSYNC;
+    sqe->fsync_flags = IORING_FSYNC_DATASYNC;
+  } else {
+    sqe->opcode = u->ddir == kWrite ? IORING_OP_WRITE : IORING_OP_READ;
+    sqe->addr = reinterpret_cast<std::uint64_t>(u->buf);
+    sqe->len = u->len;
+    sqe->off = u->offset;
+  }
+  sq_array_[idx] = idx;
+  units_[u->index] = u;
+  ++local_tail_;
+  ++to_submit_;
+  return QueueResult::kQueued;
+}
+
+void UringEngine::commit() {
+  if (!to_submit_) return;
+  store_release(sq_tail_, local_tail_);
+  while (to_submit_) {
+    const int r = iostack_io_uring_enter(ring_fd_, to_submit_, 0, 0, nullptr, 0);
+    if (r > 0)
+      to_submit_ -= static_cast<unsigned>(r);
+    else if (r != -EAGAIN && r != -EBUSY && r != -EINTR)
+      break;
+  }
+  to_submit_ = 0;
+}
+
+unsigned UringEngine::getevents(unsigned min, unsigned max, IoUnit** out) {
+  unsigned n = 0;
+  for (;;) {
+    unsigned head = *cq_head_;
+    const unsigned tail = load_acquire(cq_tail_);
+    while (head != tail && n < max) {
+      const io_uring_cqe& cqe = cqes_[head & *cq_mask_];
+      IoUnit* u = units_[cqe.user_data];
+      if (cqe.res < 0)
+        u->error = -cqe.res;
+      else if (u->ddir != kSync && static_cast<std::uint32_t>(cqe.res) != u->len)
+        u->error = EIO;
+      out[n++] = u;
+      ++head;
+    }
+    store_release(cq_head_, head);
+    if (n >= min) return n;
+    const int r = iostack_io_uring_enter(ring_fd_, 0, min - n, IORING_ENTER_GETEVENTS, nullptr, 0);
+    if (r < 0 && r != -EINTR && r != -EAGAIN) return n;
+  }
+}
+
+}  // namespace iostack::job
