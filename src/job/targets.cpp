@@ -10,8 +10,20 @@ namespace iostack::job {
 
 Targets::~Targets() = default;
 
+namespace {
+
+bool is_device_spec(const std::string& f) {
+  const auto head = f.substr(0, f.find_first_of(":,"));
+  return head == "ram" || head == "null" || head == "loop";
+}
+
+}  // namespace
+
 std::string Targets::spec_of(const JobOptions& o) {
-  std::string s = o.filename;
+  // A plain path is a file behind an iostack loop device; direct=1 makes
+  // the loop device use O_DIRECT on it, as `losetup --direct-io` would.
+  std::string s = is_device_spec(o.filename) ? o.filename : "loop:" + o.filename;
+  if (!is_device_spec(o.filename) && o.direct) s += ",dio=1";
   if (o.queue_depth)
     s += (s.find(':') == std::string::npos ? ":" : ",") + std::string("queue_depth=") +
          std::to_string(o.queue_depth);
@@ -43,24 +55,9 @@ bool Targets::apply_settings(const JobOptions& o, dev::BlockDevice* d, std::stri
   return true;
 }
 
-namespace {
-
-bool is_device_spec(const std::string& f) {
-  const auto head = f.substr(0, f.find_first_of(":,"));
-  return head == "ram" || head == "null";
-}
-
-}  // namespace
-
 bool Targets::prepare(const std::vector<JobDef>& jobs, std::string* err) {
   for (const JobDef& j : jobs) {
     const JobOptions& o = j.opts;
-    if (!is_device_spec(o.filename)) {
-      *err = o.filename_loc.str() + ": filename=" + o.filename +
-             ": only iostack devices (ram:SIZE, null:SIZE[,options]) are supported; files need "
-             "the loop device, which has not landed yet";
-      return false;
-    }
     const std::string spec = spec_of(o);
     auto it = by_spec_.find(spec);
     dev::BlockDevice* d;

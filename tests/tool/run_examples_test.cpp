@@ -3,6 +3,10 @@
 // every bio the jobs issued reached the device: as a request of its own or
 // merged into one (plus one more bio for each split).
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "tool_util.hpp"
 
@@ -46,6 +50,19 @@ TEST(Examples, DefaultJob) {
       << "the sequential writer's plugged batches merge";
   // One pass of 4 KiB writes over 256 MiB.
   EXPECT_EQ(j["jobs"][1]["write"]["total_ios"], 65536);
+}
+
+TEST(Examples, LoopDeviceOnAFile) {
+  const std::string img = "/var/tmp/iostack-loop.img";
+  { std::ofstream(img).flush(); }
+  std::filesystem::resize_file(img, 256u << 20);
+  const json j = run_json(example("loop-file.fio"));
+  check_consistent(j);
+  ASSERT_EQ(j["disk_util"].size(), 1u);
+  EXPECT_EQ(j["disk_util"][0]["name"], "loop0");
+  EXPECT_GT(j["jobs"][0]["write"]["total_ios"].get<std::uint64_t>(), 0u);
+  EXPECT_GT(j["jobs"][1]["read"]["total_ios"].get<std::uint64_t>(), 0u);
+  unlink(img.c_str());
 }
 
 TEST(Examples, SequentialWriteMerging) {

@@ -678,6 +678,115 @@ TEST(UringOpsDiff, OpenStatxClose) {
   });
 }
 
+TEST(UringOpsDiff, AsyncFlagAndLinkedAsync) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    TempFile f(4096);
+    char buf[64];
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 1);
+    s->flags = IOSQE_ASYNC | IOSQE_IO_LINK;
+    s = r.sqe();
+    prep(s, IORING_OP_READ, f.fd, buf, 64, 10, 2);
+    s->flags = IOSQE_ASYNC | IOSQE_IO_LINK;
+    prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 3);
+    EXPECT_EQ(3, r.submit(3));
+    return r.wait(3);
+  });
+}
+
+TEST(UringOpsDiff, SubmitAllContinuesPastFailures) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SUBMIT_ALL;
+  compare(
+      [](Ring& r) {
+        prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 1);
+        prep(r.sqe(), 201, -1, nullptr, 0, 0, 2);
+        prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 3);
+        std::vector<Cqe> v;
+        v.push_back(Cqe{0, r.submit(0), 0});
+        auto c = r.wait(3);
+        v.insert(v.end(), c.begin(), c.end());
+        return v;
+      },
+      8, p);
+}
+
+TEST(UringOpsDiff, TimeoutUpdate) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    __kernel_timespec longts{10, 0};
+    __kernel_timespec shortts{0, 10 * 1000 * 1000};
+    prep(r.sqe(), IORING_OP_TIMEOUT, -1, &longts, 1, 0, 1);
+    EXPECT_EQ(1, r.submit(0));
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_TIMEOUT_REMOVE, -1, nullptr, 0, 0, 2);
+    s->addr = 1;
+    s->addr2 = reinterpret_cast<std::uintptr_t>(&shortts);
+    s->timeout_flags = IORING_TIMEOUT_UPDATE;
+    EXPECT_EQ(1, r.submit(0));
+    auto v = r.wait(2);
+    s = r.sqe();
+    prep(s, IORING_OP_TIMEOUT_REMOVE, -1, nullptr, 0, 0, 3);
+    s->addr = 99;
+    s->addr2 = reinterpret_cast<std::uintptr_t>(&shortts);
+    s->timeout_flags = IORING_TIMEOUT_UPDATE;
+    EXPECT_EQ(1, r.submit(0));
+    auto c = r.wait(1);
+    v.insert(v.end(), c.begin(), c.end());
+    return v;
+  });
+}
+
+TEST(UringOpsDiff, DrainInsideALink) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 1);
+    s->flags = IOSQE_IO_LINK;
+    s = r.sqe();
+    prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 2);
+    s->flags = IOSQE_IO_DRAIN;
+    EXPECT_EQ(2, r.submit(2));
+    auto v = r.wait(2);
+    prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 3);
+    EXPECT_EQ(1, r.submit(1));
+    auto c = r.wait(1);
+    v.insert(v.end(), c.begin(), c.end());
+    return v;
+  });
+}
+
+TEST(UringOpsDiff, MultishotPoll) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    int p[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_POLL_ADD, p[0], nullptr, IORING_POLL_ADD_MULTI, 0, 1);
+    s->poll32_events = POLLIN;
+    EXPECT_EQ(1, r.submit(0));
+    EXPECT_EQ(1, write(p[1], "a", 1));
+    auto v = r.wait(1);
+    char c;
+    EXPECT_EQ(1, read(p[0], &c, 1));
+    EXPECT_EQ(1, write(p[1], "b", 1));
+    auto more = r.wait(1);
+    v.insert(v.end(), more.begin(), more.end());
+    s = r.sqe();
+    prep(s, IORING_OP_POLL_REMOVE, -1, nullptr, 0, 0, 2);
+    s->addr = 1;
+    EXPECT_EQ(1, r.submit(0));
+    more = r.wait(2);
+    std::sort(more.begin(), more.end(), [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
+    v.insert(v.end(), more.begin(), more.end());
+    ::close(p[0]);
+    ::close(p[1]);
+    return v;
+  });
+}
+
 TEST(UringOpsDiff, ProbeReportsASubsetOfTheKernel) {
   SKIP_WITHOUT_KERNEL_URING();
   KernelBackend kb;
