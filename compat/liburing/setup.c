@@ -1,0 +1,154 @@
+/* Ring setup and teardown (liburing's setup.c): the rings come from
+ * iostack_io_uring_setup and are mapped with iostack_io_uring_mmap at the
+ * kernel's offsets, and struct io_uring is filled from the offsets the
+ * engine reports, exactly as liburing fills it from the kernel's. */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static size_t sqe_size(unsigned setup_flags) {
+  return sizeof(struct io_uring_sqe) + ((setup_flags & IORING_SETUP_SQE128) ? 64 : 0);
+}
+
+static size_t cqe_size(unsigned setup_flags) {
+  return sizeof(struct io_uring_cqe) * ((setup_flags & IORING_SETUP_CQE32) ? 2 : 1);
+}
+
+static void unmap_rings(struct io_uring_sq *sq, struct io_uring_cq *cq) {
+  if (sq->ring_ptr) iostack_io_uring_munmap(sq->ring_ptr, sq->ring_sz);
+  if (cq->ring_ptr && cq->ring_ptr != sq->ring_ptr) iostack_io_uring_munmap(cq->ring_ptr, cq->ring_sz);
+}
+
+static void *map_region(int fd, off_t offset, size_t len, int *err) {
+  void *p = iostack_io_uring_mmap(fd, offset, len);
+  if (IOSTACK_URING_IS_ERR(p)) {
+    *err = (int)(long)p;
+    return NULL;
+  }
+  return p;
+}
+
+/* Pointers into a mapped region at the offsets the engine reported. */
+#define AT(base, off) ((void *)((char *)(base) + (off)))
+
+static int map_rings(int fd, const struct io_uring_params *p, struct io_uring_sq *sq,
+                     struct io_uring_cq *cq) {
+  int err = 0;
+  sq->ring_sz = p->sq_off.array + p->sq_entries * sizeof(unsigned);
+  cq->ring_sz = p->cq_off.cqes + p->cq_entries * cqe_size(p->flags);
+  /* One mapping serves both rings: size it for the larger. */
+  if (p->features & IORING_FEAT_SINGLE_MMAP) {
+    if (cq->ring_sz > sq->ring_sz) sq->ring_sz = cq->ring_sz;
+    cq->ring_sz = sq->ring_sz;
+  }
+  sq->ring_ptr = map_region(fd, IORING_OFF_SQ_RING, sq->ring_sz, &err);
+  if (!sq->ring_ptr) return err;
+  if (p->features & IORING_FEAT_SINGLE_MMAP) {
+    cq->ring_ptr = sq->ring_ptr;
+  } else {
+    cq->ring_ptr = map_region(fd, IORING_OFF_CQ_RING, cq->ring_sz, &err);
+    if (!cq->ring_ptr) {
+      unmap_rings(sq, cq);
+      return err;
+    }
+  }
+  sq->sqes = map_region(fd, IORING_OFF_SQES, sqe_size(p->flags) * p->sq_entries, &err);
+  if (!sq->sqes) {
+    unmap_rings(sq, cq);
+    return err;
+  }
+
+  sq->khead = AT(sq->ring_ptr, p->sq_off.head);
+  sq->ktail = AT(sq->ring_ptr, p->sq_off.tail);
+  sq->kring_mask = AT(sq->ring_ptr, p->sq_off.ring_mask);
+  sq->kring_entries = AT(sq->ring_ptr, p->sq_off.ring_entries);
+  sq->kflags = AT(sq->ring_ptr, p->sq_off.flags);
+  sq->kdropped = AT(sq->ring_ptr, p->sq_off.dropped);
+  sq->array = AT(sq->ring_ptr, p->sq_off.array);
+
+  cq->khead = AT(cq->ring_ptr, p->cq_off.head);
+  cq->ktail = AT(cq->ring_ptr, p->cq_off.tail);
+  cq->kring_mask = AT(cq->ring_ptr, p->cq_off.ring_mask);
+  cq->kring_entries = AT(cq->ring_ptr, p->cq_off.ring_entries);
+  cq->koverflow = AT(cq->ring_ptr, p->cq_off.overflow);
+  cq->cqes = AT(cq->ring_ptr, p->cq_off.cqes);
+  /* Kernels before 5.8 had no CQ flags word and reported offset 0. */
+  if (p->cq_off.flags) cq->kflags = AT(cq->ring_ptr, p->cq_off.flags);
+
+  sq->ring_mask = *sq->kring_mask;
+  sq->ring_entries = *sq->kring_entries;
+  cq->ring_mask = *cq->kring_mask;
+  cq->ring_entries = *cq->kring_entries;
+  return 0;
+}
+
+URING_EXPORT int io_uring_queue_mmap(int fd, struct io_uring_params *p, struct io_uring *ring) {
+  memset(ring, 0, sizeof(*ring));
+  const int ret = map_rings(fd, p, &ring->sq, &ring->cq);
+  if (ret) return ret;
+  ring->flags = p->flags;
+  ring->ring_fd = fd;
+  ring->enter_ring_fd = fd;
+  ring->int_flags = 0;
+  return 0;
+}
+
+/* Ring fds made here are iostack's; anything else is an ordinary fd. */
+static void close_ring(int fd) {
+  const int saved = errno;
+  if (iostack_io_uring_close(fd) == -EBADF) close(fd);
+  errno = saved;
+}
+
+URING_EXPORT int io_uring_queue_init_params(unsigned entries, struct io_uring *ring,
+                                            struct io_uring_params *p) {
+  const int fd = iostack_io_uring_setup(entries, p);
+  if (fd < 0) return fd;
+  const int ret = io_uring_queue_mmap(fd, p, ring);
+  if (ret) {
+    close_ring(fd);
+    return ret;
+  }
+  /* SQ slot i always names SQE i: get_sqe hands out SQEs in ring order. */
+  for (unsigned i = 0; i < ring->sq.ring_entries; ++i) ring->sq.array[i] = i;
+  ring->features = p->features;
+  return 0;
+}
+
+URING_EXPORT int io_uring_queue_init(unsigned entries, struct io_uring *ring, unsigned flags) {
+  struct io_uring_params p;
+  memset(&p, 0, sizeof(p));
+  p.flags = flags;
+  return io_uring_queue_init_params(entries, ring, &p);
+}
+
+URING_EXPORT void io_uring_queue_exit(struct io_uring *ring) {
+  struct io_uring_sq *sq = &ring->sq;
+  iostack_io_uring_munmap(sq->sqes, sqe_size(ring->flags) * sq->ring_entries);
+  unmap_rings(sq, &ring->cq);
+  /* Frees the registered slot now rather than when the thread exits. */
+  if (ring->int_flags & DROPIN_INT_FLAG_REG_RING) io_uring_unregister_ring_fd(ring);
+  close_ring(ring->ring_fd);
+}
+
+/* madvise(MADV_DONTFORK) as -errno, leaving errno as liburing's raw system
+ * call would. */
+static int dontfork(void *addr, size_t len) {
+  const int saved = errno;
+  int ret = madvise(addr, len, MADV_DONTFORK) ? -errno : 0;
+  errno = saved;
+  return ret;
+}
+
+URING_EXPORT int io_uring_ring_dontfork(struct io_uring *ring) {
+  int ret;
+  if (!ring->sq.ring_ptr || !ring->sq.sqes || !ring->cq.ring_ptr) return -EINVAL;
+  ret = dontfork(ring->sq.sqes, sqe_size(ring->flags) * ring->sq.ring_entries);
+  if (!ret) ret = dontfork(ring->sq.ring_ptr, ring->sq.ring_sz);
+  if (!ret && ring->cq.ring_ptr != ring->sq.ring_ptr)
+    ret = dontfork(ring->cq.ring_ptr, ring->cq.ring_sz);
+  return ret;
+}
