@@ -19,7 +19,7 @@
 #define DROPIN_INT_FLAG_REG_RING 1
 
 /* Enter flags for a ring, adding REGISTERED_RING when its fd is registered. */
-static inline unsigned dropin_enter_flags(const struct io_uring *ring, unsigned flags) {
+static inline unsigned dropin_enter_flags(const struct io_uring* ring, unsigned flags) {
   if (ring->int_flags & DROPIN_INT_FLAG_REG_RING) flags |= IORING_ENTER_REGISTERED_RING;
   return flags;
 }

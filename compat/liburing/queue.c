@@ -9,17 +9,17 @@
 
 /* What one __io_uring_get_cqe-style call asks of the engine. */
 struct cqe_wait {
-  unsigned submit;      /* SQEs still to submit */
-  unsigned wait_nr;     /* CQEs to wait for */
-  unsigned wait_flags;  /* extra enter flags when waiting (EXT_ARG) */
-  int has_ts;           /* arg carries a timeout */
-  void *arg;            /* sigset_t* or struct io_uring_getevents_arg* */
+  unsigned submit;     /* SQEs still to submit */
+  unsigned wait_nr;    /* CQEs to wait for */
+  unsigned wait_flags; /* extra enter flags when waiting (EXT_ARG) */
+  int has_ts;          /* arg carries a timeout */
+  void* arg;           /* sigset_t* or struct io_uring_getevents_arg* */
   size_t argsz;
 };
 
 /* Whether submitting needs an enter: always without SQPOLL; with SQPOLL
  * only to wake a poller that went to sleep. */
-static int sq_needs_enter(struct io_uring *ring, unsigned submit, unsigned *flags) {
+static int sq_needs_enter(struct io_uring* ring, unsigned submit, unsigned* flags) {
   if (!submit) return 0;
   if (!(ring->flags & IORING_SETUP_SQPOLL)) return 1;
   /* The poller must see the new tail before we read its sleep flag. */
@@ -32,16 +32,16 @@ static int sq_needs_enter(struct io_uring *ring, unsigned submit, unsigned *flag
 }
 
 /* Overflowed CQEs or pending task work only reach the CQ ring in enter. */
-static int cq_needs_flush(struct io_uring *ring) {
+static int cq_needs_flush(struct io_uring* ring) {
   return IO_URING_READ_ONCE(*ring->sq.kflags) & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN);
 }
 
-static int cq_needs_enter(struct io_uring *ring) {
+static int cq_needs_enter(struct io_uring* ring) {
   return (ring->flags & IORING_SETUP_IOPOLL) || cq_needs_flush(ring);
 }
 
-static int ring_enter(struct io_uring *ring, unsigned submit, unsigned wait_nr, unsigned flags,
-                      void *arg, size_t argsz) {
+static int ring_enter(struct io_uring* ring, unsigned submit, unsigned wait_nr, unsigned flags,
+                      void* arg, size_t argsz) {
   return iostack_io_uring_enter(ring->enter_ring_fd, submit, wait_nr,
                                 dropin_enter_flags(ring, flags), arg, argsz);
 }
@@ -49,8 +49,8 @@ static int ring_enter(struct io_uring *ring, unsigned submit, unsigned wait_nr, 
 /* Publishes the SQEs handed out by get_sqe; returns how many the engine
  * has not consumed yet. Release ordering even without SQPOLL: the engine
  * shares this address space, so its threads may read the tail. */
-static unsigned flush_sq(struct io_uring *ring) {
-  struct io_uring_sq *sq = &ring->sq;
+static unsigned flush_sq(struct io_uring* ring) {
+  struct io_uring_sq* sq = &ring->sq;
   const unsigned tail = sq->sqe_tail;
   if (sq->sqe_head != tail) {
     sq->sqe_head = tail;
@@ -59,8 +59,8 @@ static unsigned flush_sq(struct io_uring *ring) {
   return tail - io_uring_smp_load_acquire(sq->khead);
 }
 
-static int get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe_ptr, struct cqe_wait *w) {
-  struct io_uring_cqe *cqe = NULL;
+static int get_cqe(struct io_uring* ring, struct io_uring_cqe** cqe_ptr, struct cqe_wait* w) {
+  struct io_uring_cqe* cqe = NULL;
   int entered = 0;
   int err = 0;
   for (;;) {
@@ -90,7 +90,7 @@ static int get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe_ptr, struct 
     if (!enter) break;
     /* With a timeout, one wait is all: a second would restart the clock. */
     if (entered && w->has_ts) {
-      const struct io_uring_getevents_arg *a = w->arg;
+      const struct io_uring_getevents_arg* a = w->arg;
       if (!cqe && a->ts && !err) err = -ETIME;
       break;
     }
@@ -110,17 +110,17 @@ static int get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe_ptr, struct 
   return err;
 }
 
-URING_EXPORT int __io_uring_get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe_ptr,
-                                    unsigned submit, unsigned wait_nr, sigset_t *sigmask) {
+URING_EXPORT int __io_uring_get_cqe(struct io_uring* ring, struct io_uring_cqe** cqe_ptr,
+                                    unsigned submit, unsigned wait_nr, sigset_t* sigmask) {
   struct cqe_wait w = {submit, wait_nr, 0, 0, sigmask, _NSIG / 8};
   return get_cqe(ring, cqe_ptr, &w);
 }
 
-URING_EXPORT int io_uring_get_events(struct io_uring *ring) {
+URING_EXPORT int io_uring_get_events(struct io_uring* ring) {
   return ring_enter(ring, 0, 0, IORING_ENTER_GETEVENTS, NULL, _NSIG / 8);
 }
 
-URING_EXPORT unsigned io_uring_peek_batch_cqe(struct io_uring *ring, struct io_uring_cqe **cqes,
+URING_EXPORT unsigned io_uring_peek_batch_cqe(struct io_uring* ring, struct io_uring_cqe** cqes,
                                               unsigned count) {
   const unsigned shift = (ring->flags & IORING_SETUP_CQE32) ? 1 : 0;
   for (int pass = 0; pass < 2; ++pass) {
@@ -141,8 +141,8 @@ URING_EXPORT unsigned io_uring_peek_batch_cqe(struct io_uring *ring, struct io_u
 
 /* Without IORING_FEAT_EXT_ARG a wait with a timeout queues a TIMEOUT SQE
  * marked LIBURING_UDATA_TIMEOUT, which __io_uring_peek_cqe swallows. */
-static int queue_timeout(struct io_uring *ring, unsigned wait_nr, struct __kernel_timespec *ts) {
-  struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+static int queue_timeout(struct io_uring* ring, unsigned wait_nr, struct __kernel_timespec* ts) {
+  struct io_uring_sqe* sqe = io_uring_get_sqe(ring);
   if (!sqe) {
     const int ret = io_uring_submit(ring);
     if (ret < 0) return ret;
@@ -154,8 +154,8 @@ static int queue_timeout(struct io_uring *ring, unsigned wait_nr, struct __kerne
   return (int)flush_sq(ring);
 }
 
-static int wait_ext_arg(struct io_uring *ring, struct io_uring_cqe **cqe_ptr, unsigned submit,
-                        unsigned wait_nr, struct __kernel_timespec *ts, sigset_t *sigmask) {
+static int wait_ext_arg(struct io_uring* ring, struct io_uring_cqe** cqe_ptr, unsigned submit,
+                        unsigned wait_nr, struct __kernel_timespec* ts, sigset_t* sigmask) {
   struct io_uring_getevents_arg arg = {0};
   arg.sigmask = (unsigned long)sigmask;
   arg.sigmask_sz = _NSIG / 8;
@@ -164,9 +164,9 @@ static int wait_ext_arg(struct io_uring *ring, struct io_uring_cqe **cqe_ptr, un
   return get_cqe(ring, cqe_ptr, &w);
 }
 
-URING_EXPORT int io_uring_wait_cqes(struct io_uring *ring, struct io_uring_cqe **cqe_ptr,
-                                    unsigned wait_nr, struct __kernel_timespec *ts,
-                                    sigset_t *sigmask) {
+URING_EXPORT int io_uring_wait_cqes(struct io_uring* ring, struct io_uring_cqe** cqe_ptr,
+                                    unsigned wait_nr, struct __kernel_timespec* ts,
+                                    sigset_t* sigmask) {
   int to_submit = 0;
   if (ts) {
     if (ring->features & IORING_FEAT_EXT_ARG)
@@ -177,10 +177,9 @@ URING_EXPORT int io_uring_wait_cqes(struct io_uring *ring, struct io_uring_cqe *
   return __io_uring_get_cqe(ring, cqe_ptr, (unsigned)to_submit, wait_nr, sigmask);
 }
 
-URING_EXPORT int io_uring_submit_and_wait_timeout(struct io_uring *ring,
-                                                  struct io_uring_cqe **cqe_ptr,
-                                                  unsigned wait_nr, struct __kernel_timespec *ts,
-                                                  sigset_t *sigmask) {
+URING_EXPORT int io_uring_submit_and_wait_timeout(struct io_uring* ring,
+                                                  struct io_uring_cqe** cqe_ptr, unsigned wait_nr,
+                                                  struct __kernel_timespec* ts, sigset_t* sigmask) {
   int to_submit;
   if (ts) {
     if (ring->features & IORING_FEAT_EXT_ARG)
@@ -193,12 +192,12 @@ URING_EXPORT int io_uring_submit_and_wait_timeout(struct io_uring *ring,
   return __io_uring_get_cqe(ring, cqe_ptr, (unsigned)to_submit, wait_nr, sigmask);
 }
 
-URING_EXPORT int io_uring_wait_cqe_timeout(struct io_uring *ring, struct io_uring_cqe **cqe_ptr,
-                                           struct __kernel_timespec *ts) {
+URING_EXPORT int io_uring_wait_cqe_timeout(struct io_uring* ring, struct io_uring_cqe** cqe_ptr,
+                                           struct __kernel_timespec* ts) {
   return io_uring_wait_cqes(ring, cqe_ptr, 1, ts, NULL);
 }
 
-static int submit(struct io_uring *ring, unsigned wait_nr, int getevents) {
+static int submit(struct io_uring* ring, unsigned wait_nr, int getevents) {
   const unsigned submitted = flush_sq(ring);
   unsigned flags = 0;
   const int sq_enter = sq_needs_enter(ring, submitted, &flags);
@@ -208,20 +207,20 @@ static int submit(struct io_uring *ring, unsigned wait_nr, int getevents) {
   return ring_enter(ring, submitted, wait_nr, flags, NULL, _NSIG / 8);
 }
 
-URING_EXPORT int io_uring_submit(struct io_uring *ring) { return submit(ring, 0, 0); }
+URING_EXPORT int io_uring_submit(struct io_uring* ring) { return submit(ring, 0, 0); }
 
-URING_EXPORT int io_uring_submit_and_wait(struct io_uring *ring, unsigned wait_nr) {
+URING_EXPORT int io_uring_submit_and_wait(struct io_uring* ring, unsigned wait_nr) {
   return submit(ring, wait_nr, 0);
 }
 
-URING_EXPORT int io_uring_submit_and_get_events(struct io_uring *ring) {
+URING_EXPORT int io_uring_submit_and_get_events(struct io_uring* ring) {
   return submit(ring, 0, 1);
 }
 
-URING_EXPORT struct io_uring_sqe *io_uring_get_sqe(struct io_uring *ring) {
+URING_EXPORT struct io_uring_sqe* io_uring_get_sqe(struct io_uring* ring) {
   return _io_uring_get_sqe(ring);
 }
 
-URING_EXPORT int __io_uring_sqring_wait(struct io_uring *ring) {
+URING_EXPORT int __io_uring_sqring_wait(struct io_uring* ring) {
   return ring_enter(ring, 0, 0, IORING_ENTER_SQ_WAIT, NULL, _NSIG / 8);
 }

@@ -17,13 +17,14 @@ static size_t cqe_size(unsigned setup_flags) {
   return sizeof(struct io_uring_cqe) * ((setup_flags & IORING_SETUP_CQE32) ? 2 : 1);
 }
 
-static void unmap_rings(struct io_uring_sq *sq, struct io_uring_cq *cq) {
+static void unmap_rings(struct io_uring_sq* sq, struct io_uring_cq* cq) {
   if (sq->ring_ptr) iostack_io_uring_munmap(sq->ring_ptr, sq->ring_sz);
-  if (cq->ring_ptr && cq->ring_ptr != sq->ring_ptr) iostack_io_uring_munmap(cq->ring_ptr, cq->ring_sz);
+  if (cq->ring_ptr && cq->ring_ptr != sq->ring_ptr)
+    iostack_io_uring_munmap(cq->ring_ptr, cq->ring_sz);
 }
 
-static void *map_region(int fd, off_t offset, size_t len, int *err) {
-  void *p = iostack_io_uring_mmap(fd, offset, len);
+static void* map_region(int fd, off_t offset, size_t len, int* err) {
+  void* p = iostack_io_uring_mmap(fd, offset, len);
   if (IOSTACK_URING_IS_ERR(p)) {
     *err = (int)(long)p;
     return NULL;
@@ -32,10 +33,10 @@ static void *map_region(int fd, off_t offset, size_t len, int *err) {
 }
 
 /* Pointers into a mapped region at the offsets the engine reported. */
-#define AT(base, off) ((void *)((char *)(base) + (off)))
+#define AT(base, off) ((void*)((char*)(base) + (off)))
 
-static int map_rings(int fd, const struct io_uring_params *p, struct io_uring_sq *sq,
-                     struct io_uring_cq *cq) {
+static int map_rings(int fd, const struct io_uring_params* p, struct io_uring_sq* sq,
+                     struct io_uring_cq* cq) {
   int err = 0;
   sq->ring_sz = p->sq_off.array + p->sq_entries * sizeof(unsigned);
   cq->ring_sz = p->cq_off.cqes + p->cq_entries * cqe_size(p->flags);
@@ -85,7 +86,7 @@ static int map_rings(int fd, const struct io_uring_params *p, struct io_uring_sq
   return 0;
 }
 
-URING_EXPORT int io_uring_queue_mmap(int fd, struct io_uring_params *p, struct io_uring *ring) {
+URING_EXPORT int io_uring_queue_mmap(int fd, struct io_uring_params* p, struct io_uring* ring) {
   memset(ring, 0, sizeof(*ring));
   const int ret = map_rings(fd, p, &ring->sq, &ring->cq);
   if (ret) return ret;
@@ -103,8 +104,8 @@ static void close_ring(int fd) {
   errno = saved;
 }
 
-URING_EXPORT int io_uring_queue_init_params(unsigned entries, struct io_uring *ring,
-                                            struct io_uring_params *p) {
+URING_EXPORT int io_uring_queue_init_params(unsigned entries, struct io_uring* ring,
+                                            struct io_uring_params* p) {
   const int fd = iostack_io_uring_setup(entries, p);
   if (fd < 0) return fd;
   const int ret = io_uring_queue_mmap(fd, p, ring);
@@ -118,15 +119,15 @@ URING_EXPORT int io_uring_queue_init_params(unsigned entries, struct io_uring *r
   return 0;
 }
 
-URING_EXPORT int io_uring_queue_init(unsigned entries, struct io_uring *ring, unsigned flags) {
+URING_EXPORT int io_uring_queue_init(unsigned entries, struct io_uring* ring, unsigned flags) {
   struct io_uring_params p;
   memset(&p, 0, sizeof(p));
   p.flags = flags;
   return io_uring_queue_init_params(entries, ring, &p);
 }
 
-URING_EXPORT void io_uring_queue_exit(struct io_uring *ring) {
-  struct io_uring_sq *sq = &ring->sq;
+URING_EXPORT void io_uring_queue_exit(struct io_uring* ring) {
+  struct io_uring_sq* sq = &ring->sq;
   iostack_io_uring_munmap(sq->sqes, sqe_size(ring->flags) * sq->ring_entries);
   unmap_rings(sq, &ring->cq);
   /* Frees the registered slot now rather than when the thread exits. */
@@ -136,14 +137,14 @@ URING_EXPORT void io_uring_queue_exit(struct io_uring *ring) {
 
 /* madvise(MADV_DONTFORK) as -errno, leaving errno as liburing's raw system
  * call would. */
-static int dontfork(void *addr, size_t len) {
+static int dontfork(void* addr, size_t len) {
   const int saved = errno;
   int ret = madvise(addr, len, MADV_DONTFORK) ? -errno : 0;
   errno = saved;
   return ret;
 }
 
-URING_EXPORT int io_uring_ring_dontfork(struct io_uring *ring) {
+URING_EXPORT int io_uring_ring_dontfork(struct io_uring* ring) {
   int ret;
   if (!ring->sq.ring_ptr || !ring->sq.sqes || !ring->cq.ring_ptr) return -EINVAL;
   ret = dontfork(ring->sq.sqes, sqe_size(ring->flags) * ring->sq.ring_entries);

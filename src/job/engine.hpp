@@ -3,9 +3,14 @@
 // queued, getevents reaps completions.
 #pragma once
 
+#include <sys/uio.h>
+
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "job/engine_stats.hpp"
 #include "job/io_unit.hpp"
 
 namespace iostack::block {
@@ -14,6 +19,8 @@ class Disk;
 
 namespace iostack::job {
 
+struct JobOptions;
+
 enum class QueueResult { kQueued, kCompleted };
 
 struct EngineSetup {
@@ -21,7 +28,15 @@ struct EngineSetup {
   unsigned iodepth = 1;
   unsigned nr_units = 1;
   bool direct = false;
+  const JobOptions* opts = nullptr;  // engine options (fixedbufs, cmdprio, ...)
+  // Every I/O unit's whole buffer, by unit index (fixedbufs registers them).
+  std::vector<struct iovec> bufs;
+  // The job's own priority (prio/prioclass; 0 when unset): io_uring puts it
+  // on every read and write, since an SQPOLL thread does not inherit it.
+  std::uint16_t ioprio = 0;
+  std::uint64_t seed = 0;  // for cmdprio's choices
 };
+
 
 class Engine {
  public:
@@ -38,6 +53,10 @@ class Engine {
   // Waits for at least `min` completions and returns up to `max` of them
   // in out[]; the count is returned.
   virtual unsigned getevents(unsigned min, unsigned max, IoUnit** out) = 0;
+  const EngineStats& stats() const { return stats_; }
+
+ protected:
+  EngineStats stats_;
 };
 
 // The engine for ioengine=name; null with *err when it does not exist here.

@@ -4,9 +4,11 @@
 #include <sys/mman.h>
 
 #include <cstring>
+#include <thread>
 
 #include "block/bdev_file.hpp"
 #include "iostack/uring.h"
+#include "job/job_options.hpp"
 #include "job/types.hpp"
 
 namespace iostack::job {
@@ -35,6 +37,7 @@ UringEngine::~UringEngine() {
 }
 
 int UringEngine::init(const EngineSetup& s, std::string* err) {
+  const JobOptions& o = *s.opts;
   fd_ = block::bdev_file_open(s.disk, O_RDWR | O_CLOEXEC | (s.direct ? O_DIRECT : 0));
   if (fd_ < 0) {
     *err = std::string("cannot open the device: ") + std::strerror(-fd_);
@@ -42,9 +45,20 @@ int UringEngine::init(const EngineSetup& s, std::string* err) {
   }
   io_uring_params p;
   std::memset(&p, 0, sizeof p);
+  // hipri would ask for IORING_SETUP_IOPOLL; iostack's devices have no poll
+  // queues, so (like a kernel device without them) it is left off.
+  sqpoll_ = o.sqthread_poll;
+  if (sqpoll_) {
+    p.flags |= IORING_SETUP_SQPOLL;
+    if (o.sqthread_poll_cpu >= 0) {
+      p.flags |= IORING_SETUP_SQ_AFF;
+      p.sq_thread_cpu = static_cast<unsigned>(o.sqthread_poll_cpu);
+    }
+  }
   ring_fd_ = iostack_io_uring_setup(s.nr_units, &p);
   if (ring_fd_ < 0) {
-    *err = std::string("io_uring_setup: ") + std::strerror(-ring_fd_);
+    *err = std::string("io_uring_setup") + (sqpoll_ ? " (sqthread_poll)" : "") + ": " +
+           std::strerror(-ring_fd_);
     return ring_fd_;
   }
   sq_len_ = p.sq_off.array + p.sq_entries * sizeof(unsigned);
@@ -68,30 +82,81 @@ int UringEngine::init(const EngineSetup& s, std::string* err) {
   sq_tail_ = at<unsigned>(sq_ptr_, p.sq_off.tail);
   sq_mask_ = at<unsigned>(sq_ptr_, p.sq_off.ring_mask);
   sq_array_ = at<unsigned>(sq_ptr_, p.sq_off.array);
+  sq_flags_ = at<unsigned>(sq_ptr_, p.sq_off.flags);
+  sq_entries_ = p.sq_entries;
   cq_head_ = at<unsigned>(cq_ptr_, p.cq_off.head);
   cq_tail_ = at<unsigned>(cq_ptr_, p.cq_off.tail);
   cq_mask_ = at<unsigned>(cq_ptr_, p.cq_off.ring_mask);
   cqes_ = at<io_uring_cqe>(cq_ptr_, p.cq_off.cqes);
   local_tail_ = *sq_tail_;
   units_.assign(s.nr_units, nullptr);
+
+  // fio_ioring_queue_init: the I/O units' buffers, one registered buffer
+  // per unit, so buf_index is the unit's index.
+  if (o.fixedbufs) {
+    std::vector<struct iovec> iov = s.bufs;
+    const int r = iostack_io_uring_register(ring_fd_, IORING_REGISTER_BUFFERS, iov.data(),
+                                            static_cast<unsigned>(iov.size()));
+    if (r < 0) {
+      *err = std::string("fixedbufs: IORING_REGISTER_BUFFERS: ") + std::strerror(-r);
+      return r;
+    }
+    fixedbufs_ = true;
+  }
+  // fio_ioring_register_files; sqthread_poll implies registerfiles.
+  if (o.registerfiles || sqpoll_) {
+    int fds[1] = {fd_};
+    const int r = iostack_io_uring_register(ring_fd_, IORING_REGISTER_FILES, fds, 1);
+    if (r < 0) {
+      *err = std::string("registerfiles: IORING_REGISTER_FILES: ") + std::strerror(-r);
+      return r;
+    }
+    fixed_file_ = true;
+  }
+  ioprio_ = s.ioprio;
+  cmdprio_.init(o, s.seed);
   return 0;
 }
 
 QueueResult UringEngine::queue(IoUnit* u) {
+  // With SQPOLL the thread consumes SQEs on its own time: wait for the slot
+  // to be free (it always is without SQPOLL, where enter consumes them all).
+  while (local_tail_ - load_acquire(sq_head_) >= sq_entries_) std::this_thread::yield();
   const unsigned idx = local_tail_ & *sq_mask_;
   io_uring_sqe* sqe = &sqes_[idx];
   std::memset(sqe, 0, sizeof *sqe);
-  sqe->fd = fd_;
+  if (fixed_file_) {
+    sqe->fd = 0;  // index in the registered file table
+    sqe->flags = IOSQE_FIXED_FILE;
+    ++stats_.fixed_file_ios;
+  } else {
+    sqe->fd = fd_;
+  }
   sqe->user_data = u->index;
   if (u->ddir == kSync) {
     sqe->opcode = IORING_OP_FSYNC;
     sqe->fsync_flags = IORING_FSYNC_DATASYNC;
   } else {
-    sqe->opcode = u->ddir == kWrite ? IORING_OP_WRITE : IORING_OP_READ;
+    if (fixedbufs_) {
+      sqe->opcode = u->ddir == kWrite ? IORING_OP_WRITE_FIXED : IORING_OP_READ_FIXED;
+      sqe->buf_index = static_cast<std::uint16_t>(u->index);
+      ++stats_.fixed_buf_ios;
+    } else {
+      sqe->opcode = u->ddir == kWrite ? IORING_OP_WRITE : IORING_OP_READ;
+    }
     sqe->addr = reinterpret_cast<std::uint64_t>(u->buf);
     sqe->len = u->len;
     sqe->off = u->offset;
+    // The job's priority on every read and write, as fio does: an SQPOLL
+    // thread submits with its own context, not the job's.
+    sqe->ioprio = ioprio_;
+    std::uint16_t prio;
+    if (cmdprio_.active() && cmdprio_.pick(u->ddir, u->len, &prio)) {
+      sqe->ioprio = prio;
+      ++stats_.prio_ios;
+    }
   }
+  u->ioprio = sqe->ioprio;
   sq_array_[idx] = idx;
   units_[u->index] = u;
   ++local_tail_;
@@ -102,7 +167,23 @@ QueueResult UringEngine::queue(IoUnit* u) {
 void UringEngine::commit() {
   if (!to_submit_) return;
   store_release(sq_tail_, local_tail_);
+  if (sqpoll_) {
+    // The thread submits; enter only to wake it once it has gone idle. The
+    // fence orders the tail store before the flags load (liburing's
+    // sq_ring_needs_enter), pairing with the thread's own barrier between
+    // setting IORING_SQ_NEED_WAKEUP and its last look at the tail.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (std::atomic_ref<unsigned>(*sq_flags_).load(std::memory_order_relaxed) &
+        IORING_SQ_NEED_WAKEUP) {
+      ++stats_.enter_calls;
+      ++stats_.sq_wakeups;
+      iostack_io_uring_enter(ring_fd_, to_submit_, 0, IORING_ENTER_SQ_WAKEUP, nullptr, 0);
+    }
+    to_submit_ = 0;
+    return;
+  }
   while (to_submit_) {
+    ++stats_.enter_calls;
     const int r = iostack_io_uring_enter(ring_fd_, to_submit_, 0, 0, nullptr, 0);
     if (r > 0)
       to_submit_ -= static_cast<unsigned>(r);
@@ -129,6 +210,13 @@ unsigned UringEngine::getevents(unsigned min, unsigned max, IoUnit** out) {
     }
     store_release(cq_head_, head);
     if (n >= min) return n;
+    if (sqpoll_) {
+      // fio_ioring_getevents: with a polling thread the CQ ring is polled,
+      // not waited on. Yield so that the thread (or the device) may run.
+      std::this_thread::yield();
+      continue;
+    }
+    ++stats_.enter_calls;
     const int r = iostack_io_uring_enter(ring_fd_, 0, min - n, IORING_ENTER_GETEVENTS, nullptr, 0);
     if (r < 0 && r != -EINTR && r != -EAGAIN) return n;
   }

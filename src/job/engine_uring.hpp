@@ -1,6 +1,10 @@
 // ioengine=io_uring: iostack's io_uring (include/iostack/uring.h) driven the
 // way fio's io_uring engine drives the kernel's, on raw rings: queue fills
 // an SQE, commit publishes the tail and enters, getevents reaps CQEs.
+// fio's engine options: fixedbufs (registered buffers, READ_FIXED and
+// WRITE_FIXED), registerfiles (IOSQE_FIXED_FILE), sqthread_poll[_cpu]
+// (SQPOLL: commit enters only to wake a sleeping thread, getevents polls the
+// CQ ring) and cmdprio (a priority in the SQE).
 #pragma once
 
 #include <linux/io_uring.h>
@@ -10,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "job/cmdprio.hpp"
 #include "job/engine.hpp"
 
 namespace iostack::job {
@@ -35,6 +40,8 @@ class UringEngine final : public Engine {
   unsigned* sq_tail_ = nullptr;
   unsigned* sq_mask_ = nullptr;
   unsigned* sq_array_ = nullptr;
+  unsigned* sq_flags_ = nullptr;
+  unsigned sq_entries_ = 0;
   unsigned* cq_head_ = nullptr;
   unsigned* cq_tail_ = nullptr;
   unsigned* cq_mask_ = nullptr;
@@ -42,6 +49,9 @@ class UringEngine final : public Engine {
   unsigned local_tail_ = 0;  // SQEs filled but not yet published
   unsigned to_submit_ = 0;
   std::vector<IoUnit*> units_;
+  bool fixedbufs_ = false, fixed_file_ = false, sqpoll_ = false;
+  std::uint16_t ioprio_ = 0;
+  CmdPrio cmdprio_;
 };
 
 }  // namespace iostack::job

@@ -6,6 +6,44 @@ namespace iostack::job {
 
 namespace {
 
+// Which ioengines understand an engine option (fio registers these with the
+// engine, so any other engine does not know them).
+const char* engines_of(const std::string& key) {
+  if (key == "userspace_reap") return "libaio";
+  if (key.rfind("cmdprio", 0) == 0) return "io_uring libaio";
+  if (key == "hipri") return "io_uring pvsync2";
+  return "io_uring";
+}
+
+bool check_engine_options(const JobDef& j, std::string* err) {
+  const JobOptions& o = j.opts;
+  for (const auto& [key, loc] : o.engine_options) {
+    const std::string engines = engines_of(key);
+    bool ok = false;
+    std::size_t start = 0;
+    for (;;) {
+      const auto sp = engines.find(' ', start);
+      if (engines.substr(start, sp == std::string::npos ? sp : sp - start) == o.ioengine) ok = true;
+      if (sp == std::string::npos) break;
+      start = sp + 1;
+    }
+    if (!ok) {
+      std::string list = engines;
+      if (const auto sp = list.find(' '); sp != std::string::npos)
+        list = list.substr(0, sp) + " or ioengine=" + list.substr(sp + 1);
+      *err = loc.str() + ": " + key + ": an option of ioengine=" + list + ", not of ioengine=" +
+             o.ioengine;
+      return false;
+    }
+  }
+  if (o.has_cmdprio_bssplit && (o.cmdprio_percentage[0] || o.cmdprio_percentage[1])) {
+    *err = j.loc.str() + ": job '" + o.name +
+           "': cmdprio_percentage and cmdprio_bssplit are mutually exclusive";
+    return false;
+  }
+  return true;
+}
+
 bool check_job(const JobDef& j, std::string* err) {
   const JobOptions& o = j.opts;
   const std::string where = j.loc.str() + ": job '" + o.name + "': ";
@@ -27,7 +65,7 @@ bool check_job(const JobDef& j, std::string* err) {
     *err = where + "fsync/fdatasync: only apply to jobs that write";
     return false;
   }
-  return true;
+  return check_engine_options(j, err);
 }
 
 }  // namespace

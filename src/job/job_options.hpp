@@ -17,6 +17,15 @@ struct BsSplitEntry {
   std::uint32_t perc = 0;  // weight in percent; all entries sum to 100
 };
 
+// One cmdprio_bssplit entry (fio's struct split_prio): I/Os of this size
+// get a priority this percent of the time; ioprio -1 means the one
+// cmdprio_class/cmdprio give, else the entry's own class/level.
+struct CmdprioSplitEntry {
+  std::uint32_t bs = 0;
+  std::uint32_t perc = 0;
+  int ioprio = -1;
+};
+
 enum class VerifyType { kNone, kCrc32c, kMd5, kPattern };
 
 // A device queue attribute to store (/sys/block/<dev>/queue/<attr>), in the
@@ -80,6 +89,23 @@ struct JobOptions {
   std::vector<std::uint8_t> verify_pattern;
   bool do_verify = true;
   bool verify_fatal = false;
+
+  // io_uring engine options (engines/io_uring.c).
+  bool fixedbufs = false;      // IORING_REGISTER_BUFFERS, READ_FIXED/WRITE_FIXED
+  bool registerfiles = false;  // IORING_REGISTER_FILES, IOSQE_FIXED_FILE
+  bool sqthread_poll = false;  // IORING_SETUP_SQPOLL (implies registerfiles)
+  int sqthread_poll_cpu = -1;  // IORING_SETUP_SQ_AFF when >= 0
+  bool hipri = false;          // accepted; iostack has no polled completion
+  // libaio engine option (engines/libaio.c).
+  bool userspace_reap = false;
+  // cmdprio (engines/cmdprio.c), for io_uring and libaio; [0] reads, [1] writes.
+  unsigned cmdprio_percentage[2] = {0, 0};
+  unsigned cmdprio_class[2] = {0, 0};  // 0: unset, the highest class (RT)
+  unsigned cmdprio_level[2] = {0, 0};  // cmdprio=
+  std::vector<CmdprioSplitEntry> cmdprio_bssplit[2];
+  bool has_cmdprio_bssplit = false;
+  // Engine options as given, to check them against ioengine once all are read.
+  std::vector<std::pair<std::string, SrcLoc>> engine_options;
 
   bool group_reporting = false;
   bool stonewall = false;

@@ -14,8 +14,11 @@ namespace {
 using Handler = std::function<std::string(JobOptions*, const OptEntry&)>;
 
 struct OptionDef {
+  OptionDef(std::vector<std::string> n, Handler f, std::string h = {})
+      : names(std::move(n)), fn(std::move(f)), help(std::move(h)) {}
   std::vector<std::string> names;
   Handler fn;
+  std::string help;  // one line for option_help(); empty for fio's common options
 };
 
 std::string set_uint(const OptEntry& e, unsigned lo, unsigned hi, unsigned* out) {
@@ -202,6 +205,96 @@ std::string set_queue_attr(JobOptions* o, const OptEntry& e, const std::string& 
   return {};
 }
 
+// fio's FIO_OPT_STR_SET: the name alone sets the flag, a value gives it.
+std::string set_flag(const OptEntry& e, bool* out) {
+  if (!e.has_value) return *out = true, std::string();
+  return set_bool(e, out);
+}
+
+// An option that only one engine (or two) understands: noted so that the
+// builder can reject it for any other ioengine, as fio does.
+Handler engine_opt(Handler fn) {
+  return [fn = std::move(fn)](JobOptions* o, const OptEntry& e) {
+    std::string r = fn(o, e);
+    if (r.empty()) o->engine_options.emplace_back(e.key, e.loc);
+    return r;
+  };
+}
+
+// cmdprio_percentage / cmdprio_class / cmdprio: "read,write" or one value
+// for both (fio's FIO_OPT_INT with off1 and off2).
+std::string set_rw_pair(const OptEntry& e, unsigned lo, unsigned hi, unsigned (*out)[2]) {
+  return per_ddir(e.value, [&](int d, const std::string& s) -> std::string {
+    std::uint64_t v;
+    if (!parse_uint(s, &v) || v < lo || v > hi)
+      return "an integer from " + std::to_string(lo) + " to " + std::to_string(hi) +
+             ", or two as read,write";
+    if (d < 2) (*out)[d] = static_cast<unsigned>(v);
+    return {};
+  });
+}
+
+// cmdprio_bssplit=bs/perc[/class/level]:...[,...] (parse_cmdprio_bssplit_entry,
+// split_parse_prio_ddir): zero-percent entries are dropped, the rest sorted
+// by block size; a block size's percentages may add up to at most 100.
+std::string set_cmdprio_bssplit(JobOptions* o, const OptEntry& e) {
+  if (trim(e.value).empty()) return "entries like 4k/50:64k/10/1/0";
+  std::vector<CmdprioSplitEntry> parsed[2];
+  const std::string r = per_ddir(e.value, [&](int d, const std::string& s) -> std::string {
+    if (d >= 2) return {};  // trim values are ignored
+    std::vector<CmdprioSplitEntry> list;
+    std::size_t start = 0;
+    for (;;) {
+      const auto c = s.find(':', start);
+      const std::string item = s.substr(start, c == std::string::npos ? c : c - start);
+      if (item.empty()) break;
+      std::vector<std::string> f;
+      std::size_t p = 0;
+      for (;;) {
+        const auto sl = item.find('/', p);
+        f.push_back(std::string(trim(item.substr(p, sl == std::string::npos ? sl : sl - p))));
+        if (sl == std::string::npos) break;
+        p = sl + 1;
+      }
+      if (f.size() == 2 && f[1].empty()) f.pop_back();  // "bs/": no priority
+      if (f.size() != 1 && f.size() != 2 && f.size() != 4)
+        return "entries like 4k/50 or 4k/50/class/level";
+      CmdprioSplitEntry ent;
+      std::uint64_t bs, perc = 0, cls = 0, lvl = 0;
+      if (!parse_size(f[0], &bs) || bs == 0 || bs > (16u << 20))
+        return "entries like 4k/50 or 4k/50/class/level";
+      if (f.size() >= 2 && (!parse_uint(f[1], &perc) || perc > 100))
+        return "percentages from 0 to 100";
+      if (f.size() == 4) {
+        if (!parse_uint(f[2], &cls) || cls < 1 || cls > 3 || !parse_uint(f[3], &lvl) || lvl > 7)
+          return "a class from 1 to 3 and a level from 0 to 7";
+        ent.ioprio = static_cast<int>((cls << 13) | lvl);
+      }
+      ent.bs = static_cast<std::uint32_t>(bs);
+      ent.perc = static_cast<std::uint32_t>(perc);
+      if (ent.perc) list.push_back(ent);
+      if (list.size() > 64) return "at most 64 entries";
+      if (c == std::string::npos) break;
+      start = c + 1;
+    }
+    std::stable_sort(list.begin(), list.end(),
+                     [](const auto& a, const auto& b) { return a.bs < b.bs; });
+    for (std::size_t i = 0; i < list.size();) {
+      std::uint32_t tot = 0;
+      std::size_t j = i;
+      for (; j < list.size() && list[j].bs == list[i].bs; ++j) tot += list[j].perc;
+      if (tot > 100) return "percentages of one block size adding up to at most 100";
+      i = j;
+    }
+    parsed[d] = std::move(list);
+    return {};
+  });
+  if (!r.empty()) return r;
+  for (int d = 0; d < 2; ++d) o->cmdprio_bssplit[d] = std::move(parsed[d]);
+  o->has_cmdprio_bssplit = !o->cmdprio_bssplit[0].empty() || !o->cmdprio_bssplit[1].empty();
+  return {};
+}
+
 const std::vector<OptionDef>& table() {
   static const std::vector<OptionDef> t = {
       {{"name"},
@@ -352,13 +445,62 @@ const std::vector<OptionDef>& table() {
       {{"stonewall", "wait_for_previous"},
        [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->stonewall); }},
       {{"new_group"}, [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->new_group); }},
+      // Engine options (fio's FIO_OPT_C_ENGINE): io_uring, libaio, cmdprio.
+      {{"fixedbufs"},
+       engine_opt([](JobOptions* o, const OptEntry& e) { return set_flag(e, &o->fixedbufs); }),
+       "[io_uring] register the job's I/O buffers (IORING_REGISTER_BUFFERS) and issue "
+       "READ_FIXED/WRITE_FIXED with buf_index"},
+      {{"registerfiles"},
+       engine_opt(
+           [](JobOptions* o, const OptEntry& e) { return set_flag(e, &o->registerfiles); }),
+       "[io_uring] register the device's descriptor (IORING_REGISTER_FILES) and issue SQEs "
+       "with IOSQE_FIXED_FILE"},
+      {{"sqthread_poll"},
+       engine_opt(
+           [](JobOptions* o, const OptEntry& e) { return set_flag(e, &o->sqthread_poll); }),
+       "[io_uring] IORING_SETUP_SQPOLL: a polling thread submits; the job enters only to "
+       "wake it (IORING_SQ_NEED_WAKEUP) and reaps by polling the CQ ring; implies "
+       "registerfiles"},
+      {{"sqthread_poll_cpu"},
+       engine_opt([](JobOptions* o, const OptEntry& e) {
+         unsigned v;
+         auto r = set_uint(e, 0, 65535, &v);
+         if (r.empty()) o->sqthread_poll_cpu = static_cast<int>(v);
+         return r;
+       }),
+       "[io_uring] with sqthread_poll: the CPU of the polling thread (IORING_SETUP_SQ_AFF)"},
       // io_uring polled completion: iostack's devices have no poll queues,
       // so as with a kernel device without them, hipri changes nothing.
       {{"hipri"},
-       [](JobOptions*, const OptEntry& e) {
-         bool b;
-         return set_bool(e, &b);
-       }},
+       engine_opt([](JobOptions* o, const OptEntry& e) { return set_flag(e, &o->hipri); }),
+       "[io_uring] accepted and ignored: iostack's devices have no poll queues, so "
+       "completions are never polled (IORING_SETUP_IOPOLL is not set)"},
+      {{"userspace_reap"},
+       engine_opt(
+           [](JobOptions* o, const OptEntry& e) { return set_flag(e, &o->userspace_reap); }),
+       "[libaio] when reaping with a minimum of 0 (iodepth_batch_complete_min=0), read "
+       "completions from the AIO ring in user space instead of calling io_getevents"},
+      {{"cmdprio_percentage"},
+       engine_opt([](JobOptions* o, const OptEntry& e) {
+         return set_rw_pair(e, 0, 100, &o->cmdprio_percentage);
+       }),
+       "[io_uring] [libaio] percentage of I/Os (read,write) issued with the priority of "
+       "cmdprio_class/cmdprio, set per command (SQE ioprio, IOCB_FLAG_IOPRIO)"},
+      {{"cmdprio_class"},
+       engine_opt([](JobOptions* o, const OptEntry& e) {
+         return set_rw_pair(e, 1, 3, &o->cmdprio_class);
+       }),
+       "[io_uring] [libaio] priority class (read,write) of those I/Os: 1 RT, 2 BE, 3 IDLE; "
+       "default RT"},
+      {{"cmdprio"},
+       engine_opt([](JobOptions* o, const OptEntry& e) {
+         return set_rw_pair(e, 0, 7, &o->cmdprio_level);
+       }),
+       "[io_uring] [libaio] priority level (read,write) of those I/Os, 0 (highest) to 7; "
+       "default 0"},
+      {{"cmdprio_bssplit"}, engine_opt(set_cmdprio_bssplit),
+       "[io_uring] [libaio] per block size percentages, bs/perc[/class/level]:...[,writes]; "
+       "exclusive with cmdprio_percentage"},
       // iostack always runs jobs as threads; fio's switch is accepted.
       {{"thread"},
        [](JobOptions*, const OptEntry& e) {
@@ -404,13 +546,6 @@ bool is_unsupported_fio_option(const std::string& k) {
                                        "verify_backlog",
                                        "verify_async",
                                        "experimental_verify",
-                                       "cmdprio_percentage",
-                                       "cmdprio_class",
-                                       "cmdprio",
-                                       "fixedbufs",
-                                       "registerfiles",
-                                       "sqthread_poll",
-                                       "userspace_reap",
                                        "loops",
                                        "create_on_open",
                                        "fallocate",
@@ -456,6 +591,12 @@ bool apply_option(JobOptions* o, const OptEntry& e, std::string* err) {
   }
   *err = where + e.key + ": unknown option";
   return false;
+}
+
+std::string option_help(const std::string& name) {
+  for (const auto& def : table())
+    if (std::find(def.names.begin(), def.names.end(), name) != def.names.end()) return def.help;
+  return {};
 }
 
 std::vector<std::string> option_names() {

@@ -17,4 +17,8 @@ bool apply_option(JobOptions* o, const OptEntry& e, std::string* err);
 // Every accepted option name (aliases included), for help and tests.
 std::vector<std::string> option_names();
 
+// The one-line description of an option (engine options have one; fio's
+// common options leave it empty).
+std::string option_help(const std::string& name);
+
 }  // namespace iostack::job

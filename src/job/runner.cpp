@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include "job/now.hpp"
@@ -56,6 +58,22 @@ bool Runner::prepare(const std::vector<JobDef>& jobs, std::string* err) {
 }
 
 namespace {
+
+// IOSTACK_ENGINE_STATS=1: the scheduler's per-class counters on stderr, so
+// that command priorities can be seen reaching the device.
+void print_dd_stats(const DiskReport& d) {
+  static const char* const kNames[] = {"rt", "be", "idle"};
+  std::string line = "iostack: " + d.name + " mq-deadline:";
+  for (unsigned p = 0; p < sched::kDdPrioCount; ++p) {
+    const sched::DdStats& s = d.dd_stats[p];
+    line += std::string(" ") + kNames[p] + " inserted=" + std::to_string(s.inserted) +
+            " merged=" + std::to_string(s.merged) + " dispatched=" +
+            std::to_string(s.dispatched) + " completed=" + std::to_string(s.completed) +
+            (p + 1 < sched::kDdPrioCount ? ";" : "");
+  }
+  line += "\n";
+  std::fputs(line.c_str(), stderr);
+}
 
 // Batches of workers that run together: a stonewall starts a new one.
 std::vector<std::pair<std::size_t, std::size_t>> batches(const std::vector<JobDef>& jobs,
@@ -157,6 +175,13 @@ bool Runner::run(const RunOptions& ro, RunResult* out, std::string* err) {
     dr.stats = d->disk()->stats();
     dr.splits = d->queue()->split_count.load(std::memory_order_relaxed);
     dr.run_ms = run_ms;
+    if (const auto* dd = dynamic_cast<const sched::MqDeadline*>(d->queue()->elevator())) {
+      dr.has_dd_stats = true;
+      for (unsigned p = 0; p < sched::kDdPrioCount; ++p)
+        dr.dd_stats[p] = dd->stats(static_cast<sched::DdPrio>(p));
+      if (const char* e = std::getenv("IOSTACK_ENGINE_STATS"); e && *e && std::strcmp(e, "0"))
+        print_dd_stats(dr);
+    }
     r.disks.push_back(dr);
   }
   *out = std::move(r);

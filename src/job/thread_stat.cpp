@@ -22,6 +22,7 @@ void ThreadStat::merge(const ThreadStat& o) {
     a.clat_hist.merge(b.clat_hist);
   }
   total_sync += o.total_sync;
+  engine.add(o.engine);
   sync_lat.merge(o.sync_lat);
   sync_hist.merge(o.sync_hist);
   for (int i = 0; i < kDepthMapNr; ++i) {

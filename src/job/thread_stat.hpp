@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "job/engine_stats.hpp"
 #include "job/io_stat.hpp"
 #include "job/lat_hist.hpp"
 #include "job/types.hpp"
@@ -53,6 +54,9 @@ struct ThreadStat {
   std::uint64_t usr_ms = 0, sys_ms = 0, ctx = 0, majf = 0, minf = 0;
   std::uint64_t total_run_time_ms = 0;  // job_runtime
   std::uint64_t elapsed_s = 0;
+
+  std::string ioengine;
+  EngineStats engine;  // what the I/O engine did (not in fio's output)
 
   // Adds another job's figures (fio's sum_thread_stats for group_reporting).
   void merge(const ThreadStat& o);

@@ -38,6 +38,7 @@ Worker::Worker(const JobDef& def, int clone, dev::BlockDevice* dev, const JobRan
       dev_(dev),
       range_(range),
       gen_(def.opts, range.offset, range.size, seed),
+      seed_(seed),
       rand_verify_(seed ^ 0x5eed) {}
 
 Worker::~Worker() { std::free(mem_); }
@@ -82,6 +83,10 @@ bool Worker::setup(std::string* err) {
   s.iodepth = iodepth_;
   s.nr_units = iodepth_;
   s.direct = o.direct;
+  s.opts = &o;
+  for (const IoUnit& u : units_) s.bufs.push_back(iovec{u.buf, bufsz});
+  s.ioprio = job_ioprio();
+  s.seed = seed_;
   if (engine_->init(s, &e) < 0) {
     *err = o.engine_loc.str() + ": ioengine=" + o.ioengine + ": " + e;
     return false;
@@ -100,14 +105,19 @@ void Worker::fail(int err, const std::string& what) {
   ts_.verror = what;
 }
 
-void Worker::set_ioprio() {
+std::uint16_t Worker::job_ioprio() const {
   const JobOptions& o = opts_;
-  if (o.prio < 0 && o.prioclass < 0) return;
+  if (o.prio < 0 && o.prioclass < 0) return 0;
   // prio alone is a best-effort level, as ionice -n is.
   const int cls = o.prioclass >= 0 ? o.prioclass : task::kClassBe;
   const int level = o.prio >= 0 ? o.prio : (cls == task::kClassNone ? 0 : task::kNorm);
-  const int rc = task::ioprio_set(task::current(), task::kWhoProcess, 0,
-                                  task::prio_value(cls, cls == task::kClassNone ? 0 : level));
+  return static_cast<std::uint16_t>(task::prio_value(cls, cls == task::kClassNone ? 0 : level));
+}
+
+void Worker::set_ioprio() {
+  const JobOptions& o = opts_;
+  if (o.prio < 0 && o.prioclass < 0) return;
+  const int rc = task::ioprio_set(task::current(), task::kWhoProcess, 0, job_ioprio());
   if (rc < 0) fail(-rc, std::string("ioprio_set: ") + std::strerror(-rc));
 }
 
@@ -369,6 +379,28 @@ void Worker::sync_file() {
   }
 }
 
+// IOSTACK_ENGINE_STATS=1: one line per job on stderr with what its engine
+// did, so that its options can be seen at work from outside.
+void Worker::print_engine_stats() const {
+  const EngineStats& e = ts_.engine;
+  std::string line = "iostack: job '" + opts_.name + "' ioengine=" + opts_.ioengine + ":";
+  auto add = [&](const char* k, std::uint64_t v) { line += std::string(" ") + k + "=" + std::to_string(v); };
+  if (opts_.ioengine == "io_uring") {
+    add("enter_calls", e.enter_calls);
+    add("sq_wakeups", e.sq_wakeups);
+    add("fixed_buf_ios", e.fixed_buf_ios);
+    add("fixed_file_ios", e.fixed_file_ios);
+  } else if (opts_.ioengine == "libaio") {
+    add("submit_calls", e.submit_calls);
+    add("getevents_calls", e.getevents_calls);
+    add("user_reaped", e.user_reaped);
+  }
+  add("prio_ios", e.prio_ios);
+  add("ios", ts_.total_ios());
+  line += "\n";
+  std::fputs(line.c_str(), stderr);
+}
+
 void Worker::run(const std::atomic<bool>* go) {
   ts_.pid = static_cast<int>(gettid());
   set_ioprio();
@@ -418,6 +450,10 @@ void Worker::run(const std::atomic<bool>* go) {
   ts_.minf = static_cast<std::uint64_t>(ru1.ru_minflt - ru0.ru_minflt);
   ts_.total_run_time_ms = ms(t - begin);
   ts_.elapsed_s = (t - begin + 999999999ull) / 1000000000ull;
+  ts_.ioengine = opts_.ioengine;
+  ts_.engine = engine_->stats();
+  if (const char* e = std::getenv("IOSTACK_ENGINE_STATS"); e && *e && std::strcmp(e, "0") != 0)
+    print_engine_stats();
   progress_.state.store(4, std::memory_order_release);
 }
 

@@ -60,6 +60,8 @@ class Worker {
   void sample(std::uint64_t now, bool force);
   void fail(int err, const std::string& what);
   void set_ioprio();
+  std::uint16_t job_ioprio() const;
+  void print_engine_stats() const;
   void drain();
   void sync_file();
 
@@ -70,6 +72,7 @@ class Worker {
   JobRange range_;
   std::unique_ptr<Engine> engine_;
   IoGen gen_;
+  std::uint64_t seed_;
   Rand rand_verify_;
 
   std::uint8_t* mem_ = nullptr;

@@ -45,9 +45,35 @@ TEST(Builder, UnknownEnginesAndEngineOptions) {
   EXPECT_EQ(err,
             "t.fio:3: ioengine=posixaio: expected one of bio, psync, sync, pvsync, pvsync2, "
             "io_uring, libaio");
-  build("[a]\nfilename=ram:1M\nioengine=io_uring\nsqthread_poll=1\n", &err);
-  EXPECT_EQ(err, "t.fio:4: sqthread_poll: fio option not supported by iostack");
   EXPECT_EQ(build("[a]\nfilename=ram:1M\nioengine=io_uring\nhipri\n", &err).size(), 1u) << err;
+  // Engine options belong to their engines, wherever ioengine is given.
+  auto jobs = build(
+      "[global]\nfixedbufs\nsqthread_poll=1\nsqthread_poll_cpu=0\n[a]\nfilename=ram:1M\n"
+      "ioengine=io_uring\nregisterfiles=0\ncmdprio_percentage=50\n",
+      &err);
+  ASSERT_EQ(jobs.size(), 1u) << err;
+  EXPECT_TRUE(jobs[0].opts.fixedbufs && jobs[0].opts.sqthread_poll);
+  EXPECT_FALSE(jobs[0].opts.registerfiles);
+  EXPECT_EQ(jobs[0].opts.sqthread_poll_cpu, 0);
+  EXPECT_EQ(build("[a]\nfilename=ram:1M\nioengine=libaio\nuserspace_reap\ncmdprio_class=2\n"
+                  "cmdprio_percentage=10\n",
+                  &err)
+                .size(),
+            1u)
+      << err;
+  build("[a]\nfilename=ram:1M\nioengine=libaio\nfixedbufs\n", &err);
+  EXPECT_EQ(err, "t.fio:4: fixedbufs: an option of ioengine=io_uring, not of ioengine=libaio");
+  build("[a]\nfilename=ram:1M\nuserspace_reap=1\n", &err);
+  EXPECT_EQ(err, "t.fio:3: userspace_reap: an option of ioengine=libaio, not of ioengine=psync");
+  build("[a]\nfilename=ram:1M\ncmdprio_percentage=5\nioengine=bio\n", &err);
+  EXPECT_EQ(err,
+            "t.fio:3: cmdprio_percentage: an option of ioengine=io_uring or ioengine=libaio, "
+            "not of ioengine=bio");
+  build("[a]\nfilename=ram:1M\nioengine=libaio\ncmdprio_percentage=5\n"
+        "cmdprio_bssplit=4k/50\n",
+        &err);
+  EXPECT_EQ(err,
+            "t.fio:1: job 'a': cmdprio_percentage and cmdprio_bssplit are mutually exclusive");
 }
 
 TEST(Builder, MissingFilenameIsAnError) {

@@ -93,6 +93,48 @@ TEST(Options, UnknownAndUnsupportedOptionsAreNamed) {
   EXPECT_EQ(error_of("prioclass", "4"), "t.fio:7: prioclass=4: expected an integer from 0 to 3");
 }
 
+TEST(Options, CmdprioPerDirectionAndBssplit) {
+  auto o = apply({{"cmdprio_percentage", "50"}, {"cmdprio_class", "1,3"}, {"cmdprio", ",7"}});
+  EXPECT_EQ(o.cmdprio_percentage[kRead], 50u);
+  EXPECT_EQ(o.cmdprio_percentage[kWrite], 50u);
+  EXPECT_EQ(o.cmdprio_class[kRead], 1u);
+  EXPECT_EQ(o.cmdprio_class[kWrite], 3u);
+  EXPECT_EQ(o.cmdprio_level[kRead], 0u);
+  EXPECT_EQ(o.cmdprio_level[kWrite], 7u);
+  EXPECT_EQ(error_of("cmdprio_class", "0"),
+            "t.fio:7: cmdprio_class=0: expected an integer from 1 to 3, or two as read,write");
+  EXPECT_EQ(error_of("cmdprio_percentage", "101"),
+            "t.fio:7: cmdprio_percentage=101: expected an integer from 0 to 100, or two as "
+            "read,write");
+  // Sorted by size, zero shares dropped, explicit class/level kept.
+  o = apply({{"cmdprio_bssplit", "64k/10/1/2:4k/30:8k/0,16k/100/3/0"}});
+  ASSERT_EQ(o.cmdprio_bssplit[kRead].size(), 2u);
+  EXPECT_EQ(o.cmdprio_bssplit[kRead][0].bs, 4096u);
+  EXPECT_EQ(o.cmdprio_bssplit[kRead][0].ioprio, -1);
+  EXPECT_EQ(o.cmdprio_bssplit[kRead][1].ioprio, (1 << 13) | 2);
+  ASSERT_EQ(o.cmdprio_bssplit[kWrite].size(), 1u);
+  EXPECT_EQ(o.cmdprio_bssplit[kWrite][0].ioprio, 3 << 13);
+  EXPECT_EQ(error_of("cmdprio_bssplit", "4k/60:4k/50/1/0"),
+            "t.fio:7: cmdprio_bssplit=4k/60:4k/50/1/0: expected percentages of one block size "
+            "adding up to at most 100");
+}
+
+TEST(Options, EngineFlagsAndTheirHelp) {
+  auto o = apply({{"fixedbufs", ""}, {"registerfiles", "0"}, {"sqthread_poll_cpu", "1"}});
+  EXPECT_TRUE(o.fixedbufs);
+  EXPECT_FALSE(o.registerfiles);
+  EXPECT_EQ(o.sqthread_poll_cpu, 1);
+  JobOptions f;
+  std::string err;
+  ASSERT_TRUE(apply_option(&f, OptEntry{"userspace_reap", "", false, SrcLoc{}}, &err)) << err;
+  EXPECT_TRUE(f.userspace_reap);
+  for (const char* n : {"fixedbufs", "registerfiles", "sqthread_poll", "sqthread_poll_cpu",
+                        "hipri", "userspace_reap", "cmdprio_percentage", "cmdprio_class",
+                        "cmdprio", "cmdprio_bssplit"})
+    EXPECT_FALSE(option_help(n).empty()) << n;
+  EXPECT_NE(option_help("fixedbufs").find("READ_FIXED"), std::string::npos);
+}
+
 TEST(Options, FioDefaults) {
   JobOptions o;
   EXPECT_EQ(o.ioengine, "psync");

@@ -65,8 +65,24 @@ TEST(Errors, InvalidSchedulerTunable) {
 }
 
 TEST(Errors, UnsupportedFioOption) {
-  expect_rejected("--name=j --filename=ram:16M --ioengine=libaio --userspace_reap=1",
-                  "command line: userspace_reap: fio option not supported by iostack");
+  expect_rejected("--name=j --filename=ram:16M --ioengine=libaio --nrfiles=2",
+                  "command line: nrfiles: fio option not supported by iostack");
+}
+
+TEST(Errors, EngineOptionOfAnotherEngine) {
+  expect_rejected("--name=j --filename=ram:16M --ioengine=libaio --fixedbufs",
+                  "command line: fixedbufs: an option of ioengine=io_uring, not of "
+                  "ioengine=libaio");
+  const auto f = write_file("reap.fio", "[job]\nfilename=ram:16M\nuserspace_reap\n");
+  expect_rejected(f, f + ":3: userspace_reap: an option of ioengine=libaio, not of "
+                         "ioengine=psync");
+}
+
+TEST(Errors, SqthreadPollOnAMissingCpu) {
+  expect_rejected("--name=j --filename=ram:16M --ioengine=io_uring --sqthread_poll "
+                  "--sqthread_poll_cpu=4000",
+                  "command line: ioengine=io_uring: io_uring_setup (sqthread_poll): Invalid "
+                  "argument");
 }
 
 TEST(Errors, ALaterJobsMistakeStopsTheEarlierOnesToo) {

@@ -1,0 +1,44 @@
+/* Dispatch of io_uring and AIO system calls onto the iostack engine, shared
+ * by the syscall() interposer and the SIGSYS trap. */
+#include <sys/syscall.h>
+
+#include "iostack/aio.h"
+#include "iostack/uring.h"
+#include "serve.h"
+
+int preload_serve(long nr, const long a[6], long* ret) {
+  switch (nr) {
+    case __NR_io_uring_setup:
+      *ret = iostack_io_uring_setup((unsigned)a[0], (struct io_uring_params*)a[1]);
+      return 1;
+    case __NR_io_uring_enter:
+      *ret = iostack_io_uring_enter((int)a[0], (unsigned)a[1], (unsigned)a[2], (unsigned)a[3],
+                                    (const void*)a[4], (size_t)a[5]);
+      return 1;
+    case __NR_io_uring_register:
+      *ret = iostack_io_uring_register((int)a[0], (unsigned)a[1], (void*)a[2], (unsigned)a[3]);
+      return 1;
+    case __NR_io_setup:
+      *ret = iostack_io_setup((unsigned)a[0], (aio_context_t*)a[1]);
+      return 1;
+    case __NR_io_destroy:
+      *ret = iostack_io_destroy((aio_context_t)a[0]);
+      return 1;
+    case __NR_io_submit:
+      *ret = iostack_io_submit((aio_context_t)a[0], a[1], (struct iocb**)a[2]);
+      return 1;
+    case __NR_io_getevents:
+      *ret = iostack_io_getevents((aio_context_t)a[0], a[1], a[2], (struct io_event*)a[3],
+                                  (struct timespec*)a[4]);
+      return 1;
+    case __NR_io_pgetevents:
+      *ret = iostack_io_pgetevents((aio_context_t)a[0], a[1], a[2], (struct io_event*)a[3],
+                                   (struct timespec*)a[4], (const struct iostack_aio_sigset*)a[5]);
+      return 1;
+    case __NR_io_cancel:
+      *ret = iostack_io_cancel((aio_context_t)a[0], (struct iocb*)a[1], (struct io_event*)a[2]);
+      return 1;
+    default:
+      return 0;
+  }
+}

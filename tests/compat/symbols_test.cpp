@@ -1,0 +1,70 @@
+// The drop-in liburing has the system liburing's ABI surface: soname
+// liburing.so.2 and the same versioned dynamic symbols, nothing more.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "run.hpp"
+
+namespace {
+
+#if defined(IOSTACK_COMPAT_LIBURING) && defined(IOSTACK_SYSTEM_LIBURING) && defined(IOSTACK_OBJDUMP)
+
+// "VERSION name" for every symbol a library defines (objdump -T).
+std::set<std::string> defined_symbols(const std::string& lib) {
+  const auto r = compat::run({IOSTACK_OBJDUMP, "-T", lib});
+  EXPECT_EQ(r.status, 0) << r.output;
+  std::set<std::string> out;
+  std::istringstream in(r.output);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(" g ") == std::string::npos || line.find("*UND*") != std::string::npos) continue;
+    std::istringstream fields(line);
+    std::vector<std::string> f;
+    for (std::string w; fields >> w;) f.push_back(w);
+    if (f.size() < 2) continue;
+    const std::string& version = f[f.size() - 2];
+    const std::string& name = f.back();
+    if (version == name) continue;  // the version definitions themselves
+    out.insert(version + " " + name);
+  }
+  return out;
+}
+
+std::string dynamic_section(const std::string& lib) {
+  return compat::run({IOSTACK_OBJDUMP, "-p", lib}).output;
+}
+
+TEST(DropInSymbols, ExportsExactlyTheSystemLiburingSymbols) {
+  const auto system = defined_symbols(IOSTACK_SYSTEM_LIBURING);
+  const auto ours = defined_symbols(IOSTACK_COMPAT_LIBURING);
+  ASSERT_GT(system.size(), 50u);
+  for (const auto& s : system) EXPECT_TRUE(ours.count(s)) << "missing: " << s;
+  for (const auto& s : ours) EXPECT_TRUE(system.count(s)) << "extra export: " << s;
+}
+
+TEST(DropInSymbols, SonameIsLiburingSo2AndItDoesNotNeedTheRealOne) {
+  const std::string dyn = dynamic_section(IOSTACK_COMPAT_LIBURING);
+  EXPECT_NE(dyn.find("SONAME               liburing.so.2\n"), std::string::npos) << dyn;
+  EXPECT_EQ(dyn.find("NEEDED               liburing"), std::string::npos) << dyn;
+}
+
+#if defined(IOSTACK_COMPAT_PRELOAD)
+TEST(PreloadShim, ExportsOnlyTheInterposedCalls) {
+  const auto ours = defined_symbols(IOSTACK_COMPAT_PRELOAD);
+  const std::set<std::string> want = {"Base close", "Base mmap", "Base mmap64", "Base syscall"};
+  EXPECT_EQ(ours, want);
+}
+#endif
+
+#else
+
+TEST(DropInSymbols, Skipped) {
+  GTEST_SKIP() << "the drop-in liburing, the system liburing.so.2 or objdump is missing";
+}
+
+#endif
+
+}  // namespace
