@@ -1,7 +1,8 @@
 /* libiostack_preload.so: an LD_PRELOAD shim for programs that make the
- * io_uring and AIO system calls themselves through libc's syscall() (fio's
- * io_uring engine does for setup and register) and map the rings with mmap(). Those calls go to
- * the iostack engine; everything else goes on to libc untouched.
+ * io_uring and AIO system calls themselves, through libc's syscall() (fio's
+ * io_uring engine does for setup and register), and map the rings with
+ * mmap(). Those calls go to the iostack engine; everything else goes on to
+ * libc untouched.
  *
  * Intercepted: syscall() for io_uring_setup/enter/register and
  * io_setup/io_submit/io_getevents/io_pgetevents/io_cancel/io_destroy;

@@ -7,11 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -175,13 +175,13 @@ static void registered_files_and_eventfd(struct io_uring* ring, int fd) {
 
 /* Event loops (qemu's) poll the ring fd: readable while CQEs wait, not
  * once the application has drained the CQ ring. */
-static void readiness(struct io_uring *ring) {
+static void readiness(struct io_uring* ring) {
   struct pollfd p = {ring->ring_fd, POLLIN, 0};
   io_uring_prep_nop(sqe_for(ring, 1));
   io_uring_submit(ring);
   const int ready = poll(&p, 1, 5000);
   printf("poll_pending %d revents %d\n", ready, p.revents);
-  struct io_uring_cqe *cqe;
+  struct io_uring_cqe* cqe;
   if (io_uring_wait_cqe(ring, &cqe) == 0) io_uring_cqe_seen(ring, cqe);
   printf("peek_drained %d\n", io_uring_peek_cqe(ring, &cqe));
   p.revents = 0;
