@@ -24,6 +24,8 @@
 
 namespace iostack::dev {
 
+constexpr unsigned kDioWorkers = 16;  // default I/O threads with dio=1
+
 namespace {
 
 // Segments per preadv/pwritev (IOV_MAX); longer requests take several calls.
@@ -303,7 +305,9 @@ bool LoopDriver::configure(bool inline_io, std::string* err) {
     inline_worker_ = make_worker();
     return true;
   }
-  const unsigned n = cfg_.workers ? cfg_.workers : cfg_.hw_queues;
+  // With direct I/O the kernel's loop keeps many requests in flight on the
+  // file (lo_rw_aio); buffered I/O runs one at a time on its worker.
+  const unsigned n = cfg_.workers ? cfg_.workers : (use_dio_ ? kDioWorkers : cfg_.hw_queues);
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(make_worker());
     Worker* w = workers_.back().get();

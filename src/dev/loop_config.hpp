@@ -24,7 +24,7 @@ struct LoopConfig {
   std::uint32_t block_size = 0;  // 0: 512, or with dio the file's direct I/O alignment
   bool dio = false;              // LO_FLAGS_DIRECT_IO: O_DIRECT on the backing file
   bool read_only = false;        // LO_FLAGS_READ_ONLY: open O_RDONLY, read-only disk
-  unsigned workers = 0;          // I/O threads; 0: one per hardware queue
+  unsigned workers = 0;          // I/O threads; 0: 16 with dio, else one per hardware queue
   unsigned hw_queues = 1;
   unsigned queue_depth = kLoopDefaultQueueDepth;
   std::uint32_t max_sectors = 0;  // 0: kLoopMaxHwSectors

@@ -28,8 +28,8 @@ struct AioRingHeader {
   unsigned incompat_features;
   unsigned header_length;
 };
-constexpr unsigned kAioRingMagic = 0xa10a10a1;      // AIO_RING_MAGIC
-constexpr unsigned kAioRingIncompatFeatures = 0;   // AIO_RING_INCOMPAT_FEATURES
+constexpr unsigned kAioRingMagic = 0xa10a10a1;    // AIO_RING_MAGIC
+constexpr unsigned kAioRingIncompatFeatures = 0;  // AIO_RING_INCOMPAT_FEATURES
 
 }  // namespace
 
@@ -176,7 +176,7 @@ unsigned LibaioEngine::getevents(unsigned min, unsigned max, IoUnit** out) {
       for (long i = 0; i < r; ++i) complete_event(events_[i], out, &n);
       actual_min -= std::min(static_cast<unsigned>(r), actual_min);
     } else if (r == 0 || r == -EAGAIN) {
-      if (min == 0) break;  // a poll that found nothing
+      if (min == 0) break;        // a poll that found nothing
       std::this_thread::yield();  // polling for `min`: let the completions run
     } else if (r != -EINTR) {
       break;

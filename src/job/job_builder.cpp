@@ -31,8 +31,8 @@ bool check_engine_options(const JobDef& j, std::string* err) {
       std::string list = engines;
       if (const auto sp = list.find(' '); sp != std::string::npos)
         list = list.substr(0, sp) + " or ioengine=" + list.substr(sp + 1);
-      *err = loc.str() + ": " + key + ": an option of ioengine=" + list + ", not of ioengine=" +
-             o.ioengine;
+      *err = loc.str() + ": " + key + ": an option of ioengine=" + list +
+             ", not of ioengine=" + o.ioengine;
       return false;
     }
   }

@@ -451,13 +451,11 @@ const std::vector<OptionDef>& table() {
        "[io_uring] register the job's I/O buffers (IORING_REGISTER_BUFFERS) and issue "
        "READ_FIXED/WRITE_FIXED with buf_index"},
       {{"registerfiles"},
-       engine_opt(
-           [](JobOptions* o, const OptEntry& e) { return set_flag(e, &o->registerfiles); }),
+       engine_opt([](JobOptions* o, const OptEntry& e) { return set_flag(e, &o->registerfiles); }),
        "[io_uring] register the device's descriptor (IORING_REGISTER_FILES) and issue SQEs "
        "with IOSQE_FIXED_FILE"},
       {{"sqthread_poll"},
-       engine_opt(
-           [](JobOptions* o, const OptEntry& e) { return set_flag(e, &o->sqthread_poll); }),
+       engine_opt([](JobOptions* o, const OptEntry& e) { return set_flag(e, &o->sqthread_poll); }),
        "[io_uring] IORING_SETUP_SQPOLL: a polling thread submits; the job enters only to "
        "wake it (IORING_SQ_NEED_WAKEUP) and reaps by polling the CQ ring; implies "
        "registerfiles"},
@@ -476,8 +474,7 @@ const std::vector<OptionDef>& table() {
        "[io_uring] accepted and ignored: iostack's devices have no poll queues, so "
        "completions are never polled (IORING_SETUP_IOPOLL is not set)"},
       {{"userspace_reap"},
-       engine_opt(
-           [](JobOptions* o, const OptEntry& e) { return set_flag(e, &o->userspace_reap); }),
+       engine_opt([](JobOptions* o, const OptEntry& e) { return set_flag(e, &o->userspace_reap); }),
        "[libaio] when reaping with a minimum of 0 (iodepth_batch_complete_min=0), read "
        "completions from the AIO ring in user space instead of calling io_getevents"},
       {{"cmdprio_percentage"},
@@ -498,7 +495,8 @@ const std::vector<OptionDef>& table() {
        }),
        "[io_uring] [libaio] priority level (read,write) of those I/Os, 0 (highest) to 7; "
        "default 0"},
-      {{"cmdprio_bssplit"}, engine_opt(set_cmdprio_bssplit),
+      {{"cmdprio_bssplit"},
+       engine_opt(set_cmdprio_bssplit),
        "[io_uring] [libaio] per block size percentages, bs/perc[/class/level]:...[,writes]; "
        "exclusive with cmdprio_percentage"},
       // iostack always runs jobs as threads; fio's switch is accepted.

@@ -67,9 +67,8 @@ void print_dd_stats(const DiskReport& d) {
   for (unsigned p = 0; p < sched::kDdPrioCount; ++p) {
     const sched::DdStats& s = d.dd_stats[p];
     line += std::string(" ") + kNames[p] + " inserted=" + std::to_string(s.inserted) +
-            " merged=" + std::to_string(s.merged) + " dispatched=" +
-            std::to_string(s.dispatched) + " completed=" + std::to_string(s.completed) +
-            (p + 1 < sched::kDdPrioCount ? ";" : "");
+            " merged=" + std::to_string(s.merged) + " dispatched=" + std::to_string(s.dispatched) +
+            " completed=" + std::to_string(s.completed) + (p + 1 < sched::kDdPrioCount ? ";" : "");
   }
   line += "\n";
   std::fputs(line.c_str(), stderr);

@@ -384,7 +384,9 @@ void Worker::sync_file() {
 void Worker::print_engine_stats() const {
   const EngineStats& e = ts_.engine;
   std::string line = "iostack: job '" + opts_.name + "' ioengine=" + opts_.ioengine + ":";
-  auto add = [&](const char* k, std::uint64_t v) { line += std::string(" ") + k + "=" + std::to_string(v); };
+  auto add = [&](const char* k, std::uint64_t v) {
+    line += std::string(" ") + k + "=" + std::to_string(v);
+  };
   if (opts_.ioengine == "io_uring") {
     add("enter_calls", e.enter_calls);
     add("sq_wakeups", e.sq_wakeups);

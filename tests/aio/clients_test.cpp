@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "../common/sanitized.hpp"
 #include "aio_backends.hpp"
 #include "run_program.hpp"
 
@@ -56,13 +57,25 @@ TEST_F(AioClients, DropInExportsTheSystemLibaioSymbols) {
 }
 
 TEST_F(AioClients, FioVerifiesThroughTheRing) {
+  SKIP_IF_SANITIZED();
   if (!have_program("fio")) GTEST_SKIP() << "fio is not installed";
   TempFile file;
-  const std::vector<std::string> argv = {
-      "fio", "--name=aio-verify", "--filename=" + file.path(), "--size=16M",
-      "--rw=randwrite", "--bs=4k", "--direct=1", "--ioengine=libaio", "--iodepth=32",
-      "--iodepth_batch_submit=8", "--iodepth_batch_complete_min=0", "--userspace_reap=1",
-      "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--group_reporting"};
+  const std::vector<std::string> argv = {"fio",
+                                         "--name=aio-verify",
+                                         "--filename=" + file.path(),
+                                         "--size=16M",
+                                         "--rw=randwrite",
+                                         "--bs=4k",
+                                         "--direct=1",
+                                         "--ioengine=libaio",
+                                         "--iodepth=32",
+                                         "--iodepth_batch_submit=8",
+                                         "--iodepth_batch_complete_min=0",
+                                         "--userspace_reap=1",
+                                         "--verify=crc32c",
+                                         "--do_verify=1",
+                                         "--verify_fatal=1",
+                                         "--group_reporting"};
   // With the system's libaio and the kernel's AIO refused, fio cannot run.
   const ProgramResult blocked = run_program(argv, {}, true);
   EXPECT_NE(blocked.exit_status, 0) << blocked.output;
@@ -77,19 +90,22 @@ TEST_F(AioClients, FioVerifiesThroughTheRing) {
 }
 
 TEST_F(AioClients, FioBufferedRandRwWithGetevents) {
+  SKIP_IF_SANITIZED();
   if (!have_program("fio")) GTEST_SKIP() << "fio is not installed";
   TempFile file;
-  const ProgramResult r = run_program(
-      {"fio", "--name=aio-rw", "--filename=" + file.path(), "--size=8M", "--rw=randrw",
-       "--bs=4k", "--ioengine=libaio", "--iodepth=16", "--verify=crc32c", "--verify_fatal=1",
-       "--do_verify=1", "--number_ios=4096"},
-      env(), true);
+  const ProgramResult r =
+      run_program({"fio", "--name=aio-rw", "--filename=" + file.path(), "--size=8M", "--rw=randrw",
+                   "--bs=4k", "--ioengine=libaio", "--iodepth=16", "--verify=crc32c",
+                   "--verify_fatal=1", "--do_verify=1", "--number_ios=4096"},
+                  env(), true);
   EXPECT_EQ(r.exit_status, 0) << r.output;
   EXPECT_NE(r.output.find("iostack aio: io_setup"), std::string::npos) << r.output;
 }
 
 TEST_F(AioClients, SysbenchFileioAsyncValidates) {
-  if (!have_program("sysbench")) GTEST_SKIP() << "sysbench is not installed (apt-get install sysbench)";
+  SKIP_IF_SANITIZED();
+  if (!have_program("sysbench"))
+    GTEST_SKIP() << "sysbench is not installed (apt-get install sysbench)";
   char tmpl[] = "/var/tmp/iostack-sysbench-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   const std::string dir = tmpl;
@@ -106,10 +122,10 @@ TEST_F(AioClients, SysbenchFileioAsyncValidates) {
   // iostack with the kernel's AIO refused.
   for (const char* mode : {"seqwr", "rndrw"}) {
     SCOPED_TRACE(mode);
-    const ProgramResult r = run_program(
-        with({std::string("--file-test-mode=") + mode, "--file-io-mode=async",
-              "--file-async-backlog=64", "--validate=on", "--time=2", "run"}),
-        env(), true, dir);
+    const ProgramResult r =
+        run_program(with({std::string("--file-test-mode=") + mode, "--file-io-mode=async",
+                          "--file-async-backlog=64", "--validate=on", "--time=2", "run"}),
+                    env(), true, dir);
     EXPECT_EQ(r.exit_status, 0) << r.output;
     EXPECT_NE(r.output.find("iostack aio: io_setup"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("Using checksums validation"), std::string::npos) << r.output;
@@ -117,10 +133,10 @@ TEST_F(AioClients, SysbenchFileioAsyncValidates) {
     EXPECT_NE(r.output.find("writes/s:"), std::string::npos) << r.output;
   }
   // O_DIRECT through the worker pool (sysbench cannot validate direct reads).
-  const ProgramResult d = run_program(
-      with({"--file-test-mode=rndrw", "--file-io-mode=async", "--file-extra-flags=direct",
-            "--file-async-backlog=64", "--time=2", "run"}),
-      env(), true, dir);
+  const ProgramResult d =
+      run_program(with({"--file-test-mode=rndrw", "--file-io-mode=async",
+                        "--file-extra-flags=direct", "--file-async-backlog=64", "--time=2", "run"}),
+                  env(), true, dir);
   EXPECT_EQ(d.exit_status, 0) << d.output;
   EXPECT_EQ(d.output.find("FATAL"), std::string::npos) << d.output;
   run_program(with({"cleanup"}), {}, false, dir);

@@ -36,7 +36,7 @@ bool contains(const std::string& s, const std::string& what) {
 class QemuIo : public ::testing::Test {
  protected:
   void SetUp() override {
-    COMPAT_SKIP_IF_SANITIZED();
+    SKIP_IF_SANITIZED();
 #if !defined(IOSTACK_COMPAT_LIBURING_DIR)
     GTEST_SKIP() << "the drop-in liburing was not built";
 #endif
@@ -122,7 +122,7 @@ TEST_F(QemuIo, DropInReportsAMismatchingPattern) {
 class Fio : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
-    COMPAT_SKIP_IF_SANITIZED();
+    SKIP_IF_SANITIZED();
 #if !defined(IOSTACK_COMPAT_PRELOAD)
     GTEST_SKIP() << "the preload shim was not built";
 #endif

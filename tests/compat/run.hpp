@@ -1,6 +1,8 @@
 // Runs a program for the compat tests and captures what it prints.
 #pragma once
 
+#include "../common/sanitized.hpp"
+
 #include <string>
 #include <vector>
 
@@ -19,25 +21,4 @@ RunResult run(const std::vector<std::string>& argv, const std::vector<std::strin
 // Path of `name` in PATH, or empty.
 std::string which(const std::string& name);
 
-// The drop-ins cannot be loaded into sanitized programs, and sanitized
-// drop-ins cannot be loaded into the clients: compat tests skip there.
-constexpr bool kSanitized =
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-    true;
-#else
-    false;
-#endif
-#else
-    false;
-#endif
-
 }  // namespace compat
-
-#define COMPAT_SKIP_IF_SANITIZED()                                                              \
-  do {                                                                                          \
-    if (compat::kSanitized)                                                                     \
-      GTEST_SKIP() << "sanitizer build: the drop-ins and clients mix sanitized and plain code"; \
-  } while (0)

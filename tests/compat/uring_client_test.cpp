@@ -31,14 +31,14 @@ compat::RunResult blocked(const std::vector<std::string>& env) {
 const std::string kDropIn = std::string("LD_LIBRARY_PATH=") + IOSTACK_COMPAT_LIBURING_DIR;
 
 TEST(UringClient, SystemLiburingIsRefusedUnderTheFilter) {
-  COMPAT_SKIP_IF_SANITIZED();
+  SKIP_IF_SANITIZED();
   const auto r = blocked({});
   EXPECT_NE(r.status, 0);
   EXPECT_EQ(r.output, "queue_init -1\n");  // -EPERM
 }
 
 TEST(UringClient, DropInUnderTheFilterPrintsWhatTheKernelPrints) {
-  COMPAT_SKIP_IF_SANITIZED();
+  SKIP_IF_SANITIZED();
   const auto ours = blocked({kDropIn});
   EXPECT_EQ(ours.status, 0) << ours.output;
   EXPECT_NE(ours.output.find("failures 0\n"), std::string::npos) << ours.output;
@@ -53,7 +53,7 @@ TEST(UringClient, DropInUnderTheFilterPrintsWhatTheKernelPrints) {
 // The loader takes a preloaded library of the same soname instead of the
 // system's, so LD_PRELOAD works as well as LD_LIBRARY_PATH.
 TEST(UringClient, DropInWorksThroughLdPreloadToo) {
-  COMPAT_SKIP_IF_SANITIZED();
+  SKIP_IF_SANITIZED();
   const auto r = blocked({std::string("LD_PRELOAD=") + IOSTACK_COMPAT_LIBURING});
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("failures 0\n"), std::string::npos) << r.output;

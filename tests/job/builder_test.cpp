@@ -69,11 +69,11 @@ TEST(Builder, UnknownEnginesAndEngineOptions) {
   EXPECT_EQ(err,
             "t.fio:3: cmdprio_percentage: an option of ioengine=io_uring or ioengine=libaio, "
             "not of ioengine=bio");
-  build("[a]\nfilename=ram:1M\nioengine=libaio\ncmdprio_percentage=5\n"
-        "cmdprio_bssplit=4k/50\n",
-        &err);
-  EXPECT_EQ(err,
-            "t.fio:1: job 'a': cmdprio_percentage and cmdprio_bssplit are mutually exclusive");
+  build(
+      "[a]\nfilename=ram:1M\nioengine=libaio\ncmdprio_percentage=5\n"
+      "cmdprio_bssplit=4k/50\n",
+      &err);
+  EXPECT_EQ(err, "t.fio:1: job 'a': cmdprio_percentage and cmdprio_bssplit are mutually exclusive");
 }
 
 TEST(Builder, MissingFilenameIsAnError) {

@@ -36,7 +36,9 @@ RunResult run_ok(const std::string& text, const RunOptions& ro = RunOptions{}) {
   return r;
 }
 
-std::uint64_t ios(const ThreadStat& j) { return j.dir[kRead].total_io_u + j.dir[kWrite].total_io_u; }
+std::uint64_t ios(const ThreadStat& j) {
+  return j.dir[kRead].total_io_u + j.dir[kWrite].total_io_u;
+}
 
 // Threads of this process whose name starts with `prefix`.
 int threads_named(const std::string& prefix) {
@@ -117,8 +119,7 @@ TEST(EngineOptions, SqthreadPollOnACpuWithEveryOption) {
   RunResult bad;
   EXPECT_FALSE(run_text(std::string(kWriteVerify) + "[j]\nsqthread_poll\nsqthread_poll_cpu=4095\n",
                         &bad, &err));
-  EXPECT_NE(err.find("io_uring_setup (sqthread_poll): Invalid argument"), std::string::npos)
-      << err;
+  EXPECT_NE(err.find("io_uring_setup (sqthread_poll): Invalid argument"), std::string::npos) << err;
 }
 
 // The share of requests mq-deadline saw in each class.

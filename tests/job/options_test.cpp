@@ -128,9 +128,9 @@ TEST(Options, EngineFlagsAndTheirHelp) {
   std::string err;
   ASSERT_TRUE(apply_option(&f, OptEntry{"userspace_reap", "", false, SrcLoc{}}, &err)) << err;
   EXPECT_TRUE(f.userspace_reap);
-  for (const char* n : {"fixedbufs", "registerfiles", "sqthread_poll", "sqthread_poll_cpu",
-                        "hipri", "userspace_reap", "cmdprio_percentage", "cmdprio_class",
-                        "cmdprio", "cmdprio_bssplit"})
+  for (const char* n :
+       {"fixedbufs", "registerfiles", "sqthread_poll", "sqthread_poll_cpu", "hipri",
+        "userspace_reap", "cmdprio_percentage", "cmdprio_class", "cmdprio", "cmdprio_bssplit"})
     EXPECT_FALSE(option_help(n).empty()) << n;
   EXPECT_NE(option_help("fixedbufs").find("READ_FIXED"), std::string::npos);
 }

@@ -34,7 +34,8 @@ std::map<std::string, std::map<std::string, std::uint64_t>> engine_lines(const s
 // The mq-deadline line: completed requests per class.
 std::map<std::string, std::uint64_t> dd_completed(const std::string& err) {
   std::map<std::string, std::uint64_t> out;
-  static const std::regex cls(R"((rt|be|idle) inserted=\d+ merged=\d+ dispatched=\d+ completed=(\d+))");
+  static const std::regex cls(
+      R"((rt|be|idle) inserted=\d+ merged=\d+ dispatched=\d+ completed=(\d+))");
   const auto pos = err.find(" mq-deadline:");
   if (pos == std::string::npos) return out;
   const std::string l = err.substr(pos, err.find('\n', pos) - pos);

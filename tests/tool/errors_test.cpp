@@ -79,10 +79,11 @@ TEST(Errors, EngineOptionOfAnotherEngine) {
 }
 
 TEST(Errors, SqthreadPollOnAMissingCpu) {
-  expect_rejected("--name=j --filename=ram:16M --ioengine=io_uring --sqthread_poll "
-                  "--sqthread_poll_cpu=4000",
-                  "command line: ioengine=io_uring: io_uring_setup (sqthread_poll): Invalid "
-                  "argument");
+  expect_rejected(
+      "--name=j --filename=ram:16M --ioengine=io_uring --sqthread_poll "
+      "--sqthread_poll_cpu=4000",
+      "command line: ioengine=io_uring: io_uring_setup (sqthread_poll): Invalid "
+      "argument");
 }
 
 TEST(Errors, ALaterJobsMistakeStopsTheEarlierOnesToo) {
