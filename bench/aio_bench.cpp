@@ -147,7 +147,8 @@ void run_random_reads(benchmark::State& state, const Api& api, int fd, std::uint
   }
   api.destroy(ctx);
   state.SetItemsProcessed(done);
-  state.counters["IOPS"] = benchmark::Counter(static_cast<double>(done), benchmark::Counter::kIsRate);
+  state.counters["IOPS"] =
+      benchmark::Counter(static_cast<double>(done), benchmark::Counter::kIsRate);
 }
 
 void BM_DirectRandRead4k_QD32(benchmark::State& state, const Api* api) {
@@ -200,9 +201,9 @@ void submit_reap(benchmark::State& state, const Api& api, int fd, std::uint64_t 
   }
   api.destroy(ctx);
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * batch);
-  state.counters["ns_per_io"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * batch,
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns_per_io"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * batch,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 void BM_SubmitReap4k_IostackRamDevice(benchmark::State& state) {

@@ -84,7 +84,8 @@ class MiniRing {
   // Reaps all ready CQEs; returns how many and checks their results.
   unsigned reap(int expect, bool* bad) {
     std::uint32_t head = *cq_head_;
-    const std::uint32_t tail = std::atomic_ref<std::uint32_t>(*cq_tail_).load(std::memory_order_acquire);
+    const std::uint32_t tail =
+        std::atomic_ref<std::uint32_t>(*cq_tail_).load(std::memory_order_acquire);
     unsigned n = 0;
     for (; head != tail; ++head, ++n)
       if (cqes_[head & (p_.cq_entries - 1)].res != expect) *bad = true;

@@ -11,17 +11,17 @@
 #include <time.h>
 
 struct iostack_aio_sigset {
-  const sigset_t *sigmask;
+  const sigset_t* sigmask;
   size_t sigsetsize;
 };
 
-int iostack_io_setup(unsigned nr_events, unsigned long *ctxp);
+int iostack_io_setup(unsigned nr_events, unsigned long* ctxp);
 int iostack_io_destroy(unsigned long ctx);
-long iostack_io_submit(unsigned long ctx, long nr, struct iocb **iocbpp);
-long iostack_io_getevents(unsigned long ctx, long min_nr, long nr, struct io_event *events,
-                          struct timespec *timeout);
-long iostack_io_pgetevents(unsigned long ctx, long min_nr, long nr, struct io_event *events,
-                           struct timespec *timeout, const struct iostack_aio_sigset *usig);
-int iostack_io_cancel(unsigned long ctx, struct iocb *iocb, struct io_event *result);
+long iostack_io_submit(unsigned long ctx, long nr, struct iocb** iocbpp);
+long iostack_io_getevents(unsigned long ctx, long min_nr, long nr, struct io_event* events,
+                          struct timespec* timeout);
+long iostack_io_pgetevents(unsigned long ctx, long min_nr, long nr, struct io_event* events,
+                           struct timespec* timeout, const struct iostack_aio_sigset* usig);
+int iostack_io_cancel(unsigned long ctx, struct iocb* iocb, struct io_event* result);
 
 #endif

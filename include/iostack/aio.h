@@ -21,25 +21,25 @@ extern "C" {
 /* struct __aio_sigset of fs/aio.c (not in every uapi header): sigsetsize
  * must be 8, the kernel's sigset size. */
 struct iostack_aio_sigset {
-  const sigset_t *sigmask;
+  const sigset_t* sigmask;
   size_t sigsetsize;
 };
 
 /* *ctxp must be 0 and nr_events non-zero (-EINVAL); -EAGAIN beyond
  * fs.aio-max-nr for this process's contexts together. */
-int iostack_io_setup(unsigned nr_events, aio_context_t *ctxp);
+int iostack_io_setup(unsigned nr_events, aio_context_t* ctxp);
 /* Waits for the context's requests to finish, then unmaps its ring. */
 int iostack_io_destroy(aio_context_t ctx);
 /* How many iocbs were queued, or -errno when the first one failed. */
-long iostack_io_submit(aio_context_t ctx, long nr, struct iocb **iocbpp);
+long iostack_io_submit(aio_context_t ctx, long nr, struct iocb** iocbpp);
 /* timeout NULL waits, {0,0} polls; the timeout is relative. */
-long iostack_io_getevents(aio_context_t ctx, long min_nr, long nr, struct io_event *events,
-                          struct timespec *timeout);
-long iostack_io_pgetevents(aio_context_t ctx, long min_nr, long nr, struct io_event *events,
-                           struct timespec *timeout, const struct iostack_aio_sigset *usig);
+long iostack_io_getevents(aio_context_t ctx, long min_nr, long nr, struct io_event* events,
+                          struct timespec* timeout);
+long iostack_io_pgetevents(aio_context_t ctx, long min_nr, long nr, struct io_event* events,
+                           struct timespec* timeout, const struct iostack_aio_sigset* usig);
 /* -EINPROGRESS when cancellation started (IOCB_CMD_POLL; the event comes
  * through the ring), -EINVAL for requests that cannot be cancelled. */
-int iostack_io_cancel(aio_context_t ctx, struct iocb *iocb, struct io_event *result);
+int iostack_io_cancel(aio_context_t ctx, struct iocb* iocb, struct io_event* result);
 
 /* fs.aio-max-nr as iostack applies it (initially the system's value), and
  * fs.aio-nr: the events this process's live contexts asked for. */

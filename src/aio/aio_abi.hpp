@@ -10,15 +10,15 @@
 
 namespace iostack::aio {
 
-constexpr unsigned kAioRingMagic = 0xa10a10a1;   // AIO_RING_MAGIC
+constexpr unsigned kAioRingMagic = 0xa10a10a1;    // AIO_RING_MAGIC
 constexpr unsigned kAioRingCompatFeatures = 1;    // AIO_RING_COMPAT_FEATURES
 constexpr unsigned kAioRingIncompatFeatures = 0;  // AIO_RING_INCOMPAT_FEATURES
 constexpr long kAioPlugThreshold = 2;             // AIO_PLUG_THRESHOLD
 constexpr unsigned kKiocbKey = 0;                 // KIOCB_KEY, written to iocb->aio_key
 constexpr unsigned long kDefaultAioMaxNr = 0x10000;
 constexpr std::size_t kPageSize = 4096;
-constexpr int kUioFastIov = 8;      // UIO_FASTIOV
-constexpr int kUioMaxIov = 1024;    // UIO_MAXIOV
+constexpr int kUioFastIov = 8;                   // UIO_FASTIOV
+constexpr int kUioMaxIov = 1024;                 // UIO_MAXIOV
 constexpr std::size_t kMaxRwCount = 0x7ffff000;  // MAX_RW_COUNT: INT_MAX & PAGE_MASK
 // The highest user address access_ok() accepts on x86-64 (4-level paging).
 constexpr std::uint64_t kUserPtrMax = 0x00007ffffffff000ull - 1;
@@ -39,8 +39,8 @@ constexpr std::uint32_t kRwfSupported = 0x1ff;
 
 // struct aio_ring (fs/aio.c): 32 bytes, then io_events[nr].
 struct AioRing {
-  unsigned id;  // index in the process's context table
-  unsigned nr;  // capacity in events
+  unsigned id;    // index in the process's context table
+  unsigned nr;    // capacity in events
   unsigned head;  // user space or io_getevents advance it
   unsigned tail;  // completions advance it
   unsigned magic;

@@ -35,5 +35,4 @@ int iostack_io_cancel(aio_context_t ctx, struct iocb* iocb, struct io_event* res
 unsigned long iostack_aio_max_nr(void) { return aio::aio_max_nr(); }
 void iostack_aio_set_max_nr(unsigned long v) { aio::set_aio_max_nr(v); }
 unsigned long iostack_aio_nr(void) { return aio::aio_nr(); }
-
 }

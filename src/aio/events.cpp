@@ -44,7 +44,8 @@ long aio_read_events_ring(Kioctx* ctx, struct io_event* event, long nr) {
     long avail = static_cast<long>((head <= tail ? tail : ctx->nr_events) - head);
     if (avail > nr - ret) avail = nr - ret;
     if (event == nullptr) return -EFAULT;
-    std::memcpy(event + ret, events + head, sizeof(struct io_event) * static_cast<std::size_t>(avail));
+    std::memcpy(event + ret, events + head,
+                sizeof(struct io_event) * static_cast<std::size_t>(avail));
     ret += avail;
     head = static_cast<unsigned>((head + static_cast<unsigned long>(avail)) % ctx->nr_events);
   }

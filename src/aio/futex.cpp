@@ -21,8 +21,8 @@ int futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
 }
 
 void futex_wake(std::atomic<std::uint32_t>* word, int n) {
-  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG,
-            n, nullptr, nullptr, 0);
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n,
+            nullptr, nullptr, 0);
 }
 
 }  // namespace iostack::aio

@@ -14,7 +14,7 @@ namespace iostack::aio {
 namespace {
 
 struct Table {
-  std::shared_mutex lock;  // mm->ioctx_lock; readers are lookups
+  std::shared_mutex lock;      // mm->ioctx_lock; readers are lookups
   std::vector<Kioctx*> slots;  // table->table[], table->nr == slots.size()
   std::mutex nr_lock;          // aio_nr_lock
   unsigned long aio_nr = 0;

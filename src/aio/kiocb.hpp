@@ -52,7 +52,7 @@ struct AioKiocb {
 
   // IOCB_CMD_POLL.
   std::atomic<PollState> poll_state{PollState::kIdle};
-  int poll_fd = -1;       // private dup registered with the poller
+  int poll_fd = -1;  // private dup registered with the poller
   std::uint32_t poll_events = 0;
 };
 

@@ -76,7 +76,8 @@ bool get_reqs_available(Kioctx* ctx) {
   {
     std::lock_guard g(ctx->completion_lock);
     if (ctx->completed_events != 0) {
-      const unsigned head = std::atomic_ref<unsigned>(ctx->r()->head).load(std::memory_order_relaxed);
+      const unsigned head =
+          std::atomic_ref<unsigned>(ctx->r()->head).load(std::memory_order_relaxed);
       refill_reqs_available(ctx, head, ctx->tail);
     }
   }

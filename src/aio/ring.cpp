@@ -12,15 +12,13 @@ RingGeometry aio_ring_geometry(unsigned nr_events) {
   const std::size_t bytes = sizeof(AioRing) + sizeof(struct io_event) * want;
   g.nr_pages = (bytes + kPageSize - 1) / kPageSize;
   g.mmap_size = g.nr_pages * kPageSize;
-  g.nr_events =
-      static_cast<unsigned>((g.mmap_size - sizeof(AioRing)) / sizeof(struct io_event));
+  g.nr_events = static_cast<unsigned>((g.mmap_size - sizeof(AioRing)) / sizeof(struct io_event));
   return g;
 }
 
 int aio_setup_ring(unsigned nr_events, MappedRing* out) {
   const RingGeometry g = aio_ring_geometry(nr_events);
-  void* p = ::mmap(nullptr, g.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
+  void* p = ::mmap(nullptr, g.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return -ENOMEM;
   auto* ring = static_cast<AioRing*>(p);
   ring->nr = g.nr_events;

@@ -32,8 +32,8 @@ int check_eventfd(int fd) {
   return std::strcmp(target, "anon_inode:[eventfd]") == 0 ? 0 : -EINVAL;
 }
 
-int submit_one_locked(Kioctx* ctx, const struct iocb& cb, struct iocb* user_iocb,
-                      AioKiocb* req, AioWorkBatch* batch) {
+int submit_one_locked(Kioctx* ctx, const struct iocb& cb, struct iocb* user_iocb, AioKiocb* req,
+                      AioWorkBatch* batch) {
   (void)ctx;
   FileRef f;
   if (int err = file_ref_get(static_cast<int>(cb.aio_fildes), &f); err != 0) return err;

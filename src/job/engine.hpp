@@ -37,7 +37,6 @@ struct EngineSetup {
   std::uint64_t seed = 0;  // for cmdprio's choices
 };
 
-
 class Engine {
  public:
   virtual ~Engine() = default;

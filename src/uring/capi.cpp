@@ -75,13 +75,11 @@ void* iostack_io_uring_mmap2(void* addr, size_t len, int prot, int flags, int fd
 }
 
 void* iostack_io_uring_mmap(int fd, off_t offset, size_t len) {
-  return iostack_io_uring_mmap2(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-                                fd, offset);
+  return iostack_io_uring_mmap2(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+                                offset);
 }
 
-int iostack_io_uring_munmap(void* addr, size_t len) {
-  return munmap(addr, len) == 0 ? 0 : -errno;
-}
+int iostack_io_uring_munmap(void* addr, size_t len) { return munmap(addr, len) == 0 ? 0 : -errno; }
 
 int iostack_io_uring_close(int fd) {
   IoRingCtx* ctx = ring_fd_remove(fd);

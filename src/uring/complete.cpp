@@ -69,8 +69,7 @@ void commit_cq(IoRingCtx* ctx) {
   ring_ready_signal(ctx);
 }
 
-void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res,
-                  std::uint32_t cflags) {
+void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags) {
   cq_lock(ctx);
   fill_cqe_locked(ctx, user_data, res, cflags);
   cq_unlock_post(ctx);

@@ -35,7 +35,7 @@ struct SubmitState {
   IoKiocb* link_last = nullptr;
   IoKiocb* compl_first = nullptr;  // inline completions, posted in one batch
   IoKiocb* compl_last = nullptr;
-  IoKiocb* bdev_first = nullptr;   // block I/O to issue once uring_lock is dropped
+  IoKiocb* bdev_first = nullptr;  // block I/O to issue once uring_lock is dropped
   IoKiocb* bdev_last = nullptr;
 };
 

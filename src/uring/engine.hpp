@@ -14,9 +14,9 @@
 namespace iostack::uring {
 
 // ---- req_cache.cpp: request allocation (io_alloc_req, io_req_add_to_cache)
-IoKiocb* req_alloc(IoRingCtx* ctx);                     // locked
-void req_recycle(IoKiocb* req, bool locked);            // after the last reference
-void req_put(IoKiocb* req, bool locked);                // drop one reference
+IoKiocb* req_alloc(IoRingCtx* ctx);           // locked
+void req_recycle(IoKiocb* req, bool locked);  // after the last reference
+void req_put(IoKiocb* req, bool locked);      // drop one reference
 void req_cache_destroy(IoRingCtx* ctx);
 
 // ---- complete.cpp: CQ posting and request completion (io_uring.c)
@@ -27,8 +27,7 @@ bool fill_cqe_locked(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res,
 // Publishes the CQ tail and runs what follows a post: timeouts by count,
 // eventfd, waiters, readiness of the ring fd. Call after unlocking.
 void commit_cq(IoRingCtx* ctx);
-void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res,
-                  std::uint32_t cflags);
+void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags);
 // Inline completion: joins the submission batch (locked).
 void req_complete_defer(IoKiocb* req);
 void req_defer_failed(IoKiocb* req, int res);  // locked
@@ -50,27 +49,27 @@ void tw_add(IoKiocb* req, TwFn fn);
 // something ran.
 bool tw_run(IoRingCtx* ctx);
 bool tw_pending(IoRingCtx* ctx);
-void tw_req_submit(IoKiocb* req);     // TwFn: queue the request
-void tw_req_complete(IoKiocb* req);   // TwFn: complete with req->res
-void tw_req_cancel(IoKiocb* req);     // TwFn: fail with req->res
+void tw_req_submit(IoKiocb* req);    // TwFn: queue the request
+void tw_req_complete(IoKiocb* req);  // TwFn: complete with req->res
+void tw_req_cancel(IoKiocb* req);    // TwFn: fail with req->res
 void req_queue_tw_complete(IoKiocb* req, int res);
 // Whether the calling thread is inside a submission batch of `ctx`.
 bool in_submit_of(IoRingCtx* ctx);
 
 // ---- submit.cpp: submission (io_submit_sqes, io_queue_sqe, io_drain_req)
 int submit_sqes(IoRingCtx* ctx, unsigned nr);  // locked
-void queue_sqe(IoKiocb* req);                   // locked
+void queue_sqe(IoKiocb* req);                  // locked
 void queue_iowq(IoKiocb* req);
 int issue_sqe(IoKiocb* req, unsigned issue_flags);
 // Block I/O queued by a locked pass, taken out under the lock and issued
 // once it is dropped (no lock is held across the block layer).
 IoKiocb* take_bdev_batch(IoRingCtx* ctx);  // locked
-void issue_bdev_list(IoKiocb* first);       // unlocked, inside one plug
+void issue_bdev_list(IoKiocb* first);      // unlocked, inside one plug
 // rw.cpp / fs_ops.cpp: issue one block-device request now (unlocked).
 void bdev_issue_now(IoKiocb* req, bool nowait);
 // Queues a block-device request for issue after the lock is dropped.
 void bdev_queue(IoKiocb* req);
-void queue_deferred(IoRingCtx* ctx);    // locked
+void queue_deferred(IoRingCtx* ctx);  // locked
 // Runs a submission pass end to end: lock, submit, unlock, block I/O, tw.
 int submit_and_flush(IoRingCtx* ctx, unsigned nr);
 
@@ -88,7 +87,7 @@ struct IoOpDef {
   bool force_async = false;  // always blocks: straight to io-wq
 };
 constexpr unsigned kOpLast = IORING_OP_LAST;  // as the 6.1 uapi numbers them
-const IoOpDef* op_def(unsigned opcode);      // null when not implemented
+const IoOpDef* op_def(unsigned opcode);       // null when not implemented
 
 // ---- ops: prep/issue per opcode
 int nop_prep(IoKiocb*, const io_uring_sqe*);
@@ -214,7 +213,7 @@ IoWq* ctx_wq(IoRingCtx* ctx);  // the pool requests of this ring go to
 int ring_register(int fd, unsigned opcode, void* arg, unsigned nr_args);
 
 // ---- enter.cpp
-int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags,
-               const void* arg, std::size_t argsz);
+int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags, const void* arg,
+               std::size_t argsz);
 
 }  // namespace iostack::uring

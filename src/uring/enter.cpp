@@ -32,7 +32,8 @@ int get_ext_arg(unsigned flags, const void* argp, std::size_t argsz, ExtArg* ext
   ext->argsz = arg.sigmask_sz;
   if (arg.ts) {
     __kernel_timespec ts;
-    std::memcpy(&ts, reinterpret_cast<const void*>(static_cast<std::uintptr_t>(arg.ts)), sizeof(ts));
+    std::memcpy(&ts, reinterpret_cast<const void*>(static_cast<std::uintptr_t>(arg.ts)),
+                sizeof(ts));
     ext->ts_set = true;
     ext->sec = ts.tv_sec;
     ext->nsec = ts.tv_nsec;
@@ -42,8 +43,8 @@ int get_ext_arg(unsigned flags, const void* argp, std::size_t argsz, ExtArg* ext
 
 }  // namespace
 
-int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags,
-               const void* argp, std::size_t argsz) {
+int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags, const void* argp,
+               std::size_t argsz) {
   if (flags & ~kEnterFlags) return -EINVAL;
   IoRingCtx* ctx;
   if (const int ret = ctx_get(fd, flags & IORING_ENTER_REGISTERED_RING, &ctx)) return ret;

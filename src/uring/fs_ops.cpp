@@ -46,7 +46,8 @@ int fsync_issue(IoKiocb* req, unsigned issue_flags) {
     return kIouIssueSkipComplete;
   }
   if (issue_flags & kIssueNonblock) return -EAGAIN;
-  const int r = (req->sync.flags & IORING_FSYNC_DATASYNC) ? fdatasync(req->os_fd) : fsync(req->os_fd);
+  const int r =
+      (req->sync.flags & IORING_FSYNC_DATASYNC) ? fdatasync(req->os_fd) : fsync(req->os_fd);
   return done(req, r < 0 ? -errno : 0);
 }
 
@@ -95,8 +96,8 @@ int fadvise_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 int fadvise_issue(IoKiocb* req, unsigned issue_flags) {
   const int advice = req->fadvise.advice;
   // io_fadvise_force_async: only the hints that only set a mode are cheap.
-  const bool cheap = advice == POSIX_FADV_NORMAL || advice == POSIX_FADV_RANDOM ||
-                     advice == POSIX_FADV_SEQUENTIAL;
+  const bool cheap =
+      advice == POSIX_FADV_NORMAL || advice == POSIX_FADV_RANDOM || advice == POSIX_FADV_SEQUENTIAL;
   if (!cheap && (issue_flags & kIssueNonblock)) return -EAGAIN;
   if (req->bdev) return done(req, advice >= 0 && advice <= POSIX_FADV_NOREUSE ? 0 : -EINVAL);
   const int r = posix_fadvise(req->os_fd, req->fadvise.off, req->fadvise.len, advice);

@@ -35,9 +35,9 @@ enum : std::uint32_t {
   kReqLinkTimeout = 1u << 10,  // a linked timeout is armed behind this request
   kReqArmLtimeout = 1u << 11,  // arm the linked timeout when this one is issued
   kReqSkipLinkCqes = 1u << 12,
-  kReqCleanup = 1u << 13,      // op data owns memory (iovec, path)
-  kReqPolled = 1u << 14,       // waiting on the poll service (FAST_POLL)
-  kReqNoApoll = 1u << 15,      // the file cannot do non-blocking I/O: io-wq only
+  kReqCleanup = 1u << 13,  // op data owns memory (iovec, path)
+  kReqPolled = 1u << 14,   // waiting on the poll service (FAST_POLL)
+  kReqNoApoll = 1u << 15,  // the file cannot do non-blocking I/O: io-wq only
 };
 constexpr std::uint32_t kReqLinkFlags = kReqLink | kReqHardlink;
 
@@ -49,7 +49,7 @@ enum : unsigned {
 };
 
 // Return values of an op's issue beyond a plain errno.
-constexpr int kIouOk = 0;                // done, req->res holds the result
+constexpr int kIouOk = 0;                    // done, req->res holds the result
 constexpr int kIouIssueSkipComplete = -529;  // -EIOCBQUEUED: completes later
 
 using TwFn = void (*)(IoKiocb*);
@@ -69,7 +69,7 @@ struct PollEntry {
   int dup_fd = -1;
   std::atomic<int> state{0};  // PollState
   bool multishot = false;
-  bool apoll = false;         // internal FAST_POLL arming for a read/write
+  bool apoll = false;  // internal FAST_POLL arming for a read/write
 };
 
 struct RwData {
@@ -170,7 +170,7 @@ struct IoKiocb {
   TwNode tw;
   IoWqWork work;
   std::atomic<int> refs{1};
-  core::ListHead list;  // timeout_list, ltimeout_list or defer_list
+  core::ListHead list;         // timeout_list, ltimeout_list or defer_list
   std::atomic<int> tstate{0};  // TimeoutState
   core::Timer timer;
   PollEntry poll;

@@ -82,9 +82,8 @@ void IoWq::worker_main(Worker* w, int ai) {
     }
     if (stopping_) break;
     a.nr_idle++;
-    const bool woke = cv_[ai].wait_for(lock, kIdleTimeout, [&] {
-      return !a.work_list.empty() || stopping_;
-    });
+    const bool woke =
+        cv_[ai].wait_for(lock, kIdleTimeout, [&] { return !a.work_list.empty() || stopping_; });
     a.nr_idle--;
     // The last worker of a class stays, as io-wq keeps one around.
     if (!woke && a.nr_workers > 1) break;

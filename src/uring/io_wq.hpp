@@ -29,8 +29,8 @@ using IoWqFn = void (*)(IoWqWork*);
 struct IoWqWork {
   core::ListHead list;
   std::atomic<std::uint32_t> flags{0};
-  IoWqFn fn = nullptr;      // runs the work; may free it
-  IoWqFn cancel = nullptr;  // completes work removed before it ran
+  IoWqFn fn = nullptr;          // runs the work; may free it
+  IoWqFn cancel = nullptr;      // completes work removed before it ran
   const void* owner = nullptr;  // the ring it belongs to, for cancel matching
   void* data = nullptr;         // the request
 };

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <fcntl.h>
+#include <cerrno>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -97,7 +97,9 @@ class PollService {
       req = table_[static_cast<std::size_t>(fd)];
       if (!req || req->poll.state.load(std::memory_order_relaxed) != kPollArmed) return;
       // The event may be stale (the descriptor number reused): ask again.
-      struct pollfd pfd {fd, static_cast<short>(req->poll.events & 0xffff), 0};
+      struct pollfd pfd {
+        fd, static_cast<short>(req->poll.events & 0xffff), 0
+      };
       if (::poll(&pfd, 1, 0) <= 0 || !pfd.revents) {
         if (!req->poll.multishot) rearm_locked(req);
         return;
@@ -134,7 +136,9 @@ bool file_can_poll(IoKiocb* req) {
 }
 
 int poll_now(int fd, std::uint32_t events) {
-  struct pollfd pfd {fd, static_cast<short>(events & 0xffff), 0};
+  struct pollfd pfd {
+    fd, static_cast<short>(events & 0xffff), 0
+  };
   const int r = ::poll(&pfd, 1, 0);
   if (r < 0) return -errno;
   return r ? static_cast<std::uint16_t>(pfd.revents) : 0;

@@ -61,7 +61,8 @@ IoRingCtx* ring_fd_lookup(int fd) {
 
 IoRingCtx* ring_fd_remove(int fd) {
   if (fd < 0 || fd >= kMaxFd) return nullptr;
-  IoRingCtx* ctx = g_rings[static_cast<std::size_t>(fd)].exchange(nullptr, std::memory_order_acq_rel);
+  IoRingCtx* ctx =
+      g_rings[static_cast<std::size_t>(fd)].exchange(nullptr, std::memory_order_acq_rel);
   if (ctx) {
     for (auto& slot : t_registered)
       if (slot == ctx) slot = nullptr;

@@ -83,16 +83,15 @@ int prep_vec(IoKiocb* req, const io_uring_sqe* sqe) {
   return 0;
 }
 
-bool is_fixed(std::uint8_t op) {
-  return op == IORING_OP_READ_FIXED || op == IORING_OP_WRITE_FIXED;
-}
+bool is_fixed(std::uint8_t op) { return op == IORING_OP_READ_FIXED || op == IORING_OP_WRITE_FIXED; }
 bool is_vectored(std::uint8_t op) { return op == IORING_OP_READV || op == IORING_OP_WRITEV; }
 
 // The iovec for the part not transferred yet.
 int build_iov(IoKiocb* req, struct iovec** iov) {
   RwData& rw = req->rw;
   if (!is_vectored(req->opcode)) {
-    rw.fast_iov[0].iov_base = reinterpret_cast<void*>(rw.addr + static_cast<std::uint64_t>(rw.done));
+    rw.fast_iov[0].iov_base =
+        reinterpret_cast<void*>(rw.addr + static_cast<std::uint64_t>(rw.done));
     rw.fast_iov[0].iov_len = rw.len - static_cast<std::size_t>(rw.done);
     *iov = rw.fast_iov;
     return 1;
@@ -140,7 +139,8 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   const int nr = build_iov(req, &iov);
   std::int64_t pos = rw.pos == -1 ? -1 : rw.pos + rw.done;
   bool stream = false;
-  ssize_t n = write ? pwritev2(req->os_fd, iov, nr, pos, rwf) : preadv2(req->os_fd, iov, nr, pos, rwf);
+  ssize_t n =
+      write ? pwritev2(req->os_fd, iov, nr, pos, rwf) : preadv2(req->os_fd, iov, nr, pos, rwf);
   if (n < 0 && errno == ESPIPE && pos != -1) {
     // A stream (pipe, socket, tty): the offset means nothing, as for the
     // kernel's FMODE_STREAM files.
@@ -252,8 +252,8 @@ void bdev_issue_now(IoKiocb* req, bool nowait) {
     rw.nowait_issue = nowait;
     int rwf = rw.rw_flags;
     if (nowait) rwf |= RWF_NOWAIT;
-    ret = block::bdev_rw(req->bdev, &req->bio, write, iov, nr, rw.pos, static_cast<std::uint32_t>(rwf),
-                         req->ioprio);
+    ret = block::bdev_rw(req->bdev, &req->bio, write, iov, nr, rw.pos,
+                         static_cast<std::uint32_t>(rwf), req->ioprio);
     if (ret == -EAGAIN && nowait && !(req->flags & kReqNowait)) {
       rw.nowait_issue = false;
       queue_iowq(req);

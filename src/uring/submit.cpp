@@ -16,8 +16,8 @@ namespace {
 
 constexpr std::uint32_t kSqeCommonFlags =
     IOSQE_FIXED_FILE | IOSQE_IO_LINK | IOSQE_IO_HARDLINK | IOSQE_ASYNC;
-constexpr std::uint32_t kSqeValidFlags = kSqeCommonFlags | IOSQE_IO_DRAIN |
-                                         IOSQE_BUFFER_SELECT | IOSQE_CQE_SKIP_SUCCESS;
+constexpr std::uint32_t kSqeValidFlags =
+    kSqeCommonFlags | IOSQE_IO_DRAIN | IOSQE_BUFFER_SELECT | IOSQE_CQE_SKIP_SUCCESS;
 
 const io_uring_sqe* get_sqe(IoRingCtx* ctx) {
   const unsigned mask = ctx->sq_entries - 1;
@@ -179,8 +179,8 @@ int submit_sqe(IoRingCtx* ctx, IoKiocb* req, const io_uring_sqe* sqe) {
 bool assign_file(IoKiocb* req, const IoOpDef* def, unsigned issue_flags) {
   if (req->file_assigned || !def->needs_file) return true;
   if (req->flags & kReqFixedFile) {
-    FileNode* node = fixed_file_get(req->ctx, static_cast<unsigned>(req->fd),
-                                    issue_flags & kIssueLocked);
+    FileNode* node =
+        fixed_file_get(req->ctx, static_cast<unsigned>(req->fd), issue_flags & kIssueLocked);
     if (!node) return false;
     req->file_node = node;
     req->os_fd = node->fd;
@@ -303,7 +303,8 @@ void queue_iowq(IoKiocb* req) {
   const IoOpDef* def = op_def(req->opcode);
   std::uint32_t wflags = 0;
   if (def->unbound_nonreg_file && def->needs_file) {
-    if (assign_file(req, def, in_submit_of(ctx) ? static_cast<unsigned>(kIssueLocked) : 0u) && !is_regular_or_bdev(req))
+    if (assign_file(req, def, in_submit_of(ctx) ? static_cast<unsigned>(kIssueLocked) : 0u) &&
+        !is_regular_or_bdev(req))
       wflags |= kWqWorkUnbound;
   } else if (!def->needs_file) {
     wflags |= kWqWorkUnbound;
@@ -322,8 +323,7 @@ void queue_deferred(IoRingCtx* ctx) {
   while (!ctx->defer_list.empty()) {
     IoKiocb* req = core::list_entry<IoKiocb, &IoKiocb::list>(ctx->defer_list.first());
     drain_seen |= (req->flags & kReqIoDrain) != 0;
-    if ((drain_seen || first) &&
-        ctx->nr_live.load(std::memory_order_acquire) != ctx->nr_drained)
+    if ((drain_seen || first) && ctx->nr_live.load(std::memory_order_acquire) != ctx->nr_drained)
       return;
     req->list.del();
     ctx->nr_drained -= linked_nr(req);

@@ -183,7 +183,8 @@ int timeout_issue(IoKiocb* req, unsigned) {
   ctx->timeout_lock.lock();
   core::ListHead* entry = ctx->timeout_list.last();
   if (!is_noseq(req)) {
-    const std::uint32_t tail = cq_tail_snapshot(ctx) - ctx->cq_timeouts.load(std::memory_order_acquire);
+    const std::uint32_t tail =
+        cq_tail_snapshot(ctx) - ctx->cq_timeouts.load(std::memory_order_acquire);
     td.target_seq = tail + td.off;
     ctx->cq_last_tm_flush = tail;
     // Insertion sort: the first entry is always the one due first.
@@ -205,7 +206,8 @@ int link_timeout_issue(IoKiocb*, unsigned) { return -EINVAL; }
 void flush_timeouts(IoRingCtx* ctx) {
   core::ListHead done;
   ctx->timeout_lock.lock();
-  const std::uint32_t seq = cq_tail_snapshot(ctx) - ctx->cq_timeouts.load(std::memory_order_acquire);
+  const std::uint32_t seq =
+      cq_tail_snapshot(ctx) - ctx->cq_timeouts.load(std::memory_order_acquire);
   for (core::ListHead* n = ctx->timeout_list.first(); n != &ctx->timeout_list;) {
     core::ListHead* next = n->next;
     IoKiocb* req = core::list_entry<IoKiocb, &IoKiocb::list>(n);

@@ -42,9 +42,7 @@ void tw_init(IoRingCtx* ctx) {
   ctx->drain_req.ctx = ctx;
 }
 
-bool tw_pending(IoRingCtx* ctx) {
-  return ctx->tw_head.load(std::memory_order_acquire) != nullptr;
-}
+bool tw_pending(IoRingCtx* ctx) { return ctx->tw_head.load(std::memory_order_acquire) != nullptr; }
 
 void tw_add(IoKiocb* req, TwFn fn) {
   IoRingCtx* ctx = req->ctx;
@@ -55,7 +53,7 @@ void tw_add(IoKiocb* req, TwFn fn) {
     req->tw.next = head;
   } while (!ctx->tw_head.compare_exchange_weak(head, &req->tw, std::memory_order_seq_cst,
                                                std::memory_order_relaxed));
-  if (head) return;  // already pending: whoever was told will run it
+  if (head) return;                  // already pending: whoever was told will run it
   if (t_running_ctx == ctx) return;  // the running pass picks it up
   if (ctx->flags & IORING_SETUP_TASKRUN_FLAG) flags_or(ctx->rings->sq_flags, IORING_SQ_TASKRUN);
   if (ctx->flags & IORING_SETUP_SQPOLL) {

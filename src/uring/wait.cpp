@@ -50,9 +50,8 @@ int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext
     ctx->cq_wait.waiters.fetch_add(1, std::memory_order_seq_cst);
     const std::uint32_t seq = ctx->cq_wait.seq.load(std::memory_order_seq_cst);
     const bool work = tw_pending(ctx) || ctx->has_overflow.load(std::memory_order_acquire);
-    const bool woke =
-        static_cast<std::int32_t>(load_acquire(ctx->rings->cq.tail) - target) >= 0 ||
-        ctx->cq_timeouts.load(std::memory_order_acquire) != nr_timeouts;
+    const bool woke = static_cast<std::int32_t>(load_acquire(ctx->rings->cq.tail) - target) >= 0 ||
+                      ctx->cq_timeouts.load(std::memory_order_acquire) != nr_timeouts;
     int r = 0;
     if (!work && !woke) {
       ring_ready_update(ctx);

@@ -44,8 +44,9 @@ inline const AioBackend& kernel_aio() {
       [](aio_context_t c, long mn, long nr, struct io_event* e, struct timespec* t) {
         return sys_ret(::syscall(SYS_io_getevents, c, mn, nr, e, t));
       },
-      [](aio_context_t c, long mn, long nr, struct io_event* e, struct timespec* t,
-         const void* s) { return sys_ret(::syscall(SYS_io_pgetevents, c, mn, nr, e, t, s)); },
+      [](aio_context_t c, long mn, long nr, struct io_event* e, struct timespec* t, const void* s) {
+        return sys_ret(::syscall(SYS_io_pgetevents, c, mn, nr, e, t, s));
+      },
       [](aio_context_t c, struct iocb* i, struct io_event* r) {
         return sys_ret(::syscall(SYS_io_cancel, c, i, r));
       },
@@ -62,8 +63,7 @@ inline const AioBackend& iostack_aio() {
       [](aio_context_t c, long mn, long nr, struct io_event* e, struct timespec* t) {
         return iostack_io_getevents(c, mn, nr, e, t);
       },
-      [](aio_context_t c, long mn, long nr, struct io_event* e, struct timespec* t,
-         const void* s) {
+      [](aio_context_t c, long mn, long nr, struct io_event* e, struct timespec* t, const void* s) {
         return iostack_io_pgetevents(c, mn, nr, e, t,
                                      static_cast<const struct iostack_aio_sigset*>(s));
       },

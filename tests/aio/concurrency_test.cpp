@@ -76,15 +76,16 @@ TEST(AioConcurrency, DestroyWaitsForDirectReadsInFlight) {
     std::memset(mem, 0, 64 * 4096);
     std::vector<struct iocb> cbs;
     for (int i = 0; i < 64; ++i) {
-      cbs.push_back(make_iocb(fd, IOCB_CMD_PREAD, static_cast<char*>(mem) + i * 4096, 4096,
-                              i * 65536));
+      cbs.push_back(
+          make_iocb(fd, IOCB_CMD_PREAD, static_cast<char*>(mem) + i * 4096, 4096, i * 65536));
     }
     std::vector<struct iocb*> ptrs;
     for (auto& c : cbs) ptrs.push_back(&c);
     ASSERT_EQ(b->submit(ctx, 64, ptrs.data()), 64);
     ASSERT_EQ(b->destroy(ctx), 0);
     // Every read has landed by the time io_destroy returns.
-    for (int i = 0; i < 64; ++i) EXPECT_EQ(static_cast<char*>(mem)[i * 4096], 'a' + (i * 65536 * 7) % 26);
+    for (int i = 0; i < 64; ++i)
+      EXPECT_EQ(static_cast<char*>(mem)[i * 4096], 'a' + (i * 65536 * 7) % 26);
     ::free(mem);
   }
   ::close(fd);

@@ -189,8 +189,7 @@ TEST_P(AioGetevents, DestroyCancelsAndWakesWaiters) {
   ctx_ = 0;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, AioGetevents,
-                         ::testing::Values(&kernel_aio(), &iostack_aio()),
+INSTANTIATE_TEST_SUITE_P(Backends, AioGetevents, ::testing::Values(&kernel_aio(), &iostack_aio()),
                          [](const auto& info) { return std::string(info.param->name); });
 
 }  // namespace

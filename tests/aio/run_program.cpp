@@ -16,8 +16,8 @@ namespace iostack::aio::testing {
 namespace {
 
 void refuse_kernel_aio() {
-  const unsigned nrs[] = {SYS_io_setup,  SYS_io_destroy,     SYS_io_submit,
-                          SYS_io_cancel, SYS_io_getevents,   SYS_io_pgetevents};
+  const unsigned nrs[] = {SYS_io_setup,  SYS_io_destroy,   SYS_io_submit,
+                          SYS_io_cancel, SYS_io_getevents, SYS_io_pgetevents};
   constexpr unsigned n = sizeof(nrs) / sizeof(nrs[0]);
   struct sock_filter f[4 + n + 2];
   unsigned k = 0;
@@ -60,7 +60,8 @@ ProgramResult run_program(const std::vector<std::string>& argv,
   ::close(out[1]);
   char buf[4096];
   ssize_t n;
-  while ((n = ::read(out[0], buf, sizeof(buf))) > 0) r.output.append(buf, static_cast<std::size_t>(n));
+  while ((n = ::read(out[0], buf, sizeof(buf))) > 0)
+    r.output.append(buf, static_cast<std::size_t>(n));
   ::close(out[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);

@@ -68,7 +68,7 @@ Result run(const AioBackend& b, const std::vector<Op>& ops, int open_flags) {
       r.res.push_back(1000000 + s);
       continue;
     }
-    struct io_event ev{};
+    struct io_event ev {};
     EXPECT_EQ(reap1(b, ctx, &ev), 1);
     EXPECT_EQ(ev.data, data);
     EXPECT_EQ(ev.obj, reinterpret_cast<std::uintptr_t>(&cb));
@@ -99,10 +99,10 @@ TEST(AioReadWrite, BufferedMatchesKernel) {
       {
           {IOCB_CMD_PREAD, 0, 4096, 0},
           {IOCB_CMD_PREAD, 3, 1000, 17},
-          {IOCB_CMD_PREAD, 0, 8192, 16000},   // short: crosses EOF
-          {IOCB_CMD_PREAD, 0, 100, 20000},    // at EOF
-          {IOCB_CMD_PREAD, 0, 100, 90000},    // past EOF
-          {IOCB_CMD_PREAD, 0, 0, 0},          // empty
+          {IOCB_CMD_PREAD, 0, 8192, 16000},  // short: crosses EOF
+          {IOCB_CMD_PREAD, 0, 100, 20000},   // at EOF
+          {IOCB_CMD_PREAD, 0, 100, 90000},   // past EOF
+          {IOCB_CMD_PREAD, 0, 0, 0},         // empty
           {IOCB_CMD_PWRITE, 5, 3000, 100},
           {IOCB_CMD_PWRITE, 0, 4096, 30000},  // extends, leaves a hole
           {IOCB_CMD_PREADV, 1, 9000, 50},
@@ -134,8 +134,8 @@ TEST(AioReadWrite, DirectIoMatchesKernel) {
           {IOCB_CMD_PREAD, 0, 512, 1},       // misaligned offset
           {IOCB_CMD_PREAD, 0, 100, 0},       // misaligned length
           {IOCB_CMD_PWRITE, 0, 4096, 8192},
-          {IOCB_CMD_PWRITE, 0, 4096, 1},     // misaligned offset
-          {IOCB_CMD_PWRITE, 0, 8192, 40960}, // extends the file
+          {IOCB_CMD_PWRITE, 0, 4096, 1},      // misaligned offset
+          {IOCB_CMD_PWRITE, 0, 8192, 40960},  // extends the file
           {IOCB_CMD_PREADV, 0, 4096 * 3, 0},
           {IOCB_CMD_PWRITEV, 0, 4096 * 4, 4096},
           {IOCB_CMD_PREAD, 0, 4096, 0, 0x08},  // RWF_NOWAIT

@@ -31,7 +31,7 @@ Outcome run(const AioBackend& b, const std::function<struct iocb()>& make) {
   o.submit = submit1(b, ctx, &cb);
   if (o.submit == 1) {
     EXPECT_EQ(cb.aio_key, 0u) << b.name << ": aio_key is written on submit";
-    struct io_event ev{};
+    struct io_event ev {};
     o.events = reap1(b, ctx, &ev);
     o.res = static_cast<long long>(ev.res);
     EXPECT_EQ(ev.obj, reinterpret_cast<std::uintptr_t>(&cb));
@@ -70,9 +70,8 @@ TEST_F(AioSubmitErrors, IocbFieldChecks) {
   expect_same("bad fd", [&] { return make_iocb(9999, IOCB_CMD_PREAD, buf, 1); });
   expect_same("bad fd and opcode", [&] { return make_iocb(9999, 99); });
   expect_same("negative offset", [&] { return make_iocb(fd, IOCB_CMD_PREAD, buf, 1, -1); });
-  expect_same("offset overflow", [&] {
-    return make_iocb(fd, IOCB_CMD_PREAD, buf, 100, 0x7fffffffffffffffll - 10);
-  });
+  expect_same("offset overflow",
+              [&] { return make_iocb(fd, IOCB_CMD_PREAD, buf, 100, 0x7fffffffffffffffll - 10); });
   expect_same("unknown aio_flags bits", [&] {
     auto cb = make_iocb(fd, IOCB_CMD_PREAD, buf, 1);
     cb.aio_flags = 0x80;
@@ -228,11 +227,12 @@ TEST_F(AioSubmitErrors, RequestBudgetMatchesKernel) {
       long first = b->submit(ctx, static_cast<long>(ptrs.size()), ptrs.data());
       results[which].push_back(first);
       results[which].push_back(b->submit(ctx, static_cast<long>(ptrs.size()), ptrs.data()));
-      results[which].push_back(b->getevents(ctx, first, static_cast<long>(evs.size()), evs.data(), &ts));
+      results[which].push_back(
+          b->getevents(ctx, first, static_cast<long>(evs.size()), evs.data(), &ts));
       // Consumed events give their slots back.
       results[which].push_back(b->submit(ctx, static_cast<long>(ptrs.size()), ptrs.data()));
-      results[which].push_back(b->getevents(ctx, results[which].back(),
-                                            static_cast<long>(evs.size()), evs.data(), &ts));
+      results[which].push_back(
+          b->getevents(ctx, results[which].back(), static_cast<long>(evs.size()), evs.data(), &ts));
       EXPECT_EQ(b->destroy(ctx), 0);
       ++which;
     }

@@ -21,7 +21,9 @@ namespace uring_test {
 namespace {
 
 bool readable(int fd) {
-  struct pollfd p {fd, POLLIN, 0};
+  struct pollfd p {
+    fd, POLLIN, 0
+  };
   return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }
 
@@ -221,7 +223,8 @@ TEST(UringEngine, RegisteredRingFds) {
     io_uring_rsrc_update del{};
     del.offset = idx;
     EXPECT_EQ(1, r.reg(IORING_UNREGISTER_RING_FDS, &del, 1));
-    EXPECT_EQ(-EBADF, b->enter(static_cast<int>(idx), 0, 0, IORING_ENTER_REGISTERED_RING, nullptr, 0));
+    EXPECT_EQ(-EBADF,
+              b->enter(static_cast<int>(idx), 0, 0, IORING_ENTER_REGISTERED_RING, nullptr, 0));
   }
 }
 
@@ -281,7 +284,9 @@ int in_unprivileged_child(const std::function<int()>& fn) {
     syscall(SYS_capget, &hdr, data);
     data[CAP_IPC_LOCK / 32].effective &= ~(1u << (CAP_IPC_LOCK % 32));
     syscall(SYS_capset, &hdr, data);
-    struct rlimit rl {4096, 4096};
+    struct rlimit rl {
+      4096, 4096
+    };
     setrlimit(RLIMIT_MEMLOCK, &rl);
     iostack::task::refresh_current();
     _exit(fn() & 0xff);

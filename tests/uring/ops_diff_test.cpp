@@ -124,7 +124,8 @@ TEST(UringOpsDiff, ReadWriteOnFiles) {
     EXPECT_EQ(2, r.submit(2));
     auto c = r.wait(2);
     // Independent requests: the buffered write may finish on a worker.
-    std::sort(c.begin(), c.end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+    std::sort(c.begin(), c.end(),
+              [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
     out.insert(out.end(), c.begin(), c.end());
     EXPECT_EQ('a', buf[0]);
     EXPECT_EQ('b', buf[1]);
@@ -351,7 +352,8 @@ TEST(UringOpsDiff, Timeouts) {
     prep(r.sqe(), IORING_OP_TIMEOUT, -1, &neg, 1, 0, 10);
     EXPECT_EQ(1, r.submit(0));
     c = r.wait(3);
-    std::sort(c.begin(), c.end(), [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
+    std::sort(c.begin(), c.end(),
+              [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
     v.insert(v.end(), c.begin(), c.end());
     return v;
   });
@@ -364,11 +366,13 @@ TEST(UringOpsDiff, WaitTimeoutReturnsEtime) {
     io_uring_getevents_arg arg{};
     arg.ts = reinterpret_cast<std::uintptr_t>(&ts);
     std::vector<Cqe> v;
-    v.push_back(Cqe{1, r.enter(0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg)), 0});
+    v.push_back(
+        Cqe{1, r.enter(0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg)), 0});
     v.push_back(Cqe{2, r.enter(0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, 8), 0});
     prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 3);
     r.flush();
-    v.push_back(Cqe{3, r.enter(1, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg)), 0});
+    v.push_back(
+        Cqe{3, r.enter(1, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg)), 0});
     auto c = r.reap();
     v.insert(v.end(), c.begin(), c.end());
     return v;
@@ -451,7 +455,9 @@ TEST(UringOpsDiff, FixedBuffers) {
   compare([](Ring& r) {
     TempFile f(8192);
     static char mem[8192];
-    struct iovec iov{mem, 4096};
+    struct iovec iov {
+      mem, 4096
+    };
     std::vector<Cqe> v;
     v.push_back(Cqe{0, r.reg(IORING_REGISTER_BUFFERS, &iov, 1), 0});
     v.push_back(Cqe{0, r.reg(IORING_REGISTER_BUFFERS, &iov, 1), 0});  // busy
@@ -636,7 +642,8 @@ TEST(UringOpsDiff, FileOps) {
     s->fsync_flags = 2;  // unknown flag: an init failure, which ends the batch
     EXPECT_EQ(7, r.submit(0));
     auto c = r.wait(7);
-    std::sort(c.begin(), c.end(), [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
+    std::sort(c.begin(), c.end(),
+              [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
     v.insert(v.end(), c.begin(), c.end());
     struct stat st;
     fstat(f.fd, &st);
@@ -662,7 +669,8 @@ TEST(UringOpsDiff, OpenStatxClose) {
     s->addr2 = reinterpret_cast<std::uintptr_t>(&stx);
     EXPECT_EQ(3, r.submit(0));
     auto c = r.wait(3);
-    std::sort(c.begin(), c.end(), [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
+    std::sort(c.begin(), c.end(),
+              [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
     const int opened = c[0].res;
     EXPECT_GE(opened, 0);
     c[0].res = opened >= 0;
@@ -779,7 +787,8 @@ TEST(UringOpsDiff, MultishotPoll) {
     s->addr = 1;
     EXPECT_EQ(1, r.submit(0));
     more = r.wait(2);
-    std::sort(more.begin(), more.end(), [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
+    std::sort(more.begin(), more.end(),
+              [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
     v.insert(v.end(), more.begin(), more.end());
     ::close(p[0]);
     ::close(p[1]);
@@ -809,13 +818,14 @@ TEST(UringOpsDiff, ProbeReportsASubsetOfTheKernel) {
   const auto k = probe(kb);
   const auto o = probe(ib);
   for (int op : o) EXPECT_NE(std::find(k.begin(), k.end(), op), k.end()) << op;
-  const std::vector<int> expect = {IORING_OP_NOP,          IORING_OP_READV,       IORING_OP_WRITEV,
-                                   IORING_OP_FSYNC,        IORING_OP_READ_FIXED,  IORING_OP_WRITE_FIXED,
-                                   IORING_OP_POLL_ADD,     IORING_OP_POLL_REMOVE, IORING_OP_SYNC_FILE_RANGE,
-                                   IORING_OP_TIMEOUT,      IORING_OP_TIMEOUT_REMOVE, IORING_OP_ASYNC_CANCEL,
-                                   IORING_OP_LINK_TIMEOUT, IORING_OP_FALLOCATE,   IORING_OP_OPENAT,
-                                   IORING_OP_CLOSE,        IORING_OP_STATX,       IORING_OP_READ,
-                                   IORING_OP_WRITE,        IORING_OP_FADVISE};
+  const std::vector<int> expect = {
+      IORING_OP_NOP,          IORING_OP_READV,          IORING_OP_WRITEV,
+      IORING_OP_FSYNC,        IORING_OP_READ_FIXED,     IORING_OP_WRITE_FIXED,
+      IORING_OP_POLL_ADD,     IORING_OP_POLL_REMOVE,    IORING_OP_SYNC_FILE_RANGE,
+      IORING_OP_TIMEOUT,      IORING_OP_TIMEOUT_REMOVE, IORING_OP_ASYNC_CANCEL,
+      IORING_OP_LINK_TIMEOUT, IORING_OP_FALLOCATE,      IORING_OP_OPENAT,
+      IORING_OP_CLOSE,        IORING_OP_STATX,          IORING_OP_READ,
+      IORING_OP_WRITE,        IORING_OP_FADVISE};
   EXPECT_EQ(expect, o);
 }
 

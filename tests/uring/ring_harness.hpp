@@ -81,9 +81,9 @@ inline bool kernel_uring_available(std::string* why) {
   return true;
 }
 
-#define SKIP_WITHOUT_KERNEL_URING()                                        \
-  do {                                                                     \
-    std::string why_;                                                      \
+#define SKIP_WITHOUT_KERNEL_URING()                                       \
+  do {                                                                    \
+    std::string why_;                                                     \
     if (!uring_test::kernel_uring_available(&why_)) GTEST_SKIP() << why_; \
   } while (0)
 
@@ -112,8 +112,7 @@ class Ring {
     const int fd = b_->setup(entries, &p_);
     if (fd < 0) return fd;
     fd_ = fd;
-    ring_sz_ = std::max(p_.sq_off.array + p_.sq_entries * 4u,
-                        p_.cq_off.cqes + p_.cq_entries * 16u);
+    ring_sz_ = std::max(p_.sq_off.array + p_.sq_entries * 4u, p_.cq_off.cqes + p_.cq_entries * 16u);
     ring_ = static_cast<char*>(b_->map(fd_, IORING_OFF_SQ_RING, ring_sz_));
     sqes_sz_ = p_.sq_entries * sizeof(io_uring_sqe);
     sqes_ = static_cast<io_uring_sqe*>(b_->map(fd_, IORING_OFF_SQES, sqes_sz_));

@@ -74,30 +74,77 @@ std::vector<SetupCase> cases() {
       {"entries_32769_clamp", 32769, [](P& p) { p.flags = IORING_SETUP_CLAMP; }},
       {"entries_huge_clamp", 1u << 30, [](P& p) { p.flags = IORING_SETUP_CLAMP; }},
       {"cqsize_0", 8, [](P& p) { p.flags = IORING_SETUP_CQSIZE; }},
-      {"cqsize_3", 2, [](P& p) { p.flags = IORING_SETUP_CQSIZE; p.cq_entries = 3; }},
-      {"cqsize_100", 8, [](P& p) { p.flags = IORING_SETUP_CQSIZE; p.cq_entries = 100; }},
-      {"cqsize_lt_sq", 8, [](P& p) { p.flags = IORING_SETUP_CQSIZE; p.cq_entries = 4; }},
-      {"cqsize_eq_sq", 8, [](P& p) { p.flags = IORING_SETUP_CQSIZE; p.cq_entries = 8; }},
-      {"cqsize_65536", 8, [](P& p) { p.flags = IORING_SETUP_CQSIZE; p.cq_entries = 65536; }},
-      {"cqsize_65537", 8, [](P& p) { p.flags = IORING_SETUP_CQSIZE; p.cq_entries = 65537; }},
+      {"cqsize_3", 2,
+       [](P& p) {
+         p.flags = IORING_SETUP_CQSIZE;
+         p.cq_entries = 3;
+       }},
+      {"cqsize_100", 8,
+       [](P& p) {
+         p.flags = IORING_SETUP_CQSIZE;
+         p.cq_entries = 100;
+       }},
+      {"cqsize_lt_sq", 8,
+       [](P& p) {
+         p.flags = IORING_SETUP_CQSIZE;
+         p.cq_entries = 4;
+       }},
+      {"cqsize_eq_sq", 8,
+       [](P& p) {
+         p.flags = IORING_SETUP_CQSIZE;
+         p.cq_entries = 8;
+       }},
+      {"cqsize_65536", 8,
+       [](P& p) {
+         p.flags = IORING_SETUP_CQSIZE;
+         p.cq_entries = 65536;
+       }},
+      {"cqsize_65537", 8,
+       [](P& p) {
+         p.flags = IORING_SETUP_CQSIZE;
+         p.cq_entries = 65537;
+       }},
       {"cqsize_65537_clamp", 8,
-       [](P& p) { p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP; p.cq_entries = 65537; }},
-      {"clamp_without_cqsize_ignores_cq", 8, [](P& p) { p.flags = IORING_SETUP_CLAMP; p.cq_entries = 3; }},
+       [](P& p) {
+         p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+         p.cq_entries = 65537;
+       }},
+      {"clamp_without_cqsize_ignores_cq", 8,
+       [](P& p) {
+         p.flags = IORING_SETUP_CLAMP;
+         p.cq_entries = 3;
+       }},
       {"sq_aff_without_sqpoll", 8, [](P& p) { p.flags = IORING_SETUP_SQ_AFF; }},
-      {"sqpoll", 8, [](P& p) { p.flags = IORING_SETUP_SQPOLL; p.sq_thread_idle = 10; }},
+      {"sqpoll", 8,
+       [](P& p) {
+         p.flags = IORING_SETUP_SQPOLL;
+         p.sq_thread_idle = 10;
+       }},
       {"sqpoll_aff_cpu0", 8,
-       [](P& p) { p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF; p.sq_thread_idle = 10; }},
+       [](P& p) {
+         p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF;
+         p.sq_thread_idle = 10;
+       }},
       {"sqpoll_aff_cpu_out_of_range", 8,
        [ncpu](P& p) {
          p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF;
          p.sq_thread_cpu = ncpu;
        }},
       {"sqpoll_aff_cpu_4096", 8,
-       [](P& p) { p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF; p.sq_thread_cpu = 4096; }},
+       [](P& p) {
+         p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF;
+         p.sq_thread_cpu = 4096;
+       }},
       {"attach_wq_closed_fd", 8,
-       [bad_fd](P& p) { p.flags = IORING_SETUP_ATTACH_WQ; p.wq_fd = static_cast<unsigned>(bad_fd); }},
+       [bad_fd](P& p) {
+         p.flags = IORING_SETUP_ATTACH_WQ;
+         p.wq_fd = static_cast<unsigned>(bad_fd);
+       }},
       {"attach_wq_not_uring", 8,
-       [](P& p) { p.flags = IORING_SETUP_ATTACH_WQ; p.wq_fd = static_cast<unsigned>(devnull); }},
+       [](P& p) {
+         p.flags = IORING_SETUP_ATTACH_WQ;
+         p.wq_fd = static_cast<unsigned>(devnull);
+       }},
       {"attach_wq_ring", 8, [](P& p) { p.flags = IORING_SETUP_ATTACH_WQ; }, true},
       {"sqpoll_attach_wq_non_sqpoll_ring", 8,
        [](P& p) { p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_ATTACH_WQ; }, true},
@@ -121,8 +168,8 @@ std::vector<SetupCase> cases() {
        [](P& p) { p.flags = IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER; }},
       {"defer_taskrun_flag", 8,
        [](P& p) {
-         p.flags = IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
-                   IORING_SETUP_TASKRUN_FLAG;
+         p.flags =
+             IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_TASKRUN_FLAG;
        }},
       {"sqpoll_coop", 8, [](P& p) { p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_COOP_TASKRUN; }},
       {"sqpoll_taskrun_flag", 8,
@@ -134,7 +181,10 @@ std::vector<SetupCase> cases() {
          p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER;
        }},
       {"sqpoll_single_issuer", 8,
-       [](P& p) { p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER; p.sq_thread_idle = 5; }},
+       [](P& p) {
+         p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER;
+         p.sq_thread_idle = 5;
+       }},
       {"iopoll_sqpoll", 8, [](P& p) { p.flags = IORING_SETUP_IOPOLL | IORING_SETUP_SQPOLL; }},
       {"everything_compatible", 64,
        [](P& p) {
