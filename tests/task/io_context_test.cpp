@@ -111,11 +111,13 @@ TEST(Icq, ClearingAQueueReleasesItsIcqsFromEveryIoContext) {
   ioc_insert_icq(b, &make_icq(list, &exits, &frees)->icq, list);
   ioc_insert_icq(b, &make_icq(&other_q, &exits, &frees)->icq, nullptr);
 
-  delete list;  // the queue goes away
+  list->clear();  // what the queue's destructor runs when it goes away
   EXPECT_EQ(exits, 2);
   EXPECT_EQ(frees, 2);
   EXPECT_EQ(ioc_lookup_icq(a, list), nullptr);
   EXPECT_EQ(ioc_lookup_icq(b, list), nullptr);
+  delete list;
+  EXPECT_EQ(exits, 2) << "nothing is released twice";
   EXPECT_NE(ioc_lookup_icq(b, &other_q), nullptr);
 
   put_io_context_active(a);
