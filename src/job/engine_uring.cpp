@@ -166,14 +166,13 @@ QueueResult UringEngine::queue(IoUnit* u) {
 
 void UringEngine::commit() {
   if (!to_submit_) return;
-  store_release(sq_tail_, local_tail_);
   if (sqpoll_) {
     // The thread submits; enter only to wake it once it has gone idle. The
-    // fence orders the tail store before the flags load (liburing's
-    // sq_ring_needs_enter), pairing with the thread's own barrier between
-    // setting IORING_SQ_NEED_WAKEUP and its last look at the tail.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (std::atomic_ref<unsigned>(*sq_flags_).load(std::memory_order_relaxed) &
+    // tail store and the flags load are both seq_cst so they cannot pass
+    // each other (liburing's sq_ring_needs_enter uses a full barrier),
+    // pairing with the thread's seq_cst flag set and tail load.
+    std::atomic_ref<unsigned>(*sq_tail_).store(local_tail_, std::memory_order_seq_cst);
+    if (std::atomic_ref<unsigned>(*sq_flags_).load(std::memory_order_seq_cst) &
         IORING_SQ_NEED_WAKEUP) {
       ++stats_.enter_calls;
       ++stats_.sq_wakeups;
@@ -182,6 +181,7 @@ void UringEngine::commit() {
     to_submit_ = 0;
     return;
   }
+  store_release(sq_tail_, local_tail_);
   while (to_submit_) {
     ++stats_.enter_calls;
     const int r = iostack_io_uring_enter(ring_fd_, to_submit_, 0, 0, nullptr, 0);
