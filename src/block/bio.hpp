@@ -83,6 +83,12 @@ inline bool bio_has_data(const Bio* bio) {
 }
 inline bool bio_flagged(const Bio* bio, BioFlag f) { return (bio->bi_flags & f) != 0; }
 inline void bio_set_flag(Bio* bio, BioFlag f) { bio->bi_flags |= f; }
+// For flags of a bio that another thread may be completing a chained piece
+// of (it reads the flags in bio_endio): an atomic clear.
+inline void bio_clear_flag_shared(Bio* bio, BioFlag f) {
+  std::atomic_ref(bio->bi_flags)
+      .fetch_and(static_cast<std::uint16_t>(~f), std::memory_order_relaxed);
+}
 
 // bio_advance: consume `bytes` from the front of the iterator.
 void bio_advance_iter(const Bio* bio, BvecIter* iter, std::uint32_t bytes);

@@ -443,7 +443,7 @@ bool blk_update_request(Request* rq, BlkStatus error, unsigned nr_bytes) {
     const unsigned bio_bytes = bio->bi_iter.bi_size < nr_bytes ? bio->bi_iter.bi_size : nr_bytes;
     if (error != BlkStatus::OK) bio->bi_status = error;
     if (bio_bytes == bio->bi_iter.bi_size) rq->bio = bio->bi_next;
-    bio->bi_flags &= static_cast<std::uint16_t>(~BIO_TRACE_COMPLETION);
+    bio_clear_flag_shared(bio, BIO_TRACE_COMPLETION);
     bio_advance(bio, bio_bytes);
     // Bios of a flush sequence are ended by the flush machinery.
     if (bio->bi_iter.bi_size == 0 && !(rq->rq_flags & RQF_FLUSH_SEQ)) {

@@ -1,5 +1,7 @@
 #include "job/engine_bio.hpp"
 
+#include <thread>
+
 #include "block/blk_mq.hpp"
 #include "block/plug.hpp"
 #include "job/types.hpp"
@@ -26,7 +28,14 @@ void BioEngine::end_io(block::Bio* bio) {
   self->complete(u);
 }
 
+BioEngine::~BioEngine() {
+  // A completer may still be between publishing its unit and its last look
+  // at waiting_: the job thread can have reaped the unit and finished.
+  while (completing_.load(std::memory_order_acquire)) std::this_thread::yield();
+}
+
 void BioEngine::complete(IoUnit* u) {
+  completing_.fetch_add(1, std::memory_order_acq_rel);
   IoUnit* head = done_.load(std::memory_order_relaxed);
   do {
     u->next = head;
@@ -36,6 +45,7 @@ void BioEngine::complete(IoUnit* u) {
     gen_.fetch_add(1, std::memory_order_seq_cst);
     gen_.notify_one();
   }
+  completing_.fetch_sub(1, std::memory_order_release);
 }
 
 QueueResult BioEngine::queue(IoUnit* u) {

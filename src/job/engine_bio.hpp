@@ -16,6 +16,7 @@ namespace iostack::job {
 
 class BioEngine final : public Engine {
  public:
+  ~BioEngine() override;
   const char* name() const override { return "bio"; }
   bool sync() const override { return false; }
   int init(const EngineSetup& s, std::string* err) override;
@@ -36,6 +37,8 @@ class BioEngine final : public Engine {
   std::atomic<IoUnit*> done_{nullptr};  // LIFO pushed by completers
   std::atomic<std::uint32_t> gen_{0};   // bumped to wake a waiting reaper
   std::atomic<bool> waiting_{false};
+  // Completers inside complete(): the engine outlives them (see ~BioEngine).
+  std::atomic<int> completing_{0};
   IoUnit* ready_head_ = nullptr;  // FIFO owned by the reaper
   IoUnit* ready_tail_ = nullptr;
   unsigned ready_n_ = 0;
