@@ -20,15 +20,10 @@ enum RqFlag : std::uint32_t {
   RQF_STARTED = 1u << 0,
   RQF_FLUSH_SEQ = 1u << 1,
   RQF_MIXED_MERGE = 1u << 2,
-  RQF_DONTPREP = 1u << 3,
   RQF_SCHED_TAGS = 1u << 4,  // allocated from the scheduler's tags
   RQF_USE_SCHED = 1u << 5,   // goes through the elevator
   RQF_IO_STAT = 1u << 6,
-  RQF_ELV = 1u << 7,
-  RQF_RESV = 1u << 8,
-  RQF_SOFTBARRIER = 1u << 9,
   RQF_HASHED = 1u << 10,  // on the elevator's merge hash
-  RQF_SORTED = 1u << 11,  // in the scheduler's sector tree
 };
 
 using RqEndIo = void (*)(Request*, BlkStatus);
