@@ -182,44 +182,37 @@ TEST_F(NoneMergeTest, SoftwareQueueMergeLooksAtTheLastEightRequests) {
   for (auto& io : ios) EXPECT_EQ(io->err, 0);
 }
 
-class DiscardMergeTest : public BlockTest {};
+class DiscardMergeTest : public BlockTest {
+ protected:
+  // Discards queued in mq-deadline behind a held and a parked write, then
+  // everything let through; returns what the driver saw.
+  std::vector<Issued> discards(std::uint16_t max_discard_segments, std::vector<sector_t> at) {
+    QueueLimits lim;
+    lim.max_discard_sectors = 1u << 20;
+    lim.max_discard_segments = max_discard_segments;
+    make("mq-deadline", lim, 1);
+    EXPECT_EQ(q->attr_store("nr_requests", "64"), 0);
+    drv.mode = RecordingDriver::Mode::kHold;
+    submit(REQ_OP_WRITE, 1u << 20, 4096);
+    submit(REQ_OP_WRITE, 1u << 19, 4096);  // parked for the driver tag
+    for (sector_t s : at) submit(REQ_OP_DISCARD, s, 4096);
+    drv.mode = RecordingDriver::Mode::kInline;
+    drv.complete_held();
+    clock.run_until_idle();
+    return drv.issued;
+  }
+};
 
 TEST_F(DiscardMergeTest, MultiSegmentDiscardsMergeAcrossGaps) {
-  QueueLimits lim;
-  lim.max_discard_sectors = 1u << 20;
-  lim.max_discard_segments = 4;
-  make("mq-deadline", lim, 1);
-  ASSERT_EQ(q->attr_store("nr_requests", "64"), 0);
-  drv.mode = RecordingDriver::Mode::kHold;
-  submit(REQ_OP_WRITE, 1u << 20, 4096);
-  submit(REQ_OP_WRITE, 1u << 19, 4096);  // parked for the driver tag
-  submit(REQ_OP_DISCARD, 0, 4096);
-  submit(REQ_OP_DISCARD, 800, 4096);
-  submit(REQ_OP_DISCARD, 1600, 4096);
-  drv.mode = RecordingDriver::Mode::kInline;
-  drv.complete_held();
-  clock.run_until_idle();
-  ASSERT_EQ(drv.issued.size(), 3u);
-  EXPECT_EQ(drv.issued[2].bios, 3u);
-  EXPECT_EQ(drv.issued[2].segments, 3u);
+  const auto out = discards(4, {0, 800, 1600});
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[2].bios, 3u);
+  EXPECT_EQ(out[2].segments, 3u);
   EXPECT_EQ(stats().discard.merges, 2u);
 }
 
 TEST_F(DiscardMergeTest, SingleSegmentDiscardsMergeOnlyWhenContiguous) {
-  QueueLimits lim;
-  lim.max_discard_sectors = 1u << 20;
-  make("mq-deadline", lim, 1);
-  ASSERT_EQ(q->attr_store("nr_requests", "64"), 0);
-  drv.mode = RecordingDriver::Mode::kHold;
-  submit(REQ_OP_WRITE, 1u << 20, 4096);
-  submit(REQ_OP_WRITE, 1u << 19, 4096);  // parked for the driver tag
-  submit(REQ_OP_DISCARD, 0, 4096);
-  submit(REQ_OP_DISCARD, 8, 4096);
-  submit(REQ_OP_DISCARD, 1600, 4096);
-  drv.mode = RecordingDriver::Mode::kInline;
-  drv.complete_held();
-  clock.run_until_idle();
-  EXPECT_EQ(drv.issued.size(), 4u);
+  EXPECT_EQ(discards(1, {0, 8, 1600}).size(), 4u);
 }
 
 }  // namespace
