@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh release
+if [ $# -eq 0 ]; then set -- examples/default.fio; fi
 exec build/release/iostack run "$@"
