@@ -95,9 +95,7 @@ TEST(UringOpsDiff, UnknownOpcodeStopsTheBatch) {
 TEST(UringOpsDiff, BadSqeFlagsAndIoprio) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r) {
-    io_uring_sqe* s = r.sqe();
-    prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 1);
-    s->flags = 0x80;
+    io_uring_sqe* s = add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 1, 0x80);
     EXPECT_EQ(1, r.submit(1));
     s = r.sqe();
     prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 2);
@@ -203,9 +201,7 @@ TEST(UringOpsDiff, LinkWithFailingMemberCancelsTheRest) {
     s = r.sqe();
     prep(s, IORING_OP_READ, -1, buf, 16, 0, 2);
     s->flags = IOSQE_IO_LINK;
-    s = r.sqe();
-    prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 3);
-    s->flags = IOSQE_IO_LINK;
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, IOSQE_IO_LINK);
     prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 4);
     prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 5);  // not part of the chain
     EXPECT_EQ(5, r.submit(5));
@@ -233,9 +229,7 @@ TEST(UringOpsDiff, InitFailureInsideALinkFailsTheChain) {
     io_uring_sqe* s = r.sqe();
     prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 1);
     s->flags = IOSQE_IO_LINK;
-    s = r.sqe();
-    prep(s, 222, -1, nullptr, 0, 0, 2);
-    s->flags = IOSQE_IO_LINK;
+    add(r, 222, -1, nullptr, 0, 0, 2, IOSQE_IO_LINK);
     prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 3);
     std::vector<Cqe> v;
     v.push_back(Cqe{0, r.submit(0), 0});
@@ -250,9 +244,7 @@ TEST(UringOpsDiff, ShortReadBreaksLink) {
   compare([](Ring& r) {
     TempFile f(100);
     char buf[4096];
-    io_uring_sqe* s = r.sqe();
-    prep(s, IORING_OP_READ, f.fd, buf, 4096, 0, 1);
-    s->flags = IOSQE_IO_LINK;
+    add(r, IORING_OP_READ, f.fd, buf, 4096, 0, 1, IOSQE_IO_LINK);
     prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 2);
     EXPECT_EQ(2, r.submit(2));
     return r.wait(2);
@@ -266,16 +258,12 @@ TEST(UringOpsDiff, CqeSkipSuccess) {
     io_uring_sqe* s = r.sqe();
     prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 1);
     s->flags = IOSQE_CQE_SKIP_SUCCESS;
-    s = r.sqe();
-    prep(s, IORING_OP_READ, -1, buf, 8, 0, 2);
-    s->flags = IOSQE_CQE_SKIP_SUCCESS;
+    add(r, IORING_OP_READ, -1, buf, 8, 0, 2, IOSQE_CQE_SKIP_SUCCESS);
     prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 3);
     EXPECT_EQ(3, r.submit(0));
     auto v = r.wait(2);
     // Drain is refused once CQE_SKIP_SUCCESS was used.
-    s = r.sqe();
-    prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 4);
-    s->flags = IOSQE_IO_DRAIN;
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, IOSQE_IO_DRAIN);
     EXPECT_EQ(1, r.submit(0));
     auto c = r.wait(1);
     v.insert(v.end(), c.begin(), c.end());
@@ -292,9 +280,7 @@ TEST(UringOpsDiff, DrainWaitsForEverythingBefore) {
     // A read that waits for the pipe, then a drained NOP behind it.
     prep(r.sqe(), IORING_OP_READ, p[0], buf, 8, 0, 1);
     prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 2);
-    io_uring_sqe* s = r.sqe();
-    prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 3);
-    s->flags = IOSQE_IO_DRAIN;
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, IOSQE_IO_DRAIN);
     EXPECT_EQ(3, r.submit(0));
     auto v = r.wait(1, 200);  // only the plain NOP
     EXPECT_EQ(5, write(p[1], "hello", 5));
@@ -387,16 +373,12 @@ TEST(UringOpsDiff, LinkTimeout) {
     char buf[8];
     __kernel_timespec ts{0, 20 * 1000 * 1000};
     // The read never completes: the timeout cancels it.
-    io_uring_sqe* s = r.sqe();
-    prep(s, IORING_OP_READ, p[0], buf, 8, 0, 1);
-    s->flags = IOSQE_IO_LINK;
+    add(r, IORING_OP_READ, p[0], buf, 8, 0, 1, IOSQE_IO_LINK);
     prep(r.sqe(), IORING_OP_LINK_TIMEOUT, -1, &ts, 1, 0, 2);
     EXPECT_EQ(2, r.submit(0));
     auto v = r.wait(2);
     // The NOP finishes first: the timeout is cancelled.
-    s = r.sqe();
-    prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 3);
-    s->flags = IOSQE_IO_LINK;
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, IOSQE_IO_LINK);
     prep(r.sqe(), IORING_OP_LINK_TIMEOUT, -1, &ts, 1, 0, 4);
     EXPECT_EQ(2, r.submit(0));
     auto c = r.wait(2);
@@ -506,9 +488,7 @@ TEST(UringOpsDiff, FixedFiles) {
     v.push_back(Cqe{0, r.reg(IORING_REGISTER_FILES_UPDATE, &fu, 1), 0});
     fu.offset = 3;
     v.push_back(Cqe{0, r.reg(IORING_REGISTER_FILES_UPDATE, &fu, 1), 0});
-    s = r.sqe();
-    prep(s, IORING_OP_READ, 2, buf, 64, 100, 4);
-    s->flags = IOSQE_FIXED_FILE;
+    add(r, IORING_OP_READ, 2, buf, 64, 100, 4, IOSQE_FIXED_FILE);
     EXPECT_EQ(1, r.submit(0));
     c = r.wait(1);
     v.insert(v.end(), c.begin(), c.end());
@@ -694,9 +674,7 @@ TEST(UringOpsDiff, AsyncFlagAndLinkedAsync) {
     io_uring_sqe* s = r.sqe();
     prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 1);
     s->flags = IOSQE_ASYNC | IOSQE_IO_LINK;
-    s = r.sqe();
-    prep(s, IORING_OP_READ, f.fd, buf, 64, 10, 2);
-    s->flags = IOSQE_ASYNC | IOSQE_IO_LINK;
+    add(r, IORING_OP_READ, f.fd, buf, 64, 10, 2, IOSQE_ASYNC | IOSQE_IO_LINK);
     prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 3);
     EXPECT_EQ(3, r.submit(3));
     return r.wait(3);
@@ -753,9 +731,7 @@ TEST(UringOpsDiff, DrainInsideALink) {
     io_uring_sqe* s = r.sqe();
     prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 1);
     s->flags = IOSQE_IO_LINK;
-    s = r.sqe();
-    prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 2);
-    s->flags = IOSQE_IO_DRAIN;
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, IOSQE_IO_DRAIN);
     EXPECT_EQ(2, r.submit(2));
     auto v = r.wait(2);
     prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 3);

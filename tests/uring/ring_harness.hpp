@@ -238,4 +238,14 @@ inline void prep(io_uring_sqe* s, std::uint8_t op, int fd, const void* addr, uns
   s->user_data = ud;
 }
 
+// The next SQE of `r`, prepared as prep() does and with `flags` set.
+template <typename Ring>
+io_uring_sqe* add(Ring& r, std::uint8_t op, int fd, const void* addr, unsigned len,
+                  std::uint64_t off, std::uint64_t ud, std::uint8_t flags) {
+  io_uring_sqe* s = r.sqe();
+  prep(s, op, fd, addr, len, off, ud);
+  s->flags = flags;
+  return s;
+}
+
 }  // namespace uring_test
