@@ -122,7 +122,6 @@ bool blk_mq_attempt_bio_merge(RequestQueue* q, Bio* bio, unsigned nr_segs) {
 void blk_mq_start_request(Request* rq) {
   trace_rq(rq, kTraceIssue);
   rq->io_start_time_ns = rq->q->now();
-  rq->stats_sectors = blk_rq_sectors(rq);
   rq->rq_flags |= RQF_STARTED;
   rq->state.store(MQ_RQ_IN_FLIGHT, std::memory_order_release);
   rq->mq_hctx->nr_active.fetch_add(1, std::memory_order_relaxed);

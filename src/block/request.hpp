@@ -51,7 +51,6 @@ struct Request {
   std::uint64_t start_time_ns = 0;     // allocation (queue) time
   std::uint64_t io_start_time_ns = 0;  // issue time
   std::uint64_t fifo_time = 0;         // scheduler deadline
-  std::uint32_t stats_sectors = 0;     // sectors at issue, for accounting
 
   // Scheduler private data (rq->elv.priv).
   void* elv_priv[2] = {nullptr, nullptr};
