@@ -7,6 +7,7 @@
 #include "serve.h"
 
 int preload_serve(long nr, const long a[6], long* ret) {
+  if (!preload_serves(nr)) return 0;
   switch (nr) {
     case __NR_io_uring_setup:
       *ret = iostack_io_uring_setup((unsigned)a[0], (struct io_uring_params*)a[1]);

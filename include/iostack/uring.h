@@ -73,8 +73,16 @@ int iostack_io_uring_munmap(void* addr, size_t len);
 int iostack_io_uring_close(int fd);
 
 /* 1 when `fd` is an iostack ring fd, else 0 (for a shim deciding whether to
- * forward mmap/close/poll). */
+ * forward mmap/close/poll). Checks that the descriptor really is the ring's
+ * (a number reused after a close iostack did not see is forgotten). */
 int iostack_io_uring_is_ring(int fd);
+
+/* What poll(2) on the kernel's ring fd reports now (io_uring_poll):
+ * POLLIN|POLLRDNORM while CQEs are pending, also when the program consumed
+ * CQEs without entering, POLLOUT|POLLWRNORM while the SQ ring has room; and
+ * the ring fd's own readiness (poll, epoll) is brought up to date. -1 when
+ * `fd` is no iostack ring. For a shim interposing poll/select/epoll_wait. */
+int iostack_io_uring_poll_mask(int fd);
 
 #ifdef __cplusplus
 }

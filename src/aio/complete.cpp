@@ -27,6 +27,7 @@ void iocb_destroy(AioKiocb* req) {
     delete[] req->heap_vecs;
     req->heap_vecs = nullptr;
   }
+  req->bdev_ref.reset();
   ctx->pool.free(req);
   ctx->reqs.put();  // may let io_destroy free ctx: touch nothing after
 }

@@ -1,14 +1,16 @@
 #include "aio/file_ref.hpp"
 
 #include <cerrno>
+#include <utility>
 
 namespace iostack::aio {
 
 int file_ref_get(int fd, FileRef* out) {
   if (fd < 0) return -EBADF;
-  if (block::BdevFile* b = block::bdev_file_lookup(fd)) {
-    out->bdev = b;
-    out->flags = b->flags;
+  if (core::FileRef ref = block::bdev_file_get(fd)) {
+    out->bdev = block::bdev_of(ref);
+    out->flags = out->bdev->flags;
+    out->bdev_ref = std::move(ref);
     return 0;
   }
   const int fl = ::fcntl(fd, F_GETFL);

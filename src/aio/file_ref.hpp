@@ -10,6 +10,7 @@
 namespace iostack::aio {
 
 struct FileRef {
+  core::FileRef bdev_ref;  // holds `bdev` while io_submit looks at the iocb
   block::BdevFile* bdev = nullptr;
   int flags = 0;  // open(2) flags (F_GETFL, or the device file's)
 

@@ -43,6 +43,8 @@ int aio_fsync(AioKiocb* req, const struct iocb& cb, const FileRef& f, bool datas
     io.pending.store(0, std::memory_order_relaxed);
     io.error.store(0, std::memory_order_relaxed);
     io.bytes = 0;
+    f.bdev->get();
+    req->bdev_ref = core::FileRef(f.bdev);
     if (int r = block::bdev_flush(f.bdev, &io); r < 0) aio_complete_rw(req, r);
     return 0;
   }

@@ -47,6 +47,7 @@ struct AioKiocb {
 
   // Where the work goes.
   block::BdevFile* bdev = nullptr;
+  core::FileRef bdev_ref;  // the kernel's file reference, for `bdev` and fsync of a device
   block::BdevIo bdev_io;
   AioWork work;
 

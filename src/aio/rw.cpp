@@ -106,6 +106,8 @@ int aio_rw(AioKiocb* req, const struct iocb& cb, const FileRef& f, bool write, b
 
   if (f.bdev != nullptr) {
     req->bdev = f.bdev;
+    f.bdev->get();
+    req->bdev_ref = core::FileRef(f.bdev);
     rw_issue_bdev(req);
   } else {
     rw_issue_os(req, f.flags, batch);

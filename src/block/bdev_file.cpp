@@ -5,20 +5,23 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <array>
-#include <memory>
+#include <string>
 
 #include "block/blk_mq.hpp"
 #include "block/disk.hpp"
 #include "block/request_queue.hpp"
+#include "core/process.hpp"
 
 namespace iostack::block {
 namespace {
 
-// Descriptor -> open device. Lookups happen on every I/O of the engines, so
-// they are one atomic load; opens and closes are rare.
-constexpr int kMaxFd = 1 << 16;
-std::array<std::atomic<BdevFile*>, kMaxFd> g_files{};
+void bdev_release(core::File* f) { delete static_cast<BdevFile*>(f); }
+
+// A forked child cannot reach the parent's device (its queues and driver
+// threads stay with the parent): the descriptor is an ordinary memfd there.
+const core::FileOps kBdevFops = {"block_device", bdev_release, nullptr};
+
+core::FdTable& files() { return core::Process::current().files(); }
 
 void bdev_bio_end_io(Bio* bio) {
   auto* io = static_cast<BdevIo*>(bio->bi_private);
@@ -48,33 +51,29 @@ std::uint32_t write_opf(std::uint32_t rw_flags) {
 
 }  // namespace
 
+BdevFile::BdevFile() : core::File(&kBdevFops) {}
+
 int bdev_file_open(Disk* disk, int flags) {
   if ((flags & O_ACCMODE) != O_RDONLY && disk->read_only()) return -EACCES;
   const std::string name = "iostack:" + disk->name();
   const int fd = memfd_create(name.c_str(), (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
   if (fd < 0) return -errno;
-  if (fd >= kMaxFd) {
-    close(fd);
-    return -EMFILE;
-  }
-  auto f = std::make_unique<BdevFile>();
+  auto* f = new BdevFile;
   f->disk = disk;
   f->flags = flags;
-  g_files[static_cast<std::size_t>(fd)].store(f.release(), std::memory_order_release);
+  files().install(fd, f);  // a stale entry at a reused number goes away
   return fd;
 }
 
-BdevFile* bdev_file_lookup(int fd) {
-  if (fd < 0 || fd >= kMaxFd) return nullptr;
-  return g_files[static_cast<std::size_t>(fd)].load(std::memory_order_acquire);
+core::FileRef bdev_file_get(int fd) {
+  core::FileRef f = files().get(fd);
+  if (!f.is(&kBdevFops)) return {};
+  return f;
 }
 
 int bdev_file_close(int fd) {
-  if (fd < 0 || fd >= kMaxFd) return -EBADF;
-  BdevFile* f = g_files[static_cast<std::size_t>(fd)].exchange(nullptr, std::memory_order_acq_rel);
-  if (!f) return -EBADF;
-  delete f;
-  return close(fd) < 0 ? -errno : 0;
+  if (!files().get(fd).is(&kBdevFops)) return -EBADF;
+  return core::close_fd(fd);
 }
 
 int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int iovcnt,

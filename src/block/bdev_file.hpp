@@ -9,12 +9,15 @@
 #include <cstdint>
 
 #include "block/bio.hpp"
+#include "core/file.hpp"
 
 namespace iostack::block {
 
 class Disk;
 
-struct BdevFile {
+// A struct file opened on a block device (block/fops.c, def_blk_fops).
+struct BdevFile : core::File {
+  BdevFile();
   Disk* disk = nullptr;
   int flags = 0;                     // open(2) flags
   std::atomic<std::int64_t> pos{0};  // file position for offset -1 I/O
@@ -24,8 +27,11 @@ struct BdevFile {
 // O_DIRECT and O_CLOEXEC are honoured; writing a read-only disk is -EACCES.
 // Returns a descriptor (a memfd named "iostack:<name>") or -errno.
 int bdev_file_open(Disk* disk, int flags);
-// The device behind `fd`, or null when `fd` is not an iostack device.
-BdevFile* bdev_file_lookup(int fd);
+// fget() of a block device: a reference to the device file at `fd`, or an
+// empty ref when `fd` is not an iostack device. The file stays valid while
+// the ref lives, even if the descriptor is closed meanwhile.
+core::FileRef bdev_file_get(int fd);
+inline BdevFile* bdev_of(const core::FileRef& f) { return f.as<BdevFile>(); }
 // Closes a descriptor from bdev_file_open; -EBADF for any other.
 int bdev_file_close(int fd);
 

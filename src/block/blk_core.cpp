@@ -11,6 +11,7 @@
 #include "block/disk.hpp"
 #include "block/plug.hpp"
 #include "block/request_queue.hpp"
+#include "core/process.hpp"
 #include "core/virtual_clock.hpp"
 
 namespace iostack::task {
@@ -28,11 +29,6 @@ struct BioList {
   Bio* tail = nullptr;
 };
 thread_local BioList t_bio_list;
-
-std::int32_t current_tid() {
-  thread_local const auto tid = static_cast<std::int32_t>(syscall(SYS_gettid));
-  return tid;
-}
 
 // bio_check_eod: no I/O past the end of the device.
 bool bio_beyond_eod(const Bio* bio) {
@@ -102,7 +98,7 @@ void submit_one(Bio* bio) {
 }  // namespace
 
 void submit_bio_noacct(Bio* bio) {
-  if (bio->bi_pid < 0) bio->bi_pid = current_tid();
+  if (bio->bi_pid < 0) bio->bi_pid = core::current_tid();
   BioList& list = t_bio_list;
   if (list.active) {
     bio->bi_next = nullptr;

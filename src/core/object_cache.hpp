@@ -10,6 +10,8 @@
 #include <new>
 #include <vector>
 
+#include "core/process.hpp"
+
 namespace iostack::core {
 
 template <typename Tag, std::size_t Size>
@@ -43,12 +45,10 @@ class ObjectCache {
     ~Magazine() { drain(*this, items.size()); }
   };
 
-  // Never destroyed: threads that outlive static destruction (a clock's
-  // timer thread, say) still return their blocks here at exit.
-  static Depot& depot() {
-    static Depot* d = new Depot;
-    return *d;
-  }
+  // Per process, never destroyed: threads that outlive static destruction
+  // (a clock's timer thread, say) still return their blocks here at exit,
+  // and a forked child does not wait for a lock its parent's threads held.
+  static Depot& depot() { return Process::current().state<Depot>(); }
   static Magazine& magazine() {
     thread_local Magazine m;
     return m;

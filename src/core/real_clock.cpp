@@ -2,9 +2,12 @@
 
 #include <time.h>
 
+#include "core/internal_thread.hpp"
+#include "core/process.hpp"
+
 namespace iostack::core {
 
-RealClock::RealClock() : thread_([this] { run(); }) {}
+RealClock::RealClock() : thread_(start_internal_thread(ThreadKind::kTimer, [this] { run(); })) {}
 
 RealClock::~RealClock() {
   {
@@ -63,9 +66,6 @@ void RealClock::run() {
   }
 }
 
-Clock& real_clock() {
-  static RealClock clock;
-  return clock;
-}
+Clock& real_clock() { return Process::current().state<RealClock>(); }
 
 }  // namespace iostack::core

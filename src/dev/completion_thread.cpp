@@ -1,6 +1,7 @@
 #include "dev/completion_thread.hpp"
 
 #include "block/blk_mq.hpp"
+#include "core/internal_thread.hpp"
 
 namespace iostack::dev {
 
@@ -9,7 +10,8 @@ void end_request(CompletionLink* link) { block::blk_mq_end_request(link->rq, lin
 }  // namespace
 
 CompletionThread::CompletionThread(CompletionEndFn end)
-    : end_(end ? end : &end_request), thread_([this] { run(); }) {}
+    : end_(end ? end : &end_request),
+      thread_(core::start_internal_thread(core::ThreadKind::kDevice, [this] { run(); })) {}
 
 CompletionThread::~CompletionThread() {
   {

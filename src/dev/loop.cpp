@@ -21,6 +21,7 @@
 
 #include "block/blk_mq.hpp"
 #include "block/request.hpp"
+#include "core/internal_thread.hpp"
 
 namespace iostack::dev {
 
@@ -311,7 +312,8 @@ bool LoopDriver::configure(bool inline_io, std::string* err) {
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(make_worker());
     Worker* w = workers_.back().get();
-    w->thread = std::thread([this, w] { worker_main(w); });
+    w->thread =
+        core::start_internal_thread(core::ThreadKind::kDevice, [this, w] { worker_main(w); });
   }
   return true;
 }

@@ -19,7 +19,8 @@ int SyncEngine::init(const EngineSetup& s, std::string* err) {
     *err = std::string("cannot open the device: ") + std::strerror(-fd_);
     return fd_;
   }
-  file_ = block::bdev_file_lookup(fd_);
+  file_ref_ = block::bdev_file_get(fd_);
+  file_ = block::bdev_of(file_ref_);
   return 0;
 }
 

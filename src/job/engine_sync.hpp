@@ -28,6 +28,7 @@ class SyncEngine final : public Engine {
 
   std::string name_;
   int fd_ = -1;
+  core::FileRef file_ref_;
   block::BdevFile* file_ = nullptr;
   block::BdevIo io_;
   std::atomic<std::uint32_t> done_{0};

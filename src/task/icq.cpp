@@ -4,6 +4,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/process.hpp"
 #include "task/io_context.hpp"
 
 namespace iostack::task {
@@ -12,10 +13,11 @@ namespace {
 // One lock for icq membership across all io_contexts and queues, taken
 // before any io_context lock. Insertions are rare (once per process per
 // queue), so this stays off the I/O path; lookups do not take it.
-std::mutex& icq_mutex() {
-  static std::mutex* m = new std::mutex;  // never destroyed: used at thread exit
-  return *m;
-}
+// Per process and never destroyed: it is used at thread exit.
+struct IcqMutex {
+  std::mutex m;
+};
+std::mutex& icq_mutex() { return core::Process::current().state<IcqMutex>().m; }
 
 IoCq* core_to_icq(core::ListHead* node) { return core::list_entry<IoCq, &IoCq::q_node>(node); }
 

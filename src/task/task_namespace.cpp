@@ -4,6 +4,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/process.hpp"
 #include "task/task.hpp"
 
 namespace iostack::task {
@@ -48,9 +49,6 @@ std::size_t TaskNamespace::size() {
   return tasks_.size();
 }
 
-TaskNamespace& init_task_ns() {
-  static TaskNamespace* ns = new TaskNamespace;
-  return *ns;
-}
+TaskNamespace& init_task_ns() { return core::Process::current().state<TaskNamespace>(); }
 
 }  // namespace iostack::task

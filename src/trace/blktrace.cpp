@@ -12,6 +12,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "core/process.hpp"
 #include "trace/task_comm.hpp"
 
 namespace iostack::trace {
@@ -125,7 +126,7 @@ BlkTrace::CpuBuf& BlkTrace::this_cpu() {
 void BlkTrace::add(core::Nanos now, std::uint64_t sector, std::uint32_t bytes, std::uint32_t cats,
                    std::uint32_t action, std::uint16_t error, const void* pdu,
                    std::uint16_t pdu_len, std::int32_t pid) {
-  const std::int32_t who = pid < 0 ? current_tid() : pid;
+  const std::int32_t who = pid < 0 ? core::current_tid() : pid;
   const std::uint64_t time = now > start_time_ ? now - start_time_ : 0;
   CpuBuf& b = this_cpu();
   std::lock_guard<std::mutex> lock(b.mu);

@@ -11,9 +11,6 @@ namespace iostack::trace {
 
 using Comm = std::array<char, kTaskCommLen>;
 
-// The calling thread's id (gettid), cached per thread; fork-safe.
-std::int32_t current_tid();
-
 // The name of thread `tid` of this process, NUL-padded to 16 bytes. Falls back
 // to the process-wide /proc/<tid>/comm, then to the decimal tid, so a PROCESS
 // note always carries something blkparse can print.

@@ -7,8 +7,10 @@
 #include <cerrno>
 #include <new>
 
+#include "core/process.hpp"
 #include "uring/engine.hpp"
 
+using namespace iostack;
 using namespace iostack::uring;
 
 namespace {
@@ -45,33 +47,9 @@ int iostack_io_uring_register(int fd, unsigned opcode, void* arg, unsigned nr_ar
 }
 
 void* iostack_io_uring_mmap2(void* addr, size_t len, int prot, int flags, int fd, off_t offset) {
-  IoRingCtx* ctx;
-  if (const int ret = ctx_get(fd, false, &ctx)) return err_ptr(ret == -EOPNOTSUPP ? -ENODEV : ret);
-  off_t memoff;
-  std::size_t size;
-  switch (static_cast<unsigned long long>(offset) & IORING_OFF_MMAP_MASK) {
-    case IORING_OFF_SQ_RING:
-    case IORING_OFF_CQ_RING:
-      memoff = 0;
-      size = ctx->rings_bytes;
-      break;
-    case IORING_OFF_SQES:
-      memoff = static_cast<off_t>(ctx->rings_bytes);
-      size = ctx->sqes_bytes;
-      break;
-    default:
-      ctx_put(ctx);
-      return err_ptr(-EINVAL);
-  }
-  void* res;
-  if (len > size) {
-    res = err_ptr(-EINVAL);
-  } else {
-    void* p = mmap(addr, len, prot, flags, ctx->memfd, memoff);
-    res = p == MAP_FAILED ? err_ptr(-errno) : p;
-  }
-  ctx_put(ctx);
-  return res;
+  RingRegion region;
+  if (const int ret = ring_region_of(fd, &region)) return err_ptr(ret);
+  return ring_region_map(region, addr, len, prot, flags, offset);
 }
 
 void* iostack_io_uring_mmap(int fd, off_t offset, size_t len) {
@@ -82,12 +60,25 @@ void* iostack_io_uring_mmap(int fd, off_t offset, size_t len) {
 int iostack_io_uring_munmap(void* addr, size_t len) { return munmap(addr, len) == 0 ? 0 : -errno; }
 
 int iostack_io_uring_close(int fd) {
-  IoRingCtx* ctx = ring_fd_remove(fd);
-  if (!ctx) return -EBADF;
-  ring_destroy(ctx);
-  return 0;
+  if (!is_ring_fd(fd)) return -EBADF;
+  return core::close_fd(fd);
 }
 
-int iostack_io_uring_is_ring(int fd) { return ring_fd_lookup(fd) ? 1 : 0; }
+int iostack_io_uring_is_ring(int fd) {
+  core::FileRef ref = ring_file_get(fd);
+  if (IoRingCtx* ctx = ring_of(ref)) {
+    if (ring_fd_verify(ctx, fd)) return 1;
+    // Closed behind our back and the number reused: forget it.
+    core::Process::current().files().remove_if(fd, ctx);
+    return 0;
+  }
+  return is_ring_fd(fd) ? 1 : 0;
+}
+
+int iostack_io_uring_poll_mask(int fd) {
+  core::FileRef ref = ring_file_get(fd);
+  IoRingCtx* ctx = ring_of(ref);
+  return ctx ? static_cast<int>(ring_poll_mask(ctx)) : -1;
+}
 
 }  // extern "C"

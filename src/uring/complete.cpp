@@ -28,6 +28,15 @@ void write_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::u
 
 void cq_lock(IoRingCtx* ctx) { ctx->completion_lock.lock(); }
 
+// For `iostack exec --stats`, before the CQE is visible.
+void count_req(const IoKiocb* req) {
+  if (!req->ctx->stats->enabled()) return;
+  const std::uint8_t op = req->opcode;
+  req->ctx->stats->count_uring(
+      op, req->res, op == IORING_OP_READ || op == IORING_OP_READV || op == IORING_OP_READ_FIXED,
+      op == IORING_OP_WRITE || op == IORING_OP_WRITEV || op == IORING_OP_WRITE_FIXED);
+}
+
 // io_cq_unlock_post + io_commit_cqring_flush.
 void cq_unlock_post(IoRingCtx* ctx) {
   store_release(ctx->rings->cq.tail, ctx->cached_cq_tail);
@@ -133,6 +142,7 @@ void req_cleanup(IoKiocb* req) {
     file_node_put(req->file_node);
     req->file_node = nullptr;
   }
+  req->bdev_ref.reset();
 }
 
 void req_finish(IoKiocb* req, bool locked) {
@@ -146,6 +156,7 @@ void req_finish(IoKiocb* req, bool locked) {
 
 void req_complete_post(IoKiocb* req) {
   IoRingCtx* ctx = req->ctx;
+  count_req(req);
   if (!(req->flags & kReqCqeSkip)) {
     cq_lock(ctx);
     fill_cqe_locked(ctx, req->user_data, req->res, req->cflags);
@@ -161,6 +172,7 @@ void flush_completions(IoRingCtx* ctx) {
     st.compl_first = st.compl_last = nullptr;
     bool any = false;
     for (IoKiocb* r = first; r; r = r->comp_next) {
+      count_req(r);
       if (r->flags & kReqCqeSkip) continue;
       if (!any) cq_lock(ctx);
       any = true;

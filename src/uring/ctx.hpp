@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "block/plug.hpp"
+#include "core/exec_stats.hpp"
+#include "core/file.hpp"
 #include "core/list.hpp"
 #include "uring/io_kiocb.hpp"
 #include "uring/io_rings.hpp"
@@ -39,14 +41,21 @@ struct SubmitState {
   IoKiocb* bdev_last = nullptr;
 };
 
-// struct io_ring_ctx (include/linux/io_uring_types.h)
-struct IoRingCtx {
+extern const core::FileOps kRingFops;
+
+// struct io_ring_ctx (include/linux/io_uring_types.h), which here is also
+// the ring's struct file: references come from descriptors and calls in
+// progress, and the last one tears the ring down (io_uring_release).
+struct IoRingCtx : core::File {
+  IoRingCtx();
+
   // Identity and lifetime.
   int fd = -1;         // the ring fd (an epoll instance, see ring_fd.cpp)
-  int memfd = -1;      // backs the shared regions
   int ready_efd = -1;  // inside the epoll: readable while CQEs may be pending
   std::atomic<bool> alive{false};
-  std::atomic<int> users{0};  // enter/register calls in progress
+  // Threads inside req_recycle: teardown waits for them after the last
+  // request, because they still touch the ring after dropping nr_live.
+  std::atomic<int> recycling{0};
 
   unsigned flags = 0;  // IORING_SETUP_*
   unsigned sq_entries = 0;
@@ -54,12 +63,14 @@ struct IoRingCtx {
   IoRings* rings = nullptr;
   std::uint32_t* sq_array = nullptr;
   io_uring_sqe* sqes = nullptr;
-  void* region = nullptr;  // our own mapping of memfd
+  void* region = nullptr;  // rings then SQEs: shared memory the program maps too
   std::size_t region_bytes = 0;
   std::size_t rings_bytes = 0;  // page aligned
   std::size_t sqes_bytes = 0;   // page aligned
   uid_t acct_uid = 0;
   std::size_t acct_pages = 0;  // charged to RLIMIT_MEMLOCK, 0 if privileged
+
+  core::ExecStats* stats = nullptr;  // this process's counters
 
   std::atomic<bool> r_disabled{false};
   std::atomic<pid_t> submitter_tid{0};  // SINGLE_ISSUER / DEFER_TASKRUN owner

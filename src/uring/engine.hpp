@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "core/file.hpp"
 #include "uring/ctx.hpp"
 #include "uring/io_kiocb.hpp"
 
@@ -168,21 +169,43 @@ struct ExtArg {
 };
 int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext);
 
-// ---- ring_fd.cpp: descriptor -> ring, readiness of the ring fd
+// ---- ring_fd.cpp: the ring's file, readiness of the ring fd
 int ring_fd_create(IoRingCtx* ctx);
+// Publishes the ring at ctx->fd; the descriptor table holds its first reference.
 void ring_fd_install(IoRingCtx* ctx);
-IoRingCtx* ring_fd_lookup(int fd);
-IoRingCtx* ring_fd_remove(int fd);
+// fget() of a ring: a reference to the ring at `fd`, or empty.
+core::FileRef ring_file_get(int fd);
+inline IoRingCtx* ring_of(const core::FileRef& f) { return f.as<IoRingCtx>(); }
+// Whether `fd` is an io_uring of this process (or its parent's, after fork).
+bool is_ring_fd(int fd);
+// Whether descriptor `fd` is really the epoll instance made for `ctx` (and
+// not a number reused after a close iostack did not see).
+bool ring_fd_verify(IoRingCtx* ctx, int fd);
+// The shared memory of a ring: rings, then SQEs.
+struct RingRegion {
+  char* base = nullptr;
+  std::size_t rings_bytes = 0;
+  std::size_t sqes_bytes = 0;
+};
+RingRegion ring_region(const IoRingCtx* ctx);
+// The region behind ring descriptor `fd` (a parent's ring after fork too):
+// 0, -EBADF, or -ENODEV for a descriptor that is no ring.
+int ring_region_of(int fd, RingRegion* out);
+// io_uring_mmap(): maps the part of `region` that `offset` names; an
+// address or -errno cast to a pointer.
+void* ring_region_map(const RingRegion& region, void* addr, std::size_t len, int prot, int flags,
+                      off_t offset);
 void ring_ready_signal(IoRingCtx* ctx);
 void ring_ready_update(IoRingCtx* ctx);
+// io_uring_poll(): the EPOLL* mask the ring reports now.
+std::uint32_t ring_poll_mask(IoRingCtx* ctx);
 // Per-thread registered rings (IORING_REGISTER_RING_FDS).
 constexpr unsigned kRingFdRegMax = 16;
-IoRingCtx* registered_ring(unsigned index);
 int register_ring_fds(IoRingCtx* ctx, void* arg, unsigned nr);
 int unregister_ring_fds(IoRingCtx* ctx, void* arg, unsigned nr);
-// Pins a ring for one call; -EBADF / -EOPNOTSUPP like fget + io_is_uring_fops.
-int ctx_get(int fd, bool registered, IoRingCtx** out);
-void ctx_put(IoRingCtx* ctx);
+// Pins a ring for one call (fget + io_is_uring_fops): -EBADF, -EOPNOTSUPP
+// for a descriptor that is no ring, -EBADFD for a parent's ring after fork.
+int ctx_get(int fd, bool registered, core::FileRef* out);
 
 // ---- memlock.cpp: __io_account_mem / __io_unaccount_mem
 int account_mem(uid_t uid, std::size_t pages);

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/process.hpp"
 #include "uring/engine.hpp"
 
 namespace iostack::uring {
@@ -46,29 +47,22 @@ int get_ext_arg(unsigned flags, const void* argp, std::size_t argsz, ExtArg* ext
 int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags, const void* argp,
                std::size_t argsz) {
   if (flags & ~kEnterFlags) return -EINVAL;
-  IoRingCtx* ctx;
-  if (const int ret = ctx_get(fd, flags & IORING_ENTER_REGISTERED_RING, &ctx)) return ret;
+  core::FileRef ref;
+  if (const int ret = ctx_get(fd, flags & IORING_ENTER_REGISTERED_RING, &ref)) return ret;
+  IoRingCtx* ctx = ring_of(ref);
+  if (ctx->r_disabled.load(std::memory_order_acquire)) return -EBADFD;
   int ret = 0;
-  if (ctx->r_disabled.load(std::memory_order_acquire)) {
-    ret = -EBADFD;
-    goto out;
-  }
   if (ctx->flags & IORING_SETUP_SQPOLL) {
-    if (!sq_thread_alive(ctx)) {
-      ret = -EOWNERDEAD;
-      goto out;
-    }
+    if (!sq_thread_alive(ctx)) return -EOWNERDEAD;
     if (flags & IORING_ENTER_SQ_WAKEUP) sq_thread_wake(ctx);
     if (flags & IORING_ENTER_SQ_WAIT) sqpoll_wait_sq(ctx);
     ret = static_cast<int>(to_submit);
   } else if (to_submit) {
     if ((ctx->flags & IORING_SETUP_SINGLE_ISSUER) &&
-        ctx->submitter_tid.load(std::memory_order_relaxed) != current_tid()) {
-      ret = -EEXIST;
-      goto out;
-    }
+        ctx->submitter_tid.load(std::memory_order_relaxed) != core::current_tid())
+      return -EEXIST;
     ret = submit_and_flush(ctx, to_submit);
-    if (ret != static_cast<int>(to_submit)) goto out;
+    if (ret != static_cast<int>(to_submit)) return ret;
   }
   if (flags & IORING_ENTER_GETEVENTS) {
     ExtArg ext;
@@ -81,8 +75,6 @@ int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags
   } else if (tw_pending(ctx)) {
     tw_run(ctx);
   }
-out:
-  ctx_put(ctx);
   return ret;
 }
 

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/process.hpp"
+#include "core/write_limit.hpp"
 #include "uring/engine.hpp"
 
 namespace iostack::uring {
@@ -79,6 +81,11 @@ int fallocate_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 int fallocate_issue(IoKiocb* req, unsigned issue_flags) {
   if (issue_flags & kIssueNonblock) return -EAGAIN;
   if (req->bdev) return done(req, -EOPNOTSUPP);
+  if (!(req->sync.mode & FALLOC_FL_KEEP_SIZE) && req->sync.off >= 0 && req->sync.len > 0 &&
+      req->sync.len <= INT64_MAX - req->sync.off) {
+    if (const int err = core::size_limit_check(req->os_fd, req->sync.off + req->sync.len))
+      return done(req, err);
+  }
   const int r = fallocate(req->os_fd, req->sync.mode, req->sync.off, req->sync.len);
   return done(req, r < 0 ? -errno : 0);
 }
@@ -156,10 +163,8 @@ int close_issue(IoKiocb* req, unsigned issue_flags) {
   }
   const int fd = req->close.fd;
   // An io_uring cannot be closed through itself.
-  if (ring_fd_lookup(fd)) return done(req, -EBADF);
-  if (block::bdev_file_lookup(fd)) return done(req, block::bdev_file_close(fd));
-  const int r = close(fd);
-  return done(req, r < 0 ? -errno : 0);
+  if (is_ring_fd(fd)) return done(req, -EBADF);
+  return done(req, core::close_fd(fd));
 }
 
 // ---- STATX

@@ -163,6 +163,7 @@ struct IoKiocb {
   bool file_assigned = false;
   int os_fd = -1;
   block::BdevFile* bdev = nullptr;
+  core::FileRef bdev_ref;  // holds `bdev` when it came from a plain descriptor
   FileNode* file_node = nullptr;
 
   IoKiocb* link = nullptr;       // next request of the chain

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <thread>
 
+#include "core/internal_thread.hpp"
+
 namespace iostack::uring {
 
 namespace {
@@ -45,7 +47,8 @@ void IoWq::create_worker_locked(int ai) {
   a.nr_workers++;
   live_threads_++;
   auto* w = new Worker;
-  std::thread t([this, w, ai] { worker_main(w, ai); });
+  std::thread t =
+      core::start_internal_thread(core::ThreadKind::kIoWq, [this, w, ai] { worker_main(w, ai); });
   if (have_affinity_) pthread_setaffinity_np(t.native_handle(), sizeof(affinity_), &affinity_);
   t.detach();
 }

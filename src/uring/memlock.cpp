@@ -7,16 +7,18 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/process.hpp"
 #include "uring/engine.hpp"
 
 namespace iostack::uring {
 
 namespace {
-std::mutex g_mu;
-std::unordered_map<uid_t, std::size_t>& locked_vm() {
-  static auto* m = new std::unordered_map<uid_t, std::size_t>;
-  return *m;
-}
+// user->locked_vm of every user with rings in this process.
+struct LockedVm {
+  std::mutex mu;
+  std::unordered_map<uid_t, std::size_t> pages;
+};
+LockedVm& locked_vm() { return core::Process::current().state<LockedVm>(); }
 }  // namespace
 
 int account_mem(uid_t uid, std::size_t pages) {
@@ -25,8 +27,9 @@ int account_mem(uid_t uid, std::size_t pages) {
   getrlimit(RLIMIT_MEMLOCK, &rl);
   const std::size_t limit =
       rl.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<std::size_t>(rl.rlim_cur) / kPageSize;
-  std::lock_guard lock(g_mu);
-  std::size_t& cur = locked_vm()[uid];
+  LockedVm& vm = locked_vm();
+  std::lock_guard lock(vm.mu);
+  std::size_t& cur = vm.pages[uid];
   if (cur + pages > limit || cur + pages < cur) return -ENOMEM;
   cur += pages;
   return 0;
@@ -34,8 +37,9 @@ int account_mem(uid_t uid, std::size_t pages) {
 
 void unaccount_mem(uid_t uid, std::size_t pages) {
   if (!pages) return;
-  std::lock_guard lock(g_mu);
-  std::size_t& cur = locked_vm()[uid];
+  LockedVm& vm = locked_vm();
+  std::lock_guard lock(vm.mu);
+  std::size_t& cur = vm.pages[uid];
   cur = cur >= pages ? cur - pages : 0;
 }
 

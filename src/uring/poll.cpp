@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/internal_thread.hpp"
+#include "core/process.hpp"
 #include "uring/engine.hpp"
 
 namespace iostack::uring {
@@ -29,9 +31,12 @@ constexpr std::uint32_t kPollUnmask = EPOLLERR | EPOLLHUP | POLLNVAL | EPOLLRDHU
 
 class PollService {
  public:
-  static PollService& get() {
-    static PollService* s = new PollService;  // never destroyed: its thread outlives statics
-    return *s;
+  // One per process; never destroyed: its thread outlives statics.
+  static PollService& get() { return core::Process::current().state<PollService>(); }
+
+  PollService() {
+    epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    core::start_internal_thread(core::ThreadKind::kPoll, [this] { run(); }).detach();
   }
 
   std::mutex mu;
@@ -74,11 +79,6 @@ class PollService {
   }
 
  private:
-  PollService() {
-    epfd_ = epoll_create1(EPOLL_CLOEXEC);
-    std::thread([this] { run(); }).detach();
-  }
-
   void run() {
     struct epoll_event evs[64];
     for (;;) {

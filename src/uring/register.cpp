@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/process.hpp"
 #include "uring/engine.hpp"
 
 namespace iostack::uring {
@@ -34,7 +35,7 @@ int probe(void* arg, unsigned nr_args) {
 int enable_rings(IoRingCtx* ctx) {
   if (!ctx->r_disabled.load(std::memory_order_acquire)) return -EBADFD;
   if ((ctx->flags & IORING_SETUP_SINGLE_ISSUER) && !ctx->submitter_tid.load())
-    ctx->submitter_tid.store(current_tid(), std::memory_order_relaxed);
+    ctx->submitter_tid.store(core::current_tid(), std::memory_order_relaxed);
   ctx->r_disabled.store(false, std::memory_order_release);
   sq_thread_wake(ctx);
   return 0;
@@ -110,17 +111,17 @@ int do_register(IoRingCtx* ctx, unsigned opcode, void* arg, unsigned nr_args) {
 int ring_register(int fd, unsigned opcode, void* arg, unsigned nr_args) {
   const bool use_registered = opcode & IORING_REGISTER_USE_REGISTERED_RING;
   opcode &= ~IORING_REGISTER_USE_REGISTERED_RING;
-  IoRingCtx* ctx;
-  if (const int ret = ctx_get(fd, use_registered, &ctx)) return ret;
+  core::FileRef ref;
+  if (const int ret = ctx_get(fd, use_registered, &ref)) return ret;
+  IoRingCtx* ctx = ring_of(ref);
   int ret;
   const pid_t owner = ctx->submitter_tid.load(std::memory_order_relaxed);
-  if ((ctx->flags & IORING_SETUP_SINGLE_ISSUER) && owner && owner != current_tid()) {
+  if ((ctx->flags & IORING_SETUP_SINGLE_ISSUER) && owner && owner != core::current_tid()) {
     ret = -EEXIST;
   } else {
     std::lock_guard lock(ctx->uring_lock);
     ret = do_register(ctx, opcode, arg, nr_args);
   }
-  ctx_put(ctx);
   return ret;
 }
 

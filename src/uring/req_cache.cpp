@@ -36,6 +36,7 @@ IoKiocb* req_alloc(IoRingCtx* ctx) {
 
 void req_recycle(IoKiocb* req, bool locked) {
   IoRingCtx* ctx = req->ctx;
+  ctx->recycling.fetch_add(1, std::memory_order_seq_cst);
   const std::uint32_t live = ctx->nr_live.fetch_sub(1, std::memory_order_acq_rel) - 1;
   if (locked) {
     req->comp_next = ctx->free_list;
@@ -57,6 +58,7 @@ void req_recycle(IoKiocb* req, bool locked) {
   }
   // Ring teardown waits for the last one.
   if (live == 0 && !ctx->alive.load(std::memory_order_relaxed)) ctx->cq_wait.wake();
+  ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);  // the last touch of ctx
 }
 
 void req_put(IoKiocb* req, bool locked) {

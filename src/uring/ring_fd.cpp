@@ -1,30 +1,99 @@
-// The ring's file descriptor (io_uring_get_file, io_uring_poll, fget of a
-// ring, IORING_REGISTER_RING_FDS in io_uring/io_uring.c, tctx.c). The fd is
-// an epoll instance holding one private eventfd: epoll gives it the
-// kernel's answers for read() (EINVAL) and readiness for poll/epoll; the
-// eventfd is signalled when CQEs are posted and drained when an enter finds
-// the CQ ring empty.
+// The ring's file (io_uring_get_file, io_uring_poll, fget of a ring,
+// io_uring_release, IORING_REGISTER_RING_FDS in io_uring/io_uring.c and
+// tctx.c). The descriptor is an epoll instance holding one private eventfd:
+// epoll gives it the kernel's answers for read() (EINVAL) and readiness for
+// poll/epoll; the eventfd is signalled when CQEs are posted and drained when
+// the CQ ring is found empty. The ring is a core::File in the process's
+// descriptor table, so dup()s of the descriptor reach the same ring and the
+// ring lives until its last descriptor and reference are gone.
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
 
+#include "core/process.hpp"
 #include "uring/engine.hpp"
 
 namespace iostack::uring {
 
 namespace {
 
-constexpr int kMaxFd = 1 << 16;
-std::array<std::atomic<IoRingCtx*>, kMaxFd> g_rings{};
+core::FdTable& files() { return core::Process::current().files(); }
 
-// tctx->registered_rings: per task, hence per thread here.
-thread_local std::array<IoRingCtx*, kRingFdRegMax> t_registered{};
+void ring_release(core::File* f) {
+  auto* ctx = static_cast<IoRingCtx*>(f);
+  ring_destroy(ctx);
+  delete ctx;
+}
+
+// What a forked child finds at a ring descriptor of its parent. The kernel
+// shares the ring across fork(); iostack's ring lives in the parent's
+// threads, so in the child the descriptor refuses enter and register with
+// -EBADFD, still maps the (shared) ring memory, and closes cleanly.
+struct InheritedRing : core::File {
+  InheritedRing();
+  RingRegion region;   // the parent's shared mapping, inherited by fork
+  int ready_efd = -1;  // the parent's eventfd, inherited too
+};
+
+void inherited_release(core::File* f) {
+  auto* r = static_cast<InheritedRing*>(f);
+  munmap(r->region.base, r->region.rings_bytes + r->region.sqes_bytes);
+  if (r->ready_efd >= 0) close(r->ready_efd);
+  delete r;
+}
+
+core::File* inherited_fork_child(core::File* f) {
+  auto* parent = static_cast<InheritedRing*>(f);
+  auto* r = new InheritedRing;
+  r->region = parent->region;
+  r->ready_efd = parent->ready_efd;
+  return r;
+}
+
+const core::FileOps kInheritedRingFops = {"io_uring (parent's)", inherited_release,
+                                          inherited_fork_child};
+
+InheritedRing::InheritedRing() : core::File(&kInheritedRingFops) {}
+
+core::File* ring_fork_child(core::File* f) {
+  auto* ctx = static_cast<IoRingCtx*>(f);
+  auto* r = new InheritedRing;
+  r->region = ring_region(ctx);
+  r->ready_efd = ctx->ready_efd;
+  return r;
+}
+
+// tctx->registered_rings: per task, hence per thread here. Each slot holds a
+// reference, as the kernel's holds the file. A forked child's thread drops
+// the copies without touching the parent's rings.
+struct RegisteredRings {
+  unsigned generation = 0;
+  std::array<core::FileRef, kRingFdRegMax> slots;
+  ~RegisteredRings() {
+    if (generation != core::Process::fork_generation())
+      for (core::FileRef& s : slots) s.release();
+  }
+  std::array<core::FileRef, kRingFdRegMax>& get() {
+    const unsigned g = core::Process::fork_generation();
+    if (generation != g) {
+      for (core::FileRef& s : slots) s.release();
+      generation = g;
+    }
+    return slots;
+  }
+};
+thread_local RegisteredRings t_registered;
 
 }  // namespace
+
+const core::FileOps kRingFops = {"io_uring", ring_release, ring_fork_child};
+
+IoRingCtx::IoRingCtx() : core::File(&kRingFops) {}
 
 int ring_fd_create(IoRingCtx* ctx) {
   const int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -38,8 +107,8 @@ int ring_fd_create(IoRingCtx* ctx) {
   struct epoll_event ev {};
   ev.events = EPOLLIN;
   ev.data.fd = efd;
-  if (epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) != 0 || ep >= kMaxFd) {
-    const int err = ep >= kMaxFd ? -EMFILE : -errno;
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) != 0) {
+    const int err = -errno;
     close(ep);
     close(efd);
     return err;
@@ -51,23 +120,77 @@ int ring_fd_create(IoRingCtx* ctx) {
 
 void ring_fd_install(IoRingCtx* ctx) {
   ctx->alive.store(true, std::memory_order_release);
-  g_rings[static_cast<std::size_t>(ctx->fd)].store(ctx, std::memory_order_release);
+  // The table takes the ring's first reference. Whatever it held at this
+  // number was closed behind our back (an inline close system call): it
+  // goes now.
+  files().install(ctx->fd, ctx);
 }
 
-IoRingCtx* ring_fd_lookup(int fd) {
-  if (fd < 0 || fd >= kMaxFd) return nullptr;
-  return g_rings[static_cast<std::size_t>(fd)].load(std::memory_order_acquire);
+core::FileRef ring_file_get(int fd) {
+  core::FileRef f = files().get(fd);
+  if (!f.is(&kRingFops)) return {};
+  return f;
 }
 
-IoRingCtx* ring_fd_remove(int fd) {
-  if (fd < 0 || fd >= kMaxFd) return nullptr;
-  IoRingCtx* ctx =
-      g_rings[static_cast<std::size_t>(fd)].exchange(nullptr, std::memory_order_acq_rel);
-  if (ctx) {
-    for (auto& slot : t_registered)
-      if (slot == ctx) slot = nullptr;
+bool is_ring_fd(int fd) {
+  core::FileRef f = files().get(fd);
+  return f.is(&kRingFops) || f.is(&kInheritedRingFops);
+}
+
+bool ring_fd_verify(IoRingCtx* ctx, int fd) {
+  // Only the epoll instance made for this ring holds its private eventfd.
+  struct epoll_event ev {};
+  ev.events = EPOLLIN;
+  ev.data.fd = ctx->ready_efd;
+  return epoll_ctl(fd, EPOLL_CTL_MOD, ctx->ready_efd, &ev) == 0;
+}
+
+RingRegion ring_region(const IoRingCtx* ctx) {
+  return {static_cast<char*>(ctx->region), ctx->rings_bytes, ctx->sqes_bytes};
+}
+
+int ring_region_of(int fd, RingRegion* out) {
+  core::FileRef f = files().get(fd);
+  if (f.is(&kRingFops)) {
+    *out = ring_region(ring_of(f));
+    return 0;
   }
-  return ctx;
+  if (f.is(&kInheritedRingFops)) {
+    *out = f.as<InheritedRing>()->region;
+    return 0;
+  }
+  return fcntl(fd, F_GETFD) < 0 ? -EBADF : -ENODEV;
+}
+
+void* ring_region_map(const RingRegion& region, void* addr, std::size_t len, int prot, int flags,
+                      off_t offset) {
+  auto err = [](int e) { return reinterpret_cast<void*>(static_cast<long>(e)); };
+  char* src;
+  std::size_t size;
+  switch (static_cast<unsigned long long>(offset) & IORING_OFF_MMAP_MASK) {
+    case IORING_OFF_SQ_RING:
+    case IORING_OFF_CQ_RING:
+      src = region.base;
+      size = region.rings_bytes;
+      break;
+    case IORING_OFF_SQES:
+      src = region.base + region.rings_bytes;
+      size = region.sqes_bytes;
+      break;
+    default:
+      return err(-EINVAL);
+  }
+  if (len > size) return err(-EINVAL);
+  // A zero old size makes mremap map the same shared pages once more.
+  void* p = (flags & MAP_FIXED) ? mremap(src, 0, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr)
+                                : mremap(src, 0, len, MREMAP_MAYMOVE);
+  if (p == MAP_FAILED) return err(-errno);
+  if (prot != (PROT_READ | PROT_WRITE) && mprotect(p, len, prot) != 0) {
+    const int e = -errno;
+    munmap(p, len);
+    return err(e);
+  }
+  return p;
 }
 
 void ring_ready_signal(IoRingCtx* ctx) {
@@ -89,36 +212,40 @@ void ring_ready_update(IoRingCtx* ctx) {
     ring_ready_signal(ctx);
 }
 
-IoRingCtx* registered_ring(unsigned index) {
-  if (index >= kRingFdRegMax) return nullptr;
-  return t_registered[index];
+std::uint32_t ring_poll_mask(IoRingCtx* ctx) {
+  ring_ready_update(ctx);
+  std::uint32_t mask = 0;
+  const std::uint32_t sq_used =
+      load_acquire(ctx->rings->sq.tail) - load_acquire(ctx->rings->sq.head);
+  if (sq_used < ctx->sq_entries) mask |= EPOLLOUT | EPOLLWRNORM;
+  if (cq_events_user(ctx) || ctx->has_overflow.load(std::memory_order_acquire))
+    mask |= EPOLLIN | EPOLLRDNORM;
+  return mask;
 }
 
-int ctx_get(int fd, bool registered, IoRingCtx** out) {
-  IoRingCtx* ctx;
+int ctx_get(int fd, bool registered, core::FileRef* out) {
   if (registered) {
     if (fd < 0 || static_cast<unsigned>(fd) >= kRingFdRegMax) return -EINVAL;
-    ctx = t_registered[static_cast<unsigned>(fd)];
-    if (!ctx) return -EBADF;
-  } else {
-    ctx = ring_fd_lookup(fd);
-    if (!ctx) return fcntl(fd, F_GETFD) < 0 ? -EBADF : -EOPNOTSUPP;
+    const core::FileRef& slot = t_registered.get()[static_cast<unsigned>(fd)];
+    if (!slot) return -EBADF;
+    slot.get()->get();
+    *out = core::FileRef(slot.get());
+    return 0;
   }
-  ctx->users.fetch_add(1, std::memory_order_seq_cst);
-  if (!ctx->alive.load(std::memory_order_seq_cst)) {
-    ctx->users.fetch_sub(1, std::memory_order_seq_cst);
-    return -EBADF;
+  core::FileRef f = files().get(fd);
+  if (!f.is(&kRingFops)) {
+    if (f.is(&kInheritedRingFops)) return -EBADFD;
+    return fcntl(fd, F_GETFD) < 0 ? -EBADF : -EOPNOTSUPP;
   }
-  *out = ctx;
+  *out = std::move(f);
   return 0;
 }
-
-void ctx_put(IoRingCtx* ctx) { ctx->users.fetch_sub(1, std::memory_order_seq_cst); }
 
 // io_ringfd_register: entries are struct io_uring_rsrc_update {offset, resv,
 // data}; offset -1 picks a free slot and is written back.
 int register_ring_fds(IoRingCtx*, void* arg, unsigned nr) {
   if (!nr || nr > kRingFdRegMax) return -EINVAL;
+  auto& slots = t_registered.get();
   auto* upd = static_cast<io_uring_rsrc_update*>(arg);
   unsigned i;
   int ret = 0;
@@ -131,7 +258,7 @@ int register_ring_fds(IoRingCtx*, void* arg, unsigned nr) {
     unsigned slot;
     if (u.offset == static_cast<std::uint32_t>(-1)) {
       for (slot = 0; slot < kRingFdRegMax; ++slot)
-        if (!t_registered[slot]) break;
+        if (!slots[slot]) break;
       if (slot == kRingFdRegMax) {
         ret = -EBUSY;
         break;
@@ -143,12 +270,12 @@ int register_ring_fds(IoRingCtx*, void* arg, unsigned nr) {
         break;
       }
     }
-    IoRingCtx* target = ring_fd_lookup(static_cast<int>(u.data));
+    core::FileRef target = ring_file_get(static_cast<int>(u.data));
     if (!target) {
       ret = fcntl(static_cast<int>(u.data), F_GETFD) < 0 ? -EBADF : -EOPNOTSUPP;
       break;
     }
-    t_registered[slot] = target;
+    slots[slot] = std::move(target);
     u.offset = slot;
   }
   return i ? static_cast<int>(i) : ret;
@@ -156,6 +283,7 @@ int register_ring_fds(IoRingCtx*, void* arg, unsigned nr) {
 
 int unregister_ring_fds(IoRingCtx*, void* arg, unsigned nr) {
   if (!nr || nr > kRingFdRegMax) return -EINVAL;
+  auto& slots = t_registered.get();
   auto* upd = static_cast<io_uring_rsrc_update*>(arg);
   unsigned i;
   int ret = 0;
@@ -168,7 +296,7 @@ int unregister_ring_fds(IoRingCtx*, void* arg, unsigned nr) {
       ret = -EINVAL;
       break;
     }
-    t_registered[upd[i].offset] = nullptr;
+    slots[upd[i].offset].reset();
   }
   return i ? static_cast<int>(i) : ret;
 }

@@ -25,12 +25,13 @@ namespace {
 int make_node(int fd, FileNode** out) {
   *out = nullptr;
   if (fd == -1 || fd == IORING_REGISTER_FILES_SKIP) return 0;
-  if (ring_fd_lookup(fd)) return -EBADF;
+  if (ring_file_get(fd)) return -EBADF;
   const int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (dup < 0) return -EBADF;
   auto* n = new FileNode;
   n->fd = dup;
-  n->bdev = block::bdev_file_lookup(fd);
+  n->bdev_ref = block::bdev_file_get(fd);
+  n->bdev = block::bdev_of(n->bdev_ref);
   *out = n;
   return 0;
 }

@@ -9,7 +9,9 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
+#include "core/write_limit.hpp"
 #include "task/current.hpp"
 #include "task/task_ioprio.hpp"
 #include "uring/engine.hpp"
@@ -118,6 +120,20 @@ void advance_iov(IoKiocb* req, std::int64_t n) {
   }
 }
 
+// The first `bytes` of an iovec array, in `out` (a rare path: RLIMIT_FSIZE).
+int clip_iov(const struct iovec* iov, int nr, std::size_t bytes, std::vector<struct iovec>* out,
+             struct iovec** result) {
+  out->clear();
+  for (int i = 0; i < nr && bytes; ++i) {
+    struct iovec v = iov[i];
+    if (v.iov_len > bytes) v.iov_len = bytes;
+    bytes -= v.iov_len;
+    out->push_back(v);
+  }
+  *result = out->data();
+  return static_cast<int>(out->size());
+}
+
 int finish_rw(IoKiocb* req, std::int64_t res) {
   if (res != req->rw.bytes) req_set_fail(req);
   req_set_res(req, static_cast<int>(res), 0);
@@ -136,8 +152,16 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   int rwf = rw.rw_flags;
   if (nonblock) rwf |= RWF_NOWAIT;
   struct iovec* iov;
-  const int nr = build_iov(req, &iov);
+  int nr = build_iov(req, &iov);
   std::int64_t pos = rw.pos == -1 ? -1 : rw.pos + rw.done;
+  std::vector<struct iovec> clipped;
+  if (write) {
+    const auto want = static_cast<std::size_t>(rw.bytes - rw.done);
+    std::size_t allowed = want;
+    if (const int err = core::write_limit_check(req->os_fd, pos, &allowed))
+      return finish_rw(req, rw.done ? rw.done : err);
+    if (allowed < want) nr = clip_iov(iov, nr, allowed, &clipped, &iov);
+  }
   bool stream = false;
   ssize_t n =
       write ? pwritev2(req->os_fd, iov, nr, pos, rwf) : preadv2(req->os_fd, iov, nr, pos, rwf);

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/process.hpp"
 #include "task/current.hpp"
 #include "task/task.hpp"
 #include "uring/engine.hpp"
@@ -114,12 +115,11 @@ int account_rings(IoRingCtx* ctx) {
 
 int allocate_rings(IoRingCtx* ctx) {
   const RingsLayout rl = rings_layout(ctx->sq_entries, ctx->cq_entries);
-  ctx->memfd = memfd_create("[io_uring]", MFD_CLOEXEC);
-  if (ctx->memfd < 0) return -errno;
   ctx->region_bytes = ctx->rings_bytes + ctx->sqes_bytes;
-  if (ftruncate(ctx->memfd, static_cast<off_t>(ctx->region_bytes)) != 0) return -errno;
-  void* p = mmap(nullptr, ctx->region_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-                 ctx->memfd, 0);
+  // Shared anonymous memory, not a file: the program's mappings are made
+  // from it with mremap (ring_region_map), and no RLIMIT_FSIZE applies.
+  void* p = mmap(nullptr, ctx->region_bytes, PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (p == MAP_FAILED) return -ENOMEM;
   ctx->region = p;
   ctx->rings = static_cast<IoRings*>(p);
@@ -135,7 +135,8 @@ int allocate_rings(IoRingCtx* ctx) {
 
 int create_wq(IoRingCtx* ctx, const io_uring_params& p) {
   if (p.flags & IORING_SETUP_ATTACH_WQ) {
-    if (IoRingCtx* other = ring_fd_lookup(static_cast<int>(p.wq_fd)); other && other->wq) {
+    core::FileRef ref = ring_file_get(static_cast<int>(p.wq_fd));
+    if (IoRingCtx* other = ring_of(ref); other && other->wq) {
       other->wq->get();
       ctx->wq = other->wq;
       return 0;
@@ -159,20 +160,11 @@ void free_ctx_resources(IoRingCtx* ctx) {
   if (ctx->region) munmap(ctx->region, ctx->region_bytes);
   ctx->region = nullptr;
   ctx->rings = nullptr;
-  if (ctx->memfd >= 0) close(ctx->memfd);
   if (ctx->ready_efd >= 0) close(ctx->ready_efd);
-  if (ctx->fd >= 0) close(ctx->fd);
-  ctx->memfd = ctx->ready_efd = ctx->fd = -1;
+  ctx->ready_efd = -1;
   if (ctx->acct_pages) unaccount_mem(ctx->acct_uid, ctx->acct_pages);
   ctx->acct_pages = 0;
   req_cache_destroy(ctx);
-  // The shell stays allocated: a thread racing with close may still look at
-  // `alive` and `users` (the kernel keeps the file alive by reference). It
-  // stays reachable too, from this list, so leak checkers know it is kept.
-  static std::mutex retired_mu;
-  static auto* retired = new std::vector<IoRingCtx*>;
-  std::lock_guard lock(retired_mu);
-  retired->push_back(ctx);
 }
 
 }  // namespace
@@ -190,6 +182,7 @@ int ring_setup(unsigned entries, io_uring_params* up) {
 
   auto* ctx = new IoRingCtx;
   ctx->flags = p.flags;
+  ctx->stats = &core::exec_stats();
   ctx->sq_entries = p.sq_entries;
   ctx->cq_entries = p.cq_entries;
   tw_init(ctx);
@@ -212,12 +205,14 @@ int ring_setup(unsigned entries, io_uring_params* up) {
   if (ret) {
     sq_thread_finish(ctx);
     free_ctx_resources(ctx);
+    if (ctx->fd >= 0) close(ctx->fd);
+    delete ctx;
     return ret;
   }
   p.features = kFeatures;
   ctx->r_disabled.store(p.flags & IORING_SETUP_R_DISABLED, std::memory_order_relaxed);
   if ((p.flags & IORING_SETUP_SINGLE_ISSUER) && !(p.flags & IORING_SETUP_R_DISABLED))
-    ctx->submitter_tid.store(current_tid(), std::memory_order_relaxed);
+    ctx->submitter_tid.store(core::current_tid(), std::memory_order_relaxed);
   std::memcpy(up, &p, sizeof(p));
   ring_fd_install(ctx);
   return ctx->fd;
@@ -225,7 +220,6 @@ int ring_setup(unsigned entries, io_uring_params* up) {
 
 void ring_destroy(IoRingCtx* ctx) {
   ctx->alive.store(false, std::memory_order_seq_cst);
-  while (ctx->users.load(std::memory_order_seq_cst) > 0) std::this_thread::yield();
   sq_thread_finish(ctx);
 
   // io_uring_try_cancel_requests: queued work, polls, timeouts, drained
@@ -276,6 +270,7 @@ void ring_destroy(IoRingCtx* ctx) {
     if (ctx->files_registered) unregister_files(ctx);
     if (ctx->bufs_registered) unregister_buffers(ctx);
   }
+  while (ctx->recycling.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
   free_ctx_resources(ctx);
 }
 

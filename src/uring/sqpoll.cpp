@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/internal_thread.hpp"
 #include "uring/engine.hpp"
 #include "uring/tw_internal.hpp"
 
@@ -151,7 +152,8 @@ void put_sq_data(IoSqData* sqd) {
 int sq_offload_validate(IoRingCtx* ctx, const io_uring_params* p) {
   // Compatibility: an invalid attach fails even without SQPOLL.
   if (ctx->flags & IORING_SETUP_ATTACH_WQ) {
-    IoRingCtx* other = ring_fd_lookup(static_cast<int>(p->wq_fd));
+    core::FileRef ref = ring_file_get(static_cast<int>(p->wq_fd));
+    IoRingCtx* other = ring_of(ref);
     if (!other) return fcntl(static_cast<int>(p->wq_fd), F_GETFD) < 0 ? -ENXIO : -EINVAL;
     if ((ctx->flags & IORING_SETUP_SQPOLL) && !other->sqd) return -EINVAL;
     if (ctx->flags & IORING_SETUP_SQPOLL) return 0;  // the attached thread keeps its CPU
@@ -175,7 +177,8 @@ int sq_offload_create(IoRingCtx* ctx, const io_uring_params* p) {
   IoSqData* sqd = nullptr;
   bool attached = false;
   if (ctx->flags & IORING_SETUP_ATTACH_WQ) {
-    IoRingCtx* other = ring_fd_lookup(static_cast<int>(p->wq_fd));
+    core::FileRef ref = ring_file_get(static_cast<int>(p->wq_fd));
+    IoRingCtx* other = ring_of(ref);
     if (!other) return fcntl(static_cast<int>(p->wq_fd), F_GETFD) < 0 ? -ENXIO : -EINVAL;
     if (!other->sqd) return -EINVAL;
     sqd = other->sqd;
@@ -200,7 +203,8 @@ int sq_offload_create(IoRingCtx* ctx, const io_uring_params* p) {
   if (ctx->flags & IORING_SETUP_SQ_AFF) sqd->sq_cpu = static_cast<int>(p->sq_thread_cpu);
   sqd->tgid = getpid();
   sqd->alive.store(true, std::memory_order_release);
-  sqd->thread = std::thread(sq_thread_main, sqd);
+  sqd->thread =
+      core::start_internal_thread(core::ThreadKind::kSqPoll, [sqd] { sq_thread_main(sqd); });
   return 0;
 }
 

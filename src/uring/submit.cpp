@@ -188,7 +188,8 @@ bool assign_file(IoKiocb* req, const IoOpDef* def, unsigned issue_flags) {
   } else {
     if (req->fd < 0) return false;
     req->os_fd = req->fd;
-    req->bdev = block::bdev_file_lookup(req->fd);
+    req->bdev_ref = block::bdev_file_get(req->fd);
+    req->bdev = block::bdev_of(req->bdev_ref);
   }
   req->file_assigned = true;
   return true;

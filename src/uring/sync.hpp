@@ -66,10 +66,4 @@ struct WaitQueue {
   }
 };
 
-// The calling thread's id, cached (gettid is a system call).
-inline pid_t current_tid() {
-  thread_local pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
-  return tid;
-}
-
 }  // namespace iostack::uring

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "core/process.hpp"
 #include "uring/engine.hpp"
 
 namespace iostack::uring {
@@ -13,7 +14,7 @@ namespace iostack::uring {
 int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext) {
   if (min_events > ctx->cq_entries) min_events = ctx->cq_entries;
   if ((ctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
-      ctx->submitter_tid.load(std::memory_order_relaxed) != current_tid())
+      ctx->submitter_tid.load(std::memory_order_relaxed) != core::current_tid())
     return -EEXIST;
   if (tw_pending(ctx)) tw_run(ctx);
   if (ctx->has_overflow.load(std::memory_order_acquire)) overflow_flush(ctx, false);

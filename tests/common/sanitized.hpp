@@ -19,7 +19,29 @@ constexpr bool kSanitized =
     false;
 #endif
 
+// ThreadSanitizer cannot start threads in a child forked from a process
+// that has threads ("starting new threads after multi-threaded fork is not
+// supported"): tests whose forked children use iostack skip there.
+constexpr bool kThreadSanitized =
+#if defined(__SANITIZE_THREAD__)
+    true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    true;
+#else
+    false;
+#endif
+#else
+    false;
+#endif
+
 }  // namespace iostack::test
+
+#define SKIP_IF_THREAD_SANITIZED()                                                    \
+  do {                                                                                \
+    if (::iostack::test::kThreadSanitized)                                            \
+      GTEST_SKIP() << "ThreadSanitizer: no threads in a child of a threaded process"; \
+  } while (0)
 
 #define SKIP_IF_SANITIZED()                                                                     \
   do {                                                                                          \

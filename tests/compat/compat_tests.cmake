@@ -19,13 +19,19 @@ target_link_libraries(compat_uring_client PRIVATE PkgConfig::LIBURING)
 set_target_properties(compat_uring_client PROPERTIES
   OUTPUT_NAME uring_client RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
 
+# Raw io_uring system calls on a ring descriptor used as a file (dup, poll, epoll).
+add_executable(compat_ring_fd_client ${PROJECT_SOURCE_DIR}/tests/compat/ring_fd_client.c)
+set_target_properties(compat_ring_fd_client PROPERTIES
+  OUTPUT_NAME ring_fd_client RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
+
 find_library(IOSTACK_SYSTEM_LIBURING NAMES liburing.so.2)
 find_program(IOSTACK_OBJDUMP objdump)
 
-add_dependencies(test_compat compat_seccomp_exec compat_uring_client)
+add_dependencies(test_compat compat_seccomp_exec compat_uring_client compat_ring_fd_client)
 target_compile_definitions(test_compat PRIVATE
   IOSTACK_COMPAT_SECCOMP_EXEC="$<TARGET_FILE:compat_seccomp_exec>"
   IOSTACK_COMPAT_URING_CLIENT="$<TARGET_FILE:compat_uring_client>"
+  IOSTACK_COMPAT_RING_FD_CLIENT="$<TARGET_FILE:compat_ring_fd_client>"
   IOSTACK_COMPAT_SCRATCH_DIR="${_compat_out}")
 if(IOSTACK_SYSTEM_LIBURING AND IOSTACK_OBJDUMP)
   target_compile_definitions(test_compat PRIVATE

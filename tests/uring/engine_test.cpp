@@ -355,7 +355,7 @@ TEST(UringEngine, BlockDeviceTarget) {
     ASSERT_EQ(1, r.submit(1));
     c = r.wait(1);
   }
-  EXPECT_EQ(8192, iostack::block::bdev_file_lookup(fd)->pos.load());
+  EXPECT_EQ(8192, iostack::block::bdev_of(iostack::block::bdev_file_get(fd))->pos.load());
   r.exit();
   iostack::block::bdev_file_close(fd);
   free(mem);

@@ -1,0 +1,47 @@
+/* What `iostack exec` asked of this process through its environment:
+ * IOSTACK_EXEC_SERVE=uring|aio|all (default all) names the system call
+ * families iostack serves (the others go to the kernel), and IOSTACK_STATS=1
+ * prints iostack's counters on stderr when the process exits. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "iostack/stats.h"
+#include "serve.h"
+
+static int serve_uring = 1;
+static int serve_aio = 1;
+
+static void print_stats(void) { iostack_stats_print(STDERR_FILENO); }
+
+/* Runs before trap.c's constructor (lower priority numbers run first). */
+__attribute__((constructor(101))) static void exec_env_init(void) {
+  const char* serve = getenv("IOSTACK_EXEC_SERVE");
+  if (serve && strcmp(serve, "uring") == 0) serve_aio = 0;
+  if (serve && strcmp(serve, "aio") == 0) serve_uring = 0;
+  const char* stats = getenv("IOSTACK_STATS");
+  if (stats && strcmp(stats, "1") == 0) {
+    iostack_stats_enable();
+    atexit(print_stats);
+  }
+}
+
+int preload_serves(long nr) {
+  switch (nr) {
+    case __NR_io_uring_setup:
+    case __NR_io_uring_enter:
+    case __NR_io_uring_register:
+      return serve_uring;
+    case __NR_io_setup:
+    case __NR_io_destroy:
+    case __NR_io_submit:
+    case __NR_io_getevents:
+    case __NR_io_pgetevents:
+    case __NR_io_cancel:
+      return serve_aio;
+    default:
+      return 0;
+  }
+}

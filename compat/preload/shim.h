@@ -1,0 +1,30 @@
+/* What the shim's interposers share: the export marker, lazy lookup of
+ * libc's own function, and libc's error convention. */
+#ifndef IOSTACK_COMPAT_PRELOAD_SHIM_H
+#define IOSTACK_COMPAT_PRELOAD_SHIM_H
+
+#include <dlfcn.h>
+#include <errno.h>
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
+/* Stores dlsym's answer through an object pointer, the POSIX-sanctioned
+ * way to get a function pointer out of it in ISO C. */
+#define SHIM_RESOLVE(var, name)                           \
+  do {                                                    \
+    if (!(var)) *(void**)&(var) = dlsym(RTLD_NEXT, name); \
+  } while (0)
+
+/* The libc convention: -1 with errno for the engine's -errno. */
+static inline long shim_result(long ret) {
+  if (ret < 0 && ret >= -4095) {
+    errno = (int)-ret;
+    return -1;
+  }
+  return ret;
+}
+
+/* readiness.c: forgets the epoll registrations that close(fd) ends. */
+void readiness_forget_fd(int fd);
+
+#endif

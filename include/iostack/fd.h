@@ -1,0 +1,32 @@
+/* iostack's objects behind the program's descriptors (io_uring rings, block
+ * devices) as the program's own descriptor calls see them: for a shim that
+ * interposes close(2), dup(2) and friends, so that a dup of a ring is the
+ * same ring (as on the kernel, where both name one file) and a closed
+ * descriptor's number is never mistaken for the object it named. */
+#ifndef IOSTACK_FD_H
+#define IOSTACK_FD_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* 1 when `fd` names an iostack object, else 0. */
+int iostack_fd_is_iostack(int fd);
+
+/* close(2) of any descriptor: 0 or -errno. The object goes once nothing
+ * else refers to it (a ring's requests are cancelled or waited for then). */
+int iostack_fd_close(int fd);
+
+/* After dup(2), dup2(2), dup3(2) or fcntl(F_DUPFD*) made `newfd` a copy of
+ * `oldfd`: newfd names what oldfd names (and no longer what it named
+ * before, which dup2 closed). */
+void iostack_fd_dup(int oldfd, int newfd);
+
+/* After close_range(2) (without CLOSE_RANGE_CLOEXEC) closed [first, last]. */
+void iostack_fd_close_range(unsigned first, unsigned last);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOSTACK_FD_H */

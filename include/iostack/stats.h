@@ -1,0 +1,21 @@
+/* Counters of what iostack did in this process (`iostack exec --stats`):
+ * requests per io_uring opcode and AIO command, bytes read and written, and
+ * the internal threads started by kind, with their peak. */
+#ifndef IOSTACK_STATS_H
+#define IOSTACK_STATS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Starts counting (nothing is counted before). */
+void iostack_stats_enable(void);
+
+/* Writes the counters to `fd` as a few lines of text. */
+void iostack_stats_print(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOSTACK_STATS_H */

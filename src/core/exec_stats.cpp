@@ -1,0 +1,166 @@
+// Counting and printing of ExecStats.
+#include "core/exec_stats.hpp"
+
+#include <unistd.h>
+
+#include <iterator>
+
+#include "core/process.hpp"
+#include "iostack/stats.h"
+
+namespace iostack::core {
+namespace {
+
+constexpr const char* kThreadNames[] = {"timer", "io-wq", "sqpoll", "poll", "aio", "device"};
+
+// IORING_OP_* and IOCB_CMD_* names, by number.
+constexpr const char* kUringNames[] = {"NOP",
+                                       "READV",
+                                       "WRITEV",
+                                       "FSYNC",
+                                       "READ_FIXED",
+                                       "WRITE_FIXED",
+                                       "POLL_ADD",
+                                       "POLL_REMOVE",
+                                       "SYNC_FILE_RANGE",
+                                       "SENDMSG",
+                                       "RECVMSG",
+                                       "TIMEOUT",
+                                       "TIMEOUT_REMOVE",
+                                       "ACCEPT",
+                                       "ASYNC_CANCEL",
+                                       "LINK_TIMEOUT",
+                                       "CONNECT",
+                                       "FALLOCATE",
+                                       "OPENAT",
+                                       "CLOSE",
+                                       "FILES_UPDATE",
+                                       "STATX",
+                                       "READ",
+                                       "WRITE",
+                                       "FADVISE",
+                                       "MADVISE",
+                                       "SEND",
+                                       "RECV",
+                                       "OPENAT2",
+                                       "EPOLL_CTL",
+                                       "SPLICE",
+                                       "PROVIDE_BUFFERS",
+                                       "REMOVE_BUFFERS",
+                                       "TEE",
+                                       "SHUTDOWN",
+                                       "RENAMEAT",
+                                       "UNLINKAT",
+                                       "MKDIRAT",
+                                       "SYMLINKAT",
+                                       "LINKAT",
+                                       "MSG_RING",
+                                       "FSETXATTR",
+                                       "SETXATTR",
+                                       "FGETXATTR",
+                                       "GETXATTR",
+                                       "SOCKET",
+                                       "URING_CMD",
+                                       "SEND_ZC",
+                                       "SENDMSG_ZC",
+                                       "READ_MULTISHOT",
+                                       "WAITID",
+                                       "FUTEX_WAIT",
+                                       "FUTEX_WAKE",
+                                       "FUTEX_WAITV",
+                                       "FIXED_FD_INSTALL",
+                                       "FTRUNCATE",
+                                       "BIND",
+                                       "LISTEN",
+                                       "RECV_ZC",
+                                       "EPOLL_WAIT",
+                                       "READV_FIXED",
+                                       "WRITEV_FIXED"};
+constexpr const char* kAioNames[] = {"PREAD", "PWRITE", "FSYNC",  "FDSYNC", "POLL",
+                                     "NOOP",  "7",      "PREADV", "PWRITEV"};
+
+void add_bytes(ExecStats* s, std::int64_t res, bool read, bool write) {
+  if (res <= 0) return;
+  if (read) s->bytes_read.fetch_add(static_cast<std::uint64_t>(res), std::memory_order_relaxed);
+  if (write) s->bytes_written.fetch_add(static_cast<std::uint64_t>(res), std::memory_order_relaxed);
+}
+
+}  // namespace
+
+ExecStats& exec_stats() { return Process::current().state<ExecStats>(); }
+
+void ExecStats::count_uring(unsigned opcode, std::int64_t res, bool read, bool write) {
+  if (opcode < kUringOps) uring_ops[opcode].fetch_add(1, std::memory_order_relaxed);
+  add_bytes(this, res, read, write);
+}
+
+void ExecStats::count_aio(unsigned cmd, std::int64_t res, bool read, bool write) {
+  if (cmd < kAioCmds) aio_ops[cmd].fetch_add(1, std::memory_order_relaxed);
+  add_bytes(this, res, read, write);
+}
+
+void ExecStats::thread_started(ThreadKind kind) {
+  const int k = static_cast<int>(kind);
+  threads_started[k].fetch_add(1, std::memory_order_relaxed);
+  const std::uint32_t live = threads_live[k].fetch_add(1, std::memory_order_relaxed) + 1;
+  std::uint32_t peak = threads_peak[k].load(std::memory_order_relaxed);
+  while (live > peak &&
+         !threads_peak[k].compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
+  }
+}
+
+void ExecStats::thread_ended(ThreadKind kind) {
+  threads_live[static_cast<int>(kind)].fetch_sub(1, std::memory_order_relaxed);
+}
+
+void ExecStats::print(std::FILE* out) const {
+  std::fprintf(out, "iostack: pid %d\n  io_uring:", static_cast<int>(getpid()));
+  bool any = false;
+  for (int i = 0; i < kUringOps; ++i) {
+    const std::uint64_t n = uring_ops[i].load(std::memory_order_relaxed);
+    if (!n) continue;
+    const char* name = i < static_cast<int>(std::size(kUringNames)) ? kUringNames[i] : "?";
+    std::fprintf(out, " %s=%llu", name, static_cast<unsigned long long>(n));
+    any = true;
+  }
+  std::fprintf(out, "%s\n  aio:", any ? "" : " none");
+  any = false;
+  for (int i = 0; i < kAioCmds; ++i) {
+    const std::uint64_t n = aio_ops[i].load(std::memory_order_relaxed);
+    if (!n) continue;
+    const char* name = i < static_cast<int>(std::size(kAioNames)) ? kAioNames[i] : "?";
+    std::fprintf(out, " %s=%llu", name, static_cast<unsigned long long>(n));
+    any = true;
+  }
+  std::fprintf(out,
+               "%s\n  bytes: read=%llu written=%llu\n  threads started (peak):", any ? "" : " none",
+               static_cast<unsigned long long>(bytes_read.load(std::memory_order_relaxed)),
+               static_cast<unsigned long long>(bytes_written.load(std::memory_order_relaxed)));
+  for (int k = 0; k < static_cast<int>(ThreadKind::kCount); ++k)
+    std::fprintf(out, " %s=%u(%u)", kThreadNames[k],
+                 threads_started[k].load(std::memory_order_relaxed),
+                 threads_peak[k].load(std::memory_order_relaxed));
+  std::fprintf(out, "\n");
+}
+
+}  // namespace iostack::core
+
+extern "C" {
+
+void iostack_stats_enable(void) {
+  iostack::core::exec_stats().on.store(true, std::memory_order_relaxed);
+}
+
+void iostack_stats_print(int fd) {
+  // A private stream on a duplicate: the program's stdio stays untouched.
+  const int copy = dup(fd);
+  if (copy < 0) return;
+  if (std::FILE* out = fdopen(copy, "w")) {
+    iostack::core::exec_stats().print(out);
+    std::fclose(out);
+  } else {
+    close(copy);
+  }
+}
+
+}  // extern "C"
