@@ -3,6 +3,8 @@
 // to io-wq (or to poll, for pipes and sockets) on -EAGAIN; an iostack block
 // device goes through block::bdev_rw.
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 
 #include <cerrno>
@@ -120,6 +122,13 @@ void advance_iov(IoKiocb* req, std::int64_t n) {
   }
 }
 
+// Whether `fd` is a file of a memory file system (tmpfs, ramfs).
+bool memory_backed(int fd) {
+  struct statfs sf;
+  if (fstatfs(fd, &sf) != 0) return false;
+  return sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC;
+}
+
 // The first `bytes` of an iovec array, in `out` (a rare path: RLIMIT_FSIZE).
 int clip_iov(const struct iovec* iov, int nr, std::size_t bytes, std::vector<struct iovec>* out,
              struct iovec** result) {
@@ -165,6 +174,14 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   bool stream = false;
   ssize_t n =
       write ? pwritev2(req->os_fd, iov, nr, pos, rwf) : preadv2(req->os_fd, iov, nr, pos, rwf);
+  if (n < 0 && errno == EOPNOTSUPP && nonblock && !(req->flags & kReqNowait) &&
+      memory_backed(req->os_fd)) {
+    // tmpfs and ramfs have no RWF_NOWAIT, so the kernel hands such I/O to
+    // a worker; but it never waits for a device there, and doing it here
+    // saves the hand-off, which costs far more than the copy.
+    rwf &= ~RWF_NOWAIT;
+    n = write ? pwritev2(req->os_fd, iov, nr, pos, rwf) : preadv2(req->os_fd, iov, nr, pos, rwf);
+  }
   if (n < 0 && errno == ESPIPE && pos != -1) {
     // A stream (pipe, socket, tty): the offset means nothing, as for the
     // kernel's FMODE_STREAM files.
