@@ -3,8 +3,14 @@
 #ifndef IOSTACK_COMPAT_PRELOAD_SERVE_H
 #define IOSTACK_COMPAT_PRELOAD_SERVE_H
 
-/* Returns 1 and stores the result (value or -errno) in *ret when `nr` is an
- * io_uring or AIO system call; 0 when the call is not iostack's. */
+/* Returns 1 and stores the result (value or -errno) in *ret when the call
+ * is iostack's: an io_uring or AIO system call, or mmap/close of a ring
+ * fd; 0 otherwise. */
 int preload_serve(long nr, const long args[6], long* ret);
+
+/* preload_serve, else the real system call (made so that the shim's
+ * filter does not trap it again); errno untouched, as by a `syscall`
+ * instruction. For the SIGSYS trap and rewritten call sites. */
+long preload_dispatch(long nr, const long args[6]);
 
 #endif
