@@ -306,3 +306,11 @@ void rewrite_get_stats(struct rewrite_stats* out) {
   *out = stats;
   atomic_flag_clear_explicit(&lock, memory_order_release);
 }
+
+void rewrite_each_site(void (*fn)(uintptr_t site, int status, void* ctx), void* ctx) {
+  while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire)) {
+  }
+  for (unsigned i = 0; i < SITE_SLOTS; ++i)
+    if (sites[i].site) fn(sites[i].site, sites[i].status, ctx);
+  atomic_flag_clear_explicit(&lock, memory_order_release);
+}

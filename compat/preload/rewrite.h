@@ -47,6 +47,9 @@ struct rewrite_stats {
 };
 void rewrite_get_stats(struct rewrite_stats* out);
 
+/* Calls fn for every site seen so far with its status (diagnostics). */
+void rewrite_each_site(void (*fn)(uintptr_t site, int status, void* ctx), void* ctx);
+
 #ifdef __cplusplus
 }
 #endif

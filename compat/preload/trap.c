@@ -28,8 +28,9 @@
  * across exec: a child that does not load the shim dies of SIGSYS at its
  * first trapped call. IOSTACK_PRELOAD_TRAP=0 turns the trap off (then only
  * calls through libc reach iostack), IOSTACK_PRELOAD_REWRITE=0 keeps the
- * trap but never rewrites, IOSTACK_PRELOAD_STATS=1 prints counts at exit. */
+ * trap but never rewrites, IOSTACK_PRELOAD_STATS=1 prints counts at exit (2: and every site). */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -162,6 +163,23 @@ static int env_is(const char* name, const char* value) {
   return v && strcmp(v, value) == 0;
 }
 
+static void print_site(uintptr_t site, int status, void* ctx) {
+  (void)ctx;
+  Dl_info info;
+  char line[512];
+  int n;
+  if (dladdr((void*)site, &info) && info.dli_fname)
+    n = snprintf(line, sizeof(line), "iostack_preload: site %s+%#lx: %d\n", info.dli_fname,
+                 (unsigned long)(site - (uintptr_t)info.dli_fbase), status);
+  else
+    n = snprintf(line, sizeof(line), "iostack_preload: site %#lx: %d\n", (unsigned long)site,
+                 status);
+  if (n > 0) {
+    ssize_t ignored = write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+    (void)ignored;
+  }
+}
+
 static void print_stats(void) {
   struct rewrite_stats st;
   rewrite_get_stats(&st);
@@ -174,6 +192,7 @@ static void print_stats(void) {
     ssize_t ignored = write(2, line, (size_t)n);
     (void)ignored;
   }
+  if (env_is("IOSTACK_PRELOAD_STATS", "2")) rewrite_each_site(print_site, NULL);
 }
 
 __attribute__((constructor)) static void trap_init(void) {
@@ -183,5 +202,6 @@ __attribute__((constructor)) static void trap_init(void) {
   if (preload_sigsys_install(on_sigsys) != 0) return;
   /* Without the filter the handler is never reached: harmless. */
   install_filter();
-  if (env_is("IOSTACK_PRELOAD_STATS", "1")) atexit(print_stats);
+  if (env_is("IOSTACK_PRELOAD_STATS", "1") || env_is("IOSTACK_PRELOAD_STATS", "2"))
+    atexit(print_stats);
 }

@@ -42,3 +42,23 @@ if(TARGET iostack_preload)
   target_compile_definitions(test_compat PRIVATE
     IOSTACK_COMPAT_PRELOAD="$<TARGET_FILE:iostack_preload>")
 endif()
+
+# The same kind of program linked with the system's liburing.a: all of its
+# io_uring work is inline `syscall` instructions (the shim's trap and
+# call-site rewriting).
+find_library(IOSTACK_LIBURING_STATIC NAMES liburing.a)
+if(IOSTACK_LIBURING_STATIC)
+  add_executable(compat_static_uring_client ${PROJECT_SOURCE_DIR}/tests/compat/static_uring_client.c)
+  target_link_libraries(compat_static_uring_client PRIVATE ${IOSTACK_LIBURING_STATIC})
+  set_target_properties(compat_static_uring_client PROPERTIES
+    OUTPUT_NAME static_uring_client RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
+  add_dependencies(test_compat compat_static_uring_client)
+  target_compile_definitions(test_compat PRIVATE
+    IOSTACK_COMPAT_STATIC_URING_CLIENT="$<TARGET_FILE:compat_static_uring_client>")
+endif()
+
+# The call-site rewriter, tested on its own with a test dispatcher.
+if(TARGET iostack_preload_rewrite)
+  target_link_libraries(test_compat PRIVATE iostack_preload_rewrite)
+  target_compile_definitions(test_compat PRIVATE IOSTACK_COMPAT_REWRITE=1)
+endif()
