@@ -43,7 +43,7 @@ static int collect(uintptr_t lo, uintptr_t hi, int hi_is_boundary, uintptr_t sit
       if (!m || !insn_is_padding(&pad)) break;
       q += (uintptr_t)m;
     }
-    const int aligned_end = (q % 16 == 0) || (q == hi && hi_is_boundary);
+    const int aligned_end = (q % 8 == 0) || (q == hi && hi_is_boundary);
     if (aligned_end && q - p >= PLAN_JMP8_LEN && q > win_lo && p < win_hi &&
         *nregions < MAX_REGIONS) {
       regions[*nregions].start = p;

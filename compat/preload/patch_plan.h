@@ -40,7 +40,8 @@ typedef size_t (*plan_used_fn)(uintptr_t start, void* ctx);
 /* Plans the rewrite of the `syscall` at `site` by decoding [lo, hi), where
  * lo <= site is a known instruction boundary (a function's start, or the
  * site itself). A filler is a run of nops/int3 right after an instruction
- * that never falls through (ret, jmp, ud2) and ending at a 16-byte boundary,
+ * that never falls through (ret, jmp, ud2) and ending at an 8-byte boundary
+ * (compilers align functions and loops to 16 or 8),
  * or at `hi` when `hi_is_boundary` (the next function's start). */
 int plan_patch(uintptr_t lo, uintptr_t hi, int hi_is_boundary, uintptr_t site, plan_used_fn used,
                void* ctx, struct patch_plan* out);

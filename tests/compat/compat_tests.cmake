@@ -57,6 +57,15 @@ if(IOSTACK_LIBURING_STATIC)
     IOSTACK_COMPAT_STATIC_URING_CLIENT="$<TARGET_FILE:compat_static_uring_client>")
 endif()
 
+# Inline io_uring system calls and ring mmaps, signal masks, an exec'd child.
+add_executable(compat_trap_client ${PROJECT_SOURCE_DIR}/tests/compat/trap_client.c)
+target_link_libraries(compat_trap_client PRIVATE Threads::Threads)
+set_target_properties(compat_trap_client PROPERTIES
+  OUTPUT_NAME trap_client RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
+add_dependencies(test_compat compat_trap_client)
+target_compile_definitions(test_compat PRIVATE
+  IOSTACK_COMPAT_TRAP_CLIENT="$<TARGET_FILE:compat_trap_client>")
+
 # The call-site rewriter, tested on its own with a test dispatcher.
 if(TARGET iostack_preload_rewrite)
   target_link_libraries(test_compat PRIVATE iostack_preload_rewrite)

@@ -205,7 +205,7 @@ TEST(PatchPlan, NopsAfterACallAreLiveCode) {
 
 TEST(PatchPlan, FillerMustEndAtAnAlignmentBoundary) {
   Code c;
-  // ret, then 6 int3, then code at offset 14 (not 16-aligned): not filler.
+  // ret, then 6 int3, then code at offset 9 (not 8-aligned): not filler.
   size_t o = c.put(0, {0x0f, 0x05, 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc});
   c.code(o, 200);
   EXPECT_EQ(plan_patch(c.at(0), c.at(200), 0, c.at(0), no_use, nullptr, nullptr), PLAN_NO_PADDING);
