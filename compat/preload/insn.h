@@ -24,7 +24,7 @@ struct insn {
   uint8_t opsize16;       /* 66 prefix */
   uint8_t addrsize32;     /* 67 prefix */
   uint8_t rep;            /* F3 prefix */
-  uint8_t other_prefixes; /* any prefix besides 66, 2E and 3E */
+  uint8_t other_prefixes; /* any prefix besides 66, 67, 2E and 3E */
 };
 
 /* Decodes the instruction at `p` (at most `avail` readable bytes). Returns
