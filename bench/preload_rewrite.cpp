@@ -1,6 +1,7 @@
 // Cost of reaching the engine from an inline `syscall` instruction through
 // the preload shim. Run it preloaded:
-//   LD_PRELOAD=build/release/compat/preload/libiostack_preload.so build/release/bench/preload_rewrite
+//   LD_PRELOAD=build/release/compat/preload/libiostack_preload.so
+//   build/release/bench/preload_rewrite
 // Two copies of a raw system call function are built at run time: one the
 // shim rewrites after its first trap, one whose `syscall` straddles an
 // 8-byte boundary so that it traps every time. Beside them, the same work
@@ -78,11 +79,12 @@ struct Ring {
     if (direct) {
       fd = iostack_io_uring_setup(8, &p);
     } else {
-      fd = static_cast<int>(raw().rewritable(__NR_io_uring_setup, 8,
-                                              reinterpret_cast<long>(&p), 0, 0, 0, 0));
+      fd = static_cast<int>(
+          raw().rewritable(__NR_io_uring_setup, 8, reinterpret_cast<long>(&p), 0, 0, 0, 0));
     }
     if (fd < 0) return;
-    const size_t len = std::max(p.sq_off.array + p.sq_entries * 4, p.cq_off.cqes + p.cq_entries * 16);
+    const size_t len =
+        std::max(p.sq_off.array + p.sq_entries * 4, p.cq_off.cqes + p.cq_entries * 16);
     rings = static_cast<char*>(map(direct, IORING_OFF_SQ_RING, len));
     sqes = static_cast<io_uring_sqe*>(map(direct, IORING_OFF_SQES, p.sq_entries * 64));
     auto* array = reinterpret_cast<uint32_t*>(rings + p.sq_off.array);
@@ -144,11 +146,13 @@ int main(int argc, char** argv) {
   const bool shim = pre && std::strstr(pre, "iostack_preload");
   const std::string trapped = shim ? "Trapped" : "Kernel";
   const std::string rewritten = shim ? "Rewritten" : "KernelToo";
-  benchmark::RegisterBenchmark(("EnterEmpty/" + trapped).c_str(), enter_empty, enter_trapping, false);
+  benchmark::RegisterBenchmark(("EnterEmpty/" + trapped).c_str(), enter_empty, enter_trapping,
+                               false);
   benchmark::RegisterBenchmark(("EnterEmpty/" + rewritten).c_str(), enter_empty, enter_rewritable,
                                false);
   benchmark::RegisterBenchmark("EnterEmpty/DirectCall", enter_empty, enter_direct, true);
-  benchmark::RegisterBenchmark(("NopQD1/" + trapped).c_str(), nop_round_trip, enter_trapping, false);
+  benchmark::RegisterBenchmark(("NopQD1/" + trapped).c_str(), nop_round_trip, enter_trapping,
+                               false);
   benchmark::RegisterBenchmark(("NopQD1/" + rewritten).c_str(), nop_round_trip, enter_rewritable,
                                false);
   benchmark::RegisterBenchmark("NopQD1/DirectCall", nop_round_trip, enter_direct, true);
