@@ -1,9 +1,13 @@
 /* Dispatch of io_uring and AIO system calls onto the iostack engine, shared
- * by the syscall() interposer and the SIGSYS trap. */
+ * by the syscall() interposer, the SIGSYS trap and rewritten call sites. */
+#include <errno.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include "iostack/aio.h"
+#include "iostack/fd.h"
 #include "iostack/uring.h"
+#include "raw.h"
 #include "serve.h"
 
 int preload_serve(long nr, const long a[6], long* ret) {
@@ -39,7 +43,25 @@ int preload_serve(long nr, const long a[6], long* ret) {
     case __NR_io_cancel:
       *ret = iostack_io_cancel((aio_context_t)a[0], (struct iocb*)a[1], (struct io_event*)a[2]);
       return 1;
+    case __NR_mmap:
+      /* The rings, mapped at the kernel's offsets on the ring fd. */
+      if ((a[3] & MAP_ANONYMOUS) || (int)a[4] < 0 || !iostack_io_uring_is_ring((int)a[4])) return 0;
+      *ret = (long)iostack_io_uring_mmap2((void*)a[0], (size_t)a[1], (int)a[2], (int)a[3],
+                                          (int)a[4], (off_t)a[5]);
+      return 1;
+    case __NR_close:
+      if (!iostack_fd_is_iostack((int)a[0])) return 0;
+      *ret = iostack_fd_close((int)a[0]);
+      return 1;
     default:
       return 0;
   }
+}
+
+long preload_dispatch(long nr, const long a[6]) {
+  const int saved = errno;
+  long ret;
+  if (!preload_serve(nr, a, &ret)) ret = preload_real_syscall(nr, a);
+  errno = saved;
+  return ret;
 }

@@ -3,12 +3,19 @@
 #ifndef IOSTACK_COMPAT_PRELOAD_SERVE_H
 #define IOSTACK_COMPAT_PRELOAD_SERVE_H
 
-/* Returns 1 and stores the result (value or -errno) in *ret when `nr` is an
- * io_uring or AIO system call; 0 when the call is not iostack's. */
+/* Returns 1 and stores the result (value or -errno) in *ret when the call
+ * is iostack's: an io_uring or AIO system call, or mmap/close of a ring
+ * fd; 0 otherwise. */
 int preload_serve(long nr, const long args[6], long* ret);
 
 /* exec_env.c: whether this process serves system call `nr` with iostack
- * (IOSTACK_EXEC_SERVE), 0 for calls that are not io_uring or AIO ones. */
+ * (IOSTACK_EXEC_SERVE for the io_uring and AIO families; close and ring
+ * mmaps too), 0 for any other call. */
 int preload_serves(long nr);
+
+/* preload_serve, else the real system call (made so that the shim's
+ * filter does not trap it again); errno untouched, as by a `syscall`
+ * instruction. For the SIGSYS trap and rewritten call sites. */
+long preload_dispatch(long nr, const long args[6]);
 
 #endif

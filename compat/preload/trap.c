@@ -1,98 +1,215 @@
 /* Catches io_uring and AIO system calls that bypass libc. fio's io_uring
  * engine issues io_uring_enter with an inline `syscall` instruction on
- * x86-64 and libaio does the same for io_submit & co.; no symbol
- * interposition can see those. A seccomp filter makes exactly those system
- * call numbers raise SIGSYS (SECCOMP_RET_TRAP, which also outranks an EPERM
- * filter such as Docker's), and the handler serves them with iostack,
- * writing the result into the interrupted thread's RAX.
+ * x86-64, libaio does the same for io_submit & co., and liburing 2.3 maps
+ * and closes its ring that way too; no symbol interposition can see those.
+ * A seccomp filter makes those calls raise SIGSYS (SECCOMP_RET_TRAP, which
+ * also outranks an EPERM filter such as Docker's), and the handler serves
+ * them with iostack, writing the result into the interrupted thread's RAX.
+ * Then it rewrites the call site (rewrite.c) so that the next call from
+ * there reaches iostack without a signal.
+ *
+ * Trapped: the io_uring and AIO numbers, and the mmap(2) calls that may map
+ * a ring: MAP_SHARED(_VALIDATE), not anonymous, at one of the ring offsets,
+ * fd upper half zero. The shim performs the mmaps that are not of a ring
+ * for real with a marker in the fd's upper half (raw.h), which the filter
+ * lets through, also in an exec'd child where code addresses differ.
+ * close(2) is not trapped although liburing closes its ring inline: the
+ * filter outlives exec, and the dynamic loader of every exec'd child closes
+ * files before any handler of a preloaded shim can exist.
  *
  * Running iostack code in the handler is safe in practice: SIGSYS from
  * seccomp is synchronous, raised at the program's own system call, never
- * in the middle of libc or iostack code.
+ * in the middle of libc or iostack code. Engine code run from the handler
+ * may trap again (a close, say) before its call site is rewritten, hence
+ * SA_NODEFER.
  *
  * Side effects: the process gets PR_SET_NO_NEW_PRIVS (needed to install a
- * filter without privilege), and the filter is inherited by children, which
- * need the shim as well to use io_uring. IOSTACK_PRELOAD_TRAP=0 turns the
- * trap off (then only calls through syscall() reach iostack). */
+ * filter without privilege), and the filter is inherited by children, also
+ * across exec: a child that does not load the shim dies of SIGSYS at its
+ * first trapped call. IOSTACK_PRELOAD_TRAP=0 turns the trap off (then only
+ * calls through libc reach iostack), IOSTACK_PRELOAD_REWRITE=0 keeps the
+ * trap but never rewrites, IOSTACK_PRELOAD_STATS=1 prints counts at exit (2: and every site). */
 #define _GNU_SOURCE
-#include <errno.h>
+#include <dlfcn.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
 
+#include "iostack/uring.h"
+#include "raw.h"
+#include "rewrite.h"
 #include "serve.h"
+#include "signals.h"
 
 #ifndef SYS_SECCOMP
 #define SYS_SECCOMP 1 /* si_code of a seccomp SIGSYS */
 #endif
 
-static struct sigaction previous;
+/* Every number the filter may trap (mmap under conditions, last). */
+static const int trapped_nrs[] = {
+    __NR_io_uring_setup, __NR_io_uring_enter, __NR_io_uring_register, __NR_io_setup,
+    __NR_io_destroy,     __NR_io_submit,      __NR_io_getevents,      __NR_io_pgetevents,
+    __NR_io_cancel,      __NR_mmap,
+};
+#define NTRAPPED ((int)(sizeof(trapped_nrs) / sizeof(trapped_nrs[0])))
 
-static void on_sigsys(int sig, siginfo_t* info, void* context) {
-  if (info->si_code == SYS_SECCOMP) {
-    greg_t* r = ((ucontext_t*)context)->uc_mcontext.gregs;
-    const long args[6] = {r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8], r[REG_R9]};
-    long ret;
-    /* A raw system call leaves errno alone; the engine may not. */
-    const int saved = errno;
-    if (!preload_serve(info->si_syscall, args, &ret)) ret = -ENOSYS;
-    errno = saved;
-    r[REG_RAX] = ret;
-    return;
-  }
-  /* Not ours: behave as if the shim were not there. */
-  if (previous.sa_flags & SA_SIGINFO) {
-    if (previous.sa_sigaction) previous.sa_sigaction(sig, info, context);
-  } else if (previous.sa_handler != SIG_IGN && previous.sa_handler != SIG_DFL) {
-    previous.sa_handler(sig);
-  } else if (previous.sa_handler == SIG_DFL) {
-    signal(sig, SIG_DFL);
-    raise(sig);
-  }
+/* What rewritten sites hand to preload_dispatch; any other number runs for
+ * real from the trampoline. close too: a rewritten site that closes a ring
+ * fd then reaches iostack. */
+static const int dispatched_nrs[] = {
+    __NR_io_uring_setup, __NR_io_uring_enter, __NR_io_uring_register,
+    __NR_io_setup,       __NR_io_destroy,     __NR_io_submit,
+    __NR_io_getevents,   __NR_io_pgetevents,  __NR_io_cancel,
+    __NR_mmap,           __NR_close,
+};
+#define NDISPATCHED ((int)(sizeof(dispatched_nrs) / sizeof(dispatched_nrs[0])))
+
+static int rewriting;
+static atomic_ulong traps;
+
+static int is_trapped(long nr) {
+  for (int i = 0; i < NTRAPPED; ++i)
+    if (trapped_nrs[i] == nr) return 1;
+  return 0;
 }
 
-/* One filter test: trap system call `nr`, else fall through. */
-#define TRAP_NR(nr) \
-  BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP)
+static void on_sigsys(int sig, siginfo_t* info, void* context) {
+  if (info->si_code != SYS_SECCOMP || info->si_arch != AUDIT_ARCH_X86_64 ||
+      !is_trapped(info->si_syscall)) {
+    preload_sigsys_chain(sig, info, context);
+    return;
+  }
+  greg_t* r = ((ucontext_t*)context)->uc_mcontext.gregs;
+  const long args[6] = {r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8], r[REG_R9]};
+  atomic_fetch_add_explicit(&traps, 1, memory_order_relaxed);
+  /* Before serving: a call that blocks (io_uring_enter waiting) should not
+   * hold other threads on the slow path meanwhile. */
+  if (rewriting) rewrite_site((uintptr_t)r[REG_RIP] - 2);
+  r[REG_RAX] = preload_dispatch(info->si_syscall, args);
+}
+
+/* Filter assembly: jumps to the two final instructions are written as
+ * these placeholders and resolved once the program is complete. */
+#define TO_TRAP 0xff
+#define TO_ALLOW 0xfe
+#define ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i))
+#define ARG_HI(i) (offsetof(struct seccomp_data, args) + 8 * (i) + 4)
+
+struct prog {
+  struct sock_filter f[64];
+  unsigned short n;
+};
+
+static void emit(struct prog* p, struct sock_filter ins) { p->f[p->n++] = ins; }
+static void ld(struct prog* p, unsigned off) {
+  emit(p, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, off));
+}
+static void jeq(struct prog* p, unsigned k, unsigned char jt, unsigned char jf) {
+  emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, k, jt, jf));
+}
 
 static int install_filter(void) {
-  struct sock_filter filter[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-      TRAP_NR(__NR_io_uring_setup),
-      TRAP_NR(__NR_io_uring_enter),
-      TRAP_NR(__NR_io_uring_register),
-      TRAP_NR(__NR_io_setup),
-      TRAP_NR(__NR_io_destroy),
-      TRAP_NR(__NR_io_submit),
-      TRAP_NR(__NR_io_getevents),
-      TRAP_NR(__NR_io_pgetevents),
-      TRAP_NR(__NR_io_cancel),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  struct sock_fprog prog = {(unsigned short)(sizeof(filter) / sizeof(filter[0])), filter};
+  struct prog p = {.n = 0};
+  ld(&p, offsetof(struct seccomp_data, arch));
+  jeq(&p, AUDIT_ARCH_X86_64, 0, TO_ALLOW);
+  ld(&p, offsetof(struct seccomp_data, nr));
+  /* Only the families this process serves (IOSTACK_EXEC_SERVE): the
+   * kernel answers the others. */
+  for (int i = 0; i < NTRAPPED; ++i)
+    if (trapped_nrs[i] != __NR_mmap && preload_serves(trapped_nrs[i]))
+      jeq(&p, (unsigned)trapped_nrs[i], TO_TRAP, 0);
+  /* mmap: only what can map a ring, unless the fd carries the marker. */
+  jeq(&p, __NR_mmap, 0, TO_ALLOW);
+  ld(&p, ARG_HI(4));
+  jeq(&p, 0, 0, TO_ALLOW);
+  ld(&p, ARG_LO(3));
+  emit(&p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS, TO_ALLOW, 0));
+  emit(&p, (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, MAP_TYPE));
+  jeq(&p, MAP_SHARED, 1, 0);
+  jeq(&p, MAP_SHARED_VALIDATE, 0, TO_ALLOW);
+  ld(&p, ARG_HI(5));
+  jeq(&p, 0, 0, TO_ALLOW);
+  ld(&p, ARG_LO(5));
+  jeq(&p, (unsigned)IORING_OFF_CQ_RING, TO_TRAP, 0);
+  jeq(&p, (unsigned)IORING_OFF_SQES, TO_TRAP, 0);
+  jeq(&p, (unsigned)IORING_OFF_SQ_RING, 0, TO_ALLOW);
+  /* Offset 0 is common: only with MAP_POPULATE, as io_uring libraries map
+   * rings (a child that runs without the shim, a static binary, then dies
+   * only when it maps a shared file that way). */
+  ld(&p, ARG_LO(3));
+  emit(&p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MAP_POPULATE, TO_TRAP, TO_ALLOW));
+  const unsigned short trap_at = p.n;
+  emit(&p, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP));
+  const unsigned short allow_at = p.n;
+  emit(&p, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  for (unsigned short i = 0; i < trap_at; ++i) {
+    struct sock_filter* f = &p.f[i];
+    if (BPF_CLASS(f->code) != BPF_JMP) continue;
+    if (f->jt == TO_TRAP) f->jt = (unsigned char)(trap_at - i - 1);
+    if (f->jt == TO_ALLOW) f->jt = (unsigned char)(allow_at - i - 1);
+    if (f->jf == TO_TRAP) f->jf = (unsigned char)(trap_at - i - 1);
+    if (f->jf == TO_ALLOW) f->jf = (unsigned char)(allow_at - i - 1);
+  }
+  struct sock_fprog prog = {p.n, p.f};
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
   return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
 }
 
+static int env_is(const char* name, const char* value) {
+  const char* v = getenv(name);
+  return v && strcmp(v, value) == 0;
+}
+
+static void print_site(uintptr_t site, int status, void* ctx) {
+  (void)ctx;
+  Dl_info info;
+  char line[512];
+  int n;
+  if (dladdr((void*)site, &info) && info.dli_fname)
+    n = snprintf(line, sizeof(line), "iostack_preload: site %s+%#lx: %d\n", info.dli_fname,
+                 (unsigned long)(site - (uintptr_t)info.dli_fbase), status);
+  else
+    n = snprintf(line, sizeof(line), "iostack_preload: site %#lx: %d\n", (unsigned long)site,
+                 status);
+  if (n > 0) {
+    ssize_t ignored = write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+    (void)ignored;
+  }
+}
+
+static void print_stats(void) {
+  struct rewrite_stats st;
+  rewrite_get_stats(&st);
+  char line[160];
+  const int n = snprintf(line, sizeof(line),
+                         "iostack_preload: traps %lu, sites rewritten %lu, not rewritable %lu, "
+                         "extra hops %lu\n",
+                         atomic_load(&traps), st.patched, st.failed, st.hops);
+  if (n > 0) {
+    ssize_t ignored = write(2, line, (size_t)n);
+    (void)ignored;
+  }
+  if (env_is("IOSTACK_PRELOAD_STATS", "2")) rewrite_each_site(print_site, NULL);
+}
+
 __attribute__((constructor)) static void trap_init(void) {
-  const char* env = getenv("IOSTACK_PRELOAD_TRAP");
-  if (env && strcmp(env, "0") == 0) return;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_sigaction = on_sigsys;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  if (sigaction(SIGSYS, &sa, &previous) != 0) return;
+  if (env_is("IOSTACK_PRELOAD_TRAP", "0")) return;
+  if (!env_is("IOSTACK_PRELOAD_REWRITE", "0"))
+    rewriting = rewrite_init(preload_dispatch, dispatched_nrs, NDISPATCHED) == 0;
+  if (preload_sigsys_install(on_sigsys) != 0) return;
   /* Without the filter the handler is never reached: harmless. */
   install_filter();
+  if (env_is("IOSTACK_PRELOAD_STATS", "1") || env_is("IOSTACK_PRELOAD_STATS", "2"))
+    atexit(print_stats);
 }

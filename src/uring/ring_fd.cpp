@@ -14,6 +14,8 @@
 
 #include <array>
 #include <cerrno>
+#include <utility>
+#include <vector>
 
 #include "core/process.hpp"
 #include "uring/engine.hpp"
@@ -119,6 +121,14 @@ int ring_fd_create(IoRingCtx* ctx) {
 }
 
 void ring_fd_install(IoRingCtx* ctx) {
+  // A ring whose descriptor was closed by an inline system call (liburing
+  // 2.3 closes its rings so) is found out here at the latest, and goes.
+  std::vector<std::pair<int, core::File*>> stale;
+  files().for_each([&](int fd, core::File* f) {
+    if (f->ops() == &kRingFops && !ring_fd_verify(static_cast<IoRingCtx*>(f), fd))
+      stale.emplace_back(fd, f);
+  });
+  for (const auto& [fd, f] : stale) files().remove_if(fd, f);
   ctx->alive.store(true, std::memory_order_release);
   // The table takes the ring's first reference. Whatever it held at this
   // number was closed behind our back (an inline close system call): it

@@ -48,3 +48,32 @@ if(TARGET iostack_preload)
   target_compile_definitions(test_compat PRIVATE
     IOSTACK_COMPAT_PRELOAD="$<TARGET_FILE:iostack_preload>")
 endif()
+
+# The same kind of program linked with the system's liburing.a: all of its
+# io_uring work is inline `syscall` instructions (the shim's trap and
+# call-site rewriting).
+find_library(IOSTACK_LIBURING_STATIC NAMES liburing.a)
+if(IOSTACK_LIBURING_STATIC)
+  add_executable(compat_static_uring_client ${PROJECT_SOURCE_DIR}/tests/compat/static_uring_client.c)
+  target_link_libraries(compat_static_uring_client PRIVATE ${IOSTACK_LIBURING_STATIC})
+  set_target_properties(compat_static_uring_client PROPERTIES
+    OUTPUT_NAME static_uring_client RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
+  add_dependencies(test_compat compat_static_uring_client)
+  target_compile_definitions(test_compat PRIVATE
+    IOSTACK_COMPAT_STATIC_URING_CLIENT="$<TARGET_FILE:compat_static_uring_client>")
+endif()
+
+# Inline io_uring system calls and ring mmaps, signal masks, an exec'd child.
+add_executable(compat_trap_client ${PROJECT_SOURCE_DIR}/tests/compat/trap_client.c)
+target_link_libraries(compat_trap_client PRIVATE Threads::Threads)
+set_target_properties(compat_trap_client PROPERTIES
+  OUTPUT_NAME trap_client RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
+add_dependencies(test_compat compat_trap_client)
+target_compile_definitions(test_compat PRIVATE
+  IOSTACK_COMPAT_TRAP_CLIENT="$<TARGET_FILE:compat_trap_client>")
+
+# The call-site rewriter, tested on its own with a test dispatcher.
+if(TARGET iostack_preload_rewrite)
+  target_link_libraries(test_compat PRIVATE iostack_preload_rewrite)
+  target_compile_definitions(test_compat PRIVATE IOSTACK_COMPAT_REWRITE=1)
+endif()
