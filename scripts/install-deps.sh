@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything iostack needs to build and test on Debian 12. Idempotent.
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build pkg-config
+# dpkg-dev (dpkg-shlibdeps) and file: cpack -G DEB and the packaging test.
+pkgs=(build-essential cmake ninja-build pkg-config dpkg-dev file
       libgtest-dev libgmock-dev libbenchmark-dev
       libfmt-dev libcli11-dev nlohmann-json3-dev
       liburing-dev libaio-dev libboost-dev

@@ -9,6 +9,8 @@
 #ifndef IOSTACK_AIO_H
 #define IOSTACK_AIO_H
 
+#include "iostack/export.h"
+
 #include <linux/aio_abi.h>
 #include <signal.h>
 #include <stddef.h>
@@ -27,25 +29,26 @@ struct iostack_aio_sigset {
 
 /* *ctxp must be 0 and nr_events non-zero (-EINVAL); -EAGAIN beyond
  * fs.aio-max-nr for this process's contexts together. */
-int iostack_io_setup(unsigned nr_events, aio_context_t* ctxp);
+IOSTACK_API int iostack_io_setup(unsigned nr_events, aio_context_t* ctxp);
 /* Waits for the context's requests to finish, then unmaps its ring. */
-int iostack_io_destroy(aio_context_t ctx);
+IOSTACK_API int iostack_io_destroy(aio_context_t ctx);
 /* How many iocbs were queued, or -errno when the first one failed. */
-long iostack_io_submit(aio_context_t ctx, long nr, struct iocb** iocbpp);
+IOSTACK_API long iostack_io_submit(aio_context_t ctx, long nr, struct iocb** iocbpp);
 /* timeout NULL waits, {0,0} polls; the timeout is relative. */
-long iostack_io_getevents(aio_context_t ctx, long min_nr, long nr, struct io_event* events,
-                          struct timespec* timeout);
-long iostack_io_pgetevents(aio_context_t ctx, long min_nr, long nr, struct io_event* events,
-                           struct timespec* timeout, const struct iostack_aio_sigset* usig);
+IOSTACK_API long iostack_io_getevents(aio_context_t ctx, long min_nr, long nr,
+                                      struct io_event* events, struct timespec* timeout);
+IOSTACK_API long iostack_io_pgetevents(aio_context_t ctx, long min_nr, long nr,
+                                       struct io_event* events, struct timespec* timeout,
+                                       const struct iostack_aio_sigset* usig);
 /* -EINPROGRESS when cancellation started (IOCB_CMD_POLL; the event comes
  * through the ring), -EINVAL for requests that cannot be cancelled. */
-int iostack_io_cancel(aio_context_t ctx, struct iocb* iocb, struct io_event* result);
+IOSTACK_API int iostack_io_cancel(aio_context_t ctx, struct iocb* iocb, struct io_event* result);
 
 /* fs.aio-max-nr as iostack applies it (initially the system's value), and
  * fs.aio-nr: the events this process's live contexts asked for. */
-unsigned long iostack_aio_max_nr(void);
-void iostack_aio_set_max_nr(unsigned long max_nr);
-unsigned long iostack_aio_nr(void);
+IOSTACK_API unsigned long iostack_aio_max_nr(void);
+IOSTACK_API void iostack_aio_set_max_nr(unsigned long max_nr);
+IOSTACK_API unsigned long iostack_aio_nr(void);
 
 #ifdef __cplusplus
 }

@@ -6,24 +6,26 @@
 #ifndef IOSTACK_FD_H
 #define IOSTACK_FD_H
 
+#include "iostack/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* 1 when `fd` names an iostack object, else 0. */
-int iostack_fd_is_iostack(int fd);
+IOSTACK_API int iostack_fd_is_iostack(int fd);
 
 /* close(2) of any descriptor: 0 or -errno. The object goes once nothing
  * else refers to it (a ring's requests are cancelled or waited for then). */
-int iostack_fd_close(int fd);
+IOSTACK_API int iostack_fd_close(int fd);
 
 /* After dup(2), dup2(2), dup3(2) or fcntl(F_DUPFD*) made `newfd` a copy of
  * `oldfd`: newfd names what oldfd names (and no longer what it named
  * before, which dup2 closed). */
-void iostack_fd_dup(int oldfd, int newfd);
+IOSTACK_API void iostack_fd_dup(int oldfd, int newfd);
 
 /* After close_range(2) (without CLOSE_RANGE_CLOEXEC) closed [first, last]. */
-void iostack_fd_close_range(unsigned first, unsigned last);
+IOSTACK_API void iostack_fd_close_range(unsigned first, unsigned last);
 
 #ifdef __cplusplus
 }

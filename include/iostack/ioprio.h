@@ -8,6 +8,8 @@
 #ifndef IOSTACK_IOPRIO_H
 #define IOSTACK_IOPRIO_H
 
+#include "iostack/export.h"
+
 #if defined(__has_include)
 #if __has_include(<linux/ioprio.h>)
 #include <linux/ioprio.h>
@@ -84,10 +86,10 @@ extern "C" {
 
 /* ioprio_set(2) on iostack's tasks: 0 or -errno (EINVAL, EPERM, ESRCH, ENOMEM).
  * The caller is the calling thread's iostack task. errno is left untouched. */
-int iostack_ioprio_set(int which, int who, int ioprio);
+IOSTACK_API int iostack_ioprio_set(int which, int who, int ioprio);
 
 /* ioprio_get(2) on iostack's tasks: the priority or -errno (EINVAL, ESRCH). */
-int iostack_ioprio_get(int which, int who);
+IOSTACK_API int iostack_ioprio_get(int which, int who);
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,9 @@
 #define IOSTACK_IOSTACK_H
 
 #include "iostack/aio.h"
+#include "iostack/fd.h"
 #include "iostack/ioprio.h"
+#include "iostack/stats.h"
 #include "iostack/uring.h"
 
 #endif

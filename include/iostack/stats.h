@@ -4,15 +4,17 @@
 #ifndef IOSTACK_STATS_H
 #define IOSTACK_STATS_H
 
+#include "iostack/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* Starts counting (nothing is counted before). */
-void iostack_stats_enable(void);
+IOSTACK_API void iostack_stats_enable(void);
 
 /* Writes the counters to `fd` as a few lines of text. */
-void iostack_stats_print(int fd);
+IOSTACK_API void iostack_stats_print(int fd);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,8 @@
 #ifndef IOSTACK_URING_H
 #define IOSTACK_URING_H
 
+#include "iostack/export.h"
+
 #include <linux/io_uring.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -45,44 +47,45 @@ extern "C" {
 #endif
 
 /* io_uring_setup(2): returns the ring fd. On failure *p is left untouched. */
-int iostack_io_uring_setup(unsigned entries, struct io_uring_params* p);
+IOSTACK_API int iostack_io_uring_setup(unsigned entries, struct io_uring_params* p);
 
 /* io_uring_enter(2). `arg` is a sigset_t* (argsz = _NSIG/8) or, with
  * IORING_ENTER_EXT_ARG, a struct io_uring_getevents_arg*. With
  * IORING_ENTER_REGISTERED_RING, `fd` is an index from REGISTER_RING_FDS. */
-int iostack_io_uring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags,
-                           const void* arg, size_t argsz);
+IOSTACK_API int iostack_io_uring_enter(int fd, unsigned to_submit, unsigned min_complete,
+                                       unsigned flags, const void* arg, size_t argsz);
 
 /* io_uring_register(2). */
-int iostack_io_uring_register(int fd, unsigned opcode, void* arg, unsigned nr_args);
+IOSTACK_API int iostack_io_uring_register(int fd, unsigned opcode, void* arg, unsigned nr_args);
 
 /* mmap(2) of a ring region: a new shared mapping of the ring at
  * IORING_OFF_SQ_RING / IORING_OFF_CQ_RING (one region: FEAT_SINGLE_MMAP) or
  * of the SQE array at IORING_OFF_SQES. The result is an address, or an error
  * encoded as (void*)-errno (test with IOSTACK_URING_IS_ERR), as the raw
  * mmap system call reports it. */
-void* iostack_io_uring_mmap(int fd, off_t offset, size_t len);
+IOSTACK_API void* iostack_io_uring_mmap(int fd, off_t offset, size_t len);
 /* The same with every mmap(2) argument, for an LD_PRELOAD shim forwarding a
  * program's own mmap(addr, len, prot, flags, ring_fd, offset). */
-void* iostack_io_uring_mmap2(void* addr, size_t len, int prot, int flags, int fd, off_t offset);
-int iostack_io_uring_munmap(void* addr, size_t len);
+IOSTACK_API void* iostack_io_uring_mmap2(void* addr, size_t len, int prot, int flags, int fd,
+                                         off_t offset);
+IOSTACK_API int iostack_io_uring_munmap(void* addr, size_t len);
 #define IOSTACK_URING_IS_ERR(p) ((unsigned long)(p) >= (unsigned long)-4095)
 
 /* close(2) of a ring fd: cancels what can be cancelled, waits for the rest,
  * frees the ring. -EBADF when `fd` is not an iostack ring. */
-int iostack_io_uring_close(int fd);
+IOSTACK_API int iostack_io_uring_close(int fd);
 
 /* 1 when `fd` is an iostack ring fd, else 0 (for a shim deciding whether to
  * forward mmap/close/poll). Checks that the descriptor really is the ring's
  * (a number reused after a close iostack did not see is forgotten). */
-int iostack_io_uring_is_ring(int fd);
+IOSTACK_API int iostack_io_uring_is_ring(int fd);
 
 /* What poll(2) on the kernel's ring fd reports now (io_uring_poll):
  * POLLIN|POLLRDNORM while CQEs are pending, also when the program consumed
  * CQEs without entering, POLLOUT|POLLWRNORM while the SQ ring has room; and
  * the ring fd's own readiness (poll, epoll) is brought up to date. -1 when
  * `fd` is no iostack ring. For a shim interposing poll/select/epoll_wait. */
-int iostack_io_uring_poll_mask(int fd);
+IOSTACK_API int iostack_io_uring_poll_mask(int fd);
 
 #ifdef __cplusplus
 }

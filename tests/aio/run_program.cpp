@@ -71,7 +71,7 @@ ProgramResult run_program(const std::vector<std::string>& argv,
 
 std::string libaio_dir() {
   if (const char* e = std::getenv("IOSTACK_LIBAIO_DIR")) return e;
-  const std::string dir = std::string(IOSTACK_BINARY_DIR) + "/compat/libaio";
+  const std::string dir = IOSTACK_DROPIN_DIR;
   return ::access((dir + "/libaio.so.1").c_str(), R_OK) == 0 ? dir : "";
 }
 

@@ -18,7 +18,8 @@ ProgramResult run_program(const std::vector<std::string>& argv,
                           const std::vector<std::pair<std::string, std::string>>& env,
                           bool block_kernel_aio, const std::string& cwd = "");
 
-// Where the drop-in libaio.so.1 was built, or "" if it was not.
+// Where the drop-in libaio.so.1 was built (the build tree's lib/iostack), or "" if
+// it was not.
 std::string libaio_dir();
 bool have_program(const std::string& name);
 

@@ -8,7 +8,7 @@ endif()
 
 set(_compat_out ${PROJECT_BINARY_DIR}/tests/compat)
 
-# Runs PROGRAM with the kernel's io_uring system calls answering EPERM.
+# Runs PROGRAM with the kernel's io_uring and AIO system calls answering EPERM.
 add_executable(compat_seccomp_exec ${PROJECT_SOURCE_DIR}/tests/compat/seccomp_exec.c)
 set_target_properties(compat_seccomp_exec PROPERTIES
   OUTPUT_NAME seccomp_exec RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
@@ -23,16 +23,44 @@ set_target_properties(compat_uring_client PROPERTIES
 add_executable(compat_ring_fd_client ${PROJECT_SOURCE_DIR}/tests/compat/ring_fd_client.c)
 set_target_properties(compat_ring_fd_client PROPERTIES
   OUTPUT_NAME ring_fd_client RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
+# One engine behind every door: rings and AIO contexts made through the
+# SYSTEM liburing / libaio API, driven through raw system calls, and back.
+add_executable(compat_uring_one_engine ${PROJECT_SOURCE_DIR}/tests/compat/uring_one_engine.c)
+target_link_libraries(compat_uring_one_engine PRIVATE PkgConfig::LIBURING)
+set_target_properties(compat_uring_one_engine PROPERTIES
+  OUTPUT_NAME uring_one_engine RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
+add_dependencies(test_compat compat_uring_one_engine)
+target_compile_definitions(test_compat PRIVATE
+  IOSTACK_COMPAT_URING_ONE_ENGINE="$<TARGET_FILE:compat_uring_one_engine>")
+find_library(IOSTACK_SYSTEM_LIBAIO NAMES aio)
+if(IOSTACK_LIBAIO_INCLUDE AND IOSTACK_SYSTEM_LIBAIO)
+  add_executable(compat_aio_one_engine ${PROJECT_SOURCE_DIR}/tests/compat/aio_one_engine.c)
+  target_include_directories(compat_aio_one_engine PRIVATE ${IOSTACK_LIBAIO_INCLUDE})
+  target_link_libraries(compat_aio_one_engine PRIVATE ${IOSTACK_SYSTEM_LIBAIO})
+  set_target_properties(compat_aio_one_engine PROPERTIES
+    OUTPUT_NAME aio_one_engine RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
+  add_dependencies(test_compat compat_aio_one_engine)
+  target_compile_definitions(test_compat PRIVATE
+    IOSTACK_COMPAT_AIO_ONE_ENGINE="$<TARGET_FILE:compat_aio_one_engine>")
+endif()
 
 find_library(IOSTACK_SYSTEM_LIBURING NAMES liburing.so.2)
 find_program(IOSTACK_OBJDUMP objdump)
+find_program(IOSTACK_NM nm)
+find_program(IOSTACK_READELF readelf)
+if(IOSTACK_NM AND IOSTACK_READELF)
+  target_compile_definitions(test_compat PRIVATE
+    IOSTACK_NM="${IOSTACK_NM}" IOSTACK_READELF="${IOSTACK_READELF}")
+endif()
 
-add_dependencies(test_compat compat_seccomp_exec compat_uring_client compat_ring_fd_client)
+add_dependencies(test_compat compat_seccomp_exec compat_uring_client compat_ring_fd_client iostack_shared)
 target_compile_definitions(test_compat PRIVATE
   IOSTACK_COMPAT_SECCOMP_EXEC="$<TARGET_FILE:compat_seccomp_exec>"
   IOSTACK_COMPAT_URING_CLIENT="$<TARGET_FILE:compat_uring_client>"
   IOSTACK_COMPAT_RING_FD_CLIENT="$<TARGET_FILE:compat_ring_fd_client>"
-  IOSTACK_COMPAT_SCRATCH_DIR="${_compat_out}")
+  IOSTACK_COMPAT_SCRATCH_DIR="${_compat_out}"
+  IOSTACK_LIBIOSTACK="$<TARGET_FILE:iostack_shared>"
+  IOSTACK_COMPAT_DROPIN_DIR="${IOSTACK_DROPIN_OUTPUT_DIR}")
 if(IOSTACK_SYSTEM_LIBURING AND IOSTACK_OBJDUMP)
   target_compile_definitions(test_compat PRIVATE
     IOSTACK_SYSTEM_LIBURING="${IOSTACK_SYSTEM_LIBURING}" IOSTACK_OBJDUMP="${IOSTACK_OBJDUMP}")
@@ -42,6 +70,10 @@ if(TARGET iostack_liburing)
   target_compile_definitions(test_compat PRIVATE
     IOSTACK_COMPAT_LIBURING="$<TARGET_FILE:iostack_liburing>"
     IOSTACK_COMPAT_LIBURING_DIR="$<TARGET_FILE_DIR:iostack_liburing>")
+endif()
+if(TARGET iostack_libaio)
+  add_dependencies(test_compat iostack_libaio)
+  target_compile_definitions(test_compat PRIVATE IOSTACK_COMPAT_LIBAIO="$<TARGET_FILE:iostack_libaio>")
 endif()
 if(TARGET iostack_preload)
   add_dependencies(test_compat iostack_preload)

@@ -1,5 +1,7 @@
 /* seccomp_exec PROGRAM [ARGS...]: runs PROGRAM with the kernel's io_uring
- * system calls answering EPERM, as Docker's default seccomp profile does.
+ * system calls answering EPERM, as Docker's default seccomp profile does,
+ * and its Linux AIO system calls too, as stricter profiles (and gVisor
+ * without AIO) do.
  * A hand-written BPF filter (no libseccomp) installed after
  * PR_SET_NO_NEW_PRIVS, so no privilege is needed; the filter survives exec. */
 #include <errno.h>
@@ -30,6 +32,12 @@ int main(int argc, char** argv) {
       DENY(__NR_io_uring_setup),
       DENY(__NR_io_uring_enter),
       DENY(__NR_io_uring_register),
+      DENY(__NR_io_setup),
+      DENY(__NR_io_destroy),
+      DENY(__NR_io_submit),
+      DENY(__NR_io_cancel),
+      DENY(__NR_io_getevents),
+      DENY(__NR_io_pgetevents),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
   struct sock_fprog prog = {(unsigned short)(sizeof(filter) / sizeof(filter[0])), filter};
