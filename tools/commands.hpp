@@ -13,5 +13,8 @@ int cmd_run(const std::vector<std::string>& args);
 int cmd_devices(const std::vector<std::string>& specs);
 // iostack queue SPEC [ATTR [VALUE]]
 int cmd_queue(const std::vector<std::string>& args);
+// iostack exec [--uring|--aio|--all] [--stats] -- PROG [ARGS...]; returns
+// only when PROG cannot be started.
+int cmd_exec(const std::vector<std::string>& args);
 
 }  // namespace iostack::tool

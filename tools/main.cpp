@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "commands.hpp"
 
@@ -26,6 +28,15 @@ int main(int argc, char** argv) {
   std::vector<std::string> qargs;
   auto* queue = app.add_subcommand("queue", "Show or set queue attributes: SPEC [ATTR [VALUE]]");
   queue->add_option("args", qargs, "SPEC [ATTR [VALUE]]")->expected(1, 3);
+
+  auto* exec = app.add_subcommand(
+      "exec",
+      "Run a program on iostack's io_uring and AIO: [--uring|--aio|--all] [--stats] -- PROG "
+      "[ARGS...]");
+  // exec hands everything after it to cmd_exec untouched ("--" included).
+  if (argc > 1 && std::string(argv[1]) == "exec")
+    return iostack::tool::cmd_exec(std::vector<std::string>(argv + 2, argv + argc));
+  (void)exec;
 
   CLI11_PARSE(app, argc, argv);
   if (run->parsed()) return iostack::tool::cmd_run(run->remaining());

@@ -10,11 +10,31 @@
 
 #include "iostack/stats.h"
 #include "serve.h"
+#include "shim.h"
 
 static int serve_uring = 1;
 static int serve_aio = 1;
 
+static int stats_on;
 static void print_stats(void) { iostack_stats_print(STDERR_FILENO); }
+
+typedef void (*exit_fn)(int);
+static exit_fn real_exit, real_Exit;
+
+/* Processes that end with _exit() (fio's job processes do) print too. */
+SHIM_EXPORT void _exit(int status) {
+  if (stats_on) print_stats();
+  SHIM_RESOLVE(real_exit, "_exit");
+  real_exit(status);
+  __builtin_unreachable();
+}
+
+SHIM_EXPORT void _Exit(int status) {
+  if (stats_on) print_stats();
+  SHIM_RESOLVE(real_Exit, "_Exit");
+  real_Exit(status);
+  __builtin_unreachable();
+}
 
 /* Runs before trap.c's constructor (lower priority numbers run first). */
 __attribute__((constructor(101))) static void exec_env_init(void) {
@@ -24,6 +44,7 @@ __attribute__((constructor(101))) static void exec_env_init(void) {
   const char* stats = getenv("IOSTACK_STATS");
   if (stats && strcmp(stats, "1") == 0) {
     iostack_stats_enable();
+    stats_on = 1;
     atexit(print_stats);
   }
 }

@@ -87,6 +87,8 @@ void add_bytes(ExecStats* s, std::int64_t res, bool read, bool write) {
 
 }  // namespace
 
+std::atomic<bool> ExecStats::enabled_{false};
+
 ExecStats& exec_stats() { return Process::current().state<ExecStats>(); }
 
 void ExecStats::count_uring(unsigned opcode, std::int64_t res, bool read, bool write) {
@@ -113,54 +115,56 @@ void ExecStats::thread_ended(ThreadKind kind) {
   threads_live[static_cast<int>(kind)].fetch_sub(1, std::memory_order_relaxed);
 }
 
-void ExecStats::print(std::FILE* out) const {
-  std::fprintf(out, "iostack: pid %d\n  io_uring:", static_cast<int>(getpid()));
+void ExecStats::print(int fd) const {
+  // Formatted on the stack and written in one go: no allocation, no stdio,
+  // so it may run from an _exit() interposer.
+  char buf[4096];
+  std::size_t n = 0;
+  auto put = [&](const char* fmt, auto... args) {
+    if (n < sizeof(buf)) {
+      const int w = std::snprintf(buf + n, sizeof(buf) - n, fmt, args...);
+      if (w > 0) n += static_cast<std::size_t>(w);
+    }
+  };
+  put("iostack: pid %d\n  io_uring:", static_cast<int>(getpid()));
   bool any = false;
   for (int i = 0; i < kUringOps; ++i) {
-    const std::uint64_t n = uring_ops[i].load(std::memory_order_relaxed);
-    if (!n) continue;
+    const std::uint64_t c = uring_ops[i].load(std::memory_order_relaxed);
+    if (!c) continue;
     const char* name = i < static_cast<int>(std::size(kUringNames)) ? kUringNames[i] : "?";
-    std::fprintf(out, " %s=%llu", name, static_cast<unsigned long long>(n));
+    put(" %s=%llu", name, static_cast<unsigned long long>(c));
     any = true;
   }
-  std::fprintf(out, "%s\n  aio:", any ? "" : " none");
+  put("%s\n  aio:", any ? "" : " none");
   any = false;
   for (int i = 0; i < kAioCmds; ++i) {
-    const std::uint64_t n = aio_ops[i].load(std::memory_order_relaxed);
-    if (!n) continue;
+    const std::uint64_t c = aio_ops[i].load(std::memory_order_relaxed);
+    if (!c) continue;
     const char* name = i < static_cast<int>(std::size(kAioNames)) ? kAioNames[i] : "?";
-    std::fprintf(out, " %s=%llu", name, static_cast<unsigned long long>(n));
+    put(" %s=%llu", name, static_cast<unsigned long long>(c));
     any = true;
   }
-  std::fprintf(out,
-               "%s\n  bytes: read=%llu written=%llu\n  threads started (peak):", any ? "" : " none",
-               static_cast<unsigned long long>(bytes_read.load(std::memory_order_relaxed)),
-               static_cast<unsigned long long>(bytes_written.load(std::memory_order_relaxed)));
+  put("%s\n  bytes: read=%llu written=%llu\n  threads started (peak):", any ? "" : " none",
+      static_cast<unsigned long long>(bytes_read.load(std::memory_order_relaxed)),
+      static_cast<unsigned long long>(bytes_written.load(std::memory_order_relaxed)));
   for (int k = 0; k < static_cast<int>(ThreadKind::kCount); ++k)
-    std::fprintf(out, " %s=%u(%u)", kThreadNames[k],
-                 threads_started[k].load(std::memory_order_relaxed),
-                 threads_peak[k].load(std::memory_order_relaxed));
-  std::fprintf(out, "\n");
+    put(" %s=%u(%u)", kThreadNames[k], threads_started[k].load(std::memory_order_relaxed),
+        threads_peak[k].load(std::memory_order_relaxed));
+  put("\n");
+  if (n > sizeof(buf)) n = sizeof(buf);
+  for (std::size_t off = 0; off < n;) {
+    const ssize_t w = write(fd, buf + off, n - off);
+    if (w <= 0) break;
+    off += static_cast<std::size_t>(w);
+  }
 }
 
 }  // namespace iostack::core
 
 extern "C" {
 
-void iostack_stats_enable(void) {
-  iostack::core::exec_stats().on.store(true, std::memory_order_relaxed);
-}
+void iostack_stats_enable(void) { iostack::core::ExecStats::enable(); }
 
-void iostack_stats_print(int fd) {
-  // A private stream on a duplicate: the program's stdio stays untouched.
-  const int copy = dup(fd);
-  if (copy < 0) return;
-  if (std::FILE* out = fdopen(copy, "w")) {
-    iostack::core::exec_stats().print(out);
-    std::fclose(out);
-  } else {
-    close(copy);
-  }
-}
+void iostack_stats_print(int fd) { iostack::core::exec_stats().print(fd); }
 
 }  // extern "C"

@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <cstdio>
 
 namespace iostack::core {
 
@@ -15,7 +14,6 @@ struct ExecStats {
   static constexpr int kUringOps = 64;
   static constexpr int kAioCmds = 16;
 
-  std::atomic<bool> on{false};
   std::atomic<std::uint64_t> uring_ops[kUringOps] = {};
   std::atomic<std::uint64_t> aio_ops[kAioCmds] = {};
   std::atomic<std::uint64_t> bytes_read{0};
@@ -24,13 +22,18 @@ struct ExecStats {
   std::atomic<std::uint32_t> threads_live[static_cast<int>(ThreadKind::kCount)] = {};
   std::atomic<std::uint32_t> threads_peak[static_cast<int>(ThreadKind::kCount)] = {};
 
-  bool enabled() const { return on.load(std::memory_order_relaxed); }
+  // On for the whole process image, forked children included.
+  static bool enabled() { return enabled_.load(std::memory_order_relaxed); }
+  static void enable() { enabled_.store(true, std::memory_order_relaxed); }
   void count_uring(unsigned opcode, std::int64_t res, bool read, bool write);
   void count_aio(unsigned cmd, std::int64_t res, bool read, bool write);
   void thread_started(ThreadKind kind);
   void thread_ended(ThreadKind kind);
-  // Writes the counters as a few readable lines.
-  void print(std::FILE* out) const;
+  // Writes the counters to `fd` as a few readable lines.
+  void print(int fd) const;
+
+ private:
+  static std::atomic<bool> enabled_;
 };
 
 // This process's counters.

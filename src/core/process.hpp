@@ -25,10 +25,14 @@ class Process {
   // of the process may use it while static objects are torn down at exit.
   template <class T>
   T& state() {
-    static const std::size_t slot = next_slot();
-    void* p = slots_[slot].load(std::memory_order_acquire);
-    if (!p) p = make(slot, [] { return static_cast<void*>(new T()); });
+    void* p = slots_[slot_of<T>()].load(std::memory_order_acquire);
+    if (!p) p = make(slot_of<T>(), [] { return static_cast<void*>(new T()); });
     return *static_cast<T*>(p);
+  }
+  // The instance of T if one was made already, else null.
+  template <class T>
+  T* find_state() {
+    return static_cast<T*>(slots_[slot_of<T>()].load(std::memory_order_acquire));
   }
 
   // How many times this process image has been forked from: thread-local
@@ -44,6 +48,11 @@ class Process {
   Process() = default;
   ~Process() = default;
   static std::size_t next_slot();
+  template <class T>
+  static std::size_t slot_of() {
+    static const std::size_t slot = next_slot();
+    return slot;
+  }
   void* make(std::size_t slot, void* (*create)());
   static void fork_child();
 

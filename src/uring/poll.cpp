@@ -33,6 +33,8 @@ class PollService {
  public:
   // One per process; never destroyed: its thread outlives statics.
   static PollService& get() { return core::Process::current().state<PollService>(); }
+  // Null until something was armed: then nothing can be found either.
+  static PollService* find() { return core::Process::current().find_state<PollService>(); }
 
   PollService() {
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -195,7 +197,9 @@ bool arm_apoll(IoKiocb* req) {
 }
 
 int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
-  PollService& ps = PollService::get();
+  PollService* found = PollService::find();
+  if (!found) return -ENOENT;
+  PollService& ps = *found;
   IoKiocb* req;
   {
     std::lock_guard lock(ps.mu);
@@ -211,7 +215,9 @@ int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
 }
 
 void poll_remove_all(IoRingCtx* ctx) {
-  PollService& ps = PollService::get();
+  PollService* found = PollService::find();
+  if (!found) return;
+  PollService& ps = *found;
   std::vector<IoKiocb*> dead;
   {
     std::lock_guard lock(ps.mu);

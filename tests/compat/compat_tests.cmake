@@ -109,3 +109,9 @@ if(TARGET iostack_preload_rewrite)
   target_link_libraries(test_compat PRIVATE iostack_preload_rewrite)
   target_compile_definitions(test_compat PRIVATE IOSTACK_COMPAT_REWRITE=1)
 endif()
+
+# `iostack exec`, the way users start programs on iostack.
+if(TARGET iostack-cli)
+  add_dependencies(test_compat iostack-cli)
+  target_compile_definitions(test_compat PRIVATE IOSTACK_COMPAT_IOSTACK="$<TARGET_FILE:iostack-cli>")
+endif()

@@ -59,7 +59,7 @@ TEST(PreloadShim, ExportsOnlyTheInterposedCalls) {
        {"__poll_chk", "__ppoll_chk", "close",     "close_range", "closefrom",    "dup",
         "dup2",       "dup3",        "epoll_ctl", "epoll_pwait", "epoll_pwait2", "epoll_wait",
         "fcntl",      "fcntl64",     "mmap",      "mmap64",      "poll",         "ppoll",
-        "pselect",    "select",      "syscall", "sigaction", "signal", "sigprocmask", "pthread_sigmask"})
+        "pselect",    "select",      "syscall", "sigaction", "signal", "sigprocmask", "pthread_sigmask", "_exit", "_Exit"})
     want.insert(std::string("Base ") + f);
   EXPECT_EQ(ours, want);
 }

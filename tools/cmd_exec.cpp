@@ -1,0 +1,95 @@
+// iostack exec: runs an unmodified program on iostack's io_uring and AIO.
+// The drop-in liburing and libaio and the interposer are preloaded into
+// it (LD_PRELOAD, which its children inherit), and the interposer catches
+// the io_uring and AIO system calls the program makes itself.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "dropin_dir.hpp"
+
+namespace iostack::tool {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: iostack exec [--uring|--aio|--all] [--stats] -- PROG [ARGS...]\n"
+    "  --uring   serve io_uring with iostack; AIO goes to the kernel\n"
+    "  --aio     serve Linux AIO with iostack; io_uring goes to the kernel\n"
+    "  --all     serve both (the default)\n"
+    "  --stats   print what iostack did when each process exits (on stderr)\n";
+
+// Prepends `value` to the list in environment variable `name`.
+void prepend_env(const char* name, const std::string& value, const char* sep) {
+  const char* old = std::getenv(name);
+  const std::string v = old && *old ? value + sep + old : value;
+  setenv(name, v.c_str(), 1);
+}
+
+bool exists(const std::string& path) { return access(path.c_str(), R_OK) == 0; }
+
+}  // namespace
+
+int cmd_exec(const std::vector<std::string>& args) {
+  std::string serve = "all";
+  bool stats = false;
+  std::size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (a == "--uring" || a == "--aio" || a == "--all") {
+      serve = a.substr(2);
+    } else if (a == "--stats") {
+      stats = true;
+    } else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (!a.empty() && a[0] == '-') {
+      std::fprintf(stderr, "iostack exec: unknown option '%s'\n%s", a.c_str(), kUsage);
+      return 2;
+    } else {
+      break;  // the program, without a "--" before it
+    }
+  }
+  if (i >= args.size()) {
+    std::fprintf(stderr, "iostack exec: no program to run\n%s", kUsage);
+    return 2;
+  }
+
+  const std::string dir = dropin_dir();
+  const std::string shim = dir + "/libiostack_preload.so";
+  const std::string uring = dir + "/liburing.so.2";
+  const std::string aio = dir + "/libaio.so.1";
+  if (dir.empty() || !exists(shim)) {
+    std::fprintf(stderr, "iostack exec: iostack's drop-in libraries are not installed (%s)\n",
+                 dir.empty() ? "no directory found" : shim.c_str());
+    return 127;
+  }
+  // The drop-ins are preloaded, not put on the library path: a program
+  // linked to the system's liburing or libaio gets ours by soname, and
+  // a family left to the kernel keeps the system's library.
+  std::string preload = shim;
+  if (serve != "aio" && exists(uring)) preload += " " + uring;
+  if (serve != "uring" && exists(aio)) preload += " " + aio;
+  prepend_env("LD_PRELOAD", preload, " ");
+  setenv("IOSTACK_EXEC_SERVE", serve.c_str(), 1);
+  if (stats) setenv("IOSTACK_STATS", "1", 1);
+
+  std::vector<char*> argv;
+  for (std::size_t k = i; k < args.size(); ++k) argv.push_back(const_cast<char*>(args[k].c_str()));
+  argv.push_back(nullptr);
+  execvp(argv[0], argv.data());
+  const int err = errno;
+  std::fprintf(stderr, "iostack exec: %s: %s\n", argv[0], std::strerror(err));
+  return err == ENOENT ? 127 : 126;
+}
+
+}  // namespace iostack::tool
