@@ -6,7 +6,7 @@ pkgs=(build-essential cmake ninja-build pkg-config dpkg-dev file
       libgtest-dev libgmock-dev libbenchmark-dev
       libfmt-dev libcli11-dev nlohmann-json3-dev
       liburing-dev libaio-dev libboost-dev
-      blktrace fio qemu-utils clang-format ccache)
+      blktrace fio qemu-utils sysbench clang-format ccache)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

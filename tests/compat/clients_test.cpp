@@ -1,7 +1,7 @@
-// Real clients with the kernel's io_uring blocked by a seccomp filter:
-// qemu-io (linked with liburing.so.2) on the drop-in library, and fio's
-// io_uring engine (raw system calls) through the LD_PRELOAD shim. Without
-// iostack the same commands fail under the filter.
+// Real clients with the kernel's io_uring and AIO refused by a seccomp
+// filter, started with `iostack exec`: qemu-io (linked with liburing.so.2)
+// and fio's io_uring engine (raw system calls). Without iostack the same
+// commands fail under the filter.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -16,7 +16,7 @@
 
 namespace {
 
-#if defined(IOSTACK_COMPAT_SECCOMP_EXEC)
+#if defined(IOSTACK_COMPAT_SECCOMP_EXEC) && defined(IOSTACK_COMPAT_IOSTACK)
 
 std::string scratch(const std::string& tag) {
   return std::string(IOSTACK_COMPAT_SCRATCH_DIR) + "/" + tag + "." + std::to_string(getpid());
@@ -25,6 +25,12 @@ std::string scratch(const std::string& tag) {
 std::vector<std::string> filtered(std::vector<std::string> argv) {
   argv.insert(argv.begin(), IOSTACK_COMPAT_SECCOMP_EXEC);
   return argv;
+}
+
+// The same, started with `iostack exec`.
+std::vector<std::string> on_iostack(std::vector<std::string> argv) {
+  argv.insert(argv.begin(), {IOSTACK_COMPAT_IOSTACK, "exec", "--"});
+  return filtered(argv);
 }
 
 bool contains(const std::string& s, const std::string& what) {
@@ -88,8 +94,7 @@ TEST_F(QemuIo, FailsUnderTheFilterWithoutIostack) {
 }
 
 TEST_F(QemuIo, WritesAndVerifiesPatternsOnTheDropIn) {
-  const auto r = compat::run(filtered(command(kQemuOps)),
-                             {std::string("LD_LIBRARY_PATH=") + IOSTACK_COMPAT_LIBURING_DIR});
+  const auto r = compat::run(on_iostack(command(kQemuOps)));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_FALSE(contains(r.output, "Pattern verification failed")) << r.output;
   EXPECT_FALSE(contains(r.output, "qemu-io:")) << r.output;
@@ -112,8 +117,7 @@ TEST_F(QemuIo, WritesAndVerifiesPatternsOnTheDropIn) {
 }
 
 TEST_F(QemuIo, DropInReportsAMismatchingPattern) {
-  const auto r = compat::run(filtered(command({"write -P 0x5a 0 64k", "read -P 0x11 0 64k"})),
-                             {std::string("LD_LIBRARY_PATH=") + IOSTACK_COMPAT_LIBURING_DIR});
+  const auto r = compat::run(on_iostack(command({"write -P 0x5a 0 64k", "read -P 0x11 0 64k"})));
   EXPECT_TRUE(contains(r.output, "Pattern verification failed")) << r.output;
 }
 
@@ -138,7 +142,8 @@ class Fio : public ::testing::TestWithParam<const char*> {
 
   // The job name must not name anything in the working directory: fio
   // would take an existing non-regular file of that name as its target.
-  std::vector<std::string> command(const std::string& extra) const {
+  // Through `iostack exec` when `iostack` is true.
+  std::vector<std::string> command(const std::string& extra, bool iostack = false) const {
     std::vector<std::string> argv = {fio_,
                                      "--name=iostack_compat_job",
                                      "--ioengine=io_uring",
@@ -160,7 +165,7 @@ class Fio : public ::testing::TestWithParam<const char*> {
         word.clear();
       }
     }
-    return filtered(argv);
+    return iostack ? on_iostack(argv) : filtered(argv);
   }
 
   std::string fio_, dir_;
@@ -172,9 +177,8 @@ TEST_P(Fio, FailsUnderTheFilterWithoutIostack) {
   EXPECT_TRUE(contains(r.output, "Operation not permitted")) << r.output;
 }
 
-TEST_P(Fio, WritesAndVerifiesCrc32cThroughTheShim) {
-  const auto r =
-      compat::run(command(GetParam()), {std::string("LD_PRELOAD=") + IOSTACK_COMPAT_PRELOAD});
+TEST_P(Fio, WritesAndVerifiesCrc32cThroughIostackExec) {
+  const auto r = compat::run(command(GetParam(), true));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_FALSE(contains(r.output, "fio:")) << r.output;
   EXPECT_FALSE(contains(r.output, "verify: bad")) << r.output;
