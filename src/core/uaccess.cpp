@@ -98,6 +98,15 @@ void uaccess_init() {
   });
 }
 
+void uaccess_thread_init() {
+  uaccess_init();
+  sigset_t faults;
+  sigemptyset(&faults);
+  sigaddset(&faults, SIGSEGV);
+  sigaddset(&faults, SIGBUS);
+  pthread_sigmask(SIG_UNBLOCK, &faults, nullptr);
+}
+
 std::size_t copy_from_user_fail(void* to, std::size_t n, std::size_t left) {
   std::memset(static_cast<char*>(to) + (n - left), 0, left);
   return left;
@@ -129,6 +138,17 @@ std::size_t fault_in_writeable(void* uaddr, std::size_t size) {
   if (!size) return 0;
   if (!access_ok(uaddr, size)) return size;
   return size - iostack_probe_user(uaddr, size, 1);
+}
+
+int copy_sigset_from_user(sigset_t* set, const void* uset) {
+  std::uint64_t bits;
+  if (get_user(bits, static_cast<const std::uint64_t*>(uset))) return -EFAULT;
+  sigemptyset(set);
+  for (int sig = 1; sig <= 64; ++sig)
+    if (bits & (std::uint64_t{1} << (sig - 1))) sigaddset(set, sig);
+  sigdelset(set, SIGSEGV);
+  sigdelset(set, SIGBUS);
+  return 0;
 }
 
 }  // namespace iostack::core

@@ -16,6 +16,8 @@
 // the LD_PRELOAD shim, whose sigaction() keeps iostack's handler first.
 #pragma once
 
+#include <signal.h>
+
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
@@ -40,10 +42,14 @@ namespace iostack::core {
 
 // TASK_SIZE_MAX of x86-64 with 4-level page tables: user addresses lie below.
 constexpr std::uint64_t kTaskSizeMax = 0x00007ffffffff000ull;
+constexpr std::size_t kPageSize = 4096;  // PAGE_SIZE: the granule of a fault
 
 // Installs the fault handler (once; later calls return at once). The
 // accessors below call it themselves.
 void uaccess_init();
+// For an engine thread that uses the accessors: unblocks SIGSEGV and SIGBUS,
+// which it may have inherited blocked from whoever created it.
+void uaccess_thread_init();
 
 namespace detail {
 extern std::atomic<bool> g_uaccess_ready;
@@ -130,5 +136,11 @@ template <typename T>
 // offset of the first page that faulted.
 [[nodiscard]] std::size_t fault_in_readable(const void* uaddr, std::size_t size);
 [[nodiscard]] std::size_t fault_in_writeable(void* uaddr, std::size_t size);
+
+// The sigset_t copy of set_user_sigmask(): the kernel's 8-byte mask into a
+// libc sigset_t; 0 or -EFAULT. SIGSEGV and SIGBUS are left out of it: the
+// kernel never holds back a fault, and the engine keeps using the accessors
+// while the mask is in force.
+[[nodiscard]] int copy_sigset_from_user(sigset_t* set, const void* uset);
 
 }  // namespace iostack::core

@@ -189,7 +189,7 @@ int account_mem(uid_t uid, std::size_t pages);
 void unaccount_mem(uid_t uid, std::size_t pages);
 
 // ---- eventfd.cpp (io_uring/eventfd.c)
-int eventfd_register(IoRingCtx* ctx, const void* arg, unsigned nr, bool async);
+int eventfd_register(IoRingCtx* ctx, const void* arg, bool async);
 int eventfd_unregister(IoRingCtx* ctx);
 void eventfd_signal_locked(IoRingCtx* ctx);  // completion_lock held
 

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <thread>
 
+#include "core/uaccess.hpp"
+
 namespace iostack::uring {
 
 namespace {
@@ -62,6 +64,7 @@ void IoWq::enqueue(IoWqWork* work) {
 
 void IoWq::worker_main(Worker* w, int ai) {
   t_is_worker = true;
+  core::uaccess_thread_init();
   w->thread = pthread_self();
   std::unique_lock lock(mu_);
   workers_.push_back(w);

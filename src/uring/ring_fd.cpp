@@ -12,6 +12,7 @@
 #include <array>
 #include <cerrno>
 
+#include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 
 namespace iostack::uring {
@@ -116,14 +117,20 @@ int ctx_get(int fd, bool registered, IoRingCtx** out) {
 void ctx_put(IoRingCtx* ctx) { ctx->users.fetch_sub(1, std::memory_order_seq_cst); }
 
 // io_ringfd_register: entries are struct io_uring_rsrc_update {offset, resv,
-// data}; offset -1 picks a free slot and is written back.
+// data}, each copied in and (with the slot it got) back out in turn; offset
+// -1 picks a free slot. A slot whose entry cannot be written back is freed
+// again.
 int register_ring_fds(IoRingCtx*, void* arg, unsigned nr) {
   if (!nr || nr > kRingFdRegMax) return -EINVAL;
   auto* upd = static_cast<io_uring_rsrc_update*>(arg);
   unsigned i;
   int ret = 0;
   for (i = 0; i < nr; ++i) {
-    io_uring_rsrc_update& u = upd[i];
+    io_uring_rsrc_update u;
+    if (core::get_user(u, &upd[i])) {
+      ret = -EFAULT;
+      break;
+    }
     if (u.resv) {
       ret = -EINVAL;
       break;
@@ -150,25 +157,31 @@ int register_ring_fds(IoRingCtx*, void* arg, unsigned nr) {
     }
     t_registered[slot] = target;
     u.offset = slot;
+    if (core::put_user(u, &upd[i])) {
+      t_registered[slot] = nullptr;
+      ret = -EFAULT;
+      break;
+    }
   }
   return i ? static_cast<int>(i) : ret;
 }
 
 int unregister_ring_fds(IoRingCtx*, void* arg, unsigned nr) {
   if (!nr || nr > kRingFdRegMax) return -EINVAL;
-  auto* upd = static_cast<io_uring_rsrc_update*>(arg);
+  const auto* upd = static_cast<const io_uring_rsrc_update*>(arg);
   unsigned i;
   int ret = 0;
   for (i = 0; i < nr; ++i) {
-    if (upd[i].resv || upd[i].data) {
+    io_uring_rsrc_update u;
+    if (core::get_user(u, &upd[i])) {
+      ret = -EFAULT;
+      break;
+    }
+    if (u.resv || u.data || u.offset >= kRingFdRegMax) {
       ret = -EINVAL;
       break;
     }
-    if (upd[i].offset >= kRingFdRegMax) {
-      ret = -EINVAL;
-      break;
-    }
-    t_registered[upd[i].offset] = nullptr;
+    t_registered[u.offset] = nullptr;
   }
   return i ? static_cast<int>(i) : ret;
 }
