@@ -19,13 +19,20 @@ target_link_libraries(compat_uring_client PRIVATE PkgConfig::LIBURING)
 set_target_properties(compat_uring_client PROPERTIES
   OUTPUT_NAME uring_client RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
 
+# A program with its own SIGSEGV handler that passes bad pointers to the
+# io_uring and AIO system calls.
+add_executable(compat_sigchain_client ${PROJECT_SOURCE_DIR}/tests/compat/sigchain_client.c)
+set_target_properties(compat_sigchain_client PROPERTIES
+  OUTPUT_NAME sigchain_client RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
+
 find_library(IOSTACK_SYSTEM_LIBURING NAMES liburing.so.2)
 find_program(IOSTACK_OBJDUMP objdump)
 
-add_dependencies(test_compat compat_seccomp_exec compat_uring_client)
+add_dependencies(test_compat compat_seccomp_exec compat_uring_client compat_sigchain_client)
 target_compile_definitions(test_compat PRIVATE
   IOSTACK_COMPAT_SECCOMP_EXEC="$<TARGET_FILE:compat_seccomp_exec>"
   IOSTACK_COMPAT_URING_CLIENT="$<TARGET_FILE:compat_uring_client>"
+  IOSTACK_COMPAT_SIGCHAIN_CLIENT="$<TARGET_FILE:compat_sigchain_client>"
   IOSTACK_COMPAT_SCRATCH_DIR="${_compat_out}")
 if(IOSTACK_SYSTEM_LIBURING AND IOSTACK_OBJDUMP)
   target_compile_definitions(test_compat PRIVATE
