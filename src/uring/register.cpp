@@ -1,5 +1,6 @@
 // io_uring_register(2) (io_uring/register.c): resources, eventfd, probe,
-// enabling a disabled ring, io-wq tuning and registered ring fds.
+// restrictions, enabling a disabled ring, io-wq tuning and registered ring
+// fds.
 #include <sys/resource.h>
 #include <sys/sysinfo.h>
 
@@ -38,6 +39,7 @@ int enable_rings(IoRingCtx* ctx) {
   if (!ctx->r_disabled.load(std::memory_order_acquire)) return -EBADFD;
   if ((ctx->flags & IORING_SETUP_SINGLE_ISSUER) && !ctx->submitter_tid.load())
     ctx->submitter_tid.store(current_tid(), std::memory_order_relaxed);
+  if (ctx->restrictions.registered) ctx->restricted.store(true, std::memory_order_relaxed);
   ctx->r_disabled.store(false, std::memory_order_release);
   sq_thread_wake(ctx);
   return 0;
@@ -117,6 +119,8 @@ int do_register(IoRingCtx* ctx, unsigned opcode, void* arg, unsigned nr_args) {
     case IORING_REGISTER_PROBE:
       if (!arg || nr_args > 256) return -EINVAL;
       return probe(arg, nr_args);
+    case IORING_REGISTER_RESTRICTIONS:
+      return register_restrictions(ctx, arg, nr_args);
     case IORING_REGISTER_ENABLE_RINGS:
       if (arg || nr_args) return -EINVAL;
       return enable_rings(ctx);
@@ -149,6 +153,8 @@ int ring_register(int fd, unsigned opcode, void* arg, unsigned nr_args) {
   const pid_t owner = ctx->submitter_tid.load(std::memory_order_relaxed);
   if ((ctx->flags & IORING_SETUP_SINGLE_ISSUER) && owner && owner != current_tid()) {
     ret = -EEXIST;
+  } else if (ctx->restricted.load(std::memory_order_acquire) && !register_op_allowed(ctx, opcode)) {
+    ret = -EACCES;
   } else {
     std::lock_guard lock(ctx->uring_lock);
     ret = do_register(ctx, opcode, arg, nr_args);

@@ -323,6 +323,66 @@ TEST(UringUaccessDiff, RegisterRingFds) {
   });
 }
 
+// IORING_REGISTER_RESTRICTIONS reads its array; once the ring is enabled
+// the restrictions hold for SQEs and register calls.
+TEST(UringUaccessDiff, Restrictions) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params disabled{};
+  disabled.flags = IORING_SETUP_R_DISABLED;
+  same(
+      [](Ring& r, const WildMemory& m) {
+        Outcome o;
+        const unsigned op = IORING_REGISTER_RESTRICTIONS;
+        o.push_back(r.reg(op, nullptr, 1));
+        o.push_back(r.reg(op, m.gone(), 1));
+        o.push_back(r.reg(op, WildMemory::noncanonical(), 1));
+        // Two entries, the second one in the bad page.
+        auto* two = reinterpret_cast<io_uring_restriction*>(m.before_none(16));
+        *two = {};
+        two->opcode = IORING_RESTRICTION_SQE_OP;
+        two->sqe_op = IORING_OP_NOP;
+        o.push_back(r.reg(op, two, 2));
+        io_uring_restriction res[4] = {};
+        res[0].opcode = 9;  // no such restriction
+        o.push_back(r.reg(op, res, 1));
+        res[0].opcode = IORING_RESTRICTION_SQE_OP;
+        res[0].sqe_op = IORING_OP_NOP;
+        res[1].opcode = IORING_RESTRICTION_REGISTER_OP;
+        res[1].register_op = IORING_REGISTER_EVENTFD;
+        res[2].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+        res[2].sqe_flags = IOSQE_IO_LINK;
+        res[3].opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED;
+        res[3].sqe_flags = 0;
+        // From read-only memory, which is fine; then only once.
+        m.fill_ro(res, sizeof(res));
+        o.push_back(r.reg(op, m.ro(), 4));
+        o.push_back(r.reg(op, res, 4));
+        // Nothing is restricted before the ring is enabled.
+        o.push_back(r.reg(IORING_REGISTER_PROBE, nullptr, 4));
+        o.push_back(r.reg(IORING_REGISTER_ENABLE_RINGS, nullptr, 0));
+        o.push_back(r.reg(IORING_REGISTER_PROBE, nullptr, 4));
+        o.push_back(r.reg(IORING_REGISTER_EVENTFD, nullptr, 1));
+        o.push_back(r.reg(op, res, 4));
+        // An SQE the restrictions refuse fails at init and ends the batch.
+        auto one = [&](std::uint8_t opcode, const void* addr, unsigned len, std::uint64_t ud,
+                       std::uint8_t flags) {
+          add(r, opcode, -1, addr, len, 0, ud, flags);
+          o.push_back(r.submit(0));
+          put(o, r.wait(1));
+        };
+        one(IORING_OP_NOP, nullptr, 0, 1, IOSQE_IO_LINK);
+        one(IORING_OP_NOP, nullptr, 0, 2, 0);
+        one(IORING_OP_NOP, nullptr, 0, 3, IOSQE_ASYNC);
+        one(IORING_OP_TIMEOUT, m.gone(), 1, 4, 0);  // refused before its timespec is read
+        return o;
+      },
+      disabled);
+  // A ring that was never disabled takes no restrictions.
+  same([](Ring& r, const WildMemory& m) {
+    return Outcome{r.reg(IORING_REGISTER_RESTRICTIONS, m.gone(), 1)};
+  });
+}
+
 // ---- what SQEs point to
 
 TEST(UringUaccessDiff, ReadvWritevIovecArrays) {
