@@ -3,6 +3,7 @@
 #include <linux/aio_abi.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -74,7 +75,8 @@ long sys_io_destroy(aio_context_t ctx_id) {
 long sys_io_cancel(aio_context_t ctx_id, struct iocb* iocb, struct io_event* result) {
   (void)result;  // the event always goes through the ring
   std::uint32_t key;
-  if (core::get_user(key, &iocb->aio_key)) return -EFAULT;
+  if (core::get_user(key, core::user_field<std::uint32_t>(iocb, offsetof(struct iocb, aio_key))))
+    return -EFAULT;
   if (key != kKiocbKey) return -EINVAL;
   Kioctx* ctx = lookup_ioctx(ctx_id);
   if (ctx == nullptr) return -EINVAL;

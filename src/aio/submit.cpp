@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -44,7 +45,9 @@ int submit_one_locked(Kioctx* ctx, const struct iocb& cb, struct iocb* user_iocb
     if (int err = check_eventfd(fd); err != 0) return err;
     req->resfd = fd;
   }
-  if (core::put_user(kKiocbKey, &user_iocb->aio_key)) return -EFAULT;
+  if (core::put_user(kKiocbKey,
+                     core::user_field<std::uint32_t>(user_iocb, offsetof(struct iocb, aio_key))))
+    return -EFAULT;
 
   req->res.obj = reinterpret_cast<std::uintptr_t>(user_iocb);
   req->res.data = cb.aio_data;
@@ -110,7 +113,8 @@ long sys_io_submit(aio_context_t ctx_id, long nr, struct iocb** iocbpp) {
   long i = 0;
   for (; i < nr; ++i) {
     struct iocb* user_iocb;
-    if (core::get_user(user_iocb, &iocbpp[i])) {
+    if (core::get_user(user_iocb,
+                       core::user_field<struct iocb*>(iocbpp, sizeof(struct iocb*) * i))) {
       ret = -EFAULT;
       break;
     }

@@ -87,6 +87,14 @@ inline bool access_ok(const void* addr, std::size_t size) {
   return a < kTaskSizeMax && size <= kTaskSizeMax - a;
 }
 
+// The address of the `T` at byte `offset` of a user object or array, made
+// without member access or array indexing: a user pointer may be null,
+// misaligned or wild, which C++ does not allow those on.
+template <typename T>
+T* user_field(const void* base, std::size_t offset) {
+  return reinterpret_cast<T*>(reinterpret_cast<std::uintptr_t>(base) + offset);
+}
+
 // Returns how many bytes were NOT copied: 0 on success. The bytes before the
 // faulting one are copied; the rest of `to` is zeroed (as the kernel's
 // copy_from_user does, so no stale data leaks).
