@@ -121,6 +121,10 @@ SHIM_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigaction
   return 0;
 }
 
+/* The engine linked into the shim registers its fixup at load time, not at
+ * its first use, which may be inside the SIGSYS trap handler. */
+__attribute__((constructor)) static void sigchain_init(void) { iostack_uaccess_init(); }
+
 /* glibc's signal(): BSD semantics, the handler stays and calls restart. */
 SHIM_EXPORT __sighandler_t signal(int sig, __sighandler_t handler) {
   if (slot_of(sig) < 0) {

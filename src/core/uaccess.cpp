@@ -153,6 +153,8 @@ int copy_sigset_from_user(sigset_t* set, const void* uset) {
 
 }  // namespace iostack::core
 
+extern "C" void iostack_uaccess_init(void) { iostack::core::uaccess_init(); }
+
 extern "C" __attribute__((no_sanitize("thread"))) int iostack_uaccess_fixup(int sig,
                                                                             siginfo_t* info,
                                                                             void* ucontext) {

@@ -11,6 +11,11 @@
 extern "C" {
 #endif
 
+/* core::uaccess_init(): installs the fault handling now rather than at the
+ * first use (which may come inside a signal handler, such as the shim's
+ * SIGSYS trap, where looking up the dispatcher is best avoided). */
+void iostack_uaccess_init(void);
+
 /* A SIGSEGV or SIGBUS raised by a user-memory accessor of this engine:
  * moves the interrupted context to the accessor's fixup and returns 1 (the
  * handler then just returns). Any other signal: returns 0 and changes
