@@ -52,26 +52,41 @@ constexpr std::uint64_t kBioMaxVecs = 256;
 // -EFAULT when that is its first; a larger one fails with -EIO.
 long pin_user_pages(const struct iovec* iov, int iovcnt, std::uint64_t count, bool write,
                     std::uint64_t lbs_mask) {
-  std::uint64_t pages = 0;
+  constexpr std::uintptr_t kPageMask = core::kPageSize - 1;
+  // Pages already found good: segments that share pages (many small
+  // segments of one buffer) are not probed again.
+  std::uintptr_t good_lo = 0, good_hi = 0;
+  std::uint64_t pinned = 0;
   std::uint64_t left = count;
   for (int i = 0; i < iovcnt && left; ++i) {
     const std::uint64_t len = std::min<std::uint64_t>(iov[i].iov_len, left);
     if (!len) continue;
     const auto base = reinterpret_cast<std::uintptr_t>(iov[i].iov_base);
-    pages += ((base & (core::kPageSize - 1)) + len + core::kPageSize - 1) / core::kPageSize;
-    left -= len;
-  }
-  std::uint64_t pinned = 0;
-  left = count;
-  for (int i = 0; i < iovcnt && left; ++i) {
-    const std::uint64_t len = std::min<std::uint64_t>(iov[i].iov_len, left);
-    if (!len) continue;
-    const std::size_t bad = write ? core::fault_in_readable(iov[i].iov_base, len)
-                                  : core::fault_in_writeable(iov[i].iov_base, len);
-    if (bad) {
-      if (pages > kBioMaxVecs) return -EIO;
-      pinned += (len - bad) & ~lbs_mask;
-      return pinned ? static_cast<long>(pinned) : -EFAULT;
+    if (base < good_lo || base + len > good_hi) {
+      const std::size_t bad = write ? core::fault_in_readable(iov[i].iov_base, len)
+                                    : core::fault_in_writeable(iov[i].iov_base, len);
+      if (bad) {
+        std::uint64_t pages = 0;
+        std::uint64_t rest = count;
+        for (int k = 0; k < iovcnt && rest; ++k) {
+          const std::uint64_t n = std::min<std::uint64_t>(iov[k].iov_len, rest);
+          if (!n) continue;
+          const auto b = reinterpret_cast<std::uintptr_t>(iov[k].iov_base);
+          pages += ((b & kPageMask) + n + kPageMask) / core::kPageSize;
+          rest -= n;
+        }
+        if (pages > kBioMaxVecs) return -EIO;
+        pinned += (len - bad) & ~lbs_mask;
+        return pinned ? static_cast<long>(pinned) : -EFAULT;
+      }
+      const std::uintptr_t first = base & ~kPageMask;
+      const std::uintptr_t last = (base + len + kPageMask) & ~kPageMask;
+      if (first >= good_lo && first <= good_hi) {
+        good_hi = std::max(good_hi, last);
+      } else {
+        good_lo = first;
+        good_hi = last;
+      }
     }
     pinned += len;
     left -= len;

@@ -3,7 +3,8 @@
  * the bad pointers are -EFAULT and the program's handler sees only the
  * program's own faults; under the LD_PRELOAD shim the same must hold, the
  * handler having been installed before and after iostack's first use, by
- * sigaction() and by signal(). Prints one line per step. */
+ * sigaction() and by signal(), for calls through syscall() and for a raw
+ * syscall instruction. Prints one line per step. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/aio_abi.h>
@@ -34,6 +35,15 @@ static long sys(long nr, long a, long b, long c) {
   return r < 0 ? -errno : r;
 }
 
+/* A system call made without libc, as fio and libaio do: under the shim it
+ * traps (SIGSYS) and the engine runs inside that signal handler, where a
+ * bad pointer faults once more. */
+static long raw_syscall2(long nr, long a, long b) {
+  long ret;
+  __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b) : "rcx", "r11", "memory");
+  return ret;
+}
+
 /* A fault of the program's own: does its handler run? */
 static int own_fault(void) {
   caught = 0;
@@ -57,6 +67,7 @@ int main(void) {
   sigaction(SIGSEGV, &sa, NULL);
   printf("setup bad params %ld\n", sys(__NR_io_uring_setup, 4, (long)gone, 0));
   printf("own fault %d\n", own_fault());
+  printf("raw setup bad params %ld\n", raw_syscall2(__NR_io_uring_setup, 4, (long)gone));
 
   /* Installed again after the first use; the old action is the program's. */
   sigaction(SIGSEGV, &sa, &old);
