@@ -1,10 +1,13 @@
 // io_uring round trips, kernel beside iostack in the same run: NOPs at batch
-// 1 and 32, and 4 KiB random reads of a page-cached file at queue depth 32.
+// 1 and 32, and 4 KiB random reads of a page-cached file at queue depth 32,
+// as READ and as READV of 1 and of 16 segments (whose iovec arrays are
+// copied in at submission).
 // After the runs, the iostack/kernel ratio of each pair is printed.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,6 +17,8 @@
 #include <random>
 #include <string>
 
+#include "block/bdev_file.hpp"
+#include "dev/device.hpp"
 #include "iostack/uring.h"
 
 namespace {
@@ -143,7 +148,9 @@ struct CachedFile {
   ~CachedFile() { ::close(fd); }
 };
 
-void random_reads(benchmark::State& state, const Api& api) {
+// 4 KiB random reads at queue depth 32: READ when `nvec` is 0, else READV
+// of `nvec` equal segments.
+void random_reads(benchmark::State& state, const Api& api, unsigned nvec) {
   static CachedFile file;
   constexpr unsigned kQd = 32;
   MiniRing ring(api, kQd);
@@ -152,6 +159,9 @@ void random_reads(benchmark::State& state, const Api& api) {
     return;
   }
   static char bufs[kQd][4096] __attribute__((aligned(4096)));
+  static struct iovec iovs[kQd][16];
+  for (unsigned i = 0; i < kQd; ++i)
+    for (unsigned v = 0; v < nvec; ++v) iovs[i][v] = {bufs[i] + v * (4096 / nvec), 4096 / nvec};
   std::mt19937_64 rng(42);
   const std::uint64_t blocks = CachedFile::kSize / 4096;
   bool bad = false;
@@ -160,10 +170,16 @@ void random_reads(benchmark::State& state, const Api& api) {
   auto queue = [&](unsigned n) {
     for (unsigned i = 0; i < n; ++i) {
       io_uring_sqe* s = ring.sqe();
-      s->opcode = IORING_OP_READ;
+      const unsigned slot = next++ % kQd;
+      s->opcode = nvec ? IORING_OP_READV : IORING_OP_READ;
       s->fd = file.fd;
-      s->addr = reinterpret_cast<std::uintptr_t>(bufs[next++ % kQd]);
-      s->len = 4096;
+      if (nvec) {
+        s->addr = reinterpret_cast<std::uintptr_t>(iovs[slot]);
+        s->len = nvec;
+      } else {
+        s->addr = reinterpret_cast<std::uintptr_t>(bufs[slot]);
+        s->len = 4096;
+      }
       s->off = (rng() % blocks) * 4096;
     }
   };
@@ -188,15 +204,67 @@ void random_reads(benchmark::State& state, const Api& api) {
   state.SetItemsProcessed(done);
 }
 
+// Engine cost of READV alone: 32 reads of 8 KiB per round trip from an
+// iostack null_blk device, which completes inline and copies no data; the
+// iovec arrays (`nvec` segments each) are imported at submission.
+void BM_ReadvNullDevice(benchmark::State& state) {
+  const unsigned nvec = static_cast<unsigned>(state.range(0));
+  constexpr unsigned kBatch = 32;
+  std::string err;
+  auto dev = iostack::dev::create_device("null:1G,irqmode=none", nullptr, &err);
+  if (!dev) {
+    state.SkipWithError(err.c_str());
+    return;
+  }
+  const int fd = iostack::block::bdev_file_open(dev->disk(), O_RDWR | O_DIRECT);
+  static char buf[8192] __attribute__((aligned(4096)));
+  struct iovec iov[16];
+  for (unsigned v = 0; v < nvec; ++v) iov[v] = {buf + v * (8192 / nvec), 8192 / nvec};
+  {
+    MiniRing ring(kIostack, 64);
+    bool bad = false;
+    std::uint64_t off = 0;
+    for (auto _ : state) {
+      for (unsigned i = 0; i < kBatch; ++i) {
+        io_uring_sqe* s = ring.sqe();
+        s->opcode = IORING_OP_READV;
+        s->fd = fd;
+        s->addr = reinterpret_cast<std::uintptr_t>(iov);
+        s->len = nvec;
+        s->off = off;
+        off = (off + 8192) % (1 << 30);
+      }
+      ring.submit_wait(kBatch, kBatch);
+      unsigned got = ring.reap(8192, &bad);
+      while (got < kBatch) {
+        ring.submit_wait(0, 1);
+        got += ring.reap(8192, &bad);
+      }
+    }
+    if (bad) state.SkipWithError("a READV failed");
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * kBatch);
+  }
+  iostack::block::bdev_file_close(fd);
+}
+BENCHMARK(BM_ReadvNullDevice)->Arg(1)->Arg(16);
+
 void BM_Nop_Kernel(benchmark::State& s) { nop_round_trips(s, kKernel); }
 void BM_Nop_Iostack(benchmark::State& s) { nop_round_trips(s, kIostack); }
-void BM_RandRead4k_QD32_Kernel(benchmark::State& s) { random_reads(s, kKernel); }
-void BM_RandRead4k_QD32_Iostack(benchmark::State& s) { random_reads(s, kIostack); }
+void BM_RandRead4k_QD32_Kernel(benchmark::State& s) { random_reads(s, kKernel, 0); }
+void BM_RandRead4k_QD32_Iostack(benchmark::State& s) { random_reads(s, kIostack, 0); }
+void BM_RandReadv4k_QD32_Kernel(benchmark::State& s) {
+  random_reads(s, kKernel, static_cast<unsigned>(s.range(0)));
+}
+void BM_RandReadv4k_QD32_Iostack(benchmark::State& s) {
+  random_reads(s, kIostack, static_cast<unsigned>(s.range(0)));
+}
 
 BENCHMARK(BM_Nop_Kernel)->Arg(1)->Arg(32);
 BENCHMARK(BM_Nop_Iostack)->Arg(1)->Arg(32);
 BENCHMARK(BM_RandRead4k_QD32_Kernel);
 BENCHMARK(BM_RandRead4k_QD32_Iostack);
+BENCHMARK(BM_RandReadv4k_QD32_Kernel)->Arg(1)->Arg(16);
+BENCHMARK(BM_RandReadv4k_QD32_Iostack)->Arg(1)->Arg(16);
 
 // Prints iostack/kernel for each pair once everything ran.
 class RatioReporter : public benchmark::ConsoleReporter {

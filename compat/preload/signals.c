@@ -1,6 +1,7 @@
 /* Interposed sigaction, signal, sigprocmask and pthread_sigmask: SIGSYS
  * stays the shim's and never blocked. The program's own SIGSYS handler is
- * recorded and called for SIGSYS that the shim's filter did not cause. */
+ * recorded and called for SIGSYS that the shim's filter did not cause;
+ * SIGSEGV and SIGBUS go to sigchain.c, behind iostack's fault fixups. */
 #define _GNU_SOURCE
 #include "signals.h"
 
@@ -117,18 +118,19 @@ SHIM_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigaction
     sigdelset(&copy.sa_mask, SIGSYS);
     act = &copy;
   }
+  if (sig == SIGSEGV || sig == SIGBUS) return preload_fault_sigaction(sig, act, old);
   return real_sigaction(sig, act, old);
 }
 
 SHIM_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
   resolve();
-  if (sig == SIGSYS && atomic_load(&installed)) {
+  if ((sig == SIGSYS && atomic_load(&installed)) || sig == SIGSEGV || sig == SIGBUS) {
     struct sigaction act, old;
     memset(&act, 0, sizeof(act));
     act.sa_handler = handler;
     act.sa_flags = SA_RESTART; /* glibc's signal() has BSD semantics */
     sigemptyset(&act.sa_mask);
-    sigaction(SIGSYS, &act, &old);
+    if (sigaction(sig, &act, &old) != 0) return SIG_ERR;
     return old.sa_handler; /* shares storage with sa_sigaction */
   }
   return real_signal(sig, handler);

@@ -15,4 +15,8 @@ int preload_sigsys_install(void (*handler)(int, siginfo_t*, void*));
  * shim's: its handler, nothing if ignored, or death as by the default. */
 void preload_sigsys_chain(int sig, siginfo_t* info, void* context);
 
+/* sigchain.c: sigaction() for SIGSEGV and SIGBUS, which records the
+ * program's action behind iostack's fault fixups. */
+int preload_fault_sigaction(int sig, const struct sigaction* act, struct sigaction* old);
+
 #endif

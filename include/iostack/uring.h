@@ -46,7 +46,8 @@
 extern "C" {
 #endif
 
-/* io_uring_setup(2): returns the ring fd. On failure *p is left untouched. */
+/* io_uring_setup(2): returns the ring fd. On failure *p is left untouched
+ * (but for -EFAULT from writing it back, which may have written a part). */
 IOSTACK_API int iostack_io_uring_setup(unsigned entries, struct io_uring_params* p);
 
 /* io_uring_enter(2). `arg` is a sigset_t* (argsz = _NSIG/8) or, with

@@ -17,11 +17,7 @@ constexpr long kAioPlugThreshold = 2;             // AIO_PLUG_THRESHOLD
 constexpr unsigned kKiocbKey = 0;                 // KIOCB_KEY, written to iocb->aio_key
 constexpr unsigned long kDefaultAioMaxNr = 0x10000;
 constexpr std::size_t kPageSize = 4096;
-constexpr int kUioFastIov = 8;                   // UIO_FASTIOV
-constexpr int kUioMaxIov = 1024;                 // UIO_MAXIOV
-constexpr std::size_t kMaxRwCount = 0x7ffff000;  // MAX_RW_COUNT: INT_MAX & PAGE_MASK
-// The highest user address access_ok() accepts on x86-64 (4-level paging).
-constexpr std::uint64_t kUserPtrMax = 0x00007ffffffff000ull - 1;
+constexpr int kUioFastIov = 8;  // UIO_FASTIOV (UIO_MAXIOV, MAX_RW_COUNT: core/import_iovec.hpp)
 
 // RWF_* (include/uapi/linux/fs.h), spelled out because Debian 12's header
 // stops at RWF_APPEND.

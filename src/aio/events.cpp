@@ -9,12 +9,12 @@
 #include <cerrno>
 #include <climits>
 #include <cstdint>
-#include <cstring>
 #include <ctime>
 
 #include "aio/aio.hpp"
 #include "aio/futex.hpp"
 #include "aio/ioctx_table.hpp"
+#include "core/uaccess.hpp"
 
 namespace iostack::aio {
 namespace {
@@ -29,6 +29,8 @@ std::int64_t to_ktime(const struct timespec& ts) {
   return static_cast<std::int64_t>(ts.tv_sec) * kNsecPerSec + ts.tv_nsec;
 }
 
+// Copies events out from head towards tail; the head moves only once all
+// of them reached `event`: a fault leaves them in the ring (-EFAULT).
 long aio_read_events_ring(Kioctx* ctx, struct io_event* event, long nr) {
   std::lock_guard g(ctx->ring_lock);
   AioRing* ring = ctx->r();
@@ -43,9 +45,9 @@ long aio_read_events_ring(Kioctx* ctx, struct io_event* event, long nr) {
     if (head == tail) break;
     long avail = static_cast<long>((head <= tail ? tail : ctx->nr_events) - head);
     if (avail > nr - ret) avail = nr - ret;
-    if (event == nullptr) return -EFAULT;
-    std::memcpy(event + ret, events + head,
-                sizeof(struct io_event) * static_cast<std::size_t>(avail));
+    if (core::copy_to_user(event + ret, events + head,
+                           sizeof(struct io_event) * static_cast<std::size_t>(avail)))
+      return -EFAULT;
     ret += avail;
     head = static_cast<unsigned>((head + static_cast<unsigned long>(avail)) % ctx->nr_events);
   }
@@ -54,7 +56,7 @@ long aio_read_events_ring(Kioctx* ctx, struct io_event* event, long nr) {
 }
 
 bool aio_read_events(Kioctx* ctx, long min_nr, long nr, struct io_event* event, long* i) {
-  long ret = aio_read_events_ring(ctx, event == nullptr ? nullptr : event + *i, nr - *i);
+  long ret = aio_read_events_ring(ctx, event + *i, nr - *i);
   if (ret > 0) *i += ret;
   if (ctx->dead.load(std::memory_order_acquire) != 0) ret = -EINVAL;
   if (*i == 0) *i = ret;
@@ -108,6 +110,7 @@ long read_events(Kioctx* ctx, long min_nr, long nr, struct io_event* event, std:
   return ret;
 }
 
+// `ts` is the caller's copy of the timeout, or null.
 long do_io_getevents(aio_context_t ctx_id, long min_nr, long nr, struct io_event* events,
                      const struct timespec* ts, bool* interrupted) {
   const std::int64_t until = ts != nullptr ? to_ktime(*ts) : kKtimeMax;
@@ -129,24 +132,30 @@ constexpr std::size_t kKernelSigsetSize = 8;  // sizeof the kernel's sigset_t
 
 long sys_io_getevents(aio_context_t ctx, long min_nr, long nr, struct io_event* events,
                       const struct timespec* timeout) {
+  struct timespec ts;
+  if (timeout && core::get_user(ts, timeout)) return -EFAULT;
   bool interrupted = false;
-  long ret = do_io_getevents(ctx, min_nr, nr, events, timeout, &interrupted);
+  long ret = do_io_getevents(ctx, min_nr, nr, events, timeout ? &ts : nullptr, &interrupted);
   if (ret == 0 && interrupted) ret = -EINTR;
   return ret;
 }
 
 long sys_io_pgetevents(aio_context_t ctx, long min_nr, long nr, struct io_event* events,
                        const struct timespec* timeout, const void* usig) {
+  struct timespec ts;
+  if (timeout && core::get_user(ts, timeout)) return -EFAULT;
   AioSigset ksig{nullptr, 0};
-  if (usig != nullptr) std::memcpy(&ksig, usig, sizeof(ksig));
+  if (usig != nullptr && core::get_user(ksig, static_cast<const AioSigset*>(usig))) return -EFAULT;
   sigset_t old;
   const bool masked = ksig.sigmask != nullptr;
   if (masked) {
     if (ksig.sigsetsize != kKernelSigsetSize) return -EINVAL;
-    pthread_sigmask(SIG_SETMASK, ksig.sigmask, &old);
+    sigset_t mask;
+    if (core::copy_sigset_from_user(&mask, ksig.sigmask)) return -EFAULT;
+    pthread_sigmask(SIG_SETMASK, &mask, &old);
   }
   bool interrupted = false;
-  long ret = do_io_getevents(ctx, min_nr, nr, events, timeout, &interrupted);
+  long ret = do_io_getevents(ctx, min_nr, nr, events, timeout ? &ts : nullptr, &interrupted);
   if (masked) pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (interrupted && ret == 0) ret = -EINTR;
   return ret;

@@ -2,21 +2,16 @@
 // fs/read_write.c): every check io_submit makes on a read or write.
 #include <cerrno>
 #include <cstdint>
-#include <cstring>
 #include <new>
 
 #include "aio/ops.hpp"
 #include "aio/rw_target.hpp"
+#include "core/import_iovec.hpp"
 #include "task/current.hpp"
 #include "task/task_ioprio.hpp"
 
 namespace iostack::aio {
 namespace {
-
-bool access_ok(std::uint64_t addr, std::uint64_t size) {
-  const std::uint64_t end = addr + size;
-  return end >= addr && end <= kUserPtrMax + 1 && addr <= kUserPtrMax;
-}
 
 // kiocb_set_rw_flags().
 int set_rw_flags(AioKiocb* req, std::uint32_t flags, bool write, bool bdev) {
@@ -32,45 +27,27 @@ int set_rw_flags(AioKiocb* req, std::uint32_t flags, bool write, bool bdev) {
   return 0;
 }
 
-// import_ubuf() / __import_iovec(): the user's buffer(s), copied so the
-// caller may reuse its iovec array as soon as io_submit returns.
+// aio_setup_rw(): import_ubuf() / __import_iovec(). The iovecs are copied,
+// so the caller may reuse its array as soon as io_submit returns.
 int import_buffers(AioKiocb* req, const struct iocb& cb, bool vectored) {
-  if (!vectored) {
-    std::size_t len = cb.aio_nbytes;
-    if (len > kMaxRwCount) len = kMaxRwCount;
-    if (!access_ok(cb.aio_buf, len)) return -EFAULT;
-    req->inline_vecs[0].iov_base = reinterpret_cast<void*>(static_cast<std::uintptr_t>(cb.aio_buf));
-    req->inline_vecs[0].iov_len = len;
-    req->iov = req->inline_vecs;
-    req->nr_segs = 1;
-    return 0;
-  }
-  const std::uint64_t nr_segs = cb.aio_nbytes;
-  if (nr_segs > static_cast<std::uint64_t>(kUioMaxIov)) return -EINVAL;
-  req->nr_segs = static_cast<int>(nr_segs);
+  void* buf = reinterpret_cast<void*>(static_cast<std::uintptr_t>(cb.aio_buf));
   req->iov = req->inline_vecs;
-  if (nr_segs == 0) return 0;
-  if (cb.aio_buf == 0 || !access_ok(cb.aio_buf, nr_segs * sizeof(struct iovec))) return -EFAULT;
-  if (nr_segs > static_cast<std::uint64_t>(kUioFastIov)) {
+  if (!vectored) {
+    req->nr_segs = 1;
+    const long len = core::import_ubuf(buf, cb.aio_nbytes, req->inline_vecs);
+    return len < 0 ? static_cast<int>(len) : 0;
+  }
+  // __import_iovec takes the count as an unsigned int.
+  const auto nr_segs = static_cast<unsigned>(cb.aio_nbytes);
+  req->nr_segs = 0;
+  if (nr_segs > static_cast<unsigned>(kUioFastIov) && nr_segs <= core::kUioMaxIov) {
     req->heap_vecs = new (std::nothrow) struct iovec[nr_segs];
     if (req->heap_vecs == nullptr) return -ENOMEM;
     req->iov = req->heap_vecs;
   }
-  std::memcpy(req->iov, reinterpret_cast<const void*>(static_cast<std::uintptr_t>(cb.aio_buf)),
-              nr_segs * sizeof(struct iovec));
-  for (std::uint64_t i = 0; i < nr_segs; ++i) {
-    if (static_cast<std::int64_t>(req->iov[i].iov_len) < 0) return -EINVAL;
-  }
-  std::size_t total = 0;
-  for (std::uint64_t i = 0; i < nr_segs; ++i) {
-    std::size_t len = req->iov[i].iov_len;
-    if (!access_ok(reinterpret_cast<std::uintptr_t>(req->iov[i].iov_base), len)) return -EFAULT;
-    if (len > kMaxRwCount - total) {
-      len = kMaxRwCount - total;
-      req->iov[i].iov_len = len;
-    }
-    total += len;
-  }
+  const long total = core::import_iovec(static_cast<const struct iovec*>(buf), nr_segs, req->iov);
+  if (total < 0) return static_cast<int>(total);
+  req->nr_segs = static_cast<int>(nr_segs);
   return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <linux/aio_abi.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include "aio/aio.hpp"
 #include "aio/ioctx_table.hpp"
 #include "aio/ops.hpp"
+#include "core/uaccess.hpp"
 
 namespace iostack::aio {
 namespace {
@@ -27,14 +29,20 @@ bool log_enabled() {
 }  // namespace
 
 long sys_io_setup(unsigned nr_events, aio_context_t* ctxp) {
-  if (ctxp == nullptr) return -EFAULT;
-  if (*ctxp != 0 || nr_events == 0) return -EINVAL;
+  aio_context_t given;
+  if (core::get_user(given, ctxp)) return -EFAULT;
+  if (given != 0 || nr_events == 0) return -EINVAL;
   Kioctx* ctx = nullptr;
   if (int err = ioctx_alloc(nr_events, &ctx); err != 0) {
     if (log_enabled()) std::fprintf(stderr, "iostack aio: io_setup(%u) = %d\n", nr_events, err);
     return err;
   }
-  *ctxp = ctx->user_id;
+  if (core::put_user(static_cast<aio_context_t>(ctx->user_id), ctxp)) {
+    // Nobody can know this context: gone again, aio-nr included.
+    kill_ioctx(ctx);
+    free_ioctx(ctx);
+    return -EFAULT;
+  }
   if (log_enabled()) {
     std::fprintf(stderr, "iostack aio: io_setup(%u) = 0, ctx %#lx, ring nr %u\n", nr_events,
                  ctx->user_id, ctx->nr_events);
@@ -66,8 +74,10 @@ long sys_io_destroy(aio_context_t ctx_id) {
 
 long sys_io_cancel(aio_context_t ctx_id, struct iocb* iocb, struct io_event* result) {
   (void)result;  // the event always goes through the ring
-  if (iocb == nullptr) return -EFAULT;
-  if (iocb->aio_key != kKiocbKey) return -EINVAL;
+  std::uint32_t key;
+  if (core::get_user(key, core::user_field<std::uint32_t>(iocb, offsetof(struct iocb, aio_key))))
+    return -EFAULT;
+  if (key != kKiocbKey) return -EINVAL;
   Kioctx* ctx = lookup_ioctx(ctx_id);
   if (ctx == nullptr) return -EINVAL;
   const auto obj = reinterpret_cast<std::uintptr_t>(iocb);

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include "aio/ioctx_table.hpp"
 #include "aio/ops.hpp"
 #include "block/plug.hpp"
+#include "core/uaccess.hpp"
 
 namespace iostack::aio {
 namespace {
@@ -43,7 +45,9 @@ int submit_one_locked(Kioctx* ctx, const struct iocb& cb, struct iocb* user_iocb
     if (int err = check_eventfd(fd); err != 0) return err;
     req->resfd = fd;
   }
-  user_iocb->aio_key = kKiocbKey;
+  if (core::put_user(kKiocbKey,
+                     core::user_field<std::uint32_t>(user_iocb, offsetof(struct iocb, aio_key))))
+    return -EFAULT;
 
   req->res.obj = reinterpret_cast<std::uintptr_t>(user_iocb);
   req->res.data = cb.aio_data;
@@ -73,9 +77,8 @@ int submit_one_locked(Kioctx* ctx, const struct iocb& cb, struct iocb* user_iocb
 }
 
 int io_submit_one(Kioctx* ctx, struct iocb* user_iocb, AioWorkBatch* batch) {
-  if (user_iocb == nullptr) return -EFAULT;
   struct iocb cb;
-  std::memcpy(&cb, user_iocb, sizeof(cb));
+  if (core::copy_from_user(&cb, user_iocb, sizeof(cb))) return -EFAULT;
 
   if (cb.aio_reserved2 != 0) return -EINVAL;
   if (static_cast<std::int64_t>(cb.aio_nbytes) < 0) return -EINVAL;
@@ -109,11 +112,13 @@ long sys_io_submit(aio_context_t ctx_id, long nr, struct iocb** iocbpp) {
   long ret = 0;
   long i = 0;
   for (; i < nr; ++i) {
-    if (iocbpp == nullptr) {
+    struct iocb* user_iocb;
+    if (core::get_user(user_iocb,
+                       core::user_field<struct iocb*>(iocbpp, sizeof(struct iocb*) * i))) {
       ret = -EFAULT;
       break;
     }
-    ret = io_submit_one(ctx, iocbpp[i], &batch);
+    ret = io_submit_one(ctx, user_iocb, &batch);
     if (ret != 0) break;
   }
   if (plugged) block::blk_finish_plug(&plug);

@@ -11,6 +11,7 @@
 #include "block/disk.hpp"
 #include "block/request_queue.hpp"
 #include "core/process.hpp"
+#include "core/uaccess.hpp"
 
 namespace iostack::block {
 namespace {
@@ -40,6 +41,60 @@ int access_check(const BdevFile* f, bool write) {
   const int mode = f->flags & O_ACCMODE;
   if (write ? mode == O_RDONLY : mode == O_WRONLY) return -EBADF;
   return 0;
+}
+
+// BIO_MAX_VECS: pages of one bio. blkdev_direct_IO builds larger I/O from
+// several bios and reports a failure to pin any of them as -EIO.
+constexpr std::uint64_t kBioMaxVecs = 256;
+
+// bio_iov_iter_get_pages() for the first `count` bytes of `iov`: the pages
+// are checked (not pinned: nothing here can take them away) for the access
+// the device makes, reading them for a write, writing them for a read. As in
+// the kernel, an I/O of at most BIO_MAX_VECS pages is cut short before the
+// first page that fails (at a logical block boundary), or fails with
+// -EFAULT when that is its first; a larger one fails with -EIO.
+long pin_user_pages(const struct iovec* iov, int iovcnt, std::uint64_t count, bool write,
+                    std::uint64_t lbs_mask) {
+  constexpr std::uintptr_t kPageMask = core::kPageSize - 1;
+  // Pages already found good: segments that share pages (many small
+  // segments of one buffer) are not probed again.
+  std::uintptr_t good_lo = 0, good_hi = 0;
+  std::uint64_t pinned = 0;
+  std::uint64_t left = count;
+  for (int i = 0; i < iovcnt && left; ++i) {
+    const std::uint64_t len = std::min<std::uint64_t>(iov[i].iov_len, left);
+    if (!len) continue;
+    const auto base = reinterpret_cast<std::uintptr_t>(iov[i].iov_base);
+    if (base < good_lo || base + len > good_hi) {
+      const std::size_t bad = write ? core::fault_in_readable(iov[i].iov_base, len)
+                                    : core::fault_in_writeable(iov[i].iov_base, len);
+      if (bad) {
+        std::uint64_t pages = 0;
+        std::uint64_t rest = count;
+        for (int k = 0; k < iovcnt && rest; ++k) {
+          const std::uint64_t n = std::min<std::uint64_t>(iov[k].iov_len, rest);
+          if (!n) continue;
+          const auto b = reinterpret_cast<std::uintptr_t>(iov[k].iov_base);
+          pages += ((b & kPageMask) + n + kPageMask) / core::kPageSize;
+          rest -= n;
+        }
+        if (pages > kBioMaxVecs) return -EIO;
+        pinned += (len - bad) & ~lbs_mask;
+        return pinned ? static_cast<long>(pinned) : -EFAULT;
+      }
+      const std::uintptr_t first = base & ~kPageMask;
+      const std::uintptr_t last = (base + len + kPageMask) & ~kPageMask;
+      if (first >= good_lo && first <= good_hi) {
+        good_hi = std::max(good_hi, last);
+      } else {
+        good_lo = first;
+        good_hi = last;
+      }
+    }
+    pinned += len;
+    left -= len;
+  }
+  return static_cast<long>(count);
 }
 
 std::uint32_t write_opf(std::uint32_t rw_flags) {
@@ -85,9 +140,8 @@ int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int io
   if (iovcnt < 0 || offset < 0) return -EINVAL;
   std::uint64_t count = 0;
   for (int i = 0; i < iovcnt; ++i) {
-    // blkdev_dio_invalid: block-aligned lengths, 512-byte aligned memory.
-    if ((iov[i].iov_len & lbs_mask) || (reinterpret_cast<std::uintptr_t>(iov[i].iov_base) & 511))
-      return -EINVAL;
+    // blkdev_dio_invalid: block-aligned lengths and position.
+    if (iov[i].iov_len & lbs_mask) return -EINVAL;
     count += iov[i].iov_len;
   }
   if (static_cast<std::uint64_t>(offset) & lbs_mask) return -EINVAL;
@@ -98,6 +152,19 @@ int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int io
     count = 0;
   }
   if (count > size - std::min(pos, size)) count = size - pos;
+  if (count) {
+    const long pinned = pin_user_pages(iov, iovcnt, count, write, lbs_mask);
+    if (pinned < 0) return static_cast<int>(pinned);
+    count = static_cast<std::uint64_t>(pinned);
+    // The memory's DMA alignment (512 bytes) is the block layer's check,
+    // made on the pinned pages: an unmapped misaligned buffer is -EFAULT.
+    std::uint64_t left = count;
+    for (int i = 0; i < iovcnt && left; ++i) {
+      if (!iov[i].iov_len) continue;
+      if (reinterpret_cast<std::uintptr_t>(iov[i].iov_base) & 511) return -EINVAL;
+      left -= std::min<std::uint64_t>(iov[i].iov_len, left);
+    }
+  }
   io->pending.store(1, std::memory_order_relaxed);  // held until all bios are out
   io->error.store(0, std::memory_order_relaxed);
   io->bytes = static_cast<long>(count);

@@ -49,8 +49,11 @@ struct BdevIo {
 // Direct I/O of user memory at byte `offset` (blkdev_direct_IO): offset and
 // every length must be multiples of the logical block size (-EINVAL); reads
 // stop at the end of the device (0 at or past it), writes at or past it are
-// -ENOSPC and are cut at the end. `rw_flags` are RWF_* (RWF_NOWAIT maps to
-// REQ_NOWAIT, RWF_DSYNC/RWF_SYNC to FUA, RWF_HIPRI is accepted). Returns 0
+// -ENOSPC and are cut at the end. The user pages are checked as pinning
+// checks them (the device writes them for a read): -EFAULT when the first
+// is bad, a short transfer up to a bad one, -EIO past 256 pages; memory not
+// 512-byte aligned is -EINVAL after that. `rw_flags` are RWF_* (RWF_NOWAIT
+// maps to REQ_NOWAIT, RWF_DSYNC/RWF_SYNC to FUA, RWF_HIPRI is accepted). Returns 0
 // once submitted: io->end(priv, bytes or -errno) runs exactly once, maybe
 // before this returns. A negative return means nothing was submitted.
 int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int iovcnt,

@@ -122,7 +122,9 @@ void req_cleanup(IoKiocb* req) {
     switch (req->opcode) {
       case IORING_OP_READV:
       case IORING_OP_WRITEV:
-        if (req->rw.iov != req->rw.fast_iov) std::free(req->rw.iov);
+        // rw.iov may have moved on after a partial transfer.
+        std::free(req->rw.iov_alloc);
+        req->rw.iov_alloc = nullptr;
         req->rw.iov = nullptr;
         break;
       case IORING_OP_OPENAT:

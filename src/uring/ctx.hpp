@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <bitset>
 #include <cstdint>
 #include <mutex>
 #include <vector>
@@ -41,6 +42,15 @@ struct SubmitState {
   IoKiocb* bdev_last = nullptr;
 };
 
+// struct io_restriction (include/linux/io_uring_types.h)
+struct Restrictions {
+  std::bitset<256> register_op;
+  std::bitset<256> sqe_op;
+  std::uint8_t sqe_flags_allowed = 0;
+  std::uint8_t sqe_flags_required = 0;
+  bool registered = false;
+};
+
 extern const core::FileOps kRingFops;
 
 // struct io_ring_ctx (include/linux/io_uring_types.h), which here is also
@@ -73,6 +83,8 @@ struct IoRingCtx : core::File {
   core::ExecStats* stats = nullptr;  // this process's counters
 
   std::atomic<bool> r_disabled{false};
+  Restrictions restrictions;            // set while disabled, under uring_lock
+  std::atomic<bool> restricted{false};  // enforced once enabled
   std::atomic<pid_t> submitter_tid{0};  // SINGLE_ISSUER / DEFER_TASKRUN owner
 
   // Submission side, under uring_lock.

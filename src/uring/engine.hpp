@@ -212,7 +212,7 @@ int account_mem(uid_t uid, std::size_t pages);
 void unaccount_mem(uid_t uid, std::size_t pages);
 
 // ---- eventfd.cpp (io_uring/eventfd.c)
-int eventfd_register(IoRingCtx* ctx, const void* arg, unsigned nr, bool async);
+int eventfd_register(IoRingCtx* ctx, const void* arg, bool async);
 int eventfd_unregister(IoRingCtx* ctx);
 void eventfd_signal_locked(IoRingCtx* ctx);  // completion_lock held
 
@@ -234,6 +234,11 @@ IoWq* ctx_wq(IoRingCtx* ctx);  // the pool requests of this ring go to
 
 // ---- register.cpp
 int ring_register(int fd, unsigned opcode, void* arg, unsigned nr_args);
+
+// ---- restrictions.cpp (IORING_REGISTER_RESTRICTIONS)
+int register_restrictions(IoRingCtx* ctx, const void* arg, unsigned nr);  // locked
+bool register_op_allowed(IoRingCtx* ctx, unsigned opcode);
+bool sqe_allowed(IoRingCtx* ctx, std::uint8_t opcode, std::uint32_t sqe_flags);
 
 // ---- enter.cpp
 int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags, const void* arg,

@@ -1,9 +1,9 @@
 // io_uring_enter(2) (io_uring/io_uring.c): submit, wake the SQPOLL thread,
 // wait for completions.
 #include <cerrno>
-#include <cstring>
 
 #include "core/process.hpp"
+#include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 
 namespace iostack::uring {
@@ -26,15 +26,13 @@ int get_ext_arg(unsigned flags, const void* argp, std::size_t argsz, ExtArg* ext
     return argsz != 32 ? -EINVAL : -EFAULT;
   }
   if (argsz != sizeof(io_uring_getevents_arg)) return -EINVAL;
-  if (!argp) return -EFAULT;
   io_uring_getevents_arg arg;
-  std::memcpy(&arg, argp, sizeof(arg));
+  if (core::get_user(arg, static_cast<const io_uring_getevents_arg*>(argp))) return -EFAULT;
   ext->sig = reinterpret_cast<const sigset_t*>(static_cast<std::uintptr_t>(arg.sigmask));
   ext->argsz = arg.sigmask_sz;
   if (arg.ts) {
     __kernel_timespec ts;
-    std::memcpy(&ts, reinterpret_cast<const void*>(static_cast<std::uintptr_t>(arg.ts)),
-                sizeof(ts));
+    if (core::get_user(ts, reinterpret_cast<const __kernel_timespec*>(arg.ts))) return -EFAULT;
     ext->ts_set = true;
     ext->sec = ts.tv_sec;
     ext->nsec = ts.tv_nsec;

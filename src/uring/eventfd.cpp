@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 
 namespace iostack::uring {
@@ -24,15 +25,13 @@ bool is_eventfd(int fd) {
 }
 }  // namespace
 
-int eventfd_register(IoRingCtx* ctx, const void* arg, unsigned nr, bool async) {
-  if (nr != 1) return -EINVAL;
-  if (!arg) return -EFAULT;
-  int fd;
-  std::memcpy(&fd, arg, sizeof(fd));
+int eventfd_register(IoRingCtx* ctx, const void* arg, bool async) {
   ctx->completion_lock.lock();
   const bool busy = ctx->evfd >= 0;
   ctx->completion_lock.unlock();
   if (busy) return -EBUSY;
+  int fd;
+  if (core::get_user(fd, static_cast<const int*>(arg))) return -EFAULT;
   if (fcntl(fd, F_GETFD) < 0) return -EBADF;
   if (!is_eventfd(fd)) return -EINVAL;
   const int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);

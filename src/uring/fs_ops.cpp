@@ -5,10 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
-#include <cstring>
 
 #include "core/process.hpp"
+#include "core/uaccess.hpp"
 #include "core/write_limit.hpp"
 #include "uring/engine.hpp"
 
@@ -22,9 +23,26 @@ int done(IoKiocb* req, int ret) {
   return kIouOk;
 }
 
-char* copy_path(std::uint64_t addr) {
-  if (!addr) return nullptr;
-  return strdup(reinterpret_cast<const char*>(addr));
+// getname_flags (fs/namei.c): the path, copied into a new buffer at prep.
+// -EFAULT, -ENOENT for an empty path unless `empty_ok`, -ENAMETOOLONG when
+// no NUL comes within PATH_MAX bytes.
+int getname(std::uint64_t uaddr, bool empty_ok, char** out) {
+  char* buf = static_cast<char*>(std::malloc(PATH_MAX));
+  if (!buf) return -ENOMEM;
+  const long len = core::strncpy_from_user(buf, reinterpret_cast<const char*>(uaddr), PATH_MAX);
+  int err = 0;
+  if (len < 0)
+    err = static_cast<int>(len);
+  else if (len == 0 && !empty_ok)
+    err = -ENOENT;
+  else if (len == PATH_MAX)
+    err = -ENAMETOOLONG;
+  if (err) {
+    std::free(buf);
+    return err;
+  }
+  *out = buf;
+  return 0;
 }
 
 }  // namespace
@@ -115,13 +133,13 @@ int fadvise_issue(IoKiocb* req, unsigned issue_flags) {
 int openat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   if (sqe->buf_index) return -EINVAL;
   if (req->flags & kReqFixedFile) return -EBADF;
-  if (sqe->file_index) return -EINVAL;  // direct descriptors are not implemented
   req->open.dfd = sqe->fd;
   req->open.mode = sqe->len;
   req->open.flags = static_cast<int>(sqe->open_flags) | O_LARGEFILE;
-  req->open.path = copy_path(sqe->addr);
-  if (!req->open.path) return -EFAULT;
+  req->open.path = nullptr;
+  if (int ret = getname(sqe->addr, false, &req->open.path)) return ret;
   req->flags |= kReqCleanup;
+  if (sqe->file_index) return -EINVAL;  // direct descriptors are not implemented
   return 0;
 }
 
@@ -175,8 +193,8 @@ int statx_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   req->statx.mask = sqe->len;
   req->statx.flags = static_cast<int>(sqe->statx_flags);
   req->statx.buf = sqe->addr2;
-  req->statx.path = copy_path(sqe->addr);
-  if (!req->statx.path) return -EFAULT;
+  req->statx.path = nullptr;
+  if (int ret = getname(sqe->addr, req->statx.flags & AT_EMPTY_PATH, &req->statx.path)) return ret;
   req->flags |= kReqCleanup;
   return 0;
 }

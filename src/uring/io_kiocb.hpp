@@ -79,7 +79,8 @@ struct RwData {
   int rw_flags;
   std::uint16_t buf_index;
   int nr_segs;
-  struct iovec* iov;  // fast_iov or heap
+  struct iovec* iov;        // next segment to transfer: into fast_iov or iov_alloc
+  struct iovec* iov_alloc;  // heap array when more than kFastIov segments (kReqCleanup)
   static constexpr int kFastIov = 4;
   struct iovec fast_iov[kFastIov];
   std::int64_t bytes;  // total requested: a short result breaks a link

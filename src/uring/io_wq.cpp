@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/internal_thread.hpp"
+#include "core/uaccess.hpp"
 
 namespace iostack::uring {
 
@@ -65,6 +66,7 @@ void IoWq::enqueue(IoWqWork* work) {
 
 void IoWq::worker_main(Worker* w, int ai) {
   t_is_worker = true;
+  core::uaccess_thread_init();
   w->thread = pthread_self();
   std::unique_lock lock(mu_);
   workers_.push_back(w);

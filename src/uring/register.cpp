@@ -1,12 +1,17 @@
 // io_uring_register(2) (io_uring/register.c): resources, eventfd, probe,
-// enabling a disabled ring, io-wq tuning and registered ring fds.
+// restrictions, enabling a disabled ring, io-wq tuning and registered ring
+// fds.
 #include <sys/resource.h>
+#include <sys/sysinfo.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <cstring>
+#include <climits>
+#include <cstdio>
 #include <vector>
 
 #include "core/process.hpp"
+#include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 
 namespace iostack::uring {
@@ -14,11 +19,10 @@ namespace iostack::uring {
 namespace {
 
 int probe(void* arg, unsigned nr_args) {
-  if (!arg) return -EFAULT;
   if (nr_args > kOpLast) nr_args = kOpLast;
   const std::size_t size = sizeof(io_uring_probe) + nr_args * sizeof(io_uring_probe_op);
   std::vector<unsigned char> buf(size);
-  std::memcpy(buf.data(), arg, size);
+  if (core::copy_from_user(buf.data(), arg, size)) return -EFAULT;
   for (unsigned char c : buf)
     if (c) return -EINVAL;
   auto* p = reinterpret_cast<io_uring_probe*>(buf.data());
@@ -28,7 +32,7 @@ int probe(void* arg, unsigned nr_args) {
     if (op_def(i)) p->ops[i].flags = IO_URING_OP_SUPPORTED;
   }
   p->ops_len = static_cast<std::uint8_t>(nr_args);
-  std::memcpy(arg, buf.data(), size);
+  if (core::copy_to_user(arg, buf.data(), size)) return -EFAULT;
   return 0;
 }
 
@@ -36,23 +40,56 @@ int enable_rings(IoRingCtx* ctx) {
   if (!ctx->r_disabled.load(std::memory_order_acquire)) return -EBADFD;
   if ((ctx->flags & IORING_SETUP_SINGLE_ISSUER) && !ctx->submitter_tid.load())
     ctx->submitter_tid.store(core::current_tid(), std::memory_order_relaxed);
+  if (ctx->restrictions.registered) ctx->restricted.store(true, std::memory_order_relaxed);
   ctx->r_disabled.store(false, std::memory_order_release);
   sq_thread_wake(ctx);
   return 0;
 }
 
-int iowq_max_workers(IoRingCtx* ctx, void* arg, unsigned nr_args) {
-  if (nr_args != 2) return -EINVAL;
-  if (!arg) return -EFAULT;
+// cpumask_size(): what IORING_REGISTER_IOWQ_AFF copies at most. The
+// kernel's masks span NR_CPUS bits, or nr_cpu_ids bits when they live off
+// the stack, which x86 kernels built for more than 512 CPUs do.
+std::size_t cpumask_size() {
+  static const std::size_t size = [] {
+    auto read_uint = [](const char* path, unsigned long* v) {
+      FILE* f = std::fopen(path, "re");
+      if (!f) return false;
+      const bool ok = std::fscanf(f, "%lu", v) == 1;
+      std::fclose(f);
+      return ok;
+    };
+    unsigned long kernel_max = 0;
+    unsigned long bits = static_cast<unsigned long>(get_nprocs_conf());
+    if (read_uint("/sys/devices/system/cpu/kernel_max", &kernel_max) && kernel_max + 1 <= 512)
+      bits = kernel_max + 1;
+    return static_cast<std::size_t>((bits + 63) / 64 * 8);
+  }();
+  return size;
+}
+
+// io_register_iowq_aff: the mask is copied before anything else is looked at.
+int iowq_aff(IoRingCtx* ctx, const void* arg, unsigned len) {
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  std::size_t n = std::min<std::size_t>(len, cpumask_size());
+  n = std::min(n, sizeof(mask));
+  if (core::copy_from_user(&mask, arg, n)) return -EFAULT;
+  if (ctx->flags & IORING_SETUP_SQPOLL) return sqpoll_wq_affinity(ctx, &mask, n);
+  return ctx->wq ? ctx->wq->set_affinity(&mask, n) : -EINVAL;
+}
+
+int iowq_max_workers(IoRingCtx* ctx, void* arg) {
   unsigned counts[2];
-  std::memcpy(counts, arg, sizeof(counts));
+  if (core::copy_from_user(counts, arg, sizeof(counts))) return -EFAULT;
+  for (unsigned c : counts)
+    if (c > INT_MAX) return -EINVAL;
   struct rlimit rl;
   getrlimit(RLIMIT_NPROC, &rl);
   for (unsigned& c : counts)
     if (rl.rlim_cur != RLIM_INFINITY && c > rl.rlim_cur) c = static_cast<unsigned>(rl.rlim_cur);
   if (!ctx->wq) return -EINVAL;
   ctx->wq->max_workers(counts);
-  std::memcpy(arg, counts, sizeof(counts));
+  if (core::copy_to_user(arg, counts, sizeof(counts))) return -EFAULT;
   return 0;
 }
 
@@ -70,36 +107,36 @@ int do_register(IoRingCtx* ctx, unsigned opcode, void* arg, unsigned nr_args) {
       if (arg || nr_args) return -EINVAL;
       return unregister_files(ctx);
     case IORING_REGISTER_FILES_UPDATE:
-      if (!arg) return -EFAULT;
       return register_files_update(ctx, arg, nr_args);
     case IORING_REGISTER_EVENTFD:
-      return eventfd_register(ctx, arg, nr_args, false);
+      if (nr_args != 1) return -EINVAL;
+      return eventfd_register(ctx, arg, false);
     case IORING_REGISTER_EVENTFD_ASYNC:
-      return eventfd_register(ctx, arg, nr_args, true);
+      if (nr_args != 1) return -EINVAL;
+      return eventfd_register(ctx, arg, true);
     case IORING_UNREGISTER_EVENTFD:
       if (arg || nr_args) return -EINVAL;
       return eventfd_unregister(ctx);
     case IORING_REGISTER_PROBE:
       if (!arg || nr_args > 256) return -EINVAL;
       return probe(arg, nr_args);
+    case IORING_REGISTER_RESTRICTIONS:
+      return register_restrictions(ctx, arg, nr_args);
     case IORING_REGISTER_ENABLE_RINGS:
       if (arg || nr_args) return -EINVAL;
       return enable_rings(ctx);
     case IORING_REGISTER_IOWQ_AFF:
       if (!arg || !nr_args) return -EINVAL;
-      if (ctx->flags & IORING_SETUP_SQPOLL)
-        return sqpoll_wq_affinity(ctx, static_cast<const cpu_set_t*>(arg), nr_args);
-      return ctx->wq ? ctx->wq->set_affinity(static_cast<const cpu_set_t*>(arg), nr_args) : -EINVAL;
+      return iowq_aff(ctx, arg, nr_args);
     case IORING_UNREGISTER_IOWQ_AFF:
       if (arg || nr_args) return -EINVAL;
       return ctx->wq ? ctx->wq->set_affinity(nullptr, 0) : -EINVAL;
     case IORING_REGISTER_IOWQ_MAX_WORKERS:
-      return iowq_max_workers(ctx, arg, nr_args);
+      if (!arg || nr_args != 2) return -EINVAL;
+      return iowq_max_workers(ctx, arg);
     case IORING_REGISTER_RING_FDS:
-      if (!arg) return -EFAULT;
       return register_ring_fds(ctx, arg, nr_args);
     case IORING_UNREGISTER_RING_FDS:
-      if (!arg) return -EFAULT;
       return unregister_ring_fds(ctx, arg, nr_args);
     default:
       return -EINVAL;
@@ -118,6 +155,8 @@ int ring_register(int fd, unsigned opcode, void* arg, unsigned nr_args) {
   const pid_t owner = ctx->submitter_tid.load(std::memory_order_relaxed);
   if ((ctx->flags & IORING_SETUP_SINGLE_ISSUER) && owner && owner != core::current_tid()) {
     ret = -EEXIST;
+  } else if (ctx->restricted.load(std::memory_order_acquire) && !register_op_allowed(ctx, opcode)) {
+    ret = -EACCES;
   } else {
     std::lock_guard lock(ctx->uring_lock);
     ret = do_register(ctx, opcode, arg, nr_args);

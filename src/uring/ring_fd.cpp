@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/process.hpp"
+#include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 
 namespace iostack::uring {
@@ -252,7 +253,9 @@ int ctx_get(int fd, bool registered, core::FileRef* out) {
 }
 
 // io_ringfd_register: entries are struct io_uring_rsrc_update {offset, resv,
-// data}; offset -1 picks a free slot and is written back.
+// data}, each copied in and (with the slot it got) back out in turn; offset
+// -1 picks a free slot. A slot whose entry cannot be written back is freed
+// again.
 int register_ring_fds(IoRingCtx*, void* arg, unsigned nr) {
   if (!nr || nr > kRingFdRegMax) return -EINVAL;
   auto& slots = t_registered.get();
@@ -260,7 +263,11 @@ int register_ring_fds(IoRingCtx*, void* arg, unsigned nr) {
   unsigned i;
   int ret = 0;
   for (i = 0; i < nr; ++i) {
-    io_uring_rsrc_update& u = upd[i];
+    io_uring_rsrc_update u;
+    if (core::get_user(u, &upd[i])) {
+      ret = -EFAULT;
+      break;
+    }
     if (u.resv) {
       ret = -EINVAL;
       break;
@@ -287,6 +294,11 @@ int register_ring_fds(IoRingCtx*, void* arg, unsigned nr) {
     }
     slots[slot] = std::move(target);
     u.offset = slot;
+    if (core::put_user(u, &upd[i])) {
+      slots[slot].reset();
+      ret = -EFAULT;
+      break;
+    }
   }
   return i ? static_cast<int>(i) : ret;
 }
@@ -294,19 +306,20 @@ int register_ring_fds(IoRingCtx*, void* arg, unsigned nr) {
 int unregister_ring_fds(IoRingCtx*, void* arg, unsigned nr) {
   if (!nr || nr > kRingFdRegMax) return -EINVAL;
   auto& slots = t_registered.get();
-  auto* upd = static_cast<io_uring_rsrc_update*>(arg);
+  const auto* upd = static_cast<const io_uring_rsrc_update*>(arg);
   unsigned i;
   int ret = 0;
   for (i = 0; i < nr; ++i) {
-    if (upd[i].resv || upd[i].data) {
+    io_uring_rsrc_update u;
+    if (core::get_user(u, &upd[i])) {
+      ret = -EFAULT;
+      break;
+    }
+    if (u.resv || u.data || u.offset >= kRingFdRegMax) {
       ret = -EINVAL;
       break;
     }
-    if (upd[i].offset >= kRingFdRegMax) {
-      ret = -EINVAL;
-      break;
-    }
-    slots[upd[i].offset].reset();
+    slots[u.offset].reset();
   }
   return i ? static_cast<int>(i) : ret;
 }

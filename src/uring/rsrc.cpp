@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
+#include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 
 namespace iostack::uring {
@@ -58,7 +58,10 @@ int register_files(IoRingCtx* ctx, const void* arg, unsigned nr) {
   ctx->files.assign(nr, nullptr);
   for (unsigned i = 0; i < nr; ++i) {
     int fd = -1;
-    if (fds) std::memcpy(&fd, &fds[i], sizeof(fd));
+    if (fds && core::get_user(fd, &fds[i])) {
+      drop_files(ctx);
+      return -EFAULT;
+    }
     const int ret = make_node(fd, &ctx->files[i]);
     if (ret) {
       drop_files(ctx);
@@ -79,7 +82,7 @@ int unregister_files(IoRingCtx* ctx) {
 int register_files_update(IoRingCtx* ctx, void* arg, unsigned nr) {
   if (!nr) return -EINVAL;
   io_uring_files_update up;
-  std::memcpy(&up, arg, sizeof(up));
+  if (core::get_user(up, static_cast<const io_uring_files_update*>(arg))) return -EFAULT;
   if (up.resv) return -EINVAL;
   if (!ctx->files_registered) return -ENXIO;
   if (up.offset + static_cast<std::uint64_t>(nr) > ctx->files.size()) return -EINVAL;
@@ -88,7 +91,10 @@ int register_files_update(IoRingCtx* ctx, void* arg, unsigned nr) {
   int err = 0;
   for (; done < nr; ++done) {
     int fd;
-    std::memcpy(&fd, &fds[done], sizeof(fd));
+    if (core::get_user(fd, &fds[done])) {
+      err = -EFAULT;
+      break;
+    }
     if (fd == IORING_REGISTER_FILES_SKIP) continue;
     FileNode*& slot = ctx->files[up.offset + done];
     FileNode* n = nullptr;
@@ -118,7 +124,8 @@ int register_buffers(IoRingCtx* ctx, const void* arg, unsigned nr) {
   std::vector<MappedBuf> bufs(nr);
   for (unsigned i = 0; i < nr; ++i) {
     struct iovec v;
-    std::memcpy(&v, &iov[i], sizeof(v));
+    if (core::get_user(v, &iov[i])) return -EFAULT;
+    if (static_cast<std::int64_t>(v.iov_len) < 0) return -EINVAL;  // copy_iovec_from_user
     // io_buffer_validate: a null base is a sparse slot only when empty;
     // buffers are capped at 1 GiB.
     if (!v.iov_base) {
@@ -127,6 +134,12 @@ int register_buffers(IoRingCtx* ctx, const void* arg, unsigned nr) {
     }
     if (v.iov_len > (1ull << 30)) return -EFAULT;
     if (!v.iov_len) return -EFAULT;
+    const auto base = reinterpret_cast<std::uint64_t>(v.iov_base);
+    std::uint64_t end;
+    if (__builtin_add_overflow(base, (v.iov_len + 4095) & ~std::uint64_t{4095}, &end))
+      return -EOVERFLOW;
+    // io_pin_pages: pinned for writing, so read-only memory is refused too.
+    if (core::fault_in_writeable(v.iov_base, v.iov_len)) return -EFAULT;
     bufs[i].ubuf = reinterpret_cast<std::uintptr_t>(v.iov_base);
     bufs[i].len = v.iov_len;
   }

@@ -8,11 +8,11 @@
 #include <sys/uio.h>
 
 #include <cerrno>
-#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
+#include "core/import_iovec.hpp"
 #include "core/write_limit.hpp"
 #include "task/current.hpp"
 #include "task/task_ioprio.hpp"
@@ -21,10 +21,6 @@
 namespace iostack::uring {
 
 namespace {
-
-// MAX_RW_COUNT
-constexpr std::uint64_t kMaxRwCount = INT_MAX & ~(kPageSize - 1);
-constexpr int kUioMaxIov = 1024;
 
 int prep_common(IoKiocb* req, const io_uring_sqe* sqe) {
   RwData& rw = req->rw;
@@ -42,6 +38,7 @@ int prep_common(IoKiocb* req, const io_uring_sqe* sqe) {
   rw.rw_flags = static_cast<int>(sqe->rw_flags);
   if (rw.rw_flags & RWF_NOWAIT) req->flags |= kReqNowait;
   rw.iov = nullptr;
+  rw.iov_alloc = nullptr;
   rw.nr_segs = 0;
   rw.done = 0;
   rw.nowait_issue = false;
@@ -49,12 +46,27 @@ int prep_common(IoKiocb* req, const io_uring_sqe* sqe) {
   return 0;
 }
 
-int prep_single(IoKiocb* req, const io_uring_sqe* sqe) {
+// READ_FIXED / WRITE_FIXED: the range is checked against the registered
+// buffer at issue.
+int prep_fixed(IoKiocb* req, const io_uring_sqe* sqe) {
   if (int ret = prep_common(req, sqe)) return ret;
   std::uint64_t len = req->rw.len;
-  if (len > kMaxRwCount) len = kMaxRwCount;
+  if (len > core::kMaxRwCount) len = core::kMaxRwCount;
   req->rw.len = static_cast<std::uint32_t>(len);
   req->rw.bytes = static_cast<std::int64_t>(len);
+  return 0;
+}
+
+// READ / WRITE: import_ubuf at prep, so a buffer outside user space is
+// -EFAULT before anything runs.
+int prep_single(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (int ret = prep_common(req, sqe)) return ret;
+  RwData& rw = req->rw;
+  struct iovec iov;
+  const long len = core::import_ubuf(reinterpret_cast<void*>(rw.addr), rw.len, &iov);
+  if (len < 0) return static_cast<int>(len);
+  rw.len = static_cast<std::uint32_t>(len);
+  rw.bytes = len;
   return 0;
 }
 
@@ -64,26 +76,19 @@ int prep_vec(IoKiocb* req, const io_uring_sqe* sqe) {
   if (int ret = prep_common(req, sqe)) return ret;
   RwData& rw = req->rw;
   const unsigned nr = rw.len;
-  if (nr > kUioMaxIov) return -EINVAL;
+  if (nr > core::kUioMaxIov) return -EINVAL;
   if (nr > RwData::kFastIov) {
-    rw.iov = static_cast<struct iovec*>(std::malloc(sizeof(struct iovec) * nr));
-    if (!rw.iov) return -ENOMEM;
+    rw.iov_alloc = static_cast<struct iovec*>(std::malloc(sizeof(struct iovec) * nr));
+    if (!rw.iov_alloc) return -ENOMEM;
     req->flags |= kReqCleanup;
+    rw.iov = rw.iov_alloc;
   } else {
     rw.iov = rw.fast_iov;
   }
-  if (nr) {
-    if (!rw.addr) return -EFAULT;
-    std::memcpy(rw.iov, reinterpret_cast<const void*>(rw.addr), sizeof(struct iovec) * nr);
-  }
-  std::uint64_t total = 0;
-  for (unsigned i = 0; i < nr; ++i) {
-    if (rw.iov[i].iov_len > static_cast<std::size_t>(SSIZE_MAX)) return -EINVAL;
-    if (rw.iov[i].iov_len > kMaxRwCount - total) rw.iov[i].iov_len = kMaxRwCount - total;
-    total += rw.iov[i].iov_len;
-  }
+  const long total = core::import_iovec(reinterpret_cast<const struct iovec*>(rw.addr), nr, rw.iov);
+  if (total < 0) return static_cast<int>(total);
   rw.nr_segs = static_cast<int>(nr);
-  rw.bytes = static_cast<std::int64_t>(total);
+  rw.bytes = total;
   return 0;
 }
 
@@ -266,8 +271,8 @@ void bdev_end_io(void* priv, long res) {
 
 int rw_prep_read(IoKiocb* req, const io_uring_sqe* sqe) { return prep_single(req, sqe); }
 int rw_prep_write(IoKiocb* req, const io_uring_sqe* sqe) { return prep_single(req, sqe); }
-int rw_prep_read_fixed(IoKiocb* req, const io_uring_sqe* sqe) { return prep_single(req, sqe); }
-int rw_prep_write_fixed(IoKiocb* req, const io_uring_sqe* sqe) { return prep_single(req, sqe); }
+int rw_prep_read_fixed(IoKiocb* req, const io_uring_sqe* sqe) { return prep_fixed(req, sqe); }
+int rw_prep_write_fixed(IoKiocb* req, const io_uring_sqe* sqe) { return prep_fixed(req, sqe); }
 int rw_prep_readv(IoKiocb* req, const io_uring_sqe* sqe) { return prep_vec(req, sqe); }
 int rw_prep_writev(IoKiocb* req, const io_uring_sqe* sqe) { return prep_vec(req, sqe); }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/process.hpp"
+#include "core/uaccess.hpp"
 #include "task/current.hpp"
 #include "task/task.hpp"
 #include "uring/engine.hpp"
@@ -172,9 +173,8 @@ void free_ctx_resources(IoRingCtx* ctx) {
 IoWq* ctx_wq(IoRingCtx* ctx) { return ctx->wq; }
 
 int ring_setup(unsigned entries, io_uring_params* up) {
-  if (!up) return -EFAULT;
   io_uring_params p;
-  std::memcpy(&p, up, sizeof(p));
+  if (core::copy_from_user(&p, up, sizeof(p))) return -EFAULT;
   for (unsigned v : p.resv)
     if (v) return -EINVAL;
   if (int ret = sanitise_params(p)) return ret;
@@ -202,6 +202,12 @@ int ring_setup(unsigned entries, io_uring_params* up) {
     ret = create_wq(ctx, p);
   }
   if (!ret) ret = sq_offload_create(ctx, &p);
+  if (!ret) {
+    p.features = kFeatures;
+    // Written back before the ring exists for the program: a params block
+    // it cannot write leaves no ring and no descriptor behind.
+    if (core::copy_to_user(up, &p, sizeof(p))) ret = -EFAULT;
+  }
   if (ret) {
     sq_thread_finish(ctx);
     free_ctx_resources(ctx);
@@ -209,11 +215,9 @@ int ring_setup(unsigned entries, io_uring_params* up) {
     delete ctx;
     return ret;
   }
-  p.features = kFeatures;
   ctx->r_disabled.store(p.flags & IORING_SETUP_R_DISABLED, std::memory_order_relaxed);
   if ((p.flags & IORING_SETUP_SINGLE_ISSUER) && !(p.flags & IORING_SETUP_R_DISABLED))
     ctx->submitter_tid.store(core::current_tid(), std::memory_order_relaxed);
-  std::memcpy(up, &p, sizeof(p));
   ring_fd_install(ctx);
   return ctx->fd;
 }

@@ -16,6 +16,7 @@
 #include <cstdio>
 
 #include "core/internal_thread.hpp"
+#include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 #include "uring/tw_internal.hpp"
 
@@ -78,6 +79,7 @@ void sq_thread_main(IoSqData* sqd) {
   char name[16];
   std::snprintf(name, sizeof(name), "iou-sqp-%d", static_cast<int>(sqd->tgid));
   pthread_setname_np(pthread_self(), name);
+  core::uaccess_thread_init();  // it imports what SQEs point to
   if (sqd->sq_cpu >= 0) {
     cpu_set_t set;
     CPU_ZERO(&set);

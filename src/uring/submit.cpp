@@ -84,6 +84,8 @@ int init_req(IoRingCtx* ctx, IoKiocb* req, const io_uring_sqe* sqe) {
       init_drain(ctx);
     }
   }
+  if (ctx->restricted.load(std::memory_order_relaxed) && !sqe_allowed(ctx, opcode, sqe_flags))
+    return -EACCES;
   if (ctx->drain_active.load(std::memory_order_relaxed) || ctx->drain_next) {
     if (ctx->drain_active.load(std::memory_order_relaxed)) req->flags |= kReqForceAsync;
     if (ctx->drain_next && !ctx->st.link_head) {

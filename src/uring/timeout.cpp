@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "core/clock.hpp"
+#include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 
 namespace iostack::uring {
@@ -107,10 +108,11 @@ int prep_common(IoKiocb* req, const io_uring_sqe* sqe, bool is_link) {
   td.head = td.prev = nullptr;
   td.target_seq = 0;
   if (off) req->ctx->off_timeout_used.store(true, std::memory_order_relaxed);
-  if (!sqe->addr) return -EFAULT;
-  const auto* ts = reinterpret_cast<const struct __kernel_timespec*>(sqe->addr);
-  td.sec = ts->tv_sec;
-  td.nsec = ts->tv_nsec;
+  struct __kernel_timespec ts;
+  if (core::get_user(ts, reinterpret_cast<const struct __kernel_timespec*>(sqe->addr)))
+    return -EFAULT;
+  td.sec = ts.tv_sec;
+  td.nsec = ts.tv_nsec;
   if (td.sec < 0 || td.nsec < 0) return -EINVAL;
   req->timer.priv = req;
   req->timer.fn = is_link ? link_timeout_fn : timeout_fn;
@@ -321,10 +323,11 @@ int timeout_remove_prep(IoKiocb* req, const io_uring_sqe* sqe) {
     if (__builtin_popcount(tr.flags & IORING_TIMEOUT_CLOCK_MASK) > 1) return -EINVAL;
     if (tr.flags & IORING_LINK_TIMEOUT_UPDATE) tr.ltimeout = true;
     if (tr.flags & ~(IORING_TIMEOUT_UPDATE_MASK | IORING_TIMEOUT_ABS)) return -EINVAL;
-    if (!sqe->addr2) return -EFAULT;
-    const auto* ts = reinterpret_cast<const struct __kernel_timespec*>(sqe->addr2);
-    tr.sec = ts->tv_sec;
-    tr.nsec = ts->tv_nsec;
+    struct __kernel_timespec ts;
+    if (core::get_user(ts, reinterpret_cast<const struct __kernel_timespec*>(sqe->addr2)))
+      return -EFAULT;
+    tr.sec = ts.tv_sec;
+    tr.nsec = ts.tv_nsec;
     if (tr.sec < 0 || tr.nsec < 0) return -EINVAL;
   } else if (tr.flags) {
     return -EINVAL;

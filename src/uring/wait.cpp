@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "core/process.hpp"
+#include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 
 namespace iostack::uring {
@@ -40,8 +41,11 @@ int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext
   sigset_t saved;
   const bool masked = ext->sig != nullptr;
   if (masked) {
-    if (ext->argsz != sizeof(std::uint64_t)) return -EINVAL;  // _NSIG / 8
-    pthread_sigmask(SIG_SETMASK, ext->sig, &saved);
+    // set_user_sigmask: the kernel's sigset_t is _NSIG / 8 bytes.
+    if (ext->argsz != sizeof(std::uint64_t)) return -EINVAL;
+    sigset_t mask;
+    if (core::copy_sigset_from_user(&mask, ext->sig)) return -EFAULT;
+    pthread_sigmask(SIG_SETMASK, &mask, &saved);
   }
 
   const std::uint32_t target = load_acquire(ctx->rings->cq.head) + min_events;

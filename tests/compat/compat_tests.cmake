@@ -43,6 +43,11 @@ if(IOSTACK_LIBAIO_INCLUDE AND IOSTACK_SYSTEM_LIBAIO)
   target_compile_definitions(test_compat PRIVATE
     IOSTACK_COMPAT_AIO_ONE_ENGINE="$<TARGET_FILE:compat_aio_one_engine>")
 endif()
+# A program with its own SIGSEGV handler that passes bad pointers to the
+# io_uring and AIO system calls.
+add_executable(compat_sigchain_client ${PROJECT_SOURCE_DIR}/tests/compat/sigchain_client.c)
+set_target_properties(compat_sigchain_client PROPERTIES
+  OUTPUT_NAME sigchain_client RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
 
 find_library(IOSTACK_SYSTEM_LIBURING NAMES liburing.so.2)
 find_program(IOSTACK_OBJDUMP objdump)
@@ -53,11 +58,12 @@ if(IOSTACK_NM AND IOSTACK_READELF)
     IOSTACK_NM="${IOSTACK_NM}" IOSTACK_READELF="${IOSTACK_READELF}")
 endif()
 
-add_dependencies(test_compat compat_seccomp_exec compat_uring_client compat_ring_fd_client iostack_shared)
+add_dependencies(test_compat compat_seccomp_exec compat_uring_client compat_ring_fd_client compat_sigchain_client iostack_shared)
 target_compile_definitions(test_compat PRIVATE
   IOSTACK_COMPAT_SECCOMP_EXEC="$<TARGET_FILE:compat_seccomp_exec>"
   IOSTACK_COMPAT_URING_CLIENT="$<TARGET_FILE:compat_uring_client>"
   IOSTACK_COMPAT_RING_FD_CLIENT="$<TARGET_FILE:compat_ring_fd_client>"
+  IOSTACK_COMPAT_SIGCHAIN_CLIENT="$<TARGET_FILE:compat_sigchain_client>"
   IOSTACK_COMPAT_SCRATCH_DIR="${_compat_out}"
   IOSTACK_LIBIOSTACK="$<TARGET_FILE:iostack_shared>"
   IOSTACK_COMPAT_DROPIN_DIR="${IOSTACK_DROPIN_OUTPUT_DIR}")

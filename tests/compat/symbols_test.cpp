@@ -55,11 +55,34 @@ TEST(DropInSymbols, SonameIsLiburingSo2AndItDoesNotNeedTheRealOne) {
 TEST(PreloadShim, ExportsOnlyTheInterposedCalls) {
   const auto ours = defined_symbols(IOSTACK_COMPAT_PRELOAD);
   std::set<std::string> want;
-  for (const char* f :
-       {"__poll_chk", "__ppoll_chk", "close",     "close_range", "closefrom",    "dup",
-        "dup2",       "dup3",        "epoll_ctl", "epoll_pwait", "epoll_pwait2", "epoll_wait",
-        "fcntl",      "fcntl64",     "mmap",      "mmap64",      "poll",         "ppoll",
-        "pselect",    "select",      "syscall", "sigaction", "signal", "sigprocmask", "pthread_sigmask", "_exit", "_Exit"})
+  for (const char* f : {"__poll_chk",
+                        "__ppoll_chk",
+                        "close",
+                        "close_range",
+                        "closefrom",
+                        "dup",
+                        "dup2",
+                        "dup3",
+                        "epoll_ctl",
+                        "epoll_pwait",
+                        "epoll_pwait2",
+                        "epoll_wait",
+                        "fcntl",
+                        "fcntl64",
+                        "mmap",
+                        "mmap64",
+                        "poll",
+                        "ppoll",
+                        "pselect",
+                        "select",
+                        "syscall",
+                        "sigaction",
+                        "signal",
+                        "sigprocmask",
+                        "pthread_sigmask",
+                        "_exit",
+                        "_Exit",
+                        "iostack_preload_add_fixup"})
     want.insert(std::string("Base ") + f);
   EXPECT_EQ(ours, want);
 }
