@@ -26,7 +26,10 @@ struct Worker {
   WorkPool* pool = nullptr;
   core::ListHead idle_node;  // on the pool's idle list while asleep
   std::atomic<std::uint32_t> wake{0};
+  bool free_soon = false;  // counted in nr_finishing_ by aio_wq_free_soon()
 };
+
+thread_local Worker* t_worker = nullptr;
 
 struct timespec deadline_in_ms(int ms) {
   struct timespec t;
@@ -188,9 +191,20 @@ class WorkPool {
 
   static void worker_main(void* arg) {
     auto* self = static_cast<Worker*>(arg);
+    t_worker = self;
     self->pool->run(self);
+    t_worker = nullptr;
     delete self;
   }
+
+ public:
+  void free_soon(Worker* self) {
+    if (self->free_soon) return;
+    self->free_soon = true;
+    nr_finishing_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+ private:
 
   // io_wq_worker(): runs queued work until it has been idle too long.
   void run(Worker* self) {
@@ -202,9 +216,10 @@ class WorkPool {
         g.unlock();
         w->fn(w);
         // Counted as available until it has looked at the list again.
-        nr_finishing_.fetch_add(1, std::memory_order_relaxed);
+        free_soon(self);
         g.lock();
         nr_finishing_.fetch_sub(1, std::memory_order_relaxed);
+        self->free_soon = false;
         continue;
       }
       if (!sleep_idle(self, g)) return;
@@ -294,6 +309,10 @@ WorkPool* pool() {
 }
 
 }  // namespace
+
+void aio_wq_free_soon() {
+  if (Worker* w = t_worker) w->pool->free_soon(w);
+}
 
 unsigned aio_wq_max_workers() { return pool()->max(); }
 unsigned aio_wq_set_max_workers(unsigned n) { return pool()->set_max(n); }
