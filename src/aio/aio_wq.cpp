@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -18,18 +19,24 @@ namespace {
 constexpr unsigned kDefaultMaxWorkers = 256;
 constexpr int kDefaultIdleMs = 5000;  // io-wq's WORKER_IDLE_TIMEOUT
 constexpr unsigned kMaxWakeBatch = 32;
+// Work may wait for a worker coming back from a quick work, instead of
+// waking a sleeping one, while it is at most one for kHandoffShare busy
+// workers (so the device keeps most of its queue depth) and, by their
+// average duration, it waits at most kHandoffBudgetNs.
+constexpr long kHandoffShare = 4;
+constexpr std::int64_t kHandoffBudgetNs = 200000;
 
-class WorkPool;
+// Worker::wake: on the idle list but not yet asleep, asleep in futex_wait,
+// or claimed by a waker (off the idle list).
+constexpr std::uint32_t kIdleAwake = 0;
+constexpr std::uint32_t kIdleClaimed = 1;
+constexpr std::uint32_t kIdleAsleep = 2;
 
-// struct io_worker (io_uring/io-wq.c): what a worker needs while it sleeps.
-struct Worker {
-  WorkPool* pool = nullptr;
-  core::ListHead idle_node;  // on the pool's idle list while asleep
-  std::atomic<std::uint32_t> wake{0};
-  bool free_soon = false;  // counted in nr_finishing_ by aio_wq_free_soon()
-};
-
-thread_local Worker* t_worker = nullptr;
+std::int64_t now_ns() {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+}
 
 struct timespec deadline_in_ms(int ms) {
   struct timespec t;
@@ -43,20 +50,56 @@ struct timespec deadline_in_ms(int ms) {
   return t;
 }
 
-// struct io_wq with a single accounting class: every AIO work may block on
-// I/O for a bounded time.
+class WorkPool;
+
+// struct io_worker (io_uring/io-wq.c): what a worker needs while it sleeps.
+struct Worker {
+  WorkPool* pool = nullptr;
+  core::ListHead idle_node;  // on the pool's idle list while asleep
+  std::atomic<std::uint32_t> wake{kIdleAwake};
+  bool free_soon = false;  // counted in nr_finishing_ by aio_wq_free_soon()
+};
+
+thread_local Worker* t_worker = nullptr;
+
+// Workers claimed under the lock, to wake (or start) once it is dropped.
+struct WakeList {
+  Worker* w[kMaxWakeBatch];
+  unsigned n = 0;
+  unsigned claimed = 0;
+  unsigned spawn = 0;
+  bool full() const { return claimed == kMaxWakeBatch; }
+};
+
+// struct io_wq with a single accounting class (AIO's works all end: a
+// device's latency for direct I/O, a flush for fsync).
+//
+// Waking a sleeping thread costs a context switch on each side, and the
+// thread calling io_submit is usually the program's critical path. So work
+// that arrives while workers are busy with quick works (direct I/O) may wait
+// for one of them to come back -- it then takes the next work without
+// sleeping, as a thread doing its own pread loop would -- within the bounds
+// of kHandoffShare and kHandoffBudgetNs. Only the rest wakes or starts
+// workers.
 class WorkPool {
  public:
   WorkPool(unsigned max, int idle_ms) : max_(max), idle_ms_(idle_ms) {}
 
   void queue(AioWorkBatch* batch) {
-    {
-      std::lock_guard g(lock_);
-      nr_queued_ += batch->count;
-      batch->list.splice_tail_init(&work_);
-      batch->count = 0;
+    for (;;) {
+      WakeList wl;
+      {
+        std::lock_guard g(lock_);
+        if (batch->count != 0) {
+          nr_queued_ += batch->count;
+          batch->list.splice_tail_init(&work_);
+          batch->count = 0;
+        }
+        provide_locked(&wl);
+      }
+      wake(wl);
+      if (!wl.full()) return;
     }
-    provide_workers();
   }
 
   unsigned set_max(unsigned n) {
@@ -92,60 +135,76 @@ class WorkPool {
     return AioWqStats{nr_workers_, nr_idle_};
   }
 
+  void free_soon(Worker* self) {
+    if (self->free_soon) return;
+    self->free_soon = true;
+    nr_finishing_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  static void worker_main(void* arg) {
+    auto* self = static_cast<Worker*>(arg);
+    t_worker = self;
+    self->pool->run(self);
+    t_worker = nullptr;
+    delete self;
+  }
+
  private:
-  // io_wq_enqueue(): every queued work needs a worker that will look at the
-  // list: one already waking or starting, one just back from its last work
-  // (it checks the list before sleeping), a sleeping one woken now, or,
-  // below the bound, a new one.
-  void provide_workers() {
-    for (;;) {
-      Worker* to_wake[kMaxWakeBatch];
-      unsigned nwake = 0;
-      unsigned spawn = 0;
-      {
-        std::lock_guard g(lock_);
-        long deficit = static_cast<long>(nr_queued_) - static_cast<long>(nr_waking_) -
-                       static_cast<long>(nr_finishing_.load(std::memory_order_relaxed));
-        while (deficit > 0 && !idle_.empty() && nwake < kMaxWakeBatch) {
-          to_wake[nwake++] = claim_idle_locked();
-          --deficit;
-        }
-        if (nwake < kMaxWakeBatch) {
-          while (deficit > 0 && nr_workers_ < max_) {
-            ++nr_workers_;
-            ++nr_waking_;
-            ++spawn;
-            --deficit;
-          }
-        }
-      }
-      for (unsigned i = 0; i < nwake; ++i) futex_wake(&to_wake[i]->wake, 1);
-      for (unsigned i = 0; i < spawn; ++i) start_worker();
-      if (nwake < kMaxWakeBatch) return;
+  // io_wq_enqueue() / io_wqe_activate_free_worker(): every queued work needs
+  // a worker that will look at the list: one woken or starting, one back
+  // from its last work (it looks before sleeping), one finishing a quick
+  // work within the hand-off budget, a sleeping one woken now, or, below
+  // the bound, a new one.
+  void provide_locked(WakeList* wl) {
+    long deficit = static_cast<long>(nr_queued_) - static_cast<long>(nr_waking_) -
+                   static_cast<long>(nr_finishing_.load(std::memory_order_relaxed));
+    if (deficit <= 0) return;
+    if (nr_busy_quick_ != 0 && avg_quick_ns_ != 0) {
+      const long by_share = static_cast<long>(nr_busy_quick_) / kHandoffShare;
+      const long by_time = static_cast<long>(kHandoffBudgetNs * nr_busy_quick_ / avg_quick_ns_);
+      deficit -= by_share < by_time ? by_share : by_time;
+    }
+    while (deficit > 0 && !idle_.empty() && !wl->full()) {
+      claim_idle_locked(wl);
+      --deficit;
+    }
+    if (wl->full()) return;
+    while (deficit > 0 && nr_workers_ < max_) {
+      ++nr_workers_;
+      ++nr_waking_;
+      ++wl->spawn;
+      --deficit;
     }
   }
 
-  // Takes the most recently idle worker off the list and marks it woken;
-  // the caller wakes its futex once the lock is dropped.
-  Worker* claim_idle_locked() {
+  void wake(const WakeList& wl) {
+    for (unsigned i = 0; i < wl.n; ++i) futex_wake(&wl.w[i]->wake, 1);
+    for (unsigned i = 0; i < wl.spawn; ++i) start_worker();
+  }
+
+  // Takes the most recently idle worker off the list and marks it claimed;
+  // one already asleep goes on `wl` for a futex wake once the lock is
+  // dropped (one not yet asleep sees the mark and does not sleep).
+  void claim_idle_locked(WakeList* wl) {
     Worker* w = core::list_entry<Worker, &Worker::idle_node>(idle_.first());
     w->idle_node.del();
     --nr_idle_;
     ++nr_waking_;
-    w->wake.store(1, std::memory_order_relaxed);
-    return w;
+    if (w->wake.exchange(kIdleClaimed, std::memory_order_acq_rel) == kIdleAsleep) {
+      wl->w[wl->n++] = w;
+    }
+    ++wl->claimed;
   }
 
   void wake_idle() {
     for (;;) {
-      Worker* to_wake[kMaxWakeBatch];
-      unsigned nwake = 0;
+      WakeList wl;
       {
         std::lock_guard g(lock_);
-        while (!idle_.empty() && nwake < kMaxWakeBatch) to_wake[nwake++] = claim_idle_locked();
+        while (!idle_.empty() && !wl.full()) claim_idle_locked(&wl);
       }
-      for (unsigned i = 0; i < nwake; ++i) futex_wake(&to_wake[i]->wake, 1);
-      if (nwake < kMaxWakeBatch) return;
+      wake(wl);
+      if (!wl.full()) return;
     }
   }
 
@@ -189,40 +248,37 @@ class WorkPool {
     return core::list_entry<AioWork, &AioWork::node>(n);
   }
 
-  static void worker_main(void* arg) {
-    auto* self = static_cast<Worker*>(arg);
-    t_worker = self;
-    self->pool->run(self);
-    t_worker = nullptr;
-    delete self;
-  }
-
- public:
-  void free_soon(Worker* self) {
-    if (self->free_soon) return;
-    self->free_soon = true;
-    nr_finishing_.fetch_add(1, std::memory_order_relaxed);
-  }
-
- private:
-
   // io_wq_worker(): runs queued work until it has been idle too long.
   void run(Worker* self) {
     std::unique_lock g(lock_);
     --nr_waking_;
     for (;;) {
-      if (!work_.empty()) {
-        AioWork* w = take_locked();
-        g.unlock();
-        w->fn(w);
-        // Counted as available until it has looked at the list again.
-        free_soon(self);
-        g.lock();
-        nr_finishing_.fetch_sub(1, std::memory_order_relaxed);
-        self->free_soon = false;
+      if (work_.empty()) {
+        if (!sleep_idle(self, g)) return;
         continue;
       }
-      if (!sleep_idle(self, g)) return;
+      AioWork* w = take_locked();
+      const bool quick = w->quick;
+      if (quick) ++nr_busy_quick_;
+      // Work still waiting beyond what the workers coming back will take
+      // gets a sleeping worker now (the pool's conditions may have changed
+      // since it was queued).
+      WakeList wl;
+      if (nr_queued_ != 0) provide_locked(&wl);
+      g.unlock();
+      wake(wl);
+      const std::int64_t start = quick ? now_ns() : 0;
+      w->fn(w);  // may free w
+      free_soon(self);
+      const std::int64_t took = quick ? now_ns() - start : 0;
+      g.lock();
+      nr_finishing_.fetch_sub(1, std::memory_order_relaxed);
+      self->free_soon = false;
+      if (quick) {
+        --nr_busy_quick_;
+        avg_quick_ns_ += (took - avg_quick_ns_) / 8;
+        if (avg_quick_ns_ <= 0) avg_quick_ns_ = 1;
+      }
     }
   }
 
@@ -233,7 +289,7 @@ class WorkPool {
       --nr_workers_;
       return false;
     }
-    self->wake.store(0, std::memory_order_relaxed);
+    self->wake.store(kIdleAwake, std::memory_order_relaxed);
     // Most recently idle first: it is warm, and the others can time out.
     self->idle_node.add_head(&idle_);
     ++nr_idle_;
@@ -242,8 +298,9 @@ class WorkPool {
     for (;;) {
       g.unlock();
       int r = 0;
-      if (self->wake.load(std::memory_order_acquire) == 0) {
-        r = futex_wait(&self->wake, 0, timed ? &deadline : nullptr);
+      std::uint32_t awake = kIdleAwake;
+      if (self->wake.compare_exchange_strong(awake, kIdleAsleep, std::memory_order_acq_rel)) {
+        r = futex_wait(&self->wake, kIdleAsleep, timed ? &deadline : nullptr);
       }
       g.lock();
       if (!self->idle_node.linked()) {
@@ -259,6 +316,7 @@ class WorkPool {
         }
         timed = false;
       }
+      self->wake.store(kIdleAwake, std::memory_order_relaxed);
     }
   }
 
@@ -267,9 +325,11 @@ class WorkPool {
   unsigned nr_queued_ = 0;
   core::ListHead idle_;  // sleeping workers
   unsigned nr_idle_ = 0;
-  unsigned nr_workers_ = 0;                  // alive or starting
-  unsigned nr_waking_ = 0;                   // woken or starting: will look at work_
-  std::atomic<unsigned> nr_finishing_{0};    // back from a work: will look at work_
+  unsigned nr_workers_ = 0;                // alive or starting
+  unsigned nr_waking_ = 0;                 // woken or starting: will look at work_
+  std::atomic<unsigned> nr_finishing_{0};  // back from a work: will look at work_
+  unsigned nr_busy_quick_ = 0;             // running a quick work
+  std::int64_t avg_quick_ns_ = 0;          // a quick work's duration, averaged
   unsigned max_;
   int idle_ms_;
 };

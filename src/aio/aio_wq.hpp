@@ -17,6 +17,9 @@ struct AioWork {
   core::ListHead node;
   void (*fn)(AioWork*) = nullptr;
   void* owner = nullptr;  // the object the work belongs to
+  // A direct read or write: its worker is back within a device's latency,
+  // soon enough for work queued meanwhile to wait for it (see aio_wq.cpp).
+  bool quick = false;
 };
 
 // A batch built by one io_submit call and handed over at once.

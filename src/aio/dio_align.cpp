@@ -11,8 +11,8 @@
 namespace iostack::aio {
 namespace {
 
-constexpr unsigned kSlots = 64;        // per thread, indexed by fd % kSlots
-constexpr std::uint32_t kUses = 64;    // requests served per statx
+constexpr unsigned kSlots = 64;      // per thread, indexed by fd % kSlots
+constexpr std::uint32_t kUses = 64;  // requests served per statx
 constexpr long kTmpfsMagic = 0x01021994;
 
 struct Slot {

@@ -60,6 +60,7 @@ int aio_fsync(AioKiocb* req, const struct iocb& cb, const FileRef& f, bool datas
   req->fd = fd;
   req->work.fn = fsync_work;
   req->work.owner = req;
+  req->work.quick = false;
   batch->add(&req->work);
   return 0;
 }

@@ -48,8 +48,8 @@ class Poller {
     ev.events = EPOLLIN;
     ev.data.ptr = nullptr;  // the wake-up descriptor
     ::epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev);
-    core::start_internal_thread("iostack-aio-pol", [](void* p) { static_cast<Poller*>(p)->run(); },
-                                this);
+    core::start_internal_thread(
+        "iostack-aio-pol", [](void* p) { static_cast<Poller*>(p)->run(); }, this);
   }
 
   int arm(AioKiocb* req) {

@@ -60,8 +60,8 @@ void rw_work(AioWork* w) {
 bool may_pass_fsize_limit(const AioKiocb* req, int file_flags, std::size_t count) {
   struct rlimit rl;
   if (::getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return false;
-  const bool append = (req->rw_flags & kRwfAppend) ||
-                      ((file_flags & O_APPEND) && !(req->rw_flags & kRwfNoappend));
+  const bool append =
+      (req->rw_flags & kRwfAppend) || ((file_flags & O_APPEND) && !(req->rw_flags & kRwfNoappend));
   return append || static_cast<std::uint64_t>(req->pos) + count > rl.rlim_cur;
 }
 
@@ -94,6 +94,7 @@ void rw_issue_os(AioKiocb* req, int file_flags, AioWorkBatch* batch) {
       if (req->ioprio == 0) req->ioprio = task::current_ioprio();
       req->work.fn = rw_work;
       req->work.owner = req;
+      req->work.quick = true;
       batch->add(&req->work);
       return;
     }

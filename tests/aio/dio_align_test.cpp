@@ -163,8 +163,8 @@ TEST_F(AioDirectAlignment, MisalignedFailsInsideSubmitOnDiskFileSystem) {
   };
   // The memory alignment alone, when it is finer than the offset's.
   if (sx.stx_dio_mem_align < sx.stx_dio_offset_align) {
-    cases.push_back({"read, address at the memory alignment", IOCB_CMD_PREAD,
-                     sx.stx_dio_mem_align, 4096, 0, false});
+    cases.push_back({"read, address at the memory alignment", IOCB_CMD_PREAD, sx.stx_dio_mem_align,
+                     4096, 0, false});
   }
   expect_same(dir, cases);
 }

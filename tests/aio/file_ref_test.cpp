@@ -30,8 +30,8 @@ constexpr std::size_t kSize = 65536;
 // Reads 4 KiB at 8192 from `a` (its descriptor number reused afterwards
 // for `b`, or just closed) through `backend`, the pool held by a gate on
 // iostack.
-Observed read_then(const AioBackend& backend, const std::string& a, const std::string& b,
-                   Then then, int opcode) {
+Observed read_then(const AioBackend& backend, const std::string& a, const std::string& b, Then then,
+                   int opcode) {
   Observed o;
   const int fd = ::open(a.c_str(), O_RDWR | O_DIRECT);
   const int other = ::open(b.c_str(), O_RDWR | O_DIRECT);

@@ -76,8 +76,8 @@ TEST(AioFork, ChildHasNoContextsAndUsesItsOwn) {
   for (const AioBackend* b : {&kernel_aio(), &iostack_aio()}) {
     aio_context_t ctx = 0;
     ASSERT_EQ(b->setup(4, &ctx), 0);
-    const auto child = run_in_child<ChildView>(
-        [&](ChildView& v) { use_aio_in_child(*b, ctx, f, v); });
+    const auto child =
+        run_in_child<ChildView>([&](ChildView& v) { use_aio_in_child(*b, ctx, f, v); });
     ASSERT_TRUE(child.got_result) << b->name << ": signal " << child.signal;
     views.push_back(child.result);
     EXPECT_EQ(b->destroy(ctx), 0);
@@ -144,8 +144,8 @@ TEST(AioFork, ForkDuringBusyWorkersDoesNotDeadlock) {
                     v.res_fsync == 0 && v.res_poll != 0 && v.destroy == 0;
     if (!ok) {
       ++failures;
-      ADD_FAILURE() << "child " << i << ": signal " << child.signal << ", submit "
-                    << v.submit_own << ", direct " << v.res_direct;
+      ADD_FAILURE() << "child " << i << ": signal " << child.signal << ", submit " << v.submit_own
+                    << ", direct " << v.res_direct;
     }
   }
   stop.store(true);

@@ -63,8 +63,8 @@ TEST_F(AioIoprio, ChecksMatchKernelForBufferedAndDirectFiles) {
   const bool capable = ::geteuid() == 0;
   for (const auto& [what, fd] : fds) {
     SCOPED_TRACE(what);
-    for (int p : {prio(2, 3), prio(3, 0), prio(2, 7) | (5 << 3), prio(0, 0), prio(0, 3),
-                  prio(4, 0), prio(5, 1), prio(7, 0), capable ? prio(1, 2) : prio(2, 0)}) {
+    for (int p : {prio(2, 3), prio(3, 0), prio(2, 7) | (5 << 3), prio(0, 0), prio(0, 3), prio(4, 0),
+                  prio(5, 1), prio(7, 0), capable ? prio(1, 2) : prio(2, 0)}) {
       SCOPED_TRACE(p);
       const Outcome k = submit_with_prio(kernel_aio(), fd, buf_, p);
       const Outcome s = submit_with_prio(iostack_aio(), fd, buf_, p);

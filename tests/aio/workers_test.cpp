@@ -34,8 +34,7 @@ bool direct_io_works(const TempFile& f) {
 // `threads` threads, each with its own context, keep `depth` 4 KiB O_DIRECT
 // reads in flight until each has done `per_thread`; returns the most
 // threads the process had (sampled after every reap).
-unsigned peak_threads_under_direct_load(const TempFile& f, int threads, int depth,
-                                        int per_thread) {
+unsigned peak_threads_under_direct_load(const TempFile& f, int threads, int depth, int per_thread) {
   const int fd = f.reopen(O_RDONLY | O_DIRECT);
   if (fd < 0) return 0;
   std::atomic<unsigned> peak{0};
@@ -115,8 +114,8 @@ TEST(AioWorkers, BufferedIoStartsNoWorker) {
       ts.emplace_back([&, t] {
         char buf[4096];
         for (int i = 0; i < 200; ++i) {
-          struct iocb cb = make_iocb(file.fd(), IOCB_CMD_PREAD, buf, sizeof(buf),
-                                     ((t * 200 + i) % 256) * 4096);
+          struct iocb cb =
+              make_iocb(file.fd(), IOCB_CMD_PREAD, buf, sizeof(buf), ((t * 200 + i) % 256) * 4096);
           if (submit1(iostack_aio(), ctx, &cb) != 1) return;
           struct io_event ev {};
           reap1(iostack_aio(), ctx, &ev);
