@@ -57,7 +57,7 @@ struct Worker {
   WorkPool* pool = nullptr;
   core::ListHead idle_node;  // on the pool's idle list while asleep
   std::atomic<std::uint32_t> wake{kIdleAwake};
-  bool free_soon = false;  // counted in nr_finishing_ by aio_wq_free_soon()
+  bool completing = false;  // counted in nr_completing_
 };
 
 thread_local Worker* t_worker = nullptr;
@@ -135,12 +135,6 @@ class WorkPool {
     return AioWqStats{nr_workers_, nr_idle_};
   }
 
-  void free_soon(Worker* self) {
-    if (self->free_soon) return;
-    self->free_soon = true;
-    nr_finishing_.fetch_add(1, std::memory_order_relaxed);
-  }
-
   static void worker_main(void* arg) {
     auto* self = static_cast<Worker*>(arg);
     t_worker = self;
@@ -149,19 +143,28 @@ class WorkPool {
     delete self;
   }
 
+  void completing(Worker* self) {
+    if (self->completing) return;
+    self->completing = true;
+    nr_completing_.fetch_add(1, std::memory_order_relaxed);
+  }
+
  private:
   // io_wq_enqueue() / io_wqe_activate_free_worker(): every queued work needs
-  // a worker that will look at the list: one woken or starting, one back
-  // from its last work (it looks before sleeping), one finishing a quick
-  // work within the hand-off budget, a sleeping one woken now, or, below
-  // the bound, a new one.
+  // a worker that will look at the list: one woken or starting, one coming
+  // back from a quick work within the hand-off bounds, a sleeping one woken
+  // now, or -- unless a worker finishing its work right now will take it --
+  // below the bound, a new one.
   void provide_locked(WakeList* wl) {
-    long deficit = static_cast<long>(nr_queued_) - static_cast<long>(nr_waking_) -
-                   static_cast<long>(nr_finishing_.load(std::memory_order_relaxed));
+    long deficit = static_cast<long>(nr_queued_) - static_cast<long>(nr_waking_);
     if (deficit <= 0) return;
-    if (nr_busy_quick_ != 0 && avg_quick_ns_ != 0) {
+    if (nr_busy_quick_ != 0) {
+      // Before the first quick work has ended its duration is unknown: the
+      // share alone decides.
       const long by_share = static_cast<long>(nr_busy_quick_) / kHandoffShare;
-      const long by_time = static_cast<long>(kHandoffBudgetNs * nr_busy_quick_ / avg_quick_ns_);
+      const long by_time =
+          avg_quick_ns_ != 0 ? static_cast<long>(kHandoffBudgetNs * nr_busy_quick_ / avg_quick_ns_)
+                             : by_share;
       deficit -= by_share < by_time ? by_share : by_time;
     }
     while (deficit > 0 && !idle_.empty() && !wl->full()) {
@@ -169,6 +172,11 @@ class WorkPool {
       --deficit;
     }
     if (wl->full()) return;
+    // A worker that has posted its event (or is about to) looks at the list
+    // next: a program reacting to that event at once must not get a new
+    // thread for it. Only sleepers are woken on that account, as such a
+    // worker may be preempted by the very thread it woke.
+    deficit -= static_cast<long>(nr_completing_.load(std::memory_order_relaxed));
     while (deficit > 0 && nr_workers_ < max_) {
       ++nr_workers_;
       ++nr_waking_;
@@ -269,11 +277,11 @@ class WorkPool {
       wake(wl);
       const std::int64_t start = quick ? now_ns() : 0;
       w->fn(w);  // may free w
-      free_soon(self);
+      completing(self);
       const std::int64_t took = quick ? now_ns() - start : 0;
       g.lock();
-      nr_finishing_.fetch_sub(1, std::memory_order_relaxed);
-      self->free_soon = false;
+      nr_completing_.fetch_sub(1, std::memory_order_relaxed);
+      self->completing = false;
       if (quick) {
         --nr_busy_quick_;
         avg_quick_ns_ += (took - avg_quick_ns_) / 8;
@@ -325,11 +333,11 @@ class WorkPool {
   unsigned nr_queued_ = 0;
   core::ListHead idle_;  // sleeping workers
   unsigned nr_idle_ = 0;
-  unsigned nr_workers_ = 0;                // alive or starting
-  unsigned nr_waking_ = 0;                 // woken or starting: will look at work_
-  std::atomic<unsigned> nr_finishing_{0};  // back from a work: will look at work_
-  unsigned nr_busy_quick_ = 0;             // running a quick work
-  std::int64_t avg_quick_ns_ = 0;          // a quick work's duration, averaged
+  unsigned nr_workers_ = 0;                 // alive or starting
+  unsigned nr_waking_ = 0;                  // woken or starting: will look at work_
+  std::atomic<unsigned> nr_completing_{0};  // ending a work: will look at work_
+  unsigned nr_busy_quick_ = 0;              // running a quick work
+  std::int64_t avg_quick_ns_ = 0;           // a quick work's duration, averaged
   unsigned max_;
   int idle_ms_;
 };
@@ -370,8 +378,8 @@ WorkPool* pool() {
 
 }  // namespace
 
-void aio_wq_free_soon() {
-  if (Worker* w = t_worker) w->pool->free_soon(w);
+void aio_wq_completing() {
+  if (Worker* w = t_worker) w->pool->completing(w);
 }
 
 unsigned aio_wq_max_workers() { return pool()->max(); }

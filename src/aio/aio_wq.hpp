@@ -37,11 +37,11 @@ struct AioWorkBatch {
 void aio_wq_queue(AioWorkBatch* batch);
 void aio_wq_queue_one(AioWork* w);
 
-// Called by a work function right before it makes its result visible (its
-// event in the ring): from then on the worker counts as free, so that a
-// submitter reacting to the event at once hands its next request to this
-// worker instead of starting another. Does nothing outside a worker.
-void aio_wq_free_soon();
+// Called by a work function right before it posts its result (the event in
+// the ring): a program reacting to the event at once then finds this worker
+// about to look for work rather than starting another. Does nothing outside
+// a worker.
+void aio_wq_completing();
 
 // The most workers the pool may hold (IOSTACK_AIO_MAX_WORKERS, default 256).
 unsigned aio_wq_max_workers();

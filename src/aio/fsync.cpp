@@ -17,7 +17,7 @@ void fsync_work(AioWork* w) {
   const long res = r < 0 ? -errno : 0;
   ::close(req->fd);  // the worker's private descriptor
   req->fd = -1;
-  aio_wq_free_soon();
+  aio_wq_completing();
   aio_complete_rw(req, res);
 }
 

@@ -50,7 +50,7 @@ void rw_work(AioWork* w) {
   // The kernel refused the alignment after all: the descriptor may name
   // another file than the remembered answer was about.
   if (res == -EINVAL) dio_info_stale();
-  aio_wq_free_soon();
+  aio_wq_completing();
   aio_complete_rw(req, res);
 }
 
