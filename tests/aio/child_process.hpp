@@ -13,7 +13,26 @@
 #include <cerrno>
 #include <type_traits>
 
+#include "threads.hpp"
+
 namespace iostack::aio::testing {
+
+// ThreadSanitizer cannot start threads in the child of a process that has
+// threads already (an earlier test's workers, when the whole binary runs in
+// one process); ctest runs each test in a fresh process.
+inline bool child_cannot_start_threads() {
+#if defined(__SANITIZE_THREAD__)
+  return process_threads().size() > 1;
+#else
+  return false;
+#endif
+}
+
+#define SKIP_IF_CHILD_CANNOT_START_THREADS()                                                  \
+  do {                                                                                        \
+    if (::iostack::aio::testing::child_cannot_start_threads())                                \
+      GTEST_SKIP() << "ThreadSanitizer: no threads in the child of a multi-threaded process"; \
+  } while (0)
 
 template <typename R>
 struct ChildOutcome {

@@ -130,6 +130,7 @@ class AioDirectAlignment : public ::testing::Test {
 };
 
 TEST_F(AioDirectAlignment, MisalignedFailsInsideSubmitOnDiskFileSystem) {
+  SKIP_IF_CHILD_CANNOT_START_THREADS();
   const char* env = std::getenv("IOSTACK_TEST_DIR");
   const std::string dir = env != nullptr ? env : "/var/tmp";
   TempFile probe;
@@ -170,6 +171,7 @@ TEST_F(AioDirectAlignment, MisalignedFailsInsideSubmitOnDiskFileSystem) {
 }
 
 TEST_F(AioDirectAlignment, TmpfsServesDirectIoInsideSubmit) {
+  SKIP_IF_CHILD_CANNOT_START_THREADS();
   const std::string dir = "/dev/shm";
   struct statfs sf {};
   if (::statfs(dir.c_str(), &sf) != 0 || sf.f_type != kTmpfsMagic) {
@@ -238,6 +240,7 @@ BatchResult run_batch(const AioBackend& b) {
 }
 
 TEST_F(AioDirectAlignment, MisalignedInsideABatch) {
+  SKIP_IF_CHILD_CANNOT_START_THREADS();
   TempFile probe;
   const int probe_fd = probe.reopen(O_RDWR | O_DIRECT);
   if (probe_fd < 0) GTEST_SKIP() << "no O_DIRECT on " << dir_of(probe.path());

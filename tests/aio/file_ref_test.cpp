@@ -67,6 +67,7 @@ Observed read_then(const AioBackend& backend, const std::string& a, const std::s
 class AioFileReference : public ::testing::Test {
  protected:
   void SetUp() override {
+    SKIP_IF_CHILD_CANNOT_START_THREADS();
     if (!kernel_has_aio()) GTEST_SKIP() << "the kernel refuses AIO here: nothing to compare with";
     const int probe = a_.reopen(O_RDWR | O_DIRECT);
     if (probe < 0) GTEST_SKIP() << "no O_DIRECT on " << a_.path();

@@ -70,6 +70,7 @@ void use_aio_in_child(const AioBackend& b, aio_context_t parent_ctx, const TempF
 }
 
 TEST(AioFork, ChildHasNoContextsAndUsesItsOwn) {
+  SKIP_IF_CHILD_CANNOT_START_THREADS();
   if (!kernel_has_aio()) GTEST_SKIP() << "the kernel refuses AIO here: nothing to compare with";
   TempFile f(kFileSize);
   std::vector<ChildView> views;
@@ -78,9 +79,9 @@ TEST(AioFork, ChildHasNoContextsAndUsesItsOwn) {
     ASSERT_EQ(b->setup(4, &ctx), 0);
     const auto child =
         run_in_child<ChildView>([&](ChildView& v) { use_aio_in_child(*b, ctx, f, v); });
+    EXPECT_EQ(b->destroy(ctx), 0);
     ASSERT_TRUE(child.got_result) << b->name << ": signal " << child.signal;
     views.push_back(child.result);
-    EXPECT_EQ(b->destroy(ctx), 0);
   }
   const ChildView& k = views[0];
   const ChildView& s = views[1];
@@ -101,6 +102,9 @@ TEST(AioFork, ChildHasNoContextsAndUsesItsOwn) {
 // time bound (a deadlock on a lock copied in its held state would end the
 // child with SIGALRM).
 TEST(AioFork, ForkDuringBusyWorkersDoesNotDeadlock) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer cannot start threads in the child of a multi-threaded fork";
+#endif
   TempFile f(kFileSize);
   const int direct = f.reopen(O_RDONLY | O_DIRECT);
   if (direct < 0) GTEST_SKIP() << "no O_DIRECT on " << f.path();

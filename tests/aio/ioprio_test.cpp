@@ -77,6 +77,7 @@ TEST_F(AioIoprio, ChecksMatchKernelForBufferedAndDirectFiles) {
 
 // A process without CAP_SYS_ADMIN and CAP_SYS_NICE asks for RT.
 TEST_F(AioIoprio, RealtimeWithoutCapabilitiesIsEperm) {
+  SKIP_IF_CHILD_CANNOT_START_THREADS();
   const int direct = file_.reopen(O_RDWR | O_DIRECT);
   const int fd = direct >= 0 ? direct : file_.fd();
   struct Results {
