@@ -49,14 +49,14 @@ struct ObservedAll {
 
 std::string dir_of(const std::string& path) { return path.substr(0, path.rfind('/')); }
 
-// Runs each case on a fresh O_DIRECT descriptor of a kFileSize file in
-// `dir`. On iostack a gate holds the only worker while io_submit runs, so a
-// request sent to a worker cannot have its event in the ring at return.
-ObservedAll run(const AioBackend& b, const std::string& dir, const std::vector<Case>& cases) {
+// Runs each case on an O_DIRECT descriptor of `path` (a fresh kFileSize
+// file; made by the caller, as a forked child ends without destructors). On
+// iostack a gate holds the only worker while io_submit runs, so a request
+// sent to a worker cannot have its event in the ring at return.
+ObservedAll run(const AioBackend& b, const std::string& path, const std::vector<Case>& cases) {
   ObservedAll out;
-  TempFile file(kFileSize, dir.c_str());
-  const int fd = file.reopen(O_RDWR | O_DIRECT);
-  EXPECT_GE(fd, 0) << dir;
+  const int fd = ::open(path.c_str(), O_RDWR | O_DIRECT);
+  EXPECT_GE(fd, 0) << path;
   void* mem = nullptr;
   EXPECT_EQ(::posix_memalign(&mem, 4096, 65536), 0);
   auto* buf = static_cast<char*>(mem);
@@ -99,10 +99,13 @@ ObservedAll run(const AioBackend& b, const std::string& dir, const std::vector<C
 
 void expect_same(const std::string& dir, const std::vector<Case>& cases) {
   ASSERT_LE(cases.size(), kMaxCases);
-  const ObservedAll kall = run(kernel_aio(), dir, cases);
+  TempFile kfile(kFileSize, dir.c_str());
+  TempFile sfile(kFileSize, dir.c_str());
+  const ObservedAll kall = run(kernel_aio(), kfile.path(), cases);
   // iostack in a fresh child: its pool then has no worker but the gate's.
+  const std::string spath = sfile.path();
   const auto child =
-      run_in_child<ObservedAll>([&](ObservedAll& out) { out = run(iostack_aio(), dir, cases); });
+      run_in_child<ObservedAll>([&](ObservedAll& out) { out = run(iostack_aio(), spath, cases); });
   ASSERT_TRUE(child.got_result) << "signal " << child.signal;
   const ObservedAll& sall = child.result;
   ASSERT_EQ(kall.n, cases.size());
@@ -205,10 +208,9 @@ struct BatchResult {
   long long res[3] = {};
 };
 
-BatchResult run_batch(const AioBackend& b) {
+BatchResult run_batch(const AioBackend& b, const std::string& path) {
   BatchResult r;
-  TempFile file(kFileSize);
-  const int fd = file.reopen(O_RDWR | O_DIRECT);
+  const int fd = ::open(path.c_str(), O_RDWR | O_DIRECT);
   void* mem = nullptr;
   if (fd < 0 || ::posix_memalign(&mem, 4096, 3 * 8192) != 0) return r;
   auto* buf = static_cast<char*>(mem);
@@ -245,8 +247,12 @@ TEST_F(AioDirectAlignment, MisalignedInsideABatch) {
   const int probe_fd = probe.reopen(O_RDWR | O_DIRECT);
   if (probe_fd < 0) GTEST_SKIP() << "no O_DIRECT on " << dir_of(probe.path());
   ::close(probe_fd);
-  const BatchResult k = run_batch(kernel_aio());
-  const auto s = run_in_child<BatchResult>([](BatchResult& r) { r = run_batch(iostack_aio()); });
+  TempFile kfile(kFileSize);
+  TempFile sfile(kFileSize);
+  const BatchResult k = run_batch(kernel_aio(), kfile.path());
+  const std::string spath = sfile.path();
+  const auto s =
+      run_in_child<BatchResult>([&](BatchResult& r) { r = run_batch(iostack_aio(), spath); });
   ASSERT_TRUE(s.got_result) << "signal " << s.signal;
   EXPECT_EQ(k.submit, 3);
   EXPECT_TRUE(k.misaligned_in_ring);
