@@ -1,110 +1,364 @@
 #include "aio/aio_wq.hpp"
 
 #include <pthread.h>
-#include <signal.h>
+#include <time.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <new>
-#include <thread>
-#include <vector>
 
 #include "aio/futex.hpp"
+#include "core/internal_thread.hpp"
 
 namespace iostack::aio {
 namespace {
 
+constexpr unsigned kDefaultMaxWorkers = 256;
+constexpr int kDefaultIdleMs = 5000;  // io-wq's WORKER_IDLE_TIMEOUT
+constexpr unsigned kMaxWakeBatch = 32;
+// Work may wait for a worker coming back from a quick work, instead of
+// waking a sleeping one, while it is at most one for kHandoffShare busy
+// workers (so the device keeps most of its queue depth) and, by their
+// average duration, it waits at most kHandoffBudgetNs.
+constexpr long kHandoffShare = 4;
+constexpr std::int64_t kHandoffBudgetNs = 200000;
+
+// Worker::wake: on the idle list but not yet asleep, asleep in futex_wait,
+// or claimed by a waker (off the idle list).
+constexpr std::uint32_t kIdleAwake = 0;
+constexpr std::uint32_t kIdleClaimed = 1;
+constexpr std::uint32_t kIdleAsleep = 2;
+
+std::int64_t now_ns() {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+}
+
+struct timespec deadline_in_ms(int ms) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  t.tv_sec += ms / 1000;
+  t.tv_nsec += static_cast<long>(ms % 1000) * 1000000L;
+  if (t.tv_nsec >= 1000000000L) {
+    t.tv_nsec -= 1000000000L;
+    t.tv_sec += 1;
+  }
+  return t;
+}
+
+class WorkPool;
+
+// struct io_worker (io_uring/io-wq.c): what a worker needs while it sleeps.
 struct Worker {
-  std::atomic<std::uint32_t> wake{0};
+  WorkPool* pool = nullptr;
+  core::ListHead idle_node;  // on the pool's idle list while asleep
+  std::atomic<std::uint32_t> wake{kIdleAwake};
+  bool completing = false;  // counted in nr_completing_
 };
 
+thread_local Worker* t_worker = nullptr;
+
+// Workers claimed under the lock, to wake (or start) once it is dropped.
+struct WakeList {
+  Worker* w[kMaxWakeBatch];
+  unsigned n = 0;
+  unsigned claimed = 0;
+  unsigned spawn = 0;
+  bool full() const { return claimed == kMaxWakeBatch; }
+};
+
+// struct io_wq with a single accounting class (AIO's works all end: a
+// device's latency for direct I/O, a flush for fsync).
+//
+// Waking a sleeping thread costs a context switch on each side, and the
+// thread calling io_submit is usually the program's critical path. So work
+// that arrives while workers are busy with quick works (direct I/O) may wait
+// for one of them to come back -- it then takes the next work without
+// sleeping, as a thread doing its own pread loop would -- within the bounds
+// of kHandoffShare and kHandoffBudgetNs. Only the rest wakes or starts
+// workers.
 class WorkPool {
  public:
-  explicit WorkPool(unsigned max) : max_(max) { idle_.reserve(max); }
+  WorkPool(unsigned max, int idle_ms) : max_(max), idle_ms_(idle_ms) {}
 
   void queue(AioWorkBatch* batch) {
-    constexpr unsigned kMaxWake = 128;
-    Worker* to_wake[kMaxWake];
-    unsigned nwake = 0;
-    unsigned spawn = 0;
+    for (;;) {
+      WakeList wl;
+      {
+        std::lock_guard g(lock_);
+        if (batch->count != 0) {
+          nr_queued_ += batch->count;
+          batch->list.splice_tail_init(&work_);
+          batch->count = 0;
+        }
+        provide_locked(&wl);
+      }
+      wake(wl);
+      if (!wl.full()) return;
+    }
+  }
+
+  unsigned set_max(unsigned n) {
+    unsigned old;
     {
       std::lock_guard g(lock_);
-      pending_ += batch->count;
-      batch->list.splice_tail_init(&work_);
-      unsigned want = batch->count;
-      batch->count = 0;
-      while (want > 0 && !idle_.empty() && nwake < kMaxWake) {
-        to_wake[nwake++] = idle_.back();
-        idle_.pop_back();
-        --want;
-      }
-      while (want > 0 && idle_.empty() && nr_workers_ < max_) {
-        ++nr_workers_;
-        ++spawn;
-        --want;
-      }
+      old = max_;
+      if (n != 0) max_ = n;
     }
-    for (unsigned i = 0; i < nwake; ++i) {
-      to_wake[i]->wake.store(1, std::memory_order_release);
-      futex_wake(&to_wake[i]->wake, 1);
+    // Sleeping workers above the bound wake up and leave.
+    wake_idle();
+    return old;
+  }
+
+  int set_idle_ms(int ms) {
+    int old;
+    {
+      std::lock_guard g(lock_);
+      old = idle_ms_;
+      idle_ms_ = ms;
     }
-    for (unsigned i = 0; i < spawn; ++i) {
-      try {
-        std::thread([this] { run(); }).detach();
-      } catch (...) {
+    wake_idle();  // so that the sleepers take the new timeout
+    return old;
+  }
+
+  unsigned max() {
+    std::lock_guard g(lock_);
+    return max_;
+  }
+
+  AioWqStats stats() {
+    std::lock_guard g(lock_);
+    return AioWqStats{nr_workers_, nr_idle_};
+  }
+
+  static void worker_main(void* arg) {
+    auto* self = static_cast<Worker*>(arg);
+    t_worker = self;
+    self->pool->run(self);
+    t_worker = nullptr;
+    delete self;
+  }
+
+  void completing(Worker* self) {
+    if (self->completing) return;
+    self->completing = true;
+    nr_completing_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+ private:
+  // io_wq_enqueue() / io_wqe_activate_free_worker(): every queued work needs
+  // a worker that will look at the list: one woken or starting, one coming
+  // back from a quick work within the hand-off bounds, a sleeping one woken
+  // now, or -- unless a worker finishing its work right now will take it --
+  // below the bound, a new one.
+  void provide_locked(WakeList* wl) {
+    long deficit = static_cast<long>(nr_queued_) - static_cast<long>(nr_waking_);
+    if (deficit <= 0) return;
+    if (nr_busy_quick_ != 0) {
+      // Before the first quick work has ended its duration is unknown: the
+      // share alone decides.
+      const long by_share = static_cast<long>(nr_busy_quick_) / kHandoffShare;
+      const long by_time =
+          avg_quick_ns_ != 0 ? static_cast<long>(kHandoffBudgetNs * nr_busy_quick_ / avg_quick_ns_)
+                             : by_share;
+      deficit -= by_share < by_time ? by_share : by_time;
+    }
+    while (deficit > 0 && !idle_.empty() && !wl->full()) {
+      claim_idle_locked(wl);
+      --deficit;
+    }
+    if (wl->full()) return;
+    // A worker that has posted its event (or is about to) looks at the list
+    // next: a program reacting to that event at once must not get a new
+    // thread for it. Only sleepers are woken on that account, as such a
+    // worker may be preempted by the very thread it woke.
+    deficit -= static_cast<long>(nr_completing_.load(std::memory_order_relaxed));
+    while (deficit > 0 && nr_workers_ < max_) {
+      ++nr_workers_;
+      ++nr_waking_;
+      ++wl->spawn;
+      --deficit;
+    }
+  }
+
+  void wake(const WakeList& wl) {
+    for (unsigned i = 0; i < wl.n; ++i) futex_wake(&wl.w[i]->wake, 1);
+    for (unsigned i = 0; i < wl.spawn; ++i) start_worker();
+  }
+
+  // Takes the most recently idle worker off the list and marks it claimed;
+  // one already asleep goes on `wl` for a futex wake once the lock is
+  // dropped (one not yet asleep sees the mark and does not sleep).
+  void claim_idle_locked(WakeList* wl) {
+    Worker* w = core::list_entry<Worker, &Worker::idle_node>(idle_.first());
+    w->idle_node.del();
+    --nr_idle_;
+    ++nr_waking_;
+    if (w->wake.exchange(kIdleClaimed, std::memory_order_acq_rel) == kIdleAsleep) {
+      wl->w[wl->n++] = w;
+    }
+    ++wl->claimed;
+  }
+
+  void wake_idle() {
+    for (;;) {
+      WakeList wl;
+      {
         std::lock_guard g(lock_);
-        --nr_workers_;
+        while (!idle_.empty() && !wl.full()) claim_idle_locked(&wl);
+      }
+      wake(wl);
+      if (!wl.full()) return;
+    }
+  }
+
+  void start_worker() {
+    auto* w = new (std::nothrow) Worker;
+    int err = -ENOMEM;
+    if (w != nullptr) {
+      w->pool = this;
+      err = core::start_detached_internal_thread(core::ThreadKind::kAio, worker_main, w);
+    }
+    if (err == 0) return;
+    delete w;
+    bool alone;
+    {
+      std::lock_guard g(lock_);
+      --nr_workers_;
+      --nr_waking_;
+      alone = nr_workers_ == 0;
+    }
+    // Nobody would ever run the queued work: run it here, blocking the
+    // submitter rather than losing requests.
+    if (alone) run_queued_inline();
+  }
+
+  void run_queued_inline() {
+    for (;;) {
+      AioWork* w;
+      {
+        std::lock_guard g(lock_);
+        if (work_.empty()) return;
+        w = take_locked();
+      }
+      w->fn(w);
+    }
+  }
+
+  AioWork* take_locked() {
+    core::ListHead* n = work_.first();
+    n->del();
+    --nr_queued_;
+    return core::list_entry<AioWork, &AioWork::node>(n);
+  }
+
+  // io_wq_worker(): runs queued work until it has been idle too long.
+  void run(Worker* self) {
+    std::unique_lock g(lock_);
+    --nr_waking_;
+    for (;;) {
+      if (work_.empty()) {
+        if (!sleep_idle(self, g)) return;
+        continue;
+      }
+      AioWork* w = take_locked();
+      const bool quick = w->quick;
+      if (quick) ++nr_busy_quick_;
+      // Work still waiting beyond what the workers coming back will take
+      // gets a sleeping worker now (the pool's conditions may have changed
+      // since it was queued).
+      WakeList wl;
+      if (nr_queued_ != 0) provide_locked(&wl);
+      g.unlock();
+      wake(wl);
+      const std::int64_t start = quick ? now_ns() : 0;
+      w->fn(w);  // may free w
+      completing(self);
+      const std::int64_t took = quick ? now_ns() - start : 0;
+      g.lock();
+      nr_completing_.fetch_sub(1, std::memory_order_relaxed);
+      self->completing = false;
+      if (quick) {
+        --nr_busy_quick_;
+        avg_quick_ns_ += (took - avg_quick_ns_) / 8;
+        if (avg_quick_ns_ <= 0) avg_quick_ns_ = 1;
       }
     }
   }
 
- private:
-  void run() {
-    // Workers never take the process's signals; their blocking calls then
-    // finish instead of failing with EINTR.
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, nullptr);
-    Worker self;
+  // With the lock held: sleeps until queue() claims this worker (true) or
+  // the worker should leave (false, already counted out).
+  bool sleep_idle(Worker* self, std::unique_lock<std::mutex>& g) {
+    if (nr_workers_ > max_) {
+      --nr_workers_;
+      return false;
+    }
+    self->wake.store(kIdleAwake, std::memory_order_relaxed);
+    // Most recently idle first: it is warm, and the others can time out.
+    self->idle_node.add_head(&idle_);
+    ++nr_idle_;
+    struct timespec deadline = deadline_in_ms(idle_ms_);
+    bool timed = true;
     for (;;) {
-      AioWork* w = nullptr;
-      {
-        std::lock_guard g(lock_);
-        if (!work_.empty()) {
-          core::ListHead* n = work_.first();
-          n->del();
-          --pending_;
-          w = core::list_entry<AioWork, &AioWork::node>(n);
-        } else {
-          self.wake.store(0, std::memory_order_relaxed);
-          idle_.push_back(&self);
+      g.unlock();
+      int r = 0;
+      std::uint32_t awake = kIdleAwake;
+      if (self->wake.compare_exchange_strong(awake, kIdleAsleep, std::memory_order_acq_rel)) {
+        r = futex_wait(&self->wake, kIdleAsleep, timed ? &deadline : nullptr);
+      }
+      g.lock();
+      if (!self->idle_node.linked()) {
+        --nr_waking_;
+        return true;
+      }
+      if (r == -ETIMEDOUT) {
+        if (nr_workers_ > 1) {
+          self->idle_node.del();
+          --nr_idle_;
+          --nr_workers_;
+          return false;
         }
+        timed = false;
       }
-      if (w != nullptr) {
-        w->fn(w);
-        continue;
-      }
-      while (self.wake.load(std::memory_order_acquire) == 0) futex_wait(&self.wake, 0, nullptr);
+      self->wake.store(kIdleAwake, std::memory_order_relaxed);
     }
   }
 
   std::mutex lock_;
-  core::ListHead work_;
-  std::vector<Worker*> idle_;
-  unsigned pending_ = 0;
-  unsigned nr_workers_ = 0;
-  const unsigned max_;
+  core::ListHead work_;  // queued, not yet taken
+  unsigned nr_queued_ = 0;
+  core::ListHead idle_;  // sleeping workers
+  unsigned nr_idle_ = 0;
+  unsigned nr_workers_ = 0;                 // alive or starting
+  unsigned nr_waking_ = 0;                  // woken or starting: will look at work_
+  std::atomic<unsigned> nr_completing_{0};  // ending a work: will look at work_
+  unsigned nr_busy_quick_ = 0;              // running a quick work
+  std::int64_t avg_quick_ns_ = 0;           // a quick work's duration, averaged
+  unsigned max_;
+  int idle_ms_;
 };
 
 std::atomic<WorkPool*> g_pool{nullptr};
 std::mutex g_pool_init;
 
 void reset_after_fork() {
-  // The child has none of the parent's threads: start a fresh pool (the old
-  // one's memory is left behind, as its lock may be held forever).
+  // The child has none of the parent's threads, and the old pool's lock may
+  // be held forever: start a fresh pool (the old one's memory stays behind).
   g_pool.store(nullptr, std::memory_order_relaxed);
   new (&g_pool_init) std::mutex();
+}
+
+unsigned max_from_env() {
+  const char* e = std::getenv("IOSTACK_AIO_MAX_WORKERS");
+  if (e != nullptr) {
+    const long v = std::strtol(e, nullptr, 10);
+    if (v > 0 && v < 100000) return static_cast<unsigned>(v);
+  }
+  return kDefaultMaxWorkers;
 }
 
 WorkPool* pool() {
@@ -115,7 +369,8 @@ WorkPool* pool() {
   if (p == nullptr) {
     static std::once_flag atfork;
     std::call_once(atfork, [] { pthread_atfork(nullptr, nullptr, reset_after_fork); });
-    p = new WorkPool(aio_wq_max_workers());
+    static const unsigned env_max = max_from_env();
+    p = new WorkPool(env_max, kDefaultIdleMs);
     g_pool.store(p, std::memory_order_release);
   }
   return p;
@@ -123,17 +378,14 @@ WorkPool* pool() {
 
 }  // namespace
 
-unsigned aio_wq_max_workers() {
-  static const unsigned n = [] {
-    const char* e = std::getenv("IOSTACK_AIO_MAX_WORKERS");
-    if (e != nullptr) {
-      const long v = std::strtol(e, nullptr, 10);
-      if (v > 0 && v < 100000) return static_cast<unsigned>(v);
-    }
-    return 256u;
-  }();
-  return n;
+void aio_wq_completing() {
+  if (Worker* w = t_worker) w->pool->completing(w);
 }
+
+unsigned aio_wq_max_workers() { return pool()->max(); }
+unsigned aio_wq_set_max_workers(unsigned n) { return pool()->set_max(n); }
+int aio_wq_set_idle_timeout_ms(int ms) { return pool()->set_idle_ms(ms); }
+AioWqStats aio_wq_stats() { return pool()->stats(); }
 
 void aio_wq_queue(AioWorkBatch* batch) {
   if (batch->count == 0) return;

@@ -1,8 +1,10 @@
 // The worker pool that runs AIO the submitter cannot finish without
-// blocking: reads and writes of OS files that would wait (the kernel's
-// O_DIRECT bio wait, or RWF_NOWAIT's -EAGAIN), and fsync, which the kernel
-// also sends to a workqueue (aio_fsync -> schedule_work). One pool per
-// process; workers are created on demand up to a bound and then reused.
+// blocking: O_DIRECT reads and writes of OS files (the kernel queues a bio
+// and returns; here a thread must wait for it) and fsync, which the kernel
+// also hands to a workqueue (aio_fsync -> schedule_work). Built like the
+// kernel's io-wq (io_uring/io-wq.c): one pool per process, a worker is
+// created only when work is queued and no worker is free to take it, at
+// most aio_wq_max_workers() of them, and idle ones leave after a timeout.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,9 @@ struct AioWork {
   core::ListHead node;
   void (*fn)(AioWork*) = nullptr;
   void* owner = nullptr;  // the object the work belongs to
+  // A direct read or write: its worker is back within a device's latency,
+  // soon enough for work queued meanwhile to wait for it (see aio_wq.cpp).
+  bool quick = false;
 };
 
 // A batch built by one io_submit call and handed over at once.
@@ -27,11 +32,33 @@ struct AioWorkBatch {
   }
 };
 
-// Queues every work of `batch` (leaving it empty) and wakes enough workers.
+// Queues every work of `batch` (leaving it empty) and wakes or creates as
+// many workers as the work needs.
 void aio_wq_queue(AioWorkBatch* batch);
 void aio_wq_queue_one(AioWork* w);
 
+// Called by a work function right before it posts its result (the event in
+// the ring): a program reacting to the event at once then finds this worker
+// about to look for work rather than starting another. Does nothing outside
+// a worker.
+void aio_wq_completing();
+
 // The most workers the pool may hold (IOSTACK_AIO_MAX_WORKERS, default 256).
 unsigned aio_wq_max_workers();
+
+// For tests and tuning, like IORING_REGISTER_IOWQ_MAX_WORKERS: changes the
+// bound (0 leaves it) and returns the previous one; workers above a lowered
+// bound leave as soon as they are idle.
+unsigned aio_wq_set_max_workers(unsigned n);
+// How long an idle worker waits for work before it leaves (io-wq's
+// WORKER_IDLE_TIMEOUT, 5 s); returns the previous value. The last worker
+// stays, as in io-wq.
+int aio_wq_set_idle_timeout_ms(int ms);
+
+struct AioWqStats {
+  unsigned nr_workers = 0;
+  unsigned nr_idle = 0;
+};
+AioWqStats aio_wq_stats();
 
 }  // namespace iostack::aio

@@ -4,6 +4,12 @@
 #include <utility>
 
 namespace iostack::aio {
+namespace {
+
+// Private descriptors start here; below, only when the limit is lower.
+constexpr int kPrivateFdFloor = 64;
+
+}  // namespace
 
 int file_ref_get(int fd, FileRef* out) {
   if (fd < 0) return -EBADF;
@@ -21,6 +27,14 @@ int file_ref_get(int fd, FileRef* out) {
   out->bdev = nullptr;
   out->flags = fl;
   return 0;
+}
+
+int file_ref_private_fd(int fd) {
+  int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, kPrivateFdFloor);
+  // EINVAL: RLIMIT_NOFILE is at or below the floor; EMFILE: nothing free
+  // above it. A low number is better than none.
+  if (dup < 0 && (errno == EINVAL || errno == EMFILE)) dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  return dup < 0 ? -errno : dup;
 }
 
 }  // namespace iostack::aio

@@ -1,6 +1,8 @@
 // What io_submit learns about an iocb's file descriptor (the kernel's
 // fget() and f_mode checks): an iostack block device, or an OS file and its
-// open flags.
+// open flags. The kernel holds the struct file until the request ends;
+// user space holds a private descriptor of the same open file instead,
+// taken only for requests that outlive io_submit (file_ref_private_fd).
 #pragma once
 
 #include <fcntl.h>
@@ -18,7 +20,16 @@ struct FileRef {
   bool writable() const { return (flags & O_ACCMODE) != O_RDONLY; }
 };
 
-// fget(): 0, or -EBADF for a closed descriptor or an O_PATH one.
+// fget(): 0, or -EBADF for a closed descriptor or an O_PATH one. For an
+// iostack device this is where a reference on the BdevFile belongs (to be
+// dropped in iocb_destroy), once block/ counts them.
 int file_ref_get(int fd, FileRef* out);
+
+// A close-on-exec duplicate of `fd` for a worker to use after io_submit
+// returned, so that close() or dup2() on the program's descriptor cannot
+// change what the request reads or writes. Taken above the low numbers a
+// program may expect open() or dup() to hand it next. -errno on failure
+// (EMFILE at the descriptor limit).
+int file_ref_private_fd(int fd);
 
 }  // namespace iostack::aio

@@ -14,7 +14,11 @@ namespace {
 void fsync_work(AioWork* w) {
   auto* req = static_cast<AioKiocb*>(w->owner);
   const int r = req->opcode == IOCB_CMD_FDSYNC ? ::fdatasync(req->fd) : ::fsync(req->fd);
-  aio_complete_rw(req, r < 0 ? -errno : 0);
+  const long res = r < 0 ? -errno : 0;
+  ::close(req->fd);  // the worker's private descriptor
+  req->fd = -1;
+  aio_wq_completing();
+  aio_complete_rw(req, res);
 }
 
 void bdev_flush_end_io(void* priv, long res) {
@@ -34,7 +38,6 @@ bool has_fsync(int fd) {
 
 int aio_fsync(AioKiocb* req, const struct iocb& cb, const FileRef& f, bool datasync,
               AioWorkBatch* batch) {
-  (void)datasync;
   if (cb.aio_buf || cb.aio_offset || cb.aio_nbytes || cb.aio_rw_flags) return -EINVAL;
   if (f.bdev != nullptr) {
     block::BdevIo& io = req->bdev_io;
@@ -49,8 +52,17 @@ int aio_fsync(AioKiocb* req, const struct iocb& cb, const FileRef& f, bool datas
     return 0;
   }
   if (!has_fsync(req->fd)) return -EINVAL;
+  const int fd = file_ref_private_fd(req->fd);
+  if (fd < 0) {
+    // No descriptor to spare: sync here, blocking the submitter.
+    const int r = datasync ? ::fdatasync(req->fd) : ::fsync(req->fd);
+    aio_complete_rw(req, r < 0 ? -errno : 0);
+    return 0;
+  }
+  req->fd = fd;
   req->work.fn = fsync_work;
   req->work.owner = req;
+  req->work.quick = false;
   batch->add(&req->work);
   return 0;
 }

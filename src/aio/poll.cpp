@@ -55,8 +55,8 @@ int aio_poll(AioKiocb* req, const struct iocb& cb, const FileRef& f) {
     }
   }
 
-  req->poll_fd = ::fcntl(req->fd, F_DUPFD_CLOEXEC, 0);
-  if (req->poll_fd < 0) return -errno;
+  req->poll_fd = file_ref_private_fd(req->fd);
+  if (req->poll_fd < 0) return req->poll_fd;
   Kioctx* ctx = req->ctx;
   int err;
   {

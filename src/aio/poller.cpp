@@ -2,7 +2,6 @@
 
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -11,10 +10,10 @@
 #include <cstdint>
 #include <mutex>
 #include <new>
-#include <thread>
 #include <vector>
 
 #include "aio/complete.hpp"
+#include "core/internal_thread.hpp"
 
 namespace iostack::aio {
 namespace {
@@ -49,7 +48,8 @@ class Poller {
     ev.events = EPOLLIN;
     ev.data.ptr = nullptr;  // the wake-up descriptor
     ::epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev);
-    std::thread([this] { run(); }).detach();
+    core::start_detached_internal_thread(
+        core::ThreadKind::kAioPoll, [](void* p) { static_cast<Poller*>(p)->run(); }, this);
   }
 
   int arm(AioKiocb* req) {
@@ -81,9 +81,6 @@ class Poller {
   }
 
   void run() {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, nullptr);
     struct epoll_event evs[64];
     std::vector<AioKiocb*> todo;
     for (;;) {

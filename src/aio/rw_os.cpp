@@ -1,13 +1,22 @@
 // Reads and writes of OS files, with the kernel's AIO semantics: buffered
-// I/O completes inside io_submit; O_DIRECT I/O is asynchronous, carried by
-// a worker that makes the blocking call.
+// I/O, and the direct I/O the kernel finishes or fails inside io_submit,
+// run inline; direct I/O for which the kernel queues bios goes to a worker,
+// which waits for it on a descriptor of its own and at the request's I/O
+// priority.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 
 #include "aio/complete.hpp"
+#include "aio/dio_align.hpp"
+#include "aio/file_ref.hpp"
 #include "aio/rw_target.hpp"
+#include "aio/worker_ioprio.hpp"
+#include "task/current.hpp"
 
 namespace iostack::aio {
 namespace {
@@ -32,27 +41,68 @@ long os_rw(AioKiocb* req) {
 
 void rw_work(AioWork* w) {
   auto* req = static_cast<AioKiocb*>(w->owner);
-  aio_complete_rw(req, os_rw(req));
+  worker_set_ioprio(req->ioprio);
+  const long res = os_rw(req);
+  // Closed before the event is posted: once the program sees it, no
+  // descriptor of iostack's keeps the file open.
+  ::close(req->fd);
+  req->fd = -1;
+  // The kernel refused the alignment after all: the descriptor may name
+  // another file than the remembered answer was about.
+  if (res == -EINVAL) dio_info_stale();
+  aio_wq_completing();
+  aio_complete_rw(req, res);
 }
 
-void punt(AioKiocb* req, AioWorkBatch* batch) {
-  req->work.fn = rw_work;
-  req->work.owner = req;
-  batch->add(&req->work);
+// generic_write_checks() against RLIMIT_FSIZE runs inside io_submit and
+// signals the submitter (SIGXFSZ): a write that may reach the limit runs
+// there too.
+bool may_pass_fsize_limit(const AioKiocb* req, int file_flags, std::size_t count) {
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return false;
+  const bool append =
+      (req->rw_flags & kRwfAppend) || ((file_flags & O_APPEND) && !(req->rw_flags & kRwfNoappend));
+  return append || static_cast<std::uint64_t>(req->pos) + count > rl.rlim_cur;
+}
+
+// Whether the kernel would queue bios for this O_DIRECT request and return
+// from io_submit before it ends. Everything else -- an empty transfer, a
+// misaligned one (-EINVAL), a file whose O_DIRECT is served from the page
+// cache (tmpfs), a pipe -- finishes inside io_submit, its event already in
+// the ring when io_submit returns.
+bool direct_is_async(const AioKiocb* req, int file_flags) {
+  const std::size_t count = iov_total(req);
+  if (count == 0) return false;
+  const DioInfo* cached = dio_info_cached(req->fd, file_flags);
+  if (cached == nullptr || !cached->async || !dio_aligned(*cached, req)) {
+    DioInfo fresh;
+    if (dio_info_query(req->fd, file_flags, &fresh) != 0) return false;
+    if (!fresh.async || !dio_aligned(fresh, req)) return false;
+  }
+  return !(req->write && may_pass_fsize_limit(req, file_flags, count));
 }
 
 }  // namespace
 
 void rw_issue_os(AioKiocb* req, int file_flags, AioWorkBatch* batch) {
-  if ((file_flags & O_DIRECT) && !(req->rw_flags & kRwfNowait)) {
-    // Direct I/O is the kernel's one truly asynchronous case: the bio is
-    // queued and io_submit returns. Here a worker waits for it instead.
-    punt(req, batch);
-    return;
+  if ((file_flags & O_DIRECT) && direct_is_async(req, file_flags)) {
+    const int fd = file_ref_private_fd(req->fd);
+    if (fd >= 0) {
+      req->fd = fd;
+      // aio_prep_rw(): without IOCB_FLAG_IOPRIO the I/O carries the
+      // submitter's priority, which the worker must take on.
+      if (req->ioprio == 0) req->ioprio = task::current_ioprio();
+      req->work.fn = rw_work;
+      req->work.owner = req;
+      req->work.quick = true;
+      batch->add(&req->work);
+      return;
+    }
+    // No descriptor to spare: the same I/O here, blocking the submitter.
   }
-  // Buffered I/O (and anything under RWF_NOWAIT) runs inside the kernel's
-  // io_submit, in submission order, blocking the caller when it has to:
-  // later iocbs of the batch see the effects of earlier ones. Same here.
+  // Buffered I/O runs inside the kernel's io_submit, in submission order,
+  // blocking the caller when it has to: later iocbs of a batch see the
+  // effects of earlier ones. Same here.
   aio_complete_rw(req, os_rw(req));
 }
 

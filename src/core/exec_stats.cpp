@@ -11,7 +11,9 @@
 namespace iostack::core {
 namespace {
 
-constexpr const char* kThreadNames[] = {"timer", "io-wq", "sqpoll", "poll", "aio", "device"};
+constexpr const char* kThreadNames[] = {"timer",  "io-wq",    "sqpoll", "poll",
+                                        "aio-wq", "aio-poll", "device"};
+static_assert(std::size(kThreadNames) == static_cast<std::size_t>(ThreadKind::kCount));
 
 // IORING_OP_* and IOCB_CMD_* names, by number.
 constexpr const char* kUringNames[] = {"NOP",
@@ -109,6 +111,10 @@ void ExecStats::thread_started(ThreadKind kind) {
   while (live > peak &&
          !threads_peak[k].compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
   }
+}
+
+const char* ExecStats::thread_kind_name(ThreadKind kind) {
+  return kThreadNames[static_cast<int>(kind)];
 }
 
 void ExecStats::thread_ended(ThreadKind kind) {

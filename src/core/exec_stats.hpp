@@ -8,7 +8,7 @@
 
 namespace iostack::core {
 
-enum class ThreadKind : int { kTimer, kIoWq, kSqPoll, kPoll, kAio, kDevice, kCount };
+enum class ThreadKind : int { kTimer, kIoWq, kSqPoll, kPoll, kAio, kAioPoll, kDevice, kCount };
 
 struct ExecStats {
   static constexpr int kUringOps = 64;
@@ -29,6 +29,7 @@ struct ExecStats {
   void count_aio(unsigned cmd, std::int64_t res, bool read, bool write);
   void thread_started(ThreadKind kind);
   void thread_ended(ThreadKind kind);
+  static const char* thread_kind_name(ThreadKind kind);
   // Writes the counters to `fd` as a few readable lines.
   void print(int fd) const;
 

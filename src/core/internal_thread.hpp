@@ -1,10 +1,12 @@
 // Threads iostack starts for itself (timer, completion, io-wq and AIO
-// workers, SQPOLL, poll service). They block every signal a program could
+// workers, SQPOLL, poll services). They block every signal a program could
 // handle, as the kernel's io workers ignore signals meant for the process:
-// no handler of the program ever runs on them, and a write past
-// RLIMIT_FSIZE done by one fails with EFBIG instead of raising SIGXFSZ.
+// no handler of the program ever runs on them. They are named after their
+// kind ("iostack-<kind>" in /proc/self/task/*/comm) and counted in
+// exec_stats().
 #pragma once
 
+#include <pthread.h>
 #include <signal.h>
 
 #include <thread>
@@ -14,29 +16,44 @@
 
 namespace iostack::core {
 
-// The mask internal threads run with: everything except the signals a fault
-// raises synchronously (blocking those would let the kernel kill the process).
-sigset_t internal_thread_sigmask();
+// The signals an internal thread leaves unblocked: those the kernel raises
+// on the faulting thread itself, which cannot wait (SIGSEGV, SIGBUS, SIGFPE,
+// SIGILL, SIGSYS, SIGTRAP); blocking them would let the kernel kill the
+// process.
+const sigset_t& synchronous_signals();
 
-// std::thread whose thread starts with internal_thread_sigmask() in force
-// (set in the creator around the creation, so there is no window in which
-// the new thread could take a signal), counted in exec_stats() by kind.
+namespace internal_thread_detail {
+// Blocks everything in the creator while the thread is made: the new thread
+// inherits that mask, so no signal can reach it before it runs.
+struct MaskScope {
+  sigset_t old;
+  MaskScope() {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+  }
+  ~MaskScope() { pthread_sigmask(SIG_SETMASK, &old, nullptr); }
+};
+// Run first on the new thread: unblocks the synchronous signals, sets the
+// name, counts the thread.
+void enter(ThreadKind kind);
+void leave(ThreadKind kind);
+}  // namespace internal_thread_detail
+
+// A std::thread running fn() as an internal thread of `kind`.
 template <class Fn>
 std::thread start_internal_thread(ThreadKind kind, Fn&& fn) {
-  struct MaskScope {
-    sigset_t old;
-    MaskScope() {
-      const sigset_t mask = internal_thread_sigmask();
-      pthread_sigmask(SIG_SETMASK, &mask, &old);
-    }
-    ~MaskScope() { pthread_sigmask(SIG_SETMASK, &old, nullptr); }
-  } scope;
-  ExecStats& stats = exec_stats();
-  stats.thread_started(kind);
-  return std::thread([&stats, kind, fn = std::forward<Fn>(fn)]() mutable {
+  internal_thread_detail::MaskScope scope;
+  exec_stats().thread_started(kind);
+  return std::thread([kind, fn = std::forward<Fn>(fn)]() mutable {
+    internal_thread_detail::enter(kind);
     fn();
-    stats.thread_ended(kind);
+    internal_thread_detail::leave(kind);
   });
 }
+
+// The same for a detached thread running fn(arg), for callers that cannot
+// take an exception: 0, or -errno when no thread could start.
+int start_detached_internal_thread(ThreadKind kind, void (*fn)(void*), void* arg);
 
 }  // namespace iostack::core

@@ -79,6 +79,29 @@ struct AioRingHeader {
 };
 inline AioRingHeader* ring_of(aio_context_t ctx) { return reinterpret_cast<AioRingHeader*>(ctx); }
 
+// Whether the event of `cb` is in the ring now (between head and tail),
+// read the way a program reaping from the ring reads it.
+inline bool event_in_ring(aio_context_t ctx, const struct iocb* cb) {
+  AioRingHeader* r = ring_of(ctx);
+  const unsigned nr = r->nr;
+  unsigned head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+  const unsigned tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+  const auto* ev = reinterpret_cast<const struct io_event*>(r + 1);
+  for (; head != tail; head = (head + 1) % nr) {
+    if (ev[head].obj == reinterpret_cast<std::uintptr_t>(cb)) return true;
+  }
+  return false;
+}
+
+// Whether this kernel serves the AIO system calls here (a seccomp profile
+// or a kernel without CONFIG_AIO refuses them).
+inline bool kernel_has_aio() {
+  aio_context_t ctx = 0;
+  if (kernel_aio().setup(1, &ctx) != 0) return false;
+  kernel_aio().destroy(ctx);
+  return true;
+}
+
 inline struct iocb make_iocb(int fd, int opcode, void* buf = nullptr, std::uint64_t nbytes = 0,
                              std::int64_t offset = 0, std::uint64_t data = 0) {
   struct iocb cb;
@@ -108,8 +131,9 @@ inline long reap1(const AioBackend& b, aio_context_t ctx, struct io_event* ev) {
 // on destruction.
 class TempFile {
  public:
-  explicit TempFile(std::size_t size = 0) {
-    const char* dir = std::getenv("IOSTACK_TEST_DIR");
+  // In `dir`, or IOSTACK_TEST_DIR, or /var/tmp.
+  explicit TempFile(std::size_t size = 0, const char* dir = nullptr) {
+    if (dir == nullptr) dir = std::getenv("IOSTACK_TEST_DIR");
     path_ = std::string(dir != nullptr ? dir : "/var/tmp") + "/iostack-aio-XXXXXX";
     fd_ = ::mkstemp(path_.data());
     if (fd_ >= 0 && size > 0) {

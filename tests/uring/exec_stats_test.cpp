@@ -45,7 +45,7 @@ TEST(ExecStats, CountsRequestsBytesAndWorkers) {
   EXPECT_NE(std::string::npos, before.find("io_uring: none")) << before;
   EXPECT_NE(std::string::npos, after.find("io_uring: NOP=3 READ=1 WRITE=1\n")) << after;
   EXPECT_NE(std::string::npos, after.find("bytes: read=4096 written=1000\n")) << after;
-  EXPECT_EQ(std::string::npos, after.find("io-wq=0(")) << after;
+  EXPECT_EQ(std::string::npos, after.find(" io-wq=0(")) << after;
 }
 
 }  // namespace
