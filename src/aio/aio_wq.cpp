@@ -12,6 +12,7 @@
 
 #include "aio/futex.hpp"
 #include "core/internal_thread.hpp"
+#include "core/process.hpp"
 
 namespace iostack::aio {
 namespace {
@@ -342,16 +343,6 @@ class WorkPool {
   int idle_ms_;
 };
 
-std::atomic<WorkPool*> g_pool{nullptr};
-std::mutex g_pool_init;
-
-void reset_after_fork() {
-  // The child has none of the parent's threads, and the old pool's lock may
-  // be held forever: start a fresh pool (the old one's memory stays behind).
-  g_pool.store(nullptr, std::memory_order_relaxed);
-  new (&g_pool_init) std::mutex();
-}
-
 unsigned max_from_env() {
   const char* e = std::getenv("IOSTACK_AIO_MAX_WORKERS");
   if (e != nullptr) {
@@ -361,20 +352,12 @@ unsigned max_from_env() {
   return kDefaultMaxWorkers;
 }
 
-WorkPool* pool() {
-  WorkPool* p = g_pool.load(std::memory_order_acquire);
-  if (p != nullptr) return p;
-  std::lock_guard g(g_pool_init);
-  p = g_pool.load(std::memory_order_relaxed);
-  if (p == nullptr) {
-    static std::once_flag atfork;
-    std::call_once(atfork, [] { pthread_atfork(nullptr, nullptr, reset_after_fork); });
-    static const unsigned env_max = max_from_env();
-    p = new WorkPool(env_max, kDefaultIdleMs);
-    g_pool.store(p, std::memory_order_release);
-  }
-  return p;
-}
+// The process's pool (a forked child gets a fresh one: the parent's
+// threads, and any lock they held, stay behind).
+struct ProcessPool {
+  WorkPool pool{max_from_env(), kDefaultIdleMs};
+};
+WorkPool* pool() { return &core::Process::current().state<ProcessPool>().pool; }
 
 }  // namespace
 

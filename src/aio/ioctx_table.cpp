@@ -1,7 +1,5 @@
 #include "aio/ioctx_table.hpp"
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -9,6 +7,8 @@
 #include <new>
 #include <shared_mutex>
 #include <vector>
+
+#include "core/process.hpp"
 
 namespace iostack::aio {
 namespace {
@@ -22,23 +22,9 @@ struct Table {
   bool max_loaded = false;
 };
 
-Table* g_table = nullptr;
-
-void reset_after_fork() {
-  // A child starts without contexts, as the kernel gives it a fresh mm
-  // table; the parent's contexts stay the parent's.
-  g_table = new Table();
-}
-
-Table& table() {
-  static Table* t = [] {
-    pthread_atfork(nullptr, nullptr, reset_after_fork);
-    g_table = new Table();
-    return g_table;
-  }();
-  (void)t;
-  return *g_table;
-}
+// mm->ioctx_table: per process, so a forked child starts without contexts,
+// as the kernel gives it a fresh mm; the parent's stay the parent's.
+Table& table() { return core::Process::current().state<Table>(); }
 
 unsigned long read_sysctl_max() {
   unsigned long v = kDefaultAioMaxNr;

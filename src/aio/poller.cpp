@@ -14,6 +14,7 @@
 
 #include "aio/complete.hpp"
 #include "core/internal_thread.hpp"
+#include "core/process.hpp"
 
 namespace iostack::aio {
 namespace {
@@ -119,23 +120,8 @@ class Poller {
   std::vector<AioKiocb*> cancels_;
 };
 
-Poller* g_poller = nullptr;
-std::mutex g_poller_init;
-
-void reset_after_fork() {
-  g_poller = nullptr;
-  new (&g_poller_init) std::mutex();
-}
-
-Poller* poller() {
-  std::lock_guard g(g_poller_init);
-  if (g_poller == nullptr) {
-    static std::once_flag atfork;
-    std::call_once(atfork, [] { pthread_atfork(nullptr, nullptr, reset_after_fork); });
-    g_poller = new Poller();
-  }
-  return g_poller;
-}
+// One per process (fresh in a forked child), made on first use.
+Poller* poller() { return &core::Process::current().state<Poller>(); }
 
 }  // namespace
 
