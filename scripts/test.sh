@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+echo "=== include directions"
+bash scripts/check-layers.sh
 jobs=${IOSTACK_JOBS:-$(nproc)}
 status=0
 for preset in ${IOSTACK_PRESETS:-release asan tsan}; do

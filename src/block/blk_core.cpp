@@ -13,10 +13,7 @@
 #include "block/request_queue.hpp"
 #include "core/process.hpp"
 #include "core/virtual_clock.hpp"
-
-namespace iostack::task {
-std::uint16_t current_ioprio();
-}
+#include "task/current.hpp"
 
 namespace iostack::block {
 namespace {

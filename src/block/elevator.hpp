@@ -21,6 +21,16 @@ enum class ElvMerge { NONE, FRONT, BACK, DISCARD };
 // blk_insert_t
 enum InsertFlags : unsigned { INSERT_NONE = 0, INSERT_AT_HEAD = 1u << 0 };
 
+// Per I/O priority class (RT, BE, IDLE) counters a scheduler may keep, as
+// mq-deadline's debugfs shows them (queued, owned_by_driver...).
+constexpr unsigned kElvPrioClasses = 3;
+struct ElvPrioStats {
+  std::uint32_t inserted = 0;
+  std::uint32_t merged = 0;  // request-request merges (the `next` side)
+  std::uint32_t dispatched = 0;
+  std::uint32_t completed = 0;
+};
+
 // struct blk_mq_alloc_data, as seen by limit_depth.
 struct AllocData {
   RequestQueue* q;
@@ -71,6 +81,9 @@ class Elevator {
   virtual void requeue_request(Request*) {}
   virtual Request* former_request(Request*) { return nullptr; }
   virtual Request* next_request(Request*) { return nullptr; }
+
+  // --- debugfs: per priority class counters; false when it keeps none ---
+  virtual bool prio_stats(unsigned /*prio_class*/, ElvPrioStats*) const { return false; }
 
   // --- tunables: the iosched/ directory ---
   virtual std::vector<std::string> attr_names() const { return {}; }

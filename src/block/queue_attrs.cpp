@@ -5,7 +5,7 @@
 #include "block/disk.hpp"
 #include "block/request_queue.hpp"
 #include "core/kstrtox.hpp"
-#include "sched/registry.hpp"
+#include "block/elevator_registry.hpp"
 
 namespace iostack::block {
 namespace {
@@ -68,7 +68,7 @@ int RequestQueue::attr_show(const std::string& name, std::string* out) const {
     // As elv_iosched_show prints it: none first, the active one bracketed.
     const std::string cur = elevator_ ? elevator_->name() : "none";
     std::string s = cur == "none" ? "[none]" : "none";
-    for (const auto& n : sched::elevator_names()) s += n == cur ? " [" + n + "]" : " " + n;
+    for (const auto& n : elevator_names()) s += n == cur ? " [" + n + "]" : " " + n;
     *out = s;
     return 0;
   }

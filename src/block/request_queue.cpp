@@ -8,7 +8,7 @@
 #include "block/disk.hpp"
 #include "core/clock.hpp"
 #include "core/virtual_clock.hpp"
-#include "sched/registry.hpp"
+#include "block/elevator_registry.hpp"
 
 namespace iostack::block {
 namespace {
@@ -134,7 +134,7 @@ int RequestQueue::set_elevator(const std::string& name) {
   const std::string cur = elevator_ ? elevator_->name() : "none";
   if (name == cur) return 0;
   if (name == "none") return switch_elevator(nullptr);
-  std::unique_ptr<Elevator> e = sched::elevator_create(name, this);
+  std::unique_ptr<Elevator> e = elevator_create(name, this);
   if (!e) return -EINVAL;
   if (elevator_ && std::string(e->name()) == elevator_->name()) return 0;
   return switch_elevator(std::move(e));

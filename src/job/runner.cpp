@@ -61,14 +61,15 @@ namespace {
 
 // IOSTACK_ENGINE_STATS=1: the scheduler's per-class counters on stderr, so
 // that command priorities can be seen reaching the device.
-void print_dd_stats(const DiskReport& d) {
+void print_prio_stats(const DiskReport& d, const char* sched) {
   static const char* const kNames[] = {"rt", "be", "idle"};
-  std::string line = "iostack: " + d.name + " mq-deadline:";
-  for (unsigned p = 0; p < sched::kDdPrioCount; ++p) {
-    const sched::DdStats& s = d.dd_stats[p];
+  std::string line = "iostack: " + d.name + " " + sched + ":";
+  for (unsigned p = 0; p < block::kElvPrioClasses; ++p) {
+    const block::ElvPrioStats& s = d.prio_stats[p];
     line += std::string(" ") + kNames[p] + " inserted=" + std::to_string(s.inserted) +
             " merged=" + std::to_string(s.merged) + " dispatched=" + std::to_string(s.dispatched) +
-            " completed=" + std::to_string(s.completed) + (p + 1 < sched::kDdPrioCount ? ";" : "");
+            " completed=" + std::to_string(s.completed) +
+            (p + 1 < block::kElvPrioClasses ? ";" : "");
   }
   line += "\n";
   std::fputs(line.c_str(), stderr);
@@ -174,12 +175,13 @@ bool Runner::run(const RunOptions& ro, RunResult* out, std::string* err) {
     dr.stats = d->disk()->stats();
     dr.splits = d->queue()->split_count.load(std::memory_order_relaxed);
     dr.run_ms = run_ms;
-    if (const auto* dd = dynamic_cast<const sched::MqDeadline*>(d->queue()->elevator())) {
-      dr.has_dd_stats = true;
-      for (unsigned p = 0; p < sched::kDdPrioCount; ++p)
-        dr.dd_stats[p] = dd->stats(static_cast<sched::DdPrio>(p));
-      if (const char* e = std::getenv("IOSTACK_ENGINE_STATS"); e && *e && std::strcmp(e, "0"))
-        print_dd_stats(dr);
+    if (const block::Elevator* e = d->queue()->elevator()) {
+      dr.has_prio_stats = true;
+      for (unsigned p = 0; p < block::kElvPrioClasses; ++p)
+        dr.has_prio_stats = dr.has_prio_stats && e->prio_stats(p, &dr.prio_stats[p]);
+      const char* env = std::getenv("IOSTACK_ENGINE_STATS");
+      if (dr.has_prio_stats && env && *env && std::strcmp(env, "0"))
+        print_prio_stats(dr, e->name());
     }
     r.disks.push_back(dr);
   }

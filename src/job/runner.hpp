@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "block/elevator.hpp"
 #include "job/job_builder.hpp"
 #include "job/thread_stat.hpp"
-#include "sched/mq_deadline.hpp"
 #include "trace/diskstats.hpp"
 
 namespace iostack::job {
@@ -21,10 +21,10 @@ struct DiskReport {
   trace::DiskStats stats;
   std::uint64_t splits = 0;  // bios split to fit the queue limits
   std::uint64_t run_ms = 0;  // the span the counters cover, for util
-  // The mq-deadline counters per priority class (RT, BE, IDLE) when the
-  // device ends the run under mq-deadline (its debugfs *_stats files).
-  bool has_dd_stats = false;
-  sched::DdStats dd_stats[sched::kDdPrioCount];
+  // The scheduler's counters per priority class (RT, BE, IDLE) when it
+  // keeps them (mq-deadline does: its debugfs files).
+  bool has_prio_stats = false;
+  block::ElvPrioStats prio_stats[block::kElvPrioClasses];
   double util() const;
 };
 

@@ -326,6 +326,12 @@ DdStats MqDeadline::stats(DdPrio prio) const {
   return {s.inserted, s.merged, s.dispatched, s.completed.load(std::memory_order_relaxed)};
 }
 
+bool MqDeadline::prio_stats(unsigned prio_class, block::ElvPrioStats* out) const {
+  if (prio_class >= kDdPrioCount) return false;
+  *out = stats(static_cast<DdPrio>(prio_class));
+  return true;
+}
+
 std::uint32_t MqDeadline::queued(DdPrio prio) const {
   std::lock_guard<std::mutex> g(lock_);
   return queued_locked(prio);

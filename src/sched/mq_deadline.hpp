@@ -25,12 +25,7 @@ enum DdDir : unsigned { DD_READ = 0, DD_WRITE = 1 };
 constexpr unsigned kDdDirCount = 2;
 
 // A copy of struct io_stats_per_prio for callers.
-struct DdStats {
-  std::uint32_t inserted = 0;
-  std::uint32_t merged = 0;  // request-request merges (the `next` side)
-  std::uint32_t dispatched = 0;
-  std::uint32_t completed = 0;
-};
+using DdStats = block::ElvPrioStats;
 
 // The mq-deadline queue class of an ioprio value (class in bits 13-15).
 DdPrio dd_prio_of(std::uint16_t ioprio);
@@ -67,6 +62,7 @@ class MqDeadline final : public block::Elevator {
 
   // --- introspection (the debugfs files) ---
   DdStats stats(DdPrio prio) const;
+  bool prio_stats(unsigned prio_class, block::ElvPrioStats* out) const override;
   // inserted - completed: requests of this class the scheduler is responsible for.
   std::uint32_t queued(DdPrio prio) const;
   // dispatched + merged - completed.

@@ -124,7 +124,7 @@ TEST(EngineOptions, SqthreadPollOnACpuWithEveryOption) {
 
 // The share of requests mq-deadline saw in each class.
 double rt_share(const DiskReport& d) {
-  const double rt = d.dd_stats[0].completed, be = d.dd_stats[1].completed;
+  const double rt = d.prio_stats[0].completed, be = d.prio_stats[1].completed;
   return rt / (rt + be);
 }
 
@@ -135,16 +135,16 @@ TEST(EngineOptions, CmdprioPercentageReachesMqDeadlineAsRt) {
                                "\nrw=randread\nbs=4k\nsize=16M\ndirect=1\niodepth=16\n"
                                "cmdprio_percentage=50\ncmdprio_class=1\n");
     ASSERT_EQ(r.disks.size(), 1u);
-    ASSERT_TRUE(r.disks[0].has_dd_stats);
+    ASSERT_TRUE(r.disks[0].has_prio_stats);
     const ThreadStat& j = r.jobs[0];
     EXPECT_EQ(ios(j), 4096u);
     // Binomial(4096, 0.5): the standard deviation is under 1%.
     EXPECT_NEAR(static_cast<double>(j.engine.prio_ios) / 4096.0, 0.5, 0.05) << engine;
     EXPECT_NEAR(rt_share(r.disks[0]), 0.5, 0.05) << engine;
     // Random 4k reads barely merge: the RT requests are those I/Os.
-    EXPECT_LE(r.disks[0].dd_stats[0].completed, j.engine.prio_ios) << engine;
-    EXPECT_GE(r.disks[0].dd_stats[0].completed + 20, j.engine.prio_ios) << engine;
-    EXPECT_EQ(r.disks[0].dd_stats[2].completed, 0u);
+    EXPECT_LE(r.disks[0].prio_stats[0].completed, j.engine.prio_ios) << engine;
+    EXPECT_GE(r.disks[0].prio_stats[0].completed + 20, j.engine.prio_ios) << engine;
+    EXPECT_EQ(r.disks[0].prio_stats[2].completed, 0u);
   }
 }
 
@@ -154,7 +154,7 @@ TEST(EngineOptions, CmdprioPerDirectionClassAndLevel) {
       "[j]\nfilename=ram:64M\nioengine=libaio\nrw=randrw\nbs=4k\nsize=8M\ndirect=1\n"
       "iodepth=8\nnorandommap\ncmdprio_percentage=0,100\ncmdprio_class=1,3\ncmdprio=0,7\n");
   const ThreadStat& j = r.jobs[0];
-  const auto& dd = r.disks[0].dd_stats;
+  const auto& dd = r.disks[0].prio_stats;
   EXPECT_EQ(j.engine.prio_ios, j.dir[kWrite].total_io_u);
   EXPECT_EQ(dd[0].completed, 0u);
   EXPECT_GT(dd[2].completed, 0u);
@@ -169,8 +169,8 @@ TEST(EngineOptions, CmdprioUnderSqthreadPoll) {
       "[j]\nfilename=ram:64M\nioengine=io_uring\nrw=randread\nbs=4k\nsize=4M\n"
       "iodepth=8\nsqthread_poll\ncmdprio_percentage=100\n");
   EXPECT_EQ(r.jobs[0].engine.prio_ios, 1024u);
-  EXPECT_EQ(r.disks[0].dd_stats[1].completed, 0u);
-  EXPECT_GT(r.disks[0].dd_stats[0].completed, 1000u);
+  EXPECT_EQ(r.disks[0].prio_stats[1].completed, 0u);
+  EXPECT_GT(r.disks[0].prio_stats[0].completed, 1000u);
 }
 
 TEST(EngineOptions, CmdprioBssplitPicksBySize) {
@@ -178,7 +178,7 @@ TEST(EngineOptions, CmdprioBssplitPicksBySize) {
       "[j]\nfilename=ram:64M\nioengine=io_uring\nrw=randread\nbssplit=4k/50:64k/50\n"
       "size=32M\niodepth=8\ncmdprio_bssplit=64k/100:4k/0\n");
   const ThreadStat& j = r.jobs[0];
-  const auto& dd = r.disks[0].dd_stats;
+  const auto& dd = r.disks[0].prio_stats;
   EXPECT_NEAR(static_cast<double>(j.engine.prio_ios) / static_cast<double>(ios(j)), 0.5, 0.07);
   // The 64k reads are the RT ones: they carry 16 times the bytes.
   EXPECT_GT(dd[0].completed, 0u);

@@ -3,11 +3,11 @@
 #include <cerrno>
 
 #include "block/elevator.hpp"
+#include "block/elevator_registry.hpp"
 #include "block/hctx.hpp"
 #include "block/tags.hpp"
 #include "core/kstrtox.hpp"
 #include "dd_fixture.hpp"
-#include "sched/registry.hpp"
 
 namespace iostack::sched::test {
 namespace {
@@ -144,17 +144,17 @@ TEST_F(DdTest, DepthUpdatedResetsAsyncDepth) {
 }
 
 TEST(Registry, CreatesMqDeadlineByNameOrAlias) {
-  ASSERT_FALSE(elevator_names().empty());
-  EXPECT_EQ(elevator_names().front(), "mq-deadline") << "registered first, as in the kernel";
-  auto e = elevator_create("mq-deadline", nullptr);
+  ASSERT_FALSE(block::elevator_names().empty());
+  EXPECT_EQ(block::elevator_names().front(), "mq-deadline") << "registered first, as in the kernel";
+  auto e = block::elevator_create("mq-deadline", nullptr);
   ASSERT_NE(e, nullptr);
   EXPECT_STREQ(e->name(), "mq-deadline");
-  auto alias = elevator_create("deadline", nullptr);
+  auto alias = block::elevator_create("deadline", nullptr);
   ASSERT_NE(alias, nullptr);
   EXPECT_STREQ(alias->name(), "mq-deadline");
-  EXPECT_EQ(elevator_create("none", nullptr), nullptr);
-  EXPECT_EQ(elevator_create("bfq", nullptr), nullptr);
-  EXPECT_EQ(elevator_create("mq-deadline\n", nullptr), nullptr);
+  EXPECT_EQ(block::elevator_create("none", nullptr), nullptr);
+  EXPECT_EQ(block::elevator_create("bfq", nullptr), nullptr);
+  EXPECT_EQ(block::elevator_create("mq-deadline\n", nullptr), nullptr);
 }
 
 }  // namespace

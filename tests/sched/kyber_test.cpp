@@ -6,10 +6,10 @@
 #include <cerrno>
 #include <string>
 
+#include "block/elevator_registry.hpp"
 #include "block/hctx.hpp"
 #include "block/tags.hpp"
 #include "kyber_fixture.hpp"
-#include "sched/registry.hpp"
 
 namespace iostack::sched::test {
 namespace {
@@ -28,7 +28,7 @@ class KyberAttrTest : public KyberTest {
 };
 
 TEST_F(KyberAttrTest, RegisteredAfterMqDeadline) {
-  EXPECT_EQ(elevator_names(), (std::vector<std::string>{"mq-deadline", "kyber"}));
+  EXPECT_EQ(block::elevator_names(), (std::vector<std::string>{"mq-deadline", "kyber"}));
   EXPECT_EQ(show("scheduler"), "none mq-deadline [kyber]");
   EXPECT_STREQ(ky->name(), "kyber");
   const auto names = q->attr_names();
