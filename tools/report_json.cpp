@@ -1,3 +1,4 @@
+// --output-format=json in fio's layout.
 #include "report_json.hpp"
 
 #include <fmt/format.h>

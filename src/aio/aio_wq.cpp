@@ -1,3 +1,4 @@
+// The AIO worker pool: workers started on demand, hand-offs, idle exit.
 #include "aio/aio_wq.hpp"
 
 #include <pthread.h>

@@ -1,3 +1,4 @@
+// A request's life: allocation, the event written to the ring, release.
 #include "aio/complete.hpp"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// Where an O_DIRECT request on an OS file runs: inside io_submit or on a worker.
 #include "aio/dio_align.hpp"
 
 #include <fcntl.h>

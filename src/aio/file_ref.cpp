@@ -1,3 +1,4 @@
+// fget() for io_submit: an iostack block device or an OS file and its flags.
 #include "aio/file_ref.hpp"
 
 #include <cerrno>

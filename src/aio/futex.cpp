@@ -1,3 +1,4 @@
+// futex(2) waits and wakes for the AIO engine.
 #include "aio/futex.hpp"
 
 #include <linux/futex.h>

@@ -1,3 +1,4 @@
+// The process's AIO contexts and the aio-nr / aio-max-nr accounting.
 #include "aio/ioctx_table.hpp"
 
 #include <algorithm>

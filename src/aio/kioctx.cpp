@@ -1,3 +1,4 @@
+// struct kioctx: construction, request budget and teardown of a context.
 #include "aio/kioctx.hpp"
 
 #include <atomic>

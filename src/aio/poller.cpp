@@ -1,3 +1,4 @@
+// IOCB_CMD_POLL: the epoll thread that completes polls and their cancels.
 #include "aio/poller.hpp"
 
 #include <poll.h>

@@ -1,3 +1,4 @@
+// The request budget of a context, with per-CPU-like batching.
 #include "aio/reqs_available.hpp"
 
 #include <sched.h>

@@ -1,3 +1,4 @@
+// aio_setup_ring: the completion ring's geometry and mapping.
 #include "aio/ring.hpp"
 
 #include <sys/mman.h>

@@ -1,3 +1,4 @@
+// io_getevents sleepers and their wake-ups.
 #include "aio/wait_queue.hpp"
 
 #include "aio/futex.hpp"

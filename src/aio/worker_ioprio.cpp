@@ -1,3 +1,4 @@
+// Setting an AIO worker's own I/O priority for the request it runs.
 #include "aio/worker_ioprio.hpp"
 
 #include <sys/syscall.h>

@@ -1,3 +1,4 @@
+// Block devices opened as files: descriptors, direct I/O and flush as bios.
 #include "block/bdev_file.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// bio allocation from per-thread caches, vectors, split and chain.
 #include "block/bio.hpp"
 
 #include <cassert>

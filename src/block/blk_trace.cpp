@@ -1,3 +1,4 @@
+// The block tracepoints, written as blktrace records.
 #include "block/blk_trace.hpp"
 
 #include "block/disk.hpp"

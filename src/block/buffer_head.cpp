@@ -1,3 +1,4 @@
+// submit_bh and the buffer_head end_io handlers (fs/buffer.c).
 #include "block/buffer_head.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// struct gendisk: capacity, read-only state, tracing and diskstats of a disk.
 #include "block/disk.hpp"
 
 #include "block/request_queue.hpp"

@@ -1,3 +1,4 @@
+// The elevator's shared state: last_merge, the request hash and attributes.
 #include "block/elevator.hpp"
 
 #include "block/merge.hpp"

@@ -1,3 +1,4 @@
+// Bio and request merging and splitting (blk-merge.c, blk-mq-sched.c).
 #include "block/merge.hpp"
 
 #include "block/blk_mq.hpp"

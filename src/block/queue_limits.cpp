@@ -1,3 +1,4 @@
+// Queue limit defaults and validation.
 #include "block/queue_limits.hpp"
 
 #include <algorithm>

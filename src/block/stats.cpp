@@ -1,3 +1,4 @@
+// I/O accounting behind /proc/diskstats.
 #include "block/stats.hpp"
 
 #include "block/disk.hpp"

@@ -1,3 +1,4 @@
+// Tag allocation, shallow depths and sleeping for a tag (blk-mq-tag.c).
 #include "block/tags.hpp"
 
 #include <bit>

@@ -1,3 +1,4 @@
+// kstrtoint/kstrtoull: the kernel's integer parsing for sysfs stores.
 #include "core/kstrtox.hpp"
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// The real clock: CLOCK_MONOTONIC and a timer thread.
 #include "core/real_clock.hpp"
 
 #include <time.h>

@@ -1,3 +1,4 @@
+// The timer min-heap shared by the real and virtual clocks.
 #include "core/timer_heap.hpp"
 
 namespace iostack::core {

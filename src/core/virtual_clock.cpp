@@ -1,3 +1,4 @@
+// The virtual clock: time moves only when the event loop advances it.
 #include "core/virtual_clock.hpp"
 
 namespace iostack::core {

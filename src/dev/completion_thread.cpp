@@ -1,3 +1,4 @@
+// A driver's completion thread.
 #include "dev/completion_thread.hpp"
 
 #include "block/blk_mq.hpp"

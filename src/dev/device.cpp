@@ -1,3 +1,4 @@
+// Creating devices from specs: driver, queue and disk together.
 #include "dev/device.hpp"
 
 #include <exception>

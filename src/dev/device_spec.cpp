@@ -1,3 +1,4 @@
+// Parsing device specs (ram:, null:, loop:) with one clear error line.
 #include "dev/device_spec.hpp"
 
 #include <charconv>

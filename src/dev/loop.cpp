@@ -1,3 +1,4 @@
+// The loop driver: requests served by worker threads on a backing file.
 #include "dev/loop.hpp"
 
 #include <fcntl.h>

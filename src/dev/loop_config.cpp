@@ -1,3 +1,4 @@
+// Parsing and validating a loop device's configuration.
 #include "dev/loop_config.hpp"
 
 #include <bit>

@@ -1,3 +1,4 @@
+// The null_blk driver: completion modes, memory backing, bad blocks, busy.
 #include "dev/null_blk.hpp"
 
 #include <chrono>

@@ -1,3 +1,4 @@
+// Parsing and validating null_blk's parameters.
 #include "dev/null_blk_config.hpp"
 
 #include <bit>

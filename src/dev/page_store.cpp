@@ -1,3 +1,4 @@
+// Sparse 4 KiB pages backing ram and memory-backed null devices.
 #include "dev/page_store.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// The RAM disk driver (brd).
 #include "dev/ram.hpp"
 
 #include <climits>

@@ -1,3 +1,4 @@
+// fio's cmdprio options: which I/Os get which priority.
 #include "job/cmdprio.hpp"
 
 #include "job/types.hpp"

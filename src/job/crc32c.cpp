@@ -1,3 +1,4 @@
+// CRC-32C for verify=crc32c.
 #include "job/crc32c.hpp"
 
 #include <array>

@@ -1,3 +1,4 @@
+// The built-in default job.
 #include "job/default_job.hpp"
 
 namespace iostack::job {

@@ -1,3 +1,4 @@
+// The engine registry and the parts every engine shares.
 #include "job/engine.hpp"
 
 #include "job/engine_bio.hpp"

@@ -1,3 +1,4 @@
+// ioengine=bio: bios submitted straight to the block layer.
 #include "job/engine_bio.hpp"
 
 #include <thread>

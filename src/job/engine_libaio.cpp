@@ -1,3 +1,4 @@
+// ioengine=libaio over iostack's AIO.
 #include "job/engine_libaio.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// ioengine=psync/sync/pvsync/pvsync2 on an iostack device.
 #include "job/engine_sync.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// ioengine=io_uring over iostack's io_uring.
 #include "job/engine_uring.hpp"
 
 #include <fcntl.h>

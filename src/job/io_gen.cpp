@@ -1,3 +1,4 @@
+// The offset, size and direction of each next I/O.
 #include "job/io_gen.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// Turning parsed job sections into job definitions.
 #include "job/job_builder.hpp"
 
 #include "job/option_table.hpp"

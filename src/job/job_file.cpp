@@ -1,3 +1,4 @@
+// Reading fio job files into sections.
 #include "job/job_file.hpp"
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// fio's latency histogram and its percentiles.
 #include "job/lat_hist.hpp"
 
 namespace iostack::job {

@@ -1,3 +1,4 @@
+// MD5 for verify=md5.
 #include "job/md5.hpp"
 
 #include <cmath>

@@ -1,3 +1,4 @@
+// fio's number formatting (lib/num2str.c).
 #include "job/num2str.hpp"
 
 #include <fmt/format.h>

@@ -1,3 +1,4 @@
+// Every job option iostack accepts, with fio's names and parsing.
 #include "job/option_table.hpp"
 
 #include <algorithm>

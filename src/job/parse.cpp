@@ -1,3 +1,4 @@
+// fio's value syntax: sizes, ranges, booleans, percentages.
 #include "job/parse.hpp"
 
 #include <cctype>

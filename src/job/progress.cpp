@@ -1,3 +1,4 @@
+// The live status line on a terminal.
 #include "job/progress.hpp"
 
 #include <fmt/format.h>

@@ -1,3 +1,4 @@
+// fio's normal text report.
 #include "job/report_text.hpp"
 
 #include <fmt/format.h>

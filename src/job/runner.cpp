@@ -1,3 +1,4 @@
+// Running jobs: devices, threads, groups and the run's results.
 #include "job/runner.hpp"
 
 #include <sys/stat.h>

@@ -1,3 +1,4 @@
+// The devices a run's filenames name.
 #include "job/targets.hpp"
 
 #include <fmt/format.h>

@@ -1,3 +1,4 @@
+// Per-job and per-group statistics.
 #include "job/thread_stat.hpp"
 
 #include <algorithm>

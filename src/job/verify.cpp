@@ -1,3 +1,4 @@
+// Writing verify headers and checking blocks read back.
 #include "job/verify.hpp"
 
 #include <fmt/format.h>

@@ -1,3 +1,4 @@
+// Parsing verify_pattern values.
 #include "job/verify_pattern.hpp"
 
 #include <cctype>

@@ -1,3 +1,4 @@
+// One job's thread: queue, reap, verify, account.
 #include "job/worker.hpp"
 
 #include <sys/resource.h>

@@ -1,3 +1,4 @@
+// The kyber scheduler: domains, tokens and the latency timer.
 #include "sched/kyber.hpp"
 
 #include <bit>

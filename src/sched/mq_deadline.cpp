@@ -1,3 +1,4 @@
+// The mq-deadline scheduler: insert, merge and dispatch.
 #include "sched/mq_deadline.hpp"
 
 #include "block/blk_mq.hpp"

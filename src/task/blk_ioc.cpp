@@ -1,3 +1,4 @@
+// get/create_task_io_context and put_io_context.
 #include "task/blk_ioc.hpp"
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// The task of the calling thread, made on first use.
 #include "task/current.hpp"
 
 #include <pthread.h>

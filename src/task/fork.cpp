@@ -1,3 +1,4 @@
+// copy_io and task_clone: io_contexts at task creation.
 #include "task/fork.hpp"
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// io_cq lookup, insertion and teardown.
 #include "task/icq.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// io_context allocation and reference counts.
 #include "task/io_context.hpp"
 
 #include <cassert>

@@ -1,3 +1,4 @@
+// ioprio_set/ioprio_get over iostack's tasks.
 #include "task/ioprio_syscalls.hpp"
 
 #include <cerrno>

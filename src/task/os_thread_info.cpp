@@ -1,3 +1,4 @@
+// Reading ids, credentials, capabilities and scheduling of a thread.
 #include "task/os_thread_info.hpp"
 
 #include <linux/capability.h>

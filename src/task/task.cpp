@@ -1,3 +1,4 @@
+// Task creation and exit.
 #include "task/task.hpp"
 
 #include <cassert>

@@ -1,3 +1,4 @@
+// A task's effective I/O priority and ioprio checks.
 #include "task/task_ioprio.hpp"
 
 #include <cerrno>

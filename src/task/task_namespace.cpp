@@ -1,3 +1,4 @@
+// The registry of tasks by pid.
 #include "task/task_namespace.hpp"
 
 #include <cstdint>

@@ -1,3 +1,4 @@
+// The blktrace writer: per-CPU files and records.
 #include "trace/blktrace.hpp"
 
 #include <endian.h>

@@ -1,3 +1,4 @@
+// Reading blktrace files back.
 #include "trace/blktrace_reader.hpp"
 
 #include <endian.h>

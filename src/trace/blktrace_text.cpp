@@ -1,3 +1,4 @@
+// blkparse's action letters and RWBS strings.
 #include "trace/blktrace_text.hpp"
 
 #include <iterator>

@@ -1,3 +1,4 @@
+// Formatting /proc/diskstats lines.
 #include "trace/diskstats.hpp"
 
 #include <fmt/format.h>

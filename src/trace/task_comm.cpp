@@ -1,3 +1,4 @@
+// Thread names for blktrace PROCESS notes.
 #include "trace/task_comm.hpp"
 
 #include <sys/prctl.h>

@@ -1,3 +1,4 @@
+// The shared rings' layout and sizes (rings_size).
 #include "uring/io_rings.hpp"
 
 namespace iostack::uring {

@@ -1,3 +1,4 @@
+// io-wq: bounded and unbounded workers, queueing and cancellation.
 #include "uring/io_wq.hpp"
 
 #include <pthread.h>

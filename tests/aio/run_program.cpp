@@ -1,3 +1,4 @@
+// Running a program for the AIO tests, optionally with kernel AIO refused.
 #include "run_program.hpp"
 
 #include <fcntl.h>

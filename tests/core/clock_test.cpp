@@ -1,3 +1,4 @@
+// The virtual and real clocks: ordering, cancel, re-arm.
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -1,3 +1,4 @@
+// Device spec parsing and its error lines.
 #include "dev/device_spec.hpp"
 
 #include <gtest/gtest.h>

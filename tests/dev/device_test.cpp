@@ -1,3 +1,4 @@
+// Devices made from specs: limits, schedulers, I/O.
 #include "dev/device.hpp"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// null_blk: completion modes, memory backing, bad blocks, busy.
 #include <gtest/gtest.h>
 
 #include <chrono>

@@ -1,3 +1,4 @@
+// The sparse page store.
 #include "dev/page_store.hpp"
 
 #include <gtest/gtest.h>

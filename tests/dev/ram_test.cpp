@@ -1,3 +1,4 @@
+// The RAM disk: data, discard, limits.
 #include <gtest/gtest.h>
 
 #include <climits>

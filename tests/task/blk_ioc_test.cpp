@@ -1,3 +1,4 @@
+// get/create_task_io_context, including the exiting and ENOMEM rules.
 #include <gtest/gtest.h>
 
 #include <cerrno>

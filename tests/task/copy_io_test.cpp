@@ -1,3 +1,4 @@
+// copy_io at task creation, with and without CLONE_IO.
 #include <gtest/gtest.h>
 
 #include <cerrno>

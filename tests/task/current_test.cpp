@@ -1,3 +1,4 @@
+// The task of the calling thread and its exit.
 #include <gtest/gtest.h>
 
 #include <sched.h>

@@ -1,3 +1,4 @@
+// Default I/O priorities from nice and scheduling policy.
 #include <gtest/gtest.h>
 
 #include "task/blk_ioc.hpp"

@@ -1,3 +1,4 @@
+// io_context reference counts.
 #include <gtest/gtest.h>
 
 #include <atomic>

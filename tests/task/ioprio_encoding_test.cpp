@@ -1,3 +1,4 @@
+// The ioprio encoding: class, hint and level.
 #include <gtest/gtest.h>
 
 #include "iostack/ioprio.h"

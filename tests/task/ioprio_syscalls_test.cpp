@@ -1,3 +1,4 @@
+// ioprio_set/ioprio_get on iostack's tasks.
 #include <gtest/gtest.h>
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// Forked processes with chosen credentials for the ioprio differential tests.
 #include "kernel_procs.hpp"
 
 #include <fcntl.h>
