@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/thread_state.hpp"
 #include "aio_backends.hpp"
 
 namespace iostack::aio::testing {
@@ -101,8 +102,9 @@ TEST_P(AioGetevents, WaitsForMinNr) {
   struct io_event ev[4];
   struct timespec zero = {0, 0};
   EXPECT_EQ(b().getevents(ctx_, 0, 4, ev, &zero), 0);
+  const pid_t reaper = iostack::test::gettid_now();
   std::thread writer([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    EXPECT_TRUE(iostack::test::wait_until_blocked(reaper));  // in io_getevents
     ASSERT_EQ(::write(pipe_[1], "x", 1), 1);
   });
   EXPECT_EQ(b().getevents(ctx_, 2, 4, ev, nullptr), 2);
@@ -115,16 +117,17 @@ TEST_P(AioGetevents, NegativeTimeoutWaitsLikeNull) {
   struct iocb pl = make_iocb(pipe_[0], IOCB_CMD_POLL, nullptr, 0, 0, 3);
   pl.aio_buf = POLLIN;
   ASSERT_EQ(submit1(b(), ctx_, &pl), 1);
+  // The writer writes only once the reaper sleeps: a negative timeout that
+  // returned at once (instead of waiting like none) would get 0 events.
+  const pid_t reaper = iostack::test::gettid_now();
   std::thread writer([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    EXPECT_TRUE(iostack::test::wait_until_blocked(reaper));
     ASSERT_EQ(::write(pipe_[1], "x", 1), 1);
   });
-  const auto t0 = Clock::now();
   struct timespec neg = {-1, 0};
   struct io_event ev[2];
   EXPECT_EQ(b().getevents(ctx_, 1, 2, ev, &neg), 1);
   writer.join();
-  EXPECT_GE(Clock::now() - t0, std::chrono::milliseconds(25));
 }
 
 TEST_P(AioGetevents, UserSpaceMovesTheHead) {
@@ -173,11 +176,14 @@ TEST_P(AioGetevents, DestroyCancelsAndWakesWaiters) {
   pl.aio_buf = POLLIN;
   ASSERT_EQ(submit1(b(), ctx_, &pl), 1);
   std::atomic<long> waiter_ret{1};
+  std::atomic<pid_t> waiter_tid{0};
   std::thread waiter([&] {
+    waiter_tid = iostack::test::gettid_now();
     struct io_event ev[4];
     waiter_ret = b().getevents(ctx_, 4, 4, ev, nullptr);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  while (!waiter_tid.load()) std::this_thread::yield();
+  EXPECT_TRUE(iostack::test::wait_until_blocked(waiter_tid.load()));
   // The cancelled poll completes into the dying ring, and the waiter is
   // woken: it got the event or -EINVAL.
   EXPECT_EQ(b().destroy(ctx_), 0);

@@ -67,9 +67,15 @@ TEST(RealClock, CancelledTimerNeverFires) {
   Clock& clock = real_clock();
   std::atomic<bool> fired{false};
   Timer t{[](Timer* tm) { static_cast<std::atomic<bool>*>(tm->priv)->store(true); }, &fired};
-  clock.arm(&t, clock.now() + 50 * kNsPerMs);
+  const Nanos deadline = clock.now() + 5 * kNsPerMs;
+  clock.arm(&t, deadline);
   EXPECT_TRUE(clock.cancel(&t));
-  std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  // A later timer firing means the timer thread went past the cancelled
+  // one's deadline: timers fire in deadline order.
+  std::atomic<bool> later{false};
+  Timer witness{[](Timer* tm) { static_cast<std::atomic<bool>*>(tm->priv)->store(true); }, &later};
+  clock.arm(&witness, deadline + 1 * kNsPerMs);
+  while (!later.load()) std::this_thread::yield();
   EXPECT_FALSE(fired.load());
 }
 

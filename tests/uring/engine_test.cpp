@@ -12,6 +12,7 @@
 #include <chrono>
 #include <thread>
 
+#include "../common/thread_state.hpp"
 #include "block/bdev_file.hpp"
 #include "dev/device.hpp"
 #include "ring_harness.hpp"
@@ -53,8 +54,9 @@ TEST(UringEngine, RingFdIsReadableWhileCqesArePending) {
   prep(r.sqe(), IORING_OP_READ, p[0], buf, 4, 0, 2);
   ASSERT_EQ(1, r.submit(0));
   EXPECT_FALSE(readable(r.fd()));
+  const pid_t poller = iostack::test::gettid_now();
   std::thread w([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_TRUE(iostack::test::wait_until_blocked(poller));  // in epoll_wait
     EXPECT_EQ(4, write(p[1], "abcd", 4));
   });
   EXPECT_EQ(1, epoll_wait(ep, &out, 1, 5000));
@@ -185,7 +187,9 @@ TEST(UringEngine, SqpollSubmitsAndSleepsAfterIdle) {
     ASSERT_TRUE(r.sq_flags() & IORING_SQ_NEED_WAKEUP);
     prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 2);
     r.flush();
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    const pid_t sq_thread = iostack::test::thread_named("iou-sqp-");
+    ASSERT_NE(0, sq_thread);
+    EXPECT_TRUE(iostack::test::wait_until_blocked(sq_thread));
     EXPECT_EQ(0u, r.cq_ready());  // asleep: nothing happened
     EXPECT_EQ(1, r.enter(1, 0, IORING_ENTER_SQ_WAKEUP));
     c = r.wait(1);
@@ -263,8 +267,9 @@ TEST(UringEngine, WaitIsInterruptedBySignal) {
   sa.sa_handler = [](int) {};
   sigaction(SIGUSR1, &sa, nullptr);
   const pthread_t self = pthread_self();
-  std::thread t([self] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  const pid_t waiter = iostack::test::gettid_now();
+  std::thread t([self, waiter] {
+    EXPECT_TRUE(iostack::test::wait_until_blocked(waiter));  // in the enter below
     pthread_kill(self, SIGUSR1);
   });
   EXPECT_EQ(-EINTR, r.enter(0, 1, IORING_ENTER_GETEVENTS));

@@ -1,0 +1,68 @@
+// Handshakes with a thread that is about to block: wait (bounded) until the
+// kernel reports it asleep, instead of sleeping and hoping it got there.
+#pragma once
+
+#include <dirent.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <string>
+
+namespace iostack::test {
+
+inline pid_t gettid_now() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+// The scheduler state letter of thread `tid` of this process (R, S, D...),
+// or 0 when it is gone.
+inline char thread_state(pid_t tid) {
+  const std::string path = "/proc/self/task/" + std::to_string(tid) + "/stat";
+  std::FILE* f = std::fopen(path.c_str(), "re");
+  if (!f) return 0;
+  char buf[512] = {};
+  const std::size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  // "tid (comm) S ...": the comm may hold spaces and parentheses.
+  const std::string s(buf, n);
+  const std::size_t close = s.rfind(')');
+  return close != std::string::npos && close + 2 < s.size() ? s[close + 2] : 0;
+}
+
+// The first thread of this process whose name starts with `prefix`, or 0.
+inline pid_t thread_named(const std::string& prefix) {
+  DIR* d = opendir("/proc/self/task");
+  if (!d) return 0;
+  pid_t found = 0;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    const std::string path = std::string("/proc/self/task/") + e->d_name + "/comm";
+    std::FILE* f = std::fopen(path.c_str(), "re");
+    if (!f) continue;
+    char name[32] = {};
+    const bool ok = std::fgets(name, sizeof(name), f) != nullptr;
+    std::fclose(f);
+    if (ok && std::string(name).rfind(prefix, 0) == 0) {
+      found = static_cast<pid_t>(std::stoi(e->d_name));
+      break;
+    }
+  }
+  closedir(d);
+  return found;
+}
+
+// Waits until `tid` sleeps (S or D) for `settle` consecutive looks, up to
+// `timeout_ms`. True when it does.
+inline bool wait_until_blocked(pid_t tid, int timeout_ms = 5000, int settle = 3) {
+  int asleep = 0;
+  for (int waited = 0; waited < timeout_ms * 10; ++waited) {
+    const char st = thread_state(tid);
+    asleep = (st == 'S' || st == 'D') ? asleep + 1 : 0;
+    if (asleep >= settle) return true;
+    const struct timespec ts = {0, 100 * 1000};
+    nanosleep(&ts, nullptr);
+  }
+  return false;
+}
+
+}  // namespace iostack::test
