@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstdlib>
 
+#include "core/fd_mode_cache.hpp"
 #include "core/process.hpp"
 #include "core/uaccess.hpp"
 #include "core/write_limit.hpp"
@@ -145,6 +146,7 @@ int openat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 
 int openat_issue(IoKiocb* req, unsigned) {
   const int fd = openat(req->open.dfd, req->open.path, req->open.flags, req->open.mode);
+  core::fd_mode_forget(fd);
   return done(req, fd < 0 ? -errno : fd);
 }
 

@@ -11,6 +11,7 @@
 
 #include "block/bdev_file.hpp"
 #include "core/clock.hpp"
+#include "core/host_aio.hpp"
 #include "core/list.hpp"
 #include "uring/io_wq.hpp"
 
@@ -177,6 +178,7 @@ struct IoKiocb {
   core::Timer timer;
   PollEntry poll;
   block::BdevIo bio;
+  core::HostAioReq host;  // O_DIRECT file I/O handed to the kernel's AIO
 
   union {
     RwData rw;

@@ -1,6 +1,7 @@
 // Reads and writes (io_uring/rw.c): READ, WRITE, READV, WRITEV, READ_FIXED,
 // WRITE_FIXED. An OS descriptor is tried inline with RWF_NOWAIT and handed
-// to io-wq (or to poll, for pipes and sockets) on -EAGAIN; an iostack block
+// to io-wq (or to poll, for pipes and sockets) on -EAGAIN; an O_DIRECT file
+// goes to the kernel's AIO where this process may use it; an iostack block
 // device goes through block::bdev_rw.
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -12,6 +13,8 @@
 #include <cstring>
 #include <vector>
 
+#include "core/fd_mode_cache.hpp"
+#include "core/host_aio.hpp"
 #include "core/import_iovec.hpp"
 #include "core/write_limit.hpp"
 #include "task/current.hpp"
@@ -154,9 +157,55 @@ int finish_rw(IoKiocb* req, std::int64_t res) {
   return kIouOk;
 }
 
+void host_end_io(void* owner, long res) {
+  auto* req = static_cast<IoKiocb*>(owner);
+  if (res == -EAGAIN && !(req->flags & kReqNowait)) {
+    queue_iowq(req);
+    return;
+  }
+  finish_rw(req, res);
+  req_complete_post(req);
+}
+
+// The kernel's io_uring issues O_DIRECT I/O to the device without waiting
+// (IOCB_NOWAIT, completion by interrupt); a preadv2 here would wait for the
+// device and serialise the ring. The kernel's AIO with RWF_NOWAIT does what
+// io_uring's first attempt does, -EAGAIN included (then io-wq, as there).
+// false: not taken, go on with the descriptor's usual path.
+bool rw_os_host_aio(IoKiocb* req, bool write) {
+  RwData& rw = req->rw;
+  if (rw.done != 0 || rw.pos < 0 || !core::fd_is_direct_file(req->os_fd)) return false;
+  if (write) {
+    std::size_t allowed = static_cast<std::size_t>(rw.bytes);
+    if (core::write_limit_check(req->os_fd, rw.pos, &allowed) != 0 ||
+        allowed != static_cast<std::size_t>(rw.bytes))
+      return false;
+  }
+  struct iocb& cb = req->host.cb;
+  cb = {};
+  const bool vec = is_vectored(req->opcode);
+  cb.aio_lio_opcode = static_cast<std::uint16_t>(
+      vec ? (write ? IOCB_CMD_PWRITEV : IOCB_CMD_PREADV) : (write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD));
+  cb.aio_fildes = static_cast<std::uint32_t>(req->os_fd);
+  cb.aio_buf = vec ? reinterpret_cast<std::uintptr_t>(rw.iov) : rw.addr;
+  cb.aio_nbytes = vec ? static_cast<std::uint64_t>(rw.nr_segs) : rw.len;
+  cb.aio_offset = rw.pos;
+  cb.aio_rw_flags = rw.rw_flags | RWF_NOWAIT;
+  if (req->ioprio) {
+    cb.aio_flags = IOCB_FLAG_IOPRIO;
+    cb.aio_reqprio = static_cast<std::int16_t>(req->ioprio);
+  }
+  req->host.done = host_end_io;
+  req->host.owner = req;
+  return core::host_aio_submit(&req->host);
+}
+
 int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   RwData& rw = req->rw;
   IoRingCtx* ctx = req->ctx;
+  if ((issue_flags & kIssueNonblock) && !(ctx->flags & IORING_SETUP_IOPOLL) &&
+      rw_os_host_aio(req, write))
+    return kIouIssueSkipComplete;
   if (ctx->flags & IORING_SETUP_IOPOLL) {
     const int fl = fcntl(req->os_fd, F_GETFL);
     if (fl < 0) return -errno;

@@ -29,8 +29,9 @@ inline char thread_state(pid_t tid) {
   return close != std::string::npos && close + 2 < s.size() ? s[close + 2] : 0;
 }
 
-// The first thread of this process whose name starts with `prefix`, or 0.
-inline pid_t thread_named(const std::string& prefix) {
+// The first thread of this process whose name starts with `prefix`, other
+// than `except` (one that may still be exiting), or 0.
+inline pid_t thread_named(const std::string& prefix, pid_t except = 0) {
   DIR* d = opendir("/proc/self/task");
   if (!d) return 0;
   pid_t found = 0;
@@ -42,8 +43,9 @@ inline pid_t thread_named(const std::string& prefix) {
     char name[32] = {};
     const bool ok = std::fgets(name, sizeof(name), f) != nullptr;
     std::fclose(f);
-    if (ok && std::string(name).rfind(prefix, 0) == 0) {
-      found = static_cast<pid_t>(std::stoi(e->d_name));
+    const auto tid = static_cast<pid_t>(std::stoi(e->d_name));
+    if (ok && tid != except && std::string(name).rfind(prefix, 0) == 0) {
+      found = tid;
       break;
     }
   }

@@ -162,6 +162,7 @@ TEST(UringEngine, SqpollSubmitsAndSleepsAfterIdle) {
   SKIP_WITHOUT_KERNEL_URING();
   KernelBackend kb;
   IostackBackend ib;
+  pid_t earlier = 0;  // the kernel's thread, which exits after its ring is gone
   for (Backend* b : {static_cast<Backend*>(&kb), static_cast<Backend*>(&ib)}) {
     SCOPED_TRACE(b->name());
     Ring r(b);
@@ -187,8 +188,9 @@ TEST(UringEngine, SqpollSubmitsAndSleepsAfterIdle) {
     ASSERT_TRUE(r.sq_flags() & IORING_SQ_NEED_WAKEUP);
     prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 2);
     r.flush();
-    const pid_t sq_thread = iostack::test::thread_named("iou-sqp-");
+    const pid_t sq_thread = iostack::test::thread_named("iou-sqp-", earlier);
     ASSERT_NE(0, sq_thread);
+    earlier = sq_thread;
     EXPECT_TRUE(iostack::test::wait_until_blocked(sq_thread));
     EXPECT_EQ(0u, r.cq_ready());  // asleep: nothing happened
     EXPECT_EQ(1, r.enter(1, 0, IORING_ENTER_SQ_WAKEUP));

@@ -1,0 +1,32 @@
+// The kernel's own AIO as the asynchronous back end of O_DIRECT file I/O
+// that iostack's io_uring takes on. A container that refuses io_uring
+// usually allows AIO (Docker's default seccomp profile does); a request the
+// kernel queues to the device then needs no thread of iostack's to wait for
+// it, and many are in flight at once as on the kernel's io_uring.
+#pragma once
+
+#include <linux/aio_abi.h>
+
+namespace iostack::core {
+
+// One request: `cb` filled by the caller (aio_data is set here); done(owner,
+// res) runs on the completion thread with the kernel's result (bytes or
+// -errno).
+struct HostAioReq {
+  struct iocb cb;
+  void (*done)(void* owner, long res);
+  void* owner;
+};
+
+// Hands `req` to the kernel. true: it was taken and done() will run; false:
+// this process cannot use the kernel's AIO, or the kernel refused the
+// request at submission (a descriptor without non-blocking support, a full
+// queue): nothing happened and the caller does the I/O its own way.
+bool host_aio_submit(HostAioReq* req);
+
+// The kernel's AIO is not the kernel's in this process (iostack serves it to
+// the program) or must not be used: host_aio_submit returns false from now
+// on, in forked children too.
+void host_aio_disable();
+
+}  // namespace iostack::core
