@@ -174,7 +174,7 @@ void host_end_io(void* owner, long res) {
 // false: not taken, go on with the descriptor's usual path.
 bool rw_os_host_aio(IoKiocb* req, bool write) {
   RwData& rw = req->rw;
-  if (rw.done != 0 || rw.pos < 0 || !core::fd_is_direct_file(req->os_fd)) return false;
+  if (rw.done != 0 || rw.pos < 0) return false;
   if (write) {
     std::size_t allowed = static_cast<std::size_t>(rw.bytes);
     if (core::write_limit_check(req->os_fd, rw.pos, &allowed) != 0 ||
@@ -204,8 +204,15 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   RwData& rw = req->rw;
   IoRingCtx* ctx = req->ctx;
   if ((issue_flags & kIssueNonblock) && !(ctx->flags & IORING_SETUP_IOPOLL) &&
-      rw_os_host_aio(req, write))
-    return kIouIssueSkipComplete;
+      core::fd_is_direct_file(req->os_fd)) {
+    if (rw_os_host_aio(req, write)) return kIouIssueSkipComplete;
+    // Without the kernel's AIO a worker waits for the device, so that
+    // requests overlap as they do on the kernel.
+    if (!(req->flags & kReqNowait)) {
+      req->flags |= kReqNoApoll;
+      return -EAGAIN;
+    }
+  }
   if (ctx->flags & IORING_SETUP_IOPOLL) {
     const int fl = fcntl(req->os_fd, F_GETFL);
     if (fl < 0) return -errno;

@@ -189,7 +189,8 @@ TEST(UringDirectIo, DescriptorReusedForAPipe) {
 }
 
 // Where the program's own AIO calls are iostack's (iostack exec serves
-// them), the kernel's AIO is left alone: the reads take the usual path.
+// them), the kernel's AIO is left alone: io-wq workers wait for the device,
+// never the submitting thread.
 TEST(UringDirectIo, NotUsedWhereIostackServesAio) {
   DirectFile f;
   if (f.fd < 0) GTEST_SKIP() << "O_DIRECT refused by the file system of /tmp";
@@ -198,6 +199,7 @@ TEST(UringDirectIo, NotUsedWhereIostackServesAio) {
   if (pid == 0) {
     iostack::core::host_aio_disable();  // what iostack_aio_served_here() does
     const std::uint32_t before = threads_started(ThreadKind::kHostAio);
+    const std::uint32_t workers = threads_started(ThreadKind::kIoWq);
     IostackBackend ib;
     Ring r(&ib);
     if (r.init(8) < 0) _exit(2);
@@ -207,7 +209,8 @@ TEST(UringDirectIo, NotUsedWhereIostackServesAio) {
     auto c = r.wait(1);
     if (c.size() != 1 || c[0].res != 4096 || buf.p[0] != static_cast<char>('a' + 4096 % 23))
       _exit(4);
-    _exit(threads_started(ThreadKind::kHostAio) == before ? 0 : 5);
+    if (threads_started(ThreadKind::kIoWq) == workers) _exit(5);
+    _exit(threads_started(ThreadKind::kHostAio) == before ? 0 : 6);
   }
   int status = 0;
   ASSERT_EQ(pid, waitpid(pid, &status, 0));
