@@ -37,5 +37,5 @@ unsigned long iostack_aio_max_nr(void) { return aio::aio_max_nr(); }
 void iostack_aio_set_max_nr(unsigned long v) { aio::set_aio_max_nr(v); }
 unsigned long iostack_aio_nr(void) { return aio::aio_nr(); }
 
-void iostack_aio_served_here(void) { iostack::core::host_aio_disable(); }
+void iostack_aio_served_here(void) { iostack::core::host_aio_allow(false); }
 }

@@ -71,6 +71,6 @@ bool host_aio_submit(HostAioReq* req) {
   return sys_io_submit(h.ctx, 1, &one) == 1;
 }
 
-void host_aio_disable() { g_disabled.store(true, std::memory_order_relaxed); }
+void host_aio_allow(bool allowed) { g_disabled.store(!allowed, std::memory_order_relaxed); }
 
 }  // namespace iostack::core

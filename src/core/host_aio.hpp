@@ -24,9 +24,9 @@ struct HostAioReq {
 // queue): nothing happened and the caller does the I/O its own way.
 bool host_aio_submit(HostAioReq* req);
 
-// The kernel's AIO is not the kernel's in this process (iostack serves it to
-// the program) or must not be used: host_aio_submit returns false from now
-// on, in forked children too.
-void host_aio_disable();
+// Whether host_aio_submit may use the kernel's AIO (yes at first). No where
+// it is not the kernel's in this process (iostack serves it to the
+// program), in forked children too.
+void host_aio_allow(bool allowed);
 
 }  // namespace iostack::core

@@ -56,7 +56,7 @@ const std::set<std::string> kCApi = {
     "iostack_io_uring_munmap", "iostack_io_uring_register", "iostack_io_uring_setup",
     "iostack_ioprio_get", "iostack_ioprio_set", "iostack_fd_is_iostack", "iostack_fd_close",
     "iostack_fd_dup", "iostack_fd_changed", "iostack_fd_close_range", "iostack_stats_enable", "iostack_stats_print",
-    "iostack_io_uring_poll_mask",
+    "iostack_io_uring_poll_mask", "iostack_io_uring_served_here",
     // core/uaccess_hook.h, for the shim's SIGSEGV/SIGBUS dispatcher.
     "iostack_uaccess_init", "iostack_uaccess_deliver"};
 

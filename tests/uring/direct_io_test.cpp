@@ -197,7 +197,7 @@ TEST(UringDirectIo, NotUsedWhereIostackServesAio) {
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    iostack::core::host_aio_disable();  // what iostack_aio_served_here() does
+    iostack::core::host_aio_allow(false);  // what iostack_aio_served_here() does
     const std::uint32_t before = threads_started(ThreadKind::kHostAio);
     const std::uint32_t workers = threads_started(ThreadKind::kIoWq);
     IostackBackend ib;
