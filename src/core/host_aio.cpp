@@ -53,6 +53,7 @@ struct HostAio {
       }
       for (long i = 0; i < n; ++i) {
         auto* req = reinterpret_cast<HostAioReq*>(static_cast<std::uintptr_t>(ev[i].data));
+        (void)req->handed.load(std::memory_order_acquire);
         req->done(req->owner, static_cast<long>(ev[i].res));
       }
     }
@@ -68,6 +69,7 @@ bool host_aio_submit(HostAioReq* req) {
   if (!h.usable) return false;
   req->cb.aio_data = reinterpret_cast<std::uintptr_t>(req);
   struct iocb* one = &req->cb;
+  req->handed.store(true, std::memory_order_release);
   return sys_io_submit(h.ctx, 1, &one) == 1;
 }
 

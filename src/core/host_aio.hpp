@@ -7,6 +7,8 @@
 
 #include <linux/aio_abi.h>
 
+#include <atomic>
+
 namespace iostack::core {
 
 // One request: `cb` filled by the caller (aio_data is set here); done(owner,
@@ -16,6 +18,9 @@ struct HostAioReq {
   struct iocb cb;
   void (*done)(void* owner, long res);
   void* owner;
+  // Released at submission, acquired before done(): the kernel orders the
+  // two threads, this says so to the language (and to ThreadSanitizer).
+  std::atomic<bool> handed{false};
 };
 
 // Hands `req` to the kernel. true: it was taken and done() will run; false:

@@ -96,6 +96,7 @@ struct HostUring {
     sqe.rw_flags = static_cast<__kernel_rwf_t>(req->rw_flags);
     sqe.ioprio = req->ioprio;
     sqe.user_data = reinterpret_cast<std::uintptr_t>(req);
+    req->handed.store(true, std::memory_order_release);
     reinterpret_cast<std::uint32_t*>(static_cast<char*>(rings) + p.sq_off.array)[idx] = idx;
     ring_word(rings, p.sq_off.tail).store(sq_tail + 1, std::memory_order_release);
     if (sys_enter(fd, 1, 0, 0) != 1) {
@@ -128,6 +129,7 @@ struct HostUring {
         head_word.store(head, std::memory_order_release);
         self->in_flight.fetch_sub(1, std::memory_order_acq_rel);
         auto* req = reinterpret_cast<HostUringReq*>(static_cast<std::uintptr_t>(cqe.user_data));
+        (void)req->handed.load(std::memory_order_acquire);
         req->done(req->owner, cqe.res);
       }
     }

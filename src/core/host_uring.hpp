@@ -5,6 +5,7 @@
 // request in flight. The counterpart of host_aio.hpp.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 namespace iostack::core {
@@ -21,6 +22,9 @@ struct HostUringReq {
   std::uint16_t ioprio;
   void (*done)(void* owner, long res);
   void* owner;
+  // Released at submission, acquired before done(): the kernel orders the
+  // two threads, this says so to the language (and to ThreadSanitizer).
+  std::atomic<bool> handed{false};
 };
 
 // Hands `req` to the kernel: true when it was submitted and done() will run;
