@@ -11,7 +11,7 @@
 #include <mutex>
 #include <new>
 
-#include "aio/futex.hpp"
+#include "core/futex.hpp"
 #include "core/internal_thread.hpp"
 #include "core/process.hpp"
 
@@ -188,7 +188,7 @@ class WorkPool {
   }
 
   void wake(const WakeList& wl) {
-    for (unsigned i = 0; i < wl.n; ++i) futex_wake(&wl.w[i]->wake, 1);
+    for (unsigned i = 0; i < wl.n; ++i) core::futex_wake(&wl.w[i]->wake, 1);
     for (unsigned i = 0; i < wl.spawn; ++i) start_worker();
   }
 
@@ -310,7 +310,7 @@ class WorkPool {
       int r = 0;
       std::uint32_t awake = kIdleAwake;
       if (self->wake.compare_exchange_strong(awake, kIdleAsleep, std::memory_order_acq_rel)) {
-        r = futex_wait(&self->wake, kIdleAsleep, timed ? &deadline : nullptr);
+        r = core::futex_wait(&self->wake, kIdleAsleep, timed ? &deadline : nullptr);
       }
       g.lock();
       if (!self->idle_node.linked()) {

@@ -12,7 +12,7 @@
 #include <ctime>
 
 #include "aio/aio.hpp"
-#include "aio/futex.hpp"
+#include "core/futex.hpp"
 #include "aio/ioctx_table.hpp"
 #include "core/uaccess.hpp"
 
@@ -100,7 +100,7 @@ long read_events(Kioctx* ctx, long min_nr, long nr, struct io_event* event, std:
     ctx->wait.add(&w);
     if (aio_read_events(ctx, min_nr, nr, event, &ret) || timed_out || *interrupted) break;
     if (nr_got == ret) {
-      const int r = futex_wait(&w.woken, 0, dl);
+      const int r = core::futex_wait(&w.woken, 0, dl);
       if (r == -EINTR) *interrupted = true;
       if (r == -ETIMEDOUT) timed_out = true;
     }

@@ -3,7 +3,7 @@
 
 #include <atomic>
 
-#include "aio/futex.hpp"
+#include "core/futex.hpp"
 
 namespace iostack::aio {
 
@@ -13,14 +13,14 @@ void CtxRef::put() {
   // cannot free the context before `done` is set.
   CtxRefWait* w = waiter.load(std::memory_order_acquire);
   w->done.store(1, std::memory_order_release);
-  futex_wake(&w->done, 1);
+  core::futex_wake(&w->done, 1);
 }
 
 void CtxRef::kill_and_wait() {
   CtxRefWait w;
   waiter.store(&w, std::memory_order_release);
   put();
-  while (w.done.load(std::memory_order_acquire) == 0) futex_wait(&w.done, 0, nullptr);
+  while (w.done.load(std::memory_order_acquire) == 0) core::futex_wait(&w.done, 0, nullptr);
 }
 
 void KiocbPool::grow_locked(unsigned n) {

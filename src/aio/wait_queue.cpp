@@ -1,7 +1,7 @@
 // io_getevents sleepers and their wake-ups.
 #include "aio/wait_queue.hpp"
 
-#include "aio/futex.hpp"
+#include "core/futex.hpp"
 
 namespace iostack::aio {
 
@@ -30,7 +30,7 @@ void WaitQueue::wake(unsigned avail) {
       n->del();
       nr_.fetch_sub(1, std::memory_order_relaxed);
       w->woken.store(1, std::memory_order_release);
-      futex_wake(&w->woken, 1);
+      core::futex_wake(&w->woken, 1);
     }
     n = next;
   }
@@ -44,7 +44,7 @@ void WaitQueue::wake_all() {
     nr_.fetch_sub(1, std::memory_order_relaxed);
     AioWaiter* w = core::list_entry<AioWaiter, &AioWaiter::entry>(n);
     w->woken.store(1, std::memory_order_release);
-    futex_wake(&w->woken, 1);
+    core::futex_wake(&w->woken, 1);
   }
 }
 

@@ -14,6 +14,7 @@
 #include "core/process.hpp"
 #include "core/virtual_clock.hpp"
 #include "task/current.hpp"
+#include "task/ioprio.hpp"
 
 namespace iostack::block {
 namespace {
@@ -120,7 +121,7 @@ void submit_bio_noacct(Bio* bio) {
 
 void submit_bio(Bio* bio) {
   // bio_set_ioprio: a bio without a class takes the submitter's priority.
-  if (((bio->bi_ioprio >> 13) & 7) == 0) bio->bi_ioprio = task::current_ioprio();
+  if (task::prio_class(bio->bi_ioprio) == task::kClassNone) bio->bi_ioprio = task::current_ioprio();
   submit_bio_noacct(bio);
 }
 

@@ -1,7 +1,6 @@
 // The kyber scheduler: domains, tokens and the latency timer.
 #include "sched/kyber.hpp"
 
-#include <bit>
 #include <cassert>
 #include <cstdint>
 
@@ -10,6 +9,7 @@
 #include "block/merge.hpp"
 #include "block/request_queue.hpp"
 #include "core/clock.hpp"
+#include "core/sbitmap.hpp"
 
 namespace iostack::sched {
 
@@ -27,16 +27,6 @@ constexpr std::uint64_t kPercentileWindowNs = core::kNsPerSec;
 // sbitmap's wait queue constants: SBQ_WAIT_QUEUES and SBQ_WAKE_BATCH.
 constexpr unsigned kSbqWaitQueues = 8;
 constexpr unsigned kSbqWakeBatch = 8;
-
-// sbitmap_calculate_shift: narrow words for small maps, so they span
-// several words.
-unsigned calc_shift(unsigned depth) {
-  unsigned shift = 6;
-  if (depth >= 4) {
-    while ((4u << shift) > depth) --shift;
-  }
-  return shift;
-}
 
 // sbq_calc_wake_batch with no shallow user: depth / 8, within [1, 8].
 unsigned calc_wake_batch(unsigned depth) {
@@ -91,44 +81,29 @@ unsigned kyber_latency_bucket(std::uint64_t target, std::uint64_t latency) {
 
 KyberTokens::KyberTokens(unsigned max_depth)
     : max_depth_(max_depth),
-      shift_(calc_shift(max_depth)),
+      shift_(core::sbitmap_calculate_shift(max_depth)),
       depth_(max_depth),
       wake_batch_(calc_wake_batch(max_depth)) {
-  assert(((max_depth + (1u << shift_) - 1) >> shift_) <= kMaxWords);
+  assert(core::sbitmap_nr_words(max_depth, shift_) <= kMaxWords);
 }
 
-unsigned KyberTokens::busy() const {
-  unsigned n = 0;
-  for (const auto& w : words_)
-    n += static_cast<unsigned>(std::popcount(w.load(std::memory_order_relaxed)));
-  return n;
-}
+unsigned KyberTokens::busy() const { return core::sbitmap_weight(words_); }
 
 int KyberTokens::get() {
   const unsigned depth = depth_.load(std::memory_order_acquire);
-  const unsigned per_word = 1u << shift_;
-  for (unsigned w = 0; w * per_word < depth && w < kMaxWords; ++w) {
-    unsigned bits = depth - w * per_word;
-    if (bits > per_word) bits = per_word;
-    const std::uint64_t mask = bits >= 64 ? ~0ull : ((1ull << bits) - 1);
+  for (unsigned w = 0; w < kMaxWords; ++w) {
+    const std::uint64_t mask = core::sbitmap_word_mask(depth, shift_, w);
+    if (!mask) break;
     // Sequentially consistent against clear(): a waiter that registered and
     // then finds no token is seen by the next clear (no lost wake-up).
-    std::uint64_t cur = words_[w].load(std::memory_order_seq_cst);
-    for (;;) {
-      const std::uint64_t free = ~cur & mask;
-      if (!free) break;
-      const std::uint64_t bit = 1ull << std::countr_zero(free);
-      cur = words_[w].fetch_or(bit, std::memory_order_seq_cst);
-      if (!(cur & bit))
-        return static_cast<int>(w * per_word + static_cast<unsigned>(std::countr_zero(bit)));
-    }
+    const int nr = core::sbitmap_word_get(words_[w], mask, std::memory_order_seq_cst);
+    if (nr >= 0) return static_cast<int>((w << shift_) + static_cast<unsigned>(nr));
   }
   return -1;
 }
 
 void KyberTokens::clear(int nr) {
-  const auto t = static_cast<unsigned>(nr);
-  words_[t >> shift_].fetch_and(~(1ull << (t & ((1u << shift_) - 1))), std::memory_order_seq_cst);
+  core::sbitmap_clear_bit(words_, shift_, static_cast<unsigned>(nr), std::memory_order_seq_cst);
   wake_up();
 }
 
@@ -239,8 +214,8 @@ void Kyber::limit_depth(block::AllocData* data) {
   block::HwCtx* hctx = data->hctx ? data->hctx : data->q->hctx(0);
   const unsigned nrr = data->q->nr_requests();
   const unsigned bpw = hctx->sched_tags ? hctx->sched_tags->bits_per_word() : 64;
-  const std::uint64_t depth = async_depth_.load(std::memory_order_relaxed);
-  unsigned shallow = nrr ? static_cast<unsigned>((depth * bpw + nrr - 1) / nrr) : bpw;
+  unsigned shallow =
+      core::sbitmap_word_depth(async_depth_.load(std::memory_order_relaxed), bpw, nrr);
   if (shallow < 1) shallow = 1;
   data->shallow_depth = shallow;
 }

@@ -6,6 +6,8 @@
 #include "block/merge.hpp"
 #include "block/request_queue.hpp"
 #include "core/clock.hpp"
+#include "core/sbitmap.hpp"
+#include "task/ioprio.hpp"
 
 namespace iostack::sched {
 
@@ -29,10 +31,10 @@ bool time_before(std::uint64_t a, std::uint64_t b) { return time_after(b, a); }
 }  // namespace
 
 DdPrio dd_prio_of(std::uint16_t ioprio) {
-  switch ((ioprio >> 13) & 7) {
-    case 1:
+  switch (task::prio_class(ioprio)) {
+    case task::kClassRt:
       return DD_RT_PRIO;
-    case 3:
+    case task::kClassIdle:
       return DD_IDLE_PRIO;
     default:
       return DD_BE_PRIO;  // NONE and BE (invalid classes never get here)
@@ -74,8 +76,8 @@ void MqDeadline::limit_depth(block::AllocData* data) {
   block::HwCtx* hctx = data->hctx ? data->hctx : data->q->hctx(0);
   const unsigned nrr = data->q->nr_requests();
   const unsigned bpw = hctx->sched_tags ? hctx->sched_tags->bits_per_word() : 64;
-  const std::uint64_t depth = async_depth_.load(std::memory_order_relaxed);
-  data->shallow_depth = nrr ? static_cast<unsigned>((depth * bpw + nrr - 1) / nrr) : bpw;
+  data->shallow_depth =
+      core::sbitmap_word_depth(async_depth_.load(std::memory_order_relaxed), bpw, nrr);
 }
 
 // --- merging ---
