@@ -34,9 +34,7 @@ const Api kIostack{iostack_ring_queue_init, iostack_ring_submit_and_wait, iostac
 // A ring of one API: SQEs, submit-and-wait, CQ reaping.
 class Ring {
  public:
-  Ring(const Api& api, unsigned entries) : api_(api) {
-    ok_ = api.init(entries, &ring_, 0) == 0;
-  }
+  Ring(const Api& api, unsigned entries) : api_(api) { ok_ = api.init(entries, &ring_, 0) == 0; }
   ~Ring() {
     if (ok_) api_.exit(&ring_);
   }

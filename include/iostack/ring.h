@@ -49,18 +49,16 @@ IOSTACK_API struct io_uring_sqe* iostack_ring_get_sqe(struct io_uring* ring);
 IOSTACK_API int iostack_ring_get_cqe(struct io_uring* ring, struct io_uring_cqe** cqe_ptr,
                                      unsigned submit, unsigned wait_nr, sigset_t* sigmask);
 IOSTACK_API int iostack_ring_get_events(struct io_uring* ring);
-IOSTACK_API unsigned iostack_ring_peek_batch_cqe(struct io_uring* ring,
-                                                 struct io_uring_cqe** cqes, unsigned count);
+IOSTACK_API unsigned iostack_ring_peek_batch_cqe(struct io_uring* ring, struct io_uring_cqe** cqes,
+                                                 unsigned count);
 IOSTACK_API int iostack_ring_wait_cqes(struct io_uring* ring, struct io_uring_cqe** cqe_ptr,
                                        unsigned wait_nr, struct __kernel_timespec* ts,
                                        sigset_t* sigmask);
 IOSTACK_API int iostack_ring_submit_and_wait_timeout(struct io_uring* ring,
                                                      struct io_uring_cqe** cqe_ptr,
-                                                     unsigned wait_nr,
-                                                     struct __kernel_timespec* ts,
+                                                     unsigned wait_nr, struct __kernel_timespec* ts,
                                                      sigset_t* sigmask);
-IOSTACK_API int iostack_ring_wait_cqe_timeout(struct io_uring* ring,
-                                              struct io_uring_cqe** cqe_ptr,
+IOSTACK_API int iostack_ring_wait_cqe_timeout(struct io_uring* ring, struct io_uring_cqe** cqe_ptr,
                                               struct __kernel_timespec* ts);
 IOSTACK_API int iostack_ring_sqring_wait(struct io_uring* ring);
 

@@ -12,8 +12,9 @@
 #include <ctime>
 
 #include "aio/aio.hpp"
-#include "core/futex.hpp"
 #include "aio/ioctx_table.hpp"
+#include "core/futex.hpp"
+#include "core/mutex.hpp"
 #include "core/uaccess.hpp"
 
 namespace iostack::aio {
@@ -32,7 +33,7 @@ std::int64_t to_ktime(const struct timespec& ts) {
 // Copies events out from head towards tail; the head moves only once all
 // of them reached `event`: a fault leaves them in the ring (-EFAULT).
 long aio_read_events_ring(Kioctx* ctx, struct io_event* event, long nr) {
-  std::lock_guard g(ctx->ring_lock);
+  core::LockGuard g(ctx->ring_lock);
   AioRing* ring = ctx->r();
   unsigned head = std::atomic_ref<unsigned>(ring->head).load(std::memory_order_relaxed);
   unsigned tail = std::atomic_ref<unsigned>(ring->tail).load(std::memory_order_seq_cst);

@@ -3,6 +3,7 @@
 
 #include <chrono>
 
+#include "core/mutex.hpp"
 #include "core/sbitmap.hpp"
 #include "core/virtual_clock.hpp"
 
@@ -41,7 +42,7 @@ void BlkMqTags::put(int tag) {
   core::sbitmap_clear_bit(words_, shift_, static_cast<unsigned>(tag), std::memory_order_release);
   put_seq_.fetch_add(1, std::memory_order_acq_rel);
   if (waiters_.load(std::memory_order_acquire) > 0) {
-    std::lock_guard lock(wait_mu_);
+    core::LockGuard lock(wait_mu_);
     wait_cv_.notify_all();
   }
 }
@@ -50,10 +51,10 @@ unsigned BlkMqTags::busy() const { return core::sbitmap_weight(words_); }
 
 bool BlkMqTags::wait_for_free(core::Clock* clock, std::uint64_t seq) {
   if (clock->is_virtual()) return static_cast<core::VirtualClock*>(clock)->run_one();
-  std::unique_lock lock(wait_mu_);
+  core::UniqueLock lock(wait_mu_);
   waiters_.fetch_add(1, std::memory_order_acq_rel);
   // The timed wait covers a put that raced with our registration.
-  wait_cv_.wait_for(lock, std::chrono::milliseconds(1), [&] { return wait_seq() != seq; });
+  if (wait_seq() == seq) wait_cv_.wait_for(lock, std::chrono::milliseconds(1));
   waiters_.fetch_sub(1, std::memory_order_acq_rel);
   return true;
 }

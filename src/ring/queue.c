@@ -220,9 +220,7 @@ int iostack_ring_submit_and_wait(struct io_uring* ring, unsigned wait_nr) {
   return submit(ring, wait_nr, 0);
 }
 
-int iostack_ring_submit_and_get_events(struct io_uring* ring) {
-  return submit(ring, 0, 1);
-}
+int iostack_ring_submit_and_get_events(struct io_uring* ring) { return submit(ring, 0, 1); }
 
 struct io_uring_sqe* iostack_ring_get_sqe(struct io_uring* ring) {
   return _io_uring_get_sqe(ring);

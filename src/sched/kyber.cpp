@@ -9,6 +9,7 @@
 #include "block/merge.hpp"
 #include "block/request_queue.hpp"
 #include "core/clock.hpp"
+#include "core/mutex.hpp"
 #include "core/sbitmap.hpp"
 
 namespace iostack::sched {
@@ -121,7 +122,7 @@ void KyberTokens::wake_up() {
   block::HwCtx* run[kSbqWakeBatch];
   unsigned n = 0;
   {
-    std::lock_guard<std::mutex> g(wait_mu_);
+    core::LockGuard g(wait_mu_);
     while (n < batch && !waiters_.empty()) {
       Waiter* w = core::list_entry<Waiter, &Waiter::entry>(waiters_.first());
       w->entry.del();
@@ -141,7 +142,7 @@ void KyberTokens::resize(unsigned depth) {
 }
 
 void KyberTokens::add_wait(Waiter* w) {
-  std::lock_guard<std::mutex> g(wait_mu_);
+  core::LockGuard g(wait_mu_);
   if (w->queued.load(std::memory_order_relaxed)) return;
   w->entry.add_tail(&waiters_);
   w->queued.store(true, std::memory_order_release);
@@ -149,7 +150,7 @@ void KyberTokens::add_wait(Waiter* w) {
 }
 
 void KyberTokens::del_wait(Waiter* w) {
-  std::lock_guard<std::mutex> g(wait_mu_);
+  core::LockGuard g(wait_mu_);
   if (!w->queued.load(std::memory_order_relaxed)) return;
   w->entry.del();
   w->queued.store(false, std::memory_order_release);
@@ -227,7 +228,7 @@ bool Kyber::bio_merge(block::Bio* bio, unsigned nr_segs) {
   HctxData* khd = khd_of(hctx);
   if (!khd) return false;
   CtxQueue& kcq = khd->kcq;
-  std::lock_guard<std::mutex> g(kcq.lock);
+  core::LockGuard g(kcq.lock);
   // Only requests still waiting for a token (in the software queue of their
   // domain) can take the bio.
   return block::blk_bio_list_merge(queue(), &kcq.rq_list[kyber_sched_domain(bio->bi_opf)], bio,
@@ -243,7 +244,7 @@ void Kyber::insert_requests(block::HwCtx* hctx, core::ListHead* list, unsigned f
     Request* rq = block::rq_from_queuelist(list->first());
     const unsigned d = kyber_sched_domain(rq->cmd_flags);
     {
-      std::lock_guard<std::mutex> g(kcq.lock);
+      core::LockGuard g(kcq.lock);
       block::blk_trace_rq_insert(rq);
       rq->queuelist.del();
       if (flags & block::INSERT_AT_HEAD)
@@ -283,7 +284,7 @@ void Kyber::completed_request(Request* rq, std::uint64_t now) {
   // timer_reduce: arm in 100 ms, or keep an earlier expiry.
   if (!clock_) return;
   const std::uint64_t expires = now + kTimerDelayNs;
-  std::lock_guard<std::mutex> g(timer_mu_);
+  core::LockGuard g(timer_mu_);
   if (timer_armed_ && !still_ahead(timer_expires_, expires)) return;
   timer_armed_ = true;
   timer_expires_ = expires;
@@ -318,7 +319,7 @@ Request* Kyber::dispatch_cur_domain(HctxData* khd) {
     const int nr = get_domain_token(khd, d);
     if (nr < 0) return nullptr;
     {
-      std::lock_guard<std::mutex> g(kcq.lock);
+      core::LockGuard g(kcq.lock);
       kcq.rq_list[d].splice_tail_init(rqs);
       kcq.busy[d].store(false, std::memory_order_release);
     }
@@ -341,7 +342,7 @@ Request* Kyber::dispatch_cur_domain(HctxData* khd) {
 
 Request* Kyber::dispatch_request(block::HwCtx* hctx) {
   HctxData* khd = khd_of(hctx);
-  std::lock_guard<std::mutex> g(khd->lock);
+  core::LockGuard g(khd->lock);
   // Carry on with the current domain while its batch lasts.
   if (khd->batching < kKyberBatchSize[khd->cur_domain]) {
     if (Request* rq = dispatch_cur_domain(khd)) return rq;
@@ -406,10 +407,10 @@ void Kyber::resize_domain(unsigned domain, unsigned depth) {
 void Kyber::timer_fn() {
   {
     // Samples counted from here on arm the timer again.
-    std::lock_guard<std::mutex> g(timer_mu_);
+    core::LockGuard g(timer_mu_);
     timer_armed_ = false;
   }
-  std::lock_guard<std::mutex> g(stats_mu_);
+  core::LockGuard g(stats_mu_);
   const std::uint64_t now = clock_->now();
   for (unsigned d = 0; d < KYBER_OTHER; ++d) {
     flush_latency_buckets(d, KYBER_TOTAL_LATENCY);
@@ -447,19 +448,19 @@ void Kyber::timer_fn() {
 
 int Kyber::domain_p99(KyberDomain d) const {
   if (d >= KYBER_OTHER) return -1;
-  std::lock_guard<std::mutex> g(stats_mu_);
+  core::LockGuard g(stats_mu_);
   return domain_p99_[d];
 }
 
 unsigned Kyber::cur_domain(block::HwCtx* hctx) const {
   HctxData* khd = khd_of(hctx);
-  std::lock_guard<std::mutex> g(khd->lock);
+  core::LockGuard g(khd->lock);
   return khd->cur_domain;
 }
 
 unsigned Kyber::batching(block::HwCtx* hctx) const {
   HctxData* khd = khd_of(hctx);
-  std::lock_guard<std::mutex> g(khd->lock);
+  core::LockGuard g(khd->lock);
   return khd->batching;
 }
 
@@ -477,7 +478,7 @@ std::array<unsigned, kKyberLatencyBuckets> Kyber::pending_samples(KyberDomain d,
 }
 
 bool Kyber::timer_pending() const {
-  std::lock_guard<std::mutex> g(timer_mu_);
+  core::LockGuard g(timer_mu_);
   return timer_armed_;
 }
 
