@@ -5,32 +5,14 @@
 
 #include <atomic>
 #include <cstdint>
-#include <thread>
 
 #include "core/futex.hpp"
+#include "core/mutex.hpp"
 
 namespace iostack::uring {
 
-class SpinLock {
- public:
-  void lock() {
-    for (unsigned spins = 0;; ++spins) {
-      if (!locked_.exchange(true, std::memory_order_acquire)) return;
-      while (locked_.load(std::memory_order_relaxed)) {
-        if (++spins > 64) {
-          std::this_thread::yield();
-          spins = 0;
-        } else {
-          __builtin_ia32_pause();
-        }
-      }
-    }
-  }
-  void unlock() { locked_.store(false, std::memory_order_release); }
-
- private:
-  std::atomic<bool> locked_{false};
-};
+// spinlock_t (completion_lock, timeout_lock): the analysed core::SpinLock.
+using core::SpinLock;
 
 // futex waits on sequence words: the wrapper all layers share.
 using core::futex_wait;
