@@ -51,6 +51,18 @@ inline pid_t thread_named(const std::string& prefix) {
   return found;
 }
 
+// Waits (bounded) until no thread of this process has a name starting with
+// `prefix`: a kernel io thread (the kernel's SQPOLL thread of a ring just
+// closed) ends asynchronously, and its name is the one iostack's takes.
+inline bool wait_until_no_thread_named(const std::string& prefix, int timeout_ms = 5000) {
+  for (int waited = 0; waited < timeout_ms * 10; ++waited) {
+    if (thread_named(prefix) == 0) return true;
+    const struct timespec ts = {0, 100 * 1000};
+    nanosleep(&ts, nullptr);
+  }
+  return false;
+}
+
 // Waits until `tid` sleeps (S or D) for `settle` consecutive looks, up to
 // `timeout_ms`. True when it does.
 inline bool wait_until_blocked(pid_t tid, int timeout_ms = 5000, int settle = 3) {

@@ -164,6 +164,8 @@ TEST(UringEngine, SqpollSubmitsAndSleepsAfterIdle) {
   IostackBackend ib;
   for (Backend* b : {static_cast<Backend*>(&kb), static_cast<Backend*>(&ib)}) {
     SCOPED_TRACE(b->name());
+    // The previous ring's SQPOLL thread must be gone, or it is the one found.
+    ASSERT_TRUE(iostack::test::wait_until_no_thread_named("iou-sqp-"));
     Ring r(b);
     io_uring_params p{};
     p.flags = IORING_SETUP_SQPOLL;
