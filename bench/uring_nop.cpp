@@ -5,12 +5,9 @@
 // After the runs, the iostack/kernel ratio of each pair is printed.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -19,111 +16,65 @@
 
 #include "block/bdev_file.hpp"
 #include "dev/device.hpp"
-#include "iostack/uring.h"
+#include "iostack/ring.h"
 
 namespace {
 
+// The same ring client code on both: the system's liburing over the
+// kernel, iostack's ring client (iostack/ring.h) over iostack.
 struct Api {
-  int (*setup)(unsigned, io_uring_params*);
-  int (*enter)(int, unsigned, unsigned, unsigned, const void*, size_t);
-  void* (*map)(int, off_t, size_t);
-  int (*close)(int);
+  int (*init)(unsigned, io_uring*, unsigned);
+  int (*submit_and_wait)(io_uring*, unsigned);
+  void (*exit)(io_uring*);
 };
 
-int k_setup(unsigned e, io_uring_params* p) {
-  long r = syscall(__NR_io_uring_setup, e, p);
-  return r < 0 ? -errno : static_cast<int>(r);
-}
-int k_enter(int fd, unsigned s, unsigned m, unsigned f, const void* a, size_t z) {
-  long r = syscall(__NR_io_uring_enter, fd, s, m, f, a, z);
-  return r < 0 ? -errno : static_cast<int>(r);
-}
-void* k_map(int fd, off_t off, size_t len) {
-  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, off);
-  return p == MAP_FAILED ? nullptr : p;
-}
-int k_close(int fd) { return ::close(fd); }
-void* i_map(int fd, off_t off, size_t len) {
-  void* p = iostack_io_uring_mmap(fd, off, len);
-  return IOSTACK_URING_IS_ERR(p) ? nullptr : p;
-}
+const Api kKernel{io_uring_queue_init, io_uring_submit_and_wait, io_uring_queue_exit};
+const Api kIostack{iostack_ring_queue_init, iostack_ring_submit_and_wait, iostack_ring_queue_exit};
 
-const Api kKernel{k_setup, k_enter, k_map, k_close};
-const Api kIostack{iostack_io_uring_setup, iostack_io_uring_enter, i_map, iostack_io_uring_close};
-
-// The minimum of liburing: one mapping, SQEs, submit-and-wait, CQ reaping.
-class MiniRing {
+// A ring of one API: SQEs, submit-and-wait, CQ reaping.
+class Ring {
  public:
-  MiniRing(const Api& api, unsigned entries) : api_(api) {
-    io_uring_params p{};
-    fd_ = api.setup(entries, &p);
-    if (fd_ < 0) return;
-    p_ = p;
-    sz_ = std::max(p.sq_off.array + p.sq_entries * 4u, p.cq_off.cqes + p.cq_entries * 16u);
-    ring_ = static_cast<char*>(api.map(fd_, IORING_OFF_SQ_RING, sz_));
-    sqes_ = static_cast<io_uring_sqe*>(api.map(fd_, IORING_OFF_SQES, p.sq_entries * 64));
-    sq_tail_ = reinterpret_cast<std::uint32_t*>(ring_ + p.sq_off.tail);
-    cq_head_ = reinterpret_cast<std::uint32_t*>(ring_ + p.cq_off.head);
-    cq_tail_ = reinterpret_cast<std::uint32_t*>(ring_ + p.cq_off.tail);
-    array_ = reinterpret_cast<std::uint32_t*>(ring_ + p.sq_off.array);
-    cqes_ = reinterpret_cast<io_uring_cqe*>(ring_ + p.cq_off.cqes);
-    for (unsigned i = 0; i < p.sq_entries; ++i) array_[i] = i;
+  Ring(const Api& api, unsigned entries) : api_(api) { ok_ = api.init(entries, &ring_, 0) == 0; }
+  ~Ring() {
+    if (ok_) api_.exit(&ring_);
   }
-  ~MiniRing() {
-    if (ring_) munmap(ring_, sz_);
-    if (sqes_) munmap(sqes_, p_.sq_entries * 64);
-    if (fd_ >= 0) api_.close(fd_);
-  }
-  bool ok() const { return fd_ >= 0 && ring_ && sqes_; }
+  bool ok() const { return ok_; }
 
-  io_uring_sqe* sqe() {
-    io_uring_sqe* s = &sqes_[tail_ & (p_.sq_entries - 1)];
-    tail_++;
-    std::memset(s, 0, sizeof(*s));
-    return s;
-  }
-  int submit_wait(unsigned n, unsigned wait) {
-    std::atomic_ref<std::uint32_t>(*sq_tail_).store(tail_, std::memory_order_release);
-    return api_.enter(fd_, n, wait, IORING_ENTER_GETEVENTS, nullptr, 0);
-  }
+  // The ring is sized so that a free SQE is always there.
+  io_uring_sqe* sqe() { return io_uring_get_sqe(&ring_); }
+  int submit_wait(unsigned wait) { return api_.submit_and_wait(&ring_, wait); }
   // Reaps all ready CQEs; returns how many and checks their results.
   unsigned reap(int expect, bool* bad) {
-    std::uint32_t head = *cq_head_;
-    const std::uint32_t tail =
-        std::atomic_ref<std::uint32_t>(*cq_tail_).load(std::memory_order_acquire);
-    unsigned n = 0;
-    for (; head != tail; ++head, ++n)
-      if (cqes_[head & (p_.cq_entries - 1)].res != expect) *bad = true;
-    std::atomic_ref<std::uint32_t>(*cq_head_).store(head, std::memory_order_release);
+    unsigned head, n = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      if (cqe->res != expect) *bad = true;
+      ++n;
+    }
+    io_uring_cq_advance(&ring_, n);
     return n;
   }
 
  private:
   const Api& api_;
-  int fd_ = -1;
-  io_uring_params p_{};
-  std::size_t sz_ = 0;
-  char* ring_ = nullptr;
-  io_uring_sqe* sqes_ = nullptr;
-  std::uint32_t *sq_tail_ = nullptr, *cq_head_ = nullptr, *cq_tail_ = nullptr, *array_ = nullptr;
-  io_uring_cqe* cqes_ = nullptr;
-  std::uint32_t tail_ = 0;
+  io_uring ring_{};
+  bool ok_ = false;
 };
 
 void nop_round_trips(benchmark::State& state, const Api& api) {
   const unsigned batch = static_cast<unsigned>(state.range(0));
-  MiniRing ring(api, 64);
+  Ring ring(api, 64);
   if (!ring.ok()) {
     state.SkipWithError("io_uring_setup failed");
     return;
   }
   bool bad = false;
   for (auto _ : state) {
-    for (unsigned i = 0; i < batch; ++i) ring.sqe()->opcode = IORING_OP_NOP;
-    ring.submit_wait(batch, batch);
+    for (unsigned i = 0; i < batch; ++i) io_uring_prep_nop(ring.sqe());
+    ring.submit_wait(batch);
     unsigned got = ring.reap(0, &bad);
     while (got < batch) {
-      ring.submit_wait(0, 1);
+      ring.submit_wait(1);
       got += ring.reap(0, &bad);
     }
   }
@@ -153,7 +104,7 @@ struct CachedFile {
 void random_reads(benchmark::State& state, const Api& api, unsigned nvec) {
   static CachedFile file;
   constexpr unsigned kQd = 32;
-  MiniRing ring(api, kQd);
+  Ring ring(api, kQd);
   if (!ring.ok()) {
     state.SkipWithError("io_uring_setup failed");
     return;
@@ -171,33 +122,28 @@ void random_reads(benchmark::State& state, const Api& api, unsigned nvec) {
     for (unsigned i = 0; i < n; ++i) {
       io_uring_sqe* s = ring.sqe();
       const unsigned slot = next++ % kQd;
-      s->opcode = nvec ? IORING_OP_READV : IORING_OP_READ;
-      s->fd = file.fd;
-      if (nvec) {
-        s->addr = reinterpret_cast<std::uintptr_t>(iovs[slot]);
-        s->len = nvec;
-      } else {
-        s->addr = reinterpret_cast<std::uintptr_t>(bufs[slot]);
-        s->len = 4096;
-      }
-      s->off = (rng() % blocks) * 4096;
+      const std::uint64_t off = (rng() % blocks) * 4096;
+      if (nvec)
+        io_uring_prep_readv(s, file.fd, iovs[slot], nvec, off);
+      else
+        io_uring_prep_read(s, file.fd, bufs[slot], 4096, off);
     }
   };
   queue(kQd);
-  ring.submit_wait(kQd, 0);
+  ring.submit_wait(0);
   inflight = kQd;
   std::int64_t done = 0;
   for (auto _ : state) {
-    ring.submit_wait(0, 1);
+    ring.submit_wait(1);
     const unsigned got = ring.reap(4096, &bad);
     inflight -= got;
     done += got;
     queue(got);
-    ring.submit_wait(got, 0);
+    ring.submit_wait(0);
     inflight += got;
   }
   while (inflight) {
-    ring.submit_wait(0, 1);
+    ring.submit_wait(1);
     inflight -= ring.reap(4096, &bad);
   }
   if (bad) state.SkipWithError("a read failed");
@@ -221,23 +167,19 @@ void BM_ReadvNullDevice(benchmark::State& state) {
   struct iovec iov[16];
   for (unsigned v = 0; v < nvec; ++v) iov[v] = {buf + v * (8192 / nvec), 8192 / nvec};
   {
-    MiniRing ring(kIostack, 64);
+    Ring ring(kIostack, 64);
     bool bad = false;
     std::uint64_t off = 0;
     for (auto _ : state) {
       for (unsigned i = 0; i < kBatch; ++i) {
         io_uring_sqe* s = ring.sqe();
-        s->opcode = IORING_OP_READV;
-        s->fd = fd;
-        s->addr = reinterpret_cast<std::uintptr_t>(iov);
-        s->len = nvec;
-        s->off = off;
+        io_uring_prep_readv(s, fd, iov, nvec, off);
         off = (off + 8192) % (1 << 30);
       }
-      ring.submit_wait(kBatch, kBatch);
+      ring.submit_wait(kBatch);
       unsigned got = ring.reap(8192, &bad);
       while (got < kBatch) {
-        ring.submit_wait(0, 1);
+        ring.submit_wait(1);
         got += ring.reap(8192, &bad);
       }
     }

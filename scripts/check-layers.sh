@@ -15,6 +15,7 @@ declare -A allowed=(
   [src/dev]="dev block task trace core"
   [src/uring]="uring block task trace core iostack"
   [src/aio]="aio block task trace core iostack"
+  [src/ring]="iostack"
   [src/job]="job dev block task trace core iostack"
   [tools]="job dev block trace core iostack"
   [compat]="iostack"

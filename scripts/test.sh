@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Quick start, part 2: install, build, and run the whole test suite: the
 # release build, then again under AddressSanitizer + UndefinedBehaviorSanitizer,
-# then under ThreadSanitizer.
+# then under ThreadSanitizer; before them the include-direction check and the
+# clang thread-safety build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 echo "=== include directions"
 bash scripts/check-layers.sh
 jobs=${IOSTACK_JOBS:-$(nproc)}
+# Lock contracts: clang's thread-safety analysis with warnings as errors.
+# A build only (unoptimised, no tests or benchmarks), so it costs little.
+echo "=== clang-tsa: build"
+IOSTACK_JOBS=$jobs bash scripts/build.sh clang-tsa
 status=0
 for preset in ${IOSTACK_PRESETS:-release asan tsan}; do
   echo "=== $preset: build"

@@ -1,7 +1,7 @@
 /* The iostack AIO entry points as libaio.c sees them. include/iostack/aio.h
  * cannot be included next to <libaio.h>: both define struct iocb and struct
  * io_event (with the same layout), so the calls are declared here with
- * libaio's spelling of the types. */
+ * libaio's spelling of the types; the rest comes from iostack/aio_abi.h. */
 #ifndef IOSTACK_COMPAT_LIBAIO_ENTRY_H
 #define IOSTACK_COMPAT_LIBAIO_ENTRY_H
 
@@ -10,10 +10,8 @@
 #include <stddef.h>
 #include <time.h>
 
-struct iostack_aio_sigset {
-  const sigset_t* sigmask;
-  size_t sigsetsize;
-};
+#include "iostack/aio_abi.h"
+
 
 int iostack_io_setup(unsigned nr_events, unsigned long* ctxp);
 int iostack_io_destroy(unsigned long ctx);

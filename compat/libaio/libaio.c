@@ -10,19 +10,13 @@
 
 #define IOSTACK_EXPORT __attribute__((visibility("default")))
 
-/* The ring header user space may read (struct aio_ring of fs/aio.c). */
-struct ring_header {
-  unsigned id, nr, head, tail, magic, compat_features, incompat_features, header_length;
-};
-#define RING_MAGIC 0xa10a10a1u
-
 static unsigned long ctx_id(io_context_t ctx) { return (unsigned long)(uintptr_t)ctx; }
 
 /* libaio answers a zero-timeout poll of an empty ring without a system
  * call; so does this library, reading the same header. */
 static int ring_empty_poll(io_context_t ctx, const struct timespec *timeout) {
-  const volatile struct ring_header *ring = (const volatile struct ring_header *)ctx;
-  if (ring == NULL || ring->magic != RING_MAGIC) return 0;
+  const volatile struct iostack_aio_ring *ring = (const volatile struct iostack_aio_ring *)ctx;
+  if (ring == NULL || ring->magic != IOSTACK_AIO_RING_MAGIC) return 0;
   if (timeout == NULL || timeout->tv_sec != 0 || timeout->tv_nsec != 0) return 0;
   return ring->head == ring->tail;
 }

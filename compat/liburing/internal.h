@@ -8,20 +8,10 @@
  * exports it. */
 #define LIBURING_INTERNAL 1
 
-#include <liburing.h>
-
-/* After <liburing.h>: both headers guard the uapi with LINUX_IO_URING_H. */
-#include "iostack/uring.h"
+/* <liburing.h>, then the engine's C API with liburing's library half
+ * (iostack_ring_*), which the drop-in exports under liburing's names. */
+#include "iostack/ring.h"
 
 #define URING_EXPORT __attribute__((visibility("default")))
-
-/* ring->int_flags bit liburing 2.3 sets after io_uring_register_ring_fd. */
-#define DROPIN_INT_FLAG_REG_RING 1
-
-/* Enter flags for a ring, adding REGISTERED_RING when its fd is registered. */
-static inline unsigned dropin_enter_flags(const struct io_uring* ring, unsigned flags) {
-  if (ring->int_flags & DROPIN_INT_FLAG_REG_RING) flags |= IORING_ENTER_REGISTERED_RING;
-  return flags;
-}
 
 #endif

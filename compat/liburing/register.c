@@ -187,28 +187,11 @@ URING_EXPORT int io_uring_register_iowq_max_workers(struct io_uring* ring, unsig
 /* --- registered ring fd --- */
 
 URING_EXPORT int io_uring_register_ring_fd(struct io_uring* ring) {
-  struct io_uring_rsrc_update up;
-  memset(&up, 0, sizeof(up));
-  up.offset = -1U; /* any free slot */
-  up.data = (__u64)ring->ring_fd;
-  const int ret = reg(ring, IORING_REGISTER_RING_FDS, &up, 1);
-  if (ret == 1) {
-    ring->enter_ring_fd = (int)up.offset;
-    ring->int_flags |= DROPIN_INT_FLAG_REG_RING;
-  }
-  return ret;
+  return iostack_ring_register_ring_fd(ring);
 }
 
 URING_EXPORT int io_uring_unregister_ring_fd(struct io_uring* ring) {
-  struct io_uring_rsrc_update up;
-  memset(&up, 0, sizeof(up));
-  up.offset = (__u32)ring->enter_ring_fd;
-  const int ret = reg(ring, IORING_UNREGISTER_RING_FDS, &up, 1);
-  if (ret == 1) {
-    ring->enter_ring_fd = ring->ring_fd;
-    ring->int_flags &= (__u8)~DROPIN_INT_FLAG_REG_RING;
-  }
-  return ret;
+  return iostack_ring_unregister_ring_fd(ring);
 }
 
 /* --- provided buffer rings, sync cancel --- */

@@ -1,14 +1,15 @@
 /* Linux AIO on iostack: io_setup(2), io_submit(2), io_getevents(2),
  * io_pgetevents(2), io_cancel(2) and io_destroy(2) with the kernel's ABI
  * (<linux/aio_abi.h>) and semantics (fs/aio.c). The context id is the
- * address of a ring laid out like the kernel's, so programs may reap events
- * from it directly. Results are counts or -errno; errno is never set.
+ * address of a ring laid out like the kernel's (struct iostack_aio_ring in
+ * iostack/aio_abi.h), so programs may reap events from it directly. Results are counts or -errno; errno is never set.
  *
  * IOSTACK_AIO_LOG=1 prints one line per io_setup/io_destroy on stderr;
  * IOSTACK_AIO_MAX_WORKERS bounds the threads that run blocking file I/O. */
 #ifndef IOSTACK_AIO_H
 #define IOSTACK_AIO_H
 
+#include "iostack/aio_abi.h"
 #include "iostack/export.h"
 
 #include <linux/aio_abi.h>
@@ -19,13 +20,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* struct __aio_sigset of fs/aio.c (not in every uapi header): sigsetsize
- * must be 8, the kernel's sigset size. */
-struct iostack_aio_sigset {
-  const sigset_t* sigmask;
-  size_t sigsetsize;
-};
 
 /* *ctxp must be 0 and nr_events non-zero (-EINVAL); -EAGAIN beyond
  * fs.aio-max-nr for this process's contexts together. */

@@ -1,18 +1,19 @@
-// Constants of the Linux AIO ABI that <linux/aio_abi.h> leaves to fs/aio.c,
-// and struct aio_ring (fs/aio.c): the header user space finds at the address
-// io_setup returns, followed by the struct io_event slots.
+// Constants of the Linux AIO ABI that <linux/aio_abi.h> leaves to fs/aio.c;
+// struct aio_ring itself is the C API's (iostack/aio_abi.h).
 #pragma once
 
 #include <linux/aio_abi.h>
+
+#include "iostack/aio_abi.h"
 
 #include <cstddef>
 #include <cstdint>
 
 namespace iostack::aio {
 
-constexpr unsigned kAioRingMagic = 0xa10a10a1;    // AIO_RING_MAGIC
-constexpr unsigned kAioRingCompatFeatures = 1;    // AIO_RING_COMPAT_FEATURES
-constexpr unsigned kAioRingIncompatFeatures = 0;  // AIO_RING_INCOMPAT_FEATURES
+constexpr unsigned kAioRingMagic = IOSTACK_AIO_RING_MAGIC;
+constexpr unsigned kAioRingCompatFeatures = IOSTACK_AIO_RING_COMPAT_FEATURES;
+constexpr unsigned kAioRingIncompatFeatures = IOSTACK_AIO_RING_INCOMPAT_FEATURES;
 constexpr long kAioPlugThreshold = 2;             // AIO_PLUG_THRESHOLD
 constexpr unsigned kKiocbKey = 0;                 // KIOCB_KEY, written to iocb->aio_key
 constexpr unsigned long kDefaultAioMaxNr = 0x10000;
@@ -34,17 +35,7 @@ constexpr std::uint32_t kRwfNosignal = 0x100;
 constexpr std::uint32_t kRwfSupported = 0x1ff;
 
 // struct aio_ring (fs/aio.c): 32 bytes, then io_events[nr].
-struct AioRing {
-  unsigned id;    // index in the process's context table
-  unsigned nr;    // capacity in events
-  unsigned head;  // user space or io_getevents advance it
-  unsigned tail;  // completions advance it
-  unsigned magic;
-  unsigned compat_features;
-  unsigned incompat_features;
-  unsigned header_length;
-  // struct io_event io_events[] follows (a flexible array in C).
-};
+using AioRing = iostack_aio_ring;
 
 inline struct io_event* ring_events(AioRing* ring) {
   return reinterpret_cast<struct io_event*>(ring + 1);

@@ -8,11 +8,11 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
-#include <mutex>
 #include <new>
 
-#include "aio/futex.hpp"
+#include "core/futex.hpp"
 #include "core/internal_thread.hpp"
+#include "core/mutex.hpp"
 #include "core/process.hpp"
 
 namespace iostack::aio {
@@ -91,13 +91,13 @@ class WorkPool {
     for (;;) {
       WakeList wl;
       {
-        std::lock_guard g(lock_);
+        core::LockGuard g(lock_);
         if (batch->count != 0) {
           nr_queued_ += batch->count;
           batch->list.splice_tail_init(&work_);
           batch->count = 0;
         }
-        provide_locked(&wl);
+        provide(&wl);
       }
       wake(wl);
       if (!wl.full()) return;
@@ -107,7 +107,7 @@ class WorkPool {
   unsigned set_max(unsigned n) {
     unsigned old;
     {
-      std::lock_guard g(lock_);
+      core::LockGuard g(lock_);
       old = max_;
       if (n != 0) max_ = n;
     }
@@ -119,7 +119,7 @@ class WorkPool {
   int set_idle_ms(int ms) {
     int old;
     {
-      std::lock_guard g(lock_);
+      core::LockGuard g(lock_);
       old = idle_ms_;
       idle_ms_ = ms;
     }
@@ -128,12 +128,12 @@ class WorkPool {
   }
 
   unsigned max() {
-    std::lock_guard g(lock_);
+    core::LockGuard g(lock_);
     return max_;
   }
 
   AioWqStats stats() {
-    std::lock_guard g(lock_);
+    core::LockGuard g(lock_);
     return AioWqStats{nr_workers_, nr_idle_};
   }
 
@@ -157,7 +157,7 @@ class WorkPool {
   // back from a quick work within the hand-off bounds, a sleeping one woken
   // now, or -- unless a worker finishing its work right now will take it --
   // below the bound, a new one.
-  void provide_locked(WakeList* wl) {
+  void provide(WakeList* wl) REQUIRES(lock_) {
     long deficit = static_cast<long>(nr_queued_) - static_cast<long>(nr_waking_);
     if (deficit <= 0) return;
     if (nr_busy_quick_ != 0) {
@@ -170,7 +170,7 @@ class WorkPool {
       deficit -= by_share < by_time ? by_share : by_time;
     }
     while (deficit > 0 && !idle_.empty() && !wl->full()) {
-      claim_idle_locked(wl);
+      claim_idle(wl);
       --deficit;
     }
     if (wl->full()) return;
@@ -188,14 +188,14 @@ class WorkPool {
   }
 
   void wake(const WakeList& wl) {
-    for (unsigned i = 0; i < wl.n; ++i) futex_wake(&wl.w[i]->wake, 1);
+    for (unsigned i = 0; i < wl.n; ++i) core::futex_wake(&wl.w[i]->wake, 1);
     for (unsigned i = 0; i < wl.spawn; ++i) start_worker();
   }
 
   // Takes the most recently idle worker off the list and marks it claimed;
   // one already asleep goes on `wl` for a futex wake once the lock is
   // dropped (one not yet asleep sees the mark and does not sleep).
-  void claim_idle_locked(WakeList* wl) {
+  void claim_idle(WakeList* wl) REQUIRES(lock_) {
     Worker* w = core::list_entry<Worker, &Worker::idle_node>(idle_.first());
     w->idle_node.del();
     --nr_idle_;
@@ -210,8 +210,8 @@ class WorkPool {
     for (;;) {
       WakeList wl;
       {
-        std::lock_guard g(lock_);
-        while (!idle_.empty() && !wl.full()) claim_idle_locked(&wl);
+        core::LockGuard g(lock_);
+        while (!idle_.empty() && !wl.full()) claim_idle(&wl);
       }
       wake(wl);
       if (!wl.full()) return;
@@ -229,7 +229,7 @@ class WorkPool {
     delete w;
     bool alone;
     {
-      std::lock_guard g(lock_);
+      core::LockGuard g(lock_);
       --nr_workers_;
       --nr_waking_;
       alone = nr_workers_ == 0;
@@ -243,15 +243,15 @@ class WorkPool {
     for (;;) {
       AioWork* w;
       {
-        std::lock_guard g(lock_);
+        core::LockGuard g(lock_);
         if (work_.empty()) return;
-        w = take_locked();
+        w = take();
       }
       w->fn(w);
     }
   }
 
-  AioWork* take_locked() {
+  AioWork* take() REQUIRES(lock_) {
     core::ListHead* n = work_.first();
     n->del();
     --nr_queued_;
@@ -260,21 +260,21 @@ class WorkPool {
 
   // io_wq_worker(): runs queued work until it has been idle too long.
   void run(Worker* self) {
-    std::unique_lock g(lock_);
+    core::UniqueLock g(lock_);
     --nr_waking_;
     for (;;) {
       if (work_.empty()) {
-        if (!sleep_idle(self, g)) return;
+        if (!sleep_idle(self)) return;
         continue;
       }
-      AioWork* w = take_locked();
+      AioWork* w = take();
       const bool quick = w->quick;
       if (quick) ++nr_busy_quick_;
       // Work still waiting beyond what the workers coming back will take
       // gets a sleeping worker now (the pool's conditions may have changed
       // since it was queued).
       WakeList wl;
-      if (nr_queued_ != 0) provide_locked(&wl);
+      if (nr_queued_ != 0) provide(&wl);
       g.unlock();
       wake(wl);
       const std::int64_t start = quick ? now_ns() : 0;
@@ -294,7 +294,7 @@ class WorkPool {
 
   // With the lock held: sleeps until queue() claims this worker (true) or
   // the worker should leave (false, already counted out).
-  bool sleep_idle(Worker* self, std::unique_lock<std::mutex>& g) {
+  bool sleep_idle(Worker* self) REQUIRES(lock_) {
     if (nr_workers_ > max_) {
       --nr_workers_;
       return false;
@@ -306,13 +306,13 @@ class WorkPool {
     struct timespec deadline = deadline_in_ms(idle_ms_);
     bool timed = true;
     for (;;) {
-      g.unlock();
+      lock_.unlock();
       int r = 0;
       std::uint32_t awake = kIdleAwake;
       if (self->wake.compare_exchange_strong(awake, kIdleAsleep, std::memory_order_acq_rel)) {
-        r = futex_wait(&self->wake, kIdleAsleep, timed ? &deadline : nullptr);
+        r = core::futex_wait(&self->wake, kIdleAsleep, timed ? &deadline : nullptr);
       }
-      g.lock();
+      lock_.lock();
       if (!self->idle_node.linked()) {
         --nr_waking_;
         return true;
@@ -330,18 +330,18 @@ class WorkPool {
     }
   }
 
-  std::mutex lock_;
-  core::ListHead work_;  // queued, not yet taken
-  unsigned nr_queued_ = 0;
-  core::ListHead idle_;  // sleeping workers
-  unsigned nr_idle_ = 0;
-  unsigned nr_workers_ = 0;                 // alive or starting
-  unsigned nr_waking_ = 0;                  // woken or starting: will look at work_
-  std::atomic<unsigned> nr_completing_{0};  // ending a work: will look at work_
-  unsigned nr_busy_quick_ = 0;              // running a quick work
-  std::int64_t avg_quick_ns_ = 0;           // a quick work's duration, averaged
-  unsigned max_;
-  int idle_ms_;
+  core::Mutex lock_;
+  core::ListHead work_ GUARDED_BY(lock_);  // queued, not yet taken
+  unsigned nr_queued_ GUARDED_BY(lock_) = 0;
+  core::ListHead idle_ GUARDED_BY(lock_);  // sleeping workers
+  unsigned nr_idle_ GUARDED_BY(lock_) = 0;
+  unsigned nr_workers_ GUARDED_BY(lock_) = 0;        // alive or starting
+  unsigned nr_waking_ GUARDED_BY(lock_) = 0;         // woken or starting: will look at work_
+  std::atomic<unsigned> nr_completing_{0};           // ending a work: will look at work_
+  unsigned nr_busy_quick_ GUARDED_BY(lock_) = 0;     // running a quick work
+  std::int64_t avg_quick_ns_ GUARDED_BY(lock_) = 0;  // a quick work's duration, averaged
+  unsigned max_ GUARDED_BY(lock_);
+  int idle_ms_ GUARDED_BY(lock_);
 };
 
 unsigned max_from_env() {

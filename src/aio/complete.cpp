@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "core/mutex.hpp"
+
 namespace iostack::aio {
 
 AioKiocb* aio_get_req(Kioctx* ctx) {
@@ -42,7 +44,7 @@ void aio_complete(AioKiocb* req) {
   AioRing* ring = ctx->r();
   unsigned head, tail, avail;
   {
-    std::lock_guard g(ctx->completion_lock);
+    core::LockGuard g(ctx->completion_lock);
     tail = ctx->tail;
     const unsigned pos = tail;
     if (++tail >= ctx->nr_events) tail = 0;

@@ -12,8 +12,9 @@
 #include <ctime>
 
 #include "aio/aio.hpp"
-#include "aio/futex.hpp"
 #include "aio/ioctx_table.hpp"
+#include "core/futex.hpp"
+#include "core/mutex.hpp"
 #include "core/uaccess.hpp"
 
 namespace iostack::aio {
@@ -32,7 +33,7 @@ std::int64_t to_ktime(const struct timespec& ts) {
 // Copies events out from head towards tail; the head moves only once all
 // of them reached `event`: a fault leaves them in the ring (-EFAULT).
 long aio_read_events_ring(Kioctx* ctx, struct io_event* event, long nr) {
-  std::lock_guard g(ctx->ring_lock);
+  core::LockGuard g(ctx->ring_lock);
   AioRing* ring = ctx->r();
   unsigned head = std::atomic_ref<unsigned>(ring->head).load(std::memory_order_relaxed);
   unsigned tail = std::atomic_ref<unsigned>(ring->tail).load(std::memory_order_seq_cst);
@@ -100,7 +101,7 @@ long read_events(Kioctx* ctx, long min_nr, long nr, struct io_event* event, std:
     ctx->wait.add(&w);
     if (aio_read_events(ctx, min_nr, nr, event, &ret) || timed_out || *interrupted) break;
     if (nr_got == ret) {
-      const int r = futex_wait(&w.woken, 0, dl);
+      const int r = core::futex_wait(&w.woken, 0, dl);
       if (r == -EINTR) *interrupted = true;
       if (r == -ETIMEDOUT) timed_out = true;
     }

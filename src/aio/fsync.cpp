@@ -41,11 +41,7 @@ int aio_fsync(AioKiocb* req, const struct iocb& cb, const FileRef& f, bool datas
   if (cb.aio_buf || cb.aio_offset || cb.aio_nbytes || cb.aio_rw_flags) return -EINVAL;
   if (f.bdev != nullptr) {
     block::BdevIo& io = req->bdev_io;
-    io.end = bdev_flush_end_io;
-    io.priv = req;
-    io.pending.store(0, std::memory_order_relaxed);
-    io.error.store(0, std::memory_order_relaxed);
-    io.bytes = 0;
+    io.reset(bdev_flush_end_io, req);
     f.bdev->get();
     req->bdev_ref = core::FileRef(f.bdev);
     if (int r = block::bdev_flush(f.bdev, &io); r < 0) aio_complete_rw(req, r);

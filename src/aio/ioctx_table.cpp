@@ -4,23 +4,23 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <mutex>
 #include <new>
-#include <shared_mutex>
 #include <vector>
 
+#include "core/mutex.hpp"
 #include "core/process.hpp"
 
 namespace iostack::aio {
 namespace {
 
 struct Table {
-  std::shared_mutex lock;      // mm->ioctx_lock; readers are lookups
-  std::vector<Kioctx*> slots;  // table->table[], table->nr == slots.size()
-  std::mutex nr_lock;          // aio_nr_lock
-  unsigned long aio_nr = 0;
-  unsigned long aio_max_nr = 0;
-  bool max_loaded = false;
+  core::SharedMutex lock;  // mm->ioctx_lock; readers are lookups
+  // table->table[], table->nr == slots.size()
+  std::vector<Kioctx*> slots GUARDED_BY(lock);
+  core::Mutex nr_lock;  // aio_nr_lock
+  unsigned long aio_nr GUARDED_BY(nr_lock) = 0;
+  unsigned long aio_max_nr GUARDED_BY(nr_lock) = 0;
+  bool max_loaded GUARDED_BY(nr_lock) = false;
 };
 
 // mm->ioctx_table: per process, so a forked child starts without contexts,
@@ -37,7 +37,8 @@ unsigned long read_sysctl_max() {
   return v;
 }
 
-unsigned long max_locked(Table& t) {
+// aio-max-nr, read from the system on first use.
+unsigned long max_nr(Table& t) REQUIRES(t.nr_lock) {
   if (!t.max_loaded) {
     t.aio_max_nr = read_sysctl_max();
     t.max_loaded = true;
@@ -47,14 +48,14 @@ unsigned long max_locked(Table& t) {
 
 void aio_nr_sub(unsigned nr) {
   Table& t = table();
-  std::lock_guard g(t.nr_lock);
+  core::LockGuard g(t.nr_lock);
   t.aio_nr = t.aio_nr >= nr ? t.aio_nr - nr : 0;
 }
 
 // ioctx_add_table(): the first free slot, growing the table 4x when full.
 unsigned add_table(Kioctx* ctx) {
   Table& t = table();
-  std::unique_lock g(t.lock);
+  core::LockGuard g(t.lock);
   for (std::size_t i = 0; i < t.slots.size(); ++i) {
     if (t.slots[i] == nullptr) {
       t.slots[i] = ctx;
@@ -71,20 +72,20 @@ unsigned add_table(Kioctx* ctx) {
 
 unsigned long aio_max_nr() {
   Table& t = table();
-  std::lock_guard g(t.nr_lock);
-  return max_locked(t);
+  core::LockGuard g(t.nr_lock);
+  return max_nr(t);
 }
 
 void set_aio_max_nr(unsigned long v) {
   Table& t = table();
-  std::lock_guard g(t.nr_lock);
+  core::LockGuard g(t.nr_lock);
   t.aio_max_nr = v;
   t.max_loaded = true;
 }
 
 unsigned long aio_nr() {
   Table& t = table();
-  std::lock_guard g(t.nr_lock);
+  core::LockGuard g(t.nr_lock);
   return t.aio_nr;
 }
 
@@ -111,8 +112,8 @@ int ioctx_alloc(unsigned nr_events, Kioctx** out) {
 
   {
     Table& t = table();
-    std::lock_guard g(t.nr_lock);
-    const unsigned long limit = max_locked(t);
+    core::LockGuard g(t.nr_lock);
+    const unsigned long limit = max_nr(t);
     if (t.aio_nr + ctx->max_reqs > limit || t.aio_nr + ctx->max_reqs < t.aio_nr) {
       aio_free_ring(&ctx->ring);
       delete ctx;
@@ -130,7 +131,7 @@ int ioctx_alloc(unsigned nr_events, Kioctx** out) {
 Kioctx* lookup_ioctx(unsigned long ctx_id) {
   if (ctx_id == 0) return nullptr;
   Table& t = table();
-  std::shared_lock g(t.lock);
+  core::SharedLockGuard g(t.lock);
   for (Kioctx* ctx : t.slots) {
     if (ctx != nullptr && ctx->user_id == ctx_id) {
       if (ctx->dead.load(std::memory_order_relaxed) != 0) return nullptr;
@@ -144,7 +145,7 @@ Kioctx* lookup_ioctx(unsigned long ctx_id) {
 int kill_ioctx(Kioctx* ctx) {
   {
     Table& t = table();
-    std::unique_lock g(t.lock);
+    core::LockGuard g(t.lock);
     if (ctx->dead.exchange(1) != 0) return -EINVAL;
     if (ctx->id < t.slots.size() && t.slots[ctx->id] == ctx) t.slots[ctx->id] = nullptr;
   }

@@ -3,7 +3,8 @@
 
 #include <atomic>
 
-#include "aio/futex.hpp"
+#include "core/futex.hpp"
+#include "core/mutex.hpp"
 
 namespace iostack::aio {
 
@@ -13,17 +14,17 @@ void CtxRef::put() {
   // cannot free the context before `done` is set.
   CtxRefWait* w = waiter.load(std::memory_order_acquire);
   w->done.store(1, std::memory_order_release);
-  futex_wake(&w->done, 1);
+  core::futex_wake(&w->done, 1);
 }
 
 void CtxRef::kill_and_wait() {
   CtxRefWait w;
   waiter.store(&w, std::memory_order_release);
   put();
-  while (w.done.load(std::memory_order_acquire) == 0) futex_wait(&w.done, 0, nullptr);
+  while (w.done.load(std::memory_order_acquire) == 0) core::futex_wait(&w.done, 0, nullptr);
 }
 
-void KiocbPool::grow_locked(unsigned n) {
+void KiocbPool::grow(unsigned n) {
   auto chunk = std::make_unique<AioKiocb[]>(n);
   for (unsigned i = 0; i < n; ++i) {
     chunk[i].next_free = free_;
@@ -33,13 +34,13 @@ void KiocbPool::grow_locked(unsigned n) {
 }
 
 void KiocbPool::reserve(unsigned n) {
-  std::lock_guard g(lock_);
-  grow_locked(n);
+  core::LockGuard g(lock_);
+  grow(n);
 }
 
 AioKiocb* KiocbPool::alloc() {
-  std::lock_guard g(lock_);
-  if (free_ == nullptr) grow_locked(32);
+  core::LockGuard g(lock_);
+  if (free_ == nullptr) grow(32);
   AioKiocb* req = free_;
   free_ = req->next_free;
   req->next_free = nullptr;
@@ -47,12 +48,13 @@ AioKiocb* KiocbPool::alloc() {
 }
 
 void KiocbPool::free(AioKiocb* req) {
-  std::lock_guard g(lock_);
+  core::LockGuard g(lock_);
   req->next_free = free_;
   free_ = req;
 }
 
 void refill_reqs_available(Kioctx* ctx, unsigned head, unsigned tail) {
+  core::lockdep_assert_held(ctx->completion_lock);
   // User space may have written anything to head.
   head %= ctx->nr_events;
   const unsigned in_ring = head <= tail ? tail - head : ctx->nr_events - (head - tail);
@@ -75,7 +77,7 @@ bool get_reqs_available(Kioctx* ctx) {
   const unsigned cpu = current_cpu(ctx->reqs_available.ncpus());
   if (ctx->reqs_available.get(cpu)) return true;
   {
-    std::lock_guard g(ctx->completion_lock);
+    core::LockGuard g(ctx->completion_lock);
     if (ctx->completed_events != 0) {
       const unsigned head =
           std::atomic_ref<unsigned>(ctx->r()->head).load(std::memory_order_relaxed);

@@ -5,7 +5,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "aio/kiocb.hpp"
@@ -13,6 +12,7 @@
 #include "aio/ring.hpp"
 #include "aio/wait_queue.hpp"
 #include "core/list.hpp"
+#include "core/mutex.hpp"
 
 namespace iostack::aio {
 
@@ -29,10 +29,10 @@ class KiocbPool {
   void free(AioKiocb* req);
 
  private:
-  void grow_locked(unsigned n);
-  std::mutex lock_;
-  AioKiocb* free_ = nullptr;
-  std::vector<std::unique_ptr<AioKiocb[]>> chunks_;
+  void grow(unsigned n) REQUIRES(lock_);
+  core::Mutex lock_;
+  AioKiocb* free_ GUARDED_BY(lock_) = nullptr;
+  std::vector<std::unique_ptr<AioKiocb[]>> chunks_ GUARDED_BY(lock_);
 };
 
 // struct ctx_rq_wait (fs/aio.c): what io_destroy sleeps on until the last
@@ -66,15 +66,15 @@ struct Kioctx {
 
   ReqsAvailable reqs_available;
 
-  std::mutex ctx_lock;  // guards active_reqs
-  core::ListHead active_reqs;
+  core::Mutex ctx_lock;
+  core::ListHead active_reqs GUARDED_BY(ctx_lock);
 
-  std::mutex ring_lock;  // serialises io_getevents readers
+  core::Mutex ring_lock;  // serialises io_getevents readers
   WaitQueue wait;
 
-  std::mutex completion_lock;
-  unsigned tail = 0;
-  unsigned completed_events = 0;
+  core::Mutex completion_lock;
+  unsigned tail GUARDED_BY(completion_lock) = 0;
+  unsigned completed_events GUARDED_BY(completion_lock) = 0;
 
   KiocbPool pool;
 
@@ -82,8 +82,9 @@ struct Kioctx {
 };
 
 // refill_reqs_available(): returns the slots of events user space has
-// consumed (head moved past them). Called with completion_lock held.
-void refill_reqs_available(Kioctx* ctx, unsigned head, unsigned tail);
+// consumed (head moved past them).
+void refill_reqs_available(Kioctx* ctx, unsigned head, unsigned tail)
+    REQUIRES(ctx->completion_lock);
 // get_reqs_available(), with user_refill_reqs_available() as the fallback.
 bool get_reqs_available(Kioctx* ctx);
 void put_reqs_available(Kioctx* ctx, unsigned nr);

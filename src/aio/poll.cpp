@@ -6,12 +6,12 @@
 
 #include <cerrno>
 #include <cstdint>
-#include <mutex>
 
 #include "aio/complete.hpp"
 #include "aio/ioctx_table.hpp"
 #include "aio/ops.hpp"
 #include "aio/poller.hpp"
+#include "core/mutex.hpp"
 
 namespace iostack::aio {
 namespace {
@@ -60,7 +60,7 @@ int aio_poll(AioKiocb* req, const struct iocb& cb, const FileRef& f) {
   Kioctx* ctx = req->ctx;
   int err;
   {
-    std::lock_guard g(ctx->ctx_lock);
+    core::LockGuard g(ctx->ctx_lock);
     req->poll_state.store(PollState::kArmed, std::memory_order_relaxed);
     err = poller_arm(req);
     if (err == 0) {
@@ -78,7 +78,7 @@ int aio_poll(AioKiocb* req, const struct iocb& cb, const FileRef& f) {
 }
 
 void aio_cancel_all(Kioctx* ctx) {
-  std::lock_guard g(ctx->ctx_lock);
+  core::LockGuard g(ctx->ctx_lock);
   while (!ctx->active_reqs.empty()) {
     core::ListHead* n = ctx->active_reqs.first();
     AioKiocb* req = core::list_entry<AioKiocb, &AioKiocb::ki_list>(n);

@@ -9,12 +9,12 @@
 
 #include <cerrno>
 #include <cstdint>
-#include <mutex>
 #include <new>
 #include <vector>
 
 #include "aio/complete.hpp"
 #include "core/internal_thread.hpp"
+#include "core/mutex.hpp"
 #include "core/process.hpp"
 
 namespace iostack::aio {
@@ -64,7 +64,7 @@ class Poller {
 
   void cancel(AioKiocb* req) {
     {
-      std::lock_guard g(lock_);
+      core::LockGuard g(lock_);
       cancels_.push_back(req);
     }
     const std::uint64_t one = 1;
@@ -98,14 +98,14 @@ class Poller {
         PollState armed = PollState::kArmed;
         if (!req->poll_state.compare_exchange_strong(armed, PollState::kDone)) continue;
         {
-          std::lock_guard g(req->ctx->ctx_lock);
+          core::LockGuard g(req->ctx->ctx_lock);
           req->ki_list.del();
           req->cancel = nullptr;
         }
         retire(req, wake_key(req->poll_fd, evs[i].events & req->poll_events));
       }
       {
-        std::lock_guard g(lock_);
+        core::LockGuard g(lock_);
         todo.swap(cancels_);
       }
       // A cancelled request completes with no events, like the kernel's
@@ -117,8 +117,8 @@ class Poller {
 
   int epfd_ = -1;
   int wakefd_ = -1;
-  std::mutex lock_;
-  std::vector<AioKiocb*> cancels_;
+  core::Mutex lock_;
+  std::vector<AioKiocb*> cancels_ GUARDED_BY(lock_);
 };
 
 // One per process (fresh in a forked child), made on first use.

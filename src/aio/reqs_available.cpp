@@ -6,9 +6,12 @@
 
 #include <cstdio>
 
+#include "core/mutex.hpp"
+
 namespace iostack::aio {
 
 void ReqsAvailable::init(unsigned ring_nr_events, unsigned possible) {
+  core::LockGuard g(lock_);
   ncpus_ = possible == 0 ? 1 : possible;
   global_ = ring_nr_events - 1;
   batch_ = (ring_nr_events - 1) / (ncpus_ * 4);
@@ -18,7 +21,7 @@ void ReqsAvailable::init(unsigned ring_nr_events, unsigned possible) {
 }
 
 bool ReqsAvailable::get(unsigned cpu) {
-  std::lock_guard g(lock_);
+  core::LockGuard g(lock_);
   unsigned& mine = percpu_[cpu];
   if (mine == 0) {
     if (global_ < batch_) return false;
@@ -30,7 +33,7 @@ bool ReqsAvailable::get(unsigned cpu) {
 }
 
 void ReqsAvailable::put(unsigned cpu, unsigned nr) {
-  std::lock_guard g(lock_);
+  core::LockGuard g(lock_);
   unsigned& mine = percpu_[cpu];
   mine += nr;
   while (mine >= batch_ * 2) {

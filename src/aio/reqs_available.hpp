@@ -5,7 +5,8 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
+
+#include "core/mutex.hpp"
 
 namespace iostack::aio {
 
@@ -21,11 +22,11 @@ class ReqsAvailable {
   unsigned ncpus() const { return ncpus_; }
 
  private:
-  std::mutex lock_;
-  unsigned global_ = 0;
+  core::Mutex lock_;
+  unsigned global_ GUARDED_BY(lock_) = 0;
   unsigned batch_ = 1;
   unsigned ncpus_ = 1;
-  std::unique_ptr<unsigned[]> percpu_;
+  std::unique_ptr<unsigned[]> percpu_ GUARDED_BY(lock_);
 };
 
 // The CPU the caller runs on, as an index below `ncpus`.

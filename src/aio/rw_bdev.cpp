@@ -14,11 +14,7 @@ void bdev_end_io(void* priv, long res) { aio_complete_rw(static_cast<AioKiocb*>(
 
 void rw_issue_bdev(AioKiocb* req) {
   block::BdevIo& io = req->bdev_io;
-  io.end = bdev_end_io;
-  io.priv = req;
-  io.pending.store(0, std::memory_order_relaxed);
-  io.error.store(0, std::memory_order_relaxed);
-  io.bytes = 0;
+  io.reset(bdev_end_io, req);
   const int r = block::bdev_rw(req->bdev, &io, req->write, req->iov, req->nr_segs, req->pos,
                                req->rw_flags & kBdevRwFlags, req->ioprio);
   // Nothing submitted: the error is the I/O's result, as when read_iter

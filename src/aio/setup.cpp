@@ -11,6 +11,7 @@
 #include "aio/aio.hpp"
 #include "aio/ioctx_table.hpp"
 #include "aio/ops.hpp"
+#include "core/mutex.hpp"
 #include "core/uaccess.hpp"
 
 namespace iostack::aio {
@@ -83,7 +84,7 @@ long sys_io_cancel(aio_context_t ctx_id, struct iocb* iocb, struct io_event* res
   const auto obj = reinterpret_cast<std::uintptr_t>(iocb);
   long ret = -EINVAL;
   {
-    std::lock_guard g(ctx->ctx_lock);
+    core::LockGuard g(ctx->ctx_lock);
     for (core::ListHead* n = ctx->active_reqs.first(); n != &ctx->active_reqs; n = n->next) {
       AioKiocb* req = core::list_entry<AioKiocb, &AioKiocb::ki_list>(n);
       if (req->res.obj == obj) {

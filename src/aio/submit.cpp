@@ -34,8 +34,8 @@ int check_eventfd(int fd) {
   return std::strcmp(target, "anon_inode:[eventfd]") == 0 ? 0 : -EINVAL;
 }
 
-int submit_one_locked(Kioctx* ctx, const struct iocb& cb, struct iocb* user_iocb, AioKiocb* req,
-                      AioWorkBatch* batch) {
+int issue_one(Kioctx* ctx, const struct iocb& cb, struct iocb* user_iocb, AioKiocb* req,
+              AioWorkBatch* batch) {
   (void)ctx;
   FileRef f;
   if (int err = file_ref_get(static_cast<int>(cb.aio_fildes), &f); err != 0) return err;
@@ -86,7 +86,7 @@ int io_submit_one(Kioctx* ctx, struct iocb* user_iocb, AioWorkBatch* batch) {
   AioKiocb* req = aio_get_req(ctx);
   if (req == nullptr) return -EAGAIN;
 
-  const int err = submit_one_locked(ctx, cb, user_iocb, req, batch);
+  const int err = issue_one(ctx, cb, user_iocb, req, batch);
   iocb_put(req);  // the submitter's reference
   if (err != 0) {
     // The I/O never started, so its reference is still held: free the slot

@@ -1,19 +1,20 @@
 // io_getevents sleepers and their wake-ups.
 #include "aio/wait_queue.hpp"
 
-#include "aio/futex.hpp"
+#include "core/futex.hpp"
+#include "core/mutex.hpp"
 
 namespace iostack::aio {
 
 void WaitQueue::add(AioWaiter* w) {
-  std::lock_guard g(lock_);
+  core::LockGuard g(lock_);
   w->woken.store(0, std::memory_order_relaxed);
   w->entry.add_tail(&head_);
   nr_.fetch_add(1, std::memory_order_seq_cst);
 }
 
 void WaitQueue::remove(AioWaiter* w) {
-  std::lock_guard g(lock_);
+  core::LockGuard g(lock_);
   if (w->entry.linked()) {
     w->entry.del();
     nr_.fetch_sub(1, std::memory_order_relaxed);
@@ -21,7 +22,7 @@ void WaitQueue::remove(AioWaiter* w) {
 }
 
 void WaitQueue::wake(unsigned avail) {
-  std::lock_guard g(lock_);
+  core::LockGuard g(lock_);
   core::ListHead* n = head_.first();
   while (n != &head_) {
     core::ListHead* next = n->next;
@@ -30,21 +31,21 @@ void WaitQueue::wake(unsigned avail) {
       n->del();
       nr_.fetch_sub(1, std::memory_order_relaxed);
       w->woken.store(1, std::memory_order_release);
-      futex_wake(&w->woken, 1);
+      core::futex_wake(&w->woken, 1);
     }
     n = next;
   }
 }
 
 void WaitQueue::wake_all() {
-  std::lock_guard g(lock_);
+  core::LockGuard g(lock_);
   while (!head_.empty()) {
     core::ListHead* n = head_.first();
     n->del();
     nr_.fetch_sub(1, std::memory_order_relaxed);
     AioWaiter* w = core::list_entry<AioWaiter, &AioWaiter::entry>(n);
     w->woken.store(1, std::memory_order_release);
-    futex_wake(&w->woken, 1);
+    core::futex_wake(&w->woken, 1);
   }
 }
 

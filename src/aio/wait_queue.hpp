@@ -4,9 +4,9 @@
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 
 #include "core/list.hpp"
+#include "core/mutex.hpp"
 
 namespace iostack::aio {
 
@@ -26,8 +26,8 @@ class WaitQueue {
   bool active() const { return nr_.load(std::memory_order_seq_cst) != 0; }
 
  private:
-  std::mutex lock_;
-  core::ListHead head_;
+  core::Mutex lock_;
+  core::ListHead head_ GUARDED_BY(lock_);
   std::atomic<int> nr_{0};
 };
 

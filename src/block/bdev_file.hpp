@@ -44,6 +44,15 @@ struct BdevIo {
   std::atomic<int> pending{0};
   std::atomic<int> error{0};
   long bytes = 0;
+
+  // Ready for a new I/O that calls `fn(priv)` when it ends.
+  void reset(BdevEndIo fn, void* data) {
+    end = fn;
+    priv = data;
+    pending.store(0, std::memory_order_relaxed);
+    error.store(0, std::memory_order_relaxed);
+    bytes = 0;
+  }
 };
 
 // Direct I/O of user memory at byte `offset` (blkdev_direct_IO): offset and

@@ -2,18 +2,17 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <condition_variable>
-#include <mutex>
-
 #include "block/blk_mq.hpp"
 #include "block/blk_mq_internal.hpp"
 #include "block/blk_trace.hpp"
 #include "block/disk.hpp"
 #include "block/plug.hpp"
 #include "block/request_queue.hpp"
+#include "core/mutex.hpp"
 #include "core/process.hpp"
 #include "core/virtual_clock.hpp"
 #include "task/current.hpp"
+#include "task/ioprio.hpp"
 
 namespace iostack::block {
 namespace {
@@ -120,19 +119,23 @@ void submit_bio_noacct(Bio* bio) {
 
 void submit_bio(Bio* bio) {
   // bio_set_ioprio: a bio without a class takes the submitter's priority.
-  if (((bio->bi_ioprio >> 13) & 7) == 0) bio->bi_ioprio = task::current_ioprio();
+  if (task::prio_class(bio->bi_ioprio) == task::kClassNone) bio->bi_ioprio = task::current_ioprio();
   submit_bio_noacct(bio);
 }
 
 namespace {
 struct BioWait {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
+  core::Mutex mu;
+  core::CondVar cv;
+  bool done GUARDED_BY(mu) = false;
+  bool is_done() {
+    core::LockGuard lock(mu);
+    return done;
+  }
 };
 void bio_wait_end_io(Bio* bio) {
   auto* w = static_cast<BioWait*>(bio->bi_private);
-  std::lock_guard lock(w->mu);
+  core::LockGuard lock(w->mu);
   w->done = true;
   w->cv.notify_all();
 }
@@ -146,13 +149,13 @@ int submit_bio_wait(Bio* bio) {
   submit_bio(bio);
   if (q->clock()->is_virtual()) {
     auto* vc = static_cast<core::VirtualClock*>(q->clock());
-    while (!w.done && vc->run_one()) {
+    while (!w.is_done() && vc->run_one()) {
     }
-    if (!w.done) return -EIO;  // nothing left that could complete it
+    if (!w.is_done()) return -EIO;  // nothing left that could complete it
   } else {
     blk_flush_current_plug_before_sleep();
-    std::unique_lock lock(w.mu);
-    w.cv.wait(lock, [&] { return w.done; });
+    core::UniqueLock lock(w.mu);
+    while (!w.done) w.cv.wait(lock);
   }
   return blk_status_to_errno(bio->bi_status);
 }

@@ -11,6 +11,7 @@
 #include "block/request_queue.hpp"
 #include "block/stats.hpp"
 #include "core/clock.hpp"
+#include "core/mutex.hpp"
 
 namespace iostack::block {
 namespace {
@@ -108,7 +109,7 @@ void blk_mq_bio_to_request(Request* rq, Bio* bio, unsigned nr_segs) {
 bool blk_mq_sched_bio_merge(RequestQueue* q, Bio* bio, unsigned nr_segs) {
   if (Elevator* e = q->elevator()) return e->bio_merge(bio, nr_segs);
   HwCtx* hctx = q->map_queue();
-  std::lock_guard lock(hctx->ctx_lock);
+  core::LockGuard lock(hctx->ctx_lock);
   if (hctx->sw_queue.empty()) return false;
   return blk_bio_list_merge(q, &hctx->sw_queue, bio, nr_segs);
 }
@@ -200,7 +201,7 @@ bool dispatch_rq_list(HwCtx* hctx, core::ListHead* list) {
   }
   if (!sent_last) drv->commit_rqs(hctx);
   {
-    std::lock_guard lock(hctx->lock);
+    core::LockGuard lock(hctx->lock);
     list->splice_tail_init(&hctx->dispatch);  // list is ahead of anything newer
   }
   if (busy) mark_restart(hctx);
@@ -211,7 +212,7 @@ bool dispatch_rq_list(HwCtx* hctx, core::ListHead* list) {
 bool dispatch_parked(HwCtx* hctx) {
   core::ListHead list;
   {
-    std::lock_guard lock(hctx->lock);
+    core::LockGuard lock(hctx->lock);
     if (hctx->dispatch.empty()) return true;
     // Keep them in order: move the parked list to the local list's tail.
     hctx->dispatch.splice_tail_init(&list);
@@ -251,7 +252,7 @@ void dispatch_sched(HwCtx* hctx) {
 void dispatch_ctx(HwCtx* hctx) {
   core::ListHead list;
   {
-    std::lock_guard lock(hctx->ctx_lock);
+    core::LockGuard lock(hctx->ctx_lock);
     hctx->sw_queue.splice_tail_init(&list);
   }
   if (!list.empty()) dispatch_rq_list(hctx, &list);
@@ -335,7 +336,7 @@ void blk_mq_try_issue_directly(HwCtx* hctx, Request* rq) {
   // Anything parked ahead of us must go first.
   bool parked;
   {
-    std::lock_guard lock(hctx->lock);
+    core::LockGuard lock(hctx->lock);
     parked = !hctx->dispatch.empty();
   }
   if (parked || hctx->run_state.load(std::memory_order_acquire) & kRunning) {
@@ -393,7 +394,7 @@ void blk_mq_insert_request(Request* rq, unsigned flags) {
     blk_mq_request_bypass_insert(rq, flags & INSERT_AT_HEAD);
   } else {
     trace_rq(rq, kTraceInsert);
-    std::lock_guard lock(hctx->ctx_lock);
+    core::LockGuard lock(hctx->ctx_lock);
     if (flags & INSERT_AT_HEAD)
       rq->queuelist.add_head(&hctx->sw_queue);
     else
@@ -403,7 +404,7 @@ void blk_mq_insert_request(Request* rq, unsigned flags) {
 
 void blk_mq_request_bypass_insert(Request* rq, bool at_head) {
   HwCtx* hctx = rq->mq_hctx;
-  std::lock_guard lock(hctx->lock);
+  core::LockGuard lock(hctx->lock);
   if (at_head)
     rq->queuelist.add_head(&hctx->dispatch);
   else

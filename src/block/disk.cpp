@@ -2,6 +2,7 @@
 #include "block/disk.hpp"
 
 #include "block/request_queue.hpp"
+#include "core/mutex.hpp"
 #include "trace/blktrace.hpp"
 
 namespace iostack::block {
@@ -45,7 +46,7 @@ std::string Disk::diskstats_line() const {
 }
 
 int Disk::trace_start(const std::string& dir, std::string* err) {
-  std::lock_guard lock(trace_mu_);
+  core::LockGuard lock(trace_mu_);
   if (trace_owner_) {
     if (err) *err = name_ + ": a trace is already running";
     return -EBUSY;
@@ -58,7 +59,7 @@ int Disk::trace_start(const std::string& dir, std::string* err) {
 }
 
 void Disk::trace_stop() {
-  std::lock_guard lock(trace_mu_);
+  core::LockGuard lock(trace_mu_);
   if (!trace_owner_) return;
   // Callers must have quiesced the device: an event in progress may still
   // hold the pointer (as with blktrace's teardown, stop after the I/O).

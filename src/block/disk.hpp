@@ -5,10 +5,10 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "block/blk_types.hpp"
+#include "core/mutex.hpp"
 #include "trace/diskstats.hpp"
 
 namespace iostack::trace {
@@ -67,8 +67,8 @@ class Disk {
   RequestQueue* q_;
   DiskStatCounters stats_;
   std::atomic<trace::BlkTrace*> trace_{nullptr};
-  std::unique_ptr<trace::BlkTrace> trace_owner_;
-  std::mutex trace_mu_;
+  core::Mutex trace_mu_;
+  std::unique_ptr<trace::BlkTrace> trace_owner_ GUARDED_BY(trace_mu_);
 };
 
 }  // namespace iostack::block

@@ -1,14 +1,14 @@
 // The scheduler registry: a list filled by the schedulers at start-up.
 #include "block/elevator_registry.hpp"
 
-#include <mutex>
+#include "core/mutex.hpp"
 
 namespace iostack::block {
 namespace {
 
 struct Registry {
-  std::mutex mu;
-  std::vector<const ElevatorType*> types;
+  core::Mutex mu;
+  std::vector<const ElevatorType*> types GUARDED_BY(mu);
 };
 
 // Function-local: schedulers register from their static initializers,
@@ -22,7 +22,7 @@ Registry& registry() {
 
 void elv_register(const ElevatorType* type) {
   Registry& r = registry();
-  std::lock_guard lock(r.mu);
+  core::LockGuard lock(r.mu);
   r.types.push_back(type);
 }
 
@@ -30,7 +30,7 @@ std::unique_ptr<Elevator> elevator_create(const std::string& name, RequestQueue*
   const ElevatorType* found = nullptr;
   {
     Registry& r = registry();
-    std::lock_guard lock(r.mu);
+    core::LockGuard lock(r.mu);
     for (const ElevatorType* t : r.types)
       if (name == t->name || (t->alias && name == t->alias)) found = t;
   }
@@ -39,7 +39,7 @@ std::unique_ptr<Elevator> elevator_create(const std::string& name, RequestQueue*
 
 std::vector<std::string> elevator_names() {
   Registry& r = registry();
-  std::lock_guard lock(r.mu);
+  core::LockGuard lock(r.mu);
   std::vector<std::string> names;
   for (const ElevatorType* t : r.types) names.emplace_back(t->name);
   return names;

@@ -10,6 +10,7 @@
 #include "block/blk_mq_internal.hpp"
 #include "block/request_queue.hpp"
 #include "block/stats.hpp"
+#include "core/mutex.hpp"
 
 namespace iostack::block {
 namespace {
@@ -32,7 +33,8 @@ void flush_data_end_io(Request* rq, BlkStatus error);
 
 // blk_kick_flush: issue the one flush for everything pending, unless a flush
 // is already running or data in flight may still join (for a while).
-void kick_flush(RequestQueue* q, FlushQueue* fq, std::uint32_t flags, FlushWork* work) {
+void kick_flush(RequestQueue* q, FlushQueue* fq, std::uint32_t flags, FlushWork* work)
+    REQUIRES(fq->lock) {
   core::ListHead* pending = &fq->flush_queue[fq->pending_idx];
   if (fq->pending_idx != fq->running_idx || pending->empty()) return;
   if (fq->data_in_flight && q->now() < fq->pending_since + kFlushPendingTimeoutNs) return;
@@ -61,8 +63,8 @@ void kick_flush(RequestQueue* q, FlushQueue* fq, std::uint32_t flags, FlushWork*
 }
 
 // blk_flush_complete_seq: `seq` finished for `rq`; move it to its next step.
-void complete_seq(Request* rq, FlushQueue* fq, std::uint32_t seq, BlkStatus error,
-                  FlushWork* work) {
+void complete_seq(Request* rq, FlushQueue* fq, std::uint32_t seq, BlkStatus error, FlushWork* work)
+    REQUIRES(fq->lock) {
   rq->flush_seq |= seq;
   const std::uint32_t flags = rq->cmd_flags;
   const std::uint32_t next = error == BlkStatus::OK ? cur_seq(rq) : REQ_FSEQ_DONE;
@@ -109,7 +111,7 @@ void flush_end_io(Request* flush_rq, BlkStatus error) {
   account_io_flush(flush_rq, q->now());
   flush_rq->state.store(MQ_RQ_IDLE, std::memory_order_relaxed);
   {
-    std::lock_guard lock(fq->lock);
+    core::LockGuard lock(fq->lock);
     if (!q->elevator()) {
       flush_rq->tag = -1;  // the borrowed tag stays with its owner
     } else if (flush_rq->tag >= 0) {
@@ -144,7 +146,7 @@ void flush_data_end_io(Request* rq, BlkStatus error) {
   }
   rq->rq_flags &= ~RQF_STARTED;
   {
-    std::lock_guard lock(fq->lock);
+    core::LockGuard lock(fq->lock);
     --fq->data_in_flight;
     rq->queuelist.init();
     complete_seq(rq, fq, REQ_FSEQ_DATA, error, &work);
@@ -192,7 +194,7 @@ bool blk_insert_flush(Request* rq) {
       // The data goes the normal way; its completion triggers the flush.
       init_flush();
       rq->flush_seq |= REQ_FSEQ_PREFLUSH;
-      std::lock_guard lock(fq->lock);
+      core::LockGuard lock(fq->lock);
       ++fq->data_in_flight;
       return false;
     }
@@ -200,7 +202,7 @@ bool blk_insert_flush(Request* rq) {
       init_flush();
       FlushWork work;
       {
-        std::lock_guard lock(fq->lock);
+        core::LockGuard lock(fq->lock);
         complete_seq(rq, fq, REQ_FSEQ_ACTIONS & ~policy, BlkStatus::OK, &work);
       }
       finish_work(&work);

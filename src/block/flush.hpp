@@ -3,10 +3,9 @@
 // volatile write cache, sharing one flush among the requests waiting for it.
 #pragma once
 
-#include <mutex>
-
 #include "block/request.hpp"
 #include "core/list.hpp"
+#include "core/mutex.hpp"
 
 namespace iostack::block {
 
@@ -22,12 +21,13 @@ enum FlushSeq : std::uint32_t {
 };
 
 struct FlushQueue {
-  std::mutex lock;
-  core::ListHead flush_queue[2];  // requests waiting for a flush; double-buffered
-  unsigned pending_idx = 0;
-  unsigned running_idx = 0;
-  unsigned data_in_flight = 0;  // data steps issued, not yet complete
-  std::uint64_t pending_since = 0;
+  core::Mutex lock;
+  // requests waiting for a flush; double-buffered
+  core::ListHead flush_queue[2] GUARDED_BY(lock);
+  unsigned pending_idx GUARDED_BY(lock) = 0;
+  unsigned running_idx GUARDED_BY(lock) = 0;
+  unsigned data_in_flight GUARDED_BY(lock) = 0;  // data steps issued, not yet complete
+  std::uint64_t pending_since GUARDED_BY(lock) = 0;
   Request flush_rq;  // the one flush request this queue issues
   std::uint64_t flushes_issued = 0;
 };

@@ -3,11 +3,11 @@
 #pragma once
 
 #include <atomic>
-#include <mutex>
 
 #include "block/tags.hpp"
 #include "core/clock.hpp"
 #include "core/list.hpp"
+#include "core/mutex.hpp"
 
 namespace iostack::block {
 
@@ -17,11 +17,11 @@ struct HwCtx {
   RequestQueue* queue = nullptr;
   unsigned queue_num = 0;
 
-  std::mutex lock;          // protects `dispatch`
-  core::ListHead dispatch;  // requests to issue before anything else
+  core::Mutex lock;
+  core::ListHead dispatch GUARDED_BY(lock);  // requests to issue before anything else
 
-  std::mutex ctx_lock;      // protects `sw_queue` (struct blk_mq_ctx)
-  core::ListHead sw_queue;  // requests queued without an elevator
+  core::Mutex ctx_lock;                          // struct blk_mq_ctx's lock
+  core::ListHead sw_queue GUARDED_BY(ctx_lock);  // requests queued without an elevator
 
   BlkMqTags* tags = nullptr;        // driver tags
   BlkMqTags* sched_tags = nullptr;  // elevator tags (null without elevator)

@@ -3,9 +3,10 @@
 #include <climits>
 
 #include "block/disk.hpp"
+#include "block/elevator_registry.hpp"
 #include "block/request_queue.hpp"
 #include "core/kstrtox.hpp"
-#include "block/elevator_registry.hpp"
+#include "core/mutex.hpp"
 
 namespace iostack::block {
 namespace {
@@ -103,7 +104,7 @@ int RequestQueue::attr_show(const std::string& name, std::string* out) const {
 int RequestQueue::attr_store(const std::string& name, const std::string& value) {
   if (name == "scheduler") return set_elevator(strip(value));
   if (starts_with(name, kIoschedPrefix)) {
-    std::lock_guard lock(sysfs_lock_);
+    core::LockGuard lock(sysfs_lock_);
     return elevator_ ? elevator_->attr_store(name.substr(8), value) : -ENOENT;
   }
   if (name == "write_cache") {
@@ -115,12 +116,12 @@ int RequestQueue::attr_store(const std::string& name, const std::string& value) 
       lim.wc_disabled = true;
     else
       return -EINVAL;
-    std::lock_guard lock(sysfs_lock_);
+    core::LockGuard lock(sysfs_lock_);
     return store_limits(lim);
   }
   unsigned v;
   if (int err = parse_uint(value, &v)) return err;
-  std::lock_guard lock(sysfs_lock_);
+  core::LockGuard lock(sysfs_lock_);
   QueueLimits lim = limits_;
   if (name == "nr_requests") return set_nr_requests(v);
   if (name == "nomerges") {

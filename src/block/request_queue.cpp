@@ -6,9 +6,10 @@
 
 #include "block/blk_mq.hpp"
 #include "block/disk.hpp"
-#include "core/clock.hpp"
-#include "core/virtual_clock.hpp"
 #include "block/elevator_registry.hpp"
+#include "core/clock.hpp"
+#include "core/mutex.hpp"
+#include "core/virtual_clock.hpp"
 
 namespace iostack::block {
 namespace {
@@ -63,15 +64,15 @@ void RequestQueue::enter() {
     usage_.fetch_add(1, std::memory_order_acq_rel);
     if (!frozen_.load(std::memory_order_acquire)) return;
     exit();
-    std::unique_lock lock(freeze_mu_);
-    freeze_cv_.wait(lock, [&] { return !frozen_.load(std::memory_order_acquire); });
+    core::UniqueLock lock(freeze_mu_);
+    while (frozen_.load(std::memory_order_acquire)) freeze_cv_.wait(lock);
   }
 }
 
 void RequestQueue::exit() {
   if (usage_.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
       frozen_.load(std::memory_order_acquire)) {
-    std::lock_guard lock(freeze_mu_);
+    core::LockGuard lock(freeze_mu_);
     freeze_cv_.notify_all();
   }
 }
@@ -85,13 +86,13 @@ void RequestQueue::freeze() {
     }
     return;
   }
-  std::unique_lock lock(freeze_mu_);
-  freeze_cv_.wait(lock, [&] { return usage_.load(std::memory_order_acquire) == 0; });
+  core::UniqueLock lock(freeze_mu_);
+  while (usage_.load(std::memory_order_acquire) != 0) freeze_cv_.wait(lock);
 }
 
 void RequestQueue::unfreeze() {
   {
-    std::lock_guard lock(freeze_mu_);
+    core::LockGuard lock(freeze_mu_);
     frozen_.store(false, std::memory_order_release);
   }
   freeze_cv_.notify_all();
@@ -110,6 +111,7 @@ void RequestQueue::alloc_sched_tags(unsigned nr) {
 }
 
 int RequestQueue::switch_elevator(std::unique_ptr<Elevator> e) {
+  core::lockdep_assert_held(sysfs_lock_);
   freeze();
   elevator_.reset();
   for (auto& h : hctxs_) h->sched_tags = nullptr;
@@ -130,7 +132,7 @@ int RequestQueue::switch_elevator(std::unique_ptr<Elevator> e) {
 }
 
 int RequestQueue::set_elevator(const std::string& name) {
-  std::lock_guard lock(sysfs_lock_);
+  core::LockGuard lock(sysfs_lock_);
   const std::string cur = elevator_ ? elevator_->name() : "none";
   if (name == cur) return 0;
   if (name == "none") return switch_elevator(nullptr);

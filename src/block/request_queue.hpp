@@ -4,9 +4,7 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,6 +14,7 @@
 #include "block/hctx.hpp"
 #include "block/queue_limits.hpp"
 #include "block/tags.hpp"
+#include "core/mutex.hpp"
 
 namespace iostack::core {
 class Clock;
@@ -64,10 +63,10 @@ class RequestQueue {
   // 0 with the value as sysfs prints it (without newline), or -ENOENT.
   int attr_show(const std::string& name, std::string* out) const;
   // 0, or -ENOENT / -EINVAL / -EPERM / -EBUSY with nothing changed.
-  int attr_store(const std::string& name, const std::string& value);
+  int attr_store(const std::string& name, const std::string& value) EXCLUDES(sysfs_lock_);
 
   // elevator_change: "none" or a registered scheduler; freezes the queue.
-  int set_elevator(const std::string& name);
+  int set_elevator(const std::string& name) EXCLUDES(sysfs_lock_);
   // Default: mq-deadline for one hardware queue, none otherwise.
   void init_default_elevator();
 
@@ -80,11 +79,12 @@ class RequestQueue {
   std::atomic<std::uint64_t> split_count{0};  // bios split to fit the limits
 
  private:
-  int store_limits(const QueueLimits& lim);
-  int set_nr_requests(unsigned nr);
+  // Attribute stores and elevator switches run under sysfs_lock_.
+  int store_limits(const QueueLimits& lim) REQUIRES(sysfs_lock_);
+  int set_nr_requests(unsigned nr) REQUIRES(sysfs_lock_);
   void set_nomerges(int v);
   void blk_run_all();
-  int switch_elevator(std::unique_ptr<Elevator> e);
+  int switch_elevator(std::unique_ptr<Elevator> e) REQUIRES(sysfs_lock_);
   void alloc_sched_tags(unsigned nr);
 
   BlockDriver* driver_;
@@ -102,9 +102,9 @@ class RequestQueue {
   FlushQueue fq_;
   std::unique_ptr<std::max_align_t[]> flush_pdu_;  // driver data of fq_.flush_rq
 
-  std::mutex sysfs_lock_;  // serialises attribute stores and elevator switches
-  std::mutex freeze_mu_;
-  std::condition_variable freeze_cv_;
+  core::Mutex sysfs_lock_;  // serialises attribute stores and elevator switches
+  core::Mutex freeze_mu_;
+  core::CondVar freeze_cv_;
   std::atomic<long> usage_{0};
   std::atomic<bool> frozen_{false};
 };

@@ -3,12 +3,11 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "block/request.hpp"
+#include "core/mutex.hpp"
 
 namespace iostack::core {
 class Clock;
@@ -51,8 +50,8 @@ class BlkMqTags {
   std::unique_ptr<Request[]> static_rqs_;
   std::vector<Request*> rqs_;
   std::unique_ptr<unsigned char[]> pdu_;
-  std::mutex wait_mu_;
-  std::condition_variable wait_cv_;
+  core::Mutex wait_mu_;
+  core::CondVar wait_cv_;
   std::atomic<int> waiters_{0};
   std::atomic<std::uint64_t> put_seq_{0};
 };

@@ -128,7 +128,11 @@ void ExecStats::print(int fd) const {
   std::size_t n = 0;
   auto put = [&](const char* fmt, auto... args) {
     if (n < sizeof(buf)) {
-      const int w = std::snprintf(buf + n, sizeof(buf) - n, fmt, args...);
+      int w;
+      if constexpr (sizeof...(args) == 0)
+        w = std::snprintf(buf + n, sizeof(buf) - n, "%s", fmt);  // no format of its own
+      else
+        w = std::snprintf(buf + n, sizeof(buf) - n, fmt, args...);
       if (w > 0) n += static_cast<std::size_t>(w);
     }
   };

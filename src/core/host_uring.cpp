@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "core/internal_thread.hpp"
+#include "core/mutex.hpp"
 #include "core/process.hpp"
 
 namespace iostack::core {
@@ -44,8 +45,8 @@ struct HostUring {
   io_uring_params p{};
   void* rings = nullptr;
   io_uring_sqe* sqes = nullptr;
-  std::mutex sq_lock;  // guards the SQ tail and the slots behind it
-  std::uint32_t sq_tail = 0;
+  Mutex sq_lock;
+  std::uint32_t sq_tail GUARDED_BY(sq_lock) = 0;  // and the slots behind it
   std::atomic<std::uint32_t> in_flight{0};
 
   void start() {
@@ -69,7 +70,10 @@ struct HostUring {
     fd = f;
     rings = r;
     sqes = static_cast<io_uring_sqe*>(s);
-    sq_tail = ring_word(rings, p.sq_off.tail).load(std::memory_order_relaxed);
+    {
+      LockGuard lock(sq_lock);
+      sq_tail = ring_word(rings, p.sq_off.tail).load(std::memory_order_relaxed);
+    }
     if (start_detached_internal_thread(ThreadKind::kHostUring, reap, this) != 0) return;
     usable = true;
   }
@@ -79,7 +83,7 @@ struct HostUring {
       in_flight.fetch_sub(1, std::memory_order_acq_rel);
       return false;
     }
-    std::lock_guard lock(sq_lock);
+    LockGuard lock(sq_lock);
     const std::uint32_t head = ring_word(rings, p.sq_off.head).load(std::memory_order_acquire);
     if (sq_tail - head >= p.sq_entries) {
       in_flight.fetch_sub(1, std::memory_order_acq_rel);

@@ -2,13 +2,9 @@
 #include "job/cmdprio.hpp"
 
 #include "job/types.hpp"
+#include "task/ioprio.hpp"
 
 namespace iostack::job {
-namespace {
-
-constexpr unsigned kClassRt = 1, kClassShift = 13;
-
-}  // namespace
 
 void CmdPrio::init(const JobOptions& o, std::uint64_t seed) {
   rand_.reseed(seed ^ 0xc0dd9e1full);
@@ -18,8 +14,8 @@ void CmdPrio::init(const JobOptions& o, std::uint64_t seed) {
   const bool on[2] = {o.dir_read, o.dir_write};
   for (int d = kRead; d <= kWrite; ++d) {
     // An unset class is the highest one (fio_cmdprio_parse_and_gen).
-    const unsigned cls = o.cmdprio_class[d] ? o.cmdprio_class[d] : kClassRt;
-    prio_[d] = static_cast<std::uint16_t>((cls << kClassShift) | o.cmdprio_level[d]);
+    const int cls = o.cmdprio_class[d] ? static_cast<int>(o.cmdprio_class[d]) : task::kClassRt;
+    prio_[d] = task::prio_value(cls, static_cast<int>(o.cmdprio_level[d]));
     perc_[d] = 0;
     split_[d].clear();
     if (!on[d]) continue;

@@ -15,24 +15,6 @@
 #include "job/types.hpp"
 
 namespace iostack::job {
-namespace {
-
-// struct aio_ring (fs/aio.c), the header at the address io_setup returns;
-// io_events follow it.
-struct AioRingHeader {
-  unsigned id;
-  unsigned nr;
-  unsigned head;
-  unsigned tail;
-  unsigned magic;
-  unsigned compat_features;
-  unsigned incompat_features;
-  unsigned header_length;
-};
-constexpr unsigned kAioRingMagic = 0xa10a10a1;    // AIO_RING_MAGIC
-constexpr unsigned kAioRingIncompatFeatures = 0;  // AIO_RING_INCOMPAT_FEATURES
-
-}  // namespace
 
 LibaioEngine::~LibaioEngine() {
   if (ctx_) iostack_io_destroy(ctx_);
@@ -119,9 +101,10 @@ void LibaioEngine::commit() {
 // this code understands: the magic, no incompatible features, and a header
 // of the size it knows (fs/aio.c sets all three at io_setup).
 long LibaioEngine::user_getevents(long max, struct io_event* events) {
-  auto* ring = reinterpret_cast<AioRingHeader*>(static_cast<std::uintptr_t>(ctx_));
-  if (ring->magic != kAioRingMagic || ring->incompat_features != kAioRingIncompatFeatures ||
-      ring->header_length != sizeof(AioRingHeader))
+  auto* ring = reinterpret_cast<iostack_aio_ring*>(static_cast<std::uintptr_t>(ctx_));
+  if (ring->magic != IOSTACK_AIO_RING_MAGIC ||
+      ring->incompat_features != IOSTACK_AIO_RING_INCOMPAT_FEATURES ||
+      ring->header_length != sizeof(iostack_aio_ring))
     return -ENOSYS;
   auto* ring_events = reinterpret_cast<struct io_event*>(ring + 1);
   const unsigned nr = ring->nr;

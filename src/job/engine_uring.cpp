@@ -1,39 +1,19 @@
-// ioengine=io_uring over iostack's io_uring.
+// ioengine=io_uring over iostack's io_uring, through the ring client.
 #include "job/engine_uring.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 
 #include <cstring>
 #include <thread>
 
 #include "block/bdev_file.hpp"
-#include "iostack/uring.h"
 #include "job/job_options.hpp"
 #include "job/types.hpp"
 
 namespace iostack::job {
-namespace {
-
-template <typename T>
-T* at(void* base, unsigned off) {
-  return reinterpret_cast<T*>(static_cast<char*>(base) + off);
-}
-
-unsigned load_acquire(const unsigned* p) {
-  return std::atomic_ref<const unsigned>(*p).load(std::memory_order_acquire);
-}
-void store_release(unsigned* p, unsigned v) {
-  std::atomic_ref<unsigned>(*p).store(v, std::memory_order_release);
-}
-
-}  // namespace
 
 UringEngine::~UringEngine() {
-  if (sqes_) iostack_io_uring_munmap(sqes_, sqes_len_);
-  if (cq_ptr_ && cq_ptr_ != sq_ptr_) iostack_io_uring_munmap(cq_ptr_, cq_len_);
-  if (sq_ptr_) iostack_io_uring_munmap(sq_ptr_, sq_len_);
-  if (ring_fd_ >= 0) iostack_io_uring_close(ring_fd_);
+  if (ring_ok_) iostack_ring_queue_exit(&ring_);
   if (fd_ >= 0) block::bdev_file_close(fd_);
 }
 
@@ -56,61 +36,34 @@ int UringEngine::init(const EngineSetup& s, std::string* err) {
       p.sq_thread_cpu = static_cast<unsigned>(o.sqthread_poll_cpu);
     }
   }
-  ring_fd_ = iostack_io_uring_setup(s.nr_units, &p);
-  if (ring_fd_ < 0) {
+  const int r = iostack_ring_queue_init_params(s.nr_units, &ring_, &p);
+  if (r < 0) {
     *err = std::string("io_uring_setup") + (sqpoll_ ? " (sqthread_poll)" : "") + ": " +
-           std::strerror(-ring_fd_);
-    return ring_fd_;
+           std::strerror(-r);
+    return r;
   }
-  sq_len_ = p.sq_off.array + p.sq_entries * sizeof(unsigned);
-  cq_len_ = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
-  const bool single = p.features & IORING_FEAT_SINGLE_MMAP;
-  if (single) sq_len_ = cq_len_ = std::max(sq_len_, cq_len_);
-  sq_ptr_ = iostack_io_uring_mmap(ring_fd_, IORING_OFF_SQ_RING, sq_len_);
-  cq_ptr_ = single ? sq_ptr_ : iostack_io_uring_mmap(ring_fd_, IORING_OFF_CQ_RING, cq_len_);
-  sqes_len_ = p.sq_entries * sizeof(io_uring_sqe);
-  void* sqes = iostack_io_uring_mmap(ring_fd_, IORING_OFF_SQES, sqes_len_);
-  for (void* m : {sq_ptr_, cq_ptr_, sqes}) {
-    if (IOSTACK_URING_IS_ERR(m)) {
-      const int e = static_cast<int>(-reinterpret_cast<long>(m));
-      sq_ptr_ = cq_ptr_ = nullptr;
-      *err = std::string("mapping the rings: ") + std::strerror(e);
-      return -e;
-    }
-  }
-  sqes_ = static_cast<io_uring_sqe*>(sqes);
-  sq_head_ = at<unsigned>(sq_ptr_, p.sq_off.head);
-  sq_tail_ = at<unsigned>(sq_ptr_, p.sq_off.tail);
-  sq_mask_ = at<unsigned>(sq_ptr_, p.sq_off.ring_mask);
-  sq_array_ = at<unsigned>(sq_ptr_, p.sq_off.array);
-  sq_flags_ = at<unsigned>(sq_ptr_, p.sq_off.flags);
-  sq_entries_ = p.sq_entries;
-  cq_head_ = at<unsigned>(cq_ptr_, p.cq_off.head);
-  cq_tail_ = at<unsigned>(cq_ptr_, p.cq_off.tail);
-  cq_mask_ = at<unsigned>(cq_ptr_, p.cq_off.ring_mask);
-  cqes_ = at<io_uring_cqe>(cq_ptr_, p.cq_off.cqes);
-  local_tail_ = *sq_tail_;
+  ring_ok_ = true;
   units_.assign(s.nr_units, nullptr);
 
   // fio_ioring_queue_init: the I/O units' buffers, one registered buffer
   // per unit, so buf_index is the unit's index.
   if (o.fixedbufs) {
     std::vector<struct iovec> iov = s.bufs;
-    const int r = iostack_io_uring_register(ring_fd_, IORING_REGISTER_BUFFERS, iov.data(),
-                                            static_cast<unsigned>(iov.size()));
-    if (r < 0) {
-      *err = std::string("fixedbufs: IORING_REGISTER_BUFFERS: ") + std::strerror(-r);
-      return r;
+    const int rr = iostack_io_uring_register(ring_.ring_fd, IORING_REGISTER_BUFFERS, iov.data(),
+                                             static_cast<unsigned>(iov.size()));
+    if (rr < 0) {
+      *err = std::string("fixedbufs: IORING_REGISTER_BUFFERS: ") + std::strerror(-rr);
+      return rr;
     }
     fixedbufs_ = true;
   }
   // fio_ioring_register_files; sqthread_poll implies registerfiles.
   if (o.registerfiles || sqpoll_) {
     int fds[1] = {fd_};
-    const int r = iostack_io_uring_register(ring_fd_, IORING_REGISTER_FILES, fds, 1);
-    if (r < 0) {
-      *err = std::string("registerfiles: IORING_REGISTER_FILES: ") + std::strerror(-r);
-      return r;
+    const int rr = iostack_io_uring_register(ring_.ring_fd, IORING_REGISTER_FILES, fds, 1);
+    if (rr < 0) {
+      *err = std::string("registerfiles: IORING_REGISTER_FILES: ") + std::strerror(-rr);
+      return rr;
     }
     fixed_file_ = true;
   }
@@ -120,34 +73,21 @@ int UringEngine::init(const EngineSetup& s, std::string* err) {
 }
 
 QueueResult UringEngine::queue(IoUnit* u) {
-  // With SQPOLL the thread consumes SQEs on its own time: wait for the slot
-  // to be free (it always is without SQPOLL, where enter consumes them all).
-  while (local_tail_ - load_acquire(sq_head_) >= sq_entries_) std::this_thread::yield();
-  const unsigned idx = local_tail_ & *sq_mask_;
-  io_uring_sqe* sqe = &sqes_[idx];
-  std::memset(sqe, 0, sizeof *sqe);
-  if (fixed_file_) {
-    sqe->fd = 0;  // index in the registered file table
-    sqe->flags = IOSQE_FIXED_FILE;
-    ++stats_.fixed_file_ios;
-  } else {
-    sqe->fd = fd_;
-  }
-  sqe->user_data = u->index;
+  // With SQPOLL the thread consumes SQEs on its own time: wait for a free
+  // slot (there always is one without SQPOLL, where submit consumes them all).
+  io_uring_sqe* sqe;
+  while (!(sqe = io_uring_get_sqe(&ring_))) std::this_thread::yield();
+  const int fd = fixed_file_ ? 0 : fd_;  // index in the registered file table
   if (u->ddir == kSync) {
-    sqe->opcode = IORING_OP_FSYNC;
-    sqe->fsync_flags = IORING_FSYNC_DATASYNC;
+    io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
   } else {
+    std::uint8_t op = u->ddir == kWrite ? IORING_OP_WRITE : IORING_OP_READ;
+    if (fixedbufs_) op = u->ddir == kWrite ? IORING_OP_WRITE_FIXED : IORING_OP_READ_FIXED;
+    io_uring_prep_rw(op, sqe, fd, u->buf, u->len, u->offset);
     if (fixedbufs_) {
-      sqe->opcode = u->ddir == kWrite ? IORING_OP_WRITE_FIXED : IORING_OP_READ_FIXED;
       sqe->buf_index = static_cast<std::uint16_t>(u->index);
       ++stats_.fixed_buf_ios;
-    } else {
-      sqe->opcode = u->ddir == kWrite ? IORING_OP_WRITE : IORING_OP_READ;
     }
-    sqe->addr = reinterpret_cast<std::uint64_t>(u->buf);
-    sqe->len = u->len;
-    sqe->off = u->offset;
     // The job's priority on every read and write, as fio does: an SQPOLL
     // thread submits with its own context, not the job's.
     sqe->ioprio = ioprio_;
@@ -157,70 +97,69 @@ QueueResult UringEngine::queue(IoUnit* u) {
       ++stats_.prio_ios;
     }
   }
+  if (fixed_file_) {
+    sqe->flags |= IOSQE_FIXED_FILE;
+    ++stats_.fixed_file_ios;
+  }
+  io_uring_sqe_set_data64(sqe, u->index);
   u->ioprio = sqe->ioprio;
-  sq_array_[idx] = idx;
   units_[u->index] = u;
-  ++local_tail_;
   ++to_submit_;
   return QueueResult::kQueued;
 }
 
+void UringEngine::count_enters(const iostack_ring_counters& before) {
+  iostack_ring_counters now;
+  iostack_ring_thread_counters(&now);
+  stats_.enter_calls += now.enters - before.enters;
+  stats_.sq_wakeups += now.sq_wakeups - before.sq_wakeups;
+}
+
 void UringEngine::commit() {
   if (!to_submit_) return;
-  if (sqpoll_) {
-    // The thread submits; enter only to wake it once it has gone idle. The
-    // tail store and the flags load are both seq_cst so they cannot pass
-    // each other (liburing's sq_ring_needs_enter uses a full barrier),
-    // pairing with the thread's seq_cst flag set and tail load.
-    std::atomic_ref<unsigned>(*sq_tail_).store(local_tail_, std::memory_order_seq_cst);
-    if (std::atomic_ref<unsigned>(*sq_flags_).load(std::memory_order_seq_cst) &
-        IORING_SQ_NEED_WAKEUP) {
-      ++stats_.enter_calls;
-      ++stats_.sq_wakeups;
-      iostack_io_uring_enter(ring_fd_, to_submit_, 0, IORING_ENTER_SQ_WAKEUP, nullptr, 0);
-    }
-    to_submit_ = 0;
-    return;
-  }
-  store_release(sq_tail_, local_tail_);
-  while (to_submit_) {
-    ++stats_.enter_calls;
-    const int r = iostack_io_uring_enter(ring_fd_, to_submit_, 0, 0, nullptr, 0);
-    if (r > 0)
-      to_submit_ -= static_cast<unsigned>(r);
-    else if (r != -EAGAIN && r != -EBUSY && r != -EINTR)
-      break;
+  iostack_ring_counters before;
+  iostack_ring_thread_counters(&before);
+  // With SQPOLL the thread submits and the client enters only to wake it;
+  // without, enter until the engine took every SQE or refused one for good.
+  for (;;) {
+    const int r = iostack_ring_submit(&ring_);
+    if (sqpoll_ || !io_uring_sq_ready(&ring_)) break;
+    if (r <= 0 && r != -EAGAIN && r != -EBUSY && r != -EINTR) break;
   }
   to_submit_ = 0;
+  count_enters(before);
 }
 
 unsigned UringEngine::getevents(unsigned min, unsigned max, IoUnit** out) {
+  iostack_ring_counters before;
+  iostack_ring_thread_counters(&before);
   unsigned n = 0;
   for (;;) {
-    unsigned head = *cq_head_;
-    const unsigned tail = load_acquire(cq_tail_);
-    while (head != tail && n < max) {
-      const io_uring_cqe& cqe = cqes_[head & *cq_mask_];
-      IoUnit* u = units_[cqe.user_data];
-      if (cqe.res < 0)
-        u->error = -cqe.res;
-      else if (u->ddir != kSync && static_cast<std::uint32_t>(cqe.res) != u->len)
+    unsigned head, seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      if (n >= max) break;
+      IoUnit* u = units_[cqe->user_data];
+      if (cqe->res < 0)
+        u->error = -cqe->res;
+      else if (u->ddir != kSync && static_cast<std::uint32_t>(cqe->res) != u->len)
         u->error = EIO;
       out[n++] = u;
-      ++head;
+      ++seen;
     }
-    store_release(cq_head_, head);
-    if (n >= min) return n;
+    io_uring_cq_advance(&ring_, seen);
+    if (n >= min) break;
     if (sqpoll_) {
       // fio_ioring_getevents: with a polling thread the CQ ring is polled,
       // not waited on. Yield so that the thread (or the device) may run.
       std::this_thread::yield();
       continue;
     }
-    ++stats_.enter_calls;
-    const int r = iostack_io_uring_enter(ring_fd_, 0, min - n, IORING_ENTER_GETEVENTS, nullptr, 0);
-    if (r < 0 && r != -EINTR && r != -EAGAIN) return n;
+    const int r = iostack_ring_get_cqe(&ring_, &cqe, 0, min - n, nullptr);
+    if (r < 0 && r != -EINTR && r != -EAGAIN) break;
   }
+  count_enters(before);
+  return n;
 }
 
 }  // namespace iostack::job

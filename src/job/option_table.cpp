@@ -7,6 +7,7 @@
 
 #include "job/parse.hpp"
 #include "job/verify_pattern.hpp"
+#include "task/ioprio.hpp"
 
 namespace iostack::job {
 namespace {
@@ -269,7 +270,7 @@ std::string set_cmdprio_bssplit(JobOptions* o, const OptEntry& e) {
       if (f.size() == 4) {
         if (!parse_uint(f[2], &cls) || cls < 1 || cls > 3 || !parse_uint(f[3], &lvl) || lvl > 7)
           return "a class from 1 to 3 and a level from 0 to 7";
-        ent.ioprio = static_cast<int>((cls << 13) | lvl);
+        ent.ioprio = task::prio_value(static_cast<int>(cls), static_cast<int>(lvl));
       }
       ent.bs = static_cast<std::uint32_t>(bs);
       ent.perc = static_cast<std::uint32_t>(perc);

@@ -31,11 +31,10 @@ std::uint64_t ms(std::uint64_t ns) { return ns / 1000000; }
 
 }  // namespace
 
-Worker::Worker(const JobDef& def, int clone, dev::BlockDevice* dev, const JobRange& range,
+Worker::Worker(const JobDef& def, int /*clone*/, dev::BlockDevice* dev, const JobRange& range,
                std::uint64_t seed)
     : def_(def),
       opts_(def.opts),
-      clone_(clone),
       dev_(dev),
       range_(range),
       gen_(def.opts, range.offset, range.size, seed),

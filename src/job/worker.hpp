@@ -67,7 +67,6 @@ class Worker {
 
   const JobDef& def_;
   const JobOptions& opts_;
-  int clone_;
   dev::BlockDevice* dev_;
   JobRange range_;
   std::unique_ptr<Engine> engine_;

@@ -1,7 +1,6 @@
 // The kyber scheduler: domains, tokens and the latency timer.
 #include "sched/kyber.hpp"
 
-#include <bit>
 #include <cassert>
 #include <cstdint>
 
@@ -10,6 +9,8 @@
 #include "block/merge.hpp"
 #include "block/request_queue.hpp"
 #include "core/clock.hpp"
+#include "core/mutex.hpp"
+#include "core/sbitmap.hpp"
 
 namespace iostack::sched {
 
@@ -27,16 +28,6 @@ constexpr std::uint64_t kPercentileWindowNs = core::kNsPerSec;
 // sbitmap's wait queue constants: SBQ_WAIT_QUEUES and SBQ_WAKE_BATCH.
 constexpr unsigned kSbqWaitQueues = 8;
 constexpr unsigned kSbqWakeBatch = 8;
-
-// sbitmap_calculate_shift: narrow words for small maps, so they span
-// several words.
-unsigned calc_shift(unsigned depth) {
-  unsigned shift = 6;
-  if (depth >= 4) {
-    while ((4u << shift) > depth) --shift;
-  }
-  return shift;
-}
 
 // sbq_calc_wake_batch with no shallow user: depth / 8, within [1, 8].
 unsigned calc_wake_batch(unsigned depth) {
@@ -91,44 +82,29 @@ unsigned kyber_latency_bucket(std::uint64_t target, std::uint64_t latency) {
 
 KyberTokens::KyberTokens(unsigned max_depth)
     : max_depth_(max_depth),
-      shift_(calc_shift(max_depth)),
+      shift_(core::sbitmap_calculate_shift(max_depth)),
       depth_(max_depth),
       wake_batch_(calc_wake_batch(max_depth)) {
-  assert(((max_depth + (1u << shift_) - 1) >> shift_) <= kMaxWords);
+  assert(core::sbitmap_nr_words(max_depth, shift_) <= kMaxWords);
 }
 
-unsigned KyberTokens::busy() const {
-  unsigned n = 0;
-  for (const auto& w : words_)
-    n += static_cast<unsigned>(std::popcount(w.load(std::memory_order_relaxed)));
-  return n;
-}
+unsigned KyberTokens::busy() const { return core::sbitmap_weight(words_); }
 
 int KyberTokens::get() {
   const unsigned depth = depth_.load(std::memory_order_acquire);
-  const unsigned per_word = 1u << shift_;
-  for (unsigned w = 0; w * per_word < depth && w < kMaxWords; ++w) {
-    unsigned bits = depth - w * per_word;
-    if (bits > per_word) bits = per_word;
-    const std::uint64_t mask = bits >= 64 ? ~0ull : ((1ull << bits) - 1);
+  for (unsigned w = 0; w < kMaxWords; ++w) {
+    const std::uint64_t mask = core::sbitmap_word_mask(depth, shift_, w);
+    if (!mask) break;
     // Sequentially consistent against clear(): a waiter that registered and
     // then finds no token is seen by the next clear (no lost wake-up).
-    std::uint64_t cur = words_[w].load(std::memory_order_seq_cst);
-    for (;;) {
-      const std::uint64_t free = ~cur & mask;
-      if (!free) break;
-      const std::uint64_t bit = 1ull << std::countr_zero(free);
-      cur = words_[w].fetch_or(bit, std::memory_order_seq_cst);
-      if (!(cur & bit))
-        return static_cast<int>(w * per_word + static_cast<unsigned>(std::countr_zero(bit)));
-    }
+    const int nr = core::sbitmap_word_get(words_[w], mask, std::memory_order_seq_cst);
+    if (nr >= 0) return static_cast<int>((w << shift_) + static_cast<unsigned>(nr));
   }
   return -1;
 }
 
 void KyberTokens::clear(int nr) {
-  const auto t = static_cast<unsigned>(nr);
-  words_[t >> shift_].fetch_and(~(1ull << (t & ((1u << shift_) - 1))), std::memory_order_seq_cst);
+  core::sbitmap_clear_bit(words_, shift_, static_cast<unsigned>(nr), std::memory_order_seq_cst);
   wake_up();
 }
 
@@ -146,7 +122,7 @@ void KyberTokens::wake_up() {
   block::HwCtx* run[kSbqWakeBatch];
   unsigned n = 0;
   {
-    std::lock_guard<std::mutex> g(wait_mu_);
+    core::LockGuard g(wait_mu_);
     while (n < batch && !waiters_.empty()) {
       Waiter* w = core::list_entry<Waiter, &Waiter::entry>(waiters_.first());
       w->entry.del();
@@ -166,7 +142,7 @@ void KyberTokens::resize(unsigned depth) {
 }
 
 void KyberTokens::add_wait(Waiter* w) {
-  std::lock_guard<std::mutex> g(wait_mu_);
+  core::LockGuard g(wait_mu_);
   if (w->queued.load(std::memory_order_relaxed)) return;
   w->entry.add_tail(&waiters_);
   w->queued.store(true, std::memory_order_release);
@@ -174,7 +150,7 @@ void KyberTokens::add_wait(Waiter* w) {
 }
 
 void KyberTokens::del_wait(Waiter* w) {
-  std::lock_guard<std::mutex> g(wait_mu_);
+  core::LockGuard g(wait_mu_);
   if (!w->queued.load(std::memory_order_relaxed)) return;
   w->entry.del();
   w->queued.store(false, std::memory_order_release);
@@ -239,8 +215,8 @@ void Kyber::limit_depth(block::AllocData* data) {
   block::HwCtx* hctx = data->hctx ? data->hctx : data->q->hctx(0);
   const unsigned nrr = data->q->nr_requests();
   const unsigned bpw = hctx->sched_tags ? hctx->sched_tags->bits_per_word() : 64;
-  const std::uint64_t depth = async_depth_.load(std::memory_order_relaxed);
-  unsigned shallow = nrr ? static_cast<unsigned>((depth * bpw + nrr - 1) / nrr) : bpw;
+  unsigned shallow =
+      core::sbitmap_word_depth(async_depth_.load(std::memory_order_relaxed), bpw, nrr);
   if (shallow < 1) shallow = 1;
   data->shallow_depth = shallow;
 }
@@ -252,7 +228,7 @@ bool Kyber::bio_merge(block::Bio* bio, unsigned nr_segs) {
   HctxData* khd = khd_of(hctx);
   if (!khd) return false;
   CtxQueue& kcq = khd->kcq;
-  std::lock_guard<std::mutex> g(kcq.lock);
+  core::LockGuard g(kcq.lock);
   // Only requests still waiting for a token (in the software queue of their
   // domain) can take the bio.
   return block::blk_bio_list_merge(queue(), &kcq.rq_list[kyber_sched_domain(bio->bi_opf)], bio,
@@ -268,7 +244,7 @@ void Kyber::insert_requests(block::HwCtx* hctx, core::ListHead* list, unsigned f
     Request* rq = block::rq_from_queuelist(list->first());
     const unsigned d = kyber_sched_domain(rq->cmd_flags);
     {
-      std::lock_guard<std::mutex> g(kcq.lock);
+      core::LockGuard g(kcq.lock);
       block::blk_trace_rq_insert(rq);
       rq->queuelist.del();
       if (flags & block::INSERT_AT_HEAD)
@@ -308,7 +284,7 @@ void Kyber::completed_request(Request* rq, std::uint64_t now) {
   // timer_reduce: arm in 100 ms, or keep an earlier expiry.
   if (!clock_) return;
   const std::uint64_t expires = now + kTimerDelayNs;
-  std::lock_guard<std::mutex> g(timer_mu_);
+  core::LockGuard g(timer_mu_);
   if (timer_armed_ && !still_ahead(timer_expires_, expires)) return;
   timer_armed_ = true;
   timer_expires_ = expires;
@@ -343,7 +319,7 @@ Request* Kyber::dispatch_cur_domain(HctxData* khd) {
     const int nr = get_domain_token(khd, d);
     if (nr < 0) return nullptr;
     {
-      std::lock_guard<std::mutex> g(kcq.lock);
+      core::LockGuard g(kcq.lock);
       kcq.rq_list[d].splice_tail_init(rqs);
       kcq.busy[d].store(false, std::memory_order_release);
     }
@@ -366,7 +342,7 @@ Request* Kyber::dispatch_cur_domain(HctxData* khd) {
 
 Request* Kyber::dispatch_request(block::HwCtx* hctx) {
   HctxData* khd = khd_of(hctx);
-  std::lock_guard<std::mutex> g(khd->lock);
+  core::LockGuard g(khd->lock);
   // Carry on with the current domain while its batch lasts.
   if (khd->batching < kKyberBatchSize[khd->cur_domain]) {
     if (Request* rq = dispatch_cur_domain(khd)) return rq;
@@ -431,10 +407,10 @@ void Kyber::resize_domain(unsigned domain, unsigned depth) {
 void Kyber::timer_fn() {
   {
     // Samples counted from here on arm the timer again.
-    std::lock_guard<std::mutex> g(timer_mu_);
+    core::LockGuard g(timer_mu_);
     timer_armed_ = false;
   }
-  std::lock_guard<std::mutex> g(stats_mu_);
+  core::LockGuard g(stats_mu_);
   const std::uint64_t now = clock_->now();
   for (unsigned d = 0; d < KYBER_OTHER; ++d) {
     flush_latency_buckets(d, KYBER_TOTAL_LATENCY);
@@ -472,19 +448,19 @@ void Kyber::timer_fn() {
 
 int Kyber::domain_p99(KyberDomain d) const {
   if (d >= KYBER_OTHER) return -1;
-  std::lock_guard<std::mutex> g(stats_mu_);
+  core::LockGuard g(stats_mu_);
   return domain_p99_[d];
 }
 
 unsigned Kyber::cur_domain(block::HwCtx* hctx) const {
   HctxData* khd = khd_of(hctx);
-  std::lock_guard<std::mutex> g(khd->lock);
+  core::LockGuard g(khd->lock);
   return khd->cur_domain;
 }
 
 unsigned Kyber::batching(block::HwCtx* hctx) const {
   HctxData* khd = khd_of(hctx);
-  std::lock_guard<std::mutex> g(khd->lock);
+  core::LockGuard g(khd->lock);
   return khd->batching;
 }
 
@@ -502,7 +478,7 @@ std::array<unsigned, kKyberLatencyBuckets> Kyber::pending_samples(KyberDomain d,
 }
 
 bool Kyber::timer_pending() const {
-  std::lock_guard<std::mutex> g(timer_mu_);
+  core::LockGuard g(timer_mu_);
   return timer_armed_;
 }
 

@@ -10,7 +10,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -18,6 +17,7 @@
 #include "block/request.hpp"
 #include "core/clock.hpp"
 #include "core/list.hpp"
+#include "core/mutex.hpp"
 
 namespace iostack::sched {
 
@@ -93,8 +93,8 @@ class KyberTokens {
   std::atomic<unsigned> wake_batch_;
   std::array<std::atomic<std::uint64_t>, kMaxWords> words_{};
 
-  std::mutex wait_mu_;  // protects waiters_
-  core::ListHead waiters_;
+  core::Mutex wait_mu_;
+  core::ListHead waiters_ GUARDED_BY(wait_mu_);
   std::atomic<int> ws_active_{0};
   std::atomic<unsigned> completion_cnt_{0};
   std::atomic<unsigned> wakeup_cnt_{0};
@@ -150,31 +150,32 @@ class Kyber final : public block::Elevator {
   // context per hardware queue). Requests wait here, mergeable, until the
   // dispatcher holds a token for their domain.
   struct CtxQueue {
-    std::mutex lock;
-    core::ListHead rq_list[kKyberNumDomains];
+    core::Mutex lock;
+    core::ListHead rq_list[kKyberNumDomains] GUARDED_BY(lock);
     std::atomic<bool> busy[kKyberNumDomains] = {};  // kcq_map bit
   };
 
   // struct kyber_hctx_data.
   struct HctxData {
-    mutable std::mutex lock;  // khd->lock: rqs, cur_domain, batching
-    core::ListHead rqs[kKyberNumDomains];
-    unsigned cur_domain = 0;
-    unsigned batching = 0;
+    mutable core::Mutex lock;  // khd->lock
+    core::ListHead rqs[kKyberNumDomains] GUARDED_BY(lock);
+    unsigned cur_domain GUARDED_BY(lock) = 0;
+    unsigned batching GUARDED_BY(lock) = 0;
     CtxQueue kcq;
     KyberTokens::Waiter domain_wait[kKyberNumDomains];
     std::atomic<unsigned> nr_queued{0};  // in kcq or rqs, for has_work
   };
 
   HctxData* khd_of(block::HwCtx* hctx) const;
-  block::Request* dispatch_cur_domain(HctxData* khd);
+  block::Request* dispatch_cur_domain(HctxData* khd) REQUIRES(khd->lock);
   int get_domain_token(HctxData* khd, unsigned domain);
   void clear_domain_token(block::Request* rq);
 
   static void timer_cb(core::Timer* t);
   void timer_fn();
-  void flush_latency_buckets(unsigned domain, unsigned type);
-  int calculate_percentile(unsigned domain, unsigned type, unsigned percentile, std::uint64_t now);
+  void flush_latency_buckets(unsigned domain, unsigned type) REQUIRES(stats_mu_);
+  int calculate_percentile(unsigned domain, unsigned type, unsigned percentile, std::uint64_t now)
+      REQUIRES(stats_mu_);
   void resize_domain(unsigned domain, unsigned depth);
 
   std::unique_ptr<KyberTokens> tokens_[kKyberNumDomains];
@@ -186,16 +187,16 @@ class Kyber final : public block::Elevator {
   std::atomic<unsigned> cpu_buckets_[KYBER_OTHER][2][kKyberLatencyBuckets] = {};
 
   // Timer state: the histograms and p99 memory belong to the timer function.
-  mutable std::mutex stats_mu_;
-  unsigned latency_buckets_[KYBER_OTHER][2][kKyberLatencyBuckets] = {};
-  std::uint64_t latency_timeout_[KYBER_OTHER] = {};  // 0: not started
-  int domain_p99_[KYBER_OTHER] = {-1, -1, -1};
+  mutable core::Mutex stats_mu_;
+  unsigned latency_buckets_[KYBER_OTHER][2][kKyberLatencyBuckets] GUARDED_BY(stats_mu_) = {};
+  std::uint64_t latency_timeout_[KYBER_OTHER] GUARDED_BY(stats_mu_) = {};  // 0: not started
+  int domain_p99_[KYBER_OTHER] GUARDED_BY(stats_mu_) = {-1, -1, -1};
 
   core::Clock* clock_ = nullptr;
   core::Timer timer_;
-  mutable std::mutex timer_mu_;  // protects the two below
-  bool timer_armed_ = false;
-  std::uint64_t timer_expires_ = 0;
+  mutable core::Mutex timer_mu_;
+  bool timer_armed_ GUARDED_BY(timer_mu_) = false;
+  std::uint64_t timer_expires_ GUARDED_BY(timer_mu_) = 0;
 };
 
 }  // namespace iostack::sched

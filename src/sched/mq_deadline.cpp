@@ -6,6 +6,9 @@
 #include "block/merge.hpp"
 #include "block/request_queue.hpp"
 #include "core/clock.hpp"
+#include "core/mutex.hpp"
+#include "core/sbitmap.hpp"
+#include "task/ioprio.hpp"
 
 namespace iostack::sched {
 
@@ -29,10 +32,10 @@ bool time_before(std::uint64_t a, std::uint64_t b) { return time_after(b, a); }
 }  // namespace
 
 DdPrio dd_prio_of(std::uint16_t ioprio) {
-  switch ((ioprio >> 13) & 7) {
-    case 1:
+  switch (task::prio_class(ioprio)) {
+    case task::kClassRt:
       return DD_RT_PRIO;
-    case 3:
+    case task::kClassIdle:
       return DD_IDLE_PRIO;
     default:
       return DD_BE_PRIO;  // NONE and BE (invalid classes never get here)
@@ -74,8 +77,8 @@ void MqDeadline::limit_depth(block::AllocData* data) {
   block::HwCtx* hctx = data->hctx ? data->hctx : data->q->hctx(0);
   const unsigned nrr = data->q->nr_requests();
   const unsigned bpw = hctx->sched_tags ? hctx->sched_tags->bits_per_word() : 64;
-  const std::uint64_t depth = async_depth_.load(std::memory_order_relaxed);
-  data->shallow_depth = nrr ? static_cast<unsigned>((depth * bpw + nrr - 1) / nrr) : bpw;
+  data->shallow_depth =
+      core::sbitmap_word_depth(async_depth_.load(std::memory_order_relaxed), bpw, nrr);
 }
 
 // --- merging ---
@@ -84,7 +87,7 @@ bool MqDeadline::bio_merge(block::Bio* bio, unsigned nr_segs) {
   Request* free = nullptr;
   bool ret;
   {
-    std::lock_guard<std::mutex> g(lock_);
+    core::LockGuard g(lock_);
     ret = block::blk_mq_sched_try_merge(queue(), bio, nr_segs, &free);
   }
   if (free) block::blk_mq_free_request(free);
@@ -176,7 +179,7 @@ void MqDeadline::finish_request(Request* rq) {
 void MqDeadline::insert_requests(block::HwCtx*, core::ListHead* list, unsigned flags) {
   core::ListHead free;
   {
-    std::lock_guard<std::mutex> g(lock_);
+    core::LockGuard g(lock_);
     const std::uint64_t now = queue()->now();
     while (!list->empty()) {
       Request* rq = block::rq_from_queuelist(list->first());
@@ -190,6 +193,7 @@ void MqDeadline::insert_requests(block::HwCtx*, core::ListHead* list, unsigned f
 
 void MqDeadline::insert_request(Request* rq, unsigned flags, core::ListHead* free,
                                 std::uint64_t now) {
+  core::lockdep_assert_held(lock_);
   PerPrio& pp = per_prio_of(rq);
   // A requeued request was counted on its first insertion.
   if (!rq->elv_priv[0]) pp.stats.inserted++;
@@ -223,7 +227,8 @@ std::uint64_t MqDeadline::expire_ns(unsigned dir) const {
   return static_cast<std::uint64_t>(fifo_expire_ms_[dir]) * core::kNsPerMs;
 }
 
-std::uint32_t MqDeadline::queued_locked(unsigned prio) const {
+// dd_queued: requests of one class the scheduler is responsible for.
+std::uint32_t MqDeadline::dd_queued(unsigned prio) const {
   const IoStats& s = per_prio_[prio].stats;
   return s.inserted - s.completed.load(std::memory_order_relaxed);
 }
@@ -236,6 +241,7 @@ bool MqDeadline::started_after(const Request* rq, std::uint64_t latest_start) co
 // __dd_dispatch_request: the best request of one class that was inserted no
 // later than `latest_start`.
 Request* MqDeadline::dispatch_from(PerPrio& pp, std::uint64_t latest_start, std::uint64_t now) {
+  core::lockdep_assert_held(lock_);
   Request* rq = nullptr;
   unsigned dir;
 
@@ -296,8 +302,9 @@ Request* MqDeadline::dispatch_from(PerPrio& pp, std::uint64_t latest_start, std:
 // dd_dispatch_prio_aged_requests: when several classes have work, a BE or
 // IDLE request inserted more than prio_aging_expire ago goes first.
 Request* MqDeadline::dispatch_aged(std::uint64_t now) {
-  const int busy = (queued_locked(DD_RT_PRIO) != 0) + (queued_locked(DD_BE_PRIO) != 0) +
-                   (queued_locked(DD_IDLE_PRIO) != 0);
+  core::lockdep_assert_held(lock_);
+  const int busy =
+      (dd_queued(DD_RT_PRIO) != 0) + (dd_queued(DD_BE_PRIO) != 0) + (dd_queued(DD_IDLE_PRIO) != 0);
   if (busy < 2) return nullptr;
   const std::uint64_t aged_before =
       now - static_cast<std::uint64_t>(prio_aging_expire_ms_) * core::kNsPerMs;
@@ -307,14 +314,14 @@ Request* MqDeadline::dispatch_aged(std::uint64_t now) {
 }
 
 Request* MqDeadline::dispatch_request(block::HwCtx*) {
-  std::lock_guard<std::mutex> g(lock_);
+  core::LockGuard g(lock_);
   const std::uint64_t now = queue()->now();
   if (Request* rq = dispatch_aged(now)) return rq;
   // Strict priority: a class with queued requests (even ones the driver
   // still holds) keeps lower classes waiting.
   for (unsigned prio = DD_RT_PRIO; prio <= DD_IDLE_PRIO; ++prio) {
     Request* rq = dispatch_from(per_prio_[prio], now, now);
-    if (rq || queued_locked(prio)) return rq;
+    if (rq || dd_queued(prio)) return rq;
   }
   return nullptr;
 }
@@ -322,7 +329,7 @@ Request* MqDeadline::dispatch_request(block::HwCtx*) {
 // --- introspection ---
 
 DdStats MqDeadline::stats(DdPrio prio) const {
-  std::lock_guard<std::mutex> g(lock_);
+  core::LockGuard g(lock_);
   const IoStats& s = per_prio_[prio].stats;
   return {s.inserted, s.merged, s.dispatched, s.completed.load(std::memory_order_relaxed)};
 }
@@ -334,23 +341,23 @@ bool MqDeadline::prio_stats(unsigned prio_class, block::ElvPrioStats* out) const
 }
 
 std::uint32_t MqDeadline::queued(DdPrio prio) const {
-  std::lock_guard<std::mutex> g(lock_);
-  return queued_locked(prio);
+  core::LockGuard g(lock_);
+  return dd_queued(prio);
 }
 
 std::uint32_t MqDeadline::owned_by_driver(DdPrio prio) const {
-  std::lock_guard<std::mutex> g(lock_);
+  core::LockGuard g(lock_);
   const IoStats& s = per_prio_[prio].stats;
   return s.dispatched + s.merged - s.completed.load(std::memory_order_relaxed);
 }
 
 unsigned MqDeadline::batching() const {
-  std::lock_guard<std::mutex> g(lock_);
+  core::LockGuard g(lock_);
   return batching_;
 }
 
 unsigned MqDeadline::starved() const {
-  std::lock_guard<std::mutex> g(lock_);
+  core::LockGuard g(lock_);
   return starved_;
 }
 

@@ -6,13 +6,13 @@
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "block/elevator.hpp"
 #include "block/request.hpp"
 #include "core/list.hpp"
+#include "core/mutex.hpp"
 
 namespace iostack::sched {
 
@@ -41,14 +41,15 @@ class MqDeadline final : public block::Elevator {
   void init_hctx(block::HwCtx* hctx) override;
   void depth_updated(block::HwCtx* hctx) override;
   void limit_depth(block::AllocData* data) override;
-  bool bio_merge(block::Bio* bio, unsigned nr_segs) override;
+  bool bio_merge(block::Bio* bio, unsigned nr_segs) override EXCLUDES(lock_);
   // The calls below come from the block layer's merge helpers, which run
-  // inside bio_merge / insert_requests with the scheduler lock already held.
-  block::ElvMerge request_merge(block::Request** rq, block::Bio* bio) override;
-  void request_merged(block::Request* rq, block::ElvMerge type) override;
-  void requests_merged(block::Request* rq, block::Request* next) override;
-  block::Request* former_request(block::Request* rq) override;
-  block::Request* next_request(block::Request* rq) override;
+  // inside bio_merge / insert_requests with the scheduler lock already held
+  // (stated here; the block layer's interface cannot name lock_).
+  block::ElvMerge request_merge(block::Request** rq, block::Bio* bio) override REQUIRES(lock_);
+  void request_merged(block::Request* rq, block::ElvMerge type) override REQUIRES(lock_);
+  void requests_merged(block::Request* rq, block::Request* next) override REQUIRES(lock_);
+  block::Request* former_request(block::Request* rq) override REQUIRES(lock_);
+  block::Request* next_request(block::Request* rq) override REQUIRES(lock_);
   void prepare_request(block::Request* rq) override;
   void finish_request(block::Request* rq) override;
   void insert_requests(block::HwCtx* hctx, core::ListHead* list, unsigned flags) override;
@@ -89,30 +90,34 @@ class MqDeadline final : public block::Elevator {
     IoStats stats;
   };
 
-  PerPrio& per_prio_of(const block::Request* rq) { return per_prio_[dd_prio_of(rq->ioprio)]; }
-  block::SectorTree& tree_of(block::Request* rq);
-  void insert_request(block::Request* rq, unsigned flags, core::ListHead* free, std::uint64_t now);
-  void remove_request(PerPrio& pp, block::Request* rq);
-  block::Request* dispatch_from(PerPrio& pp, std::uint64_t latest_start, std::uint64_t now);
-  block::Request* dispatch_aged(std::uint64_t now);
-  bool started_after(const block::Request* rq, std::uint64_t latest_start) const;
-  std::uint64_t expire_ns(unsigned dir) const;
-  std::uint32_t queued_locked(unsigned prio) const;
-  void listed_add(int delta);
+  PerPrio& per_prio_of(const block::Request* rq) REQUIRES(lock_) {
+    return per_prio_[dd_prio_of(rq->ioprio)];
+  }
+  block::SectorTree& tree_of(block::Request* rq) REQUIRES(lock_);
+  void insert_request(block::Request* rq, unsigned flags, core::ListHead* free, std::uint64_t now)
+      REQUIRES(lock_);
+  void remove_request(PerPrio& pp, block::Request* rq) REQUIRES(lock_);
+  block::Request* dispatch_from(PerPrio& pp, std::uint64_t latest_start, std::uint64_t now)
+      REQUIRES(lock_);
+  block::Request* dispatch_aged(std::uint64_t now) REQUIRES(lock_);
+  bool started_after(const block::Request* rq, std::uint64_t latest_start) const REQUIRES(lock_);
+  std::uint64_t expire_ns(unsigned dir) const REQUIRES(lock_);
+  std::uint32_t dd_queued(unsigned prio) const REQUIRES(lock_);
+  void listed_add(int delta) REQUIRES(lock_);
 
-  mutable std::mutex lock_;  // dd->lock
-  PerPrio per_prio_[kDdPrioCount];
+  mutable core::Mutex lock_;  // dd->lock
+  PerPrio per_prio_[kDdPrioCount] GUARDED_BY(lock_);
 
-  DdDir last_dir_ = DD_WRITE;  // direction of the last dispatch
-  unsigned batching_ = 0;      // requests dispatched in the current batch
-  unsigned starved_ = 0;       // times reads were chosen over waiting writes
+  DdDir last_dir_ GUARDED_BY(lock_) = DD_WRITE;  // direction of the last dispatch
+  unsigned batching_ GUARDED_BY(lock_) = 0;      // requests dispatched in the current batch
+  unsigned starved_ GUARDED_BY(lock_) = 0;       // times reads were chosen over waiting writes
 
   // Tunables, in the units sysfs shows (milliseconds for times).
-  int fifo_expire_ms_[kDdDirCount];
-  int fifo_batch_;
-  int writes_starved_;
-  int front_merges_;
-  int prio_aging_expire_ms_;
+  int fifo_expire_ms_[kDdDirCount] GUARDED_BY(lock_);
+  int fifo_batch_ GUARDED_BY(lock_);
+  int writes_starved_ GUARDED_BY(lock_);
+  int front_merges_ GUARDED_BY(lock_);
+  int prio_aging_expire_ms_ GUARDED_BY(lock_);
   std::atomic<unsigned> async_depth_{0};  // read without the lock by limit_depth
 
   // Requests on any dispatch list or FIFO; lets has_work skip the lock.

@@ -4,6 +4,7 @@
 #include <climits>
 
 #include "core/kstrtox.hpp"
+#include "core/mutex.hpp"
 #include "sched/mq_deadline.hpp"
 
 namespace iostack::sched {
@@ -14,7 +15,7 @@ std::vector<std::string> MqDeadline::attr_names() const {
 }
 
 int MqDeadline::attr_show(const std::string& name, std::string* out) const {
-  std::lock_guard<std::mutex> g(lock_);
+  core::LockGuard g(lock_);
   long long v;
   if (name == "read_expire")
     v = fifo_expire_ms_[DD_READ];
@@ -63,7 +64,7 @@ int MqDeadline::attr_store(const std::string& name, const std::string& value) {
   if (v < min) v = min;
   if (v > max) v = max;
 
-  std::lock_guard<std::mutex> g(lock_);
+  core::LockGuard g(lock_);
   if (field)
     *field = v;
   else

@@ -3,7 +3,6 @@
 
 #include <cerrno>
 #include <mutex>
-#include <shared_mutex>
 
 #include "task/ioprio.hpp"
 #include "task/task.hpp"
@@ -18,9 +17,9 @@ constexpr uid_t kInvalidUid = static_cast<uid_t>(-1);
 // Runs fn on every task of `ns` matching `pred` until fn returns nonzero.
 // Returns fn's last result, or -ESRCH when nothing matched.
 template <typename Pred, typename Fn>
-int for_each_match(TaskNamespace& ns, Pred pred, Fn fn) {
+int for_each_match(TaskNamespace& ns, Pred pred, Fn fn) REQUIRES_SHARED(ns.mutex()) {
   int ret = -ESRCH;
-  for (const auto& [pid, t] : ns.tasks_locked()) {
+  for (const auto& [pid, t] : ns.tasks()) {
     if (!pred(t)) continue;
     ret = fn(t);
     if (ret != 0) break;
@@ -29,8 +28,8 @@ int for_each_match(TaskNamespace& ns, Pred pred, Fn fn) {
 }
 
 // find_user(): a user_struct exists while some task has that real uid.
-bool user_exists(TaskNamespace& ns, uid_t uid) {
-  for (const auto& [pid, t] : ns.tasks_locked())
+bool user_exists(TaskNamespace& ns, uid_t uid) REQUIRES_SHARED(ns.mutex()) {
+  for (const auto& [pid, t] : ns.tasks())
     if (t->uid.load(std::memory_order_relaxed) == uid) return true;
   return false;
 }
@@ -51,10 +50,10 @@ int ioprio_set(Task* caller, int which, int who, int ioprio) {
   if (int ret = ioprio_check_cap(caller, ioprio); ret != 0) return ret;
 
   TaskNamespace& ns = *caller->ns;
-  std::shared_lock<std::shared_mutex> g(ns.mutex());
+  core::SharedLockGuard g(ns.mutex());
   switch (which) {
     case kWhoProcess: {
-      Task* t = who == 0 ? caller : ns.find_locked(who);
+      Task* t = who == 0 ? caller : ns.lookup(who);
       return t != nullptr ? set_task_ioprio(caller, t, ioprio) : -ESRCH;
     }
     case kWhoPgrp: {
@@ -78,16 +77,16 @@ int ioprio_set(Task* caller, int which, int who, int ioprio) {
 
 int ioprio_get(Task* caller, int which, int who) {
   TaskNamespace& ns = *caller->ns;
-  std::shared_lock<std::shared_mutex> g(ns.mutex());
+  core::SharedLockGuard g(ns.mutex());
   Best best;
   switch (which) {
     case kWhoProcess: {
-      Task* t = who == 0 ? caller : ns.find_locked(who);
+      Task* t = who == 0 ? caller : ns.lookup(who);
       return t != nullptr ? task_raw_ioprio(t) : -ESRCH;
     }
     case kWhoPgrp: {
       const pid_t pgrp = who == 0 ? caller->pgrp.load(std::memory_order_relaxed) : who;
-      for (const auto& [pid, t] : ns.tasks_locked())
+      for (const auto& [pid, t] : ns.tasks())
         if (t->pgrp.load(std::memory_order_relaxed) == pgrp) best.add(t);
       return best.value;
     }
@@ -95,7 +94,7 @@ int ioprio_get(Task* caller, int which, int who) {
       const uid_t uid =
           who == 0 ? caller->uid.load(std::memory_order_relaxed) : static_cast<uid_t>(who);
       if (uid == kInvalidUid || (who != 0 && !user_exists(ns, uid))) return -ESRCH;
-      for (const auto& [pid, t] : ns.tasks_locked())
+      for (const auto& [pid, t] : ns.tasks())
         if (t->uid.load(std::memory_order_relaxed) == uid) best.add(t);
       return best.value;
     }

@@ -2,9 +2,9 @@
 #include "task/task_namespace.hpp"
 
 #include <cstdint>
-#include <mutex>
 #include <vector>
 
+#include "core/mutex.hpp"
 #include "core/process.hpp"
 #include "task/task.hpp"
 
@@ -13,25 +13,25 @@ namespace iostack::task {
 TaskNamespace::~TaskNamespace() {
   std::vector<Task*> left;
   {
-    std::unique_lock<std::shared_mutex> g(mu_);
+    core::LockGuard g(mu_);
     for (auto& [pid, t] : tasks_) left.push_back(t);
   }
   for (Task* t : left) task_exit(t);
 }
 
 bool TaskNamespace::add(Task* t) {
-  std::unique_lock<std::shared_mutex> g(mu_);
+  core::LockGuard g(mu_);
   return tasks_.emplace(t->pid, t).second;
 }
 
 void TaskNamespace::remove(Task* t) {
-  std::unique_lock<std::shared_mutex> g(mu_);
+  core::LockGuard g(mu_);
   auto it = tasks_.find(t->pid);
   if (it != tasks_.end() && it->second == t) tasks_.erase(it);
 }
 
 pid_t TaskNamespace::alloc_pid() {
-  std::unique_lock<std::shared_mutex> g(mu_);
+  core::LockGuard g(mu_);
   // Wrap within the simulated range, skipping pids still in use.
   for (;;) {
     pid_t pid = next_sim_pid_;
@@ -40,13 +40,13 @@ pid_t TaskNamespace::alloc_pid() {
   }
 }
 
-Task* TaskNamespace::find_locked(pid_t pid) const {
+Task* TaskNamespace::lookup(pid_t pid) const {
   auto it = tasks_.find(pid);
   return it == tasks_.end() ? nullptr : it->second;
 }
 
 std::size_t TaskNamespace::size() {
-  std::shared_lock<std::shared_mutex> g(mu_);
+  core::SharedLockGuard g(mu_);
   return tasks_.size();
 }
 

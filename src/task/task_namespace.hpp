@@ -7,7 +7,8 @@
 #include <sys/types.h>
 
 #include <map>
-#include <shared_mutex>
+
+#include "core/mutex.hpp"
 
 namespace iostack::task {
 
@@ -34,16 +35,16 @@ class TaskNamespace {
 
   // Readers hold a shared lock while they use the tasks they find: a task
   // is unregistered (under the exclusive lock) before it is freed.
-  std::shared_mutex& mutex() { return mu_; }
-  Task* find_locked(pid_t pid) const;
-  const std::map<pid_t, Task*>& tasks_locked() const { return tasks_; }
+  core::SharedMutex& mutex() RETURN_CAPABILITY(mu_) { return mu_; }
+  Task* lookup(pid_t pid) const REQUIRES_SHARED(mu_);
+  const std::map<pid_t, Task*>& tasks() const REQUIRES_SHARED(mu_) { return tasks_; }
 
   std::size_t size();
 
  private:
-  std::shared_mutex mu_;
-  std::map<pid_t, Task*> tasks_;
-  pid_t next_sim_pid_ = kFirstSimPid;
+  mutable core::SharedMutex mu_;
+  std::map<pid_t, Task*> tasks_ GUARDED_BY(mu_);
+  pid_t next_sim_pid_ GUARDED_BY(mu_) = kFirstSimPid;
 };
 
 // The namespace of the process's own threads; never destroyed.

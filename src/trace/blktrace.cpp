@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <mutex>
 
 #include "core/process.hpp"
 #include "trace/task_comm.hpp"
@@ -42,22 +41,6 @@ bool write_all(int fd, const char* p, std::size_t n, int* e) {
 }
 
 }  // namespace
-
-// One cpu's relay channel: its own lock, sequence counter and output file, so
-// submitters and completers on different cpus never contend.
-struct BlkTrace::CpuBuf {
-  std::mutex mu;
-  std::uint32_t cpu = 0;
-  int fd = -1;
-  std::string path;
-  std::uint32_t sequence = 0;      // last event number used
-  bool started = false;            // TIMESTAMP note written, buffer allocated
-  std::vector<std::int32_t> pids;  // sorted; a PROCESS note was written for these
-  std::vector<char> buf;
-  std::size_t used = 0;
-  std::uint64_t pending = 0;  // records in buf, counted as dropped if the write fails
-  std::string error;          // first write error
-};
 
 std::unique_ptr<BlkTrace> BlkTrace::open(const std::string& dir, const std::string& devname,
                                          std::uint32_t dev, core::Nanos start_time,
@@ -130,13 +113,13 @@ void BlkTrace::add(core::Nanos now, std::uint64_t sector, std::uint32_t bytes, s
   const std::int32_t who = pid < 0 ? core::current_tid() : pid;
   const std::uint64_t time = now > start_time_ ? now - start_time_ : 0;
   CpuBuf& b = this_cpu();
-  std::lock_guard<std::mutex> lock(b.mu);
+  core::LockGuard lock(b.mu);
   if (!b.started) {
     b.started = true;
     b.buf.resize(kCpuBufBytes);
     // Like trace_note_time(): the wall clock matching relative time 0.
     const std::uint32_t words[2] = {wall_sec_, wall_nsec_};
-    note_locked(b, 0, 0, kBlkTnTimestamp, words, sizeof(words));
+    note(b, 0, 0, kBlkTnTimestamp, words, sizeof(words));
   }
   // Like trace_note_tsk(), but once per pid per cpu file: blkparse reads each
   // file's notes as it reaches them, so a name must precede its events there.
@@ -144,8 +127,8 @@ void BlkTrace::add(core::Nanos now, std::uint64_t sector, std::uint32_t bytes, s
   if (it == b.pids.end() || *it != who) {
     b.pids.insert(it, who);
     const Comm comm = task_comm(who);
-    note_locked(b, time, static_cast<std::uint32_t>(who), kBlkTnProcess, comm.data(),
-                static_cast<std::uint16_t>(comm.size()));
+    note(b, time, static_cast<std::uint32_t>(who), kBlkTnProcess, comm.data(),
+         static_cast<std::uint16_t>(comm.size()));
   }
   BlkIoTrace t{};
   t.magic = kBlkIoTraceMagic | kBlkIoTraceVersion;
@@ -159,13 +142,13 @@ void BlkTrace::add(core::Nanos now, std::uint64_t sector, std::uint32_t bytes, s
   t.cpu = b.cpu;
   t.error = error;
   t.pdu_len = pdu == nullptr ? 0 : pdu_len;
-  append_locked(b, &t, sizeof(t));
-  if (t.pdu_len != 0) append_locked(b, pdu, t.pdu_len);
+  append(b, &t, sizeof(t));
+  if (t.pdu_len != 0) append(b, pdu, t.pdu_len);
   ++b.pending;
 }
 
-void BlkTrace::note_locked(CpuBuf& b, std::uint64_t time, std::uint32_t pid, std::uint32_t action,
-                           const void* data, std::uint16_t len) {
+void BlkTrace::note(CpuBuf& b, std::uint64_t time, std::uint32_t pid, std::uint32_t action,
+                    const void* data, std::uint16_t len) {
   // Notes take no sequence number: the kernel's trace_note() leaves it unset
   // and blkparse skips notes when checking sequences.
   BlkIoTrace t{};
@@ -176,13 +159,13 @@ void BlkTrace::note_locked(CpuBuf& b, std::uint64_t time, std::uint32_t pid, std
   t.device = dev_;
   t.cpu = b.cpu;
   t.pdu_len = len;
-  append_locked(b, &t, sizeof(t));
-  append_locked(b, data, len);
+  append(b, &t, sizeof(t));
+  append(b, data, len);
   ++b.pending;
 }
 
-void BlkTrace::append_locked(CpuBuf& b, const void* data, std::size_t len) {
-  if (b.used + len > b.buf.size()) write_out_locked(b);
+void BlkTrace::append(CpuBuf& b, const void* data, std::size_t len) {
+  if (b.used + len > b.buf.size()) write_out(b);
   if (len > b.buf.size()) {
     int e = 0;
     if (!write_all(b.fd, static_cast<const char*>(data), len, &e)) {
@@ -195,7 +178,7 @@ void BlkTrace::append_locked(CpuBuf& b, const void* data, std::size_t len) {
   b.used += len;
 }
 
-bool BlkTrace::write_out_locked(CpuBuf& b) {
+bool BlkTrace::write_out(CpuBuf& b) {
   if (b.used == 0) return b.error.empty();
   int e = 0;
   const bool ok = write_all(b.fd, b.buf.data(), b.used, &e);
@@ -211,8 +194,8 @@ bool BlkTrace::write_out_locked(CpuBuf& b) {
 bool BlkTrace::flush(std::string* err) {
   bool ok = true;
   for (auto& b : cpus_) {
-    std::lock_guard<std::mutex> lock(b->mu);
-    if (!write_out_locked(*b) && ok) {
+    core::LockGuard lock(b->mu);
+    if (!write_out(*b) && ok) {
       ok = false;
       if (err != nullptr) *err = b->error;
     }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/clock.hpp"
+#include "core/mutex.hpp"
 #include "trace/blktrace_api.hpp"
 
 namespace iostack::trace {
@@ -69,14 +70,30 @@ class BlkTrace {
   std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
-  struct CpuBuf;
+  // One cpu's relay channel: its own lock, sequence counter and output file, so
+  // submitters and completers on different cpus never contend.
+  struct CpuBuf {
+    core::Mutex mu;
+    std::uint32_t cpu = 0;
+    int fd = -1;
+    std::string path;
+    std::uint32_t sequence GUARDED_BY(mu) = 0;  // last event number used
+    bool started GUARDED_BY(mu) = false;        // TIMESTAMP note written, buffer allocated
+    // sorted; a PROCESS note was written for these
+    std::vector<std::int32_t> pids GUARDED_BY(mu);
+    std::vector<char> buf GUARDED_BY(mu);
+    std::size_t used GUARDED_BY(mu) = 0;
+    // records in buf, counted as dropped if the write fails
+    std::uint64_t pending GUARDED_BY(mu) = 0;
+    std::string error GUARDED_BY(mu);  // first write error
+  };
 
   BlkTrace(std::string prefix, std::uint32_t dev, core::Nanos start_time, int ncpus);
   CpuBuf& this_cpu();
-  void note_locked(CpuBuf& b, std::uint64_t time, std::uint32_t pid, std::uint32_t action,
-                   const void* data, std::uint16_t len);
-  void append_locked(CpuBuf& b, const void* data, std::size_t len);
-  bool write_out_locked(CpuBuf& b);
+  void note(CpuBuf& b, std::uint64_t time, std::uint32_t pid, std::uint32_t action,
+            const void* data, std::uint16_t len) REQUIRES(b.mu);
+  void append(CpuBuf& b, const void* data, std::size_t len) REQUIRES(b.mu);
+  bool write_out(CpuBuf& b) REQUIRES(b.mu);
 
   const std::string prefix_;
   const std::uint32_t dev_;

@@ -12,13 +12,14 @@ namespace iostack::uring {
 
 namespace {
 
-bool ring_has_space(IoRingCtx* ctx) {
+bool ring_has_space(IoRingCtx* ctx) REQUIRES(ctx->completion_lock) {
   const std::uint32_t queued = ctx->cached_cq_tail - load_acquire(ctx->rings->cq.head);
   // The application may have moved the head anywhere; trust at most a full ring.
   return queued < ctx->cq_entries;
 }
 
-void write_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags) {
+void write_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags)
+    REQUIRES(ctx->completion_lock) {
   Cqe* cqe = &ctx->rings->cqes[ctx->cached_cq_tail & (ctx->cq_entries - 1)];
   cqe->user_data = user_data;
   cqe->res = res;
@@ -26,7 +27,7 @@ void write_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::u
   ctx->cached_cq_tail++;
 }
 
-void cq_lock(IoRingCtx* ctx) { ctx->completion_lock.lock(); }
+void cq_lock(IoRingCtx* ctx) ACQUIRE(ctx->completion_lock) { ctx->completion_lock.lock(); }
 
 // For `iostack exec --stats`, before the CQE is visible.
 void count_req(const IoKiocb* req) {
@@ -38,17 +39,16 @@ void count_req(const IoKiocb* req) {
 }
 
 // io_cq_unlock_post + io_commit_cqring_flush.
-void cq_unlock_post(IoRingCtx* ctx) {
+void cq_unlock_post(IoRingCtx* ctx) RELEASE(ctx->completion_lock) {
   store_release(ctx->rings->cq.tail, ctx->cached_cq_tail);
-  if (ctx->evfd >= 0) eventfd_signal_locked(ctx);
+  if (ctx->evfd >= 0) eventfd_signal(ctx);
   ctx->completion_lock.unlock();
   commit_cq(ctx);
 }
 
 }  // namespace
 
-bool fill_cqe_locked(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res,
-                     std::uint32_t cflags) {
+bool fill_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags) {
   // Once CQEs wait in the overflow list, later ones queue behind them so the
   // application sees completions in order.
   if (ctx->overflow_list.empty() && ring_has_space(ctx)) {
@@ -80,7 +80,7 @@ void commit_cq(IoRingCtx* ctx) {
 
 void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags) {
   cq_lock(ctx);
-  fill_cqe_locked(ctx, user_data, res, cflags);
+  fill_cqe(ctx, user_data, res, cflags);
   cq_unlock_post(ctx);
 }
 
@@ -161,13 +161,15 @@ void req_complete_post(IoKiocb* req) {
   count_req(req);
   if (!(req->flags & kReqCqeSkip)) {
     cq_lock(ctx);
-    fill_cqe_locked(ctx, req->user_data, req->res, req->cflags);
+    fill_cqe(ctx, req->user_data, req->res, req->cflags);
     cq_unlock_post(ctx);
   }
   req_finish(req, false);
 }
 
-void flush_completions(IoRingCtx* ctx) {
+// Takes completion_lock lazily, at the first CQE to post: conditional
+// locking, which the analysis cannot follow.
+void flush_completions(IoRingCtx* ctx) NO_THREAD_SAFETY_ANALYSIS {
   SubmitState& st = ctx->st;
   while (st.compl_first) {
     IoKiocb* first = st.compl_first;
@@ -178,7 +180,7 @@ void flush_completions(IoRingCtx* ctx) {
       if (r->flags & kReqCqeSkip) continue;
       if (!any) cq_lock(ctx);
       any = true;
-      fill_cqe_locked(ctx, r->user_data, r->res, r->cflags);
+      fill_cqe(ctx, r->user_data, r->res, r->cflags);
     }
     if (any) cq_unlock_post(ctx);
     for (IoKiocb* r = first; r;) {

@@ -9,13 +9,13 @@
 #include <atomic>
 #include <bitset>
 #include <cstdint>
-#include <mutex>
 #include <vector>
 
 #include "block/plug.hpp"
 #include "core/exec_stats.hpp"
 #include "core/file.hpp"
 #include "core/list.hpp"
+#include "core/mutex.hpp"
 #include "uring/io_kiocb.hpp"
 #include "uring/io_rings.hpp"
 #include "uring/io_wq.hpp"
@@ -88,7 +88,7 @@ struct IoRingCtx : core::File {
   std::atomic<pid_t> submitter_tid{0};  // SINGLE_ISSUER / DEFER_TASKRUN owner
 
   // Submission side, under uring_lock.
-  std::mutex uring_lock;
+  core::Mutex uring_lock;
   std::uint32_t cached_sq_head = 0;
   SubmitState st;
   IoKiocb* free_list = nullptr;
@@ -108,8 +108,8 @@ struct IoRingCtx : core::File {
 
   // Completion side.
   SpinLock completion_lock;
-  std::uint32_t cached_cq_tail = 0;
-  core::ListHead overflow_list;
+  std::uint32_t cached_cq_tail GUARDED_BY(completion_lock) = 0;
+  core::ListHead overflow_list GUARDED_BY(completion_lock);
   std::atomic<bool> has_overflow{false};
   std::atomic<bool> cq_dropped{false};  // IO_CHECK_CQ_DROPPED_BIT
   WaitQueue cq_wait;
@@ -119,10 +119,10 @@ struct IoRingCtx : core::File {
 
   // Timeouts, under timeout_lock.
   SpinLock timeout_lock;
-  core::ListHead timeout_list;
-  core::ListHead ltimeout_list;
+  core::ListHead timeout_list GUARDED_BY(timeout_lock);
+  core::ListHead ltimeout_list GUARDED_BY(timeout_lock);
   std::atomic<std::uint32_t> cq_timeouts{0};
-  std::uint32_t cq_last_tm_flush = 0;
+  std::uint32_t cq_last_tm_flush GUARDED_BY(timeout_lock) = 0;
   std::atomic<bool> off_timeout_used{false};
   std::atomic<std::uint32_t> cancel_seq{0};
 

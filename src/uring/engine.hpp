@@ -21,10 +21,9 @@ void req_put(IoKiocb* req, bool locked);      // drop one reference
 void req_cache_destroy(IoRingCtx* ctx);
 
 // ---- complete.cpp: CQ posting and request completion (io_uring.c)
-// Posts one CQE under completion_lock (overflowing when full); false when the
-// CQE was dropped.
-bool fill_cqe_locked(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res,
-                     std::uint32_t cflags);
+// Posts one CQE (overflowing when full); false when the CQE was dropped.
+bool fill_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags)
+    REQUIRES(ctx->completion_lock);
 // Publishes the CQ tail and runs what follows a post: timeouts by count,
 // eventfd, waiters, readiness of the ring fd. Call after unlocking.
 void commit_cq(IoRingCtx* ctx);
@@ -214,7 +213,7 @@ void unaccount_mem(uid_t uid, std::size_t pages);
 // ---- eventfd.cpp (io_uring/eventfd.c)
 int eventfd_register(IoRingCtx* ctx, const void* arg, bool async);
 int eventfd_unregister(IoRingCtx* ctx);
-void eventfd_signal_locked(IoRingCtx* ctx);  // completion_lock held
+void eventfd_signal(IoRingCtx* ctx) REQUIRES(ctx->completion_lock);
 
 // ---- sqpoll.cpp (io_uring/sqpoll.c)
 // Parameter checks of io_sq_offload_create, done before any file exists.

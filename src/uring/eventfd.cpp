@@ -53,7 +53,7 @@ int eventfd_unregister(IoRingCtx* ctx) {
   return 0;
 }
 
-void eventfd_signal_locked(IoRingCtx* ctx) {
+void eventfd_signal(IoRingCtx* ctx) {
   if (load_relaxed(ctx->rings->cq_flags) & IORING_CQ_EVENTFD_DISABLED) return;
   if (ctx->evfd_async && !IoWq::current_is_worker()) return;
   const std::uint64_t one = 1;

@@ -160,7 +160,9 @@ int close_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   return 0;
 }
 
-int close_issue(IoKiocb* req, unsigned issue_flags) {
+// Takes uring_lock unless issue_flags say the caller holds it: conditional
+// locking, which the analysis cannot follow.
+int close_issue(IoKiocb* req, unsigned issue_flags) NO_THREAD_SAFETY_ANALYSIS {
   if (req->close.file_slot) {
     const unsigned slot = req->close.file_slot - 1;
     IoRingCtx* ctx = req->ctx;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/internal_thread.hpp"
+#include "core/mutex.hpp"
 #include "core/uaccess.hpp"
 
 namespace iostack::uring {
@@ -30,11 +31,11 @@ IoWq::IoWq(unsigned bounded_max, unsigned unbounded_max) {
 }
 
 IoWq::~IoWq() {
-  std::unique_lock lock(mu_);
+  core::UniqueLock lock(mu_);
   stopping_ = true;
   cv_[0].notify_all();
   cv_[1].notify_all();
-  exit_cv_.wait(lock, [&] { return live_threads_ == 0; });
+  while (live_threads_ != 0) exit_cv_.wait(lock);
 }
 
 void IoWq::put() {
@@ -43,7 +44,7 @@ void IoWq::put() {
 
 bool IoWq::current_is_worker() { return t_is_worker; }
 
-void IoWq::create_worker_locked(int ai) {
+void IoWq::create_worker(int ai) {
   Acct& a = acct_[ai];
   if (a.nr_workers >= a.max_workers) return;
   a.nr_workers++;
@@ -57,11 +58,11 @@ void IoWq::create_worker_locked(int ai) {
 
 void IoWq::enqueue(IoWqWork* work) {
   const int ai = (work->flags.load(std::memory_order_relaxed) & kWqWorkUnbound) ? 1 : 0;
-  std::lock_guard lock(mu_);
+  core::LockGuard lock(mu_);
   Acct& a = acct_[ai];
   work->list.add_tail(&a.work_list);
   a.nr_queued++;
-  if (a.nr_queued > a.nr_idle) create_worker_locked(ai);
+  if (a.nr_queued > a.nr_idle) create_worker(ai);
   if (a.nr_idle > 0) cv_[ai].notify_one();
 }
 
@@ -69,7 +70,7 @@ void IoWq::worker_main(Worker* w, int ai) {
   t_is_worker = true;
   core::uaccess_thread_init();
   w->thread = pthread_self();
-  std::unique_lock lock(mu_);
+  core::UniqueLock lock(mu_);
   workers_.push_back(w);
   Acct& a = acct_[ai];
   for (;;) {
@@ -88,8 +89,11 @@ void IoWq::worker_main(Worker* w, int ai) {
     }
     if (stopping_) break;
     a.nr_idle++;
-    const bool woke =
-        cv_[ai].wait_for(lock, kIdleTimeout, [&] { return !a.work_list.empty() || stopping_; });
+    const auto deadline = std::chrono::steady_clock::now() + kIdleTimeout;
+    bool woke = true;
+    while (woke && a.work_list.empty() && !stopping_)
+      woke = cv_[ai].wait_until(lock, deadline) == std::cv_status::no_timeout;
+    woke = woke || !a.work_list.empty() || stopping_;
     a.nr_idle--;
     // The last worker of a class stays, as io-wq keeps one around.
     if (!woke && a.nr_workers > 1) break;
@@ -110,7 +114,7 @@ WqCancel IoWq::cancel(bool (*match)(IoWqWork*, void*), void* data, bool all) {
   core::ListHead removed;
   bool running = false;
   {
-    std::lock_guard lock(mu_);
+    core::LockGuard lock(mu_);
     for (Acct& a : acct_) {
       for (core::ListHead* n = a.work_list.first(); n != &a.work_list;) {
         core::ListHead* next = n->next;
@@ -148,7 +152,7 @@ WqCancel IoWq::cancel(bool (*match)(IoWqWork*, void*), void* data, bool all) {
 }
 
 void IoWq::max_workers(unsigned counts[2]) {
-  std::lock_guard lock(mu_);
+  core::LockGuard lock(mu_);
   for (int i = 0; i < 2; ++i) {
     const unsigned prev = acct_[i].max_workers;
     if (counts[i]) acct_[i].max_workers = counts[i];
@@ -157,7 +161,7 @@ void IoWq::max_workers(unsigned counts[2]) {
 }
 
 int IoWq::set_affinity(const cpu_set_t* mask, std::size_t size) {
-  std::lock_guard lock(mu_);
+  core::LockGuard lock(mu_);
   if (mask) {
     CPU_ZERO(&affinity_);
     std::memcpy(&affinity_, mask, size < sizeof(affinity_) ? size : sizeof(affinity_));

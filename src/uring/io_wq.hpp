@@ -9,12 +9,11 @@
 #include <sched.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <vector>
 
 #include "core/list.hpp"
+#include "core/mutex.hpp"
 
 namespace iostack::uring {
 
@@ -76,17 +75,18 @@ class IoWq {
   };
 
   void worker_main(Worker* w, int acct_index);
-  void create_worker_locked(int acct_index);
+  void create_worker(int acct_index) REQUIRES(mu_);
 
-  std::mutex mu_;
-  std::condition_variable cv_[2];
-  std::condition_variable exit_cv_;
-  Acct acct_[2];
-  std::vector<Worker*> workers_;  // running workers (for cancel of running work)
-  bool stopping_ = false;
-  unsigned live_threads_ = 0;
-  bool have_affinity_ = false;
-  cpu_set_t affinity_{};
+  core::Mutex mu_;
+  core::CondVar cv_[2];
+  core::CondVar exit_cv_;
+  Acct acct_[2] GUARDED_BY(mu_);
+  // running workers (for cancel of running work)
+  std::vector<Worker*> workers_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  unsigned live_threads_ GUARDED_BY(mu_) = 0;
+  bool have_affinity_ GUARDED_BY(mu_) = false;
+  cpu_set_t affinity_ GUARDED_BY(mu_){};
   std::atomic<int> refs_{1};
 };
 

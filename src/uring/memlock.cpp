@@ -4,9 +4,9 @@
 #include <sys/resource.h>
 
 #include <cerrno>
-#include <mutex>
 #include <unordered_map>
 
+#include "core/mutex.hpp"
 #include "core/process.hpp"
 #include "uring/engine.hpp"
 
@@ -15,7 +15,7 @@ namespace iostack::uring {
 namespace {
 // user->locked_vm of every user with rings in this process.
 struct LockedVm {
-  std::mutex mu;
+  core::Mutex mu;
   std::unordered_map<uid_t, std::size_t> pages;
 };
 LockedVm& locked_vm() { return core::Process::current().state<LockedVm>(); }
@@ -28,7 +28,7 @@ int account_mem(uid_t uid, std::size_t pages) {
   const std::size_t limit =
       rl.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<std::size_t>(rl.rlim_cur) / kPageSize;
   LockedVm& vm = locked_vm();
-  std::lock_guard lock(vm.mu);
+  core::LockGuard lock(vm.mu);
   std::size_t& cur = vm.pages[uid];
   if (cur + pages > limit || cur + pages < cur) return -ENOMEM;
   cur += pages;
@@ -38,7 +38,7 @@ int account_mem(uid_t uid, std::size_t pages) {
 void unaccount_mem(uid_t uid, std::size_t pages) {
   if (!pages) return;
   LockedVm& vm = locked_vm();
-  std::lock_guard lock(vm.mu);
+  core::LockGuard lock(vm.mu);
   std::size_t& cur = vm.pages[uid];
   cur = cur >= pages ? cur - pages : 0;
 }

@@ -10,11 +10,11 @@
 
 #include <fcntl.h>
 #include <cerrno>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "core/internal_thread.hpp"
+#include "core/mutex.hpp"
 #include "core/process.hpp"
 #include "uring/engine.hpp"
 
@@ -41,12 +41,12 @@ class PollService {
     core::start_internal_thread(core::ThreadKind::kPoll, [this] { run(); }).detach();
   }
 
-  std::mutex mu;
+  core::Mutex mu;
 
   // Registers `req`'s poll entry; false (and nothing registered) on failure.
   bool add(IoKiocb* req) {
     PollEntry& pe = req->poll;
-    std::lock_guard lock(mu);
+    core::LockGuard lock(mu);
     struct epoll_event ev {};
     ev.events = (pe.events & ~static_cast<std::uint32_t>(EPOLLONESHOT | EPOLLET)) |
                 (pe.multishot ? EPOLLET : EPOLLONESHOT);
@@ -94,7 +94,7 @@ class PollService {
     std::uint32_t mask;
     bool finished;
     {
-      std::lock_guard lock(mu);
+      core::LockGuard lock(mu);
       if (fd < 0 || static_cast<std::size_t>(fd) >= table_.size()) return;
       req = table_[static_cast<std::size_t>(fd)];
       if (!req || req->poll.state.load(std::memory_order_relaxed) != kPollArmed) return;
@@ -202,7 +202,7 @@ int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
   PollService& ps = *found;
   IoKiocb* req;
   {
-    std::lock_guard lock(ps.mu);
+    core::LockGuard lock(ps.mu);
     req = find_locked(ctx, cd, false);
     if (!req) return -ENOENT;
     ps.remove_locked(req);
@@ -220,7 +220,7 @@ void poll_remove_all(IoRingCtx* ctx) {
   PollService& ps = *found;
   std::vector<IoKiocb*> dead;
   {
-    std::lock_guard lock(ps.mu);
+    core::LockGuard lock(ps.mu);
     while (!ctx->poll_list.empty()) {
       PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(ctx->poll_list.first());
       IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
@@ -301,7 +301,7 @@ int poll_remove_issue(IoKiocb* req, unsigned) {
   IoKiocb* target;
   bool updated = false;
   {
-    std::lock_guard lock(ps.mu);
+    core::LockGuard lock(ps.mu);
     target = find_locked(ctx, &cd, true);
     if (target && (p.flags & (IORING_POLL_UPDATE_EVENTS | IORING_POLL_UPDATE_USER_DATA))) {
       if (p.flags & IORING_POLL_UPDATE_EVENTS) {

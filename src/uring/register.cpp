@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "core/mutex.hpp"
 #include "core/process.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
@@ -158,7 +159,7 @@ int ring_register(int fd, unsigned opcode, void* arg, unsigned nr_args) {
   } else if (ctx->restricted.load(std::memory_order_acquire) && !register_op_allowed(ctx, opcode)) {
     ret = -EACCES;
   } else {
-    std::lock_guard lock(ctx->uring_lock);
+    core::LockGuard lock(ctx->uring_lock);
     ret = do_register(ctx, opcode, arg, nr_args);
   }
   return ret;

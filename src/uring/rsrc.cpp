@@ -108,7 +108,9 @@ int register_files_update(IoRingCtx* ctx, void* arg, unsigned nr) {
   return done ? static_cast<int>(done) : err;
 }
 
-FileNode* fixed_file_get(IoRingCtx* ctx, unsigned index, bool locked) {
+// Takes uring_lock unless the caller holds it (`locked`, from issue_flags):
+// conditional locking, which the analysis cannot follow.
+FileNode* fixed_file_get(IoRingCtx* ctx, unsigned index, bool locked) NO_THREAD_SAFETY_ANALYSIS {
   if (!locked) ctx->uring_lock.lock();
   FileNode* n = nullptr;
   if (index < ctx->files.size()) n = ctx->files[index];
@@ -155,8 +157,9 @@ int unregister_buffers(IoRingCtx* ctx) {
   return 0;
 }
 
+// Conditional locking on `locked`, as fixed_file_get.
 int fixed_buf_check(IoRingCtx* ctx, unsigned index, std::uint64_t addr, std::uint64_t len,
-                    bool locked) {
+                    bool locked) NO_THREAD_SAFETY_ANALYSIS {
   if (!locked) ctx->uring_lock.lock();
   int ret = -EFAULT;
   if (index < ctx->bufs.size()) {

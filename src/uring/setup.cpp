@@ -9,10 +9,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "core/mutex.hpp"
 #include "core/process.hpp"
 #include "core/uaccess.hpp"
 #include "task/current.hpp"
@@ -234,7 +234,7 @@ void ring_destroy(IoRingCtx* ctx) {
   poll_remove_all(ctx);
   kill_timeouts(ctx);
   {
-    std::lock_guard lock(ctx->uring_lock);
+    core::LockGuard lock(ctx->uring_lock);
     RunningCtxScope scope(ctx);
     while (!ctx->defer_list.empty()) {
       IoKiocb* req = core::list_entry<IoKiocb, &IoKiocb::list>(ctx->defer_list.first());
@@ -270,7 +270,7 @@ void ring_destroy(IoRingCtx* ctx) {
   overflow_flush(ctx, true);
   eventfd_unregister(ctx);
   {
-    std::lock_guard lock(ctx->uring_lock);
+    core::LockGuard lock(ctx->uring_lock);
     if (ctx->files_registered) unregister_files(ctx);
     if (ctx->bufs_registered) unregister_buffers(ctx);
   }

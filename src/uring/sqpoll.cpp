@@ -16,6 +16,7 @@
 #include <cstdio>
 
 #include "core/internal_thread.hpp"
+#include "core/mutex.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 #include "uring/tw_internal.hpp"
@@ -33,20 +34,20 @@ IoRingCtx* node_ctx(core::ListHead* n) {
   return core::list_entry<IoRingCtx, &IoRingCtx::sqd_node>(n);
 }
 
-void update_idle_locked(IoSqData* sqd) {
+void update_idle(IoSqData* sqd) REQUIRES(sqd->lock) {
   unsigned idle = 0;
   for (core::ListHead* n = sqd->ctx_list.first(); n != &sqd->ctx_list; n = n->next)
     idle = std::max(idle, node_ctx(n)->sq_thread_idle_ms);
   sqd->idle_ms.store(idle ? idle : 1000, std::memory_order_relaxed);
 }
 
-void park(IoSqData* sqd) {
+void park(IoSqData* sqd) ACQUIRE(sqd->lock) {
   sqd->park_pending.fetch_add(1, std::memory_order_seq_cst);
   sqd->wait.wake();
   sqd->lock.lock();
 }
 
-void unpark(IoSqData* sqd) {
+void unpark(IoSqData* sqd) RELEASE(sqd->lock) {
   sqd->lock.unlock();
   sqd->park_pending.fetch_sub(1, std::memory_order_seq_cst);
 }
@@ -86,7 +87,7 @@ void sq_thread_main(IoSqData* sqd) {
     CPU_SET(sqd->sq_cpu, &set);
     pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
   }
-  std::unique_lock lock(sqd->lock);
+  core::UniqueLock lock(sqd->lock);
   // As in io_sq_thread, the idle period starts with the first work: a
   // thread that finds nothing at start goes to sleep at once.
   auto timeout = SteadyClock::now();
@@ -193,7 +194,7 @@ int sq_offload_create(IoRingCtx* ctx, const io_uring_params* p) {
   ctx->sq_thread_idle_ms = p->sq_thread_idle ? p->sq_thread_idle : 1000;
   park(sqd);
   ctx->sqd_node.add_head(&sqd->ctx_list);
-  update_idle_locked(sqd);
+  update_idle(sqd);
   const bool dead = attached && !sqd->alive.load(std::memory_order_acquire);
   unpark(sqd);
   if (dead) {
@@ -215,7 +216,7 @@ void sq_thread_finish(IoRingCtx* ctx) {
   if (!sqd) return;
   park(sqd);
   ctx->sqd_node.del();
-  update_idle_locked(sqd);
+  update_idle(sqd);
   unpark(sqd);
   ctx->sqd = nullptr;
   put_sq_data(sqd);

@@ -5,10 +5,10 @@
 #include <sys/types.h>
 
 #include <atomic>
-#include <mutex>
 #include <thread>
 
 #include "core/list.hpp"
+#include "core/mutex.hpp"
 #include "uring/sync.hpp"
 
 namespace iostack::uring {
@@ -16,8 +16,8 @@ namespace iostack::uring {
 // struct io_sq_data (io_uring/sqpoll.h)
 struct IoSqData {
   std::atomic<int> refs{1};
-  std::mutex lock;          // ctx_list; held by the thread while it polls
-  core::ListHead ctx_list;  // IoRingCtx::sqd_node
+  core::Mutex lock;                          // held by the thread while it polls
+  core::ListHead ctx_list GUARDED_BY(lock);  // IoRingCtx::sqd_node
   std::atomic<int> park_pending{0};
   std::atomic<bool> stop{false};
   std::atomic<bool> alive{false};

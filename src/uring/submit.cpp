@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "block/plug.hpp"
+#include "core/mutex.hpp"
 #include "uring/engine.hpp"
 #include "uring/tw_internal.hpp"
 
@@ -408,7 +409,7 @@ int submit_and_flush(IoRingCtx* ctx, unsigned nr) {
   int ret;
   IoKiocb* bdev;
   {
-    std::lock_guard lock(ctx->uring_lock);
+    core::LockGuard lock(ctx->uring_lock);
     RunningCtxScope scope(ctx);
     ret = submit_sqes(ctx, nr);
     bdev = take_bdev_batch(ctx);

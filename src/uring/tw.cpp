@@ -6,6 +6,7 @@
 // picks them up (the kernel's fallback work).
 #include <cerrno>
 
+#include "core/mutex.hpp"
 #include "uring/engine.hpp"
 #include "uring/tw_internal.hpp"
 
@@ -71,7 +72,7 @@ bool tw_run(IoRingCtx* ctx) {
   while (tw_pending(ctx)) {
     IoKiocb* bdev;
     {
-      std::lock_guard lock(ctx->uring_lock);
+      core::LockGuard lock(ctx->uring_lock);
       RunningCtxScope scope(ctx);
       while (TwNode* list = ctx->tw_head.exchange(nullptr, std::memory_order_acquire)) {
         if (ctx->flags & IORING_SETUP_TASKRUN_FLAG)

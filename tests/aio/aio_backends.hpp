@@ -84,9 +84,7 @@ struct WorkersServeDirectIo {
   WorkersServeDirectIo& operator=(const WorkersServeDirectIo&) = delete;
 };
 
-struct AioRingHeader {
-  unsigned id, nr, head, tail, magic, compat_features, incompat_features, header_length;
-};
+using AioRingHeader = iostack_aio_ring;
 inline AioRingHeader* ring_of(aio_context_t ctx) { return reinterpret_cast<AioRingHeader*>(ctx); }
 
 // Whether the event of `cb` is in the ring now (between head and tail),

@@ -60,7 +60,7 @@ TEST(AioSetup, RingHeaderMatchesKernel) {
     EXPECT_EQ(s.header.head, k.header.head);
     EXPECT_EQ(s.header.tail, k.header.tail);
     EXPECT_EQ(s.header.magic, k.header.magic);
-    EXPECT_EQ(s.header.magic, 0xa10a10a1u);
+    EXPECT_EQ(s.header.magic, IOSTACK_AIO_RING_MAGIC);
     EXPECT_EQ(s.header.compat_features, k.header.compat_features);
     EXPECT_EQ(s.header.incompat_features, k.header.incompat_features);
     EXPECT_EQ(s.header.header_length, k.header.header_length);

@@ -15,12 +15,13 @@
 #include "block/plug.hpp"
 #include "block/request_queue.hpp"
 #include "core/virtual_clock.hpp"
+#include "task/ioprio.hpp"
 
 namespace iostack::block::test {
 
-constexpr std::uint16_t kPrioRt = 1u << 13;
-constexpr std::uint16_t kPrioBe = 2u << 13;
-constexpr std::uint16_t kPrioIdle = 3u << 13;
+constexpr std::uint16_t kPrioRt = task::prio_value(task::kClassRt, 0);
+constexpr std::uint16_t kPrioBe = task::prio_value(task::kClassBe, 0);
+constexpr std::uint16_t kPrioIdle = task::prio_value(task::kClassIdle, 0);
 
 // What the driver saw for one queue_rq call.
 struct Issued {

@@ -29,9 +29,8 @@ inline char thread_state(pid_t tid) {
   return close != std::string::npos && close + 2 < s.size() ? s[close + 2] : 0;
 }
 
-// The first thread of this process whose name starts with `prefix`, other
-// than `except` (one that may still be exiting), or 0.
-inline pid_t thread_named(const std::string& prefix, pid_t except = 0) {
+// The first thread of this process whose name starts with `prefix`, or 0.
+inline pid_t thread_named(const std::string& prefix) {
   DIR* d = opendir("/proc/self/task");
   if (!d) return 0;
   pid_t found = 0;
@@ -43,14 +42,25 @@ inline pid_t thread_named(const std::string& prefix, pid_t except = 0) {
     char name[32] = {};
     const bool ok = std::fgets(name, sizeof(name), f) != nullptr;
     std::fclose(f);
-    const auto tid = static_cast<pid_t>(std::stoi(e->d_name));
-    if (ok && tid != except && std::string(name).rfind(prefix, 0) == 0) {
-      found = tid;
+    if (ok && std::string(name).rfind(prefix, 0) == 0) {
+      found = static_cast<pid_t>(std::stoi(e->d_name));
       break;
     }
   }
   closedir(d);
   return found;
+}
+
+// Waits (bounded) until no thread of this process has a name starting with
+// `prefix`: a kernel io thread (the kernel's SQPOLL thread of a ring just
+// closed) ends asynchronously, and its name is the one iostack's takes.
+inline bool wait_until_no_thread_named(const std::string& prefix, int timeout_ms = 5000) {
+  for (int waited = 0; waited < timeout_ms * 10; ++waited) {
+    if (thread_named(prefix) == 0) return true;
+    const struct timespec ts = {0, 100 * 1000};
+    nanosleep(&ts, nullptr);
+  }
+  return false;
 }
 
 // Waits until `tid` sleeps (S or D) for `settle` consecutive looks, up to

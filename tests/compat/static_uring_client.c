@@ -14,16 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond, ...)            \
-  do {                              \
-    if (!(cond)) {                  \
-      printf("FAIL: " __VA_ARGS__); \
-      printf("\n");                 \
-      ++failures;                   \
-    }                               \
-  } while (0)
+#include "check.h"
 
 /* Submits what is queued and reaps one CQE; returns its res. */
 static int one(struct io_uring* ring, unsigned long long expect_ud) {

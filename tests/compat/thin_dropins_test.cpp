@@ -57,6 +57,14 @@ const std::set<std::string> kCApi = {
     "iostack_ioprio_get", "iostack_ioprio_set", "iostack_fd_is_iostack", "iostack_fd_close",
     "iostack_fd_dup", "iostack_fd_changed", "iostack_fd_close_range", "iostack_stats_enable", "iostack_stats_print",
     "iostack_io_uring_poll_mask", "iostack_io_uring_served_here",
+    // iostack/ring.h: liburing's library half, which the drop-in re-exports.
+    "iostack_ring_queue_init_params", "iostack_ring_queue_init", "iostack_ring_queue_mmap",
+    "iostack_ring_queue_exit", "iostack_ring_dontfork", "iostack_ring_register_ring_fd",
+    "iostack_ring_unregister_ring_fd", "iostack_ring_submit", "iostack_ring_submit_and_wait",
+    "iostack_ring_submit_and_get_events", "iostack_ring_get_sqe", "iostack_ring_get_cqe",
+    "iostack_ring_get_events", "iostack_ring_peek_batch_cqe", "iostack_ring_wait_cqes",
+    "iostack_ring_submit_and_wait_timeout", "iostack_ring_wait_cqe_timeout",
+    "iostack_ring_sqring_wait", "iostack_ring_thread_counters",
     // core/uaccess_hook.h, for the shim's SIGSEGV/SIGBUS dispatcher.
     "iostack_uaccess_init", "iostack_uaccess_deliver"};
 

@@ -20,16 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond, ...)            \
-  do {                              \
-    if (!(cond)) {                  \
-      printf("FAIL: " __VA_ARGS__); \
-      printf("\n");                 \
-      ++failures;                   \
-    }                               \
-  } while (0)
+#include "check.h"
 
 /* The x86-64 system call instruction, without libc. */
 static long raw(long nr, long a, long b, long c, long d, long e, long f) {

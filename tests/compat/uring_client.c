@@ -15,16 +15,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond, ...)            \
-  do {                              \
-    if (!(cond)) {                  \
-      printf("FAIL: " __VA_ARGS__); \
-      printf("\n");                 \
-      ++failures;                   \
-    }                               \
-  } while (0)
+#include "check.h"
 
 struct result {
   uint64_t user_data;

@@ -14,6 +14,7 @@
 #include "block/request_queue.hpp"
 #include "core/virtual_clock.hpp"
 #include "sched/mq_deadline.hpp"
+#include "task/ioprio.hpp"
 
 namespace iostack::sched::test {
 namespace {
@@ -22,9 +23,9 @@ using block::REQ_OP_READ;
 using block::REQ_OP_WRITE;
 using block::sector_t;
 
-constexpr std::uint16_t kRt = 1u << 13;
-constexpr std::uint16_t kBe = 2u << 13;
-constexpr std::uint16_t kIdle = 3u << 13;
+constexpr std::uint16_t kRt = task::prio_value(task::kClassRt, 0);
+constexpr std::uint16_t kBe = task::prio_value(task::kClassBe, 0);
+constexpr std::uint16_t kIdle = task::prio_value(task::kClassIdle, 0);
 
 // Records each request it is given and keeps it until told to complete.
 class HoldingDriver final : public block::BlockDriver {

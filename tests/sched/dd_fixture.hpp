@@ -16,12 +16,13 @@
 #include "core/clock.hpp"
 #include "core/virtual_clock.hpp"
 #include "sched/mq_deadline.hpp"
+#include "task/ioprio.hpp"
 
 namespace iostack::sched::test {
 
-constexpr std::uint16_t kRt = 1u << 13;
-constexpr std::uint16_t kBe = 2u << 13;
-constexpr std::uint16_t kIdle = 3u << 13;
+constexpr std::uint16_t kRt = task::prio_value(task::kClassRt, 0);
+constexpr std::uint16_t kBe = task::prio_value(task::kClassBe, 0);
+constexpr std::uint16_t kIdle = task::prio_value(task::kClassIdle, 0);
 
 // Takes every request and never completes it; these tests never dispatch
 // through the block layer anyway.

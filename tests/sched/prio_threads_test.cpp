@@ -47,7 +47,7 @@ class PrioThreadsTest : public BlockTest {
         break;
     }
     for (const auto& r : drv.issued)
-      if (r.sector < (1u << 19)) out.push_back(r.ioprio >> 13);
+      if (r.sector < (1u << 19)) out.push_back(task::prio_class(r.ioprio));
     return out;
   }
 };

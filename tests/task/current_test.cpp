@@ -31,8 +31,8 @@ pid_t gettid_() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
 bool registered(pid_t pid) {
   TaskNamespace& ns = init_task_ns();
-  std::shared_lock<std::shared_mutex> g(ns.mutex());
-  return ns.find_locked(pid) != nullptr;
+  core::SharedLockGuard g(ns.mutex());
+  return ns.lookup(pid) != nullptr;
 }
 
 TEST(Current, MirrorsTheCallingThread) {

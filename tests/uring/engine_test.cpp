@@ -162,9 +162,10 @@ TEST(UringEngine, SqpollSubmitsAndSleepsAfterIdle) {
   SKIP_WITHOUT_KERNEL_URING();
   KernelBackend kb;
   IostackBackend ib;
-  pid_t earlier = 0;  // the kernel's thread, which exits after its ring is gone
   for (Backend* b : {static_cast<Backend*>(&kb), static_cast<Backend*>(&ib)}) {
     SCOPED_TRACE(b->name());
+    // The previous ring's SQPOLL thread must be gone, or it is the one found.
+    ASSERT_TRUE(iostack::test::wait_until_no_thread_named("iou-sqp-"));
     Ring r(b);
     io_uring_params p{};
     p.flags = IORING_SETUP_SQPOLL;
@@ -188,9 +189,8 @@ TEST(UringEngine, SqpollSubmitsAndSleepsAfterIdle) {
     ASSERT_TRUE(r.sq_flags() & IORING_SQ_NEED_WAKEUP);
     prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 2);
     r.flush();
-    const pid_t sq_thread = iostack::test::thread_named("iou-sqp-", earlier);
+    const pid_t sq_thread = iostack::test::thread_named("iou-sqp-");
     ASSERT_NE(0, sq_thread);
-    earlier = sq_thread;
     EXPECT_TRUE(iostack::test::wait_until_blocked(sq_thread));
     EXPECT_EQ(0u, r.cq_ready());  // asleep: nothing happened
     EXPECT_EQ(1, r.enter(1, 0, IORING_ENTER_SQ_WAKEUP));

@@ -1,13 +1,14 @@
 /* Ring setup and teardown (liburing's setup.c): the rings come from
  * iostack_io_uring_setup and are mapped with iostack_io_uring_mmap at the
  * kernel's offsets, and struct io_uring is filled from the offsets the
- * engine reports, exactly as liburing fills it from the kernel's. */
+ * engine reports, exactly as liburing fills it from the kernel's. Also the
+ * registered ring fd, which teardown gives back. */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "iostack/ring.h"
 
 static size_t sqe_size(unsigned setup_flags) {
   return sizeof(struct io_uring_sqe) + ((setup_flags & IORING_SETUP_SQE128) ? 64 : 0);
@@ -86,7 +87,7 @@ static int map_rings(int fd, const struct io_uring_params* p, struct io_uring_sq
   return 0;
 }
 
-URING_EXPORT int io_uring_queue_mmap(int fd, struct io_uring_params* p, struct io_uring* ring) {
+int iostack_ring_queue_mmap(int fd, struct io_uring_params* p, struct io_uring* ring) {
   memset(ring, 0, sizeof(*ring));
   const int ret = map_rings(fd, p, &ring->sq, &ring->cq);
   if (ret) return ret;
@@ -104,11 +105,11 @@ static void close_ring(int fd) {
   errno = saved;
 }
 
-URING_EXPORT int io_uring_queue_init_params(unsigned entries, struct io_uring* ring,
-                                            struct io_uring_params* p) {
+int iostack_ring_queue_init_params(unsigned entries, struct io_uring* ring,
+                                   struct io_uring_params* p) {
   const int fd = iostack_io_uring_setup(entries, p);
   if (fd < 0) return fd;
-  const int ret = io_uring_queue_mmap(fd, p, ring);
+  const int ret = iostack_ring_queue_mmap(fd, p, ring);
   if (ret) {
     close_ring(fd);
     return ret;
@@ -119,19 +120,19 @@ URING_EXPORT int io_uring_queue_init_params(unsigned entries, struct io_uring* r
   return 0;
 }
 
-URING_EXPORT int io_uring_queue_init(unsigned entries, struct io_uring* ring, unsigned flags) {
+int iostack_ring_queue_init(unsigned entries, struct io_uring* ring, unsigned flags) {
   struct io_uring_params p;
   memset(&p, 0, sizeof(p));
   p.flags = flags;
-  return io_uring_queue_init_params(entries, ring, &p);
+  return iostack_ring_queue_init_params(entries, ring, &p);
 }
 
-URING_EXPORT void io_uring_queue_exit(struct io_uring* ring) {
+void iostack_ring_queue_exit(struct io_uring* ring) {
   struct io_uring_sq* sq = &ring->sq;
   iostack_io_uring_munmap(sq->sqes, sqe_size(ring->flags) * sq->ring_entries);
   unmap_rings(sq, &ring->cq);
   /* Frees the registered slot now rather than when the thread exits. */
-  if (ring->int_flags & DROPIN_INT_FLAG_REG_RING) io_uring_unregister_ring_fd(ring);
+  if (ring->int_flags & IOSTACK_RING_INT_FLAG_REG_RING) iostack_ring_unregister_ring_fd(ring);
   close_ring(ring->ring_fd);
 }
 
@@ -144,12 +145,37 @@ static int dontfork(void* addr, size_t len) {
   return ret;
 }
 
-URING_EXPORT int io_uring_ring_dontfork(struct io_uring* ring) {
+int iostack_ring_dontfork(struct io_uring* ring) {
   int ret;
   if (!ring->sq.ring_ptr || !ring->sq.sqes || !ring->cq.ring_ptr) return -EINVAL;
   ret = dontfork(ring->sq.sqes, sqe_size(ring->flags) * ring->sq.ring_entries);
   if (!ret) ret = dontfork(ring->sq.ring_ptr, ring->sq.ring_sz);
   if (!ret && ring->cq.ring_ptr != ring->sq.ring_ptr)
     ret = dontfork(ring->cq.ring_ptr, ring->cq.ring_sz);
+  return ret;
+}
+
+int iostack_ring_register_ring_fd(struct io_uring* ring) {
+  struct io_uring_rsrc_update up;
+  memset(&up, 0, sizeof(up));
+  up.offset = -1U; /* any free slot */
+  up.data = (__u64)ring->ring_fd;
+  const int ret = iostack_io_uring_register(ring->ring_fd, IORING_REGISTER_RING_FDS, &up, 1);
+  if (ret == 1) {
+    ring->enter_ring_fd = (int)up.offset;
+    ring->int_flags |= IOSTACK_RING_INT_FLAG_REG_RING;
+  }
+  return ret;
+}
+
+int iostack_ring_unregister_ring_fd(struct io_uring* ring) {
+  struct io_uring_rsrc_update up;
+  memset(&up, 0, sizeof(up));
+  up.offset = (__u32)ring->enter_ring_fd;
+  const int ret = iostack_io_uring_register(ring->ring_fd, IORING_UNREGISTER_RING_FDS, &up, 1);
+  if (ret == 1) {
+    ring->enter_ring_fd = ring->ring_fd;
+    ring->int_flags &= (__u8)~IOSTACK_RING_INT_FLAG_REG_RING;
+  }
   return ret;
 }

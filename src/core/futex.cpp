@@ -1,14 +1,13 @@
-// futex(2) waits and wakes for the AIO engine.
-#include "aio/futex.hpp"
+// futex(2) on process-private words (FUTEX_PRIVATE_FLAG: never shared across processes).
+#include "core/futex.hpp"
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 
-namespace iostack::aio {
+namespace iostack::core {
 
 int futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
                const struct timespec* deadline) {
@@ -16,8 +15,7 @@ int futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
   const long r = ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word),
                            FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, deadline, nullptr,
                            FUTEX_BITSET_MATCH_ANY);
-  if (r == 0) return 0;
-  if (errno == EAGAIN) return 0;
+  if (r == 0 || errno == EAGAIN) return 0;
   return -errno;
 }
 
@@ -26,4 +24,4 @@ void futex_wake(std::atomic<std::uint32_t>* word, int n) {
             nullptr, nullptr, 0);
 }
 
-}  // namespace iostack::aio
+}  // namespace iostack::core

@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <signal.h>
 
-#include "internal.h"
+#include "iostack/ring.h"
 
 /* What one __io_uring_get_cqe-style call asks of the engine. */
 struct cqe_wait {
@@ -40,11 +40,19 @@ static int cq_needs_enter(struct io_uring* ring) {
   return (ring->flags & IORING_SETUP_IOPOLL) || cq_needs_flush(ring);
 }
 
+/* This thread's enters, for iostack_ring_thread_counters. */
+static __thread struct iostack_ring_counters counters;
+
 static int ring_enter(struct io_uring* ring, unsigned submit, unsigned wait_nr, unsigned flags,
                       void* arg, size_t argsz) {
-  return iostack_io_uring_enter(ring->enter_ring_fd, submit, wait_nr,
-                                dropin_enter_flags(ring, flags), arg, argsz);
+  ++counters.enters;
+  if (flags & IORING_ENTER_SQ_WAKEUP) ++counters.sq_wakeups;
+  /* A registered ring fd is entered by its index. */
+  if (ring->int_flags & IOSTACK_RING_INT_FLAG_REG_RING) flags |= IORING_ENTER_REGISTERED_RING;
+  return iostack_io_uring_enter(ring->enter_ring_fd, submit, wait_nr, flags, arg, argsz);
 }
+
+void iostack_ring_thread_counters(struct iostack_ring_counters* out) { *out = counters; }
 
 /* Publishes the SQEs handed out by get_sqe; returns how many the engine
  * has not consumed yet. Release ordering even without SQPOLL: the engine
@@ -110,18 +118,18 @@ static int get_cqe(struct io_uring* ring, struct io_uring_cqe** cqe_ptr, struct 
   return err;
 }
 
-URING_EXPORT int __io_uring_get_cqe(struct io_uring* ring, struct io_uring_cqe** cqe_ptr,
-                                    unsigned submit, unsigned wait_nr, sigset_t* sigmask) {
+int iostack_ring_get_cqe(struct io_uring* ring, struct io_uring_cqe** cqe_ptr, unsigned submit,
+                         unsigned wait_nr, sigset_t* sigmask) {
   struct cqe_wait w = {submit, wait_nr, 0, 0, sigmask, _NSIG / 8};
   return get_cqe(ring, cqe_ptr, &w);
 }
 
-URING_EXPORT int io_uring_get_events(struct io_uring* ring) {
+int iostack_ring_get_events(struct io_uring* ring) {
   return ring_enter(ring, 0, 0, IORING_ENTER_GETEVENTS, NULL, _NSIG / 8);
 }
 
-URING_EXPORT unsigned io_uring_peek_batch_cqe(struct io_uring* ring, struct io_uring_cqe** cqes,
-                                              unsigned count) {
+unsigned iostack_ring_peek_batch_cqe(struct io_uring* ring, struct io_uring_cqe** cqes,
+                                     unsigned count) {
   const unsigned shift = (ring->flags & IORING_SETUP_CQE32) ? 1 : 0;
   for (int pass = 0; pass < 2; ++pass) {
     const unsigned ready = io_uring_cq_ready(ring);
@@ -134,7 +142,7 @@ URING_EXPORT unsigned io_uring_peek_batch_cqe(struct io_uring* ring, struct io_u
     }
     /* Nothing ready: one enter flushes overflow and, on iostack, clears
      * the ring fd's readiness (see get_cqe). */
-    if (pass == 0) io_uring_get_events(ring);
+    if (pass == 0) iostack_ring_get_events(ring);
   }
   return 0;
 }
@@ -142,11 +150,11 @@ URING_EXPORT unsigned io_uring_peek_batch_cqe(struct io_uring* ring, struct io_u
 /* Without IORING_FEAT_EXT_ARG a wait with a timeout queues a TIMEOUT SQE
  * marked LIBURING_UDATA_TIMEOUT, which __io_uring_peek_cqe swallows. */
 static int queue_timeout(struct io_uring* ring, unsigned wait_nr, struct __kernel_timespec* ts) {
-  struct io_uring_sqe* sqe = io_uring_get_sqe(ring);
+  struct io_uring_sqe* sqe = _io_uring_get_sqe(ring);
   if (!sqe) {
-    const int ret = io_uring_submit(ring);
+    const int ret = iostack_ring_submit(ring);
     if (ret < 0) return ret;
-    sqe = io_uring_get_sqe(ring);
+    sqe = _io_uring_get_sqe(ring);
     if (!sqe) return -EAGAIN;
   }
   io_uring_prep_timeout(sqe, ts, wait_nr, 0);
@@ -164,9 +172,8 @@ static int wait_ext_arg(struct io_uring* ring, struct io_uring_cqe** cqe_ptr, un
   return get_cqe(ring, cqe_ptr, &w);
 }
 
-URING_EXPORT int io_uring_wait_cqes(struct io_uring* ring, struct io_uring_cqe** cqe_ptr,
-                                    unsigned wait_nr, struct __kernel_timespec* ts,
-                                    sigset_t* sigmask) {
+int iostack_ring_wait_cqes(struct io_uring* ring, struct io_uring_cqe** cqe_ptr, unsigned wait_nr,
+                           struct __kernel_timespec* ts, sigset_t* sigmask) {
   int to_submit = 0;
   if (ts) {
     if (ring->features & IORING_FEAT_EXT_ARG)
@@ -174,12 +181,12 @@ URING_EXPORT int io_uring_wait_cqes(struct io_uring* ring, struct io_uring_cqe**
     to_submit = queue_timeout(ring, wait_nr, ts);
     if (to_submit < 0) return to_submit;
   }
-  return __io_uring_get_cqe(ring, cqe_ptr, (unsigned)to_submit, wait_nr, sigmask);
+  return iostack_ring_get_cqe(ring, cqe_ptr, (unsigned)to_submit, wait_nr, sigmask);
 }
 
-URING_EXPORT int io_uring_submit_and_wait_timeout(struct io_uring* ring,
-                                                  struct io_uring_cqe** cqe_ptr, unsigned wait_nr,
-                                                  struct __kernel_timespec* ts, sigset_t* sigmask) {
+int iostack_ring_submit_and_wait_timeout(struct io_uring* ring, struct io_uring_cqe** cqe_ptr,
+                                         unsigned wait_nr, struct __kernel_timespec* ts,
+                                         sigset_t* sigmask) {
   int to_submit;
   if (ts) {
     if (ring->features & IORING_FEAT_EXT_ARG)
@@ -189,12 +196,12 @@ URING_EXPORT int io_uring_submit_and_wait_timeout(struct io_uring* ring,
   } else {
     to_submit = (int)flush_sq(ring);
   }
-  return __io_uring_get_cqe(ring, cqe_ptr, (unsigned)to_submit, wait_nr, sigmask);
+  return iostack_ring_get_cqe(ring, cqe_ptr, (unsigned)to_submit, wait_nr, sigmask);
 }
 
-URING_EXPORT int io_uring_wait_cqe_timeout(struct io_uring* ring, struct io_uring_cqe** cqe_ptr,
-                                           struct __kernel_timespec* ts) {
-  return io_uring_wait_cqes(ring, cqe_ptr, 1, ts, NULL);
+int iostack_ring_wait_cqe_timeout(struct io_uring* ring, struct io_uring_cqe** cqe_ptr,
+                                  struct __kernel_timespec* ts) {
+  return iostack_ring_wait_cqes(ring, cqe_ptr, 1, ts, NULL);
 }
 
 static int submit(struct io_uring* ring, unsigned wait_nr, int getevents) {
@@ -207,20 +214,18 @@ static int submit(struct io_uring* ring, unsigned wait_nr, int getevents) {
   return ring_enter(ring, submitted, wait_nr, flags, NULL, _NSIG / 8);
 }
 
-URING_EXPORT int io_uring_submit(struct io_uring* ring) { return submit(ring, 0, 0); }
+int iostack_ring_submit(struct io_uring* ring) { return submit(ring, 0, 0); }
 
-URING_EXPORT int io_uring_submit_and_wait(struct io_uring* ring, unsigned wait_nr) {
+int iostack_ring_submit_and_wait(struct io_uring* ring, unsigned wait_nr) {
   return submit(ring, wait_nr, 0);
 }
 
-URING_EXPORT int io_uring_submit_and_get_events(struct io_uring* ring) {
-  return submit(ring, 0, 1);
-}
+int iostack_ring_submit_and_get_events(struct io_uring* ring) { return submit(ring, 0, 1); }
 
-URING_EXPORT struct io_uring_sqe* io_uring_get_sqe(struct io_uring* ring) {
+struct io_uring_sqe* iostack_ring_get_sqe(struct io_uring* ring) {
   return _io_uring_get_sqe(ring);
 }
 
-URING_EXPORT int __io_uring_sqring_wait(struct io_uring* ring) {
+int iostack_ring_sqring_wait(struct io_uring* ring) {
   return ring_enter(ring, 0, 0, IORING_ENTER_SQ_WAIT, NULL, _NSIG / 8);
 }
