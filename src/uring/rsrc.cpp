@@ -155,6 +155,13 @@ int unregister_buffers(IoRingCtx* ctx) {
   return 0;
 }
 
+bool fixed_buf_exists(IoRingCtx* ctx, unsigned index, bool locked) {
+  if (!locked) ctx->uring_lock.lock();
+  const bool ok = index < ctx->bufs.size() && ctx->bufs[index].len;
+  if (!locked) ctx->uring_lock.unlock();
+  return ok;
+}
+
 int fixed_buf_check(IoRingCtx* ctx, unsigned index, std::uint64_t addr, std::uint64_t len,
                     bool locked) {
   if (!locked) ctx->uring_lock.lock();

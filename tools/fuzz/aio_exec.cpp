@@ -14,6 +14,7 @@
 #include <map>
 
 #include "aio_prog.hpp"
+#include "campaign.hpp"
 #include "iostack/aio.h"
 
 namespace fuzz {
@@ -88,14 +89,17 @@ std::string aio_execute(const AioProgram& p, bool kernel, const std::string& dir
     }
     return n;
   };
-  auto outstanding = [&] {
+  auto outstanding = [&](bool polls) {
     std::size_t n = 0;
     for (struct iocb* cb : submitted)
-      if (!done[cb]) n++;
+      if (!done[cb] && (polls || cb->aio_lio_opcode != IOCB_CMD_POLL)) n++;
     return n;
   };
+  // Every request but a poll completes by itself: wait for those (at most
+  // a few seconds), then for polls until nothing came for quiet_ms.
   auto drain = [&] {
-    while (outstanding() > 0) {
+    for (int i = 0; i < 500 && outstanding(false) > 0; ++i) reap(1, 10);
+    while (outstanding(true) > 0) {
       if (reap(1, quiet_ms) <= 0) break;
     }
   };
@@ -154,7 +158,7 @@ std::string aio_execute(const AioProgram& p, bool kernel, const std::string& dir
   }
   drain();
   for (struct iocb* cb : submitted) {
-    if (done[cb]) continue;
+    if (done[cb] || cb->aio_lio_opcode != IOCB_CMD_POLL) continue;
     struct io_event ev;
     std::memset(&ev, 0, sizeof(ev));
     log.add("io_cancel " + std::to_string(cb->aio_data), res_str(b.cancel(ctx, cb, &ev)));
@@ -165,11 +169,13 @@ std::string aio_execute(const AioProgram& p, bool kernel, const std::string& dir
   for (const Ev& e : events)
     log.add("ev " + std::to_string(e.data) + "#" + std::to_string(seen[e.data]++), e.text);
   w.final_state(&log);
-  log.add("io_destroy", res_str(b.destroy(ctx)));
+  // Only iostack's context is destroyed (the kernel's io_destroy waits for
+  // an RCU grace period; exiting does that after the log is sent).
+  if (!kernel) b.destroy(ctx);
   return log.serialize();
 }
 
-std::string aio_classify(const AioProgram& p, const std::string& key, const std::string& kval,
+std::string aio_classify(const AioProgram& p, const Log& klog, const Log& ilog, const std::string& key, const std::string& kval,
                          const std::string& ival) {
   auto op_of = [&](std::uint64_t data) -> std::string {
     for (const AioStep& st : p.steps)
@@ -195,12 +201,15 @@ std::string aio_classify(const AioProgram& p, const std::string& key, const std:
       if (st.kind != AioStep::kSubmit || sn++ != step) continue;
       // The iocb the shorter submission stopped at (or the error it returned).
       const long at = std::min(k < 0 ? 0 : k, i < 0 ? 0 : i);
-      const std::string op = static_cast<std::size_t>(at) < st.iocbs.size()
-                                 ? aio_op_name(st.iocbs[static_cast<std::size_t>(at)].opcode)
-                                 : "?";
-      const std::string ks = k < 0 ? kval : (k < i ? "stops" : "goes on");
-      const std::string is = i < 0 ? ival : (i < k ? "stops" : "goes on");
-      return "io_submit at " + op + ": kernel " + ks + ", iostack " + is;
+      if (static_cast<std::size_t>(at) >= st.iocbs.size()) return "io_submit count";
+      const IocbSpec& c = st.iocbs[static_cast<std::size_t>(at)];
+      const std::string key = "ev " + std::to_string(c.data) + "#0";
+      if (k < 0 && i < 0)
+        return "io_submit " + aio_op_name(c.opcode) + ": kernel " + kval + ", iostack " + ival;
+      const bool kernel_refuses = k < i;
+      return "io_submit " + std::string(kernel_refuses ? "kernel" : "iostack") + " refuses " +
+             aio_op_name(c.opcode) + " (other: event " +
+             res_of(log_value(kernel_refuses ? ilog : klog, key)) + ")";
     }
     return "io_submit";
   }

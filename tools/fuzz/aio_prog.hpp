@@ -46,7 +46,7 @@ std::string aio_print(const AioProgram& p);
 std::string aio_execute(const AioProgram& p, bool kernel, const std::string& dir, int quiet_ms);
 std::size_t aio_items(const AioProgram& p);
 AioProgram aio_without(const AioProgram& p, std::size_t item);
-std::string aio_classify(const AioProgram& p, const std::string& key, const std::string& kval,
+std::string aio_classify(const AioProgram& p, const Log& klog, const Log& ilog, const std::string& key, const std::string& kval,
                          const std::string& ival);
 std::string aio_op_name(unsigned op);
 

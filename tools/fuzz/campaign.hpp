@@ -25,8 +25,9 @@ struct Target {
   std::size_t (*items)(const Prog&);
   Prog (*without)(const Prog&, std::size_t item);
   // A class name for a difference at `key` ("cqe 5#0", "enter 1", ...).
-  std::string (*classify)(const Prog&, const std::string& key, const std::string& kval,
-                          const std::string& ival);
+  // Both logs are there to name the request involved.
+  std::string (*classify)(const Prog&, const Log& kernel, const Log& iostack,
+                          const std::string& key, const std::string& kval, const std::string& ival);
 };
 
 struct Options {
@@ -34,7 +35,7 @@ struct Options {
   std::uint64_t seeds = 100;
   bool minimize = true;
   int quiet_ms = 10;
-  int timeout_ms = 20000;
+  int timeout_ms = 5000;
   int time_limit_s = 0;  // stop starting seeds after this long (0: no limit)
   unsigned examples = 1;  // minimised examples printed per class
   std::string tmpdir = "/tmp";
@@ -53,6 +54,9 @@ struct Summary {
   std::map<std::string, std::uint64_t> by_class;
   std::map<std::string, std::vector<std::uint64_t>> class_seeds;
 };
+
+// The value of `key` in a log, "none" if absent.
+std::string log_value(const Log& l, const std::string& key);
 
 // Compares two logs: the differing lines, in the order of the kernel's log
 // (lines only iostack has come after).

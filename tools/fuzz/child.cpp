@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "world.hpp"
 
@@ -22,6 +23,20 @@ long long now_ms() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+constexpr const char* kEndMarker = "end-of-log\n";
+
+// Children that sent their log and are still exiting.
+std::vector<pid_t> g_exiting;
+
+void reap_finished() {
+  std::vector<pid_t> left;
+  for (pid_t pid : g_exiting) {
+    int status;
+    if (waitpid(pid, &status, WNOHANG) == 0) left.push_back(pid);
+  }
+  g_exiting.swap(left);
 }
 
 }  // namespace
@@ -46,11 +61,15 @@ RunResult run_in_child(const std::string& base, const std::function<std::string(
     close(p[0]);
     const std::string out = body(dir);
     std::size_t off = 0;
-    while (off < out.size()) {
-      const ssize_t n = write(p[1], out.data() + off, out.size() - off);
+    const std::string msg = out + kEndMarker;
+    while (off < msg.size()) {
+      const ssize_t n = write(p[1], msg.data() + off, msg.size() - off);
       if (n <= 0) break;
       off += static_cast<std::size_t>(n);
     }
+    // Closing before exiting lets the parent go on while the kernel tears
+    // down what the child had (an AIO context waits for an RCU grace period).
+    close(p[1]);
     _exit(0);
   }
   close(p[1]);
@@ -75,6 +94,17 @@ RunResult run_in_child(const std::string& base, const std::function<std::string(
     res.log.append(buf, static_cast<std::size_t>(n));
   }
   close(p[0]);
+  reap_finished();
+  const bool complete = res.log.size() >= std::strlen(kEndMarker) &&
+                        res.log.compare(res.log.size() - std::strlen(kEndMarker), std::string::npos,
+                                        kEndMarker) == 0;
+  if (complete && !timed_out) {
+    // The whole log came: the child only has to exit; reap it later.
+    res.log.resize(res.log.size() - std::strlen(kEndMarker));
+    g_exiting.push_back(pid);
+    remove_tree(dir);
+    return res;
+  }
   if (timed_out) kill(pid, SIGKILL);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -84,9 +114,9 @@ RunResult run_in_child(const std::string& base, const std::function<std::string(
   } else if (WIFSIGNALED(status)) {
     res.status = RunResult::kCrash;
     res.signal = WTERMSIG(status);
-  } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-    res.status = RunResult::kCrash;
-    res.signal = 128 + WEXITSTATUS(status);
+  } else {
+    res.status = RunResult::kCrash;  // exited without sending its whole log
+    res.signal = 128 + (WIFEXITED(status) ? WEXITSTATUS(status) : 0);
   }
   remove_tree(dir);
   return res;

@@ -5,6 +5,12 @@
 
 namespace fuzz {
 
+std::string log_value(const Log& l, const std::string& key) {
+  for (const auto& [k, v] : l.lines)
+    if (k == key) return v;
+  return "none";
+}
+
 std::vector<std::pair<std::string, std::pair<std::string, std::string>>> log_diff(
     const std::string& kernel, const std::string& iostack) {
   const Log k = Log::parse(kernel);

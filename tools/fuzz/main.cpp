@@ -3,7 +3,7 @@
 //
 //   iostack-fuzz uring|aio [--seeds N] [--start S] [--no-minimize] [--examples K]
 //                [--quiet-ms MS] [--timeout-ms MS] [--time-limit SEC] [--tmpdir DIR]
-//                [--allow CLASS]... [--verbose]
+//                [--allow CLASS]... [--allow-file FILE] [--verbose]
 //   iostack-fuzz uring|aio --show SEED [--verbose]      one seed: program and differences
 //
 // Exit status: 0 when every compared seed gave the kernel's answers (or a
@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "aio_prog.hpp"
 #include "campaign_impl.hpp"
@@ -30,7 +31,7 @@ int usage(const char* msg) {
   std::fprintf(stderr,
                "usage: iostack-fuzz uring|aio [--seeds N] [--start S] [--show SEED] [--no-minimize]\n"
                "       [--examples K] [--quiet-ms MS] [--timeout-ms MS] [--time-limit SEC]\n"
-               "       [--tmpdir DIR] [--allow CLASS]... [--verbose]\n");
+               "       [--tmpdir DIR] [--allow CLASS]... [--allow-file FILE] [--verbose]\n");
   return 2;
 }
 
@@ -62,6 +63,33 @@ int run(const Target<Prog>& t, const Options& o, bool show, std::uint64_t show_s
                 seeds.c_str());
   }
   return s.divergent ? 1 : 0;
+}
+
+// Documented differences: "uring|aio<TAB>class prefix<TAB>reason" lines;
+// '#' starts a comment.
+bool read_allow_file(const char* path, const std::string& what, std::vector<std::string>* out) {
+  std::FILE* f = std::fopen(path, "r");
+  if (!f) {
+    std::fprintf(stderr, "iostack-fuzz: %s: %s\n", path, std::strerror(errno));
+    return false;
+  }
+  char line[1024];
+  int n = 0;
+  while (std::fgets(line, sizeof(line), f)) {
+    ++n;
+    std::string l = line;
+    if (l.empty() || l[0] == '#' || l[0] == '\n') continue;
+    const auto t1 = l.find('\t');
+    const auto t2 = t1 == std::string::npos ? t1 : l.find('\t', t1 + 1);
+    if (t2 == std::string::npos) {
+      std::fprintf(stderr, "iostack-fuzz: %s:%d: expected interface<TAB>class<TAB>reason\n", path, n);
+      std::fclose(f);
+      return false;
+    }
+    if (l.substr(0, t1) == what) out->push_back(l.substr(t1 + 1, t2 - t1 - 1));
+  }
+  std::fclose(f);
+  return true;
 }
 
 bool kernel_has(const char* what) {
@@ -117,6 +145,8 @@ int main(int argc, char** argv) {
       o.tmpdir = argv[++i];
     } else if (a == "--allow" && i + 1 < argc) {
       o.allowed.push_back(argv[++i]);
+    } else if (a == "--allow-file" && i + 1 < argc) {
+      if (!read_allow_file(argv[++i], what, &o.allowed)) return 2;
     } else if (a == "--no-minimize") {
       o.minimize = false;
     } else if (a == "--verbose") {

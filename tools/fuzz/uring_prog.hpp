@@ -66,6 +66,6 @@ UringProgram uring_without(const UringProgram& p, std::size_t item);
 }  // namespace fuzz
 
 namespace fuzz {
-std::string uring_classify(const UringProgram& p, const std::string& key, const std::string& kval,
+std::string uring_classify(const UringProgram& p, const Log& klog, const Log& ilog, const std::string& key, const std::string& kval,
                            const std::string& ival);
 }  // namespace fuzz
