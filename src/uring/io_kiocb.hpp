@@ -148,6 +148,8 @@ struct FadviseData {
 struct NopData {
   unsigned flags;
   int inject;
+  int fd;              // IORING_NOP_FILE: the descriptor (or fixed index) to look up
+  unsigned buf_index;  // IORING_NOP_FIXED_BUFFER
 };
 
 // struct io_kiocb (include/linux/io_uring_types.h)
