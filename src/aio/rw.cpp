@@ -1,5 +1,10 @@
 // aio_prep_rw, aio_setup_rw and rw_verify_area (fs/aio.c, lib/iov_iter.c,
 // fs/read_write.c): every check io_submit makes on a read or write.
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
 #include <cerrno>
 #include <cstdint>
 #include <new>
@@ -13,18 +18,44 @@
 namespace iostack::aio {
 namespace {
 
+// Whether the file's operations have FOP_DONTCACHE: regular files of
+// ext4, XFS and btrfs.
+bool has_dontcache(int fd) {
+  struct stat st;
+  struct statfs sf;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || ::fstatfs(fd, &sf) != 0) return false;
+  return sf.f_type == EXT4_SUPER_MAGIC || sf.f_type == XFS_SUPER_MAGIC ||
+         sf.f_type == BTRFS_SUPER_MAGIC;
+}
+
 // kiocb_set_rw_flags().
-int set_rw_flags(AioKiocb* req, std::uint32_t flags, bool write, bool bdev) {
+int set_rw_flags(AioKiocb* req, std::uint32_t flags, bool write, const FileRef& f, int fd) {
   if (flags == 0) return 0;
+  const bool bdev = f.bdev != nullptr;
   if ((flags & ~kRwfSupported) != 0) return -EOPNOTSUPP;
   if ((flags & kRwfAppend) && (flags & kRwfNoappend)) return -EINVAL;
   if (flags & kRwfAtomic) {
     if (!write) return -EOPNOTSUPP;
     if (bdev) return -EOPNOTSUPP;  // iostack devices offer no atomic writes
+    if (!(f.flags & O_DIRECT)) return -EOPNOTSUPP;  // FMODE_CAN_ATOMIC_WRITE needs O_DIRECT
   }
-  if ((flags & kRwfDontcache) && bdev) return -EOPNOTSUPP;
+  // A directory has no FMODE_NOWAIT (nor anything else it could read).
+  if ((flags & kRwfNowait) && (f.flags & O_DIRECTORY)) return -EOPNOTSUPP;
+  if ((flags & kRwfDontcache) && (bdev || !has_dontcache(fd))) return -EOPNOTSUPP;
   req->rw_flags = flags;
   return 0;
+}
+
+// Files without O_LARGEFILE in their flags were not opened by open(2):
+// pipes, sockets, eventfds and other anonymous inodes.
+constexpr int kKernelOLargefile = 0100000;
+
+// An eventfd has read_iter but no write_iter: AIO refuses to write it with
+// -EINVAL. (A directory has no read_iter either: rw_issue_os finds that
+// out from the read itself.)
+bool lacks_write_iter(const FileRef& f, int fd) {
+  if (f.bdev != nullptr || (f.flags & kKernelOLargefile)) return false;
+  return aio_is_eventfd(fd);
 }
 
 // aio_setup_rw(): import_ubuf() / __import_iovec(). The iovecs are copied,
@@ -70,10 +101,12 @@ int aio_rw(AioKiocb* req, const struct iocb& cb, const FileRef& f, bool write, b
     if (int ret = task::ioprio_check_cap(task::current(), cb.aio_reqprio); ret != 0) return ret;
     req->ioprio = cb.aio_reqprio;
   }
-  if (int ret = set_rw_flags(req, cb.aio_rw_flags, write, f.bdev != nullptr); ret != 0) return ret;
+  if (int ret = set_rw_flags(req, cb.aio_rw_flags, write, f, req->fd); ret != 0) return ret;
   req->rw_flags &= ~kRwfHipri;  // nobody polls for AIO completions
 
   if (write ? !f.writable() : !f.readable()) return -EBADF;
+  if (write && lacks_write_iter(f, req->fd)) return -EINVAL;
+  if (!write && (f.flags & O_DIRECTORY)) return -EINVAL;  // no read_iter
   if (int ret = import_buffers(req, cb, vectored); ret != 0) return ret;
 
   // rw_verify_area().
@@ -87,7 +120,7 @@ int aio_rw(AioKiocb* req, const struct iocb& cb, const FileRef& f, bool write, b
     req->bdev_ref = core::FileRef(f.bdev);
     rw_issue_bdev(req);
   } else {
-    rw_issue_os(req, f.flags, batch);
+    return rw_issue_os(req, f.flags, batch);
   }
   return 0;
 }

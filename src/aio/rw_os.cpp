@@ -5,12 +5,17 @@
 // waits for it on a descriptor of its own and at the request's I/O priority.
 #include <fcntl.h>
 #include <linux/io_uring.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 
 #include "aio/complete.hpp"
 #include "aio/dio_align.hpp"
@@ -107,11 +112,35 @@ bool rw_issue_host_uring(AioKiocb* req) {
   return core::host_uring_submit(&req->host);
 }
 
+// What the kernel's read_iter/write_iter answer for an empty transfer,
+// which preadv2/pwritev2 never call: an eventfd reads 8 bytes or fails,
+// and a buffered write asked not to wait fails where the file system cannot
+// do one (ext4 says so first, generic_write_checks says -EINVAL).
+long empty_rw(const AioKiocb* req, int file_flags) {
+  if (!req->write) return aio_is_eventfd(req->fd) ? -EINVAL : 0;
+  if (!(req->rw_flags & kRwfNowait) || (file_flags & O_DIRECT)) return 0;
+  struct stat st;
+  struct statfs sf;
+  if (::fstat(req->fd, &st) != 0 || !S_ISREG(st.st_mode) || ::fstatfs(req->fd, &sf) != 0) return 0;
+  if (sf.f_type == XFS_SUPER_MAGIC || sf.f_type == BTRFS_SUPER_MAGIC) return 0;
+  return sf.f_type == EXT4_SUPER_MAGIC ? -EOPNOTSUPP : -EINVAL;
+}
+
 }  // namespace
 
-void rw_issue_os(AioKiocb* req, int file_flags, AioWorkBatch* batch) {
+bool aio_is_eventfd(int fd) {
+  char path[64];
+  char target[64];
+  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  const ssize_t n = ::readlink(path, target, sizeof(target) - 1);
+  if (n < 0) return false;
+  target[n] = '\0';
+  return std::strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+int rw_issue_os(AioKiocb* req, int file_flags, AioWorkBatch* batch) {
   if ((file_flags & O_DIRECT) && direct_is_async(req, file_flags)) {
-    if (rw_issue_host_uring(req)) return;
+    if (rw_issue_host_uring(req)) return 0;
     const int fd = file_ref_private_fd(req->fd);
     if (fd >= 0) {
       req->fd = fd;
@@ -122,14 +151,18 @@ void rw_issue_os(AioKiocb* req, int file_flags, AioWorkBatch* batch) {
       req->work.owner = req;
       req->work.quick = true;
       batch->add(&req->work);
-      return;
+      return 0;
     }
     // No descriptor to spare: the same I/O here, blocking the submitter.
   }
   // Buffered I/O runs inside the kernel's io_submit, in submission order,
   // blocking the caller when it has to: later iocbs of a batch see the
   // effects of earlier ones. Same here.
-  aio_complete_rw(req, os_rw(req));
+  const long res = iov_total(req) == 0 ? empty_rw(req, file_flags) : os_rw(req);
+  // A directory has no read_iter: io_submit refuses before reading.
+  if (res == -EISDIR && !req->write) return -EINVAL;
+  aio_complete_rw(req, res);
+  return 0;
 }
 
 }  // namespace iostack::aio

@@ -7,7 +7,10 @@
 
 namespace iostack::aio {
 
-void rw_issue_os(AioKiocb* req, int file_flags, AioWorkBatch* batch);
+// 0, or what io_submit refuses the request with (a read of a directory).
+int rw_issue_os(AioKiocb* req, int file_flags, AioWorkBatch* batch);
+// Whether `fd` is an eventfd.
+bool aio_is_eventfd(int fd);
 void rw_issue_bdev(AioKiocb* req);
 // Total bytes of req->iov.
 std::size_t iov_total(const AioKiocb* req);

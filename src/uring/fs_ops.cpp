@@ -149,6 +149,9 @@ int openat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   if (int ret = getname(sqe->addr, false, &req->open.path)) return ret;
   req->flags |= kReqCleanup;
   if (sqe->file_index) return -EINVAL;  // direct descriptors are not implemented
+  // io_openat_force_async: these would block, so they always go to io-wq
+  // (where a cancel behind them can find them).
+  if (req->open.flags & (O_TRUNC | O_CREAT | __O_TMPFILE)) req->flags |= kReqForceAsync;
   return 0;
 }
 
@@ -207,7 +210,7 @@ int statx_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   req->statx.buf = sqe->addr2;
   req->statx.path = nullptr;
   if (int ret = getname(sqe->addr, req->statx.flags & AT_EMPTY_PATH, &req->statx.path)) return ret;
-  req->flags |= kReqCleanup;
+  req->flags |= kReqCleanup | kReqForceAsync;  // the kernel always runs statx on io-wq
   return 0;
 }
 

@@ -166,6 +166,7 @@ int clip_iov(const struct iovec* iov, int nr, std::size_t bytes, std::vector<str
 // RWF_* values newer than the build's headers, and what 6.18 accepts.
 constexpr unsigned kRwfNoappend = 0x20;
 constexpr unsigned kRwfAtomic = 0x40;
+constexpr unsigned kRwfDontcache = 0x80;
 constexpr unsigned kRwfSupported = 0x1ff;  // up to RWF_NOSIGNAL
 
 // Whether buffered writes on this file can go without blocking
@@ -191,7 +192,15 @@ bool is_eventfd(int fd) {
 // check some of these in another order, and a zero-length transfer returns
 // before checking anything; so this runs for requests with rw_flags, empty
 // ones, and failed ones (never on the plain fast path).
-int rw_validate(IoKiocb* req, bool write) {
+// FOP_DONTCACHE: regular files of ext4, XFS and btrfs.
+bool has_dontcache(int fd, const struct stat& st) {
+  struct statfs sf;
+  if (!S_ISREG(st.st_mode) || fstatfs(fd, &sf) != 0) return false;
+  return sf.f_type == EXT4_SUPER_MAGIC || sf.f_type == XFS_SUPER_MAGIC ||
+         sf.f_type == BTRFS_SUPER_MAGIC;
+}
+
+int rw_validate(IoKiocb* req, bool write, bool nonblock) {
   RwData& rw = req->rw;
   const int fl = fcntl(req->os_fd, F_GETFL);
   if (fl < 0 || (fl & O_PATH)) return -EBADF;
@@ -201,22 +210,25 @@ int rw_validate(IoKiocb* req, bool write) {
   if (f & ~kRwfSupported) return -EOPNOTSUPP;
   if ((f & RWF_APPEND) && (f & kRwfNoappend)) return -EINVAL;
   if ((f & kRwfAtomic) && (!write || !(fl & O_DIRECT))) return -EOPNOTSUPP;
+  struct stat st;
+  if (fstat(req->os_fd, &st) != 0) return -EBADF;
+  if ((f & kRwfDontcache) && !has_dontcache(req->os_fd, st)) return -EOPNOTSUPP;
   if (req->ctx->flags & IORING_SETUP_IOPOLL) {
     if (!(fl & O_DIRECT)) return -EOPNOTSUPP;
   } else if (f & RWF_HIPRI) {
     return -EINVAL;
   }
-  struct stat st;
-  if (fstat(req->os_fd, &st) != 0) return -EBADF;
-  if (write && (f & RWF_NOWAIT) && S_ISREG(st.st_mode) && !(fl & O_DIRECT) &&
+  // Inline, a buffered write that could block is not tried (from io-wq it is).
+  if (nonblock && write && (f & RWF_NOWAIT) && S_ISREG(st.st_mode) && !(fl & O_DIRECT) &&
       !buffered_wasync(req->os_fd))
     return -EAGAIN;
   if (rw.pos != -1) {
     std::int64_t end;
     if (rw.pos < 0 || __builtin_add_overflow(rw.pos, rw.bytes, &end)) return -EINVAL;
   }
-  // An eventfd transfers 8 bytes or fails, also for an empty request.
-  if (rw.bytes < 8 && (st.st_mode & S_IFMT) == 0 && is_eventfd(req->os_fd)) return -EINVAL;
+  // An eventfd reads 8 bytes or fails, also for an empty request (an empty
+  // write never reaches its write op).
+  if (!write && rw.bytes < 8 && (st.st_mode & S_IFMT) == 0 && is_eventfd(req->os_fd)) return -EINVAL;
   return 0;
 }
 
@@ -272,11 +284,11 @@ bool rw_os_host_aio(IoKiocb* req, bool write) {
 int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   RwData& rw = req->rw;
   IoRingCtx* ctx = req->ctx;
+  const bool nonblock = issue_flags & kIssueNonblock;
   if (rw.done == 0 && (rw.rw_flags || rw.bytes == 0 || (ctx->flags & IORING_SETUP_IOPOLL))) {
-    if (const int err = rw_validate(req, write)) return finish_rw(req, err);
+    if (const int err = rw_validate(req, write, nonblock)) return finish_rw(req, err);
   }
-  if ((issue_flags & kIssueNonblock) && !(ctx->flags & IORING_SETUP_IOPOLL) &&
-      core::fd_is_direct_file(req->os_fd)) {
+  if (nonblock && !(ctx->flags & IORING_SETUP_IOPOLL) && core::fd_is_direct_file(req->os_fd)) {
     if (rw_os_host_aio(req, write)) return kIouIssueSkipComplete;
     // Without the kernel's AIO a worker waits for the device, so that
     // requests overlap as they do on the kernel.
@@ -285,7 +297,6 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
       return -EAGAIN;
     }
   }
-  const bool nonblock = issue_flags & kIssueNonblock;
   int rwf = rw.rw_flags;
   if (nonblock) rwf |= RWF_NOWAIT;
   struct iovec* iov;
@@ -312,13 +323,16 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   }
   if (n < 0 && errno == ESPIPE && pos != -1) {
     // A stream (pipe, socket, tty): the offset means nothing, as for the
-    // kernel's FMODE_STREAM files.
+    // kernel's FMODE_STREAM files -- once it passed rw_verify_area.
+    if (rw.done == 0) {
+      if (const int err = rw_validate(req, write, nonblock)) return finish_rw(req, err);
+    }
     stream = true;
     pos = -1;
     n = write ? pwritev2(req->os_fd, iov, nr, -1, rwf) : preadv2(req->os_fd, iov, nr, -1, rwf);
   }
   if (n < 0 && errno == EOPNOTSUPP && rw.rw_flags && is_eventfd(req->os_fd) &&
-      rw_validate(req, write) == 0) {
+      rw_validate(req, write, nonblock) == 0) {
     // An eventfd write has no kiocb for the flags to go to: io_uring
     // ignores them (loop_rw_iter), where pwritev2 refuses them.
     const int plain = nonblock ? RWF_NOWAIT : 0;
@@ -328,7 +342,7 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     int err = -errno;
     if (rw.done == 0 && err != -EAGAIN) {
       // The first error the kernel's io_uring would have found.
-      if (const int v = rw_validate(req, write)) err = v;
+      if (const int v = rw_validate(req, write, nonblock)) err = v;
     }
     // A write asked not to wait on a file that cannot (raw block devices,
     // buffered ext4) is -EAGAIN for io_uring.

@@ -154,6 +154,26 @@ TEST(UringFuzzFound, ReadWriteChecksComeInTheKernelsOrder) {
     ::close(efd);
     return v;
   });
+  compare([](Ring& r) {
+    const int efd = eventfd(2, EFD_CLOEXEC);
+    int p[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+    EXPECT_EQ(8, write(p[1], "abcdefgh", 8));
+    char buf[64] = {};
+    // RWF_DONTCACHE where the file has no page cache to drop.
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_READ, efd, buf, 8, 0, 1);
+    s->rw_flags = 0x80;
+    // An empty eventfd write never reaches the eventfd: 0.
+    prep(r.sqe(), IORING_OP_WRITE, efd, buf, 0, 0, 2);
+    // A pipe ignores offsets, but not one whose end overflows.
+    prep(r.sqe(), IORING_OP_READ, p[0], buf, 8, 0x7fffffffffffffffULL, 3);
+    auto v = run(r, 3);
+    ::close(efd);
+    ::close(p[0]);
+    ::close(p[1]);
+    return v;
+  });
 }
 
 TEST(UringFuzzFound, NowaitBufferedWriteIsEagainWhereTheFileSystemWouldBlock) {

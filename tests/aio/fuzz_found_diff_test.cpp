@@ -1,0 +1,109 @@
+// Differences iostack-fuzz found between the kernel's AIO and iostack's,
+// each one iocb compared with the kernel: io_submit's result, and the
+// event's res when the request was queued.
+#include <gtest/gtest.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+
+#include <functional>
+
+#include "aio_backends.hpp"
+
+namespace iostack::aio::testing {
+namespace {
+
+struct Result {
+  long submit = 0;
+  long long res = 0;
+};
+
+Result run(const AioBackend& b, const std::function<struct iocb()>& make) {
+  Result r;
+  aio_context_t ctx = 0;
+  EXPECT_EQ(b.setup(4, &ctx), 0);
+  struct iocb cb = make();
+  r.submit = submit1(b, ctx, &cb);
+  if (r.submit == 1) {
+    struct io_event ev {};
+    EXPECT_EQ(reap1(b, ctx, &ev), 1);
+    r.res = static_cast<long long>(ev.res);
+  }
+  EXPECT_EQ(b.destroy(ctx), 0);
+  return r;
+}
+
+void expect_same(const char* what, const std::function<struct iocb()>& make) {
+  SCOPED_TRACE(what);
+  const Result k = run(kernel_aio(), make);
+  const Result s = run(iostack_aio(), make);
+  EXPECT_EQ(s.submit, k.submit);
+  EXPECT_EQ(s.res, k.res);
+}
+
+class AioFuzzFound : public ::testing::Test {
+ protected:
+  TempFile file_{8192};
+  char buf_[8192] = {};
+};
+
+TEST_F(AioFuzzFound, WhatTheFileCannotDoIsRefusedAtSubmit) {
+  char dtmpl[] = "/tmp/iostack-aiofuzz-XXXXXX";
+  ASSERT_NE(mkdtemp(dtmpl), nullptr);
+  const int dir = open(dtmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int efd = eventfd(0, EFD_CLOEXEC);
+  char* buf = buf_;
+  std::uint64_t one = 1;
+  // A directory has no read_iter, and no FMODE_NOWAIT for the flag check first.
+  expect_same("read a directory", [&] { return make_iocb(dir, IOCB_CMD_PREAD, buf, 64); });
+  expect_same("read nothing of a directory", [&] { return make_iocb(dir, IOCB_CMD_PREAD, buf, 0); });
+  expect_same("read a directory, RWF_NOWAIT", [&] {
+    auto cb = make_iocb(dir, IOCB_CMD_PREAD, buf, 64);
+    cb.aio_rw_flags = RWF_NOWAIT;
+    return cb;
+  });
+  static struct iovec bad[1] = {{reinterpret_cast<void*>(0xffff888000000000ull), 8}};
+  expect_same("readv a directory into kernel memory",
+              [&] { return make_iocb(dir, IOCB_CMD_PREADV, bad, 1); });
+  // An eventfd has no write_iter: AIO cannot write it at all.
+  expect_same("write an eventfd", [&] { return make_iocb(efd, IOCB_CMD_PWRITE, &one, 8); });
+  // An eventfd read of less than 8 bytes fails in the event, also when empty.
+  expect_same("read nothing of an eventfd", [&] { return make_iocb(efd, IOCB_CMD_PREAD, buf, 0); });
+  ::close(efd);
+  ::close(dir);
+  rmdir(dtmpl);
+}
+
+TEST_F(AioFuzzFound, RwFlagsTheFileDoesNotSupport) {
+  const int fd = file_.fd();
+  int p[2];
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  char* buf = buf_;
+  // RWF_ATOMIC needs an O_DIRECT file, also ahead of a bad buffer.
+  expect_same("RWF_ATOMIC buffered write", [&] {
+    auto cb = make_iocb(fd, IOCB_CMD_PWRITE, buf, 512);
+    cb.aio_rw_flags = 0x40;
+    return cb;
+  });
+  expect_same("RWF_ATOMIC with a NULL iovec array", [&] {
+    auto cb = make_iocb(fd, IOCB_CMD_PWRITEV, nullptr, 1, 4096);
+    cb.aio_rw_flags = 0x40;
+    return cb;
+  });
+  // RWF_DONTCACHE needs a file system that has it: never a pipe.
+  expect_same("RWF_DONTCACHE on a pipe", [&] {
+    auto cb = make_iocb(p[0], IOCB_CMD_PREAD, buf, 64);
+    cb.aio_rw_flags = 0x80;
+    return cb;
+  });
+  // An empty RWF_NOWAIT buffered write: the file system's answer.
+  expect_same("empty RWF_NOWAIT write", [&] {
+    auto cb = make_iocb(fd, IOCB_CMD_PWRITE, buf, 0, 100);
+    cb.aio_rw_flags = RWF_NOWAIT;
+    return cb;
+  });
+  ::close(p[0]);
+  ::close(p[1]);
+}
+
+}  // namespace
+}  // namespace iostack::aio::testing
