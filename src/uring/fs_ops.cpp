@@ -12,6 +12,7 @@
 #include "core/uaccess.hpp"
 #include "core/write_limit.hpp"
 #include "uring/engine.hpp"
+#include "uring/ops.hpp"
 
 namespace iostack::uring {
 
@@ -22,6 +23,8 @@ int done(IoKiocb* req, int ret) {
   req_set_res(req, ret, 0);
   return kIouOk;
 }
+
+}  // namespace
 
 // getname_flags (fs/namei.c): the path, copied into a new buffer at prep.
 // -EFAULT, -ENOENT for an empty path unless `empty_ok`, -ENAMETOOLONG when
@@ -44,8 +47,6 @@ int getname(std::uint64_t uaddr, bool empty_ok, char** out) {
   *out = buf;
   return 0;
 }
-
-}  // namespace
 
 // ---- FSYNC
 int fsync_prep(IoKiocb* req, const io_uring_sqe* sqe) {

@@ -13,6 +13,7 @@
 #include "core/clock.hpp"
 #include "core/list.hpp"
 #include "uring/io_wq.hpp"
+#include "uring/op_data.hpp"
 
 namespace iostack::uring {
 
@@ -38,6 +39,11 @@ enum : std::uint32_t {
   kReqCleanup = 1u << 13,  // op data owns memory (iovec, path)
   kReqPolled = 1u << 14,   // waiting on the poll service (FAST_POLL)
   kReqNoApoll = 1u << 15,  // the file cannot do non-blocking I/O: io-wq only
+  kReqBufferSelected = 1u << 16,  // holds a legacy provided buffer (req->kbuf)
+  kReqBufferRing = 1u << 17,      // holds a buffer of a buffer ring
+  kReqApollMultishot = 1u << 18,  // multishot accept/recv: posts with F_MORE and re-polls
+  kReqPartialIo = 1u << 19,       // data already moved: the buffer is consumed
+  kReqPollFirstDone = 1u << 20,   // IORING_RECVSEND_POLL_FIRST: the poll came first
 };
 constexpr std::uint32_t kReqLinkFlags = kReqLink | kReqHardlink;
 
@@ -178,6 +184,12 @@ struct IoKiocb {
   PollEntry poll;
   block::BdevIo bio;
 
+  // Buffer selection (kbuf.cpp): the group before a buffer is picked, the
+  // buffer id after.
+  std::uint16_t buf_index = 0;
+  KBuffer* kbuf = nullptr;
+  BufferList* buf_list = nullptr;  // ring buffer picked but not committed yet
+
   union {
     RwData rw;
     SyncData sync;
@@ -190,6 +202,16 @@ struct IoKiocb {
     CloseData close;
     FadviseData fadvise;
     NopData nop;
+    SrMsgData sr;  // op_data.hpp: the ops added since the storage subset
+    AcceptData accept;
+    SocketData socket;
+    ConnectData connect;
+    ProvideBufData pbuf;
+    FsPathData fs;
+    EpollCtlData epoll;
+    SpliceData splice;
+    MsgRingData msg;
+    FixedInstallData install;
   };
 
   IoKiocb() : rw{} {}

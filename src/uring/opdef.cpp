@@ -4,6 +4,7 @@
 #include <array>
 
 #include "uring/engine.hpp"
+#include "uring/ops.hpp"
 
 namespace iostack::uring {
 
@@ -35,6 +36,29 @@ constexpr IoOpDef simple_def(int (*prep)(IoKiocb*, const io_uring_sqe*),
   return d;
 }
 
+// A socket op: parks on the internal poll in direction `in` when it would block.
+constexpr IoOpDef net_def(int (*prep)(IoKiocb*, const io_uring_sqe*),
+                          int (*issue)(IoKiocb*, unsigned), bool in, bool buffer_select) {
+  IoOpDef d;
+  d.prep = prep;
+  d.issue = issue;
+  d.needs_file = true;
+  d.unbound_nonreg_file = true;
+  d.pollin = in;
+  d.pollout = !in;
+  d.ioprio = true;  // sqe->ioprio carries the op's flags
+  d.buffer_select = buffer_select;
+  d.cleanup = net_cleanup;
+  return d;
+}
+
+constexpr IoOpDef path_def(int (*prep)(IoKiocb*, const io_uring_sqe*),
+                           int (*issue)(IoKiocb*, unsigned)) {
+  IoOpDef d = simple_def(prep, issue, false);
+  d.cleanup = fs_cleanup;
+  return d;
+}
+
 std::array<IoOpDef, kOpLast> build_table() {
   std::array<IoOpDef, kOpLast> t{};
   t[IORING_OP_NOP] = simple_def(nop_prep, nop_issue, false);
@@ -59,6 +83,41 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[IORING_OP_POLL_ADD] = simple_def(poll_add_prep, poll_add_issue, true);
   t[IORING_OP_POLL_ADD].unbound_nonreg_file = true;
   t[IORING_OP_POLL_REMOVE] = simple_def(poll_remove_prep, poll_remove_issue, false);
+  // net.cpp
+  t[IORING_OP_SENDMSG] = net_def(sendmsg_prep, send_issue, false, false);
+  t[IORING_OP_RECVMSG] = net_def(recvmsg_prep, recv_issue, true, true);
+  t[IORING_OP_ACCEPT] = net_def(accept_prep, accept_issue, true, false);
+  t[IORING_OP_CONNECT] = net_def(connect_prep, connect_issue, false, false);
+  t[IORING_OP_CONNECT].ioprio = false;
+  t[IORING_OP_SEND] = net_def(sendmsg_prep, send_issue, false, true);
+  t[IORING_OP_RECV] = net_def(recvmsg_prep, recv_issue, true, true);
+  t[IORING_OP_SEND_ZC] = net_def(send_zc_prep, send_zc_issue, false, false);
+  t[IORING_OP_SENDMSG_ZC] = net_def(send_zc_prep, send_zc_issue, false, false);
+  t[IORING_OP_SHUTDOWN] = simple_def(shutdown_prep, shutdown_issue, true);
+  t[IORING_OP_SOCKET] = simple_def(socket_prep, socket_issue, false);
+  t[uapi::kOpBind] = simple_def(bind_prep, bind_issue, true);
+  t[uapi::kOpListen] = simple_def(listen_prep, listen_issue, true);
+  // kbuf.cpp
+  t[IORING_OP_PROVIDE_BUFFERS] = simple_def(provide_buffers_prep, provide_buffers_issue, false);
+  t[IORING_OP_PROVIDE_BUFFERS].iopoll = true;
+  t[IORING_OP_REMOVE_BUFFERS] = simple_def(remove_buffers_prep, remove_buffers_issue, false);
+  t[IORING_OP_REMOVE_BUFFERS].iopoll = true;
+  // fs.cpp
+  t[IORING_OP_RENAMEAT] = path_def(renameat_prep, renameat_issue);
+  t[IORING_OP_UNLINKAT] = path_def(unlinkat_prep, unlinkat_issue);
+  t[IORING_OP_MKDIRAT] = path_def(mkdirat_prep, mkdirat_issue);
+  t[IORING_OP_SYMLINKAT] = path_def(symlinkat_prep, symlinkat_issue);
+  t[IORING_OP_LINKAT] = path_def(linkat_prep, linkat_issue);
+  t[uapi::kOpFtruncate] = simple_def(ftruncate_prep, ftruncate_issue, true);
+  // epoll.cpp, splice.cpp, msg_ring.cpp, filetable.cpp
+  t[IORING_OP_EPOLL_CTL] = simple_def(epoll_ctl_prep, epoll_ctl_issue, false);
+  t[IORING_OP_SPLICE] = simple_def(splice_prep, splice_issue, true);
+  t[IORING_OP_SPLICE].unbound_nonreg_file = true;
+  t[IORING_OP_TEE] = simple_def(tee_prep, tee_issue, true);
+  t[IORING_OP_TEE].unbound_nonreg_file = true;
+  t[IORING_OP_MSG_RING] = simple_def(msg_ring_prep, msg_ring_issue, true);
+  t[IORING_OP_MSG_RING].iopoll = true;
+  t[uapi::kOpFixedFdInstall] = simple_def(fixed_fd_install_prep, fixed_fd_install_issue, true);
   return t;
 }
 

@@ -24,7 +24,10 @@ std::size_t poll_offset();
 
 namespace {
 
-enum PollState : int { kPollIdle = 0, kPollArmed = 1, kPollDone = 2 };
+// kPollParked: a multishot request's internal poll that fired; its
+// registration (disarmed by EPOLLONESHOT) and descriptor stay for the next
+// arming, which then costs one EPOLL_CTL_MOD.
+enum PollState : int { kPollIdle = 0, kPollArmed = 1, kPollDone = 2, kPollParked = 3 };
 
 // EPOLLERR | EPOLLHUP | EPOLLNVAL | EPOLLRDHUP: reported whether asked or not.
 constexpr std::uint32_t kPollUnmask = EPOLLERR | EPOLLHUP | POLLNVAL | EPOLLRDHUP;
@@ -71,6 +74,35 @@ class PollService {
     pe.state.store(kPollDone, std::memory_order_relaxed);
   }
 
+  // A fired internal poll of a multishot request leaves the ring's list
+  // (it runs now, nothing may cancel it as armed) but keeps its descriptor.
+  void park_locked(IoKiocb* req) {
+    req->poll.node.del();
+    req->poll.state.store(kPollParked, std::memory_order_relaxed);
+  }
+
+  bool rearm_parked(IoKiocb* req) {
+    std::lock_guard lock(mu);
+    PollEntry& pe = req->poll;
+    if (pe.state.load(std::memory_order_relaxed) != kPollParked) return false;
+    pe.state.store(kPollArmed, std::memory_order_relaxed);
+    pe.node.add_tail(&req->ctx->poll_list);
+    rearm_locked(req);
+    return true;
+  }
+
+  // The request ends: its parked registration goes.
+  void release_parked(IoKiocb* req) {
+    std::lock_guard lock(mu);
+    PollEntry& pe = req->poll;
+    if (pe.state.load(std::memory_order_relaxed) != kPollParked) return;
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, pe.dup_fd, nullptr);
+    table_[static_cast<std::size_t>(pe.dup_fd)] = nullptr;
+    close(pe.dup_fd);
+    pe.dup_fd = -1;
+    pe.state.store(kPollDone, std::memory_order_relaxed);
+  }
+
   void rearm_locked(IoKiocb* req) {
     PollEntry& pe = req->poll;
     struct epoll_event ev {};
@@ -108,7 +140,10 @@ class PollService {
       }
       mask = static_cast<std::uint16_t>(pfd.revents) & (req->poll.events | kPollUnmask);
       finished = !req->poll.multishot || (mask & (EPOLLERR | EPOLLHUP));
-      if (finished) remove_locked(req);
+      if (finished && req->poll.apoll && (req->flags & kReqApollMultishot))
+        park_locked(req);
+      else if (finished)
+        remove_locked(req);
       if (!finished) {
         // A multishot poll posts while staying armed.
         post_aux_cqe(req->ctx, req->user_data, static_cast<int>(mask), IORING_CQE_F_MORE);
@@ -183,8 +218,13 @@ bool arm_apoll(IoKiocb* req) {
   const IoOpDef* def = op_def(req->opcode);
   if (!def || !(def->pollin || def->pollout)) return false;
   if (req->flags & kReqNoApoll) return false;
-  if (!req->file_assigned || !file_can_poll(req)) return false;
   PollEntry& pe = req->poll;
+  if (pe.dup_fd >= 0 && pe.state.load(std::memory_order_relaxed) == kPollParked) {
+    req->flags |= kReqPolled;
+    if (PollService::get().rearm_parked(req)) return true;
+    req->flags &= ~kReqPolled;
+  }
+  if (!req->file_assigned || !file_can_poll(req)) return false;
   pe.events = (def->pollin ? EPOLLIN | EPOLLRDNORM : EPOLLOUT | EPOLLWRNORM) | EPOLLERR | EPOLLHUP;
   pe.multishot = false;
   pe.apoll = true;
@@ -194,6 +234,11 @@ bool arm_apoll(IoKiocb* req) {
     return false;
   }
   return true;
+}
+
+void apoll_release(IoKiocb* req) {
+  if (req->poll.dup_fd < 0) return;
+  if (PollService* ps = PollService::find()) ps->release_parked(req);
 }
 
 int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {

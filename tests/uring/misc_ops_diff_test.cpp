@@ -1,0 +1,205 @@
+// Differential tests of EPOLL_CTL, SPLICE, TEE, MSG_RING and
+// FIXED_FD_INSTALL: the same SQEs through the kernel's io_uring and
+// iostack's, comparing CQEs.
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+
+#include <functional>
+#include <string>
+
+#include "ring_harness.hpp"
+
+namespace uring_test {
+namespace {
+
+constexpr std::uint8_t kOpFixedFdInstall = 54;
+
+using Seq = std::function<std::vector<Cqe>(Ring&, Backend&)>;
+
+void compare(const Seq& seq) {
+  KernelBackend kb;
+  IostackBackend ib;
+  std::vector<Cqe> k, o;
+  io_uring_params params{};
+  params.flags = IORING_SETUP_SUBMIT_ALL;
+  {
+    Ring r(&kb);
+    ASSERT_GE(r.init(16, params), 0);
+    k = seq(r, kb);
+  }
+  {
+    Ring r(&ib);
+    ASSERT_GE(r.init(16, params), 0);
+    o = seq(r, ib);
+  }
+  EXPECT_EQ(k, o) << "kernel CQEs vs iostack CQEs";
+}
+
+void by_user_data(std::vector<Cqe>* c) {
+  std::sort(c->begin(), c->end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+}
+
+TEST(UringMiscOpsDiff, EpollCtl) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r, Backend&) {
+    std::vector<Cqe> out;
+    const int ep = epoll_create1(EPOLL_CLOEXEC);
+    int pfd[2];
+    EXPECT_EQ(0, pipe2(pfd, O_CLOEXEC));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = 77;
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_EPOLL_CTL, ep, &ev, EPOLL_CTL_ADD, static_cast<std::uint64_t>(pfd[0]), 1);
+    s->flags = IOSQE_IO_LINK;
+    s = r.sqe();
+    prep(s, IORING_OP_EPOLL_CTL, ep, &ev, EPOLL_CTL_ADD, static_cast<std::uint64_t>(pfd[0]), 2);
+    prep(r.sqe(), IORING_OP_EPOLL_CTL, ep, nullptr, EPOLL_CTL_MOD, static_cast<std::uint64_t>(pfd[0]), 3);
+    prep(r.sqe(), IORING_OP_EPOLL_CTL, -1, &ev, EPOLL_CTL_ADD, static_cast<std::uint64_t>(pfd[0]), 4);
+    EXPECT_EQ(4, r.submit(4));
+    auto c = r.wait(4);
+    by_user_data(&c);
+    out.insert(out.end(), c.begin(), c.end());
+    EXPECT_EQ(1, write(pfd[1], "x", 1));
+    epoll_event got{};
+    out.push_back(Cqe{5, epoll_wait(ep, &got, 1, 1000), static_cast<std::uint32_t>(got.data.u64)});
+    prep(r.sqe(), IORING_OP_EPOLL_CTL, ep, nullptr, EPOLL_CTL_DEL, static_cast<std::uint64_t>(pfd[0]), 6);
+    prep(r.sqe(), IORING_OP_EPOLL_CTL, ep, nullptr, EPOLL_CTL_DEL, static_cast<std::uint64_t>(pfd[0]), 7);
+    EXPECT_EQ(2, r.submit(2));
+    c = r.wait(2);
+    out.insert(out.end(), c.begin(), c.end());
+    ::close(pfd[0]);
+    ::close(pfd[1]);
+    ::close(ep);
+    return out;
+  });
+}
+
+TEST(UringMiscOpsDiff, SpliceAndTee) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r, Backend&) {
+    std::vector<Cqe> out;
+    char tmpl[] = "/tmp/iostack-splice-XXXXXX";
+    const int f = mkstemp(tmpl);
+    unlink(tmpl);
+    EXPECT_EQ(10, write(f, "0123456789", 10));
+    int p1[2], p2[2];
+    EXPECT_EQ(0, pipe2(p1, O_CLOEXEC));
+    EXPECT_EQ(0, pipe2(p2, O_CLOEXEC));
+    // File (offset 2) -> pipe 1, pipe 1 teed to pipe 2, pipe 1 -> file at 20.
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_SPLICE, p1[1], nullptr, 5, static_cast<std::uint64_t>(-1), 1);
+    s->splice_fd_in = f;
+    s->splice_off_in = 2;
+    s->flags = IOSQE_IO_LINK;
+    s = r.sqe();
+    prep(s, IORING_OP_TEE, p2[1], nullptr, 5, 0, 2);
+    s->splice_fd_in = p1[0];
+    s->flags = IOSQE_IO_LINK;
+    s = r.sqe();
+    prep(s, IORING_OP_SPLICE, f, nullptr, 5, 20, 3);
+    s->splice_fd_in = p1[0];
+    s->splice_off_in = static_cast<std::uint64_t>(-1);
+    EXPECT_EQ(3, r.submit(3));
+    out = r.wait(3);
+    char buf[32] = {};
+    out.push_back(Cqe{4, static_cast<int>(read(p2[0], buf, sizeof(buf))), static_cast<std::uint32_t>(buf[0])});
+    out.push_back(Cqe{5, static_cast<int>(pread(f, buf, 5, 20)), static_cast<std::uint32_t>(buf[4])});
+    // Errors: offsets on TEE, bad flags, a bad input, an offset on a pipe.
+    s = r.sqe();
+    prep(s, IORING_OP_TEE, p2[1], nullptr, 5, 1, 6);
+    s->splice_fd_in = p1[0];
+    s = r.sqe();
+    prep(s, IORING_OP_SPLICE, p1[1], nullptr, 5, static_cast<std::uint64_t>(-1), 7);
+    s->splice_fd_in = f;
+    s->splice_flags = 0x100;
+    s = r.sqe();
+    prep(s, IORING_OP_SPLICE, p1[1], nullptr, 5, static_cast<std::uint64_t>(-1), 8);
+    s->splice_fd_in = -1;
+    s = r.sqe();
+    prep(s, IORING_OP_SPLICE, p1[1], nullptr, 5, 3, 9);
+    s->splice_fd_in = f;
+    s = r.sqe();
+    prep(s, IORING_OP_SPLICE, p1[1], nullptr, 0, static_cast<std::uint64_t>(-1), 10);
+    s->splice_fd_in = f;
+    EXPECT_EQ(5, r.submit(5));
+    auto c = r.wait(5);
+    by_user_data(&c);
+    out.insert(out.end(), c.begin(), c.end());
+    for (int fd : {f, p1[0], p1[1], p2[0], p2[1]}) ::close(fd);
+    return out;
+  });
+}
+
+TEST(UringMiscOpsDiff, MsgRingDataAndDescriptors) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r, Backend& b) {
+    std::vector<Cqe> out;
+    Ring target(&b);
+    EXPECT_GE(target.init(8), 0);
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_MSG_RING, target.fd(), reinterpret_cast<void*>(IORING_MSG_DATA), 1234, 0xabc, 1);
+    s = r.sqe();
+    prep(s, IORING_OP_MSG_RING, target.fd(), reinterpret_cast<void*>(IORING_MSG_DATA), 5, 0xdef, 2);
+    s->msg_ring_flags = 1u << 1;  // FLAGS_PASS
+    s->file_index = 0x55;
+    s = r.sqe();
+    prep(s, IORING_OP_MSG_RING, target.fd(), reinterpret_cast<void*>(IORING_MSG_DATA), 6, 0x1, 3);
+    s->msg_ring_flags = 1u << 0;  // CQE_SKIP
+    int pfd[2];
+    EXPECT_EQ(0, pipe2(pfd, O_CLOEXEC));
+    prep(r.sqe(), IORING_OP_MSG_RING, pfd[0], reinterpret_cast<void*>(IORING_MSG_DATA), 1, 1, 4);
+    prep(r.sqe(), IORING_OP_MSG_RING, target.fd(), reinterpret_cast<void*>(99), 1, 1, 5);
+    s = r.sqe();
+    prep(s, IORING_OP_MSG_RING, target.fd(), reinterpret_cast<void*>(IORING_MSG_DATA), 1, 1, 6);
+    s->msg_ring_flags = 1u << 5;
+    EXPECT_EQ(6, r.submit(0));
+    out = r.wait(6, 500);  // 5: the CQE_SKIP one posts nothing for the sender
+    by_user_data(&out);
+    auto t = target.wait(3, 1000);
+    out.insert(out.end(), t.begin(), t.end());
+    // A direct descriptor passed to the other ring's table, then made a
+    // regular descriptor there with FIXED_FD_INSTALL.
+    int fds[2] = {pfd[1], -1};
+    EXPECT_EQ(0, r.reg(IORING_REGISTER_FILES, fds, 2));
+    int tfds[2] = {-1, -1};
+    EXPECT_EQ(0, target.reg(IORING_REGISTER_FILES, tfds, 2));
+    s = r.sqe();
+    prep(s, IORING_OP_MSG_RING, target.fd(), reinterpret_cast<void*>(IORING_MSG_SEND_FD), 0, 0x77, 7);
+    s->addr3 = 0;        // source slot
+    s->file_index = 2;   // target slot 1
+    EXPECT_EQ(1, r.submit(1));
+    t = r.wait(1);
+    out.insert(out.end(), t.begin(), t.end());
+    t = target.wait(1, 1000);
+    out.insert(out.end(), t.begin(), t.end());
+    s = target.sqe();
+    prep(s, kOpFixedFdInstall, 1, nullptr, 0, 0, 8);
+    s->flags = IOSQE_FIXED_FILE;
+    s = target.sqe();
+    prep(s, kOpFixedFdInstall, 0, nullptr, 0, 0, 9);  // empty slot
+    s->flags = IOSQE_FIXED_FILE;
+    prep(target.sqe(), kOpFixedFdInstall, pfd[1], nullptr, 0, 0, 10);  // not fixed
+    EXPECT_EQ(3, target.submit(3));
+    t = target.wait(3);
+    by_user_data(&t);
+    for (auto& x : t) {
+      if (x.user_data == 8 && x.res >= 0) {
+        EXPECT_EQ(1, write(x.res, "y", 1));
+        char y = 0;
+        EXPECT_EQ(1, read(pfd[0], &y, 1));
+        x.flags = static_cast<std::uint32_t>(fcntl(x.res, F_GETFD));
+        ::close(x.res);
+        x.res = 1000;
+      }
+      out.push_back(x);
+    }
+    ::close(pfd[0]);
+    ::close(pfd[1]);
+    return out;
+  });
+}
+
+}  // namespace
+}  // namespace uring_test
