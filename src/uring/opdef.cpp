@@ -49,6 +49,7 @@ constexpr IoOpDef net_def(int (*prep)(IoKiocb*, const io_uring_sqe*),
   d.ioprio = true;  // sqe->ioprio carries the op's flags
   d.buffer_select = buffer_select;
   d.cleanup = net_cleanup;
+  d.poll_direct = true;
   return d;
 }
 

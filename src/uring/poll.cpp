@@ -17,6 +17,7 @@
 #include "core/internal_thread.hpp"
 #include "core/process.hpp"
 #include "uring/engine.hpp"
+#include "uring/tw_internal.hpp"
 
 namespace iostack::uring {
 
@@ -130,6 +131,14 @@ class PollService {
       if (fd < 0 || static_cast<std::size_t>(fd) >= table_.size()) return;
       req = table_[static_cast<std::size_t>(fd)];
       if (!req || req->poll.state.load(std::memory_order_relaxed) != kPollArmed) return;
+      if (req->poll.apoll && (req->flags & kReqApollMultishot)) {
+        // Only a retry follows, and a stale event makes it find -EAGAIN and
+        // poll again: no need to ask the descriptor.
+        park_locked(req);
+        mask = 0;
+        finished = true;
+        goto fired;
+      }
       // The event may be stale (the descriptor number reused): ask again.
       struct pollfd pfd {
         fd, static_cast<short>(req->poll.events & 0xffff), 0
@@ -150,13 +159,37 @@ class PollService {
         return;
       }
     }
+  fired:
     if (req->poll.apoll) {
       req->flags &= ~kReqPolled;
+      const IoOpDef* def = op_def(req->opcode);
+      // DEFER_TASKRUN rings run such work only when their task waits.
+      if (def->poll_direct && !(req->flags & kReqForceAsync) &&
+          !(req->ctx->flags & IORING_SETUP_DEFER_TASKRUN)) {
+        retry_here(req);
+        return;
+      }
       tw_add(req, tw_req_submit);
       return;
     }
     req_set_res(req, static_cast<int>(mask), 0);
     req_complete_post(req);
+  }
+
+  // A socket op whose file became ready is retried on this thread, as
+  // the kernel retries it from the poll wakeup's task work: a hop through
+  // the submitter's task work would cost two more wakeups per event.
+  // It runs as task work would (uring_lock held, completions batched), so
+  // buffer selection and posting behave the same.
+  static void retry_here(IoKiocb* req) {
+    IoRingCtx* ctx = req->ctx;
+    {
+      std::lock_guard lock(ctx->uring_lock);
+      RunningCtxScope scope(ctx);
+      queue_sqe(req);
+      flush_completions(ctx);
+    }
+    if (tw_pending(ctx)) tw_run(ctx);
   }
 
   int epfd_ = -1;
