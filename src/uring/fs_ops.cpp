@@ -140,11 +140,11 @@ int openat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   req->open.path = nullptr;
   if (int ret = getname(sqe->addr, false, &req->open.path)) return ret;
   req->flags |= kReqCleanup;
-  if (sqe->file_index) return -EINVAL;  // direct descriptors are not implemented
-  return 0;
+  return open_slot_prep(req, sqe);
 }
 
-int openat_issue(IoKiocb* req, unsigned) {
+int openat_issue(IoKiocb* req, unsigned issue_flags) {
+  if (req->open.file_slot) return open_direct_issue(req, issue_flags);
   const int fd = openat(req->open.dfd, req->open.path, req->open.flags, req->open.mode);
   return done(req, fd < 0 ? -errno : fd);
 }

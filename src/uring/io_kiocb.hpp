@@ -133,6 +133,8 @@ struct OpenData {
   int flags;
   unsigned mode;
   char* path;
+  std::uint32_t file_slot;  // a direct descriptor slot + 1, or FILE_INDEX_ALLOC; 0: none
+  std::uint64_t resolve;    // OPENAT2: open_how.resolve
 };
 struct StatxData {
   int dfd;

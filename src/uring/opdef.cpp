@@ -2,6 +2,7 @@
 // where its prep and issue live. Opcodes absent here complete with -EINVAL
 // and REGISTER_PROBE does not report them.
 #include <array>
+#include <cstdlib>
 
 #include "uring/engine.hpp"
 #include "uring/ops.hpp"
@@ -110,6 +111,11 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[IORING_OP_SYMLINKAT] = path_def(symlinkat_prep, symlinkat_issue);
   t[IORING_OP_LINKAT] = path_def(linkat_prep, linkat_issue);
   t[uapi::kOpFtruncate] = simple_def(ftruncate_prep, ftruncate_issue, true);
+  t[IORING_OP_OPENAT2] = simple_def(openat2_prep, openat2_issue, false);
+  t[IORING_OP_OPENAT2].cleanup = [](IoKiocb* req) {
+    std::free(req->open.path);
+    req->open.path = nullptr;
+  };
   // epoll.cpp, splice.cpp, msg_ring.cpp, filetable.cpp
   t[IORING_OP_EPOLL_CTL] = simple_def(epoll_ctl_prep, epoll_ctl_issue, false);
   t[IORING_OP_SPLICE] = simple_def(splice_prep, splice_issue, true);

@@ -51,6 +51,12 @@ int linkat_issue(IoKiocb*, unsigned);
 int ftruncate_prep(IoKiocb*, const io_uring_sqe*);
 int ftruncate_issue(IoKiocb*, unsigned);
 void fs_cleanup(IoKiocb*);
+int openat2_prep(IoKiocb*, const io_uring_sqe*);
+int openat2_issue(IoKiocb*, unsigned);
+// OPENAT/OPENAT2 into a direct descriptor: the slot checks of prep, and the
+// open itself (fs.cpp).
+int open_slot_prep(IoKiocb*, const io_uring_sqe*);
+int open_direct_issue(IoKiocb*, unsigned);
 
 // epoll.cpp, splice.cpp, msg_ring.cpp, filetable.cpp
 int epoll_ctl_prep(IoKiocb*, const io_uring_sqe*);

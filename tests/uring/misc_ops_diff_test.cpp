@@ -2,6 +2,7 @@
 // FIXED_FD_INSTALL: the same SQEs through the kernel's io_uring and
 // iostack's, comparing CQEs.
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 
@@ -197,6 +198,98 @@ TEST(UringMiscOpsDiff, MsgRingDataAndDescriptors) {
     }
     ::close(pfd[0]);
     ::close(pfd[1]);
+    return out;
+  });
+}
+
+TEST(UringMiscOpsDiff, Openat2AndOpenIntoDirectSlots) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r, Backend&) {
+    std::vector<Cqe> out;
+    char tmpl[] = "/tmp/iostack-open-XXXXXX";
+    const int t = mkstemp(tmpl);
+    EXPECT_EQ(5, write(t, "hello", 5));
+    ::close(t);
+    auto norm = [](std::vector<Cqe> c) {
+      for (auto& x : c)
+        if (x.res >= 3 && x.user_data < 10) {  // a descriptor: its number is the run's own
+          ::close(x.res);
+          x.res = 1000;
+        }
+      return c;
+    };
+    // OPENAT2: a plain open, RESOLVE_NO_SYMLINKS through a symlink, unknown
+    // flags, a short struct, a long struct with a nonzero tail.
+    const std::string link = std::string(tmpl) + ".lnk";
+    EXPECT_EQ(0, symlink(tmpl, link.c_str()));
+    auto open2 = [&r](const char* path, const void* h, unsigned len, std::uint64_t ud) {
+      io_uring_sqe* q = r.sqe();
+      prep(q, IORING_OP_OPENAT2, AT_FDCWD, path, len, 0, ud);
+      q->addr2 = reinterpret_cast<std::uintptr_t>(h);
+      return q;
+    };
+    open_how how{};
+    how.flags = O_RDONLY | O_CLOEXEC;
+    open2(tmpl, &how, sizeof(how), 1);
+    open_how nosym{};
+    nosym.flags = O_RDONLY;
+    nosym.resolve = RESOLVE_NO_SYMLINKS;
+    open2(link.c_str(), &nosym, sizeof(nosym), 2);
+    open_how bad{};
+    bad.flags = 1ull << 40;
+    open2(tmpl, &bad, sizeof(bad), 3);
+    open2(tmpl, &how, 8, 4);
+    char big[64] = {};
+    std::memcpy(big, &how, sizeof(how));
+    big[40] = 1;
+    open2(tmpl, big, sizeof(big), 5);
+    big[40] = 0;
+    open2(tmpl, big, sizeof(big), 6);
+    EXPECT_EQ(6, r.submit(6));
+    auto c = r.wait(6);
+    by_user_data(&c);
+    auto n = norm(c);
+    out.insert(out.end(), n.begin(), n.end());
+    // Into direct slots: no table, then a sparse one; an explicit slot,
+    // allocation, O_CLOEXEC refused; then a read through the slot.
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_OPENAT, AT_FDCWD, tmpl, 0, 0, 11);
+    s->file_index = 1;
+    EXPECT_EQ(1, r.submit(1));
+    c = r.wait(1);
+    out.insert(out.end(), c.begin(), c.end());
+    io_uring_rsrc_register rr{};
+    rr.nr = 2;
+    rr.flags = IORING_RSRC_REGISTER_SPARSE;
+    EXPECT_EQ(0, r.reg(IORING_REGISTER_FILES2, &rr, sizeof(rr)));
+    s = r.sqe();
+    prep(s, IORING_OP_OPENAT, AT_FDCWD, tmpl, 0, 0, 12);
+    s->file_index = 2;
+    s = r.sqe();
+    prep(s, IORING_OP_OPENAT2, AT_FDCWD, tmpl, sizeof(nosym), 0, 13);
+    s->addr2 = reinterpret_cast<std::uintptr_t>(&nosym);
+    s->file_index = IORING_FILE_INDEX_ALLOC;
+    s = r.sqe();
+    prep(s, IORING_OP_OPENAT, AT_FDCWD, tmpl, 0, 0, 14);
+    s->file_index = IORING_FILE_INDEX_ALLOC;  // table full: -ENFILE
+    s = r.sqe();
+    prep(s, IORING_OP_OPENAT, AT_FDCWD, tmpl, 0, 0, 15);
+    s->open_flags = O_CLOEXEC;
+    s->file_index = 1;
+    EXPECT_EQ(4, r.submit(4));
+    c = r.wait(4);
+    by_user_data(&c);
+    out.insert(out.end(), c.begin(), c.end());
+    char buf[8] = {};
+    s = r.sqe();
+    prep(s, IORING_OP_READ, 1, buf, sizeof(buf), 0, 16);
+    s->flags = IOSQE_FIXED_FILE;
+    EXPECT_EQ(1, r.submit(1));
+    c = r.wait(1);
+    out.insert(out.end(), c.begin(), c.end());
+    EXPECT_EQ(0, std::memcmp(buf, "hello", 5));
+    unlink(link.c_str());
+    unlink(tmpl);
     return out;
   });
 }
