@@ -3,6 +3,7 @@
 // may block on the file system, so they always run on io-wq.
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -214,6 +215,21 @@ int openat2_issue(IoKiocb* req, unsigned issue_flags) {
   if (fd < 0) req_set_fail(req);
   req_set_res(req, fd, 0);
   return kIouOk;
+}
+
+// ---- MADVISE (io_uring/advise.c)
+int madvise_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->buf_index || sqe->splice_fd_in) return -EINVAL;
+  req->madvise.addr = sqe->addr;
+  req->madvise.len = sqe->len;
+  req->madvise.advice = static_cast<int>(sqe->fadvise_advice);
+  req->flags |= kReqForceAsync;
+  return 0;
+}
+
+int madvise_issue(IoKiocb* req, unsigned) {
+  const MadviseData& m = req->madvise;
+  return done(req, ::madvise(reinterpret_cast<void*>(m.addr), m.len, m.advice));
 }
 
 // ---- FTRUNCATE (io_uring/truncate.c)

@@ -214,6 +214,8 @@ struct IoKiocb {
     SpliceData splice;
     MsgRingData msg;
     FixedInstallData install;
+    XattrData xattr;
+    MadviseData madvise;
   };
 
   IoKiocb() : rw{} {}

@@ -138,6 +138,23 @@ struct MsgRingData {
   unsigned flags;
 };
 
+// struct io_xattr (io_uring/xattr.c): name, path and SET's value are ours.
+struct XattrData {
+  char* name;
+  char* path;
+  void* kvalue;
+  std::uint64_t value;  // GET: the user's buffer
+  std::size_t size;
+  int flags;
+};
+
+// struct io_madvise (io_uring/advise.c)
+struct MadviseData {
+  std::uint64_t addr;
+  std::uint64_t len;
+  int advice;
+};
+
 // struct io_fixed_install (io_uring/openclose.c)
 struct FixedInstallData {
   int o_flags;

@@ -70,6 +70,20 @@ int msg_ring_issue(IoKiocb*, unsigned);
 int fixed_fd_install_prep(IoKiocb*, const io_uring_sqe*);
 int fixed_fd_install_issue(IoKiocb*, unsigned);
 
+// xattr.cpp
+int fgetxattr_prep(IoKiocb*, const io_uring_sqe*);
+int fsetxattr_prep(IoKiocb*, const io_uring_sqe*);
+int getxattr_prep(IoKiocb*, const io_uring_sqe*);
+int setxattr_prep(IoKiocb*, const io_uring_sqe*);
+int fgetxattr_issue(IoKiocb*, unsigned);
+int fsetxattr_issue(IoKiocb*, unsigned);
+int getxattr_issue(IoKiocb*, unsigned);
+int setxattr_issue(IoKiocb*, unsigned);
+void xattr_cleanup(IoKiocb*);
+// fs.cpp: MADVISE
+int madvise_prep(IoKiocb*, const io_uring_sqe*);
+int madvise_issue(IoKiocb*, unsigned);
+
 // fs_ops.cpp: getname_flags (fs/namei.c), a path copied at prep.
 int getname(std::uint64_t uaddr, bool empty_ok, char** out);
 

@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include <functional>
 #include <string>
@@ -289,6 +291,66 @@ TEST(UringMiscOpsDiff, Openat2AndOpenIntoDirectSlots) {
     out.insert(out.end(), c.begin(), c.end());
     EXPECT_EQ(0, std::memcmp(buf, "hello", 5));
     unlink(link.c_str());
+    unlink(tmpl);
+    return out;
+  });
+}
+
+TEST(UringMiscOpsDiff, XattrsAndMadvise) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r, Backend&) {
+    std::vector<Cqe> out;
+    char tmpl[] = "/tmp/iostack-xattr-XXXXXX";
+    const int f = mkstemp(tmpl);
+    auto xa = [&r](std::uint8_t op, int fd, const char* name, void* value, unsigned len,
+                   const char* path, int flags, std::uint64_t ud) {
+      io_uring_sqe* q = r.sqe();
+      prep(q, op, fd, name, len, 0, ud);
+      q->addr2 = reinterpret_cast<std::uintptr_t>(value);
+      q->addr3 = reinterpret_cast<std::uintptr_t>(path);
+      q->xattr_flags = static_cast<unsigned>(flags);
+      q->flags = IOSQE_IO_LINK;
+      return q;
+    };
+    char val[] = "value-1";
+    char got[32] = {};
+    xa(IORING_OP_FSETXATTR, f, "user.a", val, 7, nullptr, 0, 1);
+    xa(IORING_OP_FGETXATTR, f, "user.a", nullptr, 0, nullptr, 0, 2);
+    xa(IORING_OP_FGETXATTR, f, "user.a", got, sizeof(got), nullptr, 0, 3);
+    xa(IORING_OP_SETXATTR, -1, "user.b", val, 3, tmpl, XATTR_CREATE, 4);
+    xa(IORING_OP_GETXATTR, -1, "user.b", got + 10, 10, tmpl, 0, 5)->flags = 0;
+    EXPECT_EQ(5, r.submit(5));
+    out = r.wait(5);
+    out.push_back(Cqe{6, std::memcmp(got, "value-1", 7) == 0 && std::memcmp(got + 10, "val", 3) == 0, 0});
+    // Errors: create over an existing one, bad flags, an empty name, a
+    // missing attribute, a buffer too small, a missing path, flags on GET.
+    xa(IORING_OP_SETXATTR, -1, "user.b", val, 3, tmpl, XATTR_CREATE, 7)->flags = 0;
+    xa(IORING_OP_FSETXATTR, f, "user.c", val, 3, nullptr, 0x40, 8)->flags = 0;
+    xa(IORING_OP_FSETXATTR, f, "", val, 3, nullptr, 0, 9)->flags = 0;
+    xa(IORING_OP_FGETXATTR, f, "user.zz", got, sizeof(got), nullptr, 0, 10)->flags = 0;
+    xa(IORING_OP_FGETXATTR, f, "user.a", got, 2, nullptr, 0, 11)->flags = 0;
+    xa(IORING_OP_GETXATTR, -1, "user.a", got, 8, "/nonexistent/x", 0, 12)->flags = 0;
+    xa(IORING_OP_FGETXATTR, f, "user.a", got, 8, nullptr, 1, 13)->flags = 0;
+    EXPECT_EQ(7, r.submit(7));
+    auto c = r.wait(7);
+    by_user_data(&c);
+    out.insert(out.end(), c.begin(), c.end());
+    // MADVISE on a mapping, then with a bad advice.
+    void* m = mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    static_cast<char*>(m)[0] = 1;
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_MADVISE, -1, m, 8192, 0, 14);
+    s->fadvise_advice = MADV_DONTNEED;
+    s = r.sqe();
+    prep(s, IORING_OP_MADVISE, -1, m, 8192, 0, 15);
+    s->fadvise_advice = 12345;
+    EXPECT_EQ(2, r.submit(2));
+    c = r.wait(2);
+    by_user_data(&c);
+    out.insert(out.end(), c.begin(), c.end());
+    out.push_back(Cqe{16, static_cast<char*>(m)[0], 0});  // DONTNEED dropped the page
+    munmap(m, 8192);
+    ::close(f);
     unlink(tmpl);
     return out;
   });

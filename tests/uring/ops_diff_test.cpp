@@ -810,7 +810,8 @@ TEST(UringOpsDiff, ProbeReportsASubsetOfTheKernel) {
       IORING_OP_SENDMSG_ZC, 55 /* FTRUNCATE */, 56 /* BIND */, 57 /* LISTEN */,
       // misc_ops_diff_test.cpp
       IORING_OP_EPOLL_CTL, IORING_OP_SPLICE, IORING_OP_TEE, IORING_OP_MSG_RING,
-      54 /* FIXED_FD_INSTALL */, IORING_OP_OPENAT2};
+      54 /* FIXED_FD_INSTALL */, IORING_OP_OPENAT2, IORING_OP_MADVISE, IORING_OP_FGETXATTR,
+      IORING_OP_FSETXATTR, IORING_OP_GETXATTR, IORING_OP_SETXATTR};
   std::sort(o.begin(), o.end());
   auto sorted = expect;
   std::sort(sorted.begin(), sorted.end());
