@@ -183,6 +183,9 @@ class PollService {
   // buffer selection and posting behave the same.
   static void retry_here(IoKiocb* req) {
     IoRingCtx* ctx = req->ctx;
+    // The request may complete and the ring be closed meanwhile: teardown
+    // waits for `recycling` to drop before freeing the ring.
+    ctx->recycling.fetch_add(1, std::memory_order_seq_cst);
     {
       std::lock_guard lock(ctx->uring_lock);
       RunningCtxScope scope(ctx);
@@ -190,6 +193,7 @@ class PollService {
       flush_completions(ctx);
     }
     if (tw_pending(ctx)) tw_run(ctx);
+    ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
   }
 
   int epfd_ = -1;
