@@ -71,6 +71,7 @@ struct TwNode {
 // epoll registration of a private dup of the descriptor.
 struct PollEntry {
   core::ListHead node;       // ctx->poll_list, under the poll service lock
+  core::ListHead hash;       // POLL_ADD: the poll service's table by (ring, user_data)
   std::uint32_t events = 0;  // EPOLL* wanted
   int dup_fd = -1;
   std::atomic<int> state{0};  // PollState

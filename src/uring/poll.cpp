@@ -61,7 +61,27 @@ class PollService {
     table_[static_cast<std::size_t>(pe.dup_fd)] = req;
     pe.state.store(kPollArmed, std::memory_order_relaxed);
     pe.node.add_tail(&req->ctx->poll_list);
+    // Newest first in its bucket, as io_poll_req_insert hashes it.
+    if (!pe.apoll) pe.hash.add_head(bucket(req->ctx, req->user_data));
     return true;
+  }
+
+  // io_poll_find: POLL_REMOVE's target by user_data, without walking every
+  // armed poll of the ring (mu held).
+  IoKiocb* find_by_data_locked(IoRingCtx* ctx, std::uint64_t user_data) {
+    core::ListHead* b = bucket(ctx, user_data);
+    for (core::ListHead* n = b->first(); n != b; n = n->next) {
+      PollEntry* pe = core::list_entry<PollEntry, &PollEntry::hash>(n);
+      IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+      if (req->ctx == ctx && req->user_data == user_data) return req;
+    }
+    return nullptr;
+  }
+
+  // The target of an update changes its user_data: it moves bucket (mu held).
+  void rehash_locked(IoKiocb* req) {
+    req->poll.hash.del();
+    req->poll.hash.add_head(bucket(req->ctx, req->user_data));
   }
 
   // Takes an armed entry out (mu held).
@@ -72,6 +92,7 @@ class PollService {
     close(pe.dup_fd);
     pe.dup_fd = -1;
     pe.node.del();
+    if (pe.hash.linked()) pe.hash.del();
     pe.state.store(kPollDone, std::memory_order_relaxed);
   }
 
@@ -196,8 +217,16 @@ class PollService {
     ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
   }
 
+  static constexpr std::size_t kBuckets = 1u << 12;
+  core::ListHead* bucket(const IoRingCtx* ctx, std::uint64_t user_data) {
+    std::uint64_t h = user_data ^ (reinterpret_cast<std::uintptr_t>(ctx) >> 4);
+    h *= 0x9e3779b97f4a7c15ull;
+    return &buckets_[h >> (64 - 12)];
+  }
+
   int epfd_ = -1;
   std::vector<IoKiocb*> table_;  // dup fd -> request
+  core::ListHead buckets_[kBuckets];  // armed POLL_ADDs by (ring, user_data)
 };
 
 // Whether poll can tell anything about the file: regular files and block
@@ -370,6 +399,9 @@ int poll_remove_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   p.old_user_data = sqe->addr;
   p.new_user_data = sqe->off;
   p.new_events = (sqe->poll32_events & 0xffff) | EPOLLERR | EPOLLHUP;
+  // A new user_data or events without the flag that applies them is a mistake.
+  if (!(flags & IORING_POLL_UPDATE_USER_DATA) && p.new_user_data) return -EINVAL;
+  if (!(flags & IORING_POLL_UPDATE_EVENTS) && sqe->poll32_events) return -EINVAL;
   return 0;
 }
 
@@ -377,21 +409,21 @@ int poll_remove_issue(IoKiocb* req, unsigned) {
   PollOpData& p = req->poll_op;
   IoRingCtx* ctx = req->ctx;
   PollService& ps = PollService::get();
-  CancelMatch cd;
-  cd.ctx = ctx;
-  cd.data = p.old_user_data;
   IoKiocb* target;
   bool updated = false;
   {
     std::lock_guard lock(ps.mu);
-    target = find_locked(ctx, &cd, true);
+    target = ps.find_by_data_locked(ctx, p.old_user_data);
     if (target && (p.flags & (IORING_POLL_UPDATE_EVENTS | IORING_POLL_UPDATE_USER_DATA))) {
       if (p.flags & IORING_POLL_UPDATE_EVENTS) {
         target->poll.events = p.new_events;
         target->poll.multishot = p.flags & IORING_POLL_ADD_MULTI;
         ps.rearm_locked(target);
       }
-      if (p.flags & IORING_POLL_UPDATE_USER_DATA) target->user_data = p.new_user_data;
+      if (p.flags & IORING_POLL_UPDATE_USER_DATA) {
+        target->user_data = p.new_user_data;
+        ps.rehash_locked(target);
+      }
       updated = true;
     } else if (target) {
       ps.remove_locked(target);

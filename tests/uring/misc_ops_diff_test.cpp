@@ -2,6 +2,7 @@
 // FIXED_FD_INSTALL: the same SQEs through the kernel's io_uring and
 // iostack's, comparing CQEs.
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/openat2.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -20,7 +21,7 @@ constexpr std::uint8_t kOpFixedFdInstall = 54;
 
 using Seq = std::function<std::vector<Cqe>(Ring&, Backend&)>;
 
-void compare(const Seq& seq) {
+void compare(const Seq& seq, unsigned entries = 16) {
   KernelBackend kb;
   IostackBackend ib;
   std::vector<Cqe> k, o;
@@ -28,12 +29,12 @@ void compare(const Seq& seq) {
   params.flags = IORING_SETUP_SUBMIT_ALL;
   {
     Ring r(&kb);
-    ASSERT_GE(r.init(16, params), 0);
+    ASSERT_GE(r.init(entries, params), 0);
     k = seq(r, kb);
   }
   {
     Ring r(&ib);
-    ASSERT_GE(r.init(16, params), 0);
+    ASSERT_GE(r.init(entries, params), 0);
     o = seq(r, ib);
   }
   EXPECT_EQ(k, o) << "kernel CQEs vs iostack CQEs";
@@ -354,6 +355,68 @@ TEST(UringMiscOpsDiff, XattrsAndMadvise) {
     unlink(tmpl);
     return out;
   });
+}
+
+// Many armed polls, each updated (events and user_data) and then removed by
+// its user_data: the lookup goes through the hash table, and updates move
+// entries between buckets.
+TEST(UringMiscOpsDiff, ManyPollsUpdatedAndRemovedByUserData) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r, Backend&) {
+    std::vector<Cqe> out;
+    constexpr int kPolls = 600;
+    int pfd[2];
+    EXPECT_EQ(0, pipe2(pfd, O_CLOEXEC));
+    auto drain = [&r](unsigned n) {
+      std::vector<Cqe> v;
+      while (v.size() < n) {
+        auto c = r.wait(n - static_cast<unsigned>(v.size()), 300);
+        if (c.empty()) break;
+        v.insert(v.end(), c.begin(), c.end());
+      }
+      return v;
+    };
+    for (int i = 0; i < kPolls; ++i) {
+      io_uring_sqe* s = r.sqe();
+      prep(s, IORING_OP_POLL_ADD, pfd[0], nullptr, IORING_POLL_ADD_MULTI, 0, 1000 + i);
+      s->poll32_events = POLLIN;
+      if (i % 8 == 7) {
+        EXPECT_EQ(8, r.submit(0));
+      }
+    }
+    // Each gets a new user_data; every third also waits for POLLOUT instead.
+    int ok = 0;
+    for (int i = 0; i < kPolls; ++i) {
+      io_uring_sqe* s = r.sqe();
+      unsigned flags = IORING_POLL_UPDATE_USER_DATA | IORING_POLL_ADD_MULTI;
+      if (i % 3 == 0) flags |= IORING_POLL_UPDATE_EVENTS;
+      prep(s, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(1000 + i), flags, 5000 + i, 1);
+      s->poll32_events = POLLIN;
+      EXPECT_EQ(1, r.submit(1));
+      for (const Cqe& c : r.reap()) ok += c.res == 0;
+    }
+    out.push_back(Cqe{1, ok, 0});
+    // Old user_data: gone. New: found and removed.
+    prep(r.sqe(), IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(1000), 0, 0, 2);
+    EXPECT_EQ(1, r.submit(1));
+    auto c = drain(1);
+    out.insert(out.end(), c.begin(), c.end());
+    int removed = 0, cancelled = 0;
+    for (int i = 0; i < kPolls; ++i) {
+      prep(r.sqe(), IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(5000 + i), 0, 0, 3);
+      EXPECT_EQ(1, r.submit(1));
+    }
+    c = drain(2 * kPolls);
+    for (const Cqe& x : c) {
+      if (x.user_data == 3) removed += x.res == 0;
+      if (x.user_data >= 5000 && x.res == -ECANCELED) cancelled++;
+    }
+    out.push_back(Cqe{4, removed, 0});
+    out.push_back(Cqe{5, cancelled, 0});
+    ::close(pfd[0]);
+    ::close(pfd[1]);
+    return out;
+  }, 1024);
 }
 
 }  // namespace
