@@ -7,6 +7,7 @@
 #include <new>
 
 #include "uring/engine.hpp"
+#include "uring/kbuf.hpp"
 
 namespace iostack::uring {
 
@@ -136,10 +137,13 @@ void req_cleanup(IoKiocb* req) {
         req->statx.path = nullptr;
         break;
       default:
+        if (const IoOpDef* def = op_def(req->opcode); def && def->cleanup) def->cleanup(req);
         break;
     }
     req->flags &= ~kReqCleanup;
   }
+  if (req->flags & (kReqBufferSelected | kReqBufferRing)) kbuf_drop(req, false);
+  if (req->flags & kReqApollMultishot) apoll_release(req);
   if (req->file_node) {
     file_node_put(req->file_node);
     req->file_node = nullptr;

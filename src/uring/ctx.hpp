@@ -25,6 +25,7 @@
 namespace iostack::uring {
 
 struct IoSqData;
+struct KbufTable;  // kbuf.cpp
 
 // struct io_overflow_cqe (include/linux/io_uring_types.h)
 struct OverflowCqe {
@@ -105,6 +106,11 @@ struct IoRingCtx : core::File {
   std::vector<MappedBuf> bufs;
   bool bufs_registered = false;
   bool in_submit = false;  // the holder of uring_lock is inside a submit batch
+  KbufTable* kbuf = nullptr;  // provided buffer groups (kbuf.cpp), made on first use
+  // IORING_FILE_INDEX_ALLOC range and next-slot hint (filetable.cpp); end 0: the table.
+  std::uint32_t file_alloc_start = 0;
+  std::uint32_t file_alloc_end = 0;
+  std::uint32_t file_alloc_hint = 0;
 
   // Completion side.
   SpinLock completion_lock;

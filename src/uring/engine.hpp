@@ -11,6 +11,7 @@
 #include "core/file.hpp"
 #include "uring/ctx.hpp"
 #include "uring/io_kiocb.hpp"
+#include "uring/uapi.hpp"
 
 namespace iostack::uring {
 
@@ -85,8 +86,11 @@ struct IoOpDef {
   bool pollin = false;
   bool pollout = false;
   bool force_async = false;  // always blocks: straight to io-wq
+  bool buffer_select = false;  // takes IOSQE_BUFFER_SELECT (provided buffers)
+  void (*cleanup)(IoKiocb*) = nullptr;  // frees what prep allocated (kReqCleanup)
+  bool poll_direct = false;  // retried on the poll thread once its socket is ready
 };
-constexpr unsigned kOpLast = IORING_OP_LAST;  // as the 6.1 uapi numbers them
+constexpr unsigned kOpLast = uapi::kOpLast;  // as 6.18 numbers them
 const IoOpDef* op_def(unsigned opcode);       // null when not implemented
 
 // ---- ops: prep/issue per opcode
@@ -156,6 +160,9 @@ int poll_cancel(IoRingCtx* ctx, CancelMatch* cd);
 // FAST_POLL: park a read/write that hit EAGAIN on a pollable file until it
 // is ready; false when the file cannot be polled.
 bool arm_apoll(IoKiocb* req);
+// A multishot request keeps its fired internal poll for the next arming;
+// this drops it when the request ends.
+void apoll_release(IoKiocb* req);
 void poll_remove_all(IoRingCtx* ctx);
 
 // ---- wait.cpp (io_cqring_wait)

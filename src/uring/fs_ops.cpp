@@ -13,6 +13,7 @@
 #include "core/uaccess.hpp"
 #include "core/write_limit.hpp"
 #include "uring/engine.hpp"
+#include "uring/ops.hpp"
 
 namespace iostack::uring {
 
@@ -30,6 +31,8 @@ int done_keep_link(IoKiocb* req, int ret) {
   req_set_res(req, ret, 0);
   return kIouOk;
 }
+
+}  // namespace
 
 // getname_flags (fs/namei.c): the path, copied into a new buffer at prep.
 // -EFAULT, -ENOENT for an empty path unless `empty_ok`, -ENAMETOOLONG when
@@ -52,8 +55,6 @@ int getname(std::uint64_t uaddr, bool empty_ok, char** out) {
   *out = buf;
   return 0;
 }
-
-}  // namespace
 
 // ---- FSYNC
 int fsync_prep(IoKiocb* req, const io_uring_sqe* sqe) {
@@ -148,14 +149,15 @@ int openat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   req->open.path = nullptr;
   if (int ret = getname(sqe->addr, false, &req->open.path)) return ret;
   req->flags |= kReqCleanup;
-  if (sqe->file_index) return -EINVAL;  // direct descriptors are not implemented
+  if (int ret = open_slot_prep(req, sqe)) return ret;
   // io_openat_force_async: these would block, so they always go to io-wq
   // (where a cancel behind them can find them).
   if (req->open.flags & (O_TRUNC | O_CREAT | __O_TMPFILE)) req->flags |= kReqForceAsync;
   return 0;
 }
 
-int openat_issue(IoKiocb* req, unsigned) {
+int openat_issue(IoKiocb* req, unsigned issue_flags) {
+  if (req->open.file_slot) return open_direct_issue(req, issue_flags);
   const int fd = openat(req->open.dfd, req->open.path, req->open.flags, req->open.mode);
   core::fd_mode_forget(fd);
   return done(req, fd < 0 ? -errno : fd);

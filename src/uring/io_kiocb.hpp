@@ -14,6 +14,7 @@
 #include "core/host_aio.hpp"
 #include "core/list.hpp"
 #include "uring/io_wq.hpp"
+#include "uring/op_data.hpp"
 
 namespace iostack::uring {
 
@@ -39,6 +40,11 @@ enum : std::uint32_t {
   kReqCleanup = 1u << 13,  // op data owns memory (iovec, path)
   kReqPolled = 1u << 14,   // waiting on the poll service (FAST_POLL)
   kReqNoApoll = 1u << 15,  // the file cannot do non-blocking I/O: io-wq only
+  kReqBufferSelected = 1u << 16,  // holds a legacy provided buffer (req->kbuf)
+  kReqBufferRing = 1u << 17,      // holds a buffer of a buffer ring
+  kReqApollMultishot = 1u << 18,  // multishot accept/recv: posts with F_MORE and re-polls
+  kReqPartialIo = 1u << 19,       // data already moved: the buffer is consumed
+  kReqPollFirstDone = 1u << 20,   // IORING_RECVSEND_POLL_FIRST: the poll came first
 };
 constexpr std::uint32_t kReqLinkFlags = kReqLink | kReqHardlink;
 
@@ -66,6 +72,7 @@ struct TwNode {
 // epoll registration of a private dup of the descriptor.
 struct PollEntry {
   core::ListHead node;       // ctx->poll_list, under the poll service lock
+  core::ListHead hash;       // POLL_ADD: the poll service's table by (ring, user_data)
   std::uint32_t events = 0;  // EPOLL* wanted
   int dup_fd = -1;
   std::atomic<int> state{0};  // PollState
@@ -128,6 +135,8 @@ struct OpenData {
   int flags;
   unsigned mode;
   char* path;
+  std::uint32_t file_slot;  // a direct descriptor slot + 1, or FILE_INDEX_ALLOC; 0: none
+  std::uint64_t resolve;    // OPENAT2: open_how.resolve
 };
 struct StatxData {
   int dfd;
@@ -182,6 +191,12 @@ struct IoKiocb {
   block::BdevIo bio;
   core::HostAioReq host;  // O_DIRECT file I/O handed to the kernel's AIO
 
+  // Buffer selection (kbuf.cpp): the group before a buffer is picked, the
+  // buffer id after.
+  std::uint16_t buf_index = 0;
+  KBuffer* kbuf = nullptr;
+  BufferList* buf_list = nullptr;  // ring buffer picked but not committed yet
+
   union {
     RwData rw;
     SyncData sync;
@@ -194,6 +209,18 @@ struct IoKiocb {
     CloseData close;
     FadviseData fadvise;
     NopData nop;
+    SrMsgData sr;  // op_data.hpp: the ops added since the storage subset
+    AcceptData accept;
+    SocketData socket;
+    ConnectData connect;
+    ProvideBufData pbuf;
+    FsPathData fs;
+    EpollCtlData epoll;
+    SpliceData splice;
+    MsgRingData msg;
+    FixedInstallData install;
+    XattrData xattr;
+    MadviseData madvise;
   };
 
   IoKiocb() : rw{} {}

@@ -2,8 +2,10 @@
 // where its prep and issue live. Opcodes absent here complete with -EINVAL
 // and REGISTER_PROBE does not report them.
 #include <array>
+#include <cstdlib>
 
 #include "uring/engine.hpp"
+#include "uring/ops.hpp"
 
 namespace iostack::uring {
 
@@ -35,6 +37,30 @@ constexpr IoOpDef simple_def(int (*prep)(IoKiocb*, const io_uring_sqe*),
   return d;
 }
 
+// A socket op: parks on the internal poll in direction `in` when it would block.
+constexpr IoOpDef net_def(int (*prep)(IoKiocb*, const io_uring_sqe*),
+                          int (*issue)(IoKiocb*, unsigned), bool in, bool buffer_select) {
+  IoOpDef d;
+  d.prep = prep;
+  d.issue = issue;
+  d.needs_file = true;
+  d.unbound_nonreg_file = true;
+  d.pollin = in;
+  d.pollout = !in;
+  d.ioprio = true;  // sqe->ioprio carries the op's flags
+  d.buffer_select = buffer_select;
+  d.cleanup = net_cleanup;
+  d.poll_direct = true;
+  return d;
+}
+
+constexpr IoOpDef path_def(int (*prep)(IoKiocb*, const io_uring_sqe*),
+                           int (*issue)(IoKiocb*, unsigned)) {
+  IoOpDef d = simple_def(prep, issue, false);
+  d.cleanup = fs_cleanup;
+  return d;
+}
+
 std::array<IoOpDef, kOpLast> build_table() {
   std::array<IoOpDef, kOpLast> t{};
   t[IORING_OP_NOP] = simple_def(nop_prep, nop_issue, false);
@@ -44,6 +70,8 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[IORING_OP_READ_FIXED] = rw_def(rw_prep_read_fixed, rw_read, true);
   t[IORING_OP_WRITE_FIXED] = rw_def(rw_prep_write_fixed, rw_write, false);
   t[IORING_OP_READ] = rw_def(rw_prep_read, rw_read, true);
+  t[IORING_OP_READ].buffer_select = true;
+  t[IORING_OP_READV].buffer_select = true;
   t[IORING_OP_WRITE] = rw_def(rw_prep_write, rw_write, false);
   t[IORING_OP_FSYNC] = simple_def(fsync_prep, fsync_issue, true, true);
   t[IORING_OP_SYNC_FILE_RANGE] = simple_def(sfr_prep, sfr_issue, true, true);
@@ -59,6 +87,55 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[IORING_OP_POLL_ADD] = simple_def(poll_add_prep, poll_add_issue, true);
   t[IORING_OP_POLL_ADD].unbound_nonreg_file = true;
   t[IORING_OP_POLL_REMOVE] = simple_def(poll_remove_prep, poll_remove_issue, false);
+  // net.cpp
+  t[IORING_OP_SENDMSG] = net_def(sendmsg_prep, send_issue, false, false);
+  t[IORING_OP_RECVMSG] = net_def(recvmsg_prep, recv_issue, true, true);
+  t[IORING_OP_ACCEPT] = net_def(accept_prep, accept_issue, true, false);
+  t[IORING_OP_CONNECT] = net_def(connect_prep, connect_issue, false, false);
+  t[IORING_OP_CONNECT].ioprio = false;
+  t[IORING_OP_SEND] = net_def(sendmsg_prep, send_issue, false, true);
+  t[IORING_OP_RECV] = net_def(recvmsg_prep, recv_issue, true, true);
+  t[IORING_OP_SEND_ZC] = net_def(send_zc_prep, send_zc_issue, false, false);
+  t[IORING_OP_SENDMSG_ZC] = net_def(send_zc_prep, send_zc_issue, false, false);
+  t[IORING_OP_SHUTDOWN] = simple_def(shutdown_prep, shutdown_issue, true);
+  t[IORING_OP_SOCKET] = simple_def(socket_prep, socket_issue, false);
+  t[uapi::kOpBind] = simple_def(bind_prep, bind_issue, true);
+  t[uapi::kOpListen] = simple_def(listen_prep, listen_issue, true);
+  // kbuf.cpp
+  t[IORING_OP_PROVIDE_BUFFERS] = simple_def(provide_buffers_prep, provide_buffers_issue, false);
+  t[IORING_OP_PROVIDE_BUFFERS].iopoll = true;
+  t[IORING_OP_REMOVE_BUFFERS] = simple_def(remove_buffers_prep, remove_buffers_issue, false);
+  t[IORING_OP_REMOVE_BUFFERS].iopoll = true;
+  // fs.cpp
+  t[IORING_OP_RENAMEAT] = path_def(renameat_prep, renameat_issue);
+  t[IORING_OP_UNLINKAT] = path_def(unlinkat_prep, unlinkat_issue);
+  t[IORING_OP_MKDIRAT] = path_def(mkdirat_prep, mkdirat_issue);
+  t[IORING_OP_SYMLINKAT] = path_def(symlinkat_prep, symlinkat_issue);
+  t[IORING_OP_LINKAT] = path_def(linkat_prep, linkat_issue);
+  t[uapi::kOpFtruncate] = simple_def(ftruncate_prep, ftruncate_issue, true);
+  t[IORING_OP_MADVISE] = simple_def(madvise_prep, madvise_issue, false);
+  // xattr.cpp
+  t[IORING_OP_FGETXATTR] = simple_def(fgetxattr_prep, fgetxattr_issue, true);
+  t[IORING_OP_FSETXATTR] = simple_def(fsetxattr_prep, fsetxattr_issue, true);
+  t[IORING_OP_GETXATTR] = simple_def(getxattr_prep, getxattr_issue, false);
+  t[IORING_OP_SETXATTR] = simple_def(setxattr_prep, setxattr_issue, false);
+  for (unsigned op : {IORING_OP_FGETXATTR, IORING_OP_FSETXATTR, IORING_OP_GETXATTR,
+                      IORING_OP_SETXATTR})
+    t[op].cleanup = xattr_cleanup;
+  t[IORING_OP_OPENAT2] = simple_def(openat2_prep, openat2_issue, false);
+  t[IORING_OP_OPENAT2].cleanup = [](IoKiocb* req) {
+    std::free(req->open.path);
+    req->open.path = nullptr;
+  };
+  // epoll.cpp, splice.cpp, msg_ring.cpp, filetable.cpp
+  t[IORING_OP_EPOLL_CTL] = simple_def(epoll_ctl_prep, epoll_ctl_issue, false);
+  t[IORING_OP_SPLICE] = simple_def(splice_prep, splice_issue, true);
+  t[IORING_OP_SPLICE].unbound_nonreg_file = true;
+  t[IORING_OP_TEE] = simple_def(tee_prep, tee_issue, true);
+  t[IORING_OP_TEE].unbound_nonreg_file = true;
+  t[IORING_OP_MSG_RING] = simple_def(msg_ring_prep, msg_ring_issue, true);
+  t[IORING_OP_MSG_RING].iopoll = true;
+  t[uapi::kOpFixedFdInstall] = simple_def(fixed_fd_install_prep, fixed_fd_install_issue, true);
   return t;
 }
 

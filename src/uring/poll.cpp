@@ -17,6 +17,7 @@
 #include "core/mutex.hpp"
 #include "core/process.hpp"
 #include "uring/engine.hpp"
+#include "uring/tw_internal.hpp"
 
 namespace iostack::uring {
 
@@ -24,7 +25,10 @@ std::size_t poll_offset();
 
 namespace {
 
-enum PollState : int { kPollIdle = 0, kPollArmed = 1, kPollDone = 2 };
+// kPollParked: a multishot request's internal poll that fired; its
+// registration (disarmed by EPOLLONESHOT) and descriptor stay for the next
+// arming, which then costs one EPOLL_CTL_MOD.
+enum PollState : int { kPollIdle = 0, kPollArmed = 1, kPollDone = 2, kPollParked = 3 };
 
 // EPOLLERR | EPOLLHUP | EPOLLNVAL | EPOLLRDHUP: reported whether asked or not.
 constexpr std::uint32_t kPollUnmask = EPOLLERR | EPOLLHUP | POLLNVAL | EPOLLRDHUP;
@@ -57,7 +61,27 @@ class PollService {
     table_[static_cast<std::size_t>(pe.dup_fd)] = req;
     pe.state.store(kPollArmed, std::memory_order_relaxed);
     pe.node.add_tail(&req->ctx->poll_list);
+    // Newest first in its bucket, as io_poll_req_insert hashes it.
+    if (!pe.apoll) pe.hash.add_head(bucket(req->ctx, req->user_data));
     return true;
+  }
+
+  // io_poll_find: POLL_REMOVE's target by user_data, without walking every
+  // armed poll of the ring (mu held).
+  IoKiocb* find_by_data_locked(IoRingCtx* ctx, std::uint64_t user_data) {
+    core::ListHead* b = bucket(ctx, user_data);
+    for (core::ListHead* n = b->first(); n != b; n = n->next) {
+      PollEntry* pe = core::list_entry<PollEntry, &PollEntry::hash>(n);
+      IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+      if (req->ctx == ctx && req->user_data == user_data) return req;
+    }
+    return nullptr;
+  }
+
+  // The target of an update changes its user_data: it moves bucket (mu held).
+  void rehash_locked(IoKiocb* req) {
+    req->poll.hash.del();
+    req->poll.hash.add_head(bucket(req->ctx, req->user_data));
   }
 
   // Takes an armed entry out (mu held).
@@ -68,6 +92,36 @@ class PollService {
     close(pe.dup_fd);
     pe.dup_fd = -1;
     pe.node.del();
+    if (pe.hash.linked()) pe.hash.del();
+    pe.state.store(kPollDone, std::memory_order_relaxed);
+  }
+
+  // A fired internal poll of a multishot request leaves the ring's list
+  // (it runs now, nothing may cancel it as armed) but keeps its descriptor.
+  void park_locked(IoKiocb* req) {
+    req->poll.node.del();
+    req->poll.state.store(kPollParked, std::memory_order_relaxed);
+  }
+
+  bool rearm_parked(IoKiocb* req) {
+    std::lock_guard lock(mu);
+    PollEntry& pe = req->poll;
+    if (pe.state.load(std::memory_order_relaxed) != kPollParked) return false;
+    pe.state.store(kPollArmed, std::memory_order_relaxed);
+    pe.node.add_tail(&req->ctx->poll_list);
+    rearm_locked(req);
+    return true;
+  }
+
+  // The request ends: its parked registration goes.
+  void release_parked(IoKiocb* req) {
+    std::lock_guard lock(mu);
+    PollEntry& pe = req->poll;
+    if (pe.state.load(std::memory_order_relaxed) != kPollParked) return;
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, pe.dup_fd, nullptr);
+    table_[static_cast<std::size_t>(pe.dup_fd)] = nullptr;
+    close(pe.dup_fd);
+    pe.dup_fd = -1;
     pe.state.store(kPollDone, std::memory_order_relaxed);
   }
 
@@ -98,6 +152,14 @@ class PollService {
       if (fd < 0 || static_cast<std::size_t>(fd) >= table_.size()) return;
       req = table_[static_cast<std::size_t>(fd)];
       if (!req || req->poll.state.load(std::memory_order_relaxed) != kPollArmed) return;
+      if (req->poll.apoll && (req->flags & kReqApollMultishot)) {
+        // Only a retry follows, and a stale event makes it find -EAGAIN and
+        // poll again: no need to ask the descriptor.
+        park_locked(req);
+        mask = 0;
+        finished = true;
+        goto fired;
+      }
       // The event may be stale (the descriptor number reused): ask again.
       struct pollfd pfd {
         fd, static_cast<short>(req->poll.events & 0xffff), 0
@@ -108,15 +170,26 @@ class PollService {
       }
       mask = static_cast<std::uint16_t>(pfd.revents) & (req->poll.events | kPollUnmask);
       finished = !req->poll.multishot || (mask & (EPOLLERR | EPOLLHUP));
-      if (finished) remove_locked(req);
+      if (finished && req->poll.apoll && (req->flags & kReqApollMultishot))
+        park_locked(req);
+      else if (finished)
+        remove_locked(req);
       if (!finished) {
         // A multishot poll posts while staying armed.
         post_aux_cqe(req->ctx, req->user_data, static_cast<int>(mask), IORING_CQE_F_MORE);
         return;
       }
     }
+  fired:
     if (req->poll.apoll) {
       req->flags &= ~kReqPolled;
+      const IoOpDef* def = op_def(req->opcode);
+      // DEFER_TASKRUN rings run such work only when their task waits.
+      if (def->poll_direct && !(req->flags & kReqForceAsync) &&
+          !(req->ctx->flags & IORING_SETUP_DEFER_TASKRUN)) {
+        retry_here(req);
+        return;
+      }
       tw_add(req, tw_req_submit);
       return;
     }
@@ -124,8 +197,36 @@ class PollService {
     req_complete_post(req);
   }
 
+  // A socket op whose file became ready is retried on this thread, as
+  // the kernel retries it from the poll wakeup's task work: a hop through
+  // the submitter's task work would cost two more wakeups per event.
+  // It runs as task work would (uring_lock held, completions batched), so
+  // buffer selection and posting behave the same.
+  static void retry_here(IoKiocb* req) {
+    IoRingCtx* ctx = req->ctx;
+    // The request may complete and the ring be closed meanwhile: teardown
+    // waits for `recycling` to drop before freeing the ring.
+    ctx->recycling.fetch_add(1, std::memory_order_seq_cst);
+    {
+      std::lock_guard lock(ctx->uring_lock);
+      RunningCtxScope scope(ctx);
+      queue_sqe(req);
+      flush_completions(ctx);
+    }
+    if (tw_pending(ctx)) tw_run(ctx);
+    ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
+  }
+
+  static constexpr std::size_t kBuckets = 1u << 12;
+  core::ListHead* bucket(const IoRingCtx* ctx, std::uint64_t user_data) {
+    std::uint64_t h = user_data ^ (reinterpret_cast<std::uintptr_t>(ctx) >> 4);
+    h *= 0x9e3779b97f4a7c15ull;
+    return &buckets_[h >> (64 - 12)];
+  }
+
   int epfd_ = -1;
   std::vector<IoKiocb*> table_;  // dup fd -> request
+  core::ListHead buckets_[kBuckets];  // armed POLL_ADDs by (ring, user_data)
 };
 
 // Whether poll can tell anything about the file: regular files and block
@@ -183,8 +284,13 @@ bool arm_apoll(IoKiocb* req) {
   const IoOpDef* def = op_def(req->opcode);
   if (!def || !(def->pollin || def->pollout)) return false;
   if (req->flags & kReqNoApoll) return false;
-  if (!req->file_assigned || !file_can_poll(req)) return false;
   PollEntry& pe = req->poll;
+  if (pe.dup_fd >= 0 && pe.state.load(std::memory_order_relaxed) == kPollParked) {
+    req->flags |= kReqPolled;
+    if (PollService::get().rearm_parked(req)) return true;
+    req->flags &= ~kReqPolled;
+  }
+  if (!req->file_assigned || !file_can_poll(req)) return false;
   pe.events = (def->pollin ? EPOLLIN | EPOLLRDNORM : EPOLLOUT | EPOLLWRNORM) | EPOLLERR | EPOLLHUP;
   pe.multishot = false;
   pe.apoll = true;
@@ -194,6 +300,11 @@ bool arm_apoll(IoKiocb* req) {
     return false;
   }
   return true;
+}
+
+void apoll_release(IoKiocb* req) {
+  if (req->poll.dup_fd < 0) return;
+  if (PollService* ps = PollService::find()) ps->release_parked(req);
 }
 
 int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
@@ -301,11 +412,10 @@ int poll_remove_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   p.flags = flags;
   p.old_user_data = sqe->addr;
   p.new_user_data = sqe->off;
-  // A new user_data or new events without the flag that applies them are
-  // meaningless: refused.
+  p.new_events = (sqe->poll32_events & 0xffff) | EPOLLERR | EPOLLHUP;
+  // A new user_data or events without the flag that applies them is a mistake.
   if (!(flags & IORING_POLL_UPDATE_USER_DATA) && p.new_user_data) return -EINVAL;
   if (!(flags & IORING_POLL_UPDATE_EVENTS) && sqe->poll32_events) return -EINVAL;
-  p.new_events = (sqe->poll32_events & 0xffff) | EPOLLERR | EPOLLHUP;
   return 0;
 }
 
@@ -313,21 +423,21 @@ int poll_remove_issue(IoKiocb* req, unsigned) {
   PollOpData& p = req->poll_op;
   IoRingCtx* ctx = req->ctx;
   PollService& ps = PollService::get();
-  CancelMatch cd;
-  cd.ctx = ctx;
-  cd.data = p.old_user_data;
   IoKiocb* target;
   bool updated = false;
   {
     core::LockGuard lock(ps.mu);
-    target = find_locked(ctx, &cd, true);
+    target = ps.find_by_data_locked(ctx, p.old_user_data);
     if (target && (p.flags & (IORING_POLL_UPDATE_EVENTS | IORING_POLL_UPDATE_USER_DATA))) {
       if (p.flags & IORING_POLL_UPDATE_EVENTS) {
         target->poll.events = p.new_events;
         target->poll.multishot = p.flags & IORING_POLL_ADD_MULTI;
         ps.rearm_locked(target);
       }
-      if (p.flags & IORING_POLL_UPDATE_USER_DATA) target->user_data = p.new_user_data;
+      if (p.flags & IORING_POLL_UPDATE_USER_DATA) {
+        target->user_data = p.new_user_data;
+        ps.rehash_locked(target);
+      }
       updated = true;
     } else if (target) {
       ps.remove_locked(target);

@@ -14,6 +14,8 @@
 #include "core/process.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
+#include "uring/filetable.hpp"
+#include "uring/kbuf.hpp"
 
 namespace iostack::uring {
 
@@ -35,6 +37,34 @@ int probe(void* arg, unsigned nr_args) {
   p->ops_len = static_cast<std::uint8_t>(nr_args);
   if (core::copy_to_user(arg, buf.data(), size)) return -EFAULT;
   return 0;
+}
+
+// A new file table allocates from all of it (io_file_table_set_alloc_range).
+int reset_alloc_range(IoRingCtx* ctx, int ret) {
+  if (ret == 0) ctx->file_alloc_start = ctx->file_alloc_end = ctx->file_alloc_hint = 0;
+  return ret;
+}
+
+// IORING_REGISTER_FILES2 (io_register_rsrc): struct io_uring_rsrc_register,
+// a sparse table or descriptors. Resource tags are not implemented: a
+// nonzero tag is refused.
+int register_files2(IoRingCtx* ctx, void* arg, unsigned size) {
+  io_uring_rsrc_register rr{};
+  if (size != sizeof(rr)) return -EINVAL;
+  if (core::copy_from_user(&rr, arg, size)) return -EFAULT;
+  if (!rr.nr || rr.resv2) return -EINVAL;
+  if (rr.flags & ~IORING_RSRC_REGISTER_SPARSE) return -EINVAL;
+  if ((rr.flags & IORING_RSRC_REGISTER_SPARSE) && rr.data) return -EINVAL;
+  if (rr.tags) {
+    const auto* tags = reinterpret_cast<const std::uint64_t*>(rr.tags);
+    for (unsigned i = 0; i < rr.nr; ++i) {
+      std::uint64_t tag;
+      if (core::get_user(tag, &tags[i])) return -EFAULT;
+      if (tag) return -EINVAL;
+    }
+  }
+  if (!(rr.flags & IORING_RSRC_REGISTER_SPARSE) && !rr.data) return -EFAULT;
+  return register_files(ctx, reinterpret_cast<const void*>(rr.data), rr.nr);
 }
 
 int enable_rings(IoRingCtx* ctx) {
@@ -103,7 +133,10 @@ int do_register(IoRingCtx* ctx, unsigned opcode, void* arg, unsigned nr_args) {
       if (arg || nr_args) return -EINVAL;
       return unregister_buffers(ctx);
     case IORING_REGISTER_FILES:
-      return register_files(ctx, arg, nr_args);
+      if (!arg) return -EFAULT;  // a sparse table comes through FILES2
+      return reset_alloc_range(ctx, register_files(ctx, arg, nr_args));
+    case IORING_REGISTER_FILES2:
+      return reset_alloc_range(ctx, register_files2(ctx, arg, nr_args));
     case IORING_UNREGISTER_FILES:
       if (arg || nr_args) return -EINVAL;
       return unregister_files(ctx);
@@ -139,6 +172,18 @@ int do_register(IoRingCtx* ctx, unsigned opcode, void* arg, unsigned nr_args) {
       return register_ring_fds(ctx, arg, nr_args);
     case IORING_UNREGISTER_RING_FDS:
       return unregister_ring_fds(ctx, arg, nr_args);
+    case IORING_REGISTER_PBUF_RING:
+      if (!arg || nr_args != 1) return -EINVAL;
+      return register_pbuf_ring(ctx, arg);
+    case IORING_UNREGISTER_PBUF_RING:
+      if (!arg || nr_args != 1) return -EINVAL;
+      return unregister_pbuf_ring(ctx, arg);
+    case uapi::kRegisterPbufStatus:
+      if (!arg || nr_args != 1) return -EINVAL;
+      return register_pbuf_status(ctx, arg);
+    case IORING_REGISTER_FILE_ALLOC_RANGE:
+      if (!arg || nr_args) return -EINVAL;
+      return register_file_alloc_range(ctx, arg);
     default:
       return -EINVAL;
   }

@@ -24,6 +24,7 @@
 #include "task/current.hpp"
 #include "task/task_ioprio.hpp"
 #include "uring/engine.hpp"
+#include "uring/kbuf.hpp"
 
 namespace iostack::uring {
 
@@ -89,6 +90,7 @@ int prep_vec(IoKiocb* req, const io_uring_sqe* sqe) {
     if (nr != 1) return -EINVAL;
     struct iovec v;
     if (core::copy_from_user(&v, reinterpret_cast<const void*>(rw.addr), sizeof(v))) return -EFAULT;
+    rw.len = static_cast<std::uint32_t>(v.iov_len);
     return 0;
   }
   if (nr > core::kUioMaxIov) return -EINVAL;
@@ -232,9 +234,12 @@ int rw_validate(IoKiocb* req, bool write, bool nonblock) {
   return 0;
 }
 
-int finish_rw(IoKiocb* req, std::int64_t res) {
+// `issue_flags` say whether uring_lock is held, for giving back a provided
+// buffer (whose id goes into the CQE's flags).
+int finish_rw(IoKiocb* req, std::int64_t res, unsigned issue_flags = 0) {
   if (res != req->rw.bytes) req_set_fail(req);
-  req_set_res(req, static_cast<int>(res), 0);
+  const std::uint32_t cflags = kbuf_put(req, static_cast<int>(res), issue_flags);
+  req_set_res(req, static_cast<int>(res), cflags);
   return kIouOk;
 }
 
@@ -286,7 +291,7 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   IoRingCtx* ctx = req->ctx;
   const bool nonblock = issue_flags & kIssueNonblock;
   if (rw.done == 0 && (rw.rw_flags || rw.bytes == 0 || (ctx->flags & IORING_SETUP_IOPOLL))) {
-    if (const int err = rw_validate(req, write, nonblock)) return finish_rw(req, err);
+    if (const int err = rw_validate(req, write, nonblock)) return finish_rw(req, err, issue_flags);
   }
   if (nonblock && !(ctx->flags & IORING_SETUP_IOPOLL) && core::fd_is_direct_file(req->os_fd)) {
     if (rw_os_host_aio(req, write)) return kIouIssueSkipComplete;
@@ -307,7 +312,7 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     const auto want = static_cast<std::size_t>(rw.bytes - rw.done);
     std::size_t allowed = want;
     if (const int err = core::write_limit_check(req->os_fd, pos, &allowed))
-      return finish_rw(req, rw.done ? rw.done : err);
+      return finish_rw(req, rw.done ? rw.done : err, issue_flags);
     if (allowed < want) nr = clip_iov(iov, nr, allowed, &clipped, &iov);
   }
   bool stream = false;
@@ -325,7 +330,7 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     // A stream (pipe, socket, tty): the offset means nothing, as for the
     // kernel's FMODE_STREAM files -- once it passed rw_verify_area.
     if (rw.done == 0) {
-      if (const int err = rw_validate(req, write, nonblock)) return finish_rw(req, err);
+      if (const int err = rw_validate(req, write, nonblock)) return finish_rw(req, err, issue_flags);
     }
     stream = true;
     pos = -1;
@@ -352,8 +357,8 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
       if (err == -EOPNOTSUPP) req->flags |= kReqNoApoll;
       return -EAGAIN;
     }
-    if (rw.done > 0) return finish_rw(req, rw.done);
-    return finish_rw(req, err);
+    if (rw.done > 0) return finish_rw(req, rw.done, issue_flags);
+    return finish_rw(req, err, issue_flags);
   }
   std::int64_t total = rw.done + n;
   // A short transfer on a seekable file: go on without blocking (the
@@ -366,7 +371,7 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     n = preadv2(req->os_fd, iov, nr2, rw.pos + rw.done, rwf);
     if (n < 0) {
       if (nonblock && errno == EAGAIN && !(req->flags & kReqNowait)) return -EAGAIN;
-      return finish_rw(req, total);
+      return finish_rw(req, total, issue_flags);
     }
     total += n;
   }
@@ -376,17 +381,28 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     advance_iov(req, n);
     return -EAGAIN;
   }
-  return finish_rw(req, total);
+  return finish_rw(req, total, issue_flags);
 }
 
 int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
   // The descriptor is looked up before anything else (io_assign_file).
   auto bad_fd = [req] { return !req->file_node && !req->bdev && fcntl(req->os_fd, F_GETFD) < 0; };
-  if (req->flags & kReqBufferSelect) {
-    // No provided buffer groups here: nothing to select from.
-    req_set_fail(req);
-    req_set_res(req, bad_fd() ? -EBADF : -ENOBUFS, 0);
-    return kIouOk;
+  if ((req->flags & kReqBufferSelect) && !buffer_held(req)) {
+    // io_buffer_select at issue: the read goes into a provided buffer.
+    RwData& rw = req->rw;
+    std::size_t len = rw.len;
+    const std::uint64_t buf = bad_fd() ? 0 : buffer_select(req, &len, issue_flags);
+    if (!buf) {
+      req_set_fail(req);
+      req_set_res(req, bad_fd() ? -EBADF : -ENOBUFS, 0);
+      return kIouOk;
+    }
+    rw.addr = buf;
+    rw.len = static_cast<std::uint32_t>(len);
+    rw.bytes = static_cast<std::int64_t>(len);
+    rw.fast_iov[0] = {reinterpret_cast<void*>(buf), len};
+    rw.iov = rw.fast_iov;
+    rw.nr_segs = 1;
   }
   if (is_fixed(req->opcode)) {
     int ret = fixed_buf_check(req->ctx, req->rw.buf_index, req->rw.addr, req->rw.len,

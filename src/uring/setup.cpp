@@ -18,6 +18,7 @@
 #include "task/current.hpp"
 #include "task/task.hpp"
 #include "uring/engine.hpp"
+#include "uring/kbuf.hpp"
 #include "uring/tw_internal.hpp"
 
 namespace iostack::uring {
@@ -273,6 +274,7 @@ void ring_destroy(IoRingCtx* ctx) {
     core::LockGuard lock(ctx->uring_lock);
     if (ctx->files_registered) unregister_files(ctx);
     if (ctx->bufs_registered) unregister_buffers(ctx);
+    destroy_buffers(ctx);
   }
   while (ctx->recycling.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
   free_ctx_resources(ctx);

@@ -59,6 +59,9 @@ void reset_req(IoRingCtx* ctx, IoKiocb* req) {
   req->cflags = 0;
   req->ioprio = 0;
   req->fd = -1;
+  req->buf_index = 0;
+  req->kbuf = nullptr;
+  req->buf_list = nullptr;
   req->tstate.store(0, std::memory_order_relaxed);
   req->work.flags.store(0, std::memory_order_relaxed);
 }
@@ -78,10 +81,10 @@ int init_req(IoRingCtx* ctx, IoKiocb* req, const io_uring_sqe* sqe) {
   }
   if (sqe_flags & ~kSqeCommonFlags) {
     if (sqe_flags & ~kSqeValidFlags) return -EINVAL;
-    // Only reads can select a provided buffer (none can be registered here,
-    // so they fail with -ENOBUFS at issue).
-    if ((sqe_flags & IOSQE_BUFFER_SELECT) && opcode != IORING_OP_READ && opcode != IORING_OP_READV)
-      return -EOPNOTSUPP;
+    if (sqe_flags & IOSQE_BUFFER_SELECT) {
+      if (!def->buffer_select) return -EOPNOTSUPP;
+      req->buf_index = sqe->buf_group;
+    }
     if (sqe_flags & IOSQE_CQE_SKIP_SUCCESS) ctx->drain_disabled = true;
     if (sqe_flags & IOSQE_IO_DRAIN) {
       if (ctx->drain_disabled) return -EOPNOTSUPP;

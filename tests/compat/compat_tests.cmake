@@ -121,3 +121,13 @@ if(TARGET iostack-cli)
   add_dependencies(test_compat iostack-cli)
   target_compile_definitions(test_compat PRIVATE IOSTACK_COMPAT_IOSTACK="$<TARGET_FILE:iostack-cli>")
 endif()
+
+# examples/net/uring_echo.c: the echo server and load client, linked with
+# the SYSTEM liburing, run on the kernel and on the drop-in.
+add_executable(compat_uring_echo ${PROJECT_SOURCE_DIR}/examples/net/uring_echo.c)
+target_link_libraries(compat_uring_echo PRIVATE PkgConfig::LIBURING Threads::Threads)
+set_target_properties(compat_uring_echo PROPERTIES
+  OUTPUT_NAME uring_echo RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
+add_dependencies(test_compat compat_uring_echo)
+target_compile_definitions(test_compat PRIVATE
+  IOSTACK_COMPAT_URING_ECHO="$<TARGET_FILE:compat_uring_echo>")

@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
 #include <string>
@@ -110,6 +111,42 @@ TEST(UringFuzzFound, BufferSelectOnAReadIsNoBuffers) {
     add(r, IORING_OP_WRITE, f.fd, buf, 64, 0, 1, IOSQE_BUFFER_SELECT);  // no selection for writes
     add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
     return run(r, 1);
+  });
+}
+
+// With buffers provided, READ and READV read into them: the CQE carries
+// IORING_CQE_F_BUFFER and the buffer id; an empty group is -ENOBUFS.
+TEST(UringFuzzFound, BufferSelectOnAReadUsesProvidedBuffers) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch f;
+    std::vector<char> mem(3 * 100, 0);
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_PROVIDE_BUFFERS, 3, mem.data(), 100, 40, 1);  // bids 40..42
+    s->buf_group = 5;
+    auto out = run(r, 1);
+    char unused[64];
+    struct iovec iov = {unused, 30};  // READV: only its length counts
+    s = r.sqe();
+    prep(s, IORING_OP_READ, f.fd, nullptr, 0, 0, 2);  // the whole buffer
+    s->flags = IOSQE_BUFFER_SELECT;
+    s->buf_group = 5;
+    s = r.sqe();
+    prep(s, IORING_OP_READV, f.fd, &iov, 1, 8150, 3);  // 30 asked, 42 left: 30
+    s->flags = IOSQE_BUFFER_SELECT;
+    s->buf_group = 5;
+    s = r.sqe();
+    prep(s, IORING_OP_READ, f.fd, nullptr, 50, 8180, 4);  // 12 bytes to the end
+    s->flags = IOSQE_BUFFER_SELECT;
+    s->buf_group = 5;
+    s = r.sqe();
+    prep(s, IORING_OP_READ, f.fd, nullptr, 50, 0, 5);  // the group is empty
+    s->flags = IOSQE_BUFFER_SELECT;
+    s->buf_group = 5;
+    auto c = run(r, 4);
+    out.insert(out.end(), c.begin(), c.end());
+    out.push_back(Cqe{6, static_cast<int>(std::count(mem.begin(), mem.end(), 'q')), 0});
+    return out;
   });
 }
 

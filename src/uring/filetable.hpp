@@ -1,0 +1,20 @@
+// Direct descriptors (io_uring/filetable.c): installing a new file into a
+// slot of the registered file table (open, accept, socket into a slot,
+// FIXED_FD_INSTALL's reverse) and the allocation range for
+// IORING_FILE_INDEX_ALLOC.
+#pragma once
+
+#include <cstdint>
+
+namespace iostack::uring {
+
+struct IoRingCtx;
+
+// __io_fixed_fd_install: `fd` (ours now) takes slot `file_slot` - 1, or a
+// free slot of the allocation range for IORING_FILE_INDEX_ALLOC. Returns 0
+// or the allocated index; on failure -errno and `fd` is closed.
+int fixed_fd_install(IoRingCtx* ctx, unsigned issue_flags, int fd, std::uint32_t file_slot);
+// IORING_REGISTER_FILE_ALLOC_RANGE (uring_lock held).
+int register_file_alloc_range(IoRingCtx* ctx, void* arg);
+
+}  // namespace iostack::uring

@@ -1,0 +1,260 @@
+// Path operations (io_uring/fs.c): RENAMEAT, UNLINKAT, MKDIRAT, SYMLINKAT,
+// LINKAT; and FTRUNCATE (truncate.c). Paths are copied at prep; the calls
+// may block on the file system, so they always run on io-wq.
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "core/uaccess.hpp"
+#include "core/write_limit.hpp"
+#include "uring/filetable.hpp"
+#include "uring/engine.hpp"
+#include "uring/ops.hpp"
+
+namespace iostack::uring {
+
+namespace {
+
+int done(IoKiocb* req, int r) {
+  const int ret = r < 0 ? -errno : 0;
+  if (ret < 0) req_set_fail(req);
+  req_set_res(req, ret, 0);
+  return kIouOk;
+}
+
+void reset(IoKiocb* req) {
+  req->fs = FsPathData{};
+  req->fs.oldpath = nullptr;
+  req->fs.newpath = nullptr;
+}
+
+// Both names, the second only when the first was good (as the kernel
+// copies them); the request owns what was copied either way.
+int two_names(IoKiocb* req, std::uint64_t oldf, bool old_empty_ok, std::uint64_t newf) {
+  req->flags |= kReqCleanup;
+  if (int ret = getname(oldf, old_empty_ok, &req->fs.oldpath)) return ret;
+  return getname(newf, false, &req->fs.newpath);
+}
+
+}  // namespace
+
+void fs_cleanup(IoKiocb* req) {
+  std::free(req->fs.oldpath);
+  std::free(req->fs.newpath);
+  req->fs.oldpath = nullptr;
+  req->fs.newpath = nullptr;
+}
+
+// ---- RENAMEAT
+int renameat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  reset(req);
+  if (sqe->buf_index || sqe->splice_fd_in) return -EINVAL;
+  if (req->flags & kReqFixedFile) return -EBADF;
+  req->fs.old_dfd = sqe->fd;
+  req->fs.new_dfd = static_cast<int>(sqe->len);
+  req->fs.flags = static_cast<int>(sqe->rename_flags);
+  if (int ret = two_names(req, sqe->addr, false, sqe->addr2)) return ret;
+  req->flags |= kReqForceAsync;
+  return 0;
+}
+
+int renameat_issue(IoKiocb* req, unsigned) {
+  const FsPathData& f = req->fs;
+  return done(req, renameat2(f.old_dfd, f.oldpath, f.new_dfd, f.newpath,
+                             static_cast<unsigned>(f.flags)));
+}
+
+// ---- UNLINKAT
+int unlinkat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  reset(req);
+  if (sqe->off || sqe->len || sqe->buf_index || sqe->splice_fd_in) return -EINVAL;
+  if (req->flags & kReqFixedFile) return -EBADF;
+  req->fs.old_dfd = sqe->fd;
+  req->fs.flags = static_cast<int>(sqe->unlink_flags);
+  if (req->fs.flags & ~AT_REMOVEDIR) return -EINVAL;
+  req->flags |= kReqCleanup;
+  if (int ret = getname(sqe->addr, false, &req->fs.oldpath)) return ret;
+  req->flags |= kReqForceAsync;
+  return 0;
+}
+
+int unlinkat_issue(IoKiocb* req, unsigned) {
+  return done(req, unlinkat(req->fs.old_dfd, req->fs.oldpath, req->fs.flags));
+}
+
+// ---- MKDIRAT
+int mkdirat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  reset(req);
+  if (sqe->off || sqe->rw_flags || sqe->buf_index || sqe->splice_fd_in) return -EINVAL;
+  if (req->flags & kReqFixedFile) return -EBADF;
+  req->fs.old_dfd = sqe->fd;
+  req->fs.mode = sqe->len;
+  req->flags |= kReqCleanup;
+  if (int ret = getname(sqe->addr, false, &req->fs.oldpath)) return ret;
+  req->flags |= kReqForceAsync;
+  return 0;
+}
+
+int mkdirat_issue(IoKiocb* req, unsigned) {
+  return done(req, mkdirat(req->fs.old_dfd, req->fs.oldpath, req->fs.mode));
+}
+
+// ---- SYMLINKAT
+int symlinkat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  reset(req);
+  if (sqe->len || sqe->rw_flags || sqe->buf_index || sqe->splice_fd_in) return -EINVAL;
+  if (req->flags & kReqFixedFile) return -EBADF;
+  req->fs.new_dfd = sqe->fd;
+  if (int ret = two_names(req, sqe->addr, false, sqe->addr2)) return ret;
+  req->flags |= kReqForceAsync;
+  return 0;
+}
+
+int symlinkat_issue(IoKiocb* req, unsigned) {
+  return done(req, symlinkat(req->fs.oldpath, req->fs.new_dfd, req->fs.newpath));
+}
+
+// ---- LINKAT
+int linkat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  reset(req);
+  if (sqe->buf_index || sqe->splice_fd_in) return -EINVAL;
+  if (req->flags & kReqFixedFile) return -EBADF;
+  req->fs.old_dfd = sqe->fd;
+  req->fs.new_dfd = static_cast<int>(sqe->len);
+  req->fs.flags = static_cast<int>(sqe->hardlink_flags);
+  // getname_uflags: AT_EMPTY_PATH allows an empty old name.
+  if (int ret = two_names(req, sqe->addr, req->fs.flags & AT_EMPTY_PATH, sqe->addr2)) return ret;
+  req->flags |= kReqForceAsync;
+  return 0;
+}
+
+int linkat_issue(IoKiocb* req, unsigned) {
+  const FsPathData& f = req->fs;
+  return done(req, linkat(f.old_dfd, f.oldpath, f.new_dfd, f.newpath, f.flags));
+}
+
+// ---- OPENAT / OPENAT2 (io_uring/openclose.c)
+int open_slot_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  req->open.file_slot = sqe->file_index;
+  if (req->open.file_slot && (req->open.flags & O_CLOEXEC)) return -EINVAL;
+  return 0;
+}
+
+namespace {
+
+int do_openat2(IoKiocb* req, int extra_flags) {
+  struct open_how how {};
+  how.flags = static_cast<std::uint64_t>(static_cast<unsigned>(req->open.flags | extra_flags));
+  how.mode = req->open.mode;
+  how.resolve = req->open.resolve;
+  const long fd = syscall(SYS_openat2, req->open.dfd, req->open.path, &how, sizeof(how));
+  return fd < 0 ? -errno : static_cast<int>(fd);
+}
+
+}  // namespace
+
+int open_direct_issue(IoKiocb* req, unsigned issue_flags) {
+  // Ours, in the table: close-on-exec whatever the program asked. OPENAT
+  // keeps openat(2)'s leniency with unknown flags.
+  int fd;
+  if (req->opcode == IORING_OP_OPENAT) {
+    fd = openat(req->open.dfd, req->open.path, req->open.flags | O_CLOEXEC, req->open.mode);
+    if (fd < 0) fd = -errno;
+  } else {
+    fd = do_openat2(req, O_CLOEXEC);
+  }
+  int ret = fd;
+  if (fd >= 0) ret = fixed_fd_install(req->ctx, issue_flags, fd, req->open.file_slot);
+  if (ret < 0) req_set_fail(req);
+  req_set_res(req, ret, 0);
+  return kIouOk;
+}
+
+int openat2_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->buf_index) return -EINVAL;
+  if (req->flags & kReqFixedFile) return -EBADF;
+  req->open.path = nullptr;
+  // copy_struct_from_user: a shorter struct is zero-extended, a longer one
+  // must be zero beyond what this kernel knows.
+  const std::uint32_t len = sqe->len;
+  constexpr std::uint32_t kOpenHowVer0 = 24;
+  if (len < kOpenHowVer0) return -EINVAL;
+  if (len > 4096) return -E2BIG;
+  struct open_how how {};
+  const auto* uhow = reinterpret_cast<const char*>(sqe->addr2);
+  const std::size_t n = len < sizeof(how) ? len : sizeof(how);
+  if (len > sizeof(how)) {
+    for (std::size_t i = sizeof(how); i < len; ++i) {
+      char c;
+      if (core::get_user(c, uhow + i)) return -EFAULT;
+      if (c) return -E2BIG;
+    }
+  }
+  if (core::copy_from_user(&how, uhow, n)) return -EFAULT;
+  req->open.dfd = sqe->fd;
+  req->open.flags = static_cast<int>(how.flags);
+  if (how.flags >> 32) req->open.flags = -1;  // build_open_flags refuses it at issue
+  req->open.mode = static_cast<unsigned>(how.mode);
+  if (how.mode >> 32) req->open.mode = ~0u;
+  req->open.resolve = how.resolve;
+  if (!(req->open.flags & O_PATH)) req->open.flags |= O_LARGEFILE;
+  req->flags |= kReqCleanup;
+  if (int ret = getname(sqe->addr, false, &req->open.path)) return ret;
+  return open_slot_prep(req, sqe);
+}
+
+int openat2_issue(IoKiocb* req, unsigned issue_flags) {
+  if (req->open.file_slot) return open_direct_issue(req, issue_flags);
+  const int fd = do_openat2(req, 0);
+  if (fd < 0) req_set_fail(req);
+  req_set_res(req, fd, 0);
+  return kIouOk;
+}
+
+// ---- MADVISE (io_uring/advise.c)
+int madvise_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->buf_index || sqe->splice_fd_in) return -EINVAL;
+  req->madvise.addr = sqe->addr;
+  req->madvise.len = sqe->len;
+  req->madvise.advice = static_cast<int>(sqe->fadvise_advice);
+  req->flags |= kReqForceAsync;
+  return 0;
+}
+
+int madvise_issue(IoKiocb* req, unsigned) {
+  const MadviseData& m = req->madvise;
+  return done(req, ::madvise(reinterpret_cast<void*>(m.addr), m.len, m.advice));
+}
+
+// ---- FTRUNCATE (io_uring/truncate.c)
+int ftruncate_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->rw_flags || sqe->addr || sqe->len || sqe->buf_index || sqe->splice_fd_in ||
+      sqe->addr3)
+    return -EINVAL;
+  req->sync.len = static_cast<std::int64_t>(sqe->off);
+  req->flags |= kReqForceAsync;
+  return 0;
+}
+
+int ftruncate_issue(IoKiocb* req, unsigned) {
+  if (req->bdev) {
+    errno = EINVAL;
+    return done(req, -1);
+  }
+  if (req->sync.len >= 0) {
+    if (const int err = core::size_limit_check(req->os_fd, req->sync.len)) {
+      req_set_fail(req);
+      req_set_res(req, err, 0);
+      return kIouOk;
+    }
+  }
+  return done(req, ftruncate(req->os_fd, req->sync.len));
+}
+
+}  // namespace iostack::uring

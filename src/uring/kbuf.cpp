@@ -1,0 +1,398 @@
+// Provided buffers (io_uring/kbuf.c): PROVIDE_BUFFERS, REMOVE_BUFFERS,
+// REGISTER_PBUF_RING / UNREGISTER_PBUF_RING / PBUF_STATUS, and buffer
+// selection for reads and receives. A buffer ring lives in user memory and
+// is read through core/uaccess; its head is private to the ring, as in the
+// kernel.
+#include "uring/kbuf.hpp"
+
+#include <linux/io_uring.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <unordered_map>
+
+#include "core/import_iovec.hpp"
+#include "core/uaccess.hpp"
+#include "uring/engine.hpp"
+#include "uring/uapi.hpp"
+
+namespace iostack::uring {
+
+// ctx->kbuf: the groups by id and a cache of legacy buffer entries, so that
+// consuming and providing buffers allocates nothing in steady state.
+struct KbufTable {
+  std::unordered_map<std::uint16_t, BufferList*> lists;
+  core::ListHead cache;
+};
+
+namespace {
+
+// MAX_BIDS_PER_BGID (io_uring/kbuf.h)
+constexpr std::uint32_t kMaxBidsPerBgid = 1u << 16;
+constexpr std::size_t kBufSize = sizeof(io_uring_buf);  // one ring entry
+
+class SubmitLock {
+ public:
+  SubmitLock(IoRingCtx* ctx, unsigned issue_flags)
+      : ctx_(ctx), locked_(!(issue_flags & kIssueLocked)) {
+    if (locked_) ctx_->uring_lock.lock();
+  }
+  ~SubmitLock() {
+    if (locked_) ctx_->uring_lock.unlock();
+  }
+  SubmitLock(const SubmitLock&) = delete;
+  SubmitLock& operator=(const SubmitLock&) = delete;
+
+ private:
+  IoRingCtx* ctx_;
+  bool locked_;
+};
+
+KbufTable* table(IoRingCtx* ctx, bool create) {
+  if (!ctx->kbuf && create) ctx->kbuf = new KbufTable;
+  return ctx->kbuf;
+}
+
+BufferList* get_list(IoRingCtx* ctx, unsigned bgid) {
+  if (!ctx->kbuf) return nullptr;
+  auto it = ctx->kbuf->lists.find(static_cast<std::uint16_t>(bgid));
+  return it == ctx->kbuf->lists.end() ? nullptr : it->second;
+}
+
+// The ring's tail, published by the program with a release store.
+bool ring_tail(const BufferList* bl, std::uint16_t* tail) {
+  const auto* p = core::user_field<std::uint16_t>(reinterpret_cast<const void*>(bl->ring_addr),
+                                                   offsetof(io_uring_buf_ring, tail));
+  if (core::get_user(*tail, p)) return false;
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return true;
+}
+
+bool ring_entry(const BufferList* bl, std::uint16_t idx, io_uring_buf* out) {
+  const auto* p = reinterpret_cast<const io_uring_buf*>(bl->ring_addr + std::uint64_t{idx} * kBufSize);
+  return core::get_user(*out, p) == 0;
+}
+
+// io_kbuf_inc_commit: consumes `len` bytes from the head buffer(s) of an
+// incremental ring; false while the head buffer still has room.
+bool inc_commit(BufferList* bl, int len) {
+  while (len > 0) {
+    io_uring_buf buf;
+    const std::uint16_t idx = bl->head & bl->mask;
+    if (!ring_entry(bl, idx, &buf)) return true;
+    const std::uint32_t this_len = static_cast<std::uint32_t>(len) < buf.len ? len : buf.len;
+    const std::uint32_t left = buf.len - this_len;
+    auto* ubuf = reinterpret_cast<io_uring_buf*>(bl->ring_addr + std::uint64_t{idx} * kBufSize);
+    if (left || !this_len) {
+      buf.addr += this_len;
+      buf.len = left;
+      (void)core::put_user(buf.addr, &ubuf->addr);
+      (void)core::put_user(buf.len, &ubuf->len);
+      return false;
+    }
+    buf.len = 0;
+    (void)core::put_user(buf.len, &ubuf->len);
+    bl->head++;
+    len -= static_cast<int>(this_len);
+  }
+  return true;
+}
+
+// io_kbuf_commit
+bool kbuf_commit(BufferList* bl, int len) {
+  if (len < 0) return true;
+  if (bl->inc) return inc_commit(bl, len);
+  bl->head++;
+  return true;
+}
+
+std::uint64_t ring_select(IoKiocb* req, BufferList* bl, std::size_t* len, unsigned issue_flags) {
+  std::uint16_t tail;
+  if (!ring_tail(bl, &tail) || tail == bl->head) return 0;
+  io_uring_buf buf;
+  if (!ring_entry(bl, bl->head & bl->mask, &buf)) return 0;
+  if (*len == 0 || *len > buf.len) *len = buf.len;
+  req->flags |= kReqBufferRing;
+  req->buf_index = buf.bid;
+  req->buf_list = bl;
+  // io_should_commit: a worker must consume it now, nothing else stops the
+  // same buffer from being picked again meanwhile.
+  if (!(issue_flags & kIssueLocked)) {
+    kbuf_commit(bl, static_cast<int>(*len));
+    req->buf_list = nullptr;
+  }
+  return buf.addr;
+}
+
+std::uint64_t legacy_select(IoKiocb* req, BufferList* bl, std::size_t* len) {
+  if (bl->buf_list.empty()) return 0;
+  KBuffer* kb = core::list_entry<KBuffer, &KBuffer::list>(bl->buf_list.first());
+  kb->list.del();
+  if (*len == 0 || *len > kb->len) *len = kb->len;
+  req->flags |= kReqBufferSelected;
+  req->kbuf = kb;
+  req->buf_index = kb->bid;
+  return kb->addr;
+}
+
+void free_list(KbufTable* t, BufferList* bl) {
+  while (!bl->buf_list.empty()) {
+    core::ListHead* n = bl->buf_list.first();
+    n->del();
+    n->add_tail(&t->cache);
+  }
+}
+
+// __io_remove_buffers for a legacy group: up to `nbufs` buffers, oldest first.
+int remove_legacy(KbufTable* t, BufferList* bl, unsigned nbufs) {
+  int i = 0;
+  while (!bl->buf_list.empty() && static_cast<unsigned>(i) < nbufs) {
+    core::ListHead* n = bl->buf_list.first();
+    n->del();
+    n->add_tail(&t->cache);
+    ++i;
+  }
+  return i;
+}
+
+}  // namespace
+
+bool buffer_held(const IoKiocb* req) {
+  return req->flags & (kReqBufferSelected | kReqBufferRing);
+}
+
+std::uint64_t buffer_select(IoKiocb* req, std::size_t* len, unsigned issue_flags) {
+  SubmitLock lock(req->ctx, issue_flags);
+  BufferList* bl = get_list(req->ctx, req->buf_index);
+  if (!bl) return 0;
+  return bl->is_ring ? ring_select(req, bl, len, issue_flags) : legacy_select(req, bl, len);
+}
+
+std::uint32_t kbuf_put(IoKiocb* req, int len, unsigned issue_flags) {
+  if (!buffer_held(req)) return 0;
+  std::uint32_t cflags = IORING_CQE_F_BUFFER | (std::uint32_t{req->buf_index} << IORING_CQE_BUFFER_SHIFT);
+  SubmitLock lock(req->ctx, issue_flags);
+  if (req->flags & kReqBufferRing) {
+    if (req->buf_list && !kbuf_commit(req->buf_list, len)) cflags |= uapi::kCqeFBufMore;
+    req->buf_list = nullptr;
+    req->flags &= ~kReqBufferRing;
+  } else {
+    KbufTable* t = table(req->ctx, true);
+    req->kbuf->list.add_tail(&t->cache);
+    req->kbuf = nullptr;
+    req->flags &= ~kReqBufferSelected;
+  }
+  return cflags;
+}
+
+void kbuf_recycle(IoKiocb* req, unsigned issue_flags) {
+  if (!buffer_held(req)) return;
+  SubmitLock lock(req->ctx, issue_flags);
+  if (req->flags & kReqBufferRing) {
+    BufferList* bl = req->buf_list;
+    if (bl) {
+      if (req->flags & kReqPartialIo) {
+        bl->head++;
+      } else {
+        req->buf_index = bl->bgid;
+        req->flags &= ~kReqBufferRing;
+      }
+      req->buf_list = nullptr;
+    }
+    return;
+  }
+  if (req->flags & kReqPartialIo) return;
+  KBuffer* kb = req->kbuf;
+  BufferList* bl = get_list(req->ctx, kb->bgid);
+  if (bl) {
+    kb->list.add_head(&bl->buf_list);
+  } else {
+    kb->list.add_tail(&table(req->ctx, true)->cache);
+  }
+  req->kbuf = nullptr;
+  req->buf_index = kb->bgid;
+  req->flags &= ~kReqBufferSelected;
+}
+
+void kbuf_drop(IoKiocb* req, bool locked) {
+  if (!buffer_held(req)) return;
+  SubmitLock lock(req->ctx, locked ? static_cast<unsigned>(kIssueLocked) : 0u);
+  if (req->flags & kReqBufferRing) {
+    req->buf_list = nullptr;
+    req->flags &= ~kReqBufferRing;
+    return;
+  }
+  req->kbuf->list.add_tail(&table(req->ctx, true)->cache);
+  req->kbuf = nullptr;
+  req->flags &= ~kReqBufferSelected;
+}
+
+// ---- PROVIDE_BUFFERS / REMOVE_BUFFERS
+int remove_buffers_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->rw_flags || sqe->addr || sqe->len || sqe->off || sqe->splice_fd_in) return -EINVAL;
+  const std::uint32_t n = static_cast<std::uint32_t>(sqe->fd);
+  if (!n || n > kMaxBidsPerBgid) return -EINVAL;
+  req->pbuf = ProvideBufData{};
+  req->pbuf.nbufs = n;
+  req->pbuf.bgid = sqe->buf_group;
+  return 0;
+}
+
+int remove_buffers_issue(IoKiocb* req, unsigned issue_flags) {
+  IoRingCtx* ctx = req->ctx;
+  int ret;
+  {
+    SubmitLock lock(ctx, issue_flags);
+    BufferList* bl = get_list(ctx, req->pbuf.bgid);
+    if (!bl)
+      ret = -ENOENT;
+    else if (bl->is_ring)
+      ret = -EINVAL;
+    else
+      ret = remove_legacy(ctx->kbuf, bl, req->pbuf.nbufs);
+  }
+  if (ret < 0) req_set_fail(req);
+  req_set_res(req, ret, 0);
+  return kIouOk;
+}
+
+int provide_buffers_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->rw_flags || sqe->splice_fd_in) return -EINVAL;
+  ProvideBufData& p = req->pbuf;
+  p = ProvideBufData{};
+  const std::uint32_t n = static_cast<std::uint32_t>(sqe->fd);
+  if (!n || n > kMaxBidsPerBgid) return -E2BIG;
+  p.nbufs = n;
+  p.addr = sqe->addr;
+  p.len = sqe->len;
+  std::uint64_t size, end;
+  if (__builtin_mul_overflow(std::uint64_t{p.len}, std::uint64_t{p.nbufs}, &size))
+    return -EOVERFLOW;
+  if (__builtin_add_overflow(p.addr, size, &end)) return -EOVERFLOW;
+  if (!core::access_ok(reinterpret_cast<const void*>(p.addr), size)) return -EFAULT;
+  p.bgid = sqe->buf_group;
+  const std::uint64_t bid = sqe->off;
+  if (bid > USHRT_MAX) return -E2BIG;
+  if (bid + p.nbufs > kMaxBidsPerBgid) return -EINVAL;
+  p.bid = static_cast<std::uint32_t>(bid);
+  return 0;
+}
+
+int provide_buffers_issue(IoKiocb* req, unsigned issue_flags) {
+  IoRingCtx* ctx = req->ctx;
+  const ProvideBufData& p = req->pbuf;
+  int ret = 0;
+  {
+    SubmitLock lock(ctx, issue_flags);
+    KbufTable* t = table(ctx, true);
+    BufferList*& slot = t->lists[static_cast<std::uint16_t>(p.bgid)];
+    if (!slot) {
+      slot = new BufferList;
+      slot->bgid = static_cast<std::uint16_t>(p.bgid);
+    }
+    BufferList* bl = slot;
+    if (bl->is_ring) {
+      ret = -EINVAL;
+    } else {
+      std::uint64_t addr = p.addr;
+      for (std::uint32_t i = 0; i < p.nbufs; ++i) {
+        KBuffer* kb;
+        if (!t->cache.empty()) {
+          kb = core::list_entry<KBuffer, &KBuffer::list>(t->cache.first());
+          kb->list.del();
+        } else {
+          kb = new KBuffer;
+        }
+        kb->addr = addr;
+        kb->len = p.len < core::kMaxRwCount ? p.len : static_cast<std::uint32_t>(core::kMaxRwCount);
+        kb->bid = static_cast<std::uint16_t>(p.bid + i);
+        kb->bgid = static_cast<std::uint16_t>(p.bgid);
+        kb->list.add_tail(&bl->buf_list);
+        addr += p.len;
+      }
+    }
+  }
+  if (ret < 0) req_set_fail(req);
+  req_set_res(req, ret, 0);
+  return kIouOk;
+}
+
+// ---- IORING_REGISTER_PBUF_RING and friends
+int register_pbuf_ring(IoRingCtx* ctx, void* arg) {
+  uapi::BufReg reg;
+  if (core::copy_from_user(&reg, arg, sizeof(reg))) return -EFAULT;
+  if (reg.resv[0] || reg.resv[1] || reg.resv[2]) return -EINVAL;
+  if (reg.flags & ~(uapi::kPbufRingMmap | uapi::kPbufRingInc)) return -EINVAL;
+  // Rings the kernel allocates for mmap at IORING_OFF_PBUF_RING are not
+  // implemented: only rings in the program's memory.
+  if (reg.flags & uapi::kPbufRingMmap) return -EINVAL;
+  if (!reg.ring_addr) return -EFAULT;
+  if (reg.ring_addr & (static_cast<std::uint64_t>(getpagesize()) - 1)) return -EINVAL;
+  if (!reg.ring_entries || (reg.ring_entries & (reg.ring_entries - 1))) return -EINVAL;
+  if (reg.ring_entries >= 65536) return -EINVAL;
+  BufferList* bl = get_list(ctx, reg.bgid);
+  if (bl && (bl->is_ring || !bl->buf_list.empty())) return -EEXIST;
+  const std::size_t bytes = std::size_t{reg.ring_entries} * kBufSize;
+  // io_pin_pages: the ring must be there, writable.
+  if (!core::access_ok(reinterpret_cast<void*>(reg.ring_addr), bytes) ||
+      core::fault_in_writeable(reinterpret_cast<void*>(reg.ring_addr), bytes))
+    return -EFAULT;
+  KbufTable* t = table(ctx, true);
+  if (!bl) {
+    bl = new BufferList;
+    t->lists[reg.bgid] = bl;
+  }
+  bl->bgid = reg.bgid;
+  bl->ring_addr = reg.ring_addr;
+  bl->nr_entries = reg.ring_entries;
+  bl->mask = static_cast<std::uint16_t>(reg.ring_entries - 1);
+  bl->head = 0;
+  bl->is_ring = true;
+  bl->inc = reg.flags & uapi::kPbufRingInc;
+  return 0;
+}
+
+int unregister_pbuf_ring(IoRingCtx* ctx, void* arg) {
+  uapi::BufReg reg;
+  if (core::copy_from_user(&reg, arg, sizeof(reg))) return -EFAULT;
+  if (reg.resv[0] || reg.resv[1] || reg.resv[2] || reg.flags) return -EINVAL;
+  BufferList* bl = get_list(ctx, reg.bgid);
+  if (!bl) return -ENOENT;
+  if (!bl->is_ring) return -EINVAL;
+  ctx->kbuf->lists.erase(reg.bgid);
+  delete bl;
+  return 0;
+}
+
+int register_pbuf_status(IoRingCtx* ctx, void* arg) {
+  uapi::BufStatus st;
+  if (core::copy_from_user(&st, arg, sizeof(st))) return -EFAULT;
+  for (std::uint32_t r : st.resv)
+    if (r) return -EINVAL;
+  BufferList* bl = get_list(ctx, st.buf_group);
+  if (!bl) return -ENOENT;
+  if (!bl->is_ring) return -EINVAL;
+  st.head = bl->head;
+  if (core::copy_to_user(arg, &st, sizeof(st))) return -EFAULT;
+  return 0;
+}
+
+void destroy_buffers(IoRingCtx* ctx) {
+  KbufTable* t = ctx->kbuf;
+  if (!t) return;
+  for (auto& [bgid, bl] : t->lists) {
+    free_list(t, bl);
+    delete bl;
+  }
+  while (!t->cache.empty()) {
+    core::ListHead* n = t->cache.first();
+    n->del();
+    delete core::list_entry<KBuffer, &KBuffer::list>(n);
+  }
+  delete t;
+  ctx->kbuf = nullptr;
+}
+
+}  // namespace iostack::uring

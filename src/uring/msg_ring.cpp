@@ -1,0 +1,94 @@
+// IORING_OP_MSG_RING (io_uring/msg_ring.c): posts a CQE on another ring
+// (IORING_MSG_DATA) or passes it a direct descriptor (IORING_MSG_SEND_FD).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "uring/engine.hpp"
+#include "uring/filetable.hpp"
+#include "uring/ops.hpp"
+
+namespace iostack::uring {
+
+namespace {
+
+// IORING_MSG_RING_* flags of 6.18.
+constexpr unsigned kMsgRingCqeSkip = 1u << 0;
+constexpr unsigned kMsgRingFlagsPass = 1u << 1;
+
+int finish(IoKiocb* req, int ret) {
+  if (ret < 0) req_set_fail(req);
+  // CQE_SKIP: nothing for the sender when it worked.
+  if (ret >= 0 && (req->msg.flags & kMsgRingCqeSkip)) req->flags |= kReqCqeSkip;
+  req_set_res(req, ret, 0);
+  return kIouOk;
+}
+
+int msg_data(IoKiocb* req, IoRingCtx* target) {
+  MsgRingData& m = req->msg;
+  if (m.src_fd || (m.flags & ~kMsgRingFlagsPass)) return -EINVAL;  // CQE_SKIP is for SEND_FD
+  if (!(m.flags & kMsgRingFlagsPass) && m.dst_fd) return -EINVAL;
+  if (target->r_disabled.load(std::memory_order_acquire)) return -EBADFD;
+  const std::uint32_t cflags = (m.flags & kMsgRingFlagsPass) ? m.dst_fd : 0;
+  post_aux_cqe(target, m.user_data, static_cast<std::int32_t>(m.len), cflags);
+  return 0;
+}
+
+int msg_send_fd(IoKiocb* req, IoRingCtx* target, unsigned issue_flags) {
+  MsgRingData& m = req->msg;
+  if (m.len) return -EINVAL;
+  if (target == req->ctx) return -EINVAL;
+  if (target->r_disabled.load(std::memory_order_acquire)) return -EBADFD;
+  FileNode* src = fixed_file_get(req->ctx, m.src_fd, issue_flags & kIssueLocked);
+  if (!src) return -EBADF;
+  const int fd = fcntl(src->fd, F_DUPFD_CLOEXEC, 0);
+  file_node_put(src);
+  if (fd < 0) return -errno;
+  const int ret = fixed_fd_install(target, 0, fd, m.dst_fd);
+  if (ret < 0) return ret;
+  if (!(m.flags & kMsgRingCqeSkip)) {
+    const std::uint32_t cflags = (m.flags & kMsgRingFlagsPass) ? m.dst_fd : 0;
+    post_aux_cqe(target, m.user_data, ret, cflags);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int msg_ring_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->buf_index || sqe->personality) return -EINVAL;
+  MsgRingData& m = req->msg;
+  m.user_data = sqe->off;
+  m.len = sqe->len;
+  m.cmd = sqe->addr;
+  m.src_fd = static_cast<std::uint32_t>(sqe->addr3);
+  m.dst_fd = sqe->file_index;
+  m.flags = sqe->msg_ring_flags;
+  if (m.flags & ~(kMsgRingCqeSkip | kMsgRingFlagsPass)) return -EINVAL;
+  return 0;
+}
+
+int msg_ring_issue(IoKiocb* req, unsigned issue_flags) {
+  core::FileRef ref = ring_file_get(req->os_fd);
+  IoRingCtx* target = ring_of(ref);
+  if (!target) return finish(req, -EBADFD);
+  int ret;
+  switch (req->msg.cmd) {
+    case IORING_MSG_DATA:
+      ret = msg_data(req, target);
+      break;
+    case IORING_MSG_SEND_FD:
+      // The target's table is guarded by its own lock, which may not be
+      // taken while holding ours.
+      if (target != req->ctx && (issue_flags & kIssueLocked)) return -EAGAIN;
+      ret = msg_send_fd(req, target, issue_flags);
+      break;
+    default:
+      ret = -EINVAL;
+      break;
+  }
+  return finish(req, ret);
+}
+
+}  // namespace iostack::uring

@@ -1,0 +1,755 @@
+// Networking (io_uring/net.c): SOCKET, BIND, LISTEN, ACCEPT, CONNECT, SEND,
+// RECV, SENDMSG, RECVMSG, SEND_ZC, SENDMSG_ZC, SHUTDOWN. Each first tries
+// without blocking (MSG_DONTWAIT, a poll before accept); -EAGAIN parks the
+// request on the internal poll (FEAT_FAST_POLL) and the retry comes when the
+// socket is ready, so no worker thread waits per connection. Multishot
+// accept and receive post CQEs with F_MORE and re-arm the poll when drained.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/import_iovec.hpp"
+#include "core/uaccess.hpp"
+#include "uring/engine.hpp"
+#include "uring/filetable.hpp"
+#include "uring/kbuf.hpp"
+#include "uring/ops.hpp"
+#include "uring/uapi.hpp"
+
+namespace iostack::uring {
+
+namespace {
+
+// MULTISHOT_MAX_RETRY: receives in a row before a flooding socket goes to
+// the back of the queue.
+constexpr unsigned kMultishotMaxRetry = 32;
+
+// What SrMsgData::sock_type caches about the socket.
+enum : int { kSockUnknown = 0, kSockTcp = 1, kSockStream = 2, kSockOther = 3 };
+
+int finish(IoKiocb* req, int ret, std::uint32_t cflags) {
+  if (ret < 0) req_set_fail(req);
+  req_set_res(req, ret, cflags);
+  return kIouOk;
+}
+
+// move_addr_to_kernel (net/socket.c)
+int move_addr_to_kernel(std::uint64_t uaddr, int ulen, struct sockaddr_storage* kaddr) {
+  if (ulen < 0 || static_cast<std::size_t>(ulen) > sizeof(*kaddr)) return -EINVAL;
+  if (ulen == 0) return 0;
+  if (core::copy_from_user(kaddr, reinterpret_cast<const void*>(uaddr), ulen)) return -EFAULT;
+  return 0;
+}
+
+int sock_class(int fd) {
+  int type = 0;
+  int proto = 0;
+  socklen_t l = sizeof(type);
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) != 0) return kSockOther;
+  l = sizeof(proto);
+  if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) != 0) proto = 0;
+  if (type == SOCK_STREAM && proto == IPPROTO_TCP) return kSockTcp;
+  if (type == SOCK_STREAM || type == SOCK_SEQPACKET) return kSockStream;
+  return kSockOther;
+}
+
+// io_net_retry: a short MSG_WAITALL transfer on a stream goes on.
+bool net_retry(SrMsgData& sr, int fd, int flags) {
+  if (!(flags & MSG_WAITALL)) return false;
+  if (sr.sock_type == kSockUnknown) sr.sock_type = sock_class(fd);
+  return sr.sock_type == kSockTcp || sr.sock_type == kSockStream;
+}
+
+// msg_inq after a receive, as TCP reports it (tcp_recvmsg with
+// msg_get_inq): -1 where the protocol says nothing. A receive that did not
+// fill its buffer emptied the queue.
+int recv_inq(SrMsgData& sr, int fd, int ret, std::size_t len) {
+  if (sr.sock_type == kSockUnknown) sr.sock_type = sock_class(fd);
+  if (sr.sock_type != kSockTcp) return -1;
+  // tcp_inq_hint: after the peer's FIN it says 1, so the reader goes on to
+  // see the end of the stream. (A short receive racing with a FIN is
+  // reported as empty: checking for it would cost a system call per receive.)
+  if (ret == 0) return 1;
+  if (ret < 0 || static_cast<std::size_t>(ret) < len) return 0;
+  int inq = 0;
+  if (ioctl(fd, FIONREAD, &inq) != 0) return -1;
+  if (inq == 0) {
+    struct pollfd pfd {fd, POLLRDHUP, 0};
+    if (::poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLRDHUP)) inq = 1;
+  }
+  return inq;
+}
+
+// POLL_FIRST: the first issue only arms the poll.
+bool poll_first_pending(IoKiocb* req, unsigned flags) {
+  if (!(flags & uapi::kRecvsendPollFirst) || (req->flags & kReqPollFirstDone)) return false;
+  req->flags |= kReqPollFirstDone;
+  return true;
+}
+
+void free_iov(SrMsgData& sr) {
+  std::free(sr.iov_alloc);
+  sr.iov_alloc = nullptr;
+}
+
+// io_msg_copy_hdr: the user msghdr and its iovec, copied at prep.
+int copy_msghdr(IoKiocb* req, bool send) {
+  SrMsgData& sr = req->sr;
+  struct msghdr umsg;
+  if (core::copy_from_user(&umsg, reinterpret_cast<const void*>(sr.buf), sizeof(umsg)))
+    return -EFAULT;
+  struct msghdr& m = sr.msg;
+  std::memset(&m, 0, sizeof(m));
+  sr.uname = reinterpret_cast<std::uintptr_t>(umsg.msg_name);
+  sr.ucontrol = reinterpret_cast<std::uintptr_t>(umsg.msg_control);
+  sr.controllen = umsg.msg_controllen;
+  // __copy_msghdr
+  if (static_cast<int>(umsg.msg_namelen) < 0) return -EINVAL;
+  int namelen = static_cast<int>(umsg.msg_namelen);
+  if (static_cast<std::size_t>(namelen) > sizeof(sr.addr)) namelen = sizeof(sr.addr);
+  // A multishot RECVMSG reserves the user's msg_namelen in each buffer,
+  // msg_name or not (io_recvmsg_mshot_prep).
+  sr.mshot_namelen = static_cast<int>(umsg.msg_namelen);
+  if (!umsg.msg_name) namelen = 0;
+  sr.namelen = namelen;
+  if (send && umsg.msg_name && namelen) {
+    if (int ret = move_addr_to_kernel(sr.uname, namelen, &sr.addr)) return ret;
+  }
+  if (umsg.msg_name) {
+    m.msg_name = &sr.addr;
+    m.msg_namelen = static_cast<socklen_t>(send ? namelen : sizeof(sr.addr));
+  }
+  m.msg_control = umsg.msg_control;
+  m.msg_controllen = umsg.msg_controllen;
+  if (umsg.msg_iovlen > core::kUioMaxIov) return -EMSGSIZE;
+  if (req->flags & kReqBufferSelect) {
+    if (umsg.msg_iovlen == 0) {
+      sr.fast_iov = {nullptr, 0};
+      sr.len = 0;
+    } else if (umsg.msg_iovlen > 1) {
+      return -EINVAL;
+    } else {
+      if (core::copy_from_user(&sr.fast_iov, umsg.msg_iov, sizeof(sr.fast_iov))) return -EFAULT;
+      sr.len = static_cast<std::uint32_t>(sr.fast_iov.iov_len);
+    }
+    m.msg_iov = &sr.fast_iov;
+    m.msg_iovlen = 1;
+    return 0;
+  }
+  const auto nr = static_cast<unsigned>(umsg.msg_iovlen);
+  struct iovec* iov = &sr.fast_iov;
+  if (nr > 1) {
+    sr.iov_alloc = static_cast<struct iovec*>(std::malloc(sizeof(struct iovec) * nr));
+    if (!sr.iov_alloc) return -ENOMEM;
+    iov = sr.iov_alloc;
+  }
+  if (nr) {
+    const long total = core::import_iovec(umsg.msg_iov, nr, iov);
+    if (total < 0) return static_cast<int>(total);
+  }
+  m.msg_iov = iov;
+  m.msg_iovlen = nr;
+  return 0;
+}
+
+// Drops `n` sent or received bytes from the front of the header's iovec
+// (a MSG_WAITALL retry).
+void advance_msg(struct msghdr* m, std::size_t n) {
+  while (n && m->msg_iovlen) {
+    if (n >= m->msg_iov[0].iov_len) {
+      n -= m->msg_iov[0].iov_len;
+      m->msg_iov++;
+      m->msg_iovlen--;
+    } else {
+      m->msg_iov[0].iov_base = static_cast<char*>(m->msg_iov[0].iov_base) + n;
+      m->msg_iov[0].iov_len -= n;
+      n = 0;
+    }
+  }
+}
+
+std::size_t msg_bytes(const struct msghdr* m) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < m->msg_iovlen; ++i) n += m->msg_iov[i].iov_len;
+  return n;
+}
+
+}  // namespace
+
+void net_cleanup(IoKiocb* req) {
+  switch (req->opcode) {
+    case IORING_OP_SENDMSG:
+    case IORING_OP_RECVMSG:
+    case IORING_OP_SENDMSG_ZC:
+      free_iov(req->sr);
+      break;
+    default:
+      break;
+  }
+}
+
+// ---- SHUTDOWN
+int shutdown_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->off || sqe->addr || sqe->rw_flags || sqe->buf_index || sqe->splice_fd_in)
+    return -EINVAL;
+  req->socket.how = static_cast<int>(sqe->len);
+  req->flags |= kReqForceAsync;
+  return 0;
+}
+
+int shutdown_issue(IoKiocb* req, unsigned) {
+  const int r = shutdown(req->os_fd, req->socket.how);
+  return finish(req, r < 0 ? -errno : 0, 0);
+}
+
+// ---- SOCKET
+int socket_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->addr || sqe->rw_flags || sqe->buf_index) return -EINVAL;
+  SocketData& s = req->socket;
+  s.domain = sqe->fd;
+  s.type = static_cast<int>(sqe->off);
+  s.protocol = static_cast<int>(sqe->len);
+  s.file_slot = sqe->file_index;
+  s.flags = s.type & ~0xf;  // ~SOCK_TYPE_MASK
+  if (s.file_slot && (s.flags & SOCK_CLOEXEC)) return -EINVAL;
+  if (s.flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK)) return -EINVAL;
+  return 0;
+}
+
+int socket_issue(IoKiocb* req, unsigned issue_flags) {
+  SocketData& s = req->socket;
+  const int fd = socket(s.domain, s.type, s.protocol);
+  if (fd < 0) return finish(req, -errno, 0);
+  if (!s.file_slot) return finish(req, fd, 0);
+  return finish(req, fixed_fd_install(req->ctx, issue_flags, fd, s.file_slot), 0);
+}
+
+// ---- BIND / LISTEN
+int bind_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->len || sqe->buf_index || sqe->rw_flags || sqe->splice_fd_in) return -EINVAL;
+  req->connect.addr_len = static_cast<int>(sqe->addr2);
+  return move_addr_to_kernel(sqe->addr, req->connect.addr_len, &req->connect.addr);
+}
+
+int bind_issue(IoKiocb* req, unsigned) {
+  const int r = bind(req->os_fd, reinterpret_cast<struct sockaddr*>(&req->connect.addr),
+                     static_cast<socklen_t>(req->connect.addr_len));
+  return finish(req, r < 0 ? -errno : 0, 0);
+}
+
+int listen_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->addr || sqe->buf_index || sqe->rw_flags || sqe->splice_fd_in || sqe->addr2)
+    return -EINVAL;
+  req->socket.backlog = static_cast<int>(sqe->len);
+  return 0;
+}
+
+int listen_issue(IoKiocb* req, unsigned) {
+  const int r = listen(req->os_fd, req->socket.backlog);
+  return finish(req, r < 0 ? -errno : 0, 0);
+}
+
+// ---- CONNECT
+int connect_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->len || sqe->buf_index || sqe->rw_flags || sqe->splice_fd_in) return -EINVAL;
+  ConnectData& c = req->connect;
+  c.addr_len = static_cast<int>(sqe->addr2);
+  c.in_progress = false;
+  c.seen_econnaborted = false;
+  return move_addr_to_kernel(sqe->addr, c.addr_len, &c.addr);
+}
+
+int connect_issue(IoKiocb* req, unsigned issue_flags) {
+  ConnectData& c = req->connect;
+  const bool nonblock = issue_flags & kIssueNonblock;
+  if (nonblock && !c.in_progress) {
+    // A blocking socket cannot be connected without waiting here (its
+    // O_NONBLOCK is the program's): a worker does it.
+    const int fl = fcntl(req->os_fd, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK)) {
+      req->flags |= kReqNoApoll;
+      return -EAGAIN;
+    }
+  }
+  int ret = connect(req->os_fd, reinterpret_cast<struct sockaddr*>(&c.addr),
+                    static_cast<socklen_t>(c.addr_len));
+  ret = ret < 0 ? -errno : 0;
+  if ((ret == -EAGAIN || ret == -EINPROGRESS || ret == -ECONNABORTED) && nonblock) {
+    if (ret == -EINPROGRESS) {
+      c.in_progress = true;
+    } else if (ret == -ECONNABORTED) {
+      if (c.seen_econnaborted) return finish(req, ret, 0);
+      c.seen_econnaborted = true;
+    }
+    return -EAGAIN;
+  }
+  if (c.in_progress && (ret == -EBADFD || ret == -EISCONN || ret == -EALREADY)) {
+    int err = 0;
+    socklen_t l = sizeof(err);
+    getsockopt(req->os_fd, SOL_SOCKET, SO_ERROR, &err, &l);
+    ret = -err;
+  }
+  return finish(req, ret, 0);
+}
+
+// ---- ACCEPT
+int accept_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->len || sqe->buf_index) return -EINVAL;
+  AcceptData& a = req->accept;
+  a.addr = sqe->addr;
+  a.addr_len = sqe->addr2;
+  a.flags = static_cast<int>(sqe->accept_flags);
+  a.iou_flags = sqe->ioprio;
+  a.family = -1;
+  if (a.iou_flags & ~(uapi::kAcceptMultishot | uapi::kAcceptDontwait | uapi::kAcceptPollFirst))
+    return -EINVAL;
+  a.file_slot = sqe->file_index;
+  if (a.file_slot) {
+    if (a.flags & SOCK_CLOEXEC) return -EINVAL;
+    if ((a.iou_flags & uapi::kAcceptMultishot) && a.file_slot != IORING_FILE_INDEX_ALLOC)
+      return -EINVAL;
+  }
+  if (a.flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK)) return -EINVAL;
+  if (a.iou_flags & uapi::kAcceptMultishot) req->flags |= kReqApollMultishot;
+  if (a.iou_flags & uapi::kAcceptDontwait) req->flags |= kReqNowait;
+  return 0;
+}
+
+int accept_issue(IoKiocb* req, unsigned issue_flags) {
+  AcceptData& a = req->accept;
+  const bool nonblock = issue_flags & kIssueNonblock;
+  if ((a.iou_flags & uapi::kAcceptPollFirst) && !(req->flags & kReqPollFirstDone)) {
+    req->flags |= kReqPollFirstDone;
+    return -EAGAIN;
+  }
+  if (a.family < 0) {
+    socklen_t l = sizeof(a.family);
+    if (getsockopt(req->os_fd, SOL_SOCKET, SO_DOMAIN, &a.family, &l) != 0) a.family = 0;
+  }
+  const bool inet = a.family == AF_INET || a.family == AF_INET6;
+  bool listener_nonblock = false;
+  if (nonblock) {
+    const int fl = fcntl(req->os_fd, F_GETFL);
+    listener_nonblock = fl >= 0 && (fl & O_NONBLOCK);
+  }
+  for (;;) {
+    int ret;
+    if (nonblock && !listener_nonblock) {
+      // Only an accept that cannot block may run here: ask first.
+      struct pollfd pfd {req->os_fd, POLLIN, 0};
+      const int p = ::poll(&pfd, 1, 0);
+      if (p == 0) {
+        ret = -EAGAIN;
+        goto again;
+      }
+    }
+    ret = accept4(req->os_fd, reinterpret_cast<struct sockaddr*>(a.addr),
+                  reinterpret_cast<socklen_t*>(a.addr_len), a.flags);
+    ret = ret < 0 ? -errno : ret;
+  again:
+    if (ret == -EAGAIN && nonblock && !(a.iou_flags & uapi::kAcceptDontwait)) return -EAGAIN;
+    if (ret >= 0 && a.file_slot) ret = fixed_fd_install(req->ctx, issue_flags, ret, a.file_slot);
+    std::uint32_t cflags = 0;
+    int is_empty = -1;
+    if (ret >= 0 && inet) {
+      // inet_csk_accept tells whether more connections wait.
+      struct pollfd pfd {req->os_fd, POLLIN, 0};
+      is_empty = ::poll(&pfd, 1, 0) > 0 ? 0 : 1;
+      if (!is_empty) cflags |= IORING_CQE_F_SOCK_NONEMPTY;
+    }
+    if (ret >= 0 && (req->flags & kReqApollMultishot)) {
+      post_aux_cqe(req->ctx, req->user_data, ret, cflags | IORING_CQE_F_MORE);
+      if ((cflags & IORING_CQE_F_SOCK_NONEMPTY) || is_empty == -1) continue;
+      return -EAGAIN;
+    }
+    return finish(req, ret, cflags);
+  }
+}
+
+// ---- SEND / SENDMSG / SEND_ZC / SENDMSG_ZC
+namespace {
+
+int sr_prep_common(IoKiocb* req, const io_uring_sqe* sqe, bool send) {
+  SrMsgData& sr = req->sr;
+  sr.done_io = 0;
+  sr.nr_multishot_loops = 0;
+  sr.sock_type = kSockUnknown;
+  sr.iov_alloc = nullptr;
+  sr.buf = sqe->addr;
+  sr.len = sqe->len;
+  sr.flags = sqe->ioprio;
+  sr.msg_flags = static_cast<int>(sqe->msg_flags);
+  sr.buf_group = req->buf_index;
+  sr.zc_report = false;
+  std::memset(&sr.msg, 0, sizeof(sr.msg));
+  if (send) sr.msg_flags |= MSG_NOSIGNAL;
+  if (sr.msg_flags & MSG_DONTWAIT) req->flags |= kReqNowait;
+  return 0;
+}
+
+// io_send_setup: SEND's optional destination (addr2, addr_len) and buffer.
+int send_setup(IoKiocb* req, const io_uring_sqe* sqe) {
+  SrMsgData& sr = req->sr;
+  if (sqe->__pad3[0]) return -EINVAL;
+  if (sqe->addr2) {
+    if (int ret = move_addr_to_kernel(sqe->addr2, sqe->addr_len, &sr.addr)) return ret;
+    sr.msg.msg_name = &sr.addr;
+    sr.msg.msg_namelen = sqe->addr_len;
+  }
+  if (!(req->flags & kReqBufferSelect)) {
+    const long len = core::import_ubuf(reinterpret_cast<void*>(sr.buf), sr.len, &sr.fast_iov);
+    if (len < 0) return static_cast<int>(len);
+    sr.len = static_cast<std::uint32_t>(len);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int sendmsg_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  sr_prep_common(req, sqe, true);
+  SrMsgData& sr = req->sr;
+  if (req->opcode != IORING_OP_SEND && (sqe->addr2 || sqe->file_index)) return -EINVAL;
+  if (sr.flags & ~(uapi::kRecvsendPollFirst | uapi::kRecvsendBundle)) return -EINVAL;
+  // Bundles (several provided buffers per send) are not implemented.
+  if (sr.flags & uapi::kRecvsendBundle) return -EINVAL;
+  if (req->opcode == IORING_OP_SEND) return send_setup(req, sqe);
+  const int ret = copy_msghdr(req, true);
+  if (sr.iov_alloc) req->flags |= kReqCleanup;
+  return ret;
+}
+
+int send_zc_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  sr_prep_common(req, sqe, true);
+  SrMsgData& sr = req->sr;
+  if (sqe->__pad2[0] || sqe->addr3) return -EINVAL;
+  if (req->flags & kReqCqeSkip) return -EINVAL;
+  constexpr unsigned kCommon = uapi::kRecvsendPollFirst | uapi::kRecvsendFixedBuf;
+  if (sr.flags & ~kCommon) {
+    if (sr.flags & ~(kCommon | uapi::kSendZcReportUsage)) return -EINVAL;
+    sr.zc_report = sr.flags & uapi::kSendZcReportUsage;
+  }
+  if (req->opcode != IORING_OP_SEND_ZC) {
+    if (sqe->addr2 || sqe->file_index) return -EINVAL;
+    if (sr.flags & uapi::kRecvsendFixedBuf) return -EINVAL;
+  }
+  sr.msg_flags |= MSG_ZEROCOPY;
+  req->buf_index = sqe->buf_index;
+  if (req->opcode == IORING_OP_SEND_ZC) {
+    if (sqe->__pad3[0]) return -EINVAL;
+    if (sqe->addr2) {
+      if (int ret = move_addr_to_kernel(sqe->addr2, sqe->addr_len, &sr.addr)) return ret;
+      sr.msg.msg_name = &sr.addr;
+      sr.msg.msg_namelen = sqe->addr_len;
+    }
+    return 0;
+  }
+  const int ret = copy_msghdr(req, true);
+  if (sr.iov_alloc) req->flags |= kReqCleanup;
+  return ret;
+}
+
+namespace {
+
+// The send itself; the result as io_send/io_sendmsg/io_send_zc compute it,
+// or -EAGAIN to wait for POLLOUT.
+int do_send(IoKiocb* req, unsigned issue_flags, bool zc) {
+  SrMsgData& sr = req->sr;
+  if (poll_first_pending(req, sr.flags)) return -EAGAIN;
+  int flags = sr.msg_flags & ~MSG_ZEROCOPY;
+  const bool nonblock = issue_flags & kIssueNonblock;
+  if (nonblock) flags |= MSG_DONTWAIT;
+  const bool vectored = req->opcode == IORING_OP_SENDMSG || req->opcode == IORING_OP_SENDMSG_ZC;
+  if (!vectored) {
+    if (zc && (sr.flags & uapi::kRecvsendFixedBuf) && !sr.done_io) {
+      const int ret = fixed_buf_check(req->ctx, req->buf_index, sr.buf, sr.len,
+                                      issue_flags & kIssueLocked);
+      if (ret) return finish(req, ret, 0);
+    } else if (zc && !sr.done_io) {
+      if (!core::access_ok(reinterpret_cast<void*>(sr.buf), sr.len))
+        return finish(req, -EFAULT, 0);
+    }
+    if (req->flags & kReqBufferSelect && !buffer_held(req)) {
+      std::size_t len = sr.len;
+      const std::uint64_t b = buffer_select(req, &len, issue_flags);
+      if (!b) return finish(req, -ENOBUFS, 0);
+      sr.buf = b;
+      sr.len = static_cast<std::uint32_t>(len);
+    }
+    sr.fast_iov.iov_base = reinterpret_cast<void*>(sr.buf);
+    sr.fast_iov.iov_len = sr.len;
+    sr.msg.msg_iov = &sr.fast_iov;
+    sr.msg.msg_iovlen = 1;
+    sr.msg.msg_control = nullptr;
+    sr.msg.msg_controllen = 0;
+  }
+  const std::size_t want = msg_bytes(&sr.msg);
+  const int min_ret = (flags & MSG_WAITALL) ? static_cast<int>(want) : 0;
+  ssize_t n = sendmsg(req->os_fd, &sr.msg, flags);
+  int ret = n < 0 ? -errno : static_cast<int>(n);
+  if (ret < min_ret) {
+    if (ret == -EAGAIN && nonblock) return -EAGAIN;
+    if (ret > 0 && net_retry(sr, req->os_fd, flags)) {
+      if (!vectored) {
+        sr.buf += static_cast<std::uint64_t>(ret);
+        sr.len -= static_cast<std::uint32_t>(ret);
+      } else {
+        advance_msg(&sr.msg, static_cast<std::size_t>(ret));
+        sr.msg.msg_control = nullptr;
+        sr.msg.msg_controllen = 0;
+      }
+      sr.done_io += ret;
+      req->flags |= kReqPartialIo;
+      return -EAGAIN;
+    }
+    req_set_fail(req);
+  }
+  if (ret >= 0)
+    ret += sr.done_io;
+  else if (sr.done_io)
+    ret = sr.done_io;
+  std::uint32_t cflags = kbuf_put(req, ret, issue_flags);
+  if (zc) cflags |= IORING_CQE_F_MORE;
+  req_set_res(req, ret, cflags);
+  return kIouOk;
+}
+
+}  // namespace
+
+int send_issue(IoKiocb* req, unsigned issue_flags) {
+  const int ret = do_send(req, issue_flags, false);
+  if (ret == -EAGAIN) kbuf_recycle(req, issue_flags);
+  return ret;
+}
+
+int send_zc_issue(IoKiocb* req, unsigned issue_flags) {
+  const int ret = do_send(req, issue_flags, true);
+  if (ret != kIouOk) return ret;
+  // The data was copied by the time the send returned: the notification
+  // (IORING_CQE_F_NOTIF) follows the result at once, in order.
+  post_aux_cqe(req->ctx, req->user_data, req->res, req->cflags);
+  const std::int32_t notif = req->sr.zc_report ? static_cast<std::int32_t>(IORING_NOTIF_USAGE_ZC_COPIED) : 0;
+  post_aux_cqe(req->ctx, req->user_data, notif, IORING_CQE_F_NOTIF);
+  req->flags |= kReqCqeSkip;  // both CQEs are out
+  return kIouOk;
+}
+
+// ---- RECV / RECVMSG
+int recvmsg_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  sr_prep_common(req, sqe, false);
+  SrMsgData& sr = req->sr;
+  if (sqe->file_index || sqe->addr2) return -EINVAL;
+  if (sr.flags & ~(uapi::kRecvsendPollFirst | uapi::kRecvMultishot | uapi::kRecvsendBundle))
+    return -EINVAL;
+  if (sr.flags & uapi::kRecvMultishot) {
+    if (!(req->flags & kReqBufferSelect)) return -EINVAL;
+    if (sr.msg_flags & MSG_WAITALL) return -EINVAL;
+    if (req->opcode == IORING_OP_RECV && sr.len) return -EINVAL;
+    req->flags |= kReqApollMultishot;
+  }
+  if (sr.flags & uapi::kRecvsendBundle) return -EINVAL;  // bundles: not implemented
+  if (req->opcode == IORING_OP_RECV) {
+    if (!(req->flags & kReqBufferSelect)) {
+      const long len = core::import_ubuf(reinterpret_cast<void*>(sr.buf), sr.len, &sr.fast_iov);
+      if (len < 0) return static_cast<int>(len);
+      sr.len = static_cast<std::uint32_t>(len);
+    }
+    return 0;
+  }
+  const int ret = copy_msghdr(req, false);
+  if (sr.iov_alloc) req->flags |= kReqCleanup;
+  if (ret) return ret;
+  if ((req->flags & kReqApollMultishot) && (req->flags & kReqBufferSelect)) {
+    std::size_t hdr = sizeof(io_uring_recvmsg_out);
+    if (sr.mshot_namelen < 0) return -EOVERFLOW;
+    sr.namelen = sr.mshot_namelen;
+    if (__builtin_add_overflow(hdr, static_cast<std::size_t>(sr.namelen), &hdr) ||
+        __builtin_add_overflow(hdr, sr.controllen, &hdr) || hdr > INT32_MAX)
+      return -EOVERFLOW;
+  }
+  return 0;
+}
+
+namespace {
+
+// io_recvmsg_multishot: the payload lands after a struct
+// io_uring_recvmsg_out, the name and the control data, all in the buffer.
+int recvmsg_multishot(IoKiocb* req, std::uint64_t buf, std::size_t len, int flags,
+                      bool* finished) {
+  SrMsgData& sr = req->sr;
+  const std::size_t hdr = sizeof(io_uring_recvmsg_out) + static_cast<std::size_t>(sr.namelen) +
+                          sr.controllen;
+  if (len < hdr) {
+    *finished = true;
+    return -EFAULT;
+  }
+  struct sockaddr_storage name;
+  struct msghdr m {};
+  if (sr.namelen) {
+    m.msg_name = &name;
+    m.msg_namelen = sizeof(name);
+  }
+  if (sr.controllen) {
+    m.msg_control = reinterpret_cast<void*>(buf + hdr - sr.controllen);
+    m.msg_controllen = sr.controllen;
+  }
+  struct iovec iov {reinterpret_cast<void*>(buf + hdr), len - hdr};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  const ssize_t n = recvmsg(req->os_fd, &m, flags | MSG_TRUNC);
+  *finished = n <= 0;
+  if (n < 0) return -errno;
+  io_uring_recvmsg_out out{};
+  out.namelen = sr.namelen ? m.msg_namelen : 0;
+  out.controllen = sr.controllen ? static_cast<std::uint32_t>(m.msg_controllen) : 0;
+  out.flags = static_cast<std::uint32_t>(m.msg_flags);
+  out.payloadlen = static_cast<std::uint32_t>(n);
+  std::size_t copy_len = sizeof(out);
+  copy_len += out.namelen > static_cast<std::uint32_t>(sr.namelen) ? sr.namelen : out.namelen;
+  if (core::copy_to_user(reinterpret_cast<void*>(buf), &out, sizeof(out)) ||
+      core::copy_to_user(reinterpret_cast<void*>(buf + sizeof(out)), &name,
+                         copy_len - sizeof(out))) {
+    *finished = true;
+    return -EFAULT;
+  }
+  std::size_t got = static_cast<std::size_t>(n);
+  if (got > len - hdr) got = len - hdr;
+  return static_cast<int>(hdr + got);
+}
+
+// __sys_recvmsg_sock's write-back to the user's msghdr.
+int recvmsg_writeback(IoKiocb* req, const struct msghdr* m) {
+  SrMsgData& sr = req->sr;
+  auto* um = reinterpret_cast<struct msghdr*>(sr.buf);
+  if (sr.uname) {
+    socklen_t klen = m->msg_namelen;
+    std::size_t n = klen < static_cast<socklen_t>(sr.namelen) ? klen : sr.namelen;
+    if (n && core::copy_to_user(reinterpret_cast<void*>(sr.uname), &sr.addr, n)) return -EFAULT;
+    if (core::put_user(klen, &um->msg_namelen)) return -EFAULT;
+  }
+  if (core::put_user(m->msg_flags, &um->msg_flags)) return -EFAULT;
+  if (core::put_user(m->msg_controllen, &um->msg_controllen)) return -EFAULT;
+  return 0;
+}
+
+// io_recv / io_recvmsg
+int do_recv(IoKiocb* req, unsigned issue_flags) {
+  SrMsgData& sr = req->sr;
+  if (poll_first_pending(req, sr.flags)) return -EAGAIN;
+  const bool nonblock = issue_flags & kIssueNonblock;
+  const bool msg = req->opcode == IORING_OP_RECVMSG;
+  int flags = sr.msg_flags;
+  if (nonblock) flags |= MSG_DONTWAIT;
+  for (;;) {
+    std::uint64_t buf = sr.buf;
+    std::size_t len = sr.len;
+    if ((req->flags & kReqBufferSelect) && !buffer_held(req)) {
+      len = sr.len;
+      buf = buffer_select(req, &len, issue_flags);
+      if (!buf) return finish(req, -ENOBUFS, 0);
+      if (!msg) {
+        sr.buf = buf;
+        sr.len = static_cast<std::uint32_t>(len);
+      }
+    } else if (buffer_held(req) && !msg) {
+      buf = sr.buf;
+      len = sr.len;
+    }
+    int ret;
+    bool mshot_finished = true;
+    int min_ret = 0;
+    struct msghdr m = sr.msg;
+    if (msg && (req->flags & kReqApollMultishot)) {
+      int mf = flags;
+      const int fl = fcntl(req->os_fd, F_GETFL);
+      if (fl >= 0 && (fl & O_NONBLOCK)) mf |= MSG_DONTWAIT;
+      ret = recvmsg_multishot(req, buf, len, mf, &mshot_finished);
+      len = 0;  // NONEMPTY is not derived from the payload here
+    } else if (msg) {
+      if (req->flags & kReqBufferSelect) {
+        sr.fast_iov = {reinterpret_cast<void*>(buf), len};
+        m.msg_iov = &sr.fast_iov;
+        m.msg_iovlen = 1;
+      }
+      if ((flags & MSG_WAITALL) && !m.msg_controllen) min_ret = static_cast<int>(msg_bytes(&m));
+      len = msg_bytes(&m);
+      const ssize_t n = recvmsg(req->os_fd, &m, flags);
+      ret = n < 0 ? -errno : static_cast<int>(n);
+      if (ret >= 0) {
+        if (int e = recvmsg_writeback(req, &m)) ret = e;
+      }
+    } else {
+      if (flags & MSG_WAITALL) min_ret = static_cast<int>(len);
+      struct iovec iov {reinterpret_cast<void*>(buf), len};
+      struct msghdr rm {};
+      rm.msg_iov = &iov;
+      rm.msg_iovlen = 1;
+      const ssize_t n = recvmsg(req->os_fd, &rm, flags);
+      ret = n < 0 ? -errno : static_cast<int>(n);
+      m.msg_flags = rm.msg_flags;
+    }
+    if (ret < min_ret) {
+      if (ret == -EAGAIN && nonblock) {
+        kbuf_recycle(req, issue_flags);
+        return -EAGAIN;
+      }
+      if (ret > 0 && net_retry(sr, req->os_fd, flags)) {
+        if (msg) {
+          advance_msg(&sr.msg, static_cast<std::size_t>(ret));
+        } else {
+          sr.buf += static_cast<std::uint64_t>(ret);
+          sr.len -= static_cast<std::uint32_t>(ret);
+        }
+        sr.done_io += ret;
+        req->flags |= kReqPartialIo;
+        return -EAGAIN;
+      }
+        req_set_fail(req);
+    } else if ((flags & MSG_WAITALL) && (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+      req_set_fail(req);
+    }
+    if (!msg || !(req->flags & kReqApollMultishot)) mshot_finished = ret <= 0;
+    if (ret > 0)
+      ret += sr.done_io;
+    else if (sr.done_io)
+      ret = sr.done_io;
+    else
+      kbuf_recycle(req, issue_flags);
+    // io_recv_finish
+    std::uint32_t cflags = 0;
+    const int inq = (req->flags & kReqApollMultishot) && msg ? -1 : recv_inq(sr, req->os_fd, ret, len);
+    if (inq > 0) cflags |= IORING_CQE_F_SOCK_NONEMPTY;
+    cflags |= kbuf_put(req, ret, issue_flags);
+    if ((req->flags & kReqApollMultishot) && !mshot_finished) {
+      post_aux_cqe(req->ctx, req->user_data, ret, cflags | IORING_CQE_F_MORE);
+      sr.done_io = 0;
+      sr.len = 0;
+      req->buf_index = sr.buf_group;
+      req->flags &= ~kReqPartialIo;
+      if ((cflags & IORING_CQE_F_SOCK_NONEMPTY) || inq < 0) {
+        if (sr.nr_multishot_loops++ < kMultishotMaxRetry) continue;
+        sr.nr_multishot_loops = 0;
+        // To the back of the queue: retry from task work.
+        tw_add(req, tw_req_submit);
+        return kIouIssueSkipComplete;
+      }
+      return -EAGAIN;
+    }
+    req_set_res(req, ret, cflags);
+    return kIouOk;
+  }
+}
+
+}  // namespace
+
+int recv_issue(IoKiocb* req, unsigned issue_flags) { return do_recv(req, issue_flags); }
+
+}  // namespace iostack::uring

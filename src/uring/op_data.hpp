@@ -1,0 +1,163 @@
+// Per-request data of the ops added after the storage subset: networking
+// (io_uring/net.c), provided buffers (kbuf.c) and path operations (fs.c).
+// Each is one member of IoKiocb's union; nothing here is allocated per I/O
+// except an iovec array longer than one segment for SENDMSG/RECVMSG.
+#pragma once
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/list.hpp"
+
+namespace iostack::uring {
+
+// struct io_buffer (io_uring/kbuf.h): one legacy provided buffer.
+struct KBuffer {
+  core::ListHead list;
+  std::uint64_t addr = 0;
+  std::uint32_t len = 0;
+  std::uint16_t bid = 0;
+  std::uint16_t bgid = 0;
+};
+
+// struct io_buffer_list (io_uring/kbuf.h): a buffer group, either a list of
+// legacy buffers or a ring in user memory.
+struct BufferList {
+  core::ListHead buf_list;  // legacy buffers, oldest first
+  std::uint64_t ring_addr = 0;  // struct io_uring_buf_ring in user memory
+  std::uint32_t nr_entries = 0;
+  std::uint16_t mask = 0;
+  std::uint16_t head = 0;  // kernel-private consumer index
+  std::uint16_t bgid = 0;
+  bool is_ring = false;
+  bool inc = false;  // IOU_PBUF_RING_INC: buffers consumed piecewise
+};
+
+// struct io_sr_msg + struct io_async_msghdr (io_uring/net.c, net.h):
+// SEND, RECV, SENDMSG, RECVMSG, SEND_ZC.
+struct SrMsgData {
+  std::uint64_t buf;   // SEND/RECV: the buffer; SENDMSG/RECVMSG: the user msghdr
+  std::uint32_t len;
+  unsigned flags;      // IORING_RECVSEND_*
+  int msg_flags;
+  std::int32_t done_io;
+  unsigned nr_multishot_loops;
+  std::uint16_t buf_group;
+  int sock_type;  // SO_TYPE, learnt at first issue (0: not yet)
+  // The header copied at prep (FEAT_SUBMIT_STABLE): msg_iov points into
+  // fast_iov or iov_alloc, msg_name at addr.
+  struct msghdr msg;
+  struct iovec fast_iov;
+  struct iovec* iov_alloc;
+  std::uint64_t uname;     // RECVMSG: the user's msg_name
+  std::uint64_t ucontrol;  // SENDMSG/RECVMSG: the user's msg_control
+  std::size_t controllen;  // RECVMSG: the user's msg_controllen
+  int namelen;             // RECVMSG: the user's msg_namelen (0 without msg_name)
+  int mshot_namelen;       // RECVMSG: msg_namelen as given
+  struct sockaddr_storage addr;
+  bool zc_report;  // SEND_ZC: IORING_SEND_ZC_REPORT_USAGE
+};
+
+// struct io_accept (io_uring/net.c)
+struct AcceptData {
+  std::uint64_t addr;
+  std::uint64_t addr_len;
+  int flags;
+  unsigned iou_flags;
+  std::uint32_t file_slot;
+  int family;  // SO_DOMAIN of the listener, learnt at first issue (-1: not yet)
+};
+
+// struct io_socket, io_bind, io_listen, io_shutdown (io_uring/net.c)
+struct SocketData {
+  int domain;
+  int type;
+  int protocol;
+  int flags;
+  std::uint32_t file_slot;
+  int backlog;  // LISTEN
+  int how;      // SHUTDOWN
+};
+
+// struct io_connect / io_bind (io_uring/net.c): the address copied at prep.
+struct ConnectData {
+  int addr_len;
+  bool in_progress;
+  bool seen_econnaborted;
+  struct sockaddr_storage addr;
+};
+
+// struct io_provide_buf (io_uring/kbuf.c)
+struct ProvideBufData {
+  std::uint64_t addr;
+  std::uint32_t len;
+  std::uint32_t bgid;
+  std::uint32_t nbufs;
+  std::uint32_t bid;
+};
+
+// struct io_rename, io_unlink, io_mkdir, io_link (io_uring/fs.c): paths
+// copied at prep, freed by the op's cleanup.
+struct FsPathData {
+  int old_dfd;
+  int new_dfd;
+  int flags;
+  unsigned mode;
+  char* oldpath;
+  char* newpath;
+};
+
+// struct io_epoll (io_uring/epoll.c)
+struct EpollCtlData {
+  int epfd;
+  int op;
+  int fd;
+  struct epoll_event event;
+};
+
+// struct io_splice (io_uring/splice.c): SPLICE and TEE.
+struct SpliceData {
+  std::int64_t off_in;
+  std::int64_t off_out;
+  std::uint32_t len;
+  unsigned flags;
+  int fd_in;
+};
+
+// struct io_msg (io_uring/msg_ring.c)
+struct MsgRingData {
+  std::uint64_t user_data;
+  std::uint32_t len;
+  std::uint64_t cmd;
+  std::uint32_t src_fd;
+  std::uint32_t dst_fd;
+  unsigned flags;
+};
+
+// struct io_xattr (io_uring/xattr.c): name, path and SET's value are ours.
+struct XattrData {
+  char* name;
+  char* path;
+  void* kvalue;
+  std::uint64_t value;  // GET: the user's buffer
+  std::size_t size;
+  int flags;
+};
+
+// struct io_madvise (io_uring/advise.c)
+struct MadviseData {
+  std::uint64_t addr;
+  std::uint64_t len;
+  int advice;
+};
+
+// struct io_fixed_install (io_uring/openclose.c)
+struct FixedInstallData {
+  int o_flags;
+};
+
+}  // namespace iostack::uring

@@ -1,0 +1,90 @@
+// Prep and issue of the ops added after the storage subset, by file:
+// net.cpp (io_uring/net.c), kbuf.cpp (kbuf.c), fs.cpp (fs.c, truncate.c).
+#pragma once
+
+#include <linux/io_uring.h>
+
+#include <cstdint>
+
+namespace iostack::uring {
+
+struct IoKiocb;
+
+// net.cpp
+int shutdown_prep(IoKiocb*, const io_uring_sqe*);
+int shutdown_issue(IoKiocb*, unsigned);
+int socket_prep(IoKiocb*, const io_uring_sqe*);
+int socket_issue(IoKiocb*, unsigned);
+int bind_prep(IoKiocb*, const io_uring_sqe*);
+int bind_issue(IoKiocb*, unsigned);
+int listen_prep(IoKiocb*, const io_uring_sqe*);
+int listen_issue(IoKiocb*, unsigned);
+int connect_prep(IoKiocb*, const io_uring_sqe*);
+int connect_issue(IoKiocb*, unsigned);
+int accept_prep(IoKiocb*, const io_uring_sqe*);
+int accept_issue(IoKiocb*, unsigned);
+int sendmsg_prep(IoKiocb*, const io_uring_sqe*);  // SEND and SENDMSG
+int send_issue(IoKiocb*, unsigned);
+int send_zc_prep(IoKiocb*, const io_uring_sqe*);  // SEND_ZC and SENDMSG_ZC
+int send_zc_issue(IoKiocb*, unsigned);
+int recvmsg_prep(IoKiocb*, const io_uring_sqe*);  // RECV and RECVMSG
+int recv_issue(IoKiocb*, unsigned);
+void net_cleanup(IoKiocb*);
+
+// kbuf.cpp
+int provide_buffers_prep(IoKiocb*, const io_uring_sqe*);
+int provide_buffers_issue(IoKiocb*, unsigned);
+int remove_buffers_prep(IoKiocb*, const io_uring_sqe*);
+int remove_buffers_issue(IoKiocb*, unsigned);
+
+// fs.cpp
+int renameat_prep(IoKiocb*, const io_uring_sqe*);
+int renameat_issue(IoKiocb*, unsigned);
+int unlinkat_prep(IoKiocb*, const io_uring_sqe*);
+int unlinkat_issue(IoKiocb*, unsigned);
+int mkdirat_prep(IoKiocb*, const io_uring_sqe*);
+int mkdirat_issue(IoKiocb*, unsigned);
+int symlinkat_prep(IoKiocb*, const io_uring_sqe*);
+int symlinkat_issue(IoKiocb*, unsigned);
+int linkat_prep(IoKiocb*, const io_uring_sqe*);
+int linkat_issue(IoKiocb*, unsigned);
+int ftruncate_prep(IoKiocb*, const io_uring_sqe*);
+int ftruncate_issue(IoKiocb*, unsigned);
+void fs_cleanup(IoKiocb*);
+int openat2_prep(IoKiocb*, const io_uring_sqe*);
+int openat2_issue(IoKiocb*, unsigned);
+// OPENAT/OPENAT2 into a direct descriptor: the slot checks of prep, and the
+// open itself (fs.cpp).
+int open_slot_prep(IoKiocb*, const io_uring_sqe*);
+int open_direct_issue(IoKiocb*, unsigned);
+
+// epoll.cpp, splice.cpp, msg_ring.cpp, filetable.cpp
+int epoll_ctl_prep(IoKiocb*, const io_uring_sqe*);
+int epoll_ctl_issue(IoKiocb*, unsigned);
+int splice_prep(IoKiocb*, const io_uring_sqe*);
+int splice_issue(IoKiocb*, unsigned);
+int tee_prep(IoKiocb*, const io_uring_sqe*);
+int tee_issue(IoKiocb*, unsigned);
+int msg_ring_prep(IoKiocb*, const io_uring_sqe*);
+int msg_ring_issue(IoKiocb*, unsigned);
+int fixed_fd_install_prep(IoKiocb*, const io_uring_sqe*);
+int fixed_fd_install_issue(IoKiocb*, unsigned);
+
+// xattr.cpp
+int fgetxattr_prep(IoKiocb*, const io_uring_sqe*);
+int fsetxattr_prep(IoKiocb*, const io_uring_sqe*);
+int getxattr_prep(IoKiocb*, const io_uring_sqe*);
+int setxattr_prep(IoKiocb*, const io_uring_sqe*);
+int fgetxattr_issue(IoKiocb*, unsigned);
+int fsetxattr_issue(IoKiocb*, unsigned);
+int getxattr_issue(IoKiocb*, unsigned);
+int setxattr_issue(IoKiocb*, unsigned);
+void xattr_cleanup(IoKiocb*);
+// fs.cpp: MADVISE
+int madvise_prep(IoKiocb*, const io_uring_sqe*);
+int madvise_issue(IoKiocb*, unsigned);
+
+// fs_ops.cpp: getname_flags (fs/namei.c), a path copied at prep.
+int getname(std::uint64_t uaddr, bool empty_ok, char** out);
+
+}  // namespace iostack::uring

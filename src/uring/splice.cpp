@@ -1,0 +1,87 @@
+// SPLICE and TEE (io_uring/splice.c): splice(2) and tee(2) through the ring,
+// always on io-wq (they may wait on a pipe). The input may be a fixed file
+// (SPLICE_F_FD_IN_FIXED); the output is the request's file.
+#include <fcntl.h>
+
+#include <cerrno>
+
+#include "uring/engine.hpp"
+#include "uring/ops.hpp"
+
+namespace iostack::uring {
+
+namespace {
+
+constexpr unsigned kSpliceFAll = SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT;
+
+int splice_prep_common(IoKiocb* req, const io_uring_sqe* sqe) {
+  SpliceData& sp = req->splice;
+  sp.len = sqe->len;
+  sp.flags = sqe->splice_flags;
+  if (sp.flags & ~(kSpliceFAll | SPLICE_F_FD_IN_FIXED)) return -EINVAL;
+  sp.fd_in = sqe->splice_fd_in;
+  req->flags |= kReqForceAsync;
+  return 0;
+}
+
+// The input descriptor, referenced while in use: -EBADF when missing.
+int input_fd(IoKiocb* req, unsigned issue_flags, FileNode** node) {
+  SpliceData& sp = req->splice;
+  *node = nullptr;
+  if (sp.flags & SPLICE_F_FD_IN_FIXED) {
+    *node = fixed_file_get(req->ctx, static_cast<unsigned>(sp.fd_in), issue_flags & kIssueLocked);
+    return *node ? (*node)->fd : -EBADF;
+  }
+  return sp.fd_in < 0 ? -EBADF : sp.fd_in;
+}
+
+int finish(IoKiocb* req, long ret, FileNode* node) {
+  if (node) file_node_put(node);
+  if (ret != static_cast<long>(req->splice.len)) req_set_fail(req);
+  req_set_res(req, static_cast<int>(ret), 0);
+  return kIouOk;
+}
+
+}  // namespace
+
+int splice_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  req->splice.off_in = static_cast<std::int64_t>(sqe->splice_off_in);
+  req->splice.off_out = static_cast<std::int64_t>(sqe->off);
+  return splice_prep_common(req, sqe);
+}
+
+int splice_issue(IoKiocb* req, unsigned issue_flags) {
+  SpliceData& sp = req->splice;
+  FileNode* node;
+  const int in = input_fd(req, issue_flags, &node);
+  if (in < 0) return finish(req, in, node);
+  const unsigned flags = sp.flags & ~SPLICE_F_FD_IN_FIXED;
+  loff_t off_in = sp.off_in, off_out = sp.off_out;
+  long ret = 0;
+  if (sp.len) {
+    ret = splice(in, sp.off_in == -1 ? nullptr : &off_in, req->os_fd,
+                 sp.off_out == -1 ? nullptr : &off_out, sp.len, flags);
+    if (ret < 0) ret = -errno;
+  }
+  return finish(req, ret, node);
+}
+
+int tee_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->splice_off_in || sqe->off) return -EINVAL;
+  return splice_prep_common(req, sqe);
+}
+
+int tee_issue(IoKiocb* req, unsigned issue_flags) {
+  SpliceData& sp = req->splice;
+  FileNode* node;
+  const int in = input_fd(req, issue_flags, &node);
+  if (in < 0) return finish(req, in, node);
+  long ret = 0;
+  if (sp.len) {
+    ret = tee(in, req->os_fd, sp.len, sp.flags & ~SPLICE_F_FD_IN_FIXED);
+    if (ret < 0) ret = -errno;
+  }
+  return finish(req, ret, node);
+}
+
+}  // namespace iostack::uring

@@ -1,0 +1,67 @@
+// The parts of the 6.18 io_uring uapi (include/uapi/linux/io_uring.h) that
+// the system's 6.1 header lacks: later opcodes, flags and register codes.
+#pragma once
+
+#include <linux/io_uring.h>
+
+#include <cstdint>
+
+namespace iostack::uring::uapi {
+
+// Opcodes after IORING_OP_SENDMSG_ZC (48), as numbered since 6.7.
+constexpr unsigned kOpReadMultishot = 49;
+constexpr unsigned kOpWaitid = 50;
+constexpr unsigned kOpFutexWait = 51;
+constexpr unsigned kOpFutexWake = 52;
+constexpr unsigned kOpFutexWaitv = 53;
+constexpr unsigned kOpFixedFdInstall = 54;
+constexpr unsigned kOpFtruncate = 55;
+constexpr unsigned kOpBind = 56;
+constexpr unsigned kOpListen = 57;
+constexpr unsigned kOpRecvZc = 58;
+constexpr unsigned kOpEpollWait = 59;
+constexpr unsigned kOpReadvFixed = 60;
+constexpr unsigned kOpWritevFixed = 61;
+constexpr unsigned kOpPipe = 62;
+constexpr unsigned kOpLast = 63;  // IORING_OP_LAST of 6.18
+
+// sqe->ioprio of send/recv (IORING_RECVSEND_*).
+constexpr unsigned kRecvsendPollFirst = 1u << 0;
+constexpr unsigned kRecvMultishot = 1u << 1;
+constexpr unsigned kRecvsendFixedBuf = 1u << 2;
+constexpr unsigned kSendZcReportUsage = 1u << 3;
+constexpr unsigned kRecvsendBundle = 1u << 4;
+
+// sqe->ioprio of accept (IORING_ACCEPT_*).
+constexpr unsigned kAcceptMultishot = 1u << 0;
+constexpr unsigned kAcceptDontwait = 1u << 1;
+constexpr unsigned kAcceptPollFirst = 1u << 2;
+
+// CQE flags added after 6.1.
+constexpr std::uint32_t kCqeFBufMore = 1u << 4;  // IORING_CQE_F_BUF_MORE
+
+// io_uring_register opcodes added after 6.1.
+constexpr unsigned kRegisterPbufStatus = 26;
+
+// struct io_uring_buf_reg flags (IOU_PBUF_RING_*).
+constexpr unsigned kPbufRingMmap = 1;
+constexpr unsigned kPbufRingInc = 2;
+
+// struct io_uring_buf_status (IORING_REGISTER_PBUF_STATUS).
+struct BufStatus {
+  std::uint32_t buf_group;
+  std::uint32_t head;
+  std::uint32_t resv[8];
+};
+
+// struct io_uring_buf_reg as 6.18 spells it (flags where 6.1 has pad).
+struct BufReg {
+  std::uint64_t ring_addr;
+  std::uint32_t ring_entries;
+  std::uint16_t bgid;
+  std::uint16_t flags;
+  std::uint64_t resv[3];
+};
+static_assert(sizeof(BufReg) == sizeof(io_uring_buf_reg));
+
+}  // namespace iostack::uring::uapi

@@ -1,0 +1,711 @@
+// Differential tests of the networking, provided-buffer and path ops: the
+// same SQEs through the kernel's io_uring and iostack's, comparing CQEs
+// (res, flags, order). Descriptor numbers are reported as "a descriptor"
+// since the two runs need not get the same numbers.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <cstdlib>
+#include <functional>
+#include <string>
+
+#include "ring_harness.hpp"
+
+namespace uring_test {
+namespace {
+
+constexpr std::uint8_t kOpBind = 56;
+constexpr std::uint8_t kOpListen = 57;
+constexpr std::uint8_t kOpFtruncate = 55;
+constexpr unsigned kRegisterPbufStatus = 26;
+
+using Seq = std::function<std::vector<Cqe>(Ring&)>;
+
+// SUBMIT_ALL: SQEs failing at prep complete with their error and the
+// batch goes on, so one submit can test several bad SQEs.
+void compare(const Seq& seq, unsigned entries = 32) {
+  KernelBackend kb;
+  IostackBackend ib;
+  std::vector<Cqe> k, o;
+  io_uring_params params{};
+  params.flags = IORING_SETUP_SUBMIT_ALL;
+  {
+    Ring r(&kb);
+    ASSERT_GE(r.init(entries, params), 0);
+    k = seq(r);
+  }
+  {
+    Ring r(&ib);
+    ASSERT_GE(r.init(entries, params), 0);
+    o = seq(r);
+  }
+  EXPECT_EQ(k, o) << "kernel CQEs vs iostack CQEs";
+}
+
+// A descriptor result becomes 1000 (its number is the run's own).
+Cqe fd_norm(Cqe c) {
+  if (c.res >= 0) c.res = 1000;
+  return c;
+}
+
+void append(std::vector<Cqe>* out, const std::vector<Cqe>& c) {
+  out->insert(out->end(), c.begin(), c.end());
+}
+
+// A listening TCP socket on 127.0.0.1 and its address.
+struct Listener {
+  int fd = -1;
+  sockaddr_in addr{};
+  explicit Listener(int flags = 0) {
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(0, bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)));
+    socklen_t l = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &l);
+    EXPECT_EQ(0, listen(fd, 64));
+  }
+  ~Listener() { ::close(fd); }
+  int connect_client() const {
+    const int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    EXPECT_EQ(0, ::connect(c, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)));
+    return c;
+  }
+};
+
+// A connected TCP pair: a (client) and b (accepted).
+struct TcpPair {
+  int a = -1, b = -1;
+  TcpPair() {
+    Listener l;
+    a = l.connect_client();
+    b = accept4(l.fd, nullptr, nullptr, SOCK_CLOEXEC);
+    int one = 1;
+    setsockopt(a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(b, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+  ~TcpPair() {
+    if (a >= 0) ::close(a);
+    if (b >= 0) ::close(b);
+  }
+};
+
+// Waits until `fd` has `n` bytes queued for reading (the peer's data has
+// arrived), so a receive sees all of it at once.
+void wait_inq(int fd, int n) {
+  pollfd p{fd, POLLIN, 0};
+  for (;;) {
+    ASSERT_GE(::poll(&p, 1, 5000), 0);
+    int q = 0;
+    ioctl(fd, FIONREAD, &q);
+    if (q >= n) return;
+  }
+}
+
+// A page-aligned buffer ring of `entries` buffers of `size` bytes.
+struct BufRing {
+  io_uring_buf_ring* br = nullptr;
+  std::vector<char> data;
+  unsigned entries, size;
+  std::uint16_t tail = 0;
+  BufRing(unsigned n, unsigned sz) : entries(n), size(sz) {
+    EXPECT_EQ(0, posix_memalign(reinterpret_cast<void**>(&br), 4096, 4096));
+    std::memset(br, 0, 4096);
+    data.resize(std::size_t{n} * sz);
+  }
+  ~BufRing() { std::free(br); }
+  void add(unsigned bid) {
+    // Not br->bufs: in C++ the uapi's flexible array sits 8 bytes late.
+    io_uring_buf& b = reinterpret_cast<io_uring_buf*>(br)[tail & (entries - 1)];
+    b.addr = reinterpret_cast<std::uintptr_t>(&data[std::size_t{bid} * size]);
+    b.len = size;
+    b.bid = static_cast<std::uint16_t>(bid);
+    tail++;
+    std::atomic_ref<std::uint16_t>(br->tail).store(tail, std::memory_order_release);
+  }
+  int reg(Ring& r, std::uint16_t bgid, std::uint16_t flags = 0) {
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uintptr_t>(br);
+    reg.ring_entries = entries;
+    reg.bgid = bgid;
+    reg.pad = flags;
+    return r.reg(IORING_REGISTER_PBUF_RING, &reg, 1);
+  }
+};
+
+int pbuf_head(Ring& r, unsigned bgid) {
+  std::uint32_t st[10] = {bgid};
+  const int ret = r.reg(kRegisterPbufStatus, st, 1);
+  return ret < 0 ? ret : static_cast<int>(st[1]);
+}
+
+TEST(UringNetDiff, SocketBindListenAcceptConnect) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    prep(r.sqe(), IORING_OP_SOCKET, AF_INET, nullptr, 0, SOCK_STREAM | SOCK_CLOEXEC, 1);
+    EXPECT_EQ(1, r.submit(1));
+    auto c = r.wait(1);
+    EXPECT_EQ(1u, c.size());
+    const int lfd = c[0].res;
+    out.push_back(fd_norm(c[0]));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    io_uring_sqe* s = r.sqe();
+    prep(s, kOpBind, lfd, &addr, 0, 0, 2);
+    s->addr2 = sizeof(addr);
+    s = r.sqe();
+    prep(s, kOpListen, lfd, nullptr, 16, 0, 3);
+    s->flags = 0;
+    EXPECT_EQ(2, r.submit(2));
+    append(&out, r.wait(2));
+    socklen_t l = sizeof(addr);
+    getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &l);
+    // Accept parks (nothing to accept yet); connect completes it.
+    sockaddr_in peer{};
+    socklen_t peer_len = sizeof(peer);
+    s = r.sqe();
+    prep(s, IORING_OP_ACCEPT, lfd, &peer, 0, 0, 4);
+    s->addr2 = reinterpret_cast<std::uintptr_t>(&peer_len);
+    s->accept_flags = SOCK_CLOEXEC;
+    EXPECT_EQ(1, r.submit(0));
+    const int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    s = r.sqe();
+    prep(s, IORING_OP_CONNECT, cfd, &addr, 0, sizeof(addr), 5);
+    EXPECT_EQ(1, r.submit(0));
+    c = r.wait(2);
+    std::sort(c.begin(), c.end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+    for (auto& x : c) {
+      if (x.user_data == 4) {
+        EXPECT_GE(x.res, 0);
+        ::close(x.res);
+        x = fd_norm(x);
+      }
+      out.push_back(x);
+    }
+    out.push_back(Cqe{6, static_cast<int>(peer_len), peer.sin_family});
+    // Errors: a second bind, listen on a connected socket, a bad address length.
+    s = r.sqe();
+    prep(s, kOpBind, lfd, &addr, 0, 0, 7);
+    s->addr2 = sizeof(addr);
+    s = r.sqe();
+    prep(s, kOpBind, lfd, &addr, 0, 0, 8);
+    s->addr2 = 4096;
+    prep(r.sqe(), kOpListen, -1, nullptr, 16, 0, 9);
+    prep(r.sqe(), IORING_OP_SOCKET, AF_INET, nullptr, 0, SOCK_STREAM | 0x40000000, 10);
+    prep(r.sqe(), IORING_OP_SOCKET, 12345, nullptr, 0, SOCK_STREAM, 11);
+    EXPECT_EQ(5, r.submit(5));
+    append(&out, r.wait(5));
+    ::close(cfd);
+    ::close(lfd);
+    return out;
+  });
+}
+
+TEST(UringNetDiff, SendRecvPlainFlagsAndErrors) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    TcpPair p;
+    char msg[100];
+    for (int i = 0; i < 100; ++i) msg[i] = static_cast<char>(i);
+    prep(r.sqe(), IORING_OP_SEND, p.a, msg, 100, 0, 1);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    wait_inq(p.b, 100);
+    char small[10], big[4096];
+    prep(r.sqe(), IORING_OP_RECV, p.b, small, sizeof(small), 0, 2);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));  // 10 bytes, more queued: F_SOCK_NONEMPTY
+    prep(r.sqe(), IORING_OP_RECV, p.b, big, sizeof(big), 0, 3);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));  // the other 90
+    EXPECT_EQ(10, big[0]);
+    // Nothing queued: the receive parks until the peer sends.
+    prep(r.sqe(), IORING_OP_RECV, p.b, big, sizeof(big), 0, 4);
+    EXPECT_EQ(1, r.submit(0));
+    EXPECT_EQ(0u, r.reap().size());
+    EXPECT_EQ(5, ::send(p.a, "hello", 5, 0));
+    append(&out, r.wait(1));
+    // MSG_DONTWAIT: -EAGAIN instead of waiting.
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_RECV, p.b, big, sizeof(big), 0, 5);
+    s->msg_flags = MSG_DONTWAIT;
+    // MSG_WAITALL: waits for all 20 bytes, sent in two pieces.
+    s = r.sqe();
+    prep(s, IORING_OP_RECV, p.b, big, 20, 0, 6);
+    s->msg_flags = MSG_WAITALL;
+    s->flags = IOSQE_IO_LINK;
+    prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 7);
+    EXPECT_EQ(3, r.submit(0));
+    EXPECT_EQ(5, ::send(p.a, msg, 5, 0));
+    EXPECT_EQ(15, ::send(p.a, msg, 15, 0));
+    append(&out, r.wait(3));
+    // Errors: not a socket, bad flags, multishot without buffer selection.
+    int pfd[2];
+    EXPECT_EQ(0, pipe2(pfd, O_CLOEXEC));
+    prep(r.sqe(), IORING_OP_SEND, pfd[1], msg, 10, 0, 8);
+    s = r.sqe();
+    prep(s, IORING_OP_RECV, p.b, big, 10, 0, 9);
+    s->ioprio = 1u << 7;
+    s = r.sqe();
+    prep(s, IORING_OP_RECV, p.b, nullptr, 0, 0, 10);
+    s->ioprio = IORING_RECV_MULTISHOT;
+    prep(r.sqe(), IORING_OP_SEND, p.a, reinterpret_cast<void*>(~0ull << 48), 10, 0, 11);
+    EXPECT_EQ(4, r.submit(4));
+    append(&out, r.wait(4));
+    ::close(pfd[0]);
+    ::close(pfd[1]);
+    // The peer closes: a parked receive completes with 0.
+    prep(r.sqe(), IORING_OP_RECV, p.b, big, sizeof(big), 0, 12);
+    EXPECT_EQ(1, r.submit(0));
+    shutdown(p.a, SHUT_WR);
+    append(&out, r.wait(1));
+    return out;
+  });
+}
+
+TEST(UringNetDiff, MultishotRecvOnBufferRing) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    TcpPair p;
+    BufRing br(4, 64);
+    for (unsigned i = 0; i < 4; ++i) br.add(i);
+    out.push_back(Cqe{0, br.reg(r, 7), 0});
+    out.push_back(Cqe{0, br.reg(r, 7), 0});  // twice: -EEXIST
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_RECV, p.b, nullptr, 0, 0, 1);
+    s->ioprio = IORING_RECV_MULTISHOT;
+    s->flags = IOSQE_BUFFER_SELECT;
+    s->buf_group = 7;
+    EXPECT_EQ(1, r.submit(0));
+    char msg[200];
+    std::memset(msg, 'x', sizeof(msg));
+    // One message at a time, each in a buffer of its own.
+    for (int len : {10, 64, 30}) {
+      EXPECT_EQ(len, ::send(p.a, msg, len, 0));
+      append(&out, r.wait(1));
+    }
+    out.push_back(Cqe{2, pbuf_head(r, 7), 0});
+    // 100 bytes over the last buffer and then none: 64 with more queued,
+    // then -ENOBUFS ends the multishot.
+    EXPECT_EQ(100, ::send(p.a, msg, 100, 0));
+    append(&out, r.wait(2));
+    out.push_back(Cqe{3, pbuf_head(r, 7), 0});
+    // Refilled, a new multishot receive gets the rest, then the peer's close.
+    br.add(0);
+    br.add(1);
+    s = r.sqe();
+    prep(s, IORING_OP_RECV, p.b, nullptr, 0, 0, 4);
+    s->ioprio = IORING_RECV_MULTISHOT;
+    s->flags = IOSQE_BUFFER_SELECT;
+    s->buf_group = 7;
+    EXPECT_EQ(1, r.submit(0));
+    append(&out, r.wait(1));
+    shutdown(p.a, SHUT_WR);
+    append(&out, r.wait(1));
+    io_uring_buf_reg reg{};
+    reg.bgid = 7;
+    out.push_back(Cqe{5, r.reg(IORING_UNREGISTER_PBUF_RING, &reg, 1), 0});
+    out.push_back(Cqe{6, r.reg(IORING_UNREGISTER_PBUF_RING, &reg, 1), 0});
+    out.push_back(Cqe{7, pbuf_head(r, 7), 0});
+    return out;
+  });
+}
+
+TEST(UringNetDiff, BufferRingRegistrationErrors) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    BufRing br(8, 64);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uintptr_t>(br.br);
+    reg.ring_entries = 3;  // not a power of two
+    out.push_back(Cqe{1, r.reg(IORING_REGISTER_PBUF_RING, &reg, 1), 0});
+    reg.ring_entries = 8;
+    reg.ring_addr += 8;  // not page aligned
+    out.push_back(Cqe{2, r.reg(IORING_REGISTER_PBUF_RING, &reg, 1), 0});
+    reg.ring_addr -= 8;
+    reg.resv[1] = 1;
+    out.push_back(Cqe{3, r.reg(IORING_REGISTER_PBUF_RING, &reg, 1), 0});
+    reg.resv[1] = 0;
+    reg.ring_entries = 65536;
+    out.push_back(Cqe{4, r.reg(IORING_REGISTER_PBUF_RING, &reg, 1), 0});
+    out.push_back(Cqe{5, r.reg(IORING_REGISTER_PBUF_RING, nullptr, 1), 0});
+    out.push_back(Cqe{6, r.reg(IORING_UNREGISTER_PBUF_RING, &reg, 1), 0});
+    out.push_back(Cqe{7, pbuf_head(r, 3), 0});
+    // A group of legacy buffers cannot become a ring.
+    char mem[64];
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_PROVIDE_BUFFERS, 1, mem, 64, 0, 8);
+    s->buf_group = 9;
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    reg.ring_entries = 8;
+    reg.bgid = 9;
+    out.push_back(Cqe{9, r.reg(IORING_REGISTER_PBUF_RING, &reg, 1), 0});
+    out.push_back(Cqe{10, pbuf_head(r, 9), 0});
+    return out;
+  });
+}
+
+TEST(UringNetDiff, LegacyProvidedBuffers) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    TcpPair p;
+    std::vector<char> mem(4 * 32);
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_PROVIDE_BUFFERS, 4, mem.data(), 32, 10, 1);  // bids 10..13
+    s->buf_group = 3;
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    char msg[40];
+    std::memset(msg, 'm', sizeof(msg));
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_EQ(40, ::send(p.a, msg, 40, 0));
+      wait_inq(p.b, 40);
+      s = r.sqe();
+      prep(s, IORING_OP_RECV, p.b, nullptr, 0, 0, 2 + i);
+      s->flags = IOSQE_BUFFER_SELECT;
+      s->buf_group = 3;
+      s = r.sqe();
+      prep(s, IORING_OP_RECV, p.b, nullptr, 16, 0, 4 + i);  // asks for less than a buffer
+      s->flags = IOSQE_BUFFER_SELECT;
+      s->buf_group = 3;
+      EXPECT_EQ(2, r.submit(2));
+      append(&out, r.wait(2));
+      char rest[64];
+      while (::recv(p.b, rest, sizeof(rest), MSG_DONTWAIT) > 0) {
+      }
+    }
+    // Group empty: -ENOBUFS. Missing group: -ENOBUFS; removing: -ENOENT.
+    s = r.sqe();
+    prep(s, IORING_OP_RECV, p.b, nullptr, 0, 0, 6);
+    s->flags = IOSQE_BUFFER_SELECT;
+    s->buf_group = 3;
+    s = r.sqe();
+    prep(s, IORING_OP_REMOVE_BUFFERS, 1, nullptr, 0, 0, 7);
+    s->buf_group = 3;
+    s = r.sqe();
+    prep(s, IORING_OP_REMOVE_BUFFERS, 1, nullptr, 0, 0, 8);
+    s->buf_group = 44;
+    // Provide 3 more, remove 2 of them, then the last one.
+    s = r.sqe();
+    prep(s, IORING_OP_PROVIDE_BUFFERS, 3, mem.data(), 32, 0, 9);
+    s->buf_group = 3;
+    s = r.sqe();
+    prep(s, IORING_OP_REMOVE_BUFFERS, 2, nullptr, 0, 0, 10);
+    s->buf_group = 3;
+    s = r.sqe();
+    prep(s, IORING_OP_REMOVE_BUFFERS, 5, nullptr, 0, 0, 11);
+    s->buf_group = 3;
+    // Bad arguments.
+    prep(r.sqe(), IORING_OP_PROVIDE_BUFFERS, 0, mem.data(), 32, 0, 12);
+    prep(r.sqe(), IORING_OP_PROVIDE_BUFFERS, 1, mem.data(), 32, 70000, 13);
+    prep(r.sqe(), IORING_OP_PROVIDE_BUFFERS, 2, mem.data(), 32, 65535, 14);
+    prep(r.sqe(), IORING_OP_REMOVE_BUFFERS, 0, nullptr, 0, 0, 15);
+    s = r.sqe();
+    prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 16);
+    s->flags = IOSQE_BUFFER_SELECT;
+    EXPECT_EQ(11, r.submit(11));
+    append(&out, r.wait(11));
+    return out;
+  });
+}
+
+TEST(UringNetDiff, MultishotAcceptIntoDescriptorsAndDirectSlots) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    Listener l;
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_ACCEPT, l.fd, nullptr, 0, 0, 1);
+    s->ioprio = IORING_ACCEPT_MULTISHOT;
+    s->accept_flags = SOCK_CLOEXEC;
+    EXPECT_EQ(1, r.submit(0));
+    std::vector<int> clients;
+    for (int i = 0; i < 3; ++i) {
+      clients.push_back(l.connect_client());
+      auto c = r.wait(1);
+      for (auto& x : c) {
+        if (x.res >= 0) ::close(x.res);
+        out.push_back(fd_norm(x));
+      }
+    }
+    // Cancel ends it.
+    prep(r.sqe(), IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 2);
+    EXPECT_EQ(1, r.submit(0));
+    auto c = r.wait(2);
+    std::sort(c.begin(), c.end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+    append(&out, c);
+    // Into a direct descriptor: no table, then a sparse table of 4.
+    s = r.sqe();
+    prep(s, IORING_OP_ACCEPT, l.fd, nullptr, 0, 0, 3);
+    s->file_index = IORING_FILE_INDEX_ALLOC;
+    s->ioprio = IORING_ACCEPT_MULTISHOT;
+    clients.push_back(l.connect_client());
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    out.push_back(Cqe{4, r.reg(IORING_REGISTER_FILES, nullptr, 4), 0});  // -EFAULT
+    io_uring_rsrc_register rr{};
+    rr.nr = 4;
+    rr.flags = IORING_RSRC_REGISTER_SPARSE;
+    out.push_back(Cqe{4, r.reg(IORING_REGISTER_FILES2, &rr, sizeof(rr)), 0});
+    io_uring_file_index_range range{1, 2, 0};
+    out.push_back(Cqe{5, r.reg(IORING_REGISTER_FILE_ALLOC_RANGE, &range, 0), 0});
+    s = r.sqe();
+    prep(s, IORING_OP_ACCEPT, l.fd, nullptr, 0, 0, 6);
+    s->file_index = IORING_FILE_INDEX_ALLOC;
+    s->ioprio = IORING_ACCEPT_MULTISHOT;
+    EXPECT_EQ(1, r.submit(0));
+    for (int i = 0; i < 3; ++i) {
+      clients.push_back(l.connect_client());
+      append(&out, r.wait(1));  // slots 1, 2, then -ENFILE
+    }
+    // An explicit slot, one past the table, and a bad combination.
+    s = r.sqe();
+    prep(s, IORING_OP_ACCEPT, l.fd, nullptr, 0, 0, 7);
+    s->file_index = 4;  // slot 3
+    s = r.sqe();
+    prep(s, IORING_OP_ACCEPT, l.fd, nullptr, 0, 0, 8);
+    s->file_index = 9;
+    s = r.sqe();
+    prep(s, IORING_OP_ACCEPT, l.fd, nullptr, 0, 0, 9);
+    s->file_index = 2;
+    s->accept_flags = SOCK_CLOEXEC;
+    clients.push_back(l.connect_client());
+    clients.push_back(l.connect_client());
+    EXPECT_EQ(3, r.submit(3));
+    append(&out, r.wait(3));
+    // Data through the direct descriptor in slot 3.
+    EXPECT_EQ(3, ::send(clients[clients.size() - 2], "abc", 3, 0));
+    char buf[8];
+    s = r.sqe();
+    prep(s, IORING_OP_RECV, 3, buf, sizeof(buf), 0, 10);
+    s->flags = IOSQE_FIXED_FILE;
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    // A socket straight into slot 0.
+    s = r.sqe();
+    prep(s, IORING_OP_SOCKET, AF_INET, nullptr, 0, SOCK_STREAM, 11);
+    s->file_index = 1;
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    for (int c2 : clients) ::close(c2);
+    return out;
+  });
+}
+
+TEST(UringNetDiff, SendmsgRecvmsgDatagrams) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    const int a = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const int b = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in ba{};
+    ba.sin_family = AF_INET;
+    ba.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(b, reinterpret_cast<sockaddr*>(&ba), sizeof(ba));
+    socklen_t l = sizeof(ba);
+    getsockname(b, reinterpret_cast<sockaddr*>(&ba), &l);
+    char p1[] = "hello ", p2[] = "world";
+    iovec siov[2] = {{p1, 6}, {p2, 5}};
+    msghdr sm{};
+    sm.msg_name = &ba;
+    sm.msg_namelen = sizeof(ba);
+    sm.msg_iov = siov;
+    sm.msg_iovlen = 2;
+    prep(r.sqe(), IORING_OP_SENDMSG, a, &sm, 1, 0, 1);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    char r1[4], r2[20];
+    iovec riov[2] = {{r1, 4}, {r2, 20}};
+    sockaddr_in from{};
+    msghdr rm{};
+    rm.msg_name = &from;
+    rm.msg_namelen = sizeof(from);
+    rm.msg_iov = riov;
+    rm.msg_iovlen = 2;
+    prep(r.sqe(), IORING_OP_RECVMSG, b, &rm, 1, 0, 2);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    out.push_back(Cqe{3, static_cast<int>(rm.msg_namelen), static_cast<std::uint32_t>(rm.msg_flags)});
+    EXPECT_EQ(0, std::memcmp(r1, "hell", 4));
+    EXPECT_EQ(0, std::memcmp(r2, "o world", 7));
+    // A truncated datagram reports MSG_TRUNC in the user's msghdr.
+    char tiny[3];
+    iovec tiov{tiny, 3};
+    rm.msg_iov = &tiov;
+    rm.msg_iovlen = 1;
+    rm.msg_namelen = sizeof(from);
+    prep(r.sqe(), IORING_OP_SENDMSG, a, &sm, 1, 0, 4);
+    prep(r.sqe(), IORING_OP_RECVMSG, b, &rm, 1, 0, 5);
+    EXPECT_EQ(2, r.submit(2));
+    append(&out, r.wait(2));
+    out.push_back(Cqe{6, static_cast<int>(rm.msg_namelen), static_cast<std::uint32_t>(rm.msg_flags)});
+    // Multishot RECVMSG: io_uring_recvmsg_out, the name, then the payload.
+    BufRing br(4, 256);
+    for (unsigned i = 0; i < 4; ++i) br.add(i);
+    EXPECT_EQ(0, br.reg(r, 1));
+    msghdr mm{};
+    mm.msg_namelen = sizeof(sockaddr_in);
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_RECVMSG, b, &mm, 0, 0, 7);
+    s->ioprio = IORING_RECV_MULTISHOT;
+    s->flags = IOSQE_BUFFER_SELECT;
+    s->buf_group = 1;
+    EXPECT_EQ(1, r.submit(0));
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_EQ(11, sendto(a, "datagram-xx", 11, 0, reinterpret_cast<sockaddr*>(&ba), sizeof(ba)));
+      auto c = r.wait(1);
+      append(&out, c);
+      if (!c.empty() && (c[0].flags & IORING_CQE_F_BUFFER)) {
+        const auto* o = reinterpret_cast<const io_uring_recvmsg_out*>(
+            &br.data[std::size_t{c[0].flags >> IORING_CQE_BUFFER_SHIFT} * 256]);
+        out.push_back(Cqe{8, static_cast<int>(o->payloadlen), o->namelen});
+        out.push_back(Cqe{9, static_cast<int>(o->controllen), o->flags});
+      }
+    }
+    prep(r.sqe(), IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(7), 0, 0, 10);
+    EXPECT_EQ(1, r.submit(0));
+    auto c = r.wait(2);
+    std::sort(c.begin(), c.end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+    append(&out, c);
+    ::close(a);
+    ::close(b);
+    return out;
+  });
+}
+
+TEST(UringNetDiff, SendZcShutdownConnectErrors) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    TcpPair p;
+    char msg[64] = "zero copy";
+    prep(r.sqe(), IORING_OP_SEND_ZC, p.a, msg, 64, 0, 1);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(2));
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_SEND_ZC, p.a, msg, 64, 0, 2);
+    s->ioprio = IORING_SEND_ZC_REPORT_USAGE;
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(2));
+    s = r.sqe();
+    prep(s, IORING_OP_SEND_ZC, p.a, msg, 64, 0, 3);
+    s->flags = IOSQE_CQE_SKIP_SUCCESS;
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    prep(r.sqe(), IORING_OP_SHUTDOWN, p.a, nullptr, SHUT_WR, 0, 4);
+    prep(r.sqe(), IORING_OP_SHUTDOWN, p.a, nullptr, 77, 0, 5);
+    EXPECT_EQ(2, r.submit(2));
+    auto c = r.wait(2);  // both on io-wq: either may finish first
+    std::sort(c.begin(), c.end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+    append(&out, c);
+    prep(r.sqe(), IORING_OP_SEND, p.a, msg, 8, 0, 6);  // after SHUT_WR: -EPIPE
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    // Connecting to a closed port: -ECONNREFUSED, blocking and non-blocking.
+    sockaddr_in dead{};
+    {
+      Listener l;
+      dead = l.addr;
+    }
+    for (int flags : {0, static_cast<int>(SOCK_NONBLOCK)}) {
+      const int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+      prep(r.sqe(), IORING_OP_CONNECT, c, &dead, 0, sizeof(dead), 7);
+      EXPECT_EQ(1, r.submit(1));
+      append(&out, r.wait(1));
+      ::close(c);
+    }
+    return out;
+  });
+}
+
+TEST(UringNetDiff, PathOps) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    char tmpl[] = "/tmp/iostack-pathops-XXXXXX";
+    const std::string dir = mkdtemp(tmpl);
+    const int dfd = open(dir.c_str(), O_DIRECTORY | O_CLOEXEC);
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_MKDIRAT, dfd, "sub", 0750, 0, 1);
+    s->flags = IOSQE_IO_LINK;
+    s = r.sqe();
+    prep(s, IORING_OP_MKDIRAT, dfd, "sub", 0750, 0, 2);  // -EEXIST
+    s = r.sqe();
+    prep(s, IORING_OP_SYMLINKAT, dfd, "target", 0, 0, 3);
+    s->addr2 = reinterpret_cast<std::uintptr_t>("link");
+    EXPECT_EQ(3, r.submit(3));
+    auto c = r.wait(3);
+    std::sort(c.begin(), c.end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+    append(&out, c);
+    const int f = openat(dfd, "file", O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+    s = r.sqe();
+    prep(s, IORING_OP_LINKAT, dfd, "file", dfd, 0, 4);
+    s->addr2 = reinterpret_cast<std::uintptr_t>("hard");
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    s = r.sqe();
+    prep(s, IORING_OP_RENAMEAT, dfd, "hard", dfd, 0, 5);
+    s->addr2 = reinterpret_cast<std::uintptr_t>("renamed");
+    s->flags = IOSQE_IO_LINK;
+    s = r.sqe();
+    prep(s, IORING_OP_RENAMEAT, dfd, "renamed", dfd, 0, 6);
+    s->addr2 = reinterpret_cast<std::uintptr_t>("sub");
+    s->rename_flags = RENAME_NOREPLACE;  // -EEXIST
+    s = r.sqe();
+    prep(s, IORING_OP_UNLINKAT, dfd, "sub", 0, 0, 7);  // a directory: -EISDIR
+    EXPECT_EQ(3, r.submit(3));
+    c = r.wait(3);
+    std::sort(c.begin(), c.end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+    append(&out, c);
+    s = r.sqe();
+    prep(s, IORING_OP_UNLINKAT, dfd, "sub", 0, 0, 8);
+    s->unlink_flags = AT_REMOVEDIR;
+    s->flags = IOSQE_IO_LINK;
+    prep(r.sqe(), IORING_OP_UNLINKAT, dfd, "renamed", 0, 0, 9);
+    s = r.sqe();
+    prep(s, IORING_OP_UNLINKAT, dfd, "x", 0, 0, 10);
+    s->unlink_flags = 0x8000;
+    prep(r.sqe(), IORING_OP_UNLINKAT, dfd, "", 0, 0, 11);
+    prep(r.sqe(), IORING_OP_MKDIRAT, dfd, reinterpret_cast<void*>(8), 0, 0, 12);
+    s = r.sqe();
+    prep(s, IORING_OP_MKDIRAT, 0, "y", 0, 0, 13);
+    s->flags = IOSQE_FIXED_FILE;
+    EXPECT_EQ(6, r.submit(6));
+    c = r.wait(6);
+    std::sort(c.begin(), c.end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+    append(&out, c);
+    // FTRUNCATE grows and shrinks the file.
+    prep(r.sqe(), kOpFtruncate, f, nullptr, 0, 12345, 14);
+    prep(r.sqe(), kOpFtruncate, f, nullptr, 1, 0, 15);
+    EXPECT_EQ(2, r.submit(2));
+    c = r.wait(2);
+    std::sort(c.begin(), c.end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+    append(&out, c);
+    struct stat st;
+    fstat(f, &st);
+    out.push_back(Cqe{16, static_cast<int>(st.st_size), 0});
+    ::close(f);
+    unlinkat(dfd, "file", 0);
+    unlinkat(dfd, "link", 0);
+    ::close(dfd);
+    rmdir(dir.c_str());
+    return out;
+  });
+}
+
+}  // namespace
+}  // namespace uring_test
