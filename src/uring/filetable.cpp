@@ -35,7 +35,9 @@ int alloc_slot(IoRingCtx* ctx) {
 
 }  // namespace
 
-int fixed_fd_install(IoRingCtx* ctx, unsigned issue_flags, int fd, std::uint32_t file_slot) {
+// Conditional locking on kIssueLocked, as fixed_file_get.
+int fixed_fd_install(IoRingCtx* ctx, unsigned issue_flags, int fd, std::uint32_t file_slot)
+    NO_THREAD_SAFETY_ANALYSIS {
   const bool locked = issue_flags & kIssueLocked;
   if (!locked) ctx->uring_lock.lock();
   const bool alloc = file_slot == IORING_FILE_INDEX_ALLOC;
