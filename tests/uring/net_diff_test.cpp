@@ -322,6 +322,36 @@ TEST(UringNetDiff, MultishotRecvOnBufferRing) {
   });
 }
 
+// IOU_PBUF_RING_INC: receives take a buffer piece by piece; F_BUF_MORE says
+// the buffer has room left and stays at the head.
+TEST(UringNetDiff, IncrementalBufferRing) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    TcpPair p;
+    BufRing br(2, 64);
+    br.add(0);
+    br.add(1);
+    out.push_back(Cqe{0, br.reg(r, 5, 2 /* IOU_PBUF_RING_INC */), 0});
+    char msg[64];
+    std::memset(msg, 'i', sizeof(msg));
+    for (int len : {10, 20, 34, 40}) {
+      EXPECT_EQ(len, ::send(p.a, msg, len, 0));
+      wait_inq(p.b, len);
+      io_uring_sqe* s = r.sqe();
+      prep(s, IORING_OP_RECV, p.b, nullptr, 0, 0, static_cast<std::uint64_t>(len));
+      s->flags = IOSQE_BUFFER_SELECT;
+      s->buf_group = 5;
+      EXPECT_EQ(1, r.submit(1));
+      append(&out, r.wait(1));
+      out.push_back(Cqe{1, pbuf_head(r, 5), 0});
+    }
+    // The pieces landed one after the other in buffer 0, then buffer 1.
+    out.push_back(Cqe{2, br.data[10] == 'i' && br.data[63] == 'i' && br.data[64] == 'i', 0});
+    return out;
+  });
+}
+
 TEST(UringNetDiff, BufferRingRegistrationErrors) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r) {
