@@ -1,5 +1,7 @@
 // Cancellation (io_uring/cancel.c): ASYNC_CANCEL and the search it shares
 // with linked timeouts: io-wq first, then armed polls, then timeouts.
+#include <fcntl.h>
+
 #include <cerrno>
 
 #include "uring/engine.hpp"
@@ -99,7 +101,8 @@ int async_cancel_issue(IoKiocb* req, unsigned issue_flags) {
       cd.node = node;
     } else {
       cd.os_fd = c.fd;
-      if (c.fd < 0) ret = -EBADF;
+      // io_file_get_normal: a descriptor that is not open is -EBADF.
+      if (c.fd < 0 || fcntl(c.fd, F_GETFD) < 0) ret = -EBADF;
     }
   }
   if (!ret) {

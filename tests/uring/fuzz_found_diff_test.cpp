@@ -273,6 +273,16 @@ TEST(UringFuzzFound, PollOfFilesWithoutWaitQueuesAndOfRings) {
   });
 }
 
+TEST(UringFuzzFound, CancelByADescriptorThatIsNotOpen) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_ASYNC_CANCEL, 999, reinterpret_cast<void*>(1), 0, 0, 1);
+    s->cancel_flags = IORING_ASYNC_CANCEL_FD;
+    return run(r, 1);
+  });
+}
+
 TEST(UringFuzzFound, FsyncRangeAndFailuresThatKeepALink) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r) {
