@@ -2,6 +2,9 @@
 // The drop-in liburing and libaio and the interposer are preloaded into
 // it (LD_PRELOAD, which its children inherit), and the interposer catches
 // the io_uring and AIO system calls the program makes itself.
+#include <linux/aio_abi.h>
+#include <linux/io_uring.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,7 +24,8 @@ constexpr const char* kUsage =
     "usage: iostack exec [--uring|--aio|--all] [--stats] -- PROG [ARGS...]\n"
     "  --uring   serve io_uring with iostack; AIO goes to the kernel\n"
     "  --aio     serve Linux AIO with iostack; io_uring goes to the kernel\n"
-    "  --all     serve both (the default)\n"
+    "  --all     serve both\n"
+    "  (default: the families the kernel refuses here; both where it refuses none)\n"
     "  --stats   print what iostack did when each process exits (on stderr)\n";
 
 // Prepends `value` to the list in environment variable `name`.
@@ -33,10 +37,36 @@ void prepend_env(const char* name, const std::string& value, const char* sep) {
 
 bool exists(const std::string& path) { return access(path.c_str(), R_OK) == 0; }
 
+// Whether the kernel (and any seccomp filter above this process, which the
+// program inherits) answers io_uring_setup / io_setup here.
+bool kernel_serves_uring() {
+  io_uring_params p{};
+  const long fd = syscall(SYS_io_uring_setup, 1, &p);
+  if (fd < 0) return false;
+  close(static_cast<int>(fd));
+  return true;
+}
+bool kernel_serves_aio() {
+  aio_context_t ctx = 0;
+  if (syscall(SYS_io_setup, 1, &ctx) != 0) return false;
+  syscall(SYS_io_destroy, ctx);
+  return true;
+}
+
+// Without a flag: iostack takes the families the kernel refuses and leaves
+// the kernel the rest (iostack's own O_DIRECT I/O then runs on them too);
+// where the kernel refuses nothing, iostack serves both, to be studied.
+std::string default_serve() {
+  const bool uring = kernel_serves_uring();
+  const bool aio = kernel_serves_aio();
+  if (uring == aio) return "all";
+  return uring ? "aio" : "uring";
+}
+
 }  // namespace
 
 int cmd_exec(const std::vector<std::string>& args) {
-  std::string serve = "all";
+  std::string serve;
   bool stats = false;
   std::size_t i = 0;
   for (; i < args.size(); ++i) {
@@ -64,6 +94,7 @@ int cmd_exec(const std::vector<std::string>& args) {
     return 2;
   }
 
+  if (serve.empty()) serve = default_serve();
   const std::string dir = dropin_dir();
   const std::string shim = dir + "/libiostack_preload.so";
   const std::string uring = dir + "/liburing.so.2";

@@ -8,7 +8,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "iostack/aio.h"
 #include "iostack/stats.h"
+#include "iostack/uring.h"
 #include "serve.h"
 #include "shim.h"
 
@@ -41,6 +43,8 @@ __attribute__((constructor(101))) static void exec_env_init(void) {
   const char* serve = getenv("IOSTACK_EXEC_SERVE");
   if (serve && strcmp(serve, "uring") == 0) serve_aio = 0;
   if (serve && strcmp(serve, "aio") == 0) serve_uring = 0;
+  if (serve_aio) iostack_aio_served_here();
+  if (serve_uring) iostack_io_uring_served_here();
   const char* stats = getenv("IOSTACK_STATS");
   if (stats && strcmp(stats, "1") == 0) {
     iostack_stats_enable();

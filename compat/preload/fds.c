@@ -35,6 +35,7 @@ static closefrom_fn real_closefrom;
 SHIM_EXPORT int close(int fd) {
   readiness_forget_fd(fd);
   if (iostack_fd_is_iostack(fd)) return (int)shim_result(iostack_fd_close(fd));
+  iostack_fd_changed(fd);
   SHIM_RESOLVE(real_close, "close");
   return real_close(fd);
 }
@@ -64,6 +65,7 @@ SHIM_EXPORT int dup3(int fd, int target, int flags) {
 static int fcntl_common(fcntl_fn fn, int fd, int cmd, void* arg) {
   const int ret = fn(fd, cmd, arg);
   if (ret >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) iostack_fd_dup(fd, ret);
+  if (ret >= 0 && cmd == F_SETFL) iostack_fd_changed(fd);
   return ret;
 }
 

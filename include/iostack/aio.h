@@ -44,6 +44,12 @@ IOSTACK_API unsigned long iostack_aio_max_nr(void);
 IOSTACK_API void iostack_aio_set_max_nr(unsigned long max_nr);
 IOSTACK_API unsigned long iostack_aio_nr(void);
 
+/* This process's own Linux AIO system calls are routed to iostack (an
+ * interposer serves them): iostack then stops using the kernel's AIO
+ * underneath, which it otherwise does for io_uring reads and writes of
+ * O_DIRECT files where the kernel allows it. */
+IOSTACK_API void iostack_aio_served_here(void);
+
 #ifdef __cplusplus
 }
 #endif

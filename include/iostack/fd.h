@@ -15,6 +15,10 @@ extern "C" {
 /* 1 when `fd` names an iostack object, else 0. */
 IOSTACK_API int iostack_fd_is_iostack(int fd);
 
+/* The program closed `fd` without iostack, or changed its file status flags
+ * (fcntl F_SETFL): iostack forgets what it learned of the file behind it. */
+IOSTACK_API void iostack_fd_changed(int fd);
+
 /* close(2) of any descriptor: 0 or -errno. The object goes once nothing
  * else refers to it (a ring's requests are cancelled or waited for then). */
 IOSTACK_API int iostack_fd_close(int fd);

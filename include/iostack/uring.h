@@ -88,6 +88,12 @@ IOSTACK_API int iostack_io_uring_is_ring(int fd);
  * `fd` is no iostack ring. For a shim interposing poll/select/epoll_wait. */
 IOSTACK_API int iostack_io_uring_poll_mask(int fd);
 
+/* This process's own io_uring system calls are routed to iostack (an
+ * interposer serves them): iostack then stops using the kernel's io_uring
+ * underneath, which it otherwise does for Linux AIO on O_DIRECT files where
+ * the kernel allows it. */
+IOSTACK_API void iostack_io_uring_served_here(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,7 @@
 
 #include "aio/aio.hpp"
 #include "aio/ioctx_table.hpp"
+#include "core/host_aio.hpp"
 
 namespace aio = iostack::aio;
 
@@ -35,4 +36,6 @@ int iostack_io_cancel(aio_context_t ctx, struct iocb* iocb, struct io_event* res
 unsigned long iostack_aio_max_nr(void) { return aio::aio_max_nr(); }
 void iostack_aio_set_max_nr(unsigned long v) { aio::set_aio_max_nr(v); }
 unsigned long iostack_aio_nr(void) { return aio::aio_nr(); }
+
+void iostack_aio_served_here(void) { iostack::core::host_aio_allow(false); }
 }

@@ -12,6 +12,7 @@
 #include "aio/aio_abi.hpp"
 #include "aio/aio_wq.hpp"
 #include "block/bdev_file.hpp"
+#include "core/host_uring.hpp"
 #include "core/list.hpp"
 
 namespace iostack::aio {
@@ -50,6 +51,7 @@ struct AioKiocb {
   core::FileRef bdev_ref;  // the kernel's file reference, for `bdev` and fsync of a device
   block::BdevIo bdev_io;
   AioWork work;
+  core::HostUringReq host;  // O_DIRECT file I/O handed to the kernel's io_uring
 
   // IOCB_CMD_POLL.
   std::atomic<PollState> poll_state{PollState::kIdle};

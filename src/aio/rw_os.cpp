@@ -1,9 +1,10 @@
 // Reads and writes of OS files, with the kernel's AIO semantics: buffered
 // I/O, and the direct I/O the kernel finishes or fails inside io_submit,
-// run inline; direct I/O for which the kernel queues bios goes to a worker,
-// which waits for it on a descriptor of its own and at the request's I/O
-// priority.
+// run inline; direct I/O for which the kernel queues bios goes to the
+// kernel's io_uring where this process may use it, else to a worker, which
+// waits for it on a descriptor of its own and at the request's I/O priority.
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -82,10 +83,35 @@ bool direct_is_async(const AioKiocb* req, int file_flags) {
   return !(req->write && may_pass_fsize_limit(req, file_flags, count));
 }
 
+void host_end_io(void* owner, long res) {
+  auto* req = static_cast<AioKiocb*>(owner);
+  if (res == -EINVAL) dio_info_stale();
+  aio_complete_rw(req, res);
+}
+
+// Direct I/O the kernel would queue: where this process may use the
+// kernel's io_uring, it queues it there, holding the file from submission
+// on as AIO does (no private descriptor needed). An iocb without
+// IOCB_FLAG_IOPRIO leaves the priority to the submitting thread, as here.
+bool rw_issue_host_uring(AioKiocb* req) {
+  core::HostUringReq& h = req->host;
+  h.opcode = req->write ? IORING_OP_WRITEV : IORING_OP_READV;
+  h.fd = req->fd;
+  h.addr = reinterpret_cast<std::uintptr_t>(req->iov);
+  h.len = static_cast<std::uint32_t>(req->nr_segs);
+  h.off = static_cast<std::uint64_t>(req->pos);
+  h.rw_flags = req->rw_flags;
+  h.ioprio = req->ioprio;
+  h.done = host_end_io;
+  req->host.owner = req;
+  return core::host_uring_submit(&req->host);
+}
+
 }  // namespace
 
 void rw_issue_os(AioKiocb* req, int file_flags, AioWorkBatch* batch) {
   if ((file_flags & O_DIRECT) && direct_is_async(req, file_flags)) {
+    if (rw_issue_host_uring(req)) return;
     const int fd = file_ref_private_fd(req->fd);
     if (fd >= 0) {
       req->fd = fd;

@@ -8,7 +8,7 @@
 
 namespace iostack::core {
 
-enum class ThreadKind : int { kTimer, kIoWq, kSqPoll, kPoll, kAio, kAioPoll, kDevice, kCount };
+enum class ThreadKind : int { kTimer, kIoWq, kSqPoll, kPoll, kAio, kAioPoll, kDevice, kHostAio, kHostUring, kCount };
 
 struct ExecStats {
   static constexpr int kUringOps = 64;

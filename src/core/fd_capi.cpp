@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "core/fd_mode_cache.hpp"
 #include "core/process.hpp"
 
 using iostack::core::FileRef;
@@ -14,8 +15,11 @@ int iostack_fd_is_iostack(int fd) { return Process::current().files().contains(f
 
 int iostack_fd_close(int fd) { return iostack::core::close_fd(fd); }
 
+void iostack_fd_changed(int fd) { iostack::core::fd_mode_forget(fd); }
+
 void iostack_fd_dup(int oldfd, int newfd) {
   if (oldfd == newfd) return;
+  iostack::core::fd_mode_forget(newfd);
   auto& files = Process::current().files();
   FileRef f = files.get(oldfd);
   if (!f) {
@@ -26,6 +30,7 @@ void iostack_fd_dup(int oldfd, int newfd) {
 }
 
 void iostack_fd_close_range(unsigned first, unsigned last) {
+  iostack::core::fd_mode_forget_range(first, last);
   auto& files = Process::current().files();
   std::vector<int> gone;
   files.for_each([&](int fd, iostack::core::File*) {

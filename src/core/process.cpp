@@ -1,6 +1,7 @@
 // The current Process, its lazily made per-layer state, and its
 // replacement in a child after fork().
 #include "core/process.hpp"
+#include "core/fd_mode_cache.hpp"
 
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -66,6 +67,7 @@ void Process::fork_child() {
 }
 
 int close_fd(int fd) {
+  fd_mode_forget(fd);
   FileRef f = Process::current().files().remove(fd);
   return ::close(fd) == 0 ? 0 : -errno;
 }

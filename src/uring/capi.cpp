@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <new>
 
+#include "core/host_uring.hpp"
 #include "core/process.hpp"
 #include "uring/engine.hpp"
 
@@ -74,6 +75,8 @@ int iostack_io_uring_is_ring(int fd) {
   }
   return is_ring_fd(fd) ? 1 : 0;
 }
+
+void iostack_io_uring_served_here(void) { core::host_uring_allow(false); }
 
 int iostack_io_uring_poll_mask(int fd) {
   core::FileRef ref = ring_file_get(fd);

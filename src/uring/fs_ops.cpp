@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstdlib>
 
+#include "core/fd_mode_cache.hpp"
 #include "core/process.hpp"
 #include "core/uaccess.hpp"
 #include "core/write_limit.hpp"
@@ -19,6 +20,13 @@ namespace {
 
 int done(IoKiocb* req, int ret) {
   if (ret < 0) req_set_fail(req);
+  req_set_res(req, ret, 0);
+  return kIouOk;
+}
+
+// FSYNC, SYNC_FILE_RANGE, FALLOCATE and STATX set their result without
+// marking the request failed: an error there does not break a link.
+int done_keep_link(IoKiocb* req, int ret) {
   req_set_res(req, ret, 0);
   return kIouOk;
 }
@@ -54,6 +62,7 @@ int fsync_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   if (req->sync.flags & ~IORING_FSYNC_DATASYNC) return -EINVAL;
   req->sync.off = static_cast<std::int64_t>(sqe->off);
   req->sync.len = sqe->len;
+  if (req->sync.off < 0) return -EINVAL;  // a range from a negative offset
   return 0;
 }
 
@@ -68,7 +77,7 @@ int fsync_issue(IoKiocb* req, unsigned issue_flags) {
   if (issue_flags & kIssueNonblock) return -EAGAIN;
   const int r =
       (req->sync.flags & IORING_FSYNC_DATASYNC) ? fdatasync(req->os_fd) : fsync(req->os_fd);
-  return done(req, r < 0 ? -errno : 0);
+  return done_keep_link(req, r < 0 ? -errno : 0);
 }
 
 // ---- SYNC_FILE_RANGE
@@ -82,9 +91,9 @@ int sfr_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 
 int sfr_issue(IoKiocb* req, unsigned issue_flags) {
   if (issue_flags & kIssueNonblock) return -EAGAIN;
-  if (req->bdev) return done(req, 0);  // nothing is cached above an iostack device
+  if (req->bdev) return done_keep_link(req, 0);  // nothing is cached above an iostack device
   const int r = sync_file_range(req->os_fd, req->sync.off, req->sync.len, req->sync.flags);
-  return done(req, r < 0 ? -errno : 0);
+  return done_keep_link(req, r < 0 ? -errno : 0);
 }
 
 // ---- FALLOCATE
@@ -98,14 +107,14 @@ int fallocate_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 
 int fallocate_issue(IoKiocb* req, unsigned issue_flags) {
   if (issue_flags & kIssueNonblock) return -EAGAIN;
-  if (req->bdev) return done(req, -EOPNOTSUPP);
+  if (req->bdev) return done_keep_link(req, -EOPNOTSUPP);
   if (!(req->sync.mode & FALLOC_FL_KEEP_SIZE) && req->sync.off >= 0 && req->sync.len > 0 &&
       req->sync.len <= INT64_MAX - req->sync.off) {
     if (const int err = core::size_limit_check(req->os_fd, req->sync.off + req->sync.len))
-      return done(req, err);
+      return done_keep_link(req, err);
   }
   const int r = fallocate(req->os_fd, req->sync.mode, req->sync.off, req->sync.len);
-  return done(req, r < 0 ? -errno : 0);
+  return done_keep_link(req, r < 0 ? -errno : 0);
 }
 
 // ---- FADVISE
@@ -145,6 +154,7 @@ int openat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 
 int openat_issue(IoKiocb* req, unsigned) {
   const int fd = openat(req->open.dfd, req->open.path, req->open.flags, req->open.mode);
+  core::fd_mode_forget(fd);
   return done(req, fd < 0 ? -errno : fd);
 }
 
@@ -204,7 +214,7 @@ int statx_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 int statx_issue(IoKiocb* req, unsigned) {
   const int r = statx(req->statx.dfd, req->statx.path, req->statx.flags, req->statx.mask,
                       reinterpret_cast<struct statx*>(req->statx.buf));
-  return done(req, r < 0 ? -errno : 0);
+  return done_keep_link(req, r < 0 ? -errno : 0);
 }
 
 }  // namespace iostack::uring

@@ -11,6 +11,7 @@
 
 #include "block/bdev_file.hpp"
 #include "core/clock.hpp"
+#include "core/host_aio.hpp"
 #include "core/list.hpp"
 #include "uring/io_wq.hpp"
 
@@ -147,6 +148,8 @@ struct FadviseData {
 struct NopData {
   unsigned flags;
   int inject;
+  int fd;              // IORING_NOP_FILE: the descriptor (or fixed index) to look up
+  unsigned buf_index;  // IORING_NOP_FIXED_BUFFER
 };
 
 // struct io_kiocb (include/linux/io_uring_types.h)
@@ -177,6 +180,7 @@ struct IoKiocb {
   core::Timer timer;
   PollEntry poll;
   block::BdevIo bio;
+  core::HostAioReq host;  // O_DIRECT file I/O handed to the kernel's AIO
 
   union {
     RwData rw;

@@ -238,7 +238,8 @@ void poll_remove_all(IoRingCtx* ctx) {
 int poll_add_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   if (sqe->buf_index || sqe->off || sqe->addr) return -EINVAL;
   const unsigned flags = sqe->len;
-  if (flags & ~(IORING_POLL_ADD_MULTI | IORING_POLL_ADD_LEVEL)) return -EINVAL;
+  // IORING_POLL_ADD_LEVEL is an internal flag for POLL_ADD: refused.
+  if (flags & ~IORING_POLL_ADD_MULTI) return -EINVAL;
   if ((flags & IORING_POLL_ADD_MULTI) && (req->flags & kReqCqeSkip)) return -EINVAL;
   PollEntry& pe = req->poll;
   pe.events = (sqe->poll32_events & 0xffff) | EPOLLERR | EPOLLHUP;
@@ -252,7 +253,13 @@ int poll_add_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 int poll_add_issue(IoKiocb* req, unsigned) {
   PollEntry& pe = req->poll;
   const std::uint32_t want = pe.events | kPollUnmask;
-  const int now = poll_now(req->os_fd, pe.events);
+  int now;
+  if (core::FileRef ring = ring_file_get(req->os_fd); IoRingCtx* rctx = ring_of(ring)) {
+    // A ring: what io_uring_poll reports (POLLOUT while the SQ ring has room).
+    now = static_cast<int>(ring_poll_mask(rctx));
+  } else {
+    now = poll_now(req->os_fd, pe.events);
+  }
   if (now < 0) {
     req_set_fail(req);
     req_set_res(req, now, 0);
@@ -264,6 +271,13 @@ int poll_add_issue(IoKiocb* req, unsigned) {
     return kIouOk;
   }
   const std::uint32_t mask = static_cast<std::uint32_t>(now) & want;
+  if (!file_can_poll(req)) {
+    // No wait queue to hook (regular files, directories): what is ready
+    // now completes the request, multishot or not; nothing ready is -EINVAL.
+    if (!mask) req_set_fail(req);
+    req_set_res(req, mask ? static_cast<int>(mask) : -EINVAL, 0);
+    return kIouOk;
+  }
   if (mask && !pe.multishot) {
     req_set_res(req, static_cast<int>(mask), 0);
     return kIouOk;
@@ -287,6 +301,10 @@ int poll_remove_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   p.flags = flags;
   p.old_user_data = sqe->addr;
   p.new_user_data = sqe->off;
+  // A new user_data or new events without the flag that applies them are
+  // meaningless: refused.
+  if (!(flags & IORING_POLL_UPDATE_USER_DATA) && p.new_user_data) return -EINVAL;
+  if (!(flags & IORING_POLL_UPDATE_EVENTS) && sqe->poll32_events) return -EINVAL;
   p.new_events = (sqe->poll32_events & 0xffff) | EPOLLERR | EPOLLHUP;
   return 0;
 }

@@ -158,6 +158,13 @@ int unregister_buffers(IoRingCtx* ctx) {
 }
 
 // Conditional locking on `locked`, as fixed_file_get.
+bool fixed_buf_exists(IoRingCtx* ctx, unsigned index, bool locked) NO_THREAD_SAFETY_ANALYSIS {
+  if (!locked) ctx->uring_lock.lock();
+  const bool ok = index < ctx->bufs.size() && ctx->bufs[index].len;
+  if (!locked) ctx->uring_lock.unlock();
+  return ok;
+}
+
 int fixed_buf_check(IoRingCtx* ctx, unsigned index, std::uint64_t addr, std::uint64_t len,
                     bool locked) NO_THREAD_SAFETY_ANALYSIS {
   if (!locked) ctx->uring_lock.lock();

@@ -41,6 +41,8 @@ int unregister_buffers(IoRingCtx* ctx);
 
 // Fixed-file lookup for issue: a referenced node or null (-EBADF).
 FileNode* fixed_file_get(IoRingCtx* ctx, unsigned index, bool locked);
+// Whether registered buffer `index` exists (io_find_buf_node).
+bool fixed_buf_exists(IoRingCtx* ctx, unsigned index, bool locked);
 // Fixed-buffer import: -EFAULT when [addr, addr+len) leaves buffer `index`.
 int fixed_buf_check(IoRingCtx* ctx, unsigned index, std::uint64_t addr, std::uint64_t len,
                     bool locked);

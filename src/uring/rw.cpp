@@ -1,18 +1,25 @@
 // Reads and writes (io_uring/rw.c): READ, WRITE, READV, WRITEV, READ_FIXED,
 // WRITE_FIXED. An OS descriptor is tried inline with RWF_NOWAIT and handed
-// to io-wq (or to poll, for pipes and sockets) on -EAGAIN; an iostack block
+// to io-wq (or to poll, for pipes and sockets) on -EAGAIN; an O_DIRECT file
+// goes to the kernel's AIO where this process may use it; an iostack block
 // device goes through block::bdev_rw.
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
+#include <unistd.h>
 #include <sys/uio.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
+#include "core/fd_mode_cache.hpp"
+#include "core/host_aio.hpp"
 #include "core/import_iovec.hpp"
+#include "core/uaccess.hpp"
 #include "core/write_limit.hpp"
 #include "task/current.hpp"
 #include "task/task_ioprio.hpp"
@@ -62,6 +69,7 @@ int prep_fixed(IoKiocb* req, const io_uring_sqe* sqe) {
 int prep_single(IoKiocb* req, const io_uring_sqe* sqe) {
   if (int ret = prep_common(req, sqe)) return ret;
   RwData& rw = req->rw;
+  if (req->flags & kReqBufferSelect) return 0;  // the buffer would be picked at issue
   struct iovec iov;
   const long len = core::import_ubuf(reinterpret_cast<void*>(rw.addr), rw.len, &iov);
   if (len < 0) return static_cast<int>(len);
@@ -76,6 +84,13 @@ int prep_vec(IoKiocb* req, const io_uring_sqe* sqe) {
   if (int ret = prep_common(req, sqe)) return ret;
   RwData& rw = req->rw;
   const unsigned nr = rw.len;
+  if (req->flags & kReqBufferSelect) {
+    // io_iov_buffer_select_prep: one iovec, read now, giving the length.
+    if (nr != 1) return -EINVAL;
+    struct iovec v;
+    if (core::copy_from_user(&v, reinterpret_cast<const void*>(rw.addr), sizeof(v))) return -EFAULT;
+    return 0;
+  }
   if (nr > core::kUioMaxIov) return -EINVAL;
   if (nr > RwData::kFastIov) {
     rw.iov_alloc = static_cast<struct iovec*>(std::malloc(sizeof(struct iovec) * nr));
@@ -148,19 +163,127 @@ int clip_iov(const struct iovec* iov, int nr, std::size_t bytes, std::vector<str
   return static_cast<int>(out->size());
 }
 
+// RWF_* values newer than the build's headers, and what 6.18 accepts.
+constexpr unsigned kRwfNoappend = 0x20;
+constexpr unsigned kRwfAtomic = 0x40;
+constexpr unsigned kRwfSupported = 0x1ff;  // up to RWF_NOSIGNAL
+
+// Whether buffered writes on this file can go without blocking
+// (FOP_BUFFER_WASYNC: XFS and btrfs).
+bool buffered_wasync(int fd) {
+  struct statfs sf;
+  if (fstatfs(fd, &sf) != 0) return false;
+  return sf.f_type == XFS_SUPER_MAGIC || sf.f_type == BTRFS_SUPER_MAGIC;
+}
+
+bool is_eventfd(int fd) {
+  char path[64], target[64];
+  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  const ssize_t n = readlink(path, target, sizeof(target) - 1);
+  if (n < 0) return false;
+  target[n] = '\0';
+  return std::strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+// What io_rw_init_file and rw_verify_area check before any transfer, in
+// their order: access mode, rw_flags, IOPOLL/HIPRI, a NOWAIT buffered write
+// where the file system cannot do one, then the offset. preadv2/pwritev2
+// check some of these in another order, and a zero-length transfer returns
+// before checking anything; so this runs for requests with rw_flags, empty
+// ones, and failed ones (never on the plain fast path).
+int rw_validate(IoKiocb* req, bool write) {
+  RwData& rw = req->rw;
+  const int fl = fcntl(req->os_fd, F_GETFL);
+  if (fl < 0 || (fl & O_PATH)) return -EBADF;
+  const int acc = fl & O_ACCMODE;
+  if (write ? acc == O_RDONLY : acc == O_WRONLY) return -EBADF;
+  const unsigned f = static_cast<unsigned>(rw.rw_flags);
+  if (f & ~kRwfSupported) return -EOPNOTSUPP;
+  if ((f & RWF_APPEND) && (f & kRwfNoappend)) return -EINVAL;
+  if ((f & kRwfAtomic) && (!write || !(fl & O_DIRECT))) return -EOPNOTSUPP;
+  if (req->ctx->flags & IORING_SETUP_IOPOLL) {
+    if (!(fl & O_DIRECT)) return -EOPNOTSUPP;
+  } else if (f & RWF_HIPRI) {
+    return -EINVAL;
+  }
+  struct stat st;
+  if (fstat(req->os_fd, &st) != 0) return -EBADF;
+  if (write && (f & RWF_NOWAIT) && S_ISREG(st.st_mode) && !(fl & O_DIRECT) &&
+      !buffered_wasync(req->os_fd))
+    return -EAGAIN;
+  if (rw.pos != -1) {
+    std::int64_t end;
+    if (rw.pos < 0 || __builtin_add_overflow(rw.pos, rw.bytes, &end)) return -EINVAL;
+  }
+  // An eventfd transfers 8 bytes or fails, also for an empty request.
+  if (rw.bytes < 8 && (st.st_mode & S_IFMT) == 0 && is_eventfd(req->os_fd)) return -EINVAL;
+  return 0;
+}
+
 int finish_rw(IoKiocb* req, std::int64_t res) {
   if (res != req->rw.bytes) req_set_fail(req);
   req_set_res(req, static_cast<int>(res), 0);
   return kIouOk;
 }
 
+void host_end_io(void* owner, long res) {
+  auto* req = static_cast<IoKiocb*>(owner);
+  if (res == -EAGAIN && !(req->flags & kReqNowait)) {
+    queue_iowq(req);
+    return;
+  }
+  finish_rw(req, res);
+  req_complete_post(req);
+}
+
+// The kernel's io_uring issues O_DIRECT I/O to the device without waiting
+// (IOCB_NOWAIT, completion by interrupt); a preadv2 here would wait for the
+// device and serialise the ring. The kernel's AIO with RWF_NOWAIT does what
+// io_uring's first attempt does, -EAGAIN included (then io-wq, as there).
+// false: not taken, go on with the descriptor's usual path.
+bool rw_os_host_aio(IoKiocb* req, bool write) {
+  RwData& rw = req->rw;
+  if (rw.done != 0 || rw.pos < 0) return false;
+  if (write) {
+    std::size_t allowed = static_cast<std::size_t>(rw.bytes);
+    if (core::write_limit_check(req->os_fd, rw.pos, &allowed) != 0 ||
+        allowed != static_cast<std::size_t>(rw.bytes))
+      return false;
+  }
+  struct iocb& cb = req->host.cb;
+  cb = {};
+  const bool vec = is_vectored(req->opcode);
+  cb.aio_lio_opcode = static_cast<std::uint16_t>(
+      vec ? (write ? IOCB_CMD_PWRITEV : IOCB_CMD_PREADV) : (write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD));
+  cb.aio_fildes = static_cast<std::uint32_t>(req->os_fd);
+  cb.aio_buf = vec ? reinterpret_cast<std::uintptr_t>(rw.iov) : rw.addr;
+  cb.aio_nbytes = vec ? static_cast<std::uint64_t>(rw.nr_segs) : rw.len;
+  cb.aio_offset = rw.pos;
+  cb.aio_rw_flags = rw.rw_flags | RWF_NOWAIT;
+  if (req->ioprio) {
+    cb.aio_flags = IOCB_FLAG_IOPRIO;
+    cb.aio_reqprio = static_cast<std::int16_t>(req->ioprio);
+  }
+  req->host.done = host_end_io;
+  req->host.owner = req;
+  return core::host_aio_submit(&req->host);
+}
+
 int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   RwData& rw = req->rw;
   IoRingCtx* ctx = req->ctx;
-  if (ctx->flags & IORING_SETUP_IOPOLL) {
-    const int fl = fcntl(req->os_fd, F_GETFL);
-    if (fl < 0) return -errno;
-    if (!(fl & O_DIRECT)) return -EOPNOTSUPP;
+  if (rw.done == 0 && (rw.rw_flags || rw.bytes == 0 || (ctx->flags & IORING_SETUP_IOPOLL))) {
+    if (const int err = rw_validate(req, write)) return finish_rw(req, err);
+  }
+  if ((issue_flags & kIssueNonblock) && !(ctx->flags & IORING_SETUP_IOPOLL) &&
+      core::fd_is_direct_file(req->os_fd)) {
+    if (rw_os_host_aio(req, write)) return kIouIssueSkipComplete;
+    // Without the kernel's AIO a worker waits for the device, so that
+    // requests overlap as they do on the kernel.
+    if (!(req->flags & kReqNowait)) {
+      req->flags |= kReqNoApoll;
+      return -EAGAIN;
+    }
   }
   const bool nonblock = issue_flags & kIssueNonblock;
   int rwf = rw.rw_flags;
@@ -194,8 +317,22 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     pos = -1;
     n = write ? pwritev2(req->os_fd, iov, nr, -1, rwf) : preadv2(req->os_fd, iov, nr, -1, rwf);
   }
+  if (n < 0 && errno == EOPNOTSUPP && rw.rw_flags && is_eventfd(req->os_fd) &&
+      rw_validate(req, write) == 0) {
+    // An eventfd write has no kiocb for the flags to go to: io_uring
+    // ignores them (loop_rw_iter), where pwritev2 refuses them.
+    const int plain = nonblock ? RWF_NOWAIT : 0;
+    n = write ? pwritev2(req->os_fd, iov, nr, pos, plain) : preadv2(req->os_fd, iov, nr, pos, plain);
+  }
   if (n < 0) {
-    const int err = -errno;
+    int err = -errno;
+    if (rw.done == 0 && err != -EAGAIN) {
+      // The first error the kernel's io_uring would have found.
+      if (const int v = rw_validate(req, write)) err = v;
+    }
+    // A write asked not to wait on a file that cannot (raw block devices,
+    // buffered ext4) is -EAGAIN for io_uring.
+    if (err == -EOPNOTSUPP && write && (req->flags & kReqNowait)) err = -EAGAIN;
     if (nonblock && !(req->flags & kReqNowait) && (err == -EAGAIN || err == -EOPNOTSUPP)) {
       // No RWF_NOWAIT support: waiting for poll would not help, a worker must block.
       if (err == -EOPNOTSUPP) req->flags |= kReqNoApoll;
@@ -229,9 +366,18 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
 }
 
 int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
+  // The descriptor is looked up before anything else (io_assign_file).
+  auto bad_fd = [req] { return !req->file_node && !req->bdev && fcntl(req->os_fd, F_GETFD) < 0; };
+  if (req->flags & kReqBufferSelect) {
+    // No provided buffer groups here: nothing to select from.
+    req_set_fail(req);
+    req_set_res(req, bad_fd() ? -EBADF : -ENOBUFS, 0);
+    return kIouOk;
+  }
   if (is_fixed(req->opcode)) {
-    const int ret = fixed_buf_check(req->ctx, req->rw.buf_index, req->rw.addr, req->rw.len,
-                                    issue_flags & kIssueLocked);
+    int ret = fixed_buf_check(req->ctx, req->rw.buf_index, req->rw.addr, req->rw.len,
+                              issue_flags & kIssueLocked);
+    if (ret && bad_fd()) ret = -EBADF;
     if (ret) {
       req_set_fail(req);
       req_set_res(req, ret, 0);
@@ -257,8 +403,7 @@ void bdev_end_io(void* priv, long res) {
     return;
   }
   if (req->opcode == IORING_OP_FSYNC) {
-    if (res < 0) req_set_fail(req);
-    req_set_res(req, static_cast<int>(res), 0);
+    req_set_res(req, static_cast<int>(res), 0);  // a failed fsync does not break a link
   } else {
     if (req->rw.cur_pos && res > 0)
       req->bdev->pos.store(req->rw.pos + res, std::memory_order_relaxed);

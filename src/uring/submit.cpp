@@ -79,7 +79,10 @@ int init_req(IoRingCtx* ctx, IoKiocb* req, const io_uring_sqe* sqe) {
   }
   if (sqe_flags & ~kSqeCommonFlags) {
     if (sqe_flags & ~kSqeValidFlags) return -EINVAL;
-    if (sqe_flags & IOSQE_BUFFER_SELECT) return -EOPNOTSUPP;  // no provided buffers
+    // Only reads can select a provided buffer (none can be registered here,
+    // so they fail with -ENOBUFS at issue).
+    if ((sqe_flags & IOSQE_BUFFER_SELECT) && opcode != IORING_OP_READ && opcode != IORING_OP_READV)
+      return -EOPNOTSUPP;
     if (sqe_flags & IOSQE_CQE_SKIP_SUCCESS) ctx->drain_disabled = true;
     if (sqe_flags & IOSQE_IO_DRAIN) {
       if (ctx->drain_disabled) return -EOPNOTSUPP;

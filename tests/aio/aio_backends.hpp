@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/host_uring.hpp"
 #include "iostack/aio.h"
 
 namespace iostack::aio::testing {
@@ -73,6 +74,15 @@ inline const AioBackend& iostack_aio() {
   };
   return b;
 }
+
+// For tests of iostack's worker pool: O_DIRECT I/O goes to the workers
+// while this lives, not to the kernel's io_uring.
+struct WorkersServeDirectIo {
+  WorkersServeDirectIo() { core::host_uring_allow(false); }
+  ~WorkersServeDirectIo() { core::host_uring_allow(true); }
+  WorkersServeDirectIo(const WorkersServeDirectIo&) = delete;
+  WorkersServeDirectIo& operator=(const WorkersServeDirectIo&) = delete;
+};
 
 using AioRingHeader = iostack_aio_ring;
 inline AioRingHeader* ring_of(aio_context_t ctx) { return reinterpret_cast<AioRingHeader*>(ctx); }

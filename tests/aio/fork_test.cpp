@@ -102,6 +102,7 @@ TEST(AioFork, ChildHasNoContextsAndUsesItsOwn) {
 // time bound (a deadlock on a lock copied in its held state would end the
 // child with SIGALRM).
 TEST(AioFork, ForkDuringBusyWorkersDoesNotDeadlock) {
+  const WorkersServeDirectIo workers_only;
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
   // The sanitizer runtimes themselves are not fork-safe with threads
   // running (ThreadSanitizer refuses; AddressSanitizer's allocator locks

@@ -121,6 +121,7 @@ bool has(const std::vector<int>& v, int x) {
 }
 
 TEST_F(AioIoprio, WorkerDoesDirectIoAtTheRequestsPriority) {
+  const WorkersServeDirectIo workers_only;
   const int fd = file_.reopen(O_RDWR | O_DIRECT);
   if (fd < 0) GTEST_SKIP() << "no O_DIRECT on " << file_.path();
   aio_context_t ctx = 0;

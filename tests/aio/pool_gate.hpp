@@ -7,6 +7,7 @@
 #include <atomic>
 
 #include "aio/aio_wq.hpp"
+#include "aio_backends.hpp"
 
 namespace iostack::aio::testing {
 
@@ -37,6 +38,7 @@ class PoolGate {
 
  private:
   static constexpr unsigned kMax = 8;
+  WorkersServeDirectIo workers_only_;
   static void hold(AioWork* w) {
     auto* g = static_cast<PoolGate*>(w->owner);
     g->entered_.fetch_add(1);

@@ -87,6 +87,7 @@ unsigned peak_threads_under_direct_load(const TempFile& f, int threads, int dept
 }
 
 TEST(AioWorkers, NoMoreWorkersThanRequestsInFlight) {
+  const WorkersServeDirectIo workers_only;
   SKIP_IF_CHILD_CANNOT_START_THREADS();
   TempFile file(kFileSize);
   if (!direct_io_works(file)) GTEST_SKIP() << "no O_DIRECT on " << file.path();
@@ -138,6 +139,7 @@ TEST(AioWorkers, BufferedIoStartsNoWorker) {
 }
 
 TEST(AioWorkers, IdleWorkersLeave) {
+  const WorkersServeDirectIo workers_only;
   SKIP_IF_CHILD_CANNOT_START_THREADS();
   TempFile file(kFileSize);
   if (!direct_io_works(file)) GTEST_SKIP() << "no O_DIRECT on " << file.path();
@@ -165,6 +167,7 @@ TEST(AioWorkers, IdleWorkersLeave) {
 }
 
 TEST(AioWorkers, InternalThreadsBlockAllButSynchronousSignals) {
+  const WorkersServeDirectIo workers_only;
   SKIP_IF_CHILD_CANNOT_START_THREADS();
   TempFile file(kFileSize);
   if (!direct_io_works(file)) GTEST_SKIP() << "no O_DIRECT on " << file.path();
@@ -213,6 +216,7 @@ std::atomic<pid_t> g_handler_tid{0};
 void record_tid(int) { g_handler_tid.store(static_cast<pid_t>(::syscall(SYS_gettid))); }
 
 TEST(AioWorkers, ProgramSignalHandlersNeverRunOnWorkers) {
+  const WorkersServeDirectIo workers_only;
   SKIP_IF_CHILD_CANNOT_START_THREADS();
   TempFile file(kFileSize);
   if (!direct_io_works(file)) GTEST_SKIP() << "no O_DIRECT on " << file.path();
@@ -315,6 +319,7 @@ TEST(AioWorkers, WritePastRlimitFsizeMatchesKernel) {
 // write fails with -EFBIG, and the SIGXFSZ the kernel raises on the worker
 // stays blocked there instead of ending the process.
 TEST(AioWorkers, WorkerWritePastRlimitFsizeCompletesWithEfbig) {
+  const WorkersServeDirectIo workers_only;
   SKIP_IF_CHILD_CANNOT_START_THREADS();
   TempFile file;
   if (!direct_io_works(file)) GTEST_SKIP() << "no O_DIRECT on " << file.path();

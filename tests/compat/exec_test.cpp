@@ -5,6 +5,8 @@
 // file; --uring / --aio leave the other family to the kernel; --stats
 // reports per process; bad use gets one clear line.
 #include <gtest/gtest.h>
+#include <linux/aio_abi.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <string>
@@ -16,8 +18,11 @@ namespace {
 
 #if defined(IOSTACK_COMPAT_IOSTACK)
 
-std::vector<std::string> exec_argv(std::vector<std::string> opts, std::vector<std::string> prog) {
-  std::vector<std::string> argv = {IOSTACK_COMPAT_SECCOMP_EXEC, IOSTACK_COMPAT_IOSTACK, "exec"};
+std::vector<std::string> exec_argv(std::vector<std::string> opts, std::vector<std::string> prog,
+                                   bool uring_only = false) {
+  std::vector<std::string> argv = {IOSTACK_COMPAT_SECCOMP_EXEC};
+  if (uring_only) argv.push_back("--uring-only");
+  argv.insert(argv.end(), {IOSTACK_COMPAT_IOSTACK, "exec"});
   argv.insert(argv.end(), opts.begin(), opts.end());
   argv.push_back("--");
   argv.insert(argv.end(), prog.begin(), prog.end());
@@ -41,6 +46,23 @@ TEST(Exec, DatabasePatternLibaioSetupRawGetevents) {
   SKIP_IF_SANITIZED();
   const std::vector<std::string> prog = {IOSTACK_COMPAT_AIO_ONE_ENGINE, scratch("aio")};
   expect_kernel_output(compat::run(exec_argv({}, prog)), prog);
+}
+
+// Docker's profile refuses io_uring only: without a flag, iostack serves
+// io_uring and the program's AIO goes to the kernel.
+TEST(Exec, DefaultServesWhatTheKernelRefuses) {
+  SKIP_IF_SANITIZED();
+  aio_context_t ctx = 0;
+  if (syscall(SYS_io_setup, 1, &ctx) != 0) GTEST_SKIP() << "the kernel refuses AIO here";
+  syscall(SYS_io_destroy, ctx);
+  const auto aio = compat::run(
+      exec_argv({"--stats"}, {IOSTACK_COMPAT_AIO_ONE_ENGINE, scratch("default")}, true));
+  EXPECT_EQ(aio.status, 0) << aio.output;
+  EXPECT_NE(aio.output.find("  aio: none\n"), std::string::npos) << aio.output;
+  const auto ring =
+      compat::run(exec_argv({"--stats"}, {IOSTACK_COMPAT_RING_FD_CLIENT}, true));
+  EXPECT_EQ(ring.status, 0) << ring.output;
+  EXPECT_NE(ring.output.find("io_uring: NOP=3\n"), std::string::npos) << ring.output;
 }
 
 TEST(Exec, UringOnlyLeavesAioToTheKernel) {

@@ -51,12 +51,12 @@ std::string dynamic_section(const std::string& lib) {
 const std::set<std::string> kCApi = {
     "iostack_aio_max_nr", "iostack_aio_nr", "iostack_aio_set_max_nr", "iostack_io_cancel",
     "iostack_io_destroy", "iostack_io_getevents", "iostack_io_pgetevents", "iostack_io_setup",
-    "iostack_io_submit", "iostack_io_uring_close", "iostack_io_uring_enter",
+    "iostack_io_submit", "iostack_aio_served_here", "iostack_io_uring_close", "iostack_io_uring_enter",
     "iostack_io_uring_is_ring", "iostack_io_uring_mmap", "iostack_io_uring_mmap2",
     "iostack_io_uring_munmap", "iostack_io_uring_register", "iostack_io_uring_setup",
     "iostack_ioprio_get", "iostack_ioprio_set", "iostack_fd_is_iostack", "iostack_fd_close",
-    "iostack_fd_dup", "iostack_fd_close_range", "iostack_stats_enable", "iostack_stats_print",
-    "iostack_io_uring_poll_mask",
+    "iostack_fd_dup", "iostack_fd_changed", "iostack_fd_close_range", "iostack_stats_enable", "iostack_stats_print",
+    "iostack_io_uring_poll_mask", "iostack_io_uring_served_here",
     // iostack/ring.h: liburing's library half, which the drop-in re-exports.
     "iostack_ring_queue_init_params", "iostack_ring_queue_init", "iostack_ring_queue_mmap",
     "iostack_ring_queue_exit", "iostack_ring_dontfork", "iostack_ring_register_ring_fd",

@@ -1,0 +1,248 @@
+// Differences iostack-fuzz found between the kernel's io_uring and
+// iostack's, each reduced to a few SQEs and compared with the kernel (CQEs,
+// io_uring_enter's submit count).
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <functional>
+#include <string>
+
+#include "ring_harness.hpp"
+
+namespace uring_test {
+namespace {
+
+// A scratch file of 8 KiB, fresh for each backend.
+struct Scratch {
+  std::string path;
+  int fd = -1;
+  explicit Scratch(int flags = O_RDWR) {
+    char tmpl[] = "/tmp/iostack-fuzzfound-XXXXXX";
+    const int t = mkstemp(tmpl);
+    path = tmpl;
+    std::string data(8192, 'q');
+    EXPECT_EQ(8192, write(t, data.data(), data.size()));
+    ::close(t);
+    fd = open(path.c_str(), flags | O_CLOEXEC);
+  }
+  ~Scratch() {
+    if (fd >= 0) ::close(fd);
+    unlink(path.c_str());
+  }
+};
+
+using Seq = std::function<std::vector<Cqe>(Ring&)>;
+
+void compare(const Seq& seq, unsigned entries = 8) {
+  KernelBackend kb;
+  IostackBackend ib;
+  std::vector<Cqe> k, o;
+  {
+    Ring r(&kb);
+    ASSERT_GE(r.init(entries), 0);
+    k = seq(r);
+  }
+  {
+    Ring r(&ib);
+    ASSERT_GE(r.init(entries), 0);
+    o = seq(r);
+  }
+  EXPECT_EQ(k, o) << "kernel vs iostack (ud 0: io_uring_enter's return value)";
+}
+
+// Submits what was prepared; the enter result goes first as a CQE with ud 0,
+// then the CQEs by user_data.
+std::vector<Cqe> run(Ring& r, unsigned n) {
+  std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+  auto c = r.wait(n);
+  std::sort(c.begin(), c.end(), [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
+  v.insert(v.end(), c.begin(), c.end());
+  return v;
+}
+
+constexpr unsigned kNopFile = 1u << 1, kNopFixedFile = 1u << 2, kNopFixedBuffer = 1u << 3,
+                   kNopTw = 1u << 4, kNopCqe32 = 1u << 5;
+
+TEST(UringFuzzFound, NopLooksUpFilesAndBuffers) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    auto nop = [&](std::uint64_t ud, unsigned flags, int fd, unsigned len) {
+      io_uring_sqe* s = r.sqe();
+      prep(s, IORING_OP_NOP, fd, nullptr, len, 0, ud);
+      s->rw_flags = static_cast<int>(flags);
+    };
+    nop(1, kNopFile, 999, 0);                                // no such descriptor
+    nop(2, kNopFile | IORING_NOP_INJECT_RESULT, 999, 7);     // the lookup wins over the injection
+    nop(3, kNopFile, 0, 0);                                  // stdin is open
+    nop(4, kNopFile | kNopFixedFile, 0, 0);                  // no registered files
+    nop(5, kNopFixedBuffer | IORING_NOP_INJECT_RESULT, -1, 7);  // no registered buffers
+    nop(6, kNopTw, -1, 0);
+    return run(r, 6);
+  });
+  compare([](Ring& r) {
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 1);
+    s->rw_flags = static_cast<int>(kNopCqe32);  // not a CQE32 ring: stops the batch
+    prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 2);
+    return run(r, 1);
+  });
+}
+
+TEST(UringFuzzFound, BufferSelectOnAReadIsNoBuffers) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch f;
+    char buf[64];
+    struct iovec iov = {buf, sizeof(buf)};
+    add(r, IORING_OP_READ, f.fd, buf, 64, 0, 1, IOSQE_BUFFER_SELECT);   // -ENOBUFS at issue
+    add(r, IORING_OP_READV, f.fd, &iov, 1, 0, 2, IOSQE_BUFFER_SELECT);  // the same
+    add(r, IORING_OP_READ, 999, buf, 64, 0, 3, IOSQE_BUFFER_SELECT);    // the file first
+    add(r, IORING_OP_READV, f.fd, &iov, 2, 0, 4, IOSQE_BUFFER_SELECT);  // one iovec only: stops
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 5, 0);
+    return run(r, 4);
+  });
+  compare([](Ring& r) {
+    Scratch f;
+    char buf[64] = {};
+    add(r, IORING_OP_WRITE, f.fd, buf, 64, 0, 1, IOSQE_BUFFER_SELECT);  // no selection for writes
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+    return run(r, 1);
+  });
+}
+
+TEST(UringFuzzFound, FixedBufferOfABadDescriptorIsEbadf) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    char buf[64];
+    prep(r.sqe(), IORING_OP_READ_FIXED, 999, buf, 64, 0, 1);  // no buffers either
+    return run(r, 1);
+  });
+}
+
+TEST(UringFuzzFound, ReadWriteChecksComeInTheKernelsOrder) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch wo(O_WRONLY);
+    Scratch rw;
+    const int efd = eventfd(0, EFD_CLOEXEC);
+    char buf[64] = {};
+    std::uint64_t one = 1;
+    // Not open for reading, negative offset: the access mode is checked first.
+    prep(r.sqe(), IORING_OP_READ, wo.fd, buf, 8, 1ULL << 63, 1);
+    // RWF_HIPRI without IOPOLL, also for nothing to read.
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_READ, rw.fd, buf, 0, 0, 2);
+    s->rw_flags = RWF_HIPRI;
+    // Flags no kernel knows, RWF_ATOMIC on a read.
+    s = r.sqe();
+    prep(s, IORING_OP_READ, rw.fd, buf, 8, 0, 3);
+    s->rw_flags = 0x200;
+    s = r.sqe();
+    prep(s, IORING_OP_READ, rw.fd, buf, 8, 0, 4);
+    s->rw_flags = 0x40;
+    // A zero-length read of an eventfd; a huge offset on an eventfd.
+    prep(r.sqe(), IORING_OP_READ, efd, buf, 0, 0, 5);
+    prep(r.sqe(), IORING_OP_WRITE, efd, &one, 8, 1ULL << 63, 6);
+    // RWF_NOSIGNAL on an eventfd write (io_uring ignores it there).
+    s = r.sqe();
+    prep(s, IORING_OP_WRITE, efd, &one, 8, 0, 7);
+    s->rw_flags = 0x100;
+    auto v = run(r, 7);
+    ::close(efd);
+    return v;
+  });
+}
+
+TEST(UringFuzzFound, NowaitBufferedWriteIsEagainWhereTheFileSystemWouldBlock) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch f;
+    char buf[64] = {};
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_WRITE, f.fd, buf, 64, 0, 1);
+    s->rw_flags = RWF_NOWAIT;
+    s = r.sqe();
+    prep(s, IORING_OP_WRITE, f.fd, buf, 0, 0, 2);  // also when empty
+    s->rw_flags = RWF_NOWAIT;
+    return run(r, 2);
+  });
+}
+
+TEST(UringFuzzFound, PollRemoveRefusesValuesItWouldNotApply) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(1), 0, 1001, 1);  // new ud, no flag
+    prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 2);
+    auto v = run(r, 1);
+    s = r.sqe();
+    prep(s, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(1), IORING_POLL_UPDATE_USER_DATA, 0, 3);
+    s->poll32_events = POLLIN;  // new events, no flag
+    auto w = run(r, 1);
+    v.insert(v.end(), w.begin(), w.end());
+    return v;
+  });
+}
+
+TEST(UringFuzzFound, PollOfFilesWithoutWaitQueuesAndOfRings) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch f;
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_POLL_ADD, f.fd, nullptr, 0, 0, 1);
+    s->poll32_events = POLLRDHUP;  // never ready on a regular file: -EINVAL
+    s = r.sqe();
+    prep(s, IORING_OP_POLL_ADD, f.fd, nullptr, IORING_POLL_ADD_MULTI, 0, 2);
+    s->poll32_events = POLLIN;  // ready: one CQE, no F_MORE
+    s = r.sqe();
+    prep(s, IORING_OP_POLL_ADD, r.fd(), nullptr, 0, 0, 3);
+    s->poll32_events = POLLIN | POLLOUT;  // a ring with SQ room: POLLOUT at once
+    return run(r, 3);
+  });
+  compare([](Ring& r) {
+    int p[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_POLL_ADD, p[0], nullptr, IORING_POLL_ADD_LEVEL, 0, 1);  // refused at prep
+    s->poll32_events = POLLIN;
+    prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 2);
+    auto v = run(r, 1);
+    ::close(p[0]);
+    ::close(p[1]);
+    return v;
+  });
+}
+
+TEST(UringFuzzFound, FsyncRangeAndFailuresThatKeepALink) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch f;
+    prep(r.sqe(), IORING_OP_FSYNC, f.fd, nullptr, 4096, static_cast<std::uint64_t>(-1), 1);
+    prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 2);  // not submitted: FSYNC stopped it
+    return run(r, 1);
+  });
+  compare([](Ring& r) {
+    int p[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+    // fsync, sync_file_range and fallocate of a pipe fail, statx of nothing
+    // fails: none of them breaks its link.
+    add(r, IORING_OP_FSYNC, p[1], nullptr, 0, 0, 1, IOSQE_IO_LINK);
+    add(r, IORING_OP_SYNC_FILE_RANGE, p[1], nullptr, 0, 0, 2, IOSQE_IO_LINK);
+    add(r, IORING_OP_FALLOCATE, p[1], reinterpret_cast<void*>(4096), 0, 0, 3, IOSQE_IO_LINK);
+    struct statx stx;
+    io_uring_sqe* s = add(r, IORING_OP_STATX, AT_FDCWD, "/nonexistent-iostack", STATX_BASIC_STATS,
+                          reinterpret_cast<std::uintptr_t>(&stx), 4, IOSQE_IO_LINK);
+    (void)s;
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 5, 0);
+    auto v = run(r, 5);
+    ::close(p[0]);
+    ::close(p[1]);
+    return v;
+  });
+}
+
+}  // namespace
+}  // namespace uring_test

@@ -1,0 +1,171 @@
+// iostack-fuzz: randomized differential testing of io_uring and Linux AIO,
+// the kernel against iostack.
+//
+//   iostack-fuzz uring|aio [--seeds N] [--start S] [--no-minimize] [--examples K]
+//                [--quiet-ms MS] [--timeout-ms MS] [--time-limit SEC] [--tmpdir DIR]
+//                [--allow CLASS]... [--allow-file FILE] [--verbose]
+//   iostack-fuzz uring|aio --show SEED [--verbose]      one seed: program and differences
+//
+// Exit status: 0 when every compared seed gave the kernel's answers (or a
+// difference listed with --allow), 1 when some did not, 2 on bad usage.
+#include <linux/io_uring.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "aio_prog.hpp"
+#include "campaign_impl.hpp"
+#include "uring_prog.hpp"
+
+namespace fuzz {
+namespace {
+
+int usage(const char* msg) {
+  std::fprintf(stderr, "iostack-fuzz: %s\n", msg);
+  std::fprintf(stderr,
+               "usage: iostack-fuzz uring|aio [--seeds N] [--start S] [--show SEED] [--no-minimize]\n"
+               "       [--examples K] [--quiet-ms MS] [--timeout-ms MS] [--time-limit SEC]\n"
+               "       [--tmpdir DIR] [--allow CLASS]... [--allow-file FILE] [--verbose]\n");
+  return 2;
+}
+
+bool parse_u64(const char* s, std::uint64_t* v) {
+  char* end;
+  errno = 0;
+  *v = std::strtoull(s, &end, 0);
+  return errno == 0 && *s && !*end;
+}
+
+template <typename Prog>
+int run(const Target<Prog>& t, const Options& o, bool show, std::uint64_t show_seed) {
+  Campaign<Prog> c{t, o};
+  if (show) {
+    c.show(t.generate(show_seed));
+    return 0;
+  }
+  const Summary s = c.run_all();
+  std::printf("%s: seeds=%llu identical=%llu kernel-unstable=%llu divergent=%llu allowed=%llu\n",
+              t.name, static_cast<unsigned long long>(s.seeds),
+              static_cast<unsigned long long>(s.identical),
+              static_cast<unsigned long long>(s.unstable),
+              static_cast<unsigned long long>(s.divergent),
+              static_cast<unsigned long long>(s.allowed));
+  for (const auto& [cls, n] : s.by_class) {
+    std::string seeds;
+    for (std::uint64_t sd : s.class_seeds.at(cls)) seeds += " " + std::to_string(sd);
+    std::printf("  %6llu  %s  (seeds%s)\n", static_cast<unsigned long long>(n), cls.c_str(),
+                seeds.c_str());
+  }
+  return s.divergent ? 1 : 0;
+}
+
+// Documented differences: "uring|aio<TAB>class prefix<TAB>reason" lines;
+// '#' starts a comment.
+bool read_allow_file(const char* path, const std::string& what, std::vector<std::string>* out) {
+  std::FILE* f = std::fopen(path, "r");
+  if (!f) {
+    std::fprintf(stderr, "iostack-fuzz: %s: %s\n", path, std::strerror(errno));
+    return false;
+  }
+  char line[1024];
+  int n = 0;
+  while (std::fgets(line, sizeof(line), f)) {
+    ++n;
+    std::string l = line;
+    if (l.empty() || l[0] == '#' || l[0] == '\n') continue;
+    const auto t1 = l.find('\t');
+    const auto t2 = t1 == std::string::npos ? t1 : l.find('\t', t1 + 1);
+    if (t2 == std::string::npos) {
+      std::fprintf(stderr, "iostack-fuzz: %s:%d: expected interface<TAB>class<TAB>reason\n", path, n);
+      std::fclose(f);
+      return false;
+    }
+    if (l.substr(0, t1) == what) out->push_back(l.substr(t1 + 1, t2 - t1 - 1));
+  }
+  std::fclose(f);
+  return true;
+}
+
+bool kernel_has(const char* what) {
+  if (std::strcmp(what, "uring") == 0) {
+    io_uring_params p{};
+    const long r = syscall(__NR_io_uring_setup, 2, &p);
+    if (r < 0) return false;
+    close(static_cast<int>(r));
+    return true;
+  }
+  aio_context_t ctx = 0;
+  if (syscall(__NR_io_setup, 1, &ctx) < 0) return false;
+  syscall(__NR_io_destroy, ctx);
+  return true;
+}
+
+}  // namespace
+}  // namespace fuzz
+
+int main(int argc, char** argv) {
+  using namespace fuzz;
+  if (argc < 2) return usage("which interface? uring or aio");
+  const std::string what = argv[1];
+  if (what != "uring" && what != "aio") return usage(("unknown interface " + what).c_str());
+  Options o;
+  if (const char* t = std::getenv("TMPDIR")) o.tmpdir = t;
+  bool show = false;
+  std::uint64_t show_seed = 0;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto num = [&](std::uint64_t* v) {
+      if (i + 1 >= argc || !parse_u64(argv[i + 1], v)) return false;
+      ++i;
+      return true;
+    };
+    std::uint64_t v;
+    if (a == "--seeds" && num(&v)) {
+      o.seeds = v;
+    } else if (a == "--start" && num(&v)) {
+      o.start = v;
+    } else if (a == "--show" && num(&v)) {
+      show = true;
+      show_seed = v;
+    } else if (a == "--examples" && num(&v)) {
+      o.examples = static_cast<unsigned>(v);
+    } else if (a == "--quiet-ms" && num(&v)) {
+      o.quiet_ms = static_cast<int>(v);
+    } else if (a == "--timeout-ms" && num(&v)) {
+      o.timeout_ms = static_cast<int>(v);
+    } else if (a == "--time-limit" && num(&v)) {
+      o.time_limit_s = static_cast<int>(v);
+    } else if (a == "--tmpdir" && i + 1 < argc) {
+      o.tmpdir = argv[++i];
+    } else if (a == "--allow" && i + 1 < argc) {
+      o.allowed.push_back(argv[++i]);
+    } else if (a == "--allow-file" && i + 1 < argc) {
+      if (!read_allow_file(argv[++i], what, &o.allowed)) return 2;
+    } else if (a == "--no-minimize") {
+      o.minimize = false;
+    } else if (a == "--verbose") {
+      o.verbose = true;
+    } else {
+      return usage(("bad argument " + a).c_str());
+    }
+  }
+  if (!kernel_has(what.c_str())) {
+    std::printf("iostack-fuzz: SKIP: the kernel refuses %s here (%s)\n", what.c_str(),
+                std::strerror(errno));
+    return 77;
+  }
+  if (what == "uring") {
+    const Target<UringProgram> t{"io_uring", uring_generate, uring_print, uring_execute,
+                                 uring_items, uring_without, uring_classify};
+    return run(t, o, show, show_seed);
+  }
+  const Target<AioProgram> t{"aio", aio_generate, aio_print, aio_execute,
+                             aio_items, aio_without, aio_classify};
+  return run(t, o, show, show_seed);
+}

@@ -1,0 +1,98 @@
+// The small deterministic world a fuzz program runs in: regular files in a
+// temporary directory, a directory, a pipe, an eventfd, /dev/null, the ring
+// (io_uring runs), buffers with a guard page; and how programs name them.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "log.hpp"
+
+namespace fuzz {
+
+// Descriptors of the world, opened in this order in every run.
+enum Slot : int {
+  kFileA,    // "a": 16 KiB, O_RDWR
+  kFileB,    // "b": 8 KiB, O_RDONLY
+  kFileC,    // "c": 4 KiB, O_WRONLY | O_APPEND
+  kFileE,    // "e": empty, O_RDWR
+  kDir,      // "d": a directory (holds "x")
+  kPipeR,    // a pipe holding 16 bytes
+  kPipeW,
+  kEventfd,  // counter 2, blocking
+  kDevNull,  // /dev/null, O_RDWR
+  kRing,     // the io_uring being fuzzed (-1 in AIO runs)
+  kNumSlots
+};
+const char* slot_name(int slot);
+constexpr int kNumFiles = 4;  // slots 0..3 are regular files
+
+// A descriptor as a program names it: a world slot, or a raw number.
+struct FdSel {
+  int slot = -1;  // >= 0: a world slot
+  int raw = -1;
+};
+std::string fd_str(const FdSel& f);
+
+// An address as a program names it, resolved in each run.
+enum class AK : std::uint8_t {
+  kRaw,       // the number itself (0 included)
+  kBuf,       // bufs[idx] + off
+  kIov,       // the request's own iovec array (IovSeg list)
+  kPath,      // kPaths[idx]
+  kTs,        // a __kernel_timespec from kTimespecs[idx]
+  kStatx,     // a struct statx to fill
+  kProtNone,  // a mapped page without access
+  kKernel,    // an address in the kernel half
+};
+struct Addr {
+  AK kind = AK::kRaw;
+  std::uint8_t idx = 0;
+  std::uint32_t off = 0;
+  std::uint64_t raw = 0;
+};
+std::string addr_str(const Addr& a);
+Addr raw(std::uint64_t v);
+Addr buf(unsigned idx, std::uint32_t off);
+
+struct IovSeg {
+  Addr base;
+  std::uint64_t len = 0;
+};
+
+constexpr unsigned kNumBufs = 4;
+constexpr std::uint32_t kBufSize = 8192;
+constexpr unsigned kNumPaths = 10;
+constexpr unsigned kNumTimespecs = 6;
+
+// The world of one run (lives in the child process that runs it).
+class World {
+ public:
+  // Builds the world in `dir` (an existing empty directory) and chdirs there.
+  bool create(const std::string& dir, std::string* err);
+  int fd(const FdSel& f) const { return f.slot >= 0 ? fds[f.slot] : f.raw; }
+  std::uint64_t addr(const Addr& a);
+  // Builds and keeps an iovec array for `segs`; returns its address.
+  std::uint64_t iovec_array(const std::vector<IovSeg>& segs);
+  char* bufptr(unsigned idx) { return bufs_ + idx * kBufSize; }
+  // Files, positions, directory entries, what is left in the pipe and the
+  // eventfd, buffer contents.
+  void final_state(Log* log);
+
+  int fds[kNumSlots] = {};
+
+ private:
+  char* bufs_ = nullptr;
+  char* guard_ = nullptr;
+  std::vector<std::vector<struct iovec>> iovs_;
+  void* statx_ = nullptr;
+  void* timespecs_ = nullptr;
+};
+
+// Removes a run's directory tree.
+void remove_tree(const std::string& dir);
+
+}  // namespace fuzz
