@@ -10,6 +10,7 @@
 #include "block/request_queue.hpp"
 #include "core/mutex.hpp"
 #include "core/process.hpp"
+#include "core/slist.hpp"
 #include "core/virtual_clock.hpp"
 #include "task/current.hpp"
 #include "task/ioprio.hpp"
@@ -97,12 +98,7 @@ void submit_bio_noacct(Bio* bio) {
   if (bio->bi_pid < 0) bio->bi_pid = core::current_tid();
   BioList& list = t_bio_list;
   if (list.active) {
-    bio->bi_next = nullptr;
-    if (list.tail)
-      list.tail->bi_next = bio;
-    else
-      list.head = bio;
-    list.tail = bio;
+    core::slist_add_tail<Bio, &Bio::bi_next>(list.head, list.tail, bio);
     return;
   }
   list.active = true;

@@ -3,6 +3,7 @@
 
 #include "block/blk_mq.hpp"
 #include "core/internal_thread.hpp"
+#include "core/slist.hpp"
 
 namespace iostack::dev {
 
@@ -24,16 +25,10 @@ CompletionThread::~CompletionThread() {
 }
 
 void CompletionThread::post(CompletionLink* link) {
-  link->next = nullptr;
   bool wake;
   {
     std::lock_guard lock(mu_);
-    if (tail_) {
-      tail_->next = link;
-    } else {
-      head_ = link;
-    }
-    tail_ = link;
+    core::slist_add_tail<CompletionLink, &CompletionLink::next>(head_, tail_, link);
     wake = sleeping_;
     sleeping_ = false;  // one wakeup is enough for everything posted meanwhile
   }

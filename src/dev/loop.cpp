@@ -23,6 +23,7 @@
 #include "block/blk_mq.hpp"
 #include "block/request.hpp"
 #include "core/internal_thread.hpp"
+#include "core/slist.hpp"
 
 namespace iostack::dev {
 
@@ -367,12 +368,7 @@ block::BlkStatus LoopDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq
   bool wake;
   {
     std::lock_guard lock(mu_);
-    if (tail_) {
-      tail_->next = cmd;
-    } else {
-      head_ = cmd;
-    }
-    tail_ = cmd;
+    core::slist_add_tail<Cmd, &Cmd::next>(head_, tail_, cmd);
     wake = idle_ > 0;
   }
   if (wake) cv_.notify_one();

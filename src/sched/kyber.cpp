@@ -323,15 +323,15 @@ Request* Kyber::dispatch_cur_domain(HctxData* khd) {
       kcq.rq_list[d].splice_tail_init(rqs);
       kcq.busy[d].store(false, std::memory_order_release);
     }
-    Request* rq = block::rq_from_queuelist(rqs->first());
-    khd->batching++;
-    rq_set_token(rq, nr);
-    rq->queuelist.del();
-    khd->nr_queued.fetch_sub(1, std::memory_order_release);
-    return rq;
+    return take_first(khd, rqs, nr);
   }
   const int nr = get_domain_token(khd, d);
   if (nr < 0) return nullptr;
+  return take_first(khd, rqs, nr);
+}
+
+// The first request of `rqs`, dispatched in the current batch with token `nr`.
+Request* Kyber::take_first(HctxData* khd, core::ListHead* rqs, int nr) {
   Request* rq = block::rq_from_queuelist(rqs->first());
   khd->batching++;
   rq_set_token(rq, nr);

@@ -168,6 +168,7 @@ class Kyber final : public block::Elevator {
 
   HctxData* khd_of(block::HwCtx* hctx) const;
   block::Request* dispatch_cur_domain(HctxData* khd) REQUIRES(khd->lock);
+  block::Request* take_first(HctxData* khd, core::ListHead* rqs, int nr) REQUIRES(khd->lock);
   int get_domain_token(HctxData* khd, unsigned domain);
   void clear_domain_token(block::Request* rq);
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "core/slist.hpp"
 #include "uring/engine.hpp"
 #include "uring/kbuf.hpp"
 
@@ -104,12 +105,7 @@ void overflow_flush(IoRingCtx* ctx, bool dying) {
 
 void req_complete_defer(IoKiocb* req) {
   SubmitState& st = req->ctx->st;
-  req->comp_next = nullptr;
-  if (st.compl_last)
-    st.compl_last->comp_next = req;
-  else
-    st.compl_first = req;
-  st.compl_last = req;
+  core::slist_add_tail<IoKiocb, &IoKiocb::comp_next>(st.compl_first, st.compl_last, req);
 }
 
 void req_defer_failed(IoKiocb* req, int res) {

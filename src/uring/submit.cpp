@@ -8,6 +8,7 @@
 
 #include "block/plug.hpp"
 #include "core/mutex.hpp"
+#include "core/slist.hpp"
 #include "uring/engine.hpp"
 #include "uring/tw_internal.hpp"
 
@@ -391,12 +392,7 @@ IoKiocb* take_bdev_batch(IoRingCtx* ctx) {
 
 void bdev_queue(IoKiocb* req) {
   SubmitState& st = req->ctx->st;
-  req->comp_next = nullptr;
-  if (st.bdev_last)
-    st.bdev_last->comp_next = req;
-  else
-    st.bdev_first = req;
-  st.bdev_last = req;
+  core::slist_add_tail<IoKiocb, &IoKiocb::comp_next>(st.bdev_first, st.bdev_last, req);
 }
 
 void issue_bdev_list(IoKiocb* first) {

@@ -68,7 +68,10 @@ TEST(RingFile, ADupIsTheSameRingAndTheLastCloseFreesIt) {
   EXPECT_EQ(1, iostack_io_uring_is_ring(copy));
 
   EXPECT_EQ((std::vector<Cqe>{{1, 0, 0}}), nop_round_trip(copy, *r, 1));
-  io_uring_probe probe[4] = {};
+  // A probe header with room for some ops (an array of the flexible struct
+  // is an extension).
+  constexpr std::size_t kProbeLen = sizeof(io_uring_probe) + 4 * sizeof(io_uring_probe_op);
+  alignas(io_uring_probe) unsigned char probe[kProbeLen] = {};
   EXPECT_EQ(0, iostack_io_uring_register(copy, IORING_REGISTER_PROBE, probe, 0));
   void* sqes = iostack_io_uring_mmap(copy, IORING_OFF_SQES, 8 * sizeof(io_uring_sqe));
   ASSERT_FALSE(IOSTACK_URING_IS_ERR(sqes));
