@@ -22,22 +22,9 @@ constexpr std::uint8_t kOpFixedFdInstall = 54;
 using Seq = std::function<std::vector<Cqe>(Ring&, Backend&)>;
 
 void compare(const Seq& seq, unsigned entries = 16) {
-  KernelBackend kb;
-  IostackBackend ib;
-  std::vector<Cqe> k, o;
   io_uring_params params{};
   params.flags = IORING_SETUP_SUBMIT_ALL;
-  {
-    Ring r(&kb);
-    ASSERT_GE(r.init(entries, params), 0);
-    k = seq(r, kb);
-  }
-  {
-    Ring r(&ib);
-    ASSERT_GE(r.init(entries, params), 0);
-    o = seq(r, ib);
-  }
-  EXPECT_EQ(k, o) << "kernel CQEs vs iostack CQEs";
+  compare_with_kernel([&seq](Ring& r) { return seq(r, *r.backend()); }, entries, params);
 }
 
 void by_user_data(std::vector<Cqe>* c) {

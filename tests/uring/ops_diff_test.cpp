@@ -38,20 +38,7 @@ struct TempFile {
 using Seq = std::function<std::vector<Cqe>(Ring&)>;
 
 void compare(const Seq& seq, unsigned entries = 16, io_uring_params params = {}) {
-  KernelBackend kb;
-  IostackBackend ib;
-  std::vector<Cqe> k, o;
-  {
-    Ring r(&kb);
-    ASSERT_GE(r.init(entries, params), 0);
-    k = seq(r);
-  }
-  {
-    Ring r(&ib);
-    ASSERT_GE(r.init(entries, params), 0);
-    o = seq(r);
-  }
-  EXPECT_EQ(k, o) << "kernel CQEs vs iostack CQEs";
+  compare_with_kernel(seq, entries, params);
 }
 
 TEST(UringOpsDiff, Nops) {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -246,6 +247,26 @@ io_uring_sqe* add(Ring& r, std::uint8_t op, int fd, const void* addr, unsigned l
   prep(s, op, fd, addr, len, off, ud);
   s->flags = flags;
   return s;
+}
+
+// Runs `seq` on a fresh ring of the kernel's and then of iostack's, with
+// the same setup, and expects the same CQEs (in the order `seq` returns).
+inline void compare_with_kernel(const std::function<std::vector<Cqe>(Ring&)>& seq,
+                                unsigned entries, io_uring_params params = {}) {
+  KernelBackend kb;
+  IostackBackend ib;
+  std::vector<Cqe> k, o;
+  {
+    Ring r(&kb);
+    ASSERT_GE(r.init(entries, params), 0);
+    k = seq(r);
+  }
+  {
+    Ring r(&ib);
+    ASSERT_GE(r.init(entries, params), 0);
+    o = seq(r);
+  }
+  EXPECT_EQ(k, o) << "kernel CQEs vs iostack CQEs";
 }
 
 }  // namespace uring_test
