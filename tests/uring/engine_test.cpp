@@ -64,6 +64,7 @@ TEST(UringEngine, RingFdIsReadableWhileCqesArePending) {
   auto c = r.reap();
   ASSERT_EQ(1u, c.size());
   EXPECT_EQ(4, c[0].res);
+  r.exit();  // waits for the worker, which may still hold the pipe after posting
   ::close(ep);
   ::close(p[0]);
   ::close(p[1]);
