@@ -64,6 +64,8 @@ struct HostUring {
     void* s = mmap(nullptr, p.sq_entries * sizeof(io_uring_sqe), PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_POPULATE, f, IORING_OFF_SQES);
     if (!(p.features & IORING_FEAT_SINGLE_MMAP) || r == MAP_FAILED || s == MAP_FAILED) {
+      if (r != MAP_FAILED) munmap(r, ring_len);
+      if (s != MAP_FAILED) munmap(s, p.sq_entries * sizeof(io_uring_sqe));
       ::close(f);
       return;
     }
