@@ -38,7 +38,10 @@ struct HostAio {
 
   void start() {
     if (sys_io_setup(kEvents, &ctx) != 0) return;
-    if (start_detached_internal_thread(ThreadKind::kHostAio, reap, this) != 0) return;
+    if (start_detached_internal_thread(ThreadKind::kHostAio, reap, this) != 0) {
+      syscall(SYS_io_destroy, ctx);
+      return;
+    }
     usable = true;
   }
 
