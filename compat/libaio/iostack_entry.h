@@ -12,7 +12,6 @@
 
 #include "iostack/aio_abi.h"
 
-
 int iostack_io_setup(unsigned nr_events, unsigned long* ctxp);
 int iostack_io_destroy(unsigned long ctx);
 long iostack_io_submit(unsigned long ctx, long nr, struct iocb** iocbpp);

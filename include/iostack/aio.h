@@ -2,7 +2,8 @@
  * io_pgetevents(2), io_cancel(2) and io_destroy(2) with the kernel's ABI
  * (<linux/aio_abi.h>) and semantics (fs/aio.c). The context id is the
  * address of a ring laid out like the kernel's (struct iostack_aio_ring in
- * iostack/aio_abi.h), so programs may reap events from it directly. Results are counts or -errno; errno is never set.
+ * iostack/aio_abi.h), so programs may reap events from it directly. Results are counts or -errno;
+ * errno is never set.
  *
  * IOSTACK_AIO_LOG=1 prints one line per io_setup/io_destroy on stderr;
  * IOSTACK_AIO_MAX_WORKERS bounds the threads that run blocking file I/O. */

@@ -14,8 +14,8 @@ namespace iostack::aio {
 constexpr unsigned kAioRingMagic = IOSTACK_AIO_RING_MAGIC;
 constexpr unsigned kAioRingCompatFeatures = IOSTACK_AIO_RING_COMPAT_FEATURES;
 constexpr unsigned kAioRingIncompatFeatures = IOSTACK_AIO_RING_INCOMPAT_FEATURES;
-constexpr long kAioPlugThreshold = 2;             // AIO_PLUG_THRESHOLD
-constexpr unsigned kKiocbKey = 0;                 // KIOCB_KEY, written to iocb->aio_key
+constexpr long kAioPlugThreshold = 2;  // AIO_PLUG_THRESHOLD
+constexpr unsigned kKiocbKey = 0;      // KIOCB_KEY, written to iocb->aio_key
 constexpr unsigned long kDefaultAioMaxNr = 0x10000;
 constexpr std::size_t kPageSize = 4096;
 constexpr int kUioFastIov = 8;  // UIO_FASTIOV (UIO_MAXIOV, MAX_RW_COUNT: core/import_iovec.hpp)

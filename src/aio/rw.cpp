@@ -36,7 +36,7 @@ int set_rw_flags(AioKiocb* req, std::uint32_t flags, bool write, const FileRef& 
   if ((flags & kRwfAppend) && (flags & kRwfNoappend)) return -EINVAL;
   if (flags & kRwfAtomic) {
     if (!write) return -EOPNOTSUPP;
-    if (bdev) return -EOPNOTSUPP;  // iostack devices offer no atomic writes
+    if (bdev) return -EOPNOTSUPP;                   // iostack devices offer no atomic writes
     if (!(f.flags & O_DIRECT)) return -EOPNOTSUPP;  // FMODE_CAN_ATOMIC_WRITE needs O_DIRECT
   }
   // A directory has no FMODE_NOWAIT (nor anything else it could read).

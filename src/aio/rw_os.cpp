@@ -6,9 +6,9 @@
 #include <fcntl.h>
 #include <linux/io_uring.h>
 #include <linux/magic.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/resource.h>
 #include <sys/uio.h>
 #include <unistd.h>
 

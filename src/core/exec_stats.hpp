@@ -8,7 +8,18 @@
 
 namespace iostack::core {
 
-enum class ThreadKind : int { kTimer, kIoWq, kSqPoll, kPoll, kAio, kAioPoll, kDevice, kHostAio, kHostUring, kCount };
+enum class ThreadKind : int {
+  kTimer,
+  kIoWq,
+  kSqPoll,
+  kPoll,
+  kAio,
+  kAioPoll,
+  kDevice,
+  kHostAio,
+  kHostUring,
+  kCount
+};
 
 struct ExecStats {
   static constexpr int kUringOps = 64;

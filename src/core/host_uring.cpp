@@ -56,9 +56,9 @@ struct HostUring {
     const int f = sys_setup(kEntries, &p);
     if (f < 0) return;
     // One mapping for both rings (FEAT_SINGLE_MMAP, every kernel since 5.4).
-    const std::size_t ring_len = std::max<std::size_t>(
-        p.sq_off.array + p.sq_entries * sizeof(std::uint32_t),
-        p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe));
+    const std::size_t ring_len =
+        std::max<std::size_t>(p.sq_off.array + p.sq_entries * sizeof(std::uint32_t),
+                              p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe));
     void* r = mmap(nullptr, ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, f,
                    IORING_OFF_SQ_RING);
     void* s = mmap(nullptr, p.sq_entries * sizeof(io_uring_sqe), PROT_READ | PROT_WRITE,

@@ -105,7 +105,7 @@ struct IoRingCtx : core::File {
   bool files_registered = false;
   std::vector<MappedBuf> bufs;
   bool bufs_registered = false;
-  bool in_submit = false;  // the holder of uring_lock is inside a submit batch
+  bool in_submit = false;     // the holder of uring_lock is inside a submit batch
   KbufTable* kbuf = nullptr;  // provided buffer groups (kbuf.cpp), made on first use
   // IORING_FILE_INDEX_ALLOC range and next-slot hint (filetable.cpp); end 0: the table.
   std::uint32_t file_alloc_start = 0;

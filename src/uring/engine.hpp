@@ -85,13 +85,13 @@ struct IoOpDef {
   bool unbound_nonreg_file = false;
   bool pollin = false;
   bool pollout = false;
-  bool force_async = false;  // always blocks: straight to io-wq
-  bool buffer_select = false;  // takes IOSQE_BUFFER_SELECT (provided buffers)
+  bool force_async = false;             // always blocks: straight to io-wq
+  bool buffer_select = false;           // takes IOSQE_BUFFER_SELECT (provided buffers)
   void (*cleanup)(IoKiocb*) = nullptr;  // frees what prep allocated (kReqCleanup)
-  bool poll_direct = false;  // retried on the poll thread once its socket is ready
+  bool poll_direct = false;             // retried on the poll thread once its socket is ready
 };
 constexpr unsigned kOpLast = uapi::kOpLast;  // as 6.18 numbers them
-const IoOpDef* op_def(unsigned opcode);       // null when not implemented
+const IoOpDef* op_def(unsigned opcode);      // null when not implemented
 
 // ---- ops: prep/issue per opcode
 int nop_prep(IoKiocb*, const io_uring_sqe*);
