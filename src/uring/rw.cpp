@@ -391,10 +391,11 @@ int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
     // io_buffer_select at issue: the read goes into a provided buffer.
     RwData& rw = req->rw;
     std::size_t len = rw.len;
-    const std::uint64_t buf = bad_fd() ? 0 : buffer_select(req, &len, issue_flags);
+    const int err = bad_fd() ? -EBADF : 0;
+    const std::uint64_t buf = err ? 0 : buffer_select(req, &len, issue_flags);
     if (!buf) {
       req_set_fail(req);
-      req_set_res(req, bad_fd() ? -EBADF : -ENOBUFS, 0);
+      req_set_res(req, err ? err : -ENOBUFS, 0);
       return kIouOk;
     }
     rw.addr = buf;
