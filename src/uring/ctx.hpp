@@ -76,6 +76,9 @@ struct IoRingCtx : core::File {
   io_uring_sqe* sqes = nullptr;
   void* region = nullptr;  // rings then SQEs: shared memory the program maps too
   std::size_t region_bytes = 0;
+  // The program's latest mapping of the rings: ThreadSanitizer cannot tell
+  // it shares pages with `rings` (see cq_unlock_post).
+  std::atomic<char*> user_rings{nullptr};
   std::size_t rings_bytes = 0;  // page aligned
   std::size_t sqes_bytes = 0;   // page aligned
   uid_t acct_uid = 0;

@@ -192,8 +192,9 @@ struct RingRegion {
   char* base = nullptr;
   std::size_t rings_bytes = 0;
   std::size_t sqes_bytes = 0;
+  std::atomic<char*>* user_rings = nullptr;  // where a mapping of the rings is noted
 };
-RingRegion ring_region(const IoRingCtx* ctx);
+RingRegion ring_region(IoRingCtx* ctx);
 // The region behind ring descriptor `fd` (a parent's ring after fork too):
 // 0, -EBADF, or -ENODEV for a descriptor that is no ring.
 int ring_region_of(int fd, RingRegion* out);

@@ -67,6 +67,7 @@ core::File* ring_fork_child(core::File* f) {
   auto* ctx = static_cast<IoRingCtx*>(f);
   auto* r = new InheritedRing;
   r->region = ring_region(ctx);
+  r->region.user_rings = nullptr;  // the child's ring object is not this one
   r->ready_efd = ctx->ready_efd;
   return r;
 }
@@ -156,8 +157,8 @@ bool ring_fd_verify(IoRingCtx* ctx, int fd) {
   return epoll_ctl(fd, EPOLL_CTL_MOD, ctx->ready_efd, &ev) == 0;
 }
 
-RingRegion ring_region(const IoRingCtx* ctx) {
-  return {static_cast<char*>(ctx->region), ctx->rings_bytes, ctx->sqes_bytes};
+RingRegion ring_region(IoRingCtx* ctx) {
+  return {static_cast<char*>(ctx->region), ctx->rings_bytes, ctx->sqes_bytes, &ctx->user_rings};
 }
 
 int ring_region_of(int fd, RingRegion* out) {
@@ -201,6 +202,8 @@ void* ring_region_map(const RingRegion& region, void* addr, std::size_t len, int
     munmap(p, len);
     return err(e);
   }
+  if (src == region.base && region.user_rings)
+    region.user_rings->store(static_cast<char*>(p), std::memory_order_relaxed);
   return p;
 }
 

@@ -169,7 +169,8 @@ TEST(UringNetDiff, SocketBindListenAcceptConnect) {
     prep(s, IORING_OP_CONNECT, cfd, &addr, 0, sizeof(addr), 5);
     EXPECT_EQ(1, r.submit(0));
     c = r.wait(2);
-    std::sort(c.begin(), c.end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+    std::sort(c.begin(), c.end(),
+              [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
     int accepted = -1;
     for (auto& x : c) {
       if (x.user_data == 4) {
@@ -468,7 +469,8 @@ TEST(UringNetDiff, MultishotAcceptIntoDescriptorsAndDirectSlots) {
     prep(r.sqe(), IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 2);
     EXPECT_EQ(1, r.submit(0));
     auto c = r.wait(2);
-    std::sort(c.begin(), c.end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+    std::sort(c.begin(), c.end(),
+              [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
     append(&out, c);
     // Into a direct descriptor: no table, then a sparse table of 4.
     s = r.sqe();
@@ -565,7 +567,8 @@ TEST(UringNetDiff, SendmsgRecvmsgDatagrams) {
     prep(r.sqe(), IORING_OP_RECVMSG, b, &rm, 1, 0, 2);
     EXPECT_EQ(1, r.submit(1));
     append(&out, r.wait(1));
-    out.push_back(Cqe{3, static_cast<int>(rm.msg_namelen), static_cast<std::uint32_t>(rm.msg_flags)});
+    out.push_back(
+        Cqe{3, static_cast<int>(rm.msg_namelen), static_cast<std::uint32_t>(rm.msg_flags)});
     EXPECT_EQ(0, std::memcmp(r1, "hell", 4));
     EXPECT_EQ(0, std::memcmp(r2, "o world", 7));
     // A truncated datagram reports MSG_TRUNC in the user's msghdr.
@@ -578,7 +581,8 @@ TEST(UringNetDiff, SendmsgRecvmsgDatagrams) {
     prep(r.sqe(), IORING_OP_RECVMSG, b, &rm, 1, 0, 5);
     EXPECT_EQ(2, r.submit(2));
     append(&out, r.wait(2));
-    out.push_back(Cqe{6, static_cast<int>(rm.msg_namelen), static_cast<std::uint32_t>(rm.msg_flags)});
+    out.push_back(
+        Cqe{6, static_cast<int>(rm.msg_namelen), static_cast<std::uint32_t>(rm.msg_flags)});
     // Multishot RECVMSG: io_uring_recvmsg_out, the name, then the payload.
     BufRing br(4, 256);
     for (unsigned i = 0; i < 4; ++i) br.add(i);
@@ -605,7 +609,8 @@ TEST(UringNetDiff, SendmsgRecvmsgDatagrams) {
     prep(r.sqe(), IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(7), 0, 0, 10);
     EXPECT_EQ(1, r.submit(0));
     auto c = r.wait(2);
-    std::sort(c.begin(), c.end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+    std::sort(c.begin(), c.end(),
+              [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
     append(&out, c);
     ::close(a);
     ::close(b);
@@ -636,7 +641,8 @@ TEST(UringNetDiff, SendZcShutdownConnectErrors) {
     prep(r.sqe(), IORING_OP_SHUTDOWN, p.a, nullptr, 77, 0, 5);
     EXPECT_EQ(2, r.submit(2));
     auto c = r.wait(2);  // both on io-wq: either may finish first
-    std::sort(c.begin(), c.end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+    std::sort(c.begin(), c.end(),
+              [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
     append(&out, c);
     prep(r.sqe(), IORING_OP_SEND, p.a, msg, 8, 0, 6);  // after SHUT_WR: -EPIPE
     EXPECT_EQ(1, r.submit(1));
@@ -675,7 +681,8 @@ TEST(UringNetDiff, PathOps) {
     s->addr2 = reinterpret_cast<std::uintptr_t>("link");
     EXPECT_EQ(3, r.submit(3));
     auto c = r.wait(3);
-    std::sort(c.begin(), c.end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+    std::sort(c.begin(), c.end(),
+              [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
     append(&out, c);
     const int f = openat(dfd, "file", O_CREAT | O_RDWR | O_CLOEXEC, 0600);
     s = r.sqe();
@@ -695,7 +702,8 @@ TEST(UringNetDiff, PathOps) {
     prep(s, IORING_OP_UNLINKAT, dfd, "sub", 0, 0, 7);  // a directory: -EISDIR
     EXPECT_EQ(3, r.submit(3));
     c = r.wait(3);
-    std::sort(c.begin(), c.end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+    std::sort(c.begin(), c.end(),
+              [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
     append(&out, c);
     s = r.sqe();
     prep(s, IORING_OP_UNLINKAT, dfd, "sub", 0, 0, 8);
@@ -712,14 +720,16 @@ TEST(UringNetDiff, PathOps) {
     s->flags = IOSQE_FIXED_FILE;
     EXPECT_EQ(6, r.submit(6));
     c = r.wait(6);
-    std::sort(c.begin(), c.end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+    std::sort(c.begin(), c.end(),
+              [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
     append(&out, c);
     // FTRUNCATE grows and shrinks the file.
     prep(r.sqe(), kOpFtruncate, f, nullptr, 0, 12345, 14);
     prep(r.sqe(), kOpFtruncate, f, nullptr, 1, 0, 15);
     EXPECT_EQ(2, r.submit(2));
     c = r.wait(2);
-    std::sort(c.begin(), c.end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+    std::sort(c.begin(), c.end(),
+              [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
     append(&out, c);
     struct stat st;
     fstat(f, &st);
