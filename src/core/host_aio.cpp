@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -63,18 +64,39 @@ struct HostAio {
   }
 };
 
-}  // namespace
-
-bool host_aio_submit(HostAioReq* req) {
-  if (g_disabled.load(std::memory_order_relaxed)) return false;
+HostAio* host_aio() {
+  if (g_disabled.load(std::memory_order_relaxed)) return nullptr;
   HostAio& h = Process::current().state<HostAio>();
   std::call_once(h.once, [&h] { h.start(); });
-  if (!h.usable) return false;
-  req->cb.aio_data = reinterpret_cast<std::uintptr_t>(req);
-  struct iocb* one = &req->cb;
-  req->handed.store(true, std::memory_order_release);
-  return sys_io_submit(h.ctx, 1, &one) == 1;
+  return h.usable ? &h : nullptr;
 }
+
+}  // namespace
+
+bool host_aio_usable() { return host_aio() != nullptr; }
+
+unsigned host_aio_submit_batch(HostAioReq* const* reqs, unsigned n) {
+  HostAio* h = host_aio();
+  if (!h || n == 0) return 0;
+  struct iocb* cbs[kHostAioBatchMax];
+  unsigned taken = 0;
+  while (taken < n) {
+    const unsigned chunk = std::min(n - taken, kHostAioBatchMax);
+    for (unsigned i = 0; i < chunk; ++i) {
+      HostAioReq* req = reqs[taken + i];
+      req->cb.aio_data = reinterpret_cast<std::uintptr_t>(req);
+      req->handed.store(true, std::memory_order_release);
+      cbs[i] = &req->cb;
+    }
+    const long got = sys_io_submit(h->ctx, chunk, cbs);
+    if (got <= 0) break;
+    taken += static_cast<unsigned>(got);
+    if (static_cast<unsigned>(got) < chunk) break;
+  }
+  return taken;
+}
+
+bool host_aio_submit(HostAioReq* req) { return host_aio_submit_batch(&req, 1) == 1; }
 
 void host_aio_allow(bool allowed) { g_disabled.store(!allowed, std::memory_order_relaxed); }
 

@@ -29,6 +29,19 @@ struct HostAioReq {
 // queue): nothing happened and the caller does the I/O its own way.
 bool host_aio_submit(HostAioReq* req);
 
+// Hands reqs[0..n) to the kernel in one io_submit: the kernel plugs a batch
+// of more than two, so the device is told once, as when its io_uring
+// submits a batch. Returns how many it took, from the front; the rest did
+// not happen and are the caller's again.
+unsigned host_aio_submit_batch(HostAioReq* const* reqs, unsigned n);
+
+// Whether host_aio_submit can be tried at all in this process (it may still
+// refuse a request).
+bool host_aio_usable();
+
+// The most one io_submit of host_aio_submit_batch carries.
+constexpr unsigned kHostAioBatchMax = 32;
+
 // Whether host_aio_submit may use the kernel's AIO (yes at first). No where
 // it is not the kernel's in this process (iostack serves it to the
 // program), in forked children too.

@@ -33,6 +33,14 @@ struct OverflowCqe {
   Cqe cqe;
 };
 
+// O_DIRECT requests bound for the kernel's AIO while a batch of SQEs is
+// submitted: one io_submit sends them at the batch's end, so the device
+// hears of them together (the plug of io_submit_state_start).
+struct HostAioPlug {
+  core::HostAioReq* reqs[core::kHostAioBatchMax];
+  unsigned nr = 0;
+};
+
 // struct io_submit_state (include/linux/io_uring_types.h)
 struct SubmitState {
   IoKiocb* link_head = nullptr;
@@ -41,6 +49,7 @@ struct SubmitState {
   IoKiocb* compl_last = nullptr;
   IoKiocb* bdev_first = nullptr;  // block I/O to issue once uring_lock is dropped
   IoKiocb* bdev_last = nullptr;
+  HostAioPlug* host_plug = nullptr;  // set while submit_and_flush submits
 };
 
 // struct io_restriction (include/linux/io_uring_types.h)

@@ -104,6 +104,9 @@ int rw_prep_read_fixed(IoKiocb*, const io_uring_sqe*);
 int rw_prep_write_fixed(IoKiocb*, const io_uring_sqe*);
 int rw_read(IoKiocb*, unsigned);
 int rw_write(IoKiocb*, unsigned);
+// Sends what `plug` holds to the kernel's AIO; what it refuses goes the way
+// a request the device would have made wait goes (io-wq, or -EAGAIN).
+void host_plug_flush(HostAioPlug* plug);
 int fsync_prep(IoKiocb*, const io_uring_sqe*);
 int fsync_issue(IoKiocb*, unsigned);
 int sfr_prep(IoKiocb*, const io_uring_sqe*);

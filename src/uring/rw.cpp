@@ -7,8 +7,8 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <unistd.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -230,7 +230,8 @@ int rw_validate(IoKiocb* req, bool write, bool nonblock) {
   }
   // An eventfd reads 8 bytes or fails, also for an empty request (an empty
   // write never reaches its write op).
-  if (!write && rw.bytes < 8 && (st.st_mode & S_IFMT) == 0 && is_eventfd(req->os_fd)) return -EINVAL;
+  if (!write && rw.bytes < 8 && (st.st_mode & S_IFMT) == 0 && is_eventfd(req->os_fd))
+    return -EINVAL;
   return 0;
 }
 
@@ -258,7 +259,7 @@ void host_end_io(void* owner, long res) {
 // device and serialise the ring. The kernel's AIO with RWF_NOWAIT does what
 // io_uring's first attempt does, -EAGAIN included (then io-wq, as there).
 // false: not taken, go on with the descriptor's usual path.
-bool rw_os_host_aio(IoKiocb* req, bool write) {
+bool rw_os_host_aio(IoKiocb* req, bool write, unsigned issue_flags) {
   RwData& rw = req->rw;
   if (rw.done != 0 || rw.pos < 0) return false;
   if (write) {
@@ -270,8 +271,8 @@ bool rw_os_host_aio(IoKiocb* req, bool write) {
   struct iocb& cb = req->host.cb;
   cb = {};
   const bool vec = is_vectored(req->opcode);
-  cb.aio_lio_opcode = static_cast<std::uint16_t>(
-      vec ? (write ? IOCB_CMD_PWRITEV : IOCB_CMD_PREADV) : (write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD));
+  cb.aio_lio_opcode = static_cast<std::uint16_t>(vec ? (write ? IOCB_CMD_PWRITEV : IOCB_CMD_PREADV)
+                                                     : (write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD));
   cb.aio_fildes = static_cast<std::uint32_t>(req->os_fd);
   cb.aio_buf = vec ? reinterpret_cast<std::uintptr_t>(rw.iov) : rw.addr;
   cb.aio_nbytes = vec ? static_cast<std::uint64_t>(rw.nr_segs) : rw.len;
@@ -283,7 +284,12 @@ bool rw_os_host_aio(IoKiocb* req, bool write) {
   }
   req->host.done = host_end_io;
   req->host.owner = req;
-  return core::host_aio_submit(&req->host);
+  HostAioPlug* plug = (issue_flags & kIssueLocked) ? req->ctx->st.host_plug : nullptr;
+  if (!plug) return core::host_aio_submit(&req->host);
+  if (!core::host_aio_usable()) return false;
+  if (plug->nr == core::kHostAioBatchMax) host_plug_flush(plug);
+  plug->reqs[plug->nr++] = &req->host;
+  return true;
 }
 
 int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
@@ -294,7 +300,7 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     if (const int err = rw_validate(req, write, nonblock)) return finish_rw(req, err, issue_flags);
   }
   if (nonblock && !(ctx->flags & IORING_SETUP_IOPOLL) && core::fd_is_direct_file(req->os_fd)) {
-    if (rw_os_host_aio(req, write)) return kIouIssueSkipComplete;
+    if (rw_os_host_aio(req, write, issue_flags)) return kIouIssueSkipComplete;
     // Without the kernel's AIO a worker waits for the device, so that
     // requests overlap as they do on the kernel.
     if (!(req->flags & kReqNowait)) {
@@ -330,7 +336,8 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     // A stream (pipe, socket, tty): the offset means nothing, as for the
     // kernel's FMODE_STREAM files -- once it passed rw_verify_area.
     if (rw.done == 0) {
-      if (const int err = rw_validate(req, write, nonblock)) return finish_rw(req, err, issue_flags);
+      if (const int err = rw_validate(req, write, nonblock))
+        return finish_rw(req, err, issue_flags);
     }
     stream = true;
     pos = -1;
@@ -341,7 +348,8 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     // An eventfd write has no kiocb for the flags to go to: io_uring
     // ignores them (loop_rw_iter), where pwritev2 refuses them.
     const int plain = nonblock ? RWF_NOWAIT : 0;
-    n = write ? pwritev2(req->os_fd, iov, nr, pos, plain) : preadv2(req->os_fd, iov, nr, pos, plain);
+    n = write ? pwritev2(req->os_fd, iov, nr, pos, plain)
+              : preadv2(req->os_fd, iov, nr, pos, plain);
   }
   if (n < 0) {
     int err = -errno;
@@ -451,6 +459,12 @@ int rw_prep_read_fixed(IoKiocb* req, const io_uring_sqe* sqe) { return prep_fixe
 int rw_prep_write_fixed(IoKiocb* req, const io_uring_sqe* sqe) { return prep_fixed(req, sqe); }
 int rw_prep_readv(IoKiocb* req, const io_uring_sqe* sqe) { return prep_vec(req, sqe); }
 int rw_prep_writev(IoKiocb* req, const io_uring_sqe* sqe) { return prep_vec(req, sqe); }
+
+void host_plug_flush(HostAioPlug* plug) {
+  const unsigned taken = core::host_aio_submit_batch(plug->reqs, plug->nr);
+  for (unsigned i = taken; i < plug->nr; ++i) host_end_io(plug->reqs[i]->owner, -EAGAIN);
+  plug->nr = 0;
+}
 
 int rw_read(IoKiocb* req, unsigned issue_flags) { return rw_issue(req, issue_flags, false); }
 int rw_write(IoKiocb* req, unsigned issue_flags) { return rw_issue(req, issue_flags, true); }

@@ -286,6 +286,10 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags) {
 
 void queue_sqe(IoKiocb* req) {
   const IoOpDef* def = op_def(req->opcode);
+  // A plugged request holds a descriptor number only: an op that may close
+  // or replace descriptors must not run before the plug is sent.
+  HostAioPlug* plug = req->ctx->st.host_plug;
+  if (plug && plug->nr && !def->plug) host_plug_flush(plug);
   if (def->force_async && !(req->flags & kReqFail)) {
     // Ops that always block go straight to a worker (they would answer a
     // non-blocking attempt with -EAGAIN), except on a block device whose
@@ -410,12 +414,16 @@ void issue_bdev_list(IoKiocb* first) {
 int submit_and_flush(IoRingCtx* ctx, unsigned nr) {
   int ret;
   IoKiocb* bdev;
+  HostAioPlug host_plug;
   {
     core::LockGuard lock(ctx->uring_lock);
     RunningCtxScope scope(ctx);
+    ctx->st.host_plug = &host_plug;
     ret = submit_sqes(ctx, nr);
+    ctx->st.host_plug = nullptr;
     bdev = take_bdev_batch(ctx);
   }
+  if (host_plug.nr) host_plug_flush(&host_plug);
   if (bdev) issue_bdev_list(bdev);
   if (tw_pending(ctx)) tw_run(ctx);
   return ret;

@@ -71,7 +71,8 @@ struct AlignedBuf {
 };
 
 std::vector<Cqe> by_user_data(std::vector<Cqe> c) {
-  std::sort(c.begin(), c.end(), [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
+  std::sort(c.begin(), c.end(),
+            [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
   return c;
 }
 
@@ -83,9 +84,9 @@ std::vector<Cqe> direct_sequence(Ring& r, int fd, std::string* data) {
   prep(r.sqe(), IORING_OP_READ, fd, buf.p, 4096, 0, 1);
   struct iovec iov[2] = {{buf.p + 4096, 4096}, {buf.p + 8192, 8192}};
   prep(r.sqe(), IORING_OP_READV, fd, iov, 2, 8192, 2);
-  prep(r.sqe(), IORING_OP_READ, fd, buf.p + 1, 4096, 0, 3);          // misaligned memory
-  prep(r.sqe(), IORING_OP_READ, fd, buf.p + 16384, 4096, 100, 4);    // misaligned offset
-  prep(r.sqe(), IORING_OP_READ, fd, buf.p + 20480, 8192, 61440, 5);  // across the end
+  prep(r.sqe(), IORING_OP_READ, fd, buf.p + 1, 4096, 0, 3);            // misaligned memory
+  prep(r.sqe(), IORING_OP_READ, fd, buf.p + 16384, 4096, 100, 4);      // misaligned offset
+  prep(r.sqe(), IORING_OP_READ, fd, buf.p + 20480, 8192, 61440, 5);    // across the end
   prep(r.sqe(), IORING_OP_READ, fd, buf.p + 28672, 4096, 1 << 20, 6);  // past it
   EXPECT_EQ(6, r.submit(6));
   auto c = by_user_data(r.wait(6));
@@ -132,6 +133,42 @@ TEST(UringDirectIoDiff, SameCqesAsTheKernel) {
   EXPECT_EQ(kd, od) << "bytes read";
   EXPECT_EQ(-EINVAL, o.at(2).res);
   EXPECT_EQ(static_cast<int>(kFileSize - 61440), o.at(4).res);
+}
+
+// One submission of more reads than one io_submit carries, then a CLOSE of
+// their descriptor in the same batch: each read has its file before the
+// close runs, as the kernel's io_uring takes a reference at issue.
+std::vector<Cqe> batch_then_close(Ring& r, int fd, std::string* data) {
+  constexpr unsigned kReads = 40;
+  AlignedBuf buf(kReads * 4096);
+  for (unsigned i = 0; i < kReads; ++i)
+    prep(r.sqe(), IORING_OP_READ, fd, buf.p + i * 4096, 4096, (i % 16) * 4096, i);
+  prep(r.sqe(), IORING_OP_CLOSE, fd, nullptr, 0, 0, 100);
+  EXPECT_EQ(static_cast<int>(kReads + 1), r.submit(kReads + 1));
+  std::vector<Cqe> out = by_user_data(r.wait(kReads + 1));
+  data->assign(buf.p, kReads * 4096);
+  return out;
+}
+
+TEST(UringDirectIoDiff, BatchLargerThanOneSubmitThenClose) {
+  SKIP_WITHOUT_KERNEL_URING();
+  KernelBackend kb;
+  IostackBackend ib;
+  std::vector<Cqe> k, o;
+  std::string kd, od;
+  for (Backend* b : {static_cast<Backend*>(&kb), static_cast<Backend*>(&ib)}) {
+    DirectFile f;
+    if (f.fd < 0) GTEST_SKIP() << "O_DIRECT refused by the file system of /tmp";
+    Ring r(b);
+    ASSERT_GE(r.init(64), 0);
+    (b == &kb ? k : o) = batch_then_close(r, f.fd, b == &kb ? &kd : &od);
+    f.fd = -1;  // the ring closed it
+  }
+  EXPECT_EQ(k, o) << "kernel CQEs vs iostack CQEs";
+  EXPECT_EQ(kd, od) << "bytes read";
+  ASSERT_EQ(41u, o.size());
+  EXPECT_EQ(4096, o[0].res);
+  EXPECT_EQ(0, o[40].res);
 }
 
 // 32 reads in flight at once go to the kernel's AIO: one reaper thread,
