@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "core/host_uring.hpp"
 #include "core/list.hpp"
 
 namespace iostack::aio {
@@ -22,10 +23,13 @@ struct AioWork {
   bool quick = false;
 };
 
-// A batch built by one io_submit call and handed over at once.
+// A batch built by one io_submit call and handed over at once: work for
+// the pool, and O_DIRECT requests for the kernel's io_uring (aio_host_flush).
 struct AioWorkBatch {
   core::ListHead list;
   unsigned count = 0;
+  core::HostUringReq* host[core::kHostUringBatchMax];
+  unsigned host_nr = 0;
   void add(AioWork* w) {
     w->node.add_tail(&list);
     ++count;

@@ -96,9 +96,11 @@ void host_end_io(void* owner, long res) {
 
 // Direct I/O the kernel would queue: where this process may use the
 // kernel's io_uring, it queues it there, holding the file from submission
-// on as AIO does (no private descriptor needed). An iocb without
-// IOCB_FLAG_IOPRIO leaves the priority to the submitting thread, as here.
-bool rw_issue_host_uring(AioKiocb* req) {
+// on as AIO does (no private descriptor needed), the whole io_submit batch
+// in one enter. An iocb without IOCB_FLAG_IOPRIO leaves the priority to the
+// submitting thread, as here.
+bool rw_issue_host_uring(AioKiocb* req, AioWorkBatch* batch) {
+  if (!core::host_uring_usable()) return false;
   core::HostUringReq& h = req->host;
   h.opcode = req->write ? IORING_OP_WRITEV : IORING_OP_READV;
   h.fd = req->fd;
@@ -109,7 +111,28 @@ bool rw_issue_host_uring(AioKiocb* req) {
   h.ioprio = req->ioprio;
   h.done = host_end_io;
   req->host.owner = req;
-  return core::host_uring_submit(&req->host);
+  if (batch->host_nr == core::kHostUringBatchMax) aio_host_flush(batch);
+  batch->host[batch->host_nr++] = &req->host;
+  return true;
+}
+
+// Direct I/O the kernel would queue, without the kernel's io_uring: a
+// worker waits for it on a descriptor of its own.
+void rw_issue_worker(AioKiocb* req, AioWorkBatch* batch) {
+  const int fd = file_ref_private_fd(req->fd);
+  if (fd < 0) {
+    // No descriptor to spare: the same I/O here, blocking the submitter.
+    aio_complete_rw(req, os_rw(req));
+    return;
+  }
+  req->fd = fd;
+  // aio_prep_rw(): without IOCB_FLAG_IOPRIO the I/O carries the
+  // submitter's priority, which the worker must take on.
+  if (req->ioprio == 0) req->ioprio = task::current_ioprio();
+  req->work.fn = rw_work;
+  req->work.owner = req;
+  req->work.quick = true;
+  batch->add(&req->work);
 }
 
 // What the kernel's read_iter/write_iter answer for an empty transfer,
@@ -140,20 +163,8 @@ bool aio_is_eventfd(int fd) {
 
 int rw_issue_os(AioKiocb* req, int file_flags, AioWorkBatch* batch) {
   if ((file_flags & O_DIRECT) && direct_is_async(req, file_flags)) {
-    if (rw_issue_host_uring(req)) return 0;
-    const int fd = file_ref_private_fd(req->fd);
-    if (fd >= 0) {
-      req->fd = fd;
-      // aio_prep_rw(): without IOCB_FLAG_IOPRIO the I/O carries the
-      // submitter's priority, which the worker must take on.
-      if (req->ioprio == 0) req->ioprio = task::current_ioprio();
-      req->work.fn = rw_work;
-      req->work.owner = req;
-      req->work.quick = true;
-      batch->add(&req->work);
-      return 0;
-    }
-    // No descriptor to spare: the same I/O here, blocking the submitter.
+    if (!rw_issue_host_uring(req, batch)) rw_issue_worker(req, batch);
+    return 0;
   }
   // Buffered I/O runs inside the kernel's io_submit, in submission order,
   // blocking the caller when it has to: later iocbs of a batch see the
@@ -163,6 +174,13 @@ int rw_issue_os(AioKiocb* req, int file_flags, AioWorkBatch* batch) {
   if (res == -EISDIR && !req->write) return -EINVAL;
   aio_complete_rw(req, res);
   return 0;
+}
+
+void aio_host_flush(AioWorkBatch* batch) {
+  const unsigned taken = core::host_uring_submit_batch(batch->host, batch->host_nr);
+  for (unsigned i = taken; i < batch->host_nr; ++i)
+    rw_issue_worker(static_cast<AioKiocb*>(batch->host[i]->owner), batch);
+  batch->host_nr = 0;
 }
 
 }  // namespace iostack::aio

@@ -9,6 +9,9 @@ namespace iostack::aio {
 
 // 0, or what io_submit refuses the request with (a read of a directory).
 int rw_issue_os(AioKiocb* req, int file_flags, AioWorkBatch* batch);
+// Sends the O_DIRECT requests `batch` gathered to the kernel's io_uring;
+// those it does not take go to the workers (or run here).
+void aio_host_flush(AioWorkBatch* batch);
 // Whether `fd` is an eventfd.
 bool aio_is_eventfd(int fd);
 void rw_issue_bdev(AioKiocb* req);

@@ -15,6 +15,7 @@
 #include "aio/complete.hpp"
 #include "aio/ioctx_table.hpp"
 #include "aio/ops.hpp"
+#include "aio/rw_target.hpp"
 #include "block/plug.hpp"
 #include "core/uaccess.hpp"
 
@@ -122,6 +123,7 @@ long sys_io_submit(aio_context_t ctx_id, long nr, struct iocb** iocbpp) {
     if (ret != 0) break;
   }
   if (plugged) block::blk_finish_plug(&plug);
+  if (batch.host_nr) aio_host_flush(&batch);
   aio_wq_queue(&batch);
   put_ioctx(ctx);
   return i != 0 ? i : ret;

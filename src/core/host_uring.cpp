@@ -1,5 +1,5 @@
 // One small kernel io_uring per process, made on first use: submissions
-// under a lock, one at a time; an internal thread waits for completions and
+// under a lock, a batch per enter; an internal thread waits for completions and
 // runs them.
 #include "core/host_uring.hpp"
 
@@ -80,40 +80,47 @@ struct HostUring {
     usable = true;
   }
 
-  bool submit(HostUringReq* req) {
-    if (in_flight.fetch_add(1, std::memory_order_acq_rel) >= p.cq_entries) {
-      in_flight.fetch_sub(1, std::memory_order_acq_rel);
-      return false;
+  // Writes the SQEs of reqs[0..n) and enters once: how many the kernel took.
+  unsigned submit(HostUringReq* const* reqs, unsigned n) {
+    // Room in the CQ ring for every request in flight: none is ever dropped.
+    const std::uint32_t before = in_flight.fetch_add(n, std::memory_order_acq_rel);
+    const unsigned cq_room = before >= p.cq_entries ? 0 : p.cq_entries - before;
+    unsigned taken = 0;
+    {
+      LockGuard lock(sq_lock);
+      const std::uint32_t head = ring_word(rings, p.sq_off.head).load(std::memory_order_acquire);
+      const unsigned want = std::min({n, cq_room, p.sq_entries - (sq_tail - head)});
+      auto* array = reinterpret_cast<std::uint32_t*>(static_cast<char*>(rings) + p.sq_off.array);
+      for (unsigned i = 0; i < want; ++i) {
+        const std::uint32_t idx = (sq_tail + i) & (p.sq_entries - 1);
+        fill_sqe(&sqes[idx], reqs[i]);
+        array[idx] = idx;
+      }
+      if (want) {
+        ring_word(rings, p.sq_off.tail).store(sq_tail + want, std::memory_order_release);
+        const int got = sys_enter(fd, want, 0, 0);
+        taken = got > 0 ? static_cast<unsigned>(got) : 0;
+        // Only enters made under this lock take SQEs, so the slots not
+        // taken can be taken back.
+        sq_tail += taken;
+        ring_word(rings, p.sq_off.tail).store(sq_tail, std::memory_order_release);
+      }
     }
-    LockGuard lock(sq_lock);
-    const std::uint32_t head = ring_word(rings, p.sq_off.head).load(std::memory_order_acquire);
-    if (sq_tail - head >= p.sq_entries) {
-      in_flight.fetch_sub(1, std::memory_order_acq_rel);
-      return false;
-    }
-    const std::uint32_t idx = sq_tail & (p.sq_entries - 1);
-    io_uring_sqe& sqe = sqes[idx];
-    std::memset(&sqe, 0, sizeof(sqe));
-    sqe.opcode = req->opcode;
-    sqe.fd = req->fd;
-    sqe.addr = req->addr;
-    sqe.len = req->len;
-    sqe.off = req->off;
-    sqe.rw_flags = static_cast<__kernel_rwf_t>(req->rw_flags);
-    sqe.ioprio = req->ioprio;
-    sqe.user_data = reinterpret_cast<std::uintptr_t>(req);
+    if (taken < n) in_flight.fetch_sub(n - taken, std::memory_order_acq_rel);
+    return taken;
+  }
+
+  static void fill_sqe(io_uring_sqe* sqe, HostUringReq* req) {
+    std::memset(sqe, 0, sizeof(*sqe));
+    sqe->opcode = req->opcode;
+    sqe->fd = req->fd;
+    sqe->addr = req->addr;
+    sqe->len = req->len;
+    sqe->off = req->off;
+    sqe->rw_flags = static_cast<__kernel_rwf_t>(req->rw_flags);
+    sqe->ioprio = req->ioprio;
+    sqe->user_data = reinterpret_cast<std::uintptr_t>(req);
     req->handed.store(true, std::memory_order_release);
-    reinterpret_cast<std::uint32_t*>(static_cast<char*>(rings) + p.sq_off.array)[idx] = idx;
-    ring_word(rings, p.sq_off.tail).store(sq_tail + 1, std::memory_order_release);
-    if (sys_enter(fd, 1, 0, 0) != 1) {
-      // Not consumed: only enters made under this lock take SQEs, so the
-      // slot can be taken back.
-      ring_word(rings, p.sq_off.tail).store(sq_tail, std::memory_order_release);
-      in_flight.fetch_sub(1, std::memory_order_acq_rel);
-      return false;
-    }
-    sq_tail++;
-    return true;
   }
 
   static void reap(void* arg) {
@@ -142,14 +149,23 @@ struct HostUring {
   }
 };
 
-}  // namespace
-
-bool host_uring_submit(HostUringReq* req) {
-  if (g_disabled.load(std::memory_order_relaxed)) return false;
+HostUring* host_uring() {
+  if (g_disabled.load(std::memory_order_relaxed)) return nullptr;
   HostUring& h = Process::current().state<HostUring>();
   std::call_once(h.once, [&h] { h.start(); });
-  return h.usable && h.submit(req);
+  return h.usable ? &h : nullptr;
 }
+
+}  // namespace
+
+bool host_uring_usable() { return host_uring() != nullptr; }
+
+unsigned host_uring_submit_batch(HostUringReq* const* reqs, unsigned n) {
+  HostUring* h = host_uring();
+  return h && n ? h->submit(reqs, n) : 0;
+}
+
+bool host_uring_submit(HostUringReq* req) { return host_uring_submit_batch(&req, 1) == 1; }
 
 void host_uring_allow(bool allowed) { g_disabled.store(!allowed, std::memory_order_relaxed); }
 

@@ -32,6 +32,16 @@ struct HostUringReq {
 // requests in flight on it (the caller then does the I/O its own way).
 bool host_uring_submit(HostUringReq* req);
 
+// Hands reqs[0..n) to the kernel with one io_uring_enter. Returns how many
+// it took, from the front; the rest did not happen and are the caller's.
+unsigned host_uring_submit_batch(HostUringReq* const* reqs, unsigned n);
+
+// Whether host_uring_submit can be tried at all in this process.
+bool host_uring_usable();
+
+// The most requests an AIO submission gathers for one batch.
+constexpr unsigned kHostUringBatchMax = 32;
+
 // Whether host_uring_submit may use the kernel's io_uring (yes at first).
 // No where it is not the kernel's in this process (iostack serves it to the
 // program), in forked children too.
