@@ -2,6 +2,8 @@
 // blk-mq-sched.c).
 #include "block/blk_mq.hpp"
 
+#include <algorithm>
+
 #include "block/blk_mq_internal.hpp"
 #include "block/blk_trace.hpp"
 #include "block/disk.hpp"
@@ -38,7 +40,7 @@ void rq_init(Request* rq, RequestQueue* q, HwCtx* hctx, std::uint32_t opf, std::
   rq->ioprio = 0;
   rq->write_hint = 0;
   rq->pid = -1;
-  rq->start_time_ns = q->now();
+  rq->start_time_ns = blk_time_get_ns(q->clock());
   rq->io_start_time_ns = 0;
   rq->fifo_time = 0;
   rq->elv_priv[0] = rq->elv_priv[1] = nullptr;
@@ -122,7 +124,7 @@ bool blk_mq_attempt_bio_merge(RequestQueue* q, Bio* bio, unsigned nr_segs) {
 
 void blk_mq_start_request(Request* rq) {
   trace_rq(rq, kTraceIssue);
-  rq->io_start_time_ns = rq->q->now();
+  if (rq->q->stats_enabled()) rq->io_start_time_ns = blk_time_get_ns(rq->q->clock());
   rq->rq_flags |= RQF_STARTED;
   rq->state.store(MQ_RQ_IN_FLIGHT, std::memory_order_release);
   rq->mq_hctx->nr_active.fetch_add(1, std::memory_order_relaxed);
@@ -472,7 +474,10 @@ bool blk_update_request(Request* rq, BlkStatus error, unsigned nr_bytes) {
 }
 
 void blk_mq_end_request_nodata(Request* rq, BlkStatus error) {
-  const std::uint64_t now = rq->q->now();
+  // Another thread's plug may have stamped the request after this one's
+  // plug read the clock: time never runs backwards for a request.
+  const std::uint64_t now =
+      std::max({blk_time_get_ns(rq->q->clock()), rq->start_time_ns, rq->io_start_time_ns});
   if (rq->rq_flags & RQF_STARTED) {
     rq->rq_flags &= ~RQF_STARTED;
     rq->mq_hctx->nr_active.fetch_sub(1, std::memory_order_relaxed);

@@ -60,6 +60,7 @@ void blk_start_plug(BlkPlug* plug) {
   plug->multiple_queues = false;
   plug->has_elevator = false;
   plug->nowait = false;
+  plug->cur_ktime = 0;
   t_plug = plug;
 }
 
@@ -74,6 +75,17 @@ void blk_flush_plug(BlkPlug* plug, bool from_schedule) {
 }
 
 void blk_flush_current_plug_before_sleep() { blk_flush_plug(t_plug, true); }
+
+std::uint64_t blk_time_get_ns(const core::Clock* clock) {
+  BlkPlug* plug = t_plug;
+  if (!plug) return clock->now();
+  // A zero reading is taken again, as the kernel does: rare and harmless.
+  if (!plug->cur_ktime || plug->ktime_clock != clock) {
+    plug->cur_ktime = clock->now();
+    plug->ktime_clock = clock;
+  }
+  return plug->cur_ktime;
+}
 
 void blk_add_rq_to_plug(BlkPlug* plug, Request* rq) {
   // The list is FIFO and, as rq_list_peek does since 6.12, the size check
@@ -111,6 +123,7 @@ void blk_mq_flush_plug_list(BlkPlug* plug, bool from_schedule) {
     }
     while (!list.empty()) dispatch_plug_run(&list, from_schedule);
   }
+  plug->cur_ktime = 0;  // time moves on once the batch is out
 }
 
 }  // namespace iostack::block

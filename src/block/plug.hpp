@@ -3,6 +3,7 @@
 // merge and go to the driver together.
 #pragma once
 
+#include "core/clock.hpp"
 #include "core/list.hpp"
 
 namespace iostack::block {
@@ -17,6 +18,10 @@ struct BlkPlug {
   bool multiple_queues = false;
   bool has_elevator = false;
   bool nowait = false;
+  // blk_time_get_ns: one clock reading serves the whole plug, until it is
+  // flushed or its thread sleeps.
+  std::uint64_t cur_ktime = 0;
+  const core::Clock* ktime_clock = nullptr;
 };
 
 // Plugging is per thread (current->plug). Nested starts are ignored: only the
@@ -29,5 +34,8 @@ BlkPlug* current_plug();
 void blk_flush_plug(BlkPlug* plug, bool from_schedule);
 // What the scheduler does on io_schedule(): flush the current thread's plug.
 void blk_flush_current_plug_before_sleep();
+
+// blk_time_get_ns: `clock`'s time, read once per plug of the calling thread.
+std::uint64_t blk_time_get_ns(const core::Clock* clock);
 
 }  // namespace iostack::block

@@ -51,8 +51,6 @@ RequestQueue::~RequestQueue() {
   for (auto& h : hctxs_) clock_->cancel(&h->delay_timer);
 }
 
-std::uint64_t RequestQueue::now() const { return clock_->now(); }
-
 HwCtx* RequestQueue::map_queue() const {
   if (hctxs_.size() == 1) return hctxs_[0].get();
   const int cpu = sched_getcpu();

@@ -40,7 +40,8 @@ class RequestQueue {
 
   BlockDriver* driver() const { return driver_; }
   core::Clock* clock() const { return clock_; }
-  std::uint64_t now() const;
+  std::uint64_t now() const { return clock_->now(); }
+  std::uint64_t jiffies() const { return clock_->coarse_now(); }
   Disk* disk() const { return disk_; }
   void set_disk(Disk* d) { disk_ = d; }
 
@@ -55,6 +56,11 @@ class RequestQueue {
   // 0 merges, 1 only the one-hit cache... (QUEUE_FLAG_NOMERGES/NOXMERGES): 0, 1, 2.
   int nomerges() const { return nomerges_.load(std::memory_order_relaxed); }
   bool io_stat() const { return io_stat_; }
+  // QUEUE_FLAG_STATS (blk_stat_enable_accounting): a user of per-request
+  // device times (kyber) wants io_start_time_ns stamped at issue.
+  void stat_enable() { stat_users_.fetch_add(1, std::memory_order_relaxed); }
+  void stat_disable() { stat_users_.fetch_sub(1, std::memory_order_relaxed); }
+  bool stats_enabled() const { return stat_users_.load(std::memory_order_relaxed) > 0; }
   FlushQueue* flush_queue() { return &fq_; }
 
   // --- /sys/block/<dev>/queue attributes ---
@@ -99,6 +105,7 @@ class RequestQueue {
   unsigned nr_requests_;
   std::atomic<int> nomerges_{0};
   bool io_stat_ = true;
+  std::atomic<int> stat_users_{0};
   FlushQueue fq_;
   std::unique_ptr<std::max_align_t[]> flush_pdu_;  // driver data of fq_.flush_rq
 

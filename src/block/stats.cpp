@@ -29,7 +29,7 @@ void account_io_start(Request* rq) {
   DiskStatCounters* s = counters(rq);
   if (!s || !rq->q->io_stat()) return;
   rq->rq_flags |= RQF_IO_STAT;
-  update_io_ticks(s, rq->q->now(), false);
+  update_io_ticks(s, rq->q->jiffies(), false);
   s->in_flight[op_is_write(rq->cmd_flags)].fetch_add(1, kRelaxed);
 }
 
@@ -55,7 +55,7 @@ void account_io_done(Request* rq, std::uint64_t now) {
   if ((rq->rq_flags & (RQF_IO_STAT | RQF_FLUSH_SEQ)) != RQF_IO_STAT) return;
   DiskStatCounters* s = counters(rq);
   const StatGroup g = op_stat_group(rq->cmd_flags);
-  update_io_ticks(s, now, true);
+  update_io_ticks(s, rq->q->jiffies(), true);
   s->ios[g].fetch_add(1, kRelaxed);
   s->nsecs[g].fetch_add(now - rq->start_time_ns, kRelaxed);
   s->in_flight[op_is_write(rq->cmd_flags)].fetch_sub(1, kRelaxed);

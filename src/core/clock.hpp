@@ -32,6 +32,10 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual Nanos now() const = 0;
+  // The kernel's jiffies, in nanoseconds: may lag now() by up to a
+  // scheduler tick, and costs far less. For what the kernel keeps in
+  // jiffies (deadline FIFO expiry, io_ticks).
+  virtual Nanos coarse_now() const { return now(); }
   // Arms (or re-arms) `t` to fire at absolute time `expires`.
   virtual void arm(Timer* t, Nanos expires) = 0;
   // Disarms `t`; returns true when it was pending. After it returns the

@@ -25,6 +25,12 @@ Nanos RealClock::now() const {
   return static_cast<Nanos>(ts.tv_sec) * kNsPerSec + static_cast<Nanos>(ts.tv_nsec);
 }
 
+Nanos RealClock::coarse_now() const {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<Nanos>(ts.tv_sec) * kNsPerSec + static_cast<Nanos>(ts.tv_nsec);
+}
+
 void RealClock::arm(Timer* t, Nanos expires) {
   bool wake;
   {

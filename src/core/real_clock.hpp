@@ -16,6 +16,7 @@ class RealClock final : public Clock {
   RealClock();
   ~RealClock() override;
   Nanos now() const override;
+  Nanos coarse_now() const override;  // CLOCK_MONOTONIC_COARSE
   void arm(Timer* t, Nanos expires) override;
   bool cancel(Timer* t) override;
 

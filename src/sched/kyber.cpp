@@ -167,6 +167,7 @@ Kyber::Kyber(block::RequestQueue* q) : Elevator(q) {
   timer_.fn = &Kyber::timer_cb;
   timer_.priv = this;
   if (q) {
+    q->stat_enable();  // kyber_init_sched: blk_stat_enable_accounting
     clock_ = q->clock();
     khds_.resize(q->nr_hw_queues());
     // init_hctx / depth_updated set this again once the tags exist.
@@ -178,6 +179,7 @@ Kyber::~Kyber() {
   // timer_shutdown_sync: after cancel() the callback is neither running nor
   // armed.
   if (clock_) clock_->cancel(&timer_);
+  if (queue()) queue()->stat_disable();
   for (auto& khd : khds_) {
     if (!khd) continue;
     for (unsigned d = 0; d < kKyberNumDomains; ++d) tokens_[d]->del_wait(&khd->domain_wait[d]);

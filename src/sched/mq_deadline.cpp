@@ -180,7 +180,7 @@ void MqDeadline::insert_requests(block::HwCtx*, core::ListHead* list, unsigned f
   core::ListHead free;
   {
     core::LockGuard g(lock_);
-    const std::uint64_t now = queue()->now();
+    const std::uint64_t now = queue()->jiffies();
     while (!list->empty()) {
       Request* rq = block::rq_from_queuelist(list->first());
       rq->queuelist.del();
@@ -315,7 +315,7 @@ Request* MqDeadline::dispatch_aged(std::uint64_t now) {
 
 Request* MqDeadline::dispatch_request(block::HwCtx*) {
   core::LockGuard g(lock_);
-  const std::uint64_t now = queue()->now();
+  const std::uint64_t now = queue()->jiffies();
   if (Request* rq = dispatch_aged(now)) return rq;
   // Strict priority: a class with queued requests (even ones the driver
   // still holds) keeps lower classes waiting.

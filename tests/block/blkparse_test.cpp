@@ -105,8 +105,11 @@ TEST_F(BlkparseTest, CountsOfQueueMergeIssueCompleteAndMergedSizes) {
   EXPECT_EQ(n["D"], 1 + 4 + 2 + 1 + 2) << "the requeued request is issued twice";
   EXPECT_EQ(n["R"], 1);
   EXPECT_EQ(n["C"], 1 + 4 + 2 + 1 + 1);
-  EXPECT_EQ(n["P"], 2);
-  EXPECT_EQ(n["U"], 2);
+  // The two explicit plugs, and the plug __submit_bio puts around each bio
+  // submitted without one (4 reads, 2 halves, the busy read), as the
+  // kernel's trace shows for a lone O_DIRECT read of a loop device.
+  EXPECT_EQ(n["P"], 2 + 4 + 2 + 1);
+  EXPECT_EQ(n["U"], 2 + 4 + 2 + 1);
   unsigned long write_d = 0, write_c = 0;
   for (const auto& e : parse_events(text)) {
     if (e.rwbs[0] != 'W') continue;

@@ -168,10 +168,16 @@ class NoneMergeTest : public BlockTest {};
 
 TEST_F(NoneMergeTest, SoftwareQueueMergeLooksAtTheLastEightRequests) {
   make("none", {}, 16);
-  // A busy driver makes new requests queue in the software queue.
+  // A busy driver parks the first request on the dispatch list.
   drv.busy = 1000;
   submit(REQ_OP_WRITE, 1u << 20, 4096);
+  // A plug flushed as its thread goes to sleep inserts into the software
+  // queue, which stays put while the dispatch list cannot move.
+  BlkPlug plug;
+  blk_start_plug(&plug);
   for (int i = 0; i < 10; ++i) submit(REQ_OP_WRITE, 1000 * (i + 1), 4096);
+  blk_flush_current_plug_before_sleep();
+  blk_finish_plug(&plug);
   submit(REQ_OP_WRITE, 1000 * 10 + 8, 4096);  // newest: found
   submit(REQ_OP_WRITE, 1000 * 1 + 8, 4096);   // 10th from the end: not tried
   EXPECT_TRUE(drv.issued.empty());
