@@ -73,6 +73,12 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[IORING_OP_READ].buffer_select = true;
   t[IORING_OP_READV].buffer_select = true;
   t[IORING_OP_WRITE] = rw_def(rw_prep_write, rw_write, false);
+  t[uapi::kOpReadMultishot] = simple_def(rw_prep_read_mshot, rw_read_mshot, true);
+  t[uapi::kOpReadMultishot].unbound_nonreg_file = true;
+  t[uapi::kOpReadMultishot].pollin = true;
+  t[uapi::kOpReadMultishot].buffer_select = true;
+  t[uapi::kOpReadvFixed] = rw_def(rw_prep_vec_fixed, rw_read, true);
+  t[uapi::kOpWritevFixed] = rw_def(rw_prep_vec_fixed, rw_write, false);
   t[IORING_OP_FSYNC] = simple_def(fsync_prep, fsync_issue, true, true);
   t[IORING_OP_SYNC_FILE_RANGE] = simple_def(sfr_prep, sfr_issue, true, true);
   t[IORING_OP_FALLOCATE] = simple_def(fallocate_prep, fallocate_issue, true, true);

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "core/import_iovec.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 
@@ -177,6 +178,30 @@ int fixed_buf_check(IoRingCtx* ctx, unsigned index, std::uint64_t addr, std::uin
       ret = 0;
   }
   if (!locked) ctx->uring_lock.unlock();
+  return ret;
+}
+
+int fixed_buf_check_vec(IoRingCtx* ctx, unsigned index, const struct iovec* iov, int nr,
+                        std::int64_t* total, bool locked) NO_THREAD_SAFETY_ANALYSIS {
+  if (!locked) ctx->uring_lock.lock();
+  int ret = -EFAULT;
+  std::uint64_t sum = 0;
+  if (index < ctx->bufs.size() && ctx->bufs[index].len) {
+    const MappedBuf& b = ctx->bufs[index];
+    ret = 0;
+    for (int i = 0; i < nr && !ret; ++i) {
+      const auto addr = reinterpret_cast<std::uint64_t>(iov[i].iov_base);
+      const std::uint64_t len = iov[i].iov_len;
+      std::uint64_t end;
+      if (__builtin_add_overflow(addr, len, &end) || addr < b.ubuf || end > b.ubuf + b.len || !len)
+        ret = -EFAULT;
+      else if (__builtin_add_overflow(sum, len, &sum))
+        ret = -EOVERFLOW;
+    }
+    if (!ret && sum > core::kMaxRwCount) ret = -EINVAL;
+  }
+  if (!locked) ctx->uring_lock.unlock();
+  *total = static_cast<std::int64_t>(sum);
   return ret;
 }
 

@@ -3,6 +3,8 @@
 // so an unregister or update never closes it under a request still using it.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <atomic>
 #include <cstdint>
 #include <vector>
@@ -46,5 +48,10 @@ bool fixed_buf_exists(IoRingCtx* ctx, unsigned index, bool locked);
 // Fixed-buffer import: -EFAULT when [addr, addr+len) leaves buffer `index`.
 int fixed_buf_check(IoRingCtx* ctx, unsigned index, std::uint64_t addr, std::uint64_t len,
                     bool locked);
+// io_import_reg_vec for READV_FIXED / WRITEV_FIXED: every segment must lie
+// in buffer `index` and be non-empty (-EFAULT), the sum must not overflow
+// (-EOVERFLOW) nor exceed MAX_RW_COUNT (-EINVAL). The sum goes to `*total`.
+int fixed_buf_check_vec(IoRingCtx* ctx, unsigned index, const struct iovec* iov, int nr,
+                        std::int64_t* total, bool locked);
 
 }  // namespace iostack::uring
