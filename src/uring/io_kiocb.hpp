@@ -219,6 +219,7 @@ struct IoKiocb {
     SpliceData splice;
     MsgRingData msg;
     FixedInstallData install;
+    RsrcUpdateData rsrc_up;
     XattrData xattr;
     MadviseData madvise;
   };

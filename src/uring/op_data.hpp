@@ -155,6 +155,13 @@ struct MadviseData {
   int advice;
 };
 
+// struct io_rsrc_update (io_uring/rsrc.c): FILES_UPDATE.
+struct RsrcUpdateData {
+  std::uint64_t arg;
+  std::uint32_t nr;
+  std::uint32_t offset;
+};
+
 // struct io_fixed_install (io_uring/openclose.c)
 struct FixedInstallData {
   int o_flags;

@@ -141,6 +141,8 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[IORING_OP_TEE].unbound_nonreg_file = true;
   t[IORING_OP_MSG_RING] = simple_def(msg_ring_prep, msg_ring_issue, true);
   t[IORING_OP_MSG_RING].iopoll = true;
+  t[IORING_OP_FILES_UPDATE] = simple_def(files_update_prep, files_update_issue, false);
+  t[IORING_OP_FILES_UPDATE].iopoll = true;
   t[uapi::kOpFixedFdInstall] = simple_def(fixed_fd_install_prep, fixed_fd_install_issue, true);
   return t;
 }

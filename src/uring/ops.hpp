@@ -69,6 +69,9 @@ int msg_ring_prep(IoKiocb*, const io_uring_sqe*);
 int msg_ring_issue(IoKiocb*, unsigned);
 int fixed_fd_install_prep(IoKiocb*, const io_uring_sqe*);
 int fixed_fd_install_issue(IoKiocb*, unsigned);
+// rsrc.cpp: FILES_UPDATE
+int files_update_prep(IoKiocb*, const io_uring_sqe*);
+int files_update_issue(IoKiocb*, unsigned);
 
 // xattr.cpp
 int fgetxattr_prep(IoKiocb*, const io_uring_sqe*);

@@ -800,7 +800,9 @@ TEST(UringOpsDiff, ProbeReportsASubsetOfTheKernel) {
       54 /* FIXED_FD_INSTALL */, IORING_OP_OPENAT2, IORING_OP_MADVISE, IORING_OP_FGETXATTR,
       IORING_OP_FSETXATTR, IORING_OP_GETXATTR, IORING_OP_SETXATTR,
       // rw_more_diff_test.cpp
-      49 /* READ_MULTISHOT */, 60 /* READV_FIXED */, 61 /* WRITEV_FIXED */};
+      49 /* READ_MULTISHOT */, 60 /* READV_FIXED */, 61 /* WRITEV_FIXED */,
+      // rsrc_diff_test.cpp
+      IORING_OP_FILES_UPDATE};
   std::sort(o.begin(), o.end());
   auto sorted = expect;
   std::sort(sorted.begin(), sorted.end());
