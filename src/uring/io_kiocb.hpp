@@ -220,6 +220,9 @@ struct IoKiocb {
     MsgRingData msg;
     FixedInstallData install;
     RsrcUpdateData rsrc_up;
+    EpollWaitData epoll_wait;
+    PipeData pipe;
+    UringCmdData ucmd;
     XattrData xattr;
     MadviseData madvise;
   };

@@ -162,6 +162,30 @@ struct RsrcUpdateData {
   std::uint32_t offset;
 };
 
+// struct io_epoll_wait (io_uring/epoll.c)
+struct EpollWaitData {
+  int maxevents;
+  std::uint64_t events;
+};
+
+// struct io_pipe (io_uring/openclose.c)
+struct PipeData {
+  std::uint64_t fds;
+  int flags;
+  std::uint32_t file_slot;
+};
+
+// struct io_uring_cmd (io_uring/uring_cmd.c) and the socket commands' SQE
+// fields (io_uring/cmd_net.c).
+struct UringCmdData {
+  std::uint32_t cmd_op;
+  unsigned flags;
+  int level;
+  int optname;
+  int optlen;
+  std::uint64_t optval;
+};
+
 // struct io_fixed_install (io_uring/openclose.c)
 struct FixedInstallData {
   int o_flags;

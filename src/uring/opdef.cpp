@@ -143,6 +143,13 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[IORING_OP_MSG_RING].iopoll = true;
   t[IORING_OP_FILES_UPDATE] = simple_def(files_update_prep, files_update_issue, false);
   t[IORING_OP_FILES_UPDATE].iopoll = true;
+  t[uapi::kOpEpollWait] = simple_def(epoll_wait_prep, epoll_wait_issue, true);
+  t[uapi::kOpEpollWait].pollin = true;
+  t[uapi::kOpPipe] = simple_def(pipe_prep, pipe_issue, false);
+  t[IORING_OP_URING_CMD] = simple_def(uring_cmd_prep, uring_cmd_issue, true);
+  t[IORING_OP_URING_CMD].iopoll = true;
+  t[IORING_OP_URING_CMD].plug = true;
+  t[IORING_OP_URING_CMD].buffer_select = true;  // multishot commands (none here)
   t[uapi::kOpFixedFdInstall] = simple_def(fixed_fd_install_prep, fixed_fd_install_issue, true);
   return t;
 }

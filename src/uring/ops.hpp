@@ -61,6 +61,13 @@ int open_direct_issue(IoKiocb*, unsigned);
 // epoll.cpp, splice.cpp, msg_ring.cpp, filetable.cpp
 int epoll_ctl_prep(IoKiocb*, const io_uring_sqe*);
 int epoll_ctl_issue(IoKiocb*, unsigned);
+int epoll_wait_prep(IoKiocb*, const io_uring_sqe*);
+int epoll_wait_issue(IoKiocb*, unsigned);
+// pipe.cpp, uring_cmd.cpp
+int pipe_prep(IoKiocb*, const io_uring_sqe*);
+int pipe_issue(IoKiocb*, unsigned);
+int uring_cmd_prep(IoKiocb*, const io_uring_sqe*);
+int uring_cmd_issue(IoKiocb*, unsigned);
 int splice_prep(IoKiocb*, const io_uring_sqe*);
 int splice_issue(IoKiocb*, unsigned);
 int tee_prep(IoKiocb*, const io_uring_sqe*);
