@@ -174,6 +174,10 @@ void apoll_release(IoKiocb* req);
 bool file_can_poll(IoKiocb* req);
 void poll_remove_all(IoRingCtx* ctx);
 
+// ---- futex.cpp (io_uring/futex.c): armed FUTEX_WAIT/WAITV requests.
+int futex_cancel(IoRingCtx* ctx, CancelMatch* cd);
+void futex_remove_all(IoRingCtx* ctx);
+
 // ---- wait.cpp (io_cqring_wait)
 struct ExtArg {
   const sigset_t* sig = nullptr;

@@ -223,6 +223,7 @@ struct IoKiocb {
     EpollWaitData epoll_wait;
     PipeData pipe;
     UringCmdData ucmd;
+    FutexData futex;
     XattrData xattr;
     MadviseData madvise;
   };

@@ -186,6 +186,18 @@ struct UringCmdData {
   std::uint64_t optval;
 };
 
+// struct io_futex (io_uring/futex.c): FUTEX_WAIT, FUTEX_WAKE, FUTEX_WAITV.
+// `waiters` (futex.cpp's entries, kReqCleanup) are what the table links.
+struct FutexData {
+  std::uint64_t uaddr;
+  std::uint64_t val;
+  std::uint64_t mask;
+  unsigned flags;  // FUTEX2_*
+  unsigned nr_waiters;
+  void* waiters;
+  bool queued;
+};
+
 // struct io_fixed_install (io_uring/openclose.c)
 struct FixedInstallData {
   int o_flags;

@@ -150,6 +150,11 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[IORING_OP_URING_CMD].iopoll = true;
   t[IORING_OP_URING_CMD].plug = true;
   t[IORING_OP_URING_CMD].buffer_select = true;  // multishot commands (none here)
+  t[uapi::kOpFutexWait] = simple_def(futex_prep, futex_wait_issue, false);
+  t[uapi::kOpFutexWake] = simple_def(futex_prep, futex_wake_issue, false);
+  t[uapi::kOpFutexWaitv] = simple_def(futexv_prep, futexv_wait_issue, false);
+  for (unsigned op : {uapi::kOpFutexWait, uapi::kOpFutexWake, uapi::kOpFutexWaitv})
+    t[op].cleanup = futex_cleanup;
   t[uapi::kOpFixedFdInstall] = simple_def(fixed_fd_install_prep, fixed_fd_install_issue, true);
   return t;
 }

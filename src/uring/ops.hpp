@@ -68,6 +68,13 @@ int pipe_prep(IoKiocb*, const io_uring_sqe*);
 int pipe_issue(IoKiocb*, unsigned);
 int uring_cmd_prep(IoKiocb*, const io_uring_sqe*);
 int uring_cmd_issue(IoKiocb*, unsigned);
+// futex.cpp
+int futex_prep(IoKiocb*, const io_uring_sqe*);  // FUTEX_WAIT and FUTEX_WAKE
+int futexv_prep(IoKiocb*, const io_uring_sqe*);
+int futex_wait_issue(IoKiocb*, unsigned);
+int futexv_wait_issue(IoKiocb*, unsigned);
+int futex_wake_issue(IoKiocb*, unsigned);
+void futex_cleanup(IoKiocb*);
 int splice_prep(IoKiocb*, const io_uring_sqe*);
 int splice_issue(IoKiocb*, unsigned);
 int tee_prep(IoKiocb*, const io_uring_sqe*);

@@ -234,6 +234,7 @@ void ring_destroy(IoRingCtx* ctx) {
     ctx->wq->cancel([](IoWqWork* w, void* c) { return w->owner == c && w->data; }, ctx, true);
   }
   poll_remove_all(ctx);
+  futex_remove_all(ctx);
   kill_timeouts(ctx);
   {
     core::LockGuard lock(ctx->uring_lock);
