@@ -224,6 +224,7 @@ struct IoKiocb {
     PipeData pipe;
     UringCmdData ucmd;
     FutexData futex;
+    WaitidData waitid;
     XattrData xattr;
     MadviseData madvise;
   };

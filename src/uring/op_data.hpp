@@ -198,6 +198,15 @@ struct FutexData {
   bool queued;
 };
 
+// struct io_waitid (io_uring/waitid.c)
+struct WaitidData {
+  int which;
+  int upid;
+  int options;
+  std::uint64_t infop;
+  int pidfd;  // P_PID: the pidfd waited on (ours)
+};
+
 // struct io_fixed_install (io_uring/openclose.c)
 struct FixedInstallData {
   int o_flags;

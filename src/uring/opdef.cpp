@@ -155,6 +155,9 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[uapi::kOpFutexWaitv] = simple_def(futexv_prep, futexv_wait_issue, false);
   for (unsigned op : {uapi::kOpFutexWait, uapi::kOpFutexWake, uapi::kOpFutexWaitv})
     t[op].cleanup = futex_cleanup;
+  t[uapi::kOpWaitid] = simple_def(waitid_prep, waitid_issue, false);
+  t[uapi::kOpWaitid].pollin = true;  // a pidfd's readiness
+  t[uapi::kOpWaitid].cleanup = waitid_cleanup;
   t[uapi::kOpFixedFdInstall] = simple_def(fixed_fd_install_prep, fixed_fd_install_issue, true);
   return t;
 }

@@ -75,6 +75,10 @@ int futex_wait_issue(IoKiocb*, unsigned);
 int futexv_wait_issue(IoKiocb*, unsigned);
 int futex_wake_issue(IoKiocb*, unsigned);
 void futex_cleanup(IoKiocb*);
+// waitid.cpp
+int waitid_prep(IoKiocb*, const io_uring_sqe*);
+int waitid_issue(IoKiocb*, unsigned);
+void waitid_cleanup(IoKiocb*);
 int splice_prep(IoKiocb*, const io_uring_sqe*);
 int splice_issue(IoKiocb*, unsigned);
 int tee_prep(IoKiocb*, const io_uring_sqe*);

@@ -320,8 +320,10 @@ int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
   req->flags &= ~kReqPolled;
   req_set_fail(req);
   req_set_res(req, -ECANCELED, 0);
+  const bool waitid = req->opcode == uapi::kOpWaitid;
   tw_add(req, tw_req_cancel);
-  return 0;
+  // io_waitid_cancel counts what it cancelled: the cancel reports 1.
+  return waitid ? 1 : 0;
 }
 
 void poll_remove_all(IoRingCtx* ctx) {

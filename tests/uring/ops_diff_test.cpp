@@ -806,7 +806,9 @@ TEST(UringOpsDiff, ProbeReportsASubsetOfTheKernel) {
       // newer_ops_diff_test.cpp
       IORING_OP_URING_CMD, 59 /* EPOLL_WAIT */, 62 /* PIPE */,
       // futex_diff_test.cpp
-      51 /* FUTEX_WAIT */, 52 /* FUTEX_WAKE */, 53 /* FUTEX_WAITV */};
+      51 /* FUTEX_WAIT */, 52 /* FUTEX_WAKE */, 53 /* FUTEX_WAITV */,
+      // waitid_diff_test.cpp
+      50 /* WAITID */};
   std::sort(o.begin(), o.end());
   auto sorted = expect;
   std::sort(sorted.begin(), sorted.end());
