@@ -16,7 +16,7 @@ long import_ubuf(void* buf, std::size_t len, struct iovec* iov) {
   return static_cast<long>(len);
 }
 
-long import_iovec(const struct iovec* uvec, unsigned nr, struct iovec* iov) {
+int iovec_from_user(const struct iovec* uvec, unsigned nr, struct iovec* iov) {
   if (nr == 0) return 0;
   if (nr > kUioMaxIov) return -EINVAL;
   const std::size_t bytes = sizeof(struct iovec) * nr;
@@ -27,7 +27,12 @@ long import_iovec(const struct iovec* uvec, unsigned nr, struct iovec* iov) {
   const std::size_t copied = (bytes - left) / sizeof(struct iovec);
   for (std::size_t i = 0; i < copied; ++i)
     if (static_cast<std::int64_t>(iov[i].iov_len) < 0) return -EINVAL;
-  if (left) return -EFAULT;
+  return left ? -EFAULT : 0;
+}
+
+long import_iovec(const struct iovec* uvec, unsigned nr, struct iovec* iov) {
+  if (nr == 0) return 0;
+  if (const int err = iovec_from_user(uvec, nr, iov)) return err;
   if (nr == 1) return import_ubuf(iov[0].iov_base, iov[0].iov_len, iov);
   std::size_t total = 0;
   for (unsigned i = 0; i < nr; ++i) {

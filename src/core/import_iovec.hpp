@@ -26,4 +26,9 @@ long import_ubuf(void* buf, std::size_t len, struct iovec* iov);
 // One segment is imported as import_ubuf() does.
 long import_iovec(const struct iovec* uvec, unsigned nr, struct iovec* iov);
 
+// iovec_from_user(): only the copy of the array, with the length checks made
+// while copying (-EINVAL above UIO_MAXIOV or for a negative length, -EFAULT);
+// the segments' addresses are not looked at. 0 on success.
+int iovec_from_user(const struct iovec* uvec, unsigned nr, struct iovec* iov);
+
 }  // namespace iostack::core

@@ -59,6 +59,8 @@ int try_cancel(CancelMatch* cd) {
   // Even when io-wq says it is running, an armed poll may need unarming.
   ret = poll_cancel(cd->ctx, cd);
   if (ret != -ENOENT) return ret;
+  ret = futex_cancel(cd->ctx, cd);
+  if (ret != -ENOENT) return ret;
   if (!(cd->flags & IORING_ASYNC_CANCEL_FD)) ret = timeout_cancel(cd->ctx, cd);
   return ret;
 }

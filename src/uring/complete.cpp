@@ -41,8 +41,11 @@ void count_req(const IoKiocb* req) {
   if (!req->ctx->stats->enabled()) return;
   const std::uint8_t op = req->opcode;
   req->ctx->stats->count_uring(
-      op, req->res, op == IORING_OP_READ || op == IORING_OP_READV || op == IORING_OP_READ_FIXED,
-      op == IORING_OP_WRITE || op == IORING_OP_WRITEV || op == IORING_OP_WRITE_FIXED);
+      op, req->res,
+      op == IORING_OP_READ || op == IORING_OP_READV || op == IORING_OP_READ_FIXED ||
+          op == uapi::kOpReadvFixed || op == uapi::kOpReadMultishot,
+      op == IORING_OP_WRITE || op == IORING_OP_WRITEV || op == IORING_OP_WRITE_FIXED ||
+          op == uapi::kOpWritevFixed);
 }
 
 // ThreadSanitizer pairs the program's acquire of the CQ tail, read through
@@ -102,6 +105,17 @@ void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std
   cq_unlock_post(ctx);
 }
 
+bool post_req_cqe(IoKiocb* req, std::int32_t res, std::uint32_t cflags, unsigned issue_flags) {
+  IoRingCtx* ctx = req->ctx;
+  // Completions already batched go first, or CQEs would be reordered.
+  if ((issue_flags & kIssueLocked) && ctx->st.compl_first) flush_completions(ctx);
+  cq_lock(ctx);
+  const bool posted = ctx->overflow_list.empty() && ring_has_space(ctx);
+  if (posted) write_cqe(ctx, req->user_data, res, cflags);
+  cq_unlock_post(ctx);
+  return posted;
+}
+
 void overflow_flush(IoRingCtx* ctx, bool dying) {
   if (!ctx->has_overflow.load(std::memory_order_acquire)) return;
   cq_lock(ctx);
@@ -135,6 +149,8 @@ void req_cleanup(IoKiocb* req) {
     switch (req->opcode) {
       case IORING_OP_READV:
       case IORING_OP_WRITEV:
+      case uapi::kOpReadvFixed:
+      case uapi::kOpWritevFixed:
         // rw.iov may have moved on after a partial transfer.
         std::free(req->rw.iov_alloc);
         req->rw.iov_alloc = nullptr;

@@ -29,6 +29,9 @@ bool fill_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::ui
 // eventfd, waiters, readiness of the ring fd. Call after unlocking.
 void commit_cq(IoRingCtx* ctx);
 void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags);
+// io_req_post_cqe: a multishot request's CQE, into the ring only (false when
+// it is full or CQEs wait in overflow: the request must end instead).
+bool post_req_cqe(IoKiocb* req, std::int32_t res, std::uint32_t cflags, unsigned issue_flags);
 // Inline completion: joins the submission batch (locked).
 void req_complete_defer(IoKiocb* req);
 void req_defer_failed(IoKiocb* req, int res);  // locked
@@ -102,7 +105,10 @@ int rw_prep_read(IoKiocb*, const io_uring_sqe*);
 int rw_prep_write(IoKiocb*, const io_uring_sqe*);
 int rw_prep_read_fixed(IoKiocb*, const io_uring_sqe*);
 int rw_prep_write_fixed(IoKiocb*, const io_uring_sqe*);
+int rw_prep_vec_fixed(IoKiocb*, const io_uring_sqe*);  // READV_FIXED and WRITEV_FIXED
 int rw_read(IoKiocb*, unsigned);
+int rw_prep_read_mshot(IoKiocb*, const io_uring_sqe*);
+int rw_read_mshot(IoKiocb*, unsigned);
 int rw_write(IoKiocb*, unsigned);
 // Sends what `plug` holds to the kernel's AIO; what it refuses goes the way
 // a request the device would have made wait goes (io-wq, or -EAGAIN).
@@ -166,7 +172,14 @@ bool arm_apoll(IoKiocb* req);
 // A multishot request keeps its fired internal poll for the next arming;
 // this drops it when the request ends.
 void apoll_release(IoKiocb* req);
+// io_file_can_poll: whether the file has readiness to wait for (not a
+// regular file, block device or directory).
+bool file_can_poll(IoKiocb* req);
 void poll_remove_all(IoRingCtx* ctx);
+
+// ---- futex.cpp (io_uring/futex.c): armed FUTEX_WAIT/WAITV requests.
+int futex_cancel(IoRingCtx* ctx, CancelMatch* cd);
+void futex_remove_all(IoRingCtx* ctx);
 
 // ---- wait.cpp (io_cqring_wait)
 struct ExtArg {

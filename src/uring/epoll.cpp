@@ -1,8 +1,10 @@
-// IORING_OP_EPOLL_CTL (io_uring/epoll.c): epoll_ctl(2) through the ring,
-// the event copied at prep.
+// IORING_OP_EPOLL_CTL and IORING_OP_EPOLL_WAIT (io_uring/epoll.c):
+// epoll_ctl(2) through the ring, the event copied at prep; and the ready
+// events of an epoll instance, waiting on its readiness when there are none.
 #include <sys/epoll.h>
 
 #include <cerrno>
+#include <climits>
 
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
@@ -35,6 +37,37 @@ int epoll_ctl_issue(IoKiocb* req, unsigned) {
   }
   const int r = epoll_ctl(e.epfd, e.op, e.fd, e.op == EPOLL_CTL_DEL ? nullptr : &e.event);
   const int ret = r < 0 ? -errno : 0;
+  if (ret < 0) req_set_fail(req);
+  req_set_res(req, ret, 0);
+  return kIouOk;
+}
+
+int epoll_wait_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (sqe->off || sqe->rw_flags || sqe->buf_index || sqe->splice_fd_in) return -EINVAL;
+  req->epoll_wait.maxevents = static_cast<int>(sqe->len);
+  req->epoll_wait.events = sqe->addr;
+  return 0;
+}
+
+// epoll_sendevents: ep_check_params (maxevents, the array, an epoll file),
+// then what is ready now; none is -EAGAIN, which waits on the instance's
+// readiness and tries again.
+int epoll_wait_issue(IoKiocb* req, unsigned) {
+  EpollWaitData& w = req->epoll_wait;
+  int ret;
+  if (is_ring_fd(req->os_fd)) {
+    // To the program a ring is no epoll instance (inside iostack it is one).
+    constexpr int kEpMaxEvents = INT_MAX / static_cast<int>(sizeof(struct epoll_event));
+    ret = -EINVAL;
+    if (w.maxevents > 0 && w.maxevents <= kEpMaxEvents &&
+        !core::access_ok(reinterpret_cast<void*>(w.events),
+                         static_cast<std::size_t>(w.maxevents) * sizeof(struct epoll_event)))
+      ret = -EFAULT;
+  } else {
+    ret = epoll_wait(req->os_fd, reinterpret_cast<struct epoll_event*>(w.events), w.maxevents, 0);
+    if (ret < 0) ret = -errno;
+  }
+  if (ret == 0) return -EAGAIN;
   if (ret < 0) req_set_fail(req);
   req_set_res(req, ret, 0);
   return kIouOk;

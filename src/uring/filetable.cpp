@@ -58,14 +58,24 @@ int fixed_fd_install(IoRingCtx* ctx, unsigned issue_flags, int fd, std::uint32_t
     n->fd = fd;
     n->bdev_ref = block::bdev_file_get(fd);
     n->bdev = block::bdev_of(n->bdev_ref);
-    if (FileNode* old = ctx->files[slot]) file_node_put(old);
-    ctx->files[slot] = n;
-    if (alloc) ctx->file_alloc_hint = slot + 1;
+    file_slot_replace(ctx, slot, n);
     ret = alloc ? static_cast<int>(slot) : 0;
   }
   if (!locked) ctx->uring_lock.unlock();
   if (ret < 0) close(fd);
   return ret;
+}
+
+void file_slot_replace(IoRingCtx* ctx, unsigned slot, FileNode* n) {
+  if (FileNode* old = ctx->files[slot]) {
+    ctx->files[slot] = nullptr;
+    ctx->file_alloc_hint = slot;
+    file_node_put(old);
+  }
+  if (n) {
+    ctx->files[slot] = n;
+    ctx->file_alloc_hint = slot + 1;
+  }
 }
 
 int register_file_alloc_range(IoRingCtx* ctx, void* arg) {

@@ -13,6 +13,7 @@
 #include "core/uaccess.hpp"
 #include "core/write_limit.hpp"
 #include "uring/engine.hpp"
+#include "uring/filetable.hpp"
 #include "uring/ops.hpp"
 
 namespace iostack::uring {
@@ -186,9 +187,8 @@ int close_issue(IoKiocb* req, unsigned issue_flags) NO_THREAD_SAFETY_ANALYSIS {
       ret = -EINVAL;
       if (slot < ctx->files.size()) {
         ret = -EBADF;
-        if (FileNode* n = ctx->files[slot]) {
-          ctx->files[slot] = nullptr;
-          file_node_put(n);
+        if (ctx->files[slot]) {
+          file_slot_replace(ctx, slot, nullptr);
           ret = 0;
         }
       }

@@ -219,6 +219,12 @@ struct IoKiocb {
     SpliceData splice;
     MsgRingData msg;
     FixedInstallData install;
+    RsrcUpdateData rsrc_up;
+    EpollWaitData epoll_wait;
+    PipeData pipe;
+    UringCmdData ucmd;
+    FutexData futex;
+    WaitidData waitid;
     XattrData xattr;
     MadviseData madvise;
   };

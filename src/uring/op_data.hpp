@@ -155,6 +155,58 @@ struct MadviseData {
   int advice;
 };
 
+// struct io_rsrc_update (io_uring/rsrc.c): FILES_UPDATE.
+struct RsrcUpdateData {
+  std::uint64_t arg;
+  std::uint32_t nr;
+  std::uint32_t offset;
+};
+
+// struct io_epoll_wait (io_uring/epoll.c)
+struct EpollWaitData {
+  int maxevents;
+  std::uint64_t events;
+};
+
+// struct io_pipe (io_uring/openclose.c)
+struct PipeData {
+  std::uint64_t fds;
+  int flags;
+  std::uint32_t file_slot;
+};
+
+// struct io_uring_cmd (io_uring/uring_cmd.c) and the socket commands' SQE
+// fields (io_uring/cmd_net.c).
+struct UringCmdData {
+  std::uint32_t cmd_op;
+  unsigned flags;
+  int level;
+  int optname;
+  int optlen;
+  std::uint64_t optval;
+};
+
+// struct io_futex (io_uring/futex.c): FUTEX_WAIT, FUTEX_WAKE, FUTEX_WAITV.
+// `waiters` (futex.cpp's entries, kReqCleanup) are what the table links.
+struct FutexData {
+  std::uint64_t uaddr;
+  std::uint64_t val;
+  std::uint64_t mask;
+  unsigned flags;  // FUTEX2_*
+  unsigned nr_waiters;
+  void* waiters;
+  bool queued;
+};
+
+// struct io_waitid (io_uring/waitid.c)
+struct WaitidData {
+  int which;
+  int upid;
+  int options;
+  std::uint64_t infop;
+  int pidfd;  // P_PID: the pidfd waited on (ours)
+};
+
 // struct io_fixed_install (io_uring/openclose.c)
 struct FixedInstallData {
   int o_flags;

@@ -73,6 +73,12 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[IORING_OP_READ].buffer_select = true;
   t[IORING_OP_READV].buffer_select = true;
   t[IORING_OP_WRITE] = rw_def(rw_prep_write, rw_write, false);
+  t[uapi::kOpReadMultishot] = simple_def(rw_prep_read_mshot, rw_read_mshot, true);
+  t[uapi::kOpReadMultishot].unbound_nonreg_file = true;
+  t[uapi::kOpReadMultishot].pollin = true;
+  t[uapi::kOpReadMultishot].buffer_select = true;
+  t[uapi::kOpReadvFixed] = rw_def(rw_prep_vec_fixed, rw_read, true);
+  t[uapi::kOpWritevFixed] = rw_def(rw_prep_vec_fixed, rw_write, false);
   t[IORING_OP_FSYNC] = simple_def(fsync_prep, fsync_issue, true, true);
   t[IORING_OP_SYNC_FILE_RANGE] = simple_def(sfr_prep, sfr_issue, true, true);
   t[IORING_OP_FALLOCATE] = simple_def(fallocate_prep, fallocate_issue, true, true);
@@ -135,6 +141,23 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[IORING_OP_TEE].unbound_nonreg_file = true;
   t[IORING_OP_MSG_RING] = simple_def(msg_ring_prep, msg_ring_issue, true);
   t[IORING_OP_MSG_RING].iopoll = true;
+  t[IORING_OP_FILES_UPDATE] = simple_def(files_update_prep, files_update_issue, false);
+  t[IORING_OP_FILES_UPDATE].iopoll = true;
+  t[uapi::kOpEpollWait] = simple_def(epoll_wait_prep, epoll_wait_issue, true);
+  t[uapi::kOpEpollWait].pollin = true;
+  t[uapi::kOpPipe] = simple_def(pipe_prep, pipe_issue, false);
+  t[IORING_OP_URING_CMD] = simple_def(uring_cmd_prep, uring_cmd_issue, true);
+  t[IORING_OP_URING_CMD].iopoll = true;
+  t[IORING_OP_URING_CMD].plug = true;
+  t[IORING_OP_URING_CMD].buffer_select = true;  // multishot commands (none here)
+  t[uapi::kOpFutexWait] = simple_def(futex_prep, futex_wait_issue, false);
+  t[uapi::kOpFutexWake] = simple_def(futex_prep, futex_wake_issue, false);
+  t[uapi::kOpFutexWaitv] = simple_def(futexv_prep, futexv_wait_issue, false);
+  for (unsigned op : {uapi::kOpFutexWait, uapi::kOpFutexWake, uapi::kOpFutexWaitv})
+    t[op].cleanup = futex_cleanup;
+  t[uapi::kOpWaitid] = simple_def(waitid_prep, waitid_issue, false);
+  t[uapi::kOpWaitid].pollin = true;  // a pidfd's readiness
+  t[uapi::kOpWaitid].cleanup = waitid_cleanup;
   t[uapi::kOpFixedFdInstall] = simple_def(fixed_fd_install_prep, fixed_fd_install_issue, true);
   return t;
 }

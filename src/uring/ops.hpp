@@ -61,6 +61,24 @@ int open_direct_issue(IoKiocb*, unsigned);
 // epoll.cpp, splice.cpp, msg_ring.cpp, filetable.cpp
 int epoll_ctl_prep(IoKiocb*, const io_uring_sqe*);
 int epoll_ctl_issue(IoKiocb*, unsigned);
+int epoll_wait_prep(IoKiocb*, const io_uring_sqe*);
+int epoll_wait_issue(IoKiocb*, unsigned);
+// pipe.cpp, uring_cmd.cpp
+int pipe_prep(IoKiocb*, const io_uring_sqe*);
+int pipe_issue(IoKiocb*, unsigned);
+int uring_cmd_prep(IoKiocb*, const io_uring_sqe*);
+int uring_cmd_issue(IoKiocb*, unsigned);
+// futex.cpp
+int futex_prep(IoKiocb*, const io_uring_sqe*);  // FUTEX_WAIT and FUTEX_WAKE
+int futexv_prep(IoKiocb*, const io_uring_sqe*);
+int futex_wait_issue(IoKiocb*, unsigned);
+int futexv_wait_issue(IoKiocb*, unsigned);
+int futex_wake_issue(IoKiocb*, unsigned);
+void futex_cleanup(IoKiocb*);
+// waitid.cpp
+int waitid_prep(IoKiocb*, const io_uring_sqe*);
+int waitid_issue(IoKiocb*, unsigned);
+void waitid_cleanup(IoKiocb*);
 int splice_prep(IoKiocb*, const io_uring_sqe*);
 int splice_issue(IoKiocb*, unsigned);
 int tee_prep(IoKiocb*, const io_uring_sqe*);
@@ -69,6 +87,9 @@ int msg_ring_prep(IoKiocb*, const io_uring_sqe*);
 int msg_ring_issue(IoKiocb*, unsigned);
 int fixed_fd_install_prep(IoKiocb*, const io_uring_sqe*);
 int fixed_fd_install_issue(IoKiocb*, unsigned);
+// rsrc.cpp: FILES_UPDATE
+int files_update_prep(IoKiocb*, const io_uring_sqe*);
+int files_update_issue(IoKiocb*, unsigned);
 
 // xattr.cpp
 int fgetxattr_prep(IoKiocb*, const io_uring_sqe*);

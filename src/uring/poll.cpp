@@ -229,15 +229,6 @@ class PollService {
   core::ListHead buckets_[kBuckets];  // armed POLL_ADDs by (ring, user_data)
 };
 
-// Whether poll can tell anything about the file: regular files and block
-// devices are always "ready".
-bool file_can_poll(IoKiocb* req) {
-  if (req->bdev) return false;
-  struct stat st;
-  if (fstat(req->os_fd, &st) != 0) return false;
-  return !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISDIR(st.st_mode);
-}
-
 int poll_now(int fd, std::uint32_t events) {
   struct pollfd pfd {
     fd, static_cast<short>(events & 0xffff), 0
@@ -270,6 +261,14 @@ IoKiocb* find_locked(IoRingCtx* ctx, CancelMatch* cd, bool poll_only) {
 }
 
 }  // namespace
+
+// Regular files and block devices are always "ready": poll tells nothing.
+bool file_can_poll(IoKiocb* req) {
+  if (req->bdev) return false;
+  struct stat st;
+  if (fstat(req->os_fd, &st) != 0) return false;
+  return !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISDIR(st.st_mode);
+}
 
 std::size_t poll_offset() {
   static const std::size_t off = [] {
@@ -321,8 +320,10 @@ int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
   req->flags &= ~kReqPolled;
   req_set_fail(req);
   req_set_res(req, -ECANCELED, 0);
+  const bool waitid = req->opcode == uapi::kOpWaitid;
   tw_add(req, tw_req_cancel);
-  return 0;
+  // io_waitid_cancel counts what it cancelled: the cancel reports 1.
+  return waitid ? 1 : 0;
 }
 
 void poll_remove_all(IoRingCtx* ctx) {

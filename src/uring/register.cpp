@@ -45,28 +45,6 @@ int reset_alloc_range(IoRingCtx* ctx, int ret) {
   return ret;
 }
 
-// IORING_REGISTER_FILES2 (io_register_rsrc): struct io_uring_rsrc_register,
-// a sparse table or descriptors. Resource tags are not implemented: a
-// nonzero tag is refused.
-int register_files2(IoRingCtx* ctx, void* arg, unsigned size) {
-  io_uring_rsrc_register rr{};
-  if (size != sizeof(rr)) return -EINVAL;
-  if (core::copy_from_user(&rr, arg, size)) return -EFAULT;
-  if (!rr.nr || rr.resv2) return -EINVAL;
-  if (rr.flags & ~IORING_RSRC_REGISTER_SPARSE) return -EINVAL;
-  if ((rr.flags & IORING_RSRC_REGISTER_SPARSE) && rr.data) return -EINVAL;
-  if (rr.tags) {
-    const auto* tags = reinterpret_cast<const std::uint64_t*>(rr.tags);
-    for (unsigned i = 0; i < rr.nr; ++i) {
-      std::uint64_t tag;
-      if (core::get_user(tag, &tags[i])) return -EFAULT;
-      if (tag) return -EINVAL;
-    }
-  }
-  if (!(rr.flags & IORING_RSRC_REGISTER_SPARSE) && !rr.data) return -EFAULT;
-  return register_files(ctx, reinterpret_cast<const void*>(rr.data), rr.nr);
-}
-
 int enable_rings(IoRingCtx* ctx) {
   if (!ctx->r_disabled.load(std::memory_order_acquire)) return -EBADFD;
   if ((ctx->flags & IORING_SETUP_SINGLE_ISSUER) && !ctx->submitter_tid.load())
@@ -136,7 +114,13 @@ int do_register(IoRingCtx* ctx, unsigned opcode, void* arg, unsigned nr_args) {
       if (!arg) return -EFAULT;  // a sparse table comes through FILES2
       return reset_alloc_range(ctx, register_files(ctx, arg, nr_args));
     case IORING_REGISTER_FILES2:
-      return reset_alloc_range(ctx, register_files2(ctx, arg, nr_args));
+      return reset_alloc_range(ctx, register_rsrc(ctx, arg, nr_args, true));
+    case IORING_REGISTER_BUFFERS2:
+      return register_rsrc(ctx, arg, nr_args, false);
+    case IORING_REGISTER_FILES_UPDATE2:
+      return register_rsrc_update(ctx, arg, nr_args, true);
+    case IORING_REGISTER_BUFFERS_UPDATE:
+      return register_rsrc_update(ctx, arg, nr_args, false);
     case IORING_UNREGISTER_FILES:
       if (arg || nr_args) return -EINVAL;
       return unregister_files(ctx);

@@ -1,4 +1,5 @@
-// Registered files and buffers (io_uring/rsrc.c, filetable.c).
+// Registered files and buffers (io_uring/rsrc.c, filetable.c): tables,
+// updates with resource tags, and the FILES_UPDATE opcode.
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
@@ -6,14 +7,18 @@
 
 #include <cerrno>
 
+#include "core/import_iovec.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
+#include "uring/filetable.hpp"
+#include "uring/ops.hpp"
 
 namespace iostack::uring {
 
 void file_node_put(FileNode* n) {
   if (n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     if (n->fd >= 0) close(n->fd);
+    if (n->tag) post_aux_cqe(n->ctx, n->tag, 0, 0);
     delete n;
   }
 }
@@ -22,7 +27,7 @@ namespace {
 
 // One slot: -1 (or IORING_REGISTER_FILES_SKIP at registration) leaves it
 // empty; an io_uring fd cannot be registered.
-int make_node(int fd, FileNode** out) {
+int make_node(IoRingCtx* ctx, int fd, FileNode** out) {
   *out = nullptr;
   if (fd == -1 || fd == IORING_REGISTER_FILES_SKIP) return 0;
   if (ring_file_get(fd)) return -EBADF;
@@ -30,24 +35,125 @@ int make_node(int fd, FileNode** out) {
   if (dup < 0) return -EBADF;
   auto* n = new FileNode;
   n->fd = dup;
+  n->ctx = ctx;
   n->bdev_ref = block::bdev_file_get(fd);
   n->bdev = block::bdev_of(n->bdev_ref);
   *out = n;
   return 0;
 }
 
+// io_rsrc_data_free: the last slot first, as the kernel frees them (the
+// order of the tag CQEs).
 void drop_files(IoRingCtx* ctx) {
-  for (FileNode*& n : ctx->files) {
-    if (n) file_node_put(n);
-    n = nullptr;
+  for (std::size_t i = ctx->files.size(); i-- > 0;) {
+    if (FileNode* n = ctx->files[i]) file_node_put(n);
+    ctx->files[i] = nullptr;
   }
   ctx->files.clear();
   ctx->files_registered = false;
 }
 
+void drop_bufs(IoRingCtx* ctx) {
+  for (std::size_t i = ctx->bufs.size(); i-- > 0;)
+    if (ctx->bufs[i].tag) post_aux_cqe(ctx, ctx->bufs[i].tag, 0, 0);
+  ctx->bufs.clear();
+  ctx->bufs_registered = false;
+}
+
+int get_tag(const void* tags, unsigned i, std::uint64_t* tag) {
+  *tag = 0;
+  if (!tags) return 0;
+  return core::get_user(*tag, static_cast<const std::uint64_t*>(tags) + i) ? -EFAULT : 0;
+}
+
+// __io_sqe_files_update: slot by slot; a slot is emptied before its new
+// descriptor is looked up, so a bad one leaves it empty.
+int files_update(IoRingCtx* ctx, std::uint32_t offset, const int* fds, const void* tags,
+                 unsigned nr) {
+  if (!ctx->files_registered) return -ENXIO;
+  if (std::uint64_t{offset} + nr > ctx->files.size()) return -EINVAL;
+  unsigned done = 0;
+  int err = 0;
+  for (; done < nr; ++done) {
+    std::uint64_t tag;
+    int fd;
+    if (get_tag(tags, done, &tag) || core::get_user(fd, &fds[done])) {
+      err = -EFAULT;
+      break;
+    }
+    if ((fd == IORING_REGISTER_FILES_SKIP || fd == -1) && tag) {
+      err = -EINVAL;
+      break;
+    }
+    if (fd == IORING_REGISTER_FILES_SKIP) continue;
+    file_slot_replace(ctx, offset + done, nullptr);
+    if (fd != -1) {
+      if (fd < 0) {
+        err = -EBADF;
+        break;
+      }
+      FileNode* n = nullptr;
+      err = make_node(ctx, fd, &n);
+      if (err) break;
+      n->tag = tag;
+      file_slot_replace(ctx, offset + done, n);
+    }
+  }
+  return done ? static_cast<int>(done) : err;
+}
+
+// io_buffer_validate, then the pinning (for writing, so read-only memory
+// is refused too). A null base with no length is an empty slot.
+int validate_buf(const struct iovec& v) {
+  if (!v.iov_base) return v.iov_len ? -EFAULT : 0;
+  if (!v.iov_len || v.iov_len > (1ull << 30)) return -EFAULT;
+  std::uint64_t end;
+  if (__builtin_add_overflow(reinterpret_cast<std::uint64_t>(v.iov_base), v.iov_len + 4095, &end))
+    return -EOVERFLOW;
+  return 0;
+}
+
+int make_buf(const struct iovec& v, MappedBuf* out) {
+  *out = MappedBuf{};
+  if (const int err = validate_buf(v)) return err;
+  if (!v.iov_base) return 0;
+  if (core::fault_in_writeable(v.iov_base, v.iov_len)) return -EFAULT;
+  out->ubuf = reinterpret_cast<std::uint64_t>(v.iov_base);
+  out->len = v.iov_len;
+  return 0;
+}
+
+// __io_sqe_buffers_update
+int buffers_update(IoRingCtx* ctx, std::uint32_t offset, std::uint64_t data, const void* tags,
+                   unsigned nr) {
+  if (!ctx->bufs_registered) return -ENXIO;
+  if (std::uint64_t{offset} + nr > ctx->bufs.size()) return -EINVAL;
+  unsigned done = 0;
+  int err = 0;
+  for (; done < nr; ++done) {
+    struct iovec v;
+    err = core::iovec_from_user(reinterpret_cast<const struct iovec*>(data), 1, &v);
+    if (err) break;
+    std::uint64_t tag;
+    if ((err = get_tag(tags, done, &tag))) break;
+    MappedBuf b;
+    if ((err = make_buf(v, &b))) break;
+    if (tag && !b.len) {
+      err = -EINVAL;
+      break;
+    }
+    b.tag = tag;
+    MappedBuf& slot = ctx->bufs[offset + done];
+    if (slot.tag) post_aux_cqe(ctx, slot.tag, 0, 0);
+    slot = b;
+    data += sizeof(struct iovec);
+  }
+  return done ? static_cast<int>(done) : err;
+}
+
 }  // namespace
 
-int register_files(IoRingCtx* ctx, const void* arg, unsigned nr) {
+int register_files(IoRingCtx* ctx, const void* arg, unsigned nr, const void* tags) {
   if (ctx->files_registered) return -EBUSY;
   if (!nr) return -EINVAL;
   if (nr > kMaxFixedFiles) return -EMFILE;
@@ -56,19 +162,23 @@ int register_files(IoRingCtx* ctx, const void* arg, unsigned nr) {
   if (nr > rl.rlim_cur) return -EMFILE;
   const auto* fds = static_cast<const int*>(arg);
   ctx->files.assign(nr, nullptr);
+  ctx->files_registered = true;
   for (unsigned i = 0; i < nr; ++i) {
+    std::uint64_t tag;
     int fd = -1;
-    if (fds && core::get_user(fd, &fds[i])) {
-      drop_files(ctx);
-      return -EFAULT;
-    }
-    const int ret = make_node(fd, &ctx->files[i]);
+    int ret = get_tag(tags, i, &tag);
+    if (!ret && fds && core::get_user(fd, &fds[i])) ret = -EFAULT;
+    if (!ret && fd == -1 && tag) ret = -EINVAL;
+    if (!ret) ret = make_node(ctx, fd, &ctx->files[i]);
     if (ret) {
+      // What was registered goes again, without tag CQEs (as the kernel).
+      for (FileNode* n : ctx->files)
+        if (n) n->tag = 0;
       drop_files(ctx);
       return ret;
     }
+    if (ctx->files[i]) ctx->files[i]->tag = tag;
   }
-  ctx->files_registered = true;
   return 0;
 }
 
@@ -84,28 +194,124 @@ int register_files_update(IoRingCtx* ctx, void* arg, unsigned nr) {
   io_uring_files_update up;
   if (core::get_user(up, static_cast<const io_uring_files_update*>(arg))) return -EFAULT;
   if (up.resv) return -EINVAL;
-  if (!ctx->files_registered) return -ENXIO;
-  if (up.offset + static_cast<std::uint64_t>(nr) > ctx->files.size()) return -EINVAL;
-  const auto* fds = reinterpret_cast<const int*>(static_cast<std::uintptr_t>(up.fds));
+  std::uint32_t end;
+  if (__builtin_add_overflow(up.offset, nr, &end)) return -EOVERFLOW;
+  return files_update(ctx, up.offset, reinterpret_cast<const int*>(static_cast<std::uintptr_t>(up.fds)),
+                      nullptr, nr);
+}
+
+int register_rsrc_update(IoRingCtx* ctx, void* arg, unsigned size, bool files) {
+  io_uring_rsrc_update2 up;
+  if (size != sizeof(up)) return -EINVAL;
+  if (core::copy_from_user(&up, arg, sizeof(up))) return -EFAULT;
+  if (!up.nr || up.resv || up.resv2) return -EINVAL;
+  std::uint32_t end;
+  if (__builtin_add_overflow(up.offset, up.nr, &end)) return -EOVERFLOW;
+  const void* tags = reinterpret_cast<const void*>(static_cast<std::uintptr_t>(up.tags));
+  if (files)
+    return files_update(ctx, up.offset, reinterpret_cast<const int*>(static_cast<std::uintptr_t>(up.data)),
+                        tags, up.nr);
+  return buffers_update(ctx, up.offset, up.data, tags, up.nr);
+}
+
+int register_rsrc(IoRingCtx* ctx, void* arg, unsigned size, bool files) {
+  io_uring_rsrc_register rr{};
+  if (size != sizeof(rr)) return -EINVAL;
+  if (core::copy_from_user(&rr, arg, size)) return -EFAULT;
+  if (!rr.nr || rr.resv2) return -EINVAL;
+  if (rr.flags & ~IORING_RSRC_REGISTER_SPARSE) return -EINVAL;
+  if ((rr.flags & IORING_RSRC_REGISTER_SPARSE) && rr.data) return -EINVAL;
+  const void* data = reinterpret_cast<const void*>(static_cast<std::uintptr_t>(rr.data));
+  const void* tags = reinterpret_cast<const void*>(static_cast<std::uintptr_t>(rr.tags));
+  if (files) {
+    if (!(rr.flags & IORING_RSRC_REGISTER_SPARSE) && !rr.data) return -EFAULT;
+    return register_files(ctx, data, rr.nr, tags);
+  }
+  return register_buffers(ctx, data, rr.nr, tags);
+}
+
+void rsrc_drop_tags(IoRingCtx* ctx) {
+  for (FileNode* n : ctx->files)
+    if (n) n->tag = 0;
+  for (MappedBuf& b : ctx->bufs) b.tag = 0;
+}
+
+// ---- IORING_OP_FILES_UPDATE (io_files_update_prep, io_files_update)
+int files_update_prep(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (req->flags & (kReqFixedFile | kReqBufferSelect)) return -EINVAL;
+  if (sqe->rw_flags || sqe->splice_fd_in) return -EINVAL;
+  RsrcUpdateData& up = req->rsrc_up;
+  up.offset = static_cast<std::uint32_t>(sqe->off);
+  up.nr = sqe->len;
+  if (!up.nr) return -EINVAL;
+  up.arg = sqe->addr;
+  return 0;
+}
+
+namespace {
+
+// io_files_update_with_index_alloc: each descriptor into a free slot, whose
+// index is written back over it.
+int files_update_alloc(IoKiocb* req, unsigned issue_flags) NO_THREAD_SAFETY_ANALYSIS {
+  IoRingCtx* ctx = req->ctx;
+  RsrcUpdateData& up = req->rsrc_up;
+  auto* fds = reinterpret_cast<int*>(static_cast<std::uintptr_t>(up.arg));
+  const bool locked = issue_flags & kIssueLocked;
+  {
+    if (!locked) ctx->uring_lock.lock();
+    const bool have = ctx->files_registered;
+    if (!locked) ctx->uring_lock.unlock();
+    if (!have) return -ENXIO;
+  }
   unsigned done = 0;
-  int err = 0;
-  for (; done < nr; ++done) {
+  int ret = 0;
+  for (; done < up.nr; ++done) {
     int fd;
     if (core::get_user(fd, &fds[done])) {
-      err = -EFAULT;
+      ret = -EFAULT;
       break;
     }
-    if (fd == IORING_REGISTER_FILES_SKIP) continue;
-    FileNode*& slot = ctx->files[up.offset + done];
-    FileNode* n = nullptr;
-    if (fd != -1) {
-      err = make_node(fd, &n);
-      if (err) break;
+    const int dup = fd < 0 || ring_file_get(fd) ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) {
+      ret = -EBADF;
+      break;
     }
-    if (slot) file_node_put(slot);
-    slot = n;
+    ret = fixed_fd_install(ctx, issue_flags, dup, IORING_FILE_INDEX_ALLOC);
+    if (ret < 0) break;
+    if (core::put_user(ret, &fds[done])) {
+      // __io_close_fixed: the slot goes again.
+      if (!locked) ctx->uring_lock.lock();
+      file_slot_replace(ctx, static_cast<unsigned>(ret), nullptr);
+      if (!locked) ctx->uring_lock.unlock();
+      ret = -EFAULT;
+      break;
+    }
   }
-  return done ? static_cast<int>(done) : err;
+  return done ? static_cast<int>(done) : ret;
+}
+
+}  // namespace
+
+int files_update_issue(IoKiocb* req, unsigned issue_flags) NO_THREAD_SAFETY_ANALYSIS {
+  RsrcUpdateData& up = req->rsrc_up;
+  int ret;
+  if (up.offset == IORING_FILE_INDEX_ALLOC) {
+    ret = files_update_alloc(req, issue_flags);
+  } else {
+    IoRingCtx* ctx = req->ctx;
+    const bool locked = issue_flags & kIssueLocked;
+    if (!locked) ctx->uring_lock.lock();
+    std::uint32_t end;
+    if (__builtin_add_overflow(up.offset, up.nr, &end))
+      ret = -EOVERFLOW;
+    else
+      ret = files_update(ctx, up.offset, reinterpret_cast<const int*>(static_cast<std::uintptr_t>(up.arg)),
+                         nullptr, up.nr);
+    if (!locked) ctx->uring_lock.unlock();
+  }
+  if (ret < 0) req_set_fail(req);
+  req_set_res(req, ret, 0);
+  return kIouOk;
 }
 
 // Takes uring_lock unless the caller holds it (`locked`, from issue_flags):
@@ -119,41 +325,38 @@ FileNode* fixed_file_get(IoRingCtx* ctx, unsigned index, bool locked) NO_THREAD_
   return n;
 }
 
-int register_buffers(IoRingCtx* ctx, const void* arg, unsigned nr) {
+int register_buffers(IoRingCtx* ctx, const void* arg, unsigned nr, const void* tags) {
   if (ctx->bufs_registered) return -EBUSY;
   if (!nr || nr > kMaxRegBuffers) return -EINVAL;
   const auto* iov = static_cast<const struct iovec*>(arg);
-  std::vector<MappedBuf> bufs(nr);
-  for (unsigned i = 0; i < nr; ++i) {
-    struct iovec v;
-    if (core::get_user(v, &iov[i])) return -EFAULT;
-    if (static_cast<std::int64_t>(v.iov_len) < 0) return -EINVAL;  // copy_iovec_from_user
-    // io_buffer_validate: a null base is a sparse slot only when empty;
-    // buffers are capped at 1 GiB.
-    if (!v.iov_base) {
-      if (v.iov_len) return -EFAULT;
-      continue;
-    }
-    if (v.iov_len > (1ull << 30)) return -EFAULT;
-    if (!v.iov_len) return -EFAULT;
-    const auto base = reinterpret_cast<std::uint64_t>(v.iov_base);
-    std::uint64_t end;
-    if (__builtin_add_overflow(base, (v.iov_len + 4095) & ~std::uint64_t{4095}, &end))
-      return -EOVERFLOW;
-    // io_pin_pages: pinned for writing, so read-only memory is refused too.
-    if (core::fault_in_writeable(v.iov_base, v.iov_len)) return -EFAULT;
-    bufs[i].ubuf = reinterpret_cast<std::uintptr_t>(v.iov_base);
-    bufs[i].len = v.iov_len;
-  }
-  ctx->bufs = std::move(bufs);
+  ctx->bufs.assign(nr, MappedBuf{});
   ctx->bufs_registered = true;
+  for (unsigned i = 0; i < nr; ++i) {
+    struct iovec v {};
+    int ret = 0;
+    if (iov) {
+      ret = core::iovec_from_user(&iov[i], 1, &v);
+      if (!ret) ret = validate_buf(v);  // before the tag is read
+    }
+    std::uint64_t tag = 0;
+    if (!ret) ret = get_tag(tags, i, &tag);
+    MappedBuf b;
+    if (!ret) ret = make_buf(v, &b);
+    if (!ret && tag && !b.len) ret = -EINVAL;
+    if (ret) {
+      for (MappedBuf& mb : ctx->bufs) mb.tag = 0;
+      drop_bufs(ctx);
+      return ret;
+    }
+    b.tag = tag;
+    ctx->bufs[i] = b;
+  }
   return 0;
 }
 
 int unregister_buffers(IoRingCtx* ctx) {
   if (!ctx->bufs_registered) return -ENXIO;
-  ctx->bufs.clear();
-  ctx->bufs_registered = false;
+  drop_bufs(ctx);
   return 0;
 }
 
@@ -177,6 +380,30 @@ int fixed_buf_check(IoRingCtx* ctx, unsigned index, std::uint64_t addr, std::uin
       ret = 0;
   }
   if (!locked) ctx->uring_lock.unlock();
+  return ret;
+}
+
+int fixed_buf_check_vec(IoRingCtx* ctx, unsigned index, const struct iovec* iov, int nr,
+                        std::int64_t* total, bool locked) NO_THREAD_SAFETY_ANALYSIS {
+  if (!locked) ctx->uring_lock.lock();
+  int ret = -EFAULT;
+  std::uint64_t sum = 0;
+  if (index < ctx->bufs.size() && ctx->bufs[index].len) {
+    const MappedBuf& b = ctx->bufs[index];
+    ret = 0;
+    for (int i = 0; i < nr && !ret; ++i) {
+      const auto addr = reinterpret_cast<std::uint64_t>(iov[i].iov_base);
+      const std::uint64_t len = iov[i].iov_len;
+      std::uint64_t end;
+      if (__builtin_add_overflow(addr, len, &end) || addr < b.ubuf || end > b.ubuf + b.len || !len)
+        ret = -EFAULT;
+      else if (__builtin_add_overflow(sum, len, &sum))
+        ret = -EOVERFLOW;
+    }
+    if (!ret && sum > core::kMaxRwCount) ret = -EINVAL;
+  }
+  if (!locked) ctx->uring_lock.unlock();
+  *total = static_cast<std::int64_t>(sum);
   return ret;
 }
 

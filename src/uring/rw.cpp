@@ -1,5 +1,5 @@
 // Reads and writes (io_uring/rw.c): READ, WRITE, READV, WRITEV, READ_FIXED,
-// WRITE_FIXED. An OS descriptor is tried inline with RWF_NOWAIT and handed
+// WRITE_FIXED, READV_FIXED, WRITEV_FIXED, READ_MULTISHOT. An OS descriptor is tried inline with RWF_NOWAIT and handed
 // to io-wq (or to poll, for pipes and sockets) on -EAGAIN; an O_DIRECT file
 // goes to the kernel's AIO where this process may use it; an iostack block
 // device goes through block::bdev_rw.
@@ -109,8 +109,36 @@ int prep_vec(IoKiocb* req, const io_uring_sqe* sqe) {
   return 0;
 }
 
+// READV_FIXED / WRITEV_FIXED (io_prep_reg_iovec): the iovec array is copied
+// now, its segments are checked against the registered buffer at issue.
+int prep_vec_fixed(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (int ret = prep_common(req, sqe)) return ret;
+  RwData& rw = req->rw;
+  const unsigned nr = rw.len;
+  // The array is allocated before it is copied: one too big for kmalloc
+  // (4 MiB) fails that way first.
+  if (std::uint64_t{nr} * sizeof(struct iovec) > (4u << 20)) return -ENOMEM;
+  if (nr > RwData::kFastIov && nr <= core::kUioMaxIov) {
+    rw.iov_alloc = static_cast<struct iovec*>(std::malloc(sizeof(struct iovec) * nr));
+    if (!rw.iov_alloc) return -ENOMEM;
+    req->flags |= kReqCleanup;
+    rw.iov = rw.iov_alloc;
+  } else {
+    rw.iov = rw.fast_iov;
+  }
+  if (const int err = core::iovec_from_user(reinterpret_cast<const struct iovec*>(rw.addr), nr,
+                                            rw.iov))
+    return err;
+  rw.nr_segs = static_cast<int>(nr);
+  rw.bytes = -1;  // known once the segments are checked
+  return 0;
+}
+
 bool is_fixed(std::uint8_t op) { return op == IORING_OP_READ_FIXED || op == IORING_OP_WRITE_FIXED; }
-bool is_vectored(std::uint8_t op) { return op == IORING_OP_READV || op == IORING_OP_WRITEV; }
+bool is_vec_fixed(std::uint8_t op) { return op == uapi::kOpReadvFixed || op == uapi::kOpWritevFixed; }
+bool is_vectored(std::uint8_t op) {
+  return op == IORING_OP_READV || op == IORING_OP_WRITEV || is_vec_fixed(op);
+}
 
 // The iovec for the part not transferred yet.
 int build_iov(IoKiocb* req, struct iovec** iov) {
@@ -423,6 +451,19 @@ int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
       return kIouOk;
     }
   }
+  if (is_vec_fixed(req->opcode) && req->rw.bytes < 0) {
+    // io_import_reg_vec, once: the buffer is checked before the file's mode.
+    std::int64_t total = 0;
+    int ret = fixed_buf_check_vec(req->ctx, req->rw.buf_index, req->rw.iov, req->rw.nr_segs,
+                                  &total, issue_flags & kIssueLocked);
+    if (ret && bad_fd()) ret = -EBADF;
+    if (ret) {
+      req_set_fail(req);
+      req_set_res(req, ret, 0);
+      return kIouOk;
+    }
+    req->rw.bytes = total;
+  }
   if (req->bdev) {
     if (issue_flags & kIssueLocked)
       bdev_queue(req);
@@ -453,11 +494,63 @@ void bdev_end_io(void* priv, long res) {
 
 }  // namespace
 
+// ---- READ_MULTISHOT (io_read_mshot_prep, io_read_mshot): reads from a
+// pollable file into provided buffers, one CQE with F_MORE per read, until
+// an error, end of file, no buffer left or a full CQ ring ends it.
+int rw_prep_read_mshot(IoKiocb* req, const io_uring_sqe* sqe) {
+  if (!(req->flags & kReqBufferSelect)) return -EINVAL;
+  if (int ret = prep_common(req, sqe)) return ret;
+  if (req->rw.addr || req->rw.len) return -EINVAL;
+  req->flags |= kReqApollMultishot;
+  return 0;
+}
+
+int rw_read_mshot(IoKiocb* req, unsigned issue_flags) {
+  RwData& rw = req->rw;
+  auto end = [req](int res, std::uint32_t cflags) {
+    if (res < 0) req_set_fail(req);
+    req_set_res(req, res, cflags);
+    return kIouOk;
+  };
+  if (req->bdev || !file_can_poll(req)) return end(-EBADFD, 0);
+  const bool nonblock = issue_flags & kIssueNonblock;
+  for (;;) {
+    req->buf_index = rw.buf_index;  // the group, which a picked buffer's id replaced
+    std::size_t len = 0;  // the whole buffer, whatever the last one was
+    const std::uint64_t buf = buffer_select(req, &len, issue_flags);
+    if (!buf) return end(-ENOBUFS, 0);
+    rw.addr = buf;
+    rw.len = static_cast<std::uint32_t>(len);
+    rw.bytes = static_cast<std::int64_t>(len);
+    rw.pos = -1;  // a stream: no offset
+    if (const int err = rw_validate(req, false, nonblock)) {
+      kbuf_recycle(req, issue_flags);
+      return end(err, 0);
+    }
+    struct iovec iov {reinterpret_cast<void*>(buf), len};
+    const ssize_t n =
+        preadv2(req->os_fd, &iov, 1, -1, rw.rw_flags | (nonblock ? RWF_NOWAIT : 0));
+    const int ret = n < 0 ? -errno : static_cast<int>(n);
+    if (ret == -EAGAIN) {
+      // Poll says when to try again; the buffer stays available meanwhile.
+      kbuf_recycle(req, issue_flags);
+      return -EAGAIN;
+    }
+    if (ret <= 0) {
+      kbuf_recycle(req, issue_flags);
+      return end(ret, 0);
+    }
+    const std::uint32_t cflags = kbuf_put(req, ret, issue_flags);
+    if (!post_req_cqe(req, ret, cflags | IORING_CQE_F_MORE, issue_flags)) return end(ret, cflags);
+  }
+}
+
 int rw_prep_read(IoKiocb* req, const io_uring_sqe* sqe) { return prep_single(req, sqe); }
 int rw_prep_write(IoKiocb* req, const io_uring_sqe* sqe) { return prep_single(req, sqe); }
 int rw_prep_read_fixed(IoKiocb* req, const io_uring_sqe* sqe) { return prep_fixed(req, sqe); }
 int rw_prep_write_fixed(IoKiocb* req, const io_uring_sqe* sqe) { return prep_fixed(req, sqe); }
 int rw_prep_readv(IoKiocb* req, const io_uring_sqe* sqe) { return prep_vec(req, sqe); }
+int rw_prep_vec_fixed(IoKiocb* req, const io_uring_sqe* sqe) { return prep_vec_fixed(req, sqe); }
 int rw_prep_writev(IoKiocb* req, const io_uring_sqe* sqe) { return prep_vec(req, sqe); }
 
 void host_plug_flush(HostAioPlug* plug) {
@@ -478,7 +571,7 @@ void bdev_issue_now(IoKiocb* req, bool nowait) {
   } else {
     RwData& rw = req->rw;
     const bool write = req->opcode == IORING_OP_WRITE || req->opcode == IORING_OP_WRITEV ||
-                       req->opcode == IORING_OP_WRITE_FIXED;
+                       req->opcode == IORING_OP_WRITE_FIXED || req->opcode == uapi::kOpWritevFixed;
     struct iovec* iov;
     const int nr = build_iov(req, &iov);
     if (rw.pos == -1 || rw.cur_pos) {

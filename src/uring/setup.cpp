@@ -42,7 +42,8 @@ constexpr unsigned kFeatures =
     IORING_FEAT_SINGLE_MMAP | IORING_FEAT_NODROP | IORING_FEAT_SUBMIT_STABLE |
     IORING_FEAT_RW_CUR_POS | IORING_FEAT_FAST_POLL | IORING_FEAT_POLL_32BITS |
     IORING_FEAT_SQPOLL_NONFIXED | IORING_FEAT_EXT_ARG | IORING_FEAT_NATIVE_WORKERS |
-    IORING_FEAT_CQE_SKIP | IORING_FEAT_LINKED_FILE | IORING_FEAT_REG_REG_RING;
+    IORING_FEAT_CQE_SKIP | IORING_FEAT_LINKED_FILE | IORING_FEAT_REG_REG_RING |
+    IORING_FEAT_RSRC_TAGS;
 
 unsigned roundup_pow2(unsigned v) {
   unsigned r = 1;
@@ -233,6 +234,7 @@ void ring_destroy(IoRingCtx* ctx) {
     ctx->wq->cancel([](IoWqWork* w, void* c) { return w->owner == c && w->data; }, ctx, true);
   }
   poll_remove_all(ctx);
+  futex_remove_all(ctx);
   kill_timeouts(ctx);
   {
     core::LockGuard lock(ctx->uring_lock);
@@ -272,6 +274,7 @@ void ring_destroy(IoRingCtx* ctx) {
   eventfd_unregister(ctx);
   {
     core::LockGuard lock(ctx->uring_lock);
+    rsrc_drop_tags(ctx);
     if (ctx->files_registered) unregister_files(ctx);
     if (ctx->bufs_registered) unregister_buffers(ctx);
     destroy_buffers(ctx);

@@ -798,7 +798,17 @@ TEST(UringOpsDiff, ProbeReportsASubsetOfTheKernel) {
       // misc_ops_diff_test.cpp
       IORING_OP_EPOLL_CTL, IORING_OP_SPLICE, IORING_OP_TEE, IORING_OP_MSG_RING,
       54 /* FIXED_FD_INSTALL */, IORING_OP_OPENAT2, IORING_OP_MADVISE, IORING_OP_FGETXATTR,
-      IORING_OP_FSETXATTR, IORING_OP_GETXATTR, IORING_OP_SETXATTR};
+      IORING_OP_FSETXATTR, IORING_OP_GETXATTR, IORING_OP_SETXATTR,
+      // rw_more_diff_test.cpp
+      49 /* READ_MULTISHOT */, 60 /* READV_FIXED */, 61 /* WRITEV_FIXED */,
+      // rsrc_diff_test.cpp
+      IORING_OP_FILES_UPDATE,
+      // newer_ops_diff_test.cpp
+      IORING_OP_URING_CMD, 59 /* EPOLL_WAIT */, 62 /* PIPE */,
+      // futex_diff_test.cpp
+      51 /* FUTEX_WAIT */, 52 /* FUTEX_WAKE */, 53 /* FUTEX_WAITV */,
+      // waitid_diff_test.cpp
+      50 /* WAITID */};
   std::sort(o.begin(), o.end());
   auto sorted = expect;
   std::sort(sorted.begin(), sorted.end());
