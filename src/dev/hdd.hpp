@@ -1,0 +1,120 @@
+// A simulated hard disk: one actuator serving a native command queue in
+// shortest-positioning-time-first order, with read-ahead segments and a
+// write-back cache, timed by HddModel on the device's clock. Each media
+// operation arms one timer for its end, so under a virtual clock time jumps
+// from service to service and under the real clock the device waits out its
+// service times. Data lives in a PageStore: reads return what was written.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "block/driver.hpp"
+#include "block/queue_limits.hpp"
+#include "block/request_queue.hpp"
+#include "core/clock.hpp"
+#include "dev/hdd_config.hpp"
+#include "dev/hdd_model.hpp"
+#include "dev/page_store.hpp"
+
+namespace iostack::dev {
+
+struct HddStats {
+  std::uint64_t seeks = 0;            // media accesses that moved the arm
+  std::uint64_t seek_cylinders = 0;   // cylinders crossed by them
+  std::uint64_t read_hits = 0;        // served from a segment or dirty data
+  std::uint64_t readahead_hits = 0;   // served while read-ahead was filling
+  std::uint64_t read_misses = 0;      // went to the media
+  std::uint64_t cached_writes = 0;    // completed into the write-back cache
+  std::uint64_t media_writes = 0;     // write-through or FUA
+  std::uint64_t destages = 0;         // dirty extents written back
+  std::uint64_t flushes = 0;
+  double avg_seek_distance() const {
+    return seeks ? static_cast<double>(seek_cylinders) / static_cast<double>(seeks) : 0.0;
+  }
+};
+
+class HddDriver final : public block::BlockDriver {
+ public:
+  HddDriver(const HddConfig& cfg, core::Clock* clock);
+  ~HddDriver() override;
+
+  const char* name() const override { return "sd"; }
+  block::BlkStatus queue_rq(block::HwCtx* hctx, block::Request* rq, bool last) override;
+
+  block::QueueLimits limits() const;
+  block::TagSetConfig tag_set() const;
+  block::sector_t capacity_sectors() const { return cfg_.size_bytes >> block::kSectorShift; }
+
+  const HddConfig& config() const { return cfg_; }
+  const HddModel& model() const { return model_; }
+  PageStore& store() { return store_; }
+  HddStats stats() const;
+  HddHead head() const;
+  // Sectors in the volatile cache not yet on the media.
+  std::uint64_t dirty_sectors() const;
+  // True when no sector of the range is only in the volatile cache.
+  bool durable(block::sector_t sector, std::uint32_t nr) const;
+  long inflight() const { return inflight_.load(std::memory_order_acquire); }
+  // Waits for (or, on a virtual clock, runs) the requests in flight, then
+  // stops the drive's background work: call before the queue goes away.
+  void quiesce();
+
+ private:
+  enum class Op { kIdle, kRequest, kDestage };
+  struct Pending {
+    block::Request* rq;
+    core::Nanos arrival;
+  };
+  struct Range {
+    std::uint64_t start = 0, end = 0;  // sectors, [start, end)
+    std::uint64_t lru = 0;
+  };
+  static void timer_fn(core::Timer* t);
+  void on_timer();
+  void start_next(core::Nanos now);
+  core::Nanos cost(const Pending& p, core::Nanos now, const HddHead& h) const;
+  core::Nanos serve(block::Request* rq, core::Nanos now);
+  core::Nanos destage_one(core::Nanos now);
+  bool read_hit(std::uint64_t s, std::uint64_t e) const;
+  bool ra_covers(std::uint64_t s, std::uint64_t e) const;
+  core::Nanos ra_ready(std::uint64_t e) const;
+  HddHead ra_head(core::Nanos now) const;
+  void settle_ra(core::Nanos now);
+  bool write_fits(std::uint64_t n) const;
+  void drop_dirty(std::uint64_t s, std::uint64_t e);
+  core::Nanos xfer_ns(std::uint64_t bytes) const;
+
+  HddConfig cfg_;
+  HddModel model_;
+  core::Clock* clock_;
+  PageStore store_;
+  std::uint64_t seg_sectors_;  // read segment capacity
+  std::uint64_t wc_sectors_;   // write-back capacity
+
+  mutable std::mutex mu_;
+  std::vector<Pending> pending_;  // arrival order, capacity fixed
+  Op op_ = Op::kIdle;
+  block::Request* cur_ = nullptr;
+  core::Nanos op_end_ = 0;
+  core::Timer timer_;
+  HddHead head_;
+  std::vector<Range> segs_;
+  std::uint64_t lru_clock_ = 0;
+  // Read-ahead in progress: segment ra_seg_ fills from ra_lba_ onwards,
+  // starting at ra_time_, up to ra_limit_.
+  int ra_seg_ = -1;
+  std::uint64_t ra_lba_ = 0, ra_limit_ = 0;
+  core::Nanos ra_time_ = 0;
+  std::uint32_t ra_spt_ = 1;
+  std::vector<Range> dirty_;  // write-back extents, capacity fixed
+  Range destaging_;
+  std::uint64_t dirty_sectors_ = 0;
+  HddStats stats_;
+  std::atomic<long> inflight_{0};
+};
+
+}  // namespace iostack::dev
