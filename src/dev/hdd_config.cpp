@@ -15,9 +15,9 @@ bool hdd_preset(std::string_view name, HddConfig* c) {
   if (name == "desktop7200") {
     // Seagate BarraCuda 1TB ST1000DM010 (data sheet): 7200 rpm, one platter,
     // 64 MB cache, 210 MB/s sustained at the outer diameter -> 3418 sectors
-    // per track. Seek figures are not in that sheet: those of the Barracuda
-    // 7200.12 product manual (track-to-track 1.0 ms, average 8.5 ms read);
-    // inner-zone rate, full stroke and head switch are estimates.
+    // per track. Seeks are not in that sheet: the average (8.5 ms, reads)
+    // is the Barracuda 7200.12 product manual's; track-to-track, inner-zone
+    // rate, full stroke and head switch are estimates.
     p.rpm = 7200;
     p.heads = 2;
     p.spt_outer = 3418;
