@@ -193,6 +193,7 @@ Opt apply_hdd(std::string_view key, std::string_view val, HddConfig* c, const ch
   if (key == "seek_full_us") return micros(val, &c->seek_full);
   if (key == "head_switch_us") return micros(val, &c->head_switch);
   if (key == "overhead_us") return micros(val, &c->overhead);
+  if (key == "idle_destage_us") return micros(val, &c->idle_destage);
   if (key == "max_wait_ms") {
     const Opt r = micros(val, &c->max_wait);
     c->max_wait *= 1000;

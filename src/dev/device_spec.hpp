@@ -21,7 +21,8 @@
 //   hdd:   preset (desktop7200|enterprise15k, applied before the others),
 //          rpm, heads, zones, spt_outer, spt_inner, seek_track_us,
 //          seek_avg_us, seek_full_us, head_switch_us, overhead_us,
-//          iface_mbps, cache (SIZE), cache_segments, write_cache, max_wait_ms
+//          iface_mbps, cache (SIZE), cache_segments, write_cache,
+//          idle_destage_us, max_wait_ms
 //   ssd:   preset (nvme|sata), channels, dies, planes, pages_per_block,
 //          op (percent), read_us, prog_us, erase_us, channel_mbps,
 //          iface_mbps, overhead_us, slc (SIZE), slc_prog_us

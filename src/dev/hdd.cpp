@@ -13,6 +13,7 @@ namespace iostack::dev {
 
 namespace {
 constexpr std::size_t kMaxExtents = 1024;  // write-back extents the drive tracks
+constexpr std::uint64_t kDestageChunk = 2048;  // sectors written back at a time
 constexpr core::Nanos kNever = ~core::Nanos{0} / 4;
 }  // namespace
 
@@ -64,7 +65,9 @@ block::BlkStatus HddDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
   const core::Nanos now = clock_->now();
   inflight_.fetch_add(1, std::memory_order_acq_rel);
   pending_.push_back({rq, now});
-  if (op_ == Op::kIdle) start_next(now);
+  // A drive waiting to start its write-back takes the command instead (the
+  // timer is re-armed for it).
+  if (op_ == Op::kIdle || op_ == Op::kIdleWait) start_next(now);
   return block::BlkStatus::OK;
 }
 
@@ -226,8 +229,13 @@ core::Nanos HddDriver::destage_one(core::Nanos now) {
     const core::Nanos c = model_.position_ns(head_, now, dirty_[i].start);
     if (c < best_cost) best_cost = c, best = i;
   }
-  destaging_ = dirty_[best];
-  dirty_.erase(dirty_.begin() + static_cast<std::ptrdiff_t>(best));
+  // In chunks, so that commands arriving meanwhile wait little.
+  Range& d = dirty_[best];
+  destaging_ = Range{d.start, std::min(d.end, d.start + kDestageChunk), 0};
+  if (destaging_.end == d.end)
+    dirty_.erase(dirty_.begin() + static_cast<std::ptrdiff_t>(best));
+  else
+    d.start = destaging_.end;
   std::uint32_t dist = 0;
   const core::Nanos t =
       model_.access(&head_, now, destaging_.start,
@@ -242,13 +250,19 @@ core::Nanos HddDriver::destage_one(core::Nanos now) {
 
 void HddDriver::start_next(core::Nanos now) {
   if (pending_.empty()) {
-    if (!dirty_.empty()) {  // idle: write back
+    if (dirty_.empty()) {
+      op_ = Op::kIdle;
+      return;
+    }
+    // Write-back once the drive has been idle for a while.
+    if (now < last_request_end_ + cfg_.idle_destage) {
+      op_ = Op::kIdleWait;
+      op_end_ = last_request_end_ + cfg_.idle_destage;
+    } else {
       op_ = Op::kDestage;
       op_end_ = destage_one(now);
-      clock_->arm(&timer_, op_end_);
-    } else {
-      op_ = Op::kIdle;
     }
+    clock_->arm(&timer_, op_end_);
     return;
   }
   std::size_t pick = pending_.size();
@@ -287,15 +301,19 @@ void HddDriver::on_timer() {
   block::Request* done = nullptr;
   {
     std::lock_guard lock(mu_);
+    const core::Nanos now = clock_->now();
+    // A real-clock firing that lost the race with a re-arm: its op is not over.
+    if (op_ == Op::kIdle || now < op_end_) return;
     if (op_ == Op::kRequest) {
       done = cur_;
       cur_ = nullptr;
+      last_request_end_ = op_end_;
     } else if (op_ == Op::kDestage) {
       dirty_sectors_ -= destaging_.end - destaging_.start;
       destaging_ = Range{};
     }
     op_ = Op::kIdle;
-    start_next(std::max(clock_->now(), op_end_));
+    start_next(now);
   }
   if (!done) return;
   block::BlkStatus st = block::BlkStatus::OK;

@@ -64,7 +64,7 @@ class HddDriver final : public block::BlockDriver {
   void quiesce();
 
  private:
-  enum class Op { kIdle, kRequest, kDestage };
+  enum class Op { kIdle, kIdleWait, kRequest, kDestage };
   struct Pending {
     block::Request* rq;
     core::Nanos arrival;
@@ -100,6 +100,7 @@ class HddDriver final : public block::BlockDriver {
   Op op_ = Op::kIdle;
   block::Request* cur_ = nullptr;
   core::Nanos op_end_ = 0;
+  core::Nanos last_request_end_ = 0;  // idle write-back waits idle_destage after it
   core::Timer timer_;
   HddHead head_;
   std::vector<Range> segs_;

@@ -27,6 +27,7 @@ struct HddConfig {
   std::uint64_t cache_bytes = 64ull << 20;          // half read segments, half write-back
   unsigned cache_segments = 16;                     // read (read-ahead) segments
   bool write_cache = true;
+  core::Nanos idle_destage = 1000 * core::kNsPerUs;  // idle time before write-back starts
   core::Nanos max_wait = 1000 * core::kNsPerMs;     // NCQ aging: older requests go first
   unsigned hw_queues = 1;
   unsigned queue_depth = 32;  // NCQ

@@ -145,6 +145,29 @@ TEST(Hdd, WriteBackCacheHonoursFlushAndFua) {
                buf.size(), &clock),
             0);
   EXPECT_TRUE(d->durable(20 * 100, 8));
+  // Left idle, the drive writes its cache back by itself, after idle_destage.
+  ASSERT_EQ(io(*dev, REQ_OP_WRITE, 30 * 100, buf.data(), buf.size(), &clock), 0);
+  const core::Nanos idle_from = clock.now();
+  const std::uint64_t destages = d->stats().destages;
+  clock.run_until_idle();
+  EXPECT_EQ(d->dirty_sectors(), 0u);
+  EXPECT_EQ(d->stats().destages, destages + 1);
+  EXPECT_GT(clock.now(), idle_from + 1000 * kUs);
+}
+
+TEST(Hdd, AStreamLargerThanTheCacheWaitsForWriteBack) {
+  core::VirtualClock clock(0);
+  auto dev = make(kSimple + ",cache=1M", &clock);  // 512 KiB of write-back
+  std::vector<unsigned char> buf(65536, 7);
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_EQ(io(*dev, REQ_OP_WRITE, 128u * i, buf.data(), buf.size(), &clock), 0);
+    EXPECT_LE(dev->hdd()->dirty_sectors(), 1024u);
+  }
+  const HddStats st = dev->hdd()->stats();
+  EXPECT_EQ(st.cached_writes, 64u);
+  EXPECT_GT(st.destages, 0u);
+  // 4 MiB went to a disk turning out 51.2 KB per 10 ms: the media set the pace.
+  EXPECT_GT(clock.now(), (4096u - 512u) * 1024 / 51200 * 10 * core::kNsPerMs / 2);
 }
 
 TEST(Hdd, WriteThroughWithoutTheCache) {
