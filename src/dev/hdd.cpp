@@ -12,7 +12,7 @@
 namespace iostack::dev {
 
 namespace {
-constexpr std::size_t kMaxExtents = 1024;  // write-back extents the drive tracks
+constexpr std::size_t kMaxExtents = 256;  // write-back extents the drive tracks
 constexpr std::uint64_t kDestageChunk = 2048;  // sectors written back at a time
 constexpr core::Nanos kNever = ~core::Nanos{0} / 4;
 }  // namespace
@@ -64,7 +64,7 @@ block::BlkStatus HddDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
   if (pending_.size() == pending_.capacity()) return block::BlkStatus::DEV_RESOURCE;
   const core::Nanos now = clock_->now();
   inflight_.fetch_add(1, std::memory_order_acq_rel);
-  pending_.push_back({rq, now});
+  pending_.push_back({rq, now, model_.locate(op == block::REQ_OP_FLUSH ? 0 : block::blk_rq_pos(rq))});
   // A drive waiting to start its write-back takes the command instead (the
   // timer is re-armed for it).
   if (op_ == Op::kIdle || op_ == Op::kIdleWait) start_next(now);
@@ -123,7 +123,7 @@ void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
       dirty_sectors_ -= d.end - d.start;
       dirty_.erase(dirty_.begin() + static_cast<std::ptrdiff_t>(i));
     } else if (d.start < s && d.end > e) {
-      const Range tail{e, d.end, 0};
+      const Range tail{e, d.end, 0, model_.locate(e)};
       dirty_sectors_ -= e - s;
       d.end = s;
       dirty_.insert(dirty_.begin() + static_cast<std::ptrdiff_t>(i) + 1, tail);
@@ -135,6 +135,7 @@ void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
     } else {
       dirty_sectors_ -= e - d.start;
       d.start = e;
+      d.pos = model_.locate(e);
       ++i;
     }
   }
@@ -156,7 +157,7 @@ core::Nanos HddDriver::cost(const Pending& p, core::Nanos now, const HddHead& h)
     default:
       return 0;
   }
-  return model_.position_ns(h, now + cfg_.overhead, s);
+  return model_.position_ns(h, now + cfg_.overhead, p.pos);
 }
 
 core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now) {
@@ -187,7 +188,7 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now) {
         std::size_t v = 0;  // the least recently used segment
         for (std::size_t i = 1; i < segs_.size(); ++i)
           if (segs_[i].lru < segs_[v].lru) v = i;
-        segs_[v] = Range{s, e, ++lru_clock_};
+        segs_[v] = Range{s, e, ++lru_clock_, {}};
         ra_lba_ = e;
         ra_limit_ = std::min<std::uint64_t>(cap, e + (seg_sectors_ > n ? seg_sectors_ - n : 0));
         ra_time_ = t;
@@ -202,7 +203,7 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now) {
         if (!dirty_.empty() && dirty_.back().end == s)
           dirty_.back().end = e;
         else
-          dirty_.push_back(Range{s, e, 0});
+          dirty_.push_back(Range{s, e, 0, model_.locate(s)});
         dirty_sectors_ += n;
         return now + cfg_.overhead + xfer;
       }
@@ -226,16 +227,18 @@ core::Nanos HddDriver::destage_one(core::Nanos now) {
   std::size_t best = 0;
   core::Nanos best_cost = kNever;
   for (std::size_t i = 0; i < dirty_.size(); ++i) {
-    const core::Nanos c = model_.position_ns(head_, now, dirty_[i].start);
+    const core::Nanos c = model_.position_ns(head_, now, dirty_[i].pos);
     if (c < best_cost) best_cost = c, best = i;
   }
   // In chunks, so that commands arriving meanwhile wait little.
   Range& d = dirty_[best];
-  destaging_ = Range{d.start, std::min(d.end, d.start + kDestageChunk), 0};
-  if (destaging_.end == d.end)
+  destaging_ = Range{d.start, std::min(d.end, d.start + kDestageChunk), 0, d.pos};
+  if (destaging_.end == d.end) {
     dirty_.erase(dirty_.begin() + static_cast<std::ptrdiff_t>(best));
-  else
+  } else {
     d.start = destaging_.end;
+    d.pos = model_.locate(d.start);
+  }
   std::uint32_t dist = 0;
   const core::Nanos t =
       model_.access(&head_, now, destaging_.start,

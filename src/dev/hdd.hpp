@@ -68,10 +68,12 @@ class HddDriver final : public block::BlockDriver {
   struct Pending {
     block::Request* rq;
     core::Nanos arrival;
+    HddPos pos;  // of its first sector
   };
   struct Range {
     std::uint64_t start = 0, end = 0;  // sectors, [start, end)
-    std::uint64_t lru = 0;
+    std::uint64_t lru = 0;             // read segments
+    HddPos pos;                        // dirty extents: of `start`
   };
   static void timer_fn(core::Timer* t);
   void on_timer();

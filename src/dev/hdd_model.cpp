@@ -41,19 +41,23 @@ core::Nanos HddModel::seek_ns(std::uint32_t dist) const {
   if (dist == 0) return 0;
   if (dist <= seek_knee_) {
     const double settle = static_cast<double>(cfg_.seek_track) - seek_a_;
-    return static_cast<core::Nanos>(
-        std::llround(settle + seek_a_ * std::sqrt(static_cast<double>(dist))));
+    // Rounded to the nearest ns (the value is positive).
+    return static_cast<core::Nanos>(settle + seek_a_ * std::sqrt(static_cast<double>(dist)) + 0.5);
   }
   const std::uint32_t span = cyls_ - 1 > seek_knee_ ? cyls_ - 1 - seek_knee_ : 1;
   const double frac = static_cast<double>(dist - seek_knee_) / span;
-  return cfg_.seek_avg + static_cast<core::Nanos>(std::llround(
-                             frac * static_cast<double>(cfg_.seek_full - cfg_.seek_avg)));
+  return cfg_.seek_avg +
+         static_cast<core::Nanos>(frac * static_cast<double>(cfg_.seek_full - cfg_.seek_avg) + 0.5);
 }
 
 HddPos HddModel::locate(std::uint64_t lba) const {
-  std::size_t z = zones_.size() - 1;
-  while (z > 0 && zones_[z].first_lba > lba) --z;
-  const HddZone& zone = zones_[z];
+  // The last zone starting at or before lba.
+  std::size_t lo = 0, hi = zones_.size();
+  while (hi - lo > 1) {
+    const std::size_t mid = (lo + hi) / 2;
+    (zones_[mid].first_lba <= lba ? lo : hi) = mid;
+  }
+  const HddZone& zone = zones_[lo];
   const std::uint64_t off = lba - zone.first_lba;
   const std::uint64_t track = off / zone.spt;
   HddPos p;
@@ -74,8 +78,7 @@ core::Nanos HddModel::move_ns(const HddHead& h, const HddPos& p) const {
   return p.head != h.head ? cfg_.head_switch : 0;
 }
 
-core::Nanos HddModel::position_ns(const HddHead& h, core::Nanos t, std::uint64_t lba) const {
-  const HddPos p = locate(lba);
+core::Nanos HddModel::position_ns(const HddHead& h, core::Nanos t, const HddPos& p) const {
   const core::Nanos move = move_ns(h, p);
   const core::Nanos at = (t + move) % rev_;
   const core::Nanos off = sector_offset(p);
@@ -89,7 +92,7 @@ core::Nanos HddModel::access(HddHead* h, core::Nanos t, std::uint64_t lba, std::
     const HddPos p = locate(lba);
     if (first && seek_dist) *seek_dist = p.cyl > h->cyl ? p.cyl - h->cyl : h->cyl - p.cyl;
     first = false;
-    t += position_ns(*h, t, lba);
+    t += position_ns(*h, t, p);
     const std::uint32_t k = std::min(n, p.spt - p.sector);
     t += std::uint64_t{k} * rev_ / p.spt;
     h->cyl = p.cyl;

@@ -54,7 +54,11 @@ class HddModel {
   core::Nanos sector_offset(const HddPos& p) const;
   // Seek or head switch plus rotational wait to reach `lba` from `h`,
   // starting at time `t`.
-  core::Nanos position_ns(const HddHead& h, core::Nanos t, std::uint64_t lba) const;
+  core::Nanos position_ns(const HddHead& h, core::Nanos t, std::uint64_t lba) const {
+    return position_ns(h, t, locate(lba));
+  }
+  // Same, for a sector already located.
+  core::Nanos position_ns(const HddHead& h, core::Nanos t, const HddPos& p) const;
   // Reads or writes `n` sectors from `lba` starting at time `t`; returns the
   // time the last sector passes under the head and moves *h there. *seek_dist
   // (if given) gets the cylinders crossed by the first seek.
