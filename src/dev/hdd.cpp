@@ -60,7 +60,7 @@ block::BlkStatus HddDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
     return block::BlkStatus::NOTSUPP;
   if (op != block::REQ_OP_FLUSH && block::blk_rq_end_sector(rq) > capacity_sectors())
     return block::BlkStatus::IOERR;
-  std::lock_guard lock(mu_);
+  core::LockGuard lock(mu_);
   if (pending_.size() == pending_.capacity()) return block::BlkStatus::DEV_RESOURCE;
   const core::Nanos now = clock_->now();
   inflight_.fetch_add(1, std::memory_order_acq_rel);
@@ -303,7 +303,7 @@ void HddDriver::timer_fn(core::Timer* t) { static_cast<HddDriver*>(t->priv)->on_
 void HddDriver::on_timer() {
   block::Request* done = nullptr;
   {
-    std::lock_guard lock(mu_);
+    core::LockGuard lock(mu_);
     const core::Nanos now = clock_->now();
     // A real-clock firing that lost the race with a re-arm: its op is not over.
     if (op_ == Op::kIdle || now < op_end_) return;
@@ -337,7 +337,7 @@ void HddDriver::quiesce() {
     }
   }
   clock_->cancel(&timer_);
-  std::lock_guard lock(mu_);
+  core::LockGuard lock(mu_);
   if (op_ == Op::kDestage) {  // the write-back stops where it is
     dirty_sectors_ -= destaging_.end - destaging_.start;
     destaging_ = Range{};
@@ -346,22 +346,22 @@ void HddDriver::quiesce() {
 }
 
 HddStats HddDriver::stats() const {
-  std::lock_guard lock(mu_);
+  core::LockGuard lock(mu_);
   return stats_;
 }
 
 HddHead HddDriver::head() const {
-  std::lock_guard lock(mu_);
+  core::LockGuard lock(mu_);
   return head_;
 }
 
 std::uint64_t HddDriver::dirty_sectors() const {
-  std::lock_guard lock(mu_);
+  core::LockGuard lock(mu_);
   return dirty_sectors_;
 }
 
 bool HddDriver::durable(block::sector_t sector, std::uint32_t nr) const {
-  std::lock_guard lock(mu_);
+  core::LockGuard lock(mu_);
   const std::uint64_t e = sector + nr;
   for (const Range& d : dirty_)
     if (d.start < e && d.end > sector) return false;

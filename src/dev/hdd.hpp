@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -16,6 +15,8 @@
 #include "block/queue_limits.hpp"
 #include "block/request_queue.hpp"
 #include "core/clock.hpp"
+#include "core/mutex.hpp"
+#include "core/thread_safety.hpp"
 #include "dev/hdd_config.hpp"
 #include "dev/hdd_model.hpp"
 #include "dev/page_store.hpp"
@@ -52,16 +53,16 @@ class HddDriver final : public block::BlockDriver {
   const HddConfig& config() const { return cfg_; }
   const HddModel& model() const { return model_; }
   PageStore& store() { return store_; }
-  HddStats stats() const;
-  HddHead head() const;
+  HddStats stats() const EXCLUDES(mu_);
+  HddHead head() const EXCLUDES(mu_);
   // Sectors in the volatile cache not yet on the media.
-  std::uint64_t dirty_sectors() const;
+  std::uint64_t dirty_sectors() const EXCLUDES(mu_);
   // True when no sector of the range is only in the volatile cache.
-  bool durable(block::sector_t sector, std::uint32_t nr) const;
+  bool durable(block::sector_t sector, std::uint32_t nr) const EXCLUDES(mu_);
   long inflight() const { return inflight_.load(std::memory_order_acquire); }
   // Waits for (or, on a virtual clock, runs) the requests in flight, then
   // stops the drive's background work: call before the queue goes away.
-  void quiesce();
+  void quiesce() EXCLUDES(mu_);
 
  private:
   enum class Op { kIdle, kIdleWait, kRequest, kDestage };
@@ -76,18 +77,18 @@ class HddDriver final : public block::BlockDriver {
     HddPos pos;                        // dirty extents: of `start`
   };
   static void timer_fn(core::Timer* t);
-  void on_timer();
-  void start_next(core::Nanos now);
-  core::Nanos cost(const Pending& p, core::Nanos now, const HddHead& h) const;
-  core::Nanos serve(block::Request* rq, core::Nanos now);
-  core::Nanos destage_one(core::Nanos now);
-  bool read_hit(std::uint64_t s, std::uint64_t e) const;
-  bool ra_covers(std::uint64_t s, std::uint64_t e) const;
-  core::Nanos ra_ready(std::uint64_t e) const;
-  HddHead ra_head(core::Nanos now) const;
-  void settle_ra(core::Nanos now);
-  bool write_fits(std::uint64_t n) const;
-  void drop_dirty(std::uint64_t s, std::uint64_t e);
+  void on_timer() EXCLUDES(mu_);
+  void start_next(core::Nanos now) REQUIRES(mu_);
+  core::Nanos cost(const Pending& p, core::Nanos now, const HddHead& h) const REQUIRES(mu_);
+  core::Nanos serve(block::Request* rq, core::Nanos now) REQUIRES(mu_);
+  core::Nanos destage_one(core::Nanos now) REQUIRES(mu_);
+  bool read_hit(std::uint64_t s, std::uint64_t e) const REQUIRES(mu_);
+  bool ra_covers(std::uint64_t s, std::uint64_t e) const REQUIRES(mu_);
+  core::Nanos ra_ready(std::uint64_t e) const REQUIRES(mu_);
+  HddHead ra_head(core::Nanos now) const REQUIRES(mu_);
+  void settle_ra(core::Nanos now) REQUIRES(mu_);
+  bool write_fits(std::uint64_t n) const REQUIRES(mu_);
+  void drop_dirty(std::uint64_t s, std::uint64_t e) REQUIRES(mu_);
   core::Nanos xfer_ns(std::uint64_t bytes) const;
 
   HddConfig cfg_;
@@ -97,26 +98,27 @@ class HddDriver final : public block::BlockDriver {
   std::uint64_t seg_sectors_;  // read segment capacity
   std::uint64_t wc_sectors_;   // write-back capacity
 
-  mutable std::mutex mu_;
-  std::vector<Pending> pending_;  // arrival order, capacity fixed
-  Op op_ = Op::kIdle;
-  block::Request* cur_ = nullptr;
-  core::Nanos op_end_ = 0;
-  core::Nanos last_request_end_ = 0;  // idle write-back waits idle_destage after it
+  mutable core::Mutex mu_;
+  std::vector<Pending> pending_ GUARDED_BY(mu_);  // arrival order, capacity fixed
+  Op op_ GUARDED_BY(mu_) = Op::kIdle;
+  block::Request* cur_ GUARDED_BY(mu_) = nullptr;
+  core::Nanos op_end_ GUARDED_BY(mu_) = 0;
+  core::Nanos last_request_end_ GUARDED_BY(mu_) = 0;  // idle write-back waits idle_destage after it
   core::Timer timer_;
-  HddHead head_;
-  std::vector<Range> segs_;
-  std::uint64_t lru_clock_ = 0;
+  HddHead head_ GUARDED_BY(mu_);
+  std::vector<Range> segs_ GUARDED_BY(mu_);
+  std::uint64_t lru_clock_ GUARDED_BY(mu_) = 0;
   // Read-ahead in progress: segment ra_seg_ fills from ra_lba_ onwards,
   // starting at ra_time_, up to ra_limit_.
-  int ra_seg_ = -1;
-  std::uint64_t ra_lba_ = 0, ra_limit_ = 0;
-  core::Nanos ra_time_ = 0;
-  std::uint32_t ra_spt_ = 1;
-  std::vector<Range> dirty_;  // write-back extents, capacity fixed
-  Range destaging_;
-  std::uint64_t dirty_sectors_ = 0;
-  HddStats stats_;
+  int ra_seg_ GUARDED_BY(mu_) = -1;
+  std::uint64_t ra_lba_ GUARDED_BY(mu_) = 0;
+  std::uint64_t ra_limit_ GUARDED_BY(mu_) = 0;
+  core::Nanos ra_time_ GUARDED_BY(mu_) = 0;
+  std::uint32_t ra_spt_ GUARDED_BY(mu_) = 1;
+  std::vector<Range> dirty_ GUARDED_BY(mu_);  // write-back extents, capacity fixed
+  Range destaging_ GUARDED_BY(mu_);
+  std::uint64_t dirty_sectors_ GUARDED_BY(mu_) = 0;
+  HddStats stats_ GUARDED_BY(mu_);
   std::atomic<long> inflight_{0};
 };
 

@@ -145,7 +145,7 @@ block::BlkStatus SsdDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
   if (!rq->pdu) return block::BlkStatus::IOERR;  // every data request has driver data
   core::Nanos end;
   {
-    std::lock_guard lock(mu_);
+    core::LockGuard lock(mu_);
     end = schedule(rq, clock_->now());
   }
   Cmd* cmd = new (rq->pdu) Cmd{};
@@ -188,7 +188,7 @@ void SsdDriver::drain() {
 }
 
 SsdStats SsdDriver::stats() const {
-  std::lock_guard lock(mu_);
+  core::LockGuard lock(mu_);
   SsdStats s = stats_;
   s.ftl = ftl_.stats();
   return s;

@@ -9,13 +9,14 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "block/driver.hpp"
 #include "block/queue_limits.hpp"
 #include "block/request_queue.hpp"
 #include "core/clock.hpp"
+#include "core/mutex.hpp"
+#include "core/thread_safety.hpp"
 #include "dev/page_store.hpp"
 #include "dev/ssd_config.hpp"
 #include "dev/ssd_ftl.hpp"
@@ -45,7 +46,7 @@ class SsdDriver final : public block::BlockDriver {
 
   const SsdConfig& config() const { return cfg_; }
   PageStore& store() { return store_; }
-  SsdStats stats() const;
+  SsdStats stats() const EXCLUDES(mu_);
   unsigned units() const { return units_; }
   long inflight() const { return inflight_.load(std::memory_order_acquire); }
   // Waits for (or, on a virtual clock, runs) the requests in flight.
@@ -54,8 +55,8 @@ class SsdDriver final : public block::BlockDriver {
  private:
   struct Cmd;
   static void timer_fn(core::Timer* t);
-  core::Nanos schedule(block::Request* rq, core::Nanos now);
-  void refill_slc(core::Nanos now);
+  core::Nanos schedule(block::Request* rq, core::Nanos now) REQUIRES(mu_);
+  void refill_slc(core::Nanos now) REQUIRES(mu_);
 
   SsdConfig cfg_;
   core::Clock* clock_;
@@ -63,15 +64,15 @@ class SsdDriver final : public block::BlockDriver {
   unsigned units_;
   core::Nanos page_xfer_;  // one page over a channel
 
-  mutable std::mutex mu_;
-  SsdFtl ftl_;
-  std::vector<core::Nanos> unit_busy_;  // when each die-plane is next free
-  std::vector<core::Nanos> chan_busy_;
-  core::Nanos link_busy_ = 0;
-  std::uint64_t slc_pages_ = 0;  // SLC capacity in pages
-  std::uint64_t slc_free_ = 0;
-  core::Nanos fold_until_ = 0;  // idle time before this is spent on folding
-  SsdStats stats_;
+  mutable core::Mutex mu_;
+  SsdFtl ftl_ GUARDED_BY(mu_);
+  std::vector<core::Nanos> unit_busy_ GUARDED_BY(mu_);  // when each die-plane is next free
+  std::vector<core::Nanos> chan_busy_ GUARDED_BY(mu_);
+  core::Nanos link_busy_ GUARDED_BY(mu_) = 0;
+  std::uint64_t slc_pages_ GUARDED_BY(mu_) = 0;  // SLC capacity in pages
+  std::uint64_t slc_free_ GUARDED_BY(mu_) = 0;
+  core::Nanos fold_until_ GUARDED_BY(mu_) = 0;  // idle time before this is spent on folding
+  SsdStats stats_ GUARDED_BY(mu_);
   std::atomic<long> inflight_{0};
 };
 
