@@ -170,6 +170,11 @@ json report_json(const job::RunResult& r) {
     o["util"] = d.util();
     o["flush_ios"] = d.stats.flush.ios;
     o["splits"] = d.splits;
+    if (!d.device_counters.empty()) {
+      json dc = json::object();
+      for (const auto& [k, v] : d.device_counters) dc[k] = v;
+      o["device"] = dc;
+    }
     disks.push_back(o);
   }
   root["disk_util"] = disks;

@@ -34,8 +34,26 @@ class IndexAllocator {
 };
 
 IndexAllocator& indexes(DeviceKind k) {
-  static IndexAllocator ram, null, loop;
-  return k == DeviceKind::kRam ? ram : k == DeviceKind::kNull ? null : loop;
+  static IndexAllocator ram, null, loop, hdd, ssd;
+  switch (k) {
+    case DeviceKind::kRam:
+      return ram;
+    case DeviceKind::kNull:
+      return null;
+    case DeviceKind::kHdd:
+      return hdd;
+    case DeviceKind::kSsd:
+      return ssd;
+    default:
+      return loop;
+  }
+}
+
+// sd_format_disk_name: a..z, then aa..zz, ...
+std::string sd_name(int index) {
+  std::string s;
+  for (int i = index + 1; i > 0; i = (i - 1) / 26) s.insert(s.begin(), char('a' + (i - 1) % 26));
+  return "sd" + s;
 }
 
 }  // namespace
@@ -43,6 +61,8 @@ IndexAllocator& indexes(DeviceKind k) {
 BlockDevice::~BlockDevice() {
   if (null_) null_->quiesce();  // its timers must not outlive the queue
   if (loop_) loop_->drain();    // nor may its workers' completions
+  if (hdd_) hdd_->quiesce();    // nor the disks' service timers
+  if (ssd_) ssd_->drain();
   disk_.reset();
   queue_.reset();
   driver_.reset();
@@ -84,6 +104,24 @@ std::unique_ptr<BlockDevice> create_device(const DeviceSpec& spec, core::Clock* 
       dev->driver_ = std::move(drv);
       name = "loop";
       major = kLoopMajor;
+    } else if (spec.kind == DeviceKind::kHdd) {
+      auto drv = std::make_unique<HddDriver>(spec.hdd, clock);
+      lim = drv->limits();
+      set = drv->tag_set();
+      capacity = drv->capacity_sectors();
+      dev->hdd_ = drv.get();
+      dev->driver_ = std::move(drv);
+      name = "sd";
+      major = kSdMajor;
+    } else if (spec.kind == DeviceKind::kSsd) {
+      auto drv = std::make_unique<SsdDriver>(spec.ssd, clock);
+      lim = drv->limits();
+      set = drv->tag_set();
+      capacity = drv->capacity_sectors();
+      dev->ssd_ = drv.get();
+      dev->driver_ = std::move(drv);
+      name = "nvme";
+      major = kExtMajor;
     } else {
       auto drv = std::make_unique<NullBlkDriver>(spec.null, clock);
       lim = drv->limits();
@@ -97,9 +135,16 @@ std::unique_ptr<BlockDevice> create_device(const DeviceSpec& spec, core::Clock* 
     if (block::blk_validate_limits(&lim) != 0) return fail("invalid queue limits for " + name);
     dev->queue_ = std::make_unique<block::RequestQueue>(dev->driver_.get(), set, lim, clock);
     dev->index_ = indexes(spec.kind).alloc();
-    name += std::to_string(dev->index_);
-    dev->disk_ = std::make_unique<block::Disk>(name, major, static_cast<unsigned>(dev->index_),
-                                               capacity, dev->queue_.get());
+    unsigned minor = static_cast<unsigned>(dev->index_);
+    if (spec.kind == DeviceKind::kHdd) {
+      name = sd_name(dev->index_);
+      minor *= 16;  // sd: 16 minors per disk for partitions
+    } else if (spec.kind == DeviceKind::kSsd) {
+      name = "nvme" + std::to_string(dev->index_) + "n1";
+    } else {
+      name += std::to_string(dev->index_);
+    }
+    dev->disk_ = std::make_unique<block::Disk>(name, major, minor, capacity, dev->queue_.get());
     dev->queue_->set_disk(dev->disk_.get());
     if (dev->loop_) {
       dev->disk_->set_read_only(dev->loop_->read_only());  // set_disk_ro
@@ -110,6 +155,33 @@ std::unique_ptr<BlockDevice> create_device(const DeviceSpec& spec, core::Clock* 
   } catch (const std::exception& e) {
     return fail(std::string("cannot create device: ") + e.what());
   }
+}
+
+std::vector<std::pair<std::string, double>> BlockDevice::counters() const {
+  std::vector<std::pair<std::string, double>> c;
+  auto n = [](std::uint64_t v) { return static_cast<double>(v); };
+  if (hdd_) {
+    const HddStats s = hdd_->stats();
+    c = {{"seeks", n(s.seeks)},
+         {"avg_seek_cyl", s.avg_seek_distance()},
+         {"read_hits", n(s.read_hits)},
+         {"readahead_hits", n(s.readahead_hits)},
+         {"read_misses", n(s.read_misses)},
+         {"cached_writes", n(s.cached_writes)},
+         {"media_writes", n(s.media_writes)},
+         {"destages", n(s.destages)},
+         {"flushes", n(s.flushes)}};
+  } else if (ssd_) {
+    const SsdStats s = ssd_->stats();
+    c = {{"host_pages", n(s.ftl.host_pages)},
+         {"nand_pages", n(s.ftl.nand_pages)},
+         {"gc_runs", n(s.ftl.gc_runs)},
+         {"gc_pages_moved", n(s.ftl.pages_moved)},
+         {"write_amp", s.ftl.write_amplification()},
+         {"trimmed_pages", n(s.ftl.trimmed_pages)},
+         {"slc_writes", n(s.slc_writes)}};
+  }
+  return c;
 }
 
 std::unique_ptr<BlockDevice> create_device(std::string_view spec, core::Clock* clock,

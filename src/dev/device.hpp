@@ -3,27 +3,35 @@
 // the kernel: "ram<N>" on brd's RAMDISK_MAJOR 1 with minor N; "nullb<N>"
 // with minor N on major 252 (null_blk asks for a dynamic major; 252 is one
 // it commonly gets); "loop<N>" on LOOP_MAJOR 7. N is the lowest free index
-// per kind, like ida_alloc.
+// per kind, like ida_alloc. The simulated disks: "sd<letter>" (hdd:) on
+// SCSI_DISK0_MAJOR 8 with minor 16*N, and "nvme<N>n1" (ssd:) on
+// BLOCK_EXT_MAJOR 259 with minor N.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "block/disk.hpp"
 #include "block/driver.hpp"
 #include "block/request_queue.hpp"
 #include "core/clock.hpp"
 #include "dev/device_spec.hpp"
+#include "dev/hdd.hpp"
 #include "dev/loop.hpp"
 #include "dev/null_blk.hpp"
 #include "dev/ram.hpp"
+#include "dev/ssd.hpp"
 
 namespace iostack::dev {
 
 constexpr unsigned kRamMajor = 1;        // RAMDISK_MAJOR (include/uapi/linux/major.h)
 constexpr unsigned kNullBlkMajor = 252;  // dynamic in the kernel
 constexpr unsigned kLoopMajor = 7;       // LOOP_MAJOR
+constexpr unsigned kSdMajor = 8;         // SCSI_DISK0_MAJOR
+constexpr unsigned kExtMajor = 259;      // BLOCK_EXT_MAJOR (NVMe namespaces)
 
 class BlockDevice {
  public:
@@ -42,6 +50,11 @@ class BlockDevice {
   RamDriver* ram() const { return ram_; }
   NullBlkDriver* null_blk() const { return null_; }
   LoopDriver* loop() const { return loop_; }
+  HddDriver* hdd() const { return hdd_; }
+  SsdDriver* ssd() const { return ssd_; }
+  // The simulated disks' internal counters (name, value), for reports;
+  // empty for the other kinds.
+  std::vector<std::pair<std::string, double>> counters() const;
 
  private:
   friend std::unique_ptr<BlockDevice> create_device(const DeviceSpec&, core::Clock*, std::string*);
@@ -53,6 +66,8 @@ class BlockDevice {
   RamDriver* ram_ = nullptr;
   NullBlkDriver* null_ = nullptr;
   LoopDriver* loop_ = nullptr;
+  HddDriver* hdd_ = nullptr;
+  SsdDriver* ssd_ = nullptr;
   std::unique_ptr<block::RequestQueue> queue_;
   std::unique_ptr<block::Disk> disk_;
 };

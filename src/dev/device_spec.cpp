@@ -160,6 +160,74 @@ Opt apply_loop(std::string_view key, std::string_view val, LoopConfig* c, const 
   return Opt::kUnknown;
 }
 
+template <typename T>
+Opt micros(std::string_view val, T* v) {
+  std::uint64_t n;
+  if (!parse_u64(val, &n) || n > (1ull << 40)) return Opt::kBad;
+  *v = n * core::kNsPerUs;
+  return Opt::kOk;
+}
+
+Opt apply_hdd(std::string_view key, std::string_view val, HddConfig* c, const char** expected) {
+  const Opt common = apply_common(key, val, &c->size_bytes, &c->hw_queues, &c->queue_depth,
+                                  &c->max_sectors, expected);
+  if (common != Opt::kUnknown) return common;
+  auto result = [](bool ok) { return ok ? Opt::kOk : Opt::kBad; };
+  if (key == "preset") return Opt::kOk;  // applied first, see parse_device_spec
+  if (key == "cache") {
+    *expected = "a size such as 8M";
+    return result(parse_size(val, &c->cache_bytes));
+  }
+  *expected = "a boolean (0 or 1)";
+  if (key == "write_cache") return result(parse_bool(val, &c->write_cache));
+  *expected = "an unsigned number";
+  if (key == "rpm") return result(parse_uint(val, &c->rpm));
+  if (key == "heads") return result(parse_uint(val, &c->heads));
+  if (key == "zones") return result(parse_uint(val, &c->zones));
+  if (key == "spt_outer") return result(parse_uint(val, &c->spt_outer));
+  if (key == "spt_inner") return result(parse_uint(val, &c->spt_inner));
+  if (key == "iface_mbps") return result(parse_uint(val, &c->iface_mbps));
+  if (key == "cache_segments") return result(parse_uint(val, &c->cache_segments));
+  if (key == "seek_track_us") return micros(val, &c->seek_track);
+  if (key == "seek_avg_us") return micros(val, &c->seek_avg);
+  if (key == "seek_full_us") return micros(val, &c->seek_full);
+  if (key == "head_switch_us") return micros(val, &c->head_switch);
+  if (key == "overhead_us") return micros(val, &c->overhead);
+  if (key == "idle_destage_us") return micros(val, &c->idle_destage);
+  if (key == "max_wait_ms") {
+    const Opt r = micros(val, &c->max_wait);
+    c->max_wait *= 1000;
+    return r;
+  }
+  return Opt::kUnknown;
+}
+
+Opt apply_ssd(std::string_view key, std::string_view val, SsdConfig* c, const char** expected) {
+  const Opt common = apply_common(key, val, &c->size_bytes, &c->hw_queues, &c->queue_depth,
+                                  &c->max_sectors, expected);
+  if (common != Opt::kUnknown) return common;
+  auto result = [](bool ok) { return ok ? Opt::kOk : Opt::kBad; };
+  if (key == "preset") return Opt::kOk;
+  if (key == "slc") {
+    *expected = "a size such as 8G, or 0";
+    return result(parse_size(val, &c->slc_bytes));
+  }
+  *expected = "an unsigned number";
+  if (key == "channels") return result(parse_uint(val, &c->channels));
+  if (key == "dies") return result(parse_uint(val, &c->dies));
+  if (key == "planes") return result(parse_uint(val, &c->planes));
+  if (key == "pages_per_block") return result(parse_uint(val, &c->pages_per_block));
+  if (key == "op") return result(parse_uint(val, &c->op_percent));
+  if (key == "channel_mbps") return result(parse_uint(val, &c->channel_mbps));
+  if (key == "iface_mbps") return result(parse_uint(val, &c->iface_mbps));
+  if (key == "read_us") return micros(val, &c->t_read);
+  if (key == "prog_us") return micros(val, &c->t_prog);
+  if (key == "erase_us") return micros(val, &c->t_erase);
+  if (key == "overhead_us") return micros(val, &c->overhead);
+  if (key == "slc_prog_us") return micros(val, &c->t_slc_prog);
+  return Opt::kUnknown;
+}
+
 }  // namespace
 
 std::string validate(const RamConfig& c) {
@@ -186,6 +254,10 @@ std::string validate(const DeviceSpec& spec) {
       return validate(spec.null);
     case DeviceKind::kLoop:
       return validate(spec.loop);
+    case DeviceKind::kHdd:
+      return validate(spec.hdd);
+    case DeviceKind::kSsd:
+      return validate(spec.ssd);
   }
   return "unknown device kind";
 }
@@ -204,8 +276,13 @@ bool parse_device_spec(std::string_view text, DeviceSpec* out, std::string* err)
     spec.kind = DeviceKind::kNull;
   } else if (kind == "loop") {
     spec.kind = DeviceKind::kLoop;
+  } else if (kind == "hdd") {
+    spec.kind = DeviceKind::kHdd;
+  } else if (kind == "ssd") {
+    spec.kind = DeviceKind::kSsd;
   } else {
-    return fail("unknown device type \"" + std::string(kind) + "\" (expected ram, null or loop)");
+    return fail("unknown device type \"" + std::string(kind) +
+                "\" (expected ram, null, loop, hdd or ssd)");
   }
   std::string_view rest = kind_end == std::string_view::npos ? "" : text.substr(kind_end);
   if (spec.kind == DeviceKind::kLoop && (rest.empty() || rest.front() != ':')) {
@@ -225,6 +302,23 @@ bool parse_device_spec(std::string_view text, DeviceSpec* out, std::string* err)
     if (spec.loop.path.empty()) return fail("missing the backing file after \"loop:\"");
     if (comma != std::string_view::npos && rest.empty()) return fail("trailing comma");
     size_allowed = false;
+  }
+  // A preset sets every figure; the other options then change single ones.
+  for (std::string_view r = rest; !r.empty();) {
+    const auto comma = r.find(',');
+    const std::string_view tok = r.substr(0, comma);
+    r = comma == std::string_view::npos ? "" : r.substr(comma + 1);
+    if (tok.substr(0, 7) != "preset=") continue;
+    const std::string_view name = tok.substr(7);
+    const bool ok = spec.kind == DeviceKind::kHdd   ? hdd_preset(name, &spec.hdd)
+                    : spec.kind == DeviceKind::kSsd ? ssd_preset(name, &spec.ssd)
+                                                    : false;
+    if (!ok && (spec.kind == DeviceKind::kHdd || spec.kind == DeviceKind::kSsd)) {
+      return fail("preset: expected " +
+                  std::string(spec.kind == DeviceKind::kHdd ? "desktop7200 or enterprise15k"
+                                                            : "nvme or sata") +
+                  ", got \"" + std::string(name) + "\"");
+    }
   }
   while (!rest.empty()) {
     const auto comma = rest.find(',');
@@ -248,6 +342,10 @@ bool parse_device_spec(std::string_view text, DeviceSpec* out, std::string* err)
       r = apply_ram(key, val, &spec.ram, &expected);
     } else if (spec.kind == DeviceKind::kNull) {
       r = apply_null(key, val, &spec.null, &expected);
+    } else if (spec.kind == DeviceKind::kHdd) {
+      r = apply_hdd(key, val, &spec.hdd, &expected);
+    } else if (spec.kind == DeviceKind::kSsd) {
+      r = apply_ssd(key, val, &spec.ssd, &expected);
     } else {
       r = apply_loop(key, val, &spec.loop, &expected);
     }

@@ -3,6 +3,8 @@
 //   null[:SIZE][,option=value...]   null_blk, default size 250 GiB
 //   loop:PATH[,option=value...]     loop over the file PATH (up to the first
 //                                   comma), sized like the file by default
+//   hdd:SIZE[,option=value...]      simulated hard disk (hdd_config.hpp)
+//   ssd:SIZE[,option=value...]      simulated flash SSD (ssd_config.hpp)
 // SIZE is bytes with an optional binary suffix K, M, G or T (also lower
 // case), e.g. "ram:64M" or "null:1G,irqmode=timer,completion_nsec=10000".
 // Options (null_blk's parameter names; aliases in parentheses):
@@ -16,25 +18,37 @@
 //          offset (SIZE), bs (blocksize; default 512, with dio the file's
 //          direct I/O alignment), dio (direct_io), read_only (ro),
 //          workers (I/O threads, default one per hardware queue)
+//   hdd:   preset (desktop7200|enterprise15k, applied before the others),
+//          rpm, heads, zones, spt_outer, spt_inner, seek_track_us,
+//          seek_avg_us, seek_full_us, head_switch_us, overhead_us,
+//          iface_mbps, cache (SIZE), cache_segments, write_cache,
+//          idle_destage_us, max_wait_ms
+//   ssd:   preset (nvme|sata), channels, dies, planes, pages_per_block,
+//          op (percent), read_us, prog_us, erase_us, channel_mbps,
+//          iface_mbps, overhead_us, slc (SIZE), slc_prog_us
 // Booleans take 0/1, y/n, yes/no, on/off, true/false.
 #pragma once
 
 #include <string>
 #include <string_view>
 
+#include "dev/hdd_config.hpp"
 #include "dev/loop_config.hpp"
 #include "dev/null_blk_config.hpp"
 #include "dev/ram.hpp"
+#include "dev/ssd_config.hpp"
 
 namespace iostack::dev {
 
-enum class DeviceKind { kRam, kNull, kLoop };
+enum class DeviceKind { kRam, kNull, kLoop, kHdd, kSsd };
 
 struct DeviceSpec {
   DeviceKind kind = DeviceKind::kRam;
   RamConfig ram;       // when kind == kRam
   NullBlkConfig null;  // when kind == kNull
   LoopConfig loop;     // when kind == kLoop
+  HddConfig hdd;       // when kind == kHdd
+  SsdConfig ssd;       // when kind == kSsd
 };
 
 // Parses `text` into *out. On a bad spec returns false, leaves *out alone and

@@ -244,6 +244,11 @@ std::string format_report(const RunResult& r) {
     if (s.flush.ios) o += fmt::format(", flushes={}", s.flush.ios);
     if (d.splits) o += fmt::format(", splits={}", d.splits);
     o += "\n";
+    if (!d.device_counters.empty()) {
+      o += "    device:";
+      for (const auto& [k, v] : d.device_counters) o += fmt::format(" {}={:g}", k, v);
+      o += "\n";
+    }
   }
   return o;
 }

@@ -176,6 +176,7 @@ bool Runner::run(const RunOptions& ro, RunResult* out, std::string* err) {
     dr.stats = d->disk()->stats();
     dr.splits = d->queue()->split_count.load(std::memory_order_relaxed);
     dr.run_ms = run_ms;
+    dr.device_counters = d->counters();
     if (const block::Elevator* e = d->queue()->elevator()) {
       dr.has_prio_stats = true;
       for (unsigned p = 0; p < block::kElvPrioClasses; ++p)

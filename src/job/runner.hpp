@@ -21,6 +21,8 @@ struct DiskReport {
   trace::DiskStats stats;
   std::uint64_t splits = 0;  // bios split to fit the queue limits
   std::uint64_t run_ms = 0;  // the span the counters cover, for util
+  // A simulated disk's internal counters (seeks, GC, ...), name and value.
+  std::vector<std::pair<std::string, double>> device_counters;
   // The scheduler's counters per priority class (RT, BE, IDLE) when it
   // keeps them (mq-deadline does: its debugfs files).
   bool has_prio_stats = false;

@@ -15,7 +15,7 @@ namespace {
 
 bool is_device_spec(const std::string& f) {
   const auto head = f.substr(0, f.find_first_of(":,"));
-  return head == "ram" || head == "null" || head == "loop";
+  return head == "ram" || head == "null" || head == "loop" || head == "hdd" || head == "ssd";
 }
 
 }  // namespace

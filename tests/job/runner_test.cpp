@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "job/job_file.hpp"
+#include "job/report_text.hpp"
 
 namespace iostack::job {
 namespace {
@@ -130,6 +131,31 @@ TEST(Runner, FsyncIssuesFlushes) {
       << err;
   EXPECT_EQ(r.jobs[0].total_sync, 15u) << "after every 16 of 256 writes, but not after the last";
   EXPECT_EQ(r.jobs[0].sync_lat.samples, 15u);
+}
+
+// The simulated disks' own counters reach the report (real time: each
+// request waits out its service time, here well under a second in all).
+TEST(Runner, SimulatedDisksReportTheirCounters) {
+  RunResult r;
+  std::string err;
+  ASSERT_TRUE(run_text("[global]\nbs=4k\nioengine=psync\n"
+                       "[hdd]\nfilename=hdd:64M\nrw=write\nsize=256k\nfsync=16\n"
+                       "[ssd]\nfilename=ssd:16M\nrw=randwrite\nsize=1M\n",
+                       &r, &err))
+      << err;
+  ASSERT_EQ(r.disks.size(), 2u);
+  auto counter = [&](std::size_t d, const std::string& name) {
+    for (const auto& [k, v] : r.disks[d].device_counters)
+      if (k == name) return v;
+    return -1.0;
+  };
+  EXPECT_EQ(r.disks[0].name.substr(0, 2), "sd");
+  EXPECT_EQ(counter(0, "cached_writes"), 64.0);
+  EXPECT_EQ(counter(0, "flushes"), 3.0);  // fsync=16: not after the last write
+  EXPECT_GE(counter(0, "destages"), 1.0);
+  EXPECT_EQ(counter(1, "host_pages"), 256.0);
+  EXPECT_EQ(counter(1, "write_amp"), 1.0);
+  EXPECT_NE(format_report(r).find("    device: seeks="), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,371 @@
+// The simulated hard disk: command queue, caches and media timing.
+#include "dev/hdd.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "block/blk_mq.hpp"
+#include "block/request.hpp"
+#include "core/virtual_clock.hpp"
+
+namespace iostack::dev {
+
+namespace {
+constexpr std::size_t kMaxExtents = 256;  // write-back extents the drive tracks
+constexpr std::uint64_t kDestageChunk = 2048;  // sectors written back at a time
+constexpr core::Nanos kNever = ~core::Nanos{0} / 4;
+}  // namespace
+
+HddDriver::HddDriver(const HddConfig& cfg, core::Clock* clock)
+    : cfg_(cfg), model_(cfg), clock_(clock), store_(cfg.size_bytes) {
+  seg_sectors_ = (cfg.cache_bytes / 2 / cfg.cache_segments) >> block::kSectorShift;
+  wc_sectors_ = (cfg.cache_bytes / 2) >> block::kSectorShift;
+  // The tag set bounds what is queued; the queue's flush request comes on top.
+  pending_.reserve(cfg.queue_depth + 8);
+  segs_.resize(cfg.cache_segments);
+  dirty_.reserve(kMaxExtents + 2);
+  timer_.fn = &HddDriver::timer_fn;
+  timer_.priv = this;
+}
+
+HddDriver::~HddDriver() { quiesce(); }
+
+block::QueueLimits HddDriver::limits() const {
+  block::QueueLimits lim;
+  lim.logical_block_size = block::kSectorSize;
+  lim.physical_block_size = block::kSectorSize;
+  lim.io_min = block::kSectorSize;
+  lim.max_hw_sectors = cfg_.max_sectors ? cfg_.max_sectors : 65535;  // ATA_MAX_SECTORS_LBA48
+  lim.rotational = true;
+  lim.wc_feature = cfg_.write_cache;
+  lim.fua_feature = cfg_.write_cache;  // NCQ writes carry FUA
+  return lim;
+}
+
+block::TagSetConfig HddDriver::tag_set() const {
+  block::TagSetConfig set;
+  set.nr_hw_queues = cfg_.hw_queues;
+  set.queue_depth = cfg_.queue_depth;
+  return set;
+}
+
+core::Nanos HddDriver::xfer_ns(std::uint64_t bytes) const {
+  return bytes * 1000 / cfg_.iface_mbps;  // MB/s is bytes per microsecond
+}
+
+block::BlkStatus HddDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq, bool /*last*/) {
+  const auto op = block::req_op(rq);
+  if (op != block::REQ_OP_READ && op != block::REQ_OP_WRITE && op != block::REQ_OP_FLUSH)
+    return block::BlkStatus::NOTSUPP;
+  if (op != block::REQ_OP_FLUSH && block::blk_rq_end_sector(rq) > capacity_sectors())
+    return block::BlkStatus::IOERR;
+  core::LockGuard lock(mu_);
+  if (pending_.size() == pending_.capacity()) return block::BlkStatus::DEV_RESOURCE;
+  const core::Nanos now = clock_->now();
+  inflight_.fetch_add(1, std::memory_order_acq_rel);
+  pending_.push_back({rq, now, model_.locate(op == block::REQ_OP_FLUSH ? 0 : block::blk_rq_pos(rq))});
+  // A drive waiting to start its write-back takes the command instead (the
+  // timer is re-armed for it).
+  if (op_ == Op::kIdle || op_ == Op::kIdleWait) start_next(now);
+  return block::BlkStatus::OK;
+}
+
+bool HddDriver::read_hit(std::uint64_t s, std::uint64_t e) const {
+  for (const Range& g : segs_)
+    if (g.end > g.start && s >= g.start && e <= g.end) return true;
+  for (const Range& d : dirty_)
+    if (s >= d.start && e <= d.end) return true;
+  return destaging_.end > destaging_.start && s >= destaging_.start && e <= destaging_.end;
+}
+
+bool HddDriver::ra_covers(std::uint64_t s, std::uint64_t e) const {
+  return ra_seg_ >= 0 && s >= segs_[static_cast<std::size_t>(ra_seg_)].start && e <= ra_limit_;
+}
+
+core::Nanos HddDriver::ra_ready(std::uint64_t e) const {
+  if (e <= ra_lba_) return ra_time_;
+  return ra_time_ + (e - ra_lba_) * model_.rev_ns() / ra_spt_;
+}
+
+HddHead HddDriver::ra_head(core::Nanos now) const {
+  if (ra_seg_ < 0 || now <= ra_time_) return head_;
+  const std::uint64_t read = (now - ra_time_) * ra_spt_ / model_.rev_ns();
+  const std::uint64_t at = std::min(ra_limit_, ra_lba_ + read);
+  if (at == ra_lba_) return head_;
+  const HddPos p = model_.locate(at - 1);
+  return HddHead{p.cyl, p.head};
+}
+
+// Read-ahead stops where the media has got to by `now`; the arm is there.
+void HddDriver::settle_ra(core::Nanos now) {
+  if (ra_seg_ < 0) return;
+  const HddHead h = ra_head(now);
+  Range& g = segs_[static_cast<std::size_t>(ra_seg_)];
+  const std::uint64_t read = now > ra_time_ ? (now - ra_time_) * ra_spt_ / model_.rev_ns() : 0;
+  g.end = std::min(ra_limit_, ra_lba_ + read);
+  if (g.end - g.start > seg_sectors_) g.start = g.end - seg_sectors_;  // the segment is a ring
+  head_ = h;
+  ra_seg_ = -1;
+}
+
+bool HddDriver::write_fits(std::uint64_t n) const {
+  return dirty_sectors_ + n <= wc_sectors_ && dirty_.size() + 2 <= kMaxExtents;
+}
+
+// Newer data for [s, e) supersedes what the cache still holds of it.
+void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
+  for (std::size_t i = 0; i < dirty_.size();) {
+    Range& d = dirty_[i];
+    if (d.end <= s || d.start >= e) {
+      ++i;
+    } else if (d.start >= s && d.end <= e) {
+      dirty_sectors_ -= d.end - d.start;
+      dirty_.erase(dirty_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else if (d.start < s && d.end > e) {
+      const Range tail{e, d.end, 0, model_.locate(e)};
+      dirty_sectors_ -= e - s;
+      d.end = s;
+      dirty_.insert(dirty_.begin() + static_cast<std::ptrdiff_t>(i) + 1, tail);
+      i += 2;
+    } else if (d.start < s) {
+      dirty_sectors_ -= d.end - s;
+      d.end = s;
+      ++i;
+    } else {
+      dirty_sectors_ -= e - d.start;
+      d.start = e;
+      d.pos = model_.locate(e);
+      ++i;
+    }
+  }
+}
+
+// Positioning time of a queued command from head `h`: what SPTF minimises.
+core::Nanos HddDriver::cost(const Pending& p, core::Nanos now, const HddHead& h) const {
+  const block::Request* rq = p.rq;
+  const std::uint64_t s = block::blk_rq_pos(rq), e = block::blk_rq_end_sector(rq);
+  switch (block::req_op(rq)) {
+    case block::REQ_OP_READ:
+      if (read_hit(s, e)) return 0;
+      if (ra_covers(s, e)) return ra_ready(e) > now ? ra_ready(e) - now : 0;
+      break;
+    case block::REQ_OP_WRITE:
+      if (cfg_.write_cache && !(rq->cmd_flags & block::REQ_FUA) && e - s <= wc_sectors_)
+        return write_fits(e - s) ? 0 : kNever;
+      break;
+    default:
+      return 0;
+  }
+  return model_.position_ns(h, now + cfg_.overhead, p.pos);
+}
+
+core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now) {
+  const std::uint64_t s = block::blk_rq_pos(rq), e = block::blk_rq_end_sector(rq);
+  const std::uint32_t n = static_cast<std::uint32_t>(e - s);
+  const core::Nanos xfer = xfer_ns(block::blk_rq_bytes(rq));
+  const block::sector_t cap = capacity_sectors();
+  std::uint32_t dist = 0;
+  core::Nanos t;
+  switch (block::req_op(rq)) {
+    case block::REQ_OP_READ:
+      if (read_hit(s, e)) {
+        ++stats_.read_hits;
+        return now + cfg_.overhead + xfer;
+      }
+      if (ra_covers(s, e)) {
+        // Already read ahead by now: a plain hit; else served as it arrives.
+        ++(ra_ready(e) <= now ? stats_.read_hits : stats_.readahead_hits);
+        // A sequential stream keeps the read-ahead going.
+        ra_limit_ = std::min<std::uint64_t>(cap, std::max(ra_limit_, e + seg_sectors_));
+        segs_[static_cast<std::size_t>(ra_seg_)].lru = ++lru_clock_;
+        return std::max(now + cfg_.overhead + xfer, ra_ready(e));
+      }
+      ++stats_.read_misses;
+      settle_ra(now);
+      t = model_.access(&head_, now + cfg_.overhead, s, n, &dist);
+      {
+        std::size_t v = 0;  // the least recently used segment
+        for (std::size_t i = 1; i < segs_.size(); ++i)
+          if (segs_[i].lru < segs_[v].lru) v = i;
+        segs_[v] = Range{s, e, ++lru_clock_, {}};
+        ra_lba_ = e;
+        ra_limit_ = std::min<std::uint64_t>(cap, e + (seg_sectors_ > n ? seg_sectors_ - n : 0));
+        ra_time_ = t;
+        ra_spt_ = model_.locate(e < cap ? e : s).spt;
+        ra_seg_ = ra_limit_ > ra_lba_ ? static_cast<int>(v) : -1;
+      }
+      break;
+    case block::REQ_OP_WRITE:
+      drop_dirty(s, e);
+      if (cfg_.write_cache && !(rq->cmd_flags & block::REQ_FUA) && n <= wc_sectors_) {
+        ++stats_.cached_writes;
+        if (!dirty_.empty() && dirty_.back().end == s)
+          dirty_.back().end = e;
+        else
+          dirty_.push_back(Range{s, e, 0, model_.locate(s)});
+        dirty_sectors_ += n;
+        return now + cfg_.overhead + xfer;
+      }
+      ++stats_.media_writes;
+      settle_ra(now);
+      t = model_.access(&head_, now + cfg_.overhead, s, n, &dist);
+      break;
+    default:  // FLUSH: only chosen once nothing is dirty
+      ++stats_.flushes;
+      return now + cfg_.overhead;
+  }
+  if (dist) {
+    ++stats_.seeks;
+    stats_.seek_cylinders += dist;
+  }
+  return t;
+}
+
+core::Nanos HddDriver::destage_one(core::Nanos now) {
+  settle_ra(now);
+  std::size_t best = 0;
+  core::Nanos best_cost = kNever;
+  for (std::size_t i = 0; i < dirty_.size(); ++i) {
+    const core::Nanos c = model_.position_ns(head_, now, dirty_[i].pos);
+    if (c < best_cost) best_cost = c, best = i;
+  }
+  // In chunks, so that commands arriving meanwhile wait little.
+  Range& d = dirty_[best];
+  destaging_ = Range{d.start, std::min(d.end, d.start + kDestageChunk), 0, d.pos};
+  if (destaging_.end == d.end) {
+    dirty_.erase(dirty_.begin() + static_cast<std::ptrdiff_t>(best));
+  } else {
+    d.start = destaging_.end;
+    d.pos = model_.locate(d.start);
+  }
+  std::uint32_t dist = 0;
+  const core::Nanos t =
+      model_.access(&head_, now, destaging_.start,
+                    static_cast<std::uint32_t>(destaging_.end - destaging_.start), &dist);
+  ++stats_.destages;
+  if (dist) {
+    ++stats_.seeks;
+    stats_.seek_cylinders += dist;
+  }
+  return t;
+}
+
+void HddDriver::start_next(core::Nanos now) {
+  if (pending_.empty()) {
+    if (dirty_.empty()) {
+      op_ = Op::kIdle;
+      return;
+    }
+    // Write-back once the drive has been idle for a while.
+    if (now < last_request_end_ + cfg_.idle_destage) {
+      op_ = Op::kIdleWait;
+      op_end_ = last_request_end_ + cfg_.idle_destage;
+    } else {
+      op_ = Op::kDestage;
+      op_end_ = destage_one(now);
+    }
+    clock_->arm(&timer_, op_end_);
+    return;
+  }
+  std::size_t pick = pending_.size();
+  std::size_t flush = pending_.size();
+  for (std::size_t i = 0; i < pending_.size() && flush == pending_.size(); ++i)
+    if (block::req_op(pending_[i].rq) == block::REQ_OP_FLUSH) flush = i;
+  const HddHead h = ra_head(now);
+  if (flush < pending_.size()) {
+    // FLUSH writes the whole cache back before it completes.
+    if (dirty_.empty()) pick = flush;
+  } else if (pending_[0].arrival + cfg_.max_wait <= now) {
+    pick = 0;  // aged: no more reordering around it
+    if (cost(pending_[0], now, h) == kNever) pick = pending_.size();
+  } else {
+    core::Nanos best = kNever;
+    for (std::size_t i = 0; i < pending_.size(); ++i) {
+      const core::Nanos c = cost(pending_[i], now, h);
+      if (c < best) best = c, pick = i;
+    }
+  }
+  if (pick == pending_.size()) {  // a cached write waits for room
+    op_ = Op::kDestage;
+    op_end_ = destage_one(now);
+  } else {
+    cur_ = pending_[pick].rq;
+    pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(pick));
+    op_ = Op::kRequest;
+    op_end_ = serve(cur_, now);
+  }
+  clock_->arm(&timer_, op_end_);
+}
+
+void HddDriver::timer_fn(core::Timer* t) { static_cast<HddDriver*>(t->priv)->on_timer(); }
+
+void HddDriver::on_timer() {
+  block::Request* done = nullptr;
+  {
+    core::LockGuard lock(mu_);
+    const core::Nanos now = clock_->now();
+    // A real-clock firing that lost the race with a re-arm: its op is not over.
+    if (op_ == Op::kIdle || now < op_end_) return;
+    if (op_ == Op::kRequest) {
+      done = cur_;
+      cur_ = nullptr;
+      last_request_end_ = op_end_;
+    } else if (op_ == Op::kDestage) {
+      dirty_sectors_ -= destaging_.end - destaging_.start;
+      destaging_ = Range{};
+    }
+    op_ = Op::kIdle;
+    start_next(now);
+  }
+  if (!done) return;
+  block::BlkStatus st = block::BlkStatus::OK;
+  const auto op = block::req_op(done);
+  if ((op == block::REQ_OP_READ || op == block::REQ_OP_WRITE) &&
+      !store_.transfer(done, block::blk_rq_bytes(done)))
+    st = block::BlkStatus::IOERR;
+  block::blk_mq_end_request(done, st);
+  inflight_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+void HddDriver::quiesce() {
+  while (inflight() > 0) {
+    if (clock_->is_virtual()) {
+      if (!static_cast<core::VirtualClock*>(clock_)->run_one()) break;
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+  }
+  clock_->cancel(&timer_);
+  core::LockGuard lock(mu_);
+  if (op_ == Op::kDestage) {  // the write-back stops where it is
+    dirty_sectors_ -= destaging_.end - destaging_.start;
+    destaging_ = Range{};
+  }
+  op_ = Op::kIdle;
+}
+
+HddStats HddDriver::stats() const {
+  core::LockGuard lock(mu_);
+  return stats_;
+}
+
+HddHead HddDriver::head() const {
+  core::LockGuard lock(mu_);
+  return head_;
+}
+
+std::uint64_t HddDriver::dirty_sectors() const {
+  core::LockGuard lock(mu_);
+  return dirty_sectors_;
+}
+
+bool HddDriver::durable(block::sector_t sector, std::uint32_t nr) const {
+  core::LockGuard lock(mu_);
+  const std::uint64_t e = sector + nr;
+  for (const Range& d : dirty_)
+    if (d.start < e && d.end > sector) return false;
+  return !(destaging_.start < e && destaging_.end > sector);
+}
+
+}  // namespace iostack::dev

@@ -1,0 +1,125 @@
+// A simulated hard disk: one actuator serving a native command queue in
+// shortest-positioning-time-first order, with read-ahead segments and a
+// write-back cache, timed by HddModel on the device's clock. Each media
+// operation arms one timer for its end, so under a virtual clock time jumps
+// from service to service and under the real clock the device waits out its
+// service times. Data lives in a PageStore: reads return what was written.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "block/driver.hpp"
+#include "block/queue_limits.hpp"
+#include "block/request_queue.hpp"
+#include "core/clock.hpp"
+#include "core/mutex.hpp"
+#include "core/thread_safety.hpp"
+#include "dev/hdd_config.hpp"
+#include "dev/hdd_model.hpp"
+#include "dev/page_store.hpp"
+
+namespace iostack::dev {
+
+struct HddStats {
+  std::uint64_t seeks = 0;            // media accesses that moved the arm
+  std::uint64_t seek_cylinders = 0;   // cylinders crossed by them
+  std::uint64_t read_hits = 0;        // served from a segment or dirty data
+  std::uint64_t readahead_hits = 0;   // served while read-ahead was filling
+  std::uint64_t read_misses = 0;      // went to the media
+  std::uint64_t cached_writes = 0;    // completed into the write-back cache
+  std::uint64_t media_writes = 0;     // write-through or FUA
+  std::uint64_t destages = 0;         // dirty extents written back
+  std::uint64_t flushes = 0;
+  double avg_seek_distance() const {
+    return seeks ? static_cast<double>(seek_cylinders) / static_cast<double>(seeks) : 0.0;
+  }
+};
+
+class HddDriver final : public block::BlockDriver {
+ public:
+  HddDriver(const HddConfig& cfg, core::Clock* clock);
+  ~HddDriver() override;
+
+  const char* name() const override { return "sd"; }
+  block::BlkStatus queue_rq(block::HwCtx* hctx, block::Request* rq, bool last) override;
+
+  block::QueueLimits limits() const;
+  block::TagSetConfig tag_set() const;
+  block::sector_t capacity_sectors() const { return cfg_.size_bytes >> block::kSectorShift; }
+
+  const HddConfig& config() const { return cfg_; }
+  const HddModel& model() const { return model_; }
+  PageStore& store() { return store_; }
+  HddStats stats() const EXCLUDES(mu_);
+  HddHead head() const EXCLUDES(mu_);
+  // Sectors in the volatile cache not yet on the media.
+  std::uint64_t dirty_sectors() const EXCLUDES(mu_);
+  // True when no sector of the range is only in the volatile cache.
+  bool durable(block::sector_t sector, std::uint32_t nr) const EXCLUDES(mu_);
+  long inflight() const { return inflight_.load(std::memory_order_acquire); }
+  // Waits for (or, on a virtual clock, runs) the requests in flight, then
+  // stops the drive's background work: call before the queue goes away.
+  void quiesce() EXCLUDES(mu_);
+
+ private:
+  enum class Op { kIdle, kIdleWait, kRequest, kDestage };
+  struct Pending {
+    block::Request* rq;
+    core::Nanos arrival;
+    HddPos pos;  // of its first sector
+  };
+  struct Range {
+    std::uint64_t start = 0, end = 0;  // sectors, [start, end)
+    std::uint64_t lru = 0;             // read segments
+    HddPos pos;                        // dirty extents: of `start`
+  };
+  static void timer_fn(core::Timer* t);
+  void on_timer() EXCLUDES(mu_);
+  void start_next(core::Nanos now) REQUIRES(mu_);
+  core::Nanos cost(const Pending& p, core::Nanos now, const HddHead& h) const REQUIRES(mu_);
+  core::Nanos serve(block::Request* rq, core::Nanos now) REQUIRES(mu_);
+  core::Nanos destage_one(core::Nanos now) REQUIRES(mu_);
+  bool read_hit(std::uint64_t s, std::uint64_t e) const REQUIRES(mu_);
+  bool ra_covers(std::uint64_t s, std::uint64_t e) const REQUIRES(mu_);
+  core::Nanos ra_ready(std::uint64_t e) const REQUIRES(mu_);
+  HddHead ra_head(core::Nanos now) const REQUIRES(mu_);
+  void settle_ra(core::Nanos now) REQUIRES(mu_);
+  bool write_fits(std::uint64_t n) const REQUIRES(mu_);
+  void drop_dirty(std::uint64_t s, std::uint64_t e) REQUIRES(mu_);
+  core::Nanos xfer_ns(std::uint64_t bytes) const;
+
+  HddConfig cfg_;
+  HddModel model_;
+  core::Clock* clock_;
+  PageStore store_;
+  std::uint64_t seg_sectors_;  // read segment capacity
+  std::uint64_t wc_sectors_;   // write-back capacity
+
+  mutable core::Mutex mu_;
+  std::vector<Pending> pending_ GUARDED_BY(mu_);  // arrival order, capacity fixed
+  Op op_ GUARDED_BY(mu_) = Op::kIdle;
+  block::Request* cur_ GUARDED_BY(mu_) = nullptr;
+  core::Nanos op_end_ GUARDED_BY(mu_) = 0;
+  core::Nanos last_request_end_ GUARDED_BY(mu_) = 0;  // idle write-back waits idle_destage after it
+  core::Timer timer_;
+  HddHead head_ GUARDED_BY(mu_);
+  std::vector<Range> segs_ GUARDED_BY(mu_);
+  std::uint64_t lru_clock_ GUARDED_BY(mu_) = 0;
+  // Read-ahead in progress: segment ra_seg_ fills from ra_lba_ onwards,
+  // starting at ra_time_, up to ra_limit_.
+  int ra_seg_ GUARDED_BY(mu_) = -1;
+  std::uint64_t ra_lba_ GUARDED_BY(mu_) = 0;
+  std::uint64_t ra_limit_ GUARDED_BY(mu_) = 0;
+  core::Nanos ra_time_ GUARDED_BY(mu_) = 0;
+  std::uint32_t ra_spt_ GUARDED_BY(mu_) = 1;
+  std::vector<Range> dirty_ GUARDED_BY(mu_);  // write-back extents, capacity fixed
+  Range destaging_ GUARDED_BY(mu_);
+  std::uint64_t dirty_sectors_ GUARDED_BY(mu_) = 0;
+  HddStats stats_ GUARDED_BY(mu_);
+  std::atomic<long> inflight_{0};
+};
+
+}  // namespace iostack::dev

@@ -1,0 +1,81 @@
+// The service-time arithmetic of a simulated hard disk, after Ruemmler and
+// Wilkes, "An introduction to disk drive modeling" (1994) and DiskSim:
+// zoned geometry, seek curve, rotational position, track skew and head
+// switches. Pure functions of the configuration and a head state; the
+// device (hdd.cpp) keeps the state and the clock.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "dev/hdd_config.hpp"
+
+namespace iostack::dev {
+
+struct HddZone {
+  std::uint64_t first_lba = 0;
+  std::uint32_t first_cyl = 0;
+  std::uint32_t spt = 0;  // sectors per track
+};
+
+// Where a sector lies on the platters.
+struct HddPos {
+  std::uint32_t cyl = 0;
+  std::uint32_t head = 0;
+  std::uint32_t sector = 0;  // on its track
+  std::uint32_t spt = 0;     // of its track
+};
+
+// The actuator: the cylinder and surface it last accessed.
+struct HddHead {
+  std::uint32_t cyl = 0;
+  std::uint32_t head = 0;
+};
+
+class HddModel {
+ public:
+  explicit HddModel(const HddConfig& cfg);
+
+  core::Nanos rev_ns() const { return rev_; }
+  std::uint32_t cylinders() const { return cyls_; }
+  std::uint32_t cyls_per_zone() const { return cyls_per_zone_; }
+  const std::vector<HddZone>& zones() const { return zones_; }
+  // Track skew: the rotation between the end of one track and the start of
+  // the next, enough for a head switch or a one-cylinder seek.
+  core::Nanos skew_ns() const { return skew_; }
+
+  HddPos locate(std::uint64_t lba) const;
+  // Seek time over `dist` cylinders: 0 for 0; settle + a*sqrt(d) up to a
+  // third of the stroke (through seek_track at 1 and seek_avg at C/3);
+  // linear from there to seek_full at C-1.
+  core::Nanos seek_ns(std::uint32_t dist) const;
+  // Rotational offset (ns past the index mark) where sector `p` starts.
+  core::Nanos sector_offset(const HddPos& p) const;
+  // Seek or head switch plus rotational wait to reach `lba` from `h`,
+  // starting at time `t`.
+  core::Nanos position_ns(const HddHead& h, core::Nanos t, std::uint64_t lba) const {
+    return position_ns(h, t, locate(lba));
+  }
+  // Same, for a sector already located.
+  core::Nanos position_ns(const HddHead& h, core::Nanos t, const HddPos& p) const;
+  // Reads or writes `n` sectors from `lba` starting at time `t`; returns the
+  // time the last sector passes under the head and moves *h there. *seek_dist
+  // (if given) gets the cylinders crossed by the first seek.
+  core::Nanos access(HddHead* h, core::Nanos t, std::uint64_t lba, std::uint32_t n,
+                     std::uint32_t* seek_dist = nullptr) const;
+
+ private:
+  core::Nanos move_ns(const HddHead& h, const HddPos& p) const;
+
+  HddConfig cfg_;
+  core::Nanos rev_;
+  core::Nanos skew_;
+  std::uint32_t cyls_per_zone_ = 0;
+  std::uint32_t cyls_ = 0;
+  std::uint32_t seek_knee_ = 0;  // C/3, where the sqrt curve meets the line
+  double seek_a_ = 0;            // sqrt coefficient
+  std::vector<HddZone> zones_;
+};
+
+}  // namespace iostack::dev

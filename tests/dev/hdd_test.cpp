@@ -1,0 +1,212 @@
+// The simulated hard disk end to end on a virtual clock: service times,
+// read-ahead, NCQ order, the write-back cache with FLUSH and FUA, data.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dev/device.hpp"
+#include "dev_test_util.hpp"
+
+namespace iostack::dev {
+namespace {
+
+using block::REQ_OP_READ;
+using block::REQ_OP_WRITE;
+using test::io;
+
+constexpr core::Nanos kUs = core::kNsPerUs;
+
+// One surface of 3001 cylinders of 100 sectors at 6000 rpm (10 ms a turn,
+// 100 us a sector); seeks 1 / 10 / 20 ms; 100 us command overhead.
+const std::string kSimple =
+    "hdd:153651200,zones=1,heads=1,spt_outer=100,spt_inner=100,rpm=6000,seek_track_us=1000,"
+    "seek_avg_us=10000,seek_full_us=20000,overhead_us=100";
+
+std::unique_ptr<BlockDevice> make(const std::string& spec, core::Clock* clock) {
+  std::string err;
+  auto dev = create_device(spec, clock, &err);
+  EXPECT_TRUE(dev) << err;
+  return dev;
+}
+
+TEST(Hdd, NamedLikeAScsiDiskAndRotational) {
+  core::VirtualClock clock(0);
+  auto a = make("hdd:1G", &clock);
+  auto b = make("hdd:1G,preset=enterprise15k", &clock);
+  EXPECT_EQ(a->name().substr(0, 2), "sd");
+  EXPECT_NE(a->name(), b->name());
+  EXPECT_EQ(a->disk()->major(), kSdMajor);
+  std::string v;
+  a->queue()->attr_show("rotational", &v);
+  EXPECT_EQ(v, "1");
+  EXPECT_EQ(b->hdd()->config().rpm, 15000u);
+  EXPECT_EQ(b->disk()->capacity(), (1ull << 30) / 512);
+}
+
+TEST(Hdd, BadSpecsGetOneLine) {
+  std::string err;
+  DeviceSpec s;
+  EXPECT_FALSE(parse_device_spec("hdd:1G,preset=floppy", &s, &err));
+  EXPECT_NE(err.find("preset"), std::string::npos) << err;
+  EXPECT_FALSE(parse_device_spec("hdd:1G,spt_inner=5000", &s, &err));
+  EXPECT_NE(err.find("spt_inner"), std::string::npos) << err;
+  EXPECT_FALSE(parse_device_spec("hdd:1G,seek_avg_us=10,seek_track_us=20", &s, &err));
+  // A preset applies before the options whatever their order.
+  ASSERT_TRUE(parse_device_spec("hdd:1G,rpm=10000,preset=enterprise15k", &s, &err)) << err;
+  EXPECT_EQ(s.hdd.rpm, 10000u);
+  EXPECT_EQ(s.hdd.heads, 8u);
+}
+
+TEST(Hdd, ReadServiceTimeIsOverheadSeekRotationTransfer) {
+  core::VirtualClock clock(0);
+  auto dev = make(kSimple, &clock);
+  std::vector<unsigned char> buf(4096);
+  // Cylinder 1000, sector 50: 0.1 ms overhead, 10 ms seek, then sector 50
+  // (5 ms past the mark) is 4.9 ms away, 8 sectors take 0.8 ms.
+  ASSERT_EQ(io(*dev, REQ_OP_READ, 1000 * 100 + 50, buf.data(), buf.size(), &clock), 0);
+  EXPECT_EQ(clock.now(), 15800 * kUs);
+  const HddStats st = dev->hdd()->stats();
+  EXPECT_EQ(st.seeks, 1u);
+  EXPECT_EQ(st.seek_cylinders, 1000u);
+  EXPECT_EQ(st.read_misses, 1u);
+}
+
+TEST(Hdd, SequentialReadsHitTheReadAhead) {
+  core::VirtualClock clock(0);
+  auto dev = make(kSimple, &clock);
+  std::vector<unsigned char> buf(4096);
+  ASSERT_EQ(io(*dev, REQ_OP_READ, 0, buf.data(), buf.size(), &clock), 0);
+  const core::Nanos first = clock.now();
+  for (int i = 1; i < 64; ++i)
+    ASSERT_EQ(io(*dev, REQ_OP_READ, 8u * i, buf.data(), buf.size(), &clock), 0);
+  const HddStats st = dev->hdd()->stats();
+  EXPECT_EQ(st.read_misses, 1u);
+  EXPECT_EQ(st.readahead_hits, 63u);
+  // The stream runs at the media rate (8 sectors in 0.8 ms) plus overhead,
+  // with no rotation lost between requests.
+  EXPECT_LE(clock.now() - first, 63 * (800 + 100) * kUs);
+  // Reading it again is served from the segment.
+  ASSERT_EQ(io(*dev, REQ_OP_READ, 16, buf.data(), buf.size(), &clock), 0);
+  EXPECT_EQ(dev->hdd()->stats().read_hits, 1u);
+}
+
+TEST(Hdd, NcqServesTheNearestFirst) {
+  core::VirtualClock clock(0);
+  auto dev = make(kSimple + ",write_cache=0", &clock);
+  std::vector<unsigned char> a(4096), b(4096), c(4096);
+  test::IoResult far, near, mid;
+  test::submit(*dev, REQ_OP_READ, 3000 * 100, a.data(), a.size(), &far);
+  test::submit(*dev, REQ_OP_READ, 10 * 100, b.data(), b.size(), &near);
+  test::submit(*dev, REQ_OP_READ, 500 * 100, c.data(), c.size(), &mid);
+  std::vector<int> order;
+  while (order.size() < 3 && clock.run_one()) {
+    if (far.done && std::find(order.begin(), order.end(), 0) == order.end()) order.push_back(0);
+    if (near.done && std::find(order.begin(), order.end(), 1) == order.end()) order.push_back(1);
+    if (mid.done && std::find(order.begin(), order.end(), 2) == order.end()) order.push_back(2);
+  }
+  // The far one started on arrival; from cylinder 3000 the one at 500 is
+  // nearer than the one at 10, which arrived before it.
+  EXPECT_EQ(order, (std::vector<int>{0, 2, 1}));
+}
+
+TEST(Hdd, WriteBackCacheHonoursFlushAndFua) {
+  core::VirtualClock clock(0);
+  auto dev = make(kSimple, &clock);
+  HddDriver* d = dev->hdd();
+  std::string wc;
+  dev->queue()->attr_show("write_cache", &wc);
+  EXPECT_EQ(wc, "write back");
+  std::vector<unsigned char> buf(4096, 0x5a);
+  ASSERT_EQ(io(*dev, REQ_OP_WRITE, 2000 * 100, buf.data(), buf.size(), &clock), 0);
+  // Completed from the cache: 0.1 ms overhead + 4 KiB at 600 MB/s, no media.
+  EXPECT_EQ(clock.now(), 100 * kUs + 4096 * 1000 / 600);
+  EXPECT_FALSE(d->durable(2000 * 100, 8));
+  EXPECT_EQ(d->dirty_sectors(), 8u);
+  // FLUSH ends only once the data is on the media.
+  ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE} | block::REQ_PREFLUSH, 0, nullptr, 0, &clock),
+            0);
+  EXPECT_TRUE(d->durable(2000 * 100, 8));
+  EXPECT_EQ(d->dirty_sectors(), 0u);
+  EXPECT_GE(d->stats().destages, 1u);
+  EXPECT_EQ(d->stats().flushes, 1u);
+  // FUA: on the media when it completes.
+  ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE} | block::REQ_FUA, 10 * 100, buf.data(),
+               buf.size(), &clock),
+            0);
+  EXPECT_TRUE(d->durable(10 * 100, 8));
+  EXPECT_EQ(d->stats().media_writes, 1u);
+  // A cached write overwritten with FUA is no longer dirty.
+  ASSERT_EQ(io(*dev, REQ_OP_WRITE, 20 * 100, buf.data(), buf.size(), &clock), 0);
+  EXPECT_FALSE(d->durable(20 * 100, 8));
+  ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE} | block::REQ_FUA, 20 * 100, buf.data(),
+               buf.size(), &clock),
+            0);
+  EXPECT_TRUE(d->durable(20 * 100, 8));
+  // Left idle, the drive writes its cache back by itself, after idle_destage.
+  ASSERT_EQ(io(*dev, REQ_OP_WRITE, 30 * 100, buf.data(), buf.size(), &clock), 0);
+  const core::Nanos idle_from = clock.now();
+  const std::uint64_t destages = d->stats().destages;
+  clock.run_until_idle();
+  EXPECT_EQ(d->dirty_sectors(), 0u);
+  EXPECT_EQ(d->stats().destages, destages + 1);
+  EXPECT_GT(clock.now(), idle_from + 1000 * kUs);
+}
+
+TEST(Hdd, AStreamLargerThanTheCacheWaitsForWriteBack) {
+  core::VirtualClock clock(0);
+  auto dev = make(kSimple + ",cache=1M", &clock);  // 512 KiB of write-back
+  std::vector<unsigned char> buf(65536, 7);
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_EQ(io(*dev, REQ_OP_WRITE, 128u * i, buf.data(), buf.size(), &clock), 0);
+    EXPECT_LE(dev->hdd()->dirty_sectors(), 1024u);
+  }
+  const HddStats st = dev->hdd()->stats();
+  EXPECT_EQ(st.cached_writes, 64u);
+  EXPECT_GT(st.destages, 0u);
+  // 4 MiB went to a disk turning out 51.2 KB per 10 ms: the media set the pace.
+  EXPECT_GT(clock.now(), (4096u - 512u) * 1024 / 51200 * 10 * core::kNsPerMs / 2);
+}
+
+TEST(Hdd, WriteThroughWithoutTheCache) {
+  core::VirtualClock clock(0);
+  auto dev = make(kSimple + ",write_cache=0", &clock);
+  std::string wc;
+  dev->queue()->attr_show("write_cache", &wc);
+  EXPECT_EQ(wc, "write through");
+  std::vector<unsigned char> buf(4096, 1);
+  ASSERT_EQ(io(*dev, REQ_OP_WRITE, 1000 * 100 + 50, buf.data(), buf.size(), &clock), 0);
+  EXPECT_EQ(clock.now(), 15800 * kUs);  // as the read of the same place
+  EXPECT_TRUE(dev->hdd()->durable(1000 * 100 + 50, 8));
+}
+
+TEST(Hdd, ReadsReturnWhatWasWritten) {
+  core::VirtualClock clock(0);
+  auto dev = make("hdd:64M,preset=desktop7200", &clock);
+  std::mt19937 rng(7);
+  std::vector<std::pair<block::sector_t, std::vector<unsigned char>>> written;
+  for (int i = 0; i < 32; ++i) {
+    const block::sector_t s = (rng() % ((64u << 20) / 4096 - 4)) * 8;
+    auto data = test::random_bytes(rng, 4096 * (1 + rng() % 4));
+    ASSERT_EQ(io(*dev, REQ_OP_WRITE, s, data.data(), static_cast<std::uint32_t>(data.size()),
+                 &clock, &rng),
+              0);
+    written.emplace_back(s, std::move(data));
+  }
+  // Later writes win where they overlap: check against a replay.
+  std::vector<unsigned char> image(64u << 20);
+  for (const auto& [s, d] : written) std::copy(d.begin(), d.end(), image.begin() + s * 512);
+  for (const auto& [s, d] : written) {
+    std::vector<unsigned char> back(d.size());
+    ASSERT_EQ(io(*dev, REQ_OP_READ, s, back.data(), static_cast<std::uint32_t>(back.size()),
+                 &clock, &rng),
+              0);
+    EXPECT_TRUE(std::equal(back.begin(), back.end(), image.begin() + s * 512));
+  }
+  EXPECT_EQ(io(*dev, block::REQ_OP_DISCARD, 0, nullptr, 4096, &clock), -EOPNOTSUPP);
+}
+
+}  // namespace
+}  // namespace iostack::dev
