@@ -86,6 +86,15 @@ void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std
   cq_unlock_post(ctx);
 }
 
+bool req_post_cqe(IoKiocb* req, std::int32_t res, std::uint32_t cflags) {
+  IoRingCtx* ctx = req->ctx;
+  cq_lock(ctx);
+  const bool room = ctx->overflow_list.empty() && ring_has_space(ctx);
+  if (room) write_cqe(ctx, req->user_data, res, cflags);
+  cq_unlock_post(ctx);
+  return room;
+}
+
 void overflow_flush(IoRingCtx* ctx, bool dying) {
   if (!ctx->has_overflow.load(std::memory_order_acquire)) return;
   cq_lock(ctx);

@@ -29,6 +29,9 @@ bool fill_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::ui
 // eventfd, waiters, readiness of the ring fd. Call after unlocking.
 void commit_cq(IoRingCtx* ctx);
 void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags);
+// io_req_post_cqe: an extra CQE of a multishot request, never overflowing;
+// false when the CQ ring is full (the request must then end).
+bool req_post_cqe(IoKiocb* req, std::int32_t res, std::uint32_t cflags);
 // Inline completion: joins the submission batch (locked).
 void req_complete_defer(IoKiocb* req);
 void req_defer_failed(IoKiocb* req, int res);  // locked
