@@ -105,6 +105,7 @@ struct SyncData {
 struct TimeoutData {
   std::uint32_t off;  // completion count; 0: a pure timer
   std::uint32_t target_seq;
+  std::uint32_t repeats;  // MULTISHOT with a count: expiries left; 0: forever
   unsigned flags;
   std::int64_t sec;
   std::int64_t nsec;

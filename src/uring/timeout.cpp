@@ -36,7 +36,51 @@ core::Nanos expiry(unsigned flags, std::int64_t sec, std::int64_t nsec) {
   return left <= 0 ? now : now + static_cast<core::Nanos>(left);
 }
 
-bool is_noseq(IoKiocb* req) { return req->timeout.off == 0; }
+// A multishot timeout is a pure timer too: its count is a number of expiries.
+bool is_noseq(IoKiocb* req) {
+  return req->timeout.off == 0 || (req->timeout.flags & uapi::kTimeoutMultishot);
+}
+
+// io_timeout_finish: whether this expiry is the request's last one.
+bool timeout_finish(IoKiocb* req) {
+  TimeoutData& td = req->timeout;
+  if (!(td.flags & uapi::kTimeoutMultishot)) return true;
+  return td.off != 0 && (td.repeats == 0 || --td.repeats == 0);
+}
+
+// Puts a multishot timeout back on the list with its period (always
+// relative, as the kernel keeps the mode it was prepared with). False when
+// the ring is being torn down: kill_timeouts may already have run.
+bool timeout_rearm(IoKiocb* req) {
+  IoRingCtx* ctx = req->ctx;
+  TimeoutData& td = req->timeout;
+  ctx->timeout_lock.lock();
+  const bool alive = ctx->alive.load(std::memory_order_seq_cst);
+  if (alive) {
+    req->list.add_tail(&ctx->timeout_list);
+    req->tstate.store(kArmed, std::memory_order_relaxed);
+    clk().arm(&req->timer, expiry(td.flags & ~IORING_TIMEOUT_ABS, td.sec, td.nsec));
+  }
+  ctx->timeout_lock.unlock();
+  return alive;
+}
+
+// io_timeout_complete, as task work (uring_lock held, so a TIMEOUT_REMOVE
+// never runs in the middle of it): a multishot expiry that is not the last
+// posts -ETIME with F_MORE and starts the next period; when the CQ ring has
+// no room the request ends here instead.
+void tw_timeout_complete(IoKiocb* req) {
+  IoRingCtx* ctx = req->ctx;
+  if (!timeout_finish(req)) {
+    if (ctx->st.compl_first) flush_completions(ctx);  // CQEs queued earlier go first
+    if (post_req_cqe(req, -ETIME, IORING_CQE_F_MORE, 0)) {
+      if (timeout_rearm(req)) return;
+      req_set_fail(req);  // what io_kill_timeouts would have done to it
+      req_set_res(req, -ECANCELED, 0);
+    }
+  }
+  req_complete_defer(req);
+}
 
 void timeout_fn(core::Timer* t) {
   auto* req = static_cast<IoKiocb*>(t->priv);
@@ -52,6 +96,10 @@ void timeout_fn(core::Timer* t) {
   ctx->timeout_lock.unlock();
   if (!(req->timeout.flags & IORING_TIMEOUT_ETIME_SUCCESS)) req_set_fail(req);
   req_set_res(req, -ETIME, 0);
+  if (req->timeout.flags & uapi::kTimeoutMultishot) {
+    tw_add(req, tw_timeout_complete);
+    return;
+  }
   req_complete_post(req);
 }
 
@@ -99,11 +147,15 @@ int prep_common(IoKiocb* req, const io_uring_sqe* sqe, bool is_link) {
   const std::uint32_t off = static_cast<std::uint32_t>(sqe->off);
   if (off && is_link) return -EINVAL;
   const unsigned flags = sqe->timeout_flags;
-  if (flags & ~(IORING_TIMEOUT_ABS | IORING_TIMEOUT_CLOCK_MASK | IORING_TIMEOUT_ETIME_SUCCESS))
-    return -EINVAL;  // IORING_TIMEOUT_MULTISHOT is not implemented
+  if (flags & ~(IORING_TIMEOUT_ABS | IORING_TIMEOUT_CLOCK_MASK | IORING_TIMEOUT_ETIME_SUCCESS |
+                uapi::kTimeoutMultishot))
+    return -EINVAL;
   if (__builtin_popcount(flags & IORING_TIMEOUT_CLOCK_MASK) > 1) return -EINVAL;
+  // A period repeats: only relative times make sense.
+  if ((flags & uapi::kTimeoutMultishot) && (flags & IORING_TIMEOUT_ABS)) return -EINVAL;
   TimeoutData& td = req->timeout;
   td.off = off;
+  td.repeats = (flags & uapi::kTimeoutMultishot) ? off : 0;
   td.flags = flags;
   td.head = td.prev = nullptr;
   td.target_seq = 0;
@@ -162,10 +214,12 @@ int timeout_update(IoRingCtx* ctx, std::uint64_t user_data, std::int64_t sec, st
     req->tstate.store(kArmed, std::memory_order_relaxed);
     req->timeout.sec = sec;
     req->timeout.nsec = nsec;
-    req->timeout.flags = (req->timeout.flags & ~(IORING_TIMEOUT_ABS | IORING_TIMEOUT_CLOCK_MASK)) |
-                         (flags & (IORING_TIMEOUT_ABS | IORING_TIMEOUT_CLOCK_MASK));
+    // The new time is absolute or relative as asked, on the clock the
+    // timeout was prepared with (the update's clock flags are only checked).
+    req->timeout.flags = (req->timeout.flags & ~IORING_TIMEOUT_ABS) | (flags & IORING_TIMEOUT_ABS);
     if (!ltimeout) {
-      req->timeout.off = 0;  // an updated timeout no longer counts completions
+      // No longer counts completions; a multishot one now repeats forever.
+      req->timeout.off = 0;
       req->list.move_tail(&ctx->timeout_list);
     }
     clk().arm(&req->timer, expiry(req->timeout.flags, sec, nsec));

@@ -37,6 +37,9 @@ constexpr unsigned kAcceptMultishot = 1u << 0;
 constexpr unsigned kAcceptDontwait = 1u << 1;
 constexpr unsigned kAcceptPollFirst = 1u << 2;
 
+// sqe->timeout_flags added after 6.1 (IORING_TIMEOUT_MULTISHOT, 6.4).
+constexpr unsigned kTimeoutMultishot = 1u << 6;
+
 // CQE flags added after 6.1.
 constexpr std::uint32_t kCqeFBufMore = 1u << 4;  // IORING_CQE_F_BUF_MORE
 

@@ -272,6 +272,129 @@ TEST(UringFuzzFound, CancelByADescriptorThatIsNotOpen) {
   });
 }
 
+// run() for requests that post several CQEs: CQEs of one request keep their
+// arrival order.
+std::vector<Cqe> run_stable(Ring& r, unsigned n) {
+  std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+  auto c = r.wait(n);
+  std::stable_sort(c.begin(), c.end(),
+                   [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
+  v.insert(v.end(), c.begin(), c.end());
+  return v;
+}
+
+constexpr unsigned kTimeoutMultishot = 1u << 6;  // IORING_TIMEOUT_MULTISHOT (6.4)
+
+io_uring_sqe* timeout_sqe(Ring& r, const __kernel_timespec* ts, std::uint32_t count, unsigned flags,
+                          std::uint64_t ud, std::uint8_t sqe_flags = 0) {
+  io_uring_sqe* s = add(r, IORING_OP_TIMEOUT, -1, ts, 1, count, ud, sqe_flags);
+  s->timeout_flags = flags;
+  return s;
+}
+
+// kTimeoutMultishot: `off` expiries (0: until cancelled), each
+// -ETIME, all but the last with F_MORE; the last one fails its link unless
+// IORING_TIMEOUT_ETIME_SUCCESS. Only relative periods are accepted.
+TEST(UringFuzzFound, MultishotTimeoutRepeatsItsCount) {
+  SKIP_WITHOUT_KERNEL_URING();
+  static const __kernel_timespec ms{0, 1000000};
+  compare([](Ring& r) {
+    timeout_sqe(r, &ms, 3, kTimeoutMultishot, 1, IOSQE_IO_LINK);
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+    timeout_sqe(r, &ms, 2, kTimeoutMultishot | IORING_TIMEOUT_ETIME_SUCCESS, 3, IOSQE_IO_LINK);
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, 0);
+    return run_stable(r, 7);
+  });
+  compare([](Ring& r) {
+    timeout_sqe(r, &ms, 2, kTimeoutMultishot | IORING_TIMEOUT_ABS, 1);  // stops the batch
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+    return run(r, 1);
+  });
+}
+
+// Keeps the first `keep` CQEs of `ud`, then checks that the others until
+// its last one are -ETIME with F_MORE (their number depends on timing).
+std::vector<Cqe> squeeze_expiries(const std::vector<Cqe>& in, std::uint64_t ud, unsigned keep) {
+  std::vector<Cqe> out;
+  unsigned seen = 0;
+  bool extra_ok = true;
+  for (const Cqe& c : in) {
+    if (c.user_data == ud && (c.flags & IORING_CQE_F_MORE) && seen++ >= keep) {
+      extra_ok = extra_ok && c.res == -ETIME;
+      continue;
+    }
+    out.push_back(c);
+  }
+  out.push_back(Cqe{ud, extra_ok, 0});
+  return out;
+}
+
+// An update makes a multishot timeout repeat until it is removed; its
+// removal ends it with -ECANCELED. (A removal that lands between an expiry
+// and the next period finds nothing, on both: it is tried again.)
+TEST(UringFuzzFound, MultishotTimeoutUpdatedRepeatsUntilRemoved) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    static const __kernel_timespec ten_s{10, 0}, period{0, 2000000};
+    timeout_sqe(r, &ten_s, 2, kTimeoutMultishot, 1);
+    io_uring_sqe* s = add(r, IORING_OP_TIMEOUT_REMOVE, -1, reinterpret_cast<void*>(1), 0, 0, 2, 0);
+    s->addr2 = reinterpret_cast<std::uintptr_t>(&period);
+    s->timeout_flags = IORING_TIMEOUT_UPDATE;
+    auto v = run_stable(r, 4);  // the update, then three expiries: no end after two
+    bool ended = false;
+    for (int tries = 0; tries < 20 && !ended; ++tries) {
+      add(r, IORING_OP_TIMEOUT_REMOVE, -1, reinterpret_cast<void*>(1), 0, 0, 3, 0);
+      r.flush();
+      EXPECT_EQ(1, r.enter(1, 0, 0));
+      bool removed = false;
+      int remove_res = 0;
+      while (!removed || (remove_res == 0 && !ended)) {
+        auto c = r.wait(1);
+        if (c.empty()) return v;
+        if (c[0].user_data == 3) {
+          removed = true;
+          remove_res = c[0].res;
+          if (remove_res != -ENOENT) v.push_back(c[0]);
+          continue;
+        }
+        v.push_back(c[0]);
+        ended = ended || (c[0].user_data == 1 && !(c[0].flags & IORING_CQE_F_MORE));
+      }
+      if (remove_res != -ENOENT) break;
+    }
+    std::stable_sort(v.begin(), v.end(),
+                     [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
+    return squeeze_expiries(v, 1, 3);
+  });
+}
+
+// A multishot expiry that finds the CQ ring full ends the request: its last
+// CQE (no F_MORE) waits in the overflow list.
+TEST(UringFuzzFound, MultishotTimeoutEndsWhenTheRingIsFull) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare(
+      [](Ring& r) {
+        static const __kernel_timespec ms{0, 1000000};
+        timeout_sqe(r, &ms, 5, kTimeoutMultishot, 1);
+        std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+        // Each expiry ends a wait; nothing is reaped until one overflows.
+        for (int i = 0; i < 50 && !(r.sq_flags() & IORING_SQ_CQ_OVERFLOW); ++i) {
+          __kernel_timespec ts{1, 0};
+          io_uring_getevents_arg arg{};
+          arg.ts = reinterpret_cast<std::uintptr_t>(&ts);
+          r.enter(0, 3, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+        }
+        v.push_back(Cqe{2, static_cast<int>(r.cq_ready()), r.sq_flags() & IORING_SQ_CQ_OVERFLOW});
+        auto c = r.reap();
+        v.insert(v.end(), c.begin(), c.end());
+        c = r.wait(1);  // the overflowed end
+        v.insert(v.end(), c.begin(), c.end());
+        v.push_back(Cqe{3, static_cast<int>(r.cq_overflow()), 0});
+        return v;
+      },
+      1);
+}
+
 TEST(UringFuzzFound, FsyncRangeAndFailuresThatKeepALink) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r) {
