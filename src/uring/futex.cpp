@@ -250,8 +250,13 @@ int futex_wake_issue(IoKiocb* req, unsigned) {
       t->unqueue_locked(target);
       n = b->first();  // the vector's other words may have left this bucket
       ++woken;
-      // FUTEX_WAITV reports the index of the word that woke it.
+      // FUTEX_WAITV reports the index of the word that woke it. The target
+      // may be another ring's, closed as soon as it completes: its teardown
+      // waits for `recycling` to drop.
+      IoRingCtx* tctx = target->ctx;
+      tctx->recycling.fetch_add(1, std::memory_order_seq_cst);
       req_queue_tw_complete(target, vec ? index : 0);
+      tctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
     }
   }
   if (woken < nr) {
