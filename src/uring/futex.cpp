@@ -2,16 +2,22 @@
 // waits armed on a futex word complete when a FUTEX_WAKE of any ring of the
 // process names their address and bitset; a wake with waiters to spare
 // goes on to futex(2), so threads sleeping in the system call wake too.
-// The process's armed waits are one table by address (the futex hash).
+// The process's armed waits are one table by address (the futex hash). A
+// watcher thread sleeps in futex_waitv(2) on the armed words (up to 127),
+// so a futex(2) FUTEX_WAKE from a plain thread completes the oldest armed
+// wait of its word, as it would wake the kernel's.
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
+#include <ctime>
 #include <cstdlib>
 #include <new>
+#include <vector>
 
+#include "core/internal_thread.hpp"
 #include "core/list.hpp"
 #include "core/mutex.hpp"
 #include "core/process.hpp"
@@ -76,6 +82,45 @@ class FutexTable {
 
   core::Mutex mu;
 
+  // The armed set changed: the watcher rebuilds what it sleeps on.
+  void changed_locked() {
+    ctrl_.fetch_add(1, std::memory_order_seq_cst);
+    if (!watcher_started_) {
+      watcher_started_ = true;
+      core::start_internal_thread(core::ThreadKind::kPoll, [this] { watch(); }).detach();
+    }
+    futex_syscall(&ctrl_, FUTEX_WAKE_PRIVATE, 1);
+  }
+
+  // Around a wake of futex(2) sleepers of `uaddr`: the watcher must not
+  // sleep on that word meanwhile, or the wake would be counted on it.
+  void unwatch(std::uint64_t uaddr) {
+    std::uint32_t target;
+    bool wait;
+    {
+      core::LockGuard lock(mu);
+      excluded_.push_back(uaddr);
+      wait = watcher_started_ && watching_locked(uaddr);
+      target = ctrl_.fetch_add(1, std::memory_order_seq_cst) + 1;
+    }
+    futex_syscall(&ctrl_, FUTEX_WAKE_PRIVATE, 1);
+    while (wait) {
+      const std::uint32_t seen = acked_.load(std::memory_order_seq_cst);
+      if (static_cast<std::int32_t>(seen - target) >= 0) return;
+      futex_syscall(&acked_, FUTEX_WAIT_PRIVATE, seen);
+    }
+  }
+  void rewatch(std::uint64_t uaddr) {
+    core::LockGuard lock(mu);
+    for (auto it = excluded_.begin(); it != excluded_.end(); ++it) {
+      if (*it == uaddr) {
+        excluded_.erase(it);
+        break;
+      }
+    }
+    if (watcher_started_) changed_locked();
+  }
+
   core::ListHead* bucket(std::uint64_t uaddr) {
     return &buckets_[(uaddr * 0x9e3779b97f4a7c15ull) >> (64 - kBits)];
   }
@@ -88,6 +133,7 @@ class FutexTable {
       if (w.node.linked()) w.node.del();
     }
     f.queued = false;
+    changed_locked();
   }
 
   // Takes out the first armed wait of `ctx` that `match` accepts (mu
@@ -107,8 +153,88 @@ class FutexTable {
   }
 
  private:
+  static long futex_syscall(std::atomic<std::uint32_t>* word, int op, std::uint32_t val) {
+    return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, val, nullptr, nullptr, 0);
+  }
+
+  bool excluded_locked(std::uint64_t uaddr) const {
+    for (std::uint64_t e : excluded_)
+      if (e == uaddr) return true;
+    return false;
+  }
+
+  bool watching_locked(std::uint64_t uaddr) const {
+    for (unsigned i = 1; i < nwatch_; ++i)
+      if (watch_[i].uaddr == uaddr) return true;
+    return false;
+  }
+
+  // The watcher: sleeps on the control word and one entry per armed word;
+  // a wake of an armed word completes that word's oldest wait.
+  void watch() {
+    for (;;) {
+      std::uint32_t gen;
+      unsigned n;
+      struct futex_waitv wv[kFutexWaitvMax];
+      {
+        core::LockGuard lock(mu);
+        gen = ctrl_.load(std::memory_order_seq_cst);
+        watch_[0] = {gen, reinterpret_cast<std::uintptr_t>(&ctrl_), kFutex2SizeU32 | kFutex2Private, 0};
+        nwatch_ = 1;
+        for (core::ListHead& b : buckets_) {
+          for (core::ListHead* n2 = b.first(); n2 != &b && nwatch_ < kFutexWaitvMax; n2 = n2->next) {
+            const FutexWaiter* w = core::list_entry<FutexWaiter, &FutexWaiter::node>(n2);
+            if (watching_locked(w->uaddr) || excluded_locked(w->uaddr)) continue;
+            std::uint32_t cur;
+            if (core::get_user(cur, reinterpret_cast<const std::uint32_t*>(w->uaddr))) continue;
+            watch_[nwatch_++] = {cur, w->uaddr, kFutex2SizeU32 | (w->flags & kFutex2Private), 0};
+          }
+        }
+        n = nwatch_;
+        for (unsigned i = 0; i < n; ++i) wv[i] = watch_[i];
+        acked_.store(gen, std::memory_order_seq_cst);
+      }
+      futex_syscall(&acked_, FUTEX_WAKE_PRIVATE, INT_MAX);
+      const long r = syscall(SYS_futex_waitv, wv, n, 0, nullptr, CLOCK_MONOTONIC);
+      if (r < 0 && errno != EAGAIN && errno != EINTR) {
+        // A word futex_waitv refuses: wait for the set to change, not spin.
+        futex_syscall(&ctrl_, FUTEX_WAIT_PRIVATE, gen);
+        continue;
+      }
+      if (r <= 0 || static_cast<unsigned>(r) >= n) continue;  // the set changed, or a value did
+      core::LockGuard lock(mu);
+      complete_oldest_locked(wv[r].uaddr);
+      nwatch_ = 0;
+    }
+  }
+
+  // A futex(2) wake took the watcher's entry for `uaddr`: the oldest armed
+  // wait of that word completes (mu held).
+  void complete_oldest_locked(std::uint64_t uaddr) {
+    core::ListHead* b = bucket(uaddr);
+    for (core::ListHead* n = b->first(); n != b; n = n->next) {
+      FutexWaiter* w = core::list_entry<FutexWaiter, &FutexWaiter::node>(n);
+      if (w->uaddr != uaddr) continue;
+      IoKiocb* target = w->req;
+      const int index = w->index;
+      unqueue_locked(target);
+      ctrl_.fetch_add(1, std::memory_order_seq_cst);
+      IoRingCtx* tctx = target->ctx;
+      tctx->recycling.fetch_add(1, std::memory_order_seq_cst);
+      req_queue_tw_complete(target, target->opcode == uapi::kOpFutexWaitv ? index : 0);
+      tctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
+      return;
+    }
+  }
+
   static constexpr unsigned kBits = 8;
   core::ListHead buckets_[1u << kBits];
+  std::atomic<std::uint32_t> ctrl_{0};   // bumped whenever the armed set changes
+  std::atomic<std::uint32_t> acked_{0};  // the ctrl_ value the watcher's set reflects
+  bool watcher_started_ = false;         // under mu
+  struct futex_waitv watch_[kFutexWaitvMax] = {};  // what the watcher sleeps on (under mu)
+  unsigned nwatch_ = 0;
+  std::vector<std::uint64_t> excluded_;  // words a FUTEX_WAKE is waking in futex(2) (under mu)
 };
 
 void futex_free(IoKiocb* req) {
@@ -201,6 +327,7 @@ int futex_wait_issue(IoKiocb* req, unsigned) {
   if (cur != w->val) return futex_fail(req, -EAGAIN);
   w->node.add_tail(t.bucket(w->uaddr));
   f.queued = true;
+  t.changed_locked();
   return kIouIssueSkipComplete;
 }
 
@@ -220,6 +347,7 @@ int futexv_wait_issue(IoKiocb* req, unsigned) {
   }
   for (unsigned i = 0; i < f.nr_waiters; ++i) w[i].node.add_tail(t.bucket(w[i].uaddr));
   f.queued = true;
+  t.changed_locked();
   return kIouIssueSkipComplete;
 }
 
@@ -250,15 +378,23 @@ int futex_wake_issue(IoKiocb* req, unsigned) {
       t->unqueue_locked(target);
       n = b->first();  // the vector's other words may have left this bucket
       ++woken;
-      // FUTEX_WAITV reports the index of the word that woke it.
+      // FUTEX_WAITV reports the index of the word that woke it. The target
+      // may be another ring's, closed as soon as it completes: its teardown
+      // waits for `recycling` to drop.
+      IoRingCtx* tctx = target->ctx;
+      tctx->recycling.fetch_add(1, std::memory_order_seq_cst);
       req_queue_tw_complete(target, vec ? index : 0);
+      tctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
     }
   }
   if (woken < nr) {
+    FutexTable* t = FutexTable::find();
+    if (t) t->unwatch(f.uaddr);
     const int op = FUTEX_WAKE_BITSET | ((f.flags & kFutex2Private) ? FUTEX_PRIVATE_FLAG : 0);
     const long r = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(f.uaddr), op, nr - woken,
                            nullptr, nullptr, bitset);
     if (r > 0) woken += static_cast<int>(r);
+    if (t) t->rewatch(f.uaddr);
   }
   req_set_res(req, woken, 0);
   return kIouOk;

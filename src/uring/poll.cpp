@@ -190,7 +190,13 @@ class PollService {
         retry_here(req);
         return;
       }
+      // Once queued, the request may run, complete and its ring be closed
+      // before tw_add returns (it still wakes the ring): teardown waits for
+      // `recycling` to drop.
+      IoRingCtx* ctx = req->ctx;
+      ctx->recycling.fetch_add(1, std::memory_order_seq_cst);
       tw_add(req, tw_req_submit);
+      ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
       return;
     }
     req_set_res(req, static_cast<int>(mask), 0);

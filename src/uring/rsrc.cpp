@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 
 #include "core/import_iovec.hpp"
 #include "core/uaccess.hpp"
@@ -391,6 +392,14 @@ int fixed_buf_check_vec(IoRingCtx* ctx, unsigned index, const struct iovec* iov,
   if (index < ctx->bufs.size() && ctx->bufs[index].len) {
     const MappedBuf& b = ctx->bufs[index];
     ret = 0;
+    // io_estimate_bvec_size, then the bio_vec array's allocation (at most
+    // kmalloc's 4 MiB), before any segment is looked at.
+    std::uint64_t max_segs = 0;
+    for (int i = 0; i < nr && !ret; ++i) {
+      max_segs += (iov[i].iov_len >> 12) + 2;
+      if (max_segs > INT_MAX) ret = -EOVERFLOW;
+    }
+    if (!ret && max_segs * 16 > (4u << 20)) ret = -ENOMEM;
     for (int i = 0; i < nr && !ret; ++i) {
       const auto addr = reinterpret_cast<std::uint64_t>(iov[i].iov_base);
       const std::uint64_t len = iov[i].iov_len;

@@ -463,6 +463,17 @@ int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
       return kIouOk;
     }
     req->rw.bytes = total;
+    if (req->opcode == uapi::kOpWritevFixed && !req->bdev && is_eventfd(req->os_fd)) {
+      // An eventfd has no write_iter: loop_rw_iter hands its ->write the
+      // SQE's address and length, here the iovec array and the segment
+      // count (so fewer than 8 segments is -EINVAL, 8 or more write the
+      // array's first 8 bytes).
+      if (const int err = rw_validate(req, true, issue_flags & kIssueNonblock))
+        return finish_rw(req, err, issue_flags);
+      const std::size_t len = static_cast<std::size_t>(req->rw.nr_segs) < 8 ? 1 : 8;
+      const ssize_t n = ::write(req->os_fd, reinterpret_cast<const void*>(req->rw.addr), len);
+      return finish_rw(req, n < 0 ? -errno : static_cast<int>(n), issue_flags);
+    }
   }
   if (req->bdev) {
     if (issue_flags & kIssueLocked)

@@ -1,11 +1,12 @@
 // IORING_OP_URING_CMD (io_uring/uring_cmd.c, cmd_net.c): a command to the
 // file's ->uring_cmd. Regular files, pipes and most others have none
-// (-EOPNOTSUPP); TCP and UDP sockets answer SIOCINQ, SIOCOUTQ and the socket
-// options, as io_uring_cmd_sock does.
+// (-EOPNOTSUPP); /dev/null accepts anything; TCP and UDP sockets answer
+// SIOCINQ, SIOCOUTQ and the socket options, as io_uring_cmd_sock does.
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <cerrno>
 
@@ -62,8 +63,11 @@ int uring_cmd_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 int uring_cmd_issue(IoKiocb* req, unsigned) {
   UringCmdData& c = req->ucmd;
   struct stat st;
-  if (req->bdev || fstat(req->os_fd, &st) != 0 || !S_ISSOCK(st.st_mode))
-    return cmd_done(req, -EOPNOTSUPP);
+  if (req->bdev || fstat(req->os_fd, &st) != 0) return cmd_done(req, -EOPNOTSUPP);
+  // /dev/null's uring_cmd_null accepts any command.
+  if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3)
+    return cmd_done(req, 0);
+  if (!S_ISSOCK(st.st_mode)) return cmd_done(req, -EOPNOTSUPP);
   const int fd = req->os_fd;
   if (!inet_proto_ioctl(fd)) return cmd_done(req, -EOPNOTSUPP);
   switch (c.cmd_op) {

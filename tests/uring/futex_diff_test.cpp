@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <string>
 #include <thread>
 
 #include "ring_harness.hpp"
@@ -46,6 +47,15 @@ io_uring_sqe* futex_sqe(Ring& r, std::uint8_t op, const void* addr, std::uint64_
   return s;
 }
 
+// Futex words of the run's own: the kernel tears a closed ring down
+// asynchronously, so its armed waits may still sit on a word a later run
+// then wakes.
+std::uint32_t* word_of(Ring&) {
+  static std::uint32_t pool[256][4];
+  static unsigned next = 0;
+  return pool[next++ % 256];
+}
+
 struct Waitv {
   std::uint64_t val;
   std::uint64_t uaddr;
@@ -56,7 +66,7 @@ struct Waitv {
 TEST(UringFutexDiff, PrepAndIssueChecks) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r) {
-    static std::uint32_t word[2];
+    std::uint32_t* word = word_of(r);
     word[0] = 5;
     auto* odd = reinterpret_cast<char*>(word) + 1;
     futex_sqe(r, kOpFutexWait, word, 5, kAny, 2 | 1, 1);             // not a 32-bit futex
@@ -86,7 +96,7 @@ TEST(UringFutexDiff, WaitAndWake) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r) {
     std::vector<Cqe> out;
-    static std::uint32_t word;
+    std::uint32_t& word = *word_of(r);
     word = 0;
     // Two waiters with different bitsets, then wakes.
     futex_sqe(r, kOpFutexWait, &word, 0, 0x1, kU32Private, 1);
@@ -136,7 +146,7 @@ TEST(UringFutexDiff, Waitv) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r) {
     std::vector<Cqe> out;
-    static std::uint32_t words[3];
+    std::uint32_t* words = word_of(r);
     words[0] = 1;
     words[1] = 2;
     words[2] = 3;
@@ -205,6 +215,28 @@ TEST(UringFutexDiff, WakesASyscallWaiter) {
     t.join();
     out.push_back(Cqe{1, res, 0});
     out.push_back(Cqe{2, static_cast<int>(slept.load()), 0});
+    return out;
+  });
+}
+
+// A futex(2) FUTEX_WAKE from a plain thread completes the ring's wait.
+TEST(UringFutexDiff, SyscallWakeCompletesARingWait) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    std::uint32_t& word = *word_of(r);
+    word = 0;
+    futex_sqe(r, kOpFutexWait, &word, 0, kAny, kU32Private, 1);
+    futex_sqe(r, kOpFutexWait, &word, 0, kAny, kU32Private, 2);
+    EXPECT_EQ(2, r.submit(0));
+    // Until the wait is watched a wake finds nobody; the first that finds
+    // it wakes one: the oldest.
+    long woken = 0;
+    while (woken == 0) woken = syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    out.push_back(Cqe{100, static_cast<int>(woken), 0});
+    append(&out, r.wait(1));
+    out.push_back(Cqe{101, static_cast<int>(r.cq_ready()), 0});
+    r.exit();
     return out;
   });
 }

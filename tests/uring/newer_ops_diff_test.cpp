@@ -141,7 +141,9 @@ TEST(UringNewerOpsDiff, UringCmd) {
     cmd_sqe(r, f, 0, 8)->uring_cmd_flags = (1u << 0) | (1u << 1);
     cmd_sqe(r, f, 0, 9)->flags = IOSQE_BUFFER_SELECT;
     cmd_sqe(r, f, 0, 10)->ioprio = 1;
-    auto c = run(r, 10);
+    const int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    cmd_sqe(r, null_fd, 1234, 17);  // uring_cmd_null takes anything
+    auto c = run(r, 11);
     by_user_data(&c);
     append(&out, c);
 
@@ -181,7 +183,7 @@ TEST(UringNewerOpsDiff, UringCmd) {
     EXPECT_EQ(0, getsockopt(sv, SOL_SOCKET, SO_KEEPALIVE, &ka, &kl));
     out.push_back(Cqe{101, ka, 0});
     r.exit();
-    for (int fd : {f, p[0], p[1], us[0], us[1], lst, cl, sv}) ::close(fd);
+    for (int fd : {f, p[0], p[1], us[0], us[1], lst, cl, sv, null_fd}) ::close(fd);
     return out;
   });
 }

@@ -69,6 +69,8 @@ TEST(UringRwMoreDiff, ReadvWritevFixed) {
     iovec straddle[1] = {{reg + kBuf - 5, 10}};
     iovec empty_seg[2] = {{reg, 10}, {reg + 10, 0}};
     iovec neg[1] = {{reg, static_cast<size_t>(-1)}};
+    iovec huge[2] = {{reg, 0}, {reg, 1ull << 44}};
+    iovec big[1] = {{reg, 3ull << 29}};
     struct Case {
       std::uint8_t op;
       int fd;
@@ -92,6 +94,8 @@ TEST(UringRwMoreDiff, ReadvWritevFixed) {
         {kOpWritevFixed, ro, w, 2, 0, 0},           // read-only file
         {kOpWritevFixed, ro, outside, 1, 0, 0},     // buffer checked first
         {kOpReadvFixed, f, w, 2, 0, IOSQE_BUFFER_SELECT},
+        {kOpReadvFixed, f, huge, 2, 0, 0},          // the bio_vec estimate overflows
+        {kOpReadvFixed, f, big, 1, 0, 0},           // its array is too big to allocate
     };
     std::uint64_t ud = 10;
     for (const Case& k : cases) {
@@ -111,6 +115,21 @@ TEST(UringRwMoreDiff, ReadvWritevFixed) {
     c = run(r, 2);
     out.insert(out.end(), c.begin(), c.end());
     out.push_back(Cqe{103, std::memcmp(reg + 7000, "abcdeabcdefg", 12) == 0 ? 0 : 1, 0});
+
+    // An eventfd has no write_iter: the kernel's ->write gets the array's
+    // address and the segment count.
+    const int efd = eventfd(0, EFD_CLOEXEC);
+    iovec ev8[8];
+    for (iovec& v : ev8) v = {reg, 8};
+    add(r, kOpWritevFixed, efd, ev8, 2, 0, 42, 0);
+    add(r, kOpWritevFixed, efd, ev8, 8, 0, 43, 0);
+    c = run(r, 2);  // both go to io-wq (no NOWAIT through ->write): any order
+    std::sort(c.begin(), c.end(), [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
+    out.insert(out.end(), c.begin(), c.end());
+    std::uint64_t ev = 0;
+    EXPECT_EQ(8, read(efd, &ev, 8));
+    out.push_back(Cqe{104, ev == reinterpret_cast<std::uintptr_t>(reg) ? 0 : 1, 0});
+    ::close(efd);
 
     // Unregistered, every index is gone.
     EXPECT_EQ(0, r.reg(IORING_UNREGISTER_BUFFERS, nullptr, 0));

@@ -338,6 +338,60 @@ void gen_nop(Gen& g, SqeSpec& s) {
   if (g.r.chance(3)) s.fd = raw_fd(5);
 }
 
+// READV_FIXED / WRITEV_FIXED: segments mostly inside registered buffer
+// buf_index.
+void gen_rwv_fixed(Gen& g, SqeSpec& s) {
+  gen_rwv(g, s);
+  s.buf_index = static_cast<std::uint16_t>(g.r.below(2));
+  if (s.addr.kind != AK::kIov) return;
+  for (IovSeg& seg : s.iov) {
+    if (!g.r.chance(80)) continue;  // now and then outside
+    std::uint32_t len = g.r.pick<std::uint32_t>({0, 8, 100, 512, 4096});
+    const std::uint32_t off = g.r.pick<std::uint32_t>({0, 512, 4096, 8000});
+    if (len + off > kBufSize) len = kBufSize - off;
+    seg.base = buf(kFixedBufs[s.buf_index], off);
+    seg.len = len;
+  }
+  if (g.r.chance(5)) s.buf_index = g.r.pick<std::uint16_t>({2, 100});
+}
+
+// READ_MULTISHOT: no buffer group exists in these runs, so it is about the
+// checks: buffer selection, addr/len, pollable or not.
+void gen_read_mshot(Gen& g, SqeSpec& s) {
+  s.fd = pick_fd(g, {kPipeR, kPipeR, kEventfd, kFileA, kDevNull});
+  maybe_fixed(g, s);
+  if (g.r.chance(90)) s.flags |= IOSQE_BUFFER_SELECT;
+  s.buf_index = static_cast<std::uint16_t>(g.r.below(3));  // buf_group
+  if (g.r.chance(5)) s.addr = raw(1);
+  if (g.r.chance(5)) s.len = 8;
+}
+
+// FUTEX_WAKE: nobody waits in these runs; the flags, mask and address checks.
+void gen_futex_wake(Gen& g, SqeSpec& s) {
+  std::uint32_t len = 4;
+  s.addr = data_addr(g, &len);
+  s.fd = raw_fd(static_cast<int>(g.r.pick<std::uint32_t>({2 | 128, 2 | 128, 2, 0, 3, 0x100 | 2})));
+  s.off = raw(g.r.pick<std::uint64_t>({1, 0, 5, 1ULL << 32}));  // addr2: how many
+  s.addr3 = g.r.pick<std::uint64_t>({0xffffffffu, 0xffffffffu, 0, 1ULL << 32});  // mask
+  if (g.r.chance(4)) s.len = 1;
+}
+
+void gen_uring_cmd(Gen& g, SqeSpec& s) {
+  s.fd = pick_fd(g, {kFileA, kPipeR, kEventfd, kDevNull, kDir, kRing});
+  maybe_fixed(g, s);
+  s.off = raw(g.r.pick<std::uint64_t>({0, 1, 2, 99, 1ULL << 32}));  // cmd_op, __pad1
+  s.op_flags = g.r.chance(80) ? 0 : g.r.pick<std::uint32_t>({1, 2, 3, 0x100});
+}
+
+void gen_epoll_wait(Gen& g, SqeSpec& s) {
+  s.fd = pick_fd(g, {kPipeR, kFileA, kEventfd, kRing});
+  maybe_fixed(g, s);
+  std::uint32_t len = 64;
+  s.addr = data_addr(g, &len);
+  s.len = g.r.pick<std::uint32_t>({1, 4, 0, 0x80000000u});
+  if (g.r.chance(4)) s.op_flags = 1;
+}
+
 void gen_unknown(Gen& g, SqeSpec& s) { s.opcode = g.r.pick<std::uint8_t>({IORING_OP_LAST + 20, 0xff}); }
 
 struct OpGen {
@@ -367,6 +421,12 @@ const OpGen kOps[] = {
     {IORING_OP_READ, 10, gen_rw},
     {IORING_OP_WRITE, 8, gen_rw},
     {IORING_OP_FADVISE, 2, gen_fadvise},
+    {60 /* READV_FIXED */, 3, gen_rwv_fixed},
+    {61 /* WRITEV_FIXED */, 3, gen_rwv_fixed},
+    {49 /* READ_MULTISHOT */, 2, gen_read_mshot},
+    {52 /* FUTEX_WAKE */, 1, gen_futex_wake},
+    {IORING_OP_URING_CMD, 1, gen_uring_cmd},
+    {59 /* EPOLL_WAIT */, 1, gen_epoll_wait},
     {0, 1, gen_unknown},
 };
 
