@@ -1,7 +1,9 @@
 // A simulated flash SSD: requests are cut into 4 KiB pages that reserve
 // time on their die-plane, channel and the host link in arrival order
 // (first come, first served per resource, so units work in parallel), with
-// the FTL's garbage collection charged to the unit it runs on. Each request
+// the FTL's garbage collection charged to the unit it runs on. Written
+// pages are striped over the units in turn, so a unit busy collecting holds
+// up the writes striped to it: the latency spikes of foreground GC. Each request
 // ends by a timer at its computed time on the device's clock. No volatile
 // cache: a write is durable when it completes. Data lives in a PageStore.
 #pragma once

@@ -27,8 +27,8 @@ class SsdFtl {
   static constexpr std::uint32_t kUnmapped = ~std::uint32_t{0};
 
   // `logical_pages` user pages over `units`, with op_percent % more
-  // physical pages (rounded up to whole blocks, at least three spare
-  // blocks per unit).
+  // physical pages (rounded up to whole blocks), plus the three blocks per
+  // unit that are never spare room (the open block and the GC reserve).
   SsdFtl(std::uint64_t logical_pages, unsigned units, unsigned pages_per_block,
          unsigned op_percent);
 
