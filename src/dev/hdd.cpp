@@ -188,7 +188,8 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now) {
         std::size_t v = 0;  // the least recently used segment
         for (std::size_t i = 1; i < segs_.size(); ++i)
           if (segs_[i].lru < segs_[v].lru) v = i;
-        segs_[v] = Range{s, e, ++lru_clock_, {}};
+        // The segment keeps what fits of the request (nothing without a cache).
+        segs_[v] = Range{e - std::min<std::uint64_t>(n, seg_sectors_), e, ++lru_clock_, {}};
         ra_lba_ = e;
         ra_limit_ = std::min<std::uint64_t>(cap, e + (seg_sectors_ > n ? seg_sectors_ - n : 0));
         ra_time_ = t;

@@ -94,6 +94,19 @@ TEST(Hdd, SequentialReadsHitTheReadAhead) {
   EXPECT_EQ(dev->hdd()->stats().read_hits, 1u);
 }
 
+TEST(Hdd, WithoutACacheEveryReadGoesToTheMedia) {
+  core::VirtualClock clock(0);
+  auto dev = make(kSimple + ",cache=0", &clock);
+  std::vector<unsigned char> buf(4096);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(io(*dev, REQ_OP_READ, 800, buf.data(), buf.size(), &clock), 0);
+  ASSERT_EQ(io(*dev, REQ_OP_WRITE, 800, buf.data(), buf.size(), &clock), 0);
+  const HddStats st = dev->hdd()->stats();
+  EXPECT_EQ(st.read_misses, 3u);
+  EXPECT_EQ(st.read_hits + st.readahead_hits, 0u);
+  EXPECT_EQ(st.media_writes, 1u);  // nothing to cache it in
+}
+
 TEST(Hdd, NcqServesTheNearestFirst) {
   core::VirtualClock clock(0);
   auto dev = make(kSimple + ",write_cache=0", &clock);
