@@ -48,9 +48,7 @@ class SsdFtl {
 
   std::uint64_t logical_pages() const { return logical_; }
   std::uint32_t blocks_per_unit() const { return blocks_per_unit_; }
-  std::uint64_t physical_pages() const {
-    return std::uint64_t{blocks_per_unit_} * units_ * ppb_;
-  }
+  std::uint64_t physical_pages() const { return std::uint64_t{blocks_per_unit_} * units_ * ppb_; }
   std::uint64_t valid_pages() const { return valid_total_; }
   void count_folded(std::uint64_t pages) { stats_.nand_pages += pages; }
   const SsdFtlStats& stats() const { return stats_; }

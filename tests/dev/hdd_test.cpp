@@ -140,23 +140,22 @@ TEST(Hdd, WriteBackCacheHonoursFlushAndFua) {
   EXPECT_FALSE(d->durable(2000 * 100, 8));
   EXPECT_EQ(d->dirty_sectors(), 8u);
   // FLUSH ends only once the data is on the media.
-  ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE} | block::REQ_PREFLUSH, 0, nullptr, 0, &clock),
-            0);
+  ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE} | block::REQ_PREFLUSH, 0, nullptr, 0, &clock), 0);
   EXPECT_TRUE(d->durable(2000 * 100, 8));
   EXPECT_EQ(d->dirty_sectors(), 0u);
   EXPECT_GE(d->stats().destages, 1u);
   EXPECT_EQ(d->stats().flushes, 1u);
   // FUA: on the media when it completes.
-  ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE} | block::REQ_FUA, 10 * 100, buf.data(),
-               buf.size(), &clock),
+  ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE} | block::REQ_FUA, 10 * 100, buf.data(), buf.size(),
+               &clock),
             0);
   EXPECT_TRUE(d->durable(10 * 100, 8));
   EXPECT_EQ(d->stats().media_writes, 1u);
   // A cached write overwritten with FUA is no longer dirty.
   ASSERT_EQ(io(*dev, REQ_OP_WRITE, 20 * 100, buf.data(), buf.size(), &clock), 0);
   EXPECT_FALSE(d->durable(20 * 100, 8));
-  ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE} | block::REQ_FUA, 20 * 100, buf.data(),
-               buf.size(), &clock),
+  ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE} | block::REQ_FUA, 20 * 100, buf.data(), buf.size(),
+               &clock),
             0);
   EXPECT_TRUE(d->durable(20 * 100, 8));
   // Left idle, the drive writes its cache back by itself, after idle_destage.
@@ -214,8 +213,8 @@ TEST(Hdd, ReadsReturnWhatWasWritten) {
   for (const auto& [s, d] : written) std::copy(d.begin(), d.end(), image.begin() + s * 512);
   for (const auto& [s, d] : written) {
     std::vector<unsigned char> back(d.size());
-    ASSERT_EQ(io(*dev, REQ_OP_READ, s, back.data(), static_cast<std::uint32_t>(back.size()),
-                 &clock, &rng),
+    ASSERT_EQ(io(*dev, REQ_OP_READ, s, back.data(), static_cast<std::uint32_t>(back.size()), &clock,
+                 &rng),
               0);
     EXPECT_TRUE(std::equal(back.begin(), back.end(), image.begin() + s * 512));
   }

@@ -30,8 +30,8 @@ double greedy_wa(double rho) {
 
 // Fills the drive, then overwrites uniformly at random; WA over the last
 // `measure` writes, in steady state.
-double measured_wa(SsdFtl& ftl, std::uint64_t user_pages, std::uint64_t warm,
-                   std::uint64_t measure, std::mt19937_64& rng) {
+double measured_wa(SsdFtl& ftl, std::uint64_t user_pages, std::uint64_t warm, std::uint64_t measure,
+                   std::mt19937_64& rng) {
   for (std::uint64_t p = 0; p < ftl.logical_pages(); ++p) ftl.write(p);
   for (std::uint64_t i = 0; i < warm; ++i) ftl.write(rng() % user_pages);
   const SsdFtlStats before = ftl.stats();
@@ -120,7 +120,8 @@ TEST(Ssd, UnitsWorkInParallel) {
 
 TEST(Ssd, GarbageCollectionShowsInServiceTimeAndCounters) {
   core::VirtualClock clock(0);
-  auto dev = make("ssd:16M,channels=1,dies=1,planes=2,pages_per_block=32,op=10,buffer=256K", &clock);
+  auto dev =
+      make("ssd:16M,channels=1,dies=1,planes=2,pages_per_block=32,op=10,buffer=256K", &clock);
   std::vector<unsigned char> buf(4096, 9);
   const std::uint64_t pages = (16u << 20) / 4096;
   auto write_all = [&](std::mt19937* rng) {
