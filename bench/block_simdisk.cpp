@@ -37,7 +37,8 @@ void submit(Rig& r, block::Bio* bio, std::uint32_t op) {
   block::bio_add_vec(bio, r.buf.data(), 4096);
   // Over the first GiB only, so that the data store's pages get reused and
   // allocating memory does not dominate.
-  const block::sector_t sectors = std::min<block::sector_t>(r.dev->disk()->capacity(), 1u << 21) - 8;
+  const block::sector_t sectors =
+      std::min<block::sector_t>(r.dev->disk()->capacity(), 1u << 21) - 8;
   bio->bi_iter.bi_sector = ((++r.seq * 2654435761u) % sectors) & ~block::sector_t{7};
   bio->bi_end_io = end_io;
   bio->bi_private = &r;

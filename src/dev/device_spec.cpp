@@ -212,6 +212,10 @@ Opt apply_ssd(std::string_view key, std::string_view val, SsdConfig* c, const ch
     *expected = "a size such as 8G, or 0";
     return result(parse_size(val, &c->slc_bytes));
   }
+  if (key == "buffer") {
+    *expected = "a size such as 64M, or 0";
+    return result(parse_size(val, &c->buffer_bytes));
+  }
   *expected = "an unsigned number";
   if (key == "channels") return result(parse_uint(val, &c->channels));
   if (key == "dies") return result(parse_uint(val, &c->dies));

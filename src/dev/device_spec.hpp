@@ -25,7 +25,7 @@
 //          idle_destage_us, max_wait_ms
 //   ssd:   preset (nvme|sata), channels, dies, planes, pages_per_block,
 //          op (percent), read_us, prog_us, erase_us, channel_mbps,
-//          iface_mbps, overhead_us, slc (SIZE), slc_prog_us
+//          iface_mbps, overhead_us, buffer (SIZE), slc (SIZE), slc_prog_us
 // Booleans take 0/1, y/n, yes/no, on/off, true/false.
 #pragma once
 

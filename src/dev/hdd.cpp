@@ -12,7 +12,7 @@
 namespace iostack::dev {
 
 namespace {
-constexpr std::size_t kMaxExtents = 256;  // write-back extents the drive tracks
+constexpr std::size_t kMaxExtents = 256;       // write-back extents the drive tracks
 constexpr std::uint64_t kDestageChunk = 2048;  // sectors written back at a time
 constexpr core::Nanos kNever = ~core::Nanos{0} / 4;
 }  // namespace
@@ -64,7 +64,8 @@ block::BlkStatus HddDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
   if (pending_.size() == pending_.capacity()) return block::BlkStatus::DEV_RESOURCE;
   const core::Nanos now = clock_->now();
   inflight_.fetch_add(1, std::memory_order_acq_rel);
-  pending_.push_back({rq, now, model_.locate(op == block::REQ_OP_FLUSH ? 0 : block::blk_rq_pos(rq))});
+  pending_.push_back(
+      {rq, now, model_.locate(op == block::REQ_OP_FLUSH ? 0 : block::blk_rq_pos(rq))});
   // A drive waiting to start its write-back takes the command instead (the
   // timer is re-armed for it).
   if (op_ == Op::kIdle || op_ == Op::kIdleWait) start_next(now);
@@ -188,7 +189,8 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now) {
         std::size_t v = 0;  // the least recently used segment
         for (std::size_t i = 1; i < segs_.size(); ++i)
           if (segs_[i].lru < segs_[v].lru) v = i;
-        segs_[v] = Range{s, e, ++lru_clock_, {}};
+        // The segment keeps what fits of the request (nothing without a cache).
+        segs_[v] = Range{e - std::min<std::uint64_t>(n, seg_sectors_), e, ++lru_clock_, {}};
         ra_lba_ = e;
         ra_limit_ = std::min<std::uint64_t>(cap, e + (seg_sectors_ > n ? seg_sectors_ - n : 0));
         ra_time_ = t;

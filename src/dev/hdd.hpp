@@ -24,14 +24,14 @@
 namespace iostack::dev {
 
 struct HddStats {
-  std::uint64_t seeks = 0;            // media accesses that moved the arm
-  std::uint64_t seek_cylinders = 0;   // cylinders crossed by them
-  std::uint64_t read_hits = 0;        // served from a segment or dirty data
-  std::uint64_t readahead_hits = 0;   // served while read-ahead was filling
-  std::uint64_t read_misses = 0;      // went to the media
-  std::uint64_t cached_writes = 0;    // completed into the write-back cache
-  std::uint64_t media_writes = 0;     // write-through or FUA
-  std::uint64_t destages = 0;         // dirty extents written back
+  std::uint64_t seeks = 0;           // media accesses that moved the arm
+  std::uint64_t seek_cylinders = 0;  // cylinders crossed by them
+  std::uint64_t read_hits = 0;       // served from a segment or dirty data
+  std::uint64_t readahead_hits = 0;  // served while read-ahead was filling
+  std::uint64_t read_misses = 0;     // went to the media
+  std::uint64_t cached_writes = 0;   // completed into the write-back cache
+  std::uint64_t media_writes = 0;    // write-through or FUA
+  std::uint64_t destages = 0;        // dirty extents written back
   std::uint64_t flushes = 0;
   double avg_seek_distance() const {
     return seeks ? static_cast<double>(seek_cylinders) / static_cast<double>(seeks) : 0.0;

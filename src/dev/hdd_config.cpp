@@ -73,7 +73,8 @@ std::string validate(const HddConfig& c) {
   if (c.iface_mbps == 0) return bad("iface_mbps: expected more than 0", 0);
   if (c.cache_segments < 1 || c.cache_segments > 256)
     return bad("cache_segments: expected 1 to 256", c.cache_segments);
-  if (c.hw_queues < 1 || c.hw_queues > 1024) return bad("hw_queues: expected 1 to 1024", c.hw_queues);
+  if (c.hw_queues < 1 || c.hw_queues > 1024)
+    return bad("hw_queues: expected 1 to 1024", c.hw_queues);
   if (c.queue_depth < 1 || c.queue_depth > 10240)
     return bad("queue_depth: expected 1 to 10240", c.queue_depth);
   if (c.max_sectors != 0 && c.max_sectors < 8)

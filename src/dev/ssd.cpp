@@ -35,6 +35,7 @@ SsdDriver::SsdDriver(const SsdConfig& cfg, core::Clock* clock)
       unit_busy_(units_, 0),
       chan_busy_(cfg.channels, 0) {
   slc_pages_ = slc_free_ = cfg.slc_bytes / PageStore::kPageSize;
+  buf_out_.assign(cfg.buffer_bytes / PageStore::kPageSize, 0);
 }
 
 SsdDriver::~SsdDriver() { drain(); }
@@ -105,7 +106,16 @@ core::Nanos SsdDriver::schedule(block::Request* rq, core::Nanos now) {
       link_busy_ = std::max(start, link_busy_) + link;
       const core::Nanos at = link_busy_;
       done = at;
+      core::Nanos buffered = at;  // when the last page is in the buffer
       for (std::uint64_t lpn = s / kPageSectors; lpn * kPageSectors < e; ++lpn) {
+        // With a buffer, a page waits there for room, then for the flash.
+        core::Nanos ready = at;
+        core::Nanos* slot = nullptr;
+        if (!buf_out_.empty()) {
+          slot = &buf_out_[buf_count_++ % buf_out_.size()];
+          ready = std::max(at, *slot);
+          buffered = std::max(buffered, ready);
+        }
         const SsdFtl::Write w = ftl_.write(lpn);
         const auto c = w.unit % cfg_.channels;
         core::Nanos& ub = unit_busy_[w.unit];
@@ -113,7 +123,7 @@ core::Nanos SsdDriver::schedule(block::Request* rq, core::Nanos now) {
           ub = std::max(ub, now) + w.moved * (cfg_.t_read + cfg_.t_prog) + w.erased * cfg_.t_erase;
           stats_.erases += w.erased;
         }
-        chan_busy_[c] = std::max(at, chan_busy_[c]) + page_xfer_;
+        chan_busy_[c] = std::max(ready, chan_busy_[c]) + page_xfer_;
         core::Nanos prog = cfg_.t_prog;
         if (slc_free_) {
           --slc_free_;
@@ -122,8 +132,9 @@ core::Nanos SsdDriver::schedule(block::Request* rq, core::Nanos now) {
         }
         ub = std::max(chan_busy_[c], ub) + prog;
         done = std::max(done, ub);
+        if (slot) *slot = ub;
       }
-      return done;
+      return buf_out_.empty() ? done : buffered;
     }
     default:  // DISCARD: whole pages leave the map
       ++stats_.discards;

@@ -1,9 +1,12 @@
 // A simulated flash SSD: requests are cut into 4 KiB pages that reserve
 // time on their die-plane, channel and the host link in arrival order
 // (first come, first served per resource, so units work in parallel), with
-// the FTL's garbage collection charged to the unit it runs on. Each request
+// the FTL's garbage collection charged to the unit it runs on. Written
+// pages are striped over the units in turn, so a unit busy collecting holds
+// up the writes striped to it: the latency spikes of foreground GC. Each request
 // ends by a timer at its computed time on the device's clock. No volatile
-// cache: a write is durable when it completes. Data lives in a PageStore.
+// cache: a write is durable when it completes (into the power-protected
+// buffer, when there is one). Data lives in a PageStore.
 #pragma once
 
 #include <atomic>
@@ -71,7 +74,11 @@ class SsdDriver final : public block::BlockDriver {
   core::Nanos link_busy_ GUARDED_BY(mu_) = 0;
   std::uint64_t slc_pages_ GUARDED_BY(mu_) = 0;  // SLC capacity in pages
   std::uint64_t slc_free_ GUARDED_BY(mu_) = 0;
-  core::Nanos fold_until_ GUARDED_BY(mu_) = 0;  // idle time before this is spent on folding
+  core::Nanos fold_until_ GUARDED_BY(mu_) = 0;
+  // The write buffer as a ring of the times its pages leave it (are
+  // programmed): a new page takes the slot of the one buffer-size earlier.
+  std::vector<core::Nanos> buf_out_ GUARDED_BY(mu_);
+  std::uint64_t buf_count_ GUARDED_BY(mu_) = 0;  // idle time before this is spent on folding
   SsdStats stats_ GUARDED_BY(mu_);
   std::atomic<long> inflight_{0};
 };

@@ -24,6 +24,7 @@ bool ssd_preset(std::string_view name, SsdConfig* c) {
     p.iface_mbps = 550;
     p.overhead = us(20);
     p.queue_depth = 32;
+    p.buffer_bytes = 32ull << 20;
   } else {
     return false;
   }
@@ -45,8 +46,11 @@ std::string validate(const SsdConfig& c) {
     return bad("pages_per_block: expected 4 to 65536", c.pages_per_block);
   if (c.op_percent < 1 || c.op_percent > 400)
     return bad("op: expected 1 to 400 (percent)", c.op_percent);
-  if (c.channel_mbps == 0 || c.iface_mbps == 0) return bad("channel_mbps, iface_mbps: expected more than 0", 0);
-  if (c.hw_queues < 1 || c.hw_queues > 1024) return bad("hw_queues: expected 1 to 1024", c.hw_queues);
+  if (c.channel_mbps == 0 || c.iface_mbps == 0)
+    return bad("channel_mbps, iface_mbps: expected more than 0", 0);
+  if (c.buffer_bytes > (4ull << 30)) return bad("buffer: expected at most 4G", c.buffer_bytes);
+  if (c.hw_queues < 1 || c.hw_queues > 1024)
+    return bad("hw_queues: expected 1 to 1024", c.hw_queues);
   if (c.queue_depth < 1 || c.queue_depth > 10240)
     return bad("queue_depth: expected 1 to 10240", c.queue_depth);
   if (c.max_sectors != 0 && c.max_sectors < 8)

@@ -22,10 +22,14 @@ struct SsdConfig {
   core::Nanos t_read = 40 * core::kNsPerUs;
   core::Nanos t_prog = 120 * core::kNsPerUs;
   core::Nanos t_erase = 3000 * core::kNsPerUs;
-  std::uint64_t channel_mbps = 1200;  // NAND bus per channel
-  std::uint64_t iface_mbps = 3500;    // host link
+  std::uint64_t channel_mbps = 1200;          // NAND bus per channel
+  std::uint64_t iface_mbps = 3500;            // host link
   core::Nanos overhead = 5 * core::kNsPerUs;  // controller time per command
-  std::uint64_t slc_bytes = 0;                // SLC write cache; 0: none
+  // Controller RAM taking written data ahead of the flash (protected from
+  // power loss, so nothing to flush): a write completes once its pages are
+  // in it; 0: writes complete when programmed.
+  std::uint64_t buffer_bytes = 64ull << 20;
+  std::uint64_t slc_bytes = 0;  // SLC write cache; 0: none
   core::Nanos t_slc_prog = 30 * core::kNsPerUs;
   unsigned hw_queues = 1;
   unsigned queue_depth = 256;

@@ -10,9 +10,7 @@ SsdFtl::SsdFtl(std::uint64_t logical_pages, unsigned units, unsigned pages_per_b
     : logical_(logical_pages), units_(units), ppb_(pages_per_block) {
   const std::uint64_t physical = logical_pages * (100 + op_percent) / 100;
   const std::uint64_t per_unit = std::uint64_t{units} * ppb_;
-  const std::uint64_t min_blocks = (logical_pages + per_unit - 1) / per_unit + 3;
-  blocks_per_unit_ = static_cast<std::uint32_t>(
-      std::max<std::uint64_t>((physical + per_unit - 1) / per_unit, min_blocks));
+  blocks_per_unit_ = static_cast<std::uint32_t>((physical + per_unit - 1) / per_unit + 3);
   l2p_.resize((logical_pages + kChunk - 1) / kChunk);
   blocks_.resize(std::uint64_t{blocks_per_unit_} * units);
   unit_.resize(units);

@@ -27,8 +27,8 @@ class SsdFtl {
   static constexpr std::uint32_t kUnmapped = ~std::uint32_t{0};
 
   // `logical_pages` user pages over `units`, with op_percent % more
-  // physical pages (rounded up to whole blocks, at least three spare
-  // blocks per unit).
+  // physical pages (rounded up to whole blocks), plus the three blocks per
+  // unit that are never spare room (the open block and the GC reserve).
   SsdFtl(std::uint64_t logical_pages, unsigned units, unsigned pages_per_block,
          unsigned op_percent);
 
@@ -48,9 +48,7 @@ class SsdFtl {
 
   std::uint64_t logical_pages() const { return logical_; }
   std::uint32_t blocks_per_unit() const { return blocks_per_unit_; }
-  std::uint64_t physical_pages() const {
-    return std::uint64_t{blocks_per_unit_} * units_ * ppb_;
-  }
+  std::uint64_t physical_pages() const { return std::uint64_t{blocks_per_unit_} * units_ * ppb_; }
   std::uint64_t valid_pages() const { return valid_total_; }
   void count_folded(std::uint64_t pages) { stats_.nand_pages += pages; }
   const SsdFtlStats& stats() const { return stats_; }

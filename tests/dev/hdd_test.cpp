@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dev/device.hpp"
@@ -93,6 +94,19 @@ TEST(Hdd, SequentialReadsHitTheReadAhead) {
   EXPECT_EQ(dev->hdd()->stats().read_hits, 1u);
 }
 
+TEST(Hdd, WithoutACacheEveryReadGoesToTheMedia) {
+  core::VirtualClock clock(0);
+  auto dev = make(kSimple + ",cache=0", &clock);
+  std::vector<unsigned char> buf(4096);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(io(*dev, REQ_OP_READ, 800, buf.data(), buf.size(), &clock), 0);
+  ASSERT_EQ(io(*dev, REQ_OP_WRITE, 800, buf.data(), buf.size(), &clock), 0);
+  const HddStats st = dev->hdd()->stats();
+  EXPECT_EQ(st.read_misses, 3u);
+  EXPECT_EQ(st.read_hits + st.readahead_hits, 0u);
+  EXPECT_EQ(st.media_writes, 1u);  // nothing to cache it in
+}
+
 TEST(Hdd, NcqServesTheNearestFirst) {
   core::VirtualClock clock(0);
   auto dev = make(kSimple + ",write_cache=0", &clock);
@@ -126,23 +140,22 @@ TEST(Hdd, WriteBackCacheHonoursFlushAndFua) {
   EXPECT_FALSE(d->durable(2000 * 100, 8));
   EXPECT_EQ(d->dirty_sectors(), 8u);
   // FLUSH ends only once the data is on the media.
-  ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE} | block::REQ_PREFLUSH, 0, nullptr, 0, &clock),
-            0);
+  ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE} | block::REQ_PREFLUSH, 0, nullptr, 0, &clock), 0);
   EXPECT_TRUE(d->durable(2000 * 100, 8));
   EXPECT_EQ(d->dirty_sectors(), 0u);
   EXPECT_GE(d->stats().destages, 1u);
   EXPECT_EQ(d->stats().flushes, 1u);
   // FUA: on the media when it completes.
-  ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE} | block::REQ_FUA, 10 * 100, buf.data(),
-               buf.size(), &clock),
+  ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE} | block::REQ_FUA, 10 * 100, buf.data(), buf.size(),
+               &clock),
             0);
   EXPECT_TRUE(d->durable(10 * 100, 8));
   EXPECT_EQ(d->stats().media_writes, 1u);
   // A cached write overwritten with FUA is no longer dirty.
   ASSERT_EQ(io(*dev, REQ_OP_WRITE, 20 * 100, buf.data(), buf.size(), &clock), 0);
   EXPECT_FALSE(d->durable(20 * 100, 8));
-  ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE} | block::REQ_FUA, 20 * 100, buf.data(),
-               buf.size(), &clock),
+  ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE} | block::REQ_FUA, 20 * 100, buf.data(), buf.size(),
+               &clock),
             0);
   EXPECT_TRUE(d->durable(20 * 100, 8));
   // Left idle, the drive writes its cache back by itself, after idle_destage.
@@ -200,12 +213,67 @@ TEST(Hdd, ReadsReturnWhatWasWritten) {
   for (const auto& [s, d] : written) std::copy(d.begin(), d.end(), image.begin() + s * 512);
   for (const auto& [s, d] : written) {
     std::vector<unsigned char> back(d.size());
-    ASSERT_EQ(io(*dev, REQ_OP_READ, s, back.data(), static_cast<std::uint32_t>(back.size()),
-                 &clock, &rng),
+    ASSERT_EQ(io(*dev, REQ_OP_READ, s, back.data(), static_cast<std::uint32_t>(back.size()), &clock,
+                 &rng),
               0);
     EXPECT_TRUE(std::equal(back.begin(), back.end(), image.begin() + s * 512));
   }
   EXPECT_EQ(io(*dev, block::REQ_OP_DISCARD, 0, nullptr, 4096, &clock), -EOPNOTSUPP);
+}
+
+// The same workload on a virtual clock twice: the same completions at the
+// same virtual times, request by request.
+std::vector<core::Nanos> replay(const std::string& spec) {
+  core::VirtualClock clock(0);
+  auto dev = make(spec, &clock);
+  std::mt19937 rng(11);
+  std::vector<unsigned char> buf(16384);
+  std::vector<test::IoResult> rs(8);
+  std::vector<core::Nanos> ends;
+  const block::sector_t span = dev->disk()->capacity() / 8 - 4;
+  for (int round = 0; round < 40; ++round) {
+    for (auto& r : rs) {
+      r.done = false;
+      const std::uint32_t op = rng() % 3 ? REQ_OP_READ : REQ_OP_WRITE;
+      test::submit(*dev, op, (rng() % span) * 8, buf.data(), 4096 * (1 + rng() % 4), &r);
+    }
+    for (auto& r : rs) {
+      EXPECT_TRUE(test::wait(r, &clock));
+      ends.push_back(clock.now());
+    }
+  }
+  return ends;
+}
+
+TEST(SimulatedDisks, VirtualTimeRunsRepeatExactly) {
+  for (const char* spec : {"hdd:1G", "ssd:256M,channels=2,buffer=32K"}) {
+    const auto a = replay(spec), b = replay(spec);
+    ASSERT_EQ(a.size(), 320u);
+    EXPECT_EQ(a, b) << spec;
+    EXPECT_GT(a.back(), 0u);
+  }
+}
+
+// On the real clock, from two submitting threads at once: the timer
+// thread ends requests while others arrive; data stays right.
+TEST(SimulatedDisks, RealClockTwoSubmitters) {
+  for (const char* spec : {"hdd:16M,preset=enterprise15k,write_cache=0", "ssd:16M,buffer=64K"}) {
+    auto dev = make(spec, nullptr);
+    auto worker = [&](unsigned id) {
+      std::mt19937 rng(id);
+      for (int i = 0; i < 20; ++i) {
+        const block::sector_t s = (id * 1024u + (rng() % 128u)) * 8;
+        auto data = test::random_bytes(rng, 4096);
+        ASSERT_EQ(io(*dev, REQ_OP_WRITE, s, data.data(), 4096, nullptr, &rng), 0);
+        std::vector<unsigned char> back(4096);
+        ASSERT_EQ(io(*dev, REQ_OP_READ, s, back.data(), 4096, nullptr, &rng), 0);
+        ASSERT_EQ(back, data) << spec;
+      }
+    };
+    std::thread a(worker, 0), b(worker, 1);
+    a.join();
+    b.join();
+  }
 }
 
 }  // namespace

@@ -30,8 +30,8 @@ double greedy_wa(double rho) {
 
 // Fills the drive, then overwrites uniformly at random; WA over the last
 // `measure` writes, in steady state.
-double measured_wa(SsdFtl& ftl, std::uint64_t user_pages, std::uint64_t warm,
-                   std::uint64_t measure, std::mt19937_64& rng) {
+double measured_wa(SsdFtl& ftl, std::uint64_t user_pages, std::uint64_t warm, std::uint64_t measure,
+                   std::mt19937_64& rng) {
   for (std::uint64_t p = 0; p < ftl.logical_pages(); ++p) ftl.write(p);
   for (std::uint64_t i = 0; i < warm; ++i) ftl.write(rng() % user_pages);
   const SsdFtlStats before = ftl.stats();
@@ -86,7 +86,7 @@ std::unique_ptr<BlockDevice> make(const std::string& spec, core::Clock* clock) {
 
 TEST(Ssd, ReadServiceTimeIsOverheadArrayChannelLink) {
   core::VirtualClock clock(0);
-  auto dev = make("ssd:64M", &clock);  // the NVMe class
+  auto dev = make("ssd:64M,buffer=0", &clock);  // the NVMe class, unbuffered
   EXPECT_EQ(dev->name().substr(0, 4), "nvme");
   std::string v;
   dev->queue()->attr_show("rotational", &v);
@@ -107,12 +107,12 @@ TEST(Ssd, ReadServiceTimeIsOverheadArrayChannelLink) {
 
 TEST(Ssd, UnitsWorkInParallel) {
   core::VirtualClock clock(0);
-  auto dev = make("ssd:64M,channels=2,dies=1,planes=1", &clock);
+  auto dev = make("ssd:64M,channels=2,dies=1,planes=1,buffer=0", &clock);
   std::vector<unsigned char> a(8192, 1), b(8192, 2);
   // Two pages land on the two units: programmed together.
   ASSERT_EQ(io(*dev, REQ_OP_WRITE, 0, a.data(), a.size(), &clock), 0);
   const core::Nanos two_units = clock.now();
-  auto one = make("ssd:64M,channels=1,dies=1,planes=1", &clock);
+  auto one = make("ssd:64M,channels=1,dies=1,planes=1,buffer=0", &clock);
   const core::Nanos t = clock.now();
   ASSERT_EQ(io(*one, REQ_OP_WRITE, 0, b.data(), b.size(), &clock), 0);
   EXPECT_EQ(clock.now() - t - two_units, 120000u);  // one more program in turn
@@ -120,7 +120,8 @@ TEST(Ssd, UnitsWorkInParallel) {
 
 TEST(Ssd, GarbageCollectionShowsInServiceTimeAndCounters) {
   core::VirtualClock clock(0);
-  auto dev = make("ssd:16M,channels=1,dies=1,planes=2,pages_per_block=32,op=10", &clock);
+  auto dev =
+      make("ssd:16M,channels=1,dies=1,planes=2,pages_per_block=32,op=10,buffer=256K", &clock);
   std::vector<unsigned char> buf(4096, 9);
   const std::uint64_t pages = (16u << 20) / 4096;
   auto write_all = [&](std::mt19937* rng) {
@@ -146,6 +147,21 @@ TEST(Ssd, GarbageCollectionShowsInServiceTimeAndCounters) {
   EXPECT_TRUE(found);
 }
 
+TEST(Ssd, BufferedWritesCompleteUntilTheBufferIsFull) {
+  core::VirtualClock clock(0);
+  auto dev = make("ssd:64M,channels=1,dies=1,planes=1,buffer=8K", &clock);  // two pages
+  std::vector<unsigned char> buf(4096);
+  const core::Nanos link = 5000 + 4096 * 1000 / 3500;  // overhead + link
+  ASSERT_EQ(io(*dev, REQ_OP_WRITE, 0, buf.data(), buf.size(), &clock), 0);
+  EXPECT_EQ(clock.now(), link);
+  ASSERT_EQ(io(*dev, REQ_OP_WRITE, 8, buf.data(), buf.size(), &clock), 0);
+  EXPECT_EQ(clock.now(), 2 * link);
+  // The third waits for the first page to leave the buffer: programmed at
+  // link + channel + 120 us.
+  ASSERT_EQ(io(*dev, REQ_OP_WRITE, 16, buf.data(), buf.size(), &clock), 0);
+  EXPECT_EQ(clock.now(), link + 4096u * 1000 / 1200 + 120000u);
+}
+
 TEST(Ssd, DiscardFreesPagesAndReadsZero) {
   core::VirtualClock clock(0);
   auto dev = make("ssd:16M,preset=sata", &clock);
@@ -163,7 +179,7 @@ TEST(Ssd, DiscardFreesPagesAndReadsZero) {
 
 TEST(Ssd, SlcCacheTakesWritesFastUntilFull) {
   core::VirtualClock clock(0);
-  auto dev = make("ssd:64M,channels=1,dies=1,planes=1,slc=16K", &clock);
+  auto dev = make("ssd:64M,channels=1,dies=1,planes=1,slc=16K,buffer=0", &clock);
   std::vector<unsigned char> buf(4096);
   core::Nanos lat[6];
   for (int i = 0; i < 6; ++i) {

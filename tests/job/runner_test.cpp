@@ -138,10 +138,11 @@ TEST(Runner, FsyncIssuesFlushes) {
 TEST(Runner, SimulatedDisksReportTheirCounters) {
   RunResult r;
   std::string err;
-  ASSERT_TRUE(run_text("[global]\nbs=4k\nioengine=psync\n"
-                       "[hdd]\nfilename=hdd:64M\nrw=write\nsize=256k\nfsync=16\n"
-                       "[ssd]\nfilename=ssd:16M\nrw=randwrite\nsize=1M\n",
-                       &r, &err))
+  ASSERT_TRUE(
+      run_text("[global]\nbs=4k\nioengine=psync\n"
+               "[hdd]\nfilename=hdd:64M\nrw=write\nsize=256k\nfsync=16\n"
+               "[ssd]\nfilename=ssd:16M\nrw=randwrite\nsize=1M\n",
+               &r, &err))
       << err;
   ASSERT_EQ(r.disks.size(), 2u);
   auto counter = [&](std::size_t d, const std::string& name) {
