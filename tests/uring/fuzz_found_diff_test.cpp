@@ -463,6 +463,39 @@ TEST(UringFuzzFound, TimeoutsDueAtOnceFireBeforeTheBatchEnds) {
   });
 }
 
+// The kernel's rings hold files, not descriptors: after a CLOSE, a pending
+// poll or a new ring must not take the number the program's next open()
+// gets (iostack's own descriptors live high in the table).
+TEST(UringFuzzFound, InternalDescriptorsLeaveLowNumbersFree) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    int p[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+    Scratch f;
+    const int closed = f.fd;
+    add(r, IORING_OP_CLOSE, closed, nullptr, 0, 0, 1, 0);
+    io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, p[0], nullptr, 0, 0, 2, 0);
+    s->poll32_events = POLLIN;  // stays armed
+    std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+    auto c = r.wait(1);
+    v.insert(v.end(), c.begin(), c.end());
+    f.fd = open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
+    v.push_back(Cqe{3, f.fd == closed, 0});  // the closed number comes back
+    const int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ::close(probe);
+    io_uring_params params{};
+    const int ring2 = r.backend()->setup(2, &params);
+    v.push_back(Cqe{4, ring2 == probe, 0});  // a ring takes one number, the lowest
+    if (ring2 >= 0) r.backend()->close_ring(ring2);
+    add(r, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(2), 0, 0, 5, 0);
+    auto w = run(r, 2);
+    v.insert(v.end(), w.begin(), w.end());
+    ::close(p[0]);
+    ::close(p[1]);
+    return v;
+  });
+}
+
 TEST(UringFuzzFound, FsyncRangeAndFailuresThatKeepALink) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r) {
