@@ -286,6 +286,12 @@ bool rw_os_host_aio(IoKiocb* req, bool write) {
   return core::host_aio_submit(&req->host);
 }
 
+// need_complete_io: the files whose short reads the kernel retries.
+bool is_regular_or_blk(IoKiocb* req) {
+  struct stat st;
+  return fstat(req->os_fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+}
+
 int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   RwData& rw = req->rw;
   IoRingCtx* ctx = req->ctx;
@@ -374,6 +380,23 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
       return finish_rw(req, total, issue_flags);
     }
     total += n;
+  }
+  // The same for the file position (offset -1) of a regular file: the
+  // kernel reads at ki_pos and stores it back only when the last attempt
+  // did not fail, so bytes read before a fault leave f_pos where it was.
+  if (n > 0 && total < rw.bytes && pos == -1 && nonblock && !write && is_regular_or_blk(req)) {
+    while (n > 0 && total < rw.bytes) {
+      rw.done = total;
+      advance_iov(req, n);
+      const int nr2 = build_iov(req, &iov);
+      n = preadv2(req->os_fd, iov, nr2, -1, rwf);
+      if (n < 0 && errno == EAGAIN && !(req->flags & kReqNowait)) return -EAGAIN;
+      if (n < 0) {
+        lseek(req->os_fd, -total, SEEK_CUR);
+        return finish_rw(req, total, issue_flags);
+      }
+      total += n;
+    }
   }
   if (write && nonblock && n > 0 && total < rw.bytes && pos != -1 && !stream &&
       !(req->flags & kReqNowait)) {

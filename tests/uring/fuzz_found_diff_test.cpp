@@ -496,6 +496,26 @@ TEST(UringFuzzFound, InternalDescriptorsLeaveLowNumbersFree) {
   });
 }
 
+// A read at the file position (offset -1) that faults after some bytes
+// returns them, but the kernel stores the position back only when its last
+// attempt did not fail: the descriptor's offset stays where it was.
+TEST(UringFuzzFound, ShortReadAtTheFilePositionEndingInAFaultKeepsThePosition) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch f;
+    std::vector<char> buf(512);
+    struct iovec iov[2] = {{buf.data(), 192}, {reinterpret_cast<void*>(1), 100}};
+    add(r, IORING_OP_READV, f.fd, iov, 2, static_cast<std::uint64_t>(-1), 1, 0);
+    auto v = run(r, 1);
+    v.push_back(Cqe{2, static_cast<int>(lseek(f.fd, 0, SEEK_CUR)), 0});
+    add(r, IORING_OP_READ, f.fd, buf.data(), 100, static_cast<std::uint64_t>(-1), 3, 0);
+    auto w = run(r, 1);  // a whole read moves it
+    v.insert(v.end(), w.begin(), w.end());
+    v.push_back(Cqe{4, static_cast<int>(lseek(f.fd, 0, SEEK_CUR)), 0});
+    return v;
+  });
+}
+
 TEST(UringFuzzFound, FsyncRangeAndFailuresThatKeepALink) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r) {
