@@ -108,17 +108,18 @@ void timeout_expire_locked(IoKiocb* req) {
   req->ctx->cq_timeouts.fetch_add(1, std::memory_order_release);
 }
 
-// The rest of io_timeout_fn: -ETIME, posted from the timer thread or, for a
-// timer due at once, as task work (behind the CQEs of its batch).
+// The rest of io_timeout_fn: -ETIME, completed as task work, as the
+// kernel's io_timeout_complete (so other timers due at the same moment
+// still find it in its chain, and a timer due at once posts behind the
+// CQEs of its batch).
 void timeout_expired(IoKiocb* req, bool on_timer) {
   if (!(req->timeout.flags & IORING_TIMEOUT_ETIME_SUCCESS)) req_set_fail(req);
   req_set_res(req, -ETIME, 0);
-  if (req->timeout.flags & uapi::kTimeoutMultishot)
-    on_timer ? tw_add_from_timer(req, tw_timeout_complete) : tw_add(req, tw_timeout_complete);
-  else if (on_timer)
-    req_complete_post(req);
+  const TwFn fn = (req->timeout.flags & uapi::kTimeoutMultishot) ? tw_timeout_complete : tw_req_complete;
+  if (on_timer)
+    tw_add_from_timer(req, fn);
   else
-    tw_add(req, tw_req_complete);
+    tw_add(req, fn);
 }
 
 void timeout_fn(core::Timer* t) {
