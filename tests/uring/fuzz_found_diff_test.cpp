@@ -496,10 +496,10 @@ TEST(UringFuzzFound, InternalDescriptorsLeaveLowNumbersFree) {
   });
 }
 
-// A read at the file position (offset -1) that faults after some bytes
-// returns them, but the kernel stores the position back only when its last
+// A read or write at the file position (offset -1) that faults after some
+// bytes returns them, but the kernel stores the position back only when its last
 // attempt did not fail: the descriptor's offset stays where it was.
-TEST(UringFuzzFound, ShortReadAtTheFilePositionEndingInAFaultKeepsThePosition) {
+TEST(UringFuzzFound, ShortTransferAtTheFilePositionEndingInAFaultKeepsThePosition) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r) {
     Scratch f;
@@ -512,6 +512,11 @@ TEST(UringFuzzFound, ShortReadAtTheFilePositionEndingInAFaultKeepsThePosition) {
     auto w = run(r, 1);  // a whole read moves it
     v.insert(v.end(), w.begin(), w.end());
     v.push_back(Cqe{4, static_cast<int>(lseek(f.fd, 0, SEEK_CUR)), 0});
+    // A write the same way: the rest goes to a worker, which faults.
+    add(r, IORING_OP_WRITEV, f.fd, iov, 2, static_cast<std::uint64_t>(-1), 5, 0);
+    w = run(r, 1);
+    v.insert(v.end(), w.begin(), w.end());
+    v.push_back(Cqe{6, static_cast<int>(lseek(f.fd, 0, SEEK_CUR)), 0});
     return v;
   });
 }
