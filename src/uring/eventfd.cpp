@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/fd_high.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 
@@ -34,8 +35,8 @@ int eventfd_register(IoRingCtx* ctx, const void* arg, bool async) {
   if (core::get_user(fd, static_cast<const int*>(arg))) return -EFAULT;
   if (fcntl(fd, F_GETFD) < 0) return -EBADF;
   if (!is_eventfd(fd)) return -EINVAL;
-  const int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) return -errno;
+  const int dup = core::dup_high(fd);
+  if (dup < 0) return dup;
   ctx->completion_lock.lock();
   ctx->evfd = dup;
   ctx->evfd_async = async;

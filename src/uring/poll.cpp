@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/fd_high.hpp"
 #include "core/internal_thread.hpp"
 #include "core/mutex.hpp"
 #include "core/process.hpp"
@@ -41,7 +42,7 @@ class PollService {
   static PollService* find() { return core::Process::current().find_state<PollService>(); }
 
   PollService() {
-    epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    epfd_ = core::move_high(epoll_create1(EPOLL_CLOEXEC));
     core::start_internal_thread(core::ThreadKind::kPoll, [this] { run(); }).detach();
   }
 
@@ -246,7 +247,7 @@ int poll_now(int fd, std::uint32_t events) {
 
 bool arm(IoKiocb* req) {
   PollEntry& pe = req->poll;
-  pe.dup_fd = fcntl(req->os_fd, F_DUPFD_CLOEXEC, 0);
+  pe.dup_fd = core::dup_high(req->os_fd);
   if (pe.dup_fd < 0) return false;
   if (!PollService::get().add(req)) {
     close(pe.dup_fd);

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/fd_high.hpp"
 #include "core/process.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
@@ -100,7 +101,8 @@ const core::FileOps kRingFops = {"io_uring", ring_release, ring_fork_child};
 IoRingCtx::IoRingCtx() : core::File(&kRingFops) {}
 
 int ring_fd_create(IoRingCtx* ctx) {
-  const int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  // Inside the ring fd only: kept out of the program's low numbers.
+  const int efd = core::move_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (efd < 0) return -errno;
   const int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) {

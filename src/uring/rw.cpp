@@ -320,6 +320,12 @@ bool rw_os_host_aio(IoKiocb* req, bool write, unsigned issue_flags) {
   return true;
 }
 
+// need_complete_io: the files whose short reads the kernel retries.
+bool is_regular_or_blk(IoKiocb* req) {
+  struct stat st;
+  return fstat(req->os_fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+}
+
 int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   RwData& rw = req->rw;
   IoRingCtx* ctx = req->ctx;
@@ -345,8 +351,10 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   if (write) {
     const auto want = static_cast<std::size_t>(rw.bytes - rw.done);
     std::size_t allowed = want;
-    if (const int err = core::write_limit_check(req->os_fd, pos, &allowed))
+    if (const int err = core::write_limit_check(req->os_fd, pos, &allowed)) {
+      if (rw.done && pos == -1 && is_regular_or_blk(req)) lseek(req->os_fd, -rw.done, SEEK_CUR);
       return finish_rw(req, rw.done ? rw.done : err, issue_flags);
+    }
     if (allowed < want) nr = clip_iov(iov, nr, allowed, &clipped, &iov);
   }
   bool stream = false;
@@ -393,7 +401,12 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
       if (err == -EOPNOTSUPP) req->flags |= kReqNoApoll;
       return -EAGAIN;
     }
-    if (rw.done > 0) return finish_rw(req, rw.done, issue_flags);
+    if (rw.done > 0) {
+      // Bytes moved by earlier attempts count, but a failed last attempt
+      // leaves the file position where it was (kiocb_done).
+      if (rw.pos == -1 && is_regular_or_blk(req)) lseek(req->os_fd, -rw.done, SEEK_CUR);
+      return finish_rw(req, rw.done, issue_flags);
+    }
     return finish_rw(req, err, issue_flags);
   }
   std::int64_t total = rw.done + n;
@@ -411,8 +424,41 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     }
     total += n;
   }
-  if (write && nonblock && n > 0 && total < rw.bytes && pos != -1 && !stream &&
-      !(req->flags & kReqNowait)) {
+  // The same for the file position (offset -1) of a regular file: the
+  // kernel reads at ki_pos and stores it back only when the last attempt
+  // did not fail, so bytes read before a fault leave f_pos where it was.
+  if (n > 0 && total < rw.bytes && pos == -1 && nonblock && !write && is_regular_or_blk(req)) {
+    while (n > 0 && total < rw.bytes) {
+      rw.done = total;
+      advance_iov(req, n);
+      const int nr2 = build_iov(req, &iov);
+      n = preadv2(req->os_fd, iov, nr2, -1, rwf);
+      if (n < 0 && errno == EAGAIN && !(req->flags & kReqNowait)) return -EAGAIN;
+      if (n < 0) {
+        lseek(req->os_fd, -total, SEEK_CUR);
+        return finish_rw(req, total, issue_flags);
+      }
+      total += n;
+    }
+  }
+  if (write && !nonblock && n > 0 && total < rw.bytes && pos == -1 && clipped.empty() &&
+      is_regular_or_blk(req)) {
+    // A short write at the file position: the kernel goes on with the rest,
+    // and one that then fails leaves the position where it was.
+    while (n > 0 && total < rw.bytes) {
+      rw.done = total;
+      advance_iov(req, n);
+      const int nr2 = build_iov(req, &iov);
+      n = pwritev2(req->os_fd, iov, nr2, -1, rwf);
+      if (n < 0) {
+        lseek(req->os_fd, -total, SEEK_CUR);
+        return finish_rw(req, total, issue_flags);
+      }
+      total += n;
+    }
+  }
+  if (write && nonblock && n > 0 && total < rw.bytes && !(req->flags & kReqNowait) &&
+      (pos != -1 ? !stream : is_regular_or_blk(req))) {
     rw.done = total;
     advance_iov(req, n);
     return -EAGAIN;

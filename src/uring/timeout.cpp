@@ -82,6 +82,46 @@ void tw_timeout_complete(IoKiocb* req) {
   req_complete_defer(req);
 }
 
+// hrtimer_start with a time already past: the kernel's timer interrupt
+// comes at once, before its submitter gets to the next SQE or posts the
+// batch's CQEs. Such a timer fires on the spot here (true: the caller runs
+// the expiry), not after a wakeup of the timer thread.
+bool arm_or_due(core::Timer* t, core::Nanos when) {
+  if (when <= clk().now()) return true;
+  clk().arm(t, when);
+  return false;
+}
+
+// tw_add from the timer thread: the task work may run, the request end and
+// the ring close before tw_add returns; teardown waits for `recycling`.
+void tw_add_from_timer(IoKiocb* req, TwFn fn) {
+  IoRingCtx* ctx = req->ctx;
+  ctx->recycling.fetch_add(1, std::memory_order_seq_cst);
+  tw_add(req, fn);
+  ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
+}
+
+// io_timeout_fn under timeout_lock: off the list, counted in cq_timeouts.
+void timeout_expire_locked(IoKiocb* req) {
+  req->tstate.store(kFired, std::memory_order_relaxed);
+  req->list.del();
+  req->ctx->cq_timeouts.fetch_add(1, std::memory_order_release);
+}
+
+// The rest of io_timeout_fn: -ETIME, completed as task work, as the
+// kernel's io_timeout_complete (so other timers due at the same moment
+// still find it in its chain, and a timer due at once posts behind the
+// CQEs of its batch).
+void timeout_expired(IoKiocb* req, bool on_timer) {
+  if (!(req->timeout.flags & IORING_TIMEOUT_ETIME_SUCCESS)) req_set_fail(req);
+  req_set_res(req, -ETIME, 0);
+  const TwFn fn = (req->timeout.flags & uapi::kTimeoutMultishot) ? tw_timeout_complete : tw_req_complete;
+  if (on_timer)
+    tw_add_from_timer(req, fn);
+  else
+    tw_add(req, fn);
+}
+
 void timeout_fn(core::Timer* t) {
   auto* req = static_cast<IoKiocb*>(t->priv);
   IoRingCtx* ctx = req->ctx;
@@ -90,17 +130,9 @@ void timeout_fn(core::Timer* t) {
     ctx->timeout_lock.unlock();
     return;
   }
-  req->tstate.store(kFired, std::memory_order_relaxed);
-  req->list.del();
-  ctx->cq_timeouts.fetch_add(1, std::memory_order_release);
+  timeout_expire_locked(req);
   ctx->timeout_lock.unlock();
-  if (!(req->timeout.flags & IORING_TIMEOUT_ETIME_SUCCESS)) req_set_fail(req);
-  req_set_res(req, -ETIME, 0);
-  if (req->timeout.flags & uapi::kTimeoutMultishot) {
-    tw_add(req, tw_timeout_complete);
-    return;
-  }
-  req_complete_post(req);
+  timeout_expired(req, true);
 }
 
 // io_req_task_link_timeout: cancel the guarded request, then complete the
@@ -120,14 +152,9 @@ void tw_link_timeout(IoKiocb* lt) {
   req_complete_defer(lt);
 }
 
-void link_timeout_fn(core::Timer* t) {
-  auto* lt = static_cast<IoKiocb*>(t->priv);
-  IoRingCtx* ctx = lt->ctx;
-  ctx->timeout_lock.lock();
-  if (lt->tstate.load(std::memory_order_relaxed) != kArmed) {
-    ctx->timeout_lock.unlock();
-    return;
-  }
+// io_link_timeout_fn under timeout_lock: takes the guarded request out of
+// the chain (holding a reference) for tw_link_timeout to cancel.
+void link_timeout_expire_locked(IoKiocb* lt) {
   lt->tstate.store(kFired, std::memory_order_relaxed);
   IoKiocb* prev = lt->timeout.head;
   lt->timeout.head = nullptr;
@@ -138,11 +165,23 @@ void link_timeout_fn(core::Timer* t) {
   }
   lt->list.del();
   lt->timeout.prev = prev;
+}
+
+void link_timeout_fn(core::Timer* t) {
+  auto* lt = static_cast<IoKiocb*>(t->priv);
+  IoRingCtx* ctx = lt->ctx;
+  ctx->timeout_lock.lock();
+  if (lt->tstate.load(std::memory_order_relaxed) != kArmed) {
+    ctx->timeout_lock.unlock();
+    return;
+  }
+  link_timeout_expire_locked(lt);
   ctx->timeout_lock.unlock();
-  tw_add(lt, tw_link_timeout);
+  tw_add_from_timer(lt, tw_link_timeout);
 }
 
 int prep_common(IoKiocb* req, const io_uring_sqe* sqe, bool is_link) {
+  if (sqe->addr3 || sqe->__pad2[0]) return -EINVAL;  // unused fields (6.18 stable)
   if (sqe->buf_index || sqe->len != 1 || sqe->splice_fd_in) return -EINVAL;
   const std::uint32_t off = static_cast<std::uint32_t>(sqe->off);
   if (off && is_link) return -EINVAL;
@@ -209,6 +248,7 @@ int timeout_update(IoRingCtx* ctx, std::uint64_t user_data, std::int64_t sec, st
   ctx->timeout_lock.unlock();
   if (!req) return -ENOENT;
   clk().cancel(&req->timer);
+  bool due = false;
   ctx->timeout_lock.lock();
   if (req->tstate.load(std::memory_order_relaxed) == kUpdating) {
     req->tstate.store(kArmed, std::memory_order_relaxed);
@@ -222,9 +262,17 @@ int timeout_update(IoRingCtx* ctx, std::uint64_t user_data, std::int64_t sec, st
       req->timeout.off = 0;
       req->list.move_tail(&ctx->timeout_list);
     }
-    clk().arm(&req->timer, expiry(req->timeout.flags, sec, nsec));
+    due = arm_or_due(&req->timer, expiry(req->timeout.flags, sec, nsec));
+    if (due && ltimeout)
+      link_timeout_expire_locked(req);
+    else if (due)
+      timeout_expire_locked(req);
   }
   ctx->timeout_lock.unlock();
+  if (due && ltimeout)
+    tw_add(req, tw_link_timeout);
+  else if (due)
+    timeout_expired(req, false);
   return 0;
 }
 
@@ -252,8 +300,10 @@ int timeout_issue(IoKiocb* req, unsigned) {
   }
   req->list.add_after(entry);
   req->tstate.store(kArmed, std::memory_order_relaxed);
-  clk().arm(&req->timer, expiry(td.flags, td.sec, td.nsec));
+  const bool due = arm_or_due(&req->timer, expiry(td.flags, td.sec, td.nsec));
+  if (due) timeout_expire_locked(req);
   ctx->timeout_lock.unlock();
+  if (due) timeout_expired(req, false);
   return kIouIssueSkipComplete;
 }
 
@@ -292,12 +342,15 @@ void flush_timeouts(IoRingCtx* ctx) {
 void queue_linked_timeout(IoKiocb* lt) {
   IoRingCtx* ctx = lt->ctx;
   ctx->timeout_lock.lock();
+  bool due = false;
   if (lt->timeout.head && lt->tstate.load(std::memory_order_relaxed) == kIdle) {
     lt->tstate.store(kArmed, std::memory_order_relaxed);
     lt->list.add_tail(&ctx->ltimeout_list);
-    clk().arm(&lt->timer, expiry(lt->timeout.flags, lt->timeout.sec, lt->timeout.nsec));
+    due = arm_or_due(&lt->timer, expiry(lt->timeout.flags, lt->timeout.sec, lt->timeout.nsec));
+    if (due) link_timeout_expire_locked(lt);
   }
   ctx->timeout_lock.unlock();
+  if (due) tw_add(lt, tw_link_timeout);
   req_put(lt, false);  // the submission reference
 }
 
@@ -368,6 +421,7 @@ void kill_timeouts(IoRingCtx* ctx) {
 
 int timeout_remove_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   if (req->flags & (kReqFixedFile | kReqBufferSelect)) return -EINVAL;
+  if (sqe->addr3 || sqe->__pad2[0]) return -EINVAL;
   if (sqe->buf_index || sqe->len || sqe->splice_fd_in) return -EINVAL;
   TimeoutRemData& tr = req->timeout_rem;
   tr.ltimeout = false;

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -377,8 +378,12 @@ TEST(UringFuzzFound, MultishotTimeoutEndsWhenTheRingIsFull) {
         static const __kernel_timespec ms{0, 1000000};
         timeout_sqe(r, &ms, 5, kTimeoutMultishot, 1);
         std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
-        // Each expiry ends a wait; nothing is reaped until one overflows.
-        for (int i = 0; i < 50 && !(r.sq_flags() & IORING_SQ_CQ_OVERFLOW); ++i) {
+        // Each expiry ends a wait; nothing is reaped until one overflows
+        // (or, at worst, for five seconds).
+        struct timespec t0, now;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (now = t0; now.tv_sec - t0.tv_sec < 5 && !(r.sq_flags() & IORING_SQ_CQ_OVERFLOW);
+             clock_gettime(CLOCK_MONOTONIC, &now)) {
           __kernel_timespec ts{1, 0};
           io_uring_getevents_arg arg{};
           arg.ts = reinterpret_cast<std::uintptr_t>(&ts);
@@ -393,6 +398,127 @@ TEST(UringFuzzFound, MultishotTimeoutEndsWhenTheRingIsFull) {
         return v;
       },
       1);
+}
+
+// TIMEOUT, LINK_TIMEOUT and TIMEOUT_REMOVE refuse addr3 and the pad after
+// it, which they do not use (a 6.18 stable fix).
+TEST(UringFuzzFound, TimeoutsRefuseUnusedFields) {
+  SKIP_WITHOUT_KERNEL_URING();
+  static const __kernel_timespec ms{0, 1000000};
+  compare([](Ring& r) {
+    timeout_sqe(r, &ms, 0, 0, 1)->addr3 = 1;  // stops the batch
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+    return run(r, 1);
+  });
+  compare([](Ring& r) {
+    add(r, IORING_OP_TIMEOUT_REMOVE, -1, reinterpret_cast<void*>(9), 0, 0, 1, 0)->addr3 = 1;
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+    return run(r, 1);
+  });
+  compare([](Ring& r) {
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 1, IOSQE_IO_LINK);
+    add(r, IORING_OP_LINK_TIMEOUT, -1, &ms, 1, 0, 2, 0)->__pad2[0] = 1;  // fails the chain
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, 0);
+    return run(r, 2);
+  });
+}
+
+// A timeout whose time has already come (zero, or absolute in the past)
+// fires at once in the kernel (its timer interrupt comes before the
+// submitter moves on): before the batch's CQEs count for it, and before a
+// later SQE of the batch can find it.
+TEST(UringFuzzFound, TimeoutsDueAtOnceFireBeforeTheBatchEnds) {
+  SKIP_WITHOUT_KERNEL_URING();
+  static const __kernel_timespec zero{0, 0}, ms{0, 1000000}, ten_s{10, 0};
+  compare([](Ring& r) {
+    timeout_sqe(r, &zero, 3, 0, 1, IOSQE_IO_LINK);  // -ETIME, not 0: the chain fails
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+    for (unsigned i = 0; i < 3; ++i) add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3 + i, 0);
+    timeout_sqe(r, &ms, 2, IORING_TIMEOUT_ABS, 6);  // long past on CLOCK_MONOTONIC
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 7, 0);
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 8, 0);
+    return run(r, 8);
+  });
+  compare([](Ring& r) {
+    timeout_sqe(r, &zero, 0, 0, 1);
+    add(r, IORING_OP_TIMEOUT_REMOVE, -1, reinterpret_cast<void*>(1), 0, 0, 2, 0);  // gone
+    timeout_sqe(r, &ten_s, 4, 0, 3);
+    io_uring_sqe* s = add(r, IORING_OP_TIMEOUT_REMOVE, -1, reinterpret_cast<void*>(3), 0, 0, 4, 0);
+    s->addr2 = reinterpret_cast<std::uintptr_t>(&zero);
+    s->timeout_flags = IORING_TIMEOUT_UPDATE;  // now due
+    add(r, IORING_OP_TIMEOUT_REMOVE, -1, reinterpret_cast<void*>(3), 0, 0, 5, 0);  // gone too
+    return run(r, 5);
+  });
+  compare([](Ring& r) {
+    int p[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+    char buf[8];
+    add(r, IORING_OP_READ, p[0], buf, 8, 0, 1, IOSQE_IO_LINK);  // waits for data
+    add(r, IORING_OP_LINK_TIMEOUT, -1, &zero, 1, 0, 2, 0);     // cancels it at once
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, 0);
+    auto v = run(r, 3);
+    ::close(p[0]);
+    ::close(p[1]);
+    return v;
+  });
+}
+
+// The kernel's rings hold files, not descriptors: after a CLOSE, a pending
+// poll or a new ring must not take the number the program's next open()
+// gets (iostack's own descriptors live high in the table).
+TEST(UringFuzzFound, InternalDescriptorsLeaveLowNumbersFree) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    int p[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+    Scratch f;
+    const int closed = f.fd;
+    add(r, IORING_OP_CLOSE, closed, nullptr, 0, 0, 1, 0);
+    io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, p[0], nullptr, 0, 0, 2, 0);
+    s->poll32_events = POLLIN;  // stays armed
+    std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+    auto c = r.wait(1);
+    v.insert(v.end(), c.begin(), c.end());
+    f.fd = open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
+    v.push_back(Cqe{3, f.fd == closed, 0});  // the closed number comes back
+    const int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ::close(probe);
+    io_uring_params params{};
+    const int ring2 = r.backend()->setup(2, &params);
+    v.push_back(Cqe{4, ring2 == probe, 0});  // a ring takes one number, the lowest
+    if (ring2 >= 0) r.backend()->close_ring(ring2);
+    add(r, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(2), 0, 0, 5, 0);
+    auto w = run(r, 2);
+    v.insert(v.end(), w.begin(), w.end());
+    ::close(p[0]);
+    ::close(p[1]);
+    return v;
+  });
+}
+
+// A read or write at the file position (offset -1) that faults after some
+// bytes returns them, but the kernel stores the position back only when its last
+// attempt did not fail: the descriptor's offset stays where it was.
+TEST(UringFuzzFound, ShortTransferAtTheFilePositionEndingInAFaultKeepsThePosition) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch f;
+    std::vector<char> buf(512);
+    struct iovec iov[2] = {{buf.data(), 192}, {reinterpret_cast<void*>(1), 100}};
+    add(r, IORING_OP_READV, f.fd, iov, 2, static_cast<std::uint64_t>(-1), 1, 0);
+    auto v = run(r, 1);
+    v.push_back(Cqe{2, static_cast<int>(lseek(f.fd, 0, SEEK_CUR)), 0});
+    add(r, IORING_OP_READ, f.fd, buf.data(), 100, static_cast<std::uint64_t>(-1), 3, 0);
+    auto w = run(r, 1);  // a whole read moves it
+    v.insert(v.end(), w.begin(), w.end());
+    v.push_back(Cqe{4, static_cast<int>(lseek(f.fd, 0, SEEK_CUR)), 0});
+    // A write the same way: the rest goes to a worker, which faults.
+    add(r, IORING_OP_WRITEV, f.fd, iov, 2, static_cast<std::uint64_t>(-1), 5, 0);
+    w = run(r, 1);
+    v.insert(v.end(), w.begin(), w.end());
+    v.push_back(Cqe{6, static_cast<int>(lseek(f.fd, 0, SEEK_CUR)), 0});
+    return v;
+  });
 }
 
 TEST(UringFuzzFound, FsyncRangeAndFailuresThatKeepALink) {

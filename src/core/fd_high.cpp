@@ -1,0 +1,35 @@
+// Internal descriptors placed high in the table (see fd_high.hpp).
+#include "core/fd_high.hpp"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace iostack::core {
+
+namespace {
+int high_base() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 4096;
+  const rlim_t half = rl.rlim_cur / 2;
+  return half < 4096 ? static_cast<int>(half) : 4096;
+}
+}  // namespace
+
+int dup_high(int fd) {
+  int nfd = fcntl(fd, F_DUPFD_CLOEXEC, high_base());
+  if (nfd < 0 && errno != EBADF) nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  return nfd < 0 ? -errno : nfd;
+}
+
+int move_high(int fd) {
+  if (fd < 0) return fd;
+  const int nfd = dup_high(fd);
+  if (nfd < 0) return fd;
+  close(fd);
+  return nfd;
+}
+
+}  // namespace iostack::core
