@@ -20,25 +20,6 @@ constexpr std::uint8_t kOpFutexWaitv = 53;
 constexpr unsigned kU32Private = 2 | 128;  // FUTEX2_SIZE_U32 | FUTEX2_PRIVATE
 constexpr std::uint64_t kAny = 0xffffffffu;
 
-void compare(const std::function<std::vector<Cqe>(Ring&)>& seq, unsigned entries = 16) {
-  io_uring_params params{};
-  params.flags = IORING_SETUP_SUBMIT_ALL;
-  compare_with_kernel(seq, entries, params);
-}
-
-std::vector<Cqe> run(Ring& r, unsigned n, unsigned cqes = 0) {
-  EXPECT_EQ(static_cast<int>(n), r.submit(0));
-  return r.wait(cqes ? cqes : n);
-}
-
-void append(std::vector<Cqe>* out, const std::vector<Cqe>& c) {
-  out->insert(out->end(), c.begin(), c.end());
-}
-
-void by_user_data(std::vector<Cqe>* c) {
-  std::sort(c->begin(), c->end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
-}
-
 io_uring_sqe* futex_sqe(Ring& r, std::uint8_t op, const void* addr, std::uint64_t val,
                         std::uint64_t mask, unsigned flags, std::uint64_t ud) {
   io_uring_sqe* s = add(r, op, static_cast<int>(flags), addr, 0, 0, ud, 0);
@@ -65,36 +46,38 @@ struct Waitv {
 
 TEST(UringFutexDiff, PrepAndIssueChecks) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
-    std::uint32_t* word = word_of(r);
-    word[0] = 5;
-    auto* odd = reinterpret_cast<char*>(word) + 1;
-    futex_sqe(r, kOpFutexWait, word, 5, kAny, 2 | 1, 1);             // not a 32-bit futex
-    futex_sqe(r, kOpFutexWait, word, 5, kAny, 0x100 | 2, 2);          // unknown flag
-    futex_sqe(r, kOpFutexWait, word, 5, kAny, kU32Private, 3)->len = 1;
-    futex_sqe(r, kOpFutexWait, word, 5, kAny, kU32Private, 4)->rw_flags = 1;
-    futex_sqe(r, kOpFutexWait, word, 1ull << 32, kAny, kU32Private, 5);
-    futex_sqe(r, kOpFutexWait, word, 5, 1ull << 32, kU32Private, 6);
-    futex_sqe(r, kOpFutexWait, word, 5, 0, kU32Private, 7);           // no bits
-    futex_sqe(r, kOpFutexWait, word, 6, kAny, kU32Private, 8);        // value differs
-    futex_sqe(r, kOpFutexWait, odd, 5, kAny, kU32Private, 9);         // misaligned
-    futex_sqe(r, kOpFutexWait, nullptr, 0, kAny, kU32Private, 10);
-    futex_sqe(r, kOpFutexWait, nullptr, 0, kAny, 2, 11);              // shared, unmapped
-    futex_sqe(r, kOpFutexWake, word, 1, 0, kU32Private, 12);          // no bits
-    futex_sqe(r, kOpFutexWake, word, 1, kAny, kU32Private, 13);       // nobody waits
-    futex_sqe(r, kOpFutexWake, word, 0, kAny, kU32Private, 14);       // wake none
-    futex_sqe(r, kOpFutexWake, odd, 1, kAny, kU32Private, 15);
-    futex_sqe(r, kOpFutexWake, nullptr, 1, kAny, kU32Private, 16);    // private: no page needed
-    futex_sqe(r, kOpFutexWake, nullptr, 1, kAny, 2, 17);
-    auto c = run(r, 17);
-    by_user_data(&c);
-    return c;
-  }, 32);
+  compare_submit_all(
+      [](Ring& r) {
+        std::uint32_t* word = word_of(r);
+        word[0] = 5;
+        auto* odd = reinterpret_cast<char*>(word) + 1;
+        futex_sqe(r, kOpFutexWait, word, 5, kAny, 2 | 1, 1);      // not a 32-bit futex
+        futex_sqe(r, kOpFutexWait, word, 5, kAny, 0x100 | 2, 2);  // unknown flag
+        futex_sqe(r, kOpFutexWait, word, 5, kAny, kU32Private, 3)->len = 1;
+        futex_sqe(r, kOpFutexWait, word, 5, kAny, kU32Private, 4)->rw_flags = 1;
+        futex_sqe(r, kOpFutexWait, word, 1ull << 32, kAny, kU32Private, 5);
+        futex_sqe(r, kOpFutexWait, word, 5, 1ull << 32, kU32Private, 6);
+        futex_sqe(r, kOpFutexWait, word, 5, 0, kU32Private, 7);     // no bits
+        futex_sqe(r, kOpFutexWait, word, 6, kAny, kU32Private, 8);  // value differs
+        futex_sqe(r, kOpFutexWait, odd, 5, kAny, kU32Private, 9);   // misaligned
+        futex_sqe(r, kOpFutexWait, nullptr, 0, kAny, kU32Private, 10);
+        futex_sqe(r, kOpFutexWait, nullptr, 0, kAny, 2, 11);         // shared, unmapped
+        futex_sqe(r, kOpFutexWake, word, 1, 0, kU32Private, 12);     // no bits
+        futex_sqe(r, kOpFutexWake, word, 1, kAny, kU32Private, 13);  // nobody waits
+        futex_sqe(r, kOpFutexWake, word, 0, kAny, kU32Private, 14);  // wake none
+        futex_sqe(r, kOpFutexWake, odd, 1, kAny, kU32Private, 15);
+        futex_sqe(r, kOpFutexWake, nullptr, 1, kAny, kU32Private, 16);  // private: no page needed
+        futex_sqe(r, kOpFutexWake, nullptr, 1, kAny, 2, 17);
+        auto c = submit_wait(r, 17);
+        sort_by_user_data(&c);
+        return c;
+      },
+      32);
 }
 
 TEST(UringFutexDiff, WaitAndWake) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
+  compare_submit_all([](Ring& r) {
     std::vector<Cqe> out;
     std::uint32_t& word = *word_of(r);
     word = 0;
@@ -104,35 +87,35 @@ TEST(UringFutexDiff, WaitAndWake) {
     EXPECT_EQ(2, r.submit(0));
     EXPECT_EQ(0u, r.cq_ready());
     futex_sqe(r, kOpFutexWake, &word, 5, 0x4, kU32Private, 3);  // no bitset meets
-    append(&out, run(r, 1));
+    append(&out, submit_wait(r, 1));
     futex_sqe(r, kOpFutexWake, &word, 1, 0x2, kU32Private, 4);  // only the second
-    auto c = run(r, 1, 2);
-    by_user_data(&c);
+    auto c = submit_wait(r, 1, 2);
+    sort_by_user_data(&c);
     append(&out, c);
     futex_sqe(r, kOpFutexWake, &word, 5, kAny, kU32Private, 5);
-    c = run(r, 1, 2);
-    by_user_data(&c);
+    c = submit_wait(r, 1, 2);
+    sort_by_user_data(&c);
     append(&out, c);
     // FIFO: of two waiters, a single wake takes the older.
     futex_sqe(r, kOpFutexWait, &word, 0, kAny, kU32Private, 6);
     futex_sqe(r, kOpFutexWait, &word, 0, kAny, kU32Private, 7);
     EXPECT_EQ(2, r.submit(0));
     futex_sqe(r, kOpFutexWake, &word, 1, kAny, kU32Private, 8);
-    c = run(r, 1, 2);
-    by_user_data(&c);
+    c = submit_wait(r, 1, 2);
+    sort_by_user_data(&c);
     append(&out, c);
     // Cancelled: -ECANCELED.
     io_uring_sqe* s = add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 9, 0);
     s->addr = 7;
-    c = run(r, 1, 2);
-    by_user_data(&c);
+    c = submit_wait(r, 1, 2);
+    sort_by_user_data(&c);
     append(&out, c);
     // A shared (not private) wait and wake meet as well.
     futex_sqe(r, kOpFutexWait, &word, 0, kAny, 2, 10);
     EXPECT_EQ(1, r.submit(0));
     futex_sqe(r, kOpFutexWake, &word, 1, kAny, 2, 11);
-    c = run(r, 1, 2);
-    by_user_data(&c);
+    c = submit_wait(r, 1, 2);
+    sort_by_user_data(&c);
     append(&out, c);
     // One left armed when the ring goes.
     futex_sqe(r, kOpFutexWait, &word, 0, kAny, kU32Private, 12);
@@ -144,7 +127,7 @@ TEST(UringFutexDiff, WaitAndWake) {
 
 TEST(UringFutexDiff, Waitv) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
+  compare_submit_all([](Ring& r) {
     std::vector<Cqe> out;
     std::uint32_t* words = word_of(r);
     words[0] = 1;
@@ -158,12 +141,12 @@ TEST(UringFutexDiff, Waitv) {
     EXPECT_EQ(1, r.submit(0));
     EXPECT_EQ(0u, r.cq_ready());
     futex_sqe(r, kOpFutexWake, &words[1], 1, kAny, kU32Private, 2);
-    auto c = run(r, 1, 2);
-    by_user_data(&c);
+    auto c = submit_wait(r, 1, 2);
+    sort_by_user_data(&c);
     append(&out, c);
     // Its other words let go as well: nobody to wake there.
     futex_sqe(r, kOpFutexWake, &words[0], 1, kAny, kU32Private, 3);
-    append(&out, run(r, 1));
+    append(&out, submit_wait(r, 1));
     // Checks: count, flags, reserved, the sqe fields, a value, the array.
     static Waitv bad[2];
     bad[0] = v[0];
@@ -184,8 +167,8 @@ TEST(UringFutexDiff, Waitv) {
     flagged[0] = v[0];
     flagged[0].flags = 1;
     add(r, kOpFutexWaitv, 0, flagged, 1, 0, 11, 0);
-    c = run(r, 8);
-    by_user_data(&c);
+    c = submit_wait(r, 8);
+    sort_by_user_data(&c);
     append(&out, c);
     r.exit();
     return out;
@@ -195,7 +178,7 @@ TEST(UringFutexDiff, Waitv) {
 // A thread asleep in futex(2) is woken by the ring's FUTEX_WAKE.
 TEST(UringFutexDiff, WakesASyscallWaiter) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
+  compare_submit_all([](Ring& r) {
     std::vector<Cqe> out;
     static std::atomic<std::uint32_t> word;
     word.store(0);
@@ -209,7 +192,7 @@ TEST(UringFutexDiff, WakesASyscallWaiter) {
     int res = 0;
     while (res == 0) {
       futex_sqe(r, kOpFutexWake, &word, 1, kAny, kU32Private, 1);
-      auto c = run(r, 1);
+      auto c = submit_wait(r, 1);
       res = c.empty() ? -1 : c[0].res;
     }
     t.join();
@@ -222,7 +205,7 @@ TEST(UringFutexDiff, WakesASyscallWaiter) {
 // A futex(2) FUTEX_WAKE from a plain thread completes the ring's wait.
 TEST(UringFutexDiff, SyscallWakeCompletesARingWait) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
+  compare_submit_all([](Ring& r) {
     std::vector<Cqe> out;
     std::uint32_t& word = *word_of(r);
     word = 0;
@@ -232,7 +215,8 @@ TEST(UringFutexDiff, SyscallWakeCompletesARingWait) {
     // Until the wait is watched a wake finds nobody; the first that finds
     // it wakes one: the oldest.
     long woken = 0;
-    while (woken == 0) woken = syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    while (woken == 0)
+      woken = syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
     out.push_back(Cqe{100, static_cast<int>(woken), 0});
     append(&out, r.wait(1));
     out.push_back(Cqe{101, static_cast<int>(r.cq_ready()), 0});

@@ -45,7 +45,8 @@ void compare(const Seq& seq, unsigned entries = 8) { compare_with_kernel(seq, en
 std::vector<Cqe> run(Ring& r, unsigned n) {
   std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
   auto c = r.wait(n);
-  std::sort(c.begin(), c.end(), [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
+  std::sort(c.begin(), c.end(),
+            [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
   v.insert(v.end(), c.begin(), c.end());
   return v;
 }
@@ -61,10 +62,10 @@ TEST(UringFuzzFound, NopLooksUpFilesAndBuffers) {
       prep(s, IORING_OP_NOP, fd, nullptr, len, 0, ud);
       s->rw_flags = static_cast<int>(flags);
     };
-    nop(1, kNopFile, 999, 0);                                // no such descriptor
-    nop(2, kNopFile | IORING_NOP_INJECT_RESULT, 999, 7);     // the lookup wins over the injection
-    nop(3, kNopFile, 0, 0);                                  // stdin is open
-    nop(4, kNopFile | kNopFixedFile, 0, 0);                  // no registered files
+    nop(1, kNopFile, 999, 0);                             // no such descriptor
+    nop(2, kNopFile | IORING_NOP_INJECT_RESULT, 999, 7);  // the lookup wins over the injection
+    nop(3, kNopFile, 0, 0);                               // stdin is open
+    nop(4, kNopFile | kNopFixedFile, 0, 0);               // no registered files
     nop(5, kNopFixedBuffer | IORING_NOP_INJECT_RESULT, -1, 7);  // no registered buffers
     nop(6, kNopTw, -1, 0);
     return run(r, 6);
@@ -226,7 +227,8 @@ TEST(UringFuzzFound, PollRemoveRefusesValuesItWouldNotApply) {
     prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 2);
     auto v = run(r, 1);
     s = r.sqe();
-    prep(s, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(1), IORING_POLL_UPDATE_USER_DATA, 0, 3);
+    prep(s, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(1), IORING_POLL_UPDATE_USER_DATA, 0,
+         3);
     s->poll32_events = POLLIN;  // new events, no flag
     auto w = run(r, 1);
     v.insert(v.end(), w.begin(), w.end());
@@ -445,7 +447,7 @@ TEST(UringFuzzFound, TimeoutsDueAtOnceFireBeforeTheBatchEnds) {
     timeout_sqe(r, &ten_s, 4, 0, 3);
     io_uring_sqe* s = add(r, IORING_OP_TIMEOUT_REMOVE, -1, reinterpret_cast<void*>(3), 0, 0, 4, 0);
     s->addr2 = reinterpret_cast<std::uintptr_t>(&zero);
-    s->timeout_flags = IORING_TIMEOUT_UPDATE;  // now due
+    s->timeout_flags = IORING_TIMEOUT_UPDATE;                                      // now due
     add(r, IORING_OP_TIMEOUT_REMOVE, -1, reinterpret_cast<void*>(3), 0, 0, 5, 0);  // gone too
     return run(r, 5);
   });
@@ -454,7 +456,7 @@ TEST(UringFuzzFound, TimeoutsDueAtOnceFireBeforeTheBatchEnds) {
     EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
     char buf[8];
     add(r, IORING_OP_READ, p[0], buf, 8, 0, 1, IOSQE_IO_LINK);  // waits for data
-    add(r, IORING_OP_LINK_TIMEOUT, -1, &zero, 1, 0, 2, 0);     // cancels it at once
+    add(r, IORING_OP_LINK_TIMEOUT, -1, &zero, 1, 0, 2, 0);      // cancels it at once
     add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, 0);
     auto v = run(r, 3);
     ::close(p[0]);

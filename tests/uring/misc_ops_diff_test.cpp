@@ -2,8 +2,8 @@
 // FIXED_FD_INSTALL: the same SQEs through the kernel's io_uring and
 // iostack's, comparing CQEs.
 #include <fcntl.h>
-#include <poll.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -27,10 +27,6 @@ void compare(const Seq& seq, unsigned entries = 16) {
   compare_with_kernel([&seq](Ring& r) { return seq(r, *r.backend()); }, entries, params);
 }
 
-void by_user_data(std::vector<Cqe>* c) {
-  std::sort(c->begin(), c->end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
-}
-
 TEST(UringMiscOpsDiff, EpollCtl) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r, Backend&) {
@@ -46,17 +42,21 @@ TEST(UringMiscOpsDiff, EpollCtl) {
     s->flags = IOSQE_IO_LINK;
     s = r.sqe();
     prep(s, IORING_OP_EPOLL_CTL, ep, &ev, EPOLL_CTL_ADD, static_cast<std::uint64_t>(pfd[0]), 2);
-    prep(r.sqe(), IORING_OP_EPOLL_CTL, ep, nullptr, EPOLL_CTL_MOD, static_cast<std::uint64_t>(pfd[0]), 3);
-    prep(r.sqe(), IORING_OP_EPOLL_CTL, -1, &ev, EPOLL_CTL_ADD, static_cast<std::uint64_t>(pfd[0]), 4);
+    prep(r.sqe(), IORING_OP_EPOLL_CTL, ep, nullptr, EPOLL_CTL_MOD,
+         static_cast<std::uint64_t>(pfd[0]), 3);
+    prep(r.sqe(), IORING_OP_EPOLL_CTL, -1, &ev, EPOLL_CTL_ADD, static_cast<std::uint64_t>(pfd[0]),
+         4);
     EXPECT_EQ(4, r.submit(4));
     auto c = r.wait(4);
-    by_user_data(&c);
+    sort_by_user_data(&c);
     out.insert(out.end(), c.begin(), c.end());
     EXPECT_EQ(1, write(pfd[1], "x", 1));
     epoll_event got{};
     out.push_back(Cqe{5, epoll_wait(ep, &got, 1, 1000), static_cast<std::uint32_t>(got.data.u64)});
-    prep(r.sqe(), IORING_OP_EPOLL_CTL, ep, nullptr, EPOLL_CTL_DEL, static_cast<std::uint64_t>(pfd[0]), 6);
-    prep(r.sqe(), IORING_OP_EPOLL_CTL, ep, nullptr, EPOLL_CTL_DEL, static_cast<std::uint64_t>(pfd[0]), 7);
+    prep(r.sqe(), IORING_OP_EPOLL_CTL, ep, nullptr, EPOLL_CTL_DEL,
+         static_cast<std::uint64_t>(pfd[0]), 6);
+    prep(r.sqe(), IORING_OP_EPOLL_CTL, ep, nullptr, EPOLL_CTL_DEL,
+         static_cast<std::uint64_t>(pfd[0]), 7);
     EXPECT_EQ(2, r.submit(2));
     c = r.wait(2);
     out.insert(out.end(), c.begin(), c.end());
@@ -95,8 +95,10 @@ TEST(UringMiscOpsDiff, SpliceAndTee) {
     EXPECT_EQ(3, r.submit(3));
     out = r.wait(3);
     char buf[32] = {};
-    out.push_back(Cqe{4, static_cast<int>(read(p2[0], buf, sizeof(buf))), static_cast<std::uint32_t>(buf[0])});
-    out.push_back(Cqe{5, static_cast<int>(pread(f, buf, 5, 20)), static_cast<std::uint32_t>(buf[4])});
+    out.push_back(Cqe{4, static_cast<int>(read(p2[0], buf, sizeof(buf))),
+                      static_cast<std::uint32_t>(buf[0])});
+    out.push_back(
+        Cqe{5, static_cast<int>(pread(f, buf, 5, 20)), static_cast<std::uint32_t>(buf[4])});
     // Errors: offsets on TEE, bad flags, a bad input, an offset on a pipe.
     s = r.sqe();
     prep(s, IORING_OP_TEE, p2[1], nullptr, 5, 1, 6);
@@ -116,7 +118,7 @@ TEST(UringMiscOpsDiff, SpliceAndTee) {
     s->splice_fd_in = f;
     EXPECT_EQ(5, r.submit(5));
     auto c = r.wait(5);
-    by_user_data(&c);
+    sort_by_user_data(&c);
     out.insert(out.end(), c.begin(), c.end());
     for (int fd : {f, p1[0], p1[1], p2[0], p2[1]}) ::close(fd);
     return out;
@@ -130,7 +132,8 @@ TEST(UringMiscOpsDiff, MsgRingDataAndDescriptors) {
     Ring target(&b);
     EXPECT_GE(target.init(8), 0);
     io_uring_sqe* s = r.sqe();
-    prep(s, IORING_OP_MSG_RING, target.fd(), reinterpret_cast<void*>(IORING_MSG_DATA), 1234, 0xabc, 1);
+    prep(s, IORING_OP_MSG_RING, target.fd(), reinterpret_cast<void*>(IORING_MSG_DATA), 1234, 0xabc,
+         1);
     s = r.sqe();
     prep(s, IORING_OP_MSG_RING, target.fd(), reinterpret_cast<void*>(IORING_MSG_DATA), 5, 0xdef, 2);
     s->msg_ring_flags = 1u << 1;  // FLAGS_PASS
@@ -147,7 +150,7 @@ TEST(UringMiscOpsDiff, MsgRingDataAndDescriptors) {
     s->msg_ring_flags = 1u << 5;
     EXPECT_EQ(6, r.submit(0));
     out = r.wait(6, 500);  // 5: the CQE_SKIP one posts nothing for the sender
-    by_user_data(&out);
+    sort_by_user_data(&out);
     auto t = target.wait(3, 1000);
     out.insert(out.end(), t.begin(), t.end());
     // A direct descriptor passed to the other ring's table, then made a
@@ -157,9 +160,10 @@ TEST(UringMiscOpsDiff, MsgRingDataAndDescriptors) {
     int tfds[2] = {-1, -1};
     EXPECT_EQ(0, target.reg(IORING_REGISTER_FILES, tfds, 2));
     s = r.sqe();
-    prep(s, IORING_OP_MSG_RING, target.fd(), reinterpret_cast<void*>(IORING_MSG_SEND_FD), 0, 0x77, 7);
-    s->addr3 = 0;        // source slot
-    s->file_index = 2;   // target slot 1
+    prep(s, IORING_OP_MSG_RING, target.fd(), reinterpret_cast<void*>(IORING_MSG_SEND_FD), 0, 0x77,
+         7);
+    s->addr3 = 0;       // source slot
+    s->file_index = 2;  // target slot 1
     EXPECT_EQ(1, r.submit(1));
     t = r.wait(1);
     out.insert(out.end(), t.begin(), t.end());
@@ -174,7 +178,7 @@ TEST(UringMiscOpsDiff, MsgRingDataAndDescriptors) {
     prep(target.sqe(), kOpFixedFdInstall, pfd[1], nullptr, 0, 0, 10);  // not fixed
     EXPECT_EQ(3, target.submit(3));
     t = target.wait(3);
-    by_user_data(&t);
+    sort_by_user_data(&t);
     for (auto& x : t) {
       if (x.user_data == 8 && x.res >= 0) {
         EXPECT_EQ(1, write(x.res, "y", 1));
@@ -237,7 +241,7 @@ TEST(UringMiscOpsDiff, Openat2AndOpenIntoDirectSlots) {
     open2(tmpl, big, sizeof(big), 6);
     EXPECT_EQ(6, r.submit(6));
     auto c = r.wait(6);
-    by_user_data(&c);
+    sort_by_user_data(&c);
     auto n = norm(c);
     out.insert(out.end(), n.begin(), n.end());
     // Into direct slots: no table, then a sparse one; an explicit slot,
@@ -268,7 +272,7 @@ TEST(UringMiscOpsDiff, Openat2AndOpenIntoDirectSlots) {
     s->file_index = 1;
     EXPECT_EQ(4, r.submit(4));
     c = r.wait(4);
-    by_user_data(&c);
+    sort_by_user_data(&c);
     out.insert(out.end(), c.begin(), c.end());
     char buf[8] = {};
     s = r.sqe();
@@ -309,7 +313,8 @@ TEST(UringMiscOpsDiff, XattrsAndMadvise) {
     xa(IORING_OP_GETXATTR, -1, "user.b", got + 10, 10, tmpl, 0, 5)->flags = 0;
     EXPECT_EQ(5, r.submit(5));
     out = r.wait(5);
-    out.push_back(Cqe{6, std::memcmp(got, "value-1", 7) == 0 && std::memcmp(got + 10, "val", 3) == 0, 0});
+    out.push_back(
+        Cqe{6, std::memcmp(got, "value-1", 7) == 0 && std::memcmp(got + 10, "val", 3) == 0, 0});
     // Errors: create over an existing one, bad flags, an empty name, a
     // missing attribute, a buffer too small, a missing path, flags on GET.
     xa(IORING_OP_SETXATTR, -1, "user.b", val, 3, tmpl, XATTR_CREATE, 7)->flags = 0;
@@ -321,7 +326,7 @@ TEST(UringMiscOpsDiff, XattrsAndMadvise) {
     xa(IORING_OP_FGETXATTR, f, "user.a", got, 8, nullptr, 1, 13)->flags = 0;
     EXPECT_EQ(7, r.submit(7));
     auto c = r.wait(7);
-    by_user_data(&c);
+    sort_by_user_data(&c);
     out.insert(out.end(), c.begin(), c.end());
     // MADVISE on a mapping, then with a bad advice.
     void* m = mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -334,7 +339,7 @@ TEST(UringMiscOpsDiff, XattrsAndMadvise) {
     s->fadvise_advice = 12345;
     EXPECT_EQ(2, r.submit(2));
     c = r.wait(2);
-    by_user_data(&c);
+    sort_by_user_data(&c);
     out.insert(out.end(), c.begin(), c.end());
     out.push_back(Cqe{16, static_cast<char*>(m)[0], 0});  // DONTNEED dropped the page
     munmap(m, 8192);
@@ -349,61 +354,63 @@ TEST(UringMiscOpsDiff, XattrsAndMadvise) {
 // entries between buckets.
 TEST(UringMiscOpsDiff, ManyPollsUpdatedAndRemovedByUserData) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r, Backend&) {
-    std::vector<Cqe> out;
-    constexpr int kPolls = 600;
-    int pfd[2];
-    EXPECT_EQ(0, pipe2(pfd, O_CLOEXEC));
-    auto drain = [&r](unsigned n) {
-      std::vector<Cqe> v;
-      while (v.size() < n) {
-        auto c = r.wait(n - static_cast<unsigned>(v.size()), 300);
-        if (c.empty()) break;
-        v.insert(v.end(), c.begin(), c.end());
-      }
-      return v;
-    };
-    for (int i = 0; i < kPolls; ++i) {
-      io_uring_sqe* s = r.sqe();
-      prep(s, IORING_OP_POLL_ADD, pfd[0], nullptr, IORING_POLL_ADD_MULTI, 0, 1000 + i);
-      s->poll32_events = POLLIN;
-      if (i % 8 == 7) {
-        EXPECT_EQ(8, r.submit(0));
-      }
-    }
-    // Each gets a new user_data; every third also waits for POLLOUT instead.
-    int ok = 0;
-    for (int i = 0; i < kPolls; ++i) {
-      io_uring_sqe* s = r.sqe();
-      unsigned flags = IORING_POLL_UPDATE_USER_DATA | IORING_POLL_ADD_MULTI;
-      if (i % 3 == 0) flags |= IORING_POLL_UPDATE_EVENTS;
-      prep(s, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(1000 + i), flags, 5000 + i, 1);
-      s->poll32_events = POLLIN;
-      EXPECT_EQ(1, r.submit(1));
-      for (const Cqe& c : r.reap()) ok += c.res == 0;
-    }
-    out.push_back(Cqe{1, ok, 0});
-    // Old user_data: gone. New: found and removed.
-    prep(r.sqe(), IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(1000), 0, 0, 2);
-    EXPECT_EQ(1, r.submit(1));
-    auto c = drain(1);
-    out.insert(out.end(), c.begin(), c.end());
-    int removed = 0, cancelled = 0;
-    for (int i = 0; i < kPolls; ++i) {
-      prep(r.sqe(), IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(5000 + i), 0, 0, 3);
-      EXPECT_EQ(1, r.submit(1));
-    }
-    c = drain(2 * kPolls);
-    for (const Cqe& x : c) {
-      if (x.user_data == 3) removed += x.res == 0;
-      if (x.user_data >= 5000 && x.res == -ECANCELED) cancelled++;
-    }
-    out.push_back(Cqe{4, removed, 0});
-    out.push_back(Cqe{5, cancelled, 0});
-    ::close(pfd[0]);
-    ::close(pfd[1]);
-    return out;
-  }, 1024);
+  compare(
+      [](Ring& r, Backend&) {
+        std::vector<Cqe> out;
+        constexpr int kPolls = 600;
+        int pfd[2];
+        EXPECT_EQ(0, pipe2(pfd, O_CLOEXEC));
+        auto drain = [&r](unsigned n) {
+          std::vector<Cqe> v;
+          while (v.size() < n) {
+            auto c = r.wait(n - static_cast<unsigned>(v.size()), 300);
+            if (c.empty()) break;
+            v.insert(v.end(), c.begin(), c.end());
+          }
+          return v;
+        };
+        for (int i = 0; i < kPolls; ++i) {
+          io_uring_sqe* s = r.sqe();
+          prep(s, IORING_OP_POLL_ADD, pfd[0], nullptr, IORING_POLL_ADD_MULTI, 0, 1000 + i);
+          s->poll32_events = POLLIN;
+          if (i % 8 == 7) {
+            EXPECT_EQ(8, r.submit(0));
+          }
+        }
+        // Each gets a new user_data; every third also waits for POLLOUT instead.
+        int ok = 0;
+        for (int i = 0; i < kPolls; ++i) {
+          io_uring_sqe* s = r.sqe();
+          unsigned flags = IORING_POLL_UPDATE_USER_DATA | IORING_POLL_ADD_MULTI;
+          if (i % 3 == 0) flags |= IORING_POLL_UPDATE_EVENTS;
+          prep(s, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(1000 + i), flags, 5000 + i, 1);
+          s->poll32_events = POLLIN;
+          EXPECT_EQ(1, r.submit(1));
+          for (const Cqe& c : r.reap()) ok += c.res == 0;
+        }
+        out.push_back(Cqe{1, ok, 0});
+        // Old user_data: gone. New: found and removed.
+        prep(r.sqe(), IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(1000), 0, 0, 2);
+        EXPECT_EQ(1, r.submit(1));
+        auto c = drain(1);
+        out.insert(out.end(), c.begin(), c.end());
+        int removed = 0, cancelled = 0;
+        for (int i = 0; i < kPolls; ++i) {
+          prep(r.sqe(), IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(5000 + i), 0, 0, 3);
+          EXPECT_EQ(1, r.submit(1));
+        }
+        c = drain(2 * kPolls);
+        for (const Cqe& x : c) {
+          if (x.user_data == 3) removed += x.res == 0;
+          if (x.user_data >= 5000 && x.res == -ECANCELED) cancelled++;
+        }
+        out.push_back(Cqe{4, removed, 0});
+        out.push_back(Cqe{5, cancelled, 0});
+        ::close(pfd[0]);
+        ::close(pfd[1]);
+        return out;
+      },
+      1024);
 }
 
 }  // namespace

@@ -42,10 +42,6 @@ Cqe fd_norm(Cqe c) {
   return c;
 }
 
-void append(std::vector<Cqe>* out, const std::vector<Cqe>& c) {
-  out->insert(out->end(), c.begin(), c.end());
-}
-
 // A listening TCP socket on 127.0.0.1 and its address.
 struct Listener {
   int fd = -1;

@@ -17,25 +17,6 @@ namespace {
 constexpr std::uint8_t kOpEpollWait = 59;
 constexpr std::uint8_t kOpPipe = 62;
 
-void compare(const std::function<std::vector<Cqe>(Ring&)>& seq, unsigned entries = 16) {
-  io_uring_params params{};
-  params.flags = IORING_SETUP_SUBMIT_ALL;
-  compare_with_kernel(seq, entries, params);
-}
-
-std::vector<Cqe> run(Ring& r, unsigned n, unsigned cqes = 0) {
-  EXPECT_EQ(static_cast<int>(n), r.submit(0));
-  return r.wait(cqes ? cqes : n);
-}
-
-void append(std::vector<Cqe>* out, const std::vector<Cqe>& c) {
-  out->insert(out->end(), c.begin(), c.end());
-}
-
-void by_user_data(std::vector<Cqe>* c) {
-  std::sort(c->begin(), c->end(), [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
-}
-
 io_uring_sqe* pipe_sqe(Ring& r, int* fds, unsigned flags, unsigned slot, std::uint64_t ud) {
   io_uring_sqe* s = add(r, kOpPipe, 0, fds, 0, 0, ud, 0);
   s->rw_flags = static_cast<int>(flags);  // pipe_flags
@@ -52,18 +33,19 @@ int pipe_works(int rd, int wr) {
 
 TEST(UringNewerOpsDiff, Pipe) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
+  compare_submit_all([](Ring& r) {
     std::vector<Cqe> out;
     static int fds[2];
     pipe_sqe(r, fds, 0, 0, 1);
-    append(&out, run(r, 1));
+    append(&out, submit_wait(r, 1));
     out.push_back(Cqe{100, pipe_works(fds[0], fds[1]), 0});
     out.push_back(Cqe{101, fcntl(fds[0], F_GETFD), 0});
     ::close(fds[0]);
     ::close(fds[1]);
     pipe_sqe(r, fds, O_CLOEXEC | O_NONBLOCK, 0, 2);
-    append(&out, run(r, 1));
-    out.push_back(Cqe{102, fcntl(fds[1], F_GETFD), static_cast<std::uint32_t>(fcntl(fds[0], F_GETFL))});
+    append(&out, submit_wait(r, 1));
+    out.push_back(
+        Cqe{102, fcntl(fds[1], F_GETFD), static_cast<std::uint32_t>(fcntl(fds[0], F_GETFL))});
     ::close(fds[0]);
     ::close(fds[1]);
     // Prep checks, an unwritable array, a slot without a table.
@@ -73,8 +55,8 @@ TEST(UringNewerOpsDiff, Pipe) {
     pipe_sqe(r, fds, 0, 0, 6)->addr3 = 1;
     pipe_sqe(r, nullptr, 0, 0, 7);
     pipe_sqe(r, fds, 0, 2, 8);
-    auto c = run(r, 6);
-    by_user_data(&c);
+    auto c = submit_wait(r, 6);
+    sort_by_user_data(&c);
     append(&out, c);
     // Into slots: a given one (both ends report 0), allocated ones,
     // O_CLOEXEC refused, a write end past the table.
@@ -85,21 +67,21 @@ TEST(UringNewerOpsDiff, Pipe) {
     static int slots[2];
     slots[0] = slots[1] = -7;
     pipe_sqe(r, slots, 0, 3, 9);
-    append(&out, run(r, 1));
+    append(&out, submit_wait(r, 1));
     out.push_back(Cqe{103, slots[0], static_cast<std::uint32_t>(slots[1])});
     pipe_sqe(r, slots, 0, IORING_FILE_INDEX_ALLOC, 10);
-    append(&out, run(r, 1));
+    append(&out, submit_wait(r, 1));
     out.push_back(Cqe{104, slots[0], static_cast<std::uint32_t>(slots[1])});
     pipe_sqe(r, slots, O_CLOEXEC, IORING_FILE_INDEX_ALLOC, 11);
     pipe_sqe(r, slots, 0, 6, 12);
-    c = run(r, 2);
+    c = submit_wait(r, 2);
     append(&out, c);
     // Which slots hold a file now.
     for (unsigned i = 0; i < 6; ++i) {
       io_uring_sqe* s = add(r, IORING_OP_CLOSE, 0, nullptr, 0, 0, 20 + i, 0);
       s->file_index = i + 1;
     }
-    append(&out, run(r, 6));
+    append(&out, submit_wait(r, 6));
     return out;
   });
 }
@@ -114,14 +96,15 @@ io_uring_sqe* cmd_sqe(Ring& r, int fd, std::uint32_t cmd_op, std::uint64_t ud) {
 // addr, optlen over file_index, optval over addr3), which the system's
 // header lacks.
 void sockopt(io_uring_sqe* s, int level, int optname, void* optval, unsigned optlen) {
-  s->addr = static_cast<std::uint32_t>(level) | (std::uint64_t{static_cast<std::uint32_t>(optname)} << 32);
+  s->addr = static_cast<std::uint32_t>(level) |
+            (std::uint64_t{static_cast<std::uint32_t>(optname)} << 32);
   s->file_index = optlen;
   s->addr3 = reinterpret_cast<std::uintptr_t>(optval);
 }
 
 TEST(UringNewerOpsDiff, UringCmd) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
+  compare_submit_all([](Ring& r) {
     std::vector<Cqe> out;
     char tmpl[] = "/tmp/iostack-cmd-XXXXXX";
     const int f = mkstemp(tmpl);
@@ -137,14 +120,14 @@ TEST(UringNewerOpsDiff, UringCmd) {
     cmd_sqe(r, -1, 0, 4);
     cmd_sqe(r, f, 0, 5)->__pad1 = 1;
     cmd_sqe(r, f, 0, 6)->uring_cmd_flags = 1u << 5;
-    cmd_sqe(r, f, 0, 7)->uring_cmd_flags = 1u << 1;            // multishot, no buffer select
+    cmd_sqe(r, f, 0, 7)->uring_cmd_flags = 1u << 1;  // multishot, no buffer select
     cmd_sqe(r, f, 0, 8)->uring_cmd_flags = (1u << 0) | (1u << 1);
     cmd_sqe(r, f, 0, 9)->flags = IOSQE_BUFFER_SELECT;
     cmd_sqe(r, f, 0, 10)->ioprio = 1;
     const int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     cmd_sqe(r, null_fd, 1234, 17);  // uring_cmd_null takes anything
-    auto c = run(r, 11);
-    by_user_data(&c);
+    auto c = submit_wait(r, 11);
+    sort_by_user_data(&c);
     append(&out, c);
 
     // A TCP connection: queued bytes, socket options.
@@ -162,20 +145,20 @@ TEST(UringNewerOpsDiff, UringCmd) {
     EXPECT_EQ(5, write(cl, "hello", 5));
     char c1;
     EXPECT_EQ(1, recv(sv, &c1, 1, MSG_PEEK));  // the bytes have arrived
-    cmd_sqe(r, sv, 0, 11);                      // SIOCINQ
-    cmd_sqe(r, lst, 0, 12);                     // SIOCINQ on a listener
+    cmd_sqe(r, sv, 0, 11);                     // SIOCINQ
+    cmd_sqe(r, lst, 0, 12);                    // SIOCINQ on a listener
     cmd_sqe(r, sv, 99, 13);
     static int rcvbuf;
     rcvbuf = 0;
-    io_uring_sqe* s = cmd_sqe(r, sv, 2, 14);    // GETSOCKOPT SO_TYPE
+    io_uring_sqe* s = cmd_sqe(r, sv, 2, 14);  // GETSOCKOPT SO_TYPE
     sockopt(s, SOL_SOCKET, SO_TYPE, &rcvbuf, sizeof(rcvbuf));
-    s = cmd_sqe(r, sv, 2, 15);                  // only SOL_SOCKET
+    s = cmd_sqe(r, sv, 2, 15);  // only SOL_SOCKET
     sockopt(s, IPPROTO_TCP, 1, &rcvbuf, sizeof(rcvbuf));
     static int one = 1;
-    s = cmd_sqe(r, sv, 3, 16);                  // SETSOCKOPT SO_KEEPALIVE
+    s = cmd_sqe(r, sv, 3, 16);  // SETSOCKOPT SO_KEEPALIVE
     sockopt(s, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-    c = run(r, 6);
-    by_user_data(&c);
+    c = submit_wait(r, 6);
+    sort_by_user_data(&c);
     append(&out, c);
     out.push_back(Cqe{100, rcvbuf, 0});
     int ka = 0;
@@ -194,7 +177,7 @@ io_uring_sqe* ewait_sqe(Ring& r, int epfd, epoll_event* evs, unsigned max, std::
 
 TEST(UringNewerOpsDiff, EpollWait) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
+  compare_submit_all([](Ring& r) {
     std::vector<Cqe> out;
     const int ep = epoll_create1(EPOLL_CLOEXEC);
     int p[2], q[2];
@@ -213,13 +196,14 @@ TEST(UringNewerOpsDiff, EpollWait) {
     EXPECT_EQ(0u, r.cq_ready());
     EXPECT_EQ(1, write(p[1], "a", 1));
     append(&out, r.wait(1));
-    out.push_back(Cqe{100, static_cast<int>(evs[0].events), static_cast<std::uint32_t>(evs[0].data.u64)});
+    out.push_back(
+        Cqe{100, static_cast<int>(evs[0].events), static_cast<std::uint32_t>(evs[0].data.u64)});
     // Both ready now, room for one, then for four.
     EXPECT_EQ(1, write(q[1], "b", 1));
     ewait_sqe(r, ep, evs, 1, 2);
-    append(&out, run(r, 1));
+    append(&out, submit_wait(r, 1));
     ewait_sqe(r, ep, evs, 4, 3);
-    append(&out, run(r, 1));
+    append(&out, submit_wait(r, 1));
     // The checks: maxevents, the array, no epoll, a ring, a bad descriptor.
     ewait_sqe(r, ep, evs, 0, 4);
     ewait_sqe(r, ep, evs, 0x80000000u, 5);
@@ -229,8 +213,8 @@ TEST(UringNewerOpsDiff, EpollWait) {
     ewait_sqe(r, -1, evs, 4, 9);
     ewait_sqe(r, ep, evs, 4, 10)->off = 1;
     ewait_sqe(r, ep, evs, 4, 11)->rw_flags = 1;
-    auto c = run(r, 8);
-    by_user_data(&c);
+    auto c = submit_wait(r, 8);
+    sort_by_user_data(&c);
     append(&out, c);
     // Cancelled while it waits.
     char drain[4];
@@ -240,8 +224,8 @@ TEST(UringNewerOpsDiff, EpollWait) {
     EXPECT_EQ(1, r.submit(0));
     io_uring_sqe* s = add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 13, 0);
     s->addr = 12;
-    c = run(r, 1, 2);
-    by_user_data(&c);
+    c = submit_wait(r, 1, 2);
+    sort_by_user_data(&c);
     append(&out, c);
     r.exit();
     for (int fd : {ep, p[0], p[1], q[0], q[1]}) ::close(fd);

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -251,8 +252,8 @@ io_uring_sqe* add(Ring& r, std::uint8_t op, int fd, const void* addr, unsigned l
 
 // Runs `seq` on a fresh ring of the kernel's and then of iostack's, with
 // the same setup, and expects the same CQEs (in the order `seq` returns).
-inline void compare_with_kernel(const std::function<std::vector<Cqe>(Ring&)>& seq,
-                                unsigned entries, io_uring_params params = {}) {
+inline void compare_with_kernel(const std::function<std::vector<Cqe>(Ring&)>& seq, unsigned entries,
+                                io_uring_params params = {}) {
   KernelBackend kb;
   IostackBackend ib;
   std::vector<Cqe> k, o;
@@ -267,6 +268,30 @@ inline void compare_with_kernel(const std::function<std::vector<Cqe>(Ring&)>& se
     o = seq(r);
   }
   EXPECT_EQ(k, o) << "kernel CQEs vs iostack CQEs";
+}
+
+// compare_with_kernel on rings made with IORING_SETUP_SUBMIT_ALL.
+inline void compare_submit_all(const std::function<std::vector<Cqe>(Ring&)>& seq,
+                               unsigned entries = 16) {
+  io_uring_params params{};
+  params.flags = IORING_SETUP_SUBMIT_ALL;
+  compare_with_kernel(seq, entries, params);
+}
+
+// Submits the `n` SQEs prepared and waits for `cqes` CQEs (default: one each).
+inline std::vector<Cqe> submit_wait(Ring& r, unsigned n, unsigned cqes = 0) {
+  EXPECT_EQ(static_cast<int>(n), r.submit(0));
+  return r.wait(cqes ? cqes : n);
+}
+
+inline void append(std::vector<Cqe>* out, const std::vector<Cqe>& c) {
+  out->insert(out->end(), c.begin(), c.end());
+}
+
+// For requests that may finish in any order.
+inline void sort_by_user_data(std::vector<Cqe>* c) {
+  std::sort(c->begin(), c->end(),
+            [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
 }
 
 }  // namespace uring_test

@@ -14,21 +14,6 @@
 namespace uring_test {
 namespace {
 
-void compare(const std::function<std::vector<Cqe>(Ring&)>& seq, unsigned entries = 16) {
-  io_uring_params params{};
-  params.flags = IORING_SETUP_SUBMIT_ALL;
-  compare_with_kernel(seq, entries, params);
-}
-
-std::vector<Cqe> run(Ring& r, unsigned n, unsigned cqes = 0) {
-  EXPECT_EQ(static_cast<int>(n), r.submit(0));
-  return r.wait(cqes ? cqes : n);
-}
-
-void append(std::vector<Cqe>* out, const std::vector<Cqe>& c) {
-  out->insert(out->end(), c.begin(), c.end());
-}
-
 int files2(Ring& r, const int* fds, const std::uint64_t* tags, unsigned nr, unsigned flags = 0) {
   io_uring_rsrc_register rr{};
   rr.nr = nr;
@@ -50,7 +35,7 @@ int update2(Ring& r, unsigned op, unsigned off, const void* data, const std::uin
 
 TEST(UringRsrcDiff, FilesUpdateOpcode) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
+  compare_submit_all([](Ring& r) {
     std::vector<Cqe> out;
     int p[2];
     EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
@@ -58,15 +43,15 @@ TEST(UringRsrcDiff, FilesUpdateOpcode) {
     int fds[4] = {p[0], p[1], -1, -1};
     add(r, IORING_OP_FILES_UPDATE, -1, fds, 2, 0, 1, 0);
     add(r, IORING_OP_FILES_UPDATE, -1, fds, 1, IORING_FILE_INDEX_ALLOC, 2, 0);
-    append(&out, run(r, 2));
+    append(&out, submit_wait(r, 2));
     EXPECT_EQ(0, files2(r, nullptr, nullptr, 4, IORING_RSRC_REGISTER_SPARSE));
     // Slots 1 and 2, then a pipe round trip through them.
     add(r, IORING_OP_FILES_UPDATE, -1, fds, 2, 1, 3, 0);
-    append(&out, run(r, 1));
+    append(&out, submit_wait(r, 1));
     add(r, IORING_OP_WRITE, 2, "hello", 5, 0, 4, IOSQE_FIXED_FILE | IOSQE_IO_LINK);
     static char got[8];
     add(r, IORING_OP_READ, 1, got, sizeof(got), 0, 5, IOSQE_FIXED_FILE);
-    append(&out, run(r, 2));
+    append(&out, submit_wait(r, 2));
     out.push_back(Cqe{100, std::memcmp(got, "hello", 5) == 0 ? 0 : 1, 0});
     // Prep checks.
     add(r, IORING_OP_FILES_UPDATE, -1, fds, 0, 0, 6, 0);
@@ -88,17 +73,17 @@ TEST(UringRsrcDiff, FilesUpdateOpcode) {
     ring_fd[0] = r.fd();
     add(r, IORING_OP_FILES_UPDATE, -1, ring_fd, 1, 0, 14, 0);
     add(r, IORING_OP_FILES_UPDATE, -1, nullptr, 1, 0, 15, 0);
-    append(&out, run(r, 10));
+    append(&out, submit_wait(r, 10));
     // Slot 3 holds nothing now.
     add(r, IORING_OP_WRITE, 3, "x", 1, 0, 16, IOSQE_FIXED_FILE);
-    append(&out, run(r, 1));
+    append(&out, submit_wait(r, 1));
     // IORING_FILE_INDEX_ALLOC: free slots, their indexes written back.
     static int alloc[3];
     alloc[0] = p[1];
     alloc[1] = p[0];
     alloc[2] = p[0];
     add(r, IORING_OP_FILES_UPDATE, -1, alloc, 3, IORING_FILE_INDEX_ALLOC, 17, 0);
-    append(&out, run(r, 1));
+    append(&out, submit_wait(r, 1));
     out.push_back(Cqe{200, alloc[0], 0});
     out.push_back(Cqe{201, alloc[1], 0});
     out.push_back(Cqe{202, alloc[2] == p[0] ? 0 : 1, 0});  // not reached: left alone
@@ -106,7 +91,7 @@ TEST(UringRsrcDiff, FilesUpdateOpcode) {
     alloc_bad[0] = 9999;
     alloc_bad[1] = p[0];
     add(r, IORING_OP_FILES_UPDATE, -1, alloc_bad, 2, IORING_FILE_INDEX_ALLOC, 18, 0);
-    append(&out, run(r, 1));
+    append(&out, submit_wait(r, 1));
     r.exit();
     ::close(p[0]);
     ::close(p[1]);
@@ -116,7 +101,7 @@ TEST(UringRsrcDiff, FilesUpdateOpcode) {
 
 TEST(UringRsrcDiff, FileTags) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
+  compare_submit_all([](Ring& r) {
     std::vector<Cqe> out;
     int p[2];
     EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
@@ -169,7 +154,7 @@ TEST(UringRsrcDiff, FileTags) {
 
 TEST(UringRsrcDiff, BufferTags) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
+  compare_submit_all([](Ring& r) {
     std::vector<Cqe> out;
     auto* mem = static_cast<char*>(
         mmap(nullptr, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
@@ -207,7 +192,7 @@ TEST(UringRsrcDiff, BufferTags) {
     add(r, IORING_OP_READ_FIXED, f, mem + 8192, 4, 0, 9, 0)->buf_index = 0;
     add(r, IORING_OP_READ_FIXED, f, mem, 4, 0, 10, 0)->buf_index = 0;
     add(r, IORING_OP_READ_FIXED, f, mem + 4096, 4, 0, 11, 0)->buf_index = 1;
-    append(&out, run(r, 3));
+    append(&out, submit_wait(r, 3));
     out.push_back(Cqe{12, r.reg(IORING_UNREGISTER_BUFFERS, nullptr, 0), 0});
     append(&out, r.reap());
     r.exit();

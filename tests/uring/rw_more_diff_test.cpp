@@ -18,12 +18,6 @@ constexpr std::uint8_t kOpReadMultishot = 49;
 constexpr std::uint8_t kOpReadvFixed = 60;
 constexpr std::uint8_t kOpWritevFixed = 61;
 
-void compare(const std::function<std::vector<Cqe>(Ring&)>& seq, unsigned entries = 16) {
-  io_uring_params params{};
-  params.flags = IORING_SETUP_SUBMIT_ALL;
-  compare_with_kernel(seq, entries, params);
-}
-
 int temp_file() {
   char tmpl[] = "/tmp/iostack-rwfixed-XXXXXX";
   const int fd = mkstemp(tmpl);
@@ -31,21 +25,15 @@ int temp_file() {
   return fd;
 }
 
-// Submits the `n` SQEs prepared, waits for `cqes` CQEs (default: one each).
-std::vector<Cqe> run(Ring& r, unsigned n, unsigned cqes = 0) {
-  EXPECT_EQ(static_cast<int>(n), r.submit(0));
-  return r.wait(cqes ? cqes : n);
-}
-
 TEST(UringRwMoreDiff, ReadvWritevFixed) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
+  compare_submit_all([](Ring& r) {
     std::vector<Cqe> out;
     constexpr std::size_t kBuf = 8192;
     auto* mem = static_cast<char*>(
         mmap(nullptr, 2 * kBuf, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-    char* reg = mem;              // registered
-    char* unreg = mem + kBuf;     // not registered
+    char* reg = mem;           // registered
+    char* unreg = mem + kBuf;  // not registered
     for (std::size_t i = 0; i < kBuf; ++i) reg[i] = static_cast<char>('a' + i % 26);
     iovec rv{reg, kBuf};
     EXPECT_EQ(0, r.reg(IORING_REGISTER_BUFFERS, &rv, 1));
@@ -58,7 +46,7 @@ TEST(UringRwMoreDiff, ReadvWritevFixed) {
     s->buf_index = 0;
     iovec rd[3] = {{reg + 4096, 50}, {reg + 5000, 50}, {reg + 6000, 1000}};
     s = add(r, kOpReadvFixed, f, rd, 3, 0, 2, 0);
-    auto c = run(r, 2);
+    auto c = submit_wait(r, 2);
     out.insert(out.end(), c.begin(), c.end());
     out.push_back(Cqe{100, std::memcmp(reg + 4096, reg, 50) == 0 ? 0 : 1, 0});
     out.push_back(Cqe{101, std::memcmp(reg + 5000, reg + 50, 50) == 0 ? 0 : 1, 0});
@@ -84,24 +72,24 @@ TEST(UringRwMoreDiff, ReadvWritevFixed) {
         {kOpWritevFixed, f, straddle, 1, 0, 0},
         {kOpReadvFixed, f, empty_seg, 2, 0, 0},
         {kOpReadvFixed, f, neg, 1, 0, 0},
-        {kOpReadvFixed, f, w, 2, 3, 0},             // no such buffer
-        {kOpReadvFixed, f, nullptr, 2, 0, 0},       // array unreadable
-        {kOpReadvFixed, f, w, 0, 0, 0},             // nothing to read
-        {kOpReadvFixed, f, w, 1025, 0, 0},          // above UIO_MAXIOV
-        {kOpReadvFixed, f, w, 1u << 20, 0, 0},      // too big to allocate
-        {kOpReadvFixed, -1, w, 2, 0, 0},            // bad descriptor
-        {kOpReadvFixed, 9999, outside, 1, 0, 0},    // bad descriptor, bad buffer
-        {kOpWritevFixed, ro, w, 2, 0, 0},           // read-only file
-        {kOpWritevFixed, ro, outside, 1, 0, 0},     // buffer checked first
+        {kOpReadvFixed, f, w, 2, 3, 0},           // no such buffer
+        {kOpReadvFixed, f, nullptr, 2, 0, 0},     // array unreadable
+        {kOpReadvFixed, f, w, 0, 0, 0},           // nothing to read
+        {kOpReadvFixed, f, w, 1025, 0, 0},        // above UIO_MAXIOV
+        {kOpReadvFixed, f, w, 1u << 20, 0, 0},    // too big to allocate
+        {kOpReadvFixed, -1, w, 2, 0, 0},          // bad descriptor
+        {kOpReadvFixed, 9999, outside, 1, 0, 0},  // bad descriptor, bad buffer
+        {kOpWritevFixed, ro, w, 2, 0, 0},         // read-only file
+        {kOpWritevFixed, ro, outside, 1, 0, 0},   // buffer checked first
         {kOpReadvFixed, f, w, 2, 0, IOSQE_BUFFER_SELECT},
-        {kOpReadvFixed, f, huge, 2, 0, 0},          // the bio_vec estimate overflows
-        {kOpReadvFixed, f, big, 1, 0, 0},           // its array is too big to allocate
+        {kOpReadvFixed, f, huge, 2, 0, 0},  // the bio_vec estimate overflows
+        {kOpReadvFixed, f, big, 1, 0, 0},   // its array is too big to allocate
     };
     std::uint64_t ud = 10;
     for (const Case& k : cases) {
       s = add(r, k.op, k.fd, k.addr, k.nr, 0, ud++, k.flags);
       s->buf_index = static_cast<std::uint16_t>(k.buf_index);
-      c = run(r, 1);
+      c = submit_wait(r, 1);
       out.insert(out.end(), c.begin(), c.end());
     }
 
@@ -112,7 +100,7 @@ TEST(UringRwMoreDiff, ReadvWritevFixed) {
     add(r, kOpWritevFixed, p[1], pw, 2, 99, 40, IOSQE_IO_LINK);
     iovec pr[1] = {{reg + 7000, 100}};
     add(r, kOpReadvFixed, p[0], pr, 1, 0, 41, 0);
-    c = run(r, 2);
+    c = submit_wait(r, 2);
     out.insert(out.end(), c.begin(), c.end());
     out.push_back(Cqe{103, std::memcmp(reg + 7000, "abcdeabcdefg", 12) == 0 ? 0 : 1, 0});
 
@@ -123,8 +111,9 @@ TEST(UringRwMoreDiff, ReadvWritevFixed) {
     for (iovec& v : ev8) v = {reg, 8};
     add(r, kOpWritevFixed, efd, ev8, 2, 0, 42, 0);
     add(r, kOpWritevFixed, efd, ev8, 8, 0, 43, 0);
-    c = run(r, 2);  // both go to io-wq (no NOWAIT through ->write): any order
-    std::sort(c.begin(), c.end(), [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
+    c = submit_wait(r, 2);  // both go to io-wq (no NOWAIT through ->write): any order
+    std::sort(c.begin(), c.end(),
+              [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
     out.insert(out.end(), c.begin(), c.end());
     std::uint64_t ev = 0;
     EXPECT_EQ(8, read(efd, &ev, 8));
@@ -134,7 +123,7 @@ TEST(UringRwMoreDiff, ReadvWritevFixed) {
     // Unregistered, every index is gone.
     EXPECT_EQ(0, r.reg(IORING_UNREGISTER_BUFFERS, nullptr, 0));
     add(r, kOpReadvFixed, f, w, 2, 0, 50, 0);
-    c = run(r, 1);
+    c = submit_wait(r, 1);
     out.insert(out.end(), c.begin(), c.end());
     r.exit();
     ::close(p[0]);
@@ -150,7 +139,7 @@ TEST(UringRwMoreDiff, ReadvWritevFixed) {
 void provide(Ring& r, char* base, unsigned len, unsigned n, unsigned bgid, std::uint64_t ud) {
   io_uring_sqe* s = add(r, IORING_OP_PROVIDE_BUFFERS, static_cast<int>(n), base, len, 0, ud, 0);
   s->buf_group = static_cast<std::uint16_t>(bgid);
-  auto c = run(r, 1);
+  auto c = submit_wait(r, 1);
   EXPECT_EQ(1u, c.size());
   if (!c.empty()) {
     EXPECT_EQ(0, c[0].res);
@@ -165,7 +154,7 @@ io_uring_sqe* read_mshot(Ring& r, int fd, unsigned bgid, std::uint64_t ud) {
 
 TEST(UringRwMoreDiff, ReadMultishotPipe) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
+  compare_submit_all([](Ring& r) {
     std::vector<Cqe> out;
     static char bufs[4][16];
     provide(r, &bufs[0][0], 16, 4, 7, 1);
@@ -197,7 +186,7 @@ TEST(UringRwMoreDiff, ReadMultishotPipe) {
 
 TEST(UringRwMoreDiff, ReadMultishotRunsOutOfBuffers) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
+  compare_submit_all([](Ring& r) {
     std::vector<Cqe> out;
     static char bufs[2][8];
     provide(r, &bufs[0][0], 8, 2, 3, 1);
@@ -205,11 +194,11 @@ TEST(UringRwMoreDiff, ReadMultishotRunsOutOfBuffers) {
     EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
     EXPECT_EQ(20, write(p[1], "0123456789abcdefghij", 20));
     read_mshot(r, p[0], 3, 2);
-    auto c = run(r, 1, 3);  // two buffers filled, then -ENOBUFS
+    auto c = submit_wait(r, 1, 3);  // two buffers filled, then -ENOBUFS
     out.insert(out.end(), c.begin(), c.end());
     // No group at all, and a group emptied: -ENOBUFS at once.
     read_mshot(r, p[0], 9, 3);
-    c = run(r, 1);
+    c = submit_wait(r, 1);
     out.insert(out.end(), c.begin(), c.end());
     r.exit();
     ::close(p[0]);
@@ -220,7 +209,7 @@ TEST(UringRwMoreDiff, ReadMultishotRunsOutOfBuffers) {
 
 TEST(UringRwMoreDiff, ReadMultishotEventfd) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
+  compare_submit_all([](Ring& r) {
     std::vector<Cqe> out;
     static std::uint64_t bufs[4];
     provide(r, reinterpret_cast<char*>(bufs), 8, 4, 1, 1);
@@ -240,15 +229,16 @@ TEST(UringRwMoreDiff, ReadMultishotEventfd) {
     // Cancelled while armed: the last CQE, without F_MORE.
     io_uring_sqe* s = add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 3, 0);
     s->addr = 2;
-    c = run(r, 1, 2);
-    std::sort(c.begin(), c.end(), [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
+    c = submit_wait(r, 1, 2);
+    std::sort(c.begin(), c.end(),
+              [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
     out.insert(out.end(), c.begin(), c.end());
     // A buffer shorter than a counter: -EINVAL.
     static char small[4][4];
     provide(r, &small[0][0], 4, 4, 2, 4);
     EXPECT_EQ(8, write(efd, &v, 8));
     read_mshot(r, efd, 2, 5);
-    c = run(r, 1);
+    c = submit_wait(r, 1);
     out.insert(out.end(), c.begin(), c.end());
     r.exit();
     ::close(efd);
@@ -258,7 +248,7 @@ TEST(UringRwMoreDiff, ReadMultishotEventfd) {
 
 TEST(UringRwMoreDiff, ReadMultishotPrepAndFiles) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
+  compare_submit_all([](Ring& r) {
     std::vector<Cqe> out;
     static char bufs[4][16];
     provide(r, &bufs[0][0], 16, 4, 1, 1);
@@ -280,8 +270,9 @@ TEST(UringRwMoreDiff, ReadMultishotPrepAndFiles) {
     // A pipe already at end of file: 0 at once, the buffer kept.
     ::close(p[1]);
     read_mshot(r, p[0], 1, 16);
-    auto c = run(r, 7);
-    std::sort(c.begin(), c.end(), [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
+    auto c = submit_wait(r, 7);
+    std::sort(c.begin(), c.end(),
+              [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
     out.insert(out.end(), c.begin(), c.end());
     r.exit();
     ::close(p[0]);

@@ -16,21 +16,6 @@ namespace {
 
 constexpr std::uint8_t kOpWaitid = 50;
 
-void compare(const std::function<std::vector<Cqe>(Ring&)>& seq, unsigned entries = 16) {
-  io_uring_params params{};
-  params.flags = IORING_SETUP_SUBMIT_ALL;
-  compare_with_kernel(seq, entries, params);
-}
-
-std::vector<Cqe> run(Ring& r, unsigned n, unsigned cqes = 0) {
-  EXPECT_EQ(static_cast<int>(n), r.submit(0));
-  return r.wait(cqes ? cqes : n);
-}
-
-void append(std::vector<Cqe>* out, const std::vector<Cqe>& c) {
-  out->insert(out->end(), c.begin(), c.end());
-}
-
 io_uring_sqe* waitid_sqe(Ring& r, int which, int id, siginfo_t* info, unsigned options,
                          std::uint64_t ud) {
   io_uring_sqe* s = add(r, kOpWaitid, id, nullptr, static_cast<unsigned>(which), 0, ud, 0);
@@ -66,19 +51,20 @@ void record(std::vector<Cqe>* out, std::uint64_t ud, const siginfo_t& si, pid_t 
 
 TEST(UringWaitidDiff, ChecksAndImmediateAnswers) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
+  compare_submit_all([](Ring& r) {
     std::vector<Cqe> out;
     static siginfo_t si;
     // No children at all.
     waitid_sqe(r, P_ALL, 0, &si, WEXITED, 1);
-    waitid_sqe(r, P_ALL, 0, &si, 0, 2);              // no state asked for
+    waitid_sqe(r, P_ALL, 0, &si, 0, 2);  // no state asked for
     waitid_sqe(r, 99, 0, &si, WEXITED, 3);
     waitid_sqe(r, P_PID, 0, &si, WEXITED, 4);
     waitid_sqe(r, P_ALL, 0, &si, WEXITED, 5)->addr = 1;
     waitid_sqe(r, P_ALL, 0, &si, WEXITED, 6)->rw_flags = 1;
-    waitid_sqe(r, P_ALL, 0, &si, 0x40000000u, 7);    // unknown option
-    auto c = run(r, 7);
-    std::sort(c.begin(), c.end(), [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
+    waitid_sqe(r, P_ALL, 0, &si, 0x40000000u, 7);  // unknown option
+    auto c = submit_wait(r, 7);
+    std::sort(c.begin(), c.end(),
+              [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
     append(&out, c);
     // A child that has exited already (not reaped yet).
     int rel;
@@ -88,32 +74,32 @@ TEST(UringWaitidDiff, ChecksAndImmediateAnswers) {
     EXPECT_EQ(0, waitid(P_PID, static_cast<id_t>(pid), &peek, WEXITED | WNOWAIT));
     std::memset(&si, 0x55, sizeof(si));
     waitid_sqe(r, P_PID, pid, &si, WEXITED, 8);
-    append(&out, run(r, 1));
+    append(&out, submit_wait(r, 1));
     record(&out, 100, si, pid);
     // Reaped: now there is nothing to wait for.
     waitid_sqe(r, P_PID, pid, &si, WEXITED, 9);
-    append(&out, run(r, 1));
+    append(&out, submit_wait(r, 1));
     // WNOHANG on a running child: 0, and a zeroed answer.
     const pid_t live = child(4, &rel);
     std::memset(&si, 0x55, sizeof(si));
     waitid_sqe(r, P_PID, live, &si, WEXITED | WNOHANG, 10);
-    append(&out, run(r, 1));
+    append(&out, submit_wait(r, 1));
     record(&out, 101, si, live);
     // An unwritable siginfo.
     ::close(rel);
     EXPECT_EQ(0, waitid(P_PID, static_cast<id_t>(live), &peek, WEXITED | WNOWAIT));
     waitid_sqe(r, P_PID, live, reinterpret_cast<siginfo_t*>(8), WEXITED, 11);
-    append(&out, run(r, 1));
+    append(&out, submit_wait(r, 1));
     // (the failed copy reaped it all the same)
     waitid_sqe(r, P_PID, live, nullptr, WEXITED | WNOHANG, 12);
-    append(&out, run(r, 1));
+    append(&out, submit_wait(r, 1));
     return out;
   });
 }
 
 TEST(UringWaitidDiff, WaitsForAChild) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare([](Ring& r) {
+  compare_submit_all([](Ring& r) {
     std::vector<Cqe> out;
     static siginfo_t si;
     // One process by pid.
@@ -140,8 +126,9 @@ TEST(UringWaitidDiff, WaitsForAChild) {
     EXPECT_EQ(1, r.submit(0));
     io_uring_sqe* s = add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 4, 0);
     s->addr = 3;
-    auto c = run(r, 1, 2);
-    std::sort(c.begin(), c.end(), [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
+    auto c = submit_wait(r, 1, 2);
+    std::sort(c.begin(), c.end(),
+              [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
     append(&out, c);
     ::close(rel);
     int status = 0;
