@@ -79,6 +79,21 @@ int prep_single(IoKiocb* req, const io_uring_sqe* sqe) {
   return 0;
 }
 
+// Room for `nr` segments in rw.iov: the request's own array, or one
+// allocated for it (freed at cleanup).
+int alloc_iov(IoKiocb* req, unsigned nr) {
+  RwData& rw = req->rw;
+  if (nr <= RwData::kFastIov) {
+    rw.iov = rw.fast_iov;
+    return 0;
+  }
+  rw.iov_alloc = static_cast<struct iovec*>(std::malloc(sizeof(struct iovec) * nr));
+  if (!rw.iov_alloc) return -ENOMEM;
+  req->flags |= kReqCleanup;
+  rw.iov = rw.iov_alloc;
+  return 0;
+}
+
 // Imports the iovec array now (FEAT_SUBMIT_STABLE: the SQE and what it
 // points to are consumed by the time submission returns).
 int prep_vec(IoKiocb* req, const io_uring_sqe* sqe) {
@@ -94,14 +109,7 @@ int prep_vec(IoKiocb* req, const io_uring_sqe* sqe) {
     return 0;
   }
   if (nr > core::kUioMaxIov) return -EINVAL;
-  if (nr > RwData::kFastIov) {
-    rw.iov_alloc = static_cast<struct iovec*>(std::malloc(sizeof(struct iovec) * nr));
-    if (!rw.iov_alloc) return -ENOMEM;
-    req->flags |= kReqCleanup;
-    rw.iov = rw.iov_alloc;
-  } else {
-    rw.iov = rw.fast_iov;
-  }
+  if (const int err = alloc_iov(req, nr)) return err;
   const long total = core::import_iovec(reinterpret_cast<const struct iovec*>(rw.addr), nr, rw.iov);
   if (total < 0) return static_cast<int>(total);
   rw.nr_segs = static_cast<int>(nr);
@@ -118,14 +126,7 @@ int prep_vec_fixed(IoKiocb* req, const io_uring_sqe* sqe) {
   // The array is allocated before it is copied: one too big for kmalloc
   // (4 MiB) fails that way first.
   if (std::uint64_t{nr} * sizeof(struct iovec) > (4u << 20)) return -ENOMEM;
-  if (nr > RwData::kFastIov && nr <= core::kUioMaxIov) {
-    rw.iov_alloc = static_cast<struct iovec*>(std::malloc(sizeof(struct iovec) * nr));
-    if (!rw.iov_alloc) return -ENOMEM;
-    req->flags |= kReqCleanup;
-    rw.iov = rw.iov_alloc;
-  } else {
-    rw.iov = rw.fast_iov;
-  }
+  if (const int err = alloc_iov(req, nr)) return err;
   if (const int err = core::iovec_from_user(reinterpret_cast<const struct iovec*>(rw.addr), nr,
                                             rw.iov))
     return err;
