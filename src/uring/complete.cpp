@@ -40,12 +40,12 @@ void cq_lock(IoRingCtx* ctx) ACQUIRE(ctx->completion_lock) { ctx->completion_loc
 void count_req(const IoKiocb* req) {
   if (!req->ctx->stats->enabled()) return;
   const std::uint8_t op = req->opcode;
-  req->ctx->stats->count_uring(
-      op, req->res,
-      op == IORING_OP_READ || op == IORING_OP_READV || op == IORING_OP_READ_FIXED ||
-          op == uapi::kOpReadvFixed || op == uapi::kOpReadMultishot,
-      op == IORING_OP_WRITE || op == IORING_OP_WRITEV || op == IORING_OP_WRITE_FIXED ||
-          op == uapi::kOpWritevFixed);
+  req->ctx->stats->count_uring(op, req->res,
+                               op == IORING_OP_READ || op == IORING_OP_READV ||
+                                   op == IORING_OP_READ_FIXED || op == uapi::kOpReadvFixed ||
+                                   op == uapi::kOpReadMultishot,
+                               op == IORING_OP_WRITE || op == IORING_OP_WRITEV ||
+                                   op == IORING_OP_WRITE_FIXED || op == uapi::kOpWritevFixed);
 }
 
 // ThreadSanitizer pairs the program's acquire of the CQ tail, read through

@@ -36,8 +36,8 @@ int alloc_slot(IoRingCtx* ctx) {
 }  // namespace
 
 // Conditional locking on kIssueLocked, as fixed_file_get.
-int fixed_fd_install(IoRingCtx* ctx, unsigned issue_flags, int fd, std::uint32_t file_slot)
-    NO_THREAD_SAFETY_ANALYSIS {
+int fixed_fd_install(IoRingCtx* ctx, unsigned issue_flags, int fd,
+                     std::uint32_t file_slot) NO_THREAD_SAFETY_ANALYSIS {
   const bool locked = issue_flags & kIssueLocked;
   if (!locked) ctx->uring_lock.lock();
   const bool alloc = file_slot == IORING_FILE_INDEX_ALLOC;
@@ -82,7 +82,8 @@ int register_file_alloc_range(IoRingCtx* ctx, void* arg) {
   io_uring_file_index_range range;
   if (core::copy_from_user(&range, arg, sizeof(range))) return -EFAULT;
   std::uint64_t end;
-  if (__builtin_add_overflow(std::uint64_t{range.off}, std::uint64_t{range.len}, &end)) return -EOVERFLOW;
+  if (__builtin_add_overflow(std::uint64_t{range.off}, std::uint64_t{range.len}, &end))
+    return -EOVERFLOW;
   if (range.resv || end > ctx->files.size()) return -EINVAL;
   ctx->file_alloc_start = range.off;
   ctx->file_alloc_end = static_cast<std::uint32_t>(end);
@@ -96,7 +97,7 @@ int fixed_fd_install_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   if (sqe->off || sqe->addr || sqe->len || sqe->buf_index || sqe->splice_fd_in || sqe->addr3)
     return -EINVAL;
   if (!(req->flags & kReqFixedFile)) return -EBADF;
-  const unsigned flags = sqe->rw_flags;  // install_fd_flags
+  const unsigned flags = sqe->rw_flags;     // install_fd_flags
   constexpr unsigned kNoCloexec = 1u << 0;  // IORING_FIXED_FD_NO_CLOEXEC
   if (flags & ~kNoCloexec) return -EINVAL;
   req->install.o_flags = (flags & kNoCloexec) ? 0 : O_CLOEXEC;

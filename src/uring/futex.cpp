@@ -12,8 +12,8 @@
 
 #include <cerrno>
 #include <climits>
-#include <ctime>
 #include <cstdlib>
+#include <ctime>
 #include <new>
 #include <vector>
 
@@ -179,10 +179,12 @@ class FutexTable {
       {
         core::LockGuard lock(mu);
         gen = ctrl_.load(std::memory_order_seq_cst);
-        watch_[0] = {gen, reinterpret_cast<std::uintptr_t>(&ctrl_), kFutex2SizeU32 | kFutex2Private, 0};
+        watch_[0] = {gen, reinterpret_cast<std::uintptr_t>(&ctrl_), kFutex2SizeU32 | kFutex2Private,
+                     0};
         nwatch_ = 1;
         for (core::ListHead& b : buckets_) {
-          for (core::ListHead* n2 = b.first(); n2 != &b && nwatch_ < kFutexWaitvMax; n2 = n2->next) {
+          for (core::ListHead* n2 = b.first(); n2 != &b && nwatch_ < kFutexWaitvMax;
+               n2 = n2->next) {
             const FutexWaiter* w = core::list_entry<FutexWaiter, &FutexWaiter::node>(n2);
             if (watching_locked(w->uaddr) || excluded_locked(w->uaddr)) continue;
             std::uint32_t cur;
@@ -229,9 +231,9 @@ class FutexTable {
 
   static constexpr unsigned kBits = 8;
   core::ListHead buckets_[1u << kBits];
-  std::atomic<std::uint32_t> ctrl_{0};   // bumped whenever the armed set changes
-  std::atomic<std::uint32_t> acked_{0};  // the ctrl_ value the watcher's set reflects
-  bool watcher_started_ = false;         // under mu
+  std::atomic<std::uint32_t> ctrl_{0};             // bumped whenever the armed set changes
+  std::atomic<std::uint32_t> acked_{0};            // the ctrl_ value the watcher's set reflects
+  bool watcher_started_ = false;                   // under mu
   struct futex_waitv watch_[kFutexWaitvMax] = {};  // what the watcher sleeps on (under mu)
   unsigned nwatch_ = 0;
   std::vector<std::uint64_t> excluded_;  // words a FUTEX_WAKE is waking in futex(2) (under mu)

@@ -37,9 +37,9 @@ enum : std::uint32_t {
   kReqLinkTimeout = 1u << 10,  // a linked timeout is armed behind this request
   kReqArmLtimeout = 1u << 11,  // arm the linked timeout when this one is issued
   kReqSkipLinkCqes = 1u << 12,
-  kReqCleanup = 1u << 13,  // op data owns memory (iovec, path)
-  kReqPolled = 1u << 14,   // waiting on the poll service (FAST_POLL)
-  kReqNoApoll = 1u << 15,  // the file cannot do non-blocking I/O: io-wq only
+  kReqCleanup = 1u << 13,         // op data owns memory (iovec, path)
+  kReqPolled = 1u << 14,          // waiting on the poll service (FAST_POLL)
+  kReqNoApoll = 1u << 15,         // the file cannot do non-blocking I/O: io-wq only
   kReqBufferSelected = 1u << 16,  // holds a legacy provided buffer (req->kbuf)
   kReqBufferRing = 1u << 17,      // holds a buffer of a buffer ring
   kReqApollMultishot = 1u << 18,  // multishot accept/recv: posts with F_MORE and re-polls

@@ -64,10 +64,10 @@ BufferList* get_list(IoRingCtx* ctx, unsigned bgid) {
 // The ring's tail, published by the program with a release store.
 bool ring_tail(const BufferList* bl, std::uint16_t* tail) {
   const auto* p = core::user_field<std::uint16_t>(reinterpret_cast<const void*>(bl->ring_addr),
-                                                   offsetof(io_uring_buf_ring, tail));
+                                                  offsetof(io_uring_buf_ring, tail));
   if (core::get_user(*tail, p)) return false;
-  // The load is a fault-safe copy, so the acquire is a fence after it
-  // (ThreadSanitizer cannot follow fences; GCC says so under -Wtsan).
+    // The load is a fault-safe copy, so the acquire is a fence after it
+    // (ThreadSanitizer cannot follow fences; GCC says so under -Wtsan).
 #if defined(__SANITIZE_THREAD__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wtsan"
@@ -80,7 +80,8 @@ bool ring_tail(const BufferList* bl, std::uint16_t* tail) {
 }
 
 bool ring_entry(const BufferList* bl, std::uint16_t idx, io_uring_buf* out) {
-  const auto* p = reinterpret_cast<const io_uring_buf*>(bl->ring_addr + std::uint64_t{idx} * kBufSize);
+  const auto* p =
+      reinterpret_cast<const io_uring_buf*>(bl->ring_addr + std::uint64_t{idx} * kBufSize);
   return core::get_user(*out, p) == 0;
 }
 
@@ -168,9 +169,7 @@ int remove_legacy(KbufTable* t, BufferList* bl, unsigned nbufs) {
 
 }  // namespace
 
-bool buffer_held(const IoKiocb* req) {
-  return req->flags & (kReqBufferSelected | kReqBufferRing);
-}
+bool buffer_held(const IoKiocb* req) { return req->flags & (kReqBufferSelected | kReqBufferRing); }
 
 std::uint64_t buffer_select(IoKiocb* req, std::size_t* len, unsigned issue_flags) {
   SubmitLock lock(req->ctx, issue_flags);
@@ -181,7 +180,8 @@ std::uint64_t buffer_select(IoKiocb* req, std::size_t* len, unsigned issue_flags
 
 std::uint32_t kbuf_put(IoKiocb* req, int len, unsigned issue_flags) {
   if (!buffer_held(req)) return 0;
-  std::uint32_t cflags = IORING_CQE_F_BUFFER | (std::uint32_t{req->buf_index} << IORING_CQE_BUFFER_SHIFT);
+  std::uint32_t cflags =
+      IORING_CQE_F_BUFFER | (std::uint32_t{req->buf_index} << IORING_CQE_BUFFER_SHIFT);
   SubmitLock lock(req->ctx, issue_flags);
   if (req->flags & kReqBufferRing) {
     if (req->buf_list && !kbuf_commit(req->buf_list, len)) cflags |= uapi::kCqeFBufMore;

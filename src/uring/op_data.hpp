@@ -27,7 +27,7 @@ struct KBuffer {
 // struct io_buffer_list (io_uring/kbuf.h): a buffer group, either a list of
 // legacy buffers or a ring in user memory.
 struct BufferList {
-  core::ListHead buf_list;  // legacy buffers, oldest first
+  core::ListHead buf_list;      // legacy buffers, oldest first
   std::uint64_t ring_addr = 0;  // struct io_uring_buf_ring in user memory
   std::uint32_t nr_entries = 0;
   std::uint16_t mask = 0;
@@ -40,9 +40,9 @@ struct BufferList {
 // struct io_sr_msg + struct io_async_msghdr (io_uring/net.c, net.h):
 // SEND, RECV, SENDMSG, RECVMSG, SEND_ZC.
 struct SrMsgData {
-  std::uint64_t buf;   // SEND/RECV: the buffer; SENDMSG/RECVMSG: the user msghdr
+  std::uint64_t buf;  // SEND/RECV: the buffer; SENDMSG/RECVMSG: the user msghdr
   std::uint32_t len;
-  unsigned flags;      // IORING_RECVSEND_*
+  unsigned flags;  // IORING_RECVSEND_*
   int msg_flags;
   std::int32_t done_io;
   unsigned nr_multishot_loops;

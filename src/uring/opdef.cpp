@@ -125,8 +125,8 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[IORING_OP_FSETXATTR] = simple_def(fsetxattr_prep, fsetxattr_issue, true);
   t[IORING_OP_GETXATTR] = simple_def(getxattr_prep, getxattr_issue, false);
   t[IORING_OP_SETXATTR] = simple_def(setxattr_prep, setxattr_issue, false);
-  for (unsigned op : {IORING_OP_FGETXATTR, IORING_OP_FSETXATTR, IORING_OP_GETXATTR,
-                      IORING_OP_SETXATTR})
+  for (unsigned op :
+       {IORING_OP_FGETXATTR, IORING_OP_FSETXATTR, IORING_OP_GETXATTR, IORING_OP_SETXATTR})
     t[op].cleanup = xattr_cleanup;
   t[IORING_OP_OPENAT2] = simple_def(openat2_prep, openat2_issue, false);
   t[IORING_OP_OPENAT2].cleanup = [](IoKiocb* req) {

@@ -49,7 +49,8 @@ int pipe_fixed(IoKiocb* req, int fds[2], unsigned issue_flags) NO_THREAD_SAFETY_
   } else {
     ::close(fds[1]);
   }
-  if (ret >= 0 && core::copy_to_user(reinterpret_cast<void*>(p.fds), out, sizeof(out))) ret = -EFAULT;
+  if (ret >= 0 && core::copy_to_user(reinterpret_cast<void*>(p.fds), out, sizeof(out)))
+    ret = -EFAULT;
   if (ret < 0) {
     // io_fixed_fd_remove of what was installed.
     for (int idx : out)

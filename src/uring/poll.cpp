@@ -232,7 +232,7 @@ class PollService {
   }
 
   int epfd_ = -1;
-  std::vector<IoKiocb*> table_;  // dup fd -> request
+  std::vector<IoKiocb*> table_;       // dup fd -> request
   core::ListHead buckets_[kBuckets];  // armed POLL_ADDs by (ring, user_data)
 };
 

@@ -197,8 +197,9 @@ int register_files_update(IoRingCtx* ctx, void* arg, unsigned nr) {
   if (up.resv) return -EINVAL;
   std::uint32_t end;
   if (__builtin_add_overflow(up.offset, nr, &end)) return -EOVERFLOW;
-  return files_update(ctx, up.offset, reinterpret_cast<const int*>(static_cast<std::uintptr_t>(up.fds)),
-                      nullptr, nr);
+  return files_update(ctx, up.offset,
+                      reinterpret_cast<const int*>(static_cast<std::uintptr_t>(up.fds)), nullptr,
+                      nr);
 }
 
 int register_rsrc_update(IoRingCtx* ctx, void* arg, unsigned size, bool files) {
@@ -210,8 +211,9 @@ int register_rsrc_update(IoRingCtx* ctx, void* arg, unsigned size, bool files) {
   if (__builtin_add_overflow(up.offset, up.nr, &end)) return -EOVERFLOW;
   const void* tags = reinterpret_cast<const void*>(static_cast<std::uintptr_t>(up.tags));
   if (files)
-    return files_update(ctx, up.offset, reinterpret_cast<const int*>(static_cast<std::uintptr_t>(up.data)),
-                        tags, up.nr);
+    return files_update(ctx, up.offset,
+                        reinterpret_cast<const int*>(static_cast<std::uintptr_t>(up.data)), tags,
+                        up.nr);
   return buffers_update(ctx, up.offset, up.data, tags, up.nr);
 }
 
@@ -306,8 +308,9 @@ int files_update_issue(IoKiocb* req, unsigned issue_flags) NO_THREAD_SAFETY_ANAL
     if (__builtin_add_overflow(up.offset, up.nr, &end))
       ret = -EOVERFLOW;
     else
-      ret = files_update(ctx, up.offset, reinterpret_cast<const int*>(static_cast<std::uintptr_t>(up.arg)),
-                         nullptr, up.nr);
+      ret = files_update(ctx, up.offset,
+                         reinterpret_cast<const int*>(static_cast<std::uintptr_t>(up.arg)), nullptr,
+                         up.nr);
     if (!locked) ctx->uring_lock.unlock();
   }
   if (ret < 0) req_set_fail(req);
