@@ -2,6 +2,7 @@
 // io_submit_sqe and the link assembly, io_queue_sqe / io_queue_async /
 // io_queue_iowq, draining (io_drain_req, io_queue_deferred) and the io-wq
 // side of a request (io_wq_submit_work).
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -265,6 +266,11 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags) {
   if (!assign_file(req, def, issue_flags)) return -EBADF;
   IoKiocb* lt = nullptr;
   if (req->flags & kReqArmLtimeout) {
+    // The kernel's fget fails a closed descriptor before the op runs. A
+    // request that merely fails later answers the same -EBADF, so the check
+    // is paid only where the order shows: before a linked timeout is armed.
+    if (!req->file_node && !req->bdev && def->needs_file && fcntl(req->os_fd, F_GETFD) < 0)
+      return -EBADF;
     // __io_prep_linked_timeout: the timeout is armed once this is issued.
     req->flags &= ~kReqArmLtimeout;
     req->flags |= kReqLinkTimeout;

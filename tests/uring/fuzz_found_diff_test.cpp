@@ -551,5 +551,26 @@ TEST(UringFuzzFound, FsyncRangeAndFailuresThatKeepALink) {
   });
 }
 
+TEST(UringFuzzFound, LinkTimeoutOfARequestWithABadDescriptor) {
+  SKIP_WITHOUT_KERNEL_URING();
+  // The head fails its descriptor lookup when issued, before its linked
+  // timeout is armed: the timeout completes -ECANCELED, even a zero one.
+  compare_submit_all([](Ring& r) {
+    static char buf[512];
+    struct iovec iov[1] = {{buf, 8}};
+    add(r, IORING_OP_WRITEV, 999, iov, 1, static_cast<std::uint64_t>(-1), 6, IOSQE_IO_LINK);
+    struct __kernel_timespec ts = {0, 0};
+    add(r, IORING_OP_LINK_TIMEOUT, -1, &ts, 1, 0, 7, 0);
+    return run(r, 2);
+  });
+  // An fsync goes to a worker before its descriptor is looked up: a cancel
+  // in the same batch finds it.
+  compare([](Ring& r) {
+    add(r, IORING_OP_FSYNC, 999, nullptr, 0, 0, 1, 0);
+    add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 2, 0);
+    return run(r, 2);
+  });
+}
+
 }  // namespace
 }  // namespace uring_test
