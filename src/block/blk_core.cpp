@@ -11,7 +11,6 @@
 #include "core/mutex.hpp"
 #include "core/process.hpp"
 #include "core/slist.hpp"
-#include "core/virtual_clock.hpp"
 #include "task/current.hpp"
 #include "task/ioprio.hpp"
 
@@ -130,10 +129,6 @@ struct BioWait {
   core::Mutex mu;
   core::CondVar cv;
   bool done GUARDED_BY(mu) = false;
-  bool is_done() {
-    core::LockGuard lock(mu);
-    return done;
-  }
 };
 void bio_wait_end_io(Bio* bio) {
   auto* w = static_cast<BioWait*>(bio->bi_private);
@@ -149,15 +144,10 @@ int submit_bio_wait(Bio* bio) {
   bio->bi_end_io = bio_wait_end_io;
   RequestQueue* q = bio->bi_bdev->queue();
   submit_bio(bio);
-  if (q->clock()->is_virtual()) {
-    auto* vc = static_cast<core::VirtualClock*>(q->clock());
-    while (!w.is_done() && vc->run_one()) {
-    }
-    if (!w.is_done()) return -EIO;  // nothing left that could complete it
-  } else {
-    blk_flush_current_plug_before_sleep();
-    core::UniqueLock lock(w.mu);
-    while (!w.done) w.cv.wait(lock);
+  blk_flush_current_plug_before_sleep();
+  core::UniqueLock lock(w.mu);
+  while (!w.done) {
+    if (!q->clock()->wait(lock, w.cv)) return -EIO;  // nothing left that could complete it
   }
   return blk_status_to_errno(bio->bi_status);
 }

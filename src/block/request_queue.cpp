@@ -9,7 +9,6 @@
 #include "block/elevator_registry.hpp"
 #include "core/clock.hpp"
 #include "core/mutex.hpp"
-#include "core/virtual_clock.hpp"
 
 namespace iostack::block {
 namespace {
@@ -78,14 +77,10 @@ void RequestQueue::exit() {
 void RequestQueue::freeze() {
   frozen_.store(true, std::memory_order_release);
   blk_run_all();
-  if (clock_->is_virtual()) {
-    auto* vc = static_cast<core::VirtualClock*>(clock_);
-    while (usage_.load(std::memory_order_acquire) > 0 && vc->run_one()) {
-    }
-    return;
-  }
   core::UniqueLock lock(freeze_mu_);
-  while (usage_.load(std::memory_order_acquire) != 0) freeze_cv_.wait(lock);
+  while (usage_.load(std::memory_order_acquire) != 0) {
+    if (!clock_->wait(lock, freeze_cv_)) break;  // nothing left that could end them
+  }
 }
 
 void RequestQueue::unfreeze() {

@@ -1,11 +1,9 @@
 // Tag allocation, shallow depths and sleeping for a tag (blk-mq-tag.c).
 #include "block/tags.hpp"
 
-#include <chrono>
-
+#include "core/clock.hpp"
 #include "core/mutex.hpp"
 #include "core/sbitmap.hpp"
-#include "core/virtual_clock.hpp"
 
 namespace iostack::block {
 namespace {
@@ -50,13 +48,13 @@ void BlkMqTags::put(int tag) {
 unsigned BlkMqTags::busy() const { return core::sbitmap_weight(words_); }
 
 bool BlkMqTags::wait_for_free(core::Clock* clock, std::uint64_t seq) {
-  if (clock->is_virtual()) return static_cast<core::VirtualClock*>(clock)->run_one();
   core::UniqueLock lock(wait_mu_);
   waiters_.fetch_add(1, std::memory_order_acq_rel);
   // The timed wait covers a put that raced with our registration.
-  if (wait_seq() == seq) wait_cv_.wait_for(lock, std::chrono::milliseconds(1));
+  bool progress = true;
+  if (wait_seq() == seq) progress = clock->wait(lock, wait_cv_, core::kNsPerMs);
   waiters_.fetch_sub(1, std::memory_order_acq_rel);
-  return true;
+  return progress;
 }
 
 }  // namespace iostack::block

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "core/mutex.hpp"
+
 namespace iostack::core {
 
 using Nanos = std::uint64_t;
@@ -13,6 +15,7 @@ using Nanos = std::uint64_t;
 constexpr Nanos kNsPerUs = 1000;
 constexpr Nanos kNsPerMs = 1000 * 1000;
 constexpr Nanos kNsPerSec = 1000 * 1000 * 1000;
+constexpr Nanos kNoTimeout = ~Nanos{0};
 
 struct Timer;
 using TimerFn = void (*)(Timer*);
@@ -41,7 +44,20 @@ class Clock {
   // Disarms `t`; returns true when it was pending. After it returns the
   // callback is not running and will not run unless re-armed.
   virtual bool cancel(Timer* t) = 0;
-  virtual bool is_virtual() const { return false; }
+
+  // How a thread waits for what other threads or the clock's timers will
+  // bring. On a real clock: waits on `cv` until notified or until
+  // `timeout` of real time has passed. A simulated clock has no other
+  // thread to notify: it drops `lock`, fires its next timer and retakes
+  // it. False when nothing can end the wait any more (no timer is left).
+  virtual bool wait(UniqueLock<Mutex>& lock, CondVar& cv, Nanos timeout = kNoTimeout);
+  // The same for a caller that polls its condition: a real clock sleeps
+  // for `real_time`, a simulated one fires its next timer.
+  virtual bool pause(Nanos real_time);
+  // Whether time moves only on the thread that runs the timers (a
+  // simulation): drivers then end requests from timers, never from
+  // threads of their own.
+  virtual bool single_threaded() const { return false; }
 };
 
 // The process-wide real clock (CLOCK_MONOTONIC, timers on one thread).

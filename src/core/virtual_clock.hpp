@@ -13,7 +13,9 @@ class VirtualClock final : public Clock {
   Nanos now() const override { return now_; }
   void arm(Timer* t, Nanos expires) override { heap_.push(t, expires < now_ ? now_ : expires); }
   bool cancel(Timer* t) override { return heap_.remove(t); }
-  bool is_virtual() const override { return true; }
+  bool wait(UniqueLock<Mutex>& lock, CondVar& cv, Nanos timeout = kNoTimeout) override;
+  bool pause(Nanos real_time) override;
+  bool single_threaded() const override { return true; }
 
   // Fires the earliest timer, moving time to its expiry. False when idle.
   bool run_one();

@@ -95,7 +95,7 @@ std::unique_ptr<BlockDevice> create_device(const DeviceSpec& spec, core::Clock* 
       name = "ram";
       major = kRamMajor;
     } else if (spec.kind == DeviceKind::kLoop) {
-      auto drv = LoopDriver::create(spec.loop, clock->is_virtual(), err);
+      auto drv = LoopDriver::create(spec.loop, clock->single_threaded(), err);
       if (!drv) return nullptr;
       lim = drv->limits();
       set = drv->tag_set();

@@ -2,12 +2,9 @@
 #include "dev/hdd.hpp"
 
 #include <algorithm>
-#include <chrono>
-#include <thread>
 
 #include "block/blk_mq.hpp"
 #include "block/request.hpp"
-#include "core/virtual_clock.hpp"
 
 namespace iostack::dev {
 
@@ -332,11 +329,7 @@ void HddDriver::on_timer() {
 
 void HddDriver::quiesce() {
   while (inflight() > 0) {
-    if (clock_->is_virtual()) {
-      if (!static_cast<core::VirtualClock*>(clock_)->run_one()) break;
-    } else {
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-    }
+    if (!clock_->pause(100 * core::kNsPerUs)) break;  // nothing can end them
   }
   clock_->cancel(&timer_);
   core::LockGuard lock(mu_);

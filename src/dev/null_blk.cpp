@@ -1,15 +1,12 @@
 // The null_blk driver: completion modes, memory backing, bad blocks, busy.
 #include "dev/null_blk.hpp"
 
-#include <chrono>
 #include <climits>
 #include <new>
-#include <thread>
 
 #include "block/blk_mq.hpp"
 #include "block/hctx.hpp"
 #include "block/request.hpp"
-#include "core/virtual_clock.hpp"
 
 namespace iostack::dev {
 
@@ -23,7 +20,7 @@ struct NullBlkDriver::Cmd {
 NullBlkDriver::NullBlkDriver(const NullBlkConfig& cfg, core::Clock* clock)
     : cfg_(cfg), clock_(clock), has_badblocks_(!cfg.badblocks.empty()), busy_left_(cfg.busy) {
   if (cfg_.memory_backed) store_ = std::make_unique<PageStore>(cfg_.size_bytes);
-  if (cfg_.irqmode == NullIrqMode::kSoftirq && !clock_->is_virtual()) {
+  if (cfg_.irqmode == NullIrqMode::kSoftirq && !clock_->single_threaded()) {
     softirq_ = std::make_unique<CompletionThread>(&NullBlkDriver::softirq_end_fn);
   }
   spare_cmd_ = std::make_unique<Cmd>();
@@ -205,11 +202,7 @@ block::BlkStatus NullBlkDriver::queue_rq(block::HwCtx* hctx, block::Request* rq,
 
 void NullBlkDriver::drain() {
   while (inflight() > 0) {
-    if (clock_->is_virtual()) {
-      if (!static_cast<core::VirtualClock*>(clock_)->run_one()) break;  // nothing can end them
-    } else {
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-    }
+    if (!clock_->pause(100 * core::kNsPerUs)) break;  // nothing can end them
   }
 }
 

@@ -2,14 +2,11 @@
 #include "dev/ssd.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <climits>
 #include <new>
-#include <thread>
 
 #include "block/blk_mq.hpp"
 #include "block/request.hpp"
-#include "core/virtual_clock.hpp"
 
 namespace iostack::dev {
 
@@ -190,11 +187,7 @@ void SsdDriver::timer_fn(core::Timer* t) {
 
 void SsdDriver::drain() {
   while (inflight() > 0) {
-    if (clock_->is_virtual()) {
-      if (!static_cast<core::VirtualClock*>(clock_)->run_one()) break;
-    } else {
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-    }
+    if (!clock_->pause(100 * core::kNsPerUs)) break;  // nothing can end them
   }
 }
 
