@@ -1,10 +1,14 @@
 // Cancellation (io_uring/cancel.c): ASYNC_CANCEL and the search it shares
 // with linked timeouts: io-wq first, then armed polls, then timeouts.
 #include <fcntl.h>
+#include <time.h>
 
 #include <cerrno>
 
+#include "core/futex.hpp"
+#include "core/uaccess.hpp"
 #include "uring/engine.hpp"
+#include "uring/rsrc.hpp"
 
 namespace iostack::uring {
 
@@ -33,6 +37,21 @@ int async_cancel_one(CancelMatch* cd) {
       break;
   }
   return -ENOENT;
+}
+
+// __io_async_cancel: the first match, or with ALL/ANY every match (their
+// count).
+int cancel_search(CancelMatch* cd) {
+  const bool all = cd->flags & (IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY);
+  int nr = 0;
+  for (;;) {
+    const int ret = try_cancel(cd);
+    if (ret == -ENOENT) break;
+    if (!all) return ret;
+    nr++;
+    if (ret == -EALREADY) break;  // a running request stays matched
+  }
+  return all ? nr : -ENOENT;
 }
 
 }  // namespace
@@ -107,22 +126,82 @@ int async_cancel_issue(IoKiocb* req, unsigned issue_flags) {
       if (c.fd < 0 || fcntl(c.fd, F_GETFD) < 0) ret = -EBADF;
     }
   }
-  if (!ret) {
-    const bool all = c.flags & (IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY);
-    int nr = 0;
-    for (;;) {
-      ret = try_cancel(&cd);
-      if (ret == -ENOENT) break;
-      if (!all) break;
-      nr++;
-      if (ret == -EALREADY) break;  // a running request stays matched
-    }
-    if (all) ret = nr;
-  }
+  if (!ret) ret = cancel_search(&cd);
   if (node) file_node_put(node);
   if (ret < 0) req_set_fail(req);
   req_set_res(req, ret, 0);
   return kIouOk;
+}
+
+// io_sync_cancel: IORING_REGISTER_SYNC_CANCEL. Cancels like ASYNC_CANCEL;
+// while the match is running on a worker, waits for completions and tries
+// again until it is gone or the timeout passes (-ETIME).
+int sync_cancel(IoRingCtx* ctx, void* arg) {
+  uapi::SyncCancelReg sc;
+  if (core::copy_from_user(&sc, arg, sizeof(sc))) return -EFAULT;
+  if (sc.flags & ~kCancelFlags) return -EINVAL;
+  for (auto p : sc.pad)
+    if (p) return -EINVAL;
+  for (auto p : sc.pad2)
+    if (p) return -EINVAL;
+  CancelMatch cd;
+  cd.ctx = ctx;
+  cd.data = sc.addr;
+  cd.flags = sc.flags;
+  cd.opcode = sc.opcode;
+  const bool by_fd = sc.flags & IORING_ASYNC_CANCEL_FD;
+  const bool fixed = by_fd && (sc.flags & IORING_ASYNC_CANCEL_FD_FIXED);
+  if (by_fd && !fixed) {
+    if (sc.fd < 0 || fcntl(sc.fd, F_GETFD) < 0) return -EBADF;
+    cd.os_fd = sc.fd;
+  }
+  // One search under uring_lock; a fixed slot is looked up each time, as
+  // the table may change while the lock is dropped.
+  auto attempt = [&]() -> int {
+    cd.seq = ctx->cancel_seq.fetch_add(1, std::memory_order_relaxed) + 1;
+    core::LockGuard lock(ctx->uring_lock);
+    cd.node = nullptr;
+    if (fixed) {
+      cd.node = fixed_file_get(ctx, static_cast<unsigned>(sc.fd), true);
+      if (!cd.node) return -EBADF;
+    }
+    const int ret = cancel_search(&cd);
+    if (cd.node) file_node_put(cd.node);
+    return ret;
+  };
+  int ret = attempt();
+  if (ret != -EALREADY) return ret;
+
+  struct timespec deadline {};
+  const bool timed = sc.timeout.tv_sec != -1 || sc.timeout.tv_nsec != -1;
+  if (timed) {
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += sc.timeout.tv_sec + (deadline.tv_nsec + sc.timeout.tv_nsec) / 1000000000L;
+    deadline.tv_nsec = (deadline.tv_nsec + sc.timeout.tv_nsec) % 1000000000L;
+  }
+  for (;;) {
+    ctx->cq_wait.waiters.fetch_add(1, std::memory_order_seq_cst);
+    const std::uint32_t seq = ctx->cq_wait.seq.load(std::memory_order_seq_cst);
+    ret = attempt();
+    int r = 0;
+    if (ret == -EALREADY) {
+      if (tw_pending(ctx))
+        tw_run(ctx);
+      else
+        r = core::futex_wait(&ctx->cq_wait.seq, seq, timed ? &deadline : nullptr);
+    }
+    ctx->cq_wait.waiters.fetch_sub(1, std::memory_order_seq_cst);
+    if (ret != -EALREADY) break;
+    if (r == -ETIMEDOUT) {
+      ret = -ETIME;
+      break;
+    }
+    if (r == -EINTR) {
+      ret = -EINTR;
+      break;
+    }
+  }
+  return ret == -ENOENT || ret > 0 ? 0 : ret;
 }
 
 }  // namespace iostack::uring

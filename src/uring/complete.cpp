@@ -177,6 +177,7 @@ void req_cleanup(IoKiocb* req) {
     req->file_node = nullptr;
   }
   req->bdev_ref.reset();
+  req->creds.reset();
 }
 
 void req_finish(IoKiocb* req, bool locked) {

@@ -5,6 +5,7 @@
 
 #include <linux/io_uring.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <atomic>
 #include <bitset>
@@ -19,6 +20,7 @@
 #include "uring/io_kiocb.hpp"
 #include "uring/io_rings.hpp"
 #include "uring/io_wq.hpp"
+#include "uring/personality.hpp"
 #include "uring/rsrc.hpp"
 #include "uring/sync.hpp"
 
@@ -123,6 +125,9 @@ struct IoRingCtx : core::File {
   std::uint32_t file_alloc_start = 0;
   std::uint32_t file_alloc_end = 0;
   std::uint32_t file_alloc_hint = 0;
+  PersonalityTable personalities;
+  // IORING_REGISTER_CLOCK: the clock of io_uring_enter's wait timeouts.
+  std::atomic<int> clockid{CLOCK_MONOTONIC};
 
   // Completion side.
   SpinLock completion_lock;

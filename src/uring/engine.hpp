@@ -162,6 +162,8 @@ struct CancelMatch {
 };
 bool cancel_req_match(IoKiocb* req, CancelMatch* cd);
 int try_cancel(CancelMatch* cd);
+// IORING_REGISTER_SYNC_CANCEL; takes uring_lock itself (it waits).
+int sync_cancel(IoRingCtx* ctx, void* arg);
 int timeout_cancel(IoRingCtx* ctx, CancelMatch* cd);
 
 // ---- poll.cpp (io_uring/poll.c)

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 
 #include "block/bdev_file.hpp"
 #include "core/clock.hpp"
@@ -17,6 +18,8 @@
 #include "uring/op_data.hpp"
 
 namespace iostack::uring {
+
+struct Creds;  // personality.hpp
 
 struct IoRingCtx;
 struct IoKiocb;
@@ -179,6 +182,7 @@ struct IoKiocb {
   block::BdevFile* bdev = nullptr;
   core::FileRef bdev_ref;  // holds `bdev` when it came from a plain descriptor
   FileNode* file_node = nullptr;
+  std::shared_ptr<const Creds> creds;  // REQ_F_CREDS: sqe->personality's
 
   IoKiocb* link = nullptr;       // next request of the chain
   IoKiocb* comp_next = nullptr;  // batch completion list / free lists

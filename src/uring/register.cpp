@@ -102,6 +102,17 @@ int iowq_max_workers(IoRingCtx* ctx, void* arg) {
   return 0;
 }
 
+// io_register_clock: the clock that io_uring_enter's timeouts count on.
+int register_clock(IoRingCtx* ctx, void* arg) {
+  uapi::ClockRegister reg;
+  if (core::copy_from_user(&reg, arg, sizeof(reg))) return -EFAULT;
+  for (auto r : reg.resv)
+    if (r) return -EINVAL;
+  if (reg.clockid != CLOCK_MONOTONIC && reg.clockid != CLOCK_BOOTTIME) return -EINVAL;
+  ctx->clockid.store(static_cast<int>(reg.clockid), std::memory_order_relaxed);
+  return 0;
+}
+
 int do_register(IoRingCtx* ctx, unsigned opcode, void* arg, unsigned nr_args) {
   switch (opcode) {
     case IORING_REGISTER_BUFFERS:
@@ -165,6 +176,15 @@ int do_register(IoRingCtx* ctx, unsigned opcode, void* arg, unsigned nr_args) {
     case uapi::kRegisterPbufStatus:
       if (!arg || nr_args != 1) return -EINVAL;
       return register_pbuf_status(ctx, arg);
+    case IORING_REGISTER_PERSONALITY:
+      if (arg || nr_args) return -EINVAL;
+      return ctx->personalities.add(current_creds());
+    case IORING_UNREGISTER_PERSONALITY:
+      if (arg) return -EINVAL;
+      return ctx->personalities.remove(nr_args) ? 0 : -EINVAL;
+    case uapi::kRegisterClock:
+      if (!arg || nr_args) return -EINVAL;
+      return register_clock(ctx, arg);
     case IORING_REGISTER_FILE_ALLOC_RANGE:
       if (!arg || nr_args) return -EINVAL;
       return register_file_alloc_range(ctx, arg);
@@ -187,6 +207,8 @@ int ring_register(int fd, unsigned opcode, void* arg, unsigned nr_args) {
     ret = -EEXIST;
   } else if (ctx->restricted.load(std::memory_order_acquire) && !register_op_allowed(ctx, opcode)) {
     ret = -EACCES;
+  } else if (opcode == IORING_REGISTER_SYNC_CANCEL) {
+    ret = arg && nr_args == 1 ? sync_cancel(ctx, arg) : -EINVAL;
   } else {
     core::LockGuard lock(ctx->uring_lock);
     ret = do_register(ctx, opcode, arg, nr_args);

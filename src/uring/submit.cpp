@@ -106,7 +106,10 @@ int init_req(IoRingCtx* ctx, IoKiocb* req, const io_uring_sqe* sqe) {
   if (!def->ioprio && sqe->ioprio) return -EINVAL;
   if (!def->iopoll && (ctx->flags & IORING_SETUP_IOPOLL)) return -EINVAL;
   if (def->needs_file) req->fd = sqe->fd;
-  if (sqe->personality) return -EINVAL;  // no personalities registered
+  if (const unsigned id = sqe->personality) {
+    req->creds = ctx->personalities.find(id);
+    if (!req->creds) return -EINVAL;
+  }
   return def->prep(req, sqe);
 }
 
@@ -277,7 +280,13 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags) {
     lt = req->link;
     lt->refs.store(2, std::memory_order_relaxed);
   }
-  const int ret = def->issue(req, issue_flags);
+  int ret;
+  if (req->creds) {
+    CredsOverride creds(req->creds.get());
+    ret = def->issue(req, issue_flags);
+  } else {
+    ret = def->issue(req, issue_flags);
+  }
   if (lt) queue_linked_timeout(lt);
   if (ret == kIouOk) {
     if (issue_flags & kIssueLocked)

@@ -50,6 +50,26 @@ constexpr unsigned kRegisterPbufStatus = 26;
 constexpr unsigned kPbufRingMmap = 1;
 constexpr unsigned kPbufRingInc = 2;
 
+// struct io_uring_sync_cancel_reg as 6.18 spells it (6.1 has pad[4] where
+// the opcode now is).
+struct SyncCancelReg {
+  std::uint64_t addr;
+  std::int32_t fd;
+  std::uint32_t flags;
+  struct __kernel_timespec timeout;
+  std::uint8_t opcode;
+  std::uint8_t pad[7];
+  std::uint64_t pad2[3];
+};
+static_assert(sizeof(SyncCancelReg) == 64);
+
+// IORING_REGISTER_CLOCK and struct io_uring_clock_register (6.12).
+constexpr unsigned kRegisterClock = 29;
+struct ClockRegister {
+  std::uint32_t clockid;
+  std::uint32_t resv[3];
+};
+
 // struct io_uring_buf_status (IORING_REGISTER_PBUF_STATUS).
 struct BufStatus {
   std::uint32_t buf_group;

@@ -12,6 +12,25 @@
 
 namespace iostack::uring {
 
+namespace {
+
+std::int64_t ns_of(clockid_t clock) {
+  struct timespec ts;
+  clock_gettime(clock, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+// An absolute time on the ring's clock (IORING_REGISTER_CLOCK) as a
+// CLOCK_MONOTONIC deadline, which the futex wait counts on.
+struct timespec to_monotonic(int clock, std::int64_t sec, std::int64_t nsec) {
+  std::int64_t t = sec * 1000000000LL + nsec;
+  if (clock == CLOCK_BOOTTIME) t -= ns_of(CLOCK_BOOTTIME) - ns_of(CLOCK_MONOTONIC);
+  if (t < 0) t = 0;
+  return {static_cast<time_t>(t / 1000000000LL), static_cast<long>(t % 1000000000LL)};
+}
+
+}  // namespace
+
 int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext) {
   if (min_events > ctx->cq_entries) min_events = ctx->cq_entries;
   if ((ctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
@@ -28,8 +47,7 @@ int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext
   const bool timed = ext->ts_set;
   if (timed) {
     if (flags & IORING_ENTER_ABS_TIMER) {
-      deadline.tv_sec = ext->sec;
-      deadline.tv_nsec = ext->nsec;
+      deadline = to_monotonic(ctx->clockid.load(std::memory_order_relaxed), ext->sec, ext->nsec);
     } else {
       clock_gettime(CLOCK_MONOTONIC, &deadline);
       deadline.tv_sec += ext->sec;

@@ -1,0 +1,189 @@
+// io_uring_register opcodes beside the resources: personalities, synchronous
+// cancellation and the wait clock, compared with the kernel.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include <string>
+
+#include "ring_harness.hpp"
+
+namespace uring_test {
+namespace {
+
+constexpr unsigned kRegisterClock = 29;  // IORING_REGISTER_CLOCK (6.12)
+
+// struct io_uring_sync_cancel_reg as 6.18 has it.
+struct SyncCancelReg {
+  std::uint64_t addr;
+  std::int32_t fd;
+  std::uint32_t flags;
+  struct __kernel_timespec timeout;
+  std::uint8_t opcode;
+  std::uint8_t pad[7];
+  std::uint64_t pad2[3];
+};
+
+SyncCancelReg sync_cancel_of(std::uint64_t user_data, unsigned flags = 0, int fd = -1) {
+  SyncCancelReg sc{};
+  sc.addr = user_data;
+  sc.flags = flags;
+  sc.fd = fd;
+  sc.timeout.tv_sec = -1;
+  sc.timeout.tv_nsec = -1;
+  return sc;
+}
+
+// An answer of io_uring_register, recorded beside the CQEs.
+Cqe answer(std::uint64_t tag, int res) { return Cqe{tag, res, 0}; }
+
+TEST(UringRegisterDiff, PersonalitiesAreNumberedAndLookedUp) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        int dummy = 0;
+        v.push_back(answer(100, r.reg(IORING_REGISTER_PERSONALITY, nullptr, 0)));
+        v.push_back(answer(101, r.reg(IORING_REGISTER_PERSONALITY, nullptr, 0)));
+        v.push_back(answer(102, r.reg(IORING_REGISTER_PERSONALITY, &dummy, 0)));
+        v.push_back(answer(103, r.reg(IORING_REGISTER_PERSONALITY, nullptr, 1)));
+        v.push_back(answer(104, r.reg(IORING_UNREGISTER_PERSONALITY, nullptr, 1)));
+        v.push_back(answer(105, r.reg(IORING_UNREGISTER_PERSONALITY, nullptr, 1)));
+        v.push_back(answer(106, r.reg(IORING_UNREGISTER_PERSONALITY, &dummy, 2)));
+        v.push_back(answer(107, r.reg(IORING_REGISTER_PERSONALITY, nullptr, 0)));
+        // A request names a registered personality, or fails at submission.
+        prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 1);
+        r.sqe_at(0)->personality = 2;
+        append(&v, submit_wait(r, 1));
+        io_uring_sqe* s = r.sqe();
+        prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 2);
+        s->personality = 1;  // unregistered above
+        prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 3);
+        v.push_back(answer(0, r.submit(0)));
+        append(&v, r.wait(1));
+        return v;
+      },
+      8);
+}
+
+TEST(UringRegisterDiff, PersonalityOpensWithTheRegisteredCredentials) {
+  SKIP_WITHOUT_KERNEL_URING();
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to change the thread's filesystem ids";
+  char path[] = "/tmp/iostack-personality-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  ASSERT_EQ(0, chmod(path, 0600));
+  compare_with_kernel(
+      [&path](Ring& r) {
+        std::vector<Cqe> v;
+        const int id = r.reg(IORING_REGISTER_PERSONALITY, nullptr, 0);
+        v.push_back(answer(100, id));
+        // This thread now looks at files as nobody; the personality is root.
+        const long prev = syscall(SYS_setfsuid, 65534);
+        io_uring_sqe* s = add(r, IORING_OP_OPENAT, AT_FDCWD, path, 0, 0, 1, 0);
+        s->open_flags = O_RDONLY | O_CLOEXEC;
+        s = add(r, IORING_OP_OPENAT, AT_FDCWD, path, 0, 0, 2, 0);
+        s->open_flags = O_RDONLY | O_CLOEXEC;
+        s->personality = static_cast<std::uint16_t>(id);
+        auto c = submit_wait(r, 2);
+        syscall(SYS_setfsuid, prev);
+        sort_by_user_data(&c);
+        for (Cqe& e : c) {
+          if (e.res >= 0) {
+            ::close(e.res);
+            e.res = 0;  // descriptor numbers differ between the two
+          }
+        }
+        append(&v, c);
+        return v;
+      },
+      8);
+  unlink(path);
+}
+
+TEST(UringRegisterDiff, SyncCancel) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        int p[2];
+        EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+        static char buf[2][16];
+        add(r, IORING_OP_READ, p[0], buf[0], sizeof(buf[0]), 0, 1, 0);
+        add(r, IORING_OP_READ, p[0], buf[1], sizeof(buf[1]), 0, 2, 0);
+        add(r, IORING_OP_READ, p[0], buf[1], sizeof(buf[1]), 0, 3, 0);
+        v.push_back(answer(0, r.submit(0)));
+        SyncCancelReg sc = sync_cancel_of(1);
+        v.push_back(answer(100, r.reg(IORING_REGISTER_SYNC_CANCEL, &sc, 1)));
+        append(&v, r.wait(1));
+        sc = sync_cancel_of(1);  // gone now
+        v.push_back(answer(101, r.reg(IORING_REGISTER_SYNC_CANCEL, &sc, 1)));
+        sc = sync_cancel_of(0, IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL, p[0]);
+        v.push_back(answer(102, r.reg(IORING_REGISTER_SYNC_CANCEL, &sc, 1)));
+        auto c = r.wait(2);
+        sort_by_user_data(&c);
+        append(&v, c);
+        // Refusals: flags, padding, descriptors, arguments.
+        sc = sync_cancel_of(1, 1u << 7);
+        v.push_back(answer(103, r.reg(IORING_REGISTER_SYNC_CANCEL, &sc, 1)));
+        sc = sync_cancel_of(1);
+        sc.pad[3] = 1;
+        v.push_back(answer(104, r.reg(IORING_REGISTER_SYNC_CANCEL, &sc, 1)));
+        sc = sync_cancel_of(1);
+        sc.pad2[2] = 1;
+        v.push_back(answer(105, r.reg(IORING_REGISTER_SYNC_CANCEL, &sc, 1)));
+        sc = sync_cancel_of(0, IORING_ASYNC_CANCEL_FD, 999);
+        v.push_back(answer(106, r.reg(IORING_REGISTER_SYNC_CANCEL, &sc, 1)));
+        sc = sync_cancel_of(0, IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_FD_FIXED, 3);
+        v.push_back(answer(107, r.reg(IORING_REGISTER_SYNC_CANCEL, &sc, 1)));
+        sc = sync_cancel_of(1);
+        v.push_back(answer(108, r.reg(IORING_REGISTER_SYNC_CANCEL, &sc, 2)));
+        v.push_back(answer(109, r.reg(IORING_REGISTER_SYNC_CANCEL, nullptr, 1)));
+        v.push_back(answer(110, r.reg(IORING_REGISTER_SYNC_CANCEL,
+                                      reinterpret_cast<void*>(std::uintptr_t{8}), 1)));
+        ::close(p[0]);
+        ::close(p[1]);
+        return v;
+      },
+      8);
+}
+
+TEST(UringRegisterDiff, WaitClock) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        std::uint32_t reg[4] = {CLOCK_REALTIME, 0, 0, 0};
+        v.push_back(answer(100, r.reg(kRegisterClock, reg, 0)));
+        reg[0] = CLOCK_BOOTTIME;
+        reg[2] = 1;
+        v.push_back(answer(101, r.reg(kRegisterClock, reg, 0)));
+        reg[2] = 0;
+        v.push_back(answer(102, r.reg(kRegisterClock, reg, 1)));
+        v.push_back(answer(103, r.reg(kRegisterClock, nullptr, 0)));
+        v.push_back(answer(104, r.reg(kRegisterClock, reg, 0)));
+        // An absolute timeout on the boot clock a little ahead: -ETIME.
+        struct timespec now;
+        clock_gettime(CLOCK_BOOTTIME, &now);
+        struct __kernel_timespec ts = {now.tv_sec, now.tv_nsec + 20 * 1000 * 1000};
+        if (ts.tv_nsec >= 1000000000) {
+          ts.tv_sec += 1;
+          ts.tv_nsec -= 1000000000;
+        }
+        io_uring_getevents_arg arg{};
+        arg.ts = reinterpret_cast<std::uintptr_t>(&ts);
+        v.push_back(answer(
+            105,
+            r.enter(0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG | IORING_ENTER_ABS_TIMER,
+                    &arg, sizeof(arg))));
+        reg[0] = CLOCK_MONOTONIC;
+        v.push_back(answer(106, r.reg(kRegisterClock, reg, 0)));
+        return v;
+      },
+      8);
+}
+
+}  // namespace
+}  // namespace uring_test
