@@ -28,7 +28,7 @@ URING_EXPORT int io_uring_free_buf_ring(struct io_uring* ring, struct io_uring_b
 URING_EXPORT int io_uring_buf_ring_head(struct io_uring* ring, int buf_group, __u16* head);
 
 static int reg(struct io_uring* ring, unsigned opcode, void* arg, unsigned nr) {
-  return iostack_io_uring_register(ring->ring_fd, opcode, arg, nr);
+  return iostack_ring_register(ring, opcode, arg, nr);
 }
 
 /* Anonymous memory for the ring, registered; NULL and *err on failure. */

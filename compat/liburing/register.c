@@ -9,7 +9,7 @@
 #include "internal.h"
 
 static int reg(struct io_uring* ring, unsigned opcode, const void* arg, unsigned nr) {
-  return iostack_io_uring_register(ring->ring_fd, opcode, (void*)arg, nr);
+  return iostack_ring_register(ring, opcode, arg, nr);
 }
 
 /* For wrappers that report only success or failure. */

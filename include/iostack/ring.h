@@ -23,6 +23,10 @@ extern "C" {
 /* ring->int_flags bit liburing 2.3 sets once the ring fd is registered
  * (io_uring_register_ring_fd): enters then use the registered index. */
 #define IOSTACK_RING_INT_FLAG_REG_RING 1
+/* And liburing 2.4's, set beside it where the engine takes io_uring_register
+ * by the registered index too (IORING_FEAT_REG_REG_RING): the ring fd may
+ * then be closed (io_uring_close_ring_fd). */
+#define IOSTACK_RING_INT_FLAG_REG_REG_RING 2
 
 /* io_uring_queue_init_params / io_uring_queue_init / io_uring_queue_mmap /
  * io_uring_queue_exit / io_uring_ring_dontfork. */
@@ -35,6 +39,13 @@ IOSTACK_API int iostack_ring_dontfork(struct io_uring* ring);
 /* io_uring_register_ring_fd / io_uring_unregister_ring_fd. */
 IOSTACK_API int iostack_ring_register_ring_fd(struct io_uring* ring);
 IOSTACK_API int iostack_ring_unregister_ring_fd(struct io_uring* ring);
+/* io_uring_close_ring_fd (liburing 2.4): 1 once the ring is reached only
+ * through its registered index. */
+IOSTACK_API int iostack_ring_close_ring_fd(struct io_uring* ring);
+/* io_uring_register(2) on `ring` as liburing's do_register makes it: by the
+ * registered index where the ring has one that register accepts. */
+IOSTACK_API int iostack_ring_register(struct io_uring* ring, unsigned opcode, const void* arg,
+                                      unsigned nr);
 
 /* io_uring_submit / io_uring_submit_and_wait / io_uring_submit_and_get_events. */
 IOSTACK_API int iostack_ring_submit(struct io_uring* ring);

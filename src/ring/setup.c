@@ -133,7 +133,7 @@ void iostack_ring_queue_exit(struct io_uring* ring) {
   unmap_rings(sq, &ring->cq);
   /* Frees the registered slot now rather than when the thread exits. */
   if (ring->int_flags & IOSTACK_RING_INT_FLAG_REG_RING) iostack_ring_unregister_ring_fd(ring);
-  close_ring(ring->ring_fd);
+  if (ring->ring_fd != -1) close_ring(ring->ring_fd);
 }
 
 /* madvise(MADV_DONTFORK) as -errno, leaving errno as liburing's raw system
@@ -160,10 +160,12 @@ int iostack_ring_register_ring_fd(struct io_uring* ring) {
   memset(&up, 0, sizeof(up));
   up.offset = -1U; /* any free slot */
   up.data = (__u64)ring->ring_fd;
-  const int ret = iostack_io_uring_register(ring->ring_fd, IORING_REGISTER_RING_FDS, &up, 1);
+  const int ret = iostack_ring_register(ring, IORING_REGISTER_RING_FDS, &up, 1);
   if (ret == 1) {
     ring->enter_ring_fd = (int)up.offset;
     ring->int_flags |= IOSTACK_RING_INT_FLAG_REG_RING;
+    if (ring->features & IORING_FEAT_REG_REG_RING)
+      ring->int_flags |= IOSTACK_RING_INT_FLAG_REG_REG_RING;
   }
   return ret;
 }
@@ -172,10 +174,29 @@ int iostack_ring_unregister_ring_fd(struct io_uring* ring) {
   struct io_uring_rsrc_update up;
   memset(&up, 0, sizeof(up));
   up.offset = (__u32)ring->enter_ring_fd;
-  const int ret = iostack_io_uring_register(ring->ring_fd, IORING_UNREGISTER_RING_FDS, &up, 1);
+  const int ret = iostack_ring_register(ring, IORING_UNREGISTER_RING_FDS, &up, 1);
   if (ret == 1) {
     ring->enter_ring_fd = ring->ring_fd;
-    ring->int_flags &= (__u8)~IOSTACK_RING_INT_FLAG_REG_RING;
+    ring->int_flags &=
+        (__u8) ~(IOSTACK_RING_INT_FLAG_REG_RING | IOSTACK_RING_INT_FLAG_REG_REG_RING);
   }
   return ret;
+}
+
+int iostack_ring_close_ring_fd(struct io_uring* ring) {
+  if (!(ring->features & IORING_FEAT_REG_REG_RING)) return -EOPNOTSUPP;
+  if (!(ring->int_flags & IOSTACK_RING_INT_FLAG_REG_RING)) return -EINVAL;
+  if (ring->ring_fd == -1) return -EBADF;
+  close_ring(ring->ring_fd);
+  ring->ring_fd = -1;
+  return 1;
+}
+
+int iostack_ring_register(struct io_uring* ring, unsigned opcode, const void* arg, unsigned nr) {
+  int fd = ring->ring_fd;
+  if (ring->int_flags & IOSTACK_RING_INT_FLAG_REG_REG_RING) {
+    opcode |= IORING_REGISTER_USE_REGISTERED_RING;
+    fd = ring->enter_ring_fd;
+  }
+  return iostack_io_uring_register(fd, opcode, (void*)arg, nr);
 }

@@ -19,6 +19,13 @@ target_link_libraries(compat_uring_client PRIVATE PkgConfig::LIBURING)
 set_target_properties(compat_uring_client PROPERTIES
   OUTPUT_NAME uring_client RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
 
+# A program built for liburing 2.4-2.9, taking the newer functions by version.
+add_executable(compat_newer_liburing_client
+  ${PROJECT_SOURCE_DIR}/tests/compat/newer_liburing_client.c)
+target_link_libraries(compat_newer_liburing_client PRIVATE PkgConfig::LIBURING ${CMAKE_DL_LIBS})
+set_target_properties(compat_newer_liburing_client PROPERTIES
+  OUTPUT_NAME newer_liburing_client RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
+
 # Raw io_uring system calls on a ring descriptor used as a file (dup, poll, epoll).
 add_executable(compat_ring_fd_client ${PROJECT_SOURCE_DIR}/tests/compat/ring_fd_client.c)
 set_target_properties(compat_ring_fd_client PROPERTIES
@@ -58,10 +65,11 @@ if(IOSTACK_NM AND IOSTACK_READELF)
     IOSTACK_NM="${IOSTACK_NM}" IOSTACK_READELF="${IOSTACK_READELF}")
 endif()
 
-add_dependencies(test_compat compat_seccomp_exec compat_uring_client compat_ring_fd_client compat_sigchain_client iostack_shared)
+add_dependencies(test_compat compat_seccomp_exec compat_uring_client compat_newer_liburing_client compat_ring_fd_client compat_sigchain_client iostack_shared)
 target_compile_definitions(test_compat PRIVATE
   IOSTACK_COMPAT_SECCOMP_EXEC="$<TARGET_FILE:compat_seccomp_exec>"
   IOSTACK_COMPAT_URING_CLIENT="$<TARGET_FILE:compat_uring_client>"
+  IOSTACK_COMPAT_NEWER_LIBURING_CLIENT="$<TARGET_FILE:compat_newer_liburing_client>"
   IOSTACK_COMPAT_RING_FD_CLIENT="$<TARGET_FILE:compat_ring_fd_client>"
   IOSTACK_COMPAT_SIGCHAIN_CLIENT="$<TARGET_FILE:compat_sigchain_client>"
   IOSTACK_COMPAT_SCRATCH_DIR="${_compat_out}"

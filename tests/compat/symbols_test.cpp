@@ -52,6 +52,34 @@ TEST(DropInSymbols, ExportsExactlyTheSystemLiburingSymbols) {
         << "extra export: " << s;
 }
 
+// Every function liburing 2.4 to 2.9 added, under its node (liburing 2.9's
+// liburing.map), so that programs built against those versions load.
+TEST(DropInSymbols, ExportsTheFunctionsOfLiburing24To29) {
+  const auto ours = defined_symbols(IOSTACK_COMPAT_LIBURING);
+  for (const char* s : {"LIBURING_2.4 io_uring_major_version",
+                        "LIBURING_2.4 io_uring_minor_version",
+                        "LIBURING_2.4 io_uring_check_version",
+                        "LIBURING_2.4 io_uring_close_ring_fd",
+                        "LIBURING_2.4 io_uring_enable_rings",
+                        "LIBURING_2.4 io_uring_register_restrictions",
+                        "LIBURING_2.4 io_uring_setup_buf_ring",
+                        "LIBURING_2.4 io_uring_free_buf_ring",
+                        "LIBURING_2.5 io_uring_queue_init_mem",
+                        "LIBURING_2.6 io_uring_buf_ring_head",
+                        "LIBURING_2.6 io_uring_register_napi",
+                        "LIBURING_2.6 io_uring_unregister_napi",
+                        "LIBURING_2.8 io_uring_register_clock",
+                        "LIBURING_2.8 io_uring_submit_and_wait_min_timeout",
+                        "LIBURING_2.8 io_uring_wait_cqes_min_timeout",
+                        "LIBURING_2.8 io_uring_clone_buffers",
+                        "LIBURING_2.9 io_uring_resize_rings",
+                        "LIBURING_2.9 io_uring_register_wait_reg",
+                        "LIBURING_2.9 io_uring_submit_and_wait_reg",
+                        "LIBURING_2.9 io_uring_clone_buffers_offset",
+                        "LIBURING_2.9 io_uring_register_region"})
+    EXPECT_TRUE(ours.count(s)) << "missing: " << s;
+}
+
 TEST(DropInSymbols, SonameIsLiburingSo2AndItDoesNotNeedTheRealOne) {
   const std::string dyn = dynamic_section(IOSTACK_COMPAT_LIBURING);
   EXPECT_NE(dyn.find("SONAME               liburing.so.2\n"), std::string::npos) << dyn;

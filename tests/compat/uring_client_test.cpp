@@ -50,6 +50,27 @@ TEST(UringClient, DropInUnderTheFilterPrintsWhatTheKernelPrints) {
   EXPECT_EQ(ours.output, kernel.output);
 }
 
+// A program built for liburing 2.9 finds the newer functions under their
+// symbol versions and gets liburing 2.9's and the kernel's answers.
+TEST(UringClient, NewerLiburingFunctionsAnswerUnderTheFilter) {
+  SKIP_IF_SANITIZED();
+  const auto r =
+      compat::run({IOSTACK_COMPAT_SECCOMP_EXEC, IOSTACK_COMPAT_NEWER_LIBURING_CLIENT}, {kDropIn});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output,
+            "version 2.9 check(2,9)=0 check(2,10)=1\n"
+            "register_ring_fd 1\n"
+            "close_ring_fd 1 then -9\n"
+            "submit_and_wait 1\n"
+            "peek 0 res 0\n"
+            "register_clock 0\n"
+            "restrictions 0 enable 0\n"
+            "submit_and_wait 2\n"
+            "cqe res 0\n"
+            "cqe res -13\n"
+            "queue_init_mem errno\n");
+}
+
 // The loader takes a preloaded library of the same soname instead of the
 // system's, so LD_PRELOAD works as well as LD_LIBRARY_PATH.
 TEST(UringClient, DropInWorksThroughLdPreloadToo) {
