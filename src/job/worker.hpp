@@ -46,6 +46,8 @@ class Worker {
   const JobProgress& progress() const { return progress_; }
   // Bytes the job means to move (0 when time-based), for the ETA.
   std::uint64_t planned_bytes() const { return opts_.time_based ? 0 : io_limit_; }
+  // The replayed I/Os after remapping onto the device (empty unless replaying).
+  const std::vector<ReplayIo>& replay_log() const { return replay_; }
 
  private:
   enum class Prep { kOk, kDone, kThrottled };
@@ -53,6 +55,8 @@ class Worker {
   void do_io(bool verify_phase);
   Prep prep_main(IoUnit* u, std::uint64_t now);
   Prep prep_verify(IoUnit* u);
+  Prep prep_replay(IoUnit* u, std::uint64_t now);
+  void do_trim(IoUnit* u, std::uint64_t now);
   void commit();
   void reap(unsigned min);
   void complete(IoUnit* u, std::uint64_t now);
@@ -90,6 +94,13 @@ class Worker {
   bool in_ramp_ = false;
   std::uint64_t rate_period_[kRwDirs] = {0, 0, 0};
   std::uint64_t rate_next_[kRwDirs] = {0, 0, 0};
+
+  // Replay: the log moved onto this job's range, the next entry, and when
+  // the replay started (entries are due relative to it).
+  std::vector<ReplayIo> replay_;
+  std::size_t replay_pos_ = 0;
+  bool replaying_ = false;
+  std::uint64_t replay_start_ = 0;
 
   // Blocks written (offset -> length) for the verify phase.
   std::map<std::uint64_t, std::uint32_t> written_;
