@@ -31,9 +31,19 @@ std::vector<ReplayIo> make_schedule(const Trace& t, long proc, const ReplaySetti
   return v;
 }
 
+std::uint64_t remap_offset(std::uint64_t off, std::uint32_t len, std::uint64_t start,
+                           std::uint64_t size, std::uint32_t align) {
+  if (align == 0) align = 1;
+  if (off > size - len) {
+    off %= size;
+    off -= off % align;
+    if (off > size - len) off = (size - len) - (size - len) % align;
+  }
+  return start + off;
+}
+
 bool remap_offsets(std::vector<ReplayIo>* ios, std::uint64_t start, std::uint64_t size,
                    std::uint32_t align, const std::string& what, std::string* err) {
-  if (align == 0) align = 1;
   for (std::size_t i = 0; i < ios->size(); ++i) {
     ReplayIo& r = (*ios)[i];
     if (r.ddir == kSync) continue;
@@ -42,13 +52,7 @@ bool remap_offsets(std::vector<ReplayIo>* ios, std::uint64_t start, std::uint64_
              " bytes is larger than the device's " + std::to_string(size);
       return false;
     }
-    std::uint64_t off = r.offset;
-    if (off > size - r.len) {
-      off %= size;
-      off -= off % align;
-      if (off > size - r.len) off = (size - r.len) - (size - r.len) % align;
-    }
-    r.offset = start + off;
+    r.offset = remap_offset(r.offset, r.len, start, size, align);
   }
   return true;
 }

@@ -38,6 +38,9 @@ std::vector<ReplayIo> make_schedule(const Trace& t, long proc, const ReplaySetti
 // naming `what` when an I/O is larger than the device.
 bool remap_offsets(std::vector<ReplayIo>* ios, std::uint64_t start, std::uint64_t size,
                    std::uint32_t align, const std::string& what, std::string* err);
+// The same for one I/O of `len` <= size bytes at `offset`.
+std::uint64_t remap_offset(std::uint64_t offset, std::uint32_t len, std::uint64_t start,
+                           std::uint64_t size, std::uint32_t align);
 
 // Largest length per direction (read, write, trim), for the I/O buffers.
 void max_lengths(const std::vector<ReplayIo>& ios, std::uint32_t out[kRwDirs]);

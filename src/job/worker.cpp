@@ -100,14 +100,20 @@ bool Worker::setup(std::string* err) {
 
   io_limit_ = o.io_size ? o.io_size : range_.size;
   if (o.replay) {
-    replay_ = *o.replay;
-    const std::uint32_t lbs = dev_->queue()->limits().logical_block_size;
-    if (!remap_offsets(&replay_, range_.offset, range_.size, lbs,
-                       def_.loc.str() + ": job '" + o.name + "'", err))
-      return false;
-    replaying_ = true;
+    replay_log_ = o.replay.get();
+    replay_align_ = dev_->queue()->limits().logical_block_size;
     io_limit_ = 0;
-    for (const ReplayIo& r : replay_) io_limit_ += r.len;
+    for (std::size_t i = 0; i < replay_log_->size(); ++i) {
+      const ReplayIo& r = (*replay_log_)[i];
+      if (r.len > range_.size) {
+        *err = def_.loc.str() + ": job '" + o.name + "': I/O " + std::to_string(i) + " of " +
+               std::to_string(r.len) + " bytes is larger than the device's " +
+               std::to_string(range_.size);
+        return false;
+      }
+      io_limit_ += r.len;
+    }
+    replaying_ = true;
   }
   for (int d = 0; d < kRwDirs; ++d)
     if (o.rate_iops[d]) rate_period_[d] = 1000000000ull / o.rate_iops[d];
@@ -174,12 +180,14 @@ void Worker::sample(std::uint64_t now, bool force) {
 }
 
 Worker::Prep Worker::prep_replay(IoUnit* u, std::uint64_t now) {
-  if (replay_pos_ >= replay_.size()) return Prep::kDone;
-  const ReplayIo& r = replay_[replay_pos_];
+  if (replay_pos_ >= replay_log_->size()) return Prep::kDone;
+  const ReplayIo& r = (*replay_log_)[replay_pos_];
   if (now < replay_start_ + r.due_ns) return Prep::kThrottled;
   ++replay_pos_;
   u->ddir = r.ddir;
-  u->offset = r.offset;
+  u->offset = r.ddir == kSync
+                  ? 0
+                  : remap_offset(r.offset, r.len, range_.offset, range_.size, replay_align_);
   u->len = r.len;
   u->verify_read = false;
   if (r.ddir == kSync) {
@@ -378,7 +386,7 @@ void Worker::do_io(bool verify_phase) {
           if (rate_period_[d] && rate_next_[d] > now) wait = std::min(wait, rate_next_[d] - now);
         std::uint64_t nap = 1000000;
         if (replaying_) {
-          const std::uint64_t due = replay_start_ + replay_[replay_pos_].due_ns;
+          const std::uint64_t due = replay_start_ + (*replay_log_)[replay_pos_].due_ns;
           wait = due > now ? due - now : 0;
           if (wait <= kReplaySpinNs) {
             std::this_thread::yield();

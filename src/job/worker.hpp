@@ -46,8 +46,6 @@ class Worker {
   const JobProgress& progress() const { return progress_; }
   // Bytes the job means to move (0 when time-based), for the ETA.
   std::uint64_t planned_bytes() const { return opts_.time_based ? 0 : io_limit_; }
-  // The replayed I/Os after remapping onto the device (empty unless replaying).
-  const std::vector<ReplayIo>& replay_log() const { return replay_; }
 
  private:
   enum class Prep { kOk, kDone, kThrottled };
@@ -95,9 +93,11 @@ class Worker {
   std::uint64_t rate_period_[kRwDirs] = {0, 0, 0};
   std::uint64_t rate_next_[kRwDirs] = {0, 0, 0};
 
-  // Replay: the log moved onto this job's range, the next entry, and when
-  // the replay started (entries are due relative to it).
-  std::vector<ReplayIo> replay_;
+  // Replay: the log (shared by clones; offsets are moved onto this job's
+  // range as each I/O is issued), the next entry, and when the replay
+  // started (entries are due relative to it).
+  const std::vector<ReplayIo>* replay_log_ = nullptr;
+  std::uint32_t replay_align_ = 512;
   std::size_t replay_pos_ = 0;
   bool replaying_ = false;
   std::uint64_t replay_start_ = 0;
