@@ -65,6 +65,7 @@ struct JobOptions {
   std::string filename;
   std::string ioengine = "psync";  // fio's default on Linux
   unsigned iodepth = 1;
+  bool iodepth_set = false;    // given: a blktrace replay does not probe its own
   unsigned iodepth_batch = 1;  // iodepth_batch_submit (0 = iodepth)
   unsigned iodepth_batch_complete_min = 1;
   unsigned iodepth_low = 0;  // 0: same as iodepth

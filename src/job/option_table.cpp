@@ -385,7 +385,10 @@ const std::vector<OptionDef>& table() {
          return std::string();
        }},
       {{"iodepth"},
-       [](JobOptions* o, const OptEntry& e) { return set_uint(e, 1, 65536, &o->iodepth); }},
+       [](JobOptions* o, const OptEntry& e) {
+         o->iodepth_set = true;
+         return set_uint(e, 1, 65536, &o->iodepth);
+       }},
       {{"iodepth_batch_submit", "iodepth_batch"},
        [](JobOptions* o, const OptEntry& e) { return set_uint(e, 0, 65536, &o->iodepth_batch); }},
       {{"iodepth_batch_complete_min", "iodepth_batch_complete"},

@@ -48,6 +48,11 @@ bool load_read_iolog(JobOptions* o, std::string* err) {
     return false;
   }
   set_replay(o, std::move(ios));
+  // fio replays a blktrace at the depth it probed unless told otherwise.
+  if (t.probed_depth && !o->iodepth_set) {
+    o->iodepth = t.probed_depth;
+    o->iodepth_low = t.probed_depth;
+  }
   return true;
 }
 

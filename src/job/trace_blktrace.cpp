@@ -23,6 +23,45 @@ int ddir_of(const trace::BlkIoTrace& t) {
   return (cats & trace::kTcWrite) ? kWrite : kRead;
 }
 
+// fio's depth probe: queue events counted per direction since the last
+// completion of that direction, the largest count kept; 1 for a direction
+// with I/O but no count, at most 1024 (stacked devices may never complete).
+unsigned probe_depth(const std::vector<Event>& all, const std::vector<Event>& used) {
+  auto dir = [](const trace::BlkIoTrace& t) -> int {
+    const std::uint32_t c = t.action >> trace::kTcShift;
+    if (c & trace::kTcRead) return kRead;
+    if (c & trace::kTcWrite) return kWrite;
+    if (c & trace::kTcDiscard) return kTrim;
+    return -1;
+  };
+  long cur[kRwDirs] = {0, 0, 0}, depth[kRwDirs] = {0, 0, 0};
+  for (const Event& e : all) {
+    const int d = dir(e.rec->t);
+    if (d < 0) continue;
+    const std::uint32_t act = e.rec->t.action & trace::kActMask;
+    if (act == trace::kActQueue) {
+      ++cur[d];
+    } else if (act == trace::kActBackmerge || act == trace::kActFrontmerge) {
+      --cur[d];
+    } else if (act == trace::kActComplete) {
+      depth[d] = std::max(depth[d], cur[d]);
+      cur[d] = 0;
+    }
+  }
+  bool has[kRwDirs] = {false, false, false};
+  for (const Event& e : used) {
+    const int d = ddir_of(e.rec->t);
+    if (d < kRwDirs) has[d] = true;
+  }
+  long m = 0;
+  for (int d = 0; d < kRwDirs; ++d) {
+    if (depth[d] > 1024) depth[d] = 1024;
+    if (depth[d] <= 0 && has[d]) depth[d] = 1;
+    m = std::max(m, depth[d]);
+  }
+  return static_cast<unsigned>(m);
+}
+
 }  // namespace
 
 bool read_blktrace_set(const std::vector<std::string>& files, Trace* out, std::string* err) {
@@ -32,7 +71,7 @@ bool read_blktrace_set(const std::vector<std::string>& files, Trace* out, std::s
 
   // Names first: a pid's PROCESS note may sit in another cpu's file.
   std::map<std::uint32_t, std::string> comm;
-  std::vector<Event> queued, issued;
+  std::vector<Event> queued, issued, all;
   for (std::size_t f = 0; f < files.size(); ++f) {
     for (std::size_t i = 0; i < recs[f].size(); ++i) {
       const trace::TraceRecord& r = recs[f][i];
@@ -40,6 +79,7 @@ bool read_blktrace_set(const std::vector<std::string>& files, Trace* out, std::s
         if (r.t.action == trace::kBlkTnProcess) comm[r.t.pid] = r.comm();
         continue;
       }
+      all.push_back({r.t.time, f, i, &r});
       const std::uint32_t act = r.t.action & trace::kActMask;
       // Passthrough commands are not file system I/O; blkparse shows them apart.
       if (r.t.action & trace::tc_act(trace::kTcPc)) continue;
@@ -48,13 +88,16 @@ bool read_blktrace_set(const std::vector<std::string>& files, Trace* out, std::s
     }
   }
   std::vector<Event>& use = queued.empty() ? issued : queued;
-  std::stable_sort(use.begin(), use.end(), [](const Event& a, const Event& b) {
+  const auto by_time = [](const Event& a, const Event& b) {
     if (a.time != b.time) return a.time < b.time;
     if (a.file != b.file) return a.file < b.file;
     return a.index < b.index;
-  });
+  };
+  std::stable_sort(use.begin(), use.end(), by_time);
+  std::stable_sort(all.begin(), all.end(), by_time);
   Trace t;
   t.blktrace = true;
+  t.probed_depth = probe_depth(all, use);
   const std::uint64_t t0 = use.empty() ? 0 : use.front().time;
   for (const Event& e : use) {
     const trace::BlkIoTrace& b = e.rec->t;

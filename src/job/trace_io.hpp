@@ -32,6 +32,9 @@ struct Trace {
   std::vector<TraceIo> ios;  // in issue order (time, then record order)
   std::vector<TraceProc> procs;
   bool blktrace = false;  // read from blktrace records (fio aligns their lengths too)
+  // blktrace: the queue depth fio probes from the records (load_blktrace),
+  // which read_iolog uses unless the job sets iodepth; 0 otherwise.
+  unsigned probed_depth = 0;
   // Finds or adds a process; returns its index.
   std::uint32_t proc_index(std::int64_t pid, const std::string& comm);
 };

@@ -181,6 +181,7 @@ bool read_traces(const std::vector<std::string>& paths, Trace* out, std::string*
     m.blktrace = true;
     for (const Trace& t : traces) {
       m.blktrace = m.blktrace && t.blktrace;
+      m.probed_depth = std::max(m.probed_depth, t.probed_depth);
       for (TraceIo io : t.ios) {
         const TraceProc& pr = t.procs[io.proc];
         io.proc = m.proc_index(pr.pid, pr.comm);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "job/read_iolog.hpp"
 #include "job/trace_io.hpp"
 #include "trace/blktrace_api.hpp"
 
@@ -126,6 +127,35 @@ TEST(TraceBlktrace, IssueEventsWhenThereAreNoQueueEventsAndOtherByteOrder) {
   EXPECT_EQ(t.ios[1].ddir, kRead);
   EXPECT_EQ(t.ios[1].time_ns, 1000u);
   EXPECT_EQ(t.procs[t.ios[0].proc].comm, "7");  // no PROCESS note: the pid
+}
+
+// fio's probe: queue events since the last completion of the direction.
+TEST(TraceBlktrace, ProbesTheQueueDepthAsFio) {
+  TempDir d;
+  const std::uint32_t c = bt::kBlkTaComplete | bt::tc_act(bt::kTcRead);
+  const std::uint32_t m = bt::kBlkTaBackmerge | bt::tc_act(bt::kTcRead);
+  const std::string p =
+      d.file("depth.bin",
+             record(q(bt::kTcRead), 1, 0, 4096, 1, 0) + record(q(bt::kTcRead), 2, 8, 4096, 1, 0) +
+                 record(q(bt::kTcRead), 3, 16, 4096, 1, 0) + record(m, 3, 16, 4096, 1, 0) +
+                 record(q(bt::kTcRead), 4, 24, 4096, 1, 0) + record(c, 5, 0, 4096, 1, 0) +
+                 record(q(bt::kTcRead), 6, 32, 4096, 1, 0) + record(c, 7, 32, 4096, 1, 0) +
+                 record(q(bt::kTcWrite), 8, 40, 4096, 1, 0));
+  Trace t;
+  std::string err;
+  ASSERT_TRUE(read_traces({p}, &t, &err)) << err;
+  EXPECT_EQ(t.probed_depth, 3u);  // 4 queued, 1 merged, before the first completion
+  // read_iolog takes it unless the job sets iodepth.
+  JobOptions o;
+  o.read_iolog = p;
+  ASSERT_TRUE(load_read_iolog(&o, &err)) << err;
+  EXPECT_EQ(o.iodepth, 3u);
+  JobOptions o2;
+  o2.read_iolog = p;
+  o2.iodepth = 7;
+  o2.iodepth_set = true;
+  ASSERT_TRUE(load_read_iolog(&o2, &err)) << err;
+  EXPECT_EQ(o2.iodepth, 7u);
 }
 
 TEST(TraceIolog, Version2ActionsAndWait) {
