@@ -46,14 +46,19 @@ std::vector<std::string> cpu_files(const std::string& base) {
   return v;
 }
 
-bool read_one(const std::string& path, Trace* out, std::string* err) {
+// A text trace into *out; a blktrace file only joins *blk_files, since the
+// files of one capture share a clock and are merged as one set.
+bool read_one(const std::string& path, Trace* out, std::vector<std::string>* blk_files,
+              bool* is_blk, std::string* err) {
   std::string text;
   if (!read_text(path, &text, err)) return false;
   TraceFormat f;
   if (!detect_trace_format(path, text.substr(0, 256), &f, err)) return false;
+  *is_blk = f == TraceFormat::kBlktrace;
   switch (f) {
     case TraceFormat::kBlktrace:
-      return read_blktrace_set({path}, out, err);
+      blk_files->push_back(path);
+      return true;
     case TraceFormat::kIologV2:
     case TraceFormat::kIologV3:
       return parse_iolog(text, path, out, err);
@@ -63,7 +68,7 @@ bool read_one(const std::string& path, Trace* out, std::string* err) {
   return false;
 }
 
-bool read_dir(const std::string& dir, std::vector<Trace>* traces, std::string* err) {
+bool read_dir(const std::string& dir, std::vector<std::string>* blk_files, std::string* err) {
   DIR* d = ::opendir(dir.c_str());
   if (!d) {
     *err = dir + ": cannot open: " + std::strerror(errno);
@@ -86,9 +91,7 @@ bool read_dir(const std::string& dir, std::vector<Trace>* traces, std::string* e
       *err = base + ".blktrace.0: missing (blkparse reads cpu files from 0 up)";
       return false;
     }
-    Trace t;
-    if (!read_blktrace_set(files, &t, err)) return false;
-    traces->push_back(std::move(t));
+    blk_files->insert(blk_files->end(), files.begin(), files.end());
   }
   return true;
 }
@@ -151,17 +154,21 @@ bool read_traces(const std::vector<std::string>& paths, Trace* out, std::string*
     *err = "no trace given";
     return false;
   }
+  // blktrace files all go into one set: one capture's cpu files (or
+  // devices) share its clock, so their times are compared as recorded.
   std::vector<Trace> traces;
+  std::vector<std::string> blk_files;
   for (const std::string& p : paths) {
     bool dir = false;
     if (exists(p, &dir)) {
       if (dir) {
-        if (!read_dir(p, &traces, err)) return false;
+        if (!read_dir(p, &blk_files, err)) return false;
         continue;
       }
       Trace t;
-      if (!read_one(p, &t, err)) return false;
-      traces.push_back(std::move(t));
+      bool is_blk = false;
+      if (!read_one(p, &t, &blk_files, &is_blk, err)) return false;
+      if (!is_blk) traces.push_back(std::move(t));
       continue;
     }
     const auto files = cpu_files(p);
@@ -169,8 +176,11 @@ bool read_traces(const std::vector<std::string>& paths, Trace* out, std::string*
       *err = p + ": no such file (nor " + p + ".blktrace.0)";
       return false;
     }
+    blk_files.insert(blk_files.end(), files.begin(), files.end());
+  }
+  if (!blk_files.empty()) {
     Trace t;
-    if (!read_blktrace_set(files, &t, err)) return false;
+    if (!read_blktrace_set(blk_files, &t, err)) return false;
     traces.push_back(std::move(t));
   }
   if (traces.size() == 1) {

@@ -103,10 +103,19 @@ TEST(TraceBlktrace, PerCpuFilesMergeByTimeAndKeepQueueEvents) {
     EXPECT_EQ(t.procs[t.ios[i].proc].comm, want[i].comm) << i;
   }
   EXPECT_EQ(t.procs[t.ios[0].proc].pid, 100);
-  // A directory of captures reads the same.
-  Trace t2;
-  ASSERT_TRUE(read_traces({d.path}, &t2, &err)) << err;
-  EXPECT_EQ(t2.ios.size(), 5u);
+  // A directory of captures, or the cpu files one by one, read the same:
+  // one capture's files share its clock.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{d.path},
+        std::vector<std::string>{d.path + "/sda.blktrace.1", d.path + "/sda.blktrace.0"}}) {
+    Trace t2;
+    ASSERT_TRUE(read_traces(args, &t2, &err)) << err;
+    ASSERT_EQ(t2.ios.size(), 5u);
+    for (std::size_t i = 0; i < 5; ++i) {
+      EXPECT_EQ(t2.ios[i].time_ns, want[i].time) << i;
+      EXPECT_EQ(t2.ios[i].offset, want[i].off) << i;
+    }
+  }
 }
 
 TEST(TraceBlktrace, IssueEventsWhenThereAreNoQueueEventsAndOtherByteOrder) {
