@@ -487,7 +487,7 @@ void Worker::run(const std::atomic<bool>* go) {
   const std::uint64_t begin = now_ns();
   in_ramp_ = opts_.ramp_time_ns > 0;
   stats_start_ = begin + opts_.ramp_time_ns;
-  replay_start_ = begin;
+  replay_start_ = replay_epoch_ && replay_epoch_ < begin ? replay_epoch_ : begin;
   win_start_ = begin;
   for (auto& r : rate_next_) r = begin;
   progress_.state.store(in_ramp_ ? 1 : 2, std::memory_order_relaxed);

@@ -37,6 +37,9 @@ class Worker {
   ~Worker();
   // Engine and buffers, before any job starts. False with one line in *err.
   bool setup(std::string* err);
+  // Replays count from `t` (now_ns) rather than from the thread's own start,
+  // so that jobs replaying one trace keep their relative timing.
+  void set_replay_epoch(std::uint64_t t) { replay_epoch_ = t; }
   // The thread body: waits for *go, runs, fills stat().
   void run(const std::atomic<bool>* go);
 
@@ -101,6 +104,7 @@ class Worker {
   std::size_t replay_pos_ = 0;
   bool replaying_ = false;
   std::uint64_t replay_start_ = 0;
+  std::uint64_t replay_epoch_ = 0;
 
   // Blocks written (offset -> length) for the verify phase.
   std::map<std::uint64_t, std::uint32_t> written_;
