@@ -190,6 +190,8 @@ Worker::Prep Worker::prep_replay(IoUnit* u, std::uint64_t now) {
                   : remap_offset(r.offset, r.len, range_.offset, range_.size, replay_align_);
   u->len = r.len;
   u->verify_read = false;
+  if (r.ddir == kWrite && opts_.verify != VerifyType::kNone)
+    verify_fill(opts_, u->buf, u->len, u->offset, rand_verify_.next(), numberio_++);
   if (r.ddir == kSync) {
     ts_.total_sync++;
   } else {

@@ -322,6 +322,23 @@ TEST(ReadIolog, TrimsReachTheDevice) {
   }
 }
 
+// Replayed writes carry verify headers, and the verify phase reads them back.
+TEST(ReadIolog, ReplayedWritesVerify) {
+  TempDir d;
+  const std::string log = d.file("w.log",
+                                 "fio version 2 iolog\n/x write 8192 4096\n/x write 0 8192\n"
+                                 "/x write 65536 4096\n");
+  RunResult r;
+  std::string err;
+  ASSERT_TRUE(run_text(
+      "[r]\nfilename=ram:1M\nread_iolog=" + log + "\nverify=crc32c\nioengine=io_uring\niodepth=4\n",
+      "", &r, &err))
+      << err;
+  ASSERT_FALSE(r.failed()) << r.jobs[0].verror;
+  EXPECT_EQ(r.jobs[0].dir[kWrite].total_io_u, 3u);
+  EXPECT_EQ(r.jobs[0].dir[kRead].total_io_u, 3u);  // the newest write of each range
+}
+
 TEST(ReadIolog, BadLogIsOneLineNamingTheJobAndTheLog) {
   TempDir d;
   const std::string log = d.file("bad.log", "fio version 2 iolog\n/x read zero 512\n");
