@@ -271,5 +271,35 @@ TEST(TraceBad, EachGivesOneLine) {
   EXPECT_NE(err.find("/nonexistent/trace: no such file"), std::string::npos) << err;
 }
 
+// Any cut or flipped byte of a valid trace is read or refused with one
+// line; never a crash.
+TEST(TraceBad, CutsAndFlipsNeverCrash) {
+  TempDir d;
+  const std::string blk = process_note(5, "p", 0) + record(q(bt::kTcRead), 10, 8, 4096, 5, 0) +
+                          record(q(bt::kTcWrite | bt::kTcFlush), 20, 0, 0, 5, 0) +
+                          record(q(bt::kTcWrite), 30, 16, 512, 5, 0);
+  const std::string iolog = "fio version 3 iolog\n0 /x add\n5 /x write 0 4096\n9 /x trim 0 512\n";
+  const std::string msr = "1,h,0,Read,0,4096,1\n2,h,0,Write,512,512,1\n";
+  std::uint32_t seed = 1;
+  for (const std::string& good : {blk, iolog, msr}) {
+    for (std::size_t cut = 1; cut <= good.size(); ++cut) {
+      for (int flip = 0; flip < 4; ++flip) {
+        std::string data = good.substr(0, cut);
+        if (flip) {
+          seed = seed * 1103515245 + 12345;
+          data[(seed >> 8) % data.size()] ^= static_cast<char>(1 + (seed >> 20) % 255);
+        }
+        const std::string p = d.file("cut", data);
+        Trace t;
+        std::string err;
+        if (!read_traces({p}, &t, &err)) {
+          EXPECT_FALSE(err.empty());
+          EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace iostack::job
