@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -91,6 +92,30 @@ void expect_same(const std::vector<Req>& a, const std::vector<Req>& b) {
       ADD_FAILURE() << "request " << i << ": " << show(a, i) << " vs " << show(b, i);
       return;
     }
+}
+
+// The I/Os fio completes, from its --debug=io lines; false when fio could
+// not run.
+bool fio_requests(const std::string& cmd, std::vector<Req>* out) {
+  FILE* f = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!f) return false;
+  char line[512];
+  while (std::fgets(line, sizeof(line), f)) {
+    const char* c = std::strstr(line, "complete: io_u");
+    const char* o = c ? std::strstr(c, "off=") : nullptr;
+    unsigned long long off, len;
+    int ddir;
+    if (o && std::sscanf(o, "off=%llx,len=%llx,ddir=%d", &off, &len, &ddir) == 3)
+      out->push_back({off, static_cast<std::uint32_t>(len), ddir});
+  }
+  return ::pclose(f) == 0 && !out->empty();
+}
+
+// A file of `bytes` for fio to replay onto.
+std::string data_file(const TempDir& d, std::uint64_t bytes) {
+  const std::string p = d.path + "/data";
+  std::ofstream(p).close();
+  return ::truncate(p.c_str(), static_cast<off_t>(bytes)) == 0 ? p : std::string();
 }
 
 TEST(ReplaySchedule, SpeedNoStallSkipScaleAlign) {
@@ -181,6 +206,17 @@ TEST(Replay, OwnBlktraceReplaysTheSameRequests) {
   Trace rep2;
   ASSERT_TRUE(read_traces({d.path + "/rep2"}, &rep2, &err)) << err;
   expect_same(requests(orig), requests(rep2));
+
+  // fio reads the same dump (its read_iolog takes blkparse -d files) and
+  // issues the same requests.
+  if (!have("fio")) GTEST_SKIP() << "fio not installed";
+  const std::string data = data_file(d, 8 << 20);
+  ASSERT_FALSE(data.empty());
+  std::vector<Req> fio;
+  const std::string cmd = "fio --name=r --read_iolog=" + dump + " --replay_redirect=" + data +
+                          " --replay_no_stall=1 --ioengine=psync --debug=io";
+  if (!fio_requests(cmd, &fio)) GTEST_SKIP() << "fio could not replay here: " << cmd;
+  expect_same(requests(orig), fio);
 }
 
 // Each process of the trace is a job of its own, on its own thread.
@@ -379,6 +415,48 @@ TEST(ReadIolog, FioWrittenIologReplaysTheSameRequests) {
   Trace rep;
   ASSERT_TRUE(read_traces({d.path + "/rep"}, &rep, &err)) << err;
   expect_same(requests(t), requests(rep));
+}
+
+// fio itself replaying the same log with the same replay_* options (its
+// --debug=io names each I/O it completes): iostack issues the same
+// requests in the same order.
+TEST(ReadIolog, MatchesFioOnTheSameLogAndOptions) {
+  if (!have("fio")) GTEST_SKIP() << "fio not installed";
+  TempDir d;
+  const std::string data = data_file(d, 8 << 20);
+  ASSERT_FALSE(data.empty());
+  // No trim and no replay_skip: fio 3.33 (Debian 12) drops an iolog's trims
+  // and applies replay_skip to blktrace logs only; newer fio (and iostack)
+  // replay trims and skip in iologs too.
+  const std::string log = d.file("in.log",
+                                 "fio version 2 iolog\n/dev/sdz add\n/dev/sdz open\n"
+                                 "/dev/sdz write 8192 4096\n/dev/sdz read 12288 4096\n"
+                                 "/dev/sdz read 1048577 8192\n/dev/sdz write 3000000 4096\n"
+                                 "/dev/sdz write 7340032 16384\n/dev/sdz read 123456 512\n"
+                                 "/dev/sdz close\n");
+  for (const std::vector<std::string>& opts :
+       {std::vector<std::string>{"replay_align=512"},
+        std::vector<std::string>{"replay_scale=2", "replay_align=4096"},
+        std::vector<std::string>{"replay_scale=3", "replay_align=65536"}}) {
+    std::string cmd = "fio --name=r --read_iolog=" + log + " --replay_redirect=" + data +
+                      " --ioengine=psync --debug=io";
+    std::string job = "[r]\nfilename=ram:8M\nioengine=psync\nread_iolog=" + log + "\n";
+    for (const auto& o : opts) {
+      cmd += " --" + o;
+      job += o + "\n";
+    }
+    std::vector<Req> fio;
+    if (!fio_requests(cmd, &fio)) GTEST_SKIP() << "fio could not replay here: " << cmd;
+    RunResult r;
+    std::string err;
+    const std::string dir = d.path + "/t" + std::to_string(opts.size());
+    ASSERT_TRUE(run_text(job, dir, &r, &err)) << err;
+    ASSERT_FALSE(r.failed()) << r.jobs[0].verror;
+    Trace rep;
+    ASSERT_TRUE(read_traces({dir}, &rep, &err)) << err;
+    SCOPED_TRACE(job);
+    expect_same(fio, requests(rep));
+  }
 }
 
 }  // namespace
