@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "task/ioprio.hpp"
+
 namespace iostack::job {
 
 void set_replay(JobOptions* o, std::shared_ptr<const std::vector<ReplayIo>> ios) {
@@ -58,6 +60,14 @@ bool load_read_iolog(JobOptions* o, std::string* err) {
 
 bool build_replay_jobs(const Trace& t, const ReplaySettings& s, JobFileSet* set,
                        std::vector<JobDef>* out, std::string* err) {
+  // A process whose I/O all carries one priority runs at it, as a job with
+  // prioclass/prio does (ioprio_set on its own task); 0 or mixed: none.
+  std::vector<int> prio(t.procs.size(), -1);
+  for (const TraceIo& io : t.ios) {
+    int& p = prio[io.proc];
+    p = p == -1 ? io.ioprio : (p == io.ioprio ? p : 0);
+  }
+  std::vector<int> job_prio;
   std::vector<std::shared_ptr<const std::vector<ReplayIo>>> logs;
   for (std::size_t p = 0; p < t.procs.size(); ++p) {
     auto log =
@@ -68,6 +78,8 @@ bool build_replay_jobs(const Trace& t, const ReplaySettings& s, JobFileSet* set,
     if (pr.pid >= 0 && pr.comm != std::to_string(pr.pid)) name += "." + std::to_string(pr.pid);
     set->jobs.push_back(JobSection{name, SrcLoc{}, set->defaults, {}});
     logs.push_back(std::move(log));
+    job_prio.push_back(
+        prio[p] > 0 && task::ioprio_valid(static_cast<std::uint16_t>(prio[p])) ? prio[p] : 0);
   }
   if (logs.empty()) {
     *err = "no I/O to replay";
@@ -75,7 +87,13 @@ bool build_replay_jobs(const Trace& t, const ReplaySettings& s, JobFileSet* set,
   }
   std::vector<JobDef> jobs;
   if (!build_jobs(*set, &jobs, err)) return false;
-  for (std::size_t j = 0; j < jobs.size(); ++j) set_replay(&jobs[j].opts, logs[j]);
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    set_replay(&jobs[j].opts, logs[j]);
+    if (job_prio[j]) {
+      jobs[j].opts.prioclass = task::prio_class(job_prio[j]);
+      jobs[j].opts.prio = task::prio_level(job_prio[j]);
+    }
+  }
   *out = std::move(jobs);
   return true;
 }
