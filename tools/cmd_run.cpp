@@ -112,6 +112,13 @@ int cmd_run(const std::vector<std::string>& args) {
   std::vector<job::JobDef> jobs;
   if (!job::build_jobs(set, &jobs, &err)) return fail(err);
 
+  ReportArgs rep{ra.format, ra.output, ra.trace_dir, ra.eta};
+  return run_jobs(jobs, set, rep);
+}
+
+int run_jobs(const std::vector<job::JobDef>& jobs, const job::JobFileSet& set,
+             const ReportArgs& ra) {
+  std::string err;
   job::Runner runner;
   if (!runner.prepare(jobs, &err)) return fail(err);
 

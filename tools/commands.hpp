@@ -4,11 +4,27 @@
 #include <string>
 #include <vector>
 
+#include "job/job_builder.hpp"
+#include "job/job_file.hpp"
+
 namespace iostack::tool {
 
 // iostack run [--output-format=normal|json] [--output=FILE] [--trace=DIR]
 //             [--eta=auto|always|never] [--job-option=value ...] [JOBFILE ...]
 int cmd_run(const std::vector<std::string>& args);
+// How run and replay report: fio's normal or json format, where, and the
+// blktrace directory and progress line of the run.
+struct ReportArgs {
+  std::string format = "normal";
+  std::string output;
+  std::string trace_dir;
+  std::string eta = "auto";
+};
+// Runs built jobs and prints the report (cmd_run's second half).
+int run_jobs(const std::vector<job::JobDef>& jobs, const job::JobFileSet& set,
+             const ReportArgs& ra);
+// iostack replay TRACE... --filename=SPEC [--speed=N|--afap] [job options]
+int cmd_replay(const std::vector<std::string>& args);
 // iostack devices [SPEC ...]
 int cmd_devices(const std::vector<std::string>& specs);
 // iostack queue SPEC [ATTR [VALUE]]

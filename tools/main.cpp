@@ -21,6 +21,13 @@ int main(int argc, char** argv) {
   run->prefix_command();
   run->set_help_flag();  // --help reaches cmd_run's own parser as a job option
 
+  auto* replay = app.add_subcommand(
+      "replay",
+      "Replay block traces (blktrace, fio iolog v2/v3, MSR CSV) onto a device:\n"
+      "TRACE... --filename=SPEC [--speed=N|--afap] [--iodepth=N] [--ioscheduler=S] ...");
+  replay->prefix_command();
+  replay->set_help_flag();
+
   std::vector<std::string> specs;
   auto* devices = app.add_subcommand("devices", "Create device SPECs and show them (lsblk-like)");
   devices->add_option("spec", specs, "device specs, e.g. ram:64M null:1G,irqmode=0");
@@ -40,6 +47,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   if (run->parsed()) return iostack::tool::cmd_run(run->remaining());
+  if (replay->parsed()) return iostack::tool::cmd_replay(replay->remaining());
   if (devices->parsed()) return iostack::tool::cmd_devices(specs);
   if (queue->parsed()) return iostack::tool::cmd_queue(qargs);
   return 1;

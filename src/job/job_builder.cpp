@@ -2,6 +2,7 @@
 #include "job/job_builder.hpp"
 
 #include "job/option_table.hpp"
+#include "job/read_iolog.hpp"
 
 namespace iostack::job {
 
@@ -84,6 +85,9 @@ bool build_jobs(const JobFileSet& set, std::vector<JobDef>* out, std::string* er
     j.opts.given.clear();
     for (const OptEntry& e : s.opts)
       if (!apply_option(&j.opts, e, err)) return false;
+    // replay_redirect names the device every logged I/O goes to.
+    if (!j.opts.replay_redirect.empty()) j.opts.filename = j.opts.replay_redirect;
+    if (!j.opts.read_iolog.empty() && !load_read_iolog(&j.opts, err)) return false;
     if (!check_job(j, err)) return false;
     j.waits = j.opts.stonewall && !jobs.empty();
     if (!jobs.empty() && (j.opts.stonewall || j.opts.new_group)) ++group;

@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "job/replay_log.hpp"
 #include "job/types.hpp"
 
 namespace iostack::job {
@@ -63,6 +65,7 @@ struct JobOptions {
   std::string filename;
   std::string ioengine = "psync";  // fio's default on Linux
   unsigned iodepth = 1;
+  bool iodepth_set = false;    // given: a blktrace replay does not probe its own
   unsigned iodepth_batch = 1;  // iodepth_batch_submit (0 = iodepth)
   unsigned iodepth_batch_complete_min = 1;
   unsigned iodepth_low = 0;  // 0: same as iodepth
@@ -107,6 +110,17 @@ struct JobOptions {
   // Engine options as given, to check them against ioengine once all are read.
   std::vector<std::pair<std::string, SrcLoc>> engine_options;
 
+  // Replay (fio's read_iolog and replay_* options). `replay` holds the I/O
+  // to replay once read_iolog is loaded, or as iostack replay sets it.
+  std::string read_iolog;
+  bool replay_no_stall = false;
+  unsigned replay_time_scale = 100;  // percent of the trace's rate
+  std::string replay_redirect;       // the device every logged I/O goes to
+  std::uint64_t replay_align = 0;
+  std::uint64_t replay_scale = 0;
+  unsigned replay_skip = 0;  // 1 << ddir
+  std::shared_ptr<const std::vector<ReplayIo>> replay;
+
   bool group_reporting = false;
   bool stonewall = false;
   bool new_group = false;
@@ -119,7 +133,7 @@ struct JobOptions {
   // Every option as written, in order, for the JSON "job options" object.
   std::vector<std::pair<std::string, std::string>> given;
   // Where filename= came from (for device errors) and size= (for the size check).
-  SrcLoc filename_loc, size_loc, offset_loc, engine_loc, bs_loc;
+  SrcLoc filename_loc, size_loc, offset_loc, engine_loc, bs_loc, read_iolog_loc;
 };
 
 }  // namespace iostack::job

@@ -297,6 +297,30 @@ std::string set_cmdprio_bssplit(JobOptions* o, const OptEntry& e) {
   return {};
 }
 
+// replay_skip=read,write,trim,sync: directions dropped from the replay.
+std::string set_replay_skip(JobOptions* o, const OptEntry& e) {
+  unsigned mask = 0;
+  std::size_t start = 0;
+  for (;;) {
+    const auto c = e.value.find(',', start);
+    const std::string w(trim(e.value.substr(start, c == std::string::npos ? c : c - start)));
+    if (w == "read")
+      mask |= 1u << kRead;
+    else if (w == "write")
+      mask |= 1u << kWrite;
+    else if (w == "trim")
+      mask |= 1u << kTrim;
+    else if (w == "sync")
+      mask |= 1u << kSync;
+    else
+      return "a comma-separated list of read, write, trim and sync";
+    if (c == std::string::npos) break;
+    start = c + 1;
+  }
+  o->replay_skip = mask;
+  return {};
+}
+
 const std::vector<OptionDef>& table() {
   static const std::vector<OptionDef> t = {
       {{"name"},
@@ -361,7 +385,10 @@ const std::vector<OptionDef>& table() {
          return std::string();
        }},
       {{"iodepth"},
-       [](JobOptions* o, const OptEntry& e) { return set_uint(e, 1, 65536, &o->iodepth); }},
+       [](JobOptions* o, const OptEntry& e) {
+         o->iodepth_set = true;
+         return set_uint(e, 1, 65536, &o->iodepth);
+       }},
       {{"iodepth_batch_submit", "iodepth_batch"},
        [](JobOptions* o, const OptEntry& e) { return set_uint(e, 0, 65536, &o->iodepth_batch); }},
       {{"iodepth_batch_complete_min", "iodepth_batch_complete"},
@@ -501,6 +528,43 @@ const std::vector<OptionDef>& table() {
        engine_opt(set_cmdprio_bssplit),
        "[io_uring] [libaio] per block size percentages, bs/perc[/class/level]:...[,writes]; "
        "exclusive with cmdprio_percentage"},
+      // Replay of an iolog or blktrace (iolog.c, blktrace.c).
+      {{"read_iolog"},
+       [](JobOptions* o, const OptEntry& e) {
+         if (e.value.empty()) return std::string("a trace file (fio iolog, blktrace or MSR CSV)");
+         o->read_iolog = e.value;
+         o->read_iolog_loc = e.loc;
+         return std::string();
+       }},
+      {{"replay_no_stall"},
+       [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->replay_no_stall); }},
+      {{"replay_time_scale"},
+       [](JobOptions* o, const OptEntry& e) {
+         return set_uint(e, 1, 1000000, &o->replay_time_scale);
+       }},
+      {{"replay_redirect"},
+       [](JobOptions* o, const OptEntry& e) {
+         if (e.value.empty()) return std::string("a device such as ram:64M");
+         o->replay_redirect = e.value;
+         o->filename_loc = e.loc;
+         return std::string();
+       }},
+      {{"replay_align"},
+       [](JobOptions* o, const OptEntry& e) {
+         std::uint64_t v;
+         if (!parse_size(e.value, &v) || v == 0 || (v & (v - 1)) != 0)
+           return std::string("a power of 2 such as 4k");
+         o->replay_align = v;
+         return std::string();
+       }},
+      {{"replay_scale"},
+       [](JobOptions* o, const OptEntry& e) {
+         std::uint64_t v;
+         if (!parse_size(e.value, &v) || v == 0) return std::string("a divisor of 1 or more");
+         o->replay_scale = v;
+         return std::string();
+       }},
+      {{"replay_skip"}, set_replay_skip},
       // iostack always runs jobs as threads; fio's switch is accepted.
       {{"thread"},
        [](JobOptions*, const OptEntry& e) {

@@ -129,6 +129,8 @@ bool Runner::run(const RunOptions& ro, RunResult* out, std::string* err) {
     if (!ok) break;
     std::atomic<bool> go{false};
     std::vector<std::thread> threads;
+    const std::uint64_t epoch = now_ns();  // replays in the batch share one start
+    for (std::size_t w = b; w < e; ++w) m.workers[w]->set_replay_epoch(epoch);
     for (std::size_t w = b; w < e; ++w) {
       Worker* wk = m.workers[w].get();
       threads.emplace_back([wk, &go] { wk->run(&go); });

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <thread>
 
+#include "job/discard.hpp"
 #include "job/now.hpp"
 #include "job/verify.hpp"
 #include "task/current.hpp"
@@ -20,6 +21,11 @@ namespace {
 
 constexpr std::uint64_t kSampleNs = 500ull * 1000 * 1000;  // fio's bw_avg_time
 constexpr std::size_t kBufAlign = 4096;
+// Replay sleeps until this close to an I/O's due time, then spins; and naps
+// at most kReplayNapNs while I/O is in flight, so completions are reaped
+// (and timed) promptly, as fio's iolog_delay polls for them.
+constexpr std::uint64_t kReplaySpinNs = 100 * 1000;
+constexpr std::uint64_t kReplayNapNs = 20 * 1000;
 
 std::uint32_t max_buf(const JobOptions& o) {
   std::uint32_t m = 512;
@@ -93,6 +99,22 @@ bool Worker::setup(std::string* err) {
   }
 
   io_limit_ = o.io_size ? o.io_size : range_.size;
+  if (o.replay) {
+    replay_log_ = o.replay.get();
+    replay_align_ = dev_->queue()->limits().logical_block_size;
+    io_limit_ = 0;
+    for (std::size_t i = 0; i < replay_log_->size(); ++i) {
+      const ReplayIo& r = (*replay_log_)[i];
+      if (r.len > range_.size) {
+        *err = def_.loc.str() + ": job '" + o.name + "': I/O " + std::to_string(i) + " of " +
+               std::to_string(r.len) + " bytes is larger than the device's " +
+               std::to_string(range_.size);
+        return false;
+      }
+      io_limit_ += r.len;
+    }
+    replaying_ = true;
+  }
   for (int d = 0; d < kRwDirs; ++d)
     if (o.rate_iops[d]) rate_period_[d] = 1000000000ull / o.rate_iops[d];
   verify_reads_ = o.verify != VerifyType::kNone && !o.dir_write;
@@ -157,8 +179,45 @@ void Worker::sample(std::uint64_t now, bool force) {
   win_start_ = now;
 }
 
+Worker::Prep Worker::prep_replay(IoUnit* u, std::uint64_t now) {
+  if (replay_pos_ >= replay_log_->size()) return Prep::kDone;
+  const ReplayIo& r = (*replay_log_)[replay_pos_];
+  if (now < replay_start_ + r.due_ns) return Prep::kThrottled;
+  ++replay_pos_;
+  u->ddir = r.ddir;
+  u->offset = r.ddir == kSync
+                  ? 0
+                  : remap_offset(r.offset, r.len, range_.offset, range_.size, replay_align_);
+  u->len = r.len;
+  u->verify_read = false;
+  if (r.ddir == kWrite && opts_.verify != VerifyType::kNone)
+    verify_fill(opts_, u->buf, u->len, u->offset, rand_verify_.next(), numberio_++);
+  if (r.ddir == kSync) {
+    ts_.total_sync++;
+  } else {
+    bytes_issued_ += r.len;
+    ts_.dir[r.ddir].total_io_u++;
+  }
+  ++ios_issued_;
+  return Prep::kOk;
+}
+
+// Trims go down synchronously whatever the engine, as fio's do_io_u_trim does.
+void Worker::do_trim(IoUnit* u, std::uint64_t now) {
+  commit();  // what is queued goes first, keeping the order
+  u->issue_ns = now;
+  ts_.mark_depth(cur_depth_ + 1, 1);
+  const int r = discard_range(dev_->disk(), u->offset, u->len);
+  u->error = r < 0 ? -r : 0;
+  if (!engine_->sync()) ++cur_depth_;  // complete() takes it off again
+  ts_.mark_submit(1);
+  ts_.mark_complete(1);
+  complete(u, now_ns());
+}
+
 Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
   const JobOptions& o = opts_;
+  if (replaying_) return prep_replay(u, now);
   const unsigned sync_every = o.fsync_blocks ? o.fsync_blocks : o.fdatasync_blocks;
   if (sync_every && writes_since_sync_ >= sync_every) {
     writes_since_sync_ = 0;
@@ -271,10 +330,12 @@ void Worker::complete(IoUnit* u, std::uint64_t now) {
     ds.lat.add(lat);
     ts_.mark_latency(lat);
     ds.io_bytes += u->len;
-    win_bytes_[u->ddir] += u->len;
-    win_ios_[u->ddir]++;
-    done_bytes_[u->ddir] += u->len;
-    done_ios_[u->ddir]++;
+    if (u->ddir < 2) {  // the windows and progress keep reads and writes
+      win_bytes_[u->ddir] += u->len;
+      win_ios_[u->ddir]++;
+      done_bytes_[u->ddir] += u->len;
+      done_ios_[u->ddir]++;
+    }
   }
   if (u->ddir == kWrite && opts_.verify != VerifyType::kNone && opts_.do_verify) {
     // The newest write of a range is what must read back.
@@ -310,7 +371,7 @@ void Worker::do_io(bool verify_phase) {
       if (!in_ramp_) {
         if (o.runtime_ns && now - stats_start_ >= o.runtime_ns) break;
         if (o.number_ios && ios_issued_ >= o.number_ios) break;
-        if (!o.time_based && bytes_issued_ >= io_limit_) break;
+        if (!o.time_based && !replaying_ && bytes_issued_ >= io_limit_) break;
       }
       sample(now, false);
     }
@@ -325,13 +386,26 @@ void Worker::do_io(bool verify_phase) {
         std::uint64_t wait = ~0ull;
         for (int d = 0; d < kRwDirs; ++d)
           if (rate_period_[d] && rate_next_[d] > now) wait = std::min(wait, rate_next_[d] - now);
-        std::this_thread::sleep_for(
-            std::chrono::nanoseconds(std::min<std::uint64_t>(wait, 1000000)));
+        std::uint64_t nap = 1000000;
+        if (replaying_) {
+          const std::uint64_t due = replay_start_ + (*replay_log_)[replay_pos_].due_ns;
+          wait = due > now ? due - now : 0;
+          if (wait <= kReplaySpinNs) {
+            std::this_thread::yield();
+            continue;
+          }
+          nap = cur_depth_ ? kReplayNapNs : wait - kReplaySpinNs;
+        }
+        std::this_thread::sleep_for(std::chrono::nanoseconds(std::min(wait, nap)));
         continue;
       }
       free_.pop_back();
       u->start_ns = now;
       u->error = 0;
+      if (u->ddir == kTrim) {
+        do_trim(u, now);
+        continue;
+      }
       if (engine_->sync()) {
         u->issue_ns = now;
         ts_.mark_depth(1, 1);
@@ -415,6 +489,7 @@ void Worker::run(const std::atomic<bool>* go) {
   const std::uint64_t begin = now_ns();
   in_ramp_ = opts_.ramp_time_ns > 0;
   stats_start_ = begin + opts_.ramp_time_ns;
+  replay_start_ = replay_epoch_ && replay_epoch_ < begin ? replay_epoch_ : begin;
   win_start_ = begin;
   for (auto& r : rate_next_) r = begin;
   progress_.state.store(in_ramp_ ? 1 : 2, std::memory_order_relaxed);

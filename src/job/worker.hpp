@@ -37,6 +37,9 @@ class Worker {
   ~Worker();
   // Engine and buffers, before any job starts. False with one line in *err.
   bool setup(std::string* err);
+  // Replays count from `t` (now_ns) rather than from the thread's own start,
+  // so that jobs replaying one trace keep their relative timing.
+  void set_replay_epoch(std::uint64_t t) { replay_epoch_ = t; }
   // The thread body: waits for *go, runs, fills stat().
   void run(const std::atomic<bool>* go);
 
@@ -53,6 +56,8 @@ class Worker {
   void do_io(bool verify_phase);
   Prep prep_main(IoUnit* u, std::uint64_t now);
   Prep prep_verify(IoUnit* u);
+  Prep prep_replay(IoUnit* u, std::uint64_t now);
+  void do_trim(IoUnit* u, std::uint64_t now);
   void commit();
   void reap(unsigned min);
   void complete(IoUnit* u, std::uint64_t now);
@@ -90,6 +95,16 @@ class Worker {
   bool in_ramp_ = false;
   std::uint64_t rate_period_[kRwDirs] = {0, 0, 0};
   std::uint64_t rate_next_[kRwDirs] = {0, 0, 0};
+
+  // Replay: the log (shared by clones; offsets are moved onto this job's
+  // range as each I/O is issued), the next entry, and when the replay
+  // started (entries are due relative to it).
+  const std::vector<ReplayIo>* replay_log_ = nullptr;
+  std::uint32_t replay_align_ = 512;
+  std::size_t replay_pos_ = 0;
+  bool replaying_ = false;
+  std::uint64_t replay_start_ = 0;
+  std::uint64_t replay_epoch_ = 0;
 
   // Blocks written (offset -> length) for the verify phase.
   std::map<std::uint64_t, std::uint32_t> written_;
