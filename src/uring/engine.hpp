@@ -42,7 +42,7 @@ void flush_completions(IoRingCtx* ctx);
 // After its CQE: starts the next link, cleans up and drops the reference.
 void req_finish(IoKiocb* req, bool locked);
 void overflow_flush(IoRingCtx* ctx, bool dying);
-void req_cleanup(IoKiocb* req);
+void req_cleanup(IoKiocb* req, bool locked);
 
 // ---- link.cpp: chains (io_req_find_next, io_disarm_next, io_fail_links)
 IoKiocb* req_find_next(IoKiocb* req, bool locked);

@@ -100,6 +100,8 @@ int fixed_fd_install_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   const unsigned flags = sqe->rw_flags;     // install_fd_flags
   constexpr unsigned kNoCloexec = 1u << 0;  // IORING_FIXED_FD_NO_CLOEXEC
   if (flags & ~kNoCloexec) return -EINVAL;
+  // The descriptor goes to the task's own table: not under a personality.
+  if (req->creds) return -EPERM;
   req->install.o_flags = (flags & kNoCloexec) ? 0 : O_CLOEXEC;
   return 0;
 }
