@@ -105,6 +105,13 @@ TEST(UringRegisterDiff, SkipValueInAFileRegistrationIsEbadf) {
         up.offset = 0;
         up.fds = reinterpret_cast<std::uintptr_t>(&fds[2]);
         v.push_back(answer(102, r.reg(IORING_REGISTER_FILES_UPDATE, &up, 1)));
+        // Allocation ranges: the sum is taken in 32 bits.
+        io_uring_file_index_range range{7, ~1u, 0};
+        v.push_back(answer(103, r.reg(IORING_REGISTER_FILE_ALLOC_RANGE, &range, 0)));
+        range = {1, 2, 0};
+        v.push_back(answer(104, r.reg(IORING_REGISTER_FILE_ALLOC_RANGE, &range, 0)));
+        range = {2, 1, 0};
+        v.push_back(answer(105, r.reg(IORING_REGISTER_FILE_ALLOC_RANGE, &range, 0)));
         return v;
       },
       8);
