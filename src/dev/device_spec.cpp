@@ -580,6 +580,13 @@ bool parse_spec(std::string_view text, DeviceSpec* out, std::string* err) {
 
 }  // namespace
 
+bool names_device_spec(std::string_view text) {
+  const std::string_view kind = text.substr(0, text.find_first_of(":,"));
+  for (const auto& t : kTargets)
+    if (kind == t.name) return true;
+  return kind == "ram" || kind == "null" || kind == "loop" || kind == "hdd" || kind == "ssd";
+}
+
 bool parse_device_spec(std::string_view text, DeviceSpec* out, std::string* err) {
   std::string why;
   if (parse_spec(text, out, &why)) return true;

@@ -94,6 +94,10 @@ struct DeviceSpec {
 // sets *err to one line naming the spec and the bad part. Never throws.
 bool parse_device_spec(std::string_view text, DeviceSpec* out, std::string* err);
 
+// True when `text` starts with a device or target type ("ram", "flakey",
+// ...) rather than being a file name.
+bool names_device_spec(std::string_view text);
+
 // Empty when usable, else one line naming the option.
 std::string validate(const RamConfig& cfg);
 std::string validate(const DeviceSpec& spec);
