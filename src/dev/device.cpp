@@ -11,6 +11,7 @@
 #include "dev/error_target.hpp"
 #include "dev/flakey.hpp"
 #include "dev/log_writes.hpp"
+#include "dev/wcache.hpp"
 
 namespace iostack::dev {
 
@@ -111,6 +112,9 @@ std::unique_ptr<BlockDevice> create_device(const DeviceSpec& spec, core::Clock* 
           break;
         case DeviceKind::kError:
           drv = std::make_unique<ErrorTarget>(spec.error, std::move(lower), clock);
+          break;
+        case DeviceKind::kWcache:
+          drv = std::make_unique<WcacheTarget>(spec.wcache, std::move(lower), clock);
           break;
         default:
           drv = LogWritesTarget::create(spec.log_writes, std::move(lower), clock, err);

@@ -1,6 +1,7 @@
 // Parsing device specs (ram:, null:, loop:) with one clear error line.
 #include "dev/device_spec.hpp"
 
+#include <bit>
 #include <charconv>
 #include <cstdint>
 #include <limits>
@@ -288,6 +289,29 @@ Opt apply_dust(std::string_view key, std::string_view val, DustConfig* c, const 
   return Opt::kUnknown;
 }
 
+Opt apply_wcache(std::string_view key, std::string_view val, WcacheConfig* c,
+                 const char** expected) {
+  auto result = [](bool ok) { return ok ? Opt::kOk : Opt::kBad; };
+  if (key == "size") {
+    *expected = "a size such as 64M";
+    return result(parse_size(val, &c->size_bytes));
+  }
+  if (key == "order") {
+    *expected = "lose, fifo, any or torn";
+    if (val == "lose") return c->order = CutOrder::kLose, Opt::kOk;
+    if (val == "fifo") return c->order = CutOrder::kFifo, Opt::kOk;
+    if (val == "any") return c->order = CutOrder::kAny, Opt::kOk;
+    if (val == "torn") return c->order = CutOrder::kTorn, Opt::kOk;
+    return Opt::kBad;
+  }
+  *expected = "an unsigned number";
+  if (key == "atomic") return result(parse_uint(val, &c->atomic_bytes));
+  if (key == "seed") return result(parse_u64(val, &c->seed));
+  if (key == "powercut_ms") return result(parse_u64(val, &c->powercut_ms));
+  if (key == "powercut_writes") return result(parse_u64(val, &c->powercut_writes));
+  return Opt::kUnknown;
+}
+
 Opt apply_delay(std::string_view key, std::string_view val, DelayConfig* c, bool set[3],
                 const char** expected) {
   auto result = [](bool ok) { return ok ? Opt::kOk : Opt::kBad; };
@@ -377,6 +401,11 @@ std::string validate(const DeviceSpec& spec) {
     case DeviceKind::kLogWrites:
       if (spec.log_writes.log_path.empty()) return "log-writes: missing log=PATH";
       return {};
+    case DeviceKind::kWcache:
+      if (spec.wcache.atomic_bytes &&
+          (spec.wcache.atomic_bytes % 512 || !std::has_single_bit(spec.wcache.atomic_bytes)))
+        return "wcache: atomic must be a power of 2 and a multiple of 512";
+      return {};
     case DeviceKind::kDelay:
     case DeviceKind::kError:
       return {};
@@ -392,11 +421,10 @@ struct TargetName {
   std::string_view name;
   DeviceKind kind;
 };
-constexpr TargetName kTargets[] = {{"flakey", DeviceKind::kFlakey},
-                                   {"dust", DeviceKind::kDust},
-                                   {"delay", DeviceKind::kDelay},
-                                   {"error", DeviceKind::kError},
-                                   {"log-writes", DeviceKind::kLogWrites}};
+constexpr TargetName kTargets[] = {
+    {"flakey", DeviceKind::kFlakey},        {"dust", DeviceKind::kDust},
+    {"delay", DeviceKind::kDelay},          {"error", DeviceKind::kError},
+    {"log-writes", DeviceKind::kLogWrites}, {"wcache", DeviceKind::kWcache}};
 
 // TARGET[,option=value...]:LOWER
 bool parse_target(DeviceKind kind, std::string_view text, DeviceSpec* out, std::string* err) {
@@ -440,6 +468,9 @@ bool parse_target(DeviceKind kind, std::string_view text, DeviceSpec* out, std::
         break;
       case DeviceKind::kError:
         r = apply_error(key, val, &spec.error, &expected);
+        break;
+      case DeviceKind::kWcache:
+        r = apply_wcache(key, val, &spec.wcache, &expected);
         break;
       default:
         if (key == "log") {
@@ -495,8 +526,8 @@ bool parse_spec(std::string_view text, DeviceSpec* out, std::string* err) {
     spec.kind = DeviceKind::kSsd;
   } else {
     return fail("unknown device type \"" + std::string(kind) +
-                "\" (expected ram, null, loop, hdd, ssd, flakey, dust, delay, error or "
-                "log-writes)");
+                "\" (expected ram, null, loop, hdd, ssd, flakey, dust, delay, error, "
+                "log-writes or wcache)");
   }
   std::string_view rest = kind_end == std::string_view::npos ? "" : text.substr(kind_end);
   if (spec.kind == DeviceKind::kLoop && (rest.empty() || rest.front() != ':')) {

@@ -45,6 +45,9 @@
 //               (inclusive), probability (a fraction 0..1), seed, status
 //               (EIO, ENOSPC, ETIMEDOUT, ... or IOERR, NOSPC, ...)
 //   log-writes: log=PATH (the log file, up to the next comma or colon)
+//   wcache:     size (cache size), order (lose|fifo|any|torn: what a power
+//               cut lets through), atomic (torn unit in bytes), seed,
+//               powercut_ms, powercut_writes
 #pragma once
 
 #include <memory>
@@ -70,7 +73,8 @@ enum class DeviceKind {
   kDust,
   kDelay,
   kError,
-  kLogWrites
+  kLogWrites,
+  kWcache,
 };
 
 struct DeviceSpec {
@@ -85,6 +89,7 @@ struct DeviceSpec {
   DelayConfig delay;
   ErrorConfig error;
   LogWritesConfig log_writes;
+  WcacheConfig wcache;
   std::shared_ptr<const DeviceSpec> lower;  // the device below a target
 
   bool is_target() const { return kind >= DeviceKind::kFlakey; }

@@ -59,14 +59,14 @@ int TargetDriver::message(const std::vector<std::string>& /*argv*/, std::string*
   return -ENOTTY;
 }
 
+bool TargetDriver::pump() {
+  if (clock_->is_virtual()) return static_cast<core::VirtualClock*>(clock_)->run_one();
+  std::this_thread::sleep_for(std::chrono::microseconds(100));
+  return true;
+}
+
 void TargetDriver::drain() {
-  while (inflight() > 0) {
-    if (clock_->is_virtual()) {
-      if (!static_cast<core::VirtualClock*>(clock_)->run_one()) break;
-    } else {
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-    }
-  }
+  wait_for([this] { return inflight() == 0; });
 }
 
 BlkStatus TargetDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq, bool /*last*/) {
@@ -91,7 +91,7 @@ BlkStatus TargetDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq, boo
   return BlkStatus::OK;
 }
 
-void TargetDriver::submit_lower(TargetIo* io) {
+void TargetDriver::submit_lower(TargetIo* io, bool flush_only) {
   block::Request* rq = io->rq;
   block::Disk* below = lower_->disk();
   const std::uint32_t op = block::req_op(rq);
@@ -104,7 +104,7 @@ void TargetDriver::submit_lower(TargetIo* io) {
     clone->bi_private = io;
     clone->bi_ioprio = rq->ioprio;
   };
-  if (op == block::REQ_OP_FLUSH || !rq->bio) {
+  if (flush_only || op == block::REQ_OP_FLUSH || !rq->bio) {
     io->remaining.store(1, std::memory_order_relaxed);
     Bio* clone = block::bio_alloc(below, 0, block::REQ_OP_WRITE | block::REQ_PREFLUSH | keep);
     start(clone);

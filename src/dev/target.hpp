@@ -74,11 +74,22 @@ class TargetDriver : public block::BlockDriver {
   virtual void end_io(TargetIo* /*io*/, block::BlkStatus* /*status*/) {}
   virtual void adjust_limits(block::QueueLimits* /*lim*/) const {}
   // Clones the request's bios (or one empty PREFLUSH bio for a flush, or
-  // one bio over io->bounce) and submits them to the device below.
-  void submit_lower(TargetIo* io);
+  // one bio over io->bounce) and submits them to the device below. With
+  // `flush_only`, sends one empty PREFLUSH bio whatever the request is.
+  void submit_lower(TargetIo* io, bool flush_only = false);
+  // Ends a request the target held (kSubmitted) without passing it down.
+  void complete(TargetIo* io, block::BlkStatus status) { finish(io, status); }
+  // Waits until done() holds, pumping a virtual clock or polling the real one.
+  template <typename Done>
+  void wait_for(Done&& done) {
+    while (!done()) {
+      if (!pump()) break;
+    }
+  }
   std::uint64_t inflight() const { return inflight_.load(std::memory_order_acquire); }
 
  private:
+  bool pump();  // one step of waiting; false when nothing can change
   static void clone_end_io(block::Bio* clone);
   void finish(TargetIo* io, block::BlkStatus status);
 

@@ -78,6 +78,25 @@ struct LogWritesConfig {
   std::string log_path;
 };
 
+// What reaches the media of a volatile write cache when the power goes.
+enum class CutOrder {
+  kLose,  // nothing that was not durable
+  kFifo,  // the cached writes in order, up to a random point
+  kAny,   // a random subset of the cached writes
+  kTorn,  // a random subset of the cached writes' atomic units
+};
+
+// wcache: a volatile write cache in front of the device below, and its
+// power switch. Sizes in bytes; times on the device's clock.
+struct WcacheConfig {
+  std::uint64_t size_bytes = 64ull << 20;  // written back (oldest first) beyond this
+  CutOrder order = CutOrder::kLose;
+  std::uint32_t atomic_bytes = 0;  // torn unit; 0: the logical block size
+  std::uint64_t seed = 1;
+  std::uint64_t powercut_ms = 0;      // cut this long after creation (0: never)
+  std::uint64_t powercut_writes = 0;  // cut once this many writes were acknowledged
+};
+
 // Empty when usable, else one line naming the problem (the kernel
 // constructors' checks); defined with each target.
 std::string validate(const FlakeyConfig& cfg);
