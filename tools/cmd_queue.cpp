@@ -3,7 +3,8 @@
 // with VALUE it is stored (validated as sysfs does) and shown again.
 // iostack queue SPEC message MSG...: sends each MSG (one argument of words,
 // e.g. "addbadblock 5") to the stacking targets in order, as dmsetup
-// message does, printing each answer.
+// message does, printing each answer. iostack queue SPEC powercut is
+// "message powercut" (for a wcache target).
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -54,6 +55,8 @@ int cmd_queue(const std::vector<std::string>& args) {
     return 1;
   }
   if (message) return send_messages(d.get(), args);
+  if (args.size() == 2 && args[1] == "powercut")
+    return send_messages(d.get(), {args[0], "message", "powercut"});
   auto* q = d->queue();
   const std::string base = "/sys/block/" + d->name() + "/queue/";
   if (args.size() == 1) {

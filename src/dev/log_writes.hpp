@@ -3,11 +3,13 @@
 // kernel's order: a completed write waits on a list until the next flush is
 // issued; when that flush completes, the writes that had completed before it
 // was issued are logged, then the flush. FUA writes are logged as they
-// complete; discards are treated as writes. The "mark NAME" message logs a
-// mark at once. The target always advertises a write cache with FUA (the
-// kernel's flush_supported), so flushes reach it whatever lies below. On
-// teardown the unflushed writes are logged and a "dm-log-writes-end" mark
-// closes the log. Each logged write costs one copy of its data.
+// complete (so, as in the kernel, ahead of an older write to the same sectors
+// still waiting for a flush); discards are treated as writes. The "mark NAME"
+// message logs a mark at once. The target always advertises a write cache
+// with FUA (the kernel's flush_supported), so flushes reach it whatever lies
+// below. On teardown the unflushed writes are logged and a
+// "dm-log-writes-end" mark closes the log. Each logged write costs one copy
+// of its data.
 #pragma once
 
 #include <mutex>
