@@ -17,6 +17,8 @@ int cmd_queue(const std::vector<std::string>& args);
 // iostack replay-log --log FILE (--replay PATH [--limit N] [--end-mark M] | --list)
 int cmd_replay_log(const std::string& log, const std::string& target, std::uint64_t limit,
                    const std::string& end_mark, bool list);
+// iostack crash --log FILE --image PATH [--size B] [--subsets N] [--seed N] -- CHECK...
+int cmd_crash(const std::vector<std::string>& args);
 // iostack exec [--uring|--aio|--all] [--stats] -- PROG [ARGS...]; returns
 // only when PROG cannot be started.
 int cmd_exec(const std::vector<std::string>& args);

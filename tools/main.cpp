@@ -46,6 +46,11 @@ int main(int argc, char** argv) {
       "exec",
       "Run a program on iostack's io_uring and AIO: [--uring|--aio|--all] [--stats] -- PROG "
       "[ARGS...]");
+  app.add_subcommand("crash",
+                     "Check every crash state of a log-writes log: --log FILE --image PATH "
+                     "[--size BYTES] [--subsets N] [--seed N] -- CHECK [ARGS...]");
+  if (argc > 1 && std::string(argv[1]) == "crash")
+    return iostack::tool::cmd_crash(std::vector<std::string>(argv + 2, argv + argc));
   // exec hands everything after it to cmd_exec untouched ("--" included).
   if (argc > 1 && std::string(argv[1]) == "exec")
     return iostack::tool::cmd_exec(std::vector<std::string>(argv + 2, argv + argc));

@@ -2,8 +2,14 @@
 // power cuts, and replay-log over a log a job wrote.
 #include <gtest/gtest.h>
 
-#include <string>
+#include <sys/stat.h>
 
+#include <string>
+#include <vector>
+
+#include "block/bio.hpp"
+#include "block/blk_mq.hpp"
+#include "dev/device.hpp"
 #include "tool_util.hpp"
 
 namespace iostack::tool::test {
@@ -53,6 +59,53 @@ TEST(FaultCommands, ReplayLogRebuildsWhatAJobWrote) {
   r = run("replay-log --log " + log + " --replay " + img + " --end-mark nope");
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.err.find("no mark \"nope\""), std::string::npos);
+}
+
+// Data at sector 8, then a commit record at sector 0, through a log-writes
+// device; `barrier` flushes between them as a correct program does.
+void record(const std::string& log, bool barrier) {
+  std::string err;
+  auto d = dev::create_device("log-writes,log=" + log + ":ram:1M", nullptr, &err);
+  ASSERT_TRUE(d) << err;
+  auto write = [&](block::sector_t s, char c, std::uint32_t flags) {
+    std::vector<char> buf(c ? 512 : 0, c);
+    block::Bio* bio = block::bio_alloc(d->disk(), 1, block::REQ_OP_WRITE | flags);
+    bio->bi_iter.bi_sector = s;
+    if (c) block::bio_add_vec(bio, buf.data(), 512);
+    bio->bi_iter.bi_size = c ? 512 : 0;
+    EXPECT_EQ(block::submit_bio_wait(bio), 0);
+    block::bio_put(bio);
+  };
+  write(8, 'D', 0);
+  if (barrier) write(0, 0, block::REQ_PREFLUSH);
+  write(0, 'C', 0);
+  write(0, 0, block::REQ_PREFLUSH);
+}
+
+TEST(FaultCommands, CrashFindsTheMissingFlush) {
+  const std::string dir = temp_dir();
+  const std::string check =
+      write_file("check.sh",
+                 "#!/bin/sh\n"
+                 "# a commit record at byte 0 must come with its data at byte 4096\n"
+                 "c=$(dd if=\"$IOSTACK_CRASH_IMAGE\" bs=1 count=1 2>/dev/null)\n"
+                 "d=$(dd if=\"$IOSTACK_CRASH_IMAGE\" bs=1 skip=4096 count=1 2>/dev/null)\n"
+                 "[ \"$c\" != C ] || [ \"$d\" = D ]\n");
+  chmod(check.c_str(), 0755);
+  record(dir + "/good.log", true);
+  record(dir + "/bad.log", false);
+  Result r = run("crash --log " + dir + "/good.log --image " + dir + "/img -- " + check);
+  EXPECT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("checked 6 crash states: 0 inconsistent"), std::string::npos) << r.out;
+  r = run("crash --log " + dir + "/bad.log --image " + dir + "/img -- " + check);
+  EXPECT_EQ(r.rc, 2) << r.out << r.err;
+  EXPECT_NE(r.out.find("inconsistent: log start + entries 1: exit status 1\n  1 WRITE 0 1\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("checked 6 crash states: 1 inconsistent"), std::string::npos) << r.out;
+  r = run("crash --log " + dir + "/bad.log --image " + dir + "/img");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("CHECK command"), std::string::npos) << r.err;
 }
 
 }  // namespace
