@@ -234,11 +234,18 @@ std::vector<std::pair<std::string, double>> BlockDevice::counters() const {
 int BlockDevice::message(const std::vector<std::string>& argv, std::string* result) {
   std::string ignored;
   if (!result) result = &ignored;
+  int answer = -EINVAL;
   for (BlockDevice* d = this; d && d->target_; d = d->lower()) {
-    const int r = d->target_->message(argv, result);
-    if (r != -ENOTTY) return r;
+    std::string mine;
+    const int r = d->target_->message(argv, &mine);
+    if (r == -ENOTTY) continue;
+    if (r < 0) return r;
+    if (answer == -EINVAL) {  // the first taker answers
+      answer = r;
+      *result = std::move(mine);
+    }
   }
-  return -EINVAL;
+  return answer;
 }
 
 std::unique_ptr<BlockDevice> create_device(std::string_view spec, core::Clock* clock,

@@ -64,7 +64,9 @@ class BlockDevice {
   // the plain kinds.
   std::vector<std::pair<std::string, double>> counters() const;
   // dmsetup message: argv[0] is the message ("addbadblock", "mark", ...).
-  // The first target down the stack that knows the message takes it.
+  // Every target down the stack that knows the message takes it, top
+  // first (so "mark X" reaches a log-writes and a wcache below it); the
+  // first one's answer is returned, and an error stops the walk.
   // Returns 0, or 1 with *result set to the target's answer, or -EINVAL
   // (bad arguments, or no target here takes such a message).
   int message(const std::vector<std::string>& argv, std::string* result);

@@ -309,6 +309,11 @@ Opt apply_wcache(std::string_view key, std::string_view val, WcacheConfig* c,
   if (key == "seed") return result(parse_u64(val, &c->seed));
   if (key == "powercut_ms") return result(parse_u64(val, &c->powercut_ms));
   if (key == "powercut_writes") return result(parse_u64(val, &c->powercut_writes));
+  if (key == "powercut_mark") {
+    *expected = "the text of a mark";
+    c->powercut_mark = std::string(val);
+    return result(!val.empty());
+  }
   return Opt::kUnknown;
 }
 

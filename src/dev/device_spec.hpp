@@ -47,7 +47,7 @@
 //   log-writes: log=PATH (the log file, up to the next comma or colon)
 //   wcache:     size (cache size), order (lose|fifo|any|torn: what a power
 //               cut lets through), atomic (torn unit in bytes), seed,
-//               powercut_ms, powercut_writes
+//               powercut_ms, powercut_writes, powercut_mark
 #pragma once
 
 #include <memory>

@@ -95,6 +95,7 @@ struct WcacheConfig {
   std::uint64_t seed = 1;
   std::uint64_t powercut_ms = 0;      // cut this long after creation (0: never)
   std::uint64_t powercut_writes = 0;  // cut once this many writes were acknowledged
+  std::string powercut_mark;          // cut at the message "mark <this>"
 };
 
 // Empty when usable, else one line naming the problem (the kernel

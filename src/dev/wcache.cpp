@@ -369,8 +369,11 @@ std::vector<Bio*> WcacheTarget::cut_locked() {
 }
 
 int WcacheTarget::message(const std::vector<std::string>& argv, std::string* /*result*/) {
-  if (argv.empty() || strcasecmp(argv[0].c_str(), "powercut") != 0) return -ENOTTY;
-  if (argv.size() != 1) return -EINVAL;
+  if (argv.empty()) return -ENOTTY;
+  const bool mark = strcasecmp(argv[0].c_str(), "mark") == 0;
+  if (!mark && strcasecmp(argv[0].c_str(), "powercut") != 0) return -ENOTTY;
+  if (argv.size() != (mark ? 2u : 1u)) return -EINVAL;
+  if (mark && (cfg_.powercut_mark.empty() || argv[1] != cfg_.powercut_mark)) return 0;
   powercut();
   wait_for([this] {
     std::lock_guard lock(mu_);

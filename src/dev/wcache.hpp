@@ -9,12 +9,11 @@
 // more than `size`. Write-backs run one at a time, so sectors reach the
 // device below in the order they were written.
 //
-// A power cut (the "powercut" message, or the powercut_ms / powercut_writes
-// options) drops the cache: what reaches the device below is chosen by the
-// order option (nothing; a prefix of the cached writes; any subset of them;
-// any subset of their atomic units, torn at atomic_bytes) with a seeded
-// random draw. From then on every request fails with EIO; the device below
-// holds what survived.
+// A power cut (the "powercut" message, the powercut_ms / powercut_writes
+// options, or the message "mark M" when powercut_mark is M) drops the cache: what reaches the
+// device below is chosen by the order option (nothing; a prefix of the cached writes; any subset of
+// them; any subset of their atomic units, torn at atomic_bytes) with a seeded random draw. From
+// then on every request fails with EIO; the device below holds what survived.
 #pragma once
 
 #include <deque>
@@ -30,7 +29,8 @@ class WcacheTarget final : public TargetDriver {
   WcacheTarget(const WcacheConfig& cfg, std::unique_ptr<BlockDevice> lower, core::Clock* clock);
   ~WcacheTarget() override;
   const char* name() const override { return "wcache"; }
-  // "powercut": cut now and wait until what survives is on the device below.
+  // "powercut" (or "mark <powercut_mark>"): cut now and wait until what
+  // survives is on the device below.
   int message(const std::vector<std::string>& argv, std::string* result) override;
   Counters counters() const override;
   // Starts a power cut (from any context); idempotent.

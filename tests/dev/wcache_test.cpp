@@ -3,6 +3,7 @@
 // acknowledged FLUSH) does, in every ordering mode; the rest follows the
 // mode.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <map>
@@ -289,6 +290,27 @@ TEST(Wcache, TornWritesSplitAtTheAtomicUnit) {
     torn = kept > 0 && kept < 16;
   }
   EXPECT_TRUE(torn);
+}
+
+TEST(Wcache, AMarkCutsThePowerAndReachesALogAboveFirst) {
+  char name[] = "/tmp/iostack-wcache-log-XXXXXX";
+  const int fd = mkstemp(name);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  {
+    auto d = make(std::string("log-writes,log=") + name + ":wcache,powercut_mark=cut:ram:1M");
+    auto a = fill(1), b = fill(2);
+    ASSERT_EQ(io(*d, REQ_OP_WRITE, 0, a.data(), 4096), 0);
+    ASSERT_EQ(io(*d, kFlush, 0, nullptr, 0), 0);
+    ASSERT_EQ(io(*d, REQ_OP_WRITE, 8, b.data(), 4096), 0);
+    ASSERT_EQ(d->message({"mark", "other"}, nullptr), 0);
+    EXPECT_FALSE(wc(*d->lower())->powered_off());
+    ASSERT_EQ(d->message({"mark", "cut"}, nullptr), 0);
+    EXPECT_TRUE(wc(*d->lower())->powered_off());
+    EXPECT_EQ(read(*d->lower()->lower(), 0, 4096), a);
+    EXPECT_EQ(read(*d->lower()->lower(), 8, 4096), fill(0));
+  }
+  unlink(name);
 }
 
 TEST(Wcache, BadSpecsGetOneLine) {
