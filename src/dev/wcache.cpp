@@ -3,6 +3,7 @@
 
 #include <strings.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -141,6 +142,7 @@ TargetDriver::Map WcacheTarget::map(TargetIo* io, BlkStatus* status) {
       e.data.append(static_cast<const char*>(data), len);
     });
     cached_bytes_ += e.data.size();
+    index_add(e);
     cache_.push_back(std::move(e));
     cached_writes_.fetch_add(1, std::memory_order_relaxed);
     Writeback* wb = cached_bytes_ > cfg_.size_bytes ? start_writeback_locked() : nullptr;
@@ -214,6 +216,7 @@ void WcacheTarget::writeback_done(Writeback* wb) {
     std::lock_guard lock(mu_);
     while (!cache_.empty() && cache_.front().seq <= wb->upto) {
       cached_bytes_ -= cache_.front().data.size();
+      index_remove_oldest(cache_.front());
       cache_.pop_front();
     }
     waiters.swap(wb->waiters);
@@ -274,10 +277,40 @@ void WcacheTarget::end_io(TargetIo* io, BlkStatus* status) {
   }
 }
 
+void WcacheTarget::index_add(const Entry& e) {
+  const sector_t end = e.sector + (e.data.size() >> kSectorShift);
+  for (sector_t page = e.sector >> kPageShift; page <= (end - 1) >> kPageShift; ++page)
+    index_[page].push_back(e.seq);
+}
+
+// Entries leave oldest first, so each is the first of its pages' lists.
+void WcacheTarget::index_remove_oldest(const Entry& e) {
+  const sector_t end = e.sector + (e.data.size() >> kSectorShift);
+  for (sector_t page = e.sector >> kPageShift; page <= (end - 1) >> kPageShift; ++page) {
+    auto it = index_.find(page);
+    if (it == index_.end()) continue;
+    auto& v = it->second;
+    if (!v.empty() && v.front() == e.seq) v.erase(v.begin());
+    if (v.empty()) index_.erase(it);
+  }
+}
+
 void WcacheTarget::overlay(block::Request* rq) const {
   const sector_t start = block::blk_rq_pos(rq), end = block::blk_rq_end_sector(rq);
   std::lock_guard lock(mu_);
-  for (const Entry& e : cache_) {
+  if (cache_.empty()) return;
+  // The entries over the pages read, oldest first (seq - first seq is the
+  // entry's place in cache_).
+  std::vector<std::uint64_t> seqs;
+  for (sector_t page = start >> kPageShift; page <= (end - 1) >> kPageShift; ++page) {
+    auto it = index_.find(page);
+    if (it != index_.end()) seqs.insert(seqs.end(), it->second.begin(), it->second.end());
+  }
+  std::sort(seqs.begin(), seqs.end());
+  seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+  const std::uint64_t first = cache_.front().seq;
+  for (std::uint64_t seq : seqs) {
+    const Entry& e = cache_[seq - first];
     const sector_t es = e.sector, ee = e.sector + (e.data.size() >> kSectorShift);
     if (ee <= start || es >= end) continue;
     const sector_t from = std::max(es, start), to = std::min(ee, end);
@@ -314,6 +347,7 @@ std::vector<Bio*> WcacheTarget::cut_locked() {
   for (Entry& e : cache_)
     if (e.seq > in_flight) candidates.push_back(std::move(e));
   cache_.clear();
+  index_.clear();
   cached_bytes_ = 0;
   const std::uint64_t n = candidates.size();
   std::uint64_t keep_prefix = 0;

@@ -18,6 +18,7 @@
 
 #include <deque>
 #include <mutex>
+#include <unordered_map>
 
 #include "dev/target.hpp"
 #include "dev/target_config.hpp"
@@ -52,6 +53,8 @@ class WcacheTarget final : public TargetDriver {
   void adjust_limits(block::QueueLimits* lim) const override;
   Map cache_write(TargetIo* io);
   void overlay(block::Request* rq) const;
+  void index_add(const Entry& e);
+  void index_remove_oldest(const Entry& e);
   // Starts a write-back of everything cached (and of the waiters) unless one
   // runs; its bios are submitted once mu_ is released.
   Writeback* start_writeback_locked();
@@ -67,7 +70,11 @@ class WcacheTarget final : public TargetDriver {
   TargetRandom rng_;
   core::Timer cut_timer_;
   mutable std::mutex mu_;
-  std::deque<Entry> cache_;         // acknowledged writes, oldest first
+  std::deque<Entry> cache_;  // acknowledged writes, oldest first, seqs consecutive
+  // 4 KiB page -> seqs of the cached entries over it, oldest first: reads
+  // look only at the entries they overlap.
+  static constexpr unsigned kPageShift = 3;
+  std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> index_;
   std::uint64_t seq_ = 0;           // of the last cached write
   std::uint64_t cached_bytes_ = 0;  // data in cache_
   std::vector<TargetIo*> waiters_;  // flush / FUA / discard waiting for a write-back
