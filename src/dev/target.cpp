@@ -91,7 +91,7 @@ BlkStatus TargetDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq, boo
   return BlkStatus::OK;
 }
 
-void TargetDriver::submit_lower(TargetIo* io, bool flush_only) {
+void TargetDriver::submit_lower(TargetIo* io) {
   block::Request* rq = io->rq;
   block::Disk* below = lower_->disk();
   const std::uint32_t op = block::req_op(rq);
@@ -104,7 +104,7 @@ void TargetDriver::submit_lower(TargetIo* io, bool flush_only) {
     clone->bi_private = io;
     clone->bi_ioprio = rq->ioprio;
   };
-  if (flush_only || op == block::REQ_OP_FLUSH || !rq->bio) {
+  if (op == block::REQ_OP_FLUSH || !rq->bio) {
     io->remaining.store(1, std::memory_order_relaxed);
     Bio* clone = block::bio_alloc(below, 0, block::REQ_OP_WRITE | block::REQ_PREFLUSH | keep);
     start(clone);

@@ -74,9 +74,8 @@ class TargetDriver : public block::BlockDriver {
   virtual void end_io(TargetIo* /*io*/, block::BlkStatus* /*status*/) {}
   virtual void adjust_limits(block::QueueLimits* /*lim*/) const {}
   // Clones the request's bios (or one empty PREFLUSH bio for a flush, or
-  // one bio over io->bounce) and submits them to the device below. With
-  // `flush_only`, sends one empty PREFLUSH bio whatever the request is.
-  void submit_lower(TargetIo* io, bool flush_only = false);
+  // one bio over io->bounce) and submits them to the device below.
+  void submit_lower(TargetIo* io);
   // Ends a request the target held (kSubmitted) without passing it down.
   void complete(TargetIo* io, block::BlkStatus status) { finish(io, status); }
   // Waits until done() holds, pumping a virtual clock or polling the real one.

@@ -48,7 +48,9 @@ std::vector<std::pair<sector_t, std::string>> materialize(
   }
   std::vector<std::pair<sector_t, std::string>> runs;
   for (const auto& [s, p] : img) {
-    if (runs.empty() || runs.back().first + (runs.back().second.size() >> kSectorShift) != s)
+    // Runs of at most 1 MiB: one bio each.
+    if (runs.empty() || runs.back().first + (runs.back().second.size() >> kSectorShift) != s ||
+        runs.back().second.size() >= (1u << 20))
       runs.emplace_back(s, std::string());
     runs.back().second.append(p, block::kSectorSize);
   }
