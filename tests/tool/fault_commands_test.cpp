@@ -26,6 +26,15 @@ TEST(FaultCommands, DustMessagesAnswerInOrder) {
             "countbadblocks: 2 badblock(s) found\n");
 }
 
+TEST(FaultCommands, DevicesShowTheStack) {
+  const Result r = run("devices delay,read_ms=1:flakey,up=5:ram:1M");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("\ndm-1     253:1     1024KiB delay     none"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n`-dm-0   253:0     1024KiB flakey    none"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n  `-ram0 1:0       1024KiB brd       mq-deadline"), std::string::npos)
+      << r.out;
+}
+
 TEST(FaultCommands, BadMessagesAndSpecsAreOneLine) {
   Result r = run("queue dust,bs=4096:ram:1M message 'addbadblock x'");
   EXPECT_EQ(r.rc, 1);
