@@ -221,6 +221,35 @@ TEST(LogWrites, FuaIsLoggedAtOnceAndDiscardsLikeWrites) {
   EXPECT_EQ(flags_of(entries(log.path())), "U8 W0 D16 F U24 M(dm-log-writes-end) ");
 }
 
+TEST(LogWrites, SectorsAreTheDevicesLogicalBlocks) {
+  TempFile log;
+  std::vector<unsigned char> buf(8192, 0x4b);
+  {
+    auto d = make("log-writes,log=" + log.path() + ":null:1M,bs=4096,memory_backed=1,irqmode=none");
+    ASSERT_EQ(io(*d, REQ_OP_WRITE, 8, buf.data(), 8192), 0);
+    ASSERT_EQ(io(*d, kFlush, 0, nullptr, 0), 0);
+  }
+  std::ifstream in(log.path(), std::ios::binary);
+  std::string raw((std::istreambuf_iterator<char>(in)), {});
+  LogSuper s;
+  std::memcpy(&s, raw.data(), sizeof(s));
+  EXPECT_EQ(s.sectorsize, 4096u);
+  LogEntryHeader h;
+  std::memcpy(&h, raw.data() + 4096, sizeof(h));
+  EXPECT_EQ(h.sector, 1u);  // 4 KiB blocks
+  EXPECT_EQ(h.nr_sectors, 2u);
+  const auto e = entries(log.path());
+  ASSERT_EQ(e.size(), 3u);
+  EXPECT_EQ(e[0].sector, 8u);  // read back in 512-byte sectors
+  EXPECT_EQ(e[0].nr_sectors, 16u);
+  auto fresh = make("ram:1M");
+  std::string err;
+  ASSERT_EQ(replay_log_to_device(log.path(), fresh.get(), ReplayLimit{}, &err), 3) << err;
+  std::vector<unsigned char> back(8192);
+  ASSERT_EQ(io(*fresh, REQ_OP_READ, 8, back.data(), 8192), 0);
+  EXPECT_EQ(back, buf);
+}
+
 TEST(LogWrites, BadLogsAndSpecsGetOneLine) {
   std::string err;
   EXPECT_FALSE(create_device("log-writes,log=/nonexistent/dir/x:ram:1M", nullptr, &err));
