@@ -96,7 +96,7 @@ std::unique_ptr<BlockDevice> create_device(const DeviceSpec& spec, core::Clock* 
     std::string name;
     unsigned major;
     if (spec.is_target()) {
-      if (!spec.lower) return fail("a " + std::string("target needs a device below it"));
+      if (!spec.lower) return fail("a target needs a device below it");
       auto lower = create_device(*spec.lower, clock, err);
       if (!lower) return nullptr;
       std::unique_ptr<TargetDriver> drv;
