@@ -1,13 +1,9 @@
 // The stacking-target frame: map, clone, submit below, end_io.
 #include "dev/target.hpp"
 
-#include <chrono>
-#include <thread>
-
 #include "block/bio.hpp"
 #include "block/blk_mq.hpp"
 #include "block/request.hpp"
-#include "core/virtual_clock.hpp"
 #include "dev/device.hpp"
 
 namespace iostack::dev {
@@ -59,11 +55,7 @@ int TargetDriver::message(const std::vector<std::string>& /*argv*/, std::string*
   return -ENOTTY;
 }
 
-bool TargetDriver::pump() {
-  if (clock_->is_virtual()) return static_cast<core::VirtualClock*>(clock_)->run_one();
-  std::this_thread::sleep_for(std::chrono::microseconds(100));
-  return true;
-}
+bool TargetDriver::pump() { return clock_->pause(100 * core::kNsPerUs); }
 
 void TargetDriver::drain() {
   wait_for([this] { return inflight() == 0; });
