@@ -41,15 +41,7 @@ std::int64_t now_ns() {
 }
 
 struct timespec deadline_in_ms(int ms) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  t.tv_sec += ms / 1000;
-  t.tv_nsec += static_cast<long>(ms % 1000) * 1000000L;
-  if (t.tv_nsec >= 1000000000L) {
-    t.tv_nsec -= 1000000000L;
-    t.tv_sec += 1;
-  }
-  return t;
+  return core::futex_deadline_after(ms / 1000, static_cast<std::int64_t>(ms % 1000) * 1000000);
 }
 
 class WorkPool;

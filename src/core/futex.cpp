@@ -3,6 +3,7 @@
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +18,14 @@ int futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
                            FUTEX_BITSET_MATCH_ANY);
   if (r == 0 || errno == EAGAIN) return 0;
   return -errno;
+}
+
+struct timespec futex_deadline_after(std::int64_t sec, std::int64_t nsec) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const std::int64_t ns = now.tv_nsec + nsec;
+  return {static_cast<time_t>(now.tv_sec + sec + ns / 1000000000),
+          static_cast<long>(ns % 1000000000)};
 }
 
 void futex_wake(std::atomic<std::uint32_t>* word, int n) {

@@ -13,6 +13,9 @@ namespace iostack::core {
 // when woken or when the word had already changed (EAGAIN), else -errno.
 int futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
                const struct timespec* deadline);
+// The CLOCK_MONOTONIC deadline `sec` seconds and `nsec` nanoseconds from
+// now, for futex_wait.
+struct timespec futex_deadline_after(std::int64_t sec, std::int64_t nsec);
 // Wakes up to `n` sleepers on `word`.
 void futex_wake(std::atomic<std::uint32_t>* word, int n);
 inline void futex_wake_all(std::atomic<std::uint32_t>* word) { futex_wake(word, INT_MAX); }

@@ -1,11 +1,9 @@
 // Cancellation (io_uring/cancel.c): ASYNC_CANCEL and the search it shares
 // with linked timeouts: io-wq first, then armed polls, then timeouts.
 #include <fcntl.h>
-#include <time.h>
 
 #include <cerrno>
 
-#include "core/futex.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 #include "uring/rsrc.hpp"
@@ -172,32 +170,23 @@ int sync_cancel(IoRingCtx* ctx, void* arg) {
   int ret = attempt();
   if (ret != -EALREADY) return ret;
 
-  struct timespec deadline {};
   const bool timed = sc.timeout.tv_sec != -1 || sc.timeout.tv_nsec != -1;
-  if (timed) {
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += sc.timeout.tv_sec + (deadline.tv_nsec + sc.timeout.tv_nsec) / 1000000000L;
-    deadline.tv_nsec = (deadline.tv_nsec + sc.timeout.tv_nsec) % 1000000000L;
-  }
+  const struct timespec deadline =
+      timed ? core::futex_deadline_after(sc.timeout.tv_sec, sc.timeout.tv_nsec) : timespec{};
   for (;;) {
-    ctx->cq_wait.waiters.fetch_add(1, std::memory_order_seq_cst);
-    const std::uint32_t seq = ctx->cq_wait.seq.load(std::memory_order_seq_cst);
+    const std::uint32_t seq = ctx->cq_wait.prepare();
     ret = attempt();
     int r = 0;
     if (ret == -EALREADY) {
       if (tw_pending(ctx))
         tw_run(ctx);
       else
-        r = core::futex_wait(&ctx->cq_wait.seq, seq, timed ? &deadline : nullptr);
+        r = ctx->cq_wait.sleep(seq, timed ? &deadline : nullptr);
     }
-    ctx->cq_wait.waiters.fetch_sub(1, std::memory_order_seq_cst);
+    ctx->cq_wait.finish();
     if (ret != -EALREADY) break;
-    if (r == -ETIMEDOUT) {
-      ret = -ETIME;
-      break;
-    }
-    if (r == -EINTR) {
-      ret = -EINTR;
+    if (r) {
+      ret = r;  // -ETIME or -EINTR
       break;
     }
   }

@@ -250,19 +250,12 @@ void ring_destroy(IoRingCtx* ctx) {
   for (;;) {
     tw_run(ctx);
     if (ctx->nr_live.load(std::memory_order_acquire) == 0 && !tw_pending(ctx)) break;
-    ctx->cq_wait.waiters.fetch_add(1, std::memory_order_seq_cst);
-    const std::uint32_t seq = ctx->cq_wait.seq.load(std::memory_order_seq_cst);
+    const std::uint32_t seq = ctx->cq_wait.prepare();
     if (ctx->nr_live.load(std::memory_order_acquire) != 0 && !tw_pending(ctx)) {
-      struct timespec ts;
-      clock_gettime(CLOCK_MONOTONIC, &ts);
-      ts.tv_nsec += 10 * 1000 * 1000;
-      if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-      }
-      futex_wait(&ctx->cq_wait.seq, seq, &ts);
+      const struct timespec ts = core::futex_deadline_after(0, 10 * 1000 * 1000);
+      ctx->cq_wait.sleep(seq, &ts);
     }
-    ctx->cq_wait.waiters.fetch_sub(1, std::memory_order_seq_cst);
+    ctx->cq_wait.finish();
   }
   // The fallback task-work item must be neither queued nor running.
   if (ctx->wq)

@@ -3,7 +3,10 @@
 // 32-bit sequence words standing in for wait queues.
 #pragma once
 
+#include <time.h>
+
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 
 #include "core/futex.hpp"
@@ -28,6 +31,21 @@ struct WaitQueue {
     seq.fetch_add(1, std::memory_order_seq_cst);
     if (waiters.load(std::memory_order_seq_cst) > 0) futex_wake_all(&seq);
   }
+
+  // prepare_to_wait: counts the caller as a sleeper and returns the
+  // sequence to sleep on. The caller then checks its condition, sleeps or
+  // not, and always calls finish().
+  std::uint32_t prepare() {
+    waiters.fetch_add(1, std::memory_order_seq_cst);
+    return seq.load(std::memory_order_seq_cst);
+  }
+  // schedule_hrtimeout: 0 once woken (or already), -ETIME at `deadline`
+  // (absolute CLOCK_MONOTONIC, null: none), -EINTR on a signal.
+  int sleep(std::uint32_t seen, const struct timespec* deadline) {
+    const int r = futex_wait(&seq, seen, deadline);
+    return r == -ETIMEDOUT ? -ETIME : r;
+  }
+  void finish() { waiters.fetch_sub(1, std::memory_order_seq_cst); }
 };
 
 }  // namespace iostack::uring

@@ -49,11 +49,7 @@ int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext
     if (flags & IORING_ENTER_ABS_TIMER) {
       deadline = to_monotonic(ctx->clockid.load(std::memory_order_relaxed), ext->sec, ext->nsec);
     } else {
-      clock_gettime(CLOCK_MONOTONIC, &deadline);
-      deadline.tv_sec += ext->sec;
-      deadline.tv_nsec += ext->nsec;
-      deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-      deadline.tv_nsec %= 1000000000L;
+      deadline = core::futex_deadline_after(ext->sec, ext->nsec);
     }
   }
   sigset_t saved;
@@ -70,25 +66,20 @@ int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext
   const std::uint32_t nr_timeouts = ctx->cq_timeouts.load(std::memory_order_acquire);
   int ret = 0;
   for (;;) {
-    ctx->cq_wait.waiters.fetch_add(1, std::memory_order_seq_cst);
-    const std::uint32_t seq = ctx->cq_wait.seq.load(std::memory_order_seq_cst);
+    const std::uint32_t seq = ctx->cq_wait.prepare();
     const bool work = tw_pending(ctx) || ctx->has_overflow.load(std::memory_order_acquire);
     const bool woke = static_cast<std::int32_t>(load_acquire(ctx->rings->cq.tail) - target) >= 0 ||
                       ctx->cq_timeouts.load(std::memory_order_acquire) != nr_timeouts;
     int r = 0;
     if (!work && !woke) {
       ring_ready_update(ctx);
-      r = futex_wait(&ctx->cq_wait.seq, seq, timed ? &deadline : nullptr);
+      r = ctx->cq_wait.sleep(seq, timed ? &deadline : nullptr);
     }
-    ctx->cq_wait.waiters.fetch_sub(1, std::memory_order_seq_cst);
+    ctx->cq_wait.finish();
     if (tw_pending(ctx)) tw_run(ctx);
     if (ctx->has_overflow.load(std::memory_order_acquire)) overflow_flush(ctx, false);
-    if (r == -ETIMEDOUT) {
-      ret = -ETIME;
-      break;
-    }
-    if (r == -EINTR) {
-      ret = -EINTR;
+    if (r) {
+      ret = r;  // -ETIME or -EINTR
       break;
     }
     if (ctx->cq_dropped.load(std::memory_order_relaxed)) {

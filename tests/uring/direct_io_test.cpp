@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <string>
 
 #include "core/exec_stats.hpp"
@@ -76,6 +77,33 @@ std::vector<Cqe> by_user_data(std::vector<Cqe> c) {
   return c;
 }
 
+using DirectSeq = std::function<std::vector<Cqe>(Ring&, int fd, std::string* data)>;
+
+// Runs `seq` on a fresh O_DIRECT file through the kernel's ring and then
+// iostack's and expects the same CQEs and bytes; iostack's CQEs land in
+// *cqes. False when the file system refuses O_DIRECT.
+bool compare_direct(const DirectSeq& seq, unsigned entries, bool seq_closes_fd,
+                    std::vector<Cqe>* cqes = nullptr) {
+  KernelBackend kb;
+  IostackBackend ib;
+  std::vector<Cqe> k, o;
+  std::string kd, od;
+  for (Backend* b : {static_cast<Backend*>(&kb), static_cast<Backend*>(&ib)}) {
+    DirectFile f;
+    if (f.fd < 0) return false;
+    Ring r(b);
+    EXPECT_GE(r.init(entries), 0);
+    (b == &kb ? k : o) = seq(r, f.fd, b == &kb ? &kd : &od);
+    if (seq_closes_fd) f.fd = -1;
+  }
+  EXPECT_EQ(k, o) << "kernel CQEs vs iostack CQEs";
+  EXPECT_EQ(kd, od) << "bytes read";
+  if (cqes) *cqes = o;
+  return true;
+}
+
+constexpr const char* kNoDirect = "O_DIRECT refused by the file system of /tmp";
+
 // Reads, vectored reads, a write read back through a link, misaligned
 // buffer and offset, the end of the file, and a write that extends it.
 std::vector<Cqe> direct_sequence(Ring& r, int fd, std::string* data) {
@@ -112,25 +140,8 @@ std::vector<Cqe> direct_sequence(Ring& r, int fd, std::string* data) {
 
 TEST(UringDirectIoDiff, SameCqesAsTheKernel) {
   SKIP_WITHOUT_KERNEL_URING();
-  KernelBackend kb;
-  IostackBackend ib;
-  std::vector<Cqe> k, o;
-  std::string kd, od;
-  {
-    DirectFile f;
-    if (f.fd < 0) GTEST_SKIP() << "O_DIRECT refused by the file system of /tmp";
-    Ring r(&kb);
-    ASSERT_GE(r.init(16), 0);
-    k = direct_sequence(r, f.fd, &kd);
-  }
-  {
-    DirectFile f;
-    Ring r(&ib);
-    ASSERT_GE(r.init(16), 0);
-    o = direct_sequence(r, f.fd, &od);
-  }
-  EXPECT_EQ(k, o) << "kernel CQEs vs iostack CQEs";
-  EXPECT_EQ(kd, od) << "bytes read";
+  std::vector<Cqe> o;
+  if (!compare_direct(direct_sequence, 16, false, &o)) GTEST_SKIP() << kNoDirect;
   EXPECT_EQ(-EINVAL, o.at(2).res);
   EXPECT_EQ(static_cast<int>(kFileSize - 61440), o.at(4).res);
 }
@@ -174,25 +185,7 @@ std::vector<Cqe> buffer_ring_reads(Ring& r, int fd, std::string* data) {
 
 TEST(UringDirectIoDiff, ReadsIntoARingOfProvidedBuffers) {
   SKIP_WITHOUT_KERNEL_URING();
-  KernelBackend kb;
-  IostackBackend ib;
-  std::vector<Cqe> k, o;
-  std::string kd, od;
-  {
-    DirectFile f;
-    if (f.fd < 0) GTEST_SKIP() << "O_DIRECT refused by the file system of /tmp";
-    Ring r(&kb);
-    ASSERT_GE(r.init(16), 0);
-    k = buffer_ring_reads(r, f.fd, &kd);
-  }
-  {
-    DirectFile f;
-    Ring r(&ib);
-    ASSERT_GE(r.init(16), 0);
-    o = buffer_ring_reads(r, f.fd, &od);
-  }
-  EXPECT_EQ(k, o) << "kernel CQEs vs iostack CQEs";
-  EXPECT_EQ(kd, od) << "bytes in the buffers the CQEs name";
+  if (!compare_direct(buffer_ring_reads, 16, false)) GTEST_SKIP() << kNoDirect;
 }
 
 // One submission of more reads than one io_submit carries, then a CLOSE of
@@ -212,20 +205,8 @@ std::vector<Cqe> batch_then_close(Ring& r, int fd, std::string* data) {
 
 TEST(UringDirectIoDiff, BatchLargerThanOneSubmitThenClose) {
   SKIP_WITHOUT_KERNEL_URING();
-  KernelBackend kb;
-  IostackBackend ib;
-  std::vector<Cqe> k, o;
-  std::string kd, od;
-  for (Backend* b : {static_cast<Backend*>(&kb), static_cast<Backend*>(&ib)}) {
-    DirectFile f;
-    if (f.fd < 0) GTEST_SKIP() << "O_DIRECT refused by the file system of /tmp";
-    Ring r(b);
-    ASSERT_GE(r.init(64), 0);
-    (b == &kb ? k : o) = batch_then_close(r, f.fd, b == &kb ? &kd : &od);
-    f.fd = -1;  // the ring closed it
-  }
-  EXPECT_EQ(k, o) << "kernel CQEs vs iostack CQEs";
-  EXPECT_EQ(kd, od) << "bytes read";
+  std::vector<Cqe> o;
+  if (!compare_direct(batch_then_close, 64, true, &o)) GTEST_SKIP() << kNoDirect;
   ASSERT_EQ(41u, o.size());
   EXPECT_EQ(4096, o[0].res);
   EXPECT_EQ(0, o[40].res);

@@ -8,22 +8,13 @@
 #include <string>
 
 #include "ring_harness.hpp"
+#include "uring/uapi.hpp"
 
 namespace uring_test {
 namespace {
 
-constexpr unsigned kRegisterClock = 29;  // IORING_REGISTER_CLOCK (6.12)
-
-// struct io_uring_sync_cancel_reg as 6.18 has it.
-struct SyncCancelReg {
-  std::uint64_t addr;
-  std::int32_t fd;
-  std::uint32_t flags;
-  struct __kernel_timespec timeout;
-  std::uint8_t opcode;
-  std::uint8_t pad[7];
-  std::uint64_t pad2[3];
-};
+using iostack::uring::uapi::kRegisterClock;
+using iostack::uring::uapi::SyncCancelReg;
 
 SyncCancelReg sync_cancel_of(std::uint64_t user_data, unsigned flags = 0, int fd = -1) {
   SyncCancelReg sc{};
