@@ -9,8 +9,10 @@
 namespace iostack::tool {
 namespace {
 
-constexpr double kW = 960, kH = 540;
-constexpr double kLeft = 90, kRight = 250, kTop = 50, kBottom = 70;
+// The plot area is fixed; the legend to its right is as wide as its longest label.
+constexpr double kPlotW = 640, kH = 540;
+constexpr double kLeft = 90, kTop = 50, kBottom = 70;
+constexpr double kCharW = 7.5;  // a 13px sans-serif character, generously
 // Colours that stay apart for the usual handful of lines (Tableau 10).
 constexpr const char* kColours[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
                                     "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
@@ -93,7 +95,10 @@ std::string render_svg(const Chart& c) {
   }
   const double ystep = nice_step(y1 > 0 ? y1 : 1, 5);
   y1 = std::max(ystep, std::ceil((y1 > 0 ? y1 : 1) / ystep) * ystep);
-  const double pw = kW - kLeft - kRight, ph = kH - kTop - kBottom;
+  std::size_t longest = 0;
+  for (const auto& s : c.series) longest = std::max(longest, s.label.size());
+  const double pw = kPlotW, ph = kH - kTop - kBottom;
+  const double kW = kLeft + pw + std::max(120.0, 60 + kCharW * static_cast<double>(longest));
   auto px = [&](double x) {
     const double f = c.log_x ? (std::log10(x) - std::log10(x0)) / (std::log10(x1) - std::log10(x0))
                              : (x - x0) / (x1 - x0);

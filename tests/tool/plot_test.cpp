@@ -124,23 +124,9 @@ TEST(Plot, BadInputIsOneLine) {
   }
 }
 
-// Chromium's headless screenshot of a chart has more than one colour.
-TEST(Plot, BrowserRendersNotBlank) {
-  std::string browser;
-  for (const char* b : {"chromium", "chromium-browser", "google-chrome"})
-    if (have(b)) browser = b;
-  if (browser.empty()) GTEST_SKIP() << "no headless Chromium installed (optional)";
-  if (!have("python3")) GTEST_SKIP() << "python3 needed to read the screenshot";
-  const std::string dir = temp_dir() + "/shot";
-  ASSERT_EQ(run(std::string("run --output=/dev/null --plot=") + dir + " " + kJob).rc, 0);
-  const std::string png = dir + "/iops.png";
-  const std::string cmd = browser +
-                          " --headless --no-sandbox --disable-gpu --window-size=960,540 "
-                          "--screenshot=" +
-                          png + " file://" + dir + "/iops.svg >/dev/null 2>&1";
-  if (std::system(cmd.c_str()) != 0 || slurp(png).empty())
-    GTEST_SKIP() << "the browser could not take a screenshot here";
-  // Decodes the PNG (zlib only) and counts distinct pixel byte values.
+// How many distinct byte values a PNG's pixel data holds (python3 and zlib
+// decode it); -1 when it cannot be read. A blank picture has one or two.
+int png_distinct_bytes(const std::string& png) {
   const std::string py =
       "python3 -c 'import sys,zlib,struct\n"
       "d=open(sys.argv[1],\"rb\").read();i=8;z=b\"\"\n"
@@ -149,14 +135,47 @@ TEST(Plot, BrowserRendersNotBlank) {
       " if t==b\"IDAT\": z+=d[i+8:i+8+n]\n"
       " i+=12+n\n"
       "print(len(set(zlib.decompress(z))))' " +
-      png;
+      png + " 2>/dev/null";
   FILE* p = popen(py.c_str(), "r");
-  ASSERT_NE(p, nullptr);
+  if (!p) return -1;
   char buf[64] = {};
   const bool got = fgets(buf, sizeof buf, p) != nullptr;
   pclose(p);
-  ASSERT_TRUE(got);
-  EXPECT_GT(std::atoi(buf), 8) << "the screenshot looks blank";
+  return got ? std::atoi(buf) : -1;
+}
+
+// Every chart, drawn by `render` (a command with IN and OUT), is not blank.
+void expect_rendered(const std::string& render) {
+  const std::string dir = temp_dir() + "/shot";
+  ASSERT_EQ(run(std::string("run --output=/dev/null --plot=") + dir + " " + kJob).rc, 0);
+  for (const char* c : kCharts) {
+    const std::string svg = dir + "/" + c, png = svg + ".png";
+    std::string cmd = render;
+    cmd.replace(cmd.find("IN"), 2, svg);
+    cmd.replace(cmd.find("OUT"), 3, png);
+    if (std::system((cmd + " >/dev/null 2>&1").c_str()) != 0 || slurp(png).empty())
+      GTEST_SKIP() << "the renderer could not draw here: " << cmd;
+    EXPECT_GT(png_distinct_bytes(png), 8) << png << " looks blank";
+  }
+}
+
+// Chromium's headless screenshot of each chart (Chromium is optional).
+TEST(Plot, BrowserRendersNotBlank) {
+  std::string browser;
+  for (const char* b : {"chromium", "chromium-browser", "google-chrome"})
+    if (have(b)) browser = b;
+  if (browser.empty()) GTEST_SKIP() << "no headless Chromium installed (optional)";
+  if (!have("python3")) GTEST_SKIP() << "python3 needed to read the screenshot";
+  expect_rendered(browser +
+                  " --headless --no-sandbox --disable-gpu --window-size=1000,540 "
+                  "--screenshot=OUT file://IN");
+}
+
+// librsvg's rsvg-convert (Debian librsvg2-bin, optional) draws each chart.
+TEST(Plot, RsvgRendersNotBlank) {
+  if (!have("rsvg-convert")) GTEST_SKIP() << "rsvg-convert (librsvg2-bin) not installed";
+  if (!have("python3")) GTEST_SKIP() << "python3 needed to read the picture";
+  expect_rendered("rsvg-convert IN -o OUT");
 }
 
 }  // namespace
