@@ -135,11 +135,12 @@ int run_jobs(const std::vector<job::JobDef>& jobs, const job::JobFileSet& set,
   const bool normal = ra.format == "normal";
   job::RunOptions ro;
   ro.trace_dir = ra.trace_dir;
-  // Samples over time for plots and the JSON report: every 100 ms, or as
-  // often as the finest log_avg_msec asks.
+  // Samples over time for plots and the JSON report: every log_avg_msec
+  // (the finest any job asks for), else every 100 ms.
+  unsigned avg = 0;
   for (const auto& j : jobs)
-    if (j.opts.log_avg_msec && j.opts.log_avg_msec < ro.sample_ms)
-      ro.sample_ms = j.opts.log_avg_msec;
+    if (j.opts.log_avg_msec && (!avg || j.opts.log_avg_msec < avg)) avg = j.opts.log_avg_msec;
+  if (avg) ro.sample_ms = avg;
   ro.progress = ra.eta == "always" ||
                 (ra.eta == "auto" && normal && isatty(STDOUT_FILENO) && ra.output.empty());
   if (normal) {
