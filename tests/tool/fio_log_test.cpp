@@ -152,6 +152,23 @@ TEST(FioLogs, AveragedAndHistogramLogsMatchFiosShape) {
   }
 }
 
+// fio's own plotting script (gnuplot) draws iostack's logs.
+TEST(FioLogs, FioGeneratePlotsReadsThem) {
+  if (!have("fio_generate_plots") || !have("gnuplot"))
+    GTEST_SKIP() << "fio_generate_plots or gnuplot not installed";
+  const std::string dir = temp_dir();
+  const Result r =
+      run("run --output=/dev/null --name=j --filename=ram:1M --size=256k "
+          "--rw=randrw --write_lat_log=" +
+          dir + "/x --write_bw_log=" + dir + "/x --write_iops_log=" + dir + "/x");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(std::system(("cd " + dir + " && fio_generate_plots x >/dev/null 2>&1").c_str()), 0);
+  for (const char* c : {"x-lat.svg", "x-clat.svg", "x-bw.svg", "x-iops.svg"}) {
+    const std::string svg = slurp(dir + "/" + c);
+    EXPECT_NE(svg.find("<path"), std::string::npos) << c << " has no line";
+  }
+}
+
 TEST(FioLogs, BareOptionNamesTheLogAfterTheJob) {
   const std::string dir = temp_dir();
   const Result r = run("run --output=/dev/null --name=" + dir +
