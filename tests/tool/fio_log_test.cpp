@@ -152,6 +152,30 @@ TEST(FioLogs, AveragedAndHistogramLogsMatchFiosShape) {
   }
 }
 
+TEST(FioLogs, ThreadNumbersAndPrioritiesAsFio) {
+  if (!have("fio")) GTEST_SKIP() << "fio not installed";
+  Logs fio, ios;
+  run_both(
+      "[a]\nfilename=FILE\nsize=64k\nrw=read\nioengine=psync\nprioclass=2\nprio=3\n"
+      "log_prio=1\nnumjobs=2\nwrite_iops_log=PREFIX\n"
+      "[b]\nfilename=FILE\nsize=64k\nrw=write\nioengine=psync\nprioclass=3\n"
+      "write_iops_log=PREFIX\n",
+      &fio, &ios);
+  ASSERT_FALSE(HasFailure());
+  const std::set<std::string> want = {"pfx_iops.1.log", "pfx_iops.2.log", "pfx_iops.3.log"};
+  EXPECT_EQ(names(fio), want);
+  EXPECT_EQ(names(ios), want);
+  for (const auto& n : want) {
+    ASSERT_EQ(ios[n].size(), fio[n].size()) << n;
+    for (std::size_t i = 0; i < ios[n].size(); ++i) {
+      // Everything but the time: value, ddir, bs, prio (0x4003 with log_prio).
+      EXPECT_EQ(std::vector<std::uint64_t>(ios[n][i].begin() + 1, ios[n][i].end()),
+                std::vector<std::uint64_t>(fio[n][i].begin() + 1, fio[n][i].end()))
+          << n << " line " << i;
+    }
+  }
+}
+
 // fio's own plotting script (gnuplot) draws iostack's logs.
 TEST(FioLogs, FioGeneratePlotsReadsThem) {
   if (!have("fio_generate_plots") || !have("gnuplot"))
