@@ -111,7 +111,9 @@ void HistLog::add(std::uint64_t t_ms, int ddir, std::uint64_t bs, const LatHist&
   std::vector<std::uint64_t>& before = before_[ddir];
   for (unsigned j = 0; j < kPlatNr; j += stride_) {
     std::uint64_t sum = 0;
-    for (unsigned k = j; k < j + stride_ && k < kPlatNr; ++k) sum += now.buckets[k] - before[k];
+    // The end of a ramp clears the histogram: count from zero again.
+    for (unsigned k = j; k < j + stride_ && k < kPlatNr; ++k)
+      sum += now.buckets[k] >= before[k] ? now.buckets[k] - before[k] : now.buckets[k];
     l.counts.push_back(sum);
   }
   std::copy(now.buckets.begin(), now.buckets.end(), before.begin());

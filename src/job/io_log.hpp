@@ -6,6 +6,7 @@
 // Latencies are in ns, bandwidth in KiB/s, IOPS per second (or 1 per I/O).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -60,6 +61,10 @@ class HistLog {
  public:
   HistLog(std::string path, unsigned hist_msec, unsigned coarseness);
   void add(std::uint64_t t_ms, int ddir, std::uint64_t bs, const LatHist& now);
+  // The job's statistics start again (end of ramp_time): so do the counts.
+  void restart() {
+    for (auto& b : before_) std::fill(b.begin(), b.end(), 0);
+  }
   bool write(std::string* err) const;
 
  private:

@@ -165,6 +165,7 @@ void Worker::end_ramp(std::uint64_t now) {
   if (logs_) {
     for (int d = 0; d < 2; ++d) logs_->win_bytes[d] = logs_->win_ios[d] = 0;
     logs_->win_t_ms = ms(now - log_epoch_);
+    if (logs_->hist) logs_->hist->restart();
   }
   progress_.state.store(2, std::memory_order_relaxed);
 }
