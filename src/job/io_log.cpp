@@ -29,6 +29,11 @@ bool close_log(FILE* f, const std::string& path, std::string* err) {
   return true;
 }
 
+bool create_log(const std::string& path, std::string* err) {
+  FILE* f = open_log(path, err);
+  return f && close_log(f, path, err);
+}
+
 }  // namespace
 
 std::string log_file_name(const std::string& prefix, const char* type, int num, bool per_job) {
@@ -93,6 +98,8 @@ bool IoLog::write(std::string* err) const {
   return close_log(f, path_, err);
 }
 
+bool IoLog::create(std::string* err) const { return create_log(path_, err); }
+
 HistLog::HistLog(std::string path, unsigned hist_msec, unsigned coarseness)
     : path_(std::move(path)), hist_msec_(hist_msec), stride_(1u << coarseness) {
   for (auto& b : before_) b.assign(kPlatNr, 0);
@@ -131,6 +138,8 @@ bool HistLog::write(std::string* err) const {
   }
   return close_log(f, path_, err);
 }
+
+bool HistLog::create(std::string* err) const { return create_log(path_, err); }
 
 std::unique_ptr<JobLogs> JobLogs::make(const JobOptions& o, int num) {
   if (!o.write_lat_log && !o.write_bw_log && !o.write_iops_log && !o.write_hist_log) return nullptr;
@@ -198,6 +207,12 @@ void JobLogs::tick(std::uint64_t t_ms, const std::uint64_t bytes[2], const std::
 void JobLogs::finish(std::uint64_t t_ms) {
   for (IoLog* l : {lat.get(), slat.get(), clat.get(), bw.get(), iops.get()})
     if (l) l->finish(t_ms);
+}
+
+bool JobLogs::create(std::string* err) const {
+  for (const IoLog* l : {lat.get(), slat.get(), clat.get(), bw.get(), iops.get()})
+    if (l && !l->create(err)) return false;
+  return !hist || hist->create(err);
 }
 
 bool JobLogs::write(std::string* err) const {

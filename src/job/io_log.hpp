@@ -30,6 +30,7 @@ class IoLog {
   // finalize_logs: what is left in the averaging windows.
   void finish(std::uint64_t t_ms);
   bool write(std::string* err) const;
+  bool create(std::string* err) const;
   unsigned avg_msec() const { return avg_msec_; }
   const std::string& path() const { return path_; }
 
@@ -66,6 +67,7 @@ class HistLog {
     for (auto& b : before_) std::fill(b.begin(), b.end(), 0);
   }
   bool write(std::string* err) const;
+  bool create(std::string* err) const;
 
  private:
   struct Line {
@@ -102,6 +104,9 @@ struct JobLogs {
   void tick(std::uint64_t t_ms, const std::uint64_t bytes[2], const std::uint64_t ios[2],
             bool force);
   void finish(std::uint64_t t_ms);
+  // Creates every file now, so that a path that cannot be written stops
+  // the job before it runs rather than after.
+  bool create(std::string* err) const;
   bool write(std::string* err) const;
 };
 

@@ -63,6 +63,10 @@ bool Worker::setup(std::string* err) {
   }
   iodepth_ = engine_->sync() ? 1 : o.iodepth;
   logs_ = JobLogs::make(o, thread_number_);
+  if (logs_ && !logs_->create(&e)) {
+    *err = def_.loc.str() + ": job '" + o.name + "': " + e;
+    return false;
+  }
   default_ioprio_ = job_ioprio();
   ts_.iodepth = o.iodepth;
   batch_ = o.iodepth_batch ? std::min(o.iodepth_batch, iodepth_) : iodepth_;

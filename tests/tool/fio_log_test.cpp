@@ -201,6 +201,16 @@ TEST(FioLogs, BareOptionNamesTheLogAfterTheJob) {
   EXPECT_EQ(lines(slurp(dir + "/myjob_iops.log")), 16);
 }
 
+TEST(FioLogs, UnwritableLogIsOneLineBeforeAnythingRuns) {
+  const Result r =
+      run("run --name=j --filename=ram:1M --write_bw_log=/nonexistent-dir/x --eta=never");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("/nonexistent-dir/x_bw.1.log: cannot write log file"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out.find("Starting"), std::string::npos) << r.out;
+}
+
 TEST(FioLogs, BadValueIsOneLine) {
   const Result r = run("run --name=j --filename=ram:1M --log_hist_coarseness=9");
   EXPECT_NE(r.rc, 0);
