@@ -2,9 +2,12 @@
 // may be mixed: options before the first --name are defaults for every job
 // (job files override them), --name=X starts a job of its own. With no job
 // at all the built-in default runs.
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -126,6 +129,9 @@ int run_jobs(const std::vector<job::JobDef>& jobs, const job::JobFileSet& set,
   job::Runner runner;
   if (!runner.prepare(jobs, &err)) return fail(err);
 
+  // --plot's directory, made before anything runs so that a bad one stops here.
+  if (!ra.plot_dir.empty() && ::mkdir(ra.plot_dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return fail("--plot " + ra.plot_dir + ": cannot create directory: " + std::strerror(errno));
   // Where the report goes: stdout, or --output (opened before anything runs).
   FILE* out = stdout;
   if (!ra.output.empty()) {

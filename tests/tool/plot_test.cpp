@@ -116,8 +116,9 @@ TEST(Plot, ReplayPlotsToo) {
 }
 
 TEST(Plot, BadInputIsOneLine) {
-  for (const char* args : {"plot /nonexistent.json --out=/tmp", "plot --out=/tmp",
-                           "plot /dev/null --out=/tmp", "plot x.json"}) {
+  for (const char* args :
+       {"plot /nonexistent.json --out=/tmp", "plot --out=/tmp", "plot /dev/null --out=/tmp",
+        "plot x.json", "run --plot=/nonexistent-dir/p --name=j --filename=ram:1M"}) {
     const Result r = run(args);
     EXPECT_EQ(r.rc, 1) << args;
     EXPECT_EQ(lines(r.err), 1) << args << ": " << r.err;
