@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -47,23 +48,36 @@ Chart cdf_chart(const std::vector<PlotRun>& runs) {
           "completion latency (us, log scale)",
           "percentile (%)",
           true,
-          {}};
+          {},
+          100};
   for (const auto& r : runs)
-    for (const auto& job : jobs_of(r.report)) {
-      if (!job.contains("iostack_clat_cdf")) continue;
+    for (const auto& job : jobs_of(r.report))
       for (const char* d : {"read", "write"}) {
-        const auto& cdf = job["iostack_clat_cdf"];
-        if (!cdf.contains(d) || !cdf[d].is_array()) continue;
         ChartSeries s;
         s.label = name_of(r, job_name(job) + " " + d);
-        for (const auto& p : cdf[d]) {
-          if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_number()) continue;
-          s.x.push_back(p[1].get<double>() / 1000.0);
-          s.y.push_back(p[0].get<double>());
+        if (job.contains("iostack_clat_cdf")) {
+          const auto& cdf = job["iostack_clat_cdf"];
+          if (!cdf.contains(d) || !cdf[d].is_array()) continue;
+          for (const auto& p : cdf[d]) {
+            if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_number()) continue;
+            s.x.push_back(p[1].get<double>() / 1000.0);
+            s.y.push_back(p[0].get<double>());
+          }
+        } else {
+          // fio's own report: its clat_ns percentiles ("50.000000": ns), a coarser CDF.
+          const json* clat = nullptr;
+          if (job.contains(d) && job[d].contains("clat_ns")) clat = &job[d]["clat_ns"];
+          if (!clat || !clat->contains("percentile") || !(*clat)["percentile"].is_object() ||
+              clat->value("N", 0) == 0)
+            continue;
+          for (const auto& [k, v] : (*clat)["percentile"].items()) {
+            if (!v.is_number()) continue;
+            s.x.push_back(v.get<double>() / 1000.0);
+            s.y.push_back(std::atof(k.c_str()));
+          }
         }
-        c.series.push_back(std::move(s));
+        if (!s.x.empty()) c.series.push_back(std::move(s));
       }
-    }
   return c;
 }
 

@@ -93,9 +93,10 @@ std::string render_svg(const Chart& c) {
     if (x0 > 0 && x0 < (x1 - x0)) x0 = 0;  // time axes start at 0
     if (x1 <= x0) x1 = x0 + 1;
   }
+  if (c.y_max > 0) y1 = c.y_max;
   const double ystep = nice_step(y1 > 0 ? y1 : 1, 5);
   // Room above the highest point, so that a flat maximum stays off the frame.
-  y1 = std::max(ystep, (std::floor((y1 > 0 ? y1 : 1) / ystep) + 1) * ystep);
+  if (c.y_max <= 0) y1 = std::max(ystep, (std::floor((y1 > 0 ? y1 : 1) / ystep) + 1) * ystep);
   std::size_t longest = 0;
   for (const auto& s : c.series) longest = std::max(longest, s.label.size());
   const double pw = kPlotW, ph = kH - kTop - kBottom;

@@ -20,6 +20,7 @@ struct Chart {
   std::string x_label, y_label;  // with units, e.g. "time (s)"
   bool log_x = false;
   std::vector<ChartSeries> series;
+  double y_max = 0;  // the y axis' top; 0: from the data
 };
 
 std::string render_svg(const Chart& c);

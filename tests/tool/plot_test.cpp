@@ -101,6 +101,28 @@ TEST(Plot, JsonKeepsTheSamplesAndPlotComparesRuns) {
   expect_charts(dir + "/cmp", {"none: j read", "kyber: j read", "none: j write"});
 }
 
+// fio's own JSON report has no samples over time, but its percentiles
+// still make a CDF next to iostack's.
+TEST(Plot, ComparesWithFiosOwnJsonReport) {
+  if (!have("fio")) GTEST_SKIP() << "fio not installed";
+  const std::string dir = temp_dir();
+  const std::string job = " --name=f --size=1M --rw=randread --bs=4k --ioengine=psync";
+  ASSERT_EQ(std::system(("fio --output-format=json --output=" + dir +
+                         "/fio.json --filename=" + dir + "/data" + job + " >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  ASSERT_EQ(
+      run("run --output-format=json --output=" + dir + "/iostack.json --filename=ram:1M" + job).rc,
+      0);
+  const Result r = run("plot " + dir + "/fio.json " + dir + "/iostack.json --out=" + dir + "/c");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const std::string cdf = slurp(dir + "/c/clat_cdf.svg");
+  EXPECT_TRUE(tags_balanced(cdf));
+  EXPECT_NE(cdf.find("fio: f read"), std::string::npos);
+  EXPECT_NE(cdf.find("iostack: f read"), std::string::npos);
+  std::remove((dir + "/data").c_str());
+}
+
 TEST(Plot, ReplayPlotsToo) {
   const auto f = write_file("plot-v2.log",
                             "fio version 2 iolog\n/dev/x add\n/dev/x read 0 4096\n"
