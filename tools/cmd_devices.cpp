@@ -29,16 +29,25 @@ int cmd_devices(const std::vector<std::string>& specs_in) {
   std::printf("%-8s %-8s %8s %-9s %-12s %5s %4s %8s  %s\n", "NAME", "MAJ:MIN", "SIZE", "DRIVER",
               "SCHED", "QD", "HWQ", "MAXSECKB", "SPEC");
   for (std::size_t i = 0; i < devs.size(); ++i) {
-    const auto& d = *devs[i];
-    const auto* q = d.queue();
-    const std::uint64_t bytes = d.disk()->capacity() << block::kSectorShift;
-    std::string max_kb;
-    q->attr_show("max_sectors_kb", &max_kb);
-    std::printf("%-8s %-8s %8s %-9s %-12s %5u %4u %8s  %s\n", d.name().c_str(),
-                fmt::format("{}:{}", d.disk()->major(), d.disk()->minor()).c_str(),
-                job::num2str(bytes, 4, 1, true, job::N2S::kByte).c_str(), d.driver()->name(),
-                q->elevator() ? q->elevator()->name() : "none", q->queue_depth(), q->nr_hw_queues(),
-                max_kb.c_str(), specs[i].c_str());
+    // A stacking target's devices below it follow, indented as lsblk -s does.
+    int depth = 0;
+    for (const dev::BlockDevice* x = devs[i].get(); x; x = x->lower(), ++depth) {
+      const auto& d = *x;
+      const auto* q = d.queue();
+      const std::uint64_t bytes = d.disk()->capacity() << block::kSectorShift;
+      std::string max_kb;
+      q->attr_show("max_sectors_kb", &max_kb);
+      const std::string name =
+          depth ? std::string(2 * (depth - 1), ' ') + "`-" + d.name() : d.name();
+      std::string line =
+          fmt::format("{:<8} {:<8} {:>8} {:<9} {:<12} {:>5} {:>4} {:>8}  {}", name,
+                      fmt::format("{}:{}", d.disk()->major(), d.disk()->minor()),
+                      job::num2str(bytes, 4, 1, true, job::N2S::kByte), d.driver()->name(),
+                      q->elevator() ? q->elevator()->name() : "none", q->queue_depth(),
+                      q->nr_hw_queues(), max_kb, depth ? "" : specs[i]);
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      std::printf("%s\n", line.c_str());
+    }
   }
   return 0;
 }

@@ -1,6 +1,7 @@
 // The iostack subcommands; each returns the process exit status.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,13 @@ int cmd_replay(const std::vector<std::string>& args);
 int cmd_plot(const std::vector<std::string>& args);
 // iostack devices [SPEC ...]
 int cmd_devices(const std::vector<std::string>& specs);
-// iostack queue SPEC [ATTR [VALUE]]
+// iostack queue SPEC [ATTR [VALUE]] | SPEC message MSG...
 int cmd_queue(const std::vector<std::string>& args);
+// iostack replay-log --log FILE (--replay PATH [--limit N] [--end-mark M] | --list)
+int cmd_replay_log(const std::string& log, const std::string& target, std::uint64_t limit,
+                   const std::string& end_mark, bool list);
+// iostack crash --log FILE --image PATH [--size B] [--subsets N] [--seed N] -- CHECK...
+int cmd_crash(const std::vector<std::string>& args);
 // iostack exec [--uring|--aio|--all] [--stats] -- PROG [ARGS...]; returns
 // only when PROG cannot be started.
 int cmd_exec(const std::vector<std::string>& args);

@@ -2,6 +2,7 @@
 // and look at the devices and queues jobs use.
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -38,13 +39,30 @@ int main(int argc, char** argv) {
   devices->add_option("spec", specs, "device specs, e.g. ram:64M null:1G,irqmode=0");
 
   std::vector<std::string> qargs;
-  auto* queue = app.add_subcommand("queue", "Show or set queue attributes: SPEC [ATTR [VALUE]]");
-  queue->add_option("args", qargs, "SPEC [ATTR [VALUE]]")->expected(1, 3);
+  auto* queue = app.add_subcommand(
+      "queue", "Show or set queue attributes: SPEC [ATTR [VALUE]]; SPEC message MSG...");
+  queue->add_option("args", qargs, "SPEC [ATTR [VALUE]] or SPEC message MSG...")->expected(1, -1);
+
+  std::string log_path, replay_path, end_mark;
+  std::uint64_t limit = UINT64_MAX;
+  bool list = false;
+  auto* replay_log = app.add_subcommand(
+      "replay-log", "Replay a log-writes log onto a file or device, up to an entry or mark");
+  replay_log->add_option("--log", log_path, "the log file a log-writes target wrote")->required();
+  replay_log->add_option("--replay", replay_path, "the file or block device to write");
+  replay_log->add_option("--limit", limit, "apply at most this many entries");
+  replay_log->add_option("--end-mark", end_mark, "stop after the mark with this text");
+  replay_log->add_flag("--list", list, "print the log's entries instead");
 
   auto* exec = app.add_subcommand(
       "exec",
       "Run a program on iostack's io_uring and AIO: [--uring|--aio|--all] [--stats] -- PROG "
       "[ARGS...]");
+  app.add_subcommand("crash",
+                     "Check every crash state of a log-writes log: --log FILE --image PATH "
+                     "[--size BYTES] [--subsets N] [--seed N] -- CHECK [ARGS...]");
+  if (argc > 1 && std::string(argv[1]) == "crash")
+    return iostack::tool::cmd_crash(std::vector<std::string>(argv + 2, argv + argc));
   // exec hands everything after it to cmd_exec untouched ("--" included).
   if (argc > 1 && std::string(argv[1]) == "exec")
     return iostack::tool::cmd_exec(std::vector<std::string>(argv + 2, argv + argc));
@@ -56,5 +74,7 @@ int main(int argc, char** argv) {
   if (plot->parsed()) return iostack::tool::cmd_plot(plot->remaining());
   if (devices->parsed()) return iostack::tool::cmd_devices(specs);
   if (queue->parsed()) return iostack::tool::cmd_queue(qargs);
+  if (replay_log->parsed())
+    return iostack::tool::cmd_replay_log(log_path, replay_path, limit, end_mark, list);
   return 1;
 }

@@ -1,9 +1,17 @@
 // Creating devices from specs: driver, queue and disk together.
 #include "dev/device.hpp"
 
+#include <cerrno>
 #include <exception>
 #include <mutex>
 #include <vector>
+
+#include "dev/delay.hpp"
+#include "dev/dust.hpp"
+#include "dev/error_target.hpp"
+#include "dev/flakey.hpp"
+#include "dev/log_writes.hpp"
+#include "dev/wcache.hpp"
 
 namespace iostack::dev {
 
@@ -34,7 +42,8 @@ class IndexAllocator {
 };
 
 IndexAllocator& indexes(DeviceKind k) {
-  static IndexAllocator ram, null, loop, hdd, ssd;
+  static IndexAllocator ram, null, loop, hdd, ssd, dm;
+  if (k >= DeviceKind::kFlakey) return dm;
   switch (k) {
     case DeviceKind::kRam:
       return ram;
@@ -63,6 +72,7 @@ BlockDevice::~BlockDevice() {
   if (loop_) loop_->drain();    // nor may its workers' completions
   if (hdd_) hdd_->quiesce();    // nor the disks' service timers
   if (ssd_) ssd_->drain();
+  if (target_) target_->drain();  // its timers and clones must end first
   disk_.reset();
   queue_.reset();
   driver_.reset();
@@ -85,7 +95,40 @@ std::unique_ptr<BlockDevice> create_device(const DeviceSpec& spec, core::Clock* 
     block::sector_t capacity;
     std::string name;
     unsigned major;
-    if (spec.kind == DeviceKind::kRam) {
+    if (spec.is_target()) {
+      if (!spec.lower) return fail("a target needs a device below it");
+      auto lower = create_device(*spec.lower, clock, err);
+      if (!lower) return nullptr;
+      std::unique_ptr<TargetDriver> drv;
+      switch (spec.kind) {
+        case DeviceKind::kFlakey:
+          drv = std::make_unique<FlakeyTarget>(spec.flakey, std::move(lower), clock);
+          break;
+        case DeviceKind::kDust:
+          drv = std::make_unique<DustTarget>(spec.dust, std::move(lower), clock);
+          break;
+        case DeviceKind::kDelay:
+          drv = std::make_unique<DelayTarget>(spec.delay, std::move(lower), clock);
+          break;
+        case DeviceKind::kError:
+          drv = std::make_unique<ErrorTarget>(spec.error, std::move(lower), clock);
+          break;
+        case DeviceKind::kWcache:
+          drv = std::make_unique<WcacheTarget>(spec.wcache, std::move(lower), clock);
+          break;
+        default:
+          drv = LogWritesTarget::create(spec.log_writes, std::move(lower), clock, err);
+          if (!drv) return nullptr;
+          break;
+      }
+      lim = drv->limits();
+      set = drv->tag_set();
+      capacity = drv->capacity_sectors();
+      dev->target_ = drv.get();
+      dev->driver_ = std::move(drv);
+      name = "dm-";
+      major = kDmMajor;
+    } else if (spec.kind == DeviceKind::kRam) {
       auto drv = std::make_unique<RamDriver>(spec.ram);
       lim = drv->limits();
       set = drv->tag_set();
@@ -148,7 +191,7 @@ std::unique_ptr<BlockDevice> create_device(const DeviceSpec& spec, core::Clock* 
     dev->queue_->set_disk(dev->disk_.get());
     if (dev->loop_) {
       dev->disk_->set_read_only(dev->loop_->read_only());  // set_disk_ro
-    } else {
+    } else if (!dev->target_) {                            // device-mapper disks have no elevator
       dev->queue_->init_default_elevator();
     }
     return dev;
@@ -180,8 +223,29 @@ std::vector<std::pair<std::string, double>> BlockDevice::counters() const {
          {"write_amp", s.ftl.write_amplification()},
          {"trimmed_pages", n(s.ftl.trimmed_pages)},
          {"slc_writes", n(s.slc_writes)}};
+  } else if (target_) {
+    c = target_->counters();
+    const auto below = target_->lower()->counters();
+    c.insert(c.end(), below.begin(), below.end());
   }
   return c;
+}
+
+int BlockDevice::message(const std::vector<std::string>& argv, std::string* result) {
+  std::string ignored;
+  if (!result) result = &ignored;
+  int answer = -EINVAL;
+  for (BlockDevice* d = this; d && d->target_; d = d->lower()) {
+    std::string mine;
+    const int r = d->target_->message(argv, &mine);
+    if (r == -ENOTTY) continue;
+    if (r < 0) return r;
+    if (answer == -EINVAL) {  // the first taker answers
+      answer = r;
+      *result = std::move(mine);
+    }
+  }
+  return answer;
 }
 
 std::unique_ptr<BlockDevice> create_device(std::string_view spec, core::Clock* clock,

@@ -5,7 +5,9 @@
 // it commonly gets); "loop<N>" on LOOP_MAJOR 7. N is the lowest free index
 // per kind, like ida_alloc. The simulated disks: "sd<letter>" (hdd:) on
 // SCSI_DISK0_MAJOR 8 with minor 16*N, and "nvme<N>n1" (ssd:) on
-// BLOCK_EXT_MAJOR 259 with minor N.
+// BLOCK_EXT_MAJOR 259 with minor N. Stacking targets (flakey:, dust:, ...)
+// are "dm-<N>" on major 253 (device-mapper's dynamic major, commonly 253),
+// over the device they wrap, which they own.
 #pragma once
 
 #include <memory>
@@ -24,6 +26,7 @@
 #include "dev/null_blk.hpp"
 #include "dev/ram.hpp"
 #include "dev/ssd.hpp"
+#include "dev/target.hpp"
 
 namespace iostack::dev {
 
@@ -32,6 +35,7 @@ constexpr unsigned kNullBlkMajor = 252;  // dynamic in the kernel
 constexpr unsigned kLoopMajor = 7;       // LOOP_MAJOR
 constexpr unsigned kSdMajor = 8;         // SCSI_DISK0_MAJOR
 constexpr unsigned kExtMajor = 259;      // BLOCK_EXT_MAJOR (NVMe namespaces)
+constexpr unsigned kDmMajor = 253;       // dynamic in the kernel
 
 class BlockDevice {
  public:
@@ -52,9 +56,20 @@ class BlockDevice {
   LoopDriver* loop() const { return loop_; }
   HddDriver* hdd() const { return hdd_; }
   SsdDriver* ssd() const { return ssd_; }
-  // The simulated disks' internal counters (name, value), for reports;
-  // empty for the other kinds.
+  TargetDriver* target() const { return target_; }
+  // The device a target wraps, or null.
+  BlockDevice* lower() const { return target_ ? target_->lower() : nullptr; }
+  // The simulated disks' and the targets' counters (name, value), for
+  // reports: a target's own, then those of the devices below; empty for
+  // the plain kinds.
   std::vector<std::pair<std::string, double>> counters() const;
+  // dmsetup message: argv[0] is the message ("addbadblock", "mark", ...).
+  // Every target down the stack that knows the message takes it, top
+  // first (so "mark X" reaches a log-writes and a wcache below it); the
+  // first one's answer is returned, and an error stops the walk.
+  // Returns 0, or 1 with *result set to the target's answer, or -EINVAL
+  // (bad arguments, or no target here takes such a message).
+  int message(const std::vector<std::string>& argv, std::string* result);
 
  private:
   friend std::unique_ptr<BlockDevice> create_device(const DeviceSpec&, core::Clock*, std::string*);
@@ -68,6 +83,7 @@ class BlockDevice {
   LoopDriver* loop_ = nullptr;
   HddDriver* hdd_ = nullptr;
   SsdDriver* ssd_ = nullptr;
+  TargetDriver* target_ = nullptr;
   std::unique_ptr<block::RequestQueue> queue_;
   std::unique_ptr<block::Disk> disk_;
 };

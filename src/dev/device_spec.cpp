@@ -1,9 +1,12 @@
 // Parsing device specs (ram:, null:, loop:) with one clear error line.
 #include "dev/device_spec.hpp"
 
+#include <bit>
 #include <charconv>
 #include <cstdint>
 #include <limits>
+
+#include "dev/error_target.hpp"
 
 namespace iostack::dev {
 
@@ -232,6 +235,140 @@ Opt apply_ssd(std::string_view key, std::string_view val, SsdConfig* c, const ch
   return Opt::kUnknown;
 }
 
+Opt apply_flakey(std::string_view key, std::string_view val, FlakeyConfig* c,
+                 const char** expected) {
+  auto result = [](bool ok) { return ok ? Opt::kOk : Opt::kBad; };
+  *expected = "a number of seconds";
+  if (key == "up" || key == "up_interval") return result(parse_uint(val, &c->up_interval));
+  if (key == "down" || key == "down_interval") return result(parse_uint(val, &c->down_interval));
+  *expected = "a boolean (0 or 1)";
+  if (key == "error_reads") return result(parse_bool(val, &c->error_reads));
+  if (key == "drop_writes") return result(parse_bool(val, &c->drop_writes));
+  if (key == "error_writes") return result(parse_bool(val, &c->error_writes));
+  *expected = "a probability out of 1000000000";
+  if (key == "random_read_corrupt") return result(parse_uint(val, &c->random_read_corrupt));
+  if (key == "random_write_corrupt") return result(parse_uint(val, &c->random_write_corrupt));
+  *expected = "an unsigned number";
+  if (key == "seed") return result(parse_uint(val, &c->seed));
+  if (key == "corrupt_bio_byte") {
+    // dm-flakey's four arguments: <Nth_byte> <direction> <value> <flags>.
+    *expected = "NTH_BYTE/DIRECTION/VALUE/FLAGS such as 32/r/1/0 (byte from 1, r or w, 0-255)";
+    std::string_view part[4];
+    std::string_view v = val;
+    for (int i = 0; i < 4; ++i) {
+      const auto slash = v.find('/');
+      if ((slash == std::string_view::npos) != (i == 3)) return Opt::kBad;
+      part[i] = v.substr(0, slash);
+      v = slash == std::string_view::npos ? "" : v.substr(slash + 1);
+    }
+    std::uint32_t value;
+    if (!parse_uint(part[0], &c->corrupt_bio_byte) || c->corrupt_bio_byte == 0) return Opt::kBad;
+    if (part[1] != "r" && part[1] != "w" && part[1] != "R" && part[1] != "W") return Opt::kBad;
+    c->corrupt_write = part[1] == "w" || part[1] == "W";
+    if (!parse_uint(part[2], &value) || value > 255) return Opt::kBad;
+    c->corrupt_value = static_cast<std::uint8_t>(value);
+    return result(parse_uint(part[3], &c->corrupt_flags));
+  }
+  return Opt::kUnknown;
+}
+
+Opt apply_dust(std::string_view key, std::string_view val, DustConfig* c, const char** expected) {
+  auto result = [](bool ok) { return ok ? Opt::kOk : Opt::kBad; };
+  *expected = "an unsigned number";
+  if (key == "bs" || key == "blocksize") return result(parse_uint(val, &c->block_size));
+  *expected = "a boolean (0 or 1)";
+  if (key == "enable") return result(parse_bool(val, &c->enable));
+  if (key == "quiet") return result(parse_bool(val, &c->quiet));
+  if (key == "badblocks") {
+    *expected = "START or START-END in blocks";
+    NullBadRange r;
+    if (!parse_range(val, &r) || r.end < r.start || r.end - r.start > (1u << 24)) return Opt::kBad;
+    for (std::uint64_t b = r.start; b <= r.end; ++b) c->bad_blocks.push_back(b);
+    return Opt::kOk;
+  }
+  return Opt::kUnknown;
+}
+
+Opt apply_wcache(std::string_view key, std::string_view val, WcacheConfig* c,
+                 const char** expected) {
+  auto result = [](bool ok) { return ok ? Opt::kOk : Opt::kBad; };
+  if (key == "size") {
+    *expected = "a size such as 64M";
+    return result(parse_size(val, &c->size_bytes));
+  }
+  if (key == "order") {
+    *expected = "lose, fifo, any or torn";
+    if (val == "lose") return c->order = CutOrder::kLose, Opt::kOk;
+    if (val == "fifo") return c->order = CutOrder::kFifo, Opt::kOk;
+    if (val == "any") return c->order = CutOrder::kAny, Opt::kOk;
+    if (val == "torn") return c->order = CutOrder::kTorn, Opt::kOk;
+    return Opt::kBad;
+  }
+  *expected = "an unsigned number";
+  if (key == "atomic") return result(parse_uint(val, &c->atomic_bytes));
+  if (key == "seed") return result(parse_u64(val, &c->seed));
+  if (key == "powercut_ms") return result(parse_u64(val, &c->powercut_ms));
+  if (key == "powercut_writes") return result(parse_u64(val, &c->powercut_writes));
+  if (key == "powercut_mark") {
+    *expected = "the text of a mark";
+    c->powercut_mark = std::string(val);
+    return result(!val.empty());
+  }
+  return Opt::kUnknown;
+}
+
+Opt apply_delay(std::string_view key, std::string_view val, DelayConfig* c, bool set[3],
+                const char** expected) {
+  auto result = [](bool ok) { return ok ? Opt::kOk : Opt::kBad; };
+  *expected = "milliseconds";
+  if (key == "read_ms") return set[0] = true, result(parse_u64(val, &c->read_ms));
+  if (key == "write_ms") return set[1] = true, result(parse_u64(val, &c->write_ms));
+  if (key == "flush_ms") return set[2] = true, result(parse_u64(val, &c->flush_ms));
+  return Opt::kUnknown;
+}
+
+Opt apply_error(std::string_view key, std::string_view val, ErrorConfig* c, const char** expected) {
+  auto result = [](bool ok) { return ok ? Opt::kOk : Opt::kBad; };
+  if (key == "ops") {
+    *expected = "letters r, w, f, d (read, write, flush, discard)";
+    unsigned ops = 0;
+    for (char ch : val) {
+      const auto at = std::string_view("rwfd").find(ch);
+      if (at == std::string_view::npos) return Opt::kBad;
+      ops |= 1u << at;
+    }
+    c->ops = ops;
+    return result(ops != 0);
+  }
+  if (key == "sectors") {
+    *expected = "START-END in sectors (inclusive)";
+    NullBadRange r;
+    if (!parse_range(val, &r) || r.end < r.start) return Opt::kBad;
+    c->has_range = true;
+    c->start = r.start;
+    c->end = r.end;
+    return Opt::kOk;
+  }
+  if (key == "probability") {
+    *expected = "a fraction from 0 to 1, such as 0.01";
+    double p;
+    auto [ptr, ec] = std::from_chars(val.data(), val.data() + val.size(), p);
+    if (val.empty() || ec != std::errc() || ptr != val.data() + val.size() || !(p >= 0) || p > 1)
+      return Opt::kBad;
+    c->probability = static_cast<std::uint32_t>(p * 1e9 + 0.5);
+    return Opt::kOk;
+  }
+  if (key == "seed") {
+    *expected = "an unsigned number";
+    return result(parse_u64(val, &c->seed));
+  }
+  if (key == "status") {
+    *expected = "a block status such as EIO, ENOSPC, ETIMEDOUT, ENODATA, ENOLINK";
+    return result(parse_blk_status(val, &c->status));
+  }
+  return Opt::kUnknown;
+}
+
 }  // namespace
 
 std::string validate(const RamConfig& c) {
@@ -262,17 +399,125 @@ std::string validate(const DeviceSpec& spec) {
       return validate(spec.hdd);
     case DeviceKind::kSsd:
       return validate(spec.ssd);
+    case DeviceKind::kFlakey:
+      return validate(spec.flakey);
+    case DeviceKind::kDust:
+      return validate(spec.dust);
+    case DeviceKind::kLogWrites:
+      if (spec.log_writes.log_path.empty()) return "log-writes: missing log=PATH";
+      return {};
+    case DeviceKind::kWcache:
+      if (spec.wcache.atomic_bytes &&
+          (spec.wcache.atomic_bytes % 512 || !std::has_single_bit(spec.wcache.atomic_bytes)))
+        return "wcache: atomic must be a power of 2 and a multiple of 512";
+      return {};
+    case DeviceKind::kDelay:
+    case DeviceKind::kError:
+      return {};
   }
   return "unknown device kind";
 }
 
-bool parse_device_spec(std::string_view text, DeviceSpec* out, std::string* err) {
+namespace {
+
+bool parse_spec(std::string_view text, DeviceSpec* out, std::string* err);
+
+struct TargetName {
+  std::string_view name;
+  DeviceKind kind;
+};
+constexpr TargetName kTargets[] = {
+    {"flakey", DeviceKind::kFlakey},        {"dust", DeviceKind::kDust},
+    {"delay", DeviceKind::kDelay},          {"error", DeviceKind::kError},
+    {"log-writes", DeviceKind::kLogWrites}, {"wcache", DeviceKind::kWcache}};
+
+// TARGET[,option=value...]:LOWER
+bool parse_target(DeviceKind kind, std::string_view text, DeviceSpec* out, std::string* err) {
   auto fail = [&](const std::string& why) {
-    if (err) *err = "device spec \"" + std::string(text) + "\": " + why;
+    if (err) *err = why;
+    return false;
+  };
+  const auto colon = text.find(':');
+  const std::string_view head = text.substr(0, colon);
+  const std::string_view name = head.substr(0, head.find(','));
+  if (colon == std::string_view::npos || colon + 1 == text.size()) {
+    return fail("expected " + std::string(name) + "[,option=value...]:DEVICE-SPEC");
+  }
+  DeviceSpec spec;
+  spec.kind = kind;
+  bool delay_set[3] = {false, false, false};
+  std::string_view rest = head.size() > name.size() ? head.substr(name.size() + 1) : "";
+  if (head.size() > name.size() && rest.empty()) return fail("trailing comma");
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const std::string_view tok = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+    if (comma != std::string_view::npos && rest.empty()) return fail("trailing comma");
+    if (tok.empty()) return fail("empty option between commas");
+    const auto eq = tok.find('=');
+    if (eq == std::string_view::npos || eq == 0) {
+      return fail("\"" + std::string(tok) + "\": expected option=value");
+    }
+    const std::string_view key = tok.substr(0, eq), val = tok.substr(eq + 1);
+    const char* expected = "";
+    Opt r = Opt::kUnknown;
+    switch (kind) {
+      case DeviceKind::kFlakey:
+        r = apply_flakey(key, val, &spec.flakey, &expected);
+        break;
+      case DeviceKind::kDust:
+        r = apply_dust(key, val, &spec.dust, &expected);
+        break;
+      case DeviceKind::kDelay:
+        r = apply_delay(key, val, &spec.delay, delay_set, &expected);
+        break;
+      case DeviceKind::kError:
+        r = apply_error(key, val, &spec.error, &expected);
+        break;
+      case DeviceKind::kWcache:
+        r = apply_wcache(key, val, &spec.wcache, &expected);
+        break;
+      default:
+        if (key == "log") {
+          spec.log_writes.log_path = std::string(val);
+          expected = "a file name";
+          r = val.empty() ? Opt::kBad : Opt::kOk;
+        }
+        break;
+    }
+    if (r == Opt::kUnknown) {
+      return fail("unknown option \"" + std::string(key) + "\" for a " + std::string(name) +
+                  " target");
+    }
+    if (r == Opt::kBad) {
+      return fail(std::string(key) + ": expected " + expected + ", got \"" + std::string(val) +
+                  "\"");
+    }
+  }
+  // dm-delay's defaults: writes like reads, flushes like writes.
+  if (!delay_set[1]) spec.delay.write_ms = spec.delay.read_ms;
+  if (!delay_set[2]) spec.delay.flush_ms = spec.delay.write_ms;
+  if (kind == DeviceKind::kFlakey && !spec.flakey.up_interval && !spec.flakey.down_interval) {
+    return fail("flakey: expected up=SECONDS and/or down=SECONDS");
+  }
+  if (const std::string why = validate(spec); !why.empty()) return fail(why);
+  auto lower = std::make_shared<DeviceSpec>();
+  if (!parse_spec(text.substr(colon + 1), lower.get(), err)) return false;
+  spec.lower = std::move(lower);
+  *out = std::move(spec);
+  return true;
+}
+
+bool parse_spec(std::string_view text, DeviceSpec* out, std::string* err) {
+  auto fail = [&](const std::string& why) {
+    if (err) *err = why;
     return false;
   };
   const auto kind_end = text.find_first_of(":,");
   const std::string_view kind = text.substr(0, kind_end);
+  for (const auto& t : kTargets) {
+    if (kind == t.name) return parse_target(t.kind, text, out, err);
+  }
   DeviceSpec spec;
   if (kind == "ram") {
     spec.kind = DeviceKind::kRam;
@@ -286,7 +531,8 @@ bool parse_device_spec(std::string_view text, DeviceSpec* out, std::string* err)
     spec.kind = DeviceKind::kSsd;
   } else {
     return fail("unknown device type \"" + std::string(kind) +
-                "\" (expected ram, null, loop, hdd or ssd)");
+                "\" (expected ram, null, loop, hdd, ssd, flakey, dust, delay, error, "
+                "log-writes or wcache)");
   }
   std::string_view rest = kind_end == std::string_view::npos ? "" : text.substr(kind_end);
   if (spec.kind == DeviceKind::kLoop && (rest.empty() || rest.front() != ':')) {
@@ -366,6 +612,22 @@ bool parse_device_spec(std::string_view text, DeviceSpec* out, std::string* err)
   if (!why.empty()) return fail(why);
   *out = std::move(spec);
   return true;
+}
+
+}  // namespace
+
+bool names_device_spec(std::string_view text) {
+  const std::string_view kind = text.substr(0, text.find_first_of(":,"));
+  for (const auto& t : kTargets)
+    if (kind == t.name) return true;
+  return kind == "ram" || kind == "null" || kind == "loop" || kind == "hdd" || kind == "ssd";
+}
+
+bool parse_device_spec(std::string_view text, DeviceSpec* out, std::string* err) {
+  std::string why;
+  if (parse_spec(text, out, &why)) return true;
+  if (err) *err = "device spec \"" + std::string(text) + "\": " + why;
+  return false;
 }
 
 }  // namespace iostack::dev

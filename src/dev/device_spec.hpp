@@ -27,8 +27,30 @@
 //          op (percent), read_us, prog_us, erase_us, channel_mbps,
 //          iface_mbps, overhead_us, buffer (SIZE), slc (SIZE), slc_prog_us
 // Booleans take 0/1, y/n, yes/no, on/off, true/false.
+//
+// Stacking targets wrap any spec, device-mapper style (target_config.hpp):
+//   TARGET[,option=value...]:LOWER-SPEC
+// The target's options come before the first colon; everything after it is
+// the device below, which may itself be a target:
+//   "delay,read_ms=5:flakey,up=10,down=2,drop_writes=1:ssd:1G,preset=nvme"
+//   flakey:     up (up_interval), down (down_interval) in seconds,
+//               error_reads, drop_writes, error_writes (booleans),
+//               corrupt_bio_byte=N/r|w/VALUE/FLAGS, random_read_corrupt=P,
+//               random_write_corrupt=P (P out of 1000000000), seed
+//   dust:       bs (block size, default 512), badblocks=START[-END] (blocks,
+//               inclusive, may repeat), enable, quiet
+//   delay:      read_ms, write_ms (default read_ms), flush_ms (default
+//               write_ms)
+//   error:      ops (letters r, w, f, d; default rwfd), sectors=START-END
+//               (inclusive), probability (a fraction 0..1), seed, status
+//               (EIO, ENOSPC, ETIMEDOUT, ... or IOERR, NOSPC, ...)
+//   log-writes: log=PATH (the log file, up to the next comma or colon)
+//   wcache:     size (cache size), order (lose|fifo|any|torn: what a power
+//               cut lets through), atomic (torn unit in bytes), seed,
+//               powercut_ms, powercut_writes, powercut_mark
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -37,10 +59,23 @@
 #include "dev/null_blk_config.hpp"
 #include "dev/ram.hpp"
 #include "dev/ssd_config.hpp"
+#include "dev/target_config.hpp"
 
 namespace iostack::dev {
 
-enum class DeviceKind { kRam, kNull, kLoop, kHdd, kSsd };
+enum class DeviceKind {
+  kRam,
+  kNull,
+  kLoop,
+  kHdd,
+  kSsd,
+  kFlakey,
+  kDust,
+  kDelay,
+  kError,
+  kLogWrites,
+  kWcache,
+};
 
 struct DeviceSpec {
   DeviceKind kind = DeviceKind::kRam;
@@ -49,11 +84,24 @@ struct DeviceSpec {
   LoopConfig loop;     // when kind == kLoop
   HddConfig hdd;       // when kind == kHdd
   SsdConfig ssd;       // when kind == kSsd
+  FlakeyConfig flakey;
+  DustConfig dust;
+  DelayConfig delay;
+  ErrorConfig error;
+  LogWritesConfig log_writes;
+  WcacheConfig wcache;
+  std::shared_ptr<const DeviceSpec> lower;  // the device below a target
+
+  bool is_target() const { return kind >= DeviceKind::kFlakey; }
 };
 
 // Parses `text` into *out. On a bad spec returns false, leaves *out alone and
 // sets *err to one line naming the spec and the bad part. Never throws.
 bool parse_device_spec(std::string_view text, DeviceSpec* out, std::string* err);
+
+// True when `text` starts with a device or target type ("ram", "flakey",
+// ...) rather than being a file name.
+bool names_device_spec(std::string_view text);
 
 // Empty when usable, else one line naming the option.
 std::string validate(const RamConfig& cfg);

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdint>
 #include <ctime>
 
 #include "job/num2str.hpp"
@@ -246,7 +247,13 @@ std::string format_report(const RunResult& r) {
     o += "\n";
     if (!d.device_counters.empty()) {
       o += "    device:";
-      for (const auto& [k, v] : d.device_counters) o += fmt::format(" {}={:g}", k, v);
+      for (const auto& [k, v] : d.device_counters) {
+        // Counts print whole (1376930, not 1.37693e+06); ratios as %g.
+        if (v == static_cast<double>(static_cast<std::int64_t>(v)) && v < 9.0e15 && v > -9.0e15)
+          o += fmt::format(" {}={}", k, static_cast<std::int64_t>(v));
+        else
+          o += fmt::format(" {}={:g}", k, v);
+      }
       o += "\n";
     }
   }

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "dev/device_spec.hpp"
 #include "job/num2str.hpp"
 
 namespace iostack::job {
@@ -13,10 +14,7 @@ Targets::~Targets() = default;
 
 namespace {
 
-bool is_device_spec(const std::string& f) {
-  const auto head = f.substr(0, f.find_first_of(":,"));
-  return head == "ram" || head == "null" || head == "loop" || head == "hdd" || head == "ssd";
-}
+bool is_device_spec(const std::string& f) { return dev::names_device_spec(f); }
 
 }  // namespace
 

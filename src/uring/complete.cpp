@@ -144,7 +144,7 @@ void req_defer_failed(IoKiocb* req, int res) {
   req_complete_defer(req);
 }
 
-void req_cleanup(IoKiocb* req) {
+void req_cleanup(IoKiocb* req, bool locked) {
   if (req->flags & kReqCleanup) {
     switch (req->opcode) {
       case IORING_OP_READV:
@@ -170,7 +170,7 @@ void req_cleanup(IoKiocb* req) {
     }
     req->flags &= ~kReqCleanup;
   }
-  if (req->flags & (kReqBufferSelected | kReqBufferRing)) kbuf_drop(req, false);
+  if (req->flags & (kReqBufferSelected | kReqBufferRing)) kbuf_drop(req, locked);
   if (req->flags & kReqApollMultishot) apoll_release(req);
   if (req->file_node) {
     file_node_put(req->file_node);
@@ -185,7 +185,7 @@ void req_finish(IoKiocb* req, bool locked) {
     IoKiocb* nxt = req_find_next(req, locked);
     if (nxt) tw_add(nxt, tw_req_submit);
   }
-  req_cleanup(req);
+  req_cleanup(req, locked);
   req_put(req, locked);
 }
 

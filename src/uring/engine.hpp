@@ -42,7 +42,7 @@ void flush_completions(IoRingCtx* ctx);
 // After its CQE: starts the next link, cleans up and drops the reference.
 void req_finish(IoKiocb* req, bool locked);
 void overflow_flush(IoRingCtx* ctx, bool dying);
-void req_cleanup(IoKiocb* req);
+void req_cleanup(IoKiocb* req, bool locked);
 
 // ---- link.cpp: chains (io_req_find_next, io_disarm_next, io_fail_links)
 IoKiocb* req_find_next(IoKiocb* req, bool locked);
@@ -54,6 +54,7 @@ void tw_add(IoKiocb* req, TwFn fn);
 bool tw_run(IoRingCtx* ctx);
 bool tw_pending(IoRingCtx* ctx);
 void tw_req_submit(IoKiocb* req);    // TwFn: queue the request
+void tw_req_issue(IoKiocb* req);     // TwFn: issue it here, IOSQE_ASYNC or not
 void tw_req_complete(IoKiocb* req);  // TwFn: complete with req->res
 void tw_req_cancel(IoKiocb* req);    // TwFn: fail with req->res
 void req_queue_tw_complete(IoKiocb* req, int res);

@@ -81,12 +81,11 @@ void file_slot_replace(IoRingCtx* ctx, unsigned slot, FileNode* n) {
 int register_file_alloc_range(IoRingCtx* ctx, void* arg) {
   io_uring_file_index_range range;
   if (core::copy_from_user(&range, arg, sizeof(range))) return -EFAULT;
-  std::uint64_t end;
-  if (__builtin_add_overflow(std::uint64_t{range.off}, std::uint64_t{range.len}, &end))
-    return -EOVERFLOW;
+  std::uint32_t end;  // 32 bits, as the kernel adds them
+  if (__builtin_add_overflow(range.off, range.len, &end)) return -EOVERFLOW;
   if (range.resv || end > ctx->files.size()) return -EINVAL;
   ctx->file_alloc_start = range.off;
-  ctx->file_alloc_end = static_cast<std::uint32_t>(end);
+  ctx->file_alloc_end = end;
   ctx->file_alloc_hint = range.off;
   return 0;
 }
@@ -100,6 +99,8 @@ int fixed_fd_install_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   const unsigned flags = sqe->rw_flags;     // install_fd_flags
   constexpr unsigned kNoCloexec = 1u << 0;  // IORING_FIXED_FD_NO_CLOEXEC
   if (flags & ~kNoCloexec) return -EINVAL;
+  // The descriptor goes to the task's own table: not under a personality.
+  if (req->creds) return -EPERM;
   req->install.o_flags = (flags & kNoCloexec) ? 0 : O_CLOEXEC;
   return 0;
 }

@@ -118,6 +118,13 @@ bool kbuf_commit(BufferList* bl, int len) {
   return true;
 }
 
+// io_file_can_poll for a selecting request: sockets can; a read asks its
+// file (regular files and block devices cannot).
+bool selection_can_poll(IoKiocb* req) {
+  if (req->opcode != IORING_OP_READ && req->opcode != IORING_OP_READV) return true;
+  return file_can_poll(req);
+}
+
 std::uint64_t ring_select(IoKiocb* req, BufferList* bl, std::size_t* len, unsigned issue_flags) {
   std::uint16_t tail;
   if (!ring_tail(bl, &tail) || tail == bl->head) return 0;
@@ -128,8 +135,10 @@ std::uint64_t ring_select(IoKiocb* req, BufferList* bl, std::size_t* len, unsign
   req->buf_index = buf.bid;
   req->buf_list = bl;
   // io_should_commit: a worker must consume it now, nothing else stops the
-  // same buffer from being picked again meanwhile.
-  if (!(issue_flags & kIssueLocked)) {
+  // same buffer from being picked again meanwhile; nor does anything for a
+  // file without readiness, whose read may still be in flight when the next
+  // request selects (an O_DIRECT read on the kernel's AIO).
+  if (!(issue_flags & kIssueLocked) || !selection_can_poll(req)) {
     kbuf_commit(bl, static_cast<int>(*len));
     req->buf_list = nullptr;
   }

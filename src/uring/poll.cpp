@@ -185,8 +185,11 @@ class PollService {
     if (req->poll.apoll) {
       req->flags &= ~kReqPolled;
       const IoOpDef* def = op_def(req->opcode);
+      // A multishot request is retried by the poll's task work itself
+      // (io_poll_issue), IOSQE_ASYNC or not; a one-shot one is resubmitted.
+      const bool mshot = req->flags & kReqApollMultishot;
       // DEFER_TASKRUN rings run such work only when their task waits.
-      if (def->poll_direct && !(req->flags & kReqForceAsync) &&
+      if (def->poll_direct && (mshot || !(req->flags & kReqForceAsync)) &&
           !(req->ctx->flags & IORING_SETUP_DEFER_TASKRUN)) {
         retry_here(req);
         return;
@@ -196,7 +199,7 @@ class PollService {
       // `recycling` to drop.
       IoRingCtx* ctx = req->ctx;
       ctx->recycling.fetch_add(1, std::memory_order_seq_cst);
-      tw_add(req, tw_req_submit);
+      tw_add(req, mshot ? tw_req_issue : tw_req_submit);
       ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
       return;
     }

@@ -26,11 +26,12 @@ void file_node_put(FileNode* n) {
 
 namespace {
 
-// One slot: -1 (or IORING_REGISTER_FILES_SKIP at registration) leaves it
-// empty; an io_uring fd cannot be registered.
+// One slot: -1 leaves it empty (IORING_REGISTER_FILES_SKIP means something
+// only to an update: at registration it is a bad descriptor); an io_uring fd
+// cannot be registered.
 int make_node(IoRingCtx* ctx, int fd, FileNode** out) {
   *out = nullptr;
-  if (fd == -1 || fd == IORING_REGISTER_FILES_SKIP) return 0;
+  if (fd == -1) return 0;
   if (ring_file_get(fd)) return -EBADF;
   const int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (dup < 0) return -EBADF;

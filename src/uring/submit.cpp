@@ -230,6 +230,16 @@ void iowq_submit_work(IoWqWork* work) {
   int ret;
   if (work->flags.load(std::memory_order_relaxed) & kWqWorkCancel) {
     ret = -ECANCELED;
+  } else if ((req->flags & kReqApollMultishot) && !assign_file(req, def, issue_flags)) {
+    ret = -EBADF;
+  } else if ((req->flags & kReqApollMultishot) && !file_can_poll(req)) {
+    ret = -EBADFD;  // io_wq_submit_work: multishot needs a pollable file
+  } else if (req->flags & kReqApollMultishot) {
+    // Multishot work never runs on a worker (it could post only from the
+    // submitter's context): it waits on poll, and its retries are issued
+    // by the poll's task work.
+    if (arm_apoll(req)) return;
+    ret = -ECANCELED;
   } else {
     // A forced-async request on a pollable file first tries without blocking
     // and then waits on poll rather than holding a worker.

@@ -104,6 +104,20 @@ TEST(Examples, NullOverhead) {
   EXPECT_GT(j["jobs"][0]["read"]["iops"].get<double>(), 0.0);
 }
 
+TEST(Examples, FailingDisk) {
+  const json j = run_json(example("failing-disk.fio"));
+  check_consistent(j);
+  ASSERT_EQ(j["disk_util"].size(), 2u);
+  double delayed = 0, dropped = 0;
+  for (const auto& d : j["disk_util"]) {
+    if (d["device"].contains("delay_reads")) delayed = d["device"]["delay_reads"];
+    if (d["device"].contains("flakey_writes_dropped"))
+      dropped = d["device"]["flakey_writes_dropped"];
+  }
+  EXPECT_GT(delayed, 0);
+  EXPECT_GT(dropped, 0);  // the second second of the run is a down interval
+}
+
 TEST(Examples, BuiltInDefaultRunsWithNoArguments) {
   const Result r = run("run");
   ASSERT_EQ(r.rc, 0) << r.err;

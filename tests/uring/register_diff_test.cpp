@@ -67,6 +67,56 @@ TEST(UringRegisterDiff, PersonalitiesAreNumberedAndLookedUp) {
       8);
 }
 
+TEST(UringRegisterDiff, FixedFdInstallRefusesAPersonality) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        int fd = 0;
+        v.push_back(answer(100, r.reg(IORING_REGISTER_FILES, &fd, 1)));
+        const int id = r.reg(IORING_REGISTER_PERSONALITY, nullptr, 0);
+        // Each fails at submission, which ends its batch.
+        io_uring_sqe* s =
+            add(r, 54 /* IORING_OP_FIXED_FD_INSTALL */, 0, nullptr, 0, 0, 1, IOSQE_FIXED_FILE);
+        s->personality = static_cast<std::uint16_t>(id);
+        v.push_back(answer(0, r.submit(0)));
+        append(&v, r.wait(1));
+        s = add(r, 54, 0, nullptr, 0, 0, 2, IOSQE_FIXED_FILE);
+        s->personality = static_cast<std::uint16_t>(id);
+        s->rw_flags = 1u << 5;  // an unknown install flag is found first
+        v.push_back(answer(0, r.submit(0)));
+        append(&v, r.wait(1));
+        return v;
+      },
+      8);
+}
+
+// IORING_REGISTER_FILES_SKIP means "leave the slot" to an update only: at
+// registration it is one more descriptor that is not open.
+TEST(UringRegisterDiff, SkipValueInAFileRegistrationIsEbadf) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        int fds[3] = {0, -1, IORING_REGISTER_FILES_SKIP};
+        v.push_back(answer(100, r.reg(IORING_REGISTER_FILES, fds, 3)));
+        v.push_back(answer(101, r.reg(IORING_REGISTER_FILES, fds, 2)));
+        io_uring_files_update up{};
+        up.offset = 0;
+        up.fds = reinterpret_cast<std::uintptr_t>(&fds[2]);
+        v.push_back(answer(102, r.reg(IORING_REGISTER_FILES_UPDATE, &up, 1)));
+        // Allocation ranges: the sum is taken in 32 bits.
+        io_uring_file_index_range range{7, ~1u, 0};
+        v.push_back(answer(103, r.reg(IORING_REGISTER_FILE_ALLOC_RANGE, &range, 0)));
+        range = {1, 2, 0};
+        v.push_back(answer(104, r.reg(IORING_REGISTER_FILE_ALLOC_RANGE, &range, 0)));
+        range = {2, 1, 0};
+        v.push_back(answer(105, r.reg(IORING_REGISTER_FILE_ALLOC_RANGE, &range, 0)));
+        return v;
+      },
+      8);
+}
+
 TEST(UringRegisterDiff, PersonalityOpensWithTheRegisteredCredentials) {
   SKIP_WITHOUT_KERNEL_URING();
   if (geteuid() != 0) GTEST_SKIP() << "needs root to change the thread's filesystem ids";

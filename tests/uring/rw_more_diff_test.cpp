@@ -184,6 +184,44 @@ TEST(UringRwMoreDiff, ReadMultishotPipe) {
   });
 }
 
+// With IOSQE_ASYNC the request still waits on poll, not on a worker that
+// would take a ring buffer before finding the pipe empty: each message
+// lands in the next buffer.
+TEST(UringRwMoreDiff, ReadMultishotAsyncTakesOneRingBufferPerRead) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_submit_all([](Ring& r) {
+    std::vector<Cqe> out;
+    static char bufs[4][16];
+    alignas(4096) static io_uring_buf ents[4096 / sizeof(io_uring_buf)];
+    std::memset(ents, 0, sizeof(ents));
+    for (unsigned i = 0; i < 4; ++i) {
+      ents[i].addr = reinterpret_cast<std::uintptr_t>(bufs[i]);
+      ents[i].len = 16;
+      ents[i].bid = static_cast<std::uint16_t>(i + 1);
+    }
+    __atomic_store_n(&ents[0].resv, std::uint16_t{4}, __ATOMIC_RELEASE);  // the ring's tail
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uintptr_t>(ents);
+    reg.ring_entries = 4;
+    reg.bgid = 5;
+    out.push_back(Cqe{100, r.reg(IORING_REGISTER_PBUF_RING, &reg, 1), 0});
+    int p[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+    io_uring_sqe* s = read_mshot(r, p[0], 5, 1);
+    s->flags |= IOSQE_ASYNC;
+    EXPECT_EQ(1, r.submit(0));
+    for (const char* m : {"one", "two", "three"}) {
+      EXPECT_EQ(static_cast<ssize_t>(std::strlen(m)), write(p[1], m, std::strlen(m)));
+      auto c = r.wait(1);
+      out.insert(out.end(), c.begin(), c.end());
+    }
+    r.exit();
+    ::close(p[0]);
+    ::close(p[1]);
+    return out;
+  });
+}
+
 TEST(UringRwMoreDiff, ReadMultishotRunsOutOfBuffers) {
   SKIP_WITHOUT_KERNEL_URING();
   compare_submit_all([](Ring& r) {
