@@ -8,6 +8,10 @@ pkgs=(build-essential cmake ninja-build pkg-config dpkg-dev file
       libfmt-dev libcli11-dev nlohmann-json3-dev
       liburing-dev libaio-dev libboost-dev
       blktrace fio qemu-utils sysbench clang clang-format ccache)
+# Optional (--with-optional): tests that skip cleanly without them. librsvg2-bin
+# draws iostack's SVG charts (Plot.RsvgRendersNotBlank); gnuplot-nox lets fio's
+# fio_generate_plots draw iostack's log files (FioLogs.FioGeneratePlotsReadsThem).
+if [ "${1:-}" = "--with-optional" ]; then pkgs+=(librsvg2-bin gnuplot-nox); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -21,7 +21,8 @@ constexpr const char* kUsage =
     "replay options:\n"
     "  --speed=N        replay N times as fast as recorded (default 1)\n"
     "  --afap           as fast as possible, in order, up to iodepth in flight\n"
-    "  --output-format=normal|json, --output=FILE, --trace=DIR, --eta=auto|always|never\n"
+    "  --output-format=normal|json, --output=FILE, --trace=DIR, --eta=auto|always|never,\n"
+    "  --plot=DIR       SVG charts of the replay into DIR\n"
     "job options (defaults): --ioengine=io_uring --iodepth=32 --direct=1; also\n"
     "  --ioscheduler=, --size=, --offset=, --replay_skip= and the other job options\n";
 
@@ -69,7 +70,8 @@ int cmd_replay(const std::vector<std::string>& args) {
       continue;
     }
     if ((r = value("--output-format", &rep.format)) || (r = value("--output", &rep.output)) ||
-        (r = value("--trace", &rep.trace_dir)) || (r = value("--eta", &rep.eta))) {
+        (r = value("--trace", &rep.trace_dir)) || (r = value("--eta", &rep.eta)) ||
+        (r = value("--plot", &rep.plot_dir))) {
       if (r < 0) return fail(a + " needs a value");
       continue;
     }

@@ -2,9 +2,12 @@
 // may be mixed: options before the first --name are defaults for every job
 // (job files override them), --name=X starts a job of its own. With no job
 // at all the built-in default runs.
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -15,6 +18,7 @@
 #include "job/job_file.hpp"
 #include "job/report_text.hpp"
 #include "job/runner.hpp"
+#include "plot.hpp"
 #include "report_json.hpp"
 
 namespace iostack::tool {
@@ -25,6 +29,7 @@ struct RunArgs {
   std::string output;
   std::string trace_dir;
   std::string eta = "auto";
+  std::string plot_dir;
   std::vector<std::string> job_args;
   std::vector<std::string> files;
   bool help = false;
@@ -39,7 +44,8 @@ constexpr const char* kUsage =
     "  --output-format=normal|json   fio's normal or JSON report\n"
     "  --output=FILE                 write the report to FILE\n"
     "  --trace=DIR                   blktrace of every device into DIR (blkparse -D DIR)\n"
-    "  --eta=auto|always|never       live progress line (auto: on a terminal)\n";
+    "  --eta=auto|always|never       live progress line (auto: on a terminal)\n"
+    "  --plot=DIR                    SVG charts of the run into DIR (see iostack plot)\n";
 
 int fail(const std::string& msg) {
   std::fprintf(stderr, "iostack: %s\n", msg.c_str());
@@ -67,7 +73,8 @@ bool parse_args(const std::vector<std::string>& args, RunArgs* ra, std::string* 
     };
     int r;
     if ((r = value_of("--output-format", &ra->format)) || (r = value_of("--output", &ra->output)) ||
-        (r = value_of("--trace", &ra->trace_dir)) || (r = value_of("--eta", &ra->eta))) {
+        (r = value_of("--trace", &ra->trace_dir)) || (r = value_of("--eta", &ra->eta)) ||
+        (r = value_of("--plot", &ra->plot_dir))) {
       if (r < 0) return false;
       continue;
     }
@@ -112,7 +119,7 @@ int cmd_run(const std::vector<std::string>& args) {
   std::vector<job::JobDef> jobs;
   if (!job::build_jobs(set, &jobs, &err)) return fail(err);
 
-  ReportArgs rep{ra.format, ra.output, ra.trace_dir, ra.eta};
+  ReportArgs rep{ra.format, ra.output, ra.trace_dir, ra.eta, ra.plot_dir};
   return run_jobs(jobs, set, rep);
 }
 
@@ -122,6 +129,9 @@ int run_jobs(const std::vector<job::JobDef>& jobs, const job::JobFileSet& set,
   job::Runner runner;
   if (!runner.prepare(jobs, &err)) return fail(err);
 
+  // --plot's directory, made before anything runs so that a bad one stops here.
+  if (!ra.plot_dir.empty() && ::mkdir(ra.plot_dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return fail("--plot " + ra.plot_dir + ": cannot create directory: " + std::strerror(errno));
   // Where the report goes: stdout, or --output (opened before anything runs).
   FILE* out = stdout;
   if (!ra.output.empty()) {
@@ -131,6 +141,12 @@ int run_jobs(const std::vector<job::JobDef>& jobs, const job::JobFileSet& set,
   const bool normal = ra.format == "normal";
   job::RunOptions ro;
   ro.trace_dir = ra.trace_dir;
+  // Samples over time for plots and the JSON report: every log_avg_msec
+  // (the finest any job asks for), else every 100 ms.
+  unsigned avg = 0;
+  for (const auto& j : jobs)
+    if (j.opts.log_avg_msec && (!avg || j.opts.log_avg_msec < avg)) avg = j.opts.log_avg_msec;
+  if (avg) ro.sample_ms = avg;
   ro.progress = ra.eta == "always" ||
                 (ra.eta == "auto" && normal && isatty(STDOUT_FILENO) && ra.output.empty());
   if (normal) {
@@ -154,6 +170,8 @@ int run_jobs(const std::vector<job::JobDef>& jobs, const job::JobFileSet& set,
   }
   if (out != stdout) std::fclose(out);
   std::fflush(stdout);
+  if (!ra.plot_dir.empty() && !write_plots({{"", report_json(result)}}, ra.plot_dir, &err))
+    return fail(err);
   for (const auto& ts : result.jobs)
     if (ts.error)
       std::fprintf(stderr, "iostack: job '%s': err=%d (%s)\n", ts.name.c_str(), ts.error,

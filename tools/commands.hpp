@@ -20,12 +20,15 @@ struct ReportArgs {
   std::string output;
   std::string trace_dir;
   std::string eta = "auto";
+  std::string plot_dir;  // --plot=DIR: SVG charts of the run
 };
 // Runs built jobs and prints the report (cmd_run's second half).
 int run_jobs(const std::vector<job::JobDef>& jobs, const job::JobFileSet& set,
              const ReportArgs& ra);
 // iostack replay TRACE... --filename=SPEC [--speed=N|--afap] [job options]
 int cmd_replay(const std::vector<std::string>& args);
+// iostack plot RESULT.json... --out=DIR
+int cmd_plot(const std::vector<std::string>& args);
 // iostack devices [SPEC ...]
 int cmd_devices(const std::vector<std::string>& specs);
 // iostack queue SPEC [ATTR [VALUE]] | SPEC message MSG...

@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
       "run",
       "Run jobs (fio job files and/or --option=value); no job: the built-in default.\n"
       "Tool options: --output-format=normal|json --output=FILE --trace=DIR "
-      "--eta=auto|always|never");
+      "--eta=auto|always|never --plot=DIR");
   run->prefix_command();
   run->set_help_flag();  // --help reaches cmd_run's own parser as a job option
 
@@ -28,6 +28,11 @@ int main(int argc, char** argv) {
       "TRACE... --filename=SPEC [--speed=N|--afap] [--iodepth=N] [--ioscheduler=S] ...");
   replay->prefix_command();
   replay->set_help_flag();
+
+  auto* plot = app.add_subcommand(
+      "plot", "Draw SVG charts from JSON reports: RESULT.json... --out=DIR (a line per run)");
+  plot->prefix_command();
+  plot->set_help_flag();
 
   std::vector<std::string> specs;
   auto* devices = app.add_subcommand("devices", "Create device SPECs and show them (lsblk-like)");
@@ -66,6 +71,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (run->parsed()) return iostack::tool::cmd_run(run->remaining());
   if (replay->parsed()) return iostack::tool::cmd_replay(replay->remaining());
+  if (plot->parsed()) return iostack::tool::cmd_plot(plot->remaining());
   if (devices->parsed()) return iostack::tool::cmd_devices(specs);
   if (queue->parsed()) return iostack::tool::cmd_queue(qargs);
   if (replay_log->parsed())

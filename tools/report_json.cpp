@@ -90,6 +90,50 @@ json lat_dist(const std::uint64_t* map, int nr, std::uint64_t total) {
   return o;
 }
 
+// iostack's samples over time (not in fio's output): rates per interval
+// from the sampled totals, for `iostack plot`.
+json job_samples(const job::ThreadStat& ts) {
+  json o;
+  o["interval_ms"] = ts.sample_ms;
+  json t = json::array(), bw[2] = {json::array(), json::array()},
+       iops[2] = {json::array(), json::array()}, depth = json::array();
+  for (std::size_t i = 1; i < ts.samples.size(); ++i) {
+    const job::JobSample &a = ts.samples[i - 1], &b = ts.samples[i];
+    const std::uint64_t span = b.t_ms - a.t_ms;
+    if (!span) continue;
+    t.push_back(b.t_ms);
+    for (int d = 0; d < 2; ++d) {
+      // A ramp's end resets the totals: that interval counts from zero.
+      const std::uint64_t db = b.bytes[d] >= a.bytes[d] ? b.bytes[d] - a.bytes[d] : b.bytes[d];
+      const std::uint64_t di = b.ios[d] >= a.ios[d] ? b.ios[d] - a.ios[d] : b.ios[d];
+      bw[d].push_back(static_cast<double>(db) * 1000.0 / static_cast<double>(span) / 1024.0);
+      iops[d].push_back(static_cast<double>(di) * 1000.0 / static_cast<double>(span));
+    }
+    depth.push_back(b.in_flight);
+  }
+  o["t_ms"] = t;
+  o["read_bw_kib"] = bw[0];
+  o["write_bw_kib"] = bw[1];
+  o["read_iops"] = iops[0];
+  o["write_iops"] = iops[1];
+  o["in_flight"] = depth;
+  return o;
+}
+
+// Completion latency CDF from the histogram: [percent, ns] pairs.
+json clat_cdf(const job::DirStat& ds) {
+  static const std::vector<double> pcts = [] {
+    std::vector<double> p;
+    for (int i = 1; i <= 99; ++i) p.push_back(i);
+    for (double x : {99.5, 99.9, 99.95, 99.99, 100.0}) p.push_back(x);
+    return p;
+  }();
+  json a = json::array();
+  const auto v = ds.clat_hist.percentiles(pcts, ds.clat.samples);
+  for (std::size_t i = 0; i < pcts.size() && i < v.size(); ++i) a.push_back({pcts[i], v[i]});
+  return a;
+}
+
 json job_obj(const job::ThreadStat& ts, const job::RunResult& r) {
   const job::GroupStat* gs = nullptr;
   for (const auto& g : r.groups)
@@ -130,6 +174,11 @@ json job_obj(const job::ThreadStat& ts, const job::RunResult& r) {
   o["latency_percentile"] = 100.0;
   o["latency_window"] = 0;
   if (ts.error) o["verror"] = ts.verror;
+  if (!ts.samples.empty()) o["iostack_samples"] = job_samples(ts);
+  json cdf = json::object();
+  for (int d = job::kRead; d <= job::kWrite; ++d)
+    if (ts.dir[d].clat.samples) cdf[d == job::kRead ? "read" : "write"] = clat_cdf(ts.dir[d]);
+  if (!cdf.empty()) o["iostack_clat_cdf"] = cdf;
   return o;
 }
 
@@ -174,6 +223,18 @@ json report_json(const job::RunResult& r) {
       json dc = json::object();
       for (const auto& [k, v] : d.device_counters) dc[k] = v;
       o["device"] = dc;
+    }
+    if (!d.samples.empty()) {
+      json t = json::array(), inf = json::array(), iops = json::array();
+      for (std::size_t i = 1; i < d.samples.size(); ++i) {
+        const job::DiskSample &a = d.samples[i - 1], &b = d.samples[i];
+        if (b.t_ms == a.t_ms) continue;
+        t.push_back(b.t_ms);
+        inf.push_back(b.in_flight);
+        iops.push_back(static_cast<double>(b.ios - a.ios) * 1000.0 /
+                       static_cast<double>(b.t_ms - a.t_ms));
+      }
+      o["iostack_samples"] = {{"t_ms", t}, {"in_flight", inf}, {"iops", iops}};
     }
     disks.push_back(o);
   }

@@ -121,6 +121,15 @@ struct JobOptions {
   unsigned replay_skip = 0;  // 1 << ddir
   std::shared_ptr<const std::vector<ReplayIo>> replay;
 
+  // fio's log files (write_*_log=prefix; an empty prefix is the job name).
+  bool write_lat_log = false, write_bw_log = false, write_iops_log = false;
+  bool write_hist_log = false;
+  std::string lat_log_file, bw_log_file, iops_log_file, hist_log_file;
+  unsigned log_avg_msec = 0;  // 0: every I/O
+  unsigned log_hist_msec = 0, log_hist_coarseness = 0;
+  bool log_offset = false, log_prio = false, log_max_value = false;
+  bool per_job_logs = true;
+
   bool group_reporting = false;
   bool stonewall = false;
   bool new_group = false;

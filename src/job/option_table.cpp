@@ -41,6 +41,15 @@ std::string set_time(const OptEntry& e, std::uint64_t* out) {
   return {};
 }
 
+// write_*_log: the flag, and the file prefix (any value; empty: the job name).
+Handler set_log(bool JobOptions::*flag, std::string JobOptions::*prefix) {
+  return [flag, prefix](JobOptions* o, const OptEntry& e) {
+    o->*flag = true;
+    o->*prefix = e.value;
+    return std::string();
+  };
+}
+
 // fio's per-direction lists "read,write,trim": a value that is not followed
 // by a comma also applies to the directions after it.
 template <typename Fn>
@@ -528,6 +537,40 @@ const std::vector<OptionDef>& table() {
        engine_opt(set_cmdprio_bssplit),
        "[io_uring] [libaio] per block size percentages, bs/perc[/class/level]:...[,writes]; "
        "exclusive with cmdprio_percentage"},
+      // fio's log files (iolog.c): write_*_log=prefix, the job name if empty.
+      {{"write_lat_log"},
+       set_log(&JobOptions::write_lat_log, &JobOptions::lat_log_file),
+       "prefix_lat.N.log, prefix_slat.N.log, prefix_clat.N.log: latency of every I/O (ns)"},
+      {{"write_bw_log"},
+       set_log(&JobOptions::write_bw_log, &JobOptions::bw_log_file),
+       "prefix_bw.N.log: bandwidth (KiB/s) per I/O or per log_avg_msec"},
+      {{"write_iops_log"},
+       set_log(&JobOptions::write_iops_log, &JobOptions::iops_log_file),
+       "prefix_iops.N.log: IOPS per I/O or per log_avg_msec"},
+      {{"write_hist_log"},
+       set_log(&JobOptions::write_hist_log, &JobOptions::hist_log_file),
+       "prefix_clat_hist.N.log: completion latency histogram every log_hist_msec"},
+      {{"log_avg_msec"},
+       [](JobOptions* o, const OptEntry& e) { return set_uint(e, 0, 86400000, &o->log_avg_msec); },
+       "average log entries over this many ms (0: one entry per I/O)"},
+      {{"log_hist_msec"},
+       [](JobOptions* o, const OptEntry& e) { return set_uint(e, 0, 86400000, &o->log_hist_msec); },
+       "one histogram log line per this many ms"},
+      {{"log_hist_coarseness"},
+       [](JobOptions* o, const OptEntry& e) { return set_uint(e, 0, 6, &o->log_hist_coarseness); },
+       "merge 2^N histogram buckets per column (0-6)"},
+      {{"log_offset"},
+       [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->log_offset); },
+       "add each I/O's offset to the log lines"},
+      {{"log_prio"},
+       [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->log_prio); },
+       "log the I/O's full priority (0x%04x) instead of 1 for RT, 0 otherwise"},
+      {{"log_max_value"},
+       [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->log_max_value); },
+       "with log_avg_msec, log the window's maximum instead of its mean"},
+      {{"per_job_logs"},
+       [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->per_job_logs); },
+       "0: one log file per prefix instead of prefix_type.N.log"},
       // Replay of an iolog or blktrace (iolog.c, blktrace.c).
       {{"read_iolog"},
        [](JobOptions* o, const OptEntry& e) {
@@ -602,9 +645,6 @@ bool is_unsupported_fio_option(const std::string& k) {
                                        "random_distribution",
                                        "rwmixcycle",
                                        "unified_rw_reporting",
-                                       "write_bw_log",
-                                       "write_lat_log",
-                                       "write_iops_log",
                                        "verify_interval",
                                        "verify_offset",
                                        "verify_backlog",

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -50,6 +51,7 @@ bool Runner::prepare(const std::vector<JobDef>& jobs, std::string* err) {
                                                        (j.opts.randrepeat ? 1 : now_ns());
       auto w = std::make_unique<Worker>(j, static_cast<int>(c), impl_->targets.device_of(i),
                                         impl_->targets.range_of(i), seed);
+      w->set_thread_number(static_cast<int>(impl_->workers.size()) + 1);
       if (!w->setup(err)) return false;
       impl_->workers.push_back(std::move(w));
       impl_->job_of.push_back(i);
@@ -117,6 +119,34 @@ bool Runner::run(const RunOptions& ro, RunResult* out, std::string* err) {
                                      .count());
   const std::uint64_t t0 = now_ns();
   Progress progress(ro.progress, m.workers);
+  // Samples over time, read from the workers' progress counters.
+  std::vector<std::vector<JobSample>> wsamples(m.workers.size());
+  std::vector<std::vector<DiskSample>> dsamples(devices.size());
+  std::uint64_t next_sample = t0;
+  const std::uint64_t sample_ns = std::uint64_t{ro.sample_ms} * 1000000;
+  auto take_samples = [&](std::uint64_t t, bool force) {
+    if (!sample_ns || (!force && t < next_sample)) return;
+    const std::uint64_t t_ms = (t - t0) / 1000000;
+    for (std::size_t w = 0; w < m.workers.size(); ++w) {
+      const JobProgress& p = m.workers[w]->progress();
+      JobSample s;
+      s.t_ms = t_ms;
+      for (int d = 0; d < 2; ++d) {
+        s.bytes[d] = p.bytes[d].load(std::memory_order_relaxed);
+        s.ios[d] = p.ios[d].load(std::memory_order_relaxed);
+      }
+      s.in_flight = p.in_flight.load(std::memory_order_relaxed);
+      wsamples[w].push_back(s);
+    }
+    for (std::size_t i = 0; i < devices.size(); ++i) {
+      const trace::DiskStats ds = devices[i]->disk()->stats();
+      dsamples[i].push_back({t_ms, ds.in_flight, ds.read.ios + ds.write.ios});
+    }
+    next_sample = std::max(next_sample + sample_ns, t);
+  };
+  take_samples(t0, true);
+  const auto poll =
+      std::chrono::milliseconds(ro.sample_ms && ro.sample_ms < 20 ? ro.sample_ms : 20);
 
   bool ok = true;
   for (const auto& [b, e] : batches(m.jobs, m.job_of)) {
@@ -143,11 +173,13 @@ bool Runner::run(const RunOptions& ro, RunResult* out, std::string* err) {
         if (m.workers[w]->progress().state.load(std::memory_order_acquire) != 4) all_done = false;
       if (all_done) break;
       progress.tick();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      take_samples(now_ns(), false);
+      std::this_thread::sleep_for(poll);
     }
     for (auto& t : threads) t.join();
   }
   progress.finish();
+  take_samples(now_ns(), true);
   const std::uint64_t run_ms = (now_ns() - t0) / 1000000;
   for (auto* d : devices) d->disk()->trace_stop();
   if (!ok) return false;
@@ -157,6 +189,8 @@ bool Runner::run(const RunOptions& ro, RunResult* out, std::string* err) {
   for (std::size_t w = 0; w < m.workers.size(); ++w) {
     const JobDef& j = m.jobs[m.job_of[w]];
     ThreadStat& ts = m.workers[w]->stat();
+    ts.samples = std::move(wsamples[w]);
+    ts.sample_ms = ro.sample_ms;
     if (j.groupid != last_group) {
       r.groups.emplace_back();
       r.groups.back().groupid = j.groupid;
@@ -172,8 +206,10 @@ bool Runner::run(const RunOptions& ro, RunResult* out, std::string* err) {
       r.jobs.push_back(ts);
   }
   for (auto& g : r.groups) g.finish();
-  for (auto* d : devices) {
+  for (std::size_t i = 0; i < devices.size(); ++i) {
+    auto* d = devices[i];
     DiskReport dr;
+    dr.samples = std::move(dsamples[i]);
     dr.name = d->name();
     dr.stats = d->disk()->stats();
     dr.splits = d->queue()->split_count.load(std::memory_order_relaxed);

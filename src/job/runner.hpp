@@ -16,6 +16,13 @@
 
 namespace iostack::job {
 
+// A device at one instant of the run: requests in flight and I/Os completed.
+struct DiskSample {
+  std::uint64_t t_ms = 0;
+  std::uint64_t in_flight = 0;
+  std::uint64_t ios = 0;  // reads + writes completed so far
+};
+
 struct DiskReport {
   std::string name;
   trace::DiskStats stats;
@@ -27,6 +34,7 @@ struct DiskReport {
   // keeps them (mq-deadline does: its debugfs files).
   bool has_prio_stats = false;
   block::ElvPrioStats prio_stats[block::kElvPrioClasses];
+  std::vector<DiskSample> samples;  // every sample_ms while the run lasted
   double util() const;
 };
 
@@ -43,6 +51,10 @@ struct RunResult {
 struct RunOptions {
   std::string trace_dir;  // blktrace of every device when set
   bool progress = false;  // a live status line on stdout
+  // Every sample_ms the runner thread reads each job's and device's
+  // counters (already kept for the progress line and diskstats), so the
+  // I/O path does no extra work; 0: no samples.
+  unsigned sample_ms = 100;
   // Called once devices and threads are ready, before any I/O (for the
   // "Starting N threads" banner).
   std::function<void(int nr_threads)> on_start;

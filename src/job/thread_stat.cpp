@@ -7,6 +7,14 @@
 namespace iostack::job {
 
 void ThreadStat::merge(const ThreadStat& o) {
+  // Clones are sampled at the same instants: their totals add up.
+  for (std::size_t i = 0; i < samples.size() && i < o.samples.size(); ++i) {
+    for (int d = 0; d < 2; ++d) {
+      samples[i].bytes[d] += o.samples[i].bytes[d];
+      samples[i].ios[d] += o.samples[i].ios[d];
+    }
+    samples[i].in_flight += o.samples[i].in_flight;
+  }
   for (int d = 0; d < kRwDirs; ++d) {
     DirStat& a = dir[d];
     const DirStat& b = o.dir[d];

@@ -29,6 +29,14 @@ struct DirStat {
   LatHist clat_hist;
 };
 
+// A job's running totals at one instant of the run (for plots over time):
+// completed bytes and I/Os (read, write) and I/Os in flight.
+struct JobSample {
+  std::uint64_t t_ms = 0;  // since the run started
+  std::uint64_t bytes[2] = {0, 0}, ios[2] = {0, 0};
+  unsigned in_flight = 0;
+};
+
 struct ThreadStat {
   std::string name;
   std::string description;
@@ -56,7 +64,9 @@ struct ThreadStat {
   std::uint64_t elapsed_s = 0;
 
   std::string ioengine;
-  EngineStats engine;  // what the I/O engine did (not in fio's output)
+  EngineStats engine;              // what the I/O engine did (not in fio's output)
+  std::vector<JobSample> samples;  // every sample_ms while the run lasted
+  unsigned sample_ms = 0;
 
   // Adds another job's figures (fio's sum_thread_stats for group_reporting).
   void merge(const ThreadStat& o);

@@ -62,6 +62,12 @@ bool Worker::setup(std::string* err) {
     return false;
   }
   iodepth_ = engine_->sync() ? 1 : o.iodepth;
+  logs_ = JobLogs::make(o, thread_number_);
+  if (logs_ && !logs_->create(&e)) {
+    *err = def_.loc.str() + ": job '" + o.name + "': " + e;
+    return false;
+  }
+  default_ioprio_ = job_ioprio();
   ts_.iodepth = o.iodepth;
   batch_ = o.iodepth_batch ? std::min(o.iodepth_batch, iodepth_) : iodepth_;
   complete_min_ = std::min(o.iodepth_batch_complete_min, iodepth_);
@@ -160,6 +166,11 @@ void Worker::end_ramp(std::uint64_t now) {
   gen_.reset();
   win_start_ = now;
   for (int d = 0; d < 2; ++d) win_bytes_[d] = win_ios_[d] = done_bytes_[d] = done_ios_[d] = 0;
+  if (logs_) {
+    for (int d = 0; d < 2; ++d) logs_->win_bytes[d] = logs_->win_ios[d] = 0;
+    logs_->win_t_ms = ms(now - log_epoch_);
+    if (logs_->hist) logs_->hist->restart();
+  }
   progress_.state.store(2, std::memory_order_relaxed);
 }
 
@@ -287,10 +298,16 @@ void Worker::commit() {
   const std::uint64_t t = now_ns();
   for (IoUnit* u : queued_) {
     u->issue_ns = t;
-    if (u->ddir != kSync && u->start_ns >= stats_start_) ts_.dir[u->ddir].slat.add(t - u->start_ns);
+    if (u->ddir != kSync && u->start_ns >= stats_start_) {
+      ts_.dir[u->ddir].slat.add(t - u->start_ns);
+      if (logs_)
+        logs_->slat_sample(ms(t - log_epoch_), t - u->start_ns, u->ddir, u->len, u->offset,
+                           u->ioprio ? u->ioprio : default_ioprio_);
+    }
   }
   ts_.mark_submit(n);
   queued_.clear();
+  progress_.in_flight.store(cur_depth_, std::memory_order_relaxed);
 }
 
 void Worker::reap(unsigned min) {
@@ -300,6 +317,7 @@ void Worker::reap(unsigned min) {
   const std::uint64_t t = now_ns();
   ts_.mark_complete(n);
   for (unsigned i = 0; i < n; ++i) complete(events_[i], t);
+  progress_.in_flight.store(cur_depth_, std::memory_order_relaxed);
   for (int d = 0; d < 2; ++d) {
     progress_.bytes[d].store(done_bytes_[d], std::memory_order_relaxed);
     progress_.ios[d].store(done_ios_[d], std::memory_order_relaxed);
@@ -335,6 +353,12 @@ void Worker::complete(IoUnit* u, std::uint64_t now) {
       win_ios_[u->ddir]++;
       done_bytes_[u->ddir] += u->len;
       done_ios_[u->ddir]++;
+    }
+    if (logs_) {
+      const std::uint64_t t_ms = ms(now - log_epoch_);
+      logs_->complete_sample(t_ms, lat, clat, u->ddir, u->len, u->offset,
+                             u->ioprio ? u->ioprio : default_ioprio_, ds.clat_hist);
+      logs_->tick(t_ms, done_bytes_, done_ios_, false);
     }
   }
   if (u->ddir == kWrite && opts_.verify != VerifyType::kNone && opts_.do_verify) {
@@ -409,10 +433,12 @@ void Worker::do_io(bool verify_phase) {
       if (engine_->sync()) {
         u->issue_ns = now;
         ts_.mark_depth(1, 1);
+        progress_.in_flight.store(1, std::memory_order_relaxed);
         engine_->queue(u);
         ts_.mark_submit(1);
         ts_.mark_complete(1);
         complete(u, now_ns());
+        progress_.in_flight.store(0, std::memory_order_relaxed);
         for (int d = 0; d < 2; ++d) {
           progress_.bytes[d].store(done_bytes_[d], std::memory_order_relaxed);
           progress_.ios[d].store(done_ios_[d], std::memory_order_relaxed);
@@ -491,6 +517,7 @@ void Worker::run(const std::atomic<bool>* go) {
   stats_start_ = begin + opts_.ramp_time_ns;
   replay_start_ = replay_epoch_ && replay_epoch_ < begin ? replay_epoch_ : begin;
   win_start_ = begin;
+  log_epoch_ = begin;
   for (auto& r : rate_next_) r = begin;
   progress_.state.store(in_ramp_ ? 1 : 2, std::memory_order_relaxed);
 
@@ -529,6 +556,12 @@ void Worker::run(const std::atomic<bool>* go) {
   ts_.elapsed_s = (t - begin + 999999999ull) / 1000000000ull;
   ts_.ioengine = opts_.ioengine;
   ts_.engine = engine_->stats();
+  if (logs_) {
+    logs_->tick(ms(t - log_epoch_), done_bytes_, done_ios_, true);
+    logs_->finish(ms(t - log_epoch_));
+    std::string e;
+    if (!logs_->write(&e)) fail(EIO, e);
+  }
   if (const char* e = std::getenv("IOSTACK_ENGINE_STATS"); e && *e && std::strcmp(e, "0") != 0)
     print_engine_stats();
   progress_.state.store(4, std::memory_order_release);

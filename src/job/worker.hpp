@@ -15,6 +15,7 @@
 #include "dev/device.hpp"
 #include "job/engine.hpp"
 #include "job/io_gen.hpp"
+#include "job/io_log.hpp"
 #include "job/io_unit.hpp"
 #include "job/job_builder.hpp"
 #include "job/rand.hpp"
@@ -27,7 +28,8 @@ namespace iostack::job {
 struct JobProgress {
   std::atomic<std::uint64_t> bytes[2]{};
   std::atomic<std::uint64_t> ios[2]{};
-  std::atomic<int> state{0};  // 0 waiting, 1 ramp, 2 running, 3 verifying, 4 done
+  std::atomic<int> state{0};           // 0 waiting, 1 ramp, 2 running, 3 verifying, 4 done
+  std::atomic<unsigned> in_flight{0};  // I/Os handed to the engine, not yet reaped
 };
 
 class Worker {
@@ -40,6 +42,8 @@ class Worker {
   // Replays count from `t` (now_ns) rather than from the thread's own start,
   // so that jobs replaying one trace keep their relative timing.
   void set_replay_epoch(std::uint64_t t) { replay_epoch_ = t; }
+  // fio's thread_number (1-based, clones included), which names log files.
+  void set_thread_number(int n) { thread_number_ = n; }
   // The thread body: waits for *go, runs, fills stat().
   void run(const std::atomic<bool>* go);
 
@@ -114,6 +118,12 @@ class Worker {
   std::uint64_t win_start_ = 0;
   std::uint64_t win_bytes_[2] = {0, 0}, win_ios_[2] = {0, 0};
   std::uint64_t done_bytes_[2] = {0, 0}, done_ios_[2] = {0, 0};
+
+  // fio's log files, when the job asks for any; times count from log_epoch_.
+  std::unique_ptr<JobLogs> logs_;
+  std::uint64_t log_epoch_ = 0;
+  std::uint16_t default_ioprio_ = 0;
+  int thread_number_ = 1;
 
   ThreadStat ts_;
   JobProgress progress_;
