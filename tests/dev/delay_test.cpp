@@ -12,23 +12,11 @@ namespace {
 
 using block::REQ_OP_READ;
 using block::REQ_OP_WRITE;
+using test::counter;
 using test::io;
+using test::make;
 
 constexpr core::Nanos kMs = core::kNsPerMs;
-
-std::unique_ptr<BlockDevice> make(const std::string& spec, core::Clock* clock) {
-  std::string err;
-  auto dev = create_device(spec, clock, &err);
-  EXPECT_TRUE(dev) << err;
-  return dev;
-}
-
-double counter(const BlockDevice& d, const std::string& name) {
-  for (const auto& [k, v] : d.counters())
-    if (k == name) return v;
-  ADD_FAILURE() << "no counter " << name;
-  return -1;
-}
 
 const std::string kCached = ":null:1M,memory_backed=1,write_cache=1,irqmode=none";
 

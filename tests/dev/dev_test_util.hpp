@@ -2,10 +2,14 @@
 // on the real clock or pumping a virtual one.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -15,6 +19,23 @@
 #include "dev/device.hpp"
 
 namespace iostack::dev::test {
+
+// A device from `spec` on `clock` (null: the real one); a failure is the
+// test's.
+inline std::unique_ptr<BlockDevice> make(const std::string& spec, core::Clock* clock = nullptr) {
+  std::string err;
+  auto dev = create_device(spec, clock, &err);
+  EXPECT_TRUE(dev) << err;
+  return dev;
+}
+
+// The device counter `name` (as the job report shows it).
+inline double counter(const BlockDevice& d, const std::string& name) {
+  for (const auto& [k, v] : d.counters())
+    if (k == name) return v;
+  ADD_FAILURE() << "no counter " << name;
+  return -1;
+}
 
 struct IoResult {
   std::atomic<bool> done{false};

@@ -13,27 +13,15 @@ namespace {
 
 using block::REQ_OP_READ;
 using block::REQ_OP_WRITE;
+using test::counter;
 using test::io;
-
-std::unique_ptr<BlockDevice> make(const std::string& spec) {
-  std::string err;
-  auto dev = create_device(spec, nullptr, &err);
-  EXPECT_TRUE(dev) << err;
-  return dev;
-}
+using test::make;
 
 int msg(BlockDevice& d, std::vector<std::string> argv, std::string* out = nullptr) {
   std::string s;
   const int r = d.message(argv, &s);
   if (out) *out = s;
   return r;
-}
-
-double counter(const BlockDevice& d, const std::string& name) {
-  for (const auto& [k, v] : d.counters())
-    if (k == name) return v;
-  ADD_FAILURE() << "no counter " << name;
-  return -1;
 }
 
 // Block B of 4 KiB is sectors 8B..8B+7.

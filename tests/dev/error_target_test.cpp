@@ -14,21 +14,9 @@ namespace {
 using block::REQ_OP_DISCARD;
 using block::REQ_OP_READ;
 using block::REQ_OP_WRITE;
+using test::counter;
 using test::io;
-
-std::unique_ptr<BlockDevice> make(const std::string& spec) {
-  std::string err;
-  auto dev = create_device(spec, nullptr, &err);
-  EXPECT_TRUE(dev) << err;
-  return dev;
-}
-
-double counter(const BlockDevice& d, const std::string& name) {
-  for (const auto& [k, v] : d.counters())
-    if (k == name) return v;
-  ADD_FAILURE() << "no counter " << name;
-  return -1;
-}
+using test::make;
 
 TEST(ErrorTarget, FailsWritesTouchingTheRangeWithTheStatus) {
   auto d = make("error,ops=w,sectors=100-199,status=ENOSPC:ram:1M");

@@ -15,23 +15,11 @@ namespace {
 
 using block::REQ_OP_READ;
 using block::REQ_OP_WRITE;
+using test::counter;
 using test::io;
+using test::make;
 
 constexpr core::Nanos kSec = core::kNsPerSec;
-
-std::unique_ptr<BlockDevice> make(const std::string& spec, core::Clock* clock) {
-  std::string err;
-  auto dev = create_device(spec, clock, &err);
-  EXPECT_TRUE(dev) << err;
-  return dev;
-}
-
-double counter(const BlockDevice& d, const std::string& name) {
-  for (const auto& [k, v] : d.counters())
-    if (k == name) return v;
-  ADD_FAILURE() << "no counter " << name;
-  return -1;
-}
 
 std::vector<unsigned char> fill(unsigned char v, std::size_t n = 4096) {
   return std::vector<unsigned char>(n, v);

@@ -17,6 +17,7 @@ namespace {
 using block::REQ_OP_READ;
 using block::REQ_OP_WRITE;
 using test::io;
+using test::make;
 
 constexpr core::Nanos kUs = core::kNsPerUs;
 
@@ -25,13 +26,6 @@ constexpr core::Nanos kUs = core::kNsPerUs;
 const std::string kSimple =
     "hdd:153651200,zones=1,heads=1,spt_outer=100,spt_inner=100,rpm=6000,seek_track_us=1000,"
     "seek_avg_us=10000,seek_full_us=20000,overhead_us=100";
-
-std::unique_ptr<BlockDevice> make(const std::string& spec, core::Clock* clock) {
-  std::string err;
-  auto dev = create_device(spec, clock, &err);
-  EXPECT_TRUE(dev) << err;
-  return dev;
-}
 
 TEST(Hdd, NamedLikeAScsiDiskAndRotational) {
   core::VirtualClock clock(0);

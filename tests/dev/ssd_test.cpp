@@ -17,6 +17,7 @@ namespace {
 using block::REQ_OP_READ;
 using block::REQ_OP_WRITE;
 using test::io;
+using test::make;
 
 // Greedy GC under uniform random page writes, for spare factor rho =
 // (physical - user) / user: WA = 1 / (1 - x) with x = exp(-(1 + rho)(1 - x))
@@ -75,13 +76,6 @@ TEST(SsdFtl, TrimmedPagesAreNotMoved) {
   }();
   EXPECT_LT(wa_trim, 1.3);
   EXPECT_GT(wa_plain, 2 * wa_trim);
-}
-
-std::unique_ptr<BlockDevice> make(const std::string& spec, core::Clock* clock) {
-  std::string err;
-  auto dev = create_device(spec, clock, &err);
-  EXPECT_TRUE(dev) << err;
-  return dev;
 }
 
 TEST(Ssd, ReadServiceTimeIsOverheadArrayChannelLink) {

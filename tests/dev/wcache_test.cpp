@@ -20,23 +20,11 @@ namespace {
 
 using block::REQ_OP_READ;
 using block::REQ_OP_WRITE;
+using test::counter;
 using test::io;
+using test::make;
 
 constexpr std::uint32_t kFlush = REQ_OP_WRITE | block::REQ_PREFLUSH;
-
-std::unique_ptr<BlockDevice> make(const std::string& spec, core::Clock* clock = nullptr) {
-  std::string err;
-  auto dev = create_device(spec, clock, &err);
-  EXPECT_TRUE(dev) << err;
-  return dev;
-}
-
-double counter(const BlockDevice& d, const std::string& name) {
-  for (const auto& [k, v] : d.counters())
-    if (k == name) return v;
-  ADD_FAILURE() << "no counter " << name;
-  return -1;
-}
 
 WcacheTarget* wc(BlockDevice& d) { return static_cast<WcacheTarget*>(d.target()); }
 
