@@ -106,18 +106,7 @@ int cmd_crash(const std::vector<std::string>& args) {
       if (fd >= 0) ::close(fd);
       return fail(image + ": " + std::strerror(errno));
     }
-    const int r =
-        dev::apply_crash_state(entries, s, [fd](std::uint64_t off, const char* p, std::size_t len) {
-          while (len) {
-            const ssize_t n = ::pwrite(fd, p, len, static_cast<off_t>(off));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return n < 0 ? -errno : -EIO;
-            p += n;
-            len -= static_cast<std::size_t>(n);
-            off += static_cast<std::uint64_t>(n);
-          }
-          return 0;
-        });
+    const int r = dev::apply_crash_state(entries, s, dev::replay_write_to_fd(fd));
     ::close(fd);
     if (r < 0) return fail(image + ": " + std::strerror(-r));
     const std::string what = dev::describe(entries, s);

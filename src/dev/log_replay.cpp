@@ -102,6 +102,20 @@ std::int64_t replay_log(const std::string& path, const ReplayLimit& limit, const
   return applied;
 }
 
+ReplayWrite replay_write_to_fd(int fd) {
+  return [fd](std::uint64_t off, const char* p, std::size_t len) {
+    while (len) {
+      const ssize_t n = ::pwrite(fd, p, len, static_cast<off_t>(off));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return n < 0 ? -errno : -EIO;
+      p += n;
+      len -= static_cast<std::size_t>(n);
+      off += static_cast<std::uint64_t>(n);
+    }
+    return 0;
+  };
+}
+
 std::int64_t replay_log_to_path(const std::string& log, const std::string& target,
                                 const ReplayLimit& limit, std::string* err) {
   const int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -109,20 +123,7 @@ std::int64_t replay_log_to_path(const std::string& log, const std::string& targe
     if (err) *err = target + ": cannot open: " + std::strerror(errno);
     return -1;
   }
-  const std::int64_t r = replay_log(
-      log, limit,
-      [fd](std::uint64_t off, const char* p, std::size_t len) {
-        while (len) {
-          const ssize_t n = ::pwrite(fd, p, len, static_cast<off_t>(off));
-          if (n < 0 && errno == EINTR) continue;
-          if (n <= 0) return n < 0 ? -errno : -EIO;
-          p += n;
-          len -= static_cast<std::size_t>(n);
-          off += static_cast<std::uint64_t>(n);
-        }
-        return 0;
-      },
-      err);
+  const std::int64_t r = replay_log(log, limit, replay_write_to_fd(fd), err);
   ::close(fd);
   return r;
 }

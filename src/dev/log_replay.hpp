@@ -35,6 +35,9 @@ struct ReplayLimit {
 // Where replayed entries go: write(byte offset, data, len), returning 0 or
 // -errno.
 using ReplayWrite = std::function<int(std::uint64_t, const char*, std::size_t)>;
+// A ReplayWrite that pwrites all of each entry to `fd` (which stays the
+// caller's).
+ReplayWrite replay_write_to_fd(int fd);
 
 // Applies the entries within `limit` in order; returns how many entries were
 // applied, or -1 with *err set (bad log, missing mark, failed write).
