@@ -13,6 +13,7 @@ namespace {
 using block::REQ_OP_READ;
 using block::REQ_OP_WRITE;
 using test::counter;
+using test::expect_bad_spec;
 using test::io;
 using test::make;
 
@@ -87,12 +88,10 @@ TEST(Delay, ComposesOverOtherTargets) {
 TEST(Delay, BadSpecsGetOneLine) {
   std::string err;
   DeviceSpec s;
-  EXPECT_FALSE(parse_device_spec("delay,read_ms=-1:ram", &s, &err));
-  EXPECT_NE(err.find("read_ms: expected milliseconds"), std::string::npos) << err;
+  expect_bad_spec("delay,read_ms=-1:ram", "read_ms: expected milliseconds");
   EXPECT_FALSE(parse_device_spec("delay,read_ms=1:", &s, &err));
   EXPECT_FALSE(parse_device_spec("delay,read_ms=1,:ram", &s, &err));
-  EXPECT_FALSE(parse_device_spec("delay,read_ms=1:floppy", &s, &err));
-  EXPECT_NE(err.find("unknown device type \"floppy\""), std::string::npos) << err;
+  expect_bad_spec("delay,read_ms=1:floppy", "unknown device type \"floppy\"");
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "block/blk_mq.hpp"
 #include "core/virtual_clock.hpp"
 #include "dev/device.hpp"
+#include "dev/device_spec.hpp"
 
 namespace iostack::dev::test {
 
@@ -35,6 +36,14 @@ inline double counter(const BlockDevice& d, const std::string& name) {
     if (k == name) return v;
   ADD_FAILURE() << "no counter " << name;
   return -1;
+}
+
+// `spec` is refused with one line that says `says`.
+inline void expect_bad_spec(const std::string& spec, const std::string& says) {
+  std::string err;
+  DeviceSpec s;
+  EXPECT_FALSE(parse_device_spec(spec, &s, &err)) << spec;
+  EXPECT_NE(err.find(says), std::string::npos) << err;
 }
 
 struct IoResult {

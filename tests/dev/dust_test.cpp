@@ -14,6 +14,7 @@ namespace {
 using block::REQ_OP_READ;
 using block::REQ_OP_WRITE;
 using test::counter;
+using test::expect_bad_spec;
 using test::io;
 using test::make;
 
@@ -119,14 +120,9 @@ TEST(Dust, MessagesToAPlainDeviceAreInvalid) {
 }
 
 TEST(Dust, BadSpecsGetOneLine) {
-  std::string err;
-  DeviceSpec s;
-  EXPECT_FALSE(parse_device_spec("dust,bs=256:ram", &s, &err));
-  EXPECT_NE(err.find("at least 512"), std::string::npos) << err;
-  EXPECT_FALSE(parse_device_spec("dust,bs=1536:ram", &s, &err));
-  EXPECT_NE(err.find("power of 2"), std::string::npos) << err;
-  EXPECT_FALSE(parse_device_spec("dust,badblocks=9-3:ram", &s, &err));
-  EXPECT_NE(err.find("badblocks: expected"), std::string::npos) << err;
+  expect_bad_spec("dust,bs=256:ram", "at least 512");
+  expect_bad_spec("dust,bs=1536:ram", "power of 2");
+  expect_bad_spec("dust,badblocks=9-3:ram", "badblocks: expected");
 }
 
 }  // namespace

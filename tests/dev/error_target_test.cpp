@@ -15,6 +15,7 @@ using block::REQ_OP_DISCARD;
 using block::REQ_OP_READ;
 using block::REQ_OP_WRITE;
 using test::counter;
+using test::expect_bad_spec;
 using test::io;
 using test::make;
 
@@ -87,12 +88,9 @@ TEST(ErrorTarget, ProbabilityIsSeededAndRepeatable) {
 TEST(ErrorTarget, BadSpecsGetOneLine) {
   std::string err;
   DeviceSpec s;
-  EXPECT_FALSE(parse_device_spec("error,ops=x:ram", &s, &err));
-  EXPECT_NE(err.find("ops: expected letters"), std::string::npos) << err;
-  EXPECT_FALSE(parse_device_spec("error,probability=1.5:ram", &s, &err));
-  EXPECT_NE(err.find("probability: expected"), std::string::npos) << err;
-  EXPECT_FALSE(parse_device_spec("error,status=EWHAT:ram", &s, &err));
-  EXPECT_NE(err.find("status: expected"), std::string::npos) << err;
+  expect_bad_spec("error,ops=x:ram", "ops: expected letters");
+  expect_bad_spec("error,probability=1.5:ram", "probability: expected");
+  expect_bad_spec("error,status=EWHAT:ram", "status: expected");
   EXPECT_FALSE(parse_device_spec("error,sectors=9-1:ram", &s, &err));
 }
 

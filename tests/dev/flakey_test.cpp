@@ -16,6 +16,7 @@ namespace {
 using block::REQ_OP_READ;
 using block::REQ_OP_WRITE;
 using test::counter;
+using test::expect_bad_spec;
 using test::io;
 using test::make;
 
@@ -201,23 +202,15 @@ TEST(Flakey, RandomCorruptionIsRepeatableWithASeed) {
 TEST(Flakey, BadSpecsGetOneLine) {
   std::string err;
   DeviceSpec s;
-  EXPECT_FALSE(parse_device_spec("flakey:ram:1M", &s, &err));
-  EXPECT_NE(err.find("up="), std::string::npos) << err;
-  EXPECT_FALSE(parse_device_spec("flakey,up=1,down=1", &s, &err));
-  EXPECT_NE(err.find("DEVICE-SPEC"), std::string::npos) << err;
-  EXPECT_FALSE(parse_device_spec("flakey,up=1,drop_writes=1,error_writes=1:ram", &s, &err));
-  EXPECT_NE(err.find("conflicts"), std::string::npos) << err;
-  EXPECT_FALSE(
-      parse_device_spec("flakey,up=1,drop_writes=1,corrupt_bio_byte=1/w/0/0:ram", &s, &err));
-  EXPECT_NE(err.find("incompatible"), std::string::npos) << err;
-  EXPECT_FALSE(parse_device_spec("flakey,up=1,corrupt_bio_byte=0/r/0/0:ram", &s, &err));
-  EXPECT_NE(err.find("corrupt_bio_byte: expected"), std::string::npos) << err;
+  expect_bad_spec("flakey:ram:1M", "up=");
+  expect_bad_spec("flakey,up=1,down=1", "DEVICE-SPEC");
+  expect_bad_spec("flakey,up=1,drop_writes=1,error_writes=1:ram", "conflicts");
+  expect_bad_spec("flakey,up=1,drop_writes=1,corrupt_bio_byte=1/w/0/0:ram", "incompatible");
+  expect_bad_spec("flakey,up=1,corrupt_bio_byte=0/r/0/0:ram", "corrupt_bio_byte: expected");
   EXPECT_FALSE(parse_device_spec("flakey,up=1,corrupt_bio_byte=1/x/0/0:ram", &s, &err));
   EXPECT_FALSE(parse_device_spec("flakey,up=1,corrupt_bio_byte=1/r/256/0:ram", &s, &err));
-  EXPECT_FALSE(parse_device_spec("flakey,up=1,wobble=1:ram", &s, &err));
-  EXPECT_NE(err.find("unknown option \"wobble\" for a flakey target"), std::string::npos) << err;
-  EXPECT_FALSE(parse_device_spec("flakey,up=1:ram:1M,nope=1", &s, &err));
-  EXPECT_NE(err.find("unknown option \"nope\" for a ram device"), std::string::npos) << err;
+  expect_bad_spec("flakey,up=1,wobble=1:ram", "unknown option \"wobble\" for a flakey target");
+  expect_bad_spec("flakey,up=1:ram:1M,nope=1", "unknown option \"nope\" for a ram device");
   EXPECT_EQ(err.find('\n'), std::string::npos);
 }
 

@@ -16,6 +16,7 @@ namespace {
 
 using block::REQ_OP_READ;
 using block::REQ_OP_WRITE;
+using test::expect_bad_spec;
 using test::io;
 using test::make;
 
@@ -44,10 +45,8 @@ TEST(Hdd, NamedLikeAScsiDiskAndRotational) {
 TEST(Hdd, BadSpecsGetOneLine) {
   std::string err;
   DeviceSpec s;
-  EXPECT_FALSE(parse_device_spec("hdd:1G,preset=floppy", &s, &err));
-  EXPECT_NE(err.find("preset"), std::string::npos) << err;
-  EXPECT_FALSE(parse_device_spec("hdd:1G,spt_inner=5000", &s, &err));
-  EXPECT_NE(err.find("spt_inner"), std::string::npos) << err;
+  expect_bad_spec("hdd:1G,preset=floppy", "preset");
+  expect_bad_spec("hdd:1G,spt_inner=5000", "spt_inner");
   EXPECT_FALSE(parse_device_spec("hdd:1G,seek_avg_us=10,seek_track_us=20", &s, &err));
   // A preset applies before the options whatever their order.
   ASSERT_TRUE(parse_device_spec("hdd:1G,rpm=10000,preset=enterprise15k", &s, &err)) << err;

@@ -23,6 +23,7 @@ namespace {
 using block::REQ_OP_DISCARD;
 using block::REQ_OP_READ;
 using block::REQ_OP_WRITE;
+using test::expect_bad_spec;
 using test::io;
 
 constexpr std::uint32_t kDevBytes = 1 << 20;
@@ -255,8 +256,7 @@ TEST(LogWrites, BadLogsAndSpecsGetOneLine) {
   EXPECT_FALSE(create_device("log-writes,log=/nonexistent/dir/x:ram:1M", nullptr, &err));
   EXPECT_NE(err.find("cannot open log /nonexistent/dir/x"), std::string::npos) << err;
   DeviceSpec s;
-  EXPECT_FALSE(parse_device_spec("log-writes:ram:1M", &s, &err));
-  EXPECT_NE(err.find("missing log=PATH"), std::string::npos) << err;
+  expect_bad_spec("log-writes:ram:1M", "missing log=PATH");
   TempFile junk;
   std::ofstream(junk.path()) << std::string(600, 'x');
   std::vector<LogEntry> e;

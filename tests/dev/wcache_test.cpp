@@ -21,6 +21,7 @@ namespace {
 using block::REQ_OP_READ;
 using block::REQ_OP_WRITE;
 using test::counter;
+using test::expect_bad_spec;
 using test::io;
 using test::make;
 
@@ -302,12 +303,8 @@ TEST(Wcache, AMarkCutsThePowerAndReachesALogAboveFirst) {
 }
 
 TEST(Wcache, BadSpecsGetOneLine) {
-  std::string err;
-  DeviceSpec s;
-  EXPECT_FALSE(parse_device_spec("wcache,order=random:ram", &s, &err));
-  EXPECT_NE(err.find("order: expected lose, fifo, any or torn"), std::string::npos) << err;
-  EXPECT_FALSE(parse_device_spec("wcache,atomic=1000:ram", &s, &err));
-  EXPECT_NE(err.find("atomic"), std::string::npos) << err;
+  expect_bad_spec("wcache,order=random:ram", "order: expected lose, fifo, any or torn");
+  expect_bad_spec("wcache,atomic=1000:ram", "atomic");
 }
 
 }  // namespace
