@@ -82,7 +82,9 @@ int recv_inq(SrMsgData& sr, int fd, int ret, std::size_t len) {
   int inq = 0;
   if (ioctl(fd, FIONREAD, &inq) != 0) return -1;
   if (inq == 0) {
-    struct pollfd pfd {fd, POLLRDHUP, 0};
+    struct pollfd pfd {
+      fd, POLLRDHUP, 0
+    };
     if (::poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLRDHUP)) inq = 1;
   }
   return inq;
@@ -198,8 +200,7 @@ void net_cleanup(IoKiocb* req) {
 
 // ---- SHUTDOWN
 int shutdown_prep(IoKiocb* req, const io_uring_sqe* sqe) {
-  if (sqe->off || sqe->addr || sqe->rw_flags || sqe->buf_index || sqe->splice_fd_in)
-    return -EINVAL;
+  if (sqe->off || sqe->addr || sqe->rw_flags || sqe->buf_index || sqe->splice_fd_in) return -EINVAL;
   req->socket.how = static_cast<int>(sqe->len);
   req->flags |= kReqForceAsync;
   return 0;
@@ -344,7 +345,9 @@ int accept_issue(IoKiocb* req, unsigned issue_flags) {
     int ret;
     if (nonblock && !listener_nonblock) {
       // Only an accept that cannot block may run here: ask first.
-      struct pollfd pfd {req->os_fd, POLLIN, 0};
+      struct pollfd pfd {
+        req->os_fd, POLLIN, 0
+      };
       const int p = ::poll(&pfd, 1, 0);
       if (p == 0) {
         ret = -EAGAIN;
@@ -361,7 +364,9 @@ int accept_issue(IoKiocb* req, unsigned issue_flags) {
     int is_empty = -1;
     if (ret >= 0 && inet) {
       // inet_csk_accept tells whether more connections wait.
-      struct pollfd pfd {req->os_fd, POLLIN, 0};
+      struct pollfd pfd {
+        req->os_fd, POLLIN, 0
+      };
       is_empty = ::poll(&pfd, 1, 0) > 0 ? 0 : 1;
       if (!is_empty) cflags |= IORING_CQE_F_SOCK_NONEMPTY;
     }
@@ -470,12 +475,11 @@ int do_send(IoKiocb* req, unsigned issue_flags, bool zc) {
   const bool vectored = req->opcode == IORING_OP_SENDMSG || req->opcode == IORING_OP_SENDMSG_ZC;
   if (!vectored) {
     if (zc && (sr.flags & uapi::kRecvsendFixedBuf) && !sr.done_io) {
-      const int ret = fixed_buf_check(req->ctx, req->buf_index, sr.buf, sr.len,
-                                      issue_flags & kIssueLocked);
+      const int ret =
+          fixed_buf_check(req->ctx, req->buf_index, sr.buf, sr.len, issue_flags & kIssueLocked);
       if (ret) return finish(req, ret, 0);
     } else if (zc && !sr.done_io) {
-      if (!core::access_ok(reinterpret_cast<void*>(sr.buf), sr.len))
-        return finish(req, -EFAULT, 0);
+      if (!core::access_ok(reinterpret_cast<void*>(sr.buf), sr.len)) return finish(req, -EFAULT, 0);
     }
     if (req->flags & kReqBufferSelect && !buffer_held(req)) {
       std::size_t len = sr.len;
@@ -536,7 +540,8 @@ int send_zc_issue(IoKiocb* req, unsigned issue_flags) {
   // The data was copied by the time the send returned: the notification
   // (IORING_CQE_F_NOTIF) follows the result at once, in order.
   post_aux_cqe(req->ctx, req->user_data, req->res, req->cflags);
-  const std::int32_t notif = req->sr.zc_report ? static_cast<std::int32_t>(IORING_NOTIF_USAGE_ZC_COPIED) : 0;
+  const std::int32_t notif =
+      req->sr.zc_report ? static_cast<std::int32_t>(IORING_NOTIF_USAGE_ZC_COPIED) : 0;
   post_aux_cqe(req->ctx, req->user_data, notif, IORING_CQE_F_NOTIF);
   req->flags |= kReqCqeSkip;  // both CQEs are out
   return kIouOk;
@@ -582,11 +587,10 @@ namespace {
 
 // io_recvmsg_multishot: the payload lands after a struct
 // io_uring_recvmsg_out, the name and the control data, all in the buffer.
-int recvmsg_multishot(IoKiocb* req, std::uint64_t buf, std::size_t len, int flags,
-                      bool* finished) {
+int recvmsg_multishot(IoKiocb* req, std::uint64_t buf, std::size_t len, int flags, bool* finished) {
   SrMsgData& sr = req->sr;
-  const std::size_t hdr = sizeof(io_uring_recvmsg_out) + static_cast<std::size_t>(sr.namelen) +
-                          sr.controllen;
+  const std::size_t hdr =
+      sizeof(io_uring_recvmsg_out) + static_cast<std::size_t>(sr.namelen) + sr.controllen;
   if (len < hdr) {
     *finished = true;
     return -EFAULT;
@@ -601,10 +605,14 @@ int recvmsg_multishot(IoKiocb* req, std::uint64_t buf, std::size_t len, int flag
     m.msg_control = reinterpret_cast<void*>(buf + hdr - sr.controllen);
     m.msg_controllen = sr.controllen;
   }
-  struct iovec iov {reinterpret_cast<void*>(buf + hdr), len - hdr};
+  struct iovec iov {
+    reinterpret_cast<void*>(buf + hdr), len - hdr
+  };
   m.msg_iov = &iov;
   m.msg_iovlen = 1;
-  const ssize_t n = recvmsg(req->os_fd, &m, flags | MSG_TRUNC);
+  // The program's own flags only: MSG_TRUNC would discard a stream's data
+  // (a datagram's full length is reported when the program asks for it).
+  const ssize_t n = recvmsg(req->os_fd, &m, flags);
   *finished = n <= 0;
   if (n < 0) return -errno;
   io_uring_recvmsg_out out{};
@@ -688,7 +696,9 @@ int do_recv(IoKiocb* req, unsigned issue_flags) {
       }
     } else {
       if (flags & MSG_WAITALL) min_ret = static_cast<int>(len);
-      struct iovec iov {reinterpret_cast<void*>(buf), len};
+      struct iovec iov {
+        reinterpret_cast<void*>(buf), len
+      };
       struct msghdr rm {};
       rm.msg_iov = &iov;
       rm.msg_iovlen = 1;
@@ -712,7 +722,7 @@ int do_recv(IoKiocb* req, unsigned issue_flags) {
         req->flags |= kReqPartialIo;
         return -EAGAIN;
       }
-        req_set_fail(req);
+      req_set_fail(req);
     } else if ((flags & MSG_WAITALL) && (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
       req_set_fail(req);
     }
@@ -725,7 +735,8 @@ int do_recv(IoKiocb* req, unsigned issue_flags) {
       kbuf_recycle(req, issue_flags);
     // io_recv_finish
     std::uint32_t cflags = 0;
-    const int inq = (req->flags & kReqApollMultishot) && msg ? -1 : recv_inq(sr, req->os_fd, ret, len);
+    const int inq =
+        (req->flags & kReqApollMultishot) && msg ? -1 : recv_inq(sr, req->os_fd, ret, len);
     if (inq > 0) cflags |= IORING_CQE_F_SOCK_NONEMPTY;
     cflags |= kbuf_put(req, ret, issue_flags);
     if ((req->flags & kReqApollMultishot) && !mshot_finished) {

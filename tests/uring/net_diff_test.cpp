@@ -614,6 +614,46 @@ TEST(UringNetDiff, SendmsgRecvmsgDatagrams) {
   });
 }
 
+// Multishot RECVMSG on a stream: the payload lands after the header and
+// the reserved name, and no byte of the stream is lost.
+TEST(UringNetDiff, MultishotRecvmsgOnAStream) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    TcpPair p;
+    BufRing br(4, 256);
+    for (unsigned i = 0; i < 4; ++i) br.add(i);
+    EXPECT_EQ(0, br.reg(r, 1));
+    msghdr mm{};
+    mm.msg_namelen = sizeof(sockaddr_in);
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_RECVMSG, p.b, &mm, 0, 0, 1);
+    s->ioprio = IORING_RECV_MULTISHOT;
+    s->flags = IOSQE_BUFFER_SELECT;
+    s->buf_group = 1;
+    EXPECT_EQ(1, r.submit(0));
+    const char* msgs[2] = {"first-chunk", "second"};
+    for (const char* m : msgs) {
+      EXPECT_EQ(static_cast<ssize_t>(std::strlen(m)), send(p.a, m, std::strlen(m), 0));
+      auto c = r.wait(1);
+      append(&out, c);
+      if (!c.empty() && (c[0].flags & IORING_CQE_F_BUFFER)) {
+        const char* b = &br.data[std::size_t{c[0].flags >> IORING_CQE_BUFFER_SHIFT} * 256];
+        const auto* o = reinterpret_cast<const io_uring_recvmsg_out*>(b);
+        const char* payload = b + sizeof(*o) + sizeof(sockaddr_in);
+        out.push_back(Cqe{2, static_cast<int>(o->payloadlen), o->namelen});
+        out.push_back(Cqe{3, std::memcmp(payload, m, std::strlen(m)) == 0 ? 0 : 1, 0});
+      }
+    }
+    prep(r.sqe(), IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 4);
+    EXPECT_EQ(1, r.submit(0));
+    auto c = r.wait(2);
+    sort_by_user_data(&c);
+    append(&out, c);
+    return out;
+  });
+}
+
 TEST(UringNetDiff, SendZcShutdownConnectErrors) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r) {
