@@ -191,6 +191,12 @@ void req_finish(IoKiocb* req, bool locked) {
 
 void req_complete_post(IoKiocb* req) {
   IoRingCtx* ctx = req->ctx;
+  // io_req_complete_post on a lockless CQ: the CQE is posted by the
+  // submitter's task work, as DEFER_TASKRUN wants.
+  if ((ctx->flags & IORING_SETUP_DEFER_TASKRUN) && !in_submit_of(ctx)) {
+    tw_add(req, tw_req_complete);
+    return;
+  }
   count_req(req);
   if (!(req->flags & kReqCqeSkip)) {
     cq_lock(ctx);

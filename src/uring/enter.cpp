@@ -70,8 +70,8 @@ int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags
       ret = ret2;
       if (ret2 == -EBADR) ctx->cq_dropped.store(false, std::memory_order_relaxed);
     }
-  } else if (tw_pending(ctx)) {
-    tw_run(ctx);
+  } else if (tw_pending(ctx) && !(ctx->flags & IORING_SETUP_DEFER_TASKRUN)) {
+    tw_run(ctx);  // a DEFER_TASKRUN ring runs it only for GETEVENTS
   }
   return ret;
 }

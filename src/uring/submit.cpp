@@ -450,7 +450,7 @@ int submit_and_flush(IoRingCtx* ctx, unsigned nr) {
   }
   if (host_plug.nr) host_plug_flush(&host_plug);
   if (bdev) issue_bdev_list(bdev);
-  if (tw_pending(ctx)) tw_run(ctx);
+  if (tw_pending(ctx) && !(ctx->flags & IORING_SETUP_DEFER_TASKRUN)) tw_run(ctx);
   return ret;
 }
 

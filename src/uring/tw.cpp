@@ -43,6 +43,17 @@ void tw_init(IoRingCtx* ctx) {
   ctx->drain_req.ctx = ctx;
 }
 
+// io_req_local_work_add: a DEFER_TASKRUN ring's task work waits for its
+// submitter to enter with GETEVENTS (or to wait); the flag, the eventfd and
+// a waiter are told when the list stops being empty.
+static void local_work_added(IoRingCtx* ctx) {
+  if (ctx->flags & IORING_SETUP_TASKRUN_FLAG) flags_or(ctx->rings->sq_flags, IORING_SQ_TASKRUN);
+  ctx->completion_lock.lock();
+  if (ctx->evfd >= 0) eventfd_signal(ctx);
+  ctx->completion_lock.unlock();
+  ctx->cq_wait.wake();
+}
+
 bool tw_pending(IoRingCtx* ctx) { return ctx->tw_head.load(std::memory_order_acquire) != nullptr; }
 
 void tw_add(IoKiocb* req, TwFn fn) {
@@ -54,7 +65,11 @@ void tw_add(IoKiocb* req, TwFn fn) {
     req->tw.next = head;
   } while (!ctx->tw_head.compare_exchange_weak(head, &req->tw, std::memory_order_seq_cst,
                                                std::memory_order_relaxed));
-  if (head) return;                  // already pending: whoever was told will run it
+  if (head) return;  // already pending: whoever was told will run it
+  if (ctx->flags & IORING_SETUP_DEFER_TASKRUN) {
+    local_work_added(ctx);
+    return;
+  }
   if (t_running_ctx == ctx) return;  // the running pass picks it up
   if (ctx->flags & IORING_SETUP_TASKRUN_FLAG) flags_or(ctx->rings->sq_flags, IORING_SQ_TASKRUN);
   if (ctx->flags & IORING_SETUP_SQPOLL) {
