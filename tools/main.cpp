@@ -41,13 +41,13 @@ int main(int argc, char** argv) {
   std::string log_path, replay_path, end_mark;
   std::uint64_t limit = UINT64_MAX;
   bool list = false;
-  auto* replay = app.add_subcommand(
+  auto* replay_log = app.add_subcommand(
       "replay-log", "Replay a log-writes log onto a file or device, up to an entry or mark");
-  replay->add_option("--log", log_path, "the log file a log-writes target wrote")->required();
-  replay->add_option("--replay", replay_path, "the file or block device to write");
-  replay->add_option("--limit", limit, "apply at most this many entries");
-  replay->add_option("--end-mark", end_mark, "stop after the mark with this text");
-  replay->add_flag("--list", list, "print the log's entries instead");
+  replay_log->add_option("--log", log_path, "the log file a log-writes target wrote")->required();
+  replay_log->add_option("--replay", replay_path, "the file or block device to write");
+  replay_log->add_option("--limit", limit, "apply at most this many entries");
+  replay_log->add_option("--end-mark", end_mark, "stop after the mark with this text");
+  replay_log->add_flag("--list", list, "print the log's entries instead");
 
   auto* exec = app.add_subcommand(
       "exec",
@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
   if (replay->parsed()) return iostack::tool::cmd_replay(replay->remaining());
   if (devices->parsed()) return iostack::tool::cmd_devices(specs);
   if (queue->parsed()) return iostack::tool::cmd_queue(qargs);
-  if (replay->parsed())
+  if (replay_log->parsed())
     return iostack::tool::cmd_replay_log(log_path, replay_path, limit, end_mark, list);
   return 1;
 }

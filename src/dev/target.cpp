@@ -60,9 +60,7 @@ int TargetDriver::message(const std::vector<std::string>& /*argv*/, std::string*
 }
 
 bool TargetDriver::pump() {
-  if (clock_->is_virtual()) return static_cast<core::VirtualClock*>(clock_)->run_one();
-  std::this_thread::sleep_for(std::chrono::microseconds(100));
-  return true;
+  return clock_->pause(100'000);
 }
 
 void TargetDriver::drain() {
