@@ -5,6 +5,7 @@
 // reaches the device, not of concurrency.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -84,7 +85,13 @@ void save_image(dev::BlockDevice* d, const std::string& image, std::uint64_t siz
     return;
   }
   constexpr std::uint64_t kChunk = 1 << 20;
-  char* buf = static_cast<char*>(std::aligned_alloc(kPageSize, kChunk));
+  // Not from the heap: this may run in the middle of any call of the program.
+  void* mem = ::mmap(nullptr, kChunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) {
+    raw_close(out);
+    return;
+  }
+  char* buf = static_cast<char*>(mem);
   const int in = block::bdev_file_open(d->disk(), O_RDONLY | O_DIRECT | O_CLOEXEC);
   core::FileRef ref = in >= 0 ? block::bdev_file_get(in) : core::FileRef{};
   for (std::uint64_t off = 0; ref && off < size; off += kChunk) {
@@ -111,9 +118,9 @@ void save_image(dev::BlockDevice* d, const std::string& image, std::uint64_t siz
     if (w.res < 0) break;
     if (::syscall(SYS_pwrite64, out, buf, n, off) != static_cast<long>(n)) break;
   }
-  ref = {};
-  if (in >= 0) block::bdev_file_close(in);
-  std::free(buf);
+  // `in` stays open: its close would come back through the shim's close(),
+  // which closes iostack descriptors itself; this runs at the process's end.
+  ::munmap(mem, kChunk);
   raw_close(out);
 }
 
@@ -145,12 +152,16 @@ using namespace iostack::map;
 // A clean exit: the kernel would write back the page cache; the images get
 // the whole files.
 extern "C" IOSTACK_API void iostack_map_exit(void) {
-  std::lock_guard lk(mu);
-  if (cut_done) return;
-  for (MappedFile* m : files) {
-    m->fsync();
-    if (!m->image().empty()) save_image(m->device(), m->image(), m->size());
-  }
+  // On a thread of its own: exit() has already destroyed this thread's
+  // thread_local objects, the engine's per-thread caches among them.
+  std::thread([] {
+    std::lock_guard lk(mu);
+    if (cut_done) return;
+    for (MappedFile* m : files) {
+      m->fsync();
+      if (!m->image().empty()) save_image(m->device(), m->image(), m->size());
+    }
+  }).join();
 }
 
 namespace iostack::map {
