@@ -35,8 +35,9 @@ constexpr const char* kUsage =
     "  --image PATH=FILE after the run (or the power cut) FILE gets the durable contents\n"
     "            of mapped PATH, cut at its durable size\n"
     "  --powercut=WHEN   cut the power of the mapped devices and SIGKILL the program:\n"
-    "            writes=N (after N block writes), fsync=N (at the Nth fsync), ms=N,\n"
-    "            random[,seed=S][,writes=R] (after 1..R block writes, drawn from S)\n";
+    "            writes=N (after N block writes), calls=N (after the program's Nth\n"
+    "            write call), fsync=N (at the Nth fsync), ms=N, or\n"
+    "            random[,seed=S][,writes=R|calls=R] (after 1..R of them, drawn from S)\n";
 
 // Prepends `value` to the list in environment variable `name`.
 void prepend_env(const char* name, const std::string& value, const char* sep) {

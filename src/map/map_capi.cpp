@@ -39,7 +39,7 @@ struct OpenFile {  // struct file of a mapped path
 // When the power goes (IOSTACK_EXEC_POWERCUT): after this many block
 // writes, at the entry of this fsync, or this long after the start.
 struct Switch {
-  std::uint64_t writes = 0, fsync = 0, ms = 0;
+  std::uint64_t writes = 0, fsync = 0, ms = 0, calls = 0;
 };
 
 // Recursive: a power cut saves images with descriptors whose calls come
@@ -130,7 +130,9 @@ void save_image(dev::BlockDevice* d, const std::string& image, std::uint64_t siz
 [[noreturn]] void cut() {
   std::lock_guard lk(mu);
   cut_done = true;
-  std::fprintf(stderr, "iostack exec: power cut after %llu block writes and %llu fsyncs\n",
+  std::fprintf(stderr,
+               "iostack exec: power cut after %llu write calls, %llu block writes, %llu fsyncs\n",
+               static_cast<unsigned long long>(counts.calls),
                static_cast<unsigned long long>(counts.writes),
                static_cast<unsigned long long>(counts.fsyncs));
   for (MappedFile* m : files) {
@@ -174,8 +176,9 @@ std::uint64_t splitmix(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// "writes=N", "fsync=N", "ms=N" or "random[,seed=S][,writes=R]" (a cut
-// after 1..R block writes, R default 200, drawn from S).
+// "writes=N", "fsync=N", "ms=N", "calls=N" or "random[,seed=S][,writes=R|calls=R]"
+// (a cut after 1..R block writes or write calls, R default 200 block
+// writes, drawn from S).
 bool parse_powercut(const std::string& s, Switch* out) {
   bool random = false;
   std::uint64_t seed = 0, range = 200;
@@ -197,8 +200,11 @@ bool parse_powercut(const std::string& s, Switch* out) {
     errno = 0;
     const std::uint64_t v = std::strtoull(val.c_str(), &end, 0);
     if (val.empty() || *end || errno) return false;
-    if (key == "writes")
+    if (key == "writes") {
       out->writes = range = v;
+    } else if (key == "calls") {
+      out->calls = range = v;
+    }
     else if (key == "fsync")
       out->fsync = v;
     else if (key == "ms")
@@ -211,7 +217,7 @@ bool parse_powercut(const std::string& s, Switch* out) {
   }
   if (random) {
     if (!range) return false;
-    out->writes = 1 + splitmix(seed) % range;
+    (out->calls ? out->calls : out->writes) = 1 + splitmix(seed) % range;
   }
   return any;
 }
@@ -274,8 +280,8 @@ IOSTACK_API int iostack_map_init(void) {
   const char* pc = std::getenv("IOSTACK_EXEC_POWERCUT");
   if (pc && *pc && !parse_powercut(pc, &power)) {
     std::fprintf(stderr,
-                 "iostack exec: --powercut=%s: expected writes=N, fsync=N, ms=N or "
-                 "random[,seed=S][,writes=R]\n",
+                 "iostack exec: --powercut=%s: expected writes=N, fsync=N, ms=N, calls=N or "
+                 "random[,seed=S][,writes=R|calls=R]\n",
                  pc);
     return -EINVAL;
   }
@@ -362,6 +368,7 @@ IOSTACK_API ssize_t iostack_map_rw(int fd, int write, const struct iovec* iov, i
   if (write && (f->flags & O_APPEND)) off = f->m->size();
   const long r = f->m->rw(write, f->flags & O_DIRECT, iov, iovcnt, off);
   if (r > 0 && use_pos) f->pos = off + static_cast<std::uint64_t>(r);
+  if (r >= 0 && write && power.calls && ++counts.calls >= power.calls && !cut_done) cut();
   // O_SYNC / O_DSYNC: each write is an fdatasync of itself.
   if (r > 0 && write && (f->flags & O_DSYNC)) {
     before_fsync(&counts);

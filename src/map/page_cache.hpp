@@ -26,6 +26,7 @@ constexpr std::uint64_t kPageSize = 4096;
 struct IoCounts {
   std::uint64_t writes = 0;  // block writes issued
   std::uint64_t fsyncs = 0;  // fsync/fdatasync calls
+  std::uint64_t calls = 0;   // the program's write calls on mapped files
 };
 
 class MappedFile {
