@@ -2,10 +2,10 @@
 // The drop-in liburing and libaio and the interposer are preloaded into
 // it (LD_PRELOAD, which its children inherit), and the interposer catches
 // the io_uring and AIO system calls the program makes itself.
+#include <fcntl.h>
 #include <linux/aio_abi.h>
 #include <linux/io_uring.h>
 #include <sys/syscall.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,7 +23,8 @@ namespace iostack::tool {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: iostack exec [--uring|--aio|--all] [--stats] [--map PATH=SPEC]... [--image PATH=FILE]...\n"
+    "usage: iostack exec [--uring|--aio|--all] [--stats] [--map PATH=SPEC]... [--image "
+    "PATH=FILE]...\n"
     "                    [--powercut=WHEN] -- PROG [ARGS...]\n"
     "  --uring   serve io_uring with iostack; AIO goes to the kernel\n"
     "  --aio     serve Linux AIO with iostack; io_uring goes to the kernel\n"
@@ -55,7 +56,9 @@ bool split_path_value(const std::string& s, std::pair<std::string, std::string>*
   if (eq == 0 || eq == std::string::npos || eq + 1 == s.size()) return false;
   std::string path = s.substr(0, eq);
   const std::size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
   const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
   char* real = realpath(dir.c_str(), nullptr);
   if (!real || base.empty()) {

@@ -67,7 +67,7 @@ int preload_serves(long nr) {
     case __NR_io_pgetevents:
     case __NR_io_cancel:
       return serve_aio;
-    case __NR_mmap:  /* of a ring */
+    case __NR_mmap: /* of a ring */
       return serve_uring;
     case __NR_close: /* of a ring or an iostack device */
       return 1;

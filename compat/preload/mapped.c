@@ -46,13 +46,13 @@ static int open_common(int dirfd, const char* path, int flags, mode_t mode) {
 }
 
 /* The mode is there only with O_CREAT or O_TMPFILE. */
-#define OPEN_MODE(flags, last)              \
-  mode_t mode = 0;                          \
-  if ((flags) & (O_CREAT | __O_TMPFILE)) {  \
-    va_list ap;                             \
-    va_start(ap, last);                     \
-    mode = (mode_t)va_arg(ap, unsigned);    \
-    va_end(ap);                             \
+#define OPEN_MODE(flags, last)             \
+  mode_t mode = 0;                         \
+  if ((flags) & (O_CREAT | __O_TMPFILE)) { \
+    va_list ap;                            \
+    va_start(ap, last);                    \
+    mode = (mode_t)va_arg(ap, unsigned);   \
+    va_end(ap);                            \
   }
 
 SHIM_EXPORT int open(const char* path, int flags, ...) {
@@ -104,9 +104,9 @@ SHIM_EXPORT int unlinkat(int dirfd, const char* path, int flags) {
 SHIM_EXPORT int unlink(const char* path) { return unlinkat(AT_FDCWD, path, 0); }
 
 /* Each I/O call: the mapped file's, or libc's own. */
-#define REAL(type, name, ...)                \
-  static type real;                          \
-  SHIM_RESOLVE(real, name);                  \
+#define REAL(type, name, ...) \
+  static type real;           \
+  SHIM_RESOLVE(real, name);   \
   return real(__VA_ARGS__)
 
 typedef ssize_t (*read_fn)(int, void*, size_t);

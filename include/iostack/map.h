@@ -44,8 +44,7 @@ IOSTACK_API ssize_t iostack_map_rw(int fd, int write, const struct iovec* iov, i
                                    int64_t offset /* -1: the file position */);
 IOSTACK_API int64_t iostack_map_lseek(int fd, int64_t offset, int whence);
 IOSTACK_API int iostack_map_fsync(int fd, int datasync);
-IOSTACK_API int iostack_map_sync_file_range(int fd, int64_t offset, int64_t nbytes,
-                                            unsigned flags);
+IOSTACK_API int iostack_map_sync_file_range(int fd, int64_t offset, int64_t nbytes, unsigned flags);
 IOSTACK_API int iostack_map_fallocate(int fd, int mode, int64_t offset, int64_t len);
 IOSTACK_API int iostack_map_ftruncate(int fd, int64_t length);
 /* The file's size (fstat's st_size). */

@@ -59,9 +59,7 @@ int TargetDriver::message(const std::vector<std::string>& /*argv*/, std::string*
   return -ENOTTY;
 }
 
-bool TargetDriver::pump() {
-  return clock_->pause(100'000);
-}
+bool TargetDriver::pump() { return clock_->pause(100'000); }
 
 void TargetDriver::drain() {
   wait_for([this] { return inflight() == 0; });

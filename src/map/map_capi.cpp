@@ -9,12 +9,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <atomic>
-#include <chrono>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -110,7 +110,9 @@ void save_image(dev::BlockDevice* d, const std::string& image, std::uint64_t siz
           x->done.notify_one();
         },
         &w);
-    struct iovec v{buf, aligned};
+    struct iovec v {
+      buf, aligned
+    };
     if (block::bdev_rw(block::bdev_of(ref), &w.io, false, &v, 1, static_cast<std::int64_t>(off), 0,
                        0) < 0)
       break;
@@ -130,18 +132,16 @@ void save_image(dev::BlockDevice* d, const std::string& image, std::uint64_t siz
 [[noreturn]] void cut() {
   std::lock_guard lk(mu);
   cut_done = true;
-  std::fprintf(stderr,
-               "iostack exec: power cut after %llu write calls, %llu block writes, %llu fsyncs\n",
-               static_cast<unsigned long long>(counts.calls),
-               static_cast<unsigned long long>(counts.writes),
-               static_cast<unsigned long long>(counts.fsyncs));
+  std::fprintf(
+      stderr, "iostack exec: power cut after %llu write calls, %llu block writes, %llu fsyncs\n",
+      static_cast<unsigned long long>(counts.calls), static_cast<unsigned long long>(counts.writes),
+      static_cast<unsigned long long>(counts.fsyncs));
   for (MappedFile* m : files) {
     std::string res;
     m->device()->message({"powercut"}, &res);  // -EINVAL without a write cache
   }
   for (MappedFile* m : files)
-    if (!m->image().empty())
-      save_image(durable_device(m->device()), m->image(), m->durable_size());
+    if (!m->image().empty()) save_image(durable_device(m->device()), m->image(), m->durable_size());
   ::syscall(SYS_kill, ::getpid(), SIGKILL);
   for (;;) pause();
 }
@@ -204,8 +204,7 @@ bool parse_powercut(const std::string& s, Switch* out) {
       out->writes = range = v;
     } else if (key == "calls") {
       out->calls = range = v;
-    }
-    else if (key == "fsync")
+    } else if (key == "fsync")
       out->fsync = v;
     else if (key == "ms")
       out->ms = v;
@@ -306,8 +305,8 @@ IOSTACK_API int iostack_map_init(void) {
                    spec.c_str(), err.c_str());
       return -EINVAL;
     }
-    auto* m = new MappedFile(line.substr(0, t1), std::move(dev), line.substr(t2 + 1), 1 << 20,
-                             &counts);
+    auto* m =
+        new MappedFile(line.substr(0, t1), std::move(dev), line.substr(t2 + 1), 1 << 20, &counts);
     if (const int e = m->init()) {
       std::fprintf(stderr, "iostack exec: --map %s: cannot open the device: %s\n",
                    m->path().c_str(), std::strerror(-e));
@@ -384,9 +383,15 @@ IOSTACK_API int64_t iostack_map_lseek(int fd, int64_t offset, int whence) {
   const auto size = static_cast<std::int64_t>(f->m->size());
   std::int64_t base;
   switch (whence) {
-    case SEEK_SET: base = 0; break;
-    case SEEK_CUR: base = static_cast<std::int64_t>(f->pos); break;
-    case SEEK_END: base = size; break;
+    case SEEK_SET:
+      base = 0;
+      break;
+    case SEEK_CUR:
+      base = static_cast<std::int64_t>(f->pos);
+      break;
+    case SEEK_END:
+      base = size;
+      break;
     case SEEK_DATA:  // one extent of data up to the size
       if (offset < 0 || offset >= size) return -ENXIO;
       base = 0;
@@ -396,7 +401,8 @@ IOSTACK_API int64_t iostack_map_lseek(int fd, int64_t offset, int whence) {
       base = 0;
       offset = size;
       break;
-    default: return -EINVAL;
+    default:
+      return -EINVAL;
   }
   if (base + offset < 0) return -EINVAL;
   f->pos = static_cast<std::uint64_t>(base + offset);

@@ -102,7 +102,9 @@ MappedFile::Page* MappedFile::get_page(std::uint64_t index, bool read_in, int* e
   std::memset(data, 0, kPageSize);
   // A page past the end of the file reads as zeros, as a hole would.
   if (read_in && index * kPageSize < size_) {
-    struct iovec v{data, kPageSize};
+    struct iovec v {
+      data, kPageSize
+    };
     const long r = device_rw(false, &v, 1, index * kPageSize);
     if (r < 0) {
       std::free(data);
