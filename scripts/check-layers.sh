@@ -16,6 +16,7 @@ declare -A allowed=(
   [src/uring]="uring block task trace core iostack"
   [src/aio]="aio block task trace core iostack"
   [src/ring]="iostack"
+  [src/map]="map dev block task trace core iostack"
   [src/job]="job dev block task trace core iostack"
   [tools]="job dev block trace core iostack"
   [compat]="iostack"

@@ -45,6 +45,7 @@ __attribute__((constructor(101))) static void exec_env_init(void) {
   if (serve && strcmp(serve, "aio") == 0) serve_uring = 0;
   if (serve_aio) iostack_aio_served_here();
   if (serve_uring) iostack_io_uring_served_here();
+  mapped_init();
   const char* stats = getenv("IOSTACK_STATS");
   if (stats && strcmp(stats, "1") == 0) {
     iostack_stats_enable();
@@ -66,7 +67,7 @@ int preload_serves(long nr) {
     case __NR_io_pgetevents:
     case __NR_io_cancel:
       return serve_aio;
-    case __NR_mmap:  /* of a ring */
+    case __NR_mmap: /* of a ring */
       return serve_uring;
     case __NR_close: /* of a ring or an iostack device */
       return 1;

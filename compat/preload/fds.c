@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "iostack/fd.h"
+#include "iostack/map.h"
 #include "shim.h"
 
 typedef int (*close_fn)(int);
@@ -34,6 +35,7 @@ static closefrom_fn real_closefrom;
 
 SHIM_EXPORT int close(int fd) {
   readiness_forget_fd(fd);
+  iostack_map_close(fd);
   if (iostack_fd_is_iostack(fd)) return (int)shim_result(iostack_fd_close(fd));
   iostack_fd_changed(fd);
   SHIM_RESOLVE(real_close, "close");
@@ -43,28 +45,40 @@ SHIM_EXPORT int close(int fd) {
 SHIM_EXPORT int dup(int fd) {
   SHIM_RESOLVE(real_dup, "dup");
   const int copy = real_dup(fd);
-  if (copy >= 0) iostack_fd_dup(fd, copy);
+  if (copy >= 0) {
+    iostack_fd_dup(fd, copy);
+    iostack_map_dup(fd, copy);
+  }
   return copy;
 }
 
 SHIM_EXPORT int dup2(int fd, int target) {
   SHIM_RESOLVE(real_dup2, "dup2");
   const int ret = real_dup2(fd, target);
-  if (ret >= 0) iostack_fd_dup(fd, target);
+  if (ret >= 0) {
+    iostack_fd_dup(fd, target);
+    iostack_map_dup(fd, target);
+  }
   return ret;
 }
 
 SHIM_EXPORT int dup3(int fd, int target, int flags) {
   SHIM_RESOLVE(real_dup3, "dup3");
   const int ret = real_dup3(fd, target, flags);
-  if (ret >= 0) iostack_fd_dup(fd, target);
+  if (ret >= 0) {
+    iostack_fd_dup(fd, target);
+    iostack_map_dup(fd, target);
+  }
   return ret;
 }
 
 /* Every fcntl argument is an int or a pointer, both passed in one register. */
 static int fcntl_common(fcntl_fn fn, int fd, int cmd, void* arg) {
   const int ret = fn(fd, cmd, arg);
-  if (ret >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) iostack_fd_dup(fd, ret);
+  if (ret >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) {
+    iostack_fd_dup(fd, ret);
+    iostack_map_dup(fd, ret);
+  }
   if (ret >= 0 && cmd == F_SETFL) iostack_fd_changed(fd);
   return ret;
 }

@@ -27,4 +27,7 @@ static inline long shim_result(long ret) {
 /* readiness.c: forgets the epoll registrations that close(fd) ends. */
 void readiness_forget_fd(int fd);
 
+/* mapped.c: sets up the files of `iostack exec --map` (exits on bad input). */
+void mapped_init(void);
+
 #endif

@@ -90,34 +90,18 @@ TEST(DropInSymbols, SonameIsLiburingSo2AndItDoesNotNeedTheRealOne) {
 TEST(PreloadShim, ExportsOnlyTheInterposedCalls) {
   const auto ours = defined_symbols(IOSTACK_COMPAT_PRELOAD);
   std::set<std::string> want;
-  for (const char* f : {"__poll_chk",
-                        "__ppoll_chk",
-                        "close",
-                        "close_range",
-                        "closefrom",
-                        "dup",
-                        "dup2",
-                        "dup3",
-                        "epoll_ctl",
-                        "epoll_pwait",
-                        "epoll_pwait2",
-                        "epoll_wait",
-                        "fcntl",
-                        "fcntl64",
-                        "mmap",
-                        "mmap64",
-                        "poll",
-                        "ppoll",
-                        "pselect",
-                        "select",
-                        "syscall",
-                        "sigaction",
-                        "signal",
-                        "sigprocmask",
-                        "pthread_sigmask",
-                        "_exit",
-                        "_Exit",
-                        "iostack_preload_add_fixup"})
+  for (const char* f :
+       {"__poll_chk", "__ppoll_chk", "close", "close_range", "closefrom", "dup", "dup2", "dup3",
+        "epoll_ctl", "epoll_pwait", "epoll_pwait2", "epoll_wait", "fcntl", "fcntl64", "mmap",
+        "mmap64", "poll", "ppoll", "pselect", "select", "syscall", "sigaction", "signal",
+        "sigprocmask", "pthread_sigmask", "_exit", "_Exit", "iostack_preload_add_fixup",
+        // mapped.c: the plain file calls of `iostack exec --map`
+        "open", "open64", "openat", "openat64", "__open_2", "__open64_2", "__openat_2",
+        "__openat64_2", "creat", "creat64", "unlink", "unlinkat", "read", "write", "pread",
+        "pread64", "pwrite", "pwrite64", "readv", "writev", "preadv", "preadv64", "pwritev",
+        "pwritev64", "lseek", "lseek64", "fsync", "fdatasync", "sync_file_range", "fallocate",
+        "fallocate64", "posix_fallocate", "posix_fallocate64", "ftruncate", "ftruncate64", "fstat",
+        "fstat64", "__fxstat", "__fxstat64"})
     want.insert(std::string("Base ") + f);
   EXPECT_EQ(ours, want);
 }

@@ -1,0 +1,61 @@
+/* Files of an unmodified program backed by iostack devices (`iostack exec
+ * --map PATH=SPEC`): the preload shim asks here whether a path or a
+ * descriptor is mapped and hands the plain file calls on it to iostack,
+ * which serves them through a small page cache model and the block layer.
+ * Every call returns a value or -errno, as the system call would. */
+#ifndef IOSTACK_MAP_H
+#define IOSTACK_MAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "iostack/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Reads IOSTACK_EXEC_MAP (lines "PATH\tSPEC\tIMAGE", IMAGE may be empty)
+ * and IOSTACK_EXEC_POWERCUT, builds the devices and unsets both so that
+ * programs this one executes start unmapped. 1 when files are mapped, 0
+ * when there is nothing to map, -errno (after one line on stderr) on bad
+ * input. */
+IOSTACK_API int iostack_map_init(void);
+
+/* At a clean exit, before the engine's own teardown (the shim registers it
+ * with atexit): the page cache is written back and flushed, as the kernel
+ * would in time, and each image gets its whole file. */
+IOSTACK_API void iostack_map_exit(void);
+
+/* open(2) of `path` (absolute, or relative to the directory `dirfd` names,
+ * AT_FDCWD included): a descriptor when the path is mapped, -errno, or
+ * IOSTACK_MAP_NOT_MINE when the path is not mapped. */
+#define IOSTACK_MAP_NOT_MINE (-100000)
+IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigned mode);
+/* unlink(2) of a mapped path: the file becomes empty. NOT_MINE otherwise. */
+IOSTACK_API int iostack_map_unlink(int dirfd, const char* path);
+
+/* 1 when `fd` is a descriptor of a mapped file. */
+IOSTACK_API int iostack_map_fd(int fd);
+
+IOSTACK_API ssize_t iostack_map_rw(int fd, int write, const struct iovec* iov, int iovcnt,
+                                   int64_t offset /* -1: the file position */);
+IOSTACK_API int64_t iostack_map_lseek(int fd, int64_t offset, int whence);
+IOSTACK_API int iostack_map_fsync(int fd, int datasync);
+IOSTACK_API int iostack_map_sync_file_range(int fd, int64_t offset, int64_t nbytes, unsigned flags);
+IOSTACK_API int iostack_map_fallocate(int fd, int mode, int64_t offset, int64_t len);
+IOSTACK_API int iostack_map_ftruncate(int fd, int64_t length);
+/* The file's size (fstat's st_size). */
+IOSTACK_API int64_t iostack_map_size(int fd);
+/* After dup(2) and friends made `newfd` a copy of `oldfd`. */
+IOSTACK_API void iostack_map_dup(int oldfd, int newfd);
+/* Before close(2) of `fd`: forgets it (the caller closes the descriptor). */
+IOSTACK_API void iostack_map_close(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOSTACK_MAP_H */

@@ -1,0 +1,243 @@
+#include "map/page_cache.hpp"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "block/disk.hpp"
+
+namespace iostack::map {
+namespace {
+
+// One synchronous request on the block layer.
+struct Waiter {
+  block::BdevIo io;
+  std::atomic<int> done{0};
+  long res = 0;
+};
+
+void waiter_end(void* priv, long res) {
+  auto* w = static_cast<Waiter*>(priv);
+  w->res = res;
+  w->done.store(1, std::memory_order_release);
+  w->done.notify_one();
+}
+
+long wait(Waiter* w) {
+  while (w->done.load(std::memory_order_acquire) == 0) w->done.wait(0, std::memory_order_acquire);
+  return w->res;
+}
+
+// Copies between the caller's iovec (from byte `at` of it) and `buf`.
+void iov_copy(const struct iovec* iov, int iovcnt, std::uint64_t at, char* buf, std::uint64_t n,
+              bool to_iov) {
+  for (int i = 0; i < iovcnt && n; ++i) {
+    if (at >= iov[i].iov_len) {
+      at -= iov[i].iov_len;
+      continue;
+    }
+    const std::uint64_t k = std::min<std::uint64_t>(iov[i].iov_len - at, n);
+    char* p = static_cast<char*>(iov[i].iov_base) + at;
+    if (to_iov)
+      std::memcpy(p, buf, k);
+    else
+      std::memcpy(buf, p, k);
+    buf += k;
+    n -= k;
+    at = 0;
+  }
+}
+
+}  // namespace
+
+MappedFile::MappedFile(std::string path, std::unique_ptr<dev::BlockDevice> dev, std::string image,
+                       std::uint64_t dirty_limit, IoCounts* counts)
+    : path_(std::move(path)),
+      dev_(std::move(dev)),
+      image_(std::move(image)),
+      dirty_limit_(dirty_limit),
+      counts_(counts) {}
+
+MappedFile::~MappedFile() {
+  for (auto& [i, p] : pages_) std::free(p.data);
+  if (fd_ >= 0) {
+    ref_ = {};
+    block::bdev_file_close(fd_);
+  }
+}
+
+int MappedFile::init() {
+  fd_ = block::bdev_file_open(dev_->disk(), O_RDWR | O_DIRECT | O_CLOEXEC);
+  if (fd_ < 0) return fd_;
+  ref_ = block::bdev_file_get(fd_);
+  file_ = block::bdev_of(ref_);
+  dev_size_ = dev_->disk()->capacity() << block::kSectorShift;
+  return 0;
+}
+
+long MappedFile::device_rw(bool write, const struct iovec* iov, int iovcnt, std::uint64_t offset) {
+  Waiter w;
+  w.io.reset(waiter_end, &w);
+  const int r =
+      block::bdev_rw(file_, &w.io, write, iov, iovcnt, static_cast<std::int64_t>(offset), 0, 0);
+  if (r < 0) return r;
+  const long res = wait(&w);
+  if (write) after_write(counts_);
+  return res;
+}
+
+MappedFile::Page* MappedFile::get_page(std::uint64_t index, bool read_in, int* err) {
+  auto it = pages_.find(index);
+  if (it != pages_.end()) return &it->second;
+  char* data = static_cast<char*>(std::aligned_alloc(kPageSize, kPageSize));
+  if (!data) {
+    *err = -ENOMEM;
+    return nullptr;
+  }
+  std::memset(data, 0, kPageSize);
+  // A page past the end of the file reads as zeros, as a hole would.
+  if (read_in && index * kPageSize < size_) {
+    struct iovec v {
+      data, kPageSize
+    };
+    const long r = device_rw(false, &v, 1, index * kPageSize);
+    if (r < 0) {
+      std::free(data);
+      *err = static_cast<int>(r);
+      return nullptr;
+    }
+  }
+  return &pages_.emplace(index, Page{data, false}).first->second;
+}
+
+void MappedFile::drop_pages(std::uint64_t lo, std::uint64_t hi) {
+  auto it = pages_.lower_bound(lo);
+  while (it != pages_.end() && it->first < hi) {
+    if (it->second.dirty) --dirty_pages_;
+    std::free(it->second.data);
+    it = pages_.erase(it);
+  }
+}
+
+int MappedFile::writeback(std::uint64_t lo, std::uint64_t hi) {
+  // Runs of consecutive dirty pages go down as one write each, ascending.
+  constexpr int kRun = 64;
+  struct iovec v[kRun];
+  Page* run[kRun];
+  int n = 0, err = 0;
+  std::uint64_t first = 0;
+  auto issue = [&] {
+    if (!n) return;
+    const long r = device_rw(true, v, n, first * kPageSize);
+    if (r < 0 && !err) err = static_cast<int>(r);
+    for (int k = 0; k < n; ++k) run[k]->dirty = false;
+    dirty_pages_ -= static_cast<std::uint64_t>(n);
+    n = 0;
+  };
+  for (auto it = pages_.lower_bound(lo / kPageSize); it != pages_.end(); ++it) {
+    if (it->first * kPageSize >= hi) break;
+    if (!it->second.dirty || it->first * kPageSize >= dev_size_) continue;
+    if (n && (it->first != first + static_cast<std::uint64_t>(n) || n == kRun)) issue();
+    if (!n) first = it->first;
+    v[n] = {it->second.data, kPageSize};
+    run[n++] = &it->second;
+  }
+  issue();
+  return err;
+}
+
+int MappedFile::fsync() {
+  int err = writeback(0, UINT64_MAX);
+  Waiter w;
+  w.io.reset(waiter_end, &w);
+  block::bdev_flush(file_, &w.io);
+  const long r = wait(&w);
+  if (!err && r < 0) err = static_cast<int>(r);
+  if (!err) durable_size_ = size_;
+  return err;
+}
+
+long MappedFile::rw(bool write, bool direct, const struct iovec* iov, int iovcnt,
+                    std::uint64_t offset) {
+  std::uint64_t len = 0;
+  for (int i = 0; i < iovcnt; ++i) len += iov[i].iov_len;
+  if (write) {
+    if (len && offset >= dev_size_) return -ENOSPC;
+    len = std::min(len, dev_size_ - std::min(offset, dev_size_));
+  } else {
+    if (offset >= size_) return 0;
+    len = std::min(len, size_ - offset);
+  }
+  if (!len) return 0;
+  if (direct) {
+    // As the kernel's direct I/O: dirty cached pages over the range go
+    // down first, then the cached copies are dropped.
+    const std::uint64_t lo = offset / kPageSize, hi = (offset + len + kPageSize - 1) / kPageSize;
+    if (const int e = writeback(lo * kPageSize, hi * kPageSize)) return e;
+    drop_pages(lo, hi);
+    long r = device_rw(write, iov, iovcnt, offset);
+    if (r > 0 && !write) r = std::min<long>(r, static_cast<long>(len));
+    if (r > 0 && write) size_ = std::max(size_, offset + static_cast<std::uint64_t>(r));
+    return r;
+  }
+  std::uint64_t done = 0;
+  while (done < len) {
+    const std::uint64_t pos = offset + done;
+    const std::uint64_t index = pos / kPageSize, in = pos % kPageSize;
+    const std::uint64_t k = std::min(kPageSize - in, len - done);
+    int err = 0;
+    // A page written whole needs no read first.
+    Page* p = get_page(index, !(write && in == 0 && k == kPageSize), &err);
+    if (!p) return done ? static_cast<long>(done) : err;
+    iov_copy(iov, iovcnt, done, p->data + in, k, !write);
+    if (write && !p->dirty) {
+      p->dirty = true;
+      ++dirty_pages_;
+    }
+    done += k;
+    if (write) size_ = std::max(size_, pos + k);
+  }
+  if (write && dirty_pages_ * kPageSize > dirty_limit_) {
+    if (const int e = writeback(0, UINT64_MAX)) return e;
+  }
+  return static_cast<long>(done);
+}
+
+int MappedFile::truncate(std::uint64_t length) {
+  if (length > dev_size_) return -EFBIG;
+  if (length < size_) {
+    drop_pages((length + kPageSize - 1) / kPageSize, UINT64_MAX);
+    if (length % kPageSize) {
+      // The part of the last page past the new end reads as zeros again.
+      int err = 0;
+      Page* p = get_page(length / kPageSize, true, &err);
+      if (!p) return err;
+      std::memset(p->data + length % kPageSize, 0, kPageSize - length % kPageSize);
+      if (!p->dirty) {
+        p->dirty = true;
+        ++dirty_pages_;
+      }
+    }
+  }
+  size_ = length;
+  return 0;
+}
+
+int MappedFile::allocate(std::uint64_t offset, std::uint64_t len) {
+  if (offset + len > dev_size_) return -ENOSPC;
+  size_ = std::max(size_, offset + len);
+  return 0;
+}
+
+void MappedFile::clear() {
+  drop_pages(0, UINT64_MAX);
+  size_ = 0;
+  durable_size_ = 0;
+}
+
+}  // namespace iostack::map

@@ -1,0 +1,90 @@
+// A mapped file of `iostack exec --map`: a file whose blocks are an
+// iostack device's, reached through a small model of the page cache
+// (mm/filemap.c, fs/buffer.c): buffered writes dirty 4 KiB pages in memory;
+// write-back (over the dirty limit, sync_file_range, fsync) sends them down
+// as block writes, and fsync/fdatasync then send a FLUSH (blkdev_issue_flush
+// as ext4 and xfs do), after which the data and the file size are durable.
+// O_DIRECT I/O writes back and drops the cached pages it covers and goes
+// straight to the device. A power cut loses whatever is only in memory.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "block/bdev_file.hpp"
+#include "dev/device.hpp"
+
+namespace iostack::map {
+
+constexpr std::uint64_t kPageSize = 4096;
+
+// What the mapped file does to the device, for the power switch.
+struct IoCounts {
+  std::uint64_t writes = 0;  // block writes issued
+  std::uint64_t fsyncs = 0;  // fsync/fdatasync calls
+  std::uint64_t calls = 0;   // the program's write calls on mapped files
+};
+
+class MappedFile {
+ public:
+  // `dirty_limit`: bytes of dirty pages that start a write-back of them all.
+  MappedFile(std::string path, std::unique_ptr<dev::BlockDevice> dev, std::string image,
+             std::uint64_t dirty_limit, IoCounts* counts);
+  ~MappedFile();
+  int init();  // opens the device for the cache's I/O: 0 or -errno
+
+  const std::string& path() const { return path_; }
+  const std::string& image() const { return image_; }
+  dev::BlockDevice* device() const { return dev_.get(); }
+  block::Disk* disk() const { return dev_->disk(); }
+  std::uint64_t size() const { return size_; }
+  std::uint64_t durable_size() const { return durable_size_; }
+  std::uint64_t device_size() const { return dev_size_; }
+
+  // Buffered (through the cache) or direct I/O at `offset`; bytes or -errno.
+  long rw(bool write, bool direct, const struct iovec* iov, int iovcnt, std::uint64_t offset);
+  // Writes back the dirty pages over [lo, hi) (no FLUSH): 0 or -errno.
+  int writeback(std::uint64_t lo, std::uint64_t hi);
+  // fsync/fdatasync: write-back, then FLUSH; the size is durable after.
+  int fsync();
+  int truncate(std::uint64_t length);
+  int allocate(std::uint64_t offset, std::uint64_t len);
+  // The file's contents are gone (unlink): size 0, cache dropped.
+  void clear();
+
+  // I/O straight to the device (aligned buffers), counted as writes.
+  long device_rw(bool write, const struct iovec* iov, int iovcnt, std::uint64_t offset);
+
+ private:
+  struct Page {
+    char* data = nullptr;
+    bool dirty = false;
+  };
+  Page* get_page(std::uint64_t index, bool read_in, int* err);
+  void drop_pages(std::uint64_t lo_index, std::uint64_t hi_index);
+
+  std::string path_;
+  std::unique_ptr<dev::BlockDevice> dev_;
+  std::string image_;
+  std::uint64_t dirty_limit_;
+  IoCounts* counts_;
+  int fd_ = -1;
+  core::FileRef ref_;
+  block::BdevFile* file_ = nullptr;
+  std::uint64_t dev_size_ = 0;
+  std::uint64_t size_ = 0;
+  std::uint64_t durable_size_ = 0;
+  std::map<std::uint64_t, Page> pages_;
+  std::uint64_t dirty_pages_ = 0;
+};
+
+// After each block write and before each fsync: the power switch's check
+// (map_capi.cpp), which may end the process.
+void after_write(IoCounts* c);
+void before_fsync(IoCounts* c);
+
+}  // namespace iostack::map

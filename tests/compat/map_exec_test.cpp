@@ -1,0 +1,137 @@
+// `iostack exec --map PATH=SPEC`: an unmodified program's file on an iostack
+// device, its buffered writes in the page cache model until fsync, and
+// `--powercut` leaving exactly what was durable in the saved image.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#if defined(IOSTACK_COMPAT_IOSTACK)
+
+namespace {
+
+std::string dir() {
+  static const std::string d = [] {
+    char tmpl[] = "/tmp/iostack-map-XXXXXX";
+    const char* p = mkdtemp(tmpl);
+    return std::string(p ? p : "/tmp");
+  }();
+  return d;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Runs a shell command line; the exit status (128+signal for a killed
+// program, as the shell reports it).
+int sh(const std::string& cmd) {
+  const int st = std::system(cmd.c_str());
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+std::string exec(const std::string& args) {
+  return std::string(IOSTACK_COMPAT_IOSTACK) + " exec " + args;
+}
+
+bool have(const char* prog) {
+  return sh(std::string("command -v ") + prog + " >/dev/null 2>&1") == 0;
+}
+
+// 10000 bytes of text to copy.
+std::string input() {
+  const std::string path = dir() + "/input";
+  std::ofstream f(path);
+  for (int i = 0; i < 1000; ++i) f << "line " << (i % 10) << "...\n";
+  return path;
+}
+
+TEST(MapExec, BufferedCopyReachesTheImage) {
+  if (!have("dd")) GTEST_SKIP() << "dd is not installed";
+  const std::string in = input(), f = dir() + "/copy", img = dir() + "/copy.img";
+  ASSERT_EQ(sh(exec("--map " + f + "=wcache:ram:1M --image " + f + "=" + img + " -- dd if=" + in +
+                    " of=" + f + " bs=999 2>/dev/null")),
+            0);
+  EXPECT_EQ(slurp(img), slurp(in));
+  // The real file is an empty placeholder: the data went to the device.
+  EXPECT_EQ(slurp(f), "");
+}
+
+TEST(MapExec, PowerCutAtFsyncLosesTheUnsyncedFile) {
+  if (!have("dd")) GTEST_SKIP() << "dd is not installed";
+  const std::string in = input(), f = dir() + "/cut", img = dir() + "/cut.img",
+                    err = dir() + "/cut.err";
+  // The cut comes as dd calls fsync: nothing was durable yet.
+  EXPECT_EQ(sh(exec("--map " + f + "=wcache:ram:1M --image " + f + "=" + img +
+                    " --powercut=fsync=1 -- dd if=" + in + " of=" + f + " conv=fsync 2>" + err)),
+            128 + 9);
+  EXPECT_NE(slurp(err).find("iostack exec: power cut after"), std::string::npos) << slurp(err);
+  EXPECT_EQ(slurp(img), "");
+  // Without the cut the same run leaves the whole file.
+  ASSERT_EQ(sh(exec("--map " + f + "=wcache:ram:1M --image " + f + "=" + img + " -- dd if=" + in +
+                    " of=" + f + " conv=fsync 2>/dev/null")),
+            0);
+  EXPECT_EQ(slurp(img), slurp(in));
+}
+
+TEST(MapExec, FsyncMakesDataDurableBeforeTheCut) {
+  if (!have("dd")) GTEST_SKIP() << "dd is not installed";
+  const std::string in = input(), f = dir() + "/sync", img = dir() + "/sync.img";
+  // oflag=dsync: every 1000-byte write is synced; the cut at the 4th sync
+  // leaves the first three blocks, and the file size they made durable.
+  EXPECT_EQ(sh(exec("--map " + f + "=wcache:ram:1M --image " + f + "=" + img +
+                    " --powercut=fsync=4 -- dd if=" + in + " of=" + f +
+                    " bs=1000 oflag=dsync 2>/dev/null")),
+            128 + 9);
+  EXPECT_EQ(slurp(img), slurp(in).substr(0, 3000));
+}
+
+TEST(MapExec, ProgramsNotTouchingThePathAreUnaffected) {
+  const std::string f = dir() + "/unused", out = dir() + "/unused.out";
+  ASSERT_EQ(sh(exec("--map " + f + "=ram:1M -- echo hello >" + out)), 0);
+  EXPECT_EQ(slurp(out), "hello\n");
+}
+
+TEST(MapExec, BadOptionsAreOneLine) {
+  const std::string f = dir() + "/bad", err = dir() + "/bad.err";
+  EXPECT_EQ(sh(exec("--map nodir/x/=ram -- true 2>" + err)), 2);
+  EXPECT_EQ(slurp(err).rfind("iostack exec: --map: expected PATH=SPEC", 0), 0u) << slurp(err);
+  EXPECT_EQ(sh(exec("--map " + f + "=ram:1M --powercut=soon -- true 2>" + err)), 2);
+  EXPECT_EQ(slurp(err).rfind("iostack exec: --powercut=soon: expected", 0), 0u) << slurp(err);
+  EXPECT_EQ(sh(exec("--map " + f + "=bogus:1M -- true 2>" + err)), 2);
+  EXPECT_EQ(slurp(err).rfind("iostack exec: --map " + f + "=bogus:1M: ", 0), 0u) << slurp(err);
+}
+
+// The sqlite3 shell under random power cuts (examples/sqlite-powercut.sh).
+TEST(MapExec, SqliteSynchronousFullKeepsEveryCommittedRow) {
+  if (!have("sqlite3")) GTEST_SKIP() << "sqlite3 is not installed (scripts/install-deps.sh)";
+  const std::string out = dir() + "/full.out";
+  EXPECT_EQ(sh(std::string(IOSTACK_SOURCE_DIR) + "/examples/sqlite-powercut.sh 20 FULL " +
+               IOSTACK_COMPAT_IOSTACK + " >" + out),
+            0)
+      << slurp(out);
+  EXPECT_NE(slurp(out).find("cuts=20 "), std::string::npos) << slurp(out);
+  EXPECT_NE(slurp(out).find(" lost_rows=0 "), std::string::npos) << slurp(out);
+  EXPECT_NE(slurp(out).find(" corrupt=0"), std::string::npos) << slurp(out);
+}
+
+TEST(MapExec, SqliteSynchronousOffLosesCommittedRows) {
+  if (!have("sqlite3")) GTEST_SKIP() << "sqlite3 is not installed (scripts/install-deps.sh)";
+  const std::string out = dir() + "/off.out";
+  EXPECT_EQ(sh(std::string(IOSTACK_SOURCE_DIR) + "/examples/sqlite-powercut.sh 20 OFF " +
+               IOSTACK_COMPAT_IOSTACK + " >" + out),
+            1)
+      << slurp(out);
+  EXPECT_EQ(slurp(out).find(" lost_rows=0 "), std::string::npos) << slurp(out);
+}
+
+}  // namespace
+
+#endif
