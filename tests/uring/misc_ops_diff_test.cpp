@@ -5,6 +5,7 @@
 #include <linux/openat2.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -411,6 +412,42 @@ TEST(UringMiscOpsDiff, ManyPollsUpdatedAndRemovedByUserData) {
         return out;
       },
       1024);
+}
+
+// DEFER_TASKRUN: a worker's completion waits as task work until the
+// submitter enters with GETEVENTS. Meanwhile SQ_TASKRUN is set and the
+// registered eventfd is signalled, but the CQ ring stays empty, also after
+// an enter without GETEVENTS.
+TEST(UringMiscOpsDiff, DeferTaskrunHoldsWorkerCompletionsUntilGetevents) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params params{};
+  params.flags =
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> out;
+        const int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        out.push_back(Cqe{100, r.reg(IORING_REGISTER_EVENTFD, const_cast<int*>(&efd), 1), 0});
+        io_uring_sqe* s = r.sqe();
+        prep(s, IORING_OP_NOP, -1, nullptr, 0, 0, 1);
+        s->flags = IOSQE_ASYNC;  // completes on an io-wq worker
+        EXPECT_EQ(1, r.submit(0));
+        // The worker's completion is queued: wait for the flag it raises.
+        for (int i = 0; i < 5000 && !(r.sq_flags() & IORING_SQ_TASKRUN); ++i) usleep(1000);
+        out.push_back(Cqe{101, (r.sq_flags() & IORING_SQ_TASKRUN) ? 1 : 0, 0});
+        out.push_back(Cqe{102, static_cast<int>(r.cq_ready()), 0});
+        std::uint64_t n = 0;
+        out.push_back(Cqe{103, static_cast<int>(read(efd, &n, sizeof(n))), 0});
+        out.push_back(Cqe{104, r.enter(0, 0, 0), 0});
+        out.push_back(Cqe{105, static_cast<int>(r.cq_ready()), 0});
+        out.push_back(Cqe{106, r.enter(0, 1, IORING_ENTER_GETEVENTS), 0});
+        append(&out, r.reap());
+        out.push_back(Cqe{107, (r.sq_flags() & IORING_SQ_TASKRUN) ? 1 : 0, 0});
+        r.exit();
+        ::close(efd);
+        return out;
+      },
+      8, params);
 }
 
 }  // namespace
