@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include "../common/sanitized.hpp"
+
 #if defined(IOSTACK_COMPAT_IOSTACK)
 
 namespace {
@@ -54,6 +56,7 @@ std::string input() {
 }
 
 TEST(MapExec, BufferedCopyReachesTheImage) {
+  SKIP_IF_SANITIZED();
   if (!have("dd")) GTEST_SKIP() << "dd is not installed";
   const std::string in = input(), f = dir() + "/copy", img = dir() + "/copy.img";
   ASSERT_EQ(sh(exec("--map " + f + "=wcache:ram:1M --image " + f + "=" + img + " -- dd if=" + in +
@@ -65,6 +68,7 @@ TEST(MapExec, BufferedCopyReachesTheImage) {
 }
 
 TEST(MapExec, PowerCutAtFsyncLosesTheUnsyncedFile) {
+  SKIP_IF_SANITIZED();
   if (!have("dd")) GTEST_SKIP() << "dd is not installed";
   const std::string in = input(), f = dir() + "/cut", img = dir() + "/cut.img",
                     err = dir() + "/cut.err";
@@ -82,6 +86,7 @@ TEST(MapExec, PowerCutAtFsyncLosesTheUnsyncedFile) {
 }
 
 TEST(MapExec, FsyncMakesDataDurableBeforeTheCut) {
+  SKIP_IF_SANITIZED();
   if (!have("dd")) GTEST_SKIP() << "dd is not installed";
   const std::string in = input(), f = dir() + "/sync", img = dir() + "/sync.img";
   // oflag=dsync: every 1000-byte write is synced; the cut at the 4th sync
@@ -94,12 +99,14 @@ TEST(MapExec, FsyncMakesDataDurableBeforeTheCut) {
 }
 
 TEST(MapExec, ProgramsNotTouchingThePathAreUnaffected) {
+  SKIP_IF_SANITIZED();
   const std::string f = dir() + "/unused", out = dir() + "/unused.out";
   ASSERT_EQ(sh(exec("--map " + f + "=ram:1M -- echo hello >" + out)), 0);
   EXPECT_EQ(slurp(out), "hello\n");
 }
 
 TEST(MapExec, BadOptionsAreOneLine) {
+  SKIP_IF_SANITIZED();
   const std::string f = dir() + "/bad", err = dir() + "/bad.err";
   EXPECT_EQ(sh(exec("--map nodir/x/=ram -- true 2>" + err)), 2);
   EXPECT_EQ(slurp(err).rfind("iostack exec: --map: expected PATH=SPEC", 0), 0u) << slurp(err);
@@ -111,6 +118,7 @@ TEST(MapExec, BadOptionsAreOneLine) {
 
 // The sqlite3 shell under random power cuts (examples/sqlite-powercut.sh).
 TEST(MapExec, SqliteSynchronousFullKeepsEveryCommittedRow) {
+  SKIP_IF_SANITIZED();
   if (!have("sqlite3")) GTEST_SKIP() << "sqlite3 is not installed (scripts/install-deps.sh)";
   const std::string out = dir() + "/full.out";
   EXPECT_EQ(sh(std::string(IOSTACK_SOURCE_DIR) + "/examples/sqlite-powercut.sh 20 FULL " +
@@ -123,6 +131,7 @@ TEST(MapExec, SqliteSynchronousFullKeepsEveryCommittedRow) {
 }
 
 TEST(MapExec, SqliteSynchronousOffLosesCommittedRows) {
+  SKIP_IF_SANITIZED();
   if (!have("sqlite3")) GTEST_SKIP() << "sqlite3 is not installed (scripts/install-deps.sh)";
   const std::string out = dir() + "/off.out";
   EXPECT_EQ(sh(std::string(IOSTACK_SOURCE_DIR) + "/examples/sqlite-powercut.sh 20 OFF " +
