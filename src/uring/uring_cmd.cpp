@@ -1,6 +1,6 @@
 // IORING_OP_URING_CMD (io_uring/uring_cmd.c, cmd_net.c): a command to the
 // file's ->uring_cmd. Regular files, pipes and most others have none
-// (-EOPNOTSUPP); /dev/null accepts anything; TCP and UDP sockets answer
+// (-EOPNOTSUPP); /dev/null accepts anything; TCP, UDP, raw and SCTP sockets answer
 // SIOCINQ, SIOCOUTQ and the socket options, as io_uring_cmd_sock does.
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
@@ -31,15 +31,17 @@ int cmd_done(IoKiocb* req, int ret) {
   return kIouOk;
 }
 
-// Whether the socket's protocol has an ioctl (sk->sk_prot->ioctl): TCP and
-// UDP over IPv4 and IPv6; Unix, netlink and packet sockets have none.
+// Whether the socket's protocol has an ioctl (sk->sk_prot->ioctl): TCP, UDP,
+// raw IP and SCTP over IPv4 and IPv6; Unix, netlink and packet sockets have
+// none.
 bool inet_proto_ioctl(int fd) {
   int domain = 0, type = 0;
   socklen_t l = sizeof(domain);
   if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l) != 0) return false;
   l = sizeof(type);
   if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) != 0) return false;
-  return (domain == AF_INET || domain == AF_INET6) && (type == SOCK_STREAM || type == SOCK_DGRAM);
+  return (domain == AF_INET || domain == AF_INET6) &&
+         (type == SOCK_STREAM || type == SOCK_DGRAM || type == SOCK_RAW || type == SOCK_SEQPACKET);
 }
 
 }  // namespace

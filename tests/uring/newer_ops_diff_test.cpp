@@ -165,6 +165,17 @@ TEST(UringNewerOpsDiff, UringCmd) {
     socklen_t kl = sizeof(ka);
     EXPECT_EQ(0, getsockopt(sv, SOL_SOCKET, SO_KEEPALIVE, &ka, &kl));
     out.push_back(Cqe{101, ka, 0});
+    // A raw IP socket (root only; -1 otherwise, on both sides) has
+    // raw_ioctl behind it.
+    const int raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (raw >= 0) {
+      cmd_sqe(r, raw, 0, 18);  // SIOCINQ
+      cmd_sqe(r, raw, 1, 19);  // SIOCOUTQ
+      c = submit_wait(r, 2);
+      sort_by_user_data(&c);
+      append(&out, c);
+      ::close(raw);
+    }
     r.exit();
     for (int fd : {f, p[0], p[1], us[0], us[1], lst, cl, sv, null_fd}) ::close(fd);
     return out;
