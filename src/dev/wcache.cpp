@@ -76,6 +76,17 @@ struct BgBio {
   std::string data;
 };
 
+Bio* WcacheTarget::background_write(Writeback* wb, block::sector_t sector, std::string data) {
+  auto* h = new BgBio{this, wb, std::move(data)};
+  Bio* bio = block::bio_alloc(lower()->disk(), 1, block::REQ_OP_WRITE);
+  bio->bi_iter.bi_sector = sector;
+  block::bio_add_vec(bio, h->data.data(), static_cast<std::uint32_t>(h->data.size()));
+  bio->bi_iter.bi_size = static_cast<std::uint32_t>(h->data.size());
+  bio->bi_end_io = &bg_end_io;
+  bio->bi_private = h;
+  return bio;
+}
+
 WcacheTarget::WcacheTarget(const WcacheConfig& cfg, std::unique_ptr<BlockDevice> lower,
                            core::Clock* clock)
     : TargetDriver(std::move(lower), clock), cfg_(cfg), rng_(cfg.seed) {
@@ -175,15 +186,8 @@ WcacheTarget::Writeback* WcacheTarget::start_writeback_locked() {
   std::vector<const Entry*> all;
   for (const Entry& e : cache_) all.push_back(&e);
   for (auto& [sector, data] : materialize(all)) {
-    auto* h = new BgBio{this, wb, std::move(data)};
-    Bio* bio = block::bio_alloc(lower()->disk(), 1, block::REQ_OP_WRITE);
-    bio->bi_iter.bi_sector = sector;
-    block::bio_add_vec(bio, h->data.data(), static_cast<std::uint32_t>(h->data.size()));
-    bio->bi_iter.bi_size = static_cast<std::uint32_t>(h->data.size());
-    bio->bi_end_io = &bg_end_io;
-    bio->bi_private = h;
-    wb->bios.push_back(bio);
-    written_back_bytes_.fetch_add(h->data.size(), std::memory_order_relaxed);
+    written_back_bytes_.fetch_add(data.size(), std::memory_order_relaxed);
+    wb->bios.push_back(background_write(wb, sector, std::move(data)));
   }
   wb->data_left.store(static_cast<int>(wb->bios.size()) + 1, std::memory_order_relaxed);
   if (!cache_.empty()) writebacks_.fetch_add(1, std::memory_order_relaxed);
@@ -392,14 +396,7 @@ std::vector<Bio*> WcacheTarget::cut_locked() {
   }
   std::vector<Bio*> bios;
   for (auto& [sector, data] : materialize(ptrs)) {
-    auto* h = new BgBio{this, nullptr, std::move(data)};
-    Bio* bio = block::bio_alloc(lower()->disk(), 1, block::REQ_OP_WRITE);
-    bio->bi_iter.bi_sector = sector;
-    block::bio_add_vec(bio, h->data.data(), static_cast<std::uint32_t>(h->data.size()));
-    bio->bi_iter.bi_size = static_cast<std::uint32_t>(h->data.size());
-    bio->bi_end_io = &bg_end_io;
-    bio->bi_private = h;
-    bios.push_back(bio);
+    bios.push_back(background_write(nullptr, sector, std::move(data)));
   }
   return bios;
 }

@@ -62,6 +62,9 @@ class WcacheTarget final : public TargetDriver {
   void writeback_finished(Writeback* wb);
   std::vector<block::Bio*> cut_locked();
   void submit_all(const std::vector<block::Bio*>& bios);
+  // A write of `data` at `sector` to the device below, ending in bg_end_io
+  // (wb: the write-back it belongs to, null for a power cut's survivors).
+  block::Bio* background_write(Writeback* wb, block::sector_t sector, std::string data);
   static void bg_end_io(block::Bio* bio);
   static void timer_fired(core::Timer* t);
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/temp_dir.hpp"
 #include "job/job_file.hpp"
 #include "job/read_iolog.hpp"
 #include "job/runner.hpp"
@@ -23,19 +24,7 @@
 namespace iostack::job {
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/iostack-replay-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
-  std::string file(const std::string& name, const std::string& data) const {
-    const std::string p = path + "/" + name;
-    std::ofstream(p, std::ios::binary) << data;
-    return p;
-  }
-};
+using test::TempDir;
 
 bool have(const char* prog) {
   return std::system((std::string("command -v ") + prog + " >/dev/null 2>&1").c_str()) == 0;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/temp_dir.hpp"
 #include "job/read_iolog.hpp"
 #include "job/trace_io.hpp"
 #include "trace/blktrace_api.hpp"
@@ -19,19 +20,7 @@ namespace {
 
 namespace bt = iostack::trace;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/iostack-trace-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
-  std::string file(const std::string& name, const std::string& data) const {
-    const std::string p = path + "/" + name;
-    std::ofstream(p, std::ios::binary) << data;
-    return p;
-  }
-};
+using test::TempDir;
 
 // One blktrace record (and payload) as bytes, optionally byte-swapped.
 std::string record(std::uint32_t action, std::uint64_t time, std::uint64_t sector,
