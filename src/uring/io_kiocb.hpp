@@ -98,6 +98,7 @@ struct RwData {
   std::int64_t done;   // transferred by earlier partial attempts
   bool nowait_issue;   // the block I/O in flight was issued with RWF_NOWAIT
   bool cur_pos;        // offset -1 on a block device: update its position
+  bool waited_ring;    // a read or write of a ring that waited for it on poll
 };
 struct SyncData {
   std::int64_t off;

@@ -153,10 +153,14 @@ class PollService {
       if (fd < 0 || static_cast<std::size_t>(fd) >= table_.size()) return;
       req = table_[static_cast<std::size_t>(fd)];
       if (!req || req->poll.state.load(std::memory_order_relaxed) != kPollArmed) return;
-      if (req->poll.apoll && (req->flags & kReqApollMultishot)) {
-        // Only a retry follows, and a stale event makes it find -EAGAIN and
-        // poll again: no need to ask the descriptor.
-        park_locked(req);
+      if (req->poll.apoll) {
+        // Only a retry follows, as from the kernel's wakeup, and a stale
+        // event makes it find -EAGAIN and poll again: no need to ask the
+        // descriptor (which may be drained again by then: a ring's CQE reaped).
+        if (req->flags & kReqApollMultishot)
+          park_locked(req);
+        else
+          remove_locked(req);
         mask = 0;
         finished = true;
         goto fired;
@@ -272,11 +276,46 @@ IoKiocb* find_locked(IoRingCtx* ctx, CancelMatch* cd, bool poll_only) {
 
 }  // namespace
 
-// Regular files and block devices are always "ready": poll tells nothing.
+namespace {
+
+// Whether a character device's driver has a poll method (/dev/null and
+// /dev/zero have none, a tty has one). epoll refuses a file without one
+// (EPERM); the answer belongs to the driver, so it is kept per device number.
+class ChrdevPollCache {
+ public:
+  static ChrdevPollCache& get() { return core::Process::current().state<ChrdevPollCache>(); }
+
+  bool can_poll(int fd, dev_t rdev) {
+    core::LockGuard lock(mu_);
+    for (const Entry& e : known_)
+      if (e.rdev == rdev) return e.can_poll;
+    if (probe_fd_ < 0) probe_fd_ = core::move_high(epoll_create1(EPOLL_CLOEXEC));
+    struct epoll_event ev {};
+    const bool can = epoll_ctl(probe_fd_, EPOLL_CTL_ADD, fd, &ev) == 0 || errno != EPERM;
+    epoll_ctl(probe_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    known_.push_back({rdev, can});
+    return can;
+  }
+
+ private:
+  struct Entry {
+    dev_t rdev;
+    bool can_poll;
+  };
+  core::Mutex mu_;
+  int probe_fd_ GUARDED_BY(mu_) = -1;
+  std::vector<Entry> known_ GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+// Regular files, directories and block devices are always "ready" (poll
+// tells nothing), and so is a character device without a poll method.
 bool file_can_poll(IoKiocb* req) {
   if (req->bdev) return false;
   struct stat st;
   if (fstat(req->os_fd, &st) != 0) return false;
+  if (S_ISCHR(st.st_mode)) return ChrdevPollCache::get().can_poll(req->os_fd, st.st_rdev);
   return !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISDIR(st.st_mode);
 }
 

@@ -318,12 +318,9 @@ void queue_sqe(IoKiocb* req) {
   if (def->force_async && !(req->flags & kReqFail)) {
     // Ops that always block go straight to a worker (they would answer a
     // non-blocking attempt with -EAGAIN), except on a block device whose
-    // flush is asynchronous anyway.
-    if (!assign_file(req, def, kIssueLocked)) {
-      req_defer_failed(req, -EBADF);
-      return;
-    }
-    if (!req->bdev) {
+    // flush is asynchronous anyway. A bad descriptor is found by the
+    // worker, as io_wq_submit_work assigns the file there.
+    if (!assign_file(req, def, kIssueLocked) || !req->bdev) {
       queue_iowq(req);
       return;
     }
