@@ -2,6 +2,8 @@
 // io_cqe_cache_refill), the overflow list (io_cqring_add_overflow,
 // __io_cqring_overflow_flush), committing the tail (io_cq_unlock_post) and
 // retiring requests (io_free_batch_list, io_req_complete_post).
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
@@ -11,6 +13,7 @@
 extern "C" void __tsan_release(void* addr);
 #endif
 
+#include "core/fd_mode_cache.hpp"
 #include "core/slist.hpp"
 #include "uring/engine.hpp"
 #include "uring/kbuf.hpp"
@@ -178,6 +181,12 @@ void req_cleanup(IoKiocb* req, bool locked) {
   }
   req->bdev_ref.reset();
   req->creds.reset();
+  if (req->flags & kReqOwnFd) {
+    core::fd_mode_forget(req->os_fd);
+    close(req->os_fd);
+    req->os_fd = -1;
+    req->flags &= ~kReqOwnFd;
+  }
 }
 
 void req_finish(IoKiocb* req, bool locked) {

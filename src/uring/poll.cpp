@@ -404,7 +404,8 @@ int poll_add_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   if ((flags & IORING_POLL_ADD_MULTI) && (req->flags & kReqCqeSkip)) return -EINVAL;
   PollEntry& pe = req->poll;
   pe.events = (sqe->poll32_events & 0xffff) | EPOLLERR | EPOLLHUP;
-  pe.multishot = flags & IORING_POLL_ADD_MULTI;
+  // io_poll_parse_events: the program's own EPOLLONESHOT makes it one-shot.
+  pe.multishot = (flags & IORING_POLL_ADD_MULTI) && !(sqe->poll32_events & EPOLLONESHOT);
   pe.apoll = false;
   pe.dup_fd = -1;
   pe.state.store(kPollIdle, std::memory_order_relaxed);

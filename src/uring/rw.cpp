@@ -396,14 +396,19 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     pos = -1;
     n = write ? pwritev2(req->os_fd, iov, nr, -1, rwf) : preadv2(req->os_fd, iov, nr, -1, rwf);
   }
-  if (n < 0 && errno == EOPNOTSUPP && rw.rw_flags && has_only_plain_rw(req, write) &&
+  if (n < 0 && errno == EOPNOTSUPP && (rw.rw_flags || nonblock) && has_only_plain_rw(req, write) &&
       rw_validate(req, write, nonblock) == 0) {
     // A file with only ->read/->write (an eventfd's write, a directory) has
     // no kiocb for the flags to go to: io_uring ignores them (loop_rw_iter),
-    // where preadv2/pwritev2 refuse them.
-    const int plain = nonblock ? RWF_NOWAIT : 0;
-    n = write ? pwritev2(req->os_fd, iov, nr, pos, plain)
-              : preadv2(req->os_fd, iov, nr, pos, plain);
+    // where preadv2/pwritev2 refuse them. Not to block, loop_rw_iter goes on
+    // only where the file cannot block (O_NONBLOCK); else a worker does it.
+    const int fl = fcntl(req->os_fd, F_GETFL);
+    if (!nonblock || (fl >= 0 && (fl & O_NONBLOCK))) {
+      n = write ? pwritev2(req->os_fd, iov, nr, pos, 0) : preadv2(req->os_fd, iov, nr, pos, 0);
+    } else {
+      req->flags |= kReqNoApoll;
+      errno = EAGAIN;
+    }
   }
   if (n < 0) {
     int err = -errno;
@@ -414,8 +419,13 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
         // poll until the ring is ready for it, and then fails. The kernel
         // retries from the wakeup, before the program can reap the CQE
         // that woke it: a wakeup is taken as the ring being ready.
+        // Completions of this batch not yet posted wake it the same way
+        // (where the wakeup's task work runs before the program can look).
         const unsigned want = write ? POLLOUT : POLLIN;
-        if (nonblock && !rw.waited_ring && !(ring_poll_mask(rctx) & want)) {
+        const bool batch_pending = rctx == ctx && (issue_flags & kIssueLocked) &&
+                                   ctx->st.compl_first && !write &&
+                                   !(ctx->flags & IORING_SETUP_DEFER_TASKRUN);
+        if (nonblock && !rw.waited_ring && !batch_pending && !(ring_poll_mask(rctx) & want)) {
           rw.waited_ring = true;
           return -EAGAIN;
         }

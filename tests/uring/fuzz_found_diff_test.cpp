@@ -3,6 +3,7 @@
 // io_uring_enter's submit count).
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -660,6 +661,43 @@ TEST(UringFuzzFound, CancelByFixedFileFindsTheSameFileByDescriptor) {
     s = add(r, IORING_OP_ASYNC_CANCEL, 0, nullptr, 0, 0, 2, 0);
     s->cancel_flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_FD_FIXED;
     append(&v, run(r, 2));
+    ::close(p[0]);
+    ::close(p[1]);
+    return v;
+  });
+}
+
+TEST(UringFuzzFound, AWorkerWritesToTheFileEvenAfterItsDescriptorIsClosed) {
+  SKIP_WITHOUT_KERNEL_URING();
+  // The request holds its file from its first issue: buffered writes that
+  // went to io-wq complete after the program closed the descriptor.
+  compare([](Ring& r) {
+    Scratch f;
+    const int fd = dup(f.fd);
+    std::string big(32 << 20, 'w');
+    add(r, IORING_OP_WRITE, fd, big.data(), static_cast<unsigned>(big.size()), 0, 1, 0);
+    add(r, IORING_OP_WRITE, fd, "tail", 4, big.size(), 2, 0);
+    std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+    ::close(fd);
+    append(&v, run(r, 2));
+    struct stat st;
+    v.push_back(Cqe{3, fstat(f.fd, &st) == 0 ? static_cast<int>(st.st_size) : -1, 0});
+    return v;
+  });
+}
+
+TEST(UringFuzzFound, MultishotPollWithEpolloneshotIsOneShot) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    int p[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+    EXPECT_EQ(1, write(p[1], "x", 1));
+    io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, p[0], nullptr, IORING_POLL_ADD_MULTI, 0, 1, 0);
+    s->poll32_events = POLLIN | EPOLLONESHOT;
+    auto v = run(r, 1);
+    EXPECT_EQ(1, write(p[1], "y", 1));
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+    append(&v, run(r, 1));  // no second readiness CQE
     ::close(p[0]);
     ::close(p[1]);
     return v;
