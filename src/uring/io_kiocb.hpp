@@ -80,7 +80,15 @@ struct PollEntry {
   int dup_fd = -1;
   std::atomic<int> state{0};  // PollState
   bool multishot = false;
-  bool apoll = false;  // internal FAST_POLL arming for a read/write
+  bool apoll = false;     // internal FAST_POLL arming for a read/write
+  std::uint32_t gen = 0;  // arming generation, in the epoll data
+  // A multishot POLL_ADD's event, posted from task work (io_poll_task_func):
+  // wakeups while it is queued coalesce into one CQE, as poll_refs does.
+  // Under the poll service lock.
+  TwNode tw;
+  std::atomic<bool> tw_queued{false};
+  std::uint32_t tw_mask = 0;  // the first wakeup's
+  int tw_wakeups = 0;
 };
 
 struct RwData {
