@@ -370,8 +370,9 @@ int accept_issue(IoKiocb* req, unsigned issue_flags) {
       is_empty = ::poll(&pfd, 1, 0) > 0 ? 0 : 1;
       if (!is_empty) cflags |= IORING_CQE_F_SOCK_NONEMPTY;
     }
-    if (ret >= 0 && (req->flags & kReqApollMultishot)) {
-      post_aux_cqe(req->ctx, req->user_data, ret, cflags | IORING_CQE_F_MORE);
+    // With the CQ ring full the multishot accept ends with this result.
+    if (ret >= 0 && (req->flags & kReqApollMultishot) &&
+        post_req_cqe(req, ret, cflags | IORING_CQE_F_MORE, issue_flags)) {
       if ((cflags & IORING_CQE_F_SOCK_NONEMPTY) || is_empty == -1) continue;
       return -EAGAIN;
     }
@@ -739,8 +740,9 @@ int do_recv(IoKiocb* req, unsigned issue_flags) {
         (req->flags & kReqApollMultishot) && msg ? -1 : recv_inq(sr, req->os_fd, ret, len);
     if (inq > 0) cflags |= IORING_CQE_F_SOCK_NONEMPTY;
     cflags |= kbuf_put(req, ret, issue_flags);
-    if ((req->flags & kReqApollMultishot) && !mshot_finished) {
-      post_aux_cqe(req->ctx, req->user_data, ret, cflags | IORING_CQE_F_MORE);
+    // With the CQ ring full the multishot receive ends with this result.
+    if ((req->flags & kReqApollMultishot) && !mshot_finished &&
+        post_req_cqe(req, ret, cflags | IORING_CQE_F_MORE, issue_flags)) {
       sr.done_io = 0;
       sr.len = 0;
       req->buf_index = sr.buf_group;
