@@ -180,6 +180,10 @@ void req_cleanup(IoKiocb* req, bool locked) {
     file_node_put(req->file_node);
     req->file_node = nullptr;
   }
+  if (req->buf_node) {
+    buf_node_put(req->buf_node);
+    req->buf_node = nullptr;
+  }
   req->bdev_ref.reset();
   req->creds.reset();
 }

@@ -24,6 +24,7 @@ struct Creds;  // personality.hpp
 struct IoRingCtx;
 struct IoKiocb;
 struct FileNode;
+struct BufNode;
 
 // REQ_F_* (include/linux/io_uring_types.h). The low byte holds the SQE's
 // IOSQE_* flags at the same bit positions, as the kernel arranges it.
@@ -190,6 +191,7 @@ struct IoKiocb {
   block::BdevFile* bdev = nullptr;
   core::FileRef bdev_ref;  // holds `bdev` when it came from a plain descriptor
   FileNode* file_node = nullptr;
+  BufNode* buf_node = nullptr;         // REQ_F_BUF_NODE: the fixed buffer imported
   std::shared_ptr<const Creds> creds;  // REQ_F_CREDS: sqe->personality's
 
   IoKiocb* link = nullptr;       // next request of the chain

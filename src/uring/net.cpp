@@ -476,8 +476,8 @@ int do_send(IoKiocb* req, unsigned issue_flags, bool zc) {
   const bool vectored = req->opcode == IORING_OP_SENDMSG || req->opcode == IORING_OP_SENDMSG_ZC;
   if (!vectored) {
     if (zc && (sr.flags & uapi::kRecvsendFixedBuf) && !sr.done_io) {
-      const int ret =
-          fixed_buf_check(req->ctx, req->buf_index, sr.buf, sr.len, issue_flags & kIssueLocked);
+      const int ret = fixed_buf_check(req->ctx, req->buf_index, sr.buf, sr.len,
+                                      issue_flags & kIssueLocked, &req->buf_node);
       if (ret) return finish(req, ret, 0);
     } else if (zc && !sr.done_io) {
       if (!core::access_ok(reinterpret_cast<void*>(sr.buf), sr.len)) return finish(req, -EFAULT, 0);

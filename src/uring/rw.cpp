@@ -1,6 +1,6 @@
 // Reads and writes (io_uring/rw.c): READ, WRITE, READV, WRITEV, READ_FIXED,
-// WRITE_FIXED, READV_FIXED, WRITEV_FIXED, READ_MULTISHOT. An OS descriptor is tried inline with RWF_NOWAIT and handed
-// to io-wq (or to poll, for pipes and sockets) on -EAGAIN; an O_DIRECT file
+// WRITE_FIXED, READV_FIXED, WRITEV_FIXED, READ_MULTISHOT. An OS descriptor is tried inline with
+// RWF_NOWAIT and handed to io-wq (or to poll, for pipes and sockets) on -EAGAIN; an O_DIRECT file
 // goes to the kernel's AIO where this process may use it; an iostack block
 // device goes through block::bdev_rw.
 #include <fcntl.h>
@@ -127,8 +127,8 @@ int prep_vec_fixed(IoKiocb* req, const io_uring_sqe* sqe) {
   // (4 MiB) fails that way first.
   if (std::uint64_t{nr} * sizeof(struct iovec) > (4u << 20)) return -ENOMEM;
   if (const int err = alloc_iov(req, nr)) return err;
-  if (const int err = core::iovec_from_user(reinterpret_cast<const struct iovec*>(rw.addr), nr,
-                                            rw.iov))
+  if (const int err =
+          core::iovec_from_user(reinterpret_cast<const struct iovec*>(rw.addr), nr, rw.iov))
     return err;
   rw.nr_segs = static_cast<int>(nr);
   rw.bytes = -1;  // known once the segments are checked
@@ -136,7 +136,9 @@ int prep_vec_fixed(IoKiocb* req, const io_uring_sqe* sqe) {
 }
 
 bool is_fixed(std::uint8_t op) { return op == IORING_OP_READ_FIXED || op == IORING_OP_WRITE_FIXED; }
-bool is_vec_fixed(std::uint8_t op) { return op == uapi::kOpReadvFixed || op == uapi::kOpWritevFixed; }
+bool is_vec_fixed(std::uint8_t op) {
+  return op == uapi::kOpReadvFixed || op == uapi::kOpWritevFixed;
+}
 bool is_vectored(std::uint8_t op) {
   return op == IORING_OP_READV || op == IORING_OP_WRITEV || is_vec_fixed(op);
 }
@@ -490,7 +492,7 @@ int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
   }
   if (is_fixed(req->opcode)) {
     int ret = fixed_buf_check(req->ctx, req->rw.buf_index, req->rw.addr, req->rw.len,
-                              issue_flags & kIssueLocked);
+                              issue_flags & kIssueLocked, &req->buf_node);
     if (ret && bad_fd()) ret = -EBADF;
     if (ret) {
       req_set_fail(req);
@@ -501,8 +503,8 @@ int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
   if (is_vec_fixed(req->opcode) && req->rw.bytes < 0) {
     // io_import_reg_vec, once: the buffer is checked before the file's mode.
     std::int64_t total = 0;
-    int ret = fixed_buf_check_vec(req->ctx, req->rw.buf_index, req->rw.iov, req->rw.nr_segs,
-                                  &total, issue_flags & kIssueLocked);
+    int ret = fixed_buf_check_vec(req->ctx, req->rw.buf_index, req->rw.iov, req->rw.nr_segs, &total,
+                                  issue_flags & kIssueLocked, &req->buf_node);
     if (ret && bad_fd()) ret = -EBADF;
     if (ret) {
       req_set_fail(req);
@@ -574,7 +576,7 @@ int rw_read_mshot(IoKiocb* req, unsigned issue_flags) {
   const bool nonblock = issue_flags & kIssueNonblock;
   for (;;) {
     req->buf_index = rw.buf_index;  // the group, which a picked buffer's id replaced
-    std::size_t len = 0;  // the whole buffer, whatever the last one was
+    std::size_t len = 0;            // the whole buffer, whatever the last one was
     const std::uint64_t buf = buffer_select(req, &len, issue_flags);
     if (!buf) return end(-ENOBUFS, 0);
     rw.addr = buf;
@@ -585,9 +587,10 @@ int rw_read_mshot(IoKiocb* req, unsigned issue_flags) {
       kbuf_recycle(req, issue_flags);
       return end(err, 0);
     }
-    struct iovec iov {reinterpret_cast<void*>(buf), len};
-    const ssize_t n =
-        preadv2(req->os_fd, &iov, 1, -1, rw.rw_flags | (nonblock ? RWF_NOWAIT : 0));
+    struct iovec iov {
+      reinterpret_cast<void*>(buf), len
+    };
+    const ssize_t n = preadv2(req->os_fd, &iov, 1, -1, rw.rw_flags | (nonblock ? RWF_NOWAIT : 0));
     const int ret = n < 0 ? -errno : static_cast<int>(n);
     if (ret == -EAGAIN) {
       // Poll says when to try again; the buffer stays available meanwhile.

@@ -202,6 +202,43 @@ TEST(UringRsrcDiff, BufferTags) {
   });
 }
 
+// A buffer replaced or unregistered while a request that imported it is in
+// flight: its tag's CQE comes after that request's (the node is referenced).
+TEST(UringRsrcDiff, BufferTagWaitsForTheRequestUsingIt) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_submit_all([](Ring& r) {
+    std::vector<Cqe> out;
+    static char mem[3][1024];
+    iovec iov[2] = {{mem[0], 1024}, {mem[1], 1024}};
+    std::uint64_t tags[2] = {51, 52};
+    io_uring_rsrc_register rr{};
+    rr.nr = 2;
+    rr.data = reinterpret_cast<std::uintptr_t>(iov);
+    rr.tags = reinterpret_cast<std::uintptr_t>(tags);
+    out.push_back(Cqe{1, r.reg(IORING_REGISTER_BUFFERS2, &rr, sizeof(rr)), 0});
+    int p[2], q[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+    EXPECT_EQ(0, pipe2(q, O_CLOEXEC));
+    // Both reads wait for their pipe, holding buffers 1 and 0.
+    add(r, IORING_OP_READ_FIXED, p[0], mem[1], 10, 0, 100, 0)->buf_index = 1;
+    add(r, IORING_OP_READ_FIXED, q[0], mem[0], 10, 0, 101, 0)->buf_index = 0;
+    EXPECT_EQ(2, r.submit(0));
+    iovec repl[1] = {{mem[2], 1024}};
+    std::uint64_t t53[1] = {53};
+    out.push_back(Cqe{2, update2(r, IORING_REGISTER_BUFFERS_UPDATE, 1, repl, t53, 1), 0});
+    out.push_back(Cqe{3, static_cast<int>(r.cq_ready()), 0});
+    // Unregistered: buffer 1's new node goes at once, buffer 0 waits too.
+    out.push_back(Cqe{4, r.reg(IORING_UNREGISTER_BUFFERS, nullptr, 0), 0});
+    append(&out, r.reap());
+    EXPECT_EQ(3, write(p[1], "abc", 3));
+    append(&out, r.wait(2));
+    EXPECT_EQ(2, write(q[1], "de", 2));
+    append(&out, r.wait(2));
+    for (int fd : {p[0], p[1], q[0], q[1]}) ::close(fd);
+    return out;
+  });
+}
+
 TEST(UringRsrcDiff, FeatureRsrcTags) {
   IostackBackend ib;
   Ring r(&ib);
