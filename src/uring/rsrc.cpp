@@ -128,6 +128,7 @@ int make_buf(IoRingCtx* ctx, const struct iovec& v, BufNode** out) {
   if (const int err = validate_buf(v)) return err;
   if (!v.iov_base) return 0;
   if (core::fault_in_writeable(v.iov_base, v.iov_len)) return -EFAULT;
+  if (!longterm_pin_allowed(v.iov_base, v.iov_len)) return -EFAULT;
   auto* n = new BufNode;
   n->ubuf = reinterpret_cast<std::uint64_t>(v.iov_base);
   n->len = v.iov_len;

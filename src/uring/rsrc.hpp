@@ -40,6 +40,10 @@ struct BufNode {
 };
 void buf_node_put(BufNode* n);
 
+// pin.cpp: whether [base, base+len) may be registered as a fixed buffer
+// (a shared mapping of a file on a disk filesystem may not: -EFAULT).
+bool longterm_pin_allowed(const void* base, std::size_t len);
+
 // IORING_MAX_FIXED_FILES, IORING_MAX_REG_BUFFERS.
 constexpr unsigned kMaxFixedFiles = 1u << 20;
 constexpr unsigned kMaxRegBuffers = 1u << 14;

@@ -2,8 +2,10 @@
 // (REGISTER_FILES2/BUFFERS2 with tags, FILES_UPDATE2, BUFFERS_UPDATE, the
 // tag CQEs posted when a tagged file or buffer is let go).
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 
 #include <cstring>
@@ -237,6 +239,48 @@ TEST(UringRsrcDiff, BufferTagWaitsForTheRequestUsingIt) {
     for (int fd : {p[0], p[1], q[0], q[1]}) ::close(fd);
     return out;
   });
+}
+
+// REGISTER_BUFFERS pins for the long term: a shared mapping of a file on a
+// disk filesystem is refused (-EFAULT); private and memfd mappings are not.
+TEST(UringRsrcDiff, FileBackedBufferRegistration) {
+  SKIP_WITHOUT_KERNEL_URING();
+  char tmpl[] = "/var/tmp/iostack-fb-XXXXXX";
+  const int f = mkstemp(tmpl);
+  ASSERT_GE(f, 0);
+  unlink(tmpl);
+  struct statfs fs;
+  ASSERT_EQ(0, fstatfs(f, &fs));
+  if (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC || fs.f_type == OVERLAYFS_SUPER_MAGIC) {
+    ::close(f);
+    GTEST_SKIP() << "/var/tmp is not on a disk filesystem";
+  }
+  constexpr std::size_t kLen = 1 << 20;
+  ASSERT_EQ(0, ftruncate(f, kLen));
+  compare_submit_all([f](Ring& r) {
+    std::vector<Cqe> out;
+    std::uint64_t ud = 1;
+    for (int flags : {MAP_SHARED, MAP_PRIVATE}) {
+      for (int prot : {PROT_READ | PROT_WRITE, PROT_READ}) {
+        void* m = mmap(nullptr, kLen, prot, flags, f, 0);
+        EXPECT_NE(MAP_FAILED, m);
+        iovec v{m, kLen};
+        const int ret = r.reg(IORING_REGISTER_BUFFERS, &v, 1);
+        out.push_back(Cqe{ud++, ret, 0});
+        if (ret == 0) r.reg(IORING_UNREGISTER_BUFFERS, nullptr, 0);
+        munmap(m, kLen);
+      }
+    }
+    const int mfd = memfd_create("iostack-fb", MFD_CLOEXEC);
+    EXPECT_EQ(0, ftruncate(mfd, kLen));
+    void* m = mmap(nullptr, kLen, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+    iovec v{m, kLen};
+    out.push_back(Cqe{ud++, r.reg(IORING_REGISTER_BUFFERS, &v, 1), 0});
+    munmap(m, kLen);
+    ::close(mfd);
+    return out;
+  });
+  ::close(f);
 }
 
 TEST(UringRsrcDiff, FeatureRsrcTags) {
