@@ -184,11 +184,13 @@ class PollService {
       PollEntry& pe = req->poll;
       pe.tw_queued.store(false, std::memory_order_relaxed);
       if (pe.state.load(std::memory_order_relaxed) == kPollArmed && !pe.apoll) {
-        mask = pe.tw_mask;
-        if (pe.tw_wakeups > 1) {
-          const int now = poll_now(pe.dup_fd, pe.events);
-          mask = now > 0 ? static_cast<std::uint32_t>(now) & (pe.events | kPollUnmask) : 0;
-        }
+        // One wakeup: its mask; several: what the descriptor says now. The
+        // kernel records wakeups as they happen, the poll thread a moment
+        // later, when the program may be here first: what is ready now is
+        // added, so no wakeup the kernel would report is missed.
+        mask = pe.tw_wakeups > 1 ? 0 : pe.tw_mask;
+        const int now = poll_now(pe.dup_fd, pe.events);
+        if (now > 0) mask |= static_cast<std::uint32_t>(now) & (pe.events | kPollUnmask);
         if (mask) ended = !ps.post_mshot_locked(req, mask);
       }
     }
