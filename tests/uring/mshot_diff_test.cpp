@@ -88,6 +88,33 @@ TEST(UringMshotDiff, DeferTaskrunMultishotPollPostsWhenTheSubmitterWaits) {
       8, defer_params());
 }
 
+// Writable when armed, then readable and writable again before the
+// submitter waits: one CQE with both (liburing's poll.t missing events).
+TEST(UringMshotDiff, DeferTaskrunMultishotPollFoldsWakeups) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> out;
+        int sp[2];
+        EXPECT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp));
+        int one = 1;
+        EXPECT_EQ(0, setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &one, sizeof(one)));
+        char buf[2] = {};
+        EXPECT_EQ(2, send(sp[0], buf, 2, 0));
+        io_uring_sqe* s = r.sqe();
+        prep(s, IORING_OP_POLL_ADD, sp[0], nullptr, IORING_POLL_ADD_MULTI, 0, 1);
+        s->poll32_events = POLLIN | POLLOUT;
+        EXPECT_EQ(1, r.submit(0));
+        EXPECT_EQ(2, send(sp[1], buf, 2, 0));
+        EXPECT_EQ(2, recv(sp[1], buf, 2, 0));
+        append(&out, r.wait(1));
+        ::close(sp[0]);
+        ::close(sp[1]);
+        return out;
+      },
+      8, defer_params());
+}
+
 // A multishot poll whose event finds the CQ ring full ends: its CQE, without
 // F_MORE, waits in the overflow list, and a later POLL_REMOVE finds nothing.
 void full_ring_poll(bool defer) {
