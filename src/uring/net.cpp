@@ -268,21 +268,36 @@ int connect_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   return move_addr_to_kernel(sqe->addr, c.addr_len, &c.addr);
 }
 
+namespace {
+
+// __sys_connect_file with O_NONBLOCK in file_flags: the kernel connects a
+// blocking socket without waiting when it issues inline, then polls it. The
+// flag lives in the file, so it is set for the call only; the socket is not
+// connected yet, so nothing else of the program's is waiting on it.
+int connect_nowait(int fd, const struct sockaddr* addr, socklen_t len) {
+  const int fl = fcntl(fd, F_GETFL);
+  const bool toggle = fl >= 0 && !(fl & O_NONBLOCK);
+  if (toggle && fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return -errno;
+  int ret = connect(fd, addr, len);
+  ret = ret < 0 ? -errno : 0;
+  if (toggle) fcntl(fd, F_SETFL, fl);
+  return ret;
+}
+
+}  // namespace
+
 int connect_issue(IoKiocb* req, unsigned issue_flags) {
   ConnectData& c = req->connect;
   const bool nonblock = issue_flags & kIssueNonblock;
-  if (nonblock && !c.in_progress) {
-    // A blocking socket cannot be connected without waiting here (its
-    // O_NONBLOCK is the program's): a worker does it.
-    const int fl = fcntl(req->os_fd, F_GETFL);
-    if (fl >= 0 && !(fl & O_NONBLOCK)) {
-      req->flags |= kReqNoApoll;
-      return -EAGAIN;
-    }
+  const auto* addr = reinterpret_cast<struct sockaddr*>(&c.addr);
+  const auto len = static_cast<socklen_t>(c.addr_len);
+  int ret;
+  if (nonblock) {
+    ret = connect_nowait(req->os_fd, addr, len);
+  } else {
+    ret = connect(req->os_fd, addr, len);
+    ret = ret < 0 ? -errno : 0;
   }
-  int ret = connect(req->os_fd, reinterpret_cast<struct sockaddr*>(&c.addr),
-                    static_cast<socklen_t>(c.addr_len));
-  ret = ret < 0 ? -errno : 0;
   if ((ret == -EAGAIN || ret == -EINPROGRESS || ret == -ECONNABORTED) && nonblock) {
     if (ret == -EINPROGRESS) {
       c.in_progress = true;

@@ -441,6 +441,40 @@ TEST(UringNetDiff, LegacyProvidedBuffers) {
   });
 }
 
+// A blocking socket's CONNECT is tried without waiting and then polled, as
+// on a non-blocking one: a linked timeout cancels it (-ECANCELED, and the
+// timeout -ETIME), and one that can complete does.
+TEST(UringNetDiff, BlockingConnectWithLinkTimeout) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    EXPECT_EQ(0, bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)));
+    socklen_t l = sizeof(addr);
+    getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &l);
+    EXPECT_EQ(0, listen(lfd, 0));  // one queued connection fills it
+    const int c0 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int c1 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    prep(r.sqe(), IORING_OP_CONNECT, c0, &addr, 0, sizeof(addr), 1);
+    append(&out, submit_wait(r, 1));
+    // The accept queue is full: the SYN goes unanswered until retried.
+    add(r, IORING_OP_CONNECT, c1, &addr, 0, sizeof(addr), 2, IOSQE_IO_LINK);
+    __kernel_timespec ts{0, 50 * 1000 * 1000};
+    prep(r.sqe(), IORING_OP_LINK_TIMEOUT, -1, &ts, 1, 0, 3);
+    auto c = submit_wait(r, 2);
+    sort_by_user_data(&c);
+    append(&out, c);
+    out.push_back(Cqe{4, (fcntl(c1, F_GETFL) & O_NONBLOCK) ? 1 : 0, 0});
+    ::close(c0);
+    ::close(c1);
+    ::close(lfd);
+    return out;
+  });
+}
+
 // Bounded wait for what the kernel has done by the time the system call
 // that caused it returns, and iostack's poll thread does soon after.
 bool await_cond(const std::function<bool()>& cond) {
