@@ -196,6 +196,7 @@ struct ExtArg {
   bool ts_set = false;
   std::int64_t sec = 0;
   std::int64_t nsec = 0;
+  std::int64_t min_wait_ns = 0;  // io_uring_getevents_arg.min_wait_usec (FEAT_MIN_TIMEOUT)
 };
 int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext);
 
