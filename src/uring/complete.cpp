@@ -108,15 +108,19 @@ void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std
   cq_unlock_post(ctx);
 }
 
+bool try_post_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags) {
+  cq_lock(ctx);
+  const bool posted = ctx->overflow_list.empty() && ring_has_space(ctx);
+  if (posted) write_cqe(ctx, user_data, res, cflags);
+  cq_unlock_post(ctx);
+  return posted;
+}
+
 bool post_req_cqe(IoKiocb* req, std::int32_t res, std::uint32_t cflags, unsigned issue_flags) {
   IoRingCtx* ctx = req->ctx;
   // Completions already batched go first, or CQEs would be reordered.
   if ((issue_flags & kIssueLocked) && ctx->st.compl_first) flush_completions(ctx);
-  cq_lock(ctx);
-  const bool posted = ctx->overflow_list.empty() && ring_has_space(ctx);
-  if (posted) write_cqe(ctx, req->user_data, res, cflags);
-  cq_unlock_post(ctx);
-  return posted;
+  return try_post_cqe(ctx, req->user_data, res, cflags);
 }
 
 void overflow_flush(IoRingCtx* ctx, bool dying) {
@@ -178,6 +182,10 @@ void req_cleanup(IoKiocb* req, bool locked) {
   if (req->file_node) {
     file_node_put(req->file_node);
     req->file_node = nullptr;
+  }
+  if (req->buf_node) {
+    buf_node_put(req->buf_node);
+    req->buf_node = nullptr;
   }
   req->bdev_ref.reset();
   req->creds.reset();

@@ -24,6 +24,7 @@ struct Creds;  // personality.hpp
 struct IoRingCtx;
 struct IoKiocb;
 struct FileNode;
+struct BufNode;
 
 // REQ_F_* (include/linux/io_uring_types.h). The low byte holds the SQE's
 // IOSQE_* flags at the same bit positions, as the kernel arranges it.
@@ -81,7 +82,15 @@ struct PollEntry {
   int dup_fd = -1;
   std::atomic<int> state{0};  // PollState
   bool multishot = false;
-  bool apoll = false;  // internal FAST_POLL arming for a read/write
+  bool apoll = false;     // internal FAST_POLL arming for a read/write
+  std::uint32_t gen = 0;  // arming generation, in the epoll data
+  // A multishot POLL_ADD's event, posted from task work (io_poll_task_func):
+  // wakeups while it is queued coalesce into one CQE, as poll_refs does.
+  // Under the poll service lock.
+  TwNode tw;
+  std::atomic<bool> tw_queued{false};
+  std::uint32_t tw_mask = 0;  // the first wakeup's
+  int tw_wakeups = 0;
 };
 
 struct RwData {
@@ -184,6 +193,7 @@ struct IoKiocb {
   block::BdevFile* bdev = nullptr;
   core::FileRef bdev_ref;  // holds `bdev` when it came from a plain descriptor
   FileNode* file_node = nullptr;
+  BufNode* buf_node = nullptr;         // REQ_F_BUF_NODE: the fixed buffer imported
   std::shared_ptr<const Creds> creds;  // REQ_F_CREDS: sqe->personality's
 
   IoKiocb* link = nullptr;       // next request of the chain

@@ -532,7 +532,7 @@ int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
   }
   if (is_fixed(req->opcode)) {
     int ret = fixed_buf_check(req->ctx, req->rw.buf_index, req->rw.addr, req->rw.len,
-                              issue_flags & kIssueLocked);
+                              issue_flags & kIssueLocked, &req->buf_node);
     if (ret && bad_fd()) ret = -EBADF;
     if (ret) {
       req_set_fail(req);
@@ -544,7 +544,7 @@ int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
     // io_import_reg_vec, once: the buffer is checked before the file's mode.
     std::int64_t total = 0;
     int ret = fixed_buf_check_vec(req->ctx, req->rw.buf_index, req->rw.iov, req->rw.nr_segs, &total,
-                                  issue_flags & kIssueLocked);
+                                  issue_flags & kIssueLocked, &req->buf_node);
     if (ret && bad_fd()) ret = -EBADF;
     if (ret) {
       req_set_fail(req);

@@ -57,6 +57,7 @@ void reset_req(IoRingCtx* ctx, IoKiocb* req) {
   req->os_fd = -1;
   req->bdev = nullptr;
   req->file_node = nullptr;
+  req->buf_node = nullptr;
   req->link = nullptr;
   req->res = 0;
   req->cflags = 0;
