@@ -121,6 +121,8 @@ std::uint64_t bfq_wr_duration(const BfqData* bfqd) {
   return std::clamp<std::uint64_t>(dur, 3000 * core::kNsPerMs, 25000 * core::kNsPerMs);
 }
 
+bool bfq_better_to_idle(BfqQueue* bfqq);
+
 void switch_back_to_interactive_wr(BfqQueue* bfqq, BfqData* bfqd) {
   bfqq->wr_coeff = bfqd->wr_coeff;
   bfqq->wr_cur_max_time = bfq_wr_duration(bfqd);
@@ -228,22 +230,17 @@ void bfq_bfqq_handle_idle_busy_switch(BfqData* bfqd, BfqQueue* bfqq, unsigned ol
   const bool arrived_in_time = ktime(bfqd) <= bfqq->ttime.last_end_request + bfqd->slice_idle * 3;
   // Large-burst detection is not modelled: no queue is ever in a burst.
   const bool totally_seeky = bfqq->seek_history == ~0u;
+  // Only queues of the default weight (BE level 4) are raised (Linux 6.x).
+  const bool default_weight = bfqq->entity.new_weight == bfq_ioprio_to_weight(kBfqDefaultIoprio);
   const bool soft_rt = bfqd->wr_max_softrt_rate > 0 && !totally_seeky &&
-                       time_before(bfqq->soft_rt_next_start, now) && bfqq->dispatched == 0;
-  *interactive = idle_for_long_time;
+                       time_before(bfqq->soft_rt_next_start, now) && bfqq->dispatched == 0 &&
+                       default_weight;
+  *interactive = idle_for_long_time && default_weight;
   const bool wr_or_deserves_wr =
       bfqd->low_latency &&
       (bfqq->wr_coeff > 1 || (bfqq->has(BFQQF_sync) && bfqq->bic && (*interactive || soft_rt)));
   const bool wants_to_preempt = bfq_bfqq_update_budg_for_activation(bfqd, bfqq, arrived_in_time);
   bfqq->clear(BFQQF_just_created);
-
-  if (!bfqq->has(BFQQF_IO_bound)) {
-    if (arrived_in_time) {
-      if (++bfqq->requests_within_timer >= bfqd->requests_within_timer) bfqq->mark(BFQQF_IO_bound);
-    } else {
-      bfqq->requests_within_timer = 0;
-    }
-  }
 
   if (bfqd->low_latency) {
     if (time_after(bfqq->split_time, now)) bfqq->split_time = now - bfqd->wr_min_idle_time - 1;
@@ -260,14 +257,32 @@ void bfq_bfqq_handle_idle_busy_switch(BfqData* bfqd, BfqQueue* bfqq, unsigned ol
 
   bfq_add_bfqq_busy(bfqd, bfqq);
 
-  // Preempt the in-service queue only for a queue that recovers a service
-  // hole (and is raised at least as much) or has a higher class or weight.
+  // Preempt the in-service queue for a queue that recovers a service hole
+  // (and is raised at least as much), has a higher class or weight, or when
+  // the in-service queue would not be idled for anyway.
   BfqQueue* in_serv = bfqd->in_service_queue;
   if (in_serv &&
       ((wants_to_preempt && bfqq->wr_coeff >= in_serv->wr_coeff) ||
-       bfq_bfqq_higher_class_or_weight(bfqq, in_serv)) &&
+       bfq_bfqq_higher_class_or_weight(bfqq, in_serv) || !bfq_better_to_idle(in_serv)) &&
       next_queue_may_preempt(bfqd))
     bfq_bfqq_expire(bfqd, in_serv, false, BfqExpire::PREEMPTED);
+}
+
+// bfq_update_io_intensity: I/O-bound while idle less than a fifth of the
+// time, over a window halved every 200 ms.
+void bfq_update_io_intensity(BfqQueue* bfqq, std::uint64_t now) {
+  const std::uint64_t tot_io_time = now - bfqq->io_start_time;
+  if (bfqq->sort_list.empty() && bfqq->dispatched == 0)
+    bfqq->tot_idle_time += now - bfqq->ttime.last_end_request;
+  if (bfqq->has(BFQQF_just_created)) return;
+  if (bfqq->tot_idle_time * 5 > tot_io_time)
+    bfqq->clear(BFQQF_IO_bound);
+  else
+    bfqq->mark(BFQQF_IO_bound);
+  if (tot_io_time > 200 * core::kNsPerMs) {
+    bfqq->io_start_time = now - (tot_io_time >> 1);
+    bfqq->tot_idle_time >>= 1;
+  }
 }
 
 void bfq_add_request(BfqData* bfqd, Request* rq) {
@@ -278,6 +293,7 @@ void bfq_add_request(BfqData* bfqd, Request* rq) {
   bfqq->queued[block::rq_is_sync(rq)]++;
   bfqd->queued.fetch_add(1, std::memory_order_relaxed);
 
+  if (bfqq->has(BFQQF_sync)) bfq_update_io_intensity(bfqq, ktime(bfqd));
   bfqq->sort_list.insert(*rq);
   Request* prev = bfqq->next_rq;
   bfqq->next_rq = bfq_choose_req(bfqd, bfqq->next_rq, rq, bfqd->last_position);
@@ -326,6 +342,9 @@ void bfq_remove_request(BfqData* bfqd, Request* rq) {
 namespace {
 
 void bfq_bfqq_end_wr(BfqQueue* bfqq) {
+  // An interactive queue may be soft real-time right away.
+  if (bfqq->wr_cur_max_time != bfqq->bfqd->wr_rt_max_time)
+    bfqq->soft_rt_next_start = jiffies(bfqq->bfqd);
   if (bfqq->has(BFQQF_busy)) bfqq->bfqd->wr_busy_queues--;
   bfqq->wr_coeff = 1;
   bfqq->wr_cur_max_time = 0;
@@ -361,6 +380,7 @@ BfqQueue* bfq_set_in_service_queue(BfqData* bfqd) {
     bfq_set_budget_timeout(bfqd, bfqq);
   }
   bfqd->in_service_queue = bfqq;
+  bfqd->in_serv_last_pos = 0;
   return bfqq;
 }
 
@@ -448,10 +468,11 @@ void bfq_dispatch_remove(BfqData* bfqd, Request* rq) {
 }
 
 bool idling_needed_for_service_guarantees(BfqData* bfqd, BfqQueue* bfqq) {
+  const unsigned tot_busy_queues = bfq_tot_busy_queues(bfqd);
   if (!bfqq_process_refs(bfqq)) return false;
-  return (bfqq->wr_coeff > 1 && (bfqd->wr_busy_queues < bfq_tot_busy_queues(bfqd) ||
+  return (bfqq->wr_coeff > 1 && (bfqd->wr_busy_queues < tot_busy_queues ||
                                  bfqd->rq_in_driver >= bfqq->dispatched + 4)) ||
-         bfq_asymmetric_scenario(bfqd, bfqq);
+         bfq_asymmetric_scenario(bfqd, bfqq) || tot_busy_queues == 1;
 }
 
 // __bfq_bfqq_recalc_budget: the budget feedback on expiration.
@@ -623,6 +644,8 @@ Request* bfq_dispatch_rq_from_bfqq(BfqData* bfqd, BfqQueue* bfqq) {
 
 void bfq_update_io_thinktime(BfqData* bfqd, BfqQueue* bfqq) {
   BfqTtime* t = &bfqq->ttime;
+  // Only a request arriving to an empty, idle queue measures think time.
+  if (bfqq->dispatched || bfqq->has(BFQQF_busy)) return;
   std::uint64_t elapsed = ktime(bfqd) - t->last_end_request;
   elapsed = std::min<std::uint64_t>(elapsed, 2 * bfqd->slice_idle);
   t->ttime_samples = (7 * t->ttime_samples + 256) / 8;
@@ -634,8 +657,16 @@ void bfq_update_io_seektime(BfqData* bfqd, BfqQueue* bfqq, Request* rq) {
   bfqq->seek_history <<= 1;
   bfqq->seek_history |= bfq_rq_seeky(bfqd, bfqq->last_request_pos, rq) ? 1 : 0;
   if (bfqq->wr_coeff > 1 && bfqq->wr_cur_max_time == bfqd->wr_rt_max_time &&
-      bfqq->seek_history == ~0u)
-    bfq_bfqq_end_wr(bfqq);
+      bfqq->seek_history == ~0u) {
+    // A totally seeky queue is no soft real-time one: back to interactive
+    // raising if that is still running.
+    if (time_before(bfqq->wr_start_at_switch_to_srt + bfq_wr_duration(bfqd), jiffies(bfqd))) {
+      bfq_bfqq_end_wr(bfqq);
+    } else {
+      switch_back_to_interactive_wr(bfqq, bfqd);
+      bfqq->entity.prio_changed = true;
+    }
+  }
 }
 
 void bfq_update_has_short_ttime(BfqData* bfqd, BfqQueue* bfqq) {
@@ -643,7 +674,8 @@ void bfq_update_has_short_ttime(BfqData* bfqd, BfqQueue* bfqq) {
   if (!time_after(jiffies(bfqd), bfqq->split_time + bfqd->wr_min_idle_time)) return;
   bool has_short_ttime = true;
   // bfq_sample_valid: more than 80 samples.
-  if (!bfqq->bic || (bfqq->ttime.ttime_samples > 80 && bfqq->ttime.ttime_mean > bfqd->slice_idle))
+  if (!bfqq->bic || bfqq->bic->icq.ioc->active_ref.load(std::memory_order_relaxed) == 0 ||
+      (bfqq->ttime.ttime_samples > 80 && bfqq->ttime.ttime_mean > bfqd->slice_idle >> 1))
     has_short_ttime = false;
   if (has_short_ttime)
     bfqq->mark(BFQQF_has_short_ttime);
@@ -772,11 +804,9 @@ void bfq_bfqq_expire(BfqData* bfqd, BfqQueue* bfqq, bool compensate, BfqExpire r
   if (bfqq->wr_coeff == 1 && (slow || (reason == BfqExpire::BUDGET_TIMEOUT &&
                                        bfq_bfqq_budget_left(bfqq) >= e->budget / 3)))
     bfq_bfqq_charge_time(bfqd, bfqq, delta);
-  if (reason == BfqExpire::TOO_IDLE && e->service <= 2 * e->budget / 10)
-    bfqq->clear(BFQQF_IO_bound);
   if (bfqd->low_latency && bfqq->wr_coeff == 1) bfqq->last_wr_start_finish = jiffies(bfqd);
   if (bfqd->low_latency && bfqd->wr_max_softrt_rate > 0 && bfqq->sort_list.empty()) {
-    if (bfqq->dispatched == 0 && bfqq->wr_coeff != bfqd->wr_coeff)
+    if (bfqq->dispatched == 0)
       bfqq->soft_rt_next_start = bfq_bfqq_softrt_next_start(bfqd, bfqq);
     else if (bfqq->dispatched > 0)
       bfqq->mark(BFQQF_softrt_update);
@@ -838,6 +868,7 @@ void bfq_idle_slice_timer(BfqData* bfqd) {
       bfq_bfqq_expire(bfqd, bfqq, true, BfqExpire::BUDGET_TIMEOUT);
     else if (bfqq->queued[0] == 0 && bfqq->queued[1] == 0)
       bfq_bfqq_expire(bfqd, bfqq, true, BfqExpire::TOO_IDLE);
+    if (bfqd->queued.load(std::memory_order_relaxed) == 0) return;
   }
   bfq_run_queues(bfqd);
 }
@@ -964,6 +995,7 @@ void Bfq::requests_merged(Request* rq, Request* next) {
     rq->fifo_time = next->fifo_time;
   }
   if (bfqq->next_rq == next) bfqq->next_rq = rq;
+  if (next->rb_node.is_linked()) bfq_remove_request(&d_, next);
 }
 
 Request* Bfq::former_request(Request* rq) {
@@ -989,9 +1021,9 @@ void Bfq::insert_requests(block::HwCtx*, core::ListHead* list, unsigned flags) {
     while (!list->empty()) {
       Request* rq = block::rq_from_queuelist(list->first());
       rq->queuelist.del();
+      BfqQueue* bfqq = bfq_init_rq(&d_, rq);
       if (block::blk_mq_sched_try_insert_merge(queue(), rq, &free)) continue;
       block::blk_trace_rq_insert(rq);
-      BfqQueue* bfqq = bfq_init_rq(&d_, rq);
       if (!bfqq || (flags & block::INSERT_AT_HEAD)) {
         if (flags & block::INSERT_AT_HEAD)
           rq->queuelist.add_head(&d_.dispatch);
@@ -1012,7 +1044,7 @@ void Bfq::insert_requests(block::HwCtx*, core::ListHead* list, unsigned flags) {
 
 bool Bfq::has_work(block::HwCtx*) {
   return d_.dispatch_nonempty.load(std::memory_order_acquire) ||
-         d_.tot_busy.load(std::memory_order_acquire) > 0;
+         d_.queued.load(std::memory_order_acquire) > 0;
 }
 
 Request* Bfq::dispatch_request(block::HwCtx*) {

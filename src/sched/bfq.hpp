@@ -150,7 +150,8 @@ struct BfqQueue {
   block::sector_t last_request_pos = 0;
   std::uint32_t seek_history = 0;
   BfqTtime ttime;
-  unsigned requests_within_timer = 0;
+  std::uint64_t io_start_time = 0;  // bfq_update_io_intensity's window
+  std::uint64_t tot_idle_time = 0;
   int pid = -1;
   unsigned weight_counter = 0;  // the weight counted in the weights table, 0: none
   // Weight raising (low_latency).
@@ -257,7 +258,6 @@ struct BfqData {
   std::uint64_t wr_min_idle_time = 2000 * core::kNsPerMs;
   std::uint64_t wr_min_inter_arr_async = 500 * core::kNsPerMs;
   unsigned long wr_max_softrt_rate = 7000;
-  unsigned requests_within_timer = 120;
 };
 
 class Bfq final : public block::Elevator {

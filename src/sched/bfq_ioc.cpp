@@ -56,6 +56,7 @@ void bfq_init_bfqq(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* bic, int pid, bool is
     bfqq->mark(BFQQF_just_created);
   }
   bfqq->ttime.last_end_request = ktime(bfqd) + 1;
+  bfqq->io_start_time = ktime(bfqd);
   bfqq->mark(BFQQF_IO_bound);
   bfqq->pid = pid;
   // Tentative first budget, between throughput and latency.

@@ -112,13 +112,18 @@ TEST_F(BfqDispatch, IdlingKeepsTheSyncQueuesTurn) {
   Request* first = dispatch();
   ASSERT_EQ(first, ra);
   EXPECT_EQ(dispatch(), nullptr);  // a has requests in flight and may send more
+  advance_ms(5);                   // the device serves it
   complete(first);
   EXPECT_TRUE(bfq_->idling());
   EXPECT_EQ(dispatch(), nullptr);
-  advance_ms(5);
-  Request* again = read_next(a, 64);  // arrives within slice_idle, not small
+  // The next read arrives within slice_idle, after a short think time (a
+  // process idle more than a fifth of the time is not I/O-bound and would
+  // not be idled for on its own merit).
+  advance_ms(1);
+  Request* again = read_next(a, 64);  // not a small request: idling stops
   EXPECT_FALSE(bfq_->idling());
   EXPECT_EQ(dispatch(), again);
+  advance_ms(5);
   complete(again);
   EXPECT_TRUE(bfq_->idling());
   const int kicks = kicks_;
