@@ -470,8 +470,8 @@ void bfq_dispatch_remove(BfqData* bfqd, Request* rq) {
 bool idling_needed_for_service_guarantees(BfqData* bfqd, BfqQueue* bfqq) {
   const unsigned tot_busy_queues = bfq_tot_busy_queues(bfqd);
   if (!bfqq_process_refs(bfqq)) return false;
-  return (bfqq->wr_coeff > 1 && (bfqd->wr_busy_queues < tot_busy_queues ||
-                                 bfqd->rq_in_driver >= bfqq->dispatched + 4)) ||
+  return (bfqq->wr_coeff > 1 &&
+          (bfqd->wr_busy_queues < tot_busy_queues || bfqd->rq_in_driver >= bfqq->dispatched + 4)) ||
          bfq_asymmetric_scenario(bfqd, bfqq) || tot_busy_queues == 1;
 }
 
@@ -550,6 +550,8 @@ bool bfq_may_expire_for_budg_timeout(BfqData* bfqd, BfqQueue* bfqq) {
          bfq_bfqq_budget_timeout(bfqd, bfqq);
 }
 
+}  // namespace
+
 bool idling_boosts_thr_without_issues(BfqData* bfqd, BfqQueue* bfqq) {
   if (!bfqq_process_refs(bfqq)) return false;
   const bool rot_without_queueing = !bfqd->nonrot && !bfqd->hw_tag;
@@ -559,6 +561,8 @@ bool idling_boosts_thr_without_issues(BfqData* bfqd, BfqQueue* bfqq) {
       rot_without_queueing || ((!bfqd->nonrot || !bfqd->hw_tag) && seq_and_io_bound);
   return boosts && bfqd->wr_busy_queues == 0;
 }
+
+namespace {
 
 bool bfq_better_to_idle(BfqQueue* bfqq) {
   BfqData* bfqd = bfqq->bfqd;
@@ -778,6 +782,7 @@ void bfq_end_wr(BfqData* bfqd) {
 
 void bfq_put_queue(BfqQueue* bfqq) {
   if (--bfqq->ref) return;
+  if (bfqq->bfqd->last_bfqq_created == bfqq) bfqq->bfqd->last_bfqq_created = nullptr;
   bfqq->all_node.del();
   delete bfqq;
 }
@@ -823,7 +828,18 @@ void bfq_bfqq_expire(BfqData* bfqd, BfqQueue* bfqq, bool compensate, BfqExpire r
 // __bfq_insert_request.
 void bfq_insert_request(BfqData* bfqd, Request* rq) {
   BfqQueue* bfqq = rq_bfqq(rq);
-  // Queue merging of cooperating processes is not modelled.
+  if (BfqQueue* new_bfqq = bfq_setup_cooperator(bfqd, bfqq, rq_bic(rq))) {
+    // The request goes to the shared queue, and its process too if it
+    // has not moved yet.
+    new_bfqq->allocated++;
+    bfqq->allocated--;
+    new_bfqq->ref++;
+    if (rq_bic(rq)->bfqq[1] == bfqq) bfq_merge_bfqqs(bfqd, rq_bic(rq), bfqq, new_bfqq);
+    bfqq->clear(BFQQF_just_created);
+    bfq_put_queue(bfqq);
+    rq->elv_priv[1] = new_bfqq;
+    bfqq = new_bfqq;
+  }
   bfq_update_io_thinktime(bfqd, bfqq);
   bfq_update_has_short_ttime(bfqd, bfqq);
   bfq_update_io_seektime(bfqd, bfqq, rq);
@@ -949,6 +965,7 @@ bool Bfq::bio_merge(block::Bio* bio, unsigned nr_segs) {
   {
     core::LockGuard g(d_.lock);
     d_.bio_bfqq = bic ? bic->bfqq[block::op_is_sync(bio->bi_opf)] : nullptr;
+    d_.bio_bic = bic;
     ret = block::blk_mq_sched_try_merge(queue(), bio, nr_segs, &free);
   }
   if (free) block::blk_mq_free_request(free);
@@ -958,7 +975,14 @@ bool Bfq::bio_merge(block::Bio* bio, unsigned nr_segs) {
 bool Bfq::allow_merge(Request* rq, block::Bio* bio) {
   // Never a sync bio into an async request, and only within its own queue.
   if (block::op_is_sync(bio->bi_opf) && !block::rq_is_sync(rq)) return false;
-  return d_.bio_bfqq && d_.bio_bfqq == rq_bfqq(rq);
+  BfqQueue* bfqq = d_.bio_bfqq;
+  if (!bfqq) return false;
+  // An early chance to merge the queues of cooperating processes.
+  if (BfqQueue* new_bfqq = bfq_setup_cooperator(&d_, bfqq, d_.bio_bic)) {
+    bfq_merge_bfqqs(&d_, d_.bio_bic, bfqq, new_bfqq);
+    bfqq = d_.bio_bfqq = new_bfqq;
+  }
+  return bfqq == rq_bfqq(rq);
 }
 
 block::ElvMerge Bfq::request_merge(Request** rq, block::Bio* bio) {

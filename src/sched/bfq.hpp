@@ -106,6 +106,10 @@ struct BfqIoCq {
   BfqData* bfqd = nullptr;
   BfqQueue* bfqq[2] = {nullptr, nullptr};  // [is_sync]
   int ioprio = -1;                         // the priority the queues were set up for
+  // Stable merging: the queue created just before this process's, to be
+  // merged with once both have run a while (bfq_iocq_bfqq_data).
+  BfqQueue* stable_merge_bfqq = nullptr;
+  bool stably_merged = false;
 };
 
 // bfqq->flags (BFQQF_*).
@@ -119,6 +123,7 @@ enum BfqqFlag : unsigned {
   BFQQF_sync = 1u << 6,
   BFQQF_IO_bound = 1u << 7,
   BFQQF_softrt_update = 1u << 8,
+  BFQQF_coop = 1u << 9,  // shared by merged processes
 };
 
 // struct bfq_ttime.
@@ -131,8 +136,11 @@ struct BfqTtime {
 
 // struct bfq_queue (bfq-iosched.h).
 struct BfqQueue {
-  int ref = 0;        // process, request, service-tree and weight-counter references
-  int allocated = 0;  // requests holding a reference
+  int ref = 0;         // process, request, service-tree, weight-counter and stable-merge references
+  int stable_ref = 0;  // processes planning a stable merge with it
+  BfqQueue* new_bfqq = nullptr;     // the queue it is being merged into
+  std::uint64_t creation_time = 0;  // jiffies (ns)
+  int allocated = 0;                // requests holding a reference
   BfqEntity entity;
   BfqData* bfqd = nullptr;
   BfqIoCq* bic = nullptr;  // the one process using it (sync queues)
@@ -232,6 +240,8 @@ struct BfqData {
   int budgets_assigned = 0;
 
   BfqQueue* bio_bfqq = nullptr;  // the merging bio's queue (bfq_bio_merge)
+  BfqIoCq* bio_bic = nullptr;
+  BfqQueue* last_bfqq_created = nullptr;  // candidate for stable merging
 
   BfqQueue* async_bfqq[2][8] = {};  // [RT, BE][level]
   BfqQueue* async_idle_bfqq = nullptr;

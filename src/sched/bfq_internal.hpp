@@ -78,5 +78,11 @@ BfqQueue* bfq_init_rq(BfqData* bfqd, block::Request* rq);
 void bfq_release_process_ref(BfqData* bfqd, BfqQueue* bfqq);
 void bfq_put_async_queues(BfqData* bfqd);
 int bfqq_process_refs(const BfqQueue* bfqq);
+// bfq_setup_cooperator, stable merging only: the queue `bfqq`'s process is
+// to be merged into now, or nullptr.
+BfqQueue* bfq_setup_cooperator(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* bic);
+// bfq_merge_bfqqs: the process of `bic` moves from bfqq to new_bfqq.
+void bfq_merge_bfqqs(BfqData* bfqd, BfqIoCq* bic, BfqQueue* bfqq, BfqQueue* new_bfqq);
+bool idling_boosts_thr_without_issues(BfqData* bfqd, BfqQueue* bfqq);
 
 }  // namespace iostack::sched::bfq

@@ -1,6 +1,8 @@
 // bfq's per-process state (block/bfq-iosched.c): the bfq_io_cq of each
 // io_context, its sync and async queues, their priority and weight, and the
 // references that keep queues alive.
+#include <algorithm>
+
 #include "block/request_queue.hpp"
 #include "sched/bfq_internal.hpp"
 #include "task/current.hpp"
@@ -15,6 +17,11 @@ using block::Request;
 namespace bfq {
 
 namespace {
+
+// bfq_activation_stable_merging / bfq_late_stable_merging (ms), and
+// bfq_burst_interval (180 ms).
+constexpr std::uint64_t kStableMergingMs = 600;
+constexpr std::uint64_t kBurstInterval = 180 * core::kNsPerMs;
 
 BfqIoCq* icq_to_bic(task::IoCq* icq) { return reinterpret_cast<BfqIoCq*>(icq); }
 
@@ -56,6 +63,7 @@ void bfq_init_bfqq(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* bic, int pid, bool is
     bfqq->mark(BFQQF_just_created);
   }
   bfqq->ttime.last_end_request = ktime(bfqd) + 1;
+  bfqq->creation_time = now;
   bfqq->io_start_time = ktime(bfqd);
   bfqq->mark(BFQQF_IO_bound);
   bfqq->pid = pid;
@@ -91,6 +99,92 @@ BfqQueue** bfq_async_queue_prio(BfqData* bfqd, int ioprio_class, int level) {
   }
 }
 
+void bfq_put_stable_ref(BfqQueue* bfqq) {
+  bfqq->stable_ref--;
+  bfq_put_queue(bfqq);
+}
+
+// bic_set_bfqq.
+void bic_set_bfqq(BfqIoCq* bic, BfqQueue* bfqq, bool is_sync) {
+  BfqQueue* old = bic->bfqq[is_sync];
+  if (old && old->bic == bic) old->bic = nullptr;
+  bic->bfqq[is_sync] = bfqq;
+  if (bfqq && bic->stable_merge_bfqq == bfqq) {
+    bfq_put_stable_ref(bic->stable_merge_bfqq);
+    bic->stable_merge_bfqq = nullptr;
+  }
+}
+
+// bfq_setup_merge: schedules bfqq's processes to move to new_bfqq (the
+// end of its merge chain) and gives new_bfqq their references.
+BfqQueue* bfq_setup_merge(BfqQueue* bfqq, BfqQueue* new_bfqq) {
+  if (!bfqq_process_refs(new_bfqq)) return nullptr;
+  while (BfqQueue* next = new_bfqq->new_bfqq) {
+    if (next == bfqq) return nullptr;  // no cycles
+    new_bfqq = next;
+  }
+  const int process_refs = bfqq_process_refs(bfqq);
+  if (process_refs == 0 || bfqq_process_refs(new_bfqq) == 0) return nullptr;
+  bfqq->new_bfqq = new_bfqq;
+  new_bfqq->ref += process_refs;
+  return new_bfqq;
+}
+
+// bfq_setup_stable_merge: a process created with another of the same
+// priority (within the burst interval) joins that one's queue, unless
+// idling would serve its own queue well.
+BfqQueue* bfq_setup_stable_merge(BfqData* bfqd, BfqQueue* bfqq, BfqQueue* stable, BfqIoCq* bic) {
+  const int proc_ref = std::min(bfqq_process_refs(bfqq), bfqq_process_refs(stable));
+  BfqQueue* new_bfqq = nullptr;
+  bic->stable_merge_bfqq = nullptr;
+  if (!idling_boosts_thr_without_issues(bfqd, bfqq) && proc_ref != 0) {
+    new_bfqq = bfq_setup_merge(bfqq, stable);
+    if (new_bfqq) {
+      bic->stably_merged = true;
+      if (new_bfqq->bic) new_bfqq->bic->stably_merged = true;
+    }
+  }
+  bfq_put_stable_ref(stable);
+  return new_bfqq;
+}
+
+// bfq_do_or_sched_stable_merge: remembers the newest queue, and plans (or,
+// on a non-rotational queueing device, does) the merge of a queue created
+// right after one of the same priority.
+BfqQueue* bfq_do_or_sched_stable_merge(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* bic) {
+  BfqQueue* last = bfqd->last_bfqq_created;
+  if (!last ||
+      time_before(last->creation_time + kStableMergingMs * core::kNsPerMs, bfqq->creation_time) ||
+      bfqq->ioprio != last->ioprio || bfqq->ioprio_class != last->ioprio_class) {
+    bfqd->last_bfqq_created = bfqq;
+  } else if (!time_after(bfqq->creation_time, last->creation_time + kBurstInterval)) {
+    if (bfqd->nonrot_with_queueing) {
+      // bfq_do_early_stable_merge
+      BfqQueue* new_bfqq = bfq_setup_merge(bfqq, last);
+      if (!new_bfqq) return bfqq;
+      if (new_bfqq->bic) new_bfqq->bic->stably_merged = true;
+      bic->stably_merged = true;
+      bfqq->bic = bic;
+      bfq_merge_bfqqs(bfqd, bic, bfqq, new_bfqq);
+      return new_bfqq;
+    }
+    last->ref++;
+    last->stable_ref++;
+    bic->stable_merge_bfqq = last;
+  }
+  return bfqq;
+}
+
+// bfq_put_cooperator: the references a planned merge took on its chain.
+void bfq_put_cooperator(BfqQueue* bfqq) {
+  BfqQueue* q = bfqq->new_bfqq;
+  while (q) {
+    BfqQueue* next = q->new_bfqq;
+    bfq_put_queue(q);
+    q = next;
+  }
+}
+
 // bfq_get_queue: a new sync queue, or the shared async queue of the class
 // and level; with a process reference.
 BfqQueue* bfq_get_queue(BfqData* bfqd, BfqIoCq* bic, bool is_sync, int pid) {
@@ -110,6 +204,7 @@ BfqQueue* bfq_get_queue(BfqData* bfqd, BfqIoCq* bic, bool is_sync, int pid) {
     *async_bfqq = bfqq;
   }
   bfqq->ref++;
+  if (is_sync) bfqq = bfq_do_or_sched_stable_merge(bfqd, bfqq, bic);
   return bfqq;
 }
 
@@ -130,20 +225,25 @@ void bfq_exit_icq_bfqq(BfqIoCq* bic, bool is_sync) {
   if (!bfqq) return;
   BfqData* bfqd = bic->bfqd;
   core::LockGuard g(bfqd->lock);
-  bfqq->bic = nullptr;
+  bic_set_bfqq(bic, nullptr, is_sync);
   // bfq_exit_bfqq
   if (bfqq == bfqd->in_service_queue) {
     bfq_bfqq_expire_raw(bfqd, bfqq, BfqExpire::BUDGET_TIMEOUT);
     bfq_schedule_dispatch(bfqd);
   }
+  bfq_put_cooperator(bfqq);
   bfq_release_process_ref(bfqd, bfqq);
-  bic->bfqq[is_sync] = nullptr;
 }
 
 void bfq_exit_icq(task::IoCq* icq) {
   BfqIoCq* bic = icq_to_bic(icq);
-  bfq_exit_icq_bfqq(bic, false);
+  if (bic->stable_merge_bfqq) {
+    core::LockGuard g(bic->bfqd->lock);
+    bfq_put_stable_ref(bic->stable_merge_bfqq);
+    bic->stable_merge_bfqq = nullptr;
+  }
   bfq_exit_icq_bfqq(bic, true);
+  bfq_exit_icq_bfqq(bic, false);
 }
 
 void bfq_free_icq(task::IoCq* icq) { delete icq_to_bic(icq); }
@@ -152,13 +252,14 @@ void bfq_free_icq(task::IoCq* icq) { delete icq_to_bic(icq); }
 
 int bfqq_process_refs(const BfqQueue* bfqq) {
   return bfqq->ref - bfqq->allocated - (bfqq->entity.on_st_or_in_serv ? 1 : 0) -
-         (bfqq->weight_counter ? 1 : 0);
+         (bfqq->weight_counter ? 1 : 0) - bfqq->stable_ref;
 }
 
 void bfq_release_process_ref(BfqData* bfqd, BfqQueue* bfqq) {
   // Nobody will send it requests: no point keeping an empty queue busy.
   if (bfqq->has(BFQQF_busy) && bfqq->sort_list.empty() && bfqq != bfqd->in_service_queue)
     bfq_del_bfqq_busy(bfqd, bfqq, false);
+  if (bfqd->last_bfqq_created == bfqq) bfqd->last_bfqq_created = nullptr;
   bfq_put_queue(bfqq);
 }
 
@@ -185,14 +286,56 @@ BfqQueue* bfq_init_rq(BfqData* bfqd, Request* rq) {
   BfqQueue* bfqq = bic->bfqq[is_sync];
   if (!bfqq) {
     bfqq = bfq_get_queue(bfqd, bic, is_sync, rq->pid);
-    bic->bfqq[is_sync] = bfqq;
+    bic_set_bfqq(bic, bfqq, is_sync);
   }
   bfqq->allocated++;
   bfqq->ref++;
   rq->elv_priv[1] = bfqq;
   // Owned by this process alone.
-  if (bfqq_process_refs(bfqq) == 1) bfqq->bic = bic;
+  if (!bfqq->new_bfqq && bfqq_process_refs(bfqq) == 1) bfqq->bic = bic;
   return bfqq;
+}
+
+BfqQueue* bfq_setup_cooperator(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* bic) {
+  if (bfqq->new_bfqq) return bfqq->new_bfqq;
+  // Stable merging, once both queues have run for a while. Merging with a
+  // close cooperator found by position (bfq_find_close_cooperator) is not
+  // modelled.
+  const std::uint64_t late = kStableMergingMs * core::kNsPerMs;
+  const std::uint64_t now = jiffies(bfqd);
+  if (!bfqd->nonrot_with_queueing && bic && bfqq->has(BFQQF_sync) && bic->stable_merge_bfqq &&
+      !bfqq->has(BFQQF_just_created) && time_before(bfqq->split_time + late, now) &&
+      time_before(bfqq->creation_time + late, now))
+    return bfq_setup_stable_merge(bfqd, bfqq, bic->stable_merge_bfqq, bic);
+  return nullptr;
+}
+
+void bfq_merge_bfqqs(BfqData* bfqd, BfqIoCq* bic, BfqQueue* bfqq, BfqQueue* new_bfqq) {
+  // (The kernel saves bfqq's state in the bic to restore it on a split;
+  // stably merged queues are never split.)
+  if (bfqq->has(BFQQF_IO_bound)) new_bfqq->mark(BFQQF_IO_bound);
+  bfqq->clear(BFQQF_IO_bound);
+  // The shared queue inherits a raising period in progress.
+  if (new_bfqq->wr_coeff == 1 && bfqq->wr_coeff > 1) {
+    new_bfqq->wr_coeff = bfqq->wr_coeff;
+    new_bfqq->wr_cur_max_time = bfqq->wr_cur_max_time;
+    new_bfqq->last_wr_start_finish = bfqq->last_wr_start_finish;
+    new_bfqq->wr_start_at_switch_to_srt = bfqq->wr_start_at_switch_to_srt;
+    if (new_bfqq->has(BFQQF_busy)) bfqd->wr_busy_queues++;
+    new_bfqq->entity.prio_changed = true;
+  }
+  if (bfqq->wr_coeff > 1) {
+    bfqq->wr_coeff = 1;
+    bfqq->entity.prio_changed = true;
+    if (bfqq->has(BFQQF_busy)) bfqd->wr_busy_queues--;
+  }
+  bic_set_bfqq(bic, new_bfqq, true);
+  new_bfqq->mark(BFQQF_coop);
+  new_bfqq->bic = nullptr;  // shared: no single process owns it
+  new_bfqq->pid = -1;
+  bfqq->bic = nullptr;
+  if (bfqd->last_bfqq_created == bfqq) bfqd->last_bfqq_created = new_bfqq;
+  bfq_release_process_ref(bfqd, bfqq);
 }
 
 }  // namespace bfq

@@ -308,8 +308,10 @@ Result run_iostack(const Host& host, const Scenario& sc) {
   EXPECT_TRUE(set_policy_all_threads(SCHED_FIFO));
   Reader readers[2];
   const auto end = Clock::now() + kRunTime;
-  std::thread t0([&] { readers[0].run(dev->disk(), sc.r[0], 0, end, &res.bytes[0], &res.reads[0]); });
-  std::thread t1([&] { readers[1].run(dev->disk(), sc.r[1], 1, end, &res.bytes[1], &res.reads[1]); });
+  std::thread t0(
+      [&] { readers[0].run(dev->disk(), sc.r[0], 0, end, &res.bytes[0], &res.reads[0]); });
+  std::thread t1(
+      [&] { readers[1].run(dev->disk(), sc.r[1], 1, end, &res.bytes[1], &res.reads[1]); });
   t0.join();
   t1.join();
   dev.reset();
@@ -324,7 +326,8 @@ const Scenario kScenarios[] = {
      {{kBe4, 256u << 10, false, "seq"}, {kBe4, 4u << 10, true, "rand"}},
      0.15},
     {"real-time 4 vs best-effort 4, both sequential 256k",
-     {{task::prio_value(task::kClassRt, 4), 256u << 10, false, "rt"}, {kBe4, 256u << 10, false, "be"}},
+     {{task::prio_value(task::kClassRt, 4), 256u << 10, false, "rt"},
+      {kBe4, 256u << 10, false, "be"}},
      0.10},
     {"best-effort 0 vs best-effort 7, both sequential 256k",
      {{task::prio_value(task::kClassBe, 0), 256u << 10, false, "be0"},
@@ -342,12 +345,13 @@ TEST(BfqShareDiff, SharesOfServiceMatchTheKernel) {
     ASSERT_TRUE(host.join_cgroup());
     const Result ours = run_iostack(host, sc);
     host.leave_cgroup();
-    std::printf("%s\n  kernel:  %s %.1f%% (%lu MiB, %lu reads)  %s %.1f%% (%lu MiB, %lu reads)\n"
-                "  iostack: %s %.1f%% (%lu MiB, %lu reads)  %s %.1f%% (%lu MiB, %lu reads)\n",
-                sc.name, sc.r[0].what, 100 * kernel.share(), kernel.bytes[0] >> 20, kernel.reads[0],
-                sc.r[1].what, 100 * (1 - kernel.share()), kernel.bytes[1] >> 20, kernel.reads[1],
-                sc.r[0].what, 100 * ours.share(), ours.bytes[0] >> 20, ours.reads[0], sc.r[1].what,
-                100 * (1 - ours.share()), ours.bytes[1] >> 20, ours.reads[1]);
+    std::printf(
+        "%s\n  kernel:  %s %.1f%% (%lu MiB, %lu reads)  %s %.1f%% (%lu MiB, %lu reads)\n"
+        "  iostack: %s %.1f%% (%lu MiB, %lu reads)  %s %.1f%% (%lu MiB, %lu reads)\n",
+        sc.name, sc.r[0].what, 100 * kernel.share(), kernel.bytes[0] >> 20, kernel.reads[0],
+        sc.r[1].what, 100 * (1 - kernel.share()), kernel.bytes[1] >> 20, kernel.reads[1],
+        sc.r[0].what, 100 * ours.share(), ours.bytes[0] >> 20, ours.reads[0], sc.r[1].what,
+        100 * (1 - ours.share()), ours.bytes[1] >> 20, ours.reads[1]);
     std::fflush(stdout);
     RecordProperty(std::string(sc.r[0].what) + "_kernel_pct", std::to_string(100 * kernel.share()));
     RecordProperty(std::string(sc.r[0].what) + "_iostack_pct", std::to_string(100 * ours.share()));

@@ -319,3 +319,85 @@ TEST_F(BfqDispatch, StrictGuaranteesServeOneRequestAtATime) {
 
 }  // namespace
 }  // namespace iostack::sched::test
+
+namespace iostack::sched::test {
+namespace {
+
+// Stable merging: a process whose queue was created within 180 ms of
+// another of the same priority is merged into that queue after 600 ms,
+// unless idling for its own queue would pay off.
+class BfqMerge : public BfqDispatch {
+ protected:
+  // Runs both readers for `ms` of virtual time, 5 ms per request.
+  void run_for(Proc* a, Proc* b, unsigned ms) {
+    unsigned n = 0;
+    backlogged({a, b}, ~0ull, 8, [&](Request*) {
+      advance_ms(5);
+      if (++n * 5 >= ms) stop_ = true;
+    });
+  }
+  std::map<int, std::uint64_t> backlogged(std::vector<Proc*> procs, std::uint64_t,
+                                          std::uint32_t rq_sectors,
+                                          const std::function<void(Request*)>& each) {
+    stop_ = false;
+    auto& owner = owner_;  // requests left queued by an earlier run stay owned
+    if (owner.empty())
+      for (Proc* p : procs)
+        for (int i = 0; i < 4; ++i) owner[read_next(p, rq_sectors)] = p;
+    while (!stop_) {
+      Request* rq = dispatch();
+      if (!rq) {
+        if (!clock_.run_one()) break;
+        continue;
+      }
+      each(rq);
+      Proc* p = owner[rq];
+      complete(rq);
+      owner[read_next(p, rq_sectors)] = p;
+    }
+    return {};
+  }
+  bool shared() {
+    for (const auto& q : bfq_->queues())
+      if (q.sync && q.pid == -1) return true;
+    return false;
+  }
+  unsigned sync_queues() {
+    unsigned n = 0;
+    for (const auto& q : bfq_->queues()) n += q.sync;
+    return n;
+  }
+  bool stop_ = false;
+  std::map<Request*, Proc*> owner_;
+};
+
+TEST_F(BfqMerge, RaisedReadersStartedTogetherShareOneQueueAfter600Ms) {
+  Proc* a = proc(100, kBe4, 0);
+  Proc* b = proc(200, kBe4, 1u << 30);
+  run_for(a, b, 500);
+  EXPECT_FALSE(shared());
+  run_for(a, b, 1500);
+  EXPECT_TRUE(shared());
+  // b's own queue went away once its last requests were served.
+  EXPECT_EQ(sync_queues(), 1u);
+}
+
+TEST_F(BfqMerge, NoMergeWhenIdlingServesASequentialReader) {
+  set("low_latency", "0");
+  Proc* a = proc(100, kBe4, 0);
+  Proc* b = proc(200, kBe4, 1u << 30);
+  run_for(a, b, 2000);
+  EXPECT_FALSE(shared());
+  EXPECT_EQ(sync_queues(), 2u);
+}
+
+TEST_F(BfqMerge, NoMergeAcrossPriorities) {
+  Proc* a = proc(100, kBe4, 0);
+  Proc* b = proc(200, task::prio_value(task::kClassBe, 3), 1u << 30);
+  run_for(a, b, 2000);
+  EXPECT_FALSE(shared());
+  EXPECT_EQ(sync_queues(), 2u);
+}
+
+}  // namespace
+}  // namespace iostack::sched::test
