@@ -185,7 +185,8 @@ bool bfq_bfqq_update_budg_for_activation(BfqData* bfqd, BfqQueue* bfqq, bool arr
 }
 
 void bfq_update_bfqq_wr_on_rq_arrival(BfqData* bfqd, BfqQueue* bfqq, unsigned old_wr_coeff,
-                                      bool wr_or_deserves_wr, bool interactive, bool soft_rt) {
+                                      bool wr_or_deserves_wr, bool interactive, bool in_burst,
+                                      bool soft_rt) {
   if (old_wr_coeff == 1 && wr_or_deserves_wr) {
     if (interactive) {
       bfqq->service_from_wr = 0;
@@ -202,6 +203,8 @@ void bfq_update_bfqq_wr_on_rq_arrival(BfqData* bfqd, BfqQueue* bfqq, unsigned ol
     if (interactive) {
       bfqq->wr_coeff = bfqd->wr_coeff;
       bfqq->wr_cur_max_time = bfq_wr_duration(bfqd);
+    } else if (in_burst) {
+      bfqq->wr_coeff = 1;
     } else if (soft_rt) {
       if (bfqq->wr_cur_max_time != bfqd->wr_rt_max_time) {
         bfqq->wr_start_at_switch_to_srt = bfqq->last_wr_start_finish;
@@ -232,21 +235,28 @@ void bfq_bfqq_handle_idle_busy_switch(BfqData* bfqd, BfqQueue* bfqq, unsigned ol
   const bool totally_seeky = bfqq->seek_history == ~0u;
   // Only queues of the default weight (BE level 4) are raised (Linux 6.x).
   const bool default_weight = bfqq->entity.new_weight == bfq_ioprio_to_weight(kBfqDefaultIoprio);
-  const bool soft_rt = bfqd->wr_max_softrt_rate > 0 && !totally_seeky &&
+  const bool in_burst = bfqq->has(BFQQF_in_large_burst);
+  const bool soft_rt = bfqd->wr_max_softrt_rate > 0 && !totally_seeky && !in_burst &&
                        time_before(bfqq->soft_rt_next_start, now) && bfqq->dispatched == 0 &&
                        default_weight;
-  *interactive = idle_for_long_time && default_weight;
+  *interactive = !in_burst && idle_for_long_time && default_weight;
   const bool wr_or_deserves_wr =
       bfqd->low_latency &&
       (bfqq->wr_coeff > 1 || (bfqq->has(BFQQF_sync) && bfqq->bic && (*interactive || soft_rt)));
   const bool wants_to_preempt = bfq_bfqq_update_budg_for_activation(bfqd, bfqq, arrived_in_time);
+  // Idle for much longer than an interactive queue: its burst is over.
+  if (!bfqq->has(BFQQF_just_created) && idle_for_long_time &&
+      time_before(bfqq->budget_timeout + 10000 * core::kNsPerMs, now)) {
+    if (bfqq->burst_node.linked()) bfqq->burst_node.del();
+    bfqq->clear(BFQQF_in_large_burst);
+  }
   bfqq->clear(BFQQF_just_created);
 
   if (bfqd->low_latency) {
     if (time_after(bfqq->split_time, now)) bfqq->split_time = now - bfqd->wr_min_idle_time - 1;
     if (time_before(bfqq->split_time + bfqd->wr_min_idle_time, now)) {
       bfq_update_bfqq_wr_on_rq_arrival(bfqd, bfqq, old_wr_coeff, wr_or_deserves_wr, *interactive,
-                                       soft_rt);
+                                       in_burst, soft_rt);
       if (old_wr_coeff != bfqq->wr_coeff) bfqq->entity.prio_changed = true;
     }
   }
@@ -616,7 +626,9 @@ void bfq_update_wr_data(BfqData* bfqd, BfqQueue* bfqq) {
   BfqEntity* e = &bfqq->entity;
   if (bfqq->wr_coeff > 1) {
     const std::uint64_t now = jiffies(bfqd);
-    if (time_before(bfqq->last_wr_start_finish + bfqq->wr_cur_max_time, now)) {
+    if (bfqq->has(BFQQF_in_large_burst)) {
+      bfq_bfqq_end_wr(bfqq);
+    } else if (time_before(bfqq->last_wr_start_finish + bfqq->wr_cur_max_time, now)) {
       if (bfqq->wr_cur_max_time != bfqd->wr_rt_max_time ||
           time_before(bfqq->wr_start_at_switch_to_srt + bfq_wr_duration(bfqd), now)) {
         bfq_bfqq_end_wr(bfqq);
@@ -783,6 +795,11 @@ void bfq_end_wr(BfqData* bfqd) {
 void bfq_put_queue(BfqQueue* bfqq) {
   if (--bfqq->ref) return;
   if (bfqq->bfqd->last_bfqq_created == bfqq) bfqq->bfqd->last_bfqq_created = nullptr;
+  if (bfqq->burst_node.linked()) {
+    bfqq->burst_node.del();
+    // A process that exits no longer counts in the burst.
+    if (bfqq->bic && bfqq->bfqd->burst_size > 0) bfqq->bfqd->burst_size--;
+  }
   bfqq->all_node.del();
   delete bfqq;
 }
@@ -925,6 +942,7 @@ Bfq::~Bfq() {
   d_.icqs.clear();
   core::LockGuard g(d_.lock);
   while (!d_.dispatch.empty()) d_.dispatch.first()->del();
+  while (!d_.burst_list.empty()) d_.burst_list.first()->del();
   bfq_forget_all_idle(&d_);
   bfq_put_async_queues(&d_);
   // Whatever a test left queued.

@@ -124,6 +124,7 @@ enum BfqqFlag : unsigned {
   BFQQF_IO_bound = 1u << 7,
   BFQQF_softrt_update = 1u << 8,
   BFQQF_coop = 1u << 9,  // shared by merged processes
+  BFQQF_in_large_burst = 1u << 10,
 };
 
 // struct bfq_ttime.
@@ -150,7 +151,8 @@ struct BfqQueue {
   int dispatched = 0;
   unsigned flags = 0;
   core::ListHead fifo;
-  core::ListHead all_node;  // on Bfq::all_queues_
+  core::ListHead all_node;    // on BfqData::all_queues
+  core::ListHead burst_node;  // on BfqData::burst_list while in the current burst
   unsigned short ioprio = 0, ioprio_class = 0;
   unsigned short new_ioprio = 0, new_ioprio_class = 0;
   int max_budget = 0;
@@ -242,6 +244,14 @@ struct BfqData {
   BfqQueue* bio_bfqq = nullptr;  // the merging bio's queue (bfq_bio_merge)
   BfqIoCq* bio_bic = nullptr;
   BfqQueue* last_bfqq_created = nullptr;  // candidate for stable merging
+
+  // Large-burst detection: queues created shortly after each other.
+  core::ListHead burst_list;
+  int burst_size = 0;
+  bool large_burst = false;
+  std::uint64_t last_ins_in_burst = 0;  // jiffies (ns)
+  int large_burst_thresh = 8;
+  std::uint64_t burst_interval = 180 * core::kNsPerMs;
 
   BfqQueue* async_bfqq[2][8] = {};  // [RT, BE][level]
   BfqQueue* async_idle_bfqq = nullptr;

@@ -276,6 +276,40 @@ void bfq_put_async_queues(BfqData* bfqd) {
   }
 }
 
+// bfq_handle_burst: queues created within burst_interval of each other form
+// a burst; from large_burst_thresh queues on, the burst is large and its
+// queues are neither raised nor (for throughput's sake) idled for alone.
+void bfq_handle_burst(BfqData* bfqd, BfqQueue* bfqq) {
+  const std::uint64_t now = jiffies(bfqd);
+  // Already in the burst, or split (from a merge) less than 10 ms ago.
+  if (bfqq->burst_node.linked() || bfqq->has(BFQQF_in_large_burst) ||
+      !time_before(bfqq->split_time + 10 * core::kNsPerMs, now))
+    return;
+  if (time_before(bfqd->last_ins_in_burst + bfqd->burst_interval, now)) {
+    // bfq_reset_burst_list: a new burst, maybe starting with bfqq.
+    bfqd->large_burst = false;
+    while (!bfqd->burst_list.empty()) bfqd->burst_list.first()->del();
+    if (bfq_tot_busy_queues(bfqd) == 0) {
+      bfqq->burst_node.add_head(&bfqd->burst_list);
+      bfqd->burst_size = 1;
+    } else {
+      bfqd->burst_size = 0;
+    }
+  } else if (bfqd->large_burst) {
+    bfqq->mark(BFQQF_in_large_burst);
+  } else if (++bfqd->burst_size == bfqd->large_burst_thresh) {
+    // bfq_add_to_burst: large now; mark everyone and drop the list.
+    bfqd->large_burst = true;
+    for (core::ListHead* n = bfqd->burst_list.first(); n != &bfqd->burst_list; n = n->next)
+      core::list_entry<BfqQueue, &BfqQueue::burst_node>(n)->mark(BFQQF_in_large_burst);
+    bfqq->mark(BFQQF_in_large_burst);
+    while (!bfqd->burst_list.empty()) bfqd->burst_list.first()->del();
+  } else {
+    bfqq->burst_node.add_head(&bfqd->burst_list);
+  }
+  bfqd->last_ins_in_burst = now;
+}
+
 // bfq_init_rq: the request's queue, set up at insertion or merge time.
 BfqQueue* bfq_init_rq(BfqData* bfqd, Request* rq) {
   BfqIoCq* bic = rq_bic(rq);
@@ -293,6 +327,10 @@ BfqQueue* bfq_init_rq(BfqData* bfqd, Request* rq) {
   rq->elv_priv[1] = bfqq;
   // Owned by this process alone.
   if (!bfqq->new_bfqq && bfqq_process_refs(bfqq) == 1) bfqq->bic = bic;
+  // A new queue may belong to a burst, if one is going on or nothing else
+  // is active.
+  if (bfqq->has(BFQQF_just_created) && (bfqd->burst_size > 0 || bfq_tot_busy_queues(bfqd) == 0))
+    bfq_handle_burst(bfqd, bfqq);
   return bfqq;
 }
 

@@ -61,6 +61,9 @@ class KernelBfq {
     dev_ = sh("losetup --find --show " + file_ + " 2>/dev/null");
     if (dev_.empty()) return *why = "losetup could not attach a loop device", false;
     sys_ = fs::path("/sys/block") / fs::path(dev_).filename() / "queue";
+    // A fresh instance: a detached loop device keeps its scheduler and
+    // tunables for the next user.
+    sysfs_write(sys_ / "scheduler", "none");
     if (sysfs_write(sys_ / "scheduler", "bfq") != 0)
       return *why = "bfq is not available in this kernel", false;
     return true;

@@ -401,3 +401,44 @@ TEST_F(BfqMerge, NoMergeAcrossPriorities) {
 
 }  // namespace
 }  // namespace iostack::sched::test
+
+namespace iostack::sched::test {
+namespace {
+
+// Large bursts: from the 8th queue created within 180 ms of the previous
+// one, the queues of the burst are not weight-raised (a service starting
+// many workers, not an application the user waits for).
+TEST_F(BfqDispatch, SevenQueuesCreatedTogetherAreRaised) {
+  for (int i = 0; i < 7; ++i) read_next(proc(100 + i, kBe4, block::sector_t(i) << 24));
+  for (const auto& q : bfq_->queues()) EXPECT_EQ(q.wr_coeff, 30u) << q.pid;
+}
+
+TEST_F(BfqDispatch, TheEighthQueueMakesTheBurstLarge) {
+  for (int i = 0; i < 8; ++i) {
+    read_next(proc(100 + i, kBe4, block::sector_t(i) << 24));
+    advance_ms(20);  // within burst_interval of the previous one
+  }
+  std::map<int, unsigned> wr;
+  for (const auto& q : bfq_->queues()) wr[q.pid] = q.wr_coeff;
+  EXPECT_EQ(wr[100], 30u);  // raised when it came, before the burst was large
+  EXPECT_EQ(wr[107], 1u);
+  // Dispatching ends the raising of every queue of the burst.
+  for (;;) {
+    if (Request* rq = dispatch())
+      complete(rq);
+    else if (!clock_.run_one())  // idling: let the timer end it
+      break;
+  }
+  for (const auto& q : bfq_->queues()) EXPECT_EQ(q.wr_coeff, 1u) << q.pid;
+}
+
+TEST_F(BfqDispatch, QueuesFarApartAreNoBurst) {
+  for (int i = 0; i < 8; ++i) {
+    read_next(proc(100 + i, kBe4, block::sector_t(i) << 24));
+    advance_ms(200);  // beyond burst_interval
+  }
+  for (const auto& q : bfq_->queues()) EXPECT_EQ(q.wr_coeff, 30u) << q.pid;
+}
+
+}  // namespace
+}  // namespace iostack::sched::test
