@@ -278,6 +278,15 @@ void bfq_bfqq_handle_idle_busy_switch(BfqData* bfqd, BfqQueue* bfqq, unsigned ol
     bfq_bfqq_expire(bfqd, in_serv, false, BfqExpire::PREEMPTED);
 }
 
+// bfq_reset_inject_limit: a short think time starts with no injection (an
+// injected request could delay the queue's next one), a long one with one.
+void bfq_reset_inject_limit(BfqData* bfqd, BfqQueue* bfqq) {
+  bfqq->last_serv_time_ns = 0;
+  bfqd->waited_rq = nullptr;
+  bfqq->inject_limit = bfqq->has(BFQQF_has_short_ttime) ? 0 : 1;
+  bfqq->decrease_time_jif = jiffies(bfqd);
+}
+
 // bfq_update_io_intensity: I/O-bound while idle less than a fifth of the
 // time, over a window halved every 200 ms.
 void bfq_update_io_intensity(BfqQueue* bfqq, std::uint64_t now) {
@@ -303,6 +312,22 @@ void bfq_add_request(BfqData* bfqd, Request* rq) {
   bfqq->queued[block::rq_is_sync(rq)]++;
   bfqd->queued.fetch_add(1, std::memory_order_relaxed);
 
+  if (bfqq->has(BFQQF_sync) && rq_bic(rq) && rq_bic(rq)->requests <= 1) {
+    const std::uint64_t now = jiffies(bfqd);
+    // Let the inject limit drop again if the workload changed.
+    if (!time_after(bfqq->decrease_time_jif + 1000 * core::kNsPerMs, now))
+      bfq_reset_inject_limit(bfqd, bfqq);
+    // The first request of an empty in-service queue: measure its total
+    // service time, with no injection or with the current limit's.
+    if (bfqq == bfqd->in_service_queue &&
+        (bfqd->rq_in_driver == 0 ||
+         (bfqq->last_serv_time_ns > 0 && bfqd->rqs_injected && bfqd->rq_in_driver > 0)) &&
+        !time_after(bfqq->decrease_time_jif + 10 * core::kNsPerMs, now)) {
+      bfqd->last_empty_occupied_ns = ktime(bfqd);
+      bfqd->wait_dispatch = true;
+      if (bfqd->rq_in_driver == 0) bfqd->rqs_injected = false;
+    }
+  }
   if (bfqq->has(BFQQF_sync)) bfq_update_io_intensity(bfqq, ktime(bfqd));
   bfqq->sort_list.insert(*rq);
   Request* prev = bfqq->next_rq;
@@ -404,6 +429,7 @@ void bfq_arm_slice_timer(BfqData* bfqd) {
   else if (bfqq->wr_coeff > 1)
     sl = std::max<std::uint64_t>(sl, 20 * core::kNsPerMs);
   bfqd->last_idling_start = ktime(bfqd);
+  bfqd->last_idling_start_jiffies = jiffies(bfqd);
   bfqd->clock->arm(&bfqd->idle_slice_timer, bfqd->last_idling_start + sl);
 }
 
@@ -587,8 +613,37 @@ bool bfq_bfqq_must_idle(BfqQueue* bfqq) {
   return bfqq->sort_list.empty() && bfq_better_to_idle(bfqq);
 }
 
-// bfq_select_queue. Request injection (serving other queues while the
-// in-service one idles) is not modelled: an idling queue keeps the device.
+// bfq_choose_bfqq_for_injection: a queue whose next request may go to the
+// device while the in-service queue is idled for, as long as fewer than
+// its inject_limit requests are in flight.
+BfqQueue* bfq_choose_bfqq_for_injection(BfqData* bfqd) {
+  BfqQueue* in_serv = bfqd->in_service_queue;
+  unsigned limit = in_serv->inject_limit;
+  // Not raised, or with a long think time: injection from any queue.
+  const bool in_serv_always_inject = in_serv->wr_coeff == 1 || !in_serv->has(BFQQF_has_short_ttime);
+  // The kernel adds slice_idle (ns) to a jiffies count here.
+  if (limit == 0 && in_serv->last_serv_time_ns == 0 && in_serv->has(BFQQF_wait_request) &&
+      !time_after(bfqd->last_idling_start_jiffies + jiffies_ns(bfqd->slice_idle), jiffies(bfqd)))
+    limit = 1;
+  if (bfqd->rq_in_driver >= static_cast<int>(limit)) return nullptr;
+  for (core::ListHead* n = bfqd->active_list.first(); n != &bfqd->active_list; n = n->next) {
+    BfqQueue* bfqq = core::list_entry<BfqQueue, &BfqQueue::active_node>(n);
+    if (!bfqq->sort_list.empty() && (in_serv_always_inject || bfqq->wr_coeff > 1) &&
+        bfq_serv_to_charge(bfqd, bfqq->next_rq, bfqq) <= bfq_bfqq_budget_left(bfqq)) {
+      // One large request at a time on a non-rotational device.
+      if (bfqd->nonrot && block::blk_rq_sectors(bfqq->next_rq) >= kSectThrNonrot &&
+          bfqd->rq_in_driver >= 1)
+        continue;
+      bfqd->rqs_injected = true;
+      return bfqq;
+    }
+  }
+  return nullptr;
+}
+
+// bfq_select_queue. Waker queues (whose completions wake the in-service
+// one) are not tracked, so only the same process's async queue and the
+// general injection are tried while idling.
 BfqQueue* bfq_select_queue(BfqData* bfqd) {
   BfqExpire reason = BfqExpire::BUDGET_TIMEOUT;
   BfqQueue* bfqq = bfqd->in_service_queue;
@@ -610,9 +665,20 @@ check_queue:
     return bfqq;
   }
   // Empty: keep it while idling for it, or while its requests in flight
-  // may bring more.
-  if (bfqq->has(BFQQF_wait_request) || (bfqq->dispatched != 0 && bfq_better_to_idle(bfqq)))
+  // may bring more; meanwhile requests of other queues may be injected.
+  if (bfqq->has(BFQQF_wait_request) || (bfqq->dispatched != 0 && bfq_better_to_idle(bfqq))) {
+    BfqQueue* async_bfqq = bfqq->bic ? bfqq->bic->bfqq[0] : nullptr;
+    // The same process's async I/O cannot hurt it.
+    if (async_bfqq && async_bfqq->has(BFQQF_busy) && async_bfqq->next_rq &&
+        rq_bic(async_bfqq->next_rq) == bfqq->bic &&
+        bfq_serv_to_charge(bfqd, async_bfqq->next_rq, async_bfqq) <=
+            bfq_bfqq_budget_left(async_bfqq))
+      return async_bfqq;
+    if (!idling_boosts_thr_without_issues(bfqd, bfqq) &&
+        (bfqq->wr_coeff == 1 || bfqd->wr_busy_queues > 1 || !bfqq->has(BFQQF_has_short_ttime)))
+      return bfq_choose_bfqq_for_injection(bfqd);
     return nullptr;
+  }
   reason = BfqExpire::NO_MORE_REQUESTS;
 expire:
   bfq_bfqq_expire(bfqd, bfqq, false, reason);
@@ -649,6 +715,10 @@ void bfq_update_wr_data(BfqData* bfqd, BfqQueue* bfqq) {
 Request* bfq_dispatch_rq_from_bfqq(BfqData* bfqd, BfqQueue* bfqq) {
   Request* rq = bfqq->next_rq;
   bfq_bfqq_served(bfqq, bfq_serv_to_charge(bfqd, rq, bfqq));
+  if (bfqq == bfqd->in_service_queue && bfqd->wait_dispatch) {
+    bfqd->wait_dispatch = false;
+    bfqd->waited_rq = rq;
+  }
   bfq_dispatch_remove(bfqd, rq);
   if (bfqq != bfqd->in_service_queue) return rq;
   bfq_update_wr_data(bfqd, bfqq);
@@ -693,10 +763,16 @@ void bfq_update_has_short_ttime(BfqData* bfqd, BfqQueue* bfqq) {
   if (!bfqq->bic || bfqq->bic->icq.ioc->active_ref.load(std::memory_order_relaxed) == 0 ||
       (bfqq->ttime.ttime_samples > 80 && bfqq->ttime.ttime_mean > bfqd->slice_idle >> 1))
     has_short_ttime = false;
+  const bool state_changed = has_short_ttime != bfqq->has(BFQQF_has_short_ttime);
   if (has_short_ttime)
     bfqq->mark(BFQQF_has_short_ttime);
   else
     bfqq->clear(BFQQF_has_short_ttime);
+  // The limit follows the think time until a base service time is known.
+  if (state_changed && bfqq->last_serv_time_ns == 0 &&
+      (!time_after(bfqq->decrease_time_jif + 100 * core::kNsPerMs, jiffies(bfqd)) ||
+       !has_short_ttime))
+    bfq_reset_inject_limit(bfqd, bfqq);
 }
 
 void bfq_rq_enqueued(BfqData* bfqd, BfqQueue* bfqq, Request* rq) {
@@ -733,6 +809,35 @@ void bfq_update_hw_tag(BfqData* bfqd) {
 }
 
 }  // namespace
+
+// bfq_update_inject_limit, on completion of the first request after the
+// queue became non-empty in service: its total service time without
+// injection is the base; with injection, a time within 1.5 times the base
+// raises the limit, a longer one lowers it.
+void bfq_update_inject_limit(BfqData* bfqd, BfqQueue* bfqq) {
+  const std::uint64_t tot_time_ns = ktime(bfqd) - bfqd->last_empty_occupied_ns;
+  const unsigned old_limit = bfqq->inject_limit;
+  if (bfqq->last_serv_time_ns > 0 && bfqd->rqs_injected) {
+    const std::uint64_t threshold = (bfqq->last_serv_time_ns * 3) >> 1;
+    if (tot_time_ns >= threshold && old_limit > 0) {
+      bfqq->inject_limit--;
+      bfqq->decrease_time_jif = jiffies(bfqd);
+    } else if (tot_time_ns < threshold &&
+               old_limit <= static_cast<unsigned>(bfqd->max_rq_in_driver)) {
+      bfqq->inject_limit++;
+    }
+  }
+  // rq_in_driver == 1: only this request was in flight.
+  if ((bfqq->last_serv_time_ns == 0 && bfqd->rq_in_driver == 1) ||
+      tot_time_ns < bfqq->last_serv_time_ns) {
+    if (bfqq->last_serv_time_ns == 0) bfqq->inject_limit = std::max(1u, old_limit);
+    bfqq->last_serv_time_ns = tot_time_ns;
+  } else if (!bfqd->rqs_injected && bfqd->rq_in_driver == 1) {
+    bfqq->last_serv_time_ns = tot_time_ns;
+  }
+  bfqd->waited_rq = nullptr;
+  bfqd->rqs_injected = false;
+}
 
 void bfq_completed_request(BfqData* bfqd, BfqQueue* bfqq) {
   bfq_update_hw_tag(bfqd);
@@ -833,6 +938,9 @@ void bfq_bfqq_expire(BfqData* bfqd, BfqQueue* bfqq, bool compensate, BfqExpire r
     else if (bfqq->dispatched > 0)
       bfqq->mark(BFQQF_softrt_update);
   }
+  // No total service time to measure any more.
+  bfqd->rqs_injected = bfqd->wait_dispatch = false;
+  bfqd->waited_rq = nullptr;
   bfq_bfqq_recalc_budget(bfqd, bfqq, reason);
   if (bfq_bfqq_expire_raw(bfqd, bfqq, reason)) return;  // freed
   if (!bfqq->has(BFQQF_busy) && reason != BfqExpire::BUDGET_TIMEOUT &&
@@ -1098,7 +1206,9 @@ void Bfq::completed_request(Request* rq, std::uint64_t) {
   BfqQueue* bfqq = rq_bfqq(rq);
   if (!bfqq) return;
   core::LockGuard g(d_.lock);
+  if (rq == d_.waited_rq) bfq_update_inject_limit(&d_, bfqq);
   bfq_completed_request(&d_, bfqq);  // may drop the weight counter's reference
+  if (BfqIoCq* bic = rq_bic(rq)) bic->requests--;
   rq->elv_priv[1] = nullptr;
   bfqq->allocated--;
   bfq_put_queue(bfqq);
@@ -1110,10 +1220,13 @@ void Bfq::requeue_request(Request* rq) {
   BfqQueue* bfqq = rq_bfqq(rq);
   if (!bfqq) return;
   core::LockGuard g(d_.lock);
-  if (rq->rb_node.is_linked())
+  if (rq->rb_node.is_linked()) {
     bfq_remove_request(&d_, rq);
-  else
+  } else {
+    if (rq == d_.waited_rq) bfq_update_inject_limit(&d_, bfqq);
     bfq_completed_request(&d_, bfqq);
+  }
+  if (BfqIoCq* bic = rq_bic(rq)) bic->requests--;
   rq->elv_priv[1] = nullptr;
   bfqq->allocated--;
   bfq_put_queue(bfqq);
@@ -1124,6 +1237,7 @@ void Bfq::finish_request(Request* rq) {
     // Never dispatched (merged away, or freed unissued).
     core::LockGuard g(d_.lock);
     if (rq->rb_node.is_linked()) bfq_remove_request(&d_, rq);
+    if (BfqIoCq* bic = rq_bic(rq)) bic->requests--;
     rq->elv_priv[1] = nullptr;
     bfqq->allocated--;
     bfq_put_queue(bfqq);

@@ -110,6 +110,7 @@ struct BfqIoCq {
   // merged with once both have run a while (bfq_iocq_bfqq_data).
   BfqQueue* stable_merge_bfqq = nullptr;
   bool stably_merged = false;
+  int requests = 0;  // its requests in the scheduler or the device
 };
 
 // bfqq->flags (BFQQF_*).
@@ -151,8 +152,14 @@ struct BfqQueue {
   int dispatched = 0;
   unsigned flags = 0;
   core::ListHead fifo;
-  core::ListHead all_node;    // on BfqData::all_queues
-  core::ListHead burst_node;  // on BfqData::burst_list while in the current burst
+  core::ListHead all_node;     // on BfqData::all_queues
+  core::ListHead burst_node;   // on BfqData::burst_list while in the current burst
+  core::ListHead active_node;  // on BfqData::active_list while on an active tree
+  // Injection: how many requests of other queues may be in flight while
+  // this one, in service, is idled for (bfq_update_inject_limit).
+  unsigned inject_limit = 0;
+  std::uint64_t last_serv_time_ns = 0;
+  std::uint64_t decrease_time_jif = 0;
   unsigned short ioprio = 0, ioprio_class = 0;
   unsigned short new_ioprio = 0, new_ioprio_class = 0;
   int max_budget = 0;
@@ -244,6 +251,15 @@ struct BfqData {
   BfqQueue* bio_bfqq = nullptr;  // the merging bio's queue (bfq_bio_merge)
   BfqIoCq* bio_bic = nullptr;
   BfqQueue* last_bfqq_created = nullptr;  // candidate for stable merging
+
+  // Queues on an active tree, newest first (the injection candidates).
+  core::ListHead active_list;
+  // Injection state (bfq_update_inject_limit).
+  bool rqs_injected = false;
+  bool wait_dispatch = false;
+  block::Request* waited_rq = nullptr;
+  std::uint64_t last_empty_occupied_ns = 0;
+  std::uint64_t last_idling_start_jiffies = 0;
 
   // Large-burst detection: queues created shortly after each other.
   core::ListHead burst_list;

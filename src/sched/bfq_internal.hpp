@@ -61,6 +61,7 @@ void bfq_remove_request(BfqData* bfqd, block::Request* rq);
 void bfq_insert_request(BfqData* bfqd, block::Request* rq);  // __bfq_insert_request
 block::Request* bfq_dispatch(BfqData* bfqd);                 // __bfq_dispatch_request
 void bfq_completed_request(BfqData* bfqd, BfqQueue* bfqq);
+void bfq_update_inject_limit(BfqData* bfqd, BfqQueue* bfqq);
 void bfq_idle_slice_timer(BfqData* bfqd);
 void bfq_run_queues(BfqData* bfqd);  // blk_mq_run_hw_queues, or the tests' hook
 void bfq_put_queue(BfqQueue* bfqq);

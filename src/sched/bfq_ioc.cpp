@@ -64,6 +64,7 @@ void bfq_init_bfqq(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* bic, int pid, bool is
   }
   bfqq->ttime.last_end_request = ktime(bfqd) + 1;
   bfqq->creation_time = now;
+  bfqq->decrease_time_jif = now;
   bfqq->io_start_time = ktime(bfqd);
   bfqq->mark(BFQQF_IO_bound);
   bfqq->pid = pid;
@@ -324,6 +325,7 @@ BfqQueue* bfq_init_rq(BfqData* bfqd, Request* rq) {
   }
   bfqq->allocated++;
   bfqq->ref++;
+  bic->requests++;
   rq->elv_priv[1] = bfqq;
   // Owned by this process alone.
   if (!bfqq->new_bfqq && bfqq_process_refs(bfqq) == 1) bfqq->bic = bic;

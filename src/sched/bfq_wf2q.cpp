@@ -26,11 +26,13 @@ void bfq_get_entity(BfqEntity* e) { e->bfqq->ref++; }
 void bfq_active_insert(BfqServiceTree* st, BfqEntity* e) {
   st->active.insert(*e);
   e->tree = BfqEntity::Tree::ACTIVE;
+  e->bfqq->active_node.add_head(&e->bfqq->bfqd->active_list);
 }
 
 void bfq_active_extract(BfqServiceTree* st, BfqEntity* e) {
   st->active.erase(st->active.iterator_to(*e));
   e->tree = BfqEntity::Tree::NONE;
+  e->bfqq->active_node.del();
 }
 
 void bfq_idle_insert(BfqServiceTree* st, BfqEntity* e) {

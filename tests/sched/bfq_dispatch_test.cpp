@@ -442,3 +442,72 @@ TEST_F(BfqDispatch, QueuesFarApartAreNoBurst) {
 
 }  // namespace
 }  // namespace iostack::sched::test
+
+namespace iostack::sched::test {
+namespace {
+
+// Injection: while a random reader with the larger weight is idled for (its
+// share needs it, its throughput does not), the other queue's requests may
+// go to the device, up to the reader's inject limit, which its measured
+// service times raise from 0 to 1 and beyond. (On a rotational device that
+// queues one request at a time idling always pays, and nothing is injected.)
+class BfqNonrot : public BfqDispatch {
+ protected:
+  void SetUp() override {
+    rotational_ = false;
+    BfqDispatch::SetUp();
+  }
+};
+
+TEST_F(BfqNonrot, OtherQueuesAreInjectedWhileARandomReaderIsIdledFor) {
+  set("low_latency", "0");
+  Proc* a = proc(100, kBe0, 0);
+  Proc* b = proc(200, kBe4, 1u << 30);
+  std::map<Request*, Proc*> owner;
+  block::sector_t next_random = 0;
+  auto read_a = [&] {
+    next_random = (next_random + 7919) % 997 * 100000;  // far apart: seeky
+    Request* rq = make(a, next_random);
+    insert(rq);
+    owner[rq] = a;
+  };
+  read_a();
+  for (int i = 0; i < 4; ++i) owner[read_next(b)] = b;
+  unsigned injected = 0, served_b = 0;
+  for (int i = 0; i < 400; ++i) {
+    const int in_service_before = bfq_->in_service_pid();
+    Request* rq = dispatch();
+    if (!rq) {
+      if (!clock_.run_one()) break;
+      continue;
+    }
+    if (rq->pid == 200) {
+      ++served_b;
+      if (in_service_before == 100 && bfq_->in_service_pid() == 100) ++injected;
+    }
+    advance_ms(2);  // service time
+    Proc* p = owner[rq];
+    complete(rq);
+    if (p == a) {
+      // a thinks for 1 ms; the block layer runs the queue meanwhile.
+      if (Request* other = dispatch()) {
+        EXPECT_EQ(other->pid, 200);
+        if (bfq_->in_service_pid() == 100) ++injected;
+        ++served_b;
+        advance_ms(1);
+        complete(other);
+        owner[read_next(b)] = b;
+      } else {
+        advance_ms(1);
+      }
+      read_a();
+    } else {
+      owner[read_next(b)] = b;
+    }
+  }
+  EXPECT_GT(served_b, 0u);
+  EXPECT_GT(injected, 0u);
+}
+
+}  // namespace
+}  // namespace iostack::sched::test

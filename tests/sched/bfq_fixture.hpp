@@ -46,7 +46,7 @@ class BfqTest : public ::testing::Test {
 
   void SetUp() override {
     block::QueueLimits lim;
-    lim.rotational = true;
+    lim.rotational = rotational_;
     q_ = std::make_unique<block::RequestQueue>(&driver_, block::TagSetConfig{1, 64}, lim, &clock_);
     ASSERT_EQ(q_->set_elevator("bfq"), 0);
     bfq_ = dynamic_cast<Bfq*>(q_->elevator());
@@ -128,6 +128,7 @@ class BfqTest : public ::testing::Test {
   }
   void advance_ms(std::uint64_t ms) { clock_.advance_by(ms * core::kNsPerMs); }
 
+  bool rotational_ = true;  // set before SetUp for a non-rotational queue
   core::VirtualClock clock_{0};
   BfqHoldDriver driver_;
   std::vector<std::unique_ptr<BfqTestRq>> rqs_;
