@@ -32,6 +32,8 @@ struct HwCtx {
   std::atomic<bool> restart{false};
 
   core::Timer delay_timer;  // reruns a queue stuck on a busy driver
+  // When delay_timer fires if still armed (delayed_work_pending: now < it).
+  std::atomic<std::uint64_t> delay_expires{0};
 
   void* driver_data = nullptr;
   void* sched_data = nullptr;
