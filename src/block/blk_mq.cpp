@@ -232,6 +232,7 @@ bool dispatch_rq_list(HwCtx* hctx, core::ListHead* list) {
   {
     core::LockGuard lock(hctx->lock);
     list->splice_tail_init(&hctx->dispatch);  // list is ahead of anything newer
+    hctx->has_parked.store(true, std::memory_order_release);
   }
   if (busy) mark_restart(hctx);
   return false;
@@ -239,12 +240,14 @@ bool dispatch_rq_list(HwCtx* hctx, core::ListHead* list) {
 
 // Requests parked on hctx->dispatch go first, in order.
 bool dispatch_parked(HwCtx* hctx) {
+  if (!hctx->has_parked.load(std::memory_order_acquire)) return true;
   core::ListHead list;
   {
     core::LockGuard lock(hctx->lock);
     if (hctx->dispatch.empty()) return true;
     // Keep them in order: move the parked list to the local list's tail.
     hctx->dispatch.splice_tail_init(&list);
+    hctx->has_parked.store(false, std::memory_order_relaxed);
   }
   return dispatch_rq_list(hctx, &list);
 }
@@ -363,11 +366,7 @@ void blk_mq_submit_bio(Bio* bio) {
 
 void blk_mq_try_issue_directly(HwCtx* hctx, Request* rq) {
   // Anything parked ahead of us must go first.
-  bool parked;
-  {
-    core::LockGuard lock(hctx->lock);
-    parked = !hctx->dispatch.empty();
-  }
+  const bool parked = hctx->has_parked.load(std::memory_order_acquire);
   if (parked || hctx->run_state.load(std::memory_order_acquire) & kRunning) {
     blk_mq_insert_request(rq, INSERT_NONE);
     blk_mq_run_hw_queue(hctx);
@@ -438,6 +437,7 @@ void blk_mq_request_bypass_insert(Request* rq, bool at_head) {
     rq->queuelist.add_head(&hctx->dispatch);
   else
     rq->queuelist.add_tail(&hctx->dispatch);
+  hctx->has_parked.store(true, std::memory_order_release);
 }
 
 void blk_mq_run_hw_queue(HwCtx* hctx) {

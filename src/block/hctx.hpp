@@ -19,6 +19,9 @@ struct HwCtx {
 
   core::Mutex lock;
   core::ListHead dispatch GUARDED_BY(lock);  // requests to issue before anything else
+  // !dispatch.empty(), written under lock: list_empty_careful for the hot
+  // path, which then takes no lock when nothing is parked.
+  std::atomic<bool> has_parked{false};
 
   core::Mutex ctx_lock;                          // struct blk_mq_ctx's lock
   core::ListHead sw_queue GUARDED_BY(ctx_lock);  // requests queued without an elevator
