@@ -49,8 +49,10 @@ bool Runner::prepare(const std::vector<JobDef>& jobs, std::string* err) {
       // fio seeds every job differently unless told otherwise; clones too.
       const std::uint64_t seed = j.opts.randseed + 0x9e3779b97f4a7c15ull * (i * 1024 + c + 1) *
                                                        (j.opts.randrepeat ? 1 : now_ns());
-      auto w = std::make_unique<Worker>(j, static_cast<int>(c), impl_->targets.device_of(i),
-                                        impl_->targets.range_of(i), seed);
+      JobRange range;
+      if (!impl_->targets.clone_range(j, i, c, &range, err)) return false;
+      auto w = std::make_unique<Worker>(j, static_cast<int>(c), impl_->targets.device_of(i), range,
+                                        seed);
       w->set_thread_number(static_cast<int>(impl_->workers.size()) + 1);
       if (!w->setup(err)) return false;
       impl_->workers.push_back(std::move(w));

@@ -73,6 +73,7 @@ class Worker {
   void print_engine_stats() const;
   void drain();
   void sync_file();
+  void plan_verify_only();
 
   const JobDef& def_;
   const JobOptions& opts_;
