@@ -121,11 +121,9 @@ bool Targets::prepare(const std::vector<JobDef>& jobs, std::string* err) {
     }
     ranges_.push_back(r);
     std::uint64_t inc = o.offset_increment;
-    if (o.offset_increment_percent > 0) {
-      // A share of the device, aligned up to the smallest block size.
-      inc = static_cast<std::uint64_t>(static_cast<double>(cap) * o.offset_increment_percent / 100);
-      inc = (inc + min_bs - 1) / min_bs * min_bs;
-    }
+    if (o.offset_increment_percent > 0)
+      inc = static_cast<std::uint64_t>(o.offset_increment_percent) * cap / 100;
+    align_.push_back(o.offset_increment_percent > 0 ? min_bs : 0);
     increments_.push_back(inc);
   }
 
@@ -156,7 +154,10 @@ bool Targets::clone_range(const JobDef& j, std::size_t job, unsigned clone, JobR
   *r = ranges_[job];
   if (!clone || !increments_[job]) return true;
   const std::uint64_t cap = job_dev_[job]->disk()->capacity() << block::kSectorShift;
-  r->offset += increments_[job] * clone;
+  // A percentage is aligned up to the smallest block size, as fio does.
+  std::uint64_t add = increments_[job] * clone;
+  if (align_[job]) add = (add + align_[job] - 1) / align_[job] * align_[job];
+  r->offset += add;
   if (r->offset >= cap) {
     *err = j.loc.str() + ": job '" + j.opts.name + "': offset_increment: clone " +
            std::to_string(clone) + " starts at " + std::to_string(r->offset) +

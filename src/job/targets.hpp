@@ -46,6 +46,7 @@ class Targets {
   std::vector<dev::BlockDevice*> job_dev_;
   std::vector<JobRange> ranges_;
   std::vector<std::uint64_t> increments_;  // offset_increment in bytes, per job
+  std::vector<std::uint32_t> align_;       // what a percentage increment aligns to
 };
 
 // The one-line message for a queue attribute store that failed on `d`.

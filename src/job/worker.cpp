@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "job/discard.hpp"
+#include "job/fio_rand.hpp"
 #include "job/now.hpp"
 #include "job/verify.hpp"
 #include "task/current.hpp"
@@ -88,6 +89,7 @@ bool Worker::setup(std::string* err) {
     free_.push_back(&units_[i]);
   }
   queued_.reserve(iodepth_);
+  for (DirStat& d : ts_.dir) d.prios.reserve(8);  // the job's priority and its cmdprio ones
   events_.resize(iodepth_);
 
   EngineSetup s;
@@ -98,7 +100,9 @@ bool Worker::setup(std::string* err) {
   s.opts = &o;
   for (const IoUnit& u : units_) s.bufs.push_back(iovec{u.buf, bufsz});
   s.ioprio = job_ioprio();
-  s.seed = seed_;
+  // cmdprio draws from fio's seed slot for it, so picks repeat fio's.
+  s.seed = o.randrepeat || o.randseed_set ? fio_rand_seed(o.randseed, thread_number_, kSeedPrioCmds)
+                                          : seed_;
   if (engine_->init(s, &e) < 0) {
     *err = o.engine_loc.str() + ": ioengine=" + o.ioengine + ": " + e;
     return false;
@@ -264,11 +268,7 @@ Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
     if (new_loop) ddir = gen_.next_ddir();
     if (!gen_.next(ddir, &bs, &off)) return Prep::kDone;
   }
-  if (!o.time_based && io_limit_ - bytes_issued_ < bs) {
-    const std::uint64_t left = io_limit_ - bytes_issued_;
-    if (left < o.min_bs[ddir]) return Prep::kDone;
-    bs = static_cast<std::uint32_t>(left - left % o.min_bs[ddir]);
-  }
+  // The last I/O may run past io_size (fio does not shorten it).
   u->ddir = ddir;
   u->offset = off;
   u->len = bs;
@@ -351,6 +351,7 @@ void Worker::complete(IoUnit* u, std::uint64_t now) {
     const std::uint64_t clat = now - u->issue_ns, lat = now - u->start_ns;
     ds.clat.add(clat);
     ds.clat_hist.add(clat);
+    ds.add_prio(u->ioprio ? u->ioprio : default_ioprio_, clat);
     ds.lat.add(lat);
     ts_.mark_latency(lat);
     ds.io_bytes += u->len;
@@ -477,7 +478,6 @@ void Worker::plan_verify_only() {
     std::uint32_t bs;
     std::uint64_t off;
     if (!gen_.next(ddir, &bs, &off)) break;
-    if (io_limit_ - bytes < bs) bs = static_cast<std::uint32_t>(io_limit_ - bytes);
     bytes += bs;
     ++ios;
     if (ddir != kWrite) continue;

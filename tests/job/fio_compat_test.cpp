@@ -15,6 +15,7 @@
 #include "../common/temp_dir.hpp"
 #include "job/io_gen.hpp"
 #include "job/job_file.hpp"
+#include "job/report_text.hpp"
 #include "job/runner.hpp"
 
 namespace iostack::job {
@@ -238,16 +239,19 @@ TEST(FioCompat, BadValuesNameWhatIsExpected) {
 
 bool have_fio() { return std::system("fio --version >/dev/null 2>&1") == 0; }
 
-std::vector<Io> read_lat_log(const std::string& path) {
-  std::vector<Io> v;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    unsigned long long t, lat, off;
-    int d;
-    unsigned bs;
-    if (std::sscanf(line.c_str(), "%llu, %llu, %d, %u, %llu", &t, &lat, &d, &bs, &off) == 5)
-      v.emplace_back(d, bs, off);
+// Direction, size, offset and priority of every I/O in the lat logs of
+// `prefix` (one per job thread), in thread order.
+std::vector<std::string> read_lat_logs(const std::string& prefix) {
+  std::vector<std::string> v;
+  for (int n = 1;; ++n) {
+    std::ifstream in(prefix + "_lat." + std::to_string(n) + ".log");
+    if (!in) break;
+    std::string line;
+    while (std::getline(in, line)) {
+      // time, latency, ddir, bs, offset, prio: keep all but the first two.
+      const auto c = line.find(", ", line.find(", ") + 2);
+      if (c != std::string::npos) v.push_back(line.substr(c + 2));
+    }
   }
   return v;
 }
@@ -290,6 +294,13 @@ TEST(FioCompat, SameIosAsTheFioBinary) {
       "rw=randread\nbs=4k\nsize=256k\nzonemode=strided\nzonesize=16k\nzonerange=64k\n",
       "rw=trimwrite\nbsrange=4k-16k\nsize=128k\n",
       "rw=randtrimwrite\nbs=4k\nsize=64k\n",
+      "rw=randread\nbs=4k\nsize=64k\nnumjobs=3\noffset_increment=128k\n",
+      "rw=read\nbs=4k\nsize=64k\nnumjobs=4\noffset_increment=10%\n",
+      "rw=randread\nbsrange=4k-64k\nsize=1m\nnorandommap\n",
+      "ioengine=libaio\nrw=randread\nbs=4k\nsize=256k\ncmdprio_percentage=30\n"
+      "cmdprio_class=2\ncmdprio=3\n",
+      "ioengine=io_uring\nrw=randrw\nbssplit=4k/50:16k/50\nsize=512k\n"
+      "cmdprio_bssplit=4k/30:16k/60/3/0,4k/100/2/7\n",
   };
   TempDir d;
   const std::string file = d.path + "/f.img";
@@ -300,16 +311,17 @@ TEST(FioCompat, SameIosAsTheFioBinary) {
     // issues the same offsets.
     const bool trims = std::string(j).find("trim") != std::string::npos;
     const std::string cmd = "fio --name=j --filename=" + file + " --write_lat_log=" + d.path +
-                            "/fio --log_offset=1" + (trims ? " --ioengine=null" : "") +
+                            "/fio --log_offset=1 --log_prio=1" + (trims ? " --ioengine=null" : "") +
                             fio_args(j) + " >/dev/null 2>&1";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     std::string err;
-    ASSERT_TRUE(run_iostack(
-        "[j]\nfilename=" + file + "\nwrite_lat_log=" + d.path + "/ios\nlog_offset=1\n" + j, &err))
+    ASSERT_TRUE(run_iostack("[j]\nfilename=" + file + "\nwrite_lat_log=" + d.path +
+                                "/ios\nlog_offset=1\nlog_prio=1\n" + j,
+                            &err))
         << j << err;
-    const auto want = read_lat_log(d.path + "/fio_lat.1.log");
+    const auto want = read_lat_logs(d.path + "/fio");
     EXPECT_FALSE(want.empty()) << j;
-    EXPECT_EQ(read_lat_log(d.path + "/ios_lat.1.log"), want) << j;
+    EXPECT_EQ(read_lat_logs(d.path + "/ios"), want) << j;
   }
 }
 
@@ -353,6 +365,69 @@ TEST(FioCompat, VerifyHeadersPassUnderTheOtherSide) {
                               .c_str()),
               0);
   }
+}
+
+}  // namespace
+}  // namespace iostack::job
+
+namespace iostack::job {
+namespace {
+
+RunResult run_ok(const std::string& text) {
+  JobFileSet set;
+  std::vector<JobDef> jobs;
+  std::string err;
+  RunResult r;
+  Runner runner;
+  EXPECT_TRUE(parse_job_text(text, "t.fio", &set, &err) && build_jobs(set, &jobs, &err) &&
+              runner.prepare(jobs, &err) && runner.run(RunOptions{}, &r, &err))
+      << err;
+  return r;
+}
+
+TEST(FioCompat, PerPriorityLatencyWhenCommandsCarryTwoPriorities) {
+  // fio's clat_prio: one entry per priority the I/Os carried, shown (text
+  // "clat prio C/L", JSON "prios") when two or more have samples; merged
+  // per priority under group_reporting.
+  RunResult r = run_ok(
+      "[j]\nfilename=ram:8M\nioengine=io_uring\nrw=randread\nbs=4k\nsize=1m\niodepth=4\n"
+      "cmdprio_percentage=30\ncmdprio_class=2\ncmdprio=3\nnumjobs=2\ngroup_reporting\n");
+  ASSERT_EQ(r.jobs.size(), 1u);
+  const DirStat& s = r.jobs[0].dir[kRead];
+  ASSERT_EQ(s.prios.size(), 2u);
+  EXPECT_TRUE(s.show_prios());
+  EXPECT_EQ(s.prios[0].ioprio, 0);
+  EXPECT_EQ(s.prios[1].ioprio, (2 << 13) | 3);
+  EXPECT_EQ(s.prios[0].clat.samples + s.prios[1].clat.samples, 512u);
+  EXPECT_NEAR(static_cast<double>(s.prios[1].clat.samples) / 512.0, 0.3, 0.08);
+  const std::string text = format_report(r);
+  EXPECT_NE(text.find("    clat prio 2/3 (nsec): min="), std::string::npos) << text;
+  EXPECT_NE(text.find("% of IOs) percentiles"), std::string::npos) << text;
+  // One priority only: nothing per priority, as fio.
+  r = run_ok("[j]\nfilename=ram:8M\nioengine=io_uring\nrw=randread\nbs=4k\nsize=256k\n");
+  EXPECT_FALSE(r.jobs[0].dir[kRead].show_prios());
+  EXPECT_EQ(format_report(r).find("clat prio"), std::string::npos);
+}
+
+TEST(FioCompat, OffsetIncrementAndFillDevice) {
+  RunResult r;
+  // The last clone starts 1800k in: beyond the device, refused up front.
+  JobFileSet set;
+  std::vector<JobDef> jobs;
+  std::string err;
+  Runner runner;
+  ASSERT_TRUE(parse_job_text("[j]\nfilename=ram:1M\nsize=64k\nnumjobs=3\noffset_increment=900k\n",
+                             "t.fio", &set, &err) &&
+              build_jobs(set, &jobs, &err));
+  EXPECT_FALSE(runner.prepare(jobs, &err));
+  EXPECT_NE(err.find("offset_increment: clone 2 starts at 1843200, beyond the end of"),
+            std::string::npos)
+      << err;
+  // fill_device: the whole rest of the device whatever size says.
+  r = run_ok(
+      "[j]\nfilename=ram:1M\nioengine=bio\nrw=write\nbs=64k\nsize=128k\noffset=256k\n"
+      "fill_device=1\n");
+  EXPECT_EQ(r.jobs[0].dir[kWrite].io_bytes, 768u << 10);
 }
 
 }  // namespace
