@@ -50,6 +50,21 @@ json ddir_obj(const job::ThreadStat& ts, const job::GroupStat* gs, int d) {
   if (s.clat.samples) clat["percentile"] = percentiles(s.clat_hist, s.clat.samples);
   o["clat_ns"] = clat;
   o["lat_ns"] = lat_obj(s.lat);
+  if (s.show_prios()) {
+    // fio's "prios": completion latency per class/level with samples.
+    json prios = json::array();
+    for (const job::PrioStat& p : s.prios) {
+      if (!p.clat.samples) continue;
+      json e;
+      e["prioclass"] = p.ioprio >> 13;
+      e["prio"] = p.ioprio & 7;
+      json c = lat_obj(p.clat);
+      c["percentile"] = percentiles(p.clat_hist, p.clat.samples);
+      e["clat_ns"] = c;
+      prios.push_back(e);
+    }
+    o["prios"] = prios;
+  }
   double agg = 0;
   if (s.bw.samples) {
     agg = 100.0;

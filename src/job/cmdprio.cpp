@@ -7,7 +7,7 @@
 namespace iostack::job {
 
 void CmdPrio::init(const JobOptions& o, std::uint64_t seed) {
-  rand_.reseed(seed ^ 0xc0dd9e1full);
+  rand_.seed(seed, false);  // fio's prio_state: taus88
   const bool perc = o.cmdprio_percentage[kRead] || o.cmdprio_percentage[kWrite];
   mode_ = o.has_cmdprio_bssplit ? Mode::kBssplit : perc ? Mode::kPerc : Mode::kNone;
   if (mode_ == Mode::kNone) return;
@@ -42,7 +42,7 @@ bool CmdPrio::pick(int ddir, std::uint32_t len, std::uint16_t* ioprio) {
     for (end = first; end < list.size() && list[end].bs == len; ++end) p += list[end].perc;
   }
   if (!p) return false;
-  const auto r = static_cast<unsigned>(rand_.below(100));  // rand_between(0, 99)
+  const auto r = static_cast<unsigned>(rand_.between(0, 99));
   if (r >= p) return false;
   if (mode_ == Mode::kPerc) {
     *ioprio = prio_[ddir];

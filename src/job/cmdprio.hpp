@@ -7,15 +7,16 @@
 #include <cstdint>
 #include <vector>
 
+#include "job/fio_rand.hpp"
 #include "job/job_options.hpp"
-#include "job/rand.hpp"
 
 namespace iostack::job {
 
 class CmdPrio {
  public:
   // fio_cmdprio_init: the mode from the options; directions the job does
-  // not do get nothing. `seed` seeds the choices (fio's prio_state).
+  // not do get nothing. `seed` seeds the choices (fio's prio_state, seed
+  // slot FIO_RAND_PRIO_CMDS).
   void init(const JobOptions& o, std::uint64_t seed);
   bool active() const { return mode_ != Mode::kNone; }
   // fio_cmdprio_set_ioprio: true with *ioprio when this read or write of
@@ -33,7 +34,7 @@ class CmdPrio {
   unsigned perc_[2] = {0, 0};
   std::uint16_t prio_[2] = {0, 0};
   std::vector<Entry> split_[2];  // sorted by block size
-  Rand rand_;
+  FioRand rand_;
 };
 
 }  // namespace iostack::job

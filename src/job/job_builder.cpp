@@ -1,6 +1,8 @@
 // Turning parsed job sections into job definitions.
 #include "job/job_builder.hpp"
 
+#include <numeric>
+
 #include "job/option_table.hpp"
 #include "job/read_iolog.hpp"
 
@@ -46,9 +48,50 @@ bool check_engine_options(const JobDef& j, std::string* err) {
   return true;
 }
 
+// fio's fixup_options for what iostack implements: the verify interval a
+// header is written at, and strided zones.
+void fixup(JobOptions* o) {
+  if (o->verify != VerifyType::kNone && o->verify != VerifyType::kPattern) {
+    const std::uint32_t wmin = o->min_bs[kWrite], wmax = o->max_bs[kWrite];
+    std::uint32_t& vi = o->verify_interval;
+    if (wmax != wmin && !vi) vi = wmin;
+    if (vi > wmin)
+      vi = wmin;
+    else if (o->dir_read && vi > o->min_bs[kRead])
+      vi = o->min_bs[kRead];
+    if (!vi || wmin % vi || wmax % vi) vi = std::gcd(wmin, wmax);
+  }
+  if (o->zone_strided && !o->zone_range) o->zone_range = o->zone_size;
+}
+
 bool check_job(const JobDef& j, std::string* err) {
   const JobOptions& o = j.opts;
   const std::string where = j.loc.str() + ": job '" + o.name + "': ";
+  if (o.zone_strided && !o.zone_size) {
+    *err = where + "zonemode=strided: needs zonesize";
+    return false;
+  }
+  if (!o.zone_strided && o.zone_size) {
+    *err = where +
+           "zonesize: needs zonemode=strided (fio 3.33: zonemode=none and zonesize are "
+           "not compatible)";
+    return false;
+  }
+  if (o.random_distribution == RandDist::kZonedAbs && o.size) {
+    for (int d = 0; d < kRwDirs; ++d) {
+      std::uint64_t total = 0;
+      for (const auto& z : o.zone_split[d]) total += z.size;
+      if (total > o.size) {
+        *err = where + "random_distribution=zoned_abs: the zones (" + std::to_string(total) +
+               " bytes) exceed size=" + o.size_str;
+        return false;
+      }
+    }
+  }
+  if (o.dir_trim && o.verify != VerifyType::kNone) {
+    *err = where + "verify: trim jobs cannot verify (trim_verify_* is not supported)";
+    return false;
+  }
   if (o.filename.empty()) {
     *err = where + "filename: missing (name a device, e.g. filename=ram:64M)";
     return false;
@@ -101,6 +144,7 @@ bool build_jobs(const JobFileSet& set, std::vector<JobDef>* out, std::string* er
     // replay_redirect names the device every logged I/O goes to.
     if (!j.opts.replay_redirect.empty()) j.opts.filename = j.opts.replay_redirect;
     if (!j.opts.read_iolog.empty() && !load_read_iolog(&j.opts, err)) return false;
+    fixup(&j.opts);
     if (!check_job(j, err)) return false;
     j.waits = j.opts.stonewall && !jobs.empty();
     if (!jobs.empty() && (j.opts.stonewall || j.opts.new_group)) ++group;

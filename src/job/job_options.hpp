@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "job/rand_dist.hpp"
 #include "job/replay_log.hpp"
 #include "job/types.hpp"
 
@@ -28,7 +29,20 @@ struct CmdprioSplitEntry {
   int ioprio = -1;
 };
 
-enum class VerifyType { kNone, kCrc32c, kMd5, kPattern };
+// One zoned / zoned_abs entry: access_perc of the I/O goes to size_perc
+// percent (or `size` bytes) of the range, zones in the order given.
+struct ZoneSplit {
+  unsigned access_perc = 0;
+  unsigned size_perc = 0;
+  std::uint64_t size = 0;
+};
+
+// verify= methods; kPatternHdr is fio's VERIFY_PATTERN (verify_pattern
+// without verify=: a header, then the pattern), kPattern its
+// VERIFY_PATTERN_NO_HDR (verify=pattern).
+enum class VerifyType { kNone, kCrc32c, kMd5, kPattern, kPatternHdr };
+
+enum class RandGen { kTausworthe, kLfsr, kTausworthe64 };
 
 // A device queue attribute to store (/sys/block/<dev>/queue/<attr>), in the
 // order given, with the place it was given for error messages.
@@ -46,7 +60,21 @@ struct JobOptions {
   // rw=: which directions and whether offsets are random.
   std::string rw = "read";
   bool dir_read = true, dir_write = false, random = false;
+  bool dir_trim = false;  // trim, randtrim, trimwrite, randtrimwrite
   unsigned rwmixread = 50;
+  // rw=<mode>:<n>: a random job takes a new random offset every n I/Os
+  // (fio's ddir_seq_nr); a sequential one skips n bytes after each I/O
+  // (ddir_seq_add, negative goes backwards). rw_sequencer says what the
+  // I/Os in between do: 0 sequential, 1 identical (the same offset again).
+  unsigned seq_nr = 1;
+  std::int64_t seq_add = 0;
+  int rw_seq = 0;
+  unsigned perc_rand[kRwDirs] = {100, 100, 100};  // percentage_random
+  RandDist random_distribution = RandDist::kRandom;
+  double dist_param = 0;    // zipf theta, pareto h, normal deviation (%)
+  double dist_center = -1;  // :center, -1 when not given
+  std::vector<ZoneSplit> zone_split[kRwDirs];
+  RandGen random_generator = RandGen::kTausworthe;
 
   // Block sizes per direction (read, write, trim). bs=min=max unless a
   // range or split is given.
@@ -61,6 +89,14 @@ struct JobOptions {
   double offset_percent = 0;
   std::uint64_t io_size = 0;  // io_size/io_limit: bytes to transfer (0: size)
   std::uint64_t number_ios = 0;
+  // offset_increment: clone n starts n increments further (percent of the
+  // device when given as N%).
+  std::uint64_t offset_increment = 0;
+  double offset_increment_percent = 0;
+  bool fill_device = false;  // fill_device / fill_fs: the rest of the device
+  // zonemode=strided: zonesize bytes in each zonerange, then zoneskip.
+  bool zone_strided = false;
+  std::uint64_t zone_size = 0, zone_range = 0, zone_skip = 0;
 
   std::string filename;
   std::string ioengine = "psync";  // fio's default on Linux
@@ -92,7 +128,8 @@ struct JobOptions {
   bool thinktime_blocks_issue = false;
   // clock=virtual: the whole run on a virtual clock (virtual_time.hpp).
   bool virtual_clock = false;
-  std::uint64_t randseed = 0;  // randrepeat=1: a fixed seed, so runs repeat
+  std::uint64_t randseed = 0x89;  // fio's default; randrepeat=1 repeats runs
+  bool randseed_set = false;
   bool randrepeat = true;
   bool norandommap = false;
 
@@ -101,6 +138,8 @@ struct JobOptions {
   std::vector<std::uint8_t> verify_pattern;
   bool do_verify = true;
   bool verify_fatal = false;
+  bool verify_only = false;           // check what the job would have written
+  std::uint32_t verify_interval = 0;  // a header every this many bytes (0: each block)
 
   // io_uring engine options (engines/io_uring.c).
   bool fixedbufs = false;      // IORING_REGISTER_BUFFERS, READ_FIXED/WRITE_FIXED

@@ -2,6 +2,7 @@
 #include "job/option_table.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <string_view>
 
@@ -80,29 +81,148 @@ std::string check_bs(std::uint64_t v) {
   return {};
 }
 
+// rw=<mode>[:<n>] (str_rw_cb): for random modes n is how many I/Os share
+// one random offset; for sequential ones a size skipped after each I/O.
 std::string set_rw(JobOptions* o, const OptEntry& e) {
-  const std::string& v = e.value;
-  if (v.find(':') != std::string::npos) return "no ':' suffix (sequential holes are not supported)";
+  const std::string v(trim(e.value));
+  const auto colon = v.find(':');
+  const std::string mode = v.substr(0, colon);
   struct M {
     const char* n;
-    bool r, w, rnd;
+    bool r, w, t, rnd;
   };
   static const M kModes[] = {
-      {"read", true, false, false},    {"write", false, true, false},
-      {"randread", true, false, true}, {"randwrite", false, true, true},
-      {"rw", true, true, false},       {"readwrite", true, true, false},
-      {"randrw", true, true, true},
+      {"read", true, false, false, false},        {"write", false, true, false, false},
+      {"randread", true, false, false, true},     {"randwrite", false, true, false, true},
+      {"rw", true, true, false, false},           {"readwrite", true, true, false, false},
+      {"randrw", true, true, false, true},        {"trim", false, false, true, false},
+      {"randtrim", false, false, true, true},     {"trimwrite", false, true, true, false},
+      {"randtrimwrite", false, true, true, true},
   };
   for (const auto& m : kModes) {
-    if (v == m.n) {
-      o->rw = v;
-      o->dir_read = m.r;
-      o->dir_write = m.w;
-      o->random = m.rnd;
+    if (mode != m.n) continue;
+    o->rw = mode;
+    o->dir_read = m.r;
+    o->dir_write = m.w;
+    o->dir_trim = m.t;
+    o->random = m.rnd;
+    o->seq_nr = 1;
+    o->seq_add = 0;
+    if (colon == std::string::npos) return {};
+    const std::string n(trim(v.substr(colon + 1)));
+    if (m.rnd) {
+      std::uint64_t nr;
+      if (!parse_uint(n, &nr) || nr > 1000000000) return "a count after ':', as in randread:8";
+      o->seq_nr = static_cast<unsigned>(nr);
       return {};
     }
+    const bool neg = !n.empty() && n[0] == '-';
+    std::uint64_t add;
+    if (!parse_size(neg ? n.substr(1) : n, &add))
+      return "a size after ':', as in read:4k or write:-8k";
+    o->seq_add = neg ? -static_cast<std::int64_t>(add) : static_cast<std::int64_t>(add);
+    return {};
   }
-  return "one of read, write, randread, randwrite, rw, readwrite, randrw";
+  return "one of read, write, randread, randwrite, rw, readwrite, randrw, trim, randtrim, "
+         "trimwrite, randtrimwrite (with an optional :<n>)";
+}
+
+// random_distribution=random|zipf[:theta[:center]]|pareto[:h[:center]]|
+// normal[:dev[:center]]|zoned:a/s:...|zoned_abs:a/size:... (per direction
+// after commas), as str_random_distribution_cb and zone_split_ddir check.
+std::string set_random_distribution(JobOptions* o, const OptEntry& e) {
+  const std::string v(trim(e.value));
+  const auto colon = v.find(':');
+  const std::string kind = v.substr(0, colon);
+  const std::string rest = colon == std::string::npos ? "" : v.substr(colon + 1);
+  for (auto& z : o->zone_split) z.clear();
+  o->dist_center = -1;
+  if (kind == "random") {
+    o->random_distribution = RandDist::kRandom;
+    return {};
+  }
+  if (kind == "zipf" || kind == "pareto" || kind == "normal") {
+    double val = kind == "zipf" ? 1.1 : kind == "pareto" ? 0.2 : 0.0;
+    double center = -1;
+    if (!rest.empty()) {
+      const auto c2 = rest.find(':');
+      char* end = nullptr;
+      const std::string a = rest.substr(0, c2);
+      val = std::strtod(a.c_str(), &end);
+      if (a.empty() || *end) return "a number after " + kind + ":";
+      if (c2 != std::string::npos) {
+        const std::string b = rest.substr(c2 + 1);
+        center = std::strtod(b.c_str(), &end);
+        if (b.empty() || *end || center < 0 || center > 1) return "a center from 0 to 1";
+      }
+    }
+    if (kind == "zipf") {
+      if (val == 1.0) return "a zipf theta other than 1.0";
+      o->random_distribution = RandDist::kZipf;
+    } else if (kind == "pareto") {
+      if (val <= 0 || val >= 1) return "a pareto h with 0 < h < 1";
+      o->random_distribution = RandDist::kPareto;
+    } else {
+      if (val < 0 || val >= 100) return "a normal deviation from 0 to 100 (percent)";
+      o->random_distribution = RandDist::kNormal;
+    }
+    o->dist_param = val;
+    o->dist_center = center;
+    return {};
+  }
+  if (kind != "zoned" && kind != "zoned_abs")
+    return "one of random, zipf, pareto, normal, zoned, zoned_abs";
+  const bool abs = kind == "zoned_abs";
+  o->random_distribution = abs ? RandDist::kZonedAbs : RandDist::kZoned;
+  const std::string what = abs ? "zones like 60/1g:40/2g (access%/size)"
+                               : "zones like 60/10:30/20:10/70 (access%/size%)";
+  return per_ddir(rest, [&](int d, const std::string& s) -> std::string {
+    std::vector<ZoneSplit> list;
+    unsigned perc = 0, sperc = 0, pmiss = 0, smiss = 0;
+    std::vector<bool> amiss, szmiss;
+    std::size_t start = 0;
+    for (;;) {
+      const auto c = s.find(':', start);
+      const std::string item(trim(s.substr(start, c == std::string::npos ? c : c - start)));
+      const auto slash = item.find('/');
+      if (item.empty() || slash == std::string::npos) return what;
+      const std::string a(trim(item.substr(0, slash))), z(trim(item.substr(slash + 1)));
+      ZoneSplit ent;
+      std::uint64_t x;
+      amiss.push_back(a.empty());
+      if (a.empty()) {
+        ++pmiss;
+      } else {
+        if (!parse_uint(a, &x) || x > 100) return what;
+        ent.access_perc = static_cast<unsigned>(x);
+        perc += ent.access_perc;
+      }
+      szmiss.push_back(!abs && z.empty());
+      if (abs) {
+        if (!parse_size(z, &ent.size) || !ent.size) return what;
+      } else if (z.empty()) {
+        ++smiss;
+      } else {
+        if (!parse_uint(z, &x) || x > 100) return what;
+        ent.size_perc = static_cast<unsigned>(x);
+        sperc += ent.size_perc;
+      }
+      list.push_back(ent);
+      if (list.size() > 256) return "at most 256 zones";
+      if (c == std::string::npos) break;
+      start = c + 1;
+    }
+    if (perc > 100 || sperc > 100) return "zone percentages adding up to at most 100";
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (amiss[i]) list[i].access_perc = (list.size() == 1 ? 100 : 100 - perc) / pmiss;
+      if (szmiss[i]) list[i].size_perc = (list.size() == 1 ? 100 : 100 - sperc) / smiss;
+    }
+    unsigned total = 0;
+    for (const auto& z : list) total += z.access_perc;
+    if (total != 100) return "access percentages adding up to 100";
+    o->zone_split[d] = std::move(list);
+    return {};
+  });
 }
 
 std::string set_bs(JobOptions* o, const OptEntry& e) {
@@ -206,7 +326,7 @@ std::string set_verify(JobOptions* o, const OptEntry& e) {
     o->verify = VerifyType::kPattern;
   else
     return "one of crc32c, crc32c-intel, md5, pattern, 0";
-  o->verify_name = v == "crc32c-intel" ? "crc32c" : v;
+  o->verify_name = v;  // crc32c-intel is written as fio's VERIFY_CRC32C_INTEL
   return {};
 }
 
@@ -497,6 +617,76 @@ const std::vector<OptionDef>& table() {
       {{"randseed"},
        [](JobOptions* o, const OptEntry& e) {
          if (!parse_size(e.value, &o->randseed)) return std::string("an integer seed");
+         o->randseed_set = true;
+         return std::string();
+       }},
+      {{"rw_sequencer"},
+       [](JobOptions* o, const OptEntry& e) {
+         if (e.value == "sequential")
+           o->rw_seq = 0;
+         else if (e.value == "identical")
+           o->rw_seq = 1;
+         else
+           return std::string("sequential or identical");
+         return std::string();
+       }},
+      {{"percentage_random", "percentage_sequential"},
+       [](JobOptions* o, const OptEntry& e) {
+         const bool inv = e.key == "percentage_sequential";
+         return per_ddir(e.value, [&](int d, const std::string& s) -> std::string {
+           std::uint64_t v;
+           if (!parse_uint(s, &v) || v > 100) return "a percentage from 0 to 100";
+           o->perc_rand[d] = static_cast<unsigned>(inv ? 100 - v : v);
+           return {};
+         });
+       }},
+      {{"random_distribution"}, set_random_distribution},
+      {{"random_generator"},
+       [](JobOptions* o, const OptEntry& e) {
+         if (e.value == "tausworthe")
+           o->random_generator = RandGen::kTausworthe;
+         else if (e.value == "lfsr")
+           o->random_generator = RandGen::kLfsr;
+         else if (e.value == "tausworthe64")
+           o->random_generator = RandGen::kTausworthe64;
+         else
+           return std::string("one of tausworthe, lfsr, tausworthe64");
+         return std::string();
+       }},
+      {{"offset_increment"},
+       [](JobOptions* o, const OptEntry& e) {
+         return set_size_or_percent(e, &o->offset_increment, &o->offset_increment_percent);
+       }},
+      {{"fill_device", "fill_fs"},
+       [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->fill_device); }},
+      {{"zonemode"},
+       [](JobOptions* o, const OptEntry& e) {
+         if (e.value == "none") {
+           o->zone_strided = false;
+         } else if (e.value == "strided") {
+           o->zone_strided = true;
+         } else if (e.value == "zbd") {
+           return std::string(
+               "none or strided (zonemode=zbd needs a zoned block device, which iostack does "
+               "not model)");
+         } else {
+           return std::string("none, strided or zbd");
+         }
+         return std::string();
+       }},
+      {{"zonesize"},
+       [](JobOptions* o, const OptEntry& e) {
+         if (!parse_size(e.value, &o->zone_size)) return std::string("a size such as 1m");
+         return std::string();
+       }},
+      {{"zonerange"},
+       [](JobOptions* o, const OptEntry& e) {
+         if (!parse_size(e.value, &o->zone_range)) return std::string("a size such as 4m");
+         return std::string();
+       }},
+      {{"zoneskip"},
+       [](JobOptions* o, const OptEntry& e) {
+         if (!parse_size(e.value, &o->zone_skip)) return std::string("a size such as 1m");
          return std::string();
        }},
       {{"randrepeat"},
@@ -508,9 +698,10 @@ const std::vector<OptionDef>& table() {
        [](JobOptions* o, const OptEntry& e) {
          std::string why;
          if (!parse_verify_pattern(e.value, &o->verify_pattern, &why)) return why;
-         // fio: a pattern without a checksum method verifies the pattern alone.
+         // fio: a pattern without a checksum method verifies a header and
+         // the pattern (VERIFY_PATTERN; verify=pattern has no header).
          if (o->verify == VerifyType::kNone) {
-           o->verify = VerifyType::kPattern;
+           o->verify = VerifyType::kPatternHdr;
            o->verify_name = "pattern";
          }
          return std::string();
@@ -518,6 +709,16 @@ const std::vector<OptionDef>& table() {
       {{"do_verify"}, [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->do_verify); }},
       {{"verify_fatal"},
        [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->verify_fatal); }},
+      {{"verify_only"},
+       [](JobOptions* o, const OptEntry& e) { return set_flag(e, &o->verify_only); }},
+      {{"verify_interval"},
+       [](JobOptions* o, const OptEntry& e) {
+         std::uint64_t v;
+         if (!parse_size(e.value, &v) || v % 512 || v > (16u << 20))
+           return std::string("a multiple of 512 bytes, at most 16m");
+         o->verify_interval = static_cast<std::uint32_t>(v);
+         return std::string();
+       }},
       {{"group_reporting"},
        [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->group_reporting); }},
       {{"stonewall", "wait_for_previous"},
@@ -675,17 +876,13 @@ bool is_unsupported_fio_option(const std::string& k) {
   static const char* const kNames[] = {"nrfiles",
                                        "rate_min",
                                        "thinktime_iotime",
-                                       "zonemode",
                                        "iodepth_batch_complete_max",
                                        "ioscheduler_opts",
                                        "filesize",
                                        "file_service_type",
                                        "openfiles",
-                                       "percentage_random",
-                                       "random_distribution",
                                        "rwmixcycle",
                                        "unified_rw_reporting",
-                                       "verify_interval",
                                        "verify_offset",
                                        "verify_backlog",
                                        "verify_async",

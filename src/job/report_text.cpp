@@ -87,7 +87,20 @@ void show_ddir(std::string& o, const ThreadStat& ts, const GroupStat& gs, int d)
   display_lat(o, "slat", s.slat);
   display_lat(o, "clat", s.clat);
   display_lat(o, " lat", s.lat);
+  const bool prios = s.show_prios();
+  for (const PrioStat& p : s.prios)
+    if (prios && p.clat.samples)
+      display_lat(o, fmt::format("clat prio {}/{}", p.ioprio >> 13, p.ioprio & 7).c_str(), p.clat);
   if (s.clat.samples) show_percentiles(o, s.clat_hist, s.clat.samples, "clat");
+  for (const PrioStat& p : s.prios) {
+    if (!prios || !p.clat.samples) continue;
+    const double share = 100.0 * static_cast<double>(p.clat.samples) /
+                         static_cast<double>(std::max<std::uint64_t>(s.clat.samples, 1));
+    show_percentiles(
+        o, p.clat_hist, p.clat.samples,
+        fmt::format("clat prio {}/{} ({:.2f}% of IOs)", p.ioprio >> 13, p.ioprio & 7, share)
+            .c_str());
+  }
   if (s.bw.samples) {
     double mean = s.bw.mean, dev = s.bw.stddev();
     std::uint64_t mn = s.bw.min, mx = s.bw.max;

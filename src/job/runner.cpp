@@ -64,8 +64,12 @@ bool Runner::prepare(const std::vector<JobDef>& jobs, std::string* err) {
       // fio seeds every job differently unless told otherwise; clones too.
       const std::uint64_t seed = j.opts.randseed + 0x9e3779b97f4a7c15ull * (i * 1024 + c + 1) *
                                                        (j.opts.randrepeat ? 1 : now_ns());
-      auto w = std::make_unique<Worker>(j, static_cast<int>(c), impl_->targets.device_of(i),
-                                        impl_->targets.range_of(i), seed);
+      JobRange range;
+      // fio numbers clones' ranges backwards: thread 2 of 3 is subjob 2.
+      const unsigned subjob = c ? j.opts.numjobs - c : 0;
+      if (!impl_->targets.clone_range(j, i, subjob, &range, err)) return false;
+      auto w = std::make_unique<Worker>(j, static_cast<int>(c), impl_->targets.device_of(i), range,
+                                        seed);
       w->set_thread_number(static_cast<int>(impl_->workers.size()) + 1);
       if (vt) w->set_virtual_time(vt, vt->add());
       if (!w->setup(err)) return false;

@@ -96,8 +96,9 @@ bool Targets::prepare(const std::vector<JobDef>& jobs, std::string* err, core::C
     // Offset and size against the device (fio: size defaults to the rest).
     const std::uint64_t cap = d->disk()->capacity() << block::kSectorShift;
     std::uint32_t min_bs = 0, max_bs = 0;
-    for (int dd = kRead; dd <= kWrite; ++dd) {
-      if (!(dd == kRead ? o.dir_read : o.dir_write)) continue;
+    const bool on[kRwDirs] = {o.dir_read, o.dir_write, o.dir_trim};
+    for (int dd = kRead; dd < kRwDirs; ++dd) {
+      if (!on[dd]) continue;
       min_bs = min_bs ? std::min(min_bs, o.min_bs[dd]) : o.min_bs[dd];
       max_bs = std::max(max_bs, o.max_bs[dd]);
     }
@@ -119,7 +120,10 @@ bool Targets::prepare(const std::vector<JobDef>& jobs, std::string* err, core::C
     }
     r.size = o.size_percent > 0
                  ? static_cast<std::uint64_t>(static_cast<double>(cap) * o.size_percent / 100)
-                 : (o.size ? o.size : cap - r.offset);
+                 : (o.size && !o.fill_device ? o.size : cap - r.offset);
+    // fio: a size percentage is of what is left after the offset, so that
+    // offset=50% size=50% ends at the device's end.
+    if (o.size_percent > 0 && r.offset + r.size > cap) r.size = cap - r.offset;
     if (r.offset + r.size > cap) {
       *err = (o.size ? o.size_loc.str() : j.loc.str()) + ": size=" + o.size_str + " (" +
              num2str(r.size, 4, 1, true, N2S::kByte) + "): larger than " + d->name() + " (" +
@@ -134,6 +138,11 @@ bool Targets::prepare(const std::vector<JobDef>& jobs, std::string* err, core::C
       return false;
     }
     ranges_.push_back(r);
+    std::uint64_t inc = o.offset_increment;
+    if (o.offset_increment_percent > 0)
+      inc = static_cast<std::uint64_t>(o.offset_increment_percent) * cap / 100;
+    align_.push_back(o.offset_increment_percent > 0 ? min_bs : 0);
+    increments_.push_back(inc);
   }
 
   // Every device's settings, in job order, on a twin of the device.
@@ -155,6 +164,27 @@ bool Targets::prepare(const std::vector<JobDef>& jobs, std::string* err, core::C
       }
     }
   }
+  return true;
+}
+
+bool Targets::clone_range(const JobDef& j, std::size_t job, unsigned clone, JobRange* r,
+                          std::string* err) const {
+  *r = ranges_[job];
+  if (!clone || !increments_[job]) return true;
+  const std::uint64_t cap = job_dev_[job]->disk()->capacity() << block::kSectorShift;
+  // A percentage is aligned up to the smallest block size, as fio does.
+  std::uint64_t add = increments_[job] * clone;
+  if (align_[job]) add = (add + align_[job] - 1) / align_[job] * align_[job];
+  r->offset += add;
+  if (r->offset >= cap) {
+    *err = j.loc.str() + ": job '" + j.opts.name + "': offset_increment: clone " +
+           std::to_string(clone) + " starts at " + std::to_string(r->offset) +
+           ", beyond the end of " + job_dev_[job]->name() + " (" +
+           num2str(cap, 4, 1, true, N2S::kByte) + ")";
+    return false;
+  }
+  // fio trims what runs past the end of a device.
+  r->size = std::min(r->size, cap - r->offset);
   return true;
 }
 

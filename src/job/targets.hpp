@@ -32,6 +32,10 @@ class Targets {
   bool prepare(const std::vector<JobDef>& jobs, std::string* err, core::Clock* clock = nullptr);
   dev::BlockDevice* device_of(std::size_t job) const { return job_dev_[job]; }
   const JobRange& range_of(std::size_t job) const { return ranges_[job]; }
+  // The range of clone `clone` (numjobs): offset_increment further for each
+  // clone (fio's get_start_offset). False with *err when it leaves the device.
+  bool clone_range(const JobDef& j, std::size_t job, unsigned clone, JobRange* r,
+                   std::string* err) const;
   // Stores the job's queue settings on its device (when its batch starts).
   bool apply_settings(const JobOptions& o, dev::BlockDevice* d, std::string* err) const;
   // Devices in creation order.
@@ -43,6 +47,8 @@ class Targets {
   std::map<std::string, dev::BlockDevice*> by_spec_;
   std::vector<dev::BlockDevice*> job_dev_;
   std::vector<JobRange> ranges_;
+  std::vector<std::uint64_t> increments_;  // offset_increment in bytes, per job
+  std::vector<std::uint32_t> align_;       // what a percentage increment aligns to
 };
 
 // The one-line message for a queue attribute store that failed on `d`.

@@ -6,6 +6,24 @@
 
 namespace iostack::job {
 
+void DirStat::add_prio(std::uint16_t ioprio, std::uint64_t clat) {
+  auto it = std::lower_bound(prios.begin(), prios.end(), ioprio,
+                             [](const PrioStat& x, std::uint16_t v) { return x.ioprio < v; });
+  if (it == prios.end() || it->ioprio != ioprio) {
+    PrioStat p;
+    p.ioprio = ioprio;
+    it = prios.insert(it, p);
+  }
+  it->clat.add(clat);
+  it->clat_hist.add(clat);
+}
+
+bool DirStat::show_prios() const {
+  int n = 0;
+  for (const PrioStat& p : prios) n += p.clat.samples > 0;
+  return n >= 2;
+}
+
 void ThreadStat::merge(const ThreadStat& o) {
   // Clones are sampled at the same instants: their totals add up.
   for (std::size_t i = 0; i < samples.size() && i < o.samples.size(); ++i) {
@@ -29,6 +47,16 @@ void ThreadStat::merge(const ThreadStat& o) {
     a.bw.merge(b.bw);
     a.iops.merge(b.iops);
     a.clat_hist.merge(b.clat_hist);
+    for (const PrioStat& pb : b.prios) {
+      auto it = std::lower_bound(a.prios.begin(), a.prios.end(), pb.ioprio,
+                                 [](const PrioStat& x, std::uint16_t v) { return x.ioprio < v; });
+      if (it == a.prios.end() || it->ioprio != pb.ioprio) {
+        a.prios.insert(it, pb);
+      } else {
+        it->clat.merge(pb.clat);
+        it->clat_hist.merge(pb.clat_hist);
+      }
+    }
   }
   total_sync += o.total_sync;
   engine.add(o.engine);

@@ -17,6 +17,14 @@ namespace iostack::job {
 constexpr int kDepthMapNr = 7;  // FIO_IO_U_MAP_NR
 constexpr int kLatNNr = 10, kLatUNr = 10, kLatMNr = 12;
 
+// Completion latency of the I/Os of one priority (fio's clat_prio_stat),
+// kept when commands carry different priorities (cmdprio, prio classes).
+struct PrioStat {
+  std::uint16_t ioprio = 0;
+  IoStat clat;
+  LatHist clat_hist;
+};
+
 struct DirStat {
   std::uint64_t io_bytes = 0;
   std::uint64_t total_io_u = 0;  // issued
@@ -27,6 +35,10 @@ struct DirStat {
   IoStat bw;    // KiB/s per sample window
   IoStat iops;  // per sample window
   LatHist clat_hist;
+  std::vector<PrioStat> prios;  // by ioprio value; reserved so adding rarely allocates
+  void add_prio(std::uint16_t ioprio, std::uint64_t clat);
+  // fio shows per-priority figures only when two or more have samples.
+  bool show_prios() const;
 };
 
 // A job's running totals at one instant of the run (for plots over time):

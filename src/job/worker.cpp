@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "job/discard.hpp"
+#include "job/fio_rand.hpp"
 #include "job/now.hpp"
 #include "job/verify.hpp"
 #include "task/current.hpp"
@@ -114,6 +115,7 @@ bool Worker::setup(std::string* err) {
     free_.push_back(&units_[i]);
   }
   queued_.reserve(iodepth_);
+  for (DirStat& d : ts_.dir) d.prios.reserve(8);  // the job's priority and its cmdprio ones
   events_.resize(iodepth_);
 
   EngineSetup s;
@@ -124,7 +126,9 @@ bool Worker::setup(std::string* err) {
   s.opts = &o;
   for (const IoUnit& u : units_) s.bufs.push_back(iovec{u.buf, bufsz});
   s.ioprio = job_ioprio();
-  s.seed = seed_;
+  // cmdprio draws from fio's seed slot for it, so picks repeat fio's.
+  s.seed = o.randrepeat || o.randseed_set ? fio_rand_seed(o.randseed, thread_number_, kSeedPrioCmds)
+                                          : seed_;
   s.vt = vt_;
   s.vt_id = vt_id_;
   if (engine_->init(s, &e) < 0) {
@@ -133,6 +137,8 @@ bool Worker::setup(std::string* err) {
   }
 
   io_limit_ = o.io_size ? o.io_size : range_.size;
+  if (o.dir_trim && o.dir_write) io_limit_ *= 2;  // trimwrite: each block trimmed, then written
+  gen_.seed_fio(thread_number_, o.filename, dev_->disk()->capacity() << block::kSectorShift);
   if (o.replay) {
     replay_log_ = o.replay.get();
     replay_align_ = dev_->queue()->limits().logical_block_size;
@@ -230,7 +236,8 @@ Worker::Prep Worker::prep_replay(IoUnit* u, std::uint64_t now) {
   u->len = r.len;
   u->verify_read = false;
   if (r.ddir == kWrite && opts_.verify != VerifyType::kNone)
-    verify_fill(opts_, u->buf, u->len, u->offset, rand_verify_.next(), numberio_++);
+    verify_fill(opts_, u->buf, u->len, u->offset, rand_verify_.next(), numberio_++,
+                VerifyStamp{static_cast<std::uint16_t>(thread_number_), now});
   if (r.ddir == kSync) {
     ts_.total_sync++;
   } else {
@@ -275,18 +282,15 @@ Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
     if (!rated(other) || now >= rate_next_[other]) ddir = other;
   }
   if (rated(ddir) && now < rate_next_[ddir]) return Prep::kThrottled;
-  std::uint32_t bs = gen_.next_bs(ddir);
-  if (!o.time_based && io_limit_ - bytes_issued_ < bs) {
-    const std::uint64_t left = io_limit_ - bytes_issued_;
-    if (left < o.min_bs[ddir]) return Prep::kDone;
-    bs = static_cast<std::uint32_t>(left - left % o.min_bs[ddir]);
-  }
+  std::uint32_t bs;
   std::uint64_t off;
-  if (!gen_.next_offset(ddir, bs, &off)) {
-    // A random pass is complete: run another only if asked to go on.
+  if (!gen_.next(ddir, &bs, &off)) {
+    // A pass is complete: run another only if asked to go on.
     if (!o.time_based && !o.io_size && !in_ramp_) return Prep::kDone;
-    gen_.reset();
-    if (!gen_.next_offset(ddir, bs, &off)) return Prep::kDone;
+    const bool new_loop = !o.time_based && !in_ramp_;
+    gen_.reset(new_loop);
+    if (new_loop) ddir = gen_.next_ddir();
+    if (!gen_.next(ddir, &bs, &off)) return Prep::kDone;
   }
   if (rated(ddir)) {
     // Due times count from the start, so the average stays exact across
@@ -304,6 +308,7 @@ Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
       rate_bytes_[ddir] = 0;
     }
   }
+  // The last I/O may run past io_size (fio does not shorten it).
   u->ddir = ddir;
   u->offset = off;
   u->len = bs;
@@ -311,7 +316,8 @@ Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
   ++think_issued_;
   if (ddir == kWrite) {
     if (o.verify != VerifyType::kNone)
-      verify_fill(o, u->buf, bs, off, rand_verify_.next(), numberio_++);
+      verify_fill(o, u->buf, bs, off, rand_verify_.next(), numberio_++,
+                  VerifyStamp{static_cast<std::uint16_t>(thread_number_), now});
     ++writes_since_sync_;
   }
   bytes_issued_ += bs;
@@ -388,6 +394,7 @@ void Worker::complete(IoUnit* u, std::uint64_t now) {
     const std::uint64_t clat = now - u->issue_ns, lat = now - u->start_ns;
     ds.clat.add(clat);
     ds.clat_hist.add(clat);
+    ds.add_prio(u->ioprio ? u->ioprio : default_ioprio_, clat);
     ds.lat.add(lat);
     ts_.mark_latency(lat);
     ds.io_bytes += u->len;
@@ -546,6 +553,24 @@ void Worker::do_io(bool verify_phase) {
   drain();
 }
 
+// verify_only: the blocks the job would write, to be read back and
+// checked, with nothing written (fio's verify_only dry run).
+void Worker::plan_verify_only() {
+  std::uint64_t bytes = 0, ios = 0;
+  while (bytes < io_limit_ && (!opts_.number_ios || ios < opts_.number_ios)) {
+    const int ddir = gen_.next_ddir();
+    std::uint32_t bs;
+    std::uint64_t off;
+    if (!gen_.next(ddir, &bs, &off)) break;
+    bytes += bs;
+    ++ios;
+    if (ddir != kWrite) continue;
+    auto it = written_.lower_bound(off);
+    while (it != written_.end() && it->first < off + bs) it = written_.erase(it);
+    written_[off] = bs;
+  }
+}
+
 void Worker::sync_file() {
   IoUnit* u = free_.back();
   free_.pop_back();
@@ -604,7 +629,10 @@ void Worker::run(const std::atomic<bool>* go) {
   for (int d = 0; d < kRwDirs; ++d) rate_next_[d] = rate_base_[d] = begin;
   progress_.state.store(in_ramp_ ? 1 : 2, std::memory_order_relaxed);
 
-  if (!ts_.error) do_io(false);
+  if (!ts_.error && opts_.verify_only)
+    plan_verify_only();
+  else if (!ts_.error)
+    do_io(false);
   if (in_ramp_) end_ramp(clock_ns());  // the job ended inside its ramp
   std::uint64_t t = clock_ns();
   sample(t, true);
@@ -612,8 +640,9 @@ void Worker::run(const std::atomic<bool>* go) {
   for (int d = 0; d < kRwDirs; ++d)
     if (ts_.dir[d].io_bytes) ts_.dir[d].runtime_ms = std::max<std::uint64_t>(main_ms, 1);
 
-  if (!ts_.error && opts_.end_fsync && opts_.dir_write) sync_file();
-  if (!ts_.error && opts_.dir_write && opts_.verify != VerifyType::kNone && opts_.do_verify) {
+  if (!ts_.error && opts_.end_fsync && opts_.dir_write && !opts_.verify_only) sync_file();
+  if (!ts_.error && opts_.dir_write && opts_.verify != VerifyType::kNone &&
+      (opts_.do_verify || opts_.verify_only)) {
     progress_.state.store(3, std::memory_order_relaxed);
     const std::uint64_t v0 = clock_ns();
     win_start_ = v0;

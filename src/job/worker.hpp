@@ -90,6 +90,7 @@ class Worker {
   // Waits until `t` on the job's clock (or, in virtual time, an earlier
   // completion of its own I/O); false when nothing is left to wait for.
   bool sleep_until(std::uint64_t t);
+  void plan_verify_only();
 
   const JobDef& def_;
   const JobOptions& opts_;

@@ -174,9 +174,11 @@ TEST(EngineOptions, CmdprioUnderSqthreadPoll) {
 }
 
 TEST(EngineOptions, CmdprioBssplitPicksBySize) {
+  // norandommap: with the map, 64k reads that run into blocks already read
+  // are cut short (as fio's axmap_set_nr does) and no longer match 64k.
   const RunResult r = run_ok(
       "[j]\nfilename=ram:64M\nioengine=io_uring\nrw=randread\nbssplit=4k/50:64k/50\n"
-      "size=32M\niodepth=8\ncmdprio_bssplit=64k/100:4k/0\n");
+      "size=32M\niodepth=8\ncmdprio_bssplit=64k/100:4k/0\nnorandommap\n");
   const ThreadStat& j = r.jobs[0];
   const auto& dd = r.disks[0].prio_stats;
   EXPECT_NEAR(static_cast<double>(j.engine.prio_ios) / static_cast<double>(ios(j)), 0.5, 0.07);

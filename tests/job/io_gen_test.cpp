@@ -58,6 +58,7 @@ TEST(IoGen, MixAndSplitFollowTheirWeights) {
   o.dir_write = true;
   o.rwmixread = 70;
   o.bssplit[kRead] = {{4096, 10}, {65536, 90}};
+  o.max_bs[kRead] = 65536;
   IoGen g(o, 0, 1 << 30, 11);
   int reads = 0, big = 0;
   for (int i = 0; i < 100000; ++i) {

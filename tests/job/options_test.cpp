@@ -31,7 +31,7 @@ TEST(Options, RwModes) {
   EXPECT_TRUE(!o.dir_read && o.dir_write && !o.random);
   EXPECT_EQ(error_of("rw", "sideways"),
             "t.fio:7: rw=sideways: expected one of read, write, randread, randwrite, rw, "
-            "readwrite, randrw");
+            "readwrite, randrw, trim, randtrim, trimwrite, randtrimwrite (with an optional :<n>)");
 }
 
 TEST(Options, BlockSizesPerDirection) {
@@ -77,7 +77,7 @@ TEST(Options, DeviceOptionsBecomeQueueSettingsInOrder) {
 
 TEST(Options, VerifyPatternImpliesPatternVerify) {
   auto o = apply({{"verify_pattern", "0xdeadbeef"}});
-  EXPECT_EQ(o.verify, VerifyType::kPattern);
+  EXPECT_EQ(o.verify, VerifyType::kPatternHdr);
   EXPECT_EQ(o.verify_pattern, (std::vector<std::uint8_t>{0xde, 0xad, 0xbe, 0xef}));
   o = apply({{"verify", "md5"}, {"verify_pattern", "\"ab\"258"}});
   EXPECT_EQ(o.verify, VerifyType::kMd5);
