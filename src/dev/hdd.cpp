@@ -12,6 +12,7 @@ namespace {
 constexpr std::size_t kMaxExtents = 256;       // write-back extents the drive tracks
 constexpr std::uint64_t kDestageChunk = 2048;  // sectors written back at a time
 constexpr core::Nanos kNever = ~core::Nanos{0} / 4;
+constexpr std::int8_t kHitUnknown = 0, kHitNo = 1, kHitYes = 2;
 }  // namespace
 
 HddDriver::HddDriver(const HddConfig& cfg, core::Clock* clock)
@@ -69,6 +70,17 @@ block::BlkStatus HddDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
   return block::BlkStatus::OK;
 }
 
+void HddDriver::cache_grew(std::uint64_t s, std::uint64_t e) {
+  for (const Pending& p : pending_)
+    if (p.hit == kHitNo && block::blk_rq_pos(p.rq) >= s && block::blk_rq_end_sector(p.rq) <= e)
+      p.hit = kHitYes;
+}
+
+void HddDriver::cache_shrank() {
+  for (const Pending& p : pending_)
+    if (p.hit == kHitYes) p.hit = kHitUnknown;
+}
+
 bool HddDriver::read_hit(std::uint64_t s, std::uint64_t e) const {
   for (const Range& g : segs_)
     if (g.end > g.start && s >= g.start && e <= g.end) return true;
@@ -103,6 +115,8 @@ void HddDriver::settle_ra(core::Nanos now) {
   const std::uint64_t read = now > ra_time_ ? (now - ra_time_) * ra_spt_ / model_.rev_ns() : 0;
   g.end = std::min(ra_limit_, ra_lba_ + read);
   if (g.end - g.start > seg_sectors_) g.start = g.end - seg_sectors_;  // the segment is a ring
+  cache_shrank();
+  cache_grew(g.start, g.end);
   head_ = h;
   ra_seg_ = -1;
 }
@@ -117,7 +131,10 @@ void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
     Range& d = dirty_[i];
     if (d.end <= s || d.start >= e) {
       ++i;
-    } else if (d.start >= s && d.end <= e) {
+      continue;
+    }
+    cache_shrank();
+    if (d.start >= s && d.end <= e) {
       dirty_sectors_ -= d.end - d.start;
       dirty_.erase(dirty_.begin() + static_cast<std::ptrdiff_t>(i));
     } else if (d.start < s && d.end > e) {
@@ -140,12 +157,14 @@ void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
 }
 
 // Positioning time of a queued command from head `h`: what SPTF minimises.
-core::Nanos HddDriver::cost(const Pending& p, core::Nanos now, const HddHead& h) const {
+core::Nanos HddDriver::cost(const Pending& p, core::Nanos now, const HddHead& h,
+                            core::Nanos bound) const {
   const block::Request* rq = p.rq;
   const std::uint64_t s = block::blk_rq_pos(rq), e = block::blk_rq_end_sector(rq);
   switch (block::req_op(rq)) {
     case block::REQ_OP_READ:
-      if (read_hit(s, e)) return 0;
+      if (p.hit == kHitUnknown) p.hit = read_hit(s, e) ? kHitYes : kHitNo;
+      if (p.hit == kHitYes) return 0;
       if (ra_covers(s, e)) return ra_ready(e) > now ? ra_ready(e) - now : 0;
       break;
     case block::REQ_OP_WRITE:
@@ -155,10 +174,10 @@ core::Nanos HddDriver::cost(const Pending& p, core::Nanos now, const HddHead& h)
     default:
       return 0;
   }
-  return model_.position_ns(h, now + cfg_.overhead, p.pos);
+  return model_.position_below(h, now + cfg_.overhead, p.pos, bound);
 }
 
-core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now) {
+core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now, std::int8_t hit) {
   const std::uint64_t s = block::blk_rq_pos(rq), e = block::blk_rq_end_sector(rq);
   const std::uint32_t n = static_cast<std::uint32_t>(e - s);
   const core::Nanos xfer = xfer_ns(block::blk_rq_bytes(rq));
@@ -167,7 +186,7 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now) {
   core::Nanos t;
   switch (block::req_op(rq)) {
     case block::REQ_OP_READ:
-      if (read_hit(s, e)) {
+      if (hit == kHitYes || (hit == kHitUnknown && read_hit(s, e))) {
         ++stats_.read_hits;
         return now + cfg_.overhead + xfer;
       }
@@ -188,6 +207,8 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now) {
           if (segs_[i].lru < segs_[v].lru) v = i;
         // The segment keeps what fits of the request (nothing without a cache).
         segs_[v] = Range{e - std::min<std::uint64_t>(n, seg_sectors_), e, ++lru_clock_, {}};
+        cache_shrank();
+        cache_grew(segs_[v].start, segs_[v].end);
         ra_lba_ = e;
         ra_limit_ = std::min<std::uint64_t>(cap, e + (seg_sectors_ > n ? seg_sectors_ - n : 0));
         ra_time_ = t;
@@ -203,6 +224,7 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now) {
           dirty_.back().end = e;
         else
           dirty_.push_back(Range{s, e, 0, model_.locate(s)});
+        cache_grew(dirty_.back().start, dirty_.back().end);
         dirty_sectors_ += n;
         return now + cfg_.overhead + xfer;
       }
@@ -226,12 +248,14 @@ core::Nanos HddDriver::destage_one(core::Nanos now) {
   std::size_t best = 0;
   core::Nanos best_cost = kNever;
   for (std::size_t i = 0; i < dirty_.size(); ++i) {
-    const core::Nanos c = model_.position_ns(head_, now, dirty_[i].pos);
+    const core::Nanos c = model_.position_below(head_, now, dirty_[i].pos, best_cost);
     if (c < best_cost) best_cost = c, best = i;
   }
   // In chunks, so that commands arriving meanwhile wait little.
   Range& d = dirty_[best];
   destaging_ = Range{d.start, std::min(d.end, d.start + kDestageChunk), 0, d.pos};
+  cache_grew(destaging_.start, destaging_.end);
+  cache_shrank();  // the extent gives up what now destages
   if (destaging_.end == d.end) {
     dirty_.erase(dirty_.begin() + static_cast<std::ptrdiff_t>(best));
   } else {
@@ -277,11 +301,12 @@ void HddDriver::start_next(core::Nanos now) {
     if (dirty_.empty()) pick = flush;
   } else if (pending_[0].arrival + cfg_.max_wait <= now) {
     pick = 0;  // aged: no more reordering around it
-    if (cost(pending_[0], now, h) == kNever) pick = pending_.size();
+    if (cost(pending_[0], now, h, kNever) == kNever) pick = pending_.size();
   } else {
     core::Nanos best = kNever;
-    for (std::size_t i = 0; i < pending_.size(); ++i) {
-      const core::Nanos c = cost(pending_[i], now, h);
+    // The first of the cheapest; nothing beats a cost of 0.
+    for (std::size_t i = 0; i < pending_.size() && best > 0; ++i) {
+      const core::Nanos c = cost(pending_[i], now, h, best);
       if (c < best) best = c, pick = i;
     }
   }
@@ -290,9 +315,10 @@ void HddDriver::start_next(core::Nanos now) {
     op_end_ = destage_one(now);
   } else {
     cur_ = pending_[pick].rq;
+    const std::int8_t hit = pending_[pick].hit;
     pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(pick));
     op_ = Op::kRequest;
-    op_end_ = serve(cur_, now);
+    op_end_ = serve(cur_, now, hit);
   }
   clock_->arm(&timer_, op_end_);
 }
@@ -313,6 +339,7 @@ void HddDriver::on_timer() {
     } else if (op_ == Op::kDestage) {
       dirty_sectors_ -= destaging_.end - destaging_.start;
       destaging_ = Range{};
+      cache_shrank();
     }
     op_ = Op::kIdle;
     start_next(now);
@@ -336,6 +363,7 @@ void HddDriver::quiesce() {
   if (op_ == Op::kDestage) {  // the write-back stops where it is
     dirty_sectors_ -= destaging_.end - destaging_.start;
     destaging_ = Range{};
+    cache_shrank();
   }
   op_ = Op::kIdle;
 }

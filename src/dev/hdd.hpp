@@ -70,6 +70,9 @@ class HddDriver final : public block::BlockDriver {
     block::Request* rq;
     core::Nanos arrival;
     HddPos pos;  // of its first sector
+    // A read's read_hit(), kept between SPTF passes: 0 not known, 1 a miss,
+    // 2 a hit. cache_grew()/cache_shrank() keep it true as the caches change.
+    mutable std::int8_t hit = 0;
   };
   struct Range {
     std::uint64_t start = 0, end = 0;  // sectors, [start, end)
@@ -79,10 +82,17 @@ class HddDriver final : public block::BlockDriver {
   static void timer_fn(core::Timer* t);
   void on_timer() EXCLUDES(mu_);
   void start_next(core::Nanos now) REQUIRES(mu_);
-  core::Nanos cost(const Pending& p, core::Nanos now, const HddHead& h) const REQUIRES(mu_);
-  core::Nanos serve(block::Request* rq, core::Nanos now) REQUIRES(mu_);
+  // `bound`: only a cost below it matters (position_below()).
+  core::Nanos cost(const Pending& p, core::Nanos now, const HddHead& h, core::Nanos bound) const
+      REQUIRES(mu_);
+  // `hit`: the request's Pending::hit (a read's read_hit(), if known).
+  core::Nanos serve(block::Request* rq, core::Nanos now, std::int8_t hit) REQUIRES(mu_);
   core::Nanos destage_one(core::Nanos now) REQUIRES(mu_);
   bool read_hit(std::uint64_t s, std::uint64_t e) const REQUIRES(mu_);
+  // The cached data changed: [s, e) is now held as one range (a queued
+  // read it covers hits), or something left (a queued hit must look again).
+  void cache_grew(std::uint64_t s, std::uint64_t e) REQUIRES(mu_);
+  void cache_shrank() REQUIRES(mu_);
   bool ra_covers(std::uint64_t s, std::uint64_t e) const REQUIRES(mu_);
   core::Nanos ra_ready(std::uint64_t e) const REQUIRES(mu_);
   HddHead ra_head(core::Nanos now) const REQUIRES(mu_);

@@ -34,15 +34,21 @@ HddModel::HddModel(const HddConfig& cfg) : cfg_(cfg) {
   seek_knee_ = std::max<std::uint32_t>(2, cyls_ / 3);
   seek_a_ = static_cast<double>(cfg.seek_avg - cfg.seek_track) /
             (std::sqrt(static_cast<double>(seek_knee_)) - 1.0);
+  seek_settle_ = static_cast<double>(cfg.seek_track) - seek_a_;
   skew_ = std::max(cfg.head_switch, cfg.seek_track);
+  min_seek_ = seek_ns(1);
+  std::vector<core::Nanos> lut(std::min<std::uint32_t>(cyls_, 1024));
+  for (std::uint32_t d = 0; d < lut.size(); ++d) lut[d] = seek_ns(d);
+  seek_lut_ = std::move(lut);
 }
 
 core::Nanos HddModel::seek_ns(std::uint32_t dist) const {
+  if (dist < seek_lut_.size()) return seek_lut_[dist];
   if (dist == 0) return 0;
   if (dist <= seek_knee_) {
-    const double settle = static_cast<double>(cfg_.seek_track) - seek_a_;
     // Rounded to the nearest ns (the value is positive).
-    return static_cast<core::Nanos>(settle + seek_a_ * std::sqrt(static_cast<double>(dist)) + 0.5);
+    return static_cast<core::Nanos>(seek_settle_ + seek_a_ * std::sqrt(static_cast<double>(dist)) +
+                                    0.5);
   }
   const std::uint32_t span = cyls_ - 1 > seek_knee_ ? cyls_ - 1 - seek_knee_ : 1;
   const double frac = static_cast<double>(dist - seek_knee_) / span;
@@ -65,6 +71,7 @@ HddPos HddModel::locate(std::uint64_t lba) const {
   p.sector = static_cast<std::uint32_t>(off % zone.spt);
   p.cyl = zone.first_cyl + static_cast<std::uint32_t>(track / cfg_.heads);
   p.head = static_cast<std::uint32_t>(track % cfg_.heads);
+  p.offset = sector_offset(p);
   return p;
 }
 
@@ -81,7 +88,52 @@ core::Nanos HddModel::move_ns(const HddHead& h, const HddPos& p) const {
 core::Nanos HddModel::position_ns(const HddHead& h, core::Nanos t, const HddPos& p) const {
   const core::Nanos move = move_ns(h, p);
   const core::Nanos at = (t + move) % rev_;
-  const core::Nanos off = sector_offset(p);
+  const core::Nanos off = p.offset;
+  return move + (off >= at ? off - at : off + rev_ - at);
+}
+
+// The shortest distance whose seek takes at least `bound` (cylinders_ when
+// none does): from the inverse of the curve, then checked against seek_ns()
+// itself so that rounding cannot make it wrong.
+std::uint32_t HddModel::seek_cut(core::Nanos bound) const {
+  if (bound <= min_seek_) return 1;
+  const std::uint32_t top = cyls_ > 1 ? cyls_ - 1 : 1;
+  if (seek_ns(top) < bound) return cyls_;
+  double est;
+  if (bound <= cfg_.seek_avg) {
+    const double r = (static_cast<double>(bound) - seek_settle_) / seek_a_;
+    est = r * r;
+  } else {
+    const std::uint32_t span = cyls_ - 1 > seek_knee_ ? cyls_ - 1 - seek_knee_ : 1;
+    est = seek_knee_ + static_cast<double>(bound - cfg_.seek_avg) /
+                           static_cast<double>(cfg_.seek_full - cfg_.seek_avg) * span;
+  }
+  std::uint32_t d = est < 1 ? 1 : est > top ? top : static_cast<std::uint32_t>(est);
+  while (d > 1 && seek_ns(d - 1) >= bound) --d;
+  while (d < top && seek_ns(d) < bound) ++d;
+  return d;
+}
+
+core::Nanos HddModel::position_below(const HddHead& h, core::Nanos t, const HddPos& p,
+                                     core::Nanos bound) const {
+  if (p.cyl != h.cyl) {
+    if (bound != cut_bound_) {
+      cut_bound_ = bound;
+      cut_dist_ = seek_cut(bound);
+    }
+    // Every seek at least this long costs at least the bound.
+    if ((p.cyl > h.cyl ? p.cyl - h.cyl : h.cyl - p.cyl) >= cut_dist_) return bound;
+  }
+  const core::Nanos move = move_ns(h, p);
+  if (move >= bound) return move;
+  // (t + move) % rev_, with t % rev_ kept for the pass.
+  if (t != mod_t_ || mod_v_ >= rev_) {
+    mod_t_ = t;
+    mod_v_ = t % rev_;
+  }
+  core::Nanos at = mod_v_ + move;
+  if (at >= rev_) at = move < rev_ ? at - rev_ : at % rev_;
+  const core::Nanos off = p.offset;
   return move + (off >= at ? off - at : off + rev_ - at);
 }
 

@@ -25,6 +25,7 @@ struct HddPos {
   std::uint32_t head = 0;
   std::uint32_t sector = 0;  // on its track
   std::uint32_t spt = 0;     // of its track
+  core::Nanos offset = 0;    // sector_offset(): where it passes under the head
 };
 
 // The actuator: the cylinder and surface it last accessed.
@@ -59,6 +60,11 @@ class HddModel {
   }
   // Same, for a sector already located.
   core::Nanos position_ns(const HddHead& h, core::Nanos t, const HddPos& p) const;
+  // position_ns() when it is below `bound`; otherwise some value at least
+  // `bound`, found cheaply (any seek takes at least seek_ns(1)): what SPTF
+  // needs to find the minimum.
+  core::Nanos position_below(const HddHead& h, core::Nanos t, const HddPos& p,
+                             core::Nanos bound) const;
   // Reads or writes `n` sectors from `lba` starting at time `t`; returns the
   // time the last sector passes under the head and moves *h there. *seek_dist
   // (if given) gets the cylinders crossed by the first seek.
@@ -75,6 +81,18 @@ class HddModel {
   std::uint32_t cyls_ = 0;
   std::uint32_t seek_knee_ = 0;  // C/3, where the sqrt curve meets the line
   double seek_a_ = 0;            // sqrt coefficient
+  double seek_settle_ = 0;       // seek_track - seek_a_
+  core::Nanos min_seek_ = 0;     // seek_ns(1): seeks only grow with distance
+  // position_below()'s last bound and the shortest seek distance that takes
+  // at least that long (SPTF passes keep a bound for many candidates). The
+  // drive's lock covers them, like the rest of its state.
+  mutable core::Nanos cut_bound_ = 0;
+  mutable std::uint32_t cut_dist_ = 1;
+  // ... and its last start time modulo a revolution.
+  mutable core::Nanos mod_t_ = 0, mod_v_ = 0;
+  // seek_ns() of the shortest distances, which SPTF asks for most.
+  std::vector<core::Nanos> seek_lut_;
+  std::uint32_t seek_cut(core::Nanos bound) const;
   std::vector<HddZone> zones_;
 };
 

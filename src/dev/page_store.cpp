@@ -1,6 +1,8 @@
 // Sparse 4 KiB pages backing ram and memory-backed null devices.
 #include "dev/page_store.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -14,18 +16,43 @@ struct PageStore::Node {
   std::atomic<void*> slot[kNodeSlots];
 };
 
-namespace {
-
-unsigned char* alloc_page() {
-  void* p =
-      ::operator new(PageStore::kPageSize, std::align_val_t(PageStore::kPageSize), std::nothrow);
-  if (p) std::memset(p, 0, PageStore::kPageSize);
-  return static_cast<unsigned char*>(p);
+unsigned char* PageStore::alloc_page() {
+  core::LockGuard lock(pool_mu_);
+  if (!free_pages_.empty()) {
+    auto* p = static_cast<unsigned char*>(free_pages_.back());
+    free_pages_.pop_back();
+    std::memset(p, 0, kPageSize);
+    return p;
+  }
+  if (slab_next_ == slab_end_) {
+    constexpr std::size_t kBytes = kSlabPages * kPageSize;
+    if (slabs_.size() == slabs_.capacity()) {
+      try {
+        slabs_.reserve(slabs_.empty() ? 16 : slabs_.size() * 2);
+      } catch (const std::bad_alloc&) {
+        return nullptr;
+      }
+    }
+    void* m = ::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (m == MAP_FAILED) return nullptr;
+    slabs_.push_back(m);
+    slab_next_ = static_cast<unsigned char*>(m);
+    slab_end_ = slab_next_ + kBytes;
+  }
+  unsigned char* p = slab_next_;
+  slab_next_ += kPageSize;
+  return p;
 }
 
-void free_page(void* p) { ::operator delete(p, std::align_val_t(PageStore::kPageSize)); }
-
-}  // namespace
+void PageStore::free_page(void* p) {
+  core::LockGuard lock(pool_mu_);
+  try {
+    free_pages_.push_back(p);
+  } catch (const std::bad_alloc&) {
+    // The page stays mapped, unused, until the store goes away.
+  }
+}
 
 PageStore::PageStore(std::uint64_t capacity_bytes) : capacity_(capacity_bytes), levels_(1) {
   const std::uint64_t pages = (capacity_bytes + kPageSize - 1) >> kPageShift;
@@ -34,17 +61,17 @@ PageStore::PageStore(std::uint64_t capacity_bytes) : capacity_(capacity_bytes), 
   root_ = new Node{};
 }
 
-PageStore::~PageStore() { free_node(root_, levels_); }
+PageStore::~PageStore() {
+  free_node(root_, levels_);
+  core::LockGuard lock(pool_mu_);
+  for (void* m : slabs_) ::munmap(m, kSlabPages * kPageSize);
+}
 
 void PageStore::free_node(Node* n, unsigned level) {
   for (auto& s : n->slot) {
     void* p = s.load(std::memory_order_relaxed);
-    if (!p) continue;
-    if (level == 1) {
-      free_page(p);
-    } else {
-      free_node(static_cast<Node*>(p), level - 1);
-    }
+    // Pages go back with their slabs.
+    if (p && level > 1) free_node(static_cast<Node*>(p), level - 1);
   }
   delete n;
 }

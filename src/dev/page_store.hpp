@@ -8,8 +8,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <shared_mutex>
+#include <vector>
 
 #include "block/blk_types.hpp"
+#include "core/mutex.hpp"
 
 namespace iostack::block {
 struct Request;
@@ -62,6 +64,12 @@ class PageStore {
   bool write_nolock(std::uint64_t pos, const void* src, std::size_t len);
   void clear_nolock(std::uint64_t pos, std::uint64_t len, bool unmap);
   void free_node(Node* n, unsigned level);
+  // Pages come from slabs mapped kSlabPages at a time (one system call and
+  // no malloc per page; fresh anonymous memory is already zero); a freed
+  // page is kept for reuse until the store goes away.
+  static constexpr std::size_t kSlabPages = 64;
+  unsigned char* alloc_page() EXCLUDES(pool_mu_);
+  void free_page(void* p) EXCLUDES(pool_mu_);
 
   std::uint64_t capacity_;
   unsigned levels_;  // radix levels above the page pointers
@@ -70,6 +78,11 @@ class PageStore {
   // Shared for data copies (which may insert pages); exclusive for freeing
   // pages, so no copy can touch a page being freed (brd uses RCU for this).
   mutable std::shared_mutex mu_;
+  core::SpinLock pool_mu_;
+  std::vector<void*> slabs_ GUARDED_BY(pool_mu_);
+  std::vector<void*> free_pages_ GUARDED_BY(pool_mu_);
+  unsigned char* slab_next_ GUARDED_BY(pool_mu_) = nullptr;
+  unsigned char* slab_end_ GUARDED_BY(pool_mu_) = nullptr;
 };
 
 }  // namespace iostack::dev

@@ -113,6 +113,19 @@ TEST(VirtualClock, SixtyVirtualSecondsTakeFarLessRealTime) {
   EXPECT_LT(real, std::chrono::seconds(30));
 }
 
+TEST(VirtualClock, ExampleInteractiveReaderAgainstAStream) {
+  const Result r = run("run --output-format=json " + example("virtual-hdd.fio"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_GE(j["iostack_clock"]["virtual_ns"].get<std::uint64_t>(), 120000000000u);
+  ASSERT_EQ(j["jobs"].size(), 2u);
+  // Each read is followed by 50 ms of thinking: fewer than 20 a second.
+  const auto reads = j["jobs"][0]["read"]["total_ios"].get<std::uint64_t>();
+  EXPECT_GT(reads, 120u * 8);
+  EXPECT_LT(reads, 120u * 20);
+  EXPECT_GT(j["jobs"][1]["write"]["total_ios"].get<std::uint64_t>(), 120u * 10);
+}
+
 std::uint64_t ios_of(const std::string& args, const char* dir = "read") {
   const Result r = run("run --clock=virtual --output-format=json --name=j --bs=4k " + args);
   EXPECT_EQ(r.rc, 0) << r.err;
