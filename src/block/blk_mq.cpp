@@ -442,13 +442,17 @@ void blk_mq_request_bypass_insert(Request* rq, bool at_head) {
 
 void blk_mq_run_hw_queue(HwCtx* hctx) {
   // One dispatcher at a time; a caller that finds one running leaves it a
-  // rerun request instead of waiting.
-  hctx->run_state.fetch_or(kRerun, std::memory_order_acq_rel);
-  for (;;) {
-    unsigned s = hctx->run_state.load(std::memory_order_acquire);
-    if (s & kRunning) return;
-    if (!(s & kRerun)) return;  // another thread took the request and runs
-    if (hctx->run_state.compare_exchange_weak(s, kRunning, std::memory_order_acq_rel)) break;
+  // rerun request instead of waiting. Nobody running and nothing asked:
+  // take the queue in one step.
+  unsigned idle = 0;
+  if (!hctx->run_state.compare_exchange_strong(idle, kRunning, std::memory_order_acq_rel)) {
+    hctx->run_state.fetch_or(kRerun, std::memory_order_acq_rel);
+    for (;;) {
+      unsigned s = hctx->run_state.load(std::memory_order_acquire);
+      if (s & kRunning) return;
+      if (!(s & kRerun)) return;  // another thread took the request and runs
+      if (hctx->run_state.compare_exchange_weak(s, kRunning, std::memory_order_acq_rel)) break;
+    }
   }
   for (;;) {
     dispatch_once(hctx);

@@ -61,6 +61,7 @@ void blk_start_plug(BlkPlug* plug) {
   plug->has_elevator = false;
   plug->nowait = false;
   plug->cur_ktime = 0;
+  plug->cur_jiffies = 0;
   t_plug = plug;
 }
 
@@ -88,7 +89,13 @@ std::uint64_t blk_time_get_ns(const core::Clock* clock) {
 }
 
 std::uint64_t blk_jiffies(const core::Clock* clock) {
-  return t_plug ? blk_time_get_ns(clock) : clock->coarse_now();
+  BlkPlug* plug = t_plug;
+  if (!plug) return clock->coarse_now();
+  if (!plug->cur_jiffies || plug->jiffies_clock != clock) {
+    plug->cur_jiffies = clock->coarse_now();
+    plug->jiffies_clock = clock;
+  }
+  return plug->cur_jiffies;
 }
 
 void blk_add_rq_to_plug(BlkPlug* plug, Request* rq) {
@@ -128,6 +135,7 @@ void blk_mq_flush_plug_list(BlkPlug* plug, bool from_schedule) {
     while (!list.empty()) dispatch_plug_run(&list, from_schedule);
   }
   plug->cur_ktime = 0;  // time moves on once the batch is out
+  plug->cur_jiffies = 0;
 }
 
 }  // namespace iostack::block

@@ -22,6 +22,9 @@ struct BlkPlug {
   // flushed or its thread sleeps.
   std::uint64_t cur_ktime = 0;
   const core::Clock* ktime_clock = nullptr;
+  // The same for jiffies (blk_jiffies).
+  std::uint64_t cur_jiffies = 0;
+  const core::Clock* jiffies_clock = nullptr;
 };
 
 // Plugging is per thread (current->plug). Nested starts are ignored: only the
@@ -37,9 +40,9 @@ void blk_flush_current_plug_before_sleep();
 
 // blk_time_get_ns: `clock`'s time, read once per plug of the calling thread.
 std::uint64_t blk_time_get_ns(const core::Clock* clock);
-// jiffies for the block layer and its schedulers: inside a plug, the plug's
-// reading (the kernel reads a variable; a plug's life is far shorter than
-// a tick), else the coarse clock.
+// jiffies for the block layer and its schedulers: the coarse clock, read
+// once per plug (the kernel reads a variable; a plug's life is far shorter
+// than a tick).
 std::uint64_t blk_jiffies(const core::Clock* clock);
 
 }  // namespace iostack::block

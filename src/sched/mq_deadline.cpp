@@ -205,7 +205,7 @@ void MqDeadline::insert_request(Request* rq, unsigned flags, core::ListHead* fre
 
   const unsigned dir = rq_dir(rq);
   if (flags & block::INSERT_AT_HEAD) {
-    rq->queuelist.add_head(&pp.dispatch);
+    rq->queuelist.add_head(&dispatch_);
     rq->fifo_time = now;
   } else {
     pp.sort_list[dir].insert(*rq);
@@ -244,54 +244,48 @@ Request* MqDeadline::dispatch_from(PerPrio& pp, std::uint64_t latest_start, std:
   core::lockdep_assert_held(lock_);
   Request* rq = nullptr;
   unsigned dir;
-
-  if (!pp.dispatch.empty()) {
-    rq = block::rq_from_queuelist(pp.dispatch.first());
-    if (started_after(rq, latest_start)) return nullptr;
-    rq->queuelist.del();
-    listed_add(-1);
+  // Continue the current batch in sector order from the last position.
+  auto next_by_pos = [&](unsigned d) -> Request* {
+    auto it = pp.sort_list[d].lower_bound(pp.latest_pos[d]);
+    return it == pp.sort_list[d].end() ? nullptr : &*it;
+  };
+  rq = next_by_pos(last_dir_);
+  const bool in_batch = rq && batching_ < static_cast<unsigned>(fifo_batch_);
+  if (in_batch) {
     dir = rq_dir(rq);
   } else {
-    // Continue the current batch in sector order from the last position.
-    auto next_by_pos = [&](unsigned d) -> Request* {
-      auto it = pp.sort_list[d].lower_bound(pp.latest_pos[d]);
-      return it == pp.sort_list[d].end() ? nullptr : &*it;
-    };
-    rq = next_by_pos(last_dir_);
-    const bool in_batch = rq && batching_ < static_cast<unsigned>(fifo_batch_);
-    if (in_batch) {
-      dir = rq_dir(rq);
-    } else {
-      // A new batch: reads, unless writes wait and have been starved enough.
-      // The comparison is unsigned, as in the kernel (negative = never).
-      if (!pp.fifo_list[DD_READ].empty()) {
-        if (!pp.fifo_list[DD_WRITE].empty() &&
-            starved_++ >= static_cast<unsigned>(writes_starved_)) {
-          starved_ = 0;
-          dir = DD_WRITE;
-        } else {
-          dir = DD_READ;
-        }
-      } else if (!pp.fifo_list[DD_WRITE].empty()) {
+    // A new batch: reads, unless writes wait and have been starved enough.
+    // The comparison is unsigned, as in the kernel (negative = never).
+    if (!pp.fifo_list[DD_READ].empty()) {
+      if (!pp.fifo_list[DD_WRITE].empty() && starved_++ >= static_cast<unsigned>(writes_starved_)) {
         starved_ = 0;
         dir = DD_WRITE;
       } else {
-        return nullptr;
+        dir = DD_READ;
       }
-      // Expired deadline, or nothing at/after the last position: restart
-      // from the oldest request; else carry on in sector order.
-      Request* next = next_by_pos(dir);
-      Request* head = block::rq_from_queuelist(pp.fifo_list[dir].first());
-      const bool expired = !time_after(head->fifo_time, now);
-      rq = (expired || !next) ? head : next;
-      last_dir_ = static_cast<DdDir>(dir);
-      batching_ = 0;
+    } else if (!pp.fifo_list[DD_WRITE].empty()) {
+      starved_ = 0;
+      dir = DD_WRITE;
+    } else {
+      return nullptr;
     }
-    if (started_after(rq, latest_start)) return nullptr;
-    batching_++;
-    remove_request(pp, rq);
+    // Expired deadline, or nothing at/after the last position: restart
+    // from the oldest request; else carry on in sector order.
+    Request* next = next_by_pos(dir);
+    Request* head = block::rq_from_queuelist(pp.fifo_list[dir].first());
+    const bool expired = !time_after(head->fifo_time, now);
+    rq = (expired || !next) ? head : next;
+    last_dir_ = static_cast<DdDir>(dir);
+    batching_ = 0;
   }
+  if (started_after(rq, latest_start)) return nullptr;
+  batching_++;
+  remove_request(pp, rq);
+  return start_request(rq, dir);
+}
 
+// dd_start_request: the class's position and count, and RQF_STARTED.
+Request* MqDeadline::start_request(Request* rq, unsigned dir) {
   PerPrio& owner = per_prio_of(rq);
   owner.latest_pos[dir] = block::blk_rq_pos(rq);
   owner.stats.dispatched++;
@@ -315,6 +309,12 @@ Request* MqDeadline::dispatch_aged(std::uint64_t now) {
 
 Request* MqDeadline::dispatch_request(block::HwCtx*) {
   core::LockGuard g(lock_);
+  if (!dispatch_.empty()) {
+    Request* rq = block::rq_from_queuelist(dispatch_.first());
+    rq->queuelist.del();
+    listed_add(-1);
+    return start_request(rq, rq_dir(rq));
+  }
   const std::uint64_t now = queue()->jiffies();
   if (Request* rq = dispatch_aged(now)) return rq;
   // Strict priority: a class with queued requests (even ones the driver

@@ -83,7 +83,6 @@ class MqDeadline final : public block::Elevator {
 
   // struct dd_per_prio.
   struct PerPrio {
-    core::ListHead dispatch;  // at-head inserts, served before the FIFOs
     block::SectorTree sort_list[kDdDirCount];
     core::ListHead fifo_list[kDdDirCount];
     block::sector_t latest_pos[kDdDirCount] = {0, 0};  // of the last dispatch
@@ -100,6 +99,7 @@ class MqDeadline final : public block::Elevator {
   block::Request* dispatch_from(PerPrio& pp, std::uint64_t latest_start, std::uint64_t now)
       REQUIRES(lock_);
   block::Request* dispatch_aged(std::uint64_t now) REQUIRES(lock_);
+  block::Request* start_request(block::Request* rq, unsigned dir) REQUIRES(lock_);
   bool started_after(const block::Request* rq, std::uint64_t latest_start) const REQUIRES(lock_);
   std::uint64_t expire_ns(unsigned dir) const REQUIRES(lock_);
   std::uint32_t dd_queued(unsigned prio) const REQUIRES(lock_);
@@ -108,6 +108,9 @@ class MqDeadline final : public block::Elevator {
   // dd->lock, a spinlock in the kernel too: held for a few list and tree
   // operations, by submitters and dispatchers of every CPU.
   mutable core::SpinLock lock_;
+  // At-head inserts of every class, served before anything else (one list
+  // as in Linux 6.18; earlier 6.x kept one per class).
+  core::ListHead dispatch_ GUARDED_BY(lock_);
   PerPrio per_prio_[kDdPrioCount] GUARDED_BY(lock_);
 
   DdDir last_dir_ GUARDED_BY(lock_) = DD_WRITE;  // direction of the last dispatch

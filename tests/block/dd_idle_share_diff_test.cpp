@@ -280,6 +280,10 @@ TEST(DdIdleShareDiff, IdleReaderShareMatchesKernel) {
   ASSERT_GT(kernel.be, 0u) << "the kernel's readers failed";
 
   ASSERT_TRUE(host.join_cgroup());
+  // Back to normal scheduling however the test ends (the cgroup: ~Host).
+  struct NormalPolicyAtEnd {
+    ~NormalPolicyAtEnd() { set_policy_all_threads(SCHED_OTHER); }
+  } normal_policy_at_end;
   ASSERT_TRUE(set_policy_all_threads(SCHED_FIFO));
   std::string err;
   auto dev = dev::create_device("loop:" + host.file() + ",dio=1", nullptr, &err);
@@ -296,7 +300,6 @@ TEST(DdIdleShareDiff, IdleReaderShareMatchesKernel) {
   tb.join();
   ti.join();
   dev.reset();
-  set_policy_all_threads(SCHED_OTHER);
   host.leave_cgroup();
   for (auto& b : bufs) free(b);
   const Shares ours{be.bytes, idle.bytes};

@@ -82,6 +82,18 @@ TEST_F(DdTest, RtAtHeadStillBeatsBe) {
   EXPECT_EQ(dispatch(), rt);
 }
 
+// As in Linux 6.18, at-head inserts share one list that goes before every
+// class, so a requeued idle request is not held behind queued RT work.
+TEST_F(DdTest, AtHeadInsertGoesFirstWhateverItsClass) {
+  block::Request* rt = add(100, block::REQ_OP_READ, kRt);
+  block::Request* idle = make(900, 8, block::REQ_OP_READ, kIdle);
+  insert(idle, block::INSERT_AT_HEAD);
+  EXPECT_EQ(dispatch(), idle);
+  EXPECT_EQ(dispatch(), rt);
+  EXPECT_EQ(dd_->stats(DD_IDLE_PRIO).dispatched, 1u);
+  EXPECT_EQ(dd_->stats(DD_RT_PRIO).dispatched, 1u);
+}
+
 TEST_F(DdTest, AgedLowerClassRequestOvertakes) {
   set("prio_aging_expire", "100");
   block::Request* idle = add(100, block::REQ_OP_READ, kIdle);
