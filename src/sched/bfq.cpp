@@ -278,6 +278,29 @@ void bfq_bfqq_handle_idle_busy_switch(BfqData* bfqd, BfqQueue* bfqq, unsigned ol
     bfq_bfqq_expire(bfqd, in_serv, false, BfqExpire::PREEMPTED);
 }
 
+// bfq_check_waker: a queue whose I/O starts, three times in a row, within
+// 4 ms of another queue's completion has that queue as its waker.
+void bfq_check_waker(BfqData* bfqd, BfqQueue* bfqq, std::uint64_t now) {
+  BfqQueue* last = bfqd->last_completed_rq_bfqq;
+  if (!last || last == bfqq || bfqq->has(BFQQF_has_short_ttime) ||
+      now - bfqd->last_completion >= 4 * core::kNsPerMs)
+    return;
+  if (last != bfqq->tentative_waker_bfqq ||
+      now > bfqq->waker_detection_started + 128 * bfqd->slice_idle) {
+    bfqq->tentative_waker_bfqq = last;
+    bfqq->num_waker_detections = 1;
+    bfqq->waker_detection_started = now;
+  } else {
+    bfqq->num_waker_detections++;
+  }
+  if (bfqq->num_waker_detections == 3) {
+    bfqq->waker_bfqq = last;
+    bfqq->tentative_waker_bfqq = nullptr;
+    if (bfqq->woken_list_node.linked()) bfqq->woken_list_node.del();
+    bfqq->woken_list_node.add_head(&last->woken_list);
+  }
+}
+
 // bfq_reset_inject_limit: a short think time starts with no injection (an
 // injected request could delay the queue's next one), a long one with one.
 void bfq_reset_inject_limit(BfqData* bfqd, BfqQueue* bfqq) {
@@ -313,6 +336,7 @@ void bfq_add_request(BfqData* bfqd, Request* rq) {
   bfqd->queued.fetch_add(1, std::memory_order_relaxed);
 
   if (bfqq->has(BFQQF_sync) && rq_bic(rq) && rq_bic(rq)->requests <= 1) {
+    bfq_check_waker(bfqd, bfqq, ktime(bfqd));
     const std::uint64_t now = jiffies(bfqd);
     // Let the inject limit drop again if the workload changed.
     if (!time_after(bfqq->decrease_time_jif + 1000 * core::kNsPerMs, now))
@@ -668,12 +692,19 @@ check_queue:
   // may bring more; meanwhile requests of other queues may be injected.
   if (bfqq->has(BFQQF_wait_request) || (bfqq->dispatched != 0 && bfq_better_to_idle(bfqq))) {
     BfqQueue* async_bfqq = bfqq->bic ? bfqq->bic->bfqq[0] : nullptr;
-    // The same process's async I/O cannot hurt it.
-    if (async_bfqq && async_bfqq->has(BFQQF_busy) && async_bfqq->next_rq &&
-        rq_bic(async_bfqq->next_rq) == bfqq->bic &&
-        bfq_serv_to_charge(bfqd, async_bfqq->next_rq, async_bfqq) <=
-            bfq_bfqq_budget_left(async_bfqq))
-      return async_bfqq;
+    BfqQueue* blocked =
+        bfqq->woken_list.empty()
+            ? nullptr
+            : core::list_entry<BfqQueue, &BfqQueue::woken_list_node>(bfqq->woken_list.first());
+    auto can_serve = [bfqd](BfqQueue* q) {
+      return q && q->has(BFQQF_busy) && q->next_rq &&
+             bfq_serv_to_charge(bfqd, q->next_rq, q) <= bfq_bfqq_budget_left(q);
+    };
+    // The same process's async I/O cannot hurt it; the waker's I/O is what
+    // it waits for; a queue it wakes is blocked behind it.
+    if (can_serve(async_bfqq) && rq_bic(async_bfqq->next_rq) == bfqq->bic) return async_bfqq;
+    if (can_serve(bfqq->waker_bfqq)) return bfqq->waker_bfqq;
+    if (can_serve(blocked)) return blocked;
     if (!idling_boosts_thr_without_issues(bfqd, bfqq) &&
         (bfqq->wr_coeff == 1 || bfqd->wr_busy_queues > 1 || !bfqq->has(BFQQF_has_short_ttime)))
       return bfq_choose_bfqq_for_injection(bfqd);
@@ -857,6 +888,7 @@ void bfq_completed_request(BfqData* bfqd, BfqQueue* bfqq) {
           (1u << (kRateShift - 10)))
     bfq_update_rate_reset(bfqd, nullptr);
   bfqd->last_completion = now;
+  bfqd->last_completed_rq_bfqq = bfqq->has(BFQQF_coop) ? nullptr : bfqq;
 
   if (bfqq->has(BFQQF_softrt_update) && bfqq->dispatched == 0 && bfqq->sort_list.empty() &&
       bfqq->wr_coeff != bfqd->wr_coeff)
@@ -900,6 +932,15 @@ void bfq_end_wr(BfqData* bfqd) {
 void bfq_put_queue(BfqQueue* bfqq) {
   if (--bfqq->ref) return;
   if (bfqq->bfqd->last_bfqq_created == bfqq) bfqq->bfqd->last_bfqq_created = nullptr;
+  if (bfqq->bfqd->last_completed_rq_bfqq == bfqq) bfqq->bfqd->last_completed_rq_bfqq = nullptr;
+  // It wakes nobody any more, and no waker wakes it.
+  if (bfqq->woken_list_node.linked()) bfqq->woken_list_node.del();
+  while (!bfqq->woken_list.empty()) {
+    BfqQueue* item =
+        core::list_entry<BfqQueue, &BfqQueue::woken_list_node>(bfqq->woken_list.first());
+    item->waker_bfqq = nullptr;
+    item->woken_list_node.del();
+  }
   if (bfqq->burst_node.linked()) {
     bfqq->burst_node.del();
     // A process that exits no longer counts in the burst.
@@ -1054,6 +1095,11 @@ Bfq::~Bfq() {
   bfq_forget_all_idle(&d_);
   bfq_put_async_queues(&d_);
   // Whatever a test left queued.
+  for (core::ListHead* n = d_.all_queues.first(); n != &d_.all_queues; n = n->next) {
+    BfqQueue* bfqq = core::list_entry<BfqQueue, &BfqQueue::all_node>(n);
+    if (bfqq->woken_list_node.linked()) bfqq->woken_list_node.del();
+    if (bfqq->active_node.linked()) bfqq->active_node.del();
+  }
   while (!d_.all_queues.empty()) {
     BfqQueue* bfqq = core::list_entry<BfqQueue, &BfqQueue::all_node>(d_.all_queues.first());
     bfqq->sort_list.clear();
@@ -1257,7 +1303,7 @@ std::vector<BfqQueueInfo> Bfq::queues() const {
     const BfqQueue* q = core::list_entry<BfqQueue, &BfqQueue::all_node>(n);
     out.push_back({q->pid, q->has(BFQQF_sync), q->ioprio_class, q->ioprio, q->entity.weight,
                    q->wr_coeff, q->max_budget, q->entity.budget, q == d_.in_service_queue,
-                   q->has(BFQQF_busy)});
+                   q->has(BFQQF_busy), q->waker_bfqq ? q->waker_bfqq->pid : 0});
   }
   return out;
 }

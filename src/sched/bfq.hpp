@@ -155,6 +155,13 @@ struct BfqQueue {
   core::ListHead all_node;     // on BfqData::all_queues
   core::ListHead burst_node;   // on BfqData::burst_list while in the current burst
   core::ListHead active_node;  // on BfqData::active_list while on an active tree
+  // Waker detection: the queue whose completions this one's I/O follows.
+  BfqQueue* waker_bfqq = nullptr;
+  BfqQueue* tentative_waker_bfqq = nullptr;  // compared only, never followed
+  unsigned num_waker_detections = 0;
+  std::uint64_t waker_detection_started = 0;
+  core::ListHead woken_list;       // queues this one wakes
+  core::ListHead woken_list_node;  // on its waker's woken_list
   // Injection: how many requests of other queues may be in flight while
   // this one, in service, is idled for (bfq_update_inject_limit).
   unsigned inject_limit = 0;
@@ -195,6 +202,7 @@ struct BfqQueueInfo {
   unsigned ioprio_class, ioprio, weight, wr_coeff;
   int max_budget, budget;
   bool in_service, busy;
+  int waker_pid;  // 0: none
 };
 
 // struct bfq_data: the scheduler's state, used by the functions of
@@ -252,6 +260,7 @@ struct BfqData {
   BfqIoCq* bio_bic = nullptr;
   BfqQueue* last_bfqq_created = nullptr;  // candidate for stable merging
 
+  BfqQueue* last_completed_rq_bfqq = nullptr;
   // Queues on an active tree, newest first (the injection candidates).
   core::ListHead active_list;
   // Injection state (bfq_update_inject_limit).

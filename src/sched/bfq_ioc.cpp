@@ -353,6 +353,12 @@ BfqQueue* bfq_setup_cooperator(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* bic) {
 void bfq_merge_bfqqs(BfqData* bfqd, BfqIoCq* bic, BfqQueue* bfqq, BfqQueue* new_bfqq) {
   // (The kernel saves bfqq's state in the bic to restore it on a split;
   // stably merged queues are never split.)
+  if (bfqq->waker_bfqq && !new_bfqq->waker_bfqq && bfqq->waker_bfqq != new_bfqq) {
+    new_bfqq->waker_bfqq = bfqq->waker_bfqq;
+    new_bfqq->tentative_waker_bfqq = nullptr;
+    if (new_bfqq->woken_list_node.linked()) new_bfqq->woken_list_node.del();
+    new_bfqq->woken_list_node.add_head(&new_bfqq->waker_bfqq->woken_list);
+  }
   if (bfqq->has(BFQQF_IO_bound)) new_bfqq->mark(BFQQF_IO_bound);
   bfqq->clear(BFQQF_IO_bound);
   // The shared queue inherits a raising period in progress.

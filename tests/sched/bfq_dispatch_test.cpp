@@ -511,3 +511,42 @@ TEST_F(BfqNonrot, OtherQueuesAreInjectedWhileARandomReaderIsIdledFor) {
 
 }  // namespace
 }  // namespace iostack::sched::test
+
+namespace iostack::sched::test {
+namespace {
+
+// Waker detection: a process with a long think time whose requests come
+// three times within 4 ms of another queue's completions has that queue as
+// its waker (its I/O is injected first while the woken one is idled for).
+TEST_F(BfqDispatch, AQueueWokenByAnothersCompletionsFindsItsWaker) {
+  set("low_latency", "0");
+  Proc* a = proc(100, kBe4, 0);
+  Proc* b = proc(200, kBe4, 1u << 30);
+  // Serves requests (waiting out idling) until `want` has completed.
+  auto serve_until = [&](Request* want) {
+    for (int guard = 0; guard < 100; ++guard) {
+      Request* rq = dispatch();
+      if (!rq) {
+        ASSERT_TRUE(clock_.run_one());
+        continue;
+      }
+      advance_ms(1);
+      complete(rq);
+      if (rq == want) return;
+    }
+    FAIL() << "request never served";
+  };
+  for (int cycle = 0; cycle < 8; ++cycle) {
+    serve_until(read_next(a));
+    advance_ms(1);  // b's request follows a's completion
+    serve_until(read_next(b));
+    advance_ms(9);  // b thinks long
+  }
+  std::map<int, int> waker;
+  for (const auto& q : bfq_->queues()) waker[q.pid] = q.waker_pid;
+  EXPECT_EQ(waker[200], 100);
+  EXPECT_EQ(waker[100], 0);
+}
+
+}  // namespace
+}  // namespace iostack::sched::test
