@@ -116,11 +116,6 @@ Request* bfq_find_next_rq(BfqData* bfqd, BfqQueue* bfqq, Request* last) {
 
 int bfq_min_budget(const BfqData* bfqd) { return bfq_max_budget(bfqd) / 32; }
 
-std::uint64_t bfq_wr_duration(const BfqData* bfqd) {
-  std::uint64_t dur = bfqd->rate_dur_prod / bfqd->peak_rate;
-  return std::clamp<std::uint64_t>(dur, 3000 * core::kNsPerMs, 25000 * core::kNsPerMs);
-}
-
 bool bfq_better_to_idle(BfqQueue* bfqq);
 
 void switch_back_to_interactive_wr(BfqQueue* bfqq, BfqData* bfqd) {
@@ -132,6 +127,11 @@ void switch_back_to_interactive_wr(BfqQueue* bfqq, BfqData* bfqd) {
 }  // namespace
 
 std::uint64_t jiffies(const BfqData* bfqd) { return bfqd->clock->coarse_now(); }
+
+std::uint64_t bfq_wr_duration(const BfqData* bfqd) {
+  std::uint64_t dur = bfqd->rate_dur_prod / bfqd->peak_rate;
+  return std::clamp<std::uint64_t>(dur, 3000 * core::kNsPerMs, 25000 * core::kNsPerMs);
+}
 
 int bfq_max_budget(const BfqData* bfqd) {
   return bfqd->budgets_assigned < kStatsMinBudgets ? kDefaultMaxBudget : bfqd->bfq_max_budget;
@@ -332,6 +332,7 @@ void bfq_add_request(BfqData* bfqd, Request* rq) {
   bfqq->sort_list.insert(*rq);
   Request* prev = bfqq->next_rq;
   bfqq->next_rq = bfq_choose_req(bfqd, bfqq->next_rq, rq, bfqd->last_position);
+  if (!bfqd->nonrot_with_queueing && prev != bfqq->next_rq) bfq_pos_tree_add_move(bfqd, bfqq);
 
   if (!bfqq->has(BFQQF_busy)) {
     bfq_bfqq_handle_idle_busy_switch(bfqd, bfqq, old_wr_coeff, &interactive);
@@ -371,6 +372,9 @@ void bfq_remove_request(BfqData* bfqd, Request* rq) {
       // Emptied while not in service: its budget and service mean nothing.
       bfqq->entity.budget = bfqq->entity.service = 0;
     }
+    if (bfqq->pos_node.is_linked()) bfqd->pos_tree.erase(bfqd->pos_tree.iterator_to(*bfqq));
+  } else if (!bfqd->nonrot_with_queueing) {
+    bfq_pos_tree_add_move(bfqd, bfqq);
   }
 }
 
@@ -668,12 +672,13 @@ check_queue:
   // may bring more; meanwhile requests of other queues may be injected.
   if (bfqq->has(BFQQF_wait_request) || (bfqq->dispatched != 0 && bfq_better_to_idle(bfqq))) {
     BfqQueue* async_bfqq = bfqq->bic ? bfqq->bic->bfqq[0] : nullptr;
-    // The same process's async I/O cannot hurt it.
-    if (async_bfqq && async_bfqq->has(BFQQF_busy) && async_bfqq->next_rq &&
-        rq_bic(async_bfqq->next_rq) == bfqq->bic &&
-        bfq_serv_to_charge(bfqd, async_bfqq->next_rq, async_bfqq) <=
-            bfq_bfqq_budget_left(async_bfqq))
-      return async_bfqq;
+    auto can_serve = [bfqd](BfqQueue* q) {
+      return q && q->has(BFQQF_busy) && q->next_rq &&
+             bfq_serv_to_charge(bfqd, q->next_rq, q) <= bfq_bfqq_budget_left(q);
+    };
+    // The same process's async I/O cannot hurt it. (Waker queues are not
+    // detected: see the README.)
+    if (can_serve(async_bfqq) && rq_bic(async_bfqq->next_rq) == bfqq->bic) return async_bfqq;
     if (!idling_boosts_thr_without_issues(bfqd, bfqq) &&
         (bfqq->wr_coeff == 1 || bfqd->wr_busy_queues > 1 || !bfqq->has(BFQQF_has_short_ttime)))
       return bfq_choose_bfqq_for_injection(bfqd);
@@ -899,6 +904,8 @@ void bfq_end_wr(BfqData* bfqd) {
 
 void bfq_put_queue(BfqQueue* bfqq) {
   if (--bfqq->ref) return;
+  if (bfqq->pos_node.is_linked())
+    bfqq->bfqd->pos_tree.erase(bfqq->bfqd->pos_tree.iterator_to(*bfqq));
   if (bfqq->bfqd->last_bfqq_created == bfqq) bfqq->bfqd->last_bfqq_created = nullptr;
   if (bfqq->burst_node.linked()) {
     bfqq->burst_node.del();
@@ -910,6 +917,8 @@ void bfq_put_queue(BfqQueue* bfqq) {
 }
 
 bool bfq_bfqq_expire_raw(BfqData* bfqd, BfqQueue* bfqq, BfqExpire reason) {
+  // A shared queue gone seeky: its processes do not cooperate any more.
+  if (bfqq->has(BFQQF_coop) && bfqq_seeky(bfqq)) bfqq->mark(BFQQF_split_coop);
   // An empty queue leaves the service tree, unless a preempted queue must be
   // idled for: it is requeued to be served before later finish times.
   if (bfqq->sort_list.empty() &&
@@ -918,6 +927,7 @@ bool bfq_bfqq_expire_raw(BfqData* bfqd, BfqQueue* bfqq, BfqExpire reason) {
     bfq_del_bfqq_busy(bfqd, bfqq, true);
   } else {
     bfq_requeue_bfqq(bfqd, bfqq, true);
+    if (!bfqd->nonrot_with_queueing && !bfqq->sort_list.empty()) bfq_pos_tree_add_move(bfqd, bfqq);
   }
   return bfq_bfqd_reset_in_service(bfqd);
 }
@@ -953,7 +963,7 @@ void bfq_bfqq_expire(BfqData* bfqd, BfqQueue* bfqq, bool compensate, BfqExpire r
 // __bfq_insert_request.
 void bfq_insert_request(BfqData* bfqd, Request* rq) {
   BfqQueue* bfqq = rq_bfqq(rq);
-  if (BfqQueue* new_bfqq = bfq_setup_cooperator(bfqd, bfqq, rq_bic(rq))) {
+  if (BfqQueue* new_bfqq = bfq_setup_cooperator(bfqd, bfqq, rq_bic(rq), block::blk_rq_pos(rq))) {
     // The request goes to the shared queue, and its process too if it
     // has not moved yet.
     new_bfqq->allocated++;
@@ -1054,6 +1064,11 @@ Bfq::~Bfq() {
   bfq_forget_all_idle(&d_);
   bfq_put_async_queues(&d_);
   // Whatever a test left queued.
+  d_.pos_tree.clear();
+  for (core::ListHead* n = d_.all_queues.first(); n != &d_.all_queues; n = n->next) {
+    BfqQueue* bfqq = core::list_entry<BfqQueue, &BfqQueue::all_node>(n);
+    if (bfqq->active_node.linked()) bfqq->active_node.del();
+  }
   while (!d_.all_queues.empty()) {
     BfqQueue* bfqq = core::list_entry<BfqQueue, &BfqQueue::all_node>(d_.all_queues.first());
     bfqq->sort_list.clear();
@@ -1104,7 +1119,7 @@ bool Bfq::allow_merge(Request* rq, block::Bio* bio) {
   BfqQueue* bfqq = d_.bio_bfqq;
   if (!bfqq) return false;
   // An early chance to merge the queues of cooperating processes.
-  if (BfqQueue* new_bfqq = bfq_setup_cooperator(&d_, bfqq, d_.bio_bic)) {
+  if (BfqQueue* new_bfqq = bfq_setup_cooperator(&d_, bfqq, d_.bio_bic, bio->bi_iter.bi_sector)) {
     bfq_merge_bfqqs(&d_, d_.bio_bic, bfqq, new_bfqq);
     bfqq = d_.bio_bfqq = new_bfqq;
   }
@@ -1130,7 +1145,10 @@ void Bfq::request_merged(Request* req, block::ElvMerge type) {
   bfqq->sort_list.insert(*req);
   Request* prev = bfqq->next_rq;
   bfqq->next_rq = bfq_choose_req(&d_, bfqq->next_rq, req, d_.last_position);
-  if (prev != bfqq->next_rq) bfq_updated_next_req(&d_, bfqq);
+  if (prev != bfqq->next_rq) {
+    bfq_updated_next_req(&d_, bfqq);
+    if (!d_.nonrot_with_queueing) bfq_pos_tree_add_move(&d_, bfqq);
+  }
 }
 
 void Bfq::requests_merged(Request* rq, Request* next) {

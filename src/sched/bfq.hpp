@@ -100,6 +100,14 @@ struct BfqSchedData {
   std::uint64_t class_idle_last_service = 0;  // jiffies (ns)
 };
 
+// struct bfq_ttime.
+struct BfqTtime {
+  std::uint64_t last_end_request = 0;
+  std::uint64_t ttime_total = 0;
+  unsigned long ttime_samples = 0;
+  std::uint64_t ttime_mean = 0;
+};
+
 // struct bfq_io_cq: one io_context's queues on this scheduler.
 struct BfqIoCq {
   task::IoCq icq;  // first member: the icq callbacks cast back
@@ -111,6 +119,16 @@ struct BfqIoCq {
   BfqQueue* stable_merge_bfqq = nullptr;
   bool stably_merged = false;
   int requests = 0;  // its requests in the scheduler or the device
+  // The sync queue's state when it was merged, restored on a split.
+  bool saved = false;
+  unsigned saved_weight = 0;
+  BfqTtime saved_ttime;
+  bool saved_has_short_ttime = false, saved_IO_bound = false, saved_in_large_burst = false;
+  std::uint64_t saved_io_start_time = 0, saved_tot_idle_time = 0;
+  unsigned saved_wr_coeff = 1;
+  unsigned long saved_service_from_wr = 0;
+  std::uint64_t saved_wr_start_at_switch_to_srt = 0, saved_last_wr_start_finish = 0;
+  std::uint64_t saved_wr_cur_max_time = 0;
 };
 
 // bfqq->flags (BFQQF_*).
@@ -126,14 +144,7 @@ enum BfqqFlag : unsigned {
   BFQQF_softrt_update = 1u << 8,
   BFQQF_coop = 1u << 9,  // shared by merged processes
   BFQQF_in_large_burst = 1u << 10,
-};
-
-// struct bfq_ttime.
-struct BfqTtime {
-  std::uint64_t last_end_request = 0;
-  std::uint64_t ttime_total = 0;
-  unsigned long ttime_samples = 0;
-  std::uint64_t ttime_mean = 0;
+  BFQQF_split_coop = 1u << 11,  // shared but seeky: split at the next request
 };
 
 // struct bfq_queue (bfq-iosched.h).
@@ -155,6 +166,8 @@ struct BfqQueue {
   core::ListHead all_node;     // on BfqData::all_queues
   core::ListHead burst_node;   // on BfqData::burst_list while in the current burst
   core::ListHead active_node;  // on BfqData::active_list while on an active tree
+  // On BfqData::pos_tree, by the position of next_rq (merge candidates).
+  boost::intrusive::set_member_hook<> pos_node;
   // Injection: how many requests of other queues may be in flight while
   // this one, in service, is idled for (bfq_update_inject_limit).
   unsigned inject_limit = 0;
@@ -252,6 +265,17 @@ struct BfqData {
   BfqIoCq* bio_bic = nullptr;
   BfqQueue* last_bfqq_created = nullptr;  // candidate for stable merging
 
+  // rq_pos_tree: busy queues by the sector of their next request.
+  struct PosKey {
+    using type = block::sector_t;
+    block::sector_t operator()(const BfqQueue& q) const;
+  };
+  using PosTree = boost::intrusive::multiset<
+      BfqQueue,
+      boost::intrusive::member_hook<BfqQueue, boost::intrusive::set_member_hook<>,
+                                    &BfqQueue::pos_node>,
+      boost::intrusive::key_of_value<PosKey>>;
+  PosTree pos_tree;
   // Queues on an active tree, newest first (the injection candidates).
   core::ListHead active_list;
   // Injection state (bfq_update_inject_limit).
@@ -295,6 +319,10 @@ struct BfqData {
   std::uint64_t wr_min_inter_arr_async = 500 * core::kNsPerMs;
   unsigned long wr_max_softrt_rate = 7000;
 };
+
+inline block::sector_t BfqData::PosKey::operator()(const BfqQueue& q) const {
+  return block::blk_rq_pos(q.next_rq);
+}
 
 class Bfq final : public block::Elevator {
  public:

@@ -72,6 +72,9 @@ bool bfq_bfqq_expire_raw(BfqData* bfqd, BfqQueue* bfqq, BfqExpire reason);  // _
 int bfq_calc_max_budget(const BfqData* bfqd);
 // The auto-tuned max budget once enough budgets were assigned, else the default.
 int bfq_max_budget(const BfqData* bfqd);
+// The duration of interactive weight raising: reference duration scaled
+// by the reference rate over the estimated peak rate, within 3..25 s.
+std::uint64_t bfq_wr_duration(const BfqData* bfqd);
 void bfq_end_wr(BfqData* bfqd);
 
 // --- bfq_ioc.cpp ---
@@ -81,7 +84,11 @@ void bfq_put_async_queues(BfqData* bfqd);
 int bfqq_process_refs(const BfqQueue* bfqq);
 // bfq_setup_cooperator, stable merging only: the queue `bfqq`'s process is
 // to be merged into now, or nullptr.
-BfqQueue* bfq_setup_cooperator(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* bic);
+// `pos`: where the request or bio being queued starts.
+BfqQueue* bfq_setup_cooperator(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* bic, block::sector_t pos);
+// bfq_pos_tree_add_move: (re)files bfqq by its next request's position.
+void bfq_pos_tree_add_move(BfqData* bfqd, BfqQueue* bfqq);
+bool bfq_too_late_for_merging(const BfqData* bfqd, const BfqQueue* bfqq);
 // bfq_merge_bfqqs: the process of `bic` moves from bfqq to new_bfqq.
 void bfq_merge_bfqqs(BfqData* bfqd, BfqIoCq* bic, BfqQueue* bfqq, BfqQueue* new_bfqq);
 bool idling_boosts_thr_without_issues(BfqData* bfqd, BfqQueue* bfqq);

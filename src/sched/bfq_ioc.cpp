@@ -176,6 +176,114 @@ BfqQueue* bfq_do_or_sched_stable_merge(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* b
   return bfqq;
 }
 
+// BFQQ_CLOSE_THR: within 8192 sectors.
+bool close_to(block::sector_t a, block::sector_t b) { return (a > b ? a - b : b - a) <= 8 * 1024; }
+
+// bfqq_find_close: the queue whose next request starts at `sector`, or
+// the nearer of its neighbours in position if close enough.
+BfqQueue* bfqq_find_close(BfqData* bfqd, block::sector_t sector) {
+  auto& tree = bfqd->pos_tree;
+  if (tree.empty()) return nullptr;
+  auto it = tree.lower_bound(sector);
+  if (it != tree.end() && block::blk_rq_pos(it->next_rq) == sector) return &*it;
+  BfqQueue* after = it != tree.end() ? &*it : nullptr;
+  BfqQueue* before = it != tree.begin() ? &*std::prev(it) : nullptr;
+  BfqQueue* best = nullptr;
+  for (BfqQueue* q : {before, after}) {
+    if (!q || !close_to(block::blk_rq_pos(q->next_rq), sector)) continue;
+    if (!best ||
+        (block::blk_rq_pos(q->next_rq) > sector ? block::blk_rq_pos(q->next_rq) - sector
+                                                : sector - block::blk_rq_pos(q->next_rq)) <
+            (block::blk_rq_pos(best->next_rq) > sector ? block::blk_rq_pos(best->next_rq) - sector
+                                                       : sector - block::blk_rq_pos(best->next_rq)))
+      best = q;
+  }
+  return best;
+}
+
+bool bfq_may_be_close_cooperator(BfqData* bfqd, BfqQueue* bfqq, BfqQueue* new_bfqq) {
+  if (bfq_too_late_for_merging(bfqd, new_bfqq)) return false;
+  if (bfq_class_idle(bfqq) || bfq_class_idle(new_bfqq) ||
+      bfqq->ioprio_class != new_bfqq->ioprio_class)
+    return false;
+  // Seeky I/O is unlikely to become sequential merged; only reads interleave.
+  if (bfqq_seeky(bfqq) || bfqq_seeky(new_bfqq)) return false;
+  return bfqq->has(BFQQF_sync) && new_bfqq->has(BFQQF_sync);
+}
+
+// bfq_bfqq_save_state: what the process's queue was like, for a split.
+void bfq_bfqq_save_state(BfqData* bfqd, BfqQueue* bfqq) {
+  BfqIoCq* bic = bfqq->bic;
+  if (!bic) return;
+  bic->saved = true;
+  bic->saved_weight = bfqq->entity.orig_weight;
+  bic->saved_ttime = bfqq->ttime;
+  bic->saved_has_short_ttime = bfqq->has(BFQQF_has_short_ttime);
+  bic->saved_IO_bound = bfqq->has(BFQQF_IO_bound);
+  bic->saved_io_start_time = bfqq->io_start_time;
+  bic->saved_tot_idle_time = bfqq->tot_idle_time;
+  bic->saved_in_large_burst = bfqq->has(BFQQF_in_large_burst);
+  if (bfqq->has(BFQQF_just_created) && !bfqq->has(BFQQF_in_large_burst) && bfqd->low_latency) {
+    // Merged at creation: it would have been raised as a new queue.
+    bic->saved_wr_coeff = bfqd->wr_coeff;
+    bic->saved_wr_start_at_switch_to_srt = smallest_from_now(jiffies(bfqd));
+    bic->saved_wr_cur_max_time = bfq_wr_duration(bfqd);
+    bic->saved_last_wr_start_finish = jiffies(bfqd);
+  } else {
+    bic->saved_wr_coeff = bfqq->wr_coeff;
+    bic->saved_wr_start_at_switch_to_srt = bfqq->wr_start_at_switch_to_srt;
+    bic->saved_service_from_wr = bfqq->service_from_wr;
+    bic->saved_last_wr_start_finish = bfqq->last_wr_start_finish;
+    bic->saved_wr_cur_max_time = bfqq->wr_cur_max_time;
+  }
+}
+
+// bfq_bfqq_resume_state: the state saved at the merge, on a split.
+void bfq_bfqq_resume_state(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* bic, bool already_existing) {
+  if (!bic->saved) return;
+  unsigned old_wr_coeff = 1;
+  const bool busy = already_existing && bfqq->has(BFQQF_busy);
+  if (bic->saved_has_short_ttime)
+    bfqq->mark(BFQQF_has_short_ttime);
+  else
+    bfqq->clear(BFQQF_has_short_ttime);
+  if (bic->saved_IO_bound)
+    bfqq->mark(BFQQF_IO_bound);
+  else
+    bfqq->clear(BFQQF_IO_bound);
+  bfqq->entity.new_weight = bic->saved_weight;
+  bfqq->ttime = bic->saved_ttime;
+  bfqq->io_start_time = bic->saved_io_start_time;
+  bfqq->tot_idle_time = bic->saved_tot_idle_time;
+  if (bfqd->low_latency) {
+    old_wr_coeff = bfqq->wr_coeff;
+    bfqq->wr_coeff = bic->saved_wr_coeff;
+  }
+  bfqq->service_from_wr = bic->saved_service_from_wr;
+  bfqq->wr_start_at_switch_to_srt = bic->saved_wr_start_at_switch_to_srt;
+  bfqq->last_wr_start_finish = bic->saved_last_wr_start_finish;
+  bfqq->wr_cur_max_time = bic->saved_wr_cur_max_time;
+  const std::uint64_t now = jiffies(bfqd);
+  if (bfqq->wr_coeff > 1 &&
+      (bfqq->has(BFQQF_in_large_burst) ||
+       time_before(bfqq->last_wr_start_finish + bfqq->wr_cur_max_time, now))) {
+    if (bfqq->wr_cur_max_time == bfqd->wr_rt_max_time && !bfqq->has(BFQQF_in_large_burst) &&
+        !time_after(now, bfqq->wr_start_at_switch_to_srt + bfq_wr_duration(bfqd))) {
+      bfqq->wr_coeff = bfqd->wr_coeff;
+      bfqq->wr_cur_max_time = bfq_wr_duration(bfqd);
+      bfqq->last_wr_start_finish = bfqq->wr_start_at_switch_to_srt;
+    } else {
+      bfqq->wr_coeff = 1;
+    }
+  }
+  bfqq->entity.prio_changed = true;
+  if (!busy) return;
+  if (old_wr_coeff == 1 && bfqq->wr_coeff > 1)
+    bfqd->wr_busy_queues++;
+  else if (old_wr_coeff > 1 && bfqq->wr_coeff == 1)
+    bfqd->wr_busy_queues--;
+}
+
 // bfq_put_cooperator: the references a planned merge took on its chain.
 void bfq_put_cooperator(BfqQueue* bfqq) {
   BfqQueue* q = bfqq->new_bfqq;
@@ -188,7 +296,7 @@ void bfq_put_cooperator(BfqQueue* bfqq) {
 
 // bfq_get_queue: a new sync queue, or the shared async queue of the class
 // and level; with a process reference.
-BfqQueue* bfq_get_queue(BfqData* bfqd, BfqIoCq* bic, bool is_sync, int pid) {
+BfqQueue* bfq_get_queue(BfqData* bfqd, BfqIoCq* bic, bool is_sync, int pid, bool respawn = false) {
   BfqQueue** async_bfqq = nullptr;
   if (!is_sync) {
     async_bfqq =
@@ -205,7 +313,7 @@ BfqQueue* bfq_get_queue(BfqData* bfqd, BfqIoCq* bic, bool is_sync, int pid) {
     *async_bfqq = bfqq;
   }
   bfqq->ref++;
-  if (is_sync) bfqq = bfq_do_or_sched_stable_merge(bfqd, bfqq, bic);
+  if (is_sync && !respawn) bfqq = bfq_do_or_sched_stable_merge(bfqd, bfqq, bic);
   return bfqq;
 }
 
@@ -319,16 +427,41 @@ BfqQueue* bfq_init_rq(BfqData* bfqd, Request* rq) {
   const bool is_sync = block::rq_is_sync(rq);
   bfq_check_ioprio_change(bfqd, bic, rq->ioprio, rq->pid);
   BfqQueue* bfqq = bic->bfqq[is_sync];
+  bool split = false, already_existing = false;
   if (!bfqq) {
     bfqq = bfq_get_queue(bfqd, bic, is_sync, rq->pid);
     bic_set_bfqq(bic, bfqq, is_sync);
+  } else if (bfqq->has(BFQQF_coop) && bfqq->has(BFQQF_split_coop) && !bic->stably_merged) {
+    // The shared queue went seeky: this process gets its own queue back.
+    if (bfqq->has(BFQQF_in_large_burst)) bic->saved_in_large_burst = true;
+    split = true;
+    if (bfqq_process_refs(bfqq) == 1) {  // bfq_split_bfqq: the last one keeps it
+      bfqq->pid = rq->pid;
+      bfqq->clear(BFQQF_coop);
+      bfqq->clear(BFQQF_split_coop);
+      already_existing = true;
+    } else {
+      bic_set_bfqq(bic, nullptr, true);
+      bfq_put_cooperator(bfqq);
+      bfq_release_process_ref(bfqd, bfqq);
+      bfqq = bfq_get_queue(bfqd, bic, is_sync, rq->pid, true);
+      bic_set_bfqq(bic, bfqq, is_sync);
+      if (bic->saved_in_large_burst)
+        bfqq->mark(BFQQF_in_large_burst);
+      else
+        bfqq->clear(BFQQF_in_large_burst);
+      bfqq->split_time = jiffies(bfqd);
+    }
   }
   bfqq->allocated++;
   bfqq->ref++;
   bic->requests++;
   rq->elv_priv[1] = bfqq;
   // Owned by this process alone.
-  if (!bfqq->new_bfqq && bfqq_process_refs(bfqq) == 1) bfqq->bic = bic;
+  if (!bfqq->new_bfqq && bfqq_process_refs(bfqq) == 1) {
+    bfqq->bic = bic;
+    if (split) bfq_bfqq_resume_state(bfqd, bfqq, bic, already_existing);
+  }
   // A new queue may belong to a burst, if one is going on or nothing else
   // is active.
   if (bfqq->has(BFQQF_just_created) && (bfqd->burst_size > 0 || bfq_tot_busy_queues(bfqd) == 0))
@@ -336,23 +469,48 @@ BfqQueue* bfq_init_rq(BfqData* bfqd, Request* rq) {
   return bfqq;
 }
 
-BfqQueue* bfq_setup_cooperator(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* bic) {
+BfqQueue* bfq_setup_cooperator(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* bic, block::sector_t pos) {
   if (bfqq->new_bfqq) return bfqq->new_bfqq;
-  // Stable merging, once both queues have run for a while. Merging with a
-  // close cooperator found by position (bfq_find_close_cooperator) is not
-  // modelled.
+  // Stable merging, once both queues have run for a while.
   const std::uint64_t late = kStableMergingMs * core::kNsPerMs;
   const std::uint64_t now = jiffies(bfqd);
   if (!bfqd->nonrot_with_queueing && bic && bfqq->has(BFQQF_sync) && bic->stable_merge_bfqq &&
       !bfqq->has(BFQQF_just_created) && time_before(bfqq->split_time + late, now) &&
       time_before(bfqq->creation_time + late, now))
     return bfq_setup_stable_merge(bfqd, bfqq, bic->stable_merge_bfqq, bic);
+  // Interleaved I/O of cooperating processes: a queue whose next request is
+  // close to this one's (a device that reorders by itself needs no help).
+  if (bfqd->nonrot_with_queueing || bfq_too_late_for_merging(bfqd, bfqq) ||
+      bfq_tot_busy_queues(bfqd) == 1)
+    return nullptr;
+  BfqQueue* in_serv = bfqd->in_service_queue;
+  if (in_serv && in_serv != bfqq && close_to(pos, bfqd->in_serv_last_pos) &&
+      bfq_may_be_close_cooperator(bfqd, bfqq, in_serv))
+    if (BfqQueue* new_bfqq = bfq_setup_merge(bfqq, in_serv)) return new_bfqq;
+  BfqQueue* close = bfqq_find_close(bfqd, pos);
+  if (close && close != bfqq && bfq_may_be_close_cooperator(bfqd, bfqq, close))
+    return bfq_setup_merge(bfqq, close);
   return nullptr;
 }
 
+bool bfq_too_late_for_merging(const BfqData* bfqd, const BfqQueue* bfqq) {
+  // True cooperators start their I/O within bfq_merge_time_limit (HZ/10).
+  return bfqq->service_from_backlogged > 0 &&
+         time_before(bfqq->first_IO_time + core::kNsPerSec / 10, jiffies(bfqd));
+}
+
+void bfq_pos_tree_add_move(BfqData* bfqd, BfqQueue* bfqq) {
+  if (bfqq->pos_node.is_linked()) bfqd->pos_tree.erase(bfqd->pos_tree.iterator_to(*bfqq));
+  if (bfq_too_late_for_merging(bfqd, bfqq) || bfq_class_idle(bfqq) || !bfqq->next_rq) return;
+  // One queue per position.
+  if (bfqd->pos_tree.find(block::blk_rq_pos(bfqq->next_rq)) != bfqd->pos_tree.end()) return;
+  bfqd->pos_tree.insert(*bfqq);
+}
+
 void bfq_merge_bfqqs(BfqData* bfqd, BfqIoCq* bic, BfqQueue* bfqq, BfqQueue* new_bfqq) {
-  // (The kernel saves bfqq's state in the bic to restore it on a split;
-  // stably merged queues are never split.)
+  // Both processes' states, to restore them if the queue is split again.
+  bfq_bfqq_save_state(bfqd, bfqq);
+  bfq_bfqq_save_state(bfqd, new_bfqq);
   if (bfqq->has(BFQQF_IO_bound)) new_bfqq->mark(BFQQF_IO_bound);
   bfqq->clear(BFQQF_IO_bound);
   // The shared queue inherits a raising period in progress.

@@ -511,3 +511,44 @@ TEST_F(BfqNonrot, OtherQueuesAreInjectedWhileARandomReaderIsIdledFor) {
 
 }  // namespace
 }  // namespace iostack::sched::test
+
+namespace iostack::sched::test {
+namespace {
+
+// Close cooperators: two processes reading interleaved blocks of one file
+// (as a parallel cp or a VM's I/O threads do) are merged into one queue as
+// soon as one's request lands next to where the other's service is.
+TEST_F(BfqDispatch, InterleavedReadersAreMergedIntoOneQueue) {
+  set("low_latency", "0");
+  Proc* a = proc(100, kBe4, 0);
+  Proc* b = proc(200, kBe4, 0);
+  insert(make(a, 0));
+  Request* first = dispatch();
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->pid, 100);
+  // b's first request only makes it busy (with one busy queue there is
+  // nobody to merge with); its next one, close to where a is served, moves
+  // b to a's queue.
+  insert(make(b, 8));
+  Request* rb = make(b, 24);
+  insert(rb);
+  bool shared = false;
+  for (const auto& q : bfq_->queues()) shared |= q.sync && q.pid == -1 && q.in_service;
+  EXPECT_TRUE(shared) << "b's request went to a's (now shared) queue";
+  EXPECT_EQ(rb->elv_priv[1], first->elv_priv[1]);
+  complete(first);
+}
+
+TEST_F(BfqDispatch, ReadersFarApartAreNotMerged) {
+  set("low_latency", "0");
+  Proc* a = proc(100, kBe4, 0);
+  Proc* b = proc(200, kBe4, 1u << 20);
+  insert(make(a, 0));
+  Request* first = dispatch();
+  insert(make(b, 1u << 20));
+  for (const auto& q : bfq_->queues()) EXPECT_NE(q.pid, -1);
+  complete(first);
+}
+
+}  // namespace
+}  // namespace iostack::sched::test
