@@ -41,6 +41,8 @@ IoGen::IoGen(const JobOptions& o, std::uint64_t start, std::uint64_t len, std::u
     }
   }
   for (int d = 0; d < kRwDirs; ++d) {
+    // blockalign: random offsets in its units (only for random jobs).
+    ba_[d] = o.ba[d] && o.random ? o.ba[d] : o.min_bs[d];
     last_pos_[d] = file_offset_;
     // fio walks bssplit entries by ascending weight.
     bssplit_[d] = o.bssplit[d];
@@ -140,7 +142,8 @@ std::uint32_t IoGen::next_bs(int ddir) { return pick_bs(ddir, start_); }
 std::uint64_t IoGen::last_block(int ddir) const {
   std::uint64_t max = std::min(len_, dev_size_);
   if (o_.zone_strided && o_.zone_range) max = o_.zone_range;
-  return max / o_.min_bs[ddir];
+  if (o_.min_bs[ddir] > ba_[ddir]) max -= o_.min_bs[ddir] - ba_[ddir];
+  return max / ba_[ddir];
 }
 
 bool IoGen::map_free(std::uint64_t b) const {
@@ -201,7 +204,7 @@ bool IoGen::rand_block(int ddir, std::uint64_t* b) {
     *b += off;
     return true;
   }
-  const std::uint64_t ba = o_.min_bs[ddir];
+  const std::uint64_t ba = ba_[ddir];
   const std::uint64_t first = z.prev / ba, end = z.end / ba;
   if (end > lastb) return false;  // zoned_abs zones beyond the range (checked up front)
   if (!uniform_block(ddir, end - first, b)) return false;
@@ -283,7 +286,7 @@ bool IoGen::pick_offset(int ddir, bool* marks, std::uint64_t* at_out) {
     ok = true;
   }
   if (!ok) return false;
-  std::uint64_t at = rel != ~0ull ? rel : b * o.min_bs[ddir];
+  std::uint64_t at = rel != ~0ull ? rel : b * ba_[ddir];
   if (at >= len_) return false;
   at += file_offset_;
   if (at >= dev_size_) return false;

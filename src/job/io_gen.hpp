@@ -67,6 +67,7 @@ class IoGen {
   std::string filename_;
   std::uint64_t file_offset_;  // fio's f->file_offset: moves in strided zones
   std::uint32_t unit_;         // rw_min_bs: the random map's block
+  std::uint32_t ba_[kRwDirs];  // random offsets are multiples of this
   std::uint64_t nblocks_;
   bool use_map_ = false;
 

@@ -39,8 +39,9 @@ bool parse_job_text(const std::string& text, const std::string& file, JobFileSet
   while (std::getline(in, raw)) {
     ++lineno;
     const SrcLoc loc{file, lineno};
-    std::string_view line = trim(raw);
-    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    // fio's strip_blank_end: a ';' or '#' anywhere starts a comment.
+    std::string_view line = trim(std::string_view(raw).substr(0, raw.find_first_of(";#")));
+    if (line.empty()) continue;
     if (line[0] == '[') {
       if (line.back() != ']') {
         *err =

@@ -110,6 +110,7 @@ bool Worker::setup(std::string* err) {
 
   io_limit_ = o.io_size ? o.io_size : range_.size;
   if (o.dir_trim && o.dir_write) io_limit_ *= 2;  // trimwrite: each block trimmed, then written
+  io_limit_ *= o.loops;
   gen_.seed_fio(thread_number_, o.filename, dev_->disk()->capacity() << block::kSectorShift);
   if (o.replay) {
     replay_log_ = o.replay.get();
@@ -262,7 +263,7 @@ Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
   std::uint64_t off;
   if (!gen_.next(ddir, &bs, &off)) {
     // A pass is complete: run another only if asked to go on.
-    if (!o.time_based && !o.io_size && !in_ramp_) return Prep::kDone;
+    if (!o.time_based && !o.io_size && o.loops <= 1 && !in_ramp_) return Prep::kDone;
     const bool new_loop = !o.time_based && !in_ramp_;
     gen_.reset(new_loop);
     if (new_loop) ddir = gen_.next_ddir();
