@@ -3,6 +3,7 @@
 
 #include "job/engine_bio.hpp"
 #include "job/engine_libaio.hpp"
+#include "job/engine_null.hpp"
 #include "job/engine_sync.hpp"
 #include "job/engine_uring.hpp"
 
@@ -14,6 +15,7 @@ std::unique_ptr<Engine> make_engine(const std::string& name, std::string* err) {
     return std::make_unique<SyncEngine>(name);
   if (name == "libaio") return std::make_unique<LibaioEngine>();
   if (name == "io_uring") return std::make_unique<UringEngine>();
+  if (name == "null") return std::make_unique<NullEngine>();
   *err = "ioengine=" + name + ": unknown engine";
   return nullptr;
 }

@@ -78,6 +78,115 @@ std::uint64_t FioRand::between(std::uint64_t lo, std::uint64_t hi) {
                   static_cast<double>(static_cast<std::uint32_t>(end)) * (r / 4294967296.0))));
 }
 
+namespace {
+
+// Maximal-length LFSR feedback taps for widths 3..63 (the XAPP052 table
+// fio uses), the width itself first.
+const std::uint8_t kTaps[64][6] = {
+    {},
+    {},
+    {},
+    {3, 2},
+    {4, 3},
+    {5, 3},
+    {6, 5},
+    {7, 6},
+    {8, 6, 5, 4},
+    {9, 5},
+    {10, 7},
+    {11, 9},
+    {12, 6, 4, 1},
+    {13, 4, 3, 1},
+    {14, 5, 3, 1},
+    {15, 14},
+    {16, 15, 13, 4},
+    {17, 14},
+    {18, 11},
+    {19, 6, 2, 1},
+    {20, 17},
+    {21, 19},
+    {22, 21},
+    {23, 18},
+    {24, 23, 22, 17},
+    {25, 22},
+    {26, 6, 2, 1},
+    {27, 5, 2, 1},
+    {28, 25},
+    {29, 27},
+    {30, 6, 4, 1},
+    {31, 28},
+    {32, 31, 29, 1},
+    {33, 20},
+    {34, 27, 2, 1},
+    {35, 33},
+    {36, 25},
+    {37, 5, 4, 3, 2, 1},
+    {38, 6, 5, 1},
+    {39, 35},
+    {40, 38, 21, 19},
+    {41, 38},
+    {42, 41, 20, 19},
+    {43, 42, 38, 37},
+    {44, 43, 18, 17},
+    {45, 44, 42, 41},
+    {46, 45, 26, 25},
+    {47, 42},
+    {48, 47, 21, 20},
+    {49, 40},
+    {50, 49, 24, 23},
+    {51, 50, 36, 35},
+    {52, 49},
+    {53, 52, 38, 37},
+    {54, 53, 18, 17},
+    {55, 31},
+    {56, 55, 35, 34},
+    {57, 50},
+    {58, 39},
+    {59, 58, 38, 37},
+    {60, 59},
+    {61, 60, 46, 45},
+    {62, 61, 6, 5},
+    {63, 62},
+};
+
+}  // namespace
+
+bool FioLfsr::init(std::uint64_t nums, std::uint64_t seed) {
+  int w = 3;
+  while (w < 64 && (1ull << w) <= nums) ++w;  // all ones is never reached
+  if (w == 64 || !nums) return false;
+  xormask_ = 0;
+  for (int i = 0; i < 6 && kTaps[w][i]; ++i) xormask_ |= 1ull << (kTaps[w][i] - 1);
+  top_bit_ = 1ull << (kTaps[w][0] - 1);
+  max_ = nums - 1;
+  return reset(seed);
+}
+
+bool FioLfsr::reset(std::uint64_t seed) {
+  const std::uint64_t mask = (top_bit_ << 1) - 1;
+  given_ = 0;
+  first_ = true;
+  last_ = seed & mask;
+  return last_ != mask;
+}
+
+void FioLfsr::step() {
+  // Shift right, feeding a one in at the top, and apply the taps when the
+  // bit shifted out is zero (an XNOR LFSR).
+  last_ = ((last_ >> 1) | top_bit_) ^ (((last_ & 1) - 1) & xormask_);
+}
+
+bool FioLfsr::next(std::uint64_t* out) {
+  if (given_++ > max_) return false;
+  do {
+    step();
+    if (first_) step();
+    first_ = false;
+  } while (last_ > max_);
+  *out = last_;
+  return true;
+}
+
 std::uint64_t fio_rand_seed(std::uint64_t randseed, int thread_number, int slot) {
   std::uint64_t seed = randseed;
   for (int i = 0; i < 4; ++i) seed *= 0x9e370001ull;

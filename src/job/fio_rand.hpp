@@ -31,6 +31,24 @@ class FioRand {
   std::uint64_t s64_[5] = {};
 };
 
+// fio's random_generator=lfsr (lib/lfsr.c): a Galois LFSR of the smallest
+// maximal-length width above the block count, stepping past values beyond
+// it, so that every block comes once per pass without a map.
+class FioLfsr {
+ public:
+  // lfsr_init with no spin: false when there is no LFSR for `nums`.
+  bool init(std::uint64_t nums, std::uint64_t seed);
+  // lfsr_reset: false for the one illegal (all ones) state.
+  bool reset(std::uint64_t seed);
+  // lfsr_next: false once every value has been given.
+  bool next(std::uint64_t* out);
+
+ private:
+  void step();
+  std::uint64_t xormask_ = 0, last_ = 0, top_bit_ = 0, max_ = 0, given_ = 0;
+  bool first_ = true;  // fio's first call steps twice
+};
+
 // The seed slots of fio's td->rand_seeds[] (enum in fio.h), in fio's order.
 enum FioSeed : int {
   kSeedBs = 0,

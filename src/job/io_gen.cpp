@@ -20,10 +20,9 @@ IoGen::IoGen(const JobOptions& o, std::uint64_t start, std::uint64_t len, std::u
   if (!unit_) unit_ = 512;
   nblocks_ = (o.zone_strided && o.zone_range ? o.zone_range : len_) / unit_;
   // Any distribution but random goes without a map (fio sets
-  // norandommap); iostack's stand-in for fio's LFSR keeps one, so that each
-  // block is still visited once per pass.
-  use_map_ = o.random && o.random_distribution == RandDist::kRandom &&
-             (!o.norandommap || o.random_generator == RandGen::kLfsr);
+  // norandommap), and so does the LFSR, which gives each block once itself.
+  use_lfsr_ = o.random && o.random_generator == RandGen::kLfsr;
+  use_map_ = o.random && o.random_distribution == RandDist::kRandom && !o.norandommap && !use_lfsr_;
   if (use_map_) map_.assign((nblocks_ + 63) / 64, 0);
   // zoned: the zone of each access percentile (fio's zone_state_index).
   for (int d = 0; d < kRwDirs; ++d) {
@@ -41,6 +40,8 @@ IoGen::IoGen(const JobOptions& o, std::uint64_t start, std::uint64_t len, std::u
     }
   }
   for (int d = 0; d < kRwDirs; ++d) {
+    // blockalign: random offsets in its units (only for random jobs).
+    ba_[d] = o.ba[d] && o.random ? o.ba[d] : o.min_bs[d];
     last_pos_[d] = file_offset_;
     // fio walks bssplit entries by ascending weight.
     bssplit_[d] = o.bssplit[d];
@@ -77,6 +78,10 @@ void IoGen::seed_fio(int tn, std::string_view filename, std::uint64_t dev_size) 
   const std::uint64_t block_seed =
       o.randrepeat ? kFioRandSeed * static_cast<std::uint64_t>(tn) : slot(kSeedBlock);
   rand_off_.seed(block_seed, use64);
+  if (use_lfsr_) {
+    lfsr_seed_ = block_seed;
+    use_lfsr_ = lfsr_.init(nblocks_, lfsr_seed_);
+  }
   const RandDist rd = o.random_distribution;
   if (rd == RandDist::kZipf || rd == RandDist::kPareto || rd == RandDist::kNormal) {
     // One range per smallest block; seeded from the file's name.
@@ -103,6 +108,7 @@ void IoGen::reset(bool new_loop) {
   }
   std::fill(map_.begin(), map_.end(), 0);
   map_used_ = 0;
+  if (use_lfsr_) lfsr_.reset(lfsr_seed_);
 }
 
 int IoGen::next_ddir() {
@@ -140,7 +146,8 @@ std::uint32_t IoGen::next_bs(int ddir) { return pick_bs(ddir, start_); }
 std::uint64_t IoGen::last_block(int ddir) const {
   std::uint64_t max = std::min(len_, dev_size_);
   if (o_.zone_strided && o_.zone_range) max = o_.zone_range;
-  return max / o_.min_bs[ddir];
+  if (o_.min_bs[ddir] > ba_[ddir]) max -= o_.min_bs[ddir] - ba_[ddir];
+  return max / ba_[ddir];
 }
 
 bool IoGen::map_free(std::uint64_t b) const {
@@ -178,6 +185,7 @@ void IoGen::mark(std::uint64_t block, std::uint64_t n) {
 }
 
 bool IoGen::uniform_block(int /*ddir*/, std::uint64_t lastb, std::uint64_t* b) {
+  if (use_lfsr_) return lfsr_.next(b);
   const double r = static_cast<double>(rand_off_.next());
   *b = static_cast<std::uint64_t>(static_cast<double>(lastb) *
                                   (r / (static_cast<double>(rand_off_.max()) + 1.0)));
@@ -201,7 +209,7 @@ bool IoGen::rand_block(int ddir, std::uint64_t* b) {
     *b += off;
     return true;
   }
-  const std::uint64_t ba = o_.min_bs[ddir];
+  const std::uint64_t ba = ba_[ddir];
   const std::uint64_t first = z.prev / ba, end = z.end / ba;
   if (end > lastb) return false;  // zoned_abs zones beyond the range (checked up front)
   if (!uniform_block(ddir, end - first, b)) return false;
@@ -283,7 +291,7 @@ bool IoGen::pick_offset(int ddir, bool* marks, std::uint64_t* at_out) {
     ok = true;
   }
   if (!ok) return false;
-  std::uint64_t at = rel != ~0ull ? rel : b * o.min_bs[ddir];
+  std::uint64_t at = rel != ~0ull ? rel : b * ba_[ddir];
   if (at >= len_) return false;
   at += file_offset_;
   if (at >= dev_size_) return false;

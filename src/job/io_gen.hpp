@@ -3,7 +3,7 @@
 // fio's generators and seeds so that a job file issues the same offsets as
 // under fio: sequential streams per direction with rw=<mode>:<n> holes or
 // repeats (rw_sequencer), random blocks through the random map (each block
-// once per pass unless norandommap), percentage_random, the zipf, pareto,
+// once per pass unless norandommap) or fio's LFSR, percentage_random, the zipf, pareto,
 // normal, zoned and zoned_abs distributions, and zonemode=strided.
 #pragma once
 
@@ -67,6 +67,7 @@ class IoGen {
   std::string filename_;
   std::uint64_t file_offset_;  // fio's f->file_offset: moves in strided zones
   std::uint32_t unit_;         // rw_min_bs: the random map's block
+  std::uint32_t ba_[kRwDirs];  // random offsets are multiples of this
   std::uint64_t nblocks_;
   bool use_map_ = false;
 
@@ -74,6 +75,9 @@ class IoGen {
   FioRand rand_bs_[kRwDirs], rand_seq_[kRwDirs];
   std::vector<BsSplitEntry> bssplit_[kRwDirs];  // by ascending weight
   DistGen dist_;
+  FioLfsr lfsr_;
+  bool use_lfsr_ = false;
+  std::uint64_t lfsr_seed_ = 0;
   std::uint64_t issues_[kRwDirs] = {0, 0, 0};
   int mix_ddir_ = kRead;
   int last_ddir_ = kRead;

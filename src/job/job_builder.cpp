@@ -115,7 +115,41 @@ bool check_job(const JobDef& j, std::string* err) {
 
 }  // namespace
 
+// Every option of the set that iostack does not take, in one line, so a
+// job file shows all that stops it at once (one alone keeps apply_option's
+// message).
+bool check_all_known(const JobFileSet& set, std::string* err) {
+  // An engine iostack lacks explains the rest (its own options): say that.
+  for (const JobSection& s : set.jobs)
+    for (const auto* list : {&s.globals, &s.opts})
+      for (const OptEntry& e : *list) {
+        JobOptions scratch;
+        if (e.key == "ioengine" && !apply_option(&scratch, e, err)) return false;
+      }
+  std::vector<const OptEntry*> bad;  // the first place of each option
+  auto seen = [&](const OptEntry& e) {
+    for (const OptEntry* b : bad)
+      if (b->key == e.key) return true;
+    return false;
+  };
+  for (const JobSection& s : set.jobs)
+    for (const auto* list : {&s.globals, &s.opts})
+      for (const OptEntry& e : *list)
+        if (option_status(e.key) != OptionStatus::kAccepted && !seen(e)) bad.push_back(&e);
+  if (bad.size() < 2) return true;
+  std::string unsupported, unknown;
+  for (const OptEntry* e : bad) {
+    std::string& l = option_status(e->key) == OptionStatus::kUnsupported ? unsupported : unknown;
+    l += (l.empty() ? "" : ", ") + e->key + " (" + e->loc.str() + ")";
+  }
+  *err = unsupported.empty() ? "" : "fio options not supported by iostack: " + unsupported;
+  if (!unknown.empty())
+    *err += (err->empty() ? "" : "; ") + std::string("unknown options: ") + unknown;
+  return false;
+}
+
 bool build_jobs(const JobFileSet& set, std::vector<JobDef>* out, std::string* err) {
+  if (!check_all_known(set, err)) return false;
   std::vector<JobDef> jobs;
   int group = 0;
   for (const JobSection& s : set.jobs) {

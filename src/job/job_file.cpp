@@ -2,6 +2,7 @@
 #include "job/job_file.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -25,6 +26,22 @@ OptEntry make_entry(std::string_view line, const SrcLoc& loc) {
   return e;
 }
 
+// fio's option_dup_subs: ${NAME} is the environment variable's value,
+// empty when it is not set.
+std::string expand_env(const std::string& in) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size();) {
+    const auto close = in.compare(i, 2, "${") == 0 ? in.find('}', i + 2) : std::string::npos;
+    if (close != std::string::npos && close > i + 2) {
+      if (const char* v = std::getenv(in.substr(i + 2, close - i - 2).c_str())) out += v;
+      i = close + 1;
+    } else {
+      out += in[i++];
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 bool parse_job_text(const std::string& text, const std::string& file, JobFileSet* out,
@@ -39,8 +56,10 @@ bool parse_job_text(const std::string& text, const std::string& file, JobFileSet
   while (std::getline(in, raw)) {
     ++lineno;
     const SrcLoc loc{file, lineno};
+    // fio's strip_blank_end: a ';' or '#' anywhere starts a comment.
+    raw = expand_env(raw.substr(0, raw.find_first_of(";#")));
     std::string_view line = trim(raw);
-    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line.empty()) continue;
     if (line[0] == '[') {
       if (line.back() != ']') {
         *err =

@@ -39,8 +39,8 @@ struct ZoneSplit {
 
 // verify= methods; kPatternHdr is fio's VERIFY_PATTERN (verify_pattern
 // without verify=: a header, then the pattern), kPattern its
-// VERIFY_PATTERN_NO_HDR (verify=pattern).
-enum class VerifyType { kNone, kCrc32c, kMd5, kPattern, kPatternHdr };
+// VERIFY_PATTERN_NO_HDR (verify=pattern), kMeta its VERIFY_HDR_ONLY.
+enum class VerifyType { kNone, kCrc32c, kMd5, kPattern, kPatternHdr, kMeta };
 
 enum class RandGen { kTausworthe, kLfsr, kTausworthe64 };
 
@@ -81,6 +81,7 @@ struct JobOptions {
   std::uint32_t min_bs[kRwDirs] = {4096, 4096, 4096};
   std::uint32_t max_bs[kRwDirs] = {4096, 4096, 4096};
   std::vector<BsSplitEntry> bssplit[kRwDirs];
+  std::uint32_t ba[kRwDirs] = {0, 0, 0};  // blockalign (0: the minimum block size)
 
   std::uint64_t size = 0;  // bytes per job; 0 means the whole device
   std::string size_str;    // as written, for messages
@@ -89,6 +90,7 @@ struct JobOptions {
   double offset_percent = 0;
   std::uint64_t io_size = 0;  // io_size/io_limit: bytes to transfer (0: size)
   std::uint64_t number_ios = 0;
+  unsigned loops = 1;
   // offset_increment: clone n starts n increments further (percent of the
   // device when given as N%).
   std::uint64_t offset_increment = 0;

@@ -324,8 +324,10 @@ std::string set_verify(JobOptions* o, const OptEntry& e) {
     o->verify = VerifyType::kMd5;
   else if (v == "pattern")
     o->verify = VerifyType::kPattern;
+  else if (v == "meta")
+    o->verify = VerifyType::kMeta;
   else
-    return "one of crc32c, crc32c-intel, md5, pattern, 0";
+    return "one of crc32c, crc32c-intel, md5, meta, pattern, 0";
   o->verify_name = v;  // crc32c-intel is written as fio's VERIFY_CRC32C_INTEL
   return {};
 }
@@ -475,13 +477,23 @@ const std::vector<OptionDef>& table() {
       {{"bs", "blocksize"}, set_bs},
       {{"bsrange", "blocksize_range"}, set_bsrange},
       {{"bssplit"}, set_bssplit},
+      {{"blockalign", "ba"},
+       [](JobOptions* o, const OptEntry& e) {
+         return per_ddir(e.value, [&](int d, const std::string& s) -> std::string {
+           std::uint64_t v;
+           if (!parse_size(s, &v)) return "a size such as 4k";
+           if (auto r = check_bs(v); !r.empty()) return r;
+           o->ba[d] = static_cast<std::uint32_t>(v);
+           return {};
+         });
+       }},
       {{"size"},
        [](JobOptions* o, const OptEntry& e) {
          o->size_loc = e.loc;
          o->size_str = e.value;
          return set_size_or_percent(e, &o->size, &o->size_percent);
        }},
-      {{"offset"},
+      {{"offset", "fileoffset"},
        [](JobOptions* o, const OptEntry& e) {
          o->offset_loc = e.loc;
          return set_size_or_percent(e, &o->offset, &o->offset_percent);
@@ -505,10 +517,10 @@ const std::vector<OptionDef>& table() {
        }},
       {{"ioengine"},
        [](JobOptions* o, const OptEntry& e) {
-         static const char* const kKnown[] = {"bio",    "psync",    "sync",  "pvsync2",
-                                              "pvsync", "io_uring", "libaio"};
+         static const char* const kKnown[] = {"bio",    "psync",    "sync",   "pvsync2",
+                                              "pvsync", "io_uring", "libaio", "null"};
          if (std::find(std::begin(kKnown), std::end(kKnown), e.value) == std::end(kKnown))
-           return std::string("one of bio, psync, sync, pvsync, pvsync2, io_uring, libaio");
+           return std::string("one of bio, psync, sync, pvsync, pvsync2, io_uring, libaio, null");
          o->ioengine = e.value;
          o->engine_loc = e.loc;
          return std::string();
@@ -850,10 +862,35 @@ const std::vector<OptionDef>& table() {
        }},
       {{"replay_skip"}, set_replay_skip},
       // iostack always runs jobs as threads; fio's switch is accepted.
-      {{"thread"},
+      {{"thread", "threads"},
        [](JobOptions*, const OptEntry& e) {
          bool b;
          return set_bool(e, &b);
+       }},
+      // What fio measures or prints less of, and page cache handling:
+      // iostack always measures everything and its devices have no page
+      // cache to drop, so these change nothing.
+      {{"gtod_reduce", "disable_lat", "disable_clat", "disable_slat", "disable_bw_measurement",
+        "disable_bw", "clat_percentiles", "lat_percentiles", "slat_percentiles", "invalidate"},
+       [](JobOptions*, const OptEntry& e) {
+         bool b;
+         return set_flag(e, &b);
+       },
+       "accepted and ignored: iostack always measures every latency, and its devices have no "
+       "page cache to invalidate"},
+      {{"create_serialize", "allow_file_create", "create_fsync", "create_only"},
+       [](JobOptions*, const OptEntry& e) {
+         bool b;
+         return set_flag(e, &b);
+       },
+       "accepted and ignored: iostack's targets are devices, no file is created"},
+      {{"loops"},
+       [](JobOptions* o, const OptEntry& e) { return set_uint(e, 1, 1u << 30, &o->loops); },
+       "run the job's I/O this many times over (a new pass over the range each time)"},
+      {{"kb_base"},
+       [](JobOptions*, const OptEntry& e) {
+         if (e.value != "1024") return std::string("1024 (iostack reads 4k as 4096 bytes)");
+         return std::string();
        }},
       // Device options: the queue's /sys/block attributes, stored in order.
       {{"ioscheduler", "scheduler"},
@@ -874,6 +911,44 @@ const std::vector<OptionDef>& table() {
 // than "unknown".
 bool is_unsupported_fio_option(const std::string& k) {
   static const char* const kNames[] = {"nrfiles",
+                                       "nr_files",
+                                       "flow",
+                                       "flow_id",
+                                       "flow_sleep",
+                                       "io_submit_mode",
+                                       "latency_target",
+                                       "latency_window",
+                                       "latency_percentile",
+                                       "buffer_pattern",
+                                       "buffer_compress_percentage",
+                                       "dedupe_percentage",
+                                       "dedupe_mode",
+                                       "dedupe_working_set_percentage",
+                                       "numa_cpu_nodes",
+                                       "numa_mem_policy",
+                                       "ss",
+                                       "steadystate",
+                                       "ss_dur",
+                                       "ss_ramp",
+                                       "wait_for",
+                                       "exit_what",
+                                       "continue_on_error",
+                                       "ignore_error",
+                                       "inplace",
+                                       "unlink",
+                                       "mem",
+                                       "iomem",
+                                       "scramble_buffers",
+                                       "rate_process",
+                                       "ratemin",
+                                       "cpumode",
+                                       "cpuload",
+                                       "cpus_allowed_policy",
+                                       "verify_dump",
+                                       "percentile_list",
+                                       "read_beyond_wp",
+                                       "max_open_zones",
+                                       "nfs_url",
                                        "rate_min",
                                        "thinktime_iotime",
                                        "iodepth_batch_complete_max",
@@ -887,7 +962,6 @@ bool is_unsupported_fio_option(const std::string& k) {
                                        "verify_backlog",
                                        "verify_async",
                                        "experimental_verify",
-                                       "loops",
                                        "create_on_open",
                                        "fallocate",
                                        "lockmem",
@@ -932,6 +1006,15 @@ bool apply_option(JobOptions* o, const OptEntry& e, std::string* err) {
   }
   *err = where + e.key + ": unknown option";
   return false;
+}
+
+OptionStatus option_status(const std::string& key) {
+  if ((key.rfind("iosched/", 0) == 0 || key.rfind("iosched.", 0) == 0) && key.size() > 8)
+    return OptionStatus::kAccepted;
+  for (const auto& def : table())
+    if (std::find(def.names.begin(), def.names.end(), key) != def.names.end())
+      return OptionStatus::kAccepted;
+  return is_unsupported_fio_option(key) ? OptionStatus::kUnsupported : OptionStatus::kUnknown;
 }
 
 std::string option_help(const std::string& name) {

@@ -14,6 +14,11 @@ namespace iostack::job {
 // the option and what was expected.
 bool apply_option(JobOptions* o, const OptEntry& e, std::string* err);
 
+// Whether iostack takes an option, knows it as one of fio's it does not
+// implement, or does not know it at all.
+enum class OptionStatus { kAccepted, kUnsupported, kUnknown };
+OptionStatus option_status(const std::string& key);
+
 // Every accepted option name (aliases included), for help and tests.
 std::vector<std::string> option_names();
 

@@ -30,8 +30,8 @@ struct Header {
 static_assert(sizeof(Header) == 40);
 
 // fio's enum of verify methods (verify.h) for the ones iostack writes.
-constexpr std::uint16_t kFioMd5 = 2, kFioCrc32c = 5, kFioCrc32cIntel = 6, kFioPattern = 17,
-                        kFioPatternNoHdr = 18;
+constexpr std::uint16_t kFioHdrOnly = 1, kFioMd5 = 2, kFioCrc32c = 5, kFioCrc32cIntel = 6,
+                        kFioPattern = 17, kFioPatternNoHdr = 18;
 
 std::uint16_t fio_type(const JobOptions& o) {
   switch (o.verify) {
@@ -41,6 +41,8 @@ std::uint16_t fio_type(const JobOptions& o) {
       return o.verify_name == "crc32c-intel" ? kFioCrc32cIntel : kFioCrc32c;
     case VerifyType::kPatternHdr:
       return kFioPattern;
+    case VerifyType::kMeta:
+      return kFioHdrOnly;
     default:
       return kFioPatternNoHdr;
   }

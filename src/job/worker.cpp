@@ -138,6 +138,7 @@ bool Worker::setup(std::string* err) {
 
   io_limit_ = o.io_size ? o.io_size : range_.size;
   if (o.dir_trim && o.dir_write) io_limit_ *= 2;  // trimwrite: each block trimmed, then written
+  io_limit_ *= o.loops;
   gen_.seed_fio(thread_number_, o.filename, dev_->disk()->capacity() << block::kSectorShift);
   if (o.replay) {
     replay_log_ = o.replay.get();
@@ -286,12 +287,13 @@ Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
   std::uint64_t off;
   if (!gen_.next(ddir, &bs, &off)) {
     // A pass is complete: run another only if asked to go on.
-    if (!o.time_based && !o.io_size && !in_ramp_) return Prep::kDone;
+    if (!o.time_based && !o.io_size && o.loops <= 1 && !in_ramp_) return Prep::kDone;
     const bool new_loop = !o.time_based && !in_ramp_;
     gen_.reset(new_loop);
     if (new_loop) ddir = gen_.next_ddir();
     if (!gen_.next(ddir, &bs, &off)) return Prep::kDone;
   }
+  // The last I/O may run past io_size (fio does not shorten it).
   if (rated(ddir)) {
     // Due times count from the start, so the average stays exact across
     // sleep overshoot; after a long stall (a second behind) start afresh
@@ -308,7 +310,6 @@ Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
       rate_bytes_[ddir] = 0;
     }
   }
-  // The last I/O may run past io_size (fio does not shorten it).
   u->ddir = ddir;
   u->offset = off;
   u->len = bs;

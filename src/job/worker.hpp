@@ -83,6 +83,7 @@ class Worker {
   void print_engine_stats() const;
   void drain();
   void sync_file();
+  void plan_verify_only();
   void think();
   // Time on the job's clock: CLOCK_MONOTONIC, or the virtual clock.
   std::uint64_t clock_ns() const;
@@ -90,7 +91,6 @@ class Worker {
   // Waits until `t` on the job's clock (or, in virtual time, an earlier
   // completion of its own I/O); false when nothing is left to wait for.
   bool sleep_until(std::uint64_t t);
-  void plan_verify_only();
 
   const JobDef& def_;
   const JobOptions& opts_;

@@ -44,7 +44,7 @@ TEST(Builder, UnknownEnginesAndEngineOptions) {
   build("[a]\nfilename=ram:1M\nioengine=posixaio\n", &err);
   EXPECT_EQ(err,
             "t.fio:3: ioengine=posixaio: expected one of bio, psync, sync, pvsync, pvsync2, "
-            "io_uring, libaio");
+            "io_uring, libaio, null");
   EXPECT_EQ(build("[a]\nfilename=ram:1M\nioengine=io_uring\nhipri\n", &err).size(), 1u) << err;
   // Engine options belong to their engines, wherever ioengine is given.
   auto jobs = build(

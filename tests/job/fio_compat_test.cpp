@@ -297,6 +297,7 @@ TEST(FioCompat, SameIosAsTheFioBinary) {
       "rw=randread\nbs=4k\nsize=64k\nnumjobs=3\noffset_increment=128k\n",
       "rw=read\nbs=4k\nsize=64k\nnumjobs=4\noffset_increment=10%\n",
       "rw=randread\nbsrange=4k-64k\nsize=1m\nnorandommap\n",
+      "rw=randwrite\nbs=4k\nsize=200k\nrandom_generator=lfsr\nio_size=600k\n",
       "ioengine=libaio\nrw=randread\nbs=4k\nsize=256k\ncmdprio_percentage=30\n"
       "cmdprio_class=2\ncmdprio=3\n",
       "ioengine=io_uring\nrw=randrw\nbssplit=4k/50:16k/50\nsize=512k\n"

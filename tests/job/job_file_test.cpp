@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "job/job_builder.hpp"
 
 namespace iostack::job {
@@ -22,6 +24,39 @@ TEST(JobFile, GlobalsApplyToTheJobsAfterThem) {
   EXPECT_EQ(set.jobs[1].globals.size(), 2u);
   EXPECT_EQ(set.jobs[1].opts[0].loc.str(), "t.fio:11");
   EXPECT_EQ(set.global_opts.size(), 2u);
+}
+
+TEST(JobFile, CommentsAfterValuesAndEnvironmentVariables) {
+  // As fio: ';' or '#' anywhere ends the line; ${NAME} is the environment's
+  // value, empty when unset.
+  ::setenv("IOSTACK_TEST_RW", "randwrite", 1);
+  ::unsetenv("IOSTACK_TEST_UNSET");
+  JobFileSet set;
+  std::string err;
+  ASSERT_TRUE(
+      parse_job_text("[a]\nnumjobs=4\t; four threads\nbs=8k # size\nrw=${IOSTACK_TEST_RW}\n"
+                     "description=x${IOSTACK_TEST_UNSET}y\n",
+                     "t.fio", &set, &err))
+      << err;
+  ASSERT_EQ(set.jobs[0].opts.size(), 4u);
+  EXPECT_EQ(set.jobs[0].opts[0].value, "4");
+  EXPECT_EQ(set.jobs[0].opts[1].value, "8k");
+  EXPECT_EQ(set.jobs[0].opts[2].value, "randwrite");
+  EXPECT_EQ(set.jobs[0].opts[3].value, "xy");
+}
+
+TEST(JobFile, EveryMissingOptionInOneLine) {
+  JobFileSet set;
+  std::vector<JobDef> jobs;
+  std::string err;
+  ASSERT_TRUE(
+      parse_job_text("[global]\nrate=1m\n[a]\nfilename=ram:1M\nflow=2\nwarp=9\n[b]\n"
+                     "filename=ram:1M\nflow=3\n",
+                     "t.fio", &set, &err));
+  EXPECT_FALSE(build_jobs(set, &jobs, &err));
+  EXPECT_EQ(err,
+            "fio options not supported by iostack: rate (t.fio:2), flow (t.fio:5); unknown "
+            "options: warp (t.fio:6)");
 }
 
 TEST(JobFile, MalformedInputNamesFileAndLine) {

@@ -83,7 +83,7 @@ TEST(Options, VerifyPatternImpliesPatternVerify) {
   EXPECT_EQ(o.verify, VerifyType::kMd5);
   EXPECT_EQ(o.verify_pattern, (std::vector<std::uint8_t>{'a', 'b', 0x02, 0x01}));
   EXPECT_EQ(error_of("verify", "sha512"),
-            "t.fio:7: verify=sha512: expected one of crc32c, crc32c-intel, md5, pattern, 0");
+            "t.fio:7: verify=sha512: expected one of crc32c, crc32c-intel, md5, meta, pattern, 0");
 }
 
 TEST(Options, UnknownAndUnsupportedOptionsAreNamed) {
