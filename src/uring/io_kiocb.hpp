@@ -91,8 +91,6 @@ struct PollEntry {
   std::atomic<bool> tw_queued{false};
   std::uint32_t tw_mask = 0;  // the first wakeup's
   int tw_wakeups = 0;
-  // Ready when armed: epoll's first event repeats what the issue queued.
-  bool initial_event = false;
 };
 
 struct RwData {

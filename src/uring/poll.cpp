@@ -240,11 +240,6 @@ class PollService {
         // io_poll_wake: the wakeup's mask is what a multishot poll posts.
         mask = events & (req->poll.events | kPollUnmask);
         if (!mask) return;
-        if (req->poll.initial_event) {
-          // The registration's own first event: the issue queued its CQE.
-          req->poll.initial_event = false;
-          return;
-        }
         if (mask & (EPOLLERR | EPOLLHUP)) {
           remove_locked(req);
           goto fired;
@@ -530,7 +525,6 @@ int poll_add_issue(IoKiocb* req, unsigned) {
     req_set_res(req, static_cast<int>(mask), 0);
     return kIouOk;
   }
-  pe.initial_event = mask != 0;
   if (!arm(req)) {
     req_set_fail(req);
     req_set_res(req, -EBADF, 0);

@@ -704,25 +704,5 @@ TEST(UringFuzzFound, MultishotPollWithEpolloneshotIsOneShot) {
   });
 }
 
-TEST(UringFuzzFound, MultishotPollOfAReadyPipePostsOnce) {
-  SKIP_WITHOUT_KERNEL_URING();
-  // Ready when armed: one CQE, and no second one for the same readiness.
-  compare([](Ring& r) {
-    int p[2];
-    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
-    EXPECT_EQ(1, write(p[1], "x", 1));
-    io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, p[0], nullptr, IORING_POLL_ADD_MULTI, 0, 1, 0);
-    s->poll32_events = POLLIN;
-    auto v = run(r, 1);
-    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
-    append(&v, run(r, 1));
-    add(r, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(1), 0, 0, 3, 0);
-    append(&v, run(r, 2));
-    ::close(p[0]);
-    ::close(p[1]);
-    return v;
-  });
-}
-
 }  // namespace
 }  // namespace uring_test
