@@ -39,7 +39,8 @@ std::map<std::string, std::string> files_of(const std::string& dir) {
 }
 
 // Two jobs in different engines plus a stonewalled third; the scheduler's
-// timers (mq-deadline's expiry, kyber's windows) and plugging all run.
+// timers (mq-deadline's expiry, kyber's windows, bfq's idling) and plugging
+// all run.
 std::string two_jobs(const std::string& dev, const std::string& sched, const std::string& logs) {
   return "[global]\nclock=virtual\nfilename=" + dev + "\nioscheduler=" + sched +
          "\nbs=4k\nsize=64m\nrandrepeat=1\n"
@@ -54,7 +55,8 @@ std::string two_jobs(const std::string& dev, const std::string& sched, const std
 TEST(VirtualClock, SameJobTwiceGivesTheSameReportAndTrace) {
   for (const auto& [dev, sched] : {std::pair<std::string, std::string>{"hdd:16G", "mq-deadline"},
                                    {"ssd:4G", "kyber"},
-                                   {"ssd:4G", "mq-deadline"}}) {
+                                   {"ssd:4G", "mq-deadline"},
+                                   {"hdd:16G", "bfq"}}) {
     std::string text[2], trace_dir[2];
     nlohmann::json js[2];
     std::map<std::string, std::string> traces[2], logs[2];
