@@ -1,5 +1,5 @@
 #!/bin/sh
-# The job of plot-schedulers.fio under none, mq-deadline and kyber, then one
+# The job of plot-schedulers.fio under none, mq-deadline, kyber and bfq, then one
 # chart per metric (latency CDF, IOPS, bandwidth, requests in flight) with
 # a line per scheduler and job:
 #
@@ -11,9 +11,9 @@ out=${1:-/tmp/iostack-plots}
 iostack=${IOSTACK:-iostack}
 here=$(dirname "$0")
 mkdir -p "$out"
-for s in none mq-deadline kyber; do
+for s in none mq-deadline kyber bfq; do
   "$iostack" run --output-format=json --output="$out/$s.json" --ioscheduler="$s" \
     "$here/plot-schedulers.fio"
 done
-"$iostack" plot "$out/none.json" "$out/mq-deadline.json" "$out/kyber.json" --out="$out"
+"$iostack" plot "$out/none.json" "$out/mq-deadline.json" "$out/kyber.json" "$out/bfq.json" --out="$out"
 echo "charts in $out: clat_cdf.svg iops.svg bw.svg inflight.svg"

@@ -30,6 +30,7 @@ struct RunArgs {
   std::string trace_dir;
   std::string eta = "auto";
   std::string plot_dir;
+  std::string clock;  // --clock: overrides clock= of the job files
   std::vector<std::string> job_args;
   std::vector<std::string> files;
   bool help = false;
@@ -45,7 +46,9 @@ constexpr const char* kUsage =
     "  --output=FILE                 write the report to FILE\n"
     "  --trace=DIR                   blktrace of every device into DIR (blkparse -D DIR)\n"
     "  --eta=auto|always|never       live progress line (auto: on a terminal)\n"
-    "  --plot=DIR                    SVG charts of the run into DIR (see iostack plot)\n";
+    "  --plot=DIR                    SVG charts of the run into DIR (see iostack plot)\n"
+    "  --clock=real|virtual          run on the real clock, or in virtual time: repeatable,\n"
+    "                                as fast as the CPU allows (ioengine=bio or psync-style)\n";
 
 int fail(const std::string& msg) {
   std::fprintf(stderr, "iostack: %s\n", msg.c_str());
@@ -74,7 +77,7 @@ bool parse_args(const std::vector<std::string>& args, RunArgs* ra, std::string* 
     int r;
     if ((r = value_of("--output-format", &ra->format)) || (r = value_of("--output", &ra->output)) ||
         (r = value_of("--trace", &ra->trace_dir)) || (r = value_of("--eta", &ra->eta)) ||
-        (r = value_of("--plot", &ra->plot_dir))) {
+        (r = value_of("--plot", &ra->plot_dir)) || (r = value_of("--clock", &ra->clock))) {
       if (r < 0) return false;
       continue;
     }
@@ -90,6 +93,10 @@ bool parse_args(const std::vector<std::string>& args, RunArgs* ra, std::string* 
   }
   if (ra->format != "normal" && ra->format != "json") {
     *err = "--output-format=" + ra->format + ": expected normal or json";
+    return false;
+  }
+  if (!ra->clock.empty() && ra->clock != "real" && ra->clock != "virtual") {
+    *err = "--clock=" + ra->clock + ": expected real or virtual";
     return false;
   }
   if (ra->eta != "auto" && ra->eta != "always" && ra->eta != "never") {
@@ -118,6 +125,8 @@ int cmd_run(const std::vector<std::string>& args) {
   }
   std::vector<job::JobDef> jobs;
   if (!job::build_jobs(set, &jobs, &err)) return fail(err);
+  if (!ra.clock.empty())
+    for (auto& j : jobs) j.opts.virtual_clock = ra.clock == "virtual";
 
   ReportArgs rep{ra.format, ra.output, ra.trace_dir, ra.eta, ra.plot_dir};
   return run_jobs(jobs, set, rep);

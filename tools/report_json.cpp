@@ -254,6 +254,9 @@ json report_json(const job::RunResult& r) {
     disks.push_back(o);
   }
   root["disk_util"] = disks;
+  if (r.virtual_clock)
+    root["iostack_clock"] = {
+        {"clock", "virtual"}, {"virtual_ns", r.virtual_ns}, {"real_ns", r.real_ns}};
   return root;
 }
 

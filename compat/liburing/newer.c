@@ -138,19 +138,18 @@ URING_EXPORT int io_uring_submit_and_wait_min_timeout(struct io_uring* ring,
                                                       unsigned wait_nr,
                                                       struct __kernel_timespec* ts,
                                                       unsigned min_wait, sigset_t* sigmask) {
-  (void)min_wait;
   if (!(ring->features & IORING_FEAT_MIN_TIMEOUT)) return -EINVAL;
-  return iostack_ring_submit_and_wait_timeout(ring, cqe_ptr, wait_nr, ts, sigmask);
+  if (!ts) return iostack_ring_submit_and_wait_timeout(ring, cqe_ptr, wait_nr, ts, sigmask);
+  return iostack_ring_wait_min_timeout(ring, cqe_ptr, 1, wait_nr, ts, min_wait, sigmask);
 }
 
-/* The minimum wait rides in the wait argument, which a kernel without
- * IORING_FEAT_MIN_TIMEOUT ignores: so does the engine. */
+/* The minimum wait rides in the wait argument, left out where the ring has
+ * no IORING_FEAT_MIN_TIMEOUT, as liburing does. */
 URING_EXPORT int io_uring_wait_cqes_min_timeout(struct io_uring* ring,
                                                 struct io_uring_cqe** cqe_ptr, unsigned wait_nr,
                                                 struct __kernel_timespec* ts,
                                                 unsigned min_wait_usec, sigset_t* sigmask) {
-  (void)min_wait_usec;
-  return iostack_ring_wait_cqes(ring, cqe_ptr, wait_nr, ts, sigmask);
+  return iostack_ring_wait_min_timeout(ring, cqe_ptr, 0, wait_nr, ts, min_wait_usec, sigmask);
 }
 
 URING_EXPORT int io_uring_clone_buffers(struct io_uring* dst, struct io_uring* src) {

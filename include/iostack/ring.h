@@ -69,6 +69,13 @@ IOSTACK_API int iostack_ring_submit_and_wait_timeout(struct io_uring* ring,
                                                      struct io_uring_cqe** cqe_ptr,
                                                      unsigned wait_nr, struct __kernel_timespec* ts,
                                                      sigset_t* sigmask);
+/* io_uring_wait_cqes_min_timeout (submit 0) and
+ * io_uring_submit_and_wait_min_timeout (submit 1): the wait argument carries
+ * min_wait_usec when the ring has IORING_FEAT_MIN_TIMEOUT. */
+IOSTACK_API int iostack_ring_wait_min_timeout(struct io_uring* ring, struct io_uring_cqe** cqe_ptr,
+                                              int submit, unsigned wait_nr,
+                                              struct __kernel_timespec* ts, unsigned min_wait_usec,
+                                              sigset_t* sigmask);
 IOSTACK_API int iostack_ring_wait_cqe_timeout(struct io_uring* ring, struct io_uring_cqe** cqe_ptr,
                                               struct __kernel_timespec* ts);
 IOSTACK_API int iostack_ring_sqring_wait(struct io_uring* ring);

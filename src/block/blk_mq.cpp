@@ -20,7 +20,8 @@ namespace {
 
 constexpr unsigned kRunning = 1u << 0;
 constexpr unsigned kRerun = 1u << 1;
-// BLK_MQ_RESOURCE_DELAY: retry a busy queue with nothing in flight after 3 ms.
+// BLK_MQ_RESOURCE_DELAY (= BLK_MQ_BUDGET_DELAY): retry a busy queue with
+// nothing in flight, or work the scheduler held back, after 3 ms.
 constexpr std::uint64_t kResourceDelayNs = 3 * core::kNsPerMs;
 
 bool bio_unaligned(const Bio* bio, const QueueLimits& lim) {
@@ -151,9 +152,35 @@ void requeue_started(Request* rq) {
   rq->mq_hctx->requeued.fetch_add(1, std::memory_order_relaxed);
 }
 
-// blk_mq_delay_run_hw_queue with BLK_MQ_RESOURCE_DELAY / BLK_MQ_BUDGET_DELAY.
+// When a delayed work queued now for `delay` runs. The kernel turns the
+// delay into jiffies (msecs_to_jiffies rounds up) and the timer fires on
+// the tick that reaches them: for 3 ms at HZ=250, the next tick, 0 to 4 ms
+// away. A rerun on the grid lands with everything else driven by
+// ticks (blk-throttle releases, for one), as in the kernel. Without ticks
+// (a simulation) it is `delay` from now.
+std::uint64_t delayed_work_expiry(const core::Clock* clock, std::uint64_t delay) {
+  const std::uint64_t now = clock->now();
+  const std::uint64_t tick = clock->jiffy();
+  if (!tick) return now + delay;
+  std::uint64_t expires = clock->coarse_now() + (delay + tick - 1) / tick * tick;
+  while (expires <= now) expires += tick;  // a jiffies reading a tick behind
+  return expires;
+}
+
+// blk_mq_delay_run_hw_queue with BLK_MQ_RESOURCE_DELAY: (re)arms the rerun.
 void delay_run(HwCtx* hctx) {
-  hctx->queue->clock()->arm(&hctx->delay_timer, hctx->queue->now() + kResourceDelayNs);
+  const std::uint64_t expires = delayed_work_expiry(hctx->queue->clock(), kResourceDelayNs);
+  hctx->delay_expires.store(expires, std::memory_order_relaxed);
+  hctx->queue->clock()->arm(&hctx->delay_timer, expires);
+}
+
+// blk_mq_delay_run_hw_queues with BLK_MQ_BUDGET_DELAY, after the scheduler
+// held work back: a rerun already pending is left where it is. Pushing it
+// back on every fruitless dispatch would tie the reruns to the submissions
+// of the class that holds the others back, not to the clock.
+void delay_run_if_idle(HwCtx* hctx) {
+  if (hctx->delay_expires.load(std::memory_order_relaxed) > hctx->queue->now()) return;
+  delay_run(hctx);
 }
 
 // The hardware queue is stuck on a busy driver: rerun it after a completion,
@@ -205,6 +232,7 @@ bool dispatch_rq_list(HwCtx* hctx, core::ListHead* list) {
   {
     core::LockGuard lock(hctx->lock);
     list->splice_tail_init(&hctx->dispatch);  // list is ahead of anything newer
+    hctx->has_parked.store(true, std::memory_order_release);
   }
   if (busy) mark_restart(hctx);
   return false;
@@ -212,12 +240,14 @@ bool dispatch_rq_list(HwCtx* hctx, core::ListHead* list) {
 
 // Requests parked on hctx->dispatch go first, in order.
 bool dispatch_parked(HwCtx* hctx) {
+  if (!hctx->has_parked.load(std::memory_order_acquire)) return true;
   core::ListHead list;
   {
     core::LockGuard lock(hctx->lock);
     if (hctx->dispatch.empty()) return true;
     // Keep them in order: move the parked list to the local list's tail.
     hctx->dispatch.splice_tail_init(&list);
+    hctx->has_parked.store(false, std::memory_order_relaxed);
   }
   return dispatch_rq_list(hctx, &list);
 }
@@ -244,7 +274,7 @@ void dispatch_sched(HwCtx* hctx) {
       if (!blk_mq_get_driver_tag(rq)) break;
     }
     if (!count) {
-      if (run_later) delay_run(hctx);
+      if (run_later) delay_run_if_idle(hctx);
       return;
     }
     if (!dispatch_rq_list(hctx, &list)) return;
@@ -336,11 +366,7 @@ void blk_mq_submit_bio(Bio* bio) {
 
 void blk_mq_try_issue_directly(HwCtx* hctx, Request* rq) {
   // Anything parked ahead of us must go first.
-  bool parked;
-  {
-    core::LockGuard lock(hctx->lock);
-    parked = !hctx->dispatch.empty();
-  }
+  const bool parked = hctx->has_parked.load(std::memory_order_acquire);
   if (parked || hctx->run_state.load(std::memory_order_acquire) & kRunning) {
     blk_mq_insert_request(rq, INSERT_NONE);
     blk_mq_run_hw_queue(hctx);
@@ -411,6 +437,7 @@ void blk_mq_request_bypass_insert(Request* rq, bool at_head) {
     rq->queuelist.add_head(&hctx->dispatch);
   else
     rq->queuelist.add_tail(&hctx->dispatch);
+  hctx->has_parked.store(true, std::memory_order_release);
 }
 
 void blk_mq_run_hw_queue(HwCtx* hctx) {

@@ -51,7 +51,8 @@ int Disk::trace_start(const std::string& dir, std::string* err) {
     if (err) *err = name_ + ": a trace is already running";
     return -EBUSY;
   }
-  auto t = trace::BlkTrace::open(dir, name_, trace_dev(), q_->now(), err);
+  auto t = trace::BlkTrace::open(dir, name_, trace_dev(), q_->now(), err,
+                                 q_->clock()->single_threaded());
   if (!t) return -EIO;
   trace_owner_ = std::move(t);
   trace_.store(trace_owner_.get(), std::memory_order_release);

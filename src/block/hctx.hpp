@@ -19,6 +19,9 @@ struct HwCtx {
 
   core::Mutex lock;
   core::ListHead dispatch GUARDED_BY(lock);  // requests to issue before anything else
+  // !dispatch.empty(), written under lock: list_empty_careful for the hot
+  // path, which then takes no lock when nothing is parked.
+  std::atomic<bool> has_parked{false};
 
   core::Mutex ctx_lock;                          // struct blk_mq_ctx's lock
   core::ListHead sw_queue GUARDED_BY(ctx_lock);  // requests queued without an elevator
@@ -32,6 +35,8 @@ struct HwCtx {
   std::atomic<bool> restart{false};
 
   core::Timer delay_timer;  // reruns a queue stuck on a busy driver
+  // When delay_timer fires if still armed (delayed_work_pending: now < it).
+  std::atomic<std::uint64_t> delay_expires{0};
 
   void* driver_data = nullptr;
   void* sched_data = nullptr;

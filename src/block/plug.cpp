@@ -87,6 +87,10 @@ std::uint64_t blk_time_get_ns(const core::Clock* clock) {
   return plug->cur_ktime;
 }
 
+std::uint64_t blk_jiffies(const core::Clock* clock) {
+  return t_plug ? blk_time_get_ns(clock) : clock->coarse_now();
+}
+
 void blk_add_rq_to_plug(BlkPlug* plug, Request* rq) {
   // The list is FIFO and, as rq_list_peek does since 6.12, the size check
   // looks at its head: the oldest plugged request.

@@ -37,5 +37,9 @@ void blk_flush_current_plug_before_sleep();
 
 // blk_time_get_ns: `clock`'s time, read once per plug of the calling thread.
 std::uint64_t blk_time_get_ns(const core::Clock* clock);
+// jiffies for the block layer and its schedulers: inside a plug, the plug's
+// reading (the kernel reads a variable; a plug's life is far shorter than
+// a tick), else the coarse clock.
+std::uint64_t blk_jiffies(const core::Clock* clock);
 
 }  // namespace iostack::block

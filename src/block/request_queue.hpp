@@ -12,6 +12,7 @@
 #include "block/elevator.hpp"
 #include "block/flush.hpp"
 #include "block/hctx.hpp"
+#include "block/plug.hpp"
 #include "block/queue_limits.hpp"
 #include "block/tags.hpp"
 #include "core/mutex.hpp"
@@ -41,7 +42,7 @@ class RequestQueue {
   BlockDriver* driver() const { return driver_; }
   core::Clock* clock() const { return clock_; }
   std::uint64_t now() const { return clock_->now(); }
-  std::uint64_t jiffies() const { return clock_->coarse_now(); }
+  std::uint64_t jiffies() const { return blk_jiffies(clock_); }
   Disk* disk() const { return disk_; }
   void set_disk(Disk* d) { disk_ = d; }
 

@@ -39,6 +39,9 @@ class Clock {
   // scheduler tick, and costs far less. For what the kernel keeps in
   // jiffies (deadline FIFO expiry, io_ticks).
   virtual Nanos coarse_now() const { return now(); }
+  // The length of a jiffy (1/HZ): coarse_now() moves in steps of it, on a
+  // fixed grid. 0 where time has no ticks (a simulation).
+  virtual Nanos jiffy() const { return 0; }
   // Arms (or re-arms) `t` to fire at absolute time `expires`.
   virtual void arm(Timer* t, Nanos expires) = 0;
   // Disarms `t`; returns true when it was pending. After it returns the

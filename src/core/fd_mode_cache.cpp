@@ -3,7 +3,9 @@
 #include "core/fd_mode_cache.hpp"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include <atomic>
 #include <cstdint>
@@ -14,33 +16,57 @@ namespace iostack::core {
 
 namespace {
 
-enum : std::uint8_t { kUnknown = 0, kOther = 1, kDirectFile = 2 };
+enum : std::uint8_t { kUnknown = 0, kOther = 1, kDirectFile = 2, kBlockingWritesFile = 3 };
 
 struct FdModeCache {
   static constexpr unsigned kCached = 1u << 16;
   std::atomic<std::uint8_t> mode[kCached] = {};
 };
 
+bool wasync_type(long type) { return type == XFS_SUPER_MAGIC || type == BTRFS_SUPER_MAGIC; }
+
+bool buffered_writes_block(int fd) {
+  struct statfs sf;
+  if (fstatfs(fd, &sf) != 0) return false;
+  return !wasync_type(sf.f_type) && sf.f_type != TMPFS_MAGIC && sf.f_type != RAMFS_MAGIC;
+}
+
 std::uint8_t learn(int fd) {
   const int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || !(fl & O_DIRECT)) return kOther;
+  if (fl < 0) return kOther;
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return kOther;
-  return kDirectFile;
+  if (fl & O_DIRECT) return kDirectFile;
+  if ((fl & O_ACCMODE) == O_RDONLY) return kOther;  // a write fails before anything else
+  return buffered_writes_block(fd) ? kBlockingWritesFile : kOther;
+}
+
+// `fresh`: learn again even if known (the descriptor may have been closed and
+// reused behind iostack's back).
+std::uint8_t mode_of(int fd, bool fresh = false) {
+  if (fd < 0) return kOther;
+  if (static_cast<unsigned>(fd) >= FdModeCache::kCached) return learn(fd);
+  auto& slot = Process::current().state<FdModeCache>().mode[fd];
+  std::uint8_t m = slot.load(std::memory_order_relaxed);
+  if (m == kUnknown || fresh) {
+    m = learn(fd);
+    slot.store(m, std::memory_order_relaxed);
+  }
+  return m;
 }
 
 }  // namespace
 
-bool fd_is_direct_file(int fd) {
-  if (fd < 0) return false;
-  if (static_cast<unsigned>(fd) >= FdModeCache::kCached) return learn(fd) == kDirectFile;
-  auto& slot = Process::current().state<FdModeCache>().mode[fd];
-  std::uint8_t m = slot.load(std::memory_order_relaxed);
-  if (m == kUnknown) {
-    m = learn(fd);
-    slot.store(m, std::memory_order_relaxed);
-  }
-  return m == kDirectFile;
+bool fd_is_direct_file(int fd) { return mode_of(fd) == kDirectFile; }
+
+bool fd_buffered_writes_block(int fd) {
+  // A yes sends the write to a worker, which costs far more than checking.
+  return mode_of(fd) == kBlockingWritesFile && mode_of(fd, true) == kBlockingWritesFile;
+}
+
+bool fs_buffered_wasync(int fd) {
+  struct statfs sf;
+  return fstatfs(fd, &sf) == 0 && wasync_type(sf.f_type);
 }
 
 void fd_mode_forget(int fd) {

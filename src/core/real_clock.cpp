@@ -31,6 +31,15 @@ Nanos RealClock::coarse_now() const {
   return static_cast<Nanos>(ts.tv_sec) * kNsPerSec + static_cast<Nanos>(ts.tv_nsec);
 }
 
+Nanos RealClock::jiffy() const {
+  static const Nanos tick = [] {
+    timespec res{};
+    clock_getres(CLOCK_MONOTONIC_COARSE, &res);
+    return static_cast<Nanos>(res.tv_sec) * kNsPerSec + static_cast<Nanos>(res.tv_nsec);
+  }();
+  return tick;
+}
+
 void RealClock::arm(Timer* t, Nanos expires) {
   bool wake;
   {

@@ -17,6 +17,7 @@ class RealClock final : public Clock {
   ~RealClock() override;
   Nanos now() const override;
   Nanos coarse_now() const override;  // CLOCK_MONOTONIC_COARSE
+  Nanos jiffy() const override;       // the host's tick, its resolution
   void arm(Timer* t, Nanos expires) override;
   bool cancel(Timer* t) override;
 

@@ -25,6 +25,11 @@ class VirtualClock final : public Clock {
   void advance_to(Nanos t);
   void advance_by(Nanos d) { advance_to(now_ + d); }
   std::size_t pending() const { return heap_.size(); }
+  // When the next timer fires; kNoTimeout when none is armed.
+  Nanos next_expiry() const {
+    const Timer* t = heap_.top();
+    return t ? t->expires : kNoTimeout;
+  }
 
  private:
   Nanos now_;

@@ -20,6 +20,7 @@ class Disk;
 namespace iostack::job {
 
 struct JobOptions;
+class VirtualTime;
 
 enum class QueueResult { kQueued, kCompleted };
 
@@ -35,6 +36,11 @@ struct EngineSetup {
   // on every read and write, since an SQPOLL thread does not inherit it.
   std::uint16_t ioprio = 0;
   std::uint64_t seed = 0;  // for cmdprio's choices
+  // Under clock=virtual: the run's virtual time and this job's participant
+  // id there; an engine then waits with vt->block(vt_id), and a completion
+  // wakes it with vt->wake(vt_id). Null in real time.
+  VirtualTime* vt = nullptr;
+  int vt_id = -1;
 };
 
 class Engine {

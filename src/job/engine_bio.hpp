@@ -42,6 +42,8 @@ class BioEngine final : public Engine {
   IoUnit* ready_head_ = nullptr;  // FIFO owned by the reaper
   IoUnit* ready_tail_ = nullptr;
   unsigned ready_n_ = 0;
+  VirtualTime* vt_ = nullptr;  // clock=virtual: waits and wakes go through it
+  int vt_id_ = -1;
 };
 
 }  // namespace iostack::job

@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <sys/uio.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "job/types.hpp"
+#include "job/virtual_time.hpp"
 
 namespace iostack::job {
 
@@ -22,6 +24,8 @@ int SyncEngine::init(const EngineSetup& s, std::string* err) {
   }
   file_ref_ = block::bdev_file_get(fd_);
   file_ = block::bdev_of(file_ref_);
+  vt_ = s.vt;
+  vt_id_ = s.vt_id;
   return 0;
 }
 
@@ -29,10 +33,15 @@ void SyncEngine::end(void* priv, long res) {
   auto* self = static_cast<SyncEngine*>(priv);
   self->res_ = res;
   self->done_.store(1, std::memory_order_release);
-  self->done_.notify_one();
+  if (self->vt_)
+    self->vt_->wake(self->vt_id_);
+  else
+    self->done_.notify_one();
 }
 
 long SyncEngine::wait_result() {
+  while (vt_ && done_.load(std::memory_order_acquire) == 0)
+    if (!vt_->block(vt_id_)) return -EIO;  // nothing left that could complete it
   while (done_.load(std::memory_order_acquire) == 0) done_.wait(0, std::memory_order_acquire);
   return res_;
 }

@@ -33,6 +33,8 @@ class SyncEngine final : public Engine {
   block::BdevIo io_;
   std::atomic<std::uint32_t> done_{0};
   long res_ = 0;
+  VirtualTime* vt_ = nullptr;  // clock=virtual: waits go through it
+  int vt_id_ = -1;
 };
 
 }  // namespace iostack::job

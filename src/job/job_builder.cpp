@@ -160,8 +160,21 @@ bool build_jobs(const JobFileSet& set, std::vector<JobDef>* out, std::string* er
       if (!apply_option(&j.opts, e, err)) return false;
     // The JSON report lists a job's own options; [global] ones go apart.
     j.opts.given.clear();
-    for (const OptEntry& e : s.opts)
+    for (const OptEntry& e : s.opts) {
+      if (e.key == "clock") {
+        *err = e.loc.str() +
+               ": clock: set it in [global] (or before the first --name): one clock "
+               "runs the whole run";
+        return false;
+      }
       if (!apply_option(&j.opts, e, err)) return false;
+    }
+    if (!jobs.empty() && j.opts.virtual_clock != jobs.front().opts.virtual_clock) {
+      const JobOptions& a = j.opts.clock_loc.line ? j.opts : jobs.front().opts;
+      *err = a.clock_loc.str() + ": clock=" + (a.virtual_clock ? "virtual" : "real") +
+             ": another [global] section sets the other clock; one clock runs the whole run";
+      return false;
+    }
     // replay_redirect names the device every logged I/O goes to.
     if (!j.opts.replay_redirect.empty()) j.opts.filename = j.opts.replay_redirect;
     if (!j.opts.read_iolog.empty() && !load_read_iolog(&j.opts, err)) return false;

@@ -121,6 +121,15 @@ struct JobOptions {
   int prio = -1;       // unset
   int prioclass = -1;  // unset
   std::uint64_t rate_iops[kRwDirs] = {0, 0, 0};
+  std::uint64_t rate_bps[kRwDirs] = {0, 0, 0};  // rate=: bytes per second
+  // thinktime: after thinktime_blocks I/Os (completed, or issued), wait for
+  // what is in flight, spin thinktime_spin, then sleep the rest.
+  std::uint64_t thinktime_ns = 0;
+  std::uint64_t thinktime_spin_ns = 0;
+  unsigned thinktime_blocks = 1;
+  bool thinktime_blocks_issue = false;
+  // clock=virtual: the whole run on a virtual clock (virtual_time.hpp).
+  bool virtual_clock = false;
   std::uint64_t randseed = 0x89;  // fio's default; randrepeat=1 repeats runs
   bool randseed_set = false;
   bool randrepeat = true;
@@ -183,7 +192,7 @@ struct JobOptions {
   // Every option as written, in order, for the JSON "job options" object.
   std::vector<std::pair<std::string, std::string>> given;
   // Where filename= came from (for device errors) and size= (for the size check).
-  SrcLoc filename_loc, size_loc, offset_loc, engine_loc, bs_loc, read_iolog_loc;
+  SrcLoc filename_loc, size_loc, offset_loc, engine_loc, bs_loc, read_iolog_loc, clock_loc;
 };
 
 }  // namespace iostack::job

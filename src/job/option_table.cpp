@@ -586,6 +586,46 @@ const std::vector<OptionDef>& table() {
            return {};
          });
        }},
+      {{"rate"},
+       [](JobOptions* o, const OptEntry& e) {
+         return per_ddir(e.value, [&](int d, const std::string& s) -> std::string {
+           std::uint64_t v;
+           if (!parse_size(s, &v)) return "a rate in bytes per second such as 500k or 1m";
+           o->rate_bps[d] = v;
+           return {};
+         });
+       }},
+      // fio's thinktime and thinktime_spin count microseconds by default.
+      {{"thinktime"},
+       [](JobOptions* o, const OptEntry& e) {
+         if (!parse_time_ns(e.value, 1000, &o->thinktime_ns))
+           return std::string("a time such as 100 (us), 10ms or 1s");
+         return std::string();
+       }},
+      {{"thinktime_spin"},
+       [](JobOptions* o, const OptEntry& e) {
+         if (!parse_time_ns(e.value, 1000, &o->thinktime_spin_ns))
+           return std::string("a time such as 100 (us), 10ms or 1s");
+         return std::string();
+       }},
+      {{"thinktime_blocks"},
+       [](JobOptions* o, const OptEntry& e) {
+         return set_uint(e, 1, 1u << 30, &o->thinktime_blocks);
+       }},
+      {{"thinktime_blocks_type"},
+       [](JobOptions* o, const OptEntry& e) {
+         if (e.value != "complete" && e.value != "issue") return std::string("complete or issue");
+         o->thinktime_blocks_issue = e.value == "issue";
+         return std::string();
+       }},
+      // The run's clock: in [global] (job_builder checks), or --clock.
+      {{"clock"},
+       [](JobOptions* o, const OptEntry& e) {
+         if (e.value != "real" && e.value != "virtual") return std::string("real or virtual");
+         o->virtual_clock = e.value == "virtual";
+         o->clock_loc = e.loc;
+         return std::string();
+       }},
       {{"randseed"},
        [](JobOptions* o, const OptEntry& e) {
          if (!parse_size(e.value, &o->randseed)) return std::string("an integer seed");
@@ -890,7 +930,6 @@ bool is_unsupported_fio_option(const std::string& k) {
                                        "steadystate",
                                        "ss_dur",
                                        "ss_ramp",
-                                       "thinktime",
                                        "wait_for",
                                        "exit_what",
                                        "continue_on_error",
@@ -910,8 +949,8 @@ bool is_unsupported_fio_option(const std::string& k) {
                                        "read_beyond_wp",
                                        "max_open_zones",
                                        "nfs_url",
-                                       "rate",
                                        "rate_min",
+                                       "thinktime_iotime",
                                        "iodepth_batch_complete_max",
                                        "ioscheduler_opts",
                                        "filesize",

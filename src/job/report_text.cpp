@@ -270,6 +270,9 @@ std::string format_report(const RunResult& r) {
       o += "\n";
     }
   }
+  if (r.virtual_clock)
+    o += fmt::format("\nVirtual clock: {:.6f}s of virtual time in {:.3f}s of real time\n",
+                     static_cast<double>(r.virtual_ns) / 1e9, static_cast<double>(r.real_ns) / 1e9);
   return o;
 }
 

@@ -15,6 +15,7 @@
 #include "job/progress.hpp"
 #include "job/targets.hpp"
 #include "job/worker.hpp"
+#include "trace/task_comm.hpp"
 
 namespace iostack::job {
 
@@ -31,6 +32,7 @@ bool RunResult::failed() const {
 }
 
 struct Runner::Impl {
+  std::unique_ptr<VirtualTime> vt;  // clock=virtual; outlives the devices
   std::vector<JobDef> jobs;
   Targets targets;
   std::vector<std::unique_ptr<Worker>> workers;
@@ -42,7 +44,20 @@ Runner::~Runner() = default;
 
 bool Runner::prepare(const std::vector<JobDef>& jobs, std::string* err) {
   impl_->jobs = jobs;
-  if (!impl_->targets.prepare(impl_->jobs, err)) return false;
+  if (!jobs.empty() && jobs.front().opts.virtual_clock) {
+    for (const JobDef& j : jobs) {
+      const JobOptions& o = j.opts;
+      if (o.ioengine == "io_uring" || o.ioengine == "libaio") {
+        *err = o.engine_loc.str() + ": ioengine=" + o.ioengine +
+               ": runs in real time only (its completions come on threads of its own); with "
+               "clock=virtual use ioengine=bio, psync, sync, pvsync or pvsync2";
+        return false;
+      }
+    }
+    impl_->vt = std::make_unique<VirtualTime>();
+  }
+  VirtualTime* vt = impl_->vt.get();
+  if (!impl_->targets.prepare(impl_->jobs, err, vt ? &vt->clock() : nullptr)) return false;
   for (std::size_t i = 0; i < impl_->jobs.size(); ++i) {
     const JobDef& j = impl_->jobs[i];
     for (unsigned c = 0; c < j.opts.numjobs; ++c) {
@@ -56,6 +71,7 @@ bool Runner::prepare(const std::vector<JobDef>& jobs, std::string* err) {
       auto w = std::make_unique<Worker>(j, static_cast<int>(c), impl_->targets.device_of(i), range,
                                         seed);
       w->set_thread_number(static_cast<int>(impl_->workers.size()) + 1);
+      if (vt) w->set_virtual_time(vt, vt->add());
       if (!w->setup(err)) return false;
       impl_->workers.push_back(std::move(w));
       impl_->job_of.push_back(i);
@@ -121,7 +137,18 @@ bool Runner::run(const RunOptions& ro, RunResult* out, std::string* err) {
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())
                                      .count());
-  const std::uint64_t t0 = now_ns();
+  VirtualTime* vt = m.vt.get();
+  // The run's clock: virtual time, or CLOCK_MONOTONIC.
+  auto clock_ns = [vt] { return vt ? vt->clock().now() : now_ns(); };
+  const std::uint64_t real0 = now_ns();
+  // The runner's thread runs timers between batches: it traces as a pid of
+  // its own too.
+  struct TracePid {
+    int old;
+    ~TracePid() { trace::set_thread_trace_pid(old); }
+  } trace_pid{vt ? trace::set_thread_trace_pid(VirtualTime::kPidBase)
+                 : trace::set_thread_trace_pid(-1)};
+  const std::uint64_t t0 = clock_ns();
   Progress progress(ro.progress, m.workers);
   // Samples over time, read from the workers' progress counters.
   std::vector<std::vector<JobSample>> wsamples(m.workers.size());
@@ -149,6 +176,12 @@ bool Runner::run(const RunOptions& ro, RunResult* out, std::string* err) {
     next_sample = std::max(next_sample + sample_ns, t);
   };
   take_samples(t0, true);
+  // In virtual time the samples are taken as the clock passes each instant
+  // (the counters do not change between events), on the baton's thread.
+  if (vt && sample_ns)
+    vt->set_on_advance([&](core::Nanos t) {
+      while (next_sample <= t) take_samples(next_sample, false);
+    });
   const auto poll =
       std::chrono::milliseconds(ro.sample_ms && ro.sample_ms < 20 ? ro.sample_ms : 20);
 
@@ -163,8 +196,27 @@ bool Runner::run(const RunOptions& ro, RunResult* out, std::string* err) {
     if (!ok) break;
     std::atomic<bool> go{false};
     std::vector<std::thread> threads;
-    const std::uint64_t epoch = now_ns();  // replays in the batch share one start
+    const std::uint64_t epoch = clock_ns();  // replays in the batch share one start
     for (std::size_t w = b; w < e; ++w) m.workers[w]->set_replay_epoch(epoch);
+    if (vt) {
+      // One job thread at a time, passing virtual time's baton; each
+      // traces under its report pid.
+      go.store(true, std::memory_order_release);
+      std::vector<int> ids;
+      for (std::size_t w = b; w < e; ++w) {
+        Worker* wk = m.workers[w].get();
+        ids.push_back(wk->vt_id());
+        threads.emplace_back([wk, vt, &go] {
+          trace::set_thread_trace_pid(wk->report_pid());
+          vt->enter(wk->vt_id());
+          wk->run(&go);
+          vt->exit(wk->vt_id());
+        });
+      }
+      vt->run_batch(ids, [&progress] { progress.tick(); });
+      for (auto& t : threads) t.join();
+      continue;
+    }
     for (std::size_t w = b; w < e; ++w) {
       Worker* wk = m.workers[w].get();
       threads.emplace_back([wk, &go] { wk->run(&go); });
@@ -183,8 +235,15 @@ bool Runner::run(const RunOptions& ro, RunResult* out, std::string* err) {
     for (auto& t : threads) t.join();
   }
   progress.finish();
-  take_samples(now_ns(), true);
-  const std::uint64_t run_ms = (now_ns() - t0) / 1000000;
+  if (vt) {
+    vt->set_on_advance(nullptr);
+    while (sample_ns && next_sample <= clock_ns()) take_samples(next_sample, false);
+  }
+  take_samples(clock_ns(), true);
+  const std::uint64_t run_ms = (clock_ns() - t0) / 1000000;
+  r.virtual_clock = vt != nullptr;
+  r.virtual_ns = vt ? clock_ns() - t0 : 0;
+  r.real_ns = now_ns() - real0;
   for (auto* d : devices) d->disk()->trace_stop();
   if (!ok) return false;
 

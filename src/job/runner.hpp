@@ -45,6 +45,11 @@ struct RunResult {
   std::vector<std::pair<std::string, std::string>> global_options;
   std::uint64_t start_unix_ms = 0;
   int nr_threads = 0;
+  // clock=virtual: the virtual time the run took, and the real time that
+  // took (the one figure that differs between repeated runs).
+  bool virtual_clock = false;
+  std::uint64_t virtual_ns = 0;
+  std::uint64_t real_ns = 0;
   bool failed() const;
 };
 

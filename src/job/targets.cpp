@@ -54,7 +54,17 @@ bool Targets::apply_settings(const JobOptions& o, dev::BlockDevice* d, std::stri
   return true;
 }
 
-bool Targets::prepare(const std::vector<JobDef>& jobs, std::string* err) {
+namespace {
+
+// Whether a device stack has a loop device in it (real files, I/O threads).
+bool has_loop(const dev::DeviceSpec& s) {
+  if (s.kind == dev::DeviceKind::kLoop) return true;
+  return s.lower && has_loop(*s.lower);
+}
+
+}  // namespace
+
+bool Targets::prepare(const std::vector<JobDef>& jobs, std::string* err, core::Clock* clock) {
   for (const JobDef& j : jobs) {
     const JobOptions& o = j.opts;
     const std::string spec = spec_of(o);
@@ -62,7 +72,15 @@ bool Targets::prepare(const std::vector<JobDef>& jobs, std::string* err) {
     dev::BlockDevice* d;
     if (it == by_spec_.end()) {
       std::string e;
-      auto dev = dev::create_device(spec, nullptr, &e);
+      dev::DeviceSpec parsed;
+      if (clock && clock->single_threaded() && dev::parse_device_spec(spec, &parsed, &e) &&
+          has_loop(parsed)) {
+        *err = o.filename_loc.str() + ": filename=" + o.filename +
+               ": a file (loop device) runs in real time only; with clock=virtual use ram:, "
+               "null:, hdd: or ssd: (or a target over one)";
+        return false;
+      }
+      auto dev = dev::create_device(spec, clock, &e);
       if (!dev) {
         *err = o.filename_loc.str() + ": filename=" + o.filename + ": " + e;
         return false;

@@ -27,7 +27,9 @@ class Targets {
   ~Targets();
   // Creates the devices, resolves each job's offset and size against its
   // device, and checks every queue setting. False with a one-line *err.
-  bool prepare(const std::vector<JobDef>& jobs, std::string* err);
+  // `clock` (null: the real clock) is the devices' clock; a virtual one
+  // refuses devices that run on threads of their own (loop).
+  bool prepare(const std::vector<JobDef>& jobs, std::string* err, core::Clock* clock = nullptr);
   dev::BlockDevice* device_of(std::size_t job) const { return job_dev_[job]; }
   const JobRange& range_of(std::size_t job) const { return ranges_[job]; }
   // The range of clone `clone` (numjobs): offset_increment further for each

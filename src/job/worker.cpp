@@ -36,7 +36,33 @@ std::uint32_t max_buf(const JobOptions& o) {
 
 std::uint64_t ms(std::uint64_t ns) { return ns / 1000000; }
 
+// rem * 1e9 / bps for rem < bps, without overflow for any rate.
+std::uint64_t ns_of(std::uint64_t rem, std::uint64_t bps) {
+  if (rem <= ~0ull / 1000000000ull) return rem * 1000000000ull / bps;
+  return static_cast<std::uint64_t>(static_cast<long double>(rem) * 1e9L /
+                                    static_cast<long double>(bps));
+}
+
+constexpr const char* kStuck = "virtual time: nothing left that could complete the job's I/O";
+
 }  // namespace
+
+std::uint64_t Worker::clock_ns() const { return vt_ ? vt_->clock().now() : now_ns(); }
+
+int Worker::report_pid() const {
+  return vt_ ? VirtualTime::kPidBase + thread_number_ : static_cast<int>(gettid());
+}
+
+bool Worker::sleep_until(std::uint64_t t) {
+  if (vt_) {
+    while (clock_ns() < t)
+      if (!vt_->sleep_until(vt_id_, t)) return false;
+    return true;
+  }
+  const std::uint64_t n = now_ns();
+  if (t > n) std::this_thread::sleep_for(std::chrono::nanoseconds(t - n));
+  return true;
+}
 
 Worker::Worker(const JobDef& def, int /*clone*/, dev::BlockDevice* dev, const JobRange& range,
                std::uint64_t seed)
@@ -103,6 +129,8 @@ bool Worker::setup(std::string* err) {
   // cmdprio draws from fio's seed slot for it, so picks repeat fio's.
   s.seed = o.randrepeat || o.randseed_set ? fio_rand_seed(o.randseed, thread_number_, kSeedPrioCmds)
                                           : seed_;
+  s.vt = vt_;
+  s.vt_id = vt_id_;
   if (engine_->init(s, &e) < 0) {
     *err = o.engine_loc.str() + ": ioengine=" + o.ioengine + ": " + e;
     return false;
@@ -216,6 +244,7 @@ Worker::Prep Worker::prep_replay(IoUnit* u, std::uint64_t now) {
   } else {
     bytes_issued_ += r.len;
     ts_.dir[r.ddir].total_io_u++;
+    ++think_issued_;
   }
   ++ios_issued_;
   return Prep::kOk;
@@ -231,7 +260,7 @@ void Worker::do_trim(IoUnit* u, std::uint64_t now) {
   if (!engine_->sync()) ++cur_depth_;  // complete() takes it off again
   ts_.mark_submit(1);
   ts_.mark_complete(1);
-  complete(u, now_ns());
+  complete(u, clock_ns());
 }
 
 Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
@@ -247,18 +276,13 @@ Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
     return Prep::kOk;
   }
   int ddir = gen_.next_ddir();
+  auto rated = [&](int d) { return rate_period_[d] || o.rate_bps[d]; };
   // Over its rate: do the other direction if that one may go (fio's rate_ddir).
-  if (rate_period_[ddir] && now < rate_next_[ddir] && o.dir_read && o.dir_write) {
+  if (rated(ddir) && now < rate_next_[ddir] && o.dir_read && o.dir_write) {
     const int other = ddir == kRead ? kWrite : kRead;
-    if (!rate_period_[other] || now >= rate_next_[other]) ddir = other;
+    if (!rated(other) || now >= rate_next_[other]) ddir = other;
   }
-  if (rate_period_[ddir]) {
-    if (now < rate_next_[ddir]) return Prep::kThrottled;
-    // Keep the average exact across sleep overshoot; after a long stall
-    // (a second behind) start afresh rather than burst.
-    rate_next_[ddir] += rate_period_[ddir];
-    if (now > rate_next_[ddir] + 1000000000ull) rate_next_[ddir] = now;
-  }
+  if (rated(ddir) && now < rate_next_[ddir]) return Prep::kThrottled;
   std::uint32_t bs;
   std::uint64_t off;
   if (!gen_.next(ddir, &bs, &off)) {
@@ -270,10 +294,27 @@ Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
     if (!gen_.next(ddir, &bs, &off)) return Prep::kDone;
   }
   // The last I/O may run past io_size (fio does not shorten it).
+  if (rated(ddir)) {
+    // Due times count from the start, so the average stays exact across
+    // sleep overshoot; after a long stall (a second behind) start afresh
+    // rather than burst. rate= (bytes) goes before rate_iops, as in fio.
+    if (o.rate_bps[ddir]) {
+      rate_bytes_[ddir] += bs;
+      const std::uint64_t b = rate_bytes_[ddir], bps = o.rate_bps[ddir];
+      rate_next_[ddir] = rate_base_[ddir] + b / bps * 1000000000ull + ns_of(b % bps, bps);
+    } else {
+      rate_next_[ddir] += rate_period_[ddir];
+    }
+    if (now > rate_next_[ddir] + 1000000000ull) {
+      rate_next_[ddir] = rate_base_[ddir] = now;
+      rate_bytes_[ddir] = 0;
+    }
+  }
   u->ddir = ddir;
   u->offset = off;
   u->len = bs;
   u->verify_read = false;
+  ++think_issued_;
   if (ddir == kWrite) {
     if (o.verify != VerifyType::kNone)
       verify_fill(o, u->buf, bs, off, rand_verify_.next(), numberio_++,
@@ -302,7 +343,7 @@ void Worker::commit() {
   const auto n = static_cast<unsigned>(queued_.size());
   ts_.mark_depth(cur_depth_, n);
   engine_->commit();
-  const std::uint64_t t = now_ns();
+  const std::uint64_t t = clock_ns();
   for (IoUnit* u : queued_) {
     u->issue_ns = t;
     if (u->ddir != kSync && u->start_ns >= stats_start_) {
@@ -321,7 +362,8 @@ void Worker::reap(unsigned min) {
   commit();
   if (!cur_depth_) return;
   const unsigned n = engine_->getevents(min, cur_depth_, events_.data());
-  const std::uint64_t t = now_ns();
+  if (n < min && stuck()) fail(EIO, kStuck);
+  const std::uint64_t t = clock_ns();
   ts_.mark_complete(n);
   for (unsigned i = 0; i < n; ++i) complete(events_[i], t);
   progress_.in_flight.store(cur_depth_, std::memory_order_relaxed);
@@ -340,6 +382,7 @@ void Worker::complete(IoUnit* u, std::uint64_t now) {
     return;
   }
   const bool counted = u->start_ns >= stats_start_ && !in_ramp_;
+  if (u->ddir != kSync) ++think_done_;
   if (u->ddir == kSync) {
     if (counted) {
       ts_.sync_lat.add(now - u->issue_ns);
@@ -390,14 +433,41 @@ void Worker::complete(IoUnit* u, std::uint64_t now) {
 
 void Worker::drain() {
   commit();
-  while (cur_depth_) reap(1);
+  while (cur_depth_ && !stuck()) reap(1);
+}
+
+// fio's handle_thinktime: every thinktime_blocks I/Os, let what is in
+// flight finish, spin thinktime_spin, then sleep the rest of thinktime;
+// never past the end of the runtime.
+void Worker::think() {
+  const JobOptions& o = opts_;
+  const std::uint64_t b = o.thinktime_blocks_issue ? think_issued_ : think_done_;
+  if (b < think_last_ + o.thinktime_blocks) return;
+  drain();
+  const std::uint64_t t = clock_ns();
+  std::uint64_t left = std::max(o.thinktime_ns, o.thinktime_spin_ns);
+  if (o.runtime_ns) {
+    const std::uint64_t end = stats_start_ + o.runtime_ns;
+    left = t >= end ? 0 : std::min(left, end - t);
+  }
+  if (!vt_) {  // in virtual time a spin is time passing like any other
+    const std::uint64_t spin_end = t + std::min(left, o.thinktime_spin_ns);
+    while (now_ns() < spin_end) {
+    }
+  }
+  if (!sleep_until(t + left)) fail(EIO, kStuck);
+  think_last_ = b;
 }
 
 void Worker::do_io(bool verify_phase) {
   const JobOptions& o = opts_;
   for (;;) {
     if (ts_.error) break;
-    const std::uint64_t now = now_ns();
+    if (stuck()) {
+      fail(EIO, kStuck);
+      break;
+    }
+    const std::uint64_t now = clock_ns();
     if (!verify_phase) {
       if (in_ramp_ && now >= stats_start_) end_ramp(now);
       if (!in_ramp_) {
@@ -417,7 +487,19 @@ void Worker::do_io(bool verify_phase) {
         if (cur_depth_) reap(0);
         std::uint64_t wait = ~0ull;
         for (int d = 0; d < kRwDirs; ++d)
-          if (rate_period_[d] && rate_next_[d] > now) wait = std::min(wait, rate_next_[d] - now);
+          if ((rate_period_[d] || o.rate_bps[d]) && rate_next_[d] > now)
+            wait = std::min(wait, rate_next_[d] - now);
+        if (vt_) {
+          // Until the next I/O is due, or one of ours completes (to reap it
+          // on time): virtual time has no naps to take.
+          if (replaying_) {
+            const std::uint64_t due = replay_start_ + (*replay_log_)[replay_pos_].due_ns;
+            wait = due > now ? due - now : 0;
+          }
+          if (wait == ~0ull) wait = 1000000;
+          vt_->sleep_until(vt_id_, now + wait);
+          continue;
+        }
         std::uint64_t nap = 1000000;
         if (replaying_) {
           const std::uint64_t due = replay_start_ + (*replay_log_)[replay_pos_].due_ns;
@@ -445,12 +527,13 @@ void Worker::do_io(bool verify_phase) {
         engine_->queue(u);
         ts_.mark_submit(1);
         ts_.mark_complete(1);
-        complete(u, now_ns());
+        complete(u, clock_ns());
         progress_.in_flight.store(0, std::memory_order_relaxed);
         for (int d = 0; d < 2; ++d) {
           progress_.bytes[d].store(done_bytes_[d], std::memory_order_relaxed);
           progress_.ios[d].store(done_ios_[d], std::memory_order_relaxed);
         }
+        if (o.thinktime_ns && !verify_phase) think();
         continue;
       }
       engine_->queue(u);
@@ -458,6 +541,7 @@ void Worker::do_io(bool verify_phase) {
       ++cur_depth_;
       if (queued_.size() >= batch_) commit();
       if (complete_min_ == 0 && cur_depth_ < iodepth_) reap(0);
+      if (o.thinktime_ns && !verify_phase) think();
       continue;
     }
     // Full: reap at least iodepth_batch_complete_min (at least one).
@@ -493,11 +577,11 @@ void Worker::sync_file() {
   free_.pop_back();
   u->ddir = kSync;
   u->len = 0;
-  u->start_ns = u->issue_ns = now_ns();
+  u->start_ns = u->issue_ns = clock_ns();
   ts_.total_sync++;
   engine_->queue(u);
   if (engine_->sync()) {
-    complete(u, now_ns());
+    complete(u, clock_ns());
   } else {
     queued_.push_back(u);
     ++cur_depth_;
@@ -530,29 +614,28 @@ void Worker::print_engine_stats() const {
 }
 
 void Worker::run(const std::atomic<bool>* go) {
-  ts_.pid = static_cast<int>(gettid());
+  ts_.pid = report_pid();
   set_ioprio();
   while (!go->load(std::memory_order_acquire)) go->wait(false, std::memory_order_acquire);
-  if (opts_.startdelay_ns)
-    std::this_thread::sleep_for(std::chrono::nanoseconds(opts_.startdelay_ns));
+  if (opts_.startdelay_ns && !sleep_until(clock_ns() + opts_.startdelay_ns)) fail(EIO, kStuck);
 
   rusage ru0, ru1;
   getrusage(RUSAGE_THREAD, &ru0);
-  const std::uint64_t begin = now_ns();
+  const std::uint64_t begin = clock_ns();
   in_ramp_ = opts_.ramp_time_ns > 0;
   stats_start_ = begin + opts_.ramp_time_ns;
   replay_start_ = replay_epoch_ && replay_epoch_ < begin ? replay_epoch_ : begin;
   win_start_ = begin;
   log_epoch_ = begin;
-  for (auto& r : rate_next_) r = begin;
+  for (int d = 0; d < kRwDirs; ++d) rate_next_[d] = rate_base_[d] = begin;
   progress_.state.store(in_ramp_ ? 1 : 2, std::memory_order_relaxed);
 
   if (!ts_.error && opts_.verify_only)
     plan_verify_only();
   else if (!ts_.error)
     do_io(false);
-  if (in_ramp_) end_ramp(now_ns());  // the job ended inside its ramp
-  std::uint64_t t = now_ns();
+  if (in_ramp_) end_ramp(clock_ns());  // the job ended inside its ramp
+  std::uint64_t t = clock_ns();
   sample(t, true);
   const std::uint64_t main_ms = ms(t - stats_start_);
   for (int d = 0; d < kRwDirs; ++d)
@@ -562,11 +645,11 @@ void Worker::run(const std::atomic<bool>* go) {
   if (!ts_.error && opts_.dir_write && opts_.verify != VerifyType::kNone &&
       (opts_.do_verify || opts_.verify_only)) {
     progress_.state.store(3, std::memory_order_relaxed);
-    const std::uint64_t v0 = now_ns();
+    const std::uint64_t v0 = clock_ns();
     win_start_ = v0;
     verify_it_ = written_.cbegin();
     do_io(true);
-    t = now_ns();
+    t = clock_ns();
     sample(t, true);
     ts_.dir[kRead].runtime_ms += std::max<std::uint64_t>(ms(t - v0), 1);
   }

@@ -21,6 +21,7 @@
 #include "job/rand.hpp"
 #include "job/targets.hpp"
 #include "job/thread_stat.hpp"
+#include "job/virtual_time.hpp"
 
 namespace iostack::job {
 
@@ -44,6 +45,15 @@ class Worker {
   void set_replay_epoch(std::uint64_t t) { replay_epoch_ = t; }
   // fio's thread_number (1-based, clones included), which names log files.
   void set_thread_number(int n) { thread_number_ = n; }
+  // clock=virtual: the job runs as participant `id` of `vt` (before setup).
+  void set_virtual_time(VirtualTime* vt, int id) {
+    vt_ = vt;
+    vt_id_ = id;
+  }
+  // The pid the report shows: the thread's tid, or in virtual time
+  // VirtualTime::kPidBase + the thread number, the same on every run.
+  int report_pid() const;
+  int vt_id() const { return vt_id_; }
   // The thread body: waits for *go, runs, fills stat().
   void run(const std::atomic<bool>* go);
 
@@ -74,6 +84,13 @@ class Worker {
   void drain();
   void sync_file();
   void plan_verify_only();
+  void think();
+  // Time on the job's clock: CLOCK_MONOTONIC, or the virtual clock.
+  std::uint64_t clock_ns() const;
+  bool stuck() const { return vt_ && vt_->stuck(); }
+  // Waits until `t` on the job's clock (or, in virtual time, an earlier
+  // completion of its own I/O); false when nothing is left to wait for.
+  bool sleep_until(std::uint64_t t);
 
   const JobDef& def_;
   const JobOptions& opts_;
@@ -98,8 +115,13 @@ class Worker {
   std::uint32_t numberio_ = 0;
   std::uint64_t stats_start_ = 0;
   bool in_ramp_ = false;
-  std::uint64_t rate_period_[kRwDirs] = {0, 0, 0};
+  std::uint64_t rate_period_[kRwDirs] = {0, 0, 0};  // rate_iops: ns per I/O
   std::uint64_t rate_next_[kRwDirs] = {0, 0, 0};
+  // rate=: the next I/O is due rate_bytes_ * 1e9 / bps after rate_base_.
+  std::uint64_t rate_base_[kRwDirs] = {0, 0, 0};
+  std::uint64_t rate_bytes_[kRwDirs] = {0, 0, 0};
+  // thinktime: blocks issued and completed, and the count at the last think.
+  std::uint64_t think_issued_ = 0, think_done_ = 0, think_last_ = 0;
 
   // Replay: the log (shared by clones; offsets are moved onto this job's
   // range as each I/O is issued), the next entry, and when the replay
@@ -128,6 +150,8 @@ class Worker {
 
   ThreadStat ts_;
   JobProgress progress_;
+  VirtualTime* vt_ = nullptr;
+  int vt_id_ = -1;
 };
 
 }  // namespace iostack::job

@@ -8,6 +8,10 @@
 #include "iostack/ring.h"
 
 /* What one __io_uring_get_cqe-style call asks of the engine. */
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15)
+#endif
+
 struct cqe_wait {
   unsigned submit;     /* SQEs still to submit */
   unsigned wait_nr;    /* CQEs to wait for */
@@ -162,14 +166,29 @@ static int queue_timeout(struct io_uring* ring, unsigned wait_nr, struct __kerne
   return (int)flush_sq(ring);
 }
 
-static int wait_ext_arg(struct io_uring* ring, struct io_uring_cqe** cqe_ptr, unsigned submit,
-                        unsigned wait_nr, struct __kernel_timespec* ts, sigset_t* sigmask) {
+static int wait_ext_arg_min(struct io_uring* ring, struct io_uring_cqe** cqe_ptr, unsigned submit,
+                            unsigned wait_nr, struct __kernel_timespec* ts, unsigned min_wait_usec,
+                            sigset_t* sigmask) {
   struct io_uring_getevents_arg arg = {0};
   arg.sigmask = (unsigned long)sigmask;
   arg.sigmask_sz = _NSIG / 8;
+  arg.pad = min_wait_usec; /* min_wait_usec in newer headers */
   arg.ts = (unsigned long)ts;
   struct cqe_wait w = {submit, wait_nr, IORING_ENTER_EXT_ARG, ts != NULL, &arg, sizeof(arg)};
   return get_cqe(ring, cqe_ptr, &w);
+}
+
+static int wait_ext_arg(struct io_uring* ring, struct io_uring_cqe** cqe_ptr, unsigned submit,
+                        unsigned wait_nr, struct __kernel_timespec* ts, sigset_t* sigmask) {
+  return wait_ext_arg_min(ring, cqe_ptr, submit, wait_nr, ts, 0, sigmask);
+}
+
+int iostack_ring_wait_min_timeout(struct io_uring* ring, struct io_uring_cqe** cqe_ptr, int submit,
+                                  unsigned wait_nr, struct __kernel_timespec* ts,
+                                  unsigned min_wait_usec, sigset_t* sigmask) {
+  if (!(ring->features & IORING_FEAT_MIN_TIMEOUT)) min_wait_usec = 0;
+  return wait_ext_arg_min(ring, cqe_ptr, submit ? flush_sq(ring) : 0, wait_nr, ts, min_wait_usec,
+                          sigmask);
 }
 
 int iostack_ring_wait_cqes(struct io_uring* ring, struct io_uring_cqe** cqe_ptr, unsigned wait_nr,

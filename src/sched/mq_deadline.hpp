@@ -105,7 +105,9 @@ class MqDeadline final : public block::Elevator {
   std::uint32_t dd_queued(unsigned prio) const REQUIRES(lock_);
   void listed_add(int delta) REQUIRES(lock_);
 
-  mutable core::Mutex lock_;  // dd->lock
+  // dd->lock, a spinlock in the kernel too: held for a few list and tree
+  // operations, by submitters and dispatchers of every CPU.
+  mutable core::SpinLock lock_;
   PerPrio per_prio_[kDdPrioCount] GUARDED_BY(lock_);
 
   DdDir last_dir_ GUARDED_BY(lock_) = DD_WRITE;  // direction of the last dispatch

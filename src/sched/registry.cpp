@@ -1,6 +1,7 @@
 // The schedulers register with the block layer (module_init ->
-// elv_register), in the kernel's order: mq-deadline, kyber.
+// elv_register), in the kernel's order: mq-deadline, kyber, bfq.
 #include "block/elevator_registry.hpp"
+#include "sched/bfq.hpp"
 #include "sched/kyber.hpp"
 #include "sched/mq_deadline.hpp"
 
@@ -15,6 +16,7 @@ std::unique_ptr<block::Elevator> make(block::RequestQueue* q) {
 constexpr block::ElevatorType kElevators[] = {
     {"mq-deadline", "deadline", &make<MqDeadline>},
     {"kyber", nullptr, &make<Kyber>},
+    {"bfq", nullptr, &make<Bfq>},
 };
 
 [[maybe_unused]] const bool g_registered = [] {

@@ -44,7 +44,7 @@ bool write_all(int fd, const char* p, std::size_t n, int* e) {
 
 std::unique_ptr<BlkTrace> BlkTrace::open(const std::string& dir, const std::string& devname,
                                          std::uint32_t dev, core::Nanos start_time,
-                                         std::string* err) {
+                                         std::string* err, bool simulated) {
   auto fail = [&](std::string msg) -> std::unique_ptr<BlkTrace> {
     if (err != nullptr) *err = std::move(msg);
     return nullptr;
@@ -58,7 +58,7 @@ std::unique_ptr<BlkTrace> BlkTrace::open(const std::string& dir, const std::stri
   std::string name = devname;
   std::replace(name.begin(), name.end(), '/', '_');
   const long conf = ::sysconf(_SC_NPROCESSORS_CONF);
-  const int ncpus = conf > 0 ? static_cast<int>(conf) : 1;
+  const int ncpus = simulated ? 1 : conf > 0 ? static_cast<int>(conf) : 1;
 
   std::unique_ptr<BlkTrace> bt(new BlkTrace(d + "/" + name + ".blktrace.", dev, start_time, ncpus));
   // Create every cpu's file up front: blkparse scans cpu 0, 1, ... and stops
@@ -72,7 +72,7 @@ std::unique_ptr<BlkTrace> BlkTrace::open(const std::string& dir, const std::stri
     if (::unlink((bt->prefix_ + std::to_string(cpu)).c_str()) != 0) break;
   }
   timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
+  if (!simulated) ::clock_gettime(CLOCK_REALTIME, &ts);
   bt->wall_sec_ = static_cast<std::uint32_t>(ts.tv_sec);
   bt->wall_nsec_ = static_cast<std::uint32_t>(ts.tv_nsec);
   return bt;
@@ -110,7 +110,7 @@ BlkTrace::CpuBuf& BlkTrace::this_cpu() {
 void BlkTrace::add(core::Nanos now, std::uint64_t sector, std::uint32_t bytes, std::uint32_t cats,
                    std::uint32_t action, std::uint16_t error, const void* pdu,
                    std::uint16_t pdu_len, std::int32_t pid) {
-  const std::int32_t who = pid < 0 ? core::current_tid() : pid;
+  const std::int32_t who = pid < 0 ? thread_trace_pid() : pid;
   const std::uint64_t time = now > start_time_ ? now - start_time_ : 0;
   CpuBuf& b = this_cpu();
   core::LockGuard lock(b.mu);

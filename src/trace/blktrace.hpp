@@ -23,9 +23,11 @@ class BlkTrace {
   // <dir>/<devname>.blktrace.<cpu>; '/' in devname becomes '_' as in the
   // kernel. Record times are ns since `start_time` on the caller's clock.
   // Returns nullptr and sets *err when the files cannot be created.
+  // `simulated` (a device on a virtual clock): one file (cpu 0) and a
+  // TIMESTAMP note of 0, so that a repeated simulation writes the same bytes.
   static std::unique_ptr<BlkTrace> open(const std::string& dir, const std::string& devname,
-                                        std::uint32_t dev, core::Nanos start_time,
-                                        std::string* err);
+                                        std::uint32_t dev, core::Nanos start_time, std::string* err,
+                                        bool simulated = false);
 
   // Flushes and closes; removes trailing cpu files that received nothing.
   ~BlkTrace();

@@ -28,11 +28,21 @@ bool read_comm_file(const char* path, Comm* out) {
   return true;
 }
 
+thread_local std::int32_t tl_trace_pid = -1;
+
 }  // namespace
+
+std::int32_t set_thread_trace_pid(std::int32_t pid) {
+  const std::int32_t old = tl_trace_pid;
+  tl_trace_pid = pid;
+  return old;
+}
+
+std::int32_t thread_trace_pid() { return tl_trace_pid >= 0 ? tl_trace_pid : core::current_tid(); }
 
 Comm task_comm(std::int32_t tid) {
   Comm comm{};
-  if (tid == core::current_tid()) {
+  if (tid == core::current_tid() || (tl_trace_pid >= 0 && tid == tl_trace_pid)) {
     // PR_GET_NAME writes at most 16 bytes including the terminating NUL.
     if (prctl(PR_GET_NAME, comm.data(), 0, 0, 0) == 0) return comm;
   }

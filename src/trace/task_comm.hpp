@@ -16,4 +16,12 @@ using Comm = std::array<char, kTaskCommLen>;
 // note always carries something blkparse can print.
 Comm task_comm(std::int32_t tid);
 
+// A simulation's stand-in for the calling thread's tid in blktrace records
+// (-1: the real tid), so that a run in virtual time traces the same pids
+// every time; its PROCESS note carries the thread's own name. Returns the
+// previous value.
+std::int32_t set_thread_trace_pid(std::int32_t pid);
+// The pid the calling thread's records carry.
+std::int32_t thread_trace_pid();
+
 }  // namespace iostack::trace

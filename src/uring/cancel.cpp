@@ -1,6 +1,9 @@
 // Cancellation (io_uring/cancel.c): ASYNC_CANCEL and the search it shares
 // with linked timeouts: io-wq first, then armed polls, then timeouts.
 #include <fcntl.h>
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -15,6 +18,17 @@ namespace {
 constexpr unsigned kCancelFlags = IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD |
                                   IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_FD_FIXED |
                                   IORING_ASYNC_CANCEL_USERDATA | IORING_ASYNC_CANCEL_OP;
+
+// The kernel compares the request's struct file with the cancel's: one open
+// file, whether reached through a fixed slot, a descriptor or a dup of it.
+bool same_file(IoKiocb* req, CancelMatch* cd) {
+  if (cd->node ? req->file_node == cd->node : (!req->file_node && req->os_fd == cd->os_fd))
+    return true;
+  const int fd = cd->node ? cd->node->fd : cd->os_fd;
+  if (!req->file_assigned || req->os_fd < 0 || fd < 0) return false;
+  const pid_t pid = getpid();
+  return syscall(SYS_kcmp, pid, pid, KCMP_FILE, req->os_fd, fd) == 0;
+}
 
 bool wq_match(IoWqWork* work, void* data) {
   auto* cd = static_cast<CancelMatch*>(data);
@@ -60,8 +74,7 @@ bool cancel_req_match(IoKiocb* req, CancelMatch* cd) {
   if (!(cd->flags & (IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_OP))) match_user_data = true;
   if (!(cd->flags & IORING_ASYNC_CANCEL_ANY)) {
     if (cd->flags & IORING_ASYNC_CANCEL_FD) {
-      if (cd->node ? req->file_node != cd->node : (req->file_node || req->os_fd != cd->os_fd))
-        return false;
+      if (!same_file(req, cd)) return false;
     }
     if ((cd->flags & IORING_ASYNC_CANCEL_OP) && req->opcode != cd->opcode) return false;
     if (match_user_data && req->user_data != cd->data) return false;

@@ -2,6 +2,8 @@
 // io_cqe_cache_refill), the overflow list (io_cqring_add_overflow,
 // __io_cqring_overflow_flush), committing the tail (io_cq_unlock_post) and
 // retiring requests (io_free_batch_list, io_req_complete_post).
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
@@ -11,6 +13,7 @@
 extern "C" void __tsan_release(void* addr);
 #endif
 
+#include "core/fd_mode_cache.hpp"
 #include "core/slist.hpp"
 #include "uring/engine.hpp"
 #include "uring/kbuf.hpp"
@@ -105,15 +108,19 @@ void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std
   cq_unlock_post(ctx);
 }
 
+bool try_post_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags) {
+  cq_lock(ctx);
+  const bool posted = ctx->overflow_list.empty() && ring_has_space(ctx);
+  if (posted) write_cqe(ctx, user_data, res, cflags);
+  cq_unlock_post(ctx);
+  return posted;
+}
+
 bool post_req_cqe(IoKiocb* req, std::int32_t res, std::uint32_t cflags, unsigned issue_flags) {
   IoRingCtx* ctx = req->ctx;
   // Completions already batched go first, or CQEs would be reordered.
   if ((issue_flags & kIssueLocked) && ctx->st.compl_first) flush_completions(ctx);
-  cq_lock(ctx);
-  const bool posted = ctx->overflow_list.empty() && ring_has_space(ctx);
-  if (posted) write_cqe(ctx, req->user_data, res, cflags);
-  cq_unlock_post(ctx);
-  return posted;
+  return try_post_cqe(ctx, req->user_data, res, cflags);
 }
 
 void overflow_flush(IoRingCtx* ctx, bool dying) {
@@ -176,8 +183,18 @@ void req_cleanup(IoKiocb* req, bool locked) {
     file_node_put(req->file_node);
     req->file_node = nullptr;
   }
+  if (req->buf_node) {
+    buf_node_put(req->buf_node);
+    req->buf_node = nullptr;
+  }
   req->bdev_ref.reset();
   req->creds.reset();
+  if (req->flags & kReqOwnFd) {
+    core::fd_mode_forget(req->os_fd);
+    close(req->os_fd);
+    req->os_fd = -1;
+    req->flags &= ~kReqOwnFd;
+  }
 }
 
 void req_finish(IoKiocb* req, bool locked) {

@@ -117,7 +117,7 @@ struct IoRingCtx : core::File {
   core::ListHead defer_list;
   std::vector<FileNode*> files;
   bool files_registered = false;
-  std::vector<MappedBuf> bufs;
+  std::vector<BufNode*> bufs;  // null: an empty slot
   bool bufs_registered = false;
   bool in_submit = false;     // the holder of uring_lock is inside a submit batch
   KbufTable* kbuf = nullptr;  // provided buffer groups (kbuf.cpp), made on first use

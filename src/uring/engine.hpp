@@ -32,6 +32,8 @@ void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std
 // io_req_post_cqe: a multishot request's CQE, into the ring only (false when
 // it is full or CQEs wait in overflow: the request must end instead).
 bool post_req_cqe(IoKiocb* req, std::int32_t res, std::uint32_t cflags, unsigned issue_flags);
+// The same without a request or a batch to flush first.
+bool try_post_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags);
 // Inline completion: joins the submission batch (locked).
 void req_complete_defer(IoKiocb* req);
 void req_defer_failed(IoKiocb* req, int res);  // locked
@@ -49,6 +51,9 @@ IoKiocb* req_find_next(IoKiocb* req, bool locked);
 
 // ---- tw.cpp: task work
 void tw_add(IoKiocb* req, TwFn fn);
+// Queues a node other than req->tw (fn and req set): a request with two
+// steps pending at once, such as a multishot poll's event beside a cancel.
+void tw_add_node(IoRingCtx* ctx, TwNode* node);
 // Runs queued task work (and issues the block I/O it produced); true when
 // something ran.
 bool tw_run(IoRingCtx* ctx);
@@ -191,6 +196,7 @@ struct ExtArg {
   bool ts_set = false;
   std::int64_t sec = 0;
   std::int64_t nsec = 0;
+  std::int64_t min_wait_ns = 0;  // io_uring_getevents_arg.min_wait_usec (FEAT_MIN_TIMEOUT)
 };
 int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext);
 

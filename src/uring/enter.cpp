@@ -30,6 +30,8 @@ int get_ext_arg(unsigned flags, const void* argp, std::size_t argsz, ExtArg* ext
   if (core::get_user(arg, static_cast<const io_uring_getevents_arg*>(argp))) return -EFAULT;
   ext->sig = reinterpret_cast<const sigset_t*>(static_cast<std::uintptr_t>(arg.sigmask));
   ext->argsz = arg.sigmask_sz;
+  // The uapi of this header calls min_wait_usec `pad`.
+  ext->min_wait_ns = static_cast<std::int64_t>(arg.pad) * 1000;
   if (arg.ts) {
     __kernel_timespec ts;
     if (core::get_user(ts, reinterpret_cast<const __kernel_timespec*>(arg.ts))) return -EFAULT;

@@ -24,6 +24,7 @@ struct Creds;  // personality.hpp
 struct IoRingCtx;
 struct IoKiocb;
 struct FileNode;
+struct BufNode;
 
 // REQ_F_* (include/linux/io_uring_types.h). The low byte holds the SQE's
 // IOSQE_* flags at the same bit positions, as the kernel arranges it.
@@ -48,6 +49,7 @@ enum : std::uint32_t {
   kReqApollMultishot = 1u << 18,  // multishot accept/recv: posts with F_MORE and re-polls
   kReqPartialIo = 1u << 19,       // data already moved: the buffer is consumed
   kReqPollFirstDone = 1u << 20,   // IORING_RECVSEND_POLL_FIRST: the poll came first
+  kReqOwnFd = 1u << 27,           // os_fd is the request's own dup of the program's descriptor
 };
 constexpr std::uint32_t kReqLinkFlags = kReqLink | kReqHardlink;
 
@@ -80,7 +82,17 @@ struct PollEntry {
   int dup_fd = -1;
   std::atomic<int> state{0};  // PollState
   bool multishot = false;
-  bool apoll = false;  // internal FAST_POLL arming for a read/write
+  bool apoll = false;     // internal FAST_POLL arming for a read/write
+  std::uint32_t gen = 0;  // arming generation, in the epoll data
+  // A multishot POLL_ADD's event, posted from task work (io_poll_task_func):
+  // wakeups while it is queued coalesce into one CQE, as poll_refs does.
+  // Under the poll service lock.
+  TwNode tw;
+  std::atomic<bool> tw_queued{false};
+  std::uint32_t tw_mask = 0;  // the first wakeup's
+  int tw_wakeups = 0;
+  // Ready when armed: epoll's first event repeats what the issue queued.
+  bool initial_event = false;
 };
 
 struct RwData {
@@ -98,6 +110,7 @@ struct RwData {
   std::int64_t done;   // transferred by earlier partial attempts
   bool nowait_issue;   // the block I/O in flight was issued with RWF_NOWAIT
   bool cur_pos;        // offset -1 on a block device: update its position
+  bool waited_ring;    // a read or write of a ring that waited for it on poll
 };
 struct SyncData {
   std::int64_t off;
@@ -182,6 +195,7 @@ struct IoKiocb {
   block::BdevFile* bdev = nullptr;
   core::FileRef bdev_ref;  // holds `bdev` when it came from a plain descriptor
   FileNode* file_node = nullptr;
+  BufNode* buf_node = nullptr;         // REQ_F_BUF_NODE: the fixed buffer imported
   std::shared_ptr<const Creds> creds;  // REQ_F_CREDS: sqe->personality's
 
   IoKiocb* link = nullptr;       // next request of the chain

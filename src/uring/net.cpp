@@ -268,21 +268,36 @@ int connect_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   return move_addr_to_kernel(sqe->addr, c.addr_len, &c.addr);
 }
 
+namespace {
+
+// __sys_connect_file with O_NONBLOCK in file_flags: the kernel connects a
+// blocking socket without waiting when it issues inline, then polls it. The
+// flag lives in the file, so it is set for the call only; the socket is not
+// connected yet, so nothing else of the program's is waiting on it.
+int connect_nowait(int fd, const struct sockaddr* addr, socklen_t len) {
+  const int fl = fcntl(fd, F_GETFL);
+  const bool toggle = fl >= 0 && !(fl & O_NONBLOCK);
+  if (toggle && fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return -errno;
+  int ret = connect(fd, addr, len);
+  ret = ret < 0 ? -errno : 0;
+  if (toggle) fcntl(fd, F_SETFL, fl);
+  return ret;
+}
+
+}  // namespace
+
 int connect_issue(IoKiocb* req, unsigned issue_flags) {
   ConnectData& c = req->connect;
   const bool nonblock = issue_flags & kIssueNonblock;
-  if (nonblock && !c.in_progress) {
-    // A blocking socket cannot be connected without waiting here (its
-    // O_NONBLOCK is the program's): a worker does it.
-    const int fl = fcntl(req->os_fd, F_GETFL);
-    if (fl >= 0 && !(fl & O_NONBLOCK)) {
-      req->flags |= kReqNoApoll;
-      return -EAGAIN;
-    }
+  const auto* addr = reinterpret_cast<struct sockaddr*>(&c.addr);
+  const auto len = static_cast<socklen_t>(c.addr_len);
+  int ret;
+  if (nonblock) {
+    ret = connect_nowait(req->os_fd, addr, len);
+  } else {
+    ret = connect(req->os_fd, addr, len);
+    ret = ret < 0 ? -errno : 0;
   }
-  int ret = connect(req->os_fd, reinterpret_cast<struct sockaddr*>(&c.addr),
-                    static_cast<socklen_t>(c.addr_len));
-  ret = ret < 0 ? -errno : 0;
   if ((ret == -EAGAIN || ret == -EINPROGRESS || ret == -ECONNABORTED) && nonblock) {
     if (ret == -EINPROGRESS) {
       c.in_progress = true;
@@ -370,8 +385,9 @@ int accept_issue(IoKiocb* req, unsigned issue_flags) {
       is_empty = ::poll(&pfd, 1, 0) > 0 ? 0 : 1;
       if (!is_empty) cflags |= IORING_CQE_F_SOCK_NONEMPTY;
     }
-    if (ret >= 0 && (req->flags & kReqApollMultishot)) {
-      post_aux_cqe(req->ctx, req->user_data, ret, cflags | IORING_CQE_F_MORE);
+    // With the CQ ring full the multishot accept ends with this result.
+    if (ret >= 0 && (req->flags & kReqApollMultishot) &&
+        post_req_cqe(req, ret, cflags | IORING_CQE_F_MORE, issue_flags)) {
       if ((cflags & IORING_CQE_F_SOCK_NONEMPTY) || is_empty == -1) continue;
       return -EAGAIN;
     }
@@ -475,8 +491,8 @@ int do_send(IoKiocb* req, unsigned issue_flags, bool zc) {
   const bool vectored = req->opcode == IORING_OP_SENDMSG || req->opcode == IORING_OP_SENDMSG_ZC;
   if (!vectored) {
     if (zc && (sr.flags & uapi::kRecvsendFixedBuf) && !sr.done_io) {
-      const int ret =
-          fixed_buf_check(req->ctx, req->buf_index, sr.buf, sr.len, issue_flags & kIssueLocked);
+      const int ret = fixed_buf_check(req->ctx, req->buf_index, sr.buf, sr.len,
+                                      issue_flags & kIssueLocked, &req->buf_node);
       if (ret) return finish(req, ret, 0);
     } else if (zc && !sr.done_io) {
       if (!core::access_ok(reinterpret_cast<void*>(sr.buf), sr.len)) return finish(req, -EFAULT, 0);
@@ -739,8 +755,9 @@ int do_recv(IoKiocb* req, unsigned issue_flags) {
         (req->flags & kReqApollMultishot) && msg ? -1 : recv_inq(sr, req->os_fd, ret, len);
     if (inq > 0) cflags |= IORING_CQE_F_SOCK_NONEMPTY;
     cflags |= kbuf_put(req, ret, issue_flags);
-    if ((req->flags & kReqApollMultishot) && !mshot_finished) {
-      post_aux_cqe(req->ctx, req->user_data, ret, cflags | IORING_CQE_F_MORE);
+    // With the CQ ring full the multishot receive ends with this result.
+    if ((req->flags & kReqApollMultishot) && !mshot_finished &&
+        post_req_cqe(req, ret, cflags | IORING_CQE_F_MORE, issue_flags)) {
       sr.done_io = 0;
       sr.len = 0;
       req->buf_index = sr.buf_group;

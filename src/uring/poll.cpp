@@ -34,6 +34,8 @@ enum PollState : int { kPollIdle = 0, kPollArmed = 1, kPollDone = 2, kPollParked
 // EPOLLERR | EPOLLHUP | EPOLLNVAL | EPOLLRDHUP: reported whether asked or not.
 constexpr std::uint32_t kPollUnmask = EPOLLERR | EPOLLHUP | POLLNVAL | EPOLLRDHUP;
 
+int poll_now(int fd, std::uint32_t events);
+
 class PollService {
  public:
   // One per process; never destroyed: its thread outlives statics.
@@ -55,7 +57,8 @@ class PollService {
     struct epoll_event ev {};
     ev.events = (pe.events & ~static_cast<std::uint32_t>(EPOLLONESHOT | EPOLLET)) |
                 (pe.multishot ? EPOLLET : EPOLLONESHOT);
-    ev.data.fd = pe.dup_fd;
+    pe.gen = ++next_gen_;
+    ev.data.u64 = tag(pe);
     if (epoll_ctl(epfd_, EPOLL_CTL_ADD, pe.dup_fd, &ev) != 0) return false;
     if (static_cast<std::size_t>(pe.dup_fd) >= table_.size())
       table_.resize(static_cast<std::size_t>(pe.dup_fd) + 1, nullptr);
@@ -126,42 +129,137 @@ class PollService {
     pe.state.store(kPollDone, std::memory_order_relaxed);
   }
 
+  // io_poll_check_events for a multishot POLL_ADD: its CQE carries
+  // IORING_CQE_F_MORE only while the CQ ring has room (io_req_post_cqe);
+  // otherwise the poll ends, its final CQE (without F_MORE) going to the
+  // overflow list. False when it ended (taken out, completion up to the caller).
+  bool post_mshot_locked(IoKiocb* req, std::uint32_t mask) {
+    if (req->poll.multishot && !(mask & (EPOLLERR | EPOLLHUP)) &&
+        try_post_cqe(req->ctx, req->user_data, static_cast<int>(mask), IORING_CQE_F_MORE))
+      return true;
+    remove_locked(req);
+    return false;
+  }
+
+  // __io_poll_execute: the event is handled by task work holding a request
+  // reference, with the wakeup's mask; one is queued at a time, and when
+  // more wakeups fold into it, it asks the descriptor instead (poll_refs).
+  void queue_mshot_locked(IoKiocb* req, std::uint32_t mask) {
+    PollEntry& pe = req->poll;
+    if (pe.tw_queued.load(std::memory_order_relaxed)) {
+      pe.tw_wakeups++;
+      return;
+    }
+    pe.tw_queued.store(true, std::memory_order_relaxed);
+    pe.tw_mask = mask;
+    pe.tw_wakeups = 1;
+    req->refs.fetch_add(1, std::memory_order_relaxed);
+    pe.tw.fn = mshot_tw;
+    pe.tw.req = req;
+    // mu is held: the task work cannot finish the request before it is queued.
+    tw_add_node(req->ctx, &pe.tw);
+  }
+
   void rearm_locked(IoKiocb* req) {
     PollEntry& pe = req->poll;
     struct epoll_event ev {};
     ev.events = (pe.events & ~static_cast<std::uint32_t>(EPOLLONESHOT | EPOLLET)) |
                 (pe.multishot ? EPOLLET : EPOLLONESHOT);
-    ev.data.fd = pe.dup_fd;
+    ev.data.u64 = tag(pe);
     epoll_ctl(epfd_, EPOLL_CTL_MOD, pe.dup_fd, &ev);
   }
 
  private:
+  // io_poll_task_func for a multishot POLL_ADD (uring_lock held): ask the
+  // descriptor now and post what it reports.
+  static void mshot_tw(IoKiocb* req) {
+    IoRingCtx* ctx = req->ctx;
+    // Completions batched before this CQE go first (io_req_post_cqe).
+    if (ctx->st.compl_first) flush_completions(ctx);
+    PollService& ps = get();
+    std::uint32_t mask = 0;
+    bool ended = false;
+    {
+      core::LockGuard lock(ps.mu);
+      PollEntry& pe = req->poll;
+      pe.tw_queued.store(false, std::memory_order_relaxed);
+      if (pe.state.load(std::memory_order_relaxed) == kPollArmed && !pe.apoll) {
+        // One wakeup: its mask; several: what the descriptor says now. The
+        // kernel records wakeups as they happen, the poll thread a moment
+        // later, when the program may be here first: what is ready now is
+        // added, so no wakeup the kernel would report is missed.
+        mask = pe.tw_wakeups > 1 ? 0 : pe.tw_mask;
+        const int now = poll_now(pe.dup_fd, pe.events);
+        if (now > 0) mask |= static_cast<std::uint32_t>(now) & (pe.events | kPollUnmask);
+        if (mask) ended = !ps.post_mshot_locked(req, mask);
+      }
+    }
+    if (ended) {
+      req_set_res(req, static_cast<int>(mask), 0);
+      req_complete_defer(req);
+    }
+    req_put(req, true);
+  }
+
   void run() {
     struct epoll_event evs[64];
     for (;;) {
       const int n = epoll_wait(epfd_, evs, 64, -1);
-      for (int i = 0; i < n; ++i) handle(evs[i].data.fd);
+      for (int i = 0; i < n; ++i) handle(evs[i].data.u64, evs[i].events);
     }
   }
 
-  void handle(int fd) {
+  // The epoll data of an entry: its descriptor and arming generation, so an
+  // event of a registration since replaced under the same number is ignored.
+  static std::uint64_t tag(const PollEntry& pe) {
+    return (std::uint64_t{pe.gen} << 32) | static_cast<std::uint32_t>(pe.dup_fd);
+  }
+
+  void handle(std::uint64_t data, std::uint32_t events) {
+    const int fd = static_cast<int>(static_cast<std::uint32_t>(data));
     IoKiocb* req;
     std::uint32_t mask;
-    bool finished;
     {
       core::LockGuard lock(mu);
       if (fd < 0 || static_cast<std::size_t>(fd) >= table_.size()) return;
       req = table_[static_cast<std::size_t>(fd)];
       if (!req || req->poll.state.load(std::memory_order_relaxed) != kPollArmed) return;
-      if (req->poll.apoll && (req->flags & kReqApollMultishot)) {
-        // Only a retry follows, and a stale event makes it find -EAGAIN and
-        // poll again: no need to ask the descriptor.
-        park_locked(req);
+      if (req->poll.gen != static_cast<std::uint32_t>(data >> 32)) return;
+      if (req->poll.apoll) {
+        // Only a retry follows, as from the kernel's wakeup, and a stale
+        // event makes it find -EAGAIN and poll again: no need to ask the
+        // descriptor (which may be drained again by then: a ring's CQE reaped).
+        if (req->flags & kReqApollMultishot)
+          park_locked(req);
+        else
+          remove_locked(req);
         mask = 0;
-        finished = true;
         goto fired;
       }
-      // The event may be stale (the descriptor number reused): ask again.
+      if (req->poll.multishot && !req->poll.apoll) {
+        // io_poll_wake: the wakeup's mask is what a multishot poll posts.
+        mask = events & (req->poll.events | kPollUnmask);
+        if (!mask) return;
+        if (req->poll.initial_event) {
+          // The registration's own first event: the issue queued its CQE.
+          req->poll.initial_event = false;
+          return;
+        }
+        if (mask & (EPOLLERR | EPOLLHUP)) {
+          remove_locked(req);
+          goto fired;
+        }
+        // A DEFER_TASKRUN ring posts from its submitter's task work; so does
+        // any ring whose task work for this poll is queued already.
+        if ((req->ctx->flags & IORING_SETUP_DEFER_TASKRUN) ||
+            req->poll.tw_queued.load(std::memory_order_relaxed)) {
+          queue_mshot_locked(req, mask);
+          return;
+        }
+        if (post_mshot_locked(req, mask)) return;
+        goto fired;
+      }
+      // The event is from epoll's view when it was collected: ask again.
       struct pollfd pfd {
         fd, static_cast<short>(req->poll.events & 0xffff), 0
       };
@@ -170,16 +268,7 @@ class PollService {
         return;
       }
       mask = static_cast<std::uint16_t>(pfd.revents) & (req->poll.events | kPollUnmask);
-      finished = !req->poll.multishot || (mask & (EPOLLERR | EPOLLHUP));
-      if (finished && req->poll.apoll && (req->flags & kReqApollMultishot))
-        park_locked(req);
-      else if (finished)
-        remove_locked(req);
-      if (!finished) {
-        // A multishot poll posts while staying armed.
-        post_aux_cqe(req->ctx, req->user_data, static_cast<int>(mask), IORING_CQE_F_MORE);
-        return;
-      }
+      remove_locked(req);
     }
   fired:
     if (req->poll.apoll) {
@@ -235,6 +324,7 @@ class PollService {
   }
 
   int epfd_ = -1;
+  std::uint32_t next_gen_ = 0;
   std::vector<IoKiocb*> table_;       // dup fd -> request
   core::ListHead buckets_[kBuckets];  // armed POLL_ADDs by (ring, user_data)
 };
@@ -272,11 +362,46 @@ IoKiocb* find_locked(IoRingCtx* ctx, CancelMatch* cd, bool poll_only) {
 
 }  // namespace
 
-// Regular files and block devices are always "ready": poll tells nothing.
+namespace {
+
+// Whether a character device's driver has a poll method (/dev/null and
+// /dev/zero have none, a tty has one). epoll refuses a file without one
+// (EPERM); the answer belongs to the driver, so it is kept per device number.
+class ChrdevPollCache {
+ public:
+  static ChrdevPollCache& get() { return core::Process::current().state<ChrdevPollCache>(); }
+
+  bool can_poll(int fd, dev_t rdev) {
+    core::LockGuard lock(mu_);
+    for (const Entry& e : known_)
+      if (e.rdev == rdev) return e.can_poll;
+    if (probe_fd_ < 0) probe_fd_ = core::move_high(epoll_create1(EPOLL_CLOEXEC));
+    struct epoll_event ev {};
+    const bool can = epoll_ctl(probe_fd_, EPOLL_CTL_ADD, fd, &ev) == 0 || errno != EPERM;
+    epoll_ctl(probe_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    known_.push_back({rdev, can});
+    return can;
+  }
+
+ private:
+  struct Entry {
+    dev_t rdev;
+    bool can_poll;
+  };
+  core::Mutex mu_;
+  int probe_fd_ GUARDED_BY(mu_) = -1;
+  std::vector<Entry> known_ GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+// Regular files, directories and block devices are always "ready" (poll
+// tells nothing), and so is a character device without a poll method.
 bool file_can_poll(IoKiocb* req) {
   if (req->bdev) return false;
   struct stat st;
   if (fstat(req->os_fd, &st) != 0) return false;
+  if (S_ISCHR(st.st_mode)) return ChrdevPollCache::get().can_poll(req->os_fd, st.st_rdev);
   return !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISDIR(st.st_mode);
 }
 
@@ -365,7 +490,8 @@ int poll_add_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   if ((flags & IORING_POLL_ADD_MULTI) && (req->flags & kReqCqeSkip)) return -EINVAL;
   PollEntry& pe = req->poll;
   pe.events = (sqe->poll32_events & 0xffff) | EPOLLERR | EPOLLHUP;
-  pe.multishot = flags & IORING_POLL_ADD_MULTI;
+  // io_poll_parse_events: the program's own EPOLLONESHOT makes it one-shot.
+  pe.multishot = (flags & IORING_POLL_ADD_MULTI) && !(sqe->poll32_events & EPOLLONESHOT);
   pe.apoll = false;
   pe.dup_fd = -1;
   pe.state.store(kPollIdle, std::memory_order_relaxed);
@@ -404,11 +530,18 @@ int poll_add_issue(IoKiocb* req, unsigned) {
     req_set_res(req, static_cast<int>(mask), 0);
     return kIouOk;
   }
-  if (mask) post_aux_cqe(req->ctx, req->user_data, static_cast<int>(mask), IORING_CQE_F_MORE);
+  pe.initial_event = mask != 0;
   if (!arm(req)) {
     req_set_fail(req);
     req_set_res(req, -EBADF, 0);
     return kIouOk;
+  }
+  // Ready already: armed first (a POLL_REMOVE finds it), then its CQE is
+  // posted by task work, as __io_arm_poll_handler queues it.
+  if (mask) {
+    PollService& ps = PollService::get();
+    core::LockGuard lock(ps.mu);
+    if (pe.state.load(std::memory_order_relaxed) == kPollArmed) ps.queue_mshot_locked(req, mask);
   }
   return kIouIssueSkipComplete;
 }
@@ -439,6 +572,12 @@ int poll_remove_issue(IoKiocb* req, unsigned) {
   {
     core::LockGuard lock(ps.mu);
     target = ps.find_by_data_locked(ctx, p.old_user_data);
+    if (target && target->poll.tw_queued.load(std::memory_order_relaxed)) {
+      // io_poll_disarm: its task work owns it; it stays armed.
+      req_set_fail(req);
+      req_set_res(req, -EALREADY, 0);
+      return kIouOk;
+    }
     if (target && (p.flags & (IORING_POLL_UPDATE_EVENTS | IORING_POLL_UPDATE_USER_DATA))) {
       if (p.flags & IORING_POLL_UPDATE_EVENTS) {
         target->poll.events = p.new_events;

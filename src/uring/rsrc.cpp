@@ -24,6 +24,13 @@ void file_node_put(FileNode* n) {
   }
 }
 
+void buf_node_put(BufNode* n) {
+  if (n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (n->tag) post_aux_cqe(n->ctx, n->tag, 0, 0);
+    delete n;
+  }
+}
+
 namespace {
 
 // One slot: -1 leaves it empty (IORING_REGISTER_FILES_SKIP means something
@@ -57,7 +64,7 @@ void drop_files(IoRingCtx* ctx) {
 
 void drop_bufs(IoRingCtx* ctx) {
   for (std::size_t i = ctx->bufs.size(); i-- > 0;)
-    if (ctx->bufs[i].tag) post_aux_cqe(ctx, ctx->bufs[i].tag, 0, 0);
+    if (BufNode* n = ctx->bufs[i]) buf_node_put(n);
   ctx->bufs.clear();
   ctx->bufs_registered = false;
 }
@@ -115,13 +122,18 @@ int validate_buf(const struct iovec& v) {
   return 0;
 }
 
-int make_buf(const struct iovec& v, MappedBuf* out) {
-  *out = MappedBuf{};
+// A node for a buffer, null for an empty slot.
+int make_buf(IoRingCtx* ctx, const struct iovec& v, BufNode** out) {
+  *out = nullptr;
   if (const int err = validate_buf(v)) return err;
   if (!v.iov_base) return 0;
   if (core::fault_in_writeable(v.iov_base, v.iov_len)) return -EFAULT;
-  out->ubuf = reinterpret_cast<std::uint64_t>(v.iov_base);
-  out->len = v.iov_len;
+  if (!longterm_pin_allowed(v.iov_base, v.iov_len)) return -EFAULT;
+  auto* n = new BufNode;
+  n->ubuf = reinterpret_cast<std::uint64_t>(v.iov_base);
+  n->len = v.iov_len;
+  n->ctx = ctx;
+  *out = n;
   return 0;
 }
 
@@ -138,15 +150,15 @@ int buffers_update(IoRingCtx* ctx, std::uint32_t offset, std::uint64_t data, con
     if (err) break;
     std::uint64_t tag;
     if ((err = get_tag(tags, done, &tag))) break;
-    MappedBuf b;
-    if ((err = make_buf(v, &b))) break;
-    if (tag && !b.len) {
+    BufNode* b;
+    if ((err = make_buf(ctx, v, &b))) break;
+    if (tag && !b) {
       err = -EINVAL;
       break;
     }
-    b.tag = tag;
-    MappedBuf& slot = ctx->bufs[offset + done];
-    if (slot.tag) post_aux_cqe(ctx, slot.tag, 0, 0);
+    if (b) b->tag = tag;
+    BufNode*& slot = ctx->bufs[offset + done];
+    if (slot) buf_node_put(slot);
     slot = b;
     data += sizeof(struct iovec);
   }
@@ -237,7 +249,8 @@ int register_rsrc(IoRingCtx* ctx, void* arg, unsigned size, bool files) {
 void rsrc_drop_tags(IoRingCtx* ctx) {
   for (FileNode* n : ctx->files)
     if (n) n->tag = 0;
-  for (MappedBuf& b : ctx->bufs) b.tag = 0;
+  for (BufNode* b : ctx->bufs)
+    if (b) b->tag = 0;
 }
 
 // ---- IORING_OP_FILES_UPDATE (io_files_update_prep, io_files_update)
@@ -334,7 +347,7 @@ int register_buffers(IoRingCtx* ctx, const void* arg, unsigned nr, const void* t
   if (ctx->bufs_registered) return -EBUSY;
   if (!nr || nr > kMaxRegBuffers) return -EINVAL;
   const auto* iov = static_cast<const struct iovec*>(arg);
-  ctx->bufs.assign(nr, MappedBuf{});
+  ctx->bufs.assign(nr, nullptr);
   ctx->bufs_registered = true;
   for (unsigned i = 0; i < nr; ++i) {
     struct iovec v {};
@@ -345,15 +358,16 @@ int register_buffers(IoRingCtx* ctx, const void* arg, unsigned nr, const void* t
     }
     std::uint64_t tag = 0;
     if (!ret) ret = get_tag(tags, i, &tag);
-    MappedBuf b;
-    if (!ret) ret = make_buf(v, &b);
-    if (!ret && tag && !b.len) ret = -EINVAL;
+    BufNode* b = nullptr;
+    if (!ret) ret = make_buf(ctx, v, &b);
+    if (!ret && tag && !b) ret = -EINVAL;
     if (ret) {
-      for (MappedBuf& mb : ctx->bufs) mb.tag = 0;
+      for (BufNode* mb : ctx->bufs)
+        if (mb) mb->tag = 0;
       drop_bufs(ctx);
       return ret;
     }
-    b.tag = tag;
+    if (b) b->tag = tag;
     ctx->bufs[i] = b;
   }
   return 0;
@@ -368,20 +382,34 @@ int unregister_buffers(IoRingCtx* ctx) {
 // Conditional locking on `locked`, as fixed_file_get.
 bool fixed_buf_exists(IoRingCtx* ctx, unsigned index, bool locked) NO_THREAD_SAFETY_ANALYSIS {
   if (!locked) ctx->uring_lock.lock();
-  const bool ok = index < ctx->bufs.size() && ctx->bufs[index].len;
+  const bool ok = index < ctx->bufs.size() && ctx->bufs[index];
   if (!locked) ctx->uring_lock.unlock();
   return ok;
 }
 
+namespace {
+
+// io_find_buf_node: the request's node if it holds one, else the table's,
+// which it then holds (uring_lock held).
+BufNode* find_buf_node(IoRingCtx* ctx, unsigned index, BufNode** node) {
+  if (node && *node) return *node;
+  BufNode* n = index < ctx->bufs.size() ? ctx->bufs[index] : nullptr;
+  if (n && node) {
+    n->refs.fetch_add(1, std::memory_order_relaxed);
+    *node = n;
+  }
+  return n;
+}
+
+}  // namespace
+
 int fixed_buf_check(IoRingCtx* ctx, unsigned index, std::uint64_t addr, std::uint64_t len,
-                    bool locked) NO_THREAD_SAFETY_ANALYSIS {
+                    bool locked, BufNode** node) NO_THREAD_SAFETY_ANALYSIS {
   if (!locked) ctx->uring_lock.lock();
   int ret = -EFAULT;
-  if (index < ctx->bufs.size()) {
-    const MappedBuf& b = ctx->bufs[index];
+  if (const BufNode* b = find_buf_node(ctx, index, node)) {
     std::uint64_t end;
-    if (b.len && !__builtin_add_overflow(addr, len, &end) && addr >= b.ubuf &&
-        end <= b.ubuf + b.len)
+    if (!__builtin_add_overflow(addr, len, &end) && addr >= b->ubuf && end <= b->ubuf + b->len)
       ret = 0;
   }
   if (!locked) ctx->uring_lock.unlock();
@@ -389,12 +417,13 @@ int fixed_buf_check(IoRingCtx* ctx, unsigned index, std::uint64_t addr, std::uin
 }
 
 int fixed_buf_check_vec(IoRingCtx* ctx, unsigned index, const struct iovec* iov, int nr,
-                        std::int64_t* total, bool locked) NO_THREAD_SAFETY_ANALYSIS {
+                        std::int64_t* total, bool locked,
+                        BufNode** node) NO_THREAD_SAFETY_ANALYSIS {
   if (!locked) ctx->uring_lock.lock();
   int ret = -EFAULT;
   std::uint64_t sum = 0;
-  if (index < ctx->bufs.size() && ctx->bufs[index].len) {
-    const MappedBuf& b = ctx->bufs[index];
+  if (const BufNode* bn = find_buf_node(ctx, index, node)) {
+    const BufNode& b = *bn;
     ret = 0;
     // io_estimate_bvec_size, then the bio_vec array's allocation (at most
     // kmalloc's 4 MiB), before any segment is looked at.

@@ -28,13 +28,21 @@ struct FileNode {
 };
 void file_node_put(FileNode* n);
 
-// struct io_mapped_ubuf (io_uring/rsrc.h), with its node's tag. Requests do
-// not pin a buffer, so a tag's CQE comes when the table lets it go.
-struct MappedBuf {
+// struct io_rsrc_node of a buffer with its io_mapped_ubuf (io_uring/rsrc.h).
+// A request that imported it holds a reference, so the tag's CQE comes when
+// both the table and the last such request have let it go.
+struct BufNode {
   std::uint64_t ubuf = 0;
   std::uint64_t len = 0;
   std::uint64_t tag = 0;
+  std::atomic<int> refs{1};
+  IoRingCtx* ctx = nullptr;
 };
+void buf_node_put(BufNode* n);
+
+// pin.cpp: whether [base, base+len) may be registered as a fixed buffer
+// (a shared mapping of a file on a disk filesystem may not: -EFAULT).
+bool longterm_pin_allowed(const void* base, std::size_t len);
 
 // IORING_MAX_FIXED_FILES, IORING_MAX_REG_BUFFERS.
 constexpr unsigned kMaxFixedFiles = 1u << 20;
@@ -59,12 +67,14 @@ FileNode* fixed_file_get(IoRingCtx* ctx, unsigned index, bool locked);
 // Whether registered buffer `index` exists (io_find_buf_node).
 bool fixed_buf_exists(IoRingCtx* ctx, unsigned index, bool locked);
 // Fixed-buffer import: -EFAULT when [addr, addr+len) leaves buffer `index`.
+// The request keeps a reference to the buffer checked first (*node, when
+// null), and later checks use that one, as io_find_buf_node imports once.
 int fixed_buf_check(IoRingCtx* ctx, unsigned index, std::uint64_t addr, std::uint64_t len,
-                    bool locked);
+                    bool locked, BufNode** node = nullptr);
 // io_import_reg_vec for READV_FIXED / WRITEV_FIXED: every segment must lie
 // in buffer `index` and be non-empty (-EFAULT), the sum must not overflow
 // (-EOVERFLOW) nor exceed MAX_RW_COUNT (-EINVAL). The sum goes to `*total`.
 int fixed_buf_check_vec(IoRingCtx* ctx, unsigned index, const struct iovec* iov, int nr,
-                        std::int64_t* total, bool locked);
+                        std::int64_t* total, bool locked, BufNode** node = nullptr);
 
 }  // namespace iostack::uring

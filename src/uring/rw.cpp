@@ -1,10 +1,11 @@
 // Reads and writes (io_uring/rw.c): READ, WRITE, READV, WRITEV, READ_FIXED,
-// WRITE_FIXED, READV_FIXED, WRITEV_FIXED, READ_MULTISHOT. An OS descriptor is tried inline with RWF_NOWAIT and handed
-// to io-wq (or to poll, for pipes and sockets) on -EAGAIN; an O_DIRECT file
+// WRITE_FIXED, READV_FIXED, WRITEV_FIXED, READ_MULTISHOT. An OS descriptor is tried inline with
+// RWF_NOWAIT and handed to io-wq (or to poll, for pipes and sockets) on -EAGAIN; an O_DIRECT file
 // goes to the kernel's AIO where this process may use it; an iostack block
 // device goes through block::bdev_rw.
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/uio.h>
@@ -51,6 +52,7 @@ int prep_common(IoKiocb* req, const io_uring_sqe* sqe) {
   rw.done = 0;
   rw.nowait_issue = false;
   rw.cur_pos = false;
+  rw.waited_ring = false;
   return 0;
 }
 
@@ -127,8 +129,8 @@ int prep_vec_fixed(IoKiocb* req, const io_uring_sqe* sqe) {
   // (4 MiB) fails that way first.
   if (std::uint64_t{nr} * sizeof(struct iovec) > (4u << 20)) return -ENOMEM;
   if (const int err = alloc_iov(req, nr)) return err;
-  if (const int err = core::iovec_from_user(reinterpret_cast<const struct iovec*>(rw.addr), nr,
-                                            rw.iov))
+  if (const int err =
+          core::iovec_from_user(reinterpret_cast<const struct iovec*>(rw.addr), nr, rw.iov))
     return err;
   rw.nr_segs = static_cast<int>(nr);
   rw.bytes = -1;  // known once the segments are checked
@@ -136,7 +138,9 @@ int prep_vec_fixed(IoKiocb* req, const io_uring_sqe* sqe) {
 }
 
 bool is_fixed(std::uint8_t op) { return op == IORING_OP_READ_FIXED || op == IORING_OP_WRITE_FIXED; }
-bool is_vec_fixed(std::uint8_t op) { return op == uapi::kOpReadvFixed || op == uapi::kOpWritevFixed; }
+bool is_vec_fixed(std::uint8_t op) {
+  return op == uapi::kOpReadvFixed || op == uapi::kOpWritevFixed;
+}
 bool is_vectored(std::uint8_t op) {
   return op == IORING_OP_READV || op == IORING_OP_WRITEV || is_vec_fixed(op);
 }
@@ -200,14 +204,6 @@ constexpr unsigned kRwfAtomic = 0x40;
 constexpr unsigned kRwfDontcache = 0x80;
 constexpr unsigned kRwfSupported = 0x1ff;  // up to RWF_NOSIGNAL
 
-// Whether buffered writes on this file can go without blocking
-// (FOP_BUFFER_WASYNC: XFS and btrfs).
-bool buffered_wasync(int fd) {
-  struct statfs sf;
-  if (fstatfs(fd, &sf) != 0) return false;
-  return sf.f_type == XFS_SUPER_MAGIC || sf.f_type == BTRFS_SUPER_MAGIC;
-}
-
 bool is_eventfd(int fd) {
   char path[64], target[64];
   std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
@@ -215,6 +211,16 @@ bool is_eventfd(int fd) {
   if (n < 0) return false;
   target[n] = '\0';
   return std::strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+// Files whose read or write iostack knows to be a plain ->read/->write:
+// eventfds, and directories (whose RWF_NOWAIT io_uring still refuses).
+bool has_only_plain_rw(IoKiocb* req, bool write) {
+  struct stat st;
+  if (!write && !(req->rw.rw_flags & RWF_NOWAIT) && fstat(req->os_fd, &st) == 0 &&
+      S_ISDIR(st.st_mode))
+    return true;
+  return is_eventfd(req->os_fd);
 }
 
 // What io_rw_init_file and rw_verify_area check before any transfer, in
@@ -244,6 +250,8 @@ int rw_validate(IoKiocb* req, bool write, bool nonblock) {
   struct stat st;
   if (fstat(req->os_fd, &st) != 0) return -EBADF;
   if ((f & kRwfDontcache) && !has_dontcache(req->os_fd, st)) return -EOPNOTSUPP;
+  // A ring's file has no FMODE_NOWAIT (kiocb_set_rw_flags).
+  if ((f & RWF_NOWAIT) && is_ring_fd(req->os_fd)) return -EOPNOTSUPP;
   if (req->ctx->flags & IORING_SETUP_IOPOLL) {
     if (!(fl & O_DIRECT)) return -EOPNOTSUPP;
   } else if (f & RWF_HIPRI) {
@@ -251,7 +259,7 @@ int rw_validate(IoKiocb* req, bool write, bool nonblock) {
   }
   // Inline, a buffered write that could block is not tried (from io-wq it is).
   if (nonblock && write && (f & RWF_NOWAIT) && S_ISREG(st.st_mode) && !(fl & O_DIRECT) &&
-      !buffered_wasync(req->os_fd))
+      !core::fs_buffered_wasync(req->os_fd))
     return -EAGAIN;
   if (rw.pos != -1) {
     std::int64_t end;
@@ -343,8 +351,16 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
       return -EAGAIN;
     }
   }
-  int rwf = rw.rw_flags;
-  if (nonblock) rwf |= RWF_NOWAIT;
+  if (write && nonblock && rw.done == 0 && core::fd_buffered_writes_block(req->os_fd)) {
+    // io_write hands a buffered write to io-wq before looking at its offset
+    // when the file system cannot write without blocking.
+    if (req->flags & kReqNowait) return finish_rw(req, -EAGAIN, issue_flags);
+    req->flags |= kReqNoApoll;
+    return -EAGAIN;
+  }
+  // Issued to block (on io-wq), the kernel clears IOCB_NOWAIT, the
+  // program's RWF_NOWAIT included.
+  int rwf = nonblock ? (rw.rw_flags | RWF_NOWAIT) : (rw.rw_flags & ~RWF_NOWAIT);
   struct iovec* iov;
   int nr = build_iov(req, &iov);
   std::int64_t pos = rw.pos == -1 ? -1 : rw.pos + rw.done;
@@ -380,16 +396,42 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     pos = -1;
     n = write ? pwritev2(req->os_fd, iov, nr, -1, rwf) : preadv2(req->os_fd, iov, nr, -1, rwf);
   }
-  if (n < 0 && errno == EOPNOTSUPP && rw.rw_flags && is_eventfd(req->os_fd) &&
+  if (n < 0 && errno == EOPNOTSUPP && (rw.rw_flags || nonblock) && has_only_plain_rw(req, write) &&
       rw_validate(req, write, nonblock) == 0) {
-    // An eventfd write has no kiocb for the flags to go to: io_uring
-    // ignores them (loop_rw_iter), where pwritev2 refuses them.
-    const int plain = nonblock ? RWF_NOWAIT : 0;
-    n = write ? pwritev2(req->os_fd, iov, nr, pos, plain)
-              : preadv2(req->os_fd, iov, nr, pos, plain);
+    // A file with only ->read/->write (an eventfd's write, a directory) has
+    // no kiocb for the flags to go to: io_uring ignores them (loop_rw_iter),
+    // where preadv2/pwritev2 refuse them. Not to block, loop_rw_iter goes on
+    // only where the file cannot block (O_NONBLOCK); else a worker does it.
+    const int fl = fcntl(req->os_fd, F_GETFL);
+    if (!nonblock || (fl >= 0 && (fl & O_NONBLOCK))) {
+      n = write ? pwritev2(req->os_fd, iov, nr, pos, 0) : preadv2(req->os_fd, iov, nr, pos, 0);
+    } else {
+      req->flags |= kReqNoApoll;
+      errno = EAGAIN;
+    }
   }
   if (n < 0) {
     int err = -errno;
+    if (rw.done == 0 && (err == -EOPNOTSUPP || err == -EINVAL)) {
+      if (core::FileRef ring = ring_file_get(req->os_fd); IoRingCtx* rctx = ring_of(ring)) {
+        // A ring's file has no read or write method and no FMODE_NOWAIT:
+        // io_file_supports_nowait asks its poll, so the request waits on
+        // poll until the ring is ready for it, and then fails. The kernel
+        // retries from the wakeup, before the program can reap the CQE
+        // that woke it: a wakeup is taken as the ring being ready.
+        // Completions of this batch not yet posted wake it the same way
+        // (where the wakeup's task work runs before the program can look).
+        const unsigned want = write ? POLLOUT : POLLIN;
+        const bool batch_pending = rctx == ctx && (issue_flags & kIssueLocked) &&
+                                   ctx->st.compl_first && !write &&
+                                   !(ctx->flags & IORING_SETUP_DEFER_TASKRUN);
+        if (nonblock && !rw.waited_ring && !batch_pending && !(ring_poll_mask(rctx) & want)) {
+          rw.waited_ring = true;
+          return -EAGAIN;
+        }
+        return finish_rw(req, -EINVAL, issue_flags);
+      }
+    }
     if (rw.done == 0 && err != -EAGAIN) {
       // The first error the kernel's io_uring would have found.
       if (const int v = rw_validate(req, write, nonblock)) err = v;
@@ -490,7 +532,7 @@ int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
   }
   if (is_fixed(req->opcode)) {
     int ret = fixed_buf_check(req->ctx, req->rw.buf_index, req->rw.addr, req->rw.len,
-                              issue_flags & kIssueLocked);
+                              issue_flags & kIssueLocked, &req->buf_node);
     if (ret && bad_fd()) ret = -EBADF;
     if (ret) {
       req_set_fail(req);
@@ -501,8 +543,8 @@ int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
   if (is_vec_fixed(req->opcode) && req->rw.bytes < 0) {
     // io_import_reg_vec, once: the buffer is checked before the file's mode.
     std::int64_t total = 0;
-    int ret = fixed_buf_check_vec(req->ctx, req->rw.buf_index, req->rw.iov, req->rw.nr_segs,
-                                  &total, issue_flags & kIssueLocked);
+    int ret = fixed_buf_check_vec(req->ctx, req->rw.buf_index, req->rw.iov, req->rw.nr_segs, &total,
+                                  issue_flags & kIssueLocked, &req->buf_node);
     if (ret && bad_fd()) ret = -EBADF;
     if (ret) {
       req_set_fail(req);
@@ -570,11 +612,14 @@ int rw_read_mshot(IoKiocb* req, unsigned issue_flags) {
     req_set_res(req, res, cflags);
     return kIouOk;
   };
-  if (req->bdev || !file_can_poll(req)) return end(-EBADFD, 0);
+  if (req->bdev || !file_can_poll(req)) {
+    // A descriptor that names nothing fails io_assign_file first.
+    return end(fcntl(req->os_fd, F_GETFD) < 0 ? -EBADF : -EBADFD, 0);
+  }
   const bool nonblock = issue_flags & kIssueNonblock;
   for (;;) {
     req->buf_index = rw.buf_index;  // the group, which a picked buffer's id replaced
-    std::size_t len = 0;  // the whole buffer, whatever the last one was
+    std::size_t len = 0;            // the whole buffer, whatever the last one was
     const std::uint64_t buf = buffer_select(req, &len, issue_flags);
     if (!buf) return end(-ENOBUFS, 0);
     rw.addr = buf;
@@ -585,9 +630,10 @@ int rw_read_mshot(IoKiocb* req, unsigned issue_flags) {
       kbuf_recycle(req, issue_flags);
       return end(err, 0);
     }
-    struct iovec iov {reinterpret_cast<void*>(buf), len};
-    const ssize_t n =
-        preadv2(req->os_fd, &iov, 1, -1, rw.rw_flags | (nonblock ? RWF_NOWAIT : 0));
+    struct iovec iov {
+      reinterpret_cast<void*>(buf), len
+    };
+    const ssize_t n = preadv2(req->os_fd, &iov, 1, -1, rw.rw_flags | (nonblock ? RWF_NOWAIT : 0));
     const int ret = n < 0 ? -errno : static_cast<int>(n);
     if (ret == -EAGAIN) {
       // Poll says when to try again; the buffer stays available meanwhile.

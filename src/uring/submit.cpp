@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "block/plug.hpp"
+#include "core/fd_high.hpp"
 #include "core/mutex.hpp"
 #include "core/slist.hpp"
 #include "uring/engine.hpp"
@@ -56,6 +57,7 @@ void reset_req(IoRingCtx* ctx, IoKiocb* req) {
   req->os_fd = -1;
   req->bdev = nullptr;
   req->file_node = nullptr;
+  req->buf_node = nullptr;
   req->link = nullptr;
   req->res = 0;
   req->cflags = 0;
@@ -209,6 +211,17 @@ bool assign_file(IoKiocb* req, const IoOpDef* def, unsigned issue_flags) {
   return true;
 }
 
+// The kernel's request holds its file from the first issue on: a close of
+// the descriptor before a worker runs it changes nothing. A dup does that.
+void hold_file(IoKiocb* req) {
+  if (req->flags & (kReqOwnFd | kReqFixedFile) || req->bdev || req->os_fd < 0) return;
+  if (is_ring_fd(req->os_fd)) return;  // found by its number in iostack's table
+  const int fd = core::dup_high(req->os_fd);
+  if (fd < 0) return;
+  req->os_fd = fd;
+  req->flags |= kReqOwnFd;
+}
+
 bool is_regular_or_bdev(IoKiocb* req) {
   if (req->bdev) return true;
   struct stat st;
@@ -318,12 +331,9 @@ void queue_sqe(IoKiocb* req) {
   if (def->force_async && !(req->flags & kReqFail)) {
     // Ops that always block go straight to a worker (they would answer a
     // non-blocking attempt with -EAGAIN), except on a block device whose
-    // flush is asynchronous anyway.
-    if (!assign_file(req, def, kIssueLocked)) {
-      req_defer_failed(req, -EBADF);
-      return;
-    }
-    if (!req->bdev) {
+    // flush is asynchronous anyway. A bad descriptor is found by the
+    // worker, as io_wq_submit_work assigns the file there.
+    if (!assign_file(req, def, kIssueLocked) || !req->bdev) {
       queue_iowq(req);
       return;
     }
@@ -341,6 +351,7 @@ void queue_iowq(IoKiocb* req) {
     return;
   }
   const IoOpDef* def = op_def(req->opcode);
+  if (req->file_assigned && def->needs_file) hold_file(req);
   std::uint32_t wflags = 0;
   if (def->unbound_nonreg_file && def->needs_file) {
     if (assign_file(req, def, in_submit_of(ctx) ? static_cast<unsigned>(kIssueLocked) : 0u) &&

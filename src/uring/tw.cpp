@@ -57,13 +57,16 @@ static void local_work_added(IoRingCtx* ctx) {
 bool tw_pending(IoRingCtx* ctx) { return ctx->tw_head.load(std::memory_order_acquire) != nullptr; }
 
 void tw_add(IoKiocb* req, TwFn fn) {
-  IoRingCtx* ctx = req->ctx;
   req->tw.fn = fn;
   req->tw.req = req;
+  tw_add_node(req->ctx, &req->tw);
+}
+
+void tw_add_node(IoRingCtx* ctx, TwNode* node) {
   TwNode* head = ctx->tw_head.load(std::memory_order_relaxed);
   do {
-    req->tw.next = head;
-  } while (!ctx->tw_head.compare_exchange_weak(head, &req->tw, std::memory_order_seq_cst,
+    node->next = head;
+  } while (!ctx->tw_head.compare_exchange_weak(head, node, std::memory_order_seq_cst,
                                                std::memory_order_relaxed));
   if (head) return;  // already pending: whoever was told will run it
   if (ctx->flags & IORING_SETUP_DEFER_TASKRUN) {

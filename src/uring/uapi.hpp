@@ -25,6 +25,9 @@ constexpr unsigned kOpWritevFixed = 61;
 constexpr unsigned kOpPipe = 62;
 constexpr unsigned kOpLast = 63;  // IORING_OP_LAST of 6.18
 
+// IORING_FEAT_MIN_TIMEOUT: io_uring_getevents_arg.min_wait_usec (`pad` here).
+constexpr unsigned kFeatMinTimeout = 1u << 15;
+
 // sqe->ioprio of send/recv (IORING_RECVSEND_*).
 constexpr unsigned kRecvsendPollFirst = 1u << 0;
 constexpr unsigned kRecvMultishot = 1u << 1;

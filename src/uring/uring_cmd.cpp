@@ -65,7 +65,9 @@ int uring_cmd_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 int uring_cmd_issue(IoKiocb* req, unsigned) {
   UringCmdData& c = req->ucmd;
   struct stat st;
-  if (req->bdev || fstat(req->os_fd, &st) != 0) return cmd_done(req, -EOPNOTSUPP);
+  if (req->bdev) return cmd_done(req, -EOPNOTSUPP);
+  // A descriptor closed since submission fails io_assign_file.
+  if (fstat(req->os_fd, &st) != 0) return cmd_done(req, errno == EBADF ? -EBADF : -EOPNOTSUPP);
   // /dev/null's uring_cmd_null accepts any command.
   if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3)
     return cmd_done(req, 0);

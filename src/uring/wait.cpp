@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "core/futex.hpp"
 #include "core/process.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
@@ -27,6 +28,10 @@ struct timespec to_monotonic(int clock, std::int64_t sec, std::int64_t nsec) {
   if (clock == CLOCK_BOOTTIME) t -= ns_of(CLOCK_BOOTTIME) - ns_of(CLOCK_MONOTONIC);
   if (t < 0) t = 0;
   return {static_cast<time_t>(t / 1000000000LL), static_cast<long>(t % 1000000000LL)};
+}
+
+bool before(const struct timespec& a, const struct timespec& b) {
+  return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
 
 }  // namespace
@@ -62,8 +67,18 @@ int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext
     pthread_sigmask(SIG_SETMASK, &mask, &saved);
   }
 
-  const std::uint32_t target = load_acquire(ctx->rings->cq.head) + min_events;
+  std::uint32_t target = load_acquire(ctx->rings->cq.head) + min_events;
   const std::uint32_t nr_timeouts = ctx->cq_timeouts.load(std::memory_order_acquire);
+  // FEAT_MIN_TIMEOUT (io_cqring_min_timer_wakeup): the first sleep ends at
+  // the minimum wait, whatever the timeout; then the wait is over if CQEs
+  // came since it began, are pending, or no later timeout was asked for;
+  // otherwise any CQE from then on ends it, up to the timeout.
+  bool min_phase = ext->min_wait_ns > 0;
+  const std::uint32_t min_tail = load_acquire(ctx->rings->cq.tail);
+  struct timespec min_deadline {};
+  if (min_phase)
+    min_deadline = core::futex_deadline_after(ext->min_wait_ns / 1000000000LL,
+                                              ext->min_wait_ns % 1000000000LL);
   int ret = 0;
   for (;;) {
     const std::uint32_t seq = ctx->cq_wait.prepare();
@@ -73,11 +88,20 @@ int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext
     int r = 0;
     if (!work && !woke) {
       ring_ready_update(ctx);
-      r = ctx->cq_wait.sleep(seq, timed ? &deadline : nullptr);
+      r = ctx->cq_wait.sleep(seq, min_phase ? &min_deadline : timed ? &deadline : nullptr);
     }
     ctx->cq_wait.finish();
     if (tw_pending(ctx)) tw_run(ctx);
     if (ctx->has_overflow.load(std::memory_order_acquire)) overflow_flush(ctx, false);
+    if (r == -ETIME && min_phase) {
+      min_phase = false;
+      const bool over = !timed || !before(min_deadline, deadline) || tw_pending(ctx) ||
+                        load_acquire(ctx->rings->cq.tail) != min_tail || cq_events_user(ctx);
+      if (!over) {
+        target = min_tail + 1;
+        continue;
+      }
+    }
     if (r) {
       ret = r;  // -ETIME or -EINTR
       break;

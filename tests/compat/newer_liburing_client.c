@@ -33,6 +33,8 @@ int main(void) {
   int (*restrict_ops)(struct io_uring*, struct io_uring_restriction*, unsigned);
   int (*init_mem)(unsigned, struct io_uring*, struct io_uring_params*, void*, size_t);
   int (*clock_reg)(struct io_uring*, void*);
+  int (*submit_min)(struct io_uring*, struct io_uring_cqe**, unsigned, struct __kernel_timespec*,
+                    unsigned, sigset_t*);
   /* POSIX's way to store a data pointer into a function pointer. */
   *(void**)&major = need("io_uring_major_version", "LIBURING_2.4");
   *(void**)&minor = need("io_uring_minor_version", "LIBURING_2.4");
@@ -42,8 +44,9 @@ int main(void) {
   *(void**)&restrict_ops = need("io_uring_register_restrictions", "LIBURING_2.4");
   *(void**)&init_mem = need("io_uring_queue_init_mem", "LIBURING_2.5");
   *(void**)&clock_reg = need("io_uring_register_clock", "LIBURING_2.8");
+  *(void**)&submit_min = need("io_uring_submit_and_wait_min_timeout", "LIBURING_2.8");
   if (!major || !minor || !check || !close_fd || !enable || !restrict_ops || !init_mem ||
-      !clock_reg)
+      !clock_reg || !submit_min)
     return 1;
   printf("version %d.%d check(2,9)=%d check(2,10)=%d\n", major(), minor(), check(2, 9),
          check(2, 10));
@@ -62,6 +65,16 @@ int main(void) {
   io_uring_cqe_seen(&ring, cqe);
   unsigned clock[4] = {CLOCK_BOOTTIME, 0, 0, 0};
   printf("register_clock %d\n", clock_reg(&ring, clock));
+  io_uring_queue_exit(&ring);
+
+  /* FEAT_MIN_TIMEOUT: one CQE of the four asked for ends the wait after
+   * the 10 ms minimum, long before the 30 s timeout. */
+  if (io_uring_queue_init(8, &ring, 0) != 0) return 1;
+  io_uring_prep_nop(io_uring_get_sqe(&ring));
+  struct __kernel_timespec ts = {30, 0};
+  cqe = NULL;
+  const int waited = submit_min(&ring, &cqe, 4, &ts, 10000, NULL);
+  printf("min_timeout %d res %d\n", waited, cqe ? cqe->res : -1);
   io_uring_queue_exit(&ring);
 
   /* A disabled ring: restrictions, then enabled. */

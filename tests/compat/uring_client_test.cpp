@@ -64,6 +64,7 @@ TEST(UringClient, NewerLiburingFunctionsAnswerUnderTheFilter) {
             "submit_and_wait 1\n"
             "peek 0 res 0\n"
             "register_clock 0\n"
+            "min_timeout 1 res 0\n"
             "restrictions 0 enable 0\n"
             "submit_and_wait 2\n"
             "cqe res 0\n"

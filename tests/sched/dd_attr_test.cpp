@@ -153,7 +153,7 @@ TEST(Registry, CreatesMqDeadlineByNameOrAlias) {
   ASSERT_NE(alias, nullptr);
   EXPECT_STREQ(alias->name(), "mq-deadline");
   EXPECT_EQ(block::elevator_create("none", nullptr), nullptr);
-  EXPECT_EQ(block::elevator_create("bfq", nullptr), nullptr);
+  EXPECT_EQ(block::elevator_create("cfq", nullptr), nullptr);
   EXPECT_EQ(block::elevator_create("mq-deadline\n", nullptr), nullptr);
 }
 

@@ -166,6 +166,30 @@ TEST_F(DdE2eTest, LowerClassesWaitUntilTheHigherOneCompletes) {
   EXPECT_EQ(drv_.issued, (std::vector<sector_t>{500, 300, 100}));
 }
 
+// A sequential best-effort reader with one read outstanding and an idle
+// reader waiting behind it: the idle request goes on the rerun the block
+// layer scheduled BLK_MQ_BUDGET_DELAY after the first fruitless dispatch,
+// if the best-effort reader has nothing outstanding then. Fruitless
+// dispatches after each new best-effort read leave that rerun where it is
+// (blk_mq_delay_run_hw_queues skips a pending one), so the rerun does not
+// follow the best-effort reader's submissions around.
+TEST_F(DdE2eTest, HeldBackWorkRerunIsNotPostponedByLaterDispatches) {
+  make(4);
+  submit(REQ_OP_READ, 1000, kBe);
+  submit(REQ_OP_READ, 100, kIdle);  // held back: rerun armed for t = 3 ms
+  ASSERT_EQ(drv_.issued, (std::vector<sector_t>{1000}));
+  clock_.advance_by(2 * core::kNsPerMs);
+  drv_.complete_oldest();
+  submit(REQ_OP_READ, 1008, kBe);  // another fruitless dispatch at t = 2 ms
+  ASSERT_EQ(drv_.issued, (std::vector<sector_t>{1000, 1008}));
+  clock_.advance_by(core::kNsPerMs / 2);
+  drv_.complete_oldest();  // t = 2.5 ms: the reader has nothing outstanding
+  clock_.advance_by(core::kNsPerMs / 2);
+  // The rerun at 3 ms found no best-effort request; had the dispatch at
+  // 2 ms pushed it to 5 ms, the reader's next read would have come first.
+  EXPECT_EQ(drv_.issued, (std::vector<sector_t>{1000, 1008, 100}));
+}
+
 TEST_F(DdE2eTest, AsyncDepthLimitsWriteTagsNotReads) {
   make(1);
   // 64 scheduler tags in words of 16: async_depth 8 -> 2 bits per word.

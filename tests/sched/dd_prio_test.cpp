@@ -52,6 +52,29 @@ TEST_F(DdTest, HigherClassWithQueuedWorkHoldsBackLowerClasses) {
   EXPECT_EQ(dd_->queued(DD_BE_PRIO), 0u);
 }
 
+// The dispatch rule behind an idle reader's share next to a sequential
+// best-effort reader with one read outstanding at a time: an idle request
+// goes only in a dispatch that finds no best-effort request inserted and
+// not yet completed, whether queued here or in the driver; a best-effort
+// request inserted meanwhile always goes first.
+TEST_F(DdTest, IdleGoesOnlyWhileNoBestEffortRequestIsOutstanding) {
+  block::Request* idle = add(100, block::REQ_OP_READ, kIdle);
+  block::sector_t pos = 1000;
+  for (int read = 0; read < 3; ++read, pos += 8) {
+    block::Request* be = add(pos, block::REQ_OP_READ, kBe);
+    EXPECT_EQ(dispatch(), be);
+    EXPECT_EQ(dispatch(), nullptr) << "the best-effort read is in the driver";
+    dd_->finish_request(be);
+    if (read < 2) continue;  // the reader's next read arrives before a dispatch
+    EXPECT_EQ(dispatch(), idle) << "a dispatch between two best-effort reads";
+  }
+  // From now on the idle request is outstanding; best effort is not held back.
+  block::Request* be = add(pos, block::REQ_OP_READ, kBe);
+  EXPECT_EQ(dispatch(), be);
+  EXPECT_EQ(dd_->queued(DD_IDLE_PRIO), 1u);
+  EXPECT_EQ(dd_->stats(DD_IDLE_PRIO).dispatched, 1u);
+}
+
 TEST_F(DdTest, RtAtHeadStillBeatsBe) {
   add(100, block::REQ_OP_READ, kBe);
   block::Request* rt = make(900, 8, block::REQ_OP_READ, kRt);

@@ -159,7 +159,7 @@ TEST(KyberRamTest, SwitchToKyberAndRoundTripData) {
   ASSERT_EQ(q->attr_store("scheduler", "kyber"), 0);
   std::string sched;
   ASSERT_EQ(q->attr_show("scheduler", &sched), 0);
-  EXPECT_EQ(sched, "none mq-deadline [kyber]");
+  EXPECT_EQ(sched, "none mq-deadline [kyber] bfq");
   ASSERT_NE(dynamic_cast<Kyber*>(q->elevator()), nullptr);
 
   constexpr std::uint32_t kChunk = 64 * 1024;

@@ -28,8 +28,8 @@ class KyberAttrTest : public KyberTest {
 };
 
 TEST_F(KyberAttrTest, RegisteredAfterMqDeadline) {
-  EXPECT_EQ(block::elevator_names(), (std::vector<std::string>{"mq-deadline", "kyber"}));
-  EXPECT_EQ(show("scheduler"), "none mq-deadline [kyber]");
+  EXPECT_EQ(block::elevator_names(), (std::vector<std::string>{"mq-deadline", "kyber", "bfq"}));
+  EXPECT_EQ(show("scheduler"), "none mq-deadline [kyber] bfq");
   EXPECT_STREQ(ky->name(), "kyber");
   const auto names = q->attr_names();
   EXPECT_NE(std::find(names.begin(), names.end(), "iosched/read_lat_nsec"), names.end());

@@ -27,7 +27,7 @@ TEST(Commands, QueueShowsAndSetsAttributes) {
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(r.out, "4\n");
   r = run("queue ram:64M scheduler none");
-  EXPECT_EQ(r.out, "[none] mq-deadline kyber\n");
+  EXPECT_EQ(r.out, "[none] mq-deadline kyber bfq\n");
   r = run("queue ram:64M nr_requests 0");  // Linux clamps to BLKDEV_MIN_RQ
   EXPECT_EQ(r.out, "4\n");
   r = run("queue ram:64M nr_requests lots");

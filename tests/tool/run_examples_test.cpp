@@ -130,14 +130,14 @@ TEST(Examples, BuiltInDefaultRunsWithNoArguments) {
   EXPECT_EQ(r.out.find("merge=0/0"), std::string::npos) << "write merges are visible";
 }
 
-// examples/plot-schedulers.sh: the job under three schedulers, then the
+// examples/plot-schedulers.sh: the job under four schedulers, then the
 // comparison charts with a line per scheduler.
 TEST(ExamplesPlot, SchedulerComparisonCharts) {
   const std::string dir = temp_dir();
   const std::string cmd = "IOSTACK=" + std::string(IOSTACK_BINARY_DIR) + "/iostack sh " +
                           example("plot-schedulers.sh") + " " + dir + " >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  for (const char* s : {"none", "mq-deadline", "kyber"}) {
+  for (const char* s : {"none", "mq-deadline", "kyber", "bfq"}) {
     const json j = json::parse(slurp(dir + "/" + s + ".json"));
     check_consistent(j);
     EXPECT_EQ(j["jobs"][0]["iostack_samples"]["interval_ms"], 250);
@@ -145,7 +145,8 @@ TEST(ExamplesPlot, SchedulerComparisonCharts) {
   for (const char* c : {"clat_cdf.svg", "iops.svg", "bw.svg"}) {
     const std::string svg = slurp(dir + "/" + c);
     for (const char* l :
-         {"none: random read", "mq-deadline: random read", "kyber: sequential read"})
+         {"none: random read", "mq-deadline: random read", "kyber: sequential read",
+          "bfq: random read"})
       EXPECT_NE(svg.find(l), std::string::npos) << c << ": " << l;
   }
   EXPECT_NE(slurp(dir + "/inflight.svg").find("kyber: sda in flight (device)"), std::string::npos);

@@ -3,6 +3,7 @@
 // io_uring_enter's submit count).
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -562,6 +563,164 @@ TEST(UringFuzzFound, LinkTimeoutOfARequestWithABadDescriptor) {
     struct __kernel_timespec ts = {0, 0};
     add(r, IORING_OP_LINK_TIMEOUT, -1, &ts, 1, 0, 7, 0);
     return run(r, 2);
+  });
+}
+
+TEST(UringFuzzFound, PollOfACharacterDeviceWithoutPoll) {
+  SKIP_WITHOUT_KERNEL_URING();
+  // /dev/null has no poll method: what is ready completes the poll at once,
+  // nothing asked for is -EINVAL (not a failed arming).
+  compare([](Ring& r) {
+    const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    add(r, IORING_OP_POLL_ADD, null, nullptr, 0, 0, 1, 0);
+    io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, null, nullptr, 0, 0, 2, 0);
+    s->poll32_events = POLLIN;
+    s = add(r, IORING_OP_POLL_ADD, null, nullptr, IORING_POLL_ADD_MULTI, 0, 3, 0);
+    s->poll32_events = POLLOUT;
+    auto v = run(r, 3);
+    ::close(null);
+    return v;
+  });
+}
+
+TEST(UringFuzzFound, ReadsOfTheRingItself) {
+  SKIP_WITHOUT_KERNEL_URING();
+  // The ring's file has no read method and no FMODE_NOWAIT: RWF_NOWAIT is
+  // -EOPNOTSUPP before the offset is looked at; a plain read waits on poll
+  // until a CQE is pending, then fails -EINVAL.
+  compare([](Ring& r) {
+    static char buf[64];
+    io_uring_sqe* s = add(r, IORING_OP_READ, r.fd(), buf, 1, 1ull << 63, 1, 0);
+    s->rw_flags = RWF_NOWAIT | RWF_DSYNC;
+    auto v = run(r, 1);
+    add(r, IORING_OP_READ, r.fd(), buf, 1, 0x2000, 2, 0);
+    v.push_back(Cqe{100, r.enter(r.flush(), 0, 0), 0});
+    Cqe c;
+    v.push_back(Cqe{101, r.peek(&c) ? 1 : 0, 0});  // still waiting
+    // The NOP's CQE wakes it. (Waiting for both without reaping: iostack's
+    // poll thread may see the ring ready only while the CQE is pending.)
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, 0);
+    v.push_back(Cqe{0, r.enter(r.flush(), 2, IORING_ENTER_GETEVENTS), 0});
+    auto c2 = r.reap();
+    sort_by_user_data(&c2);
+    append(&v, c2);
+    return v;
+  });
+}
+
+TEST(UringFuzzFound, PlainReadOfADirectoryIgnoresRwFlags) {
+  SKIP_WITHOUT_KERNEL_URING();
+  // loop_rw_iter ignores rw_flags where preadv2 refuses them: -EISDIR.
+  compare([](Ring& r) {
+    const int dir = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    static char buf[64];
+    io_uring_sqe* s = add(r, IORING_OP_READ, dir, buf, 8, 512, 1, 0);
+    s->rw_flags = RWF_DSYNC;
+    auto v = run(r, 1);
+    ::close(dir);
+    return v;
+  });
+}
+
+TEST(UringFuzzFound, ReadMultishotOfAClosedDescriptor) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    add(r, 49 /* READ_MULTISHOT */, 1 << 30, nullptr, 0, 0, 1, IOSQE_BUFFER_SELECT);
+    return run(r, 1);
+  });
+}
+
+TEST(UringFuzzFound, NowaitWriteOnAWorkerBlocks) {
+  SKIP_WITHOUT_KERNEL_URING();
+  // Issued to block (IOSQE_ASYNC), io_write clears IOCB_NOWAIT: the
+  // program's RWF_NOWAIT no longer refuses a buffered write that the file
+  // system cannot do without blocking. Inline it is -EAGAIN there.
+  compare([](Ring& r) {
+    Scratch f;
+    io_uring_sqe* s = add(r, IORING_OP_WRITE, f.fd, "x", 1, 0x2000, 1, IOSQE_ASYNC);
+    s->rw_flags = RWF_NOWAIT | RWF_DSYNC;
+    auto v = run(r, 1);
+    struct stat st;
+    v.push_back(Cqe{2, fstat(f.fd, &st) == 0 ? static_cast<int>(st.st_size) : -1, 0});
+    return v;
+  });
+}
+
+TEST(UringFuzzFound, CancelByFixedFileFindsTheSameFileByDescriptor) {
+  SKIP_WITHOUT_KERNEL_URING();
+  // The kernel compares files, not how the request named them: a cancel by
+  // registered slot finds a poll armed through the plain descriptor.
+  compare([](Ring& r) {
+    int p[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+    int fds[1] = {p[0]};
+    EXPECT_EQ(0, r.reg(IORING_REGISTER_FILES, fds, 1));
+    io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, p[0], nullptr, 0, 0, 1, 0);
+    s->poll32_events = POLLIN;
+    std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+    s = add(r, IORING_OP_ASYNC_CANCEL, 0, nullptr, 0, 0, 2, 0);
+    s->cancel_flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_FD_FIXED;
+    append(&v, run(r, 2));
+    ::close(p[0]);
+    ::close(p[1]);
+    return v;
+  });
+}
+
+TEST(UringFuzzFound, AWorkerWritesToTheFileEvenAfterItsDescriptorIsClosed) {
+  SKIP_WITHOUT_KERNEL_URING();
+  // The request holds its file from its first issue: buffered writes that
+  // went to io-wq complete after the program closed the descriptor.
+  compare([](Ring& r) {
+    Scratch f;
+    const int fd = dup(f.fd);
+    std::string big(32 << 20, 'w');
+    add(r, IORING_OP_WRITE, fd, big.data(), static_cast<unsigned>(big.size()), 0, 1, 0);
+    add(r, IORING_OP_WRITE, fd, "tail", 4, big.size(), 2, 0);
+    std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+    ::close(fd);
+    append(&v, run(r, 2));
+    struct stat st;
+    v.push_back(Cqe{3, fstat(f.fd, &st) == 0 ? static_cast<int>(st.st_size) : -1, 0});
+    return v;
+  });
+}
+
+TEST(UringFuzzFound, MultishotPollWithEpolloneshotIsOneShot) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    int p[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+    EXPECT_EQ(1, write(p[1], "x", 1));
+    io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, p[0], nullptr, IORING_POLL_ADD_MULTI, 0, 1, 0);
+    s->poll32_events = POLLIN | EPOLLONESHOT;
+    auto v = run(r, 1);
+    EXPECT_EQ(1, write(p[1], "y", 1));
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+    append(&v, run(r, 1));  // no second readiness CQE
+    ::close(p[0]);
+    ::close(p[1]);
+    return v;
+  });
+}
+
+TEST(UringFuzzFound, MultishotPollOfAReadyPipePostsOnce) {
+  SKIP_WITHOUT_KERNEL_URING();
+  // Ready when armed: one CQE, and no second one for the same readiness.
+  compare([](Ring& r) {
+    int p[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+    EXPECT_EQ(1, write(p[1], "x", 1));
+    io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, p[0], nullptr, IORING_POLL_ADD_MULTI, 0, 1, 0);
+    s->poll32_events = POLLIN;
+    auto v = run(r, 1);
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+    append(&v, run(r, 1));
+    add(r, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(1), 0, 0, 3, 0);
+    append(&v, run(r, 2));
+    ::close(p[0]);
+    ::close(p[1]);
+    return v;
   });
 }
 

@@ -441,6 +441,116 @@ TEST(UringNetDiff, LegacyProvidedBuffers) {
   });
 }
 
+// A blocking socket's CONNECT is tried without waiting and then polled, as
+// on a non-blocking one: a linked timeout cancels it (-ECANCELED, and the
+// timeout -ETIME), and one that can complete does.
+TEST(UringNetDiff, BlockingConnectWithLinkTimeout) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    EXPECT_EQ(0, bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)));
+    socklen_t l = sizeof(addr);
+    getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &l);
+    EXPECT_EQ(0, listen(lfd, 0));  // one queued connection fills it
+    const int c0 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int c1 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    prep(r.sqe(), IORING_OP_CONNECT, c0, &addr, 0, sizeof(addr), 1);
+    append(&out, submit_wait(r, 1));
+    // The accept queue is full: the SYN goes unanswered until retried.
+    add(r, IORING_OP_CONNECT, c1, &addr, 0, sizeof(addr), 2, IOSQE_IO_LINK);
+    __kernel_timespec ts{0, 50 * 1000 * 1000};
+    prep(r.sqe(), IORING_OP_LINK_TIMEOUT, -1, &ts, 1, 0, 3);
+    auto c = submit_wait(r, 2);
+    sort_by_user_data(&c);
+    append(&out, c);
+    out.push_back(Cqe{4, (fcntl(c1, F_GETFL) & O_NONBLOCK) ? 1 : 0, 0});
+    ::close(c0);
+    ::close(c1);
+    ::close(lfd);
+    return out;
+  });
+}
+
+// Bounded wait for what the kernel has done by the time the system call
+// that caused it returns, and iostack's poll thread does soon after.
+bool await_cond(const std::function<bool()>& cond) {
+  for (int i = 0; i < 5000 && !cond(); ++i) usleep(1000);
+  return cond();
+}
+
+io_uring_params tiny_cq() {
+  io_uring_params params{};
+  params.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE;
+  params.cq_entries = 2;
+  return params;
+}
+
+// A multishot receive that finds the CQ ring full ends: its last CQE,
+// without F_MORE, waits in the overflow list.
+TEST(UringNetDiff, MultishotRecvOnAFullCqRingEnds) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> out;
+        TcpPair p;
+        BufRing br(4, 64);
+        for (unsigned i = 0; i < 4; ++i) br.add(i);
+        out.push_back(Cqe{0, br.reg(r, 7), 0});
+        io_uring_sqe* s = r.sqe();
+        prep(s, IORING_OP_RECV, p.b, nullptr, 0, 0, 1);
+        s->ioprio = IORING_RECV_MULTISHOT;
+        s->flags = IOSQE_BUFFER_SELECT;
+        s->buf_group = 7;
+        EXPECT_EQ(1, r.submit(0));
+        for (unsigned n = 1; n <= 3; ++n) {
+          EXPECT_EQ(1, ::send(p.a, "x", 1, 0));
+          const bool seen = await_cond([&] {
+            return n < 3 ? r.cq_ready() == n : (r.sq_flags() & IORING_SQ_CQ_OVERFLOW) != 0;
+          });
+          out.push_back(Cqe{100 + n, seen ? 1 : 0, 0});
+        }
+        append(&out, r.reap());
+        append(&out, r.wait(1));
+        return out;
+      },
+      2, tiny_cq());
+}
+
+TEST(UringNetDiff, MultishotAcceptOnAFullCqRingEnds) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> out;
+        Listener l;
+        io_uring_sqe* s = r.sqe();
+        prep(s, IORING_OP_ACCEPT, l.fd, nullptr, 0, 0, 1);
+        s->ioprio = IORING_ACCEPT_MULTISHOT;
+        s->accept_flags = SOCK_CLOEXEC;
+        EXPECT_EQ(1, r.submit(0));
+        std::vector<int> clients;
+        for (unsigned n = 1; n <= 3; ++n) {
+          clients.push_back(l.connect_client());
+          const bool seen = await_cond([&] {
+            return n < 3 ? r.cq_ready() == n : (r.sq_flags() & IORING_SQ_CQ_OVERFLOW) != 0;
+          });
+          out.push_back(Cqe{100 + n, seen ? 1 : 0, 0});
+        }
+        std::vector<Cqe> c = r.reap();
+        append(&c, r.wait(1));
+        for (const Cqe& x : c) {
+          if (x.res >= 0) ::close(x.res);
+          out.push_back(fd_norm(x));
+        }
+        for (int fd : clients) ::close(fd);
+        return out;
+      },
+      2, tiny_cq());
+}
+
 TEST(UringNetDiff, MultishotAcceptIntoDescriptorsAndDirectSlots) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r) {

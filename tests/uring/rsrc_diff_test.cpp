@@ -2,8 +2,10 @@
 // (REGISTER_FILES2/BUFFERS2 with tags, FILES_UPDATE2, BUFFERS_UPDATE, the
 // tag CQEs posted when a tagged file or buffer is let go).
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 
 #include <cstring>
@@ -200,6 +202,85 @@ TEST(UringRsrcDiff, BufferTags) {
     munmap(mem, 3 * 4096);
     return out;
   });
+}
+
+// A buffer replaced or unregistered while a request that imported it is in
+// flight: its tag's CQE comes after that request's (the node is referenced).
+TEST(UringRsrcDiff, BufferTagWaitsForTheRequestUsingIt) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_submit_all([](Ring& r) {
+    std::vector<Cqe> out;
+    static char mem[3][1024];
+    iovec iov[2] = {{mem[0], 1024}, {mem[1], 1024}};
+    std::uint64_t tags[2] = {51, 52};
+    io_uring_rsrc_register rr{};
+    rr.nr = 2;
+    rr.data = reinterpret_cast<std::uintptr_t>(iov);
+    rr.tags = reinterpret_cast<std::uintptr_t>(tags);
+    out.push_back(Cqe{1, r.reg(IORING_REGISTER_BUFFERS2, &rr, sizeof(rr)), 0});
+    int p[2], q[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+    EXPECT_EQ(0, pipe2(q, O_CLOEXEC));
+    // Both reads wait for their pipe, holding buffers 1 and 0.
+    add(r, IORING_OP_READ_FIXED, p[0], mem[1], 10, 0, 100, 0)->buf_index = 1;
+    add(r, IORING_OP_READ_FIXED, q[0], mem[0], 10, 0, 101, 0)->buf_index = 0;
+    EXPECT_EQ(2, r.submit(0));
+    iovec repl[1] = {{mem[2], 1024}};
+    std::uint64_t t53[1] = {53};
+    out.push_back(Cqe{2, update2(r, IORING_REGISTER_BUFFERS_UPDATE, 1, repl, t53, 1), 0});
+    out.push_back(Cqe{3, static_cast<int>(r.cq_ready()), 0});
+    // Unregistered: buffer 1's new node goes at once, buffer 0 waits too.
+    out.push_back(Cqe{4, r.reg(IORING_UNREGISTER_BUFFERS, nullptr, 0), 0});
+    append(&out, r.reap());
+    EXPECT_EQ(3, write(p[1], "abc", 3));
+    append(&out, r.wait(2));
+    EXPECT_EQ(2, write(q[1], "de", 2));
+    append(&out, r.wait(2));
+    for (int fd : {p[0], p[1], q[0], q[1]}) ::close(fd);
+    return out;
+  });
+}
+
+// REGISTER_BUFFERS pins for the long term: a shared mapping of a file on a
+// disk filesystem is refused (-EFAULT); private and memfd mappings are not.
+TEST(UringRsrcDiff, FileBackedBufferRegistration) {
+  SKIP_WITHOUT_KERNEL_URING();
+  char tmpl[] = "/var/tmp/iostack-fb-XXXXXX";
+  const int f = mkstemp(tmpl);
+  ASSERT_GE(f, 0);
+  unlink(tmpl);
+  struct statfs fs;
+  ASSERT_EQ(0, fstatfs(f, &fs));
+  if (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC || fs.f_type == OVERLAYFS_SUPER_MAGIC) {
+    ::close(f);
+    GTEST_SKIP() << "/var/tmp is not on a disk filesystem";
+  }
+  constexpr std::size_t kLen = 1 << 20;
+  ASSERT_EQ(0, ftruncate(f, kLen));
+  compare_submit_all([f](Ring& r) {
+    std::vector<Cqe> out;
+    std::uint64_t ud = 1;
+    for (int flags : {MAP_SHARED, MAP_PRIVATE}) {
+      for (int prot : {PROT_READ | PROT_WRITE, PROT_READ}) {
+        void* m = mmap(nullptr, kLen, prot, flags, f, 0);
+        EXPECT_NE(MAP_FAILED, m);
+        iovec v{m, kLen};
+        const int ret = r.reg(IORING_REGISTER_BUFFERS, &v, 1);
+        out.push_back(Cqe{ud++, ret, 0});
+        if (ret == 0) r.reg(IORING_UNREGISTER_BUFFERS, nullptr, 0);
+        munmap(m, kLen);
+      }
+    }
+    const int mfd = memfd_create("iostack-fb", MFD_CLOEXEC);
+    EXPECT_EQ(0, ftruncate(mfd, kLen));
+    void* m = mmap(nullptr, kLen, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+    iovec v{m, kLen};
+    out.push_back(Cqe{ud++, r.reg(IORING_REGISTER_BUFFERS, &v, 1), 0});
+    munmap(m, kLen);
+    ::close(mfd);
+    return out;
+  });
+  ::close(f);
 }
 
 TEST(UringRsrcDiff, FeatureRsrcTags) {
