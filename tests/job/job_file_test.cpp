@@ -50,12 +50,12 @@ TEST(JobFile, EveryMissingOptionInOneLine) {
   std::vector<JobDef> jobs;
   std::string err;
   ASSERT_TRUE(
-      parse_job_text("[global]\nrate_process=poisson\n[a]\nfilename=ram:1M\nflow=2\nwarp=9\n[b]\n"
+      parse_job_text("[global]\nratemin=1m\n[a]\nfilename=ram:1M\nflow=2\nwarp=9\n[b]\n"
                      "filename=ram:1M\nflow=3\n",
                      "t.fio", &set, &err));
   EXPECT_FALSE(build_jobs(set, &jobs, &err));
   EXPECT_EQ(err,
-            "fio options not supported by iostack: rate_process (t.fio:2), flow (t.fio:5); unknown "
+            "fio options not supported by iostack: ratemin (t.fio:2), flow (t.fio:5); unknown "
             "options: warp (t.fio:6)");
 }
 
