@@ -151,6 +151,7 @@ struct IoRingCtx : core::File {
 
   // Polls (the poll service's lock guards this list).
   core::ListHead poll_list;
+  std::atomic<int> oneshot_polls{0};  // armed one-shot POLL_ADDs (changed under that lock)
 
   // Task work: steps that need uring_lock, queued from any thread.
   std::atomic<TwNode*> tw_head{nullptr};

@@ -184,6 +184,9 @@ void apoll_release(IoKiocb* req);
 // regular file, block device or directory).
 bool file_can_poll(IoKiocb* req);
 void poll_remove_all(IoRingCtx* ctx);
+// Before a wait: completes the ring's one-shot POLL_ADDs whose descriptor
+// is ready, which the kernel's wakeup would have done at the write.
+void poll_sweep_oneshot(IoRingCtx* ctx);
 
 // ---- futex.cpp (io_uring/futex.c): armed FUTEX_WAIT/WAITV requests.
 int futex_cancel(IoRingCtx* ctx, CancelMatch* cd);

@@ -89,6 +89,7 @@ struct PollEntry {
   TwNode tw;
   std::atomic<bool> tw_queued{false};
   std::uint32_t tw_mask = 0;  // the first wakeup's
+  bool tw_at_arm = false;     // queued by the arming (ready then)
   int tw_wakeups = 0;
 };
 

@@ -115,6 +115,30 @@ TEST(UringMshotDiff, DeferTaskrunMultishotPollFoldsWakeups) {
       8, defer_params());
 }
 
+// A one-shot poll completes when its descriptor becomes ready: by the next
+// wait at the latest, whenever iostack's poll thread gets to it.
+TEST(UringMshotDiff, OneShotPollIsCompleteByTheNextWait) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> out;
+        int p[2];
+        EXPECT_EQ(0, pipe2(p, O_CLOEXEC | O_NONBLOCK));
+        io_uring_sqe* s = r.sqe();
+        prep(s, IORING_OP_POLL_ADD, p[0], nullptr, 0, 0, 1);
+        s->poll32_events = POLLIN;
+        EXPECT_EQ(1, r.submit(0));
+        EXPECT_EQ(1, write(p[1], "x", 1));
+        out.push_back(Cqe{100, r.enter(0, 0, IORING_ENTER_GETEVENTS), 0});
+        out.push_back(Cqe{101, static_cast<int>(r.cq_ready()), 0});
+        append(&out, r.wait(1));
+        ::close(p[0]);
+        ::close(p[1]);
+        return out;
+      },
+      8);
+}
+
 // A multishot poll whose event finds the CQ ring full ends: its CQE, without
 // F_MORE, waits in the overflow list, and a later POLL_REMOVE finds nothing.
 void full_ring_poll(bool defer) {
