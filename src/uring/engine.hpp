@@ -249,6 +249,9 @@ void unaccount_mem(uid_t uid, std::size_t pages);
 // ---- eventfd.cpp (io_uring/eventfd.c)
 int eventfd_register(IoRingCtx* ctx, const void* arg, bool async);
 int eventfd_unregister(IoRingCtx* ctx);
+// Whether `fd` is the eventfd registered to `ctx` (the same eventfd
+// context, by fdinfo's eventfd-id).
+bool is_ring_eventfd(IoRingCtx* ctx, int fd);
 void eventfd_signal(IoRingCtx* ctx) REQUIRES(ctx->completion_lock);
 
 // ---- sqpoll.cpp (io_uring/sqpoll.c)

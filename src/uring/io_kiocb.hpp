@@ -81,7 +81,10 @@ struct PollEntry {
   int dup_fd = -1;
   std::atomic<int> state{0};  // PollState
   bool multishot = false;
-  bool apoll = false;     // internal FAST_POLL arming for a read/write
+  bool apoll = false;  // internal FAST_POLL arming for a read/write
+  // Multishot poll of its ring's own registered eventfd: the ring's CQE
+  // wakes it (EPOLL_URING_WAKE), which makes it one-shot.
+  bool uring_wake = false;
   std::uint32_t gen = 0;  // arming generation, in the epoll data
   // A multishot POLL_ADD's event, posted from task work (io_poll_task_func):
   // wakeups while it is queued coalesce into one CQE, as poll_refs does.

@@ -269,7 +269,9 @@ class PollService {
         // io_poll_wake: the wakeup's mask is what a multishot poll posts.
         mask = events & (req->poll.events | kPollUnmask);
         if (!mask) return;
-        if (mask & (EPOLLERR | EPOLLHUP)) {
+        // io_poll_wake: a wakeup from the ring's own CQE posting
+        // (EPOLL_URING_WAKE) turns it one-shot, or each CQE would wake it.
+        if ((mask & (EPOLLERR | EPOLLHUP)) || req->poll.uring_wake) {
           remove_locked(req);
           goto fired;
         }
@@ -496,6 +498,7 @@ int poll_add_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   pe.events = (sqe->poll32_events & 0xffff) | EPOLLERR | EPOLLHUP;
   pe.multishot = flags & IORING_POLL_ADD_MULTI;
   pe.apoll = false;
+  pe.uring_wake = false;
   pe.dup_fd = -1;
   pe.state.store(kPollIdle, std::memory_order_relaxed);
   return 0;
@@ -533,6 +536,7 @@ int poll_add_issue(IoKiocb* req, unsigned) {
     req_set_res(req, static_cast<int>(mask), 0);
     return kIouOk;
   }
+  pe.uring_wake = pe.multishot && is_ring_eventfd(req->ctx, req->os_fd);
   if (!arm(req)) {
     req_set_fail(req);
     req_set_res(req, -EBADF, 0);
