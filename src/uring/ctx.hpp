@@ -139,6 +139,7 @@ struct IoRingCtx : core::File {
   std::atomic<bool> ready_signalled{false};
   int evfd = -1;  // registered eventfd (our dup), under completion_lock
   bool evfd_async = false;
+  std::atomic<bool> evfd_signal_deferred{false};  // see local_work_added
 
   // Timeouts, under timeout_lock.
   SpinLock timeout_lock;

@@ -314,7 +314,12 @@ class PollService {
       // `recycling` to drop.
       IoRingCtx* ctx = req->ctx;
       ctx->recycling.fetch_add(1, std::memory_order_seq_cst);
-      tw_add(req, mshot ? tw_req_issue : tw_req_submit);
+      {
+        // The wakeup of the ring's own eventfd (its CQEs signal it).
+        EventfdWakeScope scope((ctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
+                               is_ring_eventfd(ctx, req->os_fd));
+        tw_add(req, mshot ? tw_req_issue : tw_req_submit);
+      }
       ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
       return;
     }
