@@ -185,7 +185,8 @@ void apoll_release(IoKiocb* req);
 bool file_can_poll(IoKiocb* req);
 void poll_remove_all(IoRingCtx* ctx);
 // Before a wait: completes the ring's one-shot POLL_ADDs whose descriptor
-// is ready, which the kernel's wakeup would have done at the write.
+// is ready, which the kernel's wakeup would have done at the write (rings
+// with at most 128 armed).
 void poll_sweep_oneshot(IoRingCtx* ctx);
 
 // ---- futex.cpp (io_uring/futex.c): armed FUTEX_WAIT/WAITV requests.

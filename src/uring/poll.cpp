@@ -458,7 +458,12 @@ int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
 }
 
 void poll_sweep_oneshot(IoRingCtx* ctx) {
-  if (!ctx->oneshot_polls.load(std::memory_order_relaxed)) return;
+  // One poll() over every armed one-shot poll per wait: bounded, so that a
+  // ring with thousands armed does not pay for it on each wait (there the
+  // poll thread alone reports them).
+  constexpr int kSweepMax = 128;
+  const int n = ctx->oneshot_polls.load(std::memory_order_relaxed);
+  if (n == 0 || n > kSweepMax) return;
   PollService* found = PollService::find();
   if (!found) return;
   std::vector<std::pair<IoKiocb*, std::uint32_t>> done;
