@@ -139,6 +139,7 @@ struct IoRingCtx : core::File {
   std::atomic<bool> ready_signalled{false};
   int evfd = -1;  // registered eventfd (our dup), under completion_lock
   bool evfd_async = false;
+  std::atomic<bool> evfd_signal_deferred{false};  // see local_work_added
 
   // Timeouts, under timeout_lock.
   SpinLock timeout_lock;
@@ -151,6 +152,7 @@ struct IoRingCtx : core::File {
 
   // Polls (the poll service's lock guards this list).
   core::ListHead poll_list;
+  std::atomic<int> oneshot_polls{0};  // armed one-shot POLL_ADDs (changed under that lock)
 
   // Task work: steps that need uring_lock, queued from any thread.
   std::atomic<TwNode*> tw_head{nullptr};

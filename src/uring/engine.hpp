@@ -184,6 +184,10 @@ void apoll_release(IoKiocb* req);
 // regular file, block device or directory).
 bool file_can_poll(IoKiocb* req);
 void poll_remove_all(IoRingCtx* ctx);
+// Before a wait: completes the ring's one-shot POLL_ADDs whose descriptor
+// is ready, which the kernel's wakeup would have done at the write (rings
+// with at most 128 armed).
+void poll_sweep_oneshot(IoRingCtx* ctx);
 
 // ---- futex.cpp (io_uring/futex.c): armed FUTEX_WAIT/WAITV requests.
 int futex_cancel(IoRingCtx* ctx, CancelMatch* cd);
@@ -246,6 +250,9 @@ void unaccount_mem(uid_t uid, std::size_t pages);
 // ---- eventfd.cpp (io_uring/eventfd.c)
 int eventfd_register(IoRingCtx* ctx, const void* arg, bool async);
 int eventfd_unregister(IoRingCtx* ctx);
+// Whether `fd` is the eventfd registered to `ctx` (the same eventfd
+// context, by fdinfo's eventfd-id).
+bool is_ring_eventfd(IoRingCtx* ctx, int fd);
 void eventfd_signal(IoRingCtx* ctx) REQUIRES(ctx->completion_lock);
 
 // ---- sqpoll.cpp (io_uring/sqpoll.c)

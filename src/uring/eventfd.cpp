@@ -26,6 +26,32 @@ bool is_eventfd(int fd) {
 }
 }  // namespace
 
+namespace {
+
+long long eventfd_id(int fd) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+  FILE* f = std::fopen(path, "re");
+  if (!f) return -1;
+  long long id = -1;
+  char line[128];
+  while (std::fgets(line, sizeof(line), f))
+    if (std::sscanf(line, "eventfd-id: %lld", &id) == 1) break;
+  std::fclose(f);
+  return id;
+}
+
+}  // namespace
+
+bool is_ring_eventfd(IoRingCtx* ctx, int fd) {
+  ctx->completion_lock.lock();
+  const int evfd = ctx->evfd;
+  ctx->completion_lock.unlock();
+  if (evfd < 0) return false;
+  const long long id = eventfd_id(fd);
+  return id >= 0 && id == eventfd_id(evfd);
+}
+
 int eventfd_register(IoRingCtx* ctx, const void* arg, bool async) {
   ctx->completion_lock.lock();
   const bool busy = ctx->evfd >= 0;

@@ -82,7 +82,10 @@ struct PollEntry {
   int dup_fd = -1;
   std::atomic<int> state{0};  // PollState
   bool multishot = false;
-  bool apoll = false;     // internal FAST_POLL arming for a read/write
+  bool apoll = false;  // internal FAST_POLL arming for a read/write
+  // Multishot poll of its ring's own registered eventfd: the ring's CQE
+  // wakes it (EPOLL_URING_WAKE), which makes it one-shot.
+  bool uring_wake = false;
   std::uint32_t gen = 0;  // arming generation, in the epoll data
   // A multishot POLL_ADD's event, posted from task work (io_poll_task_func):
   // wakeups while it is queued coalesce into one CQE, as poll_refs does.
@@ -90,6 +93,7 @@ struct PollEntry {
   TwNode tw;
   std::atomic<bool> tw_queued{false};
   std::uint32_t tw_mask = 0;  // the first wakeup's
+  bool tw_at_arm = false;     // queued by the arming (ready then)
   int tw_wakeups = 0;
 };
 

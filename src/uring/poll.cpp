@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <cerrno>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/fd_high.hpp"
@@ -64,6 +65,7 @@ class PollService {
       table_.resize(static_cast<std::size_t>(pe.dup_fd) + 1, nullptr);
     table_[static_cast<std::size_t>(pe.dup_fd)] = req;
     pe.state.store(kPollArmed, std::memory_order_relaxed);
+    count_oneshot(req, 1);
     pe.node.add_tail(&req->ctx->poll_list);
     // Newest first in its bucket, as io_poll_req_insert hashes it.
     if (!pe.apoll) pe.hash.add_head(bucket(req->ctx, req->user_data));
@@ -98,6 +100,35 @@ class PollService {
     pe.node.del();
     if (pe.hash.linked()) pe.hash.del();
     pe.state.store(kPollDone, std::memory_order_relaxed);
+    count_oneshot(req, -1);
+  }
+
+  static void count_oneshot(IoKiocb* req, int d) {
+    if (!req->poll.apoll && !req->poll.multishot)
+      req->ctx->oneshot_polls.fetch_add(d, std::memory_order_relaxed);
+  }
+
+  // poll_sweep_oneshot: the ring's armed one-shot POLL_ADDs whose
+  // descriptor is ready are taken out into `done`, with their masks.
+  void sweep_locked(IoRingCtx* ctx, std::vector<std::pair<IoKiocb*, std::uint32_t>>* done) {
+    std::vector<struct pollfd> fds;
+    std::vector<IoKiocb*> reqs;
+    for (core::ListHead* n = ctx->poll_list.first(); n != &ctx->poll_list; n = n->next) {
+      PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
+      IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+      if (pe->apoll || pe->multishot) continue;
+      fds.push_back({pe->dup_fd, static_cast<short>(pe->events & 0xffff), 0});
+      reqs.push_back(req);
+    }
+    if (fds.empty() || ::poll(fds.data(), fds.size(), 0) <= 0) return;
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if (!fds[i].revents) continue;
+      IoKiocb* req = reqs[i];
+      const std::uint32_t mask =
+          static_cast<std::uint16_t>(fds[i].revents) & (req->poll.events | kPollUnmask);
+      remove_locked(req);
+      done->emplace_back(req, mask);
+    }
   }
 
   // A fired internal poll of a multishot request leaves the ring's list
@@ -144,13 +175,15 @@ class PollService {
   // __io_poll_execute: the event is handled by task work holding a request
   // reference, with the wakeup's mask; one is queued at a time, and when
   // more wakeups fold into it, it asks the descriptor instead (poll_refs).
-  void queue_mshot_locked(IoKiocb* req, std::uint32_t mask) {
+  void queue_mshot_locked(IoKiocb* req, std::uint32_t mask, bool at_arm = false) {
     PollEntry& pe = req->poll;
     if (pe.tw_queued.load(std::memory_order_relaxed)) {
       pe.tw_wakeups++;
+      pe.tw_at_arm |= at_arm;
       return;
     }
     pe.tw_queued.store(true, std::memory_order_relaxed);
+    pe.tw_at_arm = at_arm;
     pe.tw_mask = mask;
     pe.tw_wakeups = 1;
     req->refs.fetch_add(1, std::memory_order_relaxed);
@@ -240,7 +273,9 @@ class PollService {
         // io_poll_wake: the wakeup's mask is what a multishot poll posts.
         mask = events & (req->poll.events | kPollUnmask);
         if (!mask) return;
-        if (mask & (EPOLLERR | EPOLLHUP)) {
+        // io_poll_wake: a wakeup from the ring's own CQE posting
+        // (EPOLL_URING_WAKE) turns it one-shot, or each CQE would wake it.
+        if ((mask & (EPOLLERR | EPOLLHUP)) || req->poll.uring_wake) {
           remove_locked(req);
           goto fired;
         }
@@ -283,7 +318,12 @@ class PollService {
       // `recycling` to drop.
       IoRingCtx* ctx = req->ctx;
       ctx->recycling.fetch_add(1, std::memory_order_seq_cst);
-      tw_add(req, mshot ? tw_req_issue : tw_req_submit);
+      {
+        // The wakeup of the ring's own eventfd (its CQEs signal it).
+        EventfdWakeScope scope((ctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
+                               is_ring_eventfd(ctx, req->os_fd));
+        tw_add(req, mshot ? tw_req_issue : tw_req_submit);
+      }
       ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
       return;
     }
@@ -456,6 +496,26 @@ int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
   return waitid ? 1 : 0;
 }
 
+void poll_sweep_oneshot(IoRingCtx* ctx) {
+  // One poll() over every armed one-shot poll per wait: bounded, so that a
+  // ring with thousands armed does not pay for it on each wait (there the
+  // poll thread alone reports them).
+  constexpr int kSweepMax = 128;
+  const int n = ctx->oneshot_polls.load(std::memory_order_relaxed);
+  if (n == 0 || n > kSweepMax) return;
+  PollService* found = PollService::find();
+  if (!found) return;
+  std::vector<std::pair<IoKiocb*, std::uint32_t>> done;
+  {
+    core::LockGuard lock(found->mu);
+    found->sweep_locked(ctx, &done);
+  }
+  for (auto& [req, mask] : done) {
+    req_set_res(req, static_cast<int>(mask), 0);
+    req_complete_post(req);
+  }
+}
+
 void poll_remove_all(IoRingCtx* ctx) {
   PollService* found = PollService::find();
   if (!found) return;
@@ -488,6 +548,7 @@ int poll_add_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   // io_poll_parse_events: the program's own EPOLLONESHOT makes it one-shot.
   pe.multishot = (flags & IORING_POLL_ADD_MULTI) && !(sqe->poll32_events & EPOLLONESHOT);
   pe.apoll = false;
+  pe.uring_wake = false;
   pe.dup_fd = -1;
   pe.state.store(kPollIdle, std::memory_order_relaxed);
   return 0;
@@ -525,6 +586,7 @@ int poll_add_issue(IoKiocb* req, unsigned) {
     req_set_res(req, static_cast<int>(mask), 0);
     return kIouOk;
   }
+  pe.uring_wake = pe.multishot && is_ring_eventfd(req->ctx, req->os_fd);
   if (!arm(req)) {
     req_set_fail(req);
     req_set_res(req, -EBADF, 0);
@@ -535,7 +597,8 @@ int poll_add_issue(IoKiocb* req, unsigned) {
   if (mask) {
     PollService& ps = PollService::get();
     core::LockGuard lock(ps.mu);
-    if (pe.state.load(std::memory_order_relaxed) == kPollArmed) ps.queue_mshot_locked(req, mask);
+    if (pe.state.load(std::memory_order_relaxed) == kPollArmed)
+      ps.queue_mshot_locked(req, mask, true);
   }
   return kIouIssueSkipComplete;
 }
@@ -566,8 +629,12 @@ int poll_remove_issue(IoKiocb* req, unsigned) {
   {
     core::LockGuard lock(ps.mu);
     target = ps.find_by_data_locked(ctx, p.old_user_data);
-    if (target && target->poll.tw_queued.load(std::memory_order_relaxed)) {
-      // io_poll_disarm: its task work owns it; it stays armed.
+    if (target && target->poll.tw_queued.load(std::memory_order_relaxed) &&
+        target->poll.tw_at_arm) {
+      // io_poll_disarm: its task work owns it; it stays armed. Only for
+      // work queued when it was armed: the poll thread's may come from a
+      // wakeup the kernel would have handled before this request, and an
+      // -EALREADY there would leave the poll armed where it ends.
       req_set_fail(req);
       req_set_res(req, -EALREADY, 0);
       return kIouOk;
@@ -575,7 +642,9 @@ int poll_remove_issue(IoKiocb* req, unsigned) {
     if (target && (p.flags & (IORING_POLL_UPDATE_EVENTS | IORING_POLL_UPDATE_USER_DATA))) {
       if (p.flags & IORING_POLL_UPDATE_EVENTS) {
         target->poll.events = p.new_events;
+        ps.count_oneshot(target, -1);
         target->poll.multishot = p.flags & IORING_POLL_ADD_MULTI;
+        ps.count_oneshot(target, 1);
         ps.rearm_locked(target);
       }
       if (p.flags & IORING_POLL_UPDATE_USER_DATA) {

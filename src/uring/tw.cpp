@@ -14,6 +14,7 @@ namespace iostack::uring {
 
 namespace {
 thread_local IoRingCtx* t_running_ctx = nullptr;
+thread_local bool t_in_eventfd_wake = false;
 
 void tw_work_fn(IoWqWork* work) {
   auto* ctx = static_cast<IoRingCtx*>(const_cast<void*>(work->owner));
@@ -48,11 +49,21 @@ void tw_init(IoRingCtx* ctx) {
 // a waiter are told when the list stops being empty.
 static void local_work_added(IoRingCtx* ctx) {
   if (ctx->flags & IORING_SETUP_TASKRUN_FLAG) flags_or(ctx->rings->sq_flags, IORING_SQ_TASKRUN);
-  ctx->completion_lock.lock();
-  if (ctx->evfd >= 0) eventfd_signal(ctx);
-  ctx->completion_lock.unlock();
+  if (t_in_eventfd_wake) {
+    // eventfd_signal_allowed() is false inside the eventfd's own wakeup:
+    // the kernel signals later (io_eventfd_do_signal by RCU), here once
+    // the task work has run.
+    ctx->evfd_signal_deferred.store(true, std::memory_order_relaxed);
+  } else {
+    ctx->completion_lock.lock();
+    if (ctx->evfd >= 0) eventfd_signal(ctx);
+    ctx->completion_lock.unlock();
+  }
   ctx->cq_wait.wake();
 }
+
+EventfdWakeScope::EventfdWakeScope(bool on) : prev_(t_in_eventfd_wake) { t_in_eventfd_wake = on; }
+EventfdWakeScope::~EventfdWakeScope() { t_in_eventfd_wake = prev_; }
 
 bool tw_pending(IoRingCtx* ctx) { return ctx->tw_head.load(std::memory_order_acquire) != nullptr; }
 
@@ -114,6 +125,11 @@ bool tw_run(IoRingCtx* ctx) {
     }
     if (bdev) issue_bdev_list(bdev);
     ran = true;
+  }
+  if (ctx->evfd_signal_deferred.exchange(false, std::memory_order_relaxed)) {
+    ctx->completion_lock.lock();
+    if (ctx->evfd >= 0) eventfd_signal(ctx);
+    ctx->completion_lock.unlock();
   }
   return ran;
 }

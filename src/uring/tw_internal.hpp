@@ -18,6 +18,19 @@ class RunningCtxScope {
   IoRingCtx* prev_;
 };
 
+// Marks the calling thread as handling a wakeup of its ring's registered
+// eventfd, during which queuing DEFER_TASKRUN work does not signal it.
+class EventfdWakeScope {
+ public:
+  explicit EventfdWakeScope(bool on);
+  ~EventfdWakeScope();
+  EventfdWakeScope(const EventfdWakeScope&) = delete;
+  EventfdWakeScope& operator=(const EventfdWakeScope&) = delete;
+
+ private:
+  bool prev_;
+};
+
 void tw_init(IoRingCtx* ctx);
 
 }  // namespace iostack::uring

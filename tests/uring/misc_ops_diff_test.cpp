@@ -450,5 +450,35 @@ TEST(UringMiscOpsDiff, DeferTaskrunHoldsWorkerCompletionsUntilGetevents) {
       8, params);
 }
 
+// A read of the ring's own eventfd on a DEFER_TASKRUN ring: the CQE that
+// signals it wakes the read, whose retry is queued as task work, which
+// signals the eventfd only later (eventfd_signal_allowed() is false inside
+// the eventfd's wakeup): the read sees 1 (liburing's eventfd-disable).
+TEST(UringMiscOpsDiff, DeferTaskrunReadOfTheRingsEventfdSeesOneSignal) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params params{};
+  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> out;
+        const int efd = eventfd(0, EFD_CLOEXEC);
+        out.push_back(Cqe{100, r.reg(IORING_REGISTER_EVENTFD, const_cast<int*>(&efd), 1), 0});
+        std::uint64_t value = 0;
+        iovec iov{&value, sizeof(value)};
+        prep(r.sqe(), IORING_OP_READV, efd, &iov, 1, 0, 1);
+        EXPECT_EQ(1, r.submit(0));
+        prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 2);
+        EXPECT_EQ(1, r.submit(0));
+        auto c = r.wait(2);
+        sort_by_user_data(&c);
+        append(&out, c);
+        out.push_back(Cqe{101, static_cast<int>(value), 0});
+        r.exit();
+        ::close(efd);
+        return out;
+      },
+      8, params);
+}
+
 }  // namespace
 }  // namespace uring_test

@@ -4,6 +4,7 @@
 // that find the CQ ring full (they end, their last CQE without F_MORE).
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include "ring_harness.hpp"
@@ -113,6 +114,58 @@ TEST(UringMshotDiff, DeferTaskrunMultishotPollFoldsWakeups) {
         return out;
       },
       8, defer_params());
+}
+
+// A one-shot poll completes when its descriptor becomes ready: by the next
+// wait at the latest, whenever iostack's poll thread gets to it.
+TEST(UringMshotDiff, OneShotPollIsCompleteByTheNextWait) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> out;
+        int p[2];
+        EXPECT_EQ(0, pipe2(p, O_CLOEXEC | O_NONBLOCK));
+        io_uring_sqe* s = r.sqe();
+        prep(s, IORING_OP_POLL_ADD, p[0], nullptr, 0, 0, 1);
+        s->poll32_events = POLLIN;
+        EXPECT_EQ(1, r.submit(0));
+        EXPECT_EQ(1, write(p[1], "x", 1));
+        out.push_back(Cqe{100, r.enter(0, 0, IORING_ENTER_GETEVENTS), 0});
+        out.push_back(Cqe{101, static_cast<int>(r.cq_ready()), 0});
+        append(&out, r.wait(1));
+        ::close(p[0]);
+        ::close(p[1]);
+        return out;
+      },
+      8);
+}
+
+// A multishot poll of the ring's own registered eventfd is woken by the
+// ring's CQE posting, which makes it one-shot (liburing's evloop).
+TEST(UringMshotDiff, MultishotPollOfTheRingsEventfdEndsAtItsWakeup) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> out;
+        const int efd = eventfd(0, EFD_CLOEXEC);
+        out.push_back(Cqe{100, r.reg(IORING_REGISTER_EVENTFD, const_cast<int*>(&efd), 1), 0});
+        io_uring_sqe* s = r.sqe();
+        prep(s, IORING_OP_POLL_ADD, efd, nullptr, IORING_POLL_ADD_MULTI, 0, 1);
+        s->poll32_events = POLLIN;
+        EXPECT_EQ(1, r.submit(0));
+        prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 2);
+        EXPECT_EQ(1, r.submit(0));
+        auto c = r.wait(2);
+        sort_by_user_data(&c);
+        append(&out, c);
+        // Nothing more: the poll has ended.
+        poll_remove(r, 1, 3);
+        append(&out, submit_wait(r, 1));
+        r.exit();
+        ::close(efd);
+        return out;
+      },
+      8);
 }
 
 // A multishot poll whose event finds the CQ ring full ends: its CQE, without
