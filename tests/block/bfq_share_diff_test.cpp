@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -348,11 +349,21 @@ TEST(BfqShareDiff, SharesOfServiceMatchTheKernel) {
   std::string why;
   if (!host.setup(&why)) GTEST_SKIP() << why;
   for (const Scenario& sc : kScenarios) {
-    const Result kernel = host.run_kernel(sc);
-    ASSERT_GT(kernel.bytes[0] + kernel.bytes[1], 0u) << sc.name << ": the kernel's readers failed";
-    ASSERT_TRUE(host.join_cgroup());
-    const Result ours = run_iostack(host, sc);
-    host.leave_cgroup();
+    // Both sides depend on how soon a reader runs again after its read
+    // completes; on a loaded machine one pair can stray, so a scenario out of
+    // tolerance is run once more (both sides) before it counts.
+    Result kernel, ours;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      kernel = host.run_kernel(sc);
+      ASSERT_GT(kernel.bytes[0] + kernel.bytes[1], 0u)
+          << sc.name << ": the kernel's readers failed";
+      ASSERT_TRUE(host.join_cgroup());
+      ours = run_iostack(host, sc);
+      host.leave_cgroup();
+      if (std::abs(ours.share() - kernel.share()) <= sc.tolerance) break;
+      std::printf("%s: out of tolerance (kernel %.1f%%, iostack %.1f%%), once more\n", sc.name,
+                  100 * kernel.share(), 100 * ours.share());
+    }
     std::printf(
         "%s\n  kernel:  %s %.1f%% (%lu MiB, %lu reads)  %s %.1f%% (%lu MiB, %lu reads)\n"
         "  iostack: %s %.1f%% (%lu MiB, %lu reads)  %s %.1f%% (%lu MiB, %lu reads)\n",
