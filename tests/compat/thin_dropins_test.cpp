@@ -71,7 +71,7 @@ const std::set<std::string> kCApi = {
     "iostack_ring_get_events", "iostack_ring_peek_batch_cqe", "iostack_ring_wait_cqes",
     "iostack_ring_submit_and_wait_timeout", "iostack_ring_wait_cqe_timeout",
     "iostack_ring_sqring_wait", "iostack_ring_thread_counters", "iostack_ring_close_ring_fd",
-    "iostack_ring_register",
+    "iostack_ring_register", "iostack_ring_wait_min_timeout",
     // core/uaccess_hook.h, for the shim's SIGSEGV/SIGBUS dispatcher.
     "iostack_uaccess_init", "iostack_uaccess_deliver"};
 
