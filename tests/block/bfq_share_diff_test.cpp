@@ -37,61 +37,17 @@
 #include "block/blk_mq.hpp"
 #include "dev/device.hpp"
 #include "task/ioprio.hpp"
+#include "throttled_loop.hpp"
 
 namespace iostack::block::test {
 namespace {
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kBlkioRoot = "/sys/fs/cgroup/blkio";
 constexpr std::uint64_t kFileBytes = 256u << 20;
 constexpr std::uint64_t kHalf = kFileBytes / 2;
 constexpr std::uint64_t kBps = 20u << 20;
 constexpr auto kRunTime = std::chrono::seconds(6);
-
-std::string sh(const std::string& cmd, int* status = nullptr) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[256];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  const int st = pclose(p);
-  if (status) *status = st;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
-
-std::string read_line(const fs::path& p) {
-  std::ifstream in(p);
-  std::string s;
-  std::getline(in, s);
-  return s;
-}
-
-bool write_file(const fs::path& p, const std::string& v) {
-  std::ofstream out(p);
-  out << v;
-  out.flush();
-  return static_cast<bool>(out);
-}
-
-// Every thread of this process under `policy`: real-time readers (and, on
-// iostack, its loop workers and timer thread) keep a loaded machine's
-// scheduling delays out of the think times bfq measures.
-bool set_policy_all_threads(int policy) {
-  sched_param sp{};
-  sp.sched_priority = policy == SCHED_FIFO ? 10 : 0;
-  bool ok = true;
-  if (DIR* d = opendir("/proc/self/task")) {
-    while (dirent* e = readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      ok = sched_setscheduler(std::atoi(e->d_name), policy, &sp) == 0 && ok;
-    }
-    closedir(d);
-  }
-  return ok;
-}
 
 // One reader: its priority, read size and pattern, in half `half` of the device.
 struct ReaderSpec {
@@ -140,78 +96,17 @@ struct Result {
   }
 };
 
-// The file, the throttling cgroup and the kernel's loop device with bfq.
-class Host {
+// The throttled loop device with bfq, and the kernel's side of a scenario.
+class Host : public ThrottledLoop {
  public:
   bool setup(std::string* why) {
-    if (geteuid() != 0) return *why = "needs root for loop devices and cgroups", false;
-    if (!fs::exists(fs::path(kBlkioRoot) / "blkio.throttle.read_bps_device"))
-      return *why = "no cgroup v1 blkio throttling at /sys/fs/cgroup/blkio", false;
-    char name[] = "/var/tmp/iostack-bfqshare-XXXXXX";
-    const int fd = mkstemp(name);
-    if (fd < 0) return *why = "cannot create a file in /var/tmp", false;
-    file_ = name;
-    // Real data: reads of holes would never reach the disk and its throttle.
-    constexpr std::uint32_t kChunk = 1u << 20;
-    void* buf = nullptr;
-    if (posix_memalign(&buf, 4096, kChunk) != 0) return *why = "out of memory", false;
-    std::memset(buf, 0x5a, kChunk);
-    bool ok = true;
-    for (std::uint64_t off = 0; ok && off < kFileBytes; off += kChunk)
-      ok = pwrite(fd, buf, kChunk, static_cast<off_t>(off)) == kChunk;
-    free(buf);
-    ok = ok && fsync(fd) == 0;
-    struct stat st {};
-    fstat(fd, &st);
-    close(fd);
-    if (!ok) return *why = "cannot write the backing file", false;
-    fs::path sysdev = "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" +
-                      std::to_string(minor(st.st_dev));
-    if (major(st.st_dev) == 0 || !fs::exists(sysdev))
-      return *why = "/var/tmp is not on a block device", false;
-    if (fs::exists(sysdev / "partition")) sysdev = fs::canonical(sysdev).parent_path();
-    const std::string disk_devt = read_line(sysdev / "dev");
-    cg_ = fs::path(kBlkioRoot) / ("iostack-bfqshare-" + std::to_string(getpid()));
-    std::error_code ec;
-    fs::create_directory(cg_, ec);
-    if (ec) return *why = "cannot create a blkio cgroup", false;
-    if (!write_file(cg_ / "blkio.throttle.read_bps_device", disk_devt + " " + std::to_string(kBps)))
-      return *why = "cannot throttle " + disk_devt + " in a blkio cgroup", false;
-    int status = 0;
-    loop_ = sh("losetup --find --show --direct-io=on " + file_ + " 2>/dev/null", &status);
-    if (status != 0 || loop_.empty()) {
-      loop_.clear();
-      return *why = "losetup could not attach a loop device", false;
-    }
-    sys_ = fs::path("/sys/block") / fs::path(loop_).filename();
-    if (read_line(sys_ / "loop/dio") != "1")
-      return *why = "the loop device refused direct I/O on this file system", false;
-    if (!fresh_bfq()) return *why = "bfq is not available in this kernel", false;
-    return true;
-  }
-
-  ~Host() {
-    leave_cgroup();
-    if (!loop_.empty()) sh("losetup -d " + loop_);
-    if (!cg_.empty()) rmdir(cg_.c_str());
-    if (!file_.empty()) unlink(file_.c_str());
-  }
-
-  // A new bfq instance per scenario: no queue or peak rate carried over.
-  bool fresh_bfq() const {
-    write_file(sys_ / "queue/scheduler", "none");
-    return write_file(sys_ / "queue/scheduler", "bfq");
-  }
-
-  bool join_cgroup() const { return write_file(cg_ / "cgroup.procs", std::to_string(getpid())); }
-  void leave_cgroup() const {
-    write_file(fs::path(kBlkioRoot) / "cgroup.procs", std::to_string(getpid()));
+    return ThrottledLoop::setup("bfqshare", kFileBytes, kBps, "bfq", why);
   }
 
   // The two readers as processes on the kernel's loop device.
   Result run_kernel(const Scenario& sc) const {
     Result res;
-    if (!fresh_bfq()) return res;
+    if (!fresh_scheduler()) return res;  // no queue or peak rate carried over
     int start[2], result[2];
     if (pipe(start) != 0 || pipe(result) != 0) return res;
     pid_t pids[2];
@@ -222,8 +117,8 @@ class Host {
         close(result[0]);
         const ReaderSpec& spec = sc.r[i];
         void* buf = nullptr;
-        const bool joined = write_file(cg_ / "cgroup.procs", std::to_string(getpid()));
-        const int fd = open(loop_.c_str(), O_RDONLY | O_DIRECT);
+        const bool joined = join_cgroup();
+        const int fd = open(loop().c_str(), O_RDONLY | O_DIRECT);
         sched_param sp{};
         sp.sched_priority = 10;
         if (!joined || fd < 0 || posix_memalign(&buf, 4096, spec.bs) != 0 ||
@@ -257,12 +152,6 @@ class Host {
     for (pid_t p : pids) waitpid(p, nullptr, 0);
     return res;
   }
-
-  const std::string& file() const { return file_; }
-
- private:
-  std::string file_, loop_;
-  fs::path cg_, sys_;
 };
 
 // One reader on iostack's device: synchronous reads through submit_bio, as

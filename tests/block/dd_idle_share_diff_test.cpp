@@ -37,14 +37,13 @@
 #include "block/blk_mq.hpp"
 #include "dev/device.hpp"
 #include "task/ioprio.hpp"
+#include "throttled_loop.hpp"
 
 namespace iostack::block::test {
 namespace {
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kBlkioRoot = "/sys/fs/cgroup/blkio";
 constexpr std::uint64_t kFileBytes = 128u << 20;
 constexpr std::uint32_t kIoBytes = 1u << 20;
 constexpr std::uint64_t kBps = 20u << 20;
@@ -52,53 +51,7 @@ constexpr std::uint64_t kBps = 20u << 20;
 // prio_aging_expire (10 s), so aging plays no part.
 constexpr auto kRunTime = std::chrono::seconds(8);
 
-std::string sh(const std::string& cmd, int* status = nullptr) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[256];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  const int st = pclose(p);
-  if (status) *status = st;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
-
-std::string read_line(const fs::path& p) {
-  std::ifstream in(p);
-  std::string s;
-  std::getline(in, s);
-  return s;
-}
-
-bool write_file(const fs::path& p, const std::string& v) {
-  std::ofstream out(p);
-  out << v;
-  out.flush();
-  return static_cast<bool>(out);
-}
-
 int sys_ioprio_set(int prio) { return static_cast<int>(syscall(SYS_ioprio_set, 1, 0, prio)); }
-
-// Every thread of this process (and the threads they start) under `policy`.
-// The readers run SCHED_FIFO on both sides: the kernel finishes a request in
-// interrupt context and the woken reader preempts whatever the machine is
-// busy with, so the best-effort reader's gap between two reads stays short
-// however loaded the machine is. iostack's drivers and timers are threads;
-// real-time they are as prompt.
-bool set_policy_all_threads(int policy) {
-  sched_param sp{};
-  sp.sched_priority = policy == SCHED_FIFO ? 10 : 0;
-  bool ok = true;
-  if (DIR* d = opendir("/proc/self/task")) {
-    while (dirent* e = readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      ok = sched_setscheduler(std::atoi(e->d_name), policy, &sp) == 0 && ok;
-    }
-    closedir(d);
-  }
-  return ok;
-}
 
 struct Shares {
   std::uint64_t be = 0;
@@ -111,69 +64,11 @@ std::ostream& operator<<(std::ostream& os, const Shares& s) {
             << s.idle_pct() << "%)";
 }
 
-// The file, the cgroup and the kernel's loop device.
-class Host {
+// The throttled loop device with mq-deadline, and the kernel's side.
+class Host : public ThrottledLoop {
  public:
   bool setup(std::string* why) {
-    if (geteuid() != 0) return *why = "needs root for loop devices and cgroups", false;
-    if (!fs::exists(fs::path(kBlkioRoot) / "blkio.throttle.read_bps_device"))
-      return *why = "no cgroup v1 blkio throttling at /sys/fs/cgroup/blkio", false;
-    char name[] = "/var/tmp/iostack-ddshare-XXXXXX";
-    const int fd = mkstemp(name);
-    if (fd < 0) return *why = "cannot create a file in /var/tmp", false;
-    file_ = name;
-    // Real data: reads of holes would never reach the disk and its throttle.
-    void* buf = nullptr;
-    posix_memalign(&buf, 4096, kIoBytes);
-    std::memset(buf, 0x5a, kIoBytes);
-    bool ok = true;
-    for (std::uint64_t off = 0; ok && off < kFileBytes; off += kIoBytes)
-      ok = pwrite(fd, buf, kIoBytes, static_cast<off_t>(off)) == kIoBytes;
-    free(buf);
-    ok = ok && fsync(fd) == 0;
-    struct stat st {};
-    fstat(fd, &st);
-    close(fd);
-    if (!ok) return *why = "cannot write the backing file", false;
-    // The whole disk under /var/tmp: throttling rules live on disks.
-    fs::path sysdev = "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" +
-                      std::to_string(minor(st.st_dev));
-    if (major(st.st_dev) == 0 || !fs::exists(sysdev))
-      return *why = "/var/tmp is not on a block device", false;
-    if (fs::exists(sysdev / "partition")) sysdev = fs::canonical(sysdev).parent_path();
-    disk_devt_ = read_line(sysdev / "dev");
-    cg_ = fs::path(kBlkioRoot) / ("iostack-ddshare-" + std::to_string(getpid()));
-    std::error_code ec;
-    fs::create_directory(cg_, ec);
-    if (ec) return *why = "cannot create a blkio cgroup", false;
-    if (!write_file(cg_ / "blkio.throttle.read_bps_device",
-                    disk_devt_ + " " + std::to_string(kBps)))
-      return *why = "cannot throttle " + disk_devt_ + " in a blkio cgroup", false;
-    int status = 0;
-    loop_ = sh("losetup --find --show --direct-io=on " + file_ + " 2>/dev/null", &status);
-    if (status != 0 || loop_.empty()) {
-      loop_.clear();
-      return *why = "losetup could not attach a loop device", false;
-    }
-    const fs::path sys = fs::path("/sys/block") / fs::path(loop_).filename();
-    write_file(sys / "queue/scheduler", "none");
-    if (!write_file(sys / "queue/scheduler", "mq-deadline"))
-      return *why = "mq-deadline is not available in this kernel", false;
-    if (read_line(sys / "loop/dio") != "1")
-      return *why = "the loop device refused direct I/O on this file system", false;
-    return true;
-  }
-
-  ~Host() {
-    leave_cgroup();
-    if (!loop_.empty()) sh("losetup -d " + loop_);
-    if (!cg_.empty()) rmdir(cg_.c_str());
-    if (!file_.empty()) unlink(file_.c_str());
-  }
-
-  bool join_cgroup() const { return write_file(cg_ / "cgroup.procs", std::to_string(getpid())); }
-  void leave_cgroup() const {
-    write_file(fs::path(kBlkioRoot) / "cgroup.procs", std::to_string(getpid()));
+    return ThrottledLoop::setup("ddshare", kFileBytes, kBps, "mq-deadline", why);
   }
 
   // The two readers as processes on the kernel's loop device.
@@ -191,8 +86,8 @@ class Host {
         close(start[1]);
         close(result[0]);
         char c;
-        const bool joined = write_file(cg_ / "cgroup.procs", std::to_string(getpid()));
-        const int fd = open(loop_.c_str(), O_RDONLY | O_DIRECT);
+        const bool joined = join_cgroup();
+        const int fd = open(loop().c_str(), O_RDONLY | O_DIRECT);
         sched_param sp{};
         sp.sched_priority = 10;
         if (!joined || fd < 0 || sys_ioprio_set(prios[i]) != 0 ||
@@ -223,12 +118,6 @@ class Host {
     free(buf);
     return s;
   }
-
-  const std::string& file() const { return file_; }
-
- private:
-  std::string file_, loop_, disk_devt_;
-  fs::path cg_;
 };
 
 // One reader on iostack's device: synchronous 1 MiB reads through
