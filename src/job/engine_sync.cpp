@@ -31,10 +31,13 @@ int SyncEngine::init(const EngineSetup& s, std::string* err) {
 
 void SyncEngine::end(void* priv, long res) {
   auto* self = static_cast<SyncEngine*>(priv);
+  // Read before the store: once the waiter sees it, the engine may be gone.
+  VirtualTime* const vt = self->vt_;
+  const int vt_id = self->vt_id_;
   self->res_ = res;
   self->done_.store(1, std::memory_order_release);
-  if (self->vt_)
-    self->vt_->wake(self->vt_id_);
+  if (vt)
+    vt->wake(vt_id);
   else
     self->done_.notify_one();
 }
