@@ -351,7 +351,10 @@ void queue_iowq(IoKiocb* req) {
     return;
   }
   const IoOpDef* def = op_def(req->opcode);
-  if (req->file_assigned && def->needs_file) hold_file(req);
+  // A forced-async request gets its file on the worker, as the kernel's
+  // io_wq_submit_work assigns it there; others were issued once already.
+  if (req->file_assigned && def->needs_file && !def->force_async && !(req->flags & kReqForceAsync))
+    hold_file(req);
   std::uint32_t wflags = 0;
   if (def->unbound_nonreg_file && def->needs_file) {
     if (assign_file(req, def, in_submit_of(ctx) ? static_cast<unsigned>(kIssueLocked) : 0u) &&
