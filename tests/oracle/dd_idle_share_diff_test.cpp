@@ -199,7 +199,7 @@ TEST(DdIdleShareDiff, IdleReaderShareMatchesKernel) {
   // tick grid, 3-13%). One 1 MiB read is 0.6%. On a loaded machine the
   // kernel's own figure can stray (its loop workers run late); an
   // out-of-tolerance pair is run once more before it counts.
-  constexpr double kTolerance = 8.0;
+  constexpr double kTolerance = 10.0;
   Shares kernel, ours;
   for (int attempt = 0; attempt < 2; ++attempt) {
     kernel = host.run_kernel();
