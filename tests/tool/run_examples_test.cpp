@@ -144,9 +144,8 @@ TEST(ExamplesPlot, SchedulerComparisonCharts) {
   }
   for (const char* c : {"clat_cdf.svg", "iops.svg", "bw.svg"}) {
     const std::string svg = slurp(dir + "/" + c);
-    for (const char* l :
-         {"none: random read", "mq-deadline: random read", "kyber: sequential read",
-          "bfq: random read"})
+    for (const char* l : {"none: random read", "mq-deadline: random read", "kyber: sequential read",
+                          "bfq: random read"})
       EXPECT_NE(svg.find(l), std::string::npos) << c << ": " << l;
   }
   EXPECT_NE(slurp(dir + "/inflight.svg").find("kyber: sda in flight (device)"), std::string::npos);
