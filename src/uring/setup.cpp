@@ -249,9 +249,9 @@ void ring_destroy(IoRingCtx* ctx) {
   }
   for (;;) {
     tw_run(ctx);
-    if (ctx->nr_live.load(std::memory_order_acquire) == 0 && !tw_pending(ctx)) break;
+    if (ctx->nr_live() == 0 && !tw_pending(ctx)) break;
     const std::uint32_t seq = ctx->cq_wait.prepare();
-    if (ctx->nr_live.load(std::memory_order_acquire) != 0 && !tw_pending(ctx)) {
+    if (ctx->nr_live() != 0 && !tw_pending(ctx)) {
       const struct timespec ts = core::futex_deadline_after(0, 10 * 1000 * 1000);
       ctx->cq_wait.sleep(seq, &ts);
     }
