@@ -54,6 +54,14 @@ int main(int argc, char** argv) {
   replay_log->add_option("--end-mark", end_mark, "stop after the mark with this text");
   replay_log->add_flag("--list", list, "print the log's entries instead");
 
+  std::string files_image, files_dir;
+  auto* dir_files = app.add_subcommand(
+      "dir-files", "Write the files of an `exec --map DIR/=SPEC` device image into a directory");
+  dir_files->add_option("image", files_image, "the device image (a log replay, a crash state)")
+      ->required();
+  dir_files->add_option("dir", files_dir, "the directory to write (its files are replaced)")
+      ->required();
+
   auto* exec = app.add_subcommand(
       "exec",
       "Run a program on iostack's io_uring and AIO: [--uring|--aio|--all] [--stats] -- PROG "
@@ -74,6 +82,7 @@ int main(int argc, char** argv) {
   if (plot->parsed()) return iostack::tool::cmd_plot(plot->remaining());
   if (devices->parsed()) return iostack::tool::cmd_devices(specs);
   if (queue->parsed()) return iostack::tool::cmd_queue(qargs);
+  if (dir_files->parsed()) return iostack::tool::cmd_dir_files(files_image, files_dir);
   if (replay_log->parsed())
     return iostack::tool::cmd_replay_log(log_path, replay_path, limit, end_mark, list);
   return 1;

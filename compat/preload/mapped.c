@@ -2,7 +2,9 @@
  * iostack devices: open/openat/creat of a mapped path opens the device
  * (iostack/map.h), and read/write/pread/pwrite/readv/writev/preadv/pwritev,
  * lseek, fsync/fdatasync/sync_file_range, fallocate/ftruncate and fstat on
- * such a descriptor are served there. libc's wrappers are interposed: a
+ * such a descriptor are served there. In a mapped directory (--map DIR/=SPEC)
+ * rename/renameat/renameat2 and unlink are the directory's, and fsync of
+ * the directory's own descriptor makes its names durable. libc's wrappers are interposed: a
  * program that makes these system calls with its own `syscall` instruction
  * reaches the kernel (its io_uring and AIO calls are trapped as ever).
  * Without --map every call goes straight on to libc. */
@@ -31,7 +33,10 @@ void mapped_init(void) {
   if (map_on) atexit(iostack_map_exit);
 }
 
-static int mine(int fd) { return map_on && fd >= 0 && iostack_map_fd(fd); }
+/* A mapped file's descriptor; a mapped directory's (only its fsync is
+ * iostack's) is `mine_any`. */
+static int mine(int fd) { return map_on && fd >= 0 && iostack_map_fd(fd) == 1; }
+static int mine_any(int fd) { return map_on && fd >= 0 && iostack_map_fd(fd) != 0; }
 
 typedef int (*openat_fn)(int, const char*, int, ...);
 static openat_fn real_openat;
@@ -102,6 +107,25 @@ SHIM_EXPORT int unlinkat(int dirfd, const char* path, int flags) {
   return real_unlinkat(dirfd, path, flags);
 }
 SHIM_EXPORT int unlink(const char* path) { return unlinkat(AT_FDCWD, path, 0); }
+
+typedef int (*renameat2_fn)(int, const char*, int, const char*, unsigned);
+static renameat2_fn real_renameat2;
+
+SHIM_EXPORT int renameat2(int olddirfd, const char* oldpath, int newdirfd, const char* newpath,
+                          unsigned flags) {
+  if (map_on) {
+    const int r = iostack_map_rename(olddirfd, oldpath, newdirfd, newpath, flags);
+    if (r != IOSTACK_MAP_NOT_MINE) return (int)shim_result(r);
+  }
+  SHIM_RESOLVE(real_renameat2, "renameat2");
+  return real_renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
+}
+SHIM_EXPORT int renameat(int olddirfd, const char* oldpath, int newdirfd, const char* newpath) {
+  return renameat2(olddirfd, oldpath, newdirfd, newpath, 0);
+}
+SHIM_EXPORT int rename(const char* oldpath, const char* newpath) {
+  return renameat2(AT_FDCWD, oldpath, AT_FDCWD, newpath, 0);
+}
 
 /* Each I/O call: the mapped file's, or libc's own. */
 #define REAL(type, name, ...) \
@@ -179,6 +203,18 @@ SHIM_EXPORT ssize_t pwritev64(int fd, const struct iovec* iov, int cnt, off_t of
   REAL(prwv_fn, "pwritev64", fd, iov, cnt, off);
 }
 
+/* The data is not in the real file: programs copying with copy_file_range
+ * fall back to read and write on EXDEV, as across file systems. */
+typedef ssize_t (*cfr_fn)(int, off_t*, int, off_t*, size_t, unsigned);
+SHIM_EXPORT ssize_t copy_file_range(int in, off_t* in_off, int out, off_t* out_off, size_t n,
+                                    unsigned flags) {
+  if (mine(in) || mine(out)) {
+    errno = EXDEV;
+    return -1;
+  }
+  REAL(cfr_fn, "copy_file_range", in, in_off, out, out_off, n, flags);
+}
+
 typedef off_t (*lseek_fn)(int, off_t, int);
 int __fxstat(int ver, int fd, struct stat* st);
 int __fxstat64(int ver, int fd, struct stat64* st);
@@ -193,11 +229,11 @@ SHIM_EXPORT off_t lseek64(int fd, off_t off, int whence) {
 
 typedef int (*fsync_fn)(int);
 SHIM_EXPORT int fsync(int fd) {
-  if (mine(fd)) return (int)shim_result(iostack_map_fsync(fd, 0));
+  if (mine_any(fd)) return (int)shim_result(iostack_map_fsync(fd, 0));
   REAL(fsync_fn, "fsync", fd);
 }
 SHIM_EXPORT int fdatasync(int fd) {
-  if (mine(fd)) return (int)shim_result(iostack_map_fsync(fd, 1));
+  if (mine_any(fd)) return (int)shim_result(iostack_map_fsync(fd, 1));
   REAL(fsync_fn, "fdatasync", fd);
 }
 

@@ -1,6 +1,7 @@
-// The C API of include/iostack/map.h: the mapped files of this process, the
-// descriptors open on them (each with its file position, shared by dups as
-// one struct file is), and the power switch of `iostack exec --powercut`.
+// The C API of include/iostack/map.h: the mapped files and directories of
+// this process, the descriptors open on them (each with its file position,
+// shared by dups as one struct file is), and the power switch of `iostack
+// exec --powercut`.
 // One lock serialises the calls on mapped files: the model is of what
 // reaches the device, not of concurrency.
 #include <fcntl.h>
@@ -24,14 +25,17 @@
 #include "dev/device.hpp"
 #include "dev/target.hpp"
 #include "iostack/map.h"
+#include "map/mapfs.hpp"
 #include "map/page_cache.hpp"
 
 namespace iostack::map {
 namespace {
 
 struct OpenFile {  // struct file of a mapped path
-  MappedFile* m;
+  MappedFile* m;   // null for a mapped directory itself
   int flags;
+  MapDir* dir = nullptr;  // the directory of a file in one, or the directory
+  int ino = 0;            // the file's inode in `dir`
   std::uint64_t pos = 0;
   int refs = 1;
 };
@@ -46,6 +50,7 @@ struct Switch {
 // back here through the shim.
 std::recursive_mutex mu;
 std::vector<MappedFile*> files;  // never freed: the process may end at any call
+std::vector<MapDir*> dirs;
 std::unordered_map<int, OpenFile*> fds;
 // Which descriptors are mapped, read without the lock: the shim asks on
 // every read and write of the process, the engine's own threads included,
@@ -67,6 +72,8 @@ int raw_open(const char* path, int flags, unsigned mode) {
   return static_cast<int>(::syscall(SYS_openat, AT_FDCWD, path, flags, mode));
 }
 void raw_close(int fd) { ::syscall(SYS_close, fd); }
+// -errno on failure.
+int raw_call(long r) { return r < 0 ? -errno : static_cast<int>(r); }
 
 // The device that holds what survives a power cut: the one below the first
 // write cache down the stack, or the top one when there is none.
@@ -75,6 +82,11 @@ dev::BlockDevice* durable_device(dev::BlockDevice* d) {
     if (x->target() && std::strcmp(x->target()->name(), "wcache") == 0) return x->lower();
   return d;
 }
+
+// A log-writes target down the stack records its entry count in its super
+// block only at a mark (or FUA); the devices are never torn down, so the
+// end of the run is marked as the target's destructor would.
+void mark_end(dev::BlockDevice* d) { d->message({"mark", "dm-log-writes-end"}, nullptr); }
 
 // Writes the first `size` bytes of `d` to `image`.
 void save_image(dev::BlockDevice* d, const std::string& image, std::uint64_t size) {
@@ -136,12 +148,23 @@ void save_image(dev::BlockDevice* d, const std::string& image, std::uint64_t siz
       stderr, "iostack exec: power cut after %llu write calls, %llu block writes, %llu fsyncs\n",
       static_cast<unsigned long long>(counts.calls), static_cast<unsigned long long>(counts.writes),
       static_cast<unsigned long long>(counts.fsyncs));
+  for (MappedFile* m : files) mark_end(m->device());
+  for (MapDir* d : dirs) mark_end(d->device());
   for (MappedFile* m : files) {
     std::string res;
     m->device()->message({"powercut"}, &res);  // -EINVAL without a write cache
   }
+  for (MapDir* d : dirs) {
+    std::string res;
+    d->device()->message({"powercut"}, &res);
+  }
   for (MappedFile* m : files)
     if (!m->image().empty()) save_image(durable_device(m->device()), m->image(), m->durable_size());
+  for (MapDir* d : dirs) {
+    std::string err;
+    if (!d->image().empty() && !d->extract(durable_device(d->device()), d->image(), &err))
+      std::fprintf(stderr, "iostack exec: --image %s/: %s\n", d->path().c_str(), err.c_str());
+  }
   ::syscall(SYS_kill, ::getpid(), SIGKILL);
   for (;;) pause();
 }
@@ -162,6 +185,14 @@ extern "C" IOSTACK_API void iostack_map_exit(void) {
     for (MappedFile* m : files) {
       m->fsync();
       if (!m->image().empty()) save_image(m->device(), m->image(), m->size());
+    }
+    for (MappedFile* m : files) mark_end(m->device());
+    for (MapDir* d : dirs) {
+      d->sync_all();
+      mark_end(d->device());
+      std::string err;
+      if (!d->image().empty() && !d->extract(d->device(), d->image(), &err))
+        std::fprintf(stderr, "iostack exec: --image %s/: %s\n", d->path().c_str(), err.c_str());
     }
   }).join();
 }
@@ -221,8 +252,24 @@ bool parse_powercut(const std::string& s, Switch* out) {
   return any;
 }
 
+// `path` made absolute, with "." components and repeated or trailing
+// slashes gone (".." is left as it is).
+std::string normalize(const std::string& path) {
+  std::string out;
+  std::size_t at = 0;
+  while (at < path.size()) {
+    std::size_t slash = path.find('/', at);
+    if (slash == std::string::npos) slash = path.size();
+    const std::string part = path.substr(at, slash - at);
+    at = slash + 1;
+    if (part.empty() || part == ".") continue;
+    out += "/" + part;
+  }
+  return out.empty() ? "/" : out;
+}
+
 std::string absolute(int dirfd, const char* path) {
-  if (path[0] == '/') return path;
+  if (path[0] == '/') return normalize(path);
   std::string base;
   if (dirfd == AT_FDCWD) {
     char buf[4096];
@@ -235,9 +282,26 @@ std::string absolute(int dirfd, const char* path) {
     if (n <= 0) return {};
     base.assign(buf, static_cast<std::size_t>(n));
   }
-  std::string p = path;
-  while (p.rfind("./", 0) == 0) p.erase(0, 2);
-  return base + "/" + p;
+  return normalize(base + "/" + path);
+}
+
+// The mapped directory `path` is in (`name` its name there) or is (`name`
+// empty); null for other paths.
+MapDir* find_dir(int dirfd, const char* path, std::string* name) {
+  if (dirs.empty() || !path || !*path) return nullptr;
+  const std::string abs = absolute(dirfd, path);
+  for (MapDir* d : dirs) {
+    if (abs == d->path()) {
+      name->clear();
+      return d;
+    }
+    if (abs.size() > d->path().size() + 1 && abs.rfind(d->path() + "/", 0) == 0 &&
+        abs.find('/', d->path().size() + 1) == std::string::npos) {
+      *name = abs.substr(d->path().size() + 1);
+      return d;
+    }
+  }
+  return nullptr;
 }
 
 MappedFile* find_path(int dirfd, const char* path) {
@@ -305,6 +369,23 @@ IOSTACK_API int iostack_map_init(void) {
                    spec.c_str(), err.c_str());
       return -EINVAL;
     }
+    if (t1 > 1 && line[t1 - 1] == '/') {  // DIR/: a directory of files
+      auto* d =
+          new MapDir(line.substr(0, t1 - 1), std::move(dev), line.substr(t2 + 1), 1 << 20, &counts);
+      if (const int e = d->init(&err)) {
+        std::fprintf(stderr, "iostack exec: --map %s: %s\n", line.substr(0, t1).c_str(),
+                     err.c_str());
+        return e;
+      }
+      // Its files exist on the real file system too, empty, for stat().
+      for (const std::string& n : d->names()) {
+        const int fd =
+            raw_open((d->path() + "/" + n).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0) raw_close(fd);
+      }
+      dirs.push_back(d);
+      continue;
+    }
     auto* m =
         new MappedFile(line.substr(0, t1), std::move(dev), line.substr(t2 + 1), 1 << 20, &counts);
     if (const int e = m->init()) {
@@ -322,11 +403,35 @@ IOSTACK_API int iostack_map_init(void) {
       cut();
     }).detach();
   }
-  return files.empty() ? 0 : 1;
+  return files.empty() && dirs.empty() ? 0 : 1;
 }
 
-IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigned /*mode*/) {
+IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigned mode) {
   std::lock_guard lk(mu);
+  std::string name;
+  if (MapDir* d = find_dir(dirfd, path, &name)) {
+    if (name.empty()) {  // the directory itself, for its fsync
+      const int fd = raw_call(::syscall(SYS_openat, AT_FDCWD, d->path().c_str(), flags, mode));
+      if (fd < 0) return fd;
+      fds[fd] = new OpenFile{nullptr, flags, d};
+      mark(fd, true);
+      return fd;
+    }
+    MappedFile* m = nullptr;
+    const int ino = d->open(name, flags, &m);
+    if (ino < 0) return ino;
+    // The descriptor is the real placeholder's: its inode is one per file
+    // for fstat, and POSIX locks on it behave as on the kernel.
+    const int fd = raw_call(::syscall(SYS_openat, AT_FDCWD, (d->path() + "/" + name).c_str(),
+                                      O_RDWR | O_CREAT | (flags & O_CLOEXEC), 0644));
+    if (fd < 0) {
+      d->release(ino);
+      return fd;
+    }
+    fds[fd] = new OpenFile{m, flags & ~O_DIRECT, d, ino};
+    mark(fd, true);
+    return fd;
+  }
   MappedFile* m = find_path(dirfd, path);
   if (!m) return IOSTACK_MAP_NOT_MINE;
   if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;  // it always exists
@@ -342,16 +447,39 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
 
 IOSTACK_API int iostack_map_unlink(int dirfd, const char* path) {
   std::lock_guard lk(mu);
+  std::string name;
+  if (MapDir* d = find_dir(dirfd, path, &name)) {
+    if (name.empty()) return IOSTACK_MAP_NOT_MINE;
+    if (const int e = d->unlink(name)) return e;
+    ::syscall(SYS_unlinkat, AT_FDCWD, (d->path() + "/" + name).c_str(), 0);
+    return 0;
+  }
   MappedFile* m = find_path(dirfd, path);
   if (!m) return IOSTACK_MAP_NOT_MINE;
   m->clear();
   return 0;
 }
 
-IOSTACK_API int iostack_map_fd(int fd) {
-  if (files.empty() || !is_marked(fd)) return 0;
+IOSTACK_API int iostack_map_rename(int olddirfd, const char* oldpath, int newdirfd,
+                                   const char* newpath, unsigned flags) {
   std::lock_guard lk(mu);
-  return find_fd(fd) != nullptr;
+  std::string from, to;
+  MapDir* a = find_dir(olddirfd, oldpath, &from);
+  MapDir* b = find_dir(newdirfd, newpath, &to);
+  if (!a && !b) return IOSTACK_MAP_NOT_MINE;
+  if (a != b) return -EXDEV;
+  if (from.empty() || to.empty()) return -EBUSY;  // the mapped directory itself
+  if (const int e = a->rename(from, to, flags)) return e;
+  ::syscall(SYS_renameat2, AT_FDCWD, (a->path() + "/" + from).c_str(), AT_FDCWD,
+            (a->path() + "/" + to).c_str(), 0);
+  return 0;
+}
+
+IOSTACK_API int iostack_map_fd(int fd) {
+  if ((files.empty() && dirs.empty()) || !is_marked(fd)) return 0;
+  std::lock_guard lk(mu);
+  const OpenFile* f = find_fd(fd);
+  return f ? (f->m ? 1 : 2) : 0;
 }
 
 IOSTACK_API ssize_t iostack_map_rw(int fd, int write, const struct iovec* iov, int iovcnt,
@@ -359,6 +487,7 @@ IOSTACK_API ssize_t iostack_map_rw(int fd, int write, const struct iovec* iov, i
   std::lock_guard lk(mu);
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
+  if (!f->m) return -EISDIR;
   const int acc = f->flags & O_ACCMODE;
   if (write ? acc == O_RDONLY : acc == O_WRONLY) return -EBADF;
   if (iovcnt < 0 || iovcnt > 1024) return -EINVAL;
@@ -380,6 +509,7 @@ IOSTACK_API int64_t iostack_map_lseek(int fd, int64_t offset, int whence) {
   std::lock_guard lk(mu);
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
+  if (!f->m) return -EISDIR;
   const auto size = static_cast<std::int64_t>(f->m->size());
   std::int64_t base;
   switch (whence) {
@@ -414,7 +544,7 @@ IOSTACK_API int iostack_map_fsync(int fd, int /*datasync*/) {
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
   before_fsync(&counts);
-  return f->m->fsync();
+  return f->m ? f->m->fsync() : f->dir->fsync();
 }
 
 IOSTACK_API int iostack_map_sync_file_range(int fd, int64_t offset, int64_t nbytes,
@@ -423,6 +553,7 @@ IOSTACK_API int iostack_map_sync_file_range(int fd, int64_t offset, int64_t nbyt
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
   if (offset < 0 || nbytes < 0 || (flags & ~7u)) return -EINVAL;
+  if (!f->m) return 0;
   if (!(flags & 2u /* SYNC_FILE_RANGE_WRITE */)) return 0;
   const std::uint64_t hi = nbytes ? static_cast<std::uint64_t>(offset + nbytes) : UINT64_MAX;
   return f->m->writeback(static_cast<std::uint64_t>(offset), hi);
@@ -432,6 +563,7 @@ IOSTACK_API int iostack_map_fallocate(int fd, int mode, int64_t offset, int64_t 
   std::lock_guard lk(mu);
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
+  if (!f->m) return -ENODEV;
   if (offset < 0 || len <= 0) return -EINVAL;
   if ((f->flags & O_ACCMODE) == O_RDONLY) return -EBADF;
   if (mode == 0x01 /* FALLOC_FL_KEEP_SIZE */) return 0;
@@ -443,6 +575,7 @@ IOSTACK_API int iostack_map_ftruncate(int fd, int64_t length) {
   std::lock_guard lk(mu);
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
+  if (!f->m) return -EINVAL;
   if (length < 0) return -EINVAL;
   if ((f->flags & O_ACCMODE) == O_RDONLY) return -EINVAL;
   return f->m->truncate(static_cast<std::uint64_t>(length));
@@ -451,11 +584,12 @@ IOSTACK_API int iostack_map_ftruncate(int fd, int64_t length) {
 IOSTACK_API int64_t iostack_map_size(int fd) {
   std::lock_guard lk(mu);
   OpenFile* f = find_fd(fd);
+  if (f && !f->m) return -EISDIR;
   return f ? static_cast<std::int64_t>(f->m->size()) : -EBADF;
 }
 
 IOSTACK_API void iostack_map_dup(int oldfd, int newfd) {
-  if (files.empty() || (!is_marked(oldfd) && !is_marked(newfd))) return;
+  if ((files.empty() && dirs.empty()) || (!is_marked(oldfd) && !is_marked(newfd))) return;
   std::lock_guard lk(mu);
   iostack_map_close(newfd);
   if (OpenFile* f = find_fd(oldfd)) {
@@ -466,12 +600,15 @@ IOSTACK_API void iostack_map_dup(int oldfd, int newfd) {
 }
 
 IOSTACK_API void iostack_map_close(int fd) {
-  if (files.empty() || !is_marked(fd)) return;
+  if ((files.empty() && dirs.empty()) || !is_marked(fd)) return;
   std::lock_guard lk(mu);
   auto it = fds.find(fd);
   if (it == fds.end()) return;
   mark(fd, false);
-  if (--it->second->refs == 0) delete it->second;
+  if (--it->second->refs == 0) {
+    if (it->second->dir && it->second->ino) it->second->dir->release(it->second->ino);
+    delete it->second;
+  }
   fds.erase(it);
 }
 

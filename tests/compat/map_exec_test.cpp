@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -114,6 +115,77 @@ TEST(MapExec, BadOptionsAreOneLine) {
   EXPECT_EQ(slurp(err).rfind("iostack exec: --powercut=soon: expected", 0), 0u) << slurp(err);
   EXPECT_EQ(sh(exec("--map " + f + "=bogus:1M -- true 2>" + err)), 2);
   EXPECT_EQ(slurp(err).rfind("iostack exec: --map " + f + "=bogus:1M: ", 0), 0u) << slurp(err);
+}
+
+// A directory on a device (--map DIR/=SPEC): files made, renamed and
+// unlinked there live on the device, and its names are durable only after
+// the directory's fsync.
+TEST(MapExecDir, FilesRenamesAndUnlinksReachTheImage) {
+  SKIP_IF_SANITIZED();
+  const std::string d = dir() + "/tree", out = dir() + "/tree.out";
+  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + out +
+                    " -- sh -c 'echo one >" + d + "/a && echo two >" + d + "/b && mv " + d + "/a " +
+                    d + "/c && rm " + d + "/b && { read x; echo $x; } <" + d + "/c >" + d + "/d'")),
+            0);
+  EXPECT_EQ(slurp(out + "/c"), "one\n");
+  EXPECT_EQ(slurp(out + "/d"), "one\n");
+  EXPECT_NE(access((out + "/a").c_str(), F_OK), 0);
+  EXPECT_NE(access((out + "/b").c_str(), F_OK), 0);
+  // The real directory holds empty placeholders under the same names.
+  EXPECT_EQ(slurp(d + "/c"), "");
+  EXPECT_NE(access((d + "/a").c_str(), F_OK), 0);
+}
+
+#if defined(IOSTACK_COMPAT_RENAME_UPDATE)
+std::string rename_update() { return IOSTACK_COMPAT_RENAME_UPDATE; }
+
+// rename_update's fsyncs: data, ack, DIR, ack "1", data.tmp, [DIR], ack "2".
+TEST(MapExecDir, PowerCutKeepsOnlyDurableNames) {
+  SKIP_IF_SANITIZED();
+  const std::string d = dir() + "/ru", out = dir() + "/ru.out";
+  // Cut as the acknowledgement is fsynced: without the directory's fsync
+  // the rename is not durable, data is version 1 and data.tmp never was.
+  sh("rm -rf " + d);
+  EXPECT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + out +
+                    " --powercut=fsync=6 -- " + rename_update() + " write " + d +
+                    " nodirsync 2>/dev/null")),
+            128 + 9);
+  EXPECT_EQ(slurp(out + "/data"), std::string(10000, '1'));
+  EXPECT_EQ(slurp(out + "/ack"), "1\n");
+  EXPECT_NE(access((out + "/data.tmp").c_str(), F_OK), 0);
+  // With it, the same cut finds version 2.
+  sh("rm -rf " + d);
+  EXPECT_EQ(
+      sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + out +
+              " --powercut=fsync=7 -- " + rename_update() + " write " + d + " good 2>/dev/null")),
+      128 + 9);
+  EXPECT_EQ(slurp(out + "/data"), std::string(10000, '2'));
+  EXPECT_EQ(slurp(out + "/ack"), "1\n");
+}
+
+// iostack crash on both variants (examples/crash-rename.sh): only the one
+// without the directory's fsync has inconsistent crash states.
+TEST(MapExecDir, CrashStatesOfRenameNeedTheDirectoryFsync) {
+  SKIP_IF_SANITIZED();
+  const std::string out = dir() + "/crash-rename.out";
+  EXPECT_EQ(sh(std::string(IOSTACK_SOURCE_DIR) + "/examples/crash-rename.sh " +
+               IOSTACK_COMPAT_IOSTACK + " " + rename_update() + " >" + out),
+            0)
+      << slurp(out);
+  const std::string o = slurp(out);
+  EXPECT_NE(o.find("good: checked "), std::string::npos) << o;
+  EXPECT_NE(o.find(": 0 inconsistent\nnodirsync: checked "), std::string::npos) << o;
+  EXPECT_EQ(o.find("nodirsync: checked 0"), std::string::npos) << o;
+}
+#endif
+
+TEST(MapExecDir, BadDirectoryIsOneLine) {
+  SKIP_IF_SANITIZED();
+  const std::string d = dir() + "/small", err = dir() + "/small.err";
+  EXPECT_EQ(sh(exec("--map " + d + "/=ram:64K -- true 2>" + err)), 2);
+  const std::string e = slurp(err);
+  EXPECT_EQ(e.rfind("iostack exec: --map " + d + "/: the device is too small", 0), 0u) << e;
+  EXPECT_EQ(std::count(e.begin(), e.end(), '\n'), 1) << e;
 }
 
 // The sqlite3 shell under random power cuts (examples/sqlite-powercut.sh).
