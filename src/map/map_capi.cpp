@@ -66,6 +66,11 @@ void mark(int fd, bool on) {
 IoCounts counts;
 Switch power;
 bool cut_done = false;
+bool exited = false;
+// The process the mapping is of: a forked child shares none of it (its
+// calls go to the kernel, on the placeholder files).
+pid_t owner = 0;
+bool in_owner() { return ::getpid() == owner; }
 
 // Raw calls, so that saving an image never goes through the shim.
 int raw_open(const char* path, int flags, unsigned mode) {
@@ -177,6 +182,12 @@ using namespace iostack::map;
 // A clean exit: the kernel would write back the page cache; the images get
 // the whole files.
 extern "C" IOSTACK_API void iostack_map_exit(void) {
+  if ((files.empty() && dirs.empty()) || !in_owner()) return;
+  {
+    std::lock_guard lk(mu);
+    if (exited) return;
+    exited = true;
+  }
   // On a thread of its own: exit() has already destroyed this thread's
   // thread_local objects, the engine's per-thread caches among them.
   std::thread([] {
@@ -395,6 +406,7 @@ IOSTACK_API int iostack_map_init(void) {
     }
     files.push_back(m);
   }
+  owner = ::getpid();
   unsetenv("IOSTACK_EXEC_MAP");
   unsetenv("IOSTACK_EXEC_POWERCUT");
   if (power.ms) {
@@ -407,6 +419,7 @@ IOSTACK_API int iostack_map_init(void) {
 }
 
 IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigned mode) {
+  if (!in_owner()) return IOSTACK_MAP_NOT_MINE;
   std::lock_guard lk(mu);
   std::string name;
   if (MapDir* d = find_dir(dirfd, path, &name)) {
@@ -446,6 +459,7 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
 }
 
 IOSTACK_API int iostack_map_unlink(int dirfd, const char* path) {
+  if (!in_owner()) return IOSTACK_MAP_NOT_MINE;
   std::lock_guard lk(mu);
   std::string name;
   if (MapDir* d = find_dir(dirfd, path, &name)) {
@@ -462,6 +476,7 @@ IOSTACK_API int iostack_map_unlink(int dirfd, const char* path) {
 
 IOSTACK_API int iostack_map_rename(int olddirfd, const char* oldpath, int newdirfd,
                                    const char* newpath, unsigned flags) {
+  if (!in_owner()) return IOSTACK_MAP_NOT_MINE;
   std::lock_guard lk(mu);
   std::string from, to;
   MapDir* a = find_dir(olddirfd, oldpath, &from);
@@ -476,7 +491,7 @@ IOSTACK_API int iostack_map_rename(int olddirfd, const char* oldpath, int newdir
 }
 
 IOSTACK_API int iostack_map_fd(int fd) {
-  if ((files.empty() && dirs.empty()) || !is_marked(fd)) return 0;
+  if ((files.empty() && dirs.empty()) || !is_marked(fd) || !in_owner()) return 0;
   std::lock_guard lk(mu);
   const OpenFile* f = find_fd(fd);
   return f ? (f->m ? 1 : 2) : 0;

@@ -4,7 +4,9 @@
  * second file, as a program telling its user would. `check` says whether a
  * directory left by a crash is consistent with what was acknowledged.
  *   rename_update write DIR good|nodirsync
- *   rename_update check DIR   (exit 0: consistent, 1: not, with the reason) */
+ *   rename_update check DIR   (exit 0: consistent, 1: not, with the reason)
+ * `ops DIR` makes, renames, unlinks and copies files in DIR and checks that
+ * every open of a file (and a dup) is one inode, as fstat shows it. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -110,11 +112,47 @@ static int do_check(const char* dir) {
   return 0;
 }
 
+static int same_inode(int a, int b) {
+  struct stat x, y;
+  return fstat(a, &x) == 0 && fstat(b, &y) == 0 && x.st_ino == y.st_ino && x.st_dev == y.st_dev &&
+         x.st_size == y.st_size;
+}
+
+static int do_ops(const char* dir) {
+  char a[4096], b[4096], c[4096], d[4096], buf[64];
+  snprintf(a, sizeof a, "%s/a", dir);
+  snprintf(b, sizeof b, "%s/b", dir);
+  snprintf(c, sizeof c, "%s/c", dir);
+  snprintf(d, sizeof d, "%s/d", dir);
+  write_file(a, "one\n", 4);
+  write_file(b, "two\n", 4);
+  if (rename(a, c) != 0) die("rename", a);
+  if (unlink(b) != 0) die("unlink", b);
+  const int in = open(c, O_RDONLY), again = open(c, O_RDWR), copy = dup(in);
+  if (in < 0 || again < 0 || copy < 0) die("open", c);
+  if (!same_inode(in, again) || !same_inode(in, copy)) {
+    fprintf(stderr, "rename_update: two opens of %s are not one inode\n", c);
+    return 1;
+  }
+  const ssize_t n = read(copy, buf, sizeof buf);
+  if (n != 4) die("read", c);
+  write_file(d, buf, (size_t)n);
+  if (open(b, O_RDONLY) >= 0 || open(a, O_RDONLY) >= 0) {
+    fprintf(stderr, "rename_update: a name that is gone still opens\n");
+    return 1;
+  }
+  close(in);
+  close(again);
+  close(copy);
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 3 && strcmp(argv[1], "ops") == 0) return do_ops(argv[2]);
   if (argc == 4 && strcmp(argv[1], "write") == 0 &&
       (strcmp(argv[3], "good") == 0 || strcmp(argv[3], "nodirsync") == 0))
     return do_write(argv[2], strcmp(argv[3], "good") == 0);
   if (argc == 3 && strcmp(argv[1], "check") == 0) return do_check(argv[2]);
-  fprintf(stderr, "usage: rename_update write DIR good|nodirsync | rename_update check DIR\n");
+  fprintf(stderr, "usage: rename_update write DIR good|nodirsync | check DIR | ops DIR\n");
   return 2;
 }
