@@ -277,6 +277,11 @@ SHIM_EXPORT int ftruncate64(int fd, off_t len) {
 static void fix_stat(int fd, struct stat* st) {
   const long size = (long)iostack_map_size(fd);
   if (size < 0) return;
+  uint64_t dev, ino;
+  if (iostack_map_ident(fd, &dev, &ino) == 0) {
+    st->st_dev = (dev_t)dev;
+    st->st_ino = (ino_t)ino;
+  }
   st->st_size = size;
   st->st_blocks = (size + 511) / 512;
   st->st_blksize = 4096;
@@ -315,5 +320,59 @@ SHIM_EXPORT int __fxstat64(int ver, int fd, struct stat64* st64) {
   SHIM_RESOLVE(real, "__fxstat64");
   const int r = real(ver, fd, st);
   if (r == 0 && mine(fd)) fix_stat(fd, st);
+  return r;
+}
+
+/* stat of a mapped path: its placeholder's, with the file's size (sqlite
+ * looks for a hot journal by its size). */
+static void fix_path_stat(int dirfd, const char* path, struct stat* st) {
+  if (!map_on || !S_ISREG(st->st_mode)) return;
+  const int64_t size = iostack_map_path_size(dirfd, path);
+  if (size < 0) return;
+  st->st_size = size;
+  st->st_blocks = (size + 511) / 512;
+}
+
+typedef int (*stat_fn)(const char*, struct stat*);
+SHIM_EXPORT int stat(const char* path, struct stat* st) {
+  static stat_fn real;
+  SHIM_RESOLVE(real, "stat");
+  const int r = real(path, st);
+  if (r == 0) fix_path_stat(AT_FDCWD, path, st);
+  return r;
+}
+SHIM_EXPORT int stat64(const char* path, struct stat64* st64) {
+  static stat_fn real;
+  SHIM_RESOLVE(real, "stat64");
+  const int r = real(path, (struct stat*)st64);
+  if (r == 0) fix_path_stat(AT_FDCWD, path, (struct stat*)st64);
+  return r;
+}
+SHIM_EXPORT int lstat(const char* path, struct stat* st) {
+  static stat_fn real;
+  SHIM_RESOLVE(real, "lstat");
+  const int r = real(path, st);
+  if (r == 0) fix_path_stat(AT_FDCWD, path, st);
+  return r;
+}
+SHIM_EXPORT int lstat64(const char* path, struct stat64* st64) {
+  static stat_fn real;
+  SHIM_RESOLVE(real, "lstat64");
+  const int r = real(path, (struct stat*)st64);
+  if (r == 0) fix_path_stat(AT_FDCWD, path, (struct stat*)st64);
+  return r;
+}
+SHIM_EXPORT int fstatat(int dirfd, const char* path, struct stat* st, int flags) {
+  static fstatat_fn real;
+  SHIM_RESOLVE(real, "fstatat");
+  const int r = real(dirfd, path, st, flags);
+  if (r == 0 && !(flags & AT_EMPTY_PATH && !*path)) fix_path_stat(dirfd, path, st);
+  return r;
+}
+SHIM_EXPORT int fstatat64(int dirfd, const char* path, struct stat64* st64, int flags) {
+  static fstatat_fn real;
+  SHIM_RESOLVE(real, "fstatat64");
+  const int r = real(dirfd, path, (struct stat*)st64, flags);
+  if (r == 0 && !(flags & AT_EMPTY_PATH && !*path)) fix_path_stat(dirfd, path, (struct stat*)st64);
   return r;
 }

@@ -58,6 +58,12 @@ IOSTACK_API int iostack_map_fallocate(int fd, int mode, int64_t offset, int64_t 
 IOSTACK_API int iostack_map_ftruncate(int fd, int64_t length);
 /* The file's size (fstat's st_size). */
 IOSTACK_API int64_t iostack_map_size(int fd);
+/* stat(2) of a path: the size of the mapped file it names (which its
+ * placeholder does not have), or NOT_MINE. */
+IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path);
+/* The inode fstat shows for a mapped file: its placeholder's on the real
+ * file system, the same for every open of PATH. 0, or -errno. */
+IOSTACK_API int iostack_map_ident(int fd, uint64_t* dev, uint64_t* ino);
 /* After dup(2) and friends made `newfd` a copy of `oldfd`. */
 IOSTACK_API void iostack_map_dup(int oldfd, int newfd);
 /* Before close(2) of `fd`: forgets it (the caller closes the descriptor). */

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -601,6 +602,37 @@ IOSTACK_API int64_t iostack_map_size(int fd) {
   OpenFile* f = find_fd(fd);
   if (f && !f->m) return -EISDIR;
   return f ? static_cast<std::int64_t>(f->m->size()) : -EBADF;
+}
+
+IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path) {
+  if ((files.empty() && dirs.empty()) || !in_owner()) return IOSTACK_MAP_NOT_MINE;
+  std::lock_guard lk(mu);
+  std::string name;
+  if (MapDir* d = find_dir(dirfd, path, &name)) {
+    if (name.empty()) return IOSTACK_MAP_NOT_MINE;
+    const std::int64_t size = d->size_of(name);
+    return size < 0 ? IOSTACK_MAP_NOT_MINE : size;
+  }
+  if (MappedFile* m = find_path(dirfd, path)) return static_cast<std::int64_t>(m->size());
+  return IOSTACK_MAP_NOT_MINE;
+}
+
+IOSTACK_API int iostack_map_ident(int fd, uint64_t* dev, uint64_t* ino) {
+  std::string path;
+  {
+    std::lock_guard lk(mu);
+    OpenFile* f = find_fd(fd);
+    if (!f) return -EBADF;
+    if (!f->m) return -EISDIR;
+    path = f->dir ? std::string() : f->m->path();
+  }
+  struct stat st;
+  const int r = path.empty() ? raw_call(::syscall(SYS_fstat, fd, &st))
+                             : raw_call(::syscall(SYS_newfstatat, AT_FDCWD, path.c_str(), &st, 0));
+  if (r < 0) return r;
+  *dev = st.st_dev;
+  *ino = st.st_ino;
+  return 0;
 }
 
 IOSTACK_API void iostack_map_dup(int oldfd, int newfd) {

@@ -111,6 +111,13 @@ std::vector<std::string> MapDir::names() const {
   return out;
 }
 
+std::int64_t MapDir::size_of(const std::string& name) const {
+  const int idx = find(name);
+  if (idx < 0) return -ENOENT;
+  return static_cast<std::int64_t>(
+      inodes_[entries_[static_cast<std::size_t>(idx)].ino].file->size());
+}
+
 int MapDir::find(const std::string& name) const {
   for (std::size_t i = 0; i < entries_.size(); ++i)
     if (entries_[i].name == name) return static_cast<int>(i);

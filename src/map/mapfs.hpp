@@ -46,6 +46,8 @@ class MapDir {
   void release(int ino);
   // The names of the directory now (for placeholders on the real one).
   std::vector<std::string> names() const;
+  // The size of the file `name`, or -ENOENT.
+  std::int64_t size_of(const std::string& name) const;
   int unlink(const std::string& name);
   // rename(2) inside the directory; RENAME_NOREPLACE honoured.
   int rename(const std::string& from, const std::string& to, unsigned flags);
