@@ -324,55 +324,67 @@ SHIM_EXPORT int __fxstat64(int ver, int fd, struct stat64* st64) {
 }
 
 /* stat of a mapped path: its placeholder's, with the file's size (sqlite
- * looks for a hot journal by its size). */
-static void fix_path_stat(int dirfd, const char* path, struct stat* st) {
-  if (!map_on || !S_ISREG(st->st_mode)) return;
+ * looks for a hot journal by its size); a name the mapped directory does
+ * not hold is not there. Returns the call's result. */
+static int fix_path_stat(int r, int dirfd, const char* path, struct stat* st) {
+  if (r != 0 || !map_on || !S_ISREG(st->st_mode)) return r;
   const int64_t size = iostack_map_path_size(dirfd, path);
-  if (size < 0) return;
+  if (size == IOSTACK_MAP_NOT_MINE) return r;
+  if (size < 0) return (int)shim_result(size);
   st->st_size = size;
   st->st_blocks = (size + 511) / 512;
+  return r;
 }
 
 typedef int (*stat_fn)(const char*, struct stat*);
 SHIM_EXPORT int stat(const char* path, struct stat* st) {
   static stat_fn real;
   SHIM_RESOLVE(real, "stat");
-  const int r = real(path, st);
-  if (r == 0) fix_path_stat(AT_FDCWD, path, st);
-  return r;
+  return fix_path_stat(real(path, st), AT_FDCWD, path, st);
 }
 SHIM_EXPORT int stat64(const char* path, struct stat64* st64) {
   static stat_fn real;
   SHIM_RESOLVE(real, "stat64");
-  const int r = real(path, (struct stat*)st64);
-  if (r == 0) fix_path_stat(AT_FDCWD, path, (struct stat*)st64);
-  return r;
+  return fix_path_stat(real(path, (struct stat*)st64), AT_FDCWD, path, (struct stat*)st64);
 }
 SHIM_EXPORT int lstat(const char* path, struct stat* st) {
   static stat_fn real;
   SHIM_RESOLVE(real, "lstat");
-  const int r = real(path, st);
-  if (r == 0) fix_path_stat(AT_FDCWD, path, st);
-  return r;
+  return fix_path_stat(real(path, st), AT_FDCWD, path, st);
 }
 SHIM_EXPORT int lstat64(const char* path, struct stat64* st64) {
   static stat_fn real;
   SHIM_RESOLVE(real, "lstat64");
-  const int r = real(path, (struct stat*)st64);
-  if (r == 0) fix_path_stat(AT_FDCWD, path, (struct stat*)st64);
-  return r;
+  return fix_path_stat(real(path, (struct stat*)st64), AT_FDCWD, path, (struct stat*)st64);
 }
 SHIM_EXPORT int fstatat(int dirfd, const char* path, struct stat* st, int flags) {
   static fstatat_fn real;
   SHIM_RESOLVE(real, "fstatat");
   const int r = real(dirfd, path, st, flags);
-  if (r == 0 && !(flags & AT_EMPTY_PATH && !*path)) fix_path_stat(dirfd, path, st);
-  return r;
+  if ((flags & AT_EMPTY_PATH) && !*path) return r;
+  return fix_path_stat(r, dirfd, path, st);
 }
 SHIM_EXPORT int fstatat64(int dirfd, const char* path, struct stat64* st64, int flags) {
   static fstatat_fn real;
   SHIM_RESOLVE(real, "fstatat64");
-  const int r = real(dirfd, path, (struct stat*)st64, flags);
-  if (r == 0 && !(flags & AT_EMPTY_PATH && !*path)) fix_path_stat(dirfd, path, (struct stat*)st64);
+  struct stat* st = (struct stat*)st64;
+  const int r = real(dirfd, path, st, flags);
+  if ((flags & AT_EMPTY_PATH) && !*path) return r;
+  return fix_path_stat(r, dirfd, path, st);
+}
+
+typedef int (*statx_fn)(int, const char*, int, unsigned, struct statx*);
+SHIM_EXPORT int statx(int dirfd, const char* path, int flags, unsigned mask, struct statx* stx) {
+  static statx_fn real;
+  SHIM_RESOLVE(real, "statx");
+  const int r = real(dirfd, path, flags, mask, stx);
+  if (r != 0 || !map_on || !S_ISREG(stx->stx_mode)) return r;
+  const int64_t size = ((flags & AT_EMPTY_PATH) && !*path)
+                           ? (mine(dirfd) ? iostack_map_size(dirfd) : IOSTACK_MAP_NOT_MINE)
+                           : iostack_map_path_size(dirfd, path);
+  if (size == IOSTACK_MAP_NOT_MINE) return r;
+  if (size < 0) return (int)shim_result(size);
+  stx->stx_size = (uint64_t)size;
+  stx->stx_blocks = (uint64_t)(size + 511) / 512;
   return r;
 }

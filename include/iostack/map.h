@@ -59,7 +59,8 @@ IOSTACK_API int iostack_map_ftruncate(int fd, int64_t length);
 /* The file's size (fstat's st_size). */
 IOSTACK_API int64_t iostack_map_size(int fd);
 /* stat(2) of a path: the size of the mapped file it names (which its
- * placeholder does not have), or NOT_MINE. */
+ * placeholder does not have), -ENOENT for a name a mapped directory does
+ * not hold (a placeholder left by an earlier run), or NOT_MINE. */
 IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path);
 /* The inode fstat shows for a mapped file: its placeholder's on the real
  * file system, the same for every open of PATH. 0, or -errno. */

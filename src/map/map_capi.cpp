@@ -610,8 +610,7 @@ IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path) {
   std::string name;
   if (MapDir* d = find_dir(dirfd, path, &name)) {
     if (name.empty()) return IOSTACK_MAP_NOT_MINE;
-    const std::int64_t size = d->size_of(name);
-    return size < 0 ? IOSTACK_MAP_NOT_MINE : size;
+    return d->size_of(name);  // -ENOENT for a stale placeholder
   }
   if (MappedFile* m = find_path(dirfd, path)) return static_cast<std::int64_t>(m->size());
   return IOSTACK_MAP_NOT_MINE;
