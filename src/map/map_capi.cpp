@@ -26,6 +26,7 @@
 #include "dev/device.hpp"
 #include "dev/target.hpp"
 #include "iostack/map.h"
+#include "map/map_share.hpp"
 #include "map/mapfs.hpp"
 #include "map/page_cache.hpp"
 
@@ -37,8 +38,9 @@ struct OpenFile {  // struct file of a mapped path
   int flags;
   MapDir* dir = nullptr;  // the directory of a file in one, or the directory
   int ino = 0;            // the file's inode in `dir`
-  std::uint64_t pos = 0;
+  std::uint64_t pos = 0;  // (a directory's files keep theirs in the real file)
   int refs = 1;
+  int remote_dir = -1;  // in a child: the index of the owner's directory
 };
 
 // When the power goes (IOSTACK_EXEC_POWERCUT): after this many block
@@ -72,6 +74,12 @@ bool exited = false;
 // calls go to the kernel, on the placeholder files).
 pid_t owner = 0;
 bool in_owner() { return ::getpid() == owner; }
+// The owner's socket for its children (map_share.hpp), and the directories
+// it maps, which a child sees through it.
+std::string share_name;
+std::vector<std::string> dir_paths;
+bool is_client() { return !share_name.empty() && !in_owner(); }
+bool active() { return !files.empty() || !dirs.empty() || !share_name.empty(); }
 
 // Raw calls, so that saving an image never goes through the shim.
 int raw_open(const char* path, int flags, unsigned mode) {
@@ -324,6 +332,27 @@ MappedFile* find_path(int dirfd, const char* path) {
   return nullptr;
 }
 
+// The index of the mapped directory `path` is in (`name` its name there)
+// or is (`name` empty); -1 for other paths. Works in children too.
+int find_dir_index(int dirfd, const char* path, std::string* name, std::string* abs_out) {
+  if (dir_paths.empty() || !path || !*path) return -1;
+  const std::string abs = absolute(dirfd, path);
+  *abs_out = abs;
+  for (std::size_t i = 0; i < dir_paths.size(); ++i) {
+    const std::string& d = dir_paths[i];
+    if (abs == d) {
+      name->clear();
+      return static_cast<int>(i);
+    }
+    if (abs.size() > d.size() + 1 && abs.rfind(d + "/", 0) == 0 &&
+        abs.find('/', d.size() + 1) == std::string::npos) {
+      *name = abs.substr(d.size() + 1);
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
 OpenFile* find_fd(int fd) {
   auto it = fds.find(fd);
   return it == fds.end() ? nullptr : it->second;
@@ -343,13 +372,222 @@ void before_fsync(IoCounts* c) {
 
 }  // namespace iostack::map
 
+extern "C" {
+IOSTACK_API int iostack_map_unlink(int dirfd, const char* path);
+IOSTACK_API int iostack_map_rename(int olddirfd, const char* oldpath, int newdirfd,
+                                   const char* newpath, unsigned flags);
+IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path);
+}
+
+namespace iostack::map {
+namespace {
+
+// One call on a mapped directory, in the owner (its own, or a child's
+// through the socket): `buf` holds the data a kRw writes or gets what it
+// reads (at most rq.b bytes).
+std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::string& p2,
+                    char* buf) {
+  std::lock_guard lk(mu);
+  switch (rq.op) {
+    case ShareOp::kOpen:
+    case ShareOp::kLookup: {
+      std::string name;
+      MapDir* d = find_dir(AT_FDCWD, p1.c_str(), &name);
+      if (!d || name.empty()) return -EINVAL;
+      const std::int64_t didx = std::find(dirs.begin(), dirs.end(), d) - dirs.begin();
+      if (rq.op == ShareOp::kLookup) {
+        const int ino = d->ino_of(name);
+        return ino < 0 ? ino : (didx << 32) | ino;
+      }
+      MappedFile* m = nullptr;
+      const int ino = d->open(name, rq.flags, &m);
+      if (ino < 0) return ino;
+      // A child's opens are not counted: its closes never come here.
+      d->release(ino);
+      const int fd =
+          raw_open((d->path() + "/" + name).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (fd >= 0) raw_close(fd);
+      return (didx << 32) | ino;
+    }
+    case ShareOp::kUnlink:
+      return iostack_map_unlink(AT_FDCWD, p1.c_str());
+    case ShareOp::kRename:
+      return iostack_map_rename(AT_FDCWD, p1.c_str(), AT_FDCWD, p2.c_str(),
+                                static_cast<unsigned>(rq.flags));
+    case ShareOp::kPathSize:
+      return iostack_map_path_size(AT_FDCWD, p1.c_str());
+    default:
+      break;
+  }
+  if (rq.dir >= dirs.size()) return -EBADF;
+  MapDir* d = dirs[rq.dir];
+  if (rq.op == ShareOp::kFsync && rq.ino == 0) {
+    before_fsync(&counts);
+    return d->fsync();
+  }
+  MappedFile* m = d->file(rq.ino);
+  if (!m) return -EBADF;
+  switch (rq.op) {
+    case ShareOp::kRw: {
+      struct iovec v {
+        buf, static_cast<std::size_t>(rq.b)
+      };
+      const long r = m->rw(rq.flags != 0, false, &v, 1, static_cast<std::uint64_t>(rq.a));
+      if (r >= 0 && rq.flags && power.calls && ++counts.calls >= power.calls && !cut_done) cut();
+      return r;
+    }
+    case ShareOp::kFsync:
+      before_fsync(&counts);
+      return m->fsync();
+    case ShareOp::kSize:
+      return static_cast<std::int64_t>(m->size());
+    case ShareOp::kTruncate:
+      return m->truncate(static_cast<std::uint64_t>(rq.a));
+    case ShareOp::kAllocate:
+      return m->allocate(static_cast<std::uint64_t>(rq.a), static_cast<std::uint64_t>(rq.b));
+    case ShareOp::kWriteback:
+      return m->writeback(static_cast<std::uint64_t>(rq.a), static_cast<std::uint64_t>(rq.b));
+    default:
+      return -EINVAL;
+  }
+}
+
+// A call on a mapped directory from wherever this process is: in place in
+// the owner, through the socket in a child (which dies with the owner, as
+// a power cut would have it).
+std::int64_t dir_call(ShareOp op, std::uint32_t dir, std::uint32_t ino, std::int64_t a,
+                      std::int64_t b, int flags, const std::string& p1 = {},
+                      const std::string& p2 = {}, char* buf = nullptr) {
+  ShareRequest rq{op, flags, dir, ino, a, b};
+  if (!is_client()) return dir_op(rq, p1, p2, buf);
+  const std::int64_t r = share_call(share_name, rq, p1, p2, buf, buf);
+  if (r == -ENOTCONN) {
+    ::syscall(SYS_kill, ::getpid(), SIGKILL);
+    for (;;) pause();
+  }
+  return r;
+}
+
+// The directory and inode an open file of a mapped directory names, in the
+// owner or a child; false for a single mapped file.
+bool dir_target(const OpenFile* f, std::uint32_t* dir, std::uint32_t* ino) {
+  if (f->remote_dir >= 0) {
+    *dir = static_cast<std::uint32_t>(f->remote_dir);
+  } else if (f->dir) {
+    *dir = static_cast<std::uint32_t>(std::find(dirs.begin(), dirs.end(), f->dir) - dirs.begin());
+  } else {
+    return false;
+  }
+  *ino = static_cast<std::uint32_t>(f->ino);
+  return true;
+}
+
+// The file position of a directory's file: the real open file's, which
+// dup and fork share as they share the kernel's.
+std::int64_t real_pos(int fd) { return raw_call(::syscall(SYS_lseek, fd, 0, SEEK_CUR)); }
+void set_real_pos(int fd, std::uint64_t pos) { ::syscall(SYS_lseek, fd, pos, SEEK_SET); }
+
+// read/write on a directory's file: in pieces of at most 1 MiB (a child's
+// go through the socket), at `offset` or the file position.
+long dir_rw(int fd, const OpenFile* f, std::uint32_t dir, std::uint32_t ino, bool write,
+            const struct iovec* iov, int iovcnt, std::int64_t offset) {
+  const int acc = f->flags & O_ACCMODE;
+  if (write ? acc == O_RDONLY : acc == O_WRONLY) return -EBADF;
+  if (iovcnt < 0 || iovcnt > 1024) return -EINVAL;
+  const bool use_pos = offset < 0;
+  std::int64_t off = use_pos ? real_pos(fd) : offset;
+  if (off < 0) return off;
+  if (write && (f->flags & O_APPEND)) {
+    off = dir_call(ShareOp::kSize, dir, ino, 0, 0, 0);
+    if (off < 0) return off;
+  }
+  constexpr std::size_t kPiece = 1 << 20;
+  std::string piece;
+  long done = 0;
+  for (int i = 0; i < iovcnt; ++i) {
+    for (std::size_t at = 0; at < iov[i].iov_len;) {
+      const std::size_t n = std::min(kPiece, iov[i].iov_len - at);
+      char* p = static_cast<char*>(iov[i].iov_base) + at;
+      piece.assign(n, '\0');
+      if (write) std::memcpy(piece.data(), p, n);
+      const std::int64_t r = dir_call(ShareOp::kRw, dir, ino, off + done,
+                                      static_cast<std::int64_t>(n), write, {}, {}, piece.data());
+      if (r < 0) {
+        if (done) goto out;
+        return static_cast<long>(r);
+      }
+      if (!write) std::memcpy(p, piece.data(), static_cast<std::size_t>(r));
+      done += r;
+      at += static_cast<std::size_t>(r);
+      if (static_cast<std::size_t>(r) < n) goto out;
+    }
+  }
+out:
+  if (use_pos && done > 0) set_real_pos(fd, static_cast<std::uint64_t>(off + done));
+  if (done > 0 && write && (f->flags & O_DSYNC)) {
+    const std::int64_t e = dir_call(ShareOp::kFsync, dir, ino, 0, 0, 0);
+    if (e < 0) return static_cast<long>(e);
+  }
+  return done;
+}
+
+}  // namespace
+}  // namespace iostack::map
+
+namespace iostack::map {
+namespace {
+
+// A program executed by a mapped one (or by its children): its mapped
+// directories are the owner's, reached through IOSTACK_EXEC_MAP_SHARE
+// ("SOCKET\nDIR..."); the descriptors it inherited on their files are
+// found by name. 1 when there are some, else 0.
+int start_client() {
+  const char* env = std::getenv("IOSTACK_EXEC_MAP_SHARE");
+  if (!env || !*env) return 0;
+  std::lock_guard lk(mu);
+  std::string all = env;
+  std::size_t at = all.find('\n');
+  share_name = all.substr(0, at);
+  while (at != std::string::npos) {
+    const std::size_t next = all.find('\n', at + 1);
+    dir_paths.push_back(all.substr(at + 1, next == std::string::npos ? next : next - at - 1));
+    at = next;
+  }
+  if (share_name.empty() || dir_paths.empty()) return 0;
+  for (int fd = 0; fd < 1024; ++fd) {
+    char link[64], buf[4096];
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    const long n = ::syscall(SYS_readlink, link, buf, sizeof buf - 1);
+    if (n <= 0 || buf[0] != '/') continue;
+    buf[n] = 0;
+    std::string name, abs;
+    const int d = find_dir_index(AT_FDCWD, buf, &name, &abs);
+    if (d < 0) continue;
+    int ino = 0;
+    if (!name.empty()) {
+      const std::int64_t r = dir_call(ShareOp::kLookup, 0, 0, 0, 0, 0, abs);
+      if (r < 0) continue;
+      ino = static_cast<int>(r & 0xffffffff);
+    }
+    const long fl = ::syscall(SYS_fcntl, fd, F_GETFL);
+    auto* f = new OpenFile{nullptr, static_cast<int>(fl < 0 ? O_RDWR : fl), nullptr, ino};
+    f->remote_dir = d;
+    fds[fd] = f;
+    mark(fd, true);
+  }
+  return 1;
+}
+
+}  // namespace
+}  // namespace iostack::map
+
 using namespace iostack::map;
 
 extern "C" {
 
 IOSTACK_API int iostack_map_init(void) {
   const char* env = std::getenv("IOSTACK_EXEC_MAP");
-  if (!env || !*env) return 0;
+  if (!env || !*env) return start_client();
   std::lock_guard lk(mu);
   const std::string all = env;
   const char* pc = std::getenv("IOSTACK_EXEC_POWERCUT");
@@ -410,6 +648,21 @@ IOSTACK_API int iostack_map_init(void) {
   owner = ::getpid();
   unsetenv("IOSTACK_EXEC_MAP");
   unsetenv("IOSTACK_EXEC_POWERCUT");
+  if (!dirs.empty()) {
+    // The directories are served to the children, forked or executed.
+    for (MapDir* d : dirs) dir_paths.push_back(d->path());
+    share_name = share_listen(
+        [](const ShareRequest& rq, const std::string& p1, const std::string& p2, std::string* out) {
+          std::string data = rq.op == ShareOp::kRw && rq.flags ? p2 : std::string();
+          if (rq.op == ShareOp::kRw && !rq.flags) data.assign(static_cast<std::size_t>(rq.b), '\0');
+          const std::int64_t r = dir_op(rq, p1, p2, data.data());
+          if (rq.op == ShareOp::kRw && !rq.flags && r > 0) out->assign(data.data(), r);
+          return r;
+        });
+    std::string env_share = share_name;
+    for (const std::string& d : dir_paths) env_share += "\n" + d;
+    if (!share_name.empty()) setenv("IOSTACK_EXEC_MAP_SHARE", env_share.c_str(), 1);
+  }
   if (power.ms) {
     std::thread([] {
       std::this_thread::sleep_for(std::chrono::milliseconds(power.ms));
@@ -420,6 +673,28 @@ IOSTACK_API int iostack_map_init(void) {
 }
 
 IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigned mode) {
+  if (is_client()) {
+    std::lock_guard lk(mu);
+    std::string name, abs;
+    const int d = find_dir_index(dirfd, path, &name, &abs);
+    if (d < 0) return IOSTACK_MAP_NOT_MINE;
+    int ino = 0;
+    const std::string real = name.empty() ? dir_paths[static_cast<std::size_t>(d)] : abs;
+    if (!name.empty()) {
+      const std::int64_t r = dir_call(ShareOp::kOpen, 0, 0, 0, 0, flags, abs);
+      if (r < 0) return static_cast<int>(r);
+      ino = static_cast<int>(r & 0xffffffff);
+    }
+    const int real_flags =
+        name.empty() ? flags : O_RDWR | O_CREAT | (flags & (O_CLOEXEC | O_APPEND));
+    const int fd = raw_call(::syscall(SYS_openat, AT_FDCWD, real.c_str(), real_flags, 0644));
+    if (fd < 0) return fd;
+    auto* f = new OpenFile{nullptr, flags & ~O_DIRECT, nullptr, ino};
+    f->remote_dir = d;
+    fds[fd] = f;
+    mark(fd, true);
+    return fd;
+  }
   if (!in_owner()) return IOSTACK_MAP_NOT_MINE;
   std::lock_guard lk(mu);
   std::string name;
@@ -437,7 +712,7 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
     // The descriptor is the real placeholder's: its inode is one per file
     // for fstat, and POSIX locks on it behave as on the kernel.
     const int fd = raw_call(::syscall(SYS_openat, AT_FDCWD, (d->path() + "/" + name).c_str(),
-                                      O_RDWR | O_CREAT | (flags & O_CLOEXEC), 0644));
+                                      O_RDWR | O_CREAT | (flags & (O_CLOEXEC | O_APPEND)), 0644));
     if (fd < 0) {
       d->release(ino);
       return fd;
@@ -460,6 +735,11 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
 }
 
 IOSTACK_API int iostack_map_unlink(int dirfd, const char* path) {
+  if (is_client()) {
+    std::string name, abs;
+    if (find_dir_index(dirfd, path, &name, &abs) < 0 || name.empty()) return IOSTACK_MAP_NOT_MINE;
+    return static_cast<int>(dir_call(ShareOp::kUnlink, 0, 0, 0, 0, 0, abs));
+  }
   if (!in_owner()) return IOSTACK_MAP_NOT_MINE;
   std::lock_guard lk(mu);
   std::string name;
@@ -477,6 +757,15 @@ IOSTACK_API int iostack_map_unlink(int dirfd, const char* path) {
 
 IOSTACK_API int iostack_map_rename(int olddirfd, const char* oldpath, int newdirfd,
                                    const char* newpath, unsigned flags) {
+  if (is_client()) {
+    std::string n1, a1, n2, a2;
+    const int d1 = find_dir_index(olddirfd, oldpath, &n1, &a1);
+    const int d2 = find_dir_index(newdirfd, newpath, &n2, &a2);
+    if (d1 < 0 && d2 < 0) return IOSTACK_MAP_NOT_MINE;
+    if (d1 != d2) return -EXDEV;
+    return static_cast<int>(
+        dir_call(ShareOp::kRename, 0, 0, 0, 0, static_cast<int>(flags), a1, a2));
+  }
   if (!in_owner()) return IOSTACK_MAP_NOT_MINE;
   std::lock_guard lk(mu);
   std::string from, to;
@@ -492,10 +781,15 @@ IOSTACK_API int iostack_map_rename(int olddirfd, const char* oldpath, int newdir
 }
 
 IOSTACK_API int iostack_map_fd(int fd) {
-  if ((files.empty() && dirs.empty()) || !is_marked(fd) || !in_owner()) return 0;
+  if (!active() || !is_marked(fd)) return 0;
   std::lock_guard lk(mu);
   const OpenFile* f = find_fd(fd);
-  return f ? (f->m ? 1 : 2) : 0;
+  if (!f) return 0;
+  std::uint32_t dir, ino;
+  // A single mapped file is the owner's only.
+  if (!dir_target(f, &dir, &ino)) return in_owner() ? 1 : 0;
+  if (!in_owner() && !is_client()) return 0;
+  return ino ? 1 : 2;
 }
 
 IOSTACK_API ssize_t iostack_map_rw(int fd, int write, const struct iovec* iov, int iovcnt,
@@ -503,6 +797,11 @@ IOSTACK_API ssize_t iostack_map_rw(int fd, int write, const struct iovec* iov, i
   std::lock_guard lk(mu);
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
+  std::uint32_t dir, ino;
+  if (dir_target(f, &dir, &ino)) {
+    if (!ino) return -EISDIR;
+    return dir_rw(fd, f, dir, ino, write, iov, iovcnt, offset);
+  }
   if (!f->m) return -EISDIR;
   const int acc = f->flags & O_ACCMODE;
   if (write ? acc == O_RDONLY : acc == O_WRONLY) return -EBADF;
@@ -525,8 +824,22 @@ IOSTACK_API int64_t iostack_map_lseek(int fd, int64_t offset, int whence) {
   std::lock_guard lk(mu);
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
-  if (!f->m) return -EISDIR;
-  const auto size = static_cast<std::int64_t>(f->m->size());
+  std::uint32_t dir, ino;
+  const bool in_dir = dir_target(f, &dir, &ino);
+  if (in_dir && !ino) return -EISDIR;
+  if (!in_dir && !f->m) return -EISDIR;
+  std::int64_t size;
+  if (!in_dir) {
+    size = static_cast<std::int64_t>(f->m->size());
+  } else if (whence == SEEK_END || whence == SEEK_DATA || whence == SEEK_HOLE) {
+    size = dir_call(ShareOp::kSize, dir, ino, 0, 0, 0);
+    if (size < 0) return size;
+  } else {
+    size = 0;
+  }
+  if (in_dir && whence == SEEK_CUR) {
+    f->pos = static_cast<std::uint64_t>(real_pos(fd));
+  }
   std::int64_t base;
   switch (whence) {
     case SEEK_SET:
@@ -552,6 +865,7 @@ IOSTACK_API int64_t iostack_map_lseek(int fd, int64_t offset, int whence) {
   }
   if (base + offset < 0) return -EINVAL;
   f->pos = static_cast<std::uint64_t>(base + offset);
+  if (in_dir) set_real_pos(fd, f->pos);
   return base + offset;
 }
 
@@ -559,8 +873,11 @@ IOSTACK_API int iostack_map_fsync(int fd, int /*datasync*/) {
   std::lock_guard lk(mu);
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
+  std::uint32_t dir, ino;
+  if (dir_target(f, &dir, &ino))
+    return static_cast<int>(dir_call(ShareOp::kFsync, dir, ino, 0, 0, 0));
   before_fsync(&counts);
-  return f->m ? f->m->fsync() : f->dir->fsync();
+  return f->m->fsync();
 }
 
 IOSTACK_API int iostack_map_sync_file_range(int fd, int64_t offset, int64_t nbytes,
@@ -569,9 +886,13 @@ IOSTACK_API int iostack_map_sync_file_range(int fd, int64_t offset, int64_t nbyt
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
   if (offset < 0 || nbytes < 0 || (flags & ~7u)) return -EINVAL;
-  if (!f->m) return 0;
   if (!(flags & 2u /* SYNC_FILE_RANGE_WRITE */)) return 0;
   const std::uint64_t hi = nbytes ? static_cast<std::uint64_t>(offset + nbytes) : UINT64_MAX;
+  std::uint32_t dir, ino;
+  if (dir_target(f, &dir, &ino))
+    return ino ? static_cast<int>(dir_call(ShareOp::kWriteback, dir, ino, offset,
+                                           static_cast<std::int64_t>(hi), 0))
+               : 0;
   return f->m->writeback(static_cast<std::uint64_t>(offset), hi);
 }
 
@@ -579,11 +900,14 @@ IOSTACK_API int iostack_map_fallocate(int fd, int mode, int64_t offset, int64_t 
   std::lock_guard lk(mu);
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
-  if (!f->m) return -ENODEV;
+  std::uint32_t dir, ino;
+  const bool in_dir = dir_target(f, &dir, &ino);
+  if (in_dir ? !ino : !f->m) return -ENODEV;
   if (offset < 0 || len <= 0) return -EINVAL;
   if ((f->flags & O_ACCMODE) == O_RDONLY) return -EBADF;
   if (mode == 0x01 /* FALLOC_FL_KEEP_SIZE */) return 0;
   if (mode != 0) return -EOPNOTSUPP;
+  if (in_dir) return static_cast<int>(dir_call(ShareOp::kAllocate, dir, ino, offset, len, 0));
   return f->m->allocate(static_cast<std::uint64_t>(offset), static_cast<std::uint64_t>(len));
 }
 
@@ -591,20 +915,31 @@ IOSTACK_API int iostack_map_ftruncate(int fd, int64_t length) {
   std::lock_guard lk(mu);
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
-  if (!f->m) return -EINVAL;
+  std::uint32_t dir, ino;
+  const bool in_dir = dir_target(f, &dir, &ino);
+  if (in_dir ? !ino : !f->m) return -EINVAL;
   if (length < 0) return -EINVAL;
   if ((f->flags & O_ACCMODE) == O_RDONLY) return -EINVAL;
+  if (in_dir) return static_cast<int>(dir_call(ShareOp::kTruncate, dir, ino, length, 0, 0));
   return f->m->truncate(static_cast<std::uint64_t>(length));
 }
 
 IOSTACK_API int64_t iostack_map_size(int fd) {
   std::lock_guard lk(mu);
   OpenFile* f = find_fd(fd);
-  if (f && !f->m) return -EISDIR;
-  return f ? static_cast<std::int64_t>(f->m->size()) : -EBADF;
+  if (!f) return -EBADF;
+  std::uint32_t dir, ino;
+  if (dir_target(f, &dir, &ino)) return ino ? dir_call(ShareOp::kSize, dir, ino, 0, 0, 0) : -EISDIR;
+  if (!f->m) return -EISDIR;
+  return static_cast<std::int64_t>(f->m->size());
 }
 
 IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path) {
+  if (is_client()) {
+    std::string name, abs;
+    if (find_dir_index(dirfd, path, &name, &abs) < 0 || name.empty()) return IOSTACK_MAP_NOT_MINE;
+    return dir_call(ShareOp::kPathSize, 0, 0, 0, 0, 0, abs);
+  }
   if ((files.empty() && dirs.empty()) || !in_owner()) return IOSTACK_MAP_NOT_MINE;
   std::lock_guard lk(mu);
   std::string name;
@@ -622,8 +957,14 @@ IOSTACK_API int iostack_map_ident(int fd, uint64_t* dev, uint64_t* ino) {
     std::lock_guard lk(mu);
     OpenFile* f = find_fd(fd);
     if (!f) return -EBADF;
-    if (!f->m) return -EISDIR;
-    path = f->dir ? std::string() : f->m->path();
+    std::uint32_t dir, ino;
+    if (dir_target(f, &dir, &ino)) {
+      if (!ino) return -EISDIR;
+    } else if (!f->m) {
+      return -EISDIR;
+    } else {
+      path = f->m->path();
+    }
   }
   struct stat st;
   const int r = path.empty() ? raw_call(::syscall(SYS_fstat, fd, &st))
@@ -635,7 +976,7 @@ IOSTACK_API int iostack_map_ident(int fd, uint64_t* dev, uint64_t* ino) {
 }
 
 IOSTACK_API void iostack_map_dup(int oldfd, int newfd) {
-  if ((files.empty() && dirs.empty()) || (!is_marked(oldfd) && !is_marked(newfd))) return;
+  if (!active() || (!is_marked(oldfd) && !is_marked(newfd))) return;
   std::lock_guard lk(mu);
   iostack_map_close(newfd);
   if (OpenFile* f = find_fd(oldfd)) {
@@ -646,13 +987,13 @@ IOSTACK_API void iostack_map_dup(int oldfd, int newfd) {
 }
 
 IOSTACK_API void iostack_map_close(int fd) {
-  if ((files.empty() && dirs.empty()) || !is_marked(fd)) return;
+  if (!active() || !is_marked(fd)) return;
   std::lock_guard lk(mu);
   auto it = fds.find(fd);
   if (it == fds.end()) return;
   mark(fd, false);
   if (--it->second->refs == 0) {
-    if (it->second->dir && it->second->ino) it->second->dir->release(it->second->ino);
+    if (it->second->dir && it->second->ino && in_owner()) it->second->dir->release(it->second->ino);
     delete it->second;
   }
   fds.erase(it);

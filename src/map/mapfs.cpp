@@ -111,6 +111,16 @@ std::vector<std::string> MapDir::names() const {
   return out;
 }
 
+int MapDir::ino_of(const std::string& name) const {
+  const int idx = find(name);
+  return idx < 0 ? -ENOENT : static_cast<int>(entries_[static_cast<std::size_t>(idx)].ino);
+}
+
+MappedFile* MapDir::file(std::uint32_t ino) const {
+  if (ino < 1 || ino >= inodes_.size() || !inodes_[ino].used) return nullptr;
+  return inodes_[ino].file.get();
+}
+
 std::int64_t MapDir::size_of(const std::string& name) const {
   const int idx = find(name);
   if (idx < 0) return -ENOENT;
@@ -127,6 +137,8 @@ int MapDir::find(const std::string& name) const {
 int MapDir::open(const std::string& name, int flags, MappedFile** file) {
   if (name.size() > kFsNameMax) return -ENAMETOOLONG;
   const int idx = find(name);
+  // Every name is a file: O_DIRECTORY finds none.
+  if (flags & O_DIRECTORY) return idx >= 0 ? -ENOTDIR : (flags & O_CREAT) ? -EINVAL : -ENOENT;
   std::uint32_t ino;
   if (idx >= 0) {
     if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;

@@ -46,6 +46,10 @@ class MapDir {
   void release(int ino);
   // The names of the directory now (for placeholders on the real one).
   std::vector<std::string> names() const;
+  // The inode named `name`, or -ENOENT.
+  int ino_of(const std::string& name) const;
+  // The file of inode `ino` while it is in use, else null.
+  MappedFile* file(std::uint32_t ino) const;
   // The size of the file `name`, or -ENOENT.
   std::int64_t size_of(const std::string& name) const;
   int unlink(const std::string& name);

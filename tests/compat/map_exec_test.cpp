@@ -148,6 +148,38 @@ TEST(MapExecDir, ShellRedirectionsReachTheImage) {
   EXPECT_EQ(slurp(out + "/a"), "one\ntwo\n");
 }
 
+// The children of the program (forked, and executed: mv, cat, rm) see the
+// directory the program sees, through the process iostack exec started.
+TEST(MapExecDir, ChildrenShareTheDirectory) {
+  SKIP_IF_SANITIZED();
+  const std::string d = dir() + "/kids", out = dir() + "/kids.out", ls = dir() + "/kids.ls";
+  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + out +
+                    " -- sh -c 'echo one >" + d + "/a; mv " + d + "/a " + d + "/c; cat " + d +
+                    "/c >" + d + "/e; echo two >>" + d + "/e; echo gone >" + d + "/f; rm " + d +
+                    "/f; ls -s --block-size=1 " + d + " >" + ls + "'")),
+            0);
+  EXPECT_EQ(slurp(out + "/c"), "one\n");
+  EXPECT_EQ(slurp(out + "/e"), "one\ntwo\n");
+  EXPECT_NE(access((out + "/a").c_str(), F_OK), 0);
+  EXPECT_NE(access((out + "/f").c_str(), F_OK), 0);
+  // ls (statx) sees the files' sizes, not the empty placeholders'.
+  EXPECT_NE(slurp(ls).find("512 e"), std::string::npos) << slurp(ls);
+}
+
+// A power cut during a child's write ends the child with the program.
+TEST(MapExecDir, PowerCutInAChildEndsItToo) {
+  SKIP_IF_SANITIZED();
+  const std::string d = dir() + "/kidcut", out = dir() + "/kidcut.out";
+  // Write calls: echo's (the shell's own), then cat's, at which the power goes.
+  EXPECT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + out +
+                    " --powercut=calls=2 -- sh -c 'echo one >" + d + "/a; sync " + d + "/a; sync " +
+                    d + "; cat " + d + "/a >" + d + "/b; echo never >" + d + "/c' 2>/dev/null")),
+            128 + 9);
+  EXPECT_EQ(slurp(out + "/a"), "one\n");
+  EXPECT_NE(access((out + "/b").c_str(), F_OK), 0);
+  EXPECT_NE(access((out + "/c").c_str(), F_OK), 0);
+}
+
 // rename_update's fsyncs: data, ack, DIR, ack "1", data.tmp, [DIR], ack "2".
 TEST(MapExecDir, PowerCutKeepsOnlyDurableNames) {
   SKIP_IF_SANITIZED();
@@ -185,6 +217,19 @@ TEST(MapExecDir, CrashStatesOfRenameNeedTheDirectoryFsync) {
   EXPECT_NE(o.find("good: checked "), std::string::npos) << o;
   EXPECT_NE(o.find(": 0 inconsistent\nnodirsync: checked "), std::string::npos) << o;
   EXPECT_EQ(o.find("nodirsync: checked 0"), std::string::npos) << o;
+}
+
+// The same update as a shell script of unmodified coreutils (printf, sync
+// FILE, sync DIR, mv), the default of examples/crash-rename.sh.
+TEST(MapExecDir, CrashStatesOfAShellRename) {
+  SKIP_IF_SANITIZED();
+  const std::string out = dir() + "/crash-rename-sh.out";
+  EXPECT_EQ(sh(std::string(IOSTACK_SOURCE_DIR) + "/examples/crash-rename.sh " +
+               IOSTACK_COMPAT_IOSTACK + " sh >" + out),
+            0)
+      << slurp(out);
+  EXPECT_NE(slurp(out).find(": 0 inconsistent\nnodirsync: checked "), std::string::npos)
+      << slurp(out);
 }
 #endif
 
