@@ -140,7 +140,7 @@ namespace iostack::tool {
 int cmd_dir_files(const std::string& image, const std::string& dir) {
   std::string err;
   if (map::fs_extract_image(image, dir, &err)) return 0;
-  std::fprintf(stderr, "iostack dir-files: %s: %s\n", image.c_str(), err.c_str());
+  std::fprintf(stderr, "iostack dir-files: %s\n", err.c_str());
   return 1;
 }
 

@@ -4,10 +4,11 @@
  * lseek, fsync/fdatasync/sync_file_range, fallocate/ftruncate and fstat on
  * such a descriptor are served there. In a mapped directory (--map DIR/=SPEC)
  * rename/renameat/renameat2 and unlink are the directory's, and fsync of
- * the directory's own descriptor makes its names durable. libc's wrappers are interposed: a
- * program that makes these system calls with its own `syscall` instruction
- * reaches the kernel (its io_uring and AIO calls are trapped as ever).
- * Without --map every call goes straight on to libc. */
+ * the directory's own descriptor makes its names durable; the program's
+ * children reach its directories through it (src/map/map_share.hpp). libc's wrappers are
+ * interposed: a program that makes these system calls with its own `syscall` instruction reaches
+ * the kernel (its io_uring and AIO calls are trapped as ever). Without --map every call goes
+ * straight on to libc. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>

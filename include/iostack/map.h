@@ -19,10 +19,11 @@ extern "C" {
 
 /* Reads IOSTACK_EXEC_MAP (lines "PATH\tSPEC\tIMAGE", IMAGE may be empty;
  * a PATH ending in '/' is a directory, whose IMAGE is a directory too)
- * and IOSTACK_EXEC_POWERCUT, builds the devices and unsets both so that
- * programs this one executes start unmapped. 1 when files are mapped, 0
- * when there is nothing to map, -errno (after one line on stderr) on bad
- * input. */
+ * and IOSTACK_EXEC_POWERCUT, builds the devices and unsets both; with
+ * mapped directories it serves them to its children and sets
+ * IOSTACK_EXEC_MAP_SHARE, through which a program it (or a child) executes
+ * reaches them. 1 when files are mapped, 0 when there is nothing to map,
+ * -errno (after one line on stderr) on bad input. */
 IOSTACK_API int iostack_map_init(void);
 
 /* At a clean exit, before the engine's own teardown (the shim registers it

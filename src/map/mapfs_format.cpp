@@ -159,6 +159,7 @@ bool fs_extract_image(const std::string& image, const std::string& dir, std::str
   };
   const bool ok = fs_extract(read, dir, err);
   ::syscall(SYS_close, fd);
+  if (!ok && err->rfind(dir, 0) != 0) *err = image + ": " + *err;
   return ok;
 }
 

@@ -78,7 +78,7 @@ bool fs_read(const FsRead& read, FsHeader* h, std::vector<FsFile>* files, std::s
 // Writes the files of the image into the real directory `dir` (created if
 // missing; the regular files already in it are removed first).
 bool fs_extract(const FsRead& read, const std::string& dir, std::string* err);
-// The same from an image file.
+// The same from an image file (`err` names the image or the directory).
 bool fs_extract_image(const std::string& image, const std::string& dir, std::string* err);
 
 }  // namespace iostack::map

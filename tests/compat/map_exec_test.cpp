@@ -240,6 +240,14 @@ TEST(MapExecDir, BadDirectoryIsOneLine) {
   const std::string e = slurp(err);
   EXPECT_EQ(e.rfind("iostack exec: --map " + d + "/: the device is too small", 0), 0u) << e;
   EXPECT_EQ(std::count(e.begin(), e.end(), '\n'), 1) << e;
+  // A device image that is not a directory.
+  const std::string img = dir() + "/notadir.img";
+  sh("echo garbage >" + img);
+  EXPECT_EQ(sh(std::string(IOSTACK_COMPAT_IOSTACK) + " dir-files " + img + " " + dir() +
+               "/notadir 2>" + err),
+            1);
+  EXPECT_EQ(slurp(err), "iostack dir-files: " + img +
+                            ": block 0 is not an iostack directory (expected magic iostkfs1)\n");
 }
 
 // The sqlite3 shell under random power cuts (examples/sqlite-powercut.sh).

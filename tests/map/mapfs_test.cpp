@@ -146,7 +146,8 @@ TEST(Mapfs, AnImageThatIsNotADirectoryIsOneLine) {
   ::close(fd);
   std::string err;
   EXPECT_FALSE(fs_extract_image(tmpl, std::string(tmpl) + ".d", &err));
-  EXPECT_EQ(err, "block 0 is not an iostack directory (expected magic iostkfs1)");
+  EXPECT_EQ(err,
+            std::string(tmpl) + ": block 0 is not an iostack directory (expected magic iostkfs1)");
   EXPECT_FALSE(fs_extract_image("/nonexistent/image", "/tmp/x", &err));
   EXPECT_EQ(err.rfind("/nonexistent/image: ", 0), 0u) << err;
   // An empty image is an empty directory.
