@@ -5,6 +5,7 @@
 // One lock serialises the calls on mapped files: the model is of what
 // reaches the device, not of concurrency.
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -52,19 +54,26 @@ struct Switch {
 // Recursive: a power cut saves images with descriptors whose calls come
 // back here through the shim.
 std::recursive_mutex mu;
-std::vector<MappedFile*> files;  // never freed: the process may end at any call
-std::vector<MapDir*> dirs;
-std::unordered_map<int, OpenFile*> fds;
+// Never freed, nor destroyed at exit: the process may end at any call, and
+// calls may come after the static destructors ran.
+std::vector<MappedFile*>& files = *new std::vector<MappedFile*>;
+std::vector<MapDir*>& dirs = *new std::vector<MapDir*>;
+std::unordered_map<int, OpenFile*>& fds = *new std::unordered_map<int, OpenFile*>;
 // Which descriptors are mapped, read without the lock: the shim asks on
 // every read and write of the process, the engine's own threads included,
 // which must never wait for a caller that waits for them.
 constexpr int kMarks = 1 << 16;
 std::atomic<bool> marked[kMarks];
+// A child's own descriptors on the owner's directories, apart from the
+// tables it inherited: a vfork child writes into its parent's memory, and
+// the owner must never see them.
+std::recursive_mutex cmu;
+// Null: an inherited one it closed.
+std::unordered_map<int, OpenFile*>& cfds = *new std::unordered_map<int, OpenFile*>;
+std::atomic<bool> cmarked[kMarks];
 bool is_marked(int fd) {
-  return fd >= kMarks || (fd >= 0 && marked[fd].load(std::memory_order_acquire));
-}
-void mark(int fd, bool on) {
-  if (fd >= 0 && fd < kMarks) marked[fd].store(on, std::memory_order_release);
+  return fd >= kMarks || (fd >= 0 && (marked[fd].load(std::memory_order_acquire) ||
+                                      cmarked[fd].load(std::memory_order_acquire)));
 }
 IoCounts counts;
 Switch power;
@@ -76,9 +85,50 @@ pid_t owner = 0;
 bool in_owner() { return ::getpid() == owner; }
 // The owner's socket for its children (map_share.hpp), and the directories
 // it maps, which a child sees through it.
-std::string share_name;
-std::vector<std::string> dir_paths;
+std::string& share_name = *new std::string;
+std::vector<std::string>& dir_paths = *new std::vector<std::string>;
 bool is_client() { return !share_name.empty() && !in_owner(); }
+void mark(int fd, bool on) {
+  if (fd >= 0 && fd < kMarks)
+    (is_client() ? cmarked : marked)[fd].store(on, std::memory_order_release);
+}
+// The lock of this process's table: the owner's, or a child's own.
+struct TableLock {
+  std::unique_lock<std::recursive_mutex> l{is_client() ? cmu : mu};
+};
+
+// A fork while another thread (the owner's server, or a program thread)
+// holds the lock would leave the child with a lock nobody releases: the
+// forking thread takes the locks first and both sides release them.
+void fork_prepare() {
+  mu.lock();
+  cmu.lock();
+  share_fork_prepare();
+}
+void fork_done() {
+  share_fork_done();
+  cmu.unlock();
+  mu.unlock();
+}
+// A child forked by the owner starts with no descriptors of its own (what
+// vfork children of the owner left in its memory is not the child's).
+void fork_child() {
+  if (::getppid() == owner) {
+    for (auto& [fd, f] : cfds) {
+      if (fd >= 0 && fd < kMarks) cmarked[fd].store(false, std::memory_order_relaxed);
+    }
+    cfds.clear();
+  }
+  // Made anew: a recursive mutex knows its owner by thread id, which the
+  // child's thread does not have, so it could not unlock them.
+  share_fork_child();
+  new (&cmu) std::recursive_mutex;
+  new (&mu) std::recursive_mutex;
+}
+void hold_locks_across_fork() {
+  static std::once_flag once;
+  std::call_once(once, [] { pthread_atfork(fork_prepare, fork_done, fork_child); });
+}
 bool active() { return !files.empty() || !dirs.empty() || !share_name.empty(); }
 
 // Raw calls, so that saving an image never goes through the shim.
@@ -354,8 +404,21 @@ int find_dir_index(int dirfd, const char* path, std::string* name, std::string* 
 }
 
 OpenFile* find_fd(int fd) {
+  if (is_client()) {
+    auto c = cfds.find(fd);
+    if (c != cfds.end()) return c->second;
+    // Inherited from the owner by fork: its directories' files only.
+    auto it = fds.find(fd);
+    return it != fds.end() && it->second->dir ? it->second : nullptr;
+  }
   auto it = fds.find(fd);
   return it == fds.end() ? nullptr : it->second;
+}
+
+// A new descriptor of this process.
+void put_fd(int fd, OpenFile* f) {
+  (is_client() ? cfds : fds)[fd] = f;
+  mark(fd, true);
 }
 
 }  // namespace
@@ -544,7 +607,7 @@ namespace {
 int start_client() {
   const char* env = std::getenv("IOSTACK_EXEC_MAP_SHARE");
   if (!env || !*env) return 0;
-  std::lock_guard lk(mu);
+  std::lock_guard lk(cmu);
   std::string all = env;
   std::size_t at = all.find('\n');
   share_name = all.substr(0, at);
@@ -554,6 +617,7 @@ int start_client() {
     at = next;
   }
   if (share_name.empty() || dir_paths.empty()) return 0;
+  hold_locks_across_fork();
   for (int fd = 0; fd < 1024; ++fd) {
     char link[64], buf[4096];
     std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
@@ -572,8 +636,7 @@ int start_client() {
     const long fl = ::syscall(SYS_fcntl, fd, F_GETFL);
     auto* f = new OpenFile{nullptr, static_cast<int>(fl < 0 ? O_RDWR : fl), nullptr, ino};
     f->remote_dir = d;
-    fds[fd] = f;
-    mark(fd, true);
+    put_fd(fd, f);
   }
   return 1;
 }
@@ -662,6 +725,7 @@ IOSTACK_API int iostack_map_init(void) {
     std::string env_share = share_name;
     for (const std::string& d : dir_paths) env_share += "\n" + d;
     if (!share_name.empty()) setenv("IOSTACK_EXEC_MAP_SHARE", env_share.c_str(), 1);
+    hold_locks_across_fork();
   }
   if (power.ms) {
     std::thread([] {
@@ -674,7 +738,7 @@ IOSTACK_API int iostack_map_init(void) {
 
 IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigned mode) {
   if (is_client()) {
-    std::lock_guard lk(mu);
+    TableLock lk;
     std::string name, abs;
     const int d = find_dir_index(dirfd, path, &name, &abs);
     if (d < 0) return IOSTACK_MAP_NOT_MINE;
@@ -691,19 +755,17 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
     if (fd < 0) return fd;
     auto* f = new OpenFile{nullptr, flags & ~O_DIRECT, nullptr, ino};
     f->remote_dir = d;
-    fds[fd] = f;
-    mark(fd, true);
+    put_fd(fd, f);
     return fd;
   }
   if (!in_owner()) return IOSTACK_MAP_NOT_MINE;
-  std::lock_guard lk(mu);
+  TableLock lk;
   std::string name;
   if (MapDir* d = find_dir(dirfd, path, &name)) {
     if (name.empty()) {  // the directory itself, for its fsync
       const int fd = raw_call(::syscall(SYS_openat, AT_FDCWD, d->path().c_str(), flags, mode));
       if (fd < 0) return fd;
-      fds[fd] = new OpenFile{nullptr, flags, d};
-      mark(fd, true);
+      put_fd(fd, new OpenFile{nullptr, flags, d});
       return fd;
     }
     MappedFile* m = nullptr;
@@ -717,8 +779,7 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
       d->release(ino);
       return fd;
     }
-    fds[fd] = new OpenFile{m, flags & ~O_DIRECT, d, ino};
-    mark(fd, true);
+    put_fd(fd, new OpenFile{m, flags & ~O_DIRECT, d, ino});
     return fd;
   }
   MappedFile* m = find_path(dirfd, path);
@@ -729,8 +790,7 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
     if (const int e = m->truncate(0)) return e;
   const int fd = iostack::block::bdev_file_open(m->disk(), acc | (flags & (O_DIRECT | O_CLOEXEC)));
   if (fd < 0) return fd;
-  fds[fd] = new OpenFile{m, flags};
-  mark(fd, true);
+  put_fd(fd, new OpenFile{m, flags});
   return fd;
 }
 
@@ -741,7 +801,7 @@ IOSTACK_API int iostack_map_unlink(int dirfd, const char* path) {
     return static_cast<int>(dir_call(ShareOp::kUnlink, 0, 0, 0, 0, 0, abs));
   }
   if (!in_owner()) return IOSTACK_MAP_NOT_MINE;
-  std::lock_guard lk(mu);
+  TableLock lk;
   std::string name;
   if (MapDir* d = find_dir(dirfd, path, &name)) {
     if (name.empty()) return IOSTACK_MAP_NOT_MINE;
@@ -767,7 +827,7 @@ IOSTACK_API int iostack_map_rename(int olddirfd, const char* oldpath, int newdir
         dir_call(ShareOp::kRename, 0, 0, 0, 0, static_cast<int>(flags), a1, a2));
   }
   if (!in_owner()) return IOSTACK_MAP_NOT_MINE;
-  std::lock_guard lk(mu);
+  TableLock lk;
   std::string from, to;
   MapDir* a = find_dir(olddirfd, oldpath, &from);
   MapDir* b = find_dir(newdirfd, newpath, &to);
@@ -782,7 +842,7 @@ IOSTACK_API int iostack_map_rename(int olddirfd, const char* oldpath, int newdir
 
 IOSTACK_API int iostack_map_fd(int fd) {
   if (!active() || !is_marked(fd)) return 0;
-  std::lock_guard lk(mu);
+  TableLock lk;
   const OpenFile* f = find_fd(fd);
   if (!f) return 0;
   std::uint32_t dir, ino;
@@ -794,7 +854,7 @@ IOSTACK_API int iostack_map_fd(int fd) {
 
 IOSTACK_API ssize_t iostack_map_rw(int fd, int write, const struct iovec* iov, int iovcnt,
                                    int64_t offset) {
-  std::lock_guard lk(mu);
+  TableLock lk;
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
   std::uint32_t dir, ino;
@@ -821,7 +881,7 @@ IOSTACK_API ssize_t iostack_map_rw(int fd, int write, const struct iovec* iov, i
 }
 
 IOSTACK_API int64_t iostack_map_lseek(int fd, int64_t offset, int whence) {
-  std::lock_guard lk(mu);
+  TableLock lk;
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
   std::uint32_t dir, ino;
@@ -870,7 +930,7 @@ IOSTACK_API int64_t iostack_map_lseek(int fd, int64_t offset, int whence) {
 }
 
 IOSTACK_API int iostack_map_fsync(int fd, int /*datasync*/) {
-  std::lock_guard lk(mu);
+  TableLock lk;
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
   std::uint32_t dir, ino;
@@ -882,7 +942,7 @@ IOSTACK_API int iostack_map_fsync(int fd, int /*datasync*/) {
 
 IOSTACK_API int iostack_map_sync_file_range(int fd, int64_t offset, int64_t nbytes,
                                             unsigned flags) {
-  std::lock_guard lk(mu);
+  TableLock lk;
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
   if (offset < 0 || nbytes < 0 || (flags & ~7u)) return -EINVAL;
@@ -897,7 +957,7 @@ IOSTACK_API int iostack_map_sync_file_range(int fd, int64_t offset, int64_t nbyt
 }
 
 IOSTACK_API int iostack_map_fallocate(int fd, int mode, int64_t offset, int64_t len) {
-  std::lock_guard lk(mu);
+  TableLock lk;
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
   std::uint32_t dir, ino;
@@ -912,7 +972,7 @@ IOSTACK_API int iostack_map_fallocate(int fd, int mode, int64_t offset, int64_t 
 }
 
 IOSTACK_API int iostack_map_ftruncate(int fd, int64_t length) {
-  std::lock_guard lk(mu);
+  TableLock lk;
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
   std::uint32_t dir, ino;
@@ -925,7 +985,7 @@ IOSTACK_API int iostack_map_ftruncate(int fd, int64_t length) {
 }
 
 IOSTACK_API int64_t iostack_map_size(int fd) {
-  std::lock_guard lk(mu);
+  TableLock lk;
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
   std::uint32_t dir, ino;
@@ -941,7 +1001,7 @@ IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path) {
     return dir_call(ShareOp::kPathSize, 0, 0, 0, 0, 0, abs);
   }
   if ((files.empty() && dirs.empty()) || !in_owner()) return IOSTACK_MAP_NOT_MINE;
-  std::lock_guard lk(mu);
+  TableLock lk;
   std::string name;
   if (MapDir* d = find_dir(dirfd, path, &name)) {
     if (name.empty()) return IOSTACK_MAP_NOT_MINE;
@@ -954,7 +1014,7 @@ IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path) {
 IOSTACK_API int iostack_map_ident(int fd, uint64_t* dev, uint64_t* ino) {
   std::string path;
   {
-    std::lock_guard lk(mu);
+    TableLock lk;
     OpenFile* f = find_fd(fd);
     if (!f) return -EBADF;
     std::uint32_t dir, ino;
@@ -977,18 +1037,37 @@ IOSTACK_API int iostack_map_ident(int fd, uint64_t* dev, uint64_t* ino) {
 
 IOSTACK_API void iostack_map_dup(int oldfd, int newfd) {
   if (!active() || (!is_marked(oldfd) && !is_marked(newfd))) return;
-  std::lock_guard lk(mu);
+  TableLock lk;
   iostack_map_close(newfd);
-  if (OpenFile* f = find_fd(oldfd)) {
-    ++f->refs;
-    fds[newfd] = f;
-    mark(newfd, true);
+  OpenFile* f = find_fd(oldfd);
+  if (!f) return;
+  if (is_client()) {
+    // A copy of its own: the position is the real open file's anyway.
+    std::uint32_t dir, ino;
+    if (!dir_target(f, &dir, &ino)) return;
+    auto* copy = new OpenFile{nullptr, f->flags, nullptr, static_cast<int>(ino)};
+    copy->remote_dir = static_cast<int>(dir);
+    put_fd(newfd, copy);
+    return;
   }
+  ++f->refs;
+  put_fd(newfd, f);
 }
 
 IOSTACK_API void iostack_map_close(int fd) {
   if (!active() || !is_marked(fd)) return;
-  std::lock_guard lk(mu);
+  TableLock lk;
+  if (is_client()) {
+    auto c = cfds.find(fd);
+    if (c != cfds.end()) {
+      delete c->second;
+      cfds.erase(c);
+    }
+    // An inherited one stays in the owner's table: it is closed here.
+    if (fds.count(fd)) cfds[fd] = nullptr;
+    cmarked[fd].store(fds.count(fd) != 0, std::memory_order_release);
+    return;
+  }
   auto it = fds.find(fd);
   if (it == fds.end()) return;
   mark(fd, false);

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <thread>
 
 namespace iostack::map {
@@ -76,6 +77,10 @@ int client_fd = -1;
 pid_t client_pid = 0;
 
 }  // namespace
+
+void share_fork_prepare() { client_mu.lock(); }
+void share_fork_done() { client_mu.unlock(); }
+void share_fork_child() { new (&client_mu) std::mutex; }
 
 std::string share_listen(ShareHandler handler) {
   const std::string name = "iostack-map-" + std::to_string(::getpid());

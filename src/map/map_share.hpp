@@ -53,4 +53,10 @@ std::string share_listen(ShareHandler handler);
 std::int64_t share_call(const std::string& name, const ShareRequest& rq, const std::string& p1,
                         const std::string& p2, const void* in, void* out);
 
+// Around fork (pthread_atfork): the client's connection lock is held across
+// it, so that a child never starts with it taken by a thread it lacks.
+void share_fork_prepare();
+void share_fork_done();   // in the parent
+void share_fork_child();  // in the child
+
 }  // namespace iostack::map

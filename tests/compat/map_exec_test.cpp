@@ -166,6 +166,18 @@ TEST(MapExecDir, ChildrenShareTheDirectory) {
   EXPECT_NE(slurp(ls).find("512 e"), std::string::npos) << slurp(ls);
 }
 
+// Pipelines and background jobs: several children at once, forked and
+// vforked by the shell, each writing through the program's page cache.
+TEST(MapExecDir, PipelinesAndBackgroundJobs) {
+  SKIP_IF_SANITIZED();
+  const std::string d = dir() + "/pipes", out = dir() + "/pipes.out", in = input();
+  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + out + " -- sh -c 'cat " +
+                    in + " >" + d + "/a; cat " + d + "/a | cat >" + d + "/b; cat " + d + "/a >" +
+                    d + "/c & cat " + d + "/b >" + d + "/e & wait; cp " + d + "/e " + d + "/f'")),
+            0);
+  for (const char* f : {"a", "b", "c", "e", "f"}) EXPECT_EQ(slurp(out + "/" + f), slurp(in)) << f;
+}
+
 // A power cut during a child's write ends the child with the program.
 TEST(MapExecDir, PowerCutInAChildEndsItToo) {
   SKIP_IF_SANITIZED();
