@@ -571,15 +571,19 @@ long dir_rw(int fd, const OpenFile* f, std::uint32_t dir, std::uint32_t ino, boo
     for (std::size_t at = 0; at < iov[i].iov_len;) {
       const std::size_t n = std::min(kPiece, iov[i].iov_len - at);
       char* p = static_cast<char*>(iov[i].iov_base) + at;
-      piece.assign(n, '\0');
-      if (write) std::memcpy(piece.data(), p, n);
-      const std::int64_t r = dir_call(ShareOp::kRw, dir, ino, off + done,
-                                      static_cast<std::int64_t>(n), write, {}, {}, piece.data());
+      // The owner copies straight to or from the caller's memory; a child's
+      // data crosses the socket from a buffer.
+      const bool copy = is_client();
+      if (copy) piece.assign(n, '\0');
+      if (copy && write) std::memcpy(piece.data(), p, n);
+      const std::int64_t r =
+          dir_call(ShareOp::kRw, dir, ino, off + done, static_cast<std::int64_t>(n), write, {}, {},
+                   copy ? piece.data() : p);
       if (r < 0) {
         if (done) goto out;
         return static_cast<long>(r);
       }
-      if (!write) std::memcpy(p, piece.data(), static_cast<std::size_t>(r));
+      if (copy && !write) std::memcpy(p, piece.data(), static_cast<std::size_t>(r));
       done += r;
       at += static_cast<std::size_t>(r);
       if (static_cast<std::size_t>(r) < n) goto out;
