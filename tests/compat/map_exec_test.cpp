@@ -287,6 +287,29 @@ TEST(MapExec, SqliteSynchronousOffLosesCommittedRows) {
   EXPECT_EQ(slurp(out).find(" lost_rows=0 "), std::string::npos) << slurp(out);
 }
 
+// Two connections of one sqlite3 shell to one database in a mapped
+// directory: both opens are one inode (sqlite shares its locks by st_ino)
+// and the POSIX locks are the kernel's, so the second cannot write while the
+// first holds an exclusive transaction.
+TEST(MapExec, SqliteTwoConnectionsLockEachOther) {
+  SKIP_IF_SANITIZED();
+  if (!have("sqlite3")) GTEST_SKIP() << "sqlite3 is not installed (scripts/install-deps.sh)";
+  const std::string d = dir() + "/two", out = dir() + "/two.out", sql = dir() + "/two.sql",
+                    err = dir() + "/two.err";
+  {
+    std::ofstream f(sql);
+    f << "CREATE TABLE t(x);\nBEGIN EXCLUSIVE;\nINSERT INTO t VALUES(1);\n.connection 1\n.open "
+      << d << "/db\nINSERT INTO t VALUES(2);\n.connection 0\nCOMMIT;\n.connection 1\n"
+      << "INSERT INTO t VALUES(3);\n";
+  }
+  EXPECT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + out + " -- sqlite3 " +
+                    d + "/db <" + sql + " 2>" + err)),
+            1);
+  EXPECT_NE(slurp(err).find("database is locked"), std::string::npos) << slurp(err);
+  EXPECT_EQ(sh("sqlite3 " + out + "/db 'SELECT group_concat(x) FROM t' >" + err), 0);
+  EXPECT_EQ(slurp(err), "1,3\n");
+}
+
 // The rollback journal (journal_mode=DELETE): sqlite3 creates and deletes
 // db-journal in the mapped directory, with real POSIX locks on one inode.
 // The commit is the journal's unlink, which only synchronous=EXTRA makes
