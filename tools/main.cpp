@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
       "[ARGS...]");
   app.add_subcommand("crash",
                      "Check every crash state of a log-writes log: --log FILE --image PATH "
-                     "[--size BYTES] [--subsets N] [--seed N] -- CHECK [ARGS...]");
+                     "[--dir DIR] [--size BYTES] [--subsets N] [--seed N] -- CHECK [ARGS...]");
   if (argc > 1 && std::string(argv[1]) == "crash")
     return iostack::tool::cmd_crash(std::vector<std::string>(argv + 2, argv + argc));
   // exec hands everything after it to cmd_exec untouched ("--" included).
