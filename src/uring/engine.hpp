@@ -70,6 +70,9 @@ bool in_submit_of(IoRingCtx* ctx);
 int submit_sqes(IoRingCtx* ctx, unsigned nr);  // locked
 void queue_sqe(IoKiocb* req);                  // locked
 void queue_iowq(IoKiocb* req);
+// io_wq_free_work: `req`, completed on its own worker, hands the next request
+// of its link to that worker (false: the caller queues it as task work).
+bool iowq_run_next(IoKiocb* req, IoKiocb* nxt);
 int issue_sqe(IoKiocb* req, unsigned issue_flags);
 // Block I/O queued by a locked pass, taken out under the lock and issued
 // once it is dropped (no lock is held across the block layer).

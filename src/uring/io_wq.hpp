@@ -63,6 +63,9 @@ class IoWq {
 
   // Whether the calling thread is one of any pool's workers.
   static bool current_is_worker();
+  // From a work's fn: the calling worker runs `next` once fn returns, as
+  // io_worker_handle_work runs the link io_wq_free_work gives back.
+  static void run_next(IoWqWork* next);
 
  private:
   struct Worker;

@@ -552,6 +552,31 @@ TEST(UringFuzzFound, FsyncRangeAndFailuresThatKeepALink) {
   });
 }
 
+// A descriptor that is not open fails the lookup before the op runs
+// (io_assign_file on the worker): that failure breaks the link, even for the
+// ops whose own errors do not (seed 7014).
+TEST(UringFuzzFound, SyncOpsOfADescriptorNotOpenBreakTheirLink) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    char buf[8] = {};
+    add(r, IORING_OP_SYNC_FILE_RANGE, 1 << 30, nullptr, 4096, 0, 1, IOSQE_IO_LINK);
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+    add(r, IORING_OP_FSYNC, 1 << 30, nullptr, 0, 0, 3, IOSQE_IO_LINK);
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, 0);
+    add(r, IORING_OP_FALLOCATE, 1 << 30, reinterpret_cast<void*>(4096), 0, 0, 5, IOSQE_IO_LINK);
+    add(r, IORING_OP_WRITE, 1 << 30, buf, 1, 0, 6, 0);
+    return run(r, 6);
+  });
+  compare([](Ring& r) {
+    Scratch f(O_RDONLY);
+    // fallocate of a file open for reading only: -EBADF from the op itself,
+    // which keeps the link.
+    add(r, IORING_OP_FALLOCATE, f.fd, reinterpret_cast<void*>(4096), 0, 0, 1, IOSQE_IO_LINK);
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+    return run(r, 2);
+  });
+}
+
 TEST(UringFuzzFound, LinkTimeoutOfARequestWithABadDescriptor) {
   SKIP_WITHOUT_KERNEL_URING();
   // The head fails its descriptor lookup when issued, before its linked
@@ -642,6 +667,25 @@ TEST(UringFuzzFound, NowaitWriteOnAWorkerBlocks) {
     auto v = run(r, 1);
     struct stat st;
     v.push_back(Cqe{2, fstat(f.fd, &st) == 0 ? static_cast<int>(st.st_size) : -1, 0});
+    return v;
+  });
+}
+
+// A request completed on an io-wq worker hands the next request of its link
+// to that worker (io_wq_free_work), which issues it to block: the RWF_NOWAIT
+// write behind an FSYNC is done there, where inline it would be -EAGAIN.
+TEST(UringFuzzFound, ALinkBehindAWorkerRequestRunsOnTheWorker) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch f;
+    add(r, IORING_OP_FSYNC, f.fd, nullptr, 0, 0, 1, IOSQE_IO_LINK);
+    io_uring_sqe* s = add(r, IORING_OP_WRITE, f.fd, "x", 1, 0x2000, 2, IOSQE_IO_LINK);
+    s->rw_flags = RWF_NOWAIT | RWF_DSYNC;
+    s = add(r, IORING_OP_WRITE, f.fd, "y", 1, 0x3000, 3, 0);
+    s->rw_flags = RWF_NOWAIT | RWF_DSYNC;
+    auto v = run(r, 3);
+    struct stat st;
+    v.push_back(Cqe{4, fstat(f.fd, &st) == 0 ? static_cast<int>(st.st_size) : -1, 0});
     return v;
   });
 }
