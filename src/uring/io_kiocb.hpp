@@ -86,7 +86,8 @@ struct PollEntry {
   // Multishot poll of its ring's own registered eventfd: the ring's CQE
   // wakes it (EPOLL_URING_WAKE), which makes it one-shot.
   bool uring_wake = false;
-  std::uint32_t gen = 0;  // arming generation, in the epoll data
+  bool ring_self = false;  // on its own ring's descriptor (ctx->self_polls)
+  std::uint32_t gen = 0;   // arming generation, in the epoll data
   // A multishot POLL_ADD's event, posted from task work (io_poll_task_func):
   // wakeups while it is queued coalesce into one CQE, as poll_refs does.
   // Under the poll service lock.

@@ -20,6 +20,7 @@ namespace iostack::uring {
 // IO_WQ_WORK_* flags.
 constexpr std::uint32_t kWqWorkCancel = 1;
 constexpr std::uint32_t kWqWorkUnbound = 4;
+constexpr std::uint32_t kWqWorkLinked = 8;  // handed over by the work before it (run_next)
 
 struct IoWqWork;
 using IoWqFn = void (*)(IoWqWork*);

@@ -219,6 +219,9 @@ void ring_ready_signal(IoRingCtx* ctx) {
 void ring_ready_update(IoRingCtx* ctx) {
   if (!ctx->ready_signalled.load(std::memory_order_seq_cst)) return;
   if (cq_events_user(ctx) || ctx->has_overflow.load(std::memory_order_acquire)) return;
+  // A poll of the ring itself was woken by the post (the kernel's wakeup
+  // carries the mask): the program reaping the CQE first must not undo it.
+  if (ctx->self_polls.load(std::memory_order_seq_cst)) return;
   std::uint64_t v;
   [[maybe_unused]] ssize_t r = read(ctx->ready_efd, &v, sizeof(v));
   ctx->ready_signalled.store(false, std::memory_order_seq_cst);

@@ -285,9 +285,12 @@ void iowq_submit_work(IoWqWork* work) {
     ret = -ECANCELED;
   } else {
     // A forced-async request on a pollable file first tries without blocking
-    // and then waits on poll rather than holding a worker.
+    // and then waits on poll rather than holding a worker. So does a link
+    // handed over by its worker, which the kernel's worker would block on:
+    // iostack cannot interrupt a blocked worker when the ring exits.
     bool needs_poll = false;
-    if ((req->flags & kReqForceAsync) && (def->pollin || def->pollout)) {
+    const bool linked = work->flags.load(std::memory_order_relaxed) & kWqWorkLinked;
+    if ((linked || (req->flags & kReqForceAsync)) && (def->pollin || def->pollout)) {
       if (assign_file(req, def, issue_flags) && !req->bdev && !is_regular_or_bdev(req)) {
         needs_poll = true;
         issue_flags |= kIssueNonblock;
@@ -329,6 +332,7 @@ bool iowq_run_next(IoKiocb* req, IoKiocb* nxt) {
     return false;
   t_iowq_req = nullptr;
   prep_iowq_work(nxt);
+  nxt->work.flags.fetch_or(kWqWorkLinked, std::memory_order_relaxed);
   IoWq::run_next(&nxt->work);
   return true;
 }

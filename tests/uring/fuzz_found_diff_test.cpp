@@ -633,6 +633,28 @@ TEST(UringFuzzFound, ReadsOfTheRingItself) {
   });
 }
 
+// The ring's CQE posting wakes the polls of its own descriptor with the
+// mask (EPOLLIN | EPOLL_URING_WAKE): they fire even when the program reaps
+// the CQE before they could look, and a multishot one becomes one-shot.
+TEST(UringFuzzFound, PollsOfTheRingFireOnItsCqeEvenWhenReaped) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    static char buf[64];
+    io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, 0, 0, 1, 0);
+    s->poll32_events = POLLIN;
+    s = add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, IORING_POLL_ADD_MULTI, 0, 2, 0);
+    s->poll32_events = POLLIN;
+    add(r, IORING_OP_READ, r.fd(), buf, 1, 0, 3, 0);
+    std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, 0);
+    v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+    auto c = r.wait(4, 2000);  // reaps each CQE as soon as it is there
+    sort_by_user_data(&c);
+    append(&v, c);
+    return v;
+  });
+}
+
 TEST(UringFuzzFound, PlainReadOfADirectoryIgnoresRwFlags) {
   SKIP_WITHOUT_KERNEL_URING();
   // loop_rw_iter ignores rw_flags where preadv2 refuses them: -EISDIR.
@@ -686,6 +708,28 @@ TEST(UringFuzzFound, ALinkBehindAWorkerRequestRunsOnTheWorker) {
     auto v = run(r, 3);
     struct stat st;
     v.push_back(Cqe{4, fstat(f.fd, &st) == 0 ? static_cast<int>(st.st_size) : -1, 0});
+    return v;
+  });
+}
+
+// The worker's link waits for an empty pipe (iostack waits on poll, where
+// the kernel's worker blocks) and completes once the program writes.
+TEST(UringFuzzFound, ALinkBehindAWorkerRequestWaitsForAPipe) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch f;
+    int p[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+    static char buf[8];
+    add(r, IORING_OP_FSYNC, f.fd, nullptr, 0, 0, 1, IOSQE_IO_LINK);
+    add(r, IORING_OP_READ, p[0], buf, sizeof(buf), 0, 2, 0);
+    std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+    v.push_back(Cqe{3, static_cast<int>(write(p[1], "ab", 2)), 0});
+    auto c = r.wait(2);
+    sort_by_user_data(&c);
+    append(&v, c);
+    ::close(p[0]);
+    ::close(p[1]);
     return v;
   });
 }
