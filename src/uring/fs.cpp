@@ -13,8 +13,8 @@
 
 #include "core/uaccess.hpp"
 #include "core/write_limit.hpp"
-#include "uring/engine.hpp"
 #include "uring/filetable.hpp"
+#include "uring/engine.hpp"
 #include "uring/ops.hpp"
 
 namespace iostack::uring {
@@ -66,8 +66,8 @@ int renameat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 
 int renameat_issue(IoKiocb* req, unsigned) {
   const FsPathData& f = req->fs;
-  return done(
-      req, renameat2(f.old_dfd, f.oldpath, f.new_dfd, f.newpath, static_cast<unsigned>(f.flags)));
+  return done(req, renameat2(f.old_dfd, f.oldpath, f.new_dfd, f.newpath,
+                             static_cast<unsigned>(f.flags)));
 }
 
 // ---- UNLINKAT
@@ -234,7 +234,8 @@ int madvise_issue(IoKiocb* req, unsigned) {
 
 // ---- FTRUNCATE (io_uring/truncate.c)
 int ftruncate_prep(IoKiocb* req, const io_uring_sqe* sqe) {
-  if (sqe->rw_flags || sqe->addr || sqe->len || sqe->buf_index || sqe->splice_fd_in || sqe->addr3)
+  if (sqe->rw_flags || sqe->addr || sqe->len || sqe->buf_index || sqe->splice_fd_in ||
+      sqe->addr3)
     return -EINVAL;
   req->sync.len = static_cast<std::int64_t>(sqe->off);
   req->flags |= kReqForceAsync;

@@ -115,8 +115,7 @@ void timeout_expire_locked(IoKiocb* req) {
 void timeout_expired(IoKiocb* req, bool on_timer) {
   if (!(req->timeout.flags & IORING_TIMEOUT_ETIME_SUCCESS)) req_set_fail(req);
   req_set_res(req, -ETIME, 0);
-  const TwFn fn =
-      (req->timeout.flags & uapi::kTimeoutMultishot) ? tw_timeout_complete : tw_req_complete;
+  const TwFn fn = (req->timeout.flags & uapi::kTimeoutMultishot) ? tw_timeout_complete : tw_req_complete;
   if (on_timer)
     tw_add_from_timer(req, fn);
   else

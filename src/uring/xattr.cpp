@@ -15,7 +15,7 @@ namespace iostack::uring {
 
 namespace {
 
-constexpr long kXattrNameMax = 255;           // XATTR_NAME_MAX
+constexpr long kXattrNameMax = 255;          // XATTR_NAME_MAX
 constexpr std::size_t kXattrSizeMax = 65536;  // XATTR_SIZE_MAX
 
 // import_xattr_name: -ERANGE for an empty or too long name.
@@ -23,8 +23,7 @@ int import_name(std::uint64_t uname, char** out) {
   char* buf = static_cast<char*>(std::malloc(kXattrNameMax + 1));
   if (!buf) return -ENOMEM;
   *out = buf;
-  const long n =
-      core::strncpy_from_user(buf, reinterpret_cast<const char*>(uname), kXattrNameMax + 1);
+  const long n = core::strncpy_from_user(buf, reinterpret_cast<const char*>(uname), kXattrNameMax + 1);
   if (n < 0) return static_cast<int>(n);
   if (n == 0 || n == kXattrNameMax + 1) return -ERANGE;
   return 0;
