@@ -155,6 +155,7 @@ int openat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   req->open.dfd = sqe->fd;
   req->open.mode = sqe->len;
   req->open.flags = static_cast<int>(sqe->open_flags) | O_LARGEFILE;
+  req->open.resolve = 0;
   req->open.path = nullptr;
   if (int ret = getname(sqe->addr, false, &req->open.path)) return ret;
   req->flags |= kReqCleanup;
@@ -167,6 +168,7 @@ int openat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 
 int openat_issue(IoKiocb* req, unsigned issue_flags) {
   if (req->open.file_slot) return open_direct_issue(req, issue_flags);
+  if (open_would_block(req, issue_flags)) return -EAGAIN;
   const int fd = openat(req->open.dfd, req->open.path, req->open.flags, req->open.mode);
   core::fd_mode_forget(fd);
   return done(req, fd < 0 ? -errno : fd);

@@ -273,8 +273,10 @@ void iowq_submit_work(IoWqWork* work) {
   int ret;
   if (work->flags.load(std::memory_order_relaxed) & kWqWorkCancel) {
     ret = -ECANCELED;
-  } else if ((req->flags & kReqApollMultishot) && !assign_file(req, def, issue_flags)) {
-    ret = -EBADF;
+  } else if ((req->flags & kReqApollMultishot) &&
+             (!assign_file(req, def, issue_flags) ||
+              (!req->file_node && !req->bdev && fcntl(req->os_fd, F_GETFD) < 0))) {
+    ret = -EBADF;  // io_assign_file: a descriptor that is not open
   } else if ((req->flags & kReqApollMultishot) && !file_can_poll(req)) {
     ret = -EBADFD;  // io_wq_submit_work: multishot needs a pollable file
   } else if (req->flags & kReqApollMultishot) {

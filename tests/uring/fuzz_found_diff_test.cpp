@@ -577,6 +577,34 @@ TEST(UringFuzzFound, SyncOpsOfADescriptorNotOpenBreakTheirLink) {
   });
 }
 
+// OPENAT issued not to block walks the dentry cache only: a name never
+// looked up is -EAGAIN there and the open goes to io-wq (its CQE comes after
+// the NOP's on a DEFER_TASKRUN ring); once its negative dentry is cached, the
+// same open fails inline, before the NOP (seed 61437).
+TEST(UringFuzzFound, OpenOfANameNotInTheDentryCacheGoesToAWorker) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  compare_with_kernel(
+      [](Ring& r) {
+        char tmpl[] = "/tmp/iostack-fuzzfound-dir-XXXXXX";
+        EXPECT_NE(nullptr, mkdtemp(tmpl));
+        const int dfd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        std::vector<Cqe> v;
+        for (int round = 0; round < 2; ++round) {
+          io_uring_sqe* s = add(r, IORING_OP_OPENAT, dfd, "missing", 0, 0, 1, 0);
+          s->open_flags = O_RDONLY;
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+          v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+          append(&v, r.wait(2));  // in the order they were posted
+        }
+        ::close(dfd);
+        rmdir(tmpl);
+        return v;
+      },
+      8, p);
+}
+
 TEST(UringFuzzFound, LinkTimeoutOfARequestWithABadDescriptor) {
   SKIP_WITHOUT_KERNEL_URING();
   // The head fails its descriptor lookup when issued, before its linked
@@ -674,6 +702,14 @@ TEST(UringFuzzFound, ReadMultishotOfAClosedDescriptor) {
   compare([](Ring& r) {
     add(r, 49 /* READ_MULTISHOT */, 1 << 30, nullptr, 0, 0, 1, IOSQE_BUFFER_SELECT);
     return run(r, 1);
+  });
+  // The same on the io-wq worker that ran the request it is linked behind
+  // (seed 61177).
+  compare([](Ring& r) {
+    Scratch f;
+    add(r, IORING_OP_FSYNC, f.fd, nullptr, 0, 0, 1, IOSQE_IO_HARDLINK);
+    add(r, 49 /* READ_MULTISHOT */, 1 << 30, nullptr, 0, 0, 2, IOSQE_BUFFER_SELECT);
+    return run(r, 2);
   });
 }
 
