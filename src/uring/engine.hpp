@@ -60,6 +60,7 @@ bool tw_run(IoRingCtx* ctx);
 bool tw_pending(IoRingCtx* ctx);
 void tw_req_submit(IoKiocb* req);    // TwFn: queue the request
 void tw_req_issue(IoKiocb* req);     // TwFn: issue it here, IOSQE_ASYNC or not
+void tw_req_iowq(IoKiocb* req);      // TwFn: hand it to io-wq
 void tw_req_complete(IoKiocb* req);  // TwFn: complete with req->res
 void tw_req_cancel(IoKiocb* req);    // TwFn: fail with req->res
 void req_queue_tw_complete(IoKiocb* req, int res);

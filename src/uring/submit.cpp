@@ -321,6 +321,14 @@ void queue_async(IoKiocb* req, int ret) {
     return;
   }
   if (arm_apoll(req)) return;
+  if ((req->flags & kReqNoApoll) && req->file_assigned && file_can_poll(req)) {
+    // A file that cannot try without blocking but has a poll (an eventfd's
+    // plain write): the kernel's poll finds it ready and retries from task
+    // work until its retries run out, then hands it to io-wq. Meanwhile a
+    // cancel of the same batch does not find it.
+    tw_add(req, tw_req_iowq);
+    return;
+  }
   queue_iowq(req);
 }
 
