@@ -269,6 +269,11 @@ int rw_validate(IoKiocb* req, bool write, bool nonblock) {
   // write never reaches its write op).
   if (!write && rw.bytes < 8 && (st.st_mode & S_IFMT) == 0 && is_eventfd(req->os_fd))
     return -EINVAL;
+  // An eventfd's write has no kiocb: loop_rw_iter refuses RWF_NOWAIT where
+  // the file may block before it looks at the length, so also when empty.
+  if (nonblock && write && (f & RWF_NOWAIT) && !(fl & O_NONBLOCK) && (st.st_mode & S_IFMT) == 0 &&
+      is_eventfd(req->os_fd))
+    return -EAGAIN;
   return 0;
 }
 

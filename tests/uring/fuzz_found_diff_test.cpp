@@ -790,6 +790,29 @@ TEST(UringFuzzFound, EventfdWriteIsNotFoundByACancelOfItsBatch) {
   });
 }
 
+// An eventfd's write goes through loop_rw_iter, which refuses RWF_NOWAIT on
+// a descriptor that may block before looking at the length: -EAGAIN even
+// when empty, which breaks its link (seed 62185). On O_NONBLOCK it is 0.
+TEST(UringFuzzFound, NowaitWriteOfABlockingEventfdIsEagainEvenWhenEmpty) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    const int efd = eventfd(2, EFD_CLOEXEC);
+    const int nb = eventfd(2, EFD_CLOEXEC | EFD_NONBLOCK);
+    static std::uint64_t val = 5;
+    io_uring_sqe* s = add(r, IORING_OP_WRITE, efd, &val, 0, 512, 1, IOSQE_IO_LINK);
+    s->rw_flags = RWF_NOWAIT;
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+    s = add(r, IORING_OP_WRITE, efd, &val, 8, 0, 3, 0);
+    s->rw_flags = RWF_NOWAIT;
+    s = add(r, IORING_OP_WRITE, nb, &val, 0, 0, 4, 0);
+    s->rw_flags = RWF_NOWAIT;
+    auto v = run(r, 4);
+    ::close(efd);
+    ::close(nb);
+    return v;
+  });
+}
+
 TEST(UringFuzzFound, CancelByFixedFileFindsTheSameFileByDescriptor) {
   SKIP_WITHOUT_KERNEL_URING();
   // The kernel compares files, not how the request named them: a cancel by
