@@ -237,7 +237,10 @@ std::uint32_t ring_poll_mask(IoRingCtx* ctx) {
   const std::uint32_t sq_used =
       load_acquire(ctx->rings->sq.tail) - load_acquire(ctx->rings->sq.head);
   if (sq_used < ctx->sq_entries) mask |= EPOLLOUT | EPOLLWRNORM;
-  if (cq_events_user(ctx) || ctx->has_overflow.load(std::memory_order_acquire))
+  // io_has_work: a DEFER_TASKRUN ring's pending task work (completions it
+  // has not posted yet) counts as readable too.
+  if (cq_events_user(ctx) || ctx->has_overflow.load(std::memory_order_acquire) ||
+      ((ctx->flags & IORING_SETUP_DEFER_TASKRUN) && tw_pending(ctx)))
     mask |= EPOLLIN | EPOLLRDNORM;
   return mask;
 }

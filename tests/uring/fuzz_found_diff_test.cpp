@@ -683,6 +683,37 @@ TEST(UringFuzzFound, PollsOfTheRingFireOnItsCqeEvenWhenReaped) {
   });
 }
 
+// io_uring_poll counts a DEFER_TASKRUN ring's pending task work as readable
+// (io_has_work): a completion from io-wq waiting for its submitter makes a
+// POLL_ADD of the ring report POLLIN before any CQE is posted (seed 63093).
+TEST(UringFuzzFound, PollOfADeferTaskrunRingSeesItsPendingWork) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  compare_with_kernel(
+      [](Ring& r) {
+        Scratch f;
+        int efd = eventfd(0, EFD_CLOEXEC);
+        EXPECT_EQ(0, r.reg(IORING_REGISTER_EVENTFD, &efd, 1));
+        add(r, IORING_OP_FSYNC, f.fd, nullptr, 0, 0, 1, 0);  // on io-wq
+        std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+        std::uint64_t n = 0;
+        // The worker's completion is queued as the ring's task work, which
+        // signals the eventfd; nothing runs it until the ring is waited on.
+        v.push_back(Cqe{0, static_cast<int>(read(efd, &n, sizeof(n))), 0});
+        v.push_back(Cqe{0, static_cast<int>(r.cq_ready()), 0});
+        io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, 0, 0, 2, 0);
+        s->poll32_events = POLLIN | POLLOUT;
+        v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+        auto c = r.wait(2);
+        sort_by_user_data(&c);
+        append(&v, c);
+        ::close(efd);
+        return v;
+      },
+      8, p);
+}
+
 TEST(UringFuzzFound, PlainReadOfADirectoryIgnoresRwFlags) {
   SKIP_WITHOUT_KERNEL_URING();
   // loop_rw_iter ignores rw_flags where preadv2 refuses them: -EISDIR.
