@@ -326,6 +326,7 @@ void queue_async(IoKiocb* req, int ret) {
     // plain write): the kernel's poll finds it ready and retries from task
     // work until its retries run out, then hands it to io-wq. Meanwhile a
     // cancel of the same batch does not find it.
+    hold_file(req);  // issued once: its file is held, whatever closes meanwhile
     tw_add(req, tw_req_iowq);
     return;
   }

@@ -844,6 +844,36 @@ TEST(UringFuzzFound, NowaitWriteOfABlockingEventfdIsEagainEvenWhenEmpty) {
   });
 }
 
+// The eventfd write waiting for io-wq holds its file: a CLOSE of the
+// descriptor behind it in the batch changes nothing (seed 65719).
+TEST(UringFuzzFound, EventfdWriteOnItsWayToAWorkerHoldsItsFile) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    const int efd = eventfd(2, EFD_CLOEXEC);
+    static std::uint64_t val = 5;
+    add(r, IORING_OP_WRITE, efd, &val, 8, 0, 1, 0);
+    add(r, IORING_OP_CLOSE, efd, nullptr, 0, 0, 2, 0);
+    return run(r, 2);
+  });
+}
+
+// /dev/null's uring_cmd has no iopoll method: -EOPNOTSUPP on an IOPOLL ring
+// (seed 65734).
+TEST(UringFuzzFound, UringCmdOnAnIopollRingNeedsAnIopollMethod) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_IOPOLL;
+  compare_with_kernel(
+      [](Ring& r) {
+        const int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        add(r, IORING_OP_URING_CMD, fd, nullptr, 0, 0, 1, 0);
+        auto v = run(r, 1);
+        ::close(fd);
+        return v;
+      },
+      8, p);
+}
+
 TEST(UringFuzzFound, CancelByFixedFileFindsTheSameFileByDescriptor) {
   SKIP_WITHOUT_KERNEL_URING();
   // The kernel compares files, not how the request named them: a cancel by
