@@ -714,6 +714,32 @@ TEST(UringFuzzFound, PollOfADeferTaskrunRingSeesItsPendingWork) {
       8, p);
 }
 
+// A DEFER_TASKRUN ring's poll wait queue is activated by its first poll,
+// and that activation's wakeup carries no mask: the read of the ring checks
+// the ring again, finds the CQE that came meanwhile reaped, and goes on
+// waiting until cancelled (seeds 41296, 64162).
+TEST(UringFuzzFound, ReadOfADeferTaskrunRingRechecksItsFirstWakeup) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  compare_with_kernel(
+      [](Ring& r) {
+        static char buf[64];
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 1, 0);
+        add(r, IORING_OP_READ, r.fd(), buf, 1, 0, 2, 0);
+        std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+        append(&v, r.wait(1));       // the NOP's, reaped at once
+        append(&v, r.wait(1, 500));  // runs the task work: nothing to post
+        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 3, 0);
+        v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+        auto c = r.wait(2);
+        sort_by_user_data(&c);
+        append(&v, c);
+        return v;
+      },
+      8, p);
+}
+
 TEST(UringFuzzFound, PlainReadOfADirectoryIgnoresRwFlags) {
   SKIP_WITHOUT_KERNEL_URING();
   // loop_rw_iter ignores rw_flags where preadv2 refuses them: -EISDIR.
