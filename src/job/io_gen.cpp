@@ -292,8 +292,10 @@ bool IoGen::pick_offset(int ddir, bool* marks, std::uint64_t* at_out) {
   }
   if (!ok) return false;
   std::uint64_t at = rel != ~0ull ? rel : b * ba_[ddir];
+  refused_ = at;
   if (at >= len_) return false;
   at += file_offset_;
+  refused_ = at;
   if (at >= dev_size_) return false;
   // randtrimwrite: a new trim at the offset just trimmed and written must
   // still be followed by its write.
@@ -359,6 +361,7 @@ bool IoGen::finish(int ddir, bool marks, std::uint64_t at, std::uint32_t* bs) {
 bool IoGen::next(int ddir, std::uint32_t* bs, std::uint64_t* off) {
   bool marks;
   std::uint64_t at;
+  refused_ = ~0ull;
   if (!pick_offset(ddir, &marks, &at)) return false;
   *bs = pick_bs(ddir, at);
   if (!*bs || !finish(ddir, marks, at, bs)) return false;
