@@ -702,9 +702,10 @@ void Worker::run(const std::atomic<bool>* go) {
   for (int d = 0; d < kRwDirs; ++d) rate_next_[d] = rate_base_[d] = begin;
   progress_.state.store(in_ramp_ ? 1 : 2, std::memory_order_relaxed);
 
-  if (!ts_.error && opts_.verify_only)
+  if (!ts_.error && opts_.verify_only) {
+    if (iolog_) iolog_->open_file(begin);
     plan_verify_only();
-  else if (!ts_.error)
+  } else if (!ts_.error)
     do_io(false);
   // A loop ended with more to do: its end_fsync and verify, then the next.
   std::uint64_t loop_verify_ns = 0;

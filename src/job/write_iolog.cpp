@@ -60,12 +60,7 @@ void IologWriter::end_line() {
 void IologWriter::io(std::uint64_t now_ns, const char* action, std::uint64_t offset,
                      std::uint64_t len) {
   if (fd_ < 0) return;
-  if (!open_) {
-    stamp(now_ns);
-    buf_ += " open";
-    end_line();
-    open_ = true;
-  }
+  open_file(now_ns);
   stamp(now_ns);
   buf_ += ' ';
   buf_ += action;
@@ -74,6 +69,14 @@ void IologWriter::io(std::uint64_t now_ns, const char* action, std::uint64_t off
   buf_ += ' ';
   num(len);
   end_line();
+}
+
+void IologWriter::open_file(std::uint64_t now_ns) {
+  if (fd_ < 0 || open_) return;
+  stamp(now_ns);
+  buf_ += " open";
+  end_line();
+  open_ = true;
 }
 
 void IologWriter::close_file(std::uint64_t now_ns) {

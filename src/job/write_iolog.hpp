@@ -25,6 +25,9 @@ class IologWriter {
   // One I/O (action: read, write, trim, sync, datasync), "open" first if
   // the file is closed, as fio opens files at their first I/O.
   void io(std::uint64_t now_ns, const char* action, std::uint64_t offset, std::uint64_t len);
+  // "open" if the file is closed (fio's verify_only dry run opens it and
+  // issues nothing).
+  void open_file(std::uint64_t now_ns);
   // "close" if the file is open (the end of a loop, of the job, or before
   // its verify phase).
   void close_file(std::uint64_t now_ns);

@@ -431,6 +431,24 @@ TEST(FioCompat, WriteIologLikeTheFioBinary) {
     const auto got = read_iologs(ilog);
     EXPECT_EQ(got, want) << j << "iostack:\n" << show(got) << "fio:\n" << show(want);
   }
+  // verify_only: a dry run (the file opened, nothing issued), then the reads.
+  std::string err;
+  const std::string vo = "rw=randwrite\nbs=4k\nsize=32k\nverify=crc32c\n";
+  ASSERT_EQ(
+      std::system(("fio --name=j --filename=" + file + fio_args(vo) + " >/dev/null 2>&1").c_str()),
+      0);
+  std::remove(flog.c_str());
+  std::remove(ilog.c_str());
+  ASSERT_EQ(std::system(("fio --name=j --filename=" + file + " --write_iolog=" + flog +
+                         fio_args(vo) + " --verify_only >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  ASSERT_TRUE(
+      run_iostack("[j]\nfilename=" + file + "\nwrite_iolog=" + ilog + "\nverify_only\n" + vo, &err))
+      << err;
+  EXPECT_EQ(read_iologs(ilog), read_iologs(flog)) << "iostack:\n"
+                                                  << show(read_iologs(ilog)) << "fio:\n"
+                                                  << show(read_iologs(flog));
   // time_based: how many I/Os fit in the time differs, not which ones come
   // first; number_ios does not stop either side.
   std::remove(flog.c_str());
@@ -440,7 +458,6 @@ TEST(FioCompat, WriteIologLikeTheFioBinary) {
                          fio_args(tb) + " >/dev/null 2>&1")
                             .c_str()),
             0);
-  std::string err;
   ASSERT_TRUE(run_iostack("[j]\nfilename=" + file + "\nwrite_iolog=" + ilog + "\n" + tb, &err))
       << err;
   const auto want = read_iologs(flog), got = read_iologs(ilog);
