@@ -296,24 +296,29 @@ Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
   if (rated(ddir) && now < rate_next_[ddir]) return Prep::kThrottled;
   std::uint32_t bs;
   std::uint64_t off;
-  if (!gen_.next(ddir, &bs, &off)) {
+  // Back from the end of a loop (run() did its end_fsync and verify with
+  // nothing in flight): the pass is over, whatever a new draw would say.
+  if (loop_ended_ || !gen_.next(ddir, &bs, &off)) {
     // No offset left: fio closes the file there (set_io_u_file), and its
     // io_u keeps the offset it was refused, which a following sync shows.
-    if (!o.time_based) {
+    if (!o.time_based && !loop_ended_) {
       if (iolog_) iolog_->close_file(now);
       gen_.refused_offset(&u->offset);
     }
-    // A pass is complete: run another only if asked to go on.
-    if (!o.time_based && !o.io_size && o.loops <= 1 && !in_ramp_) return Prep::kDone;
     const bool new_loop = !o.time_based && !in_ramp_;
-    // fio ends each loop with its end_fsync and verify before the next one.
-    if (new_loop && !loop_ended_ && (loop_end_sync() || loop_verifies())) {
-      loop_end_ = true;
-      return Prep::kDone;
+    if (new_loop) {
+      if (!loop_ended_) {
+        loop_end_ = true;
+        return Prep::kDone;
+      }
+      loop_ended_ = false;
+      ++loops_done_;
+      if (!another_loop()) return Prep::kDone;
+      loop_actions_done_ = false;
+      // The file is closed for the next loop, reopened by its first I/O
+      // (fio's clear_io_state).
+      if (iolog_) iolog_->close_file(now);
     }
-    loop_ended_ = false;
-    // A new loop closes the file, reopened by its first I/O (fio's clear_io_state).
-    if (new_loop && iolog_) iolog_->close_file(now);
     gen_.reset(new_loop);
     if (new_loop) ddir = gen_.next_ddir();
     if (!gen_.next(ddir, &bs, &off)) return Prep::kDone;
@@ -597,6 +602,23 @@ void Worker::log_io(const IoUnit* u, std::uint64_t now) {
   iolog_->io(now, act, u->offset, u->len);
 }
 
+// fio's keep_running after a loop whose pass ran out: the loops given, then
+// more while the bytes done (verify reads included) fall short of io_size
+// by a block or more.
+bool Worker::another_loop() const {
+  const JobOptions& o = opts_;
+  if (loops_done_ < o.loops) return true;
+  if (number_ios_ && ios_issued_ >= number_ios_) return false;
+  if (!o.io_size) return false;  // the pass covered size
+  std::uint64_t done = 0;
+  std::uint32_t max_bs = 0;
+  for (int d = 0; d < kRwDirs; ++d) {
+    done += ts_.dir[d].io_bytes;
+    max_bs = std::max(max_bs, o.max_bs[d]);
+  }
+  return done < o.io_size && o.io_size - done >= max_bs;
+}
+
 // end_fsync, unless the last I/O was a sync already (fio's should_fsync).
 bool Worker::loop_end_sync() const {
   return opts_.end_fsync && opts_.dir_write && !opts_.verify_only && !last_was_sync_;
@@ -707,11 +729,12 @@ void Worker::run(const std::atomic<bool>* go) {
     plan_verify_only();
   } else if (!ts_.error)
     do_io(false);
-  // A loop ended with more to do: its end_fsync and verify, then the next.
+  // A loop ended: its end_fsync and verify, then the next if one is due.
   std::uint64_t loop_verify_ns = 0;
   while (loop_end_ && !ts_.error) {
     loop_end_ = false;
     loop_ended_ = true;
+    loop_actions_done_ = true;
     if (loop_end_sync()) sync_file();
     if (loop_verifies()) {
       const std::uint64_t v0 = clock_ns();
@@ -733,8 +756,9 @@ void Worker::run(const std::atomic<bool>* go) {
   if (loop_verify_ms)
     ts_.dir[kRead].runtime_ms = (opts_.dir_read ? ts_.dir[kRead].runtime_ms : 0) + loop_verify_ms;
 
-  if (!ts_.error && loop_end_sync()) sync_file();
-  if (!ts_.error && opts_.dir_write && opts_.verify != VerifyType::kNone &&
+  // The end of the last loop, unless its pass ran out and it was done above.
+  if (!ts_.error && !loop_actions_done_ && loop_end_sync()) sync_file();
+  if (!ts_.error && !loop_actions_done_ && opts_.dir_write && opts_.verify != VerifyType::kNone &&
       (opts_.do_verify || opts_.verify_only)) {
     verify_phase();
     t = clock_ns();

@@ -165,6 +165,9 @@ class Worker {
   // A loop ended and its end_fsync/verify are due (loop_end_), or were done
   // and the next loop may start (loop_ended_).
   bool loop_end_ = false, loop_ended_ = false;
+  bool loop_actions_done_ = false;  // the last loop's end_fsync and verify ran
+  unsigned loops_done_ = 0;
+  bool another_loop() const;
 
   ThreadStat ts_;
   JobProgress progress_;

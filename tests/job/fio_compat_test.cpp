@@ -411,6 +411,13 @@ TEST(FioCompat, WriteIologLikeTheFioBinary) {
       "rw=randread\nbs=4k\nsize=64k\nnumjobs=2\n",
       "rw=randwrite\nbsrange=4k-32k\nsize=128k\nnorandommap\nverify=crc32c\n",
       "rw=randwrite\nbs=4k,16k\nsize=128k\n",
+      // fio's keep_running: the loops given, then on while the bytes done
+      // (verify reads included) are a block short of io_size.
+      "rw=randwrite\nbs=4k\nsize=32k\nio_size=64k\nloops=2\n",
+      "rw=write\nbs=4k\nsize=32k\nio_size=48k\nloops=2\n",
+      "rw=randwrite\nbs=4k\nsize=32k\nio_size=96k\nverify=crc32c\n",
+      "rw=randrw\nbs=4k\nsize=32k\nio_size=70k\n",
+      "rw=write\nbs=4k\nsize=32k\nloops=3\nend_fsync=1\nverify=crc32c\n",
   };
   TempDir d;
   const std::string file = d.path + "/f.img";
