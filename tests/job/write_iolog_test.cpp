@@ -149,6 +149,36 @@ TEST(WriteIolog, NumberIosDoesNotBoundATimeBasedJob) {
   EXPECT_EQ(r.jobs[0].dir[kRead].total_io_u, 15u);
 }
 
+TEST(WriteIolog, VirtualTimesRepeatByteForByte) {
+  // Under clock=virtual the times are virtual: each psync read on this
+  // null device takes 50 us, so read k is issued at k * 50 us.
+  TempDir d;
+  std::string logs[2];
+  for (int i = 0; i < 2; ++i) {
+    const std::string log = d.path + "/v" + std::to_string(i) + ".iolog";
+    RunResult r;
+    std::string err;
+    ASSERT_TRUE(
+        run_text("[global]\nclock=virtual\n[j]\nfilename=null:1M,irqmode=2,"
+                 "completion_nsec=50000\nrw=randread\nbs=4k\nsize=64k\nioengine=psync\n"
+                 "write_iolog=" +
+                     log + "\n",
+                 &r, &err))
+        << err;
+    std::ifstream in(log);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    logs[i] = ss.str();
+  }
+  EXPECT_EQ(logs[0], logs[1]);
+  std::istringstream in(logs[0]);
+  std::vector<std::uint64_t> read_times;
+  for (std::string l; std::getline(in, l);)
+    if (l.find(" read ") != std::string::npos) read_times.push_back(std::stoull(l));
+  ASSERT_EQ(read_times.size(), 16u);
+  for (std::size_t k = 0; k < read_times.size(); ++k) EXPECT_EQ(read_times[k], k * 50) << k;
+}
+
 TEST(WriteIolog, ReadIologOverridesItAndBadPathsAreOneLine) {
   TempDir d;
   const std::string in = d.file("in.log", "fio version 2 iolog\nx add\nx read 0 4096\n");
