@@ -243,6 +243,7 @@ Worker::Prep Worker::prep_replay(IoUnit* u, std::uint64_t now) {
   if (now < replay_start_ + r.due_ns) return Prep::kThrottled;
   ++replay_pos_;
   u->ddir = r.ddir;
+  u->datasync = false;
   u->offset = r.ddir == kSync
                   ? 0
                   : remap_offset(r.offset, r.len, range_.offset, range_.size, replay_align_);
@@ -278,13 +279,19 @@ void Worker::do_trim(IoUnit* u, std::uint64_t now) {
 Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
   const JobOptions& o = opts_;
   if (replaying_) return prep_replay(u, now);
-  const unsigned sync_every = o.fsync_blocks ? o.fsync_blocks : o.fdatasync_blocks;
-  if (sync_every && writes_since_sync_ >= sync_every) {
-    writes_since_sync_ = 0;
-    u->ddir = kSync;
-    u->len = 0;  // the offset stays the unit's last, as fio's io_u does
-    ts_.total_sync++;
-    return Prep::kOk;
+  // fio's get_rw_ddir: a sync when the writes issued are a multiple of
+  // fsync (else fdatasync) and the last I/O to complete was not a sync. At
+  // depth, syncs go out back to back until one completes, as in fio.
+  const std::uint64_t writes = ts_.dir[kWrite].total_io_u;
+  if (o.dir_write && !last_was_sync_ && writes) {
+    const bool fsync = o.fsync_blocks && writes % o.fsync_blocks == 0;
+    if (fsync || (o.fdatasync_blocks && writes % o.fdatasync_blocks == 0)) {
+      u->ddir = kSync;
+      u->datasync = !fsync;
+      u->len = 0;  // the offset stays the unit's last, as fio's io_u does
+      ts_.total_sync++;
+      return Prep::kOk;
+    }
   }
   int ddir = gen_.next_ddir();
   auto rated = [&](int d) { return rate_period_[d] || o.rate_bps[d]; };
@@ -351,7 +358,6 @@ Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
                   VerifyStamp{static_cast<std::uint16_t>(thread_number_), now});
       if (verify_in_order_ && o.do_verify) log_write(off, bs);  // as issued, as fio logs it
     }
-    ++writes_since_sync_;
   }
   bytes_issued_ += bs;
   ++ios_issued_;
@@ -597,8 +603,7 @@ void Worker::plan_verify_only() {
 }
 
 void Worker::log_io(const IoUnit* u, std::uint64_t now) {
-  const char* act = ddir_name(u->ddir);
-  if (u->ddir == kSync && !opts_.fsync_blocks && opts_.fdatasync_blocks) act = "datasync";
+  const char* act = u->ddir == kSync && u->datasync ? "datasync" : ddir_name(u->ddir);
   iolog_->io(now, act, u->offset, u->len);
 }
 
@@ -662,6 +667,7 @@ void Worker::sync_file() {
   IoUnit* u = free_.back();
   free_.pop_back();
   u->ddir = kSync;
+  u->datasync = false;
   u->len = 0;
   u->start_ns = u->issue_ns = clock_ns();
   if (iolog_) {

@@ -117,7 +117,6 @@ class Worker {
   std::uint64_t io_limit_ = 0;
   std::uint64_t number_ios_ = 0;  // I/Os to issue at most (0: no limit)
   std::uint64_t bytes_issued_ = 0, ios_issued_ = 0;
-  std::uint64_t writes_since_sync_ = 0;
   std::uint32_t numberio_ = 0;
   std::uint64_t stats_start_ = 0;
   bool in_ramp_ = false;
