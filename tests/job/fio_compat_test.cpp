@@ -418,6 +418,7 @@ TEST(FioCompat, WriteIologLikeTheFioBinary) {
       "rw=randwrite\nbs=4k\nsize=32k\nio_size=96k\nverify=crc32c\n",
       "rw=randrw\nbs=4k\nsize=32k\nio_size=70k\n",
       "rw=write\nbs=4k\nsize=32k\nloops=3\nend_fsync=1\nverify=crc32c\n",
+      "rw=randwrite\nbs=4k\nsize=48k\nfsync=3\nfdatasync=2\n",
   };
   TempDir d;
   const std::string file = d.path + "/f.img";
