@@ -14,9 +14,10 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: iostack replay TRACE... --filename=SPEC [--speed=N|--afap] [--job-option=value ...]\n"
-    "  Replays block traces onto device SPEC: blktrace binary files (a capture's\n"
-    "  NAME for NAME.blktrace.N, a file, a blkparse -d dump, or a directory from\n"
-    "  iostack run --trace=DIR), fio iologs (v2, v3) and MSR Cambridge CSV.\n"
+    "  Replays block traces onto device SPEC: blktrace binary files, record\n"
+    "  versions 7 and 8 (a capture's NAME for NAME.blktrace.N, a file, a blkparse\n"
+    "  -d dump, or a directory from iostack run --trace=DIR), fio iologs (v2, v3)\n"
+    "  and MSR Cambridge CSV.\n"
     "  Each issuing process is a job of its own; offsets beyond the device wrap.\n"
     "replay options:\n"
     "  --speed=N        replay N times as fast as recorded (default 1)\n"
@@ -24,7 +25,8 @@ constexpr const char* kUsage =
     "  --output-format=normal|json, --output=FILE, --trace=DIR, --eta=auto|always|never,\n"
     "  --plot=DIR       SVG charts of the replay into DIR\n"
     "job options (defaults): --ioengine=io_uring --iodepth=32 --direct=1; also\n"
-    "  --ioscheduler=, --size=, --offset=, --replay_skip= and the other job options\n";
+    "  --ioscheduler=, --size=, --offset=, --replay_skip=, --write_iolog=FILE (what\n"
+    "  the replay issued, as fio's iolog) and the other job options\n";
 
 int fail(const std::string& msg) {
   std::fprintf(stderr, "iostack: replay: %s\n", msg.c_str());

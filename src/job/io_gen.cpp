@@ -13,10 +13,9 @@ bool trimwrite(const JobOptions& o) { return o.dir_trim && o.dir_write; }
 
 IoGen::IoGen(const JobOptions& o, std::uint64_t start, std::uint64_t len, std::uint64_t seed)
     : o_(o), start_(start), len_(len), seed_(seed), dev_size_(start + len), file_offset_(start) {
-  unit_ = 0;
-  const bool on[kRwDirs] = {o.dir_read, o.dir_write, o.dir_trim};
-  for (int d = 0; d < kRwDirs; ++d)
-    if (on[d]) unit_ = unit_ ? std::min(unit_, o.min_bs[d]) : o.min_bs[d];
+  // fio's rw_min_bs: the smallest block size of all three directions,
+  // whether the job uses them or not.
+  unit_ = std::min({o.min_bs[kRead], o.min_bs[kWrite], o.min_bs[kTrim]});
   if (!unit_) unit_ = 512;
   nblocks_ = (o.zone_strided && o.zone_range ? o.zone_range : len_) / unit_;
   // Any distribution but random goes without a map (fio sets
@@ -292,8 +291,10 @@ bool IoGen::pick_offset(int ddir, bool* marks, std::uint64_t* at_out) {
   }
   if (!ok) return false;
   std::uint64_t at = rel != ~0ull ? rel : b * ba_[ddir];
+  refused_ = at;
   if (at >= len_) return false;
   at += file_offset_;
+  refused_ = at;
   if (at >= dev_size_) return false;
   // randtrimwrite: a new trim at the offset just trimmed and written must
   // still be followed by its write.
@@ -341,14 +342,17 @@ std::uint32_t IoGen::pick_bs(int ddir, std::uint64_t at) {
 bool IoGen::finish(int ddir, bool marks, std::uint64_t at, std::uint32_t* bs) {
   if (at + *bs > dev_size_) return false;
   if (marks && use_map_) {
-    const std::uint64_t first = (at - file_offset_) / unit_;
-    const std::uint64_t n = (*bs + unit_ - 1) / unit_;
+    // In the direction's own block size, on a map of rw_min_bs blocks (a
+    // fio quirk when the directions' sizes differ).
+    const std::uint64_t mbs = o_.min_bs[ddir];
+    const std::uint64_t first = (at - file_offset_) / mbs;
+    const std::uint64_t n = (*bs + mbs - 1) / mbs;
     std::uint64_t set = 0;
     while (set < n && first + set < nblocks_ && map_free(first + set)) {
       mark(first + set, 1);
       ++set;
     }
-    if (set && set * unit_ < *bs) *bs = static_cast<std::uint32_t>(set * unit_);
+    if (set && set * mbs < *bs) *bs = static_cast<std::uint32_t>(set * mbs);
   }
   last_start_[ddir] = at;
   last_pos_[ddir] = at + *bs;
@@ -359,6 +363,7 @@ bool IoGen::finish(int ddir, bool marks, std::uint64_t at, std::uint32_t* bs) {
 bool IoGen::next(int ddir, std::uint32_t* bs, std::uint64_t* off) {
   bool marks;
   std::uint64_t at;
+  refused_ = ~0ull;
   if (!pick_offset(ddir, &marks, &at)) return false;
   *bs = pick_bs(ddir, at);
   if (!*bs || !finish(ddir, marks, at, bs)) return false;

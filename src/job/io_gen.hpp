@@ -33,6 +33,12 @@ class IoGen {
   // when no offset is left: a random pass is complete (the random map is
   // full), or a sequential stream ran past the job's range.
   bool next(int ddir, std::uint32_t* bs, std::uint64_t* off);
+  // After next() failed: the offset fio's io_u was left holding (relative
+  // when it lay beyond the job's range, as fio's get_next_offset leaves it)
+  // into *off; nothing when no offset had been drawn.
+  void refused_offset(std::uint64_t* off) const {
+    if (refused_ != ~0ull) *off = refused_;
+  }
   // The two halves alone: a size drawn as if at the range's start, and the
   // offset of an I/O of `bs` bytes.
   std::uint32_t next_bs(int ddir);
@@ -41,6 +47,16 @@ class IoGen {
   // cleared; a new loop (io_size beyond size) also reseeds, as fio does,
   // and the direction of the I/O that ended the pass is to be drawn again.
   void reset(bool new_loop = false);
+
+  // fio's file_randommap(): the job keeps a random map (for zoned
+  // distributions too, though offsets are drawn without it). Writes are
+  // then verified in the order written, else by offset.
+  bool random_map() const {
+    return o_.random && !o_.norandommap && !use_lfsr_ &&
+           (o_.random_distribution == RandDist::kRandom ||
+            o_.random_distribution == RandDist::kZoned ||
+            o_.random_distribution == RandDist::kZonedAbs);
+  }
 
   std::uint64_t start() const { return start_; }
   std::uint64_t len() const { return len_; }
@@ -86,6 +102,7 @@ class IoGen {
   std::uint64_t last_pos_[kRwDirs] = {0, 0, 0};  // absolute, end of the last I/O
   std::uint64_t last_start_[kRwDirs] = {~0ull, ~0ull, ~0ull};
   std::uint64_t zone_bytes_ = 0;
+  std::uint64_t refused_ = ~0ull;
   // zoned distributions: for each of the 100 access percentiles, the
   // zone's [prev, end) in percent (zoned) or bytes (zoned_abs).
   struct ZoneIndex {

@@ -16,6 +16,7 @@ struct IoUnit {
   std::uint64_t issue_ns = 0;   // handed to the engine (issue_time)
   int error = 0;                // 0 or a positive errno, as fio keeps it
   bool verify_read = false;     // a read of the verify phase
+  bool datasync = false;        // a kSync from fdatasync= (fio's DDIR_DATASYNC)
   std::uint16_t ioprio = 0;     // the priority its command carried (0: the job's)
   IoUnit* next = nullptr;       // completion list link
 };

@@ -1,6 +1,7 @@
 // Turning parsed job sections into job definitions.
 #include "job/job_builder.hpp"
 
+#include <cstdio>
 #include <numeric>
 
 #include "job/option_table.hpp"
@@ -62,6 +63,10 @@ void fixup(JobOptions* o) {
     if (!vi || wmin % vi || wmax % vi) vi = std::gcd(wmin, wmax);
   }
   if (o->zone_strided && !o->zone_range) o->zone_range = o->zone_size;
+  // fio turns the random map off when a random job's blockalign is not its
+  // block size (fixup_options): offsets would not fall on the map's blocks.
+  for (int d = 0; d < kRwDirs; ++d)
+    if (o->random && o->ba[d] && o->ba[d] != o->min_bs[d]) o->norandommap = true;
 }
 
 bool check_job(const JobDef& j, std::string* err) {
@@ -178,6 +183,12 @@ bool build_jobs(const JobFileSet& set, std::vector<JobDef>* out, std::string* er
     // replay_redirect names the device every logged I/O goes to.
     if (!j.opts.replay_redirect.empty()) j.opts.filename = j.opts.replay_redirect;
     if (!j.opts.read_iolog.empty() && !load_read_iolog(&j.opts, err)) return false;
+    if (!j.opts.read_iolog.empty() && !j.opts.write_iolog.empty()) {
+      // fio warns and goes on without the log it would write.
+      std::fprintf(stderr, "iostack: %s: write_iolog: read_iolog overrides it, as in fio\n",
+                   j.opts.write_iolog_loc.str().c_str());
+      j.opts.write_iolog.clear();
+    }
     fixup(&j.opts);
     if (!check_job(j, err)) return false;
     j.waits = j.opts.stonewall && !jobs.empty();

@@ -170,6 +170,9 @@ struct JobOptions {
   std::uint64_t replay_scale = 0;
   unsigned replay_skip = 0;  // 1 << ddir
   std::shared_ptr<const std::vector<ReplayIo>> replay;
+  // write_iolog: the job's I/O as fio's iolog (appended, as fio does).
+  std::string write_iolog;
+  SrcLoc write_iolog_loc;
 
   // fio's log files (write_*_log=prefix; an empty prefix is the job name).
   bool write_lat_log = false, write_bw_log = false, write_iops_log = false;

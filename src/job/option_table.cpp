@@ -832,6 +832,14 @@ const std::vector<OptionDef>& table() {
          o->read_iolog_loc = e.loc;
          return std::string();
        }},
+      {{"write_iolog"},
+       [](JobOptions* o, const OptEntry& e) {
+         if (e.value.empty()) return std::string("a file to append the job's iolog to");
+         o->write_iolog = e.value;
+         o->write_iolog_loc = e.loc;
+         return std::string();
+       },
+       "append the job's I/O to this file as fio's iolog (version 3)"},
       {{"replay_no_stall"},
        [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->replay_no_stall); }},
       {{"replay_time_scale"},

@@ -15,12 +15,19 @@ struct Event {
   const trace::TraceRecord* rec;
 };
 
-int ddir_of(const trace::BlkIoTrace& t) {
-  const std::uint32_t cats = t.action >> trace::kTcShift;
+// -1: not an I/O to replay (a version 8 trace's zone management commands).
+int ddir_of(const trace::TraceRecord& r) {
+  const trace::BlkIoTrace& t = r.t;
+  const std::uint64_t cats = r.action64() >> trace::kTcShift;
+  if (cats & (trace::kTc2ZoneReset | trace::kTc2ZoneResetAll | trace::kTc2ZoneFinish |
+              trace::kTc2ZoneOpen | trace::kTc2ZoneClose))
+    return -1;
   if (cats & trace::kTcDiscard) return kTrim;
   // An empty flush is a flush of its own; a PREFLUSH write with data stays a write.
   if ((cats & trace::kTcFlush) && t.bytes == 0) return kSync;
-  return (cats & trace::kTcWrite) ? kWrite : kRead;
+  // Write zeroes and zone appends are replayed as writes of that range.
+  if (cats & (trace::kTcWrite | trace::kTc2WriteZeroes | trace::kTc2ZoneAppend)) return kWrite;
+  return kRead;
 }
 
 // fio's depth probe: queue events counted per direction since the last
@@ -50,8 +57,8 @@ unsigned probe_depth(const std::vector<Event>& all, const std::vector<Event>& us
   }
   bool has[kRwDirs] = {false, false, false};
   for (const Event& e : used) {
-    const int d = ddir_of(e.rec->t);
-    if (d < kRwDirs) has[d] = true;
+    const int d = ddir_of(*e.rec);
+    if (d >= 0 && d < kRwDirs) has[d] = true;
   }
   long m = 0;
   for (int d = 0; d < kRwDirs; ++d) {
@@ -102,7 +109,9 @@ bool read_blktrace_set(const std::vector<std::string>& files, Trace* out, std::s
   for (const Event& e : use) {
     const trace::BlkIoTrace& b = e.rec->t;
     TraceIo io;
-    io.ddir = ddir_of(b);
+    const int ddir = ddir_of(*e.rec);
+    if (ddir < 0) continue;
+    io.ddir = ddir;
     if (io.ddir != kSync) {
       if (b.bytes == 0) continue;  // nothing to move (fio skips these too)
       if (b.sector > (~0ull >> 9)) {

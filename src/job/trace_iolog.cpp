@@ -1,7 +1,8 @@
 // fio's iolog (iolog.c read_iolog): a version line, then one line per file
 // action (add, open, close) or I/O (read, write, trim, sync, datasync, and
 // in version 2 wait). Version 3 starts each line with microseconds since
-// the log began.
+// the log began. Logs appended to one file (a job's threads) are issuers
+// of their own, each timed from its own start.
 #include <algorithm>
 #include <charconv>
 #include <string_view>
@@ -43,7 +44,8 @@ bool parse_iolog(const std::string& text, const std::string& name, Trace* out, s
   int lineno = 0;
   int version = 0;
   Trace t;
-  const std::uint32_t proc = t.proc_index(-1, base_name(name));
+  std::uint32_t proc = t.proc_index(-1, base_name(name));
+  int section = 1;
   std::uint64_t floor_ns = 0;  // version 2: where the last wait put the clock
   bool have_base = false;
   std::uint64_t base_us = 0;
@@ -66,6 +68,15 @@ bool parse_iolog(const std::string& text, const std::string& name, Trace* out, s
                     "': only iolog versions 2 and 3 are supported, as in fio");
       else
         return fail("expected \"fio version 2 iolog\" or \"fio version 3 iolog\"");
+      continue;
+    }
+    // Another log appended (write_iolog appends, one log per job thread):
+    // a process of its own, its times from its own start.
+    if (line.substr(0, kV2.size()) == kV2 || line.substr(0, kV3.size()) == kV3) {
+      version = line.substr(0, kV2.size()) == kV2 ? 2 : 3;
+      proc = t.proc_index(-1, base_name(name) + "#" + std::to_string(++section));
+      have_base = false;
+      floor_ns = 0;
       continue;
     }
     const auto f = fields(line);
@@ -129,6 +140,9 @@ bool parse_iolog(const std::string& text, const std::string& name, Trace* out, s
     *err = name + ": no I/O in the iolog";
     return false;
   }
+  if (section > 1)
+    std::stable_sort(t.ios.begin(), t.ios.end(),
+                     [](const TraceIo& a, const TraceIo& b) { return a.time_ns < b.time_ns; });
   *out = std::move(t);
   return true;
 }

@@ -94,6 +94,13 @@ bool Worker::setup(std::string* err) {
     *err = def_.loc.str() + ": job '" + o.name + "': " + e;
     return false;
   }
+  if (!o.write_iolog.empty()) {
+    iolog_ = std::make_unique<IologWriter>();
+    if (!iolog_->open(o.write_iolog, &e)) {
+      *err = o.write_iolog_loc.str() + ": " + e;
+      return false;
+    }
+  }
   default_ioprio_ = job_ioprio();
   ts_.iodepth = o.iodepth;
   batch_ = o.iodepth_batch ? std::min(o.iodepth_batch, iodepth_) : iodepth_;
@@ -140,6 +147,11 @@ bool Worker::setup(std::string* err) {
   if (o.dir_trim && o.dir_write) io_limit_ *= 2;  // trimwrite: each block trimmed, then written
   io_limit_ *= o.loops;
   gen_.seed_fio(thread_number_, o.filename, dev_->disk()->capacity() << block::kSectorShift);
+  verify_in_order_ = gen_.random_map();
+  // number_ios counts over all loops (trimwrite: a trim and a write per
+  // block); time_based jobs run their time whatever it says, as in fio.
+  if (o.number_ios && !o.time_based)
+    number_ios_ = o.number_ios * o.loops * (o.dir_trim && o.dir_write ? 2 : 1);
   if (o.replay) {
     replay_log_ = o.replay.get();
     replay_align_ = dev_->queue()->limits().logical_block_size;
@@ -231,6 +243,7 @@ Worker::Prep Worker::prep_replay(IoUnit* u, std::uint64_t now) {
   if (now < replay_start_ + r.due_ns) return Prep::kThrottled;
   ++replay_pos_;
   u->ddir = r.ddir;
+  u->datasync = false;
   u->offset = r.ddir == kSync
                   ? 0
                   : remap_offset(r.offset, r.len, range_.offset, range_.size, replay_align_);
@@ -266,14 +279,19 @@ void Worker::do_trim(IoUnit* u, std::uint64_t now) {
 Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
   const JobOptions& o = opts_;
   if (replaying_) return prep_replay(u, now);
-  const unsigned sync_every = o.fsync_blocks ? o.fsync_blocks : o.fdatasync_blocks;
-  if (sync_every && writes_since_sync_ >= sync_every) {
-    writes_since_sync_ = 0;
-    u->ddir = kSync;
-    u->offset = 0;
-    u->len = 0;
-    ts_.total_sync++;
-    return Prep::kOk;
+  // fio's get_rw_ddir: a sync when the writes issued are a multiple of
+  // fsync (else fdatasync) and the last I/O to complete was not a sync. At
+  // depth, syncs go out back to back until one completes, as in fio.
+  const std::uint64_t writes = ts_.dir[kWrite].total_io_u;
+  if (o.dir_write && !last_was_sync_ && writes) {
+    const bool fsync = o.fsync_blocks && writes % o.fsync_blocks == 0;
+    if (fsync || (o.fdatasync_blocks && writes % o.fdatasync_blocks == 0)) {
+      u->ddir = kSync;
+      u->datasync = !fsync;
+      u->len = 0;  // the offset stays the unit's last, as fio's io_u does
+      ts_.total_sync++;
+      return Prep::kOk;
+    }
   }
   int ddir = gen_.next_ddir();
   auto rated = [&](int d) { return rate_period_[d] || o.rate_bps[d]; };
@@ -285,10 +303,29 @@ Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
   if (rated(ddir) && now < rate_next_[ddir]) return Prep::kThrottled;
   std::uint32_t bs;
   std::uint64_t off;
-  if (!gen_.next(ddir, &bs, &off)) {
-    // A pass is complete: run another only if asked to go on.
-    if (!o.time_based && !o.io_size && o.loops <= 1 && !in_ramp_) return Prep::kDone;
+  // Back from the end of a loop (run() did its end_fsync and verify with
+  // nothing in flight): the pass is over, whatever a new draw would say.
+  if (loop_ended_ || !gen_.next(ddir, &bs, &off)) {
+    // No offset left: fio closes the file there (set_io_u_file), and its
+    // io_u keeps the offset it was refused, which a following sync shows.
+    if (!o.time_based && !loop_ended_) {
+      if (iolog_) iolog_->close_file(now);
+      gen_.refused_offset(&u->offset);
+    }
     const bool new_loop = !o.time_based && !in_ramp_;
+    if (new_loop) {
+      if (!loop_ended_) {
+        loop_end_ = true;
+        return Prep::kDone;
+      }
+      loop_ended_ = false;
+      ++loops_done_;
+      if (!another_loop()) return Prep::kDone;
+      loop_actions_done_ = false;
+      // The file is closed for the next loop, reopened by its first I/O
+      // (fio's clear_io_state).
+      if (iolog_) iolog_->close_file(now);
+    }
     gen_.reset(new_loop);
     if (new_loop) ddir = gen_.next_ddir();
     if (!gen_.next(ddir, &bs, &off)) return Prep::kDone;
@@ -316,10 +353,11 @@ Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
   u->verify_read = false;
   ++think_issued_;
   if (ddir == kWrite) {
-    if (o.verify != VerifyType::kNone)
+    if (o.verify != VerifyType::kNone) {
       verify_fill(o, u->buf, bs, off, rand_verify_.next(), numberio_++,
                   VerifyStamp{static_cast<std::uint16_t>(thread_number_), now});
-    ++writes_since_sync_;
+      if (verify_in_order_ && o.do_verify) log_write(off, bs);  // as issued, as fio logs it
+    }
   }
   bytes_issued_ += bs;
   ++ios_issued_;
@@ -328,7 +366,7 @@ Worker::Prep Worker::prep_main(IoUnit* u, std::uint64_t now) {
 }
 
 Worker::Prep Worker::prep_verify(IoUnit* u) {
-  if (verify_it_ == written_.end()) return Prep::kDone;
+  if (verify_it_ == written_list_.end()) return Prep::kDone;
   u->ddir = kRead;
   u->offset = verify_it_->first;
   u->len = verify_it_->second;
@@ -376,6 +414,7 @@ void Worker::reap(unsigned min) {
 void Worker::complete(IoUnit* u, std::uint64_t now) {
   if (!engine_->sync()) --cur_depth_;
   free_.push_back(u);
+  last_was_sync_ = u->ddir == kSync;
   if (u->error) {
     fail(u->error, std::string(u->ddir == kSync ? "fsync" : ddir_name(u->ddir)) + " at offset " +
                        std::to_string(u->offset) + ": " + std::strerror(u->error));
@@ -412,16 +451,9 @@ void Worker::complete(IoUnit* u, std::uint64_t now) {
       logs_->tick(t_ms, done_bytes_, done_ios_, false);
     }
   }
-  if (u->ddir == kWrite && opts_.verify != VerifyType::kNone && opts_.do_verify) {
-    // The newest write of a range is what must read back.
-    auto it = written_.lower_bound(u->offset);
-    if (it != written_.begin()) {
-      auto prev = std::prev(it);
-      if (prev->first + prev->second > u->offset) it = prev;
-    }
-    while (it != written_.end() && it->first < u->offset + u->len) it = written_.erase(it);
-    written_.emplace(u->offset, u->len);
-  }
+  if (u->ddir == kWrite && opts_.verify != VerifyType::kNone && opts_.do_verify &&
+      !verify_in_order_)
+    log_write(u->offset, u->len);
   if (u->ddir == kRead && (u->verify_read || verify_reads_)) {
     std::string msg;
     if (!verify_check(opts_, u->buf, u->len, u->offset, opts_.filename, &msg)) {
@@ -472,7 +504,7 @@ void Worker::do_io(bool verify_phase) {
       if (in_ramp_ && now >= stats_start_) end_ramp(now);
       if (!in_ramp_) {
         if (o.runtime_ns && now - stats_start_ >= o.runtime_ns) break;
-        if (o.number_ios && ios_issued_ >= o.number_ios) break;
+        if (number_ios_ && ios_issued_ >= number_ios_) break;
         if (!o.time_based && !replaying_ && bytes_issued_ >= io_limit_) break;
       }
       sample(now, false);
@@ -516,6 +548,7 @@ void Worker::do_io(bool verify_phase) {
       free_.pop_back();
       u->start_ns = now;
       u->error = 0;
+      if (iolog_) log_io(u, now);
       if (u->ddir == kTrim) {
         do_trim(u, now);
         continue;
@@ -558,26 +591,92 @@ void Worker::do_io(bool verify_phase) {
 // checked, with nothing written (fio's verify_only dry run).
 void Worker::plan_verify_only() {
   std::uint64_t bytes = 0, ios = 0;
-  while (bytes < io_limit_ && (!opts_.number_ios || ios < opts_.number_ios)) {
+  while (bytes < io_limit_ && (!number_ios_ || ios < number_ios_)) {
     const int ddir = gen_.next_ddir();
     std::uint32_t bs;
     std::uint64_t off;
     if (!gen_.next(ddir, &bs, &off)) break;
     bytes += bs;
     ++ios;
-    if (ddir != kWrite) continue;
-    auto it = written_.lower_bound(off);
-    while (it != written_.end() && it->first < off + bs) it = written_.erase(it);
-    written_[off] = bs;
+    if (ddir == kWrite) log_write(off, bs);
   }
+}
+
+void Worker::log_io(const IoUnit* u, std::uint64_t now) {
+  const char* act = u->ddir == kSync && u->datasync ? "datasync" : ddir_name(u->ddir);
+  iolog_->io(now, act, u->offset, u->len);
+}
+
+// fio's keep_running after a loop whose pass ran out: the loops given, then
+// more while the bytes done (verify reads included) fall short of io_size
+// by a block or more.
+bool Worker::another_loop() const {
+  const JobOptions& o = opts_;
+  if (loops_done_ < o.loops) return true;
+  if (number_ios_ && ios_issued_ >= number_ios_) return false;
+  if (!o.io_size) return false;  // the pass covered size
+  std::uint64_t done = 0;
+  std::uint32_t max_bs = 0;
+  for (int d = 0; d < kRwDirs; ++d) {
+    done += ts_.dir[d].io_bytes;
+    max_bs = std::max(max_bs, o.max_bs[d]);
+  }
+  return done < o.io_size && o.io_size - done >= max_bs;
+}
+
+// end_fsync, unless the last I/O was a sync already (fio's should_fsync).
+bool Worker::loop_end_sync() const {
+  return opts_.end_fsync && opts_.dir_write && !opts_.verify_only && !last_was_sync_;
+}
+
+bool Worker::loop_verifies() const {
+  return opts_.dir_write && opts_.verify != VerifyType::kNone && opts_.do_verify &&
+         !opts_.verify_only;
+}
+
+// Reads back and checks what the job wrote (fio's do_verify).
+void Worker::verify_phase() {
+  progress_.state.store(3, std::memory_order_relaxed);
+  const std::uint64_t v0 = clock_ns();
+  if (iolog_) iolog_->close_file(v0);  // reopened by the first verify read
+  win_start_ = v0;
+  if (!verify_in_order_) written_list_.assign(written_.begin(), written_.end());
+  verify_it_ = written_list_.cbegin();
+  do_io(true);
+  const std::uint64_t t = clock_ns();
+  sample(t, true);
+  ts_.dir[kRead].runtime_ms += std::max<std::uint64_t>(ms(t - v0), 1);
+}
+
+void Worker::log_write(std::uint64_t off, std::uint32_t len) {
+  if (verify_in_order_) {
+    written_list_.emplace_back(off, len);
+    return;
+  }
+  // The newest write of a range is what must read back.
+  auto it = written_.lower_bound(off);
+  if (it != written_.begin()) {
+    auto prev = std::prev(it);
+    if (prev->first + prev->second > off) it = prev;
+  }
+  while (it != written_.end() && it->first < off + len) it = written_.erase(it);
+  written_.emplace(off, len);
 }
 
 void Worker::sync_file() {
   IoUnit* u = free_.back();
   free_.pop_back();
   u->ddir = kSync;
+  u->datasync = false;
   u->len = 0;
   u->start_ns = u->issue_ns = clock_ns();
+  if (iolog_) {
+    // fio_file_fsync: a file closed at the end of its pass is opened for
+    // the sync and closed again.
+    const bool was_open = iolog_->file_open();
+    iolog_->io(u->start_ns, "sync", u->offset, 0);
+    if (!was_open) iolog_->close_file(u->start_ns);
+  }
   ts_.total_sync++;
   engine_->queue(u);
   if (engine_->sync()) {
@@ -627,31 +726,48 @@ void Worker::run(const std::atomic<bool>* go) {
   replay_start_ = replay_epoch_ && replay_epoch_ < begin ? replay_epoch_ : begin;
   win_start_ = begin;
   log_epoch_ = begin;
+  if (iolog_) iolog_->start(begin, opts_.filename);
   for (int d = 0; d < kRwDirs; ++d) rate_next_[d] = rate_base_[d] = begin;
   progress_.state.store(in_ramp_ ? 1 : 2, std::memory_order_relaxed);
 
-  if (!ts_.error && opts_.verify_only)
+  if (!ts_.error && opts_.verify_only) {
+    if (iolog_) iolog_->open_file(begin);
     plan_verify_only();
-  else if (!ts_.error)
+  } else if (!ts_.error)
     do_io(false);
+  // A loop ended: its end_fsync and verify, then the next if one is due.
+  std::uint64_t loop_verify_ns = 0;
+  while (loop_end_ && !ts_.error) {
+    loop_end_ = false;
+    loop_ended_ = true;
+    loop_actions_done_ = true;
+    if (loop_end_sync()) sync_file();
+    if (loop_verifies()) {
+      const std::uint64_t v0 = clock_ns();
+      verify_phase();
+      loop_verify_ns += clock_ns() - v0;
+      written_.clear();
+      written_list_.clear();
+      progress_.state.store(2, std::memory_order_relaxed);
+    }
+    do_io(false);
+  }
   if (in_ramp_) end_ramp(clock_ns());  // the job ended inside its ramp
   std::uint64_t t = clock_ns();
   sample(t, true);
-  const std::uint64_t main_ms = ms(t - stats_start_);
+  const std::uint64_t main_ms = ms(t - stats_start_ - loop_verify_ns);
+  const std::uint64_t loop_verify_ms = ts_.dir[kRead].runtime_ms;  // the loops' verify reads
   for (int d = 0; d < kRwDirs; ++d)
     if (ts_.dir[d].io_bytes) ts_.dir[d].runtime_ms = std::max<std::uint64_t>(main_ms, 1);
+  if (loop_verify_ms)
+    ts_.dir[kRead].runtime_ms = (opts_.dir_read ? ts_.dir[kRead].runtime_ms : 0) + loop_verify_ms;
 
-  if (!ts_.error && opts_.end_fsync && opts_.dir_write && !opts_.verify_only) sync_file();
-  if (!ts_.error && opts_.dir_write && opts_.verify != VerifyType::kNone &&
+  // The end of the last loop, unless its pass ran out and it was done above.
+  if (!ts_.error && !loop_actions_done_ && loop_end_sync()) sync_file();
+  if (!ts_.error && !loop_actions_done_ && opts_.dir_write && opts_.verify != VerifyType::kNone &&
       (opts_.do_verify || opts_.verify_only)) {
-    progress_.state.store(3, std::memory_order_relaxed);
-    const std::uint64_t v0 = clock_ns();
-    win_start_ = v0;
-    verify_it_ = written_.cbegin();
-    do_io(true);
+    verify_phase();
     t = clock_ns();
-    sample(t, true);
-    ts_.dir[kRead].runtime_ms += std::max<std::uint64_t>(ms(t - v0), 1);
   }
 
   getrusage(RUSAGE_THREAD, &ru1);
@@ -669,6 +785,11 @@ void Worker::run(const std::atomic<bool>* go) {
   ts_.elapsed_s = (t - begin + 999999999ull) / 1000000000ull;
   ts_.ioengine = opts_.ioengine;
   ts_.engine = engine_->stats();
+  if (iolog_) {
+    iolog_->close_file(clock_ns());
+    std::string e;
+    if (!iolog_->finish(&e)) fail(EIO, e);
+  }
   if (logs_) {
     logs_->tick(ms(t - log_epoch_), done_bytes_, done_ios_, true);
     logs_->finish(ms(t - log_epoch_));

@@ -22,6 +22,7 @@
 #include "job/targets.hpp"
 #include "job/thread_stat.hpp"
 #include "job/virtual_time.hpp"
+#include "job/write_iolog.hpp"
 
 namespace iostack::job {
 
@@ -83,6 +84,10 @@ class Worker {
   void print_engine_stats() const;
   void drain();
   void sync_file();
+  void log_io(const IoUnit* u, std::uint64_t now);
+  bool loop_end_sync() const;
+  bool loop_verifies() const;
+  void verify_phase();
   void plan_verify_only();
   void think();
   // Time on the job's clock: CLOCK_MONOTONIC, or the virtual clock.
@@ -110,8 +115,8 @@ class Worker {
   unsigned cur_depth_ = 0;
 
   std::uint64_t io_limit_ = 0;
+  std::uint64_t number_ios_ = 0;  // I/Os to issue at most (0: no limit)
   std::uint64_t bytes_issued_ = 0, ios_issued_ = 0;
-  std::uint64_t writes_since_sync_ = 0;
   std::uint32_t numberio_ = 0;
   std::uint64_t stats_start_ = 0;
   bool in_ramp_ = false;
@@ -133,9 +138,15 @@ class Worker {
   std::uint64_t replay_start_ = 0;
   std::uint64_t replay_epoch_ = 0;
 
-  // Blocks written (offset -> length) for the verify phase.
+  // Blocks written for the verify phase, as fio's io_piece log keeps them:
+  // with a random map in the order issued (each block is written once), else
+  // by offset (offset -> length), the newest write of a range winning.
   std::map<std::uint64_t, std::uint32_t> written_;
-  std::map<std::uint64_t, std::uint32_t>::const_iterator verify_it_;
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> written_list_;
+  bool verify_in_order_ = false;
+  std::vector<std::pair<std::uint64_t, std::uint32_t>>::const_iterator verify_it_;
+  // A write to remember for the verify phase.
+  void log_write(std::uint64_t off, std::uint32_t len);
   bool verify_reads_ = false;  // reads are checked as they complete
 
   std::uint64_t win_start_ = 0;
@@ -147,6 +158,15 @@ class Worker {
   std::uint64_t log_epoch_ = 0;
   std::uint16_t default_ioprio_ = 0;
   int thread_number_ = 1;
+  // write_iolog: every I/O as it is issued.
+  std::unique_ptr<IologWriter> iolog_;
+  bool last_was_sync_ = false;  // fio's: no fsync right after one
+  // A loop ended and its end_fsync/verify are due (loop_end_), or were done
+  // and the next loop may start (loop_ended_).
+  bool loop_end_ = false, loop_ended_ = false;
+  bool loop_actions_done_ = false;  // the last loop's end_fsync and verify ran
+  unsigned loops_done_ = 0;
+  bool another_loop() const;
 
   ThreadStat ts_;
   JobProgress progress_;

@@ -11,6 +11,9 @@ namespace iostack::trace {
 
 constexpr std::uint32_t kBlkIoTraceMagic = 0x65617400;
 constexpr std::uint32_t kBlkIoTraceVersion = 0x07;
+// Linux 6.17's second record format (BLK_IO_TRACE2_VERSION, struct
+// blk_io_trace2): a 64-bit action for the categories past bit 15.
+constexpr std::uint32_t kBlkIoTrace2Version = 0x08;
 
 // Category bits (enum blktrace_cat). They live in the upper 16 bits of
 // BlkIoTrace::action; tc_act() moves them there.
@@ -129,6 +132,43 @@ static_assert(offsetof(BlkIoTrace, device) == 36);
 static_assert(offsetof(BlkIoTrace, cpu) == 40);
 static_assert(offsetof(BlkIoTrace, error) == 44);
 static_assert(offsetof(BlkIoTrace, pdu_len) == 46);
+
+// Categories only version 8 records can carry, in the upper half of
+// BlkIoTrace2::action (tc_act2() puts them there).
+constexpr std::uint64_t kTc2ZoneAppend = 1ull << 16;
+constexpr std::uint64_t kTc2ZoneReset = 1ull << 17;
+constexpr std::uint64_t kTc2ZoneResetAll = 1ull << 18;
+constexpr std::uint64_t kTc2ZoneFinish = 1ull << 19;
+constexpr std::uint64_t kTc2ZoneOpen = 1ull << 20;
+constexpr std::uint64_t kTc2ZoneClose = 1ull << 21;
+constexpr std::uint64_t kTc2WriteZeroes = 1ull << 22;
+constexpr std::uint64_t tc_act2(std::uint64_t tc) { return tc << kTcShift; }
+
+// A version 8 record (struct blk_io_trace2): pid before a 64-bit action,
+// padded to 64 bytes; the payload follows as in version 7.
+struct BlkIoTrace2 {
+  std::uint32_t magic;  // kBlkIoTraceMagic | kBlkIoTrace2Version
+  std::uint32_t sequence;
+  std::uint64_t time;
+  std::uint64_t sector;
+  std::uint32_t bytes;
+  std::uint32_t pid;
+  std::uint64_t action;  // code | tc_act2(categories)
+  std::uint32_t device;
+  std::uint32_t cpu;
+  std::uint16_t error;
+  std::uint16_t pdu_len;
+  std::uint8_t pad[12];
+};
+
+static_assert(sizeof(BlkIoTrace2) == 64);
+static_assert(offsetof(BlkIoTrace2, bytes) == 24);
+static_assert(offsetof(BlkIoTrace2, pid) == 28);
+static_assert(offsetof(BlkIoTrace2, action) == 32);
+static_assert(offsetof(BlkIoTrace2, device) == 40);
+static_assert(offsetof(BlkIoTrace2, cpu) == 44);
+static_assert(offsetof(BlkIoTrace2, error) == 48);
+static_assert(offsetof(BlkIoTrace2, pdu_len) == 50);
 
 // Payload of a remap event, all big-endian (struct blk_io_trace_remap).
 struct BlkIoTraceRemap {

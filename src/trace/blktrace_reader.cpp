@@ -35,6 +35,27 @@ void swap_record(BlkIoTrace* t) {
 
 bool magic_ok(std::uint32_t magic) { return (magic & 0xffffff00u) == kBlkIoTraceMagic; }
 
+// A version 8 record in version 7's layout, its action split in two.
+void from_v8(const BlkIoTrace2& v, bool swapped, TraceRecord* r) {
+  auto s32 = [&](std::uint32_t x) { return swapped ? __builtin_bswap32(x) : x; };
+  auto s64 = [&](std::uint64_t x) { return swapped ? __builtin_bswap64(x) : x; };
+  auto s16 = [&](std::uint16_t x) { return swapped ? __builtin_bswap16(x) : x; };
+  r->t.magic = s32(v.magic);
+  r->t.sequence = s32(v.sequence);
+  r->t.time = s64(v.time);
+  r->t.sector = s64(v.sector);
+  r->t.bytes = s32(v.bytes);
+  r->t.pid = s32(v.pid);
+  const std::uint64_t action = s64(v.action);
+  r->t.action = static_cast<std::uint32_t>(action);
+  r->action_hi = static_cast<std::uint32_t>(action >> 32);
+  r->t.device = s32(v.device);
+  r->t.cpu = s32(v.cpu);
+  r->t.error = s16(v.error);
+  r->t.pdu_len = s16(v.pdu_len);
+  r->version = kBlkIoTrace2Version;
+}
+
 }  // namespace
 
 std::uint64_t TraceRecord::pdu_be64() const {
@@ -62,23 +83,41 @@ bool parse_blktrace(const void* data, std::size_t len, const std::string& name,
       }
       return false;
     };
-    if (len - off < sizeof(BlkIoTrace)) {
+    if (len - off < sizeof(std::uint32_t)) {
       return fail("truncated header (" + std::to_string(len - off) + " of " +
                   std::to_string(sizeof(BlkIoTrace)) + " bytes)");
     }
+    std::uint32_t magic;
+    std::memcpy(&magic, base + off, sizeof(magic));
+    if (index == 0) swapped = !magic_ok(magic) && magic_ok(__builtin_bswap32(magic));
+    if (swapped) magic = __builtin_bswap32(magic);
+    if (!magic_ok(magic)) {
+      return fail("bad magic " + hex32(magic) + ", expected " +
+                  hex32(kBlkIoTraceMagic | kBlkIoTraceVersion) + " or " +
+                  hex32(kBlkIoTraceMagic | kBlkIoTrace2Version));
+    }
+    const std::uint32_t version = magic & 0xff;
+    if (version != kBlkIoTraceVersion && version != kBlkIoTrace2Version) {
+      return fail("unsupported version " + std::to_string(version) + ", expected " +
+                  std::to_string(kBlkIoTraceVersion) + " or " +
+                  std::to_string(kBlkIoTrace2Version));
+    }
+    const std::size_t hdr =
+        version == kBlkIoTraceVersion ? sizeof(BlkIoTrace) : sizeof(BlkIoTrace2);
+    if (len - off < hdr) {
+      return fail("truncated header (" + std::to_string(len - off) + " of " + std::to_string(hdr) +
+                  " bytes)");
+    }
     TraceRecord r;
-    std::memcpy(&r.t, base + off, sizeof(r.t));
-    if (index == 0) swapped = !magic_ok(r.t.magic) && magic_ok(__builtin_bswap32(r.t.magic));
-    if (swapped) swap_record(&r.t);
-    if (!magic_ok(r.t.magic)) {
-      return fail("bad magic " + hex32(r.t.magic) + ", expected " +
-                  hex32(kBlkIoTraceMagic | kBlkIoTraceVersion));
+    if (version == kBlkIoTraceVersion) {
+      std::memcpy(&r.t, base + off, sizeof(r.t));
+      if (swapped) swap_record(&r.t);
+    } else {
+      BlkIoTrace2 v;
+      std::memcpy(&v, base + off, sizeof(v));
+      from_v8(v, swapped, &r);
     }
-    if ((r.t.magic & 0xff) != kBlkIoTraceVersion) {
-      return fail("unsupported version " + std::to_string(r.t.magic & 0xff) + ", expected " +
-                  std::to_string(kBlkIoTraceVersion));
-    }
-    const std::size_t body = off + sizeof(BlkIoTrace);
+    const std::size_t body = off + hdr;
     if (len - body < r.t.pdu_len) {
       return fail("truncated payload (" + std::to_string(r.t.pdu_len) + " bytes announced, " +
                   std::to_string(len - body) + " present)");

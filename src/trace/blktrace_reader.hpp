@@ -12,10 +12,16 @@
 namespace iostack::trace {
 
 struct TraceRecord {
-  BlkIoTrace t{};                 // converted to host byte order
+  // Converted to host byte order; a version 8 record is given in this
+  // layout too, the lower half of its action in t.action.
+  BlkIoTrace t{};
   std::vector<std::uint8_t> pdu;  // as stored (big-endian payloads stay so)
+  std::uint32_t version = kBlkIoTraceVersion;
+  std::uint32_t action_hi = 0;  // version 8: the upper half of the action
 
   bool is_notify() const { return (t.action & tc_act(kTcNotify)) != 0; }
+  // The whole action: code | tc_act2(categories), either version.
+  std::uint64_t action64() const { return (std::uint64_t{action_hi} << 32) | t.action; }
   // The big-endian u64 payload of U/UT (depth) and X (remainder sector); 0
   // when the payload is shorter.
   std::uint64_t pdu_be64() const;
@@ -24,7 +30,8 @@ struct TraceRecord {
 };
 
 // Parses the contents of one per-cpu file; `name` prefixes error messages.
-// Accepts both byte orders, deciding by the first record as blkparse does.
+// Accepts both byte orders, deciding by the first record as blkparse does,
+// and records of version 7 (struct blk_io_trace) and 8 (blk_io_trace2).
 bool parse_blktrace(const void* data, std::size_t len, const std::string& name,
                     std::vector<TraceRecord>* out, std::string* err);
 

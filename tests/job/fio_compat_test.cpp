@@ -4,6 +4,7 @@
 // side's data passes under the other.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -324,6 +325,159 @@ TEST(FioCompat, SameIosAsTheFioBinary) {
     EXPECT_FALSE(want.empty()) << j;
     EXPECT_EQ(read_lat_logs(d.path + "/ios"), want) << j;
   }
+}
+
+// The iologs in `path` (one per job thread, appended one after another),
+// each as its lines without the leading time, sorted by their contents
+// (threads append in any order).
+std::vector<std::vector<std::string>> read_iologs(const std::string& path) {
+  std::vector<std::vector<std::string>> logs;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line == "fio version 3 iolog") {
+      logs.emplace_back();
+      continue;
+    }
+    if (logs.empty()) return {{"no version line before: " + line}};
+    const auto sp = line.find(' ');
+    logs.back().push_back(sp == std::string::npos ? "bad: " + line : line.substr(sp + 1));
+  }
+  std::sort(logs.begin(), logs.end());
+  return logs;
+}
+
+std::string show(const std::vector<std::vector<std::string>>& logs) {
+  std::string s;
+  for (const auto& l : logs) {
+    s += "--- " + std::to_string(l.size()) + " lines\n";
+    for (std::size_t i = 0; i < l.size() && i < 40; ++i) s += l[i] + "\n";
+  }
+  return s;
+}
+
+TEST(FioCompat, WriteIologLikeTheFioBinary) {
+  if (!have_fio()) GTEST_SKIP() << "fio is not installed";
+  // fio's write_iolog, line for line (less the times): the same I/O in the
+  // same order, with fio's add/open/close lines around loops and verify.
+  const char* const jobs[] = {
+      "rw=read\nbs=4k\nsize=64k\n",
+      "rw=randwrite\nbs=4k\nsize=256k\n",
+      "rw=randrw\nbsrange=4k-16k\nsize=256k\nrwmixread=70\n",
+      "rw=read:8k\nbs=4k\nsize=128k\n",
+      "rw=write:-8k\nbs=4k\nsize=64k\noffset=128k\n",
+      "rw=randread:4\nbs=4k\nsize=64k\n",
+      "rw=randread\nbssplit=4k/20:16k/50:64k/30\nsize=512k\n",
+      "rw=randread\nbs=4k\nsize=256k\nrandom_distribution=zipf:1.2\n",
+      "rw=randread\nbs=4k\nsize=256k\nrandom_distribution=pareto:0.3\nnorandommap\n",
+      "rw=randread\nbs=4k\nsize=64k\nnumjobs=3\noffset_increment=128k\n",
+      "rw=randread\nbs=4k\nsize=256k\nnumber_ios=10\n",
+      "rw=randread\nbs=4k\nsize=32k\nnumber_ios=5\nloops=3\n",
+      "rw=read\nbs=4k\nsize=16k\nloops=3\n",
+      "rw=randrw\nbs=4k\nsize=32k\nio_size=80k\n",
+      "rw=randwrite\nbs=8k\nblockalign=4k\nsize=64k\n",
+      "rw=randread\nbsrange=4k-12k\nblockalign=2k\nsize=64k\nnorandommap\n",
+      "rw=write\nbs=4k\nsize=32k\nfsync=3\nend_fsync=1\n",
+      "rw=write\nbs=4k\nsize=32k\nfdatasync=4\nend_fsync=1\n",
+      "rw=randwrite\nbs=4k\nsize=32k\nverify=crc32c\n",
+      "rw=randread\nbs=4k\nsize=256k\nzonemode=strided\nzonesize=16k\nzonerange=64k\n",
+      "rw=randtrimwrite\nbs=4k\nsize=32k\n",
+      "rw=trimwrite\nbs=4k\nsize=64k\nnumber_ios=6\n",
+      "rw=randread\nbsrange=4k-16k\nsize=64k\nio_size=256k\n"
+      "random_distribution=zoned:50/10:50/90\n",
+      "rw=write\nbs=4k\nsize=16k\nloops=2\nverify=crc32c\n",
+      "rw=randwrite\nbs=4k\nsize=32k\nnorandommap\nverify=md5\n",
+      "rw=randwrite\nbs=4k\nsize=64k\nrandom_distribution=zipf:1.1\nverify=crc32c\n",
+      "rw=randwrite\nbs=4k\nsize=32k\nrandom_generator=lfsr\nverify=crc32c\n",
+      "rw=write\nbs=4k\nsize=32k\nloops=2\nend_fsync=1\n",
+      "rw=randrw\nbs=4k\nsize=64k\npercentage_random=30\n",
+      "ioengine=libaio\niodepth=8\nrw=randrw\nbssplit=4k/50:8k/50\nsize=256k\n",
+      "ioengine=io_uring\niodepth=4\nrw=randwrite\nbs=4k\nsize=64k\nverify=crc32c\n",
+      "rw=trim\nbs=8k\nsize=64k\n",
+      "rw=randtrim\nbs=4k\nsize=64k\n",
+      "rw=rw\nbs=4k\nsize=128k\nrwmixwrite=30\n",
+      "rw=randrw:3\nrw_sequencer=sequential\nbs=4k\nsize=64k\n",
+      "rw=randread:2\nrw_sequencer=identical\nbsrange=4k-8k\nsize=64k\n",
+      "rw=randrw\nbs=4k\nsize=128k\npercentage_random=40,80\n",
+      "rw=randread\nbs=4k\nsize=256k\nrandom_distribution=normal:10\n",
+      "rw=randwrite\nbs=4k\nsize=256k\nrandom_distribution=zoned_abs:70/32k:30/224k\n",
+      "rw=randread\nbs=4k\nsize=10%\noffset=25%\n",
+      "rw=randread\nbs=4k\nsize=64k\nrandom_generator=tausworthe64\n",
+      "rw=randrw\nbs=4k\nsize=64k\nrandseed=77\nrandrepeat=0\n",
+      "rw=read\nbs=4k\nsize=256k\nzonemode=strided\nzonesize=8k\nzonerange=32k\nzoneskip=16k\n",
+      "rw=write\nbs=64k\noffset=768k\nfill_device=1\n",
+      "rw=randrw\nbssplit=4k/50:8k/50,16k/100\nsize=256k\n",
+      "rw=read\nbs=4k\nsize=32k\nio_limit=48k\n",
+      "rw=randread\nbs=4k\nsize=64k\nnumjobs=2\n",
+      "rw=randwrite\nbsrange=4k-32k\nsize=128k\nnorandommap\nverify=crc32c\n",
+      "rw=randwrite\nbs=4k,16k\nsize=128k\n",
+      // fio's keep_running: the loops given, then on while the bytes done
+      // (verify reads included) are a block short of io_size.
+      "rw=randwrite\nbs=4k\nsize=32k\nio_size=64k\nloops=2\n",
+      "rw=write\nbs=4k\nsize=32k\nio_size=48k\nloops=2\n",
+      "rw=randwrite\nbs=4k\nsize=32k\nio_size=96k\nverify=crc32c\n",
+      "rw=randrw\nbs=4k\nsize=32k\nio_size=70k\n",
+      "rw=write\nbs=4k\nsize=32k\nloops=3\nend_fsync=1\nverify=crc32c\n",
+      "rw=randwrite\nbs=4k\nsize=48k\nfsync=3\nfdatasync=2\n",
+  };
+  TempDir d;
+  const std::string file = d.path + "/f.img";
+  const std::string flog = d.path + "/fio.iolog", ilog = d.path + "/ios.iolog";
+  for (const char* j : jobs) {
+    ASSERT_EQ(std::system(("truncate -s 1M " + file).c_str()), 0);
+    std::remove(flog.c_str());
+    std::remove(ilog.c_str());
+    const bool trims = std::string(j).find("trim") != std::string::npos;
+    const std::string cmd = "fio --name=j --filename=" + file + " --write_iolog=" + flog +
+                            (trims ? " --ioengine=null" : "") + fio_args(j) + " >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    std::string err;
+    ASSERT_TRUE(run_iostack("[j]\nfilename=" + file + "\nwrite_iolog=" + ilog + "\n" + j, &err))
+        << j << err;
+    const auto want = read_iologs(flog);
+    ASSERT_FALSE(want.empty()) << j;
+    const auto got = read_iologs(ilog);
+    EXPECT_EQ(got, want) << j << "iostack:\n" << show(got) << "fio:\n" << show(want);
+  }
+  // verify_only: a dry run (the file opened, nothing issued), then the reads.
+  std::string err;
+  const std::string vo = "rw=randwrite\nbs=4k\nsize=32k\nverify=crc32c\n";
+  ASSERT_EQ(
+      std::system(("fio --name=j --filename=" + file + fio_args(vo) + " >/dev/null 2>&1").c_str()),
+      0);
+  std::remove(flog.c_str());
+  std::remove(ilog.c_str());
+  ASSERT_EQ(std::system(("fio --name=j --filename=" + file + " --write_iolog=" + flog +
+                         fio_args(vo) + " --verify_only >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  ASSERT_TRUE(
+      run_iostack("[j]\nfilename=" + file + "\nwrite_iolog=" + ilog + "\nverify_only\n" + vo, &err))
+      << err;
+  EXPECT_EQ(read_iologs(ilog), read_iologs(flog)) << "iostack:\n"
+                                                  << show(read_iologs(ilog)) << "fio:\n"
+                                                  << show(read_iologs(flog));
+  // time_based: how many I/Os fit in the time differs, not which ones come
+  // first; number_ios does not stop either side.
+  std::remove(flog.c_str());
+  std::remove(ilog.c_str());
+  const std::string tb = "rw=randread\nbs=4k\nsize=64k\ntime_based\nruntime=200ms\nnumber_ios=5\n";
+  ASSERT_EQ(std::system(("fio --name=j --filename=" + file + " --write_iolog=" + flog +
+                         fio_args(tb) + " >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  ASSERT_TRUE(run_iostack("[j]\nfilename=" + file + "\nwrite_iolog=" + ilog + "\n" + tb, &err))
+      << err;
+  const auto want = read_iologs(flog), got = read_iologs(ilog);
+  ASSERT_EQ(want.size(), 1u);
+  ASSERT_EQ(got.size(), 1u);
+  const std::size_t n = std::min(want[0].size(), got[0].size()) - 1;  // less the close
+  EXPECT_GT(n, 20u);
+  EXPECT_TRUE(
+      std::equal(got[0].begin(), got[0].begin() + static_cast<std::ptrdiff_t>(n), want[0].begin()))
+      << "iostack:\n"
+      << show(got) << "fio:\n"
+      << show(want);
 }
 
 TEST(FioCompat, VerifyHeadersPassUnderTheOtherSide) {

@@ -210,6 +210,69 @@ TEST(Replay, OwnBlktraceReplaysTheSameRequests) {
 }
 
 // Each process of the trace is a job of its own, on its own thread.
+// A capture's per-cpu file rewritten as Linux 6.17 writes it with
+// BLKTRACESETUP2: every record a struct blk_io_trace2 (version 8).
+void rewrite_as_version8(const std::string& path) {
+  std::vector<trace::TraceRecord> recs;
+  std::string err;
+  ASSERT_TRUE(trace::read_blktrace_file(path, &recs, &err)) << err;
+  std::string out;
+  for (const trace::TraceRecord& r : recs) {
+    trace::BlkIoTrace2 v{};
+    v.magic = trace::kBlkIoTraceMagic | trace::kBlkIoTrace2Version;
+    v.sequence = r.t.sequence;
+    v.time = r.t.time;
+    v.sector = r.t.sector;
+    v.bytes = r.t.bytes;
+    v.pid = r.t.pid;
+    v.action = r.t.action;
+    v.device = r.t.device;
+    v.cpu = r.t.cpu;
+    v.error = r.t.error;
+    v.pdu_len = r.t.pdu_len;
+    out.append(reinterpret_cast<const char*>(&v), sizeof(v));
+    out.append(r.pdu.begin(), r.pdu.end());
+  }
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << out;
+}
+
+TEST(Replay, Version8BlktraceReplaysTheSameRequests) {
+  TempDir d;
+  RunResult r;
+  std::string err;
+  ASSERT_TRUE(
+      run_text("[cap]\nfilename=ram:8M\nrw=randrw\nbsrange=4k-16k\nnumber_ios=200\n"
+               "ioengine=io_uring\niodepth=4\ndirect=1\n",
+               d.path + "/orig", &r, &err))
+      << err;
+  Trace v7;
+  ASSERT_TRUE(read_traces({d.path + "/orig"}, &v7, &err)) << err;
+  ASSERT_EQ(v7.ios.size(), 200u);
+  for (int cpu = 0;; ++cpu) {
+    const std::string f = d.path + "/orig/ram0.blktrace." + std::to_string(cpu);
+    if (access(f.c_str(), F_OK) != 0) break;
+    rewrite_as_version8(f);
+  }
+  Trace v8;
+  ASSERT_TRUE(read_traces({d.path + "/orig"}, &v8, &err)) << err;
+  expect_same(requests(v7), requests(v8));
+  ASSERT_EQ(v8.ios.size(), v7.ios.size());
+  for (std::size_t i = 0; i < v7.ios.size(); ++i) {
+    EXPECT_EQ(v8.ios[i].time_ns, v7.ios[i].time_ns) << i;
+    EXPECT_EQ(v8.procs[v8.ios[i].proc].comm, v7.procs[v7.ios[i].proc].comm) << i;
+  }
+  EXPECT_EQ(v8.probed_depth, v7.probed_depth);
+  ReplaySettings afap;
+  afap.no_stall = true;
+  ASSERT_TRUE(replay(v8, afap, {"--filename=ram:8M", "--ioengine=io_uring", "--iodepth=4"},
+                     d.path + "/rep", &r, &err))
+      << err;
+  ASSERT_FALSE(r.failed()) << r.jobs[0].verror;
+  Trace rep;
+  ASSERT_TRUE(read_traces({d.path + "/rep"}, &rep, &err)) << err;
+  expect_same(requests(v7), requests(rep));
+}
+
 TEST(Replay, ProcessesBecomeJobsOnTheirOwnThreads) {
   Trace t;
   t.procs = {{100, "db"}, {200, "log"}};

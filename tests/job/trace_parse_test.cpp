@@ -48,6 +48,32 @@ std::string record(std::uint32_t action, std::uint64_t time, std::uint64_t secto
   return std::string(reinterpret_cast<const char*>(&t), sizeof(t)) + pdu;
 }
 
+// The same as a version 8 record (struct blk_io_trace2, Linux 6.17+).
+std::string record2(std::uint64_t action, std::uint64_t time, std::uint64_t sector,
+                    std::uint32_t bytes, std::uint32_t pid, std::uint32_t cpu,
+                    const std::string& pdu = {}, bool swap = false) {
+  bt::BlkIoTrace2 t{};
+  t.magic = bt::kBlkIoTraceMagic | bt::kBlkIoTrace2Version;
+  t.time = time;
+  t.sector = sector;
+  t.bytes = bytes;
+  t.action = action;
+  t.pid = pid;
+  t.cpu = cpu;
+  t.pdu_len = static_cast<std::uint16_t>(pdu.size());
+  if (swap) {
+    t.magic = __builtin_bswap32(t.magic);
+    t.time = __builtin_bswap64(t.time);
+    t.sector = __builtin_bswap64(t.sector);
+    t.bytes = __builtin_bswap32(t.bytes);
+    t.action = __builtin_bswap64(t.action);
+    t.pid = __builtin_bswap32(t.pid);
+    t.cpu = __builtin_bswap32(t.cpu);
+    t.pdu_len = __builtin_bswap16(t.pdu_len);
+  }
+  return std::string(reinterpret_cast<const char*>(&t), sizeof(t)) + pdu;
+}
+
 std::string process_note(std::uint32_t pid, const char* comm, std::uint32_t cpu) {
   std::string name(16, '\0');
   std::memcpy(name.data(), comm, std::strlen(comm));
@@ -125,6 +151,61 @@ TEST(TraceBlktrace, IssueEventsWhenThereAreNoQueueEventsAndOtherByteOrder) {
   EXPECT_EQ(t.ios[1].ddir, kRead);
   EXPECT_EQ(t.ios[1].time_ns, 1000u);
   EXPECT_EQ(t.procs[t.ios[0].proc].comm, "7");  // no PROCESS note: the pid
+}
+
+TEST(TraceBlktrace, Version8RecordsInBothByteOrders) {
+  // Linux 6.17's blk_io_trace2: 64-byte records, pid before a 64-bit action
+  // whose categories go past bit 15 (zone commands, write zeroes).
+  const auto q2 = [](std::uint64_t tc) { return bt::kBlkTaQueue | bt::tc_act2(tc); };
+  for (const bool swap : {false, true}) {
+    TempDir d;
+    std::string name(16, '\0');
+    std::memcpy(name.data(), "db", 2);
+    const std::string p = d.file(
+        "sdb.blktrace.0",
+        record2(bt::kBlkTnProcess, 0, 0, 0, 42, 0, name, swap) +
+            record2(q2(bt::kTcRead | bt::kTcSync), 1000, 8, 4096, 42, 0, {}, swap) +
+            record2(bt::kBlkTaIssue | bt::tc_act2(bt::kTcRead | bt::kTcFs), 1200, 8, 4096, 42, 0,
+                    {}, swap) +
+            record2(bt::kBlkTaComplete | bt::tc_act2(bt::kTcRead), 1300, 8, 4096, 42, 0, {}, swap) +
+            record2(q2(bt::kTcWrite), 2000, 64, 8192, 42, 0, {}, swap) +
+            // A zone reset moves no data: not replayed.
+            record2(q2(bt::kTcWrite | bt::kTc2ZoneReset), 2500, 0, 0, 42, 0, {}, swap) +
+            record2(q2(bt::kTcWrite | bt::kTc2WriteZeroes), 3000, 128, 65536, 42, 0, {}, swap) +
+            record2(q2(bt::kTcWrite | bt::kTcDiscard), 4000, 256, 1 << 20, 42, 0, {}, swap) +
+            record2(q2(bt::kTcWrite | bt::kTcFlush), 5000, 0, 0, 42, 0, {}, swap));
+    Trace t;
+    std::string err;
+    ASSERT_TRUE(read_traces({p}, &t, &err)) << err;
+    ASSERT_EQ(t.ios.size(), 5u) << swap;
+    const struct {
+      std::uint64_t time, off;
+      std::uint32_t len;
+      int ddir;
+    } want[] = {{0, 8 * 512, 4096, kRead},
+                {1000, 64 * 512, 8192, kWrite},
+                {2000, 128 * 512, 65536, kWrite},
+                {3000, 256 * 512, 1 << 20, kTrim},
+                {4000, 0, 0, kSync}};
+    for (std::size_t i = 0; i < 5; ++i) {
+      EXPECT_EQ(t.ios[i].time_ns, want[i].time) << i;
+      EXPECT_EQ(t.ios[i].offset, want[i].off) << i;
+      EXPECT_EQ(t.ios[i].len, want[i].len) << i;
+      EXPECT_EQ(t.ios[i].ddir, want[i].ddir) << i;
+      EXPECT_EQ(t.procs[t.ios[i].proc].comm, "db") << i;
+    }
+    EXPECT_EQ(t.probed_depth, 1u);
+  }
+  // A cut record says how long a version 8 header is.
+  TempDir d;
+  const std::string rec = record2(bt::kBlkTaQueue | bt::tc_act2(bt::kTcRead), 1, 8, 512, 1, 0);
+  const std::string p = d.file("cut.bin", rec + rec.substr(0, 50));
+  Trace t;
+  std::string err;
+  EXPECT_FALSE(read_traces({p}, &t, &err));
+  EXPECT_NE(err.find(": record 1 at offset 64: truncated header (50 of 64 bytes)"),
+            std::string::npos)
+      << err;
 }
 
 // fio's probe: queue events since the last completion of the direction.

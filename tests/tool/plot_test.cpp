@@ -189,9 +189,14 @@ TEST(Plot, BrowserRendersNotBlank) {
     if (have(b)) browser = b;
   if (browser.empty()) GTEST_SKIP() << "no headless Chromium installed (optional)";
   if (!have("python3")) GTEST_SKIP() << "python3 needed to read the screenshot";
+  // A profile of its own (after IN and OUT, which are replaced first): nothing
+  // is left in $HOME and no other run's profile lock is in the way.
+  const std::string profile = temp_dir();
   expect_rendered(browser +
                   " --headless --no-sandbox --disable-gpu --window-size=1000,540 "
-                  "--screenshot=OUT file://IN");
+                  "--screenshot=OUT file://IN --user-data-dir=" +
+                  profile);
+  std::system(("rm -rf '" + profile + "'").c_str());
 }
 
 // librsvg's rsvg-convert (Debian librsvg2-bin, optional) draws each chart.
