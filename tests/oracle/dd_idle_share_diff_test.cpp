@@ -7,8 +7,8 @@
 // that rerun falls in the short gap between a best-effort completion and
 // the reader's next read. The kernel's reruns fire just after every second
 // tick, when the throttle releases the reads that end the gaps, so they
-// seldom land in a gap. The kernel's loop device and iostack's (same file, same cgroup) must
-// give the idle reader a similar small share.
+// seldom land in a gap. The kernel's loop device and iostack's (same file,
+// same cgroup) must give the idle reader a similar small share.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
