@@ -153,18 +153,23 @@ void requeue_started(Request* rq) {
 }
 
 // When a delayed work queued now for `delay` runs. The kernel turns the
-// delay into jiffies (msecs_to_jiffies rounds up) and the timer fires on
-// the tick that reaches them: for 3 ms at HZ=250, the next tick, 0 to 4 ms
-// away. A rerun on the grid lands with everything else driven by
-// ticks (blk-throttle releases, for one), as in the kernel. Without ticks
-// (a simulation) it is `delay` from now.
+// delay into jiffies (msecs_to_jiffies rounds up: 3 ms is one jiffy at
+// HZ=250), and the timer wheel files a timer one jiffy past its expiry on
+// its finest level so that it never fires early: the work runs on the tick
+// delay+1 jiffies after the current one, 4-8 ms away for 3 ms at HZ=250
+// (the kernel's reruns of held-back work come 8 ms apart). The kernel's
+// ticks fall on multiples of the jiffy on CLOCK_MONOTONIC (not on
+// CLOCK_MONOTONIC_COARSE's grid, which trails them by up to a tick), so
+// a rerun lands with whatever else the host does on its ticks, such as
+// blk-throttle's releases. Without ticks (a simulation) it is `delay` from
+// now.
 std::uint64_t delayed_work_expiry(const core::Clock* clock, std::uint64_t delay) {
   const std::uint64_t now = clock->now();
   const std::uint64_t tick = clock->jiffy();
   if (!tick) return now + delay;
-  std::uint64_t expires = clock->coarse_now() + (delay + tick - 1) / tick * tick;
-  while (expires <= now) expires += tick;  // a jiffies reading a tick behind
-  return expires;
+  const std::uint64_t jiffies = now / tick;
+  const std::uint64_t delay_jiffies = (delay + tick - 1) / tick;
+  return (jiffies + delay_jiffies + 1) * tick;
 }
 
 // blk_mq_delay_run_hw_queue with BLK_MQ_RESOURCE_DELAY: (re)arms the rerun.

@@ -40,7 +40,9 @@ class Clock {
   // jiffies (deadline FIFO expiry, io_ticks).
   virtual Nanos coarse_now() const { return now(); }
   // The length of a jiffy (1/HZ): coarse_now() moves in steps of it, on a
-  // fixed grid. 0 where time has no ticks (a simulation).
+  // fixed grid. The host's ticks themselves fall on multiples of it on
+  // now()'s timeline (Linux 6.x aligns its tick to TICK_NSEC), up to a
+  // tick ahead of that grid. 0 where time has no ticks (a simulation).
   virtual Nanos jiffy() const { return 0; }
   // Arms (or re-arms) `t` to fire at absolute time `expires`.
   virtual void arm(Timer* t, Nanos expires) = 0;

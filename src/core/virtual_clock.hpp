@@ -11,6 +11,11 @@ class VirtualClock final : public Clock {
  public:
   explicit VirtualClock(Nanos start = 0) : now_(start) {}
   Nanos now() const override { return now_; }
+  // With a jiffy set, time has the host's ticks: jiffies advance on its
+  // multiples (for tests of what the kernel does on ticks).
+  Nanos coarse_now() const override { return jiffy_ ? now_ / jiffy_ * jiffy_ : now_; }
+  Nanos jiffy() const override { return jiffy_; }
+  void set_jiffy(Nanos j) { jiffy_ = j; }
   void arm(Timer* t, Nanos expires) override { heap_.push(t, expires < now_ ? now_ : expires); }
   bool cancel(Timer* t) override { return heap_.remove(t); }
   bool wait(UniqueLock<Mutex>& lock, CondVar& cv, Nanos timeout = kNoTimeout) override;
@@ -33,6 +38,7 @@ class VirtualClock final : public Clock {
 
  private:
   Nanos now_;
+  Nanos jiffy_ = 0;  // none: a simulation's timers fire at their exact time
   TimerHeap heap_;
 };
 

@@ -5,10 +5,10 @@
 // back while a best-effort request is queued or in flight; the held-back
 // request goes on the rerun blk-mq schedules BLK_MQ_BUDGET_DELAY later if
 // that rerun falls in the short gap between a best-effort completion and
-// the reader's next read. The kernel's reruns fire on ticks, as do the
-// throttle's releases that end the gaps' reads, so they seldom land in a
-// gap. The kernel's loop device and iostack's (same file, same cgroup) must
-// give the idle reader a similar small share.
+// the reader's next read. The kernel's reruns fire just after every second
+// tick, when the throttle releases the reads that end the gaps, so they
+// seldom land in a gap. The kernel's loop device and iostack's (same file,
+// same cgroup) must give the idle reader a similar small share.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -194,12 +194,13 @@ TEST(DdIdleShareDiff, IdleReaderShareMatchesKernel) {
     return Shares{be.bytes, idle.bytes};
   };
 
-  // Measured here: the kernel 0.6-1.9%; iostack 0.6-1.9% on a loaded
-  // machine and 5.5-7.4% on an idle one (before iostack's reruns went on the
-  // tick grid, 3-13%). One 1 MiB read is 0.6%. On a loaded machine the
-  // kernel's own figure can stray (its loop workers run late); an
-  // out-of-tolerance pair is run once more before it counts.
-  constexpr double kTolerance = 10.0;
+  // Measured here (loaded machine, 2026-12-03, five runs): the kernel
+  // 0.6-1.2%, iostack 0.6-1.2%; one 1 MiB read is 0.6%. The kernel's
+  // figure has strayed to 1.9% under load (its loop workers run late), and
+  // an out-of-tolerance pair is run once more before it counts. With
+  // reruns on CLOCK_MONOTONIC_COARSE's grid (about 1 ms before the real
+  // ticks) iostack gave 5.5-7.4% on an idle machine.
+  constexpr double kTolerance = 2.5;
   Shares kernel, ours;
   for (int attempt = 0; attempt < 2; ++attempt) {
     kernel = host.run_kernel();

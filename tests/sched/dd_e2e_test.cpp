@@ -190,6 +190,25 @@ TEST_F(DdE2eTest, HeldBackWorkRerunIsNotPostponedByLaterDispatches) {
   EXPECT_EQ(drv_.issued, (std::vector<sector_t>{1000, 1008, 100}));
 }
 
+TEST_F(DdE2eTest, HeldBackWorkIsRerunOnTheSecondTickAfterTheFruitlessDispatch) {
+  // HZ=250: BLK_MQ_BUDGET_DELAY (3 ms) is one jiffy, and the timer wheel
+  // fires it one jiffy later still, as the kernel's loop device shows
+  // (reruns 8 ms apart, each just after a tick).
+  clock_.set_jiffy(4 * core::kNsPerMs);
+  clock_.advance_to(core::kNsPerMs);
+  make(4);
+  submit(REQ_OP_READ, 1000, kBe);
+  submit(REQ_OP_READ, 100, kIdle);  // held back at t = 1 ms, in jiffy 0
+  clock_.advance_to(3 * core::kNsPerMs);
+  drv_.complete_oldest();
+  // Not on the next tick (4 ms) ...
+  clock_.advance_to(8 * core::kNsPerMs - 1);
+  EXPECT_EQ(drv_.issued, (std::vector<sector_t>{1000}));
+  // ... but on the one after it.
+  clock_.advance_to(8 * core::kNsPerMs);
+  EXPECT_EQ(drv_.issued, (std::vector<sector_t>{1000, 100}));
+}
+
 TEST_F(DdE2eTest, AsyncDepthLimitsWriteTagsNotReads) {
   make(1);
   // 64 scheduler tags in words of 16: async_depth 8 -> 2 bits per word.
