@@ -222,6 +222,8 @@ struct RingRegion {
   std::size_t rings_bytes = 0;
   std::size_t sqes_bytes = 0;
   std::atomic<char*>* user_rings = nullptr;  // where a mapping of the rings is noted
+  IoRingCtx* ctx = nullptr;  // the live ring (not a parent's): its buffer rings map too
+  bool user_memory = false;  // IORING_SETUP_NO_MMAP: nothing of the rings to map
 };
 RingRegion ring_region(IoRingCtx* ctx);
 // The region behind ring descriptor `fd` (a parent's ring after fork too):

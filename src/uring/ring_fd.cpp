@@ -21,6 +21,7 @@
 #include "core/process.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
+#include "uring/kbuf.hpp"
 
 namespace iostack::uring {
 
@@ -46,7 +47,7 @@ struct InheritedRing : core::File {
 
 void inherited_release(core::File* f) {
   auto* r = static_cast<InheritedRing*>(f);
-  munmap(r->region.base, r->region.rings_bytes + r->region.sqes_bytes);
+  if (r->region.base) munmap(r->region.base, r->region.rings_bytes + r->region.sqes_bytes);
   if (r->ready_efd >= 0) close(r->ready_efd);
   delete r;
 }
@@ -69,6 +70,7 @@ core::File* ring_fork_child(core::File* f) {
   auto* r = new InheritedRing;
   r->region = ring_region(ctx);
   r->region.user_rings = nullptr;  // the child's ring object is not this one
+  r->region.ctx = nullptr;
   r->ready_efd = ctx->ready_efd;
   return r;
 }
@@ -160,7 +162,17 @@ bool ring_fd_verify(IoRingCtx* ctx, int fd) {
 }
 
 RingRegion ring_region(IoRingCtx* ctx) {
-  return {static_cast<char*>(ctx->region), ctx->rings_bytes, ctx->sqes_bytes, &ctx->user_rings};
+  RingRegion r;
+  r.ctx = ctx;
+  if (!ctx->region) {
+    r.user_memory = true;
+    return r;
+  }
+  r.base = static_cast<char*>(ctx->region);
+  r.rings_bytes = ctx->rings_bytes;
+  r.sqes_bytes = ctx->sqes_bytes;
+  r.user_rings = &ctx->user_rings;
+  return r;
 }
 
 int ring_region_of(int fd, RingRegion* out) {
@@ -181,16 +193,28 @@ void* ring_region_map(const RingRegion& region, void* addr, std::size_t len, int
   auto err = [](int e) { return reinterpret_cast<void*>(static_cast<long>(e)); };
   char* src;
   std::size_t size;
-  switch (static_cast<unsigned long long>(offset) & IORING_OFF_MMAP_MASK) {
+  const auto off = static_cast<unsigned long long>(offset);
+  // io_uring_get_unmapped_area answers -ENOMEM for what it cannot map: the
+  // rings in the program's own memory (NO_MMAP), a buffer ring the program
+  // gave or that does not exist.
+  switch (off & IORING_OFF_MMAP_MASK) {
     case IORING_OFF_SQ_RING:
     case IORING_OFF_CQ_RING:
+      if (region.user_memory) return err(-ENOMEM);
       src = region.base;
       size = region.rings_bytes;
       break;
     case IORING_OFF_SQES:
+      if (region.user_memory) return err(-ENOMEM);
       src = region.base + region.rings_bytes;
       size = region.sqes_bytes;
       break;
+    case uapi::kOffPbufRing: {
+      const unsigned bgid =
+          static_cast<unsigned>((off & ~IORING_OFF_MMAP_MASK) >> uapi::kOffPbufShift);
+      if (!region.ctx || pbuf_mmap_region(region.ctx, bgid, &src, &size)) return err(-ENOMEM);
+      break;
+    }
     default:
       return err(-EINVAL);
   }
