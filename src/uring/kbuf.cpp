@@ -153,6 +153,8 @@ std::uint64_t legacy_select(IoKiocb* req, BufferList* bl, std::size_t* len) {
   KBuffer* kb = core::list_entry<KBuffer, &KBuffer::list>(bl->buf_list.first());
   kb->list.del();
   if (*len == 0 || *len > kb->len) *len = kb->len;
+  // The group's last buffer: a bundle stops after this one.
+  if (bl->buf_list.empty()) req->flags |= kReqBlEmpty;
   req->flags |= kReqBufferSelected;
   req->kbuf = kb;
   req->buf_index = kb->bid;

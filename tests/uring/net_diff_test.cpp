@@ -1058,14 +1058,28 @@ TEST(UringNetDiff, SendBundleLegacyAndMore) {
     s->buf_group = 3;
     EXPECT_EQ(1, r.submit(1));
     append(&out, r.wait(1));
-    // A legacy group gives one buffer per send and per receive.
+    // A legacy group gives one buffer at a time: the send goes on with F_MORE
+    // until it took the last one.
     add_bundle(r, IORING_OP_SEND, p.a, 0, 3, 2);
     EXPECT_EQ(1, r.submit(1));
-    append(&out, r.wait(1));
-    wait_inq(p.b, 32);
-    add_bundle(r, IORING_OP_RECV, p.b, 0, 3, 3);
+    for (;;) {
+      auto c = r.wait(1);
+      append(&out, c);
+      if (c.empty() || !(c[0].flags & IORING_CQE_F_MORE)) break;
+    }
+    wait_inq(p.b, 128);
+    s = r.sqe();
+    prep(s, IORING_OP_PROVIDE_BUFFERS, 2, mem.data(), 32, 30, 4);
+    s->buf_group = 3;
     EXPECT_EQ(1, r.submit(1));
     append(&out, r.wait(1));
+    add_bundle(r, IORING_OP_RECV, p.b, 0, 3, 5);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    add_bundle(r, IORING_OP_RECV, p.b, 0, 3, 6);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    out.push_back(Cqe{7, drain(p.b), 0});
     return out;
   });
 }
