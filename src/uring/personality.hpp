@@ -22,6 +22,14 @@ struct Creds {
 
 // The calling thread's credentials.
 std::shared_ptr<const Creds> current_creds();
+// The same, for a request going to another thread (IORING_FEAT_CUR_PERSONALITY:
+// io_prep_async_work takes the submitter's credentials): a per-thread copy
+// reused while the thread's credentials stay what they were, so a punt
+// allocates nothing in steady state.
+std::shared_ptr<const Creds> current_creds_cached();
+// Whether the calling thread runs under `c` already (an override would
+// change nothing).
+bool creds_are_current(const Creds& c);
 
 // override_creds/revert_creds for one thread: switches the thread's
 // filesystem ids and groups to `c` for the scope (raw per-thread system

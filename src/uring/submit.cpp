@@ -305,7 +305,7 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags) {
     lt->refs.store(2, std::memory_order_relaxed);
   }
   int ret;
-  if (req->creds) {
+  if (req->creds && !creds_are_current(*req->creds)) {
     CredsOverride creds(req->creds.get());
     ret = def->issue(req, issue_flags);
   } else {
@@ -356,6 +356,9 @@ void queue_iowq(IoKiocb* req) {
   // io_wq_submit_work assigns it there; others were issued once already.
   if (req->file_assigned && def->needs_file && !def->force_async && !(req->flags & kReqForceAsync))
     hold_file(req);
+  // IORING_FEAT_CUR_PERSONALITY: the worker runs it as the submitting thread
+  // was when it handed it over (io_prep_async_work).
+  if (!req->creds && in_submit_of(ctx)) req->creds = current_creds_cached();
   std::uint32_t wflags = 0;
   if (def->unbound_nonreg_file && def->needs_file) {
     if (assign_file(req, def, in_submit_of(ctx) ? static_cast<unsigned>(kIssueLocked) : 0u) &&
