@@ -58,7 +58,11 @@ std::shared_ptr<const Creds> current_creds_cached() {
   return t_creds;
 }
 
-bool creds_are_current(const Creds& c) {
+bool creds_are_current(const Creds& c, bool engine_thread) {
+  if (engine_thread) {
+    thread_local const std::shared_ptr<const Creds> t_own = current_creds();
+    return t_own->fsuid == c.fsuid && t_own->fsgid == c.fsgid && t_own->groups == c.groups;
+  }
   RawCreds raw;
   return read_raw(&raw) && same(raw, c);
 }

@@ -28,8 +28,10 @@ std::shared_ptr<const Creds> current_creds();
 // allocates nothing in steady state.
 std::shared_ptr<const Creds> current_creds_cached();
 // Whether the calling thread runs under `c` already (an override would
-// change nothing).
-bool creds_are_current(const Creds& c);
+// change nothing). An engine thread (an io-wq worker) changes its
+// credentials only through overrides, which it undoes, or with the whole
+// process: its own are read once and compared from then on.
+bool creds_are_current(const Creds& c, bool engine_thread);
 
 // override_creds/revert_creds for one thread: switches the thread's
 // filesystem ids and groups to `c` for the scope (raw per-thread system

@@ -305,7 +305,7 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags) {
     lt->refs.store(2, std::memory_order_relaxed);
   }
   int ret;
-  if (req->creds && !creds_are_current(*req->creds)) {
+  if (req->creds && !creds_are_current(*req->creds, issue_flags & kIssueIowq)) {
     CredsOverride creds(req->creds.get());
     ret = def->issue(req, issue_flags);
   } else {
