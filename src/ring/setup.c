@@ -13,6 +13,7 @@
 
 /* Setup flags the system's 6.1 <linux/io_uring.h> lacks (6.5, 6.6). */
 #define DROPIN_SETUP_NO_MMAP (1U << 14)
+#define DROPIN_SETUP_REGISTERED_FD_ONLY (1U << 15)
 #define DROPIN_SETUP_NO_SQARRAY (1U << 16)
 
 static size_t sqe_size(unsigned setup_flags) {
@@ -207,6 +208,11 @@ static long setup_ring(unsigned entries, struct io_uring* ring, struct io_uring_
     ring->flags = p->flags;
     ring->ring_fd = fd;
     ring->enter_ring_fd = fd;
+    /* REGISTERED_FD_ONLY: `fd` is the index of a registered ring. */
+    if (p->flags & DROPIN_SETUP_REGISTERED_FD_ONLY) {
+      ring->ring_fd = -1;
+      ring->int_flags |= IOSTACK_RING_INT_FLAG_REG_RING | IOSTACK_RING_INT_FLAG_REG_REG_RING;
+    }
   } else {
     const int ret = iostack_ring_queue_mmap(fd, p, ring);
     if (ret) {
@@ -273,6 +279,7 @@ int iostack_ring_dontfork(struct io_uring* ring) {
 }
 
 int iostack_ring_register_ring_fd(struct io_uring* ring) {
+  if (ring->int_flags & IOSTACK_RING_INT_FLAG_REG_RING) return -EEXIST;
   struct io_uring_rsrc_update up;
   memset(&up, 0, sizeof(up));
   up.offset = -1U; /* any free slot */

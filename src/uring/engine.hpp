@@ -208,6 +208,10 @@ int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext
 int ring_fd_create(IoRingCtx* ctx);
 // Publishes the ring at ctx->fd; the descriptor table holds its first reference.
 void ring_fd_install(IoRingCtx* ctx);
+// IORING_SETUP_REGISTERED_FD_ONLY: the ring goes into a free registered
+// slot of the calling thread instead of the descriptor table; the slot's
+// index, or -EBUSY (the ring is then gone).
+int ring_fd_register_only(IoRingCtx* ctx);
 // fget() of a ring: a reference to the ring at `fd`, or empty.
 core::FileRef ring_file_get(int fd);
 inline IoRingCtx* ring_of(const core::FileRef& f) { return f.as<IoRingCtx>(); }

@@ -32,6 +32,8 @@ core::FdTable& files() { return core::Process::current().files(); }
 void ring_release(core::File* f) {
   auto* ctx = static_cast<IoRingCtx*>(f);
   ring_destroy(ctx);
+  // A ring that never had a descriptor in the table closes its own.
+  if (ctx->registered_only && ctx->fd >= 0) close(ctx->fd);
   delete ctx;
 }
 
@@ -140,6 +142,23 @@ void ring_fd_install(IoRingCtx* ctx) {
   // number was closed behind our back (an inline close system call): it
   // goes now.
   files().install(ctx->fd, ctx);
+}
+
+int ring_fd_register_only(IoRingCtx* ctx) {
+  // Kept out of the program's descriptor numbers: the kernel uses none.
+  const int high = core::move_high(ctx->fd);
+  if (high >= 0) ctx->fd = high;
+  ctx->registered_only = true;
+  ctx->alive.store(true, std::memory_order_release);
+  core::FileRef ref(ctx);  // the ring's first reference
+  auto& slots = t_registered.get();
+  for (unsigned i = 0; i < kRingFdRegMax; ++i) {
+    if (!slots[i]) {
+      slots[i] = std::move(ref);
+      return static_cast<int>(i);
+    }
+  }
+  return -EBUSY;  // `ref` goes, and the ring with it
 }
 
 core::FileRef ring_file_get(int fd) {

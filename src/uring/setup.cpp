@@ -31,12 +31,12 @@ constexpr unsigned kMaxCqEntries = 2 * kMaxEntries;
 
 // The setup flags this engine implements; any other is -EINVAL, as a kernel
 // that predates it would answer.
-constexpr unsigned kSetupFlags = IORING_SETUP_IOPOLL | IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF |
-                                 IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_ATTACH_WQ |
-                                 IORING_SETUP_R_DISABLED | IORING_SETUP_SUBMIT_ALL |
-                                 IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
-                                 IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-                                 uapi::kSetupNoMmap | uapi::kSetupNoSqarray;
+constexpr unsigned kSetupFlags =
+    IORING_SETUP_IOPOLL | IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF | IORING_SETUP_CQSIZE |
+    IORING_SETUP_CLAMP | IORING_SETUP_ATTACH_WQ | IORING_SETUP_R_DISABLED |
+    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | uapi::kSetupNoMmap |
+    uapi::kSetupRegisteredFdOnly | uapi::kSetupNoSqarray;
 
 // The features really implemented (IORING_FEAT_*).
 constexpr unsigned kFeatures =
@@ -64,6 +64,8 @@ int sanitise_params(const io_uring_params& p) {
       !(flags & (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_DEFER_TASKRUN)))
     return -EINVAL;
   if ((flags & IORING_SETUP_DEFER_TASKRUN) && !(flags & IORING_SETUP_SINGLE_ISSUER)) return -EINVAL;
+  // Without a descriptor nothing could map the rings.
+  if ((flags & uapi::kSetupRegisteredFdOnly) && !(flags & uapi::kSetupNoMmap)) return -EINVAL;
   return 0;
 }
 
@@ -261,6 +263,9 @@ int ring_setup(unsigned entries, io_uring_params* up) {
   ctx->r_disabled.store(p.flags & IORING_SETUP_R_DISABLED, std::memory_order_relaxed);
   if ((p.flags & IORING_SETUP_SINGLE_ISSUER) && !(p.flags & IORING_SETUP_R_DISABLED))
     ctx->submitter_tid.store(core::current_tid(), std::memory_order_relaxed);
+  // REGISTERED_FD_ONLY: no descriptor, the ring is only in one of the
+  // calling thread's registered slots (io_ring_add_registered_file).
+  if (p.flags & uapi::kSetupRegisteredFdOnly) return ring_fd_register_only(ctx);
   ring_fd_install(ctx);
   return ctx->fd;
 }

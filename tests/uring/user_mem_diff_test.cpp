@@ -228,6 +228,69 @@ TEST(UringUserMemDiff, NoSqarrayMappedRing) {
   });
 }
 
+// IORING_SETUP_REGISTERED_FD_ONLY: no descriptor; the ring is a registered
+// index of the calling thread, used with IORING_ENTER_REGISTERED_RING and
+// IORING_REGISTER_USE_REGISTERED_RING, gone when unregistered.
+TEST(UringUserMemDiff, RegisteredFdOnly) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_backends([](Backend* b) {
+    std::vector<Cqe> out;
+    constexpr unsigned kRegFdOnly = 1u << 15;
+    Pages sqes(1), rings(1);
+    io_uring_params p{};
+    p.flags = kRegFdOnly;
+    out.push_back(Cqe{1, b->setup(4, &p), 0});  // needs NO_MMAP
+    const int lowest_before = dup(0);
+    ::close(lowest_before);
+    p = {};
+    p.flags = kRegFdOnly | kSetupNoMmap;
+    p.sq_off.resv2 = reinterpret_cast<std::uintptr_t>(sqes.p);
+    p.cq_off.resv2 = reinterpret_cast<std::uintptr_t>(rings.p);
+    const int idx = b->setup(4, &p);
+    out.push_back(Cqe{2, idx, 0});
+    if (idx < 0) return out;
+    const int lowest_after = dup(0);
+    ::close(lowest_after);
+    out.push_back(Cqe{3, lowest_after == lowest_before, 0});
+    auto* sqe = reinterpret_cast<io_uring_sqe*>(sqes.p);
+    auto* sq_array = reinterpret_cast<std::uint32_t*>(rings.p + p.sq_off.array);
+    for (unsigned i = 0; i < 2; ++i) {
+      std::memset(&sqe[i], 0, sizeof(sqe[i]));
+      sqe[i].opcode = IORING_OP_NOP;
+      sqe[i].user_data = 10 + i;
+      sq_array[i] = i;
+    }
+    std::atomic_ref<std::uint32_t>(*reinterpret_cast<std::uint32_t*>(rings.p + p.sq_off.tail))
+        .store(2, std::memory_order_release);
+    out.push_back(Cqe{4, b->enter(idx, 2, 2, IORING_ENTER_GETEVENTS, nullptr, 0), 0});
+    out.push_back(Cqe{
+        5, b->enter(idx, 0, 0, IORING_ENTER_GETEVENTS | IORING_ENTER_REGISTERED_RING, nullptr, 0),
+        0});
+    out.push_back(Cqe{
+        6, b->enter(idx, 2, 2, IORING_ENTER_GETEVENTS | IORING_ENTER_REGISTERED_RING, nullptr, 0),
+        0});
+    const std::uint32_t tail =
+        std::atomic_ref<std::uint32_t>(*reinterpret_cast<std::uint32_t*>(rings.p + p.cq_off.tail))
+            .load(std::memory_order_acquire);
+    const auto* cqes = reinterpret_cast<const io_uring_cqe*>(rings.p + p.cq_off.cqes);
+    for (std::uint32_t i = 0; i < tail && i < 8; ++i)
+      out.push_back(Cqe{cqes[i].user_data, cqes[i].res, cqes[i].flags});
+    unsigned counts[2] = {0, 0};
+    out.push_back(
+        Cqe{7,
+            b->reg(idx, IORING_REGISTER_IOWQ_MAX_WORKERS | IORING_REGISTER_USE_REGISTERED_RING,
+                   counts, 2),
+            counts[0] != 0});
+    io_uring_rsrc_update up{};
+    up.offset = static_cast<std::uint32_t>(idx);
+    out.push_back(Cqe{
+        8, b->reg(idx, IORING_UNREGISTER_RING_FDS | IORING_REGISTER_USE_REGISTERED_RING, &up, 1),
+        0});
+    out.push_back(Cqe{9, b->enter(idx, 0, 0, IORING_ENTER_REGISTERED_RING, nullptr, 0), 0});
+    return out;
+  });
+}
+
 int reg_pbuf(Ring& r, std::uint16_t bgid, unsigned entries, void* addr, std::uint16_t flags) {
   io_uring_buf_reg reg{};
   reg.ring_addr = reinterpret_cast<std::uintptr_t>(addr);
