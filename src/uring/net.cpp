@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -93,6 +94,20 @@ int recv_inq(SrMsgData& sr, int fd, int ret, std::size_t len) {
 // sr.flags bits of the kernel's own, above the program's IORING_RECVSEND_*.
 constexpr unsigned kRecvRetry = 1u << 15;       // IORING_RECV_RETRY
 constexpr unsigned kRecvPartialMap = 1u << 14;  // IORING_RECV_PARTIAL_MAP
+constexpr unsigned kRecvMshotCap = 1u << 13;    // IORING_RECV_MSHOT_CAP
+constexpr unsigned kRecvMshotLim = 1u << 12;    // IORING_RECV_MSHOT_LIM
+constexpr unsigned kRecvMshotDone = 1u << 11;   // IORING_RECV_MSHOT_DONE
+constexpr unsigned kRecvNoRetry = kRecvPartialMap | kRecvMshotCap | kRecvMshotDone;
+
+// IORING_RECV_MSHOT_LIM: counts `ret` against the multishot's total; true
+// when that is reached (the multishot ends with this CQE).
+bool mshot_limit_reached(SrMsgData& sr, int ret) {
+  if (ret <= 0 || !(sr.flags & kRecvMshotLim)) return false;
+  sr.mshot_total_len -= std::min(static_cast<std::uint32_t>(ret), sr.mshot_total_len);
+  if (sr.mshot_total_len) return false;
+  sr.flags |= kRecvMshotDone;
+  return true;
+}
 constexpr std::uint32_t kCqeFMask = IORING_CQE_F_SOCK_NONEMPTY | IORING_CQE_F_MORE;
 
 // The iovecs a bundle maps for one transfer: per thread, so a bundle
@@ -440,6 +455,8 @@ int sr_prep_common(IoKiocb* req, const io_uring_sqe* sqe, bool send) {
   sr.vec_nr = 0;
   sr.nr_saved = 0;
   sr.bundle_cflags = 0;
+  sr.mshot_len = 0;
+  sr.mshot_total_len = 0;
   std::memset(&sr.msg, 0, sizeof(sr.msg));
   if (send) sr.msg_flags |= MSG_NOSIGNAL;
   if (sr.msg_flags & MSG_DONTWAIT) req->flags |= kReqNowait;
@@ -671,14 +688,25 @@ int send_zc_issue(IoKiocb* req, unsigned issue_flags) {
 int recvmsg_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   sr_prep_common(req, sqe, false);
   SrMsgData& sr = req->sr;
-  if (sqe->file_index || sqe->addr2) return -EINVAL;
+  if (sqe->addr2) return -EINVAL;
   if (sr.flags & ~(uapi::kRecvsendPollFirst | uapi::kRecvMultishot | uapi::kRecvsendBundle))
     return -EINVAL;
+  const std::uint32_t optlen = sqe->file_index;  // sqe->optlen in 6.18's uapi
   if (sr.flags & uapi::kRecvMultishot) {
     if (!(req->flags & kReqBufferSelect)) return -EINVAL;
     if (sr.msg_flags & MSG_WAITALL) return -EINVAL;
-    if (req->opcode == IORING_OP_RECV && sr.len) return -EINVAL;
+    if (req->opcode == IORING_OP_RECV) {
+      // Each receive takes at most len bytes; optlen ends the multishot once
+      // that many came.
+      sr.mshot_len = sr.len;
+      sr.mshot_total_len = optlen;
+      if (optlen) sr.flags |= kRecvMshotLim;
+    } else if (optlen) {
+      return -EINVAL;
+    }
     req->flags |= kReqApollMultishot;
+  } else if (optlen) {
+    return -EINVAL;
   }
   if ((sr.flags & uapi::kRecvsendBundle) && req->opcode == IORING_OP_RECVMSG) return -EINVAL;
   if (req->opcode == IORING_OP_RECV) {
@@ -790,6 +818,9 @@ int do_recv_bundle(IoKiocb* req, unsigned issue_flags) {
       arg.max_len = sr.len;
     else if (sr.inq > 1)
       arg.max_len = static_cast<std::size_t>(sr.inq);
+    if ((sr.flags & kRecvMshotLim) && sr.mshot_total_len &&
+        (!arg.max_len || arg.max_len > sr.mshot_total_len))
+      arg.max_len = sr.mshot_total_len;
     const int nr = buffers_select(req, sr.buf_group, &arg, false, issue_flags);
     int ret;
     if (nr < 0) {
@@ -834,12 +865,15 @@ int do_recv_bundle(IoKiocb* req, unsigned issue_flags) {
       kbuf_recycle(req, issue_flags);
     // io_recv_finish
     std::uint32_t cflags = sr.inq > 0 ? IORING_CQE_F_SOCK_NONEMPTY : 0;
+    if (mshot_limit_reached(sr, ret)) mshot_finished = true;
     const int nbufs = nr > 0 ? bundle_nbufs(iovs, nr, this_ret, arg.out_len) : 0;
     cflags |= kbuf_put_bufs(req, this_ret, nbufs, issue_flags);
     if (sr.flags & kRecvRetry) cflags = sr.bundle_cflags | (cflags & kCqeFMask);
+    if (sr.mshot_len && ret > 0 && static_cast<std::uint32_t>(ret) >= sr.mshot_len)
+      sr.flags |= kRecvMshotCap;
     if (!(req->flags & kReqBlEmpty)) {
       // All it mapped was filled and more is queued: on into the next buffers.
-      if (!(sr.flags & kRecvPartialMap) && sr.inq > 1 && this_ret > 0 &&
+      if (!(sr.flags & kRecvNoRetry) && sr.inq > 1 && this_ret > 0 &&
           static_cast<std::size_t>(this_ret) == arg.out_len) {
         sr.bundle_cflags = cflags & ~kCqeFMask;
         sr.len = static_cast<std::uint32_t>(sr.inq);
@@ -853,11 +887,12 @@ int do_recv_bundle(IoKiocb* req, unsigned issue_flags) {
         req->flags &= ~(kReqBlEmpty | kReqPartialIo);
         sr.done_io = 0;
         sr.flags &= ~(kRecvRetry | kRecvPartialMap);
-        sr.len = 0;
+        sr.len = sr.mshot_len;
         req->buf_index = sr.buf_group;
         if ((cflags & IORING_CQE_F_SOCK_NONEMPTY) || sr.inq < 0) {
-          if (sr.nr_multishot_loops++ < kMultishotMaxRetry) continue;
+          if (sr.nr_multishot_loops++ < kMultishotMaxRetry && !(sr.flags & kRecvMshotCap)) continue;
           sr.nr_multishot_loops = 0;
+          sr.flags &= ~kRecvMshotCap;
           tw_add(req, tw_req_submit);
           return kIouIssueSkipComplete;
         }
@@ -959,12 +994,13 @@ int do_recv(IoKiocb* req, unsigned issue_flags) {
     const int inq =
         (req->flags & kReqApollMultishot) && msg ? -1 : recv_inq(sr, req->os_fd, ret, len);
     if (inq > 0) cflags |= IORING_CQE_F_SOCK_NONEMPTY;
+    if (mshot_limit_reached(sr, ret)) mshot_finished = true;
     cflags |= kbuf_put(req, ret, issue_flags);
     // With the CQ ring full the multishot receive ends with this result.
     if ((req->flags & kReqApollMultishot) && !mshot_finished &&
         post_req_cqe(req, ret, cflags | IORING_CQE_F_MORE, issue_flags)) {
       sr.done_io = 0;
-      sr.len = 0;
+      sr.len = sr.mshot_len;
       req->buf_index = sr.buf_group;
       req->flags &= ~kReqPartialIo;
       if ((cflags & IORING_CQE_F_SOCK_NONEMPTY) || inq < 0) {

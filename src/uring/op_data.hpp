@@ -65,10 +65,12 @@ struct SrMsgData {
   struct sockaddr_storage addr;
   bool zc_report;  // SEND_ZC: IORING_SEND_ZC_REPORT_USAGE
   // Bundles (IORING_RECVSEND_BUNDLE):
-  int inq;                      // the last receive's msg_inq (-1: not known)
-  int vec_nr;                   // iovecs a peek may fill without growing (0: one)
-  int nr_saved;                 // SEND: mapped buffers kept in iov_alloc while it waits
-  std::uint32_t bundle_cflags;  // RECV: the first part's CQE flags (IORING_RECV_RETRY)
+  int inq;                        // the last receive's msg_inq (-1: not known)
+  int vec_nr;                     // iovecs a peek may fill without growing (0: one)
+  int nr_saved;                   // SEND: mapped buffers kept in iov_alloc while it waits
+  std::uint32_t bundle_cflags;    // RECV: the first part's CQE flags (IORING_RECV_RETRY)
+  std::uint32_t mshot_len;        // multishot RECV: the cap of each receive (sqe->len)
+  std::uint32_t mshot_total_len;  // and of all of them (sqe->optlen), 0: none
 };
 
 // struct io_accept (io_uring/net.c)

@@ -1084,5 +1084,44 @@ TEST(UringNetDiff, SendBundleLegacyAndMore) {
   });
 }
 
+// A multishot RECV's length caps each receive (6.18: the per-invocation
+// cap), and sqe->optlen caps the total; plain receives refuse optlen.
+TEST(UringNetDiff, MultishotRecvLimits) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    char msg[100];
+    std::memset(msg, 'z', sizeof(msg));
+    for (unsigned total : {0u, 50u}) {
+      TcpPair p;
+      BufRing br(16, 64);
+      for (unsigned i = 0; i < 16; ++i) br.add(i);
+      out.push_back(Cqe{0, br.reg(r, static_cast<std::uint16_t>(2 + total)), 0});
+      EXPECT_EQ(100, ::send(p.a, msg, 100, 0));
+      wait_inq(p.b, 100);
+      io_uring_sqe* s =
+          add_bundle(r, IORING_OP_RECV, p.b, 30, static_cast<std::uint16_t>(2 + total), 1 + total,
+                     IORING_RECV_MULTISHOT);
+      reinterpret_cast<std::uint32_t*>(s)[11] = total;  // sqe->optlen (6.18)
+      EXPECT_EQ(1, r.submit(0));
+      append(&out, r.wait(4, 300));
+      out.push_back(Cqe{2 + total, drain(p.b), 0});
+      s = add_bundle(r, IORING_OP_ASYNC_CANCEL, -1, 0, 0, 3 + total, 0);
+      s->flags = 0;
+      s->addr = 1 + total;
+      EXPECT_EQ(1, r.submit(0));
+      auto c = r.wait(2, 300);
+      sort_by_user_data(&c);
+      append(&out, c);
+    }
+    TcpPair p;
+    io_uring_sqe* s = add_bundle(r, IORING_OP_RECV, p.b, 20, 2, 5, 0);
+    reinterpret_cast<std::uint32_t*>(s)[11] = 50;
+    EXPECT_EQ(1, r.submit(0));
+    append(&out, r.wait(1, 300));
+    return out;
+  });
+}
+
 }  // namespace
 }  // namespace uring_test
