@@ -237,12 +237,27 @@ void* ring_region_map(const RingRegion& region, void* addr, std::size_t len, int
     default:
       return err(-EINVAL);
   }
-  if (len > size) return err(-EINVAL);
-  // A zero old size makes mremap map the same shared pages once more.
-  void* p = (flags & MAP_FIXED) ? mremap(src, 0, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr)
-                                : mremap(src, 0, len, MREMAP_MAYMOVE);
-  if (p == MAP_FAILED) return err(-errno);
-  if (prot != (PROT_READ | PROT_WRITE) && mprotect(p, len, prot) != 0) {
+  // A mapping longer than the region is the kernel's too: io_region_mmap
+  // inserts the region's pages and leaves the rest of it empty (here an
+  // inaccessible reservation the region is moved into).
+  void* p;
+  if (len > size) {
+    void* area = mmap((flags & MAP_FIXED) ? addr : nullptr, len, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (flags & MAP_FIXED), -1, 0);
+    if (area == MAP_FAILED) return err(-errno);
+    p = mremap(src, 0, size, MREMAP_MAYMOVE | MREMAP_FIXED, area);
+    if (p == MAP_FAILED) {
+      const int e = -errno;
+      munmap(area, len);
+      return err(e);
+    }
+  } else {
+    // A zero old size makes mremap map the same shared pages once more.
+    p = (flags & MAP_FIXED) ? mremap(src, 0, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr)
+                            : mremap(src, 0, len, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) return err(-errno);
+  }
+  if (prot != (PROT_READ | PROT_WRITE) && mprotect(p, len < size ? len : size, prot) != 0) {
     const int e = -errno;
     munmap(p, len);
     return err(e);

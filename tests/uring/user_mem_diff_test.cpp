@@ -337,13 +337,21 @@ TEST(UringUserMemDiff, PbufRingMmap) {
     }
     append(&out, submit_wait(r, 5));
     out.push_back(Cqe{30, std::memcmp(data[1], "89abcdef", 8), 0});
-    // A second mapping sees the same ring.
+    // A second mapping sees the same ring; one longer than the ring maps too.
     void* m2 = nullptr;
     out.push_back(Cqe{31, map_errno(b, r.fd(), off(3), 4096, &m2), 0});
     if (m2) {
       out.push_back(Cqe{32, static_cast<io_uring_buf*>(m2)[2].bid, 0});
       munmap(m2, 4096);
     }
+    m2 = nullptr;
+    out.push_back(Cqe{36, map_errno(b, r.fd(), off(3), 4 * 4096, &m2), 0});
+    if (m2) {
+      out.push_back(Cqe{37, static_cast<io_uring_buf*>(m2)[1].bid, 0});
+      munmap(m2, 4 * 4096);
+    }
+    out.push_back(Cqe{38, map_errno(b, r.fd(), IORING_OFF_SQ_RING, 8 * 4096), 0});
+    out.push_back(Cqe{39, map_errno(b, r.fd(), IORING_OFF_SQES, 8 * 4096), 0});
     // Unregistered: no longer mappable; the old mapping stays readable.
     io_uring_buf_reg reg{};
     reg.bgid = 3;
