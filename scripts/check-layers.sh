@@ -18,7 +18,7 @@ declare -A allowed=(
   [src/ring]="iostack"
   [src/map]="map dev block task trace core iostack"
   [src/job]="job dev block task trace core iostack"
-  [tools]="job dev block trace core iostack"
+  [tools]="job map dev block trace core iostack"
   [compat]="iostack"
 )
 # The one internal header the interposer needs: the engine's fault fixups.

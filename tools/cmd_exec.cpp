@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/aio_abi.h>
 #include <linux/io_uring.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -33,8 +34,10 @@ constexpr const char* kUsage =
     "  --stats   print what iostack did when each process exits (on stderr)\n"
     "  --map PATH=SPEC   the program's file PATH is the device SPEC (e.g. wcache:ram:64M),\n"
     "            reached through a page cache model; PATH exists (empty) from the start\n"
+    "  --map DIR/=SPEC   the files the program (and its children) make in DIR live on\n"
+    "            SPEC, a small file system whose names are durable after fsync of DIR\n"
     "  --image PATH=FILE after the run (or the power cut) FILE gets the durable contents\n"
-    "            of mapped PATH, cut at its durable size\n"
+    "            of mapped PATH, cut at its durable size (DIR/=OUTDIR: the durable files)\n"
     "  --powercut=WHEN   cut the power of the mapped devices and SIGKILL the program:\n"
     "            writes=N (after N block writes), calls=N (after the program's Nth\n"
     "            write call), fsync=N (at the Nth fsync), ms=N, or\n"
@@ -50,11 +53,23 @@ void prepend_env(const char* name, const std::string& value, const char* sep) {
 bool exists(const std::string& path) { return access(path.c_str(), R_OK) == 0; }
 
 // "PATH=VALUE" with PATH made absolute (its directory resolved, as the
-// program's own opens will name it).
+// program's own opens will name it). "DIR/=VALUE" names a directory, made
+// if missing, and keeps its trailing slash.
 bool split_path_value(const std::string& s, std::pair<std::string, std::string>* out) {
   const std::size_t eq = s.find('=');
   if (eq == 0 || eq == std::string::npos || eq + 1 == s.size()) return false;
   std::string path = s.substr(0, eq);
+  if (path.back() == '/') {
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    if (path == "/") return false;
+    if (mkdir(path.c_str(), 0755) < 0 && errno != EEXIST) return false;
+    char* real = realpath(path.c_str(), nullptr);
+    if (!real) return false;
+    out->first = std::string(real) + "/";
+    out->second = s.substr(eq + 1);
+    std::free(real);
+    return true;
+  }
   const std::size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "."
                           : slash == 0               ? "/"
@@ -178,6 +193,7 @@ int cmd_exec(const std::vector<std::string>& args) {
       env += path + "\t" + spec + "\t" + image + "\n";
       // The path exists on the real file system too, for the program's
       // stat() and access() of it.
+      if (path.back() == '/') continue;
       const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
       if (fd >= 0) close(fd);
     }

@@ -36,8 +36,10 @@ int cmd_queue(const std::vector<std::string>& args);
 // iostack replay-log --log FILE (--replay PATH [--limit N] [--end-mark M] | --list)
 int cmd_replay_log(const std::string& log, const std::string& target, std::uint64_t limit,
                    const std::string& end_mark, bool list);
-// iostack crash --log FILE --image PATH [--size B] [--subsets N] [--seed N] -- CHECK...
+// iostack crash --log FILE --image PATH [--dir DIR] [--size B] [--subsets N] [--seed N] -- CHECK...
 int cmd_crash(const std::vector<std::string>& args);
+// iostack dir-files IMAGE DIR: the files of an `exec --map DIR/=SPEC` device image.
+int cmd_dir_files(const std::string& image, const std::string& dir);
 // iostack exec [--uring|--aio|--all] [--stats] -- PROG [ARGS...]; returns
 // only when PROG cannot be started.
 int cmd_exec(const std::vector<std::string>& args);

@@ -54,13 +54,21 @@ int main(int argc, char** argv) {
   replay_log->add_option("--end-mark", end_mark, "stop after the mark with this text");
   replay_log->add_flag("--list", list, "print the log's entries instead");
 
+  std::string files_image, files_dir;
+  auto* dir_files = app.add_subcommand(
+      "dir-files", "Write the files of an `exec --map DIR/=SPEC` device image into a directory");
+  dir_files->add_option("image", files_image, "the device image (a log replay, a crash state)")
+      ->required();
+  dir_files->add_option("dir", files_dir, "the directory to write (its files are replaced)")
+      ->required();
+
   auto* exec = app.add_subcommand(
       "exec",
       "Run a program on iostack's io_uring and AIO: [--uring|--aio|--all] [--stats] -- PROG "
       "[ARGS...]");
   app.add_subcommand("crash",
                      "Check every crash state of a log-writes log: --log FILE --image PATH "
-                     "[--size BYTES] [--subsets N] [--seed N] -- CHECK [ARGS...]");
+                     "[--dir DIR] [--size BYTES] [--subsets N] [--seed N] -- CHECK [ARGS...]");
   if (argc > 1 && std::string(argv[1]) == "crash")
     return iostack::tool::cmd_crash(std::vector<std::string>(argv + 2, argv + argc));
   // exec hands everything after it to cmd_exec untouched ("--" included).
@@ -74,6 +82,7 @@ int main(int argc, char** argv) {
   if (plot->parsed()) return iostack::tool::cmd_plot(plot->remaining());
   if (devices->parsed()) return iostack::tool::cmd_devices(specs);
   if (queue->parsed()) return iostack::tool::cmd_queue(qargs);
+  if (dir_files->parsed()) return iostack::tool::cmd_dir_files(files_image, files_dir);
   if (replay_log->parsed())
     return iostack::tool::cmd_replay_log(log_path, replay_path, limit, end_mark, list);
   return 1;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "iostack/aio.h"
+#include "iostack/map.h"
 #include "iostack/stats.h"
 #include "iostack/uring.h"
 #include "serve.h"
@@ -23,8 +24,11 @@ static void print_stats(void) { iostack_stats_print(STDERR_FILENO); }
 typedef void (*exit_fn)(int);
 static exit_fn real_exit, real_Exit;
 
-/* Processes that end with _exit() (fio's job processes do) print too. */
+/* Processes that end with _exit() (fio's job processes do, and dash) print
+ * too, and the kernel would write back their mapped files' pages all the
+ * same. */
 SHIM_EXPORT void _exit(int status) {
+  iostack_map_exit();
   if (stats_on) print_stats();
   SHIM_RESOLVE(real_exit, "_exit");
   real_exit(status);
@@ -32,6 +36,7 @@ SHIM_EXPORT void _exit(int status) {
 }
 
 SHIM_EXPORT void _Exit(int status) {
+  iostack_map_exit();
   if (stats_on) print_stats();
   SHIM_RESOLVE(real_Exit, "_Exit");
   real_Exit(status);

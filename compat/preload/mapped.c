@@ -2,10 +2,13 @@
  * iostack devices: open/openat/creat of a mapped path opens the device
  * (iostack/map.h), and read/write/pread/pwrite/readv/writev/preadv/pwritev,
  * lseek, fsync/fdatasync/sync_file_range, fallocate/ftruncate and fstat on
- * such a descriptor are served there. libc's wrappers are interposed: a
- * program that makes these system calls with its own `syscall` instruction
- * reaches the kernel (its io_uring and AIO calls are trapped as ever).
- * Without --map every call goes straight on to libc. */
+ * such a descriptor are served there. In a mapped directory (--map DIR/=SPEC)
+ * rename/renameat/renameat2 and unlink are the directory's, and fsync of
+ * the directory's own descriptor makes its names durable; the program's
+ * children reach its directories through it (src/map/map_share.hpp). libc's wrappers are
+ * interposed: a program that makes these system calls with its own `syscall` instruction reaches
+ * the kernel (its io_uring and AIO calls are trapped as ever). Without --map every call goes
+ * straight on to libc. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -31,7 +34,10 @@ void mapped_init(void) {
   if (map_on) atexit(iostack_map_exit);
 }
 
-static int mine(int fd) { return map_on && fd >= 0 && iostack_map_fd(fd); }
+/* A mapped file's descriptor; a mapped directory's (only its fsync is
+ * iostack's) is `mine_any`. */
+static int mine(int fd) { return map_on && fd >= 0 && iostack_map_fd(fd) == 1; }
+static int mine_any(int fd) { return map_on && fd >= 0 && iostack_map_fd(fd) != 0; }
 
 typedef int (*openat_fn)(int, const char*, int, ...);
 static openat_fn real_openat;
@@ -102,6 +108,25 @@ SHIM_EXPORT int unlinkat(int dirfd, const char* path, int flags) {
   return real_unlinkat(dirfd, path, flags);
 }
 SHIM_EXPORT int unlink(const char* path) { return unlinkat(AT_FDCWD, path, 0); }
+
+typedef int (*renameat2_fn)(int, const char*, int, const char*, unsigned);
+static renameat2_fn real_renameat2;
+
+SHIM_EXPORT int renameat2(int olddirfd, const char* oldpath, int newdirfd, const char* newpath,
+                          unsigned flags) {
+  if (map_on) {
+    const int r = iostack_map_rename(olddirfd, oldpath, newdirfd, newpath, flags);
+    if (r != IOSTACK_MAP_NOT_MINE) return (int)shim_result(r);
+  }
+  SHIM_RESOLVE(real_renameat2, "renameat2");
+  return real_renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
+}
+SHIM_EXPORT int renameat(int olddirfd, const char* oldpath, int newdirfd, const char* newpath) {
+  return renameat2(olddirfd, oldpath, newdirfd, newpath, 0);
+}
+SHIM_EXPORT int rename(const char* oldpath, const char* newpath) {
+  return renameat2(AT_FDCWD, oldpath, AT_FDCWD, newpath, 0);
+}
 
 /* Each I/O call: the mapped file's, or libc's own. */
 #define REAL(type, name, ...) \
@@ -179,6 +204,18 @@ SHIM_EXPORT ssize_t pwritev64(int fd, const struct iovec* iov, int cnt, off_t of
   REAL(prwv_fn, "pwritev64", fd, iov, cnt, off);
 }
 
+/* The data is not in the real file: programs copying with copy_file_range
+ * fall back to read and write on EXDEV, as across file systems. */
+typedef ssize_t (*cfr_fn)(int, off_t*, int, off_t*, size_t, unsigned);
+SHIM_EXPORT ssize_t copy_file_range(int in, off_t* in_off, int out, off_t* out_off, size_t n,
+                                    unsigned flags) {
+  if (mine(in) || mine(out)) {
+    errno = EXDEV;
+    return -1;
+  }
+  REAL(cfr_fn, "copy_file_range", in, in_off, out, out_off, n, flags);
+}
+
 typedef off_t (*lseek_fn)(int, off_t, int);
 int __fxstat(int ver, int fd, struct stat* st);
 int __fxstat64(int ver, int fd, struct stat64* st);
@@ -193,11 +230,11 @@ SHIM_EXPORT off_t lseek64(int fd, off_t off, int whence) {
 
 typedef int (*fsync_fn)(int);
 SHIM_EXPORT int fsync(int fd) {
-  if (mine(fd)) return (int)shim_result(iostack_map_fsync(fd, 0));
+  if (mine_any(fd)) return (int)shim_result(iostack_map_fsync(fd, 0));
   REAL(fsync_fn, "fsync", fd);
 }
 SHIM_EXPORT int fdatasync(int fd) {
-  if (mine(fd)) return (int)shim_result(iostack_map_fsync(fd, 1));
+  if (mine_any(fd)) return (int)shim_result(iostack_map_fsync(fd, 1));
   REAL(fsync_fn, "fdatasync", fd);
 }
 
@@ -241,6 +278,11 @@ SHIM_EXPORT int ftruncate64(int fd, off_t len) {
 static void fix_stat(int fd, struct stat* st) {
   const long size = (long)iostack_map_size(fd);
   if (size < 0) return;
+  uint64_t dev, ino;
+  if (iostack_map_ident(fd, &dev, &ino) == 0) {
+    st->st_dev = (dev_t)dev;
+    st->st_ino = (ino_t)ino;
+  }
   st->st_size = size;
   st->st_blocks = (size + 511) / 512;
   st->st_blksize = 4096;
@@ -279,5 +321,71 @@ SHIM_EXPORT int __fxstat64(int ver, int fd, struct stat64* st64) {
   SHIM_RESOLVE(real, "__fxstat64");
   const int r = real(ver, fd, st);
   if (r == 0 && mine(fd)) fix_stat(fd, st);
+  return r;
+}
+
+/* stat of a mapped path: its placeholder's, with the file's size (sqlite
+ * looks for a hot journal by its size); a name the mapped directory does
+ * not hold is not there. Returns the call's result. */
+static int fix_path_stat(int r, int dirfd, const char* path, struct stat* st) {
+  if (r != 0 || !map_on || !S_ISREG(st->st_mode)) return r;
+  const int64_t size = iostack_map_path_size(dirfd, path);
+  if (size == IOSTACK_MAP_NOT_MINE) return r;
+  if (size < 0) return (int)shim_result(size);
+  st->st_size = size;
+  st->st_blocks = (size + 511) / 512;
+  return r;
+}
+
+typedef int (*stat_fn)(const char*, struct stat*);
+SHIM_EXPORT int stat(const char* path, struct stat* st) {
+  static stat_fn real;
+  SHIM_RESOLVE(real, "stat");
+  return fix_path_stat(real(path, st), AT_FDCWD, path, st);
+}
+SHIM_EXPORT int stat64(const char* path, struct stat64* st64) {
+  static stat_fn real;
+  SHIM_RESOLVE(real, "stat64");
+  return fix_path_stat(real(path, (struct stat*)st64), AT_FDCWD, path, (struct stat*)st64);
+}
+SHIM_EXPORT int lstat(const char* path, struct stat* st) {
+  static stat_fn real;
+  SHIM_RESOLVE(real, "lstat");
+  return fix_path_stat(real(path, st), AT_FDCWD, path, st);
+}
+SHIM_EXPORT int lstat64(const char* path, struct stat64* st64) {
+  static stat_fn real;
+  SHIM_RESOLVE(real, "lstat64");
+  return fix_path_stat(real(path, (struct stat*)st64), AT_FDCWD, path, (struct stat*)st64);
+}
+SHIM_EXPORT int fstatat(int dirfd, const char* path, struct stat* st, int flags) {
+  static fstatat_fn real;
+  SHIM_RESOLVE(real, "fstatat");
+  const int r = real(dirfd, path, st, flags);
+  if ((flags & AT_EMPTY_PATH) && !*path) return r;
+  return fix_path_stat(r, dirfd, path, st);
+}
+SHIM_EXPORT int fstatat64(int dirfd, const char* path, struct stat64* st64, int flags) {
+  static fstatat_fn real;
+  SHIM_RESOLVE(real, "fstatat64");
+  struct stat* st = (struct stat*)st64;
+  const int r = real(dirfd, path, st, flags);
+  if ((flags & AT_EMPTY_PATH) && !*path) return r;
+  return fix_path_stat(r, dirfd, path, st);
+}
+
+typedef int (*statx_fn)(int, const char*, int, unsigned, struct statx*);
+SHIM_EXPORT int statx(int dirfd, const char* path, int flags, unsigned mask, struct statx* stx) {
+  static statx_fn real;
+  SHIM_RESOLVE(real, "statx");
+  const int r = real(dirfd, path, flags, mask, stx);
+  if (r != 0 || !map_on || !S_ISREG(stx->stx_mode)) return r;
+  const int64_t size = ((flags & AT_EMPTY_PATH) && !*path)
+                           ? (mine(dirfd) ? iostack_map_size(dirfd) : IOSTACK_MAP_NOT_MINE)
+                           : iostack_map_path_size(dirfd, path);
+  if (size == IOSTACK_MAP_NOT_MINE) return r;
+  if (size < 0) return (int)shim_result(size);
+  stx->stx_size = (uint64_t)size;
+  stx->stx_blocks = (uint64_t)(size + 511) / 512;
   return r;
 }

@@ -17,11 +17,13 @@
 extern "C" {
 #endif
 
-/* Reads IOSTACK_EXEC_MAP (lines "PATH\tSPEC\tIMAGE", IMAGE may be empty)
- * and IOSTACK_EXEC_POWERCUT, builds the devices and unsets both so that
- * programs this one executes start unmapped. 1 when files are mapped, 0
- * when there is nothing to map, -errno (after one line on stderr) on bad
- * input. */
+/* Reads IOSTACK_EXEC_MAP (lines "PATH\tSPEC\tIMAGE", IMAGE may be empty;
+ * a PATH ending in '/' is a directory, whose IMAGE is a directory too)
+ * and IOSTACK_EXEC_POWERCUT, builds the devices and unsets both; with
+ * mapped directories it serves them to its children and sets
+ * IOSTACK_EXEC_MAP_SHARE, through which a program it (or a child) executes
+ * reaches them. 1 when files are mapped, 0 when there is nothing to map,
+ * -errno (after one line on stderr) on bad input. */
 IOSTACK_API int iostack_map_init(void);
 
 /* At a clean exit, before the engine's own teardown (the shim registers it
@@ -31,13 +33,21 @@ IOSTACK_API void iostack_map_exit(void);
 
 /* open(2) of `path` (absolute, or relative to the directory `dirfd` names,
  * AT_FDCWD included): a descriptor when the path is mapped, -errno, or
- * IOSTACK_MAP_NOT_MINE when the path is not mapped. */
+ * IOSTACK_MAP_NOT_MINE when the path is not mapped. A file in a mapped
+ * directory gets a descriptor of its (empty) placeholder on the real file
+ * system, so that fstat and POSIX locks see one inode per file. */
 #define IOSTACK_MAP_NOT_MINE (-100000)
 IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigned mode);
-/* unlink(2) of a mapped path: the file becomes empty. NOT_MINE otherwise. */
+/* unlink(2) of a mapped path: the file becomes empty; of a file in a mapped
+ * directory: its name goes. NOT_MINE otherwise. */
 IOSTACK_API int iostack_map_unlink(int dirfd, const char* path);
+/* renameat2(2) of names in a mapped directory (RENAME_NOREPLACE honoured);
+ * -EXDEV when only one of them is; NOT_MINE when neither is. */
+IOSTACK_API int iostack_map_rename(int olddirfd, const char* oldpath, int newdirfd,
+                                   const char* newpath, unsigned flags);
 
-/* 1 when `fd` is a descriptor of a mapped file. */
+/* 1 when `fd` is a descriptor of a mapped file, 2 of a mapped directory
+ * (only its fsync/fdatasync, dup and close come here), 0 otherwise. */
 IOSTACK_API int iostack_map_fd(int fd);
 
 IOSTACK_API ssize_t iostack_map_rw(int fd, int write, const struct iovec* iov, int iovcnt,
@@ -49,6 +59,13 @@ IOSTACK_API int iostack_map_fallocate(int fd, int mode, int64_t offset, int64_t 
 IOSTACK_API int iostack_map_ftruncate(int fd, int64_t length);
 /* The file's size (fstat's st_size). */
 IOSTACK_API int64_t iostack_map_size(int fd);
+/* stat(2) of a path: the size of the mapped file it names (which its
+ * placeholder does not have), -ENOENT for a name a mapped directory does
+ * not hold (a placeholder left by an earlier run), or NOT_MINE. */
+IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path);
+/* The inode fstat shows for a mapped file: its placeholder's on the real
+ * file system, the same for every open of PATH. 0, or -errno. */
+IOSTACK_API int iostack_map_ident(int fd, uint64_t* dev, uint64_t* ino);
 /* After dup(2) and friends made `newfd` a copy of `oldfd`. */
 IOSTACK_API void iostack_map_dup(int oldfd, int newfd);
 /* Before close(2) of `fd`: forgets it (the caller closes the descriptor). */

@@ -16,7 +16,13 @@ namespace iostack::core {
 
 namespace {
 
-enum : std::uint8_t { kUnknown = 0, kOther = 1, kDirectFile = 2, kBlockingWritesFile = 3 };
+enum : std::uint8_t {
+  kUnknown = 0,
+  kOther = 1,
+  kDirectFile = 2,
+  kBlockingWritesFile = 3,
+  kMemoryFile = 4,  // buffered, on tmpfs or ramfs
+};
 
 struct FdModeCache {
   static constexpr unsigned kCached = 1u << 16;
@@ -25,20 +31,17 @@ struct FdModeCache {
 
 bool wasync_type(long type) { return type == XFS_SUPER_MAGIC || type == BTRFS_SUPER_MAGIC; }
 
-bool buffered_writes_block(int fd) {
-  struct statfs sf;
-  if (fstatfs(fd, &sf) != 0) return false;
-  return !wasync_type(sf.f_type) && sf.f_type != TMPFS_MAGIC && sf.f_type != RAMFS_MAGIC;
-}
-
 std::uint8_t learn(int fd) {
   const int fl = fcntl(fd, F_GETFL);
   if (fl < 0) return kOther;
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return kOther;
   if (fl & O_DIRECT) return kDirectFile;
+  struct statfs sf;
+  if (fstatfs(fd, &sf) != 0) return kOther;
+  if (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC) return kMemoryFile;
   if ((fl & O_ACCMODE) == O_RDONLY) return kOther;  // a write fails before anything else
-  return buffered_writes_block(fd) ? kBlockingWritesFile : kOther;
+  return wasync_type(sf.f_type) ? kOther : kBlockingWritesFile;
 }
 
 // `fresh`: learn again even if known (the descriptor may have been closed and
@@ -58,6 +61,8 @@ std::uint8_t mode_of(int fd, bool fresh = false) {
 }  // namespace
 
 bool fd_is_direct_file(int fd) { return mode_of(fd) == kDirectFile; }
+
+bool fd_is_memory_file(int fd) { return mode_of(fd) == kMemoryFile; }
 
 bool fd_buffered_writes_block(int fd) {
   // A yes sends the write to a worker, which costs far more than checking.

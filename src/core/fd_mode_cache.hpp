@@ -12,6 +12,11 @@ namespace iostack::core {
 // Whether `fd` names a regular file opened with O_DIRECT, as first learned.
 bool fd_is_direct_file(int fd);
 
+// Whether `fd` names a regular file of tmpfs or ramfs opened without
+// O_DIRECT, as first learned (such files have no RWF_NOWAIT and never wait
+// for a device).
+bool fd_is_memory_file(int fd);
+
 // Whether `fd` names a regular file opened for writing without O_DIRECT whose file system
 // has no non-blocking buffered writes; tmpfs and ramfs, which never wait for
 // a device, do not count.

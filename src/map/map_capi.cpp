@@ -1,11 +1,14 @@
-// The C API of include/iostack/map.h: the mapped files of this process, the
-// descriptors open on them (each with its file position, shared by dups as
-// one struct file is), and the power switch of `iostack exec --powercut`.
+// The C API of include/iostack/map.h: the mapped files and directories of
+// this process, the descriptors open on them (each with its file position,
+// shared by dups as one struct file is), and the power switch of `iostack
+// exec --powercut`.
 // One lock serialises the calls on mapped files: the model is of what
 // reaches the device, not of concurrency.
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -16,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -24,16 +28,21 @@
 #include "dev/device.hpp"
 #include "dev/target.hpp"
 #include "iostack/map.h"
+#include "map/map_share.hpp"
+#include "map/mapfs.hpp"
 #include "map/page_cache.hpp"
 
 namespace iostack::map {
 namespace {
 
 struct OpenFile {  // struct file of a mapped path
-  MappedFile* m;
+  MappedFile* m;   // null for a mapped directory itself
   int flags;
-  std::uint64_t pos = 0;
+  MapDir* dir = nullptr;  // the directory of a file in one, or the directory
+  int ino = 0;            // the file's inode in `dir`
+  std::uint64_t pos = 0;  // (a directory's files keep theirs in the real file)
   int refs = 1;
+  int remote_dir = -1;  // in a child: the index of the owner's directory
 };
 
 // When the power goes (IOSTACK_EXEC_POWERCUT): after this many block
@@ -45,28 +54,90 @@ struct Switch {
 // Recursive: a power cut saves images with descriptors whose calls come
 // back here through the shim.
 std::recursive_mutex mu;
-std::vector<MappedFile*> files;  // never freed: the process may end at any call
-std::unordered_map<int, OpenFile*> fds;
+// Never freed, nor destroyed at exit: the process may end at any call, and
+// calls may come after the static destructors ran.
+std::vector<MappedFile*>& files = *new std::vector<MappedFile*>;
+std::vector<MapDir*>& dirs = *new std::vector<MapDir*>;
+std::unordered_map<int, OpenFile*>& fds = *new std::unordered_map<int, OpenFile*>;
 // Which descriptors are mapped, read without the lock: the shim asks on
 // every read and write of the process, the engine's own threads included,
 // which must never wait for a caller that waits for them.
 constexpr int kMarks = 1 << 16;
 std::atomic<bool> marked[kMarks];
+// A child's own descriptors on the owner's directories, apart from the
+// tables it inherited: a vfork child writes into its parent's memory, and
+// the owner must never see them.
+std::recursive_mutex cmu;
+// Null: an inherited one it closed.
+std::unordered_map<int, OpenFile*>& cfds = *new std::unordered_map<int, OpenFile*>;
+std::atomic<bool> cmarked[kMarks];
 bool is_marked(int fd) {
-  return fd >= kMarks || (fd >= 0 && marked[fd].load(std::memory_order_acquire));
-}
-void mark(int fd, bool on) {
-  if (fd >= 0 && fd < kMarks) marked[fd].store(on, std::memory_order_release);
+  return fd >= kMarks || (fd >= 0 && (marked[fd].load(std::memory_order_acquire) ||
+                                      cmarked[fd].load(std::memory_order_acquire)));
 }
 IoCounts counts;
 Switch power;
 bool cut_done = false;
+bool exited = false;
+// The process the mapping is of: a forked child shares none of it (its
+// calls go to the kernel, on the placeholder files).
+pid_t owner = 0;
+bool in_owner() { return ::getpid() == owner; }
+// The owner's socket for its children (map_share.hpp), and the directories
+// it maps, which a child sees through it.
+std::string& share_name = *new std::string;
+std::vector<std::string>& dir_paths = *new std::vector<std::string>;
+bool is_client() { return !share_name.empty() && !in_owner(); }
+void mark(int fd, bool on) {
+  if (fd >= 0 && fd < kMarks)
+    (is_client() ? cmarked : marked)[fd].store(on, std::memory_order_release);
+}
+// The lock of this process's table: the owner's, or a child's own.
+struct TableLock {
+  std::unique_lock<std::recursive_mutex> l{is_client() ? cmu : mu};
+};
+
+// A fork while another thread (the owner's server, or a program thread)
+// holds the lock would leave the child with a lock nobody releases: the
+// forking thread takes the locks first and both sides release them.
+void fork_prepare() {
+  mu.lock();
+  cmu.lock();
+  share_fork_prepare();
+}
+void fork_done() {
+  share_fork_done();
+  cmu.unlock();
+  mu.unlock();
+}
+// A child forked by the owner starts with no descriptors of its own (what
+// vfork children of the owner left in its memory is not the child's).
+void fork_child() {
+  if (::getppid() == owner) {
+    for (auto& [fd, f] : cfds) {
+      if (fd >= 0 && fd < kMarks) cmarked[fd].store(false, std::memory_order_relaxed);
+    }
+    cfds.clear();
+  }
+  // Made anew: a recursive mutex knows its owner by thread id, which the
+  // child's thread does not have, so it could not unlock them.
+  share_fork_child();
+  new (&cmu) std::recursive_mutex;
+  new (&mu) std::recursive_mutex;
+}
+void hold_locks_across_fork() {
+  static std::once_flag once;
+  std::call_once(once, [] { pthread_atfork(fork_prepare, fork_done, fork_child); });
+}
+bool active() { return !files.empty() || !dirs.empty() || !share_name.empty(); }
 
 // Raw calls, so that saving an image never goes through the shim.
 int raw_open(const char* path, int flags, unsigned mode) {
   return static_cast<int>(::syscall(SYS_openat, AT_FDCWD, path, flags, mode));
 }
 void raw_close(int fd) { ::syscall(SYS_close, fd); }
+// -errno on failure.
+int raw_call(long r) { return r < 0 ? -errno : static_cast<int>(r); }
 
 // The device that holds what survives a power cut: the one below the first
 // write cache down the stack, or the top one when there is none.
@@ -75,6 +146,11 @@ dev::BlockDevice* durable_device(dev::BlockDevice* d) {
     if (x->target() && std::strcmp(x->target()->name(), "wcache") == 0) return x->lower();
   return d;
 }
+
+// A log-writes target down the stack records its entry count in its super
+// block only at a mark (or FUA); the devices are never torn down, so the
+// end of the run is marked as the target's destructor would.
+void mark_end(dev::BlockDevice* d) { d->message({"mark", "dm-log-writes-end"}, nullptr); }
 
 // Writes the first `size` bytes of `d` to `image`.
 void save_image(dev::BlockDevice* d, const std::string& image, std::uint64_t size) {
@@ -136,12 +212,23 @@ void save_image(dev::BlockDevice* d, const std::string& image, std::uint64_t siz
       stderr, "iostack exec: power cut after %llu write calls, %llu block writes, %llu fsyncs\n",
       static_cast<unsigned long long>(counts.calls), static_cast<unsigned long long>(counts.writes),
       static_cast<unsigned long long>(counts.fsyncs));
+  for (MappedFile* m : files) mark_end(m->device());
+  for (MapDir* d : dirs) mark_end(d->device());
   for (MappedFile* m : files) {
     std::string res;
     m->device()->message({"powercut"}, &res);  // -EINVAL without a write cache
   }
+  for (MapDir* d : dirs) {
+    std::string res;
+    d->device()->message({"powercut"}, &res);
+  }
   for (MappedFile* m : files)
     if (!m->image().empty()) save_image(durable_device(m->device()), m->image(), m->durable_size());
+  for (MapDir* d : dirs) {
+    std::string err;
+    if (!d->image().empty() && !d->extract(durable_device(d->device()), d->image(), &err))
+      std::fprintf(stderr, "iostack exec: --image %s/: %s\n", d->path().c_str(), err.c_str());
+  }
   ::syscall(SYS_kill, ::getpid(), SIGKILL);
   for (;;) pause();
 }
@@ -154,6 +241,12 @@ using namespace iostack::map;
 // A clean exit: the kernel would write back the page cache; the images get
 // the whole files.
 extern "C" IOSTACK_API void iostack_map_exit(void) {
+  if ((files.empty() && dirs.empty()) || !in_owner()) return;
+  {
+    std::lock_guard lk(mu);
+    if (exited) return;
+    exited = true;
+  }
   // On a thread of its own: exit() has already destroyed this thread's
   // thread_local objects, the engine's per-thread caches among them.
   std::thread([] {
@@ -162,6 +255,14 @@ extern "C" IOSTACK_API void iostack_map_exit(void) {
     for (MappedFile* m : files) {
       m->fsync();
       if (!m->image().empty()) save_image(m->device(), m->image(), m->size());
+    }
+    for (MappedFile* m : files) mark_end(m->device());
+    for (MapDir* d : dirs) {
+      d->sync_all();
+      mark_end(d->device());
+      std::string err;
+      if (!d->image().empty() && !d->extract(d->device(), d->image(), &err))
+        std::fprintf(stderr, "iostack exec: --image %s/: %s\n", d->path().c_str(), err.c_str());
     }
   }).join();
 }
@@ -221,8 +322,24 @@ bool parse_powercut(const std::string& s, Switch* out) {
   return any;
 }
 
+// `path` made absolute, with "." components and repeated or trailing
+// slashes gone (".." is left as it is).
+std::string normalize(const std::string& path) {
+  std::string out;
+  std::size_t at = 0;
+  while (at < path.size()) {
+    std::size_t slash = path.find('/', at);
+    if (slash == std::string::npos) slash = path.size();
+    const std::string part = path.substr(at, slash - at);
+    at = slash + 1;
+    if (part.empty() || part == ".") continue;
+    out += "/" + part;
+  }
+  return out.empty() ? "/" : out;
+}
+
 std::string absolute(int dirfd, const char* path) {
-  if (path[0] == '/') return path;
+  if (path[0] == '/') return normalize(path);
   std::string base;
   if (dirfd == AT_FDCWD) {
     char buf[4096];
@@ -235,9 +352,26 @@ std::string absolute(int dirfd, const char* path) {
     if (n <= 0) return {};
     base.assign(buf, static_cast<std::size_t>(n));
   }
-  std::string p = path;
-  while (p.rfind("./", 0) == 0) p.erase(0, 2);
-  return base + "/" + p;
+  return normalize(base + "/" + path);
+}
+
+// The mapped directory `path` is in (`name` its name there) or is (`name`
+// empty); null for other paths.
+MapDir* find_dir(int dirfd, const char* path, std::string* name) {
+  if (dirs.empty() || !path || !*path) return nullptr;
+  const std::string abs = absolute(dirfd, path);
+  for (MapDir* d : dirs) {
+    if (abs == d->path()) {
+      name->clear();
+      return d;
+    }
+    if (abs.size() > d->path().size() + 1 && abs.rfind(d->path() + "/", 0) == 0 &&
+        abs.find('/', d->path().size() + 1) == std::string::npos) {
+      *name = abs.substr(d->path().size() + 1);
+      return d;
+    }
+  }
+  return nullptr;
 }
 
 MappedFile* find_path(int dirfd, const char* path) {
@@ -248,9 +382,43 @@ MappedFile* find_path(int dirfd, const char* path) {
   return nullptr;
 }
 
+// The index of the mapped directory `path` is in (`name` its name there)
+// or is (`name` empty); -1 for other paths. Works in children too.
+int find_dir_index(int dirfd, const char* path, std::string* name, std::string* abs_out) {
+  if (dir_paths.empty() || !path || !*path) return -1;
+  const std::string abs = absolute(dirfd, path);
+  *abs_out = abs;
+  for (std::size_t i = 0; i < dir_paths.size(); ++i) {
+    const std::string& d = dir_paths[i];
+    if (abs == d) {
+      name->clear();
+      return static_cast<int>(i);
+    }
+    if (abs.size() > d.size() + 1 && abs.rfind(d + "/", 0) == 0 &&
+        abs.find('/', d.size() + 1) == std::string::npos) {
+      *name = abs.substr(d.size() + 1);
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
 OpenFile* find_fd(int fd) {
+  if (is_client()) {
+    auto c = cfds.find(fd);
+    if (c != cfds.end()) return c->second;
+    // Inherited from the owner by fork: its directories' files only.
+    auto it = fds.find(fd);
+    return it != fds.end() && it->second->dir ? it->second : nullptr;
+  }
   auto it = fds.find(fd);
   return it == fds.end() ? nullptr : it->second;
+}
+
+// A new descriptor of this process.
+void put_fd(int fd, OpenFile* f) {
+  (is_client() ? cfds : fds)[fd] = f;
+  mark(fd, true);
 }
 
 }  // namespace
@@ -267,13 +435,226 @@ void before_fsync(IoCounts* c) {
 
 }  // namespace iostack::map
 
+extern "C" {
+IOSTACK_API int iostack_map_unlink(int dirfd, const char* path);
+IOSTACK_API int iostack_map_rename(int olddirfd, const char* oldpath, int newdirfd,
+                                   const char* newpath, unsigned flags);
+IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path);
+}
+
+namespace iostack::map {
+namespace {
+
+// One call on a mapped directory, in the owner (its own, or a child's
+// through the socket): `buf` holds the data a kRw writes or gets what it
+// reads (at most rq.b bytes).
+std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::string& p2,
+                    char* buf) {
+  std::lock_guard lk(mu);
+  switch (rq.op) {
+    case ShareOp::kOpen:
+    case ShareOp::kLookup: {
+      std::string name;
+      MapDir* d = find_dir(AT_FDCWD, p1.c_str(), &name);
+      if (!d || name.empty()) return -EINVAL;
+      const std::int64_t didx = std::find(dirs.begin(), dirs.end(), d) - dirs.begin();
+      if (rq.op == ShareOp::kLookup) {
+        const int ino = d->ino_of(name);
+        return ino < 0 ? ino : (didx << 32) | ino;
+      }
+      MappedFile* m = nullptr;
+      const int ino = d->open(name, rq.flags, &m);
+      if (ino < 0) return ino;
+      // A child's opens are not counted: its closes never come here.
+      d->release(ino);
+      const int fd =
+          raw_open((d->path() + "/" + name).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (fd >= 0) raw_close(fd);
+      return (didx << 32) | ino;
+    }
+    case ShareOp::kUnlink:
+      return iostack_map_unlink(AT_FDCWD, p1.c_str());
+    case ShareOp::kRename:
+      return iostack_map_rename(AT_FDCWD, p1.c_str(), AT_FDCWD, p2.c_str(),
+                                static_cast<unsigned>(rq.flags));
+    case ShareOp::kPathSize:
+      return iostack_map_path_size(AT_FDCWD, p1.c_str());
+    default:
+      break;
+  }
+  if (rq.dir >= dirs.size()) return -EBADF;
+  MapDir* d = dirs[rq.dir];
+  if (rq.op == ShareOp::kFsync && rq.ino == 0) {
+    before_fsync(&counts);
+    return d->fsync();
+  }
+  MappedFile* m = d->file(rq.ino);
+  if (!m) return -EBADF;
+  switch (rq.op) {
+    case ShareOp::kRw: {
+      struct iovec v {
+        buf, static_cast<std::size_t>(rq.b)
+      };
+      const long r = m->rw(rq.flags != 0, false, &v, 1, static_cast<std::uint64_t>(rq.a));
+      if (r >= 0 && rq.flags && power.calls && ++counts.calls >= power.calls && !cut_done) cut();
+      return r;
+    }
+    case ShareOp::kFsync:
+      before_fsync(&counts);
+      return m->fsync();
+    case ShareOp::kSize:
+      return static_cast<std::int64_t>(m->size());
+    case ShareOp::kTruncate:
+      return m->truncate(static_cast<std::uint64_t>(rq.a));
+    case ShareOp::kAllocate:
+      return m->allocate(static_cast<std::uint64_t>(rq.a), static_cast<std::uint64_t>(rq.b));
+    case ShareOp::kWriteback:
+      return m->writeback(static_cast<std::uint64_t>(rq.a), static_cast<std::uint64_t>(rq.b));
+    default:
+      return -EINVAL;
+  }
+}
+
+// A call on a mapped directory from wherever this process is: in place in
+// the owner, through the socket in a child (which dies with the owner, as
+// a power cut would have it).
+std::int64_t dir_call(ShareOp op, std::uint32_t dir, std::uint32_t ino, std::int64_t a,
+                      std::int64_t b, int flags, const std::string& p1 = {},
+                      const std::string& p2 = {}, char* buf = nullptr) {
+  ShareRequest rq{op, flags, dir, ino, a, b};
+  if (!is_client()) return dir_op(rq, p1, p2, buf);
+  const std::int64_t r = share_call(share_name, rq, p1, p2, buf, buf);
+  if (r == -ENOTCONN) {
+    ::syscall(SYS_kill, ::getpid(), SIGKILL);
+    for (;;) pause();
+  }
+  return r;
+}
+
+// The directory and inode an open file of a mapped directory names, in the
+// owner or a child; false for a single mapped file.
+bool dir_target(const OpenFile* f, std::uint32_t* dir, std::uint32_t* ino) {
+  if (f->remote_dir >= 0) {
+    *dir = static_cast<std::uint32_t>(f->remote_dir);
+  } else if (f->dir) {
+    *dir = static_cast<std::uint32_t>(std::find(dirs.begin(), dirs.end(), f->dir) - dirs.begin());
+  } else {
+    return false;
+  }
+  *ino = static_cast<std::uint32_t>(f->ino);
+  return true;
+}
+
+// The file position of a directory's file: the real open file's, which
+// dup and fork share as they share the kernel's.
+std::int64_t real_pos(int fd) { return raw_call(::syscall(SYS_lseek, fd, 0, SEEK_CUR)); }
+void set_real_pos(int fd, std::uint64_t pos) { ::syscall(SYS_lseek, fd, pos, SEEK_SET); }
+
+// read/write on a directory's file: in pieces of at most 1 MiB (a child's
+// go through the socket), at `offset` or the file position.
+long dir_rw(int fd, const OpenFile* f, std::uint32_t dir, std::uint32_t ino, bool write,
+            const struct iovec* iov, int iovcnt, std::int64_t offset) {
+  const int acc = f->flags & O_ACCMODE;
+  if (write ? acc == O_RDONLY : acc == O_WRONLY) return -EBADF;
+  if (iovcnt < 0 || iovcnt > 1024) return -EINVAL;
+  const bool use_pos = offset < 0;
+  std::int64_t off = use_pos ? real_pos(fd) : offset;
+  if (off < 0) return off;
+  if (write && (f->flags & O_APPEND)) {
+    off = dir_call(ShareOp::kSize, dir, ino, 0, 0, 0);
+    if (off < 0) return off;
+  }
+  constexpr std::size_t kPiece = 1 << 20;
+  std::string piece;
+  long done = 0;
+  for (int i = 0; i < iovcnt; ++i) {
+    for (std::size_t at = 0; at < iov[i].iov_len;) {
+      const std::size_t n = std::min(kPiece, iov[i].iov_len - at);
+      char* p = static_cast<char*>(iov[i].iov_base) + at;
+      // The owner copies straight to or from the caller's memory; a child's
+      // data crosses the socket from a buffer.
+      const bool copy = is_client();
+      if (copy) piece.assign(n, '\0');
+      if (copy && write) std::memcpy(piece.data(), p, n);
+      const std::int64_t r =
+          dir_call(ShareOp::kRw, dir, ino, off + done, static_cast<std::int64_t>(n), write, {}, {},
+                   copy ? piece.data() : p);
+      if (r < 0) {
+        if (done) goto out;
+        return static_cast<long>(r);
+      }
+      if (copy && !write) std::memcpy(p, piece.data(), static_cast<std::size_t>(r));
+      done += r;
+      at += static_cast<std::size_t>(r);
+      if (static_cast<std::size_t>(r) < n) goto out;
+    }
+  }
+out:
+  if (use_pos && done > 0) set_real_pos(fd, static_cast<std::uint64_t>(off + done));
+  if (done > 0 && write && (f->flags & O_DSYNC)) {
+    const std::int64_t e = dir_call(ShareOp::kFsync, dir, ino, 0, 0, 0);
+    if (e < 0) return static_cast<long>(e);
+  }
+  return done;
+}
+
+}  // namespace
+}  // namespace iostack::map
+
+namespace iostack::map {
+namespace {
+
+// A program executed by a mapped one (or by its children): its mapped
+// directories are the owner's, reached through IOSTACK_EXEC_MAP_SHARE
+// ("SOCKET\nDIR..."); the descriptors it inherited on their files are
+// found by name. 1 when there are some, else 0.
+int start_client() {
+  const char* env = std::getenv("IOSTACK_EXEC_MAP_SHARE");
+  if (!env || !*env) return 0;
+  std::lock_guard lk(cmu);
+  std::string all = env;
+  std::size_t at = all.find('\n');
+  share_name = all.substr(0, at);
+  while (at != std::string::npos) {
+    const std::size_t next = all.find('\n', at + 1);
+    dir_paths.push_back(all.substr(at + 1, next == std::string::npos ? next : next - at - 1));
+    at = next;
+  }
+  if (share_name.empty() || dir_paths.empty()) return 0;
+  hold_locks_across_fork();
+  for (int fd = 0; fd < 1024; ++fd) {
+    char link[64], buf[4096];
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    const long n = ::syscall(SYS_readlink, link, buf, sizeof buf - 1);
+    if (n <= 0 || buf[0] != '/') continue;
+    buf[n] = 0;
+    std::string name, abs;
+    const int d = find_dir_index(AT_FDCWD, buf, &name, &abs);
+    if (d < 0) continue;
+    int ino = 0;
+    if (!name.empty()) {
+      const std::int64_t r = dir_call(ShareOp::kLookup, 0, 0, 0, 0, 0, abs);
+      if (r < 0) continue;
+      ino = static_cast<int>(r & 0xffffffff);
+    }
+    const long fl = ::syscall(SYS_fcntl, fd, F_GETFL);
+    auto* f = new OpenFile{nullptr, static_cast<int>(fl < 0 ? O_RDWR : fl), nullptr, ino};
+    f->remote_dir = d;
+    put_fd(fd, f);
+  }
+  return 1;
+}
+
+}  // namespace
+}  // namespace iostack::map
+
 using namespace iostack::map;
 
 extern "C" {
 
 IOSTACK_API int iostack_map_init(void) {
   const char* env = std::getenv("IOSTACK_EXEC_MAP");
-  if (!env || !*env) return 0;
+  if (!env || !*env) return start_client();
   std::lock_guard lk(mu);
   const std::string all = env;
   const char* pc = std::getenv("IOSTACK_EXEC_POWERCUT");
@@ -305,6 +686,23 @@ IOSTACK_API int iostack_map_init(void) {
                    spec.c_str(), err.c_str());
       return -EINVAL;
     }
+    if (t1 > 1 && line[t1 - 1] == '/') {  // DIR/: a directory of files
+      auto* d =
+          new MapDir(line.substr(0, t1 - 1), std::move(dev), line.substr(t2 + 1), 1 << 20, &counts);
+      if (const int e = d->init(&err)) {
+        std::fprintf(stderr, "iostack exec: --map %s: %s\n", line.substr(0, t1).c_str(),
+                     err.c_str());
+        return e;
+      }
+      // Its files exist on the real file system too, empty, for stat().
+      for (const std::string& n : d->names()) {
+        const int fd =
+            raw_open((d->path() + "/" + n).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0) raw_close(fd);
+      }
+      dirs.push_back(d);
+      continue;
+    }
     auto* m =
         new MappedFile(line.substr(0, t1), std::move(dev), line.substr(t2 + 1), 1 << 20, &counts);
     if (const int e = m->init()) {
@@ -314,19 +712,80 @@ IOSTACK_API int iostack_map_init(void) {
     }
     files.push_back(m);
   }
+  owner = ::getpid();
   unsetenv("IOSTACK_EXEC_MAP");
   unsetenv("IOSTACK_EXEC_POWERCUT");
+  if (!dirs.empty()) {
+    // The directories are served to the children, forked or executed.
+    for (MapDir* d : dirs) dir_paths.push_back(d->path());
+    share_name = share_listen(
+        [](const ShareRequest& rq, const std::string& p1, const std::string& p2, std::string* out) {
+          std::string data = rq.op == ShareOp::kRw && rq.flags ? p2 : std::string();
+          if (rq.op == ShareOp::kRw && !rq.flags) data.assign(static_cast<std::size_t>(rq.b), '\0');
+          const std::int64_t r = dir_op(rq, p1, p2, data.data());
+          if (rq.op == ShareOp::kRw && !rq.flags && r > 0) out->assign(data.data(), r);
+          return r;
+        });
+    std::string env_share = share_name;
+    for (const std::string& d : dir_paths) env_share += "\n" + d;
+    if (!share_name.empty()) setenv("IOSTACK_EXEC_MAP_SHARE", env_share.c_str(), 1);
+    hold_locks_across_fork();
+  }
   if (power.ms) {
     std::thread([] {
       std::this_thread::sleep_for(std::chrono::milliseconds(power.ms));
       cut();
     }).detach();
   }
-  return files.empty() ? 0 : 1;
+  return files.empty() && dirs.empty() ? 0 : 1;
 }
 
-IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigned /*mode*/) {
-  std::lock_guard lk(mu);
+IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigned mode) {
+  if (is_client()) {
+    TableLock lk;
+    std::string name, abs;
+    const int d = find_dir_index(dirfd, path, &name, &abs);
+    if (d < 0) return IOSTACK_MAP_NOT_MINE;
+    int ino = 0;
+    const std::string real = name.empty() ? dir_paths[static_cast<std::size_t>(d)] : abs;
+    if (!name.empty()) {
+      const std::int64_t r = dir_call(ShareOp::kOpen, 0, 0, 0, 0, flags, abs);
+      if (r < 0) return static_cast<int>(r);
+      ino = static_cast<int>(r & 0xffffffff);
+    }
+    const int real_flags =
+        name.empty() ? flags : O_RDWR | O_CREAT | (flags & (O_CLOEXEC | O_APPEND));
+    const int fd = raw_call(::syscall(SYS_openat, AT_FDCWD, real.c_str(), real_flags, 0644));
+    if (fd < 0) return fd;
+    auto* f = new OpenFile{nullptr, flags & ~O_DIRECT, nullptr, ino};
+    f->remote_dir = d;
+    put_fd(fd, f);
+    return fd;
+  }
+  if (!in_owner()) return IOSTACK_MAP_NOT_MINE;
+  TableLock lk;
+  std::string name;
+  if (MapDir* d = find_dir(dirfd, path, &name)) {
+    if (name.empty()) {  // the directory itself, for its fsync
+      const int fd = raw_call(::syscall(SYS_openat, AT_FDCWD, d->path().c_str(), flags, mode));
+      if (fd < 0) return fd;
+      put_fd(fd, new OpenFile{nullptr, flags, d});
+      return fd;
+    }
+    MappedFile* m = nullptr;
+    const int ino = d->open(name, flags, &m);
+    if (ino < 0) return ino;
+    // The descriptor is the real placeholder's: its inode is one per file
+    // for fstat, and POSIX locks on it behave as on the kernel.
+    const int fd = raw_call(::syscall(SYS_openat, AT_FDCWD, (d->path() + "/" + name).c_str(),
+                                      O_RDWR | O_CREAT | (flags & (O_CLOEXEC | O_APPEND)), 0644));
+    if (fd < 0) {
+      d->release(ino);
+      return fd;
+    }
+    put_fd(fd, new OpenFile{m, flags & ~O_DIRECT, d, ino});
+    return fd;
+  }
   MappedFile* m = find_path(dirfd, path);
   if (!m) return IOSTACK_MAP_NOT_MINE;
   if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;  // it always exists
@@ -335,30 +794,79 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
     if (const int e = m->truncate(0)) return e;
   const int fd = iostack::block::bdev_file_open(m->disk(), acc | (flags & (O_DIRECT | O_CLOEXEC)));
   if (fd < 0) return fd;
-  fds[fd] = new OpenFile{m, flags};
-  mark(fd, true);
+  put_fd(fd, new OpenFile{m, flags});
   return fd;
 }
 
 IOSTACK_API int iostack_map_unlink(int dirfd, const char* path) {
-  std::lock_guard lk(mu);
+  if (is_client()) {
+    std::string name, abs;
+    if (find_dir_index(dirfd, path, &name, &abs) < 0 || name.empty()) return IOSTACK_MAP_NOT_MINE;
+    return static_cast<int>(dir_call(ShareOp::kUnlink, 0, 0, 0, 0, 0, abs));
+  }
+  if (!in_owner()) return IOSTACK_MAP_NOT_MINE;
+  TableLock lk;
+  std::string name;
+  if (MapDir* d = find_dir(dirfd, path, &name)) {
+    if (name.empty()) return IOSTACK_MAP_NOT_MINE;
+    if (const int e = d->unlink(name)) return e;
+    ::syscall(SYS_unlinkat, AT_FDCWD, (d->path() + "/" + name).c_str(), 0);
+    return 0;
+  }
   MappedFile* m = find_path(dirfd, path);
   if (!m) return IOSTACK_MAP_NOT_MINE;
   m->clear();
   return 0;
 }
 
+IOSTACK_API int iostack_map_rename(int olddirfd, const char* oldpath, int newdirfd,
+                                   const char* newpath, unsigned flags) {
+  if (is_client()) {
+    std::string n1, a1, n2, a2;
+    const int d1 = find_dir_index(olddirfd, oldpath, &n1, &a1);
+    const int d2 = find_dir_index(newdirfd, newpath, &n2, &a2);
+    if (d1 < 0 && d2 < 0) return IOSTACK_MAP_NOT_MINE;
+    if (d1 != d2) return -EXDEV;
+    return static_cast<int>(
+        dir_call(ShareOp::kRename, 0, 0, 0, 0, static_cast<int>(flags), a1, a2));
+  }
+  if (!in_owner()) return IOSTACK_MAP_NOT_MINE;
+  TableLock lk;
+  std::string from, to;
+  MapDir* a = find_dir(olddirfd, oldpath, &from);
+  MapDir* b = find_dir(newdirfd, newpath, &to);
+  if (!a && !b) return IOSTACK_MAP_NOT_MINE;
+  if (a != b) return -EXDEV;
+  if (from.empty() || to.empty()) return -EBUSY;  // the mapped directory itself
+  if (const int e = a->rename(from, to, flags)) return e;
+  ::syscall(SYS_renameat2, AT_FDCWD, (a->path() + "/" + from).c_str(), AT_FDCWD,
+            (a->path() + "/" + to).c_str(), 0);
+  return 0;
+}
+
 IOSTACK_API int iostack_map_fd(int fd) {
-  if (files.empty() || !is_marked(fd)) return 0;
-  std::lock_guard lk(mu);
-  return find_fd(fd) != nullptr;
+  if (!active() || !is_marked(fd)) return 0;
+  TableLock lk;
+  const OpenFile* f = find_fd(fd);
+  if (!f) return 0;
+  std::uint32_t dir, ino;
+  // A single mapped file is the owner's only.
+  if (!dir_target(f, &dir, &ino)) return in_owner() ? 1 : 0;
+  if (!in_owner() && !is_client()) return 0;
+  return ino ? 1 : 2;
 }
 
 IOSTACK_API ssize_t iostack_map_rw(int fd, int write, const struct iovec* iov, int iovcnt,
                                    int64_t offset) {
-  std::lock_guard lk(mu);
+  TableLock lk;
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
+  std::uint32_t dir, ino;
+  if (dir_target(f, &dir, &ino)) {
+    if (!ino) return -EISDIR;
+    return dir_rw(fd, f, dir, ino, write, iov, iovcnt, offset);
+  }
+  if (!f->m) return -EISDIR;
   const int acc = f->flags & O_ACCMODE;
   if (write ? acc == O_RDONLY : acc == O_WRONLY) return -EBADF;
   if (iovcnt < 0 || iovcnt > 1024) return -EINVAL;
@@ -377,10 +885,25 @@ IOSTACK_API ssize_t iostack_map_rw(int fd, int write, const struct iovec* iov, i
 }
 
 IOSTACK_API int64_t iostack_map_lseek(int fd, int64_t offset, int whence) {
-  std::lock_guard lk(mu);
+  TableLock lk;
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
-  const auto size = static_cast<std::int64_t>(f->m->size());
+  std::uint32_t dir, ino;
+  const bool in_dir = dir_target(f, &dir, &ino);
+  if (in_dir && !ino) return -EISDIR;
+  if (!in_dir && !f->m) return -EISDIR;
+  std::int64_t size;
+  if (!in_dir) {
+    size = static_cast<std::int64_t>(f->m->size());
+  } else if (whence == SEEK_END || whence == SEEK_DATA || whence == SEEK_HOLE) {
+    size = dir_call(ShareOp::kSize, dir, ino, 0, 0, 0);
+    if (size < 0) return size;
+  } else {
+    size = 0;
+  }
+  if (in_dir && whence == SEEK_CUR) {
+    f->pos = static_cast<std::uint64_t>(real_pos(fd));
+  }
   std::int64_t base;
   switch (whence) {
     case SEEK_SET:
@@ -406,72 +929,156 @@ IOSTACK_API int64_t iostack_map_lseek(int fd, int64_t offset, int whence) {
   }
   if (base + offset < 0) return -EINVAL;
   f->pos = static_cast<std::uint64_t>(base + offset);
+  if (in_dir) set_real_pos(fd, f->pos);
   return base + offset;
 }
 
 IOSTACK_API int iostack_map_fsync(int fd, int /*datasync*/) {
-  std::lock_guard lk(mu);
+  TableLock lk;
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
+  std::uint32_t dir, ino;
+  if (dir_target(f, &dir, &ino))
+    return static_cast<int>(dir_call(ShareOp::kFsync, dir, ino, 0, 0, 0));
   before_fsync(&counts);
   return f->m->fsync();
 }
 
 IOSTACK_API int iostack_map_sync_file_range(int fd, int64_t offset, int64_t nbytes,
                                             unsigned flags) {
-  std::lock_guard lk(mu);
+  TableLock lk;
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
   if (offset < 0 || nbytes < 0 || (flags & ~7u)) return -EINVAL;
   if (!(flags & 2u /* SYNC_FILE_RANGE_WRITE */)) return 0;
   const std::uint64_t hi = nbytes ? static_cast<std::uint64_t>(offset + nbytes) : UINT64_MAX;
+  std::uint32_t dir, ino;
+  if (dir_target(f, &dir, &ino))
+    return ino ? static_cast<int>(dir_call(ShareOp::kWriteback, dir, ino, offset,
+                                           static_cast<std::int64_t>(hi), 0))
+               : 0;
   return f->m->writeback(static_cast<std::uint64_t>(offset), hi);
 }
 
 IOSTACK_API int iostack_map_fallocate(int fd, int mode, int64_t offset, int64_t len) {
-  std::lock_guard lk(mu);
+  TableLock lk;
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
+  std::uint32_t dir, ino;
+  const bool in_dir = dir_target(f, &dir, &ino);
+  if (in_dir ? !ino : !f->m) return -ENODEV;
   if (offset < 0 || len <= 0) return -EINVAL;
   if ((f->flags & O_ACCMODE) == O_RDONLY) return -EBADF;
   if (mode == 0x01 /* FALLOC_FL_KEEP_SIZE */) return 0;
   if (mode != 0) return -EOPNOTSUPP;
+  if (in_dir) return static_cast<int>(dir_call(ShareOp::kAllocate, dir, ino, offset, len, 0));
   return f->m->allocate(static_cast<std::uint64_t>(offset), static_cast<std::uint64_t>(len));
 }
 
 IOSTACK_API int iostack_map_ftruncate(int fd, int64_t length) {
-  std::lock_guard lk(mu);
+  TableLock lk;
   OpenFile* f = find_fd(fd);
   if (!f) return -EBADF;
+  std::uint32_t dir, ino;
+  const bool in_dir = dir_target(f, &dir, &ino);
+  if (in_dir ? !ino : !f->m) return -EINVAL;
   if (length < 0) return -EINVAL;
   if ((f->flags & O_ACCMODE) == O_RDONLY) return -EINVAL;
+  if (in_dir) return static_cast<int>(dir_call(ShareOp::kTruncate, dir, ino, length, 0, 0));
   return f->m->truncate(static_cast<std::uint64_t>(length));
 }
 
 IOSTACK_API int64_t iostack_map_size(int fd) {
-  std::lock_guard lk(mu);
+  TableLock lk;
   OpenFile* f = find_fd(fd);
-  return f ? static_cast<std::int64_t>(f->m->size()) : -EBADF;
+  if (!f) return -EBADF;
+  std::uint32_t dir, ino;
+  if (dir_target(f, &dir, &ino)) return ino ? dir_call(ShareOp::kSize, dir, ino, 0, 0, 0) : -EISDIR;
+  if (!f->m) return -EISDIR;
+  return static_cast<std::int64_t>(f->m->size());
+}
+
+IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path) {
+  if (is_client()) {
+    std::string name, abs;
+    if (find_dir_index(dirfd, path, &name, &abs) < 0 || name.empty()) return IOSTACK_MAP_NOT_MINE;
+    return dir_call(ShareOp::kPathSize, 0, 0, 0, 0, 0, abs);
+  }
+  if ((files.empty() && dirs.empty()) || !in_owner()) return IOSTACK_MAP_NOT_MINE;
+  TableLock lk;
+  std::string name;
+  if (MapDir* d = find_dir(dirfd, path, &name)) {
+    if (name.empty()) return IOSTACK_MAP_NOT_MINE;
+    return d->size_of(name);  // -ENOENT for a stale placeholder
+  }
+  if (MappedFile* m = find_path(dirfd, path)) return static_cast<std::int64_t>(m->size());
+  return IOSTACK_MAP_NOT_MINE;
+}
+
+IOSTACK_API int iostack_map_ident(int fd, uint64_t* dev, uint64_t* ino) {
+  std::string path;
+  {
+    TableLock lk;
+    OpenFile* f = find_fd(fd);
+    if (!f) return -EBADF;
+    std::uint32_t dir, ino;
+    if (dir_target(f, &dir, &ino)) {
+      if (!ino) return -EISDIR;
+    } else if (!f->m) {
+      return -EISDIR;
+    } else {
+      path = f->m->path();
+    }
+  }
+  struct stat st;
+  const int r = path.empty() ? raw_call(::syscall(SYS_fstat, fd, &st))
+                             : raw_call(::syscall(SYS_newfstatat, AT_FDCWD, path.c_str(), &st, 0));
+  if (r < 0) return r;
+  *dev = st.st_dev;
+  *ino = st.st_ino;
+  return 0;
 }
 
 IOSTACK_API void iostack_map_dup(int oldfd, int newfd) {
-  if (files.empty() || (!is_marked(oldfd) && !is_marked(newfd))) return;
-  std::lock_guard lk(mu);
+  if (!active() || (!is_marked(oldfd) && !is_marked(newfd))) return;
+  TableLock lk;
   iostack_map_close(newfd);
-  if (OpenFile* f = find_fd(oldfd)) {
-    ++f->refs;
-    fds[newfd] = f;
-    mark(newfd, true);
+  OpenFile* f = find_fd(oldfd);
+  if (!f) return;
+  if (is_client()) {
+    // A copy of its own: the position is the real open file's anyway.
+    std::uint32_t dir, ino;
+    if (!dir_target(f, &dir, &ino)) return;
+    auto* copy = new OpenFile{nullptr, f->flags, nullptr, static_cast<int>(ino)};
+    copy->remote_dir = static_cast<int>(dir);
+    put_fd(newfd, copy);
+    return;
   }
+  ++f->refs;
+  put_fd(newfd, f);
 }
 
 IOSTACK_API void iostack_map_close(int fd) {
-  if (files.empty() || !is_marked(fd)) return;
-  std::lock_guard lk(mu);
+  if (!active() || !is_marked(fd)) return;
+  TableLock lk;
+  if (is_client()) {
+    auto c = cfds.find(fd);
+    if (c != cfds.end()) {
+      delete c->second;
+      cfds.erase(c);
+    }
+    // An inherited one stays in the owner's table: it is closed here.
+    if (fds.count(fd)) cfds[fd] = nullptr;
+    cmarked[fd].store(fds.count(fd) != 0, std::memory_order_release);
+    return;
+  }
   auto it = fds.find(fd);
   if (it == fds.end()) return;
   mark(fd, false);
-  if (--it->second->refs == 0) delete it->second;
+  if (--it->second->refs == 0) {
+    if (it->second->dir && it->second->ino && in_owner()) it->second->dir->release(it->second->ino);
+    delete it->second;
+  }
   fds.erase(it);
 }
 

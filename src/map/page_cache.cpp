@@ -55,11 +55,37 @@ void iov_copy(const struct iovec* iov, int iovcnt, std::uint64_t at, char* buf, 
 
 }  // namespace
 
+long bdev_sync_rw(block::BdevFile* f, bool write, const struct iovec* iov, int iovcnt,
+                  std::uint64_t offset) {
+  Waiter w;
+  w.io.reset(waiter_end, &w);
+  const int r =
+      block::bdev_rw(f, &w.io, write, iov, iovcnt, static_cast<std::int64_t>(offset), 0, 0);
+  return r < 0 ? r : wait(&w);
+}
+
+long bdev_sync_flush(block::BdevFile* f) {
+  Waiter w;
+  w.io.reset(waiter_end, &w);
+  block::bdev_flush(f, &w.io);
+  return wait(&w);
+}
+
 MappedFile::MappedFile(std::string path, std::unique_ptr<dev::BlockDevice> dev, std::string image,
                        std::uint64_t dirty_limit, IoCounts* counts)
     : path_(std::move(path)),
       dev_(std::move(dev)),
+      devp_(dev_.get()),
       image_(std::move(image)),
+      dirty_limit_(dirty_limit),
+      counts_(counts) {}
+
+MappedFile::MappedFile(std::string path, dev::BlockDevice* dev, std::uint64_t base,
+                       std::uint64_t capacity, std::uint64_t dirty_limit, IoCounts* counts)
+    : path_(std::move(path)),
+      devp_(dev),
+      base_(base),
+      capacity_(capacity),
       dirty_limit_(dirty_limit),
       counts_(counts) {}
 
@@ -72,19 +98,19 @@ MappedFile::~MappedFile() {
 }
 
 int MappedFile::init() {
-  fd_ = block::bdev_file_open(dev_->disk(), O_RDWR | O_DIRECT | O_CLOEXEC);
+  fd_ = block::bdev_file_open(devp_->disk(), O_RDWR | O_DIRECT | O_CLOEXEC);
   if (fd_ < 0) return fd_;
   ref_ = block::bdev_file_get(fd_);
   file_ = block::bdev_of(ref_);
-  dev_size_ = dev_->disk()->capacity() << block::kSectorShift;
+  dev_size_ = capacity_ ? capacity_ : devp_->disk()->capacity() << block::kSectorShift;
   return 0;
 }
 
 long MappedFile::device_rw(bool write, const struct iovec* iov, int iovcnt, std::uint64_t offset) {
   Waiter w;
   w.io.reset(waiter_end, &w);
-  const int r =
-      block::bdev_rw(file_, &w.io, write, iov, iovcnt, static_cast<std::int64_t>(offset), 0, 0);
+  const int r = block::bdev_rw(file_, &w.io, write, iov, iovcnt,
+                               static_cast<std::int64_t>(base_ + offset), 0, 0);
   if (r < 0) return r;
   const long res = wait(&w);
   if (write) after_write(counts_);
@@ -153,10 +179,8 @@ int MappedFile::writeback(std::uint64_t lo, std::uint64_t hi) {
 
 int MappedFile::fsync() {
   int err = writeback(0, UINT64_MAX);
-  Waiter w;
-  w.io.reset(waiter_end, &w);
-  block::bdev_flush(file_, &w.io);
-  const long r = wait(&w);
+  if (!err && fsync_hook_) err = fsync_hook_(size_);
+  const long r = bdev_sync_flush(file_);
   if (!err && r < 0) err = static_cast<int>(r);
   if (!err) durable_size_ = size_;
   return err;
@@ -175,6 +199,10 @@ long MappedFile::rw(bool write, bool direct, const struct iovec* iov, int iovcnt
   }
   if (!len) return 0;
   if (direct) {
+    // A directory's file ends at its extent; the block layer would not stop there.
+    std::uint64_t total = 0;
+    for (int i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
+    if (capacity_ && offset + total > dev_size_) return write ? -ENOSPC : -EINVAL;
     // As the kernel's direct I/O: dirty cached pages over the range go
     // down first, then the cached copies are dropped.
     const std::uint64_t lo = offset / kPageSize, hi = (offset + len + kPageSize - 1) / kPageSize;

@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -34,13 +35,17 @@ class MappedFile {
   // `dirty_limit`: bytes of dirty pages that start a write-back of them all.
   MappedFile(std::string path, std::unique_ptr<dev::BlockDevice> dev, std::string image,
              std::uint64_t dirty_limit, IoCounts* counts);
+  // A file of a mapped directory (mapfs.hpp): its pages live in the extent
+  // [base, base + capacity) of `dev`, which the directory owns.
+  MappedFile(std::string path, dev::BlockDevice* dev, std::uint64_t base, std::uint64_t capacity,
+             std::uint64_t dirty_limit, IoCounts* counts);
   ~MappedFile();
   int init();  // opens the device for the cache's I/O: 0 or -errno
 
   const std::string& path() const { return path_; }
   const std::string& image() const { return image_; }
-  dev::BlockDevice* device() const { return dev_.get(); }
-  block::Disk* disk() const { return dev_->disk(); }
+  dev::BlockDevice* device() const { return devp_; }
+  block::Disk* disk() const { return devp_->disk(); }
   std::uint64_t size() const { return size_; }
   std::uint64_t durable_size() const { return durable_size_; }
   std::uint64_t device_size() const { return dev_size_; }
@@ -55,6 +60,13 @@ class MappedFile {
   int allocate(std::uint64_t offset, std::uint64_t len);
   // The file's contents are gone (unlink): size 0, cache dropped.
   void clear();
+  // A file found on the device at mount: `size` bytes, all durable.
+  void mount(std::uint64_t size) { size_ = durable_size_ = size; }
+  // Runs in fsync between the write-back and the FLUSH, with the file's
+  // size: a directory's file writes its inode record there.
+  void set_fsync_hook(std::function<int(std::uint64_t)> hook) { fsync_hook_ = std::move(hook); }
+  // The device the open(2) descriptors name (none for a directory's files).
+  bool own_device() const { return dev_ != nullptr; }
 
   // I/O straight to the device (aligned buffers), counted as writes.
   long device_rw(bool write, const struct iovec* iov, int iovcnt, std::uint64_t offset);
@@ -69,6 +81,10 @@ class MappedFile {
 
   std::string path_;
   std::unique_ptr<dev::BlockDevice> dev_;
+  dev::BlockDevice* devp_;
+  std::uint64_t base_ = 0;
+  std::uint64_t capacity_ = 0;  // 0: the whole device
+  std::function<int(std::uint64_t)> fsync_hook_;
   std::string image_;
   std::uint64_t dirty_limit_;
   IoCounts* counts_;
@@ -81,6 +97,12 @@ class MappedFile {
   std::map<std::uint64_t, Page> pages_;
   std::uint64_t dirty_pages_ = 0;
 };
+
+// One synchronous request on `f` (O_DIRECT rules): bytes or -errno; a
+// FLUSH: 0 or -errno.
+long bdev_sync_rw(block::BdevFile* f, bool write, const struct iovec* iov, int iovcnt,
+                  std::uint64_t offset);
+long bdev_sync_flush(block::BdevFile* f);
 
 // After each block write and before each fsync: the power switch's check
 // (map_capi.cpp), which may end the process.

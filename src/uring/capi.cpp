@@ -58,7 +58,10 @@ void* iostack_io_uring_mmap(int fd, off_t offset, size_t len) {
                                 offset);
 }
 
-int iostack_io_uring_munmap(void* addr, size_t len) { return munmap(addr, len) == 0 ? 0 : -errno; }
+int iostack_io_uring_munmap(void* addr, size_t len) {
+  user_map_forget(addr, len);
+  return munmap(addr, len) == 0 ? 0 : -errno;
+}
 
 int iostack_io_uring_close(int fd) {
   if (!is_ring_fd(fd)) return -EBADF;

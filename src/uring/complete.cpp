@@ -9,10 +9,6 @@
 #include <cstdlib>
 #include <new>
 
-#if defined(__SANITIZE_THREAD__)
-extern "C" void __tsan_release(void* addr);
-#endif
-
 #include "core/fd_mode_cache.hpp"
 #include "core/slist.hpp"
 #include "uring/engine.hpp"
@@ -51,19 +47,9 @@ void count_req(const IoKiocb* req) {
                                    op == IORING_OP_WRITE_FIXED || op == uapi::kOpWritevFixed);
 }
 
-// ThreadSanitizer pairs the program's acquire of the CQ tail, read through
-// its own mapping, with this release; else all a completion thread did
-// before posting (an accept4, a recv) looks unordered with the reaper.
-void release_to_user_mapping([[maybe_unused]] IoRingCtx* ctx) {
-#if defined(__SANITIZE_THREAD__)
-  if (char* u = ctx->user_rings.load(std::memory_order_relaxed))
-    __tsan_release(u + offsetof(IoRings, cq.tail));
-#endif
-}
-
 // io_cq_unlock_post + io_commit_cqring_flush.
 void cq_unlock_post(IoRingCtx* ctx) RELEASE(ctx->completion_lock) {
-  release_to_user_mapping(ctx);
+  user_map_release_cq_tail(ctx);
   store_release(ctx->rings->cq.tail, ctx->cached_cq_tail);
   if (ctx->evfd >= 0) eventfd_signal(ctx);
   ctx->completion_lock.unlock();

@@ -76,8 +76,10 @@ struct IoRingCtx : core::File {
   int ready_efd = -1;            // inside the epoll: readable while CQEs may be pending
   bool registered_only = false;  // IORING_SETUP_REGISTERED_FD_ONLY: fd is not in the table
   std::atomic<bool> alive{false};
-  // Threads inside req_recycle: teardown waits for them after the last
-  // request, because they still touch the ring after dropping nr_live.
+  // Threads freeing a request without uring_lock (req_recycle): teardown
+  // waits for them after the last request, because they still touch the
+  // ring after counting the free. A free under uring_lock needs no such
+  // count: teardown takes the lock before freeing the ring.
   std::atomic<int> recycling{0};
 
   unsigned flags = 0;  // IORING_SETUP_*
@@ -110,7 +112,18 @@ struct IoRingCtx : core::File {
   IoKiocb* free_list = nullptr;
   std::atomic<IoKiocb*> remote_free{nullptr};
   std::vector<IoKiocb*> req_chunks;
-  std::atomic<std::uint32_t> nr_live{0};
+  // Requests alive are nr_alloc - nr_remote_freed: nr_alloc counts
+  // allocations minus frees under uring_lock and is written only there (a
+  // load and a store, no read-modify-write on the per-request path);
+  // frees on other threads count in nr_remote_freed.
+  std::atomic<std::uint32_t> nr_alloc{0};
+  std::atomic<std::uint32_t> nr_remote_freed{0};
+  // Requests alive. Read without uring_lock while none can be allocated
+  // (teardown), it may be high but is never low.
+  std::uint32_t nr_live() const {
+    const std::uint32_t a = nr_alloc.load(std::memory_order_acquire);
+    return a - nr_remote_freed.load(std::memory_order_acquire);
+  }
   std::uint32_t nr_drained = 0;
   std::atomic<bool> drain_active{false};
   bool drain_next = false;

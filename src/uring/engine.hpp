@@ -237,6 +237,11 @@ int ring_region_of(int fd, RingRegion* out);
 // address or -errno cast to a pointer.
 void* ring_region_map(const RingRegion& region, void* addr, std::size_t len, int prot, int flags,
                       off_t offset);
+// ThreadSanitizer builds (tsan_user_map.cpp): the program's mappings of the
+// rings, and a release of the CQ tail through the latest one still mapped.
+void user_map_note(char* addr, std::size_t len);
+void user_map_forget(void* addr, std::size_t len);
+void user_map_release_cq_tail(IoRingCtx* ctx);
 void ring_ready_signal(IoRingCtx* ctx);
 void ring_ready_update(IoRingCtx* ctx);
 // io_uring_poll(): the EPOLL* mask the ring reports now.

@@ -30,26 +30,29 @@ IoKiocb* req_alloc(IoRingCtx* ctx) {
   ctx->free_list = req->comp_next;
   req->comp_next = nullptr;
   req->refs.store(1, std::memory_order_relaxed);
-  ctx->nr_live.fetch_add(1, std::memory_order_relaxed);
+  ctx->nr_alloc.store(ctx->nr_alloc.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return req;
 }
 
 void req_recycle(IoKiocb* req, bool locked) {
   IoRingCtx* ctx = req->ctx;
-  ctx->recycling.fetch_add(1, std::memory_order_seq_cst);
-  const std::uint32_t live = ctx->nr_live.fetch_sub(1, std::memory_order_acq_rel) - 1;
   if (locked) {
     req->comp_next = ctx->free_list;
     ctx->free_list = req;
-  } else {
-    IoKiocb* head = ctx->remote_free.load(std::memory_order_relaxed);
-    do {
-      req->comp_next = head;
-    } while (!ctx->remote_free.compare_exchange_weak(head, req, std::memory_order_release,
-                                                     std::memory_order_relaxed));
+    ctx->nr_alloc.store(ctx->nr_alloc.load(std::memory_order_relaxed) - 1,
+                        std::memory_order_release);
+    if (!ctx->alive.load(std::memory_order_relaxed) && ctx->nr_live() == 0) ctx->cq_wait.wake();
+    return;
   }
+  ctx->recycling.fetch_add(1, std::memory_order_seq_cst);
+  IoKiocb* head = ctx->remote_free.load(std::memory_order_relaxed);
+  do {
+    req->comp_next = head;
+  } while (!ctx->remote_free.compare_exchange_weak(head, req, std::memory_order_release,
+                                                   std::memory_order_relaxed));
+  ctx->nr_remote_freed.fetch_add(1, std::memory_order_acq_rel);
   // A drained request may be waiting for exactly this one to go away.
-  if (ctx->drain_active.load(std::memory_order_acquire) && !locked) {
+  if (ctx->drain_active.load(std::memory_order_acquire)) {
     if (!ctx->drain_flush_queued.exchange(true, std::memory_order_acq_rel))
       tw_add(&ctx->drain_req, [](IoKiocb* r) {
         r->ctx->drain_flush_queued.store(false, std::memory_order_release);
@@ -57,7 +60,7 @@ void req_recycle(IoKiocb* req, bool locked) {
       });
   }
   // Ring teardown waits for the last one.
-  if (live == 0 && !ctx->alive.load(std::memory_order_relaxed)) ctx->cq_wait.wake();
+  if (!ctx->alive.load(std::memory_order_relaxed) && ctx->nr_live() == 0) ctx->cq_wait.wake();
   ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);  // the last touch of ctx
 }
 

@@ -262,8 +262,10 @@ void* ring_region_map(const RingRegion& region, void* addr, std::size_t len, int
     munmap(p, len);
     return err(e);
   }
-  if (src == region.base && region.user_rings)
+  if (src == region.base && region.user_rings) {
+    user_map_note(static_cast<char*>(p), len);
     region.user_rings->store(static_cast<char*>(p), std::memory_order_relaxed);
+  }
   return p;
 }
 

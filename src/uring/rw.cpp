@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "core/fd_mode_cache.hpp"
 #include "core/host_aio.hpp"
 #include "core/import_iovec.hpp"
+#include "core/raw_syscall.hpp"
 #include "core/uaccess.hpp"
 #include "core/write_limit.hpp"
 #include "task/current.hpp"
@@ -177,11 +179,21 @@ void advance_iov(IoKiocb* req, std::int64_t n) {
   }
 }
 
-// Whether `fd` is a file of a memory file system (tmpfs, ramfs).
-bool memory_backed(int fd) {
-  struct statfs sf;
-  if (fstatfs(fd, &sf) != 0) return false;
-  return sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC;
+// preadv2/pwritev2 made directly (core/raw_syscall.hpp), errno set as by
+// libc; sanitizer builds keep libc's wrappers, which they check and order.
+ssize_t rw_syscall(bool write, int fd, const struct iovec* iov, int nr, std::int64_t pos,
+                   int flags) {
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  return write ? pwritev2(fd, iov, nr, pos, flags) : preadv2(fd, iov, nr, pos, flags);
+#else
+  // On x86-64 the offset is the low word, the high one unused.
+  const long r =
+      core::raw_syscall6(write ? SYS_pwritev2 : SYS_preadv2, fd, reinterpret_cast<long>(iov), nr,
+                         static_cast<long>(pos), 0, flags);
+  if (r >= 0) return r;
+  errno = static_cast<int>(-r);
+  return -1;
+#endif
 }
 
 // The first `bytes` of an iovec array, in `out` (a rare path: RLIMIT_FSIZE).
@@ -375,15 +387,14 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     if (allowed < want) nr = clip_iov(iov, nr, allowed, &clipped, &iov);
   }
   bool stream = false;
-  ssize_t n =
-      write ? pwritev2(req->os_fd, iov, nr, pos, rwf) : preadv2(req->os_fd, iov, nr, pos, rwf);
+  ssize_t n = rw_syscall(write, req->os_fd, iov, nr, pos, rwf);
   if (n < 0 && errno == EOPNOTSUPP && nonblock && !(req->flags & kReqNowait) &&
-      memory_backed(req->os_fd)) {
+      core::fd_is_memory_file(req->os_fd)) {
     // tmpfs and ramfs have no RWF_NOWAIT, so the kernel hands such I/O to
     // a worker; but it never waits for a device there, and doing it here
     // saves the hand-off, which costs far more than the copy.
     rwf &= ~RWF_NOWAIT;
-    n = write ? pwritev2(req->os_fd, iov, nr, pos, rwf) : preadv2(req->os_fd, iov, nr, pos, rwf);
+    n = rw_syscall(write, req->os_fd, iov, nr, pos, rwf);
   }
   if (n < 0 && errno == ESPIPE && pos != -1) {
     // A stream (pipe, socket, tty): the offset means nothing, as for the
@@ -394,7 +405,7 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     }
     stream = true;
     pos = -1;
-    n = write ? pwritev2(req->os_fd, iov, nr, -1, rwf) : preadv2(req->os_fd, iov, nr, -1, rwf);
+    n = rw_syscall(write, req->os_fd, iov, nr, -1, rwf);
   }
   if (n < 0 && errno == EOPNOTSUPP && (rw.rw_flags || nonblock) && has_only_plain_rw(req, write) &&
       rw_validate(req, write, nonblock) == 0) {
@@ -404,7 +415,7 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     // only where the file cannot block (O_NONBLOCK); else a worker does it.
     const int fl = fcntl(req->os_fd, F_GETFL);
     if (!nonblock || (fl >= 0 && (fl & O_NONBLOCK))) {
-      n = write ? pwritev2(req->os_fd, iov, nr, pos, 0) : preadv2(req->os_fd, iov, nr, pos, 0);
+      n = rw_syscall(write, req->os_fd, iov, nr, pos, 0);
     } else {
       req->flags |= kReqNoApoll;
       errno = EAGAIN;

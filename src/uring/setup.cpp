@@ -274,14 +274,18 @@ void ring_destroy(IoRingCtx* ctx) {
   ctx->alive.store(false, std::memory_order_seq_cst);
   sq_thread_finish(ctx);
 
-  // io_uring_try_cancel_requests: queued work, polls, timeouts, drained
-  // requests; then wait for what is running.
-  if (ctx->wq) {
-    ctx->wq->cancel([](IoWqWork* w, void* c) { return w->owner == c && w->data; }, ctx, true);
-  }
-  poll_remove_all(ctx);
-  futex_remove_all(ctx);
-  kill_timeouts(ctx);
+  // io_uring_try_cancel_requests, repeated as io_ring_exit_work repeats it
+  // until no request is left: a multishot request whose retry ran meanwhile
+  // may have armed its poll again, or gone to a worker.
+  auto cancel_requests = [ctx] {
+    if (ctx->wq) {
+      ctx->wq->cancel([](IoWqWork* w, void* c) { return w->owner == c && w->data; }, ctx, true);
+    }
+    poll_remove_all(ctx);
+    futex_remove_all(ctx);
+    kill_timeouts(ctx);
+  };
+  cancel_requests();
   {
     core::LockGuard lock(ctx->uring_lock);
     RunningCtxScope scope(ctx);
@@ -295,9 +299,10 @@ void ring_destroy(IoRingCtx* ctx) {
   }
   for (;;) {
     tw_run(ctx);
-    if (ctx->nr_live.load(std::memory_order_acquire) == 0 && !tw_pending(ctx)) break;
+    if (ctx->nr_live() == 0 && !tw_pending(ctx)) break;
+    cancel_requests();
     const std::uint32_t seq = ctx->cq_wait.prepare();
-    if (ctx->nr_live.load(std::memory_order_acquire) != 0 && !tw_pending(ctx)) {
+    if (ctx->nr_live() != 0 && !tw_pending(ctx)) {
       const struct timespec ts = core::futex_deadline_after(0, 10 * 1000 * 1000);
       ctx->cq_wait.sleep(seq, &ts);
     }

@@ -381,7 +381,7 @@ void queue_deferred(IoRingCtx* ctx) {
   while (!ctx->defer_list.empty()) {
     IoKiocb* req = core::list_entry<IoKiocb, &IoKiocb::list>(ctx->defer_list.first());
     drain_seen |= (req->flags & kReqIoDrain) != 0;
-    if ((drain_seen || first) && ctx->nr_live.load(std::memory_order_acquire) != ctx->nr_drained)
+    if ((drain_seen || first) && ctx->nr_live() != ctx->nr_drained)
       return;
     req->list.del();
     ctx->nr_drained -= linked_nr(req);

@@ -101,7 +101,8 @@ TEST(PreloadShim, ExportsOnlyTheInterposedCalls) {
         "pread64", "pwrite", "pwrite64", "readv", "writev", "preadv", "preadv64", "pwritev",
         "pwritev64", "lseek", "lseek64", "fsync", "fdatasync", "sync_file_range", "fallocate",
         "fallocate64", "posix_fallocate", "posix_fallocate64", "ftruncate", "ftruncate64", "fstat",
-        "fstat64", "__fxstat", "__fxstat64"})
+        "fstat64", "__fxstat", "__fxstat64", "rename", "renameat", "renameat2", "copy_file_range",
+        "stat", "stat64", "lstat", "lstat64", "fstatat", "fstatat64", "statx"})
     want.insert(std::string("Base ") + f);
   EXPECT_EQ(ours, want);
 }

@@ -29,6 +29,7 @@ struct Backend {
                     const void* arg, size_t argsz) = 0;
   virtual int reg(int fd, unsigned op, void* arg, unsigned nr) = 0;
   virtual void* map(int fd, off_t off, size_t len) = 0;  // null on failure
+  virtual void unmap(void* p, size_t len) { munmap(p, len); }
   virtual int close_ring(int fd) = 0;
 };
 
@@ -68,6 +69,7 @@ struct IostackBackend : Backend {
     void* p = iostack_io_uring_mmap(fd, off, len);
     return IOSTACK_URING_IS_ERR(p) ? nullptr : p;
   }
+  void unmap(void* p, size_t len) override { iostack_io_uring_munmap(p, len); }
   int close_ring(int fd) override { return iostack_io_uring_close(fd); }
 };
 
@@ -142,8 +144,8 @@ class Ring {
 
   void exit() {
     if (user_mem_) ring_ = nullptr, sqes_ = nullptr;
-    if (ring_) munmap(ring_, ring_sz_);
-    if (sqes_) munmap(sqes_, sqes_sz_);
+    if (ring_) b_->unmap(ring_, ring_sz_);
+    if (sqes_) b_->unmap(sqes_, sqes_sz_);
     ring_ = nullptr;
     sqes_ = nullptr;
     if (fd_ >= 0) b_->close_ring(fd_);

@@ -1,0 +1,139 @@
+#include "map/map_share.hpp"
+
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <thread>
+
+namespace iostack::map {
+namespace {
+
+struct ShareReply {
+  std::int64_t res;
+  std::uint32_t len;
+  std::uint32_t pad;
+};
+
+// Raw transfers: the preload shim interposes read and write.
+bool send_all(int fd, const void* p, std::size_t n) {
+  const char* c = static_cast<const char*>(p);
+  while (n) {
+    const long r = ::syscall(SYS_sendto, fd, c, n, MSG_NOSIGNAL, nullptr, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    c += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+bool recv_all(int fd, void* p, std::size_t n) {
+  char* c = static_cast<char*>(p);
+  while (n) {
+    const long r = ::syscall(SYS_recvfrom, fd, c, n, 0, nullptr, nullptr);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    c += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+sockaddr_un address(const std::string& name, socklen_t* len) {
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  // Abstract: sun_path[0] stays 0.
+  std::memcpy(a.sun_path + 1, name.data(), std::min(name.size(), sizeof a.sun_path - 2));
+  *len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  return a;
+}
+
+constexpr std::uint32_t kMaxPayload = 1u << 20;
+
+void serve(int fd, const ShareHandler& handler) {
+  ShareRequest rq;
+  std::string p1, p2, out;
+  while (recv_all(fd, &rq, sizeof rq)) {
+    if (rq.len1 > 4096 || rq.len2 > kMaxPayload) break;
+    p1.resize(rq.len1);
+    p2.resize(rq.len2);
+    if (!recv_all(fd, p1.data(), p1.size()) || !recv_all(fd, p2.data(), p2.size())) break;
+    out.clear();
+    const ShareReply rep{handler(rq, p1, p2, &out), static_cast<std::uint32_t>(out.size()), 0};
+    if (!send_all(fd, &rep, sizeof rep) || !send_all(fd, out.data(), out.size())) break;
+  }
+  ::syscall(SYS_close, fd);
+}
+
+std::mutex client_mu;
+int client_fd = -1;
+pid_t client_pid = 0;
+
+}  // namespace
+
+void share_fork_prepare() { client_mu.lock(); }
+void share_fork_done() { client_mu.unlock(); }
+void share_fork_child() { new (&client_mu) std::mutex; }
+
+std::string share_listen(ShareHandler handler) {
+  const std::string name = "iostack-map-" + std::to_string(::getpid());
+  const int fd = static_cast<int>(::syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (fd < 0) return {};
+  socklen_t len;
+  const sockaddr_un a = address(name, &len);
+  if (::syscall(SYS_bind, fd, &a, len) < 0 || ::syscall(SYS_listen, fd, 16) < 0) {
+    ::syscall(SYS_close, fd);
+    return {};
+  }
+  std::thread([fd, handler = std::move(handler)] {
+    for (;;) {
+      const long c = ::syscall(SYS_accept4, fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        return;
+      }
+      std::thread(serve, static_cast<int>(c), std::cref(handler)).detach();
+    }
+  }).detach();
+  return name;
+}
+
+std::int64_t share_call(const std::string& name, const ShareRequest& rq, const std::string& p1,
+                        const std::string& p2, const void* in, void* out) {
+  std::lock_guard lk(client_mu);
+  if (client_fd >= 0 && client_pid != ::getpid()) client_fd = -1;  // the parent's, after fork
+  if (client_fd < 0) {
+    const int fd = static_cast<int>(::syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    socklen_t len;
+    const sockaddr_un a = address(name, &len);
+    if (fd < 0 || ::syscall(SYS_connect, fd, &a, len) < 0) {
+      if (fd >= 0) ::syscall(SYS_close, fd);
+      return -ENOTCONN;
+    }
+    client_fd = fd;
+    client_pid = ::getpid();
+  }
+  ShareRequest r = rq;
+  r.len1 = static_cast<std::uint32_t>(p1.size());
+  const bool data_in = rq.op == ShareOp::kRw && rq.flags;
+  r.len2 = data_in ? static_cast<std::uint32_t>(rq.b) : static_cast<std::uint32_t>(p2.size());
+  ShareReply rep;
+  if (!send_all(client_fd, &r, sizeof r) || !send_all(client_fd, p1.data(), p1.size()) ||
+      !send_all(client_fd, data_in ? in : p2.data(), r.len2) ||
+      !recv_all(client_fd, &rep, sizeof rep) ||
+      (rep.len && (!out || !recv_all(client_fd, out, rep.len)))) {
+    ::syscall(SYS_close, client_fd);
+    client_fd = -1;
+    return -ENOTCONN;
+  }
+  return rep.res;
+}
+
+}  // namespace iostack::map
