@@ -431,6 +431,45 @@ constexpr TargetName kTargets[] = {
     {"delay", DeviceKind::kDelay},          {"error", DeviceKind::kError},
     {"log-writes", DeviceKind::kLogWrites}, {"wcache", DeviceKind::kWcache}};
 
+// A device's own power switch: powercut (1: only the "powercut" message),
+// powercut_ms, powercut_writes, powercut_mark, and what a cut lets through:
+// powercut_order, powercut_atomic, powercut_seed (wcache's options).
+Opt apply_powercut(std::string_view key, std::string_view val, WcacheConfig* c,
+                   const char** expected) {
+  if (key == "powercut") {
+    bool on = false;
+    *expected = "a boolean";
+    return parse_bool(val, &on) && on ? Opt::kOk : Opt::kBad;
+  }
+  if (key == "powercut_order" || key == "powercut_atomic" || key == "powercut_seed")
+    return apply_wcache(key.substr(9), val, c, expected);
+  if (key == "powercut_ms" || key == "powercut_writes" || key == "powercut_mark")
+    return apply_wcache(key, val, c, expected);
+  return Opt::kUnknown;
+}
+
+// A device given a power switch keeps what it acknowledged in a volatile
+// write cache until a FLUSH, a FUA write or its own write-back: the spec
+// becomes a wcache target over the device, sized like the device's cache
+// where it has one. A device whose write cache is turned off has nothing to
+// lose, so the switch is refused there.
+bool with_power_switch(DeviceSpec dev, WcacheConfig cut, DeviceSpec* out, std::string* err) {
+  const bool write_through = (dev.kind == DeviceKind::kNull && !dev.null.write_cache) ||
+                             (dev.kind == DeviceKind::kHdd && !dev.hdd.write_cache);
+  if (write_through) {
+    if (err) *err = "powercut: needs write_cache=1 (a write-through device loses nothing)";
+    return false;
+  }
+  if (dev.kind == DeviceKind::kHdd) cut.size_bytes = dev.hdd.cache_bytes / 2;  // write-back half
+  if (dev.kind == DeviceKind::kSsd) cut.size_bytes = dev.ssd.buffer_bytes;
+  DeviceSpec spec;
+  spec.kind = DeviceKind::kWcache;
+  spec.wcache = std::move(cut);
+  spec.lower = std::make_shared<DeviceSpec>(std::move(dev));
+  *out = std::move(spec);
+  return true;
+}
+
 // TARGET[,option=value...]:LOWER
 bool parse_target(DeviceKind kind, std::string_view text, DeviceSpec* out, std::string* err) {
   auto fail = [&](const std::string& why) {
@@ -570,6 +609,8 @@ bool parse_spec(std::string_view text, DeviceSpec* out, std::string* err) {
                   ", got \"" + std::string(name) + "\"");
     }
   }
+  WcacheConfig cut;
+  bool cut_set = false;
   while (!rest.empty()) {
     const auto comma = rest.find(',');
     const std::string_view tok = rest.substr(0, comma);
@@ -588,7 +629,10 @@ bool parse_spec(std::string_view text, DeviceSpec* out, std::string* err) {
     if (key.empty()) return fail("\"" + std::string(tok) + "\": missing option name");
     const char* expected = "";
     Opt r;
-    if (spec.kind == DeviceKind::kRam) {
+    if (key.substr(0, 8) == "powercut") {
+      r = apply_powercut(key, val, &cut, &expected);
+      cut_set |= r == Opt::kOk;
+    } else if (spec.kind == DeviceKind::kRam) {
       r = apply_ram(key, val, &spec.ram, &expected);
     } else if (spec.kind == DeviceKind::kNull) {
       r = apply_null(key, val, &spec.null, &expected);
@@ -610,6 +654,7 @@ bool parse_spec(std::string_view text, DeviceSpec* out, std::string* err) {
   }
   const std::string why = validate(spec);
   if (!why.empty()) return fail(why);
+  if (cut_set) return with_power_switch(std::move(spec), std::move(cut), out, err);
   *out = std::move(spec);
   return true;
 }

@@ -26,6 +26,11 @@
 //   ssd:   preset (nvme|sata), channels, dies, planes, pages_per_block,
 //          op (percent), read_us, prog_us, erase_us, channel_mbps,
 //          iface_mbps, overhead_us, buffer (SIZE), slc (SIZE), slc_prog_us
+//   any:   powercut=1, powercut_ms, powercut_writes, powercut_mark,
+//          powercut_order, powercut_atomic, powercut_seed: the device's own
+//          power switch; the spec becomes a wcache over the device, sized
+//          like its cache (hdd: the write-back half, ssd: its buffer).
+//          Refused where the device's write cache is off (null, hdd).
 // Booleans take 0/1, y/n, yes/no, on/off, true/false.
 //
 // Stacking targets wrap any spec, device-mapper style (target_config.hpp):

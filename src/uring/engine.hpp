@@ -60,6 +60,7 @@ bool tw_run(IoRingCtx* ctx);
 bool tw_pending(IoRingCtx* ctx);
 void tw_req_submit(IoKiocb* req);    // TwFn: queue the request
 void tw_req_issue(IoKiocb* req);     // TwFn: issue it here, IOSQE_ASYNC or not
+void tw_req_iowq(IoKiocb* req);      // TwFn: hand it to io-wq
 void tw_req_complete(IoKiocb* req);  // TwFn: complete with req->res
 void tw_req_cancel(IoKiocb* req);    // TwFn: fail with req->res
 void req_queue_tw_complete(IoKiocb* req, int res);
@@ -70,6 +71,9 @@ bool in_submit_of(IoRingCtx* ctx);
 int submit_sqes(IoRingCtx* ctx, unsigned nr);  // locked
 void queue_sqe(IoKiocb* req);                  // locked
 void queue_iowq(IoKiocb* req);
+// io_wq_free_work: `req`, completed on its own worker, hands the next request
+// of its link to that worker (false: the caller queues it as task work).
+bool iowq_run_next(IoKiocb* req, IoKiocb* nxt);
 int issue_sqe(IoKiocb* req, unsigned issue_flags);
 // Block I/O queued by a locked pass, taken out under the lock and issued
 // once it is dropped (no lock is held across the block layer).

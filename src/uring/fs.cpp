@@ -13,8 +13,8 @@
 
 #include "core/uaccess.hpp"
 #include "core/write_limit.hpp"
-#include "uring/filetable.hpp"
 #include "uring/engine.hpp"
+#include "uring/filetable.hpp"
 #include "uring/ops.hpp"
 
 namespace iostack::uring {
@@ -66,8 +66,8 @@ int renameat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 
 int renameat_issue(IoKiocb* req, unsigned) {
   const FsPathData& f = req->fs;
-  return done(req, renameat2(f.old_dfd, f.oldpath, f.new_dfd, f.newpath,
-                             static_cast<unsigned>(f.flags)));
+  return done(
+      req, renameat2(f.old_dfd, f.oldpath, f.new_dfd, f.newpath, static_cast<unsigned>(f.flags)));
 }
 
 // ---- UNLINKAT
@@ -159,7 +159,22 @@ int do_openat2(IoKiocb* req, int extra_flags) {
 
 }  // namespace
 
+bool open_would_block(IoKiocb* req, unsigned issue_flags) {
+  // The program's own RESOLVE_CACHED makes -EAGAIN the answer instead.
+  if (!(issue_flags & kIssueNonblock) || (req->open.resolve & RESOLVE_CACHED)) return false;
+  struct open_how how {};
+  how.flags = O_PATH | O_CLOEXEC | (req->open.flags & (O_NOFOLLOW | O_DIRECTORY));
+  how.resolve = req->open.resolve | RESOLVE_CACHED;
+  const long fd = syscall(SYS_openat2, req->open.dfd, req->open.path, &how, sizeof(how));
+  if (fd >= 0) {
+    close(static_cast<int>(fd));
+    return false;
+  }
+  return errno == EAGAIN;
+}
+
 int open_direct_issue(IoKiocb* req, unsigned issue_flags) {
+  if (open_would_block(req, issue_flags)) return -EAGAIN;
   // Ours, in the table: close-on-exec whatever the program asked. OPENAT
   // keeps openat(2)'s leniency with unknown flags.
   int fd;
@@ -211,6 +226,7 @@ int openat2_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 
 int openat2_issue(IoKiocb* req, unsigned issue_flags) {
   if (req->open.file_slot) return open_direct_issue(req, issue_flags);
+  if (open_would_block(req, issue_flags)) return -EAGAIN;
   const int fd = do_openat2(req, 0);
   if (fd < 0) req_set_fail(req);
   req_set_res(req, fd, 0);
@@ -234,8 +250,7 @@ int madvise_issue(IoKiocb* req, unsigned) {
 
 // ---- FTRUNCATE (io_uring/truncate.c)
 int ftruncate_prep(IoKiocb* req, const io_uring_sqe* sqe) {
-  if (sqe->rw_flags || sqe->addr || sqe->len || sqe->buf_index || sqe->splice_fd_in ||
-      sqe->addr3)
+  if (sqe->rw_flags || sqe->addr || sqe->len || sqe->buf_index || sqe->splice_fd_in || sqe->addr3)
     return -EINVAL;
   req->sync.len = static_cast<std::int64_t>(sqe->off);
   req->flags |= kReqForceAsync;

@@ -33,6 +33,14 @@ int done_keep_link(IoKiocb* req, int ret) {
   return kIouOk;
 }
 
+// The host call's -EBADF may mean the descriptor is not open, which the
+// kernel finds before the op (io_assign_file) and which does break a link;
+// fallocate's -EBADF of a file not open for writing is the op's own answer.
+int done_keep_link_host(IoKiocb* req, int ret) {
+  if (ret == -EBADF && !req->file_node && fcntl(req->os_fd, F_GETFD) < 0) return -EBADF;
+  return done_keep_link(req, ret);
+}
+
 }  // namespace
 
 // getname_flags (fs/namei.c): the path, copied into a new buffer at prep.
@@ -79,7 +87,7 @@ int fsync_issue(IoKiocb* req, unsigned issue_flags) {
   if (issue_flags & kIssueNonblock) return -EAGAIN;
   const int r =
       (req->sync.flags & IORING_FSYNC_DATASYNC) ? fdatasync(req->os_fd) : fsync(req->os_fd);
-  return done_keep_link(req, r < 0 ? -errno : 0);
+  return done_keep_link_host(req, r < 0 ? -errno : 0);
 }
 
 // ---- SYNC_FILE_RANGE
@@ -95,7 +103,7 @@ int sfr_issue(IoKiocb* req, unsigned issue_flags) {
   if (issue_flags & kIssueNonblock) return -EAGAIN;
   if (req->bdev) return done_keep_link(req, 0);  // nothing is cached above an iostack device
   const int r = sync_file_range(req->os_fd, req->sync.off, req->sync.len, req->sync.flags);
-  return done_keep_link(req, r < 0 ? -errno : 0);
+  return done_keep_link_host(req, r < 0 ? -errno : 0);
 }
 
 // ---- FALLOCATE
@@ -116,7 +124,7 @@ int fallocate_issue(IoKiocb* req, unsigned issue_flags) {
       return done_keep_link(req, err);
   }
   const int r = fallocate(req->os_fd, req->sync.mode, req->sync.off, req->sync.len);
-  return done_keep_link(req, r < 0 ? -errno : 0);
+  return done_keep_link_host(req, r < 0 ? -errno : 0);
 }
 
 // ---- FADVISE
@@ -147,6 +155,7 @@ int openat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   req->open.dfd = sqe->fd;
   req->open.mode = sqe->len;
   req->open.flags = static_cast<int>(sqe->open_flags) | O_LARGEFILE;
+  req->open.resolve = 0;
   req->open.path = nullptr;
   if (int ret = getname(sqe->addr, false, &req->open.path)) return ret;
   req->flags |= kReqCleanup;
@@ -159,6 +168,7 @@ int openat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 
 int openat_issue(IoKiocb* req, unsigned issue_flags) {
   if (req->open.file_slot) return open_direct_issue(req, issue_flags);
+  if (open_would_block(req, issue_flags)) return -EAGAIN;
   const int fd = openat(req->open.dfd, req->open.path, req->open.flags, req->open.mode);
   core::fd_mode_forget(fd);
   return done(req, fd < 0 ? -errno : fd);

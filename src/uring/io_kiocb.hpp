@@ -87,7 +87,8 @@ struct PollEntry {
   // Multishot poll of its ring's own registered eventfd: the ring's CQE
   // wakes it (EPOLL_URING_WAKE), which makes it one-shot.
   bool uring_wake = false;
-  std::uint32_t gen = 0;  // arming generation, in the epoll data
+  bool ring_self = false;  // on its own ring's descriptor (ctx->self_polls)
+  std::uint32_t gen = 0;   // arming generation, in the epoll data
   // A multishot POLL_ADD's event, posted from task work (io_poll_task_func):
   // wakeups while it is queued coalesce into one CQE, as poll_refs does.
   // Under the poll service lock.
@@ -114,6 +115,7 @@ struct RwData {
   bool nowait_issue;   // the block I/O in flight was issued with RWF_NOWAIT
   bool cur_pos;        // offset -1 on a block device: update its position
   bool waited_ring;    // a read or write of a ring that waited for it on poll
+  bool recheck_ring;   // ... whose first wakeup carries no mask (poll_wq activation)
 };
 struct SyncData {
   std::int64_t off;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include "core/internal_thread.hpp"
 #include "core/mutex.hpp"
@@ -17,6 +18,7 @@ namespace {
 // WORKER_IDLE_TIMEOUT (io_uring/io-wq.c): 5 seconds.
 constexpr auto kIdleTimeout = std::chrono::seconds(5);
 thread_local bool t_is_worker = false;
+thread_local IoWqWork* t_next = nullptr;  // set by run_next during a work's fn
 }  // namespace
 
 // struct io_worker (io_uring/io-wq.c)
@@ -43,6 +45,8 @@ void IoWq::put() {
 }
 
 bool IoWq::current_is_worker() { return t_is_worker; }
+
+void IoWq::run_next(IoWqWork* next) { t_next = next; }
 
 void IoWq::create_worker(int ai) {
   Acct& a = acct_[ai];
@@ -73,16 +77,23 @@ void IoWq::worker_main(Worker* w, int ai) {
   core::UniqueLock lock(mu_);
   workers_.push_back(w);
   Acct& a = acct_[ai];
+  IoWqWork* linked = nullptr;
   for (;;) {
-    if (!a.work_list.empty()) {
-      core::ListHead* n = a.work_list.first();
-      n->del();
-      a.nr_queued--;
-      IoWqWork* work = core::list_entry<IoWqWork, &IoWqWork::list>(n);
+    if (linked || !a.work_list.empty()) {
+      IoWqWork* work = linked;
+      linked = nullptr;
+      if (!work) {
+        core::ListHead* n = a.work_list.first();
+        n->del();
+        a.nr_queued--;
+        work = core::list_entry<IoWqWork, &IoWqWork::list>(n);
+      }
       w->cur = work;
       lock.unlock();
       // The work may be freed by its own fn; nothing touches it afterwards.
       work->fn(work);
+      // A dependent link the work handed over runs next, on this worker.
+      linked = std::exchange(t_next, nullptr);
       lock.lock();
       w->cur = nullptr;
       continue;

@@ -20,6 +20,7 @@ namespace iostack::uring {
 // IO_WQ_WORK_* flags.
 constexpr std::uint32_t kWqWorkCancel = 1;
 constexpr std::uint32_t kWqWorkUnbound = 4;
+constexpr std::uint32_t kWqWorkLinked = 8;  // handed over by the work before it (run_next)
 
 struct IoWqWork;
 using IoWqFn = void (*)(IoWqWork*);
@@ -63,6 +64,9 @@ class IoWq {
 
   // Whether the calling thread is one of any pool's workers.
   static bool current_is_worker();
+  // From a work's fn: the calling worker runs `next` once fn returns, as
+  // io_worker_handle_work runs the link io_wq_free_work gives back.
+  static void run_next(IoWqWork* next);
 
  private:
   struct Worker;

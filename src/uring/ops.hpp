@@ -57,6 +57,10 @@ int openat2_issue(IoKiocb*, unsigned);
 // open itself (fs.cpp).
 int open_slot_prep(IoKiocb*, const io_uring_sqe*);
 int open_direct_issue(IoKiocb*, unsigned);
+// io_openat2 issued not to block walks the dentry cache only (LOOKUP_CACHED):
+// a name not there is -EAGAIN and the open goes to io-wq, where a cancel
+// right behind it finds it. An O_PATH open with RESOLVE_CACHED asks the same.
+bool open_would_block(IoKiocb* req, unsigned issue_flags);
 
 // epoll.cpp, splice.cpp, msg_ring.cpp, filetable.cpp
 int epoll_ctl_prep(IoKiocb*, const io_uring_sqe*);

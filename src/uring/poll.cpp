@@ -66,6 +66,7 @@ class PollService {
     table_[static_cast<std::size_t>(pe.dup_fd)] = req;
     pe.state.store(kPollArmed, std::memory_order_relaxed);
     count_oneshot(req, 1);
+    if (pe.ring_self) req->ctx->self_polls.fetch_add(1, std::memory_order_seq_cst);
     pe.node.add_tail(&req->ctx->poll_list);
     // Newest first in its bucket, as io_poll_req_insert hashes it.
     if (!pe.apoll) pe.hash.add_head(bucket(req->ctx, req->user_data));
@@ -97,10 +98,17 @@ class PollService {
     table_[static_cast<std::size_t>(pe.dup_fd)] = nullptr;
     close(pe.dup_fd);
     pe.dup_fd = -1;
+    drop_self(req);
     pe.node.del();
     if (pe.hash.linked()) pe.hash.del();
     pe.state.store(kPollDone, std::memory_order_relaxed);
     count_oneshot(req, -1);
+  }
+
+  static void drop_self(IoKiocb* req) {
+    if (!req->poll.ring_self) return;
+    req->poll.ring_self = false;
+    req->ctx->self_polls.fetch_sub(1, std::memory_order_seq_cst);
   }
 
   static void count_oneshot(IoKiocb* req, int d) {
@@ -157,6 +165,7 @@ class PollService {
     table_[static_cast<std::size_t>(pe.dup_fd)] = nullptr;
     close(pe.dup_fd);
     pe.dup_fd = -1;
+    drop_self(req);
     pe.state.store(kPollDone, std::memory_order_relaxed);
   }
 
@@ -375,6 +384,7 @@ int poll_now(int fd, std::uint32_t events) {
 
 bool arm(IoKiocb* req) {
   PollEntry& pe = req->poll;
+  pe.ring_self = req->os_fd == req->ctx->fd && ring_of(ring_file_get(req->os_fd)) == req->ctx;
   pe.dup_fd = core::dup_high(req->os_fd);
   if (pe.dup_fd < 0) return false;
   if (!PollService::get().add(req)) {
@@ -558,9 +568,11 @@ int poll_add_issue(IoKiocb* req, unsigned) {
   PollEntry& pe = req->poll;
   const std::uint32_t want = pe.events | kPollUnmask;
   int now;
-  if (core::FileRef ring = ring_file_get(req->os_fd); IoRingCtx* rctx = ring_of(ring)) {
+  bool ring = false;
+  if (core::FileRef f = ring_file_get(req->os_fd); IoRingCtx* rctx = ring_of(f)) {
     // A ring: what io_uring_poll reports (POLLOUT while the SQ ring has room).
     now = static_cast<int>(ring_poll_mask(rctx));
+    ring = true;
   } else {
     now = poll_now(req->os_fd, pe.events);
   }
@@ -586,7 +598,8 @@ int poll_add_issue(IoKiocb* req, unsigned) {
     req_set_res(req, static_cast<int>(mask), 0);
     return kIouOk;
   }
-  pe.uring_wake = pe.multishot && is_ring_eventfd(req->ctx, req->os_fd);
+  // A ring's readiness, like its eventfd's, comes from its CQE posting.
+  pe.uring_wake = pe.multishot && (ring || is_ring_eventfd(req->ctx, req->os_fd));
   if (!arm(req)) {
     req_set_fail(req);
     req_set_res(req, -EBADF, 0);

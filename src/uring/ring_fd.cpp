@@ -279,6 +279,9 @@ void ring_ready_signal(IoRingCtx* ctx) {
 void ring_ready_update(IoRingCtx* ctx) {
   if (!ctx->ready_signalled.load(std::memory_order_seq_cst)) return;
   if (cq_events_user(ctx) || ctx->has_overflow.load(std::memory_order_acquire)) return;
+  // A poll of the ring itself was woken by the post (the kernel's wakeup
+  // carries the mask): the program reaping the CQE first must not undo it.
+  if (ctx->self_polls.load(std::memory_order_seq_cst)) return;
   std::uint64_t v;
   [[maybe_unused]] ssize_t r = read(ctx->ready_efd, &v, sizeof(v));
   ctx->ready_signalled.store(false, std::memory_order_seq_cst);
@@ -294,7 +297,10 @@ std::uint32_t ring_poll_mask(IoRingCtx* ctx) {
   const std::uint32_t sq_used =
       load_acquire(ctx->rings->sq.tail) - load_acquire(ctx->rings->sq.head);
   if (sq_used < ctx->sq_entries) mask |= EPOLLOUT | EPOLLWRNORM;
-  if (cq_events_user(ctx) || ctx->has_overflow.load(std::memory_order_acquire))
+  // io_has_work: a DEFER_TASKRUN ring's pending task work (completions it
+  // has not posted yet) counts as readable too.
+  if (cq_events_user(ctx) || ctx->has_overflow.load(std::memory_order_acquire) ||
+      ((ctx->flags & IORING_SETUP_DEFER_TASKRUN) && tw_pending(ctx)))
     mask |= EPOLLIN | EPOLLRDNORM;
   return mask;
 }

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "core/fd_mode_cache.hpp"
@@ -55,6 +56,7 @@ int prep_common(IoKiocb* req, const io_uring_sqe* sqe) {
   rw.nowait_issue = false;
   rw.cur_pos = false;
   rw.waited_ring = false;
+  rw.recheck_ring = false;
   return 0;
 }
 
@@ -281,6 +283,11 @@ int rw_validate(IoKiocb* req, bool write, bool nonblock) {
   // write never reaches its write op).
   if (!write && rw.bytes < 8 && (st.st_mode & S_IFMT) == 0 && is_eventfd(req->os_fd))
     return -EINVAL;
+  // An eventfd's write has no kiocb: loop_rw_iter refuses RWF_NOWAIT where
+  // the file may block before it looks at the length, so also when empty.
+  if (nonblock && write && (f & RWF_NOWAIT) && !(fl & O_NONBLOCK) && (st.st_mode & S_IFMT) == 0 &&
+      is_eventfd(req->os_fd))
+    return -EAGAIN;
   return 0;
 }
 
@@ -436,8 +443,15 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
         const bool batch_pending = rctx == ctx && (issue_flags & kIssueLocked) &&
                                    ctx->st.compl_first && !write &&
                                    !(ctx->flags & IORING_SETUP_DEFER_TASKRUN);
-        if (nonblock && !rw.waited_ring && !batch_pending && !(ring_poll_mask(rctx) & want)) {
+        // A DEFER_TASKRUN ring's poll wait queue is activated by task work
+        // after its first poll (io_activate_pollwq), whose wakeup carries no
+        // mask: that one is checked against the ring as it is by then.
+        const bool recheck = std::exchange(rw.recheck_ring, false);
+        if (nonblock && (!rw.waited_ring || recheck) && !batch_pending &&
+            !(ring_poll_mask(rctx) & want)) {
           rw.waited_ring = true;
+          rw.recheck_ring = (rctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
+                            !rctx->poll_activated.exchange(true, std::memory_order_relaxed);
           return -EAGAIN;
         }
         return finish_rw(req, -EINVAL, issue_flags);

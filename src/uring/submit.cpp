@@ -230,12 +230,45 @@ bool is_regular_or_bdev(IoKiocb* req) {
   return S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
 }
 
+void iowq_submit_work(IoWqWork* work);
+void iowq_cancel_work(IoWqWork* work);
+
+// io_prep_async_work: the work's class and callbacks.
+void prep_iowq_work(IoKiocb* req) {
+  IoRingCtx* ctx = req->ctx;
+  const IoOpDef* def = op_def(req->opcode);
+  // A forced-async request gets its file on the worker, as the kernel's
+  // io_wq_submit_work assigns it there; others were issued once already.
+  if (req->file_assigned && def->needs_file && !def->force_async && !(req->flags & kReqForceAsync))
+    hold_file(req);
+  // IORING_FEAT_CUR_PERSONALITY: the worker runs it as the submitting thread
+  // was when it handed it over.
+  if (!req->creds && in_submit_of(ctx)) req->creds = current_creds_cached();
+  std::uint32_t wflags = 0;
+  if (def->unbound_nonreg_file && def->needs_file) {
+    if (assign_file(req, def, in_submit_of(ctx) ? static_cast<unsigned>(kIssueLocked) : 0u) &&
+        !is_regular_or_bdev(req))
+      wflags |= kWqWorkUnbound;
+  } else if (!def->needs_file) {
+    wflags |= kWqWorkUnbound;
+  }
+  req->work.flags.store(wflags, std::memory_order_relaxed);
+  req->work.fn = iowq_submit_work;
+  req->work.cancel = iowq_cancel_work;
+  req->work.owner = ctx;
+  req->work.data = req;
+}
+
 void iowq_cancel_work(IoWqWork* work) {
   auto* req = static_cast<IoKiocb*>(work->data);
   req_set_fail(req);
   req_set_res(req, -ECANCELED, 0);
   req_complete_post(req);
 }
+
+// The request whose issue this io-wq worker is in: a completion posted
+// there may hand the next of its link to the worker (iowq_run_next).
+thread_local IoKiocb* t_iowq_req = nullptr;
 
 void iowq_submit_work(IoWqWork* work) {
   auto* req = static_cast<IoKiocb*>(work->data);
@@ -244,8 +277,10 @@ void iowq_submit_work(IoWqWork* work) {
   int ret;
   if (work->flags.load(std::memory_order_relaxed) & kWqWorkCancel) {
     ret = -ECANCELED;
-  } else if ((req->flags & kReqApollMultishot) && !assign_file(req, def, issue_flags)) {
-    ret = -EBADF;
+  } else if ((req->flags & kReqApollMultishot) &&
+             (!assign_file(req, def, issue_flags) ||
+              (!req->file_node && !req->bdev && fcntl(req->os_fd, F_GETFD) < 0))) {
+    ret = -EBADF;  // io_assign_file: a descriptor that is not open
   } else if ((req->flags & kReqApollMultishot) && !file_can_poll(req)) {
     ret = -EBADFD;  // io_wq_submit_work: multishot needs a pollable file
   } else if (req->flags & kReqApollMultishot) {
@@ -256,19 +291,26 @@ void iowq_submit_work(IoWqWork* work) {
     ret = -ECANCELED;
   } else {
     // A forced-async request on a pollable file first tries without blocking
-    // and then waits on poll rather than holding a worker.
+    // and then waits on poll rather than holding a worker. So does a link
+    // handed over by its worker, which the kernel's worker would block on:
+    // iostack cannot interrupt a blocked worker when the ring exits.
     bool needs_poll = false;
-    if ((req->flags & kReqForceAsync) && (def->pollin || def->pollout)) {
+    const bool linked = work->flags.load(std::memory_order_relaxed) & kWqWorkLinked;
+    if ((linked || (req->flags & kReqForceAsync)) && (def->pollin || def->pollout)) {
       if (assign_file(req, def, issue_flags) && !req->bdev && !is_regular_or_bdev(req)) {
         needs_poll = true;
         issue_flags |= kIssueNonblock;
       }
     }
+    t_iowq_req = req;
     ret = issue_sqe(req, issue_flags);
     if (ret == -EAGAIN && needs_poll && !(req->flags & kReqNowait)) {
+      t_iowq_req = nullptr;
       if (arm_apoll(req)) return;
+      t_iowq_req = req;
       ret = issue_sqe(req, kIssueIowq);
     }
+    t_iowq_req = nullptr;
   }
   if (ret) {
     req_set_fail(req);
@@ -283,10 +325,32 @@ void queue_async(IoKiocb* req, int ret) {
     return;
   }
   if (arm_apoll(req)) return;
+  if ((req->flags & kReqNoApoll) && req->file_assigned && file_can_poll(req)) {
+    // A file that cannot try without blocking but has a poll (an eventfd's
+    // plain write): the kernel's poll finds it ready and retries from task
+    // work until its retries run out, then hands it to io-wq. Meanwhile a
+    // cancel of the same batch does not find it.
+    hold_file(req);  // issued once: its file is held, whatever closes meanwhile
+    tw_add(req, tw_req_iowq);
+    return;
+  }
   queue_iowq(req);
 }
 
 }  // namespace
+
+bool iowq_run_next(IoKiocb* req, IoKiocb* nxt) {
+  // A lockless CQ (DEFER_TASKRUN, IOPOLL) completes in task work, which
+  // then queues the next request there instead; a failure on the worker
+  // is completed in task work too (io_req_task_queue_fail).
+  if (t_iowq_req != req || (req->ctx->flags & (IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_IOPOLL)))
+    return false;
+  t_iowq_req = nullptr;
+  prep_iowq_work(nxt);
+  nxt->work.flags.fetch_or(kWqWorkLinked, std::memory_order_relaxed);
+  IoWq::run_next(&nxt->work);
+  return true;
+}
 
 int issue_sqe(IoKiocb* req, unsigned issue_flags) {
   const IoOpDef* def = op_def(req->opcode);
@@ -351,27 +415,7 @@ void queue_iowq(IoKiocb* req) {
     tw_add(req, tw_req_cancel);
     return;
   }
-  const IoOpDef* def = op_def(req->opcode);
-  // A forced-async request gets its file on the worker, as the kernel's
-  // io_wq_submit_work assigns it there; others were issued once already.
-  if (req->file_assigned && def->needs_file && !def->force_async && !(req->flags & kReqForceAsync))
-    hold_file(req);
-  // IORING_FEAT_CUR_PERSONALITY: the worker runs it as the submitting thread
-  // was when it handed it over (io_prep_async_work).
-  if (!req->creds && in_submit_of(ctx)) req->creds = current_creds_cached();
-  std::uint32_t wflags = 0;
-  if (def->unbound_nonreg_file && def->needs_file) {
-    if (assign_file(req, def, in_submit_of(ctx) ? static_cast<unsigned>(kIssueLocked) : 0u) &&
-        !is_regular_or_bdev(req))
-      wflags |= kWqWorkUnbound;
-  } else if (!def->needs_file) {
-    wflags |= kWqWorkUnbound;
-  }
-  req->work.flags.store(wflags, std::memory_order_relaxed);
-  req->work.fn = iowq_submit_work;
-  req->work.cancel = iowq_cancel_work;
-  req->work.owner = ctx;
-  req->work.data = req;
+  prep_iowq_work(req);
   wq->enqueue(&req->work);
 }
 
@@ -381,8 +425,7 @@ void queue_deferred(IoRingCtx* ctx) {
   while (!ctx->defer_list.empty()) {
     IoKiocb* req = core::list_entry<IoKiocb, &IoKiocb::list>(ctx->defer_list.first());
     drain_seen |= (req->flags & kReqIoDrain) != 0;
-    if ((drain_seen || first) && ctx->nr_live() != ctx->nr_drained)
-      return;
+    if ((drain_seen || first) && ctx->nr_live() != ctx->nr_drained) return;
     req->list.del();
     ctx->nr_drained -= linked_nr(req);
     tw_add(req, tw_req_submit);

@@ -143,6 +143,8 @@ void tw_req_submit(IoKiocb* req) {
 
 void tw_req_issue(IoKiocb* req) { queue_sqe(req); }
 
+void tw_req_iowq(IoKiocb* req) { queue_iowq(req); }
+
 void tw_req_complete(IoKiocb* req) { req_complete_defer(req); }
 
 void tw_req_cancel(IoKiocb* req) { req_defer_failed(req, req->res); }

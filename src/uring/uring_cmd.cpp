@@ -68,6 +68,8 @@ int uring_cmd_issue(IoKiocb* req, unsigned) {
   if (req->bdev) return cmd_done(req, -EOPNOTSUPP);
   // A descriptor closed since submission fails io_assign_file.
   if (fstat(req->os_fd, &st) != 0) return cmd_done(req, errno == EBADF ? -EBADF : -EOPNOTSUPP);
+  // An IOPOLL ring needs ->uring_cmd_iopoll, which neither has.
+  if (req->ctx->flags & IORING_SETUP_IOPOLL) return cmd_done(req, -EOPNOTSUPP);
   // /dev/null's uring_cmd_null accepts any command.
   if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3)
     return cmd_done(req, 0);

@@ -307,5 +307,48 @@ TEST(Wcache, BadSpecsGetOneLine) {
   expect_bad_spec("wcache,atomic=1000:ram", "atomic");
 }
 
+// A device's own power switch: its acknowledged writes wait in a volatile
+// cache (sized like the device's) until made durable, and a cut loses them.
+TEST(Wcache, ADevicesOwnPowerSwitchLosesWhatItsCacheHeld) {
+  for (const char* spec : {"ram:1M,powercut=1", "null:1M,memory_backed=1,write_cache=1,powercut=1",
+                           "ssd:64M,powercut=1", "hdd:1G,powercut=1"}) {
+    SCOPED_TRACE(spec);
+    auto d = make(spec);
+    ASSERT_NE(d->target(), nullptr);
+    std::string v;
+    d->queue()->attr_show("write_cache", &v);
+    EXPECT_EQ(v, "write back");
+    auto a = fill(1), b = fill(2);
+    ASSERT_EQ(io(*d, REQ_OP_WRITE, 0, a.data(), 4096), 0);
+    ASSERT_EQ(io(*d, kFlush, 0, nullptr, 0), 0);
+    ASSERT_EQ(io(*d, REQ_OP_WRITE, 0, b.data(), 4096), 0);
+    EXPECT_EQ(read(*d, 0, 4096), b);
+    ASSERT_EQ(d->message({"powercut"}, nullptr), 0);
+    EXPECT_EQ(read(*d->lower(), 0, 4096), a);  // the flushed write, not the cached one
+  }
+  DeviceSpec s;
+  std::string err;
+  ASSERT_TRUE(parse_device_spec("hdd:1G,cache=8M,powercut_writes=3,powercut_order=fifo", &s, &err))
+      << err;
+  EXPECT_EQ(s.kind, DeviceKind::kWcache);
+  EXPECT_EQ(s.wcache.size_bytes, 4u << 20);  // the write-back half of the drive's cache
+  EXPECT_EQ(s.wcache.order, CutOrder::kFifo);
+  EXPECT_EQ(s.wcache.powercut_writes, 3u);
+  EXPECT_EQ(s.lower->kind, DeviceKind::kHdd);
+  auto d = make("ram:1M,powercut_writes=2,powercut_seed=3");
+  auto a = fill(5);
+  EXPECT_EQ(io(*d, REQ_OP_WRITE, 0, a.data(), 4096), 0);
+  EXPECT_EQ(io(*d, REQ_OP_WRITE, 8, a.data(), 4096), 0);
+  EXPECT_EQ(io(*d, REQ_OP_WRITE, 16, a.data(), 4096), -EIO);
+}
+
+TEST(Wcache, APowerSwitchOnAWriteThroughDeviceIsRefused) {
+  expect_bad_spec("null:1M,powercut=1", "powercut: needs write_cache=1");
+  expect_bad_spec("hdd:1G,write_cache=0,powercut_ms=5", "powercut: needs write_cache=1");
+  expect_bad_spec("ram:1M,powercut=0", "powercut: expected a boolean");
+  expect_bad_spec("ram:1M,powercut_order=sideways", "order: expected lose, fifo, any or torn");
+  expect_bad_spec("ram:1M,powercut_when=5", "unknown option \"powercut_when\"");
+}
+
 }  // namespace
 }  // namespace iostack::dev

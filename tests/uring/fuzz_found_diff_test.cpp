@@ -552,6 +552,59 @@ TEST(UringFuzzFound, FsyncRangeAndFailuresThatKeepALink) {
   });
 }
 
+// A descriptor that is not open fails the lookup before the op runs
+// (io_assign_file on the worker): that failure breaks the link, even for the
+// ops whose own errors do not (seed 7014).
+TEST(UringFuzzFound, SyncOpsOfADescriptorNotOpenBreakTheirLink) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    char buf[8] = {};
+    add(r, IORING_OP_SYNC_FILE_RANGE, 1 << 30, nullptr, 4096, 0, 1, IOSQE_IO_LINK);
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+    add(r, IORING_OP_FSYNC, 1 << 30, nullptr, 0, 0, 3, IOSQE_IO_LINK);
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, 0);
+    add(r, IORING_OP_FALLOCATE, 1 << 30, reinterpret_cast<void*>(4096), 0, 0, 5, IOSQE_IO_LINK);
+    add(r, IORING_OP_WRITE, 1 << 30, buf, 1, 0, 6, 0);
+    return run(r, 6);
+  });
+  compare([](Ring& r) {
+    Scratch f(O_RDONLY);
+    // fallocate of a file open for reading only: -EBADF from the op itself,
+    // which keeps the link.
+    add(r, IORING_OP_FALLOCATE, f.fd, reinterpret_cast<void*>(4096), 0, 0, 1, IOSQE_IO_LINK);
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+    return run(r, 2);
+  });
+}
+
+// OPENAT issued not to block walks the dentry cache only: a name never
+// looked up is -EAGAIN there and the open goes to io-wq (its CQE comes after
+// the NOP's on a DEFER_TASKRUN ring); once its negative dentry is cached, the
+// same open fails inline, before the NOP (seed 61437).
+TEST(UringFuzzFound, OpenOfANameNotInTheDentryCacheGoesToAWorker) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  compare_with_kernel(
+      [](Ring& r) {
+        char tmpl[] = "/tmp/iostack-fuzzfound-dir-XXXXXX";
+        EXPECT_NE(nullptr, mkdtemp(tmpl));
+        const int dfd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        std::vector<Cqe> v;
+        for (int round = 0; round < 2; ++round) {
+          io_uring_sqe* s = add(r, IORING_OP_OPENAT, dfd, "missing", 0, 0, 1, 0);
+          s->open_flags = O_RDONLY;
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+          v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+          append(&v, r.wait(2));  // in the order they were posted
+        }
+        ::close(dfd);
+        rmdir(tmpl);
+        return v;
+      },
+      8, p);
+}
+
 TEST(UringFuzzFound, LinkTimeoutOfARequestWithABadDescriptor) {
   SKIP_WITHOUT_KERNEL_URING();
   // The head fails its descriptor lookup when issued, before its linked
@@ -608,6 +661,85 @@ TEST(UringFuzzFound, ReadsOfTheRingItself) {
   });
 }
 
+// The ring's CQE posting wakes the polls of its own descriptor with the
+// mask (EPOLLIN | EPOLL_URING_WAKE): they fire even when the program reaps
+// the CQE before they could look, and a multishot one becomes one-shot.
+TEST(UringFuzzFound, PollsOfTheRingFireOnItsCqeEvenWhenReaped) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    static char buf[64];
+    io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, 0, 0, 1, 0);
+    s->poll32_events = POLLIN;
+    s = add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, IORING_POLL_ADD_MULTI, 0, 2, 0);
+    s->poll32_events = POLLIN;
+    add(r, IORING_OP_READ, r.fd(), buf, 1, 0, 3, 0);
+    std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, 0);
+    v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+    auto c = r.wait(4, 2000);  // reaps each CQE as soon as it is there
+    sort_by_user_data(&c);
+    append(&v, c);
+    return v;
+  });
+}
+
+// io_uring_poll counts a DEFER_TASKRUN ring's pending task work as readable
+// (io_has_work): a completion from io-wq waiting for its submitter makes a
+// POLL_ADD of the ring report POLLIN before any CQE is posted (seed 63093).
+TEST(UringFuzzFound, PollOfADeferTaskrunRingSeesItsPendingWork) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  compare_with_kernel(
+      [](Ring& r) {
+        Scratch f;
+        int efd = eventfd(0, EFD_CLOEXEC);
+        EXPECT_EQ(0, r.reg(IORING_REGISTER_EVENTFD, &efd, 1));
+        add(r, IORING_OP_FSYNC, f.fd, nullptr, 0, 0, 1, 0);  // on io-wq
+        std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+        std::uint64_t n = 0;
+        // The worker's completion is queued as the ring's task work, which
+        // signals the eventfd; nothing runs it until the ring is waited on.
+        v.push_back(Cqe{0, static_cast<int>(read(efd, &n, sizeof(n))), 0});
+        v.push_back(Cqe{0, static_cast<int>(r.cq_ready()), 0});
+        io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, 0, 0, 2, 0);
+        s->poll32_events = POLLIN | POLLOUT;
+        v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+        auto c = r.wait(2);
+        sort_by_user_data(&c);
+        append(&v, c);
+        ::close(efd);
+        return v;
+      },
+      8, p);
+}
+
+// A DEFER_TASKRUN ring's poll wait queue is activated by its first poll,
+// and that activation's wakeup carries no mask: the read of the ring checks
+// the ring again, finds the CQE that came meanwhile reaped, and goes on
+// waiting until cancelled (seeds 41296, 64162).
+TEST(UringFuzzFound, ReadOfADeferTaskrunRingRechecksItsFirstWakeup) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  compare_with_kernel(
+      [](Ring& r) {
+        static char buf[64];
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 1, 0);
+        add(r, IORING_OP_READ, r.fd(), buf, 1, 0, 2, 0);
+        std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+        append(&v, r.wait(1));       // the NOP's, reaped at once
+        append(&v, r.wait(1, 500));  // runs the task work: nothing to post
+        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 3, 0);
+        v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+        auto c = r.wait(2);
+        sort_by_user_data(&c);
+        append(&v, c);
+        return v;
+      },
+      8, p);
+}
+
 TEST(UringFuzzFound, PlainReadOfADirectoryIgnoresRwFlags) {
   SKIP_WITHOUT_KERNEL_URING();
   // loop_rw_iter ignores rw_flags where preadv2 refuses them: -EISDIR.
@@ -628,6 +760,14 @@ TEST(UringFuzzFound, ReadMultishotOfAClosedDescriptor) {
     add(r, 49 /* READ_MULTISHOT */, 1 << 30, nullptr, 0, 0, 1, IOSQE_BUFFER_SELECT);
     return run(r, 1);
   });
+  // The same on the io-wq worker that ran the request it is linked behind
+  // (seed 61177).
+  compare([](Ring& r) {
+    Scratch f;
+    add(r, IORING_OP_FSYNC, f.fd, nullptr, 0, 0, 1, IOSQE_IO_HARDLINK);
+    add(r, 49 /* READ_MULTISHOT */, 1 << 30, nullptr, 0, 0, 2, IOSQE_BUFFER_SELECT);
+    return run(r, 2);
+  });
 }
 
 TEST(UringFuzzFound, NowaitWriteOnAWorkerBlocks) {
@@ -644,6 +784,120 @@ TEST(UringFuzzFound, NowaitWriteOnAWorkerBlocks) {
     v.push_back(Cqe{2, fstat(f.fd, &st) == 0 ? static_cast<int>(st.st_size) : -1, 0});
     return v;
   });
+}
+
+// A request completed on an io-wq worker hands the next request of its link
+// to that worker (io_wq_free_work), which issues it to block: the RWF_NOWAIT
+// write behind an FSYNC is done there, where inline it would be -EAGAIN.
+TEST(UringFuzzFound, ALinkBehindAWorkerRequestRunsOnTheWorker) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch f;
+    add(r, IORING_OP_FSYNC, f.fd, nullptr, 0, 0, 1, IOSQE_IO_LINK);
+    io_uring_sqe* s = add(r, IORING_OP_WRITE, f.fd, "x", 1, 0x2000, 2, IOSQE_IO_LINK);
+    s->rw_flags = RWF_NOWAIT | RWF_DSYNC;
+    s = add(r, IORING_OP_WRITE, f.fd, "y", 1, 0x3000, 3, 0);
+    s->rw_flags = RWF_NOWAIT | RWF_DSYNC;
+    auto v = run(r, 3);
+    struct stat st;
+    v.push_back(Cqe{4, fstat(f.fd, &st) == 0 ? static_cast<int>(st.st_size) : -1, 0});
+    return v;
+  });
+}
+
+// The worker's link waits for an empty pipe (iostack waits on poll, where
+// the kernel's worker blocks) and completes once the program writes.
+TEST(UringFuzzFound, ALinkBehindAWorkerRequestWaitsForAPipe) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch f;
+    int p[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+    static char buf[8];
+    add(r, IORING_OP_FSYNC, f.fd, nullptr, 0, 0, 1, IOSQE_IO_LINK);
+    add(r, IORING_OP_READ, p[0], buf, sizeof(buf), 0, 2, 0);
+    std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+    v.push_back(Cqe{3, static_cast<int>(write(p[1], "ab", 2)), 0});
+    auto c = r.wait(2);
+    sort_by_user_data(&c);
+    append(&v, c);
+    ::close(p[0]);
+    ::close(p[1]);
+    return v;
+  });
+}
+
+// An eventfd's write cannot be tried without blocking; the kernel's poll
+// finds the eventfd writable and retries it from task work before io-wq
+// takes it, so a cancel right behind it in the batch does not find it
+// (seed 60317).
+TEST(UringFuzzFound, EventfdWriteIsNotFoundByACancelOfItsBatch) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    const int efd = eventfd(2, EFD_CLOEXEC);
+    static std::uint64_t val = 5;
+    add(r, IORING_OP_WRITE, efd, &val, 8, 512, 1, 0);
+    add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 2, 0);
+    auto v = run(r, 2);
+    std::uint64_t got = 0;
+    v.push_back(Cqe{3, static_cast<int>(read(efd, &got, sizeof(got))), 0});
+    v.push_back(Cqe{4, static_cast<int>(got), 0});
+    ::close(efd);
+    return v;
+  });
+}
+
+// An eventfd's write goes through loop_rw_iter, which refuses RWF_NOWAIT on
+// a descriptor that may block before looking at the length: -EAGAIN even
+// when empty, which breaks its link (seed 62185). On O_NONBLOCK it is 0.
+TEST(UringFuzzFound, NowaitWriteOfABlockingEventfdIsEagainEvenWhenEmpty) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    const int efd = eventfd(2, EFD_CLOEXEC);
+    const int nb = eventfd(2, EFD_CLOEXEC | EFD_NONBLOCK);
+    static std::uint64_t val = 5;
+    io_uring_sqe* s = add(r, IORING_OP_WRITE, efd, &val, 0, 512, 1, IOSQE_IO_LINK);
+    s->rw_flags = RWF_NOWAIT;
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+    s = add(r, IORING_OP_WRITE, efd, &val, 8, 0, 3, 0);
+    s->rw_flags = RWF_NOWAIT;
+    s = add(r, IORING_OP_WRITE, nb, &val, 0, 0, 4, 0);
+    s->rw_flags = RWF_NOWAIT;
+    auto v = run(r, 4);
+    ::close(efd);
+    ::close(nb);
+    return v;
+  });
+}
+
+// The eventfd write waiting for io-wq holds its file: a CLOSE of the
+// descriptor behind it in the batch changes nothing (seed 65719).
+TEST(UringFuzzFound, EventfdWriteOnItsWayToAWorkerHoldsItsFile) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    const int efd = eventfd(2, EFD_CLOEXEC);
+    static std::uint64_t val = 5;
+    add(r, IORING_OP_WRITE, efd, &val, 8, 0, 1, 0);
+    add(r, IORING_OP_CLOSE, efd, nullptr, 0, 0, 2, 0);
+    return run(r, 2);
+  });
+}
+
+// /dev/null's uring_cmd has no iopoll method: -EOPNOTSUPP on an IOPOLL ring
+// (seed 65734).
+TEST(UringFuzzFound, UringCmdOnAnIopollRingNeedsAnIopollMethod) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_IOPOLL;
+  compare_with_kernel(
+      [](Ring& r) {
+        const int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        add(r, IORING_OP_URING_CMD, fd, nullptr, 0, 0, 1, 0);
+        auto v = run(r, 1);
+        ::close(fd);
+        return v;
+      },
+      8, p);
 }
 
 TEST(UringFuzzFound, CancelByFixedFileFindsTheSameFileByDescriptor) {
