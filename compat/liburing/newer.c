@@ -2,9 +2,8 @@
  * headers link to them by their symbol versions). The system's 2.3
  * <liburing.h> does not declare them, so their prototypes and the uapi
  * constants they need are here. Where the engine lacks the kernel feature
- * (IORING_SETUP_NO_MMAP, NAPI, buffer cloning, ring resizing, registered
- * regions and wait arguments), the answer is the kernel's for a feature it
- * does not know: -EINVAL, through the same calls liburing makes. */
+ * (NAPI, ring resizing, registered regions and wait arguments), the answer is the kernel's for a
+ * feature it does not know: -EINVAL, through the same calls liburing makes. */
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
@@ -106,14 +105,11 @@ URING_EXPORT int io_uring_register_restrictions(struct io_uring* ring,
 
 /* --- LIBURING_2.5 --- */
 
-/* The rings in the caller's memory: the engine maps its own (no NO_MMAP),
- * so setup refuses the flag as a kernel without it does. */
+/* The rings in the caller's memory (IORING_SETUP_NO_MMAP): the bytes of
+ * `buf` used, as liburing answers. */
 URING_EXPORT int io_uring_queue_init_mem(unsigned entries, struct io_uring* ring,
                                          struct io_uring_params* p, void* buf, size_t buf_size) {
-  (void)buf;
-  (void)buf_size;
-  p->flags |= IORING_SETUP_NO_MMAP;
-  return iostack_ring_queue_init_params(entries, ring, p);
+  return iostack_ring_queue_init_mem(entries, ring, p, buf, buf_size);
 }
 
 /* --- LIBURING_2.6 --- */

@@ -143,12 +143,18 @@ static int install_filter(void) {
   ld(&p, ARG_LO(5));
   jeq(&p, (unsigned)IORING_OFF_CQ_RING, TO_TRAP, 0);
   jeq(&p, (unsigned)IORING_OFF_SQES, TO_TRAP, 0);
+  /* A buffer ring the engine allocated (IOU_PBUF_RING_MMAP): 0x80000000
+   * with the group id from bit 16 up. */
+  emit(&p, (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf8000000u));
+  jeq(&p, 0x80000000u, TO_TRAP, 0);
+  ld(&p, ARG_LO(5));
   jeq(&p, (unsigned)IORING_OFF_SQ_RING, 0, TO_ALLOW);
   /* Offset 0 is common: only with MAP_POPULATE, as io_uring libraries map
    * rings (a child that runs without the shim, a static binary, then dies
    * only when it maps a shared file that way). */
   ld(&p, ARG_LO(3));
-  emit(&p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MAP_POPULATE, TO_TRAP, TO_ALLOW));
+  emit(&p,
+       (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MAP_POPULATE, TO_TRAP, TO_ALLOW));
   const unsigned short trap_at = p.n;
   emit(&p, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP));
   const unsigned short allow_at = p.n;

@@ -27,12 +27,20 @@ extern "C" {
  * by the registered index too (IORING_FEAT_REG_REG_RING): the ring fd may
  * then be closed (io_uring_close_ring_fd). */
 #define IOSTACK_RING_INT_FLAG_REG_REG_RING 2
+/* The rings of an IORING_SETUP_NO_MMAP ring are in the program's memory
+ * (io_uring_queue_init_mem): teardown leaves it alone. */
+#define IOSTACK_RING_INT_FLAG_APP_MEM 4
 
 /* io_uring_queue_init_params / io_uring_queue_init / io_uring_queue_mmap /
  * io_uring_queue_exit / io_uring_ring_dontfork. */
 IOSTACK_API int iostack_ring_queue_init_params(unsigned entries, struct io_uring* ring,
                                                struct io_uring_params* p);
 IOSTACK_API int iostack_ring_queue_init(unsigned entries, struct io_uring* ring, unsigned flags);
+/* io_uring_queue_init_mem: an IORING_SETUP_NO_MMAP ring whose SQEs and rings
+ * are laid out in `buf` (`buf_size` bytes, page aligned) as liburing lays
+ * them out; the bytes used, or -errno (-ENOMEM when they do not fit). */
+IOSTACK_API int iostack_ring_queue_init_mem(unsigned entries, struct io_uring* ring,
+                                            struct io_uring_params* p, void* buf, size_t buf_size);
 IOSTACK_API int iostack_ring_queue_mmap(int fd, struct io_uring_params* p, struct io_uring* ring);
 IOSTACK_API void iostack_ring_queue_exit(struct io_uring* ring);
 IOSTACK_API int iostack_ring_dontfork(struct io_uring* ring);

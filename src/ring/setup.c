@@ -4,11 +4,17 @@
  * engine reports, exactly as liburing fills it from the kernel's. Also the
  * registered ring fd, which teardown gives back. */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "iostack/ring.h"
+
+/* Setup flags the system's 6.1 <linux/io_uring.h> lacks (6.5, 6.6). */
+#define DROPIN_SETUP_NO_MMAP (1U << 14)
+#define DROPIN_SETUP_REGISTERED_FD_ONLY (1U << 15)
+#define DROPIN_SETUP_NO_SQARRAY (1U << 16)
 
 static size_t sqe_size(unsigned setup_flags) {
   return sizeof(struct io_uring_sqe) + ((setup_flags & IORING_SETUP_SQE128) ? 64 : 0);
@@ -36,6 +42,33 @@ static void* map_region(int fd, off_t offset, size_t len, int* err) {
 /* Pointers into a mapped region at the offsets the engine reported. */
 #define AT(base, off) ((void*)((char*)(base) + (off)))
 
+/* io_uring_setup_ring_pointers: the ring fields at the offsets the engine
+ * reported, from the rings' base. */
+static void setup_ring_pointers(const struct io_uring_params* p, struct io_uring_sq* sq,
+                                struct io_uring_cq* cq) {
+  sq->khead = AT(sq->ring_ptr, p->sq_off.head);
+  sq->ktail = AT(sq->ring_ptr, p->sq_off.tail);
+  sq->kring_mask = AT(sq->ring_ptr, p->sq_off.ring_mask);
+  sq->kring_entries = AT(sq->ring_ptr, p->sq_off.ring_entries);
+  sq->kflags = AT(sq->ring_ptr, p->sq_off.flags);
+  sq->kdropped = AT(sq->ring_ptr, p->sq_off.dropped);
+  if (!(p->flags & DROPIN_SETUP_NO_SQARRAY)) sq->array = AT(sq->ring_ptr, p->sq_off.array);
+
+  cq->khead = AT(cq->ring_ptr, p->cq_off.head);
+  cq->ktail = AT(cq->ring_ptr, p->cq_off.tail);
+  cq->kring_mask = AT(cq->ring_ptr, p->cq_off.ring_mask);
+  cq->kring_entries = AT(cq->ring_ptr, p->cq_off.ring_entries);
+  cq->koverflow = AT(cq->ring_ptr, p->cq_off.overflow);
+  cq->cqes = AT(cq->ring_ptr, p->cq_off.cqes);
+  /* Kernels before 5.8 had no CQ flags word and reported offset 0. */
+  if (p->cq_off.flags) cq->kflags = AT(cq->ring_ptr, p->cq_off.flags);
+
+  sq->ring_mask = *sq->kring_mask;
+  sq->ring_entries = *sq->kring_entries;
+  cq->ring_mask = *cq->kring_mask;
+  cq->ring_entries = *cq->kring_entries;
+}
+
 static int map_rings(int fd, const struct io_uring_params* p, struct io_uring_sq* sq,
                      struct io_uring_cq* cq) {
   int err = 0;
@@ -62,29 +95,79 @@ static int map_rings(int fd, const struct io_uring_params* p, struct io_uring_sq
     unmap_rings(sq, cq);
     return err;
   }
-
-  sq->khead = AT(sq->ring_ptr, p->sq_off.head);
-  sq->ktail = AT(sq->ring_ptr, p->sq_off.tail);
-  sq->kring_mask = AT(sq->ring_ptr, p->sq_off.ring_mask);
-  sq->kring_entries = AT(sq->ring_ptr, p->sq_off.ring_entries);
-  sq->kflags = AT(sq->ring_ptr, p->sq_off.flags);
-  sq->kdropped = AT(sq->ring_ptr, p->sq_off.dropped);
-  sq->array = AT(sq->ring_ptr, p->sq_off.array);
-
-  cq->khead = AT(cq->ring_ptr, p->cq_off.head);
-  cq->ktail = AT(cq->ring_ptr, p->cq_off.tail);
-  cq->kring_mask = AT(cq->ring_ptr, p->cq_off.ring_mask);
-  cq->kring_entries = AT(cq->ring_ptr, p->cq_off.ring_entries);
-  cq->koverflow = AT(cq->ring_ptr, p->cq_off.overflow);
-  cq->cqes = AT(cq->ring_ptr, p->cq_off.cqes);
-  /* Kernels before 5.8 had no CQ flags word and reported offset 0. */
-  if (p->cq_off.flags) cq->kflags = AT(cq->ring_ptr, p->cq_off.flags);
-
-  sq->ring_mask = *sq->kring_mask;
-  sq->ring_entries = *sq->kring_entries;
-  cq->ring_mask = *cq->kring_mask;
-  cq->ring_entries = *cq->kring_entries;
+  setup_ring_pointers(p, sq, cq);
   return 0;
+}
+
+static unsigned roundup_pow2(unsigned v) {
+  unsigned r = 1;
+  while (r < v) r <<= 1;
+  return r;
+}
+
+/* get_sq_cq_entries: the ring sizes setup will pick, for sizing the memory
+ * of a NO_MMAP ring before the call. */
+static int sq_cq_entries(unsigned entries, const struct io_uring_params* p, unsigned* sq,
+                         unsigned* cq) {
+  if (!entries) return -EINVAL;
+  if (entries > 32768) {
+    if (!(p->flags & IORING_SETUP_CLAMP)) return -EINVAL;
+    entries = 32768;
+  }
+  entries = roundup_pow2(entries);
+  unsigned cq_entries = 2 * entries;
+  if (p->flags & IORING_SETUP_CQSIZE) {
+    if (!p->cq_entries) return -EINVAL;
+    cq_entries = p->cq_entries;
+    if (cq_entries > 65536) {
+      if (!(p->flags & IORING_SETUP_CLAMP)) return -EINVAL;
+      cq_entries = 65536;
+    }
+    cq_entries = roundup_pow2(cq_entries);
+    if (cq_entries < entries) return -EINVAL;
+  }
+  *sq = entries;
+  *cq = cq_entries;
+  return 0;
+}
+
+/* The memory of a NO_MMAP ring, laid out as liburing's io_uring_alloc_huge
+ * lays it out: the SQEs (and room for the SQ array) first, page aligned,
+ * then the rings. In `buf` when given (-ENOMEM when it is too small), else
+ * in one anonymous mapping of the library's. The bytes used, or -errno. */
+static long user_ring_memory(unsigned entries, struct io_uring_params* p, struct io_uring* ring,
+                             void* buf, size_t buf_size) {
+  const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  unsigned sq_entries, cq_entries;
+  int ret = sq_cq_entries(entries, p, &sq_entries, &cq_entries);
+  if (ret) return ret;
+  size_t sqes_mem = sq_entries * sqe_size(p->flags);
+  if (!(p->flags & DROPIN_SETUP_NO_SQARRAY)) sqes_mem += sq_entries * sizeof(unsigned);
+  sqes_mem = (sqes_mem + page - 1) & ~(page - 1);
+  const size_t ring_mem = 64 + sqes_mem + cq_entries * cqe_size(p->flags);
+  const size_t used = (ring_mem + page - 1) & ~(page - 1);
+  char* base = buf;
+  if (buf) {
+    if (used > buf_size) return -ENOMEM;
+  } else {
+    void* m = mmap(NULL, used, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return -errno;
+    base = m;
+    ring->sq.ring_sz = used; /* what teardown unmaps */
+    ring->int_flags &= (__u8)~IOSTACK_RING_INT_FLAG_APP_MEM;
+  }
+  if (buf) ring->int_flags |= IOSTACK_RING_INT_FLAG_APP_MEM;
+  ring->sq.sqes = (struct io_uring_sqe*)base;
+  ring->sq.ring_ptr = base + sqes_mem;
+  ring->cq.ring_ptr = ring->sq.ring_ptr;
+  p->sq_off.resv2 = (__u64)(uintptr_t)ring->sq.sqes;
+  p->cq_off.resv2 = (__u64)(uintptr_t)ring->sq.ring_ptr;
+  return (long)used;
+}
+
+static void free_user_ring_memory(struct io_uring* ring) {
+  if (!(ring->int_flags & IOSTACK_RING_INT_FLAG_APP_MEM) && ring->sq.ring_sz)
+    munmap(ring->sq.sqes, ring->sq.ring_sz);
 }
 
 int iostack_ring_queue_mmap(int fd, struct io_uring_params* p, struct io_uring* ring) {
@@ -105,19 +188,55 @@ static void close_ring(int fd) {
   errno = saved;
 }
 
-int iostack_ring_queue_init_params(unsigned entries, struct io_uring* ring,
-                                   struct io_uring_params* p) {
+/* __io_uring_queue_init_params: setup, then the rings mapped (or, with
+ * NO_MMAP, found in the memory given). The bytes of `buf` used, or -errno. */
+static long setup_ring(unsigned entries, struct io_uring* ring, struct io_uring_params* p,
+                       void* buf, size_t buf_size) {
+  long used = 0;
+  memset(ring, 0, sizeof(*ring));
+  if (p->flags & DROPIN_SETUP_NO_MMAP) {
+    used = user_ring_memory(entries, p, ring, buf, buf_size);
+    if (used < 0) return used;
+  }
   const int fd = iostack_io_uring_setup(entries, p);
-  if (fd < 0) return fd;
-  const int ret = iostack_ring_queue_mmap(fd, p, ring);
-  if (ret) {
-    close_ring(fd);
-    return ret;
+  if (fd < 0) {
+    if (p->flags & DROPIN_SETUP_NO_MMAP) free_user_ring_memory(ring);
+    return fd;
+  }
+  if (p->flags & DROPIN_SETUP_NO_MMAP) {
+    setup_ring_pointers(p, &ring->sq, &ring->cq);
+    ring->flags = p->flags;
+    ring->ring_fd = fd;
+    ring->enter_ring_fd = fd;
+    /* REGISTERED_FD_ONLY: `fd` is the index of a registered ring. */
+    if (p->flags & DROPIN_SETUP_REGISTERED_FD_ONLY) {
+      ring->ring_fd = -1;
+      ring->int_flags |= IOSTACK_RING_INT_FLAG_REG_RING | IOSTACK_RING_INT_FLAG_REG_REG_RING;
+    }
+  } else {
+    const int ret = iostack_ring_queue_mmap(fd, p, ring);
+    if (ret) {
+      close_ring(fd);
+      return ret;
+    }
   }
   /* SQ slot i always names SQE i: get_sqe hands out SQEs in ring order. */
-  for (unsigned i = 0; i < ring->sq.ring_entries; ++i) ring->sq.array[i] = i;
+  if (!(p->flags & DROPIN_SETUP_NO_SQARRAY))
+    for (unsigned i = 0; i < ring->sq.ring_entries; ++i) ring->sq.array[i] = i;
   ring->features = p->features;
-  return 0;
+  return used;
+}
+
+int iostack_ring_queue_init_params(unsigned entries, struct io_uring* ring,
+                                   struct io_uring_params* p) {
+  const long ret = setup_ring(entries, ring, p, NULL, 0);
+  return ret < 0 ? (int)ret : 0;
+}
+
+int iostack_ring_queue_init_mem(unsigned entries, struct io_uring* ring, struct io_uring_params* p,
+                                void* buf, size_t buf_size) {
+  p->flags |= DROPIN_SETUP_NO_MMAP;
+  return (int)setup_ring(entries, ring, p, buf, buf_size);
 }
 
 int iostack_ring_queue_init(unsigned entries, struct io_uring* ring, unsigned flags) {
@@ -129,8 +248,12 @@ int iostack_ring_queue_init(unsigned entries, struct io_uring* ring, unsigned fl
 
 void iostack_ring_queue_exit(struct io_uring* ring) {
   struct io_uring_sq* sq = &ring->sq;
-  iostack_io_uring_munmap(sq->sqes, sqe_size(ring->flags) * sq->ring_entries);
-  unmap_rings(sq, &ring->cq);
+  if (ring->flags & DROPIN_SETUP_NO_MMAP) {
+    free_user_ring_memory(ring);
+  } else {
+    iostack_io_uring_munmap(sq->sqes, sqe_size(ring->flags) * sq->ring_entries);
+    unmap_rings(sq, &ring->cq);
+  }
   /* Frees the registered slot now rather than when the thread exits. */
   if (ring->int_flags & IOSTACK_RING_INT_FLAG_REG_RING) iostack_ring_unregister_ring_fd(ring);
   if (ring->ring_fd != -1) close_ring(ring->ring_fd);
@@ -156,6 +279,7 @@ int iostack_ring_dontfork(struct io_uring* ring) {
 }
 
 int iostack_ring_register_ring_fd(struct io_uring* ring) {
+  if (ring->int_flags & IOSTACK_RING_INT_FLAG_REG_RING) return -EEXIST;
   struct io_uring_rsrc_update up;
   memset(&up, 0, sizeof(up));
   up.offset = -1U; /* any free slot */

@@ -72,8 +72,9 @@ struct IoRingCtx : core::File {
   IoRingCtx();
 
   // Identity and lifetime.
-  int fd = -1;         // the ring fd (an epoll instance, see ring_fd.cpp)
-  int ready_efd = -1;  // inside the epoll: readable while CQEs may be pending
+  int fd = -1;                   // the ring fd (an epoll instance, see ring_fd.cpp)
+  int ready_efd = -1;            // inside the epoll: readable while CQEs may be pending
+  bool registered_only = false;  // IORING_SETUP_REGISTERED_FD_ONLY: fd is not in the table
   std::atomic<bool> alive{false};
   // Threads freeing a request without uring_lock (req_recycle): teardown
   // waits for them after the last request, because they still touch the

@@ -212,6 +212,10 @@ int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext
 int ring_fd_create(IoRingCtx* ctx);
 // Publishes the ring at ctx->fd; the descriptor table holds its first reference.
 void ring_fd_install(IoRingCtx* ctx);
+// IORING_SETUP_REGISTERED_FD_ONLY: the ring goes into a free registered
+// slot of the calling thread instead of the descriptor table; the slot's
+// index, or -EBUSY (the ring is then gone).
+int ring_fd_register_only(IoRingCtx* ctx);
 // fget() of a ring: a reference to the ring at `fd`, or empty.
 core::FileRef ring_file_get(int fd);
 inline IoRingCtx* ring_of(const core::FileRef& f) { return f.as<IoRingCtx>(); }
@@ -226,6 +230,8 @@ struct RingRegion {
   std::size_t rings_bytes = 0;
   std::size_t sqes_bytes = 0;
   std::atomic<char*>* user_rings = nullptr;  // where a mapping of the rings is noted
+  IoRingCtx* ctx = nullptr;  // the live ring (not a parent's): its buffer rings map too
+  bool user_memory = false;  // IORING_SETUP_NO_MMAP: nothing of the rings to map
 };
 RingRegion ring_region(IoRingCtx* ctx);
 // The region behind ring descriptor `fd` (a parent's ring after fork too):

@@ -86,7 +86,8 @@ struct RingsLayout {
   std::size_t sq_array_offset = 0;  // 64-byte aligned after the CQEs
   std::size_t sq_size = 0;          // the SQE array
 };
-RingsLayout rings_layout(unsigned sq_entries, unsigned cq_entries);
+// IORING_SETUP_NO_SQARRAY: no SQ array (SQ slot i is SQE i).
+RingsLayout rings_layout(unsigned sq_entries, unsigned cq_entries, bool no_sqarray = false);
 
 constexpr std::size_t kPageSize = 4096;
 constexpr std::size_t page_align(std::size_t n) { return (n + kPageSize - 1) & ~(kPageSize - 1); }

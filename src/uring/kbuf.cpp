@@ -6,12 +6,15 @@
 #include "uring/kbuf.hpp"
 
 #include <linux/io_uring.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <climits>
 #include <unordered_map>
+
+#include <sys/uio.h>
 
 #include "core/import_iovec.hpp"
 #include "core/uaccess.hpp"
@@ -150,10 +153,20 @@ std::uint64_t legacy_select(IoKiocb* req, BufferList* bl, std::size_t* len) {
   KBuffer* kb = core::list_entry<KBuffer, &KBuffer::list>(bl->buf_list.first());
   kb->list.del();
   if (*len == 0 || *len > kb->len) *len = kb->len;
+  // The group's last buffer: a bundle stops after this one.
+  if (bl->buf_list.empty()) req->flags |= kReqBlEmpty;
   req->flags |= kReqBufferSelected;
   req->kbuf = kb;
   req->buf_index = kb->bid;
   return kb->addr;
+}
+
+// A ring's own memory (IOU_PBUF_RING_MMAP) goes with its group; the
+// program's mapping of it stays valid until it unmaps it, as pages the
+// kernel allocated live while mapped.
+void free_group(BufferList* bl) {
+  if (bl->mmap_base) munmap(bl->mmap_base, bl->mmap_bytes);
+  delete bl;
 }
 
 void free_list(KbufTable* t, BufferList* bl) {
@@ -232,6 +245,112 @@ void kbuf_recycle(IoKiocb* req, unsigned issue_flags) {
   req->kbuf = nullptr;
   req->buf_index = kb->bgid;
   req->flags &= ~kReqBufferSelected;
+}
+
+namespace {
+
+// io_ring_buffers_peek: buffers from the ring's head into arg->iovs; the
+// last one is cut to what is left of max_len (written back to the ring
+// entry when it is the first: a non-incremental ring's buffer is then used
+// only that far).
+int ring_buffers_peek(IoKiocb* req, BufferList* bl, BufSelArg* arg) {
+  std::uint16_t tail;
+  if (!ring_tail(bl, &tail)) return -ENOBUFS;
+  std::uint16_t head = bl->head;
+  unsigned nr_avail = static_cast<std::uint16_t>(tail - head);
+  if (nr_avail > core::kUioMaxIov) nr_avail = core::kUioMaxIov;
+  if (!nr_avail) return -ENOBUFS;
+  io_uring_buf buf;
+  if (!ring_entry(bl, static_cast<std::uint16_t>(head & bl->mask), &buf)) return -EFAULT;
+  if (arg->max_len) {
+    if (!buf.len) return -ENOBUFS;
+    std::size_t needed = (arg->max_len + buf.len - 1) / buf.len;
+    if (!needed || needed > static_cast<std::size_t>(kBundleMaxIovs)) needed = kBundleMaxIovs;
+    if (nr_avail > needed) nr_avail = static_cast<unsigned>(needed);
+  }
+  int nr_iovs = arg->nr_iovs;
+  if (arg->expand && nr_avail > static_cast<unsigned>(nr_iovs) && arg->max_len)
+    nr_iovs = static_cast<int>(nr_avail);
+  else if (nr_avail < static_cast<unsigned>(nr_iovs))
+    nr_iovs = static_cast<int>(nr_avail);
+  arg->nr_iovs = nr_iovs;
+  if (!arg->max_len) arg->max_len = INT_MAX;
+  req->buf_index = buf.bid;
+  int n = 0;
+  for (;;) {
+    std::uint32_t len = buf.len;
+    if (len > arg->max_len) {
+      len = static_cast<std::uint32_t>(arg->max_len);
+      if (!bl->inc) {
+        arg->partial_map = true;
+        if (n) break;
+        auto* ubuf = reinterpret_cast<io_uring_buf*>(
+            bl->ring_addr + static_cast<std::uint64_t>(head & bl->mask) * kBufSize);
+        (void)core::put_user(len, &ubuf->len);
+      }
+    }
+    arg->iovs[n].iov_base = reinterpret_cast<void*>(buf.addr);
+    arg->iovs[n].iov_len = len;
+    ++n;
+    arg->out_len += len;
+    arg->max_len -= len;
+    if (!arg->max_len) break;
+    ++head;
+    if (n == nr_iovs) break;
+    if (!ring_entry(bl, static_cast<std::uint16_t>(head & bl->mask), &buf)) break;
+  }
+  if (head == tail) req->flags |= kReqBlEmpty;
+  req->flags |= kReqBufferRing;
+  return n;
+}
+
+}  // namespace
+
+int buffers_select(IoKiocb* req, unsigned bgid, BufSelArg* arg, bool commit, unsigned issue_flags) {
+  SubmitLock lock(req->ctx, issue_flags);
+  BufferList* bl = get_list(req->ctx, bgid);
+  if (!bl) return -ENOENT;
+  if (!bl->is_ring) {
+    // io_provided_buffers_select: a legacy group gives one buffer.
+    std::size_t len = commit ? arg->out_len : arg->max_len;
+    const std::uint64_t addr = legacy_select(req, bl, &len);
+    if (!addr) return -ENOBUFS;
+    arg->iovs[0].iov_base = reinterpret_cast<void*>(addr);
+    arg->iovs[0].iov_len = len;
+    arg->nr_iovs = 1;
+    arg->out_len = len;
+    return 1;
+  }
+  const int n = ring_buffers_peek(req, bl, arg);
+  if (n <= 0) return n;
+  req->buf_list = bl;
+  if (commit) {
+    // A send's buffers are its own from here on, even while it waits.
+    if (bl->inc)
+      inc_commit(bl, static_cast<int>(arg->out_len));
+    else
+      bl->head = static_cast<std::uint16_t>(bl->head + n);
+    req->buf_list = nullptr;
+  }
+  return n;
+}
+
+std::uint32_t kbuf_put_bufs(IoKiocb* req, int len, int nbufs, unsigned issue_flags) {
+  if (!buffer_held(req)) return 0;
+  if (!(req->flags & kReqBufferRing)) return kbuf_put(req, len, issue_flags);
+  std::uint32_t cflags =
+      IORING_CQE_F_BUFFER | (std::uint32_t{req->buf_index} << IORING_CQE_BUFFER_SHIFT);
+  SubmitLock lock(req->ctx, issue_flags);
+  if (BufferList* bl = req->buf_list; bl && len >= 0) {
+    if (bl->inc) {
+      if (!inc_commit(bl, len)) cflags |= uapi::kCqeFBufMore;
+    } else {
+      bl->head = static_cast<std::uint16_t>(bl->head + nbufs);
+    }
+  }
+  req->buf_list = nullptr;
+  req->flags &= ~kReqBufferRing;
+  return cflags;
 }
 
 void kbuf_drop(IoKiocb* req, bool locked) {
@@ -343,27 +462,40 @@ int register_pbuf_ring(IoRingCtx* ctx, void* arg) {
   if (core::copy_from_user(&reg, arg, sizeof(reg))) return -EFAULT;
   if (reg.resv[0] || reg.resv[1] || reg.resv[2]) return -EINVAL;
   if (reg.flags & ~(uapi::kPbufRingMmap | uapi::kPbufRingInc)) return -EINVAL;
-  // Rings the kernel allocates for mmap at IORING_OFF_PBUF_RING are not
-  // implemented: only rings in the program's memory.
-  if (reg.flags & uapi::kPbufRingMmap) return -EINVAL;
-  if (!reg.ring_addr) return -EFAULT;
-  if (reg.ring_addr & (static_cast<std::uint64_t>(getpagesize()) - 1)) return -EINVAL;
   if (!reg.ring_entries || (reg.ring_entries & (reg.ring_entries - 1))) return -EINVAL;
   if (reg.ring_entries >= 65536) return -EINVAL;
   BufferList* bl = get_list(ctx, reg.bgid);
   if (bl && (bl->is_ring || !bl->buf_list.empty())) return -EEXIST;
   const std::size_t bytes = std::size_t{reg.ring_entries} * kBufSize;
-  // io_pin_pages: the ring must be there, writable.
-  if (!core::access_ok(reinterpret_cast<void*>(reg.ring_addr), bytes) ||
-      core::fault_in_writeable(reinterpret_cast<void*>(reg.ring_addr), bytes))
-    return -EFAULT;
+  const std::size_t page = static_cast<std::size_t>(getpagesize());
+  std::uint64_t ring_addr = reg.ring_addr;
+  void* own = nullptr;
+  std::size_t own_bytes = 0;
+  if (reg.flags & uapi::kPbufRingMmap) {
+    // io_create_region without a user address: zeroed pages of the
+    // engine's, which the program maps at IORING_OFF_PBUF_RING | bgid << 16
+    // (ring_addr is not looked at).
+    own_bytes = (bytes + page - 1) & ~(page - 1);
+    own = mmap(nullptr, own_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (own == MAP_FAILED) return -ENOMEM;
+    ring_addr = reinterpret_cast<std::uint64_t>(own);
+  } else {
+    if (!reg.ring_addr) return -EFAULT;
+    if (reg.ring_addr & (page - 1)) return -EINVAL;
+    // io_pin_pages: the ring must be there, writable.
+    if (!core::access_ok(reinterpret_cast<void*>(reg.ring_addr), bytes) ||
+        core::fault_in_writeable(reinterpret_cast<void*>(reg.ring_addr), bytes))
+      return -EFAULT;
+  }
   KbufTable* t = table(ctx, true);
   if (!bl) {
     bl = new BufferList;
     t->lists[reg.bgid] = bl;
   }
   bl->bgid = reg.bgid;
-  bl->ring_addr = reg.ring_addr;
+  bl->ring_addr = ring_addr;
+  bl->mmap_base = own;
+  bl->mmap_bytes = own_bytes;
   bl->nr_entries = reg.ring_entries;
   bl->mask = static_cast<std::uint16_t>(reg.ring_entries - 1);
   bl->head = 0;
@@ -380,7 +512,7 @@ int unregister_pbuf_ring(IoRingCtx* ctx, void* arg) {
   if (!bl) return -ENOENT;
   if (!bl->is_ring) return -EINVAL;
   ctx->kbuf->lists.erase(reg.bgid);
-  delete bl;
+  free_group(bl);
   return 0;
 }
 
@@ -397,12 +529,21 @@ int register_pbuf_status(IoRingCtx* ctx, void* arg) {
   return 0;
 }
 
+int pbuf_mmap_region(IoRingCtx* ctx, unsigned bgid, char** base, std::size_t* bytes) {
+  core::LockGuard lock(ctx->uring_lock);
+  BufferList* bl = get_list(ctx, bgid);
+  if (!bl || !bl->is_ring || !bl->mmap_base) return -EINVAL;
+  *base = static_cast<char*>(bl->mmap_base);
+  *bytes = bl->mmap_bytes;
+  return 0;
+}
+
 void destroy_buffers(IoRingCtx* ctx) {
   KbufTable* t = ctx->kbuf;
   if (!t) return;
   for (auto& [bgid, bl] : t->lists) {
     free_list(t, bl);
-    delete bl;
+    free_group(bl);
   }
   while (!t->cache.empty()) {
     core::ListHead* n = t->cache.first();

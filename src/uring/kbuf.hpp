@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+struct iovec;
+
 namespace iostack::uring {
 
 struct IoRingCtx;
@@ -27,10 +29,33 @@ void kbuf_recycle(IoKiocb* req, unsigned issue_flags);
 // legacy buffer is consumed, a ring buffer not committed stays available.
 void kbuf_drop(IoKiocb* req, bool locked);
 
+// struct buf_sel_arg (io_uring/kbuf.h): what a bundle maps. `iovs` holds
+// room for `nr_iovs` entries, or for kBundleMaxIovs when the peek may
+// expand (KBUF_MODE_EXPAND); `max_len` 0 means no limit.
+constexpr int kBundleMaxIovs = 256;  // PEEK_MAX_IMPORT
+struct BufSelArg {
+  struct iovec* iovs = nullptr;
+  int nr_iovs = 1;
+  bool expand = false;
+  std::size_t max_len = 0;
+  std::size_t out_len = 0;
+  bool partial_map = false;
+};
+// io_buffers_select (`commit`: a send consumes them at once) and
+// io_buffers_peek (a receive commits at completion): the number of buffers
+// mapped into arg->iovs, or -ENOENT (no group) / -ENOBUFS (empty). Sets
+// kReqBlEmpty when the ring had no more buffers than were mapped.
+int buffers_select(IoKiocb* req, unsigned bgid, BufSelArg* arg, bool commit, unsigned issue_flags);
+// io_put_kbufs: a bundle moved `len` bytes through `nbufs` buffers.
+std::uint32_t kbuf_put_bufs(IoKiocb* req, int len, int nbufs, unsigned issue_flags);
+
 // io_uring_register opcodes, uring_lock held.
 int register_pbuf_ring(IoRingCtx* ctx, void* arg);
 int unregister_pbuf_ring(IoRingCtx* ctx, void* arg);
 int register_pbuf_status(IoRingCtx* ctx, void* arg);
+// io_pbuf_get_region: the memory of buffer ring `bgid` when the engine
+// allocated it (IOU_PBUF_RING_MMAP), for the program's mmap; -EINVAL else.
+int pbuf_mmap_region(IoRingCtx* ctx, unsigned bgid, char** base, std::size_t* bytes);
 // Frees every group at ring teardown.
 void destroy_buffers(IoRingCtx* ctx);
 

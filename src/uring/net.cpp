@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -88,6 +89,45 @@ int recv_inq(SrMsgData& sr, int fd, int ret, std::size_t len) {
     if (::poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLRDHUP)) inq = 1;
   }
   return inq;
+}
+
+// sr.flags bits of the kernel's own, above the program's IORING_RECVSEND_*.
+constexpr unsigned kRecvRetry = 1u << 15;       // IORING_RECV_RETRY
+constexpr unsigned kRecvPartialMap = 1u << 14;  // IORING_RECV_PARTIAL_MAP
+constexpr unsigned kRecvMshotCap = 1u << 13;    // IORING_RECV_MSHOT_CAP
+constexpr unsigned kRecvMshotLim = 1u << 12;    // IORING_RECV_MSHOT_LIM
+constexpr unsigned kRecvMshotDone = 1u << 11;   // IORING_RECV_MSHOT_DONE
+constexpr unsigned kRecvNoRetry = kRecvPartialMap | kRecvMshotCap | kRecvMshotDone;
+
+// IORING_RECV_MSHOT_LIM: counts `ret` against the multishot's total; true
+// when that is reached (the multishot ends with this CQE).
+bool mshot_limit_reached(SrMsgData& sr, int ret) {
+  if (ret <= 0 || !(sr.flags & kRecvMshotLim)) return false;
+  sr.mshot_total_len -= std::min(static_cast<std::uint32_t>(ret), sr.mshot_total_len);
+  if (sr.mshot_total_len) return false;
+  sr.flags |= kRecvMshotDone;
+  return true;
+}
+constexpr std::uint32_t kCqeFMask = IORING_CQE_F_SOCK_NONEMPTY | IORING_CQE_F_MORE;
+
+// The iovecs a bundle maps for one transfer: per thread, so a bundle
+// allocates nothing unless a send must wait holding its buffers.
+thread_local struct iovec t_bundle_iovs[kBundleMaxIovs];
+
+// io_bundle_nbufs: how many of the `nr` mapped buffers (`mapped` bytes)
+// a transfer of `ret` bytes used.
+int bundle_nbufs(const struct iovec* iov, int nr, int ret, std::size_t mapped) {
+  if (ret <= 0) return 0;
+  if (nr == 1) return 1;
+  if (static_cast<std::size_t>(ret) == mapped) return nr;
+  int n = 0;
+  do {
+    const int this_len =
+        iov[n].iov_len < static_cast<std::size_t>(ret) ? static_cast<int>(iov[n].iov_len) : ret;
+    ++n;
+    ret -= this_len;
+  } while (ret && n < nr);
+  return n;
 }
 
 // POLL_FIRST: the first issue only arms the poll.
@@ -191,6 +231,7 @@ void net_cleanup(IoKiocb* req) {
     case IORING_OP_SENDMSG:
     case IORING_OP_RECVMSG:
     case IORING_OP_SENDMSG_ZC:
+    case IORING_OP_SEND:  // a waiting bundle's buffers
       free_iov(req->sr);
       break;
     default:
@@ -410,6 +451,12 @@ int sr_prep_common(IoKiocb* req, const io_uring_sqe* sqe, bool send) {
   sr.msg_flags = static_cast<int>(sqe->msg_flags);
   sr.buf_group = req->buf_index;
   sr.zc_report = false;
+  sr.inq = -1;
+  sr.vec_nr = 0;
+  sr.nr_saved = 0;
+  sr.bundle_cflags = 0;
+  sr.mshot_len = 0;
+  sr.mshot_total_len = 0;
   std::memset(&sr.msg, 0, sizeof(sr.msg));
   if (send) sr.msg_flags |= MSG_NOSIGNAL;
   if (sr.msg_flags & MSG_DONTWAIT) req->flags |= kReqNowait;
@@ -440,8 +487,14 @@ int sendmsg_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   SrMsgData& sr = req->sr;
   if (req->opcode != IORING_OP_SEND && (sqe->addr2 || sqe->file_index)) return -EINVAL;
   if (sr.flags & ~(uapi::kRecvsendPollFirst | uapi::kRecvsendBundle)) return -EINVAL;
-  // Bundles (several provided buffers per send) are not implemented.
-  if (sr.flags & uapi::kRecvsendBundle) return -EINVAL;
+  if (sr.flags & uapi::kRecvsendBundle) {
+    // A bundle sends from several ring buffers at once, all of them.
+    // Without IOSQE_BUFFER_SELECT it sends the program's buffer: 6.18
+    // then posts that with F_MORE and never completes the request; iostack
+    // completes it with that result.
+    if (req->opcode == IORING_OP_SENDMSG) return -EINVAL;
+    sr.msg_flags |= MSG_WAITALL;
+  }
   if (req->opcode == IORING_OP_SEND) return send_setup(req, sqe);
   const int ret = copy_msghdr(req, true);
   if (sr.iov_alloc) req->flags |= kReqCleanup;
@@ -480,6 +533,61 @@ int send_zc_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 
 namespace {
 
+// A bundle send that must wait keeps the buffers it took (they are
+// committed): the iovecs left move from the per-thread array to the request.
+bool save_bundle_iovs(SrMsgData& sr) {
+  if (sr.nr_saved || sr.msg.msg_iovlen <= 1) return true;
+  const std::size_t n = sr.msg.msg_iovlen;
+  auto* v = static_cast<struct iovec*>(std::malloc(n * sizeof(struct iovec)));
+  if (!v) return false;
+  std::memcpy(v, sr.msg.msg_iov, n * sizeof(struct iovec));
+  sr.iov_alloc = v;
+  sr.msg.msg_iov = v;
+  sr.nr_saved = static_cast<int>(n);
+  return true;
+}
+
+// Maps the send's buffer(s): one selected buffer, a bundle's ring buffers
+// (io_send_select_buffer), or the program's buffer. 0 or -errno.
+int send_map(IoKiocb* req, unsigned issue_flags) {
+  SrMsgData& sr = req->sr;
+  const bool bundle = sr.flags & uapi::kRecvsendBundle;
+  if (bundle && sr.nr_saved) return 0;  // sr.msg still holds what is left
+  int nr = 1;
+  if (req->flags & kReqBufferSelect && !buffer_held(req)) {
+    if (bundle) {
+      BufSelArg arg;
+      arg.iovs = t_bundle_iovs;
+      arg.nr_iovs = sr.vec_nr ? sr.vec_nr : 1;
+      arg.expand = true;
+      arg.max_len = sr.len ? sr.len : INT_MAX;
+      nr = buffers_select(req, sr.buf_group, &arg, true, issue_flags);
+      if (nr < 0) return nr;
+      if (arg.nr_iovs > (sr.vec_nr ? sr.vec_nr : 1)) sr.vec_nr = nr;  // the array grown
+      sr.len = static_cast<std::uint32_t>(arg.out_len);
+      sr.buf = reinterpret_cast<std::uint64_t>(t_bundle_iovs[0].iov_base);
+    } else {
+      std::size_t len = sr.len;
+      const std::uint64_t b = buffer_select(req, &len, issue_flags);
+      if (!b) return -ENOBUFS;
+      sr.buf = b;
+      sr.len = static_cast<std::uint32_t>(len);
+    }
+  }
+  if (nr > 1) {
+    sr.msg.msg_iov = t_bundle_iovs;
+    sr.msg.msg_iovlen = static_cast<std::size_t>(nr);
+  } else {
+    sr.fast_iov.iov_base = reinterpret_cast<void*>(sr.buf);
+    sr.fast_iov.iov_len = sr.len;
+    sr.msg.msg_iov = &sr.fast_iov;
+    sr.msg.msg_iovlen = 1;
+  }
+  sr.msg.msg_control = nullptr;
+  sr.msg.msg_controllen = 0;
+  return 0;
+}
+
 // The send itself; the result as io_send/io_sendmsg/io_send_zc compute it,
 // or -EAGAIN to wait for POLLOUT.
 int do_send(IoKiocb* req, unsigned issue_flags, bool zc) {
@@ -489,57 +597,70 @@ int do_send(IoKiocb* req, unsigned issue_flags, bool zc) {
   const bool nonblock = issue_flags & kIssueNonblock;
   if (nonblock) flags |= MSG_DONTWAIT;
   const bool vectored = req->opcode == IORING_OP_SENDMSG || req->opcode == IORING_OP_SENDMSG_ZC;
-  if (!vectored) {
-    if (zc && (sr.flags & uapi::kRecvsendFixedBuf) && !sr.done_io) {
-      const int ret = fixed_buf_check(req->ctx, req->buf_index, sr.buf, sr.len,
-                                      issue_flags & kIssueLocked, &req->buf_node);
-      if (ret) return finish(req, ret, 0);
-    } else if (zc && !sr.done_io) {
-      if (!core::access_ok(reinterpret_cast<void*>(sr.buf), sr.len)) return finish(req, -EFAULT, 0);
-    }
-    if (req->flags & kReqBufferSelect && !buffer_held(req)) {
-      std::size_t len = sr.len;
-      const std::uint64_t b = buffer_select(req, &len, issue_flags);
-      if (!b) return finish(req, -ENOBUFS, 0);
-      sr.buf = b;
-      sr.len = static_cast<std::uint32_t>(len);
-    }
-    sr.fast_iov.iov_base = reinterpret_cast<void*>(sr.buf);
-    sr.fast_iov.iov_len = sr.len;
-    sr.msg.msg_iov = &sr.fast_iov;
-    sr.msg.msg_iovlen = 1;
-    sr.msg.msg_control = nullptr;
-    sr.msg.msg_controllen = 0;
-  }
-  const std::size_t want = msg_bytes(&sr.msg);
-  const int min_ret = (flags & MSG_WAITALL) ? static_cast<int>(want) : 0;
-  ssize_t n = sendmsg(req->os_fd, &sr.msg, flags);
-  int ret = n < 0 ? -errno : static_cast<int>(n);
-  if (ret < min_ret) {
-    if (ret == -EAGAIN && nonblock) return -EAGAIN;
-    if (ret > 0 && net_retry(sr, req->os_fd, flags)) {
-      if (!vectored) {
-        sr.buf += static_cast<std::uint64_t>(ret);
-        sr.len -= static_cast<std::uint32_t>(ret);
-      } else {
-        advance_msg(&sr.msg, static_cast<std::size_t>(ret));
-        sr.msg.msg_control = nullptr;
-        sr.msg.msg_controllen = 0;
+  const bool bundle = (sr.flags & uapi::kRecvsendBundle) && (req->flags & kReqBufferSelect);
+  for (;;) {
+    if (!vectored) {
+      if (zc && (sr.flags & uapi::kRecvsendFixedBuf) && !sr.done_io) {
+        const int ret = fixed_buf_check(req->ctx, req->buf_index, sr.buf, sr.len,
+                                        issue_flags & kIssueLocked, &req->buf_node);
+        if (ret) return finish(req, ret, 0);
+      } else if (zc && !sr.done_io) {
+        if (!core::access_ok(reinterpret_cast<void*>(sr.buf), sr.len))
+          return finish(req, -EFAULT, 0);
       }
-      sr.done_io += ret;
-      req->flags |= kReqPartialIo;
-      return -EAGAIN;
+      if (const int ret = send_map(req, issue_flags)) return finish(req, ret, 0);
     }
-    req_set_fail(req);
+    // A bundle needs all of what it mapped, as MSG_WAITALL does.
+    const std::size_t want = msg_bytes(&sr.msg);
+    const int min_ret = (flags & MSG_WAITALL) ? static_cast<int>(want) : 0;
+    ssize_t n = sendmsg(req->os_fd, &sr.msg, flags);
+    int ret = n < 0 ? -errno : static_cast<int>(n);
+    if (ret < min_ret) {
+      if (ret == -EAGAIN && nonblock) {
+        if (bundle && !save_bundle_iovs(sr)) return finish(req, -ENOMEM, 0);
+        return -EAGAIN;
+      }
+      if (ret > 0 && net_retry(sr, req->os_fd, flags)) {
+        if (!vectored && sr.msg.msg_iov == &sr.fast_iov) {
+          sr.buf += static_cast<std::uint64_t>(ret);
+          sr.len -= static_cast<std::uint32_t>(ret);
+        } else {
+          advance_msg(&sr.msg, static_cast<std::size_t>(ret));
+          sr.msg.msg_control = nullptr;
+          sr.msg.msg_controllen = 0;
+          if (bundle && !save_bundle_iovs(sr)) return finish(req, -ENOMEM, 0);
+        }
+        sr.done_io += ret;
+        req->flags |= kReqPartialIo;
+        return -EAGAIN;
+      }
+      req_set_fail(req);
+    }
+    if (ret >= 0)
+      ret += sr.done_io;
+    else if (sr.done_io)
+      ret = sr.done_io;
+    if (!bundle) {
+      std::uint32_t cflags = kbuf_put(req, ret, issue_flags);
+      if (zc) cflags |= IORING_CQE_F_MORE;
+      req_set_res(req, ret, cflags);
+      return kIouOk;
+    }
+    // io_send_finish: while the ring has more, each batch posts a CQE with
+    // F_MORE and the next batch goes out.
+    const std::uint32_t cflags = kbuf_put_bufs(req, ret, 0, issue_flags);
+    free_iov(sr);
+    sr.nr_saved = 0;
+    if (ret > 0 && !(req->flags & kReqBlEmpty) &&
+        post_req_cqe(req, ret, cflags | IORING_CQE_F_MORE, issue_flags)) {
+      req->flags &= ~(kReqBlEmpty | kReqPartialIo);
+      sr.done_io = 0;
+      sr.len = 0;
+      continue;
+    }
+    req_set_res(req, ret, cflags);
+    return kIouOk;
   }
-  if (ret >= 0)
-    ret += sr.done_io;
-  else if (sr.done_io)
-    ret = sr.done_io;
-  std::uint32_t cflags = kbuf_put(req, ret, issue_flags);
-  if (zc) cflags |= IORING_CQE_F_MORE;
-  req_set_res(req, ret, cflags);
-  return kIouOk;
 }
 
 }  // namespace
@@ -567,16 +688,27 @@ int send_zc_issue(IoKiocb* req, unsigned issue_flags) {
 int recvmsg_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   sr_prep_common(req, sqe, false);
   SrMsgData& sr = req->sr;
-  if (sqe->file_index || sqe->addr2) return -EINVAL;
+  if (sqe->addr2) return -EINVAL;
   if (sr.flags & ~(uapi::kRecvsendPollFirst | uapi::kRecvMultishot | uapi::kRecvsendBundle))
     return -EINVAL;
+  const std::uint32_t optlen = sqe->file_index;  // sqe->optlen in 6.18's uapi
   if (sr.flags & uapi::kRecvMultishot) {
     if (!(req->flags & kReqBufferSelect)) return -EINVAL;
     if (sr.msg_flags & MSG_WAITALL) return -EINVAL;
-    if (req->opcode == IORING_OP_RECV && sr.len) return -EINVAL;
+    if (req->opcode == IORING_OP_RECV) {
+      // Each receive takes at most len bytes; optlen ends the multishot once
+      // that many came.
+      sr.mshot_len = sr.len;
+      sr.mshot_total_len = optlen;
+      if (optlen) sr.flags |= kRecvMshotLim;
+    } else if (optlen) {
+      return -EINVAL;
+    }
     req->flags |= kReqApollMultishot;
+  } else if (optlen) {
+    return -EINVAL;
   }
-  if (sr.flags & uapi::kRecvsendBundle) return -EINVAL;  // bundles: not implemented
+  if ((sr.flags & uapi::kRecvsendBundle) && req->opcode == IORING_OP_RECVMSG) return -EINVAL;
   if (req->opcode == IORING_OP_RECV) {
     if (!(req->flags & kReqBufferSelect)) {
       const long len = core::import_ubuf(reinterpret_cast<void*>(sr.buf), sr.len, &sr.fast_iov);
@@ -662,6 +794,114 @@ int recvmsg_writeback(IoKiocb* req, const struct msghdr* m) {
   if (core::put_user(m->msg_flags, &um->msg_flags)) return -EFAULT;
   if (core::put_user(m->msg_controllen, &um->msg_controllen)) return -EFAULT;
   return 0;
+}
+
+// io_recv with IORING_RECVSEND_BUNDLE and provided buffers: one receive
+// into as many buffers as the data needs (the socket's backlog, or the
+// request's length, caps how many are mapped); a receive that filled all
+// it mapped while more is queued goes on into the next buffers, and the
+// CQE names the first buffer and counts every byte.
+int do_recv_bundle(IoKiocb* req, unsigned issue_flags) {
+  SrMsgData& sr = req->sr;
+  if (poll_first_pending(req, sr.flags)) return -EAGAIN;
+  const bool nonblock = issue_flags & kIssueNonblock;
+  int flags = sr.msg_flags;
+  if (nonblock) flags |= MSG_DONTWAIT;
+  struct iovec* iovs = t_bundle_iovs;
+  for (;;) {
+    // io_recv_buf_select
+    BufSelArg arg;
+    arg.iovs = iovs;
+    arg.nr_iovs = sr.vec_nr ? sr.vec_nr : 1;
+    arg.expand = true;
+    if (sr.len)
+      arg.max_len = sr.len;
+    else if (sr.inq > 1)
+      arg.max_len = static_cast<std::size_t>(sr.inq);
+    if ((sr.flags & kRecvMshotLim) && sr.mshot_total_len &&
+        (!arg.max_len || arg.max_len > sr.mshot_total_len))
+      arg.max_len = sr.mshot_total_len;
+    const int nr = buffers_select(req, sr.buf_group, &arg, false, issue_flags);
+    int ret;
+    if (nr < 0) {
+      sr.inq = -1;
+      ret = nr;
+      req_set_fail(req);
+    } else {
+      if (arg.nr_iovs > (sr.vec_nr ? sr.vec_nr : 1)) sr.vec_nr = nr;  // the array grown
+      if (arg.partial_map) sr.flags |= kRecvPartialMap;
+      int min_ret = 0;
+      if (flags & MSG_WAITALL) min_ret = static_cast<int>(arg.out_len);
+      struct msghdr rm {};
+      rm.msg_iov = iovs;
+      rm.msg_iovlen = static_cast<std::size_t>(nr);
+      const ssize_t n = recvmsg(req->os_fd, &rm, flags);
+      ret = n < 0 ? -errno : static_cast<int>(n);
+      sr.inq = ret >= 0 ? recv_inq(sr, req->os_fd, ret, arg.out_len) : -1;
+      if (ret < min_ret) {
+        if (ret == -EAGAIN && nonblock) {
+          kbuf_recycle(req, issue_flags);
+          return -EAGAIN;
+        }
+        if (ret > 0 && net_retry(sr, req->os_fd, flags)) {
+          // io_net_kbuf_recyle: what was filled is consumed.
+          (void)kbuf_put_bufs(req, ret, bundle_nbufs(iovs, nr, ret, arg.out_len), issue_flags);
+          sr.done_io += ret;
+          req->flags |= kReqPartialIo;
+          return -EAGAIN;
+        }
+        req_set_fail(req);
+      } else if ((flags & MSG_WAITALL) && (rm.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        req_set_fail(req);
+      }
+    }
+    bool mshot_finished = ret <= 0;
+    const int this_ret = ret;
+    if (ret > 0)
+      ret += sr.done_io;
+    else if (sr.done_io)
+      ret = sr.done_io;
+    else
+      kbuf_recycle(req, issue_flags);
+    // io_recv_finish
+    std::uint32_t cflags = sr.inq > 0 ? IORING_CQE_F_SOCK_NONEMPTY : 0;
+    if (mshot_limit_reached(sr, ret)) mshot_finished = true;
+    const int nbufs = nr > 0 ? bundle_nbufs(iovs, nr, this_ret, arg.out_len) : 0;
+    cflags |= kbuf_put_bufs(req, this_ret, nbufs, issue_flags);
+    if (sr.flags & kRecvRetry) cflags = sr.bundle_cflags | (cflags & kCqeFMask);
+    if (sr.mshot_len && ret > 0 && static_cast<std::uint32_t>(ret) >= sr.mshot_len)
+      sr.flags |= kRecvMshotCap;
+    if (!(req->flags & kReqBlEmpty)) {
+      // All it mapped was filled and more is queued: on into the next buffers.
+      if (!(sr.flags & kRecvNoRetry) && sr.inq > 1 && this_ret > 0 &&
+          static_cast<std::size_t>(this_ret) == arg.out_len) {
+        sr.bundle_cflags = cflags & ~kCqeFMask;
+        sr.len = static_cast<std::uint32_t>(sr.inq);
+        sr.done_io += this_ret;
+        sr.flags |= kRecvRetry;
+        continue;
+      }
+      if ((req->flags & kReqApollMultishot) && !mshot_finished &&
+          post_req_cqe(req, ret, cflags | IORING_CQE_F_MORE, issue_flags)) {
+        // io_mshot_prep_retry
+        req->flags &= ~(kReqBlEmpty | kReqPartialIo);
+        sr.done_io = 0;
+        sr.flags &= ~(kRecvRetry | kRecvPartialMap);
+        sr.len = sr.mshot_len;
+        req->buf_index = sr.buf_group;
+        if ((cflags & IORING_CQE_F_SOCK_NONEMPTY) || sr.inq < 0) {
+          if (sr.nr_multishot_loops++ < kMultishotMaxRetry && !(sr.flags & kRecvMshotCap)) continue;
+          sr.nr_multishot_loops = 0;
+          sr.flags &= ~kRecvMshotCap;
+          tw_add(req, tw_req_submit);
+          return kIouIssueSkipComplete;
+        }
+        return -EAGAIN;
+      }
+    }
+    req_set_res(req, ret, cflags);
+    return kIouOk;
+  }
 }
 
 // io_recv / io_recvmsg
@@ -754,12 +994,13 @@ int do_recv(IoKiocb* req, unsigned issue_flags) {
     const int inq =
         (req->flags & kReqApollMultishot) && msg ? -1 : recv_inq(sr, req->os_fd, ret, len);
     if (inq > 0) cflags |= IORING_CQE_F_SOCK_NONEMPTY;
+    if (mshot_limit_reached(sr, ret)) mshot_finished = true;
     cflags |= kbuf_put(req, ret, issue_flags);
     // With the CQ ring full the multishot receive ends with this result.
     if ((req->flags & kReqApollMultishot) && !mshot_finished &&
         post_req_cqe(req, ret, cflags | IORING_CQE_F_MORE, issue_flags)) {
       sr.done_io = 0;
-      sr.len = 0;
+      sr.len = sr.mshot_len;
       req->buf_index = sr.buf_group;
       req->flags &= ~kReqPartialIo;
       if ((cflags & IORING_CQE_F_SOCK_NONEMPTY) || inq < 0) {
@@ -778,6 +1019,10 @@ int do_recv(IoKiocb* req, unsigned issue_flags) {
 
 }  // namespace
 
-int recv_issue(IoKiocb* req, unsigned issue_flags) { return do_recv(req, issue_flags); }
+int recv_issue(IoKiocb* req, unsigned issue_flags) {
+  if ((req->sr.flags & uapi::kRecvsendBundle) && (req->flags & kReqBufferSelect))
+    return do_recv_bundle(req, issue_flags);
+  return do_recv(req, issue_flags);
+}
 
 }  // namespace iostack::uring

@@ -35,6 +35,10 @@ struct BufferList {
   std::uint16_t bgid = 0;
   bool is_ring = false;
   bool inc = false;  // IOU_PBUF_RING_INC: buffers consumed piecewise
+  // IOU_PBUF_RING_MMAP: the ring is memory the engine allocated (shared, so
+  // the program's mapping at IORING_OFF_PBUF_RING sees the same pages).
+  void* mmap_base = nullptr;
+  std::size_t mmap_bytes = 0;
 };
 
 // struct io_sr_msg + struct io_async_msghdr (io_uring/net.c, net.h):
@@ -60,6 +64,13 @@ struct SrMsgData {
   int mshot_namelen;       // RECVMSG: msg_namelen as given
   struct sockaddr_storage addr;
   bool zc_report;  // SEND_ZC: IORING_SEND_ZC_REPORT_USAGE
+  // Bundles (IORING_RECVSEND_BUNDLE):
+  int inq;                        // the last receive's msg_inq (-1: not known)
+  int vec_nr;                     // iovecs a peek may fill without growing (0: one)
+  int nr_saved;                   // SEND: mapped buffers kept in iov_alloc while it waits
+  std::uint32_t bundle_cflags;    // RECV: the first part's CQE flags (IORING_RECV_RETRY)
+  std::uint32_t mshot_len;        // multishot RECV: the cap of each receive (sqe->len)
+  std::uint32_t mshot_total_len;  // and of all of them (sqe->optlen), 0: none
 };
 
 // struct io_accept (io_uring/net.c)

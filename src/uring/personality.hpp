@@ -22,6 +22,16 @@ struct Creds {
 
 // The calling thread's credentials.
 std::shared_ptr<const Creds> current_creds();
+// The same, for a request going to another thread (IORING_FEAT_CUR_PERSONALITY:
+// io_prep_async_work takes the submitter's credentials): a per-thread copy
+// reused while the thread's credentials stay what they were, so a punt
+// allocates nothing in steady state.
+std::shared_ptr<const Creds> current_creds_cached();
+// Whether the calling thread runs under `c` already (an override would
+// change nothing). An engine thread (an io-wq worker) changes its
+// credentials only through overrides, which it undoes, or with the whole
+// process: its own are read once and compared from then on.
+bool creds_are_current(const Creds& c, bool engine_thread);
 
 // override_creds/revert_creds for one thread: switches the thread's
 // filesystem ids and groups to `c` for the scope (raw per-thread system

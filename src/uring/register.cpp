@@ -209,6 +209,8 @@ int ring_register(int fd, unsigned opcode, void* arg, unsigned nr_args) {
     ret = -EACCES;
   } else if (opcode == IORING_REGISTER_SYNC_CANCEL) {
     ret = arg && nr_args == 1 ? sync_cancel(ctx, arg) : -EINVAL;
+  } else if (opcode == uapi::kRegisterCloneBuffers) {
+    ret = arg && nr_args == 1 ? register_clone_buffers(ctx, arg) : -EINVAL;
   } else {
     core::LockGuard lock(ctx->uring_lock);
     ret = do_register(ctx, opcode, arg, nr_args);

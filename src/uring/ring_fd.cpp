@@ -21,6 +21,7 @@
 #include "core/process.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
+#include "uring/kbuf.hpp"
 
 namespace iostack::uring {
 
@@ -31,6 +32,8 @@ core::FdTable& files() { return core::Process::current().files(); }
 void ring_release(core::File* f) {
   auto* ctx = static_cast<IoRingCtx*>(f);
   ring_destroy(ctx);
+  // A ring that never had a descriptor in the table closes its own.
+  if (ctx->registered_only && ctx->fd >= 0) close(ctx->fd);
   delete ctx;
 }
 
@@ -46,7 +49,7 @@ struct InheritedRing : core::File {
 
 void inherited_release(core::File* f) {
   auto* r = static_cast<InheritedRing*>(f);
-  munmap(r->region.base, r->region.rings_bytes + r->region.sqes_bytes);
+  if (r->region.base) munmap(r->region.base, r->region.rings_bytes + r->region.sqes_bytes);
   if (r->ready_efd >= 0) close(r->ready_efd);
   delete r;
 }
@@ -69,6 +72,7 @@ core::File* ring_fork_child(core::File* f) {
   auto* r = new InheritedRing;
   r->region = ring_region(ctx);
   r->region.user_rings = nullptr;  // the child's ring object is not this one
+  r->region.ctx = nullptr;
   r->ready_efd = ctx->ready_efd;
   return r;
 }
@@ -140,6 +144,23 @@ void ring_fd_install(IoRingCtx* ctx) {
   files().install(ctx->fd, ctx);
 }
 
+int ring_fd_register_only(IoRingCtx* ctx) {
+  // Kept out of the program's descriptor numbers: the kernel uses none.
+  const int high = core::move_high(ctx->fd);
+  if (high >= 0) ctx->fd = high;
+  ctx->registered_only = true;
+  ctx->alive.store(true, std::memory_order_release);
+  core::FileRef ref(ctx);  // the ring's first reference
+  auto& slots = t_registered.get();
+  for (unsigned i = 0; i < kRingFdRegMax; ++i) {
+    if (!slots[i]) {
+      slots[i] = std::move(ref);
+      return static_cast<int>(i);
+    }
+  }
+  return -EBUSY;  // `ref` goes, and the ring with it
+}
+
 core::FileRef ring_file_get(int fd) {
   core::FileRef f = files().get(fd);
   if (!f.is(&kRingFops)) return {};
@@ -160,7 +181,17 @@ bool ring_fd_verify(IoRingCtx* ctx, int fd) {
 }
 
 RingRegion ring_region(IoRingCtx* ctx) {
-  return {static_cast<char*>(ctx->region), ctx->rings_bytes, ctx->sqes_bytes, &ctx->user_rings};
+  RingRegion r;
+  r.ctx = ctx;
+  if (!ctx->region) {
+    r.user_memory = true;
+    return r;
+  }
+  r.base = static_cast<char*>(ctx->region);
+  r.rings_bytes = ctx->rings_bytes;
+  r.sqes_bytes = ctx->sqes_bytes;
+  r.user_rings = &ctx->user_rings;
+  return r;
 }
 
 int ring_region_of(int fd, RingRegion* out) {
@@ -181,25 +212,52 @@ void* ring_region_map(const RingRegion& region, void* addr, std::size_t len, int
   auto err = [](int e) { return reinterpret_cast<void*>(static_cast<long>(e)); };
   char* src;
   std::size_t size;
-  switch (static_cast<unsigned long long>(offset) & IORING_OFF_MMAP_MASK) {
+  const auto off = static_cast<unsigned long long>(offset);
+  // io_uring_get_unmapped_area answers -ENOMEM for what it cannot map: the
+  // rings in the program's own memory (NO_MMAP), a buffer ring the program
+  // gave or that does not exist.
+  switch (off & IORING_OFF_MMAP_MASK) {
     case IORING_OFF_SQ_RING:
     case IORING_OFF_CQ_RING:
+      if (region.user_memory) return err(-ENOMEM);
       src = region.base;
       size = region.rings_bytes;
       break;
     case IORING_OFF_SQES:
+      if (region.user_memory) return err(-ENOMEM);
       src = region.base + region.rings_bytes;
       size = region.sqes_bytes;
       break;
+    case uapi::kOffPbufRing: {
+      const unsigned bgid =
+          static_cast<unsigned>((off & ~IORING_OFF_MMAP_MASK) >> uapi::kOffPbufShift);
+      if (!region.ctx || pbuf_mmap_region(region.ctx, bgid, &src, &size)) return err(-ENOMEM);
+      break;
+    }
     default:
       return err(-EINVAL);
   }
-  if (len > size) return err(-EINVAL);
-  // A zero old size makes mremap map the same shared pages once more.
-  void* p = (flags & MAP_FIXED) ? mremap(src, 0, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr)
-                                : mremap(src, 0, len, MREMAP_MAYMOVE);
-  if (p == MAP_FAILED) return err(-errno);
-  if (prot != (PROT_READ | PROT_WRITE) && mprotect(p, len, prot) != 0) {
+  // A mapping longer than the region is the kernel's too: io_region_mmap
+  // inserts the region's pages and leaves the rest of it empty (here an
+  // inaccessible reservation the region is moved into).
+  void* p;
+  if (len > size) {
+    void* area = mmap((flags & MAP_FIXED) ? addr : nullptr, len, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (flags & MAP_FIXED), -1, 0);
+    if (area == MAP_FAILED) return err(-errno);
+    p = mremap(src, 0, size, MREMAP_MAYMOVE | MREMAP_FIXED, area);
+    if (p == MAP_FAILED) {
+      const int e = -errno;
+      munmap(area, len);
+      return err(e);
+    }
+  } else {
+    // A zero old size makes mremap map the same shared pages once more.
+    p = (flags & MAP_FIXED) ? mremap(src, 0, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr)
+                            : mremap(src, 0, len, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) return err(-errno);
+  }
+  if (prot != (PROT_READ | PROT_WRITE) && mprotect(p, len < size ? len : size, prot) != 0) {
     const int e = -errno;
     munmap(p, len);
     return err(e);

@@ -59,6 +59,9 @@ int unregister_buffers(IoRingCtx* ctx);
 int register_rsrc(IoRingCtx* ctx, void* arg, unsigned size, bool files);
 // IORING_REGISTER_FILES_UPDATE2 / BUFFERS_UPDATE: struct io_uring_rsrc_update2.
 int register_rsrc_update(IoRingCtx* ctx, void* arg, unsigned size, bool files);
+// IORING_REGISTER_CLONE_BUFFERS (clone_buffers.cpp): struct
+// io_uring_clone_buffers; takes the two rings' uring_locks itself.
+int register_clone_buffers(IoRingCtx* ctx, void* arg);
 // At ring teardown: nobody reads the CQ any more, tags post nothing.
 void rsrc_drop_tags(IoRingCtx* ctx);
 

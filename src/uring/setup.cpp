@@ -31,19 +31,21 @@ constexpr unsigned kMaxCqEntries = 2 * kMaxEntries;
 
 // The setup flags this engine implements; any other is -EINVAL, as a kernel
 // that predates it would answer.
-constexpr unsigned kSetupFlags = IORING_SETUP_IOPOLL | IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF |
-                                 IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_ATTACH_WQ |
-                                 IORING_SETUP_R_DISABLED | IORING_SETUP_SUBMIT_ALL |
-                                 IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
-                                 IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+constexpr unsigned kSetupFlags =
+    IORING_SETUP_IOPOLL | IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF | IORING_SETUP_CQSIZE |
+    IORING_SETUP_CLAMP | IORING_SETUP_ATTACH_WQ | IORING_SETUP_R_DISABLED |
+    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | uapi::kSetupNoMmap |
+    uapi::kSetupRegisteredFdOnly | uapi::kSetupNoSqarray;
 
 // The features really implemented (IORING_FEAT_*).
 constexpr unsigned kFeatures =
     IORING_FEAT_SINGLE_MMAP | IORING_FEAT_NODROP | IORING_FEAT_SUBMIT_STABLE |
-    IORING_FEAT_RW_CUR_POS | IORING_FEAT_FAST_POLL | IORING_FEAT_POLL_32BITS |
-    IORING_FEAT_SQPOLL_NONFIXED | IORING_FEAT_EXT_ARG | IORING_FEAT_NATIVE_WORKERS |
-    IORING_FEAT_CQE_SKIP | IORING_FEAT_LINKED_FILE | IORING_FEAT_REG_REG_RING |
-    IORING_FEAT_RSRC_TAGS | uapi::kFeatMinTimeout;
+    IORING_FEAT_RW_CUR_POS | IORING_FEAT_CUR_PERSONALITY | IORING_FEAT_FAST_POLL |
+    IORING_FEAT_POLL_32BITS | IORING_FEAT_SQPOLL_NONFIXED | IORING_FEAT_EXT_ARG |
+    IORING_FEAT_NATIVE_WORKERS | IORING_FEAT_CQE_SKIP | IORING_FEAT_LINKED_FILE |
+    IORING_FEAT_REG_REG_RING | IORING_FEAT_RSRC_TAGS | uapi::kFeatRecvsendBundle |
+    uapi::kFeatMinTimeout | uapi::kFeatNoIowait;
 
 unsigned roundup_pow2(unsigned v) {
   unsigned r = 1;
@@ -62,6 +64,8 @@ int sanitise_params(const io_uring_params& p) {
       !(flags & (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_DEFER_TASKRUN)))
     return -EINVAL;
   if ((flags & IORING_SETUP_DEFER_TASKRUN) && !(flags & IORING_SETUP_SINGLE_ISSUER)) return -EINVAL;
+  // Without a descriptor nothing could map the rings.
+  if ((flags & uapi::kSetupRegisteredFdOnly) && !(flags & uapi::kSetupNoMmap)) return -EINVAL;
   return 0;
 }
 
@@ -83,8 +87,15 @@ int fill_params(unsigned entries, io_uring_params& p) {
   } else {
     p.cq_entries = 2 * p.sq_entries;
   }
+  // With NO_MMAP the program's addresses stay: they name the rings' memory.
+  const std::uint64_t sq_user = p.sq_off.resv2;
+  const std::uint64_t cq_user = p.cq_off.resv2;
   std::memset(&p.sq_off, 0, sizeof(p.sq_off));
   std::memset(&p.cq_off, 0, sizeof(p.cq_off));
+  if (p.flags & uapi::kSetupNoMmap) {
+    p.sq_off.resv2 = sq_user;
+    p.cq_off.resv2 = cq_user;
+  }
   p.sq_off.head = offsetof(IoRings, sq.head);
   p.sq_off.tail = offsetof(IoRings, sq.tail);
   p.sq_off.ring_mask = offsetof(IoRings, sq_ring_mask);
@@ -103,7 +114,8 @@ int fill_params(unsigned entries, io_uring_params& p) {
 
 // Charges the ring pages (io_create_region -> __io_account_mem).
 int account_rings(IoRingCtx* ctx) {
-  const RingsLayout rl = rings_layout(ctx->sq_entries, ctx->cq_entries);
+  const RingsLayout rl =
+      rings_layout(ctx->sq_entries, ctx->cq_entries, ctx->flags & uapi::kSetupNoSqarray);
   ctx->rings_bytes = page_align(rl.rings_size);
   ctx->sqes_bytes = page_align(rl.sq_size);
   task::Task* t = task::current();
@@ -116,18 +128,48 @@ int account_rings(IoRingCtx* ctx) {
   return 0;
 }
 
-int allocate_rings(IoRingCtx* ctx) {
-  const RingsLayout rl = rings_layout(ctx->sq_entries, ctx->cq_entries);
-  ctx->region_bytes = ctx->rings_bytes + ctx->sqes_bytes;
-  // Shared anonymous memory, not a file: the program's mappings are made
-  // from it with mremap (ring_region_map), and no RLIMIT_FSIZE applies.
-  void* p = mmap(nullptr, ctx->region_bytes, PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (p == MAP_FAILED) return -ENOMEM;
-  ctx->region = p;
-  ctx->rings = static_cast<IoRings*>(p);
-  ctx->sq_array = reinterpret_cast<std::uint32_t*>(static_cast<char*>(p) + rl.sq_array_offset);
-  ctx->sqes = reinterpret_cast<io_uring_sqe*>(static_cast<char*>(p) + ctx->rings_bytes);
+// io_create_region of IORING_MEM_REGION_TYPE_USER: memory the program
+// gives (uapi::kSetupNoMmap), page aligned, there and writable
+// (io_pin_pages), and pinnable for the long term. The kernel pins the pages;
+// here the engine uses them where they are, so the program must keep them
+// mapped while the ring lives (liburing does).
+int user_region(std::uint64_t uaddr, std::size_t size, char** out) {
+  if (!uaddr) return -EFAULT;
+  if (uaddr & (kPageSize - 1)) return -EINVAL;
+  std::uint64_t end;
+  if (__builtin_add_overflow(uaddr, std::uint64_t{size}, &end)) return -EOVERFLOW;
+  auto* p = reinterpret_cast<char*>(uaddr);
+  if (!core::access_ok(p, size) || core::fault_in_writeable(p, size) ||
+      !longterm_pin_allowed(p, size))
+    return -EFAULT;
+  *out = p;
+  return 0;
+}
+
+int allocate_rings(IoRingCtx* ctx, const io_uring_params& params) {
+  const bool no_sqarray = ctx->flags & uapi::kSetupNoSqarray;
+  const RingsLayout rl = rings_layout(ctx->sq_entries, ctx->cq_entries, no_sqarray);
+  char* rings;
+  char* sqes;
+  if (ctx->flags & uapi::kSetupNoMmap) {
+    // The rings (with the SQ array) at cq_off.user_addr, the SQEs at
+    // sq_off.user_addr, as io_allocate_scq_urings takes them.
+    if (int ret = user_region(params.cq_off.resv2, ctx->rings_bytes, &rings)) return ret;
+    if (int ret = user_region(params.sq_off.resv2, ctx->sqes_bytes, &sqes)) return ret;
+  } else {
+    ctx->region_bytes = ctx->rings_bytes + ctx->sqes_bytes;
+    // Shared anonymous memory, not a file: the program's mappings are made
+    // from it with mremap (ring_region_map), and no RLIMIT_FSIZE applies.
+    void* p = mmap(nullptr, ctx->region_bytes, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED) return -ENOMEM;
+    ctx->region = p;
+    rings = static_cast<char*>(p);
+    sqes = rings + ctx->rings_bytes;
+  }
+  ctx->rings = reinterpret_cast<IoRings*>(rings);
+  if (!no_sqarray) ctx->sq_array = reinterpret_cast<std::uint32_t*>(rings + rl.sq_array_offset);
+  ctx->sqes = reinterpret_cast<io_uring_sqe*>(sqes);
   IoRings* r = ctx->rings;
   r->sq_ring_mask = ctx->sq_entries - 1;
   r->cq_ring_mask = ctx->cq_entries - 1;
@@ -197,10 +239,11 @@ int ring_setup(unsigned entries, io_uring_params* up) {
     ret = ring_fd_create(ctx);
     if (ret > 0) ret = 0;
   }
-  if (!ret) ret = allocate_rings(ctx);
+  if (!ret) ret = allocate_rings(ctx, p);
   if (!ret) {
-    p.sq_off.array = static_cast<std::uint32_t>(reinterpret_cast<char*>(ctx->sq_array) -
-                                                reinterpret_cast<char*>(ctx->rings));
+    if (ctx->sq_array)
+      p.sq_off.array = static_cast<std::uint32_t>(reinterpret_cast<char*>(ctx->sq_array) -
+                                                  reinterpret_cast<char*>(ctx->rings));
     ret = create_wq(ctx, p);
   }
   if (!ret) ret = sq_offload_create(ctx, &p);
@@ -220,6 +263,9 @@ int ring_setup(unsigned entries, io_uring_params* up) {
   ctx->r_disabled.store(p.flags & IORING_SETUP_R_DISABLED, std::memory_order_relaxed);
   if ((p.flags & IORING_SETUP_SINGLE_ISSUER) && !(p.flags & IORING_SETUP_R_DISABLED))
     ctx->submitter_tid.store(core::current_tid(), std::memory_order_relaxed);
+  // REGISTERED_FD_ONLY: no descriptor, the ring is only in one of the
+  // calling thread's registered slots (io_ring_add_registered_file).
+  if (p.flags & uapi::kSetupRegisteredFdOnly) return ring_fd_register_only(ctx);
   ring_fd_install(ctx);
   return ctx->fd;
 }

@@ -26,6 +26,7 @@ constexpr std::uint32_t kSqeValidFlags =
 const io_uring_sqe* get_sqe(IoRingCtx* ctx) {
   const unsigned mask = ctx->sq_entries - 1;
   const unsigned head = ctx->cached_sq_head++ & mask;
+  if (!ctx->sq_array) return &ctx->sqes[head];  // IORING_SETUP_NO_SQARRAY
   const std::uint32_t idx = load_relaxed(ctx->sq_array[head]);
   if (idx >= ctx->sq_entries) {
     store_relaxed(ctx->rings->sq_dropped, load_relaxed(ctx->rings->sq_dropped) + 1);
@@ -240,6 +241,9 @@ void prep_iowq_work(IoKiocb* req) {
   // io_wq_submit_work assigns it there; others were issued once already.
   if (req->file_assigned && def->needs_file && !def->force_async && !(req->flags & kReqForceAsync))
     hold_file(req);
+  // IORING_FEAT_CUR_PERSONALITY: the worker runs it as the submitting thread
+  // was when it handed it over.
+  if (!req->creds && in_submit_of(ctx)) req->creds = current_creds_cached();
   std::uint32_t wflags = 0;
   if (def->unbound_nonreg_file && def->needs_file) {
     if (assign_file(req, def, in_submit_of(ctx) ? static_cast<unsigned>(kIssueLocked) : 0u) &&
@@ -365,7 +369,7 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags) {
     lt->refs.store(2, std::memory_order_relaxed);
   }
   int ret;
-  if (req->creds) {
+  if (req->creds && !creds_are_current(*req->creds, issue_flags & kIssueIowq)) {
     CredsOverride creds(req->creds.get());
     ret = def->issue(req, issue_flags);
   } else {
@@ -421,8 +425,7 @@ void queue_deferred(IoRingCtx* ctx) {
   while (!ctx->defer_list.empty()) {
     IoKiocb* req = core::list_entry<IoKiocb, &IoKiocb::list>(ctx->defer_list.first());
     drain_seen |= (req->flags & kReqIoDrain) != 0;
-    if ((drain_seen || first) && ctx->nr_live() != ctx->nr_drained)
-      return;
+    if ((drain_seen || first) && ctx->nr_live() != ctx->nr_drained) return;
     req->list.del();
     ctx->nr_drained -= linked_nr(req);
     tw_add(req, tw_req_submit);

@@ -26,7 +26,9 @@ constexpr unsigned kOpPipe = 62;
 constexpr unsigned kOpLast = 63;  // IORING_OP_LAST of 6.18
 
 // IORING_FEAT_MIN_TIMEOUT: io_uring_getevents_arg.min_wait_usec (`pad` here).
+constexpr unsigned kFeatRecvsendBundle = 1u << 14;
 constexpr unsigned kFeatMinTimeout = 1u << 15;
+constexpr unsigned kFeatNoIowait = 1u << 17;  // IORING_ENTER_NO_IOWAIT is taken
 
 // sqe->ioprio of send/recv (IORING_RECVSEND_*).
 constexpr unsigned kRecvsendPollFirst = 1u << 0;
@@ -89,5 +91,28 @@ struct BufReg {
   std::uint64_t resv[3];
 };
 static_assert(sizeof(BufReg) == sizeof(io_uring_buf_reg));
+
+// Setup flags after DEFER_TASKRUN (6.5, 6.6).
+constexpr unsigned kSetupNoMmap = 1u << 14;
+constexpr unsigned kSetupRegisteredFdOnly = 1u << 15;
+constexpr unsigned kSetupNoSqarray = 1u << 16;
+
+// mmap offset of a buffer ring the kernel allocates (IOU_PBUF_RING_MMAP):
+// IORING_OFF_PBUF_RING | bgid << IORING_OFF_PBUF_SHIFT.
+constexpr std::uint64_t kOffPbufRing = 0x80000000ULL;
+constexpr unsigned kOffPbufShift = 16;
+
+// IORING_REGISTER_CLONE_BUFFERS and struct io_uring_clone_buffers (6.12).
+constexpr unsigned kRegisterCloneBuffers = 30;
+constexpr unsigned kRegisterSrcRegistered = 1u << 0;
+constexpr unsigned kRegisterDstReplace = 1u << 1;
+struct CloneBuffers {
+  std::uint32_t src_fd;
+  std::uint32_t flags;
+  std::uint32_t src_off;
+  std::uint32_t dst_off;
+  std::uint32_t nr;
+  std::uint32_t pad[3];
+};
 
 }  // namespace iostack::uring::uapi

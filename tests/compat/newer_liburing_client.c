@@ -95,13 +95,23 @@ int main(void) {
   }
   io_uring_queue_exit(&ring);
 
-  /* Rings in the caller's memory need IORING_SETUP_NO_MMAP: answered with
-   * an errno, not a crash. */
-  static char mem[1 << 16];
+  /* Rings in the caller's memory (IORING_SETUP_NO_MMAP): the bytes used,
+   * as liburing lays them out, and a NOP through them. */
+  static char mem[1 << 16] __attribute__((aligned(4096)));
   struct io_uring_params p;
   memset(&p, 0, sizeof(p));
   const int r = init_mem(8, &ring, &p, mem, sizeof(mem));
-  printf("queue_init_mem %s\n", r == 0 ? "ok" : (r < 0 ? "errno" : "?"));
-  if (r == 0) io_uring_queue_exit(&ring);
+  printf("queue_init_mem %d\n", r);
+  if (r > 0) {
+    io_uring_prep_nop(io_uring_get_sqe(&ring));
+    printf("submit_and_wait %d\n", io_uring_submit_and_wait(&ring, 1));
+    io_uring_wait_cqe(&ring, &cqe);
+    printf("cqe res %d\n", cqe->res);
+    io_uring_cqe_seen(&ring, cqe);
+    io_uring_queue_exit(&ring);
+  }
+  /* Too small a buffer: -ENOMEM before any system call. */
+  memset(&p, 0, sizeof(p));
+  printf("queue_init_mem small %d\n", init_mem(8, &ring, &p, mem, 4096));
   return 0;
 }

@@ -149,6 +149,44 @@ static int child_main(const char* scratch) {
   return failures;
 }
 
+/* A buffer ring the kernel allocates (IOU_PBUF_RING_MMAP), mapped inline
+ * at IORING_OFF_PBUF_RING | bgid << 16; a group that does not exist; and a
+ * plain file mapped at such an offset, which the filter traps too. */
+static int pbuf_ring_map(const char* path) {
+  struct ring r;
+  int ret = ring_open(&r, 4);
+  if (ret < 0) return ret;
+  struct io_uring_buf_reg reg;
+  memset(&reg, 0, sizeof(reg));
+  reg.ring_entries = 8;
+  reg.bgid = 5;
+  reg.pad = 1; /* IOU_PBUF_RING_MMAP (6.18's flags field) */
+  ret = (int)raw(__NR_io_uring_register, r.fd, IORING_REGISTER_PBUF_RING, (long)&reg, 1, 0, 0);
+  const long off = 0x80000000L;
+  if (!ret) {
+    const long m =
+        raw(__NR_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd, off | 5L << 16);
+    if (m < 0 && m > -4096)
+      ret = (int)m;
+    else if (((volatile struct io_uring_buf*)m)[0].resv != 0) /* the tail of a fresh ring */
+      ret = -EBADMSG;
+    else
+      munmap((void*)m, 4096);
+  }
+  const long missing =
+      raw(__NR_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd, off | 6L << 16);
+  if (!ret) ret = missing == -ENOMEM ? 0 : -EPROTO;
+  ring_close(&r);
+  const int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return -errno;
+  const long f = raw(__NR_mmap, 0, 4096, PROT_READ, MAP_SHARED, fd, off | 5L << 16);
+  if (!ret) ret = f < 0 && f > -4096 ? (int)f : 0;
+  if (!(f < 0 && f > -4096)) munmap((void*)f, 4096);
+  close(fd);
+  unlink(path);
+  return ret;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s SCRATCH_FILE [child]\n", argv[0]);
@@ -161,6 +199,7 @@ int main(int argc, char** argv) {
   printf("ring %d\n", first);
   if (first) return 1;
   printf("shared map %d\n", shared_file_map(argv[1]));
+  printf("buffer ring map %d\n", pbuf_ring_map(argv[1]));
 
   /* Everything blocked, through both interfaces. */
   sigset_t all, old;

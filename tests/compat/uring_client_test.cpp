@@ -69,7 +69,10 @@ TEST(UringClient, NewerLiburingFunctionsAnswerUnderTheFilter) {
             "submit_and_wait 2\n"
             "cqe res 0\n"
             "cqe res -13\n"
-            "queue_init_mem errno\n");
+            "queue_init_mem 8192\n"
+            "submit_and_wait 1\n"
+            "cqe res 0\n"
+            "queue_init_mem small -12\n");
 }
 
 // The loader takes a preloaded library of the same soname instead of the

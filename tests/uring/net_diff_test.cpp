@@ -889,5 +889,239 @@ TEST(UringNetDiff, PathOps) {
   });
 }
 
+// ---- Bundles (IORING_RECVSEND_BUNDLE): one receive or send over several
+// buffers of a ring; the CQE names the first buffer and counts every byte.
+constexpr unsigned kBundle = 1u << 4;  // IORING_RECVSEND_BUNDLE
+
+io_uring_sqe* add_bundle(Ring& r, std::uint8_t op, int fd, unsigned len, std::uint16_t bgid,
+                         std::uint64_t ud, unsigned ioprio = kBundle) {
+  io_uring_sqe* s = r.sqe();
+  prep(s, op, fd, nullptr, len, 0, ud);
+  s->ioprio = static_cast<std::uint16_t>(ioprio);
+  s->flags = IOSQE_BUFFER_SELECT;
+  s->buf_group = bgid;
+  return s;
+}
+
+// The bytes queued at `fd`, drained (a differential value: both runs
+// must leave the same amount).
+int drain(int fd) {
+  char buf[4096];
+  int total = 0;
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n <= 0) return total;
+    total += static_cast<int>(n);
+  }
+}
+
+TEST(UringNetDiff, RecvBundle) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    TcpPair p;
+    BufRing br(8, 32);
+    for (unsigned i = 0; i < 8; ++i) br.add(i);
+    out.push_back(Cqe{0, br.reg(r, 6), 0});
+    char msg[400];
+    for (std::size_t i = 0; i < sizeof(msg); ++i) msg[i] = static_cast<char>('a' + i % 26);
+    // 100 bytes over four buffers, then 10 in the next one.
+    for (int len : {100, 10}) {
+      EXPECT_EQ(len, ::send(p.a, msg, len, 0));
+      wait_inq(p.b, len);
+      add_bundle(r, IORING_OP_RECV, p.b, 0, 6, static_cast<std::uint64_t>(len));
+      EXPECT_EQ(1, r.submit(1));
+      append(&out, r.wait(1));
+      out.push_back(Cqe{1, pbuf_head(r, 6), 0});
+    }
+    out.push_back(Cqe{2, std::memcmp(br.data.data(), msg, 100), 0});
+    // A length caps the mapping: 40 bytes take a whole buffer and a cut one
+    // (the ring entry keeps its length: only a first buffer is cut there).
+    EXPECT_EQ(60, ::send(p.a, msg, 60, 0));
+    wait_inq(p.b, 60);
+    add_bundle(r, IORING_OP_RECV, p.b, 40, 6, 3);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    out.push_back(Cqe{4, pbuf_head(r, 6), 0});
+    out.push_back(Cqe{5, drain(p.b), 0});
+    // Less than one buffer's length: the head buffer is cut in the ring.
+    EXPECT_EQ(60, ::send(p.a, msg, 60, 0));
+    wait_inq(p.b, 60);
+    add_bundle(r, IORING_OP_RECV, p.b, 20, 6, 6);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    const auto* ents = reinterpret_cast<const io_uring_buf*>(br.br);
+    out.push_back(Cqe{7, pbuf_head(r, 6), ents[pbuf_head(r, 6) & 7].len});
+    out.push_back(Cqe{8, drain(p.b), 0});
+    // More than the ring holds: what fits, then -ENOBUFS.
+    for (unsigned i = 0; i < 8; ++i) br.add(i);
+    EXPECT_EQ(400, ::send(p.a, msg, 400, 0));
+    wait_inq(p.b, 400);
+    add_bundle(r, IORING_OP_RECV, p.b, 0, 6, 9);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    add_bundle(r, IORING_OP_RECV, p.b, 0, 6, 10);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    out.push_back(Cqe{11, pbuf_head(r, 6), 0});
+    out.push_back(Cqe{12, drain(p.b), 0});
+    // A missing group; prep checks.
+    add_bundle(r, IORING_OP_RECV, p.b, 0, 77, 13);
+    io_uring_sqe* s = add_bundle(r, IORING_OP_RECVMSG, p.b, 0, 6, 14);
+    s->addr = reinterpret_cast<std::uintptr_t>(msg);
+    EXPECT_EQ(2, r.submit(0));
+    append(&out, r.wait(2));
+    return out;
+  });
+}
+
+TEST(UringNetDiff, RecvBundleMultishot) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    TcpPair p;
+    BufRing br(16, 32);
+    for (unsigned i = 0; i < 16; ++i) br.add(i);
+    out.push_back(Cqe{0, br.reg(r, 2), 0});
+    char msg[100];
+    std::memset(msg, 'q', sizeof(msg));
+    EXPECT_EQ(100, ::send(p.a, msg, 100, 0));
+    wait_inq(p.b, 100);
+    add_bundle(r, IORING_OP_RECV, p.b, 0, 2, 1, kBundle | IORING_RECV_MULTISHOT);
+    EXPECT_EQ(1, r.submit(0));
+    append(&out, r.wait(2));  // 96 bytes (two mapped after the first), then the last 4
+    EXPECT_EQ(50, ::send(p.a, msg, 50, 0));
+    append(&out, r.wait(1));
+    out.push_back(Cqe{2, pbuf_head(r, 2), 0});
+    shutdown(p.a, SHUT_WR);
+    append(&out, r.wait(1));
+    return out;
+  });
+}
+
+TEST(UringNetDiff, SendBundle) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    TcpPair p;
+    BufRing br(8, 16);
+    for (std::size_t i = 0; i < br.data.size(); ++i) br.data[i] = static_cast<char>('A' + i % 26);
+    for (unsigned i = 0; i < 3; ++i) br.add(i);
+    out.push_back(Cqe{0, br.reg(r, 4), 0});
+    // All three buffers in one send.
+    add_bundle(r, IORING_OP_SEND, p.a, 0, 4, 1);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    out.push_back(Cqe{2, pbuf_head(r, 4), 0});
+    wait_inq(p.b, 48);
+    char got[64];
+    out.push_back(Cqe{3, static_cast<std::int32_t>(::recv(p.b, got, sizeof(got), MSG_DONTWAIT)),
+                      static_cast<std::uint32_t>(std::memcmp(got, br.data.data(), 48))});
+    // A length of 20: one whole buffer (a cut second one is not mapped).
+    for (unsigned i = 3; i < 6; ++i) br.add(i);
+    add_bundle(r, IORING_OP_SEND, p.a, 20, 4, 4);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    out.push_back(Cqe{5, pbuf_head(r, 4), 0});
+    // Less than a buffer: the head buffer is cut.
+    add_bundle(r, IORING_OP_SEND, p.a, 5, 4, 6);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    out.push_back(Cqe{7, pbuf_head(r, 4), 0});
+    // A plain selected send with a length.
+    add_bundle(r, IORING_OP_SEND, p.a, 5, 4, 8, 0);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    // Empty ring, missing group, prep checks.
+    add_bundle(r, IORING_OP_SEND, p.a, 0, 4, 9);
+    add_bundle(r, IORING_OP_SEND, p.a, 0, 99, 10);
+    io_uring_sqe* s = add_bundle(r, IORING_OP_SENDMSG, p.a, 0, 4, 11);
+    s->addr = reinterpret_cast<std::uintptr_t>(got);
+    EXPECT_EQ(3, r.submit(0));
+    append(&out, r.wait(3));
+    sort_by_user_data(&out);
+    out.push_back(Cqe{13, drain(p.b), 0});
+    return out;
+  });
+}
+
+// A ring refilled while the bundle send runs on: each batch posts a CQE
+// with F_MORE until the ring is empty.
+TEST(UringNetDiff, SendBundleLegacyAndMore) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    TcpPair p;
+    std::vector<char> mem(4 * 32, 'L');
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_PROVIDE_BUFFERS, 4, mem.data(), 32, 20, 1);
+    s->buf_group = 3;
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    // A legacy group gives one buffer at a time: the send goes on with F_MORE
+    // until it took the last one.
+    add_bundle(r, IORING_OP_SEND, p.a, 0, 3, 2);
+    EXPECT_EQ(1, r.submit(1));
+    for (;;) {
+      auto c = r.wait(1);
+      append(&out, c);
+      if (c.empty() || !(c[0].flags & IORING_CQE_F_MORE)) break;
+    }
+    wait_inq(p.b, 128);
+    s = r.sqe();
+    prep(s, IORING_OP_PROVIDE_BUFFERS, 2, mem.data(), 32, 30, 4);
+    s->buf_group = 3;
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    add_bundle(r, IORING_OP_RECV, p.b, 0, 3, 5);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    add_bundle(r, IORING_OP_RECV, p.b, 0, 3, 6);
+    EXPECT_EQ(1, r.submit(1));
+    append(&out, r.wait(1));
+    out.push_back(Cqe{7, drain(p.b), 0});
+    return out;
+  });
+}
+
+// A multishot RECV's length caps each receive (6.18: the per-invocation
+// cap), and sqe->optlen caps the total; plain receives refuse optlen.
+TEST(UringNetDiff, MultishotRecvLimits) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    char msg[100];
+    std::memset(msg, 'z', sizeof(msg));
+    for (unsigned total : {0u, 50u}) {
+      TcpPair p;
+      BufRing br(16, 64);
+      for (unsigned i = 0; i < 16; ++i) br.add(i);
+      out.push_back(Cqe{0, br.reg(r, static_cast<std::uint16_t>(2 + total)), 0});
+      EXPECT_EQ(100, ::send(p.a, msg, 100, 0));
+      wait_inq(p.b, 100);
+      io_uring_sqe* s =
+          add_bundle(r, IORING_OP_RECV, p.b, 30, static_cast<std::uint16_t>(2 + total), 1 + total,
+                     IORING_RECV_MULTISHOT);
+      reinterpret_cast<std::uint32_t*>(s)[11] = total;  // sqe->optlen (6.18)
+      EXPECT_EQ(1, r.submit(0));
+      append(&out, r.wait(4, 300));
+      out.push_back(Cqe{2 + total, drain(p.b), 0});
+      s = add_bundle(r, IORING_OP_ASYNC_CANCEL, -1, 0, 0, 3 + total, 0);
+      s->flags = 0;
+      s->addr = 1 + total;
+      EXPECT_EQ(1, r.submit(0));
+      auto c = r.wait(2, 300);
+      sort_by_user_data(&c);
+      append(&out, c);
+    }
+    TcpPair p;
+    io_uring_sqe* s = add_bundle(r, IORING_OP_RECV, p.b, 20, 2, 5, 0);
+    reinterpret_cast<std::uint32_t*>(s)[11] = 50;
+    EXPECT_EQ(1, r.submit(0));
+    append(&out, r.wait(1, 300));
+    return out;
+  });
+}
+
 }  // namespace
 }  // namespace uring_test

@@ -144,6 +144,56 @@ TEST(UringRegisterDiff, PersonalityOpensWithTheRegisteredCredentials) {
   unlink(path);
 }
 
+// IORING_FEAT_CUR_PERSONALITY: a request handed to a worker runs with the
+// credentials the submitting thread had, not the worker's (nor the ring
+// creator's); a FIXED_FD_INSTALL carrying them is refused (-EPERM).
+TEST(UringRegisterDiff, AsyncRequestsRunAsTheSubmittingThread) {
+  SKIP_WITHOUT_KERNEL_URING();
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to change the thread's filesystem ids";
+  char path[] = "/tmp/iostack-curpers-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  ASSERT_EQ(0, chmod(path, 0600));
+  compare_with_kernel(
+      [&path](Ring& r) {
+        std::vector<Cqe> v;
+        v.push_back(answer(100, (r.params().features & IORING_FEAT_CUR_PERSONALITY) ? 1 : 0));
+        int files[1] = {-1};
+        EXPECT_EQ(0, r.reg(IORING_REGISTER_FILES, files, 1));
+        const long prev = syscall(SYS_setfsuid, 65534);
+        for (std::uint8_t flags : {std::uint8_t{0}, std::uint8_t{IOSQE_ASYNC}}) {
+          io_uring_sqe* s = add(r, IORING_OP_OPENAT, AT_FDCWD, path, 0, 0, 1 + flags, flags);
+          s->open_flags = O_RDONLY | O_CLOEXEC;
+        }
+        auto c = submit_wait(r, 2);
+        syscall(SYS_setfsuid, prev);
+        // Back as root: the worker opens it.
+        io_uring_sqe* s = add(r, IORING_OP_OPENAT, AT_FDCWD, path, 0, 0, 50, IOSQE_ASYNC);
+        s->open_flags = O_RDONLY | O_CLOEXEC;
+        s = add(r, IORING_OP_OPENAT, AT_FDCWD, path, 0, 0, 51, 0);
+        s->file_index = 1;  // into fixed slot 0
+        s->open_flags = O_RDONLY;
+        append(&c, submit_wait(r, 2));
+        for (std::uint8_t flags : {std::uint8_t{0}, std::uint8_t{IOSQE_ASYNC}}) {
+          s = add(r, 54 /* FIXED_FD_INSTALL */, 0, nullptr, 0, 0, 60 + flags,
+                  static_cast<std::uint8_t>(IOSQE_FIXED_FILE | flags));
+        }
+        append(&c, submit_wait(r, 2));
+        sort_by_user_data(&c);
+        for (Cqe& e : c) {
+          if (e.res >= 0 && e.user_data != 51) {
+            ::close(e.res);
+            e.res = 0;  // descriptor numbers differ between the two
+          }
+        }
+        append(&v, c);
+        return v;
+      },
+      8);
+  unlink(path);
+}
+
 TEST(UringRegisterDiff, SyncCancel) {
   SKIP_WITHOUT_KERNEL_URING();
   compare_with_kernel(

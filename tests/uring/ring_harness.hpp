@@ -125,7 +125,25 @@ class Ring {
     return fd_;
   }
 
+  // IORING_SETUP_NO_MMAP: the rings at `rings`, the SQEs at `sqes` (memory
+  // the caller owns and keeps). The ring fd, or -errno.
+  int init_mem(unsigned entries, io_uring_params params, void* sqes, void* rings) {
+    p_ = params;
+    p_.flags |= 1u << 14;  // IORING_SETUP_NO_MMAP
+    p_.sq_off.resv2 = reinterpret_cast<std::uintptr_t>(sqes);
+    p_.cq_off.resv2 = reinterpret_cast<std::uintptr_t>(rings);
+    const int fd = b_->setup(entries, &p_);
+    if (fd < 0) return fd;
+    fd_ = fd;
+    user_mem_ = true;
+    ring_ = static_cast<char*>(rings);
+    sqes_ = static_cast<io_uring_sqe*>(sqes);
+    sqe_tail_ = sq_tail();
+    return fd_;
+  }
+
   void exit() {
+    if (user_mem_) ring_ = nullptr, sqes_ = nullptr;
     if (ring_) b_->unmap(ring_, ring_sz_);
     if (sqes_) b_->unmap(sqes_, sqes_sz_);
     ring_ = nullptr;
@@ -159,7 +177,7 @@ class Ring {
     const std::uint32_t idx = sqe_tail_ & (p_.sq_entries - 1);
     io_uring_sqe* s = &sqes_[idx];
     std::memset(s, 0, sizeof(*s));
-    sq_array()[idx] = idx;
+    if (!(p_.flags & (1u << 16))) sq_array()[idx] = idx;  // no IORING_SETUP_NO_SQARRAY
     sqe_tail_++;
     return s;
   }
@@ -228,6 +246,7 @@ class Ring {
   std::size_t ring_sz_ = 0;
   io_uring_sqe* sqes_ = nullptr;
   std::size_t sqes_sz_ = 0;
+  bool user_mem_ = false;
   std::uint32_t sqe_tail_ = 0;
 };
 

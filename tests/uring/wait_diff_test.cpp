@@ -24,6 +24,21 @@ TEST(UringWaitDiff, MinTimeoutFeature) {
       4);
 }
 
+// IORING_FEAT_NO_IOWAIT: a wait may ask not to count as I/O wait.
+TEST(UringWaitDiff, NoIowaitFlag) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> out{Cqe{0, (r.params().features & (1u << 17)) ? 1 : 0, 0}};
+        prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 7);
+        r.flush();
+        out.push_back(Cqe{1, r.enter(1, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_NO_IOWAIT), 0});
+        append(&out, r.reap());
+        return out;
+      },
+      4);
+}
+
 // Without a timeout the minimum wait is the whole wait: -ETIME with nothing
 // posted, success with a CQE already there though fewer than asked for.
 TEST(UringWaitDiff, MinWaitWithoutTimeoutEndsTheWait) {
