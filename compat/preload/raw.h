@@ -11,19 +11,13 @@
 
 #include <sys/syscall.h>
 
+#include "core/raw_syscall.h"
+
 #define PRELOAD_FD_MARKER 0x10057ac0UL
 #define PRELOAD_MARK_FD(fd) (((unsigned long)(fd)&0xffffffffUL) | (PRELOAD_FD_MARKER << 32))
 
 static inline long preload_raw6(long nr, long a, long b, long c, long d, long e, long f) {
-  register long r10 __asm__("r10") = d;
-  register long r8 __asm__("r8") = e;
-  register long r9 __asm__("r9") = f;
-  long ret;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                   : "rcx", "r11", "memory");
-  return ret;
+  return iostack_raw_syscall6(nr, a, b, c, d, e, f);
 }
 
 /* Performs system call `nr` for real: -errno on failure, as the kernel

@@ -22,7 +22,7 @@
 #include "core/fd_mode_cache.hpp"
 #include "core/host_aio.hpp"
 #include "core/import_iovec.hpp"
-#include "core/raw_syscall.hpp"
+#include "core/raw_syscall.h"
 #include "core/uaccess.hpp"
 #include "core/write_limit.hpp"
 #include "task/current.hpp"
@@ -181,7 +181,7 @@ void advance_iov(IoKiocb* req, std::int64_t n) {
   }
 }
 
-// preadv2/pwritev2 made directly (core/raw_syscall.hpp), errno set as by
+// preadv2/pwritev2 made directly (core/raw_syscall.h), errno set as by
 // libc; sanitizer builds keep libc's wrappers, which they check and order.
 ssize_t rw_syscall(bool write, int fd, const struct iovec* iov, int nr, std::int64_t pos,
                    int flags) {
@@ -190,8 +190,8 @@ ssize_t rw_syscall(bool write, int fd, const struct iovec* iov, int nr, std::int
 #else
   // On x86-64 the offset is the low word, the high one unused.
   const long r =
-      core::raw_syscall6(write ? SYS_pwritev2 : SYS_preadv2, fd, reinterpret_cast<long>(iov), nr,
-                         static_cast<long>(pos), 0, flags);
+      iostack_raw_syscall6(write ? SYS_pwritev2 : SYS_preadv2, fd, reinterpret_cast<long>(iov), nr,
+                           static_cast<long>(pos), 0, flags);
   if (r >= 0) return r;
   errno = static_cast<int>(-r);
   return -1;
