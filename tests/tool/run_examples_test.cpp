@@ -151,5 +151,29 @@ TEST(ExamplesPlot, SchedulerComparisonCharts) {
   EXPECT_NE(slurp(dir + "/inflight.svg").find("kyber: sda in flight (device)"), std::string::npos);
 }
 
+// examples/replay-schedulers.sh: a captured trace replayed through four
+// schedulers on a simulated disk issues the same requests each time.
+TEST(ExamplesPlot, ReplayOfACapturedTraceUnderEachScheduler) {
+  const std::string dir = temp_dir();
+  const std::string cmd = "IOSTACK=" + std::string(IOSTACK_BINARY_DIR) + "/iostack sh " +
+                          example("replay-schedulers.sh") + " " + dir + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  long first = -1;
+  for (const char* s : {"none", "mq-deadline", "kyber", "bfq"}) {
+    const json j = json::parse(slurp(dir + "/" + s + ".json"));
+    check_consistent(j);
+    ASSERT_EQ(j["jobs"].size(), 3u) << s << ": one job per captured process";
+    long ios = 0;
+    for (const json& job : j["jobs"])
+      ios += job["read"]["total_ios"].get<long>() + job["write"]["total_ios"].get<long>();
+    EXPECT_GT(ios, 100) << s;
+    if (first < 0) first = ios;
+    EXPECT_EQ(ios, first) << s << " replayed another number of requests";
+  }
+  const std::string svg = slurp(dir + "/clat_cdf.svg");
+  for (const char* l : {"none: ", "mq-deadline: ", "kyber: ", "bfq: "})
+    EXPECT_NE(svg.find(l), std::string::npos) << l;
+}
+
 }  // namespace
 }  // namespace iostack::tool::test
