@@ -13,28 +13,20 @@
 #include <functional>
 
 #include "ring_harness.hpp"
+#include "uring/uapi.hpp"
 
 namespace uring_test {
 namespace {
 
-constexpr unsigned kSetupNoMmap = 1u << 14;
-constexpr unsigned kSetupNoSqarray = 1u << 16;
-constexpr std::uint16_t kPbufRingMmap = 1;
-constexpr std::uint64_t kOffPbufRing = 0x80000000ULL;
-constexpr unsigned kOffPbufShift = 16;
-constexpr unsigned kRegisterCloneBuffers = 30;
-constexpr unsigned kSrcRegistered = 1;
-constexpr unsigned kDstReplace = 2;
-
-// struct io_uring_clone_buffers (6.12 uapi)
-struct CloneBuffers {
-  std::uint32_t src_fd;
-  std::uint32_t flags;
-  std::uint32_t src_off;
-  std::uint32_t dst_off;
-  std::uint32_t nr;
-  std::uint32_t pad[3];
-};
+using iostack::uring::uapi::CloneBuffers;
+using iostack::uring::uapi::kOffPbufRing;
+using iostack::uring::uapi::kOffPbufShift;
+using iostack::uring::uapi::kPbufRingMmap;
+using iostack::uring::uapi::kRegisterCloneBuffers;
+using iostack::uring::uapi::kSetupNoMmap;
+using iostack::uring::uapi::kSetupNoSqarray;
+constexpr unsigned kSrcRegistered = iostack::uring::uapi::kRegisterSrcRegistered;
+constexpr unsigned kDstReplace = iostack::uring::uapi::kRegisterDstReplace;
 
 using BackendSeq = std::function<std::vector<Cqe>(Backend*)>;
 
