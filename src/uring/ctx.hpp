@@ -167,6 +167,7 @@ struct IoRingCtx : core::File {
   // Polls (the poll service's lock guards this list).
   core::ListHead poll_list;
   std::atomic<int> oneshot_polls{0};  // armed one-shot POLL_ADDs (changed under that lock)
+  std::atomic<int> mshot_polls{0};    // armed multishot POLL_ADDs (likewise)
   // Armed polls (POLL_ADD or a read's) of this ring's own descriptor: the
   // kernel's CQE posting wakes them, so its signal stays until they saw it.
   std::atomic<int> self_polls{0};

@@ -65,7 +65,7 @@ class PollService {
       table_.resize(static_cast<std::size_t>(pe.dup_fd) + 1, nullptr);
     table_[static_cast<std::size_t>(pe.dup_fd)] = req;
     pe.state.store(kPollArmed, std::memory_order_relaxed);
-    count_oneshot(req, 1);
+    count_armed(req, 1);
     if (pe.ring_self) req->ctx->self_polls.fetch_add(1, std::memory_order_seq_cst);
     pe.node.add_tail(&req->ctx->poll_list);
     // Newest first in its bucket, as io_poll_req_insert hashes it.
@@ -102,7 +102,7 @@ class PollService {
     pe.node.del();
     if (pe.hash.linked()) pe.hash.del();
     pe.state.store(kPollDone, std::memory_order_relaxed);
-    count_oneshot(req, -1);
+    count_armed(req, -1);
   }
 
   static void drop_self(IoKiocb* req) {
@@ -111,9 +111,10 @@ class PollService {
     req->ctx->self_polls.fetch_sub(1, std::memory_order_seq_cst);
   }
 
-  static void count_oneshot(IoKiocb* req, int d) {
-    if (!req->poll.apoll && !req->poll.multishot)
-      req->ctx->oneshot_polls.fetch_add(d, std::memory_order_relaxed);
+  static void count_armed(IoKiocb* req, int d) {
+    if (req->poll.apoll) return;
+    (req->poll.multishot ? req->ctx->mshot_polls : req->ctx->oneshot_polls)
+        .fetch_add(d, std::memory_order_relaxed);
   }
 
   // poll_sweep_oneshot: the ring's armed one-shot POLL_ADDs whose
@@ -211,6 +212,16 @@ class PollService {
     epoll_ctl(epfd_, EPOLL_CTL_MOD, pe.dup_fd, &ev);
   }
 
+  // The kernel handles a wakeup inside the write that caused it. Here the
+  // poll thread sees it a moment later, so a submitter about to run its
+  // task work first handles what epoll has collected: every wakeup that
+  // happened before its wait. Events are only taken out of epoll under
+  // dispatch_mu, so none is in flight on the poll thread meanwhile.
+  void catch_up() {
+    core::LockGuard lock(dispatch_mu_);
+    dispatch();
+  }
+
  private:
   // io_poll_task_func for a multishot POLL_ADD (uring_lock held): ask the
   // descriptor now and post what it reports.
@@ -244,11 +255,24 @@ class PollService {
   }
 
   void run() {
-    struct epoll_event evs[64];
     for (;;) {
-      const int n = epoll_wait(epfd_, evs, 64, -1);
-      for (int i = 0; i < n; ++i) handle(evs[i].data.u64, evs[i].events);
+      // Wait without taking events: they are taken under dispatch_mu.
+      struct pollfd pfd {
+        epfd_, POLLIN, 0
+      };
+      if (::poll(&pfd, 1, -1) <= 0) continue;
+      core::LockGuard lock(dispatch_mu_);
+      dispatch();
     }
+  }
+
+  void dispatch() REQUIRES(dispatch_mu_) {
+    struct epoll_event evs[64];
+    int n;
+    do {
+      n = epoll_wait(epfd_, evs, 64, 0);
+      for (int i = 0; i < n; ++i) handle(evs[i].data.u64, evs[i].events);
+    } while (n == 64);
   }
 
   // The epoll data of an entry: its descriptor and arming generation, so an
@@ -368,6 +392,9 @@ class PollService {
   }
 
   int epfd_ = -1;
+  // Held while events are taken out of epoll and handled (lock order:
+  // before mu and before any ring's uring_lock).
+  core::Mutex dispatch_mu_;
   std::uint32_t next_gen_ = 0;
   std::vector<IoKiocb*> table_;       // dup fd -> request
   core::ListHead buckets_[kBuckets];  // armed POLL_ADDs by (ring, user_data)
@@ -504,6 +531,11 @@ int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
   tw_add(req, tw_req_cancel);
   // io_waitid_cancel counts what it cancelled: the cancel reports 1.
   return waitid ? 1 : 0;
+}
+
+void poll_catch_up(IoRingCtx* ctx) {
+  if (ctx->mshot_polls.load(std::memory_order_relaxed) == 0) return;
+  if (PollService* found = PollService::find()) found->catch_up();
 }
 
 void poll_sweep_oneshot(IoRingCtx* ctx) {
@@ -655,9 +687,9 @@ int poll_remove_issue(IoKiocb* req, unsigned) {
     if (target && (p.flags & (IORING_POLL_UPDATE_EVENTS | IORING_POLL_UPDATE_USER_DATA))) {
       if (p.flags & IORING_POLL_UPDATE_EVENTS) {
         target->poll.events = p.new_events;
-        ps.count_oneshot(target, -1);
+        ps.count_armed(target, -1);
         target->poll.multishot = p.flags & IORING_POLL_ADD_MULTI;
-        ps.count_oneshot(target, 1);
+        ps.count_armed(target, 1);
         ps.rearm_locked(target);
       }
       if (p.flags & IORING_POLL_UPDATE_USER_DATA) {

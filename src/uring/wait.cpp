@@ -41,6 +41,7 @@ int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext
   if ((ctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
       ctx->submitter_tid.load(std::memory_order_relaxed) != core::current_tid())
     return -EEXIST;
+  poll_catch_up(ctx);
   poll_sweep_oneshot(ctx);
   if (tw_pending(ctx)) tw_run(ctx);
   if (ctx->has_overflow.load(std::memory_order_acquire)) overflow_flush(ctx, false);
