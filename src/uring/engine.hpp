@@ -192,9 +192,13 @@ void poll_remove_all(IoRingCtx* ctx);
 // is ready, which the kernel's wakeup would have done at the write (rings
 // with at most 128 armed).
 void poll_sweep_oneshot(IoRingCtx* ctx);
-// Before a wait on a ring with armed multishot POLL_ADDs: the wakeups
-// epoll collected are handled now, as the kernel handled them at the write.
+// Before a wait on a ring with armed multishot POLL_ADDs, or while any
+// ring's descriptor is polled: the wakeups epoll collected are handled now,
+// as the kernel handled them at the write that caused them.
 void poll_catch_up(IoRingCtx* ctx);
+// After a submission, while any ring's descriptor or eventfd is polled:
+// the CQEs it posted have woken them, as on the kernel before enter returns.
+void poll_catch_up_rings();
 
 // ---- futex.cpp (io_uring/futex.c): armed FUTEX_WAIT/WAITV requests.
 int futex_cancel(IoRingCtx* ctx, CancelMatch* cd);

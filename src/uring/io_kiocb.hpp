@@ -88,6 +88,9 @@ struct PollEntry {
   // wakes it (EPOLL_URING_WAKE), which makes it one-shot.
   bool uring_wake = false;
   bool ring_self = false;  // on its own ring's descriptor (ctx->self_polls)
+  // On any ring's descriptor or a ring's eventfd: a CQE posting wakes it,
+  // which the kernel handles before the posting system call returns.
+  bool on_ring = false;
   std::uint32_t gen = 0;   // arming generation, in the epoll data
   // A multishot POLL_ADD's event, posted from task work (io_poll_task_func):
   // wakeups while it is queued coalesce into one CQE, as poll_refs does.

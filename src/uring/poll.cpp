@@ -50,6 +50,8 @@ class PollService {
   }
 
   core::Mutex mu;
+  // Armed polls of ring descriptors or rings' eventfds (PollEntry::on_ring).
+  std::atomic<int> ring_polls{0};
 
   // Registers `req`'s poll entry; false (and nothing registered) on failure.
   bool add(IoKiocb* req) {
@@ -67,6 +69,7 @@ class PollService {
     pe.state.store(kPollArmed, std::memory_order_relaxed);
     count_armed(req, 1);
     if (pe.ring_self) req->ctx->self_polls.fetch_add(1, std::memory_order_seq_cst);
+    if (pe.on_ring) ring_polls.fetch_add(1, std::memory_order_relaxed);
     pe.node.add_tail(&req->ctx->poll_list);
     // Newest first in its bucket, as io_poll_req_insert hashes it.
     if (!pe.apoll) pe.hash.add_head(bucket(req->ctx, req->user_data));
@@ -106,6 +109,10 @@ class PollService {
   }
 
   static void drop_self(IoKiocb* req) {
+    if (req->poll.on_ring) {
+      req->poll.on_ring = false;
+      get().ring_polls.fetch_sub(1, std::memory_order_relaxed);
+    }
     if (!req->poll.ring_self) return;
     req->poll.ring_self = false;
     req->ctx->self_polls.fetch_sub(1, std::memory_order_seq_cst);
@@ -412,6 +419,7 @@ int poll_now(int fd, std::uint32_t events) {
 bool arm(IoKiocb* req) {
   PollEntry& pe = req->poll;
   pe.ring_self = req->os_fd == req->ctx->fd && ring_of(ring_file_get(req->os_fd)) == req->ctx;
+  pe.on_ring = is_ring_fd(req->os_fd) || is_ring_eventfd(req->ctx, req->os_fd);
   pe.dup_fd = core::dup_high(req->os_fd);
   if (pe.dup_fd < 0) return false;
   if (!PollService::get().add(req)) {
@@ -534,8 +542,16 @@ int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
 }
 
 void poll_catch_up(IoRingCtx* ctx) {
-  if (ctx->mshot_polls.load(std::memory_order_relaxed) == 0) return;
-  if (PollService* found = PollService::find()) found->catch_up();
+  PollService* found = PollService::find();
+  if (!found) return;
+  if (ctx->mshot_polls.load(std::memory_order_relaxed) ||
+      found->ring_polls.load(std::memory_order_relaxed))
+    found->catch_up();
+}
+
+void poll_catch_up_rings() {
+  PollService* found = PollService::find();
+  if (found && found->ring_polls.load(std::memory_order_relaxed)) found->catch_up();
 }
 
 void poll_sweep_oneshot(IoRingCtx* ctx) {
