@@ -4,6 +4,9 @@
 
 #include <sched.h>
 
+#include <chrono>
+#include <thread>
+
 #include "block/blk_mq.hpp"
 #include "block/disk.hpp"
 #include "block/elevator_registry.hpp"
@@ -81,6 +84,12 @@ void RequestQueue::freeze() {
   while (usage_.load(std::memory_order_acquire) != 0) {
     if (!clock_->wait(lock, freeze_cv_)) break;  // nothing left that could end them
   }
+}
+
+void RequestQueue::drain_for_teardown() {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (usage_.load(std::memory_order_acquire) != 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::yield();
 }
 
 void RequestQueue::unfreeze() {

@@ -82,6 +82,10 @@ class RequestQueue {
   void exit();
   void freeze();
   void unfreeze();
+  // Before the disk goes (del_gendisk freezes the queue): waits, up to a
+  // second of real time, for requests still being completed by other
+  // threads, whose accounting reads the disk.
+  void drain_for_teardown();
 
   std::atomic<std::uint64_t> split_count{0};  // bios split to fit the limits
 

@@ -73,6 +73,7 @@ BlockDevice::~BlockDevice() {
   if (hdd_) hdd_->quiesce();    // nor the disks' service timers
   if (ssd_) ssd_->drain();
   if (target_) target_->drain();  // its timers and clones must end first
+  if (queue_) queue_->drain_for_teardown();
   disk_.reset();
   queue_.reset();
   driver_.reset();
