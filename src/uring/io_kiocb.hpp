@@ -115,7 +115,6 @@ struct RwData {
   bool nowait_issue;   // the block I/O in flight was issued with RWF_NOWAIT
   bool cur_pos;        // offset -1 on a block device: update its position
   bool waited_ring;    // a read or write of a ring that waited for it on poll
-  bool recheck_ring;   // ... whose first wakeup carries no mask (poll_wq activation)
 };
 struct SyncData {
   std::int64_t off;

@@ -16,7 +16,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <utility>
 #include <vector>
 
 #include "core/fd_mode_cache.hpp"
@@ -56,7 +55,6 @@ int prep_common(IoKiocb* req, const io_uring_sqe* sqe) {
   rw.nowait_issue = false;
   rw.cur_pos = false;
   rw.waited_ring = false;
-  rw.recheck_ring = false;
   return 0;
 }
 
@@ -405,8 +403,10 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   }
   if (n < 0 && errno == ESPIPE && pos != -1) {
     // A stream (pipe, socket, tty): the offset means nothing, as for the
-    // kernel's FMODE_STREAM files -- once it passed rw_verify_area.
-    if (rw.done == 0) {
+    // kernel's FMODE_STREAM files -- once it passed rw_verify_area. A
+    // ring's file is asked for readiness first (below), as in io_read and
+    // io_write, which look at the offset only once the ring is ready.
+    if (rw.done == 0 && !is_ring_fd(req->os_fd)) {
       if (const int err = rw_validate(req, write, nonblock))
         return finish_rw(req, err, issue_flags);
     }
@@ -443,15 +443,14 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
         const bool batch_pending = rctx == ctx && (issue_flags & kIssueLocked) &&
                                    ctx->st.compl_first && !write &&
                                    !(ctx->flags & IORING_SETUP_DEFER_TASKRUN);
-        // A DEFER_TASKRUN ring's poll wait queue is activated by task work
-        // after its first poll (io_activate_pollwq), whose wakeup carries no
-        // mask: that one is checked against the ring as it is by then.
-        const bool recheck = std::exchange(rw.recheck_ring, false);
+        // A DEFER_TASKRUN ring's retry is its submitter's task work, which
+        // runs when the program next waits, often after it reaped the CQE
+        // that woke the read: each retry asks the ring again, as the
+        // kernel's reissue does (io_file_supports_nowait).
+        const bool recheck = rctx->flags & IORING_SETUP_DEFER_TASKRUN;
         if (nonblock && (!rw.waited_ring || recheck) && !batch_pending &&
             !(ring_poll_mask(rctx) & want)) {
           rw.waited_ring = true;
-          rw.recheck_ring = (rctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
-                            !rctx->poll_activated.exchange(true, std::memory_order_relaxed);
           return -EAGAIN;
         }
         return finish_rw(req, -EINVAL, issue_flags);

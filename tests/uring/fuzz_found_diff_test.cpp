@@ -740,6 +740,31 @@ TEST(UringFuzzFound, ReadOfADeferTaskrunRingRechecksItsFirstWakeup) {
       8, p);
 }
 
+// A write of a ring asks io_uring_poll for POLLOUT before its offset is
+// checked, and a full SQ ring gives none while its SQEs are being submitted
+// (the head moves at the end of the batch). The write then waits on the
+// ring's poll, which CQE postings wake only for POLLIN: it stays pending
+// until cancelled, its offset never looked at (seed 61543).
+TEST(UringFuzzFound, WriteOfTheRingFromAFullSqWaitsUntilCancelled) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    static char buf[64];
+    for (std::uint64_t ud = 1; ud <= 7; ++ud) add(r, IORING_OP_NOP, -1, nullptr, 0, 0, ud, 0);
+    add(r, IORING_OP_WRITE, r.fd(), buf, 8, INT64_MAX, 8, 0);  // the eighth of 8 entries
+    std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+    auto c = r.wait(7);
+    sort_by_user_data(&c);
+    append(&v, c);
+    append(&v, r.wait(1, 200));  // nothing more
+    add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(8), 0, 0, 9, 0);
+    v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+    c = r.wait(2);
+    sort_by_user_data(&c);
+    append(&v, c);
+    return v;
+  });
+}
+
 TEST(UringFuzzFound, PlainReadOfADirectoryIgnoresRwFlags) {
   SKIP_WITHOUT_KERNEL_URING();
   // loop_rw_iter ignores rw_flags where preadv2 refuses them: -EISDIR.

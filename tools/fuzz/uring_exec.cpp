@@ -238,9 +238,11 @@ std::string uring_execute(const UringProgram& p, bool kernel, const std::string&
   }
   std::uint64_t consumed = ring.sq_head();
   drain(consumed);
-  if (terminal < consumed) {
+  if (terminal < consumed || ring.flush() != 0) {
     // Whatever still waits (polls, long timeouts, reads of empty pipes) is
-    // cancelled, and its CQEs are part of the log.
+    // cancelled, and its CQEs are part of the log. SQEs an enter left in
+    // the SQ ring (it stopped at a failed one) go in before the cancel, so
+    // that the log has their answers whether or not anything still waits.
     io_uring_sqe* q = ring.sqe();
     if (q) {
       q->opcode = IORING_OP_ASYNC_CANCEL;
