@@ -50,6 +50,7 @@ enum : std::uint32_t {
   kReqPartialIo = 1u << 19,       // data already moved: the buffer is consumed
   kReqPollFirstDone = 1u << 20,   // IORING_RECVSEND_POLL_FIRST: the poll came first
   kReqBlEmpty = 1u << 21,         // a bundle mapped every buffer the ring had
+  kReqWorkerWait = 1u << 22,      // waits on poll where the kernel's io-wq worker would block
   kReqOwnFd = 1u << 27,           // os_fd is the request's own dup of the program's descriptor
 };
 constexpr std::uint32_t kReqLinkFlags = kReqLink | kReqHardlink;

@@ -427,6 +427,8 @@ IoKiocb* find_locked(IoRingCtx* ctx, CancelMatch* cd, bool poll_only) {
     PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
     IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
     if (poll_only && pe->apoll) continue;
+    // Not in the kernel's poll table: io-wq's cancel finds it (poll_signal_worker_waits).
+    if (req->flags & kReqWorkerWait) continue;
     if (cancel_req_match(req, cd)) return req;
   }
   return nullptr;
@@ -574,9 +576,36 @@ void poll_remove_all(IoRingCtx* ctx) {
   }
   for (IoKiocb* req : dead) {
     req_set_fail(req);
-    req_set_res(req, -ECANCELED, 0);
+    // A request the kernel's worker is blocked in is interrupted by the
+    // signal io-wq's cancel sends: -ERESTARTSYS, which io_uring makes -EINTR.
+    req_set_res(req, (req->flags & kReqWorkerWait) ? -EINTR : -ECANCELED, 0);
     req_complete_post(req);
   }
+}
+
+bool poll_signal_worker_waits(IoRingCtx* ctx, CancelMatch* cd, bool all) {
+  PollService* found = PollService::find();
+  if (!found) return false;
+  PollService& ps = *found;
+  std::vector<IoKiocb*> hit;
+  {
+    core::LockGuard lock(ps.mu);
+    for (core::ListHead* n = ctx->poll_list.first(); n != &ctx->poll_list; n = n->next) {
+      PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
+      IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+      if (!(req->flags & kReqWorkerWait) || !cancel_req_match(req, cd)) continue;
+      hit.push_back(req);
+      if (!all) break;
+    }
+    for (IoKiocb* req : hit) ps.remove_locked(req);
+  }
+  for (IoKiocb* req : hit) {
+    req->flags &= ~kReqPolled;
+    req_set_fail(req);
+    req_set_res(req, -EINTR, 0);
+    tw_add(req, tw_req_cancel);
+  }
+  return !hit.empty();
 }
 
 int poll_add_prep(IoKiocb* req, const io_uring_sqe* sqe) {

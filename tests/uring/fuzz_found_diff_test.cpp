@@ -765,6 +765,37 @@ TEST(UringFuzzFound, WriteOfTheRingFromAFullSqWaitsUntilCancelled) {
   });
 }
 
+// A request linked behind one that ran on an io-wq worker runs on that
+// worker (io_wq_free_work), and a read of an empty pipe blocks there. A
+// cancel finds it running (-EALREADY) and the signal it sends ends the
+// read with -EINTR; a cancel of everything, as at the ring's exit, does
+// the same without counting it (seed 80262).
+TEST(UringFuzzFound, ALinkBlockedOnAWorkerEndsWithEintrWhenCancelled) {
+  SKIP_WITHOUT_KERNEL_URING();
+  for (const bool all : {false, true}) {
+    compare([all](Ring& r) {
+      Scratch f;
+      int p[2];
+      EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+      static char buf[64];
+      add(r, IORING_OP_FALLOCATE, f.fd, reinterpret_cast<void*>(4096), 0, 0, 1, IOSQE_IO_LINK);
+      add(r, IORING_OP_READ, p[0], buf, 8, 0, 2, 0);
+      std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+      append(&v, r.wait(1));       // the FALLOCATE's
+      append(&v, r.wait(1, 100));  // the read blocks
+      io_uring_sqe* s = add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 3, 0);
+      if (all) s->cancel_flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
+      v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+      auto c = r.wait(2);
+      sort_by_user_data(&c);
+      append(&v, c);
+      ::close(p[0]);
+      ::close(p[1]);
+      return v;
+    });
+  }
+}
+
 TEST(UringFuzzFound, PlainReadOfADirectoryIgnoresRwFlags) {
   SKIP_WITHOUT_KERNEL_URING();
   // loop_rw_iter ignores rw_flags where preadv2 refuses them: -EISDIR.
