@@ -222,6 +222,14 @@ class PollService {
     dispatch();
   }
 
+  // sweep_locked, once a wakeup the poll thread is handling has been
+  // posted: a poll it took out is complete before the wait looks.
+  void sweep(IoRingCtx* ctx, std::vector<std::pair<IoKiocb*, std::uint32_t>>* done) {
+    core::LockGuard d(dispatch_mu_);
+    core::LockGuard lock(mu);
+    sweep_locked(ctx, done);
+  }
+
  private:
   // io_poll_task_func for a multishot POLL_ADD (uring_lock held): ask the
   // descriptor now and post what it reports.
@@ -360,8 +368,13 @@ class PollService {
       ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
       return;
     }
+    // As above: a DEFER_TASKRUN ring's completion is task work, which its
+    // teardown may run and finish before the wakeup here returns.
+    IoRingCtx* ctx = req->ctx;
+    ctx->recycling.fetch_add(1, std::memory_order_seq_cst);
     req_set_res(req, static_cast<int>(mask), 0);
     req_complete_post(req);
+    ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
   }
 
   // A socket op whose file became ready is retried on this thread, as
@@ -550,10 +563,7 @@ void poll_sweep_oneshot(IoRingCtx* ctx) {
   PollService* found = PollService::find();
   if (!found) return;
   std::vector<std::pair<IoKiocb*, std::uint32_t>> done;
-  {
-    core::LockGuard lock(found->mu);
-    found->sweep_locked(ctx, &done);
-  }
+  found->sweep(ctx, &done);
   for (auto& [req, mask] : done) {
     req_set_res(req, static_cast<int>(mask), 0);
     req_complete_post(req);
