@@ -55,6 +55,7 @@ int prep_common(IoKiocb* req, const io_uring_sqe* sqe) {
   rw.nowait_issue = false;
   rw.cur_pos = false;
   rw.waited_ring = false;
+  rw.start_fpos = -1;
   return 0;
 }
 
@@ -352,6 +353,17 @@ bool is_regular_or_blk(IoKiocb* req) {
   return fstat(req->os_fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
 }
 
+// A request at the file position that fails after moving `done` bytes
+// leaves f_pos where it was (kiocb_done stores ki_pos back only after a
+// success). For a write that is the position before it, which an O_APPEND
+// write moved to the end of the file, not `done` bytes back.
+void restore_fpos(IoKiocb* req, std::int64_t done) {
+  if (req->rw.start_fpos >= 0)
+    lseek(req->os_fd, req->rw.start_fpos, SEEK_SET);
+  else
+    lseek(req->os_fd, -done, SEEK_CUR);
+}
+
 int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   RwData& rw = req->rw;
   IoRingCtx* ctx = req->ctx;
@@ -386,11 +398,12 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     const auto want = static_cast<std::size_t>(rw.bytes - rw.done);
     std::size_t allowed = want;
     if (const int err = core::write_limit_check(req->os_fd, pos, &allowed)) {
-      if (rw.done && pos == -1 && is_regular_or_blk(req)) lseek(req->os_fd, -rw.done, SEEK_CUR);
+      if (rw.done && pos == -1 && is_regular_or_blk(req)) restore_fpos(req, rw.done);
       return finish_rw(req, rw.done ? rw.done : err, issue_flags);
     }
     if (allowed < want) nr = clip_iov(iov, nr, allowed, &clipped, &iov);
   }
+  if (write && pos == -1 && rw.done == 0) rw.start_fpos = lseek(req->os_fd, 0, SEEK_CUR);
   bool stream = false;
   ssize_t n = rw_syscall(write, req->os_fd, iov, nr, pos, rwf);
   if (n < 0 && errno == EOPNOTSUPP && nonblock && !(req->flags & kReqNowait) &&
@@ -471,7 +484,7 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     if (rw.done > 0) {
       // Bytes moved by earlier attempts count, but a failed last attempt
       // leaves the file position where it was (kiocb_done).
-      if (rw.pos == -1 && is_regular_or_blk(req)) lseek(req->os_fd, -rw.done, SEEK_CUR);
+      if (rw.pos == -1 && is_regular_or_blk(req)) restore_fpos(req, rw.done);
       return finish_rw(req, rw.done, issue_flags);
     }
     return finish_rw(req, err, issue_flags);
@@ -502,7 +515,7 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
       n = preadv2(req->os_fd, iov, nr2, -1, rwf);
       if (n < 0 && errno == EAGAIN && !(req->flags & kReqNowait)) return -EAGAIN;
       if (n < 0) {
-        lseek(req->os_fd, -total, SEEK_CUR);
+        restore_fpos(req, total);
         return finish_rw(req, total, issue_flags);
       }
       total += n;
@@ -518,7 +531,7 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
       const int nr2 = build_iov(req, &iov);
       n = pwritev2(req->os_fd, iov, nr2, -1, rwf);
       if (n < 0) {
-        lseek(req->os_fd, -total, SEEK_CUR);
+        restore_fpos(req, total);
         return finish_rw(req, total, issue_flags);
       }
       total += n;

@@ -524,6 +524,25 @@ TEST(UringFuzzFound, ShortTransferAtTheFilePositionEndingInAFaultKeepsThePositio
   });
 }
 
+// The same write to an O_APPEND file: the kernel leaves f_pos where it was
+// before the write, not at the end of the file that the bytes written
+// before the fault moved it to (seed 91428).
+TEST(UringFuzzFound, AppendWriteEndingInAFaultKeepsThePosition) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch f(O_WRONLY | O_APPEND);
+    std::vector<char> buf(512, 'w');
+    struct iovec iov[2] = {{buf.data(), 192}, {reinterpret_cast<void*>(1), 100}};
+    add(r, IORING_OP_WRITEV, f.fd, iov, 2, static_cast<std::uint64_t>(-1), 1, 0);
+    auto v = run(r, 1);
+    v.push_back(Cqe{2, static_cast<int>(lseek(f.fd, 0, SEEK_CUR)), 0});
+    struct stat st {};
+    fstat(f.fd, &st);
+    v.push_back(Cqe{3, static_cast<int>(st.st_size), 0});
+    return v;
+  });
+}
+
 TEST(UringFuzzFound, FsyncRangeAndFailuresThatKeepALink) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r) {
