@@ -543,6 +543,27 @@ TEST(UringFuzzFound, AppendWriteEndingInAFaultKeepsThePosition) {
   });
 }
 
+// A fixed slot holds a file, not a descriptor: an OPENAT into one, or a
+// registered file, leaves the lowest free number to the program's next
+// open (seed 95244).
+TEST(UringFuzzFound, FixedFilesLeaveDescriptorNumbersFree) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    const int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ::close(probe);  // the lowest free number
+    int fds[2] = {-1, 0};
+    std::vector<Cqe> v{Cqe{0, r.reg(IORING_REGISTER_FILES, fds, 2), 0}};
+    io_uring_sqe* s = add(r, IORING_OP_OPENAT, AT_FDCWD, "/dev/null", 0, 0, 1, 0);
+    s->open_flags = O_RDONLY;
+    s->file_index = 1;
+    append(&v, run(r, 1));
+    const int again = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    v.push_back(Cqe{2, again == probe, 0});
+    ::close(again);
+    return v;
+  });
+}
+
 TEST(UringFuzzFound, FsyncRangeAndFailuresThatKeepALink) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r) {
