@@ -263,8 +263,9 @@ int rw_validate(IoKiocb* req, bool write, bool nonblock) {
   struct stat st;
   if (fstat(req->os_fd, &st) != 0) return -EBADF;
   if ((f & kRwfDontcache) && !has_dontcache(req->os_fd, st)) return -EOPNOTSUPP;
-  // A ring's file has no FMODE_NOWAIT (kiocb_set_rw_flags).
-  if ((f & RWF_NOWAIT) && is_ring_fd(req->os_fd)) return -EOPNOTSUPP;
+  // A ring's file and a directory have no FMODE_NOWAIT (kiocb_set_rw_flags),
+  // whatever the length.
+  if ((f & RWF_NOWAIT) && (S_ISDIR(st.st_mode) || is_ring_fd(req->os_fd))) return -EOPNOTSUPP;
   if (req->ctx->flags & IORING_SETUP_IOPOLL) {
     if (!(fl & O_DIRECT)) return -EOPNOTSUPP;
   } else if (f & RWF_HIPRI) {

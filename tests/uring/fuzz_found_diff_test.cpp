@@ -845,6 +845,13 @@ TEST(UringFuzzFound, PlainReadOfADirectoryIgnoresRwFlags) {
     io_uring_sqe* s = add(r, IORING_OP_READ, dir, buf, 8, 512, 1, 0);
     s->rw_flags = RWF_DSYNC;
     auto v = run(r, 1);
+    // RWF_NOWAIT is refused first: a directory has no FMODE_NOWAIT, even
+    // for a read of nothing (seed 101197).
+    for (const unsigned len : {8u, 0u}) {
+      s = add(r, IORING_OP_READ, dir, buf, len, 0, 2 + len, 0);
+      s->rw_flags = RWF_NOWAIT | RWF_DSYNC;
+      append(&v, run(r, 1));
+    }
     ::close(dir);
     return v;
   });
