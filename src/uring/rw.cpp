@@ -597,6 +597,8 @@ int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
       // array's first 8 bytes).
       if (const int err = rw_validate(req, true, issue_flags & kIssueNonblock))
         return finish_rw(req, err, issue_flags);
+      // Nothing to write: loop_rw_iter never calls it (seed 102041).
+      if (req->rw.bytes == 0) return finish_rw(req, 0, issue_flags);
       const std::size_t len = static_cast<std::size_t>(req->rw.nr_segs) < 8 ? 1 : 8;
       const ssize_t n = ::write(req->os_fd, reinterpret_cast<const void*>(req->rw.addr), len);
       return finish_rw(req, n < 0 ? -errno : static_cast<int>(n), issue_flags);
