@@ -644,6 +644,7 @@ int poll_add_issue(IoKiocb* req, unsigned) {
     // A ring: what io_uring_poll reports (POLLOUT while the SQ ring has room).
     now = static_cast<int>(ring_poll_mask(rctx));
     ring = true;
+    rctx->poll_activated.store(true, std::memory_order_relaxed);
   } else {
     now = poll_now(req->os_fd, pe.events);
   }

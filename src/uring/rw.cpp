@@ -465,6 +465,15 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
         if (nonblock && (!rw.waited_ring || recheck) && !batch_pending &&
             !(ring_poll_mask(rctx) & want)) {
           rw.waited_ring = true;
+          if ((rctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
+              !rctx->poll_activated.exchange(true, std::memory_order_relaxed)) {
+            // That poll activated the ring's poll wait queue, whose wakeup
+            // without a mask retries this request when the submitter next
+            // runs its task work, whatever it waits for (a write's POLLOUT
+            // is not in the mask of a CQE's wakeup: that is its only one).
+            tw_add(req, tw_req_submit);
+            return kIouIssueSkipComplete;
+          }
           return -EAGAIN;
         }
         return finish_rw(req, -EINVAL, issue_flags);

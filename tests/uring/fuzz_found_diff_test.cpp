@@ -805,6 +805,28 @@ TEST(UringFuzzFound, WriteOfTheRingFromAFullSqWaitsUntilCancelled) {
   });
 }
 
+// The first poll of a DEFER_TASKRUN ring activates its poll wait queue,
+// and the activation's task work wakes the ring's pollers without a mask: a
+// write of the ring that found the SQ full retries then, finds room and
+// fails -EINVAL (seed 102967); without that wakeup it would wait forever.
+TEST(UringFuzzFound, WriteOfADeferTaskrunRingRetriesAtItsPollActivation) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  compare_with_kernel(
+      [](Ring& r) {
+        static char buf[64];
+        for (std::uint64_t ud = 1; ud <= 7; ++ud) add(r, IORING_OP_NOP, -1, nullptr, 0, 0, ud, 0);
+        add(r, IORING_OP_WRITE, r.fd(), buf, 8, 0, 8, 0);  // the SQ is full
+        std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+        auto c = r.wait(8);
+        sort_by_user_data(&c);
+        append(&v, c);
+        return v;
+      },
+      8, p);
+}
+
 // A request linked behind one that ran on an io-wq worker runs on that
 // worker (io_wq_free_work), and a read of an empty pipe blocks there. A
 // cancel finds it running (-EALREADY) and the signal it sends ends the
