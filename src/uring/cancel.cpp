@@ -37,18 +37,15 @@ bool wq_match(IoWqWork* work, void* data) {
 }
 
 int async_cancel_one(CancelMatch* cd) {
-  IoWq* wq = cd->ctx->wq;
-  if (!wq) return -ENOENT;
   const bool all = cd->flags & (IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY);
-  switch (wq->cancel(wq_match, cd, all)) {
-    case WqCancel::kOk:
-      return 0;
-    case WqCancel::kRunning:
-      return -EALREADY;
-    case WqCancel::kNotFound:
-      break;
-  }
-  return -ENOENT;
+  IoWq* wq = cd->ctx->wq;
+  WqCancel r = wq ? wq->cancel(wq_match, cd, all) : WqCancel::kNotFound;
+  if (r == WqCancel::kOk) return 0;
+  if ((r == WqCancel::kNotFound || all) && poll_signal_worker_waits(cd->ctx, cd, all))
+    r = WqCancel::kRunning;
+  if (r != WqCancel::kRunning) return -ENOENT;
+  cd->running = true;
+  return -EALREADY;
 }
 
 // __io_async_cancel: the first match, or with ALL/ANY every match (their
@@ -63,6 +60,9 @@ int cancel_search(CancelMatch* cd) {
     nr++;
     if (ret == -EALREADY) break;  // a running request stays matched
   }
+  // The kernel's slow path asks io-wq once more, and a single cancel
+  // reports a match found running (the first pass went on to the polls).
+  if (!all && cd->running) return -EALREADY;
   return all ? nr : -ENOENT;
 }
 
@@ -170,6 +170,7 @@ int sync_cancel(IoRingCtx* ctx, void* arg) {
   // the table may change while the lock is dropped.
   auto attempt = [&]() -> int {
     cd.seq = ctx->cancel_seq.fetch_add(1, std::memory_order_relaxed) + 1;
+    cd.running = false;
     core::LockGuard lock(ctx->uring_lock);
     cd.node = nullptr;
     if (fixed) {

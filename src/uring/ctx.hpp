@@ -171,8 +171,8 @@ struct IoRingCtx : core::File {
   // Armed polls (POLL_ADD or a read's) of this ring's own descriptor: the
   // kernel's CQE posting wakes them, so its signal stays until they saw it.
   std::atomic<int> self_polls{0};
-  // io_activate_pollwq: a DEFER_TASKRUN ring's first poll of itself, after
-  // which CQE postings wake its pollers.
+  // io_activate_pollwq: a DEFER_TASKRUN ring's first poll of itself, whose
+  // task work wakes the ring's pollers once, without a mask.
   std::atomic<bool> poll_activated{false};
 
   // Task work: steps that need uring_lock, queued from any thread.

@@ -169,6 +169,7 @@ struct CancelMatch {
   FileNode* node = nullptr;
   std::uint8_t opcode = 0;
   std::uint32_t seq = 0;
+  bool running = false;  // io-wq's search found a match running (and signalled it)
 };
 bool cancel_req_match(IoKiocb* req, CancelMatch* cd);
 int try_cancel(CancelMatch* cd);
@@ -178,6 +179,10 @@ int timeout_cancel(IoRingCtx* ctx, CancelMatch* cd);
 
 // ---- poll.cpp (io_uring/poll.c)
 int poll_cancel(IoRingCtx* ctx, CancelMatch* cd);
+// io-wq's cancel of running work, for requests that wait on poll where the
+// kernel's worker would be blocked (kReqWorkerWait): the matches end with
+// -EINTR; true when there were any.
+bool poll_signal_worker_waits(IoRingCtx* ctx, CancelMatch* cd, bool all);
 // FAST_POLL: park a read/write that hit EAGAIN on a pollable file until it
 // is ready; false when the file cannot be polled.
 bool arm_apoll(IoKiocb* req);

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "core/fd_high.hpp"
 #include "core/uaccess.hpp"
 #include "core/write_limit.hpp"
 #include "uring/engine.hpp"
@@ -185,7 +186,10 @@ int open_direct_issue(IoKiocb* req, unsigned issue_flags) {
     fd = do_openat2(req, O_CLOEXEC);
   }
   int ret = fd;
-  if (fd >= 0) ret = fixed_fd_install(req->ctx, issue_flags, fd, req->open.file_slot);
+  // Into a fixed slot, which holds no descriptor: ours goes high, leaving
+  // the number free for the program's next open (seed 95244).
+  if (fd >= 0)
+    ret = fixed_fd_install(req->ctx, issue_flags, core::move_high(fd), req->open.file_slot);
   if (ret < 0) req_set_fail(req);
   req_set_res(req, ret, 0);
   return kIouOk;

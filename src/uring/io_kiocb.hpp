@@ -50,6 +50,7 @@ enum : std::uint32_t {
   kReqPartialIo = 1u << 19,       // data already moved: the buffer is consumed
   kReqPollFirstDone = 1u << 20,   // IORING_RECVSEND_POLL_FIRST: the poll came first
   kReqBlEmpty = 1u << 21,         // a bundle mapped every buffer the ring had
+  kReqWorkerWait = 1u << 22,      // waits on poll where the kernel's io-wq worker would block
   kReqOwnFd = 1u << 27,           // os_fd is the request's own dup of the program's descriptor
 };
 constexpr std::uint32_t kReqLinkFlags = kReqLink | kReqHardlink;
@@ -113,12 +114,12 @@ struct RwData {
   struct iovec* iov_alloc;  // heap array when more than kFastIov segments (kReqCleanup)
   static constexpr int kFastIov = 4;
   struct iovec fast_iov[kFastIov];
-  std::int64_t bytes;  // total requested: a short result breaks a link
-  std::int64_t done;   // transferred by earlier partial attempts
-  bool nowait_issue;   // the block I/O in flight was issued with RWF_NOWAIT
-  bool cur_pos;        // offset -1 on a block device: update its position
-  bool waited_ring;    // a read or write of a ring that waited for it on poll
-  bool recheck_ring;   // ... whose first wakeup carries no mask (poll_wq activation)
+  std::int64_t bytes;       // total requested: a short result breaks a link
+  std::int64_t done;        // transferred by earlier partial attempts
+  bool nowait_issue;        // the block I/O in flight was issued with RWF_NOWAIT
+  bool cur_pos;             // offset -1 on a block device: update its position
+  bool waited_ring;         // a read or write of a ring that waited for it on poll
+  std::int64_t start_fpos;  // a write at the file position: f_pos before it (-1: none)
 };
 struct SyncData {
   std::int64_t off;

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "core/fd_high.hpp"
 #include "uring/engine.hpp"
 #include "uring/filetable.hpp"
 #include "uring/ops.hpp"
@@ -42,9 +43,9 @@ int msg_send_fd(IoKiocb* req, IoRingCtx* target, unsigned issue_flags) {
   if (target->r_disabled.load(std::memory_order_acquire)) return -EBADFD;
   FileNode* src = fixed_file_get(req->ctx, m.src_fd, issue_flags & kIssueLocked);
   if (!src) return -EBADF;
-  const int fd = fcntl(src->fd, F_DUPFD_CLOEXEC, 0);
+  const int fd = core::dup_high(src->fd);
   file_node_put(src);
-  if (fd < 0) return -errno;
+  if (fd < 0) return fd;
   const int ret = fixed_fd_install(target, 0, fd, m.dst_fd);
   if (ret < 0) return ret;
   if (!(m.flags & kMsgRingCqeSkip)) {

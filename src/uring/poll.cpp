@@ -229,6 +229,14 @@ class PollService {
     dispatch();
   }
 
+  // sweep_locked, once a wakeup the poll thread is handling has been
+  // posted: a poll it took out is complete before the wait looks.
+  void sweep(IoRingCtx* ctx, std::vector<std::pair<IoKiocb*, std::uint32_t>>* done) {
+    core::LockGuard d(dispatch_mu_);
+    core::LockGuard lock(mu);
+    sweep_locked(ctx, done);
+  }
+
  private:
   // io_poll_task_func for a multishot POLL_ADD (uring_lock held): ask the
   // descriptor now and post what it reports.
@@ -367,8 +375,13 @@ class PollService {
       ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
       return;
     }
+    // As above: a DEFER_TASKRUN ring's completion is task work, which its
+    // teardown may run and finish before the wakeup here returns.
+    IoRingCtx* ctx = req->ctx;
+    ctx->recycling.fetch_add(1, std::memory_order_seq_cst);
     req_set_res(req, static_cast<int>(mask), 0);
     req_complete_post(req);
+    ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
   }
 
   // A socket op whose file became ready is retried on this thread, as
@@ -435,6 +448,8 @@ IoKiocb* find_locked(IoRingCtx* ctx, CancelMatch* cd, bool poll_only) {
     PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
     IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
     if (poll_only && pe->apoll) continue;
+    // Not in the kernel's poll table: io-wq's cancel finds it (poll_signal_worker_waits).
+    if (req->flags & kReqWorkerWait) continue;
     if (cancel_req_match(req, cd)) return req;
   }
   return nullptr;
@@ -564,10 +579,7 @@ void poll_sweep_oneshot(IoRingCtx* ctx) {
   PollService* found = PollService::find();
   if (!found) return;
   std::vector<std::pair<IoKiocb*, std::uint32_t>> done;
-  {
-    core::LockGuard lock(found->mu);
-    found->sweep_locked(ctx, &done);
-  }
+  found->sweep(ctx, &done);
   for (auto& [req, mask] : done) {
     req_set_res(req, static_cast<int>(mask), 0);
     req_complete_post(req);
@@ -590,9 +602,36 @@ void poll_remove_all(IoRingCtx* ctx) {
   }
   for (IoKiocb* req : dead) {
     req_set_fail(req);
-    req_set_res(req, -ECANCELED, 0);
+    // A request the kernel's worker is blocked in is interrupted by the
+    // signal io-wq's cancel sends: -ERESTARTSYS, which io_uring makes -EINTR.
+    req_set_res(req, (req->flags & kReqWorkerWait) ? -EINTR : -ECANCELED, 0);
     req_complete_post(req);
   }
+}
+
+bool poll_signal_worker_waits(IoRingCtx* ctx, CancelMatch* cd, bool all) {
+  PollService* found = PollService::find();
+  if (!found) return false;
+  PollService& ps = *found;
+  std::vector<IoKiocb*> hit;
+  {
+    core::LockGuard lock(ps.mu);
+    for (core::ListHead* n = ctx->poll_list.first(); n != &ctx->poll_list; n = n->next) {
+      PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
+      IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+      if (!(req->flags & kReqWorkerWait) || !cancel_req_match(req, cd)) continue;
+      hit.push_back(req);
+      if (!all) break;
+    }
+    for (IoKiocb* req : hit) ps.remove_locked(req);
+  }
+  for (IoKiocb* req : hit) {
+    req->flags &= ~kReqPolled;
+    req_set_fail(req);
+    req_set_res(req, -EINTR, 0);
+    tw_add(req, tw_req_cancel);
+  }
+  return !hit.empty();
 }
 
 int poll_add_prep(IoKiocb* req, const io_uring_sqe* sqe) {
@@ -621,6 +660,7 @@ int poll_add_issue(IoKiocb* req, unsigned) {
     // A ring: what io_uring_poll reports (POLLOUT while the SQ ring has room).
     now = static_cast<int>(ring_poll_mask(rctx));
     ring = true;
+    rctx->poll_activated.store(true, std::memory_order_relaxed);
   } else {
     now = poll_now(req->os_fd, pe.events);
   }

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <climits>
 
+#include "core/fd_high.hpp"
 #include "core/import_iovec.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
@@ -40,7 +41,8 @@ int make_node(IoRingCtx* ctx, int fd, FileNode** out) {
   *out = nullptr;
   if (fd == -1) return 0;
   if (ring_file_get(fd)) return -EBADF;
-  const int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  // A fixed slot holds a file, not a descriptor: ours goes high.
+  const int dup = core::dup_high(fd);
   if (dup < 0) return -EBADF;
   auto* n = new FileNode;
   n->fd = dup;
@@ -288,7 +290,7 @@ int files_update_alloc(IoKiocb* req, unsigned issue_flags) NO_THREAD_SAFETY_ANAL
       ret = -EFAULT;
       break;
     }
-    const int dup = fd < 0 || ring_file_get(fd) ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    const int dup = fd < 0 || ring_file_get(fd) ? -1 : core::dup_high(fd);
     if (dup < 0) {
       ret = -EBADF;
       break;

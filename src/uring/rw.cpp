@@ -16,7 +16,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <utility>
 #include <vector>
 
 #include "core/fd_mode_cache.hpp"
@@ -56,7 +55,7 @@ int prep_common(IoKiocb* req, const io_uring_sqe* sqe) {
   rw.nowait_issue = false;
   rw.cur_pos = false;
   rw.waited_ring = false;
-  rw.recheck_ring = false;
+  rw.start_fpos = -1;
   return 0;
 }
 
@@ -264,8 +263,9 @@ int rw_validate(IoKiocb* req, bool write, bool nonblock) {
   struct stat st;
   if (fstat(req->os_fd, &st) != 0) return -EBADF;
   if ((f & kRwfDontcache) && !has_dontcache(req->os_fd, st)) return -EOPNOTSUPP;
-  // A ring's file has no FMODE_NOWAIT (kiocb_set_rw_flags).
-  if ((f & RWF_NOWAIT) && is_ring_fd(req->os_fd)) return -EOPNOTSUPP;
+  // A ring's file and a directory have no FMODE_NOWAIT (kiocb_set_rw_flags),
+  // whatever the length.
+  if ((f & RWF_NOWAIT) && (S_ISDIR(st.st_mode) || is_ring_fd(req->os_fd))) return -EOPNOTSUPP;
   if (req->ctx->flags & IORING_SETUP_IOPOLL) {
     if (!(fl & O_DIRECT)) return -EOPNOTSUPP;
   } else if (f & RWF_HIPRI) {
@@ -354,6 +354,17 @@ bool is_regular_or_blk(IoKiocb* req) {
   return fstat(req->os_fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
 }
 
+// A request at the file position that fails after moving `done` bytes
+// leaves f_pos where it was (kiocb_done stores ki_pos back only after a
+// success). For a write that is the position before it, which an O_APPEND
+// write moved to the end of the file, not `done` bytes back.
+void restore_fpos(IoKiocb* req, std::int64_t done) {
+  if (req->rw.start_fpos >= 0)
+    lseek(req->os_fd, req->rw.start_fpos, SEEK_SET);
+  else
+    lseek(req->os_fd, -done, SEEK_CUR);
+}
+
 int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   RwData& rw = req->rw;
   IoRingCtx* ctx = req->ctx;
@@ -388,11 +399,12 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     const auto want = static_cast<std::size_t>(rw.bytes - rw.done);
     std::size_t allowed = want;
     if (const int err = core::write_limit_check(req->os_fd, pos, &allowed)) {
-      if (rw.done && pos == -1 && is_regular_or_blk(req)) lseek(req->os_fd, -rw.done, SEEK_CUR);
+      if (rw.done && pos == -1 && is_regular_or_blk(req)) restore_fpos(req, rw.done);
       return finish_rw(req, rw.done ? rw.done : err, issue_flags);
     }
     if (allowed < want) nr = clip_iov(iov, nr, allowed, &clipped, &iov);
   }
+  if (write && pos == -1 && rw.done == 0) rw.start_fpos = lseek(req->os_fd, 0, SEEK_CUR);
   bool stream = false;
   ssize_t n = rw_syscall(write, req->os_fd, iov, nr, pos, rwf);
   if (n < 0 && errno == EOPNOTSUPP && nonblock && !(req->flags & kReqNowait) &&
@@ -405,8 +417,10 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   }
   if (n < 0 && errno == ESPIPE && pos != -1) {
     // A stream (pipe, socket, tty): the offset means nothing, as for the
-    // kernel's FMODE_STREAM files -- once it passed rw_verify_area.
-    if (rw.done == 0) {
+    // kernel's FMODE_STREAM files -- once it passed rw_verify_area. A
+    // ring's file is asked for readiness first (below), as in io_read and
+    // io_write, which look at the offset only once the ring is ready.
+    if (rw.done == 0 && !is_ring_fd(req->os_fd)) {
       if (const int err = rw_validate(req, write, nonblock))
         return finish_rw(req, err, issue_flags);
     }
@@ -443,15 +457,23 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
         const bool batch_pending = rctx == ctx && (issue_flags & kIssueLocked) &&
                                    ctx->st.compl_first && !write &&
                                    !(ctx->flags & IORING_SETUP_DEFER_TASKRUN);
-        // A DEFER_TASKRUN ring's poll wait queue is activated by task work
-        // after its first poll (io_activate_pollwq), whose wakeup carries no
-        // mask: that one is checked against the ring as it is by then.
-        const bool recheck = std::exchange(rw.recheck_ring, false);
+        // A DEFER_TASKRUN ring's retry is its submitter's task work, which
+        // runs when the program next waits, often after it reaped the CQE
+        // that woke the read: each retry asks the ring again, as the
+        // kernel's reissue does (io_file_supports_nowait).
+        const bool recheck = rctx->flags & IORING_SETUP_DEFER_TASKRUN;
         if (nonblock && (!rw.waited_ring || recheck) && !batch_pending &&
             !(ring_poll_mask(rctx) & want)) {
           rw.waited_ring = true;
-          rw.recheck_ring = (rctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
-                            !rctx->poll_activated.exchange(true, std::memory_order_relaxed);
+          if ((rctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
+              !rctx->poll_activated.exchange(true, std::memory_order_relaxed)) {
+            // That poll activated the ring's poll wait queue, whose wakeup
+            // without a mask retries this request when the submitter next
+            // runs its task work, whatever it waits for (a write's POLLOUT
+            // is not in the mask of a CQE's wakeup: that is its only one).
+            tw_add(req, tw_req_submit);
+            return kIouIssueSkipComplete;
+          }
           return -EAGAIN;
         }
         return finish_rw(req, -EINVAL, issue_flags);
@@ -472,7 +494,7 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     if (rw.done > 0) {
       // Bytes moved by earlier attempts count, but a failed last attempt
       // leaves the file position where it was (kiocb_done).
-      if (rw.pos == -1 && is_regular_or_blk(req)) lseek(req->os_fd, -rw.done, SEEK_CUR);
+      if (rw.pos == -1 && is_regular_or_blk(req)) restore_fpos(req, rw.done);
       return finish_rw(req, rw.done, issue_flags);
     }
     return finish_rw(req, err, issue_flags);
@@ -503,7 +525,7 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
       n = preadv2(req->os_fd, iov, nr2, -1, rwf);
       if (n < 0 && errno == EAGAIN && !(req->flags & kReqNowait)) return -EAGAIN;
       if (n < 0) {
-        lseek(req->os_fd, -total, SEEK_CUR);
+        restore_fpos(req, total);
         return finish_rw(req, total, issue_flags);
       }
       total += n;
@@ -519,7 +541,7 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
       const int nr2 = build_iov(req, &iov);
       n = pwritev2(req->os_fd, iov, nr2, -1, rwf);
       if (n < 0) {
-        lseek(req->os_fd, -total, SEEK_CUR);
+        restore_fpos(req, total);
         return finish_rw(req, total, issue_flags);
       }
       total += n;
@@ -584,6 +606,8 @@ int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
       // array's first 8 bytes).
       if (const int err = rw_validate(req, true, issue_flags & kIssueNonblock))
         return finish_rw(req, err, issue_flags);
+      // Nothing to write: loop_rw_iter never calls it (seed 102041).
+      if (req->rw.bytes == 0) return finish_rw(req, 0, issue_flags);
       const std::size_t len = static_cast<std::size_t>(req->rw.nr_segs) < 8 ? 1 : 8;
       const ssize_t n = ::write(req->os_fd, reinterpret_cast<const void*>(req->rw.addr), len);
       return finish_rw(req, n < 0 ? -errno : static_cast<int>(n), issue_flags);

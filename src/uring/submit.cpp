@@ -306,7 +306,11 @@ void iowq_submit_work(IoWqWork* work) {
     ret = issue_sqe(req, issue_flags);
     if (ret == -EAGAIN && needs_poll && !(req->flags & kReqNowait)) {
       t_iowq_req = nullptr;
+      // The kernel's worker blocks in a link it was handed (only IOSQE_ASYNC
+      // makes it poll): a cancel then finds it running and interrupts it.
+      if (!(req->flags & kReqForceAsync)) req->flags |= kReqWorkerWait;
       if (arm_apoll(req)) return;
+      req->flags &= ~kReqWorkerWait;
       t_iowq_req = req;
       ret = issue_sqe(req, kIssueIowq);
     }

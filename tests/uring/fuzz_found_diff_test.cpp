@@ -524,6 +524,46 @@ TEST(UringFuzzFound, ShortTransferAtTheFilePositionEndingInAFaultKeepsThePositio
   });
 }
 
+// The same write to an O_APPEND file: the kernel leaves f_pos where it was
+// before the write, not at the end of the file that the bytes written
+// before the fault moved it to (seed 91428).
+TEST(UringFuzzFound, AppendWriteEndingInAFaultKeepsThePosition) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch f(O_WRONLY | O_APPEND);
+    std::vector<char> buf(512, 'w');
+    struct iovec iov[2] = {{buf.data(), 192}, {reinterpret_cast<void*>(1), 100}};
+    add(r, IORING_OP_WRITEV, f.fd, iov, 2, static_cast<std::uint64_t>(-1), 1, 0);
+    auto v = run(r, 1);
+    v.push_back(Cqe{2, static_cast<int>(lseek(f.fd, 0, SEEK_CUR)), 0});
+    struct stat st {};
+    fstat(f.fd, &st);
+    v.push_back(Cqe{3, static_cast<int>(st.st_size), 0});
+    return v;
+  });
+}
+
+// A fixed slot holds a file, not a descriptor: an OPENAT into one, or a
+// registered file, leaves the lowest free number to the program's next
+// open (seed 95244).
+TEST(UringFuzzFound, FixedFilesLeaveDescriptorNumbersFree) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    const int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ::close(probe);  // the lowest free number
+    int fds[2] = {-1, 0};
+    std::vector<Cqe> v{Cqe{0, r.reg(IORING_REGISTER_FILES, fds, 2), 0}};
+    io_uring_sqe* s = add(r, IORING_OP_OPENAT, AT_FDCWD, "/dev/null", 0, 0, 1, 0);
+    s->open_flags = O_RDONLY;
+    s->file_index = 1;
+    append(&v, run(r, 1));
+    const int again = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    v.push_back(Cqe{2, again == probe, 0});
+    ::close(again);
+    return v;
+  });
+}
+
 TEST(UringFuzzFound, FsyncRangeAndFailuresThatKeepALink) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r) {
@@ -740,6 +780,84 @@ TEST(UringFuzzFound, ReadOfADeferTaskrunRingRechecksItsFirstWakeup) {
       8, p);
 }
 
+// A write of a ring asks io_uring_poll for POLLOUT before its offset is
+// checked, and a full SQ ring gives none while its SQEs are being submitted
+// (the head moves at the end of the batch). The write then waits on the
+// ring's poll, which CQE postings wake only for POLLIN: it stays pending
+// until cancelled, its offset never looked at (seed 61543).
+TEST(UringFuzzFound, WriteOfTheRingFromAFullSqWaitsUntilCancelled) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    static char buf[64];
+    for (std::uint64_t ud = 1; ud <= 7; ++ud) add(r, IORING_OP_NOP, -1, nullptr, 0, 0, ud, 0);
+    add(r, IORING_OP_WRITE, r.fd(), buf, 8, INT64_MAX, 8, 0);  // the eighth of 8 entries
+    std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+    auto c = r.wait(7);
+    sort_by_user_data(&c);
+    append(&v, c);
+    append(&v, r.wait(1, 200));  // nothing more
+    add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(8), 0, 0, 9, 0);
+    v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+    c = r.wait(2);
+    sort_by_user_data(&c);
+    append(&v, c);
+    return v;
+  });
+}
+
+// The first poll of a DEFER_TASKRUN ring activates its poll wait queue,
+// and the activation's task work wakes the ring's pollers without a mask: a
+// write of the ring that found the SQ full retries then, finds room and
+// fails -EINVAL (seed 102967); without that wakeup it would wait forever.
+TEST(UringFuzzFound, WriteOfADeferTaskrunRingRetriesAtItsPollActivation) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  compare_with_kernel(
+      [](Ring& r) {
+        static char buf[64];
+        for (std::uint64_t ud = 1; ud <= 7; ++ud) add(r, IORING_OP_NOP, -1, nullptr, 0, 0, ud, 0);
+        add(r, IORING_OP_WRITE, r.fd(), buf, 8, 0, 8, 0);  // the SQ is full
+        std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+        auto c = r.wait(8);
+        sort_by_user_data(&c);
+        append(&v, c);
+        return v;
+      },
+      8, p);
+}
+
+// A request linked behind one that ran on an io-wq worker runs on that
+// worker (io_wq_free_work), and a read of an empty pipe blocks there. A
+// cancel finds it running (-EALREADY) and the signal it sends ends the
+// read with -EINTR; a cancel of everything, as at the ring's exit, does
+// the same without counting it (seed 80262).
+TEST(UringFuzzFound, ALinkBlockedOnAWorkerEndsWithEintrWhenCancelled) {
+  SKIP_WITHOUT_KERNEL_URING();
+  for (const bool all : {false, true}) {
+    compare([all](Ring& r) {
+      Scratch f;
+      int p[2];
+      EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+      static char buf[64];
+      add(r, IORING_OP_FALLOCATE, f.fd, reinterpret_cast<void*>(4096), 0, 0, 1, IOSQE_IO_LINK);
+      add(r, IORING_OP_READ, p[0], buf, 8, 0, 2, 0);
+      std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+      append(&v, r.wait(1));       // the FALLOCATE's
+      append(&v, r.wait(1, 100));  // the read blocks
+      io_uring_sqe* s = add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 3, 0);
+      if (all) s->cancel_flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
+      v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+      auto c = r.wait(2);
+      sort_by_user_data(&c);
+      append(&v, c);
+      ::close(p[0]);
+      ::close(p[1]);
+      return v;
+    });
+  }
+}
+
 TEST(UringFuzzFound, PlainReadOfADirectoryIgnoresRwFlags) {
   SKIP_WITHOUT_KERNEL_URING();
   // loop_rw_iter ignores rw_flags where preadv2 refuses them: -EISDIR.
@@ -749,6 +867,13 @@ TEST(UringFuzzFound, PlainReadOfADirectoryIgnoresRwFlags) {
     io_uring_sqe* s = add(r, IORING_OP_READ, dir, buf, 8, 512, 1, 0);
     s->rw_flags = RWF_DSYNC;
     auto v = run(r, 1);
+    // RWF_NOWAIT is refused first: a directory has no FMODE_NOWAIT, even
+    // for a read of nothing (seed 101197).
+    for (const unsigned len : {8u, 0u}) {
+      s = add(r, IORING_OP_READ, dir, buf, len, 0, 2 + len, 0);
+      s->rw_flags = RWF_NOWAIT | RWF_DSYNC;
+      append(&v, run(r, 1));
+    }
     ::close(dir);
     return v;
   });

@@ -111,7 +111,8 @@ TEST(UringRwMoreDiff, ReadvWritevFixed) {
     for (iovec& v : ev8) v = {reg, 8};
     add(r, kOpWritevFixed, efd, ev8, 2, 0, 42, 0);
     add(r, kOpWritevFixed, efd, ev8, 8, 0, 43, 0);
-    c = submit_wait(r, 2);  // both go to io-wq (no NOWAIT through ->write): any order
+    add(r, kOpWritevFixed, efd, ev8, 0, 0, 44, 0);  // nothing to write: 0 (seed 102041)
+    c = submit_wait(r, 3);  // they go to io-wq (no NOWAIT through ->write): any order
     std::sort(c.begin(), c.end(),
               [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
     out.insert(out.end(), c.begin(), c.end());

@@ -238,6 +238,15 @@ std::string uring_execute(const UringProgram& p, bool kernel, const std::string&
   }
   std::uint64_t consumed = ring.sq_head();
   drain(consumed);
+  // SQEs an enter left in the SQ ring (it stopped at a failed one) go in
+  // on their own, so that the log has their answers too.
+  for (int i = 0; const unsigned rest = ring.flush(); ++i) {
+    const int r = ring.enter(rest, 0, 0, nullptr, 0);
+    log.add("enter rest " + std::to_string(i), res_str(r));
+    if (r <= 0) break;
+    consumed = ring.sq_head();
+    drain(consumed);
+  }
   if (terminal < consumed) {
     // Whatever still waits (polls, long timeouts, reads of empty pipes) is
     // cancelled, and its CQEs are part of the log.
