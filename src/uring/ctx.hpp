@@ -33,6 +33,7 @@ struct KbufTable;  // kbuf.cpp
 struct OverflowCqe {
   core::ListHead list;
   Cqe cqe;
+  std::uint64_t big_cqe[2];  // kept for a CQE32 ring
 };
 
 // O_DIRECT requests bound for the kernel's AIO while a batch of SQEs is
@@ -83,6 +84,10 @@ struct IoRingCtx : core::File {
   std::atomic<int> recycling{0};
 
   unsigned flags = 0;  // IORING_SETUP_*
+  // Entry i of the rings is sqes[i << sqe_shift] and cqes[i << cqe_shift]:
+  // 1 for IORING_SETUP_SQE128 and IORING_SETUP_CQE32, 0 otherwise.
+  unsigned sqe_shift = 0;
+  unsigned cqe_shift = 0;
   unsigned sq_entries = 0;
   unsigned cq_entries = 0;
   IoRings* rings = nullptr;

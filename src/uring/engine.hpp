@@ -23,8 +23,9 @@ void req_cache_destroy(IoRingCtx* ctx);
 
 // ---- complete.cpp: CQ posting and request completion (io_uring.c)
 // Posts one CQE (overflowing when full); false when the CQE was dropped.
-bool fill_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags)
-    REQUIRES(ctx->completion_lock);
+// big: the two extra words of a CQE32 ring's CQE (null: zeros).
+bool fill_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags,
+              const std::uint64_t* big = nullptr) REQUIRES(ctx->completion_lock);
 // Publishes the CQ tail and runs what follows a post: timeouts by count,
 // eventfd, waiters, readiness of the ring fd. Call after unlocking.
 void commit_cq(IoRingCtx* ctx);

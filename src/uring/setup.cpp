@@ -35,8 +35,9 @@ constexpr unsigned kSetupFlags =
     IORING_SETUP_IOPOLL | IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF | IORING_SETUP_CQSIZE |
     IORING_SETUP_CLAMP | IORING_SETUP_ATTACH_WQ | IORING_SETUP_R_DISABLED |
     IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
-    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | uapi::kSetupNoMmap |
-    uapi::kSetupRegisteredFdOnly | uapi::kSetupNoSqarray;
+    IORING_SETUP_SQE128 | IORING_SETUP_CQE32 | IORING_SETUP_SINGLE_ISSUER |
+    IORING_SETUP_DEFER_TASKRUN | uapi::kSetupNoMmap | uapi::kSetupRegisteredFdOnly |
+    uapi::kSetupNoSqarray;
 
 // The features really implemented (IORING_FEAT_*).
 constexpr unsigned kFeatures =
@@ -114,8 +115,7 @@ int fill_params(unsigned entries, io_uring_params& p) {
 
 // Charges the ring pages (io_create_region -> __io_account_mem).
 int account_rings(IoRingCtx* ctx) {
-  const RingsLayout rl =
-      rings_layout(ctx->sq_entries, ctx->cq_entries, ctx->flags & uapi::kSetupNoSqarray);
+  const RingsLayout rl = rings_layout(ctx->sq_entries, ctx->cq_entries, ctx->flags);
   ctx->rings_bytes = page_align(rl.rings_size);
   ctx->sqes_bytes = page_align(rl.sq_size);
   task::Task* t = task::current();
@@ -148,7 +148,7 @@ int user_region(std::uint64_t uaddr, std::size_t size, char** out) {
 
 int allocate_rings(IoRingCtx* ctx, const io_uring_params& params) {
   const bool no_sqarray = ctx->flags & uapi::kSetupNoSqarray;
-  const RingsLayout rl = rings_layout(ctx->sq_entries, ctx->cq_entries, no_sqarray);
+  const RingsLayout rl = rings_layout(ctx->sq_entries, ctx->cq_entries, ctx->flags);
   char* rings;
   char* sqes;
   if (ctx->flags & uapi::kSetupNoMmap) {
@@ -226,6 +226,8 @@ int ring_setup(unsigned entries, io_uring_params* up) {
 
   auto* ctx = new IoRingCtx;
   ctx->flags = p.flags;
+  ctx->sqe_shift = (p.flags & IORING_SETUP_SQE128) ? 1 : 0;
+  ctx->cqe_shift = (p.flags & IORING_SETUP_CQE32) ? 1 : 0;
   ctx->stats = &core::exec_stats();
   ctx->sq_entries = p.sq_entries;
   ctx->cq_entries = p.cq_entries;

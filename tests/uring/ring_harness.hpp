@@ -116,9 +116,10 @@ class Ring {
     const int fd = b_->setup(entries, &p_);
     if (fd < 0) return fd;
     fd_ = fd;
-    ring_sz_ = std::max(p_.sq_off.array + p_.sq_entries * 4u, p_.cq_off.cqes + p_.cq_entries * 16u);
+    ring_sz_ = std::max(p_.sq_off.array + p_.sq_entries * 4u,
+                        p_.cq_off.cqes + (p_.cq_entries << cqe_shift()) * 16u);
     ring_ = static_cast<char*>(b_->map(fd_, IORING_OFF_SQ_RING, ring_sz_));
-    sqes_sz_ = p_.sq_entries * sizeof(io_uring_sqe);
+    sqes_sz_ = (p_.sq_entries << sqe_shift()) * sizeof(io_uring_sqe);
     sqes_ = static_cast<io_uring_sqe*>(b_->map(fd_, IORING_OFF_SQES, sqes_sz_));
     if (!ring_ || !sqes_) return -ENOMEM;
     sqe_tail_ = sq_tail();
@@ -152,6 +153,10 @@ class Ring {
     fd_ = -1;
   }
 
+  // IORING_SETUP_SQE128 and IORING_SETUP_CQE32: entry i is at i << shift.
+  unsigned sqe_shift() const { return (p_.flags & IORING_SETUP_SQE128) ? 1 : 0; }
+  unsigned cqe_shift() const { return (p_.flags & IORING_SETUP_CQE32) ? 1 : 0; }
+
   int fd() const { return fd_; }
   const io_uring_params& params() const { return p_; }
   Backend* backend() const { return b_; }
@@ -175,8 +180,8 @@ class Ring {
     const std::uint32_t head = load(p_.sq_off.head);
     if (sqe_tail_ - head >= p_.sq_entries) return nullptr;
     const std::uint32_t idx = sqe_tail_ & (p_.sq_entries - 1);
-    io_uring_sqe* s = &sqes_[idx];
-    std::memset(s, 0, sizeof(*s));
+    io_uring_sqe* s = &sqes_[idx << sqe_shift()];
+    std::memset(s, 0, sizeof(*s) << sqe_shift());
     if (!(p_.flags & (1u << 16))) sq_array()[idx] = idx;  // no IORING_SETUP_NO_SQARRAY
     sqe_tail_++;
     return s;
@@ -192,7 +197,7 @@ class Ring {
     sqe_tail_ = t;
     store(p_.sq_off.tail, t);
   }
-  io_uring_sqe* sqe_at(unsigned idx) { return &sqes_[idx]; }
+  io_uring_sqe* sqe_at(unsigned idx) { return &sqes_[idx << sqe_shift()]; }
 
   int enter(unsigned to_submit, unsigned min_complete, unsigned flags, const void* arg = nullptr,
             size_t argsz = 0) {
@@ -205,12 +210,17 @@ class Ring {
   int reg(unsigned op, void* arg, unsigned nr) { return b_->reg(fd_, op, arg, nr); }
 
   unsigned cq_ready() { return load(p_.cq_off.tail) - load(p_.cq_off.head); }
-  bool peek(Cqe* out) {
+  // big: a CQE32 ring's big_cqe[0] and [1].
+  bool peek(Cqe* out, std::uint64_t* big = nullptr) {
     const std::uint32_t head = load(p_.cq_off.head);
     if (head == load(p_.cq_off.tail)) return false;
     const auto* c = reinterpret_cast<const io_uring_cqe*>(ring_ + p_.cq_off.cqes) +
-                    (head & (p_.cq_entries - 1));
+                    ((head & (p_.cq_entries - 1)) << cqe_shift());
     *out = Cqe{c->user_data, c->res, c->flags};
+    if (big) {
+      big[0] = cqe_shift() ? c->big_cqe[0] : 0;
+      big[1] = cqe_shift() ? c->big_cqe[1] : 0;
+    }
     store(p_.cq_off.head, head + 1);
     return true;
   }
