@@ -10,6 +10,7 @@
 #include <atomic>
 #include <bitset>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "block/plug.hpp"
@@ -98,6 +99,9 @@ struct IoRingCtx : core::File {
   // The program's latest mapping of the rings: ThreadSanitizer cannot tell
   // it shares pages with `rings` (see cq_unlock_post).
   std::atomic<char*> user_rings{nullptr};
+  // Regions a resize replaced: unmapped with the ring, as threads that
+  // read `rings` without a lock may still hold the old one.
+  std::vector<std::pair<void*, std::size_t>> retired_regions;
   std::size_t rings_bytes = 0;  // page aligned
   std::size_t sqes_bytes = 0;   // page aligned
   uid_t acct_uid = 0;

@@ -287,6 +287,14 @@ void sqpoll_wait_sq(IoRingCtx* ctx);
 
 // ---- setup.cpp / teardown
 int ring_setup(unsigned entries, io_uring_params* p);
+// io_uring_fill_params: entries, CQSIZE and CLAMP checked, sizes and
+// offsets into `p` (not sq_off.array). 0 or -EINVAL.
+int ring_fill_params(unsigned entries, io_uring_params& p);
+// io_create_region of IORING_MEM_REGION_TYPE_USER: `size` bytes of the
+// program's memory at `uaddr`, checked as the kernel pins them.
+int ring_user_region(std::uint64_t uaddr, std::size_t size, char** out);
+// ---- resize.cpp: IORING_REGISTER_RESIZE_RINGS (locked)
+int register_resize_rings(IoRingCtx* ctx, void* arg);
 void ring_destroy(IoRingCtx* ctx);
 IoWq* ctx_wq(IoRingCtx* ctx);  // the pool requests of this ring go to
 

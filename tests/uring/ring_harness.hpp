@@ -143,6 +143,36 @@ class Ring {
     return fd_;
   }
 
+  // After IORING_REGISTER_RESIZE_RINGS returned `np`: maps the new rings
+  // (or, with NO_MMAP, takes them at `sqes` and `rings`). The old mapping
+  // of the rings is given back to the caller (who unmaps ring_bytes() of
+  // it), or unmapped with `keep_old` false; the old SQEs are unmapped.
+  char* remap(const io_uring_params& np, bool keep_old, void* sqes = nullptr,
+              void* rings = nullptr) {
+    char* old = ring_;
+    const std::size_t old_sz = ring_sz_;
+    if (sqes_ && !user_mem_) b_->unmap(sqes_, sqes_sz_);
+    p_ = np;
+    if (user_mem_) {
+      ring_ = static_cast<char*>(rings);
+      sqes_ = static_cast<io_uring_sqe*>(sqes);
+    } else {
+      ring_sz_ = std::max(p_.sq_off.array + p_.sq_entries * 4u,
+                          p_.cq_off.cqes + (p_.cq_entries << cqe_shift()) * 16u);
+      ring_ = static_cast<char*>(b_->map(fd_, IORING_OFF_SQ_RING, ring_sz_));
+      sqes_sz_ = (p_.sq_entries << sqe_shift()) * sizeof(io_uring_sqe);
+      sqes_ = static_cast<io_uring_sqe*>(b_->map(fd_, IORING_OFF_SQES, sqes_sz_));
+    }
+    old_ring_sz_ = old_sz;
+    if (!keep_old && !user_mem_ && old) {
+      b_->unmap(old, old_sz);
+      old = nullptr;
+    }
+    return old;
+  }
+  std::size_t old_ring_bytes() const { return old_ring_sz_; }
+  bool mapped() const { return ring_ && sqes_; }
+
   void exit() {
     if (user_mem_) ring_ = nullptr, sqes_ = nullptr;
     if (ring_) b_->unmap(ring_, ring_sz_);
@@ -254,6 +284,7 @@ class Ring {
   io_uring_params p_{};
   char* ring_ = nullptr;
   std::size_t ring_sz_ = 0;
+  std::size_t old_ring_sz_ = 0;
   io_uring_sqe* sqes_ = nullptr;
   std::size_t sqes_sz_ = 0;
   bool user_mem_ = false;
