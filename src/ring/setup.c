@@ -298,17 +298,21 @@ int iostack_ring_resize_rings(struct io_uring* ring, struct io_uring_params* p) 
     /* The new rings replace the old mappings; SQEs handed out but not
      * submitted stay handed out (the engine moved them). */
     struct io_uring_params m = *p;
-    const unsigned sqe_head = ring->sq.sqe_head, sqe_tail = ring->sq.sqe_tail;
+    struct io_uring_sq sq;
+    struct io_uring_cq cq;
     m.features = ring->features;
     if (!(m.flags & DROPIN_SETUP_NO_SQARRAY)) m.sq_off.array = sq_array_offset(&m);
-    iostack_io_uring_munmap(ring->sq.sqes, sqe_size(ring->flags) * ring->sq.ring_entries);
-    unmap_rings(&ring->sq, &ring->cq);
-    memset(&ring->sq, 0, sizeof(ring->sq));
-    memset(&ring->cq, 0, sizeof(ring->cq));
-    ret = map_rings(ring->ring_fd, &m, &ring->sq, &ring->cq);
+    memset(&sq, 0, sizeof(sq));
+    memset(&cq, 0, sizeof(cq));
+    /* Mapped before the old go, so a failure leaves the ring as it was. */
+    ret = map_rings(ring->ring_fd, &m, &sq, &cq);
     if (!ret) {
-      ring->sq.sqe_head = sqe_head;
-      ring->sq.sqe_tail = sqe_tail;
+      sq.sqe_head = ring->sq.sqe_head;
+      sq.sqe_tail = ring->sq.sqe_tail;
+      iostack_io_uring_munmap(ring->sq.sqes, sqe_size(ring->flags) * ring->sq.ring_entries);
+      unmap_rings(&ring->sq, &ring->cq);
+      ring->sq = sq;
+      ring->cq = cq;
       if (!(m.flags & DROPIN_SETUP_NO_SQARRAY))
         for (unsigned i = 0; i < ring->sq.ring_entries; ++i) ring->sq.array[i] = i;
     }
