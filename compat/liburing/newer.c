@@ -24,7 +24,6 @@
 #define DROPIN_UNREGISTER_NAPI 28
 #define DROPIN_REGISTER_CLOCK 29
 #define DROPIN_REGISTER_CLONE_BUFFERS 30
-#define DROPIN_REGISTER_RESIZE_RINGS 33
 #define DROPIN_REGISTER_MEM_REGION 34
 #define DROPIN_REGISTER_SRC_REGISTERED 1U
 /* sizeof(struct io_uring_reg_wait) */
@@ -172,10 +171,7 @@ URING_EXPORT int io_uring_clone_buffers_offset(struct io_uring* dst, struct io_u
 }
 
 URING_EXPORT int io_uring_resize_rings(struct io_uring* ring, struct io_uring_params* p) {
-  if (ring->flags & IORING_SETUP_NO_MMAP) return -EINVAL;
-  memset(&p->sq_off, 0, sizeof(p->sq_off));
-  memset(&p->cq_off, 0, sizeof(p->cq_off));
-  return iostack_ring_register(ring, DROPIN_REGISTER_RESIZE_RINGS, p, 1);
+  return iostack_ring_resize_rings(ring, p);
 }
 
 /* liburing 2.9 answers this itself. */

@@ -44,6 +44,9 @@ IOSTACK_API int iostack_ring_queue_init_mem(unsigned entries, struct io_uring* r
 IOSTACK_API int iostack_ring_queue_mmap(int fd, struct io_uring_params* p, struct io_uring* ring);
 IOSTACK_API void iostack_ring_queue_exit(struct io_uring* ring);
 IOSTACK_API int iostack_ring_dontfork(struct io_uring* ring);
+/* io_uring_resize_rings (liburing 2.9): IORING_REGISTER_RESIZE_RINGS, then
+ * the new rings mapped in `ring` (not for NO_MMAP rings: -EINVAL). */
+IOSTACK_API int iostack_ring_resize_rings(struct io_uring* ring, struct io_uring_params* p);
 /* io_uring_register_ring_fd / io_uring_unregister_ring_fd. */
 IOSTACK_API int iostack_ring_register_ring_fd(struct io_uring* ring);
 IOSTACK_API int iostack_ring_unregister_ring_fd(struct io_uring* ring);

@@ -2,7 +2,8 @@
  * iostack_io_uring_setup and are mapped with iostack_io_uring_mmap at the
  * kernel's offsets, and struct io_uring is filled from the offsets the
  * engine reports, exactly as liburing fills it from the kernel's. Also the
- * registered ring fd, which teardown gives back. */
+ * registered ring fd, which teardown gives back, and io_uring_resize_rings,
+ * which maps the new rings. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #define DROPIN_SETUP_NO_MMAP (1U << 14)
 #define DROPIN_SETUP_REGISTERED_FD_ONLY (1U << 15)
 #define DROPIN_SETUP_NO_SQARRAY (1U << 16)
+#define DROPIN_REGISTER_RESIZE_RINGS 33 /* 6.13 */
 
 static size_t sqe_size(unsigned setup_flags) {
   return sizeof(struct io_uring_sqe) + ((setup_flags & IORING_SETUP_SQE128) ? 64 : 0);
@@ -275,6 +277,47 @@ int iostack_ring_dontfork(struct io_uring* ring) {
   if (!ret) ret = dontfork(ring->sq.ring_ptr, ring->sq.ring_sz);
   if (!ret && ring->cq.ring_ptr != ring->sq.ring_ptr)
     ret = dontfork(ring->cq.ring_ptr, ring->cq.ring_sz);
+  return ret;
+}
+
+/* Where the engine puts the SQ array of rings of these sizes (rings_size):
+ * after the CQEs, 64-byte aligned, the whole of io_rings doubled for
+ * CQE32. A resize does not report it (6.18 does not either). */
+static unsigned sq_array_offset(const struct io_uring_params* p) {
+  size_t off = 64 + (size_t)p->cq_entries * sizeof(struct io_uring_cqe);
+  if (p->flags & IORING_SETUP_CQE32) off *= 2;
+  return (unsigned)((off + 63) & ~(size_t)63);
+}
+
+int iostack_ring_resize_rings(struct io_uring* ring, struct io_uring_params* p) {
+  if (ring->flags & DROPIN_SETUP_NO_MMAP) return -EINVAL;
+  memset(&p->sq_off, 0, sizeof(p->sq_off));
+  memset(&p->cq_off, 0, sizeof(p->cq_off));
+  int ret = iostack_ring_register(ring, DROPIN_REGISTER_RESIZE_RINGS, p, 1);
+  if (ret >= 0) {
+    /* The new rings replace the old mappings; SQEs handed out but not
+     * submitted stay handed out (the engine moved them). */
+    struct io_uring_params m = *p;
+    struct io_uring_sq sq;
+    struct io_uring_cq cq;
+    m.features = ring->features;
+    if (!(m.flags & DROPIN_SETUP_NO_SQARRAY)) m.sq_off.array = sq_array_offset(&m);
+    memset(&sq, 0, sizeof(sq));
+    memset(&cq, 0, sizeof(cq));
+    /* Mapped before the old go, so a failure leaves the ring as it was. */
+    ret = map_rings(ring->ring_fd, &m, &sq, &cq);
+    if (!ret) {
+      sq.sqe_head = ring->sq.sqe_head;
+      sq.sqe_tail = ring->sq.sqe_tail;
+      iostack_io_uring_munmap(ring->sq.sqes, sqe_size(ring->flags) * ring->sq.ring_entries);
+      unmap_rings(&ring->sq, &ring->cq);
+      ring->sq = sq;
+      ring->cq = cq;
+      if (!(m.flags & DROPIN_SETUP_NO_SQARRAY))
+        for (unsigned i = 0; i < ring->sq.ring_entries; ++i) ring->sq.array[i] = i;
+    }
+  }
+  p->flags = 0; /* liburing leaves the params ready for another call */
   return ret;
 }
 

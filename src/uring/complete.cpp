@@ -24,13 +24,25 @@ bool ring_has_space(IoRingCtx* ctx) REQUIRES(ctx->completion_lock) {
   return queued < ctx->cq_entries;
 }
 
-void write_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags)
-    REQUIRES(ctx->completion_lock) {
-  Cqe* cqe = &ctx->rings->cqes[ctx->cached_cq_tail & (ctx->cq_entries - 1)];
+constexpr std::uint64_t kNoBigCqe[2] = {0, 0};
+
+// big: the CQE32 words (kNoBigCqe for every CQE but a few ops').
+void write_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags,
+               const std::uint64_t* big) REQUIRES(ctx->completion_lock) {
+  Cqe* cqe = &ctx->rings->cqes[(ctx->cached_cq_tail & (ctx->cq_entries - 1)) << ctx->cqe_shift];
   cqe->user_data = user_data;
   cqe->res = res;
   cqe->flags = cflags;
+  if (ctx->cqe_shift) {
+    auto* words = reinterpret_cast<std::uint64_t*>(cqe + 1);
+    words[0] = big[0];
+    words[1] = big[1];
+  }
   ctx->cached_cq_tail++;
+}
+
+const std::uint64_t* req_big_cqe(const IoKiocb* req) {
+  return (req->flags & kReqBigCqe) ? req->big_cqe : kNoBigCqe;
 }
 
 void cq_lock(IoRingCtx* ctx) ACQUIRE(ctx->completion_lock) { ctx->completion_lock.lock(); }
@@ -58,11 +70,13 @@ void cq_unlock_post(IoRingCtx* ctx) RELEASE(ctx->completion_lock) {
 
 }  // namespace
 
-bool fill_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags) {
+bool fill_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags,
+              const std::uint64_t* big) {
+  if (!big) big = kNoBigCqe;
   // Once CQEs wait in the overflow list, later ones queue behind them so the
   // application sees completions in order.
   if (ctx->overflow_list.empty() && ring_has_space(ctx)) {
-    write_cqe(ctx, user_data, res, cflags);
+    write_cqe(ctx, user_data, res, cflags, big);
     return true;
   }
   auto* ocqe = new (std::nothrow) OverflowCqe;
@@ -74,6 +88,8 @@ bool fill_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::ui
   ocqe->cqe.user_data = user_data;
   ocqe->cqe.res = res;
   ocqe->cqe.flags = cflags;
+  ocqe->big_cqe[0] = big[0];
+  ocqe->big_cqe[1] = big[1];
   if (ctx->overflow_list.empty()) {
     ctx->has_overflow.store(true, std::memory_order_release);
     flags_or(ctx->rings->sq_flags, IORING_SQ_CQ_OVERFLOW);
@@ -97,7 +113,7 @@ void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std
 bool try_post_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags) {
   cq_lock(ctx);
   const bool posted = ctx->overflow_list.empty() && ring_has_space(ctx);
-  if (posted) write_cqe(ctx, user_data, res, cflags);
+  if (posted) write_cqe(ctx, user_data, res, cflags, kNoBigCqe);
   cq_unlock_post(ctx);
   return posted;
 }
@@ -115,7 +131,7 @@ void overflow_flush(IoRingCtx* ctx, bool dying) {
   while (!ctx->overflow_list.empty()) {
     if (!dying && !ring_has_space(ctx)) break;
     auto* ocqe = core::list_entry<OverflowCqe, &OverflowCqe::list>(ctx->overflow_list.first());
-    if (!dying) write_cqe(ctx, ocqe->cqe.user_data, ocqe->cqe.res, ocqe->cqe.flags);
+    if (!dying) write_cqe(ctx, ocqe->cqe.user_data, ocqe->cqe.res, ocqe->cqe.flags, ocqe->big_cqe);
     ocqe->list.del();
     delete ocqe;
   }
@@ -203,7 +219,7 @@ void req_complete_post(IoKiocb* req) {
   count_req(req);
   if (!(req->flags & kReqCqeSkip)) {
     cq_lock(ctx);
-    fill_cqe(ctx, req->user_data, req->res, req->cflags);
+    fill_cqe(ctx, req->user_data, req->res, req->cflags, req_big_cqe(req));
     cq_unlock_post(ctx);
   }
   req_finish(req, false);
@@ -222,7 +238,7 @@ void flush_completions(IoRingCtx* ctx) NO_THREAD_SAFETY_ANALYSIS {
       if (r->flags & kReqCqeSkip) continue;
       if (!any) cq_lock(ctx);
       any = true;
-      fill_cqe(ctx, r->user_data, r->res, r->cflags);
+      fill_cqe(ctx, r->user_data, r->res, r->cflags, req_big_cqe(r));
     }
     if (any) cq_unlock_post(ctx);
     for (IoKiocb* r = first; r;) {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <bitset>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "block/plug.hpp"
@@ -33,6 +34,7 @@ struct KbufTable;  // kbuf.cpp
 struct OverflowCqe {
   core::ListHead list;
   Cqe cqe;
+  std::uint64_t big_cqe[2];  // kept for a CQE32 ring
 };
 
 // O_DIRECT requests bound for the kernel's AIO while a batch of SQEs is
@@ -83,6 +85,10 @@ struct IoRingCtx : core::File {
   std::atomic<int> recycling{0};
 
   unsigned flags = 0;  // IORING_SETUP_*
+  // Entry i of the rings is sqes[i << sqe_shift] and cqes[i << cqe_shift]:
+  // 1 for IORING_SETUP_SQE128 and IORING_SETUP_CQE32, 0 otherwise.
+  unsigned sqe_shift = 0;
+  unsigned cqe_shift = 0;
   unsigned sq_entries = 0;
   unsigned cq_entries = 0;
   IoRings* rings = nullptr;
@@ -93,6 +99,9 @@ struct IoRingCtx : core::File {
   // The program's latest mapping of the rings: ThreadSanitizer cannot tell
   // it shares pages with `rings` (see cq_unlock_post).
   std::atomic<char*> user_rings{nullptr};
+  // Regions a resize replaced: unmapped with the ring, as threads that
+  // read `rings` without a lock may still hold the old one.
+  std::vector<std::pair<void*, std::size_t>> retired_regions;
   std::size_t rings_bytes = 0;  // page aligned
   std::size_t sqes_bytes = 0;   // page aligned
   uid_t acct_uid = 0;

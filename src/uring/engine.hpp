@@ -23,8 +23,9 @@ void req_cache_destroy(IoRingCtx* ctx);
 
 // ---- complete.cpp: CQ posting and request completion (io_uring.c)
 // Posts one CQE (overflowing when full); false when the CQE was dropped.
-bool fill_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags)
-    REQUIRES(ctx->completion_lock);
+// big: the two extra words of a CQE32 ring's CQE (null: zeros).
+bool fill_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags,
+              const std::uint64_t* big = nullptr) REQUIRES(ctx->completion_lock);
 // Publishes the CQ tail and runs what follows a post: timeouts by count,
 // eventfd, waiters, readiness of the ring fd. Call after unlocking.
 void commit_cq(IoRingCtx* ctx);
@@ -295,6 +296,14 @@ void sqpoll_wait_sq(IoRingCtx* ctx);
 
 // ---- setup.cpp / teardown
 int ring_setup(unsigned entries, io_uring_params* p);
+// io_uring_fill_params: entries, CQSIZE and CLAMP checked, sizes and
+// offsets into `p` (not sq_off.array). 0 or -EINVAL.
+int ring_fill_params(unsigned entries, io_uring_params& p);
+// io_create_region of IORING_MEM_REGION_TYPE_USER: `size` bytes of the
+// program's memory at `uaddr`, checked as the kernel pins them.
+int ring_user_region(std::uint64_t uaddr, std::size_t size, char** out);
+// ---- resize.cpp: IORING_REGISTER_RESIZE_RINGS (locked)
+int register_resize_rings(IoRingCtx* ctx, void* arg);
 void ring_destroy(IoRingCtx* ctx);
 IoWq* ctx_wq(IoRingCtx* ctx);  // the pool requests of this ring go to
 

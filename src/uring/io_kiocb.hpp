@@ -51,6 +51,7 @@ enum : std::uint32_t {
   kReqPollFirstDone = 1u << 20,   // IORING_RECVSEND_POLL_FIRST: the poll came first
   kReqBlEmpty = 1u << 21,         // a bundle mapped every buffer the ring had
   kReqWorkerWait = 1u << 22,      // waits on poll where the kernel's io-wq worker would block
+  kReqBigCqe = 1u << 23,          // big_cqe holds the extra words of a CQE32 ring's CQE
   kReqOwnFd = 1u << 27,           // os_fd is the request's own dup of the program's descriptor
 };
 constexpr std::uint32_t kReqLinkFlags = kReqLink | kReqHardlink;
@@ -183,8 +184,10 @@ struct FadviseData {
 struct NopData {
   unsigned flags;
   int inject;
-  int fd;              // IORING_NOP_FILE: the descriptor (or fixed index) to look up
-  unsigned buf_index;  // IORING_NOP_FIXED_BUFFER
+  int fd;                // IORING_NOP_FILE: the descriptor (or fixed index) to look up
+  unsigned buf_index;    // IORING_NOP_FIXED_BUFFER
+  std::uint64_t extra1;  // IORING_NOP_CQE32: big_cqe[0] and [1]
+  std::uint64_t extra2;
 };
 
 // struct io_kiocb (include/linux/io_uring_types.h)
@@ -195,6 +198,8 @@ struct IoKiocb {
   std::uint64_t user_data = 0;
   std::int32_t res = 0;
   std::uint32_t cflags = 0;
+  // req->big_cqe: read only with kReqBigCqe, so no request pays for clearing it.
+  std::uint64_t big_cqe[2] = {0, 0};
   std::uint16_t ioprio = 0;
   int fd = -1;  // sqe->fd: an OS descriptor or a fixed-file index
 
@@ -263,6 +268,13 @@ struct IoKiocb {
 inline void req_set_res(IoKiocb* req, int res, std::uint32_t cflags) {
   req->res = res;
   req->cflags = cflags;
+}
+
+// io_req_set_res32's extra words (big_cqe of a CQE32 ring's CQE).
+inline void req_set_big_cqe(IoKiocb* req, std::uint64_t extra1, std::uint64_t extra2) {
+  req->big_cqe[0] = extra1;
+  req->big_cqe[1] = extra2;
+  req->flags |= kReqBigCqe;
 }
 
 // req_set_fail(): a failure always posts its CQE; with CQE_SKIP_SUCCESS the

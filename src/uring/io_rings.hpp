@@ -18,7 +18,8 @@ struct IoUringIdx {
 };
 
 // struct io_uring_cqe without the CQE32 tail (a flexible array member that
-// C++ cannot put in an array).
+// C++ cannot put in an array). On a CQE32 ring CQE i is cqes[i << 1] and
+// its big_cqe[2] is the Cqe after it.
 struct Cqe {
   std::uint64_t user_data;
   std::int32_t res;
@@ -86,8 +87,10 @@ struct RingsLayout {
   std::size_t sq_array_offset = 0;  // 64-byte aligned after the CQEs
   std::size_t sq_size = 0;          // the SQE array
 };
-// IORING_SETUP_NO_SQARRAY: no SQ array (SQ slot i is SQE i).
-RingsLayout rings_layout(unsigned sq_entries, unsigned cq_entries, bool no_sqarray = false);
+// By the setup flags: IORING_SETUP_NO_SQARRAY (no SQ array: SQ slot i is
+// SQE i), IORING_SETUP_SQE128 (128-byte SQEs), IORING_SETUP_CQE32 (32-byte
+// CQEs: the kernel doubles the whole of io_rings with its CQEs).
+RingsLayout rings_layout(unsigned sq_entries, unsigned cq_entries, unsigned setup_flags);
 
 constexpr std::size_t kPageSize = 4096;
 constexpr std::size_t page_align(std::size_t n) { return (n + kPageSize - 1) & ~(kPageSize - 1); }

@@ -1,6 +1,7 @@
 // IORING_OP_NOP (io_uring/nop.c), with the 6.x test flags: an injected
 // result, a file or fixed file to look up, a fixed buffer to look up, and
-// completion through task work (a no-op here).
+// completion through task work (a no-op here), and a CQE32 ring's extra
+// words.
 #include <fcntl.h>
 
 #include <cerrno>
@@ -16,20 +17,25 @@ constexpr unsigned kNopFile = 1u << 1;
 constexpr unsigned kNopFixedFile = 1u << 2;
 constexpr unsigned kNopFixedBuffer = 1u << 3;
 constexpr unsigned kNopTw = 1u << 4;
-constexpr unsigned kNopCqe32 = 1u << 5;  // needs a CQE32 ring, which iostack does not make
+constexpr unsigned kNopCqe32 = 1u << 5;
 constexpr unsigned kNopFlags =
-    IORING_NOP_INJECT_RESULT | kNopFile | kNopFixedFile | kNopFixedBuffer | kNopTw;
+    IORING_NOP_INJECT_RESULT | kNopFile | kNopFixedFile | kNopFixedBuffer | kNopTw | kNopCqe32;
 
 }  // namespace
 
 int nop_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   NopData& n = req->nop;
   n.flags = sqe->rw_flags;
-  if (n.flags & ~kNopFlags) return -EINVAL;  // kNopCqe32 included: no CQE32 rings
+  if (n.flags & ~kNopFlags) return -EINVAL;
   n.inject = (n.flags & IORING_NOP_INJECT_RESULT) ? static_cast<int>(sqe->len) : 0;
   n.fd = (n.flags & kNopFile) ? sqe->fd : -1;
   n.buf_index = (n.flags & kNopFixedBuffer) ? sqe->buf_index : 0;
-  (void)kNopCqe32;
+  if (n.flags & kNopCqe32) {
+    // The CQE_MIXED rings of 6.18 are not made here: only CQE32 has room.
+    if (!(req->ctx->flags & IORING_SETUP_CQE32)) return -EINVAL;
+    n.extra1 = sqe->off;
+    n.extra2 = sqe->addr;
+  }
   return 0;
 }
 
@@ -56,6 +62,8 @@ int nop_issue(IoKiocb* req, unsigned issue_flags) {
     ret = -EFAULT;
   if (ret < 0) req_set_fail(req);
   req_set_res(req, ret, 0);
+  // At issue, as io_req_set_res32: a NOP failed before it has zeros there.
+  if (n.flags & kNopCqe32) req_set_big_cqe(req, n.extra1, n.extra2);
   return kIouOk;
 }
 

@@ -1,6 +1,6 @@
 // io_uring_register(2) (io_uring/register.c): resources, eventfd, probe,
 // restrictions, enabling a disabled ring, io-wq tuning and registered ring
-// fds.
+// fds, resizing the rings (resize.cpp).
 #include <sys/resource.h>
 #include <sys/sysinfo.h>
 
@@ -185,6 +185,9 @@ int do_register(IoRingCtx* ctx, unsigned opcode, void* arg, unsigned nr_args) {
     case uapi::kRegisterClock:
       if (!arg || nr_args) return -EINVAL;
       return register_clock(ctx, arg);
+    case uapi::kRegisterResizeRings:
+      if (!arg || nr_args != 1) return -EINVAL;
+      return register_resize_rings(ctx, arg);
     case IORING_REGISTER_FILE_ALLOC_RANGE:
       if (!arg || nr_args) return -EINVAL;
       return register_file_alloc_range(ctx, arg);

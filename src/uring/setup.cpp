@@ -35,8 +35,9 @@ constexpr unsigned kSetupFlags =
     IORING_SETUP_IOPOLL | IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF | IORING_SETUP_CQSIZE |
     IORING_SETUP_CLAMP | IORING_SETUP_ATTACH_WQ | IORING_SETUP_R_DISABLED |
     IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
-    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | uapi::kSetupNoMmap |
-    uapi::kSetupRegisteredFdOnly | uapi::kSetupNoSqarray;
+    IORING_SETUP_SQE128 | IORING_SETUP_CQE32 | IORING_SETUP_SINGLE_ISSUER |
+    IORING_SETUP_DEFER_TASKRUN | uapi::kSetupNoMmap | uapi::kSetupRegisteredFdOnly |
+    uapi::kSetupNoSqarray;
 
 // The features really implemented (IORING_FEAT_*).
 constexpr unsigned kFeatures =
@@ -69,53 +70,9 @@ int sanitise_params(const io_uring_params& p) {
   return 0;
 }
 
-int fill_params(unsigned entries, io_uring_params& p) {
-  if (!entries) return -EINVAL;
-  if (entries > kMaxEntries) {
-    if (!(p.flags & IORING_SETUP_CLAMP)) return -EINVAL;
-    entries = kMaxEntries;
-  }
-  p.sq_entries = roundup_pow2(entries);
-  if (p.flags & IORING_SETUP_CQSIZE) {
-    if (!p.cq_entries) return -EINVAL;
-    if (p.cq_entries > kMaxCqEntries) {
-      if (!(p.flags & IORING_SETUP_CLAMP)) return -EINVAL;
-      p.cq_entries = kMaxCqEntries;
-    }
-    p.cq_entries = roundup_pow2(p.cq_entries);
-    if (p.cq_entries < p.sq_entries) return -EINVAL;
-  } else {
-    p.cq_entries = 2 * p.sq_entries;
-  }
-  // With NO_MMAP the program's addresses stay: they name the rings' memory.
-  const std::uint64_t sq_user = p.sq_off.resv2;
-  const std::uint64_t cq_user = p.cq_off.resv2;
-  std::memset(&p.sq_off, 0, sizeof(p.sq_off));
-  std::memset(&p.cq_off, 0, sizeof(p.cq_off));
-  if (p.flags & uapi::kSetupNoMmap) {
-    p.sq_off.resv2 = sq_user;
-    p.cq_off.resv2 = cq_user;
-  }
-  p.sq_off.head = offsetof(IoRings, sq.head);
-  p.sq_off.tail = offsetof(IoRings, sq.tail);
-  p.sq_off.ring_mask = offsetof(IoRings, sq_ring_mask);
-  p.sq_off.ring_entries = offsetof(IoRings, sq_ring_entries);
-  p.sq_off.flags = offsetof(IoRings, sq_flags);
-  p.sq_off.dropped = offsetof(IoRings, sq_dropped);
-  p.cq_off.head = offsetof(IoRings, cq.head);
-  p.cq_off.tail = offsetof(IoRings, cq.tail);
-  p.cq_off.ring_mask = offsetof(IoRings, cq_ring_mask);
-  p.cq_off.ring_entries = offsetof(IoRings, cq_ring_entries);
-  p.cq_off.overflow = offsetof(IoRings, cq_overflow);
-  p.cq_off.cqes = offsetof(IoRings, cqes);
-  p.cq_off.flags = offsetof(IoRings, cq_flags);
-  return 0;
-}
-
 // Charges the ring pages (io_create_region -> __io_account_mem).
 int account_rings(IoRingCtx* ctx) {
-  const RingsLayout rl =
-      rings_layout(ctx->sq_entries, ctx->cq_entries, ctx->flags & uapi::kSetupNoSqarray);
+  const RingsLayout rl = rings_layout(ctx->sq_entries, ctx->cq_entries, ctx->flags);
   ctx->rings_bytes = page_align(rl.rings_size);
   ctx->sqes_bytes = page_align(rl.sq_size);
   task::Task* t = task::current();
@@ -128,34 +85,16 @@ int account_rings(IoRingCtx* ctx) {
   return 0;
 }
 
-// io_create_region of IORING_MEM_REGION_TYPE_USER: memory the program
-// gives (uapi::kSetupNoMmap), page aligned, there and writable
-// (io_pin_pages), and pinnable for the long term. The kernel pins the pages;
-// here the engine uses them where they are, so the program must keep them
-// mapped while the ring lives (liburing does).
-int user_region(std::uint64_t uaddr, std::size_t size, char** out) {
-  if (!uaddr) return -EFAULT;
-  if (uaddr & (kPageSize - 1)) return -EINVAL;
-  std::uint64_t end;
-  if (__builtin_add_overflow(uaddr, std::uint64_t{size}, &end)) return -EOVERFLOW;
-  auto* p = reinterpret_cast<char*>(uaddr);
-  if (!core::access_ok(p, size) || core::fault_in_writeable(p, size) ||
-      !longterm_pin_allowed(p, size))
-    return -EFAULT;
-  *out = p;
-  return 0;
-}
-
 int allocate_rings(IoRingCtx* ctx, const io_uring_params& params) {
   const bool no_sqarray = ctx->flags & uapi::kSetupNoSqarray;
-  const RingsLayout rl = rings_layout(ctx->sq_entries, ctx->cq_entries, no_sqarray);
+  const RingsLayout rl = rings_layout(ctx->sq_entries, ctx->cq_entries, ctx->flags);
   char* rings;
   char* sqes;
   if (ctx->flags & uapi::kSetupNoMmap) {
     // The rings (with the SQ array) at cq_off.user_addr, the SQEs at
     // sq_off.user_addr, as io_allocate_scq_urings takes them.
-    if (int ret = user_region(params.cq_off.resv2, ctx->rings_bytes, &rings)) return ret;
-    if (int ret = user_region(params.sq_off.resv2, ctx->sqes_bytes, &sqes)) return ret;
+    if (int ret = ring_user_region(params.cq_off.resv2, ctx->rings_bytes, &rings)) return ret;
+    if (int ret = ring_user_region(params.sq_off.resv2, ctx->sqes_bytes, &sqes)) return ret;
   } else {
     ctx->region_bytes = ctx->rings_bytes + ctx->sqes_bytes;
     // Shared anonymous memory, not a file: the program's mappings are made
@@ -203,6 +142,8 @@ void free_ctx_resources(IoRingCtx* ctx) {
     ctx->wq = nullptr;
   }
   if (ctx->region) munmap(ctx->region, ctx->region_bytes);
+  for (const auto& [base, bytes] : ctx->retired_regions) munmap(base, bytes);
+  ctx->retired_regions.clear();
   ctx->region = nullptr;
   ctx->rings = nullptr;
   if (ctx->ready_efd >= 0) close(ctx->ready_efd);
@@ -214,6 +155,71 @@ void free_ctx_resources(IoRingCtx* ctx) {
 
 }  // namespace
 
+int ring_fill_params(unsigned entries, io_uring_params& p) {
+  if (!entries) return -EINVAL;
+  if (entries > kMaxEntries) {
+    if (!(p.flags & IORING_SETUP_CLAMP)) return -EINVAL;
+    entries = kMaxEntries;
+  }
+  p.sq_entries = roundup_pow2(entries);
+  if (p.flags & IORING_SETUP_CQSIZE) {
+    if (!p.cq_entries) return -EINVAL;
+    if (p.cq_entries > kMaxCqEntries) {
+      if (!(p.flags & IORING_SETUP_CLAMP)) return -EINVAL;
+      p.cq_entries = kMaxCqEntries;
+    }
+    p.cq_entries = roundup_pow2(p.cq_entries);
+    if (p.cq_entries < p.sq_entries) return -EINVAL;
+  } else {
+    p.cq_entries = 2 * p.sq_entries;
+  }
+  // With NO_MMAP the program's addresses stay: they name the rings' memory.
+  // sq_off.array is not the kernel's to fill here: setup writes it when the
+  // ring has an SQ array, a resize never (6.18).
+  const std::uint64_t sq_user = p.sq_off.resv2;
+  const std::uint64_t cq_user = p.cq_off.resv2;
+  const std::uint32_t sq_array = p.sq_off.array;
+  std::memset(&p.sq_off, 0, sizeof(p.sq_off));
+  std::memset(&p.cq_off, 0, sizeof(p.cq_off));
+  p.sq_off.array = sq_array;
+  if (p.flags & uapi::kSetupNoMmap) {
+    p.sq_off.resv2 = sq_user;
+    p.cq_off.resv2 = cq_user;
+  }
+  p.sq_off.head = offsetof(IoRings, sq.head);
+  p.sq_off.tail = offsetof(IoRings, sq.tail);
+  p.sq_off.ring_mask = offsetof(IoRings, sq_ring_mask);
+  p.sq_off.ring_entries = offsetof(IoRings, sq_ring_entries);
+  p.sq_off.flags = offsetof(IoRings, sq_flags);
+  p.sq_off.dropped = offsetof(IoRings, sq_dropped);
+  p.cq_off.head = offsetof(IoRings, cq.head);
+  p.cq_off.tail = offsetof(IoRings, cq.tail);
+  p.cq_off.ring_mask = offsetof(IoRings, cq_ring_mask);
+  p.cq_off.ring_entries = offsetof(IoRings, cq_ring_entries);
+  p.cq_off.overflow = offsetof(IoRings, cq_overflow);
+  p.cq_off.cqes = offsetof(IoRings, cqes);
+  p.cq_off.flags = offsetof(IoRings, cq_flags);
+  return 0;
+}
+
+// io_create_region of IORING_MEM_REGION_TYPE_USER: memory the program
+// gives (uapi::kSetupNoMmap), page aligned, there and writable
+// (io_pin_pages), and pinnable for the long term. The kernel pins the pages;
+// here the engine uses them where they are, so the program must keep them
+// mapped while the ring lives (liburing does).
+int ring_user_region(std::uint64_t uaddr, std::size_t size, char** out) {
+  if (!uaddr) return -EFAULT;
+  if (uaddr & (kPageSize - 1)) return -EINVAL;
+  std::uint64_t end;
+  if (__builtin_add_overflow(uaddr, std::uint64_t{size}, &end)) return -EOVERFLOW;
+  auto* p = reinterpret_cast<char*>(uaddr);
+  if (!core::access_ok(p, size) || core::fault_in_writeable(p, size) ||
+      !longterm_pin_allowed(p, size))
+    return -EFAULT;
+  *out = p;
+  return 0;
+}
+
 IoWq* ctx_wq(IoRingCtx* ctx) { return ctx->wq; }
 
 int ring_setup(unsigned entries, io_uring_params* up) {
@@ -222,10 +228,12 @@ int ring_setup(unsigned entries, io_uring_params* up) {
   for (unsigned v : p.resv)
     if (v) return -EINVAL;
   if (int ret = sanitise_params(p)) return ret;
-  if (int ret = fill_params(entries, p)) return ret;
+  if (int ret = ring_fill_params(entries, p)) return ret;
 
   auto* ctx = new IoRingCtx;
   ctx->flags = p.flags;
+  ctx->sqe_shift = (p.flags & IORING_SETUP_SQE128) ? 1 : 0;
+  ctx->cqe_shift = (p.flags & IORING_SETUP_CQE32) ? 1 : 0;
   ctx->stats = &core::exec_stats();
   ctx->sq_entries = p.sq_entries;
   ctx->cq_entries = p.cq_entries;

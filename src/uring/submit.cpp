@@ -26,13 +26,13 @@ constexpr std::uint32_t kSqeValidFlags =
 const io_uring_sqe* get_sqe(IoRingCtx* ctx) {
   const unsigned mask = ctx->sq_entries - 1;
   const unsigned head = ctx->cached_sq_head++ & mask;
-  if (!ctx->sq_array) return &ctx->sqes[head];  // IORING_SETUP_NO_SQARRAY
+  if (!ctx->sq_array) return &ctx->sqes[head << ctx->sqe_shift];  // IORING_SETUP_NO_SQARRAY
   const std::uint32_t idx = load_relaxed(ctx->sq_array[head]);
   if (idx >= ctx->sq_entries) {
     store_relaxed(ctx->rings->sq_dropped, load_relaxed(ctx->rings->sq_dropped) + 1);
     return nullptr;
   }
-  return &ctx->sqes[idx];
+  return &ctx->sqes[idx << ctx->sqe_shift];
 }
 
 unsigned linked_nr(IoKiocb* req) {

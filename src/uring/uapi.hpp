@@ -92,6 +92,9 @@ struct BufReg {
 };
 static_assert(sizeof(BufReg) == sizeof(io_uring_buf_reg));
 
+// IORING_REGISTER_RESIZE_RINGS (6.13): a struct io_uring_params in.
+constexpr unsigned kRegisterResizeRings = 33;
+
 // Setup flags after DEFER_TASKRUN (6.5, 6.6).
 constexpr unsigned kSetupNoMmap = 1u << 14;
 constexpr unsigned kSetupRegisteredFdOnly = 1u << 15;

@@ -66,7 +66,7 @@ const std::set<std::string> kCApi = {
     "iostack_map_ident", "iostack_map_path_size",
     // iostack/ring.h: liburing's library half, which the drop-in re-exports.
     "iostack_ring_queue_init_params", "iostack_ring_queue_init", "iostack_ring_queue_init_mem",
-    "iostack_ring_queue_mmap", "iostack_ring_queue_exit", "iostack_ring_dontfork",
+    "iostack_ring_queue_mmap", "iostack_ring_resize_rings", "iostack_ring_queue_exit", "iostack_ring_dontfork",
     "iostack_ring_register_ring_fd", "iostack_ring_unregister_ring_fd", "iostack_ring_submit",
     "iostack_ring_submit_and_wait", "iostack_ring_submit_and_get_events", "iostack_ring_get_sqe",
     "iostack_ring_get_cqe", "iostack_ring_get_events", "iostack_ring_peek_batch_cqe",

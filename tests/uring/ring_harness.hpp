@@ -116,9 +116,10 @@ class Ring {
     const int fd = b_->setup(entries, &p_);
     if (fd < 0) return fd;
     fd_ = fd;
-    ring_sz_ = std::max(p_.sq_off.array + p_.sq_entries * 4u, p_.cq_off.cqes + p_.cq_entries * 16u);
+    ring_sz_ = std::max(p_.sq_off.array + p_.sq_entries * 4u,
+                        p_.cq_off.cqes + (p_.cq_entries << cqe_shift()) * 16u);
     ring_ = static_cast<char*>(b_->map(fd_, IORING_OFF_SQ_RING, ring_sz_));
-    sqes_sz_ = p_.sq_entries * sizeof(io_uring_sqe);
+    sqes_sz_ = (p_.sq_entries << sqe_shift()) * sizeof(io_uring_sqe);
     sqes_ = static_cast<io_uring_sqe*>(b_->map(fd_, IORING_OFF_SQES, sqes_sz_));
     if (!ring_ || !sqes_) return -ENOMEM;
     sqe_tail_ = sq_tail();
@@ -142,6 +143,36 @@ class Ring {
     return fd_;
   }
 
+  // After IORING_REGISTER_RESIZE_RINGS returned `np`: maps the new rings
+  // (or, with NO_MMAP, takes them at `sqes` and `rings`). The old mapping
+  // of the rings is given back to the caller (who unmaps ring_bytes() of
+  // it), or unmapped with `keep_old` false; the old SQEs are unmapped.
+  char* remap(const io_uring_params& np, bool keep_old, void* sqes = nullptr,
+              void* rings = nullptr) {
+    char* old = ring_;
+    const std::size_t old_sz = ring_sz_;
+    if (sqes_ && !user_mem_) b_->unmap(sqes_, sqes_sz_);
+    p_ = np;
+    if (user_mem_) {
+      ring_ = static_cast<char*>(rings);
+      sqes_ = static_cast<io_uring_sqe*>(sqes);
+    } else {
+      ring_sz_ = std::max(p_.sq_off.array + p_.sq_entries * 4u,
+                          p_.cq_off.cqes + (p_.cq_entries << cqe_shift()) * 16u);
+      ring_ = static_cast<char*>(b_->map(fd_, IORING_OFF_SQ_RING, ring_sz_));
+      sqes_sz_ = (p_.sq_entries << sqe_shift()) * sizeof(io_uring_sqe);
+      sqes_ = static_cast<io_uring_sqe*>(b_->map(fd_, IORING_OFF_SQES, sqes_sz_));
+    }
+    old_ring_sz_ = old_sz;
+    if (!keep_old && !user_mem_ && old) {
+      b_->unmap(old, old_sz);
+      old = nullptr;
+    }
+    return old;
+  }
+  std::size_t old_ring_bytes() const { return old_ring_sz_; }
+  bool mapped() const { return ring_ && sqes_; }
+
   void exit() {
     if (user_mem_) ring_ = nullptr, sqes_ = nullptr;
     if (ring_) b_->unmap(ring_, ring_sz_);
@@ -151,6 +182,10 @@ class Ring {
     if (fd_ >= 0) b_->close_ring(fd_);
     fd_ = -1;
   }
+
+  // IORING_SETUP_SQE128 and IORING_SETUP_CQE32: entry i is at i << shift.
+  unsigned sqe_shift() const { return (p_.flags & IORING_SETUP_SQE128) ? 1 : 0; }
+  unsigned cqe_shift() const { return (p_.flags & IORING_SETUP_CQE32) ? 1 : 0; }
 
   int fd() const { return fd_; }
   const io_uring_params& params() const { return p_; }
@@ -175,8 +210,8 @@ class Ring {
     const std::uint32_t head = load(p_.sq_off.head);
     if (sqe_tail_ - head >= p_.sq_entries) return nullptr;
     const std::uint32_t idx = sqe_tail_ & (p_.sq_entries - 1);
-    io_uring_sqe* s = &sqes_[idx];
-    std::memset(s, 0, sizeof(*s));
+    io_uring_sqe* s = &sqes_[idx << sqe_shift()];
+    std::memset(s, 0, sizeof(*s) << sqe_shift());
     if (!(p_.flags & (1u << 16))) sq_array()[idx] = idx;  // no IORING_SETUP_NO_SQARRAY
     sqe_tail_++;
     return s;
@@ -192,7 +227,7 @@ class Ring {
     sqe_tail_ = t;
     store(p_.sq_off.tail, t);
   }
-  io_uring_sqe* sqe_at(unsigned idx) { return &sqes_[idx]; }
+  io_uring_sqe* sqe_at(unsigned idx) { return &sqes_[idx << sqe_shift()]; }
 
   int enter(unsigned to_submit, unsigned min_complete, unsigned flags, const void* arg = nullptr,
             size_t argsz = 0) {
@@ -205,12 +240,17 @@ class Ring {
   int reg(unsigned op, void* arg, unsigned nr) { return b_->reg(fd_, op, arg, nr); }
 
   unsigned cq_ready() { return load(p_.cq_off.tail) - load(p_.cq_off.head); }
-  bool peek(Cqe* out) {
+  // big: a CQE32 ring's big_cqe[0] and [1].
+  bool peek(Cqe* out, std::uint64_t* big = nullptr) {
     const std::uint32_t head = load(p_.cq_off.head);
     if (head == load(p_.cq_off.tail)) return false;
     const auto* c = reinterpret_cast<const io_uring_cqe*>(ring_ + p_.cq_off.cqes) +
-                    (head & (p_.cq_entries - 1));
+                    ((head & (p_.cq_entries - 1)) << cqe_shift());
     *out = Cqe{c->user_data, c->res, c->flags};
+    if (big) {
+      big[0] = cqe_shift() ? c->big_cqe[0] : 0;
+      big[1] = cqe_shift() ? c->big_cqe[1] : 0;
+    }
     store(p_.cq_off.head, head + 1);
     return true;
   }
@@ -244,6 +284,7 @@ class Ring {
   io_uring_params p_{};
   char* ring_ = nullptr;
   std::size_t ring_sz_ = 0;
+  std::size_t old_ring_sz_ = 0;
   io_uring_sqe* sqes_ = nullptr;
   std::size_t sqes_sz_ = 0;
   bool user_mem_ = false;
