@@ -1,12 +1,13 @@
-// wcache: a volatile write cache in front of any device, with a power
-// switch. The disk shows a write cache with FUA. A plain write completes
-// once its data is in the cache; reads see the cache (as it was when they
-// were mapped) over the device below. Data becomes durable (reaches the device below) when a FLUSH
-// completes (everything acknowledged before it was issued), when a FUA write completes (its own
-// data; the cache is written back first so that nothing older can land over it), when a discard or
-// write-zeroes passes (written back first, then sent down), or when the cache writes back by itself
-// because it holds more than `size`. Write-backs run one at a time, so sectors reach the device
-// below in the order they were written.
+// wcache: a volatile write cache in front of any device, with a power switch.
+// The disk shows a write cache with FUA. A plain write completes once its
+// data is in the cache; reads see the cache (as it was when they were mapped)
+// over the device below. Data becomes durable (reaches the device below) when
+// a FLUSH completes (everything acknowledged before it was issued), when a
+// FUA write completes (its own data; the cache is written back first so that
+// nothing older can land over it), when a discard or write-zeroes passes
+// (written back first, then sent down), or when the cache writes back by
+// itself because it holds more than `size`. Write-backs run one at a time, so
+// sectors reach the device below in the order they were written.
 //
 // A power cut (the "powercut" message, the powercut_ms / powercut_writes
 // options, or the message "mark M" when powercut_mark is M) drops the cache: what reaches the
