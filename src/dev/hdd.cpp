@@ -25,6 +25,7 @@ HddDriver::HddDriver(const HddConfig& cfg, core::Clock* clock)
   segs_.resize(cfg.cache_segments);
   dirty_.reserve(kMaxExtents + 2);
   drot_.reserve(kMaxExtents + 2);
+  dstart_.reserve(kMaxExtents + 2);
   where_.resize(kMaxExtents + 2);
   for (std::uint32_t id = kMaxExtents + 2; id-- > 0;) free_ids_.push_back(id);
   timer_.fn = &HddDriver::timer_fn;
@@ -114,11 +115,13 @@ void HddDriver::dirty_insert(std::size_t i, Range r) {
   for (std::size_t j = i; j < dirty_.size(); ++j)
     where_[dirty_[j].id] = static_cast<std::uint32_t>(j);
   rot_insert(&drot_, {r.pos.offset, r.id});
+  rot_insert(&dstart_, {r.start, r.id});
 }
 
 void HddDriver::dirty_erase(std::size_t i) {
   const Range& d = dirty_[i];
   rot_erase(&drot_, {d.pos.offset, d.id});
+  rot_erase(&dstart_, {d.start, d.id});
   free_ids_.push_back(d.id);
   dirty_.erase(dirty_.begin() + static_cast<std::ptrdiff_t>(i));
   for (std::size_t j = i; j < dirty_.size(); ++j)
@@ -128,9 +131,11 @@ void HddDriver::dirty_erase(std::size_t i) {
 void HddDriver::dirty_set_start(std::size_t i, std::uint64_t start) {
   Range& d = dirty_[i];
   rot_erase(&drot_, {d.pos.offset, d.id});
+  rot_erase(&dstart_, {d.start, d.id});
   d.start = start;
   d.pos = model_.locate(start);
   rot_insert(&drot_, {d.pos.offset, d.id});
+  rot_insert(&dstart_, {d.start, d.id});
 }
 
 void HddDriver::cache_grew(std::uint64_t s, std::uint64_t e) {
@@ -151,8 +156,7 @@ void HddDriver::cache_shrank() {
 bool HddDriver::read_hit(std::uint64_t s, std::uint64_t e) const {
   for (const Range& g : segs_)
     if (g.end > g.start && s >= g.start && e <= g.end) return true;
-  for (const Range& d : dirty_)
-    if (s >= d.start && e <= d.end) return true;
+  if (dirty_hit(s, e)) return true;
   return destaging_.end > destaging_.start && s >= destaging_.start && e <= destaging_.end;
 }
 
@@ -192,8 +196,76 @@ bool HddDriver::write_fits(std::uint64_t n) const {
   return dirty_sectors_ + n <= wc_sectors_ && dirty_.size() + 2 <= kMaxExtents;
 }
 
+std::size_t HddDriver::dstart_upper(std::uint64_t s) const {
+  return static_cast<std::size_t>(
+      std::upper_bound(dstart_.begin(), dstart_.end(), s,
+                       [](std::uint64_t v, const RotKey& k) { return v < k.offset; }) -
+      dstart_.begin());
+}
+
+std::size_t HddDriver::dstart_lower(std::uint64_t s) const {
+  return static_cast<std::size_t>(
+      std::lower_bound(dstart_.begin(), dstart_.end(), s,
+                       [](const RotKey& k, std::uint64_t v) { return k.offset < v; }) -
+      dstart_.begin());
+}
+
+bool HddDriver::dirty_hit(std::uint64_t s, std::uint64_t e) const {
+  if (e > s) {
+    // Non-empty extents are disjoint: only the last one starting at or
+    // before s can hold [s, e).
+    for (std::size_t k = dstart_upper(s); k-- > 0;) {
+      const Range& d = dirty_[where_[dstart_[k].key]];
+      if (d.end > d.start) return e <= d.end;
+    }
+    return false;
+  }
+  for (const Range& d : dirty_)
+    if (s >= d.start && e <= d.end) return true;
+  return false;
+}
+
 // Newer data for [s, e) supersedes what the cache still holds of it.
 void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
+  if (e > s) {
+    // The extents it overlaps: the last non-empty one starting before s,
+    // and those starting in [s, e). Each is cut on its own, so the order
+    // does not matter.
+    std::size_t k = dstart_lower(s);
+    for (std::size_t j = k; j-- > 0;) {
+      const Range& d = dirty_[where_[dstart_[j].key]];
+      if (d.end == d.start) continue;
+      if (d.end > s) k = j;
+      break;
+    }
+    while (k < dstart_.size() && dstart_[k].offset < e) {
+      const std::size_t i = where_[dstart_[k].key];
+      Range& d = dirty_[i];
+      if (d.end <= s) {
+        ++k;
+        continue;
+      }
+      cache_shrank();
+      if (d.start >= s && d.end <= e) {
+        dirty_sectors_ -= d.end - d.start;
+        dirty_erase(i);  // the next one moves to k
+      } else if (d.start < s && d.end > e) {
+        const Range tail{e, d.end, 0, model_.locate(e)};
+        dirty_sectors_ -= e - s;
+        d.end = s;
+        dirty_insert(i + 1, tail);  // starts at e: not visited
+        ++k;
+      } else if (d.start < s) {
+        dirty_sectors_ -= d.end - s;
+        d.end = s;
+        ++k;
+      } else {
+        dirty_sectors_ -= e - d.start;
+        dirty_set_start(i, e);  // moves past the range; the next one is at k
+      }
+    }
+    return;
+  }
   for (std::size_t i = 0; i < dirty_.size();) {
     Range& d = dirty_[i];
     if (d.end <= s || d.start >= e) {

@@ -102,6 +102,11 @@ class HddDriver final : public block::BlockDriver {
   void dirty_insert(std::size_t i, Range r) REQUIRES(mu_);
   void dirty_erase(std::size_t i) REQUIRES(mu_);
   void dirty_set_start(std::size_t i, std::uint64_t start) REQUIRES(mu_);
+  // The first entry of dstart_ starting after `s`, and at or after it.
+  std::size_t dstart_upper(std::uint64_t s) const REQUIRES(mu_);
+  std::size_t dstart_lower(std::uint64_t s) const REQUIRES(mu_);
+  // Some dirty extent holds all of [s, e).
+  bool dirty_hit(std::uint64_t s, std::uint64_t e) const REQUIRES(mu_);
   static void timer_fn(core::Timer* t);
   void on_timer() EXCLUDES(mu_);
   void start_next(core::Nanos now) REQUIRES(mu_);
@@ -154,6 +159,9 @@ class HddDriver final : public block::BlockDriver {
   // head's angle onwards and stops early (HddModel::position_from()).
   std::vector<RotKey> rot_ GUARDED_BY(mu_);
   std::vector<RotKey> drot_ GUARDED_BY(mu_);
+  // The dirty extents by start sector (RotKey::offset), then id: those a
+  // write or a read touches are found without a pass over all of them.
+  std::vector<RotKey> dstart_ GUARDED_BY(mu_);
   std::vector<std::uint32_t> where_ GUARDED_BY(mu_);     // extent id -> index in dirty_
   std::vector<std::uint32_t> free_ids_ GUARDED_BY(mu_);  // extent ids not in use
   std::uint64_t pass_ GUARDED_BY(mu_) = 0;
