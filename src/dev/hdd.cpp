@@ -24,6 +24,7 @@ HddDriver::HddDriver(const HddConfig& cfg, core::Clock* clock)
   rot_.reserve(cfg.queue_depth + 8);
   segs_.resize(cfg.cache_segments);
   dirty_.reserve(kMaxExtents + 2);
+  ext_.resize(kMaxExtents + 2);
   drot_.reserve(kMaxExtents + 2);
   dstart_.reserve(kMaxExtents + 2);
   where_.resize(kMaxExtents + 2);
@@ -111,25 +112,24 @@ void HddDriver::rot_erase(std::vector<RotKey>* v, RotKey k) {
 void HddDriver::dirty_insert(std::size_t i, Range r) {
   r.id = free_ids_.back();
   free_ids_.pop_back();
-  dirty_.insert(dirty_.begin() + static_cast<std::ptrdiff_t>(i), r);
-  for (std::size_t j = i; j < dirty_.size(); ++j)
-    where_[dirty_[j].id] = static_cast<std::uint32_t>(j);
+  ext_[r.id] = r;
+  dirty_.insert(dirty_.begin() + static_cast<std::ptrdiff_t>(i), r.id);
+  for (std::size_t j = i; j < dirty_.size(); ++j) where_[dirty_[j]] = static_cast<std::uint32_t>(j);
   rot_insert(&drot_, {r.pos.offset, r.id});
   rot_insert(&dstart_, {r.start, r.id});
 }
 
 void HddDriver::dirty_erase(std::size_t i) {
-  const Range& d = dirty_[i];
+  const Range& d = ext_[dirty_[i]];
   rot_erase(&drot_, {d.pos.offset, d.id});
   rot_erase(&dstart_, {d.start, d.id});
   free_ids_.push_back(d.id);
   dirty_.erase(dirty_.begin() + static_cast<std::ptrdiff_t>(i));
-  for (std::size_t j = i; j < dirty_.size(); ++j)
-    where_[dirty_[j].id] = static_cast<std::uint32_t>(j);
+  for (std::size_t j = i; j < dirty_.size(); ++j) where_[dirty_[j]] = static_cast<std::uint32_t>(j);
 }
 
 void HddDriver::dirty_set_start(std::size_t i, std::uint64_t start) {
-  Range& d = dirty_[i];
+  Range& d = ext_[dirty_[i]];
   rot_erase(&drot_, {d.pos.offset, d.id});
   rot_erase(&dstart_, {d.start, d.id});
   d.start = start;
@@ -215,13 +215,13 @@ bool HddDriver::dirty_hit(std::uint64_t s, std::uint64_t e) const {
     // Non-empty extents are disjoint: only the last one starting at or
     // before s can hold [s, e).
     for (std::size_t k = dstart_upper(s); k-- > 0;) {
-      const Range& d = dirty_[where_[dstart_[k].key]];
+      const Range& d = ext_[dstart_[k].key];
       if (d.end > d.start) return e <= d.end;
     }
     return false;
   }
-  for (const Range& d : dirty_)
-    if (s >= d.start && e <= d.end) return true;
+  for (const std::uint32_t id : dirty_)
+    if (s >= ext_[id].start && e <= ext_[id].end) return true;
   return false;
 }
 
@@ -233,14 +233,14 @@ void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
     // does not matter.
     std::size_t k = dstart_lower(s);
     for (std::size_t j = k; j-- > 0;) {
-      const Range& d = dirty_[where_[dstart_[j].key]];
+      const Range& d = ext_[dstart_[j].key];
       if (d.end == d.start) continue;
       if (d.end > s) k = j;
       break;
     }
     while (k < dstart_.size() && dstart_[k].offset < e) {
       const std::size_t i = where_[dstart_[k].key];
-      Range& d = dirty_[i];
+      Range& d = ext_[dstart_[k].key];
       if (d.end <= s) {
         ++k;
         continue;
@@ -267,7 +267,7 @@ void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
     return;
   }
   for (std::size_t i = 0; i < dirty_.size();) {
-    Range& d = dirty_[i];
+    Range& d = ext_[dirty_[i]];
     if (d.end <= s || d.start >= e) {
       ++i;
       continue;
@@ -361,11 +361,11 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now, std::int8_t hi
       drop_dirty(s, e);
       if (cfg_.write_cache && !(rq->cmd_flags & block::REQ_FUA) && n <= wc_sectors_) {
         ++stats_.cached_writes;
-        if (!dirty_.empty() && dirty_.back().end == s)
-          dirty_.back().end = e;
+        if (!dirty_.empty() && ext_[dirty_.back()].end == s)
+          ext_[dirty_.back()].end = e;
         else
           dirty_insert(dirty_.size(), Range{s, e, 0, model_.locate(s)});
-        cache_grew(dirty_.back().start, dirty_.back().end);
+        cache_grew(ext_[dirty_.back()].start, ext_[dirty_.back()].end);
         dirty_sectors_ += n;
         return now + cfg_.overhead + xfer;
       }
@@ -403,11 +403,11 @@ core::Nanos HddDriver::destage_one(core::Nanos now) {
     const core::Nanos r = key.offset >= ph ? key.offset - ph : key.offset + rev - ph;
     if (r > best_cost) break;
     const std::size_t i = where_[key.key];
-    const core::Nanos c = model_.position_from(model_.move_ns(head_, dirty_[i].pos), r);
+    const core::Nanos c = model_.position_from(model_.move_ns(head_, ext_[key.key].pos), r);
     if (c < best_cost || (c == best_cost && i < best)) best_cost = c, best = i;
   }
   // In chunks, so that commands arriving meanwhile wait little.
-  Range& d = dirty_[best];
+  Range& d = ext_[dirty_[best]];
   destaging_ = Range{d.start, std::min(d.end, d.start + kDestageChunk), 0, d.pos};
   cache_grew(destaging_.start, destaging_.end);
   cache_shrank();  // the extent gives up what now destages
@@ -602,8 +602,8 @@ std::uint64_t HddDriver::dirty_sectors() const {
 bool HddDriver::durable(block::sector_t sector, std::uint32_t nr) const {
   core::LockGuard lock(mu_);
   const std::uint64_t e = sector + nr;
-  for (const Range& d : dirty_)
-    if (d.start < e && d.end > sector) return false;
+  for (const std::uint32_t id : dirty_)
+    if (ext_[id].start < e && ext_[id].end > sector) return false;
   return !(destaging_.start < e && destaging_.end > sector);
 }
 

@@ -153,7 +153,10 @@ class HddDriver final : public block::BlockDriver {
   std::uint64_t ra_limit_ GUARDED_BY(mu_) = 0;
   core::Nanos ra_time_ GUARDED_BY(mu_) = 0;
   std::uint32_t ra_spt_ GUARDED_BY(mu_) = 1;
-  std::vector<Range> dirty_ GUARDED_BY(mu_);  // write-back extents, capacity fixed
+  // Write-back extents: their ids in order (capacity fixed), so that
+  // inserting and erasing move little; ext_ holds them by id.
+  std::vector<std::uint32_t> dirty_ GUARDED_BY(mu_);
+  std::vector<Range> ext_ GUARDED_BY(mu_);
   // Rotational indexes (sorted by offset, then key) of the queued reads and
   // media writes and of the dirty extents: SPTF visits them from the
   // head's angle onwards and stops early (HddModel::position_from()).
