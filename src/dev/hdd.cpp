@@ -21,8 +21,14 @@ HddDriver::HddDriver(const HddConfig& cfg, core::Clock* clock)
   wc_sectors_ = (cfg.cache_bytes / 2) >> block::kSectorShift;
   // The tag set bounds what is queued; the queue's flush request comes on top.
   pending_.reserve(cfg.queue_depth + 8);
+  rot_.reserve(cfg.queue_depth + 8);
   segs_.resize(cfg.cache_segments);
   dirty_.reserve(kMaxExtents + 2);
+  ext_.resize(kMaxExtents + 2);
+  drot_.reserve(kMaxExtents + 2);
+  dstart_.reserve(kMaxExtents + 2);
+  where_.resize(kMaxExtents + 2);
+  for (std::uint32_t id = kMaxExtents + 2; id-- > 0;) free_ids_.push_back(id);
   timer_.fn = &HddDriver::timer_fn;
   timer_.priv = this;
 }
@@ -62,21 +68,87 @@ block::BlkStatus HddDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
   if (pending_.size() == pending_.capacity()) return block::BlkStatus::DEV_RESOURCE;
   const core::Nanos now = clock_->now();
   inflight_.fetch_add(1, std::memory_order_acq_rel);
-  pending_.push_back(
-      {rq, now, model_.locate(op == block::REQ_OP_FLUSH ? 0 : block::blk_rq_pos(rq))});
+  Pending p{};
+  p.rq = rq;
+  p.arrival = now;
+  if (op == block::REQ_OP_FLUSH) {
+    p.kind = Kind::kFlush;
+    p.pos = model_.locate(0);
+    ++flushes_;
+  } else {
+    p.s = block::blk_rq_pos(rq);
+    p.e = block::blk_rq_end_sector(rq);
+    p.pos = model_.locate(p.s);
+    if (op == block::REQ_OP_READ) {
+      p.kind = Kind::kRead;
+    } else if (cfg_.write_cache && !(rq->cmd_flags & block::REQ_FUA) && p.e - p.s <= wc_sectors_) {
+      p.kind = Kind::kCachedWrite;  // never waits for the arm
+    } else {
+      p.kind = Kind::kMediaWrite;
+    }
+    if (p.kind != Kind::kCachedWrite) rot_insert(&rot_, {p.pos.offset, pending_.size()});
+  }
+  pending_.push_back(p);
   // A drive waiting to start its write-back takes the command instead (the
   // timer is re-armed for it).
   if (op_ == Op::kIdle || op_ == Op::kIdleWait) start_next(now);
   return block::BlkStatus::OK;
 }
 
+void HddDriver::rot_insert(std::vector<RotKey>* v, RotKey k) {
+  const auto it = std::lower_bound(v->begin(), v->end(), k, [](const RotKey& a, const RotKey& b) {
+    return a.offset != b.offset ? a.offset < b.offset : a.key < b.key;
+  });
+  v->insert(it, k);
+}
+
+void HddDriver::rot_erase(std::vector<RotKey>* v, RotKey k) {
+  const auto it = std::lower_bound(v->begin(), v->end(), k, [](const RotKey& a, const RotKey& b) {
+    return a.offset != b.offset ? a.offset < b.offset : a.key < b.key;
+  });
+  if (it != v->end() && it->key == k.key) v->erase(it);
+}
+
+void HddDriver::dirty_insert(std::size_t i, Range r) {
+  r.id = free_ids_.back();
+  free_ids_.pop_back();
+  ext_[r.id] = r;
+  dirty_.insert(dirty_.begin() + static_cast<std::ptrdiff_t>(i), r.id);
+  for (std::size_t j = i; j < dirty_.size(); ++j) where_[dirty_[j]] = static_cast<std::uint32_t>(j);
+  rot_insert(&drot_, {r.pos.offset, r.id});
+  rot_insert(&dstart_, {r.start, r.id});
+}
+
+void HddDriver::dirty_erase(std::size_t i) {
+  const Range& d = ext_[dirty_[i]];
+  rot_erase(&drot_, {d.pos.offset, d.id});
+  rot_erase(&dstart_, {d.start, d.id});
+  free_ids_.push_back(d.id);
+  dirty_.erase(dirty_.begin() + static_cast<std::ptrdiff_t>(i));
+  for (std::size_t j = i; j < dirty_.size(); ++j) where_[dirty_[j]] = static_cast<std::uint32_t>(j);
+}
+
+void HddDriver::dirty_set_start(std::size_t i, std::uint64_t start) {
+  Range& d = ext_[dirty_[i]];
+  rot_erase(&drot_, {d.pos.offset, d.id});
+  rot_erase(&dstart_, {d.start, d.id});
+  d.start = start;
+  d.pos = model_.locate(start);
+  rot_insert(&drot_, {d.pos.offset, d.id});
+  rot_insert(&dstart_, {d.start, d.id});
+}
+
 void HddDriver::cache_grew(std::uint64_t s, std::uint64_t e) {
   for (const Pending& p : pending_)
-    if (p.hit == kHitNo && block::blk_rq_pos(p.rq) >= s && block::blk_rq_end_sector(p.rq) <= e)
+    if (p.hit == kHitNo && p.s >= s && p.e <= e) {
       p.hit = kHitYes;
+      ++hits_;
+    }
 }
 
 void HddDriver::cache_shrank() {
+  if (!hits_) return;
+  hits_ = 0;
   for (const Pending& p : pending_)
     if (p.hit == kHitYes) p.hit = kHitUnknown;
 }
@@ -84,8 +156,7 @@ void HddDriver::cache_shrank() {
 bool HddDriver::read_hit(std::uint64_t s, std::uint64_t e) const {
   for (const Range& g : segs_)
     if (g.end > g.start && s >= g.start && e <= g.end) return true;
-  for (const Range& d : dirty_)
-    if (s >= d.start && e <= d.end) return true;
+  if (dirty_hit(s, e)) return true;
   return destaging_.end > destaging_.start && s >= destaging_.start && e <= destaging_.end;
 }
 
@@ -125,10 +196,78 @@ bool HddDriver::write_fits(std::uint64_t n) const {
   return dirty_sectors_ + n <= wc_sectors_ && dirty_.size() + 2 <= kMaxExtents;
 }
 
+std::size_t HddDriver::dstart_upper(std::uint64_t s) const {
+  return static_cast<std::size_t>(
+      std::upper_bound(dstart_.begin(), dstart_.end(), s,
+                       [](std::uint64_t v, const RotKey& k) { return v < k.offset; }) -
+      dstart_.begin());
+}
+
+std::size_t HddDriver::dstart_lower(std::uint64_t s) const {
+  return static_cast<std::size_t>(
+      std::lower_bound(dstart_.begin(), dstart_.end(), s,
+                       [](const RotKey& k, std::uint64_t v) { return k.offset < v; }) -
+      dstart_.begin());
+}
+
+bool HddDriver::dirty_hit(std::uint64_t s, std::uint64_t e) const {
+  if (e > s) {
+    // Non-empty extents are disjoint: only the last one starting at or
+    // before s can hold [s, e).
+    for (std::size_t k = dstart_upper(s); k-- > 0;) {
+      const Range& d = ext_[dstart_[k].key];
+      if (d.end > d.start) return e <= d.end;
+    }
+    return false;
+  }
+  for (const std::uint32_t id : dirty_)
+    if (s >= ext_[id].start && e <= ext_[id].end) return true;
+  return false;
+}
+
 // Newer data for [s, e) supersedes what the cache still holds of it.
 void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
+  if (e > s) {
+    // The extents it overlaps: the last non-empty one starting before s,
+    // and those starting in [s, e). Each is cut on its own, so the order
+    // does not matter.
+    std::size_t k = dstart_lower(s);
+    for (std::size_t j = k; j-- > 0;) {
+      const Range& d = ext_[dstart_[j].key];
+      if (d.end == d.start) continue;
+      if (d.end > s) k = j;
+      break;
+    }
+    while (k < dstart_.size() && dstart_[k].offset < e) {
+      const std::size_t i = where_[dstart_[k].key];
+      Range& d = ext_[dstart_[k].key];
+      if (d.end <= s) {
+        ++k;
+        continue;
+      }
+      cache_shrank();
+      if (d.start >= s && d.end <= e) {
+        dirty_sectors_ -= d.end - d.start;
+        dirty_erase(i);  // the next one moves to k
+      } else if (d.start < s && d.end > e) {
+        const Range tail{e, d.end, 0, model_.locate(e)};
+        dirty_sectors_ -= e - s;
+        d.end = s;
+        dirty_insert(i + 1, tail);  // starts at e: not visited
+        ++k;
+      } else if (d.start < s) {
+        dirty_sectors_ -= d.end - s;
+        d.end = s;
+        ++k;
+      } else {
+        dirty_sectors_ -= e - d.start;
+        dirty_set_start(i, e);  // moves past the range; the next one is at k
+      }
+    }
+    return;
+  }
   for (std::size_t i = 0; i < dirty_.size();) {
-    Range& d = dirty_[i];
+    Range& d = ext_[dirty_[i]];
     if (d.end <= s || d.start >= e) {
       ++i;
       continue;
@@ -136,12 +275,12 @@ void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
     cache_shrank();
     if (d.start >= s && d.end <= e) {
       dirty_sectors_ -= d.end - d.start;
-      dirty_.erase(dirty_.begin() + static_cast<std::ptrdiff_t>(i));
+      dirty_erase(i);
     } else if (d.start < s && d.end > e) {
       const Range tail{e, d.end, 0, model_.locate(e)};
       dirty_sectors_ -= e - s;
       d.end = s;
-      dirty_.insert(dirty_.begin() + static_cast<std::ptrdiff_t>(i) + 1, tail);
+      dirty_insert(i + 1, tail);
       i += 2;
     } else if (d.start < s) {
       dirty_sectors_ -= d.end - s;
@@ -149,8 +288,7 @@ void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
       ++i;
     } else {
       dirty_sectors_ -= e - d.start;
-      d.start = e;
-      d.pos = model_.locate(e);
+      dirty_set_start(i, e);
       ++i;
     }
   }
@@ -163,7 +301,10 @@ core::Nanos HddDriver::cost(const Pending& p, core::Nanos now, const HddHead& h,
   const std::uint64_t s = block::blk_rq_pos(rq), e = block::blk_rq_end_sector(rq);
   switch (block::req_op(rq)) {
     case block::REQ_OP_READ:
-      if (p.hit == kHitUnknown) p.hit = read_hit(s, e) ? kHitYes : kHitNo;
+      if (p.hit == kHitUnknown) {
+        p.hit = read_hit(s, e) ? kHitYes : kHitNo;
+        if (p.hit == kHitYes) ++hits_;
+      }
       if (p.hit == kHitYes) return 0;
       if (ra_covers(s, e)) return ra_ready(e) > now ? ra_ready(e) - now : 0;
       break;
@@ -220,11 +361,11 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now, std::int8_t hi
       drop_dirty(s, e);
       if (cfg_.write_cache && !(rq->cmd_flags & block::REQ_FUA) && n <= wc_sectors_) {
         ++stats_.cached_writes;
-        if (!dirty_.empty() && dirty_.back().end == s)
-          dirty_.back().end = e;
+        if (!dirty_.empty() && ext_[dirty_.back()].end == s)
+          ext_[dirty_.back()].end = e;
         else
-          dirty_.push_back(Range{s, e, 0, model_.locate(s)});
-        cache_grew(dirty_.back().start, dirty_.back().end);
+          dirty_insert(dirty_.size(), Range{s, e, 0, model_.locate(s)});
+        cache_grew(ext_[dirty_.back()].start, ext_[dirty_.back()].end);
         dirty_sectors_ += n;
         return now + cfg_.overhead + xfer;
       }
@@ -245,22 +386,35 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now, std::int8_t hi
 
 core::Nanos HddDriver::destage_one(core::Nanos now) {
   settle_ra(now);
-  std::size_t best = 0;
+  // The first extent (in dirty_'s order) with the lowest positioning time,
+  // visited by rotation from the head's angle: an extent costs at least its
+  // rotational distance r, so none past the best so far can do better.
+  std::size_t best = dirty_.size();
   core::Nanos best_cost = kNever;
-  for (std::size_t i = 0; i < dirty_.size(); ++i) {
-    const core::Nanos c = model_.position_below(head_, now, dirty_[i].pos, best_cost);
-    if (c < best_cost) best_cost = c, best = i;
+  const core::Nanos rev = model_.rev_ns(), ph = now % rev;
+  const std::size_t n = drot_.size();
+  std::size_t k = static_cast<std::size_t>(
+      std::lower_bound(drot_.begin(), drot_.end(), ph,
+                       [](const RotKey& a, core::Nanos o) { return a.offset < o; }) -
+      drot_.begin());
+  for (std::size_t m = 0; m < n; ++m, ++k) {
+    if (k == n) k = 0;
+    const RotKey& key = drot_[k];
+    const core::Nanos r = key.offset >= ph ? key.offset - ph : key.offset + rev - ph;
+    if (r > best_cost) break;
+    const std::size_t i = where_[key.key];
+    const core::Nanos c = model_.position_from(model_.move_ns(head_, ext_[key.key].pos), r);
+    if (c < best_cost || (c == best_cost && i < best)) best_cost = c, best = i;
   }
   // In chunks, so that commands arriving meanwhile wait little.
-  Range& d = dirty_[best];
+  Range& d = ext_[dirty_[best]];
   destaging_ = Range{d.start, std::min(d.end, d.start + kDestageChunk), 0, d.pos};
   cache_grew(destaging_.start, destaging_.end);
   cache_shrank();  // the extent gives up what now destages
   if (destaging_.end == d.end) {
-    dirty_.erase(dirty_.begin() + static_cast<std::ptrdiff_t>(best));
+    dirty_erase(best);
   } else {
-    d.start = destaging_.end;
-    d.pos = model_.locate(d.start);
+    dirty_set_start(best, destaging_.end);
   }
   std::uint32_t dist = 0;
   const core::Nanos t =
@@ -272,6 +426,64 @@ core::Nanos HddDriver::destage_one(core::Nanos now) {
     stats_.seek_cylinders += dist;
   }
   return t;
+}
+
+std::size_t HddDriver::sptf(core::Nanos now, const HddHead& h) {
+  ++pass_;
+  std::size_t pick = pending_.size();
+  core::Nanos best = kNever;
+  bool arm = false;
+  // What ra_covers() accepts.
+  const std::uint64_t ra_lo = ra_seg_ >= 0 ? segs_[static_cast<std::size_t>(ra_seg_)].start : 1,
+                      ra_hi = ra_seg_ >= 0 ? ra_limit_ : 0;
+  // Those served from the caches, in arrival order, as cost() sees them;
+  // nothing after a cost of 0 can win.
+  for (std::size_t i = 0; i < pending_.size() && best > 0; ++i) {
+    Pending& p = pending_[i];
+    core::Nanos c = 0;
+    if (p.kind == Kind::kCachedWrite) {
+      c = write_fits(p.e - p.s) ? 0 : kNever;
+    } else if (p.kind == Kind::kRead) {
+      if (p.hit == kHitUnknown) {
+        p.hit = read_hit(p.s, p.e) ? kHitYes : kHitNo;
+        if (p.hit == kHitYes) ++hits_;
+      }
+      if (p.hit == kHitNo) {
+        if (p.s < ra_lo || p.e > ra_hi) {
+          p.pass = pass_;
+          arm = true;
+          continue;
+        }
+        c = ra_ready(p.e) > now ? ra_ready(p.e) - now : 0;
+      }
+    } else if (p.kind == Kind::kMediaWrite) {
+      p.pass = pass_;
+      arm = true;
+      continue;
+    }
+    if (c < best) best = c, pick = i;
+  }
+  if (!arm) return pick;
+  // Those needing the arm, by rotation from the head's angle at the start
+  // of positioning: a command costs at least its rotational distance r.
+  const core::Nanos rev = model_.rev_ns(), ph = (now + cfg_.overhead) % rev;
+  const std::size_t n = rot_.size();
+  std::size_t k = static_cast<std::size_t>(
+      std::lower_bound(rot_.begin(), rot_.end(), ph,
+                       [](const RotKey& a, core::Nanos o) { return a.offset < o; }) -
+      rot_.begin());
+  for (std::size_t m = 0; m < n; ++m, ++k) {
+    if (k == n) k = 0;
+    const RotKey& key = rot_[k];
+    const core::Nanos r = key.offset >= ph ? key.offset - ph : key.offset + rev - ph;
+    if (r > best) break;
+    const std::size_t i = key.key;
+    const Pending& p = pending_[i];
+    if (p.pass != pass_) continue;  // served from a cache, or cannot win
+    const core::Nanos c = model_.position_from(model_.move_ns(h, p.pos), r);
+    if (c < best || (c == best && i < pick)) best = c, pick = i;
+  }
+  return pick;
 }
 
 void HddDriver::start_next(core::Nanos now) {
@@ -292,30 +504,34 @@ void HddDriver::start_next(core::Nanos now) {
     return;
   }
   std::size_t pick = pending_.size();
-  std::size_t flush = pending_.size();
-  for (std::size_t i = 0; i < pending_.size() && flush == pending_.size(); ++i)
-    if (block::req_op(pending_[i].rq) == block::REQ_OP_FLUSH) flush = i;
   const HddHead h = ra_head(now);
-  if (flush < pending_.size()) {
+  if (flushes_) {
     // FLUSH writes the whole cache back before it completes.
-    if (dirty_.empty()) pick = flush;
+    if (dirty_.empty()) {
+      pick = 0;
+      while (pending_[pick].kind != Kind::kFlush) ++pick;
+    }
   } else if (pending_[0].arrival + cfg_.max_wait <= now) {
     pick = 0;  // aged: no more reordering around it
     if (cost(pending_[0], now, h, kNever) == kNever) pick = pending_.size();
   } else {
-    core::Nanos best = kNever;
-    // The first of the cheapest; nothing beats a cost of 0.
-    for (std::size_t i = 0; i < pending_.size() && best > 0; ++i) {
-      const core::Nanos c = cost(pending_[i], now, h, best);
-      if (c < best) best = c, pick = i;
-    }
+    pick = sptf(now, h);
   }
   if (pick == pending_.size()) {  // a cached write waits for room
     op_ = Op::kDestage;
     op_end_ = destage_one(now);
   } else {
-    cur_ = pending_[pick].rq;
-    const std::int8_t hit = pending_[pick].hit;
+    const Pending& p = pending_[pick];
+    if (p.kind == Kind::kFlush) {
+      --flushes_;
+    } else if (p.kind != Kind::kCachedWrite) {
+      rot_erase(&rot_, {p.pos.offset, pick});
+    }
+    if (p.hit == kHitYes) --hits_;
+    for (RotKey& k : rot_)  // they keep indexes into pending_
+      if (k.key > pick) --k.key;
+    cur_ = p.rq;
+    const std::int8_t hit = p.hit;
     pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(pick));
     op_ = Op::kRequest;
     op_end_ = serve(cur_, now, hit);
@@ -386,8 +602,8 @@ std::uint64_t HddDriver::dirty_sectors() const {
 bool HddDriver::durable(block::sector_t sector, std::uint32_t nr) const {
   core::LockGuard lock(mu_);
   const std::uint64_t e = sector + nr;
-  for (const Range& d : dirty_)
-    if (d.start < e && d.end > sector) return false;
+  for (const std::uint32_t id : dirty_)
+    if (ext_[id].start < e && ext_[id].end > sector) return false;
   return !(destaging_.start < e && destaging_.end > sector);
 }
 

@@ -66,19 +66,47 @@ class HddDriver final : public block::BlockDriver {
 
  private:
   enum class Op { kIdle, kIdleWait, kRequest, kDestage };
+  // What a queued command needs: the arm, the caches, or neither.
+  enum class Kind : std::uint8_t { kRead, kCachedWrite, kMediaWrite, kFlush };
   struct Pending {
     block::Request* rq;
     core::Nanos arrival;
-    HddPos pos;  // of its first sector
+    HddPos pos;          // of its first sector
+    std::uint64_t s, e;  // sectors, [s, e)
+    Kind kind;
     // A read's read_hit(), kept between SPTF passes: 0 not known, 1 a miss,
     // 2 a hit. cache_grew()/cache_shrank() keep it true as the caches change.
     mutable std::int8_t hit = 0;
+    std::uint64_t pass = 0;  // the last SPTF pass that found it needing the arm
   };
   struct Range {
     std::uint64_t start = 0, end = 0;  // sectors, [start, end)
     std::uint64_t lru = 0;             // read segments
     HddPos pos;                        // dirty extents: of `start`
+    std::uint32_t id = 0;              // dirty extents: key in drot_ and where_
   };
+  // An entry of a rotational index: what waits for the media, by where
+  // its first sector passes under the head (key: an index in pending_ or a
+  // dirty extent's id, which also orders equal offsets).
+  struct RotKey {
+    core::Nanos offset;
+    std::uint64_t key;
+  };
+  static void rot_insert(std::vector<RotKey>* v, RotKey k);
+  static void rot_erase(std::vector<RotKey>* v, RotKey k);
+  // SPTF over pending_ from head `h`: the index of the first command with
+  // the lowest cost below kNever (pending_.size() if none), as cost() over
+  // all of them would find, visiting the arm's candidates by rotation.
+  std::size_t sptf(core::Nanos now, const HddHead& h) REQUIRES(mu_);
+  // dirty_ changes only through these, which keep drot_ and where_ in step.
+  void dirty_insert(std::size_t i, Range r) REQUIRES(mu_);
+  void dirty_erase(std::size_t i) REQUIRES(mu_);
+  void dirty_set_start(std::size_t i, std::uint64_t start) REQUIRES(mu_);
+  // The first entry of dstart_ starting after `s`, and at or after it.
+  std::size_t dstart_upper(std::uint64_t s) const REQUIRES(mu_);
+  std::size_t dstart_lower(std::uint64_t s) const REQUIRES(mu_);
+  // Some dirty extent holds all of [s, e).
+  bool dirty_hit(std::uint64_t s, std::uint64_t e) const REQUIRES(mu_);
   static void timer_fn(core::Timer* t);
   void on_timer() EXCLUDES(mu_);
   void start_next(core::Nanos now) REQUIRES(mu_);
@@ -125,7 +153,23 @@ class HddDriver final : public block::BlockDriver {
   std::uint64_t ra_limit_ GUARDED_BY(mu_) = 0;
   core::Nanos ra_time_ GUARDED_BY(mu_) = 0;
   std::uint32_t ra_spt_ GUARDED_BY(mu_) = 1;
-  std::vector<Range> dirty_ GUARDED_BY(mu_);  // write-back extents, capacity fixed
+  // Write-back extents: their ids in order (capacity fixed), so that
+  // inserting and erasing move little; ext_ holds them by id.
+  std::vector<std::uint32_t> dirty_ GUARDED_BY(mu_);
+  std::vector<Range> ext_ GUARDED_BY(mu_);
+  // Rotational indexes (sorted by offset, then key) of the queued reads and
+  // media writes and of the dirty extents: SPTF visits them from the
+  // head's angle onwards and stops early (HddModel::position_from()).
+  std::vector<RotKey> rot_ GUARDED_BY(mu_);
+  std::vector<RotKey> drot_ GUARDED_BY(mu_);
+  // The dirty extents by start sector (RotKey::offset), then id: those a
+  // write or a read touches are found without a pass over all of them.
+  std::vector<RotKey> dstart_ GUARDED_BY(mu_);
+  std::vector<std::uint32_t> where_ GUARDED_BY(mu_);     // extent id -> index in dirty_
+  std::vector<std::uint32_t> free_ids_ GUARDED_BY(mu_);  // extent ids not in use
+  std::uint64_t pass_ GUARDED_BY(mu_) = 0;
+  unsigned flushes_ GUARDED_BY(mu_) = 0;       // FLUSHes in pending_
+  mutable unsigned hits_ GUARDED_BY(mu_) = 0;  // reads in pending_ with hit == 2
   Range destaging_ GUARDED_BY(mu_);
   std::uint64_t dirty_sectors_ GUARDED_BY(mu_) = 0;
   HddStats stats_ GUARDED_BY(mu_);

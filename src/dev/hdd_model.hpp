@@ -70,10 +70,19 @@ class HddModel {
   // (if given) gets the cylinders crossed by the first seek.
   core::Nanos access(HddHead* h, core::Nanos t, std::uint64_t lba, std::uint32_t n,
                      std::uint32_t* seek_dist = nullptr) const;
+  // The arm's part of position_ns(): seek, head switch or nothing.
+  core::Nanos move_ns(const HddHead& h, const HddPos& p) const;
+  // position_ns() from the move and `r`, how far the sector's start is
+  // past the start time's angle ((p.offset - t) mod rev): the first time
+  // it passes under the head once the arm is there. Equal to r whenever
+  // move <= r, so in an SPTF pass visiting sectors by increasing r the
+  // first one within its reach is the best of those still to come.
+  core::Nanos position_from(core::Nanos move, core::Nanos r) const {
+    if (move <= r) return r;
+    return r + (move - r + rev_ - 1) / rev_ * rev_;
+  }
 
  private:
-  core::Nanos move_ns(const HddHead& h, const HddPos& p) const;
-
   HddConfig cfg_;
   core::Nanos rev_;
   core::Nanos skew_;

@@ -91,5 +91,40 @@ TEST(HddModel, SequentialAccessCrossesTracksWithTheSkew) {
   EXPECT_EQ(h.cyl, 1u);
 }
 
+// SPTF visits candidates by their rotational distance r and relies on the
+// cost being r whenever the arm's move fits within it (and r plus whole
+// turns otherwise): position_from() must agree with position_ns() for
+// short, long and multi-turn moves, head switches and start times.
+TEST(HddModel, PositionFromTheRotationalDistanceEqualsPositionNs) {
+  HddConfig c = simple(4, 3000);
+  c.seek_full = 35000 * kUs;  // seeks of up to three and a half turns
+  const HddModel m(c);
+  const core::Nanos rev = m.rev_ns();
+  std::uint64_t x = 88172645463325252ull;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  const std::uint64_t sectors = c.size_bytes / 512;
+  for (int i = 0; i < 20000; ++i) {
+    const HddPos at = m.locate(next() % sectors);
+    const HddHead h{at.cyl, at.head};
+    // Half the targets near the head (same track, other surface, short seeks).
+    const std::uint64_t lba = i % 2 ? next() % sectors : (next() % 2000 + at.cyl * 400) % sectors;
+    const HddPos p = m.locate(lba);
+    const core::Nanos t = next() % (1000 * rev);
+    const core::Nanos r = (p.offset + rev - t % rev) % rev;
+    const core::Nanos want = m.position_ns(h, t, p);
+    ASSERT_EQ(m.position_from(m.move_ns(h, p), r), want) << "lba " << lba << " t " << t;
+    if (m.move_ns(h, p) <= r) {
+      EXPECT_EQ(want, r);
+    } else {
+      EXPECT_GT(want, r);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace iostack::dev
