@@ -5,6 +5,7 @@
 // of `iostack exec --powercut`.
 // One lock serialises the calls on mapped files: the model is of what
 // reaches the device, not of concurrency.
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -670,6 +671,22 @@ OpenFile* file_of(int fd, std::uint32_t* dir, std::uint32_t* ino, int* err) {
 namespace iostack::map {
 namespace {
 
+// Unlinks the empty regular files in `dir` that `names` does not hold
+// (anything else in it is left alone).
+void remove_stale_placeholders(const std::string& dir, const std::vector<std::string>& names) {
+  DIR* dp = ::opendir(dir.c_str());
+  if (!dp) return;
+  while (const dirent* e = ::readdir(dp)) {
+    const std::string n = e->d_name;
+    if (std::find(names.begin(), names.end(), n) != names.end()) continue;
+    struct stat st;
+    if (sys(SYS_newfstatat, ::dirfd(dp), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISREG(st.st_mode) && st.st_size == 0)
+      sys(SYS_unlinkat, ::dirfd(dp), e->d_name, 0);
+  }
+  ::closedir(dp);
+}
+
 // O_APPEND on a single file's memfd too, where an executed child that
 // inherits it finds the flag (F_GETFL).
 void keep_append(int fd, int flags) {
@@ -785,8 +802,12 @@ IOSTACK_API int iostack_map_init(void) {
                      err.c_str());
         return e;
       }
-      // Its files exist on the real file system too, empty, for stat().
-      for (const std::string& n : d->names()) {
+      // Its files exist on the real file system too, empty, for stat()
+      // and readdir, and only they: the empty placeholders of names an
+      // earlier run left that this device does not hold go.
+      const std::vector<std::string> names = d->names();
+      remove_stale_placeholders(d->path(), names);
+      for (const std::string& n : names) {
         const int fd =
             raw_open((d->path() + "/" + n).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd >= 0) raw_close(fd);

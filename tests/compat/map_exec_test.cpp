@@ -237,6 +237,18 @@ TEST(MapExecDir, ChildrenShareTheDirectory) {
   EXPECT_NE(slurp(ls).find("512 e"), std::string::npos) << slurp(ls);
 }
 
+// readdir lists the directory's names: an empty placeholder an earlier run
+// left goes at the start, a file with data (not a placeholder) stays.
+TEST(MapExecDir, ReaddirListsItsNames) {
+  SKIP_IF_SANITIZED();
+  const std::string d = dir() + "/list", ls = dir() + "/list.ls";
+  ASSERT_EQ(sh("mkdir -p " + d + " && : >" + d + "/stale && echo x >" + d + "/kept"), 0);
+  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M -- sh -c 'echo one >" + d + "/a; : >" + d +
+                    "/b; mv " + d + "/b " + d + "/c; ls " + d + " >" + ls + "'")),
+            0);
+  EXPECT_EQ(slurp(ls), "a\nc\nkept\n");
+}
+
 // Pipelines and background jobs: several children at once, forked and
 // vforked by the shell, each writing through the program's page cache.
 TEST(MapExecDir, PipelinesAndBackgroundJobs) {

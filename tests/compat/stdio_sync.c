@@ -1,7 +1,7 @@
 /* Writes a file the ways that never pass through libc's exported write():
  * `stdio_sync stdio FILE` with fopen/fprintf/fflush/fsync (stdio writes
  * from inside libc), `stdio_sync raw FILE` with `syscall` instructions of
- * its own. Each writes "durable\n", fsyncs, writes "volatile\n", reads the
+ * its own (and one syscall()). Each writes "durable\n", fsyncs, writes "volatile\n", reads the
  * file back (printing what it read on stdout), and fsyncs again: a power
  * cut at that second fsync must leave "durable\n" only. `stdio_sync fork
  * FILE` writes the first line in the parent and the second in a forked
@@ -49,7 +49,8 @@ static int with_raw(const char* path) {
   const long fd = sys4(SYS_openat, AT_FDCWD, (long)path, O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) return fail("openat");
   if (sys4(SYS_write, fd, (long)"durable\n", 8, 0) != 8) return fail("write");
-  if (sys4(SYS_fsync, fd, 0, 0, 0) != 0) return fail("first fsync");
+  /* The first fsync through libc's syscall(), the rest with instructions. */
+  if (syscall(SYS_fsync, fd) != 0) return fail("first fsync");
   if (sys4(SYS_write, fd, (long)"volatile\n", 9, 0) != 9) return fail("second write");
   char buf[64];
   const long n = sys4(SYS_pread64, fd, (long)buf, sizeof buf, 0);
