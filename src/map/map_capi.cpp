@@ -929,6 +929,11 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
       return fd;
     }
     put_fd(fd, new OpenFile{m, flags, d, ino});
+    // io_uring and AIO on it reach the file's extent of the device (as on a
+    // single file: past the page cache, and not changing the size).
+    iostack::block::bdev_file_attach(fd, d->device()->disk(),
+                                     (flags & O_ACCMODE) | (flags & (O_DIRECT | O_CLOEXEC)),
+                                     m->base(), m->capacity());
     return fd;
   }
   MappedFile* m = find_path(dirfd, path);
