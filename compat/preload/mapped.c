@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -206,6 +207,34 @@ SHIM_EXPORT ssize_t pwritev(int fd, const struct iovec* iov, int cnt, off_t off)
 SHIM_EXPORT ssize_t pwritev64(int fd, const struct iovec* iov, int cnt, off_t off) {
   if (mine(fd)) return map_iov(fd, 1, iov, cnt, off < 0 ? -2 : off);
   REAL(prwv_fn, "pwritev64", fd, iov, cnt, off);
+}
+
+/* mmap of a mapped file: MAP_PRIVATE gets a copy of the file's bytes taken
+ * now (whether later writes show in a private mapping is unspecified), and
+ * zeros past its end; MAP_SHARED, whose stores would have to land in the
+ * page cache, is -ENODEV, as for a file without mmap. `real` maps the
+ * anonymous memory. Returns the address, or -errno. */
+long mapped_mmap(void* (*real)(void*, size_t, int, int, int, off_t), void* addr, size_t len,
+                 int prot, int flags, int fd, off_t off) {
+  if ((flags & MAP_TYPE) != MAP_PRIVATE) return -ENODEV;
+  if (!len || (off & 4095) || off < 0) return -EINVAL;
+  if (iostack_map_rw(fd, 0, &(struct iovec){NULL, 0}, 1, off) == -EBADF) return -EACCES;
+  const int anon =
+      (flags & ~(MAP_TYPE | MAP_DENYWRITE | MAP_EXECUTABLE)) | MAP_PRIVATE | MAP_ANONYMOUS;
+  void* p = real(addr, len, PROT_READ | PROT_WRITE, anon, -1, 0);
+  if (p == MAP_FAILED) return -errno;
+  struct iovec v = {p, len};
+  const long r = iostack_map_rw(fd, 0, &v, 1, off);
+  if (r < 0) {
+    munmap(p, len);
+    return r;
+  }
+  if (mprotect(p, len, prot) != 0) {
+    const long e = -errno;
+    munmap(p, len);
+    return e;
+  }
+  return (long)p;
 }
 
 /* The data is not in the real file: programs copying with copy_file_range

@@ -175,6 +175,16 @@ TEST(MapExec, ExecutedChildrenShareASingleMappedFile) {
   EXPECT_EQ(slurp(f), "");
 }
 
+// mmap of a mapped file: a private mapping is a copy of the file's bytes;
+// a shared one, whose stores would bypass the page cache model, is ENODEV.
+TEST(MapExec, PrivateMmapIsACopySharedIsRefused) {
+  SKIP_IF_SANITIZED();
+  const std::string f = dir() + "/mapped", out = f + ".out";
+  ASSERT_EQ(
+      sh(exec("--map " + f + "=wcache:ram:1M -- " + stdio_sync() + " mmap " + f + " >" + out)), 0);
+  EXPECT_EQ(slurp(out), "private: Mapped\nfile: mapped\nshared: No such device\n");
+}
+
 // Programs that write with stdio to a mapped file given on the command line.
 TEST(MapExec, StdioOfUnmodifiedProgramsReachesTheDevice) {
   SKIP_IF_SANITIZED();

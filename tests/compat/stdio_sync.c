@@ -6,11 +6,15 @@
  * cut at that second fsync must leave "durable\n" only. `stdio_sync fork
  * FILE` writes the first line in the parent and the second in a forked
  * child (sharing the file position), and the parent reads both back after
- * the child has exited. Exit status 0, or 1 with a message. */
+ * the child has exited. `stdio_sync mmap FILE` writes a line, maps the file
+ * privately and prints what the mapping holds, then tries a shared mapping
+ * and prints its error. Exit status 0, or 1 with a message. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,10 +89,28 @@ static int with_fork(const char* path) {
   return close(fd) == 0 ? 0 : fail("close");
 }
 
+static int with_mmap(const char* path) {
+  const int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return fail("open");
+  if (write(fd, "mapped\n", 7) != 7) return fail("write");
+  char* p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  if (p == MAP_FAILED) return fail("private mmap");
+  p[0] = 'M'; /* the copy's, not the file's */
+  printf("private: %.7s", p);
+  munmap(p, 4096);
+  char back[8] = {0};
+  if (pread(fd, back, 7, 0) != 7) return fail("pread");
+  printf("file: %s", back);
+  p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+  printf("shared: %s\n", p == MAP_FAILED ? strerror(errno) : "mapped");
+  return close(fd) == 0 ? 0 : fail("close");
+}
+
 int main(int argc, char** argv) {
-  if (argc != 3) return fail("usage: stdio_sync stdio|raw|fork FILE");
+  if (argc != 3) return fail("usage: stdio_sync stdio|raw|fork|mmap FILE");
   if (strcmp(argv[1], "stdio") == 0) return with_stdio(argv[2]);
   if (strcmp(argv[1], "raw") == 0) return with_raw(argv[2]);
   if (strcmp(argv[1], "fork") == 0) return with_fork(argv[2]);
-  return fail("usage: stdio_sync stdio|raw|fork FILE");
+  if (strcmp(argv[1], "mmap") == 0) return with_mmap(argv[2]);
+  return fail("usage: stdio_sync stdio|raw|fork|mmap FILE");
 }
