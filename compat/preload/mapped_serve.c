@@ -115,6 +115,12 @@ int mapped_serve(long nr, const long a[6], long* ret) {
       *ret = dup_done(fd, preload_raw6(nr, a[0], a[1], a[2], 0, 0, 0));
       return 1;
     case __NR_fcntl:
+      if (a[1] == F_GETLK || a[1] == F_SETLK || a[1] == F_SETLKW) {
+        const int lock_fd = iostack_map_lock_fd(fd);
+        if (lock_fd < 0) return 0;
+        *ret = preload_raw6(nr, lock_fd, a[1], a[2], 0, 0, 0);
+        return 1;
+      }
       if (a[1] != F_DUPFD && a[1] != F_DUPFD_CLOEXEC) return 0;
       *ret = dup_done(fd, preload_raw6(nr, a[0], a[1], a[2], 0, 0, 0));
       return 1;

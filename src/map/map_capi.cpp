@@ -1152,6 +1152,22 @@ IOSTACK_API int iostack_map_ident(int fd, uint64_t* dev, uint64_t* ino) {
   return 0;
 }
 
+IOSTACK_API int iostack_map_lock_fd(int fd) {
+  if (!active() || !is_marked(fd)) return -1;
+  // One per single file and process (a forked child's inherited ones are
+  // its own too: record locks belong to the process, not the descriptor).
+  static std::vector<int>& lock_fds = *new std::vector<int>;
+  TableLock lk;
+  std::uint32_t dir, ino;
+  int err;
+  if (!file_of(fd, &dir, &ino, &err) || !(dir & kSingle)) return -1;
+  const std::size_t i = dir & ~kSingle;
+  if (i >= file_paths.size()) return -1;
+  if (lock_fds.size() <= i) lock_fds.resize(file_paths.size(), -1);
+  if (lock_fds[i] < 0) lock_fds[i] = raw_open(file_paths[i].c_str(), O_RDWR | O_CLOEXEC, 0);
+  return lock_fds[i] < 0 ? -1 : lock_fds[i];
+}
+
 IOSTACK_API void iostack_map_dup(int oldfd, int newfd) {
   if (!active() || (!is_marked(oldfd) && !is_marked(newfd))) return;
   TableLock lk;

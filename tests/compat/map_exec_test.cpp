@@ -185,6 +185,16 @@ TEST(MapExec, PrivateMmapIsACopySharedIsRefused) {
   EXPECT_EQ(slurp(out), "private: Mapped\nfile: mapped\nshared: No such device\n");
 }
 
+// Record locks on a single mapped file conflict between processes as on
+// the kernel's one inode, although each open is a memfd of its own.
+TEST(MapExec, RecordLocksConflictAcrossProcesses) {
+  SKIP_IF_SANITIZED();
+  const std::string f = dir() + "/locked", out = f + ".out";
+  ASSERT_EQ(
+      sh(exec("--map " + f + "=wcache:ram:1M -- " + stdio_sync() + " lock " + f + " >" + out)), 0);
+  EXPECT_EQ(slurp(out), "child: same range Resource temporarily unavailable, other range locked\n");
+}
+
 // Programs that write with stdio to a mapped file given on the command line.
 TEST(MapExec, StdioOfUnmodifiedProgramsReachesTheDevice) {
   SKIP_IF_SANITIZED();

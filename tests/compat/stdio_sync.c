@@ -8,7 +8,10 @@
  * child (sharing the file position), and the parent reads both back after
  * the child has exited. `stdio_sync mmap FILE` writes a line, maps the file
  * privately and prints what the mapping holds, then tries a shared mapping
- * and prints its error. Exit status 0, or 1 with a message. */
+ * and prints its error. `stdio_sync lock FILE` write-locks the file and
+ * has a forked child, opening it anew, try the same lock (it must conflict)
+ * and a read lock on another range (it must not). Exit status 0, or 1 with
+ * a message. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -106,11 +109,39 @@ static int with_mmap(const char* path) {
   return close(fd) == 0 ? 0 : fail("close");
 }
 
+static int set_lock(int fd, short type, off_t start, off_t len) {
+  struct flock l = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};
+  return fcntl(fd, F_SETLK, &l) == 0 ? 0 : errno;
+}
+
+static int with_lock(const char* path) {
+  const int fd = open(path, O_RDWR | O_CREAT, 0644);
+  if (fd < 0) return fail("open");
+  if (set_lock(fd, F_WRLCK, 0, 100) != 0) return fail("lock");
+  const pid_t pid = fork();
+  if (pid < 0) return fail("fork");
+  if (pid == 0) {
+    const int own = open(path, O_RDWR);
+    if (own < 0) _exit(1);
+    const int conflict = set_lock(own, F_WRLCK, 50, 10);
+    const int other = set_lock(own, F_RDLCK, 200, 10);
+    printf("child: same range %s, other range %s\n", conflict ? strerror(conflict) : "locked",
+           other ? strerror(other) : "locked");
+    fflush(stdout);
+    _exit(0);
+  }
+  int st;
+  if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    return fail("the child failed");
+  return close(fd) == 0 ? 0 : fail("close");
+}
+
 int main(int argc, char** argv) {
-  if (argc != 3) return fail("usage: stdio_sync stdio|raw|fork|mmap FILE");
+  if (argc != 3) return fail("usage: stdio_sync stdio|raw|fork|mmap|lock FILE");
   if (strcmp(argv[1], "stdio") == 0) return with_stdio(argv[2]);
   if (strcmp(argv[1], "raw") == 0) return with_raw(argv[2]);
   if (strcmp(argv[1], "fork") == 0) return with_fork(argv[2]);
   if (strcmp(argv[1], "mmap") == 0) return with_mmap(argv[2]);
-  return fail("usage: stdio_sync stdio|raw|fork|mmap FILE");
+  if (strcmp(argv[1], "lock") == 0) return with_lock(argv[2]);
+  return fail("usage: stdio_sync stdio|raw|fork|mmap|lock FILE");
 }
