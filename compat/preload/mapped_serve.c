@@ -121,6 +121,11 @@ int mapped_serve(long nr, const long a[6], long* ret) {
         *ret = preload_raw6(nr, lock_fd, a[1], a[2], 0, 0, 0);
         return 1;
       }
+      if (a[1] == F_SETFL) { /* as fds.c: iostack's view of the flags follows */
+        *ret = preload_raw6(nr, a[0], a[1], a[2], 0, 0, 0);
+        if (*ret >= 0) iostack_fd_changed(fd);
+        return 1;
+      }
       if (a[1] != F_DUPFD && a[1] != F_DUPFD_CLOEXEC) return 0;
       *ret = dup_done(fd, preload_raw6(nr, a[0], a[1], a[2], 0, 0, 0));
       return 1;
