@@ -45,7 +45,7 @@ struct OpenFile {  // struct file of a mapped path
   MapDir* dir = nullptr;  // the directory of a file in one, or the directory
   int ino = 0;            // the file's inode in `dir`
   int refs = 1;
-  int remote_dir = -1;  // in a child: the index of the owner's directory
+  int remote_dir = -1;  // in a child: the owner's directory (or kSingle | file)
   int single = -1;      // a single mapped file's index in `files`
 };
 
@@ -87,8 +87,8 @@ IoCounts counts;
 Switch power;
 bool cut_done = false;
 bool exited = false;
-// The process the mapping is of: a forked child shares none of it (its
-// calls go to the kernel, on the placeholder files).
+// The process the mapping is of, which holds the devices: a forked child
+// reaches them through it, as an executed one does (is_client).
 pid_t owner = 0;
 bool in_owner() { return ::getpid() == owner; }
 // The owner's socket for its children (map_share.hpp), and the directories
