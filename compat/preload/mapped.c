@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -34,10 +35,14 @@ void mapped_init(void) {
   if (map_on) atexit(iostack_map_exit);
 }
 
+int mapped_on(void) { return map_on; }
+
 /* A mapped file's descriptor; a mapped directory's (only its fsync is
  * iostack's) is `mine_any`. */
 static int mine(int fd) { return map_on && fd >= 0 && iostack_map_fd(fd) == 1; }
 static int mine_any(int fd) { return map_on && fd >= 0 && iostack_map_fd(fd) != 0; }
+int mapped_mine(int fd) { return mine(fd); }
+int mapped_mine_any(int fd) { return mine_any(fd); }
 
 typedef int (*openat_fn)(int, const char*, int, ...);
 static openat_fn real_openat;
@@ -204,6 +209,34 @@ SHIM_EXPORT ssize_t pwritev64(int fd, const struct iovec* iov, int cnt, off_t of
   REAL(prwv_fn, "pwritev64", fd, iov, cnt, off);
 }
 
+/* mmap of a mapped file: MAP_PRIVATE gets a copy of the file's bytes taken
+ * now (whether later writes show in a private mapping is unspecified), and
+ * zeros past its end; MAP_SHARED, whose stores would have to land in the
+ * page cache, is -ENODEV, as for a file without mmap. `real` maps the
+ * anonymous memory. Returns the address, or -errno. */
+long mapped_mmap(void* (*real)(void*, size_t, int, int, int, off_t), void* addr, size_t len,
+                 int prot, int flags, int fd, off_t off) {
+  if ((flags & MAP_TYPE) != MAP_PRIVATE) return -ENODEV;
+  if (!len || (off & 4095) || off < 0) return -EINVAL;
+  if (iostack_map_rw(fd, 0, &(struct iovec){NULL, 0}, 1, off) == -EBADF) return -EACCES;
+  const int anon =
+      (flags & ~(MAP_TYPE | MAP_DENYWRITE | MAP_EXECUTABLE)) | MAP_PRIVATE | MAP_ANONYMOUS;
+  void* p = real(addr, len, PROT_READ | PROT_WRITE, anon, -1, 0);
+  if (p == MAP_FAILED) return -errno;
+  struct iovec v = {p, len};
+  const long r = iostack_map_rw(fd, 0, &v, 1, off);
+  if (r < 0) {
+    munmap(p, len);
+    return r;
+  }
+  if (mprotect(p, len, prot) != 0) {
+    const long e = -errno;
+    munmap(p, len);
+    return e;
+  }
+  return (long)p;
+}
+
 /* The data is not in the real file: programs copying with copy_file_range
  * fall back to read and write on EXDEV, as across file systems. */
 typedef ssize_t (*cfr_fn)(int, off_t*, int, off_t*, size_t, unsigned);
@@ -275,7 +308,7 @@ SHIM_EXPORT int ftruncate64(int fd, off_t len) {
 }
 
 /* fstat of a mapped file: the device descriptor's, with the file's size. */
-static void fix_stat(int fd, struct stat* st) {
+void mapped_fix_stat(int fd, struct stat* st) {
   const long size = (long)iostack_map_size(fd);
   if (size < 0) return;
   uint64_t dev, ino;
@@ -297,7 +330,7 @@ SHIM_EXPORT int fstat(int fd, struct stat* st) {
   static fstat_fn real;
   SHIM_RESOLVE(real, "fstat");
   const int r = real(fd, st);
-  if (r == 0 && mine(fd)) fix_stat(fd, st);
+  if (r == 0 && mine(fd)) mapped_fix_stat(fd, st);
   return r;
 }
 SHIM_EXPORT int fstat64(int fd, struct stat64* st64) {
@@ -305,14 +338,14 @@ SHIM_EXPORT int fstat64(int fd, struct stat64* st64) {
   static fstat_fn real;
   SHIM_RESOLVE(real, "fstat64");
   const int r = real(fd, st);
-  if (r == 0 && mine(fd)) fix_stat(fd, st);
+  if (r == 0 && mine(fd)) mapped_fix_stat(fd, st);
   return r;
 }
 SHIM_EXPORT int __fxstat(int ver, int fd, struct stat* st) {
   static fxstat_fn real;
   SHIM_RESOLVE(real, "__fxstat");
   const int r = real(ver, fd, st);
-  if (r == 0 && mine(fd)) fix_stat(fd, st);
+  if (r == 0 && mine(fd)) mapped_fix_stat(fd, st);
   return r;
 }
 SHIM_EXPORT int __fxstat64(int ver, int fd, struct stat64* st64) {
@@ -320,14 +353,14 @@ SHIM_EXPORT int __fxstat64(int ver, int fd, struct stat64* st64) {
   static fxstat_fn real;
   SHIM_RESOLVE(real, "__fxstat64");
   const int r = real(ver, fd, st);
-  if (r == 0 && mine(fd)) fix_stat(fd, st);
+  if (r == 0 && mine(fd)) mapped_fix_stat(fd, st);
   return r;
 }
 
 /* stat of a mapped path: its placeholder's, with the file's size (sqlite
  * looks for a hot journal by its size); a name the mapped directory does
  * not hold is not there. Returns the call's result. */
-static int fix_path_stat(int r, int dirfd, const char* path, struct stat* st) {
+int mapped_fix_path_stat(int r, int dirfd, const char* path, struct stat* st) {
   if (r != 0 || !map_on || !S_ISREG(st->st_mode)) return r;
   const int64_t size = iostack_map_path_size(dirfd, path);
   if (size == IOSTACK_MAP_NOT_MINE) return r;
@@ -341,29 +374,29 @@ typedef int (*stat_fn)(const char*, struct stat*);
 SHIM_EXPORT int stat(const char* path, struct stat* st) {
   static stat_fn real;
   SHIM_RESOLVE(real, "stat");
-  return fix_path_stat(real(path, st), AT_FDCWD, path, st);
+  return mapped_fix_path_stat(real(path, st), AT_FDCWD, path, st);
 }
 SHIM_EXPORT int stat64(const char* path, struct stat64* st64) {
   static stat_fn real;
   SHIM_RESOLVE(real, "stat64");
-  return fix_path_stat(real(path, (struct stat*)st64), AT_FDCWD, path, (struct stat*)st64);
+  return mapped_fix_path_stat(real(path, (struct stat*)st64), AT_FDCWD, path, (struct stat*)st64);
 }
 SHIM_EXPORT int lstat(const char* path, struct stat* st) {
   static stat_fn real;
   SHIM_RESOLVE(real, "lstat");
-  return fix_path_stat(real(path, st), AT_FDCWD, path, st);
+  return mapped_fix_path_stat(real(path, st), AT_FDCWD, path, st);
 }
 SHIM_EXPORT int lstat64(const char* path, struct stat64* st64) {
   static stat_fn real;
   SHIM_RESOLVE(real, "lstat64");
-  return fix_path_stat(real(path, (struct stat*)st64), AT_FDCWD, path, (struct stat*)st64);
+  return mapped_fix_path_stat(real(path, (struct stat*)st64), AT_FDCWD, path, (struct stat*)st64);
 }
 SHIM_EXPORT int fstatat(int dirfd, const char* path, struct stat* st, int flags) {
   static fstatat_fn real;
   SHIM_RESOLVE(real, "fstatat");
   const int r = real(dirfd, path, st, flags);
   if ((flags & AT_EMPTY_PATH) && !*path) return r;
-  return fix_path_stat(r, dirfd, path, st);
+  return mapped_fix_path_stat(r, dirfd, path, st);
 }
 SHIM_EXPORT int fstatat64(int dirfd, const char* path, struct stat64* st64, int flags) {
   static fstatat_fn real;
@@ -371,14 +404,12 @@ SHIM_EXPORT int fstatat64(int dirfd, const char* path, struct stat64* st64, int 
   struct stat* st = (struct stat*)st64;
   const int r = real(dirfd, path, st, flags);
   if ((flags & AT_EMPTY_PATH) && !*path) return r;
-  return fix_path_stat(r, dirfd, path, st);
+  return mapped_fix_path_stat(r, dirfd, path, st);
 }
 
-typedef int (*statx_fn)(int, const char*, int, unsigned, struct statx*);
-SHIM_EXPORT int statx(int dirfd, const char* path, int flags, unsigned mask, struct statx* stx) {
-  static statx_fn real;
-  SHIM_RESOLVE(real, "statx");
-  const int r = real(dirfd, path, flags, mask, stx);
+/* statx of a mapped path or descriptor: the file's size. Returns the
+ * call's result. */
+int mapped_fix_statx(int r, int dirfd, const char* path, int flags, struct statx* stx) {
   if (r != 0 || !map_on || !S_ISREG(stx->stx_mode)) return r;
   const int64_t size = ((flags & AT_EMPTY_PATH) && !*path)
                            ? (mine(dirfd) ? iostack_map_size(dirfd) : IOSTACK_MAP_NOT_MINE)
@@ -388,4 +419,11 @@ SHIM_EXPORT int statx(int dirfd, const char* path, int flags, unsigned mask, str
   stx->stx_size = (uint64_t)size;
   stx->stx_blocks = (uint64_t)(size + 511) / 512;
   return r;
+}
+
+typedef int (*statx_fn)(int, const char*, int, unsigned, struct statx*);
+SHIM_EXPORT int statx(int dirfd, const char* path, int flags, unsigned mask, struct statx* stx) {
+  static statx_fn real;
+  SHIM_RESOLVE(real, "statx");
+  return mapped_fix_statx(real(dirfd, path, flags, mask, stx), dirfd, path, flags, stx);
 }

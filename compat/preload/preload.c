@@ -48,6 +48,15 @@ SHIM_EXPORT long syscall(long nr, ...) {
 }
 
 SHIM_EXPORT void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t offset) {
+  if (fd >= 0 && !(flags & MAP_ANONYMOUS) && mapped_mine(fd)) {
+    SHIM_RESOLVE(real_mmap, "mmap");
+    const long r = mapped_mmap(real_mmap, addr, len, prot, flags, fd, offset);
+    if (r < 0 && r >= -4095) {
+      errno = (int)-r;
+      return MAP_FAILED;
+    }
+    return (void*)r;
+  }
   if (fd >= 0 && iostack_io_uring_is_ring(fd)) {
     void* p = iostack_io_uring_mmap2(addr, len, prot, flags, fd, offset);
     if (IOSTACK_URING_IS_ERR(p)) {

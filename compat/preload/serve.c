@@ -11,6 +11,7 @@
 #include "serve.h"
 
 int preload_serve(long nr, const long a[6], long* ret) {
+  if (mapped_serve(nr, a, ret)) return 1;
   if (!preload_serves(nr)) return 0;
   switch (nr) {
     case __NR_io_uring_setup:

@@ -13,6 +13,15 @@ int preload_serve(long nr, const long args[6], long* ret);
  * mmaps too), 0 for any other call. */
 int preload_serves(long nr);
 
+/* mapped_serve.c: the plain file calls (read, write, open, close, fsync...)
+ * on files of `iostack exec --map`, as preload_serve. */
+int mapped_serve(long nr, const long args[6], long* ret);
+/* Their numbers, which trap.c traps when they come from libc's or the
+ * program's code. Returns how many. */
+int mapped_plain_nrs(const int** nrs);
+/* mapped.c: whether this process has mapped files (after its constructor). */
+int mapped_on(void);
+
 /* preload_serve, else the real system call (made so that the shim's
  * filter does not trap it again); errno untouched, as by a `syscall`
  * instruction. For the SIGSYS trap and rewritten call sites. */

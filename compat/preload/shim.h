@@ -5,6 +5,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <sys/types.h>
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
@@ -29,5 +30,9 @@ void readiness_forget_fd(int fd);
 
 /* mapped.c: sets up the files of `iostack exec --map` (exits on bad input). */
 void mapped_init(void);
+/* mapped.c: whether `fd` is a mapped file's, and mmap of one. */
+int mapped_mine(int fd);
+long mapped_mmap(void* (*real)(void*, size_t, int, int, int, off_t), void* addr, size_t len,
+                 int prot, int flags, int fd, off_t off);
 
 #endif

@@ -23,6 +23,13 @@
  * may trap again (a close, say) before its call site is rewritten, hence
  * SA_NODEFER.
  *
+ * With files mapped by `iostack exec --map`, the plain file calls
+ * (mapped_serve.c: read, write, open, close, fsync...) are trapped too, but
+ * only when made from libc's code or the program's own (see plain_setup):
+ * stdio's fflush writes from inside libc, where no interposed function sees
+ * it. After the first trap a site is rewritten, so a program's other reads
+ * and writes cost a trampoline's detour, not a signal.
+ *
  * Side effects: the process gets PR_SET_NO_NEW_PRIVS (needed to install a
  * filter without privilege), and the filter is inherited by children, also
  * across exec: a child that does not load the shim dies of SIGSYS at its
@@ -31,6 +38,8 @@
  * trap but never rewrites, IOSTACK_PRELOAD_STATS=1 prints counts at exit (2: and every site). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <link.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -40,13 +49,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
 #include "iostack/uring.h"
+#include "proc_maps.h"
 #include "raw.h"
 #include "rewrite.h"
 #include "serve.h"
@@ -78,9 +90,20 @@ static const int dispatched_nrs[] = {
 static int rewriting;
 static atomic_ulong traps;
 
+/* With mapped files: the plain file calls (mapped_serve.c) made from
+ * libc's code or the program's own, the address ranges below. */
+#define MAX_RANGES 4
+static int plain_on;
+static const int* plain_nrs;
+static int nplain;
+static uintptr_t range_lo[MAX_RANGES], range_hi[MAX_RANGES];
+static int nranges;
+
 static int is_trapped(long nr) {
   for (int i = 0; i < NTRAPPED; ++i)
     if (trapped_nrs[i] == nr) return 1;
+  for (int i = 0; plain_on && i < nplain; ++i)
+    if (plain_nrs[i] == nr) return 1;
   return 0;
 }
 
@@ -103,11 +126,12 @@ static void on_sigsys(int sig, siginfo_t* info, void* context) {
  * these placeholders and resolved once the program is complete. */
 #define TO_TRAP 0xff
 #define TO_ALLOW 0xfe
+#define TO_PLAIN 0xfd
 #define ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i))
 #define ARG_HI(i) (offsetof(struct seccomp_data, args) + 8 * (i) + 4)
 
 struct prog {
-  struct sock_filter f[64];
+  struct sock_filter f[160];
   unsigned short n;
 };
 
@@ -129,6 +153,7 @@ static int install_filter(void) {
   for (int i = 0; i < NTRAPPED; ++i)
     if (trapped_nrs[i] != __NR_mmap && preload_serves(trapped_nrs[i]))
       jeq(&p, (unsigned)trapped_nrs[i], TO_TRAP, 0);
+  for (int i = 0; plain_on && i < nplain; ++i) jeq(&p, (unsigned)plain_nrs[i], TO_PLAIN, 0);
   /* mmap: only what can map a ring, unless the fd carries the marker. */
   jeq(&p, __NR_mmap, 0, TO_ALLOW);
   ld(&p, ARG_HI(4));
@@ -155,6 +180,18 @@ static int install_filter(void) {
   ld(&p, ARG_LO(3));
   emit(&p,
        (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MAP_POPULATE, TO_TRAP, TO_ALLOW));
+  /* A plain file call: trapped from inside the ranges only (each within
+   * one 4 GiB half-word), the rest allowed. */
+  const unsigned short plain_at = p.n;
+  for (int i = 0; plain_on && i < nranges; ++i) {
+    ld(&p, offsetof(struct seccomp_data, instruction_pointer) + 4);
+    jeq(&p, (unsigned)(range_lo[i] >> 32), 0, 3);
+    ld(&p, offsetof(struct seccomp_data, instruction_pointer));
+    emit(&p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (unsigned)range_lo[i], 0, 1));
+    emit(&p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (unsigned)(range_hi[i] - 1), 0,
+                                          TO_TRAP));
+  }
+  jeq(&p, 0, TO_ALLOW, TO_ALLOW);
   const unsigned short trap_at = p.n;
   emit(&p, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP));
   const unsigned short allow_at = p.n;
@@ -162,6 +199,7 @@ static int install_filter(void) {
   for (unsigned short i = 0; i < trap_at; ++i) {
     struct sock_filter* f = &p.f[i];
     if (BPF_CLASS(f->code) != BPF_JMP) continue;
+    if (f->jt == TO_PLAIN) f->jt = (unsigned char)(plain_at - i - 1);
     if (f->jt == TO_TRAP) f->jt = (unsigned char)(trap_at - i - 1);
     if (f->jt == TO_ALLOW) f->jt = (unsigned char)(allow_at - i - 1);
     if (f->jf == TO_TRAP) f->jf = (unsigned char)(trap_at - i - 1);
@@ -209,10 +247,68 @@ static void print_stats(void) {
   if (env_is("IOSTACK_PRELOAD_STATS", "2")) rewrite_each_site(print_site, NULL);
 }
 
+/* The executable mapping that holds `addr`, split at 4 GiB boundaries. */
+struct code_of {
+  uintptr_t addr;
+};
+static int add_code_cb(const struct map_entry* e, void* ctx) {
+  const uintptr_t addr = ((struct code_of*)ctx)->addr;
+  if (addr < e->start || addr >= e->end) return e->start > addr;
+  if (!(e->prot & PROT_EXEC)) return 1;
+  for (uintptr_t lo = e->start; lo < e->end && nranges < MAX_RANGES;) {
+    uintptr_t hi = (lo | 0xffffffffUL) + 1;
+    if (hi > e->end) hi = e->end;
+    range_lo[nranges] = lo;
+    range_hi[nranges++] = hi;
+    lo = hi;
+  }
+  return 1;
+}
+
+static int main_is_pie_cb(struct dl_phdr_info* info, size_t size, void* ctx) {
+  (void)size;
+  *(int*)ctx = info->dlpi_addr != 0;
+  return 1; /* the first is the program */
+}
+
+/* Whether to trap the plain file calls of mapped files made from libc's
+ * code (stdio's writes and opens never pass through an exported function)
+ * and the program's: only from those addresses, because the filter stays
+ * on across exec, and an executed child (its dynamic loader before any
+ * shim of its own can serve, or a static program) has its code elsewhere.
+ * So not with address randomisation off, nor from a program at a fixed
+ * address (another such program would be at the same place). */
+static void plain_setup(void) {
+  if (!mapped_on() || (personality(0xffffffff) & ADDR_NO_RANDOMIZE)) return;
+  char c = 0;
+  const long fd = preload_raw6(__NR_openat, AT_FDCWD, (long)"/proc/sys/kernel/randomize_va_space",
+                               O_RDONLY | O_CLOEXEC, 0, 0, 0);
+  if (fd >= 0) {
+    preload_raw6(__NR_read, fd, (long)&c, 1, 0, 0, 0);
+    preload_raw6(__NR_close, fd, 0, 0, 0, 0, 0);
+  }
+  if (c == '0') return;
+  struct code_of libc = {(uintptr_t)&fflush};
+  maps_each(add_code_cb, &libc);
+  if (!nranges) return;
+  int pie = 0;
+  dl_iterate_phdr(main_is_pie_cb, &pie);
+  struct code_of prog = {(uintptr_t)getauxval(AT_ENTRY)};
+  if (pie && prog.addr) maps_each(add_code_cb, &prog);
+  nplain = mapped_plain_nrs(&plain_nrs);
+  plain_on = 1;
+}
+
 __attribute__((constructor)) static void trap_init(void) {
   if (env_is("IOSTACK_PRELOAD_TRAP", "0")) return;
-  if (!env_is("IOSTACK_PRELOAD_REWRITE", "0"))
-    rewriting = rewrite_init(preload_dispatch, dispatched_nrs, NDISPATCHED) == 0;
+  plain_setup();
+  if (!env_is("IOSTACK_PRELOAD_REWRITE", "0")) {
+    int nrs[NDISPATCHED + 64];
+    int n = 0;
+    for (int i = 0; i < NDISPATCHED; ++i) nrs[n++] = dispatched_nrs[i];
+    for (int i = 0; plain_on && i < nplain && n < NDISPATCHED + 64; ++i) nrs[n++] = plain_nrs[i];
+    rewriting = rewrite_init(preload_dispatch, nrs, n) == 0;
+  }
   if (preload_sigsys_install(on_sigsys) != 0) return;
   /* Without the filter the handler is never reached: harmless. */
   install_filter();

@@ -66,6 +66,12 @@ IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path);
 /* The inode fstat shows for a mapped file: its placeholder's on the real
  * file system, the same for every open of PATH. 0, or -errno. */
 IOSTACK_API int iostack_map_ident(int fd, uint64_t* dev, uint64_t* ino);
+/* Where POSIX record locks (F_GETLK, F_SETLK, F_SETLKW) on `fd` go: a
+ * single mapped file's descriptors are memfds, one per open, so its locks
+ * are taken on a descriptor of its placeholder that this process keeps,
+ * where they conflict with other processes' as on the kernel's one inode.
+ * That descriptor, or -1 when `fd` takes its own locks. */
+IOSTACK_API int iostack_map_lock_fd(int fd);
 /* After dup(2) and friends made `newfd` a copy of `oldfd`. */
 IOSTACK_API void iostack_map_dup(int oldfd, int newfd);
 /* Before close(2) of `fd`: forgets it (the caller closes the descriptor). */

@@ -121,6 +121,20 @@ int bdev_file_open(Disk* disk, int flags) {
   return fd;
 }
 
+int bdev_file_attach(int fd, Disk* disk, int flags, std::uint64_t start, std::uint64_t size) {
+  if (fd < 0) return -EBADF;
+  if ((flags & O_ACCMODE) != O_RDONLY && disk->read_only()) return -EACCES;
+  const std::uint64_t lbs = disk->queue()->limits().logical_block_size;
+  if ((start | size) & (lbs - 1)) return -EINVAL;
+  auto* f = new BdevFile;
+  f->disk = disk;
+  f->flags = flags;
+  f->start = start;
+  f->size = size;
+  files().install(fd, f);
+  return 0;
+}
+
 core::FileRef bdev_file_get(int fd) {
   core::FileRef f = files().get(fd);
   if (!f.is(&kBdevFops)) return {};
@@ -146,7 +160,7 @@ int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int io
     count += iov[i].iov_len;
   }
   if (static_cast<std::uint64_t>(offset) & lbs_mask) return -EINVAL;
-  const std::uint64_t size = disk->capacity() << kSectorShift;
+  const std::uint64_t size = f->size ? f->size : disk->capacity() << kSectorShift;
   const auto pos = static_cast<std::uint64_t>(offset);
   if (pos >= size) {
     if (write) return -ENOSPC;
@@ -171,7 +185,7 @@ int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int io
   io->bytes = static_cast<long>(count);
   std::uint32_t opf = write ? write_opf(rw_flags) : REQ_OP_READ;
   if (rw_flags & RWF_NOWAIT) opf |= REQ_NOWAIT;
-  sector_t sector = pos >> kSectorShift;
+  sector_t sector = (f->start + pos) >> kSectorShift;  // blk_partition_remap
   int i = 0;
   while (count) {
     const int n = std::min(iovcnt - i, 256);

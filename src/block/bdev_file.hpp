@@ -21,12 +21,20 @@ struct BdevFile : core::File {
   Disk* disk = nullptr;
   int flags = 0;                     // open(2) flags
   std::atomic<std::int64_t> pos{0};  // file position for offset -1 I/O
+  // A partition's window of the disk (bd_start_sect, bdev_nr_sectors):
+  // offset 0 is byte `start` of the disk; `size` 0 is the whole disk.
+  std::uint64_t start = 0;
+  std::uint64_t size = 0;
 };
 
 // Opens `disk` as open(2) on /dev/<name> would: O_RDONLY/O_WRONLY/O_RDWR,
 // O_DIRECT and O_CLOEXEC are honoured; writing a read-only disk is -EACCES.
 // Returns a descriptor (a memfd named "iostack:<name>") or -errno.
 int bdev_file_open(Disk* disk, int flags);
+// Makes the open descriptor `fd` (of any file) a device file of `disk` for
+// the io_uring and AIO engines, over the window [start, start + size) as a
+// partition's (size a multiple of the logical block size). 0 or -errno.
+int bdev_file_attach(int fd, Disk* disk, int flags, std::uint64_t start, std::uint64_t size);
 // fget() of a block device: a reference to the device file at `fd`, or an
 // empty ref when `fd` is not an iostack device. The file stays valid while
 // the ref lives, even if the descriptor is closed meanwhile.

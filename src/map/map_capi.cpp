@@ -1,9 +1,11 @@
 // The C API of include/iostack/map.h: the mapped files and directories of
-// this process, the descriptors open on them (each with its file position,
-// shared by dups as one struct file is), and the power switch of `iostack
-// exec --powercut`.
+// this process, the descriptors open on them (each a real open file, a
+// memfd or a placeholder, whose position dup and fork share as the kernel's
+// struct file), the owner's service to its children, and the power switch
+// of `iostack exec --powercut`.
 // One lock serialises the calls on mapped files: the model is of what
 // reaches the device, not of concurrency.
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,9 +24,11 @@
 #include <new>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
+#include "core/raw_syscall.h"
 #include "dev/device.hpp"
 #include "dev/target.hpp"
 #include "iostack/map.h"
@@ -40,10 +44,14 @@ struct OpenFile {  // struct file of a mapped path
   int flags;
   MapDir* dir = nullptr;  // the directory of a file in one, or the directory
   int ino = 0;            // the file's inode in `dir`
-  std::uint64_t pos = 0;  // (a directory's files keep theirs in the real file)
   int refs = 1;
-  int remote_dir = -1;  // in a child: the index of the owner's directory
+  int remote_dir = -1;  // in a child: the owner's directory (or kSingle | file)
+  int single = -1;      // a single mapped file's index in `files`
 };
+
+// A single mapped file's "directory" in a call to the owner: kSingle and
+// its index, with inode 1.
+constexpr std::uint32_t kSingle = 0x40000000;
 
 // When the power goes (IOSTACK_EXEC_POWERCUT): after this many block
 // writes, at the entry of this fsync, or this long after the start.
@@ -79,14 +87,18 @@ IoCounts counts;
 Switch power;
 bool cut_done = false;
 bool exited = false;
-// The process the mapping is of: a forked child shares none of it (its
-// calls go to the kernel, on the placeholder files).
+// The process the mapping is of, which holds the devices: a forked child
+// reaches them through it, as an executed one does (is_client).
 pid_t owner = 0;
 bool in_owner() { return ::getpid() == owner; }
 // The owner's socket for its children (map_share.hpp), and the directories
 // it maps, which a child sees through it.
 std::string& share_name = *new std::string;
 std::vector<std::string>& dir_paths = *new std::vector<std::string>;
+// The single mapped files (in the order of `files`), and the names of their
+// devices, by which a child knows the descriptors it inherited.
+std::vector<std::string>& file_paths = *new std::vector<std::string>;
+std::vector<std::string>& file_disks = *new std::vector<std::string>;
 bool is_client() { return !share_name.empty() && !in_owner(); }
 void mark(int fd, bool on) {
   if (fd >= 0 && fd < kMarks)
@@ -131,13 +143,28 @@ void hold_locks_across_fork() {
 }
 bool active() { return !files.empty() || !dirs.empty() || !share_name.empty(); }
 
-// Raw calls, so that saving an image never goes through the shim.
-int raw_open(const char* path, int flags, unsigned mode) {
-  return static_cast<int>(::syscall(SYS_openat, AT_FDCWD, path, flags, mode));
+// The system call instruction itself, not libc's syscall() or wrappers:
+// under `iostack exec` those hand calls on mapped files and paths back
+// here (the shim serves them from libc's own code too), and saving an image
+// must never go through the shim. -errno on failure.
+template <typename T>
+long sys_arg(T v) {
+  if constexpr (std::is_pointer_v<T>)
+    return reinterpret_cast<long>(v);
+  else
+    return static_cast<long>(v);
 }
-void raw_close(int fd) { ::syscall(SYS_close, fd); }
-// -errno on failure.
-int raw_call(long r) { return r < 0 ? -errno : static_cast<int>(r); }
+template <typename... A>
+long sys(long nr, A... args) {
+  const long v[6] = {sys_arg(args)...};
+  return iostack_raw_syscall6(nr, v[0], v[1], v[2], v[3], v[4], v[5]);
+}
+int raw_open(const char* path, int flags, unsigned mode) {
+  return static_cast<int>(sys(SYS_openat, AT_FDCWD, path, flags, mode));
+}
+void raw_close(int fd) { sys(SYS_close, fd); }
+// The call's result (already -errno on failure).
+int raw_call(long r) { return static_cast<int>(r); }
 
 // The device that holds what survives a power cut: the one below the first
 // write cache down the stack, or the top one when there is none.
@@ -194,7 +221,7 @@ void save_image(dev::BlockDevice* d, const std::string& image, std::uint64_t siz
       break;
     while (!w.done.load(std::memory_order_acquire)) w.done.wait(0);
     if (w.res < 0) break;
-    if (::syscall(SYS_pwrite64, out, buf, n, off) != static_cast<long>(n)) break;
+    if (sys(SYS_pwrite64, out, buf, n, off) != static_cast<long>(n)) break;
   }
   // `in` stays open: its close would come back through the shim's close(),
   // which closes iostack descriptors itself; this runs at the process's end.
@@ -229,7 +256,7 @@ void save_image(dev::BlockDevice* d, const std::string& image, std::uint64_t siz
     if (!d->image().empty() && !d->extract(durable_device(d->device()), d->image(), &err))
       std::fprintf(stderr, "iostack exec: --image %s/: %s\n", d->path().c_str(), err.c_str());
   }
-  ::syscall(SYS_kill, ::getpid(), SIGKILL);
+  sys(SYS_kill, ::getpid(), SIGKILL);
   for (;;) pause();
 }
 
@@ -403,13 +430,23 @@ int find_dir_index(int dirfd, const char* path, std::string* name, std::string* 
   return -1;
 }
 
+// The index of the single mapped file `path` names, or -1. Works in
+// children too.
+int find_file_index(int dirfd, const char* path, std::string* abs_out) {
+  if (file_paths.empty() || !path || !*path) return -1;
+  *abs_out = absolute(dirfd, path);
+  for (std::size_t i = 0; i < file_paths.size(); ++i)
+    if (file_paths[i] == *abs_out) return static_cast<int>(i);
+  return -1;
+}
+
 OpenFile* find_fd(int fd) {
   if (is_client()) {
     auto c = cfds.find(fd);
     if (c != cfds.end()) return c->second;
-    // Inherited from the owner by fork: its directories' files only.
+    // Inherited from the owner by fork.
     auto it = fds.find(fd);
-    return it != fds.end() && it->second->dir ? it->second : nullptr;
+    return it != fds.end() && (it->second->dir || it->second->single >= 0) ? it->second : nullptr;
   }
   auto it = fds.find(fd);
   return it == fds.end() ? nullptr : it->second;
@@ -445,8 +482,12 @@ IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path);
 namespace iostack::map {
 namespace {
 
-// One call on a mapped directory, in the owner (its own, or a child's
-// through the socket): `buf` holds the data a kRw writes or gets what it
+// kRw's flags.
+constexpr int kRwWrite = 1;
+constexpr int kRwDirect = 2;
+
+// One call on a mapped directory or single file, in the owner (its own, or
+// a child's through the socket): `buf` holds the data a kRw writes or gets what it
 // reads (at most rq.b bytes).
 std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::string& p2,
                     char* buf) {
@@ -482,21 +523,29 @@ std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::st
     default:
       break;
   }
-  if (rq.dir >= dirs.size()) return -EBADF;
-  MapDir* d = dirs[rq.dir];
-  if (rq.op == ShareOp::kFsync && rq.ino == 0) {
-    before_fsync(&counts);
-    return d->fsync();
+  MappedFile* m = nullptr;
+  if (rq.dir & kSingle) {
+    const std::uint32_t i = rq.dir & ~kSingle;
+    if (i >= files.size()) return -EBADF;
+    m = files[i];
+  } else {
+    if (rq.dir >= dirs.size()) return -EBADF;
+    MapDir* d = dirs[rq.dir];
+    if (rq.op == ShareOp::kFsync && rq.ino == 0) {
+      before_fsync(&counts);
+      return d->fsync();
+    }
+    m = d->file(rq.ino);
   }
-  MappedFile* m = d->file(rq.ino);
   if (!m) return -EBADF;
   switch (rq.op) {
     case ShareOp::kRw: {
       struct iovec v {
         buf, static_cast<std::size_t>(rq.b)
       };
-      const long r = m->rw(rq.flags != 0, false, &v, 1, static_cast<std::uint64_t>(rq.a));
-      if (r >= 0 && rq.flags && power.calls && ++counts.calls >= power.calls && !cut_done) cut();
+      const bool write = rq.flags & kRwWrite;
+      const long r = m->rw(write, rq.flags & kRwDirect, &v, 1, static_cast<std::uint64_t>(rq.a));
+      if (r >= 0 && write && power.calls && ++counts.calls >= power.calls && !cut_done) cut();
       return r;
     }
     case ShareOp::kFsync:
@@ -525,19 +574,21 @@ std::int64_t dir_call(ShareOp op, std::uint32_t dir, std::uint32_t ino, std::int
   if (!is_client()) return dir_op(rq, p1, p2, buf);
   const std::int64_t r = share_call(share_name, rq, p1, p2, buf, buf);
   if (r == -ENOTCONN) {
-    ::syscall(SYS_kill, ::getpid(), SIGKILL);
+    sys(SYS_kill, ::getpid(), SIGKILL);
     for (;;) pause();
   }
   return r;
 }
 
-// The directory and inode an open file of a mapped directory names, in the
-// owner or a child; false for a single mapped file.
+// The directory (kSingle and its index for a single mapped file) and inode
+// an open file names, in the owner or a child.
 bool dir_target(const OpenFile* f, std::uint32_t* dir, std::uint32_t* ino) {
   if (f->remote_dir >= 0) {
     *dir = static_cast<std::uint32_t>(f->remote_dir);
   } else if (f->dir) {
     *dir = static_cast<std::uint32_t>(std::find(dirs.begin(), dirs.end(), f->dir) - dirs.begin());
+  } else if (f->single >= 0) {
+    *dir = kSingle | static_cast<std::uint32_t>(f->single);
   } else {
     return false;
   }
@@ -547,8 +598,8 @@ bool dir_target(const OpenFile* f, std::uint32_t* dir, std::uint32_t* ino) {
 
 // The file position of a directory's file: the real open file's, which
 // dup and fork share as they share the kernel's.
-std::int64_t real_pos(int fd) { return raw_call(::syscall(SYS_lseek, fd, 0, SEEK_CUR)); }
-void set_real_pos(int fd, std::uint64_t pos) { ::syscall(SYS_lseek, fd, pos, SEEK_SET); }
+std::int64_t real_pos(int fd) { return sys(SYS_lseek, fd, 0, SEEK_CUR); }
+void set_real_pos(int fd, std::uint64_t pos) { sys(SYS_lseek, fd, pos, SEEK_SET); }
 
 // read/write on a directory's file: in pieces of at most 1 MiB (a child's
 // go through the socket), at `offset` or the file position.
@@ -576,8 +627,9 @@ long dir_rw(int fd, const OpenFile* f, std::uint32_t dir, std::uint32_t ino, boo
       const bool copy = is_client();
       if (copy) piece.assign(n, '\0');
       if (copy && write) std::memcpy(piece.data(), p, n);
+      const int how = (write ? kRwWrite : 0) | ((f->flags & O_DIRECT) ? kRwDirect : 0);
       const std::int64_t r =
-          dir_call(ShareOp::kRw, dir, ino, off + done, static_cast<std::int64_t>(n), write, {}, {},
+          dir_call(ShareOp::kRw, dir, ino, off + done, static_cast<std::int64_t>(n), how, {}, {},
                    copy ? piece.data() : p);
       if (r < 0) {
         if (done) goto out;
@@ -598,16 +650,57 @@ out:
   return done;
 }
 
+// The open file of a mapped file (not a directory) `fd` names, and where
+// its calls go: null after *err is set.
+OpenFile* file_of(int fd, std::uint32_t* dir, std::uint32_t* ino, int* err) {
+  OpenFile* f = find_fd(fd);
+  if (!f || !dir_target(f, dir, ino)) {
+    *err = -EBADF;
+    return nullptr;
+  }
+  if (!*ino) {
+    *err = -EISDIR;
+    return nullptr;
+  }
+  return f;
+}
+
 }  // namespace
 }  // namespace iostack::map
 
 namespace iostack::map {
 namespace {
 
+// Unlinks the empty regular files in `dir` that `names` does not hold
+// (anything else in it is left alone).
+void remove_stale_placeholders(const std::string& dir, const std::vector<std::string>& names) {
+  DIR* dp = ::opendir(dir.c_str());
+  if (!dp) return;
+  while (const dirent* e = ::readdir(dp)) {
+    const std::string n = e->d_name;
+    if (std::find(names.begin(), names.end(), n) != names.end()) continue;
+    struct stat st;
+    if (sys(SYS_newfstatat, ::dirfd(dp), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISREG(st.st_mode) && st.st_size == 0)
+      sys(SYS_unlinkat, ::dirfd(dp), e->d_name, 0);
+  }
+  ::closedir(dp);
+}
+
+// O_APPEND on a single file's memfd too, where an executed child that
+// inherits it finds the flag (F_GETFL).
+void keep_append(int fd, int flags) {
+  if (flags & O_APPEND) sys(SYS_fcntl, fd, F_SETFL, O_APPEND);
+}
+
+// The name /proc/self/fd shows for the descriptor of a single mapped file
+// whose device is `disk` (bdev_file_open's memfd).
+std::string memfd_link(const std::string& disk) { return "/memfd:iostack:" + disk + " (deleted)"; }
+
 // A program executed by a mapped one (or by its children): its mapped
-// directories are the owner's, reached through IOSTACK_EXEC_MAP_SHARE
-// ("SOCKET\nDIR..."); the descriptors it inherited on their files are
-// found by name. 1 when there are some, else 0.
+// directories and files are the owner's, reached through
+// IOSTACK_EXEC_MAP_SHARE ("SOCKET\nDIR...\nFDISK\tFILE..."); the descriptors
+// it inherited on them are found by name. 1 when there are some, else 0.
 int start_client() {
   const char* env = std::getenv("IOSTACK_EXEC_MAP_SHARE");
   if (!env || !*env) return 0;
@@ -617,17 +710,33 @@ int start_client() {
   share_name = all.substr(0, at);
   while (at != std::string::npos) {
     const std::size_t next = all.find('\n', at + 1);
-    dir_paths.push_back(all.substr(at + 1, next == std::string::npos ? next : next - at - 1));
+    const std::string line = all.substr(at + 1, next == std::string::npos ? next : next - at - 1);
+    const std::size_t tab = line.find('\t');
+    if (line.rfind('F', 0) == 0 && tab != std::string::npos) {
+      file_disks.push_back(line.substr(1, tab - 1));
+      file_paths.push_back(line.substr(tab + 1));
+    } else {
+      dir_paths.push_back(line);
+    }
     at = next;
   }
-  if (share_name.empty() || dir_paths.empty()) return 0;
+  if (share_name.empty() || (dir_paths.empty() && file_paths.empty())) return 0;
   hold_locks_across_fork();
   for (int fd = 0; fd < 1024; ++fd) {
     char link[64], buf[4096];
     std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    const long n = ::syscall(SYS_readlink, link, buf, sizeof buf - 1);
+    const long n = sys(SYS_readlink, link, buf, sizeof buf - 1);
     if (n <= 0 || buf[0] != '/') continue;
     buf[n] = 0;
+    const long fl = sys(SYS_fcntl, fd, F_GETFL);
+    const auto disk = std::find_if(file_disks.begin(), file_disks.end(),
+                                   [&](const std::string& d) { return memfd_link(d) == buf; });
+    if (disk != file_disks.end()) {
+      auto* f = new OpenFile{nullptr, static_cast<int>(fl < 0 ? O_RDWR : fl), nullptr, 1};
+      f->remote_dir = static_cast<int>(kSingle | (disk - file_disks.begin()));
+      put_fd(fd, f);
+      continue;
+    }
     std::string name, abs;
     const int d = find_dir_index(AT_FDCWD, buf, &name, &abs);
     if (d < 0) continue;
@@ -637,7 +746,6 @@ int start_client() {
       if (r < 0) continue;
       ino = static_cast<int>(r & 0xffffffff);
     }
-    const long fl = ::syscall(SYS_fcntl, fd, F_GETFL);
     auto* f = new OpenFile{nullptr, static_cast<int>(fl < 0 ? O_RDWR : fl), nullptr, ino};
     f->remote_dir = d;
     put_fd(fd, f);
@@ -694,8 +802,12 @@ IOSTACK_API int iostack_map_init(void) {
                      err.c_str());
         return e;
       }
-      // Its files exist on the real file system too, empty, for stat().
-      for (const std::string& n : d->names()) {
+      // Its files exist on the real file system too, empty, for stat()
+      // and readdir, and only they: the empty placeholders of names an
+      // earlier run left that this device does not hold go.
+      const std::vector<std::string> names = d->names();
+      remove_stale_placeholders(d->path(), names);
+      for (const std::string& n : names) {
         const int fd =
             raw_open((d->path() + "/" + n).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd >= 0) raw_close(fd);
@@ -715,19 +827,34 @@ IOSTACK_API int iostack_map_init(void) {
   owner = ::getpid();
   unsetenv("IOSTACK_EXEC_MAP");
   unsetenv("IOSTACK_EXEC_POWERCUT");
-  if (!dirs.empty()) {
-    // The directories are served to the children, forked or executed.
+  if (!dirs.empty() || !files.empty()) {
+    // The directories and files are served to the children, forked or
+    // executed.
     for (MapDir* d : dirs) dir_paths.push_back(d->path());
+    for (MappedFile* m : files) {
+      file_paths.push_back(m->path());
+      file_disks.push_back(m->disk()->name());
+    }
     share_name = share_listen(
         [](const ShareRequest& rq, const std::string& p1, const std::string& p2, std::string* out) {
-          std::string data = rq.op == ShareOp::kRw && rq.flags ? p2 : std::string();
-          if (rq.op == ShareOp::kRw && !rq.flags) data.assign(static_cast<std::size_t>(rq.b), '\0');
-          const std::int64_t r = dir_op(rq, p1, p2, data.data());
-          if (rq.op == ShareOp::kRw && !rq.flags && r > 0) out->assign(data.data(), r);
+          const bool rw = rq.op == ShareOp::kRw, write = rw && (rq.flags & kRwWrite);
+          if (!rw) return dir_op(rq, p1, p2, nullptr);
+          // A child's O_DIRECT data is in a buffer aligned here: its
+          // offset and length are checked, not its own memory's alignment.
+          const std::size_t n = static_cast<std::size_t>(std::max<std::int64_t>(rq.b, 0));
+          void* mem = std::aligned_alloc(4096, (n + 4095) / 4096 * 4096 + 4096);
+          if (!mem) return std::int64_t{-ENOMEM};
+          char* data = static_cast<char*>(mem);
+          if (write) std::memcpy(data, p2.data(), std::min(n, p2.size()));
+          const std::int64_t r = dir_op(rq, p1, p2, data);
+          if (!write && r > 0) out->assign(data, static_cast<std::size_t>(r));
+          std::free(mem);
           return r;
         });
     std::string env_share = share_name;
     for (const std::string& d : dir_paths) env_share += "\n" + d;
+    for (std::size_t i = 0; i < file_paths.size(); ++i)
+      env_share += "\nF" + file_disks[i] + "\t" + file_paths[i];
     if (!share_name.empty()) setenv("IOSTACK_EXEC_MAP_SHARE", env_share.c_str(), 1);
     hold_locks_across_fork();
   }
@@ -744,6 +871,24 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
   if (is_client()) {
     TableLock lk;
     std::string name, abs;
+    if (const int i = find_file_index(dirfd, path, &abs); i >= 0) {
+      // A single file: the owner truncates it; the descriptor is an empty
+      // memfd of this process's own, whose position is the open file's.
+      if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;
+      const std::uint32_t dir = kSingle | static_cast<std::uint32_t>(i);
+      if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY)
+        if (const auto e = dir_call(ShareOp::kTruncate, dir, 1, 0, 0, 0))
+          return static_cast<int>(e);
+      const std::string memfd_name = "iostack:" + file_disks[static_cast<std::size_t>(i)];
+      const int fd = raw_call(
+          sys(SYS_memfd_create, memfd_name.c_str(), (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0));
+      if (fd < 0) return fd;
+      keep_append(fd, flags);
+      auto* f = new OpenFile{nullptr, flags, nullptr, 1};
+      f->remote_dir = static_cast<int>(dir);
+      put_fd(fd, f);
+      return fd;
+    }
     const int d = find_dir_index(dirfd, path, &name, &abs);
     if (d < 0) return IOSTACK_MAP_NOT_MINE;
     int ino = 0;
@@ -755,9 +900,9 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
     }
     const int real_flags =
         name.empty() ? flags : O_RDWR | O_CREAT | (flags & (O_CLOEXEC | O_APPEND));
-    const int fd = raw_call(::syscall(SYS_openat, AT_FDCWD, real.c_str(), real_flags, 0644));
+    const int fd = raw_call(sys(SYS_openat, AT_FDCWD, real.c_str(), real_flags, 0644));
     if (fd < 0) return fd;
-    auto* f = new OpenFile{nullptr, flags & ~O_DIRECT, nullptr, ino};
+    auto* f = new OpenFile{nullptr, flags, nullptr, ino};
     f->remote_dir = d;
     put_fd(fd, f);
     return fd;
@@ -767,7 +912,7 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
   std::string name;
   if (MapDir* d = find_dir(dirfd, path, &name)) {
     if (name.empty()) {  // the directory itself, for its fsync
-      const int fd = raw_call(::syscall(SYS_openat, AT_FDCWD, d->path().c_str(), flags, mode));
+      const int fd = raw_call(sys(SYS_openat, AT_FDCWD, d->path().c_str(), flags, mode));
       if (fd < 0) return fd;
       put_fd(fd, new OpenFile{nullptr, flags, d});
       return fd;
@@ -777,13 +922,18 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
     if (ino < 0) return ino;
     // The descriptor is the real placeholder's: its inode is one per file
     // for fstat, and POSIX locks on it behave as on the kernel.
-    const int fd = raw_call(::syscall(SYS_openat, AT_FDCWD, (d->path() + "/" + name).c_str(),
-                                      O_RDWR | O_CREAT | (flags & (O_CLOEXEC | O_APPEND)), 0644));
+    const int fd = raw_call(sys(SYS_openat, AT_FDCWD, (d->path() + "/" + name).c_str(),
+                                O_RDWR | O_CREAT | (flags & (O_CLOEXEC | O_APPEND)), 0644));
     if (fd < 0) {
       d->release(ino);
       return fd;
     }
-    put_fd(fd, new OpenFile{m, flags & ~O_DIRECT, d, ino});
+    put_fd(fd, new OpenFile{m, flags, d, ino});
+    // io_uring and AIO on it reach the file's extent of the device (as on a
+    // single file: past the page cache, and not changing the size).
+    iostack::block::bdev_file_attach(fd, d->device()->disk(),
+                                     (flags & O_ACCMODE) | (flags & (O_DIRECT | O_CLOEXEC)),
+                                     m->base(), m->capacity());
     return fd;
   }
   MappedFile* m = find_path(dirfd, path);
@@ -794,14 +944,21 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
     if (const int e = m->truncate(0)) return e;
   const int fd = iostack::block::bdev_file_open(m->disk(), acc | (flags & (O_DIRECT | O_CLOEXEC)));
   if (fd < 0) return fd;
-  put_fd(fd, new OpenFile{m, flags});
+  keep_append(fd, flags);
+  // Inode 1 of "directory" kSingle | index: children reach it as they reach
+  // a directory's files, and its position is the memfd's, which fork shares.
+  auto* f = new OpenFile{m, flags, nullptr, 1};
+  f->single = static_cast<int>(std::find(files.begin(), files.end(), m) - files.begin());
+  put_fd(fd, f);
   return fd;
 }
 
 IOSTACK_API int iostack_map_unlink(int dirfd, const char* path) {
   if (is_client()) {
     std::string name, abs;
-    if (find_dir_index(dirfd, path, &name, &abs) < 0 || name.empty()) return IOSTACK_MAP_NOT_MINE;
+    if (find_file_index(dirfd, path, &abs) < 0 &&
+        (find_dir_index(dirfd, path, &name, &abs) < 0 || name.empty()))
+      return IOSTACK_MAP_NOT_MINE;
     return static_cast<int>(dir_call(ShareOp::kUnlink, 0, 0, 0, 0, 0, abs));
   }
   if (!in_owner()) return IOSTACK_MAP_NOT_MINE;
@@ -810,7 +967,7 @@ IOSTACK_API int iostack_map_unlink(int dirfd, const char* path) {
   if (MapDir* d = find_dir(dirfd, path, &name)) {
     if (name.empty()) return IOSTACK_MAP_NOT_MINE;
     if (const int e = d->unlink(name)) return e;
-    ::syscall(SYS_unlinkat, AT_FDCWD, (d->path() + "/" + name).c_str(), 0);
+    sys(SYS_unlinkat, AT_FDCWD, (d->path() + "/" + name).c_str(), 0);
     return 0;
   }
   MappedFile* m = find_path(dirfd, path);
@@ -839,8 +996,8 @@ IOSTACK_API int iostack_map_rename(int olddirfd, const char* oldpath, int newdir
   if (a != b) return -EXDEV;
   if (from.empty() || to.empty()) return -EBUSY;  // the mapped directory itself
   if (const int e = a->rename(from, to, flags)) return e;
-  ::syscall(SYS_renameat2, AT_FDCWD, (a->path() + "/" + from).c_str(), AT_FDCWD,
-            (a->path() + "/" + to).c_str(), 0);
+  sys(SYS_renameat2, AT_FDCWD, (a->path() + "/" + from).c_str(), AT_FDCWD,
+      (a->path() + "/" + to).c_str(), 0);
   return 0;
 }
 
@@ -848,10 +1005,8 @@ IOSTACK_API int iostack_map_fd(int fd) {
   if (!active() || !is_marked(fd)) return 0;
   TableLock lk;
   const OpenFile* f = find_fd(fd);
-  if (!f) return 0;
   std::uint32_t dir, ino;
-  // A single mapped file is the owner's only.
-  if (!dir_target(f, &dir, &ino)) return in_owner() ? 1 : 0;
+  if (!f || !dir_target(f, &dir, &ino)) return 0;
   if (!in_owner() && !is_client()) return 0;
   return ino ? 1 : 2;
 }
@@ -859,50 +1014,23 @@ IOSTACK_API int iostack_map_fd(int fd) {
 IOSTACK_API ssize_t iostack_map_rw(int fd, int write, const struct iovec* iov, int iovcnt,
                                    int64_t offset) {
   TableLock lk;
-  OpenFile* f = find_fd(fd);
-  if (!f) return -EBADF;
   std::uint32_t dir, ino;
-  if (dir_target(f, &dir, &ino)) {
-    if (!ino) return -EISDIR;
-    return dir_rw(fd, f, dir, ino, write, iov, iovcnt, offset);
-  }
-  if (!f->m) return -EISDIR;
-  const int acc = f->flags & O_ACCMODE;
-  if (write ? acc == O_RDONLY : acc == O_WRONLY) return -EBADF;
-  if (iovcnt < 0 || iovcnt > 1024) return -EINVAL;
-  const bool use_pos = offset < 0;
-  std::uint64_t off = use_pos ? f->pos : static_cast<std::uint64_t>(offset);
-  if (write && (f->flags & O_APPEND)) off = f->m->size();
-  const long r = f->m->rw(write, f->flags & O_DIRECT, iov, iovcnt, off);
-  if (r > 0 && use_pos) f->pos = off + static_cast<std::uint64_t>(r);
-  if (r >= 0 && write && power.calls && ++counts.calls >= power.calls && !cut_done) cut();
-  // O_SYNC / O_DSYNC: each write is an fdatasync of itself.
-  if (r > 0 && write && (f->flags & O_DSYNC)) {
-    before_fsync(&counts);
-    if (const int e = f->m->fsync()) return e;
-  }
-  return r;
+  int err;
+  OpenFile* f = file_of(fd, &dir, &ino, &err);
+  if (!f) return err;
+  return dir_rw(fd, f, dir, ino, write, iov, iovcnt, offset);
 }
 
 IOSTACK_API int64_t iostack_map_lseek(int fd, int64_t offset, int whence) {
   TableLock lk;
-  OpenFile* f = find_fd(fd);
-  if (!f) return -EBADF;
   std::uint32_t dir, ino;
-  const bool in_dir = dir_target(f, &dir, &ino);
-  if (in_dir && !ino) return -EISDIR;
-  if (!in_dir && !f->m) return -EISDIR;
-  std::int64_t size;
-  if (!in_dir) {
-    size = static_cast<std::int64_t>(f->m->size());
-  } else if (whence == SEEK_END || whence == SEEK_DATA || whence == SEEK_HOLE) {
+  int err;
+  OpenFile* f = file_of(fd, &dir, &ino, &err);
+  if (!f) return err;
+  std::int64_t size = 0;
+  if (whence == SEEK_END || whence == SEEK_DATA || whence == SEEK_HOLE) {
     size = dir_call(ShareOp::kSize, dir, ino, 0, 0, 0);
     if (size < 0) return size;
-  } else {
-    size = 0;
-  }
-  if (in_dir && whence == SEEK_CUR) {
-    f->pos = static_cast<std::uint64_t>(real_pos(fd));
   }
   std::int64_t base;
   switch (whence) {
@@ -910,7 +1038,8 @@ IOSTACK_API int64_t iostack_map_lseek(int fd, int64_t offset, int whence) {
       base = 0;
       break;
     case SEEK_CUR:
-      base = static_cast<std::int64_t>(f->pos);
+      base = real_pos(fd);
+      if (base < 0) return base;
       break;
     case SEEK_END:
       base = size;
@@ -928,80 +1057,69 @@ IOSTACK_API int64_t iostack_map_lseek(int fd, int64_t offset, int whence) {
       return -EINVAL;
   }
   if (base + offset < 0) return -EINVAL;
-  f->pos = static_cast<std::uint64_t>(base + offset);
-  if (in_dir) set_real_pos(fd, f->pos);
+  set_real_pos(fd, static_cast<std::uint64_t>(base + offset));
   return base + offset;
 }
 
 IOSTACK_API int iostack_map_fsync(int fd, int /*datasync*/) {
   TableLock lk;
   OpenFile* f = find_fd(fd);
-  if (!f) return -EBADF;
   std::uint32_t dir, ino;
-  if (dir_target(f, &dir, &ino))
-    return static_cast<int>(dir_call(ShareOp::kFsync, dir, ino, 0, 0, 0));
-  before_fsync(&counts);
-  return f->m->fsync();
+  if (!f || !dir_target(f, &dir, &ino)) return -EBADF;
+  return static_cast<int>(dir_call(ShareOp::kFsync, dir, ino, 0, 0, 0));
 }
 
 IOSTACK_API int iostack_map_sync_file_range(int fd, int64_t offset, int64_t nbytes,
                                             unsigned flags) {
   TableLock lk;
   OpenFile* f = find_fd(fd);
-  if (!f) return -EBADF;
-  if (offset < 0 || nbytes < 0 || (flags & ~7u)) return -EINVAL;
-  if (!(flags & 2u /* SYNC_FILE_RANGE_WRITE */)) return 0;
-  const std::uint64_t hi = nbytes ? static_cast<std::uint64_t>(offset + nbytes) : UINT64_MAX;
   std::uint32_t dir, ino;
-  if (dir_target(f, &dir, &ino))
-    return ino ? static_cast<int>(dir_call(ShareOp::kWriteback, dir, ino, offset,
-                                           static_cast<std::int64_t>(hi), 0))
-               : 0;
-  return f->m->writeback(static_cast<std::uint64_t>(offset), hi);
+  if (!f || !dir_target(f, &dir, &ino)) return -EBADF;
+  if (offset < 0 || nbytes < 0 || (flags & ~7u)) return -EINVAL;
+  if (!(flags & 2u /* SYNC_FILE_RANGE_WRITE */) || !ino) return 0;
+  const std::uint64_t hi = nbytes ? static_cast<std::uint64_t>(offset + nbytes) : UINT64_MAX;
+  return static_cast<int>(
+      dir_call(ShareOp::kWriteback, dir, ino, offset, static_cast<std::int64_t>(hi), 0));
 }
 
 IOSTACK_API int iostack_map_fallocate(int fd, int mode, int64_t offset, int64_t len) {
   TableLock lk;
-  OpenFile* f = find_fd(fd);
-  if (!f) return -EBADF;
   std::uint32_t dir, ino;
-  const bool in_dir = dir_target(f, &dir, &ino);
-  if (in_dir ? !ino : !f->m) return -ENODEV;
+  int err;
+  OpenFile* f = file_of(fd, &dir, &ino, &err);
+  if (!f) return err == -EISDIR ? -ENODEV : err;
   if (offset < 0 || len <= 0) return -EINVAL;
   if ((f->flags & O_ACCMODE) == O_RDONLY) return -EBADF;
   if (mode == 0x01 /* FALLOC_FL_KEEP_SIZE */) return 0;
   if (mode != 0) return -EOPNOTSUPP;
-  if (in_dir) return static_cast<int>(dir_call(ShareOp::kAllocate, dir, ino, offset, len, 0));
-  return f->m->allocate(static_cast<std::uint64_t>(offset), static_cast<std::uint64_t>(len));
+  return static_cast<int>(dir_call(ShareOp::kAllocate, dir, ino, offset, len, 0));
 }
 
 IOSTACK_API int iostack_map_ftruncate(int fd, int64_t length) {
   TableLock lk;
-  OpenFile* f = find_fd(fd);
-  if (!f) return -EBADF;
   std::uint32_t dir, ino;
-  const bool in_dir = dir_target(f, &dir, &ino);
-  if (in_dir ? !ino : !f->m) return -EINVAL;
+  int err;
+  OpenFile* f = file_of(fd, &dir, &ino, &err);
+  if (!f) return err == -EISDIR ? -EINVAL : err;
   if (length < 0) return -EINVAL;
   if ((f->flags & O_ACCMODE) == O_RDONLY) return -EINVAL;
-  if (in_dir) return static_cast<int>(dir_call(ShareOp::kTruncate, dir, ino, length, 0, 0));
-  return f->m->truncate(static_cast<std::uint64_t>(length));
+  return static_cast<int>(dir_call(ShareOp::kTruncate, dir, ino, length, 0, 0));
 }
 
 IOSTACK_API int64_t iostack_map_size(int fd) {
   TableLock lk;
-  OpenFile* f = find_fd(fd);
-  if (!f) return -EBADF;
   std::uint32_t dir, ino;
-  if (dir_target(f, &dir, &ino)) return ino ? dir_call(ShareOp::kSize, dir, ino, 0, 0, 0) : -EISDIR;
-  if (!f->m) return -EISDIR;
-  return static_cast<std::int64_t>(f->m->size());
+  int err;
+  if (!file_of(fd, &dir, &ino, &err)) return err;
+  return dir_call(ShareOp::kSize, dir, ino, 0, 0, 0);
 }
 
 IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path) {
   if (is_client()) {
     std::string name, abs;
-    if (find_dir_index(dirfd, path, &name, &abs) < 0 || name.empty()) return IOSTACK_MAP_NOT_MINE;
+    if (find_file_index(dirfd, path, &abs) < 0 &&
+        (find_dir_index(dirfd, path, &name, &abs) < 0 || name.empty()))
+      return IOSTACK_MAP_NOT_MINE;
     return dir_call(ShareOp::kPathSize, 0, 0, 0, 0, 0, abs);
   }
   if ((files.empty() && dirs.empty()) || !in_owner()) return IOSTACK_MAP_NOT_MINE;
@@ -1019,24 +1137,35 @@ IOSTACK_API int iostack_map_ident(int fd, uint64_t* dev, uint64_t* ino) {
   std::string path;
   {
     TableLock lk;
-    OpenFile* f = find_fd(fd);
-    if (!f) return -EBADF;
-    std::uint32_t dir, ino;
-    if (dir_target(f, &dir, &ino)) {
-      if (!ino) return -EISDIR;
-    } else if (!f->m) {
-      return -EISDIR;
-    } else {
-      path = f->m->path();
-    }
+    std::uint32_t dir, i;
+    int err;
+    if (!file_of(fd, &dir, &i, &err)) return err;
+    // A single file's descriptor is a memfd: its placeholder is by name.
+    if (dir & kSingle) path = file_paths[dir & ~kSingle];
   }
   struct stat st;
-  const int r = path.empty() ? raw_call(::syscall(SYS_fstat, fd, &st))
-                             : raw_call(::syscall(SYS_newfstatat, AT_FDCWD, path.c_str(), &st, 0));
+  const int r = path.empty() ? raw_call(sys(SYS_fstat, fd, &st))
+                             : raw_call(sys(SYS_newfstatat, AT_FDCWD, path.c_str(), &st, 0));
   if (r < 0) return r;
   *dev = st.st_dev;
   *ino = st.st_ino;
   return 0;
+}
+
+IOSTACK_API int iostack_map_lock_fd(int fd) {
+  if (!active() || !is_marked(fd)) return -1;
+  // One per single file and process (a forked child's inherited ones are
+  // its own too: record locks belong to the process, not the descriptor).
+  static std::vector<int>& lock_fds = *new std::vector<int>;
+  TableLock lk;
+  std::uint32_t dir, ino;
+  int err;
+  if (!file_of(fd, &dir, &ino, &err) || !(dir & kSingle)) return -1;
+  const std::size_t i = dir & ~kSingle;
+  if (i >= file_paths.size()) return -1;
+  if (lock_fds.size() <= i) lock_fds.resize(file_paths.size(), -1);
+  if (lock_fds[i] < 0) lock_fds[i] = raw_open(file_paths[i].c_str(), O_RDWR | O_CLOEXEC, 0);
+  return lock_fds[i] < 0 ? -1 : lock_fds[i];
 }
 
 IOSTACK_API void iostack_map_dup(int oldfd, int newfd) {

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <memory>
 
+#include "core/raw_syscall.h"
+
 namespace iostack::map {
 namespace {
 
@@ -19,8 +21,9 @@ constexpr char kInodeMagic[8] = {'i', 'o', 's', 't', 'k', 'i', 'n', 'o'};
 // Raw calls: this also runs inside a mapped program, whose libc calls the
 // preload shim interposes.
 int raw_open(const std::string& path, int flags, unsigned mode) {
-  const long r = ::syscall(SYS_openat, AT_FDCWD, path.c_str(), flags, mode);
-  return r < 0 ? -errno : static_cast<int>(r);
+  return static_cast<int>(iostack_raw_syscall6(SYS_openat, AT_FDCWD,
+                                               reinterpret_cast<long>(path.c_str()), flags,
+                                               static_cast<long>(mode), 0, 0));
 }
 
 }  // namespace

@@ -49,6 +49,9 @@ class MappedFile {
   std::uint64_t size() const { return size_; }
   std::uint64_t durable_size() const { return durable_size_; }
   std::uint64_t device_size() const { return dev_size_; }
+  // A directory's file: its extent of the device (capacity 0: all of it).
+  std::uint64_t base() const { return base_; }
+  std::uint64_t capacity() const { return capacity_; }
 
   // Buffered (through the cache) or direct I/O at `offset`; bytes or -errno.
   long rw(bool write, bool direct, const struct iovec* iov, int iovcnt, std::uint64_t offset);

@@ -2,6 +2,7 @@
 // per io_submit batch) to a ram device, with blkdev_direct_IO's rules.
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/mman.h>
 
 #include <cstring>
 #include <memory>
@@ -107,6 +108,27 @@ TEST_F(AioBdev, AccessModeOfTheDeviceFile) {
   EXPECT_EQ(one(make_iocb(ro, IOCB_CMD_PWRITE, buf(), 4096, 0), &e), 1000000 - EBADF);
   EXPECT_EQ(one(make_iocb(ro, IOCB_CMD_PREAD, buf(), 4096, 0), &e), 4096);
   block::bdev_file_close(ro);
+}
+
+// A descriptor attached to a window of the disk (as a partition, or a file
+// of a mapped directory): offset 0 is the window's start, and its end is
+// the end of the device for reads and writes.
+TEST_F(AioBdev, AttachedWindowIsAPartition) {
+  const int w = ::memfd_create("window", MFD_CLOEXEC);
+  ASSERT_GE(w, 0);
+  ASSERT_EQ(block::bdev_file_attach(w, dev_->disk(), O_RDWR | O_DIRECT, 65536, 16384), 0);
+  EXPECT_EQ(block::bdev_file_attach(w, dev_->disk(), O_RDWR, 100, 16384), -EINVAL);
+  struct io_event e;
+  std::memset(buf(), 'w', 4096);
+  EXPECT_EQ(one(make_iocb(w, IOCB_CMD_PWRITE, buf(), 4096, 0), &e), 4096);
+  std::memset(buf(), 0, 4096);
+  EXPECT_EQ(one(make_iocb(fd_, IOCB_CMD_PREAD, buf(), 4096, 65536), &e), 4096);
+  EXPECT_EQ(buf()[0], 'w');
+  EXPECT_EQ(buf()[4095], 'w');
+  EXPECT_EQ(one(make_iocb(w, IOCB_CMD_PWRITE, buf(), 4096, 16384), &e), -ENOSPC);
+  EXPECT_EQ(one(make_iocb(w, IOCB_CMD_PREAD, buf(), 8192, 12288), &e), 4096);
+  EXPECT_EQ(one(make_iocb(w, IOCB_CMD_PREAD, buf(), 4096, 16384), &e), 0);
+  block::bdev_file_close(w);
 }
 
 }  // namespace

@@ -71,7 +71,13 @@ add_executable(compat_rename_update ${PROJECT_SOURCE_DIR}/tests/compat/rename_up
 set_target_properties(compat_rename_update PROPERTIES
   OUTPUT_NAME rename_update RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
 
-add_dependencies(test_compat compat_rename_update compat_seccomp_exec compat_uring_client compat_newer_liburing_client compat_ring_fd_client compat_sigchain_client iostack_shared)
+# Writes a mapped file through stdio, with its own `syscall` instructions,
+# and from a forked child (iostack exec --map).
+add_executable(compat_stdio_sync ${PROJECT_SOURCE_DIR}/tests/compat/stdio_sync.c)
+set_target_properties(compat_stdio_sync PROPERTIES
+  OUTPUT_NAME stdio_sync RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
+
+add_dependencies(test_compat compat_rename_update compat_stdio_sync compat_seccomp_exec compat_uring_client compat_newer_liburing_client compat_ring_fd_client compat_sigchain_client iostack_shared)
 target_compile_definitions(test_compat PRIVATE
   IOSTACK_COMPAT_SECCOMP_EXEC="$<TARGET_FILE:compat_seccomp_exec>"
   IOSTACK_COMPAT_URING_CLIENT="$<TARGET_FILE:compat_uring_client>"
@@ -79,6 +85,7 @@ target_compile_definitions(test_compat PRIVATE
   IOSTACK_COMPAT_RING_FD_CLIENT="$<TARGET_FILE:compat_ring_fd_client>"
   IOSTACK_COMPAT_SIGCHAIN_CLIENT="$<TARGET_FILE:compat_sigchain_client>"
   IOSTACK_COMPAT_RENAME_UPDATE="$<TARGET_FILE:compat_rename_update>"
+  IOSTACK_COMPAT_STDIO_SYNC="$<TARGET_FILE:compat_stdio_sync>"
   IOSTACK_COMPAT_SCRATCH_DIR="${_compat_out}"
   IOSTACK_LIBIOSTACK="$<TARGET_FILE:iostack_shared>"
   IOSTACK_COMPAT_DROPIN_DIR="${IOSTACK_DROPIN_OUTPUT_DIR}")

@@ -117,6 +117,97 @@ TEST(MapExec, BadOptionsAreOneLine) {
   EXPECT_EQ(slurp(err).rfind("iostack exec: --map " + f + "=bogus:1M: ", 0), 0u) << slurp(err);
 }
 
+#if defined(IOSTACK_COMPAT_STDIO_SYNC)
+std::string stdio_sync() { return IOSTACK_COMPAT_STDIO_SYNC; }
+
+// stdio writes from inside libc (fflush), and a program's own `syscall`
+// instructions, reach the device through the page cache: the cut at the
+// second fsync keeps the line the first made durable and loses the other,
+// which the program had read back from the cache.
+TEST(MapExec, StdioAndRawSystemCallsGoThroughThePageCache) {
+  SKIP_IF_SANITIZED();
+  for (const std::string mode : {"stdio", "raw"}) {
+    const std::string f = dir() + "/" + mode, img = f + ".img", out = f + ".out";
+    EXPECT_EQ(sh(exec("--map " + f + "=wcache:ram:1M --image " + f + "=" + img +
+                      " --powercut=fsync=2 -- " + stdio_sync() + " " + mode + " " + f + " >" + out +
+                      " 2>/dev/null")),
+              128 + 9)
+        << mode;
+    EXPECT_EQ(slurp(out),
+              mode == "stdio" ? "read: durable\nread: volatile\n" : "read: durable\nvolatile\n")
+        << mode;
+    EXPECT_EQ(slurp(img), "durable\n") << mode;
+    EXPECT_EQ(slurp(f), "") << mode;  // the placeholder saw none of it
+    // Without the cut both lines are there.
+    ASSERT_EQ(sh(exec("--map " + f + "=wcache:ram:1M --image " + f + "=" + img + " -- " +
+                      stdio_sync() + " " + mode + " " + f + " >/dev/null")),
+              0)
+        << mode;
+    EXPECT_EQ(slurp(img), "durable\nvolatile\n") << mode;
+  }
+}
+
+// A forked child writes the single mapped file at the position it shares
+// with its parent, through the parent's device and page cache.
+TEST(MapExec, ForkedChildSharesASingleMappedFile) {
+  SKIP_IF_SANITIZED();
+  const std::string f = dir() + "/forked", img = f + ".img", out = f + ".out";
+  ASSERT_EQ(sh(exec("--map " + f + "=wcache:ram:1M --image " + f + "=" + img + " -- " +
+                    stdio_sync() + " fork " + f + " >" + out)),
+            0);
+  EXPECT_EQ(slurp(out), "read: parent\nchild\nposition: 13\n");
+  EXPECT_EQ(slurp(img), "parent\nchild\n");
+  EXPECT_EQ(slurp(f), "");
+}
+
+// Executed children (a shell's commands) open the single mapped file, or
+// inherit it on their stdout, and reach the same file.
+TEST(MapExec, ExecutedChildrenShareASingleMappedFile) {
+  SKIP_IF_SANITIZED();
+  if (!have("seq")) GTEST_SKIP() << "seq is not installed";
+  const std::string f = dir() + "/shellfile", img = f + ".img", out = f + ".out";
+  ASSERT_EQ(
+      sh(exec("--map " + f + "=wcache:ram:1M --image " + f + "=" + img + " -- sh -c 'echo one >" +
+              f + "; seq 2 >>" + f + "; cat " + f + "; wc -c <" + f + "' >" + out)),
+      0);
+  EXPECT_EQ(slurp(out), "one\n1\n2\n8\n");
+  EXPECT_EQ(slurp(img), "one\n1\n2\n");
+  EXPECT_EQ(slurp(f), "");
+}
+
+// mmap of a mapped file: a private mapping is a copy of the file's bytes;
+// a shared one, whose stores would bypass the page cache model, is ENODEV.
+TEST(MapExec, PrivateMmapIsACopySharedIsRefused) {
+  SKIP_IF_SANITIZED();
+  const std::string f = dir() + "/mapped", out = f + ".out";
+  ASSERT_EQ(
+      sh(exec("--map " + f + "=wcache:ram:1M -- " + stdio_sync() + " mmap " + f + " >" + out)), 0);
+  EXPECT_EQ(slurp(out), "private: Mapped\nfile: mapped\nshared: No such device\n");
+}
+
+// Record locks on a single mapped file conflict between processes as on
+// the kernel's one inode, although each open is a memfd of its own.
+TEST(MapExec, RecordLocksConflictAcrossProcesses) {
+  SKIP_IF_SANITIZED();
+  const std::string f = dir() + "/locked", out = f + ".out";
+  ASSERT_EQ(
+      sh(exec("--map " + f + "=wcache:ram:1M -- " + stdio_sync() + " lock " + f + " >" + out)), 0);
+  EXPECT_EQ(slurp(out), "child: same range Resource temporarily unavailable, other range locked\n");
+}
+
+// Programs that write with stdio to a mapped file given on the command line.
+TEST(MapExec, StdioOfUnmodifiedProgramsReachesTheDevice) {
+  SKIP_IF_SANITIZED();
+  if (!have("awk")) GTEST_SKIP() << "awk is not installed";
+  const std::string f = dir() + "/awk", img = f + ".img";
+  ASSERT_EQ(sh(exec("--map " + f + "=wcache:ram:1M --image " + f + "=" + img +
+                    " -- awk 'BEGIN { for (i = 0; i < 3; i++) print i > \"" + f + "\" }'")),
+            0);
+  EXPECT_EQ(slurp(img), "0\n1\n2\n");
+  EXPECT_EQ(slurp(f), "");
+}
+#endif
+
 // A directory on a device (--map DIR/=SPEC): files made, renamed and
 // unlinked there live on the device, and its names are durable only after
 // the directory's fsync.
@@ -164,6 +255,38 @@ TEST(MapExecDir, ChildrenShareTheDirectory) {
   EXPECT_NE(access((out + "/f").c_str(), F_OK), 0);
   // ls (statx) sees the files' sizes, not the empty placeholders'.
   EXPECT_NE(slurp(ls).find("512 e"), std::string::npos) << slurp(ls);
+}
+
+// io_uring and AIO on a directory's file reach its extent of the device:
+// fio's writes verify (read back from there), the image holds them and
+// the placeholder stays empty. (--thread: the job runs in the program.)
+TEST(MapExecDir, UringAndAioOnItsFiles) {
+  SKIP_IF_SANITIZED();
+  if (!have("fio")) GTEST_SKIP() << "fio is not installed";
+  for (const std::string engine : {"io_uring", "libaio"}) {
+    const std::string d = dir() + "/fio-" + engine, out = d + ".out";
+    ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + out +
+                      " -- fio --thread --name=x --filename=" + d + "/f --ioengine=" + engine +
+                      " --rw=randwrite --bs=4k --size=64k --direct=1 --verify=crc32c"
+                      " --do_verify=1 >/dev/null")),
+              0)
+        << engine;
+    EXPECT_EQ(slurp(out + "/f").size(), 65536u) << engine;
+    EXPECT_NE(slurp(out + "/f"), std::string(65536, '\0')) << engine;
+    EXPECT_EQ(slurp(d + "/f"), "") << engine;
+  }
+}
+
+// readdir lists the directory's names: an empty placeholder an earlier run
+// left goes at the start, a file with data (not a placeholder) stays.
+TEST(MapExecDir, ReaddirListsItsNames) {
+  SKIP_IF_SANITIZED();
+  const std::string d = dir() + "/list", ls = dir() + "/list.ls";
+  ASSERT_EQ(sh("mkdir -p " + d + " && : >" + d + "/stale && echo x >" + d + "/kept"), 0);
+  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M -- sh -c 'echo one >" + d + "/a; : >" + d +
+                    "/b; mv " + d + "/b " + d + "/c; ls " + d + " >" + ls + "'")),
+            0);
+  EXPECT_EQ(slurp(ls), "a\nc\nkept\n");
 }
 
 // Pipelines and background jobs: several children at once, forked and
@@ -214,6 +337,28 @@ TEST(MapExecDir, PowerCutKeepsOnlyDurableNames) {
       128 + 9);
   EXPECT_EQ(slurp(out + "/data"), std::string(10000, '2'));
   EXPECT_EQ(slurp(out + "/ack"), "1\n");
+}
+
+// O_DIRECT on a directory's file goes to the device under the block
+// layer's alignment rules: whole blocks reach the image, a write of 1000
+// bytes fails with EINVAL where a buffered one would have been taken.
+TEST(MapExecDir, DirectIoOnItsFiles) {
+  SKIP_IF_SANITIZED();
+  if (!have("dd")) GTEST_SKIP() << "dd is not installed";
+  const std::string d = dir() + "/direct", out = dir() + "/direct.out", in = dir() + "/in8k",
+                    err = dir() + "/direct.err";
+  {
+    std::ofstream f(in);
+    for (int i = 0; i < 8192; ++i) f << static_cast<char>('a' + i % 26);
+  }
+  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + out +
+                    " -- sh -c 'dd if=" + in + " of=" + d +
+                    "/x bs=4096 oflag=direct 2>/dev/null && dd if=" + in + " of=" + d +
+                    "/y bs=1000 count=1 oflag=direct 2>" + err + "; sync " + d + "'")),
+            0);
+  EXPECT_EQ(slurp(out + "/x"), slurp(in));
+  EXPECT_EQ(slurp(out + "/y"), "");
+  EXPECT_NE(slurp(err).find("Invalid argument"), std::string::npos) << slurp(err);
 }
 
 // iostack crash on both variants (examples/crash-rename.sh): only the one
