@@ -318,19 +318,6 @@ TEST(UringBigEntriesDiff, UringCmdOnASqe128Ring) {
       4, with_flags(IORING_SETUP_SQE128 | IORING_SETUP_CQE32));
 }
 
-// Page-aligned anonymous memory, zeroed.
-struct Pages {
-  char* p = nullptr;
-  std::size_t len;
-  explicit Pages(std::size_t n) : len(n * 4096) {
-    void* m = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    p = m == MAP_FAILED ? nullptr : static_cast<char*>(m);
-  }
-  ~Pages() {
-    if (p) munmap(p, len);
-  }
-};
-
 TEST(UringBigEntriesDiff, NoMmapRingsWithBigEntries) {
   SKIP_WITHOUT_KERNEL_URING();
   KernelBackend kb;

@@ -356,4 +356,17 @@ inline void sort_by_user_data(std::vector<Cqe>* c) {
             [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
 }
 
+// Page-aligned anonymous memory, zeroed.
+struct Pages {
+  char* p = nullptr;
+  std::size_t len;
+  explicit Pages(std::size_t n, int prot = PROT_READ | PROT_WRITE) : len(n * 4096) {
+    void* m = mmap(nullptr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    p = m == MAP_FAILED ? nullptr : static_cast<char*>(m);
+  }
+  ~Pages() {
+    if (p) munmap(p, len);
+  }
+};
+
 }  // namespace uring_test

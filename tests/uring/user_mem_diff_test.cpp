@@ -57,19 +57,6 @@ int map_errno(Backend* b, int fd, std::uint64_t off, std::size_t len, void** out
   return 0;
 }
 
-// Page-aligned anonymous memory, zeroed.
-struct Pages {
-  char* p = nullptr;
-  std::size_t len;
-  explicit Pages(std::size_t n, int prot = PROT_READ | PROT_WRITE) : len(n * 4096) {
-    void* m = mmap(nullptr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    p = m == MAP_FAILED ? nullptr : static_cast<char*>(m);
-  }
-  ~Pages() {
-    if (p) munmap(p, len);
-  }
-};
-
 // A temporary file holding "0123456789abcdef" repeated over 8 KiB.
 struct DataFile {
   int fd = -1;
