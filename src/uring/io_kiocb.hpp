@@ -93,7 +93,7 @@ struct PollEntry {
   // On any ring's descriptor or a ring's eventfd: a CQE posting wakes it,
   // which the kernel handles before the posting system call returns.
   bool on_ring = false;
-  std::uint32_t gen = 0;   // arming generation, in the epoll data
+  std::uint32_t gen = 0;  // arming generation, in the epoll data
   // A multishot POLL_ADD's event, posted from task work (io_poll_task_func):
   // wakeups while it is queued coalesce into one CQE, as poll_refs does.
   // Under the poll service lock.

@@ -66,11 +66,11 @@ const std::set<std::string> kCApi = {
     "iostack_map_ident", "iostack_map_path_size", "iostack_map_lock_fd",
     // iostack/ring.h: liburing's library half, which the drop-in re-exports.
     "iostack_ring_queue_init_params", "iostack_ring_queue_init", "iostack_ring_queue_init_mem",
-    "iostack_ring_queue_mmap", "iostack_ring_resize_rings", "iostack_ring_queue_exit", "iostack_ring_dontfork",
-    "iostack_ring_register_ring_fd", "iostack_ring_unregister_ring_fd", "iostack_ring_submit",
-    "iostack_ring_submit_and_wait", "iostack_ring_submit_and_get_events", "iostack_ring_get_sqe",
-    "iostack_ring_get_cqe", "iostack_ring_get_events", "iostack_ring_peek_batch_cqe",
-    "iostack_ring_wait_cqes", "iostack_ring_submit_and_wait_timeout",
+    "iostack_ring_queue_mmap", "iostack_ring_resize_rings", "iostack_ring_queue_exit",
+    "iostack_ring_dontfork", "iostack_ring_register_ring_fd", "iostack_ring_unregister_ring_fd",
+    "iostack_ring_submit", "iostack_ring_submit_and_wait", "iostack_ring_submit_and_get_events",
+    "iostack_ring_get_sqe", "iostack_ring_get_cqe", "iostack_ring_get_events",
+    "iostack_ring_peek_batch_cqe", "iostack_ring_wait_cqes", "iostack_ring_submit_and_wait_timeout",
     "iostack_ring_wait_cqe_timeout", "iostack_ring_sqring_wait", "iostack_ring_thread_counters",
     "iostack_ring_close_ring_fd", "iostack_ring_register", "iostack_ring_wait_min_timeout",
     // core/uaccess_hook.h, for the shim's SIGSEGV/SIGBUS dispatcher.

@@ -70,7 +70,8 @@ class Ring {
     const std::size_t ring_sz =
         std::max(p_.sq_off.array + p_.sq_entries * 4u, p_.cq_off.cqes + p_.cq_entries * 16u);
     ring_ = static_cast<char*>(b_.map(fd_, IORING_OFF_SQ_RING, ring_sz));
-    sqes_ = static_cast<io_uring_sqe*>(b_.map(fd_, IORING_OFF_SQES, p_.sq_entries * sizeof(io_uring_sqe)));
+    sqes_ = static_cast<io_uring_sqe*>(
+        b_.map(fd_, IORING_OFF_SQES, p_.sq_entries * sizeof(io_uring_sqe)));
     if (!ring_ || !sqes_) return -ENOMEM;
     tail_ = load(p_.sq_off.tail);
     return fd_;
@@ -161,7 +162,8 @@ std::string uring_execute(const UringProgram& p, bool kernel, const std::string&
   w.fds[kRing] = fd;
   if (p.reg_files) {
     int fds[kNumFixedFiles];
-    for (unsigned i = 0; i < kNumFixedFiles; ++i) fds[i] = kFixedFiles[i] < 0 ? -1 : w.fds[kFixedFiles[i]];
+    for (unsigned i = 0; i < kNumFixedFiles; ++i)
+      fds[i] = kFixedFiles[i] < 0 ? -1 : w.fds[kFixedFiles[i]];
     log.add("register files", res_str(b.reg(fd, IORING_REGISTER_FILES, fds, kNumFixedFiles)));
   }
   if (p.reg_bufs) {
@@ -190,7 +192,8 @@ std::string uring_execute(const UringProgram& p, bool kernel, const std::string&
       __kernel_timespec ts{0, quiet_ms * 1000000LL};
       io_uring_getevents_arg arg{};
       arg.ts = reinterpret_cast<std::uintptr_t>(&ts);
-      const int r = ring.enter(0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+      const int r =
+          ring.enter(0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
       if (!reap() && r < 0 && r != -EINTR) break;
     }
   };
@@ -263,7 +266,8 @@ std::string uring_execute(const UringProgram& p, bool kernel, const std::string&
     }
   }
   // Canonical order: by user_data; arrival order among one request's CQEs.
-  std::stable_sort(cqes.begin(), cqes.end(), [](const Cqe& a, const Cqe& c) { return a.ud < c.ud; });
+  std::stable_sort(cqes.begin(), cqes.end(),
+                   [](const Cqe& a, const Cqe& c) { return a.ud < c.ud; });
   std::map<std::uint64_t, int> seen;
   std::map<std::uint64_t, std::uint8_t> opcode;
   for (const Step& st : p.steps)
@@ -276,7 +280,8 @@ std::string uring_execute(const UringProgram& p, bool kernel, const std::string&
     log.add("cqe " + std::to_string(c.ud) + "#" + std::to_string(seen[c.ud]++),
             "res=" + res + " flags=" + hex(c.flags));
   }
-  log.add("sq", "head=" + std::to_string(ring.sq_head()) + " dropped=" + std::to_string(ring.dropped()) +
+  log.add("sq", "head=" + std::to_string(ring.sq_head()) +
+                    " dropped=" + std::to_string(ring.dropped()) +
                     " cq_overflow=" + std::to_string(ring.overflow()));
   w.final_state(&log);
   return log.serialize();
