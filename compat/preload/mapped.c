@@ -139,6 +139,15 @@ SHIM_EXPORT int rename(const char* oldpath, const char* newpath) {
   SHIM_RESOLVE(real, name);   \
   return real(__VA_ARGS__)
 
+/* The same for a write that may wake a file iostack polls (a pipe, an
+ * eventfd, a socket): the wakeups are handled before the call returns. */
+#define REAL_WAKING(type, name, ...)     \
+  static type real;                      \
+  SHIM_RESOLVE(real, name);              \
+  const ssize_t ret = real(__VA_ARGS__); \
+  if (ret > 0) shim_run_wakeups();       \
+  return ret
+
 typedef ssize_t (*read_fn)(int, void*, size_t);
 typedef ssize_t (*write_fn)(int, const void*, size_t);
 typedef ssize_t (*pread_fn)(int, void*, size_t, off_t);
@@ -157,7 +166,7 @@ SHIM_EXPORT ssize_t read(int fd, void* buf, size_t n) {
 }
 SHIM_EXPORT ssize_t write(int fd, const void* buf, size_t n) {
   if (mine(fd)) return map_io(fd, 1, (void*)buf, n, -1);
-  REAL(write_fn, "write", fd, buf, n);
+  REAL_WAKING(write_fn, "write", fd, buf, n);
 }
 SHIM_EXPORT ssize_t pread(int fd, void* buf, size_t n, off_t off) {
   if (mine(fd)) return off < 0 ? (errno = EINVAL, -1) : map_io(fd, 0, buf, n, off);
@@ -190,7 +199,7 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec* iov, int cnt) {
 }
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec* iov, int cnt) {
   if (mine(fd)) return map_iov(fd, 1, iov, cnt, -1);
-  REAL(rwv_fn, "writev", fd, iov, cnt);
+  REAL_WAKING(rwv_fn, "writev", fd, iov, cnt);
 }
 SHIM_EXPORT ssize_t preadv(int fd, const struct iovec* iov, int cnt, off_t off) {
   if (mine(fd)) return map_iov(fd, 0, iov, cnt, off < 0 ? -2 : off);

@@ -1,6 +1,7 @@
 /* sendmsg/sendmmsg: the kernel refuses an io_uring descriptor in SCM_RIGHTS
  * (EINVAL), and an iostack ring is an ordinary descriptor to it, so the
- * refusal is made here. */
+ * refusal is made here. And, for them and the other write-like calls, the
+ * poll wakeups a write causes are handled before it returns. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sys/socket.h>
@@ -19,7 +20,9 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
   const int err = iostack_io_uring_scm_check(msg);
   if (err) return shim_result(err);
   SHIM_RESOLVE(real_sendmsg, "sendmsg");
-  return real_sendmsg(fd, msg, flags);
+  const ssize_t ret = real_sendmsg(fd, msg, flags);
+  if (ret > 0) shim_run_wakeups();
+  return ret;
 }
 
 /* Messages go in order: the ones before a refused one are sent, and their
@@ -34,5 +37,13 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr* vec, unsigned vlen, int flags) 
   }
   if (err && ok == 0) return (int)shim_result(err);
   SHIM_RESOLVE(real_sendmmsg, "sendmmsg");
-  return real_sendmmsg(fd, vec, ok, flags);
+  const int ret = real_sendmmsg(fd, vec, ok, flags);
+  if (ret > 0) shim_run_wakeups();
+  return ret;
+}
+
+void shim_run_wakeups(void) {
+  const int saved = errno;
+  iostack_io_uring_run_wakeups();
+  errno = saved;
 }

@@ -25,6 +25,10 @@ static inline long shim_result(long ret) {
   return ret;
 }
 
+/* After a write-like call that succeeded: the poll wakeups it caused are
+ * handled now (errno kept). */
+void shim_run_wakeups(void);
+
 /* readiness.c: forgets the epoll registrations that close(fd) ends. */
 void readiness_forget_fd(int fd);
 

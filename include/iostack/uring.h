@@ -95,6 +95,13 @@ IOSTACK_API int iostack_io_uring_scm_check(const struct msghdr* msg);
  * `fd` is no iostack ring. For a shim interposing poll/select/epoll_wait. */
 IOSTACK_API int iostack_io_uring_poll_mask(int fd);
 
+/* Handles now the poll wakeups that the caller's own system call (a write
+ * to a pipe, an eventfd or a socket) caused on files iostack polls for a
+ * ring, as the kernel handles them inside that call: a program that writes
+ * and then looks at the CQ ring without entering finds the CQE there. For
+ * a shim interposing write-like calls; cheap while nothing is polled. */
+IOSTACK_API void iostack_io_uring_run_wakeups(void);
+
 /* This process's own io_uring system calls are routed to iostack (an
  * interposer serves them): iostack then stops using the kernel's io_uring
  * underneath, which it otherwise does for Linux AIO on O_DIRECT files where

@@ -18,9 +18,16 @@ const sigset_t& synchronous_signals() {
   return set;
 }
 
+namespace {
+thread_local bool t_internal = false;
+}  // namespace
+
+bool on_internal_thread() { return t_internal; }
+
 namespace internal_thread_detail {
 
 void enter(ThreadKind kind) {
+  t_internal = true;
   pthread_sigmask(SIG_UNBLOCK, &synchronous_signals(), nullptr);
   char name[16];
   std::snprintf(name, sizeof(name), "iostack-%s", ExecStats::thread_kind_name(kind));

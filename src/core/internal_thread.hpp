@@ -22,6 +22,9 @@ namespace iostack::core {
 // process.
 const sigset_t& synchronous_signals();
 
+// Whether the caller runs on one of these threads.
+bool on_internal_thread();
+
 namespace internal_thread_detail {
 // Blocks everything in the creator while the thread is made: the new thread
 // inherits that mask, so no signal can reach it before it runs.

@@ -13,14 +13,27 @@
 
 namespace iostack::core {
 
+// How many of these locks the calling thread holds (shared holds aside).
+// Code the program's own calls reach from inside the engine (a write the
+// engine makes through an interposed libc) asks before taking others.
+// Initial-exec: a lock is taken per I/O, a TLS lookup call would cost more.
+[[gnu::tls_model("initial-exec")]] inline thread_local int t_locks_held = 0;
+inline bool holds_locks() { return t_locks_held != 0; }
+
 // Debug builds remember which thread holds a lock, so that assert_held()
 // (the kernel's lockdep_assert_held) can check it at run time; release
-// builds keep nothing. The analysis checks the same statically.
+// builds keep only the count above. The analysis checks the same statically.
 class LockOwner {
  public:
 #ifndef NDEBUG
-  void set() { owner_.store(self(), std::memory_order_relaxed); }
-  void clear() { owner_.store(nullptr, std::memory_order_relaxed); }
+  void set() {
+    ++t_locks_held;
+    owner_.store(self(), std::memory_order_relaxed);
+  }
+  void clear() {
+    --t_locks_held;
+    owner_.store(nullptr, std::memory_order_relaxed);
+  }
   bool mine() const { return owner_.load(std::memory_order_relaxed) == self(); }
 
  private:
@@ -30,8 +43,8 @@ class LockOwner {
   }
   std::atomic<const void*> owner_{nullptr};
 #else
-  void set() {}
-  void clear() {}
+  void set() { ++t_locks_held; }
+  void clear() { --t_locks_held; }
   bool mine() const { return true; }
 #endif
 };

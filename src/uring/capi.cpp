@@ -78,6 +78,8 @@ int iostack_io_uring_scm_check(const struct msghdr* msg) {
   return scm_rights_check(m.msg_control, m.msg_controllen);
 }
 
+void iostack_io_uring_run_wakeups(void) { poll_run_wakeups(); }
+
 void iostack_io_uring_served_here(void) { core::host_uring_allow(false); }
 
 int iostack_io_uring_poll_mask(int fd) {

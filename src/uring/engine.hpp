@@ -205,6 +205,11 @@ void poll_catch_up(IoRingCtx* ctx);
 // After a submission, while any ring's descriptor or eventfd is polled:
 // the CQEs it posted have woken them, as on the kernel before enter returns.
 void poll_catch_up_rings();
+// After the program's own write to a file (a pipe, an eventfd, a socket),
+// while any poll is registered: the wakeups it caused are handled before
+// its call returns, as the kernel runs them inside the write (and the
+// task work on its way back to user space).
+void poll_run_wakeups();
 
 // ---- futex.cpp (io_uring/futex.c): armed FUTEX_WAIT/WAITV requests.
 int futex_cancel(IoRingCtx* ctx, CancelMatch* cd);

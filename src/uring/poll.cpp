@@ -52,6 +52,8 @@ class PollService {
   core::Mutex mu;
   // Armed polls of ring descriptors or rings' eventfds (PollEntry::on_ring).
   std::atomic<int> ring_polls{0};
+  // Entries registered with epoll (armed or parked), of every ring.
+  std::atomic<int> registered{0};
 
   // Registers `req`'s poll entry; false (and nothing registered) on failure.
   bool add(IoKiocb* req) {
@@ -119,6 +121,7 @@ class PollService {
   }
 
   static void count_armed(IoKiocb* req, int d) {
+    get().registered.fetch_add(d, std::memory_order_relaxed);
     if (req->poll.apoll) return;
     (req->poll.multishot ? req->ctx->mshot_polls : req->ctx->oneshot_polls)
         .fetch_add(d, std::memory_order_relaxed);
@@ -175,6 +178,7 @@ class PollService {
     pe.dup_fd = -1;
     drop_self(req);
     pe.state.store(kPollDone, std::memory_order_relaxed);
+    count_armed(req, -1);
   }
 
   // io_poll_check_events for a multishot POLL_ADD: its CQE carries
@@ -562,6 +566,14 @@ void poll_catch_up(IoRingCtx* ctx) {
   if (ctx->mshot_polls.load(std::memory_order_relaxed) ||
       found->ring_polls.load(std::memory_order_relaxed))
     found->catch_up();
+}
+
+void poll_run_wakeups() {
+  // Not from inside the engine (a write it makes with its locks held, or
+  // on its own threads): the poll thread handles those wakeups.
+  if (core::holds_locks() || core::on_internal_thread()) return;
+  PollService* found = PollService::find();
+  if (found && found->registered.load(std::memory_order_relaxed) > 0) found->catch_up();
 }
 
 void poll_catch_up_rings() {

@@ -345,6 +345,35 @@ TEST(RingFile, ScmRightsRefusesARing) {
   EXPECT_EQ(0, send_ring_fd(&k, false));
 }
 
+// The kernel handles a poll wakeup inside the write that caused it: a
+// program that writes and then looks at the CQ ring without entering finds
+// the CQE. iostack_io_uring_run_wakeups (which the shim calls after write)
+// does the same for iostack's polls: a multishot POLL_ADD and a multishot
+// read of a pipe each post for each write, with no enter in between.
+TEST(RingFile, WakeupsRunAfterTheProgramsWrite) {
+  IostackBackend b;
+  Ring r(&b);
+  ASSERT_GE(r.init(8), 0);
+  int fds[2];
+  ASSERT_EQ(0, pipe(fds));
+  io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, fds[0], nullptr, IORING_POLL_ADD_MULTI, 0, 1, 0);
+  s->poll32_events = POLLIN;
+  ASSERT_EQ(1, r.submit(0));
+  for (int i = 0; i < 3; ++i) {
+    char c = 'a';
+    ASSERT_EQ(1, write(fds[1], &c, 1));
+    iostack_io_uring_run_wakeups();
+    Cqe cqe;
+    ASSERT_TRUE(r.peek(&cqe)) << "write " << i;
+    EXPECT_EQ(1u, cqe.user_data);
+    EXPECT_EQ(POLLIN, cqe.res);
+    EXPECT_TRUE(cqe.flags & IORING_CQE_F_MORE);
+    ASSERT_EQ(1, read(fds[0], &c, 1));
+  }
+  close(fds[0]);
+  close(fds[1]);
+}
+
 // Internal threads run no handler of the program.
 std::atomic<int> g_handler_tid{0};
 void note_handler(int) { g_handler_tid.store(static_cast<int>(gettid())); }
