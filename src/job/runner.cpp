@@ -15,6 +15,7 @@
 #include "job/progress.hpp"
 #include "job/targets.hpp"
 #include "job/worker.hpp"
+#include "task/current.hpp"
 #include "trace/task_comm.hpp"
 
 namespace iostack::job {
@@ -210,6 +211,10 @@ bool Runner::run(const RunOptions& ro, RunResult* out, std::string* err) {
           trace::set_thread_trace_pid(wk->report_pid());
           vt->enter(wk->vt_id());
           wk->run(&go);
+          // The job's task ends here, in virtual time's order: dropping its
+          // io_context runs the scheduler (bfq expires its queues), which on
+          // the thread's own exit would come at a moment the OS picks.
+          task::exit_current();
           vt->exit(wk->vt_id());
         });
       }

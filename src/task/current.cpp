@@ -25,7 +25,8 @@ thread_local std::uint16_t tls_inherited_prio = 0;
 
 struct Owner {
   Task* task = nullptr;
-  ~Owner() {
+  ~Owner() { end(); }
+  void end() {
     tls_current = nullptr;
     tls_exited = true;
     if (Task* t = task) {
@@ -100,6 +101,8 @@ Task* current() {
 }
 
 Task* current_if_bound() { return tls_current; }
+
+void exit_current() { tls_owner.end(); }
 
 int attach_current(Task* t) {
   if (tls_current == t) return 0;

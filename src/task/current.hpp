@@ -18,6 +18,11 @@ Task* current();
 // The calling thread's task if it has one; never creates one.
 Task* current_if_bound();
 
+// Ends the calling thread's task now rather than when the thread ends (its
+// io_context goes, which may run a scheduler): for a thread whose end must
+// come at a set point of a simulation. current() returns nullptr after it.
+void exit_current();
+
 // Runs the calling thread as `t` from now on (e.g. a child from task_clone
 // with CLONE_IO, so a pool of threads shares one io_context). The thread's
 // previous task exits; `t` exits when the thread ends. -EBUSY when another
