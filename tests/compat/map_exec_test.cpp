@@ -390,6 +390,41 @@ TEST(MapExecDir, PipelinesAndBackgroundJobs) {
   for (const char* f : {"a", "b", "c", "e", "f"}) EXPECT_EQ(slurp(out + "/" + f), slurp(in)) << f;
 }
 
+// Subdirectories of a mapped directory with coreutils (mkdir, mv, rmdir,
+// ls): they reach the image, and each directory's fsync (sync DIR) makes
+// only its own names durable: a file whose subdirectory the top never
+// named durably is gone after the cut.
+TEST(MapExecDir, SubdirectoriesWithCoreutils) {
+  SKIP_IF_SANITIZED();
+  const std::string d = dir() + "/subs", out = dir() + "/subs.out", ls = dir() + "/subs.ls",
+                    err = dir() + "/subs.err";
+  sh("rm -rf " + d);
+  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + out +
+                    " -- sh -c 'mkdir " + d + "/s && echo one >" + d + "/s/a && mkdir -p " + d +
+                    "/s/t/u && mv " + d + "/s/a " + d + "/s/t/b && mkdir " + d + "/gone && rmdir " +
+                    d + "/gone && mv " + d + "/s " + d + "/r && ls -R " + d + " >" + ls +
+                    " && rmdir " + d + "/r 2>" + err + "; mkdir " + d + "/r/t/b 2>>" + err + "'")),
+            1);
+  EXPECT_EQ(slurp(out + "/r/t/b"), "one\n");
+  EXPECT_NE(access((out + "/gone").c_str(), F_OK), 0);
+  EXPECT_NE(access((out + "/s").c_str(), F_OK), 0);
+  EXPECT_EQ(slurp(ls), d + ":\nr\n\n" + d + "/r:\nt\n\n" + d + "/r/t:\nb\nu\n\n" + d + "/r/t/u:\n");
+  EXPECT_NE(slurp(err).find("Directory not empty"), std::string::npos) << slurp(err);
+  EXPECT_NE(slurp(err).find("File exists"), std::string::npos) << slurp(err);
+  // fsyncs: the file, its directory s, then the top (or not), then the cut.
+  for (const bool top : {false, true}) {
+    sh("rm -rf " + d);
+    EXPECT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + out +
+                      " --powercut=fsync=" + (top ? "4" : "3") + " -- sh -c 'mkdir " + d +
+                      "/s; echo one >" + d + "/s/f; sync " + d + "/s/f; sync " + d + "/s; " +
+                      (top ? "sync " + d + "; " : "") + "sync " + d + "/s/f' 2>/dev/null")),
+              128 + 9)
+        << top;
+    EXPECT_EQ(slurp(out + "/s/f"), top ? "one\n" : "") << top;
+    EXPECT_EQ(access((out + "/s").c_str(), F_OK) == 0, top) << top;
+  }
+}
+
 // A power cut during a child's write ends the child with the program.
 TEST(MapExecDir, PowerCutInAChildEndsItToo) {
   SKIP_IF_SANITIZED();
