@@ -74,10 +74,6 @@ SHIM_EXPORT int dup3(int fd, int target, int flags) {
 
 /* Every fcntl argument is an int or a pointer, both passed in one register. */
 static int fcntl_common(fcntl_fn fn, int fd, int cmd, void* arg) {
-  if (cmd == F_GETLK || cmd == F_SETLK || cmd == F_SETLKW) {
-    const int lock_fd = iostack_map_lock_fd(fd);
-    if (lock_fd >= 0) return fn(lock_fd, cmd, arg);
-  }
   const int ret = fn(fd, cmd, arg);
   if (ret >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) {
     iostack_fd_dup(fd, ret);

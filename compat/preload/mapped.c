@@ -3,8 +3,8 @@
  * (iostack/map.h), and read/write/pread/pwrite/readv/writev/preadv/pwritev,
  * lseek, fsync/fdatasync/sync_file_range, fallocate/ftruncate and fstat on
  * such a descriptor are served there. In a mapped directory (--map DIR/=SPEC)
- * rename/renameat/renameat2 and unlink are the directory's, and fsync of
- * the directory's own descriptor makes its names durable; the program's
+ * rename/renameat/renameat2, unlink, mkdir and rmdir are the directory's,
+ * and fsync of a directory's descriptor makes its names durable; the program's
  * children reach its directories through it (src/map/map_share.hpp). libc's wrappers are
  * interposed: a program that makes these system calls with its own `syscall` instruction reaches
  * the kernel (its io_uring and AIO calls are trapped as ever). Without --map every call goes
@@ -105,14 +105,30 @@ typedef int (*unlinkat_fn)(int, const char*, int);
 static unlinkat_fn real_unlinkat;
 
 SHIM_EXPORT int unlinkat(int dirfd, const char* path, int flags) {
-  if (map_on && !(flags & AT_REMOVEDIR)) {
-    const int r = iostack_map_unlink(dirfd, path);
+  if (map_on) {
+    const int r =
+        (flags & AT_REMOVEDIR) ? iostack_map_rmdir(dirfd, path) : iostack_map_unlink(dirfd, path);
     if (r != IOSTACK_MAP_NOT_MINE) return (int)shim_result(r);
   }
   SHIM_RESOLVE(real_unlinkat, "unlinkat");
   return real_unlinkat(dirfd, path, flags);
 }
 SHIM_EXPORT int unlink(const char* path) { return unlinkat(AT_FDCWD, path, 0); }
+SHIM_EXPORT int rmdir(const char* path) { return unlinkat(AT_FDCWD, path, AT_REMOVEDIR); }
+
+typedef int (*mkdirat_fn)(int, const char*, mode_t);
+static mkdirat_fn real_mkdirat;
+
+/* A subdirectory of a mapped directory is a name on its device. */
+SHIM_EXPORT int mkdirat(int dirfd, const char* path, mode_t mode) {
+  if (map_on) {
+    const int r = iostack_map_mkdir(dirfd, path, mode);
+    if (r != IOSTACK_MAP_NOT_MINE) return (int)shim_result(r);
+  }
+  SHIM_RESOLVE(real_mkdirat, "mkdirat");
+  return real_mkdirat(dirfd, path, mode);
+}
+SHIM_EXPORT int mkdir(const char* path, mode_t mode) { return mkdirat(AT_FDCWD, path, mode); }
 
 typedef int (*renameat2_fn)(int, const char*, int, const char*, unsigned);
 static renameat2_fn real_renameat2;

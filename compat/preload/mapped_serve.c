@@ -31,7 +31,7 @@ static const int plain_nrs[] = {
     __NR_ftruncate,  __NR_rename,   __NR_creat,    __NR_unlink,          __NR_openat,
     __NR_newfstatat, __NR_unlinkat, __NR_renameat, __NR_sync_file_range, __NR_fallocate,
     __NR_dup3,       __NR_preadv,   __NR_pwritev,  __NR_renameat2,       __NR_preadv2,
-    __NR_pwritev2,   __NR_statx,
+    __NR_pwritev2,   __NR_statx,    __NR_mkdir,    __NR_mkdirat,         __NR_rmdir,
 };
 
 int mapped_plain_nrs(const int** nrs) {
@@ -89,8 +89,14 @@ int mapped_serve(long nr, const long a[6], long* ret) {
     case __NR_unlink:
       return path_call(iostack_map_unlink(AT_FDCWD, (const char*)a[0]), ret);
     case __NR_unlinkat:
-      if (a[2] & AT_REMOVEDIR) return 0;
+      if (a[2] & AT_REMOVEDIR) return path_call(iostack_map_rmdir(fd, (const char*)a[1]), ret);
       return path_call(iostack_map_unlink(fd, (const char*)a[1]), ret);
+    case __NR_rmdir:
+      return path_call(iostack_map_rmdir(AT_FDCWD, (const char*)a[0]), ret);
+    case __NR_mkdir:
+      return path_call(iostack_map_mkdir(AT_FDCWD, (const char*)a[0], (unsigned)a[1]), ret);
+    case __NR_mkdirat:
+      return path_call(iostack_map_mkdir(fd, (const char*)a[1], (unsigned)a[2]), ret);
     case __NR_rename:
       return path_call(
           iostack_map_rename(AT_FDCWD, (const char*)a[0], AT_FDCWD, (const char*)a[1], 0), ret);
@@ -115,12 +121,6 @@ int mapped_serve(long nr, const long a[6], long* ret) {
       *ret = dup_done(fd, preload_raw6(nr, a[0], a[1], a[2], 0, 0, 0));
       return 1;
     case __NR_fcntl:
-      if (a[1] == F_GETLK || a[1] == F_SETLK || a[1] == F_SETLKW) {
-        const int lock_fd = iostack_map_lock_fd(fd);
-        if (lock_fd < 0) return 0;
-        *ret = preload_raw6(nr, lock_fd, a[1], a[2], 0, 0, 0);
-        return 1;
-      }
       if (a[1] == F_SETFL) { /* as fds.c: iostack's view of the flags follows */
         *ret = preload_raw6(nr, a[0], a[1], a[2], 0, 0, 0);
         if (*ret >= 0) iostack_fd_changed(fd);

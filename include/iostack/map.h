@@ -33,21 +33,26 @@ IOSTACK_API void iostack_map_exit(void);
 
 /* open(2) of `path` (absolute, or relative to the directory `dirfd` names,
  * AT_FDCWD included): a descriptor when the path is mapped, -errno, or
- * IOSTACK_MAP_NOT_MINE when the path is not mapped. A file in a mapped
- * directory gets a descriptor of its (empty) placeholder on the real file
- * system, so that fstat and POSIX locks see one inode per file. */
+ * IOSTACK_MAP_NOT_MINE when the path is not mapped. The descriptor is one
+ * of the file's (empty) placeholder on the real file system, so that fstat
+ * and locks see one inode per file. */
 #define IOSTACK_MAP_NOT_MINE (-100000)
 IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigned mode);
 /* unlink(2) of a mapped path: the file becomes empty; of a file in a mapped
  * directory: its name goes. NOT_MINE otherwise. */
 IOSTACK_API int iostack_map_unlink(int dirfd, const char* path);
+/* mkdir(2) and rmdir(2) of a subdirectory of a mapped directory (the
+ * mapped directory itself: -EEXIST, -EBUSY); NOT_MINE for other paths. */
+IOSTACK_API int iostack_map_mkdir(int dirfd, const char* path, unsigned mode);
+IOSTACK_API int iostack_map_rmdir(int dirfd, const char* path);
 /* renameat2(2) of names in a mapped directory (RENAME_NOREPLACE honoured);
  * -EXDEV when only one of them is; NOT_MINE when neither is. */
 IOSTACK_API int iostack_map_rename(int olddirfd, const char* oldpath, int newdirfd,
                                    const char* newpath, unsigned flags);
 
-/* 1 when `fd` is a descriptor of a mapped file, 2 of a mapped directory
- * (only its fsync/fdatasync, dup and close come here), 0 otherwise. */
+/* 1 when `fd` is a descriptor of a mapped file, 2 of a mapped directory or
+ * a subdirectory of one (only its fsync/fdatasync, dup and close come
+ * here), 0 otherwise. */
 IOSTACK_API int iostack_map_fd(int fd);
 
 IOSTACK_API ssize_t iostack_map_rw(int fd, int write, const struct iovec* iov, int iovcnt,
@@ -64,14 +69,10 @@ IOSTACK_API int64_t iostack_map_size(int fd);
  * not hold (a placeholder left by an earlier run), or NOT_MINE. */
 IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path);
 /* The inode fstat shows for a mapped file: its placeholder's on the real
- * file system, the same for every open of PATH. 0, or -errno. */
+ * file system, the same for every open of PATH (each open is a descriptor
+ * of the placeholder, so POSIX and OFD locks and flock are the kernel's).
+ * 0, or -errno. */
 IOSTACK_API int iostack_map_ident(int fd, uint64_t* dev, uint64_t* ino);
-/* Where POSIX record locks (F_GETLK, F_SETLK, F_SETLKW) on `fd` go: a
- * single mapped file's descriptors are memfds, one per open, so its locks
- * are taken on a descriptor of its placeholder that this process keeps,
- * where they conflict with other processes' as on the kernel's one inode.
- * That descriptor, or -1 when `fd` takes its own locks. */
-IOSTACK_API int iostack_map_lock_fd(int fd);
 /* After dup(2) and friends made `newfd` a copy of `oldfd`. */
 IOSTACK_API void iostack_map_dup(int oldfd, int newfd);
 /* Before close(2) of `fd`: forgets it (the caller closes the descriptor). */

@@ -25,6 +25,15 @@ const core::FileOps kBdevFops = {"block_device", bdev_release, nullptr};
 
 core::FdTable& files() { return core::Process::current().files(); }
 
+// The last reference of an I/O: its result, after a write to a file's
+// data extended the file (as iomap_dio_complete updates i_size).
+void bdev_io_put(BdevIo* io) {
+  if (io->pending.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  const int err = io->error.load(std::memory_order_acquire);
+  if (!err && io->inode && io->bytes > 0) io->inode->extend(io->inode->priv, io->write_end);
+  io->end(io->priv, err ? err : io->bytes);
+}
+
 void bdev_bio_end_io(Bio* bio) {
   auto* io = static_cast<BdevIo*>(bio->bi_private);
   if (bio->bi_status != BlkStatus::OK) {
@@ -32,10 +41,7 @@ void bdev_bio_end_io(Bio* bio) {
     io->error.compare_exchange_strong(expected, blk_status_to_errno(bio->bi_status));
   }
   bio_put(bio);
-  if (io->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    const int err = io->error.load(std::memory_order_acquire);
-    io->end(io->priv, err ? err : io->bytes);
-  }
+  bdev_io_put(io);
 }
 
 int access_check(const BdevFile* f, bool write) {
@@ -121,7 +127,8 @@ int bdev_file_open(Disk* disk, int flags) {
   return fd;
 }
 
-int bdev_file_attach(int fd, Disk* disk, int flags, std::uint64_t start, std::uint64_t size) {
+int bdev_file_attach(int fd, Disk* disk, int flags, std::uint64_t start, std::uint64_t size,
+                     const BdevInode* inode) {
   if (fd < 0) return -EBADF;
   if ((flags & O_ACCMODE) != O_RDONLY && disk->read_only()) return -EACCES;
   const std::uint64_t lbs = disk->queue()->limits().logical_block_size;
@@ -131,6 +138,7 @@ int bdev_file_attach(int fd, Disk* disk, int flags, std::uint64_t start, std::ui
   f->flags = flags;
   f->start = start;
   f->size = size;
+  f->inode = inode;
   files().install(fd, f);
   return 0;
 }
@@ -167,10 +175,23 @@ int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int io
     count = 0;
   }
   if (count > size - std::min(pos, size)) count = size - pos;
+  // A file's data: its dirty cached pages go down first, and a read ends
+  // at its size (the last block read whole, the result cut).
+  std::uint64_t visible = count;
+  if (f->inode && count) {
+    const std::int64_t isize = f->inode->begin_direct(f->inode->priv, write, pos, count);
+    if (isize < 0) return static_cast<int>(isize);
+    if (!write) {
+      const std::uint64_t left = pos < static_cast<std::uint64_t>(isize) ? isize - pos : 0;
+      visible = std::min(count, left);
+      count = std::min(count, (left + lbs_mask) & ~lbs_mask);
+    }
+  }
   if (count) {
     const long pinned = pin_user_pages(iov, iovcnt, count, write, lbs_mask);
     if (pinned < 0) return static_cast<int>(pinned);
     count = static_cast<std::uint64_t>(pinned);
+    visible = std::min(visible, count);
     // The memory's DMA alignment (512 bytes) is the block layer's check,
     // made on the pinned pages: an unmapped misaligned buffer is -EFAULT.
     std::uint64_t left = count;
@@ -182,7 +203,9 @@ int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int io
   }
   io->pending.store(1, std::memory_order_relaxed);  // held until all bios are out
   io->error.store(0, std::memory_order_relaxed);
-  io->bytes = static_cast<long>(count);
+  io->bytes = static_cast<long>(write ? count : visible);
+  io->inode = write ? f->inode : nullptr;
+  io->write_end = pos + count;
   std::uint32_t opf = write ? write_opf(rw_flags) : REQ_OP_READ;
   if (rw_flags & RWF_NOWAIT) opf |= REQ_NOWAIT;
   sector_t sector = (f->start + pos) >> kSectorShift;  // blk_partition_remap
@@ -205,17 +228,19 @@ int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int io
     submit_bio(bio);
   }
   // Drop the submission reference; the last completion reports.
-  if (io->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    const int err = io->error.load(std::memory_order_acquire);
-    io->end(io->priv, err ? err : io->bytes);
-  }
+  bdev_io_put(io);
   return 0;
 }
 
 int bdev_flush(BdevFile* f, BdevIo* io) {
+  if (f->inode) {
+    io->end(io->priv, f->inode->fsync(f->inode->priv));
+    return 0;
+  }
   io->pending.store(1, std::memory_order_relaxed);
   io->error.store(0, std::memory_order_relaxed);
   io->bytes = 0;
+  io->inode = nullptr;
   Bio* bio = bio_alloc(f->disk, 0, REQ_OP_WRITE | REQ_PREFLUSH | REQ_SYNC);
   bio->bi_end_io = bdev_bio_end_io;
   bio->bi_private = io;

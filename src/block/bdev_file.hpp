@@ -15,6 +15,23 @@ namespace iostack::block {
 
 class Disk;
 
+// A regular file whose data a device file's window holds (a file of
+// `iostack exec --map`): direct I/O on it follows the file's size as
+// iomap_dio_rw does, and its fsync is the file's. The hooks are the file
+// system's; `extend` runs where the I/O completes, so it never blocks.
+struct BdevInode {
+  // Before a direct read or write of [pos, pos + len): the dirty cached
+  // pages there are written back, and for a write dropped
+  // (filemap_write_and_wait_range, kiocb_invalidate_pages). The file's size
+  // (i_size), or -errno.
+  std::int64_t (*begin_direct)(void* priv, bool write, std::uint64_t pos, std::uint64_t len);
+  // After a write that ended at byte `end`: i_size grows to it.
+  void (*extend)(void* priv, std::uint64_t end);
+  // vfs_fsync: the file's data and size made durable. 0 or -errno.
+  int (*fsync)(void* priv);
+  void* priv;
+};
+
 // A struct file opened on a block device (block/fops.c, def_blk_fops).
 struct BdevFile : core::File {
   BdevFile();
@@ -25,6 +42,7 @@ struct BdevFile : core::File {
   // offset 0 is byte `start` of the disk; `size` 0 is the whole disk.
   std::uint64_t start = 0;
   std::uint64_t size = 0;
+  const BdevInode* inode = nullptr;  // the file the window holds, if any
 };
 
 // Opens `disk` as open(2) on /dev/<name> would: O_RDONLY/O_WRONLY/O_RDWR,
@@ -34,7 +52,9 @@ int bdev_file_open(Disk* disk, int flags);
 // Makes the open descriptor `fd` (of any file) a device file of `disk` for
 // the io_uring and AIO engines, over the window [start, start + size) as a
 // partition's (size a multiple of the logical block size). 0 or -errno.
-int bdev_file_attach(int fd, Disk* disk, int flags, std::uint64_t start, std::uint64_t size);
+// With `inode`, the window is that file's data (BdevInode).
+int bdev_file_attach(int fd, Disk* disk, int flags, std::uint64_t start, std::uint64_t size,
+                     const BdevInode* inode = nullptr);
 // fget() of a block device: a reference to the device file at `fd`, or an
 // empty ref when `fd` is not an iostack device. The file stays valid while
 // the ref lives, even if the descriptor is closed meanwhile.
@@ -52,6 +72,8 @@ struct BdevIo {
   std::atomic<int> pending{0};
   std::atomic<int> error{0};
   long bytes = 0;
+  const BdevInode* inode = nullptr;  // a write to a file's data: extends it
+  std::uint64_t write_end = 0;       // where that write ends
 
   // Ready for a new I/O that calls `fn(priv)` when it ends.
   void reset(BdevEndIo fn, void* data) {
@@ -60,6 +82,7 @@ struct BdevIo {
     pending.store(0, std::memory_order_relaxed);
     error.store(0, std::memory_order_relaxed);
     bytes = 0;
+    inode = nullptr;
   }
 };
 
@@ -70,12 +93,15 @@ struct BdevIo {
 // checks them (the device writes them for a read): -EFAULT when the first
 // is bad, a short transfer up to a bad one, -EIO past 256 pages; memory not
 // 512-byte aligned is -EINVAL after that. `rw_flags` are RWF_* (RWF_NOWAIT
-// maps to REQ_NOWAIT, RWF_DSYNC/RWF_SYNC to FUA, RWF_HIPRI is accepted). Returns 0
+// maps to REQ_NOWAIT, RWF_DSYNC/RWF_SYNC to FUA, RWF_HIPRI is accepted). On
+// a file's data (BdevFile::inode) a read stops at the file's size (0 at or
+// past it) and a write past it extends it. Returns 0
 // once submitted: io->end(priv, bytes or -errno) runs exactly once, maybe
 // before this returns. A negative return means nothing was submitted.
 int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int iovcnt,
             std::int64_t offset, std::uint32_t rw_flags, std::uint16_t ioprio);
-// fsync / fdatasync: an empty PREFLUSH write (blkdev_fsync).
+// fsync / fdatasync: an empty PREFLUSH write (blkdev_fsync); on a file's
+// data, the file's fsync, before this returns.
 int bdev_flush(BdevFile* f, BdevIo* io);
 
 }  // namespace iostack::block

@@ -1,7 +1,7 @@
 // The C API of include/iostack/map.h: the mapped files and directories of
-// this process, the descriptors open on them (each a real open file, a
-// memfd or a placeholder, whose position dup and fork share as the kernel's
-// struct file), the owner's service to its children, and the power switch
+// this process, the descriptors open on them (each a real open file of the
+// path's placeholder, whose position and locks dup and fork share as the
+// kernel's struct file's), the owner's service to its children, and the power switch
 // of `iostack exec --powercut`.
 // One lock serialises the calls on mapped files: the model is of what
 // reaches the device, not of concurrency.
@@ -28,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "block/plug.hpp"
 #include "core/raw_syscall.h"
 #include "dev/device.hpp"
 #include "dev/target.hpp"
@@ -47,6 +48,7 @@ struct OpenFile {  // struct file of a mapped path
   int refs = 1;
   int remote_dir = -1;  // in a child: the owner's directory (or kSingle | file)
   int single = -1;      // a single mapped file's index in `files`
+  std::string sub;      // a subdirectory's path from the top of `dir`, for its fsync
 };
 
 // A single mapped file's "directory" in a call to the owner: kSingle and
@@ -142,6 +144,9 @@ void hold_locks_across_fork() {
   std::call_once(once, [] { pthread_atfork(fork_prepare, fork_done, fork_child); });
 }
 bool active() { return !files.empty() || !dirs.empty() || !share_name.empty(); }
+// The lock a mapped file's engine hooks take where requests are issued.
+void lock_files() { mu.lock(); }
+void unlock_files() { mu.unlock(); }
 
 // The system call instruction itself, not libc's syscall() or wrappers:
 // under `iostack exec` those hand calls on mapped files and paths back
@@ -163,6 +168,13 @@ int raw_open(const char* path, int flags, unsigned mode) {
   return static_cast<int>(sys(SYS_openat, AT_FDCWD, path, flags, mode));
 }
 void raw_close(int fd) { sys(SYS_close, fd); }
+// Creates the empty placeholder `path` if it is missing, without opening
+// it: a close of a descriptor of it here would drop this process's POSIX
+// locks on it.
+void make_placeholder(const std::string& path) {
+  sys(SYS_mknodat, AT_FDCWD, path.c_str(), S_IFREG | 0644, 0);
+}
+
 // The call's result (already -errno on failure).
 int raw_call(long r) { return static_cast<int>(r); }
 
@@ -219,6 +231,7 @@ void save_image(dev::BlockDevice* d, const std::string& image, std::uint64_t siz
     if (block::bdev_rw(block::bdev_of(ref), &w.io, false, &v, 1, static_cast<std::int64_t>(off), 0,
                        0) < 0)
       break;
+    if (!w.done.load(std::memory_order_acquire)) block::blk_flush_current_plug_before_sleep();
     while (!w.done.load(std::memory_order_acquire)) w.done.wait(0);
     if (w.res < 0) break;
     if (sys(SYS_pwrite64, out, buf, n, off) != static_cast<long>(n)) break;
@@ -382,8 +395,23 @@ std::string absolute(int dirfd, const char* path) {
   return normalize(base + "/" + path);
 }
 
-// The mapped directory `path` is in (`name` its name there) or is (`name`
-// empty); null for other paths.
+// A name below a mapped directory without ".." in it (those are left to
+// the real file system).
+bool plain_name(const std::string& name) {
+  return ("/" + name + "/").find("/../") == std::string::npos;
+}
+
+// The subdirectory checks of open(2): 0 when `name`, a subdirectory of
+// `d`, may be opened with `flags`.
+int subdir_open_check(const MapDir* d, const std::string& name, int flags) {
+  if (const int e = d->walk(name)) return e;
+  if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT)) return -EISDIR;
+  return 0;
+}
+
+// The mapped directory `path` is below (`name` its path from there: "a",
+// "sub/a") or is (`name` empty); null for other paths.
 MapDir* find_dir(int dirfd, const char* path, std::string* name) {
   if (dirs.empty() || !path || !*path) return nullptr;
   const std::string abs = absolute(dirfd, path);
@@ -392,10 +420,9 @@ MapDir* find_dir(int dirfd, const char* path, std::string* name) {
       name->clear();
       return d;
     }
-    if (abs.size() > d->path().size() + 1 && abs.rfind(d->path() + "/", 0) == 0 &&
-        abs.find('/', d->path().size() + 1) == std::string::npos) {
+    if (abs.size() > d->path().size() + 1 && abs.rfind(d->path() + "/", 0) == 0) {
       *name = abs.substr(d->path().size() + 1);
-      return d;
+      return plain_name(*name) ? d : nullptr;
     }
   }
   return nullptr;
@@ -421,10 +448,9 @@ int find_dir_index(int dirfd, const char* path, std::string* name, std::string* 
       name->clear();
       return static_cast<int>(i);
     }
-    if (abs.size() > d.size() + 1 && abs.rfind(d + "/", 0) == 0 &&
-        abs.find('/', d.size() + 1) == std::string::npos) {
+    if (abs.size() > d.size() + 1 && abs.rfind(d + "/", 0) == 0) {
       *name = abs.substr(d.size() + 1);
-      return static_cast<int>(i);
+      return plain_name(*name) ? static_cast<int>(i) : -1;
     }
   }
   return -1;
@@ -477,6 +503,8 @@ IOSTACK_API int iostack_map_unlink(int dirfd, const char* path);
 IOSTACK_API int iostack_map_rename(int olddirfd, const char* oldpath, int newdirfd,
                                    const char* newpath, unsigned flags);
 IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path);
+IOSTACK_API int iostack_map_mkdir(int dirfd, const char* path, unsigned mode);
+IOSTACK_API int iostack_map_rmdir(int dirfd, const char* path);
 }
 
 namespace iostack::map {
@@ -499,6 +527,12 @@ std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::st
       MapDir* d = find_dir(AT_FDCWD, p1.c_str(), &name);
       if (!d || name.empty()) return -EINVAL;
       const std::int64_t didx = std::find(dirs.begin(), dirs.end(), d) - dirs.begin();
+      // A subdirectory is inode 0.
+      if (d->kind(name) == 1) {
+        if (rq.op == ShareOp::kOpen)
+          if (const int e = subdir_open_check(d, name, rq.flags)) return e;
+        return didx << 32;
+      }
       if (rq.op == ShareOp::kLookup) {
         const int ino = d->ino_of(name);
         return ino < 0 ? ino : (didx << 32) | ino;
@@ -508,13 +542,15 @@ std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::st
       if (ino < 0) return ino;
       // A child's opens are not counted: its closes never come here.
       d->release(ino);
-      const int fd =
-          raw_open((d->path() + "/" + name).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-      if (fd >= 0) raw_close(fd);
+      make_placeholder(d->path() + "/" + name);
       return (didx << 32) | ino;
     }
     case ShareOp::kUnlink:
       return iostack_map_unlink(AT_FDCWD, p1.c_str());
+    case ShareOp::kMkdir:
+      return iostack_map_mkdir(AT_FDCWD, p1.c_str(), static_cast<unsigned>(rq.flags));
+    case ShareOp::kRmdir:
+      return iostack_map_rmdir(AT_FDCWD, p1.c_str());
     case ShareOp::kRename:
       return iostack_map_rename(AT_FDCWD, p1.c_str(), AT_FDCWD, p2.c_str(),
                                 static_cast<unsigned>(rq.flags));
@@ -533,7 +569,7 @@ std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::st
     MapDir* d = dirs[rq.dir];
     if (rq.op == ShareOp::kFsync && rq.ino == 0) {
       before_fsync(&counts);
-      return d->fsync();
+      return d->fsync(&p1);  // the directory p1 ("" the top)
     }
     m = d->file(rq.ino);
   }
@@ -671,31 +707,39 @@ OpenFile* file_of(int fd, std::uint32_t* dir, std::uint32_t* ino, int* err) {
 namespace iostack::map {
 namespace {
 
-// Unlinks the empty regular files in `dir` that `names` does not hold
-// (anything else in it is left alone).
-void remove_stale_placeholders(const std::string& dir, const std::vector<std::string>& names) {
-  DIR* dp = ::opendir(dir.c_str());
+// Unlinks the empty regular files under the real directory of `d` that it
+// does not name, and the subdirectories it does not name once they are
+// empty (anything else is left alone). `sub`: the path from the top.
+void remove_stale_placeholders(const MapDir* d, const std::string& sub) {
+  const std::string real = sub.empty() ? d->path() : d->path() + "/" + sub;
+  DIR* dp = ::opendir(real.c_str());
   if (!dp) return;
+  std::vector<std::string> subdirs;
   while (const dirent* e = ::readdir(dp)) {
-    const std::string n = e->d_name;
-    if (std::find(names.begin(), names.end(), n) != names.end()) continue;
+    const std::string n = e->d_name, name = sub.empty() ? n : sub + "/" + n;
+    if (n == "." || n == "..") continue;
     struct stat st;
-    if (sys(SYS_newfstatat, ::dirfd(dp), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISREG(st.st_mode) && st.st_size == 0)
+    if (sys(SYS_newfstatat, ::dirfd(dp), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    const int kind = d->kind(name);
+    if (S_ISDIR(st.st_mode)) {
+      subdirs.push_back(name);
+    } else if (kind != 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
       sys(SYS_unlinkat, ::dirfd(dp), e->d_name, 0);
+    }
   }
   ::closedir(dp);
+  for (const std::string& name : subdirs) {
+    remove_stale_placeholders(d, name);
+    if (d->kind(name) != 1)
+      sys(SYS_unlinkat, AT_FDCWD, (d->path() + "/" + name).c_str(), AT_REMOVEDIR);
+  }
 }
 
-// O_APPEND on a single file's memfd too, where an executed child that
-// inherits it finds the flag (F_GETFL).
-void keep_append(int fd, int flags) {
-  if (flags & O_APPEND) sys(SYS_fcntl, fd, F_SETFL, O_APPEND);
-}
-
-// The name /proc/self/fd shows for the descriptor of a single mapped file
-// whose device is `disk` (bdev_file_open's memfd).
-std::string memfd_link(const std::string& disk) { return "/memfd:iostack:" + disk + " (deleted)"; }
+// The flags of the real open of a mapped file's placeholder: the program's
+// access mode, so that the kernel's lock rules (a write lock needs a
+// writable descriptor) and F_GETFL see it, and O_APPEND for an executed
+// child that inherits it.
+int placeholder_flags(int flags) { return (flags & (O_ACCMODE | O_CLOEXEC | O_APPEND)) | O_CREAT; }
 
 // A program executed by a mapped one (or by its children): its mapped
 // directories and files are the owner's, reached through
@@ -729,15 +773,13 @@ int start_client() {
     if (n <= 0 || buf[0] != '/') continue;
     buf[n] = 0;
     const long fl = sys(SYS_fcntl, fd, F_GETFL);
-    const auto disk = std::find_if(file_disks.begin(), file_disks.end(),
-                                   [&](const std::string& d) { return memfd_link(d) == buf; });
-    if (disk != file_disks.end()) {
+    std::string name, abs;
+    if (const int i = find_file_index(AT_FDCWD, buf, &abs); i >= 0) {
       auto* f = new OpenFile{nullptr, static_cast<int>(fl < 0 ? O_RDWR : fl), nullptr, 1};
-      f->remote_dir = static_cast<int>(kSingle | (disk - file_disks.begin()));
+      f->remote_dir = static_cast<int>(kSingle | static_cast<std::uint32_t>(i));
       put_fd(fd, f);
       continue;
     }
-    std::string name, abs;
     const int d = find_dir_index(AT_FDCWD, buf, &name, &abs);
     if (d < 0) continue;
     int ino = 0;
@@ -748,6 +790,7 @@ int start_client() {
     }
     auto* f = new OpenFile{nullptr, static_cast<int>(fl < 0 ? O_RDWR : fl), nullptr, ino};
     f->remote_dir = d;
+    if (ino == 0) f->sub = name;
     put_fd(fd, f);
   }
   return 1;
@@ -805,13 +848,15 @@ IOSTACK_API int iostack_map_init(void) {
       // Its files exist on the real file system too, empty, for stat()
       // and readdir, and only they: the empty placeholders of names an
       // earlier run left that this device does not hold go.
-      const std::vector<std::string> names = d->names();
-      remove_stale_placeholders(d->path(), names);
-      for (const std::string& n : names) {
-        const int fd =
-            raw_open((d->path() + "/" + n).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        if (fd >= 0) raw_close(fd);
+      for (const std::string& n : d->names()) {  // parents first
+        const std::string real = d->path() + "/" + n;
+        if (d->kind(n) == 1) {
+          sys(SYS_mkdirat, AT_FDCWD, real.c_str(), 0755);
+          continue;
+        }
+        make_placeholder(real);
       }
+      remove_stale_placeholders(d, "");
       dirs.push_back(d);
       continue;
     }
@@ -872,18 +917,17 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
     TableLock lk;
     std::string name, abs;
     if (const int i = find_file_index(dirfd, path, &abs); i >= 0) {
-      // A single file: the owner truncates it; the descriptor is an empty
-      // memfd of this process's own, whose position is the open file's.
+      // A single file: the owner truncates it; the descriptor is its
+      // placeholder's, whose position and locks are the open file's.
       if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;
       const std::uint32_t dir = kSingle | static_cast<std::uint32_t>(i);
       if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY)
         if (const auto e = dir_call(ShareOp::kTruncate, dir, 1, 0, 0, 0))
           return static_cast<int>(e);
-      const std::string memfd_name = "iostack:" + file_disks[static_cast<std::size_t>(i)];
-      const int fd = raw_call(
-          sys(SYS_memfd_create, memfd_name.c_str(), (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0));
+      const int fd =
+          raw_call(sys(SYS_openat, AT_FDCWD, file_paths[static_cast<std::size_t>(i)].c_str(),
+                       placeholder_flags(flags), 0644));
       if (fd < 0) return fd;
-      keep_append(fd, flags);
       auto* f = new OpenFile{nullptr, flags, nullptr, 1};
       f->remote_dir = static_cast<int>(dir);
       put_fd(fd, f);
@@ -898,12 +942,13 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
       if (r < 0) return static_cast<int>(r);
       ino = static_cast<int>(r & 0xffffffff);
     }
-    const int real_flags =
-        name.empty() ? flags : O_RDWR | O_CREAT | (flags & (O_CLOEXEC | O_APPEND));
+    // The top or a subdirectory (inode 0) opens as it is.
+    const int real_flags = ino == 0 ? flags : placeholder_flags(flags);
     const int fd = raw_call(sys(SYS_openat, AT_FDCWD, real.c_str(), real_flags, 0644));
     if (fd < 0) return fd;
     auto* f = new OpenFile{nullptr, flags, nullptr, ino};
     f->remote_dir = d;
+    if (ino == 0) f->sub = name;
     put_fd(fd, f);
     return fd;
   }
@@ -911,29 +956,36 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
   TableLock lk;
   std::string name;
   if (MapDir* d = find_dir(dirfd, path, &name)) {
-    if (name.empty()) {  // the directory itself, for its fsync
-      const int fd = raw_call(sys(SYS_openat, AT_FDCWD, d->path().c_str(), flags, mode));
+    // The directory itself or a subdirectory, for its fsync (readdir is
+    // the real one's, whose names are the placeholders).
+    if (name.empty() || d->kind(name) == 1) {
+      if (!name.empty())
+        if (const int e = subdir_open_check(d, name, flags)) return e;
+      const std::string real = name.empty() ? d->path() : d->path() + "/" + name;
+      const int fd = raw_call(sys(SYS_openat, AT_FDCWD, real.c_str(), flags, mode));
       if (fd < 0) return fd;
-      put_fd(fd, new OpenFile{nullptr, flags, d});
+      auto* f = new OpenFile{nullptr, flags, d};
+      f->sub = name;
+      put_fd(fd, f);
       return fd;
     }
     MappedFile* m = nullptr;
     const int ino = d->open(name, flags, &m);
     if (ino < 0) return ino;
     // The descriptor is the real placeholder's: its inode is one per file
-    // for fstat, and POSIX locks on it behave as on the kernel.
+    // for fstat, and POSIX and OFD locks and flock on it are the kernel's.
     const int fd = raw_call(sys(SYS_openat, AT_FDCWD, (d->path() + "/" + name).c_str(),
-                                O_RDWR | O_CREAT | (flags & (O_CLOEXEC | O_APPEND)), 0644));
+                                placeholder_flags(flags), 0644));
     if (fd < 0) {
       d->release(ino);
       return fd;
     }
     put_fd(fd, new OpenFile{m, flags, d, ino});
-    // io_uring and AIO on it reach the file's extent of the device (as on a
-    // single file: past the page cache, and not changing the size).
-    iostack::block::bdev_file_attach(fd, d->device()->disk(),
-                                     (flags & O_ACCMODE) | (flags & (O_DIRECT | O_CLOEXEC)),
-                                     m->base(), m->capacity());
+    // io_uring and AIO on it reach the file's extent of the device, as
+    // direct I/O of the file (as on a single file).
+    iostack::block::bdev_file_attach(
+        fd, d->device()->disk(), (flags & O_ACCMODE) | (flags & (O_DIRECT | O_CLOEXEC)), m->base(),
+        m->capacity(), m->bdev_inode(lock_files, unlock_files));
     return fd;
   }
   MappedFile* m = find_path(dirfd, path);
@@ -942,11 +994,23 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
   const int acc = flags & O_ACCMODE;
   if ((flags & O_TRUNC) && acc != O_RDONLY)
     if (const int e = m->truncate(0)) return e;
-  const int fd = iostack::block::bdev_file_open(m->disk(), acc | (flags & (O_DIRECT | O_CLOEXEC)));
+  // The descriptor is the placeholder's, as in a mapped directory: fstat,
+  // POSIX and OFD locks and flock see one inode and behave as the kernel's
+  // (a close of any descriptor of it drops the process's POSIX locks), and
+  // io_uring and AIO on it are direct I/O of the file on the whole device:
+  // coherent with the page cache, reads end at the file's size, writes
+  // extend it, fsync is the file's.
+  const int fd =
+      raw_call(sys(SYS_openat, AT_FDCWD, m->path().c_str(), placeholder_flags(flags), 0644));
   if (fd < 0) return fd;
-  keep_append(fd, flags);
+  if (const int e =
+          iostack::block::bdev_file_attach(fd, m->disk(), acc | (flags & (O_DIRECT | O_CLOEXEC)), 0,
+                                           0, m->bdev_inode(lock_files, unlock_files))) {
+    raw_close(fd);
+    return e;
+  }
   // Inode 1 of "directory" kSingle | index: children reach it as they reach
-  // a directory's files, and its position is the memfd's, which fork shares.
+  // a directory's files, and its position is the placeholder's, which fork shares.
   auto* f = new OpenFile{m, flags, nullptr, 1};
   f->single = static_cast<int>(std::find(files.begin(), files.end(), m) - files.begin());
   put_fd(fd, f);
@@ -973,6 +1037,43 @@ IOSTACK_API int iostack_map_unlink(int dirfd, const char* path) {
   MappedFile* m = find_path(dirfd, path);
   if (!m) return IOSTACK_MAP_NOT_MINE;
   m->clear();
+  return 0;
+}
+
+IOSTACK_API int iostack_map_mkdir(int dirfd, const char* path, unsigned mode) {
+  if (is_client()) {
+    std::string name, abs;
+    if (find_dir_index(dirfd, path, &name, &abs) < 0) return IOSTACK_MAP_NOT_MINE;
+    if (name.empty()) return -EEXIST;
+    return static_cast<int>(dir_call(ShareOp::kMkdir, 0, 0, 0, 0, static_cast<int>(mode), abs));
+  }
+  if (!in_owner()) return IOSTACK_MAP_NOT_MINE;
+  TableLock lk;
+  std::string name;
+  MapDir* d = find_dir(dirfd, path, &name);
+  if (!d) return IOSTACK_MAP_NOT_MINE;
+  if (name.empty()) return -EEXIST;
+  if (const int e = d->mkdir(name)) return e;
+  // Its placeholder: a real directory, for stat, readdir and the files' placeholders.
+  sys(SYS_mkdirat, AT_FDCWD, (d->path() + "/" + name).c_str(), mode & 07777);
+  return 0;
+}
+
+IOSTACK_API int iostack_map_rmdir(int dirfd, const char* path) {
+  if (is_client()) {
+    std::string name, abs;
+    if (find_dir_index(dirfd, path, &name, &abs) < 0) return IOSTACK_MAP_NOT_MINE;
+    if (name.empty()) return -EBUSY;
+    return static_cast<int>(dir_call(ShareOp::kRmdir, 0, 0, 0, 0, 0, abs));
+  }
+  if (!in_owner()) return IOSTACK_MAP_NOT_MINE;
+  TableLock lk;
+  std::string name;
+  MapDir* d = find_dir(dirfd, path, &name);
+  if (!d) return IOSTACK_MAP_NOT_MINE;
+  if (name.empty()) return -EBUSY;  // as a mount point
+  if (const int e = d->rmdir(name)) return e;
+  sys(SYS_unlinkat, AT_FDCWD, (d->path() + "/" + name).c_str(), AT_REMOVEDIR);
   return 0;
 }
 
@@ -1066,7 +1167,7 @@ IOSTACK_API int iostack_map_fsync(int fd, int /*datasync*/) {
   OpenFile* f = find_fd(fd);
   std::uint32_t dir, ino;
   if (!f || !dir_target(f, &dir, &ino)) return -EBADF;
-  return static_cast<int>(dir_call(ShareOp::kFsync, dir, ino, 0, 0, 0));
+  return static_cast<int>(dir_call(ShareOp::kFsync, dir, ino, 0, 0, 0, f->sub));
 }
 
 IOSTACK_API int iostack_map_sync_file_range(int fd, int64_t offset, int64_t nbytes,
@@ -1134,38 +1235,19 @@ IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path) {
 }
 
 IOSTACK_API int iostack_map_ident(int fd, uint64_t* dev, uint64_t* ino) {
-  std::string path;
   {
     TableLock lk;
     std::uint32_t dir, i;
     int err;
     if (!file_of(fd, &dir, &i, &err)) return err;
-    // A single file's descriptor is a memfd: its placeholder is by name.
-    if (dir & kSingle) path = file_paths[dir & ~kSingle];
   }
+  // Every descriptor of a mapped file is its placeholder's.
   struct stat st;
-  const int r = path.empty() ? raw_call(sys(SYS_fstat, fd, &st))
-                             : raw_call(sys(SYS_newfstatat, AT_FDCWD, path.c_str(), &st, 0));
+  const int r = raw_call(sys(SYS_fstat, fd, &st));
   if (r < 0) return r;
   *dev = st.st_dev;
   *ino = st.st_ino;
   return 0;
-}
-
-IOSTACK_API int iostack_map_lock_fd(int fd) {
-  if (!active() || !is_marked(fd)) return -1;
-  // One per single file and process (a forked child's inherited ones are
-  // its own too: record locks belong to the process, not the descriptor).
-  static std::vector<int>& lock_fds = *new std::vector<int>;
-  TableLock lk;
-  std::uint32_t dir, ino;
-  int err;
-  if (!file_of(fd, &dir, &ino, &err) || !(dir & kSingle)) return -1;
-  const std::size_t i = dir & ~kSingle;
-  if (i >= file_paths.size()) return -1;
-  if (lock_fds.size() <= i) lock_fds.resize(file_paths.size(), -1);
-  if (lock_fds[i] < 0) lock_fds[i] = raw_open(file_paths[i].c_str(), O_RDWR | O_CLOEXEC, 0);
-  return lock_fds[i] < 0 ? -1 : lock_fds[i];
 }
 
 IOSTACK_API void iostack_map_dup(int oldfd, int newfd) {
@@ -1180,6 +1262,7 @@ IOSTACK_API void iostack_map_dup(int oldfd, int newfd) {
     if (!dir_target(f, &dir, &ino)) return;
     auto* copy = new OpenFile{nullptr, f->flags, nullptr, static_cast<int>(ino)};
     copy->remote_dir = static_cast<int>(dir);
+    copy->sub = f->sub;
     put_fd(newfd, copy);
     return;
   }

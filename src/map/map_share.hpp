@@ -19,11 +19,13 @@ enum class ShareOp : std::uint32_t {
   kRename,     // path, path2, flags
   kPathSize,   // path -> size
   kRw,         // dir, ino, a=offset, flags=write; data in or out
-  kFsync,      // dir, ino (0: the directory)
+  kFsync,      // dir, ino (0: the directory path p1 from the top, "" the top)
   kSize,       // dir, ino -> size
   kTruncate,   // dir, ino, a=length
   kAllocate,   // dir, ino, a=offset, b=len
   kWriteback,  // dir, ino, a=lo, b=hi
+  kMkdir,      // path, flags=mode
+  kRmdir,      // path
 };
 
 struct ShareRequest {

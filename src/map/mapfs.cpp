@@ -89,10 +89,21 @@ int MapDir::init(std::string* err) {
     in.file->set_fsync_hook([this, i](std::uint64_t size) { return write_record(i, size); });
   }
   for (const FsFile& f : files) {
+    if (f.dir) {
+      entries_.push_back({f.name, 0, true});
+      continue;
+    }
     Inode& in = inodes_[f.ino];
+    // Two names: a rename across directories of which only the new one's
+    // fsync came (a link, as the strict view allows).
     if (in.used) {
-      *err = "inode " + std::to_string(f.ino) + " has two names";
-      return -EINVAL;
+      if (in.gen != f.gen) {
+        *err = "inode " + std::to_string(f.ino) + " has two names of different generations";
+        return -EINVAL;
+      }
+      ++in.links;
+      entries_.push_back({f.name, f.ino});
+      continue;
     }
     in.used = in.durable_named = true;
     in.links = 1;
@@ -102,6 +113,7 @@ int MapDir::init(std::string* err) {
     header_.next_gen = std::max(header_.next_gen, f.gen + 1);
     entries_.push_back({f.name, f.ino});
   }
+  durable_ = entries_;
   return 0;
 }
 
@@ -113,7 +125,49 @@ std::vector<std::string> MapDir::names() const {
 
 int MapDir::ino_of(const std::string& name) const {
   const int idx = find(name);
+  if (idx >= 0 && entries_[static_cast<std::size_t>(idx)].dir) return -EISDIR;
   return idx < 0 ? -ENOENT : static_cast<int>(entries_[static_cast<std::size_t>(idx)].ino);
+}
+
+int MapDir::kind(const std::string& name) const {
+  const int idx = find(name);
+  return idx < 0 ? -ENOENT : entries_[static_cast<std::size_t>(idx)].dir ? 1 : 0;
+}
+
+int MapDir::walk(const std::string& name) const {
+  for (std::size_t slash = name.find('/'); slash != std::string::npos;
+       slash = name.find('/', slash + 1)) {
+    const int k = kind(name.substr(0, slash));
+    if (k < 0) return k;
+    if (k == 0) return -ENOTDIR;
+  }
+  return 0;
+}
+
+bool MapDir::has_children(const std::string& dir) const {
+  for (const Entry& e : entries_)
+    if (e.name.size() > dir.size() && e.name.compare(0, dir.size() + 1, dir + "/") == 0)
+      return true;
+  return false;
+}
+
+int MapDir::mkdir(const std::string& name) {
+  if (const int e = walk(name)) return e;
+  if (find(name) >= 0) return -EEXIST;
+  if (name.size() > kFsNameMax) return -ENAMETOOLONG;
+  if (entries_.size() >= header_.entries) return -ENOSPC;
+  entries_.push_back({name, 0, true});
+  return 0;
+}
+
+int MapDir::rmdir(const std::string& name) {
+  if (const int e = walk(name)) return e;
+  const int idx = find(name);
+  if (idx < 0) return -ENOENT;
+  if (!entries_[static_cast<std::size_t>(idx)].dir) return -ENOTDIR;
+  if (has_children(name)) return -ENOTEMPTY;
+  entries_.erase(entries_.begin() + idx);
+  return 0;
 }
 
 MappedFile* MapDir::file(std::uint32_t ino) const {
@@ -123,7 +177,7 @@ MappedFile* MapDir::file(std::uint32_t ino) const {
 
 std::int64_t MapDir::size_of(const std::string& name) const {
   const int idx = find(name);
-  if (idx < 0) return -ENOENT;
+  if (idx < 0 || entries_[static_cast<std::size_t>(idx)].dir) return -ENOENT;
   return static_cast<std::int64_t>(
       inodes_[entries_[static_cast<std::size_t>(idx)].ino].file->size());
 }
@@ -135,9 +189,11 @@ int MapDir::find(const std::string& name) const {
 }
 
 int MapDir::open(const std::string& name, int flags, MappedFile** file) {
+  if (const int e = walk(name)) return e;
   if (name.size() > kFsNameMax) return -ENAMETOOLONG;
   const int idx = find(name);
-  // Every name is a file: O_DIRECTORY finds none.
+  if (idx >= 0 && entries_[static_cast<std::size_t>(idx)].dir) return -EISDIR;
+  // Files only here: O_DIRECTORY finds none.
   if (flags & O_DIRECTORY) return idx >= 0 ? -ENOTDIR : (flags & O_CREAT) ? -EINVAL : -ENOENT;
   std::uint32_t ino;
   if (idx >= 0) {
@@ -183,8 +239,10 @@ void MapDir::release(int ino) {
 }
 
 int MapDir::unlink(const std::string& name) {
+  if (const int e = walk(name)) return e;
   const int idx = find(name);
   if (idx < 0) return -ENOENT;
+  if (entries_[static_cast<std::size_t>(idx)].dir) return -EISDIR;
   const std::uint32_t ino = entries_[static_cast<std::size_t>(idx)].ino;
   entries_.erase(entries_.begin() + idx);
   --inodes_[ino].links;
@@ -194,13 +252,38 @@ int MapDir::unlink(const std::string& name) {
 
 int MapDir::rename(const std::string& from, const std::string& to, unsigned flags) {
   if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE)) return -EINVAL;
+  if (const int e = walk(from)) return e;
+  if (const int e = walk(to)) return e;
   if (to.size() > kFsNameMax) return -ENAMETOOLONG;
   const int src = find(from);
   if (src < 0) return -ENOENT;
   if (from == to) return (flags & RENAME_NOREPLACE) ? -EEXIST : 0;
+  const bool dir = entries_[static_cast<std::size_t>(src)].dir;
+  // A directory never goes below itself.
+  if (dir && to.compare(0, from.size() + 1, from + "/") == 0) return -EINVAL;
   const int dst = find(to);
   if (dst >= 0) {
     if (flags & RENAME_NOREPLACE) return -EEXIST;
+    const Entry& d = entries_[static_cast<std::size_t>(dst)];
+    if (dir && !d.dir) return -ENOTDIR;
+    if (!dir && d.dir) return -EISDIR;
+    if (d.dir && has_children(to)) return -ENOTEMPTY;
+  }
+  if (dir) {
+    for (Entry& e : entries_)
+      if (e.name.size() > from.size() && e.name.compare(0, from.size() + 1, from + "/") == 0 &&
+          to.size() + e.name.size() - from.size() > kFsNameMax)
+        return -ENAMETOOLONG;
+    if (dst >= 0) entries_.erase(entries_.begin() + dst);  // an empty directory
+    for (Entry& e : entries_) {
+      if (e.name == from)
+        e.name = to;
+      else if (e.name.size() > from.size() && e.name.compare(0, from.size() + 1, from + "/") == 0)
+        e.name = to + e.name.substr(from.size());
+    }
+    return 0;
+  }
+  if (dst >= 0) {
     const std::uint32_t old = entries_[static_cast<std::size_t>(dst)].ino;
     entries_[static_cast<std::size_t>(dst)].ino = entries_[static_cast<std::size_t>(src)].ino;
     entries_.erase(entries_.begin() + src);
@@ -237,29 +320,48 @@ int MapDir::flush() {
   return r < 0 ? static_cast<int>(r) : 0;
 }
 
-int MapDir::fsync() {
+int MapDir::fsync(const std::string* sub) {
+  // What block 0 will hold: the names in `sub` as they are now, and the
+  // other directories' as the device has them.
+  std::vector<Entry> next;
+  if (sub) {
+    for (const Entry& e : durable_)
+      if (fs_parent(e.name) != *sub) next.push_back(e);
+  }
+  for (const Entry& e : entries_)
+    if (!sub || fs_parent(e.name) == *sub) next.push_back(e);
+  if (next.size() > header_.entries) return -ENOSPC;
   // The records first: a name must never reach the media before the inode
   // it names (the generation check covers a record that did not land).
-  for (const Entry& e : entries_)
-    if (inodes_[e.ino].record_gen != inodes_[e.ino].gen)
+  for (const Entry& e : next)
+    if (!e.dir && inodes_[e.ino].record_gen != inodes_[e.ino].gen)
       if (const int err = write_record(e.ino, inodes_[e.ino].file->durable_size())) return err;
   std::memset(buf_, 0, kFsBlock);
   std::memcpy(buf_, &header_, sizeof header_);
   auto* ents = reinterpret_cast<FsDirent*>(buf_ + sizeof(FsHeader));
-  for (std::size_t i = 0; i < entries_.size(); ++i) {
-    std::memcpy(ents[i].name, entries_[i].name.data(), entries_[i].name.size());
-    ents[i].ino = entries_[i].ino;
-    ents[i].gen = inodes_[entries_[i].ino].gen;
+  for (std::size_t i = 0; i < next.size(); ++i) {
+    std::memcpy(ents[i].name, next[i].name.data(), next[i].name.size());
+    ents[i].ino = next[i].ino;
+    ents[i].flags = next[i].dir ? kFsDirentDir : 0;
+    ents[i].gen = next[i].dir ? 0 : inodes_[next[i].ino].gen;
   }
   if (const int err = write_block(0, buf_)) return err;
   if (const int err = flush()) return err;
+  durable_ = std::move(next);
   for (Inode& in : inodes_) in.durable_named = false;
-  for (const Entry& e : entries_) inodes_[e.ino].durable_named = true;
+  for (const Entry& e : durable_)
+    if (!e.dir) inodes_[e.ino].durable_named = true;
+  // Freed inodes the device no longer names can be reused.
+  std::vector<std::uint32_t> still;
   for (std::uint32_t ino : freed_) {
+    if (inodes_[ino].durable_named) {
+      still.push_back(ino);
+      continue;
+    }
     inodes_[ino].used = false;
     inodes_[ino].file->clear();
   }
-  freed_.clear();
+  freed_ = std::move(still);
   return 0;
 }
 

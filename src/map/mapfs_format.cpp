@@ -6,9 +6,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <set>
 
 #include "core/raw_syscall.h"
 
@@ -24,6 +26,26 @@ int raw_open(const std::string& path, int flags, unsigned mode) {
   return static_cast<int>(iostack_raw_syscall6(SYS_openat, AT_FDCWD,
                                                reinterpret_cast<long>(path.c_str()), flags,
                                                static_cast<long>(mode), 0, 0));
+}
+
+// Removes the regular files under `dir`, and the directories they leave
+// empty (`dir` itself stays).
+void clear_tree(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  std::vector<std::string> subs;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string n = e->d_name;
+    if (e->d_type == DT_REG)
+      ::syscall(SYS_unlinkat, AT_FDCWD, (dir + "/" + n).c_str(), 0);
+    else if (e->d_type == DT_DIR && n != "." && n != "..")
+      subs.push_back(dir + "/" + n);
+  }
+  ::closedir(d);
+  for (const std::string& s : subs) {
+    clear_tree(s);
+    ::syscall(SYS_unlinkat, AT_FDCWD, s.c_str(), AT_REMOVEDIR);
+  }
 }
 
 }  // namespace
@@ -62,6 +84,17 @@ bool fs_read(const FsRead& read, FsHeader* h, std::vector<FsFile>* files, std::s
   const auto* ents = reinterpret_cast<const FsDirent*>(block.get() + sizeof(FsHeader));
   for (std::uint32_t i = 0; i < h->entries; ++i) {
     const FsDirent& d = ents[i];
+    if (d.flags & kFsDirentDir) {
+      if (d.ino != 0 || d.name[0] == 0 || d.name[kFsNameMax] != 0) {
+        *err = "directory entry " + std::to_string(i) + " is corrupt";
+        return false;
+      }
+      FsFile f;
+      f.name = d.name;
+      f.dir = true;
+      files->push_back(std::move(f));
+      continue;
+    }
     if (d.ino == 0) continue;
     if (d.ino > h->inodes || d.name[0] == 0 || d.name[kFsNameMax] != 0) {
       *err = "directory entry " + std::to_string(i) + " is corrupt";
@@ -87,6 +120,20 @@ bool fs_read(const FsRead& read, FsHeader* h, std::vector<FsFile>* files, std::s
     }
     files->push_back(std::move(f));
   }
+  // Parents first; what hangs from a directory the block does not name is
+  // not reachable.
+  std::stable_sort(files->begin(), files->end(), [](const FsFile& a, const FsFile& b) {
+    return std::count(a.name.begin(), a.name.end(), '/') <
+           std::count(b.name.begin(), b.name.end(), '/');
+  });
+  std::set<std::string> dirs = {""};
+  std::vector<FsFile> kept;
+  for (FsFile& f : *files) {
+    if (!dirs.count(fs_parent(f.name))) continue;
+    if (f.dir) dirs.insert(f.name);
+    kept.push_back(std::move(f));
+  }
+  *files = std::move(kept);
   return true;
 }
 
@@ -109,16 +156,18 @@ bool fs_extract(const FsRead& read, const std::string& dir, std::string* err) {
     *err = dir + ": " + std::strerror(errno);
     return false;
   }
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (const dirent* e = ::readdir(d))
-      if (e->d_type == DT_REG)
-        ::syscall(SYS_unlinkat, AT_FDCWD, (dir + "/" + e->d_name).c_str(), 0);
-    ::closedir(d);
-  }
+  clear_tree(dir);
   constexpr std::uint64_t kChunk = 1 << 20;
   auto buf = std::make_unique<char[]>(kChunk);
   for (const FsFile& f : files) {
     const std::string path = dir + "/" + f.name;
+    if (f.dir) {
+      if (::syscall(SYS_mkdirat, AT_FDCWD, path.c_str(), 0755) < 0 && errno != EEXIST) {
+        *err = path + ": " + std::strerror(errno);
+        return false;
+      }
+      continue;
+    }
     const int fd = raw_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
       *err = path + ": " + std::strerror(-fd);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "block/disk.hpp"
+#include "block/plug.hpp"
 
 namespace iostack::map {
 namespace {
@@ -29,6 +30,9 @@ void waiter_end(void* priv, long res) {
 }
 
 long wait(Waiter* w) {
+  // As io_schedule: a plug the caller holds (an io_uring submission that
+  // wrote back pages here) goes down before the sleep, or nothing would.
+  if (w->done.load(std::memory_order_acquire) == 0) block::blk_flush_current_plug_before_sleep();
   while (w->done.load(std::memory_order_acquire) == 0) w->done.wait(0, std::memory_order_acquire);
   return w->res;
 }
@@ -179,10 +183,11 @@ int MappedFile::writeback(std::uint64_t lo, std::uint64_t hi) {
 
 int MappedFile::fsync() {
   int err = writeback(0, UINT64_MAX);
-  if (!err && fsync_hook_) err = fsync_hook_(size_);
+  const std::uint64_t size = size_.load(std::memory_order_acquire);
+  if (!err && fsync_hook_) err = fsync_hook_(size);
   const long r = bdev_sync_flush(file_);
   if (!err && r < 0) err = static_cast<int>(r);
-  if (!err) durable_size_ = size_;
+  if (!err) durable_size_ = size;
   return err;
 }
 
@@ -194,8 +199,9 @@ long MappedFile::rw(bool write, bool direct, const struct iovec* iov, int iovcnt
     if (len && offset >= dev_size_) return -ENOSPC;
     len = std::min(len, dev_size_ - std::min(offset, dev_size_));
   } else {
-    if (offset >= size_) return 0;
-    len = std::min(len, size_ - offset);
+    const std::uint64_t size = size_.load(std::memory_order_acquire);
+    if (offset >= size) return 0;
+    len = std::min(len, size - offset);
   }
   if (!len) return 0;
   if (direct) {
@@ -210,7 +216,7 @@ long MappedFile::rw(bool write, bool direct, const struct iovec* iov, int iovcnt
     drop_pages(lo, hi);
     long r = device_rw(write, iov, iovcnt, offset);
     if (r > 0 && !write) r = std::min<long>(r, static_cast<long>(len));
-    if (r > 0 && write) size_ = std::max(size_, offset + static_cast<std::uint64_t>(r));
+    if (r > 0 && write) extend(offset + static_cast<std::uint64_t>(r));
     return r;
   }
   std::uint64_t done = 0;
@@ -228,7 +234,7 @@ long MappedFile::rw(bool write, bool direct, const struct iovec* iov, int iovcnt
       ++dirty_pages_;
     }
     done += k;
-    if (write) size_ = std::max(size_, pos + k);
+    if (write) extend(pos + k);
   }
   if (write && dirty_pages_ * kPageSize > dirty_limit_) {
     if (const int e = writeback(0, UINT64_MAX)) return e;
@@ -238,7 +244,7 @@ long MappedFile::rw(bool write, bool direct, const struct iovec* iov, int iovcnt
 
 int MappedFile::truncate(std::uint64_t length) {
   if (length > dev_size_) return -EFBIG;
-  if (length < size_) {
+  if (length < size_.load(std::memory_order_acquire)) {
     drop_pages((length + kPageSize - 1) / kPageSize, UINT64_MAX);
     if (length % kPageSize) {
       // The part of the last page past the new end reads as zeros again.
@@ -258,8 +264,46 @@ int MappedFile::truncate(std::uint64_t length) {
 
 int MappedFile::allocate(std::uint64_t offset, std::uint64_t len) {
   if (offset + len > dev_size_) return -ENOSPC;
-  size_ = std::max(size_, offset + len);
+  extend(offset + len);
   return 0;
+}
+
+void MappedFile::extend(std::uint64_t end) {
+  std::uint64_t cur = size_.load(std::memory_order_relaxed);
+  while (cur < end && !size_.compare_exchange_weak(cur, end, std::memory_order_acq_rel)) {
+  }
+}
+
+std::int64_t MappedFile::begin_direct(bool write, std::uint64_t pos, std::uint64_t len) {
+  // As the plain O_DIRECT path: the cached pages over the range go down,
+  // and a write drops them (the device will hold newer data).
+  const std::uint64_t lo = pos / kPageSize, hi = (pos + len + kPageSize - 1) / kPageSize;
+  if (const int e = writeback(lo * kPageSize, hi * kPageSize)) return e;
+  if (write) drop_pages(lo, hi);
+  return static_cast<std::int64_t>(size_.load(std::memory_order_acquire));
+}
+
+const block::BdevInode* MappedFile::bdev_inode(void (*lock)(), void (*unlock)()) {
+  lock_ = lock;
+  unlock_ = unlock;
+  inode_.priv = this;
+  inode_.begin_direct = [](void* p, bool write, std::uint64_t pos, std::uint64_t len) {
+    auto* m = static_cast<MappedFile*>(p);
+    m->lock_();
+    const std::int64_t r = m->begin_direct(write, pos, len);
+    m->unlock_();
+    return r;
+  };
+  inode_.extend = [](void* p, std::uint64_t end) { static_cast<MappedFile*>(p)->extend(end); };
+  inode_.fsync = [](void* p) {
+    auto* m = static_cast<MappedFile*>(p);
+    m->lock_();
+    before_fsync(m->counts_);
+    const int r = m->fsync();
+    m->unlock_();
+    return r;
+  };
+  return &inode_;
 }
 
 void MappedFile::clear() {

@@ -10,6 +10,7 @@
 
 #include <sys/uio.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -46,7 +47,7 @@ class MappedFile {
   const std::string& image() const { return image_; }
   dev::BlockDevice* device() const { return devp_; }
   block::Disk* disk() const { return devp_->disk(); }
-  std::uint64_t size() const { return size_; }
+  std::uint64_t size() const { return size_.load(std::memory_order_acquire); }
   std::uint64_t durable_size() const { return durable_size_; }
   std::uint64_t device_size() const { return dev_size_; }
   // A directory's file: its extent of the device (capacity 0: all of it).
@@ -64,7 +65,10 @@ class MappedFile {
   // The file's contents are gone (unlink): size 0, cache dropped.
   void clear();
   // A file found on the device at mount: `size` bytes, all durable.
-  void mount(std::uint64_t size) { size_ = durable_size_ = size; }
+  void mount(std::uint64_t size) {
+    size_ = size;
+    durable_size_ = size;
+  }
   // Runs in fsync between the write-back and the FLUSH, with the file's
   // size: a directory's file writes its inode record there.
   void set_fsync_hook(std::function<int(std::uint64_t)> hook) { fsync_hook_ = std::move(hook); }
@@ -73,6 +77,17 @@ class MappedFile {
 
   // I/O straight to the device (aligned buffers), counted as writes.
   long device_rw(bool write, const struct iovec* iov, int iovcnt, std::uint64_t offset);
+
+  // The file as the io_uring and AIO engines see the descriptors of it
+  // (block::bdev_file_attach): direct I/O that writes back and drops the
+  // cached pages it covers, reads cut at the size, writes extending it, and
+  // this file's fsync. `lock` and `unlock` guard the calls that run where
+  // requests are issued (the caller's lock of the mapped files).
+  const block::BdevInode* bdev_inode(void (*lock)(), void (*unlock)());
+  // Before a direct I/O of the engines: the size, or -errno.
+  std::int64_t begin_direct(bool write, std::uint64_t pos, std::uint64_t len);
+  // After a write of the engines that ended at `end`; never blocks.
+  void extend(std::uint64_t end);
 
  private:
   struct Page {
@@ -95,7 +110,12 @@ class MappedFile {
   core::FileRef ref_;
   block::BdevFile* file_ = nullptr;
   std::uint64_t dev_size_ = 0;
-  std::uint64_t size_ = 0;
+  // Written under the caller's lock, and grown without it where an engine's
+  // write completes (extend).
+  std::atomic<std::uint64_t> size_{0};
+  block::BdevInode inode_{};
+  void (*lock_)() = nullptr;
+  void (*unlock_)() = nullptr;
   std::uint64_t durable_size_ = 0;
   std::map<std::uint64_t, Page> pages_;
   std::uint64_t dirty_pages_ = 0;

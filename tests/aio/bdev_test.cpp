@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -129,6 +130,55 @@ TEST_F(AioBdev, AttachedWindowIsAPartition) {
   EXPECT_EQ(one(make_iocb(w, IOCB_CMD_PREAD, buf(), 8192, 12288), &e), 4096);
   EXPECT_EQ(one(make_iocb(w, IOCB_CMD_PREAD, buf(), 4096, 16384), &e), 0);
   block::bdev_file_close(w);
+}
+
+// A device file that holds a regular file's data (block::BdevInode, as
+// `iostack exec --map` attaches them): reads stop at the file's size, a
+// write past it extends it where it completes, and fsync is the file's.
+struct FakeInode {
+  std::atomic<std::uint64_t> size{6000};
+  std::atomic<int> begins{0}, fsyncs{0};
+  block::BdevInode ops{};
+  FakeInode() {
+    ops.priv = this;
+    ops.begin_direct = [](void* p, bool, std::uint64_t, std::uint64_t) {
+      auto* f = static_cast<FakeInode*>(p);
+      f->begins.fetch_add(1);
+      return static_cast<std::int64_t>(f->size.load());
+    };
+    ops.extend = [](void* p, std::uint64_t end) {
+      auto* f = static_cast<FakeInode*>(p);
+      std::uint64_t cur = f->size.load();
+      while (cur < end && !f->size.compare_exchange_weak(cur, end)) {
+      }
+    };
+    ops.fsync = [](void* p) {
+      static_cast<FakeInode*>(p)->fsyncs.fetch_add(1);
+      return 0;
+    };
+  }
+};
+
+TEST_F(AioBdev, AFilesDataFollowsItsSize) {
+  FakeInode ino;
+  const int fd = ::memfd_create("file", 0);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(block::bdev_file_attach(fd, dev_->disk(), O_RDWR | O_DIRECT, 0, 0, &ino.ops), 0);
+  struct io_event ev;
+  // 6000 bytes: a read of 8192 at 0 gets them, at 4096 the last 1904.
+  EXPECT_EQ(one(make_iocb(fd, IOCB_CMD_PREAD, buf(), 8192, 0), &ev), 6000);
+  EXPECT_EQ(one(make_iocb(fd, IOCB_CMD_PREAD, buf(), 4096, 4096), &ev), 1904);
+  EXPECT_EQ(one(make_iocb(fd, IOCB_CMD_PREAD, buf(), 4096, 8192), &ev), 0);
+  // A write past the end extends the file to where it ends.
+  EXPECT_EQ(one(make_iocb(fd, IOCB_CMD_PWRITE, buf(), 4096, 16384), &ev), 4096);
+  EXPECT_EQ(ino.size.load(), 20480u);
+  EXPECT_EQ(one(make_iocb(fd, IOCB_CMD_PWRITE, buf(), 512, 0), &ev), 512);
+  EXPECT_EQ(ino.size.load(), 20480u);
+  EXPECT_EQ(one(make_iocb(fd, IOCB_CMD_PREAD, buf(), 8192, 16384), &ev), 4096);
+  EXPECT_EQ(one(make_iocb(fd, IOCB_CMD_FSYNC), &ev), 0);
+  EXPECT_EQ(ino.fsyncs.load(), 1);
+  EXPECT_GE(ino.begins.load(), 5);
+  block::bdev_file_close(fd);
 }
 
 }  // namespace

@@ -77,7 +77,19 @@ add_executable(compat_stdio_sync ${PROJECT_SOURCE_DIR}/tests/compat/stdio_sync.c
 set_target_properties(compat_stdio_sync PROPERTIES
   OUTPUT_NAME stdio_sync RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
 
-add_dependencies(test_compat compat_rename_update compat_stdio_sync compat_seccomp_exec compat_uring_client compat_newer_liburing_client compat_ring_fd_client compat_sigchain_client iostack_shared)
+# POSIX and OFD locks and flock, printed step by step (compared between a
+# real file and a mapped one).
+add_executable(compat_file_locks ${PROJECT_SOURCE_DIR}/tests/compat/file_locks.c)
+set_target_properties(compat_file_locks PROPERTIES
+  OUTPUT_NAME file_locks RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
+
+# io_uring and AIO direct I/O against a file's size, printed step by step.
+add_executable(compat_direct_size ${PROJECT_SOURCE_DIR}/tests/compat/direct_size.c)
+target_link_libraries(compat_direct_size PRIVATE PkgConfig::LIBURING)
+set_target_properties(compat_direct_size PROPERTIES
+  OUTPUT_NAME direct_size RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
+
+add_dependencies(test_compat compat_direct_size compat_file_locks compat_rename_update compat_stdio_sync compat_seccomp_exec compat_uring_client compat_newer_liburing_client compat_ring_fd_client compat_sigchain_client iostack_shared)
 target_compile_definitions(test_compat PRIVATE
   IOSTACK_COMPAT_SECCOMP_EXEC="$<TARGET_FILE:compat_seccomp_exec>"
   IOSTACK_COMPAT_URING_CLIENT="$<TARGET_FILE:compat_uring_client>"
@@ -86,6 +98,8 @@ target_compile_definitions(test_compat PRIVATE
   IOSTACK_COMPAT_SIGCHAIN_CLIENT="$<TARGET_FILE:compat_sigchain_client>"
   IOSTACK_COMPAT_RENAME_UPDATE="$<TARGET_FILE:compat_rename_update>"
   IOSTACK_COMPAT_STDIO_SYNC="$<TARGET_FILE:compat_stdio_sync>"
+  IOSTACK_COMPAT_FILE_LOCKS="$<TARGET_FILE:compat_file_locks>"
+  IOSTACK_COMPAT_DIRECT_SIZE="$<TARGET_FILE:compat_direct_size>"
   IOSTACK_COMPAT_SCRATCH_DIR="${_compat_out}"
   IOSTACK_LIBIOSTACK="$<TARGET_FILE:iostack_shared>"
   IOSTACK_COMPAT_DROPIN_DIR="${IOSTACK_DROPIN_OUTPUT_DIR}")

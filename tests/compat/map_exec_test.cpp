@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "../common/sanitized.hpp"
 
@@ -195,6 +196,94 @@ TEST(MapExec, RecordLocksConflictAcrossProcesses) {
   EXPECT_EQ(slurp(out), "child: same range Resource temporarily unavailable, other range locked\n");
 }
 
+#if defined(IOSTACK_COMPAT_FILE_LOCKS)
+// POSIX record locks (a close of any descriptor drops the process's), OFD
+// locks (the open file's, shared by dup and fork) and flock on a mapped
+// file, single or in a mapped directory, answer step by step what the
+// kernel answers on a real file, conflicts and errnos alike.
+TEST(MapExec, LocksAreTheKernels) {
+  SKIP_IF_SANITIZED();
+  const std::string prog = IOSTACK_COMPAT_FILE_LOCKS, real = dir() + "/locks-real",
+                    single = dir() + "/locks-single", d = dir() + "/locks-dir";
+  ASSERT_EQ(sh(prog + " " + real + " >" + real + ".out"), 0);
+  const std::string kernel = slurp(real + ".out");
+  // The steps that show each rule, as this kernel answers them.
+  for (const char* line : {"posix: other process, write [0,10): EAGAIN\n",
+                           "posix: after close of the second open, other process: ok\n",
+                           "posix: after close of a dup, other process: ok\n",
+                           "errors: write lock on a read-only descriptor: EBADF\n",
+                           "ofd: same process, second open: EAGAIN\n",
+                           "ofd: child with the inherited descriptor: ok\n",
+                           "ofd: after close of the dup, second open: EAGAIN\n",
+                           "flock: second open, exclusive: EAGAIN\n",
+                           "flock: child with the inherited descriptor: ok\n"})
+    EXPECT_NE(kernel.find(line), std::string::npos) << line << kernel;
+  ASSERT_EQ(sh(exec("--map " + single + "=wcache:ram:1M -- " + prog + " " + single + " >" + single +
+                    ".out")),
+            0);
+  EXPECT_EQ(slurp(single + ".out"), kernel);
+  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M -- " + prog + " " + d + "/f >" + d + ".out")),
+            0);
+  EXPECT_EQ(slurp(d + ".out"), kernel);
+}
+#endif
+
+#if defined(IOSTACK_COMPAT_DIRECT_SIZE)
+// io_uring and AIO on a mapped file are direct I/O of the file, as the
+// kernel's on a real one: writes past the end extend it, reads past it are
+// short, buffered and direct I/O see each other's data, and an io_uring
+// fsync makes the size durable (a cut at the next fsync keeps it).
+TEST(MapExec, UringAndAioFollowTheFileSize) {
+  SKIP_IF_SANITIZED();
+  const std::string prog = IOSTACK_COMPAT_DIRECT_SIZE, real = dir() + "/size-real",
+                    single = dir() + "/size-single", d = dir() + "/size-dir";
+  ASSERT_EQ(sh(prog + " " + real + " >" + real + ".out"), 0);
+  const std::string kernel = slurp(real + ".out");
+  for (const char* line : {"io_uring write 4096 at 8192: 4096, size 12288\n",
+                           "io_uring read 8192 at 8192: 4096, size 12288\n",
+                           "io_uring read 512 at 9728: 272, size 10000\n",
+                           "aio write 4096 at 16384: 4096, size 20480\n", "  read back hello!\n",
+                           "  read back cccccc\n"})
+    EXPECT_NE(kernel.find(line), std::string::npos) << line << kernel;
+  ASSERT_EQ(sh(exec("--map " + single + "=wcache:ram:1M --image " + single + "=" + single +
+                    ".img -- " + prog + " " + single + " >" + single + ".out")),
+            0);
+  EXPECT_EQ(slurp(single + ".out"), kernel);
+  EXPECT_EQ(slurp(single + ".img").size(), 21000u);
+  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + d + ".img -- " + prog +
+                    " " + d + "/f >" + d + ".out")),
+            0);
+  EXPECT_EQ(slurp(d + ".out"), kernel);
+  EXPECT_EQ(slurp(d + ".img/f").size(), 21000u);
+  // A cut at the last fsync: the io_uring fsync made 20992 bytes durable.
+  EXPECT_EQ(sh(exec("--map " + single + "=wcache:ram:1M --image " + single + "=" + single +
+                    ".img --powercut=fsync=2 -- " + prog + " " + single + " >/dev/null 2>&1")),
+            128 + 9);
+  const std::string img = slurp(single + ".img");
+  ASSERT_EQ(img.size(), 20992u);
+  EXPECT_EQ(img.substr(0, 6), "cccccc");
+  EXPECT_EQ(img.substr(16384, 4096), std::string(4096, 'b'));
+}
+#endif
+
+// util-linux flock(1) holds a lock on a mapped file while a command it
+// runs tries it again from a new open: busy, and free once it is done.
+TEST(MapExec, FlockCommandOnMappedFiles) {
+  SKIP_IF_SANITIZED();
+  if (!have("flock")) GTEST_SKIP() << "flock is not installed";
+  const std::string f = dir() + "/flocked", d = dir() + "/flockdir", out = dir() + "/flocked.out";
+  const std::pair<std::string, std::string> runs[] = {{f + "=wcache:ram:1M", f},
+                                                      {d + "/=wcache:ram:4M", d + "/lock"}};
+  for (const auto& [map, file] : runs) {
+    ASSERT_EQ(sh(exec("--map " + map + " -- sh -c 'flock -n " + file + " -c \"flock -n " + file +
+                      " true && echo inner free || echo inner busy\"; flock -n " + file +
+                      " true && echo after free' >" + out)),
+              0)
+        << map;
+    EXPECT_EQ(slurp(out), "inner busy\nafter free\n") << map;
+  }
+}
+
 // Programs that write with stdio to a mapped file given on the command line.
 TEST(MapExec, StdioOfUnmodifiedProgramsReachesTheDevice) {
   SKIP_IF_SANITIZED();
@@ -299,6 +388,41 @@ TEST(MapExecDir, PipelinesAndBackgroundJobs) {
                     d + "/c & cat " + d + "/b >" + d + "/e & wait; cp " + d + "/e " + d + "/f'")),
             0);
   for (const char* f : {"a", "b", "c", "e", "f"}) EXPECT_EQ(slurp(out + "/" + f), slurp(in)) << f;
+}
+
+// Subdirectories of a mapped directory with coreutils (mkdir, mv, rmdir,
+// ls): they reach the image, and each directory's fsync (sync DIR) makes
+// only its own names durable: a file whose subdirectory the top never
+// named durably is gone after the cut.
+TEST(MapExecDir, SubdirectoriesWithCoreutils) {
+  SKIP_IF_SANITIZED();
+  const std::string d = dir() + "/subs", out = dir() + "/subs.out", ls = dir() + "/subs.ls",
+                    err = dir() + "/subs.err";
+  sh("rm -rf " + d);
+  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + out +
+                    " -- sh -c 'mkdir " + d + "/s && echo one >" + d + "/s/a && mkdir -p " + d +
+                    "/s/t/u && mv " + d + "/s/a " + d + "/s/t/b && mkdir " + d + "/gone && rmdir " +
+                    d + "/gone && mv " + d + "/s " + d + "/r && ls -R " + d + " >" + ls +
+                    " && rmdir " + d + "/r 2>" + err + "; mkdir " + d + "/r/t/b 2>>" + err + "'")),
+            1);
+  EXPECT_EQ(slurp(out + "/r/t/b"), "one\n");
+  EXPECT_NE(access((out + "/gone").c_str(), F_OK), 0);
+  EXPECT_NE(access((out + "/s").c_str(), F_OK), 0);
+  EXPECT_EQ(slurp(ls), d + ":\nr\n\n" + d + "/r:\nt\n\n" + d + "/r/t:\nb\nu\n\n" + d + "/r/t/u:\n");
+  EXPECT_NE(slurp(err).find("Directory not empty"), std::string::npos) << slurp(err);
+  EXPECT_NE(slurp(err).find("File exists"), std::string::npos) << slurp(err);
+  // fsyncs: the file, its directory s, then the top (or not), then the cut.
+  for (const bool top : {false, true}) {
+    sh("rm -rf " + d);
+    EXPECT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + out +
+                      " --powercut=fsync=" + (top ? "4" : "3") + " -- sh -c 'mkdir " + d +
+                      "/s; echo one >" + d + "/s/f; sync " + d + "/s/f; sync " + d + "/s; " +
+                      (top ? "sync " + d + "; " : "") + "sync " + d + "/s/f' 2>/dev/null")),
+              128 + 9)
+        << top;
+    EXPECT_EQ(slurp(out + "/s/f"), top ? "one\n" : "") << top;
+    EXPECT_EQ(access((out + "/s").c_str(), F_OK) == 0, top) << top;
+  }
 }
 
 // A power cut during a child's write ends the child with the program.

@@ -103,7 +103,8 @@ TEST(PreloadShim, ExportsOnlyTheInterposedCalls) {
         "pwritev64", "lseek", "lseek64", "fsync", "fdatasync", "sync_file_range", "fallocate",
         "fallocate64", "posix_fallocate", "posix_fallocate64", "ftruncate", "ftruncate64", "fstat",
         "fstat64", "__fxstat", "__fxstat64", "rename", "renameat", "renameat2", "copy_file_range",
-        "stat", "stat64", "lstat", "lstat64", "fstatat", "fstatat64", "statx"})
+        "stat", "stat64", "lstat", "lstat64", "fstatat", "fstatat64", "statx", "mkdir", "mkdirat",
+        "rmdir"})
     want.insert(std::string("Base ") + f);
   EXPECT_EQ(ours, want);
 }

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "dev/device.hpp"
 #include "map/mapfs.hpp"
@@ -136,6 +137,70 @@ TEST(Mapfs, NamespaceErrorsAreTheKernels) {
   // 32 inodes: the 33rd file finds none.
   for (int i = 0; i < 30; ++i) t.dir->release(t.write("f" + std::to_string(i), "", false));
   EXPECT_EQ(t.dir->open("one-too-many", O_CREAT | O_WRONLY, &f), -ENOSPC);
+}
+
+// Subdirectories: mkdir, rmdir and renames of them follow the kernel's
+// errors, and each directory's fsync makes its own names durable (the
+// subdirectories it holds among them), nothing of the others'.
+TEST(Mapfs, SubdirectoryErrorsAreTheKernels) {
+  Fixture t;
+  MappedFile* f = nullptr;
+  EXPECT_EQ(t.dir->mkdir("d"), 0);
+  EXPECT_EQ(t.dir->mkdir("d"), -EEXIST);
+  EXPECT_EQ(t.dir->mkdir("x/y"), -ENOENT);
+  t.dir->release(t.write("d/a", "x", false));
+  t.dir->release(t.write("file", "y", false));
+  EXPECT_EQ(t.dir->mkdir("file/y"), -ENOTDIR);
+  EXPECT_EQ(t.dir->open("file/y", O_CREAT | O_WRONLY, &f), -ENOTDIR);
+  EXPECT_EQ(t.dir->open("x/y", O_CREAT | O_WRONLY, &f), -ENOENT);
+  EXPECT_EQ(t.dir->open("d", O_RDWR, &f), -EISDIR);
+  EXPECT_EQ(t.dir->unlink("d"), -EISDIR);
+  EXPECT_EQ(t.dir->rmdir("d"), -ENOTEMPTY);
+  EXPECT_EQ(t.dir->rmdir("file"), -ENOTDIR);
+  EXPECT_EQ(t.dir->rmdir("absent"), -ENOENT);
+  EXPECT_EQ(t.dir->rename("d", "d/e", 0), -EINVAL);
+  EXPECT_EQ(t.dir->rename("d", "file", 0), -ENOTDIR);
+  EXPECT_EQ(t.dir->rename("file", "d", 0), -EISDIR);
+  EXPECT_EQ(t.dir->mkdir("e"), 0);
+  EXPECT_EQ(t.dir->rename("e", "d", 0), -ENOTEMPTY);
+  EXPECT_EQ(t.dir->rename("d/a", "d", 0), -EISDIR);
+  // A directory renamed takes its files along; over an empty one it is
+  // replaced.
+  EXPECT_EQ(t.dir->rename("d", "e", 0), 0);
+  EXPECT_EQ(t.dir->kind("e/a"), 0);
+  EXPECT_EQ(t.dir->kind("d"), -ENOENT);
+  EXPECT_EQ(t.dir->rename("file", "e/file", 0), 0);
+  EXPECT_EQ(t.dir->unlink("e/a"), 0);
+  EXPECT_EQ(t.dir->unlink("e/file"), 0);
+  EXPECT_EQ(t.dir->rmdir("e"), 0);
+  EXPECT_EQ(t.dir->names(), std::vector<std::string>{});
+}
+
+TEST(Mapfs, EachDirectoryFsyncMakesItsOwnNamesDurable) {
+  Fixture t;
+  ASSERT_EQ(t.dir->mkdir("d"), 0);
+  t.dir->release(t.write("d/a", "in d", true));
+  t.dir->release(t.write("top", "at the top", true));
+  // The subdirectory's fsync: its file's name, not the subdirectory's own
+  // name in the top, so nothing is reachable yet.
+  const std::string d = "d";
+  ASSERT_EQ(t.dir->fsync(&d), 0);
+  t.cut();
+  EXPECT_EQ(t.file("d/a"), "<missing>");
+  EXPECT_EQ(t.file("top"), "<missing>");
+  Fixture v;
+  ASSERT_EQ(v.dir->mkdir("d"), 0);
+  v.dir->release(v.write("d/a", "in d", true));
+  v.dir->release(v.write("top", "at the top", true));
+  const std::string top;
+  ASSERT_EQ(v.dir->fsync(&top), 0);  // "d" and "top" are named, d's file is not
+  ASSERT_EQ(v.dir->fsync(&d), 0);    // now it is
+  ASSERT_EQ(v.dir->rename("d/a", "b", 0), 0);
+  ASSERT_EQ(v.dir->fsync(&top), 0);  // "b" durable; d still names "a" on the device
+  v.cut();
+  EXPECT_EQ(v.file("top"), "at the top");
+  EXPECT_EQ(v.file("b"), "in d");
+  EXPECT_EQ(v.file("d/a"), "in d");
 }
 
 TEST(Mapfs, AnImageThatIsNotADirectoryIsOneLine) {
