@@ -1083,5 +1083,108 @@ TEST(UringFuzzFound, MultishotPollWithEpolloneshotIsOneShot) {
   });
 }
 
+// A multishot POLL_ADD of a file ready when armed posts that readiness
+// once; then one CQE per wakeup. epoll's first event of the new
+// registration is the same readiness, not a wakeup (seed 135, and the most
+// frequent class of the campaigns before).
+TEST(UringFuzzFound, MultishotPollReadyWhenArmedPostsItOnce) {
+  SKIP_WITHOUT_KERNEL_URING();
+  for (const unsigned flags : {0u, unsigned{IORING_SETUP_COOP_TASKRUN},
+                               unsigned{IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN}}) {
+    SCOPED_TRACE(flags);
+    io_uring_params params{};
+    params.flags = flags;
+    compare_with_kernel(
+        [](Ring& r) {
+          int p[2];
+          EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+          EXPECT_EQ(1, write(p[1], "x", 1));
+          io_uring_sqe* s =
+              add(r, IORING_OP_POLL_ADD, p[0], nullptr, IORING_POLL_ADD_MULTI, 0, 1, 0);
+          s->poll32_events = POLLIN;
+          std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};  // no wait
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+          append(&v, run(r, 2));  // the poll's CQE and the NOP's
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, 0);
+          append(&v, run(r, 1));  // nothing more from the poll
+          append(&v, r.reap());
+          EXPECT_EQ(1, write(p[1], "y", 1));  // a wakeup: one CQE
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, 0);
+          append(&v, run(r, 2));
+          add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 5, 0);
+          append(&v, run(r, 2));
+          append(&v, r.reap());
+          ::close(p[0]);
+          ::close(p[1]);
+          return v;
+        },
+        8, params);
+  }
+}
+
+// A multishot poll posts the mask its wakeup carries (io_poll_wake's key),
+// not all that is ready: an eventfd write wakes with EPOLLIN, a read of it
+// with EPOLLOUT; a pipe write wakes its readers with EPOLLIN|EPOLLRDNORM.
+TEST(UringFuzzFound, MultishotPollPostsTheWakeupsMask) {
+  SKIP_WITHOUT_KERNEL_URING();
+  for (const unsigned flags :
+       {0u, unsigned{IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN}}) {
+    SCOPED_TRACE(flags);
+    io_uring_params params{};
+    params.flags = flags;
+    compare_with_kernel(
+        [](Ring& r) {
+          const int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+          io_uring_sqe* s =
+              add(r, IORING_OP_POLL_ADD, efd, nullptr, IORING_POLL_ADD_MULTI, 0, 1, 0);
+          s->poll32_events = POLLIN | POLLOUT;
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+          auto v = run(r, 2);  // POLLOUT, ready when armed
+          const std::uint64_t one = 1;
+          EXPECT_EQ(8, write(efd, &one, 8));  // EPOLLIN only, though it is writable too
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, 0);
+          append(&v, run(r, 2));
+          std::uint64_t got;
+          EXPECT_EQ(8, read(efd, &got, 8));  // EPOLLOUT
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, 0);
+          append(&v, run(r, 2));
+          add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 5, 0);
+          append(&v, run(r, 2));
+          append(&v, r.reap());
+          ::close(efd);
+          return v;
+        },
+        8, params);
+  }
+  compare([](Ring& r) {
+    int p[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC | O_NONBLOCK));
+    io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, p[0], nullptr, IORING_POLL_ADD_MULTI, 0, 1, 0);
+    // (Not POLLOUT here, nor POLLIN on the write end: both ends' polls hang
+    // on both of the pipe's wait queues, so the kernel's would also post a
+    // reader's wakeup on the read end, which epoll does not report.)
+    s->poll32_events = POLLIN | POLLRDNORM;
+    s = add(r, IORING_OP_POLL_ADD, p[1], nullptr, IORING_POLL_ADD_MULTI, 0, 2, 0);
+    s->poll32_events = POLLOUT;
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, 0);
+    auto v = run(r, 2);  // the write end is writable when armed
+    EXPECT_EQ(3, write(p[1], "abc", 3));
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, 0);
+    append(&v, run(r, 2));  // the read end: POLLIN|POLLRDNORM
+    char b[8];
+    EXPECT_EQ(3, read(p[0], b, sizeof(b)));
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 5, 0);
+    // Nothing for the write end: a read wakes writers only from a full pipe.
+    append(&v, run(r, 1));
+    add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 6, 0);
+    add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 7, 0);
+    append(&v, run(r, 4));
+    append(&v, r.reap());
+    ::close(p[0]);
+    ::close(p[1]);
+    return v;
+  });
+}
+
 }  // namespace
 }  // namespace uring_test
