@@ -1186,5 +1186,35 @@ TEST(UringFuzzFound, MultishotPollPostsTheWakeupsMask) {
   });
 }
 
+// A cancel by descriptor takes that file as its own (io_async_cancel): on
+// io-wq (IOSQE_ASYNC) it finds itself running there, -EALREADY, where
+// nothing else matches; with CANCEL_ALL it does not count itself (seeds
+// 200464, 200486: the "timing" class of -EALREADY against -ENOENT).
+TEST(UringFuzzFound, CancelByDescriptorOnAWorkerFindsItself) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch f;
+    std::vector<Cqe> v;
+    int fds[2] = {f.fd, -1};
+    v.push_back(Cqe{0, r.reg(IORING_REGISTER_FILES, fds, 2), 0});
+    io_uring_sqe* s = add(r, IORING_OP_ASYNC_CANCEL, f.fd, nullptr, 0, 0, 1, IOSQE_ASYNC);
+    s->cancel_flags = IORING_ASYNC_CANCEL_FD;
+    append(&v, run(r, 1));
+    s = add(r, IORING_OP_ASYNC_CANCEL, 0, nullptr, 0, 0, 2, IOSQE_ASYNC | IOSQE_IO_LINK);
+    s->cancel_flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_FD_FIXED;
+    append(&v, run(r, 1));
+    s = add(r, IORING_OP_ASYNC_CANCEL, f.fd, nullptr, 0, 0, 3, IOSQE_ASYNC);
+    s->cancel_flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
+    append(&v, run(r, 1));
+    s = add(r, IORING_OP_ASYNC_CANCEL, f.fd, nullptr, 0, 0, 4, 0);  // inline: nothing
+    s->cancel_flags = IORING_ASYNC_CANCEL_FD;
+    append(&v, run(r, 1));
+    // By user_data, its own.
+    add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(5), 0, 0, 5, IOSQE_ASYNC);
+    append(&v, run(r, 1));
+    return v;
+  });
+}
+
 }  // namespace
 }  // namespace uring_test
