@@ -74,7 +74,7 @@ bool cancel_req_match(IoKiocb* req, CancelMatch* cd) {
   if (!(cd->flags & (IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_OP))) match_user_data = true;
   if (!(cd->flags & IORING_ASYNC_CANCEL_ANY)) {
     if (cd->flags & IORING_ASYNC_CANCEL_FD) {
-      if (!same_file(req, cd)) return false;
+      if (req != cd->self && !same_file(req, cd)) return false;
     }
     if ((cd->flags & IORING_ASYNC_CANCEL_OP) && req->opcode != cd->opcode) return false;
     if (match_user_data && req->user_data != cd->data) return false;
@@ -137,7 +137,10 @@ int async_cancel_issue(IoKiocb* req, unsigned issue_flags) {
       if (c.fd < 0 || fcntl(c.fd, F_GETFD) < 0) ret = -EBADF;
     }
   }
-  if (!ret) ret = cancel_search(&cd);
+  if (!ret) {
+    if (c.flags & IORING_ASYNC_CANCEL_FD) cd.self = req;
+    ret = cancel_search(&cd);
+  }
   if (node) file_node_put(node);
   if (ret < 0) req_set_fail(req);
   req_set_res(req, ret, 0);

@@ -171,6 +171,9 @@ struct CancelMatch {
   std::uint8_t opcode = 0;
   std::uint32_t seq = 0;
   bool running = false;  // io-wq's search found a match running (and signalled it)
+  // A cancel by descriptor: the kernel's request takes that file as its own
+  // (io_async_cancel), so one running on io-wq finds itself there.
+  IoKiocb* self = nullptr;
 };
 bool cancel_req_match(IoKiocb* req, CancelMatch* cd);
 int try_cancel(CancelMatch* cd);

@@ -83,6 +83,16 @@ struct PollEntry {
   core::ListHead hash;       // POLL_ADD: the poll service's table by (ring, user_data)
   std::uint32_t events = 0;  // EPOLL* wanted
   int dup_fd = -1;
+  // A multishot POLL_ADD asking for input and output events registers its
+  // output events under a second descriptor, so that epoll tells which
+  // kind of wakeup came (the kernel posts the wakeup's key, not all that
+  // is ready: an eventfd write wakes with EPOLLIN only).
+  int dup_fd2 = -1;
+  // Registrations (bit 0: dup_fd, bit 1: dup_fd2) armed on a ready file:
+  // epoll's first event of each is the readiness the arming posted itself,
+  // not a wakeup. Valid up to the poll service's dispatch after skip_epoch.
+  std::uint8_t skip_initial = 0;
+  std::uint32_t skip_epoch = 0;
   std::atomic<int> state{0};  // PollState
   bool multishot = false;
   bool apoll = false;  // internal FAST_POLL arming for a read/write

@@ -35,6 +35,24 @@ enum PollState : int { kPollIdle = 0, kPollArmed = 1, kPollDone = 2, kPollParked
 // EPOLLERR | EPOLLHUP | EPOLLNVAL | EPOLLRDHUP: reported whether asked or not.
 constexpr std::uint32_t kPollUnmask = EPOLLERR | EPOLLHUP | POLLNVAL | EPOLLRDHUP;
 
+// The events a writer's wakeup does not carry: a reader's wakes its writers
+// with them (pipe_read, eventfd_read), a writer's its readers without.
+constexpr std::uint32_t kPollOutGroup = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
+
+// Whether a poll registers its output events apart (PollEntry::dup_fd2).
+bool poll_split(const PollEntry& pe) {
+  return pe.multishot && !pe.apoll && !pe.on_ring && (pe.events & kPollOutGroup) &&
+         (pe.events & ~(kPollOutGroup | EPOLLERR | EPOLLHUP));
+}
+
+// What registration `which` (0: dup_fd, 1: dup_fd2) asks epoll for.
+std::uint32_t reg_events(const PollEntry& pe, int which) {
+  std::uint32_t ev = pe.events & ~static_cast<std::uint32_t>(EPOLLONESHOT | EPOLLET);
+  if (poll_split(pe))
+    ev = which == 0 ? ev & ~kPollOutGroup : (ev & kPollOutGroup) | EPOLLERR | EPOLLHUP;
+  return ev | (pe.multishot ? EPOLLET : EPOLLONESHOT);
+}
+
 int poll_now(int fd, std::uint32_t events);
 
 class PollService {
@@ -56,18 +74,30 @@ class PollService {
   std::atomic<int> registered{0};
 
   // Registers `req`'s poll entry; false (and nothing registered) on failure.
-  bool add(IoKiocb* req) {
+  // `ready`: what the file reported just before (a multishot poll's arming
+  // posts that itself, so epoll's first event for it is no wakeup).
+  bool add(IoKiocb* req, std::uint32_t ready = 0) {
     PollEntry& pe = req->poll;
     core::LockGuard lock(mu);
-    struct epoll_event ev {};
-    ev.events = (pe.events & ~static_cast<std::uint32_t>(EPOLLONESHOT | EPOLLET)) |
-                (pe.multishot ? EPOLLET : EPOLLONESHOT);
     pe.gen = ++next_gen_;
-    ev.data.u64 = tag(pe);
-    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, pe.dup_fd, &ev) != 0) return false;
-    if (static_cast<std::size_t>(pe.dup_fd) >= table_.size())
-      table_.resize(static_cast<std::size_t>(pe.dup_fd) + 1, nullptr);
-    table_[static_cast<std::size_t>(pe.dup_fd)] = req;
+    pe.skip_initial = 0;
+    if (!add_reg_locked(req, 0)) return false;
+    if (poll_split(pe) && !add_reg_locked(req, 1)) {
+      // The caller closes dup_fd.
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, pe.dup_fd, nullptr);
+      table_[static_cast<std::size_t>(pe.dup_fd)] = nullptr;
+      return false;
+    }
+    // (A ring's readiness is not its descriptor's in epoll: no such event.)
+    if (ready && pe.multishot && !pe.on_ring) {
+      for (int which = 0; which < 2; ++which)
+        if ((which == 0 || pe.dup_fd2 >= 0) && (ready & reg_events(pe, which)))
+          pe.skip_initial |= static_cast<std::uint8_t>(1u << which);
+      // Read after the registrations: the next dispatch to start collects
+      // their first events.
+      pe.skip_epoch = epoch_.load(std::memory_order_seq_cst);
+      if (pe.skip_initial) skip_until_.store(pe.skip_epoch + 1, std::memory_order_seq_cst);
+    }
     pe.state.store(kPollArmed, std::memory_order_relaxed);
     count_armed(req, 1);
     if (pe.ring_self) req->ctx->self_polls.fetch_add(1, std::memory_order_seq_cst);
@@ -96,13 +126,51 @@ class PollService {
     req->poll.hash.add_head(bucket(req->ctx, req->user_data));
   }
 
+  // Registration `which` of `req` (a dup of its descriptor), in the table.
+  bool add_reg_locked(IoKiocb* req, int which) {
+    PollEntry& pe = req->poll;
+    int& fd = which == 0 ? pe.dup_fd : pe.dup_fd2;
+    if (which == 1) {
+      fd = core::dup_high(pe.dup_fd);
+      if (fd < 0) return false;
+    }
+    struct epoll_event ev {};
+    ev.events = reg_events(pe, which);
+    ev.data.u64 = tag(pe.gen, fd);
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      if (which == 1) {
+        close(fd);
+        fd = -1;
+      }
+      return false;
+    }
+    if (static_cast<std::size_t>(fd) >= table_.size())
+      table_.resize(static_cast<std::size_t>(fd) + 1, nullptr);
+    table_[static_cast<std::size_t>(fd)] = req;
+    return true;
+  }
+
+  // Unregisters and closes a registration's descriptor (mu held).
+  void del_reg_locked(int& fd) {
+    if (fd < 0) return;
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    table_[static_cast<std::size_t>(fd)] = nullptr;
+    close(fd);
+    fd = -1;
+  }
+
+  // Whether a registration armed ready still has its first event in epoll:
+  // then the submitter collects it before returning (catch_up), where the
+  // kernel's arming would not leave a wakeup behind to merge with the next.
+  bool initial_pending() const {
+    return skip_until_.load(std::memory_order_seq_cst) > epoch_.load(std::memory_order_seq_cst);
+  }
+
   // Takes an armed entry out (mu held).
   void remove_locked(IoKiocb* req) {
     PollEntry& pe = req->poll;
-    epoll_ctl(epfd_, EPOLL_CTL_DEL, pe.dup_fd, nullptr);
-    table_[static_cast<std::size_t>(pe.dup_fd)] = nullptr;
-    close(pe.dup_fd);
-    pe.dup_fd = -1;
+    del_reg_locked(pe.dup_fd);
+    del_reg_locked(pe.dup_fd2);
     drop_self(req);
     pe.node.del();
     if (pe.hash.linked()) pe.hash.del();
@@ -172,10 +240,8 @@ class PollService {
     std::lock_guard lock(mu);
     PollEntry& pe = req->poll;
     if (pe.state.load(std::memory_order_relaxed) != kPollParked) return;
-    epoll_ctl(epfd_, EPOLL_CTL_DEL, pe.dup_fd, nullptr);
-    table_[static_cast<std::size_t>(pe.dup_fd)] = nullptr;
-    close(pe.dup_fd);
-    pe.dup_fd = -1;
+    del_reg_locked(pe.dup_fd);
+    del_reg_locked(pe.dup_fd2);
     drop_self(req);
     pe.state.store(kPollDone, std::memory_order_relaxed);
     count_armed(req, -1);
@@ -216,11 +282,21 @@ class PollService {
 
   void rearm_locked(IoKiocb* req) {
     PollEntry& pe = req->poll;
+    pe.skip_initial = 0;
     struct epoll_event ev {};
-    ev.events = (pe.events & ~static_cast<std::uint32_t>(EPOLLONESHOT | EPOLLET)) |
-                (pe.multishot ? EPOLLET : EPOLLONESHOT);
-    ev.data.u64 = tag(pe);
+    ev.events = reg_events(pe, 0);
+    ev.data.u64 = tag(pe.gen, pe.dup_fd);
     epoll_ctl(epfd_, EPOLL_CTL_MOD, pe.dup_fd, &ev);
+    // New events may split or join the registrations.
+    if (!poll_split(pe)) {
+      del_reg_locked(pe.dup_fd2);
+    } else if (pe.dup_fd2 < 0) {
+      add_reg_locked(req, 1);
+    } else {
+      ev.events = reg_events(pe, 1);
+      ev.data.u64 = tag(pe.gen, pe.dup_fd2);
+      epoll_ctl(epfd_, EPOLL_CTL_MOD, pe.dup_fd2, &ev);
+    }
   }
 
   // The kernel handles a wakeup inside the write that caused it. Here the
@@ -256,13 +332,14 @@ class PollService {
       PollEntry& pe = req->poll;
       pe.tw_queued.store(false, std::memory_order_relaxed);
       if (pe.state.load(std::memory_order_relaxed) == kPollArmed && !pe.apoll) {
-        // One wakeup: its mask; several: what the descriptor says now. The
-        // kernel records wakeups as they happen, the poll thread a moment
-        // later, when the program may be here first: what is ready now is
-        // added, so no wakeup the kernel would report is missed.
+        // One wakeup: its mask (io_poll_wake's key); several: what the
+        // descriptor says now. Wakeups before this point were collected
+        // (catch_up runs before task work), so none is folded in late.
         mask = pe.tw_wakeups > 1 ? 0 : pe.tw_mask;
-        const int now = poll_now(pe.dup_fd, pe.events);
-        if (now > 0) mask |= static_cast<std::uint32_t>(now) & (pe.events | kPollUnmask);
+        if (!mask) {
+          const int now = poll_now(pe.dup_fd, pe.events);
+          if (now > 0) mask = static_cast<std::uint32_t>(now) & (pe.events | kPollUnmask);
+        }
         if (mask) ended = !ps.post_mshot_locked(req, mask);
       }
     }
@@ -286,6 +363,7 @@ class PollService {
   }
 
   void dispatch() REQUIRES(dispatch_mu_) {
+    epoch_.fetch_add(1, std::memory_order_seq_cst);
     struct epoll_event evs[64];
     int n;
     do {
@@ -296,8 +374,8 @@ class PollService {
 
   // The epoll data of an entry: its descriptor and arming generation, so an
   // event of a registration since replaced under the same number is ignored.
-  static std::uint64_t tag(const PollEntry& pe) {
-    return (std::uint64_t{pe.gen} << 32) | static_cast<std::uint32_t>(pe.dup_fd);
+  static std::uint64_t tag(std::uint32_t gen, int fd) {
+    return (std::uint64_t{gen} << 32) | static_cast<std::uint32_t>(fd);
   }
 
   void handle(std::uint64_t data, std::uint32_t events) {
@@ -322,9 +400,22 @@ class PollService {
         goto fired;
       }
       if (req->poll.multishot && !req->poll.apoll) {
-        // io_poll_wake: the wakeup's mask is what a multishot poll posts.
-        mask = events & (req->poll.events | kPollUnmask);
+        PollEntry& pe = req->poll;
+        const std::uint8_t reg = fd == pe.dup_fd ? 1 : 2;
+        if (pe.skip_initial & reg) {
+          pe.skip_initial &= static_cast<std::uint8_t>(~reg);
+          // The arming's readiness, posted by its own task work.
+          if (epoch_.load(std::memory_order_relaxed) <= pe.skip_epoch + 1) return;
+        }
+        // io_poll_wake: the wakeup's mask is what a multishot poll posts;
+        // its registration tells whether a reader or a writer woke it.
+        mask = events & (pe.events | kPollUnmask);
         if (!mask) return;
+        if ((mask & (EPOLLERR | EPOLLHUP)) && pe.dup_fd2 >= 0) {
+          // A hangup wakes without a key: the kernel asks the file.
+          const int now = poll_now(pe.dup_fd, pe.events);
+          if (now > 0) mask |= static_cast<std::uint32_t>(now) & (pe.events | kPollUnmask);
+        }
         // io_poll_wake: a wakeup from the ring's own CQE posting
         // (EPOLL_URING_WAKE) turns it one-shot, or each CQE would wake it.
         if ((mask & (EPOLLERR | EPOLLHUP)) || req->poll.uring_wake) {
@@ -420,6 +511,10 @@ class PollService {
   // before mu and before any ring's uring_lock).
   core::Mutex dispatch_mu_;
   std::uint32_t next_gen_ = 0;
+  // Dispatches started (each takes what epoll has collected until then),
+  // and the first one that finds every ready-armed registration's event.
+  std::atomic<std::uint32_t> epoch_{0};
+  std::atomic<std::uint32_t> skip_until_{0};
   std::vector<IoKiocb*> table_;       // dup fd -> request
   core::ListHead buckets_[kBuckets];  // armed POLL_ADDs by (ring, user_data)
 };
@@ -433,13 +528,14 @@ int poll_now(int fd, std::uint32_t events) {
   return r ? static_cast<std::uint16_t>(pfd.revents) : 0;
 }
 
-bool arm(IoKiocb* req) {
+bool arm(IoKiocb* req, std::uint32_t ready = 0) {
   PollEntry& pe = req->poll;
   pe.ring_self = req->os_fd == req->ctx->fd && ring_of(ring_file_get(req->os_fd)) == req->ctx;
   pe.on_ring = is_ring_fd(req->os_fd) || is_ring_eventfd(req->ctx, req->os_fd);
   pe.dup_fd = core::dup_high(req->os_fd);
+  pe.dup_fd2 = -1;
   if (pe.dup_fd < 0) return false;
-  if (!PollService::get().add(req)) {
+  if (!PollService::get().add(req, ready)) {
     close(pe.dup_fd);
     pe.dup_fd = -1;
     return false;
@@ -578,7 +674,8 @@ void poll_run_wakeups() {
 
 void poll_catch_up_rings() {
   PollService* found = PollService::find();
-  if (found && found->ring_polls.load(std::memory_order_relaxed)) found->catch_up();
+  if (found && (found->ring_polls.load(std::memory_order_relaxed) || found->initial_pending()))
+    found->catch_up();
 }
 
 void poll_sweep_oneshot(IoRingCtx* ctx) {
@@ -659,6 +756,7 @@ int poll_add_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   pe.apoll = false;
   pe.uring_wake = false;
   pe.dup_fd = -1;
+  pe.dup_fd2 = -1;
   pe.state.store(kPollIdle, std::memory_order_relaxed);
   return 0;
 }
@@ -700,7 +798,7 @@ int poll_add_issue(IoKiocb* req, unsigned) {
   }
   // A ring's readiness, like its eventfd's, comes from its CQE posting.
   pe.uring_wake = pe.multishot && (ring || is_ring_eventfd(req->ctx, req->os_fd));
-  if (!arm(req)) {
+  if (!arm(req, mask)) {
     req_set_fail(req);
     req_set_res(req, -EBADF, 0);
     return kIouOk;

@@ -5,6 +5,8 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -1079,6 +1081,171 @@ TEST(UringFuzzFound, MultishotPollWithEpolloneshotIsOneShot) {
     append(&v, run(r, 1));  // no second readiness CQE
     ::close(p[0]);
     ::close(p[1]);
+    return v;
+  });
+}
+
+// A multishot POLL_ADD of a file ready when armed posts that readiness
+// once; then one CQE per wakeup. epoll's first event of the new
+// registration is the same readiness, not a wakeup (seed 135, and the most
+// frequent class of the campaigns before).
+TEST(UringFuzzFound, MultishotPollReadyWhenArmedPostsItOnce) {
+  SKIP_WITHOUT_KERNEL_URING();
+  for (const unsigned flags : {0u, unsigned{IORING_SETUP_COOP_TASKRUN},
+                               unsigned{IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN}}) {
+    SCOPED_TRACE(flags);
+    io_uring_params params{};
+    params.flags = flags;
+    compare_with_kernel(
+        [](Ring& r) {
+          int p[2];
+          EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+          EXPECT_EQ(1, write(p[1], "x", 1));
+          io_uring_sqe* s =
+              add(r, IORING_OP_POLL_ADD, p[0], nullptr, IORING_POLL_ADD_MULTI, 0, 1, 0);
+          s->poll32_events = POLLIN;
+          std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};  // no wait
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+          append(&v, run(r, 2));  // the poll's CQE and the NOP's
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, 0);
+          append(&v, run(r, 1));  // nothing more from the poll
+          append(&v, r.reap());
+          EXPECT_EQ(1, write(p[1], "y", 1));  // a wakeup: one CQE
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, 0);
+          append(&v, run(r, 2));
+          add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 5, 0);
+          append(&v, run(r, 2));
+          append(&v, r.reap());
+          ::close(p[0]);
+          ::close(p[1]);
+          return v;
+        },
+        8, params);
+  }
+}
+
+// A multishot poll posts the mask its wakeup carries (io_poll_wake's key),
+// not all that is ready: an eventfd write wakes with EPOLLIN, a read of it
+// with EPOLLOUT; a pipe write wakes its readers with EPOLLIN|EPOLLRDNORM.
+TEST(UringFuzzFound, MultishotPollPostsTheWakeupsMask) {
+  SKIP_WITHOUT_KERNEL_URING();
+  for (const unsigned flags :
+       {0u, unsigned{IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN}}) {
+    SCOPED_TRACE(flags);
+    io_uring_params params{};
+    params.flags = flags;
+    compare_with_kernel(
+        [](Ring& r) {
+          const int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+          io_uring_sqe* s =
+              add(r, IORING_OP_POLL_ADD, efd, nullptr, IORING_POLL_ADD_MULTI, 0, 1, 0);
+          s->poll32_events = POLLIN | POLLOUT;
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+          auto v = run(r, 2);  // POLLOUT, ready when armed
+          const std::uint64_t one = 1;
+          EXPECT_EQ(8, write(efd, &one, 8));  // EPOLLIN only, though it is writable too
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, 0);
+          append(&v, run(r, 2));
+          std::uint64_t got;
+          EXPECT_EQ(8, read(efd, &got, 8));  // EPOLLOUT
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, 0);
+          append(&v, run(r, 2));
+          add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 5, 0);
+          append(&v, run(r, 2));
+          append(&v, r.reap());
+          ::close(efd);
+          return v;
+        },
+        8, params);
+  }
+  compare([](Ring& r) {
+    int p[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC | O_NONBLOCK));
+    io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, p[0], nullptr, IORING_POLL_ADD_MULTI, 0, 1, 0);
+    // (Not POLLOUT here, nor POLLIN on the write end: both ends' polls hang
+    // on both of the pipe's wait queues, so the kernel's would also post a
+    // reader's wakeup on the read end, which epoll does not report.)
+    s->poll32_events = POLLIN | POLLRDNORM;
+    s = add(r, IORING_OP_POLL_ADD, p[1], nullptr, IORING_POLL_ADD_MULTI, 0, 2, 0);
+    s->poll32_events = POLLOUT;
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, 0);
+    auto v = run(r, 2);  // the write end is writable when armed
+    EXPECT_EQ(3, write(p[1], "abc", 3));
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, 0);
+    append(&v, run(r, 2));  // the read end: POLLIN|POLLRDNORM
+    char b[8];
+    EXPECT_EQ(3, read(p[0], b, sizeof(b)));
+    add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 5, 0);
+    // Nothing for the write end: a read wakes writers only from a full pipe.
+    append(&v, run(r, 1));
+    add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 6, 0);
+    add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 7, 0);
+    append(&v, run(r, 4));
+    append(&v, r.reap());
+    ::close(p[0]);
+    ::close(p[1]);
+    return v;
+  });
+}
+
+// A cancel by descriptor takes that file as its own (io_async_cancel): on
+// io-wq (IOSQE_ASYNC) it finds itself running there, -EALREADY, where
+// nothing else matches; with CANCEL_ALL it does not count itself (seeds
+// 200464, 200486: the "timing" class of -EALREADY against -ENOENT).
+TEST(UringFuzzFound, CancelByDescriptorOnAWorkerFindsItself) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch f;
+    std::vector<Cqe> v;
+    int fds[2] = {f.fd, -1};
+    v.push_back(Cqe{0, r.reg(IORING_REGISTER_FILES, fds, 2), 0});
+    io_uring_sqe* s = add(r, IORING_OP_ASYNC_CANCEL, f.fd, nullptr, 0, 0, 1, IOSQE_ASYNC);
+    s->cancel_flags = IORING_ASYNC_CANCEL_FD;
+    append(&v, run(r, 1));
+    s = add(r, IORING_OP_ASYNC_CANCEL, 0, nullptr, 0, 0, 2, IOSQE_ASYNC | IOSQE_IO_LINK);
+    s->cancel_flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_FD_FIXED;
+    append(&v, run(r, 1));
+    s = add(r, IORING_OP_ASYNC_CANCEL, f.fd, nullptr, 0, 0, 3, IOSQE_ASYNC);
+    s->cancel_flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
+    append(&v, run(r, 1));
+    s = add(r, IORING_OP_ASYNC_CANCEL, f.fd, nullptr, 0, 0, 4, 0);  // inline: nothing
+    s->cancel_flags = IORING_ASYNC_CANCEL_FD;
+    append(&v, run(r, 1));
+    // By user_data, its own.
+    add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(5), 0, 0, 5, IOSQE_ASYNC);
+    append(&v, run(r, 1));
+    return v;
+  });
+}
+
+// pipe_write copies a page at a time and keeps nothing of a page that
+// faults: a WRITEV whose iovec runs into a PROT_NONE page writes the whole
+// pages before it, or is -EFAULT. (Seed 96401 looked like a difference here:
+// its SQE counted one iovec entry more than the program gave, which the
+// fuzzer took from different heap memory on each side.)
+TEST(UringFuzzFound, PipeWriteIntoAGuardPageKeepsWholePagesOnly) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Pages mem(3);
+    mprotect(mem.p + 2 * 4096, 4096, PROT_NONE);
+    char* near_guard = mem.p + 2 * 4096 - 289;
+    std::vector<Cqe> v;
+    for (const bool prefill : {false, true}) {
+      for (const unsigned whole : {0u, 4096u}) {
+        int p[2];
+        EXPECT_EQ(0, pipe2(p, O_CLOEXEC | O_NONBLOCK));
+        const ssize_t pre = prefill ? write(p[1], "0123456789abcdef", 16) : 0;
+        EXPECT_EQ(prefill ? 16 : 0, pre);
+        struct iovec iov[2] = {{mem.p, whole}, {near_guard, 389}};
+        add(r, IORING_OP_WRITEV, p[1], iov, 2, 0, 1, 0);
+        append(&v, run(r, 1));
+        int held = -1;
+        ioctl(p[0], FIONREAD, &held);
+        v.push_back(Cqe{2, held, 0});
+        ::close(p[0]);
+        ::close(p[1]);
+      }
+    }
     return v;
   });
 }

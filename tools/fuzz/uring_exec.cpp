@@ -56,6 +56,7 @@ struct Cqe {
   std::uint64_t ud;
   std::int32_t res;
   std::uint32_t flags;
+  std::uint64_t big[2];  // a CQE32 ring's extra words
 };
 
 class Ring {
@@ -67,11 +68,13 @@ class Ring {
     const int fd = b_.setup(entries, &p_);
     if (fd < 0) return fd;
     fd_ = fd;
-    const std::size_t ring_sz =
-        std::max(p_.sq_off.array + p_.sq_entries * 4u, p_.cq_off.cqes + p_.cq_entries * 16u);
+    sqe_shift_ = (p_.flags & IORING_SETUP_SQE128) ? 1 : 0;
+    cqe_shift_ = (p_.flags & IORING_SETUP_CQE32) ? 1 : 0;
+    const std::size_t ring_sz = std::max(p_.sq_off.array + p_.sq_entries * 4u,
+                                         p_.cq_off.cqes + (p_.cq_entries << cqe_shift_) * 16u);
     ring_ = static_cast<char*>(b_.map(fd_, IORING_OFF_SQ_RING, ring_sz));
     sqes_ = static_cast<io_uring_sqe*>(
-        b_.map(fd_, IORING_OFF_SQES, p_.sq_entries * sizeof(io_uring_sqe)));
+        b_.map(fd_, IORING_OFF_SQES, (p_.sq_entries << sqe_shift_) * sizeof(io_uring_sqe)));
     if (!ring_ || !sqes_) return -ENOMEM;
     tail_ = load(p_.sq_off.tail);
     return fd_;
@@ -88,8 +91,8 @@ class Ring {
   io_uring_sqe* sqe() {
     if (tail_ - load(p_.sq_off.head) >= p_.sq_entries) return nullptr;
     const std::uint32_t idx = tail_ & (p_.sq_entries - 1);
-    io_uring_sqe* s = &sqes_[idx];
-    std::memset(s, 0, sizeof(*s));
+    io_uring_sqe* s = &sqes_[idx << sqe_shift_];
+    std::memset(s, 0, sizeof(*s) << sqe_shift_);
     reinterpret_cast<std::uint32_t*>(ring_ + p_.sq_off.array)[idx] = idx;
     tail_++;
     return s;
@@ -106,14 +109,17 @@ class Ring {
     const std::uint32_t head = load(p_.cq_off.head);
     if (head == load(p_.cq_off.tail)) return false;
     const auto* q = reinterpret_cast<const io_uring_cqe*>(ring_ + p_.cq_off.cqes) +
-                    (head & (p_.cq_entries - 1));
-    *c = Cqe{q->user_data, q->res, q->flags};
+                    ((head & (p_.cq_entries - 1)) << cqe_shift_);
+    *c = Cqe{q->user_data, q->res, q->flags, {0, 0}};
+    if (cqe_shift_) std::memcpy(c->big, q + 1, sizeof(c->big));
     store(p_.cq_off.head, head + 1);
     return true;
   }
   std::uint32_t sq_head() { return load(p_.sq_off.head); }
   std::uint32_t dropped() { return load(p_.sq_off.dropped); }
   std::uint32_t overflow() { return load(p_.cq_off.overflow); }
+  bool big_sqes() const { return sqe_shift_; }
+  bool big_cqes() const { return cqe_shift_; }
 
  private:
   const Backend& b_;
@@ -122,9 +128,10 @@ class Ring {
   char* ring_ = nullptr;
   io_uring_sqe* sqes_ = nullptr;
   std::uint32_t tail_ = 0;
+  unsigned sqe_shift_ = 0, cqe_shift_ = 0;
 };
 
-void fill(World& w, const SqeSpec& s, io_uring_sqe* q) {
+void fill(World& w, const SqeSpec& s, io_uring_sqe* q, bool big) {
   q->opcode = s.opcode;
   q->flags = s.flags;
   q->ioprio = s.ioprio;
@@ -138,6 +145,7 @@ void fill(World& w, const SqeSpec& s, io_uring_sqe* q) {
   q->personality = s.personality;
   q->splice_fd_in = static_cast<__s32>(s.file_index);
   q->addr3 = s.addr3;
+  if (big && s.big_fill) std::memset(q + 1, s.big_fill, sizeof(*q));
 }
 
 }  // namespace
@@ -230,7 +238,7 @@ std::string uring_execute(const UringProgram& p, bool kernel, const std::string&
     for (const SqeSpec& s : st.sqes) {
       io_uring_sqe* q = ring.sqe();
       if (!q) break;
-      fill(w, s, q);
+      fill(w, s, q, ring.big_sqes());
       added++;
     }
     const unsigned pending = ring.flush();
@@ -277,8 +285,10 @@ std::string uring_execute(const UringProgram& p, bool kernel, const std::string&
     auto it = opcode.find(c.ud);
     // Descriptor numbers depend on what else the process holds.
     if (it != opcode.end() && it->second == IORING_OP_OPENAT && c.res >= 0) res = "fd";
+    std::string big;
+    if (ring.big_cqes()) big = " big=" + hex(c.big[0]) + "," + hex(c.big[1]);
     log.add("cqe " + std::to_string(c.ud) + "#" + std::to_string(seen[c.ud]++),
-            "res=" + res + " flags=" + hex(c.flags));
+            "res=" + res + " flags=" + hex(c.flags) + big);
   }
   log.add("sq", "head=" + std::to_string(ring.sq_head()) +
                     " dropped=" + std::to_string(ring.dropped()) +

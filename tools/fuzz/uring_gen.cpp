@@ -24,6 +24,10 @@ constexpr std::uint32_t kRwfNoappend = 0x20;
 
 struct Gen {
   Rng& r;
+  // Draws for what was added to the generator later (big SQEs and CQEs), so
+  // that the programs of older seeds stay as they were.
+  Rng& r2;
+  std::uint32_t setup_flags = 0;
   std::uint64_t next_ud = 1;
   std::uint64_t last_ud() const { return next_ud - 1; }
   // A user_data an earlier request had (or one nobody has).
@@ -330,12 +334,20 @@ void gen_poll_remove(Gen& g, SqeSpec& s) {
   if (g.r.chance(4)) s.fd = raw_fd(3);
 }
 
+// IORING_NOP_CQE32: the extra words of a CQE32 ring's CQE (-EINVAL elsewhere).
+constexpr std::uint32_t kNopCqe32 = 1u << 5;
+
 void gen_nop(Gen& g, SqeSpec& s) {
   if (g.r.chance(20)) {
     s.op_flags = g.r.pick<std::uint32_t>({IORING_NOP_INJECT_RESULT, 2, 4, 0x100});
     s.len = g.r.pick<std::uint32_t>({0, static_cast<std::uint32_t>(-5), static_cast<std::uint32_t>(-22), 7});
   }
   if (g.r.chance(3)) s.fd = raw_fd(5);
+  if (g.r2.chance((g.setup_flags & IORING_SETUP_CQE32) ? 50 : 3)) {
+    s.op_flags |= kNopCqe32;
+    s.off = raw(g.r2.pick<std::uint64_t>({0x1122334455667788ULL, 0, 1}));  // extra1
+    s.addr = raw(g.r2.pick<std::uint64_t>({0xaabbccddULL, 7, 0}));       // extra2
+  }
 }
 
 // READV_FIXED / WRITEV_FIXED: segments mostly inside registered buffer
@@ -454,6 +466,8 @@ SqeSpec gen_sqe(Gen& g) {
     s.ioprio = g.r.pick<std::uint16_t>({1, (2 << 13) | 4, 1 << 13, 3 << 13, 0xffff, 7 << 13});
   if (g.r.chance(2)) s.personality = 1;
   if (g.r.chance(2)) s.addr3 = 1;
+  if ((g.setup_flags & IORING_SETUP_SQE128) && g.r2.chance(30))
+    s.big_fill = g.r2.pick<std::uint8_t>({0xff, 0x5a, 1});
   return s;
 }
 
@@ -461,7 +475,7 @@ SqeSpec gen_sqe(Gen& g) {
 
 UringProgram uring_generate(std::uint64_t seed) {
   Rng r(seed);
-  Gen g{r};
+  Rng r2(seed ^ 0x5eed0f81695a11ULL);
   UringProgram p;
   p.entries = r.pick<std::uint32_t>({4, 8, 16, 16, 32});
   if (r.chance(25))
@@ -469,6 +483,11 @@ UringProgram uring_generate(std::uint64_t seed) {
                                            IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
                                            IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
                                            IORING_SETUP_IOPOLL});
+  // Big SQEs and CQEs, with any of the above.
+  if (r2.chance(15))
+    p.setup_flags |= r2.pick<std::uint32_t>(
+        {IORING_SETUP_SQE128, IORING_SETUP_CQE32, IORING_SETUP_SQE128 | IORING_SETUP_CQE32});
+  Gen g{r, r2, p.setup_flags};
   p.reg_files = r.chance(85);
   p.reg_bufs = r.chance(85);
   const unsigned nsteps = 1 + r.below(4);
@@ -584,6 +603,7 @@ std::string uring_print(const UringProgram& p) {
       if (s.personality) l += " personality=" + std::to_string(s.personality);
       if (s.file_index) l += " file_index=" + std::to_string(s.file_index);
       if (s.addr3) l += " addr3=" + hex(s.addr3);
+      if (s.big_fill) l += " sqe128-tail=" + hex(s.big_fill) + "...";
       out += l + "\n";
     }
   }

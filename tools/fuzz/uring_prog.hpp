@@ -26,6 +26,9 @@ struct SqeSpec {
   std::uint32_t file_index = 0;  // splice_fd_in / file_index
   std::uint64_t addr3 = 0;
   std::vector<IovSeg> iov;  // when addr.kind == AK::kIov
+  // On an SQE128 ring: the byte the second 64 bytes are filled with (0:
+  // zeros), which only commands read.
+  std::uint8_t big_fill = 0;
 };
 
 // One step of a program.
@@ -56,8 +59,7 @@ std::string uring_op_of(const UringProgram& p, std::uint64_t user_data);
 
 // Runs `p` in this (child) process on the kernel (kernel = true) or on
 // iostack, in world directory `dir`; returns the canonical log.
-std::string uring_execute(const UringProgram& p, bool kernel, const std::string& dir,
-                          int quiet_ms);
+std::string uring_execute(const UringProgram& p, bool kernel, const std::string& dir, int quiet_ms);
 
 // Minimisation: the program's items (SQEs and event steps), in order.
 std::size_t uring_items(const UringProgram& p);
@@ -66,6 +68,7 @@ UringProgram uring_without(const UringProgram& p, std::size_t item);
 }  // namespace fuzz
 
 namespace fuzz {
-std::string uring_classify(const UringProgram& p, const Log& klog, const Log& ilog, const std::string& key, const std::string& kval,
+std::string uring_classify(const UringProgram& p, const Log& klog, const Log& ilog,
+                           const std::string& key, const std::string& kval,
                            const std::string& ival);
 }  // namespace fuzz

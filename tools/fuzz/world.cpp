@@ -28,13 +28,13 @@ std::string long_path() { return std::string(4200, 'x'); }
 
 const char* path_at(unsigned idx) {
   static const std::string lp = long_path();
-  static const char* const paths[kNumPaths] = {
-      "a", "b", "nonexistent", "d", "", "d/x", "/dev/null", lp.c_str(), "newfile", "x"};
+  static const char* const paths[kNumPaths] = {"a",   "b",         "nonexistent", "d",       "",
+                                               "d/x", "/dev/null", lp.c_str(),    "newfile", "x"};
   return paths[idx % kNumPaths];
 }
 
-const __kernel_timespec kTimespecs[kNumTimespecs] = {
-    {0, 0}, {0, 1000000}, {0, 5000000}, {10, 0}, {0, 1000000000}, {-1, 0}};
+const __kernel_timespec kTimespecs[kNumTimespecs] = {{0, 0},  {0, 1000000},    {0, 5000000},
+                                                     {10, 0}, {0, 1000000000}, {-1, 0}};
 
 bool write_file(const char* name, std::size_t size, unsigned salt) {
   const int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -197,6 +197,11 @@ std::uint64_t World::iovec_array(const std::vector<IovSeg>& segs) {
   std::vector<struct iovec> v;
   for (const IovSeg& s : segs)
     v.push_back({reinterpret_cast<void*>(addr(s.base)), static_cast<std::size_t>(s.len)});
+  // An SQE's len may count one segment more than the program has: the
+  // kernel then reads the entry behind them, which must be the same on
+  // both sides (it was heap memory, a different one in each process). It
+  // points into the guard page.
+  v.push_back({guard_, 100});
   iovs_.push_back(std::move(v));
   return reinterpret_cast<std::uintptr_t>(iovs_.back().data());
 }
@@ -220,7 +225,8 @@ void World::final_state(Log* log) {
         if (hole < 0) hole = size;
         h = fnv(&data, sizeof(data), h);
         for (off_t at = data; at < hole;) {
-          const ssize_t n = pread(fd, b, static_cast<std::size_t>(std::min<off_t>(hole - at, sizeof(b))), at);
+          const ssize_t n =
+              pread(fd, b, static_cast<std::size_t>(std::min<off_t>(hole - at, sizeof(b))), at);
           if (n <= 0) break;
           h = fnv(b, static_cast<std::size_t>(n), h);
           at += n;
@@ -251,8 +257,9 @@ void World::final_state(Log* log) {
     fcntl(fds[kPipeR], F_SETFL, O_NONBLOCK);
     char b[65536];
     const ssize_t n = read(fds[kPipeR], b, sizeof(b));
-    log->add("pipe left", n < 0 ? "-" + errno_name(errno)
-                                : std::to_string(n) + " hash=" + hex(fnv(b, static_cast<std::size_t>(n))));
+    log->add("pipe left",
+             n < 0 ? "-" + errno_name(errno)
+                   : std::to_string(n) + " hash=" + hex(fnv(b, static_cast<std::size_t>(n))));
   }
   if (fcntl(fds[kEventfd], F_GETFL) >= 0) {
     struct pollfd pfd = {fds[kEventfd], POLLIN, 0};
@@ -273,8 +280,6 @@ int rm_one(const char* path, const struct stat*, int, struct FTW*) {
 }
 }  // namespace
 
-void remove_tree(const std::string& dir) {
-  nftw(dir.c_str(), rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
+void remove_tree(const std::string& dir) { nftw(dir.c_str(), rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
 }  // namespace fuzz
