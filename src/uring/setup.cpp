@@ -37,7 +37,7 @@ constexpr unsigned kSetupFlags =
     IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
     IORING_SETUP_SQE128 | IORING_SETUP_CQE32 | IORING_SETUP_SINGLE_ISSUER |
     IORING_SETUP_DEFER_TASKRUN | uapi::kSetupNoMmap | uapi::kSetupRegisteredFdOnly |
-    uapi::kSetupNoSqarray;
+    uapi::kSetupNoSqarray | uapi::kSetupCqeMixed;
 
 // The features really implemented (IORING_FEAT_*).
 constexpr unsigned kFeatures =
@@ -67,6 +67,8 @@ int sanitise_params(const io_uring_params& p) {
   if ((flags & IORING_SETUP_DEFER_TASKRUN) && !(flags & IORING_SETUP_SINGLE_ISSUER)) return -EINVAL;
   // Without a descriptor nothing could map the rings.
   if ((flags & uapi::kSetupRegisteredFdOnly) && !(flags & uapi::kSetupNoMmap)) return -EINVAL;
+  // A CQE32 ring has no 16-byte CQEs to mix with.
+  if ((flags & IORING_SETUP_CQE32) && (flags & uapi::kSetupCqeMixed)) return -EINVAL;
   return 0;
 }
 
@@ -229,6 +231,7 @@ int ring_setup(unsigned entries, io_uring_params* up) {
     if (v) return -EINVAL;
   if (int ret = sanitise_params(p)) return ret;
   if (int ret = ring_fill_params(entries, p)) return ret;
+  if (rings_size_overflows(p.cq_entries, p.flags)) return -EOVERFLOW;
 
   auto* ctx = new IoRingCtx;
   ctx->flags = p.flags;

@@ -47,6 +47,8 @@ constexpr unsigned kTimeoutMultishot = 1u << 6;
 
 // CQE flags added after 6.1.
 constexpr std::uint32_t kCqeFBufMore = 1u << 4;  // IORING_CQE_F_BUF_MORE
+constexpr std::uint32_t kCqeFSkip = 1u << 5;     // IORING_CQE_F_SKIP (6.18)
+constexpr std::uint32_t kCqeF32 = 1u << 15;      // IORING_CQE_F_32 (6.18)
 
 // io_uring_register opcodes added after 6.1.
 constexpr unsigned kRegisterPbufStatus = 26;
@@ -99,6 +101,9 @@ constexpr unsigned kRegisterResizeRings = 33;
 constexpr unsigned kSetupNoMmap = 1u << 14;
 constexpr unsigned kSetupRegisteredFdOnly = 1u << 15;
 constexpr unsigned kSetupNoSqarray = 1u << 16;
+// IORING_SETUP_CQE_MIXED (6.18): 16-byte CQEs, and 32-byte ones with F_32
+// in two consecutive entries.
+constexpr unsigned kSetupCqeMixed = 1u << 18;
 
 // mmap offset of a buffer ring the kernel allocates (IOU_PBUF_RING_MMAP):
 // IORING_OFF_PBUF_RING | bgid << IORING_OFF_PBUF_SHIFT.
