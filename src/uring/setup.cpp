@@ -150,6 +150,7 @@ void free_ctx_resources(IoRingCtx* ctx) {
   ctx->rings = nullptr;
   if (ctx->ready_efd >= 0) close(ctx->ready_efd);
   ctx->ready_efd = -1;
+  free_param_region(ctx);
   if (ctx->acct_pages) unaccount_mem(ctx->acct_uid, ctx->acct_pages);
   ctx->acct_pages = 0;
   req_cache_destroy(ctx);
@@ -238,6 +239,7 @@ int ring_setup(unsigned entries, io_uring_params* up) {
   ctx->sqe_shift = (p.flags & IORING_SETUP_SQE128) ? 1 : 0;
   ctx->cqe_shift = (p.flags & IORING_SETUP_CQE32) ? 1 : 0;
   ctx->stats = &core::exec_stats();
+  napi_init(ctx);
   ctx->sq_entries = p.sq_entries;
   ctx->cq_entries = p.cq_entries;
   tw_init(ctx);

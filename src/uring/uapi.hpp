@@ -123,4 +123,52 @@ struct CloneBuffers {
   std::uint32_t pad[3];
 };
 
+// IORING_REGISTER_MEM_REGION (6.13): struct io_uring_mem_region_reg naming
+// a struct io_uring_region_desc; mapped at IORING_MAP_OFF_PARAM_REGION.
+constexpr unsigned kRegisterMemRegion = 34;
+constexpr std::uint64_t kMapOffParamRegion = 0x20000000ULL;
+constexpr unsigned kMemRegionTypeUser = 1;    // IORING_MEM_REGION_TYPE_USER
+constexpr unsigned kMemRegionRegWaitArg = 1;  // IORING_MEM_REGION_REG_WAIT_ARG
+struct RegionDesc {
+  std::uint64_t user_addr;
+  std::uint64_t size;
+  std::uint32_t flags;
+  std::uint32_t id;
+  std::uint64_t mmap_offset;
+  std::uint64_t resv[4];
+};
+static_assert(sizeof(RegionDesc) == 64);
+struct MemRegionReg {
+  std::uint64_t region_uptr;
+  std::uint64_t flags;
+  std::uint64_t resv[2];
+};
+
+// IORING_ENTER_EXT_ARG_REG's argument: struct io_uring_reg_wait.
+constexpr unsigned kRegWaitTs = 1;  // IORING_REG_WAIT_TS
+struct RegWait {
+  struct __kernel_timespec ts;
+  std::uint32_t min_wait_usec;
+  std::uint32_t flags;
+  std::uint64_t sigmask;
+  std::uint32_t sigmask_sz;
+  std::uint32_t pad[3];
+  std::uint64_t pad2[2];
+};
+static_assert(sizeof(RegWait) == 64);
+
+// IORING_REGISTER_NAPI / IORING_UNREGISTER_NAPI and struct io_uring_napi
+// as 6.18 spells it (opcode and op_param where 6.9 had padding).
+constexpr unsigned kRegisterNapi = 27;
+constexpr unsigned kUnregisterNapi = 28;
+struct Napi {
+  std::uint32_t busy_poll_to;
+  std::uint8_t prefer_busy_poll;
+  std::uint8_t opcode;  // IO_URING_NAPI_REGISTER_OP, _STATIC_ADD_ID, _STATIC_DEL_ID
+  std::uint8_t pad[2];
+  std::uint32_t op_param;  // a tracking mode, or a NAPI id
+  std::uint32_t resv;
+};
+static_assert(sizeof(Napi) == 16);
+
 }  // namespace iostack::uring::uapi
