@@ -46,7 +46,7 @@ constexpr unsigned kFeatures =
     IORING_FEAT_POLL_32BITS | IORING_FEAT_SQPOLL_NONFIXED | IORING_FEAT_EXT_ARG |
     IORING_FEAT_NATIVE_WORKERS | IORING_FEAT_CQE_SKIP | IORING_FEAT_LINKED_FILE |
     IORING_FEAT_REG_REG_RING | IORING_FEAT_RSRC_TAGS | uapi::kFeatRecvsendBundle |
-    uapi::kFeatMinTimeout | uapi::kFeatNoIowait;
+    uapi::kFeatMinTimeout | uapi::kFeatNoIowait | uapi::kFeatRwAttr;
 
 unsigned roundup_pow2(unsigned v) {
   unsigned r = 1;

@@ -28,6 +28,7 @@ constexpr unsigned kOpLast = 63;  // IORING_OP_LAST of 6.18
 // IORING_FEAT_MIN_TIMEOUT: io_uring_getevents_arg.min_wait_usec (`pad` here).
 constexpr unsigned kFeatRecvsendBundle = 1u << 14;
 constexpr unsigned kFeatMinTimeout = 1u << 15;
+constexpr unsigned kFeatRwAttr = 1u << 16;    // sqe->attr_ptr / attr_type_mask
 constexpr unsigned kFeatNoIowait = 1u << 17;  // IORING_ENTER_NO_IOWAIT is taken
 
 // sqe->ioprio of send/recv (IORING_RECVSEND_*).
