@@ -25,7 +25,7 @@
  *
  * With files mapped by `iostack exec --map`, the plain file calls
  * (mapped_serve.c: read, write, open, close, fsync...) are trapped too, but
- * only when made from libc's code or the program's own (see plain_setup):
+ * only when made from libc's code or the program's own (see code_ranges_setup):
  * stdio's fflush writes from inside libc, where no interposed function sees
  * it. After the first trap a site is rewritten, so a program's other reads
  * and writes cost a trampoline's detour, not a signal.
@@ -90,18 +90,25 @@ static const int dispatched_nrs[] = {
 static int rewriting;
 static atomic_ulong traps;
 
-/* With mapped files: the plain file calls (mapped_serve.c) made from
- * libc's code or the program's own, the address ranges below. */
+/* Code address ranges: the program's own first (nprog of them), then,
+ * with mapped files, libc's. With mapped files the plain file calls
+ * (mapped_serve.c) made from all of them are trapped; without, close made
+ * from the program's own code (a statically linked liburing closing its
+ * ring with an inline system call), so that the ring goes at once, as the
+ * kernel's does, and not at the next ring setup. */
 #define MAX_RANGES 4
 static int plain_on;
+static int close_on;
 static const int* plain_nrs;
 static int nplain;
 static uintptr_t range_lo[MAX_RANGES], range_hi[MAX_RANGES];
 static int nranges;
+static int nprog;
 
 static int is_trapped(long nr) {
   for (int i = 0; i < NTRAPPED; ++i)
     if (trapped_nrs[i] == nr) return 1;
+  if (close_on && nr == __NR_close) return 1;
   for (int i = 0; plain_on && i < nplain; ++i)
     if (plain_nrs[i] == nr) return 1;
   return 0;
@@ -127,6 +134,7 @@ static void on_sigsys(int sig, siginfo_t* info, void* context) {
 #define TO_TRAP 0xff
 #define TO_ALLOW 0xfe
 #define TO_PLAIN 0xfd
+#define TO_CLOSE 0xfc
 #define ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i))
 #define ARG_HI(i) (offsetof(struct seccomp_data, args) + 8 * (i) + 4)
 
@@ -143,6 +151,19 @@ static void jeq(struct prog* p, unsigned k, unsigned char jt, unsigned char jf) 
   emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, k, jt, jf));
 }
 
+/* Traps a call made from inside range_lo/hi[0..n), allows the rest. */
+static void emit_ranges(struct prog* p, int n) {
+  for (int i = 0; i < n; ++i) {
+    ld(p, offsetof(struct seccomp_data, instruction_pointer) + 4);
+    jeq(p, (unsigned)(range_lo[i] >> 32), 0, 3);
+    ld(p, offsetof(struct seccomp_data, instruction_pointer));
+    emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (unsigned)range_lo[i], 0, 1));
+    emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (unsigned)(range_hi[i] - 1), 0,
+                                         TO_TRAP));
+  }
+  jeq(p, 0, TO_ALLOW, TO_ALLOW);
+}
+
 static int install_filter(void) {
   struct prog p = {.n = 0};
   ld(&p, offsetof(struct seccomp_data, arch));
@@ -154,6 +175,7 @@ static int install_filter(void) {
     if (trapped_nrs[i] != __NR_mmap && preload_serves(trapped_nrs[i]))
       jeq(&p, (unsigned)trapped_nrs[i], TO_TRAP, 0);
   for (int i = 0; plain_on && i < nplain; ++i) jeq(&p, (unsigned)plain_nrs[i], TO_PLAIN, 0);
+  if (close_on) jeq(&p, __NR_close, TO_CLOSE, 0);
   /* mmap: only what can map a ring, unless the fd carries the marker. */
   jeq(&p, __NR_mmap, 0, TO_ALLOW);
   ld(&p, ARG_HI(4));
@@ -181,17 +203,11 @@ static int install_filter(void) {
   emit(&p,
        (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MAP_POPULATE, TO_TRAP, TO_ALLOW));
   /* A plain file call: trapped from inside the ranges only (each within
-   * one 4 GiB half-word), the rest allowed. */
+   * one 4 GiB half-word), the rest allowed; close, from the program's. */
   const unsigned short plain_at = p.n;
-  for (int i = 0; plain_on && i < nranges; ++i) {
-    ld(&p, offsetof(struct seccomp_data, instruction_pointer) + 4);
-    jeq(&p, (unsigned)(range_lo[i] >> 32), 0, 3);
-    ld(&p, offsetof(struct seccomp_data, instruction_pointer));
-    emit(&p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (unsigned)range_lo[i], 0, 1));
-    emit(&p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (unsigned)(range_hi[i] - 1), 0,
-                                          TO_TRAP));
-  }
-  jeq(&p, 0, TO_ALLOW, TO_ALLOW);
+  emit_ranges(&p, plain_on ? nranges : 0);
+  const unsigned short close_at = p.n;
+  emit_ranges(&p, close_on ? nprog : 0);
   const unsigned short trap_at = p.n;
   emit(&p, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP));
   const unsigned short allow_at = p.n;
@@ -200,6 +216,7 @@ static int install_filter(void) {
     struct sock_filter* f = &p.f[i];
     if (BPF_CLASS(f->code) != BPF_JMP) continue;
     if (f->jt == TO_PLAIN) f->jt = (unsigned char)(plain_at - i - 1);
+    if (f->jt == TO_CLOSE) f->jt = (unsigned char)(close_at - i - 1);
     if (f->jt == TO_TRAP) f->jt = (unsigned char)(trap_at - i - 1);
     if (f->jt == TO_ALLOW) f->jt = (unsigned char)(allow_at - i - 1);
     if (f->jf == TO_TRAP) f->jf = (unsigned char)(trap_at - i - 1);
@@ -271,15 +288,15 @@ static int main_is_pie_cb(struct dl_phdr_info* info, size_t size, void* ctx) {
   return 1; /* the first is the program */
 }
 
-/* Whether to trap the plain file calls of mapped files made from libc's
- * code (stdio's writes and opens never pass through an exported function)
- * and the program's: only from those addresses, because the filter stays
- * on across exec, and an executed child (its dynamic loader before any
- * shim of its own can serve, or a static program) has its code elsewhere.
- * So not with address randomisation off, nor from a program at a fixed
- * address (another such program would be at the same place). */
-static void plain_setup(void) {
-  if (!mapped_on() || (personality(0xffffffff) & ADDR_NO_RANDOMIZE)) return;
+/* The ranges above, trapped only by address because the filter stays on
+ * across exec, and an executed child (its dynamic loader before any shim
+ * of its own can serve, or a static program) has its code elsewhere. So
+ * not with address randomisation off, nor from a program at a fixed
+ * address (another such program would be at the same place). libc's code
+ * counts for mapped files: stdio's writes and opens never pass through an
+ * exported function. */
+static void code_ranges_setup(void) {
+  if (personality(0xffffffff) & ADDR_NO_RANDOMIZE) return;
   char c = 0;
   const long fd = preload_raw6(__NR_openat, AT_FDCWD, (long)"/proc/sys/kernel/randomize_va_space",
                                O_RDONLY | O_CLOEXEC, 0, 0, 0);
@@ -288,20 +305,25 @@ static void plain_setup(void) {
     preload_raw6(__NR_close, fd, 0, 0, 0, 0, 0);
   }
   if (c == '0') return;
-  struct code_of libc = {(uintptr_t)&fflush};
-  maps_each(add_code_cb, &libc);
-  if (!nranges) return;
   int pie = 0;
   dl_iterate_phdr(main_is_pie_cb, &pie);
   struct code_of prog = {(uintptr_t)getauxval(AT_ENTRY)};
   if (pie && prog.addr) maps_each(add_code_cb, &prog);
+  nprog = nranges;
+  if (!mapped_on()) {
+    close_on = preload_serves(__NR_io_uring_setup) && nprog > 0;
+    return;
+  }
+  struct code_of libc = {(uintptr_t)&fflush};
+  maps_each(add_code_cb, &libc);
+  if (nranges == nprog) return;
   nplain = mapped_plain_nrs(&plain_nrs);
   plain_on = 1;
 }
 
 __attribute__((constructor)) static void trap_init(void) {
   if (env_is("IOSTACK_PRELOAD_TRAP", "0")) return;
-  plain_setup();
+  code_ranges_setup();
   if (!env_is("IOSTACK_PRELOAD_REWRITE", "0")) {
     int nrs[NDISPATCHED + 64];
     int n = 0;

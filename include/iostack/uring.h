@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct msghdr;
+
 /* Newer uapi pieces the Debian 12 (6.1) header lacks. */
 #ifndef IORING_ENTER_ABS_TIMER
 #define IORING_ENTER_ABS_TIMER (1U << 5)
@@ -80,6 +82,11 @@ IOSTACK_API int iostack_io_uring_close(int fd);
  * forward mmap/close/poll). Checks that the descriptor really is the ring's
  * (a number reused after a close iostack did not see is forgotten). */
 IOSTACK_API int iostack_io_uring_is_ring(int fd);
+
+/* sendmsg(2)'s refusal of an io_uring descriptor in SCM_RIGHTS: -EINVAL
+ * when `msg`'s control messages pass a ring fd, else 0 (then the real
+ * sendmsg answers, also for a bad pointer). For a shim interposing sendmsg. */
+IOSTACK_API int iostack_io_uring_scm_check(const struct msghdr* msg);
 
 /* What poll(2) on the kernel's ring fd reports now (io_uring_poll):
  * POLLIN|POLLRDNORM while CQEs are pending, also when the program consumed

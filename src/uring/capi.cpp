@@ -3,12 +3,14 @@
 #include "iostack/uring.h"
 
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <new>
 
 #include "core/host_uring.hpp"
 #include "core/process.hpp"
+#include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 
 using namespace iostack;
@@ -68,15 +70,12 @@ int iostack_io_uring_close(int fd) {
   return core::close_fd(fd);
 }
 
-int iostack_io_uring_is_ring(int fd) {
-  core::FileRef ref = ring_file_get(fd);
-  if (IoRingCtx* ctx = ring_of(ref)) {
-    if (ring_fd_verify(ctx, fd)) return 1;
-    // Closed behind our back and the number reused: forget it.
-    core::Process::current().files().remove_if(fd, ctx);
-    return 0;
-  }
-  return is_ring_fd(fd) ? 1 : 0;
+int iostack_io_uring_is_ring(int fd) { return ring_fd_live(fd) ? 1 : 0; }
+
+int iostack_io_uring_scm_check(const struct msghdr* msg) {
+  struct msghdr m;
+  if (core::copy_from_user(&m, msg, sizeof(m))) return 0;  // the kernel's -EFAULT
+  return scm_rights_check(m.msg_control, m.msg_controllen);
 }
 
 void iostack_io_uring_served_here(void) { core::host_uring_allow(false); }

@@ -237,6 +237,14 @@ bool is_ring_fd(int fd);
 // Whether descriptor `fd` is really the epoll instance made for `ctx` (and
 // not a number reused after a close iostack did not see).
 bool ring_fd_verify(IoRingCtx* ctx, int fd);
+// is_ring_fd, with a ring found closed behind iostack's back (its number
+// reused) forgotten and answered false.
+bool ring_fd_live(int fd);
+// scm_fp_copy's refusal (net/core/scm.c): -EINVAL when the SCM_RIGHTS
+// messages of the program's control buffer pass a ring, else 0 (malformed
+// or unreadable control is the kernel's to answer). No ring can then hold
+// its own file through a socket it has registered.
+int scm_rights_check(const void* ucontrol, std::size_t controllen);
 // The shared memory of a ring: rings, then SQEs.
 struct RingRegion {
   char* base = nullptr;

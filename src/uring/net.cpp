@@ -623,7 +623,13 @@ int do_send(IoKiocb* req, unsigned issue_flags, bool zc) {
     // A bundle needs all of what it mapped, as MSG_WAITALL does.
     const std::size_t want = msg_bytes(&sr.msg);
     const int min_ret = (flags & MSG_WAITALL) ? static_cast<int>(want) : 0;
-    ssize_t n = sendmsg(req->os_fd, &sr.msg, flags);
+    ssize_t n;
+    if (const int err = scm_rights_check(sr.msg.msg_control, sr.msg.msg_controllen)) {
+      errno = -err;
+      n = -1;
+    } else {
+      n = sendmsg(req->os_fd, &sr.msg, flags);
+    }
     int ret = n < 0 ? -errno : static_cast<int>(n);
     if (ret < min_ret) {
       if (ret == -EAGAIN && nonblock) {

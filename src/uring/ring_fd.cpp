@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -170,6 +171,39 @@ core::FileRef ring_file_get(int fd) {
 bool is_ring_fd(int fd) {
   core::FileRef f = files().get(fd);
   return f.is(&kRingFops) || f.is(&kInheritedRingFops);
+}
+
+bool ring_fd_live(int fd) {
+  core::FileRef ref = ring_file_get(fd);
+  if (IoRingCtx* ctx = ring_of(ref)) {
+    if (ring_fd_verify(ctx, fd)) return true;
+    // Closed behind our back and the number reused: forget it.
+    files().remove_if(fd, ctx);
+    return false;
+  }
+  return is_ring_fd(fd);
+}
+
+int scm_rights_check(const void* ucontrol, std::size_t controllen) {
+  // Walked as for_each_cmsghdr does, reading each header from the program.
+  const auto base = reinterpret_cast<std::uintptr_t>(ucontrol);
+  std::size_t off = 0;
+  while (controllen >= sizeof(cmsghdr) && off <= controllen - sizeof(cmsghdr)) {
+    cmsghdr h;
+    if (core::copy_from_user(&h, reinterpret_cast<const void*>(base + off), sizeof(h))) return 0;
+    if (h.cmsg_len < sizeof(cmsghdr) || h.cmsg_len > controllen - off) return 0;
+    if (h.cmsg_level == SOL_SOCKET && h.cmsg_type == SCM_RIGHTS) {
+      const std::size_t nfds = (h.cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (std::size_t i = 0; i < nfds; ++i) {
+        int fd;
+        if (core::get_user(fd, reinterpret_cast<const int*>(base + off + CMSG_LEN(0)) + i))
+          return 0;
+        if (fd >= 0 && ring_fd_live(fd)) return -EINVAL;
+      }
+    }
+    off += CMSG_ALIGN(h.cmsg_len);
+  }
+  return 0;
 }
 
 bool ring_fd_verify(IoRingCtx* ctx, int fd) {

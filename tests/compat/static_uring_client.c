@@ -9,9 +9,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -99,7 +101,40 @@ int main(int argc, char** argv) {
     io_uring_prep_nop(sqe);
     sqe->user_data = 7;
     printf("nop res %d\n", one(&ring, 7));
+    /* The kernel refuses to pass a ring in SCM_RIGHTS. */
+    int sp[2];
+    CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) == 0, "socketpair");
+    char byte = 'r';
+    struct iovec iov = {&byte, 1};
+    union {
+      struct cmsghdr h;
+      char space[CMSG_SPACE(sizeof(int))];
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = &control,
+                         .msg_controllen = sizeof(control)};
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &ring.ring_fd, sizeof(int));
+    const ssize_t sent = sendmsg(sp[0], &msg, 0);
+    printf("send ring fd %zd %s\n", sent, sent < 0 ? strerror(errno) : "");
+    close(sp[0]);
+    close(sp[1]);
+    /* Closing the ring (an inline close here) lets go of its registered
+     * files at once: a pipe's reader sees end of file. */
+    int fds[2];
+    CHECK(pipe(fds) == 0, "pipe");
+    CHECK(io_uring_register_files(&ring, fds, 2) == 0, "register_files");
+    close(fds[1]);
     io_uring_queue_exit(&ring);
+    struct pollfd p = {fds[0], POLLIN, 0};
+    const int ready = poll(&p, 1, 10000);
+    printf("registered pipe eof %d\n", ready == 1 && read(fds[0], &byte, 1) == 0);
+    close(fds[0]);
   }
   printf("failures %d\n", failures);
   return failures ? 1 : 0;

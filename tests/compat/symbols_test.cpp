@@ -93,8 +93,9 @@ TEST(PreloadShim, ExportsOnlyTheInterposedCalls) {
   for (const char* f :
        {"__poll_chk", "__ppoll_chk", "close", "close_range", "closefrom", "dup", "dup2", "dup3",
         "epoll_ctl", "epoll_pwait", "epoll_pwait2", "epoll_wait", "fcntl", "fcntl64", "mmap",
-        "mmap64", "poll", "ppoll", "pselect", "select", "syscall", "sigaction", "signal",
-        "sigprocmask", "pthread_sigmask", "_exit", "_Exit", "iostack_preload_add_fixup",
+        "mmap64", "poll", "ppoll", "pselect", "select", "sendmsg", "sendmmsg", "syscall",
+        "sigaction", "signal", "sigprocmask", "pthread_sigmask", "_exit", "_Exit",
+        "iostack_preload_add_fixup",
         // mapped.c: the plain file calls of `iostack exec --map`
         "open", "open64", "openat", "openat64", "__open_2", "__open64_2", "__openat_2",
         "__openat64_2", "creat", "creat64", "unlink", "unlinkat", "read", "write", "pread",

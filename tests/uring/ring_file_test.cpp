@@ -7,10 +7,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -260,6 +262,87 @@ TEST(RingFile, WorkerWritePastFsizeLimitIsEfbigNotSigxfsz) {
   if (!kernel_uring_available(&why)) GTEST_SKIP() << why;
   KernelBackend k;
   EXPECT_EQ(0, in_child([&] { return write_past_fsize(&k); }));
+}
+
+// liburing's ring-leak: a ring with a pipe's both ends registered and two
+// reads of it pending (one waiting on poll, one on a worker) is closed; the
+// pipe's reader then sees end of file once the ring has let go of the
+// registered write end (the kernel's exit work is asynchronous: the read
+// waits for it). 0, or where it went wrong.
+int close_releases_registered_files(Backend* b) {
+  Ring r(b);
+  if (r.init(8) < 0) return 1;
+  int fds[2];
+  if (pipe(fds) != 0) return 2;
+  if (r.reg(IORING_REGISTER_FILES, fds, 2) != 0) return 3;
+  close(fds[1]);
+  char buf[16];
+  add(r, IORING_OP_READ, 0, buf, 10, 0, 1, IOSQE_FIXED_FILE);
+  add(r, IORING_OP_READ, 0, buf, 10, 0, 2, IOSQE_FIXED_FILE | IOSQE_ASYNC);
+  if (r.submit(0) != 2) return 4;
+  r.exit();
+  struct pollfd p = {fds[0], POLLIN, 0};
+  if (poll(&p, 1, 10000) != 1) return 5;  // the write end is still open
+  if (read(fds[0], buf, sizeof(buf)) != 0) return 6;
+  close(fds[0]);
+  return 0;
+}
+
+TEST(RingFile, CloseWithPendingReadsReleasesRegisteredFiles) {
+  IostackBackend i;
+  EXPECT_EQ(0, close_releases_registered_files(&i));
+  SKIP_WITHOUT_KERNEL_URING();
+  KernelBackend k;
+  EXPECT_EQ(0, close_releases_registered_files(&k));
+}
+
+// sendmsg refuses a ring in SCM_RIGHTS (scm_fp_copy), on a socket and
+// through the ring's own SENDMSG: -EINVAL, nothing sent.
+int send_ring_fd(Backend* b, bool through_ring) {
+  Ring r(b);
+  if (r.init(8) < 0) return 1;
+  int sp[2];
+  if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) != 0) return 2;
+  char data = 'x';
+  struct iovec iov = {&data, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+  const int pass[2] = {sp[1], r.fd()};  // a socket first, then the ring
+  std::memcpy(CMSG_DATA(c), pass, sizeof(pass));
+  int res;
+  if (through_ring) {
+    add(r, IORING_OP_SENDMSG, sp[0], &msg, 1, 0, 7, 0);
+    if (r.submit(0) != 1) return 4;
+    const auto cqes = r.wait(1);
+    res = cqes.size() == 1 ? cqes[0].res : -1000;
+  } else {
+    res = static_cast<int>(sendmsg(sp[0], &msg, 0));
+    if (res < 0) res = -errno;
+  }
+  char got;
+  const ssize_t n = recv(sp[1], &got, 1, MSG_DONTWAIT);
+  close(sp[0]);
+  close(sp[1]);
+  if (res != -EINVAL) return 100 + (res < 0 ? -res : res);
+  return n == -1 && errno == EAGAIN ? 0 : 3;
+}
+
+TEST(RingFile, ScmRightsRefusesARing) {
+  IostackBackend i;
+  EXPECT_EQ(0, send_ring_fd(&i, true));
+  EXPECT_EQ(0, iostack_io_uring_scm_check(nullptr));  // the kernel's -EFAULT to give
+  SKIP_WITHOUT_KERNEL_URING();
+  KernelBackend k;
+  EXPECT_EQ(0, send_ring_fd(&k, true));
+  EXPECT_EQ(0, send_ring_fd(&k, false));
 }
 
 // Internal threads run no handler of the program.
