@@ -21,8 +21,10 @@ int get_ext_arg(IoRingCtx* ctx, unsigned flags, const void* argp, std::size_t ar
     ext->argsz = argsz;
     return 0;
   }
-  // argp is an offset into the registered wait region.
+  // argp is an offset into the registered wait region; an IOPOLL ring's
+  // wait takes no registered argument (io_validate_ext_arg).
   if (flags & IORING_ENTER_EXT_ARG_REG) {
+    if (ctx->flags & IORING_SETUP_IOPOLL) return -EINVAL;
     if (argsz != sizeof(uapi::RegWait)) return -EINVAL;
     return reg_wait_arg(ctx, reinterpret_cast<std::uintptr_t>(argp), ext);
   }

@@ -287,6 +287,17 @@ TEST(UringMemRegionDiff, RegisteredWaitArgumentsAnswerAsTheKernel) {
   // Nothing registered: every offset is past the end.
   SCOPED_TRACE("no region");
   EXPECT_EQ(run_waits(&kb, false, 0, cases), run_waits(&ib, false, 0, cases));
+  // An IOPOLL ring's wait takes no registered argument.
+  for (Backend* b : {static_cast<Backend*>(&kb), static_cast<Backend*>(&ib)}) {
+    Ring r(b);
+    io_uring_params p{};
+    p.flags = IORING_SETUP_IOPOLL;
+    ASSERT_GE(r.init(4, p), 0);
+    EXPECT_EQ(
+        -EINVAL,
+        r.enter(0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG | kEnterExtArgReg, nullptr, 64))
+        << b->name();
+  }
 }
 
 // IORING_REGISTER_NAPI answers with the settings it found, then applies
