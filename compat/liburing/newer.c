@@ -188,8 +188,8 @@ URING_EXPORT int io_uring_register_region(struct io_uring* ring,
   return iostack_ring_register(ring, DROPIN_REGISTER_MEM_REGION, reg, 1);
 }
 
-/* Submits, then waits with the wait argument at `reg_index` of the
- * registered region; the engine has no regions and answers for it. */
+/* Submits, then waits with the wait argument at `reg_index` of the region
+ * registered with IORING_MEM_REGION_REG_WAIT_ARG (IORING_ENTER_EXT_ARG_REG). */
 URING_EXPORT int io_uring_submit_and_wait_reg(struct io_uring* ring, struct io_uring_cqe** cqe_ptr,
                                               unsigned wait_nr, int reg_index) {
   const int submitted = iostack_ring_submit(ring);

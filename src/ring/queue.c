@@ -11,6 +11,16 @@
 #ifndef IORING_FEAT_MIN_TIMEOUT
 #define IORING_FEAT_MIN_TIMEOUT (1U << 15)
 #endif
+/* 6.18's mixed CQ ring (newer than the system's header). */
+#ifndef IORING_SETUP_CQE_MIXED
+#define IORING_SETUP_CQE_MIXED (1U << 18)
+#endif
+#ifndef IORING_CQE_F_SKIP
+#define IORING_CQE_F_SKIP (1U << 5)
+#endif
+#ifndef IORING_CQE_F_32
+#define IORING_CQE_F_32 (1U << 15)
+#endif
 
 struct cqe_wait {
   unsigned submit;     /* SQEs still to submit */
@@ -71,6 +81,26 @@ static unsigned flush_sq(struct io_uring* ring) {
   return tail - io_uring_smp_load_acquire(sq->khead);
 }
 
+/* __io_uring_peek_cqe of liburing 2.12: on a CQE_MIXED ring the dummy
+ * entries the engine posts before the wrap (F_SKIP) are consumed here, and
+ * `available` counts ring entries (a 32-byte CQE is two). */
+static int peek_cqe(struct io_uring* ring, struct io_uring_cqe** cqe_ptr, unsigned* available) {
+  if (!(ring->flags & IORING_SETUP_CQE_MIXED)) return __io_uring_peek_cqe(ring, cqe_ptr, available);
+  for (;;) {
+    const unsigned tail = io_uring_smp_load_acquire(ring->cq.ktail);
+    const unsigned head = *ring->cq.khead;
+    *available = tail - head;
+    *cqe_ptr = NULL;
+    if (!*available) return 0;
+    struct io_uring_cqe* cqe = &ring->cq.cqes[head & ring->cq.ring_mask];
+    if (!(cqe->flags & IORING_CQE_F_SKIP)) {
+      *cqe_ptr = cqe;
+      return 0;
+    }
+    io_uring_cq_advance(ring, 1);
+  }
+}
+
 static int get_cqe(struct io_uring* ring, struct io_uring_cqe** cqe_ptr, struct cqe_wait* w) {
   struct io_uring_cqe* cqe = NULL;
   int entered = 0;
@@ -79,7 +109,7 @@ static int get_cqe(struct io_uring* ring, struct io_uring_cqe** cqe_ptr, struct 
     unsigned flags = 0;
     unsigned available;
     int enter = 0;
-    int ret = __io_uring_peek_cqe(ring, &cqe, &available);
+    int ret = peek_cqe(ring, &cqe, &available);
     if (ret) {
       if (!err) err = ret;
       break;
@@ -132,12 +162,37 @@ int iostack_ring_get_events(struct io_uring* ring) {
   return ring_enter(ring, 0, 0, IORING_ENTER_GETEVENTS, NULL, _NSIG / 8);
 }
 
+/* The CQEs of a CQE_MIXED ring from its head: F_SKIP entries are consumed
+ * while at the head (a later one ends the batch), a 32-byte CQE takes two
+ * entries. */
+static unsigned peek_batch_mixed(struct io_uring* ring, struct io_uring_cqe** cqes,
+                                 unsigned count) {
+  const unsigned tail = io_uring_smp_load_acquire(ring->cq.ktail);
+  unsigned head = *ring->cq.khead;
+  unsigned nr = 0;
+  while (head != tail && nr < count) {
+    struct io_uring_cqe* cqe = &ring->cq.cqes[head & ring->cq.ring_mask];
+    if (cqe->flags & IORING_CQE_F_SKIP) {
+      if (nr) break;
+      io_uring_cq_advance(ring, 1);
+      head++;
+      continue;
+    }
+    cqes[nr++] = cqe;
+    head += (cqe->flags & IORING_CQE_F_32) ? 2 : 1;
+  }
+  return nr;
+}
+
 unsigned iostack_ring_peek_batch_cqe(struct io_uring* ring, struct io_uring_cqe** cqes,
                                      unsigned count) {
   const unsigned shift = (ring->flags & IORING_SETUP_CQE32) ? 1 : 0;
   for (int pass = 0; pass < 2; ++pass) {
     const unsigned ready = io_uring_cq_ready(ring);
-    if (ready) {
+    if (ready && (ring->flags & IORING_SETUP_CQE_MIXED)) {
+      const unsigned nr = peek_batch_mixed(ring, cqes, count);
+      if (nr) return nr;
+    } else if (ready) {
       const unsigned head = *ring->cq.khead;
       if (count > ready) count = ready;
       for (unsigned i = 0; i < count; ++i)

@@ -4,6 +4,7 @@
 // retiring requests (io_free_batch_list, io_req_complete_post).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
@@ -18,27 +19,57 @@ namespace iostack::uring {
 
 namespace {
 
-bool ring_has_space(IoRingCtx* ctx) REQUIRES(ctx->completion_lock) {
+std::uint32_t cq_queued(IoRingCtx* ctx) REQUIRES(ctx->completion_lock) {
   const std::uint32_t queued = ctx->cached_cq_tail - load_acquire(ctx->rings->cq.head);
   // The application may have moved the head anywhere; trust at most a full ring.
-  return queued < ctx->cq_entries;
+  return queued < ctx->cq_entries ? queued : ctx->cq_entries;
+}
+
+bool ring_has_space(IoRingCtx* ctx) REQUIRES(ctx->completion_lock) {
+  return cq_queued(ctx) < ctx->cq_entries;
+}
+
+// A CQE of two entries: a CQE_MIXED ring's CQE with F_32.
+bool is_big32(const IoRingCtx* ctx, std::uint32_t cflags) {
+  return (cflags & uapi::kCqeF32) && (ctx->flags & uapi::kSetupCqeMixed);
+}
+
+// io_cqe_cache_refill: room for a CQE of `slots` contiguous entries. A
+// two-entry CQE never wraps: one entry before the end gets a dummy CQE with
+// F_SKIP first (io_fill_nop_cqe), which stays even when the big CQE then
+// does not fit and goes to the overflow list.
+bool cq_reserve(IoRingCtx* ctx, unsigned slots) REQUIRES(ctx->completion_lock) {
+  std::uint32_t off = ctx->cached_cq_tail & (ctx->cq_entries - 1);
+  if (slots == 2 && off + 1 == ctx->cq_entries) {
+    if (!ring_has_space(ctx)) return false;
+    Cqe* skip = &ctx->rings->cqes[off];
+    skip->user_data = 0;
+    skip->res = 0;
+    skip->flags = uapi::kCqeFSkip;
+    ctx->cached_cq_tail++;
+    off = 0;
+  }
+  const std::uint32_t free = ctx->cq_entries - cq_queued(ctx);
+  return std::min(free, ctx->cq_entries - off) >= slots;
 }
 
 constexpr std::uint64_t kNoBigCqe[2] = {0, 0};
 
-// big: the CQE32 words (kNoBigCqe for every CQE but a few ops').
+// big: the CQE32 words (kNoBigCqe for every CQE but a few ops'); written on a
+// CQE32 ring and for a CQE_MIXED ring's 32-byte CQE, in the entry after it.
 void write_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags,
                const std::uint64_t* big) REQUIRES(ctx->completion_lock) {
   Cqe* cqe = &ctx->rings->cqes[(ctx->cached_cq_tail & (ctx->cq_entries - 1)) << ctx->cqe_shift];
   cqe->user_data = user_data;
   cqe->res = res;
   cqe->flags = cflags;
-  if (ctx->cqe_shift) {
+  const bool big32 = is_big32(ctx, cflags);
+  if (ctx->cqe_shift || big32) {
     auto* words = reinterpret_cast<std::uint64_t*>(cqe + 1);
     words[0] = big[0];
     words[1] = big[1];
   }
-  ctx->cached_cq_tail++;
+  ctx->cached_cq_tail += big32 ? 2 : 1;
 }
 
 const std::uint64_t* req_big_cqe(const IoKiocb* req) {
@@ -75,7 +106,7 @@ bool fill_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::ui
   if (!big) big = kNoBigCqe;
   // Once CQEs wait in the overflow list, later ones queue behind them so the
   // application sees completions in order.
-  if (ctx->overflow_list.empty() && ring_has_space(ctx)) {
+  if (ctx->overflow_list.empty() && cq_reserve(ctx, is_big32(ctx, cflags) ? 2 : 1)) {
     write_cqe(ctx, user_data, res, cflags, big);
     return true;
   }
@@ -129,8 +160,8 @@ void overflow_flush(IoRingCtx* ctx, bool dying) {
   if (!ctx->has_overflow.load(std::memory_order_acquire)) return;
   cq_lock(ctx);
   while (!ctx->overflow_list.empty()) {
-    if (!dying && !ring_has_space(ctx)) break;
     auto* ocqe = core::list_entry<OverflowCqe, &OverflowCqe::list>(ctx->overflow_list.first());
+    if (!dying && !cq_reserve(ctx, is_big32(ctx, ocqe->cqe.flags) ? 2 : 1)) break;
     if (!dying) write_cqe(ctx, ocqe->cqe.user_data, ocqe->cqe.res, ocqe->cqe.flags, ocqe->big_cqe);
     ocqe->list.del();
     delete ocqe;

@@ -56,6 +56,25 @@ struct SubmitState {
   HostAioPlug* host_plug = nullptr;  // set while submit_and_flush submits
 };
 
+// ctx->param_region (io_uring/memmap.c's struct io_mapped_region), made by
+// IORING_REGISTER_MEM_REGION: shared memory of the engine's, which the
+// program maps at IORING_MAP_OFF_PARAM_REGION, or the program's own.
+struct ParamRegion {
+  char* ptr = nullptr;
+  std::size_t bytes = 0;
+  bool user = false;        // IORING_MEM_REGION_TYPE_USER
+  std::size_t charged = 0;  // pages charged to RLIMIT_MEMLOCK
+};
+
+// The busy-poll settings of IORING_REGISTER_NAPI (io_uring/napi.c): kept
+// and answered back; no busy polling is done, as no NAPI context is ours.
+struct NapiSettings {
+  std::uint64_t busy_poll_ns = 0;  // ctx->napi_busy_poll_dt
+  bool prefer_busy_poll = false;
+  std::uint8_t track_mode = 255;          // IO_URING_NAPI_TRACKING_INACTIVE
+  std::vector<std::uint32_t> static_ids;  // IO_URING_NAPI_TRACKING_STATIC's list
+};
+
 // struct io_restriction (include/linux/io_uring_types.h)
 struct Restrictions {
   std::bitset<256> register_op;
@@ -151,6 +170,13 @@ struct IoRingCtx : core::File {
   PersonalityTable personalities;
   // IORING_REGISTER_CLOCK: the clock of io_uring_enter's wait timeouts.
   std::atomic<int> clockid{CLOCK_MONOTONIC};
+  ParamRegion param_region;  // under uring_lock; kept until the ring goes
+  // IORING_MEM_REGION_REG_WAIT_ARG: the region as an array of struct
+  // io_uring_reg_wait for IORING_ENTER_EXT_ARG_REG. Set once, while the
+  // ring is disabled (no waiter can be reading it).
+  std::atomic<char*> cq_wait_arg{nullptr};
+  std::atomic<std::size_t> cq_wait_size{0};
+  NapiSettings napi;  // under uring_lock
 
   // Completion side.
   SpinLock completion_lock;

@@ -326,6 +326,22 @@ IoWq* ctx_wq(IoRingCtx* ctx);  // the pool requests of this ring go to
 // ---- register.cpp
 int ring_register(int fd, unsigned opcode, void* arg, unsigned nr_args);
 
+// ---- mem_region.cpp: IORING_REGISTER_MEM_REGION and registered wait
+// arguments (locked, but for the lookups).
+int register_mem_region(IoRingCtx* ctx, void* arg);
+// The engine-made region for an mmap at IORING_MAP_OFF_PARAM_REGION; -EINVAL
+// when there is none or it is the program's memory.
+int param_region_mmap(IoRingCtx* ctx, char** base, std::size_t* bytes);
+void free_param_region(IoRingCtx* ctx);
+// io_get_ext_arg with IORING_ENTER_EXT_ARG_REG: `offset` into the
+// registered wait region (argsz already checked).
+int reg_wait_arg(IoRingCtx* ctx, std::uintptr_t offset, ExtArg* ext);
+
+// ---- napi.cpp: IORING_REGISTER_NAPI / IORING_UNREGISTER_NAPI (locked)
+void napi_init(IoRingCtx* ctx);  // io_napi_init: net.core.busy_poll as the default
+int register_napi(IoRingCtx* ctx, void* arg);
+int unregister_napi(IoRingCtx* ctx, void* arg);
+
 // ---- restrictions.cpp (IORING_REGISTER_RESTRICTIONS)
 int register_restrictions(IoRingCtx* ctx, const void* arg, unsigned nr);  // locked
 bool register_op_allowed(IoRingCtx* ctx, unsigned opcode);

@@ -15,15 +15,18 @@ constexpr unsigned kEnterFlags = IORING_ENTER_GETEVENTS | IORING_ENTER_SQ_WAKEUP
                                  IORING_ENTER_REGISTERED_RING | IORING_ENTER_ABS_TIMER |
                                  IORING_ENTER_EXT_ARG_REG | IORING_ENTER_NO_IOWAIT;
 
-int get_ext_arg(unsigned flags, const void* argp, std::size_t argsz, ExtArg* ext) {
+int get_ext_arg(IoRingCtx* ctx, unsigned flags, const void* argp, std::size_t argsz, ExtArg* ext) {
   if (!(flags & IORING_ENTER_EXT_ARG)) {
     ext->sig = static_cast<const sigset_t*>(argp);
     ext->argsz = argsz;
     return 0;
   }
+  // argp is an offset into the registered wait region; an IOPOLL ring's
+  // wait takes no registered argument (io_validate_ext_arg).
   if (flags & IORING_ENTER_EXT_ARG_REG) {
-    // No wait regions can be registered here.
-    return argsz != 32 ? -EINVAL : -EFAULT;
+    if (ctx->flags & IORING_SETUP_IOPOLL) return -EINVAL;
+    if (argsz != sizeof(uapi::RegWait)) return -EINVAL;
+    return reg_wait_arg(ctx, reinterpret_cast<std::uintptr_t>(argp), ext);
   }
   if (argsz != sizeof(io_uring_getevents_arg)) return -EINVAL;
   io_uring_getevents_arg arg;
@@ -67,7 +70,7 @@ int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags
   }
   if (flags & IORING_ENTER_GETEVENTS) {
     ExtArg ext;
-    int ret2 = get_ext_arg(flags, argp, argsz, &ext);
+    int ret2 = get_ext_arg(ctx, flags, argp, argsz, &ext);
     if (!ret2) ret2 = cqring_wait(ctx, min_complete, flags, &ext);
     if (!ret) {
       ret = ret2;

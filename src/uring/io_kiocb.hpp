@@ -131,6 +131,7 @@ struct RwData {
   bool cur_pos;             // offset -1 on a block device: update its position
   bool waited_ring;         // a read or write of a ring that waited for it on poll
   std::int64_t start_fpos;  // a write at the file position: f_pos before it (-1: none)
+  bool has_pi;              // IORING_RW_ATTR_FLAG_PI given (REQ_F_HAS_METADATA)
 };
 struct SyncData {
   std::int64_t off;

@@ -18,4 +18,8 @@ RingsLayout rings_layout(unsigned sq_entries, unsigned cq_entries, unsigned setu
   return rl;
 }
 
+bool rings_size_overflows(unsigned cq_entries, unsigned setup_flags) {
+  return (setup_flags & uapi::kSetupCqeMixed) && cq_entries < 2;
+}
+
 }  // namespace iostack::uring

@@ -92,6 +92,10 @@ struct RingsLayout {
 // CQEs: the kernel doubles the whole of io_rings with its CQEs).
 RingsLayout rings_layout(unsigned sq_entries, unsigned cq_entries, unsigned setup_flags);
 
+// rings_size() answering SIZE_MAX (-EOVERFLOW): a CQE_MIXED ring needs room
+// for one 32-byte CQE.
+bool rings_size_overflows(unsigned cq_entries, unsigned setup_flags);
+
 constexpr std::size_t kPageSize = 4096;
 constexpr std::size_t page_align(std::size_t n) { return (n + kPageSize - 1) & ~(kPageSize - 1); }
 

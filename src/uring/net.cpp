@@ -299,6 +299,16 @@ int listen_issue(IoKiocb* req, unsigned) {
   return finish(req, r < 0 ? -errno : 0, 0);
 }
 
+// ---- RECV_ZC (io_recvzc_prep): zero-copy receive into the area of a
+// registered NIC queue (IORING_REGISTER_ZCRX_IFQ), which no ring here can
+// have: the lookup of sqe->zcrx_ifq_idx fails as on a kernel with none.
+int recv_zc_prep(IoKiocb*, const io_uring_sqe* sqe) {
+  if (sqe->addr2 || sqe->addr || sqe->addr3) return -EINVAL;
+  return -EINVAL;  // no interface queue at any index
+}
+
+int recv_zc_issue(IoKiocb* req, unsigned) { return finish(req, -EINVAL, 0); }
+
 // ---- CONNECT
 int connect_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   if (sqe->len || sqe->buf_index || sqe->rw_flags || sqe->splice_fd_in) return -EINVAL;

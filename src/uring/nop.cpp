@@ -1,7 +1,7 @@
 // IORING_OP_NOP (io_uring/nop.c), with the 6.x test flags: an injected
 // result, a file or fixed file to look up, a fixed buffer to look up, and
-// completion through task work (a no-op here), and a CQE32 ring's extra
-// words.
+// completion through task work (a no-op here), and the extra words of a
+// CQE32 ring's CQE or of a CQE_MIXED ring's 32-byte one.
 #include <fcntl.h>
 
 #include <cerrno>
@@ -31,8 +31,7 @@ int nop_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   n.fd = (n.flags & kNopFile) ? sqe->fd : -1;
   n.buf_index = (n.flags & kNopFixedBuffer) ? sqe->buf_index : 0;
   if (n.flags & kNopCqe32) {
-    // The CQE_MIXED rings of 6.18 are not made here: only CQE32 has room.
-    if (!(req->ctx->flags & IORING_SETUP_CQE32)) return -EINVAL;
+    if (!(req->ctx->flags & (IORING_SETUP_CQE32 | uapi::kSetupCqeMixed))) return -EINVAL;
     n.extra1 = sqe->off;
     n.extra2 = sqe->addr;
   }
@@ -62,8 +61,12 @@ int nop_issue(IoKiocb* req, unsigned issue_flags) {
     ret = -EFAULT;
   if (ret < 0) req_set_fail(req);
   req_set_res(req, ret, 0);
-  // At issue, as io_req_set_res32: a NOP failed before it has zeros there.
-  if (n.flags & kNopCqe32) req_set_big_cqe(req, n.extra1, n.extra2);
+  // At issue, as io_req_set_res32: a NOP failed before it has zeros there
+  // (and is a 16-byte CQE on a CQE_MIXED ring).
+  if (n.flags & kNopCqe32) {
+    if (req->ctx->flags & uapi::kSetupCqeMixed) req->cflags |= uapi::kCqeF32;
+    req_set_big_cqe(req, n.extra1, n.extra2);
+  }
   return kIouOk;
 }
 

@@ -215,7 +215,8 @@ struct WaitidData {
   int upid;
   int options;
   std::uint64_t infop;
-  int pidfd;  // P_PID: the pidfd waited on (ours)
+  int pidfd;                 // P_PID: the pidfd waited on (ours)
+  struct ChildWatch* watch;  // P_ALL, P_PGID: what wakes the wait (waitid.cpp)
 };
 
 // struct io_fixed_install (io_uring/openclose.c)

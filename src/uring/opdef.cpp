@@ -107,6 +107,10 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[IORING_OP_SOCKET] = simple_def(socket_prep, socket_issue, false);
   t[uapi::kOpBind] = simple_def(bind_prep, bind_issue, true);
   t[uapi::kOpListen] = simple_def(listen_prep, listen_issue, true);
+  t[uapi::kOpRecvZc] = simple_def(recv_zc_prep, recv_zc_issue, true);
+  t[uapi::kOpRecvZc].unbound_nonreg_file = true;
+  t[uapi::kOpRecvZc].pollin = true;
+  t[uapi::kOpRecvZc].ioprio = true;
   // kbuf.cpp
   t[IORING_OP_PROVIDE_BUFFERS] = simple_def(provide_buffers_prep, provide_buffers_issue, false);
   t[IORING_OP_PROVIDE_BUFFERS].iopoll = true;

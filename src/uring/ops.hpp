@@ -19,6 +19,8 @@ int bind_prep(IoKiocb*, const io_uring_sqe*);
 int bind_issue(IoKiocb*, unsigned);
 int listen_prep(IoKiocb*, const io_uring_sqe*);
 int listen_issue(IoKiocb*, unsigned);
+int recv_zc_prep(IoKiocb*, const io_uring_sqe*);
+int recv_zc_issue(IoKiocb*, unsigned);
 int connect_prep(IoKiocb*, const io_uring_sqe*);
 int connect_issue(IoKiocb*, unsigned);
 int accept_prep(IoKiocb*, const io_uring_sqe*);

@@ -191,6 +191,15 @@ int do_register(IoRingCtx* ctx, unsigned opcode, void* arg, unsigned nr_args) {
     case IORING_REGISTER_FILE_ALLOC_RANGE:
       if (!arg || nr_args) return -EINVAL;
       return register_file_alloc_range(ctx, arg);
+    case uapi::kRegisterMemRegion:
+      if (!arg || nr_args != 1) return -EINVAL;
+      return register_mem_region(ctx, arg);
+    case uapi::kRegisterNapi:
+      if (!arg || nr_args != 1) return -EINVAL;
+      return register_napi(ctx, arg);
+    case uapi::kUnregisterNapi:
+      if (nr_args != 1) return -EINVAL;
+      return unregister_napi(ctx, arg);
     default:
       return -EINVAL;
   }

@@ -18,8 +18,8 @@ namespace {
 // RESIZE_FLAGS: what the call may ask for; COPY_FLAGS: what the new rings
 // keep of the old ones.
 constexpr unsigned kResizeFlags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
-constexpr unsigned kCopyFlags =
-    uapi::kSetupNoSqarray | IORING_SETUP_SQE128 | IORING_SETUP_CQE32 | uapi::kSetupNoMmap;
+constexpr unsigned kCopyFlags = uapi::kSetupNoSqarray | IORING_SETUP_SQE128 | IORING_SETUP_CQE32 |
+                                uapi::kSetupNoMmap | uapi::kSetupCqeMixed;
 
 // struct io_ring_ctx_rings: the new rings until they are swapped in.
 struct NewRings {
@@ -56,6 +56,7 @@ int register_resize_rings(IoRingCtx* ctx, void* arg) {
   if (p.flags & ~kResizeFlags) return -EINVAL;
   p.flags |= ctx->flags & kCopyFlags;
   if (const int ret = ring_fill_params(p.sq_entries, p)) return ret;
+  if (rings_size_overflows(p.cq_entries, p.flags)) return -EOVERFLOW;
 
   const RingsLayout rl = rings_layout(p.sq_entries, p.cq_entries, p.flags);
   const std::size_t rings_bytes = page_align(rl.rings_size);

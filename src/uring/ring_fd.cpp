@@ -248,8 +248,8 @@ void* ring_region_map(const RingRegion& region, void* addr, std::size_t len, int
   std::size_t size;
   const auto off = static_cast<unsigned long long>(offset);
   // io_uring_get_unmapped_area answers -ENOMEM for what it cannot map: the
-  // rings in the program's own memory (NO_MMAP), a buffer ring the program
-  // gave or that does not exist.
+  // rings in the program's own memory (NO_MMAP), a buffer ring or a
+  // registered region the program gave or that does not exist.
   switch (off & IORING_OFF_MMAP_MASK) {
     case IORING_OFF_SQ_RING:
     case IORING_OFF_CQ_RING:
@@ -268,6 +268,9 @@ void* ring_region_map(const RingRegion& region, void* addr, std::size_t len, int
       if (!region.ctx || pbuf_mmap_region(region.ctx, bgid, &src, &size)) return err(-ENOMEM);
       break;
     }
+    case uapi::kMapOffParamRegion:
+      if (!region.ctx || param_region_mmap(region.ctx, &src, &size)) return err(-ENOMEM);
+      break;
     default:
       return err(-EINVAL);
   }

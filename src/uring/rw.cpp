@@ -33,6 +33,36 @@ namespace iostack::uring {
 
 namespace {
 
+// struct io_uring_attr_pi: what sqe->attr_ptr points to for
+// IORING_RW_ATTR_FLAG_PI (integrity metadata of an O_DIRECT transfer).
+struct AttrPi {
+  std::uint16_t flags;
+  std::uint16_t app_tag;
+  std::uint32_t len;
+  std::uint64_t addr;
+  std::uint64_t seed;
+  std::uint64_t rsvd;
+};
+constexpr std::uint64_t kRwAttrFlagPi = 1;
+
+// io_prep_rw_pi: the attribute is read and its buffer imported at prep.
+// No file here has an integrity profile, so the transfer fails at issue.
+int prep_rw_attr(IoKiocb* req, const io_uring_sqe* sqe) {
+  // sqe->attr_type_mask and sqe->attr_ptr, where this header has __pad2 and addr3.
+  const std::uint64_t mask = sqe->__pad2[0];
+  if (!mask) return 0;
+  if (mask != kRwAttrFlagPi) return -EINVAL;
+  AttrPi pi;
+  if (core::copy_from_user(&pi, reinterpret_cast<const void*>(sqe->addr3), sizeof(pi)))
+    return -EFAULT;
+  if (pi.rsvd) return -EINVAL;
+  struct iovec iov;
+  const long len = core::import_ubuf(reinterpret_cast<void*>(pi.addr), pi.len, &iov);
+  if (len < 0) return static_cast<int>(len);
+  req->rw.has_pi = true;
+  return 0;
+}
+
 int prep_common(IoKiocb* req, const io_uring_sqe* sqe) {
   RwData& rw = req->rw;
   rw.pos = static_cast<std::int64_t>(sqe->off);
@@ -56,7 +86,8 @@ int prep_common(IoKiocb* req, const io_uring_sqe* sqe) {
   rw.cur_pos = false;
   rw.waited_ring = false;
   rw.start_fpos = -1;
-  return 0;
+  rw.has_pi = false;
+  return prep_rw_attr(req, sqe);
 }
 
 // READ_FIXED / WRITE_FIXED: the range is checked against the registered
@@ -271,6 +302,8 @@ int rw_validate(IoKiocb* req, bool write, bool nonblock) {
   } else if (f & RWF_HIPRI) {
     return -EINVAL;
   }
+  // No FMODE_HAS_METADATA: no file here has an integrity profile.
+  if (rw.has_pi) return -EINVAL;
   // Inline, a buffered write that could block is not tried (from io-wq it is).
   if (nonblock && write && (f & RWF_NOWAIT) && S_ISREG(st.st_mode) && !(fl & O_DIRECT) &&
       !core::fs_buffered_wasync(req->os_fd))
@@ -369,7 +402,8 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   RwData& rw = req->rw;
   IoRingCtx* ctx = req->ctx;
   const bool nonblock = issue_flags & kIssueNonblock;
-  if (rw.done == 0 && (rw.rw_flags || rw.bytes == 0 || (ctx->flags & IORING_SETUP_IOPOLL))) {
+  if (rw.done == 0 &&
+      (rw.rw_flags || rw.bytes == 0 || rw.has_pi || (ctx->flags & IORING_SETUP_IOPOLL))) {
     if (const int err = rw_validate(req, write, nonblock)) return finish_rw(req, err, issue_flags);
   }
   if (nonblock && !(ctx->flags & IORING_SETUP_IOPOLL) && core::fd_is_direct_file(req->os_fd)) {
@@ -613,6 +647,8 @@ int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
       return finish_rw(req, n < 0 ? -errno : static_cast<int>(n), issue_flags);
     }
   }
+  // An iostack device has no integrity profile either.
+  if (req->bdev && req->rw.has_pi) return finish_rw(req, -EINVAL, issue_flags);
   if (req->bdev) {
     if (issue_flags & kIssueLocked)
       bdev_queue(req);

@@ -37,7 +37,7 @@ constexpr unsigned kSetupFlags =
     IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
     IORING_SETUP_SQE128 | IORING_SETUP_CQE32 | IORING_SETUP_SINGLE_ISSUER |
     IORING_SETUP_DEFER_TASKRUN | uapi::kSetupNoMmap | uapi::kSetupRegisteredFdOnly |
-    uapi::kSetupNoSqarray;
+    uapi::kSetupNoSqarray | uapi::kSetupCqeMixed;
 
 // The features really implemented (IORING_FEAT_*).
 constexpr unsigned kFeatures =
@@ -46,7 +46,7 @@ constexpr unsigned kFeatures =
     IORING_FEAT_POLL_32BITS | IORING_FEAT_SQPOLL_NONFIXED | IORING_FEAT_EXT_ARG |
     IORING_FEAT_NATIVE_WORKERS | IORING_FEAT_CQE_SKIP | IORING_FEAT_LINKED_FILE |
     IORING_FEAT_REG_REG_RING | IORING_FEAT_RSRC_TAGS | uapi::kFeatRecvsendBundle |
-    uapi::kFeatMinTimeout | uapi::kFeatNoIowait;
+    uapi::kFeatMinTimeout | uapi::kFeatNoIowait | uapi::kFeatRwAttr;
 
 unsigned roundup_pow2(unsigned v) {
   unsigned r = 1;
@@ -67,6 +67,8 @@ int sanitise_params(const io_uring_params& p) {
   if ((flags & IORING_SETUP_DEFER_TASKRUN) && !(flags & IORING_SETUP_SINGLE_ISSUER)) return -EINVAL;
   // Without a descriptor nothing could map the rings.
   if ((flags & uapi::kSetupRegisteredFdOnly) && !(flags & uapi::kSetupNoMmap)) return -EINVAL;
+  // A CQE32 ring has no 16-byte CQEs to mix with.
+  if ((flags & IORING_SETUP_CQE32) && (flags & uapi::kSetupCqeMixed)) return -EINVAL;
   return 0;
 }
 
@@ -148,6 +150,7 @@ void free_ctx_resources(IoRingCtx* ctx) {
   ctx->rings = nullptr;
   if (ctx->ready_efd >= 0) close(ctx->ready_efd);
   ctx->ready_efd = -1;
+  free_param_region(ctx);
   if (ctx->acct_pages) unaccount_mem(ctx->acct_uid, ctx->acct_pages);
   ctx->acct_pages = 0;
   req_cache_destroy(ctx);
@@ -229,12 +232,14 @@ int ring_setup(unsigned entries, io_uring_params* up) {
     if (v) return -EINVAL;
   if (int ret = sanitise_params(p)) return ret;
   if (int ret = ring_fill_params(entries, p)) return ret;
+  if (rings_size_overflows(p.cq_entries, p.flags)) return -EOVERFLOW;
 
   auto* ctx = new IoRingCtx;
   ctx->flags = p.flags;
   ctx->sqe_shift = (p.flags & IORING_SETUP_SQE128) ? 1 : 0;
   ctx->cqe_shift = (p.flags & IORING_SETUP_CQE32) ? 1 : 0;
   ctx->stats = &core::exec_stats();
+  napi_init(ctx);
   ctx->sq_entries = p.sq_entries;
   ctx->cq_entries = p.cq_entries;
   tw_init(ctx);

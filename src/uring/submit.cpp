@@ -304,6 +304,9 @@ void iowq_submit_work(IoWqWork* work) {
     }
     t_iowq_req = req;
     ret = issue_sqe(req, issue_flags);
+    // An op without a file that found one to wait on at issue (WAITID's
+    // pidfd or child watch) waits on poll too, as the kernel's wait queue.
+    if (ret == -EAGAIN && !def->needs_file && def->pollin && req->file_assigned) needs_poll = true;
     if (ret == -EAGAIN && needs_poll && !(req->flags & kReqNowait)) {
       t_iowq_req = nullptr;
       // The kernel's worker blocks in a link it was handed (only IOSQE_ASYNC

@@ -28,6 +28,7 @@ constexpr unsigned kOpLast = 63;  // IORING_OP_LAST of 6.18
 // IORING_FEAT_MIN_TIMEOUT: io_uring_getevents_arg.min_wait_usec (`pad` here).
 constexpr unsigned kFeatRecvsendBundle = 1u << 14;
 constexpr unsigned kFeatMinTimeout = 1u << 15;
+constexpr unsigned kFeatRwAttr = 1u << 16;    // sqe->attr_ptr / attr_type_mask
 constexpr unsigned kFeatNoIowait = 1u << 17;  // IORING_ENTER_NO_IOWAIT is taken
 
 // sqe->ioprio of send/recv (IORING_RECVSEND_*).
@@ -47,6 +48,8 @@ constexpr unsigned kTimeoutMultishot = 1u << 6;
 
 // CQE flags added after 6.1.
 constexpr std::uint32_t kCqeFBufMore = 1u << 4;  // IORING_CQE_F_BUF_MORE
+constexpr std::uint32_t kCqeFSkip = 1u << 5;     // IORING_CQE_F_SKIP (6.18)
+constexpr std::uint32_t kCqeF32 = 1u << 15;      // IORING_CQE_F_32 (6.18)
 
 // io_uring_register opcodes added after 6.1.
 constexpr unsigned kRegisterPbufStatus = 26;
@@ -99,6 +102,9 @@ constexpr unsigned kRegisterResizeRings = 33;
 constexpr unsigned kSetupNoMmap = 1u << 14;
 constexpr unsigned kSetupRegisteredFdOnly = 1u << 15;
 constexpr unsigned kSetupNoSqarray = 1u << 16;
+// IORING_SETUP_CQE_MIXED (6.18): 16-byte CQEs, and 32-byte ones with F_32
+// in two consecutive entries.
+constexpr unsigned kSetupCqeMixed = 1u << 18;
 
 // mmap offset of a buffer ring the kernel allocates (IOU_PBUF_RING_MMAP):
 // IORING_OFF_PBUF_RING | bgid << IORING_OFF_PBUF_SHIFT.
@@ -117,5 +123,53 @@ struct CloneBuffers {
   std::uint32_t nr;
   std::uint32_t pad[3];
 };
+
+// IORING_REGISTER_MEM_REGION (6.13): struct io_uring_mem_region_reg naming
+// a struct io_uring_region_desc; mapped at IORING_MAP_OFF_PARAM_REGION.
+constexpr unsigned kRegisterMemRegion = 34;
+constexpr std::uint64_t kMapOffParamRegion = 0x20000000ULL;
+constexpr unsigned kMemRegionTypeUser = 1;    // IORING_MEM_REGION_TYPE_USER
+constexpr unsigned kMemRegionRegWaitArg = 1;  // IORING_MEM_REGION_REG_WAIT_ARG
+struct RegionDesc {
+  std::uint64_t user_addr;
+  std::uint64_t size;
+  std::uint32_t flags;
+  std::uint32_t id;
+  std::uint64_t mmap_offset;
+  std::uint64_t resv[4];
+};
+static_assert(sizeof(RegionDesc) == 64);
+struct MemRegionReg {
+  std::uint64_t region_uptr;
+  std::uint64_t flags;
+  std::uint64_t resv[2];
+};
+
+// IORING_ENTER_EXT_ARG_REG's argument: struct io_uring_reg_wait.
+constexpr unsigned kRegWaitTs = 1;  // IORING_REG_WAIT_TS
+struct RegWait {
+  struct __kernel_timespec ts;
+  std::uint32_t min_wait_usec;
+  std::uint32_t flags;
+  std::uint64_t sigmask;
+  std::uint32_t sigmask_sz;
+  std::uint32_t pad[3];
+  std::uint64_t pad2[2];
+};
+static_assert(sizeof(RegWait) == 64);
+
+// IORING_REGISTER_NAPI / IORING_UNREGISTER_NAPI and struct io_uring_napi
+// as 6.18 spells it (opcode and op_param where 6.9 had padding).
+constexpr unsigned kRegisterNapi = 27;
+constexpr unsigned kUnregisterNapi = 28;
+struct Napi {
+  std::uint32_t busy_poll_to;
+  std::uint8_t prefer_busy_poll;
+  std::uint8_t opcode;  // IO_URING_NAPI_REGISTER_OP, _STATIC_ADD_ID, _STATIC_DEL_ID
+  std::uint8_t pad[2];
+  std::uint32_t op_param;  // a tracking mode, or a NAPI id
+  std::uint32_t resv;
+};
+static_assert(sizeof(Napi) == 16);
 
 }  // namespace iostack::uring::uapi

@@ -113,5 +113,30 @@ int main(void) {
   /* Too small a buffer: -ENOMEM before any system call. */
   memset(&p, 0, sizeof(p));
   printf("queue_init_mem small %d\n", init_mem(8, &ring, &p, mem, 4096));
+
+  /* Registered wait arguments (2.9): a region of the program's memory
+   * registered while the ring is disabled, entry 1 with a 30 s timeout. */
+  int (*region_reg)(struct io_uring*, void*);
+  int (*wait_reg)(struct io_uring*, void*, int);
+  int (*submit_reg)(struct io_uring*, struct io_uring_cqe**, unsigned, int);
+  *(void**)&region_reg = need("io_uring_register_region", "LIBURING_2.9");
+  *(void**)&wait_reg = need("io_uring_register_wait_reg", "LIBURING_2.9");
+  *(void**)&submit_reg = need("io_uring_submit_and_wait_reg", "LIBURING_2.9");
+  if (!region_reg || !wait_reg || !submit_reg) return 1;
+  static unsigned long long waits[512] __attribute__((aligned(4096)));
+  /* struct io_uring_region_desc and struct io_uring_mem_region_reg. */
+  unsigned long long desc[8] = {(unsigned long long)waits, sizeof(waits), 1 /* TYPE_USER */};
+  unsigned long long reg[4] = {(unsigned long long)desc, 1 /* REG_WAIT_ARG */};
+  if (io_uring_queue_init(8, &ring, IORING_SETUP_R_DISABLED) != 0) return 1;
+  printf("register_wait_reg %d\n", wait_reg(&ring, waits, 1));
+  const int region = region_reg(&ring, reg);
+  printf("register_region %d enable %d\n", region, enable(&ring));
+  waits[8] = 30;          /* entry 1: ts.tv_sec */
+  waits[10] = 1ull << 32; /* flags IORING_REG_WAIT_TS */
+  io_uring_prep_nop(io_uring_get_sqe(&ring));
+  cqe = NULL;
+  const int reg_waited = submit_reg(&ring, &cqe, 1, 1);
+  printf("submit_and_wait_reg %d res %d\n", reg_waited, cqe ? cqe->res : -1);
+  io_uring_queue_exit(&ring);
   return 0;
 }

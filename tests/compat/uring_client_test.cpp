@@ -72,7 +72,10 @@ TEST(UringClient, NewerLiburingFunctionsAnswerUnderTheFilter) {
             "queue_init_mem 8192\n"
             "submit_and_wait 1\n"
             "cqe res 0\n"
-            "queue_init_mem small -12\n");
+            "queue_init_mem small -12\n"
+            "register_wait_reg -22\n"
+            "register_region 0 enable 0\n"
+            "submit_and_wait_reg 0 res 0\n");
 }
 
 // The loader takes a preloaded library of the same soname instead of the

@@ -1123,5 +1123,38 @@ TEST(UringNetDiff, MultishotRecvLimits) {
   });
 }
 
+// RECV_ZC where no NIC queue is registered for zero-copy receive (none can
+// be here): every SQE fails at prep, after the generic checks.
+TEST(UringNetDiff, RecvZcWithoutAnInterfaceQueue) {
+  SKIP_WITHOUT_KERNEL_URING();
+  constexpr std::uint8_t kOpRecvZc = 58;
+  constexpr unsigned kRecvMultishot = 1u << 1;
+  compare([](Ring& r) {
+    int sv[2];
+    EXPECT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+    std::uint64_t ud = 1;
+    auto zc = [&](int fd, unsigned ioprio, std::uint8_t flags, std::uint64_t addr = 0) {
+      io_uring_sqe* s = add(r, kOpRecvZc, fd, nullptr, 100, 0, ud++, flags);
+      s->ioprio = static_cast<std::uint16_t>(ioprio);
+      s->addr = addr;
+    };
+    zc(sv[0], kRecvMultishot, 0);                    // interface queue 0
+    zc(sv[0], 0, 0);                                 // not multishot
+    zc(sv[0], kRecvMultishot, 0, 0x1000);            // addr set
+    zc(sv[0], kRecvMultishot, IOSQE_BUFFER_SELECT);  // no buffer selection
+    zc(-1, kRecvMultishot, 0);                       // no file
+    zc(sv[0], kRecvMultishot, IOSQE_FIXED_FILE);     // no file table
+    zc(sv[0], 1u << 15, 0);                          // unknown flag
+    io_uring_sqe* s = add(r, kOpRecvZc, sv[0], nullptr, 0, 0, ud++, 0);
+    s->ioprio = kRecvMultishot;
+    s->splice_fd_in = 3;  // another queue index
+    std::vector<Cqe> out = submit_wait(r, static_cast<unsigned>(ud - 1));
+    sort_by_user_data(&out);
+    ::close(sv[0]);
+    ::close(sv[1]);
+    return out;
+  });
+}
+
 }  // namespace
 }  // namespace uring_test

@@ -137,5 +137,65 @@ TEST(UringWaitidDiff, WaitsForAChild) {
   });
 }
 
+// Waits for any child (P_ALL) or a process group (P_PGID) hold no thread:
+// they can be cancelled, see a child forked after they began, and a group
+// wait is not ended by a child of another group.
+TEST(UringWaitidDiff, AnyChildAndGroupWaitsAreCancellable) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_submit_all([](Ring& r) {
+    std::vector<Cqe> out;
+    static siginfo_t si;
+    int rel_a;
+    const pid_t a = child(11, &rel_a);  // stays until the end
+    // Cancelled. (Not forced async: the kernel's cancel then finds it
+    // still queued to io-wq or already waiting, as its worker was quick.)
+    io_uring_sqe* s = waitid_sqe(r, P_ALL, 0, &si, WEXITED, 1);
+    EXPECT_EQ(1, r.submit(0));
+    s = add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 2, 0);
+    s->addr = 1;
+    auto c = submit_wait(r, 1, 2);
+    sort_by_user_data(&c);
+    append(&out, c);
+    // A child forked after the wait began ends it, forced async too.
+    for (std::uint8_t flags : {std::uint8_t{0}, std::uint8_t{IOSQE_ASYNC}}) {
+      std::memset(&si, 0, sizeof(si));
+      waitid_sqe(r, P_ALL, 0, &si, WEXITED, 3)->flags = flags;
+      EXPECT_EQ(1, r.submit(0));
+      int rel_b;
+      const pid_t b = child(12, &rel_b);
+      ::close(rel_b);
+      append(&out, r.wait(1));
+      record(&out, 103, si, b);
+    }
+    // A group wait: a child of this process's group exits first and is not
+    // taken; the child in its own group is.
+    int rel_g;
+    const pid_t g = child(13, &rel_g);
+    setpgid(g, g);
+    std::memset(&si, 0, sizeof(si));
+    waitid_sqe(r, P_PGID, g, &si, WEXITED, 4);
+    EXPECT_EQ(1, r.submit(0));
+    int rel_c;
+    const pid_t other = child(14, &rel_c);
+    ::close(rel_c);
+    siginfo_t csi{};
+    EXPECT_EQ(0, waitid(P_PID, static_cast<id_t>(other), &csi, WEXITED | WNOWAIT));
+    out.push_back(Cqe{104, static_cast<std::int32_t>(r.cq_ready()), 0});
+    ::close(rel_g);
+    append(&out, r.wait(1));
+    record(&out, 105, si, g);
+    int status = 0;
+    EXPECT_EQ(other, waitpid(other, &status, 0));
+    // Left waiting when the ring goes: its exit cancels it. (WNOWAIT: the
+    // kernel's exit work may still find it armed when the child exits.)
+    waitid_sqe(r, P_ALL, 0, &si, WEXITED | WNOWAIT, 6);
+    EXPECT_EQ(1, r.submit(0));
+    r.exit();
+    ::close(rel_a);
+    EXPECT_EQ(a, waitpid(a, &status, 0));
+    return out;
+  });
+}
+
 }  // namespace
 }  // namespace uring_test
