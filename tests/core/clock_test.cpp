@@ -1,4 +1,4 @@
-// The virtual and real clocks: ordering, cancel, re-arm.
+// The virtual and real clocks: ordering, cancel, try_cancel, re-arm.
 #include <gtest/gtest.h>
 
 #include <atomic>
