@@ -18,8 +18,23 @@
 namespace iostack::block {
 namespace {
 
-constexpr unsigned kRunning = 1u << 0;
-constexpr unsigned kRerun = 1u << 1;
+// A hardware queue this thread is dispatching, innermost first. A run asked
+// for from inside its own dispatch (a request completed inside queue_rq
+// restarting the queue) is the kernel's async run (kblockd): the outer
+// dispatch does it once it is done, instead of nesting inside its batch.
+struct DispatchFrame {
+  HwCtx* hctx;
+  bool rerun;
+  DispatchFrame* outer;
+};
+thread_local DispatchFrame* t_dispatching = nullptr;
+
+DispatchFrame* dispatching(const HwCtx* hctx) {
+  for (DispatchFrame* f = t_dispatching; f; f = f->outer)
+    if (f->hctx == hctx) return f;
+  return nullptr;
+}
+
 // BLK_MQ_RESOURCE_DELAY (= BLK_MQ_BUDGET_DELAY): retry a busy queue with
 // nothing in flight, or work the scheduler held back, after 3 ms.
 constexpr std::uint64_t kResourceDelayNs = 3 * core::kNsPerMs;
@@ -80,7 +95,7 @@ Request* blk_mq_get_new_request(RequestQueue* q, Bio* bio) {
     // Before sleeping: make sure what is queued is moving, then sleep.
     blk_mq_run_hw_queue(hctx);
     blk_flush_current_plug_before_sleep();
-    if (!tags->wait_for_free(q->clock(), seq)) return nullptr;
+    if (!tags->wait_for_free(q->clock(), seq, data.shallow_depth)) return nullptr;
   }
   Request* rq = tags->static_rq(tag);
   rq_init(rq, q, hctx, bio->bi_opf, rq_flags);
@@ -370,9 +385,10 @@ void blk_mq_submit_bio(Bio* bio) {
 }
 
 void blk_mq_try_issue_directly(HwCtx* hctx, Request* rq) {
-  // Anything parked ahead of us must go first.
+  // Anything parked ahead of us must go first, and so must the batch this
+  // thread is dispatching (a request issued from inside queue_rq's completion).
   const bool parked = hctx->has_parked.load(std::memory_order_acquire);
-  if (parked || hctx->run_state.load(std::memory_order_acquire) & kRunning) {
+  if (parked || (t_dispatching && dispatching(hctx))) [[unlikely]] {
     blk_mq_insert_request(rq, INSERT_NONE);
     blk_mq_run_hw_queue(hctx);
     return;
@@ -446,25 +462,21 @@ void blk_mq_request_bypass_insert(Request* rq, bool at_head) {
 }
 
 void blk_mq_run_hw_queue(HwCtx* hctx) {
-  // One dispatcher at a time; a caller that finds one running leaves it a
-  // rerun request instead of waiting. Nobody running and nothing asked:
-  // take the queue in one step.
-  unsigned idle = 0;
-  if (!hctx->run_state.compare_exchange_strong(idle, kRunning, std::memory_order_acq_rel)) {
-    hctx->run_state.fetch_or(kRerun, std::memory_order_acq_rel);
-    for (;;) {
-      unsigned s = hctx->run_state.load(std::memory_order_acquire);
-      if (s & kRunning) return;
-      if (!(s & kRerun)) return;  // another thread took the request and runs
-      if (hctx->run_state.compare_exchange_weak(s, kRunning, std::memory_order_acq_rel)) break;
-    }
+  // Every thread dispatches for itself, as every CPU does in the kernel
+  // (blk_mq_sched_dispatch_requests): the elevator's lock serialises
+  // dispatch_request and hctx->lock the dispatch list, and drivers take
+  // concurrent queue_rq calls (BlockDriver's contract).
+  if (DispatchFrame* f = t_dispatching ? dispatching(hctx) : nullptr) [[unlikely]] {
+    f->rerun = true;
+    return;
   }
-  for (;;) {
+  DispatchFrame frame{hctx, false, t_dispatching};
+  t_dispatching = &frame;
+  do {
+    frame.rerun = false;
     dispatch_once(hctx);
-    unsigned expected = kRunning;
-    if (hctx->run_state.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) return;
-    hctx->run_state.store(kRunning, std::memory_order_release);
-  }
+  } while (frame.rerun);
+  t_dispatching = frame.outer;
 }
 
 void blk_mq_run_hw_queues(RequestQueue* q) {

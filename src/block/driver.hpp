@@ -19,7 +19,9 @@ class BlockDriver {
   // cannot take it now (the block layer requeues it and retries after a
   // completion), or an error status to fail it at once. `last` is false when
   // more requests follow in this batch (commit_rqs will be called if the batch
-  // stops early).
+  // stops early). Called concurrently from every submitting and completing
+  // thread, for one hardware queue too, as the kernel's CPUs do: a driver
+  // serialises what it must itself.
   virtual BlkStatus queue_rq(HwCtx* hctx, Request* rq, bool last) = 0;
   virtual void commit_rqs(HwCtx* /*hctx*/) {}
   // Per-request driver data reserved in every preallocated request (rq->pdu).

@@ -29,8 +29,6 @@ struct HwCtx {
   BlkMqTags* tags = nullptr;        // driver tags
   BlkMqTags* sched_tags = nullptr;  // elevator tags (null without elevator)
 
-  // Only one thread dispatches at a time; others ask it to run again.
-  std::atomic<unsigned> run_state{0};
   // BLK_MQ_S_SCHED_RESTART: rerun when a request of this hctx completes.
   std::atomic<bool> restart{false};
 

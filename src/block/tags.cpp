@@ -37,22 +37,36 @@ int BlkMqTags::try_get(unsigned shallow_depth) {
 }
 
 void BlkMqTags::put(int tag) {
-  core::sbitmap_clear_bit(words_, shift_, static_cast<unsigned>(tag), std::memory_order_release);
-  put_seq_.fetch_add(1, std::memory_order_acq_rel);
-  if (waiters_.load(std::memory_order_acquire) > 0) {
+  // Sequentially consistent with the waiter's registration: either this put
+  // sees the waiter, or the waiter sees the bit free (no atomic counter is
+  // bumped on the common path, as sbitmap_queue_clear wakes only when
+  // ws_active says someone sleeps).
+  core::sbitmap_clear_bit(words_, shift_, static_cast<unsigned>(tag), std::memory_order_seq_cst);
+  if (waiters_.load(std::memory_order_seq_cst) > 0) [[unlikely]] {
     core::LockGuard lock(wait_mu_);
+    put_seq_.fetch_add(1, std::memory_order_relaxed);
     wait_cv_.notify_all();
   }
 }
 
 unsigned BlkMqTags::busy() const { return core::sbitmap_weight(words_); }
 
-bool BlkMqTags::wait_for_free(core::Clock* clock, std::uint64_t seq) {
+bool BlkMqTags::any_free(unsigned shallow_depth) const {
+  for (unsigned w = 0; w < words_.size(); ++w) {
+    const std::uint64_t mask = core::sbitmap_word_mask(nr_tags_, shift_, w, shallow_depth);
+    if (~words_[w].load(std::memory_order_seq_cst) & mask) return true;
+  }
+  return false;
+}
+
+bool BlkMqTags::wait_for_free(core::Clock* clock, std::uint64_t seq, unsigned shallow_depth) {
   core::UniqueLock lock(wait_mu_);
-  waiters_.fetch_add(1, std::memory_order_acq_rel);
-  // The timed wait covers a put that raced with our registration.
+  waiters_.fetch_add(1, std::memory_order_seq_cst);
+  // A put before the registration left its bit free; the timed wait covers
+  // what else may race.
   bool progress = true;
-  if (wait_seq() == seq) progress = clock->wait(lock, wait_cv_, core::kNsPerMs);
+  if (wait_seq() == seq && !any_free(shallow_depth))
+    progress = clock->wait(lock, wait_cv_, core::kNsPerMs);
   waiters_.fetch_sub(1, std::memory_order_acq_rel);
   return progress;
 }

@@ -33,10 +33,11 @@ class BlkMqTags {
   unsigned busy() const;
 
   // Sleeping for a tag: read wait_seq() before a failed try_get, then
-  // wait_for_free(seq) returns once a tag was put since (real clock), or after
-  // firing one timer (virtual clock). False when nothing can ever free a tag.
+  // wait_for_free(seq, shallow_depth) returns once a tag this caller may take
+  // is free or was put meanwhile (real clock), or after firing one timer
+  // (virtual clock). False when nothing can ever free a tag.
   std::uint64_t wait_seq() const { return put_seq_.load(std::memory_order_acquire); }
-  bool wait_for_free(core::Clock* clock, std::uint64_t seq);
+  bool wait_for_free(core::Clock* clock, std::uint64_t seq, unsigned shallow_depth = 0);
 
   Request* static_rq(int tag) { return &static_rqs_[static_cast<std::size_t>(tag)]; }
   // Driver tag -> request currently owning it (may be a scheduler request).
@@ -44,6 +45,8 @@ class BlkMqTags {
   void set_rq_for_tag(int tag, Request* rq) { rqs_[static_cast<std::size_t>(tag)] = rq; }
 
  private:
+  bool any_free(unsigned shallow_depth) const;
+
   unsigned nr_tags_;
   unsigned shift_;
   std::vector<std::atomic<std::uint64_t>> words_;
@@ -53,7 +56,7 @@ class BlkMqTags {
   core::Mutex wait_mu_;
   core::CondVar wait_cv_;
   std::atomic<int> waiters_{0};
-  std::atomic<std::uint64_t> put_seq_{0};
+  std::atomic<std::uint64_t> put_seq_{0};  // puts seen by a waiter (bumped under wait_mu_)
 };
 
 }  // namespace iostack::block

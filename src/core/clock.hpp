@@ -49,6 +49,11 @@ class Clock {
   // Disarms `t`; returns true when it was pending. After it returns the
   // callback is not running and will not run unless re-armed.
   virtual bool cancel(Timer* t) = 0;
+  // hrtimer_try_to_cancel: disarms `t` without waiting for its callback, for
+  // callers holding a lock the callback takes. 1 when it was pending, 0 when
+  // it was not, -1 when its callback is running on the clock's context now
+  // (it then finds whatever the caller leaves behind).
+  virtual int try_cancel(Timer* t) = 0;
 
   // How a thread waits for what other threads or the clock's timers will
   // bring. On a real clock: waits on `cv` until notified or until

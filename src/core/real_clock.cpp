@@ -59,6 +59,12 @@ bool RealClock::cancel(Timer* t) {
   return was_pending;
 }
 
+int RealClock::try_cancel(Timer* t) {
+  std::lock_guard lock(mu_);
+  if (heap_.remove(t)) return 1;
+  return running_ == t && std::this_thread::get_id() != thread_.get_id() ? -1 : 0;
+}
+
 void RealClock::run() {
   std::unique_lock lock(mu_);
   while (!stop_) {

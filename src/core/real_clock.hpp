@@ -20,6 +20,7 @@ class RealClock final : public Clock {
   Nanos jiffy() const override;       // the host's tick, its resolution
   void arm(Timer* t, Nanos expires) override;
   bool cancel(Timer* t) override;
+  int try_cancel(Timer* t) override;
 
  private:
   void run();

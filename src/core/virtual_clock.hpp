@@ -18,6 +18,7 @@ class VirtualClock final : public Clock {
   void set_jiffy(Nanos j) { jiffy_ = j; }
   void arm(Timer* t, Nanos expires) override { heap_.push(t, expires < now_ ? now_ : expires); }
   bool cancel(Timer* t) override { return heap_.remove(t); }
+  int try_cancel(Timer* t) override { return heap_.remove(t) ? 1 : 0; }
   bool wait(UniqueLock<Mutex>& lock, CondVar& cv, Nanos timeout = kNoTimeout) override;
   bool pause(Nanos real_time) override;
   bool single_threaded() const override { return true; }

@@ -362,7 +362,16 @@ block::BlkStatus LoopDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq
   cmd->rq = rq;
   inflight_.fetch_add(1, std::memory_order_acq_rel);
   if (inline_worker_) {
-    handle(inline_worker_.get(), cmd);
+    // One worker runs one command at a time, as the kernel's loop worker
+    // does; queue_rq may be called from several threads at once. The
+    // request ends after the lock is dropped (its end_io may submit again).
+    block::BlkStatus st;
+    {
+      std::lock_guard lock(inline_mu_);
+      st = do_req(inline_worker_.get(), rq);
+    }
+    block::blk_mq_end_request(rq, st);
+    inflight_.fetch_sub(1, std::memory_order_acq_rel);
     return block::BlkStatus::OK;
   }
   bool wake;

@@ -105,6 +105,7 @@ class LoopDriver final : public block::BlockDriver {
 
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Worker> inline_worker_;  // when there are no threads
+  std::mutex inline_mu_;                   // its one command at a time
 
   // The work list (lo->rootcg_cmd_list under lo_work_lock).
   std::mutex mu_;

@@ -145,7 +145,12 @@ TargetDriver::Map WcacheTarget::map(TargetIo* io, BlkStatus* status) {
     return Map::kKill;
   }
   if (op == block::REQ_OP_READ) {
+    // What the cache holds over the read is taken now, as dm-writecache
+    // decides at map time: a write-back may land below and drop its entries
+    // before the read below completes (the device below orders nothing
+    // between requests in flight together), and the read would miss both.
     io->flags |= kRead;
+    io->priv = overlay_locked(rq);
     return Map::kRemap;
   }
   if (op == block::REQ_OP_WRITE && !(rq->cmd_flags & block::REQ_FUA) && block::blk_rq_bytes(rq)) {
@@ -264,7 +269,14 @@ void WcacheTarget::writeback_finished(Writeback* wb) {
 
 void WcacheTarget::end_io(TargetIo* io, BlkStatus* status) {
   block::Request* rq = io->rq;
-  if ((io->flags & kRead) && *status == BlkStatus::OK) overlay(rq);
+  if (io->flags & kRead) {
+    auto* ov = static_cast<ReadOverlay*>(io->priv);
+    io->priv = nullptr;
+    if (ov && *status == BlkStatus::OK) {
+      for (const auto& [off, data] : ov->pieces) copy_into(rq, off, data.data(), data.size());
+    }
+    delete ov;
+  }
   if ((io->flags & kWaiter) && io->priv) {
     auto* wb = static_cast<Writeback*>(io->priv);
     io->priv = nullptr;
@@ -301,10 +313,9 @@ void WcacheTarget::index_remove_oldest(const Entry& e) {
   }
 }
 
-void WcacheTarget::overlay(block::Request* rq) const {
+WcacheTarget::ReadOverlay* WcacheTarget::overlay_locked(block::Request* rq) const {
   const sector_t start = block::blk_rq_pos(rq), end = block::blk_rq_end_sector(rq);
-  std::lock_guard lock(mu_);
-  if (cache_.empty()) return;
+  if (cache_.empty() || end <= start) return nullptr;
   // The entries over the pages read, oldest first (seq - first seq is the
   // entry's place in cache_).
   std::vector<std::uint64_t> seqs;
@@ -312,17 +323,25 @@ void WcacheTarget::overlay(block::Request* rq) const {
     auto it = index_.find(page);
     if (it != index_.end()) seqs.insert(seqs.end(), it->second.begin(), it->second.end());
   }
+  if (seqs.empty()) return nullptr;
   std::sort(seqs.begin(), seqs.end());
   seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+  auto* ov = new ReadOverlay;
   const std::uint64_t first = cache_.front().seq;
   for (std::uint64_t seq : seqs) {
     const Entry& e = cache_[seq - first];
     const sector_t es = e.sector, ee = e.sector + (e.data.size() >> kSectorShift);
     if (ee <= start || es >= end) continue;
     const sector_t from = std::max(es, start), to = std::min(ee, end);
-    copy_into(rq, (from - start) << kSectorShift, e.data.data() + ((from - es) << kSectorShift),
-              (to - from) << kSectorShift);
+    ov->pieces.emplace_back(
+        (from - start) << kSectorShift,
+        e.data.substr((from - es) << kSectorShift, (to - from) << kSectorShift));
   }
+  if (ov->pieces.empty()) {
+    delete ov;
+    return nullptr;
+  }
+  return ov;
 }
 
 void WcacheTarget::powercut() {

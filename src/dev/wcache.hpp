@@ -1,13 +1,13 @@
-// wcache: a volatile write cache in front of any device, with a power
-// switch. The disk shows a write cache with FUA. A plain write completes
-// once its data is in the cache; reads see the cache over the device below.
-// Data becomes durable (reaches the device below) when a FLUSH completes
-// (everything acknowledged before it was issued), when a FUA write completes
-// (its own data; the cache is written back first so that nothing older can
-// land over it), when a discard or write-zeroes passes (written back first,
-// then sent down), or when the cache writes back by itself because it holds
-// more than `size`. Write-backs run one at a time, so sectors reach the
-// device below in the order they were written.
+// wcache: a volatile write cache in front of any device, with a power switch.
+// The disk shows a write cache with FUA. A plain write completes once its
+// data is in the cache; reads see the cache (as it was when they were mapped)
+// over the device below. Data becomes durable (reaches the device below) when
+// a FLUSH completes (everything acknowledged before it was issued), when a
+// FUA write completes (its own data; the cache is written back first so that
+// nothing older can land over it), when a discard or write-zeroes passes
+// (written back first, then sent down), or when the cache writes back by
+// itself because it holds more than `size`. Write-backs run one at a time, so
+// sectors reach the device below in the order they were written.
 //
 // A power cut (the "powercut" message, the powercut_ms / powercut_writes
 // options, or the message "mark M" when powercut_mark is M) drops the cache: what reaches the
@@ -52,7 +52,12 @@ class WcacheTarget final : public TargetDriver {
   void end_io(TargetIo* io, block::BlkStatus* status) override;
   void adjust_limits(block::QueueLimits* lim) const override;
   Map cache_write(TargetIo* io);
-  void overlay(block::Request* rq) const;
+  // The cached data over a read, oldest first (later pieces over earlier
+  // ones), to lay over what the device below returns; null when none.
+  struct ReadOverlay {
+    std::vector<std::pair<std::uint64_t, std::string>> pieces;  // byte offset in the read, data
+  };
+  ReadOverlay* overlay_locked(block::Request* rq) const;
   void index_add(const Entry& e);
   void index_remove_oldest(const Entry& e);
   // Starts a write-back of everything cached (and of the waiters) unless one

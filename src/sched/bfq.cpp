@@ -664,7 +664,7 @@ check_queue:
     }
     if (bfqq->has(BFQQF_wait_request)) {
       bfqq->clear(BFQQF_wait_request);
-      bfqd->clock->cancel(&bfqd->idle_slice_timer);
+      bfqd->clock->try_cancel(&bfqd->idle_slice_timer);
     }
     return bfqq;
   }
@@ -790,7 +790,7 @@ void bfq_rq_enqueued(BfqData* bfqd, BfqQueue* bfqq, Request* rq) {
     // layer to grow it.
     if (small_req && idling_boosts_thr_without_issues(bfqd, bfqq) && !budget_timeout) return;
     bfqq->clear(BFQQF_wait_request);
-    bfqd->clock->cancel(&bfqd->idle_slice_timer);
+    bfqd->clock->try_cancel(&bfqd->idle_slice_timer);
     if (budget_timeout) bfq_bfqq_expire(bfqd, bfqq, false, BfqExpire::BUDGET_TIMEOUT);
   }
 }
@@ -1008,7 +1008,10 @@ Request* bfq_dispatch(BfqData* bfqd) {
   return rq;
 }
 
-// bfq_idle_slice_timer_body.
+// bfq_idle_slice_timer_body. Those who stop the idling hold bfqd->lock and
+// only try to cancel the timer (hrtimer_try_to_cancel): waiting for this
+// callback, which waits for their lock, would deadlock. A callback that ran
+// anyway finds the wait_request flag cleared and does nothing.
 void bfq_idle_slice_timer(BfqData* bfqd) {
   {
     core::LockGuard g(bfqd->lock);

@@ -344,7 +344,7 @@ BfqQueue* bfq_get_next_queue(BfqData* bfqd) {
 bool bfq_bfqd_reset_in_service(BfqData* bfqd) {
   BfqQueue* bfqq = bfqd->in_service_queue;
   bfqq->clear(BFQQF_wait_request);
-  bfqd->clock->cancel(&bfqd->idle_slice_timer);
+  bfqd->clock->try_cancel(&bfqd->idle_slice_timer);
   bfqd->in_service_queue = nullptr;
   bfqd->sd.in_service_entity = nullptr;
   if (!bfqq->entity.on_st_or_in_serv) {

@@ -1,7 +1,8 @@
-// The virtual and real clocks: ordering, cancel, re-arm.
+// The virtual and real clocks: ordering, cancel, try_cancel, re-arm.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -65,9 +66,24 @@ TEST(RealClock, TimerFiresAfterDeadline) {
 
 TEST(RealClock, CancelledTimerNeverFires) {
   Clock& clock = real_clock();
+  // The timer thread is held in a callback while the timer is armed and
+  // cancelled, so the cancel always finds it pending, however loaded the
+  // machine.
+  struct Gate {
+    std::atomic<bool> entered{false};
+    std::atomic<bool> open{false};
+  } gate;
+  Timer blocker{[](Timer* tm) {
+                  auto* g = static_cast<Gate*>(tm->priv);
+                  g->entered.store(true);
+                  while (!g->open.load()) std::this_thread::yield();
+                },
+                &gate};
+  clock.arm(&blocker, clock.now());
+  while (!gate.entered.load()) std::this_thread::yield();
   std::atomic<bool> fired{false};
   Timer t{[](Timer* tm) { static_cast<std::atomic<bool>*>(tm->priv)->store(true); }, &fired};
-  const Nanos deadline = clock.now() + 5 * kNsPerMs;
+  const Nanos deadline = clock.now() + 1 * kNsPerMs;
   clock.arm(&t, deadline);
   EXPECT_TRUE(clock.cancel(&t));
   // A later timer firing means the timer thread went past the cancelled
@@ -75,8 +91,52 @@ TEST(RealClock, CancelledTimerNeverFires) {
   std::atomic<bool> later{false};
   Timer witness{[](Timer* tm) { static_cast<std::atomic<bool>*>(tm->priv)->store(true); }, &later};
   clock.arm(&witness, deadline + 1 * kNsPerMs);
+  gate.open.store(true);
   while (!later.load()) std::this_thread::yield();
   EXPECT_FALSE(fired.load());
+}
+
+// hrtimer_try_to_cancel: a caller holding the lock a running callback waits
+// for is told the callback runs (-1) instead of waiting for it, which would
+// deadlock; a pending timer is disarmed (1); an idle one is not (0).
+TEST(RealClock, TryCancelDoesNotWaitForARunningCallback) {
+  Clock& clock = real_clock();
+  struct State {
+    std::mutex mu;
+    std::atomic<bool> entered{false};
+    std::atomic<bool> done{false};
+  } st;
+  Timer t{[](Timer* tm) {
+            auto* s = static_cast<State*>(tm->priv);
+            s->entered.store(true);
+            std::lock_guard lock(s->mu);
+            s->done.store(true);
+          },
+          &st};
+  {
+    std::lock_guard lock(st.mu);
+    clock.arm(&t, clock.now());
+    while (!st.entered.load()) std::this_thread::yield();
+    EXPECT_EQ(clock.try_cancel(&t), -1);
+  }
+  while (!st.done.load()) std::this_thread::yield();
+  EXPECT_FALSE(clock.cancel(&t));  // waits until the callback has returned
+  EXPECT_EQ(clock.try_cancel(&t), 0);
+  clock.arm(&t, clock.now() + 3600 * kNsPerSec);
+  EXPECT_EQ(clock.try_cancel(&t), 1);
+  EXPECT_EQ(clock.try_cancel(&t), 0);
+}
+
+TEST(VirtualClock, TryCancelDisarms) {
+  VirtualClock clock;
+  std::vector<int> order;
+  Fired f{&order, 1};
+  Timer t{record, &f};
+  clock.arm(&t, 10);
+  EXPECT_EQ(clock.try_cancel(&t), 1);
+  EXPECT_EQ(clock.try_cancel(&t), 0);
+  EXPECT_EQ(clock.run_until_idle(), 0u);
+  EXPECT_TRUE(order.empty());
 }
 
 struct Item {

@@ -65,6 +65,43 @@ TEST(TargetStress, WcacheWritesBackEverythingInOrder) {
   EXPECT_TRUE(image(*d->lower()) == expect);
 }
 
+// A read passes below while a write-back of the block it reads lands there
+// and drops the block from the cache: the device below orders nothing
+// between the two, so the read takes the cache's data when it is mapped.
+TEST(TargetStress, WcacheReadsSeeTheirWriteWhileAWriteBackLands) {
+  std::string err;
+  auto d = create_device("wcache,size=256K:" + kBelow, nullptr, &err);
+  ASSERT_TRUE(d) << err;
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0};
+  std::thread flusher([&] {
+    while (!stop.load(std::memory_order_relaxed))
+      if (io(*d, REQ_OP_WRITE | block::REQ_PREFLUSH, 0, nullptr, 0) != 0) ++bad;
+  });
+  std::atomic<int> stale{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&, t] {
+      std::mt19937 rng(static_cast<unsigned>(7 + t));
+      for (int i = 0; i < 1000; ++i) {
+        const int blk = t * 4 + static_cast<int>(rng() % 4);
+        auto data = test::random_bytes(rng, 4096);
+        std::vector<unsigned char> back(4096);
+        if (io(*d, REQ_OP_WRITE, blk * 8ull, data.data(), 4096) != 0 ||
+            io(*d, REQ_OP_READ, blk * 8ull, back.data(), 4096) != 0)
+          ++bad;
+        else if (back != data)
+          ++stale;
+      }
+    });
+  }
+  for (auto& th : readers) th.join();
+  stop = true;
+  flusher.join();
+  EXPECT_EQ(stale.load(), 0);
+  EXPECT_EQ(bad.load(), 0);
+}
+
 TEST(TargetStress, FlakeyDelayAndErrorPassEverythingWhileUp) {
   std::string err;
   auto d = create_device("delay,read_ms=0,write_ms=1:flakey,up=3600,down=1:error,ops=d:" + kBelow,
