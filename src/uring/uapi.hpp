@@ -172,4 +172,15 @@ struct Napi {
 };
 static_assert(sizeof(Napi) == 16);
 
+// struct io_uring_attr_pi: what sqe->attr_ptr points to for
+// IORING_RW_ATTR_FLAG_PI (integrity metadata of an O_DIRECT transfer).
+struct AttrPi {
+  std::uint16_t flags;
+  std::uint16_t app_tag;
+  std::uint32_t len;
+  std::uint64_t addr;
+  std::uint64_t seed;
+  std::uint64_t rsvd;
+};
+
 }  // namespace iostack::uring::uapi

@@ -16,14 +16,7 @@
 namespace uring_test {
 namespace {
 
-struct AttrPi {
-  std::uint16_t flags;
-  std::uint16_t app_tag;
-  std::uint32_t len;
-  std::uint64_t addr;
-  std::uint64_t seed;
-  std::uint64_t rsvd;
-};
+using iostack::uring::uapi::AttrPi;
 
 constexpr std::uint8_t kOpReadMultishot = 49;
 
