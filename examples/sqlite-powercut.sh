@@ -9,7 +9,8 @@
 #   JOURNAL: WAL (default: the db and its WAL are two mapped files, the
 #   connection holds an exclusive lock) or DELETE (the rollback journal: the
 #   database's directory is mapped, sqlite3 creates and deletes db-journal
-#   in it and fsyncs the directory; normal locking)
+#   in it and fsyncs the directory; normal locking) or WALDIR (WAL with
+#   normal locking in a mapped directory: sqlite3 maps db-shm MAP_SHARED)
 # Prints one summary line; exits 1 when a committed row was lost or a
 # database was corrupt.
 set -eu
@@ -23,6 +24,8 @@ trap 'rm -rf "$dir"' EXIT
 {
   if [ "$journal" = WAL ]; then
     echo "PRAGMA locking_mode=EXCLUSIVE;"
+    echo "PRAGMA journal_mode=WAL;"
+  elif [ "$journal" = WALDIR ]; then
     echo "PRAGMA journal_mode=WAL;"
   else
     echo "PRAGMA journal_mode=$journal;"

@@ -236,12 +236,20 @@ SHIM_EXPORT ssize_t pwritev64(int fd, const struct iovec* iov, int cnt, off_t of
 
 /* mmap of a mapped file: MAP_PRIVATE gets a copy of the file's bytes taken
  * now (whether later writes show in a private mapping is unspecified), and
- * zeros past its end; MAP_SHARED, whose stores would have to land in the
- * page cache, is -ENODEV, as for a file without mmap. `real` maps the
- * anonymous memory. Returns the address, or -errno. */
+ * zeros past its end; MAP_SHARED maps the shared memory that holds the
+ * file's cached pages (iostack_map_mmap), so that stores and loads are the
+ * page cache's, written to the device by write-back, fsync and msync(MS_SYNC)
+ * as dirty pages are. `real` maps the memory. Returns the address, or -errno. */
 long mapped_mmap(void* (*real)(void*, size_t, int, int, int, off_t), void* addr, size_t len,
                  int prot, int flags, int fd, off_t off) {
-  if ((flags & MAP_TYPE) != MAP_PRIVATE) return -ENODEV;
+  const int type = flags & MAP_TYPE;
+  if (type == MAP_SHARED || type == MAP_SHARED_VALIDATE) {
+    const int mem = iostack_map_mmap(fd, off, len, prot);
+    if (mem < 0) return mem;
+    void* p = real(addr, len, prot, flags, mem, off);
+    return p == MAP_FAILED ? -errno : (long)p;
+  }
+  if (type != MAP_PRIVATE) return -EINVAL;
   if (!len || (off & 4095) || off < 0) return -EINVAL;
   if (iostack_map_rw(fd, 0, &(struct iovec){NULL, 0}, 1, off) == -EBADF) return -EACCES;
   const int anon =
@@ -260,6 +268,17 @@ long mapped_mmap(void* (*real)(void*, size_t, int, int, int, off_t), void* addr,
     return e;
   }
   return (long)p;
+}
+
+/* msync(MS_SYNC) of a shared mapping of a mapped file writes its dirty
+ * pages in the range back and flushes, as vfs_fsync_range. */
+typedef int (*msync_fn)(void*, size_t, int);
+SHIM_EXPORT int msync(void* addr, size_t len, int flags) {
+  static msync_fn real;
+  SHIM_RESOLVE(real, "msync");
+  const int r = real(addr, len, flags);
+  if (r != 0 || !map_on) return r;
+  return (int)shim_result(iostack_map_msync(addr, len, flags));
 }
 
 /* The data is not in the real file: programs copying with copy_file_range

@@ -584,9 +584,10 @@ std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::st
       if (r >= 0 && write && power.calls && ++counts.calls >= power.calls && !cut_done) cut();
       return r;
     }
-    case ShareOp::kFsync:
+    case ShareOp::kFsync:  // b > 0: msync(MS_SYNC) of [a, b)
       before_fsync(&counts);
-      return m->fsync();
+      return rq.b > 0 ? m->fsync(static_cast<std::uint64_t>(rq.a), static_cast<std::uint64_t>(rq.b))
+                      : m->fsync();
     case ShareOp::kSize:
       return static_cast<std::int64_t>(m->size());
     case ShareOp::kTruncate:
@@ -1292,6 +1293,71 @@ IOSTACK_API void iostack_map_close(int fd) {
     delete it->second;
   }
   fds.erase(it);
+}
+
+// The memory files of MAP_SHARED mappings are named after the file's
+// directory (kSingle | index for a single file) and inode, by which msync
+// finds the file of an address in /proc/self/maps.
+constexpr char kShmPrefix[] = "iostack-shm:";
+
+IOSTACK_API int iostack_map_mmap(int fd, int64_t offset, uint64_t len, int prot) {
+  TableLock lk;
+  std::uint32_t dir, ino;
+  int err;
+  OpenFile* f = file_of(fd, &dir, &ino, &err);
+  if (!f) return err == -EISDIR ? -ENODEV : err;
+  // do_mmap's checks against the open file's mode (O_APPEND is no bar: the
+  // kernel refuses only append-only inodes).
+  const int acc = f->flags & O_ACCMODE;
+  if (acc == O_WRONLY) return -EACCES;
+  if ((prot & PROT_WRITE) && acc != O_RDWR) return -EACCES;
+  if (offset < 0 || (offset & 4095) || !len) return -EINVAL;
+  // A child's own mapping would need the owner's memory file (see the README).
+  if (!in_owner() || !f->m) return -ENODEV;
+  MappedFile* m = f->m;
+  m->set_share_name(std::string(kShmPrefix) + std::to_string(dir) + ":" + std::to_string(ino));
+  return m->share(static_cast<std::uint64_t>(offset), len);
+}
+
+IOSTACK_API int iostack_map_msync(void* addr, size_t len, int flags) {
+  if (!active() || !(flags & MS_SYNC)) return 0;  // MS_ASYNC: the kernel's no-op since 2.6.19
+  const int mfd = raw_open("/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+  if (mfd < 0) return 0;
+  std::string maps;
+  char buf[8192];
+  for (long n; (n = sys(SYS_read, mfd, buf, sizeof buf)) > 0;)
+    maps.append(buf, static_cast<std::size_t>(n));
+  raw_close(mfd);
+  const auto lo_addr = reinterpret_cast<std::uint64_t>(addr);
+  const std::uint64_t hi_addr = lo_addr + len;
+  int ret = 0;
+  std::size_t at = 0;
+  while (at < maps.size()) {
+    std::size_t nl = maps.find('\n', at);
+    if (nl == std::string::npos) nl = maps.size();
+    const std::string line = maps.substr(at, nl - at);
+    at = nl + 1;
+    unsigned long long start, end, pgoff;
+    char perms[8];
+    int path_at = 0;
+    if (std::sscanf(line.c_str(), "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &pgoff,
+                    &path_at) < 4 ||
+        !path_at)
+      continue;
+    const std::string path = line.substr(static_cast<std::size_t>(path_at));
+    const std::string want = std::string("/memfd:") + kShmPrefix;
+    if (path.rfind(want, 0) != 0 || end <= lo_addr || start >= hi_addr) continue;
+    unsigned dir = 0, ino = 0;
+    if (std::sscanf(path.c_str() + want.size(), "%u:%u", &dir, &ino) != 2 || !ino) continue;
+    const std::uint64_t from = std::max<std::uint64_t>(start, lo_addr);
+    const std::uint64_t to = std::min<std::uint64_t>(end, hi_addr);
+    const std::int64_t flo = static_cast<std::int64_t>(pgoff + (from - start));
+    const std::int64_t fhi = flo + static_cast<std::int64_t>(to - from);
+    TableLock lk;
+    const std::int64_t r = dir_call(ShareOp::kFsync, dir, ino, flo, fhi, 0);
+    if (r < 0 && !ret) ret = static_cast<int>(r);
+  }
+  return ret;
 }
 
 }  // extern "C"

@@ -1,6 +1,9 @@
 #include "map/page_cache.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -94,7 +97,12 @@ MappedFile::MappedFile(std::string path, dev::BlockDevice* dev, std::uint64_t ba
       counts_(counts) {}
 
 MappedFile::~MappedFile() {
-  for (auto& [i, p] : pages_) std::free(p.data);
+  for (auto& [i, p] : pages_) {
+    if (!shm_) std::free(p.data);
+    std::free(p.clean);
+  }
+  if (shm_) ::munmap(shm_, shm_size_);
+  if (shm_fd_ >= 0) ::syscall(SYS_close, shm_fd_);
   if (fd_ >= 0) {
     ref_ = {};
     block::bdev_file_close(fd_);
@@ -124,7 +132,23 @@ long MappedFile::device_rw(bool write, const struct iovec* iov, int iovcnt, std:
 MappedFile::Page* MappedFile::get_page(std::uint64_t index, bool read_in, int* err) {
   auto it = pages_.find(index);
   if (it != pages_.end()) return &it->second;
-  char* data = static_cast<char*>(std::aligned_alloc(kPageSize, kPageSize));
+  if (shm_) {
+    // A slot a mapping stored to after the file grew over it is a page.
+    harvest(index * kPageSize, (index + 1) * kPageSize);
+    it = pages_.find(index);
+    if (it != pages_.end()) return &it->second;
+  }
+  char* clean = nullptr;
+  if (shm_) {
+    clean = static_cast<char*>(std::aligned_alloc(kPageSize, kPageSize));
+    if (!clean) {
+      *err = -ENOMEM;
+      return nullptr;
+    }
+  }
+  // A shared file's page is its slot of the memory file the mappings show.
+  char* data = shm_ ? shm_ + index * kPageSize
+                    : static_cast<char*>(std::aligned_alloc(kPageSize, kPageSize));
   if (!data) {
     *err = -ENOMEM;
     return nullptr;
@@ -137,21 +161,123 @@ MappedFile::Page* MappedFile::get_page(std::uint64_t index, bool read_in, int* e
     };
     const long r = device_rw(false, &v, 1, index * kPageSize);
     if (r < 0) {
-      std::free(data);
+      if (!shm_) std::free(data);
+      std::free(clean);
       *err = static_cast<int>(r);
       return nullptr;
     }
   }
-  return &pages_.emplace(index, Page{data, false}).first->second;
+  if (clean) std::memcpy(clean, data, kPageSize);
+  return &pages_.emplace(index, Page{data, false, clean}).first->second;
 }
 
 void MappedFile::drop_pages(std::uint64_t lo, std::uint64_t hi) {
   auto it = pages_.lower_bound(lo);
   while (it != pages_.end() && it->first < hi) {
     if (it->second.dirty) --dirty_pages_;
-    std::free(it->second.data);
+    if (shm_) {
+      // The mappings show zeros there now, as a page truncated away.
+      ::syscall(SYS_fallocate, shm_fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                it->first * kPageSize, kPageSize);
+    } else {
+      std::free(it->second.data);
+    }
+    std::free(it->second.clean);
     it = pages_.erase(it);
   }
+  // Slots of the memory file no page owns (stored to past the end of the
+  // file, then truncated) go too.
+  if (shm_ && hi > lo && lo * kPageSize < shm_size_) {
+    const std::uint64_t end = std::min(hi, shm_size_ / kPageSize);
+    for (std::uint64_t i = lo; i < end;) {
+      const long d = ::syscall(SYS_lseek, shm_fd_, i * kPageSize, SEEK_DATA);
+      if (d < 0 || static_cast<std::uint64_t>(d) >= end * kPageSize) break;
+      const std::uint64_t di = static_cast<std::uint64_t>(d) / kPageSize;
+      if (!pages_.count(di))
+        ::syscall(SYS_fallocate, shm_fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  di * kPageSize, kPageSize);
+      i = di + 1;
+    }
+  }
+}
+
+void MappedFile::harvest(std::uint64_t lo, std::uint64_t hi) {
+  if (!shm_) return;
+  const std::uint64_t size = size_.load(std::memory_order_acquire);
+  hi = std::min({hi, size, shm_size_});
+  // Only the memory file's slots that hold data can have been stored to.
+  for (std::uint64_t at = lo / kPageSize * kPageSize; at < hi;) {
+    const long d = ::syscall(SYS_lseek, shm_fd_, at, SEEK_DATA);
+    if (d < 0 || static_cast<std::uint64_t>(d) >= hi) break;
+    const std::uint64_t index = static_cast<std::uint64_t>(d) / kPageSize;
+    at = (index + 1) * kPageSize;
+    auto it = pages_.find(index);
+    if (it == pages_.end()) {
+      // A page the file grew over (ftruncate) while a mapping showed it:
+      // zeros on the device's side, the stores on the mapping's.
+      char* clean = static_cast<char*>(std::aligned_alloc(kPageSize, kPageSize));
+      if (!clean) return;
+      std::memset(clean, 0, kPageSize);
+      it = pages_.emplace(index, Page{shm_ + index * kPageSize, false, clean}).first;
+    }
+    Page& p = it->second;
+    if (!p.dirty && std::memcmp(p.data, p.clean, kPageSize) != 0) {
+      p.dirty = true;
+      ++dirty_pages_;
+    }
+  }
+}
+
+int MappedFile::share(std::uint64_t offset, std::uint64_t len) {
+  if (!shm_) {
+    const std::uint64_t size = (dev_size_ + kPageSize - 1) / kPageSize * kPageSize;
+    const int fd = static_cast<int>(::syscall(SYS_memfd_create, share_name_.c_str(), MFD_CLOEXEC));
+    if (fd < 0) return -errno;
+    if (::syscall(SYS_ftruncate, fd, size) != 0) {
+      const int e = -errno;
+      ::syscall(SYS_close, fd);
+      return e;
+    }
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+      const int e = -errno;
+      ::syscall(SYS_close, fd);
+      return e;
+    }
+    // The cached pages move into the memory file, each with a clean copy.
+    char* base = static_cast<char*>(p);
+    std::vector<char*> cleans;
+    for (std::size_t k = 0; k < pages_.size(); ++k) {
+      char* c = static_cast<char*>(std::aligned_alloc(kPageSize, kPageSize));
+      if (!c) {
+        for (char* x : cleans) std::free(x);
+        ::munmap(p, size);
+        ::syscall(SYS_close, fd);
+        return -ENOMEM;
+      }
+      cleans.push_back(c);
+    }
+    std::size_t k = 0;
+    for (auto& [i, pg] : pages_) {
+      std::memcpy(base + i * kPageSize, pg.data, kPageSize);
+      std::memcpy(cleans[k], pg.data, kPageSize);
+      std::free(pg.data);
+      pg.data = base + i * kPageSize;
+      pg.clean = cleans[k++];
+    }
+    shm_fd_ = fd;
+    shm_ = base;
+    shm_size_ = size;
+  }
+  // The mapping shows the file's bytes from the start: its pages inside the
+  // file are read in (nothing is ever evicted).
+  const std::uint64_t size = size_.load(std::memory_order_acquire);
+  const std::uint64_t end = std::min({offset + len, size, shm_size_});
+  for (std::uint64_t i = offset / kPageSize; i * kPageSize < end; ++i) {
+    int err = 0;
+    if (!get_page(i, true, &err)) return err;
+  }
+  return shm_fd_;
 }
 
 int MappedFile::writeback(std::uint64_t lo, std::uint64_t hi) {
@@ -161,6 +287,7 @@ int MappedFile::writeback(std::uint64_t lo, std::uint64_t hi) {
   Page* run[kRun];
   int n = 0, err = 0;
   std::uint64_t first = 0;
+  harvest(lo, hi);
   auto issue = [&] {
     if (!n) return;
     const long r = device_rw(true, v, n, first * kPageSize);
@@ -174,15 +301,18 @@ int MappedFile::writeback(std::uint64_t lo, std::uint64_t hi) {
     if (!it->second.dirty || it->first * kPageSize >= dev_size_) continue;
     if (n && (it->first != first + static_cast<std::uint64_t>(n) || n == kRun)) issue();
     if (!n) first = it->first;
-    v[n] = {it->second.data, kPageSize};
+    // A shared page goes down as it is now, which becomes its clean copy
+    // (a mapping may store to it meanwhile: that makes it dirty again).
+    if (it->second.clean) std::memcpy(it->second.clean, it->second.data, kPageSize);
+    v[n] = {it->second.clean ? it->second.clean : it->second.data, kPageSize};
     run[n++] = &it->second;
   }
   issue();
   return err;
 }
 
-int MappedFile::fsync() {
-  int err = writeback(0, UINT64_MAX);
+int MappedFile::fsync(std::uint64_t lo, std::uint64_t hi) {
+  int err = writeback(lo, hi);
   const std::uint64_t size = size_.load(std::memory_order_acquire);
   if (!err && fsync_hook_) err = fsync_hook_(size);
   const long r = bdev_sync_flush(file_);
@@ -213,10 +343,15 @@ long MappedFile::rw(bool write, bool direct, const struct iovec* iov, int iovcnt
     // down first, then the cached copies are dropped.
     const std::uint64_t lo = offset / kPageSize, hi = (offset + len + kPageSize - 1) / kPageSize;
     if (const int e = writeback(lo * kPageSize, hi * kPageSize)) return e;
-    drop_pages(lo, hi);
+    if (!shm_) drop_pages(lo, hi);
     long r = device_rw(write, iov, iovcnt, offset);
     if (r > 0 && !write) r = std::min<long>(r, static_cast<long>(len));
-    if (r > 0 && write) extend(offset + static_cast<std::uint64_t>(r));
+    if (r > 0 && write) {
+      extend(offset + static_cast<std::uint64_t>(r));
+      // Mapped pages stay, with what the device now holds (the kernel
+      // unmaps them and faults the new bytes in).
+      if (shm_) refresh(iov, iovcnt, offset, static_cast<std::uint64_t>(r));
+    }
     return r;
   }
   std::uint64_t done = 0;
@@ -279,7 +414,8 @@ std::int64_t MappedFile::begin_direct(bool write, std::uint64_t pos, std::uint64
   // and a write drops them (the device will hold newer data).
   const std::uint64_t lo = pos / kPageSize, hi = (pos + len + kPageSize - 1) / kPageSize;
   if (const int e = writeback(lo * kPageSize, hi * kPageSize)) return e;
-  if (write) drop_pages(lo, hi);
+  // A shared file's pages stay: mappings may show them (see the README).
+  if (write && !shm_) drop_pages(lo, hi);
   return static_cast<std::int64_t>(size_.load(std::memory_order_acquire));
 }
 
@@ -304,6 +440,18 @@ const block::BdevInode* MappedFile::bdev_inode(void (*lock)(), void (*unlock)())
     return r;
   };
   return &inode_;
+}
+
+void MappedFile::refresh(const struct iovec* iov, int iovcnt, std::uint64_t offset,
+                         std::uint64_t n) {
+  for (auto it = pages_.lower_bound(offset / kPageSize);
+       it != pages_.end() && it->first * kPageSize < offset + n; ++it) {
+    const std::uint64_t from = std::max(offset, it->first * kPageSize);
+    const std::uint64_t to = std::min(offset + n, (it->first + 1) * kPageSize);
+    const std::uint64_t in = from - it->first * kPageSize;
+    iov_copy(iov, iovcnt, from - offset, it->second.data + in, to - from, false);
+    std::memcpy(it->second.clean + in, it->second.data + in, to - from);
+  }
 }
 
 void MappedFile::clear() {

@@ -59,7 +59,8 @@ class MappedFile {
   // Writes back the dirty pages over [lo, hi) (no FLUSH): 0 or -errno.
   int writeback(std::uint64_t lo, std::uint64_t hi);
   // fsync/fdatasync: write-back, then FLUSH; the size is durable after.
-  int fsync();
+  // msync(MS_SYNC) writes back only [lo, hi) (vfs_fsync_range).
+  int fsync(std::uint64_t lo = 0, std::uint64_t hi = UINT64_MAX);
   int truncate(std::uint64_t length);
   int allocate(std::uint64_t offset, std::uint64_t len);
   // The file's contents are gone (unlink): size 0, cache dropped.
@@ -89,13 +90,31 @@ class MappedFile {
   // After a write of the engines that ended at `end`; never blocks.
   void extend(std::uint64_t end);
 
+  // mmap(MAP_SHARED) of [offset, offset + len): from the first one on, the
+  // cached pages live in a shared memory file at their file offsets, which
+  // the program maps, so that its stores and loads are the page cache's as
+  // in the kernel; the pages of the range inside the file are read in now.
+  // The memory file's descriptor (owned here), or -errno.
+  int share(std::uint64_t offset, std::uint64_t len);
+  // The memory file's name in /proc/self/maps ("/memfd:NAME (deleted)").
+  void set_share_name(std::string name) { share_name_ = std::move(name); }
+
  private:
   struct Page {
     char* data = nullptr;
     bool dirty = false;
+    // A shared page: its bytes as last read from or written to the device.
+    // Stores through a mapping leave no trace but the difference (there is
+    // no write fault to mark the page dirty): write-back compares.
+    char* clean = nullptr;
   };
   Page* get_page(std::uint64_t index, bool read_in, int* err);
   void drop_pages(std::uint64_t lo_index, std::uint64_t hi_index);
+  // The pages of [lo, hi) that mappings stored to become dirty.
+  void harvest(std::uint64_t lo, std::uint64_t hi);
+  // After a direct write of `n` bytes at `offset`: the shared pages there
+  // take the bytes written.
+  void refresh(const struct iovec* iov, int iovcnt, std::uint64_t offset, std::uint64_t n);
 
   std::string path_;
   std::unique_ptr<dev::BlockDevice> dev_;
@@ -119,6 +138,11 @@ class MappedFile {
   std::uint64_t durable_size_ = 0;
   std::map<std::uint64_t, Page> pages_;
   std::uint64_t dirty_pages_ = 0;
+  // The shared memory file of mmap(MAP_SHARED), mapped here whole.
+  int shm_fd_ = -1;
+  char* shm_ = nullptr;
+  std::uint64_t shm_size_ = 0;
+  std::string share_name_ = "iostack-shm";
 };
 
 // One synchronous request on `f` (O_DIRECT rules): bytes or -errno; a

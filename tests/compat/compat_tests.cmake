@@ -89,7 +89,12 @@ target_link_libraries(compat_direct_size PRIVATE PkgConfig::LIBURING)
 set_target_properties(compat_direct_size PROPERTIES
   OUTPUT_NAME direct_size RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
 
-add_dependencies(test_compat compat_direct_size compat_file_locks compat_rename_update compat_stdio_sync compat_seccomp_exec compat_uring_client compat_newer_liburing_client compat_ring_fd_client compat_sigchain_client iostack_shared)
+# MAP_SHARED mappings against read/write, msync and fork, printed step by step.
+add_executable(compat_mmap_shared ${PROJECT_SOURCE_DIR}/tests/compat/mmap_shared.c)
+set_target_properties(compat_mmap_shared PROPERTIES
+  OUTPUT_NAME mmap_shared RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
+
+add_dependencies(test_compat compat_mmap_shared compat_direct_size compat_file_locks compat_rename_update compat_stdio_sync compat_seccomp_exec compat_uring_client compat_newer_liburing_client compat_ring_fd_client compat_sigchain_client iostack_shared)
 target_compile_definitions(test_compat PRIVATE
   IOSTACK_COMPAT_SECCOMP_EXEC="$<TARGET_FILE:compat_seccomp_exec>"
   IOSTACK_COMPAT_URING_CLIENT="$<TARGET_FILE:compat_uring_client>"
@@ -100,6 +105,7 @@ target_compile_definitions(test_compat PRIVATE
   IOSTACK_COMPAT_STDIO_SYNC="$<TARGET_FILE:compat_stdio_sync>"
   IOSTACK_COMPAT_FILE_LOCKS="$<TARGET_FILE:compat_file_locks>"
   IOSTACK_COMPAT_DIRECT_SIZE="$<TARGET_FILE:compat_direct_size>"
+  IOSTACK_COMPAT_MMAP_SHARED="$<TARGET_FILE:compat_mmap_shared>"
   IOSTACK_COMPAT_SCRATCH_DIR="${_compat_out}"
   IOSTACK_LIBIOSTACK="$<TARGET_FILE:iostack_shared>"
   IOSTACK_COMPAT_DROPIN_DIR="${IOSTACK_DROPIN_OUTPUT_DIR}")

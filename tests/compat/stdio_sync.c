@@ -7,11 +7,10 @@
  * FILE` writes the first line in the parent and the second in a forked
  * child (sharing the file position), and the parent reads both back after
  * the child has exited. `stdio_sync mmap FILE` writes a line, maps the file
- * privately and prints what the mapping holds, then tries a shared mapping
- * and prints its error. `stdio_sync lock FILE` write-locks the file and
- * has a forked child, opening it anew, try the same lock (it must conflict)
- * and a read lock on another range (it must not). Exit status 0, or 1 with
- * a message. */
+ * privately and prints what the mapping holds, then maps it shared and
+ * prints what that holds (the file's bytes, not the private copy's). `stdio_sync lock FILE`
+ * write-locks the file and has a forked child, opening it anew, try the same lock (it must
+ * conflict) and a read lock on another range (it must not). Exit status 0, or 1 with a message. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -105,7 +104,9 @@ static int with_mmap(const char* path) {
   if (pread(fd, back, 7, 0) != 7) return fail("pread");
   printf("file: %s", back);
   p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
-  printf("shared: %s\n", p == MAP_FAILED ? strerror(errno) : "mapped");
+  if (p == MAP_FAILED) return fail("shared mmap");
+  printf("shared: %.7s", p);
+  munmap(p, 4096);
   return close(fd) == 0 ? 0 : fail("close");
 }
 

@@ -104,7 +104,7 @@ TEST(PreloadShim, ExportsOnlyTheInterposedCalls) {
         "fallocate64", "posix_fallocate", "posix_fallocate64", "ftruncate", "ftruncate64", "fstat",
         "fstat64", "__fxstat", "__fxstat64", "rename", "renameat", "renameat2", "copy_file_range",
         "stat", "stat64", "lstat", "lstat64", "fstatat", "fstatat64", "statx", "mkdir", "mkdirat",
-        "rmdir"})
+        "rmdir", "msync"})
     want.insert(std::string("Base ") + f);
   EXPECT_EQ(ours, want);
 }

@@ -64,6 +64,7 @@ const std::set<std::string> kCApi = {
     "iostack_map_sync_file_range", "iostack_map_fallocate", "iostack_map_ftruncate",
     "iostack_map_size", "iostack_map_dup", "iostack_map_close", "iostack_map_rename",
     "iostack_map_ident", "iostack_map_path_size", "iostack_map_mkdir", "iostack_map_rmdir",
+    "iostack_map_mmap", "iostack_map_msync",
     // iostack/ring.h: liburing's library half, which the drop-in re-exports.
     "iostack_ring_queue_init_params", "iostack_ring_queue_init", "iostack_ring_queue_init_mem",
     "iostack_ring_queue_mmap", "iostack_ring_resize_rings", "iostack_ring_queue_exit",
