@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <string>
@@ -12,6 +13,7 @@
 #include "block/disk.hpp"
 #include "block/request_queue.hpp"
 #include "core/process.hpp"
+#include "core/raw_syscall.h"
 #include "core/uaccess.hpp"
 
 namespace iostack::block {
@@ -147,6 +149,21 @@ core::FileRef bdev_file_get(int fd) {
   core::FileRef f = files().get(fd);
   if (!f.is(&kBdevFops)) return {};
   return f;
+}
+
+std::int64_t bdev_pos(BdevFile* f, int os_fd) {
+  if (f->inode && os_fd >= 0) {
+    const long r = iostack_raw_syscall6(SYS_lseek, os_fd, 0, SEEK_CUR, 0, 0, 0);
+    if (r >= 0) return r;
+  }
+  return f->pos.load(std::memory_order_relaxed);
+}
+
+void bdev_set_pos(BdevFile* f, int os_fd, bool fd_held, std::int64_t pos) {
+  if (f->inode && os_fd >= 0 && (fd_held || bdev_of(bdev_file_get(os_fd)) == f)) {
+    if (iostack_raw_syscall6(SYS_lseek, os_fd, pos, SEEK_SET, 0, 0, 0) >= 0) return;
+  }
+  f->pos.store(pos, std::memory_order_relaxed);
 }
 
 int bdev_file_close(int fd) {

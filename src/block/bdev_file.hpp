@@ -60,6 +60,14 @@ int bdev_file_attach(int fd, Disk* disk, int flags, std::uint64_t start, std::ui
 // the ref lives, even if the descriptor is closed meanwhile.
 core::FileRef bdev_file_get(int fd);
 inline BdevFile* bdev_of(const core::FileRef& f) { return f.as<BdevFile>(); }
+// The position of offset -1 I/O on `f` reached through descriptor `os_fd`
+// (io_uring's REQ_F_CUR_POS): a file's data (inode) uses the real open
+// file's f_pos, the one read(2) and lseek(2) move; a device its own `pos`.
+std::int64_t bdev_pos(BdevFile* f, int os_fd);
+// Stores it back after `pos` was reached. `fd_held`: `os_fd` stayed open
+// for the I/O (a registered file's); else it is used only while it still
+// names `f` (the program may have closed it, or reused the number).
+void bdev_set_pos(BdevFile* f, int os_fd, bool fd_held, std::int64_t pos);
 // Closes a descriptor from bdev_file_open; -EBADF for any other.
 int bdev_file_close(int fd);
 

@@ -662,7 +662,7 @@ void bdev_end_io(void* priv, long res) {
     req_set_res(req, static_cast<int>(res), 0);  // a failed fsync does not break a link
   } else {
     if (req->rw.cur_pos && res > 0)
-      req->bdev->pos.store(req->rw.pos + res, std::memory_order_relaxed);
+      block::bdev_set_pos(req->bdev, req->os_fd, req->flags & kReqFixedFile, req->rw.pos + res);
     finish_rw(req, res);
   }
   req_complete_post(req);
@@ -756,7 +756,7 @@ void bdev_issue_now(IoKiocb* req, bool nowait) {
     const int nr = build_iov(req, &iov);
     if (rw.pos == -1 || rw.cur_pos) {
       rw.cur_pos = true;
-      rw.pos = req->bdev->pos.load(std::memory_order_relaxed);
+      rw.pos = block::bdev_pos(req->bdev, req->os_fd);
     }
     rw.nowait_issue = nowait;
     int rwf = rw.rw_flags;

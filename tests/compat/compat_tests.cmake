@@ -94,7 +94,13 @@ add_executable(compat_mmap_shared ${PROJECT_SOURCE_DIR}/tests/compat/mmap_shared
 set_target_properties(compat_mmap_shared PROPERTIES
   OUTPUT_NAME mmap_shared RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
 
-add_dependencies(test_compat compat_mmap_shared compat_direct_size compat_file_locks compat_rename_update compat_stdio_sync compat_seccomp_exec compat_uring_client compat_newer_liburing_client compat_ring_fd_client compat_sigchain_client iostack_shared)
+# io_uring at offset -1 against read/lseek's file position, step by step.
+add_executable(compat_uring_pos ${PROJECT_SOURCE_DIR}/tests/compat/uring_pos.c)
+target_link_libraries(compat_uring_pos PRIVATE PkgConfig::LIBURING)
+set_target_properties(compat_uring_pos PROPERTIES
+  OUTPUT_NAME uring_pos RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
+
+add_dependencies(test_compat compat_uring_pos compat_mmap_shared compat_direct_size compat_file_locks compat_rename_update compat_stdio_sync compat_seccomp_exec compat_uring_client compat_newer_liburing_client compat_ring_fd_client compat_sigchain_client iostack_shared)
 target_compile_definitions(test_compat PRIVATE
   IOSTACK_COMPAT_SECCOMP_EXEC="$<TARGET_FILE:compat_seccomp_exec>"
   IOSTACK_COMPAT_URING_CLIENT="$<TARGET_FILE:compat_uring_client>"
@@ -106,6 +112,7 @@ target_compile_definitions(test_compat PRIVATE
   IOSTACK_COMPAT_FILE_LOCKS="$<TARGET_FILE:compat_file_locks>"
   IOSTACK_COMPAT_DIRECT_SIZE="$<TARGET_FILE:compat_direct_size>"
   IOSTACK_COMPAT_MMAP_SHARED="$<TARGET_FILE:compat_mmap_shared>"
+  IOSTACK_COMPAT_URING_POS="$<TARGET_FILE:compat_uring_pos>"
   IOSTACK_COMPAT_SCRATCH_DIR="${_compat_out}"
   IOSTACK_LIBIOSTACK="$<TARGET_FILE:iostack_shared>"
   IOSTACK_COMPAT_DROPIN_DIR="${IOSTACK_DROPIN_OUTPUT_DIR}")

@@ -318,6 +318,31 @@ TEST(MapExec, MsyncMakesMappedStoresDurable) {
 }
 #endif
 
+#if defined(IOSTACK_COMPAT_URING_POS)
+// io_uring at offset -1 on a mapped file starts at the file position read(2)
+// and lseek(2) move, and moves it on, as f_pos on a real file (a registered
+// file's too).
+TEST(MapExec, UringAtTheFilePosition) {
+  SKIP_IF_SANITIZED();
+  const std::string prog = IOSTACK_COMPAT_URING_POS, real = dir() + "/pos-real",
+                    single = dir() + "/pos-single", d = dir() + "/pos-dir";
+  ASSERT_EQ(sh(prog + " " + real + " >" + real + ".out"), 0);
+  const std::string kernel = slurp(real + ".out");
+  for (const char* line :
+       {"io_uring read at -1 from 4096: 4096 'a', pos 8192\n", "read(): 4096 'b', pos 12288\n",
+        "io_uring write at -1: 4096, pos 16384\n",
+        "fixed file read at -1 from 8192: 4096 'b', pos 12288\n", "pread 12288: 'c'\n"})
+    EXPECT_NE(kernel.find(line), std::string::npos) << line << kernel;
+  ASSERT_EQ(sh(exec("--map " + single + "=wcache:ram:1M -- " + prog + " " + single + " >" + single +
+                    ".out")),
+            0);
+  EXPECT_EQ(slurp(single + ".out"), kernel);
+  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M -- " + prog + " " + d + "/f >" + d + ".out")),
+            0);
+  EXPECT_EQ(slurp(d + ".out"), kernel);
+}
+#endif
+
 // util-linux flock(1) holds a lock on a mapped file while a command it
 // runs tries it again from a new open: busy, and free once it is done.
 TEST(MapExec, FlockCommandOnMappedFiles) {
