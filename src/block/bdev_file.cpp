@@ -22,8 +22,25 @@ namespace {
 void bdev_release(core::File* f) { delete static_cast<BdevFile*>(f); }
 
 // A forked child cannot reach the parent's device (its queues and driver
-// threads stay with the parent): the descriptor is an ordinary memfd there.
-const core::FileOps kBdevFops = {"block_device", bdev_release, nullptr};
+// threads stay with the parent): the descriptor is an ordinary memfd there,
+// unless the file is one the child reaches through the parent (remote).
+core::File* bdev_fork_child(core::File* parent) {
+  const auto* p = static_cast<const BdevFile*>(parent);
+  const BdevRemote* remote = p->remote;
+  std::uint64_t key = p->remote_key;
+  if (!remote && p->inode) {
+    remote = p->inode->remote;
+    key = p->inode->remote_key;
+  }
+  if (!remote) return nullptr;
+  auto* f = new BdevFile;
+  f->flags = p->flags;
+  f->remote = remote;
+  f->remote_key = key;
+  return f;
+}
+
+const core::FileOps kBdevFops = {"block_device", bdev_release, bdev_fork_child};
 
 core::FdTable& files() { return core::Process::current().files(); }
 
@@ -145,6 +162,16 @@ int bdev_file_attach(int fd, Disk* disk, int flags, std::uint64_t start, std::ui
   return 0;
 }
 
+int bdev_file_attach_remote(int fd, int flags, const BdevRemote* remote, std::uint64_t key) {
+  if (fd < 0) return -EBADF;
+  auto* f = new BdevFile;
+  f->flags = flags;
+  f->remote = remote;
+  f->remote_key = key;
+  files().install(fd, f);
+  return 0;
+}
+
 core::FileRef bdev_file_get(int fd) {
   core::FileRef f = files().get(fd);
   if (!f.is(&kBdevFops)) return {};
@@ -152,7 +179,7 @@ core::FileRef bdev_file_get(int fd) {
 }
 
 std::int64_t bdev_pos(BdevFile* f, int os_fd) {
-  if (f->inode && os_fd >= 0) {
+  if ((f->inode || f->remote) && os_fd >= 0) {
     const long r = iostack_raw_syscall6(SYS_lseek, os_fd, 0, SEEK_CUR, 0, 0, 0);
     if (r >= 0) return r;
   }
@@ -160,7 +187,7 @@ std::int64_t bdev_pos(BdevFile* f, int os_fd) {
 }
 
 void bdev_set_pos(BdevFile* f, int os_fd, bool fd_held, std::int64_t pos) {
-  if (f->inode && os_fd >= 0 && (fd_held || bdev_of(bdev_file_get(os_fd)) == f)) {
+  if ((f->inode || f->remote) && os_fd >= 0 && (fd_held || bdev_of(bdev_file_get(os_fd)) == f)) {
     if (iostack_raw_syscall6(SYS_lseek, os_fd, pos, SEEK_SET, 0, 0, 0) >= 0) return;
   }
   f->pos.store(pos, std::memory_order_relaxed);
@@ -174,6 +201,17 @@ int bdev_file_close(int fd) {
 int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int iovcnt,
             std::int64_t offset, std::uint32_t rw_flags, std::uint16_t ioprio) {
   if (int err = access_check(f, write)) return err;
+  if (f->remote) {
+    // One call to the process with the device; a request that must not
+    // wait goes to a worker (-EAGAIN), as one that would block on a lock.
+    if (iovcnt < 0 || offset < 0) return -EINVAL;
+    if (rw_flags & RWF_NOWAIT) return -EAGAIN;
+    long res = f->remote->rw(f->remote_key, write, iov, iovcnt, static_cast<std::uint64_t>(offset));
+    if (res > 0 && write && (rw_flags & (RWF_DSYNC | RWF_SYNC)))
+      if (const int e = f->remote->fsync(f->remote_key)) res = e;
+    io->end(io->priv, res);
+    return 0;
+  }
   Disk* disk = f->disk;
   const QueueLimits& lim = disk->queue()->limits();
   const std::uint64_t lbs_mask = lim.logical_block_size - 1;
@@ -250,6 +288,10 @@ int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int io
 }
 
 int bdev_flush(BdevFile* f, BdevIo* io) {
+  if (f->remote) {
+    io->end(io->priv, f->remote->fsync(f->remote_key));
+    return 0;
+  }
   if (f->inode) {
     io->end(io->priv, f->inode->fsync(f->inode->priv));
     return 0;

@@ -30,6 +30,20 @@ struct BdevInode {
   // vfs_fsync: the file's data and size made durable. 0 or -errno.
   int (*fsync)(void* priv);
   void* priv;
+  // How a forked child, which does not have the device, reaches the file (its
+  // descriptors of it become BdevFile::remote ones there); null: it cannot.
+  const struct BdevRemote* remote = nullptr;
+  std::uint64_t remote_key = 0;
+};
+
+// A file whose device is in another process (a mapped file of `iostack
+// exec` in a child of the program, which reaches it through the process
+// holding the device): each I/O is one synchronous call there, at `pos`
+// of the file's data, with the file's direct I/O rules. Results are bytes
+// or -errno.
+struct BdevRemote {
+  long (*rw)(std::uint64_t key, bool write, const struct iovec* iov, int iovcnt, std::uint64_t pos);
+  int (*fsync)(std::uint64_t key);
 };
 
 // A struct file opened on a block device (block/fops.c, def_blk_fops).
@@ -42,7 +56,9 @@ struct BdevFile : core::File {
   // offset 0 is byte `start` of the disk; `size` 0 is the whole disk.
   std::uint64_t start = 0;
   std::uint64_t size = 0;
-  const BdevInode* inode = nullptr;  // the file the window holds, if any
+  const BdevInode* inode = nullptr;    // the file the window holds, if any
+  const BdevRemote* remote = nullptr;  // or the file is another process's
+  std::uint64_t remote_key = 0;        // which, for `remote`
 };
 
 // Opens `disk` as open(2) on /dev/<name> would: O_RDONLY/O_WRONLY/O_RDWR,
@@ -55,13 +71,16 @@ int bdev_file_open(Disk* disk, int flags);
 // With `inode`, the window is that file's data (BdevInode).
 int bdev_file_attach(int fd, Disk* disk, int flags, std::uint64_t start, std::uint64_t size,
                      const BdevInode* inode = nullptr);
+// Makes `fd` a file reached through `remote` (BdevRemote) for the io_uring
+// and AIO engines. 0 or -errno.
+int bdev_file_attach_remote(int fd, int flags, const BdevRemote* remote, std::uint64_t key);
 // fget() of a block device: a reference to the device file at `fd`, or an
 // empty ref when `fd` is not an iostack device. The file stays valid while
 // the ref lives, even if the descriptor is closed meanwhile.
 core::FileRef bdev_file_get(int fd);
 inline BdevFile* bdev_of(const core::FileRef& f) { return f.as<BdevFile>(); }
 // The position of offset -1 I/O on `f` reached through descriptor `os_fd`
-// (io_uring's REQ_F_CUR_POS): a file's data (inode) uses the real open
+// (io_uring's REQ_F_CUR_POS): a file's data (inode, remote) uses the real open
 // file's f_pos, the one read(2) and lseek(2) move; a device its own `pos`.
 std::int64_t bdev_pos(BdevFile* f, int os_fd);
 // Stores it back after `pos` was reached. `fd_held`: `os_fd` stayed open

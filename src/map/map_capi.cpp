@@ -687,6 +687,55 @@ out:
   return done;
 }
 
+// The io_uring and AIO requests of a child of the program on a mapped
+// file: each one call to the owner (key: directory << 32 | inode), direct
+// I/O of the file there, in pieces of at most 1 MiB (the socket's).
+long remote_rw(std::uint64_t key, bool write, const struct iovec* iov, int iovcnt,
+               std::uint64_t pos) {
+  const auto dir = static_cast<std::uint32_t>(key >> 32);
+  const auto ino = static_cast<std::uint32_t>(key);
+  constexpr std::size_t kPiece = 1 << 20;
+  thread_local std::string piece;  // kept: no allocation per request
+  long done = 0;
+  for (int i = 0; i < iovcnt; ++i) {
+    for (std::size_t at = 0; at < iov[i].iov_len;) {
+      const std::size_t n = std::min(kPiece, iov[i].iov_len - at);
+      char* p = static_cast<char*>(iov[i].iov_base) + at;
+      piece.resize(n);
+      if (write) std::memcpy(piece.data(), p, n);
+      const std::int64_t r = dir_call(ShareOp::kRw, dir, ino, static_cast<std::int64_t>(pos) + done,
+                                      static_cast<std::int64_t>(n),
+                                      (write ? kRwWrite : 0) | kRwDirect, {}, {}, piece.data());
+      if (r < 0) return done ? done : static_cast<long>(r);
+      if (!write) std::memcpy(p, piece.data(), static_cast<std::size_t>(r));
+      done += r;
+      at += static_cast<std::size_t>(r);
+      if (static_cast<std::size_t>(r) < n) return done;
+    }
+  }
+  return done;
+}
+
+int remote_fsync(std::uint64_t key) {
+  return static_cast<int>(dir_call(ShareOp::kFsync, static_cast<std::uint32_t>(key >> 32),
+                                   static_cast<std::uint32_t>(key), 0, 0, 0));
+}
+
+const block::BdevRemote kRemote{remote_rw, remote_fsync};
+
+std::uint64_t remote_key(std::uint32_t dir, std::uint32_t ino) {
+  return (std::uint64_t{dir} << 32) | ino;
+}
+
+// A child's new descriptor of a mapped file: its engines' requests go to
+// the owner (the placeholder holds nothing).
+void client_attach(int fd, const OpenFile* f) {
+  std::uint32_t dir, ino;
+  if (!dir_target(f, &dir, &ino) || !ino) return;
+  block::bdev_file_attach_remote(fd, f->flags & (O_ACCMODE | O_DIRECT | O_CLOEXEC), &kRemote,
+                                 remote_key(dir, ino));
+}
+
 // The open file of a mapped file (not a directory) `fd` names, and where
 // its calls go: null after *err is set.
 OpenFile* file_of(int fd, std::uint32_t* dir, std::uint32_t* ino, int* err) {
@@ -779,6 +828,7 @@ int start_client() {
       auto* f = new OpenFile{nullptr, static_cast<int>(fl < 0 ? O_RDWR : fl), nullptr, 1};
       f->remote_dir = static_cast<int>(kSingle | static_cast<std::uint32_t>(i));
       put_fd(fd, f);
+      client_attach(fd, f);
       continue;
     }
     const int d = find_dir_index(AT_FDCWD, buf, &name, &abs);
@@ -793,6 +843,7 @@ int start_client() {
     f->remote_dir = d;
     if (ino == 0) f->sub = name;
     put_fd(fd, f);
+    client_attach(fd, f);
   }
   return 1;
 }
@@ -932,6 +983,7 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
       auto* f = new OpenFile{nullptr, flags, nullptr, 1};
       f->remote_dir = static_cast<int>(dir);
       put_fd(fd, f);
+      client_attach(fd, f);
       return fd;
     }
     const int d = find_dir_index(dirfd, path, &name, &abs);
@@ -951,6 +1003,7 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
     f->remote_dir = d;
     if (ino == 0) f->sub = name;
     put_fd(fd, f);
+    client_attach(fd, f);
     return fd;
   }
   if (!in_owner()) return IOSTACK_MAP_NOT_MINE;
@@ -983,7 +1036,12 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
     }
     put_fd(fd, new OpenFile{m, flags, d, ino});
     // io_uring and AIO on it reach the file's extent of the device, as
-    // direct I/O of the file (as on a single file).
+    // direct I/O of the file (as on a single file); a forked child's
+    // through this process.
+    m->set_child_remote(
+        &kRemote, remote_key(static_cast<std::uint32_t>(std::find(dirs.begin(), dirs.end(), d) -
+                                                        dirs.begin()),
+                             static_cast<std::uint32_t>(ino)));
     iostack::block::bdev_file_attach(
         fd, d->device()->disk(), (flags & O_ACCMODE) | (flags & (O_DIRECT | O_CLOEXEC)), m->base(),
         m->capacity(), m->bdev_inode(lock_files, unlock_files));
@@ -1004,6 +1062,8 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
   const int fd =
       raw_call(sys(SYS_openat, AT_FDCWD, m->path().c_str(), placeholder_flags(flags), 0644));
   if (fd < 0) return fd;
+  const int single = static_cast<int>(std::find(files.begin(), files.end(), m) - files.begin());
+  m->set_child_remote(&kRemote, remote_key(kSingle | static_cast<std::uint32_t>(single), 1));
   if (const int e =
           iostack::block::bdev_file_attach(fd, m->disk(), acc | (flags & (O_DIRECT | O_CLOEXEC)), 0,
                                            0, m->bdev_inode(lock_files, unlock_files))) {
@@ -1013,7 +1073,7 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
   // Inode 1 of "directory" kSingle | index: children reach it as they reach
   // a directory's files, and its position is the placeholder's, which fork shares.
   auto* f = new OpenFile{m, flags, nullptr, 1};
-  f->single = static_cast<int>(std::find(files.begin(), files.end(), m) - files.begin());
+  f->single = single;
   put_fd(fd, f);
   return fd;
 }
@@ -1265,6 +1325,7 @@ IOSTACK_API void iostack_map_dup(int oldfd, int newfd) {
     copy->remote_dir = static_cast<int>(dir);
     copy->sub = f->sub;
     put_fd(newfd, copy);
+    client_attach(newfd, copy);
     return;
   }
   ++f->refs;

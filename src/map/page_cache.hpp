@@ -85,6 +85,11 @@ class MappedFile {
   // this file's fsync. `lock` and `unlock` guard the calls that run where
   // requests are issued (the caller's lock of the mapped files).
   const block::BdevInode* bdev_inode(void (*lock)(), void (*unlock)());
+  // How a forked child's engines reach this file (BdevInode::remote).
+  void set_child_remote(const block::BdevRemote* remote, std::uint64_t key) {
+    inode_.remote = remote;
+    inode_.remote_key = key;
+  }
   // Before a direct I/O of the engines: the size, or -errno.
   std::int64_t begin_direct(bool write, std::uint64_t pos, std::uint64_t len);
   // After a write of the engines that ended at `end`; never blocks.

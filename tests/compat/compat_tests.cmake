@@ -100,7 +100,13 @@ target_link_libraries(compat_uring_pos PRIVATE PkgConfig::LIBURING)
 set_target_properties(compat_uring_pos PROPERTIES
   OUTPUT_NAME uring_pos RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
 
-add_dependencies(test_compat compat_uring_pos compat_mmap_shared compat_direct_size compat_file_locks compat_rename_update compat_stdio_sync compat_seccomp_exec compat_uring_client compat_newer_liburing_client compat_ring_fd_client compat_sigchain_client iostack_shared)
+# io_uring and AIO from forked and executed children, step by step.
+add_executable(compat_child_uring ${PROJECT_SOURCE_DIR}/tests/compat/child_uring.c)
+target_link_libraries(compat_child_uring PRIVATE PkgConfig::LIBURING)
+set_target_properties(compat_child_uring PROPERTIES
+  OUTPUT_NAME child_uring RUNTIME_OUTPUT_DIRECTORY ${_compat_out})
+
+add_dependencies(test_compat compat_uring_pos compat_child_uring compat_mmap_shared compat_direct_size compat_file_locks compat_rename_update compat_stdio_sync compat_seccomp_exec compat_uring_client compat_newer_liburing_client compat_ring_fd_client compat_sigchain_client iostack_shared)
 target_compile_definitions(test_compat PRIVATE
   IOSTACK_COMPAT_SECCOMP_EXEC="$<TARGET_FILE:compat_seccomp_exec>"
   IOSTACK_COMPAT_URING_CLIENT="$<TARGET_FILE:compat_uring_client>"
@@ -113,6 +119,7 @@ target_compile_definitions(test_compat PRIVATE
   IOSTACK_COMPAT_DIRECT_SIZE="$<TARGET_FILE:compat_direct_size>"
   IOSTACK_COMPAT_MMAP_SHARED="$<TARGET_FILE:compat_mmap_shared>"
   IOSTACK_COMPAT_URING_POS="$<TARGET_FILE:compat_uring_pos>"
+  IOSTACK_COMPAT_CHILD_URING="$<TARGET_FILE:compat_child_uring>"
   IOSTACK_COMPAT_SCRATCH_DIR="${_compat_out}"
   IOSTACK_LIBIOSTACK="$<TARGET_FILE:iostack_shared>"
   IOSTACK_COMPAT_DROPIN_DIR="${IOSTACK_DROPIN_OUTPUT_DIR}")

@@ -343,6 +343,36 @@ TEST(MapExec, UringAtTheFilePosition) {
 }
 #endif
 
+#if defined(IOSTACK_COMPAT_CHILD_URING)
+// io_uring and AIO of a forked child and of an executed one, on the
+// descriptor inherited and on their own opens, reach the mapped file
+// through the process that holds its device: the parent reads what they
+// wrote, as on a real file, and so does the image.
+TEST(MapExec, ChildrensUringAndAioReachTheDevice) {
+  SKIP_IF_SANITIZED();
+  const std::string prog = IOSTACK_COMPAT_CHILD_URING, real = dir() + "/child-real",
+                    single = dir() + "/child-single", d = dir() + "/child-dir";
+  ASSERT_EQ(sh(prog + " " + real + " >" + real + ".out"), 0);
+  const std::string kernel = slurp(real + ".out");
+  for (const char* line :
+       {"parent after the forked child: 4096 'c', 8192 'e', 12288 'f', size 16384\n",
+        "parent after the executed child: 4096 'c', 8192 'e', 12288 'f', size 16384\n"})
+    EXPECT_NE(kernel.find(line), std::string::npos) << line << kernel;
+  ASSERT_EQ(sh(exec("--map " + single + "=wcache:ram:1M --image " + single + "=" + single +
+                    ".img -- " + prog + " " + single + " >" + single + ".out")),
+            0);
+  EXPECT_EQ(slurp(single + ".out"), kernel);
+  const std::string img = slurp(single + ".img");
+  ASSERT_EQ(img.size(), 16384u);
+  EXPECT_EQ(img.substr(4096, 4) + img.substr(8192, 4) + img.substr(12288, 4),
+            "ccccee"
+            "eeffff");
+  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M -- " + prog + " " + d + "/f >" + d + ".out")),
+            0);
+  EXPECT_EQ(slurp(d + ".out"), kernel);
+}
+#endif
+
 // util-linux flock(1) holds a lock on a mapped file while a command it
 // runs tries it again from a new open: busy, and free once it is done.
 TEST(MapExec, FlockCommandOnMappedFiles) {
