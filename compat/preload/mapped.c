@@ -244,10 +244,13 @@ long mapped_mmap(void* (*real)(void*, size_t, int, int, int, off_t), void* addr,
                  int prot, int flags, int fd, off_t off) {
   const int type = flags & MAP_TYPE;
   if (type == MAP_SHARED || type == MAP_SHARED_VALIDATE) {
-    const int mem = iostack_map_mmap(fd, off, len, prot);
+    int owned = 0;
+    const int mem = iostack_map_mmap(fd, off, len, prot, &owned);
     if (mem < 0) return mem;
     void* p = real(addr, len, prot, flags, mem, off);
-    return p == MAP_FAILED ? -errno : (long)p;
+    const long r = p == MAP_FAILED ? -errno : (long)p;
+    if (owned) close(mem);
+    return r;
   }
   if (type != MAP_PRIVATE) return -EINVAL;
   if (!len || (off & 4095) || off < 0) return -EINVAL;

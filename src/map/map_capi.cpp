@@ -55,6 +55,11 @@ struct OpenFile {  // struct file of a mapped path
 // its index, with inode 1.
 constexpr std::uint32_t kSingle = 0x40000000;
 
+// The memory files of MAP_SHARED mappings are named after the file's
+// directory (kSingle | index for a single file) and inode, by which msync
+// finds the file of an address in /proc/self/maps.
+constexpr char kShmPrefix[] = "iostack-shm:";
+
 // When the power goes (IOSTACK_EXEC_POWERCUT): after this many block
 // writes, at the entry of this fsync, or this long after the start.
 struct Switch {
@@ -596,6 +601,11 @@ std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::st
       return m->allocate(static_cast<std::uint64_t>(rq.a), static_cast<std::uint64_t>(rq.b));
     case ShareOp::kWriteback:
       return m->writeback(static_cast<std::uint64_t>(rq.a), static_cast<std::uint64_t>(rq.b));
+    case ShareOp::kShare:
+      // Named so that msync finds the file of an address in /proc/self/maps.
+      m->set_share_name(std::string(kShmPrefix) + std::to_string(rq.dir) + ":" +
+                        std::to_string(rq.ino));
+      return m->share(static_cast<std::uint64_t>(rq.a), static_cast<std::uint64_t>(rq.b));
     default:
       return -EINVAL;
   }
@@ -1356,12 +1366,7 @@ IOSTACK_API void iostack_map_close(int fd) {
   fds.erase(it);
 }
 
-// The memory files of MAP_SHARED mappings are named after the file's
-// directory (kSingle | index for a single file) and inode, by which msync
-// finds the file of an address in /proc/self/maps.
-constexpr char kShmPrefix[] = "iostack-shm:";
-
-IOSTACK_API int iostack_map_mmap(int fd, int64_t offset, uint64_t len, int prot) {
+IOSTACK_API int iostack_map_mmap(int fd, int64_t offset, uint64_t len, int prot, int* owned) {
   TableLock lk;
   std::uint32_t dir, ino;
   int err;
@@ -1373,11 +1378,11 @@ IOSTACK_API int iostack_map_mmap(int fd, int64_t offset, uint64_t len, int prot)
   if (acc == O_WRONLY) return -EACCES;
   if ((prot & PROT_WRITE) && acc != O_RDWR) return -EACCES;
   if (offset < 0 || (offset & 4095) || !len) return -EINVAL;
-  // A child's own mapping would need the owner's memory file (see the README).
-  if (!in_owner() || !f->m) return -ENODEV;
-  MappedFile* m = f->m;
-  m->set_share_name(std::string(kShmPrefix) + std::to_string(dir) + ":" + std::to_string(ino));
-  return m->share(static_cast<std::uint64_t>(offset), len);
+  if (!in_owner() && !is_client()) return -ENODEV;
+  // A child gets a descriptor of its own of the owner's memory file.
+  *owned = is_client();
+  return static_cast<int>(
+      dir_call(ShareOp::kShare, dir, ino, offset, static_cast<std::int64_t>(len), 0));
 }
 
 IOSTACK_API int iostack_map_msync(void* addr, size_t len, int flags) {

@@ -57,6 +57,54 @@ sockaddr_un address(const std::string& name, socklen_t* len) {
 
 constexpr std::uint32_t kMaxPayload = 1u << 20;
 
+// The reply's header with the descriptor `pass` alongside.
+bool send_with_fd(int fd, const ShareReply& rep, int pass) {
+  struct iovec v {
+    const_cast<ShareReply*>(&rep), sizeof rep
+  };
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+  msghdr m{};
+  m.msg_iov = &v;
+  m.msg_iovlen = 1;
+  m.msg_control = ctl;
+  m.msg_controllen = sizeof ctl;
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &pass, sizeof(int));
+  long r;
+  do {
+    r = ::syscall(SYS_sendmsg, fd, &m, MSG_NOSIGNAL);
+  } while (r < 0 && errno == EINTR);
+  if (r <= 0) return false;
+  return send_all(fd, reinterpret_cast<const char*>(&rep) + r,
+                  sizeof rep - static_cast<std::size_t>(r));
+}
+
+// The reply's header and the descriptor that came with it (-1: none).
+bool recv_with_fd(int fd, ShareReply* rep, int* passed) {
+  struct iovec v {
+    rep, sizeof *rep
+  };
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+  msghdr m{};
+  m.msg_iov = &v;
+  m.msg_iovlen = 1;
+  m.msg_control = ctl;
+  m.msg_controllen = sizeof ctl;
+  long r;
+  do {
+    r = ::syscall(SYS_recvmsg, fd, &m, MSG_CMSG_CLOEXEC);
+  } while (r < 0 && errno == EINTR);
+  if (r <= 0) return false;
+  *passed = -1;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      std::memcpy(passed, CMSG_DATA(c), sizeof(int));
+  return recv_all(fd, reinterpret_cast<char*>(rep) + r, sizeof *rep - static_cast<std::size_t>(r));
+}
+
 void serve(int fd, const ShareHandler& handler) {
   ShareRequest rq;
   std::string p1, p2, out;
@@ -66,7 +114,12 @@ void serve(int fd, const ShareHandler& handler) {
     p2.resize(rq.len2);
     if (!recv_all(fd, p1.data(), p1.size()) || !recv_all(fd, p2.data(), p2.size())) break;
     out.clear();
-    const ShareReply rep{handler(rq, p1, p2, &out), static_cast<std::uint32_t>(out.size()), 0};
+    const std::int64_t res = handler(rq, p1, p2, &out);
+    if (rq.op == ShareOp::kShare && res >= 0) {
+      if (!send_with_fd(fd, ShareReply{0, 0, 0}, static_cast<int>(res))) break;
+      continue;
+    }
+    const ShareReply rep{res, static_cast<std::uint32_t>(out.size()), 0};
     if (!send_all(fd, &rep, sizeof rep) || !send_all(fd, out.data(), out.size())) break;
   }
   ::syscall(SYS_close, fd);
@@ -125,14 +178,18 @@ std::int64_t share_call(const std::string& name, const ShareRequest& rq, const s
   const bool data_in = rq.op == ShareOp::kRw && rq.flags;
   r.len2 = data_in ? static_cast<std::uint32_t>(rq.b) : static_cast<std::uint32_t>(p2.size());
   ShareReply rep;
+  int passed = -1;
   if (!send_all(client_fd, &r, sizeof r) || !send_all(client_fd, p1.data(), p1.size()) ||
       !send_all(client_fd, data_in ? in : p2.data(), r.len2) ||
-      !recv_all(client_fd, &rep, sizeof rep) ||
+      !recv_with_fd(client_fd, &rep, &passed) ||
       (rep.len && (!out || !recv_all(client_fd, out, rep.len)))) {
     ::syscall(SYS_close, client_fd);
     client_fd = -1;
+    if (passed >= 0) ::syscall(SYS_close, passed);
     return -ENOTCONN;
   }
+  if (rq.op == ShareOp::kShare && rep.res == 0) return passed >= 0 ? passed : -EIO;
+  if (passed >= 0) ::syscall(SYS_close, passed);
   return rep.res;
 }
 

@@ -26,6 +26,7 @@ enum class ShareOp : std::uint32_t {
   kWriteback,  // dir, ino, a=lo, b=hi
   kMkdir,      // path, flags=mode
   kRmdir,      // path
+  kShare,      // dir, ino, a=offset, b=len -> 0, the file's shared memory passed along
 };
 
 struct ShareRequest {
@@ -51,7 +52,9 @@ std::string share_listen(ShareHandler handler);
 // One call to the owner listening at `name` (from this process's own
 // connection, made again after a fork). `in`: the data written by kRw;
 // `out`: room for the data a kRw read returns. The result, or -ENOTCONN
-// when the owner is gone (its power was cut, or it ended).
+// when the owner is gone (its power was cut, or it ended). kShare's
+// handler answers a descriptor of the owner's, which the caller gets as a
+// descriptor of its own (SCM_RIGHTS).
 std::int64_t share_call(const std::string& name, const ShareRequest& rq, const std::string& p1,
                         const std::string& p2, const void* in, void* out);
 

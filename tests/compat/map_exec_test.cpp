@@ -687,8 +687,9 @@ TEST(MapExec, SqliteTwoConnectionsLockEachOther) {
 }
 
 // WAL with normal locking in a mapped directory: sqlite3 maps db-shm
-// MAP_SHARED for its WAL index, which a second connection reads; the rows
-// reach the image, and with random power cuts every committed row survives.
+// MAP_SHARED for its WAL index, which a second connection and a second
+// sqlite3 process (mapping it too) share; the rows reach the image, and
+// with random power cuts every committed row survives.
 TEST(MapExec, SqliteWalWithSharedMemoryIndex) {
   SKIP_IF_SANITIZED();
   if (!have("sqlite3")) GTEST_SKIP() << "sqlite3 is not installed (scripts/install-deps.sh)";
@@ -698,15 +699,17 @@ TEST(MapExec, SqliteWalWithSharedMemoryIndex) {
     std::ofstream f(sql);
     f << "PRAGMA journal_mode=WAL;\nCREATE TABLE t(x);\nINSERT INTO t VALUES(1),(2);\n"
       << ".connection 1\n.open " << d << "/db\nINSERT INTO t VALUES(3);\n"
-      << ".connection 0\nSELECT group_concat(x) FROM t;\n";
+      << ".connection 0\n.system sqlite3 " << d
+      << "/db 'INSERT INTO t VALUES(4); SELECT count(*) FROM t;'\n"
+      << "SELECT group_concat(x) FROM t;\n";
   }
   ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + out + " -- sqlite3 " +
                     d + "/db <" + sql + " >" + res + " 2>&1")),
             0)
       << slurp(res);
-  EXPECT_EQ(slurp(res), "wal\n1,2,3\n");
+  EXPECT_EQ(slurp(res), "wal\n4\n1,2,3,4\n");
   EXPECT_EQ(sh("sqlite3 " + out + "/db 'SELECT group_concat(x) FROM t' >" + res), 0);
-  EXPECT_EQ(slurp(res), "1,2,3\n");
+  EXPECT_EQ(slurp(res), "1,2,3,4\n");
   const std::string cuts = dir() + "/waldir.out";
   EXPECT_EQ(sh(std::string(IOSTACK_SOURCE_DIR) + "/examples/sqlite-powercut.sh 10 FULL " +
                IOSTACK_COMPAT_IOSTACK + " WALDIR >" + cuts),

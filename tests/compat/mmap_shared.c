@@ -1,6 +1,6 @@
 /* MAP_SHARED mappings of a file, printed step by step: stores and loads
  * through the mapping against read/write, a mapping inherited by a forked
- * child, msync, and mmap's errors (compared between a real file and a
+ * child and one a child made, msync, and mmap's errors (compared between a real file and a
  * mapped one). With "cut" as a second argument: a store synced by msync,
  * then one that is not, then fsync (where `--powercut=fsync=3` cuts). */
 #define _GNU_SOURCE
@@ -88,6 +88,17 @@ int main(int argc, char** argv) {
   int st;
   waitpid(child, &st, 0);
   printf("child stored C at 1000, pread: %c\n", byte_at(fd, 1000));
+  const pid_t other = fork();
+  if (other == 0) {
+    const int own = open(path, O_RDWR);
+    char* m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, own, 0);
+    if (m == MAP_FAILED) _exit(1);
+    m[2000] = 'K';
+    _exit(m[100] == 'X' ? 0 : 2);
+  }
+  waitpid(other, &st, 0);
+  printf("child's own mapping stored K at 2000: exit %d, pread: %c\n", WEXITSTATUS(st),
+         byte_at(fd, 2000));
   printf("munmap: %s\n", err(munmap(p, 12288)));
   printf("after munmap, pread 100 and 1000: %c %c\n", byte_at(fd, 100), byte_at(fd, 1000));
 
