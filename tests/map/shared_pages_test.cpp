@@ -1,0 +1,149 @@
+// MAP_SHARED mappings of a mapped file (MappedFile::share): the mapping is
+// the page cache, stores through it become dirty pages found by write-back,
+// msync's range write-back leaves the rest only in memory, and a power cut
+// loses what nothing wrote back.
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "dev/device.hpp"
+#include "map/page_cache.hpp"
+
+namespace iostack::map {
+namespace {
+
+struct Fixture {
+  IoCounts counts;
+  std::unique_ptr<MappedFile> file;
+  dev::BlockDevice* dev = nullptr;
+
+  Fixture() {
+    std::string err;
+    auto d = dev::create_device("wcache:ram:1M", nullptr, &err);
+    EXPECT_TRUE(d) << err;
+    dev = d.get();
+    file = std::make_unique<MappedFile>("/nowhere", std::move(d), "", 1 << 20, &counts);
+    EXPECT_EQ(file->init(), 0);
+  }
+
+  long put(std::uint64_t at, const std::string& s) {
+    struct iovec v {
+      const_cast<char*>(s.data()), s.size()
+    };
+    return file->rw(true, false, &v, 1, at);
+  }
+  char get(std::uint64_t at) {
+    char c = 0;
+    struct iovec v {
+      &c, 1
+    };
+    return file->rw(false, false, &v, 1, at) == 1 ? c : '-';
+  }
+
+  // The power goes: the byte at `at` of what the device made durable.
+  char durable_at_cut(std::uint64_t at) {
+    std::string res;
+    EXPECT_EQ(dev->message({"powercut"}, &res), 0);
+    MappedFile below("/below", dev->lower(), 0, 1 << 20, 1 << 20, &counts);
+    EXPECT_EQ(below.init(), 0);
+    below.mount(1 << 20);
+    char c = 0;
+    struct iovec v {
+      &c, 1
+    };
+    return below.rw(false, false, &v, 1, at) == 1 ? c : '-';
+  }
+};
+
+TEST(SharedPages, MappingIsThePageCache) {
+  Fixture t;
+  ASSERT_EQ(t.put(0, std::string(10000, 'a')), 10000);
+  const int mem = t.file->share(0, 12288);
+  ASSERT_GE(mem, 0);
+  auto* p = static_cast<char*>(mmap(nullptr, 12288, PROT_READ | PROT_WRITE, MAP_SHARED, mem, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  EXPECT_EQ(p[0], 'a');
+  EXPECT_EQ(p[9999], 'a');
+  EXPECT_EQ(p[10000], 0);  // past the end: zeros
+  p[5000] = 'X';
+  EXPECT_EQ(t.get(5000), 'X');
+  ASSERT_EQ(t.put(100, "Y"), 1);
+  EXPECT_EQ(p[100], 'Y');
+  // A second mapping of the same range shares the pages.
+  EXPECT_EQ(t.file->share(4096, 4096), mem);
+  auto* q = static_cast<char*>(mmap(nullptr, 4096, PROT_READ, MAP_SHARED, mem, 4096));
+  ASSERT_NE(q, MAP_FAILED);
+  EXPECT_EQ(q[5000 - 4096], 'X');
+  munmap(q, 4096);
+  munmap(p, 12288);
+}
+
+TEST(SharedPages, StoresAreWrittenBackByFsyncAndLostWithoutIt) {
+  Fixture t;
+  ASSERT_EQ(t.put(0, std::string(8192, 'a')), 8192);
+  ASSERT_EQ(t.file->fsync(), 0);
+  const int mem = t.file->share(0, 8192);
+  ASSERT_GE(mem, 0);
+  auto* p = static_cast<char*>(mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, mem, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  // A clean page goes nowhere; a stored-to one is written back.
+  const std::uint64_t before = t.counts.writes;
+  ASSERT_EQ(t.file->fsync(), 0);
+  EXPECT_EQ(t.counts.writes, before);
+  p[0] = 'M';
+  p[4096] = 'N';
+  // msync of the first page: only it goes down.
+  ASSERT_EQ(t.file->fsync(0, 4096), 0);
+  EXPECT_EQ(t.counts.writes, before + 1);
+  munmap(p, 8192);  // writes nothing
+  EXPECT_EQ(t.counts.writes, before + 1);
+  EXPECT_EQ(t.durable_at_cut(0), 'M');
+  EXPECT_EQ(t.durable_at_cut(4096), 'a');
+}
+
+TEST(SharedPages, TruncateZeroesTheMappingAndGrowingShowsStores) {
+  Fixture t;
+  ASSERT_EQ(t.put(0, std::string(8192, 'a')), 8192);
+  const int mem = t.file->share(0, 16384);
+  ASSERT_GE(mem, 0);
+  auto* p = static_cast<char*>(mmap(nullptr, 16384, PROT_READ | PROT_WRITE, MAP_SHARED, mem, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  ASSERT_EQ(t.file->truncate(4096), 0);
+  EXPECT_EQ(p[4096], 0);
+  EXPECT_EQ(t.get(4096), '-');  // past the end
+  // Grown over by ftruncate while mapped: a store there is the file's.
+  ASSERT_EQ(t.file->truncate(16384), 0);
+  p[12288] = 'G';
+  EXPECT_EQ(t.get(12288), 'G');
+  ASSERT_EQ(t.file->fsync(), 0);
+  EXPECT_EQ(t.durable_at_cut(12288), 'G');
+  munmap(p, 16384);
+}
+
+TEST(SharedPages, DirectWritesUpdateMappedPages) {
+  Fixture t;
+  ASSERT_EQ(t.put(0, std::string(4096, 'a')), 4096);
+  const int mem = t.file->share(0, 4096);
+  ASSERT_GE(mem, 0);
+  auto* p = static_cast<char*>(mmap(nullptr, 4096, PROT_READ, MAP_SHARED, mem, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  void* buf = nullptr;
+  ASSERT_EQ(posix_memalign(&buf, 4096, 4096), 0);
+  std::memset(buf, 'd', 4096);
+  struct iovec v {
+    buf, 4096
+  };
+  EXPECT_EQ(t.file->rw(true, true, &v, 1, 0), 4096);
+  EXPECT_EQ(p[0], 'd');
+  EXPECT_EQ(t.get(4095), 'd');
+  free(buf);
+  munmap(p, 4096);
+}
+
+}  // namespace
+}  // namespace iostack::map
