@@ -367,6 +367,30 @@ bool parse_powercut(const std::string& s, Switch* out) {
   return any;
 }
 
+// A plain absolute path (no empty, "." or ".." component) outside every
+// mapped file and directory, told without allocating: libc opens files from
+// inside malloc (a heap trim reads /proc/sys/vm/overcommit_memory), and the
+// trap brings that open here with malloc's lock held.
+bool surely_elsewhere(const char* path) {
+  if (!path || path[0] != '/') return false;
+  for (const char* p = path; *p; ++p) {
+    if (p[0] != '/') continue;
+    if (p[1] == '/') return false;
+    if (p[1] == '.' && (!p[2] || p[2] == '/' || (p[2] == '.' && (!p[3] || p[3] == '/'))))
+      return false;
+  }
+  const std::size_t n = std::strlen(path);
+  const auto at_or_below = [&](const std::string& m) {
+    return n >= m.size() && std::memcmp(path, m.data(), m.size()) == 0 &&
+           (n == m.size() || path[m.size()] == '/');
+  };
+  for (const std::string& d : dir_paths)
+    if (at_or_below(d)) return false;
+  for (const std::string& f : file_paths)
+    if (at_or_below(f)) return false;
+  return true;
+}
+
 // `path` made absolute, with "." components and repeated or trailing
 // slashes gone (".." is left as it is).
 std::string normalize(const std::string& path) {
@@ -975,6 +999,7 @@ IOSTACK_API int iostack_map_init(void) {
 }
 
 IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigned mode) {
+  if (surely_elsewhere(path)) return IOSTACK_MAP_NOT_MINE;
   if (is_client()) {
     TableLock lk;
     std::string name, abs;
@@ -1089,6 +1114,7 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
 }
 
 IOSTACK_API int iostack_map_unlink(int dirfd, const char* path) {
+  if (surely_elsewhere(path)) return IOSTACK_MAP_NOT_MINE;
   if (is_client()) {
     std::string name, abs;
     if (find_file_index(dirfd, path, &abs) < 0 &&
@@ -1112,6 +1138,7 @@ IOSTACK_API int iostack_map_unlink(int dirfd, const char* path) {
 }
 
 IOSTACK_API int iostack_map_mkdir(int dirfd, const char* path, unsigned mode) {
+  if (surely_elsewhere(path)) return IOSTACK_MAP_NOT_MINE;
   if (is_client()) {
     std::string name, abs;
     if (find_dir_index(dirfd, path, &name, &abs) < 0) return IOSTACK_MAP_NOT_MINE;
@@ -1131,6 +1158,7 @@ IOSTACK_API int iostack_map_mkdir(int dirfd, const char* path, unsigned mode) {
 }
 
 IOSTACK_API int iostack_map_rmdir(int dirfd, const char* path) {
+  if (surely_elsewhere(path)) return IOSTACK_MAP_NOT_MINE;
   if (is_client()) {
     std::string name, abs;
     if (find_dir_index(dirfd, path, &name, &abs) < 0) return IOSTACK_MAP_NOT_MINE;
@@ -1150,6 +1178,7 @@ IOSTACK_API int iostack_map_rmdir(int dirfd, const char* path) {
 
 IOSTACK_API int iostack_map_rename(int olddirfd, const char* oldpath, int newdirfd,
                                    const char* newpath, unsigned flags) {
+  if (surely_elsewhere(oldpath) && surely_elsewhere(newpath)) return IOSTACK_MAP_NOT_MINE;
   if (is_client()) {
     std::string n1, a1, n2, a2;
     const int d1 = find_dir_index(olddirfd, oldpath, &n1, &a1);
@@ -1287,6 +1316,7 @@ IOSTACK_API int64_t iostack_map_size(int fd) {
 }
 
 IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path) {
+  if (surely_elsewhere(path)) return IOSTACK_MAP_NOT_MINE;
   if (is_client()) {
     std::string name, abs;
     if (find_file_index(dirfd, path, &abs) < 0 &&
