@@ -379,7 +379,7 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now, std::int8_t hi
         ra_lba_ = e;
         ra_limit_ = std::min<std::uint64_t>(cap, e + (seg_sectors_ > n ? seg_sectors_ - n : 0));
         ra_time_ = t;
-        ra_spt_ = model_.locate(e < cap ? e : s).spt;
+        ra_spt_ = model_.spt_at(e < cap ? e : s);
         ra_seg_ = ra_limit_ > ra_lba_ ? static_cast<int>(v) : -1;
       }
       break;
