@@ -106,6 +106,7 @@ block::BlkStatus HddDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
   }
   slots_[slot] = p;
   order_.push_back(slot);
+  if (op != block::REQ_OP_FLUSH) store_.prefetch(rq);
   // A drive waiting to start its write-back takes the command instead (the
   // timer is re-armed for it).
   if (op_ == Op::kIdle || op_ == Op::kIdleWait) start_next(now);
