@@ -13,6 +13,7 @@ constexpr std::size_t kMaxExtents = 256;       // write-back extents the drive t
 constexpr std::uint64_t kDestageChunk = 2048;  // sectors written back at a time
 constexpr core::Nanos kNever = ~core::Nanos{0} / 4;
 constexpr std::int8_t kHitUnknown = 0, kHitNo = 1, kHitYes = 2;
+constexpr std::uint32_t kNoSlot = ~std::uint32_t{0};
 }  // namespace
 
 HddDriver::HddDriver(const HddConfig& cfg, core::Clock* clock)
@@ -20,8 +21,12 @@ HddDriver::HddDriver(const HddConfig& cfg, core::Clock* clock)
   seg_sectors_ = (cfg.cache_bytes / 2 / cfg.cache_segments) >> block::kSectorShift;
   wc_sectors_ = (cfg.cache_bytes / 2) >> block::kSectorShift;
   // The tag set bounds what is queued; the queue's flush request comes on top.
-  pending_.reserve(cfg.queue_depth + 8);
-  rot_.reserve(cfg.queue_depth + 8);
+  const std::uint32_t slots = cfg.queue_depth + 8;
+  slots_.resize(slots);
+  order_.reserve(slots);
+  for (std::uint32_t i = slots; i-- > 0;) free_slots_.push_back(i);
+  rot_.reserve(slots);
+  rstart_.reserve(slots);
   segs_.resize(cfg.cache_segments);
   dirty_.reserve(kMaxExtents + 2);
   ext_.resize(kMaxExtents + 2);
@@ -65,12 +70,15 @@ block::BlkStatus HddDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
   if (op != block::REQ_OP_FLUSH && block::blk_rq_end_sector(rq) > capacity_sectors())
     return block::BlkStatus::IOERR;
   core::LockGuard lock(mu_);
-  if (pending_.size() == pending_.capacity()) return block::BlkStatus::DEV_RESOURCE;
+  if (free_slots_.empty()) return block::BlkStatus::DEV_RESOURCE;
   const core::Nanos now = clock_->now();
   inflight_.fetch_add(1, std::memory_order_acq_rel);
+  const std::uint32_t slot = free_slots_.back();
+  free_slots_.pop_back();
   Pending p{};
   p.rq = rq;
   p.arrival = now;
+  p.seq = next_seq_++;
   if (op == block::REQ_OP_FLUSH) {
     p.kind = Kind::kFlush;
     p.pos = model_.locate(0);
@@ -86,9 +94,19 @@ block::BlkStatus HddDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
     } else {
       p.kind = Kind::kMediaWrite;
     }
-    if (p.kind != Kind::kCachedWrite) rot_insert(&rot_, {p.pos.offset, pending_.size()});
+    if (p.kind != Kind::kCachedWrite) rot_insert(&rot_, {p.pos.offset, slot});
+    if (p.kind == Kind::kCachedWrite) ++cached_writes_;
+    if (p.kind == Kind::kRead) {
+      rot_insert(&rstart_, {p.s, slot});
+      // Known from the start: cache_grew()/cache_shrank() keep it true, as
+      // they do once an SPTF pass has found it.
+      p.hit = read_hit(p.s, p.e) ? kHitYes : kHitNo;
+      if (p.hit == kHitYes) ++hits_;
+    }
   }
-  pending_.push_back(p);
+  slots_[slot] = p;
+  order_.push_back(slot);
+  if (op != block::REQ_OP_FLUSH) store_.prefetch(rq);
   // A drive waiting to start its write-back takes the command instead (the
   // timer is re-armed for it).
   if (op_ == Op::kIdle || op_ == Op::kIdleWait) start_next(now);
@@ -139,18 +157,26 @@ void HddDriver::dirty_set_start(std::size_t i, std::uint64_t start) {
 }
 
 void HddDriver::cache_grew(std::uint64_t s, std::uint64_t e) {
-  for (const Pending& p : pending_)
-    if (p.hit == kHitNo && p.s >= s && p.e <= e) {
+  // Only reads have a hit state; those starting in [s, e].
+  auto k = std::lower_bound(rstart_.begin(), rstart_.end(), s,
+                            [](const RotKey& a, std::uint64_t v) { return a.offset < v; });
+  for (; k != rstart_.end() && k->offset <= e; ++k) {
+    const Pending& p = slots_[k->key];
+    if (p.hit == kHitNo && p.e <= e) {
       p.hit = kHitYes;
       ++hits_;
     }
+  }
 }
 
 void HddDriver::cache_shrank() {
   if (!hits_) return;
+  unknown_ += hits_;
   hits_ = 0;
-  for (const Pending& p : pending_)
+  for (const RotKey& k : rstart_) {
+    const Pending& p = slots_[k.key];
     if (p.hit == kHitYes) p.hit = kHitUnknown;
+  }
 }
 
 bool HddDriver::read_hit(std::uint64_t s, std::uint64_t e) const {
@@ -179,9 +205,8 @@ HddHead HddDriver::ra_head(core::Nanos now) const {
 }
 
 // Read-ahead stops where the media has got to by `now`; the arm is there.
-void HddDriver::settle_ra(core::Nanos now) {
+void HddDriver::settle_ra(core::Nanos now, const HddHead& h) {
   if (ra_seg_ < 0) return;
-  const HddHead h = ra_head(now);
   Range& g = segs_[static_cast<std::size_t>(ra_seg_)];
   const std::uint64_t read = now > ra_time_ ? (now - ra_time_) * ra_spt_ / model_.rev_ns() : 0;
   g.end = std::min(ra_limit_, ra_lba_ + read);
@@ -304,6 +329,7 @@ core::Nanos HddDriver::cost(const Pending& p, core::Nanos now, const HddHead& h,
       if (p.hit == kHitUnknown) {
         p.hit = read_hit(s, e) ? kHitYes : kHitNo;
         if (p.hit == kHitYes) ++hits_;
+        --unknown_;
       }
       if (p.hit == kHitYes) return 0;
       if (ra_covers(s, e)) return ra_ready(e) > now ? ra_ready(e) - now : 0;
@@ -318,7 +344,8 @@ core::Nanos HddDriver::cost(const Pending& p, core::Nanos now, const HddHead& h,
   return model_.position_below(h, now + cfg_.overhead, p.pos, bound);
 }
 
-core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now, std::int8_t hit) {
+core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now, std::int8_t hit,
+                             const HddHead& h) {
   const std::uint64_t s = block::blk_rq_pos(rq), e = block::blk_rq_end_sector(rq);
   const std::uint32_t n = static_cast<std::uint32_t>(e - s);
   const core::Nanos xfer = xfer_ns(block::blk_rq_bytes(rq));
@@ -340,7 +367,7 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now, std::int8_t hi
         return std::max(now + cfg_.overhead + xfer, ra_ready(e));
       }
       ++stats_.read_misses;
-      settle_ra(now);
+      settle_ra(now, h);
       t = model_.access(&head_, now + cfg_.overhead, s, n, &dist);
       {
         std::size_t v = 0;  // the least recently used segment
@@ -353,7 +380,7 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now, std::int8_t hi
         ra_lba_ = e;
         ra_limit_ = std::min<std::uint64_t>(cap, e + (seg_sectors_ > n ? seg_sectors_ - n : 0));
         ra_time_ = t;
-        ra_spt_ = model_.locate(e < cap ? e : s).spt;
+        ra_spt_ = model_.spt_at(e < cap ? e : s);
         ra_seg_ = ra_limit_ > ra_lba_ ? static_cast<int>(v) : -1;
       }
       break;
@@ -370,7 +397,7 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now, std::int8_t hi
         return now + cfg_.overhead + xfer;
       }
       ++stats_.media_writes;
-      settle_ra(now);
+      settle_ra(now, h);
       t = model_.access(&head_, now + cfg_.overhead, s, n, &dist);
       break;
     default:  // FLUSH: only chosen once nothing is dirty
@@ -384,8 +411,8 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now, std::int8_t hi
   return t;
 }
 
-core::Nanos HddDriver::destage_one(core::Nanos now) {
-  settle_ra(now);
+core::Nanos HddDriver::destage_one(core::Nanos now, const HddHead& h) {
+  settle_ra(now, h);
   // The first extent (in dirty_'s order) with the lowest positioning time,
   // visited by rotation from the head's angle: an extent costs at least its
   // rotational distance r, so none past the best so far can do better.
@@ -428,40 +455,59 @@ core::Nanos HddDriver::destage_one(core::Nanos now) {
   return t;
 }
 
-std::size_t HddDriver::sptf(core::Nanos now, const HddHead& h) {
-  ++pass_;
-  std::size_t pick = pending_.size();
+bool HddDriver::ra_candidate() const {
+  if (ra_seg_ < 0) return false;
+  const std::uint64_t lo = segs_[static_cast<std::size_t>(ra_seg_)].start, hi = ra_limit_;
+  auto k = std::lower_bound(rstart_.begin(), rstart_.end(), lo,
+                            [](const RotKey& a, std::uint64_t v) { return a.offset < v; });
+  for (; k != rstart_.end() && k->offset <= hi; ++k)
+    if (slots_[k->key].e <= hi) return true;
+  return false;
+}
+
+std::uint32_t HddDriver::sptf(core::Nanos now, const HddHead& h) {
+  std::uint32_t pick = kNoSlot;
+  std::uint64_t pick_seq = ~std::uint64_t{0};
   core::Nanos best = kNever;
   bool arm = false;
-  // What ra_covers() accepts.
-  const std::uint64_t ra_lo = ra_seg_ >= 0 ? segs_[static_cast<std::size_t>(ra_seg_)].start : 1,
-                      ra_hi = ra_seg_ >= 0 ? ra_limit_ : 0;
-  // Those served from the caches, in arrival order, as cost() sees them;
-  // nothing after a cost of 0 can win.
-  for (std::size_t i = 0; i < pending_.size() && best > 0; ++i) {
-    Pending& p = pending_[i];
-    core::Nanos c = 0;
-    if (p.kind == Kind::kCachedWrite) {
-      c = write_fits(p.e - p.s) ? 0 : kNever;
-    } else if (p.kind == Kind::kRead) {
-      if (p.hit == kHitUnknown) {
-        p.hit = read_hit(p.s, p.e) ? kHitYes : kHitNo;
-        if (p.hit == kHitYes) ++hits_;
-      }
-      if (p.hit == kHitNo) {
-        if (p.s < ra_lo || p.e > ra_hi) {
-          p.pass = pass_;
-          arm = true;
-          continue;
+  // When every queued command needs the arm (no cached writes, every read
+  // a known miss outside the read-ahead), the pass below finds nothing.
+  const bool all_arm = !cached_writes_ && !hits_ && !unknown_ && !ra_candidate();
+  if (all_arm) {
+    arm = !rot_.empty();
+  } else {
+    ++pass_;
+    // What ra_covers() accepts.
+    const std::uint64_t ra_lo = ra_seg_ >= 0 ? segs_[static_cast<std::size_t>(ra_seg_)].start : 1,
+                        ra_hi = ra_seg_ >= 0 ? ra_limit_ : 0;
+    // Those served from the caches, in arrival order, as cost() sees them;
+    // nothing after a cost of 0 can win.
+    for (std::size_t j = 0; j < order_.size() && best > 0; ++j) {
+      Pending& p = slots_[order_[j]];
+      core::Nanos c = 0;
+      if (p.kind == Kind::kCachedWrite) {
+        c = write_fits(p.e - p.s) ? 0 : kNever;
+      } else if (p.kind == Kind::kRead) {
+        if (p.hit == kHitUnknown) {
+          p.hit = read_hit(p.s, p.e) ? kHitYes : kHitNo;
+          if (p.hit == kHitYes) ++hits_;
+          --unknown_;
         }
-        c = ra_ready(p.e) > now ? ra_ready(p.e) - now : 0;
+        if (p.hit == kHitNo) {
+          if (p.s < ra_lo || p.e > ra_hi) {
+            p.pass = pass_;
+            arm = true;
+            continue;
+          }
+          c = ra_ready(p.e) > now ? ra_ready(p.e) - now : 0;
+        }
+      } else if (p.kind == Kind::kMediaWrite) {
+        p.pass = pass_;
+        arm = true;
+        continue;
       }
-    } else if (p.kind == Kind::kMediaWrite) {
-      p.pass = pass_;
-      arm = true;
-      continue;
+      if (c < best) best = c, pick = order_[j], pick_seq = p.seq;
     }
-    if (c < best) best = c, pick = i;
   }
   if (!arm) return pick;
   // Those needing the arm, by rotation from the head's angle at the start
@@ -477,17 +523,17 @@ std::size_t HddDriver::sptf(core::Nanos now, const HddHead& h) {
     const RotKey& key = rot_[k];
     const core::Nanos r = key.offset >= ph ? key.offset - ph : key.offset + rev - ph;
     if (r > best) break;
-    const std::size_t i = key.key;
-    const Pending& p = pending_[i];
-    if (p.pass != pass_) continue;  // served from a cache, or cannot win
+    const auto i = static_cast<std::uint32_t>(key.key);
+    const Pending& p = slots_[i];
+    if (!all_arm && p.pass != pass_) continue;  // served from a cache, or cannot win
     const core::Nanos c = model_.position_from(model_.move_ns(h, p.pos), r);
-    if (c < best || (c == best && i < pick)) best = c, pick = i;
+    if (c < best || (c == best && p.seq < pick_seq)) best = c, pick = i, pick_seq = p.seq;
   }
   return pick;
 }
 
 void HddDriver::start_next(core::Nanos now) {
-  if (pending_.empty()) {
+  if (order_.empty()) {
     if (dirty_.empty()) {
       op_ = Op::kIdle;
       return;
@@ -498,43 +544,49 @@ void HddDriver::start_next(core::Nanos now) {
       op_end_ = last_request_end_ + cfg_.idle_destage;
     } else {
       op_ = Op::kDestage;
-      op_end_ = destage_one(now);
+      op_end_ = destage_one(now, ra_head(now));
     }
     clock_->arm(&timer_, op_end_);
     return;
   }
-  std::size_t pick = pending_.size();
+  std::uint32_t pick = kNoSlot;
   const HddHead h = ra_head(now);
   if (flushes_) {
     // FLUSH writes the whole cache back before it completes.
     if (dirty_.empty()) {
-      pick = 0;
-      while (pending_[pick].kind != Kind::kFlush) ++pick;
+      std::size_t j = 0;
+      while (slots_[order_[j]].kind != Kind::kFlush) ++j;
+      pick = order_[j];
     }
-  } else if (pending_[0].arrival + cfg_.max_wait <= now) {
-    pick = 0;  // aged: no more reordering around it
-    if (cost(pending_[0], now, h, kNever) == kNever) pick = pending_.size();
+  } else if (slots_[order_[0]].arrival + cfg_.max_wait <= now) {
+    pick = order_[0];  // aged: no more reordering around it
+    if (cost(slots_[pick], now, h, kNever) == kNever) pick = kNoSlot;
   } else {
     pick = sptf(now, h);
   }
-  if (pick == pending_.size()) {  // a cached write waits for room
+  if (pick == kNoSlot) {  // a cached write waits for room
     op_ = Op::kDestage;
-    op_end_ = destage_one(now);
+    op_end_ = destage_one(now, h);
   } else {
-    const Pending& p = pending_[pick];
+    const Pending& p = slots_[pick];
     if (p.kind == Kind::kFlush) {
       --flushes_;
     } else if (p.kind != Kind::kCachedWrite) {
       rot_erase(&rot_, {p.pos.offset, pick});
+    } else {
+      --cached_writes_;
     }
-    if (p.hit == kHitYes) --hits_;
-    for (RotKey& k : rot_)  // they keep indexes into pending_
-      if (k.key > pick) --k.key;
+    if (p.kind == Kind::kRead) {
+      rot_erase(&rstart_, {p.s, pick});
+      if (p.hit == kHitYes) --hits_;
+      if (p.hit == kHitUnknown) --unknown_;
+    }
     cur_ = p.rq;
     const std::int8_t hit = p.hit;
-    pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(pick));
+    order_.erase(std::find(order_.begin(), order_.end(), pick));
+    free_slots_.push_back(pick);
     op_ = Op::kRequest;
-    op_end_ = serve(cur_, now, hit);
+    op_end_ = serve(cur_, now, hit, h);
   }
   clock_->arm(&timer_, op_end_);
 }

@@ -78,6 +78,7 @@ class HddDriver final : public block::BlockDriver {
     // 2 a hit. cache_grew()/cache_shrank() keep it true as the caches change.
     mutable std::int8_t hit = 0;
     std::uint64_t pass = 0;  // the last SPTF pass that found it needing the arm
+    std::uint64_t seq = 0;   // arrival order
   };
   struct Range {
     std::uint64_t start = 0, end = 0;  // sectors, [start, end)
@@ -86,7 +87,7 @@ class HddDriver final : public block::BlockDriver {
     std::uint32_t id = 0;              // dirty extents: key in drot_ and where_
   };
   // An entry of a rotational index: what waits for the media, by where
-  // its first sector passes under the head (key: an index in pending_ or a
+  // its first sector passes under the head (key: a slot in slots_ or a
   // dirty extent's id, which also orders equal offsets).
   struct RotKey {
     core::Nanos offset;
@@ -94,10 +95,13 @@ class HddDriver final : public block::BlockDriver {
   };
   static void rot_insert(std::vector<RotKey>* v, RotKey k);
   static void rot_erase(std::vector<RotKey>* v, RotKey k);
-  // SPTF over pending_ from head `h`: the index of the first command with
-  // the lowest cost below kNever (pending_.size() if none), as cost() over
-  // all of them would find, visiting the arm's candidates by rotation.
-  std::size_t sptf(core::Nanos now, const HddHead& h) REQUIRES(mu_);
+  // SPTF over the queue from head `h`: the slot of the first command (in
+  // arrival order) with the lowest cost below kNever (kNoSlot if none), as
+  // cost() over all of them would find, visiting the arm's candidates by
+  // rotation.
+  std::uint32_t sptf(core::Nanos now, const HddHead& h) REQUIRES(mu_);
+  // Some queued read that needs the arm otherwise is within the read-ahead.
+  bool ra_candidate() const REQUIRES(mu_);
   // dirty_ changes only through these, which keep drot_ and where_ in step.
   void dirty_insert(std::size_t i, Range r) REQUIRES(mu_);
   void dirty_erase(std::size_t i) REQUIRES(mu_);
@@ -114,8 +118,10 @@ class HddDriver final : public block::BlockDriver {
   core::Nanos cost(const Pending& p, core::Nanos now, const HddHead& h, core::Nanos bound) const
       REQUIRES(mu_);
   // `hit`: the request's Pending::hit (a read's read_hit(), if known).
-  core::Nanos serve(block::Request* rq, core::Nanos now, std::int8_t hit) REQUIRES(mu_);
-  core::Nanos destage_one(core::Nanos now) REQUIRES(mu_);
+  // `h`: ra_head(now), already known.
+  core::Nanos serve(block::Request* rq, core::Nanos now, std::int8_t hit, const HddHead& h)
+      REQUIRES(mu_);
+  core::Nanos destage_one(core::Nanos now, const HddHead& h) REQUIRES(mu_);
   bool read_hit(std::uint64_t s, std::uint64_t e) const REQUIRES(mu_);
   // The cached data changed: [s, e) is now held as one range (a queued
   // read it covers hits), or something left (a queued hit must look again).
@@ -124,7 +130,8 @@ class HddDriver final : public block::BlockDriver {
   bool ra_covers(std::uint64_t s, std::uint64_t e) const REQUIRES(mu_);
   core::Nanos ra_ready(std::uint64_t e) const REQUIRES(mu_);
   HddHead ra_head(core::Nanos now) const REQUIRES(mu_);
-  void settle_ra(core::Nanos now) REQUIRES(mu_);
+  // Ends the read-ahead at `now`; `h` is ra_head(now).
+  void settle_ra(core::Nanos now, const HddHead& h) REQUIRES(mu_);
   bool write_fits(std::uint64_t n) const REQUIRES(mu_);
   void drop_dirty(std::uint64_t s, std::uint64_t e) REQUIRES(mu_);
   core::Nanos xfer_ns(std::uint64_t bytes) const;
@@ -137,7 +144,12 @@ class HddDriver final : public block::BlockDriver {
   std::uint64_t wc_sectors_;   // write-back capacity
 
   mutable core::Mutex mu_;
-  std::vector<Pending> pending_ GUARDED_BY(mu_);  // arrival order, capacity fixed
+  // The queued commands in slots that stay put while queued (indexes hold
+  // them), and their slots in arrival order.
+  std::vector<Pending> slots_ GUARDED_BY(mu_);
+  std::vector<std::uint32_t> order_ GUARDED_BY(mu_);  // capacity fixed
+  std::vector<std::uint32_t> free_slots_ GUARDED_BY(mu_);
+  std::uint64_t next_seq_ GUARDED_BY(mu_) = 0;
   Op op_ GUARDED_BY(mu_) = Op::kIdle;
   block::Request* cur_ GUARDED_BY(mu_) = nullptr;
   core::Nanos op_end_ GUARDED_BY(mu_) = 0;
@@ -158,9 +170,13 @@ class HddDriver final : public block::BlockDriver {
   std::vector<std::uint32_t> dirty_ GUARDED_BY(mu_);
   std::vector<Range> ext_ GUARDED_BY(mu_);
   // Rotational indexes (sorted by offset, then key) of the queued reads and
-  // media writes and of the dirty extents: SPTF visits them from the
-  // head's angle onwards and stops early (HddModel::position_from()).
+  // media writes (key: slot) and of the dirty extents: SPTF visits them
+  // from the head's angle onwards and stops early
+  // (HddModel::position_from()).
   std::vector<RotKey> rot_ GUARDED_BY(mu_);
+  // The queued reads by start sector (offset), then slot: those a cache
+  // range or the read-ahead holds are found without a pass over the queue.
+  std::vector<RotKey> rstart_ GUARDED_BY(mu_);
   std::vector<RotKey> drot_ GUARDED_BY(mu_);
   // The dirty extents by start sector (RotKey::offset), then id: those a
   // write or a read touches are found without a pass over all of them.
@@ -168,8 +184,10 @@ class HddDriver final : public block::BlockDriver {
   std::vector<std::uint32_t> where_ GUARDED_BY(mu_);     // extent id -> index in dirty_
   std::vector<std::uint32_t> free_ids_ GUARDED_BY(mu_);  // extent ids not in use
   std::uint64_t pass_ GUARDED_BY(mu_) = 0;
-  unsigned flushes_ GUARDED_BY(mu_) = 0;       // FLUSHes in pending_
-  mutable unsigned hits_ GUARDED_BY(mu_) = 0;  // reads in pending_ with hit == 2
+  unsigned flushes_ GUARDED_BY(mu_) = 0;          // FLUSHes queued
+  mutable unsigned hits_ GUARDED_BY(mu_) = 0;     // queued reads with hit == 2
+  mutable unsigned unknown_ GUARDED_BY(mu_) = 0;  // queued reads with hit == 0
+  unsigned cached_writes_ GUARDED_BY(mu_) = 0;    // queued kCachedWrite commands
   Range destaging_ GUARDED_BY(mu_);
   std::uint64_t dirty_sectors_ GUARDED_BY(mu_) = 0;
   HddStats stats_ GUARDED_BY(mu_);

@@ -56,14 +56,17 @@ core::Nanos HddModel::seek_ns(std::uint32_t dist) const {
          static_cast<core::Nanos>(frac * static_cast<double>(cfg_.seek_full - cfg_.seek_avg) + 0.5);
 }
 
-HddPos HddModel::locate(std::uint64_t lba) const {
-  // The last zone starting at or before lba.
+std::size_t HddModel::zone_of(std::uint64_t lba) const {
   std::size_t lo = 0, hi = zones_.size();
   while (hi - lo > 1) {
     const std::size_t mid = (lo + hi) / 2;
     (zones_[mid].first_lba <= lba ? lo : hi) = mid;
   }
-  const HddZone& zone = zones_[lo];
+  return lo;
+}
+
+HddPos HddModel::locate(std::uint64_t lba) const {
+  const HddZone& zone = zones_[zone_of(lba)];
   const std::uint64_t off = lba - zone.first_lba;
   const std::uint64_t track = off / zone.spt;
   HddPos p;

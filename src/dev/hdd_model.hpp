@@ -47,6 +47,8 @@ class HddModel {
   core::Nanos skew_ns() const { return skew_; }
 
   HddPos locate(std::uint64_t lba) const;
+  // locate(lba).spt: the sectors per track of its zone.
+  std::uint32_t spt_at(std::uint64_t lba) const { return zones_[zone_of(lba)].spt; }
   // Seek time over `dist` cylinders: 0 for 0; settle + a*sqrt(d) up to a
   // third of the stroke (through seek_track at 1 and seek_avg at C/3);
   // linear from there to seek_full at C-1.
@@ -102,6 +104,8 @@ class HddModel {
   // seek_ns() of the shortest distances, which SPTF asks for most.
   std::vector<core::Nanos> seek_lut_;
   std::uint32_t seek_cut(core::Nanos bound) const;
+  // The last zone starting at or before `lba`.
+  std::size_t zone_of(std::uint64_t lba) const;
   std::vector<HddZone> zones_;
 };
 

@@ -122,6 +122,28 @@ unsigned char* PageStore::lookup(std::uint64_t idx, bool create) {
   return static_cast<unsigned char*>(page);
 }
 
+void PageStore::prefetch(const block::Request* rq) const {
+  constexpr std::uint64_t kMaxPages = 4;
+  const bool is_write = block::op_is_write(rq->cmd_flags);
+  const std::uint64_t pos = block::blk_rq_pos(rq) << block::kSectorShift;
+  const std::uint64_t bytes = block::blk_rq_bytes(rq);
+  if (!bytes) return;
+  const std::uint64_t first = pos >> kPageShift, last = (pos + bytes - 1) >> kPageShift;
+  // Nodes are never freed before the store, so the walk needs no lock.
+  for (std::uint64_t idx = first; idx <= last && idx < first + kMaxPages; ++idx) {
+    const unsigned char* page = lookup(idx);
+    if (!page) continue;
+    const std::uint32_t off = idx == first ? (pos & (kPageSize - 1) & ~63u) : 0;
+    if (is_write) {
+      __builtin_prefetch(page + off, 1);
+      __builtin_prefetch(page + off + 64, 1);
+    } else {
+      __builtin_prefetch(page + off, 0);
+      __builtin_prefetch(page + off + 64, 0);
+    }
+  }
+}
+
 void PageStore::read_nolock(std::uint64_t pos, void* dst, std::size_t len) const {
   auto* out = static_cast<unsigned char*>(dst);
   while (len) {

@@ -39,6 +39,12 @@ class PageStore {
   // writes. Returns false when a page could not be allocated.
   bool transfer(const block::Request* rq, std::uint64_t max_bytes);
 
+  // A hint that the request's data is copied soon (at its completion, on a
+  // simulated device): starts loading the cache lines and the address
+  // translation of the first pages it touches, which are most likely far
+  // from the CPU. Changes nothing; a page freed meanwhile is still mapped.
+  void prefetch(const block::Request* rq) const;
+
   // Byte-addressed copies; `pos + len` must lie within the capacity.
   void read(std::uint64_t pos, void* dst, std::size_t len) const;
   bool write(std::uint64_t pos, const void* src, std::size_t len);

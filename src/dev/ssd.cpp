@@ -162,6 +162,7 @@ block::BlkStatus SsdDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
   cmd->timer.fn = &SsdDriver::timer_fn;
   cmd->timer.priv = cmd;
   inflight_.fetch_add(1, std::memory_order_acq_rel);
+  if (op != block::REQ_OP_DISCARD) store_.prefetch(rq);
   clock_->arm(&cmd->timer, end);
   return block::BlkStatus::OK;
 }
