@@ -326,6 +326,10 @@ IoWq* ctx_wq(IoRingCtx* ctx);  // the pool requests of this ring go to
 // ---- register.cpp
 int ring_register(int fd, unsigned opcode, void* arg, unsigned nr_args);
 
+// ---- msg_ring.cpp: IORING_REGISTER_SEND_MSG_RING's message (io_uring_sync_msg_ring),
+// an IORING_OP_MSG_RING SQE of IORING_MSG_DATA posted without a source ring.
+int sync_msg_ring(const io_uring_sqe* sqe);
+
 // ---- mem_region.cpp: IORING_REGISTER_MEM_REGION and registered wait
 // arguments (locked, but for the lookups).
 int register_mem_region(IoRingCtx* ctx, void* arg);

@@ -53,6 +53,8 @@ constexpr std::uint32_t kCqeF32 = 1u << 15;      // IORING_CQE_F_32 (6.18)
 
 // io_uring_register opcodes added after 6.1.
 constexpr unsigned kRegisterPbufStatus = 26;
+constexpr unsigned kRegisterSendMsgRing = 31;  // 6.13: fd -1, an SQE of IORING_OP_MSG_RING
+constexpr unsigned kRegisterLast = 36;         // IORING_REGISTER_LAST of 6.18
 
 // struct io_uring_buf_reg flags (IOU_PBUF_RING_*).
 constexpr unsigned kPbufRingMmap = 1;
