@@ -3,6 +3,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include "iostack/uring.h"
 
@@ -325,6 +326,13 @@ IoWq* ctx_wq(IoRingCtx* ctx);  // the pool requests of this ring go to
 
 // ---- register.cpp
 int ring_register(int fd, unsigned opcode, void* arg, unsigned nr_args);
+
+// ---- iopoll_file.cpp: host files on a polled ring
+// Whether the file's operations poll (f_op->iopoll): block devices and
+// regular files of ext4, XFS and btrfs.
+bool file_has_iopoll(int fd, const struct stat& st);
+// Whether the block queue under device `dev` polls (its sysfs io_poll).
+bool host_queue_polls(dev_t dev);
 
 // ---- msg_ring.cpp: IORING_REGISTER_SEND_MSG_RING's message (io_uring_sync_msg_ring),
 // an IORING_OP_MSG_RING SQE of IORING_MSG_DATA posted without a source ring.

@@ -104,6 +104,9 @@ constexpr unsigned kRegisterResizeRings = 33;
 constexpr unsigned kSetupNoMmap = 1u << 14;
 constexpr unsigned kSetupRegisteredFdOnly = 1u << 15;
 constexpr unsigned kSetupNoSqarray = 1u << 16;
+// IORING_SETUP_HYBRID_IOPOLL (6.13): an IOPOLL ring that sleeps before it
+// polls (no field of its own in the params).
+constexpr unsigned kSetupHybridIopoll = 1u << 17;
 // IORING_SETUP_CQE_MIXED (6.18): 16-byte CQEs, and 32-byte ones with F_32
 // in two consecutive entries.
 constexpr unsigned kSetupCqeMixed = 1u << 18;
