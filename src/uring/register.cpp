@@ -200,6 +200,11 @@ int do_register(IoRingCtx* ctx, unsigned opcode, void* arg, unsigned nr_args) {
     case uapi::kUnregisterNapi:
       if (nr_args != 1) return -EINVAL;
       return unregister_napi(ctx, arg);
+    case uapi::kRegisterZcrxIfq:
+      if (!arg || nr_args != 1) return -EINVAL;
+      return register_zcrx_ifq(ctx, arg);
+    case uapi::kRegisterQuery:
+      return register_query(arg, nr_args);
     default:
       return -EINVAL;
   }
@@ -221,6 +226,8 @@ int register_blind(unsigned opcode, void* arg, unsigned nr_args) {
   switch (opcode) {
     case uapi::kRegisterSendMsgRing:
       return send_msg_ring(arg, nr_args);
+    case uapi::kRegisterQuery:
+      return register_query(arg, nr_args);
     default:
       return -EINVAL;
   }

@@ -160,6 +160,9 @@ void free_ctx_resources(IoRingCtx* ctx) {
 
 }  // namespace
 
+unsigned supported_setup_flags() { return kSetupFlags; }
+unsigned supported_features() { return kFeatures; }
+
 int ring_fill_params(unsigned entries, io_uring_params& p) {
   if (!entries) return -EINVAL;
   if (entries > kMaxEntries) {

@@ -346,6 +346,8 @@ void queue_async(IoKiocb* req, int ret) {
 
 }  // namespace
 
+unsigned supported_sqe_flags() { return kSqeValidFlags; }
+
 bool iowq_run_next(IoKiocb* req, IoKiocb* nxt) {
   // A lockless CQ (DEFER_TASKRUN, IOPOLL) completes in task work, which
   // then queues the next request there instead; a failure on the worker
