@@ -324,6 +324,10 @@ int register_resize_rings(IoRingCtx* ctx, void* arg);
 void ring_destroy(IoRingCtx* ctx);
 IoWq* ctx_wq(IoRingCtx* ctx);  // the pool requests of this ring go to
 
+// ---- submit.cpp: a plain descriptor's request takes a dup of it (kReqOwnFd),
+// as the kernel's request holds its file, before it waits anywhere.
+void hold_file(IoKiocb* req);
+
 // ---- register.cpp
 int ring_register(int fd, unsigned opcode, void* arg, unsigned nr_args);
 
