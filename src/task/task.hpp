@@ -22,6 +22,7 @@ constexpr unsigned kPfExiting = 0x00000004;
 constexpr int kSchedExt = 7;
 
 // Capability bits the I/O path checks (include/uapi/linux/capability.h).
+constexpr int kCapNetAdmin = 12;
 constexpr int kCapIpcLock = 14;
 constexpr int kCapSysAdmin = 21;
 constexpr int kCapSysNice = 23;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include "iostack/uring.h"
 
@@ -323,12 +324,46 @@ int register_resize_rings(IoRingCtx* ctx, void* arg);
 void ring_destroy(IoRingCtx* ctx);
 IoWq* ctx_wq(IoRingCtx* ctx);  // the pool requests of this ring go to
 
+// ---- submit.cpp: a plain descriptor's request takes a dup of it (kReqOwnFd),
+// as the kernel's request holds its file, before it waits anywhere.
+void hold_file(IoKiocb* req);
+
 // ---- register.cpp
 int ring_register(int fd, unsigned opcode, void* arg, unsigned nr_args);
+
+// What this engine implements, as IORING_REGISTER_QUERY reports it: setup
+// flags and features (setup.cpp), enter flags (enter.cpp), SQE flags
+// (submit.cpp).
+unsigned supported_setup_flags();
+unsigned supported_features();
+unsigned supported_enter_flags();
+unsigned supported_sqe_flags();
+
+// ---- iopoll_file.cpp: host files on a polled ring
+// Whether the file's operations poll (f_op->iopoll): block devices and
+// regular files of ext4, XFS and btrfs.
+bool file_has_iopoll(int fd, const struct stat& st);
+// Whether the block queue under device `dev` polls (its sysfs io_poll).
+bool host_queue_polls(dev_t dev);
+
+// ---- query.cpp: IORING_REGISTER_QUERY (no ring needed)
+int register_query(void* arg, unsigned nr_args);
+
+// ---- zcrx.cpp: IORING_REGISTER_ZCRX_IFQ (locked)
+int register_zcrx_ifq(IoRingCtx* ctx, void* arg);
+
+// ---- msg_ring.cpp: IORING_REGISTER_SEND_MSG_RING's message (io_uring_sync_msg_ring),
+// an IORING_OP_MSG_RING SQE of IORING_MSG_DATA posted without a source ring.
+int sync_msg_ring(const io_uring_sqe* sqe);
 
 // ---- mem_region.cpp: IORING_REGISTER_MEM_REGION and registered wait
 // arguments (locked, but for the lookups).
 int register_mem_region(IoRingCtx* ctx, void* arg);
+// io_create_region / io_free_region: a region as a descriptor asks for it
+// (checked as 6.18 checks it; kernel memory is given mmap_offset
+// IORING_MAP_OFF_PARAM_REGION).
+int create_region(IoRingCtx* ctx, uapi::RegionDesc& rd, ParamRegion* out);
+void release_region(IoRingCtx* ctx, ParamRegion& r);
 // The engine-made region for an mmap at IORING_MAP_OFF_PARAM_REGION; -EINVAL
 // when there is none or it is the program's memory.
 int param_region_mmap(IoRingCtx* ctx, char** base, std::size_t* bytes);

@@ -47,6 +47,8 @@ int get_ext_arg(IoRingCtx* ctx, unsigned flags, const void* argp, std::size_t ar
 
 }  // namespace
 
+unsigned supported_enter_flags() { return kEnterFlags; }
+
 int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags, const void* argp,
                std::size_t argsz) {
   if (flags & ~kEnterFlags) return -EINVAL;

@@ -12,8 +12,6 @@
 
 namespace iostack::uring {
 
-namespace {
-
 // io_create_region: the descriptor's checks in the kernel's order, then the
 // memory (charged first, as __io_account_mem is).
 int create_region(IoRingCtx* ctx, uapi::RegionDesc& rd, ParamRegion* out) {
@@ -57,13 +55,11 @@ int create_region(IoRingCtx* ctx, uapi::RegionDesc& rd, ParamRegion* out) {
   return 0;
 }
 
-void release(IoRingCtx* ctx, ParamRegion& r) {
+void release_region(IoRingCtx* ctx, ParamRegion& r) {
   if (r.ptr && !r.user) munmap(r.ptr, r.bytes);
   if (r.charged) unaccount_mem(ctx->acct_uid, r.charged);
   r = ParamRegion{};
 }
-
-}  // namespace
 
 int register_mem_region(IoRingCtx* ctx, void* arg) {
   if (ctx->param_region.ptr) return -EBUSY;
@@ -82,7 +78,7 @@ int register_mem_region(IoRingCtx* ctx, void* arg) {
   ParamRegion r;
   if (const int ret = create_region(ctx, rd, &r)) return ret;
   if (core::copy_to_user(rd_user, &rd, sizeof(rd))) {
-    release(ctx, r);
+    release_region(ctx, r);
     return -EFAULT;
   }
   ctx->param_region = r;
@@ -105,7 +101,7 @@ int param_region_mmap(IoRingCtx* ctx, char** base, std::size_t* bytes) {
 void free_param_region(IoRingCtx* ctx) {
   ctx->cq_wait_arg.store(nullptr, std::memory_order_relaxed);
   ctx->cq_wait_size.store(0, std::memory_order_relaxed);
-  release(ctx, ctx->param_region);
+  release_region(ctx, ctx->param_region);
 }
 
 int reg_wait_arg(IoRingCtx* ctx, std::uintptr_t offset, ExtArg* ext) {

@@ -620,6 +620,10 @@ bool arm_apoll(IoKiocb* req) {
     req->flags &= ~kReqPolled;
   }
   if (!req->file_assigned || !file_can_poll(req)) return false;
+  // The retry must find the file the request was issued on, whatever the
+  // program closes meanwhile (a recv on a socket closed under it goes on).
+  // (An op without a file waits on a descriptor of its own.)
+  if (def->needs_file) hold_file(req);
   pe.events = (def->pollin ? EPOLLIN | EPOLLRDNORM : EPOLLOUT | EPOLLWRNORM) | EPOLLERR | EPOLLHUP;
   pe.multishot = false;
   pe.apoll = true;

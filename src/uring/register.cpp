@@ -1,6 +1,6 @@
 // io_uring_register(2) (io_uring/register.c): resources, eventfd, probe,
 // restrictions, enabling a disabled ring, io-wq tuning and registered ring
-// fds, resizing the rings (resize.cpp).
+// fds, resizing the rings (resize.cpp); the opcodes that take fd -1.
 #include <sys/resource.h>
 #include <sys/sysinfo.h>
 
@@ -200,6 +200,34 @@ int do_register(IoRingCtx* ctx, unsigned opcode, void* arg, unsigned nr_args) {
     case uapi::kUnregisterNapi:
       if (nr_args != 1) return -EINVAL;
       return unregister_napi(ctx, arg);
+    case uapi::kRegisterZcrxIfq:
+      if (!arg || nr_args != 1) return -EINVAL;
+      return register_zcrx_ifq(ctx, arg);
+    case uapi::kRegisterQuery:
+      return register_query(arg, nr_args);
+    default:
+      return -EINVAL;
+  }
+}
+
+// io_uring_register_send_msg_ring: one SQE of IORING_OP_MSG_RING, without
+// SQE flags.
+int send_msg_ring(void* arg, unsigned nr_args) {
+  if (!arg || nr_args != 1) return -EINVAL;
+  io_uring_sqe sqe;
+  if (core::copy_from_user(&sqe, arg, sizeof(sqe))) return -EFAULT;
+  if (sqe.flags) return -EINVAL;
+  if (sqe.opcode != IORING_OP_MSG_RING) return -EINVAL;
+  return sync_msg_ring(&sqe);
+}
+
+// io_uring_register_blind: the opcodes that name no ring (fd -1).
+int register_blind(unsigned opcode, void* arg, unsigned nr_args) {
+  switch (opcode) {
+    case uapi::kRegisterSendMsgRing:
+      return send_msg_ring(arg, nr_args);
+    case uapi::kRegisterQuery:
+      return register_query(arg, nr_args);
     default:
       return -EINVAL;
   }
@@ -210,6 +238,9 @@ int do_register(IoRingCtx* ctx, unsigned opcode, void* arg, unsigned nr_args) {
 int ring_register(int fd, unsigned opcode, void* arg, unsigned nr_args) {
   const bool use_registered = opcode & IORING_REGISTER_USE_REGISTERED_RING;
   opcode &= ~IORING_REGISTER_USE_REGISTERED_RING;
+  // Checked before the descriptor is looked at.
+  if (opcode >= uapi::kRegisterLast) return -EINVAL;
+  if (fd == -1) return register_blind(opcode, arg, nr_args);
   core::FileRef ref;
   if (const int ret = ctx_get(fd, use_registered, &ref)) return ret;
   IoRingCtx* ctx = ring_of(ref);

@@ -12,9 +12,9 @@ namespace iostack::uring {
 
 namespace {
 
-// IORING_MAX_RESTRICTIONS, with this header's opcode counts.
-constexpr unsigned kMaxRestrictions = static_cast<unsigned>(IORING_RESTRICTION_LAST) +
-                                      static_cast<unsigned>(IORING_REGISTER_LAST) + kOpLast;
+// IORING_MAX_RESTRICTIONS, with 6.18's opcode counts.
+constexpr unsigned kMaxRestrictions =
+    static_cast<unsigned>(IORING_RESTRICTION_LAST) + uapi::kRegisterLast + kOpLast;
 
 }  // namespace
 
@@ -29,7 +29,7 @@ int register_restrictions(IoRingCtx* ctx, const void* arg, unsigned nr) {
   for (const io_uring_restriction& e : res) {
     switch (e.opcode) {
       case IORING_RESTRICTION_REGISTER_OP:
-        if (e.register_op >= IORING_REGISTER_LAST) return -EINVAL;
+        if (e.register_op >= uapi::kRegisterLast) return -EINVAL;
         parsed.register_op.set(e.register_op);
         break;
       case IORING_RESTRICTION_SQE_OP:
@@ -53,7 +53,7 @@ int register_restrictions(IoRingCtx* ctx, const void* arg, unsigned nr) {
 
 bool register_op_allowed(IoRingCtx* ctx, unsigned opcode) {
   // array_index_nospec: an opcode out of range is looked up as 0.
-  if (opcode >= IORING_REGISTER_LAST) opcode = 0;
+  if (opcode >= uapi::kRegisterLast) opcode = 0;
   return ctx->restrictions.register_op.test(opcode);
 }
 

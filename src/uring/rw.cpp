@@ -289,7 +289,7 @@ int rw_validate(IoKiocb* req, bool write, bool nonblock) {
   // whatever the length.
   if ((f & RWF_NOWAIT) && (S_ISDIR(st.st_mode) || is_ring_fd(req->os_fd))) return -EOPNOTSUPP;
   if (req->ctx->flags & IORING_SETUP_IOPOLL) {
-    if (!(fl & O_DIRECT)) return -EOPNOTSUPP;
+    if (!(fl & O_DIRECT) || !file_has_iopoll(req->os_fd, st)) return -EOPNOTSUPP;
   } else if (f & RWF_HIPRI) {
     return -EINVAL;
   }
@@ -389,6 +389,14 @@ void restore_fpos(IoKiocb* req, std::int64_t done) {
     lseek(req->os_fd, -done, SEEK_CUR);
 }
 
+// A polled read of a regular file that reached the device: a queue that
+// cannot poll refuses the bio (iomap polls a read's bio; a write's, which
+// needs completion work, it does not). Reads at EOF need no bio.
+bool polled_read_refused(IoKiocb* req) {
+  struct stat st;
+  return fstat(req->os_fd, &st) == 0 && S_ISREG(st.st_mode) && !host_queue_polls(st.st_dev);
+}
+
 int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   RwData& rw = req->rw;
   IoRingCtx* ctx = req->ctx;
@@ -466,6 +474,10 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
       req->flags |= kReqNoApoll;
       errno = EAGAIN;
     }
+  }
+  if (n > 0 && !write && (ctx->flags & IORING_SETUP_IOPOLL) && polled_read_refused(req)) {
+    n = -1;
+    errno = EOPNOTSUPP;
   }
   if (n < 0) {
     int err = -errno;

@@ -37,7 +37,7 @@ constexpr unsigned kSetupFlags =
     IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
     IORING_SETUP_SQE128 | IORING_SETUP_CQE32 | IORING_SETUP_SINGLE_ISSUER |
     IORING_SETUP_DEFER_TASKRUN | uapi::kSetupNoMmap | uapi::kSetupRegisteredFdOnly |
-    uapi::kSetupNoSqarray | uapi::kSetupCqeMixed;
+    uapi::kSetupNoSqarray | uapi::kSetupHybridIopoll | uapi::kSetupCqeMixed;
 
 // The features really implemented (IORING_FEAT_*).
 constexpr unsigned kFeatures =
@@ -64,6 +64,8 @@ int sanitise_params(const io_uring_params& p) {
   if ((flags & IORING_SETUP_TASKRUN_FLAG) &&
       !(flags & (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_DEFER_TASKRUN)))
     return -EINVAL;
+  // Hybrid polling is a way of polling: there must be polling.
+  if ((flags & uapi::kSetupHybridIopoll) && !(flags & IORING_SETUP_IOPOLL)) return -EINVAL;
   if ((flags & IORING_SETUP_DEFER_TASKRUN) && !(flags & IORING_SETUP_SINGLE_ISSUER)) return -EINVAL;
   // Without a descriptor nothing could map the rings.
   if ((flags & uapi::kSetupRegisteredFdOnly) && !(flags & uapi::kSetupNoMmap)) return -EINVAL;
@@ -157,6 +159,9 @@ void free_ctx_resources(IoRingCtx* ctx) {
 }
 
 }  // namespace
+
+unsigned supported_setup_flags() { return kSetupFlags; }
+unsigned supported_features() { return kFeatures; }
 
 int ring_fill_params(unsigned entries, io_uring_params& p) {
   if (!entries) return -EINVAL;

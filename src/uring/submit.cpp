@@ -212,17 +212,6 @@ bool assign_file(IoKiocb* req, const IoOpDef* def, unsigned issue_flags) {
   return true;
 }
 
-// The kernel's request holds its file from the first issue on: a close of
-// the descriptor before a worker runs it changes nothing. A dup does that.
-void hold_file(IoKiocb* req) {
-  if (req->flags & (kReqOwnFd | kReqFixedFile) || req->bdev || req->os_fd < 0) return;
-  if (is_ring_fd(req->os_fd)) return;  // found by its number in iostack's table
-  const int fd = core::dup_high(req->os_fd);
-  if (fd < 0) return;
-  req->os_fd = fd;
-  req->flags |= kReqOwnFd;
-}
-
 bool is_regular_or_bdev(IoKiocb* req) {
   if (req->bdev) return true;
   struct stat st;
@@ -345,6 +334,20 @@ void queue_async(IoKiocb* req, int ret) {
 }
 
 }  // namespace
+
+// The kernel's request holds its file from the first issue on: a close of
+// the descriptor before a worker or a poll's retry runs it changes nothing.
+// A dup does that.
+void hold_file(IoKiocb* req) {
+  if (req->flags & (kReqOwnFd | kReqFixedFile) || req->bdev || req->os_fd < 0) return;
+  if (is_ring_fd(req->os_fd)) return;  // found by its number in iostack's table
+  const int fd = core::dup_high(req->os_fd);
+  if (fd < 0) return;
+  req->os_fd = fd;
+  req->flags |= kReqOwnFd;
+}
+
+unsigned supported_sqe_flags() { return kSqeValidFlags; }
 
 bool iowq_run_next(IoKiocb* req, IoKiocb* nxt) {
   // A lockless CQ (DEFER_TASKRUN, IOPOLL) completes in task work, which

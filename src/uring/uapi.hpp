@@ -53,6 +53,10 @@ constexpr std::uint32_t kCqeF32 = 1u << 15;      // IORING_CQE_F_32 (6.18)
 
 // io_uring_register opcodes added after 6.1.
 constexpr unsigned kRegisterPbufStatus = 26;
+constexpr unsigned kRegisterSendMsgRing = 31;  // 6.13: fd -1, an SQE of IORING_OP_MSG_RING
+constexpr unsigned kRegisterZcrxIfq = 32;
+constexpr unsigned kRegisterQuery = 35;  // 6.18: with a ring or fd -1
+constexpr unsigned kRegisterLast = 36;   // IORING_REGISTER_LAST of 6.18
 
 // struct io_uring_buf_reg flags (IOU_PBUF_RING_*).
 constexpr unsigned kPbufRingMmap = 1;
@@ -102,6 +106,9 @@ constexpr unsigned kRegisterResizeRings = 33;
 constexpr unsigned kSetupNoMmap = 1u << 14;
 constexpr unsigned kSetupRegisteredFdOnly = 1u << 15;
 constexpr unsigned kSetupNoSqarray = 1u << 16;
+// IORING_SETUP_HYBRID_IOPOLL (6.13): an IOPOLL ring that sleeps before it
+// polls (no field of its own in the params).
+constexpr unsigned kSetupHybridIopoll = 1u << 17;
 // IORING_SETUP_CQE_MIXED (6.18): 16-byte CQEs, and 32-byte ones with F_32
 // in two consecutive entries.
 constexpr unsigned kSetupCqeMixed = 1u << 18;
@@ -171,6 +178,63 @@ struct Napi {
   std::uint32_t resv;
 };
 static_assert(sizeof(Napi) == 16);
+
+// IORING_REGISTER_QUERY (include/uapi/linux/io_uring/query.h of 6.18): a
+// chain of headers, each naming a query and the buffer for its answer.
+struct QueryHdr {
+  std::uint64_t next_entry;
+  std::uint64_t query_data;
+  std::uint32_t query_op;
+  std::uint32_t size;
+  std::int32_t result;
+  std::uint32_t resv[3];
+};
+static_assert(sizeof(QueryHdr) == 40);
+constexpr unsigned kQueryOpcodes = 0;  // IO_URING_QUERY_OPCODES, 6.18's only query
+constexpr unsigned kQueryMax = 1;      // __IO_URING_QUERY_MAX
+struct QueryOpcode {
+  std::uint32_t nr_request_opcodes;
+  std::uint32_t nr_register_opcodes;
+  std::uint64_t feature_flags;
+  std::uint64_t ring_setup_flags;
+  std::uint64_t enter_flags;
+  std::uint64_t sqe_flags;
+  std::uint32_t nr_query_opcodes;
+  std::uint32_t pad;
+};
+static_assert(sizeof(QueryOpcode) == 48);
+
+// IORING_REGISTER_ZCRX_IFQ: struct io_uring_zcrx_ifq_reg, naming a struct
+// io_uring_zcrx_area_reg and a struct io_uring_region_desc (6.18).
+struct ZcrxOffsets {
+  std::uint32_t head;
+  std::uint32_t tail;
+  std::uint32_t rqes;
+  std::uint32_t resv2;
+  std::uint64_t resv[2];
+};
+struct ZcrxIfqReg {
+  std::uint32_t if_idx;
+  std::uint32_t if_rxq;
+  std::uint32_t rq_entries;
+  std::uint32_t flags;
+  std::uint64_t area_ptr;
+  std::uint64_t region_ptr;
+  ZcrxOffsets offsets;
+  std::uint32_t zcrx_id;
+  std::uint32_t resv2;
+  std::uint64_t resv[3];
+};
+static_assert(sizeof(ZcrxIfqReg) == 96);
+struct ZcrxAreaReg {
+  std::uint64_t addr;
+  std::uint64_t len;
+  std::uint64_t rq_area_token;
+  std::uint32_t flags;
+  std::uint32_t dmabuf_fd;
+  std::uint64_t resv2[2];
+};
+static_assert(sizeof(ZcrxAreaReg) == 48);
 
 // struct io_uring_attr_pi: what sqe->attr_ptr points to for
 // IORING_RW_ATTR_FLAG_PI (integrity metadata of an O_DIRECT transfer).

@@ -487,6 +487,10 @@ UringProgram uring_generate(std::uint64_t seed) {
   if (r2.chance(15))
     p.setup_flags |= r2.pick<std::uint32_t>(
         {IORING_SETUP_SQE128, IORING_SETUP_CQE32, IORING_SETUP_SQE128 | IORING_SETUP_CQE32});
+  // Half the polled rings poll hybridly (IORING_SETUP_HYBRID_IOPOLL, 6.13),
+  // drawn apart so that no other draw moves.
+  Rng r3(seed ^ 0x4b7b21d0c0ffee11ULL);
+  if ((p.setup_flags & IORING_SETUP_IOPOLL) && r3.chance(50)) p.setup_flags |= 1u << 17;
   Gen g{r, r2, p.setup_flags};
   p.reg_files = r.chance(85);
   p.reg_bufs = r.chance(85);
