@@ -17,18 +17,19 @@ namespace iostack::uring {
 namespace {
 
 // ctx->buf_table.nr: the table's size, empty slots included.
-unsigned table_nr(const IoRingCtx* ctx) {
+unsigned table_nr(IoRingCtx* ctx) REQUIRES(ctx->uring_lock) {
   return ctx->bufs_registered ? static_cast<unsigned>(ctx->bufs.size()) : 0;
 }
 
 // lock_two_rings: the lower address first, as the kernel orders them.
-class TwoRingLock {
+class SCOPED_CAPABILITY TwoRingLock {
  public:
-  TwoRingLock(IoRingCtx* a, IoRingCtx* b) : first_(std::min(a, b)), second_(std::max(a, b)) {
+  TwoRingLock(IoRingCtx* a, IoRingCtx* b) ACQUIRE(a->uring_lock, b->uring_lock)
+      : first_(std::min(a, b)), second_(std::max(a, b)) {
     first_->uring_lock.lock();
     if (second_ != first_) second_->uring_lock.lock();
   }
-  ~TwoRingLock() {
+  ~TwoRingLock() RELEASE() {
     if (second_ != first_) second_->uring_lock.unlock();
     first_->uring_lock.unlock();
   }
@@ -41,7 +42,8 @@ class TwoRingLock {
 };
 
 // io_clone_buffers, both rings locked.
-int clone_buffers(IoRingCtx* ctx, IoRingCtx* src, uapi::CloneBuffers* arg) {
+int clone_buffers(IoRingCtx* ctx, IoRingCtx* src, uapi::CloneBuffers* arg)
+    REQUIRES(ctx->uring_lock, src->uring_lock) {
   if (!arg->nr && (arg->dst_off || arg->src_off)) return -EINVAL;
   const unsigned dst_nr = table_nr(ctx);
   if (dst_nr && !(arg->flags & uapi::kRegisterDstReplace)) return -EBUSY;

@@ -152,7 +152,10 @@ bool try_post_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std
 bool post_req_cqe(IoKiocb* req, std::int32_t res, std::uint32_t cflags, unsigned issue_flags) {
   IoRingCtx* ctx = req->ctx;
   // Completions already batched go first, or CQEs would be reordered.
-  if ((issue_flags & kIssueLocked) && ctx->st.compl_first) flush_completions(ctx);
+  if (issue_flags & kIssueLocked) {
+    core::lockdep_assert_held(ctx->uring_lock);
+    if (ctx->st.compl_first) flush_completions(ctx);
+  }
   return try_post_cqe(ctx, req->user_data, res, cflags);
 }
 
@@ -174,6 +177,7 @@ void overflow_flush(IoRingCtx* ctx, bool dying) {
 }
 
 void req_complete_defer(IoKiocb* req) {
+  core::lockdep_assert_held(req->ctx->uring_lock);
   SubmitState& st = req->ctx->st;
   core::slist_add_tail<IoKiocb, &IoKiocb::comp_next>(st.compl_first, st.compl_last, req);
 }

@@ -135,11 +135,11 @@ struct IoRingCtx : core::File {
 
   // Submission side, under uring_lock.
   core::Mutex uring_lock;
-  std::uint32_t cached_sq_head = 0;
-  SubmitState st;
-  IoKiocb* free_list = nullptr;
+  std::uint32_t cached_sq_head GUARDED_BY(uring_lock) = 0;
+  SubmitState st GUARDED_BY(uring_lock);
+  IoKiocb* free_list GUARDED_BY(uring_lock) = nullptr;
   std::atomic<IoKiocb*> remote_free{nullptr};
-  std::vector<IoKiocb*> req_chunks;
+  std::vector<IoKiocb*> req_chunks GUARDED_BY(uring_lock);
   // Requests alive are nr_alloc - nr_remote_freed: nr_alloc counts
   // allocations minus frees under uring_lock and is written only there (a
   // load and a store, no read-modify-write on the per-request path);
@@ -152,31 +152,33 @@ struct IoRingCtx : core::File {
     const std::uint32_t a = nr_alloc.load(std::memory_order_acquire);
     return a - nr_remote_freed.load(std::memory_order_acquire);
   }
-  std::uint32_t nr_drained = 0;
+  std::uint32_t nr_drained GUARDED_BY(uring_lock) = 0;
   std::atomic<bool> drain_active{false};
-  bool drain_next = false;
-  bool drain_disabled = false;
-  core::ListHead defer_list;
-  std::vector<FileNode*> files;
-  bool files_registered = false;
-  std::vector<BufNode*> bufs;  // null: an empty slot
-  bool bufs_registered = false;
-  bool in_submit = false;     // the holder of uring_lock is inside a submit batch
-  KbufTable* kbuf = nullptr;  // provided buffer groups (kbuf.cpp), made on first use
+  bool drain_next GUARDED_BY(uring_lock) = false;
+  bool drain_disabled GUARDED_BY(uring_lock) = false;
+  core::ListHead defer_list GUARDED_BY(uring_lock);
+  std::vector<FileNode*> files GUARDED_BY(uring_lock);
+  bool files_registered GUARDED_BY(uring_lock) = false;
+  std::vector<BufNode*> bufs GUARDED_BY(uring_lock);  // null: an empty slot
+  bool bufs_registered GUARDED_BY(uring_lock) = false;
+  bool in_submit GUARDED_BY(uring_lock) =
+      false;  // the holder of uring_lock is inside a submit batch
+  KbufTable* kbuf GUARDED_BY(uring_lock) =
+      nullptr;  // provided buffer groups (kbuf.cpp), made on first use
   // IORING_FILE_INDEX_ALLOC range and next-slot hint (filetable.cpp); end 0: the table.
-  std::uint32_t file_alloc_start = 0;
-  std::uint32_t file_alloc_end = 0;
-  std::uint32_t file_alloc_hint = 0;
-  PersonalityTable personalities;
+  std::uint32_t file_alloc_start GUARDED_BY(uring_lock) = 0;
+  std::uint32_t file_alloc_end GUARDED_BY(uring_lock) = 0;
+  std::uint32_t file_alloc_hint GUARDED_BY(uring_lock) = 0;
+  PersonalityTable personalities GUARDED_BY(uring_lock);
   // IORING_REGISTER_CLOCK: the clock of io_uring_enter's wait timeouts.
   std::atomic<int> clockid{CLOCK_MONOTONIC};
-  ParamRegion param_region;  // under uring_lock; kept until the ring goes
+  ParamRegion param_region GUARDED_BY(uring_lock);  // under uring_lock; kept until the ring goes
   // IORING_MEM_REGION_REG_WAIT_ARG: the region as an array of struct
   // io_uring_reg_wait for IORING_ENTER_EXT_ARG_REG. Set once, while the
   // ring is disabled (no waiter can be reading it).
   std::atomic<char*> cq_wait_arg{nullptr};
   std::atomic<std::size_t> cq_wait_size{0};
-  NapiSettings napi;  // under uring_lock
+  NapiSettings napi GUARDED_BY(uring_lock);  // under uring_lock
 
   // Completion side.
   SpinLock completion_lock;
@@ -186,8 +188,8 @@ struct IoRingCtx : core::File {
   std::atomic<bool> cq_dropped{false};  // IO_CHECK_CQ_DROPPED_BIT
   WaitQueue cq_wait;
   std::atomic<bool> ready_signalled{false};
-  int evfd = -1;  // registered eventfd (our dup), under completion_lock
-  bool evfd_async = false;
+  int evfd GUARDED_BY(completion_lock) = -1;  // registered eventfd (our dup)
+  bool evfd_async GUARDED_BY(completion_lock) = false;
   std::atomic<bool> evfd_signal_deferred{false};  // see local_work_added
 
   // Timeouts, under timeout_lock.
@@ -229,7 +231,7 @@ struct IoRingCtx : core::File {
 inline std::uint32_t cq_events_user(IoRingCtx* ctx) {
   return load_acquire(ctx->rings->cq.tail) - load_acquire(ctx->rings->cq.head);
 }
-inline std::uint32_t sq_entries_pending(IoRingCtx* ctx) {
+inline std::uint32_t sq_entries_pending(IoRingCtx* ctx) REQUIRES(ctx->uring_lock) {
   return load_acquire(ctx->rings->sq.tail) - ctx->cached_sq_head;
 }
 

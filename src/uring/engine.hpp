@@ -1,5 +1,6 @@
 // The engine's internal interface between its files (each file says which
-// kernel source it mirrors). Functions marked "locked" need ctx->uring_lock.
+// kernel source it mirrors). Lock rules are stated with the thread-safety
+// annotations (REQUIRES) on the declarations.
 #pragma once
 
 #include <signal.h>
@@ -17,10 +18,10 @@
 namespace iostack::uring {
 
 // ---- req_cache.cpp: request allocation (io_alloc_req, io_req_add_to_cache)
-IoKiocb* req_alloc(IoRingCtx* ctx);           // locked
+IoKiocb* req_alloc(IoRingCtx* ctx) REQUIRES(ctx->uring_lock);
 void req_recycle(IoKiocb* req, bool locked);  // after the last reference
 void req_put(IoKiocb* req, bool locked);      // drop one reference
-void req_cache_destroy(IoRingCtx* ctx);
+void req_cache_destroy(IoRingCtx* ctx) REQUIRES(ctx->uring_lock);
 
 // ---- complete.cpp: CQ posting and request completion (io_uring.c)
 // Posts one CQE (overflowing when full); false when the CQE was dropped.
@@ -36,13 +37,15 @@ void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std
 bool post_req_cqe(IoKiocb* req, std::int32_t res, std::uint32_t cflags, unsigned issue_flags);
 // The same without a request or a batch to flush first.
 bool try_post_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags);
-// Inline completion: joins the submission batch (locked).
+// Inline completion: joins the submission batch.
+// Functions of a request that need its ring's uring_lock assert it (the
+// analysis cannot tell that req->ctx is the caller's ctx).
 void req_complete_defer(IoKiocb* req);
-void req_defer_failed(IoKiocb* req, int res);  // locked
+void req_defer_failed(IoKiocb* req, int res);
 // Completion from any other context (worker, timer, block, poll thread).
 void req_complete_post(IoKiocb* req);
-// Posts the batch's CQEs, then frees the requests (locked).
-void flush_completions(IoRingCtx* ctx);
+// Posts the batch's CQEs, then frees the requests.
+void flush_completions(IoRingCtx* ctx) REQUIRES(ctx->uring_lock);
 // After its CQE: starts the next link, cleans up and drops the reference.
 void req_finish(IoKiocb* req, bool locked);
 void overflow_flush(IoRingCtx* ctx, bool dying);
@@ -70,8 +73,8 @@ void req_queue_tw_complete(IoKiocb* req, int res);
 bool in_submit_of(IoRingCtx* ctx);
 
 // ---- submit.cpp: submission (io_submit_sqes, io_queue_sqe, io_drain_req)
-int submit_sqes(IoRingCtx* ctx, unsigned nr);  // locked
-void queue_sqe(IoKiocb* req);                  // locked
+int submit_sqes(IoRingCtx* ctx, unsigned nr) REQUIRES(ctx->uring_lock);
+void queue_sqe(IoKiocb* req);  // uring_lock held
 void queue_iowq(IoKiocb* req);
 // io_wq_free_work: `req`, completed on its own worker, hands the next request
 // of its link to that worker (false: the caller queues it as task work).
@@ -79,15 +82,51 @@ bool iowq_run_next(IoKiocb* req, IoKiocb* nxt);
 int issue_sqe(IoKiocb* req, unsigned issue_flags);
 // Block I/O queued by a locked pass, taken out under the lock and issued
 // once it is dropped (no lock is held across the block layer).
-IoKiocb* take_bdev_batch(IoRingCtx* ctx);  // locked
-void issue_bdev_list(IoKiocb* first);      // unlocked, inside one plug
+IoKiocb* take_bdev_batch(IoRingCtx* ctx) REQUIRES(ctx->uring_lock);
+void issue_bdev_list(IoKiocb* first);  // unlocked, inside one plug
 // rw.cpp / fs_ops.cpp: issue one block-device request now (unlocked).
 void bdev_issue_now(IoKiocb* req, bool nowait);
 // Queues a block-device request for issue after the lock is dropped.
-void bdev_queue(IoKiocb* req);
-void queue_deferred(IoRingCtx* ctx);  // locked
+void bdev_queue(IoKiocb* req);  // uring_lock held
+void queue_deferred(IoRingCtx* ctx) REQUIRES(ctx->uring_lock);
 // Runs a submission pass end to end: lock, submit, unlock, block I/O, tw.
 int submit_and_flush(IoRingCtx* ctx, unsigned nr);
+
+// ---- rsrc.cpp, filetable.cpp: registered files and buffers
+// The register operations. `tags`: a user array of nr u64 resource tags, or
+// null.
+int register_files(IoRingCtx* ctx, const void* arg, unsigned nr, const void* tags = nullptr)
+    REQUIRES(ctx->uring_lock);
+int unregister_files(IoRingCtx* ctx) REQUIRES(ctx->uring_lock);
+int register_files_update(IoRingCtx* ctx, void* arg, unsigned nr) REQUIRES(ctx->uring_lock);
+int register_buffers(IoRingCtx* ctx, const void* arg, unsigned nr, const void* tags = nullptr)
+    REQUIRES(ctx->uring_lock);
+int unregister_buffers(IoRingCtx* ctx) REQUIRES(ctx->uring_lock);
+// IORING_REGISTER_FILES2 / BUFFERS2: struct io_uring_rsrc_register.
+int register_rsrc(IoRingCtx* ctx, void* arg, unsigned size, bool files) REQUIRES(ctx->uring_lock);
+// IORING_REGISTER_FILES_UPDATE2 / BUFFERS_UPDATE: struct io_uring_rsrc_update2.
+int register_rsrc_update(IoRingCtx* ctx, void* arg, unsigned size, bool files)
+    REQUIRES(ctx->uring_lock);
+// IORING_REGISTER_CLONE_BUFFERS (clone_buffers.cpp): struct
+// io_uring_clone_buffers; takes the two rings' uring_locks itself.
+int register_clone_buffers(IoRingCtx* ctx, void* arg);
+// At ring teardown: nobody reads the CQ any more, tags post nothing.
+void rsrc_drop_tags(IoRingCtx* ctx) REQUIRES(ctx->uring_lock);
+
+// Fixed-file lookup for issue: a referenced node or null (-EBADF).
+FileNode* fixed_file_get(IoRingCtx* ctx, unsigned index, bool locked);
+// Whether registered buffer `index` exists (io_find_buf_node).
+bool fixed_buf_exists(IoRingCtx* ctx, unsigned index, bool locked);
+// Fixed-buffer import: -EFAULT when [addr, addr+len) leaves buffer `index`.
+// The request keeps a reference to the buffer checked first (*node, when
+// null), and later checks use that one, as io_find_buf_node imports once.
+int fixed_buf_check(IoRingCtx* ctx, unsigned index, std::uint64_t addr, std::uint64_t len,
+                    bool locked, BufNode** node = nullptr);
+// io_import_reg_vec for READV_FIXED / WRITEV_FIXED: every segment must lie
+// in buffer `index` and be non-empty (-EFAULT), the sum must not overflow
+// (-EOVERFLOW) nor exceed MAX_RW_COUNT (-EINVAL). The sum goes to `*total`.
+int fixed_buf_check_vec(IoRingCtx* ctx, unsigned index, const struct iovec* iov, int nr,
+                        std::int64_t* total, bool locked, BufNode** node = nullptr);
 
 // ---- opdef.cpp: the op table (io_uring/opdef.c)
 struct IoOpDef {
@@ -319,8 +358,8 @@ int ring_fill_params(unsigned entries, io_uring_params& p);
 // io_create_region of IORING_MEM_REGION_TYPE_USER: `size` bytes of the
 // program's memory at `uaddr`, checked as the kernel pins them.
 int ring_user_region(std::uint64_t uaddr, std::size_t size, char** out);
-// ---- resize.cpp: IORING_REGISTER_RESIZE_RINGS (locked)
-int register_resize_rings(IoRingCtx* ctx, void* arg);
+// ---- resize.cpp: IORING_REGISTER_RESIZE_RINGS
+int register_resize_rings(IoRingCtx* ctx, void* arg) REQUIRES(ctx->uring_lock);
 void ring_destroy(IoRingCtx* ctx);
 IoWq* ctx_wq(IoRingCtx* ctx);  // the pool requests of this ring go to
 
@@ -349,16 +388,16 @@ bool host_queue_polls(dev_t dev);
 // ---- query.cpp: IORING_REGISTER_QUERY (no ring needed)
 int register_query(void* arg, unsigned nr_args);
 
-// ---- zcrx.cpp: IORING_REGISTER_ZCRX_IFQ (locked)
-int register_zcrx_ifq(IoRingCtx* ctx, void* arg);
+// ---- zcrx.cpp: IORING_REGISTER_ZCRX_IFQ
+int register_zcrx_ifq(IoRingCtx* ctx, void* arg) REQUIRES(ctx->uring_lock);
 
 // ---- msg_ring.cpp: IORING_REGISTER_SEND_MSG_RING's message (io_uring_sync_msg_ring),
 // an IORING_OP_MSG_RING SQE of IORING_MSG_DATA posted without a source ring.
 int sync_msg_ring(const io_uring_sqe* sqe);
 
 // ---- mem_region.cpp: IORING_REGISTER_MEM_REGION and registered wait
-// arguments (locked, but for the lookups).
-int register_mem_region(IoRingCtx* ctx, void* arg);
+// arguments.
+int register_mem_region(IoRingCtx* ctx, void* arg) REQUIRES(ctx->uring_lock);
 // io_create_region / io_free_region: a region as a descriptor asks for it
 // (checked as 6.18 checks it; kernel memory is given mmap_offset
 // IORING_MAP_OFF_PARAM_REGION).
@@ -367,18 +406,20 @@ void release_region(IoRingCtx* ctx, ParamRegion& r);
 // The engine-made region for an mmap at IORING_MAP_OFF_PARAM_REGION; -EINVAL
 // when there is none or it is the program's memory.
 int param_region_mmap(IoRingCtx* ctx, char** base, std::size_t* bytes);
-void free_param_region(IoRingCtx* ctx);
+void free_param_region(IoRingCtx* ctx) REQUIRES(ctx->uring_lock);
 // io_get_ext_arg with IORING_ENTER_EXT_ARG_REG: `offset` into the
 // registered wait region (argsz already checked).
 int reg_wait_arg(IoRingCtx* ctx, std::uintptr_t offset, ExtArg* ext);
 
-// ---- napi.cpp: IORING_REGISTER_NAPI / IORING_UNREGISTER_NAPI (locked)
-void napi_init(IoRingCtx* ctx);  // io_napi_init: net.core.busy_poll as the default
-int register_napi(IoRingCtx* ctx, void* arg);
-int unregister_napi(IoRingCtx* ctx, void* arg);
+// ---- napi.cpp: IORING_REGISTER_NAPI / IORING_UNREGISTER_NAPI
+// io_napi_init: net.core.busy_poll as the default (before the ring is
+// published: no lock).
+void napi_init(IoRingCtx* ctx);
+int register_napi(IoRingCtx* ctx, void* arg) REQUIRES(ctx->uring_lock);
+int unregister_napi(IoRingCtx* ctx, void* arg) REQUIRES(ctx->uring_lock);
 
 // ---- restrictions.cpp (IORING_REGISTER_RESTRICTIONS)
-int register_restrictions(IoRingCtx* ctx, const void* arg, unsigned nr);  // locked
+int register_restrictions(IoRingCtx* ctx, const void* arg, unsigned nr) REQUIRES(ctx->uring_lock);
 bool register_op_allowed(IoRingCtx* ctx, unsigned opcode);
 bool sqe_allowed(IoRingCtx* ctx, std::uint8_t opcode, std::uint32_t sqe_flags);
 

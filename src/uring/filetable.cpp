@@ -11,6 +11,7 @@
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 #include "uring/ops.hpp"
+#include "uring/submit_lock.hpp"
 
 namespace iostack::uring {
 
@@ -18,7 +19,7 @@ namespace {
 
 // io_file_bitmap_get: the first free slot from the hint to the end of the
 // range, then from the start of the range.
-int alloc_slot(IoRingCtx* ctx) {
+int alloc_slot(IoRingCtx* ctx) REQUIRES(ctx->uring_lock) {
   if (!ctx->files_registered) return -ENFILE;
   const std::uint32_t nr = static_cast<std::uint32_t>(ctx->files.size());
   std::uint32_t start = ctx->file_alloc_start;
@@ -35,33 +36,31 @@ int alloc_slot(IoRingCtx* ctx) {
 
 }  // namespace
 
-// Conditional locking on kIssueLocked, as fixed_file_get.
-int fixed_fd_install(IoRingCtx* ctx, unsigned issue_flags, int fd,
-                     std::uint32_t file_slot) NO_THREAD_SAFETY_ANALYSIS {
-  const bool locked = issue_flags & kIssueLocked;
-  if (!locked) ctx->uring_lock.lock();
+int fixed_fd_install(IoRingCtx* ctx, unsigned issue_flags, int fd, std::uint32_t file_slot) {
   const bool alloc = file_slot == IORING_FILE_INDEX_ALLOC;
   int ret = 0;
-  std::uint32_t slot = file_slot - 1;
-  if (alloc) {
-    ret = alloc_slot(ctx);
-    if (ret >= 0) slot = static_cast<std::uint32_t>(ret);
+  {
+    RingSubmitLock lock(ctx, issue_flags & kIssueLocked);
+    std::uint32_t slot = file_slot - 1;
+    if (alloc) {
+      ret = alloc_slot(ctx);
+      if (ret >= 0) slot = static_cast<std::uint32_t>(ret);
+    }
+    if (ret >= 0) {
+      if (!ctx->files_registered)
+        ret = -ENXIO;
+      else if (slot >= ctx->files.size())
+        ret = -EINVAL;
+    }
+    if (ret >= 0) {
+      auto* n = new FileNode;
+      n->fd = fd;
+      n->bdev_ref = block::bdev_file_get(fd);
+      n->bdev = block::bdev_of(n->bdev_ref);
+      file_slot_replace(ctx, slot, n);
+      ret = alloc ? static_cast<int>(slot) : 0;
+    }
   }
-  if (ret >= 0) {
-    if (!ctx->files_registered)
-      ret = -ENXIO;
-    else if (slot >= ctx->files.size())
-      ret = -EINVAL;
-  }
-  if (ret >= 0) {
-    auto* n = new FileNode;
-    n->fd = fd;
-    n->bdev_ref = block::bdev_file_get(fd);
-    n->bdev = block::bdev_of(n->bdev_ref);
-    file_slot_replace(ctx, slot, n);
-    ret = alloc ? static_cast<int>(slot) : 0;
-  }
-  if (!locked) ctx->uring_lock.unlock();
   if (ret < 0) close(fd);
   return ret;
 }

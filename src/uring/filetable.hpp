@@ -6,20 +6,18 @@
 
 #include <cstdint>
 
-namespace iostack::uring {
+#include "uring/ctx.hpp"
 
-struct IoRingCtx;
-struct FileNode;
+namespace iostack::uring {
 
 // __io_fixed_fd_install: `fd` (ours now) takes slot `file_slot` - 1, or a
 // free slot of the allocation range for IORING_FILE_INDEX_ALLOC. Returns 0
 // or the allocated index; on failure -errno and `fd` is closed.
 int fixed_fd_install(IoRingCtx* ctx, unsigned issue_flags, int fd, std::uint32_t file_slot);
 // Slot `slot` takes `n` (null: emptied), its old file let go; the
-// allocation hint moves as io_file_bitmap_clear / _set move it (uring_lock
-// held).
-void file_slot_replace(IoRingCtx* ctx, unsigned slot, FileNode* n);
-// IORING_REGISTER_FILE_ALLOC_RANGE (uring_lock held).
-int register_file_alloc_range(IoRingCtx* ctx, void* arg);
+// allocation hint moves as io_file_bitmap_clear / _set move it.
+void file_slot_replace(IoRingCtx* ctx, unsigned slot, FileNode* n) REQUIRES(ctx->uring_lock);
+// IORING_REGISTER_FILE_ALLOC_RANGE.
+int register_file_alloc_range(IoRingCtx* ctx, void* arg) REQUIRES(ctx->uring_lock);
 
 }  // namespace iostack::uring

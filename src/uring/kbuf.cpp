@@ -19,6 +19,7 @@
 #include "core/import_iovec.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
+#include "uring/submit_lock.hpp"
 #include "uring/uapi.hpp"
 
 namespace iostack::uring {
@@ -36,29 +37,12 @@ namespace {
 constexpr std::uint32_t kMaxBidsPerBgid = 1u << 16;
 constexpr std::size_t kBufSize = sizeof(io_uring_buf);  // one ring entry
 
-class SubmitLock {
- public:
-  SubmitLock(IoRingCtx* ctx, unsigned issue_flags)
-      : ctx_(ctx), locked_(!(issue_flags & kIssueLocked)) {
-    if (locked_) ctx_->uring_lock.lock();
-  }
-  ~SubmitLock() {
-    if (locked_) ctx_->uring_lock.unlock();
-  }
-  SubmitLock(const SubmitLock&) = delete;
-  SubmitLock& operator=(const SubmitLock&) = delete;
-
- private:
-  IoRingCtx* ctx_;
-  bool locked_;
-};
-
-KbufTable* table(IoRingCtx* ctx, bool create) {
+KbufTable* table(IoRingCtx* ctx, bool create) REQUIRES(ctx->uring_lock) {
   if (!ctx->kbuf && create) ctx->kbuf = new KbufTable;
   return ctx->kbuf;
 }
 
-BufferList* get_list(IoRingCtx* ctx, unsigned bgid) {
+BufferList* get_list(IoRingCtx* ctx, unsigned bgid) REQUIRES(ctx->uring_lock) {
   if (!ctx->kbuf) return nullptr;
   auto it = ctx->kbuf->lists.find(static_cast<std::uint16_t>(bgid));
   return it == ctx->kbuf->lists.end() ? nullptr : it->second;
@@ -194,7 +178,7 @@ int remove_legacy(KbufTable* t, BufferList* bl, unsigned nbufs) {
 bool buffer_held(const IoKiocb* req) { return req->flags & (kReqBufferSelected | kReqBufferRing); }
 
 std::uint64_t buffer_select(IoKiocb* req, std::size_t* len, unsigned issue_flags) {
-  SubmitLock lock(req->ctx, issue_flags);
+  RingSubmitLock lock(req->ctx, issue_flags & kIssueLocked);
   BufferList* bl = get_list(req->ctx, req->buf_index);
   if (!bl) return 0;
   return bl->is_ring ? ring_select(req, bl, len, issue_flags) : legacy_select(req, bl, len);
@@ -204,7 +188,7 @@ std::uint32_t kbuf_put(IoKiocb* req, int len, unsigned issue_flags) {
   if (!buffer_held(req)) return 0;
   std::uint32_t cflags =
       IORING_CQE_F_BUFFER | (std::uint32_t{req->buf_index} << IORING_CQE_BUFFER_SHIFT);
-  SubmitLock lock(req->ctx, issue_flags);
+  RingSubmitLock lock(req->ctx, issue_flags & kIssueLocked);
   if (req->flags & kReqBufferRing) {
     if (req->buf_list && !kbuf_commit(req->buf_list, len)) cflags |= uapi::kCqeFBufMore;
     req->buf_list = nullptr;
@@ -220,7 +204,7 @@ std::uint32_t kbuf_put(IoKiocb* req, int len, unsigned issue_flags) {
 
 void kbuf_recycle(IoKiocb* req, unsigned issue_flags) {
   if (!buffer_held(req)) return;
-  SubmitLock lock(req->ctx, issue_flags);
+  RingSubmitLock lock(req->ctx, issue_flags & kIssueLocked);
   if (req->flags & kReqBufferRing) {
     BufferList* bl = req->buf_list;
     if (bl) {
@@ -307,7 +291,7 @@ int ring_buffers_peek(IoKiocb* req, BufferList* bl, BufSelArg* arg) {
 }  // namespace
 
 int buffers_select(IoKiocb* req, unsigned bgid, BufSelArg* arg, bool commit, unsigned issue_flags) {
-  SubmitLock lock(req->ctx, issue_flags);
+  RingSubmitLock lock(req->ctx, issue_flags & kIssueLocked);
   BufferList* bl = get_list(req->ctx, bgid);
   if (!bl) return -ENOENT;
   if (!bl->is_ring) {
@@ -340,7 +324,7 @@ std::uint32_t kbuf_put_bufs(IoKiocb* req, int len, int nbufs, unsigned issue_fla
   if (!(req->flags & kReqBufferRing)) return kbuf_put(req, len, issue_flags);
   std::uint32_t cflags =
       IORING_CQE_F_BUFFER | (std::uint32_t{req->buf_index} << IORING_CQE_BUFFER_SHIFT);
-  SubmitLock lock(req->ctx, issue_flags);
+  RingSubmitLock lock(req->ctx, issue_flags & kIssueLocked);
   if (BufferList* bl = req->buf_list; bl && len >= 0) {
     if (bl->inc) {
       if (!inc_commit(bl, len)) cflags |= uapi::kCqeFBufMore;
@@ -355,7 +339,7 @@ std::uint32_t kbuf_put_bufs(IoKiocb* req, int len, int nbufs, unsigned issue_fla
 
 void kbuf_drop(IoKiocb* req, bool locked) {
   if (!buffer_held(req)) return;
-  SubmitLock lock(req->ctx, locked ? static_cast<unsigned>(kIssueLocked) : 0u);
+  RingSubmitLock lock(req->ctx, locked);
   if (req->flags & kReqBufferRing) {
     req->buf_list = nullptr;
     req->flags &= ~kReqBufferRing;
@@ -381,7 +365,7 @@ int remove_buffers_issue(IoKiocb* req, unsigned issue_flags) {
   IoRingCtx* ctx = req->ctx;
   int ret;
   {
-    SubmitLock lock(ctx, issue_flags);
+    RingSubmitLock lock(ctx, issue_flags & kIssueLocked);
     BufferList* bl = get_list(ctx, req->pbuf.bgid);
     if (!bl)
       ret = -ENOENT;
@@ -422,7 +406,7 @@ int provide_buffers_issue(IoKiocb* req, unsigned issue_flags) {
   const ProvideBufData& p = req->pbuf;
   int ret = 0;
   {
-    SubmitLock lock(ctx, issue_flags);
+    RingSubmitLock lock(ctx, issue_flags & kIssueLocked);
     KbufTable* t = table(ctx, true);
     BufferList*& slot = t->lists[static_cast<std::uint16_t>(p.bgid)];
     if (!slot) {

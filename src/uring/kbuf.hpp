@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "uring/ctx.hpp"
+
 struct iovec;
 
 namespace iostack::uring {
@@ -50,13 +52,13 @@ int buffers_select(IoKiocb* req, unsigned bgid, BufSelArg* arg, bool commit, uns
 std::uint32_t kbuf_put_bufs(IoKiocb* req, int len, int nbufs, unsigned issue_flags);
 
 // io_uring_register opcodes, uring_lock held.
-int register_pbuf_ring(IoRingCtx* ctx, void* arg);
-int unregister_pbuf_ring(IoRingCtx* ctx, void* arg);
-int register_pbuf_status(IoRingCtx* ctx, void* arg);
+int register_pbuf_ring(IoRingCtx* ctx, void* arg) REQUIRES(ctx->uring_lock);
+int unregister_pbuf_ring(IoRingCtx* ctx, void* arg) REQUIRES(ctx->uring_lock);
+int register_pbuf_status(IoRingCtx* ctx, void* arg) REQUIRES(ctx->uring_lock);
 // io_pbuf_get_region: the memory of buffer ring `bgid` when the engine
 // allocated it (IOU_PBUF_RING_MMAP), for the program's mmap; -EINVAL else.
 int pbuf_mmap_region(IoRingCtx* ctx, unsigned bgid, char** base, std::size_t* bytes);
 // Frees every group at ring teardown.
-void destroy_buffers(IoRingCtx* ctx);
+void destroy_buffers(IoRingCtx* ctx) REQUIRES(ctx->uring_lock);
 
 }  // namespace iostack::uring

@@ -91,10 +91,9 @@ int register_mem_region(IoRingCtx* ctx, void* arg) {
 
 int param_region_mmap(IoRingCtx* ctx, char** base, std::size_t* bytes) {
   core::LockGuard lock(ctx->uring_lock);
-  const ParamRegion& r = ctx->param_region;
-  if (!r.ptr || r.user) return -EINVAL;
-  *base = r.ptr;
-  *bytes = r.bytes;
+  if (!ctx->param_region.ptr || ctx->param_region.user) return -EINVAL;
+  *base = ctx->param_region.ptr;
+  *bytes = ctx->param_region.bytes;
   return 0;
 }
 

@@ -38,7 +38,7 @@ std::uint32_t min_napi_id() {
   return id;
 }
 
-uapi::Napi current(const IoRingCtx* ctx, bool with_mode) {
+uapi::Napi current(IoRingCtx* ctx, bool with_mode) REQUIRES(ctx->uring_lock) {
   uapi::Napi curr{};
   curr.busy_poll_to = static_cast<std::uint32_t>(ctx->napi.busy_poll_ns / 1000);
   curr.prefer_busy_poll = ctx->napi.prefer_busy_poll;
@@ -47,7 +47,7 @@ uapi::Napi current(const IoRingCtx* ctx, bool with_mode) {
 }
 
 // io_napi_register_napi: new settings, an empty list.
-int set_tracking(IoRingCtx* ctx, const uapi::Napi& napi) {
+int set_tracking(IoRingCtx* ctx, const uapi::Napi& napi) REQUIRES(ctx->uring_lock) {
   if (napi.op_param != kTrackingDynamic && napi.op_param != kTrackingStatic) return -EINVAL;
   NapiSettings& s = ctx->napi;
   s.static_ids.clear();
@@ -58,7 +58,7 @@ int set_tracking(IoRingCtx* ctx, const uapi::Napi& napi) {
   return 0;
 }
 
-int add_id(IoRingCtx* ctx, std::uint32_t id) {
+int add_id(IoRingCtx* ctx, std::uint32_t id) REQUIRES(ctx->uring_lock) {
   if (id < min_napi_id()) return -EINVAL;
   std::vector<std::uint32_t>& ids = ctx->napi.static_ids;
   if (std::find(ids.begin(), ids.end(), id) != ids.end()) return -EEXIST;
@@ -66,7 +66,7 @@ int add_id(IoRingCtx* ctx, std::uint32_t id) {
   return 0;
 }
 
-int del_id(IoRingCtx* ctx, std::uint32_t id) {
+int del_id(IoRingCtx* ctx, std::uint32_t id) REQUIRES(ctx->uring_lock) {
   if (id < min_napi_id()) return -EINVAL;
   std::vector<std::uint32_t>& ids = ctx->napi.static_ids;
   const auto it = std::find(ids.begin(), ids.end(), id);
@@ -77,7 +77,7 @@ int del_id(IoRingCtx* ctx, std::uint32_t id) {
 
 }  // namespace
 
-void napi_init(IoRingCtx* ctx) {
+void napi_init(IoRingCtx* ctx) NO_THREAD_SAFETY_ANALYSIS {
   ctx->napi.busy_poll_ns = read_number("/proc/sys/net/core/busy_poll", 0) * 1000;
 }
 

@@ -322,6 +322,7 @@ class PollService {
   // descriptor now and post what it reports.
   static void mshot_tw(IoKiocb* req) {
     IoRingCtx* ctx = req->ctx;
+    core::lockdep_assert_held(ctx->uring_lock);
     // Completions batched before this CQE go first (io_req_post_cqe).
     if (ctx->st.compl_first) flush_completions(ctx);
     PollService& ps = get();
@@ -490,7 +491,7 @@ class PollService {
     // waits for `recycling` to drop before freeing the ring.
     ctx->recycling.fetch_add(1, std::memory_order_seq_cst);
     {
-      std::lock_guard lock(ctx->uring_lock);
+      core::LockGuard lock(ctx->uring_lock);
       RunningCtxScope scope(ctx);
       queue_sqe(req);
       flush_completions(ctx);

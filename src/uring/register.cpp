@@ -40,7 +40,7 @@ int probe(void* arg, unsigned nr_args) {
 }
 
 // A new file table allocates from all of it (io_file_table_set_alloc_range).
-int reset_alloc_range(IoRingCtx* ctx, int ret) {
+int reset_alloc_range(IoRingCtx* ctx, int ret) REQUIRES(ctx->uring_lock) {
   if (ret == 0) ctx->file_alloc_start = ctx->file_alloc_end = ctx->file_alloc_hint = 0;
   return ret;
 }
@@ -113,7 +113,8 @@ int register_clock(IoRingCtx* ctx, void* arg) {
   return 0;
 }
 
-int do_register(IoRingCtx* ctx, unsigned opcode, void* arg, unsigned nr_args) {
+int do_register(IoRingCtx* ctx, unsigned opcode, void* arg, unsigned nr_args)
+    REQUIRES(ctx->uring_lock) {
   switch (opcode) {
     case IORING_REGISTER_BUFFERS:
       if (!arg) return -EFAULT;

@@ -37,6 +37,7 @@ IoKiocb* req_alloc(IoRingCtx* ctx) {
 void req_recycle(IoKiocb* req, bool locked) {
   IoRingCtx* ctx = req->ctx;
   if (locked) {
+    core::lockdep_assert_held(ctx->uring_lock);
     req->comp_next = ctx->free_list;
     ctx->free_list = req;
     ctx->nr_alloc.store(ctx->nr_alloc.load(std::memory_order_relaxed) - 1,
@@ -55,6 +56,7 @@ void req_recycle(IoKiocb* req, bool locked) {
   if (ctx->drain_active.load(std::memory_order_acquire)) {
     if (!ctx->drain_flush_queued.exchange(true, std::memory_order_acq_rel))
       tw_add(&ctx->drain_req, [](IoKiocb* r) {
+        core::lockdep_assert_held(r->ctx->uring_lock);  // task work
         r->ctx->drain_flush_queued.store(false, std::memory_order_release);
         queue_deferred(r->ctx);
       });

@@ -14,6 +14,7 @@
 #include "uring/engine.hpp"
 #include "uring/filetable.hpp"
 #include "uring/ops.hpp"
+#include "uring/submit_lock.hpp"
 
 namespace iostack::uring {
 
@@ -55,7 +56,7 @@ int make_node(IoRingCtx* ctx, int fd, FileNode** out) {
 
 // io_rsrc_data_free: the last slot first, as the kernel frees them (the
 // order of the tag CQEs).
-void drop_files(IoRingCtx* ctx) {
+void drop_files(IoRingCtx* ctx) REQUIRES(ctx->uring_lock) {
   for (std::size_t i = ctx->files.size(); i-- > 0;) {
     if (FileNode* n = ctx->files[i]) file_node_put(n);
     ctx->files[i] = nullptr;
@@ -64,7 +65,7 @@ void drop_files(IoRingCtx* ctx) {
   ctx->files_registered = false;
 }
 
-void drop_bufs(IoRingCtx* ctx) {
+void drop_bufs(IoRingCtx* ctx) REQUIRES(ctx->uring_lock) {
   for (std::size_t i = ctx->bufs.size(); i-- > 0;)
     if (BufNode* n = ctx->bufs[i]) buf_node_put(n);
   ctx->bufs.clear();
@@ -80,7 +81,7 @@ int get_tag(const void* tags, unsigned i, std::uint64_t* tag) {
 // __io_sqe_files_update: slot by slot; a slot is emptied before its new
 // descriptor is looked up, so a bad one leaves it empty.
 int files_update(IoRingCtx* ctx, std::uint32_t offset, const int* fds, const void* tags,
-                 unsigned nr) {
+                 unsigned nr) REQUIRES(ctx->uring_lock) {
   if (!ctx->files_registered) return -ENXIO;
   if (std::uint64_t{offset} + nr > ctx->files.size()) return -EINVAL;
   unsigned done = 0;
@@ -141,7 +142,7 @@ int make_buf(IoRingCtx* ctx, const struct iovec& v, BufNode** out) {
 
 // __io_sqe_buffers_update
 int buffers_update(IoRingCtx* ctx, std::uint32_t offset, std::uint64_t data, const void* tags,
-                   unsigned nr) {
+                   unsigned nr) REQUIRES(ctx->uring_lock) {
   if (!ctx->bufs_registered) return -ENXIO;
   if (std::uint64_t{offset} + nr > ctx->bufs.size()) return -EINVAL;
   unsigned done = 0;
@@ -271,16 +272,14 @@ namespace {
 
 // io_files_update_with_index_alloc: each descriptor into a free slot, whose
 // index is written back over it.
-int files_update_alloc(IoKiocb* req, unsigned issue_flags) NO_THREAD_SAFETY_ANALYSIS {
+int files_update_alloc(IoKiocb* req, unsigned issue_flags) {
   IoRingCtx* ctx = req->ctx;
   RsrcUpdateData& up = req->rsrc_up;
   auto* fds = reinterpret_cast<int*>(static_cast<std::uintptr_t>(up.arg));
   const bool locked = issue_flags & kIssueLocked;
   {
-    if (!locked) ctx->uring_lock.lock();
-    const bool have = ctx->files_registered;
-    if (!locked) ctx->uring_lock.unlock();
-    if (!have) return -ENXIO;
+    RingSubmitLock lock(ctx, locked);
+    if (!ctx->files_registered) return -ENXIO;
   }
   unsigned done = 0;
   int ret = 0;
@@ -299,9 +298,8 @@ int files_update_alloc(IoKiocb* req, unsigned issue_flags) NO_THREAD_SAFETY_ANAL
     if (ret < 0) break;
     if (core::put_user(ret, &fds[done])) {
       // __io_close_fixed: the slot goes again.
-      if (!locked) ctx->uring_lock.lock();
+      RingSubmitLock lock(ctx, locked);
       file_slot_replace(ctx, static_cast<unsigned>(ret), nullptr);
-      if (!locked) ctx->uring_lock.unlock();
       ret = -EFAULT;
       break;
     }
@@ -311,15 +309,14 @@ int files_update_alloc(IoKiocb* req, unsigned issue_flags) NO_THREAD_SAFETY_ANAL
 
 }  // namespace
 
-int files_update_issue(IoKiocb* req, unsigned issue_flags) NO_THREAD_SAFETY_ANALYSIS {
+int files_update_issue(IoKiocb* req, unsigned issue_flags) {
   RsrcUpdateData& up = req->rsrc_up;
   int ret;
   if (up.offset == IORING_FILE_INDEX_ALLOC) {
     ret = files_update_alloc(req, issue_flags);
   } else {
     IoRingCtx* ctx = req->ctx;
-    const bool locked = issue_flags & kIssueLocked;
-    if (!locked) ctx->uring_lock.lock();
+    RingSubmitLock lock(ctx, issue_flags & kIssueLocked);
     std::uint32_t end;
     if (__builtin_add_overflow(up.offset, up.nr, &end))
       ret = -EOVERFLOW;
@@ -327,21 +324,17 @@ int files_update_issue(IoKiocb* req, unsigned issue_flags) NO_THREAD_SAFETY_ANAL
       ret = files_update(ctx, up.offset,
                          reinterpret_cast<const int*>(static_cast<std::uintptr_t>(up.arg)), nullptr,
                          up.nr);
-    if (!locked) ctx->uring_lock.unlock();
   }
   if (ret < 0) req_set_fail(req);
   req_set_res(req, ret, 0);
   return kIouOk;
 }
 
-// Takes uring_lock unless the caller holds it (`locked`, from issue_flags):
-// conditional locking, which the analysis cannot follow.
-FileNode* fixed_file_get(IoRingCtx* ctx, unsigned index, bool locked) NO_THREAD_SAFETY_ANALYSIS {
-  if (!locked) ctx->uring_lock.lock();
+FileNode* fixed_file_get(IoRingCtx* ctx, unsigned index, bool locked) {
+  RingSubmitLock lock(ctx, locked);
   FileNode* n = nullptr;
   if (index < ctx->files.size()) n = ctx->files[index];
   if (n) n->refs.fetch_add(1, std::memory_order_relaxed);
-  if (!locked) ctx->uring_lock.unlock();
   return n;
 }
 
@@ -381,19 +374,16 @@ int unregister_buffers(IoRingCtx* ctx) {
   return 0;
 }
 
-// Conditional locking on `locked`, as fixed_file_get.
-bool fixed_buf_exists(IoRingCtx* ctx, unsigned index, bool locked) NO_THREAD_SAFETY_ANALYSIS {
-  if (!locked) ctx->uring_lock.lock();
-  const bool ok = index < ctx->bufs.size() && ctx->bufs[index];
-  if (!locked) ctx->uring_lock.unlock();
-  return ok;
+bool fixed_buf_exists(IoRingCtx* ctx, unsigned index, bool locked) {
+  RingSubmitLock lock(ctx, locked);
+  return index < ctx->bufs.size() && ctx->bufs[index];
 }
 
 namespace {
 
 // io_find_buf_node: the request's node if it holds one, else the table's,
-// which it then holds (uring_lock held).
-BufNode* find_buf_node(IoRingCtx* ctx, unsigned index, BufNode** node) {
+// which it then holds.
+BufNode* find_buf_node(IoRingCtx* ctx, unsigned index, BufNode** node) REQUIRES(ctx->uring_lock) {
   if (node && *node) return *node;
   BufNode* n = index < ctx->bufs.size() ? ctx->bufs[index] : nullptr;
   if (n && node) {
@@ -406,24 +396,22 @@ BufNode* find_buf_node(IoRingCtx* ctx, unsigned index, BufNode** node) {
 }  // namespace
 
 int fixed_buf_check(IoRingCtx* ctx, unsigned index, std::uint64_t addr, std::uint64_t len,
-                    bool locked, BufNode** node) NO_THREAD_SAFETY_ANALYSIS {
-  if (!locked) ctx->uring_lock.lock();
+                    bool locked, BufNode** node) {
+  RingSubmitLock lock(ctx, locked);
   int ret = -EFAULT;
   if (const BufNode* b = find_buf_node(ctx, index, node)) {
     std::uint64_t end;
     if (!__builtin_add_overflow(addr, len, &end) && addr >= b->ubuf && end <= b->ubuf + b->len)
       ret = 0;
   }
-  if (!locked) ctx->uring_lock.unlock();
   return ret;
 }
 
 int fixed_buf_check_vec(IoRingCtx* ctx, unsigned index, const struct iovec* iov, int nr,
-                        std::int64_t* total, bool locked,
-                        BufNode** node) NO_THREAD_SAFETY_ANALYSIS {
-  if (!locked) ctx->uring_lock.lock();
+                        std::int64_t* total, bool locked, BufNode** node) {
   int ret = -EFAULT;
   std::uint64_t sum = 0;
+  RingSubmitLock lock(ctx, locked);
   if (const BufNode* bn = find_buf_node(ctx, index, node)) {
     const BufNode& b = *bn;
     ret = 0;
@@ -446,7 +434,6 @@ int fixed_buf_check_vec(IoRingCtx* ctx, unsigned index, const struct iovec* iov,
     }
     if (!ret && sum > core::kMaxRwCount) ret = -EINVAL;
   }
-  if (!locked) ctx->uring_lock.unlock();
   *total = static_cast<std::int64_t>(sum);
   return ret;
 }

@@ -48,36 +48,4 @@ bool longterm_pin_allowed(const void* base, std::size_t len);
 constexpr unsigned kMaxFixedFiles = 1u << 20;
 constexpr unsigned kMaxRegBuffers = 1u << 14;
 
-// The register operations; all run with ctx->uring_lock held. `tags`: a
-// user array of nr u64 resource tags, or null.
-int register_files(IoRingCtx* ctx, const void* arg, unsigned nr, const void* tags = nullptr);
-int unregister_files(IoRingCtx* ctx);
-int register_files_update(IoRingCtx* ctx, void* arg, unsigned nr);
-int register_buffers(IoRingCtx* ctx, const void* arg, unsigned nr, const void* tags = nullptr);
-int unregister_buffers(IoRingCtx* ctx);
-// IORING_REGISTER_FILES2 / BUFFERS2: struct io_uring_rsrc_register.
-int register_rsrc(IoRingCtx* ctx, void* arg, unsigned size, bool files);
-// IORING_REGISTER_FILES_UPDATE2 / BUFFERS_UPDATE: struct io_uring_rsrc_update2.
-int register_rsrc_update(IoRingCtx* ctx, void* arg, unsigned size, bool files);
-// IORING_REGISTER_CLONE_BUFFERS (clone_buffers.cpp): struct
-// io_uring_clone_buffers; takes the two rings' uring_locks itself.
-int register_clone_buffers(IoRingCtx* ctx, void* arg);
-// At ring teardown: nobody reads the CQ any more, tags post nothing.
-void rsrc_drop_tags(IoRingCtx* ctx);
-
-// Fixed-file lookup for issue: a referenced node or null (-EBADF).
-FileNode* fixed_file_get(IoRingCtx* ctx, unsigned index, bool locked);
-// Whether registered buffer `index` exists (io_find_buf_node).
-bool fixed_buf_exists(IoRingCtx* ctx, unsigned index, bool locked);
-// Fixed-buffer import: -EFAULT when [addr, addr+len) leaves buffer `index`.
-// The request keeps a reference to the buffer checked first (*node, when
-// null), and later checks use that one, as io_find_buf_node imports once.
-int fixed_buf_check(IoRingCtx* ctx, unsigned index, std::uint64_t addr, std::uint64_t len,
-                    bool locked, BufNode** node = nullptr);
-// io_import_reg_vec for READV_FIXED / WRITEV_FIXED: every segment must lie
-// in buffer `index` and be non-empty (-EFAULT), the sum must not overflow
-// (-EOVERFLOW) nor exceed MAX_RW_COUNT (-EINVAL). The sum goes to `*total`.
-int fixed_buf_check_vec(IoRingCtx* ctx, unsigned index, const struct iovec* iov, int nr,
-                        std::int64_t* total, bool locked, BufNode** node = nullptr);
-
 }  // namespace iostack::uring

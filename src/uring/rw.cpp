@@ -364,7 +364,11 @@ bool rw_os_host_aio(IoKiocb* req, bool write, unsigned issue_flags) {
   }
   req->host.done = host_end_io;
   req->host.owner = req;
-  HostAioPlug* plug = (issue_flags & kIssueLocked) ? req->ctx->st.host_plug : nullptr;
+  HostAioPlug* plug = nullptr;
+  if (issue_flags & kIssueLocked) {
+    core::lockdep_assert_held(req->ctx->uring_lock);
+    plug = req->ctx->st.host_plug;
+  }
   if (!plug) return core::host_aio_submit(&req->host);
   if (!core::host_aio_usable()) return false;
   if (plug->nr == core::kHostAioBatchMax) host_plug_flush(plug);
@@ -491,9 +495,12 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
         // Completions of this batch not yet posted wake it the same way
         // (where the wakeup's task work runs before the program can look).
         const unsigned want = write ? POLLOUT : POLLIN;
-        const bool batch_pending = rctx == ctx && (issue_flags & kIssueLocked) &&
-                                   ctx->st.compl_first && !write &&
-                                   !(ctx->flags & IORING_SETUP_DEFER_TASKRUN);
+        bool batch_pending = false;
+        if (rctx == ctx && (issue_flags & kIssueLocked)) {
+          core::lockdep_assert_held(ctx->uring_lock);
+          batch_pending =
+              ctx->st.compl_first && !write && !(ctx->flags & IORING_SETUP_DEFER_TASKRUN);
+        }
         // A DEFER_TASKRUN ring's retry is its submitter's task work, which
         // runs when the program next waits, often after it reaped the CQE
         // that woke the read: each retry asks the ring again, as the

@@ -152,10 +152,13 @@ void free_ctx_resources(IoRingCtx* ctx) {
   ctx->rings = nullptr;
   if (ctx->ready_efd >= 0) close(ctx->ready_efd);
   ctx->ready_efd = -1;
-  free_param_region(ctx);
+  {
+    core::LockGuard lock(ctx->uring_lock);  // as io_ring_ctx_free frees them
+    free_param_region(ctx);
+    req_cache_destroy(ctx);
+  }
   if (ctx->acct_pages) unaccount_mem(ctx->acct_uid, ctx->acct_pages);
   ctx->acct_pages = 0;
-  req_cache_destroy(ctx);
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ constexpr std::uint32_t kSqeCommonFlags =
 constexpr std::uint32_t kSqeValidFlags =
     kSqeCommonFlags | IOSQE_IO_DRAIN | IOSQE_BUFFER_SELECT | IOSQE_CQE_SKIP_SUCCESS;
 
-const io_uring_sqe* get_sqe(IoRingCtx* ctx) {
+const io_uring_sqe* get_sqe(IoRingCtx* ctx) REQUIRES(ctx->uring_lock) {
   const unsigned mask = ctx->sq_entries - 1;
   const unsigned head = ctx->cached_sq_head++ & mask;
   if (!ctx->sq_array) return &ctx->sqes[head << ctx->sqe_shift];  // IORING_SETUP_NO_SQARRAY
@@ -41,7 +41,7 @@ unsigned linked_nr(IoKiocb* req) {
   return n;
 }
 
-void init_drain(IoRingCtx* ctx) {
+void init_drain(IoRingCtx* ctx) REQUIRES(ctx->uring_lock) {
   IoKiocb* head = ctx->st.link_head;
   ctx->drain_active.store(true, std::memory_order_release);
   if (head) {
@@ -71,7 +71,7 @@ void reset_req(IoRingCtx* ctx, IoKiocb* req) {
   req->work.flags.store(0, std::memory_order_relaxed);
 }
 
-int init_req(IoRingCtx* ctx, IoKiocb* req, const io_uring_sqe* sqe) {
+int init_req(IoRingCtx* ctx, IoKiocb* req, const io_uring_sqe* sqe) REQUIRES(ctx->uring_lock) {
   reset_req(ctx, req);
   const std::uint8_t opcode = sqe->opcode;
   req->opcode = opcode;
@@ -118,6 +118,7 @@ int init_req(IoRingCtx* ctx, IoKiocb* req, const io_uring_sqe* sqe) {
 
 void drain_req(IoKiocb* req) {
   IoRingCtx* ctx = req->ctx;
+  core::lockdep_assert_held(ctx->uring_lock);
   const bool drain = req->flags & kReqIoDrain;
   ctx->nr_drained += linked_nr(req);
   req->list.add_tail(&ctx->defer_list);
@@ -139,7 +140,7 @@ void queue_sqe_fallback(IoKiocb* req) {
   }
 }
 
-int submit_fail_init(IoRingCtx* ctx, IoKiocb* req, int ret) {
+int submit_fail_init(IoRingCtx* ctx, IoKiocb* req, int ret) REQUIRES(ctx->uring_lock) {
   SubmitState& st = ctx->st;
   IoKiocb* head = st.link_head;
   req_set_fail(req);
@@ -165,7 +166,7 @@ int submit_fail_init(IoRingCtx* ctx, IoKiocb* req, int ret) {
   return 0;
 }
 
-int submit_sqe(IoRingCtx* ctx, IoKiocb* req, const io_uring_sqe* sqe) {
+int submit_sqe(IoRingCtx* ctx, IoKiocb* req, const io_uring_sqe* sqe) REQUIRES(ctx->uring_lock) {
   SubmitState& st = ctx->st;
   const int ret = init_req(ctx, req, sqe);
   if (ret) return submit_fail_init(ctx, req, ret);
@@ -398,6 +399,7 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags) {
 }
 
 void queue_sqe(IoKiocb* req) {
+  core::lockdep_assert_held(req->ctx->uring_lock);
   const IoOpDef* def = op_def(req->opcode);
   // A plugged request holds a descriptor number only: an op that may close
   // or replace descriptors must not run before the plug is sent.
@@ -491,6 +493,7 @@ IoKiocb* take_bdev_batch(IoRingCtx* ctx) {
 }
 
 void bdev_queue(IoKiocb* req) {
+  core::lockdep_assert_held(req->ctx->uring_lock);
   SubmitState& st = req->ctx->st;
   core::slist_add_tail<IoKiocb, &IoKiocb::comp_next>(st.bdev_first, st.bdev_last, req);
 }

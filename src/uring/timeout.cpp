@@ -71,6 +71,7 @@ bool timeout_rearm(IoKiocb* req) {
 // no room the request ends here instead.
 void tw_timeout_complete(IoKiocb* req) {
   IoRingCtx* ctx = req->ctx;
+  core::lockdep_assert_held(ctx->uring_lock);
   if (!timeout_finish(req)) {
     if (ctx->st.compl_first) flush_completions(ctx);  // CQEs queued earlier go first
     if (post_req_cqe(req, -ETIME, IORING_CQE_F_MORE, 0)) {
@@ -115,7 +116,8 @@ void timeout_expire_locked(IoKiocb* req) {
 void timeout_expired(IoKiocb* req, bool on_timer) {
   if (!(req->timeout.flags & IORING_TIMEOUT_ETIME_SUCCESS)) req_set_fail(req);
   req_set_res(req, -ETIME, 0);
-  const TwFn fn = (req->timeout.flags & uapi::kTimeoutMultishot) ? tw_timeout_complete : tw_req_complete;
+  const TwFn fn =
+      (req->timeout.flags & uapi::kTimeoutMultishot) ? tw_timeout_complete : tw_req_complete;
   if (on_timer)
     tw_add_from_timer(req, fn);
   else
@@ -208,6 +210,7 @@ int prep_common(IoKiocb* req, const io_uring_sqe* sqe, bool is_link) {
   req->timer.priv = req;
   req->timer.fn = is_link ? link_timeout_fn : timeout_fn;
   if (is_link) {
+    core::lockdep_assert_held(req->ctx->uring_lock);  // prep runs in the submission pass
     SubmitState& st = req->ctx->st;
     if (!st.link_head) return -EINVAL;
     if (st.link_last->opcode == IORING_OP_LINK_TIMEOUT) return -EINVAL;
