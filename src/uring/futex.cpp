@@ -83,7 +83,7 @@ class FutexTable {
   core::Mutex mu;
 
   // The armed set changed: the watcher rebuilds what it sleeps on.
-  void changed_locked() {
+  void changed() REQUIRES(mu) {
     ctrl_.fetch_add(1, std::memory_order_seq_cst);
     if (!watcher_started_) {
       watcher_started_ = true;
@@ -100,7 +100,7 @@ class FutexTable {
     {
       core::LockGuard lock(mu);
       excluded_.push_back(uaddr);
-      wait = watcher_started_ && watching_locked(uaddr);
+      wait = watcher_started_ && watching(uaddr);
       target = ctrl_.fetch_add(1, std::memory_order_seq_cst) + 1;
     }
     futex_syscall(&ctrl_, FUTEX_WAKE_PRIVATE, 1);
@@ -118,22 +118,22 @@ class FutexTable {
         break;
       }
     }
-    if (watcher_started_) changed_locked();
+    if (watcher_started_) changed();
   }
 
-  core::ListHead* bucket(std::uint64_t uaddr) {
+  core::ListHead* bucket(std::uint64_t uaddr) REQUIRES(mu) {
     return &buckets_[(uaddr * 0x9e3779b97f4a7c15ull) >> (64 - kBits)];
   }
 
-  // Takes every waiter of `req` out (mu held).
-  void unqueue_locked(IoKiocb* req) {
+  // Takes every waiter of `req` out.
+  void unqueue(IoKiocb* req) REQUIRES(mu) {
     FutexData& f = req->futex;
     for (unsigned i = 0; i < f.nr_waiters; ++i) {
       FutexWaiter& w = static_cast<FutexWaiter*>(f.waiters)[i];
       if (w.node.linked()) w.node.del();
     }
     f.queued = false;
-    changed_locked();
+    changed();
   }
 
   // Takes out the first armed wait of `ctx` that `match` accepts (mu
@@ -145,7 +145,7 @@ class FutexTable {
       for (core::ListHead* n = b.first(); n != &b; n = n->next) {
         IoKiocb* req = core::list_entry<FutexWaiter, &FutexWaiter::node>(n)->req;
         if (req->ctx != ctx || !match(req)) continue;
-        unqueue_locked(req);
+        unqueue(req);
         return req;
       }
     }
@@ -157,13 +157,13 @@ class FutexTable {
     return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, val, nullptr, nullptr, 0);
   }
 
-  bool excluded_locked(std::uint64_t uaddr) const {
+  bool excluded(std::uint64_t uaddr) const REQUIRES(mu) {
     for (std::uint64_t e : excluded_)
       if (e == uaddr) return true;
     return false;
   }
 
-  bool watching_locked(std::uint64_t uaddr) const {
+  bool watching(std::uint64_t uaddr) const REQUIRES(mu) {
     for (unsigned i = 1; i < nwatch_; ++i)
       if (watch_[i].uaddr == uaddr) return true;
     return false;
@@ -186,7 +186,7 @@ class FutexTable {
           for (core::ListHead* n2 = b.first(); n2 != &b && nwatch_ < kFutexWaitvMax;
                n2 = n2->next) {
             const FutexWaiter* w = core::list_entry<FutexWaiter, &FutexWaiter::node>(n2);
-            if (watching_locked(w->uaddr) || excluded_locked(w->uaddr)) continue;
+            if (watching(w->uaddr) || excluded(w->uaddr)) continue;
             std::uint32_t cur;
             if (core::get_user(cur, reinterpret_cast<const std::uint32_t*>(w->uaddr))) continue;
             watch_[nwatch_++] = {cur, w->uaddr, kFutex2SizeU32 | (w->flags & kFutex2Private), 0};
@@ -205,21 +205,21 @@ class FutexTable {
       }
       if (r <= 0 || static_cast<unsigned>(r) >= n) continue;  // the set changed, or a value did
       core::LockGuard lock(mu);
-      complete_oldest_locked(wv[r].uaddr);
+      complete_oldest(wv[r].uaddr);
       nwatch_ = 0;
     }
   }
 
   // A futex(2) wake took the watcher's entry for `uaddr`: the oldest armed
-  // wait of that word completes (mu held).
-  void complete_oldest_locked(std::uint64_t uaddr) {
+  // wait of that word completes.
+  void complete_oldest(std::uint64_t uaddr) REQUIRES(mu) {
     core::ListHead* b = bucket(uaddr);
     for (core::ListHead* n = b->first(); n != b; n = n->next) {
       FutexWaiter* w = core::list_entry<FutexWaiter, &FutexWaiter::node>(n);
       if (w->uaddr != uaddr) continue;
       IoKiocb* target = w->req;
       const int index = w->index;
-      unqueue_locked(target);
+      unqueue(target);
       ctrl_.fetch_add(1, std::memory_order_seq_cst);
       IoRingCtx* tctx = target->ctx;
       tctx->recycling.fetch_add(1, std::memory_order_seq_cst);
@@ -230,13 +230,13 @@ class FutexTable {
   }
 
   static constexpr unsigned kBits = 8;
-  core::ListHead buckets_[1u << kBits];
-  std::atomic<std::uint32_t> ctrl_{0};             // bumped whenever the armed set changes
-  std::atomic<std::uint32_t> acked_{0};            // the ctrl_ value the watcher's set reflects
-  bool watcher_started_ = false;                   // under mu
-  struct futex_waitv watch_[kFutexWaitvMax] = {};  // what the watcher sleeps on (under mu)
-  unsigned nwatch_ = 0;
-  std::vector<std::uint64_t> excluded_;  // words a FUTEX_WAKE is waking in futex(2) (under mu)
+  core::ListHead buckets_[1u << kBits] GUARDED_BY(mu);
+  std::atomic<std::uint32_t> ctrl_{0};   // bumped whenever the armed set changes
+  std::atomic<std::uint32_t> acked_{0};  // the ctrl_ value the watcher's set reflects
+  bool watcher_started_ GUARDED_BY(mu) = false;
+  struct futex_waitv watch_[kFutexWaitvMax] GUARDED_BY(mu) = {};  // what the watcher sleeps on
+  unsigned nwatch_ GUARDED_BY(mu) = 0;
+  std::vector<std::uint64_t> excluded_ GUARDED_BY(mu);  // words a FUTEX_WAKE is waking in futex(2)
 };
 
 void futex_free(IoKiocb* req) {
@@ -329,7 +329,7 @@ int futex_wait_issue(IoKiocb* req, unsigned) {
   if (cur != w->val) return futex_fail(req, -EAGAIN);
   w->node.add_tail(t.bucket(w->uaddr));
   f.queued = true;
-  t.changed_locked();
+  t.changed();
   return kIouIssueSkipComplete;
 }
 
@@ -349,7 +349,7 @@ int futexv_wait_issue(IoKiocb* req, unsigned) {
   }
   for (unsigned i = 0; i < f.nr_waiters; ++i) w[i].node.add_tail(t.bucket(w[i].uaddr));
   f.queued = true;
-  t.changed_locked();
+  t.changed();
   return kIouIssueSkipComplete;
 }
 
@@ -377,7 +377,7 @@ int futex_wake_issue(IoKiocb* req, unsigned) {
       IoKiocb* target = w->req;
       const int index = w->index;
       const bool vec = target->opcode == uapi::kOpFutexWaitv;
-      t->unqueue_locked(target);
+      t->unqueue(target);
       n = b->first();  // the vector's other words may have left this bucket
       ++woken;
       // FUTEX_WAITV reports the index of the word that woke it. The target

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -47,6 +48,28 @@ std::string exec(const std::string& args) {
 
 bool have(const char* prog) {
   return sh(std::string("command -v ") + prog + " >/dev/null 2>&1") == 0;
+}
+
+// A step-by-step program's output on a real file `dir()/NAME-real`: what the
+// kernel answers, checked to hold `lines` (the steps that show the rule).
+std::string kernel_output(const std::string& prog, const std::string& name,
+                          std::initializer_list<const char*> lines) {
+  const std::string real = dir() + "/" + name + "-real";
+  EXPECT_EQ(sh(prog + " " + real + " >" + real + ".out"), 0);
+  const std::string kernel = slurp(real + ".out");
+  for (const char* line : lines) EXPECT_NE(kernel.find(line), std::string::npos) << line << kernel;
+  return kernel;
+}
+
+// The same program under `iostack exec --map MAP` on `file`; its output,
+// kept beside the mapped path (MAP's part before '=', without a final '/').
+std::string mapped_output(const std::string& prog, const std::string& map,
+                          const std::string& file) {
+  std::string out = map.substr(0, map.find('='));
+  if (out.back() == '/') out.pop_back();
+  out += ".out";
+  EXPECT_EQ(sh(exec("--map " + map + " -- " + prog + " " + file + " >" + out)), 0);
+  return slurp(out);
 }
 
 // 10000 bytes of text to copy.
@@ -203,28 +226,20 @@ TEST(MapExec, RecordLocksConflictAcrossProcesses) {
 // kernel answers on a real file, conflicts and errnos alike.
 TEST(MapExec, LocksAreTheKernels) {
   SKIP_IF_SANITIZED();
-  const std::string prog = IOSTACK_COMPAT_FILE_LOCKS, real = dir() + "/locks-real",
-                    single = dir() + "/locks-single", d = dir() + "/locks-dir";
-  ASSERT_EQ(sh(prog + " " + real + " >" + real + ".out"), 0);
-  const std::string kernel = slurp(real + ".out");
-  // The steps that show each rule, as this kernel answers them.
-  for (const char* line : {"posix: other process, write [0,10): EAGAIN\n",
-                           "posix: after close of the second open, other process: ok\n",
-                           "posix: after close of a dup, other process: ok\n",
-                           "errors: write lock on a read-only descriptor: EBADF\n",
-                           "ofd: same process, second open: EAGAIN\n",
-                           "ofd: child with the inherited descriptor: ok\n",
-                           "ofd: after close of the dup, second open: EAGAIN\n",
-                           "flock: second open, exclusive: EAGAIN\n",
-                           "flock: child with the inherited descriptor: ok\n"})
-    EXPECT_NE(kernel.find(line), std::string::npos) << line << kernel;
-  ASSERT_EQ(sh(exec("--map " + single + "=wcache:ram:1M -- " + prog + " " + single + " >" + single +
-                    ".out")),
-            0);
-  EXPECT_EQ(slurp(single + ".out"), kernel);
-  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M -- " + prog + " " + d + "/f >" + d + ".out")),
-            0);
-  EXPECT_EQ(slurp(d + ".out"), kernel);
+  const std::string prog = IOSTACK_COMPAT_FILE_LOCKS, single = dir() + "/locks-single",
+                    d = dir() + "/locks-dir";
+  const std::string kernel = kernel_output(
+      prog, "locks",
+      {"posix: other process, write [0,10): EAGAIN\n",
+       "posix: after close of the second open, other process: ok\n",
+       "posix: after close of a dup, other process: ok\n",
+       "errors: write lock on a read-only descriptor: EBADF\n",
+       "ofd: same process, second open: EAGAIN\n", "ofd: child with the inherited descriptor: ok\n",
+       "ofd: after close of the dup, second open: EAGAIN\n",
+       "flock: second open, exclusive: EAGAIN\n",
+       "flock: child with the inherited descriptor: ok\n"});
+  EXPECT_EQ(mapped_output(prog, single + "=wcache:ram:1M", single), kernel);
+  EXPECT_EQ(mapped_output(prog, d + "/=wcache:ram:4M", d + "/f"), kernel);
 }
 #endif
 
@@ -235,20 +250,17 @@ TEST(MapExec, LocksAreTheKernels) {
 // fsync makes the size durable (a cut at the next fsync keeps it).
 TEST(MapExec, UringAndAioFollowTheFileSize) {
   SKIP_IF_SANITIZED();
-  const std::string prog = IOSTACK_COMPAT_DIRECT_SIZE, real = dir() + "/size-real",
-                    single = dir() + "/size-single", d = dir() + "/size-dir";
-  ASSERT_EQ(sh(prog + " " + real + " >" + real + ".out"), 0);
-  const std::string kernel = slurp(real + ".out");
-  for (const char* line : {"io_uring write 4096 at 8192: 4096, size 12288\n",
-                           "io_uring read 8192 at 8192: 4096, size 12288\n",
-                           "io_uring read 512 at 9728: 272, size 10000\n",
-                           "aio write 4096 at 16384: 4096, size 20480\n", "  read back hello!\n",
-                           "  read back cccccc\n"})
-    EXPECT_NE(kernel.find(line), std::string::npos) << line << kernel;
-  ASSERT_EQ(sh(exec("--map " + single + "=wcache:ram:1M --image " + single + "=" + single +
-                    ".img -- " + prog + " " + single + " >" + single + ".out")),
-            0);
-  EXPECT_EQ(slurp(single + ".out"), kernel);
+  const std::string prog = IOSTACK_COMPAT_DIRECT_SIZE, single = dir() + "/size-single",
+                    d = dir() + "/size-dir";
+  const std::string kernel = kernel_output(prog, "size",
+                                           {"io_uring write 4096 at 8192: 4096, size 12288\n",
+                                            "io_uring read 8192 at 8192: 4096, size 12288\n",
+                                            "io_uring read 512 at 9728: 272, size 10000\n",
+                                            "aio write 4096 at 16384: 4096, size 20480\n",
+                                            "  read back hello!\n", "  read back cccccc\n"});
+  EXPECT_EQ(mapped_output(prog, single + "=wcache:ram:1M --image " + single + "=" + single + ".img",
+                          single),
+            kernel);
   EXPECT_EQ(slurp(single + ".img").size(), 21000u);
   ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + d + ".img -- " + prog +
                     " " + d + "/f >" + d + ".out")),
@@ -273,28 +285,23 @@ TEST(MapExec, UringAndAioFollowTheFileSize) {
 // directory, the program prints what it prints on a real file.
 TEST(MapExec, SharedMappingsAreThePageCache) {
   SKIP_IF_SANITIZED();
-  const std::string prog = IOSTACK_COMPAT_MMAP_SHARED, real = dir() + "/shm-real",
-                    single = dir() + "/shm-single", d = dir() + "/shm-dir";
-  ASSERT_EQ(sh(prog + " " + real + " >" + real + ".out"), 0);
-  const std::string kernel = slurp(real + ".out");
-  for (const char* line :
-       {"store X at 100, pread: X\n", "pwrite Y at 200, load: Y\n",
-        "child stored C at 1000, pread: C\n", "read-only open, PROT_WRITE shared: EACCES\n",
-        "write-only open, shared: EACCES\n"})
-    EXPECT_NE(kernel.find(line), std::string::npos) << line << kernel;
-  ASSERT_EQ(sh(exec("--map " + single + "=wcache:ram:1M --image " + single + "=" + single +
-                    ".img -- " + prog + " " + single + " >" + single + ".out")),
-            0);
-  EXPECT_EQ(slurp(single + ".out"), kernel);
+  const std::string prog = IOSTACK_COMPAT_MMAP_SHARED, single = dir() + "/shm-single",
+                    d = dir() + "/shm-dir";
+  const std::string kernel = kernel_output(
+      prog, "shm",
+      {"store X at 100, pread: X\n", "pwrite Y at 200, load: Y\n",
+       "child stored C at 1000, pread: C\n", "read-only open, PROT_WRITE shared: EACCES\n",
+       "write-only open, shared: EACCES\n"});
+  EXPECT_EQ(mapped_output(prog, single + "=wcache:ram:1M --image " + single + "=" + single + ".img",
+                          single),
+            kernel);
   // The stores reached the device with the rest of the file.
   const std::string img = slurp(single + ".img");
   ASSERT_EQ(img.size(), 11000u);
   EXPECT_EQ(img.substr(99, 3), "aXa");
   EXPECT_EQ(img[1000], 'C');
   EXPECT_EQ(img[10500], 'Z');
-  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M -- " + prog + " " + d + "/f >" + d + ".out")),
-            0);
-  EXPECT_EQ(slurp(d + ".out"), kernel);
+  EXPECT_EQ(mapped_output(prog, d + "/=wcache:ram:4M", d + "/f"), kernel);
 }
 
 // A store msync(MS_SYNC) wrote survives a power cut; one after it that
@@ -324,22 +331,15 @@ TEST(MapExec, MsyncMakesMappedStoresDurable) {
 // file's too).
 TEST(MapExec, UringAtTheFilePosition) {
   SKIP_IF_SANITIZED();
-  const std::string prog = IOSTACK_COMPAT_URING_POS, real = dir() + "/pos-real",
-                    single = dir() + "/pos-single", d = dir() + "/pos-dir";
-  ASSERT_EQ(sh(prog + " " + real + " >" + real + ".out"), 0);
-  const std::string kernel = slurp(real + ".out");
-  for (const char* line :
-       {"io_uring read at -1 from 4096: 4096 'a', pos 8192\n", "read(): 4096 'b', pos 12288\n",
-        "io_uring write at -1: 4096, pos 16384\n",
-        "fixed file read at -1 from 8192: 4096 'b', pos 12288\n", "pread 12288: 'c'\n"})
-    EXPECT_NE(kernel.find(line), std::string::npos) << line << kernel;
-  ASSERT_EQ(sh(exec("--map " + single + "=wcache:ram:1M -- " + prog + " " + single + " >" + single +
-                    ".out")),
-            0);
-  EXPECT_EQ(slurp(single + ".out"), kernel);
-  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M -- " + prog + " " + d + "/f >" + d + ".out")),
-            0);
-  EXPECT_EQ(slurp(d + ".out"), kernel);
+  const std::string prog = IOSTACK_COMPAT_URING_POS, single = dir() + "/pos-single",
+                    d = dir() + "/pos-dir";
+  const std::string kernel = kernel_output(
+      prog, "pos",
+      {"io_uring read at -1 from 4096: 4096 'a', pos 8192\n", "read(): 4096 'b', pos 12288\n",
+       "io_uring write at -1: 4096, pos 16384\n",
+       "fixed file read at -1 from 8192: 4096 'b', pos 12288\n", "pread 12288: 'c'\n"});
+  EXPECT_EQ(mapped_output(prog, single + "=wcache:ram:1M", single), kernel);
+  EXPECT_EQ(mapped_output(prog, d + "/=wcache:ram:4M", d + "/f"), kernel);
 }
 #endif
 
@@ -350,26 +350,21 @@ TEST(MapExec, UringAtTheFilePosition) {
 // wrote, as on a real file, and so does the image.
 TEST(MapExec, ChildrensUringAndAioReachTheDevice) {
   SKIP_IF_SANITIZED();
-  const std::string prog = IOSTACK_COMPAT_CHILD_URING, real = dir() + "/child-real",
-                    single = dir() + "/child-single", d = dir() + "/child-dir";
-  ASSERT_EQ(sh(prog + " " + real + " >" + real + ".out"), 0);
-  const std::string kernel = slurp(real + ".out");
-  for (const char* line :
-       {"parent after the forked child: 4096 'c', 8192 'e', 12288 'f', size 16384\n",
-        "parent after the executed child: 4096 'c', 8192 'e', 12288 'f', size 16384\n"})
-    EXPECT_NE(kernel.find(line), std::string::npos) << line << kernel;
-  ASSERT_EQ(sh(exec("--map " + single + "=wcache:ram:1M --image " + single + "=" + single +
-                    ".img -- " + prog + " " + single + " >" + single + ".out")),
-            0);
-  EXPECT_EQ(slurp(single + ".out"), kernel);
+  const std::string prog = IOSTACK_COMPAT_CHILD_URING, single = dir() + "/child-single",
+                    d = dir() + "/child-dir";
+  const std::string kernel = kernel_output(
+      prog, "child",
+      {"parent after the forked child: 4096 'c', 8192 'e', 12288 'f', size 16384\n",
+       "parent after the executed child: 4096 'c', 8192 'e', 12288 'f', size 16384\n"});
+  EXPECT_EQ(mapped_output(prog, single + "=wcache:ram:1M --image " + single + "=" + single + ".img",
+                          single),
+            kernel);
   const std::string img = slurp(single + ".img");
   ASSERT_EQ(img.size(), 16384u);
   EXPECT_EQ(img.substr(4096, 4) + img.substr(8192, 4) + img.substr(12288, 4),
             "ccccee"
             "eeffff");
-  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M -- " + prog + " " + d + "/f >" + d + ".out")),
-            0);
-  EXPECT_EQ(slurp(d + ".out"), kernel);
+  EXPECT_EQ(mapped_output(prog, d + "/=wcache:ram:4M", d + "/f"), kernel);
 }
 #endif
 
