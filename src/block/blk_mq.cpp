@@ -127,6 +127,7 @@ void blk_mq_bio_to_request(Request* rq, Bio* bio, unsigned nr_segs) {
 bool blk_mq_sched_bio_merge(RequestQueue* q, Bio* bio, unsigned nr_segs) {
   if (Elevator* e = q->elevator()) return e->bio_merge(bio, nr_segs);
   HwCtx* hctx = q->map_queue();
+  if (!hctx->sw_queued.load(std::memory_order_acquire)) return false;
   core::LockGuard lock(hctx->ctx_lock);
   if (hctx->sw_queue.empty()) return false;
   return blk_bio_list_merge(q, &hctx->sw_queue, bio, nr_segs);
@@ -302,10 +303,12 @@ void dispatch_sched(HwCtx* hctx) {
 }
 
 void dispatch_ctx(HwCtx* hctx) {
+  if (!hctx->sw_queued.load(std::memory_order_acquire)) return;
   core::ListHead list;
   {
     core::LockGuard lock(hctx->ctx_lock);
     hctx->sw_queue.splice_tail_init(&list);
+    hctx->sw_queued.store(false, std::memory_order_relaxed);
   }
   if (!list.empty()) dispatch_rq_list(hctx, &list);
 }
@@ -448,6 +451,7 @@ void blk_mq_insert_request(Request* rq, unsigned flags) {
       rq->queuelist.add_head(&hctx->sw_queue);
     else
       rq->queuelist.add_tail(&hctx->sw_queue);
+    hctx->sw_queued.store(true, std::memory_order_release);
   }
 }
 

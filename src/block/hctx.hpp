@@ -25,6 +25,9 @@ struct HwCtx {
 
   core::Mutex ctx_lock;                          // struct blk_mq_ctx's lock
   core::ListHead sw_queue GUARDED_BY(ctx_lock);  // requests queued without an elevator
+  // !sw_queue.empty(), written under ctx_lock: the kernel's lockless
+  // list_empty_careful(&ctx->rq_lists[type]) before a merge or a dispatch.
+  std::atomic<bool> sw_queued{false};
 
   BlkMqTags* tags = nullptr;        // driver tags
   BlkMqTags* sched_tags = nullptr;  // elevator tags (null without elevator)
