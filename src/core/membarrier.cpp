@@ -27,7 +27,7 @@ bool register_expedited() {
 }  // namespace
 
 void heavy_barrier() {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  full_fence();
   // Once ready, light barriers may have skipped their fence: from then on
   // only a membarrier covers them.
   if (!register_expedited()) return;  // every light barrier fences

@@ -12,13 +12,27 @@ namespace iostack::core {
 // (never false again: fork keeps the registration).
 inline constinit std::atomic<bool> g_membarrier_ready{false};
 
+// A full fence. ThreadSanitizer does not follow fences (GCC says so under
+// -Wtsan); the ordering here is for the hardware, and the happens-before
+// edges TSan needs come from the release/acquire pairs around it.
+inline void full_fence() {
+#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wtsan"
+#endif
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+}
+
 // The frequent side: orders the caller's earlier stores before its later
 // loads with respect to heavy_barrier() callers.
 inline void light_barrier() {
   if (g_membarrier_ready.load(std::memory_order_relaxed)) [[likely]]
     std::atomic_signal_fence(std::memory_order_seq_cst);
   else
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    full_fence();
 }
 
 // The rare side: a full barrier on every thread of the process, so that
