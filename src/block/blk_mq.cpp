@@ -127,6 +127,7 @@ void blk_mq_bio_to_request(Request* rq, Bio* bio, unsigned nr_segs) {
 bool blk_mq_sched_bio_merge(RequestQueue* q, Bio* bio, unsigned nr_segs) {
   if (Elevator* e = q->elevator()) return e->bio_merge(bio, nr_segs);
   HwCtx* hctx = q->map_queue();
+  if (!hctx->sw_queued.load(std::memory_order_acquire)) return false;
   core::LockGuard lock(hctx->ctx_lock);
   if (hctx->sw_queue.empty()) return false;
   return blk_bio_list_merge(q, &hctx->sw_queue, bio, nr_segs);
@@ -143,7 +144,7 @@ void blk_mq_start_request(Request* rq) {
   if (rq->q->stats_enabled()) rq->io_start_time_ns = blk_time_get_ns(rq->q->clock());
   rq->rq_flags |= RQF_STARTED;
   rq->state.store(MQ_RQ_IN_FLIGHT, std::memory_order_release);
-  rq->mq_hctx->nr_active.fetch_add(1, std::memory_order_relaxed);
+  core::local_add(rq->mq_hctx->counters.local()->nr_active, std::int64_t{1});
 }
 
 void put_driver_tag(Request* rq) {
@@ -161,10 +162,11 @@ void requeue_started(Request* rq) {
   // driver tag keeps it (it is its only tag).
   if (rq->internal_tag >= 0) put_driver_tag(rq);
   trace_rq(rq, kTraceRequeue);
-  rq->mq_hctx->nr_active.fetch_sub(1, std::memory_order_relaxed);
+  HwCtxCounters* c = rq->mq_hctx->counters.local();
+  core::local_add(c->nr_active, std::int64_t{-1});
   rq->rq_flags &= ~RQF_STARTED;
   rq->state.store(MQ_RQ_IDLE, std::memory_order_relaxed);
-  rq->mq_hctx->requeued.fetch_add(1, std::memory_order_relaxed);
+  core::local_add(c->requeued, std::uint64_t{1});
 }
 
 // When a delayed work queued now for `delay` runs. The kernel turns the
@@ -206,8 +208,8 @@ void delay_run_if_idle(HwCtx* hctx) {
 // The hardware queue is stuck on a busy driver: rerun it after a completion,
 // or after BLK_MQ_RESOURCE_DELAY if nothing is in flight to complete.
 void mark_restart(HwCtx* hctx) {
-  hctx->restart.store(true, std::memory_order_release);
-  if (hctx->nr_active.load(std::memory_order_acquire) == 0) delay_run(hctx);
+  hctx->restart.store(true, std::memory_order_seq_cst);
+  if (hctx->nr_active() == 0) delay_run(hctx);
 }
 
 // blk_mq_dispatch_rq_list: hand requests to the driver in order. Returns
@@ -231,7 +233,7 @@ bool dispatch_rq_list(HwCtx* hctx, core::ListHead* list) {
     const BlkStatus ret = drv->queue_rq(hctx, rq, last);
     sent_last = last;
     if (ret == BlkStatus::OK) {
-      hctx->dispatched.fetch_add(1, std::memory_order_relaxed);
+      core::local_add(hctx->counters.local()->dispatched, std::uint64_t{1});
       continue;
     }
     if (ret == BlkStatus::RESOURCE || ret == BlkStatus::DEV_RESOURCE) {
@@ -302,10 +304,12 @@ void dispatch_sched(HwCtx* hctx) {
 }
 
 void dispatch_ctx(HwCtx* hctx) {
+  if (!hctx->sw_queued.load(std::memory_order_acquire)) return;
   core::ListHead list;
   {
     core::LockGuard lock(hctx->ctx_lock);
     hctx->sw_queue.splice_tail_init(&list);
+    hctx->sw_queued.store(false, std::memory_order_relaxed);
   }
   if (!list.empty()) dispatch_rq_list(hctx, &list);
 }
@@ -330,7 +334,7 @@ BlkStatus issue_directly(HwCtx* hctx, Request* rq, bool last) {
   blk_mq_start_request(rq);
   const BlkStatus ret = rq->q->driver()->queue_rq(hctx, rq, last);
   if (ret == BlkStatus::OK)
-    hctx->dispatched.fetch_add(1, std::memory_order_relaxed);
+    core::local_add(hctx->counters.local()->dispatched, std::uint64_t{1});
   else if (ret == BlkStatus::RESOURCE || ret == BlkStatus::DEV_RESOURCE)
     requeue_started(rq);
   return ret;
@@ -448,6 +452,7 @@ void blk_mq_insert_request(Request* rq, unsigned flags) {
       rq->queuelist.add_head(&hctx->sw_queue);
     else
       rq->queuelist.add_tail(&hctx->sw_queue);
+    hctx->sw_queued.store(true, std::memory_order_release);
   }
 }
 
@@ -528,7 +533,7 @@ void blk_mq_end_request_nodata(Request* rq, BlkStatus error) {
       std::max({blk_time_get_ns(rq->q->clock()), rq->start_time_ns, rq->io_start_time_ns});
   if (rq->rq_flags & RQF_STARTED) {
     rq->rq_flags &= ~RQF_STARTED;
-    rq->mq_hctx->nr_active.fetch_sub(1, std::memory_order_relaxed);
+    core::local_add(rq->mq_hctx->counters.local()->nr_active, std::int64_t{-1});
   }
   if (Elevator* e = rq->q->elevator(); e && (rq->rq_flags & RQF_USE_SCHED)) {
     e->completed_request(rq, now);

@@ -17,14 +17,35 @@ Disk::~Disk() {
   q_->set_disk(nullptr);
 }
 
+std::int64_t Disk::in_flight() const {
+  std::int64_t n = 0;
+  stats_.for_each([&](const DiskStatCounters& c) {
+    n += c.in_flight[0].load(std::memory_order_relaxed) +
+         c.in_flight[1].load(std::memory_order_relaxed);
+  });
+  return n;
+}
+
 trace::DiskStats Disk::stats() const {
   constexpr auto r = std::memory_order_relaxed;
+  std::uint64_t ios[NR_STAT_GROUPS] = {}, merges[NR_STAT_GROUPS] = {};
+  std::uint64_t sectors[NR_STAT_GROUPS] = {}, nsecs[NR_STAT_GROUPS] = {};
+  std::int64_t inflight = 0;
+  stats_.for_each([&](const DiskStatCounters& c) {
+    for (int g = 0; g < NR_STAT_GROUPS; ++g) {
+      ios[g] += c.ios[g].load(r);
+      merges[g] += c.merges[g].load(r);
+      sectors[g] += c.sectors[g].load(r);
+      nsecs[g] += c.nsecs[g].load(r);
+    }
+    inflight += c.in_flight[0].load(r) + c.in_flight[1].load(r);
+  });
   auto group = [&](StatGroup g) {
     trace::DiskStatGroup out;
-    out.ios = stats_.ios[g].load(r);
-    out.merges = stats_.merges[g].load(r);
-    out.sectors = stats_.sectors[g].load(r);
-    out.ticks_ms = stats_.nsecs[g].load(r) / 1000000;
+    out.ios = ios[g];
+    out.merges = merges[g];
+    out.sectors = sectors[g];
+    out.ticks_ms = nsecs[g] / 1000000;
     return out;
   };
   trace::DiskStats s;
@@ -32,11 +53,10 @@ trace::DiskStats Disk::stats() const {
   s.write = group(STAT_WRITE);
   s.discard = group(STAT_DISCARD);
   s.flush = group(STAT_FLUSH);
-  const std::int64_t inflight = stats_.in_flight[0].load(r) + stats_.in_flight[1].load(r);
   s.in_flight = inflight > 0 ? static_cast<std::uint64_t>(inflight) : 0;
-  s.io_ticks_ms = stats_.io_ticks_ns.load(r) / 1000000;
+  s.io_ticks_ms = io_ticks_ns_.load(r) / 1000000;
   std::uint64_t total_ns = 0;
-  for (int g = 0; g < NR_STAT_GROUPS; ++g) total_ns += stats_.nsecs[g].load(r);
+  for (int g = 0; g < NR_STAT_GROUPS; ++g) total_ns += nsecs[g];
   s.time_in_queue_ms = total_ns / 1000000;
   return s;
 }

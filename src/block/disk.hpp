@@ -9,6 +9,7 @@
 
 #include "block/blk_types.hpp"
 #include "core/mutex.hpp"
+#include "core/per_thread.hpp"
 #include "trace/diskstats.hpp"
 
 namespace iostack::trace {
@@ -19,15 +20,16 @@ namespace iostack::block {
 
 class RequestQueue;
 
-// Counters behind /proc/diskstats (struct disk_stats, per-cpu in the kernel).
+// Counters behind /proc/diskstats (struct disk_stats): one set per thread,
+// as the kernel keeps one per CPU, written only by its thread (local_add)
+// and summed on read. in_flight goes up where a request starts and down
+// where it ends, so one thread's count may be negative.
 struct DiskStatCounters {
   std::atomic<std::uint64_t> ios[NR_STAT_GROUPS]{};
   std::atomic<std::uint64_t> merges[NR_STAT_GROUPS]{};
   std::atomic<std::uint64_t> sectors[NR_STAT_GROUPS]{};
   std::atomic<std::uint64_t> nsecs[NR_STAT_GROUPS]{};
   std::atomic<std::int64_t> in_flight[2]{};  // read, write
-  std::atomic<std::uint64_t> io_ticks_ns{0};
-  std::atomic<std::uint64_t> stamp_ns{0};
 };
 
 class Disk {
@@ -46,7 +48,14 @@ class Disk {
   void set_read_only(bool ro) { read_only_.store(ro, std::memory_order_relaxed); }
   RequestQueue* queue() const { return q_; }
 
-  DiskStatCounters& counters() { return stats_; }
+  // The calling thread's counters.
+  DiskStatCounters& counters() { return *stats_.local(); }
+  // Requests started and not yet done (bdev_count_inflight).
+  std::int64_t in_flight() const;
+  // update_io_ticks' state: time with I/O in flight, and when it was last
+  // brought up to date (shared, but written only when the jiffy changes).
+  std::atomic<std::uint64_t>& io_ticks_ns() { return io_ticks_ns_; }
+  std::atomic<std::uint64_t>& stamp_ns() { return stamp_ns_; }
   trace::DiskStats stats() const;
   // One line in /proc/diskstats format.
   std::string diskstats_line() const;
@@ -65,7 +74,9 @@ class Disk {
   std::atomic<sector_t> capacity_;
   std::atomic<bool> read_only_{false};
   RequestQueue* q_;
-  DiskStatCounters stats_;
+  core::PerThread<DiskStatCounters> stats_;
+  std::atomic<std::uint64_t> io_ticks_ns_{0};
+  std::atomic<std::uint64_t> stamp_ns_{0};
   std::atomic<trace::BlkTrace*> trace_{nullptr};
   core::Mutex trace_mu_;
   std::unique_ptr<trace::BlkTrace> trace_owner_ GUARDED_BY(trace_mu_);

@@ -8,10 +8,20 @@
 #include "core/clock.hpp"
 #include "core/list.hpp"
 #include "core/mutex.hpp"
+#include "core/per_thread.hpp"
 
 namespace iostack::block {
 
 class RequestQueue;
+
+// A thread's share of a hardware queue's counts (per CPU in the kernel's
+// hctx->dispatched[]; nr_active is started minus completed, so a thread's
+// share may be negative).
+struct HwCtxCounters {
+  std::atomic<std::int64_t> nr_active{0};
+  std::atomic<std::uint64_t> dispatched{0};
+  std::atomic<std::uint64_t> requeued{0};
+};
 
 struct HwCtx {
   RequestQueue* queue = nullptr;
@@ -25,6 +35,9 @@ struct HwCtx {
 
   core::Mutex ctx_lock;                          // struct blk_mq_ctx's lock
   core::ListHead sw_queue GUARDED_BY(ctx_lock);  // requests queued without an elevator
+  // !sw_queue.empty(), written under ctx_lock: the kernel's lockless
+  // list_empty_careful(&ctx->rq_lists[type]) before a merge or a dispatch.
+  std::atomic<bool> sw_queued{false};
 
   BlkMqTags* tags = nullptr;        // driver tags
   BlkMqTags* sched_tags = nullptr;  // elevator tags (null without elevator)
@@ -39,9 +52,21 @@ struct HwCtx {
   void* driver_data = nullptr;
   void* sched_data = nullptr;
 
-  std::atomic<int> nr_active{0};             // started, not yet completed
-  std::atomic<std::uint64_t> dispatched{0};  // requests handed to queue_rq
-  std::atomic<std::uint64_t> requeued{0};    // BUSY answers from the driver
+  core::PerThread<HwCtxCounters> counters;
+  // Sums over the threads' counters: requests started and not yet
+  // completed, handed to queue_rq, and BUSY answers from the driver.
+  std::int64_t nr_active() const { return sum(&HwCtxCounters::nr_active); }
+  std::uint64_t dispatched() const { return sum(&HwCtxCounters::dispatched); }
+  std::uint64_t requeued() const { return sum(&HwCtxCounters::requeued); }
+
+ private:
+  template <class V>
+  V sum(std::atomic<V> HwCtxCounters::*field) const {
+    V n = 0;
+    counters.for_each(
+        [&](const HwCtxCounters& c) { n += (c.*field).load(std::memory_order_acquire); });
+    return n;
+  }
 };
 
 }  // namespace iostack::block

@@ -11,6 +11,7 @@
 #include "block/disk.hpp"
 #include "block/elevator_registry.hpp"
 #include "core/clock.hpp"
+#include "core/membarrier.hpp"
 #include "core/mutex.hpp"
 
 namespace iostack::block {
@@ -59,10 +60,16 @@ HwCtx* RequestQueue::map_queue() const {
   return hctxs_[static_cast<std::size_t>(cpu < 0 ? 0 : cpu) % hctxs_.size()].get();
 }
 
+// blk_queue_enter: a store to the thread's slot, then the frozen check. The
+// barrier pairs with freeze()'s heavy one (percpu_ref_tryget_live under
+// rcu_read_lock against percpu_ref_kill's grace period): either the freezer
+// sees this reference or this enter sees the queue frozen.
 void RequestQueue::enter() {
   for (;;) {
-    usage_.fetch_add(1, std::memory_order_acq_rel);
-    if (!frozen_.load(std::memory_order_acquire)) return;
+    core::local_add(usage_.local()->refs, 1L);
+    core::light_barrier();
+    if (!frozen_.load(std::memory_order_acquire)) [[likely]]
+      return;
     exit();
     core::UniqueLock lock(freeze_mu_);
     while (frozen_.load(std::memory_order_acquire)) freeze_cv_.wait(lock);
@@ -70,26 +77,38 @@ void RequestQueue::enter() {
 }
 
 void RequestQueue::exit() {
-  if (usage_.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
-      frozen_.load(std::memory_order_acquire)) {
+  core::local_add(usage_.local()->refs, -1L);
+  core::light_barrier();
+  // Only the sum can say whether this was the last reference: while frozen,
+  // every exit wakes the freezer to add up again.
+  if (frozen_.load(std::memory_order_acquire)) [[unlikely]] {
     core::LockGuard lock(freeze_mu_);
     freeze_cv_.notify_all();
   }
 }
 
+long RequestQueue::usage() const {
+  long n = 0;
+  usage_.for_each([&](const UsageSlot& s) { n += s.refs.load(std::memory_order_acquire); });
+  return n;
+}
+
 void RequestQueue::freeze() {
-  frozen_.store(true, std::memory_order_release);
+  frozen_.store(true, std::memory_order_seq_cst);
+  // After it, no enter misses the flag, and every reference taken before is
+  // in the sum. With no new references, a slot only goes down, so a sum
+  // read slot by slot is never below the true count: zero means drained.
+  core::heavy_barrier();
   blk_run_all();
   core::UniqueLock lock(freeze_mu_);
-  while (usage_.load(std::memory_order_acquire) != 0) {
+  while (usage() != 0) {
     if (!clock_->wait(lock, freeze_cv_)) break;  // nothing left that could end them
   }
 }
 
 void RequestQueue::drain_for_teardown() {
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  while (usage_.load(std::memory_order_acquire) != 0 && std::chrono::steady_clock::now() < until)
-    std::this_thread::yield();
+  while (usage() != 0 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
 }
 
 void RequestQueue::unfreeze() {

@@ -16,6 +16,7 @@
 #include "block/queue_limits.hpp"
 #include "block/tags.hpp"
 #include "core/mutex.hpp"
+#include "core/per_thread.hpp"
 
 namespace iostack::core {
 class Clock;
@@ -115,9 +116,17 @@ class RequestQueue {
   std::unique_ptr<std::max_align_t[]> flush_pdu_;  // driver data of fq_.flush_rq
 
   core::Mutex sysfs_lock_;  // serialises attribute stores and elevator switches
+  // q_usage_counter, a percpu_ref in the kernel: each thread counts its
+  // enters and exits in its own slot (an I/O may end on another thread, so
+  // one slot can go negative); only the sum means anything.
+  struct UsageSlot {
+    std::atomic<long> refs{0};
+  };
+  long usage() const;
+
   core::Mutex freeze_mu_;
   core::CondVar freeze_cv_;
-  std::atomic<long> usage_{0};
+  core::PerThread<UsageSlot> usage_;
   std::atomic<bool> frozen_{false};
 };
 

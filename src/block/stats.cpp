@@ -7,7 +7,7 @@
 namespace iostack::block {
 namespace {
 
-constexpr auto kRelaxed = std::memory_order_relaxed;
+using core::local_add;
 
 DiskStatCounters* counters(const Request* rq) {
   Disk* d = rq->q->disk();
@@ -15,58 +15,61 @@ DiskStatCounters* counters(const Request* rq) {
 }
 
 // update_io_ticks: time with at least one I/O in flight, counted from the last
-// stamp whenever an I/O starts or ends.
-void update_io_ticks(DiskStatCounters* s, std::uint64_t now, bool end) {
-  std::uint64_t stamp = s->stamp_ns.load(kRelaxed);
-  if (now <= stamp || !s->stamp_ns.compare_exchange_strong(stamp, now, kRelaxed)) return;
-  if (end || s->in_flight[0].load(kRelaxed) + s->in_flight[1].load(kRelaxed) > 0)
-    s->io_ticks_ns.fetch_add(now - stamp, kRelaxed);
+// stamp whenever an I/O starts or ends. Only a new jiffy writes the shared
+// stamp; the in-flight sum is read only then.
+void update_io_ticks(Disk* d, std::uint64_t now, bool end) {
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  std::uint64_t stamp = d->stamp_ns().load(kRelaxed);
+  if (now <= stamp || !d->stamp_ns().compare_exchange_strong(stamp, now, kRelaxed)) return;
+  if (end || d->in_flight() > 0) d->io_ticks_ns().fetch_add(now - stamp, kRelaxed);
 }
 
 }  // namespace
 
 void account_io_start(Request* rq) {
-  DiskStatCounters* s = counters(rq);
-  if (!s || !rq->q->io_stat()) return;
+  Disk* d = rq->q->disk();
+  if (!d || !rq->q->io_stat()) return;
   rq->rq_flags |= RQF_IO_STAT;
-  update_io_ticks(s, rq->q->jiffies(), false);
-  s->in_flight[op_is_write(rq->cmd_flags)].fetch_add(1, kRelaxed);
+  update_io_ticks(d, rq->q->jiffies(), false);
+  local_add(d->counters().in_flight[op_is_write(rq->cmd_flags)], std::int64_t{1});
 }
 
 void account_io_merge_bio(Request* rq) {
   if (!(rq->rq_flags & RQF_IO_STAT)) return;
-  counters(rq)->merges[op_stat_group(rq->cmd_flags)].fetch_add(1, kRelaxed);
+  local_add(counters(rq)->merges[op_stat_group(rq->cmd_flags)], std::uint64_t{1});
 }
 
 void account_io_merge_request(Request* next) {
   if (!(next->rq_flags & RQF_IO_STAT)) return;
   DiskStatCounters* s = counters(next);
-  s->merges[op_stat_group(next->cmd_flags)].fetch_add(1, kRelaxed);
-  s->in_flight[op_is_write(next->cmd_flags)].fetch_sub(1, kRelaxed);
+  local_add(s->merges[op_stat_group(next->cmd_flags)], std::uint64_t{1});
+  local_add(s->in_flight[op_is_write(next->cmd_flags)], std::int64_t{-1});
 }
 
 void account_io_completion(Request* rq, std::uint32_t bytes) {
   if (!(rq->rq_flags & RQF_IO_STAT)) return;
-  counters(rq)->sectors[op_stat_group(rq->cmd_flags)].fetch_add(bytes >> kSectorShift, kRelaxed);
+  local_add(counters(rq)->sectors[op_stat_group(rq->cmd_flags)],
+            std::uint64_t{bytes >> kSectorShift});
 }
 
 void account_io_done(Request* rq, std::uint64_t now) {
   // Requests inside a flush sequence are accounted once, by their owner.
   if ((rq->rq_flags & (RQF_IO_STAT | RQF_FLUSH_SEQ)) != RQF_IO_STAT) return;
-  DiskStatCounters* s = counters(rq);
+  Disk* d = rq->q->disk();
   const StatGroup g = op_stat_group(rq->cmd_flags);
-  update_io_ticks(s, rq->q->jiffies(), true);
-  s->ios[g].fetch_add(1, kRelaxed);
-  s->nsecs[g].fetch_add(now - rq->start_time_ns, kRelaxed);
-  s->in_flight[op_is_write(rq->cmd_flags)].fetch_sub(1, kRelaxed);
+  update_io_ticks(d, rq->q->jiffies(), true);
+  DiskStatCounters& s = d->counters();
+  local_add(s.ios[g], std::uint64_t{1});
+  local_add(s.nsecs[g], now - rq->start_time_ns);
+  local_add(s.in_flight[op_is_write(rq->cmd_flags)], std::int64_t{-1});
   rq->rq_flags &= ~RQF_IO_STAT;
 }
 
 void account_io_flush(Request* flush_rq, std::uint64_t now) {
   DiskStatCounters* s = counters(flush_rq);
   if (!s) return;
-  s->ios[STAT_FLUSH].fetch_add(1, kRelaxed);
-  s->nsecs[STAT_FLUSH].fetch_add(now - flush_rq->start_time_ns, kRelaxed);
+  local_add(s->ios[STAT_FLUSH], std::uint64_t{1});
+  local_add(s->nsecs[STAT_FLUSH], now - flush_rq->start_time_ns);
 }
 
 }  // namespace iostack::block

@@ -13,6 +13,10 @@ namespace iostack::job {
 namespace {
 // AIO_PLUG_THRESHOLD (fs/aio.c): io_submit plugs only batches larger than 2.
 constexpr std::size_t kPlugThreshold = 2;
+
+// The engine whose commit() the calling thread is inside: a bio that ends
+// inline (a driver completing in queue_rq) ends on the reaper's own thread.
+thread_local const BioEngine* t_committing = nullptr;
 }  // namespace
 
 int BioEngine::init(const EngineSetup& s, std::string*) {
@@ -39,6 +43,13 @@ BioEngine::~BioEngine() {
 }
 
 void BioEngine::complete(IoUnit* u) {
+  if (t_committing == this && !vt_) {
+    // The reaper's own thread: straight onto its FIFO, after whatever other
+    // threads completed before, without the completers' atomics.
+    if (done_.load(std::memory_order_acquire)) collect();
+    append_ready(u);
+    return;
+  }
   if (vt_) {  // on the thread holding virtual time's baton: no other thread runs
     u->next = done_.load(std::memory_order_relaxed);
     done_.store(u, std::memory_order_relaxed);
@@ -84,10 +95,13 @@ void BioEngine::commit() {
   block::BlkPlug plug;
   const bool plugged = pending_.size() > kPlugThreshold;
   if (plugged) block::blk_start_plug(&plug);
+  const BioEngine* outer = t_committing;
+  t_committing = this;
   for (IoUnit* u : pending_) {
     block::submit_bio(&bios_[u->index]);
   }
   if (plugged) block::blk_finish_plug(&plug);
+  t_committing = outer;
   pending_.clear();
 }
 
@@ -103,16 +117,20 @@ unsigned BioEngine::collect() {
   }
   while (rev) {
     IoUnit* n = rev->next;
-    rev->next = nullptr;
-    if (ready_tail_)
-      ready_tail_->next = rev;
-    else
-      ready_head_ = rev;
-    ready_tail_ = rev;
-    ++ready_n_;
+    append_ready(rev);
     rev = n;
   }
   return ready_n_;
+}
+
+void BioEngine::append_ready(IoUnit* u) {
+  u->next = nullptr;
+  if (ready_tail_)
+    ready_tail_->next = u;
+  else
+    ready_head_ = u;
+  ready_tail_ = u;
+  ++ready_n_;
 }
 
 unsigned BioEngine::getevents(unsigned min, unsigned max, IoUnit** out) {

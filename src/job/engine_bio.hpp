@@ -29,6 +29,7 @@ class BioEngine final : public Engine {
   void complete(IoUnit* u);
   // Moves what completers pushed onto the local FIFO; returns its length.
   unsigned collect();
+  void append_ready(IoUnit* u);
 
   block::Disk* disk_ = nullptr;
   std::unique_ptr<block::Bio[]> bios_;  // one per I/O unit, reused

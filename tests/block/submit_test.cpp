@@ -98,7 +98,7 @@ TEST_F(SubmitTest, BusyDriverRequeuesAndSucceeds) {
   clock.run_until_idle();
   EXPECT_EQ(io->err, 0);
   EXPECT_EQ(drv.issued.size(), 1u);
-  EXPECT_EQ(q->hctx(0)->requeued.load(), 2u);
+  EXPECT_EQ(q->hctx(0)->requeued(), 2u);
 }
 
 TEST_F(SubmitTest, DriverErrorReachesTheBio) {

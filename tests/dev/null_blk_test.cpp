@@ -173,7 +173,7 @@ TEST(NullBlk, DevResourceIsRequeuedUntilItSucceedsOnVirtualClock) {
   EXPECT_EQ(dev->null_blk()->busy_returned(), 3u);
   std::uint64_t requeued = 0;
   for (unsigned i = 0; i < dev->queue()->nr_hw_queues(); ++i) {
-    requeued += dev->queue()->hctx(i)->requeued.load();
+    requeued += dev->queue()->hctx(i)->requeued();
   }
   EXPECT_GE(requeued, 3u);
   std::vector<unsigned char> out(8192);
