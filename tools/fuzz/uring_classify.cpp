@@ -1,7 +1,10 @@
 // Naming a difference between the kernel's and iostack's io_uring runs.
 #include <linux/io_uring.h>
 
+#include <fcntl.h>
+
 #include <cstdlib>
+#include <vector>
 
 #include "campaign.hpp"
 #include "uring_prog.hpp"
@@ -38,10 +41,69 @@ std::string stop_op(const UringProgram& p, const Log& klog, const Log& ilog, uns
   return "?";
 }
 
+// Ops whose prep sets REQ_F_FORCE_ASYNC in 6.x (fadvise only for advice
+// that may block): the kernel's io-wq worker looks their descriptor up
+// (io_wq_submit_work's io_assign_file), not the submitter.
+bool always_iowq(const SqeSpec& s) {
+  switch (s.opcode) {
+    case IORING_OP_FSYNC:
+    case IORING_OP_SYNC_FILE_RANGE:
+    case IORING_OP_FALLOCATE:
+      return true;
+    case IORING_OP_FADVISE:
+      return s.op_flags != POSIX_FADV_NORMAL && s.op_flags != POSIX_FADV_RANDOM &&
+             s.op_flags != POSIX_FADV_SEQUENTIAL;
+    default:
+      return (s.flags & IOSQE_ASYNC) != 0;
+  }
+}
+
+// A request whose descriptor an io-wq worker looks up (it goes there
+// itself, or follows one that did in its link) while a CLOSE later in the
+// program closes that descriptor: whether the worker or the submitter's
+// next batch comes first is the scheduler's choice, on the kernel as on
+// iostack (seed 480: FSYNC 0 or -EBADF, and what its link does). The
+// class names the op when its answer, or a later link member's, differs.
+std::string iowq_close_race(const UringProgram& p, const Log& klog, const Log& ilog) {
+  std::vector<const SqeSpec*> all;
+  std::vector<bool> starts;  // a batch ends any link
+  for (const Step& st : p.steps)
+    for (const SqeSpec& s : st.sqes) {
+      starts.push_back(&s == &st.sqes.front());
+      all.push_back(&s);
+    }
+  bool worker = false, linked = false;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const SqeSpec& s = *all[i];
+    if (!linked || starts[i]) worker = false;
+    worker = worker || always_iowq(s);
+    linked = s.flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK);
+    if (!worker || s.fd.slot < 0 || (s.flags & IOSQE_FIXED_FILE)) continue;
+    bool closed_later = false;
+    for (std::size_t j = i + 1; j < all.size() && !closed_later; ++j)
+      closed_later = all[j]->opcode == IORING_OP_CLOSE && all[j]->file_index == 0 &&
+                     !(all[j]->flags & IOSQE_FIXED_FILE) && all[j]->fd.slot == s.fd.slot;
+    if (!closed_later) continue;
+    // This request and the rest of its link.
+    for (std::size_t j = i; j < all.size(); ++j) {
+      const std::string key = "cqe " + std::to_string(all[j]->user_data) + "#0";
+      if (log_value(klog, key) != log_value(ilog, key))
+        return "timing: io-wq descriptor lookup after a later CLOSE (" + uring_op_name(s.opcode) +
+               ")";
+      if (!(all[j]->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)) ||
+          (j + 1 < all.size() && starts[j + 1]))
+        break;
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
-std::string uring_classify(const UringProgram& p, const Log& klog, const Log& ilog, const std::string& key, const std::string& kval,
+std::string uring_classify(const UringProgram& p, const Log& klog, const Log& ilog,
+                           const std::string& key, const std::string& kval,
                            const std::string& ival) {
+  if (std::string race = iowq_close_race(p, klog, ilog); !race.empty()) return race;
   if (key.rfind("enter ", 0) == 0 && key != "enter cancel") {
     const unsigned step = static_cast<unsigned>(std::atoi(key.c_str() + 6));
     const long k = std::atol(kval.c_str());
@@ -53,7 +115,9 @@ std::string uring_classify(const UringProgram& p, const Log& klog, const Log& il
     const std::uint64_t ud = std::strtoull(key.c_str() + 4, nullptr, 10);
     const std::string op = uring_op_of(p, ud);
     const std::string kr = res_of(kval), ir = res_of(ival);
-    if (kr == ir) return op + ": flags " + kval.substr(kval.find("flags=")) + " vs " + ival.substr(ival.find("flags="));
+    if (kr == ir)
+      return op + ": flags " + kval.substr(kval.find("flags=")) + " vs " +
+             ival.substr(ival.find("flags="));
     return op + ": kernel " + kr + ", iostack " + ir;
   }
   return "state: " + key;
