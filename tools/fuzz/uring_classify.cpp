@@ -2,6 +2,7 @@
 #include <linux/io_uring.h>
 
 #include <fcntl.h>
+#include <poll.h>
 
 #include <cstdlib>
 #include <vector>
@@ -98,12 +99,132 @@ std::string iowq_close_race(const UringProgram& p, const Log& klog, const Log& i
   return "";
 }
 
+bool is_write(unsigned op) {
+  return op == IORING_OP_WRITE || op == IORING_OP_WRITEV || op == IORING_OP_WRITE_FIXED ||
+         op == 61 /* WRITEV_FIXED */;
+}
+
+// Requests the kernel may hand to io-wq: those above, STATX and OPENAT
+// (always or by the dentry cache), buffered writes (by the page cache).
+bool maybe_iowq(const SqeSpec& s) {
+  return always_iowq(s) || s.opcode == IORING_OP_STATX || s.opcode == IORING_OP_OPENAT ||
+         is_write(s.opcode);
+}
+
+bool links_on(const SqeSpec& s) { return s.flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK); }
+
+// Could ASYNC_CANCEL `c` match `r`?
+bool may_cancel(const SqeSpec& c, const SqeSpec& r) {
+  if (c.op_flags & IORING_ASYNC_CANCEL_ANY) return true;
+  if (c.op_flags & IORING_ASYNC_CANCEL_FD) return true;  // descriptors are compared loosely
+  return c.addr.kind == AK::kRaw && c.addr.raw == r.user_data;
+}
+
+std::string res_at(const Log& l, std::uint64_t ud) {
+  return res_of(log_value(l, "cqe " + std::to_string(ud) + "#0"));
+}
+
+// A request that may wait on io-wq with an ASYNC_CANCEL (or a LINK_TIMEOUT)
+// behind it that can find it: whether the worker ran it before the cancel
+// looked is the scheduler's choice (the kernel answers both ways from run
+// to run: seeds 471, 80863, 91110, 1225). Named when it or the rest of its
+// link was cancelled on one side only.
+std::string iowq_cancel_race(const UringProgram& p, const Log& klog, const Log& ilog) {
+  std::vector<const SqeSpec*> all;
+  std::vector<bool> starts;
+  for (const Step& st : p.steps)
+    for (const SqeSpec& s : st.sqes) {
+      starts.push_back(&s == &st.sqes.front());
+      all.push_back(&s);
+    }
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const SqeSpec& r = *all[i];
+    if (!maybe_iowq(r)) continue;
+    bool cancelled = i + 1 < all.size() && !starts[i + 1] && links_on(r) &&
+                     all[i + 1]->opcode == IORING_OP_LINK_TIMEOUT;
+    for (std::size_t j = i + 1; j < all.size() && !cancelled; ++j)
+      cancelled = all[j]->opcode == IORING_OP_ASYNC_CANCEL && may_cancel(*all[j], r);
+    if (!cancelled) continue;
+    for (std::size_t j = i; j < all.size(); ++j) {
+      const std::string k = res_at(klog, all[j]->user_data), v = res_at(ilog, all[j]->user_data);
+      if (k != v && (k == "-ECANCELED" || v == "-ECANCELED" || k == "-EINTR" || v == "-EINTR"))
+        return "timing: io-wq work vs a cancel behind it (" + uring_op_name(r.opcode) + ")";
+      if (!links_on(*all[j]) || (j + 1 < all.size() && starts[j + 1])) break;
+    }
+  }
+  return "";
+}
+
+// Is `key` the CQE of a request on the pipe or the eventfd?
+bool on_pipe_or_eventfd(const UringProgram& p, const std::string& key) {
+  if (key.rfind("cqe ", 0) != 0) return false;
+  const std::uint64_t ud = std::strtoull(key.c_str() + 4, nullptr, 10);
+  for (const Step& st : p.steps)
+    for (const SqeSpec& s : st.sqes)
+      if (s.user_data == ud)
+        return !(s.flags & IOSQE_FIXED_FILE) &&
+               (s.fd.slot == kPipeR || s.fd.slot == kPipeW || s.fd.slot == kEventfd);
+  return false;
+}
+
+// A write to the pipe or eventfd on io-wq (IOSQE_ASYNC) and a write from
+// outside in a later step: which lands first is the scheduler's choice
+// (seed 2165 is kernel-unstable). Named when what the pipe or eventfd
+// holds, a buffer, or a CQE on them differs.
+std::string iowq_outside_write_race(const UringProgram& p, const std::string& key) {
+  bool async_write[kNumSlots] = {};
+  for (const Step& st : p.steps) {
+    if (st.kind == Step::kPipeWrite || st.kind == Step::kEventfdWrite) {
+      const int slot = st.kind == Step::kPipeWrite ? kPipeW : kEventfd;
+      if (!async_write[slot]) continue;
+      if (on_pipe_or_eventfd(p, key) || key == "pipe left" || key == "eventfd" ||
+          key.rfind("buf ", 0) == 0)
+        return "timing: io-wq write vs an outside write (" + std::string(slot_name(slot)) + ")";
+      continue;
+    }
+    for (const SqeSpec& s : st.sqes)
+      if (is_write(s.opcode) && always_iowq(s) && s.fd.slot >= 0 && !(s.flags & IOSQE_FIXED_FILE))
+        async_write[s.fd.slot] = true;
+  }
+  return "";
+}
+
+// A poll of the ring's own descriptor whose POLLIN alone differs, after a
+// request that may have gone to io-wq: whether its CQE is in the ring when
+// the poll looks (it reports pending CQEs as POLLIN) is the scheduler's
+// choice (seed 2122: a buffered write that extends a file).
+std::string ring_poll_race(const UringProgram& p, const std::string& key, const std::string& kval,
+                           const std::string& ival) {
+  if (key.rfind("cqe ", 0) != 0) return "";
+  const std::uint64_t ud = std::strtoull(key.c_str() + 4, nullptr, 10);
+  const auto mask = [](const std::string& v) {
+    const auto b = v.find("res=");
+    return b == std::string::npos ? -1L : std::strtol(v.c_str() + b + 4, nullptr, 10);
+  };
+  const long k = mask(kval), i = mask(ival);
+  if (k < 0 || i < 0 || (k ^ i) != POLLIN) return "";
+  bool iowq_before = false;
+  for (const Step& st : p.steps)
+    for (const SqeSpec& s : st.sqes) {
+      if (s.user_data == ud)
+        return iowq_before && s.opcode == IORING_OP_POLL_ADD && s.fd.slot == kRing &&
+                       !(s.flags & IOSQE_FIXED_FILE)
+                   ? "timing: ring poll vs an io-wq completion"
+                   : "";
+      iowq_before = iowq_before || maybe_iowq(s);
+    }
+  return "";
+}
+
 }  // namespace
 
 std::string uring_classify(const UringProgram& p, const Log& klog, const Log& ilog,
                            const std::string& key, const std::string& kval,
                            const std::string& ival) {
   if (std::string race = iowq_close_race(p, klog, ilog); !race.empty()) return race;
+  if (std::string race = iowq_cancel_race(p, klog, ilog); !race.empty()) return race;
+  if (std::string race = iowq_outside_write_race(p, key); !race.empty()) return race;
+  if (std::string race = ring_poll_race(p, key, kval, ival); !race.empty()) return race;
   if (key.rfind("enter ", 0) == 0 && key != "enter cancel") {
     const unsigned step = static_cast<unsigned>(std::atoi(key.c_str() + 6));
     const long k = std::atol(kval.c_str());
