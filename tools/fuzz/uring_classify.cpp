@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <vector>
 
@@ -199,7 +200,8 @@ std::string ring_poll_race(const UringProgram& p, const std::string& key, const 
   const std::uint64_t ud = std::strtoull(key.c_str() + 4, nullptr, 10);
   const auto mask = [](const std::string& v) {
     const auto b = v.find("res=");
-    return b == std::string::npos ? -1L : std::strtol(v.c_str() + b + 4, nullptr, 10);
+    if (b == std::string::npos || !std::isdigit(static_cast<unsigned char>(v[b + 4]))) return -1L;
+    return std::strtol(v.c_str() + b + 4, nullptr, 10);
   };
   const long k = mask(kval), i = mask(ival);
   if (k < 0 || i < 0 || (k ^ i) != POLLIN) return "";
