@@ -1218,6 +1218,44 @@ TEST(UringFuzzFound, CancelByDescriptorOnAWorkerFindsItself) {
   });
 }
 
+// The extra words of a CQE32 ring's CQE belong to the request object, and
+// only a CQE that carries them clears them (io_fill_cqe_req): a NOP with
+// IORING_NOP_CQE32 and CQE_SKIP_SUCCESS leaves them to the next request that
+// reuses its object from the ring's cache, whose CQE then carries them
+// (seed 3018: a TIMEOUT's CQE with the words of the skipped NOP before it).
+TEST(UringFuzzFound, SkippedCqe32WordsGoToTheNextRequest) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params params{};
+  params.flags = IORING_SETUP_CQE32;
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        auto nop = [&](std::uint64_t ud, unsigned flags, std::uint8_t sqe_flags) {
+          io_uring_sqe* s =
+              add(r, IORING_OP_NOP, -1, reinterpret_cast<void*>(0x22), 0, 0x11, ud, sqe_flags);
+          s->rw_flags = static_cast<int>(flags);
+          v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+        };
+        nop(1, kNopCqe32, IOSQE_CQE_SKIP_SUCCESS);  // no CQE: its words stay
+        nop(2, 0, 0);                               // gets them
+        nop(3, 0, 0);                               // zeros again
+        for (int got = 0; got < 2;) {
+          Cqe c;
+          std::uint64_t big[2];
+          if (!r.peek(&c, big)) {
+            if (const int e = r.enter(0, 1, IORING_ENTER_GETEVENTS); e < 0 && e != -EINTR) break;
+            continue;
+          }
+          ++got;
+          v.push_back(c);
+          v.push_back(Cqe{c.user_data, static_cast<std::int32_t>(big[0]),
+                          static_cast<std::uint32_t>(big[1])});
+        }
+        return v;
+      },
+      8, params);
+}
+
 // pipe_write copies a page at a time and keeps nothing of a page that
 // faults: a WRITEV whose iovec runs into a PROT_NONE page writes the whole
 // pages before it, or is -EFAULT. (Seed 96401 looked like a difference here:
