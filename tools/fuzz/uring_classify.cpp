@@ -218,6 +218,101 @@ std::string ring_poll_race(const UringProgram& p, const std::string& key, const 
   return "";
 }
 
+// What a read or write touches: its regular file and the world buffers it
+// reads from or fills.
+struct Access {
+  int file = -1;
+  bool writes_file = false;
+  std::vector<unsigned> src, dst;  // buffers read (a write's data), written (a read's)
+};
+
+Access access_of(const SqeSpec& s) {
+  Access a;
+  const bool rd = s.opcode == IORING_OP_READ || s.opcode == IORING_OP_READV ||
+                  s.opcode == IORING_OP_READ_FIXED || s.opcode == 60 /* READV_FIXED */;
+  if (!rd && !is_write(s.opcode)) return a;
+  int slot = s.fd.slot;
+  if (s.flags & IOSQE_FIXED_FILE)
+    slot = s.fd.raw >= 0 && static_cast<unsigned>(s.fd.raw) < kNumFixedFiles ? kFixedFiles[s.fd.raw]
+                                                                             : -1;
+  if (slot >= 0 && slot < kNumFiles) a.file = slot;
+  a.writes_file = !rd;
+  auto& bufs = rd ? a.dst : a.src;
+  if (s.addr.kind == AK::kBuf) bufs.push_back(s.addr.idx);
+  if (s.addr.kind == AK::kIov)
+    for (const IovSeg& g : s.iov)
+      if (g.base.kind == AK::kBuf) bufs.push_back(g.base.idx);
+  return a;
+}
+
+bool share(const std::vector<unsigned>& x, const std::vector<unsigned>& y) {
+  for (unsigned a : x)
+    for (unsigned b : y)
+      if (a == b) return true;
+  return false;
+}
+
+bool conflict(const Access& a, const Access& b) {
+  if (a.file >= 0 && a.file == b.file && (a.writes_file || b.writes_file)) return true;
+  return share(a.dst, b.src) || share(a.dst, b.dst) || share(b.dst, a.src);
+}
+
+// Does the log line `key` show what `a` touches, or the CQE of `ud`?
+bool shows(const std::string& key, const Access& a, std::uint64_t ud) {
+  if (key == "cqe " + std::to_string(ud) + "#0") return true;
+  if (a.file >= 0 && (key == std::string("file ") + slot_name(a.file) ||
+                      key == std::string("fd ") + slot_name(a.file)))
+    return true;
+  for (const auto* v : {&a.src, &a.dst})
+    for (unsigned b : *v)
+      if (key == "buf " + std::to_string(b)) return true;
+  return false;
+}
+
+// Two requests on the same bytes (a file, or a buffer one fills and the
+// other reads), the first of which may run on io-wq (a buffered write, or
+// a request linked behind one that goes there), with no link ordering
+// them: which comes first is the scheduler's choice (seed 6033: a read of
+// a file linked behind SYNC_FILE_RANGE and a write extending it; seed 7762:
+// a write on io-wq whose buffer a READ_FIXED of the batch fills).
+std::string same_bytes_race(const UringProgram& p, const std::string& key) {
+  struct Item {
+    const SqeSpec* s;
+    unsigned batch, chain;
+    bool late;
+  };
+  std::vector<Item> all;
+  unsigned batch = 0, chain = 0;
+  for (const Step& st : p.steps) {
+    if (st.kind != Step::kSubmit) continue;
+    bool linked = false, late = false;
+    for (const SqeSpec& s : st.sqes) {
+      if (!linked) {
+        ++chain;
+        late = false;
+      }
+      late = late || maybe_iowq(s);
+      all.push_back({&s, batch, chain, late});
+      linked = links_on(s);
+    }
+    ++batch;
+  }
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (!all[i].late) continue;
+    const Access a = access_of(*all[i].s);
+    if (a.file < 0 && a.src.empty() && a.dst.empty()) continue;
+    for (std::size_t j = i + 1; j < all.size(); ++j) {
+      if (all[j].chain == all[i].chain) continue;
+      const Access b = access_of(*all[j].s);
+      if (!conflict(a, b)) continue;
+      if (shows(key, a, all[i].s->user_data) || shows(key, b, all[j].s->user_data))
+        return "timing: requests racing on the same bytes (" + uring_op_name(all[i].s->opcode) +
+               ", " + uring_op_name(all[j].s->opcode) + ")";
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string uring_classify(const UringProgram& p, const Log& klog, const Log& ilog,
@@ -227,6 +322,7 @@ std::string uring_classify(const UringProgram& p, const Log& klog, const Log& il
   if (std::string race = iowq_cancel_race(p, klog, ilog); !race.empty()) return race;
   if (std::string race = iowq_outside_write_race(p, key); !race.empty()) return race;
   if (std::string race = ring_poll_race(p, key, kval, ival); !race.empty()) return race;
+  if (std::string race = same_bytes_race(p, key); !race.empty()) return race;
   if (key.rfind("enter ", 0) == 0 && key != "enter cancel") {
     const unsigned step = static_cast<unsigned>(std::atoi(key.c_str() + 6));
     const long k = std::atol(kval.c_str());
