@@ -99,6 +99,9 @@ struct PollEntry {
   // wakes it (EPOLL_URING_WAKE), which makes it one-shot.
   bool uring_wake = false;
   bool ring_self = false;  // on its own ring's descriptor (ctx->self_polls)
+  // Armed without a registration until its ring's poll wait queue is
+  // activated (a DEFER_TASKRUN ring's first poll of itself).
+  bool awaiting_activation = false;
   // On any ring's descriptor or a ring's eventfd: a CQE posting wakes it,
   // which the kernel handles before the posting system call returns.
   bool on_ring = false;

@@ -756,6 +756,37 @@ TEST(UringFuzzFound, PollOfADeferTaskrunRingSeesItsPendingWork) {
       8, p);
 }
 
+// A DEFER_TASKRUN ring's first POLL_ADD of itself activates the ring's poll
+// wait queue by task work when the submitter returns (io_activate_pollwq):
+// the NOP's CQE posted at the end of the same batch wakes nobody, and the
+// activation's wakeup, without a mask, has the poll look at the ring again
+// only when the program waits, after it reaped that CQE. The poll stays
+// armed, and a cancel before that wait finds it (seeds 4783, 8747, 300404).
+TEST(UringFuzzFound, FirstPollOfADeferTaskrunRingMissesTheCqesOfItsBatch) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  for (const bool wait_first : {true, false}) {
+    compare_with_kernel(
+        [wait_first](Ring& r) {
+          io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, 0, 0, 1, 0);
+          s->poll32_events = POLLIN;
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+          std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+          append(&v, r.wait(1));  // the NOP's
+          // Runs the task work: the poll finds an empty ring and waits on.
+          if (wait_first) append(&v, r.wait(1, 50));
+          add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 3, 0);
+          v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+          auto c = r.wait(2);
+          sort_by_user_data(&c);
+          append(&v, c);
+          return v;
+        },
+        8, p);
+  }
+}
+
 // A DEFER_TASKRUN ring's poll wait queue is activated by its first poll,
 // and that activation's wakeup carries no mask: the read of the ring checks
 // the ring again, finds the CQE that came meanwhile reaped, and goes on
