@@ -16,6 +16,7 @@
 #include <string>
 
 #include "ring_harness.hpp"
+#include "uring/uapi.hpp"
 
 namespace uring_test {
 namespace {
@@ -1285,6 +1286,29 @@ TEST(UringFuzzFound, SkippedCqe32WordsGoToTheNextRequest) {
         return v;
       },
       8, params);
+}
+
+// A multishot TIMEOUT with a period of zero: each re-armed timer fires at
+// once, and the kernel's task work posts expiry after expiry before the
+// submitter returns, until the CQ ring is full; the expiry that finds no
+// room ends the request (-ETIME without F_MORE, overflowed). Seed 10727.
+TEST(UringFuzzFound, MultishotTimeoutOfZeroPeriodFillsTheRing) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        static __kernel_timespec ts{0, 0};
+        io_uring_sqe* s = add(r, IORING_OP_TIMEOUT, -1, &ts, 1, 0, 1, 0);
+        s->timeout_flags = iostack::uring::uapi::kTimeoutMultishot;
+        std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+        while (v.size() < 100) {  // bounded: a ring's worth is expected
+          auto c = r.wait(1, 2000);
+          if (c.empty()) break;
+          v.push_back(c[0]);
+          if (!(c[0].flags & IORING_CQE_F_MORE)) break;
+        }
+        return v;
+      },
+      4);
 }
 
 // pipe_write copies a page at a time and keeps nothing of a page that
