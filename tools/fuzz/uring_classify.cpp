@@ -313,6 +313,40 @@ std::string same_bytes_race(const UringProgram& p, const std::string& key) {
   return "";
 }
 
+// A multishot TIMEOUT of period zero posts expiries until the CQ ring is
+// full: how many fit depends on which of the batch's other CQEs (an io-wq
+// failure's, a worker's) are in the ring first, which the scheduler decides
+// (seed 10664: 30 or 31 from run to run, on the kernel too). Named when both
+// runs end it with a final CQE a couple of expiries apart.
+std::string zero_period_flood(const UringProgram& p, const Log& klog, const Log& ilog,
+                              const std::string& key) {
+  if (key.rfind("cqe ", 0) != 0) return "";
+  const std::uint64_t ud = std::strtoull(key.c_str() + 4, nullptr, 10);
+  bool flood = false;
+  for (const Step& st : p.steps)
+    for (const SqeSpec& s : st.sqes)
+      if (s.user_data == ud)
+        flood = s.opcode == IORING_OP_TIMEOUT && (s.op_flags & 0x40 /* MULTISHOT */) &&
+                addr_str(s.addr) == "ts{0,0}";
+  if (!flood) return "";
+  // The number of CQEs of `ud` and whether the last one ends the request.
+  auto tally = [&](const Log& l, bool* ended) {
+    long n = 0;
+    for (; log_value(l, "cqe " + std::to_string(ud) + "#" + std::to_string(n)) != "none"; ++n) {
+    }
+    const std::string last =
+        log_value(l, "cqe " + std::to_string(ud) + "#" + std::to_string(n - 1));
+    const auto f = last.find("flags=");
+    *ended = n > 0 && f != std::string::npos &&
+             !(std::strtoul(last.c_str() + f + 6, nullptr, 16) & IORING_CQE_F_MORE);
+    return n;
+  };
+  bool kend = false, iend = false;
+  const long k = tally(klog, &kend), i = tally(ilog, &iend);
+  if (!kend || !iend || k - i > 2 || i - k > 2) return "";
+  return "timing: zero-period multishot TIMEOUT fills the ring";
+}
+
 }  // namespace
 
 std::string uring_classify(const UringProgram& p, const Log& klog, const Log& ilog,
@@ -323,6 +357,7 @@ std::string uring_classify(const UringProgram& p, const Log& klog, const Log& il
   if (std::string race = iowq_outside_write_race(p, key); !race.empty()) return race;
   if (std::string race = ring_poll_race(p, key, kval, ival); !race.empty()) return race;
   if (std::string race = same_bytes_race(p, key); !race.empty()) return race;
+  if (std::string race = zero_period_flood(p, klog, ilog, key); !race.empty()) return race;
   if (key.rfind("enter ", 0) == 0 && key != "enter cancel") {
     const unsigned step = static_cast<unsigned>(std::atoi(key.c_str() + 6));
     const long k = std::atol(kval.c_str());
