@@ -354,11 +354,19 @@ std::string zero_period_flood(const UringProgram& p, const Log& klog, const Log&
 std::string defer_ring_rw(const UringProgram& p, const std::string& key) {
   if (!(p.setup_flags & IORING_SETUP_DEFER_TASKRUN) || key.rfind("cqe ", 0) != 0) return "";
   const std::uint64_t ud = std::strtoull(key.c_str() + 4, nullptr, 10);
-  for (const Step& st : p.steps)
-    for (const SqeSpec& s : st.sqes)
-      if (s.user_data == ud && s.fd.slot == kRing && !(s.flags & IOSQE_FIXED_FILE) &&
-          (s.opcode == IORING_OP_READ || s.opcode == IORING_OP_WRITE))
+  for (const Step& st : p.steps) {
+    bool iowq = false;
+    for (const SqeSpec& s : st.sqes) iowq = iowq || always_iowq(s);
+    for (const SqeSpec& s : st.sqes) {
+      if (s.user_data != ud || s.fd.slot != kRing || (s.flags & IOSQE_FIXED_FILE)) continue;
+      if (s.opcode == IORING_OP_READ || s.opcode == IORING_OP_WRITE)
         return "to do: " + uring_op_name(s.opcode) + " of a DEFER_TASKRUN ring's own descriptor";
+      // Seed 19580: the first poll's look at the ring after activation,
+      // with an io-wq failure of its batch queued as task work.
+      if (s.opcode == IORING_OP_POLL_ADD && iowq)
+        return "to do: first POLL_ADD of a DEFER_TASKRUN ring beside io-wq work";
+    }
+  }
   return "";
 }
 
