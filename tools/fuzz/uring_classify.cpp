@@ -143,8 +143,18 @@ std::string iowq_cancel_race(const UringProgram& p, const Log& klog, const Log& 
     if (!maybe_iowq(r)) continue;
     bool cancelled = i + 1 < all.size() && !starts[i + 1] && links_on(r) &&
                      all[i + 1]->opcode == IORING_OP_LINK_TIMEOUT;
-    for (std::size_t j = i + 1; j < all.size() && !cancelled; ++j)
-      cancelled = all[j]->opcode == IORING_OP_ASYNC_CANCEL && may_cancel(*all[j], r);
+    for (std::size_t j = i + 1; j < all.size(); ++j) {
+      if (all[j]->opcode != IORING_OP_ASYNC_CANCEL || !may_cancel(*all[j], r)) continue;
+      cancelled = true;
+      // The cancel's own answer: queued (0), running (-EALREADY) or done
+      // (-ENOENT) by the time it looked (seed 9215).
+      const std::string k = res_at(klog, all[j]->user_data), v = res_at(ilog, all[j]->user_data);
+      auto when = [](const std::string& x) {
+        return x == "0" || x == "-EALREADY" || x == "-ENOENT";
+      };
+      if (k != v && when(k) && when(v))
+        return "timing: io-wq work vs a cancel behind it (" + uring_op_name(r.opcode) + ")";
+    }
     if (!cancelled) continue;
     for (std::size_t j = i; j < all.size(); ++j) {
       const std::string k = res_at(klog, all[j]->user_data), v = res_at(ilog, all[j]->user_data);
