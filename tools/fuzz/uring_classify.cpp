@@ -232,6 +232,7 @@ std::string ring_poll_race(const UringProgram& p, const std::string& key, const 
 // reads from or fills.
 struct Access {
   int file = -1;
+  int stream = -1;  // the pipe's or eventfd's slot, whose contents the log shows too
   bool writes_file = false;
   std::vector<unsigned> src, dst;  // buffers read (a write's data), written (a read's)
 };
@@ -246,6 +247,7 @@ Access access_of(const SqeSpec& s) {
     slot = s.fd.raw >= 0 && static_cast<unsigned>(s.fd.raw) < kNumFixedFiles ? kFixedFiles[s.fd.raw]
                                                                              : -1;
   if (slot >= 0 && slot < kNumFiles) a.file = slot;
+  if (slot == kPipeR || slot == kPipeW || slot == kEventfd) a.stream = slot;
   a.writes_file = !rd;
   auto& bufs = rd ? a.dst : a.src;
   if (s.addr.kind == AK::kBuf) bufs.push_back(s.addr.idx);
@@ -273,6 +275,7 @@ bool shows(const std::string& key, const Access& a, std::uint64_t ud) {
   if (a.file >= 0 && (key == std::string("file ") + slot_name(a.file) ||
                       key == std::string("fd ") + slot_name(a.file)))
     return true;
+  if (a.stream >= 0 && key == (a.stream == kEventfd ? "eventfd" : "pipe left")) return true;
   for (const auto* v : {&a.src, &a.dst})
     for (unsigned b : *v)
       if (key == "buf " + std::to_string(b)) return true;
@@ -310,7 +313,7 @@ std::string same_bytes_race(const UringProgram& p, const std::string& key) {
   for (std::size_t i = 0; i < all.size(); ++i) {
     if (!all[i].late) continue;
     const Access a = access_of(*all[i].s);
-    if (a.file < 0 && a.src.empty() && a.dst.empty()) continue;
+    if (a.file < 0 && a.src.empty() && a.dst.empty()) continue;  // conflicts need one of these
     for (std::size_t j = i + 1; j < all.size(); ++j) {
       if (all[j].chain == all[i].chain) continue;
       const Access b = access_of(*all[j].s);
