@@ -72,8 +72,16 @@ void write_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::u
   ctx->cached_cq_tail += big32 ? 2 : 1;
 }
 
-const std::uint64_t* req_big_cqe(const IoKiocb* req) {
-  return (req->flags & kReqBigCqe) ? req->big_cqe : kNoBigCqe;
+// io_fill_cqe_req: a CQE with room for the extra words takes them and
+// clears them; any other leaves them for the request's next use.
+bool fill_req_cqe(IoRingCtx* ctx, IoKiocb* req) REQUIRES(ctx->completion_lock) {
+  const bool ok = fill_cqe(ctx, req->user_data, req->res, req->cflags,
+                           req->big_cqe_set ? req->big_cqe : kNoBigCqe);
+  if (req->big_cqe_set && (ctx->cqe_shift || is_big32(ctx, req->cflags))) {
+    req->big_cqe[0] = req->big_cqe[1] = 0;
+    req->big_cqe_set = false;
+  }
+  return ok;
 }
 
 void cq_lock(IoRingCtx* ctx) ACQUIRE(ctx->completion_lock) { ctx->completion_lock.lock(); }
@@ -254,7 +262,7 @@ void req_complete_post(IoKiocb* req) {
   count_req(req);
   if (!(req->flags & kReqCqeSkip)) {
     cq_lock(ctx);
-    fill_cqe(ctx, req->user_data, req->res, req->cflags, req_big_cqe(req));
+    fill_req_cqe(ctx, req);
     cq_unlock_post(ctx);
   }
   req_finish(req, false);
@@ -273,7 +281,7 @@ void flush_completions(IoRingCtx* ctx) NO_THREAD_SAFETY_ANALYSIS {
       if (r->flags & kReqCqeSkip) continue;
       if (!any) cq_lock(ctx);
       any = true;
-      fill_cqe(ctx, r->user_data, r->res, r->cflags, req_big_cqe(r));
+      fill_req_cqe(ctx, r);
     }
     if (any) cq_unlock_post(ctx);
     for (IoKiocb* r = first; r;) {

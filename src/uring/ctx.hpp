@@ -217,7 +217,8 @@ struct IoRingCtx : core::File {
   IoWqWork tw_work;  // runs the task work on io-wq when no submitter is around
   std::atomic<bool> tw_work_queued{false};
   std::atomic<bool> drain_flush_queued{false};
-  IoKiocb drain_req;  // carries the drain-flush task work
+  IoKiocb drain_req;          // carries the drain-flush task work
+  IoKiocb poll_activate_req;  // carries io_activate_pollwq's task work
 
   // Async machinery.
   IoWq* wq = nullptr;

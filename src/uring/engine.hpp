@@ -237,6 +237,9 @@ void apoll_release(IoKiocb* req);
 // regular file, block device or directory).
 bool file_can_poll(IoKiocb* req);
 void poll_remove_all(IoRingCtx* ctx);
+// io_activate_pollwq's task work: a DEFER_TASKRUN ring's first poll of
+// itself, armed until now without wakeups, looks at the ring again.
+void poll_activate_run(IoRingCtx* ctx);
 // Before a wait: completes the ring's one-shot POLL_ADDs whose descriptor
 // is ready, which the kernel's wakeup would have done at the write (rings
 // with at most 128 armed).

@@ -51,7 +51,6 @@ enum : std::uint32_t {
   kReqPollFirstDone = 1u << 20,   // IORING_RECVSEND_POLL_FIRST: the poll came first
   kReqBlEmpty = 1u << 21,         // a bundle mapped every buffer the ring had
   kReqWorkerWait = 1u << 22,      // waits on poll where the kernel's io-wq worker would block
-  kReqBigCqe = 1u << 23,          // big_cqe holds the extra words of a CQE32 ring's CQE
   kReqOwnFd = 1u << 27,           // os_fd is the request's own dup of the program's descriptor
 };
 constexpr std::uint32_t kReqLinkFlags = kReqLink | kReqHardlink;
@@ -100,6 +99,9 @@ struct PollEntry {
   // wakes it (EPOLL_URING_WAKE), which makes it one-shot.
   bool uring_wake = false;
   bool ring_self = false;  // on its own ring's descriptor (ctx->self_polls)
+  // Armed without a registration until its ring's poll wait queue is
+  // activated (a DEFER_TASKRUN ring's first poll of itself).
+  bool awaiting_activation = false;
   // On any ring's descriptor or a ring's eventfd: a CQE posting wakes it,
   // which the kernel handles before the posting system call returns.
   bool on_ring = false;
@@ -209,8 +211,12 @@ struct IoKiocb {
   std::uint64_t user_data = 0;
   std::int32_t res = 0;
   std::uint32_t cflags = 0;
-  // req->big_cqe: read only with kReqBigCqe, so no request pays for clearing it.
+  // req->big_cqe: read only while big_cqe_set, so no request pays for
+  // clearing it. Like the kernel's, it outlives the request: only a CQE
+  // that carries the words clears them, so a skipped CQE (CQE_SKIP_SUCCESS)
+  // leaves them to the next request that reuses this one from the cache.
   std::uint64_t big_cqe[2] = {0, 0};
+  bool big_cqe_set = false;
   std::uint16_t ioprio = 0;
   int fd = -1;  // sqe->fd: an OS descriptor or a fixed-file index
 
@@ -285,7 +291,7 @@ inline void req_set_res(IoKiocb* req, int res, std::uint32_t cflags) {
 inline void req_set_big_cqe(IoKiocb* req, std::uint64_t extra1, std::uint64_t extra2) {
   req->big_cqe[0] = extra1;
   req->big_cqe[1] = extra2;
-  req->flags |= kReqBigCqe;
+  req->big_cqe_set = true;
 }
 
 // req_set_fail(): a failure always posts its CQE; with CQE_SKIP_SUCCESS the

@@ -108,6 +108,19 @@ class PollService {
     return true;
   }
 
+  // Arms `req` without an epoll registration: cancels and POLL_REMOVE find
+  // it, no wakeup comes (until poll_activate_run arms it again).
+  void add_unregistered(IoKiocb* req) {
+    PollEntry& pe = req->poll;
+    core::LockGuard lock(mu);
+    pe.gen = ++next_gen_;
+    pe.skip_initial = 0;
+    pe.state.store(kPollArmed, std::memory_order_relaxed);
+    count_armed(req, 1);
+    pe.node.add_tail(&req->ctx->poll_list);
+    pe.hash.add_head(bucket(req->ctx, req->user_data));
+  }
+
   // io_poll_find: POLL_REMOVE's target by user_data, without walking every
   // armed poll of the ring (mu held).
   IoKiocb* find_by_data_locked(IoRingCtx* ctx, std::uint64_t user_data) {
@@ -748,6 +761,24 @@ bool poll_signal_worker_waits(IoRingCtx* ctx, CancelMatch* cd, bool all) {
   return !hit.empty();
 }
 
+void poll_activate_run(IoRingCtx* ctx) {
+  PollService& ps = PollService::get();
+  std::vector<IoKiocb*> again;
+  {
+    core::LockGuard lock(ps.mu);
+    for (core::ListHead* n = ctx->poll_list.first(); n != &ctx->poll_list; n = n->next) {
+      PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
+      if (pe->awaiting_activation)
+        again.push_back(reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset()));
+    }
+    for (IoKiocb* req : again) {
+      req->poll.awaiting_activation = false;
+      ps.remove_locked(req);
+    }
+  }
+  for (IoKiocb* req : again) queue_sqe(req);  // armed again, or done if the ring is ready
+}
+
 int poll_add_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   if (sqe->buf_index || sqe->off || sqe->addr) return -EINVAL;
   const unsigned flags = sqe->len;
@@ -760,6 +791,7 @@ int poll_add_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   pe.multishot = (flags & IORING_POLL_ADD_MULTI) && !(sqe->poll32_events & EPOLLONESHOT);
   pe.apoll = false;
   pe.uring_wake = false;
+  pe.awaiting_activation = false;
   pe.dup_fd = -1;
   pe.dup_fd2 = -1;
   pe.state.store(kPollIdle, std::memory_order_relaxed);
@@ -770,12 +802,13 @@ int poll_add_issue(IoKiocb* req, unsigned) {
   PollEntry& pe = req->poll;
   const std::uint32_t want = pe.events | kPollUnmask;
   int now;
-  bool ring = false;
+  bool ring = false, activating = false;
   if (core::FileRef f = ring_file_get(req->os_fd); IoRingCtx* rctx = ring_of(f)) {
     // A ring: what io_uring_poll reports (POLLOUT while the SQ ring has room).
     now = static_cast<int>(ring_poll_mask(rctx));
     ring = true;
-    rctx->poll_activated.store(true, std::memory_order_relaxed);
+    activating = !rctx->poll_activated.exchange(true, std::memory_order_relaxed) &&
+                 rctx == req->ctx && (rctx->flags & IORING_SETUP_DEFER_TASKRUN);
   } else {
     now = poll_now(req->os_fd, pe.events);
   }
@@ -800,6 +833,18 @@ int poll_add_issue(IoKiocb* req, unsigned) {
   if (mask && !pe.multishot) {
     req_set_res(req, static_cast<int>(mask), 0);
     return kIouOk;
+  }
+  if (activating && !mask) {
+    // io_activate_pollwq: a DEFER_TASKRUN ring's first poll of itself
+    // activates the ring's poll wait queue from task work when the
+    // submitter returns, so CQEs posted before that wake nobody. The
+    // activation's wakeup has no mask: the poll looks at the ring again in
+    // its task work, which runs when the program next waits (often after it
+    // reaped those CQEs). Meanwhile it is armed for cancels.
+    pe.awaiting_activation = true;
+    PollService::get().add_unregistered(req);
+    tw_add(&req->ctx->poll_activate_req, [](IoKiocb* r) { poll_activate_run(r->ctx); });
+    return kIouIssueSkipComplete;
   }
   // A ring's readiness, like its eventfd's, comes from its CQE posting.
   pe.uring_wake = pe.multishot && (ring || is_ring_eventfd(req->ctx, req->os_fd));

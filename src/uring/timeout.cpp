@@ -69,16 +69,24 @@ bool timeout_rearm(IoKiocb* req) {
 // never runs in the middle of it): a multishot expiry that is not the last
 // posts -ETIME with F_MORE and starts the next period; when the CQ ring has
 // no room the request ends here instead.
+// A period of zero re-arms a timer that fires at once: the kernel's task
+// work runs expiry after expiry before the submitter returns, until the last
+// one or a full CQ ring (at most a ring's worth here, as a program may reap
+// meanwhile where the kernel's could not).
 void tw_timeout_complete(IoKiocb* req) {
   IoRingCtx* ctx = req->ctx;
   core::lockdep_assert_held(ctx->uring_lock);
-  if (!timeout_finish(req)) {
+  const TimeoutData& td = req->timeout;
+  const bool zero_period = td.sec == 0 && td.nsec == 0;
+  for (unsigned burst = 0; !timeout_finish(req); ++burst) {
     if (ctx->st.compl_first) flush_completions(ctx);  // CQEs queued earlier go first
-    if (post_req_cqe(req, -ETIME, IORING_CQE_F_MORE, 0)) {
-      if (timeout_rearm(req)) return;
-      req_set_fail(req);  // what io_kill_timeouts would have done to it
-      req_set_res(req, -ECANCELED, 0);
-    }
+    if (!post_req_cqe(req, -ETIME, IORING_CQE_F_MORE, 0)) break;
+    if (zero_period && burst < ctx->cq_entries && ctx->alive.load(std::memory_order_seq_cst))
+      continue;
+    if (timeout_rearm(req)) return;
+    req_set_fail(req);  // what io_kill_timeouts would have done to it
+    req_set_res(req, -ECANCELED, 0);
+    break;
   }
   req_complete_defer(req);
 }

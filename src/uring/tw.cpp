@@ -42,6 +42,7 @@ void tw_init(IoRingCtx* ctx) {
   ctx->tw_work.owner = ctx;
   ctx->tw_work.flags.store(kWqWorkUnbound, std::memory_order_relaxed);
   ctx->drain_req.ctx = ctx;
+  ctx->poll_activate_req.ctx = ctx;
 }
 
 // io_req_local_work_add: a DEFER_TASKRUN ring's task work waits for its

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "ring_harness.hpp"
+#include "uring/uapi.hpp"
 
 namespace uring_test {
 namespace {
@@ -756,6 +757,37 @@ TEST(UringFuzzFound, PollOfADeferTaskrunRingSeesItsPendingWork) {
       8, p);
 }
 
+// A DEFER_TASKRUN ring's first POLL_ADD of itself activates the ring's poll
+// wait queue by task work when the submitter returns (io_activate_pollwq):
+// the NOP's CQE posted at the end of the same batch wakes nobody, and the
+// activation's wakeup, without a mask, has the poll look at the ring again
+// only when the program waits, after it reaped that CQE. The poll stays
+// armed, and a cancel before that wait finds it (seeds 4783, 8747, 300404).
+TEST(UringFuzzFound, FirstPollOfADeferTaskrunRingMissesTheCqesOfItsBatch) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  for (const bool wait_first : {true, false}) {
+    compare_with_kernel(
+        [wait_first](Ring& r) {
+          io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, 0, 0, 1, 0);
+          s->poll32_events = POLLIN;
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+          std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+          append(&v, r.wait(1));  // the NOP's
+          // Runs the task work: the poll finds an empty ring and waits on.
+          if (wait_first) append(&v, r.wait(1, 50));
+          add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 3, 0);
+          v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+          auto c = r.wait(2);
+          sort_by_user_data(&c);
+          append(&v, c);
+          return v;
+        },
+        8, p);
+  }
+}
+
 // A DEFER_TASKRUN ring's poll wait queue is activated by its first poll,
 // and that activation's wakeup carries no mask: the read of the ring checks
 // the ring again, finds the CQE that came meanwhile reaped, and goes on
@@ -1216,6 +1248,67 @@ TEST(UringFuzzFound, CancelByDescriptorOnAWorkerFindsItself) {
     append(&v, run(r, 1));
     return v;
   });
+}
+
+// The extra words of a CQE32 ring's CQE belong to the request object, and
+// only a CQE that carries them clears them (io_fill_cqe_req): a NOP with
+// IORING_NOP_CQE32 and CQE_SKIP_SUCCESS leaves them to the next request that
+// reuses its object from the ring's cache, whose CQE then carries them
+// (seed 3018: a TIMEOUT's CQE with the words of the skipped NOP before it).
+TEST(UringFuzzFound, SkippedCqe32WordsGoToTheNextRequest) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params params{};
+  params.flags = IORING_SETUP_CQE32;
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        auto nop = [&](std::uint64_t ud, unsigned flags, std::uint8_t sqe_flags) {
+          io_uring_sqe* s =
+              add(r, IORING_OP_NOP, -1, reinterpret_cast<void*>(0x22), 0, 0x11, ud, sqe_flags);
+          s->rw_flags = static_cast<int>(flags);
+          v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+        };
+        nop(1, kNopCqe32, IOSQE_CQE_SKIP_SUCCESS);  // no CQE: its words stay
+        nop(2, 0, 0);                               // gets them
+        nop(3, 0, 0);                               // zeros again
+        for (int got = 0; got < 2;) {
+          Cqe c;
+          std::uint64_t big[2];
+          if (!r.peek(&c, big)) {
+            if (const int e = r.enter(0, 1, IORING_ENTER_GETEVENTS); e < 0 && e != -EINTR) break;
+            continue;
+          }
+          ++got;
+          v.push_back(c);
+          v.push_back(Cqe{c.user_data, static_cast<std::int32_t>(big[0]),
+                          static_cast<std::uint32_t>(big[1])});
+        }
+        return v;
+      },
+      8, params);
+}
+
+// A multishot TIMEOUT with a period of zero: each re-armed timer fires at
+// once, and the kernel's task work posts expiry after expiry before the
+// submitter returns, until the CQ ring is full; the expiry that finds no
+// room ends the request (-ETIME without F_MORE, overflowed). Seed 10727.
+TEST(UringFuzzFound, MultishotTimeoutOfZeroPeriodFillsTheRing) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        static __kernel_timespec ts{0, 0};
+        io_uring_sqe* s = add(r, IORING_OP_TIMEOUT, -1, &ts, 1, 0, 1, 0);
+        s->timeout_flags = iostack::uring::uapi::kTimeoutMultishot;
+        std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+        while (v.size() < 100) {  // bounded: a ring's worth is expected
+          auto c = r.wait(1, 2000);
+          if (c.empty()) break;
+          v.push_back(c[0]);
+          if (!(c[0].flags & IORING_CQE_F_MORE)) break;
+        }
+        return v;
+      },
+      4);
 }
 
 // pipe_write copies a page at a time and keeps nothing of a page that

@@ -1,7 +1,12 @@
 // Naming a difference between the kernel's and iostack's io_uring runs.
 #include <linux/io_uring.h>
 
+#include <fcntl.h>
+#include <poll.h>
+
+#include <cctype>
 #include <cstdlib>
+#include <vector>
 
 #include "campaign.hpp"
 #include "uring_prog.hpp"
@@ -38,10 +43,361 @@ std::string stop_op(const UringProgram& p, const Log& klog, const Log& ilog, uns
   return "?";
 }
 
+// Ops whose prep sets REQ_F_FORCE_ASYNC in 6.x (fadvise only for advice
+// that may block): the kernel's io-wq worker looks their descriptor up
+// (io_wq_submit_work's io_assign_file), not the submitter.
+bool always_iowq(const SqeSpec& s) {
+  switch (s.opcode) {
+    case IORING_OP_FSYNC:
+    case IORING_OP_SYNC_FILE_RANGE:
+    case IORING_OP_FALLOCATE:
+      return true;
+    case IORING_OP_FADVISE:
+      return s.op_flags != POSIX_FADV_NORMAL && s.op_flags != POSIX_FADV_RANDOM &&
+             s.op_flags != POSIX_FADV_SEQUENTIAL;
+    default:
+      return (s.flags & IOSQE_ASYNC) != 0;
+  }
+}
+
+// A request whose descriptor an io-wq worker looks up (it goes there
+// itself, or follows one that did in its link) while a CLOSE later in the
+// program closes that descriptor: whether the worker or the submitter's
+// next batch comes first is the scheduler's choice, on the kernel as on
+// iostack (seed 480: FSYNC 0 or -EBADF, and what its link does). The
+// class names the op when its answer, or a later link member's, differs.
+std::string iowq_close_race(const UringProgram& p, const Log& klog, const Log& ilog) {
+  std::vector<const SqeSpec*> all;
+  std::vector<bool> starts;  // a batch ends any link
+  for (const Step& st : p.steps)
+    for (const SqeSpec& s : st.sqes) {
+      starts.push_back(&s == &st.sqes.front());
+      all.push_back(&s);
+    }
+  bool worker = false, linked = false;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const SqeSpec& s = *all[i];
+    if (!linked || starts[i]) worker = false;
+    worker = worker || always_iowq(s);
+    linked = s.flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK);
+    if (!worker || s.fd.slot < 0 || (s.flags & IOSQE_FIXED_FILE)) continue;
+    bool closed_later = false;
+    for (std::size_t j = i + 1; j < all.size() && !closed_later; ++j)
+      closed_later = all[j]->opcode == IORING_OP_CLOSE && all[j]->file_index == 0 &&
+                     !(all[j]->flags & IOSQE_FIXED_FILE) && all[j]->fd.slot == s.fd.slot;
+    if (!closed_later) continue;
+    // This request and the rest of its link.
+    for (std::size_t j = i; j < all.size(); ++j) {
+      const std::string key = "cqe " + std::to_string(all[j]->user_data) + "#0";
+      if (log_value(klog, key) != log_value(ilog, key))
+        return "timing: io-wq descriptor lookup after a later CLOSE (" + uring_op_name(s.opcode) +
+               ")";
+      if (!(all[j]->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)) ||
+          (j + 1 < all.size() && starts[j + 1]))
+        break;
+    }
+  }
+  return "";
+}
+
+bool is_write(unsigned op) {
+  return op == IORING_OP_WRITE || op == IORING_OP_WRITEV || op == IORING_OP_WRITE_FIXED ||
+         op == 61 /* WRITEV_FIXED */;
+}
+
+// Requests the kernel may hand to io-wq: those above, STATX and OPENAT
+// (always or by the dentry cache), buffered writes (by the page cache).
+bool maybe_iowq(const SqeSpec& s) {
+  return always_iowq(s) || s.opcode == IORING_OP_STATX || s.opcode == IORING_OP_OPENAT ||
+         is_write(s.opcode);
+}
+
+bool links_on(const SqeSpec& s) { return s.flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK); }
+
+// Could ASYNC_CANCEL `c` match `r`?
+bool may_cancel(const SqeSpec& c, const SqeSpec& r) {
+  if (c.op_flags & IORING_ASYNC_CANCEL_ANY) return true;
+  if (c.op_flags & IORING_ASYNC_CANCEL_FD) return true;  // descriptors are compared loosely
+  return c.addr.kind == AK::kRaw && c.addr.raw == r.user_data;
+}
+
+std::string res_at(const Log& l, std::uint64_t ud) {
+  return res_of(log_value(l, "cqe " + std::to_string(ud) + "#0"));
+}
+
+// A request that may wait on io-wq with an ASYNC_CANCEL (or a LINK_TIMEOUT)
+// behind it that can find it: whether the worker ran it before the cancel
+// looked is the scheduler's choice (the kernel answers both ways from run
+// to run: seeds 471, 80863, 91110, 1225). Named when it or the rest of its
+// link was cancelled on one side only.
+std::string iowq_cancel_race(const UringProgram& p, const Log& klog, const Log& ilog) {
+  std::vector<const SqeSpec*> all;
+  std::vector<bool> starts;
+  for (const Step& st : p.steps)
+    for (const SqeSpec& s : st.sqes) {
+      starts.push_back(&s == &st.sqes.front());
+      all.push_back(&s);
+    }
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const SqeSpec& r = *all[i];
+    if (!maybe_iowq(r)) continue;
+    bool cancelled = i + 1 < all.size() && !starts[i + 1] && links_on(r) &&
+                     all[i + 1]->opcode == IORING_OP_LINK_TIMEOUT;
+    for (std::size_t j = i + 1; j < all.size(); ++j) {
+      if (all[j]->opcode != IORING_OP_ASYNC_CANCEL || !may_cancel(*all[j], r)) continue;
+      cancelled = true;
+      // The cancel's own answer: queued (0), running (-EALREADY) or done
+      // (-ENOENT) by the time it looked (seed 9215).
+      const std::string k = res_at(klog, all[j]->user_data), v = res_at(ilog, all[j]->user_data);
+      auto when = [](const std::string& x) {
+        return x == "0" || x == "-EALREADY" || x == "-ENOENT";
+      };
+      if (k != v && when(k) && when(v))
+        return "timing: io-wq work vs a cancel behind it (" + uring_op_name(r.opcode) + ")";
+    }
+    if (!cancelled) continue;
+    for (std::size_t j = i; j < all.size(); ++j) {
+      const std::string k = res_at(klog, all[j]->user_data), v = res_at(ilog, all[j]->user_data);
+      if (k != v && (k == "-ECANCELED" || v == "-ECANCELED" || k == "-EINTR" || v == "-EINTR"))
+        return "timing: io-wq work vs a cancel behind it (" + uring_op_name(r.opcode) + ")";
+      if (!links_on(*all[j]) || (j + 1 < all.size() && starts[j + 1])) break;
+    }
+  }
+  return "";
+}
+
+// Is `key` the CQE of a request on the pipe or the eventfd?
+bool on_pipe_or_eventfd(const UringProgram& p, const std::string& key) {
+  if (key.rfind("cqe ", 0) != 0) return false;
+  const std::uint64_t ud = std::strtoull(key.c_str() + 4, nullptr, 10);
+  for (const Step& st : p.steps)
+    for (const SqeSpec& s : st.sqes)
+      if (s.user_data == ud)
+        return !(s.flags & IOSQE_FIXED_FILE) &&
+               (s.fd.slot == kPipeR || s.fd.slot == kPipeW || s.fd.slot == kEventfd);
+  return false;
+}
+
+// A write to the pipe or eventfd on io-wq (IOSQE_ASYNC) and a write from
+// outside in a later step: which lands first is the scheduler's choice
+// (seed 2165 is kernel-unstable). Named when what the pipe or eventfd
+// holds, a buffer, or a CQE on them differs.
+std::string iowq_outside_write_race(const UringProgram& p, const std::string& key) {
+  bool async_write[kNumSlots] = {};
+  for (const Step& st : p.steps) {
+    if (st.kind == Step::kPipeWrite || st.kind == Step::kEventfdWrite) {
+      const int slot = st.kind == Step::kPipeWrite ? kPipeW : kEventfd;
+      if (!async_write[slot]) continue;
+      if (on_pipe_or_eventfd(p, key) || key == "pipe left" || key == "eventfd" ||
+          key.rfind("buf ", 0) == 0)
+        return "timing: io-wq write vs an outside write (" + std::string(slot_name(slot)) + ")";
+      continue;
+    }
+    for (const SqeSpec& s : st.sqes)
+      if (is_write(s.opcode) && always_iowq(s) && s.fd.slot >= 0 && !(s.flags & IOSQE_FIXED_FILE))
+        async_write[s.fd.slot] = true;
+  }
+  return "";
+}
+
+// A poll of the ring's own descriptor whose POLLIN alone differs, after a
+// request that may have gone to io-wq: whether its CQE is in the ring when
+// the poll looks (it reports pending CQEs as POLLIN) is the scheduler's
+// choice (seed 2122: a buffered write that extends a file).
+std::string ring_poll_race(const UringProgram& p, const std::string& key, const std::string& kval,
+                           const std::string& ival) {
+  if (key.rfind("cqe ", 0) != 0) return "";
+  const std::uint64_t ud = std::strtoull(key.c_str() + 4, nullptr, 10);
+  const auto mask = [](const std::string& v) {
+    const auto b = v.find("res=");
+    if (b == std::string::npos || !std::isdigit(static_cast<unsigned char>(v[b + 4]))) return -1L;
+    return std::strtol(v.c_str() + b + 4, nullptr, 10);
+  };
+  const long k = mask(kval), i = mask(ival);
+  if (k < 0 || i < 0 || (k ^ i) != POLLIN) return "";
+  bool iowq_before = false;
+  for (const Step& st : p.steps)
+    for (const SqeSpec& s : st.sqes) {
+      if (s.user_data == ud)
+        return iowq_before && s.opcode == IORING_OP_POLL_ADD && s.fd.slot == kRing &&
+                       !(s.flags & IOSQE_FIXED_FILE)
+                   ? "timing: ring poll vs an io-wq completion"
+                   : "";
+      iowq_before = iowq_before || maybe_iowq(s);
+    }
+  return "";
+}
+
+// What a read or write touches: its regular file and the world buffers it
+// reads from or fills.
+struct Access {
+  int file = -1;
+  int stream = -1;  // the pipe's or eventfd's slot, whose contents the log shows too
+  bool writes_file = false;
+  std::vector<unsigned> src, dst;  // buffers read (a write's data), written (a read's)
+};
+
+Access access_of(const SqeSpec& s) {
+  Access a;
+  const bool rd = s.opcode == IORING_OP_READ || s.opcode == IORING_OP_READV ||
+                  s.opcode == IORING_OP_READ_FIXED || s.opcode == 60 /* READV_FIXED */;
+  if (!rd && !is_write(s.opcode)) return a;
+  int slot = s.fd.slot;
+  if (s.flags & IOSQE_FIXED_FILE)
+    slot = s.fd.raw >= 0 && static_cast<unsigned>(s.fd.raw) < kNumFixedFiles ? kFixedFiles[s.fd.raw]
+                                                                             : -1;
+  if (slot >= 0 && slot < kNumFiles) a.file = slot;
+  if (slot == kPipeR || slot == kPipeW || slot == kEventfd) a.stream = slot;
+  a.writes_file = !rd;
+  auto& bufs = rd ? a.dst : a.src;
+  if (s.addr.kind == AK::kBuf) bufs.push_back(s.addr.idx);
+  if (s.addr.kind == AK::kIov)
+    for (const IovSeg& g : s.iov)
+      if (g.base.kind == AK::kBuf) bufs.push_back(g.base.idx);
+  return a;
+}
+
+bool share(const std::vector<unsigned>& x, const std::vector<unsigned>& y) {
+  for (unsigned a : x)
+    for (unsigned b : y)
+      if (a == b) return true;
+  return false;
+}
+
+bool conflict(const Access& a, const Access& b) {
+  if (a.file >= 0 && a.file == b.file && (a.writes_file || b.writes_file)) return true;
+  return share(a.dst, b.src) || share(a.dst, b.dst) || share(b.dst, a.src);
+}
+
+// Does the log line `key` show what `a` touches, or the CQE of `ud`?
+bool shows(const std::string& key, const Access& a, std::uint64_t ud) {
+  if (key == "cqe " + std::to_string(ud) + "#0") return true;
+  if (a.file >= 0 && (key == std::string("file ") + slot_name(a.file) ||
+                      key == std::string("fd ") + slot_name(a.file)))
+    return true;
+  if (a.stream >= 0 && key == (a.stream == kEventfd ? "eventfd" : "pipe left")) return true;
+  for (const auto* v : {&a.src, &a.dst})
+    for (unsigned b : *v)
+      if (key == "buf " + std::to_string(b)) return true;
+  return false;
+}
+
+// Two requests on the same bytes (a file, or a buffer one fills and the
+// other reads), the first of which may run on io-wq (a buffered write, or
+// a request linked behind one that goes there), with no link ordering
+// them: which comes first is the scheduler's choice (seed 6033: a read of
+// a file linked behind SYNC_FILE_RANGE and a write extending it; seed 7762:
+// a write on io-wq whose buffer a READ_FIXED of the batch fills).
+std::string same_bytes_race(const UringProgram& p, const std::string& key) {
+  struct Item {
+    const SqeSpec* s;
+    unsigned batch, chain;
+    bool late;
+  };
+  std::vector<Item> all;
+  unsigned batch = 0, chain = 0;
+  for (const Step& st : p.steps) {
+    if (st.kind != Step::kSubmit) continue;
+    bool linked = false, late = false;
+    for (const SqeSpec& s : st.sqes) {
+      if (!linked) {
+        ++chain;
+        late = false;
+      }
+      late = late || maybe_iowq(s);
+      all.push_back({&s, batch, chain, late});
+      linked = links_on(s);
+    }
+    ++batch;
+  }
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (!all[i].late) continue;
+    const Access a = access_of(*all[i].s);
+    if (a.file < 0 && a.src.empty() && a.dst.empty()) continue;  // conflicts need one of these
+    for (std::size_t j = i + 1; j < all.size(); ++j) {
+      if (all[j].chain == all[i].chain) continue;
+      const Access b = access_of(*all[j].s);
+      if (!conflict(a, b)) continue;
+      if (shows(key, a, all[i].s->user_data) || shows(key, b, all[j].s->user_data))
+        return "timing: requests racing on the same bytes (" + uring_op_name(all[i].s->opcode) +
+               ", " + uring_op_name(all[j].s->opcode) + ")";
+    }
+  }
+  return "";
+}
+
+// A multishot TIMEOUT of period zero posts expiries until the CQ ring is
+// full: how many fit depends on which of the batch's other CQEs (an io-wq
+// failure's, a worker's) are in the ring first, which the scheduler decides
+// (seed 10664: 30 or 31 from run to run, on the kernel too). Named when both
+// runs end it with a final CQE, fewer expiries apart than the program has
+// other requests.
+std::string zero_period_flood(const UringProgram& p, const Log& klog, const Log& ilog,
+                              const std::string& key) {
+  if (key.rfind("cqe ", 0) != 0) return "";
+  const std::uint64_t ud = std::strtoull(key.c_str() + 4, nullptr, 10);
+  bool flood = false;
+  for (const Step& st : p.steps)
+    for (const SqeSpec& s : st.sqes)
+      if (s.user_data == ud)
+        flood = s.opcode == IORING_OP_TIMEOUT && (s.op_flags & 0x40 /* MULTISHOT */) &&
+                addr_str(s.addr) == "ts{0,0}";
+  if (!flood) return "";
+  // The number of CQEs of `ud` and whether the last one ends the request.
+  auto tally = [&](const Log& l, bool* ended) {
+    long n = 0;
+    for (; log_value(l, "cqe " + std::to_string(ud) + "#" + std::to_string(n)) != "none"; ++n) {
+    }
+    const std::string last =
+        log_value(l, "cqe " + std::to_string(ud) + "#" + std::to_string(n - 1));
+    const auto f = last.find("flags=");
+    *ended = n > 0 && f != std::string::npos &&
+             !(std::strtoul(last.c_str() + f + 6, nullptr, 16) & IORING_CQE_F_MORE);
+    return n;
+  };
+  bool kend = false, iend = false;
+  const long k = tally(klog, &kend), i = tally(ilog, &iend);
+  long others = 0;  // CQEs that may share the ring with the flood
+  for (const Step& st : p.steps) others += static_cast<long>(st.sqes.size());
+  if (!kend || !iend || k - i > others || i - k > others) return "";
+  return "timing: zero-period multishot TIMEOUT fills the ring";
+}
+
+// Work left to do, named by the program: a read or write of a
+// DEFER_TASKRUN ring's own descriptor, which the kernel retries from task
+// work only when the program waits, after it reaped (seed 9800: pending to
+// the end on the kernel, -EINVAL in iostack in some runs).
+std::string defer_ring_rw(const UringProgram& p, const std::string& key) {
+  if (!(p.setup_flags & IORING_SETUP_DEFER_TASKRUN) || key.rfind("cqe ", 0) != 0) return "";
+  const std::uint64_t ud = std::strtoull(key.c_str() + 4, nullptr, 10);
+  for (const Step& st : p.steps) {
+    bool iowq = false;
+    for (const SqeSpec& s : st.sqes) iowq = iowq || always_iowq(s);
+    for (const SqeSpec& s : st.sqes) {
+      if (s.user_data != ud || s.fd.slot != kRing || (s.flags & IOSQE_FIXED_FILE)) continue;
+      if (s.opcode == IORING_OP_READ || s.opcode == IORING_OP_WRITE)
+        return "to do: " + uring_op_name(s.opcode) + " of a DEFER_TASKRUN ring's own descriptor";
+      // Seed 19580: the first poll's look at the ring after activation,
+      // with an io-wq failure of its batch queued as task work.
+      if (s.opcode == IORING_OP_POLL_ADD && iowq)
+        return "to do: first POLL_ADD of a DEFER_TASKRUN ring beside io-wq work";
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
-std::string uring_classify(const UringProgram& p, const Log& klog, const Log& ilog, const std::string& key, const std::string& kval,
+std::string uring_classify(const UringProgram& p, const Log& klog, const Log& ilog,
+                           const std::string& key, const std::string& kval,
                            const std::string& ival) {
+  if (std::string race = iowq_close_race(p, klog, ilog); !race.empty()) return race;
+  if (std::string race = iowq_cancel_race(p, klog, ilog); !race.empty()) return race;
+  if (std::string race = iowq_outside_write_race(p, key); !race.empty()) return race;
+  if (std::string race = ring_poll_race(p, key, kval, ival); !race.empty()) return race;
+  if (std::string race = same_bytes_race(p, key); !race.empty()) return race;
+  if (std::string race = zero_period_flood(p, klog, ilog, key); !race.empty()) return race;
+  if (std::string todo = defer_ring_rw(p, key); !todo.empty()) return todo;
   if (key.rfind("enter ", 0) == 0 && key != "enter cancel") {
     const unsigned step = static_cast<unsigned>(std::atoi(key.c_str() + 6));
     const long k = std::atol(kval.c_str());
@@ -53,7 +409,9 @@ std::string uring_classify(const UringProgram& p, const Log& klog, const Log& il
     const std::uint64_t ud = std::strtoull(key.c_str() + 4, nullptr, 10);
     const std::string op = uring_op_of(p, ud);
     const std::string kr = res_of(kval), ir = res_of(ival);
-    if (kr == ir) return op + ": flags " + kval.substr(kval.find("flags=")) + " vs " + ival.substr(ival.find("flags="));
+    if (kr == ir)
+      return op + ": flags " + kval.substr(kval.find("flags=")) + " vs " +
+             ival.substr(ival.find("flags="));
     return op + ": kernel " + kr + ", iostack " + ir;
   }
   return "state: " + key;
