@@ -81,8 +81,8 @@ class PollService {
     core::LockGuard lock(mu);
     pe.gen = ++next_gen_;
     pe.skip_initial = 0;
-    if (!add_reg_locked(req, 0)) return false;
-    if (poll_split(pe) && !add_reg_locked(req, 1)) {
+    if (!add_reg(req, 0)) return false;
+    if (poll_split(pe) && !add_reg(req, 1)) {
       // The caller closes dup_fd.
       epoll_ctl(epfd_, EPOLL_CTL_DEL, pe.dup_fd, nullptr);
       table_[static_cast<std::size_t>(pe.dup_fd)] = nullptr;
@@ -121,9 +121,13 @@ class PollService {
     pe.hash.add_head(bucket(req->ctx, req->user_data));
   }
 
+  // The first armed poll of `ctx` that `cd` matches (io_poll_find for
+  // cancels; `poll_only` skips internal polls).
+  IoKiocb* find_armed(IoRingCtx* ctx, CancelMatch* cd, bool poll_only) REQUIRES(mu);
+
   // io_poll_find: POLL_REMOVE's target by user_data, without walking every
-  // armed poll of the ring (mu held).
-  IoKiocb* find_by_data_locked(IoRingCtx* ctx, std::uint64_t user_data) {
+  // armed poll of the ring.
+  IoKiocb* find_by_data(IoRingCtx* ctx, std::uint64_t user_data) REQUIRES(mu) {
     core::ListHead* b = bucket(ctx, user_data);
     for (core::ListHead* n = b->first(); n != b; n = n->next) {
       PollEntry* pe = core::list_entry<PollEntry, &PollEntry::hash>(n);
@@ -133,14 +137,14 @@ class PollService {
     return nullptr;
   }
 
-  // The target of an update changes its user_data: it moves bucket (mu held).
-  void rehash_locked(IoKiocb* req) {
+  // The target of an update changes its user_data: it moves bucket.
+  void rehash(IoKiocb* req) REQUIRES(mu) {
     req->poll.hash.del();
     req->poll.hash.add_head(bucket(req->ctx, req->user_data));
   }
 
   // Registration `which` of `req` (a dup of its descriptor), in the table.
-  bool add_reg_locked(IoKiocb* req, int which) {
+  bool add_reg(IoKiocb* req, int which) REQUIRES(mu) {
     PollEntry& pe = req->poll;
     int& fd = which == 0 ? pe.dup_fd : pe.dup_fd2;
     if (which == 1) {
@@ -163,8 +167,8 @@ class PollService {
     return true;
   }
 
-  // Unregisters and closes a registration's descriptor (mu held).
-  void del_reg_locked(int& fd) {
+  // Unregisters and closes a registration's descriptor.
+  void del_reg(int& fd) REQUIRES(mu) {
     if (fd < 0) return;
     epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
     table_[static_cast<std::size_t>(fd)] = nullptr;
@@ -179,11 +183,11 @@ class PollService {
     return skip_until_.load(std::memory_order_seq_cst) > epoch_.load(std::memory_order_seq_cst);
   }
 
-  // Takes an armed entry out (mu held).
-  void remove_locked(IoKiocb* req) {
+  // Takes an armed entry out.
+  void remove(IoKiocb* req) REQUIRES(mu) {
     PollEntry& pe = req->poll;
-    del_reg_locked(pe.dup_fd);
-    del_reg_locked(pe.dup_fd2);
+    del_reg(pe.dup_fd);
+    del_reg(pe.dup_fd2);
     drop_self(req);
     pe.node.del();
     if (pe.hash.linked()) pe.hash.del();
@@ -210,7 +214,8 @@ class PollService {
 
   // poll_sweep_oneshot: the ring's armed one-shot POLL_ADDs whose
   // descriptor is ready are taken out into `done`, with their masks.
-  void sweep_locked(IoRingCtx* ctx, std::vector<std::pair<IoKiocb*, std::uint32_t>>* done) {
+  void take_ready_oneshots(IoRingCtx* ctx, std::vector<std::pair<IoKiocb*, std::uint32_t>>* done)
+      REQUIRES(mu) {
     std::vector<struct pollfd> fds;
     std::vector<IoKiocb*> reqs;
     for (core::ListHead* n = ctx->poll_list.first(); n != &ctx->poll_list; n = n->next) {
@@ -226,35 +231,35 @@ class PollService {
       IoKiocb* req = reqs[i];
       const std::uint32_t mask =
           static_cast<std::uint16_t>(fds[i].revents) & (req->poll.events | kPollUnmask);
-      remove_locked(req);
+      remove(req);
       done->emplace_back(req, mask);
     }
   }
 
   // A fired internal poll of a multishot request leaves the ring's list
   // (it runs now, nothing may cancel it as armed) but keeps its descriptor.
-  void park_locked(IoKiocb* req) {
+  void park(IoKiocb* req) REQUIRES(mu) {
     req->poll.node.del();
     req->poll.state.store(kPollParked, std::memory_order_relaxed);
   }
 
   bool rearm_parked(IoKiocb* req) {
-    std::lock_guard lock(mu);
+    core::LockGuard lock(mu);
     PollEntry& pe = req->poll;
     if (pe.state.load(std::memory_order_relaxed) != kPollParked) return false;
     pe.state.store(kPollArmed, std::memory_order_relaxed);
     pe.node.add_tail(&req->ctx->poll_list);
-    rearm_locked(req);
+    rearm(req);
     return true;
   }
 
   // The request ends: its parked registration goes.
   void release_parked(IoKiocb* req) {
-    std::lock_guard lock(mu);
+    core::LockGuard lock(mu);
     PollEntry& pe = req->poll;
     if (pe.state.load(std::memory_order_relaxed) != kPollParked) return;
-    del_reg_locked(pe.dup_fd);
-    del_reg_locked(pe.dup_fd2);
+    del_reg(pe.dup_fd);
+    del_reg(pe.dup_fd2);
     drop_self(req);
     pe.state.store(kPollDone, std::memory_order_relaxed);
     count_armed(req, -1);
@@ -264,18 +269,18 @@ class PollService {
   // IORING_CQE_F_MORE only while the CQ ring has room (io_req_post_cqe);
   // otherwise the poll ends, its final CQE (without F_MORE) going to the
   // overflow list. False when it ended (taken out, completion up to the caller).
-  bool post_mshot_locked(IoKiocb* req, std::uint32_t mask) {
+  bool post_mshot(IoKiocb* req, std::uint32_t mask) REQUIRES(mu) {
     if (req->poll.multishot && !(mask & (EPOLLERR | EPOLLHUP)) &&
         try_post_cqe(req->ctx, req->user_data, static_cast<int>(mask), IORING_CQE_F_MORE))
       return true;
-    remove_locked(req);
+    remove(req);
     return false;
   }
 
   // __io_poll_execute: the event is handled by task work holding a request
   // reference, with the wakeup's mask; one is queued at a time, and when
   // more wakeups fold into it, it asks the descriptor instead (poll_refs).
-  void queue_mshot_locked(IoKiocb* req, std::uint32_t mask, bool at_arm = false) {
+  void queue_mshot(IoKiocb* req, std::uint32_t mask, bool at_arm = false) REQUIRES(mu) {
     PollEntry& pe = req->poll;
     if (pe.tw_queued.load(std::memory_order_relaxed)) {
       pe.tw_wakeups++;
@@ -293,7 +298,7 @@ class PollService {
     tw_add_node(req->ctx, &pe.tw);
   }
 
-  void rearm_locked(IoKiocb* req) {
+  void rearm(IoKiocb* req) REQUIRES(mu) {
     PollEntry& pe = req->poll;
     pe.skip_initial = 0;
     struct epoll_event ev {};
@@ -302,9 +307,9 @@ class PollService {
     epoll_ctl(epfd_, EPOLL_CTL_MOD, pe.dup_fd, &ev);
     // New events may split or join the registrations.
     if (!poll_split(pe)) {
-      del_reg_locked(pe.dup_fd2);
+      del_reg(pe.dup_fd2);
     } else if (pe.dup_fd2 < 0) {
-      add_reg_locked(req, 1);
+      add_reg(req, 1);
     } else {
       ev.events = reg_events(pe, 1);
       ev.data.u64 = tag(pe.gen, pe.dup_fd2);
@@ -322,12 +327,12 @@ class PollService {
     dispatch();
   }
 
-  // sweep_locked, once a wakeup the poll thread is handling has been
+  // take_ready_oneshots, once a wakeup the poll thread is handling has been
   // posted: a poll it took out is complete before the wait looks.
   void sweep(IoRingCtx* ctx, std::vector<std::pair<IoKiocb*, std::uint32_t>>* done) {
     core::LockGuard d(dispatch_mu_);
     core::LockGuard lock(mu);
-    sweep_locked(ctx, done);
+    take_ready_oneshots(ctx, done);
   }
 
  private:
@@ -354,7 +359,7 @@ class PollService {
           const int now = poll_now(pe.dup_fd, pe.events);
           if (now > 0) mask = static_cast<std::uint32_t>(now) & (pe.events | kPollUnmask);
         }
-        if (mask) ended = !ps.post_mshot_locked(req, mask);
+        if (mask) ended = !ps.post_mshot(req, mask);
       }
     }
     if (ended) {
@@ -407,9 +412,9 @@ class PollService {
         // event makes it find -EAGAIN and poll again: no need to ask the
         // descriptor (which may be drained again by then: a ring's CQE reaped).
         if (req->flags & kReqApollMultishot)
-          park_locked(req);
+          park(req);
         else
-          remove_locked(req);
+          remove(req);
         mask = 0;
         goto fired;
       }
@@ -433,17 +438,17 @@ class PollService {
         // io_poll_wake: a wakeup from the ring's own CQE posting
         // (EPOLL_URING_WAKE) turns it one-shot, or each CQE would wake it.
         if ((mask & (EPOLLERR | EPOLLHUP)) || req->poll.uring_wake) {
-          remove_locked(req);
+          remove(req);
           goto fired;
         }
         // A DEFER_TASKRUN ring posts from its submitter's task work; so does
         // any ring whose task work for this poll is queued already.
         if ((req->ctx->flags & IORING_SETUP_DEFER_TASKRUN) ||
             req->poll.tw_queued.load(std::memory_order_relaxed)) {
-          queue_mshot_locked(req, mask);
+          queue_mshot(req, mask);
           return;
         }
-        if (post_mshot_locked(req, mask)) return;
+        if (post_mshot(req, mask)) return;
         goto fired;
       }
       // The event is from epoll's view when it was collected: ask again.
@@ -451,11 +456,11 @@ class PollService {
         fd, static_cast<short>(req->poll.events & 0xffff), 0
       };
       if (::poll(&pfd, 1, 0) <= 0 || !pfd.revents) {
-        if (!req->poll.multishot) rearm_locked(req);
+        if (!req->poll.multishot) rearm(req);
         return;
       }
       mask = static_cast<std::uint16_t>(pfd.revents) & (req->poll.events | kPollUnmask);
-      remove_locked(req);
+      remove(req);
     }
   fired:
     if (req->poll.apoll) {
@@ -557,7 +562,7 @@ bool arm(IoKiocb* req, std::uint32_t ready = 0) {
   return true;
 }
 
-IoKiocb* find_locked(IoRingCtx* ctx, CancelMatch* cd, bool poll_only) {
+IoKiocb* PollService::find_armed(IoRingCtx* ctx, CancelMatch* cd, bool poll_only) {
   for (core::ListHead* n = ctx->poll_list.first(); n != &ctx->poll_list; n = n->next) {
     PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
     IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
@@ -661,9 +666,9 @@ int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
   IoKiocb* req;
   {
     core::LockGuard lock(ps.mu);
-    req = find_locked(ctx, cd, false);
+    req = ps.find_armed(ctx, cd, false);
     if (!req) return -ENOENT;
-    ps.remove_locked(req);
+    ps.remove(req);
   }
   req->flags &= ~kReqPolled;
   req_set_fail(req);
@@ -723,7 +728,7 @@ void poll_remove_all(IoRingCtx* ctx) {
     while (!ctx->poll_list.empty()) {
       PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(ctx->poll_list.first());
       IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
-      ps.remove_locked(req);
+      ps.remove(req);
       dead.push_back(req);
     }
   }
@@ -750,7 +755,7 @@ bool poll_signal_worker_waits(IoRingCtx* ctx, CancelMatch* cd, bool all) {
       hit.push_back(req);
       if (!all) break;
     }
-    for (IoKiocb* req : hit) ps.remove_locked(req);
+    for (IoKiocb* req : hit) ps.remove(req);
   }
   for (IoKiocb* req : hit) {
     req->flags &= ~kReqPolled;
@@ -773,7 +778,7 @@ void poll_activate_run(IoRingCtx* ctx) {
     }
     for (IoKiocb* req : again) {
       req->poll.awaiting_activation = false;
-      ps.remove_locked(req);
+      ps.remove(req);
     }
   }
   for (IoKiocb* req : again) queue_sqe(req);  // armed again, or done if the ring is ready
@@ -858,8 +863,7 @@ int poll_add_issue(IoKiocb* req, unsigned) {
   if (mask) {
     PollService& ps = PollService::get();
     core::LockGuard lock(ps.mu);
-    if (pe.state.load(std::memory_order_relaxed) == kPollArmed)
-      ps.queue_mshot_locked(req, mask, true);
+    if (pe.state.load(std::memory_order_relaxed) == kPollArmed) ps.queue_mshot(req, mask, true);
   }
   return kIouIssueSkipComplete;
 }
@@ -889,7 +893,7 @@ int poll_remove_issue(IoKiocb* req, unsigned) {
   bool updated = false;
   {
     core::LockGuard lock(ps.mu);
-    target = ps.find_by_data_locked(ctx, p.old_user_data);
+    target = ps.find_by_data(ctx, p.old_user_data);
     if (target && target->poll.tw_queued.load(std::memory_order_relaxed) &&
         target->poll.tw_at_arm) {
       // io_poll_disarm: its task work owns it; it stays armed. Only for
@@ -906,15 +910,15 @@ int poll_remove_issue(IoKiocb* req, unsigned) {
         ps.count_armed(target, -1);
         target->poll.multishot = p.flags & IORING_POLL_ADD_MULTI;
         ps.count_armed(target, 1);
-        ps.rearm_locked(target);
+        ps.rearm(target);
       }
       if (p.flags & IORING_POLL_UPDATE_USER_DATA) {
         target->user_data = p.new_user_data;
-        ps.rehash_locked(target);
+        ps.rehash(target);
       }
       updated = true;
     } else if (target) {
-      ps.remove_locked(target);
+      ps.remove(target);
     }
   }
   if (!target) {

@@ -110,8 +110,9 @@ void tw_add_from_timer(IoKiocb* req, TwFn fn) {
   ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
 }
 
-// io_timeout_fn under timeout_lock: off the list, counted in cq_timeouts.
-void timeout_expire_locked(IoKiocb* req) {
+// io_timeout_fn's part under timeout_lock: off the list, counted in cq_timeouts.
+void timeout_expire(IoKiocb* req) {
+  req->ctx->timeout_lock.assert_held();
   req->tstate.store(kFired, std::memory_order_relaxed);
   req->list.del();
   req->ctx->cq_timeouts.fetch_add(1, std::memory_order_release);
@@ -140,7 +141,7 @@ void timeout_fn(core::Timer* t) {
     ctx->timeout_lock.unlock();
     return;
   }
-  timeout_expire_locked(req);
+  timeout_expire(req);
   ctx->timeout_lock.unlock();
   timeout_expired(req, true);
 }
@@ -162,9 +163,10 @@ void tw_link_timeout(IoKiocb* lt) {
   req_complete_defer(lt);
 }
 
-// io_link_timeout_fn under timeout_lock: takes the guarded request out of
+// io_link_timeout_fn's part under timeout_lock: takes the guarded request out of
 // the chain (holding a reference) for tw_link_timeout to cancel.
-void link_timeout_expire_locked(IoKiocb* lt) {
+void link_timeout_expire(IoKiocb* lt) {
+  lt->ctx->timeout_lock.assert_held();
   lt->tstate.store(kFired, std::memory_order_relaxed);
   IoKiocb* prev = lt->timeout.head;
   lt->timeout.head = nullptr;
@@ -185,7 +187,7 @@ void link_timeout_fn(core::Timer* t) {
     ctx->timeout_lock.unlock();
     return;
   }
-  link_timeout_expire_locked(lt);
+  link_timeout_expire(lt);
   ctx->timeout_lock.unlock();
   tw_add_from_timer(lt, tw_link_timeout);
 }
@@ -275,9 +277,9 @@ int timeout_update(IoRingCtx* ctx, std::uint64_t user_data, std::int64_t sec, st
     }
     due = arm_or_due(&req->timer, expiry(req->timeout.flags, sec, nsec));
     if (due && ltimeout)
-      link_timeout_expire_locked(req);
+      link_timeout_expire(req);
     else if (due)
-      timeout_expire_locked(req);
+      timeout_expire(req);
   }
   ctx->timeout_lock.unlock();
   if (due && ltimeout)
@@ -312,7 +314,7 @@ int timeout_issue(IoKiocb* req, unsigned) {
   req->list.add_after(entry);
   req->tstate.store(kArmed, std::memory_order_relaxed);
   const bool due = arm_or_due(&req->timer, expiry(td.flags, td.sec, td.nsec));
-  if (due) timeout_expire_locked(req);
+  if (due) timeout_expire(req);
   ctx->timeout_lock.unlock();
   if (due) timeout_expired(req, false);
   return kIouIssueSkipComplete;
@@ -358,7 +360,7 @@ void queue_linked_timeout(IoKiocb* lt) {
     lt->tstate.store(kArmed, std::memory_order_relaxed);
     lt->list.add_tail(&ctx->ltimeout_list);
     due = arm_or_due(&lt->timer, expiry(lt->timeout.flags, lt->timeout.sec, lt->timeout.nsec));
-    if (due) link_timeout_expire_locked(lt);
+    if (due) link_timeout_expire(lt);
   }
   ctx->timeout_lock.unlock();
   if (due) tw_add(lt, tw_link_timeout);
