@@ -105,15 +105,15 @@ WcacheTarget::~WcacheTarget() {
   // A clean shutdown writes the cache back, as a device being removed does.
   Writeback* wb;
   {
-    std::lock_guard lock(mu_);
-    wb = start_writeback_locked();
+    core::LockGuard lock(mu_);
+    wb = start_writeback();
   }
   if (wb) {
     submit_all(wb->bios);
     if (wb->data_left.fetch_sub(1, std::memory_order_acq_rel) == 1) writeback_done(wb);
   }
   wait_for([this] {
-    std::lock_guard lock(mu_);
+    core::LockGuard lock(mu_);
     return !running_ && bg_inflight_.load(std::memory_order_acquire) == 0;
   });
 }
@@ -126,19 +126,19 @@ void WcacheTarget::adjust_limits(block::QueueLimits* lim) const {
 void WcacheTarget::timer_fired(core::Timer* t) { static_cast<WcacheTarget*>(t->priv)->powercut(); }
 
 bool WcacheTarget::powered_off() const {
-  std::lock_guard lock(mu_);
+  core::LockGuard lock(mu_);
   return off_;
 }
 
 std::uint64_t WcacheTarget::dirty_bytes() const {
-  std::lock_guard lock(mu_);
+  core::LockGuard lock(mu_);
   return cached_bytes_;
 }
 
 TargetDriver::Map WcacheTarget::map(TargetIo* io, BlkStatus* status) {
   block::Request* rq = io->rq;
   const std::uint32_t op = block::req_op(rq);
-  std::unique_lock lock(mu_);
+  core::UniqueLock lock(mu_);
   if (off_) {
     failed_after_cut_.fetch_add(1, std::memory_order_relaxed);
     *status = BlkStatus::IOERR;
@@ -150,7 +150,7 @@ TargetDriver::Map WcacheTarget::map(TargetIo* io, BlkStatus* status) {
     // before the read below completes (the device below orders nothing
     // between requests in flight together), and the read would miss both.
     io->flags |= kRead;
-    io->priv = overlay_locked(rq);
+    io->priv = overlay(rq);
     return Map::kRemap;
   }
   if (op == block::REQ_OP_WRITE && !(rq->cmd_flags & block::REQ_FUA) && block::blk_rq_bytes(rq)) {
@@ -163,7 +163,7 @@ TargetDriver::Map WcacheTarget::map(TargetIo* io, BlkStatus* status) {
     index_add(e);
     cache_.push_back(std::move(e));
     cached_writes_.fetch_add(1, std::memory_order_relaxed);
-    Writeback* wb = cached_bytes_ > cfg_.size_bytes ? start_writeback_locked() : nullptr;
+    Writeback* wb = cached_bytes_ > cfg_.size_bytes ? start_writeback() : nullptr;
     lock.unlock();
     if (wb) {
       submit_all(wb->bios);
@@ -174,7 +174,7 @@ TargetDriver::Map WcacheTarget::map(TargetIo* io, BlkStatus* status) {
   // FLUSH, FUA, discard, write-zeroes: after a write-back of what is cached.
   io->flags |= kWaiter;
   waiters_.push_back(io);
-  Writeback* wb = start_writeback_locked();
+  Writeback* wb = start_writeback();
   lock.unlock();
   if (wb) {
     submit_all(wb->bios);
@@ -183,7 +183,7 @@ TargetDriver::Map WcacheTarget::map(TargetIo* io, BlkStatus* status) {
   return Map::kSubmitted;
 }
 
-WcacheTarget::Writeback* WcacheTarget::start_writeback_locked() {
+WcacheTarget::Writeback* WcacheTarget::start_writeback() {
   if (running_ || off_ || (cache_.empty() && waiters_.empty())) return nullptr;
   auto* wb = new Writeback;
   wb->upto = seq_;
@@ -224,7 +224,7 @@ void WcacheTarget::writeback_done(Writeback* wb) {
   std::vector<TargetIo*> waiters;
   bool off;
   {
-    std::lock_guard lock(mu_);
+    core::LockGuard lock(mu_);
     while (!cache_.empty() && cache_.front().seq <= wb->upto) {
       cached_bytes_ -= cache_.front().data.size();
       index_remove_oldest(cache_.front());
@@ -250,13 +250,13 @@ void WcacheTarget::writeback_finished(Writeback* wb) {
   std::vector<Bio*> cut_bios;
   Writeback* next = nullptr;
   {
-    std::lock_guard lock(mu_);
+    core::LockGuard lock(mu_);
     running_ = nullptr;
     if (cut_deferred_) {
       cut_deferred_ = false;
-      cut_bios = cut_locked();
+      cut_bios = cut();
     } else if (!waiters_.empty() || cached_bytes_ > cfg_.size_bytes) {
-      next = start_writeback_locked();
+      next = start_writeback();
     }
   }
   delete wb;
@@ -288,7 +288,7 @@ void WcacheTarget::end_io(TargetIo* io, BlkStatus* status) {
       cfg_.powercut_writes) {
     bool cut;
     {
-      std::lock_guard lock(mu_);
+      core::LockGuard lock(mu_);
       cut = ++acked_writes_ == cfg_.powercut_writes;
     }
     if (cut) powercut();  // right after the acknowledgement, before the caller sees it
@@ -313,7 +313,7 @@ void WcacheTarget::index_remove_oldest(const Entry& e) {
   }
 }
 
-WcacheTarget::ReadOverlay* WcacheTarget::overlay_locked(block::Request* rq) const {
+WcacheTarget::ReadOverlay* WcacheTarget::overlay(block::Request* rq) const {
   const sector_t start = block::blk_rq_pos(rq), end = block::blk_rq_end_sector(rq);
   if (cache_.empty() || end <= start) return nullptr;
   // The entries over the pages read, oldest first (seq - first seq is the
@@ -348,7 +348,7 @@ void WcacheTarget::powercut() {
   std::vector<TargetIo*> waiting;
   std::vector<Bio*> bios;
   {
-    std::lock_guard lock(mu_);
+    core::LockGuard lock(mu_);
     if (off_) return;
     off_ = true;
     cuts_.fetch_add(1, std::memory_order_relaxed);
@@ -356,7 +356,7 @@ void WcacheTarget::powercut() {
     if (running_) {
       cut_deferred_ = true;  // its bios are in flight: land the survivors after them
     } else {
-      bios = cut_locked();
+      bios = cut();
     }
   }
   for (TargetIo* io : waiting) complete(io, BlkStatus::IOERR);
@@ -365,7 +365,7 @@ void WcacheTarget::powercut() {
 
 // Chooses what of the cache reaches the media and builds its bios; the
 // cache is empty afterwards.
-std::vector<Bio*> WcacheTarget::cut_locked() {
+std::vector<Bio*> WcacheTarget::cut() {
   const std::uint64_t in_flight = running_ ? running_->upto : 0;
   std::vector<Entry> survivors;
   std::vector<Entry> candidates;
@@ -428,7 +428,7 @@ int WcacheTarget::message(const std::vector<std::string>& argv, std::string* /*r
   if (mark && (cfg_.powercut_mark.empty() || argv[1] != cfg_.powercut_mark)) return 0;
   powercut();
   wait_for([this] {
-    std::lock_guard lock(mu_);
+    core::LockGuard lock(mu_);
     return !running_ && !cut_deferred_ && bg_inflight_.load(std::memory_order_acquire) == 0;
   });
   return 0;

@@ -17,9 +17,9 @@
 #pragma once
 
 #include <deque>
-#include <mutex>
 #include <unordered_map>
 
+#include "core/mutex.hpp"
 #include "dev/target.hpp"
 #include "dev/target_config.hpp"
 
@@ -57,15 +57,15 @@ class WcacheTarget final : public TargetDriver {
   struct ReadOverlay {
     std::vector<std::pair<std::uint64_t, std::string>> pieces;  // byte offset in the read, data
   };
-  ReadOverlay* overlay_locked(block::Request* rq) const;
-  void index_add(const Entry& e);
-  void index_remove_oldest(const Entry& e);
+  ReadOverlay* overlay(block::Request* rq) const REQUIRES(mu_);
+  void index_add(const Entry& e) REQUIRES(mu_);
+  void index_remove_oldest(const Entry& e) REQUIRES(mu_);
   // Starts a write-back of everything cached (and of the waiters) unless one
   // runs; its bios are submitted once mu_ is released.
-  Writeback* start_writeback_locked();
+  Writeback* start_writeback() REQUIRES(mu_);
   void writeback_done(Writeback* wb);
   void writeback_finished(Writeback* wb);
-  std::vector<block::Bio*> cut_locked();
+  std::vector<block::Bio*> cut() REQUIRES(mu_);
   void submit_all(const std::vector<block::Bio*>& bios);
   // A write of `data` at `sector` to the device below, ending in bg_end_io
   // (wb: the write-back it belongs to, null for a power cut's survivors).
@@ -77,20 +77,21 @@ class WcacheTarget final : public TargetDriver {
   std::uint32_t atomic_;
   TargetRandom rng_;
   core::Timer cut_timer_;
-  mutable std::mutex mu_;
-  std::deque<Entry> cache_;  // acknowledged writes, oldest first, seqs consecutive
+  mutable core::Mutex mu_;
+  std::deque<Entry> cache_ GUARDED_BY(mu_);  // acknowledged writes, oldest first, seqs consecutive
   // 4 KiB page -> seqs of the cached entries over it, oldest first: reads
   // look only at the entries they overlap.
   static constexpr unsigned kPageShift = 3;
-  std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> index_;
-  std::uint64_t seq_ = 0;           // of the last cached write
-  std::uint64_t cached_bytes_ = 0;  // data in cache_
-  std::vector<TargetIo*> waiters_;  // flush / FUA / discard waiting for a write-back
-  Writeback* running_ = nullptr;    // the write-back in flight
-  bool off_ = false;
-  bool cut_deferred_ = false;                  // the cut waits for the write-back in flight
+  std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> index_ GUARDED_BY(mu_);
+  std::uint64_t seq_ GUARDED_BY(mu_) = 0;           // of the last cached write
+  std::uint64_t cached_bytes_ GUARDED_BY(mu_) = 0;  // data in cache_
+  // flush / FUA / discard waiting for a write-back
+  std::vector<TargetIo*> waiters_ GUARDED_BY(mu_);
+  Writeback* running_ GUARDED_BY(mu_) = nullptr;  // the write-back in flight
+  bool off_ GUARDED_BY(mu_) = false;
+  bool cut_deferred_ GUARDED_BY(mu_) = false;  // the cut waits for the write-back in flight
   std::atomic<std::uint64_t> bg_inflight_{0};  // write-back and cut bios
-  std::uint64_t acked_writes_ = 0;
+  std::uint64_t acked_writes_ GUARDED_BY(mu_) = 0;
   std::atomic<std::uint64_t> cached_writes_{0}, writebacks_{0}, written_back_bytes_{0},
       lost_writes_{0}, torn_writes_{0}, survived_bytes_{0}, cuts_{0}, failed_after_cut_{0};
 };
