@@ -2,6 +2,7 @@
 # Checks that #include "layer/..." lines point only down the layering of
 # DESIGN.md (block never includes sched/ or dev/, and so on). Prints each
 # offending line as FILE:LINE: text and exits 1; exits 0 when all is well.
+# Also checks that every source file starts with a comment saying what it holds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,4 +37,12 @@ for dir in "${!allowed[@]}"; do
   done < <(grep -rnE '^#include "[a-z_]+/' "$dir" --include='*.cpp' --include='*.hpp' \
              --include='*.h' --include='*.c' --include='*.S' || true)
 done
+
+# Every source file opens with a one-line comment (or a #! line) saying what it holds.
+while IFS= read -r f; do
+  head -n 1 "$f" | grep -qE '^(//|/\*|#!)' && continue
+  echo "$f:1: $(head -n 1 "$f")   <- a source file starts with a comment saying what it holds"
+  status=1
+done < <(git ls-files 'src/*' 'compat/*' 'tools/*' 'bench/*' 'tests/*' 'include/*' 'examples/*' |
+           grep -E '\.(c|h|cpp|hpp|S)$')
 exit $status

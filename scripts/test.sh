@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-echo "=== include directions"
+echo "=== include directions, file header comments"
 bash scripts/check-layers.sh
 jobs=${IOSTACK_JOBS:-$(nproc)}
 # Lock contracts: clang's thread-safety analysis with warnings as errors.

@@ -1,3 +1,4 @@
+// Children of a mapped program: their requests, over a socket, to the process holding the devices.
 #include "map/map_share.hpp"
 
 #include <sys/socket.h>

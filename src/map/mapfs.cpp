@@ -1,3 +1,4 @@
+// A mapped directory's file system model: names, inodes and per-directory fsync.
 #include "map/mapfs.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// Reading and writing the mapped directory's on-device format.
 #include "map/mapfs_format.hpp"
 
 #include <dirent.h>

@@ -1,3 +1,4 @@
+// The page cache model of mapped files: dirty pages, write-back, shared mappings.
 #include "map/page_cache.hpp"
 
 #include <fcntl.h>
