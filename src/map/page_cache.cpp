@@ -146,7 +146,9 @@ MappedFile::Page* MappedFile::get_page(std::uint64_t index, bool read_in, int* e
       return nullptr;
     }
   }
-  // A shared file's page is its slot of the memory file the mappings show.
+  // A shared file's page is its slot of the memory file the mappings show,
+  // which must reach it before it is touched (a write past the end).
+  if (shm_) grow_shm((index + 1) * kPageSize);
   char* data = shm_ ? shm_ + index * kPageSize
                     : static_cast<char*>(std::aligned_alloc(kPageSize, kPageSize));
   if (!data) {
@@ -233,10 +235,17 @@ int MappedFile::share(std::uint64_t offset, std::uint64_t len) {
     const std::uint64_t size = (dev_size_ + kPageSize - 1) / kPageSize * kPageSize;
     const int fd = static_cast<int>(::syscall(SYS_memfd_create, share_name_.c_str(), MFD_CLOEXEC));
     if (fd < 0) return -errno;
-    if (::syscall(SYS_ftruncate, fd, size) != 0) {
+    // Its length is the file's size; this mapping reaches past it.
+    const std::uint64_t len =
+        (size_.load(std::memory_order_acquire) + kPageSize - 1) & ~(kPageSize - 1);
+    if (::syscall(SYS_ftruncate, fd, len) != 0) {
       const int e = -errno;
       ::syscall(SYS_close, fd);
       return e;
+    }
+    {
+      core::LockGuard g(shm_mu_);
+      shm_len_ = len;
     }
     void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) {
@@ -244,8 +253,16 @@ int MappedFile::share(std::uint64_t offset, std::uint64_t len) {
       ::syscall(SYS_close, fd);
       return e;
     }
-    // The cached pages move into the memory file, each with a clean copy.
+    // The cached pages move into the memory file, each with a clean copy
+    // (some may lie past the end: a write that failed there).
     char* base = static_cast<char*>(p);
+    if (!pages_.empty()) {
+      const std::uint64_t last = (pages_.rbegin()->first + 1) * kPageSize;
+      if (last > len && ::syscall(SYS_ftruncate, fd, last) == 0) {
+        core::LockGuard g(shm_mu_);
+        shm_len_ = last;
+      }
+    }
     std::vector<char*> cleans;
     for (std::size_t k = 0; k < pages_.size(); ++k) {
       char* c = static_cast<char*>(std::aligned_alloc(kPageSize, kPageSize));
@@ -268,6 +285,9 @@ int MappedFile::share(std::uint64_t offset, std::uint64_t len) {
     shm_fd_ = fd;
     shm_ = base;
     shm_size_ = size;
+    shared_.store(true, std::memory_order_release);
+    // A write of the engines may have grown the file meanwhile.
+    grow_shm(size_.load(std::memory_order_acquire));
   }
   // The mapping shows the file's bytes from the start: its pages inside the
   // file are read in (nothing is ever evicted).
@@ -322,9 +342,10 @@ int MappedFile::fsync(std::uint64_t lo, std::uint64_t hi) {
 }
 
 long MappedFile::rw(bool write, bool direct, const struct iovec* iov, int iovcnt,
-                    std::uint64_t offset) {
+                    std::uint64_t offset, std::uint64_t limit) {
   std::uint64_t len = 0;
   for (int i = 0; i < iovcnt; ++i) len += iov[i].iov_len;
+  len = std::min(len, limit);
   if (write) {
     if (len && offset >= dev_size_) return -ENOSPC;
     len = std::min(len, dev_size_ - std::min(offset, dev_size_));
@@ -340,17 +361,16 @@ long MappedFile::rw(bool write, bool direct, const struct iovec* iov, int iovcnt
     for (int i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
     if (capacity_ && offset + total > dev_size_) return write ? -ENOSPC : -EINVAL;
     // As the kernel's direct I/O: dirty cached pages over the range go
-    // down first, then the cached copies are dropped.
+    // down first.
     const std::uint64_t lo = offset / kPageSize, hi = (offset + len + kPageSize - 1) / kPageSize;
     if (const int e = writeback(lo * kPageSize, hi * kPageSize)) return e;
-    if (!shm_) drop_pages(lo, hi);
     long r = device_rw(write, iov, iovcnt, offset);
     if (r > 0 && !write) r = std::min<long>(r, static_cast<long>(len));
     if (r > 0 && write) {
       extend(offset + static_cast<std::uint64_t>(r));
-      // Mapped pages stay, with what the device now holds (the kernel
-      // unmaps them and faults the new bytes in).
-      if (shm_) refresh(iov, iovcnt, offset, static_cast<std::uint64_t>(r));
+      // Cached pages stay, with what the device now holds (the kernel
+      // drops them, and unmaps mapped ones, to read the new bytes in).
+      refresh(iov, iovcnt, offset, static_cast<std::uint64_t>(r));
     }
     return r;
   }
@@ -394,7 +414,22 @@ int MappedFile::truncate(std::uint64_t length) {
     }
   }
   size_ = length;
+  if (shm_) fit_shm();
   return 0;
+}
+
+void MappedFile::grow_shm(std::uint64_t end) {
+  core::LockGuard g(shm_mu_);
+  const std::uint64_t len = (end + kPageSize - 1) & ~(kPageSize - 1);
+  if (len > shm_len_ && ::syscall(SYS_ftruncate, shm_fd_, len) == 0) shm_len_ = len;
+}
+
+void MappedFile::fit_shm() {
+  core::LockGuard g(shm_mu_);
+  const std::uint64_t size = size_.load(std::memory_order_acquire);
+  const std::uint64_t len = (size + kPageSize - 1) & ~(kPageSize - 1);
+  // Shrinking drops the memory past the end: a later growth reads zeros.
+  if (len != shm_len_ && ::syscall(SYS_ftruncate, shm_fd_, len) == 0) shm_len_ = len;
 }
 
 int MappedFile::allocate(std::uint64_t offset, std::uint64_t len) {
@@ -407,15 +442,15 @@ void MappedFile::extend(std::uint64_t end) {
   std::uint64_t cur = size_.load(std::memory_order_relaxed);
   while (cur < end && !size_.compare_exchange_weak(cur, end, std::memory_order_acq_rel)) {
   }
+  // Mappings reach the new end (an engine's write completing: no lock).
+  if (cur < end && shared_.load(std::memory_order_acquire)) grow_shm(end);
 }
 
-std::int64_t MappedFile::begin_direct(bool write, std::uint64_t pos, std::uint64_t len) {
-  // As the plain O_DIRECT path: the cached pages over the range go down,
-  // and a write drops them (the device will hold newer data).
+std::int64_t MappedFile::begin_direct(bool /*write*/, std::uint64_t pos, std::uint64_t len) {
+  // As the plain O_DIRECT path: the dirty cached pages over the range go
+  // down first (a write's bytes then reach the pages, direct_write).
   const std::uint64_t lo = pos / kPageSize, hi = (pos + len + kPageSize - 1) / kPageSize;
   if (const int e = writeback(lo * kPageSize, hi * kPageSize)) return e;
-  // A shared file's pages stay: mappings may show them (see the README).
-  if (write && !shm_) drop_pages(lo, hi);
   return static_cast<std::int64_t>(size_.load(std::memory_order_acquire));
 }
 
@@ -431,6 +466,26 @@ const block::BdevInode* MappedFile::bdev_inode(void (*lock)(), void (*unlock)())
     return r;
   };
   inode_.extend = [](void* p, std::uint64_t end) { static_cast<MappedFile*>(p)->extend(end); };
+  inode_.direct_write = [](void* p, const struct iovec* iov, int iovcnt, std::uint64_t pos,
+                           std::uint64_t count) {
+    auto* m = static_cast<MappedFile*>(p);
+    m->lock_();
+    m->refresh(iov, iovcnt, pos, count);
+    m->unlock_();
+  };
+  inode_.buffered = [](void* p, bool write, const struct iovec* iov, int iovcnt,
+                       std::uint64_t count, std::uint64_t pos, std::uint32_t rw_flags) {
+    auto* m = static_cast<MappedFile*>(p);
+    m->lock_();
+    long r = m->rw(write, false, iov, iovcnt, pos, count);
+    // generic_write_sync: the written data made durable.
+    if (r > 0 && write && (rw_flags & (RWF_DSYNC | RWF_SYNC))) {
+      before_fsync(m->counts_);
+      if (const int e = m->fsync()) r = e;
+    }
+    m->unlock_();
+    return r;
+  };
   inode_.fsync = [](void* p) {
     auto* m = static_cast<MappedFile*>(p);
     m->lock_();
@@ -450,7 +505,7 @@ void MappedFile::refresh(const struct iovec* iov, int iovcnt, std::uint64_t offs
     const std::uint64_t to = std::min(offset + n, (it->first + 1) * kPageSize);
     const std::uint64_t in = from - it->first * kPageSize;
     iov_copy(iov, iovcnt, from - offset, it->second.data + in, to - from, false);
-    std::memcpy(it->second.clean + in, it->second.data + in, to - from);
+    if (it->second.clean) std::memcpy(it->second.clean + in, it->second.data + in, to - from);
   }
 }
 

@@ -4,6 +4,7 @@
 // loses what nothing wrote back.
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -106,22 +107,36 @@ TEST(SharedPages, StoresAreWrittenBackByFsyncAndLostWithoutIt) {
   EXPECT_EQ(t.durable_at_cut(4096), 'a');
 }
 
-TEST(SharedPages, TruncateZeroesTheMappingAndGrowingShowsStores) {
+// The memory file ends a page past the file's last byte, as a mapping of
+// a file does (past it a load or store is SIGBUS), and follows truncate.
+off_t mem_size(int mem) {
+  struct stat st {};
+  return fstat(mem, &st) == 0 ? st.st_size : -1;
+}
+
+TEST(SharedPages, TruncateMovesTheMappingsEnd) {
   Fixture t;
-  ASSERT_EQ(t.put(0, std::string(8192, 'a')), 8192);
+  ASSERT_EQ(t.put(0, std::string(5000, 'a')), 5000);
   const int mem = t.file->share(0, 16384);
   ASSERT_GE(mem, 0);
+  EXPECT_EQ(mem_size(mem), 8192);
   auto* p = static_cast<char*>(mmap(nullptr, 16384, PROT_READ | PROT_WRITE, MAP_SHARED, mem, 0));
   ASSERT_NE(p, MAP_FAILED);
+  EXPECT_EQ(p[5000], 0);  // the partial page: zeros past the end
   ASSERT_EQ(t.file->truncate(4096), 0);
-  EXPECT_EQ(p[4096], 0);
+  EXPECT_EQ(mem_size(mem), 4096);
   EXPECT_EQ(t.get(4096), '-');  // past the end
-  // Grown over by ftruncate while mapped: a store there is the file's.
+  // Grown over by ftruncate while mapped: zeros, and a store there is the file's.
   ASSERT_EQ(t.file->truncate(16384), 0);
+  EXPECT_EQ(mem_size(mem), 16384);
+  EXPECT_EQ(p[4999], 0);
   p[12288] = 'G';
   EXPECT_EQ(t.get(12288), 'G');
   ASSERT_EQ(t.file->fsync(), 0);
   EXPECT_EQ(t.durable_at_cut(12288), 'G');
+  // A write past the end moves it too.
+  EXPECT_EQ(t.put(20000, "w"), 1);
+  EXPECT_EQ(mem_size(mem), 20480);
   munmap(p, 16384);
 }
 
