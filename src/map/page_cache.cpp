@@ -399,7 +399,8 @@ long MappedFile::rw(bool write, bool direct, const struct iovec* iov, int iovcnt
 
 int MappedFile::truncate(std::uint64_t length) {
   if (length > dev_size_) return -EFBIG;
-  if (length < size_.load(std::memory_order_acquire)) {
+  const bool shrink = length < size_.load(std::memory_order_acquire);
+  if (shrink) {
     drop_pages((length + kPageSize - 1) / kPageSize, UINT64_MAX);
     if (length % kPageSize) {
       // The part of the last page past the new end reads as zeros again.
@@ -414,7 +415,10 @@ int MappedFile::truncate(std::uint64_t length) {
     }
   }
   size_ = length;
-  if (shm_) fit_shm();
+  // Only a shrink takes memory away: a page cached past the end (a write
+  // there that failed) keeps its slot.
+  if (shm_ && shrink) fit_shm();
+  if (shm_ && !shrink) grow_shm(length);
   return 0;
 }
 

@@ -1,4 +1,4 @@
-/* `engine_coherence FILE`: io_uring and AIO reads and writes, buffered and
+/* `engine_coherence FILE [fork]`: io_uring and AIO reads and writes, buffered and
  * O_DIRECT, over pages of FILE that the program also has mapped
  * MAP_SHARED and in the page cache, one line per step with what a load
  * from the mapping and pread(2) see afterwards. On a real file the kernel
@@ -6,8 +6,9 @@
  * direct write first writes back the dirty pages it covers and invalidates
  * them after, and a read sees stores through the mapping and buffered
  * writes not yet written back. Under `iostack exec --map FILE=...` the
- * output must be the same (tests/compat/map_exec_test.cpp). Exit status 0,
- * or 1 when a call that must work failed. */
+ * output must be the same (tests/compat/map_exec_test.cpp). With `fork`
+ * a forked child does it all. Exit status 0, or 1 when a call that must
+ * work failed. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <liburing.h>
@@ -18,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 enum { kLen = 16384 };
@@ -90,9 +92,20 @@ static void got(const char* what, long res, long at, int n) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: engine_coherence FILE\n");
+  if (argc != 2 && !(argc == 3 && strcmp(argv[2], "fork") == 0)) {
+    fprintf(stderr, "usage: engine_coherence FILE [fork]\n");
     return 2;
+  }
+  if (argc == 3) {
+    /* Everything in a forked child, whose engines and mapping reach the
+     * file through the process that holds it under iostack. */
+    const pid_t pid = fork();
+    if (pid < 0) die("fork");
+    if (pid > 0) {
+      int st;
+      if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st)) die("child");
+      return WEXITSTATUS(st);
+    }
   }
   plain = open(argv[1], O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (plain < 0) die("open");

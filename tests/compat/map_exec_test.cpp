@@ -347,6 +347,9 @@ TEST(MapExec, UringAndAioAreCoherentWithThePageCache) {
   // Everything reached the device at the end, as read(2) showed it.
   EXPECT_EQ(slurp(single + ".img"), slurp(dir() + "/coh-real"));
   EXPECT_EQ(mapped_output(prog, d + "/=wcache:ram:4M", d + "/f"), kernel);
+  // The same from a forked child, whose requests and mapping reach the file
+  // through the started process.
+  EXPECT_EQ(mapped_output(prog, single + "=wcache:ram:1M", single + " fork"), kernel);
 }
 #endif
 
