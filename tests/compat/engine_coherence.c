@@ -22,6 +22,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aio_call.h"
+#include "uring_call.h"
+
 enum { kLen = 16384 };
 
 static int plain, direct;
@@ -39,12 +42,9 @@ static void die(const char* what) {
 static long uring(void (*prep)(struct io_uring_sqe*, void*), void* arg) {
   struct io_uring_sqe* sqe = io_uring_get_sqe(&ring);
   prep(sqe, arg);
-  struct io_uring_cqe* cqe;
-  if (io_uring_submit_and_wait(&ring, 1) != 1 || io_uring_wait_cqe(&ring, &cqe) != 0)
-    die("io_uring");
-  const long res = cqe->res;
-  io_uring_cqe_seen(&ring, cqe);
-  return res;
+  const long long res = uring_call(&ring);
+  if (res == 1LL << 62) die("io_uring");
+  return (long)res;
 }
 
 struct rw {
@@ -66,17 +66,10 @@ static long uring_rw(int op, int fd, void* addr, unsigned len, long off) {
 }
 
 /* One AIO request (IOCB_CMD_*), its result. */
-static long aio(int cmd, int fd, void* addr, unsigned len, long off) {
-  struct iocb cb = {.aio_lio_opcode = (unsigned short)cmd,
-                    .aio_fildes = (unsigned)fd,
-                    .aio_buf = (unsigned long)addr,
-                    .aio_nbytes = len,
-                    .aio_offset = off};
-  struct iocb* cbs[1] = {&cb};
-  struct io_event ev;
-  if (syscall(SYS_io_submit, ctx, 1, cbs) != 1) die("io_submit");
-  if (syscall(SYS_io_getevents, ctx, 1, 1, &ev, NULL) != 1) die("io_getevents");
-  return (long)ev.res;
+static long aio(int cmd, int fd, const void* addr, unsigned len, long off) {
+  const long long res = aio_call(ctx, cmd, fd, addr, len, off);
+  if (res == 1LL << 62) die("io_submit");
+  return (long)res;
 }
 
 /* What a load from the mapping and pread(2) show at `off`, `n` bytes. */

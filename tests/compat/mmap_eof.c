@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aio_call.h"
+
 enum { kMapLen = 20480 };
 
 static int fd;
@@ -127,16 +129,7 @@ int main(int argc, char** argv) {
   load(16384);
   aio_context_t ctx = 0;
   if (syscall(SYS_io_setup, 1, &ctx) == 0) {
-    struct iocb cb = {.aio_lio_opcode = IOCB_CMD_PWRITE,
-                      .aio_fildes = (unsigned)fd,
-                      .aio_buf = (unsigned long)"aio",
-                      .aio_nbytes = 3,
-                      .aio_offset = 17000};
-    struct iocb* cbs[1] = {&cb};
-    struct io_event ev;
-    if (syscall(SYS_io_submit, ctx, 1, cbs) != 1) die("io_submit");
-    if (syscall(SYS_io_getevents, ctx, 1, 1, &ev, NULL) != 1) die("io_getevents");
-    printf("aio write 3 at 17000: %lld\n", (long long)ev.res);
+    printf("aio write 3 at 17000: %lld\n", aio_call(ctx, IOCB_CMD_PWRITE, fd, "aio", 3, 17000));
     syscall(SYS_io_destroy, ctx);
     load(17001);
     load(20479);
