@@ -139,11 +139,11 @@ long user_bytes(const struct iovec* iov, int iovcnt, bool write) {
 }
 
 // A descriptor of a file's data without O_DIRECT: its page cache, in one
-// synchronous call (a request that must not wait goes to a worker).
+// synchronous call (a request that must not wait and would, -EAGAIN, goes
+// to a worker).
 int bdev_buffered_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int iovcnt,
                      std::int64_t offset, std::uint32_t rw_flags) {
   if (iovcnt < 0 || offset < 0) return -EINVAL;
-  if (rw_flags & RWF_NOWAIT) return -EAGAIN;
   if (f->flags & O_DSYNC) rw_flags |= RWF_DSYNC;  // iocb_flags: O_DSYNC and O_SYNC
   const long n = user_bytes(iov, iovcnt, write);
   long res = n;
@@ -151,6 +151,7 @@ int bdev_buffered_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* io
     res = f->inode->buffered(f->inode->priv, write, iov, iovcnt, static_cast<std::uint64_t>(n),
                              static_cast<std::uint64_t>(offset), rw_flags);
   }
+  if (res == -EAGAIN && (rw_flags & RWF_NOWAIT)) return -EAGAIN;
   io->end(io->priv, res);
   return 0;
 }

@@ -39,7 +39,8 @@ struct BdevInode {
   // I/O of a descriptor without O_DIRECT: the first `count` bytes of `iov`
   // through the page cache at `pos` (generic_file_read_iter,
   // generic_perform_write), synchronous; `rw_flags` RWF_DSYNC/RWF_SYNC make
-  // a write durable. Bytes or -errno. Null: such I/O is direct too.
+  // a write durable, RWF_NOWAIT makes one that needs the device -EAGAIN.
+  // Bytes or -errno. Null: such I/O is direct too.
   long (*buffered)(void* priv, bool write, const struct iovec* iov, int iovcnt, std::uint64_t count,
                    std::uint64_t pos, std::uint32_t rw_flags) = nullptr;
   // How a forked child, which does not have the device, reaches the file (its

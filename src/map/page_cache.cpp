@@ -397,6 +397,24 @@ long MappedFile::rw(bool write, bool direct, const struct iovec* iov, int iovcnt
   return static_cast<long>(done);
 }
 
+bool MappedFile::in_memory(bool write, std::uint64_t offset, std::uint64_t len) const {
+  const std::uint64_t size = size_.load(std::memory_order_acquire);
+  if (!write) len = offset < size ? std::min(len, size - offset) : 0;
+  std::uint64_t added = 0;
+  for (std::uint64_t pos = offset; pos < offset + len;) {
+    const std::uint64_t index = pos / kPageSize, in = pos % kPageSize;
+    const std::uint64_t k = std::min(kPageSize - in, offset + len - pos);
+    if (!pages_.count(index)) {
+      // A page written whole, or past the end, needs nothing read.
+      const bool whole = write && (k == kPageSize || index * kPageSize >= size);
+      if (!whole) return false;
+    }
+    if (write) ++added;
+    pos += k;
+  }
+  return !write || (dirty_pages_ + added) * kPageSize <= dirty_limit_;
+}
+
 int MappedFile::truncate(std::uint64_t length) {
   if (length > dev_size_) return -EFBIG;
   const bool shrink = length < size_.load(std::memory_order_acquire);
@@ -481,9 +499,14 @@ const block::BdevInode* MappedFile::bdev_inode(void (*lock)(), void (*unlock)())
                        std::uint64_t count, std::uint64_t pos, std::uint32_t rw_flags) {
     auto* m = static_cast<MappedFile*>(p);
     m->lock_();
+    const bool sync = write && (rw_flags & (RWF_DSYNC | RWF_SYNC));
+    if ((rw_flags & RWF_NOWAIT) && (sync || !m->in_memory(write, pos, count))) {
+      m->unlock_();
+      return long{-EAGAIN};
+    }
     long r = m->rw(write, false, iov, iovcnt, pos, count);
     // generic_write_sync: the written data made durable.
-    if (r > 0 && write && (rw_flags & (RWF_DSYNC | RWF_SYNC))) {
+    if (r > 0 && sync) {
       before_fsync(m->counts_);
       if (const int e = m->fsync()) r = e;
     }

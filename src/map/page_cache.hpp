@@ -59,6 +59,9 @@ class MappedFile {
   // `limit` bytes of `iov`; bytes or -errno.
   long rw(bool write, bool direct, const struct iovec* iov, int iovcnt, std::uint64_t offset,
           std::uint64_t limit = UINT64_MAX);
+  // Whether buffered I/O of `len` bytes at `offset` is done in memory: no
+  // page to read in, no write-back (IOCB_NOWAIT's test).
+  bool in_memory(bool write, std::uint64_t offset, std::uint64_t len) const;
   // Writes back the dirty pages over [lo, hi) (no FLUSH): 0 or -errno.
   int writeback(std::uint64_t lo, std::uint64_t hi);
   // fsync/fdatasync: write-back, then FLUSH; the size is durable after.
