@@ -526,13 +526,30 @@ const block::BdevInode* MappedFile::bdev_inode(void (*lock)(), void (*unlock)())
 
 void MappedFile::refresh(const struct iovec* iov, int iovcnt, std::uint64_t offset,
                          std::uint64_t n) {
-  for (auto it = pages_.lower_bound(offset / kPageSize);
-       it != pages_.end() && it->first * kPageSize < offset + n; ++it) {
-    const std::uint64_t from = std::max(offset, it->first * kPageSize);
-    const std::uint64_t to = std::min(offset + n, (it->first + 1) * kPageSize);
-    const std::uint64_t in = from - it->first * kPageSize;
-    iov_copy(iov, iovcnt, from - offset, it->second.data + in, to - from, false);
-    if (it->second.clean) std::memcpy(it->second.clean + in, it->second.data + in, to - from);
+  const std::uint64_t end = offset + n;
+  for (std::uint64_t index = offset / kPageSize; index * kPageSize < end; ++index) {
+    const std::uint64_t from = std::max(offset, index * kPageSize);
+    const std::uint64_t to = std::min(end, (index + 1) * kPageSize);
+    Page* page = nullptr;
+    if (shm_) {
+      // Mappings show every page written, as the kernel's fault would read
+      // it in again (else a slot they read before would pass for stores).
+      int err = 0;
+      page = get_page(index, to - from != kPageSize, &err);
+    } else {
+      // Unshared: only the pages cached already.
+      auto it = pages_.lower_bound(index);
+      if (it == pages_.end() || it->first * kPageSize >= end) return;
+      if (it->first != index) {
+        index = it->first - 1;
+        continue;
+      }
+      page = &it->second;
+    }
+    if (!page) continue;
+    const std::uint64_t in = from - index * kPageSize;
+    iov_copy(iov, iovcnt, from - offset, page->data + in, to - from, false);
+    if (page->clean) std::memcpy(page->clean + in, page->data + in, to - from);
   }
 }
 
