@@ -51,6 +51,15 @@ struct Fixture {
     return file->rw(false, false, &v, 1, at) == 1 ? c : '-';
   }
 
+  // share() of [0, len), mapped here read-write: the mapping, or null; the
+  // memory file's descriptor in `mem`.
+  char* map(std::size_t len, int* mem) {
+    *mem = file->share(0, len);
+    if (*mem < 0) return nullptr;
+    void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, *mem, 0);
+    return p == MAP_FAILED ? nullptr : static_cast<char*>(p);
+  }
+
   // The power goes: the byte at `at` of what the device made durable.
   char durable_at_cut(std::uint64_t at) {
     std::string res;
@@ -69,10 +78,9 @@ struct Fixture {
 TEST(SharedPages, MappingIsThePageCache) {
   Fixture t;
   ASSERT_EQ(t.put(0, std::string(10000, 'a')), 10000);
-  const int mem = t.file->share(0, 12288);
-  ASSERT_GE(mem, 0);
-  auto* p = static_cast<char*>(mmap(nullptr, 12288, PROT_READ | PROT_WRITE, MAP_SHARED, mem, 0));
-  ASSERT_NE(p, MAP_FAILED);
+  int mem;
+  char* p = t.map(12288, &mem);
+  ASSERT_NE(p, nullptr);
   EXPECT_EQ(p[0], 'a');
   EXPECT_EQ(p[9999], 'a');
   EXPECT_EQ(p[10000], 0);  // past the end: zeros
@@ -93,10 +101,9 @@ TEST(SharedPages, StoresAreWrittenBackByFsyncAndLostWithoutIt) {
   Fixture t;
   ASSERT_EQ(t.put(0, std::string(8192, 'a')), 8192);
   ASSERT_EQ(t.file->fsync(), 0);
-  const int mem = t.file->share(0, 8192);
-  ASSERT_GE(mem, 0);
-  auto* p = static_cast<char*>(mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, mem, 0));
-  ASSERT_NE(p, MAP_FAILED);
+  int mem;
+  char* p = t.map(8192, &mem);
+  ASSERT_NE(p, nullptr);
   // A clean page goes nowhere; a stored-to one is written back.
   const std::uint64_t before = t.counts.writes;
   ASSERT_EQ(t.file->fsync(), 0);
@@ -122,11 +129,10 @@ off_t mem_size(int mem) {
 TEST(SharedPages, TruncateMovesTheMappingsEnd) {
   Fixture t;
   ASSERT_EQ(t.put(0, std::string(5000, 'a')), 5000);
-  const int mem = t.file->share(0, 16384);
-  ASSERT_GE(mem, 0);
+  int mem;
+  char* p = t.map(16384, &mem);
+  ASSERT_NE(p, nullptr);
   EXPECT_EQ(mem_size(mem), 8192);
-  auto* p = static_cast<char*>(mmap(nullptr, 16384, PROT_READ | PROT_WRITE, MAP_SHARED, mem, 0));
-  ASSERT_NE(p, MAP_FAILED);
   EXPECT_EQ(p[5000], 0);  // the partial page: zeros past the end
   ASSERT_EQ(t.file->truncate(4096), 0);
   EXPECT_EQ(mem_size(mem), 4096);
@@ -203,10 +209,9 @@ long engine_rw(int fd, bool write, void* buf, std::size_t len, std::uint64_t at,
 TEST(SharedPages, EngineWritesReachTheMapping) {
   Fixture t;
   ASSERT_EQ(t.put(0, std::string(4096, 'a')), 4096);
-  const int mem = t.file->share(0, 16384);
-  ASSERT_GE(mem, 0);
-  auto* p = static_cast<char*>(mmap(nullptr, 16384, PROT_READ | PROT_WRITE, MAP_SHARED, mem, 0));
-  ASSERT_NE(p, MAP_FAILED);
+  int mem;
+  char* p = t.map(16384, &mem);
+  ASSERT_NE(p, nullptr);
   const block::BdevInode* inode = t.file->bdev_inode(lock_files, unlock_files);
   const int direct = ::memfd_create("direct", MFD_CLOEXEC);
   const int plain = ::memfd_create("plain", MFD_CLOEXEC);
