@@ -123,6 +123,39 @@ long pin_user_pages(const struct iovec* iov, int iovcnt, std::uint64_t count, bo
   return static_cast<long>(count);
 }
 
+// copy_from_iter / copy_to_iter's reach for buffered I/O: the bytes of
+// `iov` before the first one the copy would fault on, or -EFAULT when that
+// is the first (a short copy returns what was copied).
+long user_bytes(const struct iovec* iov, int iovcnt, bool write) {
+  std::uint64_t good = 0;
+  for (int i = 0; i < iovcnt; ++i) {
+    if (!iov[i].iov_len) continue;
+    const std::size_t bad = write ? core::fault_in_readable(iov[i].iov_base, iov[i].iov_len)
+                                  : core::fault_in_writeable(iov[i].iov_base, iov[i].iov_len);
+    good += iov[i].iov_len - bad;
+    if (bad) return good ? static_cast<long>(good) : -EFAULT;
+  }
+  return static_cast<long>(good);
+}
+
+// A descriptor of a file's data without O_DIRECT: its page cache, in one
+// synchronous call (a request that must not wait and would, -EAGAIN, goes
+// to a worker).
+int bdev_buffered_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int iovcnt,
+                     std::int64_t offset, std::uint32_t rw_flags) {
+  if (iovcnt < 0 || offset < 0) return -EINVAL;
+  if (f->flags & O_DSYNC) rw_flags |= RWF_DSYNC;  // iocb_flags: O_DSYNC and O_SYNC
+  const long n = user_bytes(iov, iovcnt, write);
+  long res = n;
+  if (n > 0) {
+    res = f->inode->buffered(f->inode->priv, write, iov, iovcnt, static_cast<std::uint64_t>(n),
+                             static_cast<std::uint64_t>(offset), rw_flags);
+  }
+  if (res == -EAGAIN && (rw_flags & RWF_NOWAIT)) return -EAGAIN;
+  io->end(io->priv, res);
+  return 0;
+}
+
 std::uint32_t write_opf(std::uint32_t rw_flags) {
   // A direct write is REQ_SYNC | REQ_IDLE; O_DSYNC semantics add FUA.
   std::uint32_t opf = REQ_OP_WRITE | REQ_SYNC | REQ_IDLE;
@@ -206,12 +239,16 @@ int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int io
     // wait goes to a worker (-EAGAIN), as one that would block on a lock.
     if (iovcnt < 0 || offset < 0) return -EINVAL;
     if (rw_flags & RWF_NOWAIT) return -EAGAIN;
-    long res = f->remote->rw(f->remote_key, write, iov, iovcnt, static_cast<std::uint64_t>(offset));
+    if (f->flags & O_DSYNC) rw_flags |= RWF_DSYNC;
+    long res = f->remote->rw(f->remote_key, write, f->flags & O_DIRECT, iov, iovcnt,
+                             static_cast<std::uint64_t>(offset));
     if (res > 0 && write && (rw_flags & (RWF_DSYNC | RWF_SYNC)))
       if (const int e = f->remote->fsync(f->remote_key)) res = e;
     io->end(io->priv, res);
     return 0;
   }
+  if (f->inode && f->inode->buffered && !(f->flags & O_DIRECT))
+    return bdev_buffered_rw(f, io, write, iov, iovcnt, offset, rw_flags);
   Disk* disk = f->disk;
   const QueueLimits& lim = disk->queue()->limits();
   const std::uint64_t lbs_mask = lim.logical_block_size - 1;
@@ -256,6 +293,8 @@ int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int io
       left -= std::min<std::uint64_t>(iov[i].iov_len, left);
     }
   }
+  if (write && count && f->inode && f->inode->direct_write)
+    f->inode->direct_write(f->inode->priv, iov, iovcnt, pos, count);
   io->pending.store(1, std::memory_order_relaxed);  // held until all bios are out
   io->error.store(0, std::memory_order_relaxed);
   io->bytes = static_cast<long>(write ? count : visible);

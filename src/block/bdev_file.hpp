@@ -30,6 +30,19 @@ struct BdevInode {
   // vfs_fsync: the file's data and size made durable. 0 or -errno.
   int (*fsync)(void* priv);
   void* priv;
+  // A direct write of `count` bytes of `iov` at `pos` is about to go down:
+  // the cached pages there take its bytes, so a later load or read sees
+  // them (kiocb_invalidate_post_direct_write, without the refault). Null:
+  // nothing is cached.
+  void (*direct_write)(void* priv, const struct iovec* iov, int iovcnt, std::uint64_t pos,
+                       std::uint64_t count) = nullptr;
+  // I/O of a descriptor without O_DIRECT: the first `count` bytes of `iov`
+  // through the page cache at `pos` (generic_file_read_iter,
+  // generic_perform_write), synchronous; `rw_flags` RWF_DSYNC/RWF_SYNC make
+  // a write durable, RWF_NOWAIT makes one that needs the device -EAGAIN.
+  // Bytes or -errno. Null: such I/O is direct too.
+  long (*buffered)(void* priv, bool write, const struct iovec* iov, int iovcnt, std::uint64_t count,
+                   std::uint64_t pos, std::uint32_t rw_flags) = nullptr;
   // How a forked child, which does not have the device, reaches the file (its
   // descriptors of it become BdevFile::remote ones there); null: it cannot.
   const struct BdevRemote* remote = nullptr;
@@ -42,7 +55,9 @@ struct BdevInode {
 // of the file's data, with the file's direct I/O rules. Results are bytes
 // or -errno.
 struct BdevRemote {
-  long (*rw)(std::uint64_t key, bool write, const struct iovec* iov, int iovcnt, std::uint64_t pos);
+  // `direct`: the descriptor's O_DIRECT (else through the page cache there).
+  long (*rw)(std::uint64_t key, bool write, bool direct, const struct iovec* iov, int iovcnt,
+             std::uint64_t pos);
   int (*fsync)(std::uint64_t key);
 };
 

@@ -723,8 +723,9 @@ out:
 
 // The io_uring and AIO requests of a child of the program on a mapped
 // file: each one call to the owner (key: directory << 32 | inode), direct
-// I/O of the file there, in pieces of at most 1 MiB (the socket's).
-long remote_rw(std::uint64_t key, bool write, const struct iovec* iov, int iovcnt,
+// or buffered I/O of the file there as the descriptor's O_DIRECT says, in
+// pieces of at most 1 MiB (the socket's).
+long remote_rw(std::uint64_t key, bool write, bool direct, const struct iovec* iov, int iovcnt,
                std::uint64_t pos) {
   const auto dir = static_cast<std::uint32_t>(key >> 32);
   const auto ino = static_cast<std::uint32_t>(key);
@@ -737,9 +738,10 @@ long remote_rw(std::uint64_t key, bool write, const struct iovec* iov, int iovcn
       char* p = static_cast<char*>(iov[i].iov_base) + at;
       piece.resize(n);
       if (write) std::memcpy(piece.data(), p, n);
-      const std::int64_t r = dir_call(ShareOp::kRw, dir, ino, static_cast<std::int64_t>(pos) + done,
-                                      static_cast<std::int64_t>(n),
-                                      (write ? kRwWrite : 0) | kRwDirect, {}, {}, piece.data());
+      const std::int64_t r =
+          dir_call(ShareOp::kRw, dir, ino, static_cast<std::int64_t>(pos) + done,
+                   static_cast<std::int64_t>(n), (write ? kRwWrite : 0) | (direct ? kRwDirect : 0),
+                   {}, {}, piece.data());
       if (r < 0) return done ? done : static_cast<long>(r);
       if (!write) std::memcpy(p, piece.data(), static_cast<std::size_t>(r));
       done += r;
@@ -766,8 +768,8 @@ std::uint64_t remote_key(std::uint32_t dir, std::uint32_t ino) {
 void client_attach(int fd, const OpenFile* f) {
   std::uint32_t dir, ino;
   if (!dir_target(f, &dir, &ino) || !ino) return;
-  block::bdev_file_attach_remote(fd, f->flags & (O_ACCMODE | O_DIRECT | O_CLOEXEC), &kRemote,
-                                 remote_key(dir, ino));
+  block::bdev_file_attach_remote(fd, f->flags & (O_ACCMODE | O_DIRECT | O_DSYNC | O_CLOEXEC),
+                                 &kRemote, remote_key(dir, ino));
 }
 
 // The open file of a mapped file (not a directory) `fd` names, and where
@@ -1078,8 +1080,8 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
                                                         dirs.begin()),
                              static_cast<std::uint32_t>(ino)));
     iostack::block::bdev_file_attach(
-        fd, d->device()->disk(), (flags & O_ACCMODE) | (flags & (O_DIRECT | O_CLOEXEC)), m->base(),
-        m->capacity(), m->bdev_inode(lock_files, unlock_files));
+        fd, d->device()->disk(), (flags & O_ACCMODE) | (flags & (O_DIRECT | O_DSYNC | O_CLOEXEC)),
+        m->base(), m->capacity(), m->bdev_inode(lock_files, unlock_files));
     return fd;
   }
   MappedFile* m = find_path(dirfd, path);
@@ -1099,9 +1101,9 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
   if (fd < 0) return fd;
   const int single = static_cast<int>(std::find(files.begin(), files.end(), m) - files.begin());
   m->set_child_remote(&kRemote, remote_key(kSingle | static_cast<std::uint32_t>(single), 1));
-  if (const int e =
-          iostack::block::bdev_file_attach(fd, m->disk(), acc | (flags & (O_DIRECT | O_CLOEXEC)), 0,
-                                           0, m->bdev_inode(lock_files, unlock_files))) {
+  if (const int e = iostack::block::bdev_file_attach(
+          fd, m->disk(), acc | (flags & (O_DIRECT | O_DSYNC | O_CLOEXEC)), 0, 0,
+          m->bdev_inode(lock_files, unlock_files))) {
     raw_close(fd);
     return e;
   }

@@ -147,7 +147,9 @@ MappedFile::Page* MappedFile::get_page(std::uint64_t index, bool read_in, int* e
       return nullptr;
     }
   }
-  // A shared file's page is its slot of the memory file the mappings show.
+  // A shared file's page is its slot of the memory file the mappings show,
+  // which must reach it before it is touched (a write past the end).
+  if (shm_) grow_shm((index + 1) * kPageSize);
   char* data = shm_ ? shm_ + index * kPageSize
                     : static_cast<char*>(std::aligned_alloc(kPageSize, kPageSize));
   if (!data) {
@@ -234,10 +236,17 @@ int MappedFile::share(std::uint64_t offset, std::uint64_t len) {
     const std::uint64_t size = (dev_size_ + kPageSize - 1) / kPageSize * kPageSize;
     const int fd = static_cast<int>(::syscall(SYS_memfd_create, share_name_.c_str(), MFD_CLOEXEC));
     if (fd < 0) return -errno;
-    if (::syscall(SYS_ftruncate, fd, size) != 0) {
+    // Its length is the file's size; this mapping reaches past it.
+    const std::uint64_t len =
+        (size_.load(std::memory_order_acquire) + kPageSize - 1) & ~(kPageSize - 1);
+    if (::syscall(SYS_ftruncate, fd, len) != 0) {
       const int e = -errno;
       ::syscall(SYS_close, fd);
       return e;
+    }
+    {
+      core::LockGuard g(shm_mu_);
+      shm_len_ = len;
     }
     void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) {
@@ -245,8 +254,16 @@ int MappedFile::share(std::uint64_t offset, std::uint64_t len) {
       ::syscall(SYS_close, fd);
       return e;
     }
-    // The cached pages move into the memory file, each with a clean copy.
+    // The cached pages move into the memory file, each with a clean copy
+    // (some may lie past the end: a write that failed there).
     char* base = static_cast<char*>(p);
+    if (!pages_.empty()) {
+      const std::uint64_t last = (pages_.rbegin()->first + 1) * kPageSize;
+      if (last > len && ::syscall(SYS_ftruncate, fd, last) == 0) {
+        core::LockGuard g(shm_mu_);
+        shm_len_ = last;
+      }
+    }
     std::vector<char*> cleans;
     for (std::size_t k = 0; k < pages_.size(); ++k) {
       char* c = static_cast<char*>(std::aligned_alloc(kPageSize, kPageSize));
@@ -269,6 +286,9 @@ int MappedFile::share(std::uint64_t offset, std::uint64_t len) {
     shm_fd_ = fd;
     shm_ = base;
     shm_size_ = size;
+    shared_.store(true, std::memory_order_release);
+    // A write of the engines may have grown the file meanwhile.
+    grow_shm(size_.load(std::memory_order_acquire));
   }
   // The mapping shows the file's bytes from the start: its pages inside the
   // file are read in (nothing is ever evicted).
@@ -323,9 +343,10 @@ int MappedFile::fsync(std::uint64_t lo, std::uint64_t hi) {
 }
 
 long MappedFile::rw(bool write, bool direct, const struct iovec* iov, int iovcnt,
-                    std::uint64_t offset) {
+                    std::uint64_t offset, std::uint64_t limit) {
   std::uint64_t len = 0;
   for (int i = 0; i < iovcnt; ++i) len += iov[i].iov_len;
+  len = std::min(len, limit);
   if (write) {
     if (len && offset >= dev_size_) return -ENOSPC;
     len = std::min(len, dev_size_ - std::min(offset, dev_size_));
@@ -341,17 +362,16 @@ long MappedFile::rw(bool write, bool direct, const struct iovec* iov, int iovcnt
     for (int i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
     if (capacity_ && offset + total > dev_size_) return write ? -ENOSPC : -EINVAL;
     // As the kernel's direct I/O: dirty cached pages over the range go
-    // down first, then the cached copies are dropped.
+    // down first.
     const std::uint64_t lo = offset / kPageSize, hi = (offset + len + kPageSize - 1) / kPageSize;
     if (const int e = writeback(lo * kPageSize, hi * kPageSize)) return e;
-    if (!shm_) drop_pages(lo, hi);
     long r = device_rw(write, iov, iovcnt, offset);
     if (r > 0 && !write) r = std::min<long>(r, static_cast<long>(len));
     if (r > 0 && write) {
       extend(offset + static_cast<std::uint64_t>(r));
-      // Mapped pages stay, with what the device now holds (the kernel
-      // unmaps them and faults the new bytes in).
-      if (shm_) refresh(iov, iovcnt, offset, static_cast<std::uint64_t>(r));
+      // Cached pages stay, with what the device now holds (the kernel
+      // drops them, and unmaps mapped ones, to read the new bytes in).
+      refresh(iov, iovcnt, offset, static_cast<std::uint64_t>(r));
     }
     return r;
   }
@@ -378,9 +398,28 @@ long MappedFile::rw(bool write, bool direct, const struct iovec* iov, int iovcnt
   return static_cast<long>(done);
 }
 
+bool MappedFile::in_memory(bool write, std::uint64_t offset, std::uint64_t len) const {
+  const std::uint64_t size = size_.load(std::memory_order_acquire);
+  if (!write) len = offset < size ? std::min(len, size - offset) : 0;
+  std::uint64_t added = 0;
+  for (std::uint64_t pos = offset; pos < offset + len;) {
+    const std::uint64_t index = pos / kPageSize, in = pos % kPageSize;
+    const std::uint64_t k = std::min(kPageSize - in, offset + len - pos);
+    if (!pages_.count(index)) {
+      // A page written whole, or past the end, needs nothing read.
+      const bool whole = write && (k == kPageSize || index * kPageSize >= size);
+      if (!whole) return false;
+    }
+    if (write) ++added;
+    pos += k;
+  }
+  return !write || (dirty_pages_ + added) * kPageSize <= dirty_limit_;
+}
+
 int MappedFile::truncate(std::uint64_t length) {
   if (length > dev_size_) return -EFBIG;
-  if (length < size_.load(std::memory_order_acquire)) {
+  const bool shrink = length < size_.load(std::memory_order_acquire);
+  if (shrink) {
     drop_pages((length + kPageSize - 1) / kPageSize, UINT64_MAX);
     if (length % kPageSize) {
       // The part of the last page past the new end reads as zeros again.
@@ -395,7 +434,25 @@ int MappedFile::truncate(std::uint64_t length) {
     }
   }
   size_ = length;
+  // Only a shrink takes memory away: a page cached past the end (a write
+  // there that failed) keeps its slot.
+  if (shm_ && shrink) fit_shm();
+  if (shm_ && !shrink) grow_shm(length);
   return 0;
+}
+
+void MappedFile::grow_shm(std::uint64_t end) {
+  core::LockGuard g(shm_mu_);
+  const std::uint64_t len = (end + kPageSize - 1) & ~(kPageSize - 1);
+  if (len > shm_len_ && ::syscall(SYS_ftruncate, shm_fd_, len) == 0) shm_len_ = len;
+}
+
+void MappedFile::fit_shm() {
+  core::LockGuard g(shm_mu_);
+  const std::uint64_t size = size_.load(std::memory_order_acquire);
+  const std::uint64_t len = (size + kPageSize - 1) & ~(kPageSize - 1);
+  // Shrinking drops the memory past the end: a later growth reads zeros.
+  if (len != shm_len_ && ::syscall(SYS_ftruncate, shm_fd_, len) == 0) shm_len_ = len;
 }
 
 int MappedFile::allocate(std::uint64_t offset, std::uint64_t len) {
@@ -408,15 +465,15 @@ void MappedFile::extend(std::uint64_t end) {
   std::uint64_t cur = size_.load(std::memory_order_relaxed);
   while (cur < end && !size_.compare_exchange_weak(cur, end, std::memory_order_acq_rel)) {
   }
+  // Mappings reach the new end (an engine's write completing: no lock).
+  if (cur < end && shared_.load(std::memory_order_acquire)) grow_shm(end);
 }
 
-std::int64_t MappedFile::begin_direct(bool write, std::uint64_t pos, std::uint64_t len) {
-  // As the plain O_DIRECT path: the cached pages over the range go down,
-  // and a write drops them (the device will hold newer data).
+std::int64_t MappedFile::begin_direct(bool /*write*/, std::uint64_t pos, std::uint64_t len) {
+  // As the plain O_DIRECT path: the dirty cached pages over the range go
+  // down first (a write's bytes then reach the pages, direct_write).
   const std::uint64_t lo = pos / kPageSize, hi = (pos + len + kPageSize - 1) / kPageSize;
   if (const int e = writeback(lo * kPageSize, hi * kPageSize)) return e;
-  // A shared file's pages stay: mappings may show them (see the README).
-  if (write && !shm_) drop_pages(lo, hi);
   return static_cast<std::int64_t>(size_.load(std::memory_order_acquire));
 }
 
@@ -432,6 +489,31 @@ const block::BdevInode* MappedFile::bdev_inode(void (*lock)(), void (*unlock)())
     return r;
   };
   inode_.extend = [](void* p, std::uint64_t end) { static_cast<MappedFile*>(p)->extend(end); };
+  inode_.direct_write = [](void* p, const struct iovec* iov, int iovcnt, std::uint64_t pos,
+                           std::uint64_t count) {
+    auto* m = static_cast<MappedFile*>(p);
+    m->lock_();
+    m->refresh(iov, iovcnt, pos, count);
+    m->unlock_();
+  };
+  inode_.buffered = [](void* p, bool write, const struct iovec* iov, int iovcnt,
+                       std::uint64_t count, std::uint64_t pos, std::uint32_t rw_flags) {
+    auto* m = static_cast<MappedFile*>(p);
+    m->lock_();
+    const bool sync = write && (rw_flags & (RWF_DSYNC | RWF_SYNC));
+    if ((rw_flags & RWF_NOWAIT) && (sync || !m->in_memory(write, pos, count))) {
+      m->unlock_();
+      return long{-EAGAIN};
+    }
+    long r = m->rw(write, false, iov, iovcnt, pos, count);
+    // generic_write_sync: the written data made durable.
+    if (r > 0 && sync) {
+      before_fsync(m->counts_);
+      if (const int e = m->fsync()) r = e;
+    }
+    m->unlock_();
+    return r;
+  };
   inode_.fsync = [](void* p) {
     auto* m = static_cast<MappedFile*>(p);
     m->lock_();
@@ -445,13 +527,30 @@ const block::BdevInode* MappedFile::bdev_inode(void (*lock)(), void (*unlock)())
 
 void MappedFile::refresh(const struct iovec* iov, int iovcnt, std::uint64_t offset,
                          std::uint64_t n) {
-  for (auto it = pages_.lower_bound(offset / kPageSize);
-       it != pages_.end() && it->first * kPageSize < offset + n; ++it) {
-    const std::uint64_t from = std::max(offset, it->first * kPageSize);
-    const std::uint64_t to = std::min(offset + n, (it->first + 1) * kPageSize);
-    const std::uint64_t in = from - it->first * kPageSize;
-    iov_copy(iov, iovcnt, from - offset, it->second.data + in, to - from, false);
-    std::memcpy(it->second.clean + in, it->second.data + in, to - from);
+  const std::uint64_t end = offset + n;
+  for (std::uint64_t index = offset / kPageSize; index * kPageSize < end; ++index) {
+    const std::uint64_t from = std::max(offset, index * kPageSize);
+    const std::uint64_t to = std::min(end, (index + 1) * kPageSize);
+    Page* page = nullptr;
+    if (shm_) {
+      // Mappings show every page written, as the kernel's fault would read
+      // it in again (else a slot they read before would pass for stores).
+      int err = 0;
+      page = get_page(index, to - from != kPageSize, &err);
+    } else {
+      // Unshared: only the pages cached already.
+      auto it = pages_.lower_bound(index);
+      if (it == pages_.end() || it->first * kPageSize >= end) return;
+      if (it->first != index) {
+        index = it->first - 1;
+        continue;
+      }
+      page = &it->second;
+    }
+    if (!page) continue;
+    const std::uint64_t in = from - index * kPageSize;
+    iov_copy(iov, iovcnt, from - offset, page->data + in, to - from, false);
+    if (page->clean) std::memcpy(page->clean + in, page->data + in, to - from);
   }
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "block/bdev_file.hpp"
+#include "core/mutex.hpp"
 #include "dev/device.hpp"
 
 namespace iostack::map {
@@ -54,8 +55,13 @@ class MappedFile {
   std::uint64_t base() const { return base_; }
   std::uint64_t capacity() const { return capacity_; }
 
-  // Buffered (through the cache) or direct I/O at `offset`; bytes or -errno.
-  long rw(bool write, bool direct, const struct iovec* iov, int iovcnt, std::uint64_t offset);
+  // Buffered (through the cache) or direct I/O at `offset` of at most
+  // `limit` bytes of `iov`; bytes or -errno.
+  long rw(bool write, bool direct, const struct iovec* iov, int iovcnt, std::uint64_t offset,
+          std::uint64_t limit = UINT64_MAX);
+  // Whether buffered I/O of `len` bytes at `offset` is done in memory: no
+  // page to read in, no write-back (IOCB_NOWAIT's test).
+  bool in_memory(bool write, std::uint64_t offset, std::uint64_t len) const;
   // Writes back the dirty pages over [lo, hi) (no FLUSH): 0 or -errno.
   int writeback(std::uint64_t lo, std::uint64_t hi);
   // fsync/fdatasync: write-back, then FLUSH; the size is durable after.
@@ -80,10 +86,11 @@ class MappedFile {
   long device_rw(bool write, const struct iovec* iov, int iovcnt, std::uint64_t offset);
 
   // The file as the io_uring and AIO engines see the descriptors of it
-  // (block::bdev_file_attach): direct I/O that writes back and drops the
-  // cached pages it covers, reads cut at the size, writes extending it, and
-  // this file's fsync. `lock` and `unlock` guard the calls that run where
-  // requests are issued (the caller's lock of the mapped files).
+  // (block::bdev_file_attach): on an O_DIRECT descriptor direct I/O that
+  // writes back the cached pages it covers (a write leaves its bytes in
+  // them), reads cut at the size, writes extending it; on another the page
+  // cache, as read(2) and write(2); and this file's fsync. `lock` and `unlock` guard the calls that
+  // run where requests are issued (the caller's lock of the mapped files).
   const block::BdevInode* bdev_inode(void (*lock)(), void (*unlock)());
   // How a forked child's engines reach this file (BdevInode::remote).
   void set_child_remote(const block::BdevRemote* remote, std::uint64_t key) {
@@ -117,9 +124,16 @@ class MappedFile {
   void drop_pages(std::uint64_t lo_index, std::uint64_t hi_index);
   // The pages of [lo, hi) that mappings stored to become dirty.
   void harvest(std::uint64_t lo, std::uint64_t hi);
-  // After a direct write of `n` bytes at `offset`: the shared pages there
-  // take the bytes written.
+  // As a direct write of `n` bytes at `offset` goes down: the cached pages
+  // there take the bytes written.
   void refresh(const struct iovec* iov, int iovcnt, std::uint64_t offset, std::uint64_t n);
+
+  // The memory file's length follows the file's size, a page at a time
+  // (i_size for the mappings: a page wholly past it is SIGBUS, as
+  // filemap_fault's check): grown to hold byte `end` - 1, or set to the
+  // size after a truncate.
+  void grow_shm(std::uint64_t end);
+  void fit_shm();
 
   std::string path_;
   std::unique_ptr<dev::BlockDevice> dev_;
@@ -147,6 +161,10 @@ class MappedFile {
   int shm_fd_ = -1;
   char* shm_ = nullptr;
   std::uint64_t shm_size_ = 0;
+  // Resized where the file grows, under the caller's lock or not (extend).
+  std::atomic<bool> shared_{false};  // shm_fd_ is set
+  core::Mutex shm_mu_;
+  std::uint64_t shm_len_ GUARDED_BY(shm_mu_) = 0;
   std::string share_name_ = "iostack-shm";
 };
 

@@ -74,6 +74,14 @@ compat_program(direct_size PkgConfig::LIBURING)
 # MAP_SHARED mappings against read/write, msync and fork, printed step by step.
 compat_program(mmap_shared)
 
+# io_uring and AIO, buffered and O_DIRECT, against a MAP_SHARED mapping
+# and read(2) of the same pages, step by step.
+compat_program(engine_coherence PkgConfig::LIBURING)
+
+# Loads and stores through a MAP_SHARED mapping around the end of the file
+# (SIGBUS past it), as ftruncate and writes move it, step by step.
+compat_program(mmap_eof)
+
 # io_uring at offset -1 against read/lseek's file position, step by step.
 compat_program(uring_pos PkgConfig::LIBURING)
 

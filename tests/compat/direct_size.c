@@ -20,6 +20,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "aio_call.h"
+#include "uring_call.h"
+
 static int fd;
 static struct io_uring ring;
 static char* buf; /* 64 KiB, 4096-aligned */
@@ -43,39 +46,26 @@ static long uring_rw(int write, long off, unsigned len) {
     io_uring_prep_write(sqe, fd, buf, len, off);
   else
     io_uring_prep_read(sqe, fd, buf, len, off);
-  struct io_uring_cqe* cqe;
-  if (io_uring_submit_and_wait(&ring, 1) != 1 || io_uring_wait_cqe(&ring, &cqe) != 0)
-    die("io_uring");
-  const long res = cqe->res;
-  io_uring_cqe_seen(&ring, cqe);
-  return res;
+  const long long res = uring_call(&ring);
+  if (res == 1LL << 62) die("io_uring");
+  return (long)res;
 }
 
 static long uring_fsync(void) {
   struct io_uring_sqe* sqe = io_uring_get_sqe(&ring);
   io_uring_prep_fsync(sqe, fd, 0);
-  struct io_uring_cqe* cqe;
-  if (io_uring_submit_and_wait(&ring, 1) != 1 || io_uring_wait_cqe(&ring, &cqe) != 0)
-    die("io_uring fsync");
-  const long res = cqe->res;
-  io_uring_cqe_seen(&ring, cqe);
-  return res;
+  const long long res = uring_call(&ring);
+  if (res == 1LL << 62) die("io_uring fsync");
+  return (long)res;
 }
 
 static long aio_rw(int write, long off, unsigned len) {
   aio_context_t ctx = 0;
   if (syscall(SYS_io_setup, 1, &ctx) != 0) die("io_setup");
-  struct iocb cb = {.aio_lio_opcode = write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD,
-                    .aio_fildes = (unsigned)fd,
-                    .aio_buf = (unsigned long)buf,
-                    .aio_nbytes = len,
-                    .aio_offset = off};
-  struct iocb* cbs[1] = {&cb};
-  struct io_event ev;
-  if (syscall(SYS_io_submit, ctx, 1, cbs) != 1) die("io_submit");
-  if (syscall(SYS_io_getevents, ctx, 1, 1, &ev, NULL) != 1) die("io_getevents");
+  const long long res = aio_call(ctx, write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD, fd, buf, len, off);
+  if (res == 1LL << 62) die("io_submit");
   syscall(SYS_io_destroy, ctx);
-  return (long)ev.res;
+  return (long)res;
 }
 
 int main(int argc, char** argv) {

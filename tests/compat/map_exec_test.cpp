@@ -325,6 +325,56 @@ TEST(MapExec, MsyncMakesMappedStoresDurable) {
 }
 #endif
 
+#if defined(IOSTACK_COMPAT_ENGINE_COHERENCE)
+// io_uring and AIO on a mapped file, buffered and O_DIRECT, are coherent
+// with a MAP_SHARED mapping and read(2) of the same pages as on the kernel:
+// reads see stores and buffered writes not yet written back, and what a
+// write wrote shows in the mapping and in read(2) at once.
+TEST(MapExec, UringAndAioAreCoherentWithThePageCache) {
+  SKIP_IF_SANITIZED();
+  const std::string prog = IOSTACK_COMPAT_ENGINE_COHERENCE, single = dir() + "/coh-single",
+                    d = dir() + "/coh-dir";
+  const std::string kernel = kernel_output(
+      prog, "coh",
+      {"store M at 100, io_uring buffered read 8 at 96: 8, got 'aaaaMaaa'\n",
+       "io_uring O_DIRECT write 4096 'b' at 4096: 4096; load at 4999 'bbb', pread 'bbb'\n",
+       "io_uring buffered write 'uring' at 8200: 5; load at 8199 'auringa', pread 'auringa'\n",
+       "aio O_DIRECT write 4096 'c' at 8192: 4096; load at 8199 'ccccccc', pread 'ccccccc'\n",
+       "page at 12288: sum 277154452, mapping same\n"});
+  EXPECT_EQ(mapped_output(prog, single + "=wcache:ram:1M --image " + single + "=" + single + ".img",
+                          single),
+            kernel);
+  // Everything reached the device at the end, as read(2) showed it.
+  EXPECT_EQ(slurp(single + ".img"), slurp(dir() + "/coh-real"));
+  EXPECT_EQ(mapped_output(prog, d + "/=wcache:ram:4M", d + "/f"), kernel);
+  // The same from a forked child, whose requests and mapping reach the file
+  // through the started process.
+  EXPECT_EQ(mapped_output(prog, single + "=wcache:ram:1M", single + " fork"), kernel);
+}
+#endif
+
+#if defined(IOSTACK_COMPAT_MMAP_EOF)
+// A shared mapping of a mapped file ends where the file does, as the
+// kernel's: a page wholly past the end is SIGBUS (BUS_ADRERR) for loads and
+// stores, the last partial page reads zeros past the end, and ftruncate and
+// writes (plain and AIO) move that end, in a forked child's mapping too.
+TEST(MapExec, SharedMappingsEndAtTheFileSize) {
+  SKIP_IF_SANITIZED();
+  const std::string prog = IOSTACK_COMPAT_MMAP_EOF, single = dir() + "/eof-single",
+                    d = dir() + "/eof-dir";
+  const std::string kernel = kernel_output(
+      prog, "eof",
+      {"parent: load at 8191 (size 5000): 0\n",
+       "parent: load at 8192 (size 5000): SIGBUS BUS_ADRERR at +8192\n",
+       "parent: store at 4096 (size 4096): SIGBUS BUS_ADRERR at +4096\n",
+       "parent: load at 9000 (size 12288): 0\n", "parent: load at 17001 (size 17003): 105\n",
+       "child: store at 8192 (size 8000): SIGBUS BUS_ADRERR at +8192\n",
+       "pread 1 at 8192: 1 'C'\n"});
+  EXPECT_EQ(mapped_output(prog, single + "=wcache:ram:1M", single), kernel);
+  EXPECT_EQ(mapped_output(prog, d + "/=wcache:ram:4M", d + "/f"), kernel);
+}
+#endif
+
 #if defined(IOSTACK_COMPAT_URING_POS)
 // io_uring at offset -1 on a mapped file starts at the file position read(2)
 // and lseek(2) move, and moves it on, as f_pos on a real file (a registered

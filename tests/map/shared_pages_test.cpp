@@ -2,15 +2,21 @@
 // the page cache, stores through it become dirty pages found by write-back,
 // msync's range write-back leaves the rest only in memory, and a power cut
 // loses what nothing wrote back.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/fs.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 
+#include "block/bdev_file.hpp"
 #include "dev/device.hpp"
 #include "map/page_cache.hpp"
 
@@ -45,6 +51,15 @@ struct Fixture {
     return file->rw(false, false, &v, 1, at) == 1 ? c : '-';
   }
 
+  // share() of [0, len), mapped here read-write: the mapping, or null; the
+  // memory file's descriptor in `mem`.
+  char* map(std::size_t len, int* mem) {
+    *mem = file->share(0, len);
+    if (*mem < 0) return nullptr;
+    void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, *mem, 0);
+    return p == MAP_FAILED ? nullptr : static_cast<char*>(p);
+  }
+
   // The power goes: the byte at `at` of what the device made durable.
   char durable_at_cut(std::uint64_t at) {
     std::string res;
@@ -63,10 +78,9 @@ struct Fixture {
 TEST(SharedPages, MappingIsThePageCache) {
   Fixture t;
   ASSERT_EQ(t.put(0, std::string(10000, 'a')), 10000);
-  const int mem = t.file->share(0, 12288);
-  ASSERT_GE(mem, 0);
-  auto* p = static_cast<char*>(mmap(nullptr, 12288, PROT_READ | PROT_WRITE, MAP_SHARED, mem, 0));
-  ASSERT_NE(p, MAP_FAILED);
+  int mem;
+  char* p = t.map(12288, &mem);
+  ASSERT_NE(p, nullptr);
   EXPECT_EQ(p[0], 'a');
   EXPECT_EQ(p[9999], 'a');
   EXPECT_EQ(p[10000], 0);  // past the end: zeros
@@ -87,10 +101,9 @@ TEST(SharedPages, StoresAreWrittenBackByFsyncAndLostWithoutIt) {
   Fixture t;
   ASSERT_EQ(t.put(0, std::string(8192, 'a')), 8192);
   ASSERT_EQ(t.file->fsync(), 0);
-  const int mem = t.file->share(0, 8192);
-  ASSERT_GE(mem, 0);
-  auto* p = static_cast<char*>(mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, mem, 0));
-  ASSERT_NE(p, MAP_FAILED);
+  int mem;
+  char* p = t.map(8192, &mem);
+  ASSERT_NE(p, nullptr);
   // A clean page goes nowhere; a stored-to one is written back.
   const std::uint64_t before = t.counts.writes;
   ASSERT_EQ(t.file->fsync(), 0);
@@ -106,22 +119,35 @@ TEST(SharedPages, StoresAreWrittenBackByFsyncAndLostWithoutIt) {
   EXPECT_EQ(t.durable_at_cut(4096), 'a');
 }
 
-TEST(SharedPages, TruncateZeroesTheMappingAndGrowingShowsStores) {
+// The memory file ends a page past the file's last byte, as a mapping of
+// a file does (past it a load or store is SIGBUS), and follows truncate.
+off_t mem_size(int mem) {
+  struct stat st {};
+  return fstat(mem, &st) == 0 ? st.st_size : -1;
+}
+
+TEST(SharedPages, TruncateMovesTheMappingsEnd) {
   Fixture t;
-  ASSERT_EQ(t.put(0, std::string(8192, 'a')), 8192);
-  const int mem = t.file->share(0, 16384);
-  ASSERT_GE(mem, 0);
-  auto* p = static_cast<char*>(mmap(nullptr, 16384, PROT_READ | PROT_WRITE, MAP_SHARED, mem, 0));
-  ASSERT_NE(p, MAP_FAILED);
+  ASSERT_EQ(t.put(0, std::string(5000, 'a')), 5000);
+  int mem;
+  char* p = t.map(16384, &mem);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(mem_size(mem), 8192);
+  EXPECT_EQ(p[5000], 0);  // the partial page: zeros past the end
   ASSERT_EQ(t.file->truncate(4096), 0);
-  EXPECT_EQ(p[4096], 0);
+  EXPECT_EQ(mem_size(mem), 4096);
   EXPECT_EQ(t.get(4096), '-');  // past the end
-  // Grown over by ftruncate while mapped: a store there is the file's.
+  // Grown over by ftruncate while mapped: zeros, and a store there is the file's.
   ASSERT_EQ(t.file->truncate(16384), 0);
+  EXPECT_EQ(mem_size(mem), 16384);
+  EXPECT_EQ(p[4999], 0);
   p[12288] = 'G';
   EXPECT_EQ(t.get(12288), 'G');
   ASSERT_EQ(t.file->fsync(), 0);
   EXPECT_EQ(t.durable_at_cut(12288), 'G');
+  // A write past the end moves it too.
+  EXPECT_EQ(t.put(20000, "w"), 1);
+  EXPECT_EQ(mem_size(mem), 20480);
   munmap(p, 16384);
 }
 
@@ -143,6 +169,83 @@ TEST(SharedPages, DirectWritesUpdateMappedPages) {
   EXPECT_EQ(t.get(4095), 'd');
   free(buf);
   munmap(p, 4096);
+}
+
+std::mutex files_mu;
+void lock_files() { files_mu.lock(); }
+void unlock_files() { files_mu.unlock(); }
+
+// One request of the engines on `fd` (block::bdev_rw), waited for.
+long engine_rw(int fd, bool write, void* buf, std::size_t len, std::uint64_t at,
+               std::uint32_t rw_flags = 0) {
+  struct Done {
+    std::atomic<int> flag{0};
+    long res = 0;
+  } done;
+  block::BdevIo io;
+  io.reset(
+      [](void* p, long res) {
+        auto* d = static_cast<Done*>(p);
+        d->res = res;
+        d->flag.store(1, std::memory_order_release);
+        d->flag.notify_one();
+      },
+      &done);
+  const core::FileRef ref = block::bdev_file_get(fd);
+  struct iovec v {
+    buf, len
+  };
+  const int r = block::bdev_rw(block::bdev_of(ref), &io, write, &v, 1,
+                               static_cast<std::int64_t>(at), rw_flags, 0);
+  if (r < 0) return r;
+  while (done.flag.load(std::memory_order_acquire) == 0) done.flag.wait(0);
+  return done.res;
+}
+
+// The engines' requests on descriptors of the file: a direct write past the
+// end lands in the mapping and moves its end where it completes (the
+// device's thread), a buffered one goes through the page cache (no
+// alignment; RWF_NOWAIT served in memory), and both show in read(2).
+TEST(SharedPages, EngineWritesReachTheMapping) {
+  Fixture t;
+  ASSERT_EQ(t.put(0, std::string(4096, 'a')), 4096);
+  int mem;
+  char* p = t.map(16384, &mem);
+  ASSERT_NE(p, nullptr);
+  const block::BdevInode* inode = t.file->bdev_inode(lock_files, unlock_files);
+  const int direct = ::memfd_create("direct", MFD_CLOEXEC);
+  const int plain = ::memfd_create("plain", MFD_CLOEXEC);
+  ASSERT_EQ(block::bdev_file_attach(direct, t.file->disk(), O_RDWR | O_DIRECT, 0, 0, inode), 0);
+  ASSERT_EQ(block::bdev_file_attach(plain, t.file->disk(), O_RDWR, 0, 0, inode), 0);
+  void* buf = nullptr;
+  ASSERT_EQ(posix_memalign(&buf, 4096, 8192), 0);
+  std::memset(buf, 'd', 8192);
+  p[100] = 'M';  // a store the direct write's write-back takes first
+  EXPECT_EQ(engine_rw(direct, true, buf, 8192, 4096), 8192);
+  EXPECT_EQ(mem_size(mem), 12288);
+  {
+    void* b2 = nullptr;
+    ASSERT_EQ(posix_memalign(&b2, 4096, 4096), 0);
+    EXPECT_EQ(engine_rw(direct, false, b2, 4096, 8192), 4096);
+    EXPECT_EQ(static_cast<char*>(b2)[4095], 'd');
+    free(b2);
+  }
+  EXPECT_EQ(p[100], 'M');
+  EXPECT_EQ(p[4096], 'd');
+  EXPECT_EQ(p[12287], 'd');
+  EXPECT_EQ(t.get(12287), 'd');
+  char word[] = "buffered";
+  EXPECT_EQ(engine_rw(plain, true, word, 8, 12290, RWF_NOWAIT), 8);
+  EXPECT_EQ(mem_size(mem), 16384);
+  EXPECT_EQ(std::string(p + 12290, 8), "buffered");
+  char back[9] = {};
+  EXPECT_EQ(engine_rw(plain, false, back, 8, 12290), 8);
+  EXPECT_EQ(std::string(back), "buffered");
+  EXPECT_EQ(engine_rw(plain, false, back, 8, 1u << 30), 0);  // past the end
+  block::bdev_file_close(direct);
+  block::bdev_file_close(plain);
+  free(buf);
+  munmap(p, 16384);
 }
 
 }  // namespace
