@@ -3,6 +3,7 @@
 #include "block/blk_mq.hpp"
 
 #include <algorithm>
+#include <bit>
 
 #include "block/blk_mq_internal.hpp"
 #include "block/blk_trace.hpp"
@@ -69,10 +70,52 @@ void rq_init(Request* rq, RequestQueue* q, HwCtx* hctx, std::uint32_t opf, std::
   rq->state.store(MQ_RQ_IDLE, std::memory_order_relaxed);
 }
 
+// blk_mq_rq_ctx_init: the request of a tag just taken, ready for a bio.
+Request* rq_ctx_init(const AllocData& data, BlkMqTags* tags, int tag, std::uint32_t rq_flags) {
+  Request* rq = tags->static_rq(tag);
+  rq_init(rq, data.q, data.hctx, data.cmd_flags, rq_flags);
+  if (rq_flags & RQF_SCHED_TAGS) {
+    rq->internal_tag = tag;
+    rq->tag = -1;
+    if (rq_flags & RQF_USE_SCHED) data.q->elevator()->prepare_request(rq);
+  } else {
+    rq->tag = tag;
+    rq->internal_tag = -1;
+    tags->set_rq_for_tag(tag, rq);
+  }
+  return rq;
+}
+
+// __blk_mq_alloc_requests_batch: `nr` tags with one atomic when a word has
+// them free; the first request is returned, the others wait on the plug.
+// The caller's queue usage reference covers the first; each cached one
+// takes its own.
+Request* alloc_requests_batch(const AllocData& data, BlkMqTags* tags, std::uint32_t rq_flags,
+                              unsigned nr, BlkPlug* plug) {
+  unsigned offset = 0;
+  std::uint64_t mask = tags->try_get_batch(nr, &offset);
+  if (!mask) return nullptr;
+  long taken = 0;
+  while (mask) {
+    const unsigned i = static_cast<unsigned>(std::countr_zero(mask));
+    mask &= mask - 1;
+    Request* rq = rq_ctx_init(data, tags, static_cast<int>(offset + i), rq_flags);
+    rq->rq_next = plug->cached_rqs;
+    plug->cached_rqs = rq;
+    ++taken;
+  }
+  data.q->get_many(taken - 1);
+  Request* rq = plug->cached_rqs;
+  plug->cached_rqs = rq->rq_next;
+  rq->rq_next = nullptr;
+  return rq;
+}
+
 // __blk_mq_alloc_requests: a scheduler tag when an elevator is attached, else
 // a driver tag; sleeps (flushing the plug first) when none is free, unless
-// the bio asked not to wait.
-Request* blk_mq_get_new_request(RequestQueue* q, Bio* bio) {
+// the bio asked not to wait. Under a plug that expects several I/Os, the
+// tags of all of them are taken at once (blk_mq_get_new_requests).
+Request* blk_mq_get_new_request(RequestQueue* q, Bio* bio, BlkPlug* plug) {
   HwCtx* hctx = q->map_queue();
   Elevator* e = q->elevator();
   std::uint32_t rq_flags = 0;
@@ -86,6 +129,14 @@ Request* blk_mq_get_new_request(RequestQueue* q, Bio* bio) {
       e->limit_depth(&data);
     }
   }
+  if (plug && plug->nr_ios > 1) {
+    const unsigned nr = plug->nr_ios;
+    plug->nr_ios = 1;
+    // blk_mq_get_tags: a capped depth takes its tags one at a time.
+    if (!data.shallow_depth && nr <= tags->bits_per_word()) {
+      if (Request* rq = alloc_requests_batch(data, tags, rq_flags, nr, plug)) return rq;
+    }
+  }
   int tag;
   for (;;) {
     const std::uint64_t seq = tags->wait_seq();
@@ -97,18 +148,25 @@ Request* blk_mq_get_new_request(RequestQueue* q, Bio* bio) {
     blk_flush_current_plug_before_sleep();
     if (!tags->wait_for_free(q->clock(), seq, data.shallow_depth)) return nullptr;
   }
-  Request* rq = tags->static_rq(tag);
-  rq_init(rq, q, hctx, bio->bi_opf, rq_flags);
-  if (e) {
-    rq->internal_tag = tag;
-    rq->tag = -1;
-    if (rq_flags & RQF_USE_SCHED) e->prepare_request(rq);
-  } else {
-    rq->tag = tag;
-    rq->internal_tag = -1;
-    tags->set_rq_for_tag(tag, rq);
-  }
+  return rq_ctx_init(data, tags, tag, rq_flags);
+}
+
+// blk_mq_peek_cached_request: the plug's next cached request, if it fits.
+Request* peek_cached_request(BlkPlug* plug, const RequestQueue* q, std::uint32_t opf) {
+  if (!plug) return nullptr;
+  Request* rq = plug->cached_rqs;
+  if (!rq || rq->q != q) return nullptr;
+  if (op_is_flush(rq->cmd_flags) != op_is_flush(opf)) return nullptr;
   return rq;
+}
+
+// blk_mq_use_cached_rq: it takes the bio's op and the plug's time.
+void use_cached_rq(Request* rq, BlkPlug* plug, const Bio* bio) {
+  plug->cached_rqs = rq->rq_next;
+  rq->rq_next = nullptr;
+  rq->start_time_ns = blk_time_get_ns(rq->q->clock());
+  rq->cmd_flags = bio->bi_opf;
+  rq->queuelist.init();
 }
 
 void blk_mq_bio_to_request(Request* rq, Bio* bio, unsigned nr_segs) {
@@ -354,28 +412,36 @@ bool blk_mq_get_driver_tag(Request* rq) {
 
 void blk_mq_submit_bio(Bio* bio) {
   RequestQueue* q = bio->bi_bdev->queue();
-  q->enter();
+  BlkPlug* plug = current_plug();
+  // A cached request already holds a queue usage reference.
+  Request* rq = peek_cached_request(plug, q, bio->bi_opf);
+  const bool cached = rq != nullptr;
+  if (!cached) q->enter();
   if (bio_unaligned(bio, q->limits())) {
-    q->exit();
+    if (!cached) q->exit();
     bio_io_error(bio, BlkStatus::IOERR);
     return;
   }
   unsigned nr_segs = 0;
   bio = bio_split_to_limits(q, bio, &nr_segs);
   if (blk_mq_attempt_bio_merge(q, bio, nr_segs)) {
-    q->exit();
+    if (!cached) q->exit();
     return;
   }
-  Request* rq = blk_mq_get_new_request(q, bio);
-  if (!rq) {
-    q->exit();
-    bio_io_error(bio, BlkStatus::AGAIN);
-    return;
+  if (cached) {
+    use_cached_rq(rq, plug, bio);
+  } else {
+    rq = blk_mq_get_new_request(q, bio, plug);
+    if (!rq) {
+      q->exit();
+      bio_io_error(bio, BlkStatus::AGAIN);
+      return;
+    }
   }
   trace_bio(q, bio, kTraceGetRq);
   blk_mq_bio_to_request(rq, bio, nr_segs);
   if (op_is_flush(bio->bi_opf) && blk_insert_flush(rq)) return;
-  if (BlkPlug* plug = current_plug()) {
+  if (plug) {
     blk_add_rq_to_plug(plug, rq);
     return;
   }
@@ -567,6 +633,14 @@ void blk_mq_free_request(Request* rq) {
   }
   blk_mq_sched_restart(hctx);
   q->exit();
+}
+
+void blk_mq_free_plug_rqs(BlkPlug* plug) {
+  while (Request* rq = plug->cached_rqs) {
+    plug->cached_rqs = rq->rq_next;
+    rq->rq_next = nullptr;
+    blk_mq_free_request(rq);
+  }
 }
 
 void blk_mq_free_requests(core::ListHead* list) {

@@ -28,6 +28,8 @@ void blk_mq_issue_list_directly(core::ListHead* list);
 // blk_mq_flush_plug_list.
 void blk_mq_flush_plug_list(BlkPlug* plug, bool from_schedule);
 void blk_add_rq_to_plug(BlkPlug* plug, Request* rq);
+// Frees the requests the plug allocated ahead and did not use.
+void blk_mq_free_plug_rqs(BlkPlug* plug);
 
 bool blk_mq_get_driver_tag(Request* rq);
 // Runs the request's end_io or frees it, after accounting (__blk_mq_end_request).

@@ -53,17 +53,22 @@ void dispatch_plug_run(core::ListHead* list, bool from_schedule) {
 
 BlkPlug* current_plug() { return t_plug; }
 
-void blk_start_plug(BlkPlug* plug) {
+void blk_start_plug_nr_ios(BlkPlug* plug, unsigned nr_ios) {
   if (t_plug) return;  // nested plugs are ignored
   plug->mq_list.init();
   plug->rq_count = 0;
   plug->multiple_queues = false;
   plug->has_elevator = false;
   plug->nowait = false;
+  plug->nr_ios =
+      static_cast<unsigned short>(nr_ios < kBlkMaxRequestCount ? nr_ios : kBlkMaxRequestCount);
+  plug->cached_rqs = nullptr;
   plug->cur_ktime = 0;
   plug->cur_jiffies = 0;
   t_plug = plug;
 }
+
+void blk_start_plug(BlkPlug* plug) { blk_start_plug_nr_ios(plug, 1); }
 
 void blk_finish_plug(BlkPlug* plug) {
   if (plug != t_plug) return;
@@ -72,7 +77,14 @@ void blk_finish_plug(BlkPlug* plug) {
 }
 
 void blk_flush_plug(BlkPlug* plug, bool from_schedule) {
-  if (plug) blk_mq_flush_plug_list(plug, from_schedule);
+  if (!plug) return;
+  blk_mq_flush_plug_list(plug, from_schedule);
+  // Even before a sleep: a cached request holds a queue usage reference, and
+  // a sleeping thread must not hold up a freeze.
+  if (plug->cached_rqs) [[unlikely]]
+    blk_mq_free_plug_rqs(plug);
+  plug->cur_ktime = 0;  // time moves on once the batch is out or the thread sleeps
+  plug->cur_jiffies = 0;
 }
 
 void blk_flush_current_plug_before_sleep() { blk_flush_plug(t_plug, true); }
@@ -134,8 +146,6 @@ void blk_mq_flush_plug_list(BlkPlug* plug, bool from_schedule) {
     }
     while (!list.empty()) dispatch_plug_run(&list, from_schedule);
   }
-  plug->cur_ktime = 0;  // time moves on once the batch is out
-  plug->cur_jiffies = 0;
 }
 
 }  // namespace iostack::block

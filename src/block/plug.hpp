@@ -8,6 +8,8 @@
 
 namespace iostack::block {
 
+struct Request;
+
 // BLK_MAX_REQUEST_COUNT and BLK_PLUG_FLUSH_SIZE.
 constexpr unsigned kBlkMaxRequestCount = 32;
 constexpr unsigned kBlkPlugFlushSize = 128 * 1024;
@@ -18,6 +20,11 @@ struct BlkPlug {
   bool multiple_queues = false;
   bool has_elevator = false;
   bool nowait = false;
+  // Requests to allocate at once on the next allocation (blk_start_plug_nr_ios),
+  // and those allocated ahead and not used yet, newest first: each holds a
+  // tag and a queue usage reference until the plug flushes.
+  unsigned short nr_ios = 1;
+  Request* cached_rqs = nullptr;
   // blk_time_get_ns: one clock reading serves the whole plug, until it is
   // flushed or its thread sleeps.
   std::uint64_t cur_ktime = 0;
@@ -30,9 +37,13 @@ struct BlkPlug {
 // Plugging is per thread (current->plug). Nested starts are ignored: only the
 // outermost finish flushes.
 void blk_start_plug(BlkPlug* plug);
+// The same, for a caller about to submit `nr_ios` I/Os (at most
+// BLK_MAX_REQUEST_COUNT are allocated together).
+void blk_start_plug_nr_ios(BlkPlug* plug, unsigned nr_ios);
 void blk_finish_plug(BlkPlug* plug);
 BlkPlug* current_plug();
-// Sends the plugged requests on. `from_schedule` marks the implicit flush
+// __blk_flush_plug: sends the plugged requests on, frees the cached ones and
+// forgets the plug's time. `from_schedule` marks the implicit flush
 // done when the thread is about to sleep (traced as an unplug by timer).
 void blk_flush_plug(BlkPlug* plug, bool from_schedule);
 // What the scheduler does on io_schedule(): flush the current thread's plug.

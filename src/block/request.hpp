@@ -45,6 +45,7 @@ struct Request {
   std::int32_t pid = -1;  // submitter, for traces
 
   core::ListHead queuelist;                     // plug, software queue, dispatch or scheduler FIFO
+  Request* rq_next = nullptr;                   // plug->cached_rqs (an rq_list)
   core::ListHead hash;                          // elevator merge hash bucket
   boost::intrusive::set_member_hook<> rb_node;  // scheduler sector tree
 

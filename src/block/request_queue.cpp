@@ -10,6 +10,7 @@
 #include "block/blk_mq.hpp"
 #include "block/disk.hpp"
 #include "block/elevator_registry.hpp"
+#include "block/plug.hpp"
 #include "core/clock.hpp"
 #include "core/membarrier.hpp"
 #include "core/mutex.hpp"
@@ -87,6 +88,10 @@ void RequestQueue::exit() {
   }
 }
 
+void RequestQueue::get_many(long n) {
+  if (n) core::local_add(usage_.local()->refs, n);
+}
+
 long RequestQueue::usage() const {
   long n = 0;
   usage_.for_each([&](const UsageSlot& s) { n += s.refs.load(std::memory_order_acquire); });
@@ -100,6 +105,9 @@ void RequestQueue::freeze() {
   // read slot by slot is never below the true count: zero means drained.
   core::heavy_barrier();
   blk_run_all();
+  // The wait is a sleep: like schedule(), it flushes this thread's plug,
+  // whose cached requests hold references.
+  blk_flush_current_plug_before_sleep();
   core::UniqueLock lock(freeze_mu_);
   while (usage() != 0) {
     if (!clock_->wait(lock, freeze_cv_)) break;  // nothing left that could end them

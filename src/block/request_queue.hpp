@@ -81,6 +81,10 @@ class RequestQueue {
   // --- queue usage reference, blk_queue_enter/exit and freezing ---
   void enter();
   void exit();
+  // percpu_ref_get_many: `n` more references for a caller that holds one.
+  void get_many(long n);
+  // The references held now, summed over the threads (a snapshot).
+  long usage() const;
   void freeze();
   void unfreeze();
   // Before the disk goes (del_gendisk freezes the queue): waits, up to a
@@ -122,7 +126,6 @@ class RequestQueue {
   struct UsageSlot {
     std::atomic<long> refs{0};
   };
-  long usage() const;
 
   core::Mutex freeze_mu_;
   core::CondVar freeze_cv_;

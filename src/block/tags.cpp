@@ -36,6 +36,20 @@ int BlkMqTags::try_get(unsigned shallow_depth) {
   return -1;
 }
 
+std::uint64_t BlkMqTags::try_get_batch(unsigned nr, unsigned* offset) {
+  for (unsigned w = 0; w < words_.size(); ++w) {
+    const std::uint64_t mask = core::sbitmap_word_mask(nr_tags_, shift_, w);
+    unsigned first = 0;
+    const std::uint64_t got =
+        core::sbitmap_word_get_batch(words_[w], mask, nr, &first, std::memory_order_acquire);
+    if (got) {
+      *offset = (w << shift_) + first;
+      return got;
+    }
+  }
+  return 0;
+}
+
 void BlkMqTags::put(int tag) {
   // Sequentially consistent with the waiter's registration: either this put
   // sees the waiter, or the waiter sees the bit free (no atomic counter is

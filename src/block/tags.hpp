@@ -29,6 +29,11 @@ class BlkMqTags {
   // Tries to take a free tag. `shallow_depth` (0 = none) caps how many bits of
   // each word may be used, like sbitmap_get_shallow. Returns -1 if none free.
   int try_get(unsigned shallow_depth = 0);
+  // __sbitmap_queue_get_batch: up to `nr` tags (nr <= bits_per_word) from
+  // one word with one atomic. Returns a mask of the tags taken, tag
+  // *offset + i for bit i, or 0 when no word has `nr` bits from its first
+  // free one on (the caller then takes one tag at a time).
+  std::uint64_t try_get_batch(unsigned nr, unsigned* offset);
   void put(int tag);
   unsigned busy() const;
 

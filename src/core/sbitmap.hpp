@@ -53,6 +53,25 @@ inline int sbitmap_word_get(std::atomic<std::uint64_t>& word, std::uint64_t mask
   }
 }
 
+// One word of __sbitmap_queue_get_batch: claims the `nr` bits from the
+// word's lowest clear bit within `mask` with one read-modify-write. Returns
+// the bits this call set (bits already set in that window stay with their
+// owners), shifted down by *first, the window's lowest bit; 0 when the word
+// is full or the window would pass the end of `mask`.
+inline std::uint64_t sbitmap_word_get_batch(std::atomic<std::uint64_t>& word, std::uint64_t mask,
+                                            unsigned nr, unsigned* first, std::memory_order order) {
+  const std::uint64_t cur = word.load(std::memory_order_relaxed);
+  const std::uint64_t free = ~cur & mask;
+  if (!free || nr == 0 || nr >= 64) return 0;
+  const unsigned lo = static_cast<unsigned>(std::countr_zero(free));
+  const unsigned usable = static_cast<unsigned>(std::bit_width(mask));
+  if (lo + nr > usable) return 0;
+  const std::uint64_t window = ((1ull << nr) - 1) << lo;
+  const std::uint64_t old = word.fetch_or(window, order);
+  *first = lo;
+  return (window & ~old) >> lo;
+}
+
 // sbitmap_clear_bit of bit `nr` of a map with words of 1 << `shift` bits.
 inline void sbitmap_clear_bit(std::span<std::atomic<std::uint64_t>> words, unsigned shift,
                               unsigned nr, std::memory_order order) {

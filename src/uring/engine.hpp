@@ -83,7 +83,8 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags);
 // Block I/O queued by a locked pass, taken out under the lock and issued
 // once it is dropped (no lock is held across the block layer).
 IoKiocb* take_bdev_batch(IoRingCtx* ctx) REQUIRES(ctx->uring_lock);
-void issue_bdev_list(IoKiocb* first);  // unlocked, inside one plug
+// Unlocked, inside one plug that allocates `nr_ios` requests at once.
+void issue_bdev_list(IoKiocb* first, unsigned nr_ios = 1);
 // rw.cpp / fs_ops.cpp: issue one block-device request now (unlocked).
 void bdev_issue_now(IoKiocb* req, bool nowait);
 // Queues a block-device request for issue after the lock is dropped.

@@ -498,9 +498,11 @@ void bdev_queue(IoKiocb* req) {
   core::slist_add_tail<IoKiocb, &IoKiocb::comp_next>(st.bdev_first, st.bdev_last, req);
 }
 
-void issue_bdev_list(IoKiocb* first) {
+// `nr` SQEs were to be submitted: the plug allocates that many requests at
+// once, as io_submit_state_start's plug does.
+void issue_bdev_list(IoKiocb* first, unsigned nr) {
   block::BlkPlug plug;
-  block::blk_start_plug(&plug);
+  block::blk_start_plug_nr_ios(&plug, nr);
   while (first) {
     IoKiocb* next = first->comp_next;
     first->comp_next = nullptr;
@@ -523,7 +525,7 @@ int submit_and_flush(IoRingCtx* ctx, unsigned nr) {
     bdev = take_bdev_batch(ctx);
   }
   if (host_plug.nr) host_plug_flush(&host_plug);
-  if (bdev) issue_bdev_list(bdev);
+  if (bdev) issue_bdev_list(bdev, nr);
   if (tw_pending(ctx) && !(ctx->flags & IORING_SETUP_DEFER_TASKRUN)) tw_run(ctx);
   return ret;
 }
