@@ -687,8 +687,32 @@ int send_issue(IoKiocb* req, unsigned issue_flags) {
   return ret;
 }
 
+namespace {
+
+// io_send_zc's first checks: a socket, and one whose protocol set
+// SOCK_SUPPORT_ZC (tcp_init_sock, udp_init_sock, vsock); AF_UNIX and the
+// rest refuse. 0 or -errno.
+int zc_sock_check(int fd) {
+  int domain = 0, proto = 0;
+  socklen_t l = sizeof(domain);
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l) != 0)
+    return errno == ENOTSOCK ? -ENOTSOCK : 0;
+  if (domain == AF_VSOCK) return 0;
+  l = sizeof(proto);
+  if ((domain == AF_INET || domain == AF_INET6) &&
+      getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) == 0 &&
+      (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE))
+    return 0;
+  return -EOPNOTSUPP;
+}
+
+}  // namespace
+
 int send_zc_issue(IoKiocb* req, unsigned issue_flags) {
-  const int ret = do_send(req, issue_flags, true);
+  // A refusal still has the notification prep allocated: the result comes
+  // with F_MORE (io_sendrecv_fail) and the notification follows it.
+  const int bad = req->sr.done_io ? 0 : zc_sock_check(req->os_fd);
+  const int ret = bad ? finish(req, bad, IORING_CQE_F_MORE) : do_send(req, issue_flags, true);
   if (ret != kIouOk) return ret;
   // The data was copied by the time the send returned: the notification
   // (IORING_CQE_F_NOTIF) follows the result at once, in order.
