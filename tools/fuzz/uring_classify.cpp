@@ -183,7 +183,7 @@ bool on_pipe_or_eventfd(const UringProgram& p, const std::string& key) {
 // (seed 2165 is kernel-unstable). Named when what the pipe or eventfd
 // holds, a buffer, or a CQE on them differs.
 std::string iowq_outside_write_race(const UringProgram& p, const std::string& key) {
-  bool async_write[kNumSlots] = {};
+  bool async_write[kNumAllSlots] = {};
   for (const Step& st : p.steps) {
     if (st.kind == Step::kPipeWrite || st.kind == Step::kEventfdWrite) {
       const int slot = st.kind == Step::kPipeWrite ? kPipeW : kEventfd;
