@@ -96,5 +96,39 @@ TEST(UringFuzzFoundExt, ZeroCopySendNeedsAZeroCopyProtocol) {
   for (int fd : {sv[0], sv[1], p[0], p[1]}) ::close(fd);
 }
 
+// ACCEPT of a socket that does not listen (a connected socketpair's end)
+// fails at once with -EINVAL; it does not wait for a connection (fuzz seed
+// 249 of the extended generator).
+TEST(UringFuzzFoundExt, AcceptOfASocketThatDoesNotListen) {
+  SKIP_WITHOUT_KERNEL_URING();
+  int sv[2];
+  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  compare_with_kernel(
+      [&](Ring& r) {
+        add(r, IORING_OP_ACCEPT, sv[1], nullptr, 0, 0, 1, 0);
+        add(r, IORING_OP_ACCEPT, sv[0], nullptr, 0, 0, 2, IOSQE_ASYNC);
+        return run(r, 2);
+      },
+      8);
+  for (int fd : sv) ::close(fd);
+}
+
+// A RECV with IOSQE_BUFFER_SELECT of a descriptor that is not open is
+// -EBADF before any buffer is looked for, also on io-wq (IOSQE_ASYNC) and
+// with no buffers provided (fuzz seed 290 of the extended generator).
+TEST(UringFuzzFoundExt, RecvOfABadDescriptorBeforeItsBuffer) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [&](Ring& r) {
+        io_uring_sqe* s =
+            add(r, IORING_OP_RECV, 999, nullptr, 16, 0, 1, IOSQE_ASYNC | IOSQE_BUFFER_SELECT);
+        s->buf_group = 1;
+        s = add(r, IORING_OP_RECV, 999, nullptr, 16, 0, 2, IOSQE_BUFFER_SELECT);
+        s->buf_group = 1;
+        return run(r, 2);
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test
