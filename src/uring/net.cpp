@@ -226,7 +226,18 @@ std::size_t msg_bytes(const struct msghdr* m) {
 
 }  // namespace
 
+void send_zc_fail(IoKiocb* req) {
+  if (req->sr.zc_notif) req->cflags |= IORING_CQE_F_MORE;
+}
+
 void net_cleanup(IoKiocb* req) {
+  if ((req->opcode == IORING_OP_SEND_ZC || req->opcode == IORING_OP_SENDMSG_ZC) &&
+      req->sr.zc_notif) {
+    // io_send_zc_cleanup flushes the notification of a request that failed
+    // before its issue posted it: after the result.
+    req->sr.zc_notif = false;
+    post_aux_cqe(req->ctx, req->user_data, 0, IORING_CQE_F_NOTIF);
+  }
   switch (req->opcode) {
     case IORING_OP_SENDMSG:
     case IORING_OP_RECVMSG:
@@ -526,8 +537,13 @@ int sendmsg_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 int send_zc_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   sr_prep_common(req, sqe, true);
   SrMsgData& sr = req->sr;
+  sr.zc_notif = false;
   if (sqe->__pad2[0] || sqe->addr3) return -EINVAL;
   if (req->flags & kReqCqeSkip) return -EINVAL;
+  // io_alloc_notif: from here on the request has a notification, whose CQE
+  // follows the result even when prep fails (net_cleanup posts it).
+  sr.zc_notif = true;
+  req->flags |= kReqCleanup;
   constexpr unsigned kCommon = uapi::kRecvsendPollFirst | uapi::kRecvsendFixedBuf;
   if (sr.flags & ~kCommon) {
     if (sr.flags & ~(kCommon | uapi::kSendZcReportUsage)) return -EINVAL;
@@ -721,14 +737,14 @@ int zc_sock_check(int fd) {
 }  // namespace
 
 int send_zc_issue(IoKiocb* req, unsigned issue_flags) {
-  // A refusal still has the notification prep allocated: the result comes
-  // with F_MORE (io_sendrecv_fail) and the notification follows it.
   const int bad = req->sr.done_io ? 0 : zc_sock_check(req->os_fd);
-  const int ret = bad ? finish(req, bad, IORING_CQE_F_MORE) : do_send(req, issue_flags, true);
+  const int ret = bad ? finish(req, bad, 0) : do_send(req, issue_flags, true);
   if (ret != kIouOk) return ret;
   // The data was copied by the time the send returned: the notification
-  // (IORING_CQE_F_NOTIF) follows the result at once, in order.
-  post_aux_cqe(req->ctx, req->user_data, req->res, req->cflags);
+  // (IORING_CQE_F_NOTIF) follows the result at once, in order. The result
+  // says more comes, failed or not (io_send_zc's last io_req_set_res).
+  post_aux_cqe(req->ctx, req->user_data, req->res, req->cflags | IORING_CQE_F_MORE);
+  req->sr.zc_notif = false;
   const std::int32_t notif =
       req->sr.zc_report ? static_cast<std::int32_t>(IORING_NOTIF_USAGE_ZC_COPIED) : 0;
   post_aux_cqe(req->ctx, req->user_data, notif, IORING_CQE_F_NOTIF);

@@ -130,5 +130,42 @@ TEST(UringFuzzFoundExt, RecvOfABadDescriptorBeforeItsBuffer) {
       8);
 }
 
+// A SEND_ZC that prep refuses after allocating its notification (unknown
+// flags in ioprio, a SENDMSG_ZC with addr2) still posts it: the result
+// carries F_MORE and a CQE with F_NOTIF follows; refusals before that point
+// (CQE_SKIP_SUCCESS, addr3) have none (fuzz seeds 186 and 253 of the
+// extended generator).
+TEST(UringFuzzFoundExt, ZeroCopySendRefusedAtPrepStillNotifies) {
+  SKIP_WITHOUT_KERNEL_URING();
+  int sv[2];
+  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  compare_with_kernel(
+      [&](Ring& r) {
+        char data[16] = "zero copy";
+        struct iovec iov = {data, sizeof(data)};
+        struct msghdr msg = {};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        std::vector<Cqe> out;
+        auto one = [&](std::uint8_t op, const void* addr, unsigned len, std::uint8_t flags,
+                       std::uint16_t ioprio, std::uint64_t addr2, std::uint64_t addr3,
+                       unsigned cqes) {
+          io_uring_sqe* s = add(r, op, sv[0], addr, len, 0, out.size() + 1, flags);
+          s->ioprio = ioprio;
+          s->addr2 = addr2;
+          s->addr3 = addr3;
+          const auto c = run(r, cqes);
+          out.insert(out.end(), c.begin(), c.end());
+        };
+        one(IORING_OP_SEND_ZC, data, sizeof(data), 0, 0xffff, 0, 0, 2);
+        one(IORING_OP_SENDMSG_ZC, &msg, 0, 0, 0, 8, 0, 2);
+        one(IORING_OP_SEND_ZC, data, sizeof(data), IOSQE_CQE_SKIP_SUCCESS, 0, 0, 0, 1);
+        one(IORING_OP_SEND_ZC, data, sizeof(data), 0, 0, 0, 1, 1);
+        return out;
+      },
+      8);
+  for (int fd : sv) ::close(fd);
+}
+
 }  // namespace
 }  // namespace uring_test
