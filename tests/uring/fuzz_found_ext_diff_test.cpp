@@ -2,13 +2,16 @@
 // (sockets, xattrs, ...), each reduced to a few SQEs and compared with the
 // kernel's CQEs.
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <string>
 
 #include "ring_harness.hpp"
+#include "uring/uapi.hpp"
 
 namespace uring_test {
 namespace {
@@ -165,6 +168,94 @@ TEST(UringFuzzFoundExt, ZeroCopySendRefusedAtPrepStillNotifies) {
       },
       8);
   for (int fd : sv) ::close(fd);
+}
+
+// RENAMEAT, UNLINKAT, MKDIRAT, SYMLINKAT, LINKAT, MADVISE and FTRUNCATE set
+// their result without failing the request, so a failure does not break
+// their link; a descriptor that is not open does (io_assign_file) (fuzz
+// seeds 374 and 620 of the extended generator).
+TEST(UringFuzzFoundExt, FailedPathOpsKeepTheirLink) {
+  SKIP_WITHOUT_KERNEL_URING();
+  char dir[] = "/tmp/iostack-fuzzext-dir-XXXXXX";
+  ASSERT_NE(nullptr, mkdtemp(dir));
+  const std::string d = dir;
+  int p[2];
+  ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+  const int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(dfd, 0);
+  void* mem = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(MAP_FAILED, mem);
+  compare_with_kernel(
+      [&](Ring& r) {
+        std::uint64_t ud = 1;
+        auto linked = [&](io_uring_sqe* s) {
+          s->flags |= IOSQE_IO_LINK;
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, ud++, 0);
+        };
+        io_uring_sqe* s =
+            add(r, IORING_OP_RENAMEAT, dfd, "absent", static_cast<unsigned>(dfd), 0, ud++, 0);
+        s->addr2 = reinterpret_cast<std::uintptr_t>("other");
+        linked(s);
+        linked(add(r, IORING_OP_UNLINKAT, dfd, "absent", 0, 0, ud++, 0));
+        linked(add(r, IORING_OP_MKDIRAT, dfd, ".", 0755, 0, ud++, 0));  // -EEXIST
+        s = add(r, IORING_OP_SYMLINKAT, dfd, "target", 0, 0, ud++, 0);
+        s->addr2 = reinterpret_cast<std::uintptr_t>("absent/link");  // -ENOENT
+        linked(s);
+        s = add(r, IORING_OP_LINKAT, dfd, "absent", static_cast<unsigned>(dfd), 0, ud++, 0);
+        s->addr2 = reinterpret_cast<std::uintptr_t>("other");
+        linked(s);
+        s = add(r, IORING_OP_MADVISE, -1, mem, 4096, 0, ud++, 0);
+        s->fadvise_advice = 999;  // -EINVAL
+        linked(s);
+        linked(add(r, iostack::uring::uapi::kOpFtruncate, p[1], nullptr, 0, 100, ud++,
+                   0));  // a pipe: -EINVAL
+        linked(add(r, iostack::uring::uapi::kOpFtruncate, 999, nullptr, 0, 100, ud++,
+                   0));  // breaks it
+        return run(r, 16);
+      },
+      32);
+  munmap(mem, 4096);
+  for (int fd : {p[0], p[1], dfd}) ::close(fd);
+  rmdir(d.c_str());
+}
+
+// An ASYNC_CANCEL of a FUTEX_WAIT completes it with -ECANCELED without
+// failing it: the request linked behind it runs (fuzz seed 735 of the
+// extended generator).
+TEST(UringFuzzFoundExt, CancelledFutexWaitKeepsItsLink) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [&](Ring& r) {
+        static std::uint32_t word = 7;
+        io_uring_sqe* s =
+            add(r, iostack::uring::uapi::kOpFutexWait, 2 | 128, &word, 0, 0, 1, IOSQE_IO_LINK);
+        s->addr2 = 7;  // the value it holds: waits
+        s->addr3 = 0xffffffffu;
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+        std::vector<Cqe> out{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+        add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 3, 0)->addr = 1;
+        const auto c = run(r, 3);
+        out.insert(out.end(), c.begin(), c.end());
+        return out;
+      },
+      8);
+}
+
+// MSG_RING to a descriptor that is not open is -EBADF (io_assign_file);
+// to an open file that is no ring, -EBADFD (fuzz seed 687 of the extended
+// generator).
+TEST(UringFuzzFoundExt, MsgRingToABadDescriptor) {
+  SKIP_WITHOUT_KERNEL_URING();
+  int p[2];
+  ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+  compare_with_kernel(
+      [&](Ring& r) {
+        add(r, IORING_OP_MSG_RING, 999, nullptr, 7, 0x4d5347, 1, 0);
+        add(r, IORING_OP_MSG_RING, p[0], nullptr, 7, 0x4d5347, 2, 0);
+        return run(r, 2);
+      },
+      8);
+  for (int fd : p) ::close(fd);
 }
 
 }  // namespace
