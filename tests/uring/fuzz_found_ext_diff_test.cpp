@@ -258,5 +258,48 @@ TEST(UringFuzzFoundExt, MsgRingToABadDescriptor) {
   for (int fd : p) ::close(fd);
 }
 
+// A SEND or RECV with buffer selection and no buffer provided answers what
+// the kernel finds first: a file that is no socket is -ENOTSOCK (fuzz seed
+// 1518 of the extended generator).
+TEST(UringFuzzFoundExt, SendOfAFileBeforeItsBuffer) {
+  SKIP_WITHOUT_KERNEL_URING();
+  char tmpl[] = "/tmp/iostack-fuzzext-XXXXXX";
+  const int fd = mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  unlink(tmpl);
+  compare_with_kernel(
+      [&](Ring& r) {
+        io_uring_sqe* s = add(r, IORING_OP_SEND, fd, nullptr, 16, 0, 1, IOSQE_BUFFER_SELECT);
+        s->buf_group = 1;
+        s = add(r, IORING_OP_RECV, fd, nullptr, 16, 0, 2, IOSQE_BUFFER_SELECT);
+        s->buf_group = 1;
+        s = add(r, IORING_OP_RECV, fd, nullptr, 16, 0, 3, IOSQE_BUFFER_SELECT | IOSQE_ASYNC);
+        s->buf_group = 1;
+        return run(r, 3);
+      },
+      8);
+  ::close(fd);
+}
+
+// A zero-length TEE or SPLICE to a descriptor that is not open is -EBADF:
+// the output is looked up before the input and the length (fuzz seed 1477
+// of the extended generator).
+TEST(UringFuzzFoundExt, ZeroLengthTeeToABadDescriptor) {
+  SKIP_WITHOUT_KERNEL_URING();
+  int p[2];
+  ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+  compare_with_kernel(
+      [&](Ring& r) {
+        add(r, IORING_OP_TEE, 999, nullptr, 0, 0, 1, 0)->splice_fd_in = p[0];
+        io_uring_sqe* s = add(r, IORING_OP_SPLICE, 999, nullptr, 0, ~0ULL, 2, 0);
+        s->splice_fd_in = p[0];
+        s->splice_off_in = ~0ULL;
+        add(r, IORING_OP_TEE, p[1], nullptr, 0, 0, 3, 0)->splice_fd_in = p[0];  // 0
+        return run(r, 3);
+      },
+      8);
+  for (int fd : p) ::close(fd);
+}
+
 }  // namespace
 }  // namespace uring_test
