@@ -301,5 +301,23 @@ TEST(UringFuzzFoundExt, ZeroLengthTeeToABadDescriptor) {
   for (int fd : p) ::close(fd);
 }
 
+// PROVIDE_BUFFERS of zero-length buffers is -EINVAL at prep, before the
+// buffer id is looked at (fuzz seeds 3269
+// and 3750 of the extended generator).
+TEST(UringFuzzFoundExt, ProvideBuffersOfZeroLength) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [&](Ring& r) {
+        static char mem[4096];
+        add(r, IORING_OP_PROVIDE_BUFFERS, 4, mem, 0, 10, 1, 0);
+        auto out = run(r, 1);
+        add(r, IORING_OP_PROVIDE_BUFFERS, 16, mem, 0, 0x10000, 2, 0);  // not -E2BIG
+        const auto c = run(r, 1);
+        out.insert(out.end(), c.begin(), c.end());
+        return out;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test
