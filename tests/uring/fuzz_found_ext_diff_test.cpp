@@ -319,5 +319,27 @@ TEST(UringFuzzFoundExt, ProvideBuffersOfZeroLength) {
       8);
 }
 
+// SPLICE checks the descriptors' access modes before the offsets: into a
+// pipe's read end with an input offset on a pipe is -EBADF, not -ESPIPE
+// (fuzz seed 3540 of the extended generator).
+TEST(UringFuzzFoundExt, SpliceChecksModesBeforeOffsets) {
+  SKIP_WITHOUT_KERNEL_URING();
+  int p[2];
+  ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+  ASSERT_EQ(4, write(p[1], "data", 4));
+  compare_with_kernel(
+      [&](Ring& r) {
+        io_uring_sqe* s = add(r, IORING_OP_SPLICE, p[0], nullptr, 1, ~0ULL, 1, 0);
+        s->splice_fd_in = p[0];
+        s->splice_off_in = 0;  // an offset on a pipe
+        s = add(r, IORING_OP_SPLICE, p[1], nullptr, 1, ~0ULL, 2, 0);
+        s->splice_fd_in = p[0];
+        s->splice_off_in = 0;  // modes fine: -ESPIPE
+        return run(r, 2);
+      },
+      8);
+  for (int fd : p) ::close(fd);
+}
+
 }  // namespace
 }  // namespace uring_test
