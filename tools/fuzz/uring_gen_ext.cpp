@@ -31,10 +31,13 @@ FdSel any_fd(Rng& r, std::initializer_list<int> good) {
   return raw_of(r.pick({-1, 999}));
 }
 
+// A path inside the world directory: these ops rename, unlink, link and
+// set attributes, and the fuzzer runs as root, so never "/dev/null" (path
+// 6), which the other ops only open or look at.
 Addr path(Rng& r) {
   Addr a;
   a.kind = AK::kPath;
-  a.idx = static_cast<std::uint8_t>(r.below(kNumPaths));
+  a.idx = static_cast<std::uint8_t>(r.pick<unsigned>({0, 1, 2, 3, 4, 5, 7, 8, 9}));
   return a;
 }
 
