@@ -193,6 +193,7 @@ void req_complete_defer(IoKiocb* req) {
 void req_defer_failed(IoKiocb* req, int res) {
   req_set_fail(req);
   req_set_res(req, res, 0);
+  if (const IoOpDef* def = op_def(req->opcode); def && def->fail) def->fail(req);
   req_complete_defer(req);
 }
 

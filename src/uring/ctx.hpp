@@ -211,6 +211,9 @@ struct IoRingCtx : core::File {
   // io_activate_pollwq: a DEFER_TASKRUN ring's first poll of itself, whose
   // task work wakes the ring's pollers once, without a mask.
   std::atomic<bool> poll_activated{false};
+  // Submission calls so far (submit_sqes): the kernel's activation of the
+  // poll wait queue happens when the call that asked for it returns.
+  std::atomic<std::uint64_t> submit_calls{0};
 
   // Task work: steps that need uring_lock, queued from any thread.
   std::atomic<TwNode*> tw_head{nullptr};

@@ -144,6 +144,7 @@ struct IoOpDef {
   bool buffer_select = false;           // takes IOSQE_BUFFER_SELECT (provided buffers)
   void (*cleanup)(IoKiocb*) = nullptr;  // frees what prep allocated (kReqCleanup)
   bool poll_direct = false;             // retried on the poll thread once its socket is ready
+  void (*fail)(IoKiocb*) = nullptr;     // io_cold_def.fail: a failed request's CQE as it ends
 };
 constexpr unsigned kOpLast = uapi::kOpLast;  // as 6.18 numbers them
 const IoOpDef* op_def(unsigned opcode);      // null when not implemented

@@ -2,6 +2,7 @@
 // FADVISE (advise.c), OPENAT, CLOSE (openclose.c) and STATX (statx.c).
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -227,8 +228,10 @@ int statx_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 }
 
 int statx_issue(IoKiocb* req, unsigned) {
-  const int r = statx(req->statx.dfd, req->statx.path, req->statx.flags, req->statx.mask,
-                      reinterpret_cast<struct statx*>(req->statx.buf));
+  // The system call itself: glibc's wrapper declares the buffer non-null,
+  // and a program's null buffer is the kernel's -EFAULT (after the lookup).
+  const long r = syscall(SYS_statx, req->statx.dfd, req->statx.path, req->statx.flags,
+                         req->statx.mask, reinterpret_cast<struct statx*>(req->statx.buf));
   return done_keep_link(req, r < 0 ? -errno : 0);
 }
 

@@ -102,6 +102,7 @@ struct PollEntry {
   // Armed without a registration until its ring's poll wait queue is
   // activated (a DEFER_TASKRUN ring's first poll of itself).
   bool awaiting_activation = false;
+  std::uint64_t armed_in = 0;  // the submission call (IoRingCtx::submit_calls) that armed it
   // On any ring's descriptor or a ring's eventfd: a CQE posting wakes it,
   // which the kernel handles before the posting system call returns.
   bool on_ring = false;

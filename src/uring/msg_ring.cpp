@@ -97,7 +97,11 @@ int msg_ring_prep(IoKiocb* req, const io_uring_sqe* sqe) { return msg_prep(&req-
 int msg_ring_issue(IoKiocb* req, unsigned issue_flags) {
   core::FileRef ref = ring_file_get(req->os_fd);
   IoRingCtx* target = ring_of(ref);
-  if (!target) return finish(req, -EBADFD);
+  // A descriptor that names nothing failed io_assign_file before the op
+  // (fuzz seed 687 of the extended generator); a file that is no ring is
+  // the op's -EBADFD.
+  if (!target)
+    return finish(req, !req->file_node && fcntl(req->os_fd, F_GETFD) < 0 ? -EBADF : -EBADFD);
   int ret;
   switch (req->msg.cmd) {
     case IORING_MSG_DATA:

@@ -64,6 +64,7 @@ struct SrMsgData {
   int mshot_namelen;       // RECVMSG: msg_namelen as given
   struct sockaddr_storage addr;
   bool zc_report;  // SEND_ZC: IORING_SEND_ZC_REPORT_USAGE
+  bool zc_notif;   // SEND_ZC: prep got as far as the notification, still to post
   // Bundles (IORING_RECVSEND_BUNDLE):
   int inq;                        // the last receive's msg_inq (-1: not known)
   int vec_nr;                     // iovecs a peek may fill without growing (0: one)

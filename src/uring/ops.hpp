@@ -32,6 +32,7 @@ int send_zc_issue(IoKiocb*, unsigned);
 int recvmsg_prep(IoKiocb*, const io_uring_sqe*);  // RECV and RECVMSG
 int recv_issue(IoKiocb*, unsigned);
 void net_cleanup(IoKiocb*);
+void send_zc_fail(IoKiocb*);  // io_sendrecv_fail's F_MORE for a pending notification
 
 // kbuf.cpp
 int provide_buffers_prep(IoKiocb*, const io_uring_sqe*);

@@ -847,6 +847,7 @@ int poll_add_issue(IoKiocb* req, unsigned) {
     // its task work, which runs when the program next waits (often after it
     // reaped those CQEs). Meanwhile it is armed for cancels.
     pe.awaiting_activation = true;
+    pe.armed_in = req->ctx->submit_calls.load(std::memory_order_relaxed);
     PollService::get().add_unregistered(req);
     tw_add(&req->ctx->poll_activate_req, [](IoKiocb* r) { poll_activate_run(r->ctx); });
     return kIouIssueSkipComplete;
@@ -900,6 +901,15 @@ int poll_remove_issue(IoKiocb* req, unsigned) {
       // work queued when it was armed: the poll thread's may come from a
       // wakeup the kernel would have handled before this request, and an
       // -EALREADY there would leave the poll armed where it ends.
+      req_set_fail(req);
+      req_set_res(req, -EALREADY, 0);
+      return kIouOk;
+    }
+    if (target && target->poll.awaiting_activation &&
+        target->poll.armed_in != ctx->submit_calls.load(std::memory_order_relaxed)) {
+      // The activation's maskless wakeup, sent when the call that armed it
+      // returned, queued the poll's task work, which owns it until the
+      // program waits (seed 23977).
       req_set_fail(req);
       req_set_res(req, -EALREADY, 0);
       return kIouOk;

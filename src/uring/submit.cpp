@@ -450,6 +450,7 @@ int submit_sqes(IoRingCtx* ctx, unsigned nr) {
   if (entries > ctx->sq_entries) entries = ctx->sq_entries;
   if (nr < entries) entries = nr;
   if (!entries) return 0;
+  ctx->submit_calls.fetch_add(1, std::memory_order_relaxed);
 
   int ret = static_cast<int>(entries);
   unsigned left = entries;

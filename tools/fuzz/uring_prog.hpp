@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "rng.hpp"
 #include "world.hpp"
 
 namespace fuzz {
@@ -29,6 +30,12 @@ struct SqeSpec {
   // On an SQE128 ring: the byte the second 64 bytes are filled with (0:
   // zeros), which only commands read.
   std::uint8_t big_fill = 0;
+  // A second descriptor (SPLICE/TEE's input, a path op's new directory,
+  // EPOLL_CTL's target), and the field it goes in.
+  enum Fd2In : std::uint8_t { kNoFd2, kFd2SpliceIn, kFd2Len, kFd2Off };
+  Fd2In fd2_in = kNoFd2;
+  FdSel fd2;
+  Addr addr3_at;  // when not raw: what addr3 points at (GETXATTR/SETXATTR's path)
 };
 
 // One step of a program.
@@ -52,6 +59,11 @@ constexpr unsigned kNumFixedFiles = sizeof(kFixedFiles) / sizeof(kFixedFiles[0])
 constexpr unsigned kFixedBufs[] = {0, 2};  // world buffers registered as index 0 and 1
 
 UringProgram uring_generate(std::uint64_t seed);
+// An SQE of the opcodes added to the generator later (sockets, splice,
+// provided buffers, path and xattr ops, ...), drawn from `r` alone.
+void uring_gen_extended(Rng& r, SqeSpec& s);
+// Opcodes whose positive result is a new descriptor (compared as "fd").
+bool uring_returns_fd(unsigned opcode);
 std::string uring_print(const UringProgram& p);
 std::string uring_op_name(unsigned op);
 // The opcode of the request with this user_data ("?" if none).

@@ -19,8 +19,9 @@ namespace fuzz {
 
 namespace {
 
-const char* const kSlotNames[kNumSlots] = {"a",     "b",     "c",       "e",       "dir",
-                                           "pipeR", "pipeW", "eventfd", "devnull", "ring"};
+const char* const kSlotNames[kNumAllSlots] = {"a",     "b",       "c",       "e",     "dir",
+                                              "pipeR", "pipeW",   "eventfd", "devnull", "ring",
+                                              "sockA", "sockB",   "epoll"};
 const char* const kFileNames[kNumFiles] = {"a", "b", "c", "e"};
 const std::size_t kFileSizes[kNumFiles] = {16384, 8192, 4096, 0};
 
@@ -63,7 +64,7 @@ std::string dir_listing(const char* path) {
 
 }  // namespace
 
-const char* slot_name(int slot) { return slot >= 0 && slot < kNumSlots ? kSlotNames[slot] : "?"; }
+const char* slot_name(int slot) { return slot >= 0 && slot < kNumAllSlots ? kSlotNames[slot] : "?"; }
 
 std::string fd_str(const FdSel& f) {
   if (f.slot >= 0) return slot_name(f.slot);
@@ -106,6 +107,22 @@ std::string addr_str(const Addr& a) {
       return "PROT_NONE+" + std::to_string(a.off);
     case AK::kKernel:
       return "kernel-addr";
+    case AK::kFds:
+      return "fds[b,-1,pipeW,sockA]";
+    case AK::kName:
+      return "name" + std::to_string(a.idx);
+    case AK::kHow:
+      return "open_how" + std::to_string(a.idx);
+    case AK::kEpev:
+      return "epoll_event";
+    case AK::kMsg:
+      return "msghdr";
+    case AK::kSockaddr:
+      return "sockaddr_un";
+    case AK::kWaitv:
+      return "futex_waitv";
+    case AK::kScratch:
+      return "scratch";
   }
   return "?";
 }
@@ -164,6 +181,7 @@ bool World::create(const std::string& dir, std::string* err) {
     for (std::uint32_t i = 0; i < kBufSize; ++i)
       bufptr(b)[i] = b < 2 ? static_cast<char>('a' + (i + b * 5) % 26) : 0;
   }
+  if (!create_extra(err)) return false;
   statx_ = std::calloc(1, 4096);
   timespecs_ = std::malloc(sizeof(kTimespecs));
   std::memcpy(timespecs_, kTimespecs, sizeof(kTimespecs));
@@ -189,8 +207,9 @@ std::uint64_t World::addr(const Addr& a) {
       return reinterpret_cast<std::uintptr_t>(guard_) + (a.off % 4096);
     case AK::kKernel:
       return 0xffff888000000000ULL + a.off;
+    default:
+      return extra_addr(a);
   }
-  return 0;
 }
 
 std::uint64_t World::iovec_array(const std::vector<IovSeg>& segs) {
@@ -271,6 +290,7 @@ void World::final_state(Log* log) {
   }
   for (unsigned b = 0; b < kNumBufs; ++b)
     log->add("buf " + std::to_string(b), hex(fnv(bufptr(b), kBufSize)));
+  extra_state(log);
 }
 
 namespace {

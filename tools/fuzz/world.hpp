@@ -25,7 +25,12 @@ enum Slot : int {
   kEventfd,  // counter 2, blocking
   kDevNull,  // /dev/null, O_RDWR
   kRing,     // the io_uring being fuzzed (-1 in AIO runs)
-  kNumSlots
+  kNumSlots,  // the slots any-descriptor draws pick from (older programs)
+  // Added later, drawn only by the ops that want them.
+  kSockA = kNumSlots,  // a connected AF_UNIX stream socketpair, empty
+  kSockB,
+  kEpoll,  // an epoll instance watching pipeR for EPOLLIN
+  kNumAllSlots
 };
 const char* slot_name(int slot);
 constexpr int kNumFiles = 4;  // slots 0..3 are regular files
@@ -47,6 +52,14 @@ enum class AK : std::uint8_t {
   kStatx,     // a struct statx to fill
   kProtNone,  // a mapped page without access
   kKernel,    // an address in the kernel half
+  kFds,       // an int array of world descriptors (FILES_UPDATE)
+  kName,      // kXattrNames[idx]
+  kHow,       // a struct open_how, kHows[idx]
+  kEpev,      // a struct epoll_event (EPOLLIN, data 7)
+  kMsg,       // a struct msghdr over buffer 1's first 16 bytes
+  kSockaddr,  // a struct sockaddr_un naming "sock" in the world directory
+  kWaitv,     // a struct futex_waitv for buffer 0's first word
+  kScratch,   // memory whose contents the log leaves out (descriptor numbers)
 };
 struct Addr {
   AK kind = AK::kRaw;
@@ -67,6 +80,11 @@ constexpr unsigned kNumBufs = 4;
 constexpr std::uint32_t kBufSize = 8192;
 constexpr unsigned kNumPaths = 10;
 constexpr unsigned kNumTimespecs = 6;
+constexpr unsigned kNumXattrNames = 5;
+constexpr unsigned kNumHows = 4;
+constexpr std::uint32_t kSockaddrLen = 7;  // sun_family and "sock\0"
+// The first 32-bit word of buffer 0 as the world fills it ("abcd").
+constexpr std::uint32_t kBuf0Word = 0x64636261;
 
 // The world of one run (lives in the child process that runs it).
 class World {
@@ -82,7 +100,7 @@ class World {
   // eventfd, buffer contents.
   void final_state(Log* log);
 
-  int fds[kNumSlots] = {};
+  int fds[kNumAllSlots] = {};
 
  private:
   char* bufs_ = nullptr;
@@ -90,6 +108,10 @@ class World {
   std::vector<std::vector<struct iovec>> iovs_;
   void* statx_ = nullptr;
   void* timespecs_ = nullptr;
+  void* objs_ = nullptr;  // the fixed objects kFds..kScratch point at
+  bool create_extra(std::string* err);
+  std::uint64_t extra_addr(const Addr& a);
+  void extra_state(Log* log);
 };
 
 // Removes a run's directory tree.
