@@ -130,6 +130,9 @@ struct JobOptions {
   bool thinktime_blocks_issue = false;
   // clock=virtual: the whole run on a virtual clock (virtual_time.hpp).
   bool virtual_clock = false;
+  // fio's clocksource= for real-time timestamps (now.hpp): "cpu",
+  // "clock_gettime" or "gettimeofday"; empty: cpu where the TSC is invariant.
+  std::string clocksource;
   std::uint64_t randseed = 0x89;  // fio's default; randrepeat=1 repeats runs
   bool randseed_set = false;
   bool randrepeat = true;
@@ -195,7 +198,8 @@ struct JobOptions {
   // Every option as written, in order, for the JSON "job options" object.
   std::vector<std::pair<std::string, std::string>> given;
   // Where filename= came from (for device errors) and size= (for the size check).
-  SrcLoc filename_loc, size_loc, offset_loc, engine_loc, bs_loc, read_iolog_loc, clock_loc;
+  SrcLoc filename_loc, size_loc, offset_loc, engine_loc, bs_loc, read_iolog_loc, clock_loc,
+      clocksource_loc;
 };
 
 }  // namespace iostack::job

@@ -6,6 +6,7 @@
 #include <functional>
 #include <string_view>
 
+#include "job/now.hpp"
 #include "job/parse.hpp"
 #include "job/verify_pattern.hpp"
 #include "task/ioprio.hpp"
@@ -626,6 +627,15 @@ const std::vector<OptionDef>& table() {
          o->clock_loc = e.loc;
          return std::string();
        }},
+      {{"clocksource"},
+       [](JobOptions* o, const OptEntry& e) {
+         ClockSource s;
+         if (!parse_clock_source(e.value, &s)) return std::string("cpu, clock_gettime or gettimeofday");
+         o->clocksource = e.value;
+         o->clocksource_loc = e.loc;
+         return std::string();
+       },
+       "the source of real-time timestamps; by default cpu (the TSC) where it is invariant"},
       {{"randseed"},
        [](JobOptions* o, const OptEntry& e) {
          if (!parse_size(e.value, &o->randseed)) return std::string("an integer seed");

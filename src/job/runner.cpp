@@ -40,6 +40,24 @@ struct Runner::Impl {
   std::vector<std::size_t> job_of;  // worker -> job index
 };
 
+namespace {
+
+// fio's clock choice, process-wide: the first job's (its [global] section's)
+// clocksource=, else the TSC where it is invariant.
+bool pick_clock_source(const JobOptions& o, std::string* err) {
+  ClockSource s = ClockSource::kClockGettime;
+  if (o.clocksource.empty()) {
+    if (cpu_clock_reliable()) s = ClockSource::kCpu;
+  } else {
+    parse_clock_source(o.clocksource, &s);  // the option table checked the name
+  }
+  if (set_clock_source(s)) return true;
+  *err = o.clocksource_loc.str() + ": clocksource=cpu: this CPU's TSC is not invariant";
+  return false;
+}
+
+}  // namespace
+
 Runner::Runner() : impl_(std::make_unique<Impl>()) {}
 Runner::~Runner() = default;
 
@@ -57,6 +75,7 @@ bool Runner::prepare(const std::vector<JobDef>& jobs, std::string* err) {
     }
     impl_->vt = std::make_unique<VirtualTime>();
   }
+  if (!jobs.empty() && !pick_clock_source(jobs.front().opts, err)) return false;
   VirtualTime* vt = impl_->vt.get();
   if (!impl_->targets.prepare(impl_->jobs, err, vt ? &vt->clock() : nullptr)) return false;
   for (std::size_t i = 0; i < impl_->jobs.size(); ++i) {
