@@ -80,7 +80,8 @@ SHIM_EXPORT void* mmap64(void* addr, size_t len, int prot, int flags, int fd, of
 /* A mapping of a ring holds the ring (a vma holds its file): when a ring
  * whose descriptor was closed loses its last mapping here, it is released,
  * as io_uring_release runs on the kernel. The munmap that
- * iostack_io_uring_munmap makes comes back here and goes to libc there. */
+ * iostack_io_uring_munmap makes comes back here, and the engine then makes
+ * that one as a plain system call. */
 long preload_munmap(void* addr, size_t len) {
   if (!preload_serves(__NR_munmap)) {
     SHIM_RESOLVE(real_munmap, "munmap");
