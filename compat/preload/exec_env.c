@@ -72,7 +72,8 @@ int preload_serves(long nr) {
     case __NR_io_pgetevents:
     case __NR_io_cancel:
       return serve_aio;
-    case __NR_mmap: /* of a ring */
+    case __NR_mmap:   /* of a ring */
+    case __NR_munmap: /* of a ring's mapping, which holds the ring */
       return serve_uring;
     case __NR_close: /* of a ring or an iostack device */
       return 1;

@@ -6,8 +6,8 @@
  *
  * Here: syscall() for io_uring_setup/enter/register and
  * io_setup/io_submit/io_getevents/io_pgetevents/io_cancel/io_destroy, and
- * mmap()/mmap64() of a ring fd. munmap() needs no interposition: ring
- * regions are ordinary shared mappings. fds.c keeps iostack's descriptor
+ * mmap()/mmap64() of a ring fd, and munmap(), since a ring's mappings hold
+ * the ring as on the kernel. fds.c keeps iostack's descriptor
  * table right across close/dup, readiness.c makes poll/select/epoll see
  * ring descriptors as the kernel's, and system calls made without libc
  * (fio's io_uring_enter on x86-64) are caught by trap.c. */
@@ -25,15 +25,18 @@
 
 typedef long (*syscall_fn)(long, ...);
 typedef void* (*mmap_fn)(void*, size_t, int, int, int, off_t);
+typedef int (*munmap_fn)(void*, size_t);
 
 static syscall_fn real_syscall;
 static mmap_fn real_mmap;
+static munmap_fn real_munmap;
 
 /* Resolved before main; lazily as well in case another library's
  * constructor calls in first. */
 __attribute__((constructor)) static void preload_init(void) {
   SHIM_RESOLVE(real_syscall, "syscall");
   SHIM_RESOLVE(real_mmap, "mmap");
+  SHIM_RESOLVE(real_munmap, "munmap");
 }
 
 SHIM_EXPORT long syscall(long nr, ...) {
@@ -72,4 +75,24 @@ SHIM_EXPORT void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_
 /* On LP64, mmap64 is mmap; programs built with _FILE_OFFSET_BITS=64 call it. */
 SHIM_EXPORT void* mmap64(void* addr, size_t len, int prot, int flags, int fd, off_t offset) {
   return mmap(addr, len, prot, flags, fd, offset);
+}
+
+/* A mapping of a ring holds the ring (a vma holds its file): when a ring
+ * whose descriptor was closed loses its last mapping here, it is released,
+ * as io_uring_release runs on the kernel. The munmap that
+ * iostack_io_uring_munmap makes comes back here, and the engine then makes
+ * that one as a plain system call. */
+long preload_munmap(void* addr, size_t len) {
+  if (!preload_serves(__NR_munmap)) {
+    SHIM_RESOLVE(real_munmap, "munmap");
+    return real_munmap(addr, len) == 0 ? 0 : -errno;
+  }
+  return iostack_io_uring_munmap(addr, len);
+}
+
+SHIM_EXPORT int munmap(void* addr, size_t len) {
+  const int saved = errno;
+  const long ret = preload_munmap(addr, len);
+  if (ret == 0) errno = saved;
+  return (int)shim_result(ret);
 }

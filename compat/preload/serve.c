@@ -50,6 +50,9 @@ int preload_serve(long nr, const long a[6], long* ret) {
       *ret = (long)iostack_io_uring_mmap2((void*)a[0], (size_t)a[1], (int)a[2], (int)a[3],
                                           (int)a[4], (off_t)a[5]);
       return 1;
+    case __NR_munmap:
+      *ret = preload_munmap((void*)a[0], (size_t)a[1]);
+      return 1;
     case __NR_close:
       if (!iostack_fd_is_iostack((int)a[0])) return 0;
       *ret = iostack_fd_close((int)a[0]);

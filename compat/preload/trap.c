@@ -83,7 +83,7 @@ static const int dispatched_nrs[] = {
     __NR_io_uring_setup, __NR_io_uring_enter, __NR_io_uring_register,
     __NR_io_setup,       __NR_io_destroy,     __NR_io_submit,
     __NR_io_getevents,   __NR_io_pgetevents,  __NR_io_cancel,
-    __NR_mmap,           __NR_close,
+    __NR_mmap,           __NR_close,          __NR_munmap,
 };
 #define NDISPATCHED ((int)(sizeof(dispatched_nrs) / sizeof(dispatched_nrs[0])))
 
@@ -92,10 +92,11 @@ static atomic_ulong traps;
 
 /* Code address ranges: the program's own first (nprog of them), then,
  * with mapped files, libc's. With mapped files the plain file calls
- * (mapped_serve.c) made from all of them are trapped; without, close made
- * from the program's own code (a statically linked liburing closing its
- * ring with an inline system call), so that the ring goes at once, as the
- * kernel's does, and not at the next ring setup. */
+ * (mapped_serve.c) made from all of them are trapped; without, close and
+ * munmap made from the program's own code (a statically linked liburing
+ * closing and unmapping its ring with inline system calls), so that the
+ * ring goes with its last descriptor and mapping, as the kernel's does,
+ * and not at the next ring setup. */
 #define MAX_RANGES 4
 static int plain_on;
 static int close_on;
@@ -108,7 +109,7 @@ static int nprog;
 static int is_trapped(long nr) {
   for (int i = 0; i < NTRAPPED; ++i)
     if (trapped_nrs[i] == nr) return 1;
-  if (close_on && nr == __NR_close) return 1;
+  if (close_on && (nr == __NR_close || nr == __NR_munmap)) return 1;
   for (int i = 0; plain_on && i < nplain; ++i)
     if (plain_nrs[i] == nr) return 1;
   return 0;
@@ -175,7 +176,10 @@ static int install_filter(void) {
     if (trapped_nrs[i] != __NR_mmap && preload_serves(trapped_nrs[i]))
       jeq(&p, (unsigned)trapped_nrs[i], TO_TRAP, 0);
   for (int i = 0; plain_on && i < nplain; ++i) jeq(&p, (unsigned)plain_nrs[i], TO_PLAIN, 0);
-  if (close_on) jeq(&p, __NR_close, TO_CLOSE, 0);
+  if (close_on) {
+    jeq(&p, __NR_close, TO_CLOSE, 0);
+    jeq(&p, __NR_munmap, TO_CLOSE, 0);
+  }
   /* mmap: only what can map a ring, unless the fd carries the marker. */
   jeq(&p, __NR_mmap, 0, TO_ALLOW);
   ld(&p, ARG_HI(4));

@@ -71,11 +71,17 @@ IOSTACK_API void* iostack_io_uring_mmap(int fd, off_t offset, size_t len);
  * program's own mmap(addr, len, prot, flags, ring_fd, offset). */
 IOSTACK_API void* iostack_io_uring_mmap2(void* addr, size_t len, int prot, int flags, int fd,
                                          off_t offset);
+/* munmap(2) of the program's: 0 or -errno. As on the kernel, each mapping
+ * made by iostack_io_uring_mmap[2] holds its ring, so unmap rings with this
+ * (a plain munmap is noticed only at the next ring setup or close). */
 IOSTACK_API int iostack_io_uring_munmap(void* addr, size_t len);
 #define IOSTACK_URING_IS_ERR(p) ((unsigned long)(p) >= (unsigned long)-4095)
 
-/* close(2) of a ring fd: cancels what can be cancelled, waits for the rest,
- * frees the ring. -EBADF when `fd` is not an iostack ring. */
+/* close(2) of a ring fd. The ring is released (what can be cancelled is,
+ * the rest waited for, then the ring freed) when its last descriptor,
+ * registered ring fd and mapping are gone, as on the kernel: a ring
+ * closed while still mapped lives on until its last munmap. -EBADF when
+ * `fd` is not an iostack ring. */
 IOSTACK_API int iostack_io_uring_close(int fd);
 
 /* 1 when `fd` is an iostack ring fd, else 0 (for a shim deciding whether to

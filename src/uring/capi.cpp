@@ -51,8 +51,11 @@ int iostack_io_uring_register(int fd, unsigned opcode, void* arg, unsigned nr_ar
 
 void* iostack_io_uring_mmap2(void* addr, size_t len, int prot, int flags, int fd, off_t offset) {
   RingRegion region;
-  if (const int ret = ring_region_of(fd, &region)) return err_ptr(ret);
-  return ring_region_map(region, addr, len, prot, flags, offset);
+  core::FileRef ring;
+  if (const int ret = ring_region_of(fd, &region, &ring)) return err_ptr(ret);
+  void* p = ring_region_map(region, addr, len, prot, flags, offset);
+  if (!IOSTACK_URING_IS_ERR(p)) ring_maps_add(p, len, std::move(ring));
+  return p;
 }
 
 void* iostack_io_uring_mmap(int fd, off_t offset, size_t len) {
@@ -60,13 +63,11 @@ void* iostack_io_uring_mmap(int fd, off_t offset, size_t len) {
                                 offset);
 }
 
-int iostack_io_uring_munmap(void* addr, size_t len) {
-  user_map_forget(addr, len);
-  return munmap(addr, len) == 0 ? 0 : -errno;
-}
+int iostack_io_uring_munmap(void* addr, size_t len) { return ring_maps_unmap(addr, len); }
 
 int iostack_io_uring_close(int fd) {
   if (!is_ring_fd(fd)) return -EBADF;
+  ring_maps_sweep();
   return core::close_fd(fd);
 }
 

@@ -308,13 +308,25 @@ struct RingRegion {
   bool user_memory = false;  // IORING_SETUP_NO_MMAP: nothing of the rings to map
 };
 RingRegion ring_region(IoRingCtx* ctx);
-// The region behind ring descriptor `fd` (a parent's ring after fork too):
-// 0, -EBADF, or -ENODEV for a descriptor that is no ring.
-int ring_region_of(int fd, RingRegion* out);
+// The region behind ring descriptor `fd` (a parent's ring after fork too)
+// and a reference to the ring's file: 0, -EBADF, or -ENODEV for a
+// descriptor that is no ring.
+int ring_region_of(int fd, RingRegion* out, core::FileRef* file);
 // io_uring_mmap(): maps the part of `region` that `offset` names; an
 // address or -errno cast to a pointer.
 void* ring_region_map(const RingRegion& region, void* addr, std::size_t len, int prot, int flags,
                       off_t offset);
+// ring_maps.cpp: the program's mappings of rings, each holding a reference
+// to its ring (a vma's vm_file). A mapping made at [addr, addr+len) takes
+// `ring`, replacing any it overlaps (MAP_FIXED).
+void ring_maps_add(void* addr, std::size_t len, core::FileRef ring);
+// munmap(2) of the program's: the references of the mappings it removes
+// whole go, so that a ring whose descriptors are closed is released with
+// its last mapping. 0 or -errno.
+int ring_maps_unmap(void* addr, std::size_t len);
+// Gives back the references of mappings found unmapped behind iostack's
+// back (at ring setup and close: a few system calls per mapping).
+void ring_maps_sweep();
 // ThreadSanitizer builds (tsan_user_map.cpp): the program's mappings of the
 // rings, and a release of the CQ tail through the latest one still mapped.
 void user_map_note(char* addr, std::size_t len);

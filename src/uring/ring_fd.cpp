@@ -5,7 +5,8 @@
 // poll/epoll; the eventfd is signalled when CQEs are posted and drained when
 // the CQ ring is found empty. The ring is a core::File in the process's
 // descriptor table, so dup()s of the descriptor reach the same ring and the
-// ring lives until its last descriptor and reference are gone.
+// ring lives until its last descriptor, mapping (ring_maps.cpp) and
+// reference are gone.
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -138,6 +139,7 @@ void ring_fd_install(IoRingCtx* ctx) {
       stale.emplace_back(fd, f);
   });
   for (const auto& [fd, f] : stale) files().remove_if(fd, f);
+  ring_maps_sweep();
   ctx->alive.store(true, std::memory_order_release);
   // The table takes the ring's first reference. Whatever it held at this
   // number was closed behind our back (an inline close system call): it
@@ -228,14 +230,16 @@ RingRegion ring_region(IoRingCtx* ctx) {
   return r;
 }
 
-int ring_region_of(int fd, RingRegion* out) {
+int ring_region_of(int fd, RingRegion* out, core::FileRef* file) {
   core::FileRef f = files().get(fd);
   if (f.is(&kRingFops)) {
     *out = ring_region(ring_of(f));
+    *file = std::move(f);
     return 0;
   }
   if (f.is(&kInheritedRingFops)) {
     *out = f.as<InheritedRing>()->region;
+    *file = std::move(f);
     return 0;
   }
   return fcntl(fd, F_GETFD) < 0 ? -EBADF : -ENODEV;

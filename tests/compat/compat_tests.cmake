@@ -35,6 +35,8 @@ compat_program(newer_liburing_client PkgConfig::LIBURING ${CMAKE_DL_LIBS})
 
 # Raw io_uring system calls on a ring descriptor used as a file (dup, poll, epoll).
 compat_program(ring_fd_client)
+# A ring closed while mapped, unmapped through libc and with an inline munmap.
+compat_program(ring_lifetime_client)
 # One engine behind every door: rings and AIO contexts made through the
 # SYSTEM liburing / libaio API, driven through raw system calls, and back.
 compat_program(uring_one_engine PkgConfig::LIBURING)

@@ -93,7 +93,7 @@ TEST(PreloadShim, ExportsOnlyTheInterposedCalls) {
   for (const char* f :
        {"__poll_chk", "__ppoll_chk", "close", "close_range", "closefrom", "dup", "dup2", "dup3",
         "epoll_ctl", "epoll_pwait", "epoll_pwait2", "epoll_wait", "fcntl", "fcntl64", "mmap",
-        "mmap64", "poll", "ppoll", "pselect", "select", "sendmsg", "sendmmsg", "syscall",
+        "mmap64", "munmap", "poll", "ppoll", "pselect", "select", "sendmsg", "sendmmsg", "syscall",
         "sigaction", "signal", "sigprocmask", "pthread_sigmask", "_exit", "_Exit",
         "iostack_preload_add_fixup",
         // mapped.c: the plain file calls of `iostack exec --map`

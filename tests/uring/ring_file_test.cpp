@@ -77,7 +77,7 @@ TEST(RingFile, ADupIsTheSameRingAndTheLastCloseFreesIt) {
   EXPECT_EQ(0, iostack_io_uring_register(copy, IORING_REGISTER_PROBE, probe, 0));
   void* sqes = iostack_io_uring_mmap(copy, IORING_OFF_SQES, 8 * sizeof(io_uring_sqe));
   ASSERT_FALSE(IOSTACK_URING_IS_ERR(sqes));
-  munmap(sqes, 8 * sizeof(io_uring_sqe));
+  EXPECT_EQ(0, iostack_io_uring_munmap(sqes, 8 * sizeof(io_uring_sqe)));
 
   // Closing the original leaves the ring alive behind the copy.
   EXPECT_EQ(0, iostack_fd_close(fd));

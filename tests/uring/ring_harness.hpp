@@ -171,6 +171,25 @@ class Ring {
     return old;
   }
   std::size_t old_ring_bytes() const { return old_ring_sz_; }
+  // close(2) of the descriptor alone, the mappings kept (a program that
+  // closes its ring fd first and goes on reaping). 0 or -errno.
+  int close_fd() {
+    const int r = b_->close_ring(fd_);
+    fd_ = -1;
+    return r;
+  }
+  // munmap of the SQE array, of the rings (SQ and CQ: one mapping).
+  void unmap_sqes() {
+    if (sqes_ && !user_mem_) b_->unmap(sqes_, sqes_sz_);
+    sqes_ = nullptr;
+  }
+  void unmap_rings() {
+    if (ring_ && !user_mem_) b_->unmap(ring_, ring_sz_);
+    ring_ = nullptr;
+  }
+  void forget_sqes() { sqes_ = nullptr; }  // the caller unmapped them
+  io_uring_sqe* sqes() const { return sqes_; }
+  std::size_t sqes_bytes() const { return sqes_sz_; }
   bool mapped() const { return ring_ && sqes_; }
 
   void exit() {
