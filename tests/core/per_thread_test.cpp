@@ -84,14 +84,16 @@ TEST(PerThread, AnIdReusedByANewObjectStartsFromZero) {
 
 TEST(PerThread, ObjectsOutlivedByThreadsAndThreadsOutlivedByObjects) {
   std::atomic<PerThread<Count>*> obj{nullptr};
-  std::latch used(1), gone(1);
+  std::latch made(1), used(1), gone(1);
   std::thread t([&] {
+    made.wait();  // the object is made after the thread starts
     local_add(obj.load()->local()->n, std::int64_t{1});
     used.count_down();
     gone.wait();  // the object is destroyed while this thread still lives
   });
   auto c = std::make_unique<PerThread<Count>>();
   obj.store(c.get());
+  made.count_down();
   used.wait();
   EXPECT_EQ(sum(*c), 1);
   c.reset();
