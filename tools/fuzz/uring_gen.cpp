@@ -88,21 +88,21 @@ std::uint64_t file_off(Gen& g) {
   if (c < 50) return g.r.pick<std::uint64_t>({0, 512, 4096, 8192});
   if (c < 65) return static_cast<std::uint64_t>(-1);  // the file position
   if (c < 85) return g.r.below(20000);
-  return g.r.pick<std::uint64_t>({16384, 1ULL << 40, static_cast<std::uint64_t>(-2),
-                                  0x7fffffffffffffffULL, 1ULL << 63});
+  return g.r.pick<std::uint64_t>(
+      {16384, 1ULL << 40, static_cast<std::uint64_t>(-2), 0x7fffffffffffffffULL, 1ULL << 63});
 }
 
 std::uint32_t rw_flags(Gen& g) {
   if (g.r.chance(80)) return 0;
-  std::uint32_t f = g.r.pick<std::uint32_t>({RWF_HIPRI, RWF_DSYNC, RWF_SYNC, RWF_NOWAIT, RWF_APPEND,
-                                             kRwfNoappend, kRwfAtomic, kRwfDontcache, 0x100,
-                                             0x80000000u});
+  std::uint32_t f =
+      g.r.pick<std::uint32_t>({RWF_HIPRI, RWF_DSYNC, RWF_SYNC, RWF_NOWAIT, RWF_APPEND, kRwfNoappend,
+                               kRwfAtomic, kRwfDontcache, 0x100, 0x80000000u});
   if (g.r.chance(20)) f |= RWF_NOWAIT;
   return f;
 }
 
-constexpr std::initializer_list<int> kRwFds = {kFileA, kFileA, kFileB, kFileC, kFileE,
-                                              kPipeR, kPipeW, kEventfd, kDevNull};
+constexpr std::initializer_list<int> kRwFds = {kFileA, kFileA, kFileB,   kFileC,  kFileE,
+                                               kPipeR, kPipeW, kEventfd, kDevNull};
 
 // For ops that take a fixed file: an index into the registered table.
 void maybe_fixed(Gen& g, SqeSpec& s) {
@@ -189,8 +189,8 @@ void gen_fallocate(Gen& g, SqeSpec& s) {
   s.off = raw(g.r.pick<std::uint64_t>({0, 4096, 20000, static_cast<std::uint64_t>(-1)}));
   s.addr = raw(g.r.pick<std::uint64_t>({4096, 100, 0, static_cast<std::uint64_t>(-5)}));
   s.len = g.r.pick<std::uint32_t>({0, 0, FALLOC_FL_KEEP_SIZE,
-                                   FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                                   FALLOC_FL_ZERO_RANGE, FALLOC_FL_PUNCH_HOLE, 0x100});
+                                   FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, FALLOC_FL_ZERO_RANGE,
+                                   FALLOC_FL_PUNCH_HOLE, 0x100});
   if (g.r.chance(4)) s.op_flags = 1;
 }
 
@@ -215,9 +215,9 @@ void gen_openat(Gen& g, SqeSpec& s) {
   p.kind = AK::kPath;
   p.idx = static_cast<std::uint8_t>(g.r.below(kNumPaths));
   s.addr = g.r.chance(5) ? bad_addr(g) : p;
-  s.op_flags = g.r.pick<std::uint32_t>({O_RDONLY, O_RDWR, O_CREAT | O_RDWR, O_CREAT | O_EXCL | O_WRONLY,
-                                        O_DIRECTORY, O_WRONLY | O_TRUNC, O_PATH, O_RDONLY | O_NONBLOCK,
-                                        O_TMPFILE | O_RDWR, 0x40000000u});
+  s.op_flags = g.r.pick<std::uint32_t>(
+      {O_RDONLY, O_RDWR, O_CREAT | O_RDWR, O_CREAT | O_EXCL | O_WRONLY, O_DIRECTORY,
+       O_WRONLY | O_TRUNC, O_PATH, O_RDONLY | O_NONBLOCK, O_TMPFILE | O_RDWR, 0x40000000u});
   s.len = g.r.chance(90) ? 0644 : 0xffff;
   if (g.r.chance(4)) s.file_index = 1;
   if (g.r.chance(4)) s.flags |= IOSQE_FIXED_FILE;
@@ -260,8 +260,8 @@ Addr timespec(Gen& g) {
   Addr a;
   a.kind = AK::kTs;
   // Mostly short timers (they fire during the run) or long ones (cancelled).
-  a.idx = static_cast<std::uint8_t>(
-      g.r.chance(85) ? g.r.pick<unsigned>({0, 1, 1, 2, 3}) : g.r.below(kNumTimespecs));
+  a.idx = static_cast<std::uint8_t>(g.r.chance(85) ? g.r.pick<unsigned>({0, 1, 1, 2, 3})
+                                                   : g.r.below(kNumTimespecs));
   return a;
 }
 
@@ -270,12 +270,12 @@ void gen_timeout(Gen& g, SqeSpec& s) {
   s.addr = timespec(g);
   s.len = g.r.chance(95) ? 1 : g.r.pick<std::uint32_t>({0, 2});
   s.off = raw(g.r.chance(60) ? 0 : g.r.pick<std::uint64_t>({1, 2, 5}));
-  s.op_flags = g.r.chance(75) ? 0
-                              : g.r.pick<std::uint32_t>({IORING_TIMEOUT_ABS, IORING_TIMEOUT_BOOTTIME,
-                                                         IORING_TIMEOUT_REALTIME,
-                                                         IORING_TIMEOUT_ETIME_SUCCESS, 1u << 6,
-                                                         0x80, IORING_TIMEOUT_BOOTTIME |
-                                                                   IORING_TIMEOUT_REALTIME});
+  s.op_flags =
+      g.r.chance(75)
+          ? 0
+          : g.r.pick<std::uint32_t>({IORING_TIMEOUT_ABS, IORING_TIMEOUT_BOOTTIME,
+                                     IORING_TIMEOUT_REALTIME, IORING_TIMEOUT_ETIME_SUCCESS, 1u << 6,
+                                     0x80, IORING_TIMEOUT_BOOTTIME | IORING_TIMEOUT_REALTIME});
 }
 
 void gen_timeout_remove(Gen& g, SqeSpec& s) {
@@ -306,7 +306,8 @@ void gen_async_cancel(Gen& g, SqeSpec& s) {
       s.fd = pick_fd(g, {kPipeR, kEventfd, kFileA});
       if (s.op_flags & IORING_ASYNC_CANCEL_FD_FIXED) s.fd = raw_fd(static_cast<int>(g.r.below(7)));
     }
-    if (s.op_flags & IORING_ASYNC_CANCEL_OP) s.len = g.r.pick<std::uint32_t>({IORING_OP_POLL_ADD, IORING_OP_READ});
+    if (s.op_flags & IORING_ASYNC_CANCEL_OP)
+      s.len = g.r.pick<std::uint32_t>({IORING_OP_POLL_ADD, IORING_OP_READ});
   }
   if (g.r.chance(3)) s.off = raw(1);
 }
@@ -315,7 +316,8 @@ void gen_poll_add(Gen& g, SqeSpec& s) {
   s.fd = pick_fd(g, {kPipeR, kPipeR, kPipeW, kEventfd, kFileA, kRing, kDevNull, kDir});
   maybe_fixed(g, s);
   s.op_flags = g.r.pick<std::uint32_t>({POLLIN, POLLIN, POLLOUT, POLLIN | POLLOUT, POLLPRI, 0,
-                                        POLLIN | static_cast<std::uint32_t>(EPOLLONESHOT), POLLIN | static_cast<std::uint32_t>(EPOLLET), POLLRDHUP});
+                                        POLLIN | static_cast<std::uint32_t>(EPOLLONESHOT),
+                                        POLLIN | static_cast<std::uint32_t>(EPOLLET), POLLRDHUP});
   s.len = g.r.chance(70) ? 0
                          : g.r.pick<std::uint32_t>({IORING_POLL_ADD_MULTI, IORING_POLL_ADD_LEVEL,
                                                     IORING_POLL_ADD_MULTI | IORING_POLL_ADD_LEVEL,
@@ -326,11 +328,10 @@ void gen_poll_add(Gen& g, SqeSpec& s) {
 void gen_poll_remove(Gen& g, SqeSpec& s) {
   s.addr = raw(g.target_ud());
   if (g.r.chance(40)) {
-    s.len = g.r.pick<std::uint32_t>(
-        {IORING_POLL_UPDATE_EVENTS, IORING_POLL_UPDATE_USER_DATA,
-         IORING_POLL_UPDATE_EVENTS | IORING_POLL_UPDATE_USER_DATA,
-         IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI, IORING_POLL_ADD_MULTI,
-         IORING_POLL_ADD_LEVEL, 0x10});
+    s.len = g.r.pick<std::uint32_t>({IORING_POLL_UPDATE_EVENTS, IORING_POLL_UPDATE_USER_DATA,
+                                     IORING_POLL_UPDATE_EVENTS | IORING_POLL_UPDATE_USER_DATA,
+                                     IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI,
+                                     IORING_POLL_ADD_MULTI, IORING_POLL_ADD_LEVEL, 0x10});
     s.off = raw(s.user_data + 1000);
     s.op_flags = g.r.pick<std::uint32_t>({POLLIN, POLLOUT, POLLIN | POLLOUT});
   }
@@ -343,13 +344,14 @@ constexpr std::uint32_t kNopCqe32 = 1u << 5;
 void gen_nop(Gen& g, SqeSpec& s) {
   if (g.r.chance(20)) {
     s.op_flags = g.r.pick<std::uint32_t>({IORING_NOP_INJECT_RESULT, 2, 4, 0x100});
-    s.len = g.r.pick<std::uint32_t>({0, static_cast<std::uint32_t>(-5), static_cast<std::uint32_t>(-22), 7});
+    s.len = g.r.pick<std::uint32_t>(
+        {0, static_cast<std::uint32_t>(-5), static_cast<std::uint32_t>(-22), 7});
   }
   if (g.r.chance(3)) s.fd = raw_fd(5);
   if (g.r2.chance((g.setup_flags & IORING_SETUP_CQE32) ? 50 : 3)) {
     s.op_flags |= kNopCqe32;
     s.off = raw(g.r2.pick<std::uint64_t>({0x1122334455667788ULL, 0, 1}));  // extra1
-    s.addr = raw(g.r2.pick<std::uint64_t>({0xaabbccddULL, 7, 0}));       // extra2
+    s.addr = raw(g.r2.pick<std::uint64_t>({0xaabbccddULL, 7, 0}));         // extra2
   }
 }
 
@@ -386,7 +388,7 @@ void gen_futex_wake(Gen& g, SqeSpec& s) {
   std::uint32_t len = 4;
   s.addr = data_addr(g, &len);
   s.fd = raw_fd(static_cast<int>(g.r.pick<std::uint32_t>({2 | 128, 2 | 128, 2, 0, 3, 0x100 | 2})));
-  s.off = raw(g.r.pick<std::uint64_t>({1, 0, 5, 1ULL << 32}));  // addr2: how many
+  s.off = raw(g.r.pick<std::uint64_t>({1, 0, 5, 1ULL << 32}));                   // addr2: how many
   s.addr3 = g.r.pick<std::uint64_t>({0xffffffffu, 0xffffffffu, 0, 1ULL << 32});  // mask
   if (g.r.chance(4)) s.len = 1;
 }
@@ -407,7 +409,9 @@ void gen_epoll_wait(Gen& g, SqeSpec& s) {
   if (g.r.chance(4)) s.op_flags = 1;
 }
 
-void gen_unknown(Gen& g, SqeSpec& s) { s.opcode = g.r.pick<std::uint8_t>({IORING_OP_LAST + 20, 0xff}); }
+void gen_unknown(Gen& g, SqeSpec& s) {
+  s.opcode = g.r.pick<std::uint8_t>({IORING_OP_LAST + 20, 0xff});
+}
 
 struct OpGen {
   std::uint8_t opcode;
@@ -533,20 +537,69 @@ UringProgram uring_generate(std::uint64_t seed) {
 }
 
 std::string uring_op_name(unsigned op) {
-  static const char* const names[] = {
-      "NOP",      "READV",        "WRITEV",         "FSYNC",          "READ_FIXED",
-      "WRITE_FIXED", "POLL_ADD",  "POLL_REMOVE",    "SYNC_FILE_RANGE", "SENDMSG",
-      "RECVMSG",  "TIMEOUT",      "TIMEOUT_REMOVE", "ACCEPT",         "ASYNC_CANCEL",
-      "LINK_TIMEOUT", "CONNECT",  "FALLOCATE",      "OPENAT",         "CLOSE",
-      "FILES_UPDATE", "STATX",    "READ",           "WRITE",          "FADVISE",
-      "MADVISE",  "SEND",         "RECV",           "OPENAT2",        "EPOLL_CTL",
-      "SPLICE",   "PROVIDE_BUFFERS", "REMOVE_BUFFERS", "TEE",         "SHUTDOWN",
-      "RENAMEAT", "UNLINKAT",     "MKDIRAT",        "SYMLINKAT",      "LINKAT",
-      "MSG_RING", "FSETXATTR",    "SETXATTR",       "FGETXATTR",      "GETXATTR",
-      "SOCKET",   "URING_CMD",    "SEND_ZC",        "SENDMSG_ZC",     "READ_MULTISHOT",
-      "WAITID",   "FUTEX_WAIT",   "FUTEX_WAKE",     "FUTEX_WAITV",    "FIXED_FD_INSTALL",
-      "FTRUNCATE", "BIND",        "LISTEN",         "RECV_ZC",        "EPOLL_WAIT",
-      "READV_FIXED", "WRITEV_FIXED", "PIPE"};
+  static const char* const names[] = {"NOP",
+                                      "READV",
+                                      "WRITEV",
+                                      "FSYNC",
+                                      "READ_FIXED",
+                                      "WRITE_FIXED",
+                                      "POLL_ADD",
+                                      "POLL_REMOVE",
+                                      "SYNC_FILE_RANGE",
+                                      "SENDMSG",
+                                      "RECVMSG",
+                                      "TIMEOUT",
+                                      "TIMEOUT_REMOVE",
+                                      "ACCEPT",
+                                      "ASYNC_CANCEL",
+                                      "LINK_TIMEOUT",
+                                      "CONNECT",
+                                      "FALLOCATE",
+                                      "OPENAT",
+                                      "CLOSE",
+                                      "FILES_UPDATE",
+                                      "STATX",
+                                      "READ",
+                                      "WRITE",
+                                      "FADVISE",
+                                      "MADVISE",
+                                      "SEND",
+                                      "RECV",
+                                      "OPENAT2",
+                                      "EPOLL_CTL",
+                                      "SPLICE",
+                                      "PROVIDE_BUFFERS",
+                                      "REMOVE_BUFFERS",
+                                      "TEE",
+                                      "SHUTDOWN",
+                                      "RENAMEAT",
+                                      "UNLINKAT",
+                                      "MKDIRAT",
+                                      "SYMLINKAT",
+                                      "LINKAT",
+                                      "MSG_RING",
+                                      "FSETXATTR",
+                                      "SETXATTR",
+                                      "FGETXATTR",
+                                      "GETXATTR",
+                                      "SOCKET",
+                                      "URING_CMD",
+                                      "SEND_ZC",
+                                      "SENDMSG_ZC",
+                                      "READ_MULTISHOT",
+                                      "WAITID",
+                                      "FUTEX_WAIT",
+                                      "FUTEX_WAKE",
+                                      "FUTEX_WAITV",
+                                      "FIXED_FD_INSTALL",
+                                      "FTRUNCATE",
+                                      "BIND",
+                                      "LISTEN",
+                                      "RECV_ZC",
+                                      "EPOLL_WAIT",
+                                      "READV_FIXED",
+                                      "WRITEV_FIXED",
+                                      "PIPE"};
   if (op < sizeof(names) / sizeof(names[0])) return names[op];
   return "OP" + std::to_string(op);
 }
@@ -565,8 +618,8 @@ namespace {
 
 std::string sqe_flags_str(std::uint8_t f) {
   std::string s;
-  const char* names[] = {"FIXED_FILE", "IO_DRAIN", "IO_LINK", "IO_HARDLINK",
-                         "ASYNC", "BUFFER_SELECT", "CQE_SKIP_SUCCESS", "0x80"};
+  const char* names[] = {"FIXED_FILE", "IO_DRAIN",      "IO_LINK",          "IO_HARDLINK",
+                         "ASYNC",      "BUFFER_SELECT", "CQE_SKIP_SUCCESS", "0x80"};
   for (int i = 0; i < 8; ++i)
     if (f & (1u << i)) s += (s.empty() ? "" : "|") + std::string(names[i]);
   return s;
@@ -618,8 +671,8 @@ std::string uring_print(const UringProgram& p) {
       if (s.big_fill) l += " sqe128-tail=" + hex(s.big_fill) + "...";
       if (s.fd2_in != SqeSpec::kNoFd2)
         l += std::string(s.fd2_in == SqeSpec::kFd2SpliceIn ? " fd_in="
-                         : s.fd2_in == SqeSpec::kFd2Len   ? " len=fd:"
-                                                          : " off=fd:") +
+                         : s.fd2_in == SqeSpec::kFd2Len    ? " len=fd:"
+                                                           : " off=fd:") +
              fd_str(s.fd2);
       if (s.addr3_at.kind != AK::kRaw) l += " addr3=" + addr_str(s.addr3_at);
       out += l + "\n";

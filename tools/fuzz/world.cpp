@@ -19,9 +19,9 @@ namespace fuzz {
 
 namespace {
 
-const char* const kSlotNames[kNumAllSlots] = {"a",     "b",       "c",       "e",     "dir",
-                                              "pipeR", "pipeW",   "eventfd", "devnull", "ring",
-                                              "sockA", "sockB",   "epoll"};
+const char* const kSlotNames[kNumAllSlots] = {"a",     "b",     "c",       "e",       "dir",
+                                              "pipeR", "pipeW", "eventfd", "devnull", "ring",
+                                              "sockA", "sockB", "epoll"};
 const char* const kFileNames[kNumFiles] = {"a", "b", "c", "e"};
 const std::size_t kFileSizes[kNumFiles] = {16384, 8192, 4096, 0};
 
@@ -64,7 +64,9 @@ std::string dir_listing(const char* path) {
 
 }  // namespace
 
-const char* slot_name(int slot) { return slot >= 0 && slot < kNumAllSlots ? kSlotNames[slot] : "?"; }
+const char* slot_name(int slot) {
+  return slot >= 0 && slot < kNumAllSlots ? kSlotNames[slot] : "?";
+}
 
 std::string fd_str(const FdSel& f) {
   if (f.slot >= 0) return slot_name(f.slot);

@@ -15,16 +15,16 @@ namespace fuzz {
 
 // Descriptors of the world, opened in this order in every run.
 enum Slot : int {
-  kFileA,    // "a": 16 KiB, O_RDWR
-  kFileB,    // "b": 8 KiB, O_RDONLY
-  kFileC,    // "c": 4 KiB, O_WRONLY | O_APPEND
-  kFileE,    // "e": empty, O_RDWR
-  kDir,      // "d": a directory (holds "x")
-  kPipeR,    // a pipe holding 16 bytes
+  kFileA,  // "a": 16 KiB, O_RDWR
+  kFileB,  // "b": 8 KiB, O_RDONLY
+  kFileC,  // "c": 4 KiB, O_WRONLY | O_APPEND
+  kFileE,  // "e": empty, O_RDWR
+  kDir,    // "d": a directory (holds "x")
+  kPipeR,  // a pipe holding 16 bytes
   kPipeW,
-  kEventfd,  // counter 2, blocking
-  kDevNull,  // /dev/null, O_RDWR
-  kRing,     // the io_uring being fuzzed (-1 in AIO runs)
+  kEventfd,   // counter 2, blocking
+  kDevNull,   // /dev/null, O_RDWR
+  kRing,      // the io_uring being fuzzed (-1 in AIO runs)
   kNumSlots,  // the slots any-descriptor draws pick from (older programs)
   // Added later, drawn only by the ops that want them.
   kSockA = kNumSlots,  // a connected AF_UNIX stream socketpair, empty
