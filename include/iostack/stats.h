@@ -16,6 +16,10 @@ IOSTACK_API void iostack_stats_enable(void);
 /* Writes the counters to `fd` as a few lines of text. */
 IOSTACK_API void iostack_stats_print(int fd);
 
+/* The name of IORING_OP_`op` without its prefix ("READV"), or NULL for a
+ * number Linux 6.18 does not define. */
+IOSTACK_API const char* iostack_io_uring_op_name(unsigned op);
+
 #ifdef __cplusplus
 }
 #endif

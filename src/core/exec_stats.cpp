@@ -77,7 +77,8 @@ constexpr const char* kUringNames[] = {"NOP",
                                        "RECV_ZC",
                                        "EPOLL_WAIT",
                                        "READV_FIXED",
-                                       "WRITEV_FIXED"};
+                                       "WRITEV_FIXED",
+                                       "PIPE"};
 constexpr const char* kAioNames[] = {"PREAD", "PWRITE", "FSYNC",  "FDSYNC", "POLL",
                                      "NOOP",  "7",      "PREADV", "PWRITEV"};
 
@@ -141,8 +142,8 @@ void ExecStats::print(int fd) const {
   for (int i = 0; i < kUringOps; ++i) {
     const std::uint64_t c = uring_ops[i].load(std::memory_order_relaxed);
     if (!c) continue;
-    const char* name = i < static_cast<int>(std::size(kUringNames)) ? kUringNames[i] : "?";
-    put(" %s=%llu", name, static_cast<unsigned long long>(c));
+    const char* name = iostack_io_uring_op_name(static_cast<unsigned>(i));
+    put(" %s=%llu", name ? name : "?", static_cast<unsigned long long>(c));
     any = true;
   }
   put("%s\n  aio:", any ? "" : " none");
@@ -176,5 +177,10 @@ extern "C" {
 void iostack_stats_enable(void) { iostack::core::ExecStats::enable(); }
 
 void iostack_stats_print(int fd) { iostack::core::exec_stats().print(fd); }
+
+const char* iostack_io_uring_op_name(unsigned op) {
+  using iostack::core::kUringNames;
+  return op < std::size(kUringNames) ? kUringNames[op] : nullptr;
+}
 
 }  // extern "C"

@@ -48,5 +48,16 @@ TEST(ExecStats, CountsRequestsBytesAndWorkers) {
   EXPECT_EQ(std::string::npos, after.find(" io-wq=0(")) << after;
 }
 
+// The names follow the opcode numbers of the kernel's uapi header.
+TEST(ExecStats, OpcodeNamesFollowTheKernelsNumbers) {
+  EXPECT_STREQ("NOP", iostack_io_uring_op_name(IORING_OP_NOP));
+  EXPECT_STREQ("READV", iostack_io_uring_op_name(IORING_OP_READV));
+  EXPECT_STREQ("SEND_ZC", iostack_io_uring_op_name(IORING_OP_SEND_ZC));
+  EXPECT_STREQ("WRITEV_FIXED", iostack_io_uring_op_name(61));
+  EXPECT_STREQ("PIPE", iostack_io_uring_op_name(62));
+  EXPECT_EQ(nullptr, iostack_io_uring_op_name(63));
+  EXPECT_EQ(nullptr, iostack_io_uring_op_name(~0u));
+}
+
 }  // namespace
 }  // namespace uring_test

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 
+#include "iostack/stats.h"
 #include "iostack/uring.h"
 
 #include "rng.hpp"
@@ -537,70 +538,7 @@ UringProgram uring_generate(std::uint64_t seed) {
 }
 
 std::string uring_op_name(unsigned op) {
-  static const char* const names[] = {"NOP",
-                                      "READV",
-                                      "WRITEV",
-                                      "FSYNC",
-                                      "READ_FIXED",
-                                      "WRITE_FIXED",
-                                      "POLL_ADD",
-                                      "POLL_REMOVE",
-                                      "SYNC_FILE_RANGE",
-                                      "SENDMSG",
-                                      "RECVMSG",
-                                      "TIMEOUT",
-                                      "TIMEOUT_REMOVE",
-                                      "ACCEPT",
-                                      "ASYNC_CANCEL",
-                                      "LINK_TIMEOUT",
-                                      "CONNECT",
-                                      "FALLOCATE",
-                                      "OPENAT",
-                                      "CLOSE",
-                                      "FILES_UPDATE",
-                                      "STATX",
-                                      "READ",
-                                      "WRITE",
-                                      "FADVISE",
-                                      "MADVISE",
-                                      "SEND",
-                                      "RECV",
-                                      "OPENAT2",
-                                      "EPOLL_CTL",
-                                      "SPLICE",
-                                      "PROVIDE_BUFFERS",
-                                      "REMOVE_BUFFERS",
-                                      "TEE",
-                                      "SHUTDOWN",
-                                      "RENAMEAT",
-                                      "UNLINKAT",
-                                      "MKDIRAT",
-                                      "SYMLINKAT",
-                                      "LINKAT",
-                                      "MSG_RING",
-                                      "FSETXATTR",
-                                      "SETXATTR",
-                                      "FGETXATTR",
-                                      "GETXATTR",
-                                      "SOCKET",
-                                      "URING_CMD",
-                                      "SEND_ZC",
-                                      "SENDMSG_ZC",
-                                      "READ_MULTISHOT",
-                                      "WAITID",
-                                      "FUTEX_WAIT",
-                                      "FUTEX_WAKE",
-                                      "FUTEX_WAITV",
-                                      "FIXED_FD_INSTALL",
-                                      "FTRUNCATE",
-                                      "BIND",
-                                      "LISTEN",
-                                      "RECV_ZC",
-                                      "EPOLL_WAIT",
-                                      "READV_FIXED",
-                                      "WRITEV_FIXED",
-                                      "PIPE"};
-  if (op < sizeof(names) / sizeof(names[0])) return names[op];
+  if (const char* name = iostack_io_uring_op_name(op)) return name;
   return "OP" + std::to_string(op);
 }
 
