@@ -14,17 +14,14 @@
 #include <utility>
 
 #include "../common/sanitized.hpp"
+#include "../common/temp_dir.hpp"
 
 #if defined(IOSTACK_COMPAT_IOSTACK)
 
 namespace {
 
 std::string dir() {
-  static const std::string d = [] {
-    char tmpl[] = "/tmp/iostack-map-XXXXXX";
-    const char* p = mkdtemp(tmpl);
-    return std::string(p ? p : "/tmp");
-  }();
+  static const std::string d = iostack::test::scratch_dir();
   return d;
 }
 

@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../common/temp_dir.hpp"
+
 namespace iostack::tool::test {
 
 struct Result {
@@ -26,11 +28,7 @@ inline std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-inline std::string temp_dir() {
-  char tmpl[] = "/tmp/iostack-tool-XXXXXX";
-  const char* d = mkdtemp(tmpl);
-  return d ? d : "/tmp";
-}
+inline std::string temp_dir() { return iostack::test::scratch_dir(); }
 
 inline std::string example(const std::string& name) {
   return std::string(IOSTACK_SOURCE_DIR) + "/examples/" + name;
