@@ -75,19 +75,19 @@ bool net_retry(SrMsgData& sr, int fd, int flags) {
 int recv_inq(SrMsgData& sr, int fd, int ret, std::size_t len) {
   if (sr.sock_type == kSockUnknown) sr.sock_type = sock_class(fd);
   if (sr.sock_type != kSockTcp) return -1;
-  // tcp_inq_hint: after the peer's FIN it says 1, so the reader goes on to
-  // see the end of the stream. (A short receive racing with a FIN is
-  // reported as empty: checking for it would cost a system call per receive.)
+  // tcp_inq_hint: the bytes queued, or 1 after the peer's FIN, so the
+  // reader goes on to see the end of the stream.
   if (ret == 0) return 1;
-  if (ret < 0 || static_cast<std::size_t>(ret) < len) return 0;
+  if (ret < 0) return 0;
+  struct pollfd pfd {
+    fd, POLLIN | POLLRDHUP, 0
+  };
+  // A receive that did not fill its buffer mostly left nothing: one poll
+  // says so without asking for the count.
+  if (static_cast<std::size_t>(ret) < len && ::poll(&pfd, 1, 0) == 0) return 0;
   int inq = 0;
   if (ioctl(fd, FIONREAD, &inq) != 0) return -1;
-  if (inq == 0) {
-    struct pollfd pfd {
-      fd, POLLRDHUP, 0
-    };
-    if (::poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLRDHUP)) inq = 1;
-  }
+  if (inq == 0 && (pfd.revents || ::poll(&pfd, 1, 0) > 0) && (pfd.revents & POLLRDHUP)) inq = 1;
   return inq;
 }
 

@@ -310,6 +310,51 @@ TEST(UringNetDiff, MultishotRecvOnBufferRing) {
   });
 }
 
+// Waits until the peer's FIN has arrived behind the data on `fd`.
+void wait_fin(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  do ASSERT_GE(::poll(&p, 1, 5000), 0);
+  while (!(p.revents & POLLRDHUP));
+}
+
+// tcp_inq_hint says 1 once the FIN is queued, also after a receive that did
+// not fill its buffer: the CQE says F_SOCK_NONEMPTY and a multishot receive
+// goes on to read the end of the stream in the same issue (liburing's
+// recv-multishot with an early-closing sender on a DEFER_TASKRUN ring).
+TEST(UringNetDiff, ShortReceiveBeforeTheFinSaysNonEmpty) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    std::vector<Cqe> out;
+    char msg[20] = {}, big[4096];
+    {
+      TcpPair p;
+      EXPECT_EQ(20, ::send(p.a, msg, 20, 0));
+      shutdown(p.a, SHUT_WR);
+      wait_fin(p.b);
+      prep(r.sqe(), IORING_OP_RECV, p.b, big, sizeof(big), 0, 1);
+      prep(r.sqe(), IORING_OP_RECV, p.b, big, sizeof(big), 0, 2);
+      EXPECT_EQ(2, r.submit(2));
+      append(&out, r.wait(2));
+    }
+    TcpPair p;
+    BufRing br(4, 64);
+    for (unsigned i = 0; i < 4; ++i) br.add(i);
+    out.push_back(Cqe{0, br.reg(r, 3), 0});
+    EXPECT_EQ(20, ::send(p.a, msg, 20, 0));
+    shutdown(p.a, SHUT_WR);
+    wait_fin(p.b);
+    io_uring_sqe* s = r.sqe();
+    prep(s, IORING_OP_RECV, p.b, nullptr, 0, 0, 3);
+    s->ioprio = IORING_RECV_MULTISHOT;
+    s->flags = IOSQE_BUFFER_SELECT;
+    s->buf_group = 3;
+    EXPECT_EQ(1, r.submit(0));
+    // Both CQEs are there when the submit returns.
+    append(&out, r.reap());
+    return out;
+  });
+}
+
 // IOU_PBUF_RING_INC: receives take a buffer piece by piece; F_BUF_MORE says
 // the buffer has room left and stays at the head.
 TEST(UringNetDiff, IncrementalBufferRing) {
