@@ -4,12 +4,14 @@
 #include <pthread.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 #include <utility>
 
 #include "core/internal_thread.hpp"
 #include "core/mutex.hpp"
+#include "core/process.hpp"
 #include "core/uaccess.hpp"
 
 namespace iostack::uring {
@@ -27,7 +29,7 @@ struct IoWq::Worker {
   pthread_t thread{};
 };
 
-IoWq::IoWq(unsigned bounded_max, unsigned unbounded_max) {
+IoWq::IoWq(unsigned bounded_max, unsigned unbounded_max) : owner_tid_(core::current_tid()) {
   acct_[0].max_workers = bounded_max ? bounded_max : 1;
   acct_[1].max_workers = unbounded_max ? unbounded_max : 1;
 }
@@ -72,6 +74,9 @@ void IoWq::enqueue(IoWqWork* work) {
 
 void IoWq::worker_main(Worker* w, int ai) {
   t_is_worker = true;
+  char name[16];
+  std::snprintf(name, sizeof(name), "iou-wrk-%d", owner_tid_);
+  pthread_setname_np(pthread_self(), name);
   core::uaccess_thread_init();
   w->thread = pthread_self();
   core::UniqueLock lock(mu_);

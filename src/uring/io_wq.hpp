@@ -92,6 +92,9 @@ class IoWq {
   bool have_affinity_ GUARDED_BY(mu_) = false;
   cpu_set_t affinity_ GUARDED_BY(mu_){};
   std::atomic<int> refs_{1};
+  // Workers are named "iou-wrk-TID" after the thread that made the ring, as
+  // the kernel names them after the task whose io-wq they are.
+  const int owner_tid_;
 };
 
 }  // namespace iostack::uring

@@ -203,6 +203,35 @@ TEST(UringEngine, SqpollSubmitsAndSleepsAfterIdle) {
   }
 }
 
+// io-wq workers carry the kernel's name, "iou-wrk-" and the thread id of
+// the task they work for, so ps and top show them as on the kernel. Each
+// backend runs in a thread of its own: no earlier worker has that name.
+TEST(UringEngine, IoWqWorkersAreNamedAfterTheirTask) {
+  SKIP_WITHOUT_KERNEL_URING();
+  KernelBackend kb;
+  IostackBackend ib;
+  for (Backend* b : {static_cast<Backend*>(&kb), static_cast<Backend*>(&ib)}) {
+    SCOPED_TRACE(b->name());
+    std::thread([b] {
+      Ring r(b);
+      ASSERT_GE(r.init(8), 0);
+      int p[2];
+      ASSERT_EQ(0, pipe(p));
+      char buf[8];
+      add(r, IORING_OP_READ, p[0], buf, sizeof(buf), 0, 1, IOSQE_ASYNC);
+      ASSERT_EQ(1, r.submit(0));
+      const std::string name = "iou-wrk-" + std::to_string(gettid()) + "\n";
+      pid_t worker = 0;
+      for (int i = 0; i < 5000 && !(worker = iostack::test::thread_named(name)); ++i) usleep(1000);
+      EXPECT_NE(0, worker);
+      ASSERT_EQ(1, write(p[1], "x", 1));
+      EXPECT_EQ(1u, r.wait(1).size());
+      close(p[0]);
+      close(p[1]);
+    }).join();
+  }
+}
+
 TEST(UringEngine, RegisteredRingFds) {
   SKIP_WITHOUT_KERNEL_URING();
   KernelBackend kb;
