@@ -1,0 +1,278 @@
+// Differential tests of when a completion becomes visible: a request woken
+// by the ring's own send (the kernel runs the wakeup inside the send and the
+// woken request's task work before its task runs on), completions of io-wq
+// workers on plain and DEFER_TASKRUN rings, and a waiter in another thread
+// while the submitter sleeps elsewhere. Kernel and iostack see the same.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstring>
+#include <latch>
+#include <string>
+#include <thread>
+
+#include "ring_harness.hpp"
+
+namespace uring_test {
+namespace {
+
+constexpr char kMsg[] = "a datagram for the ring";
+constexpr int kMsgLen = sizeof(kMsg);
+
+// A UDP socket bound to an ephemeral port of 127.0.0.1, and a second one
+// connected to it.
+struct UdpPair {
+  int rx = -1, tx = -1;
+  UdpPair() {
+    rx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    tx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(0, bind(rx, reinterpret_cast<sockaddr*>(&a), sizeof(a)));
+    socklen_t l = sizeof(a);
+    getsockname(rx, reinterpret_cast<sockaddr*>(&a), &l);
+    EXPECT_EQ(0, ::connect(tx, reinterpret_cast<sockaddr*>(&a), sizeof(a)));
+  }
+  ~UdpPair() {
+    ::close(rx);
+    ::close(tx);
+  }
+};
+
+// Reaps what the CQ ring holds, without entering.
+std::vector<Cqe> peek_all(Ring& r) { return r.reap(); }
+
+// Bounded: true once `pred` holds, false after 10 s.
+template <typename Pred>
+bool spin_until(Pred pred) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+struct CloseResult {
+  std::vector<Cqe> seen;  // found by the receiver without entering
+  int enter_ret = 0;      // its enter on the closed descriptor
+};
+
+// liburing's socket test, in its own words: a thread's ring has a receive
+// pending; another thread's ring sends the datagram, reaps the send and
+// closes the first ring's descriptor; only then does the receiver look.
+// The receive's task work ran before the receiver ran on, so its CQE is
+// in the ring, and entering finds the descriptor gone.
+CloseResult close_while_recv_pending(Backend* b) {
+  CloseResult out;
+  UdpPair udp;
+  Ring rx(b), tx(b);
+  char buf[64] = {};
+  std::latch armed(1), go(1);
+  int rx_fd = -1;  // the number the receiver enters with, closed meanwhile
+  std::thread receiver([&] {
+    rx_fd = rx.init(4);
+    if (rx_fd < 0) {
+      armed.count_down();
+      return;
+    }
+    add(rx, IORING_OP_RECV, udp.rx, buf, sizeof(buf), 0, 2, 0);
+    EXPECT_EQ(1, rx.submit(0));
+    armed.count_down();
+    go.wait();
+    out.seen = peek_all(rx);
+    out.enter_ret = b->enter(rx_fd, 0, 1, IORING_ENTER_GETEVENTS, nullptr, 0);
+  });
+  armed.wait();
+  EXPECT_GE(tx.init(4), 0);
+  add(tx, IORING_OP_SEND, udp.tx, kMsg, kMsgLen, 0, 1, 0);
+  auto sent = submit_wait(tx, 1);
+  EXPECT_EQ(std::vector<Cqe>{(Cqe{1, kMsgLen, 0})}, sent);
+  EXPECT_GE(rx_fd, 0);
+  EXPECT_EQ(0, rx.close_fd());
+  go.count_down();
+  receiver.join();
+  return out;
+}
+
+TEST(UringPeerWakeupDiff, RecvCompletedBeforeItsRingDescriptorIsClosed) {
+  SKIP_WITHOUT_KERNEL_URING();
+  KernelBackend kb;
+  IostackBackend ib;
+  const CloseResult k = close_while_recv_pending(&kb);
+  const CloseResult o = close_while_recv_pending(&ib);
+  const std::vector<Cqe> want{Cqe{2, kMsgLen, 0}};
+  EXPECT_EQ(want, k.seen) << "kernel";
+  EXPECT_EQ(-EBADF, k.enter_ret) << "kernel";
+  EXPECT_EQ(k.seen, o.seen) << "iostack";
+  EXPECT_EQ(k.enter_ret, o.enter_ret) << "iostack";
+}
+
+struct SameRing {
+  std::vector<Cqe> after_submit;     // visible when the submitting enter returns
+  std::vector<Cqe> after_getevents;  // then, after enter(0, 0, GETEVENTS)
+};
+
+// One ring receives and sends: the send wakes the receive, whose task work
+// runs before the enter returns, except on DEFER_TASKRUN, where it waits
+// for GETEVENTS.
+SameRing same_ring_send_wakes_recv(Backend* b, unsigned flags, std::string* skip) {
+  SameRing out;
+  UdpPair udp;
+  Ring r(b);
+  io_uring_params p{};
+  p.flags = flags;
+  const int ret = r.init(8, p);
+  if (ret < 0) {
+    *skip = std::string(b->name()) + " refuses the setup flags: " + strerror(-ret);
+    return out;
+  }
+  char buf[64] = {};
+  add(r, IORING_OP_RECV, udp.rx, buf, sizeof(buf), 0, 2, 0);
+  EXPECT_EQ(1, r.submit(0));
+  EXPECT_TRUE(peek_all(r).empty());
+  add(r, IORING_OP_SEND, udp.tx, kMsg, kMsgLen, 0, 1, 0);
+  EXPECT_EQ(1, r.submit(0));
+  out.after_submit = peek_all(r);
+  EXPECT_EQ(0, r.enter(0, 0, IORING_ENTER_GETEVENTS));
+  out.after_getevents = peek_all(r);
+  return out;
+}
+
+void compare_same_ring(unsigned flags) {
+  SKIP_WITHOUT_KERNEL_URING();
+  KernelBackend kb;
+  IostackBackend ib;
+  std::string skip;
+  const SameRing k = same_ring_send_wakes_recv(&kb, flags, &skip);
+  if (!skip.empty()) GTEST_SKIP() << skip;
+  const SameRing o = same_ring_send_wakes_recv(&ib, flags, &skip);
+  ASSERT_TRUE(skip.empty()) << skip;
+  EXPECT_EQ(k.after_submit, o.after_submit);
+  EXPECT_EQ(k.after_getevents, o.after_getevents);
+  std::vector<Cqe> all = k.after_submit;
+  all.insert(all.end(), k.after_getevents.begin(), k.after_getevents.end());
+  EXPECT_EQ((std::vector<Cqe>{Cqe{1, kMsgLen, 0}, Cqe{2, kMsgLen, 0}}), all) << "kernel";
+}
+
+TEST(UringPeerWakeupDiff, SendWakesRecvOfSameRingBeforeEnterReturns) { compare_same_ring(0); }
+
+TEST(UringPeerWakeupDiff, SendWakesRecvOfSameRingCoopTaskrun) {
+  compare_same_ring(IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+}
+
+TEST(UringPeerWakeupDiff, SendWakesRecvOfSameRingDeferTaskrunWaitsForGetevents) {
+  compare_same_ring(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+}
+
+struct IowqResult {
+  std::vector<Cqe> before_enter;  // after the worker's write was read back
+  std::uint32_t taskrun = 0;      // IORING_SQ_TASKRUN then
+  std::vector<Cqe> after_plain_enter;
+  std::vector<Cqe> after_getevents;
+};
+
+// IOSQE_ASYNC write to a pipe: an io-wq worker writes, and the test reads
+// the bytes back, so the worker has run. A plain ring's worker posts the
+// CQE itself (io_req_complete_post), seen without entering; DEFER_TASKRUN's
+// goes through the submitter's task work, which only GETEVENTS runs.
+IowqResult iowq_write_completion(Backend* b, unsigned flags, std::string* skip) {
+  IowqResult out;
+  Ring r(b);
+  io_uring_params p{};
+  p.flags = flags;
+  const int ret = r.init(8, p);
+  if (ret < 0) {
+    *skip = std::string(b->name()) + " refuses the setup flags: " + strerror(-ret);
+    return out;
+  }
+  int pfd[2];
+  EXPECT_EQ(0, pipe2(pfd, O_CLOEXEC));
+  add(r, IORING_OP_WRITE, pfd[1], kMsg, kMsgLen, 0, 7, IOSQE_ASYNC);
+  EXPECT_EQ(1, r.submit(0));
+  char buf[64];
+  EXPECT_EQ(kMsgLen, ::read(pfd[0], buf, sizeof(buf)));
+  if (flags & IORING_SETUP_DEFER_TASKRUN) {
+    // The worker queues the completion right after its write: TASKRUN_FLAG
+    // tells when it has.
+    EXPECT_TRUE(spin_until([&] { return (r.sq_flags() & IORING_SQ_TASKRUN) != 0; }));
+    out.taskrun = r.sq_flags() & IORING_SQ_TASKRUN;
+    out.before_enter = peek_all(r);
+    EXPECT_EQ(0, r.enter(0, 0, 0));
+    out.after_plain_enter = peek_all(r);
+    EXPECT_EQ(0, r.enter(0, 0, IORING_ENTER_GETEVENTS));
+    out.after_getevents = peek_all(r);
+  } else {
+    // A program polling the CQ ring in user space sees it without entering.
+    EXPECT_TRUE(spin_until([&] { return r.cq_ready() > 0; }));
+    out.before_enter = peek_all(r);
+  }
+  ::close(pfd[0]);
+  ::close(pfd[1]);
+  return out;
+}
+
+void compare_iowq(unsigned flags) {
+  SKIP_WITHOUT_KERNEL_URING();
+  KernelBackend kb;
+  IostackBackend ib;
+  std::string skip;
+  const IowqResult k = iowq_write_completion(&kb, flags, &skip);
+  if (!skip.empty()) GTEST_SKIP() << skip;
+  const IowqResult o = iowq_write_completion(&ib, flags, &skip);
+  ASSERT_TRUE(skip.empty()) << skip;
+  EXPECT_EQ(k.before_enter, o.before_enter);
+  EXPECT_EQ(k.taskrun, o.taskrun);
+  EXPECT_EQ(k.after_plain_enter, o.after_plain_enter);
+  EXPECT_EQ(k.after_getevents, o.after_getevents);
+  std::vector<Cqe> all = k.before_enter;
+  all.insert(all.end(), k.after_plain_enter.begin(), k.after_plain_enter.end());
+  all.insert(all.end(), k.after_getevents.begin(), k.after_getevents.end());
+  EXPECT_EQ((std::vector<Cqe>{Cqe{7, kMsgLen, 0}}), all) << "kernel";
+}
+
+TEST(UringPeerWakeupDiff, IowqCompletionSeenWithoutEntering) { compare_iowq(0); }
+
+TEST(UringPeerWakeupDiff, IowqCompletionOnDeferTaskrunWaitsForGetevents) {
+  compare_iowq(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+}
+
+// A thread other than the submitter waits on a plain ring while the
+// submitter sleeps in a system call of its own (a join): the receive woken
+// by a plain send() still completes, as the kernel's task work interrupts
+// the submitter's sleep (TWA_SIGNAL) and iostack never leaves it to the
+// submitter. The waiter gets the CQE.
+std::vector<Cqe> other_thread_waits(Backend* b) {
+  UdpPair udp;
+  Ring r(b);
+  EXPECT_GE(r.init(4), 0);
+  char buf[64] = {};
+  add(r, IORING_OP_RECV, udp.rx, buf, sizeof(buf), 0, 3, 0);
+  EXPECT_EQ(1, r.submit(0));
+  std::latch waiting(1);
+  std::vector<Cqe> got;
+  std::thread waiter([&] {
+    waiting.count_down();
+    got = r.wait(1, 10000);
+  });
+  waiting.wait();
+  EXPECT_EQ(kMsgLen, ::send(udp.tx, kMsg, kMsgLen, 0));
+  waiter.join();
+  return got;
+}
+
+TEST(UringPeerWakeupDiff, WaiterInAnotherThreadGetsCompletionWhileSubmitterSleeps) {
+  SKIP_WITHOUT_KERNEL_URING();
+  KernelBackend kb;
+  IostackBackend ib;
+  const std::vector<Cqe> k = other_thread_waits(&kb);
+  EXPECT_EQ((std::vector<Cqe>{Cqe{3, kMsgLen, 0}}), k) << "kernel";
+  EXPECT_EQ(k, other_thread_waits(&ib));
+}
+
+}  // namespace
+}  // namespace uring_test
