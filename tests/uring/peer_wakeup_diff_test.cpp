@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstring>
 #include <latch>
-#include <string>
 #include <thread>
 
 #include "ring_harness.hpp"
@@ -112,84 +111,81 @@ TEST(UringPeerWakeupDiff, RecvCompletedBeforeItsRingDescriptorIsClosed) {
   EXPECT_EQ(k.enter_ret, o.enter_ret) << "iostack";
 }
 
-struct SameRing {
-  std::vector<Cqe> after_submit;     // visible when the submitting enter returns
-  std::vector<Cqe> after_getevents;  // then, after enter(0, 0, GETEVENTS)
+// What a sequence saw at each step (CQEs reaped without entering), and
+// IORING_SQ_TASKRUN where it looked.
+struct Stages {
+  std::vector<std::vector<Cqe>> seen;
+  std::uint32_t taskrun = 0;
 };
+using StagesFn = Stages (*)(Ring& r, unsigned flags);
+
+// Runs `fn` on a ring of the kernel's and of iostack's made with `flags`;
+// the kernel must have seen `want` in all, and iostack the same at each step.
+void compare_stages(StagesFn fn, unsigned flags, const std::vector<Cqe>& want) {
+  SKIP_WITHOUT_KERNEL_URING();
+  KernelBackend kb;
+  IostackBackend ib;
+  io_uring_params p{};
+  p.flags = flags;
+  Stages k, o;
+  {
+    Ring r(&kb);
+    const int ret = r.init(8, p);
+    if (ret < 0) GTEST_SKIP() << "the kernel refuses the setup flags: " << strerror(-ret);
+    k = fn(r, flags);
+  }
+  {
+    Ring r(&ib);
+    ASSERT_GE(r.init(8, p), 0);
+    o = fn(r, flags);
+  }
+  std::vector<Cqe> all;
+  for (const auto& step : k.seen) all.insert(all.end(), step.begin(), step.end());
+  EXPECT_EQ(want, all) << "kernel";
+  EXPECT_EQ(k.seen, o.seen) << "CQEs seen at each step, kernel vs iostack";
+  EXPECT_EQ(k.taskrun, o.taskrun);
+}
 
 // One ring receives and sends: the send wakes the receive, whose task work
 // runs before the enter returns, except on DEFER_TASKRUN, where it waits
 // for GETEVENTS.
-SameRing same_ring_send_wakes_recv(Backend* b, unsigned flags, std::string* skip) {
-  SameRing out;
+Stages same_ring_send_wakes_recv(Ring& r, unsigned) {
+  Stages out;
   UdpPair udp;
-  Ring r(b);
-  io_uring_params p{};
-  p.flags = flags;
-  const int ret = r.init(8, p);
-  if (ret < 0) {
-    *skip = std::string(b->name()) + " refuses the setup flags: " + strerror(-ret);
-    return out;
-  }
   char buf[64] = {};
   add(r, IORING_OP_RECV, udp.rx, buf, sizeof(buf), 0, 2, 0);
   EXPECT_EQ(1, r.submit(0));
-  EXPECT_TRUE(peek_all(r).empty());
+  out.seen.push_back(peek_all(r));
   add(r, IORING_OP_SEND, udp.tx, kMsg, kMsgLen, 0, 1, 0);
   EXPECT_EQ(1, r.submit(0));
-  out.after_submit = peek_all(r);
+  out.seen.push_back(peek_all(r));
   EXPECT_EQ(0, r.enter(0, 0, IORING_ENTER_GETEVENTS));
-  out.after_getevents = peek_all(r);
+  out.seen.push_back(peek_all(r));
   return out;
 }
 
-void compare_same_ring(unsigned flags) {
-  SKIP_WITHOUT_KERNEL_URING();
-  KernelBackend kb;
-  IostackBackend ib;
-  std::string skip;
-  const SameRing k = same_ring_send_wakes_recv(&kb, flags, &skip);
-  if (!skip.empty()) GTEST_SKIP() << skip;
-  const SameRing o = same_ring_send_wakes_recv(&ib, flags, &skip);
-  ASSERT_TRUE(skip.empty()) << skip;
-  EXPECT_EQ(k.after_submit, o.after_submit);
-  EXPECT_EQ(k.after_getevents, o.after_getevents);
-  std::vector<Cqe> all = k.after_submit;
-  all.insert(all.end(), k.after_getevents.begin(), k.after_getevents.end());
-  EXPECT_EQ((std::vector<Cqe>{Cqe{1, kMsgLen, 0}, Cqe{2, kMsgLen, 0}}), all) << "kernel";
+const std::vector<Cqe> kSendThenRecv{Cqe{1, kMsgLen, 0}, Cqe{2, kMsgLen, 0}};
+
+TEST(UringPeerWakeupDiff, SendWakesRecvOfSameRingBeforeEnterReturns) {
+  compare_stages(same_ring_send_wakes_recv, 0, kSendThenRecv);
 }
 
-TEST(UringPeerWakeupDiff, SendWakesRecvOfSameRingBeforeEnterReturns) { compare_same_ring(0); }
-
 TEST(UringPeerWakeupDiff, SendWakesRecvOfSameRingCoopTaskrun) {
-  compare_same_ring(IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+  compare_stages(same_ring_send_wakes_recv, IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+                 kSendThenRecv);
 }
 
 TEST(UringPeerWakeupDiff, SendWakesRecvOfSameRingDeferTaskrunWaitsForGetevents) {
-  compare_same_ring(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+  compare_stages(same_ring_send_wakes_recv, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+                 kSendThenRecv);
 }
-
-struct IowqResult {
-  std::vector<Cqe> before_enter;  // after the worker's write was read back
-  std::uint32_t taskrun = 0;      // IORING_SQ_TASKRUN then
-  std::vector<Cqe> after_plain_enter;
-  std::vector<Cqe> after_getevents;
-};
 
 // IOSQE_ASYNC write to a pipe: an io-wq worker writes, and the test reads
 // the bytes back, so the worker has run. A plain ring's worker posts the
 // CQE itself (io_req_complete_post), seen without entering; DEFER_TASKRUN's
 // goes through the submitter's task work, which only GETEVENTS runs.
-IowqResult iowq_write_completion(Backend* b, unsigned flags, std::string* skip) {
-  IowqResult out;
-  Ring r(b);
-  io_uring_params p{};
-  p.flags = flags;
-  const int ret = r.init(8, p);
-  if (ret < 0) {
-    *skip = std::string(b->name()) + " refuses the setup flags: " + strerror(-ret);
-    return out;
-  }
+Stages iowq_write_completion(Ring& r, unsigned flags) {
+  Stages out;
   int pfd[2];
   EXPECT_EQ(0, pipe2(pfd, O_CLOEXEC));
   add(r, IORING_OP_WRITE, pfd[1], kMsg, kMsgLen, 0, 7, IOSQE_ASYNC);
@@ -201,44 +197,31 @@ IowqResult iowq_write_completion(Backend* b, unsigned flags, std::string* skip) 
     // tells when it has.
     EXPECT_TRUE(spin_until([&] { return (r.sq_flags() & IORING_SQ_TASKRUN) != 0; }));
     out.taskrun = r.sq_flags() & IORING_SQ_TASKRUN;
-    out.before_enter = peek_all(r);
+    out.seen.push_back(peek_all(r));
     EXPECT_EQ(0, r.enter(0, 0, 0));
-    out.after_plain_enter = peek_all(r);
+    out.seen.push_back(peek_all(r));
     EXPECT_EQ(0, r.enter(0, 0, IORING_ENTER_GETEVENTS));
-    out.after_getevents = peek_all(r);
+    out.seen.push_back(peek_all(r));
   } else {
     // A program polling the CQ ring in user space sees it without entering.
     EXPECT_TRUE(spin_until([&] { return r.cq_ready() > 0; }));
-    out.before_enter = peek_all(r);
+    out.seen.push_back(peek_all(r));
   }
   ::close(pfd[0]);
   ::close(pfd[1]);
   return out;
 }
 
-void compare_iowq(unsigned flags) {
-  SKIP_WITHOUT_KERNEL_URING();
-  KernelBackend kb;
-  IostackBackend ib;
-  std::string skip;
-  const IowqResult k = iowq_write_completion(&kb, flags, &skip);
-  if (!skip.empty()) GTEST_SKIP() << skip;
-  const IowqResult o = iowq_write_completion(&ib, flags, &skip);
-  ASSERT_TRUE(skip.empty()) << skip;
-  EXPECT_EQ(k.before_enter, o.before_enter);
-  EXPECT_EQ(k.taskrun, o.taskrun);
-  EXPECT_EQ(k.after_plain_enter, o.after_plain_enter);
-  EXPECT_EQ(k.after_getevents, o.after_getevents);
-  std::vector<Cqe> all = k.before_enter;
-  all.insert(all.end(), k.after_plain_enter.begin(), k.after_plain_enter.end());
-  all.insert(all.end(), k.after_getevents.begin(), k.after_getevents.end());
-  EXPECT_EQ((std::vector<Cqe>{Cqe{7, kMsgLen, 0}}), all) << "kernel";
+const std::vector<Cqe> kWrite{Cqe{7, kMsgLen, 0}};
+
+TEST(UringPeerWakeupDiff, IowqCompletionSeenWithoutEntering) {
+  compare_stages(iowq_write_completion, 0, kWrite);
 }
 
-TEST(UringPeerWakeupDiff, IowqCompletionSeenWithoutEntering) { compare_iowq(0); }
-
 TEST(UringPeerWakeupDiff, IowqCompletionOnDeferTaskrunWaitsForGetevents) {
-  compare_iowq(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+  compare_stages(
+      iowq_write_completion,
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG, kWrite);
 }
 
 // A thread other than the submitter waits on the ring while the submitter
