@@ -80,6 +80,9 @@ void queue_iowq(IoKiocb* req);
 // of its link to that worker (false: the caller queues it as task work).
 bool iowq_run_next(IoKiocb* req, IoKiocb* nxt);
 int issue_sqe(IoKiocb* req, unsigned issue_flags);
+// Whether the calling thread issued an op that may have woken a poll
+// (wakes_peers) since it last asked; asking clears it.
+bool take_peers_woken();
 // Block I/O queued by a locked pass, taken out under the lock and issued
 // once it is dropped (no lock is held across the block layer).
 IoKiocb* take_bdev_batch(IoRingCtx* ctx) REQUIRES(ctx->uring_lock);
@@ -145,6 +148,7 @@ struct IoOpDef {
   void (*cleanup)(IoKiocb*) = nullptr;  // frees what prep allocated (kReqCleanup)
   bool poll_direct = false;             // retried on the poll thread once its socket is ready
   void (*fail)(IoKiocb*) = nullptr;     // io_cold_def.fail: a failed request's CQE as it ends
+  bool wakes_peers = false;             // may make another descriptor ready (send, pipe write)
 };
 constexpr unsigned kOpLast = uapi::kOpLast;  // as 6.18 numbers them
 const IoOpDef* op_def(unsigned opcode);      // null when not implemented
@@ -258,6 +262,12 @@ void poll_catch_up_rings();
 // its call returns, as the kernel runs them inside the write (and the
 // task work on its way back to user space).
 void poll_run_wakeups();
+// After a submission that sent or wrote somewhere (take_peers_woken): the
+// wakeups it caused are handled before enter returns, as the kernel handles
+// them inside the send and runs the woken requests' task work before the
+// submitter (its own, or another thread's on its next return to user space)
+// runs on. A request waiting on the other end then posts its CQE first.
+void poll_run_submit_wakeups();
 
 // ---- futex.cpp (io_uring/futex.c): armed FUTEX_WAIT/WAITV requests.
 int futex_cancel(IoRingCtx* ctx, CancelMatch* cd);

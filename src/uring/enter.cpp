@@ -67,7 +67,10 @@ int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags
         ctx->submitter_tid.load(std::memory_order_relaxed) != core::current_tid())
       return -EEXIST;
     ret = submit_and_flush(ctx, to_submit);
-    poll_catch_up_rings();
+    if (take_peers_woken())
+      poll_run_submit_wakeups();
+    else
+      poll_catch_up_rings();
     if (ret != static_cast<int>(to_submit)) return ret;
   }
   if (flags & IORING_ENTER_GETEVENTS) {

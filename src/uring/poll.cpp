@@ -327,6 +327,14 @@ class PollService {
     dispatch();
   }
 
+  // catch_up after a send or write: a wakeup the poll thread took out just before
+  // (its entry no longer counted) is finished once dispatch_mu is ours, so
+  // the count is looked at only then.
+  void catch_up_after_send() {
+    core::LockGuard lock(dispatch_mu_);
+    if (registered.load(std::memory_order_relaxed) > 0 || initial_pending()) dispatch();
+  }
+
   // take_ready_oneshots, once a wakeup the poll thread is handling has been
   // posted: a poll it took out is complete before the wait looks.
   void sweep(IoRingCtx* ctx, std::vector<std::pair<IoKiocb*, std::uint32_t>>* done) {
@@ -691,8 +699,14 @@ void poll_run_wakeups() {
   // Not from inside the engine (a write it makes with its locks held, or
   // on its own threads): the poll thread handles those wakeups.
   if (core::holds_locks() || core::on_internal_thread()) return;
-  PollService* found = PollService::find();
-  if (found && found->registered.load(std::memory_order_relaxed) > 0) found->catch_up();
+  if (PollService* found = PollService::find()) found->catch_up_after_send();
+}
+
+void poll_run_submit_wakeups() {
+  // A caller inside the engine (the poll thread's own dispatch) leaves them
+  // to the pass it is in.
+  if (core::holds_locks()) return;
+  if (PollService* found = PollService::find()) found->catch_up_after_send();
 }
 
 void poll_catch_up_rings() {

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <utility>
 
 #include "block/plug.hpp"
 #include "core/fd_high.hpp"
@@ -363,9 +364,17 @@ bool iowq_run_next(IoKiocb* req, IoKiocb* nxt) {
   return true;
 }
 
+namespace {
+thread_local bool t_peers_woken = false;
+}  // namespace
+
+bool take_peers_woken() { return std::exchange(t_peers_woken, false); }
+
 int issue_sqe(IoKiocb* req, unsigned issue_flags) {
   const IoOpDef* def = op_def(req->opcode);
   if (!assign_file(req, def, issue_flags)) return -EBADF;
+  // Block devices have no poll; anything else may be watched by one.
+  if (def->wakes_peers && !req->bdev) t_peers_woken = true;
   IoKiocb* lt = nullptr;
   if (req->flags & kReqArmLtimeout) {
     // The kernel's fget fails a closed descriptor before the op runs. A
