@@ -542,12 +542,13 @@ namespace {
 // kRw's flags.
 constexpr int kRwWrite = 1;
 constexpr int kRwDirect = 2;
+constexpr int kRwAppend = 4;  // a write at the end of the file; aux: where that was
 
 // One call on a mapped directory or single file, in the owner (its own, or
 // a child's through the socket): `buf` holds the data a kRw writes or gets what it
-// reads (at most rq.b bytes).
-std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::string& p2,
-                    char* buf) {
+// reads (at most rq.b bytes); `aux` a second result.
+std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::string& p2, char* buf,
+                    std::int64_t* aux) {
   std::lock_guard lk(mu);
   switch (rq.op) {
     case ShareOp::kOpen:
@@ -609,7 +610,11 @@ std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::st
         buf, static_cast<std::size_t>(rq.b)
       };
       const bool write = rq.flags & kRwWrite;
-      const long r = m->rw(write, rq.flags & kRwDirect, &v, 1, static_cast<std::uint64_t>(rq.a));
+      // The end is found under the lock the write holds: appends never overlap.
+      const std::uint64_t at =
+          write && (rq.flags & kRwAppend) ? m->size() : static_cast<std::uint64_t>(rq.a);
+      if (aux) *aux = static_cast<std::int64_t>(at);
+      const long r = m->rw(write, rq.flags & kRwDirect, &v, 1, at);
       if (r >= 0 && write && power.calls && ++counts.calls >= power.calls && !cut_done) cut();
       return r;
     }
@@ -640,10 +645,11 @@ std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::st
 // a power cut would have it).
 std::int64_t dir_call(ShareOp op, std::uint32_t dir, std::uint32_t ino, std::int64_t a,
                       std::int64_t b, int flags, const std::string& p1 = {},
-                      const std::string& p2 = {}, char* buf = nullptr) {
+                      const std::string& p2 = {}, char* buf = nullptr,
+                      std::int64_t* aux = nullptr) {
   ShareRequest rq{op, flags, dir, ino, a, b};
-  if (!is_client()) return dir_op(rq, p1, p2, buf);
-  const std::int64_t r = share_call(share_name, rq, p1, p2, buf, buf);
+  if (!is_client()) return dir_op(rq, p1, p2, buf, aux);
+  const std::int64_t r = share_call(share_name, rq, p1, p2, buf, buf, aux);
   if (r == -ENOTCONN) {
     sys(SYS_kill, ::getpid(), SIGKILL);
     for (;;) pause();
@@ -682,10 +688,8 @@ long dir_rw(int fd, const OpenFile* f, std::uint32_t dir, std::uint32_t ino, boo
   const bool use_pos = offset < 0;
   std::int64_t off = use_pos ? real_pos(fd) : offset;
   if (off < 0) return off;
-  if (write && (f->flags & O_APPEND)) {
-    off = dir_call(ShareOp::kSize, dir, ino, 0, 0, 0);
-    if (off < 0) return off;
-  }
+  // O_APPEND: the first piece goes to the end of the file, the rest after it.
+  bool append = write && (f->flags & O_APPEND);
   constexpr std::size_t kPiece = 1 << 20;
   std::string piece;
   long done = 0;
@@ -698,10 +702,14 @@ long dir_rw(int fd, const OpenFile* f, std::uint32_t dir, std::uint32_t ino, boo
       const bool copy = is_client();
       if (copy) piece.assign(n, '\0');
       if (copy && write) std::memcpy(piece.data(), p, n);
-      const int how = (write ? kRwWrite : 0) | ((f->flags & O_DIRECT) ? kRwDirect : 0);
+      const int how = (write ? kRwWrite : 0) | ((f->flags & O_DIRECT) ? kRwDirect : 0) |
+                      (append ? kRwAppend : 0);
+      std::int64_t went = off;
       const std::int64_t r =
           dir_call(ShareOp::kRw, dir, ino, off + done, static_cast<std::int64_t>(n), how, {}, {},
-                   copy ? piece.data() : p);
+                   copy ? piece.data() : p, &went);
+      if (append && r >= 0) off = went;
+      append = false;
       if (r < 0) {
         if (done) goto out;
         return static_cast<long>(r);
@@ -726,7 +734,7 @@ out:
 // or buffered I/O of the file there as the descriptor's O_DIRECT says, in
 // pieces of at most 1 MiB (the socket's).
 long remote_rw(std::uint64_t key, bool write, bool direct, const struct iovec* iov, int iovcnt,
-               std::uint64_t pos) {
+               std::int64_t* pos) {
   const auto dir = static_cast<std::uint32_t>(key >> 32);
   const auto ino = static_cast<std::uint32_t>(key);
   constexpr std::size_t kPiece = 1 << 20;
@@ -738,10 +746,14 @@ long remote_rw(std::uint64_t key, bool write, bool direct, const struct iovec* i
       char* p = static_cast<char*>(iov[i].iov_base) + at;
       piece.resize(n);
       if (write) std::memcpy(piece.data(), p, n);
+      // A write at the end (*pos -1) goes there as one piece, the rest after it.
+      const bool append = *pos < 0;
+      std::int64_t went = *pos;
       const std::int64_t r =
-          dir_call(ShareOp::kRw, dir, ino, static_cast<std::int64_t>(pos) + done,
-                   static_cast<std::int64_t>(n), (write ? kRwWrite : 0) | (direct ? kRwDirect : 0),
-                   {}, {}, piece.data());
+          dir_call(ShareOp::kRw, dir, ino, *pos + done, static_cast<std::int64_t>(n),
+                   (write ? kRwWrite : 0) | (direct ? kRwDirect : 0) | (append ? kRwAppend : 0), {},
+                   {}, piece.data(), &went);
+      if (append && r >= 0) *pos = went;
       if (r < 0) return done ? done : static_cast<long>(r);
       if (!write) std::memcpy(p, piece.data(), static_cast<std::size_t>(r));
       done += r;
@@ -768,7 +780,8 @@ std::uint64_t remote_key(std::uint32_t dir, std::uint32_t ino) {
 void client_attach(int fd, const OpenFile* f) {
   std::uint32_t dir, ino;
   if (!dir_target(f, &dir, &ino) || !ino) return;
-  block::bdev_file_attach_remote(fd, f->flags & (O_ACCMODE | O_DIRECT | O_DSYNC | O_CLOEXEC),
+  block::bdev_file_attach_remote(fd,
+                                 f->flags & (O_ACCMODE | O_DIRECT | O_DSYNC | O_APPEND | O_CLOEXEC),
                                  &kRemote, remote_key(dir, ino));
 }
 
@@ -968,22 +981,22 @@ IOSTACK_API int iostack_map_init(void) {
       file_paths.push_back(m->path());
       file_disks.push_back(m->disk()->name());
     }
-    share_name = share_listen(
-        [](const ShareRequest& rq, const std::string& p1, const std::string& p2, std::string* out) {
-          const bool rw = rq.op == ShareOp::kRw, write = rw && (rq.flags & kRwWrite);
-          if (!rw) return dir_op(rq, p1, p2, nullptr);
-          // A child's O_DIRECT data is in a buffer aligned here: its
-          // offset and length are checked, not its own memory's alignment.
-          const std::size_t n = static_cast<std::size_t>(std::max<std::int64_t>(rq.b, 0));
-          void* mem = std::aligned_alloc(4096, (n + 4095) / 4096 * 4096 + 4096);
-          if (!mem) return std::int64_t{-ENOMEM};
-          char* data = static_cast<char*>(mem);
-          if (write) std::memcpy(data, p2.data(), std::min(n, p2.size()));
-          const std::int64_t r = dir_op(rq, p1, p2, data);
-          if (!write && r > 0) out->assign(data, static_cast<std::size_t>(r));
-          std::free(mem);
-          return r;
-        });
+    share_name = share_listen([](const ShareRequest& rq, const std::string& p1,
+                                 const std::string& p2, std::string* out, std::int64_t* aux) {
+      const bool rw = rq.op == ShareOp::kRw, write = rw && (rq.flags & kRwWrite);
+      if (!rw) return dir_op(rq, p1, p2, nullptr, nullptr);
+      // A child's O_DIRECT data is in a buffer aligned here: its
+      // offset and length are checked, not its own memory's alignment.
+      const std::size_t n = static_cast<std::size_t>(std::max<std::int64_t>(rq.b, 0));
+      void* mem = std::aligned_alloc(4096, (n + 4095) / 4096 * 4096 + 4096);
+      if (!mem) return std::int64_t{-ENOMEM};
+      char* data = static_cast<char*>(mem);
+      if (write) std::memcpy(data, p2.data(), std::min(n, p2.size()));
+      const std::int64_t r = dir_op(rq, p1, p2, data, aux);
+      if (!write && r > 0) out->assign(data, static_cast<std::size_t>(r));
+      std::free(mem);
+      return r;
+    });
     std::string env_share = share_name;
     for (const std::string& d : dir_paths) env_share += "\n" + d;
     for (std::size_t i = 0; i < file_paths.size(); ++i)
@@ -1080,8 +1093,9 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
                                                         dirs.begin()),
                              static_cast<std::uint32_t>(ino)));
     iostack::block::bdev_file_attach(
-        fd, d->device()->disk(), (flags & O_ACCMODE) | (flags & (O_DIRECT | O_DSYNC | O_CLOEXEC)),
-        m->base(), m->capacity(), m->bdev_inode(lock_files, unlock_files));
+        fd, d->device()->disk(),
+        (flags & O_ACCMODE) | (flags & (O_DIRECT | O_DSYNC | O_APPEND | O_CLOEXEC)), m->base(),
+        m->capacity(), m->bdev_inode(lock_files, unlock_files));
     return fd;
   }
   MappedFile* m = find_path(dirfd, path);
@@ -1102,7 +1116,7 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
   const int single = static_cast<int>(std::find(files.begin(), files.end(), m) - files.begin());
   m->set_child_remote(&kRemote, remote_key(kSingle | static_cast<std::uint32_t>(single), 1));
   if (const int e = iostack::block::bdev_file_attach(
-          fd, m->disk(), acc | (flags & (O_DIRECT | O_DSYNC | O_CLOEXEC)), 0, 0,
+          fd, m->disk(), acc | (flags & (O_DIRECT | O_DSYNC | O_APPEND | O_CLOEXEC)), 0, 0,
           m->bdev_inode(lock_files, unlock_files))) {
     raw_close(fd);
     return e;

@@ -20,6 +20,7 @@ struct ShareReply {
   std::int64_t res;
   std::uint32_t len;
   std::uint32_t pad;
+  std::int64_t aux;
 };
 
 // Raw transfers: the preload shim interposes read and write.
@@ -115,12 +116,13 @@ void serve(int fd, const ShareHandler& handler) {
     p2.resize(rq.len2);
     if (!recv_all(fd, p1.data(), p1.size()) || !recv_all(fd, p2.data(), p2.size())) break;
     out.clear();
-    const std::int64_t res = handler(rq, p1, p2, &out);
+    std::int64_t aux = 0;
+    const std::int64_t res = handler(rq, p1, p2, &out, &aux);
     if (rq.op == ShareOp::kShare && res >= 0) {
-      if (!send_with_fd(fd, ShareReply{0, 0, 0}, static_cast<int>(res))) break;
+      if (!send_with_fd(fd, ShareReply{0, 0, 0, 0}, static_cast<int>(res))) break;
       continue;
     }
-    const ShareReply rep{res, static_cast<std::uint32_t>(out.size()), 0};
+    const ShareReply rep{res, static_cast<std::uint32_t>(out.size()), 0, aux};
     if (!send_all(fd, &rep, sizeof rep) || !send_all(fd, out.data(), out.size())) break;
   }
   ::syscall(SYS_close, fd);
@@ -160,7 +162,7 @@ std::string share_listen(ShareHandler handler) {
 }
 
 std::int64_t share_call(const std::string& name, const ShareRequest& rq, const std::string& p1,
-                        const std::string& p2, const void* in, void* out) {
+                        const std::string& p2, const void* in, void* out, std::int64_t* aux) {
   std::lock_guard lk(client_mu);
   if (client_fd >= 0 && client_pid != ::getpid()) client_fd = -1;  // the parent's, after fork
   if (client_fd < 0) {
@@ -176,7 +178,7 @@ std::int64_t share_call(const std::string& name, const ShareRequest& rq, const s
   }
   ShareRequest r = rq;
   r.len1 = static_cast<std::uint32_t>(p1.size());
-  const bool data_in = rq.op == ShareOp::kRw && rq.flags;
+  const bool data_in = rq.op == ShareOp::kRw && (rq.flags & 1);  // a write's
   r.len2 = data_in ? static_cast<std::uint32_t>(rq.b) : static_cast<std::uint32_t>(p2.size());
   ShareReply rep;
   int passed = -1;
@@ -189,6 +191,7 @@ std::int64_t share_call(const std::string& name, const ShareRequest& rq, const s
     if (passed >= 0) ::syscall(SYS_close, passed);
     return -ENOTCONN;
   }
+  if (aux) *aux = rep.aux;
   if (rq.op == ShareOp::kShare && rep.res == 0) return passed >= 0 ? passed : -EIO;
   if (passed >= 0) ::syscall(SYS_close, passed);
   return rep.res;

@@ -18,7 +18,7 @@ enum class ShareOp : std::uint32_t {
   kUnlink,     // path
   kRename,     // path, path2, flags
   kPathSize,   // path -> size
-  kRw,         // dir, ino, a=offset, flags=write; data in or out
+  kRw,         // dir, ino, a=offset, flags=write...; data in or out; aux: where it went
   kFsync,      // dir, ino (0: the directory path p1 from the top, "" the top)
   kSize,       // dir, ino -> size
   kTruncate,   // dir, ino, a=length
@@ -40,10 +40,11 @@ struct ShareRequest {
   std::uint32_t len2 = 0;  // bytes of the second path, or of the data written
 };
 
-// The owner's answer to one request: the result (or -errno) and, for a
-// read, the bytes read in `out`.
-using ShareHandler = std::function<std::int64_t(const ShareRequest& rq, const std::string& p1,
-                                                const std::string& p2, std::string* out)>;
+// The owner's answer to one request: the result (or -errno), for a read
+// the bytes read in `out`, and a second value in `aux` (0 unless set).
+using ShareHandler =
+    std::function<std::int64_t(const ShareRequest& rq, const std::string& p1, const std::string& p2,
+                               std::string* out, std::int64_t* aux)>;
 
 // Listens on an abstract UNIX socket named after this process and serves
 // each connection on a thread of its own: the name, or empty on failure.
@@ -54,9 +55,10 @@ std::string share_listen(ShareHandler handler);
 // `out`: room for the data a kRw read returns. The result, or -ENOTCONN
 // when the owner is gone (its power was cut, or it ended). kShare's
 // handler answers a descriptor of the owner's, which the caller gets as a
-// descriptor of its own (SCM_RIGHTS).
+// descriptor of its own (SCM_RIGHTS). `aux`, if given, gets the handler's.
 std::int64_t share_call(const std::string& name, const ShareRequest& rq, const std::string& p1,
-                        const std::string& p2, const void* in, void* out);
+                        const std::string& p2, const void* in, void* out,
+                        std::int64_t* aux = nullptr);
 
 // Around fork (pthread_atfork): the client's connection lock is held across
 // it, so that a child never starts with it taken by a thread it lacks.

@@ -496,21 +496,11 @@ const block::BdevInode* MappedFile::bdev_inode(void (*lock)(), void (*unlock)())
     m->refresh(iov, iovcnt, pos, count);
     m->unlock_();
   };
-  inode_.buffered = [](void* p, bool write, const struct iovec* iov, int iovcnt,
-                       std::uint64_t count, std::uint64_t pos, std::uint32_t rw_flags) {
+  inode_.sync_rw = [](void* p, bool write, bool direct, const struct iovec* iov, int iovcnt,
+                      std::uint64_t count, std::int64_t* pos, std::uint32_t rw_flags) {
     auto* m = static_cast<MappedFile*>(p);
     m->lock_();
-    const bool sync = write && (rw_flags & (RWF_DSYNC | RWF_SYNC));
-    if ((rw_flags & RWF_NOWAIT) && (sync || !m->in_memory(write, pos, count))) {
-      m->unlock_();
-      return long{-EAGAIN};
-    }
-    long r = m->rw(write, false, iov, iovcnt, pos, count);
-    // generic_write_sync: the written data made durable.
-    if (r > 0 && sync) {
-      before_fsync(m->counts_);
-      if (const int e = m->fsync()) r = e;
-    }
+    const long r = m->sync_rw(write, direct, iov, iovcnt, count, pos, rw_flags);
     m->unlock_();
     return r;
   };
@@ -523,6 +513,23 @@ const block::BdevInode* MappedFile::bdev_inode(void (*lock)(), void (*unlock)())
     return r;
   };
   return &inode_;
+}
+
+long MappedFile::sync_rw(bool write, bool direct, const struct iovec* iov, int iovcnt,
+                         std::uint64_t count, std::int64_t* pos, std::uint32_t rw_flags) {
+  const bool sync = write && (rw_flags & (RWF_DSYNC | RWF_SYNC));
+  // generic_write_checks: an appending write starts at the end.
+  const std::uint64_t at =
+      *pos < 0 ? size_.load(std::memory_order_acquire) : static_cast<std::uint64_t>(*pos);
+  if ((rw_flags & RWF_NOWAIT) && (direct || sync || !in_memory(write, at, count))) return -EAGAIN;
+  *pos = static_cast<std::int64_t>(at);
+  long r = rw(write, direct, iov, iovcnt, at, count);
+  // generic_write_sync: the written data made durable.
+  if (r > 0 && sync) {
+    before_fsync(counts_);
+    if (const int e = fsync()) r = e;
+  }
+  return r;
 }
 
 void MappedFile::refresh(const struct iovec* iov, int iovcnt, std::uint64_t offset,

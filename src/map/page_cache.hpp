@@ -97,6 +97,10 @@ class MappedFile {
     inode_.remote = remote;
     inode_.remote_key = key;
   }
+  // I/O of the engines done whole (BdevInode::sync_rw): buffered, or a
+  // direct write at the end of the file (`*pos` -1). Bytes or -errno.
+  long sync_rw(bool write, bool direct, const struct iovec* iov, int iovcnt, std::uint64_t count,
+               std::int64_t* pos, std::uint32_t rw_flags);
   // Before a direct I/O of the engines: the size, or -errno.
   std::int64_t begin_direct(bool write, std::uint64_t pos, std::uint64_t len);
   // After a write of the engines that ended at `end`; never blocks.

@@ -80,6 +80,10 @@ compat_program(mmap_shared)
 # and read(2) of the same pages, step by step.
 compat_program(engine_coherence PkgConfig::LIBURING)
 
+# io_uring and AIO writes on O_APPEND descriptors and with RWF_APPEND /
+# RWF_NOAPPEND, step by step.
+compat_program(engine_append PkgConfig::LIBURING)
+
 # Loads and stores through a MAP_SHARED mapping around the end of the file
 # (SIGBUS past it), as ftruncate and writes move it, step by step.
 compat_program(mmap_eof)

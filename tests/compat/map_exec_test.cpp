@@ -353,6 +353,29 @@ TEST(MapExec, UringAndAioAreCoherentWithThePageCache) {
 }
 #endif
 
+#if defined(IOSTACK_COMPAT_ENGINE_APPEND)
+// io_uring and AIO writes on a mapped file go to its end when they append
+// (O_APPEND without RWF_NOAPPEND, or RWF_APPEND), buffered and O_DIRECT,
+// and one at offset -1 leaves the position after what it wrote, as the
+// kernel's on a real file; single, in a directory, and from a forked child.
+TEST(MapExec, UringAndAioAppend) {
+  SKIP_IF_SANITIZED();
+  const std::string prog = IOSTACK_COMPAT_ENGINE_APPEND, single = dir() + "/app-single",
+                    d = dir() + "/app-dir";
+  const std::string kernel = kernel_output(
+      prog, "app",
+      {"io_uring write 'AA' at 0: 2, size 12, pos 10, '0123456789AA'\n",
+       "lseek 5, io_uring write 'GG' at -1: 2, size 25, pos 25,",
+       "no O_APPEND: aio pwrite 'II' at 0 with RWF_APPEND: 2, size 29, pos 0,",
+       "O_APPEND: io_uring write 'JJ' at 4 with RWF_NOAPPEND: 2, size 29, pos 25, 'hh23JJ",
+       "O_DIRECT: io_uring write 4096 'e' at -1: 4096, size 12288, pos 12288,",
+       "  bytes at 4095, 4096, 4097, 12288: '.ddf'\n"});
+  EXPECT_EQ(mapped_output(prog, single + "=wcache:ram:1M", single), kernel);
+  EXPECT_EQ(mapped_output(prog, d + "/=wcache:ram:4M", d + "/f"), kernel);
+  EXPECT_EQ(mapped_output(prog, single + "=wcache:ram:1M", single + " fork"), kernel);
+}
+#endif
+
 #if defined(IOSTACK_COMPAT_MMAP_EOF)
 // A shared mapping of a mapped file ends where the file does, as the
 // kernel's: a page wholly past the end is SIGBUS (BUS_ADRERR) for loads and
