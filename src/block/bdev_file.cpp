@@ -322,8 +322,9 @@ int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int io
       left -= std::min<std::uint64_t>(iov[i].iov_len, left);
     }
   }
-  if (write && count && f->inode && f->inode->direct_write)
-    f->inode->direct_write(f->inode->priv, iov, iovcnt, pos, count);
+  if (write && count && f->inode && f->inode->direct_write &&
+      f->inode->direct_write(f->inode->priv, iov, iovcnt, pos, count))
+    return bdev_sync_file_rw(f, io, write, iov, iovcnt, offset, rw_flags);
   io->pending.store(1, std::memory_order_relaxed);  // held until all bios are out
   io->error.store(0, std::memory_order_relaxed);
   io->bytes = static_cast<long>(write ? count : visible);

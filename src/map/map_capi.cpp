@@ -520,6 +520,20 @@ void after_write(IoCounts* c) {
   if (power.writes && c->writes >= power.writes && !cut_done) cut();
 }
 
+void after_write_call(IoCounts* c) {
+  ++c->calls;
+  if (power.calls && c->calls >= power.calls && !cut_done) cut();
+}
+
+bool count_engine_write(IoCounts* c) {
+  if (!cut_done && ((power.calls && c->calls + 1 >= power.calls) ||
+                    (power.writes && c->writes + 1 >= power.writes)))
+    return true;
+  ++c->calls;
+  ++c->writes;
+  return false;
+}
+
 void before_fsync(IoCounts* c) {
   ++c->fsyncs;
   if (power.fsync && c->fsyncs >= power.fsync && !cut_done) cut();
@@ -615,7 +629,7 @@ std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::st
           write && (rq.flags & kRwAppend) ? m->size() : static_cast<std::uint64_t>(rq.a);
       if (aux) *aux = static_cast<std::int64_t>(at);
       const long r = m->rw(write, rq.flags & kRwDirect, &v, 1, at);
-      if (r >= 0 && write && power.calls && ++counts.calls >= power.calls && !cut_done) cut();
+      if (r >= 0 && write) after_write_call(&counts);
       return r;
     }
     case ShareOp::kFsync:  // b > 0: msync(MS_SYNC) of [a, b)

@@ -493,8 +493,10 @@ const block::BdevInode* MappedFile::bdev_inode(void (*lock)(), void (*unlock)())
                            std::uint64_t count) {
     auto* m = static_cast<MappedFile*>(p);
     m->lock_();
-    m->refresh(iov, iovcnt, pos, count);
+    const bool sync = count_engine_write(m->counts_);
+    if (!sync) m->refresh(iov, iovcnt, pos, count);
     m->unlock_();
+    return sync;
   };
   inode_.sync_rw = [](void* p, bool write, bool direct, const struct iovec* iov, int iovcnt,
                       std::uint64_t count, std::int64_t* pos, std::uint32_t rw_flags) {
@@ -524,6 +526,8 @@ long MappedFile::sync_rw(bool write, bool direct, const struct iovec* iov, int i
   if ((rw_flags & RWF_NOWAIT) && (direct || sync || !in_memory(write, at, count))) return -EAGAIN;
   *pos = static_cast<std::int64_t>(at);
   long r = rw(write, direct, iov, iovcnt, at, count);
+  // A write call of the program: the power may go now, before it is durable.
+  if (r >= 0 && write) after_write_call(counts_);
   // generic_write_sync: the written data made durable.
   if (r > 0 && sync) {
     before_fsync(counts_);

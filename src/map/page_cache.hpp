@@ -178,9 +178,15 @@ long bdev_sync_rw(block::BdevFile* f, bool write, const struct iovec* iov, int i
                   std::uint64_t offset);
 long bdev_sync_flush(block::BdevFile* f);
 
-// After each block write and before each fsync: the power switch's check
-// (map_capi.cpp), which may end the process.
+// After each block write, after each write call of the program (write(2)
+// and the like, an io_uring or AIO write request) and before each fsync:
+// the power switch's check (map_capi.cpp), which may end the process.
 void after_write(IoCounts* c);
+void after_write_call(IoCounts* c);
 void before_fsync(IoCounts* c);
+// A direct write request of the engines about to go down on its own:
+// counted as a write call and a block write, or, when the power would go
+// after it, left uncounted (true) to be done where the switch can act.
+bool count_engine_write(IoCounts* c);
 
 }  // namespace iostack::map

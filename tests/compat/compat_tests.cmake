@@ -84,6 +84,10 @@ compat_program(engine_coherence PkgConfig::LIBURING)
 # RWF_NOAPPEND, step by step.
 compat_program(engine_append PkgConfig::LIBURING)
 
+# io_uring and AIO writes, 8 in turn with RWF_DSYNC, for a power cut
+# between them (--powercut=calls=N).
+compat_program(engine_cut PkgConfig::LIBURING)
+
 # Loads and stores through a MAP_SHARED mapping around the end of the file
 # (SIGBUS past it), as ftruncate and writes move it, step by step.
 compat_program(mmap_eof)

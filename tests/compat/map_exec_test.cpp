@@ -376,6 +376,34 @@ TEST(MapExec, UringAndAioAppend) {
 }
 #endif
 
+#if defined(IOSTACK_COMPAT_ENGINE_CUT)
+// --powercut=calls=N counts io_uring and AIO writes as write calls: the
+// power goes after the 4th request, before it returns, so only the three
+// before it (each with RWF_DSYNC) survive, buffered and O_DIRECT alike.
+TEST(MapExec, PowerCutBetweenEngineWrites) {
+  SKIP_IF_SANITIZED();
+  const std::string prog = IOSTACK_COMPAT_ENGINE_CUT, f = dir() + "/engine-cut",
+                    img = dir() + "/engine-cut.img", out = dir() + "/engine-cut.out",
+                    err = dir() + "/engine-cut.err";
+  for (const char* mode : {"", " direct"}) {
+    EXPECT_EQ(
+        sh(exec("--map " + f + "=wcache:ram:1M --image " + f + "=" + img +
+                " --powercut=calls=4 -- " + prog + " " + f + mode + " >" + out + " 2>" + err)),
+        128 + 9)
+        << mode;
+    EXPECT_EQ(slurp(out), "io_uring write 0: 4096\naio write 1: 4096\nio_uring write 2: 4096\n")
+        << mode;
+    EXPECT_NE(slurp(err).find("power cut after 4 write calls"), std::string::npos) << slurp(err);
+    const std::string cut = slurp(img);
+    ASSERT_EQ(cut.size(), 32768u) << mode;
+    EXPECT_EQ(cut.substr(0, 12288),
+              std::string(4096, 'a') + std::string(4096, 'b') + std::string(4096, 'c'))
+        << mode;
+    EXPECT_EQ(cut.substr(12288), std::string(20480, '\0')) << mode;
+  }
+}
+#endif
+
 #if defined(IOSTACK_COMPAT_MMAP_EOF)
 // A shared mapping of a mapped file ends where the file does, as the
 // kernel's: a page wholly past the end is SIGBUS (BUS_ADRERR) for loads and
