@@ -323,7 +323,7 @@ int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int io
     }
   }
   if (write && count && f->inode && f->inode->direct_write &&
-      f->inode->direct_write(f->inode->priv, iov, iovcnt, pos, count))
+      f->inode->direct_write(f->inode->priv, pos, count))
     return bdev_sync_file_rw(f, io, write, iov, iovcnt, offset, rw_flags);
   io->pending.store(1, std::memory_order_relaxed);  // held until all bios are out
   io->error.store(0, std::memory_order_relaxed);

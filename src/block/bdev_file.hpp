@@ -30,16 +30,16 @@ struct BdevInode {
   // vfs_fsync: the file's data and size made durable. 0 or -errno.
   int (*fsync)(void* priv);
   void* priv;
-  // A direct write of `count` bytes of `iov` at `pos` is about to go down
-  // (its checks passed): the file system counts it (the power switch of
-  // `iostack exec` counts write calls), and the cached pages there take its
-  // bytes, so a later load or read sees them
-  // (kiocb_invalidate_post_direct_write, without the refault). true: it
-  // must not go down from here but through sync_rw, where the file system
-  // can act once it is done (the power goes after it). Null: nothing is
-  // cached.
-  bool (*direct_write)(void* priv, const struct iovec* iov, int iovcnt, std::uint64_t pos,
-                       std::uint64_t count) = nullptr;
+  // A direct write of `count` bytes at `pos` is about to go down (its
+  // checks passed): the file system counts it (the power switch of
+  // `iostack exec` counts write calls) and drops the cached pages there
+  // (kiocb_invalidate_pages), so a later read gets what the device holds:
+  // the new bytes, or the old ones when the write failed. true: it must not
+  // go down from here but through sync_rw, where the file system can act
+  // once it is done (pages that cannot be dropped, shared mappings' memory,
+  // take the bytes only when it succeeded; the power goes after it). Null:
+  // nothing is cached.
+  bool (*direct_write)(void* priv, std::uint64_t pos, std::uint64_t count) = nullptr;
   // I/O the file system does whole before the issue returns: all of a
   // descriptor without O_DIRECT (generic_file_read_iter,
   // generic_perform_write: the page cache) and a direct write at the end of

@@ -471,7 +471,7 @@ void MappedFile::extend(std::uint64_t end) {
 
 std::int64_t MappedFile::begin_direct(bool /*write*/, std::uint64_t pos, std::uint64_t len) {
   // As the plain O_DIRECT path: the dirty cached pages over the range go
-  // down first (a write's bytes then reach the pages, direct_write).
+  // down first (then direct_write drops them).
   const std::uint64_t lo = pos / kPageSize, hi = (pos + len + kPageSize - 1) / kPageSize;
   if (const int e = writeback(lo * kPageSize, hi * kPageSize)) return e;
   return static_cast<std::int64_t>(size_.load(std::memory_order_acquire));
@@ -489,12 +489,16 @@ const block::BdevInode* MappedFile::bdev_inode(void (*lock)(), void (*unlock)())
     return r;
   };
   inode_.extend = [](void* p, std::uint64_t end) { static_cast<MappedFile*>(p)->extend(end); };
-  inode_.direct_write = [](void* p, const struct iovec* iov, int iovcnt, std::uint64_t pos,
-                           std::uint64_t count) {
+  inode_.direct_write = [](void* p, std::uint64_t pos, std::uint64_t count) {
     auto* m = static_cast<MappedFile*>(p);
     m->lock_();
-    const bool sync = count_engine_write(m->counts_);
-    if (!sync) m->refresh(iov, iovcnt, pos, count);
+    // A shared file's pages are its mappings' memory, which the kernel
+    // refaults from the device after the write: they take the bytes only
+    // once it succeeded, so it is done whole (rw's direct path).
+    const bool sync = m->shared_.load(std::memory_order_acquire) || count_engine_write(m->counts_);
+    // Else the pages go (written back by begin_direct): a read after the
+    // write reads the device, whatever became of the write.
+    if (!sync) m->drop_pages(pos / kPageSize, (pos + count + kPageSize - 1) / kPageSize);
     m->unlock_();
     return sync;
   };

@@ -87,8 +87,9 @@ class MappedFile {
 
   // The file as the io_uring and AIO engines see the descriptors of it
   // (block::bdev_file_attach): on an O_DIRECT descriptor direct I/O that
-  // writes back the cached pages it covers (a write leaves its bytes in
-  // them), reads cut at the size, writes extending it; on another the page
+  // writes back the cached pages it covers (a write drops them, or on a
+  // shared file is done whole and leaves its bytes in them only when it
+  // succeeds), reads cut at the size, writes extending it; on another the page
   // cache, as read(2) and write(2); and this file's fsync. `lock` and `unlock` guard the calls that
   // run where requests are issued (the caller's lock of the mapped files).
   const block::BdevInode* bdev_inode(void (*lock)(), void (*unlock)());
