@@ -1473,6 +1473,7 @@ IOSTACK_API int iostack_map_msync(void* addr, size_t len, int flags) {
     const std::string path = line.substr(static_cast<std::size_t>(path_at));
     const std::string want = std::string("/memfd:") + kShmPrefix;
     if (path.rfind(want, 0) != 0 || end <= lo_addr || start >= hi_addr) continue;
+    if (perms[3] != 's') continue;  // a private mapping's stores are its own
     unsigned dir = 0, ino = 0;
     if (std::sscanf(path.c_str() + want.size(), "%u:%u", &dir, &ino) != 2 || !ino) continue;
     const std::uint64_t from = std::max<std::uint64_t>(start, lo_addr);

@@ -408,7 +408,9 @@ TEST(MapExec, PowerCutBetweenEngineWrites) {
 // A shared mapping of a mapped file ends where the file does, as the
 // kernel's: a page wholly past the end is SIGBUS (BUS_ADRERR) for loads and
 // stores, the last partial page reads zeros past the end, and ftruncate and
-// writes (plain and AIO) move that end, in a forked child's mapping too.
+// writes (plain and AIO) move that end, in a forked child's mapping too. A
+// private mapping ends there as well, keeps its stores to itself, and shows
+// the file's later writes in pages it did not store to.
 TEST(MapExec, SharedMappingsEndAtTheFileSize) {
   SKIP_IF_SANITIZED();
   const std::string prog = IOSTACK_COMPAT_MMAP_EOF, single = dir() + "/eof-single",
@@ -419,8 +421,10 @@ TEST(MapExec, SharedMappingsEndAtTheFileSize) {
        "parent: load at 8192 (size 5000): SIGBUS BUS_ADRERR at +8192\n",
        "parent: store at 4096 (size 4096): SIGBUS BUS_ADRERR at +4096\n",
        "parent: load at 9000 (size 12288): 0\n", "parent: load at 17001 (size 17003): 105\n",
-       "child: store at 8192 (size 8000): SIGBUS BUS_ADRERR at +8192\n",
-       "pread 1 at 8192: 1 'C'\n"});
+       "child: store at 8192 (size 8000): SIGBUS BUS_ADRERR at +8192\n", "pread 1 at 8192: 1 'C'\n",
+       "private: load at 8192 (size 5000): SIGBUS BUS_ADRERR at +8192\n", "pread 1 at 100: 1 'a'\n",
+       "private: load at 4500 (size 5000): 81\n",
+       "private: load at 12288 (size 12000): SIGBUS BUS_ADRERR at +12288\n"});
   EXPECT_EQ(mapped_output(prog, single + "=wcache:ram:1M", single), kernel);
   EXPECT_EQ(mapped_output(prog, d + "/=wcache:ram:4M", d + "/f"), kernel);
 }
