@@ -268,7 +268,8 @@ void save_image(dev::BlockDevice* d, const std::string& image, std::uint64_t siz
     d->device()->message({"powercut"}, &res);
   }
   for (MappedFile* m : files)
-    if (!m->image().empty()) save_image(durable_device(m->device()), m->image(), m->durable_size());
+    if (!m->image().empty())
+      save_image(durable_device(m->device()), m->image(), m->unlinked() ? 0 : m->durable_size());
   for (MapDir* d : dirs) {
     std::string err;
     if (!d->image().empty() && !d->extract(durable_device(d->device()), d->image(), &err))
@@ -298,6 +299,7 @@ extern "C" IOSTACK_API void iostack_map_exit(void) {
     std::lock_guard lk(mu);
     if (cut_done) return;
     for (MappedFile* m : files) {
+      if (m->unlinked()) m->clear();  // its name went: nothing is left
       m->fsync();
       if (!m->image().empty()) save_image(m->device(), m->image(), m->size());
     }
@@ -515,6 +517,24 @@ void put_fd(int fd, OpenFile* f) {
 
 }  // namespace
 
+namespace {
+
+// open(2) of a single mapped file's path, in the owner: O_TRUNC, and after
+// its unlink a new file (O_CREAT) or ENOENT. 0 or -errno.
+int single_open(MappedFile* m, int flags) {
+  if (m->unlinked()) {
+    if (!(flags & O_CREAT)) return -ENOENT;
+    m->clear();
+    m->set_unlinked(false);
+    return 0;
+  }
+  if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;  // it exists
+  if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY) return m->truncate(0);
+  return 0;
+}
+
+}  // namespace
+
 void after_write(IoCounts* c) {
   ++c->writes;
   if (power.writes && c->writes >= power.writes && !cut_done) cut();
@@ -567,6 +587,10 @@ std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::st
   switch (rq.op) {
     case ShareOp::kOpen:
     case ShareOp::kLookup: {
+      if (rq.op == ShareOp::kOpen && (rq.dir & kSingle)) {
+        const std::uint32_t i = rq.dir & ~kSingle;
+        return i < files.size() ? single_open(files[i], rq.flags) : -EBADF;
+      }
       std::string name;
       MapDir* d = find_dir(AT_FDCWD, p1.c_str(), &name);
       if (!d || name.empty()) return -EINVAL;
@@ -1033,13 +1057,11 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
     TableLock lk;
     std::string name, abs;
     if (const int i = find_file_index(dirfd, path, &abs); i >= 0) {
-      // A single file: the owner truncates it; the descriptor is its
-      // placeholder's, whose position and locks are the open file's.
-      if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;
+      // A single file: the owner opens it (O_TRUNC, a new file after its
+      // unlink); the descriptor is its placeholder's, whose position and
+      // locks are the open file's.
       const std::uint32_t dir = kSingle | static_cast<std::uint32_t>(i);
-      if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY)
-        if (const auto e = dir_call(ShareOp::kTruncate, dir, 1, 0, 0, 0))
-          return static_cast<int>(e);
+      if (const auto e = dir_call(ShareOp::kOpen, dir, 1, 0, 0, flags)) return static_cast<int>(e);
       const int fd =
           raw_call(sys(SYS_openat, AT_FDCWD, file_paths[static_cast<std::size_t>(i)].c_str(),
                        placeholder_flags(flags), 0644));
@@ -1114,10 +1136,8 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
   }
   MappedFile* m = find_path(dirfd, path);
   if (!m) return IOSTACK_MAP_NOT_MINE;
-  if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;  // it always exists
   const int acc = flags & O_ACCMODE;
-  if ((flags & O_TRUNC) && acc != O_RDONLY)
-    if (const int e = m->truncate(0)) return e;
+  if (const int e = single_open(m, flags)) return e;
   // The descriptor is the placeholder's, as in a mapped directory: fstat,
   // POSIX and OFD locks and flock see one inode and behave as the kernel's
   // (a close of any descriptor of it drops the process's POSIX locks), and
@@ -1163,7 +1183,9 @@ IOSTACK_API int iostack_map_unlink(int dirfd, const char* path) {
   }
   MappedFile* m = find_path(dirfd, path);
   if (!m) return IOSTACK_MAP_NOT_MINE;
-  m->clear();
+  // The name goes; the descriptors and mappings still open keep the data.
+  if (m->unlinked()) return -ENOENT;
+  m->set_unlinked(true);
   return 0;
 }
 
@@ -1361,7 +1383,8 @@ IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path) {
     if (name.empty()) return IOSTACK_MAP_NOT_MINE;
     return d->size_of(name);  // -ENOENT for a stale placeholder
   }
-  if (MappedFile* m = find_path(dirfd, path)) return static_cast<std::int64_t>(m->size());
+  if (MappedFile* m = find_path(dirfd, path))
+    return m->unlinked() ? -ENOENT : static_cast<std::int64_t>(m->size());
   return IOSTACK_MAP_NOT_MINE;
 }
 

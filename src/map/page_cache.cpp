@@ -570,9 +570,28 @@ void MappedFile::refresh(const struct iovec* iov, int iovcnt, std::uint64_t offs
 }
 
 void MappedFile::clear() {
-  drop_pages(0, UINT64_MAX);
+  if (shm_)
+    orphan_shm();
+  else
+    drop_pages(0, UINT64_MAX);
   size_ = 0;
   durable_size_ = 0;
+}
+
+void MappedFile::orphan_shm() {
+  // The pages' data is the memory file's: only their clean copies are ours.
+  for (auto& [i, p] : pages_) std::free(p.clean);
+  pages_.clear();
+  dirty_pages_ = 0;
+  shared_.store(false, std::memory_order_release);
+  ::munmap(shm_, shm_size_);
+  shm_ = nullptr;
+  shm_size_ = 0;
+  core::LockGuard g(shm_mu_);
+  // Under the lock an engine's completion takes to grow it (extend).
+  ::syscall(SYS_close, shm_fd_);
+  shm_fd_ = -1;
+  shm_len_ = 0;
 }
 
 }  // namespace iostack::map

@@ -69,8 +69,15 @@ class MappedFile {
   int fsync(std::uint64_t lo = 0, std::uint64_t hi = UINT64_MAX);
   int truncate(std::uint64_t length);
   int allocate(std::uint64_t offset, std::uint64_t len);
-  // The file's contents are gone (unlink): size 0, cache dropped.
+  // The file's contents are gone (its last name and open went, or a new
+  // file takes its place): size 0, cache dropped. Shared mappings keep the
+  // pages they show, which are no longer the file's (the kernel keeps an
+  // unlinked inode while it is mapped); the next mmap starts anew.
   void clear();
+  // A single mapped file whose name went while descriptors may hold it: they
+  // keep its data until a new file is created under the name.
+  bool unlinked() const { return unlinked_; }
+  void set_unlinked(bool on) { unlinked_ = on; }
   // A file found on the device at mount: `size` bytes, all durable.
   void mount(std::uint64_t size) {
     size_ = size;
@@ -139,6 +146,8 @@ class MappedFile {
   // size after a truncate.
   void grow_shm(std::uint64_t end);
   void fit_shm();
+  // The memory file is left to the mappings that have it; the pages go.
+  void orphan_shm();
 
   std::string path_;
   std::unique_ptr<dev::BlockDevice> dev_;
@@ -171,6 +180,7 @@ class MappedFile {
   core::Mutex shm_mu_;
   std::uint64_t shm_len_ GUARDED_BY(shm_mu_) = 0;
   std::string share_name_ = "iostack-shm";
+  bool unlinked_ = false;
 };
 
 // One synchronous request on `f` (O_DIRECT rules): bytes or -errno; a

@@ -88,6 +88,9 @@ compat_program(engine_append PkgConfig::LIBURING)
 # between them (--powercut=calls=N).
 compat_program(engine_cut PkgConfig::LIBURING)
 
+# A MAP_SHARED mapping of a file after its unlink, step by step.
+compat_program(mmap_unlink)
+
 # Loads and stores through a MAP_SHARED mapping around the end of the file
 # (SIGBUS past it), as ftruncate and writes move it, step by step.
 compat_program(mmap_eof)

@@ -430,6 +430,26 @@ TEST(MapExec, SharedMappingsEndAtTheFileSize) {
 }
 #endif
 
+#if defined(IOSTACK_COMPAT_MMAP_UNLINK)
+// An unlinked mapped file lives on while it is open or mapped, as the
+// kernel's inode: its shared mapping keeps reading and writing its data,
+// with the descriptor still open and a forked child, after the close too,
+// and a file created under the name is a new one.
+TEST(MapExec, UnlinkedFilesKeepTheirMappings) {
+  SKIP_IF_SANITIZED();
+  const std::string prog = IOSTACK_COMPAT_MMAP_UNLINK, single = dir() + "/unl-single",
+                    d = dir() + "/unl-dir";
+  const std::string kernel = kernel_output(
+      prog, "unl",
+      {"unlinked: load at 4999 'a'\n", "store S at 10, pread: 1 'S'\n", "fstat size 5000\n",
+       "after the child's store: load at 30 'C'\n", "closed: load at 10 'S'\n",
+       "open without O_CREAT: No such file or directory\n", "a new file: size 0\n",
+       "after writing the new file: load at 0 'a'\n"});
+  EXPECT_EQ(mapped_output(prog, single + "=wcache:ram:1M", single), kernel);
+  EXPECT_EQ(mapped_output(prog, d + "/=wcache:ram:4M", d + "/f"), kernel);
+}
+#endif
+
 #if defined(IOSTACK_COMPAT_URING_POS)
 // io_uring at offset -1 on a mapped file starts at the file position read(2)
 // and lseek(2) move, and moves it on, as f_pos on a real file (a registered
