@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -394,7 +395,7 @@ bool surely_elsewhere(const char* path) {
 }
 
 // `path` made absolute, with "." components and repeated or trailing
-// slashes gone (".." is left as it is).
+// slashes gone (".." is left as it is: resolve_dotdot).
 std::string normalize(const std::string& path) {
   std::string out;
   std::size_t at = 0;
@@ -409,8 +410,29 @@ std::string normalize(const std::string& path) {
   return out.empty() ? "/" : out;
 }
 
+// `abs` (normalized) with its ".." components resolved as the kernel's path
+// walk does: the directory before the last component is the one realpath
+// finds (each ".." must follow an existing directory, and symbolic links
+// are followed first), which a mapped directory's subdirectories are, as
+// real directories of placeholders. When that fails (ENOENT, ENOTDIR) the
+// path stays as it is, for the real file system to give the same answer.
+std::string resolve_dotdot(const std::string& abs) {
+  if ((abs + "/").find("/../") == std::string::npos) return abs;
+  const std::size_t slash = abs.rfind('/');
+  std::string dir = abs.substr(0, slash), last = abs.substr(slash + 1);
+  if (last == "..") {
+    dir = abs;
+    last.clear();
+  }
+  char buf[PATH_MAX];
+  if (!::realpath(dir.empty() ? "/" : dir.c_str(), buf)) return abs;
+  std::string out = buf;
+  if (!last.empty()) out += (out == "/" ? "" : "/") + last;
+  return out;
+}
+
 std::string absolute(int dirfd, const char* path) {
-  if (path[0] == '/') return normalize(path);
+  if (path[0] == '/') return resolve_dotdot(normalize(path));
   std::string base;
   if (dirfd == AT_FDCWD) {
     char buf[4096];
@@ -423,7 +445,7 @@ std::string absolute(int dirfd, const char* path) {
     if (n <= 0) return {};
     base.assign(buf, static_cast<std::size_t>(n));
   }
-  return normalize(base + "/" + path);
+  return resolve_dotdot(normalize(base + "/" + path));
 }
 
 // A name below a mapped directory without ".." in it (those are left to

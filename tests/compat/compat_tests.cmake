@@ -88,6 +88,9 @@ compat_program(engine_append PkgConfig::LIBURING)
 # between them (--powercut=calls=N).
 compat_program(engine_cut PkgConfig::LIBURING)
 
+# Paths with ".." below a directory: open, stat, rename, unlink, mkdir.
+compat_program(dotdot)
+
 # A MAP_SHARED mapping of a file after its unlink, step by step.
 compat_program(mmap_unlink)
 

@@ -430,6 +430,30 @@ TEST(MapExec, SharedMappingsEndAtTheFileSize) {
 }
 #endif
 
+#if defined(IOSTACK_COMPAT_DOTDOT)
+// ".." below a mapped directory resolves as the kernel's path walk does
+// (ENOENT after a missing name, ENOTDIR after a file), from the top and
+// from a working directory below it, and the files reached are the
+// directory's: the image holds what was written through such paths.
+TEST(MapExec, DotDotBelowAMappedDirectory) {
+  SKIP_IF_SANITIZED();
+  const std::string prog = IOSTACK_COMPAT_DOTDOT, real = dir() + "/dotdot-real",
+                    d = dir() + "/dotdot-dir", img = dir() + "/dotdot-img";
+  ASSERT_EQ(sh("mkdir -p " + real + " && " + prog + " " + real + " >" + real + ".out"), 0);
+  const std::string kernel = slurp(real + ".out");
+  for (const char* line :
+       {"sub/../f created, f: stat size 5\n", "nosuch/../f: open No such file or directory\n",
+        "f/../f: open Not a directory\n", "in sub: rename ../g ../sub2/../sub/h: ok\n",
+        "sub/h: stat size 5\n", "last: read 3 'bye'\n"})
+    EXPECT_NE(kernel.find(line), std::string::npos) << line << kernel;
+  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + img + " -- " + prog +
+                    " " + d + " >" + d + ".out")),
+            0);
+  EXPECT_EQ(slurp(d + ".out"), kernel);
+  EXPECT_EQ(slurp(img + "/last"), "bye");
+}
+#endif
+
 #if defined(IOSTACK_COMPAT_MMAP_UNLINK)
 // An unlinked mapped file lives on while it is open or mapped, as the
 // kernel's inode: its shared mapping keeps reading and writing its data,
