@@ -50,6 +50,7 @@ struct OpenFile {  // struct file of a mapped path
   int remote_dir = -1;  // in a child: the owner's directory (or kSingle | file)
   int single = -1;      // a single mapped file's index in `files`
   std::string sub;      // a subdirectory's path from the top of `dir`, for its fsync
+  bool held = false;    // in a child: an open the owner counts until its close
 };
 
 // A single mapped file's "directory" in a call to the owner: kSingle and
@@ -138,6 +139,10 @@ void fork_child() {
       if (fd >= 0 && fd < kMarks) cmarked[fd].store(false, std::memory_order_relaxed);
     }
     cfds.clear();
+  } else {
+    // A child's child: the opens it inherited stay its parent's to release.
+    for (auto& [fd, f] : cfds)
+      if (f) f->held = false;
   }
   // Made anew: a recursive mutex knows its owner by thread id, which the
   // child's thread does not have, so it could not unlock them.
@@ -595,6 +600,37 @@ IOSTACK_API int iostack_map_rmdir(int dirfd, const char* path);
 namespace iostack::map {
 namespace {
 
+// The opens of the owner's directories' files that each child's connection
+// holds (directory index, inode): a child's close releases one, the end of
+// its connection (exit, exec, death) the rest, as the kernel closes a
+// process's files when it goes. Under `mu`.
+std::unordered_map<std::uint64_t, std::vector<std::pair<std::uint32_t, std::uint32_t>>>& holds =
+    *new std::unordered_map<std::uint64_t, std::vector<std::pair<std::uint32_t, std::uint32_t>>>;
+
+// A close of a child's open on connection `conn`: 0, or -EBADF when it
+// holds no such open.
+int release_held(std::uint64_t conn, std::uint32_t dir, std::uint32_t ino) {
+  auto it = holds.find(conn);
+  if (it == holds.end()) return -EBADF;
+  auto& v = it->second;
+  for (std::size_t k = 0; k < v.size(); ++k) {
+    if (v[k].first != dir || v[k].second != ino) continue;
+    v.erase(v.begin() + static_cast<std::ptrdiff_t>(k));
+    if (dir < dirs.size()) dirs[dir]->release(static_cast<int>(ino));
+    return 0;
+  }
+  return -EBADF;
+}
+
+void release_connection(std::uint64_t conn) {
+  std::lock_guard lk(mu);
+  auto it = holds.find(conn);
+  if (it == holds.end()) return;
+  for (const auto& [dir, ino] : it->second)
+    if (dir < dirs.size()) dirs[dir]->release(static_cast<int>(ino));
+  holds.erase(it);
+}
+
 // kRw's flags.
 constexpr int kRwWrite = 1;
 constexpr int kRwDirect = 2;
@@ -604,9 +640,11 @@ constexpr int kRwAppend = 4;  // a write at the end of the file; aux: where that
 // a child's through the socket): `buf` holds the data a kRw writes or gets what it
 // reads (at most rq.b bytes); `aux` a second result.
 std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::string& p2, char* buf,
-                    std::int64_t* aux) {
+                    std::int64_t* aux, std::uint64_t conn) {
   std::lock_guard lk(mu);
   switch (rq.op) {
+    case ShareOp::kRelease:
+      return release_held(conn, rq.dir, rq.ino);
     case ShareOp::kOpen:
     case ShareOp::kLookup: {
       if (rq.op == ShareOp::kOpen && (rq.dir & kSingle)) {
@@ -623,15 +661,23 @@ std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::st
           if (const int e = subdir_open_check(d, name, rq.flags)) return e;
         return didx << 32;
       }
+      MappedFile* m = nullptr;
       if (rq.op == ShareOp::kLookup) {
         const int ino = d->ino_of(name);
-        return ino < 0 ? ino : (didx << 32) | ino;
+        if (ino < 0) return ino;
+        // An inherited descriptor an executed child found: held as its own.
+        if ((rq.flags & 1) && conn && d->open(name, O_RDONLY, &m) == ino)
+          holds[conn].push_back(
+              {static_cast<std::uint32_t>(didx), static_cast<std::uint32_t>(ino)});
+        return (didx << 32) | ino;
       }
-      MappedFile* m = nullptr;
       const int ino = d->open(name, rq.flags, &m);
       if (ino < 0) return ino;
-      // A child's opens are not counted: its closes never come here.
-      d->release(ino);
+      // A child's open counts until it closes it or its process ends.
+      if (conn)
+        holds[conn].push_back({static_cast<std::uint32_t>(didx), static_cast<std::uint32_t>(ino)});
+      else
+        d->release(ino);
       make_placeholder(d->path() + "/" + name);
       return (didx << 32) | ino;
     }
@@ -708,7 +754,7 @@ std::int64_t dir_call(ShareOp op, std::uint32_t dir, std::uint32_t ino, std::int
                       const std::string& p2 = {}, char* buf = nullptr,
                       std::int64_t* aux = nullptr) {
   ShareRequest rq{op, flags, dir, ino, a, b};
-  if (!is_client()) return dir_op(rq, p1, p2, buf, aux);
+  if (!is_client()) return dir_op(rq, p1, p2, buf, aux, 0);
   const std::int64_t r = share_call(share_name, rq, p1, p2, buf, buf, aux);
   if (r == -ENOTCONN) {
     sys(SYS_kill, ::getpid(), SIGKILL);
@@ -944,12 +990,13 @@ int start_client() {
     if (d < 0) continue;
     int ino = 0;
     if (!name.empty()) {
-      const std::int64_t r = dir_call(ShareOp::kLookup, 0, 0, 0, 0, 0, abs);
+      const std::int64_t r = dir_call(ShareOp::kLookup, 0, 0, 0, 0, 1, abs);
       if (r < 0) continue;
       ino = static_cast<int>(r & 0xffffffff);
     }
     auto* f = new OpenFile{nullptr, static_cast<int>(fl < 0 ? O_RDWR : fl), nullptr, ino};
     f->remote_dir = d;
+    f->held = ino != 0;
     if (ino == 0) f->sub = name;
     put_fd(fd, f);
     client_attach(fd, f);
@@ -1041,22 +1088,24 @@ IOSTACK_API int iostack_map_init(void) {
       file_paths.push_back(m->path());
       file_disks.push_back(m->disk()->name());
     }
-    share_name = share_listen([](const ShareRequest& rq, const std::string& p1,
-                                 const std::string& p2, std::string* out, std::int64_t* aux) {
-      const bool rw = rq.op == ShareOp::kRw, write = rw && (rq.flags & kRwWrite);
-      if (!rw) return dir_op(rq, p1, p2, nullptr, nullptr);
-      // A child's O_DIRECT data is in a buffer aligned here: its
-      // offset and length are checked, not its own memory's alignment.
-      const std::size_t n = static_cast<std::size_t>(std::max<std::int64_t>(rq.b, 0));
-      void* mem = std::aligned_alloc(4096, (n + 4095) / 4096 * 4096 + 4096);
-      if (!mem) return std::int64_t{-ENOMEM};
-      char* data = static_cast<char*>(mem);
-      if (write) std::memcpy(data, p2.data(), std::min(n, p2.size()));
-      const std::int64_t r = dir_op(rq, p1, p2, data, aux);
-      if (!write && r > 0) out->assign(data, static_cast<std::size_t>(r));
-      std::free(mem);
-      return r;
-    });
+    share_name = share_listen(
+        [](const ShareRequest& rq, const std::string& p1, const std::string& p2, std::string* out,
+           std::int64_t* aux, std::uint64_t conn) {
+          const bool rw = rq.op == ShareOp::kRw, write = rw && (rq.flags & kRwWrite);
+          if (!rw) return dir_op(rq, p1, p2, nullptr, nullptr, conn);
+          // A child's O_DIRECT data is in a buffer aligned here: its
+          // offset and length are checked, not its own memory's alignment.
+          const std::size_t n = static_cast<std::size_t>(std::max<std::int64_t>(rq.b, 0));
+          void* mem = std::aligned_alloc(4096, (n + 4095) / 4096 * 4096 + 4096);
+          if (!mem) return std::int64_t{-ENOMEM};
+          char* data = static_cast<char*>(mem);
+          if (write) std::memcpy(data, p2.data(), std::min(n, p2.size()));
+          const std::int64_t r = dir_op(rq, p1, p2, data, aux, conn);
+          if (!write && r > 0) out->assign(data, static_cast<std::size_t>(r));
+          std::free(mem);
+          return r;
+        },
+        release_connection);
     std::string env_share = share_name;
     for (const std::string& d : dir_paths) env_share += "\n" + d;
     for (std::size_t i = 0; i < file_paths.size(); ++i)
@@ -1106,9 +1155,13 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
     // The top or a subdirectory (inode 0) opens as it is.
     const int real_flags = ino == 0 ? flags : placeholder_flags(flags);
     const int fd = raw_call(sys(SYS_openat, AT_FDCWD, real.c_str(), real_flags, 0644));
-    if (fd < 0) return fd;
+    if (fd < 0) {
+      if (ino) dir_call(ShareOp::kRelease, static_cast<std::uint32_t>(d), ino, 0, 0, 0);
+      return fd;
+    }
     auto* f = new OpenFile{nullptr, flags, nullptr, ino};
     f->remote_dir = d;
+    f->held = ino != 0;
     if (ino == 0) f->sub = name;
     put_fd(fd, f);
     client_attach(fd, f);
@@ -1433,7 +1486,15 @@ IOSTACK_API void iostack_map_dup(int oldfd, int newfd) {
   OpenFile* f = find_fd(oldfd);
   if (!f) return;
   if (is_client()) {
-    // A copy of its own: the position is the real open file's anyway.
+    // Its own open file is shared, with the open the owner counts for it.
+    auto own = cfds.find(oldfd);
+    if (own != cfds.end() && own->second) {
+      ++f->refs;
+      put_fd(newfd, f);
+      return;
+    }
+    // An inherited one: a copy of its own (the position is the real open
+    // file's anyway).
     std::uint32_t dir, ino;
     if (!dir_target(f, &dir, &ino)) return;
     auto* copy = new OpenFile{nullptr, f->flags, nullptr, static_cast<int>(ino)};
@@ -1453,8 +1514,13 @@ IOSTACK_API void iostack_map_close(int fd) {
   if (is_client()) {
     auto c = cfds.find(fd);
     if (c != cfds.end()) {
-      delete c->second;
+      OpenFile* f = c->second;
       cfds.erase(c);
+      if (f && --f->refs == 0) {
+        std::uint32_t dir, ino;
+        if (f->held && dir_target(f, &dir, &ino)) dir_call(ShareOp::kRelease, dir, ino, 0, 0, 0);
+        delete f;
+      }
     }
     // An inherited one stays in the owner's table: it is closed here.
     if (fds.count(fd)) cfds[fd] = nullptr;

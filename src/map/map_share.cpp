@@ -107,7 +107,7 @@ bool recv_with_fd(int fd, ShareReply* rep, int* passed) {
   return recv_all(fd, reinterpret_cast<char*>(rep) + r, sizeof *rep - static_cast<std::size_t>(r));
 }
 
-void serve(int fd, const ShareHandler& handler) {
+void serve(int fd, std::uint64_t conn, const ShareHandler& handler, const ShareClosed& closed) {
   ShareRequest rq;
   std::string p1, p2, out;
   while (recv_all(fd, &rq, sizeof rq)) {
@@ -117,7 +117,7 @@ void serve(int fd, const ShareHandler& handler) {
     if (!recv_all(fd, p1.data(), p1.size()) || !recv_all(fd, p2.data(), p2.size())) break;
     out.clear();
     std::int64_t aux = 0;
-    const std::int64_t res = handler(rq, p1, p2, &out, &aux);
+    const std::int64_t res = handler(rq, p1, p2, &out, &aux, conn);
     if (rq.op == ShareOp::kShare && res >= 0) {
       if (!send_with_fd(fd, ShareReply{0, 0, 0, 0}, static_cast<int>(res))) break;
       continue;
@@ -126,6 +126,7 @@ void serve(int fd, const ShareHandler& handler) {
     if (!send_all(fd, &rep, sizeof rep) || !send_all(fd, out.data(), out.size())) break;
   }
   ::syscall(SYS_close, fd);
+  closed(conn);
 }
 
 std::mutex client_mu;
@@ -138,7 +139,7 @@ void share_fork_prepare() { client_mu.lock(); }
 void share_fork_done() { client_mu.unlock(); }
 void share_fork_child() { new (&client_mu) std::mutex; }
 
-std::string share_listen(ShareHandler handler) {
+std::string share_listen(ShareHandler handler, ShareClosed closed) {
   const std::string name = "iostack-map-" + std::to_string(::getpid());
   const int fd = static_cast<int>(::syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd < 0) return {};
@@ -148,14 +149,16 @@ std::string share_listen(ShareHandler handler) {
     ::syscall(SYS_close, fd);
     return {};
   }
-  std::thread([fd, handler = std::move(handler)] {
+  std::thread([fd, handler = std::move(handler), closed = std::move(closed)] {
+    std::uint64_t conns = 0;
     for (;;) {
       const long c = ::syscall(SYS_accept4, fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         return;
       }
-      std::thread(serve, static_cast<int>(c), std::cref(handler)).detach();
+      std::thread(serve, static_cast<int>(c), ++conns, std::cref(handler), std::cref(closed))
+          .detach();
     }
   }).detach();
   return name;

@@ -91,6 +91,9 @@ compat_program(engine_cut PkgConfig::LIBURING)
 # Paths with ".." below a directory: open, stat, rename, unlink, mkdir.
 compat_program(dotdot)
 
+# A forked child's own open of a file the parent then unlinks.
+compat_program(child_open)
+
 # A MAP_SHARED mapping of a file after its unlink, step by step.
 compat_program(mmap_unlink)
 

@@ -454,6 +454,22 @@ TEST(MapExec, DotDotBelowAMappedDirectory) {
 }
 #endif
 
+#if defined(IOSTACK_COMPAT_CHILD_OPEN)
+// A forked child's own open of a directory's file counts as the parent's
+// do: unlinked by the parent, the file lives on for the child (through a
+// dup of its open too), and new files do not take its place.
+TEST(MapExec, ChildsOpensHoldTheFile) {
+  SKIP_IF_SANITIZED();
+  const std::string prog = IOSTACK_COMPAT_CHILD_OPEN, real = dir() + "/chopen-real",
+                    d = dir() + "/chopen-dir";
+  ASSERT_EQ(sh("mkdir -p " + real + " && " + prog + " " + real + " >" + real + ".out"), 0);
+  const std::string kernel = slurp(real + ".out");
+  EXPECT_NE(kernel.find("child, through the dup only: read 8 'old data'\n"), std::string::npos)
+      << kernel;
+  EXPECT_EQ(mapped_output(prog, d + "/=wcache:ram:4M", d), kernel);
+}
+#endif
+
 #if defined(IOSTACK_COMPAT_MMAP_UNLINK)
 // An unlinked mapped file lives on while it is open or mapped, as the
 // kernel's inode: its shared mapping keeps reading and writing its data,
