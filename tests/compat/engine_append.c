@@ -23,6 +23,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "in_child.h"
+
 #ifndef RWF_NOAPPEND
 #define RWF_NOAPPEND 0x00000020
 #endif
@@ -89,13 +91,8 @@ int main(int argc, char** argv) {
   }
   path = argv[1];
   if (argc == 3) {
-    const pid_t pid = fork();
-    if (pid < 0) die("fork");
-    if (pid > 0) {
-      int st;
-      if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st)) die("child");
-      return WEXITSTATUS(st);
-    }
+    const int st = in_child();
+    if (st >= 0) return st;
   }
   const int app = open(path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND, 0644);
   if (app < 0) die("open O_APPEND");
