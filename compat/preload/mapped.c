@@ -234,43 +234,27 @@ SHIM_EXPORT ssize_t pwritev64(int fd, const struct iovec* iov, int cnt, off_t of
   REAL(prwv_fn, "pwritev64", fd, iov, cnt, off);
 }
 
-/* mmap of a mapped file: MAP_PRIVATE gets a copy of the file's bytes taken
- * now (whether later writes show in a private mapping is unspecified), and
- * zeros past its end; MAP_SHARED maps the shared memory that holds the
- * file's cached pages (iostack_map_mmap), so that stores and loads are the
- * page cache's, written to the device by write-back, fsync and msync(MS_SYNC)
- * as dirty pages are. `real` maps the memory. Returns the address, or -errno. */
+/* mmap of a mapped file maps the shared memory that holds the file's
+ * cached pages (iostack_map_mmap), whose length follows the file's size:
+ * MAP_SHARED so that stores and loads are the page cache's, written to the
+ * device by write-back, fsync and msync(MS_SYNC) as dirty pages are;
+ * MAP_PRIVATE copy-on-write, as the kernel's private file mappings: a page
+ * shows the file until the mapping stores to it, its stores stay its own
+ * (so no write permission on the file is needed), and past the end of the
+ * file both raise SIGBUS. `real` maps the memory. Returns the address, or
+ * -errno. */
 long mapped_mmap(void* (*real)(void*, size_t, int, int, int, off_t), void* addr, size_t len,
                  int prot, int flags, int fd, off_t off) {
   const int type = flags & MAP_TYPE;
-  if (type == MAP_SHARED || type == MAP_SHARED_VALIDATE) {
-    int owned = 0;
-    const int mem = iostack_map_mmap(fd, off, len, prot, &owned);
-    if (mem < 0) return mem;
-    void* p = real(addr, len, prot, flags, mem, off);
-    const long r = p == MAP_FAILED ? -errno : (long)p;
-    if (owned) close(mem);
-    return r;
-  }
-  if (type != MAP_PRIVATE) return -EINVAL;
-  if (!len || (off & 4095) || off < 0) return -EINVAL;
-  if (iostack_map_rw(fd, 0, &(struct iovec){NULL, 0}, 1, off) == -EBADF) return -EACCES;
-  const int anon =
-      (flags & ~(MAP_TYPE | MAP_DENYWRITE | MAP_EXECUTABLE)) | MAP_PRIVATE | MAP_ANONYMOUS;
-  void* p = real(addr, len, PROT_READ | PROT_WRITE, anon, -1, 0);
-  if (p == MAP_FAILED) return -errno;
-  struct iovec v = {p, len};
-  const long r = iostack_map_rw(fd, 0, &v, 1, off);
-  if (r < 0) {
-    munmap(p, len);
-    return r;
-  }
-  if (mprotect(p, len, prot) != 0) {
-    const long e = -errno;
-    munmap(p, len);
-    return e;
-  }
-  return (long)p;
+  if (type != MAP_SHARED && type != MAP_SHARED_VALIDATE && type != MAP_PRIVATE) return -EINVAL;
+  int owned = 0;
+  const int mem =
+      iostack_map_mmap(fd, off, len, type == MAP_PRIVATE ? prot & ~PROT_WRITE : prot, &owned);
+  if (mem < 0) return mem;
+  void* p = real(addr, len, prot, flags, mem, off);
+  const long r = p == MAP_FAILED ? -errno : (long)p;
+  if (owned) close(mem);
+  return r;
 }
 
 /* msync(MS_SYNC) of a shared mapping of a mapped file writes its dirty

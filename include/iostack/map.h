@@ -73,11 +73,11 @@ IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path);
  * of the placeholder, so POSIX and OFD locks and flock are the kernel's).
  * 0, or -errno. */
 IOSTACK_API int iostack_map_ident(int fd, uint64_t* dev, uint64_t* ino);
-/* mmap(2) with MAP_SHARED of a mapped file: a descriptor of the shared
- * memory that holds the file's cached pages at their file offsets, which the
- * caller maps in its place and closes after when *owned is set (in a child
- * of the program); the pages of the range are read in. -EACCES, -EINVAL as
- * mmap(2). */
+/* mmap(2) of a mapped file: a descriptor of the shared memory that holds
+ * the file's cached pages at their file offsets, which the caller maps in
+ * its place (MAP_SHARED, or MAP_PRIVATE with PROT_WRITE left out of `prot`
+ * here) and closes after when *owned is set (in a child of the program);
+ * the pages of the range are read in. -EACCES, -EINVAL as mmap(2). */
 IOSTACK_API int iostack_map_mmap(int fd, int64_t offset, uint64_t len, int prot, int* owned);
 /* After a successful msync(2): with MS_SYNC the mapped files' pages in
  * [addr, addr + len) are written back and flushed (vfs_fsync_range).

@@ -6,7 +6,9 @@
 namespace iostack::aio {
 namespace {
 
-constexpr std::uint32_t kBdevRwFlags = kRwfDsync | kRwfSync | kRwfNowait;
+// RWF_APPEND and RWF_NOAPPEND matter to a file's data (BdevInode).
+constexpr std::uint32_t kBdevRwFlags =
+    kRwfDsync | kRwfSync | kRwfNowait | kRwfAppend | kRwfNoappend;
 
 void bdev_end_io(void* priv, long res) { aio_complete_rw(static_cast<AioKiocb*>(priv), res); }
 

@@ -138,20 +138,40 @@ long user_bytes(const struct iovec* iov, int iovcnt, bool write) {
   return static_cast<long>(good);
 }
 
-// A descriptor of a file's data without O_DIRECT: its page cache, in one
-// synchronous call (a request that must not wait and would, -EAGAIN, goes
-// to a worker).
-int bdev_buffered_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int iovcnt,
-                     std::int64_t offset, std::uint32_t rw_flags) {
-  if (iovcnt < 0 || offset < 0) return -EINVAL;
+// RWF_NOAPPEND (uapi fs.h, Linux 6.9), which older headers lack.
+constexpr std::uint32_t kRwfNoappend = 0x20;
+
+// IOCB_APPEND: a write of an O_APPEND descriptor (kiocb_set_rw_flags lets
+// RWF_NOAPPEND clear it) or with RWF_APPEND goes to the end of the file.
+bool appends(const BdevFile* f, std::uint32_t rw_flags) {
+  if (rw_flags & RWF_APPEND) return true;
+  return (f->flags & O_APPEND) && !(rw_flags & kRwfNoappend);
+}
+
+// I/O the file system does whole (BdevInode::sync_rw): a descriptor of a
+// file's data without O_DIRECT (its page cache), or a direct write at the
+// end of the file (`offset` -1), in one synchronous call (a request that
+// must not wait and would, -EAGAIN, goes to a worker).
+int bdev_sync_file_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int iovcnt,
+                      std::int64_t offset, std::uint32_t rw_flags) {
+  if (iovcnt < 0 || offset < -1) return -EINVAL;
   if (f->flags & O_DSYNC) rw_flags |= RWF_DSYNC;  // iocb_flags: O_DSYNC and O_SYNC
-  const long n = user_bytes(iov, iovcnt, write);
+  const bool direct = f->flags & O_DIRECT;
+  long n = 0;
+  if (direct) {
+    // The file system's own direct write checks the alignment and the memory.
+    for (int i = 0; i < iovcnt; ++i) n += static_cast<long>(iov[i].iov_len);
+  } else {
+    n = user_bytes(iov, iovcnt, write);
+  }
   long res = n;
+  std::int64_t pos = offset;
   if (n > 0) {
-    res = f->inode->buffered(f->inode->priv, write, iov, iovcnt, static_cast<std::uint64_t>(n),
-                             static_cast<std::uint64_t>(offset), rw_flags);
+    res = f->inode->sync_rw(f->inode->priv, write, direct, iov, iovcnt,
+                            static_cast<std::uint64_t>(n), &pos, rw_flags);
   }
   if (res == -EAGAIN && (rw_flags & RWF_NOWAIT)) return -EAGAIN;
+  io->at = pos;
   io->end(io->priv, res);
   return 0;
 }
@@ -234,21 +254,30 @@ int bdev_file_close(int fd) {
 int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int iovcnt,
             std::int64_t offset, std::uint32_t rw_flags, std::uint16_t ioprio) {
   if (int err = access_check(f, write)) return err;
+  if ((rw_flags & RWF_APPEND) && (rw_flags & kRwfNoappend)) return -EINVAL;
   if (f->remote) {
     // One call to the process with the device; a request that must not
     // wait goes to a worker (-EAGAIN), as one that would block on a lock.
     if (iovcnt < 0 || offset < 0) return -EINVAL;
     if (rw_flags & RWF_NOWAIT) return -EAGAIN;
     if (f->flags & O_DSYNC) rw_flags |= RWF_DSYNC;
-    long res = f->remote->rw(f->remote_key, write, f->flags & O_DIRECT, iov, iovcnt,
-                             static_cast<std::uint64_t>(offset));
+    std::int64_t pos = write && appends(f, rw_flags) ? -1 : offset;
+    long res = f->remote->rw(f->remote_key, write, f->flags & O_DIRECT, iov, iovcnt, &pos);
     if (res > 0 && write && (rw_flags & (RWF_DSYNC | RWF_SYNC)))
       if (const int e = f->remote->fsync(f->remote_key)) res = e;
+    io->at = pos;
     io->end(io->priv, res);
     return 0;
   }
-  if (f->inode && f->inode->buffered && !(f->flags & O_DIRECT))
-    return bdev_buffered_rw(f, io, write, iov, iovcnt, offset, rw_flags);
+  if (f->inode && f->inode->sync_rw) {
+    if (!(f->flags & O_DIRECT))
+      return bdev_sync_file_rw(f, io, write, iov, iovcnt,
+                               write && appends(f, rw_flags) ? -1 : offset, rw_flags);
+    if (write && appends(f, rw_flags)) {
+      if (offset < 0) return -EINVAL;
+      return bdev_sync_file_rw(f, io, write, iov, iovcnt, -1, rw_flags);
+    }
+  }
   Disk* disk = f->disk;
   const QueueLimits& lim = disk->queue()->limits();
   const std::uint64_t lbs_mask = lim.logical_block_size - 1;
@@ -293,11 +322,13 @@ int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int io
       left -= std::min<std::uint64_t>(iov[i].iov_len, left);
     }
   }
-  if (write && count && f->inode && f->inode->direct_write)
-    f->inode->direct_write(f->inode->priv, iov, iovcnt, pos, count);
+  if (write && count && f->inode && f->inode->direct_write &&
+      f->inode->direct_write(f->inode->priv, pos, count))
+    return bdev_sync_file_rw(f, io, write, iov, iovcnt, offset, rw_flags);
   io->pending.store(1, std::memory_order_relaxed);  // held until all bios are out
   io->error.store(0, std::memory_order_relaxed);
   io->bytes = static_cast<long>(write ? count : visible);
+  io->at = offset;
   io->inode = write ? f->inode : nullptr;
   io->write_end = pos + count;
   std::uint32_t opf = write ? write_opf(rw_flags) : REQ_OP_READ;

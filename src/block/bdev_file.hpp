@@ -30,19 +30,28 @@ struct BdevInode {
   // vfs_fsync: the file's data and size made durable. 0 or -errno.
   int (*fsync)(void* priv);
   void* priv;
-  // A direct write of `count` bytes of `iov` at `pos` is about to go down:
-  // the cached pages there take its bytes, so a later load or read sees
-  // them (kiocb_invalidate_post_direct_write, without the refault). Null:
+  // A direct write of `count` bytes at `pos` is about to go down (its
+  // checks passed): the file system counts it (the power switch of
+  // `iostack exec` counts write calls) and drops the cached pages there
+  // (kiocb_invalidate_pages), so a later read gets what the device holds:
+  // the new bytes, or the old ones when the write failed. true: it must not
+  // go down from here but through sync_rw, where the file system can act
+  // once it is done (pages that cannot be dropped, shared mappings' memory,
+  // take the bytes only when it succeeded; the power goes after it). Null:
   // nothing is cached.
-  void (*direct_write)(void* priv, const struct iovec* iov, int iovcnt, std::uint64_t pos,
-                       std::uint64_t count) = nullptr;
-  // I/O of a descriptor without O_DIRECT: the first `count` bytes of `iov`
-  // through the page cache at `pos` (generic_file_read_iter,
-  // generic_perform_write), synchronous; `rw_flags` RWF_DSYNC/RWF_SYNC make
-  // a write durable, RWF_NOWAIT makes one that needs the device -EAGAIN.
-  // Bytes or -errno. Null: such I/O is direct too.
-  long (*buffered)(void* priv, bool write, const struct iovec* iov, int iovcnt, std::uint64_t count,
-                   std::uint64_t pos, std::uint32_t rw_flags) = nullptr;
+  bool (*direct_write)(void* priv, std::uint64_t pos, std::uint64_t count) = nullptr;
+  // I/O the file system does whole before the issue returns: all of a
+  // descriptor without O_DIRECT (generic_file_read_iter,
+  // generic_perform_write: the page cache) and a direct write at the end of
+  // the file (ext4 waits for a direct write that extends the file, and
+  // io-wq runs one file's writes one at a time). The first `count` bytes of
+  // `iov` at `*pos`, or at the end of the file when it is -1 (O_APPEND,
+  // RWF_APPEND: generic_write_checks), where `*pos` is set to where they
+  // went. `rw_flags` RWF_DSYNC/RWF_SYNC make a write durable, RWF_NOWAIT
+  // makes one that needs the device -EAGAIN. Bytes or -errno. Null: such
+  // I/O is direct too.
+  long (*sync_rw)(void* priv, bool write, bool direct, const struct iovec* iov, int iovcnt,
+                  std::uint64_t count, std::int64_t* pos, std::uint32_t rw_flags) = nullptr;
   // How a forked child, which does not have the device, reaches the file (its
   // descriptors of it become BdevFile::remote ones there); null: it cannot.
   const struct BdevRemote* remote = nullptr;
@@ -56,8 +65,10 @@ struct BdevInode {
 // or -errno.
 struct BdevRemote {
   // `direct`: the descriptor's O_DIRECT (else through the page cache there).
+  // `*pos`: the offset, or -1 for a write at the end of the file, set to
+  // where the I/O went.
   long (*rw)(std::uint64_t key, bool write, bool direct, const struct iovec* iov, int iovcnt,
-             std::uint64_t pos);
+             std::int64_t* pos);
   int (*fsync)(std::uint64_t key);
 };
 
@@ -116,6 +127,9 @@ struct BdevIo {
   long bytes = 0;
   const BdevInode* inode = nullptr;  // a write to a file's data: extends it
   std::uint64_t write_end = 0;       // where that write ends
+  // Where the I/O went: its offset, or the end of the file for one that
+  // appends (O_APPEND, RWF_APPEND), for the file position it moves.
+  std::int64_t at = 0;
 
   // Ready for a new I/O that calls `fn(priv)` when it ends.
   void reset(BdevEndIo fn, void* data) {
@@ -137,7 +151,9 @@ struct BdevIo {
 // 512-byte aligned is -EINVAL after that. `rw_flags` are RWF_* (RWF_NOWAIT
 // maps to REQ_NOWAIT, RWF_DSYNC/RWF_SYNC to FUA, RWF_HIPRI is accepted). On
 // a file's data (BdevFile::inode) a read stops at the file's size (0 at or
-// past it) and a write past it extends it. Returns 0
+// past it) and a write past it extends it; a write of a descriptor with
+// O_APPEND (without RWF_NOAPPEND), or with RWF_APPEND, goes to the end of
+// the file whatever `offset` says (io->at tells where). Returns 0
 // once submitted: io->end(priv, bytes or -errno) runs exactly once, maybe
 // before this returns. A negative return means nothing was submitted.
 int bdev_rw(BdevFile* f, BdevIo* io, bool write, const struct iovec* iov, int iovcnt,

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -49,6 +50,7 @@ struct OpenFile {  // struct file of a mapped path
   int remote_dir = -1;  // in a child: the owner's directory (or kSingle | file)
   int single = -1;      // a single mapped file's index in `files`
   std::string sub;      // a subdirectory's path from the top of `dir`, for its fsync
+  bool held = false;    // in a child: an open the owner counts until its close
 };
 
 // A single mapped file's "directory" in a call to the owner: kSingle and
@@ -137,6 +139,10 @@ void fork_child() {
       if (fd >= 0 && fd < kMarks) cmarked[fd].store(false, std::memory_order_relaxed);
     }
     cfds.clear();
+  } else {
+    // A child's child: the opens it inherited stay its parent's to release.
+    for (auto& [fd, f] : cfds)
+      if (f) f->held = false;
   }
   // Made anew: a recursive mutex knows its owner by thread id, which the
   // child's thread does not have, so it could not unlock them.
@@ -268,7 +274,8 @@ void save_image(dev::BlockDevice* d, const std::string& image, std::uint64_t siz
     d->device()->message({"powercut"}, &res);
   }
   for (MappedFile* m : files)
-    if (!m->image().empty()) save_image(durable_device(m->device()), m->image(), m->durable_size());
+    if (!m->image().empty())
+      save_image(durable_device(m->device()), m->image(), m->unlinked() ? 0 : m->durable_size());
   for (MapDir* d : dirs) {
     std::string err;
     if (!d->image().empty() && !d->extract(durable_device(d->device()), d->image(), &err))
@@ -298,6 +305,7 @@ extern "C" IOSTACK_API void iostack_map_exit(void) {
     std::lock_guard lk(mu);
     if (cut_done) return;
     for (MappedFile* m : files) {
+      if (m->unlinked()) m->clear();  // its name went: nothing is left
       m->fsync();
       if (!m->image().empty()) save_image(m->device(), m->image(), m->size());
     }
@@ -392,7 +400,7 @@ bool surely_elsewhere(const char* path) {
 }
 
 // `path` made absolute, with "." components and repeated or trailing
-// slashes gone (".." is left as it is).
+// slashes gone (".." is left as it is: resolve_dotdot).
 std::string normalize(const std::string& path) {
   std::string out;
   std::size_t at = 0;
@@ -407,8 +415,29 @@ std::string normalize(const std::string& path) {
   return out.empty() ? "/" : out;
 }
 
+// `abs` (normalized) with its ".." components resolved as the kernel's path
+// walk does: the directory before the last component is the one realpath
+// finds (each ".." must follow an existing directory, and symbolic links
+// are followed first), which a mapped directory's subdirectories are, as
+// real directories of placeholders. When that fails (ENOENT, ENOTDIR) the
+// path stays as it is, for the real file system to give the same answer.
+std::string resolve_dotdot(const std::string& abs) {
+  if ((abs + "/").find("/../") == std::string::npos) return abs;
+  const std::size_t slash = abs.rfind('/');
+  std::string dir = abs.substr(0, slash), last = abs.substr(slash + 1);
+  if (last == "..") {
+    dir = abs;
+    last.clear();
+  }
+  char buf[PATH_MAX];
+  if (!::realpath(dir.empty() ? "/" : dir.c_str(), buf)) return abs;
+  std::string out = buf;
+  if (!last.empty()) out += (out == "/" ? "" : "/") + last;
+  return out;
+}
+
 std::string absolute(int dirfd, const char* path) {
-  if (path[0] == '/') return normalize(path);
+  if (path[0] == '/') return resolve_dotdot(normalize(path));
   std::string base;
   if (dirfd == AT_FDCWD) {
     char buf[4096];
@@ -421,7 +450,7 @@ std::string absolute(int dirfd, const char* path) {
     if (n <= 0) return {};
     base.assign(buf, static_cast<std::size_t>(n));
   }
-  return normalize(base + "/" + path);
+  return resolve_dotdot(normalize(base + "/" + path));
 }
 
 // A name below a mapped directory without ".." in it (those are left to
@@ -515,9 +544,41 @@ void put_fd(int fd, OpenFile* f) {
 
 }  // namespace
 
+namespace {
+
+// open(2) of a single mapped file's path, in the owner: O_TRUNC, and after
+// its unlink a new file (O_CREAT) or ENOENT. 0 or -errno.
+int single_open(MappedFile* m, int flags) {
+  if (m->unlinked()) {
+    if (!(flags & O_CREAT)) return -ENOENT;
+    m->clear();
+    m->set_unlinked(false);
+    return 0;
+  }
+  if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;  // it exists
+  if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY) return m->truncate(0);
+  return 0;
+}
+
+}  // namespace
+
 void after_write(IoCounts* c) {
   ++c->writes;
   if (power.writes && c->writes >= power.writes && !cut_done) cut();
+}
+
+void after_write_call(IoCounts* c) {
+  ++c->calls;
+  if (power.calls && c->calls >= power.calls && !cut_done) cut();
+}
+
+bool count_engine_write(IoCounts* c) {
+  if (!cut_done && ((power.calls && c->calls + 1 >= power.calls) ||
+                    (power.writes && c->writes + 1 >= power.writes)))
+    return true;
+  ++c->calls;
+  ++c->writes;
+  return false;
 }
 
 void before_fsync(IoCounts* c) {
@@ -539,19 +600,57 @@ IOSTACK_API int iostack_map_rmdir(int dirfd, const char* path);
 namespace iostack::map {
 namespace {
 
+// The opens of the owner's directories' files that each child's connection
+// holds (directory index, inode): a child's close releases one, the end of
+// its connection (exit, exec, death) the rest, as the kernel closes a
+// process's files when it goes. Under `mu`.
+std::unordered_map<std::uint64_t, std::vector<std::pair<std::uint32_t, std::uint32_t>>>& holds =
+    *new std::unordered_map<std::uint64_t, std::vector<std::pair<std::uint32_t, std::uint32_t>>>;
+
+// A close of a child's open on connection `conn`: 0, or -EBADF when it
+// holds no such open.
+int release_held(std::uint64_t conn, std::uint32_t dir, std::uint32_t ino) {
+  auto it = holds.find(conn);
+  if (it == holds.end()) return -EBADF;
+  auto& v = it->second;
+  for (std::size_t k = 0; k < v.size(); ++k) {
+    if (v[k].first != dir || v[k].second != ino) continue;
+    v.erase(v.begin() + static_cast<std::ptrdiff_t>(k));
+    if (dir < dirs.size()) dirs[dir]->release(static_cast<int>(ino));
+    return 0;
+  }
+  return -EBADF;
+}
+
+void release_connection(std::uint64_t conn) {
+  std::lock_guard lk(mu);
+  auto it = holds.find(conn);
+  if (it == holds.end()) return;
+  for (const auto& [dir, ino] : it->second)
+    if (dir < dirs.size()) dirs[dir]->release(static_cast<int>(ino));
+  holds.erase(it);
+}
+
 // kRw's flags.
 constexpr int kRwWrite = 1;
 constexpr int kRwDirect = 2;
+constexpr int kRwAppend = 4;  // a write at the end of the file; aux: where that was
 
 // One call on a mapped directory or single file, in the owner (its own, or
 // a child's through the socket): `buf` holds the data a kRw writes or gets what it
-// reads (at most rq.b bytes).
-std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::string& p2,
-                    char* buf) {
+// reads (at most rq.b bytes); `aux` a second result.
+std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::string& p2, char* buf,
+                    std::int64_t* aux, std::uint64_t conn) {
   std::lock_guard lk(mu);
   switch (rq.op) {
+    case ShareOp::kRelease:
+      return release_held(conn, rq.dir, rq.ino);
     case ShareOp::kOpen:
     case ShareOp::kLookup: {
+      if (rq.op == ShareOp::kOpen && (rq.dir & kSingle)) {
+        const std::uint32_t i = rq.dir & ~kSingle;
+        return i < files.size() ? single_open(files[i], rq.flags) : -EBADF;
+      }
       std::string name;
       MapDir* d = find_dir(AT_FDCWD, p1.c_str(), &name);
       if (!d || name.empty()) return -EINVAL;
@@ -562,15 +661,23 @@ std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::st
           if (const int e = subdir_open_check(d, name, rq.flags)) return e;
         return didx << 32;
       }
+      MappedFile* m = nullptr;
       if (rq.op == ShareOp::kLookup) {
         const int ino = d->ino_of(name);
-        return ino < 0 ? ino : (didx << 32) | ino;
+        if (ino < 0) return ino;
+        // An inherited descriptor an executed child found: held as its own.
+        if ((rq.flags & 1) && conn && d->open(name, O_RDONLY, &m) == ino)
+          holds[conn].push_back(
+              {static_cast<std::uint32_t>(didx), static_cast<std::uint32_t>(ino)});
+        return (didx << 32) | ino;
       }
-      MappedFile* m = nullptr;
       const int ino = d->open(name, rq.flags, &m);
       if (ino < 0) return ino;
-      // A child's opens are not counted: its closes never come here.
-      d->release(ino);
+      // A child's open counts until it closes it or its process ends.
+      if (conn)
+        holds[conn].push_back({static_cast<std::uint32_t>(didx), static_cast<std::uint32_t>(ino)});
+      else
+        d->release(ino);
       make_placeholder(d->path() + "/" + name);
       return (didx << 32) | ino;
     }
@@ -609,8 +716,12 @@ std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::st
         buf, static_cast<std::size_t>(rq.b)
       };
       const bool write = rq.flags & kRwWrite;
-      const long r = m->rw(write, rq.flags & kRwDirect, &v, 1, static_cast<std::uint64_t>(rq.a));
-      if (r >= 0 && write && power.calls && ++counts.calls >= power.calls && !cut_done) cut();
+      // The end is found under the lock the write holds: appends never overlap.
+      const std::uint64_t at =
+          write && (rq.flags & kRwAppend) ? m->size() : static_cast<std::uint64_t>(rq.a);
+      if (aux) *aux = static_cast<std::int64_t>(at);
+      const long r = m->rw(write, rq.flags & kRwDirect, &v, 1, at);
+      if (r >= 0 && write) after_write_call(&counts);
       return r;
     }
     case ShareOp::kFsync:  // b > 0: msync(MS_SYNC) of [a, b)
@@ -640,10 +751,11 @@ std::int64_t dir_op(const ShareRequest& rq, const std::string& p1, const std::st
 // a power cut would have it).
 std::int64_t dir_call(ShareOp op, std::uint32_t dir, std::uint32_t ino, std::int64_t a,
                       std::int64_t b, int flags, const std::string& p1 = {},
-                      const std::string& p2 = {}, char* buf = nullptr) {
+                      const std::string& p2 = {}, char* buf = nullptr,
+                      std::int64_t* aux = nullptr) {
   ShareRequest rq{op, flags, dir, ino, a, b};
-  if (!is_client()) return dir_op(rq, p1, p2, buf);
-  const std::int64_t r = share_call(share_name, rq, p1, p2, buf, buf);
+  if (!is_client()) return dir_op(rq, p1, p2, buf, aux, 0);
+  const std::int64_t r = share_call(share_name, rq, p1, p2, buf, buf, aux);
   if (r == -ENOTCONN) {
     sys(SYS_kill, ::getpid(), SIGKILL);
     for (;;) pause();
@@ -682,10 +794,8 @@ long dir_rw(int fd, const OpenFile* f, std::uint32_t dir, std::uint32_t ino, boo
   const bool use_pos = offset < 0;
   std::int64_t off = use_pos ? real_pos(fd) : offset;
   if (off < 0) return off;
-  if (write && (f->flags & O_APPEND)) {
-    off = dir_call(ShareOp::kSize, dir, ino, 0, 0, 0);
-    if (off < 0) return off;
-  }
+  // O_APPEND: the first piece goes to the end of the file, the rest after it.
+  bool append = write && (f->flags & O_APPEND);
   constexpr std::size_t kPiece = 1 << 20;
   std::string piece;
   long done = 0;
@@ -698,10 +808,14 @@ long dir_rw(int fd, const OpenFile* f, std::uint32_t dir, std::uint32_t ino, boo
       const bool copy = is_client();
       if (copy) piece.assign(n, '\0');
       if (copy && write) std::memcpy(piece.data(), p, n);
-      const int how = (write ? kRwWrite : 0) | ((f->flags & O_DIRECT) ? kRwDirect : 0);
+      const int how = (write ? kRwWrite : 0) | ((f->flags & O_DIRECT) ? kRwDirect : 0) |
+                      (append ? kRwAppend : 0);
+      std::int64_t went = off;
       const std::int64_t r =
           dir_call(ShareOp::kRw, dir, ino, off + done, static_cast<std::int64_t>(n), how, {}, {},
-                   copy ? piece.data() : p);
+                   copy ? piece.data() : p, &went);
+      if (append && r >= 0) off = went;
+      append = false;
       if (r < 0) {
         if (done) goto out;
         return static_cast<long>(r);
@@ -726,7 +840,7 @@ out:
 // or buffered I/O of the file there as the descriptor's O_DIRECT says, in
 // pieces of at most 1 MiB (the socket's).
 long remote_rw(std::uint64_t key, bool write, bool direct, const struct iovec* iov, int iovcnt,
-               std::uint64_t pos) {
+               std::int64_t* pos) {
   const auto dir = static_cast<std::uint32_t>(key >> 32);
   const auto ino = static_cast<std::uint32_t>(key);
   constexpr std::size_t kPiece = 1 << 20;
@@ -738,10 +852,14 @@ long remote_rw(std::uint64_t key, bool write, bool direct, const struct iovec* i
       char* p = static_cast<char*>(iov[i].iov_base) + at;
       piece.resize(n);
       if (write) std::memcpy(piece.data(), p, n);
+      // A write at the end (*pos -1) goes there as one piece, the rest after it.
+      const bool append = *pos < 0;
+      std::int64_t went = *pos;
       const std::int64_t r =
-          dir_call(ShareOp::kRw, dir, ino, static_cast<std::int64_t>(pos) + done,
-                   static_cast<std::int64_t>(n), (write ? kRwWrite : 0) | (direct ? kRwDirect : 0),
-                   {}, {}, piece.data());
+          dir_call(ShareOp::kRw, dir, ino, *pos + done, static_cast<std::int64_t>(n),
+                   (write ? kRwWrite : 0) | (direct ? kRwDirect : 0) | (append ? kRwAppend : 0), {},
+                   {}, piece.data(), &went);
+      if (append && r >= 0) *pos = went;
       if (r < 0) return done ? done : static_cast<long>(r);
       if (!write) std::memcpy(p, piece.data(), static_cast<std::size_t>(r));
       done += r;
@@ -768,7 +886,8 @@ std::uint64_t remote_key(std::uint32_t dir, std::uint32_t ino) {
 void client_attach(int fd, const OpenFile* f) {
   std::uint32_t dir, ino;
   if (!dir_target(f, &dir, &ino) || !ino) return;
-  block::bdev_file_attach_remote(fd, f->flags & (O_ACCMODE | O_DIRECT | O_DSYNC | O_CLOEXEC),
+  block::bdev_file_attach_remote(fd,
+                                 f->flags & (O_ACCMODE | O_DIRECT | O_DSYNC | O_APPEND | O_CLOEXEC),
                                  &kRemote, remote_key(dir, ino));
 }
 
@@ -871,12 +990,13 @@ int start_client() {
     if (d < 0) continue;
     int ino = 0;
     if (!name.empty()) {
-      const std::int64_t r = dir_call(ShareOp::kLookup, 0, 0, 0, 0, 0, abs);
+      const std::int64_t r = dir_call(ShareOp::kLookup, 0, 0, 0, 0, 1, abs);
       if (r < 0) continue;
       ino = static_cast<int>(r & 0xffffffff);
     }
     auto* f = new OpenFile{nullptr, static_cast<int>(fl < 0 ? O_RDWR : fl), nullptr, ino};
     f->remote_dir = d;
+    f->held = ino != 0;
     if (ino == 0) f->sub = name;
     put_fd(fd, f);
     client_attach(fd, f);
@@ -969,9 +1089,10 @@ IOSTACK_API int iostack_map_init(void) {
       file_disks.push_back(m->disk()->name());
     }
     share_name = share_listen(
-        [](const ShareRequest& rq, const std::string& p1, const std::string& p2, std::string* out) {
+        [](const ShareRequest& rq, const std::string& p1, const std::string& p2, std::string* out,
+           std::int64_t* aux, std::uint64_t conn) {
           const bool rw = rq.op == ShareOp::kRw, write = rw && (rq.flags & kRwWrite);
-          if (!rw) return dir_op(rq, p1, p2, nullptr);
+          if (!rw) return dir_op(rq, p1, p2, nullptr, nullptr, conn);
           // A child's O_DIRECT data is in a buffer aligned here: its
           // offset and length are checked, not its own memory's alignment.
           const std::size_t n = static_cast<std::size_t>(std::max<std::int64_t>(rq.b, 0));
@@ -979,11 +1100,12 @@ IOSTACK_API int iostack_map_init(void) {
           if (!mem) return std::int64_t{-ENOMEM};
           char* data = static_cast<char*>(mem);
           if (write) std::memcpy(data, p2.data(), std::min(n, p2.size()));
-          const std::int64_t r = dir_op(rq, p1, p2, data);
+          const std::int64_t r = dir_op(rq, p1, p2, data, aux, conn);
           if (!write && r > 0) out->assign(data, static_cast<std::size_t>(r));
           std::free(mem);
           return r;
-        });
+        },
+        release_connection);
     std::string env_share = share_name;
     for (const std::string& d : dir_paths) env_share += "\n" + d;
     for (std::size_t i = 0; i < file_paths.size(); ++i)
@@ -1006,13 +1128,11 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
     TableLock lk;
     std::string name, abs;
     if (const int i = find_file_index(dirfd, path, &abs); i >= 0) {
-      // A single file: the owner truncates it; the descriptor is its
-      // placeholder's, whose position and locks are the open file's.
-      if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;
+      // A single file: the owner opens it (O_TRUNC, a new file after its
+      // unlink); the descriptor is its placeholder's, whose position and
+      // locks are the open file's.
       const std::uint32_t dir = kSingle | static_cast<std::uint32_t>(i);
-      if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY)
-        if (const auto e = dir_call(ShareOp::kTruncate, dir, 1, 0, 0, 0))
-          return static_cast<int>(e);
+      if (const auto e = dir_call(ShareOp::kOpen, dir, 1, 0, 0, flags)) return static_cast<int>(e);
       const int fd =
           raw_call(sys(SYS_openat, AT_FDCWD, file_paths[static_cast<std::size_t>(i)].c_str(),
                        placeholder_flags(flags), 0644));
@@ -1035,9 +1155,13 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
     // The top or a subdirectory (inode 0) opens as it is.
     const int real_flags = ino == 0 ? flags : placeholder_flags(flags);
     const int fd = raw_call(sys(SYS_openat, AT_FDCWD, real.c_str(), real_flags, 0644));
-    if (fd < 0) return fd;
+    if (fd < 0) {
+      if (ino) dir_call(ShareOp::kRelease, static_cast<std::uint32_t>(d), ino, 0, 0, 0);
+      return fd;
+    }
     auto* f = new OpenFile{nullptr, flags, nullptr, ino};
     f->remote_dir = d;
+    f->held = ino != 0;
     if (ino == 0) f->sub = name;
     put_fd(fd, f);
     client_attach(fd, f);
@@ -1080,16 +1204,15 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
                                                         dirs.begin()),
                              static_cast<std::uint32_t>(ino)));
     iostack::block::bdev_file_attach(
-        fd, d->device()->disk(), (flags & O_ACCMODE) | (flags & (O_DIRECT | O_DSYNC | O_CLOEXEC)),
-        m->base(), m->capacity(), m->bdev_inode(lock_files, unlock_files));
+        fd, d->device()->disk(),
+        (flags & O_ACCMODE) | (flags & (O_DIRECT | O_DSYNC | O_APPEND | O_CLOEXEC)), m->base(),
+        m->capacity(), m->bdev_inode(lock_files, unlock_files));
     return fd;
   }
   MappedFile* m = find_path(dirfd, path);
   if (!m) return IOSTACK_MAP_NOT_MINE;
-  if ((flags & O_CREAT) && (flags & O_EXCL)) return -EEXIST;  // it always exists
   const int acc = flags & O_ACCMODE;
-  if ((flags & O_TRUNC) && acc != O_RDONLY)
-    if (const int e = m->truncate(0)) return e;
+  if (const int e = single_open(m, flags)) return e;
   // The descriptor is the placeholder's, as in a mapped directory: fstat,
   // POSIX and OFD locks and flock see one inode and behave as the kernel's
   // (a close of any descriptor of it drops the process's POSIX locks), and
@@ -1102,7 +1225,7 @@ IOSTACK_API int iostack_map_open(int dirfd, const char* path, int flags, unsigne
   const int single = static_cast<int>(std::find(files.begin(), files.end(), m) - files.begin());
   m->set_child_remote(&kRemote, remote_key(kSingle | static_cast<std::uint32_t>(single), 1));
   if (const int e = iostack::block::bdev_file_attach(
-          fd, m->disk(), acc | (flags & (O_DIRECT | O_DSYNC | O_CLOEXEC)), 0, 0,
+          fd, m->disk(), acc | (flags & (O_DIRECT | O_DSYNC | O_APPEND | O_CLOEXEC)), 0, 0,
           m->bdev_inode(lock_files, unlock_files))) {
     raw_close(fd);
     return e;
@@ -1135,7 +1258,9 @@ IOSTACK_API int iostack_map_unlink(int dirfd, const char* path) {
   }
   MappedFile* m = find_path(dirfd, path);
   if (!m) return IOSTACK_MAP_NOT_MINE;
-  m->clear();
+  // The name goes; the descriptors and mappings still open keep the data.
+  if (m->unlinked()) return -ENOENT;
+  m->set_unlinked(true);
   return 0;
 }
 
@@ -1333,7 +1458,8 @@ IOSTACK_API int64_t iostack_map_path_size(int dirfd, const char* path) {
     if (name.empty()) return IOSTACK_MAP_NOT_MINE;
     return d->size_of(name);  // -ENOENT for a stale placeholder
   }
-  if (MappedFile* m = find_path(dirfd, path)) return static_cast<std::int64_t>(m->size());
+  if (MappedFile* m = find_path(dirfd, path))
+    return m->unlinked() ? -ENOENT : static_cast<std::int64_t>(m->size());
   return IOSTACK_MAP_NOT_MINE;
 }
 
@@ -1360,7 +1486,15 @@ IOSTACK_API void iostack_map_dup(int oldfd, int newfd) {
   OpenFile* f = find_fd(oldfd);
   if (!f) return;
   if (is_client()) {
-    // A copy of its own: the position is the real open file's anyway.
+    // Its own open file is shared, with the open the owner counts for it.
+    auto own = cfds.find(oldfd);
+    if (own != cfds.end() && own->second) {
+      ++f->refs;
+      put_fd(newfd, f);
+      return;
+    }
+    // An inherited one: a copy of its own (the position is the real open
+    // file's anyway).
     std::uint32_t dir, ino;
     if (!dir_target(f, &dir, &ino)) return;
     auto* copy = new OpenFile{nullptr, f->flags, nullptr, static_cast<int>(ino)};
@@ -1380,8 +1514,13 @@ IOSTACK_API void iostack_map_close(int fd) {
   if (is_client()) {
     auto c = cfds.find(fd);
     if (c != cfds.end()) {
-      delete c->second;
+      OpenFile* f = c->second;
       cfds.erase(c);
+      if (f && --f->refs == 0) {
+        std::uint32_t dir, ino;
+        if (f->held && dir_target(f, &dir, &ino)) dir_call(ShareOp::kRelease, dir, ino, 0, 0, 0);
+        delete f;
+      }
     }
     // An inherited one stays in the owner's table: it is closed here.
     if (fds.count(fd)) cfds[fd] = nullptr;
@@ -1445,6 +1584,7 @@ IOSTACK_API int iostack_map_msync(void* addr, size_t len, int flags) {
     const std::string path = line.substr(static_cast<std::size_t>(path_at));
     const std::string want = std::string("/memfd:") + kShmPrefix;
     if (path.rfind(want, 0) != 0 || end <= lo_addr || start >= hi_addr) continue;
+    if (perms[3] != 's') continue;  // a private mapping's stores are its own
     unsigned dir = 0, ino = 0;
     if (std::sscanf(path.c_str() + want.size(), "%u:%u", &dir, &ino) != 2 || !ino) continue;
     const std::uint64_t from = std::max<std::uint64_t>(start, lo_addr);

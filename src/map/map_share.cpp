@@ -20,6 +20,7 @@ struct ShareReply {
   std::int64_t res;
   std::uint32_t len;
   std::uint32_t pad;
+  std::int64_t aux;
 };
 
 // Raw transfers: the preload shim interposes read and write.
@@ -106,7 +107,7 @@ bool recv_with_fd(int fd, ShareReply* rep, int* passed) {
   return recv_all(fd, reinterpret_cast<char*>(rep) + r, sizeof *rep - static_cast<std::size_t>(r));
 }
 
-void serve(int fd, const ShareHandler& handler) {
+void serve(int fd, std::uint64_t conn, const ShareHandler& handler, const ShareClosed& closed) {
   ShareRequest rq;
   std::string p1, p2, out;
   while (recv_all(fd, &rq, sizeof rq)) {
@@ -115,15 +116,17 @@ void serve(int fd, const ShareHandler& handler) {
     p2.resize(rq.len2);
     if (!recv_all(fd, p1.data(), p1.size()) || !recv_all(fd, p2.data(), p2.size())) break;
     out.clear();
-    const std::int64_t res = handler(rq, p1, p2, &out);
+    std::int64_t aux = 0;
+    const std::int64_t res = handler(rq, p1, p2, &out, &aux, conn);
     if (rq.op == ShareOp::kShare && res >= 0) {
-      if (!send_with_fd(fd, ShareReply{0, 0, 0}, static_cast<int>(res))) break;
+      if (!send_with_fd(fd, ShareReply{0, 0, 0, 0}, static_cast<int>(res))) break;
       continue;
     }
-    const ShareReply rep{res, static_cast<std::uint32_t>(out.size()), 0};
+    const ShareReply rep{res, static_cast<std::uint32_t>(out.size()), 0, aux};
     if (!send_all(fd, &rep, sizeof rep) || !send_all(fd, out.data(), out.size())) break;
   }
   ::syscall(SYS_close, fd);
+  closed(conn);
 }
 
 std::mutex client_mu;
@@ -136,7 +139,7 @@ void share_fork_prepare() { client_mu.lock(); }
 void share_fork_done() { client_mu.unlock(); }
 void share_fork_child() { new (&client_mu) std::mutex; }
 
-std::string share_listen(ShareHandler handler) {
+std::string share_listen(ShareHandler handler, ShareClosed closed) {
   const std::string name = "iostack-map-" + std::to_string(::getpid());
   const int fd = static_cast<int>(::syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd < 0) return {};
@@ -146,21 +149,23 @@ std::string share_listen(ShareHandler handler) {
     ::syscall(SYS_close, fd);
     return {};
   }
-  std::thread([fd, handler = std::move(handler)] {
+  std::thread([fd, handler = std::move(handler), closed = std::move(closed)] {
+    std::uint64_t conns = 0;
     for (;;) {
       const long c = ::syscall(SYS_accept4, fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         return;
       }
-      std::thread(serve, static_cast<int>(c), std::cref(handler)).detach();
+      std::thread(serve, static_cast<int>(c), ++conns, std::cref(handler), std::cref(closed))
+          .detach();
     }
   }).detach();
   return name;
 }
 
 std::int64_t share_call(const std::string& name, const ShareRequest& rq, const std::string& p1,
-                        const std::string& p2, const void* in, void* out) {
+                        const std::string& p2, const void* in, void* out, std::int64_t* aux) {
   std::lock_guard lk(client_mu);
   if (client_fd >= 0 && client_pid != ::getpid()) client_fd = -1;  // the parent's, after fork
   if (client_fd < 0) {
@@ -176,7 +181,7 @@ std::int64_t share_call(const std::string& name, const ShareRequest& rq, const s
   }
   ShareRequest r = rq;
   r.len1 = static_cast<std::uint32_t>(p1.size());
-  const bool data_in = rq.op == ShareOp::kRw && rq.flags;
+  const bool data_in = rq.op == ShareOp::kRw && (rq.flags & 1);  // a write's
   r.len2 = data_in ? static_cast<std::uint32_t>(rq.b) : static_cast<std::uint32_t>(p2.size());
   ShareReply rep;
   int passed = -1;
@@ -189,6 +194,7 @@ std::int64_t share_call(const std::string& name, const ShareRequest& rq, const s
     if (passed >= 0) ::syscall(SYS_close, passed);
     return -ENOTCONN;
   }
+  if (aux) *aux = rep.aux;
   if (rq.op == ShareOp::kShare && rep.res == 0) return passed >= 0 ? passed : -EIO;
   if (passed >= 0) ::syscall(SYS_close, passed);
   return rep.res;

@@ -471,7 +471,7 @@ void MappedFile::extend(std::uint64_t end) {
 
 std::int64_t MappedFile::begin_direct(bool /*write*/, std::uint64_t pos, std::uint64_t len) {
   // As the plain O_DIRECT path: the dirty cached pages over the range go
-  // down first (a write's bytes then reach the pages, direct_write).
+  // down first (then direct_write drops them).
   const std::uint64_t lo = pos / kPageSize, hi = (pos + len + kPageSize - 1) / kPageSize;
   if (const int e = writeback(lo * kPageSize, hi * kPageSize)) return e;
   return static_cast<std::int64_t>(size_.load(std::memory_order_acquire));
@@ -489,28 +489,24 @@ const block::BdevInode* MappedFile::bdev_inode(void (*lock)(), void (*unlock)())
     return r;
   };
   inode_.extend = [](void* p, std::uint64_t end) { static_cast<MappedFile*>(p)->extend(end); };
-  inode_.direct_write = [](void* p, const struct iovec* iov, int iovcnt, std::uint64_t pos,
-                           std::uint64_t count) {
+  inode_.direct_write = [](void* p, std::uint64_t pos, std::uint64_t count) {
     auto* m = static_cast<MappedFile*>(p);
     m->lock_();
-    m->refresh(iov, iovcnt, pos, count);
+    // A shared file's pages are its mappings' memory, which the kernel
+    // refaults from the device after the write: they take the bytes only
+    // once it succeeded, so it is done whole (rw's direct path).
+    const bool sync = m->shared_.load(std::memory_order_acquire) || count_engine_write(m->counts_);
+    // Else the pages go (written back by begin_direct): a read after the
+    // write reads the device, whatever became of the write.
+    if (!sync) m->drop_pages(pos / kPageSize, (pos + count + kPageSize - 1) / kPageSize);
     m->unlock_();
+    return sync;
   };
-  inode_.buffered = [](void* p, bool write, const struct iovec* iov, int iovcnt,
-                       std::uint64_t count, std::uint64_t pos, std::uint32_t rw_flags) {
+  inode_.sync_rw = [](void* p, bool write, bool direct, const struct iovec* iov, int iovcnt,
+                      std::uint64_t count, std::int64_t* pos, std::uint32_t rw_flags) {
     auto* m = static_cast<MappedFile*>(p);
     m->lock_();
-    const bool sync = write && (rw_flags & (RWF_DSYNC | RWF_SYNC));
-    if ((rw_flags & RWF_NOWAIT) && (sync || !m->in_memory(write, pos, count))) {
-      m->unlock_();
-      return long{-EAGAIN};
-    }
-    long r = m->rw(write, false, iov, iovcnt, pos, count);
-    // generic_write_sync: the written data made durable.
-    if (r > 0 && sync) {
-      before_fsync(m->counts_);
-      if (const int e = m->fsync()) r = e;
-    }
+    const long r = m->sync_rw(write, direct, iov, iovcnt, count, pos, rw_flags);
     m->unlock_();
     return r;
   };
@@ -523,6 +519,25 @@ const block::BdevInode* MappedFile::bdev_inode(void (*lock)(), void (*unlock)())
     return r;
   };
   return &inode_;
+}
+
+long MappedFile::sync_rw(bool write, bool direct, const struct iovec* iov, int iovcnt,
+                         std::uint64_t count, std::int64_t* pos, std::uint32_t rw_flags) {
+  const bool sync = write && (rw_flags & (RWF_DSYNC | RWF_SYNC));
+  // generic_write_checks: an appending write starts at the end.
+  const std::uint64_t at =
+      *pos < 0 ? size_.load(std::memory_order_acquire) : static_cast<std::uint64_t>(*pos);
+  if ((rw_flags & RWF_NOWAIT) && (direct || sync || !in_memory(write, at, count))) return -EAGAIN;
+  *pos = static_cast<std::int64_t>(at);
+  long r = rw(write, direct, iov, iovcnt, at, count);
+  // A write call of the program: the power may go now, before it is durable.
+  if (r >= 0 && write) after_write_call(counts_);
+  // generic_write_sync: the written data made durable.
+  if (r > 0 && sync) {
+    before_fsync(counts_);
+    if (const int e = fsync()) r = e;
+  }
+  return r;
 }
 
 void MappedFile::refresh(const struct iovec* iov, int iovcnt, std::uint64_t offset,
@@ -555,9 +570,28 @@ void MappedFile::refresh(const struct iovec* iov, int iovcnt, std::uint64_t offs
 }
 
 void MappedFile::clear() {
-  drop_pages(0, UINT64_MAX);
+  if (shm_)
+    orphan_shm();
+  else
+    drop_pages(0, UINT64_MAX);
   size_ = 0;
   durable_size_ = 0;
+}
+
+void MappedFile::orphan_shm() {
+  // The pages' data is the memory file's: only their clean copies are ours.
+  for (auto& [i, p] : pages_) std::free(p.clean);
+  pages_.clear();
+  dirty_pages_ = 0;
+  shared_.store(false, std::memory_order_release);
+  ::munmap(shm_, shm_size_);
+  shm_ = nullptr;
+  shm_size_ = 0;
+  core::LockGuard g(shm_mu_);
+  // Under the lock an engine's completion takes to grow it (extend).
+  ::syscall(SYS_close, shm_fd_);
+  shm_fd_ = -1;
+  shm_len_ = 0;
 }
 
 }  // namespace iostack::map

@@ -69,8 +69,15 @@ class MappedFile {
   int fsync(std::uint64_t lo = 0, std::uint64_t hi = UINT64_MAX);
   int truncate(std::uint64_t length);
   int allocate(std::uint64_t offset, std::uint64_t len);
-  // The file's contents are gone (unlink): size 0, cache dropped.
+  // The file's contents are gone (its last name and open went, or a new
+  // file takes its place): size 0, cache dropped. Shared mappings keep the
+  // pages they show, which are no longer the file's (the kernel keeps an
+  // unlinked inode while it is mapped); the next mmap starts anew.
   void clear();
+  // A single mapped file whose name went while descriptors may hold it: they
+  // keep its data until a new file is created under the name.
+  bool unlinked() const { return unlinked_; }
+  void set_unlinked(bool on) { unlinked_ = on; }
   // A file found on the device at mount: `size` bytes, all durable.
   void mount(std::uint64_t size) {
     size_ = size;
@@ -87,8 +94,9 @@ class MappedFile {
 
   // The file as the io_uring and AIO engines see the descriptors of it
   // (block::bdev_file_attach): on an O_DIRECT descriptor direct I/O that
-  // writes back the cached pages it covers (a write leaves its bytes in
-  // them), reads cut at the size, writes extending it; on another the page
+  // writes back the cached pages it covers (a write drops them, or on a
+  // shared file is done whole and leaves its bytes in them only when it
+  // succeeds), reads cut at the size, writes extending it; on another the page
   // cache, as read(2) and write(2); and this file's fsync. `lock` and `unlock` guard the calls that
   // run where requests are issued (the caller's lock of the mapped files).
   const block::BdevInode* bdev_inode(void (*lock)(), void (*unlock)());
@@ -97,6 +105,10 @@ class MappedFile {
     inode_.remote = remote;
     inode_.remote_key = key;
   }
+  // I/O of the engines done whole (BdevInode::sync_rw): buffered, or a
+  // direct write at the end of the file (`*pos` -1). Bytes or -errno.
+  long sync_rw(bool write, bool direct, const struct iovec* iov, int iovcnt, std::uint64_t count,
+               std::int64_t* pos, std::uint32_t rw_flags);
   // Before a direct I/O of the engines: the size, or -errno.
   std::int64_t begin_direct(bool write, std::uint64_t pos, std::uint64_t len);
   // After a write of the engines that ended at `end`; never blocks.
@@ -134,6 +146,8 @@ class MappedFile {
   // size after a truncate.
   void grow_shm(std::uint64_t end);
   void fit_shm();
+  // The memory file is left to the mappings that have it; the pages go.
+  void orphan_shm();
 
   std::string path_;
   std::unique_ptr<dev::BlockDevice> dev_;
@@ -166,6 +180,7 @@ class MappedFile {
   core::Mutex shm_mu_;
   std::uint64_t shm_len_ GUARDED_BY(shm_mu_) = 0;
   std::string share_name_ = "iostack-shm";
+  bool unlinked_ = false;
 };
 
 // One synchronous request on `f` (O_DIRECT rules): bytes or -errno; a
@@ -174,9 +189,15 @@ long bdev_sync_rw(block::BdevFile* f, bool write, const struct iovec* iov, int i
                   std::uint64_t offset);
 long bdev_sync_flush(block::BdevFile* f);
 
-// After each block write and before each fsync: the power switch's check
-// (map_capi.cpp), which may end the process.
+// After each block write, after each write call of the program (write(2)
+// and the like, an io_uring or AIO write request) and before each fsync:
+// the power switch's check (map_capi.cpp), which may end the process.
 void after_write(IoCounts* c);
+void after_write_call(IoCounts* c);
 void before_fsync(IoCounts* c);
+// A direct write request of the engines about to go down on its own:
+// counted as a write call and a block write, or, when the power would go
+// after it, left uncounted (true) to be done where the switch can act.
+bool count_engine_write(IoCounts* c);
 
 }  // namespace iostack::map

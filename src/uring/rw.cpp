@@ -680,8 +680,9 @@ void bdev_end_io(void* priv, long res) {
   if (req->opcode == IORING_OP_FSYNC) {
     req_set_res(req, static_cast<int>(res), 0);  // a failed fsync does not break a link
   } else {
+    // From where the I/O went: an appending write's end of the file.
     if (req->rw.cur_pos && res > 0)
-      block::bdev_set_pos(req->bdev, req->os_fd, req->flags & kReqFixedFile, req->rw.pos + res);
+      block::bdev_set_pos(req->bdev, req->os_fd, req->flags & kReqFixedFile, req->bio.at + res);
     finish_rw(req, res);
   }
   req_complete_post(req);

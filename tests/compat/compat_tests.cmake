@@ -80,6 +80,23 @@ compat_program(mmap_shared)
 # and read(2) of the same pages, step by step.
 compat_program(engine_coherence PkgConfig::LIBURING)
 
+# io_uring and AIO writes on O_APPEND descriptors and with RWF_APPEND /
+# RWF_NOAPPEND, step by step.
+compat_program(engine_append PkgConfig::LIBURING)
+
+# io_uring and AIO writes, 8 in turn with RWF_DSYNC, for a power cut
+# between them (--powercut=calls=N).
+compat_program(engine_cut PkgConfig::LIBURING)
+
+# Paths with ".." below a directory: open, stat, rename, unlink, mkdir.
+compat_program(dotdot)
+
+# A forked child's own open of a file the parent then unlinks.
+compat_program(child_open)
+
+# A MAP_SHARED mapping of a file after its unlink, step by step.
+compat_program(mmap_unlink)
+
 # Loads and stores through a MAP_SHARED mapping around the end of the file
 # (SIGBUS past it), as ftruncate and writes move it, step by step.
 compat_program(mmap_eof)

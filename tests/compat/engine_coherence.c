@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "aio_call.h"
+#include "in_child.h"
 #include "uring_call.h"
 
 enum { kLen = 16384 };
@@ -90,15 +91,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (argc == 3) {
-    /* Everything in a forked child, whose engines and mapping reach the
-     * file through the process that holds it under iostack. */
-    const pid_t pid = fork();
-    if (pid < 0) die("fork");
-    if (pid > 0) {
-      int st;
-      if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st)) die("child");
-      return WEXITSTATUS(st);
-    }
+    const int st = in_child();
+    if (st >= 0) return st;
   }
   plain = open(argv[1], O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (plain < 0) die("open");

@@ -350,11 +350,64 @@ TEST(MapExec, UringAndAioAreCoherentWithThePageCache) {
 }
 #endif
 
+#if defined(IOSTACK_COMPAT_ENGINE_APPEND)
+// io_uring and AIO writes on a mapped file go to its end when they append
+// (O_APPEND without RWF_NOAPPEND, or RWF_APPEND), buffered and O_DIRECT,
+// and one at offset -1 leaves the position after what it wrote, as the
+// kernel's on a real file; single, in a directory, and from a forked child.
+TEST(MapExec, UringAndAioAppend) {
+  SKIP_IF_SANITIZED();
+  const std::string prog = IOSTACK_COMPAT_ENGINE_APPEND, single = dir() + "/app-single",
+                    d = dir() + "/app-dir";
+  const std::string kernel = kernel_output(
+      prog, "app",
+      {"io_uring write 'AA' at 0: 2, size 12, pos 10, '0123456789AA'\n",
+       "lseek 5, io_uring write 'GG' at -1: 2, size 25, pos 25,",
+       "no O_APPEND: aio pwrite 'II' at 0 with RWF_APPEND: 2, size 29, pos 0,",
+       "O_APPEND: io_uring write 'JJ' at 4 with RWF_NOAPPEND: 2, size 29, pos 25, 'hh23JJ",
+       "O_DIRECT: io_uring write 4096 'e' at -1: 4096, size 12288, pos 12288,",
+       "  bytes at 4095, 4096, 4097, 12288: '.ddf'\n"});
+  EXPECT_EQ(mapped_output(prog, single + "=wcache:ram:1M", single), kernel);
+  EXPECT_EQ(mapped_output(prog, d + "/=wcache:ram:4M", d + "/f"), kernel);
+  EXPECT_EQ(mapped_output(prog, single + "=wcache:ram:1M", single + " fork"), kernel);
+}
+#endif
+
+#if defined(IOSTACK_COMPAT_ENGINE_CUT)
+// --powercut=calls=N counts io_uring and AIO writes as write calls: the
+// power goes after the 4th request, before it returns, so only the three
+// before it (each with RWF_DSYNC) survive, buffered and O_DIRECT alike.
+TEST(MapExec, PowerCutBetweenEngineWrites) {
+  SKIP_IF_SANITIZED();
+  const std::string prog = IOSTACK_COMPAT_ENGINE_CUT, f = dir() + "/engine-cut",
+                    img = dir() + "/engine-cut.img", out = dir() + "/engine-cut.out",
+                    err = dir() + "/engine-cut.err";
+  for (const char* mode : {"", " direct"}) {
+    EXPECT_EQ(
+        sh(exec("--map " + f + "=wcache:ram:1M --image " + f + "=" + img +
+                " --powercut=calls=4 -- " + prog + " " + f + mode + " >" + out + " 2>" + err)),
+        128 + 9)
+        << mode;
+    EXPECT_EQ(slurp(out), "io_uring write 0: 4096\naio write 1: 4096\nio_uring write 2: 4096\n")
+        << mode;
+    EXPECT_NE(slurp(err).find("power cut after 4 write calls"), std::string::npos) << slurp(err);
+    const std::string cut = slurp(img);
+    ASSERT_EQ(cut.size(), 32768u) << mode;
+    EXPECT_EQ(cut.substr(0, 12288),
+              std::string(4096, 'a') + std::string(4096, 'b') + std::string(4096, 'c'))
+        << mode;
+    EXPECT_EQ(cut.substr(12288), std::string(20480, '\0')) << mode;
+  }
+}
+#endif
+
 #if defined(IOSTACK_COMPAT_MMAP_EOF)
 // A shared mapping of a mapped file ends where the file does, as the
 // kernel's: a page wholly past the end is SIGBUS (BUS_ADRERR) for loads and
 // stores, the last partial page reads zeros past the end, and ftruncate and
-// writes (plain and AIO) move that end, in a forked child's mapping too.
+// writes (plain and AIO) move that end, in a forked child's mapping too. A
+// private mapping ends there as well, keeps its stores to itself, and shows
+// the file's later writes in pages it did not store to.
 TEST(MapExec, SharedMappingsEndAtTheFileSize) {
   SKIP_IF_SANITIZED();
   const std::string prog = IOSTACK_COMPAT_MMAP_EOF, single = dir() + "/eof-single",
@@ -365,8 +418,70 @@ TEST(MapExec, SharedMappingsEndAtTheFileSize) {
        "parent: load at 8192 (size 5000): SIGBUS BUS_ADRERR at +8192\n",
        "parent: store at 4096 (size 4096): SIGBUS BUS_ADRERR at +4096\n",
        "parent: load at 9000 (size 12288): 0\n", "parent: load at 17001 (size 17003): 105\n",
-       "child: store at 8192 (size 8000): SIGBUS BUS_ADRERR at +8192\n",
-       "pread 1 at 8192: 1 'C'\n"});
+       "child: store at 8192 (size 8000): SIGBUS BUS_ADRERR at +8192\n", "pread 1 at 8192: 1 'C'\n",
+       "private: load at 8192 (size 5000): SIGBUS BUS_ADRERR at +8192\n", "pread 1 at 100: 1 'a'\n",
+       "private: load at 4500 (size 5000): 81\n",
+       "private: load at 12288 (size 12000): SIGBUS BUS_ADRERR at +12288\n"});
+  EXPECT_EQ(mapped_output(prog, single + "=wcache:ram:1M", single), kernel);
+  EXPECT_EQ(mapped_output(prog, d + "/=wcache:ram:4M", d + "/f"), kernel);
+}
+#endif
+
+#if defined(IOSTACK_COMPAT_DOTDOT)
+// ".." below a mapped directory resolves as the kernel's path walk does
+// (ENOENT after a missing name, ENOTDIR after a file), from the top and
+// from a working directory below it, and the files reached are the
+// directory's: the image holds what was written through such paths.
+TEST(MapExec, DotDotBelowAMappedDirectory) {
+  SKIP_IF_SANITIZED();
+  const std::string prog = IOSTACK_COMPAT_DOTDOT, real = dir() + "/dotdot-real",
+                    d = dir() + "/dotdot-dir", img = dir() + "/dotdot-img";
+  ASSERT_EQ(sh("mkdir -p " + real + " && " + prog + " " + real + " >" + real + ".out"), 0);
+  const std::string kernel = slurp(real + ".out");
+  for (const char* line :
+       {"sub/../f created, f: stat size 5\n", "nosuch/../f: open No such file or directory\n",
+        "f/../f: open Not a directory\n", "in sub: rename ../g ../sub2/../sub/h: ok\n",
+        "sub/h: stat size 5\n", "last: read 3 'bye'\n"})
+    EXPECT_NE(kernel.find(line), std::string::npos) << line << kernel;
+  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + img + " -- " + prog +
+                    " " + d + " >" + d + ".out")),
+            0);
+  EXPECT_EQ(slurp(d + ".out"), kernel);
+  EXPECT_EQ(slurp(img + "/last"), "bye");
+}
+#endif
+
+#if defined(IOSTACK_COMPAT_CHILD_OPEN)
+// A forked child's own open of a directory's file counts as the parent's
+// do: unlinked by the parent, the file lives on for the child (through a
+// dup of its open too), and new files do not take its place.
+TEST(MapExec, ChildsOpensHoldTheFile) {
+  SKIP_IF_SANITIZED();
+  const std::string prog = IOSTACK_COMPAT_CHILD_OPEN, real = dir() + "/chopen-real",
+                    d = dir() + "/chopen-dir";
+  ASSERT_EQ(sh("mkdir -p " + real + " && " + prog + " " + real + " >" + real + ".out"), 0);
+  const std::string kernel = slurp(real + ".out");
+  EXPECT_NE(kernel.find("child, through the dup only: read 8 'old data'\n"), std::string::npos)
+      << kernel;
+  EXPECT_EQ(mapped_output(prog, d + "/=wcache:ram:4M", d), kernel);
+}
+#endif
+
+#if defined(IOSTACK_COMPAT_MMAP_UNLINK)
+// An unlinked mapped file lives on while it is open or mapped, as the
+// kernel's inode: its shared mapping keeps reading and writing its data,
+// with the descriptor still open and a forked child, after the close too,
+// and a file created under the name is a new one.
+TEST(MapExec, UnlinkedFilesKeepTheirMappings) {
+  SKIP_IF_SANITIZED();
+  const std::string prog = IOSTACK_COMPAT_MMAP_UNLINK, single = dir() + "/unl-single",
+                    d = dir() + "/unl-dir";
+  const std::string kernel = kernel_output(
+      prog, "unl",
+      {"unlinked: load at 4999 'a'\n", "store S at 10, pread: 1 'S'\n", "fstat size 5000\n",
+       "after the child's store: load at 30 'C'\n", "closed: load at 10 'S'\n",
+       "open without O_CREAT: No such file or directory\n", "a new file: size 0\n",
+       "after writing the new file: load at 0 'a'\n"});
   EXPECT_EQ(mapped_output(prog, single + "=wcache:ram:1M", single), kernel);
   EXPECT_EQ(mapped_output(prog, d + "/=wcache:ram:4M", d + "/f"), kernel);
 }

@@ -3,8 +3,8 @@
  * step: a page wholly past the end raises SIGBUS (the handler prints its
  * code and the offset of the address), the last partial page is there up to
  * its end with zeros past the end of the file; a forked child's mapping
- * follows the same end. On a real file it prints what the kernel does;
- * under `iostack exec --map FILE=...` the output must be the same
+ * follows the same end, and so does a MAP_PRIVATE mapping's. On a real file it prints what the
+ * kernel does; under `iostack exec --map FILE=...` the output must be the same
  * (tests/compat/map_exec_test.cpp). Exit status 0, or 1 when a call that
  * must work failed. */
 #define _GNU_SOURCE
@@ -151,6 +151,24 @@ int main(int argc, char** argv) {
   if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) die("child");
   load(8192);
   show_pread(8192);
+  munmap(map, kMapLen);
+
+  /* A private mapping ends where the file does too; its stores stay its
+   * own, and a page it has not stored to shows the file's later writes. */
+  if (ftruncate(fd, 5000) != 0) die("ftruncate 5000");
+  map = mmap(NULL, kMapLen, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  if (map == MAP_FAILED) die("mmap private");
+  touch("private", 4999, 0, 0);
+  touch("private", 8191, 0, 0);
+  touch("private", 8192, 0, 0);
+  touch("private", 8192, 1, 'P');
+  touch("private", 100, 1, 'P');
+  show_pread(100);
+  if (pwrite(fd, "Q", 1, 4500) != 1) die("pwrite Q");
+  touch("private", 4500, 0, 0);
+  if (ftruncate(fd, 12000) != 0) die("ftruncate 12000");
+  touch("private", 8192, 0, 0);
+  touch("private", 12288, 0, 0);
   munmap(map, kMapLen);
   close(fd);
   return 0;

@@ -28,9 +28,9 @@ struct Fixture {
   std::unique_ptr<MappedFile> file;
   dev::BlockDevice* dev = nullptr;
 
-  Fixture() {
+  explicit Fixture(const std::string& spec = "wcache:ram:1M") {
     std::string err;
-    auto d = dev::create_device("wcache:ram:1M", nullptr, &err);
+    auto d = dev::create_device(spec, nullptr, &err);
     EXPECT_TRUE(d) << err;
     dev = d.get();
     file = std::make_unique<MappedFile>("/nowhere", std::move(d), "", 1 << 20, &counts);
@@ -246,6 +246,43 @@ TEST(SharedPages, EngineWritesReachTheMapping) {
   block::bdev_file_close(plain);
   free(buf);
   munmap(p, 16384);
+}
+
+// A direct write of the engines that the device fails leaves the old bytes
+// where the file's pages show them, as the kernel's invalidation does: a
+// buffered read (the page was cached) and a shared mapping read zeros, not
+// what the write carried; one that succeeds shows everywhere.
+TEST(SharedPages, AFailedEngineDirectWriteLeavesTheOldBytes) {
+  for (const bool shared : {false, true}) {
+    Fixture t("error,ops=w,sectors=8-15:ram:1M");  // the second page cannot be written
+    ASSERT_EQ(t.file->truncate(12288), 0);
+    EXPECT_EQ(t.get(4096), 0);  // cached
+    int mem = -1;
+    char* p = shared ? t.map(12288, &mem) : nullptr;
+    if (shared) {
+      ASSERT_NE(p, nullptr);
+    }
+    const block::BdevInode* inode = t.file->bdev_inode(lock_files, unlock_files);
+    const int direct = ::memfd_create("direct", MFD_CLOEXEC);
+    ASSERT_EQ(block::bdev_file_attach(direct, t.file->disk(), O_RDWR | O_DIRECT, 0, 0, inode), 0);
+    void* buf = nullptr;
+    ASSERT_EQ(posix_memalign(&buf, 4096, 4096), 0);
+    std::memset(buf, 'd', 4096);
+    EXPECT_EQ(engine_rw(direct, true, buf, 4096, 4096), -EIO) << shared;
+    EXPECT_EQ(t.get(4096), 0) << shared;
+    EXPECT_EQ(t.get(8191), 0) << shared;
+    if (shared) {
+      EXPECT_EQ(p[5000], 0);
+    }
+    EXPECT_EQ(engine_rw(direct, true, buf, 4096, 8192), 4096) << shared;
+    EXPECT_EQ(t.get(8192), 'd') << shared;
+    if (shared) {
+      EXPECT_EQ(p[12287], 'd');
+    }
+    block::bdev_file_close(direct);
+    free(buf);
+    if (shared) munmap(p, 12288);
+  }
 }
 
 }  // namespace
