@@ -147,12 +147,21 @@ std::uint64_t detail::tsc_reanchor_now() {
   if (!g_anchor.lock.try_lock()) return tsc_scale_ns(current(), __rdtsc());
   std::uint64_t tsc1 = 0, mono1 = 0;
   sample(&tsc1, &mono1);
-  if (tsc1 > g_anchor.tsc && mono1 > g_anchor.mono)
+  // The rate over at least half a period since the last pair kept: over a
+  // shorter span the samples' jitter would dominate it.
+  if (tsc1 > g_anchor.tsc && mono1 >= g_anchor.mono + kPeriodNs / 2) {
     g_anchor.rate = tsc_mult(mono1 - g_anchor.mono, tsc1 - g_anchor.tsc);
-  const TscScale next = tsc_reanchor(current(), tsc1, mono1, g_anchor.rate, kPeriodNs);
+    g_anchor.tsc = tsc1;
+    g_anchor.mono = mono1;
+  }
+  // Anchored at the counter just before publishing (CLOCK_MONOTONIC carried
+  // there at the rate), so that a reader still on the old scale past the
+  // anchor is within a few cycles of it.
+  const std::uint64_t tsc2 = __rdtsc();
+  const TscScale at_sample{tsc1, mono1, g_anchor.rate};
+  const TscScale next =
+      tsc_reanchor(current(), tsc2, tsc_scale_ns(at_sample, tsc2), g_anchor.rate, kPeriodNs);
   publish(next, g_anchor.rate);
-  g_anchor.tsc = tsc1;
-  g_anchor.mono = mono1;
   g_anchor.lock.unlock();
   return tsc_scale_ns(next, __rdtsc());
 }

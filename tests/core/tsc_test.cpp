@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "core/real_clock.hpp"
 
 namespace iostack::core {
@@ -111,6 +113,30 @@ TEST(TscClock, FollowsClockMonotonicAndNeverGoesBack) {
     ASSERT_GE(t, last);
     last = t;
   }
+}
+
+// Readers on two threads while both keep re-anchoring the scale: each
+// thread's readings never go back (the sequence-locked slots never hand a
+// reader a half-written scale).
+TEST(TscClock, ConcurrentReanchoringKeepsEachThreadMonotonic) {
+  SourceGuard guard;
+  if (!set_monotonic_tsc(true)) GTEST_SKIP() << "the TSC is not usable here";
+  auto reader = [] {
+    std::uint64_t last = 0;
+    bool ok = true;
+    for (int i = 0; i < 50'000; ++i) {
+      const std::uint64_t t = i % 100 == 0 ? detail::tsc_reanchor_now() : monotonic_ns();
+      ok = ok && t >= last;
+      last = t;
+    }
+    return ok;
+  };
+  bool other_ok = false;
+  std::thread th([&] { other_ok = reader(); });
+  const bool ok = reader();
+  th.join();
+  EXPECT_TRUE(ok);
+  EXPECT_TRUE(other_ok);
 }
 
 }  // namespace
