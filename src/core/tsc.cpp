@@ -94,13 +94,12 @@ void sample(std::uint64_t* tsc, std::uint64_t* ns) {
 void publish(const TscScale& s, std::uint64_t rate) {
   const std::uint64_t seq = detail::g_tsc.seq.load(std::memory_order_relaxed);
   detail::TscSlot& sl = detail::g_tsc.slot[(seq + 1) & 1];
-  // Orders these stores after the previous bump of seq for a reader still
-  // on that slot: it sees seq move and reads again.
-  std::atomic_thread_fence(std::memory_order_release);
-  sl.tsc0.store(s.tsc0, std::memory_order_relaxed);
-  sl.ns0.store(s.ns0, std::memory_order_relaxed);
-  sl.mult.store(s.mult, std::memory_order_relaxed);
-  sl.next.store(s.tsc0 + tsc_mult(kPeriodNs, rate), std::memory_order_relaxed);
+  // Release: a reader still on this slot that sees one of these values also
+  // sees the previous bump of seq, and reads again.
+  sl.tsc0.store(s.tsc0, std::memory_order_release);
+  sl.ns0.store(s.ns0, std::memory_order_release);
+  sl.mult.store(s.mult, std::memory_order_release);
+  sl.next.store(s.tsc0 + tsc_mult(kPeriodNs, rate), std::memory_order_release);
   detail::g_tsc.seq.store(seq + 1, std::memory_order_release);
 }
 
@@ -109,10 +108,9 @@ TscScale current() {
   for (;;) {
     const std::uint64_t seq = detail::g_tsc.seq.load(std::memory_order_acquire);
     const detail::TscSlot& sl = detail::g_tsc.slot[seq & 1];
-    const TscScale s{sl.tsc0.load(std::memory_order_relaxed),
-                     sl.ns0.load(std::memory_order_relaxed),
-                     sl.mult.load(std::memory_order_relaxed)};
-    std::atomic_thread_fence(std::memory_order_acquire);
+    const TscScale s{sl.tsc0.load(std::memory_order_acquire),
+                     sl.ns0.load(std::memory_order_acquire),
+                     sl.mult.load(std::memory_order_acquire)};
     if (detail::g_tsc.seq.load(std::memory_order_relaxed) == seq) return s;
   }
 }

@@ -83,6 +83,9 @@ namespace detail {
 // The scale in two slots, `seq & 1` the current one: the one re-anchoring
 // thread fills the other slot and then bumps `seq`, and a reader that saw
 // `seq` move reads again (a sequence lock that never makes readers wait).
+// Slot fields are stored with release and loaded with acquire (plain moves
+// on x86): a reader that sees a field of a slot being refilled therefore
+// sees the bump of `seq` made before it, without fences.
 struct TscSlot {
   std::atomic<std::uint64_t> tsc0{0}, ns0{0}, mult{0};
   std::atomic<std::uint64_t> next{~0ull};  // the TSC at which to re-anchor
@@ -104,12 +107,11 @@ inline std::uint64_t tsc_now_ns() {
   for (;;) {
     const std::uint64_t seq = detail::g_tsc.seq.load(std::memory_order_acquire);
     const detail::TscSlot& sl = detail::g_tsc.slot[seq & 1];
-    const TscScale s{sl.tsc0.load(std::memory_order_relaxed),
-                     sl.ns0.load(std::memory_order_relaxed),
-                     sl.mult.load(std::memory_order_relaxed)};
-    const std::uint64_t next = sl.next.load(std::memory_order_relaxed);
+    const TscScale s{sl.tsc0.load(std::memory_order_acquire),
+                     sl.ns0.load(std::memory_order_acquire),
+                     sl.mult.load(std::memory_order_acquire)};
+    const std::uint64_t next = sl.next.load(std::memory_order_acquire);
     const std::uint64_t tsc = __rdtsc();
-    std::atomic_thread_fence(std::memory_order_acquire);
     if (detail::g_tsc.seq.load(std::memory_order_relaxed) != seq) continue;
     if (tsc >= next) [[unlikely]]
       return detail::tsc_reanchor_now();
