@@ -103,16 +103,9 @@ void publish(const TscScale& s, std::uint64_t rate) {
   detail::g_tsc.seq.store(seq + 1, std::memory_order_release);
 }
 
-// The current scale, as tsc_now_ns reads it.
 TscScale current() {
-  for (;;) {
-    const std::uint64_t seq = detail::g_tsc.seq.load(std::memory_order_acquire);
-    const detail::TscSlot& sl = detail::g_tsc.slot[seq & 1];
-    const TscScale s{sl.tsc0.load(std::memory_order_acquire),
-                     sl.ns0.load(std::memory_order_acquire),
-                     sl.mult.load(std::memory_order_acquire)};
-    if (detail::g_tsc.seq.load(std::memory_order_relaxed) == seq) return s;
-  }
+  std::uint64_t next;
+  return detail::current_scale(&next);
 }
 
 bool calibrate() {

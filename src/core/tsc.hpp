@@ -99,24 +99,31 @@ extern std::atomic<bool> g_monotonic_tsc;
 // The slow path past a period's end: re-anchors (unless another thread is
 // doing it) and returns the time.
 std::uint64_t tsc_reanchor_now();
+
+// The current scale, and in *next the counter at which it is due for
+// re-anchoring.
+inline TscScale current_scale(std::uint64_t* next) {
+  for (;;) {
+    const std::uint64_t seq = g_tsc.seq.load(std::memory_order_acquire);
+    const TscSlot& sl = g_tsc.slot[seq & 1];
+    const TscScale s{sl.tsc0.load(std::memory_order_acquire),
+                     sl.ns0.load(std::memory_order_acquire),
+                     sl.mult.load(std::memory_order_acquire)};
+    *next = sl.next.load(std::memory_order_acquire);
+    if (g_tsc.seq.load(std::memory_order_relaxed) == seq) return s;
+  }
+}
 }  // namespace detail
 
 #if defined(__x86_64__)
 // The TSC-based time; only after tsc_start() returned true.
 inline std::uint64_t tsc_now_ns() {
-  for (;;) {
-    const std::uint64_t seq = detail::g_tsc.seq.load(std::memory_order_acquire);
-    const detail::TscSlot& sl = detail::g_tsc.slot[seq & 1];
-    const TscScale s{sl.tsc0.load(std::memory_order_acquire),
-                     sl.ns0.load(std::memory_order_acquire),
-                     sl.mult.load(std::memory_order_acquire)};
-    const std::uint64_t next = sl.next.load(std::memory_order_acquire);
-    const std::uint64_t tsc = __rdtsc();
-    if (detail::g_tsc.seq.load(std::memory_order_relaxed) != seq) continue;
-    if (tsc >= next) [[unlikely]]
-      return detail::tsc_reanchor_now();
-    return tsc_scale_ns(s, tsc);
-  }
+  std::uint64_t next;
+  const TscScale s = detail::current_scale(&next);
+  const std::uint64_t tsc = __rdtsc();
+  if (tsc >= next) [[unlikely]]
+    return detail::tsc_reanchor_now();
+  return tsc_scale_ns(s, tsc);
 }
 #endif
 
