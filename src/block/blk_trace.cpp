@@ -49,14 +49,16 @@ std::uint32_t rq_action(std::uint32_t a) {
 
 }  // namespace
 
-void trace_bio(RequestQueue* q, const Bio* bio, std::uint32_t action) {
+std::atomic<int> detail::g_traced_disks{0};
+
+void detail::trace_bio(RequestQueue* q, const Bio* bio, std::uint32_t action) {
   trace::BlkTrace* t = trace_of(q);
   if (!t) return;
   t->add(q->now(), bio->bi_iter.bi_sector, bio->bi_iter.bi_size, categories(bio->bi_opf),
          bio_action(action), 0);
 }
 
-void trace_rq(const Request* rq, std::uint32_t action) {
+void detail::trace_rq(const Request* rq, std::uint32_t action) {
   trace::BlkTrace* t = trace_of(rq->q);
   if (!t) return;
   // Request events carry the FS category: these are not passthrough requests.
@@ -64,7 +66,7 @@ void trace_rq(const Request* rq, std::uint32_t action) {
          categories(rq->cmd_flags) | trace::tc_act(trace::kTcFs), rq_action(action), 0);
 }
 
-void trace_rq_complete(const Request* rq, BlkStatus error, std::uint32_t nr_bytes) {
+void detail::trace_rq_complete(const Request* rq, BlkStatus error, std::uint32_t nr_bytes) {
   trace::BlkTrace* t = trace_of(rq->q);
   if (!t) return;
   t->add(rq->q->now(), blk_rq_pos(rq), nr_bytes,
@@ -72,17 +74,17 @@ void trace_rq_complete(const Request* rq, BlkStatus error, std::uint32_t nr_byte
          static_cast<std::uint16_t>(blk_status_to_errno(error)));
 }
 
-void trace_split(RequestQueue* q, const Bio* split, sector_t new_sector) {
+void detail::trace_split(RequestQueue* q, const Bio* split, sector_t new_sector) {
   if (trace::BlkTrace* t = trace_of(q))
     t->add_split(q->now(), split->bi_iter.bi_sector, split->bi_iter.bi_size,
                  categories(split->bi_opf), new_sector);
 }
 
-void trace_plug(RequestQueue* q) {
+void detail::trace_plug(RequestQueue* q) {
   if (trace::BlkTrace* t = trace_of(q)) t->add_plug(q->now());
 }
 
-void trace_unplug(RequestQueue* q, unsigned depth, bool explicit_unplug) {
+void detail::trace_unplug(RequestQueue* q, unsigned depth, bool explicit_unplug) {
   if (trace::BlkTrace* t = trace_of(q)) t->add_unplug(q->now(), depth, explicit_unplug);
 }
 

@@ -1,6 +1,7 @@
 // struct gendisk: capacity, read-only state, tracing and diskstats of a disk.
 #include "block/disk.hpp"
 
+#include "block/blk_trace.hpp"
 #include "block/request_queue.hpp"
 #include "core/mutex.hpp"
 #include "trace/blktrace.hpp"
@@ -75,6 +76,7 @@ int Disk::trace_start(const std::string& dir, std::string* err) {
                                  q_->clock()->single_threaded());
   if (!t) return -EIO;
   trace_owner_ = std::move(t);
+  detail::g_traced_disks.fetch_add(1, std::memory_order_relaxed);
   trace_.store(trace_owner_.get(), std::memory_order_release);
   return 0;
 }
@@ -85,6 +87,7 @@ void Disk::trace_stop() {
   // Callers must have quiesced the device: an event in progress may still
   // hold the pointer (as with blktrace's teardown, stop after the I/O).
   trace_.store(nullptr, std::memory_order_release);
+  detail::g_traced_disks.fetch_sub(1, std::memory_order_relaxed);
   trace_owner_.reset();
 }
 

@@ -130,6 +130,19 @@ unsigned get_max_io_size(const QueueLimits& lim, const Bio* bio) {
   return static_cast<unsigned>(max_sectors & ~(lbs - 1));
 }
 
+// bio_may_need_split: false when the bio's bytes lie in one vector and make
+// one segment within the size limit, the common single-page I/O, which then
+// needs no segment walk.
+bool bio_may_need_split(const QueueLimits& lim, const Bio* bio) {
+  if (lim.chunk_sectors || !bio->bi_io_vec) return true;
+  const BvecIter& it = bio->bi_iter;
+  const BioVec& v = bio->bi_io_vec[it.bi_idx];
+  if (it.bi_size > v.len - it.bi_bvec_done) return true;
+  const std::uint64_t addr = reinterpret_cast<std::uint64_t>(v.base) + it.bi_bvec_done;
+  return segment_len(lim, addr, it.bi_size) != it.bi_size ||
+         it.bi_size > static_cast<std::uint64_t>(get_max_io_size(lim, bio)) << kSectorShift;
+}
+
 // Bytes of `bio` that fit in one request, and their segment count.
 std::uint32_t split_rw_at(const QueueLimits& lim, const Bio* bio, unsigned* nr_segs) {
   const std::uint64_t max_bytes = static_cast<std::uint64_t>(get_max_io_size(lim, bio))
@@ -416,6 +429,10 @@ Bio* bio_split_to_limits(RequestQueue* q, Bio* bio, unsigned* nr_segs) {
     default:
       if (!bio_has_data(bio)) {
         *nr_segs = 0;
+        return bio;
+      }
+      if (!bio_may_need_split(lim, bio)) {
+        *nr_segs = 1;
         return bio;
       }
       {

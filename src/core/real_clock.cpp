@@ -1,14 +1,18 @@
-// The real clock: CLOCK_MONOTONIC and a timer thread.
+// The real clock: CLOCK_MONOTONIC (from the TSC where usable) and a timer
+// thread.
 #include "core/real_clock.hpp"
 
 #include <time.h>
 
 #include "core/internal_thread.hpp"
 #include "core/process.hpp"
+#include "core/tsc.hpp"
 
 namespace iostack::core {
 
-RealClock::RealClock() : thread_(start_internal_thread(ThreadKind::kTimer, [this] { run(); })) {}
+// The clock's source is chosen before its timer thread first reads it.
+RealClock::RealClock()
+    : thread_((monotonic_init(), start_internal_thread(ThreadKind::kTimer, [this] { run(); }))) {}
 
 RealClock::~RealClock() {
   {
@@ -19,17 +23,9 @@ RealClock::~RealClock() {
   thread_.join();
 }
 
-Nanos RealClock::now() const {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<Nanos>(ts.tv_sec) * kNsPerSec + static_cast<Nanos>(ts.tv_nsec);
-}
+Nanos RealClock::now() const { return monotonic_ns(); }
 
-Nanos RealClock::coarse_now() const {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<Nanos>(ts.tv_sec) * kNsPerSec + static_cast<Nanos>(ts.tv_nsec);
-}
+Nanos RealClock::coarse_now() const { return clock_ns(CLOCK_MONOTONIC_COARSE); }
 
 Nanos RealClock::jiffy() const {
   static const Nanos tick = [] {

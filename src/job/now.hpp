@@ -2,18 +2,15 @@
 // names: the CPU's invariant TSC scaled to CLOCK_MONOTONIC's nanoseconds
 // ("cpu", fio's default where the TSC is invariant: a job reads the time
 // twice per I/O and the vDSO's clock_gettime costs several times a TSC
-// read), clock_gettime(CLOCK_MONOTONIC), or gettimeofday.
+// read; the scale is core/tsc.hpp's, which the block layer's clock shares),
+// clock_gettime(CLOCK_MONOTONIC), or gettimeofday.
 #pragma once
-
-#include <time.h>
 
 #include <atomic>
 #include <cstdint>
 #include <string_view>
 
-#if defined(__x86_64__)
-#include <x86intrin.h>
-#endif
+#include "core/tsc.hpp"
 
 namespace iostack::job {
 
@@ -21,7 +18,7 @@ enum class ClockSource : std::uint8_t { kClockGettime, kGettimeofday, kCpu };
 
 // Whether the TSC ticks at a constant rate through frequency changes and
 // idle states (CPUID 0x80000007 EDX bit 8), fio's condition for "cpu".
-bool cpu_clock_reliable();
+inline bool cpu_clock_reliable() { return core::tsc_invariant(); }
 // Picks the source for the whole process (fio's clock is process-wide);
 // kCpu calibrates the TSC against CLOCK_MONOTONIC, once (about 10 ms).
 // Call before jobs start. Returns false (and keeps the source) if kCpu is
@@ -33,22 +30,13 @@ bool parse_clock_source(std::string_view name, ClockSource* out);
 
 namespace detail {
 extern std::atomic<ClockSource> g_clock_source;
-__extension__ using u128 = unsigned __int128;
-// ns = ns0 + ((tsc - tsc0) * mult) >> 32, fixed after calibration.
-struct TscScale {
-  std::uint64_t tsc0, ns0, mult;
-};
-extern TscScale g_tsc;
 std::uint64_t slow_now_ns(ClockSource s);
 }  // namespace detail
 
 inline std::uint64_t now_ns() {
   const ClockSource s = detail::g_clock_source.load(std::memory_order_acquire);
 #if defined(__x86_64__)
-  if (s == ClockSource::kCpu) {
-    const detail::u128 d = __rdtsc() - detail::g_tsc.tsc0;
-    return detail::g_tsc.ns0 + static_cast<std::uint64_t>((d * detail::g_tsc.mult) >> 32);
-  }
+  if (s == ClockSource::kCpu) return core::tsc_now_ns();
 #endif
   return detail::slow_now_ns(s);
 }
