@@ -15,6 +15,7 @@
 #include <functional>
 #include <string>
 
+#include "fuzz_found.hpp"
 #include "ring_harness.hpp"
 #include "uring/uapi.hpp"
 
@@ -43,17 +44,6 @@ struct Scratch {
 using Seq = std::function<std::vector<Cqe>(Ring&)>;
 
 void compare(const Seq& seq, unsigned entries = 8) { compare_with_kernel(seq, entries); }
-
-// Submits what was prepared; the enter result goes first as a CQE with ud 0,
-// then the CQEs by user_data.
-std::vector<Cqe> run(Ring& r, unsigned n) {
-  std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
-  auto c = r.wait(n);
-  std::sort(c.begin(), c.end(),
-            [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
-  v.insert(v.end(), c.begin(), c.end());
-  return v;
-}
 
 constexpr unsigned kNopFile = 1u << 1, kNopFixedFile = 1u << 2, kNopFixedBuffer = 1u << 3,
                    kNopTw = 1u << 4, kNopCqe32 = 1u << 5;
@@ -279,17 +269,6 @@ TEST(UringFuzzFound, CancelByADescriptorThatIsNotOpen) {
   });
 }
 
-// run() for requests that post several CQEs: CQEs of one request keep their
-// arrival order.
-std::vector<Cqe> run_stable(Ring& r, unsigned n) {
-  std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
-  auto c = r.wait(n);
-  std::stable_sort(c.begin(), c.end(),
-                   [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
-  v.insert(v.end(), c.begin(), c.end());
-  return v;
-}
-
 constexpr unsigned kTimeoutMultishot = 1u << 6;  // IORING_TIMEOUT_MULTISHOT (6.4)
 
 io_uring_sqe* timeout_sqe(Ring& r, const __kernel_timespec* ts, std::uint32_t count, unsigned flags,
@@ -310,7 +289,7 @@ TEST(UringFuzzFound, MultishotTimeoutRepeatsItsCount) {
     add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
     timeout_sqe(r, &ms, 2, kTimeoutMultishot | IORING_TIMEOUT_ETIME_SUCCESS, 3, IOSQE_IO_LINK);
     add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, 0);
-    return run_stable(r, 7);
+    return run(r, 7);
   });
   compare([](Ring& r) {
     timeout_sqe(r, &ms, 2, kTimeoutMultishot | IORING_TIMEOUT_ABS, 1);  // stops the batch
@@ -347,7 +326,7 @@ TEST(UringFuzzFound, MultishotTimeoutUpdatedRepeatsUntilRemoved) {
     io_uring_sqe* s = add(r, IORING_OP_TIMEOUT_REMOVE, -1, reinterpret_cast<void*>(1), 0, 0, 2, 0);
     s->addr2 = reinterpret_cast<std::uintptr_t>(&period);
     s->timeout_flags = IORING_TIMEOUT_UPDATE;
-    auto v = run_stable(r, 4);  // the update, then three expiries: no end after two
+    auto v = run(r, 4);  // the update, then three expiries: no end after two
     bool ended = false;
     for (int tries = 0; tries < 20 && !ended; ++tries) {
       add(r, IORING_OP_TIMEOUT_REMOVE, -1, reinterpret_cast<void*>(1), 0, 0, 3, 0);

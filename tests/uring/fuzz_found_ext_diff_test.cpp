@@ -10,23 +10,12 @@
 #include <algorithm>
 #include <string>
 
+#include "fuzz_found.hpp"
 #include "ring_harness.hpp"
 #include "uring/uapi.hpp"
 
 namespace uring_test {
 namespace {
-
-// Submits what was prepared and waits for `n` CQEs; the enter result goes
-// first as a CQE with ud 0, then the CQEs by user_data (arrival order kept
-// within one request).
-std::vector<Cqe> run(Ring& r, unsigned n) {
-  std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
-  auto c = r.wait(n);
-  std::stable_sort(c.begin(), c.end(),
-                   [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
-  v.insert(v.end(), c.begin(), c.end());
-  return v;
-}
 
 // A failed FGETXATTR/FSETXATTR/GETXATTR/SETXATTR does not break its link:
 // io_xattr_finish sets the result without failing the request (fuzz seed
