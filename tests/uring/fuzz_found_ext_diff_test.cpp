@@ -5,9 +5,12 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
+#include <cstring>
 #include <string>
 
 #include "fuzz_found.hpp"
@@ -328,6 +331,87 @@ TEST(UringFuzzFoundExt, SpliceChecksModesBeforeOffsets) {
       },
       8);
   for (int fd : p) ::close(fd);
+}
+
+// A WAITID that finds no child (-ECHILD) still writes its empty siginfo,
+// so one that cannot be written makes it -EFAULT; a refusal before the
+// wait (an unknown idtype) writes none (fuzz seed 40968).
+TEST(UringFuzzFoundExt, WaitidWithoutAChildStillWritesItsSiginfo) {
+  SKIP_WITHOUT_KERNEL_URING();
+  void* none = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(MAP_FAILED, none);
+  compare_with_kernel(
+      [&](Ring& r) {
+        siginfo_t si;
+        std::memset(&si, 0x5a, sizeof(si));
+        auto waitid = [&](std::uint64_t ud, unsigned which, void* infop) {
+          io_uring_sqe* s = add(r, iostack::uring::uapi::kOpWaitid, 1, nullptr, which, 0, ud, 0);
+          s->file_index = WNOHANG | WEXITED;
+          s->addr2 = reinterpret_cast<std::uintptr_t>(infop);
+        };
+        waitid(1, P_PID, none);     // pid 1 is no child of ours
+        waitid(2, P_PID, nullptr);  // nothing to write: -ECHILD
+        waitid(3, P_PID, &si);      // written: zeroes
+        waitid(4, 99, none);        // an unknown idtype: -EINVAL
+        auto out = run(r, 4);
+        out.push_back(Cqe{9, si.si_signo, static_cast<std::uint32_t>(si.si_pid)});
+        return out;
+      },
+      8);
+  munmap(none, 4096);
+}
+
+// A RECV or RECVMSG on an AF_UNIX stream socket reports
+// IORING_CQE_F_SOCK_NONEMPTY when bytes are still queued after it, as
+// 6.18's unix_stream_read_generic gives msg_inq (fuzz seeds 40742, 42286).
+TEST(UringFuzzFoundExt, UnixStreamReceiveSaysWhatIsLeft) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [&](Ring& r) {
+        int sv[2];
+        EXPECT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+        EXPECT_EQ(16, send(sv[0], "0123456789abcdef", 16, 0));
+        char buf[64];
+        struct iovec iov = {buf, 4};
+        struct msghdr msg = {};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        std::vector<Cqe> out;
+        auto one = [&](std::uint8_t op, const void* addr, unsigned len) {
+          add(r, op, sv[1], addr, len, 0, out.size() + 1, 0);
+          const auto c = run(r, 1);
+          out.insert(out.end(), c.begin(), c.end());
+        };
+        one(IORING_OP_RECV, buf, 0);            // nothing taken, 16 left
+        one(IORING_OP_RECV, buf, 4);            // 12 left
+        one(IORING_OP_RECVMSG, &msg, 1);        // 8 left
+        one(IORING_OP_RECV, buf, sizeof(buf));  // all of it
+        ::close(sv[0]);
+        ::close(sv[1]);
+        return out;
+      },
+      8);
+}
+
+// A SEND_ZC with IORING_SEND_ZC_REPORT_USAGE that never sent (cancelled
+// by its failed link) still notifies, saying the data was copied
+// (IORING_NOTIF_USAGE_ZC_COPIED: nothing went zero-copy) (fuzz seed 41496).
+TEST(UringFuzzFoundExt, UnsentZeroCopySendReportsCopied) {
+  SKIP_WITHOUT_KERNEL_URING();
+  int sv[2];
+  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  compare_with_kernel(
+      [&](Ring& r) {
+        char data[16] = "zero copy";
+        add(r, IORING_OP_READ, 999, data, 8, 0, 1, IOSQE_IO_LINK);
+        add(r, IORING_OP_SEND_ZC, sv[0], data, sizeof(data), 0, 2, 0)->ioprio =
+            IORING_SEND_ZC_REPORT_USAGE;
+        add(r, IORING_OP_SEND_ZC, sv[0], data, sizeof(data), 0, 3, 0)->ioprio =
+            IORING_SEND_ZC_REPORT_USAGE;  // -EOPNOTSUPP at issue
+        return run(r, 5);
+      },
+      8);
+  for (int fd : sv) ::close(fd);
 }
 
 }  // namespace
