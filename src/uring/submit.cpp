@@ -527,6 +527,9 @@ int submit_and_flush(IoRingCtx* ctx, unsigned nr) {
   }
   if (host_plug.nr) host_plug_flush(&host_plug);
   if (bdev) issue_bdev_list(bdev, nr);
+  // The batch's CQEs woke polls of rings before its task work runs, as the
+  // kernel's wakeups happen inside the flush that posts them.
+  poll_catch_up_rings();
   if (tw_pending(ctx) && !(ctx->flags & IORING_SETUP_DEFER_TASKRUN)) tw_run(ctx);
   return ret;
 }

@@ -705,6 +705,24 @@ TEST(UringFuzzFound, PollsOfTheRingFireOnItsCqeEvenWhenReaped) {
   });
 }
 
+// A multishot POLL_ADD of the ring that is ready when armed posts from
+// task work; CQEs posted before that task work runs only take a reference
+// (io_poll_get_ownership), so it asks the ring again: POLLIN | POLLOUT with
+// F_MORE, then its own CQE's wakeup ends it with POLLIN (seeds 31541,
+// 31567).
+TEST(UringFuzzFound, MultishotPollOfTheRingLooksAgainAfterTheBatch) {
+  SKIP_WITHOUT_KERNEL_URING();
+  for (bool nop_first : {false, true}) {
+    compare([nop_first](Ring& r) {
+      if (nop_first) add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 1, 0);
+      io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, IORING_POLL_ADD_MULTI, 0, 2, 0);
+      s->poll32_events = POLLIN | POLLOUT;
+      add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, 0);
+      return run(r, nop_first ? 4 : 3);
+    });
+  }
+}
+
 // io_uring_poll counts a DEFER_TASKRUN ring's pending task work as readable
 // (io_has_work): a completion from io-wq waiting for its submitter makes a
 // POLL_ADD of the ring report POLLIN before any CQE is posted (seed 63093).
