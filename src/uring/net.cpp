@@ -538,9 +538,8 @@ int sendmsg_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   if (sr.flags & ~(uapi::kRecvsendPollFirst | uapi::kRecvsendBundle)) return -EINVAL;
   if (sr.flags & uapi::kRecvsendBundle) {
     // A bundle sends from several ring buffers at once, all of them.
-    // Without IOSQE_BUFFER_SELECT it sends the program's buffer: 6.18
-    // then posts that with F_MORE and never completes the request; iostack
-    // completes it with that result.
+    // Without IOSQE_BUFFER_SELECT it sends the program's buffer, posts
+    // that with F_MORE and ends with a send of nothing (do_send).
     if (req->opcode == IORING_OP_SENDMSG) return -EINVAL;
     sr.msg_flags |= MSG_WAITALL;
   }
@@ -714,6 +713,16 @@ int do_send(IoKiocb* req, unsigned issue_flags, bool zc) {
     if (!bundle) {
       std::uint32_t cflags = kbuf_put(req, ret, issue_flags);
       if (zc) cflags |= IORING_CQE_F_MORE;
+      // A bundle without IOSQE_BUFFER_SELECT is multishot all the same
+      // (io_send_finish): what it sent goes out with F_MORE, and the next
+      // round sends what is left of the program's buffer, nothing: 0 ends it.
+      if ((sr.flags & uapi::kRecvsendBundle) && !zc && !vectored && ret > 0 &&
+          post_req_cqe(req, ret, cflags | IORING_CQE_F_MORE, issue_flags)) {
+        req->flags &= ~kReqPartialIo;
+        sr.done_io = 0;
+        sr.len = 0;
+        continue;
+      }
       req_set_res(req, ret, cflags);
       return kIouOk;
     }
@@ -920,7 +929,9 @@ int do_recv_bundle(IoKiocb* req, unsigned issue_flags) {
     int ret;
     if (nr < 0) {
       sr.inq = -1;
-      ret = nr;
+      // io_recv looks for the socket before the buffers (seed 48630).
+      const int sock = no_buffer_error(req);
+      ret = sock == -ENOBUFS ? nr : sock;
       req_set_fail(req);
     } else {
       if (arg.nr_iovs > (sr.vec_nr ? sr.vec_nr : 1)) sr.vec_nr = nr;  // the array grown

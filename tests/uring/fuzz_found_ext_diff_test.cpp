@@ -414,5 +414,46 @@ TEST(UringFuzzFoundExt, UnsentZeroCopySendReportsCopied) {
   for (int fd : sv) ::close(fd);
 }
 
+// A SEND with iostack::uring::uapi::kRecvsendBundle but no IOSQE_BUFFER_SELECT is
+// multishot all the same: what it sent comes with F_MORE, then a send of
+// what is left, nothing, ends it with 0 (fuzz seeds 48300, 49302).
+TEST(UringFuzzFoundExt, BundleSendOfTheProgramsBuffer) {
+  SKIP_WITHOUT_KERNEL_URING();
+  int sv[2];
+  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  compare_with_kernel(
+      [&](Ring& r) {
+        char data[16] = "bundle";
+        add(r, IORING_OP_SEND, sv[0], data, sizeof(data), 0, 1, 0)->ioprio =
+            iostack::uring::uapi::kRecvsendBundle;
+        auto out = run(r, 2);
+        char got[64];
+        out.push_back(
+            Cqe{9, static_cast<std::int32_t>(recv(sv[1], got, sizeof(got), MSG_DONTWAIT)), 0});
+        return out;
+      },
+      8);
+  for (int fd : sv) ::close(fd);
+}
+
+// A bundle RECV of a file that is no socket is -ENOTSOCK before its
+// buffer group is looked for (fuzz seed 48630).
+TEST(UringFuzzFoundExt, BundleRecvOfAFileBeforeItsBuffers) {
+  SKIP_WITHOUT_KERNEL_URING();
+  char tmpl[] = "/tmp/iostack-fuzzext-XXXXXX";
+  const int fd = mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  unlink(tmpl);
+  compare_with_kernel(
+      [&](Ring& r) {
+        io_uring_sqe* s = add(r, IORING_OP_RECV, fd, nullptr, 64, 0, 1, IOSQE_BUFFER_SELECT);
+        s->ioprio = iostack::uring::uapi::kRecvsendBundle;
+        s->buf_group = 1;
+        return run(r, 1);
+      },
+      8);
+  ::close(fd);
+}
+
 }  // namespace
 }  // namespace uring_test
