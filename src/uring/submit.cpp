@@ -290,6 +290,9 @@ void iowq_submit_work(IoWqWork* work) {
       if (assign_file(req, def, issue_flags) && !req->bdev && !is_regular_or_bdev(req)) {
         needs_poll = true;
         issue_flags |= kIssueNonblock;
+        // The kernel's worker blocks in the handed-over link, without the
+        // program's RWF_NOWAIT; here it waits on poll the same way.
+        if (linked && !(req->flags & kReqForceAsync)) rw_worker_clears_nowait(req);
       }
     }
     t_iowq_req = req;

@@ -723,6 +723,30 @@ TEST(UringFuzzFound, MultishotPollOfTheRingLooksAgainAfterTheBatch) {
   }
 }
 
+// A write linked behind a request on io-wq runs on that worker, which
+// issues it to block and so clears the program's RWF_NOWAIT: a blocking
+// eventfd takes it, where inline it would be -EAGAIN (seed 38772).
+TEST(UringFuzzFound, LinkOnAWorkerDropsRwfNowait) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch f;
+    const int efd = eventfd(0, EFD_CLOEXEC);
+    static std::uint64_t one = 1;
+    add(r, IORING_OP_FSYNC, f.fd, nullptr, 0, 0, 1, IOSQE_IO_LINK);  // always on io-wq
+    add(r, IORING_OP_WRITE, efd, &one, 8, 0, 2, 0)->rw_flags = RWF_NOWAIT;
+    std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+    auto c = r.wait(2, 5000);  // bounded: a hang shows as a missing CQE
+    sort_by_user_data(&c);
+    append(&v, c);
+    std::uint64_t got = 0;
+    v.push_back(
+        Cqe{9, static_cast<std::int32_t>(read(efd, &got, 8)), static_cast<std::uint32_t>(got)});
+    r.exit();
+    ::close(efd);
+    return v;
+  });
+}
+
 // io_uring_poll counts a DEFER_TASKRUN ring's pending task work as readable
 // (io_has_work): a completion from io-wq waiting for its submitter makes a
 // POLL_ADD of the ring report POLLIN before any CQE is posted (seed 63093).
