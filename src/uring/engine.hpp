@@ -164,6 +164,9 @@ int rw_prep_read_fixed(IoKiocb*, const io_uring_sqe*);
 int rw_prep_write_fixed(IoKiocb*, const io_uring_sqe*);
 int rw_prep_vec_fixed(IoKiocb*, const io_uring_sqe*);  // READV_FIXED and WRITEV_FIXED
 int rw_read(IoKiocb*, unsigned);
+// A read or write issued to block on io-wq: io_read/io_write clear
+// IOCB_NOWAIT there, the program's RWF_NOWAIT included (seed 38772).
+void rw_worker_clears_nowait(IoKiocb* req);
 int rw_prep_read_mshot(IoKiocb*, const io_uring_sqe*);
 int rw_read_mshot(IoKiocb*, unsigned);
 int rw_write(IoKiocb*, unsigned);

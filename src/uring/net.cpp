@@ -34,7 +34,7 @@ namespace {
 constexpr unsigned kMultishotMaxRetry = 32;
 
 // What SrMsgData::sock_type caches about the socket.
-enum : int { kSockUnknown = 0, kSockTcp = 1, kSockStream = 2, kSockOther = 3 };
+enum : int { kSockUnknown = 0, kSockTcp = 1, kSockStream = 2, kSockOther = 3, kSockUnixStream = 4 };
 
 int finish(IoKiocb* req, int ret, std::uint32_t cflags) {
   if (ret < 0) req_set_fail(req);
@@ -58,6 +58,11 @@ int sock_class(int fd) {
   l = sizeof(proto);
   if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) != 0) proto = 0;
   if (type == SOCK_STREAM && proto == IPPROTO_TCP) return kSockTcp;
+  int domain = 0;
+  l = sizeof(domain);
+  if (type == SOCK_STREAM && getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l) == 0 &&
+      domain == AF_UNIX)
+    return kSockUnixStream;
   if (type == SOCK_STREAM || type == SOCK_SEQPACKET) return kSockStream;
   return kSockOther;
 }
@@ -66,7 +71,7 @@ int sock_class(int fd) {
 bool net_retry(SrMsgData& sr, int fd, int flags) {
   if (!(flags & MSG_WAITALL)) return false;
   if (sr.sock_type == kSockUnknown) sr.sock_type = sock_class(fd);
-  return sr.sock_type == kSockTcp || sr.sock_type == kSockStream;
+  return sr.sock_type == kSockTcp || sr.sock_type == kSockStream || sr.sock_type == kSockUnixStream;
 }
 
 // msg_inq after a receive, as TCP reports it (tcp_recvmsg with
@@ -74,6 +79,13 @@ bool net_retry(SrMsgData& sr, int fd, int flags) {
 // fill its buffer emptied the queue.
 int recv_inq(SrMsgData& sr, int fd, int ret, std::size_t len) {
   if (sr.sock_type == kSockUnknown) sr.sock_type = sock_class(fd);
+  if (sr.sock_type == kSockUnixStream) {
+    // unix_stream_read_generic (6.18): the bytes still queued, after a
+    // receive that did not fail.
+    int inq = 0;
+    if (ret < 0 || ioctl(fd, FIONREAD, &inq) != 0) return -1;
+    return inq;
+  }
   if (sr.sock_type != kSockTcp) return -1;
   // tcp_inq_hint: the bytes queued, or 1 after the peer's FIN, so the
   // reader goes on to see the end of the stream.
@@ -235,8 +247,12 @@ void net_cleanup(IoKiocb* req) {
       req->sr.zc_notif) {
     // io_send_zc_cleanup flushes the notification of a request that failed
     // before its issue posted it: after the result.
+    // With REPORT_USAGE it says the data was copied: none went zero-copy
+    // (io_notif_tw_complete: !zc_used).
     req->sr.zc_notif = false;
-    post_aux_cqe(req->ctx, req->user_data, 0, IORING_CQE_F_NOTIF);
+    const std::int32_t res =
+        req->sr.zc_report ? static_cast<std::int32_t>(IORING_NOTIF_USAGE_ZC_COPIED) : 0;
+    post_aux_cqe(req->ctx, req->user_data, res, IORING_CQE_F_NOTIF);
   }
   switch (req->opcode) {
     case IORING_OP_SENDMSG:
@@ -522,9 +538,8 @@ int sendmsg_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   if (sr.flags & ~(uapi::kRecvsendPollFirst | uapi::kRecvsendBundle)) return -EINVAL;
   if (sr.flags & uapi::kRecvsendBundle) {
     // A bundle sends from several ring buffers at once, all of them.
-    // Without IOSQE_BUFFER_SELECT it sends the program's buffer: 6.18
-    // then posts that with F_MORE and never completes the request; iostack
-    // completes it with that result.
+    // Without IOSQE_BUFFER_SELECT it sends the program's buffer, posts
+    // that with F_MORE and ends with a send of nothing (do_send).
     if (req->opcode == IORING_OP_SENDMSG) return -EINVAL;
     sr.msg_flags |= MSG_WAITALL;
   }
@@ -698,6 +713,16 @@ int do_send(IoKiocb* req, unsigned issue_flags, bool zc) {
     if (!bundle) {
       std::uint32_t cflags = kbuf_put(req, ret, issue_flags);
       if (zc) cflags |= IORING_CQE_F_MORE;
+      // A bundle without IOSQE_BUFFER_SELECT is multishot all the same
+      // (io_send_finish): what it sent goes out with F_MORE, and the next
+      // round sends what is left of the program's buffer, nothing: 0 ends it.
+      if ((sr.flags & uapi::kRecvsendBundle) && !zc && !vectored && ret > 0 &&
+          post_req_cqe(req, ret, cflags | IORING_CQE_F_MORE, issue_flags)) {
+        req->flags &= ~kReqPartialIo;
+        sr.done_io = 0;
+        sr.len = 0;
+        continue;
+      }
       req_set_res(req, ret, cflags);
       return kIouOk;
     }
@@ -904,7 +929,9 @@ int do_recv_bundle(IoKiocb* req, unsigned issue_flags) {
     int ret;
     if (nr < 0) {
       sr.inq = -1;
-      ret = nr;
+      // io_recv looks for the socket before the buffers (seed 48630).
+      const int sock = no_buffer_error(req);
+      ret = sock == -ENOBUFS ? nr : sock;
       req_set_fail(req);
     } else {
       if (arg.nr_iovs > (sr.vec_nr ? sr.vec_nr : 1)) sr.vec_nr = nr;  // the array grown

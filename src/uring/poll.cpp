@@ -354,6 +354,13 @@ class PollService {
     PollService& ps = get();
     std::uint32_t mask = 0;
     bool ended = false;
+    // A ring's readiness is io_uring_poll's, not its descriptor's.
+    int ring_now = -1;
+    if (req->poll.uring_wake) {
+      core::FileRef f = ring_file_get(req->os_fd);
+      if (IoRingCtx* rctx = req->poll.ring_self ? ctx : ring_of(f))
+        ring_now = static_cast<int>(ring_poll_mask(rctx));
+    }
     {
       core::LockGuard lock(ps.mu);
       PollEntry& pe = req->poll;
@@ -364,10 +371,17 @@ class PollService {
         // (catch_up runs before task work), so none is folded in late.
         mask = pe.tw_wakeups > 1 ? 0 : pe.tw_mask;
         if (!mask) {
-          const int now = poll_now(pe.dup_fd, pe.events);
+          const int now = ring_now >= 0 ? ring_now : poll_now(pe.dup_fd, pe.events);
           if (now > 0) mask = static_cast<std::uint32_t>(now) & (pe.events | kPollUnmask);
         }
         if (mask) ended = !ps.post_mshot(req, mask);
+        if (mask && !ended && pe.uring_wake && (pe.events & EPOLLIN)) {
+          // Its own CQE wakes it (EPOLLIN | EPOLL_URING_WAKE), which makes
+          // it one-shot: it ends at once with that key's EPOLLIN.
+          ps.remove(req);
+          mask = EPOLLIN;
+          ended = true;
+        }
       }
     }
     if (ended) {
@@ -442,6 +456,14 @@ class PollService {
           // A hangup wakes without a key: the kernel asks the file.
           const int now = poll_now(pe.dup_fd, pe.events);
           if (now > 0) mask |= static_cast<std::uint32_t>(now) & (pe.events | kPollUnmask);
+        }
+        // A ring's CQE posted while the arming's task work is queued only
+        // takes a reference (io_poll_get_ownership fails): that task work
+        // asks the ring again and goes on multishot.
+        if (req->poll.uring_wake && !(mask & (EPOLLERR | EPOLLHUP)) &&
+            pe.tw_queued.load(std::memory_order_relaxed)) {
+          pe.tw_wakeups++;
+          return;
         }
         // io_poll_wake: a wakeup from the ring's own CQE posting
         // (EPOLL_URING_WAKE) turns it one-shot, or each CQE would wake it.

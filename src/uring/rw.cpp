@@ -802,4 +802,13 @@ void bdev_issue_now(IoKiocb* req, bool nowait) {
   }
 }
 
+void rw_worker_clears_nowait(IoKiocb* req) {
+  if (!(req->flags & kReqNowait)) return;
+  struct stat st;
+  // kiocb_set_rw_flags refuses RWF_NOWAIT there at every issue.
+  if (fstat(req->os_fd, &st) != 0 || S_ISDIR(st.st_mode) || is_ring_fd(req->os_fd)) return;
+  req->flags &= ~kReqNowait;
+  req->rw.rw_flags &= ~RWF_NOWAIT;
+}
+
 }  // namespace iostack::uring

@@ -291,6 +291,9 @@ void iowq_submit_work(IoWqWork* work) {
       if (assign_file(req, def, issue_flags) && !req->bdev && !is_regular_or_bdev(req)) {
         needs_poll = true;
         issue_flags |= kIssueNonblock;
+        // The kernel's worker blocks in the handed-over link, without the
+        // program's RWF_NOWAIT; here it waits on poll the same way.
+        if (linked && !(req->flags & kReqForceAsync)) rw_worker_clears_nowait(req);
       }
     }
     t_iowq_req = req;
@@ -536,6 +539,9 @@ int submit_and_flush(IoRingCtx* ctx, unsigned nr) {
   }
   if (host_plug.nr) host_plug_flush(&host_plug);
   if (bdev) issue_bdev_list(bdev, nr);
+  // The batch's CQEs woke polls of rings before its task work runs, as the
+  // kernel's wakeups happen inside the flush that posts them.
+  poll_catch_up_rings();
   if (tw_pending(ctx) && !(ctx->flags & IORING_SETUP_DEFER_TASKRUN)) tw_run(ctx);
   return ret;
 }

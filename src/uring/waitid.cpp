@@ -165,8 +165,13 @@ int waitid_issue(IoKiocb* req, unsigned issue_flags) {
   // The same checks as kernel_waitid_prepare, then whatever is there now.
   const bool may_block = !(w.options & WNOHANG);
   if (waitid(static_cast<idtype_t>(w.which), static_cast<id_t>(w.upid), &si, w.options | WNOHANG) !=
-      0)
-    return waitid_done(req, -errno);
+      0) {
+    const int e = -errno;
+    // __do_wait's -ECHILD still goes through io_waitid_finish, which writes
+    // the (empty) siginfo: one that cannot be written is -EFAULT.
+    if (e == -ECHILD && copy_si(w.infop, 0, si) != 0) return waitid_done(req, -EFAULT);
+    return waitid_done(req, e);
+  }
   if (si.si_pid || !may_block) {
     const int err = copy_si(w.infop, si.si_pid ? SIGCHLD : 0, si);
     return waitid_done(req, err);

@@ -15,6 +15,7 @@
 #include <functional>
 #include <string>
 
+#include "fuzz_found.hpp"
 #include "ring_harness.hpp"
 #include "uring/uapi.hpp"
 
@@ -43,17 +44,6 @@ struct Scratch {
 using Seq = std::function<std::vector<Cqe>(Ring&)>;
 
 void compare(const Seq& seq, unsigned entries = 8) { compare_with_kernel(seq, entries); }
-
-// Submits what was prepared; the enter result goes first as a CQE with ud 0,
-// then the CQEs by user_data.
-std::vector<Cqe> run(Ring& r, unsigned n) {
-  std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
-  auto c = r.wait(n);
-  std::sort(c.begin(), c.end(),
-            [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
-  v.insert(v.end(), c.begin(), c.end());
-  return v;
-}
 
 constexpr unsigned kNopFile = 1u << 1, kNopFixedFile = 1u << 2, kNopFixedBuffer = 1u << 3,
                    kNopTw = 1u << 4, kNopCqe32 = 1u << 5;
@@ -279,17 +269,6 @@ TEST(UringFuzzFound, CancelByADescriptorThatIsNotOpen) {
   });
 }
 
-// run() for requests that post several CQEs: CQEs of one request keep their
-// arrival order.
-std::vector<Cqe> run_stable(Ring& r, unsigned n) {
-  std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
-  auto c = r.wait(n);
-  std::stable_sort(c.begin(), c.end(),
-                   [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
-  v.insert(v.end(), c.begin(), c.end());
-  return v;
-}
-
 constexpr unsigned kTimeoutMultishot = 1u << 6;  // IORING_TIMEOUT_MULTISHOT (6.4)
 
 io_uring_sqe* timeout_sqe(Ring& r, const __kernel_timespec* ts, std::uint32_t count, unsigned flags,
@@ -310,7 +289,7 @@ TEST(UringFuzzFound, MultishotTimeoutRepeatsItsCount) {
     add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
     timeout_sqe(r, &ms, 2, kTimeoutMultishot | IORING_TIMEOUT_ETIME_SUCCESS, 3, IOSQE_IO_LINK);
     add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, 0);
-    return run_stable(r, 7);
+    return run(r, 7);
   });
   compare([](Ring& r) {
     timeout_sqe(r, &ms, 2, kTimeoutMultishot | IORING_TIMEOUT_ABS, 1);  // stops the batch
@@ -347,7 +326,7 @@ TEST(UringFuzzFound, MultishotTimeoutUpdatedRepeatsUntilRemoved) {
     io_uring_sqe* s = add(r, IORING_OP_TIMEOUT_REMOVE, -1, reinterpret_cast<void*>(1), 0, 0, 2, 0);
     s->addr2 = reinterpret_cast<std::uintptr_t>(&period);
     s->timeout_flags = IORING_TIMEOUT_UPDATE;
-    auto v = run_stable(r, 4);  // the update, then three expiries: no end after two
+    auto v = run(r, 4);  // the update, then three expiries: no end after two
     bool ended = false;
     for (int tries = 0; tries < 20 && !ended; ++tries) {
       add(r, IORING_OP_TIMEOUT_REMOVE, -1, reinterpret_cast<void*>(1), 0, 0, 3, 0);
@@ -722,6 +701,48 @@ TEST(UringFuzzFound, PollsOfTheRingFireOnItsCqeEvenWhenReaped) {
     auto c = r.wait(4, 2000);  // reaps each CQE as soon as it is there
     sort_by_user_data(&c);
     append(&v, c);
+    return v;
+  });
+}
+
+// A multishot POLL_ADD of the ring that is ready when armed posts from
+// task work; CQEs posted before that task work runs only take a reference
+// (io_poll_get_ownership), so it asks the ring again: POLLIN | POLLOUT with
+// F_MORE, then its own CQE's wakeup ends it with POLLIN (seeds 31541,
+// 31567).
+TEST(UringFuzzFound, MultishotPollOfTheRingLooksAgainAfterTheBatch) {
+  SKIP_WITHOUT_KERNEL_URING();
+  for (bool nop_first : {false, true}) {
+    compare([nop_first](Ring& r) {
+      if (nop_first) add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 1, 0);
+      io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, IORING_POLL_ADD_MULTI, 0, 2, 0);
+      s->poll32_events = POLLIN | POLLOUT;
+      add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, 0);
+      return run(r, nop_first ? 4 : 3);
+    });
+  }
+}
+
+// A write linked behind a request on io-wq runs on that worker, which
+// issues it to block and so clears the program's RWF_NOWAIT: a blocking
+// eventfd takes it, where inline it would be -EAGAIN (seed 38772).
+TEST(UringFuzzFound, LinkOnAWorkerDropsRwfNowait) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r) {
+    Scratch f;
+    const int efd = eventfd(0, EFD_CLOEXEC);
+    static std::uint64_t one = 1;
+    add(r, IORING_OP_FSYNC, f.fd, nullptr, 0, 0, 1, IOSQE_IO_LINK);  // always on io-wq
+    add(r, IORING_OP_WRITE, efd, &one, 8, 0, 2, 0)->rw_flags = RWF_NOWAIT;
+    std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+    auto c = r.wait(2, 5000);  // bounded: a hang shows as a missing CQE
+    sort_by_user_data(&c);
+    append(&v, c);
+    std::uint64_t got = 0;
+    v.push_back(
+        Cqe{9, static_cast<std::int32_t>(read(efd, &got, 8)), static_cast<std::uint32_t>(got)});
+    r.exit();
+    ::close(efd);
     return v;
   });
 }

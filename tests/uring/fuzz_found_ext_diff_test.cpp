@@ -5,28 +5,20 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
+#include <cstring>
 #include <string>
 
+#include "fuzz_found.hpp"
 #include "ring_harness.hpp"
 #include "uring/uapi.hpp"
 
 namespace uring_test {
 namespace {
-
-// Submits what was prepared and waits for `n` CQEs; the enter result goes
-// first as a CQE with ud 0, then the CQEs by user_data (arrival order kept
-// within one request).
-std::vector<Cqe> run(Ring& r, unsigned n) {
-  std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
-  auto c = r.wait(n);
-  std::stable_sort(c.begin(), c.end(),
-                   [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
-  v.insert(v.end(), c.begin(), c.end());
-  return v;
-}
 
 // A failed FGETXATTR/FSETXATTR/GETXATTR/SETXATTR does not break its link:
 // io_xattr_finish sets the result without failing the request (fuzz seed
@@ -72,7 +64,7 @@ TEST(UringFuzzFoundExt, FailedXattrOpKeepsItsLink) {
 // (AF_UNIX) fail with -EOPNOTSUPP, and on a pipe with -ENOTSOCK; the
 // notification prep allocated still comes: the result carries F_MORE and a
 // CQE with F_NOTIF follows it (fuzz seeds 115 and 146 of the extended
-// generator).
+// generator; 41496 for IORING_NOTIF_USAGE_ZC_COPIED).
 TEST(UringFuzzFoundExt, ZeroCopySendNeedsAZeroCopyProtocol) {
   SKIP_WITHOUT_KERNEL_URING();
   int sv[2], p[2];
@@ -88,7 +80,14 @@ TEST(UringFuzzFoundExt, ZeroCopySendNeedsAZeroCopyProtocol) {
         add(r, IORING_OP_SEND_ZC, sv[0], data, sizeof(data), 0, 1, 0);
         add(r, IORING_OP_SENDMSG_ZC, sv[1], &msg, 0, 0, 2, 0);
         add(r, IORING_OP_SEND_ZC, p[1], data, sizeof(data), 0, 3, 0);
-        auto out = run(r, 6);
+        // With REPORT_USAGE the notification of a send that never went
+        // (cancelled by its failed link, or failed) says it was copied.
+        add(r, IORING_OP_READ, 999, data, 8, 0, 4, IOSQE_IO_LINK);
+        add(r, IORING_OP_SEND_ZC, sv[0], data, sizeof(data), 0, 5, 0)->ioprio =
+            IORING_SEND_ZC_REPORT_USAGE;
+        add(r, IORING_OP_SEND_ZC, sv[0], data, sizeof(data), 0, 6, 0)->ioprio =
+            IORING_SEND_ZC_REPORT_USAGE;
+        auto out = run(r, 11);
         char got[64];
         // Nothing was sent.
         out.push_back(
@@ -259,8 +258,8 @@ TEST(UringFuzzFoundExt, MsgRingToABadDescriptor) {
 }
 
 // A SEND or RECV with buffer selection and no buffer provided answers what
-// the kernel finds first: a file that is no socket is -ENOTSOCK (fuzz seed
-// 1518 of the extended generator).
+// the kernel finds first: a file that is no socket is -ENOTSOCK, also for a
+// bundle RECV (fuzz seeds 1518 of the extended generator, 48630).
 TEST(UringFuzzFoundExt, SendOfAFileBeforeItsBuffer) {
   SKIP_WITHOUT_KERNEL_URING();
   char tmpl[] = "/tmp/iostack-fuzzext-XXXXXX";
@@ -275,7 +274,10 @@ TEST(UringFuzzFoundExt, SendOfAFileBeforeItsBuffer) {
         s->buf_group = 1;
         s = add(r, IORING_OP_RECV, fd, nullptr, 16, 0, 3, IOSQE_BUFFER_SELECT | IOSQE_ASYNC);
         s->buf_group = 1;
-        return run(r, 3);
+        s = add(r, IORING_OP_RECV, fd, nullptr, 16, 0, 4, IOSQE_BUFFER_SELECT);
+        s->ioprio = iostack::uring::uapi::kRecvsendBundle;
+        s->buf_group = 1;
+        return run(r, 4);
       },
       8);
   ::close(fd);
@@ -339,6 +341,88 @@ TEST(UringFuzzFoundExt, SpliceChecksModesBeforeOffsets) {
       },
       8);
   for (int fd : p) ::close(fd);
+}
+
+// A WAITID that finds no child (-ECHILD) still writes its empty siginfo,
+// so one that cannot be written makes it -EFAULT; a refusal before the
+// wait (an unknown idtype) writes none (fuzz seed 40968).
+TEST(UringFuzzFoundExt, WaitidWithoutAChildStillWritesItsSiginfo) {
+  SKIP_WITHOUT_KERNEL_URING();
+  void* none = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(MAP_FAILED, none);
+  compare_with_kernel(
+      [&](Ring& r) {
+        siginfo_t si;
+        std::memset(&si, 0x5a, sizeof(si));
+        auto waitid = [&](std::uint64_t ud, unsigned which, void* infop) {
+          io_uring_sqe* s = add(r, iostack::uring::uapi::kOpWaitid, 1, nullptr, which, 0, ud, 0);
+          s->file_index = WNOHANG | WEXITED;
+          s->addr2 = reinterpret_cast<std::uintptr_t>(infop);
+        };
+        waitid(1, P_PID, none);     // pid 1 is no child of ours
+        waitid(2, P_PID, nullptr);  // nothing to write: -ECHILD
+        waitid(3, P_PID, &si);      // written: zeroes
+        waitid(4, 99, none);        // an unknown idtype: -EINVAL
+        auto out = run(r, 4);
+        out.push_back(Cqe{9, si.si_signo, static_cast<std::uint32_t>(si.si_pid)});
+        return out;
+      },
+      8);
+  munmap(none, 4096);
+}
+
+// A RECV or RECVMSG on an AF_UNIX stream socket reports
+// IORING_CQE_F_SOCK_NONEMPTY when bytes are still queued after it, as
+// 6.18's unix_stream_read_generic gives msg_inq (fuzz seeds 40742, 42286).
+TEST(UringFuzzFoundExt, UnixStreamReceiveSaysWhatIsLeft) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [&](Ring& r) {
+        int sv[2];
+        EXPECT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+        EXPECT_EQ(16, send(sv[0], "0123456789abcdef", 16, 0));
+        char buf[64];
+        struct iovec iov = {buf, 4};
+        struct msghdr msg = {};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        std::vector<Cqe> out;
+        auto one = [&](std::uint8_t op, const void* addr, unsigned len) {
+          add(r, op, sv[1], addr, len, 0, out.size() + 1, 0);
+          const auto c = run(r, 1);
+          out.insert(out.end(), c.begin(), c.end());
+        };
+        one(IORING_OP_RECV, buf, 0);            // nothing taken, 16 left
+        one(IORING_OP_RECV, buf, 4);            // 12 left
+        one(IORING_OP_RECVMSG, &msg, 1);        // 8 left
+        one(IORING_OP_RECV, buf, sizeof(buf));  // all of it
+        ::close(sv[0]);
+        ::close(sv[1]);
+        return out;
+      },
+      8);
+}
+
+// A SEND with IORING_RECVSEND_BUNDLE but no IOSQE_BUFFER_SELECT is
+// multishot all the same: what it sent comes with F_MORE, then a send of
+// what is left, nothing, ends it with 0 (fuzz seeds 48300, 49302).
+TEST(UringFuzzFoundExt, BundleSendOfTheProgramsBuffer) {
+  SKIP_WITHOUT_KERNEL_URING();
+  int sv[2];
+  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  compare_with_kernel(
+      [&](Ring& r) {
+        char data[16] = "bundle";
+        add(r, IORING_OP_SEND, sv[0], data, sizeof(data), 0, 1, 0)->ioprio =
+            iostack::uring::uapi::kRecvsendBundle;
+        auto out = run(r, 2);
+        char got[64];
+        out.push_back(
+            Cqe{9, static_cast<std::int32_t>(recv(sv[1], got, sizeof(got), MSG_DONTWAIT)), 0});
+        return out;
+      },
+      8);
+  for (int fd : sv) ::close(fd);
 }
 
 }  // namespace

@@ -48,7 +48,8 @@ struct Campaign {
     if (i.log == k1.log) return out;
     const auto d = log_diff(k1.log, i.log);
     out.kind = Outcome::kDivergent;
-    for (const auto& [key, v] : d) out.diff.push_back(key + ": kernel=" + v.first + " iostack=" + v.second);
+    for (const auto& [key, v] : d)
+      out.diff.push_back(key + ": kernel=" + v.first + " iostack=" + v.second);
     // The class of the most telling difference: submission counts first,
     // then CQEs, then state.
     const std::pair<std::string, std::pair<std::string, std::string>>* pick = &d.front();
@@ -67,7 +68,8 @@ struct Campaign {
           break;
         }
     }
-    out.cls = t.classify(p, Log::parse(k1.log), Log::parse(i.log), pick->first, pick->second.first, pick->second.second);
+    out.cls = t.classify(p, Log::parse(k1.log), Log::parse(i.log), pick->first, pick->second.first,
+                         pick->second.second);
     for (const std::string& a : o.allowed)
       if (out.cls.rfind(a, 0) == 0) out.kind = Outcome::kAllowed;
     return out;
@@ -79,7 +81,8 @@ struct Campaign {
   // timing-dependent kernel answer can repeat a few times in a row.
   Outcome confirmed(const Prog& p) const {
     Outcome oc = compare(p);
-    for (int i = 0; i < 4 && (oc.kind == Outcome::kDivergent || oc.kind == Outcome::kAllowed); ++i) {
+    for (int i = 0; i < 4 && (oc.kind == Outcome::kDivergent || oc.kind == Outcome::kAllowed);
+         ++i) {
       const Outcome again = compare(p);
       if (again.kind != oc.kind || again.cls != oc.cls) {
         oc.kind = Outcome::kUnstable;
@@ -150,11 +153,15 @@ struct Campaign {
           break;
         case Outcome::kUnstable:
           s.unstable++;
-          if (o.verbose) std::printf("seed %llu: kernel unstable\n", static_cast<unsigned long long>(seed));
+          if (o.verbose)
+            std::printf("seed %llu: kernel unstable\n", static_cast<unsigned long long>(seed));
           break;
         case Outcome::kDivergent:
         case Outcome::kAllowed: {
           (oc.kind == Outcome::kDivergent ? s.divergent : s.allowed)++;
+          if (o.verbose)
+            std::printf("seed %llu: %s: %s\n", static_cast<unsigned long long>(seed),
+                        oc.kind == Outcome::kDivergent ? "divergent" : "allowed", oc.cls.c_str());
           s.by_class[oc.cls]++;
           auto& v = s.class_seeds[oc.cls];
           if (v.size() < 8) v.push_back(seed);

@@ -1,0 +1,24 @@
+// The fixture step shared by the reductions of what iostack-fuzz found
+// (fuzz_found_diff_test.cpp, fuzz_found_ext_diff_test.cpp).
+#pragma once
+
+#include <algorithm>
+#include <vector>
+
+#include "ring_harness.hpp"
+
+namespace uring_test {
+
+// Submits what was prepared and waits for `n` CQEs; the enter result goes
+// first as a CQE with ud 0, then the CQEs by user_data (arrival order kept
+// within one request), so the kernel's and iostack's lists compare.
+inline std::vector<Cqe> run(Ring& r, unsigned n) {
+  std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+  auto c = r.wait(n);
+  std::stable_sort(c.begin(), c.end(),
+                   [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
+  v.insert(v.end(), c.begin(), c.end());
+  return v;
+}
+
+}  // namespace uring_test
