@@ -74,9 +74,8 @@ bool net_retry(SrMsgData& sr, int fd, int flags) {
   return sr.sock_type == kSockTcp || sr.sock_type == kSockStream || sr.sock_type == kSockUnixStream;
 }
 
-// msg_inq after a receive, as TCP reports it (tcp_recvmsg with
-// msg_get_inq): -1 where the protocol says nothing. A receive that did not
-// fill its buffer emptied the queue.
+// msg_inq after a receive, as TCP and AF_UNIX streams report it (with
+// msg_get_inq): -1 where the protocol says nothing.
 int recv_inq(SrMsgData& sr, int fd, int ret, std::size_t len) {
   if (sr.sock_type == kSockUnknown) sr.sock_type = sock_class(fd);
   if (sr.sock_type == kSockUnixStream) {
