@@ -40,9 +40,11 @@ class PageStore {
   bool transfer(const block::Request* rq, std::uint64_t max_bytes);
 
   // A hint that the request's data is copied soon (at its completion, on a
-  // simulated device): starts loading the cache lines and the address
-  // translation of the first pages it touches, which are most likely far
-  // from the CPU. Changes nothing; a page freed meanwhile is still mapped.
+  // simulated device): starts loading every cache line of its first 8 KiB
+  // and their address translation, most likely far from the CPU, so that
+  // the copy finds them near (a random page of a large store misses the
+  // TLB and every cache). Changes nothing; a page freed meanwhile is still
+  // mapped.
   void prefetch(const block::Request* rq) const;
 
   // Byte-addressed copies; `pos + len` must lie within the capacity.
