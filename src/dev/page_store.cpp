@@ -122,11 +122,10 @@ unsigned char* PageStore::lookup(std::uint64_t idx, bool create) {
   return static_cast<unsigned char*>(page);
 }
 
-void PageStore::prefetch(const block::Request* rq) const {
-  constexpr std::uint64_t kMaxBytes = 2 * kPageSize;
+void PageStore::prefetch(const block::Request* rq, std::uint64_t max_bytes) const {
   const bool is_write = block::op_is_write(rq->cmd_flags);
   const std::uint64_t pos = block::blk_rq_pos(rq) << block::kSectorShift;
-  const std::uint64_t bytes = std::min<std::uint64_t>(block::blk_rq_bytes(rq), kMaxBytes);
+  const std::uint64_t bytes = std::min<std::uint64_t>(block::blk_rq_bytes(rq), max_bytes);
   if (!bytes) return;
   const std::uint64_t end = pos + bytes;
   // Nodes are never freed before the store, so the walk needs no lock.

@@ -45,7 +45,9 @@ class PageStore {
   // the copy finds them near (a random page of a large store misses the
   // TLB and every cache). Changes nothing; a page freed meanwhile is still
   // mapped.
-  void prefetch(const block::Request* rq) const;
+  // `max_bytes`: how much of the start to load (a first line only starts
+  // the address translation, whose walk then overlaps the caller's work).
+  void prefetch(const block::Request* rq, std::uint64_t max_bytes = 2 * kPageSize) const;
 
   // Byte-addressed copies; `pos + len` must lie within the capacity.
   void read(std::uint64_t pos, void* dst, std::size_t len) const;
