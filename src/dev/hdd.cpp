@@ -69,6 +69,9 @@ block::BlkStatus HddDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
     return block::BlkStatus::NOTSUPP;
   if (op != block::REQ_OP_FLUSH && block::blk_rq_end_sector(rq) > capacity_sectors())
     return block::BlkStatus::IOERR;
+  // Starts the walk to the store's page, which then overlaps the queueing
+  // below (the lines themselves follow once it is queued).
+  if (op != block::REQ_OP_FLUSH) store_.prefetch(rq, 1);
   core::LockGuard lock(mu_);
   if (free_slots_.empty()) return block::BlkStatus::DEV_RESOURCE;
   const core::Nanos now = clock_->now();

@@ -122,25 +122,25 @@ unsigned char* PageStore::lookup(std::uint64_t idx, bool create) {
   return static_cast<unsigned char*>(page);
 }
 
-void PageStore::prefetch(const block::Request* rq) const {
-  constexpr std::uint64_t kMaxPages = 4;
+void PageStore::prefetch(const block::Request* rq, std::uint64_t max_bytes) const {
   const bool is_write = block::op_is_write(rq->cmd_flags);
   const std::uint64_t pos = block::blk_rq_pos(rq) << block::kSectorShift;
-  const std::uint64_t bytes = block::blk_rq_bytes(rq);
+  const std::uint64_t bytes = std::min<std::uint64_t>(block::blk_rq_bytes(rq), max_bytes);
   if (!bytes) return;
-  const std::uint64_t first = pos >> kPageShift, last = (pos + bytes - 1) >> kPageShift;
+  const std::uint64_t end = pos + bytes;
   // Nodes are never freed before the store, so the walk needs no lock.
-  for (std::uint64_t idx = first; idx <= last && idx < first + kMaxPages; ++idx) {
-    const unsigned char* page = lookup(idx);
-    if (!page) continue;
-    const std::uint32_t off = idx == first ? (pos & (kPageSize - 1) & ~63u) : 0;
-    if (is_write) {
-      __builtin_prefetch(page + off, 1);
-      __builtin_prefetch(page + off + 64, 1);
-    } else {
-      __builtin_prefetch(page + off, 0);
-      __builtin_prefetch(page + off + 64, 0);
+  for (std::uint64_t p = pos & ~std::uint64_t{63}; p < end;) {
+    const std::uint64_t page_end = std::min((p | (kPageSize - 1)) + 1, end);
+    if (const unsigned char* page = lookup(p >> kPageShift)) {
+      for (std::uint64_t line = p; line < page_end; line += 64) {
+        if (is_write) {
+          __builtin_prefetch(page + (line & (kPageSize - 1)), 1);
+        } else {
+          __builtin_prefetch(page + (line & (kPageSize - 1)), 0);
+        }
+      }
     }
+    p = (page_end + 63) & ~std::uint64_t{63};
   }
 }
 

@@ -40,10 +40,14 @@ class PageStore {
   bool transfer(const block::Request* rq, std::uint64_t max_bytes);
 
   // A hint that the request's data is copied soon (at its completion, on a
-  // simulated device): starts loading the cache lines and the address
-  // translation of the first pages it touches, which are most likely far
-  // from the CPU. Changes nothing; a page freed meanwhile is still mapped.
-  void prefetch(const block::Request* rq) const;
+  // simulated device): starts loading every cache line of its first 8 KiB
+  // and their address translation, most likely far from the CPU, so that
+  // the copy finds them near (a random page of a large store misses the
+  // TLB and every cache). Changes nothing; a page freed meanwhile is still
+  // mapped.
+  // `max_bytes`: how much of the start to load (a first line only starts
+  // the address translation, whose walk then overlaps the caller's work).
+  void prefetch(const block::Request* rq, std::uint64_t max_bytes = 2 * kPageSize) const;
 
   // Byte-addressed copies; `pos + len` must lie within the capacity.
   void read(std::uint64_t pos, void* dst, std::size_t len) const;

@@ -154,6 +154,13 @@ block::BlkStatus SsdDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
   core::Nanos end;
   {
     core::LockGuard lock(mu_);
+    // The map entry, the store's page and its address translation are most
+    // likely far from the CPU: start them together, so that their misses
+    // overlap rather than follow one another.
+    if (op != block::REQ_OP_DISCARD) {
+      ftl_.prefetch(block::blk_rq_pos(rq) / kPageSectors);
+      store_.prefetch(rq, 1);
+    }
     end = schedule(rq, clock_->now());
   }
   Cmd* cmd = new (rq->pdu) Cmd{};

@@ -43,6 +43,12 @@ class SsdFtl {
   Write write(std::uint64_t lpn);
   // The unit holding `lpn`, or -1 when it is unmapped (never written or trimmed).
   int unit_of(std::uint64_t lpn) const;
+  // A hint that `lpn` is looked up or written soon: starts loading its map
+  // entry. Changes nothing.
+  void prefetch(std::uint64_t lpn) const {
+    const auto& chunk = l2p_[lpn / kChunk];
+    if (chunk) __builtin_prefetch(&chunk[lpn % kChunk]);
+  }
   // Unmaps `lpn`: its page is garbage, and collection moves it no more.
   void trim(std::uint64_t lpn);
 
