@@ -1,5 +1,4 @@
-// The real clock: CLOCK_MONOTONIC (from the TSC where usable) and a timer
-// thread.
+// The real clock: CLOCK_MONOTONIC and a timer thread.
 #include "core/real_clock.hpp"
 
 #include <time.h>
@@ -10,9 +9,10 @@
 
 namespace iostack::core {
 
-// The clock's source is chosen before its timer thread first reads it.
-RealClock::RealClock()
-    : thread_((monotonic_init(), start_internal_thread(ThreadKind::kTimer, [this] { run(); }))) {}
+// CLOCK_MONOTONIC through the vDSO, not the TSC scale: calibrating that takes
+// 10 ms, which the first timer of every process would wait out (a 5 ms
+// io_uring TIMEOUT then fired after the kernel's).
+RealClock::RealClock() : thread_(start_internal_thread(ThreadKind::kTimer, [this] { run(); })) {}
 
 RealClock::~RealClock() {
   {
@@ -23,7 +23,7 @@ RealClock::~RealClock() {
   thread_.join();
 }
 
-Nanos RealClock::now() const { return monotonic_ns(); }
+Nanos RealClock::now() const { return clock_ns(CLOCK_MONOTONIC); }
 
 Nanos RealClock::coarse_now() const { return clock_ns(CLOCK_MONOTONIC_COARSE); }
 

@@ -1,6 +1,5 @@
-// Wall-clock implementation of Clock: CLOCK_MONOTONIC time (core/tsc.hpp's
-// monotonic_ns) and one timer thread that fires expired timers (the role of
-// the hrtimer softirq).
+// Wall-clock implementation of Clock: CLOCK_MONOTONIC time and one timer
+// thread that fires expired timers (the role of the hrtimer softirq).
 #pragma once
 
 #include <condition_variable>
@@ -16,7 +15,7 @@ class RealClock final : public Clock {
  public:
   RealClock();
   ~RealClock() override;
-  Nanos now() const override;         // monotonic_ns()
+  Nanos now() const override;         // CLOCK_MONOTONIC
   Nanos coarse_now() const override;  // CLOCK_MONOTONIC_COARSE
   Nanos jiffy() const override;       // the host's tick, its resolution
   void arm(Timer* t, Nanos expires) override;
