@@ -135,7 +135,7 @@ std::string kernel_clocksource() {
 #if defined(__x86_64__)
 std::uint64_t detail::tsc_reanchor_now() {
   // Another thread is at it: this reading goes on with the scale it has.
-  if (!g_anchor.lock.try_lock()) return tsc_scale_ns(current(), __rdtsc());
+  if (!g_anchor.lock.try_lock()) return thread_monotonic(tsc_scale_ns(current(), __rdtsc()));
   std::uint64_t tsc1 = 0, mono1 = 0;
   sample(&tsc1, &mono1);
   // The rate over at least half a period since the last pair kept: over a
@@ -154,7 +154,7 @@ std::uint64_t detail::tsc_reanchor_now() {
       tsc_reanchor(current(), tsc2, tsc_scale_ns(at_sample, tsc2), g_anchor.rate, kPeriodNs);
   publish(next, g_anchor.rate);
   g_anchor.lock.unlock();
-  return tsc_scale_ns(next, __rdtsc());
+  return thread_monotonic(tsc_scale_ns(next, __rdtsc()));
 }
 #endif
 

@@ -100,6 +100,16 @@ extern std::atomic<bool> g_monotonic_tsc;
 // doing it) and returns the time.
 std::uint64_t tsc_reanchor_now();
 
+// A reader that took the scale just before a re-anchoring was published
+// can compute a few cycles past what the new scale gives a moment later:
+// each thread's readings are kept from going back.
+inline std::uint64_t thread_monotonic(std::uint64_t t) {
+  thread_local std::uint64_t last = 0;
+  if (t < last) return last;
+  last = t;
+  return t;
+}
+
 // The current scale, and in *next the counter at which it is due for
 // re-anchoring.
 inline TscScale current_scale(std::uint64_t* next) {
@@ -123,7 +133,7 @@ inline std::uint64_t tsc_now_ns() {
   const std::uint64_t tsc = __rdtsc();
   if (tsc >= next) [[unlikely]]
     return detail::tsc_reanchor_now();
-  return tsc_scale_ns(s, tsc);
+  return detail::thread_monotonic(tsc_scale_ns(s, tsc));
 }
 #endif
 
