@@ -146,7 +146,7 @@ struct IoOpDef {
   bool force_async = false;             // always blocks: straight to io-wq
   bool buffer_select = false;           // takes IOSQE_BUFFER_SELECT (provided buffers)
   void (*cleanup)(IoKiocb*) = nullptr;  // frees what prep allocated (kReqCleanup)
-  bool poll_direct = false;             // retried on the poll thread once its socket is ready
+  bool poll_direct = false;             // retried where its file's wakeup is handled
   void (*fail)(IoKiocb*) = nullptr;     // io_cold_def.fail: a failed request's CQE as it ends
   bool wakes_peers = false;             // may make another descriptor ready (send, pipe write)
 };

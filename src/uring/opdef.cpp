@@ -77,6 +77,10 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[uapi::kOpReadMultishot].unbound_nonreg_file = true;
   t[uapi::kOpReadMultishot].pollin = true;
   t[uapi::kOpReadMultishot].buffer_select = true;
+  // Its reads run where the wakeup is handled: inside the program's write
+  // that woke it (the shim's catch-up), as the kernel's task work runs
+  // before that write returns, not later on a worker.
+  t[uapi::kOpReadMultishot].poll_direct = true;
   t[uapi::kOpReadvFixed] = rw_def(rw_prep_vec_fixed, rw_read, true);
   t[uapi::kOpWritevFixed] = rw_def(rw_prep_vec_fixed, rw_write, false);
   t[IORING_OP_FSYNC] = simple_def(fsync_prep, fsync_issue, true, true);

@@ -528,7 +528,8 @@ class PollService {
     ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
   }
 
-  // A socket op whose file became ready is retried on this thread, as
+  // A socket op or multishot READ whose file became ready is retried on
+  // this thread (the poll thread, or a program's write catching up), as
   // the kernel retries it from the poll wakeup's task work: a hop through
   // the submitter's task work would cost two more wakeups per event.
   // It runs as task work would (uring_lock held, completions batched), so

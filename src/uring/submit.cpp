@@ -127,6 +127,8 @@ void drain_req(IoKiocb* req) {
   if (!drain && ctx->defer_list.empty()) ctx->drain_active.store(false, std::memory_order_release);
 }
 
+int mshot_file_check(IoKiocb* req, unsigned issue_flags);
+
 // io_queue_sqe_fallback
 void queue_sqe_fallback(IoKiocb* req) {
   if (req->flags & kReqFail) {
@@ -136,6 +138,16 @@ void queue_sqe_fallback(IoKiocb* req) {
     req_defer_failed(req, req->res);
   } else if (req->ctx->drain_active.load(std::memory_order_relaxed)) {
     drain_req(req);
+  } else if ((req->flags & kReqApollMultishot) && !req->link) {
+    // An IOSQE_ASYNC multishot request: the kernel's worker only arms its
+    // poll, and a ready file's task work then reads in the submitter before
+    // it runs on. Here both at once, as an ordinary submission: a worker
+    // that a loaded machine delays for milliseconds would let the program
+    // write again meanwhile, and two messages would be read as one.
+    if (const int ret = mshot_file_check(req, kIssueLocked))
+      req_defer_failed(req, ret);
+    else
+      queue_sqe(req);
   } else {
     queue_iowq(req);
   }
@@ -214,6 +226,16 @@ bool assign_file(IoKiocb* req, const IoOpDef* def, unsigned issue_flags) {
   return true;
 }
 
+// io_wq_submit_work's checks of a multishot request: 0, or the error of
+// its CQE.
+int mshot_file_check(IoKiocb* req, unsigned issue_flags) {
+  // io_assign_file: a descriptor that is not open.
+  if (!assign_file(req, op_def(req->opcode), issue_flags) ||
+      (!req->file_node && !req->bdev && fcntl(req->os_fd, F_GETFD) < 0))
+    return -EBADF;
+  return file_can_poll(req) ? 0 : -EBADFD;
+}
+
 bool is_regular_or_bdev(IoKiocb* req) {
   if (req->bdev) return true;
   struct stat st;
@@ -268,18 +290,13 @@ void iowq_submit_work(IoWqWork* work) {
   int ret;
   if (work->flags.load(std::memory_order_relaxed) & kWqWorkCancel) {
     ret = -ECANCELED;
-  } else if ((req->flags & kReqApollMultishot) &&
-             (!assign_file(req, def, issue_flags) ||
-              (!req->file_node && !req->bdev && fcntl(req->os_fd, F_GETFD) < 0))) {
-    ret = -EBADF;  // io_assign_file: a descriptor that is not open
-  } else if ((req->flags & kReqApollMultishot) && !file_can_poll(req)) {
-    ret = -EBADFD;  // io_wq_submit_work: multishot needs a pollable file
   } else if (req->flags & kReqApollMultishot) {
     // Multishot work never runs on a worker (it could post only from the
     // submitter's context): it waits on poll, and its retries are issued
     // by the poll's task work.
-    if (arm_apoll(req)) return;
-    ret = -ECANCELED;
+    ret = mshot_file_check(req, issue_flags);
+    if (!ret && arm_apoll(req)) return;
+    if (!ret) ret = -ECANCELED;
   } else {
     // A forced-async request on a pollable file first tries without blocking
     // and then waits on poll rather than holding a worker. So does a link

@@ -348,5 +348,51 @@ TEST(UringRwMoreDiff, ReadMultishotEndsOnFullCq) {
       4, params);
 }
 
+// The kernel reads for a multishot READ inside the program's write that
+// woke it (the poll's task work runs as the write returns to the program):
+// each message lands in a buffer of its own and its CQE is in the CQ ring
+// without entering, IOSQE_ASYNC or not. liburing's read-mshot counts on it
+// (one write a millisecond, every message read apart). On iostack the write
+// is followed by iostack_io_uring_run_wakeups, as the shim does.
+void reads_inside_the_write(bool async) {
+  compare_submit_all([async](Ring& r) {
+    std::vector<Cqe> out;
+    static char bufs[8][32];
+    provide(r, &bufs[0][0], 32, 8, 2, 1);
+    int p[2];
+    EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+    io_uring_sqe* s = read_mshot(r, p[0], 2, 2);
+    if (async) s->flags |= IOSQE_ASYNC;
+    EXPECT_EQ(1, r.submit(0));
+    // The first message waits (an IOSQE_ASYNC request is armed by a worker).
+    EXPECT_EQ(5, write(p[1], "first", 5));
+    iostack_io_uring_run_wakeups();
+    append(&out, r.wait(1));
+    const char* msgs[] = {"a", "bb", "ccc", "dddd", "eeeee", "ffffff"};
+    for (const char* m : msgs) {
+      const auto len = static_cast<ssize_t>(std::strlen(m));
+      EXPECT_EQ(len, write(p[1], m, static_cast<size_t>(len)));
+      iostack_io_uring_run_wakeups();
+      auto c = r.reap();  // no enter
+      out.push_back(Cqe{100, static_cast<int>(c.size()), 0});
+      append(&out, c);
+    }
+    r.exit();
+    ::close(p[0]);
+    ::close(p[1]);
+    return out;
+  });
+}
+
+TEST(UringRwMoreDiff, ReadMultishotReadsInsideTheWrite) {
+  SKIP_WITHOUT_KERNEL_URING();
+  reads_inside_the_write(false);
+}
+
+TEST(UringRwMoreDiff, ReadMultishotAsyncReadsInsideTheWrite) {
+  SKIP_WITHOUT_KERNEL_URING();
+  reads_inside_the_write(true);
+}
+
 }  // namespace
 }  // namespace uring_test
