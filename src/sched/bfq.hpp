@@ -127,6 +127,7 @@ struct BfqIoCq {
   BfqQueue* bfqq[2] = {nullptr, nullptr};  // [is_sync]
   int ioprio = -1;                         // the priority the queues were set up for
   std::uint64_t blkcg_serial = 0;          // the cgroup the queues belong to (0: none yet)
+  BfqGroup* bfqg = nullptr;                // and its group
   // Stable merging: the queue created just before this process's, to be
   // merged with once both have run a while (bfq_iocq_bfqq_data).
   BfqQueue* stable_merge_bfqq = nullptr;

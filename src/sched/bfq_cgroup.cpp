@@ -111,6 +111,7 @@ void bfq_bic_update_cgroup(BfqData* bfqd, BfqIoCq* bic, const task::Blkcg* cg) {
   const std::uint64_t serial = cg ? cg->serial : 1;
   if (bic->blkcg_serial == serial) return;
   BfqGroup* bfqg = bfq_lookup_create_group(bfqd, cg);
+  bic->bfqg = bfqg;
   // __bfq_bic_change_cgroup
   if (BfqQueue* async_bfqq = bic->bfqq[0];
       async_bfqq && async_bfqq->entity.sched_data != &bfqg->sched_data) {

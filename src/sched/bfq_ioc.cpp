@@ -440,10 +440,11 @@ BfqQueue* bfq_init_rq(BfqData* bfqd, Request* rq) {
   if (!bic) return nullptr;
   if (BfqQueue* bfqq = rq_bfqq(rq)) return bfqq;
   const bool is_sync = block::rq_is_sync(rq);
-  const task::Blkcg* cg = rq->bio ? rq->bio->bi_blkcg : nullptr;
-  BfqGroup* bfqg = bfq_lookup_create_group(bfqd, cg);
+  // The cgroup first (the kernel checks the priority first, with the
+  // bio's group at hand; the queues end up in the same places).
+  bfq_bic_update_cgroup(bfqd, bic, rq->bio ? rq->bio->bi_blkcg : nullptr);
+  BfqGroup* bfqg = bic->bfqg;
   bfq_check_ioprio_change(bfqd, bic, bfqg, rq->ioprio, rq->pid);
-  bfq_bic_update_cgroup(bfqd, bic, cg);
   BfqQueue* bfqq = bic->bfqq[is_sync];
   bool split = false, already_existing = false;
   if (!bfqq) {
