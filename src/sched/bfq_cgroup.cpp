@@ -19,16 +19,16 @@ unsigned bfqg_cgroup_weight(const BfqGroup* bfqg) {
 // bfq_bfqq_move: bfqq leaves its group (not for the idle tree) for bfqg.
 void bfq_bfqq_move(BfqData* bfqd, BfqQueue* bfqq, BfqGroup* bfqg) {
   BfqEntity* e = &bfqq->entity;
-  if (bfqq == bfqd->in_service_queue) bfq_bfqq_expire(bfqd, bfqq, false, BfqExpire::PREEMPTED);
+  if (bfqq_group(bfqq) == bfqg) return;
   bfqq->ref++;  // the deactivation may drop the last other reference
-  if (bfqq->has(BFQQF_busy)) {
-    bfq_deactivate_bfqq(bfqd, bfqq, false, false);
-  } else if (e->on_st_or_in_serv) {
-    bfq_put_idle_entity(bfq_entity_service_tree(bfqd, e), e);
-  }
-  // Its pending requests count for the new group now.
+  // Its pending requests count for the new group from now on.
   const bool pending = e->in_groups_with_pending_reqs;
   bfq_del_bfqq_in_groups_with_pending_reqs(bfqq);
+  if (bfqq == bfqd->in_service_queue) bfq_bfqq_expire(bfqd, bfqq, false, BfqExpire::PREEMPTED);
+  if (bfqq->has(BFQQF_busy))
+    bfq_deactivate_bfqq(bfqd, bfqq, false, false);
+  else if (e->on_st_or_in_serv)
+    bfq_put_idle_entity(bfq_entity_service_tree(bfqd, e), e);
   BfqQueue** last = bfq_last_created_slot(bfqq);
   if (*last == bfqq) *last = nullptr;
   if (bfqq->pos_node.is_linked()) bfqq->pos_root->erase(bfqq->pos_root->iterator_to(*bfqq));
