@@ -1074,7 +1074,13 @@ Bfq::~Bfq() {
     bfq_put_async_queues(&d_, g);
   });
   // Whatever a test left queued.
-  bfq_for_each_group(&d_, [](BfqGroup* g) { g->rq_pos_tree.clear(); });
+  bfq_for_each_group(&d_, [](BfqGroup* g) {
+    g->rq_pos_tree.clear();
+    for (BfqServiceTree& st : g->sched_data.service_tree) {
+      st.active.clear();
+      st.idle.clear();
+    }
+  });
   for (core::ListHead* n = d_.all_queues.first(); n != &d_.all_queues; n = n->next) {
     BfqQueue* bfqq = core::list_entry<BfqQueue, &BfqQueue::all_node>(n);
     if (bfqq->active_node.linked()) bfqq->active_node.del();
