@@ -57,6 +57,7 @@ void bio_init(Bio* bio, Disk* bdev, BioVec* vecs, unsigned max_vecs, std::uint32
   bio->bi_private = nullptr;
   bio->bi_io_vec = vecs;
   bio->bi_pid = -1;
+  bio->bi_blkcg = nullptr;
   bio->bi_issue_ns = 0;
 }
 
@@ -154,6 +155,7 @@ Bio* bio_split(Bio* bio, sector_t sectors) {
   split->bi_ioprio = bio->bi_ioprio;
   split->bi_write_hint = bio->bi_write_hint;
   split->bi_pid = bio->bi_pid;
+  split->bi_blkcg = bio->bi_blkcg;  // bio_clone_blkg_association
   split->bi_issue_ns = bio->bi_issue_ns;
   split->bi_iter = bio->bi_iter;
   split->bi_iter.bi_size = static_cast<std::uint32_t>(sectors << kSectorShift);

@@ -10,6 +10,10 @@
 
 #include "block/blk_types.hpp"
 
+namespace iostack::task {
+struct Blkcg;
+}
+
 namespace iostack::block {
 
 class Disk;
@@ -56,6 +60,9 @@ struct Bio {
   void* bi_private = nullptr;
   BioVec* bi_io_vec = nullptr;
   std::int32_t bi_pid = -1;  // submitting thread, for traces
+  // bio->bi_blkg's cgroup: the submitter's (nullptr: the root); the
+  // scheduler keeps its own per-cgroup state (bfq's groups).
+  task::Blkcg* bi_blkcg = nullptr;
   std::uint64_t bi_issue_ns = 0;
   BioVec bi_inline_vecs[kBioInlineVecs];
 };

@@ -11,6 +11,7 @@
 #include "core/mutex.hpp"
 #include "core/process.hpp"
 #include "core/slist.hpp"
+#include "task/blkcg.hpp"
 #include "task/current.hpp"
 #include "task/ioprio.hpp"
 
@@ -121,6 +122,8 @@ void submit_bio_noacct(Bio* bio) {
 void submit_bio(Bio* bio) {
   // bio_set_ioprio: a bio without a class takes the submitter's priority.
   if (task::prio_class(bio->bi_ioprio) == task::kClassNone) bio->bi_ioprio = task::current_ioprio();
+  // bio_associate_blkg: the submitter's cgroup, unless a clone carries one.
+  if (!bio->bi_blkcg) bio->bi_blkcg = task::current_blkcg();
   submit_bio_noacct(bio);
 }
 

@@ -220,6 +220,8 @@ bool blk_rq_merge_ok(Request* rq, Bio* bio) {
   if (req_op(rq) != bio_op(bio)) return false;
   if (rq->bio->bi_write_hint != bio->bi_write_hint) return false;
   if (rq->bio->bi_ioprio != bio->bi_ioprio) return false;
+  // blk_cgroup_mergeable: no merging across cgroups.
+  if (rq->bio->bi_blkcg != bio->bi_blkcg) return false;
   // Atomic writes merge only with atomic writes.
   if ((rq->cmd_flags & REQ_ATOMIC) != (bio->bi_opf & REQ_ATOMIC)) return false;
   return true;
@@ -301,6 +303,7 @@ Request* blk_attempt_req_merge(RequestQueue* q, Request* rq, Request* next) {
   if (req_op(rq) != req_op(next)) return nullptr;
   if (rq->bio->bi_write_hint != next->bio->bi_write_hint) return nullptr;
   if (rq->bio->bi_ioprio != next->bio->bi_ioprio) return nullptr;
+  if (rq->bio->bi_blkcg != next->bio->bi_blkcg) return nullptr;
   if ((rq->cmd_flags & REQ_ATOMIC) != (next->cmd_flags & REQ_ATOMIC)) return nullptr;
   if (blk_discard_mergable(rq)) {
     const unsigned segs = rq->nr_phys_segments + next->nr_phys_segments;

@@ -95,6 +95,7 @@ void TargetDriver::submit_lower(TargetIo* io) {
     clone->bi_end_io = &clone_end_io;
     clone->bi_private = io;
     clone->bi_ioprio = rq->ioprio;
+    clone->bi_blkcg = rq->bio ? rq->bio->bi_blkcg : nullptr;
   };
   if (op == block::REQ_OP_FLUSH || !rq->bio) {
     io->remaining.store(1, std::memory_order_relaxed);

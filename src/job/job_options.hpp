@@ -120,6 +120,11 @@ struct JobOptions {
   bool end_fsync = false;
   int prio = -1;       // unset
   int prioclass = -1;  // unset
+  // cgroup=: the io cgroup the job runs in ("": stays where it is);
+  // cgroup_weight=: its io.bfq.weight (0: left as it is).
+  std::string cgroup;
+  unsigned cgroup_weight = 0;
+  bool cgroup_nodelete = false;
   std::uint64_t rate_iops[kRwDirs] = {0, 0, 0};
   std::uint64_t rate_bps[kRwDirs] = {0, 0, 0};  // rate=: bytes per second
   // thinktime: after thinktime_blocks I/Os (completed, or issued), wait for

@@ -9,6 +9,7 @@
 #include "job/now.hpp"
 #include "job/parse.hpp"
 #include "job/verify_pattern.hpp"
+#include "task/blkcg.hpp"
 #include "task/ioprio.hpp"
 
 namespace iostack::job {
@@ -578,6 +579,22 @@ const std::vector<OptionDef>& table() {
          if (r.empty()) o->prioclass = static_cast<int>(v);
          return r;
        }},
+      // fio puts the job in this cgroup (created if missing) and writes
+      // cgroup_weight, which fio takes from 100 to 1000, as its weight.
+      {{"cgroup"},
+       [](JobOptions* o, const OptEntry& e) {
+         task::Blkcg* cg;
+         if (e.value.empty() || task::blkcg_lookup_create(e.value, &cg) < 0)
+           return std::string("a cgroup path such as a or a/b");
+         o->cgroup = e.value;
+         return std::string();
+       },
+       "run the job in this io cgroup (a model: bfq schedules a group per cgroup)"},
+      {{"cgroup_weight"},
+       [](JobOptions* o, const OptEntry& e) { return set_uint(e, 100, 1000, &o->cgroup_weight); },
+       "the cgroup's io.bfq.weight, 100 to 1000 (with cgroup=)"},
+      {{"cgroup_nodelete"},
+       [](JobOptions* o, const OptEntry& e) { return set_bool(e, &o->cgroup_nodelete); }},
       {{"rate_iops"},
        [](JobOptions* o, const OptEntry& e) {
          return per_ddir(e.value, [&](int d, const std::string& s) -> std::string {

@@ -13,6 +13,7 @@
 #include "job/fio_rand.hpp"
 #include "job/now.hpp"
 #include "job/verify.hpp"
+#include "task/blkcg.hpp"
 #include "task/current.hpp"
 #include "task/ioprio.hpp"
 #include "task/ioprio_syscalls.hpp"
@@ -194,6 +195,27 @@ void Worker::set_ioprio() {
   if (o.prio < 0 && o.prioclass < 0) return;
   const int rc = task::ioprio_set(task::current(), task::kWhoProcess, 0, job_ioprio());
   if (rc < 0) fail(-rc, std::string("ioprio_set: ") + std::strerror(-rc));
+}
+
+// cgroup_setup: the job's thread joins its cgroup, after the weight is
+// written (as fio writes blkio.weight, then the pid).
+void Worker::join_cgroup() {
+  const JobOptions& o = opts_;
+  if (o.cgroup.empty()) return;
+  task::Blkcg* cg = nullptr;
+  int rc = task::blkcg_lookup_create(o.cgroup, &cg);
+  if (rc == 0 && o.cgroup_weight)
+    rc = task::blkcg_write_bfq_weight(cg, std::to_string(o.cgroup_weight));
+  if (rc < 0) {
+    fail(-rc, "cgroup " + o.cgroup + ": " + std::strerror(-rc));
+    return;
+  }
+  task::blkcg_attach(task::current(), cg);
+}
+
+// cgroup_shutdown: back to the root cgroup.
+void Worker::leave_cgroup() {
+  if (!opts_.cgroup.empty()) task::blkcg_attach(task::current(), nullptr);
 }
 
 void Worker::end_ramp(std::uint64_t now) {
@@ -715,6 +737,7 @@ void Worker::print_engine_stats() const {
 void Worker::run(const std::atomic<bool>* go) {
   ts_.pid = report_pid();
   set_ioprio();
+  join_cgroup();
   while (!go->load(std::memory_order_acquire)) go->wait(false, std::memory_order_acquire);
   if (opts_.startdelay_ns && !sleep_until(clock_ns() + opts_.startdelay_ns)) fail(EIO, kStuck);
 
@@ -798,6 +821,7 @@ void Worker::run(const std::atomic<bool>* go) {
   }
   if (const char* e = std::getenv("IOSTACK_ENGINE_STATS"); e && *e && std::strcmp(e, "0") != 0)
     print_engine_stats();
+  leave_cgroup();
   progress_.state.store(4, std::memory_order_release);
 }
 

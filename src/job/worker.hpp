@@ -80,6 +80,8 @@ class Worker {
   void sample(std::uint64_t now, bool force);
   void fail(int err, const std::string& what);
   void set_ioprio();
+  void join_cgroup();
+  void leave_cgroup();
   std::uint16_t job_ioprio() const;
   void print_engine_stats() const;
   void drain();

@@ -11,6 +11,7 @@
 #include "block/request_queue.hpp"
 #include "core/sbitmap.hpp"
 #include "sched/bfq_internal.hpp"
+#include "task/blkcg.hpp"
 #include "task/current.hpp"
 #include "task/icq.hpp"
 #include "task/io_context.hpp"
@@ -372,7 +373,7 @@ void bfq_remove_request(BfqData* bfqd, Request* rq) {
       // Emptied while not in service: its budget and service mean nothing.
       bfqq->entity.budget = bfqq->entity.service = 0;
     }
-    if (bfqq->pos_node.is_linked()) bfqd->pos_tree.erase(bfqd->pos_tree.iterator_to(*bfqq));
+    if (bfqq->pos_node.is_linked()) bfqq->pos_root->erase(bfqq->pos_root->iterator_to(*bfqq));
   } else if (!bfqd->nonrot_with_queueing) {
     bfq_pos_tree_add_move(bfqd, bfqq);
   }
@@ -850,6 +851,7 @@ void bfq_completed_request(BfqData* bfqd, BfqQueue* bfqq) {
   bfqq->dispatched--;
   if (!bfqq->dispatched && !bfqq->has(BFQQF_busy)) {
     bfqq->budget_timeout = jiffies(bfqd);
+    bfq_del_bfqq_in_groups_with_pending_reqs(bfqq);
     bfq_weights_tree_remove(bfqd, bfqq);  // the request's reference keeps bfqq
   }
   const std::uint64_t now = ktime(bfqd);
@@ -886,7 +888,8 @@ bool bfq_asymmetric_scenario(BfqData* bfqd, BfqQueue* bfqq) {
   const bool varied_queue_weights = !smallest_weight && bfqd->nr_weights > 1;
   const unsigned* b = bfqd->busy_queues;
   const bool multiple_classes_busy = (b[0] && b[1]) || (b[0] && b[2]) || (b[1] && b[2]);
-  return varied_queue_weights || multiple_classes_busy;
+  // Groups with pending requests: idling keeps each group's share.
+  return varied_queue_weights || multiple_classes_busy || bfqd->num_groups_with_pending_reqs > 1;
 }
 
 int bfq_calc_max_budget(const BfqData* bfqd) {
@@ -904,9 +907,8 @@ void bfq_end_wr(BfqData* bfqd) {
 
 void bfq_put_queue(BfqQueue* bfqq) {
   if (--bfqq->ref) return;
-  if (bfqq->pos_node.is_linked())
-    bfqq->bfqd->pos_tree.erase(bfqq->bfqd->pos_tree.iterator_to(*bfqq));
-  if (bfqq->bfqd->last_bfqq_created == bfqq) bfqq->bfqd->last_bfqq_created = nullptr;
+  if (bfqq->pos_node.is_linked()) bfqq->pos_root->erase(bfqq->pos_root->iterator_to(*bfqq));
+  if (BfqQueue** last = bfq_last_created_slot(bfqq); *last == bfqq) *last = nullptr;
   if (bfqq->burst_node.linked()) {
     bfqq->burst_node.del();
     // A process that exits no longer counts in the burst.
@@ -958,6 +960,8 @@ void bfq_bfqq_expire(BfqData* bfqd, BfqQueue* bfqq, bool compensate, BfqExpire r
     bfqq->mark(BFQQF_non_blocking_wait_rq);  // may go on with this budget
   else
     e->service = 0;
+  // The groups' budgets follow the queue's anyway: no need to keep theirs.
+  bfq_reset_parents_service(bfqq);
 }
 
 // __bfq_insert_request.
@@ -1046,7 +1050,8 @@ Bfq::Bfq(block::RequestQueue* q) : Elevator(q) {
   d_.nonrot_with_queueing = d_.nonrot;
   d_.rate_dur_prod = kRefRate[d_.nonrot] * kRefWrDuration[d_.nonrot];
   d_.peak_rate = kRefRate[d_.nonrot] * 2 / 3;
-  d_.sd.class_idle_last_service = d_.clock->coarse_now();
+  bfq_init_root_group(&d_);
+  d_.root_group.sched_data.class_idle_last_service = d_.clock->coarse_now();
   d_.idle_slice_timer.fn = [](core::Timer* t) {
     bfq_idle_slice_timer(static_cast<BfqData*>(t->priv));
   };
@@ -1064,10 +1069,18 @@ Bfq::~Bfq() {
   core::LockGuard g(d_.lock);
   while (!d_.dispatch.empty()) d_.dispatch.first()->del();
   while (!d_.burst_list.empty()) d_.burst_list.first()->del();
-  bfq_forget_all_idle(&d_);
-  bfq_put_async_queues(&d_);
+  bfq_for_each_group(&d_, [this](BfqGroup* g) {
+    bfq_forget_all_idle(&d_, g);
+    bfq_put_async_queues(&d_, g);
+  });
   // Whatever a test left queued.
-  d_.pos_tree.clear();
+  bfq_for_each_group(&d_, [](BfqGroup* g) {
+    g->rq_pos_tree.clear();
+    for (BfqServiceTree& st : g->sched_data.service_tree) {
+      st.active.clear();
+      st.idle.clear();
+    }
+  });
   for (core::ListHead* n = d_.all_queues.first(); n != &d_.all_queues; n = n->next) {
     BfqQueue* bfqq = core::list_entry<BfqQueue, &BfqQueue::all_node>(n);
     if (bfqq->active_node.linked()) bfqq->active_node.del();
@@ -1108,6 +1121,8 @@ bool Bfq::bio_merge(block::Bio* bio, unsigned nr_segs) {
   bool ret;
   {
     core::LockGuard g(d_.lock);
+    // The process's queues follow it to its cgroup before any merge.
+    if (bic) bfq_bic_update_cgroup(&d_, bic, bio->bi_blkcg);
     d_.bio_bfqq = bic ? bic->bfqq[block::op_is_sync(bio->bi_opf)] : nullptr;
     d_.bio_bic = bic;
     ret = block::blk_mq_sched_try_merge(queue(), bio, nr_segs, &free);
@@ -1276,11 +1291,18 @@ std::vector<BfqQueueInfo> Bfq::queues() const {
   std::vector<BfqQueueInfo> out;
   for (core::ListHead* n = d_.all_queues.first(); n != &d_.all_queues; n = n->next) {
     const BfqQueue* q = core::list_entry<BfqQueue, &BfqQueue::all_node>(n);
-    out.push_back({q->pid, q->has(BFQQF_sync), q->ioprio_class, q->ioprio, q->entity.weight,
-                   q->wr_coeff, q->max_budget, q->entity.budget, q == d_.in_service_queue,
-                   q->has(BFQQF_busy)});
+    const task::Blkcg* cg = q->entity.sched_data->group->blkcg;
+    out.push_back({q->pid, cg ? cg->path : std::string(), q->has(BFQQF_sync), q->ioprio_class,
+                   q->ioprio, q->entity.weight, q->wr_coeff, q->max_budget, q->entity.budget,
+                   q == d_.in_service_queue, q->has(BFQQF_busy)});
   }
   return out;
+}
+
+unsigned Bfq::group_weight(const task::Blkcg* cg) const {
+  core::LockGuard g(d_.lock);
+  auto it = d_.groups.find(cg);
+  return it == d_.groups.end() ? 0 : it->second->entity.weight;
 }
 
 int Bfq::max_budget() const {

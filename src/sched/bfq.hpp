@@ -4,13 +4,16 @@
 // one at a time with a budget in sectors, chosen by B-WF2Q+ on their
 // virtual start and finish times (bfq_wf2q.cpp), with idling for sync
 // queues, budget timeouts and feedback, and weight raising for interactive
-// and soft real-time queues. Only the root group exists (no cgroups).
+// and soft real-time queues. Groups (bfq_cgroup.cpp) nest queues and
+// other groups under the io cgroups' weights.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <boost/intrusive/set.hpp>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,14 +25,17 @@
 #include "task/icq.hpp"
 
 namespace iostack::task {
+struct Blkcg;
 struct IoContext;
-}
+}  // namespace iostack::task
 
 namespace iostack::sched {
 
 class Bfq;
 struct BfqData;
+struct BfqGroup;
 struct BfqQueue;
+struct BfqSchedData;
 
 // Classes of the service trees, in service order (ioprio class - 1).
 constexpr unsigned kBfqClasses = 3;
@@ -47,12 +53,17 @@ constexpr unsigned bfq_ioprio_to_weight(unsigned level) { return (8 - level) * k
 // enum bfqq_expiration.
 enum class BfqExpire { TOO_IDLE, BUDGET_TIMEOUT, BUDGET_EXHAUSTED, NO_MORE_REQUESTS, PREEMPTED };
 
-// struct bfq_entity (bfq-iosched.h): what B-WF2Q+ schedules; here always a
-// queue, as only the root group exists.
+// struct bfq_entity (bfq-iosched.h): what B-WF2Q+ schedules, a queue or a
+// group, in the sched_data of its parent group.
 struct BfqEntity {
   enum class Tree : std::uint8_t { NONE, ACTIVE, IDLE };
   boost::intrusive::set_member_hook<> rb_node;
-  BfqQueue* bfqq = nullptr;  // the queue it is
+  BfqQueue* bfqq = nullptr;               // the queue it is; nullptr: a group
+  BfqEntity* parent = nullptr;            // its group's entity; nullptr: in the root group
+  BfqSchedData* sched_data = nullptr;     // where it is scheduled
+  BfqSchedData* my_sched_data = nullptr;  // a group's own
+  BfqQueue* last_bfqq_created = nullptr;  // a group's candidate for stable merging
+  bool in_groups_with_pending_reqs = false;
   Tree tree = Tree::NONE;
   bool on_st_or_in_serv = false;
   bool prio_changed = false;
@@ -92,8 +103,9 @@ struct BfqServiceTree {
   unsigned long wsum = 0;
 };
 
-// struct bfq_sched_data of the root group.
+// struct bfq_sched_data: a group's service trees.
 struct BfqSchedData {
+  BfqGroup* group = nullptr;  // whose it is
   BfqEntity* in_service_entity = nullptr;
   BfqEntity* next_in_service = nullptr;
   BfqServiceTree service_tree[kBfqClasses];
@@ -114,6 +126,8 @@ struct BfqIoCq {
   BfqData* bfqd = nullptr;
   BfqQueue* bfqq[2] = {nullptr, nullptr};  // [is_sync]
   int ioprio = -1;                         // the priority the queues were set up for
+  std::uint64_t blkcg_serial = 0;          // the cgroup the queues belong to (0: none yet)
+  BfqGroup* bfqg = nullptr;                // and its group
   // Stable merging: the queue created just before this process's, to be
   // merged with once both have run a while (bfq_iocq_bfqq_data).
   BfqQueue* stable_merge_bfqq = nullptr;
@@ -183,7 +197,8 @@ struct BfqQueue {
   std::uint64_t io_start_time = 0;  // bfq_update_io_intensity's window
   std::uint64_t tot_idle_time = 0;
   int pid = -1;
-  unsigned weight_counter = 0;  // the weight counted in the weights table, 0: none
+  struct BfqPosTree* pos_root = nullptr;  // the group's rq_pos_tree it is on
+  unsigned weight_counter = 0;            // the weight counted in the weights table, 0: none
   // Weight raising (low_latency).
   unsigned wr_coeff = 1;
   std::uint64_t last_wr_start_finish = 0;
@@ -201,9 +216,38 @@ struct BfqQueue {
   void clear(BfqqFlag f) { flags &= ~f; }
 };
 
+// rq_pos_tree: a group's busy queues by the sector of their next request.
+struct BfqPosKey {
+  using type = block::sector_t;
+  block::sector_t operator()(const BfqQueue& q) const { return block::blk_rq_pos(q.next_rq); }
+};
+struct BfqPosTree : boost::intrusive::multiset<
+                        BfqQueue,
+                        boost::intrusive::member_hook<BfqQueue, boost::intrusive::set_member_hook<>,
+                                                      &BfqQueue::pos_node>,
+                        boost::intrusive::key_of_value<BfqPosKey>> {};
+
+// struct bfq_group (bfq-iosched.h): the scheduler's state for one io cgroup
+// on this queue: its entity in the parent group, its own service trees,
+// async queues and merge candidates.
+struct BfqGroup {
+  BfqEntity entity;
+  BfqSchedData sched_data;
+  BfqEntity* my_entity = nullptr;  // nullptr: the root group
+  BfqData* bfqd = nullptr;
+  const task::Blkcg* blkcg = nullptr;  // nullptr: the root cgroup
+  std::uint64_t weight_gen = 0;        // the cgroup's weight writes seen
+  BfqQueue* async_bfqq[2][8] = {};     // [RT, BE][level]
+  BfqQueue* async_idle_bfqq = nullptr;
+  int active_entities = 0;
+  int num_queues_with_pending_reqs = 0;
+  BfqPosTree rq_pos_tree;
+};
+
 // Per-process service counters for tests and the oracle comparison.
 struct BfqQueueInfo {
   int pid;
+  std::string cgroup;  // its group's cgroup path ("": the root)
   bool sync;
   unsigned ioprio_class, ioprio, weight, wr_coeff;
   int max_budget, budget;
@@ -220,7 +264,10 @@ struct BfqData {
   task::IcqList icqs;  // every bic, released with the scheduler
   core::ListHead all_queues;
 
-  BfqSchedData sd;
+  BfqGroup root_group;
+  // The other groups, by cgroup; they live as long as the scheduler.
+  std::map<const task::Blkcg*, std::unique_ptr<BfqGroup>> groups;
+  int num_groups_with_pending_reqs = 0;
   BfqQueue* in_service_queue = nullptr;
   unsigned busy_queues[kBfqClasses] = {0, 0, 0};
   unsigned wr_busy_queues = 0;
@@ -263,19 +310,7 @@ struct BfqData {
 
   BfqQueue* bio_bfqq = nullptr;  // the merging bio's queue (bfq_bio_merge)
   BfqIoCq* bio_bic = nullptr;
-  BfqQueue* last_bfqq_created = nullptr;  // candidate for stable merging
-
-  // rq_pos_tree: busy queues by the sector of their next request.
-  struct PosKey {
-    using type = block::sector_t;
-    block::sector_t operator()(const BfqQueue& q) const;
-  };
-  using PosTree = boost::intrusive::multiset<
-      BfqQueue,
-      boost::intrusive::member_hook<BfqQueue, boost::intrusive::set_member_hook<>,
-                                    &BfqQueue::pos_node>,
-      boost::intrusive::key_of_value<PosKey>>;
-  PosTree pos_tree;
+  BfqQueue* last_bfqq_created = nullptr;  // the root group's candidate for stable merging
   // Queues on an active tree, newest first (the injection candidates).
   core::ListHead active_list;
   // Injection state (bfq_update_inject_limit).
@@ -292,9 +327,6 @@ struct BfqData {
   std::uint64_t last_ins_in_burst = 0;  // jiffies (ns)
   int large_burst_thresh = 8;
   std::uint64_t burst_interval = 180 * core::kNsPerMs;
-
-  BfqQueue* async_bfqq[2][8] = {};  // [RT, BE][level]
-  BfqQueue* async_idle_bfqq = nullptr;
 
   unsigned word_depths[2][2] = {{0, 0}, {0, 0}};  // [wr busy][sync]
 
@@ -319,10 +351,6 @@ struct BfqData {
   std::uint64_t wr_min_inter_arr_async = 500 * core::kNsPerMs;
   unsigned long wr_max_softrt_rate = 7000;
 };
-
-inline block::sector_t BfqData::PosKey::operator()(const BfqQueue& q) const {
-  return block::blk_rq_pos(q.next_rq);
-}
 
 class Bfq final : public block::Elevator {
  public:
@@ -370,6 +398,8 @@ class Bfq final : public block::Elevator {
 
   // --- introspection ---
   std::vector<BfqQueueInfo> queues() const;
+  // The weight of the group of cgroup `cg` (0: no such group yet).
+  unsigned group_weight(const task::Blkcg* cg) const;
   int max_budget() const;  // bfqd->bfq_max_budget
   std::uint32_t peak_rate() const;
   bool idling() const;  // the in-service queue waits for a request

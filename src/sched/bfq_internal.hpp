@@ -26,8 +26,18 @@ inline BfqQueue* rq_bfqq(const block::Request* rq) {
 inline BfqIoCq* rq_bic(const block::Request* rq) { return static_cast<BfqIoCq*>(rq->elv_priv[0]); }
 inline bool bfq_class_idle(const BfqQueue* bfqq) { return bfqq->ioprio_class == 3; }
 inline BfqQueue* bfq_entity_to_bfqq(const BfqEntity* e) { return e->bfqq; }
-// Index of the service tree: RT 0, BE 1, IDLE 2.
-inline unsigned bfq_class_idx(const BfqEntity* e) { return e->bfqq->ioprio_class - 1u; }
+// Index of the service tree: RT 0, BE 1, IDLE 2; groups are BE
+// (BFQ_DEFAULT_GRP_CLASS).
+inline unsigned bfq_class_idx(const BfqEntity* e) {
+  return e->bfqq ? e->bfqq->ioprio_class - 1u : 1u;
+}
+// bfqq_group: the group the queue is scheduled in.
+inline BfqGroup* bfqq_group(const BfqQueue* bfqq) { return bfqq->entity.sched_data->group; }
+// Where the queue's group remembers its newest queue (stable merging).
+inline BfqQueue** bfq_last_created_slot(BfqQueue* bfqq) {
+  return bfqq->entity.parent ? &bfqq->entity.parent->last_bfqq_created
+                             : &bfqq->bfqd->last_bfqq_created;
+}
 inline int bfq_bfqq_budget_left(const BfqQueue* bfqq) {
   return bfqq->entity.budget - bfqq->entity.service;
 }
@@ -53,7 +63,32 @@ bool next_queue_may_preempt(BfqData* bfqd);
 void bfq_entity_update_weight_prio(BfqData* bfqd, BfqEntity* e, bool update_class_too);
 void bfq_weights_tree_add(BfqData* bfqd, BfqQueue* bfqq);
 void bfq_weights_tree_remove(BfqData* bfqd, BfqQueue* bfqq);
-void bfq_forget_all_idle(BfqData* bfqd);
+void bfq_forget_all_idle(BfqData* bfqd, BfqGroup* bfqg);
+// bfq_put_idle_entity: off the idle tree and forgotten.
+void bfq_put_idle_entity(BfqServiceTree* st, BfqEntity* e);
+void bfq_add_bfqq_in_groups_with_pending_reqs(BfqQueue* bfqq);
+void bfq_del_bfqq_in_groups_with_pending_reqs(BfqQueue* bfqq);
+// The parents of an expired queue start their next turn with no service.
+void bfq_reset_parents_service(BfqQueue* bfqq);
+
+// --- bfq_cgroup.cpp ---
+void bfq_init_root_group(BfqData* bfqd);
+// bfq_bio_bfqg + bfq_link_bfqg: the group of cgroup `cg`, made (with its
+// parents) on first use.
+BfqGroup* bfq_lookup_create_group(BfqData* bfqd, const task::Blkcg* cg);
+// bfq_init_entity: a new queue is scheduled in `bfqg`.
+void bfq_init_entity(BfqEntity* e, BfqGroup* bfqg);
+// The cgroup's weight written since the group last looked: its new weight,
+// applied at its next (re)queueing (bfq_group_set_weight).
+void bfqg_check_weight(BfqGroup* bfqg);
+// bfq_bic_update_cgroup: the process's queues follow it to `cg`.
+void bfq_bic_update_cgroup(BfqData* bfqd, BfqIoCq* bic, const task::Blkcg* cg);
+// The groups, root first then by cgroup.
+template <typename Fn>
+void bfq_for_each_group(BfqData* bfqd, Fn&& fn) {
+  fn(&bfqd->root_group);
+  for (auto& [cg, g] : bfqd->groups) fn(g.get());
+}
 
 // --- bfq.cpp ---
 int bfq_serv_to_charge(BfqData* bfqd, block::Request* rq, BfqQueue* bfqq);
@@ -80,7 +115,9 @@ void bfq_end_wr(BfqData* bfqd);
 // --- bfq_ioc.cpp ---
 BfqQueue* bfq_init_rq(BfqData* bfqd, block::Request* rq);
 void bfq_release_process_ref(BfqData* bfqd, BfqQueue* bfqq);
-void bfq_put_async_queues(BfqData* bfqd);
+void bfq_put_async_queues(BfqData* bfqd, BfqGroup* bfqg);
+void bic_set_bfqq(BfqIoCq* bic, BfqQueue* bfqq, bool is_sync);
+void bfq_put_cooperator(BfqQueue* bfqq);
 int bfqq_process_refs(const BfqQueue* bfqq);
 // bfq_setup_cooperator, stable merging only: the queue `bfqq`'s process is
 // to be merged into now, or nullptr.

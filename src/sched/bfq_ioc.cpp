@@ -84,17 +84,17 @@ void bfq_init_bfqq(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* bic, int pid, bool is
   bfqq->all_node.add_tail(&bfqd->all_queues);
 }
 
-BfqQueue** bfq_async_queue_prio(BfqData* bfqd, int ioprio_class, int level) {
+BfqQueue** bfq_async_queue_prio(BfqGroup* bfqg, int ioprio_class, int level) {
   switch (ioprio_class) {
     case task::kClassRt:
-      return &bfqd->async_bfqq[0][level];
+      return &bfqg->async_bfqq[0][level];
     case task::kClassNone:
       level = task::kNorm;
       [[fallthrough]];
     case task::kClassBe:
-      return &bfqd->async_bfqq[1][level];
+      return &bfqg->async_bfqq[1][level];
     case task::kClassIdle:
-      return &bfqd->async_idle_bfqq;
+      return &bfqg->async_idle_bfqq;
     default:
       return nullptr;
   }
@@ -104,6 +104,8 @@ void bfq_put_stable_ref(BfqQueue* bfqq) {
   bfqq->stable_ref--;
   bfq_put_queue(bfqq);
 }
+
+}  // namespace
 
 // bic_set_bfqq.
 void bic_set_bfqq(BfqIoCq* bic, BfqQueue* bfqq, bool is_sync) {
@@ -116,6 +118,8 @@ void bic_set_bfqq(BfqIoCq* bic, BfqQueue* bfqq, bool is_sync) {
   }
 }
 
+namespace {
+
 // bfq_setup_merge: schedules bfqq's processes to move to new_bfqq (the
 // end of its merge chain) and gives new_bfqq their references.
 BfqQueue* bfq_setup_merge(BfqQueue* bfqq, BfqQueue* new_bfqq) {
@@ -126,6 +130,8 @@ BfqQueue* bfq_setup_merge(BfqQueue* bfqq, BfqQueue* new_bfqq) {
   }
   const int process_refs = bfqq_process_refs(bfqq);
   if (process_refs == 0 || bfqq_process_refs(new_bfqq) == 0) return nullptr;
+  // Both in the same group (one may have moved since the choice).
+  if (new_bfqq->entity.parent != bfqq->entity.parent) return nullptr;
   bfqq->new_bfqq = new_bfqq;
   new_bfqq->ref += process_refs;
   return new_bfqq;
@@ -153,11 +159,13 @@ BfqQueue* bfq_setup_stable_merge(BfqData* bfqd, BfqQueue* bfqq, BfqQueue* stable
 // on a non-rotational queueing device, does) the merge of a queue created
 // right after one of the same priority.
 BfqQueue* bfq_do_or_sched_stable_merge(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* bic) {
-  BfqQueue* last = bfqd->last_bfqq_created;
+  // Each group remembers its own newest queue: no merging across groups.
+  BfqQueue** source = bfq_last_created_slot(bfqq);
+  BfqQueue* last = *source;
   if (!last ||
       time_before(last->creation_time + kStableMergingMs * core::kNsPerMs, bfqq->creation_time) ||
       bfqq->ioprio != last->ioprio || bfqq->ioprio_class != last->ioprio_class) {
-    bfqd->last_bfqq_created = bfqq;
+    *source = bfqq;
   } else if (!time_after(bfqq->creation_time, last->creation_time + kBurstInterval)) {
     if (bfqd->nonrot_with_queueing) {
       // bfq_do_early_stable_merge
@@ -179,10 +187,10 @@ BfqQueue* bfq_do_or_sched_stable_merge(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* b
 // BFQQ_CLOSE_THR: within 8192 sectors.
 bool close_to(block::sector_t a, block::sector_t b) { return (a > b ? a - b : b - a) <= 8 * 1024; }
 
-// bfqq_find_close: the queue whose next request starts at `sector`, or
-// the nearer of its neighbours in position if close enough.
-BfqQueue* bfqq_find_close(BfqData* bfqd, block::sector_t sector) {
-  auto& tree = bfqd->pos_tree;
+// bfqq_find_close: the queue of bfqq's group whose next request starts at
+// `sector`, or the nearer of its neighbours in position if close enough.
+BfqQueue* bfqq_find_close(BfqQueue* bfqq, block::sector_t sector) {
+  auto& tree = bfqq_group(bfqq)->rq_pos_tree;
   if (tree.empty()) return nullptr;
   auto it = tree.lower_bound(sector);
   if (it != tree.end() && block::blk_rq_pos(it->next_rq) == sector) return &*it;
@@ -284,6 +292,8 @@ void bfq_bfqq_resume_state(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* bic, bool alr
     bfqd->wr_busy_queues--;
 }
 
+}  // namespace
+
 // bfq_put_cooperator: the references a planned merge took on its chain.
 void bfq_put_cooperator(BfqQueue* bfqq) {
   BfqQueue* q = bfqq->new_bfqq;
@@ -294,13 +304,16 @@ void bfq_put_cooperator(BfqQueue* bfqq) {
   }
 }
 
+namespace {
+
 // bfq_get_queue: a new sync queue, or the shared async queue of the class
 // and level; with a process reference.
-BfqQueue* bfq_get_queue(BfqData* bfqd, BfqIoCq* bic, bool is_sync, int pid, bool respawn = false) {
+BfqQueue* bfq_get_queue(BfqData* bfqd, BfqIoCq* bic, BfqGroup* bfqg, bool is_sync, int pid,
+                        bool respawn = false) {
   BfqQueue** async_bfqq = nullptr;
   if (!is_sync) {
     async_bfqq =
-        bfq_async_queue_prio(bfqd, task::prio_class(bic->ioprio), task::prio_level(bic->ioprio));
+        bfq_async_queue_prio(bfqg, task::prio_class(bic->ioprio), task::prio_level(bic->ioprio));
     if (async_bfqq && *async_bfqq) {
       (*async_bfqq)->ref++;
       return *async_bfqq;
@@ -308,6 +321,7 @@ BfqQueue* bfq_get_queue(BfqData* bfqd, BfqIoCq* bic, bool is_sync, int pid, bool
   }
   auto* bfqq = new BfqQueue;
   bfq_init_bfqq(bfqd, bfqq, bic, pid, is_sync);
+  bfq_init_entity(&bfqq->entity, bfqg);
   if (async_bfqq) {
     bfqq->ref++;  // the group's reference, until the scheduler goes
     *async_bfqq = bfqq;
@@ -319,12 +333,12 @@ BfqQueue* bfq_get_queue(BfqData* bfqd, BfqIoCq* bic, bool is_sync, int pid, bool
 
 // bfq_check_ioprio_change: a new priority moves the process to another
 // async queue and re-weights its sync queue at its next activation.
-void bfq_check_ioprio_change(BfqData* bfqd, BfqIoCq* bic, int ioprio, int pid) {
+void bfq_check_ioprio_change(BfqData* bfqd, BfqIoCq* bic, BfqGroup* bfqg, int ioprio, int pid) {
   if (bic->ioprio == ioprio) return;
   bic->ioprio = ioprio;
   if (BfqQueue* bfqq = bic->bfqq[0]) {
     bfq_release_process_ref(bfqd, bfqq);
-    bic->bfqq[0] = bfq_get_queue(bfqd, bic, false, pid);
+    bic->bfqq[0] = bfq_get_queue(bfqd, bic, bfqg, false, pid);
   }
   if (BfqQueue* bfqq = bic->bfqq[1]) bfq_set_next_ioprio_data(bfqq, bic);
 }
@@ -368,20 +382,21 @@ void bfq_release_process_ref(BfqData* bfqd, BfqQueue* bfqq) {
   // Nobody will send it requests: no point keeping an empty queue busy.
   if (bfqq->has(BFQQF_busy) && bfqq->sort_list.empty() && bfqq != bfqd->in_service_queue)
     bfq_del_bfqq_busy(bfqd, bfqq, false);
-  if (bfqd->last_bfqq_created == bfqq) bfqd->last_bfqq_created = nullptr;
+  BfqQueue** last = bfq_last_created_slot(bfqq);
+  if (*last == bfqq) *last = nullptr;
   bfq_put_queue(bfqq);
 }
 
-void bfq_put_async_queues(BfqData* bfqd) {
-  for (auto& cls : bfqd->async_bfqq)
+void bfq_put_async_queues(BfqData*, BfqGroup* bfqg) {
+  for (auto& cls : bfqg->async_bfqq)
     for (BfqQueue*& bfqq : cls)
       if (bfqq) {
         bfq_put_queue(bfqq);
         bfqq = nullptr;
       }
-  if (bfqd->async_idle_bfqq) {
-    bfq_put_queue(bfqd->async_idle_bfqq);
-    bfqd->async_idle_bfqq = nullptr;
+  if (bfqg->async_idle_bfqq) {
+    bfq_put_queue(bfqg->async_idle_bfqq);
+    bfqg->async_idle_bfqq = nullptr;
   }
 }
 
@@ -425,11 +440,15 @@ BfqQueue* bfq_init_rq(BfqData* bfqd, Request* rq) {
   if (!bic) return nullptr;
   if (BfqQueue* bfqq = rq_bfqq(rq)) return bfqq;
   const bool is_sync = block::rq_is_sync(rq);
-  bfq_check_ioprio_change(bfqd, bic, rq->ioprio, rq->pid);
+  // The cgroup first (the kernel checks the priority first, with the
+  // bio's group at hand; the queues end up in the same places).
+  bfq_bic_update_cgroup(bfqd, bic, rq->bio ? rq->bio->bi_blkcg : nullptr);
+  BfqGroup* bfqg = bic->bfqg;
+  bfq_check_ioprio_change(bfqd, bic, bfqg, rq->ioprio, rq->pid);
   BfqQueue* bfqq = bic->bfqq[is_sync];
   bool split = false, already_existing = false;
   if (!bfqq) {
-    bfqq = bfq_get_queue(bfqd, bic, is_sync, rq->pid);
+    bfqq = bfq_get_queue(bfqd, bic, bfqg, is_sync, rq->pid);
     bic_set_bfqq(bic, bfqq, is_sync);
   } else if (bfqq->has(BFQQF_coop) && bfqq->has(BFQQF_split_coop) && !bic->stably_merged) {
     // The shared queue went seeky: this process gets its own queue back.
@@ -444,7 +463,7 @@ BfqQueue* bfq_init_rq(BfqData* bfqd, Request* rq) {
       bic_set_bfqq(bic, nullptr, true);
       bfq_put_cooperator(bfqq);
       bfq_release_process_ref(bfqd, bfqq);
-      bfqq = bfq_get_queue(bfqd, bic, is_sync, rq->pid, true);
+      bfqq = bfq_get_queue(bfqd, bic, bfqg, is_sync, rq->pid, true);
       bic_set_bfqq(bic, bfqq, is_sync);
       if (bic->saved_in_large_burst)
         bfqq->mark(BFQQF_in_large_burst);
@@ -487,7 +506,7 @@ BfqQueue* bfq_setup_cooperator(BfqData* bfqd, BfqQueue* bfqq, BfqIoCq* bic, bloc
   if (in_serv && in_serv != bfqq && close_to(pos, bfqd->in_serv_last_pos) &&
       bfq_may_be_close_cooperator(bfqd, bfqq, in_serv))
     if (BfqQueue* new_bfqq = bfq_setup_merge(bfqq, in_serv)) return new_bfqq;
-  BfqQueue* close = bfqq_find_close(bfqd, pos);
+  BfqQueue* close = bfqq_find_close(bfqq, pos);
   if (close && close != bfqq && bfq_may_be_close_cooperator(bfqd, bfqq, close))
     return bfq_setup_merge(bfqq, close);
   return nullptr;
@@ -500,11 +519,13 @@ bool bfq_too_late_for_merging(const BfqData* bfqd, const BfqQueue* bfqq) {
 }
 
 void bfq_pos_tree_add_move(BfqData* bfqd, BfqQueue* bfqq) {
-  if (bfqq->pos_node.is_linked()) bfqd->pos_tree.erase(bfqd->pos_tree.iterator_to(*bfqq));
+  if (bfqq->pos_node.is_linked()) bfqq->pos_root->erase(bfqq->pos_root->iterator_to(*bfqq));
   if (bfq_too_late_for_merging(bfqd, bfqq) || bfq_class_idle(bfqq) || !bfqq->next_rq) return;
+  BfqPosTree* tree = &bfqq_group(bfqq)->rq_pos_tree;
   // One queue per position.
-  if (bfqd->pos_tree.find(block::blk_rq_pos(bfqq->next_rq)) != bfqd->pos_tree.end()) return;
-  bfqd->pos_tree.insert(*bfqq);
+  if (tree->find(block::blk_rq_pos(bfqq->next_rq)) != tree->end()) return;
+  bfqq->pos_root = tree;
+  tree->insert(*bfqq);
 }
 
 void bfq_merge_bfqqs(BfqData* bfqd, BfqIoCq* bic, BfqQueue* bfqq, BfqQueue* new_bfqq) {
@@ -532,7 +553,8 @@ void bfq_merge_bfqqs(BfqData* bfqd, BfqIoCq* bic, BfqQueue* bfqq, BfqQueue* new_
   new_bfqq->bic = nullptr;  // shared: no single process owns it
   new_bfqq->pid = -1;
   bfqq->bic = nullptr;
-  if (bfqd->last_bfqq_created == bfqq) bfqd->last_bfqq_created = new_bfqq;
+  BfqQueue** last = bfq_last_created_slot(bfqq);
+  if (*last == bfqq) *last = new_bfqq;
   bfq_release_process_ref(bfqd, bfqq);
 }
 

@@ -42,6 +42,8 @@ Task* task_clone(Task* parent, unsigned long clone_flags, int* err) {
   spec.ns = parent->ns;
   Task* child = task_alloc(spec, err);
   if (child == nullptr) return nullptr;
+  // cgroup_fork: the child starts in its parent's cgroup.
+  child->blkcg.store(parent->blkcg.load(std::memory_order_acquire), std::memory_order_relaxed);
 
   // Not yet findable, so nobody can race copy_io on the child.
   if (int ret = copy_io(parent, clone_flags, child); ret != 0) {

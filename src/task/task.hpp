@@ -12,6 +12,7 @@
 
 namespace iostack::task {
 
+struct Blkcg;
 struct IoContext;
 class TaskNamespace;
 
@@ -53,6 +54,8 @@ struct Task {
   std::atomic<IoContext*> io_context{nullptr};
   // current->plug: the block layer's struct BlkPlug*, opaque here.
   void* plug = nullptr;
+  // Its io cgroup (task_css(t, io_cgrp_id)); nullptr: the root.
+  std::atomic<Blkcg*> blkcg{nullptr};
 
   std::mutex alloc_lock;           // task_lock(): guards io_context installation
   std::atomic<bool> bound{false};  // an OS thread runs as this task

@@ -20,34 +20,7 @@ constexpr std::uint16_t kBe7 = task::prio_value(task::kClassBe, 7);
 constexpr std::uint16_t kRt = task::prio_value(task::kClassRt, 4);
 constexpr std::uint16_t kIdle = task::prio_value(task::kClassIdle, 0);
 
-class BfqDispatch : public BfqTest {
- protected:
-  // Keeps four sequential reads queued for each process, completes every
-  // dispatch at once, and returns the sectors each pid was served.
-  std::map<int, std::uint64_t> backlogged(std::vector<Proc*> procs, std::uint64_t total,
-                                          std::uint32_t rq_sectors = 256,
-                                          const std::function<void(Request*)>& each = {}) {
-    std::map<Request*, Proc*> owner;
-    for (Proc* p : procs)
-      for (int i = 0; i < 4; ++i) owner[read_next(p, rq_sectors)] = p;
-    std::map<int, std::uint64_t> served;
-    std::uint64_t sum = 0;
-    while (sum < total) {
-      Request* rq = dispatch();
-      if (!rq) {
-        if (!clock_.run_one()) break;  // an idle timer ends the wait
-        continue;
-      }
-      if (each) each(rq);
-      Proc* p = owner[rq];
-      served[p->pid] += block::blk_rq_sectors(rq);
-      sum += block::blk_rq_sectors(rq);
-      complete(rq);
-      owner[read_next(p, rq_sectors)] = p;
-    }
-    return served;
-  }
-};
+class BfqDispatch : public BfqTest {};
 
 TEST_F(BfqDispatch, BestEffortLevelsShareByWeight) {
   // Levels 0 and 7 weigh 80 and 10: 8/9 and 1/9 of the sectors.
@@ -380,6 +353,21 @@ TEST_F(BfqMerge, RaisedReadersStartedTogetherShareOneQueueAfter600Ms) {
   EXPECT_TRUE(shared());
   // b's own queue went away once its last requests were served.
   EXPECT_EQ(sync_queues(), 1u);
+}
+
+TEST_F(BfqMerge, ReadersStartedTogetherInDifferentCgroupsAreNotMerged) {
+  // Each group remembers its own newest queue for stable merging.
+  task::Blkcg* ga = nullptr;
+  task::Blkcg* gb = nullptr;
+  ASSERT_EQ(task::blkcg_lookup_create("bfqtest/merge/a", &ga), 0);
+  ASSERT_EQ(task::blkcg_lookup_create("bfqtest/merge/b", &gb), 0);
+  Proc* a = proc(100, kBe4, 0);
+  Proc* b = proc(200, kBe4, 1u << 30);
+  a->cg = ga;
+  b->cg = gb;
+  run_for(a, b, 2000);
+  EXPECT_FALSE(shared());
+  EXPECT_EQ(sync_queues(), 2u);
 }
 
 TEST_F(BfqMerge, NoMergeWhenIdlingServesASequentialReader) {

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -16,6 +18,7 @@
 #include "block/request_queue.hpp"
 #include "core/virtual_clock.hpp"
 #include "sched/bfq.hpp"
+#include "task/blkcg.hpp"
 #include "task/io_context.hpp"
 #include "task/ioprio.hpp"
 
@@ -36,12 +39,14 @@ struct BfqTestRq {
 
 class BfqTest : public ::testing::Test {
  protected:
-  // A process: its io_context, priority and where its next sequential read goes.
+  // A process: its io_context, priority, where its next sequential read
+  // goes, and its cgroup (the bios' bi_blkcg; nullptr: the root).
   struct Proc {
     task::IoContext* ioc;
     int pid;
     std::uint16_t ioprio;
     block::sector_t next;
+    task::Blkcg* cg = nullptr;
   };
 
   void SetUp() override {
@@ -80,6 +85,7 @@ class BfqTest : public ::testing::Test {
     auto& t = *rqs_.emplace_back(std::make_unique<BfqTestRq>());
     t.bio.bi_opf = opf;
     t.bio.bi_ioprio = p->ioprio;
+    t.bio.bi_blkcg = p->cg;
     t.bio.bi_iter.bi_sector = sector;
     t.bio.bi_iter.bi_size = sectors << block::kSectorShift;
     block::Request* rq = &t.rq;
@@ -114,6 +120,37 @@ class BfqTest : public ::testing::Test {
   }
 
   block::Request* dispatch() { return bfq_->dispatch_request(q_->hctx(0)); }
+
+  // Keeps four sequential reads queued for each process, completes every
+  // dispatch at once, and returns the sectors each pid was served.
+  std::map<int, std::uint64_t> backlogged(std::vector<Proc*> procs, std::uint64_t total,
+                                          std::uint32_t rq_sectors = 256,
+                                          const std::function<void(block::Request*)>& each = {}) {
+    std::map<block::Request*, Proc*> owner;
+    for (Proc* p : procs)
+      for (int i = 0; i < 4; ++i) owner[read_next(p, rq_sectors)] = p;
+    std::map<int, std::uint64_t> served;
+    std::uint64_t sum = 0;
+    while (sum < total) {
+      block::Request* rq = dispatch();
+      if (!rq) {
+        if (!clock_.run_one()) break;  // an idle timer ends the wait
+        continue;
+      }
+      auto it = owner.find(rq);
+      if (it == owner.end()) {  // left queued by an earlier call
+        complete(rq);
+        continue;
+      }
+      if (each) each(rq);
+      Proc* p = it->second;
+      served[p->pid] += block::blk_rq_sectors(rq);
+      sum += block::blk_rq_sectors(rq);
+      complete(rq);
+      owner[read_next(p, rq_sectors)] = p;
+    }
+    return served;
+  }
 
   void complete(block::Request* rq) {
     bfq_->completed_request(rq, clock_.now());

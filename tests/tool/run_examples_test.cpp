@@ -90,6 +90,15 @@ TEST(Examples, PrioritiesUnderMqDeadline) {
   EXPECT_GE(idle["min"].get<double>(), 2e9) << "the idle class waits for the run's end";
 }
 
+TEST(Examples, CgroupWeightsUnderBfq) {
+  const json j = run_json(example("cgroup-weights.fio"));
+  check_consistent(j);
+  ASSERT_EQ(j["jobs"].size(), 2u);
+  const double light = j["jobs"][0]["read"]["io_bytes"];
+  const double heavy = j["jobs"][1]["read"]["io_bytes"];
+  EXPECT_NEAR(heavy / (light + heavy), 0.75, 0.03) << "weights 100 and 300";
+}
+
 TEST(Examples, Verify) {
   const json j = run_json(example("verify.fio"));
   check_consistent(j);
