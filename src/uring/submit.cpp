@@ -314,8 +314,11 @@ void iowq_submit_work(IoWqWork* work) {
     t_iowq_req = nullptr;
   }
   if (ret) {
+    // io_req_task_queue_fail: io_req_defer_failed runs the op's fail hook
+    // (a zero-copy send's F_MORE for its notification, fuzz seed 52008).
     req_set_fail(req);
     req_set_res(req, ret, 0);
+    if (def->fail) def->fail(req);
     req_complete_post(req);
   }
 }

@@ -60,5 +60,21 @@ TEST(UringFuzzFoundMore, BlockedSpliceEndsWhenCancelled) {
   }
 }
 
+// A zero-copy send whose descriptor io-wq finds not open (IOSQE_ASYNC
+// assigns the file on the worker, after prep allocated the notification):
+// the failure goes through io_sendrecv_fail, so the result carries F_MORE
+// and the notification follows it (fuzz seed 52008).
+TEST(UringFuzzFoundMore, AsyncZeroCopySendOfABadDescriptorNotifies) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        static char buf[64];
+        add(r, IORING_OP_SEND_ZC, -1, buf, sizeof(buf), 0, 1, IOSQE_ASYNC);
+        add(r, IORING_OP_SEND_ZC, 1 << 20, buf, sizeof(buf), 0, 2, IOSQE_ASYNC);
+        return run(r, 4);
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test
