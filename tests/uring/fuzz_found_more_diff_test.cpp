@@ -76,5 +76,33 @@ TEST(UringFuzzFoundMore, AsyncZeroCopySendOfABadDescriptorNotifies) {
       8);
 }
 
+// A send with IORING_RECVSEND_POLL_FIRST on a socket that is writable: its
+// poll finds the file ready when armed, so the request is not left armed
+// but retried from task work, and a cancel of anything in the same batch
+// finds nothing (fuzz seed 52102). The same where a later batch cancels a
+// receive that waits: that one is found.
+TEST(UringFuzzFoundMore, PollFirstSendReadyWhenArmedIsNotCancelled) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        Socks s;
+        static char buf[64];
+        io_uring_sqe* q = add(r, IORING_OP_SEND, s.sv[0], buf, 1, 0, 1, 0);
+        q->ioprio = IORING_RECVSEND_POLL_FIRST;
+        q = add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 2, 0);
+        q->cancel_flags = IORING_ASYNC_CANCEL_ANY;
+        auto v = run(r, 2);
+        q = add(r, IORING_OP_RECV, s.sv[0], buf, sizeof(buf), 0, 3, 0);
+        q->ioprio = IORING_RECVSEND_POLL_FIRST;
+        q = add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 4, 0);
+        q->cancel_flags = IORING_ASYNC_CANCEL_ANY;
+        append(&v, run(r, 2));
+        char got[8];
+        v.push_back(Cqe{5, static_cast<int>(recv(s.sv[1], got, sizeof(got), MSG_DONTWAIT)), 0});
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test
