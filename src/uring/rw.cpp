@@ -804,6 +804,9 @@ void bdev_issue_now(IoKiocb* req, bool nowait) {
 
 void rw_worker_clears_nowait(IoKiocb* req) {
   if (!(req->flags & kReqNowait)) return;
+  // Only a read or write: a socket op's MSG_DONTWAIT stays on the worker.
+  const IoOpDef* def = op_def(req->opcode);
+  if (def->issue != rw_read && def->issue != rw_write) return;
   struct stat st;
   // kiocb_set_rw_flags refuses RWF_NOWAIT there at every issue.
   if (fstat(req->os_fd, &st) != 0 || S_ISDIR(st.st_mode) || is_ring_fd(req->os_fd)) return;

@@ -104,5 +104,26 @@ TEST(UringFuzzFoundMore, PollFirstSendReadyWhenArmedIsNotCancelled) {
       8);
 }
 
+// A link the submission leaves unfinished (its last SQE asks for a link)
+// goes to io-wq as it is (io_queue_sqe_fallback), and a read of an empty
+// pipe blocks that worker; a cancel of everything interrupts it: -EINTR
+// (fuzz seed 39299: iostack's worker stayed in read(2), no CQE).
+TEST(UringFuzzFoundMore, UnfinishedLinkBlockedOnAWorkerEndsWithEintr) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        Pipe pp;
+        static char buf[64];
+        add(r, IORING_OP_READ, pp.p[0], buf, 16, 0, 1, IOSQE_IO_HARDLINK);
+        std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+        append(&v, r.wait(1, 100));  // it blocks
+        io_uring_sqe* q = add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 2, 0);
+        q->cancel_flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
+        append(&v, run(r, 2));
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test
