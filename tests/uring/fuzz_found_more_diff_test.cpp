@@ -33,24 +33,31 @@ struct Pipe {
 // with -ERESTARTSYS, which splice's CQE carries as is. A cancel of
 // everything, as at the ring's exit, does the same without counting it
 // (fuzz seed 48028: iostack's worker stayed in splice(2) and the ring's exit
-// waited for it forever).
+// waited for it forever). It is linked behind a FALLOCATE, whose worker
+// runs it next: once the FALLOCATE's CQE is in, it is on a worker.
 TEST(UringFuzzFoundMore, BlockedSpliceEndsWhenCancelled) {
   SKIP_WITHOUT_KERNEL_URING();
+  char tmpl[] = "/tmp/iostack-fuzzmore-XXXXXX";
+  const int f = mkstemp(tmpl);
+  ASSERT_GE(f, 0);
+  unlink(tmpl);
   for (const int op : {IORING_OP_SPLICE, IORING_OP_TEE}) {
     for (const bool all : {false, true}) {
       compare_with_kernel(
-          [op, all](Ring& r) {
+          [op, all, f](Ring& r) {
             Socks s;
             Pipe in, out;
+            add(r, IORING_OP_FALLOCATE, f, reinterpret_cast<void*>(4096), 0, 0, 1, IOSQE_IO_LINK);
             // SPLICE: from an empty socket; TEE: from an empty pipe.
             io_uring_sqe* q =
-                add(r, static_cast<std::uint8_t>(op), out.p[1], nullptr, 1u << 20, 0, 1, 0);
+                add(r, static_cast<std::uint8_t>(op), out.p[1], nullptr, 1u << 20, 0, 2, 0);
             q->splice_fd_in = op == IORING_OP_SPLICE ? s.sv[0] : in.p[0];
             q->splice_off_in = op == IORING_OP_SPLICE ? ~0ull : 0;
             q->off = op == IORING_OP_SPLICE ? ~0ull : 0;
             std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
-            append(&v, r.wait(1, 100));  // it blocks
-            q = add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 2, 0);
+            append(&v, r.wait(1));       // the FALLOCATE's
+            append(&v, r.wait(1, 100));  // the splice blocks
+            q = add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 3, 0);
             if (all) q->cancel_flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
             append(&v, run(r, 2));
             return v;
@@ -58,6 +65,7 @@ TEST(UringFuzzFoundMore, BlockedSpliceEndsWhenCancelled) {
           8);
     }
   }
+  ::close(f);
 }
 
 // A zero-copy send whose descriptor io-wq finds not open (IOSQE_ASYNC
@@ -123,6 +131,34 @@ TEST(UringFuzzFoundMore, UnfinishedLinkBlockedOnAWorkerEndsWithEintr) {
         return v;
       },
       8);
+}
+
+// A counted TIMEOUT that the batch's completions satisfy is completed from
+// task work (io_flush_killed_timeouts): a DEFER_TASKRUN ring posts its CQE
+// only when the program waits, together with a MSG_RING's message to the
+// ring itself (fuzz seed 38075). Right after the submission the CQ holds
+// the NOP's and the MSG_RING's CQEs only.
+TEST(UringFuzzFoundMore, CountedTimeoutOfADeferTaskrunRingCompletesInTaskWork) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  compare_with_kernel(
+      [](Ring& r) {
+        static __kernel_timespec ts{5, 0};
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 1, 0);
+        add(r, IORING_OP_MSG_RING, r.fd(), nullptr, 7, 0x4d5347, 2, 0);
+        add(r, IORING_OP_TIMEOUT, -1, &ts, 1, 2, 3, 0);
+        std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+        auto now = r.reap();
+        v.push_back(Cqe{0, static_cast<int>(now.size()), 0});
+        sort_by_user_data(&now);
+        append(&v, now);
+        auto later = r.wait(4 - static_cast<unsigned>(now.size()));
+        sort_by_user_data(&later);
+        append(&v, later);
+        return v;
+      },
+      8, p);
 }
 
 }  // namespace
