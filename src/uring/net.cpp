@@ -153,8 +153,10 @@ void free_iov(SrMsgData& sr) {
   sr.iov_alloc = nullptr;
 }
 
-// io_msg_copy_hdr: the user msghdr and its iovec, copied at prep.
-int copy_msghdr(IoKiocb* req, bool send) {
+// io_msg_copy_hdr: the user msghdr and its iovec, copied at prep. With
+// `reg` (SENDMSG_ZC from registered buffers, io_prep_reg_iovec) the array
+// is only copied; its segments are checked against the buffer at issue.
+int copy_msghdr(IoKiocb* req, bool send, bool reg = false) {
   SrMsgData& sr = req->sr;
   struct msghdr umsg;
   if (core::copy_from_user(&umsg, reinterpret_cast<const void*>(sr.buf), sizeof(umsg)))
@@ -204,7 +206,9 @@ int copy_msghdr(IoKiocb* req, bool send) {
     if (!sr.iov_alloc) return -ENOMEM;
     iov = sr.iov_alloc;
   }
-  if (nr) {
+  if (nr && reg) {
+    if (const int err = core::iovec_from_user(umsg.msg_iov, nr, iov)) return err;
+  } else if (nr) {
     const long total = core::import_iovec(umsg.msg_iov, nr, iov);
     if (total < 0) return static_cast<int>(total);
   }
@@ -580,10 +584,7 @@ int send_zc_prep(IoKiocb* req, const io_uring_sqe* sqe) {
     if (sr.flags & ~(kCommon | uapi::kSendZcReportUsage)) return -EINVAL;
     sr.zc_report = sr.flags & uapi::kSendZcReportUsage;
   }
-  if (req->opcode != IORING_OP_SEND_ZC) {
-    if (sqe->addr2 || sqe->file_index) return -EINVAL;
-    if (sr.flags & uapi::kRecvsendFixedBuf) return -EINVAL;
-  }
+  if (req->opcode != IORING_OP_SEND_ZC && (sqe->addr2 || sqe->file_index)) return -EINVAL;
   sr.msg_flags |= MSG_ZEROCOPY;
   req->buf_index = sqe->buf_index;
   if (req->opcode == IORING_OP_SEND_ZC) {
@@ -595,7 +596,7 @@ int send_zc_prep(IoKiocb* req, const io_uring_sqe* sqe) {
     }
     return 0;
   }
-  const int ret = copy_msghdr(req, true);
+  const int ret = copy_msghdr(req, true, sr.flags & uapi::kRecvsendFixedBuf);
   if (sr.iov_alloc) req->flags |= kReqCleanup;
   return ret;
 }
@@ -786,10 +787,25 @@ int zc_sock_check(int fd) {
   return -EOPNOTSUPP;
 }
 
+// io_send_zc_import for SENDMSG_ZC with IORING_RECVSEND_FIXED_BUF (6.15's
+// vectored registered buffers), once: every segment must lie in the
+// registered buffer, and this comes before the socket is looked at (fuzz
+// seed 42278: -EFAULT on an AF_UNIX socket).
+int import_reg_vec(IoKiocb* req, unsigned issue_flags) {
+  SrMsgData& sr = req->sr;
+  if (req->opcode != IORING_OP_SENDMSG_ZC || !(sr.flags & uapi::kRecvsendFixedBuf) || req->buf_node)
+    return 0;
+  std::int64_t total = 0;
+  return fixed_buf_check_vec(req->ctx, req->buf_index, sr.msg.msg_iov,
+                             static_cast<int>(sr.msg.msg_iovlen), &total,
+                             issue_flags & kIssueLocked, &req->buf_node);
+}
+
 }  // namespace
 
 int send_zc_issue(IoKiocb* req, unsigned issue_flags) {
-  const int bad = req->sr.done_io ? 0 : zc_sock_check(req->os_fd);
+  int bad = import_reg_vec(req, issue_flags);
+  if (!bad && !req->sr.done_io) bad = zc_sock_check(req->os_fd);
   const int ret = bad ? finish(req, bad, 0) : do_send(req, issue_flags, true);
   if (ret != kIouOk) return ret;
   // The data was copied by the time the send returned: the notification

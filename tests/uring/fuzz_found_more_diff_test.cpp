@@ -1,6 +1,8 @@
 // Differences a later round of iostack-fuzz found (seeds 48001-57000), each
 // reduced to a few SQEs and compared with the kernel's CQEs.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -183,6 +185,59 @@ TEST(UringFuzzFoundMore, DrainedZeroCopySendWaitsForItsOwnNotification) {
         },
         8);
   }
+}
+
+// SENDMSG_ZC with IORING_RECVSEND_FIXED_BUF (6.15's vectored registered
+// buffers): prep copies the iovec array, issue checks each segment against
+// the registered buffer before it looks at the socket: -EFAULT for a
+// segment outside it even on an AF_UNIX socket (fuzz seed 42278), the
+// socket's -EOPNOTSUPP for one inside; behind a failed link it is
+// cancelled like any other (42272). On UDP it sends.
+TEST(UringFuzzFoundMore, VectoredZeroCopySendFromRegisteredBuffers) {
+  SKIP_WITHOUT_KERNEL_URING();
+  static char reg[4096], other[64];
+  compare_with_kernel(
+      [](Ring& r) {
+        Socks s;
+        struct iovec rv = {reg, sizeof(reg)};
+        std::vector<Cqe> v{Cqe{0, r.reg(IORING_REGISTER_BUFFERS, &rv, 1), 0}};
+        const int u[2] = {socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0),
+                          socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
+        struct sockaddr_in a {};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t al = sizeof(a);
+        EXPECT_EQ(0, bind(u[1], reinterpret_cast<sockaddr*>(&a), sizeof(a)));
+        EXPECT_EQ(0, getsockname(u[1], reinterpret_cast<sockaddr*>(&a), &al));
+        EXPECT_EQ(0, connect(u[0], reinterpret_cast<sockaddr*>(&a), sizeof(a)));
+        struct iovec outside[1] = {{other, 8}};
+        struct iovec inside[2] = {{reg, 8}, {reg + 100, 16}};
+        struct msghdr m1 {
+        }, m2{};
+        m1.msg_iov = outside;
+        m1.msg_iovlen = 1;
+        m2.msg_iov = inside;
+        m2.msg_iovlen = 2;
+        auto zc = [&](int fd, msghdr* m, std::uint64_t ud, unsigned flags) {
+          io_uring_sqe* q = add(r, IORING_OP_SENDMSG_ZC, fd, m, 1, 0, ud, flags);
+          q->ioprio = IORING_RECVSEND_FIXED_BUF;
+          q->buf_index = 0;
+        };
+        zc(s.sv[0], &m1, 1, 0);
+        zc(s.sv[0], &m2, 2, 0);
+        io_uring_sqe* q =
+            add(r, IORING_OP_NOP, -1, nullptr, static_cast<unsigned>(-EINVAL), 0, 3, IOSQE_IO_LINK);
+        q->rw_flags = IORING_NOP_INJECT_RESULT;
+        zc(s.sv[0], &m2, 4, 0);
+        zc(u[0], &m2, 5, 0);
+        append(&v, run(r, 9));
+        char got[64];
+        v.push_back(Cqe{6, static_cast<int>(recv(u[1], got, sizeof(got), MSG_DONTWAIT)), 0});
+        ::close(u[0]);
+        ::close(u[1]);
+        return v;
+      },
+      16);
 }
 
 }  // namespace
