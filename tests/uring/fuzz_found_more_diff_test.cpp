@@ -240,5 +240,32 @@ TEST(UringFuzzFoundMore, VectoredZeroCopySendFromRegisteredBuffers) {
       16);
 }
 
+// A directory and a ring have no FMODE_NOWAIT: tried without blocking, a
+// read of either goes to io-wq (a directory) or waits for the ring's poll
+// before its offset is looked at, so a cancel finds it there: an offset
+// the kernel refuses is -ECANCELED, not -EINVAL (fuzz seeds 35392, 49546;
+// the ring's read with RWF_APPEND, which reads accept).
+TEST(UringFuzzFoundMore, BadOffsetOfAFileWithoutNowaitIsLookedAtLate) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        const int dir = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        static char buf[64];
+        static struct iovec iov[2] = {{buf, 16}, {buf + 16, 16}};
+        add(r, IORING_OP_READV, dir, iov, 2, ~1ull, 1, 0);
+        add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 2, 0)->cancel_flags =
+            IORING_ASYNC_CANCEL_ANY;
+        auto v = run(r, 2);
+        io_uring_sqe* q = add(r, IORING_OP_READV, r.fd(), iov, 2, ~1ull, 3, 0);
+        q->rw_flags = RWF_APPEND;
+        v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(3), 0, 0, 4, 0);
+        append(&v, run(r, 2));
+        ::close(dir);
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test
