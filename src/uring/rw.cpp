@@ -513,22 +513,16 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
         // poll until the ring is ready for it, and then fails. The kernel
         // retries from the wakeup, before the program can reap the CQE
         // that woke it: a wakeup is taken as the ring being ready.
-        // Completions of this batch not yet posted wake it the same way
-        // (where the wakeup's task work runs before the program can look).
+        // Completions of this batch not yet posted are not in the ring yet:
+        // the read waits on poll until they are, and a cancel later in the
+        // batch finds it there (fuzz seed 42110).
         const unsigned want = write ? POLLOUT : POLLIN;
-        bool batch_pending = false;
-        if (rctx == ctx && (issue_flags & kIssueLocked)) {
-          core::lockdep_assert_held(ctx->uring_lock);
-          batch_pending =
-              ctx->st.compl_first && !write && !(ctx->flags & IORING_SETUP_DEFER_TASKRUN);
-        }
         // A DEFER_TASKRUN ring's retry is its submitter's task work, which
         // runs when the program next waits, often after it reaped the CQE
         // that woke the read: each retry asks the ring again, as the
         // kernel's reissue does (io_file_supports_nowait).
         const bool recheck = rctx->flags & IORING_SETUP_DEFER_TASKRUN;
-        if (nonblock && (!rw.waited_ring || recheck) && !batch_pending &&
-            !(ring_poll_mask(rctx) & want)) {
+        if (nonblock && (!rw.waited_ring || recheck) && !(ring_poll_mask(rctx) & want)) {
           rw.waited_ring = true;
           if ((rctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
               !rctx->poll_activated.exchange(true, std::memory_order_relaxed)) {

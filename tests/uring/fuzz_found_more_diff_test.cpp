@@ -267,5 +267,26 @@ TEST(UringFuzzFoundMore, BadOffsetOfAFileWithoutNowaitIsLookedAtLate) {
       8);
 }
 
+// A READ of the ring's own descriptor waits on the ring's poll while the
+// CQEs of its batch are not yet in the ring, so a cancel later in the same
+// batch finds it (fuzz seed 42110). Without the cancel it ends with
+// -EINVAL once they are.
+TEST(UringFuzzFoundMore, RingReadWaitsForItsBatchsCompletions) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        static char buf[64];
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 1, 0);
+        add(r, IORING_OP_READ, r.fd(), buf, 8, 0, 2, 0);
+        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 3, 0);
+        auto v = run(r, 3);
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, 0);
+        add(r, IORING_OP_READ, r.fd(), buf, 8, 0, 5, 0);
+        append(&v, run(r, 2));
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test
