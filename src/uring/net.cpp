@@ -650,7 +650,15 @@ int send_map(IoKiocb* req, unsigned issue_flags) {
     } else {
       std::size_t len = sr.len;
       const std::uint64_t b = buffer_select(req, &len, issue_flags);
-      if (!b) return no_buffer_error(req);
+      if (!b) {
+        // io_send_select_buffer takes even one buffer through
+        // io_buffers_select: a group that does not exist is -ENOENT (fuzz
+        // seed 53491), an empty one -ENOBUFS.
+        const int err = no_buffer_error(req);
+        if (err == -ENOBUFS && !buffer_group_exists(req->ctx, req->buf_index, issue_flags))
+          return -ENOENT;
+        return err;
+      }
       sr.buf = b;
       sr.len = static_cast<std::uint32_t>(len);
     }

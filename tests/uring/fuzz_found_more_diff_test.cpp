@@ -288,5 +288,30 @@ TEST(UringFuzzFoundMore, RingReadWaitsForItsBatchsCompletions) {
       8);
 }
 
+// A SEND with IOSQE_BUFFER_SELECT takes its one buffer through
+// io_buffers_select: a buffer group that does not exist is -ENOENT (fuzz
+// seed 53491), an empty one -ENOBUFS; a RECV's single buffer stays
+// -ENOBUFS either way.
+TEST(UringFuzzFoundMore, SendFromAMissingBufferGroup) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        Socks s;
+        static char pool[64];
+        add(r, IORING_OP_PROVIDE_BUFFERS, 1, pool, 64, 0, 1, 0)->buf_group = 7;
+        add(r, IORING_OP_REMOVE_BUFFERS, 1, nullptr, 0, 0, 2, 0)->buf_group = 7;
+        auto v = run(r, 2);
+        for (const unsigned group : {7u, 9u}) {
+          add(r, IORING_OP_SEND, s.sv[0], nullptr, 8, 0, 10 + group, IOSQE_BUFFER_SELECT)
+              ->buf_group = static_cast<std::uint16_t>(group);
+          add(r, IORING_OP_RECV, s.sv[1], nullptr, 8, 0, 20 + group, IOSQE_BUFFER_SELECT)
+              ->buf_group = static_cast<std::uint16_t>(group);
+          append(&v, run(r, 2));
+        }
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test
