@@ -34,7 +34,10 @@ int input_fd(IoKiocb* req, unsigned issue_flags, FileNode** node) {
     *node = fixed_file_get(req->ctx, static_cast<unsigned>(sp.fd_in), issue_flags & kIssueLocked);
     return *node ? (*node)->fd : -EBADF;
   }
-  return sp.fd_in < 0 ? -EBADF : sp.fd_in;
+  // io_file_get_normal: a descriptor that is not open is -EBADF, also for
+  // a splice of nothing, which makes no host call (fuzz seed 54699).
+  if (sp.fd_in < 0 || (!sp.len && fcntl(sp.fd_in, F_GETFD) < 0)) return -EBADF;
+  return sp.fd_in;
 }
 
 int finish(IoKiocb* req, long ret, FileNode* node) {

@@ -244,23 +244,40 @@ TEST(UringFuzzFoundMore, VectoredZeroCopySendFromRegisteredBuffers) {
 // read of either goes to io-wq (a directory) or waits for the ring's poll
 // before its offset is looked at, so a cancel finds it there: an offset
 // the kernel refuses is -ECANCELED, not -EINVAL (fuzz seeds 35392, 49546;
-// the ring's read with RWF_APPEND, which reads accept).
+// the ring's read with RWF_APPEND, which reads accept). io-wq has one
+// unbound worker here, busy with a SPLICE that waits, so the directory's
+// read stays queued until the cancel comes.
 TEST(UringFuzzFoundMore, BadOffsetOfAFileWithoutNowaitIsLookedAtLate) {
   SKIP_WITHOUT_KERNEL_URING();
   compare_with_kernel(
       [](Ring& r) {
+        unsigned counts[2] = {0, 1};
+        std::vector<Cqe> v{Cqe{0, r.reg(IORING_REGISTER_IOWQ_MAX_WORKERS, counts, 2), 0}};
+        Pipe in, out;
         const int dir = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         static char buf[64];
         static struct iovec iov[2] = {{buf, 16}, {buf + 16, 16}};
-        add(r, IORING_OP_READV, dir, iov, 2, ~1ull, 1, 0);
-        add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 2, 0)->cancel_flags =
-            IORING_ASYNC_CANCEL_ANY;
-        auto v = run(r, 2);
-        io_uring_sqe* q = add(r, IORING_OP_READV, r.fd(), iov, 2, ~1ull, 3, 0);
+        io_uring_sqe* q = add(r, IORING_OP_SPLICE, out.p[1], nullptr, 64, ~0ull, 1, 0);
+        q->splice_fd_in = in.p[0];
+        q->splice_off_in = ~0ull;
+        add(r, IORING_OP_READV, dir, iov, 2, ~1ull, 2, 0);
+        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 3, 0);
+        v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+        auto c = r.wait(2);
+        sort_by_user_data(&c);
+        append(&v, c);
+        q = add(r, IORING_OP_READV, r.fd(), iov, 2, ~1ull, 4, 0);
         q->rw_flags = RWF_APPEND;
         v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
-        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(3), 0, 0, 4, 0);
+        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(4), 0, 0, 5, 0);
         append(&v, run(r, 2));
+        // The SPLICE ends, queued (-ECANCELED) or interrupted (-ERESTARTSYS).
+        add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 6, 0)->cancel_flags =
+            IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
+        r.enter(r.flush(), 0, 0);
+        for (const Cqe& c : r.wait(2))
+          if (c.user_data == 1) v.push_back(Cqe{1, c.res < 0 ? -1 : c.res, 0});
+        r.reg(IORING_REGISTER_IOWQ_MAX_WORKERS, counts, 2);  // as it was
         ::close(dir);
         return v;
       },
@@ -309,6 +326,27 @@ TEST(UringFuzzFoundMore, SendFromAMissingBufferGroup) {
           append(&v, run(r, 2));
         }
         return v;
+      },
+      8);
+}
+
+// A SPLICE or TEE of nothing still looks its input descriptor up: one that
+// is not open is -EBADF (fuzz seed 54699: the input closed by an earlier
+// batch).
+TEST(UringFuzzFoundMore, ZeroLengthSpliceFromAClosedDescriptor) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        Pipe out;
+        int in[2];
+        EXPECT_EQ(0, pipe2(in, O_CLOEXEC));
+        ::close(in[0]);
+        ::close(in[1]);
+        io_uring_sqe* q = add(r, IORING_OP_SPLICE, out.p[1], nullptr, 0, ~0ull, 1, 0);
+        q->splice_fd_in = in[0];
+        q->splice_off_in = ~0ull;
+        add(r, IORING_OP_TEE, out.p[1], nullptr, 0, 0, 2, 0)->splice_fd_in = in[0];
+        return run(r, 2);
       },
       8);
 }
