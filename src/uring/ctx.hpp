@@ -146,11 +146,15 @@ struct IoRingCtx : core::File {
   // frees on other threads count in nr_remote_freed.
   std::atomic<std::uint32_t> nr_alloc{0};
   std::atomic<std::uint32_t> nr_remote_freed{0};
+  // Zero-copy send notifications not yet posted: the kernel's are requests
+  // of their own (io_alloc_notif), which its drain counts as allocated.
+  std::atomic<std::uint32_t> nr_notifs{0};
   // Requests alive. Read without uring_lock while none can be allocated
   // (teardown), it may be high but is never low.
   std::uint32_t nr_live() const {
     const std::uint32_t a = nr_alloc.load(std::memory_order_acquire);
-    return a - nr_remote_freed.load(std::memory_order_acquire);
+    return a - nr_remote_freed.load(std::memory_order_acquire) +
+           nr_notifs.load(std::memory_order_acquire);
   }
   std::uint32_t nr_drained GUARDED_BY(uring_lock) = 0;
   std::atomic<bool> drain_active{false};

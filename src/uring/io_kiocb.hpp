@@ -51,6 +51,7 @@ enum : std::uint32_t {
   kReqPollFirstDone = 1u << 20,   // IORING_RECVSEND_POLL_FIRST: the poll came first
   kReqBlEmpty = 1u << 21,         // a bundle mapped every buffer the ring had
   kReqWorkerWait = 1u << 22,      // waits on poll where the kernel's io-wq worker would block
+  kReqApollReady = 1u << 23,      // its poll found the file ready when armed: retried once
   kReqOwnFd = 1u << 27,           // os_fd is the request's own dup of the program's descriptor
 };
 constexpr std::uint32_t kReqLinkFlags = kReqLink | kReqHardlink;

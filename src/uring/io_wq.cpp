@@ -1,7 +1,12 @@
 // io-wq: bounded and unbounded workers, queueing and cancellation.
 #include "uring/io_wq.hpp"
 
+#include <poll.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <chrono>
 #include <cstdio>
@@ -9,6 +14,7 @@
 #include <thread>
 #include <utility>
 
+#include "core/fd_high.hpp"
 #include "core/internal_thread.hpp"
 #include "core/mutex.hpp"
 #include "core/process.hpp"
@@ -27,7 +33,13 @@ thread_local IoWqWork* t_next = nullptr;  // set by run_next during a work's fn
 struct IoWq::Worker {
   IoWqWork* cur = nullptr;  // under IoWq::mu_
   pthread_t thread{};
+  IoWq* wq = nullptr;
+  // An eventfd a cancel of `cur` writes to end wait_ready (made, under
+  // IoWq::mu_, by the first wait: most workers never wait).
+  int wake_fd = -1;
 };
+
+thread_local IoWq::Worker* IoWq::t_worker_ = nullptr;
 
 IoWq::IoWq(unsigned bounded_max, unsigned unbounded_max) : owner_tid_(core::current_tid()) {
   acct_[0].max_workers = bounded_max ? bounded_max : 1;
@@ -79,6 +91,8 @@ void IoWq::worker_main(Worker* w, int ai) {
   pthread_setname_np(pthread_self(), name);
   core::uaccess_thread_init();
   w->thread = pthread_self();
+  w->wq = this;
+  t_worker_ = w;
   core::UniqueLock lock(mu_);
   workers_.push_back(w);
   Acct& a = acct_[ai];
@@ -121,6 +135,8 @@ void IoWq::worker_main(Worker* w, int ai) {
       break;
     }
   }
+  t_worker_ = nullptr;
+  if (w->wake_fd >= 0) close(w->wake_fd);
   delete w;
   live_threads_--;
   if (live_threads_ == 0) exit_cv_.notify_all();
@@ -149,6 +165,7 @@ WqCancel IoWq::cancel(bool (*match)(IoWqWork*, void*), void* data, bool all) {
       for (Worker* w : workers_) {
         if (w->cur && match(w->cur, data)) {
           w->cur->flags.fetch_or(kWqWorkCancel, std::memory_order_relaxed);
+          wake_cancelled(w);
           running = true;
           if (!all) break;
         }
@@ -165,6 +182,37 @@ WqCancel IoWq::cancel(bool (*match)(IoWqWork*, void*), void* data, bool all) {
   }
   if (found) return WqCancel::kOk;
   return running ? WqCancel::kRunning : WqCancel::kNotFound;
+}
+
+void IoWq::wake_cancelled(Worker* w) {
+  const std::uint64_t one = 1;
+  if (w->wake_fd >= 0 && write(w->wake_fd, &one, sizeof(one)) < 0) {
+    // Full counter: a wakeup is pending anyway.
+  }
+}
+
+int IoWq::wait_ready(int fd, short events) {
+  Worker* w = t_worker_;
+  if (!w || !w->cur) return 0;
+  {
+    core::LockGuard lock(w->wq->mu_);
+    if (w->wake_fd < 0) w->wake_fd = core::move_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  }
+  // The flag is set before the eventfd is written, both under mu_: a
+  // cancel either came before the check or wakes the poll.
+  for (;;) {
+    if (w->cur->flags.load(std::memory_order_acquire) & kWqWorkCancel) return -kErestartsys;
+    struct pollfd p[2] = {{fd, events, 0}, {w->wake_fd, POLLIN, 0}};
+    const int n = poll(p, w->wake_fd >= 0 ? 2 : 1, -1);
+    if (n < 0 && errno != EINTR) return 0;  // the retry finds what is wrong
+    if (n > 0 && p[1].revents) {
+      std::uint64_t v;
+      if (read(w->wake_fd, &v, sizeof(v)) < 0) {
+        // Drained by an earlier read: nothing to do.
+      }
+    }
+    if (n > 0 && p[0].revents) return 0;
+  }
 }
 
 void IoWq::max_workers(unsigned counts[2]) {

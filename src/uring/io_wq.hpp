@@ -38,6 +38,10 @@ struct IoWqWork {
 // enum io_wq_cancel
 enum class WqCancel { kOk, kRunning, kNotFound };
 
+// ERESTARTSYS (include/linux/errno.h): what a wait of the kernel's worker
+// returns when io-wq's cancel signals it; SPLICE and TEE post it as is.
+constexpr int kErestartsys = 512;
+
 class IoWq {
  public:
   IoWq(unsigned bounded_max, unsigned unbounded_max);
@@ -67,6 +71,11 @@ class IoWq {
   // From a work's fn: the calling worker runs `next` once fn returns, as
   // io_worker_handle_work runs the link io_wq_free_work gives back.
   static void run_next(IoWqWork* next);
+  // From a work's fn: waits until `fd` reports one of `events` (or an
+  // error) where the kernel's worker would block, and ends early when a
+  // cancel finds the work running, as the signal io_wq_worker_cancel sends
+  // ends the kernel's wait: 0, or -kErestartsys. Off a worker: 0 at once.
+  static int wait_ready(int fd, short events);
 
  private:
   struct Worker;
@@ -79,6 +88,9 @@ class IoWq {
   };
 
   void worker_main(Worker* w, int acct_index);
+  void wake_cancelled(Worker* w) REQUIRES(mu_);
+
+  static thread_local Worker* t_worker_;  // the calling thread's, on a worker
   void create_worker(int acct_index) REQUIRES(mu_);
 
   core::Mutex mu_;

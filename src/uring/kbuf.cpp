@@ -184,6 +184,11 @@ std::uint64_t buffer_select(IoKiocb* req, std::size_t* len, unsigned issue_flags
   return bl->is_ring ? ring_select(req, bl, len, issue_flags) : legacy_select(req, bl, len);
 }
 
+bool buffer_group_exists(IoRingCtx* ctx, unsigned bgid, unsigned issue_flags) {
+  RingSubmitLock lock(ctx, issue_flags & kIssueLocked);
+  return get_list(ctx, bgid) != nullptr;
+}
+
 std::uint32_t kbuf_put(IoKiocb* req, int len, unsigned issue_flags) {
   if (!buffer_held(req)) return 0;
   std::uint32_t cflags =

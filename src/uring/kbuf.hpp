@@ -20,6 +20,8 @@ struct IoKiocb;
 // the whole buffer) and becomes what it may use. Returns the buffer's user
 // address, or 0 when the group is missing or empty (-ENOBUFS for the op).
 std::uint64_t buffer_select(IoKiocb* req, std::size_t* len, unsigned issue_flags);
+// Whether buffer group `bgid` exists (io_buffer_get_list).
+bool buffer_group_exists(IoRingCtx* ctx, unsigned bgid, unsigned issue_flags);
 // Whether a buffer is held (selected and not yet put or recycled).
 bool buffer_held(const IoKiocb* req);
 // io_put_kbuf: the transfer of `len` bytes (or an error) is over; returns the

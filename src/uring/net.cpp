@@ -153,8 +153,10 @@ void free_iov(SrMsgData& sr) {
   sr.iov_alloc = nullptr;
 }
 
-// io_msg_copy_hdr: the user msghdr and its iovec, copied at prep.
-int copy_msghdr(IoKiocb* req, bool send) {
+// io_msg_copy_hdr: the user msghdr and its iovec, copied at prep. With
+// `reg` (SENDMSG_ZC from registered buffers, io_prep_reg_iovec) the array
+// is only copied; its segments are checked against the buffer at issue.
+int copy_msghdr(IoKiocb* req, bool send, bool reg = false) {
   SrMsgData& sr = req->sr;
   struct msghdr umsg;
   if (core::copy_from_user(&umsg, reinterpret_cast<const void*>(sr.buf), sizeof(umsg)))
@@ -204,7 +206,9 @@ int copy_msghdr(IoKiocb* req, bool send) {
     if (!sr.iov_alloc) return -ENOMEM;
     iov = sr.iov_alloc;
   }
-  if (nr) {
+  if (nr && reg) {
+    if (const int err = core::iovec_from_user(umsg.msg_iov, nr, iov)) return err;
+  } else if (nr) {
     const long total = core::import_iovec(umsg.msg_iov, nr, iov);
     if (total < 0) return static_cast<int>(total);
   }
@@ -237,6 +241,25 @@ std::size_t msg_bytes(const struct msghdr* m) {
 
 }  // namespace
 
+namespace {
+
+// io_alloc_notif and the notification's completion: while it is out, the
+// ring counts it as a live request, so a drain waits for it (fuzz seed 1535
+// of the extended generator: a drained SEND_ZC waits for its own
+// notification, as in the kernel, and so does everything after it).
+void notif_alloc(IoKiocb* req) {
+  req->sr.zc_notif = true;
+  req->ctx->nr_notifs.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void notif_post(IoKiocb* req, std::int32_t res) {
+  req->sr.zc_notif = false;
+  post_aux_cqe(req->ctx, req->user_data, res, IORING_CQE_F_NOTIF);
+  req->ctx->nr_notifs.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+}  // namespace
+
 void send_zc_fail(IoKiocb* req) {
   if (req->sr.zc_notif) req->cflags |= IORING_CQE_F_MORE;
 }
@@ -248,10 +271,8 @@ void net_cleanup(IoKiocb* req) {
     // before its issue posted it: after the result.
     // With REPORT_USAGE it says the data was copied: none went zero-copy
     // (io_notif_tw_complete: !zc_used).
-    req->sr.zc_notif = false;
-    const std::int32_t res =
-        req->sr.zc_report ? static_cast<std::int32_t>(IORING_NOTIF_USAGE_ZC_COPIED) : 0;
-    post_aux_cqe(req->ctx, req->user_data, res, IORING_CQE_F_NOTIF);
+    notif_post(req,
+               req->sr.zc_report ? static_cast<std::int32_t>(IORING_NOTIF_USAGE_ZC_COPIED) : 0);
   }
   switch (req->opcode) {
     case IORING_OP_SENDMSG:
@@ -556,17 +577,14 @@ int send_zc_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   if (req->flags & kReqCqeSkip) return -EINVAL;
   // io_alloc_notif: from here on the request has a notification, whose CQE
   // follows the result even when prep fails (net_cleanup posts it).
-  sr.zc_notif = true;
+  notif_alloc(req);
   req->flags |= kReqCleanup;
   constexpr unsigned kCommon = uapi::kRecvsendPollFirst | uapi::kRecvsendFixedBuf;
   if (sr.flags & ~kCommon) {
     if (sr.flags & ~(kCommon | uapi::kSendZcReportUsage)) return -EINVAL;
     sr.zc_report = sr.flags & uapi::kSendZcReportUsage;
   }
-  if (req->opcode != IORING_OP_SEND_ZC) {
-    if (sqe->addr2 || sqe->file_index) return -EINVAL;
-    if (sr.flags & uapi::kRecvsendFixedBuf) return -EINVAL;
-  }
+  if (req->opcode != IORING_OP_SEND_ZC && (sqe->addr2 || sqe->file_index)) return -EINVAL;
   sr.msg_flags |= MSG_ZEROCOPY;
   req->buf_index = sqe->buf_index;
   if (req->opcode == IORING_OP_SEND_ZC) {
@@ -578,7 +596,7 @@ int send_zc_prep(IoKiocb* req, const io_uring_sqe* sqe) {
     }
     return 0;
   }
-  const int ret = copy_msghdr(req, true);
+  const int ret = copy_msghdr(req, true, sr.flags & uapi::kRecvsendFixedBuf);
   if (sr.iov_alloc) req->flags |= kReqCleanup;
   return ret;
 }
@@ -632,7 +650,15 @@ int send_map(IoKiocb* req, unsigned issue_flags) {
     } else {
       std::size_t len = sr.len;
       const std::uint64_t b = buffer_select(req, &len, issue_flags);
-      if (!b) return no_buffer_error(req);
+      if (!b) {
+        // io_send_select_buffer takes even one buffer through
+        // io_buffers_select: a group that does not exist is -ENOENT (fuzz
+        // seed 53491), an empty one -ENOBUFS.
+        const int err = no_buffer_error(req);
+        if (err == -ENOBUFS && !buffer_group_exists(req->ctx, req->buf_index, issue_flags))
+          return -ENOENT;
+        return err;
+      }
       sr.buf = b;
       sr.len = static_cast<std::uint32_t>(len);
     }
@@ -769,20 +795,32 @@ int zc_sock_check(int fd) {
   return -EOPNOTSUPP;
 }
 
+// io_send_zc_import for SENDMSG_ZC with IORING_RECVSEND_FIXED_BUF (6.15's
+// vectored registered buffers), once: every segment must lie in the
+// registered buffer, and this comes before the socket is looked at (fuzz
+// seed 42278: -EFAULT on an AF_UNIX socket).
+int import_reg_vec(IoKiocb* req, unsigned issue_flags) {
+  SrMsgData& sr = req->sr;
+  if (req->opcode != IORING_OP_SENDMSG_ZC || !(sr.flags & uapi::kRecvsendFixedBuf) || req->buf_node)
+    return 0;
+  std::int64_t total = 0;
+  return fixed_buf_check_vec(req->ctx, req->buf_index, sr.msg.msg_iov,
+                             static_cast<int>(sr.msg.msg_iovlen), &total,
+                             issue_flags & kIssueLocked, &req->buf_node);
+}
+
 }  // namespace
 
 int send_zc_issue(IoKiocb* req, unsigned issue_flags) {
-  const int bad = req->sr.done_io ? 0 : zc_sock_check(req->os_fd);
+  int bad = import_reg_vec(req, issue_flags);
+  if (!bad && !req->sr.done_io) bad = zc_sock_check(req->os_fd);
   const int ret = bad ? finish(req, bad, 0) : do_send(req, issue_flags, true);
   if (ret != kIouOk) return ret;
   // The data was copied by the time the send returned: the notification
   // (IORING_CQE_F_NOTIF) follows the result at once, in order. The result
   // says more comes, failed or not (io_send_zc's last io_req_set_res).
   post_aux_cqe(req->ctx, req->user_data, req->res, req->cflags | IORING_CQE_F_MORE);
-  req->sr.zc_notif = false;
-  const std::int32_t notif =
-      req->sr.zc_report ? static_cast<std::int32_t>(IORING_NOTIF_USAGE_ZC_COPIED) : 0;
-  post_aux_cqe(req->ctx, req->user_data, notif, IORING_CQE_F_NOTIF);
+  notif_post(req, req->sr.zc_report ? static_cast<std::int32_t>(IORING_NOTIF_USAGE_ZC_COPIED) : 0);
   req->flags |= kReqCqeSkip;  // both CQEs are out
   return kIouOk;
 }

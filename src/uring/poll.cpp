@@ -19,6 +19,7 @@
 #include "core/mutex.hpp"
 #include "core/process.hpp"
 #include "uring/engine.hpp"
+#include "uring/io_wq.hpp"
 #include "uring/tw_internal.hpp"
 
 namespace iostack::uring {
@@ -659,6 +660,24 @@ std::size_t poll_offset() {
   return off;
 }
 
+namespace {
+
+// __io_arm_poll_handler: a one-shot poll whose file is ready when armed is
+// not left armed, so no cancel finds it (fuzz seed 52102: a POLL_FIRST send
+// on a writable socket, then a cancel of anything in the same batch). The
+// submitter retries the request from task work; a worker (false) at once,
+// without the poll. Once only: a retry that meets -EAGAIN again waits on the
+// poll. A ring's readiness is not its descriptor's (poll_add_issue).
+bool ready_at_arming(IoKiocb* req) {
+  if (req->flags & (kReqApollMultishot | kReqApollReady) || is_ring_fd(req->os_fd)) return false;
+  if (poll_now(req->os_fd, req->poll.events) <= 0) return false;
+  req->flags |= kReqApollReady;
+  if (!IoWq::current_is_worker()) tw_add(req, tw_req_submit);
+  return true;
+}
+
+}  // namespace
+
 bool arm_apoll(IoKiocb* req) {
   const IoOpDef* def = op_def(req->opcode);
   if (!def || !(def->pollin || def->pollout)) return false;
@@ -675,6 +694,7 @@ bool arm_apoll(IoKiocb* req) {
   // (An op without a file waits on a descriptor of its own.)
   if (def->needs_file) hold_file(req);
   pe.events = (def->pollin ? EPOLLIN | EPOLLRDNORM : EPOLLOUT | EPOLLWRNORM) | EPOLLERR | EPOLLHUP;
+  if (ready_at_arming(req)) return !IoWq::current_is_worker();
   pe.multishot = false;
   pe.apoll = true;
   req->flags |= kReqPolled;

@@ -258,6 +258,11 @@ bool has_only_plain_rw(IoKiocb* req, bool write) {
   return is_eventfd(req->os_fd);
 }
 
+bool is_dir(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 // What io_rw_init_file and rw_verify_area check before any transfer, in
 // their order: access mode, rw_flags, IOPOLL/HIPRI, a NOWAIT buffered write
 // where the file system cannot do one, then the offset. preadv2/pwritev2
@@ -272,7 +277,9 @@ bool has_dontcache(int fd, const struct stat& st) {
          sf.f_type == BTRFS_SUPER_MAGIC;
 }
 
-int rw_validate(IoKiocb* req, bool write, bool nonblock) {
+// `file_only`: stop where io_read and io_write hand a file without
+// FMODE_NOWAIT (a directory, a ring) to io-wq or to poll, before the offset.
+int rw_validate(IoKiocb* req, bool write, bool nonblock, bool file_only = false) {
   RwData& rw = req->rw;
   const int fl = fcntl(req->os_fd, F_GETFL);
   if (fl < 0 || (fl & O_PATH)) return -EBADF;
@@ -299,6 +306,7 @@ int rw_validate(IoKiocb* req, bool write, bool nonblock) {
   if (nonblock && write && (f & RWF_NOWAIT) && S_ISREG(st.st_mode) && !(fl & O_DIRECT) &&
       !core::fs_buffered_wasync(req->os_fd))
     return -EAGAIN;
+  if (file_only) return 0;
   if (rw.pos != -1) {
     std::int64_t end;
     if (rw.pos < 0 || __builtin_add_overflow(rw.pos, rw.bytes, &end)) return -EINVAL;
@@ -407,7 +415,11 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   const bool nonblock = issue_flags & kIssueNonblock;
   if (rw.done == 0 &&
       (rw.rw_flags || rw.bytes == 0 || rw.has_pi || (ctx->flags & IORING_SETUP_IOPOLL))) {
-    if (const int err = rw_validate(req, write, nonblock)) return finish_rw(req, err, issue_flags);
+    // A ring has no FMODE_NOWAIT: the kernel waits on its poll before it
+    // looks at the offset (fuzz seed 49546).
+    const bool ring = nonblock && is_ring_fd(req->os_fd);
+    if (const int err = rw_validate(req, write, nonblock, ring))
+      return finish_rw(req, err, issue_flags);
   }
   if (nonblock && !(ctx->flags & IORING_SETUP_IOPOLL) && core::fd_is_direct_file(req->os_fd)) {
     if (rw_os_host_aio(req, write, issue_flags)) return kIouIssueSkipComplete;
@@ -485,6 +497,15 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   }
   if (n < 0) {
     int err = -errno;
+    if (rw.done == 0 && nonblock && err != -EAGAIN && is_dir(req->os_fd)) {
+      // Nor has a directory: tried without blocking, the kernel hands it
+      // to io-wq before it looks at the offset, so a cancel finds it there
+      // (fuzz seed 35392); the worker finds what is wrong.
+      if (const int v = rw_validate(req, write, nonblock, true))
+        return finish_rw(req, v, issue_flags);
+      req->flags |= kReqNoApoll;
+      return -EAGAIN;
+    }
     if (rw.done == 0 && (err == -EOPNOTSUPP || err == -EINVAL)) {
       if (core::FileRef ring = ring_file_get(req->os_fd); IoRingCtx* rctx = ring_of(ring)) {
         // A ring's file has no read or write method and no FMODE_NOWAIT:
@@ -492,22 +513,16 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
         // poll until the ring is ready for it, and then fails. The kernel
         // retries from the wakeup, before the program can reap the CQE
         // that woke it: a wakeup is taken as the ring being ready.
-        // Completions of this batch not yet posted wake it the same way
-        // (where the wakeup's task work runs before the program can look).
+        // Completions of this batch not yet posted are not in the ring yet:
+        // the read waits on poll until they are, and a cancel later in the
+        // batch finds it there (fuzz seed 42110).
         const unsigned want = write ? POLLOUT : POLLIN;
-        bool batch_pending = false;
-        if (rctx == ctx && (issue_flags & kIssueLocked)) {
-          core::lockdep_assert_held(ctx->uring_lock);
-          batch_pending =
-              ctx->st.compl_first && !write && !(ctx->flags & IORING_SETUP_DEFER_TASKRUN);
-        }
         // A DEFER_TASKRUN ring's retry is its submitter's task work, which
         // runs when the program next waits, often after it reaped the CQE
         // that woke the read: each retry asks the ring again, as the
         // kernel's reissue does (io_file_supports_nowait).
         const bool recheck = rctx->flags & IORING_SETUP_DEFER_TASKRUN;
-        if (nonblock && (!rw.waited_ring || recheck) && !batch_pending &&
-            !(ring_poll_mask(rctx) & want)) {
+        if (nonblock && (!rw.waited_ring || recheck) && !(ring_poll_mask(rctx) & want)) {
           rw.waited_ring = true;
           if ((rctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
               !rctx->poll_activated.exchange(true, std::memory_order_relaxed)) {
@@ -804,6 +819,9 @@ void bdev_issue_now(IoKiocb* req, bool nowait) {
 
 void rw_worker_clears_nowait(IoKiocb* req) {
   if (!(req->flags & kReqNowait)) return;
+  // Only a read or write: a socket op's MSG_DONTWAIT stays on the worker.
+  const IoOpDef* def = op_def(req->opcode);
+  if (def->issue != rw_read && def->issue != rw_write) return;
   struct stat st;
   // kiocb_set_rw_flags refuses RWF_NOWAIT there at every issue.
   if (fstat(req->os_fd, &st) != 0 || S_ISDIR(st.st_mode) || is_ring_fd(req->os_fd)) return;

@@ -2,10 +2,12 @@
 // always on io-wq (they may wait on a pipe). The input may be a fixed file
 // (SPLICE_F_FD_IN_FIXED); the output is the request's file.
 #include <fcntl.h>
+#include <poll.h>
 
 #include <cerrno>
 
 #include "uring/engine.hpp"
+#include "uring/io_wq.hpp"
 #include "uring/ops.hpp"
 
 namespace iostack::uring {
@@ -32,7 +34,10 @@ int input_fd(IoKiocb* req, unsigned issue_flags, FileNode** node) {
     *node = fixed_file_get(req->ctx, static_cast<unsigned>(sp.fd_in), issue_flags & kIssueLocked);
     return *node ? (*node)->fd : -EBADF;
   }
-  return sp.fd_in < 0 ? -EBADF : sp.fd_in;
+  // io_file_get_normal: a descriptor that is not open is -EBADF, also for
+  // a splice of nothing, which makes no host call (fuzz seed 54699).
+  if (sp.fd_in < 0 || (!sp.len && fcntl(sp.fd_in, F_GETFD) < 0)) return -EBADF;
+  return sp.fd_in;
 }
 
 int finish(IoKiocb* req, long ret, FileNode* node) {
@@ -71,6 +76,25 @@ long splice_error(int in, int out, long ret) {
   return ret;
 }
 
+// The kernel's worker blocks in do_splice/do_tee until there is something
+// to move, and io-wq's cancel (of that request, or the ring's exit)
+// interrupts it with a signal: -ERESTARTSYS. Here the worker first tries
+// without blocking and, where it would have blocked, waits on poll for both
+// ends, which a cancel ends (fuzz seed 48028: a SPLICE from an empty socket
+// held the ring's exit forever). `move(nonblock)` is the host call, -errno.
+template <typename Move>
+long move_interruptibly(int in, int out, unsigned flags, Move move) {
+  for (;;) {
+    const long ret = move(SPLICE_F_NONBLOCK);
+    if (ret != -EAGAIN || (flags & SPLICE_F_NONBLOCK)) return ret;
+    // A descriptor opened O_NONBLOCK answers -EAGAIN in the kernel too.
+    if ((fcntl(in, F_GETFL) | fcntl(out, F_GETFL)) & O_NONBLOCK) return move(0);
+    int w = IoWq::wait_ready(in, POLLIN);
+    if (!w) w = IoWq::wait_ready(out, POLLOUT);
+    if (w) return w;
+  }
+}
+
 }  // namespace
 
 int splice_issue(IoKiocb* req, unsigned issue_flags) {
@@ -83,9 +107,11 @@ int splice_issue(IoKiocb* req, unsigned issue_flags) {
   loff_t off_in = sp.off_in, off_out = sp.off_out;
   long ret = 0;
   if (sp.len) {
-    ret = splice(in, sp.off_in == -1 ? nullptr : &off_in, req->os_fd,
-                 sp.off_out == -1 ? nullptr : &off_out, sp.len, flags);
-    if (ret < 0) ret = splice_error(in, req->os_fd, -errno);
+    ret = move_interruptibly(in, req->os_fd, flags, [&](unsigned nonblock) {
+      const long r = splice(in, sp.off_in == -1 ? nullptr : &off_in, req->os_fd,
+                            sp.off_out == -1 ? nullptr : &off_out, sp.len, flags | nonblock);
+      return r < 0 ? splice_error(in, req->os_fd, -errno) : r;
+    });
   }
   return finish(req, ret, node);
 }
@@ -102,9 +128,12 @@ int tee_issue(IoKiocb* req, unsigned issue_flags) {
   const int in = input_fd(req, issue_flags, &node);
   if (in < 0) return finish(req, in, node);
   long ret = 0;
+  const unsigned flags = sp.flags & ~SPLICE_F_FD_IN_FIXED;
   if (sp.len) {
-    ret = tee(in, req->os_fd, sp.len, sp.flags & ~SPLICE_F_FD_IN_FIXED);
-    if (ret < 0) ret = -errno;
+    ret = move_interruptibly(in, req->os_fd, flags, [&](unsigned nonblock) {
+      const long r = tee(in, req->os_fd, sp.len, flags | nonblock);
+      return r < 0 ? -errno : r;
+    });
   }
   return finish(req, ret, node);
 }

@@ -299,18 +299,18 @@ void iowq_submit_work(IoWqWork* work) {
     if (!ret) ret = -ECANCELED;
   } else {
     // A forced-async request on a pollable file first tries without blocking
-    // and then waits on poll rather than holding a worker. So does a link
-    // handed over by its worker, which the kernel's worker would block on:
-    // iostack cannot interrupt a blocked worker when the ring exits.
+    // and then waits on poll rather than holding a worker. So does any
+    // other (a link handed over by its worker, a chain the submission left
+    // unfinished, fuzz seed 39299), which the kernel's worker would block
+    // on: iostack cannot interrupt a blocked worker when the ring exits.
     bool needs_poll = false;
-    const bool linked = work->flags.load(std::memory_order_relaxed) & kWqWorkLinked;
-    if ((linked || (req->flags & kReqForceAsync)) && (def->pollin || def->pollout)) {
+    if (def->pollin || def->pollout) {
       if (assign_file(req, def, issue_flags) && !req->bdev && !is_regular_or_bdev(req)) {
         needs_poll = true;
         issue_flags |= kIssueNonblock;
-        // The kernel's worker blocks in the handed-over link, without the
-        // program's RWF_NOWAIT; here it waits on poll the same way.
-        if (linked && !(req->flags & kReqForceAsync)) rw_worker_clears_nowait(req);
+        // The kernel's worker blocks in it, without the program's
+        // RWF_NOWAIT; here it waits on poll the same way.
+        if (!(req->flags & kReqForceAsync)) rw_worker_clears_nowait(req);
       }
     }
     t_iowq_req = req;
@@ -331,8 +331,11 @@ void iowq_submit_work(IoWqWork* work) {
     t_iowq_req = nullptr;
   }
   if (ret) {
+    // io_req_task_queue_fail: io_req_defer_failed runs the op's fail hook
+    // (a zero-copy send's F_MORE for its notification, fuzz seed 52008).
     req_set_fail(req);
     req_set_res(req, ret, 0);
+    if (def->fail) def->fail(req);
     req_complete_post(req);
   }
 }

@@ -347,6 +347,14 @@ void flush_timeouts(IoRingCtx* ctx) {
     IoKiocb* req = core::list_entry<IoKiocb, &IoKiocb::list>(done.first());
     req->list.del();
     clk().cancel(&req->timer);
+    // io_flush_killed_timeouts completes them from task work: a
+    // DEFER_TASKRUN ring posts the CQE only when its task next waits,
+    // with the rest of its task work (fuzz seed 38075: a MSG_RING's
+    // message to the ring itself before the TIMEOUT it completed).
+    if (ctx->flags & IORING_SETUP_DEFER_TASKRUN) {
+      req_queue_tw_complete(req, 0);
+      continue;
+    }
     req_set_res(req, 0, 0);
     req_complete_post(req);
   }

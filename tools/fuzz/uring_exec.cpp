@@ -196,12 +196,23 @@ std::string uring_execute(const UringProgram& p, bool kernel, const std::string&
 
   std::vector<Cqe> cqes;
   std::uint64_t terminal = 0;
+  // A request is done at its first CQE without F_MORE; later ones (the
+  // notification behind a zero-copy send's cancelled result) and CQEs of
+  // no SQE (a MSG_RING's message to the ring itself) do not count, or the
+  // wait would end before the last CQEs came (fuzz seeds 38075, 52663).
+  std::map<std::uint64_t, bool> done{{kFinalCancelUd, false}};
+  for (const Step& st : p.steps)
+    for (const SqeSpec& s : st.sqes) done[s.user_data] = false;
   auto reap = [&] {
     Cqe c;
     bool any = false;
     while (ring.peek(&c)) {
       cqes.push_back(c);
-      if (!(c.flags & IORING_CQE_F_MORE)) terminal++;
+      auto it = done.find(c.ud);
+      if (!(c.flags & IORING_CQE_F_MORE) && it != done.end() && !it->second) {
+        it->second = true;
+        terminal++;
+      }
       any = true;
     }
     return any;
