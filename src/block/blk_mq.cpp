@@ -332,32 +332,28 @@ bool dispatch_parked(HwCtx* hctx) {
   return dispatch_rq_list(hctx, &list);
 }
 
+// Issues one batch the elevator gave; false when the queue run is to stop
+// there (nothing given, or the driver or the tags ran out).
+bool dispatch_sched_batch(HwCtx* hctx, core::ListHead* list, unsigned count, bool run_later) {
+  if (!count) {
+    // Work the scheduler holds back (a lower class behind a higher one):
+    // look again after BLK_MQ_BUDGET_DELAY.
+    if (run_later) delay_run_if_idle(hctx);
+    return false;
+  }
+  return dispatch_rq_list(hctx, list);
+}
+
 // __blk_mq_do_dispatch_sched: take a batch from the elevator, dispatch it.
 void dispatch_sched(HwCtx* hctx) {
   Elevator* e = hctx->queue->elevator();
   const unsigned max_dispatch = hctx->queue->nr_requests();
   for (;;) {
     core::ListHead list;
-    unsigned count = 0;
     bool run_later = false;
-    while (count < max_dispatch && e->has_work(hctx)) {
-      Request* rq = e->dispatch_request(hctx);
-      if (!rq) {
-        // Work the scheduler holds back (a lower class behind a higher
-        // one): look again after BLK_MQ_BUDGET_DELAY.
-        run_later = true;
-        break;
-      }
-      rq->queuelist.add_tail(&list);
-      ++count;
-      // No driver tag: stop taking requests the device cannot take anyway.
-      if (!blk_mq_get_driver_tag(rq)) break;
-    }
-    if (!count) {
-      if (run_later) delay_run_if_idle(hctx);
-      return;
-    }
-    if (!dispatch_rq_list(hctx, &list)) return;
+    // No driver tag ends a batch: the device could not take more anyway.
+    const unsigned count = e->dispatch_batch(hctx, &list, max_dispatch, &run_later);
+    if (!dispatch_sched_batch(hctx, &list, count, run_later)) return;
   }
 }
 
@@ -447,8 +443,9 @@ void blk_mq_submit_bio(Bio* bio) {
   }
   HwCtx* hctx = rq->mq_hctx;
   if (rq->rq_flags & RQF_USE_SCHED) {
-    blk_mq_insert_request(rq, INSERT_NONE);
-    blk_mq_run_hw_queue(hctx);
+    core::ListHead list;
+    rq->queuelist.add_tail(&list);
+    blk_mq_sched_insert_and_run(hctx, &list, INSERT_NONE);
   } else {
     blk_mq_try_issue_directly(hctx, rq);
   }
@@ -547,6 +544,30 @@ void blk_mq_run_hw_queue(HwCtx* hctx) {
     frame.rerun = false;
     dispatch_once(hctx);
   } while (frame.rerun);
+  t_dispatching = frame.outer;
+}
+
+void blk_mq_sched_insert_and_run(HwCtx* hctx, core::ListHead* list, unsigned flags) {
+  Elevator* e = hctx->queue->elevator();
+  // Requests parked on hctx->dispatch go first, and a run from inside this
+  // thread's own dispatch is left to it: insert, then run as usual.
+  if (hctx->has_parked.load(std::memory_order_acquire) || (t_dispatching && dispatching(hctx)))
+      [[unlikely]] {
+    e->insert_requests(hctx, list, flags);
+    blk_mq_run_hw_queue(hctx);
+    return;
+  }
+  DispatchFrame frame{hctx, false, t_dispatching};
+  t_dispatching = &frame;
+  core::ListHead batch;
+  bool run_later = false;
+  const unsigned count =
+      e->insert_and_dispatch(hctx, list, flags, &batch, hctx->queue->nr_requests(), &run_later);
+  if (dispatch_sched_batch(hctx, &batch, count, run_later)) dispatch_sched(hctx);
+  while (frame.rerun) {
+    frame.rerun = false;
+    dispatch_once(hctx);
+  }
   t_dispatching = frame.outer;
 }
 

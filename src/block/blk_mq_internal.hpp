@@ -18,6 +18,10 @@ void submit_bio_noacct(Bio* bio);
 void blk_mq_submit_bio(Bio* bio);
 
 void blk_mq_insert_request(Request* rq, unsigned flags);
+// Scheduler requests into the elevator followed by a run of `hctx`, the
+// insertion and the run's first batch in one step of the elevator
+// (insert_and_dispatch) when nothing is parked ahead on the hardware queue.
+void blk_mq_sched_insert_and_run(HwCtx* hctx, core::ListHead* list, unsigned flags);
 // Straight onto the hardware queue's dispatch list, past the scheduler.
 void blk_mq_request_bypass_insert(Request* rq, bool at_head);
 // Issue now if the hardware queue can take it, else queue it.

@@ -1,6 +1,7 @@
 // The elevator's shared state: last_merge, the request hash and attributes.
 #include "block/elevator.hpp"
 
+#include "block/blk_mq_internal.hpp"
 #include "block/merge.hpp"
 
 namespace iostack::block {
@@ -48,6 +49,31 @@ Request* Elevator::rqhash_find(sector_t offset) {
     if (rq_hash_key(rq) == offset) return rq;
   }
   return nullptr;
+}
+
+unsigned Elevator::dispatch_batch(HwCtx* hctx, core::ListHead* out, unsigned max, bool* held_back) {
+  unsigned n = 0;
+  while (n < max && has_work(hctx)) {
+    Request* rq = dispatch_request(hctx);
+    if (!rq) {
+      *held_back = true;
+      break;
+    }
+    ++n;
+    if (!elv_dispatch_add(rq, out)) break;
+  }
+  return n;
+}
+
+unsigned Elevator::insert_and_dispatch(HwCtx* hctx, core::ListHead* list, unsigned flags,
+                                       core::ListHead* out, unsigned max, bool* held_back) {
+  insert_requests(hctx, list, flags);
+  return dispatch_batch(hctx, out, max, held_back);
+}
+
+bool elv_dispatch_add(Request* rq, core::ListHead* out) {
+  rq->queuelist.add_tail(out);
+  return blk_mq_get_driver_tag(rq);
 }
 
 void elv_request_removed(Elevator* e, Request* rq) {

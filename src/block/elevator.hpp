@@ -77,6 +77,18 @@ class Elevator {
   virtual void insert_requests(HwCtx* hctx, core::ListHead* list, unsigned flags) = 0;
   virtual Request* dispatch_request(HwCtx* hctx) = 0;
   virtual bool has_work(HwCtx* hctx) = 0;
+  // One batch of __blk_mq_do_dispatch_sched's loop: while there is work, up
+  // to `max` requests in dispatch_request's order onto `out`, each taking a
+  // driver tag as it joins (elv_dispatch_add); stops after the first that
+  // gets none. *held_back is set when work is left that dispatch_request
+  // returned nothing for. A scheduler whose lock serialises dispatch_request
+  // may hold it across the batch: the requests and their order are those of
+  // the same calls with no other CPU taking the lock in between.
+  virtual unsigned dispatch_batch(HwCtx* hctx, core::ListHead* out, unsigned max, bool* held_back);
+  // insert_requests then dispatch_batch, as one step where the scheduler's
+  // lock covers both (the inserting CPU's queue run reaching the lock first).
+  virtual unsigned insert_and_dispatch(HwCtx* hctx, core::ListHead* list, unsigned flags,
+                                       core::ListHead* out, unsigned max, bool* held_back);
   virtual void completed_request(Request*, std::uint64_t /*now_ns*/) {}
   virtual void requeue_request(Request*) {}
   virtual Request* former_request(Request*) { return nullptr; }
@@ -106,6 +118,10 @@ class Elevator {
   core::ListHead hash_[1u << kHashBits];
   RequestQueue* q_;
 };
+
+// Adds a dispatched request to a batch and takes its driver tag; false when
+// none is free (the batch ends there).
+bool elv_dispatch_add(Request* rq, core::ListHead* out);
 
 // Removes a request from merge candidacy (hash and last_merge): elv_merged /
 // __elv_rqhash_del callers use this when a request leaves the scheduler.

@@ -45,8 +45,10 @@ void dispatch_plug_run(core::ListHead* list, bool from_schedule) {
       blk_mq_insert_request(rq, INSERT_NONE);
     }
   }
-  if (!sched.empty()) q->elevator()->insert_requests(hctx, &sched, INSERT_NONE);
-  blk_mq_run_hw_queue(hctx);
+  if (sched.empty())
+    blk_mq_run_hw_queue(hctx);
+  else
+    blk_mq_sched_insert_and_run(hctx, &sched, INSERT_NONE);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Tag allocation, shallow depths and sleeping for a tag (blk-mq-tag.c).
 #include "block/tags.hpp"
 
+#include <bit>
+
 #include "core/clock.hpp"
 #include "core/mutex.hpp"
 #include "core/sbitmap.hpp"
@@ -27,21 +29,42 @@ BlkMqTags::BlkMqTags(unsigned nr_tags, std::size_t cmd_size)
   }
 }
 
+unsigned BlkMqTags::hint_word(Hint* h) {
+  const unsigned nw = static_cast<unsigned>(words_.size());
+  if (h->tag >= nr_tags_)
+    h->tag = (next_hint_word_.fetch_add(1, std::memory_order_relaxed) % nw) << shift_;
+  return h->tag >> shift_;
+}
+
+// update_alloc_hint_after_get: a tag taken at the hint moves it on by one.
+void BlkMqTags::hint_after_get(Hint* h, unsigned tag) const {
+  if (tag == h->tag) h->tag = tag + 1 >= nr_tags_ - 1 ? 0 : tag + 1;
+}
+
 int BlkMqTags::try_get(unsigned shallow_depth) {
-  for (unsigned w = 0; w < words_.size(); ++w) {
+  Hint* h = hints_.local();
+  const unsigned nw = static_cast<unsigned>(words_.size());
+  // sbitmap_find_bit: from the hint's word on, each word from its bit 0.
+  for (unsigned i = 0, w = hint_word(h); i < nw; ++i, w = w + 1 == nw ? 0 : w + 1) {
     const std::uint64_t mask = core::sbitmap_word_mask(nr_tags_, shift_, w, shallow_depth);
-    const int nr = core::sbitmap_word_get(words_[w], mask, std::memory_order_acquire);
-    if (nr >= 0) return static_cast<int>((w << shift_) + static_cast<unsigned>(nr));
+    const int nr = core::sbitmap_word_get(words_[w].bits, mask, std::memory_order_acquire);
+    if (nr >= 0) {
+      const unsigned tag = (w << shift_) + static_cast<unsigned>(nr);
+      hint_after_get(h, tag);
+      return static_cast<int>(tag);
+    }
   }
+  h->tag = 0;  // a full map: the hint is of no use
   return -1;
 }
 
 std::uint64_t BlkMqTags::try_get_batch(unsigned nr, unsigned* offset) {
-  for (unsigned w = 0; w < words_.size(); ++w) {
+  const unsigned nw = static_cast<unsigned>(words_.size());
+  for (unsigned i = 0, w = hint_word(hints_.local()); i < nw; ++i, w = w + 1 == nw ? 0 : w + 1) {
     const std::uint64_t mask = core::sbitmap_word_mask(nr_tags_, shift_, w);
     unsigned first = 0;
     const std::uint64_t got =
-        core::sbitmap_word_get_batch(words_[w], mask, nr, &first, std::memory_order_acquire);
+        core::sbitmap_word_get_batch(words_[w].bits, mask, nr, &first, std::memory_order_acquire);
     if (got) {
       *offset = (w << shift_) + first;
       return got;
@@ -55,7 +78,13 @@ void BlkMqTags::put(int tag) {
   // sees the waiter, or the waiter sees the bit free (no atomic counter is
   // bumped on the common path, as sbitmap_queue_clear wakes only when
   // ws_active says someone sleeps).
-  core::sbitmap_clear_bit(words_, shift_, static_cast<unsigned>(tag), std::memory_order_seq_cst);
+  const unsigned nr = static_cast<unsigned>(tag);
+  words_[nr >> shift_].bits.fetch_and(~(1ull << (nr & ((1u << shift_) - 1))),
+                                      std::memory_order_seq_cst);
+  // sbitmap_queue_clear: the freed tag is the next one to try (the kernel
+  // sets the hint of the CPU that allocated it; here the freeing thread's,
+  // which is the submitter's when a request completes inline).
+  hints_.local()->tag = nr;
   if (waiters_.load(std::memory_order_seq_cst) > 0) [[unlikely]] {
     core::LockGuard lock(wait_mu_);
     put_seq_.fetch_add(1, std::memory_order_relaxed);
@@ -63,12 +92,17 @@ void BlkMqTags::put(int tag) {
   }
 }
 
-unsigned BlkMqTags::busy() const { return core::sbitmap_weight(words_); }
+unsigned BlkMqTags::busy() const {
+  unsigned n = 0;
+  for (const Word& w : words_)
+    n += static_cast<unsigned>(std::popcount(w.bits.load(std::memory_order_relaxed)));
+  return n;
+}
 
 bool BlkMqTags::any_free(unsigned shallow_depth) const {
   for (unsigned w = 0; w < words_.size(); ++w) {
     const std::uint64_t mask = core::sbitmap_word_mask(nr_tags_, shift_, w, shallow_depth);
-    if (~words_[w].load(std::memory_order_seq_cst) & mask) return true;
+    if (~words_[w].bits.load(std::memory_order_seq_cst) & mask) return true;
   }
   return false;
 }

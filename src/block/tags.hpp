@@ -8,6 +8,7 @@
 
 #include "block/request.hpp"
 #include "core/mutex.hpp"
+#include "core/per_thread.hpp"
 
 namespace iostack::core {
 class Clock;
@@ -50,11 +51,29 @@ class BlkMqTags {
   void set_rq_for_tag(int tag, Request* rq) { rqs_[static_cast<std::size_t>(tag)] = rq; }
 
  private:
+  // struct sbitmap_word: each word on a cache line of its own, so that
+  // threads taking tags from different words share no line.
+  struct alignas(64) Word {
+    std::atomic<std::uint64_t> bits{0};
+  };
+  // The calling thread's allocation hint (sbitmap's per-CPU alloc_hint,
+  // threads in place of CPUs): the word to search first is the hint's.
+  // The kernel starts each CPU at a random tag; here the first thread to use
+  // the map starts at word 0 and each next one at the next word, so that
+  // submitters on different threads allocate from different words.
+  struct Hint {
+    unsigned tag = ~0u;  // none yet
+  };
+  unsigned hint_word(Hint* h);
+  void hint_after_get(Hint* h, unsigned tag) const;
+
   bool any_free(unsigned shallow_depth) const;
 
   unsigned nr_tags_;
   unsigned shift_;
-  std::vector<std::atomic<std::uint64_t>> words_;
+  std::vector<Word> words_;
+  core::PerThread<Hint> hints_;
+  std::atomic<unsigned> next_hint_word_{0};
   std::unique_ptr<Request[]> static_rqs_;
   std::vector<Request*> rqs_;
   std::unique_ptr<unsigned char[]> pdu_;

@@ -15,7 +15,7 @@ namespace iostack::core {
 
 namespace detail {
 TscState g_tsc;
-std::atomic<bool> g_monotonic_tsc{false};
+std::atomic<int> g_monotonic{kUndecided};
 }  // namespace detail
 
 std::uint64_t clock_ns(clockid_t id) {
@@ -60,17 +60,24 @@ bool tsc_usable(bool invariant, std::string_view kernel_clocksource) {
 namespace {
 
 constexpr std::uint64_t kPeriodNs = 100'000'000;
+// The span of the calibration's two pairs.
+constexpr std::uint64_t kCalibrationNs = 10'000'000;
 
 #if defined(__x86_64__)
 // What the re-anchoring thread keeps: the last (TSC, CLOCK_MONOTONIC) pair
-// measured, from which the next one gives the counter's true rate.
+// measured, from which the next one gives the counter's true rate. Before
+// the scale is ready, the calibration's first pair.
 struct Anchor {
   SpinLock lock;
   std::uint64_t tsc GUARDED_BY(lock) = 0;
   std::uint64_t mono GUARDED_BY(lock) = 0;
   std::uint64_t rate GUARDED_BY(lock) = 0;
+  bool ready GUARDED_BY(lock) = false;  // the scale is published
 };
 Anchor g_anchor;
+// The first pair's CLOCK_MONOTONIC time, for readers that look without the
+// lock whether 10 ms have passed (0: not taken yet).
+std::atomic<std::uint64_t> g_calibration_start{0};
 
 // One (TSC, CLOCK_MONOTONIC) pair: the TSC as the midpoint of two reads
 // around the clock's, from the tightest of a few tries, so that a thread
@@ -108,17 +115,26 @@ TscScale current() {
   return detail::current_scale(&next);
 }
 
-bool calibrate() {
-  constexpr std::uint64_t kSpanNs = 10'000'000;
-  std::uint64_t tsc0 = 0, ns0 = 0, tsc1 = 0, ns1 = 0;
-  sample(&tsc0, &ns0);
-  do sample(&tsc1, &ns1);
-  while (ns1 - ns0 < kSpanNs || tsc1 <= tsc0);
-  LockGuard l(g_anchor.lock);
+// The calibration's first pair, unless taken already.
+void take_first_pair() REQUIRES(g_anchor.lock) {
+  if (g_anchor.mono) return;
+  sample(&g_anchor.tsc, &g_anchor.mono);
+  g_calibration_start.store(g_anchor.mono, std::memory_order_release);
+}
+
+// The second pair, if it comes 10 ms or more after the first: the rate
+// between them, and the scale published from it. True once the scale is
+// ready.
+bool try_finish_calibration() REQUIRES(g_anchor.lock) {
+  if (g_anchor.ready) return true;
+  std::uint64_t tsc1 = 0, mono1 = 0;
+  sample(&tsc1, &mono1);
+  if (mono1 - g_anchor.mono < kCalibrationNs || tsc1 <= g_anchor.tsc) return false;
+  g_anchor.rate = tsc_mult(mono1 - g_anchor.mono, tsc1 - g_anchor.tsc);
   g_anchor.tsc = tsc1;
-  g_anchor.mono = ns1;
-  g_anchor.rate = tsc_mult(ns1 - ns0, tsc1 - tsc0);
-  publish({tsc1, ns1, g_anchor.rate}, g_anchor.rate);
+  g_anchor.mono = mono1;
+  publish({tsc1, mono1, g_anchor.rate}, g_anchor.rate);
+  g_anchor.ready = true;
   return true;
 }
 #endif
@@ -161,27 +177,53 @@ std::uint64_t detail::tsc_reanchor_now() {
 bool tsc_start() {
 #if defined(__x86_64__)
   if (!tsc_invariant()) return false;
-  static const bool ok = calibrate();
-  return ok;
+  LockGuard l(g_anchor.lock);
+  take_first_pair();
+  while (!try_finish_calibration()) {
+  }
+  return true;
 #else
   return false;
 #endif
 }
 
-void monotonic_init() {
+std::uint64_t detail::monotonic_slow() {
   static std::once_flag once;
   std::call_once(once, [] {
-    if (tsc_usable(tsc_invariant(), kernel_clocksource()) && tsc_start())
-      detail::g_monotonic_tsc.store(true, std::memory_order_release);
+#if defined(__x86_64__)
+    if (tsc_usable(tsc_invariant(), kernel_clocksource())) {
+      {
+        LockGuard l(g_anchor.lock);
+        take_first_pair();
+      }
+      g_monotonic.store(kCalibrating, std::memory_order_release);
+      return;
+    }
+#endif
+    g_monotonic.store(kClockGettime, std::memory_order_release);
   });
+  const std::uint64_t mono = clock_ns(CLOCK_MONOTONIC);
+#if defined(__x86_64__)
+  if (g_monotonic.load(std::memory_order_acquire) == kCalibrating) {
+    // Past 10 ms one reader takes the second pair and switches everyone
+    // (the others go on with clock_gettime meanwhile).
+    if (mono >= g_calibration_start.load(std::memory_order_acquire) + kCalibrationNs &&
+        g_anchor.lock.try_lock()) {
+      const bool ready = try_finish_calibration();
+      g_anchor.lock.unlock();
+      if (ready) g_monotonic.store(kTsc, std::memory_order_release);
+    }
+    if (g_monotonic.load(std::memory_order_acquire) == kTsc) return tsc_now_ns();
+  }
+  // Readings before the switch count for this thread's never going back.
+  return thread_monotonic(mono);
+#else
+  return mono;
+#endif
 }
 
-bool monotonic_uses_tsc() { return detail::g_monotonic_tsc.load(std::memory_order_acquire); }
-
-bool set_monotonic_tsc(bool on) {
-  if (on && !(tsc_usable(tsc_invariant(), kernel_clocksource()) && tsc_start())) return false;
-  detail::g_monotonic_tsc.store(on, std::memory_order_release);
-  return true;
+bool monotonic_uses_tsc() {
+  return detail::g_monotonic.load(std::memory_order_acquire) == detail::kTsc;
 }
 
 }  // namespace iostack::core

@@ -6,15 +6,20 @@
 // (a sequence-counter loop, an ordered TSC read, the division into a
 // timespec). Where the TSC is invariant and the kernel itself keeps time with
 // it (its clocksource is "tsc"), monotonic_ns() scales the TSC with a
-// multiplier measured against CLOCK_MONOTONIC. Every 100 ms of TSC time the
-// first reader past that point measures CLOCK_MONOTONIC again and re-anchors
-// the scale without a step: it continues from the time it would have read,
-// and the next period's rate is set so that the error it found (calibration
-// error, NTP slewing CLOCK_MONOTONIC) is gone by the period's end. The scale
-// thus stays within about 1 us of CLOCK_MONOTONIC while the process reads the
-// time (after a long gap without reads the error found is that of the last
-// rate over the gap, worked off within the next periods at most halving or
-// doubling the rate; it never steps back). Elsewhere it is clock_gettime.
+// multiplier measured against CLOCK_MONOTONIC. The measurement costs no
+// reader a wait: the first reading takes a (TSC, CLOCK_MONOTONIC) pair,
+// readings are clock_gettime's until one comes 10 ms or more after it, and
+// that reading takes the second pair, publishes the scale and switches the
+// process to it. Every 100 ms of TSC time the first reader past that point
+// measures CLOCK_MONOTONIC again and re-anchors the scale without a step: it
+// continues from the time it would have read, and the next period's rate is
+// set so that the error it found (calibration error, NTP slewing
+// CLOCK_MONOTONIC) is gone by the period's end. The scale thus stays within
+// about 1 us of CLOCK_MONOTONIC while the process reads the time (after a
+// long gap without reads the error found is that of the last rate over the
+// gap, worked off within the next periods at most halving or doubling the
+// rate); each thread's readings never go back, across the switch too.
+// Elsewhere it is clock_gettime.
 #pragma once
 
 #include <time.h>
@@ -64,18 +69,14 @@ bool tsc_invariant();
 // clock_gettime.
 bool tsc_usable(bool invariant, std::string_view kernel_clocksource);
 
-// Calibrates the shared scale against CLOCK_MONOTONIC (about 10 ms, once per
-// process) where the TSC is invariant; false elsewhere. tsc_now_ns() reads it
+// Makes the shared scale ready now where the TSC is invariant, waiting out
+// what is left of the 10 ms since the first pair (fio's clocksource=cpu
+// calibrates before its jobs start); false elsewhere. tsc_now_ns() reads it
 // from then on.
 bool tsc_start();
-// Chooses monotonic_ns()'s source once per process: the TSC where
-// tsc_usable() holds for this machine, clock_gettime elsewhere.
-void monotonic_init();
-// Whether monotonic_ns() reads the TSC. set_monotonic_tsc(false) makes it read
-// clock_gettime (for tests and comparisons); true is refused (false
-// returned) where the TSC is not usable.
+// Whether monotonic_ns() has switched to the TSC (it does where tsc_usable()
+// holds, once its readings span 10 ms).
 bool monotonic_uses_tsc();
-bool set_monotonic_tsc(bool on);
 
 std::uint64_t clock_ns(clockid_t id);
 
@@ -95,7 +96,13 @@ struct alignas(64) TscState {
   TscSlot slot[2];
 };
 extern TscState g_tsc;
-extern std::atomic<bool> g_monotonic_tsc;
+// monotonic_ns()'s source: not chosen yet, clock_gettime while the scale is
+// measured, the scale, or clock_gettime for good.
+enum MonotonicSource : int { kUndecided, kCalibrating, kTsc, kClockGettime };
+extern std::atomic<int> g_monotonic;
+// monotonic_ns() before the switch: chooses the source, takes the pairs, and
+// returns clock_gettime's time until the scale is ready.
+std::uint64_t monotonic_slow();
 // The slow path past a period's end: re-anchors (unless another thread is
 // doing it) and returns the time.
 std::uint64_t tsc_reanchor_now();
@@ -139,10 +146,13 @@ inline std::uint64_t tsc_now_ns() {
 
 // CLOCK_MONOTONIC's time in nanoseconds, from the TSC where it is usable.
 inline std::uint64_t monotonic_ns() {
+  const int source = detail::g_monotonic.load(std::memory_order_acquire);
 #if defined(__x86_64__)
-  if (detail::g_monotonic_tsc.load(std::memory_order_acquire)) return tsc_now_ns();
+  if (source == detail::kTsc) [[likely]]
+    return tsc_now_ns();
 #endif
-  return clock_ns(CLOCK_MONOTONIC);
+  if (source == detail::kClockGettime) return clock_ns(CLOCK_MONOTONIC);
+  return detail::monotonic_slow();
 }
 
 }  // namespace iostack::core

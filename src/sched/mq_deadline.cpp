@@ -84,8 +84,13 @@ void MqDeadline::limit_depth(block::AllocData* data) {
 // --- merging ---
 
 bool MqDeadline::bio_merge(block::Bio* bio, unsigned nr_segs) {
-  // As dd_bio_merge since Linux 6.9: a contended lock skips the lookup. The
-  // plug is where related bios merge; one missed here is rarely a loss.
+  // Nothing listed, nothing to merge with (every candidate of the cache, the
+  // hash and the sort trees is on a FIFO or the dispatch list): the lookup
+  // would find none, so the lock is not taken for it.
+  if (nr_listed_.load(std::memory_order_acquire) == 0) return false;
+  // A contended lock skips the lookup, as Linux 6.9's dd_bio_merge did (6.18
+  // waits for the lock). The plug is where related bios merge; one missed
+  // here is rarely a loss.
   if (!lock_.try_lock()) return false;
   Request* free = nullptr;
   const bool ret = block::blk_mq_sched_try_merge(queue(), bio, nr_segs, &free);
@@ -180,15 +185,32 @@ void MqDeadline::insert_requests(block::HwCtx*, core::ListHead* list, unsigned f
   core::ListHead free;
   {
     core::LockGuard g(lock_);
-    const std::uint64_t now = queue()->jiffies();
-    while (!list->empty()) {
-      Request* rq = block::rq_from_queuelist(list->first());
-      rq->queuelist.del();
-      insert_request(rq, flags, &free, now);
-    }
+    insert_list(list, flags, &free);
   }
   // Requests absorbed by insert merges are freed without the lock.
   block::blk_mq_free_requests(&free);
+}
+
+unsigned MqDeadline::insert_and_dispatch(block::HwCtx*, core::ListHead* list, unsigned flags,
+                                         core::ListHead* out, unsigned max, bool* held_back) {
+  core::ListHead free;
+  unsigned n;
+  {
+    core::LockGuard g(lock_);
+    insert_list(list, flags, &free);
+    n = dispatch_batch_locked(out, max, held_back);
+  }
+  block::blk_mq_free_requests(&free);
+  return n;
+}
+
+void MqDeadline::insert_list(core::ListHead* list, unsigned flags, core::ListHead* free) {
+  const std::uint64_t now = queue()->jiffies();
+  while (!list->empty()) {
+    Request* rq = block::rq_from_queuelist(list->first());
+    rq->queuelist.del();
+    insert_request(rq, flags, free, now);
+  }
 }
 
 void MqDeadline::insert_request(Request* rq, unsigned flags, core::ListHead* free,
@@ -309,6 +331,34 @@ Request* MqDeadline::dispatch_aged(std::uint64_t now) {
 
 Request* MqDeadline::dispatch_request(block::HwCtx*) {
   core::LockGuard g(lock_);
+  return dispatch_locked();
+}
+
+unsigned MqDeadline::dispatch_batch(block::HwCtx*, core::ListHead* out, unsigned max,
+                                    bool* held_back) {
+  // has_work first, without the lock, as blk-mq asks before each call.
+  if (nr_listed_.load(std::memory_order_acquire) == 0) return 0;
+  core::LockGuard g(lock_);
+  return dispatch_batch_locked(out, max, held_back);
+}
+
+unsigned MqDeadline::dispatch_batch_locked(core::ListHead* out, unsigned max, bool* held_back) {
+  unsigned n = 0;
+  while (n < max && nr_listed_.load(std::memory_order_relaxed) != 0) {
+    Request* rq = dispatch_locked();
+    if (!rq) {
+      *held_back = true;
+      break;
+    }
+    ++n;
+    if (!block::elv_dispatch_add(rq, out)) break;
+  }
+  return n;
+}
+
+// dd_dispatch_request's body.
+Request* MqDeadline::dispatch_locked() {
+  core::lockdep_assert_held(lock_);
   if (!dispatch_.empty()) {
     Request* rq = block::rq_from_queuelist(dispatch_.first());
     rq->queuelist.del();

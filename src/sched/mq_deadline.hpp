@@ -52,9 +52,16 @@ class MqDeadline final : public block::Elevator {
   block::Request* next_request(block::Request* rq) override REQUIRES(lock_);
   void prepare_request(block::Request* rq) override;
   void finish_request(block::Request* rq) override;
-  void insert_requests(block::HwCtx* hctx, core::ListHead* list, unsigned flags) override;
-  block::Request* dispatch_request(block::HwCtx* hctx) override;
+  void insert_requests(block::HwCtx* hctx, core::ListHead* list, unsigned flags) override
+      EXCLUDES(lock_);
+  block::Request* dispatch_request(block::HwCtx* hctx) override EXCLUDES(lock_);
   bool has_work(block::HwCtx* hctx) override;
+  // The batch and the insertion with it under one hold of lock_.
+  unsigned dispatch_batch(block::HwCtx* hctx, core::ListHead* out, unsigned max,
+                          bool* held_back) override EXCLUDES(lock_);
+  unsigned insert_and_dispatch(block::HwCtx* hctx, core::ListHead* list, unsigned flags,
+                               core::ListHead* out, unsigned max, bool* held_back) override
+      EXCLUDES(lock_);
 
   // --- iosched/ tunables ---
   std::vector<std::string> attr_names() const override;
@@ -93,7 +100,11 @@ class MqDeadline final : public block::Elevator {
     return per_prio_[dd_prio_of(rq->ioprio)];
   }
   block::SectorTree& tree_of(block::Request* rq) REQUIRES(lock_);
+  void insert_list(core::ListHead* list, unsigned flags, core::ListHead* free) REQUIRES(lock_);
   void insert_request(block::Request* rq, unsigned flags, core::ListHead* free, std::uint64_t now)
+      REQUIRES(lock_);
+  block::Request* dispatch_locked() REQUIRES(lock_);
+  unsigned dispatch_batch_locked(core::ListHead* out, unsigned max, bool* held_back)
       REQUIRES(lock_);
   void remove_request(PerPrio& pp, block::Request* rq) REQUIRES(lock_);
   block::Request* dispatch_from(PerPrio& pp, std::uint64_t latest_start, std::uint64_t now)

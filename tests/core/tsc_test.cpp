@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include "core/real_clock.hpp"
@@ -12,6 +14,7 @@ namespace iostack::core {
 namespace {
 
 constexpr std::uint64_t kTwoNsPerCycle = 2ull << 32;
+constexpr std::uint64_t kSlackNs = 100'000;
 
 TEST(TscScale, ScalesFromTheAnchor) {
   const TscScale s{1000, 5000, kTwoNsPerCycle};
@@ -76,34 +79,53 @@ TEST(TscClock, UsableOnlyWhereInvariantAndTheKernelKeepsTimeWithIt) {
   EXPECT_FALSE(tsc_usable(true, ""));
 }
 
-// Restores monotonic_ns()'s source a test changed.
-struct SourceGuard {
-  bool saved = (monotonic_init(), monotonic_uses_tsc());
-  ~SourceGuard() { set_monotonic_tsc(saved); }
-};
+bool tsc_usable_here() {
+  std::ifstream f("/sys/devices/system/clocksource/clocksource0/current_clocksource");
+  std::string name;
+  f >> name;
+  return tsc_usable(tsc_invariant(), name);
+}
 
-TEST(TscClock, FallbackIsClockGettime) {
-  SourceGuard guard;
-  ASSERT_TRUE(set_monotonic_tsc(false));
-  EXPECT_FALSE(monotonic_uses_tsc());
-  for (int i = 0; i < 1000; ++i) {
+// Reads monotonic_ns() until it has switched to the TSC (its calibration
+// needs readings 10 ms apart), checking each reading against CLOCK_MONOTONIC
+// around it and this thread's readings never going back, across the switch.
+// False if it did not switch within a second.
+bool read_until_switched(std::uint64_t* last) {
+  const std::uint64_t deadline = clock_ns(CLOCK_MONOTONIC) + 1'000'000'000;
+  while (!monotonic_uses_tsc()) {
     const std::uint64_t before = clock_ns(CLOCK_MONOTONIC);
     const std::uint64_t t = monotonic_ns();
-    ASSERT_LE(before, t);
-    ASSERT_LE(t, clock_ns(CLOCK_MONOTONIC));
+    EXPECT_GE(t + kSlackNs, before);
+    EXPECT_LE(t, clock_ns(CLOCK_MONOTONIC) + kSlackNs);
+    EXPECT_GE(t, *last);
+    *last = t;
+    if (before > deadline) return false;
   }
-  const std::uint64_t before = clock_ns(CLOCK_MONOTONIC);
-  EXPECT_LE(before, real_clock().now());
+  return true;
+}
+
+// Before the switch the readings are clock_gettime's; where the TSC is
+// usable the readings themselves calibrate it, elsewhere they stay
+// clock_gettime's.
+TEST(TscClock, ReadingsCalibrateTheScaleAndSwitchToIt) {
+  std::uint64_t last = 0;
+  const bool switched = read_until_switched(&last);
+  if (!tsc_usable_here()) {
+    EXPECT_FALSE(switched) << "clock_gettime where the kernel does not keep time with the TSC";
+    return;
+  }
+  EXPECT_TRUE(switched) << "no switch within a second of readings";
+  EXPECT_GE(monotonic_ns(), last);
+  EXPECT_LE(real_clock().now(), clock_ns(CLOCK_MONOTONIC) + kSlackNs);
 }
 
 // Every reading lies between CLOCK_MONOTONIC's readings around it, give or
 // take 100 us, and time never goes back, also across re-anchorings forced
 // every few hundred reads.
 TEST(TscClock, FollowsClockMonotonicAndNeverGoesBack) {
-  SourceGuard guard;
-  if (!set_monotonic_tsc(true)) GTEST_SKIP() << "the TSC is not usable here";
-  constexpr std::uint64_t kSlackNs = 100'000;
+  if (!tsc_usable_here()) GTEST_SKIP() << "the TSC is not usable here";
   std::uint64_t last = 0;
+  ASSERT_TRUE(read_until_switched(&last));
   for (int i = 0; i < 200'000; ++i) {
     const std::uint64_t before = clock_ns(CLOCK_MONOTONIC);
     const std::uint64_t t = i % 500 == 0 ? detail::tsc_reanchor_now() : monotonic_ns();
@@ -115,17 +137,18 @@ TEST(TscClock, FollowsClockMonotonicAndNeverGoesBack) {
   }
 }
 
-// Readers on two threads while both keep re-anchoring the scale: each
-// thread's readings never go back (the sequence-locked slots never hand a
-// reader a half-written scale).
+// Readers on two threads, from before the switch to the TSC on, while both
+// keep re-anchoring the scale once it is there: each thread's readings never
+// go back (the sequence-locked slots never hand a reader a half-written
+// scale, and a switch lands at or past what the thread read before).
 TEST(TscClock, ConcurrentReanchoringKeepsEachThreadMonotonic) {
-  SourceGuard guard;
-  if (!set_monotonic_tsc(true)) GTEST_SKIP() << "the TSC is not usable here";
+  if (!tsc_usable_here()) GTEST_SKIP() << "the TSC is not usable here";
   auto reader = [] {
     std::uint64_t last = 0;
     bool ok = true;
     for (int i = 0; i < 50'000; ++i) {
-      const std::uint64_t t = i % 100 == 0 ? detail::tsc_reanchor_now() : monotonic_ns();
+      const bool reanchor = i % 100 == 0 && monotonic_uses_tsc();
+      const std::uint64_t t = reanchor ? detail::tsc_reanchor_now() : monotonic_ns();
       ok = ok && t >= last;
       last = t;
     }
