@@ -391,11 +391,20 @@ int ring_user_region(std::uint64_t uaddr, std::size_t size, char** out);
 // ---- resize.cpp: IORING_REGISTER_RESIZE_RINGS
 int register_resize_rings(IoRingCtx* ctx, void* arg) REQUIRES(ctx->uring_lock);
 void ring_destroy(IoRingCtx* ctx);
+// A forked child's ring object for its parent's ring `parent` (shared by
+// the fork): the same ring memory, descriptor and settings, this process's
+// own io-wq and requests. Registered files, buffers, buffer rings and
+// personalities stay the parent's.
+IoRingCtx* ring_twin_create(IoRingCtx* parent);
 IoWq* ctx_wq(IoRingCtx* ctx);  // the pool requests of this ring go to
 
 // ---- submit.cpp: a plain descriptor's request takes a dup of it (kReqOwnFd),
 // as the kernel's request holds its file, before it waits anywhere.
 void hold_file(IoKiocb* req);
+
+// ---- ring_share.cpp: ENABLE_RINGS of a ring shared across fork: the first
+// process to enable it wins (-EBADFD for the others, as for a second enable).
+int ring_share_enable(IoRingCtx* ctx) REQUIRES(ctx->uring_lock);
 
 // ---- register.cpp
 int ring_register(int fd, unsigned opcode, void* arg, unsigned nr_args);

@@ -159,6 +159,7 @@ void free_ctx_resources(IoRingCtx* ctx) {
   }
   if (ctx->acct_pages) unaccount_mem(ctx->acct_uid, ctx->acct_pages);
   ctx->acct_pages = 0;
+  ring_share_release(ctx);
 }
 
 }  // namespace
@@ -284,11 +285,56 @@ int ring_setup(unsigned entries, io_uring_params* up) {
   ctx->r_disabled.store(p.flags & IORING_SETUP_R_DISABLED, std::memory_order_relaxed);
   if ((p.flags & IORING_SETUP_SINGLE_ISSUER) && !(p.flags & IORING_SETUP_R_DISABLED))
     ctx->submitter_tid.store(core::current_tid(), std::memory_order_relaxed);
+  ring_share_at_setup();
   // REGISTERED_FD_ONLY: no descriptor, the ring is only in one of the
   // calling thread's registered slots (io_ring_add_registered_file).
   if (p.flags & uapi::kSetupRegisteredFdOnly) return ring_fd_register_only(ctx);
   ring_fd_install(ctx);
   return ctx->fd;
+}
+
+IoRingCtx* ring_twin_create(IoRingCtx* parent) NO_THREAD_SAFETY_ANALYSIS {
+  // The parent's object is read without its locks (only the forking thread
+  // exists here): its settings do not change once the ring is published.
+  auto* ctx = new IoRingCtx;
+  ctx->flags = parent->flags;
+  ctx->sqe_shift = parent->sqe_shift;
+  ctx->cqe_shift = parent->cqe_shift;
+  ctx->stats = &core::exec_stats();
+  napi_init(ctx);
+  ctx->sq_entries = parent->sq_entries;
+  ctx->cq_entries = parent->cq_entries;
+  tw_init(ctx);
+  ctx->fd = parent->fd;  // the same epoll instance and eventfd, inherited
+  ctx->ready_efd = parent->ready_efd;
+  ctx->rings = parent->rings;
+  ctx->sq_array = parent->sq_array;
+  ctx->sqes = parent->sqes;
+  // The child's copies of the parent's mappings: unmapped with this object.
+  ctx->region = parent->region;
+  ctx->region_bytes = parent->region_bytes;
+  ctx->retired_regions = parent->retired_regions;
+  ctx->rings_bytes = parent->rings_bytes;
+  ctx->sqes_bytes = parent->sqes_bytes;
+  ctx->user_rings.store(parent->user_rings.load(std::memory_order_relaxed),
+                        std::memory_order_relaxed);
+  ctx->r_disabled.store(parent->r_disabled.load(std::memory_order_relaxed),
+                        std::memory_order_relaxed);
+  ctx->restrictions = parent->restrictions;
+  ctx->restricted.store(parent->restricted.load(std::memory_order_relaxed),
+                        std::memory_order_relaxed);
+  ctx->submitter_tid.store(parent->submitter_tid.load(std::memory_order_relaxed),
+                           std::memory_order_relaxed);
+  ctx->clockid.store(parent->clockid.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  ctx->sq_thread_idle_ms = parent->sq_thread_idle_ms;
+  // The SQ thread stays the parent's: it consumes what the child queues.
+  ctx->sq_remote = (parent->flags & IORING_SETUP_SQPOLL) != 0;
+  ctx->shared.store(parent->shared.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  io_uring_params p{};
+  p.flags = ctx->flags & ~IORING_SETUP_ATTACH_WQ;
+  create_wq(ctx, p);
+  ctx->alive.store(true, std::memory_order_release);
+  return ctx;
 }
 
 void ring_destroy(IoRingCtx* ctx) {

@@ -232,7 +232,10 @@ int prep_common(IoKiocb* req, const io_uring_sqe* sqe, bool is_link) {
 
 std::uint32_t cq_tail_snapshot(IoRingCtx* ctx) {
   ctx->completion_lock.lock();
-  const std::uint32_t tail = ctx->cached_cq_tail;
+  // A ring shared across fork: CQEs of the other processes count too.
+  const std::uint32_t tail = ctx->shared.load(std::memory_order_relaxed)
+                                 ? load_acquire(ctx->rings->cq.tail)
+                                 : ctx->cached_cq_tail;
   ctx->completion_lock.unlock();
   return tail;
 }
