@@ -140,6 +140,8 @@ struct IoRingCtx : core::File {
   // locks too; null keeps a ring never shared on its single-process path.
   std::atomic<RingShared*> shared{nullptr};
   bool sq_remote = false;  // SQPOLL ring whose SQ thread is in another process
+  std::atomic<ShareServer*> share_server{nullptr};  // answers the other processes' cancels
+  std::uint32_t share_cancels_seen = 0;  // RemoteCancel::asked when the fork shared the ring
 
   // Submission side, under uring_lock.
   core::Mutex uring_lock;

@@ -208,6 +208,11 @@ IoKiocb* disarm_linked_timeout(IoKiocb* req);
 // Cancels a timeout whose timer is armed (completion with `res`).
 void timeout_finish_cancelled(IoKiocb* req, int res);
 void kill_timeouts(IoRingCtx* ctx);
+// At the exit of a process sharing the ring: each armed one-shot TIMEOUT
+// without a count or a link is offered to adopt(ctx, user_data, expiry on
+// CLOCK_MONOTONIC), which posts its -ETIME in another process if it
+// returns true; the others are cancelled.
+void handover_timeouts(IoRingCtx* ctx, bool (*adopt)(IoRingCtx*, std::uint64_t, core::Nanos));
 
 // ---- cancel.cpp (io_uring/cancel.c)
 // struct io_cancel_data
@@ -396,11 +401,25 @@ void ring_destroy(IoRingCtx* ctx);
 // own io-wq and requests. Registered files, buffers, buffer rings and
 // personalities stay the parent's.
 IoRingCtx* ring_twin_create(IoRingCtx* parent);
+// io_uring_files_cancel at the exit of a process sharing the ring with
+// others: its requests are cancelled and their CQEs posted for the others
+// (here the process's timers and polls go with it, so timeouts and polls
+// are cancelled too, where the kernel's outlive the task).
+void ring_cancel_at_exit(IoRingCtx* ctx);
+// The kernel's timeouts outlive the task that armed them: at exit a pure
+// timeout goes to another process sharing the ring (ring_share.cpp).
+bool ring_share_adopt_timeout(IoRingCtx* ctx, std::uint64_t user_data, core::Nanos expires);
 IoWq* ctx_wq(IoRingCtx* ctx);  // the pool requests of this ring go to
 
 // ---- submit.cpp: a plain descriptor's request takes a dup of it (kReqOwnFd),
 // as the kernel's request holds its file, before it waits anywhere.
 void hold_file(IoKiocb* req);
+
+// ---- cancel.cpp: the search of an ASYNC_CANCEL issued in another process
+// sharing the ring (by user_data, opcode or ANY), in this process's ring
+// object: -ENOENT, the match's answer, or with ALL/ANY the count.
+int cancel_for_other_process(IoRingCtx* ctx, std::uint64_t data, std::uint32_t flags,
+                             std::uint8_t opcode);
 
 // ---- ring_share.cpp: ENABLE_RINGS of a ring shared across fork: the first
 // process to enable it wins (-EBADFD for the others, as for a second enable).

@@ -43,6 +43,28 @@ struct SharedWaitQueue {
   void finish();
 };
 
+// A request to the other processes holding the ring: a cancel
+// (ASYNC_CANCEL searches every task's io-wq, and the ring's polls and
+// timeouts, which here live in the engine of the process that issued them),
+// or a timeout to adopt from a process leaving. One request at a time; each
+// other process's server answers it.
+struct RemoteCancel {
+  enum Kind : std::uint8_t { kCancel, kAdoptTimeout };
+  SharedMutex lock;                        // held by the asking process
+  std::atomic<std::uint32_t> asked{0};     // bumped per request
+  std::atomic<std::uint32_t> wake{0};      // bumped per request and stop: servers sleep on it
+  std::atomic<std::uint32_t> answered{0};  // bumped per answer: the asker sleeps on it
+  std::atomic<pid_t> from{0};
+  Kind kind = kCancel;
+  std::uint64_t data = 0;  // user_data
+  std::uint32_t flags = 0;
+  std::uint8_t opcode = 0;
+  std::int64_t expires = 0;  // kAdoptTimeout: CLOCK_MONOTONIC ns
+  // kCancel: -ENOENT or the first match's answer, with ALL/ANY a count;
+  // kAdoptTimeout: 1 once a process took it.
+  std::atomic<int> result{0};
+};
+
 // One page of MAP_SHARED memory made for a ring when the process that has it
 // forks; the child's own ring object for the same ring points at it too.
 struct RingShared {
@@ -55,9 +77,12 @@ struct RingShared {
   // SINGLE_ISSUER submitter it chose (a thread id: unique system-wide).
   std::atomic<bool> enabled{false};
   std::atomic<pid_t> submitter_tid{0};
+  std::atomic<int> holders{1};  // processes with a ring object for the ring
+  RemoteCancel cancel;
 };
 
 struct IoRingCtx;
+struct ShareServer;  // ring_share.cpp: this process's answerer of RemoteCancel
 
 // The shared page of `ctx`, null for a ring that no fork has shared (read
 // under uring_lock or completion_lock, the value is the one the fork set).
@@ -74,5 +99,10 @@ void ring_share_sync(IoRingCtx* ctx);
 void ring_share_release(IoRingCtx* ctx);
 // Wakes this process's CQ waiters, and with a shared ring every process's.
 void cq_wake(IoRingCtx* ctx);
+// ASYNC_CANCEL's search in the other processes holding a shared ring (by
+// user_data, opcode or ANY: descriptors name other files there): -ENOENT or
+// the match's answer, with ALL/ANY the number cancelled. Blocks until they
+// answer (at most a second, for a process stopped or killed meanwhile).
+int ring_share_cancel(IoRingCtx* ctx, std::uint64_t data, std::uint32_t flags, std::uint8_t opcode);
 
 }  // namespace iostack::uring

@@ -337,22 +337,25 @@ IoRingCtx* ring_twin_create(IoRingCtx* parent) NO_THREAD_SAFETY_ANALYSIS {
   return ctx;
 }
 
-void ring_destroy(IoRingCtx* ctx) {
-  ctx->alive.store(false, std::memory_order_seq_cst);
-  sq_thread_finish(ctx);
+namespace {
 
-  // io_uring_try_cancel_requests, repeated as io_ring_exit_work repeats it
-  // until no request is left: a multishot request whose retry ran meanwhile
-  // may have armed its poll again, or gone to a worker.
-  auto cancel_requests = [ctx] {
-    if (ctx->wq) {
-      ctx->wq->cancel([](IoWqWork* w, void* c) { return w->owner == c && w->data; }, ctx, true);
-    }
-    poll_remove_all(ctx);
-    futex_remove_all(ctx);
-    kill_timeouts(ctx);
-  };
-  cancel_requests();
+// io_uring_try_cancel_requests: io-wq work, armed polls, futex waits and
+// timeouts of the ring (in this process).
+void cancel_requests(IoRingCtx* ctx) {
+  if (ctx->wq) {
+    ctx->wq->cancel([](IoWqWork* w, void* c) { return w->owner == c && w->data; }, ctx, true);
+  }
+  poll_remove_all(ctx);
+  futex_remove_all(ctx);
+  kill_timeouts(ctx);
+}
+
+// Cancels every request of the ring in this process and waits until they
+// are gone (`rounds` waits of 10 ms at most; unbounded when 0), repeating
+// the cancel as io_ring_exit_work does: a multishot request whose retry
+// ran meanwhile may have armed its poll again, or gone to a worker.
+void cancel_and_reap(IoRingCtx* ctx, unsigned rounds) {
+  cancel_requests(ctx);
   {
     core::LockGuard lock(ctx->uring_lock);
     RunningCtxScope scope(ctx);
@@ -364,10 +367,10 @@ void ring_destroy(IoRingCtx* ctx) {
     ctx->nr_drained = 0;
     flush_completions(ctx);
   }
-  for (;;) {
+  for (unsigned round = 0; !rounds || round < rounds; ++round) {
     tw_run(ctx);
     if (ctx->nr_live() == 0 && !tw_pending(ctx)) break;
-    cancel_requests();
+    cancel_requests(ctx);
     const std::uint32_t seq = ctx->cq_wait.prepare();
     if (ctx->nr_live() != 0 && !tw_pending(ctx)) {
       const struct timespec ts = core::futex_deadline_after(0, 10 * 1000 * 1000);
@@ -375,6 +378,21 @@ void ring_destroy(IoRingCtx* ctx) {
     }
     ctx->cq_wait.finish();
   }
+}
+
+}  // namespace
+
+void ring_cancel_at_exit(IoRingCtx* ctx) {
+  handover_timeouts(ctx, ring_share_adopt_timeout);
+  // A worker blocked where nothing interrupts it is given a second.
+  cancel_and_reap(ctx, 100);
+  overflow_flush(ctx, false);
+}
+
+void ring_destroy(IoRingCtx* ctx) {
+  ctx->alive.store(false, std::memory_order_seq_cst);
+  sq_thread_finish(ctx);
+  cancel_and_reap(ctx, 0);
   // The fallback task-work item must be neither queued nor running.
   if (ctx->wq)
     ctx->wq->cancel([](IoWqWork* w, void* c) { return w == &static_cast<IoRingCtx*>(c)->tw_work; },

@@ -1,9 +1,10 @@
 // Rings shared across fork(), the same program on the kernel and on
 // iostack: a child submits to its parent's ring and the parent reaps, a
 // child waits for the CQE of its parent's request, both submit and reap at
-// once, SINGLE_ISSUER refuses the child, and a child exits with a request
-// in flight.
+// once, SINGLE_ISSUER refuses the child, a child cancels its parent's
+// request, and a child exits with requests in flight.
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <vector>
 
 #include "../common/sanitized.hpp"
@@ -255,6 +257,85 @@ TEST(ForkShare, SingleIssuerRefusesTheOtherProcess) {
   const std::vector<int> kernel = single_issuer(&k);
   ASSERT_EQ((std::vector<int>{EEXIST, 2, 2, 1, 1, -EEXIST, -EEXIST}), kernel);
   EXPECT_EQ(kernel, single_issuer(&i));
+}
+
+// The parent's read of an empty pipe (IOSQE_ASYNC) is cancelled by its
+// child; the child reaps both CQEs. The kernel interrupts its worker
+// (-EINTR, the cancel -EALREADY) or cancels the read before it runs
+// (-ECANCELED, 0): either counts as cancelled.
+std::vector<Cqe> child_cancels_parents_request(Backend* b) {
+  Ring r(b);
+  if (r.init(8) < 0) return {};
+  int data[2], report[2];
+  if (pipe(data) || pipe(report)) return {};
+  static char buf[8];
+  add(r, IORING_OP_READ, data[0], buf, sizeof(buf), 0, 1, IOSQE_ASYNC);
+  if (r.submit(0) != 1) return {};
+  const pid_t pid = fork();
+  if (pid == 0) {
+    alarm(20);
+    r.set_tail(r.sq_tail());
+    add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 2, 0)->addr = 1;
+    if (r.submit(0) != 1) _exit(1);
+    std::vector<Cqe> got = sorted(r.wait(2));
+    for (Cqe& c : got) {
+      if (c.user_data == 1 && c.res == -EINTR) c.res = -ECANCELED;
+      if (c.user_data == 2 && c.res == -EALREADY) c.res = 0;
+    }
+    const auto bytes = static_cast<ssize_t>(got.size() * sizeof(Cqe));
+    _exit(write(report[1], got.data(), got.size() * sizeof(Cqe)) == bytes ? 0 : 2);
+  }
+  close(report[1]);
+  std::vector<Cqe> got(2);
+  const ssize_t n = read(report[0], got.data(), 2 * sizeof(Cqe));
+  got.resize(n > 0 ? static_cast<std::size_t>(n) / sizeof(Cqe) : 0);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  got.push_back(Cqe{998, status, 0});
+  for (int fd : {data[0], data[1], report[0]}) close(fd);
+  return got;
+}
+
+TEST(ForkShare, ChildCancelsItsParentsRequest) {
+  SKIP_WITHOUT_KERNEL_URING();
+  KernelBackend k;
+  IostackBackend i;
+  const std::vector<Cqe> kernel = child_cancels_parents_request(&k);
+  ASSERT_EQ((std::vector<Cqe>{{1, -ECANCELED, 0}, {2, 0, 0}, {998, 0, 0}}), kernel);
+  EXPECT_EQ(kernel, child_cancels_parents_request(&i));
+}
+
+// A child leaves (exit(), as liburing's tests do) with a poll of the ring,
+// a request linked to it and a timeout in flight: the kernel cancels the
+// poll, which references a ring, and so its link, at the exit, and the
+// timeout, which outlives the child, expires; the parent reaps all three.
+std::vector<Cqe> child_exits_with_requests_in_flight(Backend* b) {
+  Ring r(b);
+  if (r.init(8) < 0) return {};
+  const pid_t pid = fork();
+  if (pid == 0) {
+    alarm(20);
+    __kernel_timespec ts{0, 200 * 1000 * 1000};
+    add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, 0, 0, 1, IOSQE_IO_LINK)->poll32_events = POLLIN;
+    add(r, IORING_OP_TIMEOUT, -1, &ts, 1, 0, 2, 0);
+    add(r, IORING_OP_TIMEOUT, -1, &ts, 1, 0, 3, 0);
+    std::exit(r.submit(0) == 3 ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::vector<Cqe> got = sorted(r.wait(3));
+  got.push_back(Cqe{998, status, 0});
+  return got;
+}
+
+TEST(ForkShare, ChildExitsWithRequestsInFlight) {
+  SKIP_WITHOUT_KERNEL_URING();
+  KernelBackend k;
+  IostackBackend i;
+  const std::vector<Cqe> kernel = child_exits_with_requests_in_flight(&k);
+  ASSERT_EQ((std::vector<Cqe>{{1, -ECANCELED, 0}, {2, -ECANCELED, 0}, {3, -ETIME, 0}, {998, 0, 0}}),
+            kernel);
+  EXPECT_EQ(kernel, child_exits_with_requests_in_flight(&i));
 }
 
 }  // namespace
