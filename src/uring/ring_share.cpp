@@ -312,6 +312,10 @@ int ring_share_enable(IoRingCtx* ctx) {
   return first ? 0 : -EBADFD;
 }
 
+void ring_share_stop(IoRingCtx* ctx) {
+  if (RingShared* sh = ctx->shared.load(std::memory_order_acquire)) stop_server(ctx, sh);
+}
+
 void ring_share_release(IoRingCtx* ctx) {
   RingShared* sh = ctx->shared.load(std::memory_order_acquire);
   if (!sh) return;

@@ -95,6 +95,9 @@ void ring_share_at_setup();
 IoRingCtx* ring_share_child(IoRingCtx* parent);
 // Adopts an ENABLE_RINGS done by another process; cheap when not shared.
 void ring_share_sync(IoRingCtx* ctx);
+// At the start of the ring's teardown: no other process's request is
+// answered from now on (the server posts adopted timeouts' CQEs).
+void ring_share_stop(IoRingCtx* ctx);
 // Unmaps the shared page at the ring's teardown.
 void ring_share_release(IoRingCtx* ctx);
 // Wakes this process's CQ waiters, and with a shared ring every process's.

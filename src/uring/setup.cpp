@@ -391,6 +391,7 @@ void ring_cancel_at_exit(IoRingCtx* ctx) {
 
 void ring_destroy(IoRingCtx* ctx) {
   ctx->alive.store(false, std::memory_order_seq_cst);
+  ring_share_stop(ctx);
   sq_thread_finish(ctx);
   cancel_and_reap(ctx, 0);
   // The fallback task-work item must be neither queued nor running.
