@@ -36,25 +36,18 @@ extern "C" const char* __tsan_default_options() { return "die_after_fork=0"; }
 namespace uring_test {
 namespace {
 
-// Runs `body` in a forked child: its exit status, 128 + the signal that
-// ended it, or -1 when it hung (SIGALRM after `seconds`).
-template <class Fn>
-int in_child(Fn body, unsigned seconds = 20) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    alarm(seconds);
-    _exit(body());
-  }
-  int status;
-  if (waitpid(pid, &status, 0) != pid) return -2;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return WTERMSIG(status) == SIGALRM ? -1 : 128 + WTERMSIG(status);
+std::vector<Cqe> sorted(std::vector<Cqe> v) {
+  sort_by_user_data(&v);
+  return v;
 }
 
-std::vector<Cqe> sorted(std::vector<Cqe> v) {
-  std::sort(v.begin(), v.end(),
-            [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
-  return v;
+// `script` run on the kernel, then on iostack.
+template <class Script>
+auto on_both(Script script) {
+  KernelBackend k;
+  IostackBackend i;
+  auto kernel = script(&k);
+  return std::make_pair(kernel, script(&i));
 }
 
 // The child queues NOPs and a write to a pipe only it has; the parent reaps
@@ -82,11 +75,9 @@ std::vector<Cqe> child_submits_parent_reaps(Backend* b) {
 
 TEST(ForkShare, ChildSubmitsAndParentReaps) {
   SKIP_WITHOUT_KERNEL_URING();
-  KernelBackend k;
-  IostackBackend i;
-  const std::vector<Cqe> kernel = child_submits_parent_reaps(&k);
+  const auto [kernel, ours] = on_both(child_submits_parent_reaps);
   ASSERT_EQ(5u, kernel.size());
-  EXPECT_EQ(kernel, child_submits_parent_reaps(&i));
+  EXPECT_EQ(kernel, ours);
 }
 
 // The parent's read of a pipe is pending at the fork; the child waits in
@@ -124,12 +115,10 @@ std::vector<Cqe> child_waits_for_parents_cqe(Backend* b) {
 
 TEST(ForkShare, ChildWaitsForTheCqeOfItsParentsRequest) {
   SKIP_WITHOUT_KERNEL_URING();
-  KernelBackend k;
-  IostackBackend i;
-  const std::vector<Cqe> kernel = child_waits_for_parents_cqe(&k);
+  const auto [kernel, ours] = on_both(child_waits_for_parents_cqe);
   ASSERT_EQ(2u, kernel.size());
   EXPECT_EQ((Cqe{7, 5, 0}), kernel[0]);
-  EXPECT_EQ(kernel, child_waits_for_parents_cqe(&i));
+  EXPECT_EQ(kernel, ours);
 }
 
 // Both processes queue NOPs and reap, the SQ tail and CQ head moved under a
@@ -219,11 +208,9 @@ std::vector<unsigned> both_submit(Backend* b) {
 
 TEST(ForkShare, BothProcessesSubmitAndReapAtOnce) {
   SKIP_WITHOUT_KERNEL_URING();
-  KernelBackend k;
-  IostackBackend i;
-  const std::vector<unsigned> kernel = both_submit(&k);
+  const auto [kernel, ours] = on_both(both_submit);
   ASSERT_EQ((std::vector<unsigned>{2 * kPerProcess, 2 * kPerProcess, 0, 0, 0}), kernel);
-  EXPECT_EQ(kernel, both_submit(&i));
+  EXPECT_EQ(kernel, ours);
 }
 
 // SINGLE_ISSUER: the creator's ring refuses its child (-EEXIST); a disabled
@@ -267,11 +254,9 @@ std::vector<int> single_issuer(Backend* b) {
 
 TEST(ForkShare, SingleIssuerRefusesTheOtherProcess) {
   SKIP_WITHOUT_KERNEL_URING();
-  KernelBackend k;
-  IostackBackend i;
-  const std::vector<int> kernel = single_issuer(&k);
+  const auto [kernel, ours] = on_both(single_issuer);
   ASSERT_EQ((std::vector<int>{EEXIST, 2, 2, 1, 1, -EEXIST, -EEXIST}), kernel);
-  EXPECT_EQ(kernel, single_issuer(&i));
+  EXPECT_EQ(kernel, ours);
 }
 
 // poll(2) of the ring fd in the child: readable once the parent's request
@@ -320,11 +305,11 @@ std::vector<int> child_polls_ring_fd(Backend* b, bool kernel) {
 
 TEST(ForkShare, ChildPollsTheRingFd) {
   SKIP_WITHOUT_KERNEL_URING();
-  KernelBackend k;
-  IostackBackend i;
-  const std::vector<int> kernel = child_polls_ring_fd(&k, true);
+  const auto [kernel, ours] = on_both([](Backend* b) {
+    return child_polls_ring_fd(b, dynamic_cast<KernelBackend*>(b) != nullptr);
+  });
   ASSERT_EQ((std::vector<int>{5, 0}), kernel);
-  EXPECT_EQ(kernel, child_polls_ring_fd(&i, false));
+  EXPECT_EQ(kernel, ours);
 }
 
 // The parent's read of an empty pipe (IOSQE_ASYNC) is cancelled by its
@@ -372,11 +357,9 @@ std::vector<Cqe> child_cancels_parents_request(Backend* b) {
 
 TEST(ForkShare, ChildCancelsItsParentsRequest) {
   SKIP_WITHOUT_KERNEL_URING();
-  KernelBackend k;
-  IostackBackend i;
-  const std::vector<Cqe> kernel = child_cancels_parents_request(&k);
+  const auto [kernel, ours] = on_both(child_cancels_parents_request);
   ASSERT_EQ((std::vector<Cqe>{{1, -ECANCELED, 0}, {2, 0, 0}, {998, 0, 0}}), kernel);
-  EXPECT_EQ(kernel, child_cancels_parents_request(&i));
+  EXPECT_EQ(kernel, ours);
 }
 
 // A child leaves (exit(), as liburing's tests do) with a poll of the ring,
@@ -406,12 +389,10 @@ std::vector<Cqe> child_exits_with_requests_in_flight(Backend* b) {
 
 TEST(ForkShare, ChildExitsWithRequestsInFlight) {
   SKIP_WITHOUT_KERNEL_URING();
-  KernelBackend k;
-  IostackBackend i;
-  const std::vector<Cqe> kernel = child_exits_with_requests_in_flight(&k);
+  const auto [kernel, ours] = on_both(child_exits_with_requests_in_flight);
   ASSERT_EQ((std::vector<Cqe>{{1, -ECANCELED, 0}, {2, -ECANCELED, 0}, {3, -ETIME, 0}, {998, 0, 0}}),
             kernel);
-  EXPECT_EQ(kernel, child_exits_with_requests_in_flight(&i));
+  EXPECT_EQ(kernel, ours);
 }
 
 }  // namespace

@@ -32,21 +32,6 @@ int count_open_fds() {
   return n;
 }
 
-// Runs `body` in a forked child and returns its exit status, 128 + the
-// signal that ended it, or -1 when it hung (SIGALRM after `seconds`).
-template <class Fn>
-int in_child(Fn body, unsigned seconds = 20) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    alarm(seconds);
-    _exit(body());
-  }
-  int status;
-  if (waitpid(pid, &status, 0) != pid) return -2;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return WTERMSIG(status) == SIGALRM ? -1 : 128 + WTERMSIG(status);
-}
-
 std::vector<Cqe> nop_round_trip(int fd, Ring& r, std::uint64_t ud) {
   add(r, IORING_OP_NOP, -1, nullptr, 0, 0, ud, 0);
   r.flush();
