@@ -141,8 +141,8 @@ int async_cancel_issue(IoKiocb* req, unsigned issue_flags) {
   // too, which waits for their answer, so on a worker, with no lock held.
   const bool all = c.flags & (IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY);
   RingShared* sh = ring_shared(ctx);
-  const bool remote = !ret && sh && sh->holders.load(std::memory_order_acquire) > 1 &&
-                      !(c.flags & IORING_ASYNC_CANCEL_FD);
+  const bool remote =
+      !ret && sh && !(c.flags & IORING_ASYNC_CANCEL_FD) && ring_share_others_serve(sh);
   if (remote && all && (issue_flags & kIssueNonblock)) ret = -EAGAIN;
   if (!ret) {
     if (c.flags & IORING_ASYNC_CANCEL_FD) cd.self = req;

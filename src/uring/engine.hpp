@@ -303,7 +303,8 @@ int ring_fd_register_only(IoRingCtx* ctx);
 // fget() of a ring: a reference to the ring at `fd`, or empty.
 core::FileRef ring_file_get(int fd);
 inline IoRingCtx* ring_of(const core::FileRef& f) { return f.as<IoRingCtx>(); }
-// Whether `fd` is an io_uring of this process (or its parent's, after fork).
+// Whether `fd` is an io_uring of this process (or a parent's the fork could
+// not share).
 bool is_ring_fd(int fd);
 // Whether descriptor `fd` is really the epoll instance made for `ctx` (and
 // not a number reused after a close iostack did not see).
@@ -326,7 +327,7 @@ struct RingRegion {
   bool user_memory = false;  // IORING_SETUP_NO_MMAP: nothing of the rings to map
 };
 RingRegion ring_region(IoRingCtx* ctx);
-// The region behind ring descriptor `fd` (a parent's ring after fork too)
+// The region behind ring descriptor `fd` (an unshared parent's ring too)
 // and a reference to the ring's file: 0, -EBADF, or -ENODEV for a
 // descriptor that is no ring.
 int ring_region_of(int fd, RingRegion* out, core::FileRef* file);
@@ -359,7 +360,8 @@ constexpr unsigned kRingFdRegMax = 16;
 int register_ring_fds(IoRingCtx* ctx, void* arg, unsigned nr);
 int unregister_ring_fds(IoRingCtx* ctx, void* arg, unsigned nr);
 // Pins a ring for one call (fget + io_is_uring_fops): -EBADF, -EOPNOTSUPP
-// for a descriptor that is no ring, -EBADFD for a parent's ring after fork.
+// for a descriptor that is no ring, -EBADFD for a parent's ring the fork
+// could not share (no shared page could be made for it).
 int ctx_get(int fd, bool registered, core::FileRef* out);
 
 // ---- memlock.cpp: __io_account_mem / __io_unaccount_mem

@@ -7,12 +7,15 @@
 // engines reread under the shared locks.
 #include "uring/ring_share.hpp"
 
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <thread>
 #include <utility>
@@ -61,13 +64,20 @@ void SharedWaitQueue::finish() { waiters.fetch_sub(1, std::memory_order_seq_cst)
 
 namespace {
 
+static_assert(sizeof(RingShared) <= kPageSize);
+
 std::atomic<bool> g_rings_made{false};
 
 // Gives `ctx` its shared page (once: a ring forked again keeps it). Both
 // locks are held while the pointer is set, so every thread that posts or
 // consumes sees it set or finishes before it is.
 void share_ring(IoRingCtx* ctx) NO_THREAD_SAFETY_ANALYSIS {
-  if (ctx->shared.load(std::memory_order_acquire)) return;
+  if (RingShared* sh = ctx->shared.load(std::memory_order_acquire)) {
+    // Shared already (a child's ring object, or forked before): a server
+    // started after this fork answers what is asked from now on.
+    ctx->share_cancels_seen = sh->cancel.asked.load(std::memory_order_acquire);
+    return;
+  }
   void* p = mmap(nullptr, kPageSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return;  // the child then gets the ring refused (-EBADFD)
   auto* sh = new (p) RingShared;
@@ -162,6 +172,47 @@ void serve(IoRingCtx* ctx, RingShared* sh, ShareServer* srv, std::uint32_t seen)
   }
 }
 
+// Whether `pid` still runs: not gone and not a zombie (whose threads,
+// the server among them, are gone).
+bool process_runs(pid_t pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH) return false;
+  char path[32];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
+  FILE* f = std::fopen(path, "re");
+  if (!f) return false;
+  char buf[256];
+  const std::size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  const char* end = std::strrchr(buf, ')');
+  return end && end[1] == ' ' && end[2] != 'Z' && end[2] != 'X';
+}
+
+// The other processes' servers running now; slots of those gone are freed.
+int other_servers(RingShared* sh) {
+  const pid_t self = getpid();
+  int n = 0;
+  for (auto& slot : sh->servers) {
+    pid_t pid = slot.load(std::memory_order_acquire);
+    if (!pid || pid == self) continue;
+    if (process_runs(pid))
+      ++n;
+    else
+      slot.compare_exchange_strong(pid, 0, std::memory_order_acq_rel);
+  }
+  return n;
+}
+
+void server_slot(RingShared* sh, pid_t from, pid_t to) {
+  if (to)
+    for (auto& slot : sh->servers)
+      if (slot.load(std::memory_order_acquire) == to) return;  // claimed already
+  for (auto& slot : sh->servers) {
+    pid_t v = from;
+    if (slot.compare_exchange_strong(v, to, std::memory_order_acq_rel)) return;
+  }
+}
+
 // Starts the server once per ring object. `seen`: the requests already
 // asked that are not this process's to answer.
 void start_server(IoRingCtx* ctx, std::uint32_t seen) {
@@ -175,11 +226,13 @@ void start_server(IoRingCtx* ctx, std::uint32_t seen) {
   }
   srv->thread = core::start_internal_thread(core::ThreadKind::kRingShare,
                                             [ctx, sh, srv, seen] { serve(ctx, sh, srv, seen); });
+  server_slot(sh, 0, getpid());
 }
 
 void stop_server(IoRingCtx* ctx, RingShared* sh) {
   ShareServer* srv = ctx->share_server.exchange(nullptr, std::memory_order_acq_rel);
   if (!srv) return;
+  server_slot(sh, getpid(), 0);
   srv->stop.store(true, std::memory_order_release);
   // No request: the other processes' servers look and sleep again.
   sh->cancel.wake.fetch_add(1, std::memory_order_acq_rel);
@@ -194,7 +247,12 @@ void stop_server(IoRingCtx* ctx, RingShared* sh) {
 void before_fork() {
   if (!g_rings_made.load(std::memory_order_acquire)) return;
   core::Process::current().files().for_each([](int, core::File* f) {
-    if (f->ops() == &kRingFops) share_ring(static_cast<IoRingCtx*>(f));
+    if (f->ops() != &kRingFops) return;
+    auto* ctx = static_cast<IoRingCtx*>(f);
+    share_ring(ctx);
+    // The server starts after the fork; the child may ask before it runs,
+    // and must count it.
+    if (RingShared* sh = ctx->shared.load(std::memory_order_acquire)) server_slot(sh, 0, getpid());
   });
 }
 
@@ -233,6 +291,8 @@ void at_exit() {
 }  // namespace
 
 RingShared* ring_shared(IoRingCtx* ctx) { return ctx->shared.load(std::memory_order_acquire); }
+
+bool ring_share_others_serve(RingShared* sh) { return other_servers(sh) > 0; }
 
 void ring_share_at_setup() {
   if (g_rings_made.load(std::memory_order_relaxed)) return;
@@ -331,10 +391,13 @@ namespace {
 // answers, a second at most; `fill` writes the request under the lock.
 template <class Fill>
 int ask_others(RingShared* sh, int none, Fill fill) {
-  const int others = sh->holders.load(std::memory_order_acquire) - 1;
-  if (others <= 0) return none;
   RemoteCancel& rc = sh->cancel;
   rc.lock.lock();
+  const int others = other_servers(sh);
+  if (others <= 0) {
+    rc.lock.unlock();
+    return none;
+  }
   fill(rc);
   rc.result.store(none, std::memory_order_relaxed);
   rc.from.store(getpid(), std::memory_order_relaxed);

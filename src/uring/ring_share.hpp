@@ -79,10 +79,17 @@ struct RingShared {
   std::atomic<pid_t> submitter_tid{0};
   std::atomic<int> holders{1};  // processes with a ring object for the ring
   RemoteCancel cancel;
+  // The processes whose server answers RemoteCancel (a slot is cleared at
+  // its ring object's teardown, or found dead by an asker).
+  static constexpr int kMaxServers = 64;
+  std::atomic<pid_t> servers[kMaxServers];
 };
 
 struct IoRingCtx;
 struct ShareServer;  // ring_share.cpp: this process's answerer of RemoteCancel
+
+// Whether another process than this one answers requests on `sh` now.
+bool ring_share_others_serve(RingShared* sh);
 
 // The shared page of `ctx`, null for a ring that no fork has shared (read
 // under uring_lock or completion_lock, the value is the one the fork set).
