@@ -11,8 +11,9 @@
 namespace iostack::core {
 namespace {
 
-constexpr const char* kThreadNames[] = {"timer",    "io-wq",  "sqpoll",   "poll",      "aio-wq",
-                                        "aio-poll", "device", "host-aio", "host-uring"};
+constexpr const char* kThreadNames[] = {"timer",      "io-wq",     "sqpoll", "poll",
+                                        "aio-wq",     "aio-poll",  "device", "host-aio",
+                                        "host-uring", "ring-share"};
 static_assert(std::size(kThreadNames) == static_cast<std::size_t>(ThreadKind::kCount));
 
 // IORING_OP_* and IOCB_CMD_* names, by number.

@@ -18,6 +18,7 @@ enum class ThreadKind : int {
   kDevice,
   kHostAio,
   kHostUring,
+  kRingShare,
   kCount
 };
 

@@ -1,4 +1,4 @@
-// futex(2) on process-private words (FUTEX_PRIVATE_FLAG: never shared across processes).
+// futex(2) on process-private words (FUTEX_PRIVATE_FLAG) and on words shared across processes.
 #include "core/futex.hpp"
 
 #include <linux/futex.h>
@@ -10,14 +10,32 @@
 
 namespace iostack::core {
 
-int futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
-               const struct timespec* deadline) {
+namespace {
+
+int wait_op(std::atomic<std::uint32_t>* word, int op, std::uint32_t expected,
+            const struct timespec* deadline) {
   // FUTEX_WAIT_BITSET takes an absolute timeout on CLOCK_MONOTONIC.
-  const long r = ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word),
-                           FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, deadline, nullptr,
-                           FUTEX_BITSET_MATCH_ANY);
+  const long r =
+      ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT_BITSET | op, expected,
+                deadline, nullptr, FUTEX_BITSET_MATCH_ANY);
   if (r == 0 || errno == EAGAIN) return 0;
   return -errno;
+}
+
+}  // namespace
+
+int futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
+               const struct timespec* deadline) {
+  return wait_op(word, FUTEX_PRIVATE_FLAG, expected, deadline);
+}
+
+int futex_wait_shared(std::atomic<std::uint32_t>* word, std::uint32_t expected,
+                      const struct timespec* deadline) {
+  return wait_op(word, 0, expected, deadline);
+}
+
+void futex_wake_shared(std::atomic<std::uint32_t>* word, int n) {
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE, n, nullptr, nullptr, 0);
 }
 
 struct timespec futex_deadline_after(std::int64_t sec, std::int64_t nsec) {

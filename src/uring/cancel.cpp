@@ -137,14 +137,45 @@ int async_cancel_issue(IoKiocb* req, unsigned issue_flags) {
       if (c.fd < 0 || fcntl(c.fd, F_GETFD) < 0) ret = -EBADF;
     }
   }
+  // A ring shared across fork: the other processes' requests are searched
+  // too, which waits for their answer, so on a worker, with no lock held.
+  const bool all = c.flags & (IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY);
+  RingShared* sh = ring_shared(ctx);
+  const bool remote =
+      !ret && sh && !(c.flags & IORING_ASYNC_CANCEL_FD) && ring_share_others_serve(sh);
+  if (remote && all && (issue_flags & kIssueNonblock)) ret = -EAGAIN;
   if (!ret) {
     if (c.flags & IORING_ASYNC_CANCEL_FD) cd.self = req;
     ret = cancel_search(&cd);
+  }
+  if (remote && (all || ret == -ENOENT)) {
+    if (issue_flags & kIssueNonblock) ret = -EAGAIN;
+    if (ret == -EAGAIN) {
+      if (node) file_node_put(node);
+      return -EAGAIN;
+    }
+    const int theirs = ring_share_cancel(ctx, c.addr, c.flags, c.opcode);
+    if (!all)
+      ret = theirs;
+    else if (theirs > 0)
+      ret += theirs;
   }
   if (node) file_node_put(node);
   if (ret < 0) req_set_fail(req);
   req_set_res(req, ret, 0);
   return kIouOk;
+}
+
+int cancel_for_other_process(IoRingCtx* ctx, std::uint64_t data, std::uint32_t flags,
+                             std::uint8_t opcode) {
+  CancelMatch cd;
+  cd.ctx = ctx;
+  cd.data = data;
+  cd.flags = flags;
+  cd.opcode = opcode;
+  cd.seq = ctx->cancel_seq.fetch_add(1, std::memory_order_relaxed) + 1;
+  core::LockGuard lock(ctx->uring_lock);
+  return cancel_search(&cd);
 }
 
 // io_sync_cancel: IORING_REGISTER_SYNC_CANCEL. Cancels like ASYNC_CANCEL;

@@ -84,7 +84,15 @@ bool fill_req_cqe(IoRingCtx* ctx, IoKiocb* req) REQUIRES(ctx->completion_lock) {
   return ok;
 }
 
-void cq_lock(IoRingCtx* ctx) ACQUIRE(ctx->completion_lock) { ctx->completion_lock.lock(); }
+// A ring shared across fork is posted to by several processes: the shared
+// lock serialises them, and the tail each cached is reread under it.
+void cq_lock(IoRingCtx* ctx) ACQUIRE(ctx->completion_lock) NO_THREAD_SAFETY_ANALYSIS {
+  ctx->completion_lock.lock();
+  if (RingShared* sh = ctx->shared.load(std::memory_order_relaxed)) [[unlikely]] {
+    sh->cq_lock.lock();
+    ctx->cached_cq_tail = load_acquire(ctx->rings->cq.tail);
+  }
+}
 
 // For `iostack exec --stats`, before the CQE is visible.
 void count_req(const IoKiocb* req) {
@@ -99,10 +107,12 @@ void count_req(const IoKiocb* req) {
 }
 
 // io_cq_unlock_post + io_commit_cqring_flush.
-void cq_unlock_post(IoRingCtx* ctx) RELEASE(ctx->completion_lock) {
+void cq_unlock_post(IoRingCtx* ctx) RELEASE(ctx->completion_lock) NO_THREAD_SAFETY_ANALYSIS {
   user_map_release_cq_tail(ctx);
   store_release(ctx->rings->cq.tail, ctx->cached_cq_tail);
   if (ctx->evfd >= 0) eventfd_signal(ctx);
+  if (RingShared* sh = ctx->shared.load(std::memory_order_relaxed)) [[unlikely]]
+    sh->cq_lock.unlock();
   ctx->completion_lock.unlock();
   commit_cq(ctx);
 }
@@ -139,7 +149,7 @@ bool fill_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::ui
 
 void commit_cq(IoRingCtx* ctx) {
   if (ctx->off_timeout_used.load(std::memory_order_relaxed)) flush_timeouts(ctx);
-  ctx->cq_wait.wake();
+  cq_wake(ctx);
   ring_ready_signal(ctx);
 }
 

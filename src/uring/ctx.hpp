@@ -22,6 +22,7 @@
 #include "uring/io_rings.hpp"
 #include "uring/io_wq.hpp"
 #include "uring/personality.hpp"
+#include "uring/ring_share.hpp"
 #include "uring/rsrc.hpp"
 #include "uring/sync.hpp"
 
@@ -132,6 +133,15 @@ struct IoRingCtx : core::File {
   Restrictions restrictions;            // set while disabled, under uring_lock
   std::atomic<bool> restricted{false};  // enforced once enabled
   std::atomic<pid_t> submitter_tid{0};  // SINGLE_ISSUER / DEFER_TASKRUN owner
+
+  // Set when a fork shared the ring with a child (ring_share.cpp): the page
+  // both processes lock and wait on. Stored under uring_lock and
+  // completion_lock, so a holder of either sees whether to take the shared
+  // locks too; null keeps a ring never shared on its single-process path.
+  std::atomic<RingShared*> shared{nullptr};
+  bool sq_remote = false;  // SQPOLL ring whose SQ thread is in another process
+  std::atomic<ShareServer*> share_server{nullptr};  // answers the other processes' cancels
+  std::uint32_t share_cancels_seen = 0;  // RemoteCancel::asked when the fork shared the ring
 
   // Submission side, under uring_lock.
   core::Mutex uring_lock;

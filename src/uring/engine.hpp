@@ -208,6 +208,11 @@ IoKiocb* disarm_linked_timeout(IoKiocb* req);
 // Cancels a timeout whose timer is armed (completion with `res`).
 void timeout_finish_cancelled(IoKiocb* req, int res);
 void kill_timeouts(IoRingCtx* ctx);
+// At the exit of a process sharing the ring: each armed one-shot TIMEOUT
+// without a count or a link is offered to adopt(ctx, user_data, expiry on
+// CLOCK_MONOTONIC), which posts its -ETIME in another process if it
+// returns true; the others are cancelled.
+void handover_timeouts(IoRingCtx* ctx, bool (*adopt)(IoRingCtx*, std::uint64_t, core::Nanos));
 
 // ---- cancel.cpp (io_uring/cancel.c)
 // struct io_cancel_data
@@ -298,7 +303,8 @@ int ring_fd_register_only(IoRingCtx* ctx);
 // fget() of a ring: a reference to the ring at `fd`, or empty.
 core::FileRef ring_file_get(int fd);
 inline IoRingCtx* ring_of(const core::FileRef& f) { return f.as<IoRingCtx>(); }
-// Whether `fd` is an io_uring of this process (or its parent's, after fork).
+// Whether `fd` is an io_uring of this process (or a parent's the fork could
+// not share).
 bool is_ring_fd(int fd);
 // Whether descriptor `fd` is really the epoll instance made for `ctx` (and
 // not a number reused after a close iostack did not see).
@@ -321,7 +327,7 @@ struct RingRegion {
   bool user_memory = false;  // IORING_SETUP_NO_MMAP: nothing of the rings to map
 };
 RingRegion ring_region(IoRingCtx* ctx);
-// The region behind ring descriptor `fd` (a parent's ring after fork too)
+// The region behind ring descriptor `fd` (an unshared parent's ring too)
 // and a reference to the ring's file: 0, -EBADF, or -ENODEV for a
 // descriptor that is no ring.
 int ring_region_of(int fd, RingRegion* out, core::FileRef* file);
@@ -354,7 +360,8 @@ constexpr unsigned kRingFdRegMax = 16;
 int register_ring_fds(IoRingCtx* ctx, void* arg, unsigned nr);
 int unregister_ring_fds(IoRingCtx* ctx, void* arg, unsigned nr);
 // Pins a ring for one call (fget + io_is_uring_fops): -EBADF, -EOPNOTSUPP
-// for a descriptor that is no ring, -EBADFD for a parent's ring after fork.
+// for a descriptor that is no ring, -EBADFD for a parent's ring the fork
+// could not share (no shared page could be made for it).
 int ctx_get(int fd, bool registered, core::FileRef* out);
 
 // ---- memlock.cpp: __io_account_mem / __io_unaccount_mem
@@ -391,11 +398,34 @@ int ring_user_region(std::uint64_t uaddr, std::size_t size, char** out);
 // ---- resize.cpp: IORING_REGISTER_RESIZE_RINGS
 int register_resize_rings(IoRingCtx* ctx, void* arg) REQUIRES(ctx->uring_lock);
 void ring_destroy(IoRingCtx* ctx);
+// A forked child's ring object for its parent's ring `parent` (shared by
+// the fork): the same ring memory, descriptor and settings, this process's
+// own io-wq and requests. Registered files, buffers, buffer rings and
+// personalities stay the parent's.
+IoRingCtx* ring_twin_create(IoRingCtx* parent);
+// io_uring_files_cancel at the exit of a process sharing the ring with
+// others: its requests are cancelled and their CQEs posted for the others
+// (here the process's timers and polls go with it, so timeouts and polls
+// are cancelled too, where the kernel's outlive the task).
+void ring_cancel_at_exit(IoRingCtx* ctx);
+// The kernel's timeouts outlive the task that armed them: at exit a pure
+// timeout goes to another process sharing the ring (ring_share.cpp).
+bool ring_share_adopt_timeout(IoRingCtx* ctx, std::uint64_t user_data, core::Nanos expires);
 IoWq* ctx_wq(IoRingCtx* ctx);  // the pool requests of this ring go to
 
 // ---- submit.cpp: a plain descriptor's request takes a dup of it (kReqOwnFd),
 // as the kernel's request holds its file, before it waits anywhere.
 void hold_file(IoKiocb* req);
+
+// ---- cancel.cpp: the search of an ASYNC_CANCEL issued in another process
+// sharing the ring (by user_data, opcode or ANY), in this process's ring
+// object: -ENOENT, the match's answer, or with ALL/ANY the count.
+int cancel_for_other_process(IoRingCtx* ctx, std::uint64_t data, std::uint32_t flags,
+                             std::uint8_t opcode);
+
+// ---- ring_share.cpp: ENABLE_RINGS of a ring shared across fork: the first
+// process to enable it wins (-EBADFD for the others, as for a second enable).
+int ring_share_enable(IoRingCtx* ctx) REQUIRES(ctx->uring_lock);
 
 // ---- register.cpp
 int ring_register(int fd, unsigned opcode, void* arg, unsigned nr_args);

@@ -45,8 +45,13 @@ int reset_alloc_range(IoRingCtx* ctx, int ret) REQUIRES(ctx->uring_lock) {
   return ret;
 }
 
-int enable_rings(IoRingCtx* ctx) {
+int enable_rings(IoRingCtx* ctx) REQUIRES(ctx->uring_lock) {
   if (!ctx->r_disabled.load(std::memory_order_acquire)) return -EBADFD;
+  if (ring_shared(ctx)) {
+    const int ret = ring_share_enable(ctx);
+    if (!ret) sq_thread_wake(ctx);
+    return ret;
+  }
   if ((ctx->flags & IORING_SETUP_SINGLE_ISSUER) && !ctx->submitter_tid.load())
     ctx->submitter_tid.store(core::current_tid(), std::memory_order_relaxed);
   if (ctx->restrictions.registered) ctx->restricted.store(true, std::memory_order_relaxed);

@@ -39,10 +39,11 @@ void ring_release(core::File* f) {
   delete ctx;
 }
 
-// What a forked child finds at a ring descriptor of its parent. The kernel
-// shares the ring across fork(); iostack's ring lives in the parent's
-// threads, so in the child the descriptor refuses enter and register with
-// -EBADFD, still maps the (shared) ring memory, and closes cleanly.
+// What a forked child finds at a ring descriptor of its parent that the fork
+// could not share (no shared page could be made for it): the descriptor
+// refuses enter and register with -EBADFD, still maps the (shared) ring
+// memory, and closes cleanly. A shared ring gets a ring object of the
+// child's own instead (ring_share.cpp).
 struct InheritedRing : core::File {
   InheritedRing();
   RingRegion region;   // the parent's shared mapping, inherited by fork
@@ -71,6 +72,7 @@ InheritedRing::InheritedRing() : core::File(&kInheritedRingFops) {}
 
 core::File* ring_fork_child(core::File* f) {
   auto* ctx = static_cast<IoRingCtx*>(f);
+  if (IoRingCtx* mine = ring_share_child(ctx)) return mine;
   auto* r = new InheritedRing;
   r->region = ring_region(ctx);
   r->region.user_rings = nullptr;  // the child's ring object is not this one
@@ -310,22 +312,35 @@ void* ring_region_map(const RingRegion& region, void* addr, std::size_t len, int
   return p;
 }
 
+namespace {
+
+// Whether the ring fd's eventfd was written: a ring shared across fork has
+// one eventfd for all its processes, so one flag in the shared page.
+std::atomic<bool>& ready_flag(IoRingCtx* ctx) {
+  RingShared* sh = ctx->shared.load(std::memory_order_relaxed);
+  return sh ? sh->ready_signalled : ctx->ready_signalled;
+}
+
+}  // namespace
+
 void ring_ready_signal(IoRingCtx* ctx) {
-  if (ctx->ready_signalled.load(std::memory_order_relaxed)) return;
-  if (ctx->ready_signalled.exchange(true, std::memory_order_seq_cst)) return;
+  std::atomic<bool>& signalled = ready_flag(ctx);
+  if (signalled.load(std::memory_order_relaxed)) return;
+  if (signalled.exchange(true, std::memory_order_seq_cst)) return;
   const std::uint64_t one = 1;
   [[maybe_unused]] ssize_t r = write(ctx->ready_efd, &one, sizeof(one));
 }
 
 void ring_ready_update(IoRingCtx* ctx) {
-  if (!ctx->ready_signalled.load(std::memory_order_seq_cst)) return;
+  std::atomic<bool>& signalled = ready_flag(ctx);
+  if (!signalled.load(std::memory_order_seq_cst)) return;
   if (cq_events_user(ctx) || ctx->has_overflow.load(std::memory_order_acquire)) return;
   // A poll of the ring itself was woken by the post (the kernel's wakeup
   // carries the mask): the program reaping the CQE first must not undo it.
   if (ctx->self_polls.load(std::memory_order_seq_cst)) return;
   std::uint64_t v;
   [[maybe_unused]] ssize_t r = read(ctx->ready_efd, &v, sizeof(v));
-  ctx->ready_signalled.store(false, std::memory_order_seq_cst);
+  signalled.store(false, std::memory_order_seq_cst);
   // A CQE posted between the check and the store saw "signalled" and did
   // not write: signal for it.
   if (cq_events_user(ctx) || ctx->has_overflow.load(std::memory_order_acquire))
@@ -360,6 +375,7 @@ int ctx_get(int fd, bool registered, core::FileRef* out) {
     if (f.is(&kInheritedRingFops)) return -EBADFD;
     return fcntl(fd, F_GETFD) < 0 ? -EBADF : -EOPNOTSUPP;
   }
+  if (ring_of(f)->shared.load(std::memory_order_relaxed)) ring_share_sync(ring_of(f));
   *out = std::move(f);
   return 0;
 }

@@ -159,6 +159,7 @@ void free_ctx_resources(IoRingCtx* ctx) {
   }
   if (ctx->acct_pages) unaccount_mem(ctx->acct_uid, ctx->acct_pages);
   ctx->acct_pages = 0;
+  ring_share_release(ctx);
 }
 
 }  // namespace
@@ -284,6 +285,7 @@ int ring_setup(unsigned entries, io_uring_params* up) {
   ctx->r_disabled.store(p.flags & IORING_SETUP_R_DISABLED, std::memory_order_relaxed);
   if ((p.flags & IORING_SETUP_SINGLE_ISSUER) && !(p.flags & IORING_SETUP_R_DISABLED))
     ctx->submitter_tid.store(core::current_tid(), std::memory_order_relaxed);
+  ring_share_at_setup();
   // REGISTERED_FD_ONLY: no descriptor, the ring is only in one of the
   // calling thread's registered slots (io_ring_add_registered_file).
   if (p.flags & uapi::kSetupRegisteredFdOnly) return ring_fd_register_only(ctx);
@@ -291,22 +293,69 @@ int ring_setup(unsigned entries, io_uring_params* up) {
   return ctx->fd;
 }
 
-void ring_destroy(IoRingCtx* ctx) {
-  ctx->alive.store(false, std::memory_order_seq_cst);
-  sq_thread_finish(ctx);
+IoRingCtx* ring_twin_create(IoRingCtx* parent) NO_THREAD_SAFETY_ANALYSIS {
+  // The parent's object is read without its locks (only the forking thread
+  // exists here): its settings do not change once the ring is published.
+  auto* ctx = new IoRingCtx;
+  ctx->flags = parent->flags;
+  ctx->sqe_shift = parent->sqe_shift;
+  ctx->cqe_shift = parent->cqe_shift;
+  ctx->stats = &core::exec_stats();
+  napi_init(ctx);
+  ctx->sq_entries = parent->sq_entries;
+  ctx->cq_entries = parent->cq_entries;
+  tw_init(ctx);
+  ctx->fd = parent->fd;  // the same epoll instance and eventfd, inherited
+  ctx->ready_efd = parent->ready_efd;
+  ctx->rings = parent->rings;
+  ctx->sq_array = parent->sq_array;
+  ctx->sqes = parent->sqes;
+  // The child's copies of the parent's mappings: unmapped with this object.
+  ctx->region = parent->region;
+  ctx->region_bytes = parent->region_bytes;
+  ctx->retired_regions = parent->retired_regions;
+  ctx->rings_bytes = parent->rings_bytes;
+  ctx->sqes_bytes = parent->sqes_bytes;
+  ctx->user_rings.store(parent->user_rings.load(std::memory_order_relaxed),
+                        std::memory_order_relaxed);
+  ctx->r_disabled.store(parent->r_disabled.load(std::memory_order_relaxed),
+                        std::memory_order_relaxed);
+  ctx->restrictions = parent->restrictions;
+  ctx->restricted.store(parent->restricted.load(std::memory_order_relaxed),
+                        std::memory_order_relaxed);
+  ctx->submitter_tid.store(parent->submitter_tid.load(std::memory_order_relaxed),
+                           std::memory_order_relaxed);
+  ctx->clockid.store(parent->clockid.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  ctx->sq_thread_idle_ms = parent->sq_thread_idle_ms;
+  // The SQ thread stays the parent's: it consumes what the child queues.
+  ctx->sq_remote = (parent->flags & IORING_SETUP_SQPOLL) != 0;
+  ctx->shared.store(parent->shared.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  io_uring_params p{};
+  p.flags = ctx->flags & ~IORING_SETUP_ATTACH_WQ;
+  create_wq(ctx, p);
+  ctx->alive.store(true, std::memory_order_release);
+  return ctx;
+}
 
-  // io_uring_try_cancel_requests, repeated as io_ring_exit_work repeats it
-  // until no request is left: a multishot request whose retry ran meanwhile
-  // may have armed its poll again, or gone to a worker.
-  auto cancel_requests = [ctx] {
-    if (ctx->wq) {
-      ctx->wq->cancel([](IoWqWork* w, void* c) { return w->owner == c && w->data; }, ctx, true);
-    }
-    poll_remove_all(ctx);
-    futex_remove_all(ctx);
-    kill_timeouts(ctx);
-  };
-  cancel_requests();
+namespace {
+
+// io_uring_try_cancel_requests: io-wq work, armed polls, futex waits and
+// timeouts of the ring (in this process).
+void cancel_requests(IoRingCtx* ctx) {
+  if (ctx->wq) {
+    ctx->wq->cancel([](IoWqWork* w, void* c) { return w->owner == c && w->data; }, ctx, true);
+  }
+  poll_remove_all(ctx);
+  futex_remove_all(ctx);
+  kill_timeouts(ctx);
+}
+
+// Cancels every request of the ring in this process and waits until they
+// are gone (`rounds` waits of 10 ms at most; unbounded when 0), repeating
+// the cancel as io_ring_exit_work does: a multishot request whose retry
+// ran meanwhile may have armed its poll again, or gone to a worker.
+void cancel_and_reap(IoRingCtx* ctx, unsigned rounds) {
+  cancel_requests(ctx);
   {
     core::LockGuard lock(ctx->uring_lock);
     RunningCtxScope scope(ctx);
@@ -318,10 +367,10 @@ void ring_destroy(IoRingCtx* ctx) {
     ctx->nr_drained = 0;
     flush_completions(ctx);
   }
-  for (;;) {
+  for (unsigned round = 0; !rounds || round < rounds; ++round) {
     tw_run(ctx);
     if (ctx->nr_live() == 0 && !tw_pending(ctx)) break;
-    cancel_requests();
+    cancel_requests(ctx);
     const std::uint32_t seq = ctx->cq_wait.prepare();
     if (ctx->nr_live() != 0 && !tw_pending(ctx)) {
       const struct timespec ts = core::futex_deadline_after(0, 10 * 1000 * 1000);
@@ -329,6 +378,22 @@ void ring_destroy(IoRingCtx* ctx) {
     }
     ctx->cq_wait.finish();
   }
+}
+
+}  // namespace
+
+void ring_cancel_at_exit(IoRingCtx* ctx) {
+  handover_timeouts(ctx, ring_share_adopt_timeout);
+  // A worker blocked where nothing interrupts it is given a second.
+  cancel_and_reap(ctx, 100);
+  overflow_flush(ctx, false);
+}
+
+void ring_destroy(IoRingCtx* ctx) {
+  ctx->alive.store(false, std::memory_order_seq_cst);
+  ring_share_stop(ctx);
+  sq_thread_finish(ctx);
+  cancel_and_reap(ctx, 0);
   // The fallback task-work item must be neither queued nor running.
   if (ctx->wq)
     ctx->wq->cancel([](IoWqWork* w, void* c) { return w == &static_cast<IoRingCtx*>(c)->tw_work; },

@@ -28,6 +28,9 @@ namespace {
 // IORING_SQPOLL_CAP_ENTRIES_VALUE: fairness cap when polling several rings.
 constexpr unsigned kCapEntries = 8;
 
+// How often an idle SQ thread looks at rings shared across fork.
+constexpr std::int64_t kSharedTickNs = 10 * 1000 * 1000;
+
 using SteadyClock = std::chrono::steady_clock;
 
 IoRingCtx* node_ctx(core::ListHead* n) {
@@ -64,13 +67,17 @@ bool cpu_online(int cpu) {
 }
 
 int submit_ring(IoRingCtx* ctx, bool cap) {
-  if (ctx->r_disabled.load(std::memory_order_acquire)) return 0;
+  if (ctx->r_disabled.load(std::memory_order_acquire)) {
+    ring_share_sync(ctx);  // another process may have enabled it
+    if (ctx->r_disabled.load(std::memory_order_acquire)) return 0;
+  }
   int ret = 0;
   unsigned to_submit = load_acquire(ctx->rings->sq.tail) - load_acquire(ctx->rings->sq.head);
   if (cap && to_submit > kCapEntries) to_submit = kCapEntries;
   if (to_submit) {
     ret = submit_and_flush(ctx, to_submit);
     ctx->sq_space.wake();
+    if (RingShared* sh = ring_shared(ctx)) sh->sq_space.wake();
   }
   if (tw_pending(ctx) && tw_run(ctx) && ret == 0) ret = 1;
   return ret;
@@ -116,8 +123,10 @@ void sq_thread_main(IoSqData* sqd) {
     sqd->wait.waiters.fetch_add(1, std::memory_order_seq_cst);
     const std::uint32_t seq = sqd->wait.seq.load(std::memory_order_seq_cst);
     bool needs_sched = true;
+    bool shared = false;
     for (core::ListHead* n = sqd->ctx_list.first(); n != &sqd->ctx_list; n = n->next) {
       IoRingCtx* ctx = node_ctx(n);
+      shared |= ring_shared(ctx) != nullptr;
       // The flag store and the tail load must not be reordered: both seq_cst.
       flags_or(ctx->rings->sq_flags, IORING_SQ_NEED_WAKEUP);
       if ((!ctx->r_disabled.load(std::memory_order_acquire) &&
@@ -128,9 +137,18 @@ void sq_thread_main(IoSqData* sqd) {
       }
     }
     if (needs_sched && !sqd->park_pending.load() && !sqd->stop.load()) {
+      // A ring shared across fork gets SQEs, and IORING_ENTER_SQ_WAKEUP,
+      // from processes that cannot reach this futex: its rings are looked
+      // at again every tick.
+      const struct timespec tick = core::futex_deadline_after(0, kSharedTickNs);
       lock.unlock();
-      futex_wait(&sqd->wait.seq, seq, nullptr);
+      const int r = futex_wait(&sqd->wait.seq, seq, shared ? &tick : nullptr);
       lock.lock();
+      if (r == -ETIMEDOUT) {
+        // Still asleep as far as the rings say: one pass, no idle spin.
+        sqd->wait.waiters.fetch_sub(1, std::memory_order_seq_cst);
+        continue;
+      }
     }
     sqd->wait.waiters.fetch_sub(1, std::memory_order_seq_cst);
     for (core::ListHead* n = sqd->ctx_list.first(); n != &sqd->ctx_list; n = n->next)
@@ -227,6 +245,7 @@ void sq_thread_wake(IoRingCtx* ctx) {
 }
 
 bool sq_thread_alive(IoRingCtx* ctx) {
+  if (ctx->sq_remote) return true;  // the parent's thread: see sq_thread_main's tick
   return ctx->sqd && ctx->sqd->alive.load(std::memory_order_acquire);
 }
 
@@ -236,6 +255,19 @@ int sqpoll_wq_affinity(IoRingCtx* ctx, const cpu_set_t* mask, std::size_t size) 
 }
 
 void sqpoll_wait_sq(IoRingCtx* ctx) {
+  if (ctx->sq_remote) {
+    // The SQ thread is the parent's: it wakes the shared queue as it
+    // consumes.
+    RingShared* sh = ring_shared(ctx);
+    for (;;) {
+      const std::uint32_t seq = sh->sq_space.prepare();
+      const bool full =
+          load_acquire(ctx->rings->sq.tail) - load_acquire(ctx->rings->sq.head) >= ctx->sq_entries;
+      const int r = full ? sh->sq_space.sleep(seq, nullptr) : 0;
+      sh->sq_space.finish();
+      if (!full || r == -EINTR) return;
+    }
+  }
   for (;;) {
     ctx->sq_space.waiters.fetch_add(1, std::memory_order_seq_cst);
     const std::uint32_t seq = ctx->sq_space.seq.load(std::memory_order_seq_cst);

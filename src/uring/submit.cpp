@@ -477,7 +477,9 @@ void queue_deferred(IoRingCtx* ctx) {
   }
 }
 
-int submit_sqes(IoRingCtx* ctx, unsigned nr) {
+namespace {
+
+int submit_sqes_locked(IoRingCtx* ctx, unsigned nr) REQUIRES(ctx->uring_lock) {
   unsigned entries = sq_entries_pending(ctx);
   if (entries > ctx->sq_entries) entries = ctx->sq_entries;
   if (nr < entries) entries = nr;
@@ -516,6 +518,21 @@ int submit_sqes(IoRingCtx* ctx, unsigned nr) {
   }
   flush_completions(ctx);
   store_release(ctx->rings->sq.head, ctx->cached_sq_head);
+  return ret;
+}
+
+}  // namespace
+
+int submit_sqes(IoRingCtx* ctx, unsigned nr) NO_THREAD_SAFETY_ANALYSIS {
+  RingShared* sh = ctx->shared.load(std::memory_order_relaxed);
+  if (!sh) [[likely]]
+    return submit_sqes_locked(ctx, nr);
+  // A ring shared across fork: the processes consume the SQ one at a time,
+  // each from the head the last one left.
+  sh->sq_lock.lock();
+  ctx->cached_sq_head = load_acquire(ctx->rings->sq.head);
+  const int ret = submit_sqes_locked(ctx, nr);
+  sh->sq_lock.unlock();
   return ret;
 }
 

@@ -232,7 +232,10 @@ int prep_common(IoKiocb* req, const io_uring_sqe* sqe, bool is_link) {
 
 std::uint32_t cq_tail_snapshot(IoRingCtx* ctx) {
   ctx->completion_lock.lock();
-  const std::uint32_t tail = ctx->cached_cq_tail;
+  // A ring shared across fork: CQEs of the other processes count too.
+  const std::uint32_t tail = ctx->shared.load(std::memory_order_relaxed)
+                                 ? load_acquire(ctx->rings->cq.tail)
+                                 : ctx->cached_cq_tail;
   ctx->completion_lock.unlock();
   return tail;
 }
@@ -436,6 +439,37 @@ void kill_timeouts(IoRingCtx* ctx) {
     clk().cancel(&req->timer);
     req_set_fail(req);
     req_set_res(req, -ECANCELED, 0);
+    req_complete_post(req);
+  }
+}
+
+void handover_timeouts(IoRingCtx* ctx, bool (*adopt)(IoRingCtx*, std::uint64_t, core::Nanos)) {
+  core::ListHead moved;
+  ctx->timeout_lock.lock();
+  for (core::ListHead* n = ctx->timeout_list.first(); n != &ctx->timeout_list;) {
+    IoKiocb* req = core::list_entry<IoKiocb, &IoKiocb::list>(n);
+    n = n->next;
+    // Pure one-shot timers only: a count or a link needs this engine.
+    const bool pure = req->timeout.off == 0 && !(req->timeout.flags & uapi::kTimeoutMultishot);
+    if (req->tstate.load(std::memory_order_relaxed) != kArmed || !pure || req->link ||
+        (req->flags & kReqCqeSkip))
+      continue;
+    req->tstate.store(kCancelled, std::memory_order_relaxed);
+    req->list.move_tail(&moved);
+  }
+  ctx->timeout_lock.unlock();
+  while (!moved.empty()) {
+    IoKiocb* req = core::list_entry<IoKiocb, &IoKiocb::list>(moved.first());
+    req->list.del();
+    const core::Nanos expires = req->timer.expires;
+    clk().cancel(&req->timer);
+    if (adopt(ctx, req->user_data, expires)) {
+      req->flags |= kReqCqeSkip;  // the adopter posts it
+      req_set_res(req, -ETIME, 0);
+    } else {
+      req_set_fail(req);
+      req_set_res(req, -ECANCELED, 0);
+    }
     req_complete_post(req);
   }
 }

@@ -60,7 +60,7 @@ static void local_work_added(IoRingCtx* ctx) {
     if (ctx->evfd >= 0) eventfd_signal(ctx);
     ctx->completion_lock.unlock();
   }
-  ctx->cq_wait.wake();
+  cq_wake(ctx);
 }
 
 EventfdWakeScope::EventfdWakeScope(bool on) : prev_(t_in_eventfd_wake) { t_in_eventfd_wake = on; }
@@ -91,7 +91,7 @@ void tw_add_node(IoRingCtx* ctx, TwNode* node) {
     sq_thread_wake(ctx);
     return;
   }
-  ctx->cq_wait.wake();
+  cq_wake(ctx);
   if (!ctx->tw_work_queued.exchange(true, std::memory_order_seq_cst)) {
     if (IoWq* wq = ctx_wq(ctx)) wq->enqueue(&ctx->tw_work);
   }

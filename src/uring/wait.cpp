@@ -83,16 +83,23 @@ int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext
                                               ext->min_wait_ns % 1000000000LL);
   int ret = 0;
   for (;;) {
-    const std::uint32_t seq = ctx->cq_wait.prepare();
+    // A ring shared across fork is posted to by other processes too: their
+    // CQEs wake the shared queue (so do this process's, see cq_wake).
+    RingShared* sh = ring_shared(ctx);
+    const std::uint32_t seq = sh ? sh->cq_wait.prepare() : ctx->cq_wait.prepare();
     const bool work = tw_pending(ctx) || ctx->has_overflow.load(std::memory_order_acquire);
     const bool woke = static_cast<std::int32_t>(load_acquire(ctx->rings->cq.tail) - target) >= 0 ||
                       ctx->cq_timeouts.load(std::memory_order_acquire) != nr_timeouts;
     int r = 0;
     if (!work && !woke) {
       ring_ready_update(ctx);
-      r = ctx->cq_wait.sleep(seq, min_phase ? &min_deadline : timed ? &deadline : nullptr);
+      const struct timespec* until = min_phase ? &min_deadline : timed ? &deadline : nullptr;
+      r = sh ? sh->cq_wait.sleep(seq, until) : ctx->cq_wait.sleep(seq, until);
     }
-    ctx->cq_wait.finish();
+    if (sh)
+      sh->cq_wait.finish();
+    else
+      ctx->cq_wait.finish();
     if (tw_pending(ctx)) tw_run(ctx);
     if (ctx->has_overflow.load(std::memory_order_acquire)) overflow_flush(ctx, false);
     if (r == -ETIME && min_phase) {

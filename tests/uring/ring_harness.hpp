@@ -4,8 +4,10 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -373,6 +375,21 @@ inline void append(std::vector<Cqe>* out, const std::vector<Cqe>& c) {
 inline void sort_by_user_data(std::vector<Cqe>* c) {
   std::sort(c->begin(), c->end(),
             [](const Cqe& x, const Cqe& y) { return x.user_data < y.user_data; });
+}
+
+// Runs `body` in a forked child and returns its exit status, 128 + the
+// signal that ended it, or -1 when it hung (SIGALRM after `seconds`).
+template <class Fn>
+int in_child(Fn body, unsigned seconds = 20) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    alarm(seconds);
+    _exit(body());
+  }
+  int status;
+  if (waitpid(pid, &status, 0) != pid) return -2;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return WTERMSIG(status) == SIGALRM ? -1 : 128 + WTERMSIG(status);
 }
 
 // Page-aligned anonymous memory, zeroed.
