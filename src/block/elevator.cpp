@@ -52,17 +52,8 @@ Request* Elevator::rqhash_find(sector_t offset) {
 }
 
 unsigned Elevator::dispatch_batch(HwCtx* hctx, core::ListHead* out, unsigned max, bool* held_back) {
-  unsigned n = 0;
-  while (n < max && has_work(hctx)) {
-    Request* rq = dispatch_request(hctx);
-    if (!rq) {
-      *held_back = true;
-      break;
-    }
-    ++n;
-    if (!elv_dispatch_add(rq, out)) break;
-  }
-  return n;
+  return elv_dispatch_batch(
+      out, max, held_back, [&] { return has_work(hctx); }, [&] { return dispatch_request(hctx); });
 }
 
 unsigned Elevator::insert_and_dispatch(HwCtx* hctx, core::ListHead* list, unsigned flags,

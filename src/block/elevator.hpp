@@ -123,6 +123,25 @@ class Elevator {
 // none is free (the batch ends there).
 bool elv_dispatch_add(Request* rq, core::ListHead* out);
 
+// The loop of Elevator::dispatch_batch over a scheduler's own has_work and
+// dispatch calls (a scheduler holding its lock across the batch passes its
+// locked forms).
+template <class HasWork, class Dispatch>
+unsigned elv_dispatch_batch(core::ListHead* out, unsigned max, bool* held_back, HasWork has_work,
+                            Dispatch dispatch) {
+  unsigned n = 0;
+  while (n < max && has_work()) {
+    Request* rq = dispatch();
+    if (!rq) {
+      *held_back = true;
+      break;
+    }
+    ++n;
+    if (!elv_dispatch_add(rq, out)) break;
+  }
+  return n;
+}
+
 // Removes a request from merge candidacy (hash and last_merge): elv_merged /
 // __elv_rqhash_del callers use this when a request leaves the scheduler.
 void elv_request_removed(Elevator* e, Request* rq);

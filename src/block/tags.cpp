@@ -1,8 +1,6 @@
 // Tag allocation, shallow depths and sleeping for a tag (blk-mq-tag.c).
 #include "block/tags.hpp"
 
-#include <bit>
-
 #include "core/clock.hpp"
 #include "core/mutex.hpp"
 #include "core/sbitmap.hpp"
@@ -79,8 +77,7 @@ void BlkMqTags::put(int tag) {
   // bumped on the common path, as sbitmap_queue_clear wakes only when
   // ws_active says someone sleeps).
   const unsigned nr = static_cast<unsigned>(tag);
-  words_[nr >> shift_].bits.fetch_and(~(1ull << (nr & ((1u << shift_) - 1))),
-                                      std::memory_order_seq_cst);
+  core::sbitmap_clear_bit(words_, shift_, nr, std::memory_order_seq_cst);
   // sbitmap_queue_clear: the freed tag is the next one to try (the kernel
   // sets the hint of the CPU that allocated it; here the freeing thread's,
   // which is the submitter's when a request completes inline).
@@ -92,12 +89,7 @@ void BlkMqTags::put(int tag) {
   }
 }
 
-unsigned BlkMqTags::busy() const {
-  unsigned n = 0;
-  for (const Word& w : words_)
-    n += static_cast<unsigned>(std::popcount(w.bits.load(std::memory_order_relaxed)));
-  return n;
-}
+unsigned BlkMqTags::busy() const { return core::sbitmap_weight(words_); }
 
 bool BlkMqTags::any_free(unsigned shallow_depth) const {
   for (unsigned w = 0; w < words_.size(); ++w) {

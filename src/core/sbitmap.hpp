@@ -4,7 +4,6 @@
 #include <atomic>
 #include <bit>
 #include <cstdint>
-#include <span>
 
 namespace iostack::core {
 
@@ -72,17 +71,29 @@ inline std::uint64_t sbitmap_word_get_batch(std::atomic<std::uint64_t>& word, st
   return (window & ~old) >> lo;
 }
 
+// A map's word: the element itself, or the `bits` of an element padded to
+// a cache line of its own (struct sbitmap_word).
+inline std::atomic<std::uint64_t>& sbitmap_bits(std::atomic<std::uint64_t>& w) { return w; }
+inline const std::atomic<std::uint64_t>& sbitmap_bits(const std::atomic<std::uint64_t>& w) {
+  return w;
+}
+template <class Word>
+auto& sbitmap_bits(Word& w) {
+  return w.bits;
+}
+
 // sbitmap_clear_bit of bit `nr` of a map with words of 1 << `shift` bits.
-inline void sbitmap_clear_bit(std::span<std::atomic<std::uint64_t>> words, unsigned shift,
-                              unsigned nr, std::memory_order order) {
-  words[nr >> shift].fetch_and(~(1ull << (nr & ((1u << shift) - 1))), order);
+template <class Words>
+void sbitmap_clear_bit(Words& words, unsigned shift, unsigned nr, std::memory_order order) {
+  sbitmap_bits(words[nr >> shift]).fetch_and(~(1ull << (nr & ((1u << shift) - 1))), order);
 }
 
 // sbitmap_weight: bits set now (a snapshot, word by word).
-inline unsigned sbitmap_weight(std::span<const std::atomic<std::uint64_t>> words) {
+template <class Words>
+unsigned sbitmap_weight(const Words& words) {
   unsigned n = 0;
   for (const auto& w : words)
-    n += static_cast<unsigned>(std::popcount(w.load(std::memory_order_relaxed)));
+    n += static_cast<unsigned>(std::popcount(sbitmap_bits(w).load(std::memory_order_relaxed)));
   return n;
 }
 

@@ -343,17 +343,12 @@ unsigned MqDeadline::dispatch_batch(block::HwCtx*, core::ListHead* out, unsigned
 }
 
 unsigned MqDeadline::dispatch_batch_locked(core::ListHead* out, unsigned max, bool* held_back) {
-  unsigned n = 0;
-  while (n < max && nr_listed_.load(std::memory_order_relaxed) != 0) {
-    Request* rq = dispatch_locked();
-    if (!rq) {
-      *held_back = true;
-      break;
-    }
-    ++n;
-    if (!block::elv_dispatch_add(rq, out)) break;
-  }
-  return n;
+  return block::elv_dispatch_batch(
+      out, max, held_back, [&] { return nr_listed_.load(std::memory_order_relaxed) != 0; },
+      [&] {
+        core::lockdep_assert_held(lock_);  // held by the caller, around this loop
+        return dispatch_locked();
+      });
 }
 
 // dd_dispatch_request's body.
