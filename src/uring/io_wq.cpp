@@ -215,6 +215,11 @@ int IoWq::wait_ready(int fd, short events) {
   }
 }
 
+bool IoWq::cancelled_running(const IoWqWork* work) {
+  const Worker* w = t_worker_;
+  return w && w->cur == work && (work->flags.load(std::memory_order_acquire) & kWqWorkCancel);
+}
+
 void IoWq::max_workers(unsigned counts[2]) {
   core::LockGuard lock(mu_);
   for (int i = 0; i < 2; ++i) {

@@ -76,6 +76,9 @@ class IoWq {
   // cancel finds the work running, as the signal io_wq_worker_cancel sends
   // ends the kernel's wait: 0, or -kErestartsys. Off a worker: 0 at once.
   static int wait_ready(int fd, short events);
+  // From a work's fn: whether a cancel found `work` running on the calling
+  // worker (and answered -EALREADY, counting on the work to end).
+  static bool cancelled_running(const IoWqWork* work);
 
  private:
   struct Worker;

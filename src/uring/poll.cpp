@@ -80,6 +80,10 @@ class PollService {
   bool add(IoKiocb* req, std::uint32_t ready = 0) {
     PollEntry& pe = req->poll;
     core::LockGuard lock(mu);
+    // A worker arming its request's poll after a cancel found the request
+    // running: that cancel has looked at the armed polls already (under mu)
+    // and would leave this one armed; the worker ends the request instead.
+    if (IoWq::cancelled_running(&req->work)) return false;
     pe.gen = ++next_gen_;
     pe.skip_initial = 0;
     if (!add_reg(req, 0)) return false;

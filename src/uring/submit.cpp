@@ -326,7 +326,9 @@ void iowq_submit_work(IoWqWork* work) {
       if (arm_apoll(req)) return;
       req->flags &= ~kReqWorkerWait;
       t_iowq_req = req;
-      ret = issue_sqe(req, kIssueIowq);
+      // Interrupted as the kernel's blocked worker is (-ERESTARTSYS, which
+      // the read or write reports as -EINTR).
+      ret = IoWq::cancelled_running(work) ? -EINTR : issue_sqe(req, kIssueIowq);
     }
     t_iowq_req = nullptr;
   }

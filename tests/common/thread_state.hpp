@@ -77,4 +77,31 @@ inline bool wait_until_blocked(pid_t tid, int timeout_ms = 5000, int settle = 3)
   return false;
 }
 
+// Waits until every other thread of this process sleeps (S or D) for
+// `settle` consecutive looks, up to `timeout_ms`. A fork then finds none
+// of them inside a lock the child needs (GCC 12's AddressSanitizer does
+// not take its allocator's lock around fork: a child forked while an
+// engine thread allocates hangs at its first allocation).
+inline bool wait_until_others_asleep(int timeout_ms = 2000, int settle = 3) {
+  const pid_t self = gettid_now();
+  int asleep = 0;
+  for (int waited = 0; waited < timeout_ms * 10; ++waited) {
+    bool all = true;
+    if (DIR* d = opendir("/proc/self/task")) {
+      while (dirent* e = readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        const pid_t tid = static_cast<pid_t>(std::stoi(e->d_name));
+        const char st = tid == self ? 'S' : thread_state(tid);
+        if (st != 'S' && st != 'D' && st != 0) all = false;
+      }
+      closedir(d);
+    }
+    asleep = all ? asleep + 1 : 0;
+    if (asleep >= settle) return true;
+    const struct timespec ts = {0, 100 * 1000};
+    nanosleep(&ts, nullptr);
+  }
+  return false;
+}
+
 }  // namespace iostack::test

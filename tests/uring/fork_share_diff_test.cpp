@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../common/sanitized.hpp"
+#include "../common/thread_state.hpp"
 #include "ring_harness.hpp"
 
 // ThreadSanitizer kills a child that starts threads after a fork of a
@@ -42,6 +43,12 @@ std::vector<Cqe> sorted(std::vector<Cqe> v) {
 }
 
 // `script` run on the kernel, then on iostack.
+// fork() once the engine's threads are idle (see wait_until_others_asleep).
+pid_t quiet_fork() {
+  iostack::test::wait_until_others_asleep();
+  return fork();
+}
+
 template <class Script>
 auto on_both(Script script) {
   KernelBackend k;
@@ -90,7 +97,7 @@ std::vector<Cqe> child_waits_for_parents_cqe(Backend* b) {
   static char buf[8];
   add(r, IORING_OP_READ, data[0], buf, sizeof(buf), 0, 7, 0);
   if (r.submit(0) != 1) return {};
-  const pid_t pid = fork();
+  const pid_t pid = quiet_fork();
   if (pid == 0) {
     alarm(20);
     char c = 'w';
@@ -183,7 +190,7 @@ std::vector<unsigned> both_submit(Backend* b) {
       if (r.enter(16, 0, 0) < 0) return 3;
     return 0;
   };
-  const pid_t pid = fork();
+  const pid_t pid = quiet_fork();
   if (pid == 0) {
     alarm(30);
     int ret = submit_half(r, sh, 1 + kPerProcess);
@@ -288,7 +295,7 @@ std::vector<int> child_polls_ring_fd(Backend* b, bool kernel) {
     }
     return after == POLLOUT ? 0 : 5;
   };
-  const pid_t pid = fork();
+  const pid_t pid = quiet_fork();
   if (pid == 0) {
     alarm(20);
     _exit(child());
@@ -324,7 +331,7 @@ std::vector<Cqe> child_cancels_parents_request(Backend* b) {
   static char buf[8];
   add(r, IORING_OP_READ, data[0], buf, sizeof(buf), 0, 1, IOSQE_ASYNC);
   if (r.submit(0) != 1) return {};
-  const pid_t pid = fork();
+  const pid_t pid = quiet_fork();
   if (pid == 0) {
     alarm(20);
     r.set_tail(r.sq_tail());
@@ -369,7 +376,7 @@ TEST(ForkShare, ChildCancelsItsParentsRequest) {
 std::vector<Cqe> child_exits_with_requests_in_flight(Backend* b) {
   Ring r(b);
   if (r.init(8) < 0) return {};
-  const pid_t pid = fork();
+  const pid_t pid = quiet_fork();
   if (pid == 0) {
     alarm(20);
     // Long enough for the child to be gone first, even under a sanitizer:
