@@ -215,8 +215,8 @@ struct IoRingCtx : core::File {
   std::atomic<bool> off_timeout_used{false};
   std::atomic<std::uint32_t> cancel_seq{0};
 
-  // Polls (the poll service's lock guards this list).
-  core::ListHead poll_list;
+  // Armed polls.
+  core::ListHead poll_list GUARDED_BY(poll_lock);
   std::atomic<int> oneshot_polls{0};  // armed one-shot POLL_ADDs (changed under that lock)
   std::atomic<int> mshot_polls{0};    // armed multishot POLL_ADDs (likewise)
   // Armed polls (POLL_ADD or a read's) of this ring's own descriptor: the

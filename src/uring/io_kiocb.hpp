@@ -14,6 +14,7 @@
 #include "core/clock.hpp"
 #include "core/host_aio.hpp"
 #include "core/list.hpp"
+#include "core/mutex.hpp"
 #include "uring/io_wq.hpp"
 #include "uring/op_data.hpp"
 
@@ -78,10 +79,16 @@ struct TwNode {
 
 // One armed poll (struct io_poll): the kernel's wait-queue entry becomes an
 // epoll registration of a private dup of the descriptor.
+// The poll service's lock (PollService::mu in poll.cpp, one per process) as
+// the thread-safety analysis names it: the rings' lists of armed polls and
+// the entries' links are guarded by it, though they live outside the service.
+class CAPABILITY("mutex") PollLock {};
+extern PollLock poll_lock;
+
 struct PollEntry {
-  core::ListHead node;       // ctx->poll_list, under the poll service lock
-  core::ListHead hash;       // POLL_ADD: the poll service's table by (ring, user_data)
-  std::uint32_t events = 0;  // EPOLL* wanted
+  core::ListHead node GUARDED_BY(poll_lock);  // ctx->poll_list
+  core::ListHead hash GUARDED_BY(poll_lock);  // POLL_ADD: the service's table by (ring, user_data)
+  std::uint32_t events = 0;                   // EPOLL* wanted
   int dup_fd = -1;
   // A multishot POLL_ADD asking for input and output events registers its
   // output events under a second descriptor, so that epoll tells which
@@ -91,8 +98,8 @@ struct PollEntry {
   // Registrations (bit 0: dup_fd, bit 1: dup_fd2) armed on a ready file:
   // epoll's first event of each is the readiness the arming posted itself,
   // not a wakeup. Valid up to the poll service's dispatch after skip_epoch.
-  std::uint8_t skip_initial = 0;
-  std::uint32_t skip_epoch = 0;
+  std::uint8_t skip_initial GUARDED_BY(poll_lock) = 0;
+  std::uint32_t skip_epoch GUARDED_BY(poll_lock) = 0;
   std::atomic<int> state{0};  // PollState
   bool multishot = false;
   bool apoll = false;  // internal FAST_POLL arming for a read/write
@@ -107,15 +114,14 @@ struct PollEntry {
   // On any ring's descriptor or a ring's eventfd: a CQE posting wakes it,
   // which the kernel handles before the posting system call returns.
   bool on_ring = false;
-  std::uint32_t gen = 0;  // arming generation, in the epoll data
+  std::uint32_t gen GUARDED_BY(poll_lock) = 0;  // arming generation, in the epoll data
   // A multishot POLL_ADD's event, posted from task work (io_poll_task_func):
   // wakeups while it is queued coalesce into one CQE, as poll_refs does.
-  // Under the poll service lock.
   TwNode tw;
   std::atomic<bool> tw_queued{false};
-  std::uint32_t tw_mask = 0;  // the first wakeup's
-  bool tw_at_arm = false;     // queued by the arming (ready then)
-  int tw_wakeups = 0;
+  std::uint32_t tw_mask GUARDED_BY(poll_lock) = 0;  // the first wakeup's
+  bool tw_at_arm GUARDED_BY(poll_lock) = false;     // queued by the arming (ready then)
+  int tw_wakeups GUARDED_BY(poll_lock) = 0;
 };
 
 struct RwData {

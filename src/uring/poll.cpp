@@ -26,6 +26,8 @@ namespace iostack::uring {
 
 std::size_t poll_offset();
 
+PollLock poll_lock;
+
 namespace {
 
 // kPollParked: a multishot request's internal poll that fired; its
@@ -56,6 +58,18 @@ std::uint32_t reg_events(const PollEntry& pe, int which) {
 
 int poll_now(int fd, std::uint32_t events);
 
+class PollService;
+
+// Holds PollService::mu; the analysis sees poll_lock taken.
+class SCOPED_CAPABILITY PollGuard {
+ public:
+  explicit PollGuard(PollService& ps) ACQUIRE(poll_lock);
+  ~PollGuard() RELEASE();
+
+ private:
+  core::Mutex& mu_;
+};
+
 class PollService {
  public:
   // One per process; never destroyed: its thread outlives statics.
@@ -79,7 +93,7 @@ class PollService {
   // posts that itself, so epoll's first event for it is no wakeup).
   bool add(IoKiocb* req, std::uint32_t ready = 0) {
     PollEntry& pe = req->poll;
-    core::LockGuard lock(mu);
+    PollGuard lock(*this);
     // A worker arming its request's poll after a cancel found the request
     // running: that cancel has looked at the armed polls already (under mu)
     // and would leave this one armed; the worker ends the request instead.
@@ -117,7 +131,7 @@ class PollService {
   // it, no wakeup comes (until poll_activate_run arms it again).
   void add_unregistered(IoKiocb* req) {
     PollEntry& pe = req->poll;
-    core::LockGuard lock(mu);
+    PollGuard lock(*this);
     pe.gen = ++next_gen_;
     pe.skip_initial = 0;
     pe.state.store(kPollArmed, std::memory_order_relaxed);
@@ -128,11 +142,11 @@ class PollService {
 
   // The first armed poll of `ctx` that `cd` matches (io_poll_find for
   // cancels; `poll_only` skips internal polls).
-  IoKiocb* find_armed(IoRingCtx* ctx, CancelMatch* cd, bool poll_only) REQUIRES(mu);
+  IoKiocb* find_armed(IoRingCtx* ctx, CancelMatch* cd, bool poll_only) REQUIRES(poll_lock);
 
   // io_poll_find: POLL_REMOVE's target by user_data, without walking every
   // armed poll of the ring.
-  IoKiocb* find_by_data(IoRingCtx* ctx, std::uint64_t user_data) REQUIRES(mu) {
+  IoKiocb* find_by_data(IoRingCtx* ctx, std::uint64_t user_data) REQUIRES(poll_lock) {
     core::ListHead* b = bucket(ctx, user_data);
     for (core::ListHead* n = b->first(); n != b; n = n->next) {
       PollEntry* pe = core::list_entry<PollEntry, &PollEntry::hash>(n);
@@ -143,13 +157,13 @@ class PollService {
   }
 
   // The target of an update changes its user_data: it moves bucket.
-  void rehash(IoKiocb* req) REQUIRES(mu) {
+  void rehash(IoKiocb* req) REQUIRES(poll_lock) {
     req->poll.hash.del();
     req->poll.hash.add_head(bucket(req->ctx, req->user_data));
   }
 
   // Registration `which` of `req` (a dup of its descriptor), in the table.
-  bool add_reg(IoKiocb* req, int which) REQUIRES(mu) {
+  bool add_reg(IoKiocb* req, int which) REQUIRES(poll_lock) {
     PollEntry& pe = req->poll;
     int& fd = which == 0 ? pe.dup_fd : pe.dup_fd2;
     if (which == 1) {
@@ -173,7 +187,7 @@ class PollService {
   }
 
   // Unregisters and closes a registration's descriptor.
-  void del_reg(int& fd) REQUIRES(mu) {
+  void del_reg(int& fd) REQUIRES(poll_lock) {
     if (fd < 0) return;
     epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
     table_[static_cast<std::size_t>(fd)] = nullptr;
@@ -189,7 +203,7 @@ class PollService {
   }
 
   // Takes an armed entry out.
-  void remove(IoKiocb* req) REQUIRES(mu) {
+  void remove(IoKiocb* req) REQUIRES(poll_lock) {
     PollEntry& pe = req->poll;
     del_reg(pe.dup_fd);
     del_reg(pe.dup_fd2);
@@ -220,7 +234,7 @@ class PollService {
   // poll_sweep_oneshot: the ring's armed one-shot POLL_ADDs whose
   // descriptor is ready are taken out into `done`, with their masks.
   void take_ready_oneshots(IoRingCtx* ctx, std::vector<std::pair<IoKiocb*, std::uint32_t>>* done)
-      REQUIRES(mu) {
+      REQUIRES(poll_lock) {
     std::vector<struct pollfd> fds;
     std::vector<IoKiocb*> reqs;
     for (core::ListHead* n = ctx->poll_list.first(); n != &ctx->poll_list; n = n->next) {
@@ -243,13 +257,13 @@ class PollService {
 
   // A fired internal poll of a multishot request leaves the ring's list
   // (it runs now, nothing may cancel it as armed) but keeps its descriptor.
-  void park(IoKiocb* req) REQUIRES(mu) {
+  void park(IoKiocb* req) REQUIRES(poll_lock) {
     req->poll.node.del();
     req->poll.state.store(kPollParked, std::memory_order_relaxed);
   }
 
   bool rearm_parked(IoKiocb* req) {
-    core::LockGuard lock(mu);
+    PollGuard lock(*this);
     PollEntry& pe = req->poll;
     if (pe.state.load(std::memory_order_relaxed) != kPollParked) return false;
     pe.state.store(kPollArmed, std::memory_order_relaxed);
@@ -260,7 +274,7 @@ class PollService {
 
   // The request ends: its parked registration goes.
   void release_parked(IoKiocb* req) {
-    core::LockGuard lock(mu);
+    PollGuard lock(*this);
     PollEntry& pe = req->poll;
     if (pe.state.load(std::memory_order_relaxed) != kPollParked) return;
     del_reg(pe.dup_fd);
@@ -274,7 +288,7 @@ class PollService {
   // IORING_CQE_F_MORE only while the CQ ring has room (io_req_post_cqe);
   // otherwise the poll ends, its final CQE (without F_MORE) going to the
   // overflow list. False when it ended (taken out, completion up to the caller).
-  bool post_mshot(IoKiocb* req, std::uint32_t mask) REQUIRES(mu) {
+  bool post_mshot(IoKiocb* req, std::uint32_t mask) REQUIRES(poll_lock) {
     if (req->poll.multishot && !(mask & (EPOLLERR | EPOLLHUP)) &&
         try_post_cqe(req->ctx, req->user_data, static_cast<int>(mask), IORING_CQE_F_MORE))
       return true;
@@ -285,7 +299,7 @@ class PollService {
   // __io_poll_execute: the event is handled by task work holding a request
   // reference, with the wakeup's mask; one is queued at a time, and when
   // more wakeups fold into it, it asks the descriptor instead (poll_refs).
-  void queue_mshot(IoKiocb* req, std::uint32_t mask, bool at_arm = false) REQUIRES(mu) {
+  void queue_mshot(IoKiocb* req, std::uint32_t mask, bool at_arm = false) REQUIRES(poll_lock) {
     PollEntry& pe = req->poll;
     if (pe.tw_queued.load(std::memory_order_relaxed)) {
       pe.tw_wakeups++;
@@ -303,7 +317,7 @@ class PollService {
     tw_add_node(req->ctx, &pe.tw);
   }
 
-  void rearm(IoKiocb* req) REQUIRES(mu) {
+  void rearm(IoKiocb* req) REQUIRES(poll_lock) {
     PollEntry& pe = req->poll;
     pe.skip_initial = 0;
     struct epoll_event ev {};
@@ -344,7 +358,7 @@ class PollService {
   // posted: a poll it took out is complete before the wait looks.
   void sweep(IoRingCtx* ctx, std::vector<std::pair<IoKiocb*, std::uint32_t>>* done) {
     core::LockGuard d(dispatch_mu_);
-    core::LockGuard lock(mu);
+    PollGuard lock(*this);
     take_ready_oneshots(ctx, done);
   }
 
@@ -367,7 +381,7 @@ class PollService {
         ring_now = static_cast<int>(ring_poll_mask(rctx));
     }
     {
-      core::LockGuard lock(ps.mu);
+      PollGuard lock(ps);
       PollEntry& pe = req->poll;
       pe.tw_queued.store(false, std::memory_order_relaxed);
       if (pe.state.load(std::memory_order_relaxed) == kPollArmed && !pe.apoll) {
@@ -429,7 +443,7 @@ class PollService {
     IoKiocb* req;
     std::uint32_t mask;
     {
-      core::LockGuard lock(mu);
+      PollGuard lock(*this);
       if (fd < 0 || static_cast<std::size_t>(fd) >= table_.size()) return;
       req = table_[static_cast<std::size_t>(fd)];
       if (!req || req->poll.state.load(std::memory_order_relaxed) != kPollArmed) return;
@@ -565,14 +579,17 @@ class PollService {
   // Held while events are taken out of epoll and handled (lock order:
   // before mu and before any ring's uring_lock).
   core::Mutex dispatch_mu_;
-  std::uint32_t next_gen_ = 0;
+  std::uint32_t next_gen_ GUARDED_BY(poll_lock) = 0;
   // Dispatches started (each takes what epoll has collected until then),
   // and the first one that finds every ready-armed registration's event.
   std::atomic<std::uint32_t> epoch_{0};
   std::atomic<std::uint32_t> skip_until_{0};
-  std::vector<IoKiocb*> table_;       // dup fd -> request
-  core::ListHead buckets_[kBuckets];  // armed POLL_ADDs by (ring, user_data)
+  std::vector<IoKiocb*> table_ GUARDED_BY(poll_lock);       // dup fd -> request
+  core::ListHead buckets_[kBuckets] GUARDED_BY(poll_lock);  // armed POLL_ADDs by (ring, user_data)
 };
+
+PollGuard::PollGuard(PollService& ps) NO_THREAD_SAFETY_ANALYSIS : mu_(ps.mu) { mu_.lock(); }
+PollGuard::~PollGuard() NO_THREAD_SAFETY_ANALYSIS { mu_.unlock(); }
 
 int poll_now(int fd, std::uint32_t events) {
   struct pollfd pfd {
@@ -720,7 +737,7 @@ int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
   PollService& ps = *found;
   IoKiocb* req;
   {
-    core::LockGuard lock(ps.mu);
+    PollGuard lock(ps);
     req = ps.find_armed(ctx, cd, false);
     if (!req) return -ENOENT;
     ps.remove(req);
@@ -785,7 +802,7 @@ void poll_remove_all(IoRingCtx* ctx) {
   PollService& ps = *found;
   std::vector<IoKiocb*> dead;
   {
-    core::LockGuard lock(ps.mu);
+    PollGuard lock(ps);
     while (!ctx->poll_list.empty()) {
       PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(ctx->poll_list.first());
       IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
@@ -808,7 +825,7 @@ bool poll_signal_worker_waits(IoRingCtx* ctx, CancelMatch* cd, bool all) {
   PollService& ps = *found;
   std::vector<IoKiocb*> hit;
   {
-    core::LockGuard lock(ps.mu);
+    PollGuard lock(ps);
     for (core::ListHead* n = ctx->poll_list.first(); n != &ctx->poll_list; n = n->next) {
       PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
       IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
@@ -831,7 +848,7 @@ void poll_activate_run(IoRingCtx* ctx) {
   PollService& ps = PollService::get();
   std::vector<IoKiocb*> again;
   {
-    core::LockGuard lock(ps.mu);
+    PollGuard lock(ps);
     for (core::ListHead* n = ctx->poll_list.first(); n != &ctx->poll_list; n = n->next) {
       PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
       if (pe->awaiting_activation)
@@ -924,7 +941,7 @@ int poll_add_issue(IoKiocb* req, unsigned) {
   // posted by task work, as __io_arm_poll_handler queues it.
   if (mask) {
     PollService& ps = PollService::get();
-    core::LockGuard lock(ps.mu);
+    PollGuard lock(ps);
     if (pe.state.load(std::memory_order_relaxed) == kPollArmed) ps.queue_mshot(req, mask, true);
   }
   return kIouIssueSkipComplete;
@@ -954,7 +971,7 @@ int poll_remove_issue(IoKiocb* req, unsigned) {
   IoKiocb* target;
   bool updated = false;
   {
-    core::LockGuard lock(ps.mu);
+    PollGuard lock(ps);
     target = ps.find_by_data(ctx, p.old_user_data);
     if (target && target->poll.tw_queued.load(std::memory_order_relaxed) &&
         target->poll.tw_at_arm) {
