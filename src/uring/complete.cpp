@@ -75,6 +75,7 @@ void write_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::u
 // io_fill_cqe_req: a CQE with room for the extra words takes them and
 // clears them; any other leaves them for the request's next use.
 bool fill_req_cqe(IoRingCtx* ctx, IoKiocb* req) REQUIRES(ctx->completion_lock) {
+  req->work.finished.store(true, std::memory_order_relaxed);
   const bool ok = fill_cqe(ctx, req->user_data, req->res, req->cflags,
                            req->big_cqe_set ? req->big_cqe : kNoBigCqe);
   if (req->big_cqe_set && (ctx->cqe_shift || is_big32(ctx, req->cflags))) {

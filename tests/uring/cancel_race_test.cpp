@@ -46,7 +46,10 @@ std::vector<int> cancel_async_reads(Backend* b, int rounds) {
     const bool ended = got.size() == 2 && (got[0].res == -ECANCELED || got[0].res == -EINTR) &&
                        (got[1].res == 0 || got[1].res == -EALREADY);
     out.push_back(ended ? 1 : 0);
-    if (!ended) break;  // a read left pending would take the next round's data
+    if (!ended) {
+      ADD_FAILURE() << "round " << i << ": " << ::testing::PrintToString(got);
+      break;  // a read left pending would take the next round's data
+    }
   }
   close(p[0]);
   close(p[1]);
