@@ -64,6 +64,12 @@ bool fd_is_direct_file(int fd) { return mode_of(fd) == kDirectFile; }
 
 bool fd_is_memory_file(int fd) { return mode_of(fd) == kMemoryFile; }
 
+bool fd_is_memory_file_cached(int fd) {
+  if (fd < 0 || static_cast<unsigned>(fd) >= FdModeCache::kCached) return false;
+  const auto* c = Process::current().find_state<FdModeCache>();
+  return c && c->mode[fd].load(std::memory_order_relaxed) == kMemoryFile;
+}
+
 bool fd_buffered_writes_block(int fd) {
   // A yes sends the write to a worker, which costs far more than checking.
   return mode_of(fd) == kBlockingWritesFile && mode_of(fd, true) == kBlockingWritesFile;

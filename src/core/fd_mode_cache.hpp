@@ -16,6 +16,8 @@ bool fd_is_direct_file(int fd);
 // O_DIRECT, as first learned (such files have no RWF_NOWAIT and never wait
 // for a device).
 bool fd_is_memory_file(int fd);
+// The same, answered only from what was learned already (false if nothing was).
+bool fd_is_memory_file_cached(int fd);
 
 // Whether `fd` names a regular file opened for writing without O_DIRECT whose file system
 // has no non-blocking buffered writes; tmpfs and ramfs, which never wait for

@@ -455,12 +455,15 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   }
   if (write && pos == -1 && rw.done == 0) rw.start_fpos = lseek(req->os_fd, 0, SEEK_CUR);
   bool stream = false;
+  // tmpfs and ramfs have no RWF_NOWAIT, so the kernel hands such I/O to a
+  // worker; but it never waits for a device there, and doing it here saves
+  // the hand-off, which costs far more than the copy. A file known to be
+  // one skips the refused try.
+  const bool memory_file = nonblock && !(req->flags & kReqNowait);
+  if (memory_file && core::fd_is_memory_file_cached(req->os_fd)) rwf &= ~RWF_NOWAIT;
   ssize_t n = rw_syscall(write, req->os_fd, iov, nr, pos, rwf);
-  if (n < 0 && errno == EOPNOTSUPP && nonblock && !(req->flags & kReqNowait) &&
+  if (n < 0 && errno == EOPNOTSUPP && (rwf & RWF_NOWAIT) && memory_file &&
       core::fd_is_memory_file(req->os_fd)) {
-    // tmpfs and ramfs have no RWF_NOWAIT, so the kernel hands such I/O to
-    // a worker; but it never waits for a device there, and doing it here
-    // saves the hand-off, which costs far more than the copy.
     rwf &= ~RWF_NOWAIT;
     n = rw_syscall(write, req->os_fd, iov, nr, pos, rwf);
   }
