@@ -13,6 +13,7 @@
 #include "block/request.hpp"
 #include "core/list.hpp"
 #include "core/mutex.hpp"
+#include "core/per_thread.hpp"
 
 namespace iostack::sched {
 
@@ -31,6 +32,8 @@ using DdStats = block::ElvPrioStats;
 DdPrio dd_prio_of(std::uint16_t ioprio);
 
 class MqDeadline final : public block::Elevator {
+  class Hold;
+
  public:
   explicit MqDeadline(block::RequestQueue* q);
   ~MqDeadline() override;
@@ -78,6 +81,8 @@ class MqDeadline final : public block::Elevator {
   unsigned async_depth() const { return async_depth_.load(std::memory_order_relaxed); }
   unsigned batching() const;
   unsigned starved() const;
+  // Requests inserted and dispatched by lone steps (without lock_), all threads.
+  std::uint64_t lone_steps() const;
 
  private:
   // struct io_stats_per_prio: counters under lock_, except completed.
@@ -95,6 +100,50 @@ class MqDeadline final : public block::Elevator {
     block::sector_t latest_pos[kDdDirCount] = {0, 0};  // of the last dispatch
     IoStats stats;
   };
+
+  // --- the lone step (mq_deadline_lone.cpp) ---
+  // A request inserted alone into an empty scheduler, with only its own class
+  // queued, is the one the next dispatch returns: insert_and_dispatch does
+  // both without lock_ while the gate is open for that class. What the
+  // locked calls would change besides (the batch position and count, the
+  // class counters) goes to the thread's own slot, and the next holder of
+  // lock_ folds every slot in in the order of the steps' TSC readings, as if
+  // each step had taken the lock at that moment. A thread's slot:
+  static constexpr unsigned kLoneLog = 256;
+  struct LoneEntry {
+    std::atomic<std::uint64_t> key{0};  // TSC reading << 1 | direction
+    std::atomic<block::sector_t> pos{0};
+  };
+  struct LoneThread {
+    // Set around a lone step or a completion count: the gate's closer waits
+    // for it to clear (a Dekker handshake with gate_).
+    std::atomic<std::uint32_t> busy{0};
+    std::atomic<std::uint32_t> head{0};  // entries written (by the owner)
+    std::atomic<std::uint32_t> tail{0};  // entries folded (under lock_)
+    // Counts by the owner: lone steps per class, completions per class.
+    std::atomic<std::uint32_t> inserted[kDdPrioCount] = {};
+    std::atomic<std::uint32_t> completed[kDdPrioCount] = {};
+    // What the closer has added to IoStats already (under lock_).
+    std::uint32_t folded_inserted[kDdPrioCount] = {};
+    std::uint32_t folded_completed[kDdPrioCount] = {};
+    bool registered = false;  // on lone_threads_ (set by the owner under lock_)
+    LoneEntry log[kLoneLog];
+  };
+  bool try_lone(core::ListHead* list, unsigned flags, core::ListHead* out, unsigned max)
+      EXCLUDES(lock_);
+  // Counts a completion of class `prio` on the thread's slot; false when the
+  // gate is closed (IoStats then takes it).
+  bool lone_completed(unsigned prio);
+  void register_lone() REQUIRES(lock_);
+  // On taking lock_: close the gate, wait for steps under way, fold the slots.
+  void close_gate() REQUIRES(lock_);
+  void fold_lone() REQUIRES(lock_);
+  void apply_lone(unsigned dir, block::sector_t pos) REQUIRES(lock_);
+  // On releasing lock_: open the gate when a lone step would be what the
+  // locked calls do.
+  void open_gate() REQUIRES(lock_);
+  void set_expire(unsigned dir, int ms) REQUIRES(lock_);
+  PerPrio* prio_slot(unsigned prio) { return &per_prio_[prio]; }
 
   PerPrio& per_prio_of(const block::Request* rq) REQUIRES(lock_) {
     return per_prio_[dd_prio_of(rq->ioprio)];
@@ -138,6 +187,29 @@ class MqDeadline final : public block::Elevator {
 
   // Requests on any dispatch list or FIFO; lets has_work skip the lock.
   std::atomic<unsigned> nr_listed_{0};
+
+  // The lone step's state. gate_ is read by every submitter and written
+  // only when lock_ is taken after lone steps, so it has a line of its own.
+  alignas(64) std::atomic<int> gate_{-1};  // the class lone steps may take; -1: closed
+  std::atomic<std::uint64_t> lone_expire_ns_[kDdDirCount] = {};    // fifo_expire, for lone steps
+  alignas(64) unsigned lone_prio_ GUARDED_BY(lock_) = DD_BE_PRIO;  // the class last opened for
+  std::vector<LoneThread*> lone_threads_ GUARDED_BY(lock_);
+  core::PerThread<LoneThread> lone_;
+};
+
+// dd->lock as every locked call takes it: the gate is closed and the lone
+// steps folded in first; on release the gate opens again where it may. Const
+// callers (the debugfs reads) fold too: that changes how the state is kept,
+// not what it is.
+class SCOPED_CAPABILITY MqDeadline::Hold {
+ public:
+  explicit Hold(const MqDeadline& dd) ACQUIRE(dd.lock_);
+  ~Hold() RELEASE();
+  Hold(const Hold&) = delete;
+  Hold& operator=(const Hold&) = delete;
+
+ private:
+  MqDeadline& dd_;
 };
 
 }  // namespace iostack::sched

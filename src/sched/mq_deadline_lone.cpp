@@ -1,0 +1,200 @@
+// mq-deadline's lone step: a request inserted into an empty scheduler and
+// dispatched at once, without dd->lock, and its folding into the locked state.
+#include <x86intrin.h>
+
+#include <thread>
+
+#include "block/blk_mq.hpp"
+#include "block/request_queue.hpp"
+#include "core/clock.hpp"
+#include "sched/mq_deadline.hpp"
+
+namespace iostack::sched {
+
+using block::Request;
+
+namespace {
+
+// The step's place in time. LFENCE keeps the reading after the gate check,
+// inside the step, so that a step that follows another's completion reads a
+// later value (the TSC is synchronised across CPUs here).
+std::uint64_t lone_stamp() {
+  _mm_lfence();
+  return __rdtsc();
+}
+
+unsigned dir_of(const Request* rq) { return block::rq_data_dir_write(rq) ? DD_WRITE : DD_READ; }
+
+}  // namespace
+
+MqDeadline::Hold::Hold(const MqDeadline& dd) : dd_(const_cast<MqDeadline&>(dd)) {
+  dd_.lock_.lock();
+  dd_.close_gate();
+}
+
+MqDeadline::Hold::~Hold() {
+  dd_.open_gate();
+  dd_.lock_.unlock();
+}
+
+// The lone step. Its conditions make the locked calls' result certain: the
+// scheduler holds nothing (nr_listed_ is 0 while the gate is open), no other
+// class has requests queued (so neither aging nor strict priority applies),
+// and the request is neither a requeue nor an at-head insert. Then insert
+// puts it on its tree and FIFO, and dispatch finds it as the only candidate
+// of its class, in or out of the current batch: it leaves at once, and only
+// the batch state and counters change, which the fold applies.
+bool MqDeadline::try_lone(core::ListHead* list, unsigned flags, core::ListHead* out, unsigned max) {
+  if ((flags & block::INSERT_AT_HEAD) || !max) return false;
+  core::ListHead* first = list->first();
+  if (first == list || first->next != list) return false;
+  Request* rq = block::rq_from_queuelist(first);
+  if (rq->elv_priv[0]) return false;  // a requeue, counted once already
+  const unsigned prio = dd_prio_of(rq->ioprio);
+  if (gate_.load(std::memory_order_relaxed) != static_cast<int>(prio)) return false;
+  LoneThread* t = lone_.local();
+  if (!t->registered) return false;
+  const std::uint64_t now = queue()->jiffies();
+  const unsigned dir = dir_of(rq);
+
+  t->busy.exchange(1, std::memory_order_seq_cst);
+  const std::uint32_t head = t->head.load(std::memory_order_relaxed);
+  if (gate_.load(std::memory_order_seq_cst) != static_cast<int>(prio) ||
+      head - t->tail.load(std::memory_order_relaxed) >= kLoneLog) {
+    // Closed meanwhile, or the log is full: the locked path (which folds).
+    t->busy.store(0, std::memory_order_release);
+    return false;
+  }
+  LoneEntry& e = t->log[head % kLoneLog];
+  e.key.store(lone_stamp() << 1 | dir, std::memory_order_relaxed);
+  e.pos.store(block::blk_rq_pos(rq), std::memory_order_relaxed);
+  t->head.store(head + 1, std::memory_order_relaxed);
+  core::local_add(t->inserted[prio], 1u);
+  // Read inside the step: a tunable changes only with the gate closed.
+  rq->fifo_time = now + lone_expire_ns_[dir].load(std::memory_order_relaxed);
+  t->busy.store(0, std::memory_order_release);
+
+  rq->queuelist.del();
+  rq->elv_priv[0] = prio_slot(prio);
+  block::blk_trace_rq_insert(rq);
+  rq->rq_flags |= block::RQF_STARTED;
+  block::elv_dispatch_add(rq, out);
+  return true;
+}
+
+bool MqDeadline::lone_completed(unsigned prio) {
+  if (gate_.load(std::memory_order_relaxed) < 0) return false;
+  LoneThread* t = lone_.local();
+  if (!t->registered) return false;
+  t->busy.exchange(1, std::memory_order_seq_cst);
+  const bool open = gate_.load(std::memory_order_seq_cst) >= 0;
+  if (open) core::local_add(t->completed[prio], 1u);
+  t->busy.store(0, std::memory_order_release);
+  return open;
+}
+
+void MqDeadline::register_lone() {
+  LoneThread* t = lone_.local();
+  if (t->registered) return;
+  lone_threads_.push_back(t);
+  t->registered = true;
+}
+
+void MqDeadline::close_gate() {
+  core::lockdep_assert_held(lock_);
+  // Closed already: every step since the last opening has been folded.
+  if (gate_.load(std::memory_order_relaxed) < 0) return;
+  gate_.store(-1, std::memory_order_seq_cst);
+  for (LoneThread* t : lone_threads_) {
+    for (unsigned spins = 0; t->busy.load(std::memory_order_seq_cst); ++spins) {
+      if (spins > 64) {
+        std::this_thread::yield();  // its owner was preempted inside a step
+        spins = 0;
+      } else {
+        __builtin_ia32_pause();
+      }
+    }
+  }
+  for (LoneThread* t : lone_threads_) {
+    for (unsigned p = 0; p < kDdPrioCount; ++p) {
+      IoStats& s = per_prio_[p].stats;
+      const std::uint32_t ins = t->inserted[p].load(std::memory_order_relaxed);
+      s.inserted += ins - t->folded_inserted[p];
+      s.dispatched += ins - t->folded_inserted[p];
+      t->folded_inserted[p] = ins;
+      const std::uint32_t done = t->completed[p].load(std::memory_order_relaxed);
+      s.completed.fetch_add(done - t->folded_completed[p], std::memory_order_relaxed);
+      t->folded_completed[p] = done;
+    }
+  }
+  fold_lone();
+}
+
+// The logged steps in the order of their readings, each thread's in its own
+// order: a k-way merge of the threads' logs.
+void MqDeadline::fold_lone() {
+  for (;;) {
+    LoneThread* next = nullptr;
+    std::uint64_t key = 0;
+    for (LoneThread* t : lone_threads_) {
+      const std::uint32_t tail = t->tail.load(std::memory_order_relaxed);
+      if (tail == t->head.load(std::memory_order_relaxed)) continue;
+      const std::uint64_t k = t->log[tail % kLoneLog].key.load(std::memory_order_relaxed);
+      if (!next || (k >> 1) < (key >> 1)) {
+        next = t;
+        key = k;
+      }
+    }
+    if (!next) return;
+    const std::uint32_t tail = next->tail.load(std::memory_order_relaxed);
+    apply_lone(static_cast<unsigned>(key & 1),
+               next->log[tail % kLoneLog].pos.load(std::memory_order_relaxed));
+    next->tail.store(tail + 1, std::memory_order_relaxed);
+  }
+}
+
+// What dd_dispatch_request changes when the only request it can find is one
+// of lone_prio_'s class in direction `dir` at `pos` (see dispatch_from): the
+// batch goes on if it was in that direction at or before `pos` and is not
+// full, else a new one starts (a lone write also ends the reads' lead).
+void MqDeadline::apply_lone(unsigned dir, block::sector_t pos) {
+  PerPrio& pp = per_prio_[lone_prio_];
+  if (last_dir_ == dir && pos >= pp.latest_pos[dir] &&
+      batching_ < static_cast<unsigned>(fifo_batch_)) {
+    ++batching_;
+  } else {
+    if (dir == DD_WRITE) starved_ = 0;
+    last_dir_ = static_cast<DdDir>(dir);
+    batching_ = 1;
+  }
+  pp.latest_pos[dir] = pos;
+  // dd_start_request's count was taken with the step's own.
+}
+
+void MqDeadline::open_gate() {
+  core::lockdep_assert_held(lock_);
+  if (lone_threads_.empty() || nr_listed_.load(std::memory_order_relaxed) != 0) return;
+  int only = -1;
+  for (unsigned p = 0; p < kDdPrioCount; ++p) {
+    if (!dd_queued(p)) continue;
+    if (only >= 0) return;  // two classes: aging and priority decide
+    only = static_cast<int>(p);
+  }
+  if (only >= 0) lone_prio_ = static_cast<unsigned>(only);
+  gate_.store(static_cast<int>(lone_prio_), std::memory_order_release);
+}
+
+std::uint64_t MqDeadline::lone_steps() const {
+  std::uint64_t n = 0;
+  lone_.for_each([&](const LoneThread& t) {
+    for (const auto& c : t.inserted) n += c.load(std::memory_order_relaxed);
+  });
+  return n;
+}
+
+void MqDeadline::set_expire(unsigned dir, int ms) {
+  fifo_expire_ms_[dir] = ms;
+  lone_expire_ns_[dir].store(expire_ns(dir), std::memory_order_relaxed);
+}
+
+}  // namespace iostack::sched
