@@ -200,11 +200,12 @@ void MqDeadline::insert_requests(block::HwCtx*, core::ListHead* list, unsigned f
 
 unsigned MqDeadline::insert_and_dispatch(block::HwCtx*, core::ListHead* list, unsigned flags,
                                          core::ListHead* out, unsigned max, bool* held_back) {
-  if (try_lone(list, flags, out, max)) return 1;
+  Request* lone = lone_candidate(list, flags, max);
+  if (lone && lone_step(lone, out)) return 1;
   core::ListHead free;
   unsigned n;
   {
-    Hold g(*this);
+    Hold g(*this, lone ? Hold::kLoneStep : Hold::kIo);
     register_lone();
     insert_list(list, flags, &free);
     n = dispatch_batch_locked(out, max, held_back);
@@ -383,7 +384,7 @@ Request* MqDeadline::dispatch_locked() {
 // --- introspection ---
 
 DdStats MqDeadline::stats(DdPrio prio) const {
-  Hold g(*this);
+  Hold g(*this, Hold::kInspect);
   const IoStats& s = per_prio_[prio].stats;
   return {s.inserted, s.merged, s.dispatched, s.completed.load(std::memory_order_relaxed)};
 }
@@ -395,23 +396,23 @@ bool MqDeadline::prio_stats(unsigned prio_class, block::ElvPrioStats* out) const
 }
 
 std::uint32_t MqDeadline::queued(DdPrio prio) const {
-  Hold g(*this);
+  Hold g(*this, Hold::kInspect);
   return dd_queued(prio);
 }
 
 std::uint32_t MqDeadline::owned_by_driver(DdPrio prio) const {
-  Hold g(*this);
+  Hold g(*this, Hold::kInspect);
   const IoStats& s = per_prio_[prio].stats;
   return s.dispatched + s.merged - s.completed.load(std::memory_order_relaxed);
 }
 
 unsigned MqDeadline::batching() const {
-  Hold g(*this);
+  Hold g(*this, Hold::kInspect);
   return batching_;
 }
 
 unsigned MqDeadline::starved() const {
-  Hold g(*this);
+  Hold g(*this, Hold::kInspect);
   return starved_;
 }
 

@@ -109,14 +109,15 @@ class MqDeadline final : public block::Elevator {
   // class counters) goes to the thread's own slot, and the next holder of
   // lock_ folds every slot in in the order of the steps' TSC readings, as if
   // each step had taken the lock at that moment. A thread's slot:
-  static constexpr unsigned kLoneLog = 256;
+  static constexpr unsigned kLoneLog = 1024;
   struct LoneEntry {
     std::atomic<std::uint64_t> key{0};  // TSC reading << 1 | direction
     std::atomic<block::sector_t> pos{0};
   };
   struct LoneThread {
     // Set around a lone step or a completion count: the gate's closer waits
-    // for it to clear (a Dekker handshake with gate_).
+    // for it to clear (a store-then-load handshake with gate_, whose fast
+    // side is core::light_barrier and whose closer pays the heavy one).
     std::atomic<std::uint32_t> busy{0};
     std::atomic<std::uint32_t> head{0};  // entries written (by the owner)
     std::atomic<std::uint32_t> tail{0};  // entries folded (under lock_)
@@ -129,18 +130,26 @@ class MqDeadline final : public block::Elevator {
     bool registered = false;  // on lone_threads_ (set by the owner under lock_)
     LoneEntry log[kLoneLog];
   };
-  bool try_lone(core::ListHead* list, unsigned flags, core::ListHead* out, unsigned max)
-      EXCLUDES(lock_);
+  // The request of an insert_and_dispatch call that a lone step could take
+  // (one request, neither at head nor a requeue), or null.
+  static block::Request* lone_candidate(core::ListHead* list, unsigned flags, unsigned max);
+  enum class Lone { kTaken, kClosed, kNot };
+  Lone try_lone(block::Request* rq, core::ListHead* out) EXCLUDES(lock_);
+  // try_lone, again after each holder of lock_ that may open the gate
+  // (a holder that closed it for its fold or its own step); false when the
+  // locked path is to take the request.
+  bool lone_step(block::Request* rq, core::ListHead* out) EXCLUDES(lock_);
   // Counts a completion of class `prio` on the thread's slot; false when the
   // gate is closed (IoStats then takes it).
   bool lone_completed(unsigned prio);
   void register_lone() REQUIRES(lock_);
   // On taking lock_: close the gate, wait for steps under way, fold the slots.
-  void close_gate() REQUIRES(lock_);
+  // `io`: taken for an I/O no lone step could make (the gate's cost).
+  void close_gate(bool io) REQUIRES(lock_);
   void fold_lone() REQUIRES(lock_);
   void apply_lone(unsigned dir, block::sector_t pos) REQUIRES(lock_);
-  // On releasing lock_: open the gate when a lone step would be what the
-  // locked calls do.
+  // On releasing lock_ after a step that could have been lone: open the gate
+  // when a lone step would be what the locked calls do.
   void open_gate() REQUIRES(lock_);
   void set_expire(unsigned dir, int ms) REQUIRES(lock_);
   PerPrio* prio_slot(unsigned prio) { return &per_prio_[prio]; }
@@ -191,25 +200,39 @@ class MqDeadline final : public block::Elevator {
   // The lone step's state. gate_ is read by every submitter and written
   // only when lock_ is taken after lone steps, so it has a line of its own.
   alignas(64) std::atomic<int> gate_{-1};  // the class lone steps may take; -1: closed
-  std::atomic<std::uint64_t> lone_expire_ns_[kDdDirCount] = {};    // fifo_expire, for lone steps
+  std::atomic<std::uint64_t> lone_expire_ns_[kDdDirCount] = {};  // fifo_expire, for lone steps
+  // Lone steps carry TSC readings once a second thread takes them (one
+  // thread's log is in order already).
+  std::atomic<bool> lone_stamped_{false};
   alignas(64) unsigned lone_prio_ GUARDED_BY(lock_) = DD_BE_PRIO;  // the class last opened for
+  // Closing costs a process-wide barrier: after a gate that other calls
+  // closed again within a few lone steps, that many lone-eligible locked
+  // steps (doubling each time) leave it closed.
+  unsigned lone_backoff_ GUARDED_BY(lock_) = 0;
+  unsigned lone_skip_ GUARDED_BY(lock_) = 0;
   std::vector<LoneThread*> lone_threads_ GUARDED_BY(lock_);
   core::PerThread<LoneThread> lone_;
 };
 
 // dd->lock as every locked call takes it: the gate is closed and the lone
-// steps folded in first; on release the gate opens again where it may. Const
-// callers (the debugfs reads) fold too: that changes how the state is kept,
-// not what it is.
+// steps folded in first; after a step that could have been lone, the gate
+// opens again on release where it may. Const callers (the debugfs reads)
+// fold too: that changes how the state is kept, not what it is.
 class SCOPED_CAPABILITY MqDeadline::Hold {
  public:
-  explicit Hold(const MqDeadline& dd) ACQUIRE(dd.lock_);
+  enum Why {
+    kIo,        // an insert or dispatch no lone step could make
+    kLoneStep,  // a step that could have been lone
+    kInspect,   // a counter, tunable or state read or written (not counted against the gate)
+  };
+  explicit Hold(const MqDeadline& dd, Why why = kIo) ACQUIRE(dd.lock_);
   ~Hold() RELEASE();
   Hold(const Hold&) = delete;
   Hold& operator=(const Hold&) = delete;
 
  private:
   MqDeadline& dd_;
+  Why why_;
 };
 
 }  // namespace iostack::sched

@@ -15,7 +15,7 @@ std::vector<std::string> MqDeadline::attr_names() const {
 }
 
 int MqDeadline::attr_show(const std::string& name, std::string* out) const {
-  Hold g(*this);
+  Hold g(*this, Hold::kInspect);
   long long v;
   if (name == "read_expire")
     v = fifo_expire_ms_[DD_READ];
@@ -64,7 +64,7 @@ int MqDeadline::attr_store(const std::string& name, const std::string& value) {
   if (v < min) v = min;
   if (v > max) v = max;
 
-  Hold g(*this);
+  Hold g(*this, Hold::kInspect);
   if (name == "read_expire")
     set_expire(DD_READ, v);
   else if (name == "write_expire")

@@ -2,11 +2,13 @@
 // dispatched at once, without dd->lock, and its folding into the locked state.
 #include <x86intrin.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "block/blk_mq.hpp"
 #include "block/request_queue.hpp"
 #include "core/clock.hpp"
+#include "core/membarrier.hpp"
 #include "sched/mq_deadline.hpp"
 
 namespace iostack::sched {
@@ -15,25 +17,38 @@ using block::Request;
 
 namespace {
 
-// The step's place in time. LFENCE keeps the reading after the gate check,
-// inside the step, so that a step that follows another's completion reads a
-// later value (the TSC is synchronised across CPUs here).
+// The step's place in time. RDTSCP reads only once the instructions before
+// it have executed (the gate check included), so a step that follows
+// another's completion reads a later value (the TSC is synchronised across
+// CPUs here).
 std::uint64_t lone_stamp() {
-  _mm_lfence();
-  return __rdtsc();
+  unsigned aux;
+  return __rdtscp(&aux);
 }
 
 unsigned dir_of(const Request* rq) { return block::rq_data_dir_write(rq) ? DD_WRITE : DD_READ; }
 
+// A gate open for fewer lone steps than this before other calls closed it
+// was not worth its closing barrier.
+constexpr std::uint32_t kLoneWorthIt = 1024;
+constexpr unsigned kLoneMaxBackoff = 1u << 14;
+
+// The fast side of the handshake with close_gate: `busy` set, then the gate read.
+void lone_enter(std::atomic<std::uint32_t>& busy) {
+  busy.store(1, std::memory_order_relaxed);
+  core::light_barrier();
+}
+
 }  // namespace
 
-MqDeadline::Hold::Hold(const MqDeadline& dd) : dd_(const_cast<MqDeadline&>(dd)) {
+MqDeadline::Hold::Hold(const MqDeadline& dd, Why why)
+    : dd_(const_cast<MqDeadline&>(dd)), why_(why) {
   dd_.lock_.lock();
-  dd_.close_gate();
+  dd_.close_gate(why == kIo);
 }
 
 MqDeadline::Hold::~Hold() {
-  dd_.open_gate();
+  if (why_ == kLoneStep) dd_.open_gate();
   dd_.lock_.unlock();
 }
 
@@ -44,29 +59,36 @@ MqDeadline::Hold::~Hold() {
 // puts it on its tree and FIFO, and dispatch finds it as the only candidate
 // of its class, in or out of the current batch: it leaves at once, and only
 // the batch state and counters change, which the fold applies.
-bool MqDeadline::try_lone(core::ListHead* list, unsigned flags, core::ListHead* out, unsigned max) {
-  if ((flags & block::INSERT_AT_HEAD) || !max) return false;
+Request* MqDeadline::lone_candidate(core::ListHead* list, unsigned flags, unsigned max) {
+  if ((flags & block::INSERT_AT_HEAD) || !max) return nullptr;
   core::ListHead* first = list->first();
-  if (first == list || first->next != list) return false;
+  if (first == list || first->next != list) return nullptr;
   Request* rq = block::rq_from_queuelist(first);
-  if (rq->elv_priv[0]) return false;  // a requeue, counted once already
+  return rq->elv_priv[0] ? nullptr : rq;  // a requeue was counted once already
+}
+
+MqDeadline::Lone MqDeadline::try_lone(Request* rq, core::ListHead* out) {
   const unsigned prio = dd_prio_of(rq->ioprio);
-  if (gate_.load(std::memory_order_relaxed) != static_cast<int>(prio)) return false;
+  const int gate = gate_.load(std::memory_order_relaxed);
+  if (gate != static_cast<int>(prio)) return gate < 0 ? Lone::kClosed : Lone::kNot;
   LoneThread* t = lone_.local();
-  if (!t->registered) return false;
+  if (!t->registered) return Lone::kNot;
   const std::uint64_t now = queue()->jiffies();
   const unsigned dir = dir_of(rq);
 
-  t->busy.exchange(1, std::memory_order_seq_cst);
+  lone_enter(t->busy);
   const std::uint32_t head = t->head.load(std::memory_order_relaxed);
-  if (gate_.load(std::memory_order_seq_cst) != static_cast<int>(prio) ||
-      head - t->tail.load(std::memory_order_relaxed) >= kLoneLog) {
-    // Closed meanwhile, or the log is full: the locked path (which folds).
+  if (gate_.load(std::memory_order_acquire) != static_cast<int>(prio)) {
     t->busy.store(0, std::memory_order_release);
-    return false;
+    return Lone::kClosed;
+  }
+  if (head - t->tail.load(std::memory_order_relaxed) >= kLoneLog) {
+    t->busy.store(0, std::memory_order_release);
+    return Lone::kNot;  // the log is full: the locked path folds it
   }
   LoneEntry& e = t->log[head % kLoneLog];
-  e.key.store(lone_stamp() << 1 | dir, std::memory_order_relaxed);
+  const std::uint64_t stamp = lone_stamped_.load(std::memory_order_relaxed) ? lone_stamp() : 0;
+  e.key.store(stamp << 1 | dir, std::memory_order_relaxed);
   e.pos.store(block::blk_rq_pos(rq), std::memory_order_relaxed);
   t->head.store(head + 1, std::memory_order_relaxed);
   core::local_add(t->inserted[prio], 1u);
@@ -79,15 +101,37 @@ bool MqDeadline::try_lone(core::ListHead* list, unsigned flags, core::ListHead* 
   block::blk_trace_rq_insert(rq);
   rq->rq_flags |= block::RQF_STARTED;
   block::elv_dispatch_add(rq, out);
-  return true;
+  return Lone::kTaken;
+}
+
+bool MqDeadline::lone_step(Request* rq, core::ListHead* out) {
+  // A gate found closed while another thread holds lock_ is mostly that
+  // thread's fold or step, which opens it again on release: wait for the
+  // release and try again rather than take the lock and close it anew (a
+  // closing costs a process-wide barrier). Bounded: a busy lock also means
+  // the locked path is near.
+  for (int tries = 0; tries < 8; ++tries) {
+    const Lone r = try_lone(rq, out);
+    if (r == Lone::kTaken) return true;
+    if (r == Lone::kNot || !lock_.is_locked()) return false;
+    for (unsigned spins = 0; lock_.is_locked(); ++spins) {
+      if (spins > 64) {
+        std::this_thread::yield();
+        spins = 0;
+      } else {
+        __builtin_ia32_pause();
+      }
+    }
+  }
+  return false;
 }
 
 bool MqDeadline::lone_completed(unsigned prio) {
   if (gate_.load(std::memory_order_relaxed) < 0) return false;
   LoneThread* t = lone_.local();
   if (!t->registered) return false;
-  t->busy.exchange(1, std::memory_order_seq_cst);
-  const bool open = gate_.load(std::memory_order_seq_cst) >= 0;
+  lone_enter(t->busy);
+  const bool open = gate_.load(std::memory_order_acquire) >= 0;
   if (open) core::local_add(t->completed[prio], 1u);
   t->busy.store(0, std::memory_order_release);
   return open;
@@ -98,15 +142,20 @@ void MqDeadline::register_lone() {
   if (t->registered) return;
   lone_threads_.push_back(t);
   t->registered = true;
+  // The gate is closed and the first thread's log folded: from here on the
+  // steps of several threads are merged by their readings.
+  if (lone_threads_.size() == 2) lone_stamped_.store(true, std::memory_order_relaxed);
 }
 
-void MqDeadline::close_gate() {
+void MqDeadline::close_gate(bool io) {
   core::lockdep_assert_held(lock_);
   // Closed already: every step since the last opening has been folded.
   if (gate_.load(std::memory_order_relaxed) < 0) return;
-  gate_.store(-1, std::memory_order_seq_cst);
+  gate_.store(-1, std::memory_order_relaxed);
+  // Every thread now either shows its step under way or sees the gate closed.
+  core::heavy_barrier();
   for (LoneThread* t : lone_threads_) {
-    for (unsigned spins = 0; t->busy.load(std::memory_order_seq_cst); ++spins) {
+    for (unsigned spins = 0; t->busy.load(std::memory_order_acquire); ++spins) {
       if (spins > 64) {
         std::this_thread::yield();  // its owner was preempted inside a step
         spins = 0;
@@ -115,10 +164,12 @@ void MqDeadline::close_gate() {
       }
     }
   }
+  std::uint32_t steps = 0;
   for (LoneThread* t : lone_threads_) {
     for (unsigned p = 0; p < kDdPrioCount; ++p) {
       IoStats& s = per_prio_[p].stats;
       const std::uint32_t ins = t->inserted[p].load(std::memory_order_relaxed);
+      steps += ins - t->folded_inserted[p];
       s.inserted += ins - t->folded_inserted[p];
       s.dispatched += ins - t->folded_inserted[p];
       t->folded_inserted[p] = ins;
@@ -128,6 +179,12 @@ void MqDeadline::close_gate() {
     }
   }
   fold_lone();
+  if (steps >= kLoneWorthIt) {
+    lone_backoff_ = 0;
+  } else if (io) {
+    lone_backoff_ = lone_backoff_ ? std::min(2 * lone_backoff_, kLoneMaxBackoff) : 1;
+    lone_skip_ = lone_backoff_;
+  }
 }
 
 // The logged steps in the order of their readings, each thread's in its own
@@ -174,6 +231,10 @@ void MqDeadline::apply_lone(unsigned dir, block::sector_t pos) {
 void MqDeadline::open_gate() {
   core::lockdep_assert_held(lock_);
   if (lone_threads_.empty() || nr_listed_.load(std::memory_order_relaxed) != 0) return;
+  if (lone_skip_) {
+    --lone_skip_;
+    return;
+  }
   int only = -1;
   for (unsigned p = 0; p < kDdPrioCount; ++p) {
     if (!dd_queued(p)) continue;
