@@ -133,7 +133,7 @@ class MqDeadline final : public block::Elevator {
   // The request of an insert_and_dispatch call that a lone step could take
   // (one request, neither at head nor a requeue), or null.
   static block::Request* lone_candidate(core::ListHead* list, unsigned flags, unsigned max);
-  enum class Lone { kTaken, kClosed, kNot };
+  enum class Lone { kTaken, kClosed, kFull, kNot };
   Lone try_lone(block::Request* rq, core::ListHead* out) EXCLUDES(lock_);
   // try_lone, again after each holder of lock_ that may open the gate
   // (a holder that closed it for its fold or its own step); false when the
@@ -146,7 +146,14 @@ class MqDeadline final : public block::Elevator {
   // On taking lock_: close the gate, wait for steps under way, fold the slots.
   // `io`: taken for an I/O no lone step could make (the gate's cost).
   void close_gate(bool io) REQUIRES(lock_);
-  void fold_lone() REQUIRES(lock_);
+  // Waits until no step or count is under way on any thread (after a
+  // process-wide barrier, so that one begun is seen).
+  void wait_lone_steps() REQUIRES(lock_);
+  // Folds the logged steps read before `cut` (all: ~0) in their order.
+  void fold_lone(std::uint64_t cut) REQUIRES(lock_);
+  // A full log folded while the gate stays open: steps begun after the cut
+  // read later values and stay for the next fold.
+  void fold_cut() EXCLUDES(lock_);
   void apply_lone(unsigned dir, block::sector_t pos) REQUIRES(lock_);
   // On releasing lock_ after a step that could have been lone: open the gate
   // when a lone step would be what the locked calls do.
@@ -211,6 +218,12 @@ class MqDeadline final : public block::Elevator {
   unsigned lone_backoff_ GUARDED_BY(lock_) = 0;
   unsigned lone_skip_ GUARDED_BY(lock_) = 0;
   std::vector<LoneThread*> lone_threads_ GUARDED_BY(lock_);
+  // fold_lone's cursors, one per registered thread (kept to allocate once).
+  struct FoldCursor {
+    LoneThread* t;
+    std::uint32_t tail, head;
+  };
+  std::vector<FoldCursor> fold_cursors_ GUARDED_BY(lock_);
   core::PerThread<LoneThread> lone_;
 };
 

@@ -82,9 +82,9 @@ MqDeadline::Lone MqDeadline::try_lone(Request* rq, core::ListHead* out) {
     t->busy.store(0, std::memory_order_release);
     return Lone::kClosed;
   }
-  if (head - t->tail.load(std::memory_order_relaxed) >= kLoneLog) {
+  if (head - t->tail.load(std::memory_order_acquire) >= kLoneLog) {
     t->busy.store(0, std::memory_order_release);
-    return Lone::kNot;  // the log is full: the locked path folds it
+    return Lone::kFull;
   }
   LoneEntry& e = t->log[head % kLoneLog];
   const std::uint64_t stamp = lone_stamped_.load(std::memory_order_relaxed) ? lone_stamp() : 0;
@@ -113,6 +113,10 @@ bool MqDeadline::lone_step(Request* rq, core::ListHead* out) {
   for (int tries = 0; tries < 8; ++tries) {
     const Lone r = try_lone(rq, out);
     if (r == Lone::kTaken) return true;
+    if (r == Lone::kFull) {
+      fold_cut();
+      continue;
+    }
     if (r == Lone::kNot || !lock_.is_locked()) return false;
     for (unsigned spins = 0; lock_.is_locked(); ++spins) {
       if (spins > 64) {
@@ -141,6 +145,7 @@ void MqDeadline::register_lone() {
   LoneThread* t = lone_.local();
   if (t->registered) return;
   lone_threads_.push_back(t);
+  fold_cursors_.resize(lone_threads_.size());
   t->registered = true;
   // The gate is closed and the first thread's log folded: from here on the
   // steps of several threads are merged by their readings.
@@ -153,17 +158,7 @@ void MqDeadline::close_gate(bool io) {
   if (gate_.load(std::memory_order_relaxed) < 0) return;
   gate_.store(-1, std::memory_order_relaxed);
   // Every thread now either shows its step under way or sees the gate closed.
-  core::heavy_barrier();
-  for (LoneThread* t : lone_threads_) {
-    for (unsigned spins = 0; t->busy.load(std::memory_order_acquire); ++spins) {
-      if (spins > 64) {
-        std::this_thread::yield();  // its owner was preempted inside a step
-        spins = 0;
-      } else {
-        __builtin_ia32_pause();
-      }
-    }
-  }
+  wait_lone_steps();
   std::uint32_t steps = 0;
   for (LoneThread* t : lone_threads_) {
     for (unsigned p = 0; p < kDdPrioCount; ++p) {
@@ -178,7 +173,7 @@ void MqDeadline::close_gate(bool io) {
       t->folded_completed[p] = done;
     }
   }
-  fold_lone();
+  fold_lone(~std::uint64_t{0});
   if (steps >= kLoneWorthIt) {
     lone_backoff_ = 0;
   } else if (io) {
@@ -187,27 +182,62 @@ void MqDeadline::close_gate(bool io) {
   }
 }
 
+void MqDeadline::wait_lone_steps() {
+  LoneThread* self = lone_.local();
+  // Only this thread takes steps: none can be under way.
+  if (lone_threads_.size() == 1 && lone_threads_[0] == self) return;
+  core::heavy_barrier();
+  for (LoneThread* t : lone_threads_) {
+    for (unsigned spins = 0; t->busy.load(std::memory_order_acquire); ++spins) {
+      if (spins > 64) {
+        std::this_thread::yield();  // its owner was preempted inside a step
+        spins = 0;
+      } else {
+        __builtin_ia32_pause();
+      }
+    }
+  }
+}
+
 // The logged steps in the order of their readings, each thread's in its own
-// order: a k-way merge of the threads' logs.
-void MqDeadline::fold_lone() {
+// order: a k-way merge of the threads' logs, up to the cut.
+void MqDeadline::fold_lone(std::uint64_t cut) {
+  std::size_t n = 0;
+  for (LoneThread* t : lone_threads_) {
+    const std::uint32_t tail = t->tail.load(std::memory_order_relaxed);
+    const std::uint32_t head = t->head.load(std::memory_order_acquire);
+    if (tail != head) fold_cursors_[n++] = {t, tail, head};
+  }
   for (;;) {
-    LoneThread* next = nullptr;
+    FoldCursor* next = nullptr;
     std::uint64_t key = 0;
-    for (LoneThread* t : lone_threads_) {
-      const std::uint32_t tail = t->tail.load(std::memory_order_relaxed);
-      if (tail == t->head.load(std::memory_order_relaxed)) continue;
-      const std::uint64_t k = t->log[tail % kLoneLog].key.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < n; ++i) {
+      FoldCursor& c = fold_cursors_[i];
+      if (c.tail == c.head) continue;
+      const std::uint64_t k = c.t->log[c.tail % kLoneLog].key.load(std::memory_order_relaxed);
+      if ((k >> 1) >= cut) continue;
       if (!next || (k >> 1) < (key >> 1)) {
-        next = t;
+        next = &c;
         key = k;
       }
     }
-    if (!next) return;
-    const std::uint32_t tail = next->tail.load(std::memory_order_relaxed);
+    if (!next) break;
     apply_lone(static_cast<unsigned>(key & 1),
-               next->log[tail % kLoneLog].pos.load(std::memory_order_relaxed));
-    next->tail.store(tail + 1, std::memory_order_relaxed);
+               next->t->log[next->tail % kLoneLog].pos.load(std::memory_order_relaxed));
+    ++next->tail;
   }
+  // Released: the owner reuses an entry only once it sees it folded.
+  for (std::size_t i = 0; i < n; ++i)
+    fold_cursors_[i].t->tail.store(fold_cursors_[i].tail, std::memory_order_release);
+}
+
+void MqDeadline::fold_cut() {
+  core::LockGuard g(lock_);
+  // Closed meanwhile: its closer folded everything.
+  if (gate_.load(std::memory_order_relaxed) < 0) return;
+  const std::uint64_t cut = lone_stamped_.load(std::memory_order_relaxed) ? lone_stamp() : 1;
+  wait_lone_steps();
+  fold_lone(cut);
 }
 
 // What dd_dispatch_request changes when the only request it can find is one
