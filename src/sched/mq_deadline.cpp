@@ -8,6 +8,7 @@
 #include "core/clock.hpp"
 #include "core/mutex.hpp"
 #include "core/sbitmap.hpp"
+#include "core/tsc.hpp"
 #include "task/ioprio.hpp"
 
 namespace iostack::sched {
@@ -48,7 +49,8 @@ MqDeadline::MqDeadline(block::RequestQueue* q)
       fifo_batch_(kFifoBatch),
       writes_starved_(kWritesStarved),
       front_merges_(1),
-      prio_aging_expire_ms_(kPrioAgingExpireMs) {
+      prio_aging_expire_ms_(kPrioAgingExpireMs),
+      lone_tsc_(core::tsc_in_step()) {
   // init_hctx sets this again; until then limit_depth must not see zero.
   if (q) async_depth_.store(q->nr_requests(), std::memory_order_relaxed);
   for (unsigned d = 0; d < kDdDirCount; ++d)

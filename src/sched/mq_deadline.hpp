@@ -211,6 +211,7 @@ class MqDeadline final : public block::Elevator {
   // Lone steps carry TSC readings once a second thread takes them (one
   // thread's log is in order already).
   std::atomic<bool> lone_stamped_{false};
+  const bool lone_tsc_;  // the readings are the TSC's (else CLOCK_MONOTONIC's)
   alignas(64) unsigned lone_prio_ GUARDED_BY(lock_) = DD_BE_PRIO;  // the class last opened for
   // Closing costs a process-wide barrier: after a gate that other calls
   // closed again within a few lone steps, that many lone-eligible locked

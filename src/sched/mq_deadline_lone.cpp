@@ -1,14 +1,17 @@
 // mq-deadline's lone step: a request inserted into an empty scheduler and
 // dispatched at once, without dd->lock, and its folding into the locked state.
-#include <x86intrin.h>
-
 #include <algorithm>
 #include <thread>
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 #include "block/blk_mq.hpp"
 #include "block/request_queue.hpp"
 #include "core/clock.hpp"
 #include "core/membarrier.hpp"
+#include "core/tsc.hpp"
 #include "sched/mq_deadline.hpp"
 
 namespace iostack::sched {
@@ -19,11 +22,18 @@ namespace {
 
 // The step's place in time. RDTSCP reads only once the instructions before
 // it have executed (the gate check included), so a step that follows
-// another's completion reads a later value (the TSC is synchronised across
-// CPUs here).
-std::uint64_t lone_stamp() {
-  unsigned aux;
-  return __rdtscp(&aux);
+// another's completion reads a later value; where the kernel does not keep
+// the CPUs' counters in step, CLOCK_MONOTONIC (whose vDSO reads are
+// ordered the same way).
+std::uint64_t lone_stamp(bool tsc) {
+#if defined(__x86_64__)
+  if (tsc) {
+    unsigned aux;
+    return __rdtscp(&aux);
+  }
+#endif
+  (void)tsc;
+  return core::clock_ns(CLOCK_MONOTONIC);
 }
 
 unsigned dir_of(const Request* rq) { return block::rq_data_dir_write(rq) ? DD_WRITE : DD_READ; }
@@ -87,7 +97,8 @@ MqDeadline::Lone MqDeadline::try_lone(Request* rq, core::ListHead* out) {
     return Lone::kFull;
   }
   LoneEntry& e = t->log[head % kLoneLog];
-  const std::uint64_t stamp = lone_stamped_.load(std::memory_order_relaxed) ? lone_stamp() : 0;
+  const std::uint64_t stamp =
+      lone_stamped_.load(std::memory_order_relaxed) ? lone_stamp(lone_tsc_) : 0;
   e.key.store(stamp << 1 | dir, std::memory_order_relaxed);
   e.pos.store(block::blk_rq_pos(rq), std::memory_order_relaxed);
   t->head.store(head + 1, std::memory_order_relaxed);
@@ -235,7 +246,8 @@ void MqDeadline::fold_cut() {
   core::LockGuard g(lock_);
   // Closed meanwhile: its closer folded everything.
   if (gate_.load(std::memory_order_relaxed) < 0) return;
-  const std::uint64_t cut = lone_stamped_.load(std::memory_order_relaxed) ? lone_stamp() : 1;
+  const std::uint64_t cut =
+      lone_stamped_.load(std::memory_order_relaxed) ? lone_stamp(lone_tsc_) : 1;
   wait_lone_steps();
   fold_lone(cut);
 }
