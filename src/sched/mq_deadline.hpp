@@ -147,13 +147,14 @@ class MqDeadline final : public block::Elevator {
   // `io`: taken for an I/O no lone step could make (the gate's cost).
   void close_gate(bool io) REQUIRES(lock_);
   // Waits until no step or count is under way on any thread (after a
-  // process-wide barrier, so that one begun is seen).
-  void wait_lone_steps() REQUIRES(lock_);
+  // process-wide barrier, so that one begun is seen). `self`: the calling
+  // thread's slot, when it is known to be its own.
+  void wait_lone_steps(const LoneThread* self) REQUIRES(lock_);
   // Folds the logged steps read before `cut` (all: ~0) in their order.
   void fold_lone(std::uint64_t cut) REQUIRES(lock_);
   // A full log folded while the gate stays open: steps begun after the cut
   // read later values and stay for the next fold.
-  void fold_cut() EXCLUDES(lock_);
+  void fold_cut(const LoneThread* self) EXCLUDES(lock_);
   void apply_lone(unsigned dir, block::sector_t pos) REQUIRES(lock_);
   // On releasing lock_ after a step that could have been lone: open the gate
   // when a lone step would be what the locked calls do.

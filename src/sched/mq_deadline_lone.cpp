@@ -125,7 +125,7 @@ bool MqDeadline::lone_step(Request* rq, core::ListHead* out) {
     const Lone r = try_lone(rq, out);
     if (r == Lone::kTaken) return true;
     if (r == Lone::kFull) {
-      fold_cut();
+      fold_cut(lone_.local());
       continue;
     }
     if (r == Lone::kNot || !lock_.is_locked()) return false;
@@ -169,7 +169,7 @@ void MqDeadline::close_gate(bool io) {
   if (gate_.load(std::memory_order_relaxed) < 0) return;
   gate_.store(-1, std::memory_order_relaxed);
   // Every thread now either shows its step under way or sees the gate closed.
-  wait_lone_steps();
+  wait_lone_steps(nullptr);
   std::uint32_t steps = 0;
   for (LoneThread* t : lone_threads_) {
     for (unsigned p = 0; p < kDdPrioCount; ++p) {
@@ -193,10 +193,9 @@ void MqDeadline::close_gate(bool io) {
   }
 }
 
-void MqDeadline::wait_lone_steps() {
-  LoneThread* self = lone_.local();
+void MqDeadline::wait_lone_steps(const LoneThread* self) {
   // Only this thread takes steps: none can be under way.
-  if (lone_threads_.size() == 1 && lone_threads_[0] == self) return;
+  if (self && lone_threads_.size() == 1 && lone_threads_[0] == self) return;
   core::heavy_barrier();
   for (LoneThread* t : lone_threads_) {
     for (unsigned spins = 0; t->busy.load(std::memory_order_acquire); ++spins) {
@@ -242,13 +241,13 @@ void MqDeadline::fold_lone(std::uint64_t cut) {
     fold_cursors_[i].t->tail.store(fold_cursors_[i].tail, std::memory_order_release);
 }
 
-void MqDeadline::fold_cut() {
+void MqDeadline::fold_cut(const LoneThread* self) {
   core::LockGuard g(lock_);
   // Closed meanwhile: its closer folded everything.
   if (gate_.load(std::memory_order_relaxed) < 0) return;
   const std::uint64_t cut =
       lone_stamped_.load(std::memory_order_relaxed) ? lone_stamp(lone_tsc_) : 1;
-  wait_lone_steps();
+  wait_lone_steps(self);
   fold_lone(cut);
 }
 
