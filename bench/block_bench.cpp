@@ -66,11 +66,18 @@ void BM_SubmitBio_MqDeadline_TwoThreads(benchmark::State& state) {
   static auto d = make_null("mq-deadline");
   run(state, d->disk(), block::REQ_OP_READ);
 }
+// The device of the no-scheduler two-thread line: one scheduler for both
+// hardware queues (as in the kernel), tags per queue.
+void BM_SubmitBio_MqDeadline_TwoThreads_TwoQueues(benchmark::State& state) {
+  static auto d = make_null("mq-deadline", ",hw_queues=2");
+  run(state, d->disk(), block::REQ_OP_READ);
+}
 
 BENCHMARK(BM_SubmitBio_None)->MinTime(1.0);
 BENCHMARK(BM_SubmitBio_MqDeadline)->MinTime(1.0);
 BENCHMARK(BM_SubmitBio_None_TwoThreads)->Threads(2)->UseRealTime()->MinTime(1.0);
 BENCHMARK(BM_SubmitBio_MqDeadline_TwoThreads)->Threads(2)->UseRealTime()->MinTime(1.0);
+BENCHMARK(BM_SubmitBio_MqDeadline_TwoThreads_TwoQueues)->Threads(2)->UseRealTime()->MinTime(1.0);
 
 }  // namespace
 

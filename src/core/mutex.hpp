@@ -106,6 +106,8 @@ class CAPABILITY("spinlock") SpinLock {
     owner_.clear();
     locked_.store(false, std::memory_order_release);
   }
+  // Someone holds it now (a hint: it may be free by the time this returns).
+  bool is_locked() const { return locked_.load(std::memory_order_relaxed); }
   bool try_lock() TRY_ACQUIRE(true) {
     if (locked_.load(std::memory_order_relaxed) ||
         locked_.exchange(true, std::memory_order_acquire))

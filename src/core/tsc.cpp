@@ -174,6 +174,15 @@ std::uint64_t detail::tsc_reanchor_now() {
 }
 #endif
 
+bool tsc_in_step() {
+#if defined(__x86_64__)
+  static const bool in_step = tsc_usable(tsc_invariant(), kernel_clocksource());
+  return in_step;
+#else
+  return false;
+#endif
+}
+
 bool tsc_start() {
 #if defined(__x86_64__)
   if (!tsc_invariant()) return false;

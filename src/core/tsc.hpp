@@ -68,6 +68,9 @@ bool tsc_invariant();
 // in step. Anything else (kvm-clock, hpet, no such file) keeps
 // clock_gettime.
 bool tsc_usable(bool invariant, std::string_view kernel_clocksource);
+// tsc_usable() on this machine, looked up once: the TSC orders events of
+// different CPUs.
+bool tsc_in_step();
 
 // Makes the shared scale ready now where the TSC is invariant, waiting out
 // what is left of the 10 ms since the first pair (fio's clocksource=cpu

@@ -8,6 +8,7 @@
 #include "core/clock.hpp"
 #include "core/mutex.hpp"
 #include "core/sbitmap.hpp"
+#include "core/tsc.hpp"
 #include "task/ioprio.hpp"
 
 namespace iostack::sched {
@@ -48,9 +49,13 @@ MqDeadline::MqDeadline(block::RequestQueue* q)
       fifo_batch_(kFifoBatch),
       writes_starved_(kWritesStarved),
       front_merges_(1),
-      prio_aging_expire_ms_(kPrioAgingExpireMs) {
+      prio_aging_expire_ms_(kPrioAgingExpireMs),
+      lone_tsc_(core::tsc_in_step()) {
   // init_hctx sets this again; until then limit_depth must not see zero.
   if (q) async_depth_.store(q->nr_requests(), std::memory_order_relaxed);
+  for (unsigned d = 0; d < kDdDirCount; ++d)
+    lone_expire_ns_[d].store(static_cast<std::uint64_t>(fifo_expire_ms_[d]) * core::kNsPerMs,
+                             std::memory_order_relaxed);
 }
 
 MqDeadline::~MqDeadline() {
@@ -178,13 +183,17 @@ void MqDeadline::prepare_request(Request* rq) { rq->elv_priv[0] = nullptr; }
 void MqDeadline::finish_request(Request* rq) {
   // Requests that bypassed the scheduler were never counted as inserted.
   auto* pp = static_cast<PerPrio*>(rq->elv_priv[0]);
-  if (pp) pp->stats.completed.fetch_add(1, std::memory_order_relaxed);
+  if (!pp) return;
+  // While the gate is open the thread's own slot counts it (no line shared
+  // with other completers), else the class's counter as in the kernel.
+  if (lone_completed(static_cast<unsigned>(pp - prio_slot(0)))) return;
+  pp->stats.completed.fetch_add(1, std::memory_order_relaxed);
 }
 
 void MqDeadline::insert_requests(block::HwCtx*, core::ListHead* list, unsigned flags) {
   core::ListHead free;
   {
-    core::LockGuard g(lock_);
+    Hold g(*this);
     insert_list(list, flags, &free);
   }
   // Requests absorbed by insert merges are freed without the lock.
@@ -193,10 +202,13 @@ void MqDeadline::insert_requests(block::HwCtx*, core::ListHead* list, unsigned f
 
 unsigned MqDeadline::insert_and_dispatch(block::HwCtx*, core::ListHead* list, unsigned flags,
                                          core::ListHead* out, unsigned max, bool* held_back) {
+  Request* lone = lone_candidate(list, flags, max);
+  if (lone && lone_step(lone, out)) return 1;
   core::ListHead free;
   unsigned n;
   {
-    core::LockGuard g(lock_);
+    Hold g(*this, lone ? Hold::kLoneStep : Hold::kIo);
+    register_lone();
     insert_list(list, flags, &free);
     n = dispatch_batch_locked(out, max, held_back);
   }
@@ -330,7 +342,7 @@ Request* MqDeadline::dispatch_aged(std::uint64_t now) {
 }
 
 Request* MqDeadline::dispatch_request(block::HwCtx*) {
-  core::LockGuard g(lock_);
+  Hold g(*this);
   return dispatch_locked();
 }
 
@@ -338,7 +350,7 @@ unsigned MqDeadline::dispatch_batch(block::HwCtx*, core::ListHead* out, unsigned
                                     bool* held_back) {
   // has_work first, without the lock, as blk-mq asks before each call.
   if (nr_listed_.load(std::memory_order_acquire) == 0) return 0;
-  core::LockGuard g(lock_);
+  Hold g(*this);
   return dispatch_batch_locked(out, max, held_back);
 }
 
@@ -374,7 +386,7 @@ Request* MqDeadline::dispatch_locked() {
 // --- introspection ---
 
 DdStats MqDeadline::stats(DdPrio prio) const {
-  core::LockGuard g(lock_);
+  Hold g(*this, Hold::kInspect);
   const IoStats& s = per_prio_[prio].stats;
   return {s.inserted, s.merged, s.dispatched, s.completed.load(std::memory_order_relaxed)};
 }
@@ -386,23 +398,23 @@ bool MqDeadline::prio_stats(unsigned prio_class, block::ElvPrioStats* out) const
 }
 
 std::uint32_t MqDeadline::queued(DdPrio prio) const {
-  core::LockGuard g(lock_);
+  Hold g(*this, Hold::kInspect);
   return dd_queued(prio);
 }
 
 std::uint32_t MqDeadline::owned_by_driver(DdPrio prio) const {
-  core::LockGuard g(lock_);
+  Hold g(*this, Hold::kInspect);
   const IoStats& s = per_prio_[prio].stats;
   return s.dispatched + s.merged - s.completed.load(std::memory_order_relaxed);
 }
 
 unsigned MqDeadline::batching() const {
-  core::LockGuard g(lock_);
+  Hold g(*this, Hold::kInspect);
   return batching_;
 }
 
 unsigned MqDeadline::starved() const {
-  core::LockGuard g(lock_);
+  Hold g(*this, Hold::kInspect);
   return starved_;
 }
 

@@ -13,6 +13,7 @@
 #include "block/request.hpp"
 #include "core/list.hpp"
 #include "core/mutex.hpp"
+#include "core/per_thread.hpp"
 
 namespace iostack::sched {
 
@@ -31,6 +32,8 @@ using DdStats = block::ElvPrioStats;
 DdPrio dd_prio_of(std::uint16_t ioprio);
 
 class MqDeadline final : public block::Elevator {
+  class Hold;
+
  public:
   explicit MqDeadline(block::RequestQueue* q);
   ~MqDeadline() override;
@@ -78,6 +81,8 @@ class MqDeadline final : public block::Elevator {
   unsigned async_depth() const { return async_depth_.load(std::memory_order_relaxed); }
   unsigned batching() const;
   unsigned starved() const;
+  // Requests inserted and dispatched by lone steps (without lock_), all threads.
+  std::uint64_t lone_steps() const;
 
  private:
   // struct io_stats_per_prio: counters under lock_, except completed.
@@ -95,6 +100,67 @@ class MqDeadline final : public block::Elevator {
     block::sector_t latest_pos[kDdDirCount] = {0, 0};  // of the last dispatch
     IoStats stats;
   };
+
+  // --- the lone step (mq_deadline_lone.cpp) ---
+  // A request inserted alone into an empty scheduler, with only its own class
+  // queued, is the one the next dispatch returns: insert_and_dispatch does
+  // both without lock_ while the gate is open for that class. What the
+  // locked calls would change besides (the batch position and count, the
+  // class counters) goes to the thread's own slot, and the next holder of
+  // lock_ folds every slot in in the order of the steps' TSC readings, as if
+  // each step had taken the lock at that moment. A thread's slot:
+  static constexpr unsigned kLoneLog = 1024;
+  struct LoneEntry {
+    std::atomic<std::uint64_t> key{0};  // TSC reading << 1 | direction
+    std::atomic<block::sector_t> pos{0};
+  };
+  struct LoneThread {
+    // Set around a lone step or a completion count: the gate's closer waits
+    // for it to clear (a store-then-load handshake with gate_, whose fast
+    // side is core::light_barrier and whose closer pays the heavy one).
+    std::atomic<std::uint32_t> busy{0};
+    std::atomic<std::uint32_t> head{0};  // entries written (by the owner)
+    std::atomic<std::uint32_t> tail{0};  // entries folded (under lock_)
+    // Counts by the owner: lone steps per class, completions per class.
+    std::atomic<std::uint32_t> inserted[kDdPrioCount] = {};
+    std::atomic<std::uint32_t> completed[kDdPrioCount] = {};
+    // What the closer has added to IoStats already (under lock_).
+    std::uint32_t folded_inserted[kDdPrioCount] = {};
+    std::uint32_t folded_completed[kDdPrioCount] = {};
+    bool registered = false;  // on lone_threads_ (set by the owner under lock_)
+    LoneEntry log[kLoneLog];
+  };
+  // The request of an insert_and_dispatch call that a lone step could take
+  // (one request, neither at head nor a requeue), or null.
+  static block::Request* lone_candidate(core::ListHead* list, unsigned flags, unsigned max);
+  enum class Lone { kTaken, kClosed, kFull, kNot };
+  Lone try_lone(block::Request* rq, core::ListHead* out) EXCLUDES(lock_);
+  // try_lone, again after each holder of lock_ that may open the gate
+  // (a holder that closed it for its fold or its own step); false when the
+  // locked path is to take the request.
+  bool lone_step(block::Request* rq, core::ListHead* out) EXCLUDES(lock_);
+  // Counts a completion of class `prio` on the thread's slot; false when the
+  // gate is closed (IoStats then takes it).
+  bool lone_completed(unsigned prio);
+  void register_lone() REQUIRES(lock_);
+  // On taking lock_: close the gate, wait for steps under way, fold the slots.
+  // `io`: taken for an I/O no lone step could make (the gate's cost).
+  void close_gate(bool io) REQUIRES(lock_);
+  // Waits until no step or count is under way on any thread (after a
+  // process-wide barrier, so that one begun is seen). `self`: the calling
+  // thread's slot, when it is known to be its own.
+  void wait_lone_steps(const LoneThread* self) REQUIRES(lock_);
+  // Folds the logged steps read before `cut` (all: ~0) in their order.
+  void fold_lone(std::uint64_t cut) REQUIRES(lock_);
+  // A full log folded while the gate stays open: steps begun after the cut
+  // read later values and stay for the next fold.
+  void fold_cut(const LoneThread* self) EXCLUDES(lock_);
+  void apply_lone(unsigned dir, block::sector_t pos) REQUIRES(lock_);
+  // On releasing lock_ after a step that could have been lone: open the gate
+  // when a lone step would be what the locked calls do.
+  void open_gate() REQUIRES(lock_);
+  void set_expire(unsigned dir, int ms) REQUIRES(lock_);
+  PerPrio* prio_slot(unsigned prio) { return &per_prio_[prio]; }
 
   PerPrio& per_prio_of(const block::Request* rq) REQUIRES(lock_) {
     return per_prio_[dd_prio_of(rq->ioprio)];
@@ -138,6 +204,50 @@ class MqDeadline final : public block::Elevator {
 
   // Requests on any dispatch list or FIFO; lets has_work skip the lock.
   std::atomic<unsigned> nr_listed_{0};
+
+  // The lone step's state. gate_ is read by every submitter and written
+  // only when lock_ is taken after lone steps, so it has a line of its own.
+  alignas(64) std::atomic<int> gate_{-1};  // the class lone steps may take; -1: closed
+  std::atomic<std::uint64_t> lone_expire_ns_[kDdDirCount] = {};  // fifo_expire, for lone steps
+  // Lone steps carry TSC readings once a second thread takes them (one
+  // thread's log is in order already).
+  std::atomic<bool> lone_stamped_{false};
+  const bool lone_tsc_;  // the readings are the TSC's (else CLOCK_MONOTONIC's)
+  alignas(64) unsigned lone_prio_ GUARDED_BY(lock_) = DD_BE_PRIO;  // the class last opened for
+  // Closing costs a process-wide barrier: after a gate that other calls
+  // closed again within a few lone steps, that many lone-eligible locked
+  // steps (doubling each time) leave it closed.
+  unsigned lone_backoff_ GUARDED_BY(lock_) = 0;
+  unsigned lone_skip_ GUARDED_BY(lock_) = 0;
+  std::vector<LoneThread*> lone_threads_ GUARDED_BY(lock_);
+  // fold_lone's cursors, one per registered thread (kept to allocate once).
+  struct FoldCursor {
+    LoneThread* t;
+    std::uint32_t tail, head;
+  };
+  std::vector<FoldCursor> fold_cursors_ GUARDED_BY(lock_);
+  core::PerThread<LoneThread> lone_;
+};
+
+// dd->lock as every locked call takes it: the gate is closed and the lone
+// steps folded in first; after a step that could have been lone, the gate
+// opens again on release where it may. Const callers (the debugfs reads)
+// fold too: that changes how the state is kept, not what it is.
+class SCOPED_CAPABILITY MqDeadline::Hold {
+ public:
+  enum Why {
+    kIo,        // an insert or dispatch no lone step could make
+    kLoneStep,  // a step that could have been lone
+    kInspect,   // a counter, tunable or state read or written (not counted against the gate)
+  };
+  explicit Hold(const MqDeadline& dd, Why why = kIo) ACQUIRE(dd.lock_);
+  ~Hold() RELEASE();
+  Hold(const Hold&) = delete;
+  Hold& operator=(const Hold&) = delete;
+
+ private:
+  MqDeadline& dd_;
+  Why why_;
 };
 
 }  // namespace iostack::sched

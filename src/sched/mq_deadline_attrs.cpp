@@ -15,7 +15,7 @@ std::vector<std::string> MqDeadline::attr_names() const {
 }
 
 int MqDeadline::attr_show(const std::string& name, std::string* out) const {
-  core::LockGuard g(lock_);
+  Hold g(*this, Hold::kInspect);
   long long v;
   if (name == "read_expire")
     v = fifo_expire_ms_[DD_READ];
@@ -64,8 +64,12 @@ int MqDeadline::attr_store(const std::string& name, const std::string& value) {
   if (v < min) v = min;
   if (v > max) v = max;
 
-  core::LockGuard g(lock_);
-  if (field)
+  Hold g(*this, Hold::kInspect);
+  if (name == "read_expire")
+    set_expire(DD_READ, v);
+  else if (name == "write_expire")
+    set_expire(DD_WRITE, v);
+  else if (field)
     *field = v;
   else
     async_depth_.store(static_cast<unsigned>(v), std::memory_order_relaxed);

@@ -1,0 +1,302 @@
+// mq-deadline's lone step: a request inserted into an empty scheduler and
+// dispatched at once, without dd->lock, and its folding into the locked state.
+#include <algorithm>
+#include <thread>
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+#include "block/blk_mq.hpp"
+#include "block/request_queue.hpp"
+#include "core/clock.hpp"
+#include "core/membarrier.hpp"
+#include "core/tsc.hpp"
+#include "sched/mq_deadline.hpp"
+
+namespace iostack::sched {
+
+using block::Request;
+
+namespace {
+
+// The step's place in time. RDTSCP reads only once the instructions before
+// it have executed (the gate check included), so a step that follows
+// another's completion reads a later value; where the kernel does not keep
+// the CPUs' counters in step, CLOCK_MONOTONIC (whose vDSO reads are
+// ordered the same way).
+std::uint64_t lone_stamp(bool tsc) {
+#if defined(__x86_64__)
+  if (tsc) {
+    unsigned aux;
+    return __rdtscp(&aux);
+  }
+#endif
+  (void)tsc;
+  return core::clock_ns(CLOCK_MONOTONIC);
+}
+
+unsigned dir_of(const Request* rq) { return block::rq_data_dir_write(rq) ? DD_WRITE : DD_READ; }
+
+// A gate open for fewer lone steps than this before other calls closed it
+// was not worth its closing barrier.
+constexpr std::uint32_t kLoneWorthIt = 1024;
+constexpr unsigned kLoneMaxBackoff = 1u << 14;
+
+// The fast side of the handshake with close_gate: `busy` set, then the gate read.
+void lone_enter(std::atomic<std::uint32_t>& busy) {
+  busy.store(1, std::memory_order_relaxed);
+  core::light_barrier();
+}
+
+}  // namespace
+
+MqDeadline::Hold::Hold(const MqDeadline& dd, Why why)
+    : dd_(const_cast<MqDeadline&>(dd)), why_(why) {
+  dd_.lock_.lock();
+  dd_.close_gate(why == kIo);
+}
+
+MqDeadline::Hold::~Hold() {
+  if (why_ == kLoneStep) dd_.open_gate();
+  dd_.lock_.unlock();
+}
+
+// The lone step. Its conditions make the locked calls' result certain: the
+// scheduler holds nothing (nr_listed_ is 0 while the gate is open), no other
+// class has requests queued (so neither aging nor strict priority applies),
+// and the request is neither a requeue nor an at-head insert. Then insert
+// puts it on its tree and FIFO, and dispatch finds it as the only candidate
+// of its class, in or out of the current batch: it leaves at once, and only
+// the batch state and counters change, which the fold applies.
+Request* MqDeadline::lone_candidate(core::ListHead* list, unsigned flags, unsigned max) {
+  if ((flags & block::INSERT_AT_HEAD) || !max) return nullptr;
+  core::ListHead* first = list->first();
+  if (first == list || first->next != list) return nullptr;
+  Request* rq = block::rq_from_queuelist(first);
+  return rq->elv_priv[0] ? nullptr : rq;  // a requeue was counted once already
+}
+
+MqDeadline::Lone MqDeadline::try_lone(Request* rq, core::ListHead* out) {
+  const unsigned prio = dd_prio_of(rq->ioprio);
+  const int gate = gate_.load(std::memory_order_relaxed);
+  if (gate != static_cast<int>(prio)) return gate < 0 ? Lone::kClosed : Lone::kNot;
+  LoneThread* t = lone_.local();
+  if (!t->registered) return Lone::kNot;
+  const std::uint64_t now = queue()->jiffies();
+  const unsigned dir = dir_of(rq);
+
+  lone_enter(t->busy);
+  const std::uint32_t head = t->head.load(std::memory_order_relaxed);
+  if (gate_.load(std::memory_order_acquire) != static_cast<int>(prio)) {
+    t->busy.store(0, std::memory_order_release);
+    return Lone::kClosed;
+  }
+  if (head - t->tail.load(std::memory_order_acquire) >= kLoneLog) {
+    t->busy.store(0, std::memory_order_release);
+    return Lone::kFull;
+  }
+  LoneEntry& e = t->log[head % kLoneLog];
+  const std::uint64_t stamp =
+      lone_stamped_.load(std::memory_order_relaxed) ? lone_stamp(lone_tsc_) : 0;
+  e.key.store(stamp << 1 | dir, std::memory_order_relaxed);
+  e.pos.store(block::blk_rq_pos(rq), std::memory_order_relaxed);
+  t->head.store(head + 1, std::memory_order_relaxed);
+  core::local_add(t->inserted[prio], 1u);
+  // Read inside the step: a tunable changes only with the gate closed.
+  rq->fifo_time = now + lone_expire_ns_[dir].load(std::memory_order_relaxed);
+  t->busy.store(0, std::memory_order_release);
+
+  rq->queuelist.del();
+  rq->elv_priv[0] = prio_slot(prio);
+  block::blk_trace_rq_insert(rq);
+  rq->rq_flags |= block::RQF_STARTED;
+  block::elv_dispatch_add(rq, out);
+  return Lone::kTaken;
+}
+
+bool MqDeadline::lone_step(Request* rq, core::ListHead* out) {
+  // A gate found closed while another thread holds lock_ is mostly that
+  // thread's fold or step, which opens it again on release: wait for the
+  // release and try again rather than take the lock and close it anew (a
+  // closing costs a process-wide barrier). Bounded: a busy lock also means
+  // the locked path is near.
+  for (int tries = 0; tries < 8; ++tries) {
+    const Lone r = try_lone(rq, out);
+    if (r == Lone::kTaken) return true;
+    if (r == Lone::kFull) {
+      fold_cut(lone_.local());
+      continue;
+    }
+    if (r == Lone::kNot || !lock_.is_locked()) return false;
+    for (unsigned spins = 0; lock_.is_locked(); ++spins) {
+      if (spins > 64) {
+        std::this_thread::yield();
+        spins = 0;
+      } else {
+        __builtin_ia32_pause();
+      }
+    }
+  }
+  return false;
+}
+
+bool MqDeadline::lone_completed(unsigned prio) {
+  if (gate_.load(std::memory_order_relaxed) < 0) return false;
+  LoneThread* t = lone_.local();
+  if (!t->registered) return false;
+  lone_enter(t->busy);
+  const bool open = gate_.load(std::memory_order_acquire) >= 0;
+  if (open) core::local_add(t->completed[prio], 1u);
+  t->busy.store(0, std::memory_order_release);
+  return open;
+}
+
+void MqDeadline::register_lone() {
+  LoneThread* t = lone_.local();
+  if (t->registered) return;
+  lone_threads_.push_back(t);
+  fold_cursors_.resize(lone_threads_.size());
+  t->registered = true;
+  // The gate is closed and the first thread's log folded: from here on the
+  // steps of several threads are merged by their readings.
+  if (lone_threads_.size() == 2) lone_stamped_.store(true, std::memory_order_relaxed);
+}
+
+void MqDeadline::close_gate(bool io) {
+  core::lockdep_assert_held(lock_);
+  // Closed already: every step since the last opening has been folded.
+  if (gate_.load(std::memory_order_relaxed) < 0) return;
+  gate_.store(-1, std::memory_order_relaxed);
+  // Every thread now either shows its step under way or sees the gate closed.
+  wait_lone_steps(nullptr);
+  std::uint32_t steps = 0;
+  for (LoneThread* t : lone_threads_) {
+    for (unsigned p = 0; p < kDdPrioCount; ++p) {
+      IoStats& s = per_prio_[p].stats;
+      const std::uint32_t ins = t->inserted[p].load(std::memory_order_relaxed);
+      steps += ins - t->folded_inserted[p];
+      s.inserted += ins - t->folded_inserted[p];
+      s.dispatched += ins - t->folded_inserted[p];
+      t->folded_inserted[p] = ins;
+      const std::uint32_t done = t->completed[p].load(std::memory_order_relaxed);
+      s.completed.fetch_add(done - t->folded_completed[p], std::memory_order_relaxed);
+      t->folded_completed[p] = done;
+    }
+  }
+  fold_lone(~std::uint64_t{0});
+  if (steps >= kLoneWorthIt) {
+    lone_backoff_ = 0;
+  } else if (io) {
+    lone_backoff_ = lone_backoff_ ? std::min(2 * lone_backoff_, kLoneMaxBackoff) : 1;
+    lone_skip_ = lone_backoff_;
+  }
+}
+
+void MqDeadline::wait_lone_steps(const LoneThread* self) {
+  // Only this thread takes steps: none can be under way.
+  if (self && lone_threads_.size() == 1 && lone_threads_[0] == self) return;
+  core::heavy_barrier();
+  for (LoneThread* t : lone_threads_) {
+    for (unsigned spins = 0; t->busy.load(std::memory_order_acquire); ++spins) {
+      if (spins > 64) {
+        std::this_thread::yield();  // its owner was preempted inside a step
+        spins = 0;
+      } else {
+        __builtin_ia32_pause();
+      }
+    }
+  }
+}
+
+// The logged steps in the order of their readings, each thread's in its own
+// order: a k-way merge of the threads' logs, up to the cut.
+void MqDeadline::fold_lone(std::uint64_t cut) {
+  std::size_t n = 0;
+  for (LoneThread* t : lone_threads_) {
+    const std::uint32_t tail = t->tail.load(std::memory_order_relaxed);
+    const std::uint32_t head = t->head.load(std::memory_order_acquire);
+    if (tail != head) fold_cursors_[n++] = {t, tail, head};
+  }
+  for (;;) {
+    FoldCursor* next = nullptr;
+    std::uint64_t key = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      FoldCursor& c = fold_cursors_[i];
+      if (c.tail == c.head) continue;
+      const std::uint64_t k = c.t->log[c.tail % kLoneLog].key.load(std::memory_order_relaxed);
+      if ((k >> 1) >= cut) continue;
+      if (!next || (k >> 1) < (key >> 1)) {
+        next = &c;
+        key = k;
+      }
+    }
+    if (!next) break;
+    apply_lone(static_cast<unsigned>(key & 1),
+               next->t->log[next->tail % kLoneLog].pos.load(std::memory_order_relaxed));
+    ++next->tail;
+  }
+  // Released: the owner reuses an entry only once it sees it folded.
+  for (std::size_t i = 0; i < n; ++i)
+    fold_cursors_[i].t->tail.store(fold_cursors_[i].tail, std::memory_order_release);
+}
+
+void MqDeadline::fold_cut(const LoneThread* self) {
+  core::LockGuard g(lock_);
+  // Closed meanwhile: its closer folded everything.
+  if (gate_.load(std::memory_order_relaxed) < 0) return;
+  const std::uint64_t cut =
+      lone_stamped_.load(std::memory_order_relaxed) ? lone_stamp(lone_tsc_) : 1;
+  wait_lone_steps(self);
+  fold_lone(cut);
+}
+
+// What dd_dispatch_request changes when the only request it can find is one
+// of lone_prio_'s class in direction `dir` at `pos` (see dispatch_from): the
+// batch goes on if it was in that direction at or before `pos` and is not
+// full, else a new one starts (a lone write also ends the reads' lead).
+void MqDeadline::apply_lone(unsigned dir, block::sector_t pos) {
+  PerPrio& pp = per_prio_[lone_prio_];
+  if (last_dir_ == dir && pos >= pp.latest_pos[dir] &&
+      batching_ < static_cast<unsigned>(fifo_batch_)) {
+    ++batching_;
+  } else {
+    if (dir == DD_WRITE) starved_ = 0;
+    last_dir_ = static_cast<DdDir>(dir);
+    batching_ = 1;
+  }
+  pp.latest_pos[dir] = pos;
+  // dd_start_request's count was taken with the step's own.
+}
+
+void MqDeadline::open_gate() {
+  core::lockdep_assert_held(lock_);
+  if (lone_threads_.empty() || nr_listed_.load(std::memory_order_relaxed) != 0) return;
+  if (lone_skip_) {
+    --lone_skip_;
+    return;
+  }
+  int only = -1;
+  for (unsigned p = 0; p < kDdPrioCount; ++p) {
+    if (!dd_queued(p)) continue;
+    if (only >= 0) return;  // two classes: aging and priority decide
+    only = static_cast<int>(p);
+  }
+  if (only >= 0) lone_prio_ = static_cast<unsigned>(only);
+  gate_.store(static_cast<int>(lone_prio_), std::memory_order_release);
+}
+
+std::uint64_t MqDeadline::lone_steps() const {
+  std::uint64_t n = 0;
+  lone_.for_each([&](const LoneThread& t) {
+    for (const auto& c : t.inserted) n += c.load(std::memory_order_relaxed);
+  });
+  return n;
+}
+
+void MqDeadline::set_expire(unsigned dir, int ms) {
+  fifo_expire_ms_[dir] = ms;
+  lone_expire_ns_[dir].store(expire_ns(dir), std::memory_order_relaxed);
+}
+
+}  // namespace iostack::sched
