@@ -89,7 +89,6 @@ block::BlkStatus HddDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
   } else {
     p.s = block::blk_rq_pos(rq);
     p.e = block::blk_rq_end_sector(rq);
-    p.pos = model_.locate(p.s);
     if (op == block::REQ_OP_READ) {
       p.kind = Kind::kRead;
     } else if (cfg_.write_cache && !(rq->cmd_flags & block::REQ_FUA) && p.e - p.s <= wc_sectors_) {
@@ -97,7 +96,11 @@ block::BlkStatus HddDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
     } else {
       p.kind = Kind::kMediaWrite;
     }
-    if (p.kind != Kind::kCachedWrite) rot_insert(&rot_, {p.pos.offset, slot});
+    // A cached write never needs its position (cost() and serve() ask none).
+    if (p.kind != Kind::kCachedWrite) {
+      p.pos = model_.locate(p.s);
+      rot_insert(&rot_, {p.pos.offset, slot});
+    }
     if (p.kind == Kind::kCachedWrite) ++cached_writes_;
     if (p.kind == Kind::kRead) {
       rot_insert(&rstart_, {p.s, slot});
@@ -116,18 +119,30 @@ block::BlkStatus HddDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
   return block::BlkStatus::OK;
 }
 
+std::size_t HddDriver::rot_first(const std::vector<RotKey>& v, std::uint64_t offset) {
+  return static_cast<std::size_t>(
+      std::lower_bound(v.begin(), v.end(), offset,
+                       [](const RotKey& a, std::uint64_t o) { return a.offset < o; }) -
+      v.begin());
+}
+
+std::size_t HddDriver::rot_first(const std::vector<RotKey>& v, RotKey k) {
+  // (offset, key) as one number: one comparison, no branch.
+  __extension__ using u128 = unsigned __int128;
+  const auto rank = [](const RotKey& r) { return u128{r.offset} << 64 | r.key; };
+  return static_cast<std::size_t>(
+      std::lower_bound(v.begin(), v.end(), k,
+                       [&](const RotKey& a, const RotKey& b) { return rank(a) < rank(b); }) -
+      v.begin());
+}
+
 void HddDriver::rot_insert(std::vector<RotKey>* v, RotKey k) {
-  const auto it = std::lower_bound(v->begin(), v->end(), k, [](const RotKey& a, const RotKey& b) {
-    return a.offset != b.offset ? a.offset < b.offset : a.key < b.key;
-  });
-  v->insert(it, k);
+  v->insert(v->begin() + static_cast<std::ptrdiff_t>(rot_first(*v, k)), k);
 }
 
 void HddDriver::rot_erase(std::vector<RotKey>* v, RotKey k) {
-  const auto it = std::lower_bound(v->begin(), v->end(), k, [](const RotKey& a, const RotKey& b) {
-    return a.offset != b.offset ? a.offset < b.offset : a.key < b.key;
-  });
-  if (it != v->end() && it->key == k.key) v->erase(it);
+  const std::size_t i = rot_first(*v, k);
+  if (i < v->size() && (*v)[i].key == k.key) v->erase(v->begin() + static_cast<std::ptrdiff_t>(i));
 }
 
 void HddDriver::dirty_insert(std::size_t i, Range r) {
@@ -161,9 +176,8 @@ void HddDriver::dirty_set_start(std::size_t i, std::uint64_t start) {
 
 void HddDriver::cache_grew(std::uint64_t s, std::uint64_t e) {
   // Only reads have a hit state; those starting in [s, e].
-  auto k = std::lower_bound(rstart_.begin(), rstart_.end(), s,
-                            [](const RotKey& a, std::uint64_t v) { return a.offset < v; });
-  for (; k != rstart_.end() && k->offset <= e; ++k) {
+  for (auto k = rstart_.begin() + static_cast<std::ptrdiff_t>(rot_first(rstart_, s));
+       k != rstart_.end() && k->offset <= e; ++k) {
     const Pending& p = slots_[k->key];
     if (p.hit == kHitNo && p.e <= e) {
       p.hit = kHitYes;
@@ -225,18 +239,10 @@ bool HddDriver::write_fits(std::uint64_t n) const {
 }
 
 std::size_t HddDriver::dstart_upper(std::uint64_t s) const {
-  return static_cast<std::size_t>(
-      std::upper_bound(dstart_.begin(), dstart_.end(), s,
-                       [](std::uint64_t v, const RotKey& k) { return v < k.offset; }) -
-      dstart_.begin());
+  return rot_first(dstart_, s + 1);  // sectors are far below 2^64
 }
 
-std::size_t HddDriver::dstart_lower(std::uint64_t s) const {
-  return static_cast<std::size_t>(
-      std::lower_bound(dstart_.begin(), dstart_.end(), s,
-                       [](const RotKey& k, std::uint64_t v) { return k.offset < v; }) -
-      dstart_.begin());
-}
+std::size_t HddDriver::dstart_lower(std::uint64_t s) const { return rot_first(dstart_, s); }
 
 bool HddDriver::dirty_hit(std::uint64_t s, std::uint64_t e) const {
   if (e > s) {
@@ -414,27 +420,59 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now, std::int8_t hi
   return t;
 }
 
-core::Nanos HddDriver::destage_one(core::Nanos now, const HddHead& h) {
-  settle_ra(now, h);
-  // The first extent (in dirty_'s order) with the lowest positioning time,
-  // visited by rotation from the head's angle: an extent costs at least its
-  // rotational distance r, so none past the best so far can do better.
+std::size_t HddDriver::destage_pick(core::Nanos now) const {
+  // An extent the arm reaches before its first sector comes round (move <=
+  // r) costs r, less than a turn; any other costs more than a turn. So the
+  // best within reach wins when there is one. On another cylinder an
+  // extent is within reach only from r >= seek_ns(1) on: this cylinder's
+  // extents (by start sector) are looked at first, then the others by
+  // rotation from there, up to the best so far.
+  const core::Nanos rev = model_.rev_ns(), ph = now % rev;
+  std::uint32_t best = kNoSlot;
+  core::Nanos best_r = kNever;
+  auto consider = [&](std::uint32_t id, core::Nanos r) REQUIRES(mu_) {
+    if (r > best_r || model_.move_ns(head_, ext_[id].pos) > r) return;
+    if (r < best_r || where_[id] < where_[best]) best_r = r, best = id;
+  };
+  const std::uint64_t lo = model_.cylinder_start(head_.cyl),
+                      hi = model_.cylinder_start(head_.cyl + 1);
+  for (std::size_t k = dstart_lower(lo); k < dstart_.size() && dstart_[k].offset < hi; ++k) {
+    const auto id = static_cast<std::uint32_t>(dstart_[k].key);
+    consider(id, rot_dist(ext_[id].pos.offset, ph, rev));
+  }
+  const core::Nanos m0 = model_.seek_ns(1);
+  if (m0 < rev) {
+    const std::size_t n = drot_.size();
+    std::size_t k = rot_first(drot_, ph + m0 < rev ? ph + m0 : ph + m0 - rev);
+    for (std::size_t m = 0; m < n; ++m, ++k) {
+      if (k == n) k = 0;
+      const core::Nanos r = rot_dist(drot_[k].offset, ph, rev);
+      if (r < m0 || r > best_r) break;  // round to the start, or past the best
+      consider(static_cast<std::uint32_t>(drot_[k].key), r);
+    }
+  }
+  return best != kNoSlot ? where_[best] : destage_pick_all(now);
+}
+
+std::size_t HddDriver::destage_pick_all(core::Nanos now) const {
+  const core::Nanos rev = model_.rev_ns(), ph = now % rev;
   std::size_t best = dirty_.size();
   core::Nanos best_cost = kNever;
-  const core::Nanos rev = model_.rev_ns(), ph = now % rev;
-  const std::size_t n = drot_.size();
-  std::size_t k = static_cast<std::size_t>(
-      std::lower_bound(drot_.begin(), drot_.end(), ph,
-                       [](const RotKey& a, core::Nanos o) { return a.offset < o; }) -
-      drot_.begin());
-  for (std::size_t m = 0; m < n; ++m, ++k) {
-    if (k == n) k = 0;
-    const RotKey& key = drot_[k];
-    const core::Nanos r = key.offset >= ph ? key.offset - ph : key.offset + rev - ph;
-    if (r > best_cost) break;
-    const std::size_t i = where_[key.key];
-    const core::Nanos c = model_.position_from(model_.move_ns(head_, ext_[key.key].pos), r);
-    if (c < best_cost || (c == best_cost && i < best)) best_cost = c, best = i;
+  for (std::size_t i = 0; i < dirty_.size(); ++i) {
+    const HddPos& pos = ext_[dirty_[i]].pos;
+    const core::Nanos c =
+        model_.position_from(model_.move_ns(head_, pos), rot_dist(pos.offset, ph, rev));
+    if (c < best_cost) best_cost = c, best = i;
+  }
+  return best;
+}
+
+core::Nanos HddDriver::destage_one(core::Nanos now, const HddHead& h) {
+  settle_ra(now, h);
+  const std::size_t best = destage_pick(now);
+  if (check_picks_) {
+    ++checked_picks_;
+    if (best != destage_pick_all(now)) ++wrong_picks_;
   }
   // In chunks, so that commands arriving meanwhile wait little.
   Range& d = ext_[dirty_[best]];
@@ -461,9 +499,8 @@ core::Nanos HddDriver::destage_one(core::Nanos now, const HddHead& h) {
 bool HddDriver::ra_candidate() const {
   if (ra_seg_ < 0) return false;
   const std::uint64_t lo = segs_[static_cast<std::size_t>(ra_seg_)].start, hi = ra_limit_;
-  auto k = std::lower_bound(rstart_.begin(), rstart_.end(), lo,
-                            [](const RotKey& a, std::uint64_t v) { return a.offset < v; });
-  for (; k != rstart_.end() && k->offset <= hi; ++k)
+  for (auto k = rstart_.begin() + static_cast<std::ptrdiff_t>(rot_first(rstart_, lo));
+       k != rstart_.end() && k->offset <= hi; ++k)
     if (slots_[k->key].e <= hi) return true;
   return false;
 }
@@ -476,6 +513,8 @@ std::uint32_t HddDriver::sptf(core::Nanos now, const HddHead& h) {
   // When every queued command needs the arm (no cached writes, every read
   // a known miss outside the read-ahead), the pass below finds nothing.
   const bool all_arm = !cached_writes_ && !hits_ && !unknown_ && !ra_candidate();
+  // Only cached writes, and no extent left for any: none can go.
+  if (cached_writes_ == order_.size() && dirty_.size() + 2 > kMaxExtents) return kNoSlot;
   if (all_arm) {
     arm = !rot_.empty();
   } else {
@@ -517,10 +556,7 @@ std::uint32_t HddDriver::sptf(core::Nanos now, const HddHead& h) {
   // of positioning: a command costs at least its rotational distance r.
   const core::Nanos rev = model_.rev_ns(), ph = (now + cfg_.overhead) % rev;
   const std::size_t n = rot_.size();
-  std::size_t k = static_cast<std::size_t>(
-      std::lower_bound(rot_.begin(), rot_.end(), ph,
-                       [](const RotKey& a, core::Nanos o) { return a.offset < o; }) -
-      rot_.begin());
+  std::size_t k = rot_first(rot_, ph);
   for (std::size_t m = 0; m < n; ++m, ++k) {
     if (k == n) k = 0;
     const RotKey& key = rot_[k];
@@ -642,6 +678,16 @@ void HddDriver::quiesce() {
 HddStats HddDriver::stats() const {
   core::LockGuard lock(mu_);
   return stats_;
+}
+
+void HddDriver::check_picks(bool on) {
+  core::LockGuard lock(mu_);
+  check_picks_ = on;
+}
+
+std::pair<std::uint64_t, std::uint64_t> HddDriver::checked_picks() const {
+  core::LockGuard lock(mu_);
+  return {checked_picks_, wrong_picks_};
 }
 
 HddHead HddDriver::head() const {

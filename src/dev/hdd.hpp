@@ -60,6 +60,11 @@ class HddDriver final : public block::BlockDriver {
   // True when no sector of the range is only in the volatile cache.
   bool durable(block::sector_t sector, std::uint32_t nr) const EXCLUDES(mu_);
   long inflight() const { return inflight_.load(std::memory_order_acquire); }
+  // For tests: each write-back choice is also made by asking every dirty
+  // extent; check_picks() returns how many were checked and how many of
+  // them differed.
+  void check_picks(bool on) EXCLUDES(mu_);
+  std::pair<std::uint64_t, std::uint64_t> checked_picks() const EXCLUDES(mu_);
   // Waits for (or, on a virtual clock, runs) the requests in flight, then
   // stops the drive's background work: call before the queue goes away.
   void quiesce() EXCLUDES(mu_);
@@ -93,6 +98,13 @@ class HddDriver final : public block::BlockDriver {
     core::Nanos offset;
     std::uint64_t key;
   };
+  // The first entry of an index at or after `offset`, and not before `k`.
+  static std::size_t rot_first(const std::vector<RotKey>& v, std::uint64_t offset);
+  static std::size_t rot_first(const std::vector<RotKey>& v, RotKey k);
+  // How far `offset` is past the angle `ph`: (offset - ph) mod rev.
+  static core::Nanos rot_dist(core::Nanos offset, core::Nanos ph, core::Nanos rev) {
+    return offset >= ph ? offset - ph : offset + rev - ph;
+  }
   static void rot_insert(std::vector<RotKey>* v, RotKey k);
   static void rot_erase(std::vector<RotKey>* v, RotKey k);
   // SPTF over the queue from head `h`: the slot of the first command (in
@@ -122,6 +134,12 @@ class HddDriver final : public block::BlockDriver {
   core::Nanos serve(block::Request* rq, core::Nanos now, std::int8_t hit, const HddHead& h)
       REQUIRES(mu_);
   core::Nanos destage_one(core::Nanos now, const HddHead& h) REQUIRES(mu_);
+  // The write-back's SPTF choice from head_ at `now`: the index in dirty_ of
+  // the first extent (in dirty_'s order) with the lowest positioning time.
+  // destage_pick() finds it looking at few extents; destage_pick_all() asks
+  // every one.
+  std::size_t destage_pick(core::Nanos now) const REQUIRES(mu_);
+  std::size_t destage_pick_all(core::Nanos now) const REQUIRES(mu_);
   bool read_hit(std::uint64_t s, std::uint64_t e) const REQUIRES(mu_);
   // The cached data changed: [s, e) is now held as one range (a queued
   // read it covers hits), or something left (a queued hit must look again).
@@ -191,6 +209,8 @@ class HddDriver final : public block::BlockDriver {
   Range destaging_ GUARDED_BY(mu_);
   std::uint64_t dirty_sectors_ GUARDED_BY(mu_) = 0;
   HddStats stats_ GUARDED_BY(mu_);
+  bool check_picks_ GUARDED_BY(mu_) = false;
+  std::uint64_t checked_picks_ GUARDED_BY(mu_) = 0, wrong_picks_ GUARDED_BY(mu_) = 0;
   std::atomic<long> inflight_{0};
 };
 

@@ -78,6 +78,12 @@ HddPos HddModel::locate(std::uint64_t lba) const {
   return p;
 }
 
+std::uint64_t HddModel::cylinder_start(std::uint32_t cyl) const {
+  if (cyl >= cyls_) return ~std::uint64_t{0};
+  const HddZone& zone = zones_[cyl / cyls_per_zone_];
+  return zone.first_lba + std::uint64_t{cyl - zone.first_cyl} * cfg_.heads * zone.spt;
+}
+
 core::Nanos HddModel::sector_offset(const HddPos& p) const {
   const std::uint64_t track = std::uint64_t{p.cyl} * cfg_.heads + p.head;
   return (std::uint64_t{p.sector} * rev_ / p.spt + track * skew_) % rev_;

@@ -47,6 +47,10 @@ class HddModel {
   core::Nanos skew_ns() const { return skew_; }
 
   HddPos locate(std::uint64_t lba) const;
+  // The first sector of cylinder `cyl` (past the last one: ~0), so that
+  // locate(lba).cyl == cyl exactly for lba in [cylinder_start(cyl),
+  // cylinder_start(cyl + 1)).
+  std::uint64_t cylinder_start(std::uint32_t cyl) const;
   // locate(lba).spt: the sectors per track of its zone.
   std::uint32_t spt_at(std::uint64_t lba) const { return zones_[zone_of(lba)].spt; }
   // Seek time over `dist` cylinders: 0 for 0; settle + a*sqrt(d) up to a
@@ -81,6 +85,7 @@ class HddModel {
   // first one within its reach is the best of those still to come.
   core::Nanos position_from(core::Nanos move, core::Nanos r) const {
     if (move <= r) return r;
+    if (move - r <= rev_) return r + rev_;  // the usual case, without dividing
     return r + (move - r + rev_ - 1) / rev_ * rev_;
   }
 
