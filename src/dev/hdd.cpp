@@ -14,6 +14,7 @@ constexpr std::uint64_t kDestageChunk = 2048;  // sectors written back at a time
 constexpr core::Nanos kNever = ~core::Nanos{0} / 4;
 constexpr std::int8_t kHitUnknown = 0, kHitNo = 1, kHitYes = 2;
 constexpr std::uint32_t kNoSlot = ~std::uint32_t{0};
+constexpr std::uint32_t kNoId = ~std::uint32_t{0};  // no dirty extent
 }  // namespace
 
 HddDriver::HddDriver(const HddConfig& cfg, core::Clock* clock)
@@ -28,11 +29,11 @@ HddDriver::HddDriver(const HddConfig& cfg, core::Clock* clock)
   rot_.reserve(slots);
   rstart_.reserve(slots);
   segs_.resize(cfg.cache_segments);
-  dirty_.reserve(kMaxExtents + 2);
+  next_.resize(kMaxExtents + 2);
+  prev_.resize(kMaxExtents + 2);
   ext_.resize(kMaxExtents + 2);
   drot_.reserve(kMaxExtents + 2);
   dstart_.reserve(kMaxExtents + 2);
-  where_.resize(kMaxExtents + 2);
   for (std::uint32_t id = kMaxExtents + 2; id-- > 0;) free_ids_.push_back(id);
   timer_.fn = &HddDriver::timer_fn;
   timer_.priv = this;
@@ -145,27 +146,39 @@ void HddDriver::rot_erase(std::vector<RotKey>* v, RotKey k) {
   if (i < v->size() && (*v)[i].key == k.key) v->erase(v->begin() + static_cast<std::ptrdiff_t>(i));
 }
 
-void HddDriver::dirty_insert(std::size_t i, Range r) {
+void HddDriver::dirty_insert(std::uint32_t after, Range r) {
   r.id = free_ids_.back();
   free_ids_.pop_back();
   ext_[r.id] = r;
-  dirty_.insert(dirty_.begin() + static_cast<std::ptrdiff_t>(i), r.id);
-  for (std::size_t j = i; j < dirty_.size(); ++j) where_[dirty_[j]] = static_cast<std::uint32_t>(j);
+  const std::uint32_t next = after == kNoId ? first_ : next_[after];
+  prev_[r.id] = after;
+  next_[r.id] = next;
+  (after == kNoId ? first_ : next_[after]) = r.id;
+  (next == kNoId ? last_ : prev_[next]) = r.id;
+  ++ndirty_;
   rot_insert(&drot_, {r.pos.offset, r.id});
   rot_insert(&dstart_, {r.start, r.id});
 }
 
-void HddDriver::dirty_erase(std::size_t i) {
-  const Range& d = ext_[dirty_[i]];
+void HddDriver::dirty_erase(std::uint32_t id) {
+  const Range& d = ext_[id];
   rot_erase(&drot_, {d.pos.offset, d.id});
   rot_erase(&dstart_, {d.start, d.id});
   free_ids_.push_back(d.id);
-  dirty_.erase(dirty_.begin() + static_cast<std::ptrdiff_t>(i));
-  for (std::size_t j = i; j < dirty_.size(); ++j) where_[dirty_[j]] = static_cast<std::uint32_t>(j);
+  const std::uint32_t prev = prev_[id], next = next_[id];
+  (prev == kNoId ? first_ : next_[prev]) = next;
+  (next == kNoId ? last_ : prev_[next]) = prev;
+  --ndirty_;
 }
 
-void HddDriver::dirty_set_start(std::size_t i, std::uint64_t start) {
-  Range& d = ext_[dirty_[i]];
+bool HddDriver::dirty_before(std::uint32_t a, std::uint32_t b) const {
+  for (std::uint32_t id = next_[a]; id != kNoId; id = next_[id])
+    if (id == b) return true;
+  return false;
+}
+
+void HddDriver::dirty_set_start(std::uint32_t id, std::uint64_t start) {
+  Range& d = ext_[id];
   rot_erase(&drot_, {d.pos.offset, d.id});
   rot_erase(&dstart_, {d.start, d.id});
   d.start = start;
@@ -235,7 +248,7 @@ void HddDriver::settle_ra(core::Nanos now, const HddHead& h) {
 }
 
 bool HddDriver::write_fits(std::uint64_t n) const {
-  return dirty_sectors_ + n <= wc_sectors_ && dirty_.size() + 2 <= kMaxExtents;
+  return dirty_sectors_ + n <= wc_sectors_ && ndirty_ + 2 <= kMaxExtents;
 }
 
 std::size_t HddDriver::dstart_upper(std::uint64_t s) const {
@@ -254,7 +267,7 @@ bool HddDriver::dirty_hit(std::uint64_t s, std::uint64_t e) const {
     }
     return false;
   }
-  for (const std::uint32_t id : dirty_)
+  for (std::uint32_t id = first_; id != kNoId; id = next_[id])
     if (s >= ext_[id].start && e <= ext_[id].end) return true;
   return false;
 }
@@ -273,8 +286,8 @@ void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
       break;
     }
     while (k < dstart_.size() && dstart_[k].offset < e) {
-      const std::size_t i = where_[dstart_[k].key];
-      Range& d = ext_[dstart_[k].key];
+      const auto id = static_cast<std::uint32_t>(dstart_[k].key);
+      Range& d = ext_[id];
       if (d.end <= s) {
         ++k;
         continue;
@@ -282,12 +295,12 @@ void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
       cache_shrank();
       if (d.start >= s && d.end <= e) {
         dirty_sectors_ -= d.end - d.start;
-        dirty_erase(i);  // the next one moves to k
+        dirty_erase(id);  // the next one moves to k
       } else if (d.start < s && d.end > e) {
         const Range tail{e, d.end, 0, model_.locate(e)};
         dirty_sectors_ -= e - s;
         d.end = s;
-        dirty_insert(i + 1, tail);  // starts at e: not visited
+        dirty_insert(id, tail);  // starts at e: not visited
         ++k;
       } else if (d.start < s) {
         dirty_sectors_ -= d.end - s;
@@ -295,35 +308,31 @@ void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
         ++k;
       } else {
         dirty_sectors_ -= e - d.start;
-        dirty_set_start(i, e);  // moves past the range; the next one is at k
+        dirty_set_start(id, e);  // moves past the range; the next one is at k
       }
     }
     return;
   }
-  for (std::size_t i = 0; i < dirty_.size();) {
-    Range& d = ext_[dirty_[i]];
-    if (d.end <= s || d.start >= e) {
-      ++i;
-      continue;
-    }
+  // In the cache's order; a tail cut off goes after its extent, unvisited.
+  for (std::uint32_t id = first_, next; id != kNoId; id = next) {
+    next = next_[id];
+    Range& d = ext_[id];
+    if (d.end <= s || d.start >= e) continue;
     cache_shrank();
     if (d.start >= s && d.end <= e) {
       dirty_sectors_ -= d.end - d.start;
-      dirty_erase(i);
+      dirty_erase(id);
     } else if (d.start < s && d.end > e) {
       const Range tail{e, d.end, 0, model_.locate(e)};
       dirty_sectors_ -= e - s;
       d.end = s;
-      dirty_insert(i + 1, tail);
-      i += 2;
+      dirty_insert(id, tail);
     } else if (d.start < s) {
       dirty_sectors_ -= d.end - s;
       d.end = s;
-      ++i;
     } else {
       dirty_sectors_ -= e - d.start;
-      dirty_set_start(i, e);
-      ++i;
+      dirty_set_start(id, e);
     }
   }
 }
@@ -397,11 +406,11 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now, std::int8_t hi
       drop_dirty(s, e);
       if (cfg_.write_cache && !(rq->cmd_flags & block::REQ_FUA) && n <= wc_sectors_) {
         ++stats_.cached_writes;
-        if (!dirty_.empty() && ext_[dirty_.back()].end == s)
-          ext_[dirty_.back()].end = e;
+        if (last_ != kNoId && ext_[last_].end == s)
+          ext_[last_].end = e;
         else
-          dirty_insert(dirty_.size(), Range{s, e, 0, model_.locate(s)});
-        cache_grew(ext_[dirty_.back()].start, ext_[dirty_.back()].end);
+          dirty_insert(last_, Range{s, e, 0, model_.locate(s)});
+        cache_grew(ext_[last_].start, ext_[last_].end);
         dirty_sectors_ += n;
         return now + cfg_.overhead + xfer;
       }
@@ -420,7 +429,7 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now, std::int8_t hi
   return t;
 }
 
-std::size_t HddDriver::destage_pick(core::Nanos now) const {
+std::uint32_t HddDriver::destage_pick(core::Nanos now) const {
   // An extent the arm reaches before its first sector comes round (move <=
   // r) costs r, less than a turn; any other costs more than a turn. So the
   // best within reach wins when there is one. On another cylinder an
@@ -428,11 +437,11 @@ std::size_t HddDriver::destage_pick(core::Nanos now) const {
   // extents (by start sector) are looked at first, then the others by
   // rotation from there, up to the best so far.
   const core::Nanos rev = model_.rev_ns(), ph = now % rev;
-  std::uint32_t best = kNoSlot;
+  std::uint32_t best = kNoId;
   core::Nanos best_r = kNever;
   auto consider = [&](std::uint32_t id, core::Nanos r) REQUIRES(mu_) {
     if (r > best_r || model_.move_ns(head_, ext_[id].pos) > r) return;
-    if (r < best_r || where_[id] < where_[best]) best_r = r, best = id;
+    if (r < best_r || dirty_before(id, best)) best_r = r, best = id;
   };
   const std::uint64_t lo = model_.cylinder_start(head_.cyl),
                       hi = model_.cylinder_start(head_.cyl + 1);
@@ -451,31 +460,31 @@ std::size_t HddDriver::destage_pick(core::Nanos now) const {
       consider(static_cast<std::uint32_t>(drot_[k].key), r);
     }
   }
-  return best != kNoSlot ? where_[best] : destage_pick_all(now);
+  return best != kNoId ? best : destage_pick_all(now);
 }
 
-std::size_t HddDriver::destage_pick_all(core::Nanos now) const {
+std::uint32_t HddDriver::destage_pick_all(core::Nanos now) const {
   const core::Nanos rev = model_.rev_ns(), ph = now % rev;
-  std::size_t best = dirty_.size();
+  std::uint32_t best = kNoId;
   core::Nanos best_cost = kNever;
-  for (std::size_t i = 0; i < dirty_.size(); ++i) {
-    const HddPos& pos = ext_[dirty_[i]].pos;
+  for (std::uint32_t id = first_; id != kNoId; id = next_[id]) {
+    const HddPos& pos = ext_[id].pos;
     const core::Nanos c =
         model_.position_from(model_.move_ns(head_, pos), rot_dist(pos.offset, ph, rev));
-    if (c < best_cost) best_cost = c, best = i;
+    if (c < best_cost) best_cost = c, best = id;
   }
   return best;
 }
 
 core::Nanos HddDriver::destage_one(core::Nanos now, const HddHead& h) {
   settle_ra(now, h);
-  const std::size_t best = destage_pick(now);
+  const std::uint32_t best = destage_pick(now);
   if (check_picks_) {
     ++checked_picks_;
     if (best != destage_pick_all(now)) ++wrong_picks_;
   }
   // In chunks, so that commands arriving meanwhile wait little.
-  Range& d = ext_[dirty_[best]];
+  Range& d = ext_[best];
   destaging_ = Range{d.start, std::min(d.end, d.start + kDestageChunk), 0, d.pos};
   cache_grew(destaging_.start, destaging_.end);
   cache_shrank();  // the extent gives up what now destages
@@ -514,7 +523,7 @@ std::uint32_t HddDriver::sptf(core::Nanos now, const HddHead& h) {
   // a known miss outside the read-ahead), the pass below finds nothing.
   const bool all_arm = !cached_writes_ && !hits_ && !unknown_ && !ra_candidate();
   // Only cached writes, and no extent left for any: none can go.
-  if (cached_writes_ == order_.size() && dirty_.size() + 2 > kMaxExtents) return kNoSlot;
+  if (cached_writes_ == order_.size() && ndirty_ + 2 > kMaxExtents) return kNoSlot;
   if (all_arm) {
     arm = !rot_.empty();
   } else {
@@ -573,7 +582,7 @@ std::uint32_t HddDriver::sptf(core::Nanos now, const HddHead& h) {
 
 void HddDriver::start_next(core::Nanos now) {
   if (order_.empty()) {
-    if (dirty_.empty()) {
+    if (!ndirty_) {
       op_ = Op::kIdle;
       return;
     }
@@ -592,7 +601,7 @@ void HddDriver::start_next(core::Nanos now) {
   const HddHead h = ra_head(now);
   if (flushes_) {
     // FLUSH writes the whole cache back before it completes.
-    if (dirty_.empty()) {
+    if (!ndirty_) {
       std::size_t j = 0;
       while (slots_[order_[j]].kind != Kind::kFlush) ++j;
       pick = order_[j];
@@ -703,7 +712,7 @@ std::uint64_t HddDriver::dirty_sectors() const {
 bool HddDriver::durable(block::sector_t sector, std::uint32_t nr) const {
   core::LockGuard lock(mu_);
   const std::uint64_t e = sector + nr;
-  for (const std::uint32_t id : dirty_)
+  for (std::uint32_t id = first_; id != kNoId; id = next_[id])
     if (ext_[id].start < e && ext_[id].end > sector) return false;
   return !(destaging_.start < e && destaging_.end > sector);
 }

@@ -89,7 +89,7 @@ class HddDriver final : public block::BlockDriver {
     std::uint64_t start = 0, end = 0;  // sectors, [start, end)
     std::uint64_t lru = 0;             // read segments
     HddPos pos;                        // dirty extents: of `start`
-    std::uint32_t id = 0;              // dirty extents: key in drot_ and where_
+    std::uint32_t id = 0;              // dirty extents: key in ext_ and the indexes
   };
   // An entry of a rotational index: what waits for the media, by where
   // its first sector passes under the head (key: a slot in slots_ or a
@@ -114,10 +114,14 @@ class HddDriver final : public block::BlockDriver {
   std::uint32_t sptf(core::Nanos now, const HddHead& h) REQUIRES(mu_);
   // Some queued read that needs the arm otherwise is within the read-ahead.
   bool ra_candidate() const REQUIRES(mu_);
-  // dirty_ changes only through these, which keep drot_ and where_ in step.
-  void dirty_insert(std::size_t i, Range r) REQUIRES(mu_);
-  void dirty_erase(std::size_t i) REQUIRES(mu_);
-  void dirty_set_start(std::size_t i, std::uint64_t start) REQUIRES(mu_);
+  // The dirty extents change only through these, which keep the order and
+  // the indexes in step. dirty_insert() puts `r` after extent `after` (first
+  // if none).
+  void dirty_insert(std::uint32_t after, Range r) REQUIRES(mu_);
+  void dirty_erase(std::uint32_t id) REQUIRES(mu_);
+  void dirty_set_start(std::uint32_t id, std::uint64_t start) REQUIRES(mu_);
+  // Extent `b` comes after extent `a` in the cache's order.
+  bool dirty_before(std::uint32_t a, std::uint32_t b) const REQUIRES(mu_);
   // The first entry of dstart_ starting after `s`, and at or after it.
   std::size_t dstart_upper(std::uint64_t s) const REQUIRES(mu_);
   std::size_t dstart_lower(std::uint64_t s) const REQUIRES(mu_);
@@ -134,12 +138,11 @@ class HddDriver final : public block::BlockDriver {
   core::Nanos serve(block::Request* rq, core::Nanos now, std::int8_t hit, const HddHead& h)
       REQUIRES(mu_);
   core::Nanos destage_one(core::Nanos now, const HddHead& h) REQUIRES(mu_);
-  // The write-back's SPTF choice from head_ at `now`: the index in dirty_ of
-  // the first extent (in dirty_'s order) with the lowest positioning time.
-  // destage_pick() finds it looking at few extents; destage_pick_all() asks
-  // every one.
-  std::size_t destage_pick(core::Nanos now) const REQUIRES(mu_);
-  std::size_t destage_pick_all(core::Nanos now) const REQUIRES(mu_);
+  // The write-back's SPTF choice from head_ at `now`: the first extent (in
+  // the cache's order) with the lowest positioning time. destage_pick()
+  // finds it looking at few extents; destage_pick_all() asks every one.
+  std::uint32_t destage_pick(core::Nanos now) const REQUIRES(mu_);
+  std::uint32_t destage_pick_all(core::Nanos now) const REQUIRES(mu_);
   bool read_hit(std::uint64_t s, std::uint64_t e) const REQUIRES(mu_);
   // The cached data changed: [s, e) is now held as one range (a queued
   // read it covers hits), or something left (a queued hit must look again).
@@ -183,10 +186,15 @@ class HddDriver final : public block::BlockDriver {
   std::uint64_t ra_limit_ GUARDED_BY(mu_) = 0;
   core::Nanos ra_time_ GUARDED_BY(mu_) = 0;
   std::uint32_t ra_spt_ GUARDED_BY(mu_) = 1;
-  // Write-back extents: their ids in order (capacity fixed), so that
-  // inserting and erasing move little; ext_ holds them by id.
-  std::vector<std::uint32_t> dirty_ GUARDED_BY(mu_);
+  // Write-back extents by id, and their order (a list through next_ and
+  // prev_, first_ to last_, so that inserting and erasing move nothing):
+  // writes append, a cut-off tail follows its extent, and SPTF takes the
+  // first among equals.
   std::vector<Range> ext_ GUARDED_BY(mu_);
+  std::vector<std::uint32_t> next_ GUARDED_BY(mu_), prev_ GUARDED_BY(mu_);
+  std::uint32_t first_ GUARDED_BY(mu_) = ~std::uint32_t{0};
+  std::uint32_t last_ GUARDED_BY(mu_) = ~std::uint32_t{0};
+  std::size_t ndirty_ GUARDED_BY(mu_) = 0;
   // Rotational indexes (sorted by offset, then key) of the queued reads and
   // media writes (key: slot) and of the dirty extents: SPTF visits them
   // from the head's angle onwards and stops early
@@ -199,7 +207,6 @@ class HddDriver final : public block::BlockDriver {
   // The dirty extents by start sector (RotKey::offset), then id: those a
   // write or a read touches are found without a pass over all of them.
   std::vector<RotKey> dstart_ GUARDED_BY(mu_);
-  std::vector<std::uint32_t> where_ GUARDED_BY(mu_);     // extent id -> index in dirty_
   std::vector<std::uint32_t> free_ids_ GUARDED_BY(mu_);  // extent ids not in use
   std::uint64_t pass_ GUARDED_BY(mu_) = 0;
   unsigned flushes_ GUARDED_BY(mu_) = 0;          // FLUSHes queued
