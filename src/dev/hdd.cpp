@@ -32,7 +32,9 @@ HddDriver::HddDriver(const HddConfig& cfg, core::Clock* clock)
   next_.resize(kMaxExtents + 2);
   prev_.resize(kMaxExtents + 2);
   ext_.resize(kMaxExtents + 2);
-  drot_.reserve(kMaxExtents + 2);
+  rnext_.resize(kMaxExtents + 2);
+  rprev_.resize(kMaxExtents + 2);
+  rbucket_.assign(kRotBuckets, kNoId);
   dstart_.reserve(kMaxExtents + 2);
   for (std::uint32_t id = kMaxExtents + 2; id-- > 0;) free_ids_.push_back(id);
   timer_.fn = &HddDriver::timer_fn;
@@ -156,19 +158,37 @@ void HddDriver::dirty_insert(std::uint32_t after, Range r) {
   (after == kNoId ? first_ : next_[after]) = r.id;
   (next == kNoId ? last_ : prev_[next]) = r.id;
   ++ndirty_;
-  rot_insert(&drot_, {r.pos.offset, r.id});
+  bucket_insert(r.id);
   rot_insert(&dstart_, {r.start, r.id});
 }
 
 void HddDriver::dirty_erase(std::uint32_t id) {
   const Range& d = ext_[id];
-  rot_erase(&drot_, {d.pos.offset, d.id});
+  bucket_erase(d.id);
   rot_erase(&dstart_, {d.start, d.id});
   free_ids_.push_back(d.id);
   const std::uint32_t prev = prev_[id], next = next_[id];
   (prev == kNoId ? first_ : next_[prev]) = next;
   (next == kNoId ? last_ : prev_[next]) = prev;
   --ndirty_;
+}
+
+std::size_t HddDriver::bucket_of(core::Nanos offset) const {
+  return static_cast<std::size_t>(offset * kRotBuckets / model_.rev_ns());
+}
+
+void HddDriver::bucket_insert(std::uint32_t id) {
+  std::uint32_t& head = rbucket_[bucket_of(ext_[id].pos.offset)];
+  rprev_[id] = kNoId;
+  rnext_[id] = head;
+  if (head != kNoId) rprev_[head] = id;
+  head = id;
+}
+
+void HddDriver::bucket_erase(std::uint32_t id) {
+  const std::uint32_t prev = rprev_[id], next = rnext_[id];
+  (prev == kNoId ? rbucket_[bucket_of(ext_[id].pos.offset)] : rnext_[prev]) = next;
+  if (next != kNoId) rprev_[next] = prev;
 }
 
 bool HddDriver::dirty_before(std::uint32_t a, std::uint32_t b) const {
@@ -179,11 +199,11 @@ bool HddDriver::dirty_before(std::uint32_t a, std::uint32_t b) const {
 
 void HddDriver::dirty_set_start(std::uint32_t id, std::uint64_t start) {
   Range& d = ext_[id];
-  rot_erase(&drot_, {d.pos.offset, d.id});
+  bucket_erase(d.id);
   rot_erase(&dstart_, {d.start, d.id});
   d.start = start;
   d.pos = model_.locate(start);
-  rot_insert(&drot_, {d.pos.offset, d.id});
+  bucket_insert(d.id);
   rot_insert(&dstart_, {d.start, d.id});
 }
 
@@ -435,7 +455,7 @@ std::uint32_t HddDriver::destage_pick(core::Nanos now) const {
   // best within reach wins when there is one. On another cylinder an
   // extent is within reach only from r >= seek_ns(1) on: this cylinder's
   // extents (by start sector) are looked at first, then the others by
-  // rotation from there, up to the best so far.
+  // rotation from there, bucket by bucket, up to the best so far.
   const core::Nanos rev = model_.rev_ns(), ph = now % rev;
   std::uint32_t best = kNoId;
   core::Nanos best_r = kNever;
@@ -451,13 +471,15 @@ std::uint32_t HddDriver::destage_pick(core::Nanos now) const {
   }
   const core::Nanos m0 = model_.seek_ns(1);
   if (m0 < rev) {
-    const std::size_t n = drot_.size();
-    std::size_t k = rot_first(drot_, ph + m0 < rev ? ph + m0 : ph + m0 - rev);
-    for (std::size_t m = 0; m < n; ++m, ++k) {
-      if (k == n) k = 0;
-      const core::Nanos r = rot_dist(drot_[k].offset, ph, rev);
-      if (r < m0 || r > best_r) break;  // round to the start, or past the best
-      consider(static_cast<std::uint32_t>(drot_[k].key), r);
+    // Bucket b starts at ceil(b * rev / K), and each is at least w wide.
+    // From the one holding ph + m0, the i-th next holds only extents at
+    // r > m0 + (i - 1) * w (or below m0, on another cylinder out of reach).
+    const std::size_t b0 = bucket_of(ph + m0 < rev ? ph + m0 : ph + m0 - rev);
+    const core::Nanos w = rev / kRotBuckets;
+    for (std::size_t i = 0; i < kRotBuckets; ++i) {
+      if (i > 0 && m0 + (i - 1) * w >= best_r) break;
+      for (std::uint32_t id = rbucket_[(b0 + i) % kRotBuckets]; id != kNoId; id = rnext_[id])
+        consider(id, rot_dist(ext_[id].pos.offset, ph, rev));
     }
   }
   return best != kNoId ? best : destage_pick_all(now);

@@ -120,6 +120,10 @@ class HddDriver final : public block::BlockDriver {
   void dirty_insert(std::uint32_t after, Range r) REQUIRES(mu_);
   void dirty_erase(std::uint32_t id) REQUIRES(mu_);
   void dirty_set_start(std::uint32_t id, std::uint64_t start) REQUIRES(mu_);
+  // The arc of a turn `offset` lies in, and an extent's entry there.
+  std::size_t bucket_of(core::Nanos offset) const;
+  void bucket_insert(std::uint32_t id) REQUIRES(mu_);
+  void bucket_erase(std::uint32_t id) REQUIRES(mu_);
   // Extent `b` comes after extent `a` in the cache's order.
   bool dirty_before(std::uint32_t a, std::uint32_t b) const REQUIRES(mu_);
   // The first entry of dstart_ starting after `s`, and at or after it.
@@ -195,19 +199,24 @@ class HddDriver final : public block::BlockDriver {
   std::uint32_t first_ GUARDED_BY(mu_) = ~std::uint32_t{0};
   std::uint32_t last_ GUARDED_BY(mu_) = ~std::uint32_t{0};
   std::size_t ndirty_ GUARDED_BY(mu_) = 0;
-  // Rotational indexes (sorted by offset, then key) of the queued reads and
-  // media writes (key: slot) and of the dirty extents: SPTF visits them
-  // from the head's angle onwards and stops early
-  // (HddModel::position_from()).
+  // Rotational index (sorted by offset, then key) of the queued reads and
+  // media writes (key: slot): SPTF visits them from the head's angle
+  // onwards and stops early (HddModel::position_from()).
   std::vector<RotKey> rot_ GUARDED_BY(mu_);
   // The queued reads by start sector (offset), then slot: those a cache
   // range or the read-ahead holds are found without a pass over the queue.
   std::vector<RotKey> rstart_ GUARDED_BY(mu_);
-  std::vector<RotKey> drot_ GUARDED_BY(mu_);
   // The dirty extents by start sector (RotKey::offset), then id: those a
   // write or a read touches are found without a pass over all of them.
   std::vector<RotKey> dstart_ GUARDED_BY(mu_);
   std::vector<std::uint32_t> free_ids_ GUARDED_BY(mu_);  // extent ids not in use
+  // The dirty extents by rotational offset: kRotBuckets equal arcs of a
+  // turn, each a list (rbucket_ its first id, then rnext_/rprev_), so that
+  // an extent comes and goes without a search; the write-back visits the
+  // arcs from the head's angle onwards.
+  static constexpr std::size_t kRotBuckets = 128;
+  std::vector<std::uint32_t> rbucket_ GUARDED_BY(mu_);
+  std::vector<std::uint32_t> rnext_ GUARDED_BY(mu_), rprev_ GUARDED_BY(mu_);
   std::uint64_t pass_ GUARDED_BY(mu_) = 0;
   unsigned flushes_ GUARDED_BY(mu_) = 0;          // FLUSHes queued
   mutable unsigned hits_ GUARDED_BY(mu_) = 0;     // queued reads with hit == 2
