@@ -139,8 +139,13 @@ std::size_t HddDriver::rot_first(const std::vector<RotKey>& v, RotKey k) {
       v.begin());
 }
 
-void HddDriver::rot_insert(std::vector<RotKey>* v, RotKey k) {
-  v->insert(v->begin() + static_cast<std::ptrdiff_t>(rot_first(*v, k)), k);
+void HddDriver::rot_insert(std::vector<RotKey>* v, RotKey k, std::size_t hint) {
+  __extension__ using u128 = unsigned __int128;
+  const auto rank = [](const RotKey& r) { return u128{r.offset} << 64 | r.key; };
+  const bool at_hint = hint <= v->size() && (hint == 0 || rank((*v)[hint - 1]) < rank(k)) &&
+                       (hint == v->size() || !(rank((*v)[hint]) < rank(k)));
+  const std::size_t i = at_hint ? hint : rot_first(*v, k);
+  v->insert(v->begin() + static_cast<std::ptrdiff_t>(i), k);
 }
 
 void HddDriver::rot_erase(std::vector<RotKey>* v, RotKey k) {
@@ -148,7 +153,7 @@ void HddDriver::rot_erase(std::vector<RotKey>* v, RotKey k) {
   if (i < v->size() && (*v)[i].key == k.key) v->erase(v->begin() + static_cast<std::ptrdiff_t>(i));
 }
 
-void HddDriver::dirty_insert(std::uint32_t after, Range r) {
+void HddDriver::dirty_insert(std::uint32_t after, Range r, std::size_t hint) {
   r.id = free_ids_.back();
   free_ids_.pop_back();
   ext_[r.id] = r;
@@ -159,7 +164,7 @@ void HddDriver::dirty_insert(std::uint32_t after, Range r) {
   (next == kNoId ? last_ : prev_[next]) = r.id;
   ++ndirty_;
   bucket_insert(r.id);
-  rot_insert(&dstart_, {r.start, r.id});
+  rot_insert(&dstart_, {r.start, r.id}, hint);
 }
 
 void HddDriver::dirty_erase(std::uint32_t id) {
@@ -293,12 +298,13 @@ bool HddDriver::dirty_hit(std::uint64_t s, std::uint64_t e) const {
 }
 
 // Newer data for [s, e) supersedes what the cache still holds of it.
-void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
+std::size_t HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
   if (e > s) {
     // The extents it overlaps: the last non-empty one starting before s,
     // and those starting in [s, e). Each is cut on its own, so the order
-    // does not matter.
-    std::size_t k = dstart_lower(s);
+    // does not matter. What starts before s stays where it is.
+    const std::size_t at_s = dstart_lower(s);
+    std::size_t k = at_s;
     for (std::size_t j = k; j-- > 0;) {
       const Range& d = ext_[dstart_[j].key];
       if (d.end == d.start) continue;
@@ -331,7 +337,7 @@ void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
         dirty_set_start(id, e);  // moves past the range; the next one is at k
       }
     }
-    return;
+    return at_s;
   }
   // In the cache's order; a tail cut off goes after its extent, unvisited.
   for (std::uint32_t id = first_, next; id != kNoId; id = next) {
@@ -355,6 +361,7 @@ void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
       dirty_set_start(id, e);
     }
   }
+  return ~std::size_t{0};
 }
 
 // Positioning time of a queued command from head `h`: what SPTF minimises.
@@ -423,13 +430,13 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now, std::int8_t hi
       }
       break;
     case block::REQ_OP_WRITE:
-      drop_dirty(s, e);
-      if (cfg_.write_cache && !(rq->cmd_flags & block::REQ_FUA) && n <= wc_sectors_) {
+      if (const std::size_t at = drop_dirty(s, e);
+          cfg_.write_cache && !(rq->cmd_flags & block::REQ_FUA) && n <= wc_sectors_) {
         ++stats_.cached_writes;
         if (last_ != kNoId && ext_[last_].end == s)
           ext_[last_].end = e;
         else
-          dirty_insert(last_, Range{s, e, 0, model_.locate(s)});
+          dirty_insert(last_, Range{s, e, 0, model_.locate(s)}, at);
         cache_grew(ext_[last_].start, ext_[last_].end);
         dirty_sectors_ += n;
         return now + cfg_.overhead + xfer;
@@ -516,9 +523,9 @@ core::Nanos HddDriver::destage_one(core::Nanos now, const HddHead& h) {
     dirty_set_start(best, destaging_.end);
   }
   std::uint32_t dist = 0;
-  const core::Nanos t =
-      model_.access(&head_, now, destaging_.start,
-                    static_cast<std::uint32_t>(destaging_.end - destaging_.start), &dist);
+  const core::Nanos t = model_.access(&head_, now, destaging_.start,
+                                      static_cast<std::uint32_t>(destaging_.end - destaging_.start),
+                                      &dist, &destaging_.pos);
   ++stats_.destages;
   if (dist) {
     ++stats_.seeks;

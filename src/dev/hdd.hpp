@@ -105,7 +105,8 @@ class HddDriver final : public block::BlockDriver {
   static core::Nanos rot_dist(core::Nanos offset, core::Nanos ph, core::Nanos rev) {
     return offset >= ph ? offset - ph : offset + rev - ph;
   }
-  static void rot_insert(std::vector<RotKey>* v, RotKey k);
+  // `hint`: where `k` probably goes (checked).
+  static void rot_insert(std::vector<RotKey>* v, RotKey k, std::size_t hint = ~std::size_t{0});
   static void rot_erase(std::vector<RotKey>* v, RotKey k);
   // SPTF over the queue from head `h`: the slot of the first command (in
   // arrival order) with the lowest cost below kNever (kNoSlot if none), as
@@ -116,8 +117,8 @@ class HddDriver final : public block::BlockDriver {
   bool ra_candidate() const REQUIRES(mu_);
   // The dirty extents change only through these, which keep the order and
   // the indexes in step. dirty_insert() puts `r` after extent `after` (first
-  // if none).
-  void dirty_insert(std::uint32_t after, Range r) REQUIRES(mu_);
+  // if none); `hint`: where it probably goes in dstart_.
+  void dirty_insert(std::uint32_t after, Range r, std::size_t hint = ~std::size_t{0}) REQUIRES(mu_);
   void dirty_erase(std::uint32_t id) REQUIRES(mu_);
   void dirty_set_start(std::uint32_t id, std::uint64_t start) REQUIRES(mu_);
   // The arc of a turn `offset` lies in, and an extent's entry there.
@@ -158,7 +159,8 @@ class HddDriver final : public block::BlockDriver {
   // Ends the read-ahead at `now`; `h` is ra_head(now).
   void settle_ra(core::Nanos now, const HddHead& h) REQUIRES(mu_);
   bool write_fits(std::uint64_t n) const REQUIRES(mu_);
-  void drop_dirty(std::uint64_t s, std::uint64_t e) REQUIRES(mu_);
+  // Returns where a dirty extent starting at s probably goes in dstart_.
+  std::size_t drop_dirty(std::uint64_t s, std::uint64_t e) REQUIRES(mu_);
   core::Nanos xfer_ns(std::uint64_t bytes) const;
 
   HddConfig cfg_;
