@@ -14,6 +14,7 @@ constexpr std::uint64_t kDestageChunk = 2048;  // sectors written back at a time
 constexpr core::Nanos kNever = ~core::Nanos{0} / 4;
 constexpr std::int8_t kHitUnknown = 0, kHitNo = 1, kHitYes = 2;
 constexpr std::uint32_t kNoSlot = ~std::uint32_t{0};
+constexpr std::uint32_t kNoId = ~std::uint32_t{0};  // no dirty extent
 }  // namespace
 
 HddDriver::HddDriver(const HddConfig& cfg, core::Clock* clock)
@@ -28,11 +29,13 @@ HddDriver::HddDriver(const HddConfig& cfg, core::Clock* clock)
   rot_.reserve(slots);
   rstart_.reserve(slots);
   segs_.resize(cfg.cache_segments);
-  dirty_.reserve(kMaxExtents + 2);
+  next_.resize(kMaxExtents + 2);
+  prev_.resize(kMaxExtents + 2);
   ext_.resize(kMaxExtents + 2);
-  drot_.reserve(kMaxExtents + 2);
+  rnext_.resize(kMaxExtents + 2);
+  rprev_.resize(kMaxExtents + 2);
+  rbucket_.assign(kRotBuckets, kNoId);
   dstart_.reserve(kMaxExtents + 2);
-  where_.resize(kMaxExtents + 2);
   for (std::uint32_t id = kMaxExtents + 2; id-- > 0;) free_ids_.push_back(id);
   timer_.fn = &HddDriver::timer_fn;
   timer_.priv = this;
@@ -89,7 +92,6 @@ block::BlkStatus HddDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
   } else {
     p.s = block::blk_rq_pos(rq);
     p.e = block::blk_rq_end_sector(rq);
-    p.pos = model_.locate(p.s);
     if (op == block::REQ_OP_READ) {
       p.kind = Kind::kRead;
     } else if (cfg_.write_cache && !(rq->cmd_flags & block::REQ_FUA) && p.e - p.s <= wc_sectors_) {
@@ -97,7 +99,11 @@ block::BlkStatus HddDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
     } else {
       p.kind = Kind::kMediaWrite;
     }
-    if (p.kind != Kind::kCachedWrite) rot_insert(&rot_, {p.pos.offset, slot});
+    // A cached write never needs its position (cost() and serve() ask none).
+    if (p.kind != Kind::kCachedWrite) {
+      p.pos = model_.locate(p.s);
+      rot_insert(&rot_, {p.pos.offset, slot});
+    }
     if (p.kind == Kind::kCachedWrite) ++cached_writes_;
     if (p.kind == Kind::kRead) {
       rot_insert(&rstart_, {p.s, slot});
@@ -116,54 +122,100 @@ block::BlkStatus HddDriver::queue_rq(block::HwCtx* /*hctx*/, block::Request* rq,
   return block::BlkStatus::OK;
 }
 
-void HddDriver::rot_insert(std::vector<RotKey>* v, RotKey k) {
-  const auto it = std::lower_bound(v->begin(), v->end(), k, [](const RotKey& a, const RotKey& b) {
-    return a.offset != b.offset ? a.offset < b.offset : a.key < b.key;
-  });
-  v->insert(it, k);
+std::size_t HddDriver::rot_first(const std::vector<RotKey>& v, std::uint64_t offset) {
+  return static_cast<std::size_t>(
+      std::lower_bound(v.begin(), v.end(), offset,
+                       [](const RotKey& a, std::uint64_t o) { return a.offset < o; }) -
+      v.begin());
+}
+
+std::size_t HddDriver::rot_first(const std::vector<RotKey>& v, RotKey k) {
+  // (offset, key) as one number: one comparison, no branch.
+  __extension__ using u128 = unsigned __int128;
+  const auto rank = [](const RotKey& r) { return u128{r.offset} << 64 | r.key; };
+  return static_cast<std::size_t>(
+      std::lower_bound(v.begin(), v.end(), k,
+                       [&](const RotKey& a, const RotKey& b) { return rank(a) < rank(b); }) -
+      v.begin());
+}
+
+void HddDriver::rot_insert(std::vector<RotKey>* v, RotKey k, std::size_t hint) {
+  __extension__ using u128 = unsigned __int128;
+  const auto rank = [](const RotKey& r) { return u128{r.offset} << 64 | r.key; };
+  const bool at_hint = hint <= v->size() && (hint == 0 || rank((*v)[hint - 1]) < rank(k)) &&
+                       (hint == v->size() || !(rank((*v)[hint]) < rank(k)));
+  const std::size_t i = at_hint ? hint : rot_first(*v, k);
+  v->insert(v->begin() + static_cast<std::ptrdiff_t>(i), k);
 }
 
 void HddDriver::rot_erase(std::vector<RotKey>* v, RotKey k) {
-  const auto it = std::lower_bound(v->begin(), v->end(), k, [](const RotKey& a, const RotKey& b) {
-    return a.offset != b.offset ? a.offset < b.offset : a.key < b.key;
-  });
-  if (it != v->end() && it->key == k.key) v->erase(it);
+  const std::size_t i = rot_first(*v, k);
+  if (i < v->size() && (*v)[i].key == k.key) v->erase(v->begin() + static_cast<std::ptrdiff_t>(i));
 }
 
-void HddDriver::dirty_insert(std::size_t i, Range r) {
+void HddDriver::dirty_insert(std::uint32_t after, Range r, std::size_t hint) {
   r.id = free_ids_.back();
   free_ids_.pop_back();
   ext_[r.id] = r;
-  dirty_.insert(dirty_.begin() + static_cast<std::ptrdiff_t>(i), r.id);
-  for (std::size_t j = i; j < dirty_.size(); ++j) where_[dirty_[j]] = static_cast<std::uint32_t>(j);
-  rot_insert(&drot_, {r.pos.offset, r.id});
-  rot_insert(&dstart_, {r.start, r.id});
+  const std::uint32_t next = after == kNoId ? first_ : next_[after];
+  prev_[r.id] = after;
+  next_[r.id] = next;
+  (after == kNoId ? first_ : next_[after]) = r.id;
+  (next == kNoId ? last_ : prev_[next]) = r.id;
+  ++ndirty_;
+  bucket_insert(r.id);
+  rot_insert(&dstart_, {r.start, r.id}, hint);
 }
 
-void HddDriver::dirty_erase(std::size_t i) {
-  const Range& d = ext_[dirty_[i]];
-  rot_erase(&drot_, {d.pos.offset, d.id});
+void HddDriver::dirty_erase(std::uint32_t id) {
+  const Range& d = ext_[id];
+  bucket_erase(d.id);
   rot_erase(&dstart_, {d.start, d.id});
   free_ids_.push_back(d.id);
-  dirty_.erase(dirty_.begin() + static_cast<std::ptrdiff_t>(i));
-  for (std::size_t j = i; j < dirty_.size(); ++j) where_[dirty_[j]] = static_cast<std::uint32_t>(j);
+  const std::uint32_t prev = prev_[id], next = next_[id];
+  (prev == kNoId ? first_ : next_[prev]) = next;
+  (next == kNoId ? last_ : prev_[next]) = prev;
+  --ndirty_;
 }
 
-void HddDriver::dirty_set_start(std::size_t i, std::uint64_t start) {
-  Range& d = ext_[dirty_[i]];
-  rot_erase(&drot_, {d.pos.offset, d.id});
+std::size_t HddDriver::bucket_of(core::Nanos offset) const {
+  return static_cast<std::size_t>(offset * kRotBuckets / model_.rev_ns());
+}
+
+void HddDriver::bucket_insert(std::uint32_t id) {
+  std::uint32_t& head = rbucket_[bucket_of(ext_[id].pos.offset)];
+  rprev_[id] = kNoId;
+  rnext_[id] = head;
+  if (head != kNoId) rprev_[head] = id;
+  head = id;
+}
+
+void HddDriver::bucket_erase(std::uint32_t id) {
+  const std::uint32_t prev = rprev_[id], next = rnext_[id];
+  (prev == kNoId ? rbucket_[bucket_of(ext_[id].pos.offset)] : rnext_[prev]) = next;
+  if (next != kNoId) rprev_[next] = prev;
+}
+
+bool HddDriver::dirty_before(std::uint32_t a, std::uint32_t b) const {
+  for (std::uint32_t id = next_[a]; id != kNoId; id = next_[id])
+    if (id == b) return true;
+  return false;
+}
+
+void HddDriver::dirty_set_start(std::uint32_t id, std::uint64_t start) {
+  Range& d = ext_[id];
+  bucket_erase(d.id);
   rot_erase(&dstart_, {d.start, d.id});
   d.start = start;
   d.pos = model_.locate(start);
-  rot_insert(&drot_, {d.pos.offset, d.id});
+  bucket_insert(d.id);
   rot_insert(&dstart_, {d.start, d.id});
 }
 
 void HddDriver::cache_grew(std::uint64_t s, std::uint64_t e) {
   // Only reads have a hit state; those starting in [s, e].
-  auto k = std::lower_bound(rstart_.begin(), rstart_.end(), s,
-                            [](const RotKey& a, std::uint64_t v) { return a.offset < v; });
-  for (; k != rstart_.end() && k->offset <= e; ++k) {
+  for (auto k = rstart_.begin() + static_cast<std::ptrdiff_t>(rot_first(rstart_, s));
+       k != rstart_.end() && k->offset <= e; ++k) {
     const Pending& p = slots_[k->key];
     if (p.hit == kHitNo && p.e <= e) {
       p.hit = kHitYes;
@@ -221,22 +273,14 @@ void HddDriver::settle_ra(core::Nanos now, const HddHead& h) {
 }
 
 bool HddDriver::write_fits(std::uint64_t n) const {
-  return dirty_sectors_ + n <= wc_sectors_ && dirty_.size() + 2 <= kMaxExtents;
+  return dirty_sectors_ + n <= wc_sectors_ && ndirty_ + 2 <= kMaxExtents;
 }
 
 std::size_t HddDriver::dstart_upper(std::uint64_t s) const {
-  return static_cast<std::size_t>(
-      std::upper_bound(dstart_.begin(), dstart_.end(), s,
-                       [](std::uint64_t v, const RotKey& k) { return v < k.offset; }) -
-      dstart_.begin());
+  return rot_first(dstart_, s + 1);  // sectors are far below 2^64
 }
 
-std::size_t HddDriver::dstart_lower(std::uint64_t s) const {
-  return static_cast<std::size_t>(
-      std::lower_bound(dstart_.begin(), dstart_.end(), s,
-                       [](const RotKey& k, std::uint64_t v) { return k.offset < v; }) -
-      dstart_.begin());
-}
+std::size_t HddDriver::dstart_lower(std::uint64_t s) const { return rot_first(dstart_, s); }
 
 bool HddDriver::dirty_hit(std::uint64_t s, std::uint64_t e) const {
   if (e > s) {
@@ -248,18 +292,19 @@ bool HddDriver::dirty_hit(std::uint64_t s, std::uint64_t e) const {
     }
     return false;
   }
-  for (const std::uint32_t id : dirty_)
+  for (std::uint32_t id = first_; id != kNoId; id = next_[id])
     if (s >= ext_[id].start && e <= ext_[id].end) return true;
   return false;
 }
 
 // Newer data for [s, e) supersedes what the cache still holds of it.
-void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
+std::size_t HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
   if (e > s) {
     // The extents it overlaps: the last non-empty one starting before s,
     // and those starting in [s, e). Each is cut on its own, so the order
-    // does not matter.
-    std::size_t k = dstart_lower(s);
+    // does not matter. What starts before s stays where it is.
+    const std::size_t at_s = dstart_lower(s);
+    std::size_t k = at_s;
     for (std::size_t j = k; j-- > 0;) {
       const Range& d = ext_[dstart_[j].key];
       if (d.end == d.start) continue;
@@ -267,8 +312,8 @@ void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
       break;
     }
     while (k < dstart_.size() && dstart_[k].offset < e) {
-      const std::size_t i = where_[dstart_[k].key];
-      Range& d = ext_[dstart_[k].key];
+      const auto id = static_cast<std::uint32_t>(dstart_[k].key);
+      Range& d = ext_[id];
       if (d.end <= s) {
         ++k;
         continue;
@@ -276,12 +321,12 @@ void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
       cache_shrank();
       if (d.start >= s && d.end <= e) {
         dirty_sectors_ -= d.end - d.start;
-        dirty_erase(i);  // the next one moves to k
+        dirty_erase(id);  // the next one moves to k
       } else if (d.start < s && d.end > e) {
         const Range tail{e, d.end, 0, model_.locate(e)};
         dirty_sectors_ -= e - s;
         d.end = s;
-        dirty_insert(i + 1, tail);  // starts at e: not visited
+        dirty_insert(id, tail);  // starts at e: not visited
         ++k;
       } else if (d.start < s) {
         dirty_sectors_ -= d.end - s;
@@ -289,37 +334,34 @@ void HddDriver::drop_dirty(std::uint64_t s, std::uint64_t e) {
         ++k;
       } else {
         dirty_sectors_ -= e - d.start;
-        dirty_set_start(i, e);  // moves past the range; the next one is at k
+        dirty_set_start(id, e);  // moves past the range; the next one is at k
       }
     }
-    return;
+    return at_s;
   }
-  for (std::size_t i = 0; i < dirty_.size();) {
-    Range& d = ext_[dirty_[i]];
-    if (d.end <= s || d.start >= e) {
-      ++i;
-      continue;
-    }
+  // In the cache's order; a tail cut off goes after its extent, unvisited.
+  for (std::uint32_t id = first_, next; id != kNoId; id = next) {
+    next = next_[id];
+    Range& d = ext_[id];
+    if (d.end <= s || d.start >= e) continue;
     cache_shrank();
     if (d.start >= s && d.end <= e) {
       dirty_sectors_ -= d.end - d.start;
-      dirty_erase(i);
+      dirty_erase(id);
     } else if (d.start < s && d.end > e) {
       const Range tail{e, d.end, 0, model_.locate(e)};
       dirty_sectors_ -= e - s;
       d.end = s;
-      dirty_insert(i + 1, tail);
-      i += 2;
+      dirty_insert(id, tail);
     } else if (d.start < s) {
       dirty_sectors_ -= d.end - s;
       d.end = s;
-      ++i;
     } else {
       dirty_sectors_ -= e - d.start;
-      dirty_set_start(i, e);
-      ++i;
+      dirty_set_start(id, e);
     }
   }
+  return ~std::size_t{0};
 }
 
 // Positioning time of a queued command from head `h`: what SPTF minimises.
@@ -388,14 +430,14 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now, std::int8_t hi
       }
       break;
     case block::REQ_OP_WRITE:
-      drop_dirty(s, e);
-      if (cfg_.write_cache && !(rq->cmd_flags & block::REQ_FUA) && n <= wc_sectors_) {
+      if (const std::size_t at = drop_dirty(s, e);
+          cfg_.write_cache && !(rq->cmd_flags & block::REQ_FUA) && n <= wc_sectors_) {
         ++stats_.cached_writes;
-        if (!dirty_.empty() && ext_[dirty_.back()].end == s)
-          ext_[dirty_.back()].end = e;
+        if (last_ != kNoId && ext_[last_].end == s)
+          ext_[last_].end = e;
         else
-          dirty_insert(dirty_.size(), Range{s, e, 0, model_.locate(s)});
-        cache_grew(ext_[dirty_.back()].start, ext_[dirty_.back()].end);
+          dirty_insert(last_, Range{s, e, 0, model_.locate(s)}, at);
+        cache_grew(ext_[last_].start, ext_[last_].end);
         dirty_sectors_ += n;
         return now + cfg_.overhead + xfer;
       }
@@ -414,30 +456,64 @@ core::Nanos HddDriver::serve(block::Request* rq, core::Nanos now, std::int8_t hi
   return t;
 }
 
+std::uint32_t HddDriver::destage_pick(core::Nanos now) const {
+  // An extent the arm reaches before its first sector comes round (move <=
+  // r) costs r, less than a turn; any other costs more than a turn. So the
+  // best within reach wins when there is one. On another cylinder an
+  // extent is within reach only from r >= seek_ns(1) on: this cylinder's
+  // extents (by start sector) are looked at first, then the others by
+  // rotation from there, bucket by bucket, up to the best so far.
+  const core::Nanos rev = model_.rev_ns(), ph = now % rev;
+  std::uint32_t best = kNoId;
+  core::Nanos best_r = kNever;
+  auto consider = [&](std::uint32_t id, core::Nanos r) REQUIRES(mu_) {
+    if (r > best_r || model_.move_ns(head_, ext_[id].pos) > r) return;
+    if (r < best_r || dirty_before(id, best)) best_r = r, best = id;
+  };
+  const std::uint64_t lo = model_.cylinder_start(head_.cyl),
+                      hi = model_.cylinder_start(head_.cyl + 1);
+  for (std::size_t k = dstart_lower(lo); k < dstart_.size() && dstart_[k].offset < hi; ++k) {
+    const auto id = static_cast<std::uint32_t>(dstart_[k].key);
+    consider(id, rot_dist(ext_[id].pos.offset, ph, rev));
+  }
+  const core::Nanos m0 = model_.seek_ns(1);
+  if (m0 < rev) {
+    // Bucket b starts at ceil(b * rev / K), and each is at least w wide.
+    // From the one holding ph + m0, the i-th next holds only extents at
+    // r > m0 + (i - 1) * w (or below m0, on another cylinder out of reach).
+    const std::size_t b0 = bucket_of(ph + m0 < rev ? ph + m0 : ph + m0 - rev);
+    const core::Nanos w = rev / kRotBuckets;
+    for (std::size_t i = 0; i < kRotBuckets; ++i) {
+      if (i > 0 && m0 + (i - 1) * w >= best_r) break;
+      for (std::uint32_t id = rbucket_[(b0 + i) % kRotBuckets]; id != kNoId; id = rnext_[id])
+        consider(id, rot_dist(ext_[id].pos.offset, ph, rev));
+    }
+  }
+  return best != kNoId ? best : destage_pick_all(now);
+}
+
+std::uint32_t HddDriver::destage_pick_all(core::Nanos now) const {
+  const core::Nanos rev = model_.rev_ns(), ph = now % rev;
+  std::uint32_t best = kNoId;
+  core::Nanos best_cost = kNever;
+  for (std::uint32_t id = first_; id != kNoId; id = next_[id]) {
+    const HddPos& pos = ext_[id].pos;
+    const core::Nanos c =
+        model_.position_from(model_.move_ns(head_, pos), rot_dist(pos.offset, ph, rev));
+    if (c < best_cost) best_cost = c, best = id;
+  }
+  return best;
+}
+
 core::Nanos HddDriver::destage_one(core::Nanos now, const HddHead& h) {
   settle_ra(now, h);
-  // The first extent (in dirty_'s order) with the lowest positioning time,
-  // visited by rotation from the head's angle: an extent costs at least its
-  // rotational distance r, so none past the best so far can do better.
-  std::size_t best = dirty_.size();
-  core::Nanos best_cost = kNever;
-  const core::Nanos rev = model_.rev_ns(), ph = now % rev;
-  const std::size_t n = drot_.size();
-  std::size_t k = static_cast<std::size_t>(
-      std::lower_bound(drot_.begin(), drot_.end(), ph,
-                       [](const RotKey& a, core::Nanos o) { return a.offset < o; }) -
-      drot_.begin());
-  for (std::size_t m = 0; m < n; ++m, ++k) {
-    if (k == n) k = 0;
-    const RotKey& key = drot_[k];
-    const core::Nanos r = key.offset >= ph ? key.offset - ph : key.offset + rev - ph;
-    if (r > best_cost) break;
-    const std::size_t i = where_[key.key];
-    const core::Nanos c = model_.position_from(model_.move_ns(head_, ext_[key.key].pos), r);
-    if (c < best_cost || (c == best_cost && i < best)) best_cost = c, best = i;
+  const std::uint32_t best = destage_pick(now);
+  if (check_picks_) {
+    ++checked_picks_;
+    if (best != destage_pick_all(now)) ++wrong_picks_;
   }
   // In chunks, so that commands arriving meanwhile wait little.
-  Range& d = ext_[dirty_[best]];
+  Range& d = ext_[best];
   destaging_ = Range{d.start, std::min(d.end, d.start + kDestageChunk), 0, d.pos};
   cache_grew(destaging_.start, destaging_.end);
   cache_shrank();  // the extent gives up what now destages
@@ -447,9 +523,9 @@ core::Nanos HddDriver::destage_one(core::Nanos now, const HddHead& h) {
     dirty_set_start(best, destaging_.end);
   }
   std::uint32_t dist = 0;
-  const core::Nanos t =
-      model_.access(&head_, now, destaging_.start,
-                    static_cast<std::uint32_t>(destaging_.end - destaging_.start), &dist);
+  const core::Nanos t = model_.access(&head_, now, destaging_.start,
+                                      static_cast<std::uint32_t>(destaging_.end - destaging_.start),
+                                      &dist, &destaging_.pos);
   ++stats_.destages;
   if (dist) {
     ++stats_.seeks;
@@ -461,9 +537,8 @@ core::Nanos HddDriver::destage_one(core::Nanos now, const HddHead& h) {
 bool HddDriver::ra_candidate() const {
   if (ra_seg_ < 0) return false;
   const std::uint64_t lo = segs_[static_cast<std::size_t>(ra_seg_)].start, hi = ra_limit_;
-  auto k = std::lower_bound(rstart_.begin(), rstart_.end(), lo,
-                            [](const RotKey& a, std::uint64_t v) { return a.offset < v; });
-  for (; k != rstart_.end() && k->offset <= hi; ++k)
+  for (auto k = rstart_.begin() + static_cast<std::ptrdiff_t>(rot_first(rstart_, lo));
+       k != rstart_.end() && k->offset <= hi; ++k)
     if (slots_[k->key].e <= hi) return true;
   return false;
 }
@@ -476,6 +551,8 @@ std::uint32_t HddDriver::sptf(core::Nanos now, const HddHead& h) {
   // When every queued command needs the arm (no cached writes, every read
   // a known miss outside the read-ahead), the pass below finds nothing.
   const bool all_arm = !cached_writes_ && !hits_ && !unknown_ && !ra_candidate();
+  // Only cached writes, and no extent left for any: none can go.
+  if (cached_writes_ == order_.size() && ndirty_ + 2 > kMaxExtents) return kNoSlot;
   if (all_arm) {
     arm = !rot_.empty();
   } else {
@@ -517,10 +594,7 @@ std::uint32_t HddDriver::sptf(core::Nanos now, const HddHead& h) {
   // of positioning: a command costs at least its rotational distance r.
   const core::Nanos rev = model_.rev_ns(), ph = (now + cfg_.overhead) % rev;
   const std::size_t n = rot_.size();
-  std::size_t k = static_cast<std::size_t>(
-      std::lower_bound(rot_.begin(), rot_.end(), ph,
-                       [](const RotKey& a, core::Nanos o) { return a.offset < o; }) -
-      rot_.begin());
+  std::size_t k = rot_first(rot_, ph);
   for (std::size_t m = 0; m < n; ++m, ++k) {
     if (k == n) k = 0;
     const RotKey& key = rot_[k];
@@ -537,7 +611,7 @@ std::uint32_t HddDriver::sptf(core::Nanos now, const HddHead& h) {
 
 void HddDriver::start_next(core::Nanos now) {
   if (order_.empty()) {
-    if (dirty_.empty()) {
+    if (!ndirty_) {
       op_ = Op::kIdle;
       return;
     }
@@ -556,7 +630,7 @@ void HddDriver::start_next(core::Nanos now) {
   const HddHead h = ra_head(now);
   if (flushes_) {
     // FLUSH writes the whole cache back before it completes.
-    if (dirty_.empty()) {
+    if (!ndirty_) {
       std::size_t j = 0;
       while (slots_[order_[j]].kind != Kind::kFlush) ++j;
       pick = order_[j];
@@ -644,6 +718,16 @@ HddStats HddDriver::stats() const {
   return stats_;
 }
 
+void HddDriver::check_picks(bool on) {
+  core::LockGuard lock(mu_);
+  check_picks_ = on;
+}
+
+std::pair<std::uint64_t, std::uint64_t> HddDriver::checked_picks() const {
+  core::LockGuard lock(mu_);
+  return {checked_picks_, wrong_picks_};
+}
+
 HddHead HddDriver::head() const {
   core::LockGuard lock(mu_);
   return head_;
@@ -657,7 +741,7 @@ std::uint64_t HddDriver::dirty_sectors() const {
 bool HddDriver::durable(block::sector_t sector, std::uint32_t nr) const {
   core::LockGuard lock(mu_);
   const std::uint64_t e = sector + nr;
-  for (const std::uint32_t id : dirty_)
+  for (std::uint32_t id = first_; id != kNoId; id = next_[id])
     if (ext_[id].start < e && ext_[id].end > sector) return false;
   return !(destaging_.start < e && destaging_.end > sector);
 }

@@ -60,6 +60,11 @@ class HddDriver final : public block::BlockDriver {
   // True when no sector of the range is only in the volatile cache.
   bool durable(block::sector_t sector, std::uint32_t nr) const EXCLUDES(mu_);
   long inflight() const { return inflight_.load(std::memory_order_acquire); }
+  // For tests: each write-back choice is also made by asking every dirty
+  // extent; check_picks() returns how many were checked and how many of
+  // them differed.
+  void check_picks(bool on) EXCLUDES(mu_);
+  std::pair<std::uint64_t, std::uint64_t> checked_picks() const EXCLUDES(mu_);
   // Waits for (or, on a virtual clock, runs) the requests in flight, then
   // stops the drive's background work: call before the queue goes away.
   void quiesce() EXCLUDES(mu_);
@@ -84,7 +89,7 @@ class HddDriver final : public block::BlockDriver {
     std::uint64_t start = 0, end = 0;  // sectors, [start, end)
     std::uint64_t lru = 0;             // read segments
     HddPos pos;                        // dirty extents: of `start`
-    std::uint32_t id = 0;              // dirty extents: key in drot_ and where_
+    std::uint32_t id = 0;              // dirty extents: key in ext_ and the indexes
   };
   // An entry of a rotational index: what waits for the media, by where
   // its first sector passes under the head (key: a slot in slots_ or a
@@ -93,7 +98,15 @@ class HddDriver final : public block::BlockDriver {
     core::Nanos offset;
     std::uint64_t key;
   };
-  static void rot_insert(std::vector<RotKey>* v, RotKey k);
+  // The first entry of an index at or after `offset`, and not before `k`.
+  static std::size_t rot_first(const std::vector<RotKey>& v, std::uint64_t offset);
+  static std::size_t rot_first(const std::vector<RotKey>& v, RotKey k);
+  // How far `offset` is past the angle `ph`: (offset - ph) mod rev.
+  static core::Nanos rot_dist(core::Nanos offset, core::Nanos ph, core::Nanos rev) {
+    return offset >= ph ? offset - ph : offset + rev - ph;
+  }
+  // `hint`: where `k` probably goes (checked).
+  static void rot_insert(std::vector<RotKey>* v, RotKey k, std::size_t hint = ~std::size_t{0});
   static void rot_erase(std::vector<RotKey>* v, RotKey k);
   // SPTF over the queue from head `h`: the slot of the first command (in
   // arrival order) with the lowest cost below kNever (kNoSlot if none), as
@@ -102,10 +115,18 @@ class HddDriver final : public block::BlockDriver {
   std::uint32_t sptf(core::Nanos now, const HddHead& h) REQUIRES(mu_);
   // Some queued read that needs the arm otherwise is within the read-ahead.
   bool ra_candidate() const REQUIRES(mu_);
-  // dirty_ changes only through these, which keep drot_ and where_ in step.
-  void dirty_insert(std::size_t i, Range r) REQUIRES(mu_);
-  void dirty_erase(std::size_t i) REQUIRES(mu_);
-  void dirty_set_start(std::size_t i, std::uint64_t start) REQUIRES(mu_);
+  // The dirty extents change only through these, which keep the order and
+  // the indexes in step. dirty_insert() puts `r` after extent `after` (first
+  // if none); `hint`: where it probably goes in dstart_.
+  void dirty_insert(std::uint32_t after, Range r, std::size_t hint = ~std::size_t{0}) REQUIRES(mu_);
+  void dirty_erase(std::uint32_t id) REQUIRES(mu_);
+  void dirty_set_start(std::uint32_t id, std::uint64_t start) REQUIRES(mu_);
+  // The arc of a turn `offset` lies in, and an extent's entry there.
+  std::size_t bucket_of(core::Nanos offset) const;
+  void bucket_insert(std::uint32_t id) REQUIRES(mu_);
+  void bucket_erase(std::uint32_t id) REQUIRES(mu_);
+  // Extent `b` comes after extent `a` in the cache's order.
+  bool dirty_before(std::uint32_t a, std::uint32_t b) const REQUIRES(mu_);
   // The first entry of dstart_ starting after `s`, and at or after it.
   std::size_t dstart_upper(std::uint64_t s) const REQUIRES(mu_);
   std::size_t dstart_lower(std::uint64_t s) const REQUIRES(mu_);
@@ -122,6 +143,11 @@ class HddDriver final : public block::BlockDriver {
   core::Nanos serve(block::Request* rq, core::Nanos now, std::int8_t hit, const HddHead& h)
       REQUIRES(mu_);
   core::Nanos destage_one(core::Nanos now, const HddHead& h) REQUIRES(mu_);
+  // The write-back's SPTF choice from head_ at `now`: the first extent (in
+  // the cache's order) with the lowest positioning time. destage_pick()
+  // finds it looking at few extents; destage_pick_all() asks every one.
+  std::uint32_t destage_pick(core::Nanos now) const REQUIRES(mu_);
+  std::uint32_t destage_pick_all(core::Nanos now) const REQUIRES(mu_);
   bool read_hit(std::uint64_t s, std::uint64_t e) const REQUIRES(mu_);
   // The cached data changed: [s, e) is now held as one range (a queued
   // read it covers hits), or something left (a queued hit must look again).
@@ -133,7 +159,8 @@ class HddDriver final : public block::BlockDriver {
   // Ends the read-ahead at `now`; `h` is ra_head(now).
   void settle_ra(core::Nanos now, const HddHead& h) REQUIRES(mu_);
   bool write_fits(std::uint64_t n) const REQUIRES(mu_);
-  void drop_dirty(std::uint64_t s, std::uint64_t e) REQUIRES(mu_);
+  // Returns where a dirty extent starting at s probably goes in dstart_.
+  std::size_t drop_dirty(std::uint64_t s, std::uint64_t e) REQUIRES(mu_);
   core::Nanos xfer_ns(std::uint64_t bytes) const;
 
   HddConfig cfg_;
@@ -165,24 +192,33 @@ class HddDriver final : public block::BlockDriver {
   std::uint64_t ra_limit_ GUARDED_BY(mu_) = 0;
   core::Nanos ra_time_ GUARDED_BY(mu_) = 0;
   std::uint32_t ra_spt_ GUARDED_BY(mu_) = 1;
-  // Write-back extents: their ids in order (capacity fixed), so that
-  // inserting and erasing move little; ext_ holds them by id.
-  std::vector<std::uint32_t> dirty_ GUARDED_BY(mu_);
+  // Write-back extents by id, and their order (a list through next_ and
+  // prev_, first_ to last_, so that inserting and erasing move nothing):
+  // writes append, a cut-off tail follows its extent, and SPTF takes the
+  // first among equals.
   std::vector<Range> ext_ GUARDED_BY(mu_);
-  // Rotational indexes (sorted by offset, then key) of the queued reads and
-  // media writes (key: slot) and of the dirty extents: SPTF visits them
-  // from the head's angle onwards and stops early
-  // (HddModel::position_from()).
+  std::vector<std::uint32_t> next_ GUARDED_BY(mu_), prev_ GUARDED_BY(mu_);
+  std::uint32_t first_ GUARDED_BY(mu_) = ~std::uint32_t{0};
+  std::uint32_t last_ GUARDED_BY(mu_) = ~std::uint32_t{0};
+  std::size_t ndirty_ GUARDED_BY(mu_) = 0;
+  // Rotational index (sorted by offset, then key) of the queued reads and
+  // media writes (key: slot): SPTF visits them from the head's angle
+  // onwards and stops early (HddModel::position_from()).
   std::vector<RotKey> rot_ GUARDED_BY(mu_);
   // The queued reads by start sector (offset), then slot: those a cache
   // range or the read-ahead holds are found without a pass over the queue.
   std::vector<RotKey> rstart_ GUARDED_BY(mu_);
-  std::vector<RotKey> drot_ GUARDED_BY(mu_);
   // The dirty extents by start sector (RotKey::offset), then id: those a
   // write or a read touches are found without a pass over all of them.
   std::vector<RotKey> dstart_ GUARDED_BY(mu_);
-  std::vector<std::uint32_t> where_ GUARDED_BY(mu_);     // extent id -> index in dirty_
   std::vector<std::uint32_t> free_ids_ GUARDED_BY(mu_);  // extent ids not in use
+  // The dirty extents by rotational offset: kRotBuckets equal arcs of a
+  // turn, each a list (rbucket_ its first id, then rnext_/rprev_), so that
+  // an extent comes and goes without a search; the write-back visits the
+  // arcs from the head's angle onwards.
+  static constexpr std::size_t kRotBuckets = 128;
+  std::vector<std::uint32_t> rbucket_ GUARDED_BY(mu_);
+  std::vector<std::uint32_t> rnext_ GUARDED_BY(mu_), rprev_ GUARDED_BY(mu_);
   std::uint64_t pass_ GUARDED_BY(mu_) = 0;
   unsigned flushes_ GUARDED_BY(mu_) = 0;          // FLUSHes queued
   mutable unsigned hits_ GUARDED_BY(mu_) = 0;     // queued reads with hit == 2
@@ -191,6 +227,8 @@ class HddDriver final : public block::BlockDriver {
   Range destaging_ GUARDED_BY(mu_);
   std::uint64_t dirty_sectors_ GUARDED_BY(mu_) = 0;
   HddStats stats_ GUARDED_BY(mu_);
+  bool check_picks_ GUARDED_BY(mu_) = false;
+  std::uint64_t checked_picks_ GUARDED_BY(mu_) = 0, wrong_picks_ GUARDED_BY(mu_) = 0;
   std::atomic<long> inflight_{0};
 };
 

@@ -42,8 +42,7 @@ HddModel::HddModel(const HddConfig& cfg) : cfg_(cfg) {
   seek_lut_ = std::move(lut);
 }
 
-core::Nanos HddModel::seek_ns(std::uint32_t dist) const {
-  if (dist < seek_lut_.size()) return seek_lut_[dist];
+core::Nanos HddModel::seek_curve(std::uint32_t dist) const {
   if (dist == 0) return 0;
   if (dist <= seek_knee_) {
     // Rounded to the nearest ns (the value is positive).
@@ -78,14 +77,15 @@ HddPos HddModel::locate(std::uint64_t lba) const {
   return p;
 }
 
+std::uint64_t HddModel::cylinder_start(std::uint32_t cyl) const {
+  if (cyl >= cyls_) return ~std::uint64_t{0};
+  const HddZone& zone = zones_[cyl / cyls_per_zone_];
+  return zone.first_lba + std::uint64_t{cyl - zone.first_cyl} * cfg_.heads * zone.spt;
+}
+
 core::Nanos HddModel::sector_offset(const HddPos& p) const {
   const std::uint64_t track = std::uint64_t{p.cyl} * cfg_.heads + p.head;
   return (std::uint64_t{p.sector} * rev_ / p.spt + track * skew_) % rev_;
-}
-
-core::Nanos HddModel::move_ns(const HddHead& h, const HddPos& p) const {
-  if (p.cyl != h.cyl) return seek_ns(p.cyl > h.cyl ? p.cyl - h.cyl : h.cyl - p.cyl);
-  return p.head != h.head ? cfg_.head_switch : 0;
 }
 
 core::Nanos HddModel::position_ns(const HddHead& h, core::Nanos t, const HddPos& p) const {
@@ -141,10 +141,10 @@ core::Nanos HddModel::position_below(const HddHead& h, core::Nanos t, const HddP
 }
 
 core::Nanos HddModel::access(HddHead* h, core::Nanos t, std::uint64_t lba, std::uint32_t n,
-                             std::uint32_t* seek_dist) const {
+                             std::uint32_t* seek_dist, const HddPos* at) const {
   bool first = true;
   while (n) {
-    const HddPos p = locate(lba);
+    const HddPos p = first && at ? *at : locate(lba);
     if (first && seek_dist) *seek_dist = p.cyl > h->cyl ? p.cyl - h->cyl : h->cyl - p.cyl;
     first = false;
     t += position_ns(*h, t, p);

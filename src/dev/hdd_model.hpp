@@ -47,12 +47,18 @@ class HddModel {
   core::Nanos skew_ns() const { return skew_; }
 
   HddPos locate(std::uint64_t lba) const;
+  // The first sector of cylinder `cyl` (past the last one: ~0), so that
+  // locate(lba).cyl == cyl exactly for lba in [cylinder_start(cyl),
+  // cylinder_start(cyl + 1)).
+  std::uint64_t cylinder_start(std::uint32_t cyl) const;
   // locate(lba).spt: the sectors per track of its zone.
   std::uint32_t spt_at(std::uint64_t lba) const { return zones_[zone_of(lba)].spt; }
   // Seek time over `dist` cylinders: 0 for 0; settle + a*sqrt(d) up to a
   // third of the stroke (through seek_track at 1 and seek_avg at C/3);
   // linear from there to seek_full at C-1.
-  core::Nanos seek_ns(std::uint32_t dist) const;
+  core::Nanos seek_ns(std::uint32_t dist) const {
+    return dist < seek_lut_.size() ? seek_lut_[dist] : seek_curve(dist);
+  }
   // Rotational offset (ns past the index mark) where sector `p` starts.
   core::Nanos sector_offset(const HddPos& p) const;
   // Seek or head switch plus rotational wait to reach `lba` from `h`,
@@ -69,11 +75,15 @@ class HddModel {
                              core::Nanos bound) const;
   // Reads or writes `n` sectors from `lba` starting at time `t`; returns the
   // time the last sector passes under the head and moves *h there. *seek_dist
-  // (if given) gets the cylinders crossed by the first seek.
+  // (if given) gets the cylinders crossed by the first seek. `at`, if given,
+  // is locate(lba), already known.
   core::Nanos access(HddHead* h, core::Nanos t, std::uint64_t lba, std::uint32_t n,
-                     std::uint32_t* seek_dist = nullptr) const;
+                     std::uint32_t* seek_dist = nullptr, const HddPos* at = nullptr) const;
   // The arm's part of position_ns(): seek, head switch or nothing.
-  core::Nanos move_ns(const HddHead& h, const HddPos& p) const;
+  core::Nanos move_ns(const HddHead& h, const HddPos& p) const {
+    if (p.cyl != h.cyl) return seek_ns(p.cyl > h.cyl ? p.cyl - h.cyl : h.cyl - p.cyl);
+    return p.head != h.head ? cfg_.head_switch : 0;
+  }
   // position_ns() from the move and `r`, how far the sector's start is
   // past the start time's angle ((p.offset - t) mod rev): the first time
   // it passes under the head once the arm is there. Equal to r whenever
@@ -81,6 +91,7 @@ class HddModel {
   // first one within its reach is the best of those still to come.
   core::Nanos position_from(core::Nanos move, core::Nanos r) const {
     if (move <= r) return r;
+    if (move - r <= rev_) return r + rev_;  // the usual case, without dividing
     return r + (move - r + rev_ - 1) / rev_ * rev_;
   }
 
@@ -104,6 +115,8 @@ class HddModel {
   // seek_ns() of the shortest distances, which SPTF asks for most.
   std::vector<core::Nanos> seek_lut_;
   std::uint32_t seek_cut(core::Nanos bound) const;
+  // seek_ns() from the curve itself.
+  core::Nanos seek_curve(std::uint32_t dist) const;
   // The last zone starting at or before `lba`.
   std::size_t zone_of(std::uint64_t lba) const;
   std::vector<HddZone> zones_;

@@ -214,6 +214,46 @@ TEST(Hdd, ReadsReturnWhatWasWritten) {
   EXPECT_EQ(io(*dev, block::REQ_OP_DISCARD, 0, nullptr, 4096, &clock), -EOPNOTSUPP);
 }
 
+// The write-back's shortest-positioning-time choice, made from few
+// extents, is the one asking every dirty extent would make (the lowest
+// positioning time, the first in the cache's order among equals), over the
+// states random writes, reads, FUA and FLUSH leave: on a small disk whose
+// extents share cylinders and angles, and on the default geometry.
+TEST(Hdd, WriteBackPicksAsAFullSearchWould) {
+  // On kSimple, starts on multiples of 10 sectors pass under the head at
+  // whole milliseconds: many extents at the same angle, so equal times.
+  const std::pair<std::string, block::sector_t> cases[] = {{kSimple + ",cache=1M", 1},
+                                                           {kSimple + ",cache=1M", 10},
+                                                           {"hdd:8G", 1},
+                                                           {"hdd:4G,preset=enterprise15k", 1}};
+  for (const auto& [spec, align] : cases) {
+    core::VirtualClock clock(0);
+    auto dev = make(spec, &clock);
+    dev->hdd()->check_picks(true);
+    std::mt19937 rng(5);
+    std::vector<unsigned char> buf(65536, 3);
+    std::vector<test::IoResult> rs(32);
+    const block::sector_t span = std::min<block::sector_t>(dev->disk()->capacity(), 1u << 20) - 128;
+    for (int round = 0; round < 200; ++round) {
+      for (auto& r : rs) {
+        r.done = false;
+        const unsigned k = rng() % 100;
+        std::uint32_t op = k < 15 ? REQ_OP_READ : REQ_OP_WRITE;
+        if (k == 99) op |= block::REQ_FUA;
+        if (k == 98) op |= block::REQ_PREFLUSH;
+        // Mostly small writes, some of them abutting or cutting others.
+        const std::uint32_t len = 512u * (1 + rng() % (k % 4 ? 8 : 120));
+        test::submit(*dev, op, rng() % span / align * align, buf.data(), len, &r);
+      }
+      for (auto& r : rs) ASSERT_TRUE(test::wait(r, &clock));
+    }
+    clock.run_until_idle();
+    const auto [checked, wrong] = dev->hdd()->checked_picks();
+    EXPECT_GT(checked, 2000u) << spec;
+    EXPECT_EQ(wrong, 0u) << spec;
+  }
+}
+
 // The same workload on a virtual clock twice: the same completions at the
 // same virtual times, request by request.
 std::vector<core::Nanos> replay(const std::string& spec) {
