@@ -181,8 +181,6 @@ int fallocate_prep(IoKiocb*, const io_uring_sqe*);
 int fallocate_issue(IoKiocb*, unsigned);
 int fadvise_prep(IoKiocb*, const io_uring_sqe*);
 int fadvise_issue(IoKiocb*, unsigned);
-int openat_prep(IoKiocb*, const io_uring_sqe*);
-int openat_issue(IoKiocb*, unsigned);
 int close_prep(IoKiocb*, const io_uring_sqe*);
 int close_issue(IoKiocb*, unsigned);
 int statx_prep(IoKiocb*, const io_uring_sqe*);
