@@ -2,6 +2,7 @@
 // to a few SQEs and compared with the kernel's CQEs.
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,6 +103,62 @@ TEST(UringFuzzFoundLate, CachedOpenOfAFifoDoesNotWait) {
         8);
   }
   unlinkat(t.fd, "f", 0);
+}
+
+// io_shutdown sets shutdown(2)'s answer without failing the request: an
+// invalid `how` does not break the link it heads, and the READV behind it
+// runs (here -EBADF: the pipe's write end) (fuzz seed 38748). A SHUTDOWN of
+// something that is not a socket fails, and the link is cancelled.
+TEST(UringFuzzFoundLate, FailedShutdownKeepsItsLink) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        int sv[2], p[2];
+        EXPECT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+        EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+        static char buf[16];
+        static struct iovec iov = {buf, sizeof(buf)};
+        add(r, IORING_OP_SHUTDOWN, sv[0], nullptr, 5, 0, 1, IOSQE_IO_LINK);
+        add(r, IORING_OP_READV, p[1], &iov, 1, 0, 2, 0);
+        add(r, IORING_OP_SHUTDOWN, p[0], nullptr, SHUT_RD, 0, 3, IOSQE_IO_LINK);
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, 0);
+        auto v = run(r, 4);
+        for (const int fd : {sv[0], sv[1], p[0], p[1]}) ::close(fd);
+        return v;
+      },
+      8,
+      [] {
+        io_uring_params p{};
+        p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+        return p;
+      }());
+}
+
+// FGETXATTR/FSETXATTR of a descriptor that is not open: io_assign_file on
+// the worker fails the request, so its CQE comes despite CQE_SKIP_SUCCESS
+// (fuzz seed 39746); an xattr call that fails on an open descriptor only
+// sets its result, and a link it heads goes on.
+TEST(UringFuzzFoundLate, XattrOfAClosedDescriptorFails) {
+  SKIP_WITHOUT_KERNEL_URING();
+  TmpDir t;
+  compare_with_kernel(
+      [&t](Ring& r) {
+        static char value[8] = "v";
+        const int fd = openat(t.fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        for (const std::uint8_t op : {IORING_OP_FSETXATTR, IORING_OP_FGETXATTR}) {
+          io_uring_sqe* q = add(r, op, 999, "user.x", 0, 0, op * 10 + 1, IOSQE_CQE_SKIP_SUCCESS);
+          q->addr2 = reinterpret_cast<std::uintptr_t>(value);
+          q->len = sizeof(value);
+          q = add(r, op, fd, "bad.x", 0, 0, op * 10 + 2, IOSQE_IO_LINK);
+          q->addr2 = reinterpret_cast<std::uintptr_t>(value);
+          q->len = sizeof(value);
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, op * 10 + 3, 0);
+        }
+        auto v = run(r, 6);
+        ::close(fd);
+        return v;
+      },
+      16);
 }
 
 }  // namespace
