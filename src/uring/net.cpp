@@ -141,10 +141,13 @@ int bundle_nbufs(const struct iovec* iov, int nr, int ret, std::size_t mapped) {
   return n;
 }
 
-// POLL_FIRST: the first issue only arms the poll.
-bool poll_first_pending(IoKiocb* req, unsigned flags) {
+// POLL_FIRST: the first issue only arms the poll. io-wq polls only for
+// IOSQE_ASYNC requests: any other it runs (a link behind a request that
+// went there) ends with that -EAGAIN (fuzz seed 4054).
+bool poll_first_pending(IoKiocb* req, unsigned flags, unsigned issue_flags) {
   if (!(flags & uapi::kRecvsendPollFirst) || (req->flags & kReqPollFirstDone)) return false;
   req->flags |= kReqPollFirstDone;
+  if ((issue_flags & kIssueIowq) && !(req->flags & kReqForceAsync)) req->flags |= kReqNowait;
   return true;
 }
 
@@ -685,7 +688,7 @@ int send_map(IoKiocb* req, unsigned issue_flags) {
 // or -EAGAIN to wait for POLLOUT.
 int do_send(IoKiocb* req, unsigned issue_flags, bool zc) {
   SrMsgData& sr = req->sr;
-  if (poll_first_pending(req, sr.flags)) return -EAGAIN;
+  if (poll_first_pending(req, sr.flags, issue_flags)) return -EAGAIN;
   int flags = sr.msg_flags & ~MSG_ZEROCOPY;
   const bool nonblock = issue_flags & kIssueNonblock;
   if (nonblock) flags |= MSG_DONTWAIT;
@@ -948,7 +951,7 @@ int recvmsg_writeback(IoKiocb* req, const struct msghdr* m) {
 // CQE names the first buffer and counts every byte.
 int do_recv_bundle(IoKiocb* req, unsigned issue_flags) {
   SrMsgData& sr = req->sr;
-  if (poll_first_pending(req, sr.flags)) return -EAGAIN;
+  if (poll_first_pending(req, sr.flags, issue_flags)) return -EAGAIN;
   const bool nonblock = issue_flags & kIssueNonblock;
   int flags = sr.msg_flags;
   if (nonblock) flags |= MSG_DONTWAIT;
@@ -1054,7 +1057,7 @@ int do_recv_bundle(IoKiocb* req, unsigned issue_flags) {
 // io_recv / io_recvmsg
 int do_recv(IoKiocb* req, unsigned issue_flags) {
   SrMsgData& sr = req->sr;
-  if (poll_first_pending(req, sr.flags)) return -EAGAIN;
+  if (poll_first_pending(req, sr.flags, issue_flags)) return -EAGAIN;
   const bool nonblock = issue_flags & kIssueNonblock;
   const bool msg = req->opcode == IORING_OP_RECVMSG;
   int flags = sr.msg_flags;

@@ -2,6 +2,7 @@
 // to a few SQEs and compared with the kernel's CQEs.
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -159,6 +160,44 @@ TEST(UringFuzzFoundLate, XattrOfAClosedDescriptorFails) {
         return v;
       },
       16);
+}
+
+// io-wq arms a poll only for IOSQE_ASYNC requests: a send or receive with
+// IORING_RECVSEND_POLL_FIRST linked behind a MADVISE (always on io-wq),
+// which that worker runs next, ends with POLL_FIRST's -EAGAIN (fuzz seed
+// 4054). With IOSQE_ASYNC it waits on poll and sends.
+TEST(UringFuzzFoundLate, PollFirstLinkOnAWorkerIsEagain) {
+  SKIP_WITHOUT_KERNEL_URING();
+  static char page[4096] __attribute__((aligned(4096)));
+  for (const std::uint8_t op : {IORING_OP_SEND, IORING_OP_SENDMSG, IORING_OP_RECV}) {
+    compare_with_kernel(
+        [op](Ring& r) {
+          int sv[2];
+          EXPECT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+          if (op == IORING_OP_RECV) {
+            EXPECT_EQ(1, write(sv[1], "x", 1));
+          }
+          static char buf[16];
+          static struct iovec iov = {buf, sizeof(buf)};
+          static struct msghdr m {};
+          m.msg_iov = &iov;
+          m.msg_iovlen = 1;
+          const void* addr = op == IORING_OP_SENDMSG ? static_cast<const void*>(&m) : buf;
+          add(r, IORING_OP_MADVISE, -1, page, sizeof(page), 0, 1, IOSQE_IO_HARDLINK)
+              ->fadvise_advice = MADV_NORMAL;
+          add(r, op, sv[0], addr, op == IORING_OP_SENDMSG ? 1 : 8, 0, 2, 0)->ioprio =
+              IORING_RECVSEND_POLL_FIRST;
+          add(r, op, sv[0], addr, op == IORING_OP_SENDMSG ? 1 : 8, 0, 3, IOSQE_ASYNC)->ioprio =
+              IORING_RECVSEND_POLL_FIRST;
+          auto v = run(r, 3);
+          char got[64];
+          v.push_back(Cqe{4, static_cast<int>(recv(sv[1], got, sizeof(got), MSG_DONTWAIT)), 0});
+          ::close(sv[0]);
+          ::close(sv[1]);
+          return v;
+        },
+        8);
+  }
 }
 
 }  // namespace
