@@ -200,5 +200,40 @@ TEST(UringFuzzFoundLate, PollFirstLinkOnAWorkerIsEagain) {
   }
 }
 
+// A multishot receive with IOSQE_ASYNC (or heading a link its submission
+// left unfinished) goes to io-wq, whose worker only arms its poll: with
+// nothing to read it waits, and picks a buffer only once data comes, so a
+// group without buffers is found then, -ENOBUFS; a cancel before that ends
+// it with -ECANCELED (fuzz seed 38521: iostack issued it at once, -ENOBUFS).
+TEST(UringFuzzFoundLate, AsyncMultishotRecvWaitsBeforeItPicksABuffer) {
+  SKIP_WITHOUT_KERNEL_URING();
+  for (const std::uint8_t flags : {IOSQE_ASYNC, IOSQE_IO_HARDLINK}) {
+    compare_with_kernel(
+        [flags](Ring& r) {
+          int sv[2];
+          EXPECT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+          io_uring_sqe* q = add(r, IORING_OP_RECV, sv[0], nullptr, 0, 0, 1,
+                                static_cast<std::uint8_t>(flags | IOSQE_BUFFER_SELECT));
+          q->ioprio = IORING_RECV_MULTISHOT;
+          q->buf_group = 1;
+          std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+          append(&v, r.wait(1, 100));  // it waits
+          EXPECT_EQ(1, write(sv[1], "x", 1));
+          append(&v, r.wait(1));
+          char got[8];
+          EXPECT_EQ(1, read(sv[0], got, sizeof(got)));  // -ENOBUFS left it there
+          q = add(r, IORING_OP_RECV, sv[0], nullptr, 0, 0, 2, IOSQE_ASYNC | IOSQE_BUFFER_SELECT);
+          q->ioprio = IORING_RECV_MULTISHOT;
+          q->buf_group = 1;
+          add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 3, 0);
+          append(&v, run(r, 2));
+          ::close(sv[0]);
+          ::close(sv[1]);
+          return v;
+        },
+        8);
+  }
+}
+
 }  // namespace
 }  // namespace uring_test
