@@ -449,7 +449,10 @@ namespace {
 bool listening(int fd) {
   int on = 1;
   socklen_t l = sizeof(on);
-  return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &l) != 0 || on;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &l) == 0) return on;
+  // Not a socket (or not open): accept fails at once, -ENOTSOCK (fuzz seed
+  // 8542: an ACCEPT of a pipe waited).
+  return errno != ENOTSOCK && errno != EBADF;
 }
 
 }  // namespace

@@ -235,5 +235,24 @@ TEST(UringFuzzFoundLate, AsyncMultishotRecvWaitsBeforeItPicksABuffer) {
   }
 }
 
+// An ACCEPT of something that is not a socket fails at once with
+// -ENOTSOCK (do_accept), even where that file is not readable, like a
+// pipe's write end (fuzz seed 8542: iostack waited on its poll).
+TEST(UringFuzzFoundLate, AcceptOfAPipeIsNotASocket) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        int p[2];
+        EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+        add(r, IORING_OP_ACCEPT, p[1], nullptr, 0, 0, 1, 0);
+        add(r, IORING_OP_ACCEPT, p[0], nullptr, 0, 0, 2, 0);
+        auto v = run(r, 2);
+        ::close(p[0]);
+        ::close(p[1]);
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test
