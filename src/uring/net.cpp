@@ -1172,8 +1172,12 @@ int do_recv(IoKiocb* req, unsigned issue_flags) {
 
 }  // namespace
 
+// A bundle takes its buffers together (io_buffers_peek) only with uring_lock
+// held; on io-wq it takes one buffer as a plain receive does, and a group
+// that does not exist is -ENOBUFS there, not -ENOENT (fuzz seed 9639).
 int recv_issue(IoKiocb* req, unsigned issue_flags) {
-  if ((req->sr.flags & uapi::kRecvsendBundle) && (req->flags & kReqBufferSelect))
+  if ((req->sr.flags & uapi::kRecvsendBundle) && (req->flags & kReqBufferSelect) &&
+      (issue_flags & kIssueLocked))
     return do_recv_bundle(req, issue_flags);
   return do_recv(req, issue_flags);
 }

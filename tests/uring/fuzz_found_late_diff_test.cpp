@@ -254,5 +254,31 @@ TEST(UringFuzzFoundLate, AcceptOfAPipeIsNotASocket) {
       8);
 }
 
+// A bundle RECV picks its buffers together (io_buffers_peek) only with
+// uring_lock held: from a missing group that is -ENOENT in the submitter,
+// but on io-wq (IOSQE_ASYNC, IO_DRAIN) it selects one buffer as a plain
+// receive does, -ENOBUFS (fuzz seed 9639).
+TEST(UringFuzzFoundLate, BundleRecvOnAWorkerSelectsOneBuffer) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        int sv[2];
+        EXPECT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+        EXPECT_EQ(2, write(sv[1], "xy", 2));
+        std::vector<Cqe> v;
+        for (const unsigned flags : {0u, unsigned{IOSQE_ASYNC}, unsigned{IOSQE_IO_DRAIN}}) {
+          io_uring_sqe* q = add(r, IORING_OP_RECV, sv[0], nullptr, 1, 0, 1 + flags,
+                                static_cast<std::uint8_t>(flags | IOSQE_BUFFER_SELECT));
+          q->ioprio = 1 << 4;  // IORING_RECVSEND_BUNDLE
+          q->buf_group = 3;
+          append(&v, run(r, 1));
+        }
+        ::close(sv[0]);
+        ::close(sv[1]);
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test
