@@ -34,6 +34,25 @@ struct TmpDir {
   }
 };
 
+// OPENAT (or OPENAT2) of "d" in `dfd` with `flags`, linked to an
+// ASYNC_CANCEL of the cancel's own user_data; the descriptor it gives is
+// closed and reported as 0.
+std::vector<Cqe> open_then_self_cancel(Ring& r, int dfd, bool two, std::uint64_t flags) {
+  static struct open_how how {};
+  how.flags = flags;
+  if (two)
+    add(r, IORING_OP_OPENAT2, dfd, "d", sizeof(how), 0, 1, IOSQE_IO_LINK)->addr2 =
+        reinterpret_cast<std::uintptr_t>(&how);
+  else
+    add(r, IORING_OP_OPENAT, dfd, "d", 0, 0, 1, IOSQE_IO_LINK)->open_flags =
+        static_cast<std::uint32_t>(flags);
+  add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 2, 0);
+  auto v = run(r, 2);
+  for (Cqe& c : v)
+    if (c.user_data == 1 && c.res >= 0) ::close(std::exchange(c.res, 0));
+  return v;
+}
+
 // io_openat2 first opens without blocking (LOOKUP_CACHED) in the submitter
 // and goes to io-wq only when that cannot be done: an OPENAT of a directory
 // in the dcache completes inline, and the ASYNC_CANCEL linked behind it runs
@@ -42,16 +61,9 @@ struct TmpDir {
 TEST(UringFuzzFoundLate, CachedOpenCompletesInline) {
   SKIP_WITHOUT_KERNEL_URING();
   TmpDir t;
-  compare_with_kernel(
-      [&t](Ring& r) {
-        add(r, IORING_OP_OPENAT, t.fd, "d", 0644, 0, 1, IOSQE_IO_LINK)->open_flags = O_DIRECTORY;
-        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 2, 0);
-        auto v = run(r, 2);
-        for (Cqe& c : v)
-          if (c.user_data == 1 && c.res >= 0) ::close(std::exchange(c.res, 0));
-        return v;
-      },
-      8);
+  for (const bool two : {false, true})
+    compare_with_kernel(
+        [&t, two](Ring& r) { return open_then_self_cancel(r, t.fd, two, O_DIRECTORY); }, 8);
 }
 
 // OPENAT2 goes to io-wq for O_CREAT, O_TRUNC or O_TMPFILE at prep, as
@@ -60,24 +72,12 @@ TEST(UringFuzzFoundLate, CachedOpenCompletesInline) {
 TEST(UringFuzzFoundLate, CreatingOpenGoesToAWorker) {
   SKIP_WITHOUT_KERNEL_URING();
   TmpDir t;
-  for (const bool two : {false, true}) {
+  for (const bool two : {false, true})
     compare_with_kernel(
         [&t, two](Ring& r) {
-          static struct open_how how {};
-          how.flags = O_CREAT | O_RDONLY | O_DIRECTORY;
-          if (two)
-            add(r, IORING_OP_OPENAT2, t.fd, "d", sizeof(how), 0, 1, IOSQE_IO_LINK)->addr2 =
-                reinterpret_cast<std::uintptr_t>(&how);
-          else
-            add(r, IORING_OP_OPENAT, t.fd, "d", 0, 0, 1, IOSQE_IO_LINK)->open_flags = how.flags;
-          add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 2, 0);
-          auto v = run(r, 2);
-          for (Cqe& c : v)
-            if (c.user_data == 1 && c.res >= 0) ::close(std::exchange(c.res, 0));
-          return v;
+          return open_then_self_cancel(r, t.fd, two, O_CREAT | O_RDONLY | O_DIRECTORY);
         },
         8);
-  }
 }
 
 // The open tried in the submitter has O_NONBLOCK added: a FIFO opened for
