@@ -220,10 +220,6 @@ void req_cleanup(IoKiocb* req, bool locked) {
         req->rw.iov_alloc = nullptr;
         req->rw.iov = nullptr;
         break;
-      case IORING_OP_OPENAT:
-        std::free(req->open.path);
-        req->open.path = nullptr;
-        break;
       case IORING_OP_STATX:
         std::free(req->statx.path);
         req->statx.path = nullptr;

@@ -181,8 +181,6 @@ int fallocate_prep(IoKiocb*, const io_uring_sqe*);
 int fallocate_issue(IoKiocb*, unsigned);
 int fadvise_prep(IoKiocb*, const io_uring_sqe*);
 int fadvise_issue(IoKiocb*, unsigned);
-int openat_prep(IoKiocb*, const io_uring_sqe*);
-int openat_issue(IoKiocb*, unsigned);
 int close_prep(IoKiocb*, const io_uring_sqe*);
 int close_issue(IoKiocb*, unsigned);
 int statx_prep(IoKiocb*, const io_uring_sqe*);
@@ -244,6 +242,9 @@ bool poll_signal_worker_waits(IoRingCtx* ctx, CancelMatch* cd, bool all);
 // FAST_POLL: park a read/write that hit EAGAIN on a pollable file until it
 // is ready; false when the file cannot be polled.
 bool arm_apoll(IoKiocb* req);
+// arm_apoll for a file that is not ready now; false (nothing armed) when it
+// is, or cannot be polled.
+bool arm_apoll_if_idle(IoKiocb* req);
 // A multishot request keeps its fired internal poll for the next arming;
 // this drops it when the request ends.
 void apoll_release(IoKiocb* req);

@@ -2,7 +2,6 @@
 // LINKAT; and FTRUNCATE (truncate.c). Paths are copied at prep; the calls
 // may block on the file system, so they always run on io-wq.
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -11,11 +10,9 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include "core/fd_high.hpp"
 #include "core/uaccess.hpp"
 #include "core/write_limit.hpp"
 #include "uring/engine.hpp"
-#include "uring/filetable.hpp"
 #include "uring/ops.hpp"
 
 namespace iostack::uring {
@@ -141,103 +138,6 @@ int linkat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 int linkat_issue(IoKiocb* req, unsigned) {
   const FsPathData& f = req->fs;
   return done(req, linkat(f.old_dfd, f.oldpath, f.new_dfd, f.newpath, f.flags));
-}
-
-// ---- OPENAT / OPENAT2 (io_uring/openclose.c)
-int open_slot_prep(IoKiocb* req, const io_uring_sqe* sqe) {
-  req->open.file_slot = sqe->file_index;
-  if (req->open.file_slot && (req->open.flags & O_CLOEXEC)) return -EINVAL;
-  return 0;
-}
-
-namespace {
-
-int do_openat2(IoKiocb* req, int extra_flags) {
-  struct open_how how {};
-  how.flags = static_cast<std::uint64_t>(static_cast<unsigned>(req->open.flags | extra_flags));
-  how.mode = req->open.mode;
-  how.resolve = req->open.resolve;
-  const long fd = syscall(SYS_openat2, req->open.dfd, req->open.path, &how, sizeof(how));
-  return fd < 0 ? -errno : static_cast<int>(fd);
-}
-
-}  // namespace
-
-bool open_would_block(IoKiocb* req, unsigned issue_flags) {
-  // The program's own RESOLVE_CACHED makes -EAGAIN the answer instead.
-  if (!(issue_flags & kIssueNonblock) || (req->open.resolve & RESOLVE_CACHED)) return false;
-  struct open_how how {};
-  how.flags = O_PATH | O_CLOEXEC | (req->open.flags & (O_NOFOLLOW | O_DIRECTORY));
-  how.resolve = req->open.resolve | RESOLVE_CACHED;
-  const long fd = syscall(SYS_openat2, req->open.dfd, req->open.path, &how, sizeof(how));
-  if (fd >= 0) {
-    close(static_cast<int>(fd));
-    return false;
-  }
-  return errno == EAGAIN;
-}
-
-int open_direct_issue(IoKiocb* req, unsigned issue_flags) {
-  if (open_would_block(req, issue_flags)) return -EAGAIN;
-  // Ours, in the table: close-on-exec whatever the program asked. OPENAT
-  // keeps openat(2)'s leniency with unknown flags.
-  int fd;
-  if (req->opcode == IORING_OP_OPENAT) {
-    fd = openat(req->open.dfd, req->open.path, req->open.flags | O_CLOEXEC, req->open.mode);
-    if (fd < 0) fd = -errno;
-  } else {
-    fd = do_openat2(req, O_CLOEXEC);
-  }
-  int ret = fd;
-  // Into a fixed slot, which holds no descriptor: ours goes high, leaving
-  // the number free for the program's next open (seed 95244).
-  if (fd >= 0)
-    ret = fixed_fd_install(req->ctx, issue_flags, core::move_high(fd), req->open.file_slot);
-  if (ret < 0) req_set_fail(req);
-  req_set_res(req, ret, 0);
-  return kIouOk;
-}
-
-int openat2_prep(IoKiocb* req, const io_uring_sqe* sqe) {
-  if (sqe->buf_index) return -EINVAL;
-  if (req->flags & kReqFixedFile) return -EBADF;
-  req->open.path = nullptr;
-  // copy_struct_from_user: a shorter struct is zero-extended, a longer one
-  // must be zero beyond what this kernel knows.
-  const std::uint32_t len = sqe->len;
-  constexpr std::uint32_t kOpenHowVer0 = 24;
-  if (len < kOpenHowVer0) return -EINVAL;
-  if (len > 4096) return -E2BIG;
-  struct open_how how {};
-  const auto* uhow = reinterpret_cast<const char*>(sqe->addr2);
-  const std::size_t n = len < sizeof(how) ? len : sizeof(how);
-  if (len > sizeof(how)) {
-    for (std::size_t i = sizeof(how); i < len; ++i) {
-      char c;
-      if (core::get_user(c, uhow + i)) return -EFAULT;
-      if (c) return -E2BIG;
-    }
-  }
-  if (core::copy_from_user(&how, uhow, n)) return -EFAULT;
-  req->open.dfd = sqe->fd;
-  req->open.flags = static_cast<int>(how.flags);
-  if (how.flags >> 32) req->open.flags = -1;  // build_open_flags refuses it at issue
-  req->open.mode = static_cast<unsigned>(how.mode);
-  if (how.mode >> 32) req->open.mode = ~0u;
-  req->open.resolve = how.resolve;
-  if (!(req->open.flags & O_PATH)) req->open.flags |= O_LARGEFILE;
-  req->flags |= kReqCleanup;
-  if (int ret = getname(sqe->addr, false, &req->open.path)) return ret;
-  return open_slot_prep(req, sqe);
-}
-
-int openat2_issue(IoKiocb* req, unsigned issue_flags) {
-  if (req->open.file_slot) return open_direct_issue(req, issue_flags);
-  if (open_would_block(req, issue_flags)) return -EAGAIN;
-  const int fd = do_openat2(req, 0);
-  if (fd < 0) req_set_fail(req);
-  req_set_res(req, fd, 0);
-  return kIouOk;
 }
 
 // ---- MADVISE (io_uring/advise.c)

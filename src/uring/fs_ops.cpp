@@ -1,5 +1,5 @@
 // File operations: FSYNC, SYNC_FILE_RANGE, FALLOCATE (io_uring/sync.c),
-// FADVISE (advise.c), OPENAT, CLOSE (openclose.c) and STATX (statx.c).
+// FADVISE (advise.c), CLOSE (openclose.c) and STATX (statx.c).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -147,32 +147,6 @@ int fadvise_issue(IoKiocb* req, unsigned issue_flags) {
   if (req->bdev) return done(req, advice >= 0 && advice <= POSIX_FADV_NOREUSE ? 0 : -EINVAL);
   const int r = posix_fadvise(req->os_fd, req->fadvise.off, req->fadvise.len, advice);
   return done(req, -r);
-}
-
-// ---- OPENAT
-int openat_prep(IoKiocb* req, const io_uring_sqe* sqe) {
-  if (sqe->buf_index) return -EINVAL;
-  if (req->flags & kReqFixedFile) return -EBADF;
-  req->open.dfd = sqe->fd;
-  req->open.mode = sqe->len;
-  req->open.flags = static_cast<int>(sqe->open_flags) | O_LARGEFILE;
-  req->open.resolve = 0;
-  req->open.path = nullptr;
-  if (int ret = getname(sqe->addr, false, &req->open.path)) return ret;
-  req->flags |= kReqCleanup;
-  if (int ret = open_slot_prep(req, sqe)) return ret;
-  // io_openat_force_async: these would block, so they always go to io-wq
-  // (where a cancel behind them can find them).
-  if (req->open.flags & (O_TRUNC | O_CREAT | __O_TMPFILE)) req->flags |= kReqForceAsync;
-  return 0;
-}
-
-int openat_issue(IoKiocb* req, unsigned issue_flags) {
-  if (req->open.file_slot) return open_direct_issue(req, issue_flags);
-  if (open_would_block(req, issue_flags)) return -EAGAIN;
-  const int fd = openat(req->open.dfd, req->open.path, req->open.flags, req->open.mode);
-  core::fd_mode_forget(fd);
-  return done(req, fd < 0 ? -errno : fd);
 }
 
 // ---- CLOSE

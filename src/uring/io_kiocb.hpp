@@ -180,8 +180,8 @@ struct PollOpData {
 };
 struct OpenData {
   int dfd;
-  int flags;
-  unsigned mode;
+  std::uint64_t flags;  // open_how.flags
+  std::uint64_t mode;
   char* path;
   std::uint32_t file_slot;  // a direct descriptor slot + 1, or FILE_INDEX_ALLOC; 0: none
   std::uint64_t resolve;    // OPENAT2: open_how.resolve

@@ -141,10 +141,13 @@ int bundle_nbufs(const struct iovec* iov, int nr, int ret, std::size_t mapped) {
   return n;
 }
 
-// POLL_FIRST: the first issue only arms the poll.
-bool poll_first_pending(IoKiocb* req, unsigned flags) {
+// POLL_FIRST: the first issue only arms the poll. io-wq polls only for
+// IOSQE_ASYNC requests: any other it runs (a link behind a request that
+// went there) ends with that -EAGAIN (fuzz seed 4054).
+bool poll_first_pending(IoKiocb* req, unsigned flags, unsigned issue_flags) {
   if (!(flags & uapi::kRecvsendPollFirst) || (req->flags & kReqPollFirstDone)) return false;
   req->flags |= kReqPollFirstDone;
+  if ((issue_flags & kIssueIowq) && !(req->flags & kReqForceAsync)) req->flags |= kReqNowait;
   return true;
 }
 
@@ -294,9 +297,13 @@ int shutdown_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   return 0;
 }
 
+// io_shutdown sets the socket's answer without failing the request: a bad
+// `how` does not break the link (fuzz seed 38748). Not a socket does.
 int shutdown_issue(IoKiocb* req, unsigned) {
-  const int r = shutdown(req->os_fd, req->socket.how);
-  return finish(req, r < 0 ? -errno : 0, 0);
+  const int r = shutdown(req->os_fd, req->socket.how) < 0 ? -errno : 0;
+  if (r == -ENOTSOCK || r == -EBADF) return finish(req, r, 0);
+  req_set_res(req, r, 0);
+  return kIouOk;
 }
 
 // ---- SOCKET
@@ -442,7 +449,10 @@ namespace {
 bool listening(int fd) {
   int on = 1;
   socklen_t l = sizeof(on);
-  return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &l) != 0 || on;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &l) == 0) return on;
+  // Not a socket (or not open): accept fails at once, -ENOTSOCK (fuzz seed
+  // 8542: an ACCEPT of a pipe waited).
+  return errno != ENOTSOCK && errno != EBADF;
 }
 
 }  // namespace
@@ -681,7 +691,7 @@ int send_map(IoKiocb* req, unsigned issue_flags) {
 // or -EAGAIN to wait for POLLOUT.
 int do_send(IoKiocb* req, unsigned issue_flags, bool zc) {
   SrMsgData& sr = req->sr;
-  if (poll_first_pending(req, sr.flags)) return -EAGAIN;
+  if (poll_first_pending(req, sr.flags, issue_flags)) return -EAGAIN;
   int flags = sr.msg_flags & ~MSG_ZEROCOPY;
   const bool nonblock = issue_flags & kIssueNonblock;
   if (nonblock) flags |= MSG_DONTWAIT;
@@ -944,7 +954,7 @@ int recvmsg_writeback(IoKiocb* req, const struct msghdr* m) {
 // CQE names the first buffer and counts every byte.
 int do_recv_bundle(IoKiocb* req, unsigned issue_flags) {
   SrMsgData& sr = req->sr;
-  if (poll_first_pending(req, sr.flags)) return -EAGAIN;
+  if (poll_first_pending(req, sr.flags, issue_flags)) return -EAGAIN;
   const bool nonblock = issue_flags & kIssueNonblock;
   int flags = sr.msg_flags;
   if (nonblock) flags |= MSG_DONTWAIT;
@@ -1050,7 +1060,7 @@ int do_recv_bundle(IoKiocb* req, unsigned issue_flags) {
 // io_recv / io_recvmsg
 int do_recv(IoKiocb* req, unsigned issue_flags) {
   SrMsgData& sr = req->sr;
-  if (poll_first_pending(req, sr.flags)) return -EAGAIN;
+  if (poll_first_pending(req, sr.flags, issue_flags)) return -EAGAIN;
   const bool nonblock = issue_flags & kIssueNonblock;
   const bool msg = req->opcode == IORING_OP_RECVMSG;
   int flags = sr.msg_flags;
@@ -1162,8 +1172,12 @@ int do_recv(IoKiocb* req, unsigned issue_flags) {
 
 }  // namespace
 
+// A bundle takes its buffers together (io_buffers_peek) only with uring_lock
+// held; on io-wq it takes one buffer as a plain receive does, and a group
+// that does not exist is -ENOBUFS there, not -ENOENT (fuzz seed 9639).
 int recv_issue(IoKiocb* req, unsigned issue_flags) {
-  if ((req->sr.flags & uapi::kRecvsendBundle) && (req->flags & kReqBufferSelect))
+  if ((req->sr.flags & uapi::kRecvsendBundle) && (req->flags & kReqBufferSelect) &&
+      (issue_flags & kIssueLocked))
     return do_recv_bundle(req, issue_flags);
   return do_recv(req, issue_flags);
 }

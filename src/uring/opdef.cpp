@@ -87,7 +87,8 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[IORING_OP_SYNC_FILE_RANGE] = simple_def(sfr_prep, sfr_issue, true, true);
   t[IORING_OP_FALLOCATE] = simple_def(fallocate_prep, fallocate_issue, true, true);
   t[IORING_OP_FADVISE] = simple_def(fadvise_prep, fadvise_issue, true);
-  t[IORING_OP_OPENAT] = simple_def(openat_prep, openat_issue, false);
+  t[IORING_OP_OPENAT] = simple_def(openat_prep, open_issue, false);
+  t[IORING_OP_OPENAT].cleanup = open_cleanup;
   t[IORING_OP_CLOSE] = simple_def(close_prep, close_issue, false);
   t[IORING_OP_STATX] = simple_def(statx_prep, statx_issue, false);
   t[IORING_OP_TIMEOUT] = simple_def(timeout_prep, timeout_issue, false);
@@ -138,11 +139,8 @@ std::array<IoOpDef, kOpLast> build_table() {
   for (unsigned op :
        {IORING_OP_FGETXATTR, IORING_OP_FSETXATTR, IORING_OP_GETXATTR, IORING_OP_SETXATTR})
     t[op].cleanup = xattr_cleanup;
-  t[IORING_OP_OPENAT2] = simple_def(openat2_prep, openat2_issue, false);
-  t[IORING_OP_OPENAT2].cleanup = [](IoKiocb* req) {
-    std::free(req->open.path);
-    req->open.path = nullptr;
-  };
+  t[IORING_OP_OPENAT2] = simple_def(openat2_prep, open_issue, false);
+  t[IORING_OP_OPENAT2].cleanup = open_cleanup;
   // epoll.cpp, splice.cpp, msg_ring.cpp, filetable.cpp
   t[IORING_OP_EPOLL_CTL] = simple_def(epoll_ctl_prep, epoll_ctl_issue, false);
   t[IORING_OP_SPLICE] = simple_def(splice_prep, splice_issue, true);

@@ -54,16 +54,14 @@ int linkat_issue(IoKiocb*, unsigned);
 int ftruncate_prep(IoKiocb*, const io_uring_sqe*);
 int ftruncate_issue(IoKiocb*, unsigned);
 void fs_cleanup(IoKiocb*);
+
+// open.cpp: OPENAT and OPENAT2, into a descriptor or a direct slot. Issued
+// not to block, the open walks the dentry cache only (LOOKUP_CACHED): a name
+// not there is -EAGAIN and the open goes to io-wq.
+int openat_prep(IoKiocb*, const io_uring_sqe*);
 int openat2_prep(IoKiocb*, const io_uring_sqe*);
-int openat2_issue(IoKiocb*, unsigned);
-// OPENAT/OPENAT2 into a direct descriptor: the slot checks of prep, and the
-// open itself (fs.cpp).
-int open_slot_prep(IoKiocb*, const io_uring_sqe*);
-int open_direct_issue(IoKiocb*, unsigned);
-// io_openat2 issued not to block walks the dentry cache only (LOOKUP_CACHED):
-// a name not there is -EAGAIN and the open goes to io-wq, where a cancel
-// right behind it finds it. An O_PATH open with RESOLVE_CACHED asks the same.
-bool open_would_block(IoKiocb* req, unsigned issue_flags);
+int open_issue(IoKiocb*, unsigned);
+void open_cleanup(IoKiocb*);
 
 // epoll.cpp, splice.cpp, msg_ring.cpp, filetable.cpp
 int epoll_ctl_prep(IoKiocb*, const io_uring_sqe*);

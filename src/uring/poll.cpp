@@ -726,6 +726,13 @@ bool arm_apoll(IoKiocb* req) {
   return true;
 }
 
+bool arm_apoll_if_idle(IoKiocb* req) {
+  const IoOpDef* def = op_def(req->opcode);
+  const std::uint32_t want = (def && def->pollin ? POLLIN : POLLOUT) | POLLERR | POLLHUP;
+  if (poll_now(req->os_fd, want) != 0) return false;
+  return arm_apoll(req);
+}
+
 void apoll_release(IoKiocb* req) {
   if (req->poll.dup_fd < 0) return;
   if (PollService* ps = PollService::find()) ps->release_parked(req);

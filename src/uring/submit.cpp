@@ -141,12 +141,14 @@ void queue_sqe_fallback(IoKiocb* req) {
   } else if ((req->flags & kReqApollMultishot) && !req->link) {
     // An IOSQE_ASYNC multishot request: the kernel's worker only arms its
     // poll, and a ready file's task work then reads in the submitter before
-    // it runs on. Here both at once, as an ordinary submission: a worker
-    // that a loaded machine delays for milliseconds would let the program
-    // write again meanwhile, and two messages would be read as one.
+    // it runs on. Here the poll is armed from the submitter, or for a ready
+    // file it is issued at once: a worker that a loaded machine delays for
+    // milliseconds would let the program write again meanwhile, and two
+    // messages would be read as one. Not issued while the file is idle: a
+    // receive's buffer is picked only once data came (fuzz seed 38521).
     if (const int ret = mshot_file_check(req, kIssueLocked))
       req_defer_failed(req, ret);
-    else
+    else if (!arm_apoll_if_idle(req))
       queue_sqe(req);
   } else {
     queue_iowq(req);
