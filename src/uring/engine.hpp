@@ -221,6 +221,7 @@ struct CancelMatch {
   std::uint64_t data = 0;
   unsigned flags = 0;
   int os_fd = -1;
+  pid_t fd_owner = 0;  // os_fd is a descriptor of this process (0) or of that one
   FileNode* node = nullptr;
   std::uint8_t opcode = 0;
   std::uint32_t seq = 0;
@@ -417,11 +418,10 @@ IoWq* ctx_wq(IoRingCtx* ctx);  // the pool requests of this ring go to
 // as the kernel's request holds its file, before it waits anywhere.
 void hold_file(IoKiocb* req);
 
-// ---- cancel.cpp: the search of an ASYNC_CANCEL issued in another process
-// sharing the ring (by user_data, opcode or ANY), in this process's ring
-// object: -ENOENT, the match's answer, or with ALL/ANY the count.
-int cancel_for_other_process(IoRingCtx* ctx, std::uint64_t data, std::uint32_t flags,
-                             std::uint8_t opcode);
+// ---- cancel.cpp: the search of a cancel issued in process `from` sharing
+// the ring, in this process's ring object: -ENOENT, the match's answer, or
+// with ALL/ANY the count.
+int cancel_for_other_process(IoRingCtx* ctx, const CancelAsk& ask, pid_t from);
 
 // ---- ring_share.cpp: ENABLE_RINGS of a ring shared across fork: the first
 // process to enable it wins (-EBADFD for the others, as for a second enable).
