@@ -76,6 +76,9 @@ bool in_submit_of(IoRingCtx* ctx);
 int submit_sqes(IoRingCtx* ctx, unsigned nr) REQUIRES(ctx->uring_lock);
 void queue_sqe(IoKiocb* req);  // uring_lock held
 void queue_iowq(IoKiocb* req);
+// A request forced to io-wq (IOSQE_ASYNC, or behind a drain) whose work
+// there would only arm a poll: issued at once instead (uring_lock held).
+bool arms_only_on_wq(const IoKiocb* req);
 // io_wq_free_work: `req`, completed on its own worker, hands the next request
 // of its link to that worker (false: the caller queues it as task work).
 bool iowq_run_next(IoKiocb* req, IoKiocb* nxt);
@@ -266,6 +269,10 @@ void poll_catch_up(IoRingCtx* ctx);
 // After a submission, while any ring's descriptor or eventfd is polled:
 // the CQEs it posted have woken them, as on the kernel before enter returns.
 void poll_catch_up_rings();
+// After task work on the program's thread: a multishot poll it armed on a
+// ready file has its first epoll event collected now, as a submission's is,
+// before a later wakeup can merge into it.
+void poll_collect_initial();
 // After the program's own write to a file (a pipe, an eventfd, a socket),
 // while any poll is registered: the wakeups it caused are handled before
 // its call returns, as the kernel runs them inside the write (and the
