@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ring_harness.hpp"
+#include "sync_cancel_reg.hpp"
 #include "uring/uapi.hpp"
 
 namespace uring_test {
@@ -154,16 +155,6 @@ TEST(ForkCancel, ChildCancelsAllOfADescriptorInBothProcesses) {
        {4, -ECANCELED, 0},
        {10, 3, 0},
        {998, 0, 0}});
-}
-
-SyncCancelReg sync_cancel_of(std::uint64_t user_data, unsigned flags, int fd) {
-  SyncCancelReg sc{};
-  sc.addr = user_data;
-  sc.flags = flags;
-  sc.fd = fd;
-  sc.timeout.tv_sec = -1;
-  sc.timeout.tv_nsec = -1;
-  return sc;
 }
 
 // IORING_REGISTER_SYNC_CANCEL in the child (its answers as user_data 11 to
