@@ -271,13 +271,16 @@ void req_complete_post(IoKiocb* req) {
     return;
   }
   count_req(req);
-  // Counted as done before the program can see its CQE and submit a drain.
+  // Counted as done once its CQE is in place (a drain released then posts
+  // after it) and before the program can see it and submit a drain.
   req->flags |= kReqPostedUnlocked;
-  ctx->nr_posted_unfreed.fetch_add(1, std::memory_order_acq_rel);
   if (!(req->flags & kReqCqeSkip)) {
     cq_lock(ctx);
     fill_req_cqe(ctx, req);
+    ctx->nr_posted_unfreed.fetch_add(1, std::memory_order_acq_rel);
     cq_unlock_post(ctx);
+  } else {
+    ctx->nr_posted_unfreed.fetch_add(1, std::memory_order_acq_rel);
   }
   req_finish(req, false);
 }
