@@ -21,13 +21,31 @@ constexpr unsigned kCancelFlags = IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_
 
 // The kernel compares the request's struct file with the cancel's: one open
 // file, whether reached through a fixed slot, a descriptor or a dup of it.
+// Another process's descriptor is compared through kcmp alone.
 bool same_file(IoKiocb* req, CancelMatch* cd) {
-  if (cd->node ? req->file_node == cd->node : (!req->file_node && req->os_fd == cd->os_fd))
+  if (!cd->fd_owner &&
+      (cd->node ? req->file_node == cd->node : (!req->file_node && req->os_fd == cd->os_fd)))
     return true;
   const int fd = cd->node ? cd->node->fd : cd->os_fd;
   if (!req->file_assigned || req->os_fd < 0 || fd < 0) return false;
   const pid_t pid = getpid();
-  return syscall(SYS_kcmp, pid, pid, KCMP_FILE, req->os_fd, fd) == 0;
+  return syscall(SYS_kcmp, cd->fd_owner ? cd->fd_owner : pid, pid, KCMP_FILE, fd, req->os_fd) == 0;
+}
+
+// What the other processes sharing the ring are asked: a fixed slot goes as
+// the descriptor it holds, since their tables are their own.
+CancelAsk ask_of(std::uint64_t data, std::uint32_t flags, std::uint8_t opcode, const FileNode* node,
+                 int os_fd) {
+  CancelAsk ask{data, flags & ~IORING_ASYNC_CANCEL_FD_FIXED, opcode, -1};
+  if (flags & IORING_ASYNC_CANCEL_FD) ask.fd = node ? node->fd : os_fd;
+  return ask;
+}
+
+// Adds the other processes' answer to this one's: a single cancel not found
+// here takes theirs, ALL/ANY adds their count.
+int with_others(int ret, int theirs, bool all) {
+  if (!all) return theirs;
+  return theirs > 0 ? ret + theirs : ret;
 }
 
 bool wq_match(IoWqWork* work, void* data) {
@@ -144,11 +162,14 @@ int async_cancel_issue(IoKiocb* req, unsigned issue_flags) {
   // too, which waits for their answer, so on a worker, with no lock held.
   const bool all = c.flags & (IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY);
   RingShared* sh = ring_shared(ctx);
-  const bool remote =
-      !ret && sh && !(c.flags & IORING_ASYNC_CANCEL_FD) && ring_share_others_serve(sh);
+  const bool remote = !ret && sh && ring_share_others_serve(sh);
   if (remote && all && (issue_flags & kIssueNonblock)) ret = -EAGAIN;
   if (!ret) {
-    if (c.flags & IORING_ASYNC_CANCEL_FD) cd.self = req;
+    // On a worker only because the other processes must be asked, it is
+    // not the kernel's request on io-wq, which would find itself.
+    const bool on_wq =
+        !(issue_flags & kIssueNonblock) && (!remote || (req->flags & kReqForceAsync));
+    if ((c.flags & IORING_ASYNC_CANCEL_FD) && on_wq) cd.self = req;
     ret = cancel_search(&cd);
   }
   if (remote && (all || ret == -ENOENT)) {
@@ -157,11 +178,8 @@ int async_cancel_issue(IoKiocb* req, unsigned issue_flags) {
       if (node) file_node_put(node);
       return -EAGAIN;
     }
-    const int theirs = ring_share_cancel(ctx, c.addr, c.flags, c.opcode);
-    if (!all)
-      ret = theirs;
-    else if (theirs > 0)
-      ret += theirs;
+    ret = with_others(ret, ring_share_cancel(ctx, ask_of(c.addr, c.flags, c.opcode, node, c.fd)),
+                      all);
   }
   if (node) file_node_put(node);
   if (ret < 0) req_set_fail(req);
@@ -169,13 +187,16 @@ int async_cancel_issue(IoKiocb* req, unsigned issue_flags) {
   return kIouOk;
 }
 
-int cancel_for_other_process(IoRingCtx* ctx, std::uint64_t data, std::uint32_t flags,
-                             std::uint8_t opcode) {
+int cancel_for_other_process(IoRingCtx* ctx, const CancelAsk& ask, pid_t from) {
   CancelMatch cd;
   cd.ctx = ctx;
-  cd.data = data;
-  cd.flags = flags;
-  cd.opcode = opcode;
+  cd.data = ask.data;
+  cd.flags = ask.flags;
+  cd.opcode = ask.opcode;
+  if (ask.flags & IORING_ASYNC_CANCEL_FD) {
+    cd.os_fd = ask.fd;
+    cd.fd_owner = from;
+  }
   cd.seq = ctx->cancel_seq.fetch_add(1, std::memory_order_relaxed) + 1;
   core::LockGuard lock(ctx->uring_lock);
   return cancel_search(&cd);
@@ -203,18 +224,29 @@ int sync_cancel(IoRingCtx* ctx, void* arg) {
     if (sc.fd < 0 || fcntl(sc.fd, F_GETFD) < 0) return -EBADF;
     cd.os_fd = sc.fd;
   }
-  // One search under uring_lock; a fixed slot is looked up each time, as
-  // the table may change while the lock is dropped.
+  const bool all = sc.flags & (IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY);
+  // One search under uring_lock, then, on a ring shared across fork, in the
+  // other processes with no lock held (the kernel walks every task's
+  // io-wq); a fixed slot is looked up each time, as the table may change
+  // while the lock is dropped.
   auto attempt = [&]() -> int {
     cd.seq = ctx->cancel_seq.fetch_add(1, std::memory_order_relaxed) + 1;
     cd.running = false;
-    core::LockGuard lock(ctx->uring_lock);
-    cd.node = nullptr;
-    if (fixed) {
-      cd.node = fixed_file_get(ctx, static_cast<unsigned>(sc.fd), true);
-      if (!cd.node) return -EBADF;
+    int ret;
+    {
+      core::LockGuard lock(ctx->uring_lock);
+      cd.node = nullptr;
+      if (fixed) {
+        cd.node = fixed_file_get(ctx, static_cast<unsigned>(sc.fd), true);
+        if (!cd.node) return -EBADF;
+      }
+      ret = cancel_search(&cd);
     }
-    const int ret = cancel_search(&cd);
+    RingShared* sh = ring_shared(ctx);
+    if ((all || ret == -ENOENT) && sh && ring_share_others_serve(sh)) {
+      const CancelAsk ask = ask_of(sc.addr, sc.flags, sc.opcode, cd.node, sc.fd);
+      ret = with_others(ret, ring_share_cancel(ctx, ask), all);
+    }
     if (cd.node) file_node_put(cd.node);
     return ret;
   };
@@ -224,17 +256,23 @@ int sync_cancel(IoRingCtx* ctx, void* arg) {
   const bool timed = sc.timeout.tv_sec != -1 || sc.timeout.tv_nsec != -1;
   const struct timespec deadline =
       timed ? core::futex_deadline_after(sc.timeout.tv_sec, sc.timeout.tv_nsec) : timespec{};
-  for (;;) {
-    const std::uint32_t seq = ctx->cq_wait.prepare();
-    ret = attempt();
-    int r = 0;
-    if (ret == -EALREADY) {
+  // Another process's CQEs wake the shared queue only (see cq_wake).
+  auto round = [&](auto& q, int* r) {
+    const std::uint32_t seq = q.prepare();
+    const int found = attempt();
+    if (found == -EALREADY) {
       if (tw_pending(ctx))
         tw_run(ctx);
       else
-        r = ctx->cq_wait.sleep(seq, timed ? &deadline : nullptr);
+        *r = q.sleep(seq, timed ? &deadline : nullptr);
     }
-    ctx->cq_wait.finish();
+    q.finish();
+    return found;
+  };
+  for (;;) {
+    RingShared* sh = ring_shared(ctx);
+    int r = 0;
+    ret = sh ? round(sh->cq_wait, &r) : round(ctx->cq_wait, &r);
     if (ret != -EALREADY) break;
     if (r) {
       ret = r;  // -ETIME or -EINTR

@@ -76,6 +76,9 @@ bool in_submit_of(IoRingCtx* ctx);
 int submit_sqes(IoRingCtx* ctx, unsigned nr) REQUIRES(ctx->uring_lock);
 void queue_sqe(IoKiocb* req);  // uring_lock held
 void queue_iowq(IoKiocb* req);
+// A request forced to io-wq (IOSQE_ASYNC, or behind a drain) whose work
+// there would only arm a poll: issued at once instead (uring_lock held).
+bool arms_only_on_wq(const IoKiocb* req);
 // io_wq_free_work: `req`, completed on its own worker, hands the next request
 // of its link to that worker (false: the caller queues it as task work).
 bool iowq_run_next(IoKiocb* req, IoKiocb* nxt);
@@ -219,6 +222,7 @@ struct CancelMatch {
   std::uint64_t data = 0;
   unsigned flags = 0;
   int os_fd = -1;
+  pid_t fd_owner = 0;  // os_fd is a descriptor of this process (0) or of that one
   FileNode* node = nullptr;
   std::uint8_t opcode = 0;
   std::uint32_t seq = 0;
@@ -266,6 +270,10 @@ void poll_catch_up(IoRingCtx* ctx);
 // After a submission, while any ring's descriptor or eventfd is polled:
 // the CQEs it posted have woken them, as on the kernel before enter returns.
 void poll_catch_up_rings();
+// After task work on the program's thread: a multishot poll it armed on a
+// ready file has its first epoll event collected now, as a submission's is,
+// before a later wakeup can merge into it.
+void poll_collect_initial();
 // After the program's own write to a file (a pipe, an eventfd, a socket),
 // while any poll is registered: the wakeups it caused are handled before
 // its call returns, as the kernel runs them inside the write (and the
@@ -418,11 +426,10 @@ IoWq* ctx_wq(IoRingCtx* ctx);  // the pool requests of this ring go to
 // as the kernel's request holds its file, before it waits anywhere.
 void hold_file(IoKiocb* req);
 
-// ---- cancel.cpp: the search of an ASYNC_CANCEL issued in another process
-// sharing the ring (by user_data, opcode or ANY), in this process's ring
-// object: -ENOENT, the match's answer, or with ALL/ANY the count.
-int cancel_for_other_process(IoRingCtx* ctx, std::uint64_t data, std::uint32_t flags,
-                             std::uint8_t opcode);
+// ---- cancel.cpp: the search of a cancel issued in process `from` sharing
+// the ring, in this process's ring object: -ENOENT, the match's answer, or
+// with ALL/ANY the count.
+int cancel_for_other_process(IoRingCtx* ctx, const CancelAsk& ask, pid_t from);
 
 // ---- ring_share.cpp: ENABLE_RINGS of a ring shared across fork: the first
 // process to enable it wins (-EBADFD for the others, as for a second enable).

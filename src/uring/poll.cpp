@@ -786,6 +786,13 @@ void poll_catch_up_rings() {
     found->catch_up();
 }
 
+void poll_collect_initial() {
+  // Not while dispatching (a retry's task work) nor on the engine's threads.
+  if (core::holds_locks() || core::on_internal_thread()) return;
+  PollService* found = PollService::find();
+  if (found && found->initial_pending()) found->catch_up();
+}
+
 void poll_sweep_oneshot(IoRingCtx* ctx) {
   // One poll() over every armed one-shot poll per wait: bounded, so that a
   // ring with thousands armed does not pay for it on each wait (there the

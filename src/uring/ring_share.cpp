@@ -120,7 +120,8 @@ void answer(IoRingCtx* ctx, RemoteCancel& rc, Adopted* adopted) {
     return;
   }
   const bool all = rc.flags & (IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY);
-  const int r = cancel_for_other_process(ctx, rc.data, rc.flags, rc.opcode);
+  const CancelAsk ask{rc.data, rc.flags, rc.opcode, rc.fd};
+  const int r = cancel_for_other_process(ctx, ask, rc.from.load(std::memory_order_relaxed));
   if (all) {
     if (r > 0) rc.result.fetch_add(r, std::memory_order_relaxed);
   } else if (r != -ENOENT) {
@@ -418,16 +419,16 @@ int ask_others(RingShared* sh, int none, Fill fill) {
 
 }  // namespace
 
-int ring_share_cancel(IoRingCtx* ctx, std::uint64_t data, std::uint32_t flags,
-                      std::uint8_t opcode) {
-  const bool all = flags & (IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY);
+int ring_share_cancel(IoRingCtx* ctx, const CancelAsk& ask) {
+  const bool all = ask.flags & (IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY);
   RingShared* sh = ctx->shared.load(std::memory_order_acquire);
   if (!sh) return all ? 0 : -ENOENT;
   return ask_others(sh, all ? 0 : -ENOENT, [&](RemoteCancel& rc) {
     rc.kind = RemoteCancel::kCancel;
-    rc.data = data;
-    rc.flags = flags;
-    rc.opcode = opcode;
+    rc.data = ask.data;
+    rc.flags = ask.flags;
+    rc.opcode = ask.opcode;
+    rc.fd = ask.fd;
   });
 }
 

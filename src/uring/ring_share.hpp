@@ -59,6 +59,7 @@ struct RemoteCancel {
   std::uint64_t data = 0;  // user_data
   std::uint32_t flags = 0;
   std::uint8_t opcode = 0;
+  std::int32_t fd = -1;      // CANCEL_FD: the asker's descriptor, compared with kcmp
   std::int64_t expires = 0;  // kAdoptTimeout: CLOCK_MONOTONIC ns
   // kCancel: -ENOENT or the first match's answer, with ALL/ANY a count;
   // kAdoptTimeout: 1 once a process took it.
@@ -85,6 +86,16 @@ struct RingShared {
   std::atomic<pid_t> servers[kMaxServers];
 };
 
+// A cancel asked of the other processes: ASYNC_CANCEL's or SYNC_CANCEL's
+// match, with CANCEL_FD naming a descriptor of the asking process (a fixed
+// slot is sent as the descriptor it holds).
+struct CancelAsk {
+  std::uint64_t data = 0;
+  std::uint32_t flags = 0;
+  std::uint8_t opcode = 0;
+  int fd = -1;
+};
+
 struct IoRingCtx;
 struct ShareServer;  // ring_share.cpp: this process's answerer of RemoteCancel
 
@@ -109,10 +120,11 @@ void ring_share_stop(IoRingCtx* ctx);
 void ring_share_release(IoRingCtx* ctx);
 // Wakes this process's CQ waiters, and with a shared ring every process's.
 void cq_wake(IoRingCtx* ctx);
-// ASYNC_CANCEL's search in the other processes holding a shared ring (by
-// user_data, opcode or ANY: descriptors name other files there): -ENOENT or
-// the match's answer, with ALL/ANY the number cancelled. Blocks until they
-// answer (at most a second, for a process stopped or killed meanwhile).
-int ring_share_cancel(IoRingCtx* ctx, std::uint64_t data, std::uint32_t flags, std::uint8_t opcode);
+// A cancel's search in the other processes holding a shared ring (a
+// descriptor is matched by the open file it names, as the kernel compares
+// struct files): -ENOENT or the match's answer, with ALL/ANY the number
+// cancelled. Blocks until they answer (at most a second, for a process
+// stopped or killed meanwhile).
+int ring_share_cancel(IoRingCtx* ctx, const CancelAsk& ask);
 
 }  // namespace iostack::uring

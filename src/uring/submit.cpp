@@ -150,6 +150,8 @@ void queue_sqe_fallback(IoKiocb* req) {
       req_defer_failed(req, ret);
     else if (!arm_apoll_if_idle(req))
       queue_sqe(req);
+  } else if (arms_only_on_wq(req)) {
+    queue_sqe(req);
   } else {
     queue_iowq(req);
   }
@@ -465,6 +467,13 @@ void queue_sqe(IoKiocb* req) {
   if (ret) queue_async(req, ret);
 }
 
+// The kernel's worker runs a POLL_ADD by arming it, which never blocks, and
+// within microseconds. A worker that a loaded machine delays for
+// milliseconds would arm it after the program's next write and read, and
+// miss that wakeup (or a POLL_REMOVE would not find it yet), so it is armed
+// by the thread that would queue it.
+bool arms_only_on_wq(const IoKiocb* req) { return req->opcode == IORING_OP_POLL_ADD; }
+
 void queue_iowq(IoKiocb* req) {
   IoRingCtx* ctx = req->ctx;
   IoWq* wq = ctx_wq(ctx);
@@ -483,7 +492,7 @@ void queue_deferred(IoRingCtx* ctx) {
   while (!ctx->defer_list.empty()) {
     IoKiocb* req = core::list_entry<IoKiocb, &IoKiocb::list>(ctx->defer_list.first());
     drain_seen |= (req->flags & kReqIoDrain) != 0;
-    if ((drain_seen || first) && ctx->nr_live() != ctx->nr_drained) return;
+    if ((drain_seen || first) && ctx->nr_in_flight() != ctx->nr_drained) return;
     req->list.del();
     ctx->nr_drained -= linked_nr(req);
     tw_add(req, tw_req_submit);

@@ -127,6 +127,7 @@ bool tw_run(IoRingCtx* ctx) {
     if (bdev) issue_bdev_list(bdev);
     ran = true;
   }
+  if (ran) poll_collect_initial();
   if (ctx->evfd_signal_deferred.exchange(false, std::memory_order_relaxed)) {
     ctx->completion_lock.lock();
     if (ctx->evfd >= 0) eventfd_signal(ctx);
@@ -136,7 +137,7 @@ bool tw_run(IoRingCtx* ctx) {
 }
 
 void tw_req_submit(IoKiocb* req) {
-  if (req->flags & kReqForceAsync)
+  if ((req->flags & kReqForceAsync) && !arms_only_on_wq(req))
     queue_iowq(req);
   else
     queue_sqe(req);

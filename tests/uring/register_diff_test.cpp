@@ -8,6 +8,7 @@
 #include <string>
 
 #include "ring_harness.hpp"
+#include "sync_cancel_reg.hpp"
 #include "uring/uapi.hpp"
 
 namespace uring_test {
@@ -15,16 +16,6 @@ namespace {
 
 using iostack::uring::uapi::kRegisterClock;
 using iostack::uring::uapi::SyncCancelReg;
-
-SyncCancelReg sync_cancel_of(std::uint64_t user_data, unsigned flags = 0, int fd = -1) {
-  SyncCancelReg sc{};
-  sc.addr = user_data;
-  sc.flags = flags;
-  sc.fd = fd;
-  sc.timeout.tv_sec = -1;
-  sc.timeout.tv_nsec = -1;
-  return sc;
-}
 
 // An answer of io_uring_register, recorded beside the CQEs.
 Cqe answer(std::uint64_t tag, int res) { return Cqe{tag, res, 0}; }
