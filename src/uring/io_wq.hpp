@@ -29,11 +29,8 @@ using IoWqFn = void (*)(IoWqWork*);
 struct IoWqWork {
   core::ListHead list;
   std::atomic<std::uint32_t> flags{0};
-  IoWqFn fn = nullptr;      // runs the work; may free it unless release is set
+  IoWqFn fn = nullptr;      // runs the work; may free it
   IoWqFn cancel = nullptr;  // completes work removed before it ran
-  // After fn, once a cancel can no longer find the work running: drops
-  // what fn held of it (io_wq_free_work's put), so no cancel matches freed work.
-  IoWqFn release = nullptr;
   // Its request's CQE is posted (before it is visible): a cancel no longer
   // finds the work running, though its worker may not have left it yet.
   std::atomic<bool> finished{false};

@@ -249,7 +249,6 @@ bool is_regular_or_bdev(IoKiocb* req) {
 
 void iowq_submit_work(IoWqWork* work);
 void iowq_cancel_work(IoWqWork* work);
-void iowq_release_work(IoWqWork* work);
 
 // io_prep_async_work: the work's class and callbacks.
 void prep_iowq_work(IoKiocb* req) {
@@ -273,7 +272,6 @@ void prep_iowq_work(IoKiocb* req) {
   req->work.flags.store(wflags, std::memory_order_relaxed);
   req->work.fn = iowq_submit_work;
   req->work.cancel = iowq_cancel_work;
-  req->work.release = iowq_release_work;
   req->work.finished.store(false, std::memory_order_relaxed);
   req->work.owner = ctx;
   req->work.data = req;
@@ -290,15 +288,8 @@ void iowq_cancel_work(IoWqWork* work) {
 // there may hand the next of its link to the worker (iowq_run_next).
 thread_local IoKiocb* t_iowq_req = nullptr;
 
-// io_wq_free_work: the worker's reference, dropped once the work is no
-// longer its current one.
-void iowq_release_work(IoWqWork* work) { req_put(static_cast<IoKiocb*>(work->data), false); }
-
 void iowq_submit_work(IoWqWork* work) {
   auto* req = static_cast<IoKiocb*>(work->data);
-  // Held while the request is the worker's current work, where a cancel
-  // looks at it (io_wq_submit_work's req_ref_get).
-  req->refs.fetch_add(1, std::memory_order_relaxed);
   const IoOpDef* def = op_def(req->opcode);
   unsigned issue_flags = kIssueIowq;
   int ret;
