@@ -459,10 +459,10 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   // worker; but it never waits for a device there, and doing it here saves
   // the hand-off, which costs far more than the copy. A file known to be
   // one skips the refused try.
-  const bool memory_file = nonblock && !(req->flags & kReqNowait);
-  if (memory_file && core::fd_is_memory_file_cached(req->os_fd)) rwf &= ~RWF_NOWAIT;
+  const bool may_block = nonblock && !(req->flags & kReqNowait);
+  if (may_block && core::fd_is_memory_file_cached(req->os_fd)) rwf &= ~RWF_NOWAIT;
   ssize_t n = rw_syscall(write, req->os_fd, iov, nr, pos, rwf);
-  if (n < 0 && errno == EOPNOTSUPP && (rwf & RWF_NOWAIT) && memory_file &&
+  if (n < 0 && errno == EOPNOTSUPP && (rwf & RWF_NOWAIT) && may_block &&
       core::fd_is_memory_file(req->os_fd)) {
     rwf &= ~RWF_NOWAIT;
     n = rw_syscall(write, req->os_fd, iov, nr, pos, rwf);
