@@ -10,10 +10,12 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
@@ -332,7 +334,18 @@ int socket_issue(IoKiocb* req, unsigned issue_flags) {
 int bind_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   if (sqe->len || sqe->buf_index || sqe->rw_flags || sqe->splice_fd_in) return -EINVAL;
   req->connect.addr_len = static_cast<int>(sqe->addr2);
-  return move_addr_to_kernel(sqe->addr, req->connect.addr_len, &req->connect.addr);
+  if (int ret = move_addr_to_kernel(sqe->addr, req->connect.addr_len, &req->connect.addr))
+    return ret;
+  // Binding a Unix socket to a filesystem name creates an inode, which may
+  // block: 6.18 sends such a BIND to io-wq at prep (its submit tracepoint
+  // shows REQ_F_FORCE_ASYNC whatever the socket; an abstract name or an
+  // autobind runs inline).
+  const auto* sun = reinterpret_cast<const struct sockaddr_un*>(&req->connect.addr);
+  if (sun->sun_family == AF_UNIX &&
+      req->connect.addr_len > static_cast<int>(offsetof(struct sockaddr_un, sun_path)) &&
+      sun->sun_path[0] != '\0')
+    req->flags |= kReqForceAsync;
+  return 0;
 }
 
 int bind_issue(IoKiocb* req, unsigned) {

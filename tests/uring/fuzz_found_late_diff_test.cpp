@@ -2,12 +2,17 @@
 // to a few SQEs and compared with the kernel's CQEs.
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstddef>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -275,6 +280,51 @@ TEST(UringFuzzFoundLate, BundleRecvOnAWorkerSelectsOneBuffer) {
         }
         ::close(sv[0]);
         ::close(sv[1]);
+        return v;
+      },
+      8);
+}
+
+// A BIND of a Unix socket to a filesystem name goes to io-wq at prep (it
+// creates an inode); an abstract name, an autobind and an inet address bind
+// inline. The ASYNC_CANCEL linked behind each finds itself running on the
+// worker (-EALREADY) or not at all (-ENOENT). A CONNECT to the name right
+// after such a BIND found it not yet made on the kernel (fuzz seed 304149).
+TEST(UringFuzzFoundLate, BindToAFilesystemNameGoesToAWorker) {
+  constexpr std::uint8_t kOpBind = 56;  // IORING_OP_BIND (6.11), past liburing 2.3's header
+  SKIP_WITHOUT_KERNEL_URING();
+  TmpDir t;
+  const std::string name = t.path + "/s";
+  compare_with_kernel(
+      [&name](Ring& r) {
+        static struct sockaddr_un path {
+        }, abstract{};
+        static struct sockaddr_in inet {};
+        path.sun_family = abstract.sun_family = AF_UNIX;
+        std::snprintf(path.sun_path, sizeof(path.sun_path), "%s", name.c_str());
+        std::snprintf(abstract.sun_path + 1, sizeof(abstract.sun_path) - 1, "iostack-%d", getpid());
+        inet.sin_family = AF_INET;
+        inet.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        const socklen_t path_len = offsetof(struct sockaddr_un, sun_path) + name.size() + 1;
+        const socklen_t abstract_len =
+            offsetof(struct sockaddr_un, sun_path) + 1 + std::strlen(abstract.sun_path + 1);
+        struct Case {
+          int domain;
+          const void* addr;
+          socklen_t len;
+        };
+        std::vector<Cqe> v;
+        for (const Case& c :
+             {Case{AF_UNIX, &path, path_len}, Case{AF_UNIX, &abstract, abstract_len},
+              Case{AF_UNIX, &path, offsetof(struct sockaddr_un, sun_path)},
+              Case{AF_INET, &inet, sizeof(inet)}, Case{AF_INET, &path, path_len}}) {
+          const int s = socket(c.domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+          add(r, kOpBind, s, c.addr, 0, c.len, 1, IOSQE_IO_LINK);
+          add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 2, 0);
+          append(&v, run(r, 2));
+          ::close(s);
+          unlink(name.c_str());
+        }
         return v;
       },
       8);
