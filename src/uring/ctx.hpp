@@ -238,6 +238,10 @@ struct IoRingCtx : core::File {
 
   // Task work: steps that need uring_lock, queued from any thread.
   std::atomic<TwNode*> tw_head{nullptr};
+  // A DEFER_TASKRUN ring's work taken off tw_head but not run yet, oldest
+  // first (the kernel's retry_llist): a waiter runs only as many items as
+  // it asked for. Written under uring_lock; read by tw_pending from anywhere.
+  std::atomic<TwNode*> tw_retry{nullptr};
   IoWqWork tw_work;  // runs the task work on io-wq when no submitter is around
   std::atomic<bool> tw_work_queued{false};
   std::atomic<bool> drain_flush_queued{false};

@@ -62,6 +62,12 @@ void tw_add_node(IoRingCtx* ctx, TwNode* node);
 // Runs queued task work (and issues the block I/O it produced); true when
 // something ran.
 bool tw_run(IoRingCtx* ctx);
+// io_run_local_work for a DEFER_TASKRUN ring's waiter: runs batches of at
+// most max_events items until min_events ran or none is left; what is left
+// waits for the next call. Returns the number of items run.
+int tw_run_local(IoRingCtx* ctx, int min_events, int max_events);
+// IO_LOCAL_TW_DEFAULT_MAX: the batch of a wait's first run.
+inline constexpr int kLocalTwDefaultMax = 20;
 bool tw_pending(IoRingCtx* ctx);
 void tw_req_submit(IoKiocb* req);    // TwFn: queue the request
 void tw_req_issue(IoKiocb* req);     // TwFn: issue it here, IOSQE_ASYNC or not

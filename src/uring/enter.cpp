@@ -1,5 +1,6 @@
 // io_uring_enter(2) (io_uring/io_uring.c): submit, wake the SQPOLL thread,
 // wait for completions.
+#include <algorithm>
 #include <cerrno>
 
 #include "core/process.hpp"
@@ -72,6 +73,12 @@ int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags
     else
       poll_catch_up_rings();
     if (ret != static_cast<int>(to_submit)) return ret;
+    // io_uring_enter runs a DEFER_TASKRUN ring's work once after submitting,
+    // before the wait runs it again.
+    if ((flags & IORING_ENTER_GETEVENTS) && (ctx->flags & IORING_SETUP_DEFER_TASKRUN)) {
+      const int min_nr = static_cast<int>(std::min(min_complete, 1u << 30));
+      tw_run_local(ctx, min_nr, std::max(kLocalTwDefaultMax, min_nr));
+    }
   }
   if (flags & IORING_ENTER_GETEVENTS) {
     ExtArg ext;

@@ -5,6 +5,7 @@
 // thread runs them in its loop, and when neither is around an io-wq worker
 // picks them up (the kernel's fallback work).
 #include <cerrno>
+#include <climits>
 
 #include "core/mutex.hpp"
 #include "uring/engine.hpp"
@@ -66,7 +67,10 @@ static void local_work_added(IoRingCtx* ctx) {
 EventfdWakeScope::EventfdWakeScope(bool on) : prev_(t_in_eventfd_wake) { t_in_eventfd_wake = on; }
 EventfdWakeScope::~EventfdWakeScope() { t_in_eventfd_wake = prev_; }
 
-bool tw_pending(IoRingCtx* ctx) { return ctx->tw_head.load(std::memory_order_acquire) != nullptr; }
+bool tw_pending(IoRingCtx* ctx) {
+  return ctx->tw_head.load(std::memory_order_acquire) != nullptr ||
+         ctx->tw_retry.load(std::memory_order_acquire) != nullptr;
+}
 
 void tw_add(IoKiocb* req, TwFn fn) {
   req->tw.fn = fn;
@@ -97,6 +101,56 @@ void tw_add_node(IoRingCtx* ctx, TwNode* node) {
   }
 }
 
+namespace {
+
+// The queued stack, newest first, as a list oldest first.
+TwNode* take_fifo(IoRingCtx* ctx) {
+  TwNode* list = ctx->tw_head.exchange(nullptr, std::memory_order_acquire);
+  TwNode* fifo = nullptr;
+  while (list) {
+    TwNode* next = list->next;
+    list->next = fifo;
+    fifo = list;
+    list = next;
+  }
+  return fifo;
+}
+
+// Runs up to max items of *list (at least one if there is one, as the
+// kernel's loop does); *list keeps the rest.
+int run_list(TwNode** list, int max) {
+  int ran = 0;
+  while (*list) {
+    TwNode* node = *list;
+    *list = node->next;
+    node->fn(node->req);
+    if (++ran >= max) break;
+  }
+  return ran;
+}
+
+// io_run_local_work_continue.
+bool local_continue(IoRingCtx* ctx, int ran, int min_events) {
+  if (!tw_pending(ctx)) return false;
+  if (ran < min_events) return true;
+  if (ctx->flags & IORING_SETUP_TASKRUN_FLAG) flags_or(ctx->rings->sq_flags, IORING_SQ_TASKRUN);
+  return false;
+}
+
+// After a run: block I/O the work produced, polls it armed ready, and an
+// eventfd signal held back during the eventfd's own wakeup.
+void after_run(IoRingCtx* ctx, IoKiocb* bdev) {
+  if (bdev) issue_bdev_list(bdev);
+  poll_collect_initial();
+  if (ctx->evfd_signal_deferred.exchange(false, std::memory_order_relaxed)) {
+    ctx->completion_lock.lock();
+    if (ctx->evfd >= 0) eventfd_signal(ctx);
+    ctx->completion_lock.unlock();
+  }
+}
+
+}  // namespace
+
 bool tw_run(IoRingCtx* ctx) {
   bool ran = false;
   while (tw_pending(ctx)) {
@@ -104,36 +158,56 @@ bool tw_run(IoRingCtx* ctx) {
     {
       core::LockGuard lock(ctx->uring_lock);
       RunningCtxScope scope(ctx);
-      while (TwNode* list = ctx->tw_head.exchange(nullptr, std::memory_order_acquire)) {
+      for (;;) {
+        TwNode* fifo = ctx->tw_retry.exchange(nullptr, std::memory_order_relaxed);
+        if (!fifo) fifo = take_fifo(ctx);
+        if (!fifo) break;
         if (ctx->flags & IORING_SETUP_TASKRUN_FLAG)
           flags_andnot(ctx->rings->sq_flags, IORING_SQ_TASKRUN);
-        // The stack is newest first; run oldest first.
-        TwNode* fifo = nullptr;
-        while (list) {
-          TwNode* next = list->next;
-          list->next = fifo;
-          fifo = list;
-          list = next;
-        }
-        while (fifo) {
-          TwNode* next = fifo->next;
-          fifo->fn(fifo->req);
-          fifo = next;
-        }
+        run_list(&fifo, INT_MAX);
         flush_completions(ctx);
       }
       bdev = take_bdev_batch(ctx);
     }
-    if (bdev) issue_bdev_list(bdev);
+    after_run(ctx, bdev);
     ran = true;
   }
-  if (ran) poll_collect_initial();
-  if (ctx->evfd_signal_deferred.exchange(false, std::memory_order_relaxed)) {
-    ctx->completion_lock.lock();
-    if (ctx->evfd >= 0) eventfd_signal(ctx);
-    ctx->completion_lock.unlock();
-  }
   return ran;
+}
+
+int tw_run_local(IoRingCtx* ctx, int min_events, int max_events) {
+  if (!tw_pending(ctx)) return 0;
+  int total = 0;
+  IoKiocb* bdev;
+  {
+    core::LockGuard lock(ctx->uring_lock);
+    RunningCtxScope scope(ctx);
+    if (ctx->flags & IORING_SETUP_TASKRUN_FLAG)
+      flags_andnot(ctx->rings->sq_flags, IORING_SQ_TASKRUN);
+    int ran = 0;
+    for (;;) {
+      // __io_run_local_work: the leftovers of the last batch first; new work
+      // only once they are all run.
+      min_events -= ran;
+      TwNode* retry = ctx->tw_retry.load(std::memory_order_relaxed);
+      ran = run_list(&retry, max_events);
+      ctx->tw_retry.store(retry, std::memory_order_release);
+      if (!retry) {
+        TwNode* fifo = take_fifo(ctx);
+        ran += run_list(&fifo, max_events - ran);
+        ctx->tw_retry.store(fifo, std::memory_order_release);
+        total += ran;
+        if (local_continue(ctx, ran, min_events)) continue;
+      } else {
+        total += ran;
+      }
+      flush_completions(ctx);
+      if (!local_continue(ctx, ran, min_events)) break;
+    }
+    bdev = take_bdev_batch(ctx);
+  }
+  after_run(ctx, bdev);
+  return total;
 }
 
 void tw_req_submit(IoKiocb* req) {

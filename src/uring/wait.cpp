@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "core/futex.hpp"
@@ -43,7 +44,12 @@ int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext
     return -EEXIST;
   poll_catch_up(ctx);
   poll_sweep_oneshot(ctx);
-  if (tw_pending(ctx)) tw_run(ctx);
+  const bool local = ctx->flags & IORING_SETUP_DEFER_TASKRUN;
+  const int min_nr = static_cast<int>(min_events);
+  if (local)
+    tw_run_local(ctx, min_nr, std::max(kLocalTwDefaultMax, min_nr));
+  else if (tw_pending(ctx))
+    tw_run(ctx);
   if (ctx->has_overflow.load(std::memory_order_acquire)) overflow_flush(ctx, false);
   if (cq_events_user(ctx) >= min_events) {
     if (!min_events) ring_ready_update(ctx);
@@ -86,6 +92,12 @@ int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext
     // A ring shared across fork is posted to by other processes too: their
     // CQEs wake the shared queue (so do this process's, see cq_wake).
     RingShared* sh = ring_shared(ctx);
+    // io_cqring_wait's nr_wait: after a wakeup a DEFER_TASKRUN ring runs as
+    // many items of its work as CQEs are still missing (one after the
+    // minimum wait), leaving the rest for later.
+    const int nr_wait = min_phase || !ext->min_wait_ns
+                            ? static_cast<std::int32_t>(target - load_acquire(ctx->rings->cq.tail))
+                            : 1;
     const std::uint32_t seq = sh ? sh->cq_wait.prepare() : ctx->cq_wait.prepare();
     const bool work = tw_pending(ctx) || ctx->has_overflow.load(std::memory_order_acquire);
     const bool woke = static_cast<std::int32_t>(load_acquire(ctx->rings->cq.tail) - target) >= 0 ||
@@ -100,7 +112,10 @@ int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext
       sh->cq_wait.finish();
     else
       ctx->cq_wait.finish();
-    if (tw_pending(ctx)) tw_run(ctx);
+    if (local)
+      tw_run_local(ctx, nr_wait, nr_wait);
+    else if (tw_pending(ctx))
+      tw_run(ctx);
     if (ctx->has_overflow.load(std::memory_order_acquire)) overflow_flush(ctx, false);
     if (r == -ETIME && min_phase) {
       min_phase = false;
