@@ -257,10 +257,35 @@ void notif_alloc(IoKiocb* req) {
   req->ctx->nr_notifs.fetch_add(1, std::memory_order_acq_rel);
 }
 
+void notif_done(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res) {
+  post_aux_cqe(ctx, user_data, res, IORING_CQE_F_NOTIF);
+  ctx->nr_notifs.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+// io_notif_tw_complete: the notification's own request, posted by task work.
+void notif_complete_tw(IoKiocb* carrier) {
+  notif_done(carrier->ctx, carrier->user_data, carrier->res);
+  delete carrier;
+}
+
+// io_notif_flush. The kernel's notification is a request of its own whose
+// completion is task work: on a DEFER_TASKRUN ring its CQE waits for a later
+// run of the ring's work than the result's (fuzz seed 100152: the wait that
+// posted a cancelled SENDMSG_ZC's result returns without the notification).
+// Elsewhere that work runs before the submitter returns: posted at once.
 void notif_post(IoKiocb* req, std::int32_t res) {
   req->sr.zc_notif = false;
-  post_aux_cqe(req->ctx, req->user_data, res, IORING_CQE_F_NOTIF);
-  req->ctx->nr_notifs.fetch_sub(1, std::memory_order_acq_rel);
+  IoRingCtx* ctx = req->ctx;
+  if (ctx->flags & IORING_SETUP_DEFER_TASKRUN) {
+    if (auto* carrier = new (std::nothrow) IoKiocb) {
+      carrier->ctx = ctx;
+      carrier->user_data = req->user_data;
+      carrier->res = res;
+      tw_add(carrier, notif_complete_tw);
+      return;
+    }
+  }
+  notif_done(ctx, req->user_data, res);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // (io_run_local_work): a wait runs items until as many as it asked for have
 // run, and work those items queue waits for the next wait.
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -67,6 +69,40 @@ TEST(UringLocalWork, AWaitRunsAsManyItemsAsItAskedFor) {
   p.flags = kLocalRing;
   for (const unsigned first_wait : {1u, 2u})
     compare_with_kernel([&](Ring& r) { return fsync_then_nop(r, f.fd, first_wait); }, 8, p);
+}
+
+// A SENDMSG_ZC cancelled because the request it is linked to failed: the
+// cancel is one item of task work, and the zero-copy notification that the
+// request's cleanup sends is a request of its own whose completion is
+// another, run by the next wait (fuzz seed 100152).
+TEST(UringLocalWork, ACancelledZeroCopySendNotifiesAtTheNextWait) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = kLocalRing;
+  compare_with_kernel(
+      [](Ring& r) {
+        int sv[2];
+        EXPECT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+        static char byte = 'x';
+        static struct iovec iov { &byte, 1 };
+        static struct msghdr msg {};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        add(r, IORING_OP_READ, -1, &byte, 1, 0, 1, IOSQE_IO_LINK);
+        add(r, IORING_OP_SENDMSG_ZC, sv[0], &msg, 1, 0, 2, 0);
+        std::vector<Cqe> v;
+        v.push_back(seen(100, static_cast<unsigned>(r.submit(0))));
+        append(&v, r.reap());
+        v.push_back(
+            seen(101, static_cast<unsigned>(r.enter(0, 1, IORING_ENTER_GETEVENTS, nullptr, 8))));
+        v.push_back(seen(102, r.cq_ready()));
+        append(&v, r.reap());
+        append(&v, r.wait(1));
+        ::close(sv[0]);
+        ::close(sv[1]);
+        return v;
+      },
+      8, p);
 }
 
 }  // namespace
