@@ -1084,7 +1084,7 @@ TEST(UringFuzzFound, NowaitWriteOfABlockingEventfdIsEagainEvenWhenEmpty) {
 
 // An eventfd's write with any rw_flags runs where the kernel's does, in the
 // submitter: a zero LINK_TIMEOUT behind it finds it done (-ENOENT), and
-// RWF_HIPRI, NOAPPEND and ATOMIC are refused as the kernel refuses them (the
+// RWF_HIPRI, ATOMIC and DONTCACHE are refused as the kernel refuses them (the
 // last "to do" lines of eventfd writes on io-wq, not seen since).
 TEST(UringFuzzFound, EventfdWriteWithRwFlagsRunsInline) {
   SKIP_WITHOUT_KERNEL_URING();
@@ -1093,8 +1093,10 @@ TEST(UringFuzzFound, EventfdWriteWithRwFlagsRunsInline) {
     static std::uint64_t one = 1;
     static __kernel_timespec zero{};
     std::vector<Cqe> v;
+    // RWF_NOAPPEND, ATOMIC, DONTCACHE and NOSIGNAL (0x20-0x100) are newer
+    // than this header.
     for (const int flags :
-         {0, RWF_HIPRI, RWF_DSYNC, RWF_SYNC, RWF_NOWAIT, RWF_APPEND, 0x40, 0x80, 0x100}) {
+         {0, RWF_HIPRI, RWF_DSYNC, RWF_SYNC, RWF_NOWAIT, RWF_APPEND, 0x20, 0x40, 0x80, 0x100}) {
       add(r, IORING_OP_WRITE, efd, &one, 8, 0, 1, IOSQE_IO_LINK)->rw_flags = flags;
       add(r, IORING_OP_LINK_TIMEOUT, -1, &zero, 1, 0, 2, 0);
       append(&v, run(r, 2));
