@@ -209,10 +209,18 @@ ssize_t rw_syscall(bool write, int fd, const struct iovec* iov, int nr, std::int
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
   return write ? pwritev2(fd, iov, nr, pos, flags) : preadv2(fd, iov, nr, pos, flags);
 #else
-  // On x86-64 the offset is the low word, the high one unused.
-  const long r =
-      iostack_raw_syscall6(write ? SYS_pwritev2 : SYS_preadv2, fd, reinterpret_cast<long>(iov), nr,
-                           static_cast<long>(pos), 0, flags);
+  long r;
+  if (nr == 1 && flags == 0 && pos >= 0) {
+    // One buffer at an offset and no flags: pread64/pwrite64 answer as
+    // preadv2/pwritev2 would, without importing an iovec.
+    r = iostack_raw_syscall6(write ? SYS_pwrite64 : SYS_pread64, fd,
+                             reinterpret_cast<long>(iov[0].iov_base),
+                             static_cast<long>(iov[0].iov_len), static_cast<long>(pos), 0, 0);
+  } else {
+    // On x86-64 the offset is the low word, the high one unused.
+    r = iostack_raw_syscall6(write ? SYS_pwritev2 : SYS_preadv2, fd, reinterpret_cast<long>(iov),
+                             nr, static_cast<long>(pos), 0, flags);
+  }
   if (r >= 0) return r;
   errno = static_cast<int>(-r);
   return -1;
