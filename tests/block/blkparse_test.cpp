@@ -126,7 +126,8 @@ TEST_F(BlkparseTest, CountsOfQueueMergeIssueCompleteAndMergedSizes) {
           .size(),
       0u);
   ASSERT_EQ(status, 0);
-  const std::string btt = run("btt -i " + bin + " 2>&1", &status);
+  // btt drops per-device .dat files in its working directory.
+  const std::string btt = run("cd " + dir_.string() + " && btt -i " + bin + " 2>&1", &status);
   ASSERT_EQ(status, 0) << btt;
   EXPECT_NE(btt.find("Q2C"), std::string::npos) << btt;
   EXPECT_NE(btt.find("D2C"), std::string::npos) << btt;
