@@ -14,4 +14,18 @@ inline void slist_add_tail(T*& head, T*& tail, T* node) {
   tail = node;
 }
 
+// The list `head` linked through T::*Next in reverse order: a lock-free
+// stack, newest first, made oldest first (the kernel's llist_reverse_order).
+template <typename T, T* T::*Next>
+inline T* slist_reverse(T* head) {
+  T* rev = nullptr;
+  while (head) {
+    T* next = head->*Next;
+    head->*Next = rev;
+    rev = head;
+    head = next;
+  }
+  return rev;
+}
+
 }  // namespace iostack::core

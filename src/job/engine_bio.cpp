@@ -5,6 +5,7 @@
 
 #include "block/blk_mq.hpp"
 #include "block/plug.hpp"
+#include "core/slist.hpp"
 #include "job/types.hpp"
 #include "job/virtual_time.hpp"
 
@@ -107,15 +108,9 @@ void BioEngine::commit() {
 }
 
 unsigned BioEngine::collect() {
-  IoUnit* list = done_.exchange(nullptr, std::memory_order_acquire);
   // The stack is newest first: reverse it onto the FIFO in completion order.
-  IoUnit* rev = nullptr;
-  while (list) {
-    IoUnit* n = list->next;
-    list->next = rev;
-    rev = list;
-    list = n;
-  }
+  IoUnit* rev = core::slist_reverse<IoUnit, &IoUnit::next>(
+      done_.exchange(nullptr, std::memory_order_acquire));
   while (rev) {
     IoUnit* n = rev->next;
     append_ready(rev);

@@ -8,6 +8,7 @@
 #include <climits>
 
 #include "core/mutex.hpp"
+#include "core/slist.hpp"
 #include "uring/engine.hpp"
 #include "uring/tw_internal.hpp"
 
@@ -105,15 +106,8 @@ namespace {
 
 // The queued stack, newest first, as a list oldest first.
 TwNode* take_fifo(IoRingCtx* ctx) {
-  TwNode* list = ctx->tw_head.exchange(nullptr, std::memory_order_acquire);
-  TwNode* fifo = nullptr;
-  while (list) {
-    TwNode* next = list->next;
-    list->next = fifo;
-    fifo = list;
-    list = next;
-  }
-  return fifo;
+  return core::slist_reverse<TwNode, &TwNode::next>(
+      ctx->tw_head.exchange(nullptr, std::memory_order_acquire));
 }
 
 // Runs up to max items of *list (at least one if there is one, as the
