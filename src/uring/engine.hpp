@@ -261,6 +261,7 @@ void apoll_release(IoKiocb* req);
 // io_file_can_poll: whether the file has readiness to wait for (not a
 // regular file, block device or directory).
 bool file_can_poll(IoKiocb* req);
+bool fd_can_poll(int fd);  // file_can_poll for a descriptor
 void poll_remove_all(IoRingCtx* ctx);
 // io_activate_pollwq's task work: a DEFER_TASKRUN ring's first poll of
 // itself, armed until now without wakeups, looks at the ring again.

@@ -1,6 +1,7 @@
 // IORING_OP_EPOLL_CTL and IORING_OP_EPOLL_WAIT (io_uring/epoll.c):
 // epoll_ctl(2) through the ring, the event copied at prep; and the ready
 // events of an epoll instance, waiting on its readiness when there are none.
+#include <fcntl.h>
 #include <sys/epoll.h>
 
 #include <cerrno>
@@ -29,10 +30,13 @@ int epoll_ctl_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 int epoll_ctl_issue(IoKiocb* req, unsigned) {
   EpollCtlData& e = req->epoll;
   // The ring's own descriptor is an epoll instance inside iostack; to the
-  // program it is an io_uring, which epoll_ctl refuses as a target.
+  // program it is an io_uring, which do_epoll_ctl refuses as an epoll
+  // instance (-EINVAL) once it has looked at the target: not open is
+  // -EBADF, one without poll -EPERM (fuzz seed 61830).
   if (is_ring_fd(e.epfd)) {
+    const int ret = fcntl(e.fd, F_GETFD) < 0 ? -EBADF : !fd_can_poll(e.fd) ? -EPERM : -EINVAL;
     req_set_fail(req);
-    req_set_res(req, -EINVAL, 0);
+    req_set_res(req, ret, 0);
     return kIouOk;
   }
   const int r = epoll_ctl(e.epfd, e.op, e.fd, e.op == EPOLL_CTL_DEL ? nullptr : &e.event);

@@ -664,13 +664,14 @@ class ChrdevPollCache {
 
 // Regular files, directories and block devices are always "ready" (poll
 // tells nothing), and so is a character device without a poll method.
-bool file_can_poll(IoKiocb* req) {
-  if (req->bdev) return false;
+bool fd_can_poll(int fd) {
   struct stat st;
-  if (fstat(req->os_fd, &st) != 0) return false;
-  if (S_ISCHR(st.st_mode)) return ChrdevPollCache::get().can_poll(req->os_fd, st.st_rdev);
+  if (fstat(fd, &st) != 0) return false;
+  if (S_ISCHR(st.st_mode)) return ChrdevPollCache::get().can_poll(fd, st.st_rdev);
   return !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISDIR(st.st_mode);
 }
+
+bool file_can_poll(IoKiocb* req) { return !req->bdev && fd_can_poll(req->os_fd); }
 
 std::size_t poll_offset() {
   static const std::size_t off = [] {

@@ -68,6 +68,33 @@ TEST(UringMiscOpsDiff, EpollCtl) {
   });
 }
 
+// A ring is no epoll instance: EPOLL_CTL on it is -EINVAL, once the target
+// has been looked at: a descriptor not open is -EBADF first, one without
+// poll (a regular file) -EPERM (fuzz seed 61830).
+TEST(UringMiscOpsDiff, EpollCtlOnARing) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r, Backend&) {
+    char tmpl[] = "/tmp/iostack-epring-XXXXXX";
+    const int file = mkstemp(tmpl);
+    unlink(tmpl);
+    int pfd[2];
+    EXPECT_EQ(0, pipe2(pfd, O_CLOEXEC));
+    static epoll_event ev{};
+    ev.events = EPOLLIN;
+    std::uint64_t ud = 1;
+    for (const int target : {999, file, pfd[0], r.fd()})
+      prep(r.sqe(), IORING_OP_EPOLL_CTL, r.fd(), &ev, EPOLL_CTL_ADD,
+           static_cast<std::uint64_t>(target), ud++);
+    EXPECT_EQ(4, r.submit(0));
+    auto c = r.wait(4);
+    sort_by_user_data(&c);
+    ::close(file);
+    ::close(pfd[0]);
+    ::close(pfd[1]);
+    return c;
+  });
+}
+
 TEST(UringMiscOpsDiff, SpliceAndTee) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r, Backend&) {
