@@ -819,6 +819,12 @@ int do_send(IoKiocb* req, unsigned issue_flags, bool zc) {
 }  // namespace
 
 int send_issue(IoKiocb* req, unsigned issue_flags) {
+  // A bundle send is multishot (REQ_F_MULTISHOT without a poll of its own):
+  // 6.18 ends one that io-wq issues (IOSQE_ASYNC, or linked behind work
+  // that ran there) with -ECANCELED before it sends anything (fuzz seed
+  // 65209).
+  if ((req->sr.flags & uapi::kRecvsendBundle) && (issue_flags & kIssueIowq))
+    return finish(req, -ECANCELED, 0);
   const int ret = do_send(req, issue_flags, false);
   if (ret == -EAGAIN) kbuf_recycle(req, issue_flags);
   return ret;

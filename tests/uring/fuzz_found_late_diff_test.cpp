@@ -330,5 +330,33 @@ TEST(UringFuzzFoundLate, BindToAFilesystemNameGoesToAWorker) {
       8);
 }
 
+// A bundle SEND is multishot: issued in the submitter it posts what it sent
+// with F_MORE and ends with a send of nothing; issued by io-wq (IOSQE_ASYNC,
+// or linked behind a request that ran there) 6.18 ends it -ECANCELED before
+// it sends anything (fuzz seed 65209).
+TEST(UringFuzzFoundLate, BundleSendOnAWorkerIsCancelled) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        int sv[2];
+        EXPECT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv));
+        static char data[64] = "bundle";
+        std::vector<Cqe> v;
+        for (const int how : {0, 1, 2}) {
+          if (how == 2) add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 1, IOSQE_IO_LINK | IOSQE_ASYNC);
+          io_uring_sqe* q =
+              add(r, IORING_OP_SEND, sv[0], data, sizeof(data), 0, 2, how == 1 ? IOSQE_ASYNC : 0);
+          q->ioprio = 1 << 4;  // IORING_RECVSEND_BUNDLE
+          append(&v, run(r, how == 1 ? 1 : 2));
+          char sink[256];
+          v.push_back(Cqe{3, static_cast<std::int32_t>(read(sv[1], sink, sizeof(sink))), 0});
+        }
+        ::close(sv[0]);
+        ::close(sv[1]);
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test
