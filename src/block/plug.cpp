@@ -23,6 +23,12 @@ void dispatch_plug_run(core::ListHead* list, bool from_schedule) {
   Request* first = rq_from_queuelist(list->first());
   HwCtx* hctx = first->mq_hctx;
   RequestQueue* q = first->q;
+  // One scheduler request (a plug of one bio): it is the whole run.
+  if (first->queuelist.next == list && (first->rq_flags & RQF_USE_SCHED)) {
+    trace_unplug(q, 1, !from_schedule);
+    blk_mq_sched_insert_and_run(hctx, list, INSERT_NONE);
+    return;
+  }
   core::ListHead run;
   unsigned depth = 0;
   for (core::ListHead* n = list->first(); n != list;) {

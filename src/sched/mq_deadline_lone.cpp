@@ -264,6 +264,11 @@ void MqDeadline::fold_cut(const LoneThread* self) {
   core::LockGuard g(lock_);
   // Closed meanwhile: its closer folded everything.
   if (gate_.load(std::memory_order_relaxed) < 0) return;
+  // Another thread's cut (their logs fill together) made room already: its
+  // barrier is not paid again.
+  if (self->head.load(std::memory_order_relaxed) - self->tail.load(std::memory_order_relaxed) <
+      kLoneLog)
+    return;
   const std::uint64_t cut =
       lone_stamped_.load(std::memory_order_relaxed) ? lone_stamp(lone_tsc_) : 1;
   wait_lone_steps(self);
