@@ -93,7 +93,7 @@ bool submit_bio_checks(Bio* bio) {
 void submit_one(Bio* bio) {
   if (!submit_bio_checks(bio)) return;
   BlkPlug plug;
-  blk_start_plug(&plug);
+  blk_start_call_plug(&plug);
   blk_mq_submit_bio(bio);
   blk_finish_plug(&plug);
 }

@@ -3,6 +3,7 @@
 // shares: the one-hit merge cache and the hash of requests by end sector.
 #pragma once
 
+#include <atomic>
 #include <boost/intrusive/set.hpp>
 #include <cstdint>
 #include <string>
@@ -106,6 +107,9 @@ class Elevator {
 
   // --- shared state and helpers (elevator.c) ---
   RequestQueue* queue() const { return q_; }
+  // Whether the scheduler orders steps of different threads by the TSC: a
+  // request it takes then has its time read in order (blk_plug_stamp).
+  bool wants_stamp() const { return wants_stamp_.load(std::memory_order_relaxed); }
   Request* last_merge = nullptr;
   void rqhash_add(Request* rq);
   void rqhash_del(Request* rq);
@@ -113,7 +117,11 @@ class Elevator {
   // A hashed request ending at `offset` (candidate for a back merge).
   Request* rqhash_find(sector_t offset);
 
+ protected:
+  void set_wants_stamp(bool on) { wants_stamp_.store(on, std::memory_order_relaxed); }
+
  private:
+  std::atomic<bool> wants_stamp_{false};
   static constexpr unsigned kHashBits = 6;  // ELV_HASH_BITS
   core::ListHead hash_[1u << kHashBits];
   RequestQueue* q_;

@@ -23,6 +23,12 @@ void dispatch_plug_run(core::ListHead* list, bool from_schedule) {
   Request* first = rq_from_queuelist(list->first());
   HwCtx* hctx = first->mq_hctx;
   RequestQueue* q = first->q;
+  // One scheduler request (a plug of one bio): it is the whole run.
+  if (first->queuelist.next == list && (first->rq_flags & RQF_USE_SCHED)) {
+    trace_unplug(q, 1, !from_schedule);
+    blk_mq_sched_insert_and_run(hctx, list, INSERT_NONE);
+    return;
+  }
   core::ListHead run;
   unsigned depth = 0;
   for (core::ListHead* n = list->first(); n != list;) {
@@ -67,10 +73,18 @@ void blk_start_plug_nr_ios(BlkPlug* plug, unsigned nr_ios) {
   plug->cached_rqs = nullptr;
   plug->cur_ktime = 0;
   plug->cur_jiffies = 0;
+  plug->cur_tsc = 0;
+  plug->one_call = false;
   t_plug = plug;
 }
 
 void blk_start_plug(BlkPlug* plug) { blk_start_plug_nr_ios(plug, 1); }
+
+void blk_start_call_plug(BlkPlug* plug) {
+  blk_start_plug_nr_ios(plug, 1);
+  // Nested in the caller's plug: that one may outlive the call.
+  if (t_plug == plug) plug->one_call = true;
+}
 
 void blk_finish_plug(BlkPlug* plug) {
   if (plug != t_plug) return;
@@ -87,19 +101,30 @@ void blk_flush_plug(BlkPlug* plug, bool from_schedule) {
     blk_mq_free_plug_rqs(plug);
   plug->cur_ktime = 0;  // time moves on once the batch is out or the thread sleeps
   plug->cur_jiffies = 0;
+  plug->cur_tsc = 0;
 }
 
 void blk_flush_current_plug_before_sleep() { blk_flush_plug(t_plug, true); }
 
-std::uint64_t blk_time_get_ns(const core::Clock* clock) {
+std::uint64_t blk_time_get_ns(const core::Clock* clock, bool ordered) {
   BlkPlug* plug = t_plug;
   if (!plug) return clock->now();
   // A zero reading is taken again, as the kernel does: rare and harmless.
   if (!plug->cur_ktime || plug->ktime_clock != clock) {
-    plug->cur_ktime = clock->now();
+    if (ordered && plug->one_call) {
+      plug->cur_ktime = clock->now_ordered(&plug->cur_tsc);
+    } else {
+      plug->cur_ktime = clock->now();
+      plug->cur_tsc = 0;
+    }
     plug->ktime_clock = clock;
   }
   return plug->cur_ktime;
+}
+
+std::uint64_t blk_plug_stamp() {
+  const BlkPlug* plug = t_plug;
+  return plug ? plug->cur_tsc : 0;
 }
 
 std::uint64_t blk_jiffies(const core::Clock* clock) {

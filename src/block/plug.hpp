@@ -29,6 +29,11 @@ struct BlkPlug {
   // flushed or its thread sleeps.
   std::uint64_t cur_ktime = 0;
   const core::Clock* ktime_clock = nullptr;
+  // The TSC value of that reading when it was taken in order (0: not), and
+  // whether the plug lives within one call of its submitter (submit_bio's
+  // own): see blk_plug_stamp.
+  std::uint64_t cur_tsc = 0;
+  bool one_call = false;
   // The same for jiffies (blk_jiffies).
   std::uint64_t cur_jiffies = 0;
   const core::Clock* jiffies_clock = nullptr;
@@ -40,6 +45,9 @@ void blk_start_plug(BlkPlug* plug);
 // The same, for a caller about to submit `nr_ios` I/Os (at most
 // BLK_MAX_REQUEST_COUNT are allocated together).
 void blk_start_plug_nr_ios(BlkPlug* plug, unsigned nr_ios);
+// blk_start_plug for a plug that is flushed before the call that starts it
+// returns (__submit_bio's).
+void blk_start_call_plug(BlkPlug* plug);
 void blk_finish_plug(BlkPlug* plug);
 BlkPlug* current_plug();
 // __blk_flush_plug: sends the plugged requests on, frees the cached ones and
@@ -50,7 +58,15 @@ void blk_flush_plug(BlkPlug* plug, bool from_schedule);
 void blk_flush_current_plug_before_sleep();
 
 // blk_time_get_ns: `clock`'s time, read once per plug of the calling thread.
-std::uint64_t blk_time_get_ns(const core::Clock* clock);
+// `ordered`: a reading for the plug is taken in order (Clock::now_ordered)
+// where the plug lives within one call, for blk_plug_stamp.
+std::uint64_t blk_time_get_ns(const core::Clock* clock, bool ordered = false);
+// The TSC value of the current plug's clock reading, when it was taken in
+// order within the call that is still running (0 otherwise): a point in
+// time inside that call that is later than anything the caller saw of
+// other threads before making it. A scheduler may order the call's steps
+// by it instead of reading the counter again.
+std::uint64_t blk_plug_stamp();
 // jiffies for the block layer and its schedulers: the coarse clock, read
 // once per plug (the kernel reads a variable; a plug's life is far shorter
 // than a tick).

@@ -35,6 +35,14 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual Nanos now() const = 0;
+  // now(), read only once the thread's earlier instructions have executed,
+  // with the raw TSC value behind it in *tsc (0 where the time is not the
+  // TSC's): a reading that orders the thread's steps against other
+  // threads' (see block::blk_plug_stamp).
+  virtual Nanos now_ordered(std::uint64_t* tsc) const {
+    *tsc = 0;
+    return now();
+  }
   // The kernel's jiffies, in nanoseconds: may lag now() by up to a
   // scheduler tick, and costs far less. For what the kernel keeps in
   // jiffies (deadline FIFO expiry, io_ticks).

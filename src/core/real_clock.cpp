@@ -27,6 +27,8 @@ RealClock::~RealClock() {
 // kernel's).
 Nanos RealClock::now() const { return monotonic_ns(); }
 
+Nanos RealClock::now_ordered(std::uint64_t* tsc) const { return monotonic_ns_ordered(tsc); }
+
 Nanos RealClock::coarse_now() const { return clock_ns(CLOCK_MONOTONIC_COARSE); }
 
 Nanos RealClock::jiffy() const {

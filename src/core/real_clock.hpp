@@ -15,7 +15,8 @@ class RealClock final : public Clock {
  public:
   RealClock();
   ~RealClock() override;
-  Nanos now() const override;         // CLOCK_MONOTONIC
+  Nanos now() const override;  // CLOCK_MONOTONIC
+  Nanos now_ordered(std::uint64_t* tsc) const override;
   Nanos coarse_now() const override;  // CLOCK_MONOTONIC_COARSE
   Nanos jiffy() const override;       // the host's tick, its resolution
   void arm(Timer* t, Nanos expires) override;

@@ -147,6 +147,12 @@ inline std::uint64_t tsc_now_ns() {
 }
 #endif
 
+// monotonic_ns() read only once every earlier instruction of the thread has
+// executed (RDTSCP), so that it comes after whatever the thread saw of other
+// threads before; *tsc gets the counter it read, or 0 where the time is not
+// the TSC's.
+inline std::uint64_t monotonic_ns_ordered(std::uint64_t* tsc);
+
 // CLOCK_MONOTONIC's time in nanoseconds, from the TSC where it is usable.
 inline std::uint64_t monotonic_ns() {
   const int source = detail::g_monotonic.load(std::memory_order_acquire);
@@ -156,6 +162,24 @@ inline std::uint64_t monotonic_ns() {
 #endif
   if (source == detail::kClockGettime) return clock_ns(CLOCK_MONOTONIC);
   return detail::monotonic_slow();
+}
+
+inline std::uint64_t monotonic_ns_ordered(std::uint64_t* tsc) {
+#if defined(__x86_64__)
+  if (detail::g_monotonic.load(std::memory_order_acquire) == detail::kTsc) [[likely]] {
+    std::uint64_t next;
+    const TscScale s = detail::current_scale(&next);
+    unsigned aux;
+    *tsc = __rdtscp(&aux);
+    // Past the period's end the time is the re-anchoring's (read later);
+    // the counter read here stays the one ordered after the thread's past.
+    if (*tsc >= next) [[unlikely]]
+      return detail::tsc_reanchor_now();
+    return detail::thread_monotonic(tsc_scale_ns(s, *tsc));
+  }
+#endif
+  *tsc = 0;
+  return monotonic_ns();
 }
 
 }  // namespace iostack::core

@@ -108,7 +108,9 @@ class MqDeadline final : public block::Elevator {
   // locked calls would change besides (the batch position and count, the
   // class counters) goes to the thread's own slot, and the next holder of
   // lock_ folds every slot in in the order of the steps' TSC readings, as if
-  // each step had taken the lock at that moment. A thread's slot:
+  // each step had taken the lock at that moment (a reading inside the
+  // submitter's call: the step's own, or its plug's, see step_stamp). A
+  // thread's slot:
   static constexpr unsigned kLoneLog = 1024;
   struct LoneEntry {
     std::atomic<std::uint64_t> key{0};  // TSC reading << 1 | direction
@@ -153,7 +155,7 @@ class MqDeadline final : public block::Elevator {
   // Folds the logged steps read before `cut` (all: ~0) in their order.
   void fold_lone(std::uint64_t cut) REQUIRES(lock_);
   // A full log folded while the gate stays open: steps begun after the cut
-  // read later values and stay for the next fold.
+  // stay for the next fold, which takes those with earlier readings first.
   void fold_cut(const LoneThread* self) EXCLUDES(lock_);
   void apply_lone(unsigned dir, block::sector_t pos) REQUIRES(lock_);
   // On releasing lock_ after a step that could have been lone: open the gate

@@ -8,6 +8,7 @@
 #endif
 
 #include "block/blk_mq.hpp"
+#include "block/plug.hpp"
 #include "block/request_queue.hpp"
 #include "core/clock.hpp"
 #include "core/membarrier.hpp"
@@ -34,6 +35,21 @@ std::uint64_t lone_stamp(bool tsc) {
 #endif
   (void)tsc;
   return core::clock_ns(CLOCK_MONOTONIC);
+}
+
+// A lone step's place in time: the reading its plug took in order within
+// the submitter's call where there is one (see block::blk_plug_stamp), else
+// a reading of its own. Either lies inside the call that makes the step,
+// after everything the caller saw of other threads' steps before making
+// it; steps of calls that overlap may fold in either order, as the kernel's
+// CPUs may take dd->lock in either order. A reading from before a fold
+// that did not see the step is folded after that fold (as if taken just
+// past it, still inside the call): the next fold merges it first.
+std::uint64_t step_stamp(bool tsc) {
+  if (tsc) {
+    if (const std::uint64_t s = block::blk_plug_stamp()) return s;
+  }
+  return lone_stamp(tsc);
 }
 
 unsigned dir_of(const Request* rq) { return block::rq_data_dir_write(rq) ? DD_WRITE : DD_READ; }
@@ -98,7 +114,7 @@ MqDeadline::Lone MqDeadline::try_lone(Request* rq, core::ListHead* out) {
   }
   LoneEntry& e = t->log[head % kLoneLog];
   const std::uint64_t stamp =
-      lone_stamped_.load(std::memory_order_relaxed) ? lone_stamp(lone_tsc_) : 0;
+      lone_stamped_.load(std::memory_order_relaxed) ? step_stamp(lone_tsc_) : 0;
   e.key.store(stamp << 1 | dir, std::memory_order_relaxed);
   e.pos.store(block::blk_rq_pos(rq), std::memory_order_relaxed);
   t->head.store(head + 1, std::memory_order_relaxed);
@@ -160,7 +176,10 @@ void MqDeadline::register_lone() {
   t->registered = true;
   // The gate is closed and the first thread's log folded: from here on the
   // steps of several threads are merged by their readings.
-  if (lone_threads_.size() == 2) lone_stamped_.store(true, std::memory_order_relaxed);
+  if (lone_threads_.size() == 2) {
+    lone_stamped_.store(true, std::memory_order_relaxed);
+    set_wants_stamp(lone_tsc_);
+  }
 }
 
 void MqDeadline::close_gate(bool io) {
@@ -245,6 +264,11 @@ void MqDeadline::fold_cut(const LoneThread* self) {
   core::LockGuard g(lock_);
   // Closed meanwhile: its closer folded everything.
   if (gate_.load(std::memory_order_relaxed) < 0) return;
+  // Another thread's cut (their logs fill together) made room already: its
+  // barrier is not paid again.
+  if (self->head.load(std::memory_order_relaxed) - self->tail.load(std::memory_order_relaxed) <
+      kLoneLog)
+    return;
   const std::uint64_t cut =
       lone_stamped_.load(std::memory_order_relaxed) ? lone_stamp(lone_tsc_) : 1;
   wait_lone_steps(self);

@@ -1,5 +1,7 @@
 // Plugging rules (block/blk-core.c, blk-mq.c), as Linux 6.12+ applies them.
 #include "block_fixture.hpp"
+#include "core/clock.hpp"
+#include "core/tsc.hpp"
 
 namespace iostack::block::test {
 namespace {
@@ -143,6 +145,49 @@ TEST_P(PlugTest, RequestsOfOnePlugShareTheirStartTime) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Schedulers, PlugTest, ::testing::Values("none", "mq-deadline"));
+
+// blk_plug_stamp: the counter behind a plug's clock reading, kept only where
+// the reading was asked for in order and the plug lives within one call
+// (submit_bio's own), until the plug is flushed.
+TEST(PlugStampTest, OnlyACallsOwnPlugKeepsAnOrderedReading) {
+  const core::Clock* clock = &core::real_clock();
+  // The time is the TSC's once its readings span the calibration.
+  const std::uint64_t deadline = core::clock_ns(CLOCK_MONOTONIC) + core::kNsPerSec;
+  while (core::tsc_in_step() && !core::monotonic_uses_tsc() &&
+         core::clock_ns(CLOCK_MONOTONIC) < deadline)
+    (void)clock->now();
+  if (!core::monotonic_uses_tsc()) GTEST_SKIP() << "the time is not the TSC's here";
+
+  EXPECT_EQ(blk_plug_stamp(), 0u) << "no plug";
+  BlkPlug call;
+  blk_start_call_plug(&call);
+  EXPECT_EQ(blk_plug_stamp(), 0u) << "nothing read yet";
+  std::uint64_t before = 0;
+  (void)clock->now_ordered(&before);
+  const std::uint64_t t = blk_time_get_ns(clock, true);
+  const std::uint64_t stamp = blk_plug_stamp();
+  EXPECT_GT(stamp, before);
+  EXPECT_EQ(blk_time_get_ns(clock, true), t);
+  EXPECT_EQ(blk_plug_stamp(), stamp) << "one reading per plug";
+  blk_finish_plug(&call);
+  EXPECT_EQ(blk_plug_stamp(), 0u);
+
+  // Read without order first: the plug's reading is that one.
+  blk_start_call_plug(&call);
+  (void)blk_time_get_ns(clock);
+  (void)blk_time_get_ns(clock, true);
+  EXPECT_EQ(blk_plug_stamp(), 0u);
+  blk_finish_plug(&call);
+
+  // Under the caller's plug, which may outlive the call.
+  BlkPlug outer;
+  blk_start_plug(&outer);
+  blk_start_call_plug(&call);
+  (void)blk_time_get_ns(clock, true);
+  EXPECT_EQ(blk_plug_stamp(), 0u);
+  blk_finish_plug(&call);
+  blk_finish_plug(&outer);
+}
 
 }  // namespace
 }  // namespace iostack::block::test

@@ -123,6 +123,34 @@ TEST(TscClock, ReadingsCalibrateTheScaleAndSwitchToIt) {
   EXPECT_LE(now, clock_ns(CLOCK_MONOTONIC) + kSlackNs);
 }
 
+// monotonic_ns_ordered: monotonic_ns()'s time, and the counter it was read
+// from, which lies between the counter's ordered readings around it; no
+// counter where the time is clock_gettime's.
+TEST(TscClock, OrderedReadingGivesItsCounter) {
+  std::uint64_t last = 0;
+  if (!tsc_usable_here() || !read_until_switched(&last)) {
+    std::uint64_t tsc = 1;
+    const std::uint64_t t = monotonic_ns_ordered(&tsc);
+    EXPECT_EQ(tsc, 0u);
+    EXPECT_GE(t, last);
+    return;
+  }
+#if defined(__x86_64__)
+  unsigned aux;
+  for (int i = 0; i < 1000; ++i) {
+    const std::uint64_t before = monotonic_ns();
+    const std::uint64_t a = __rdtscp(&aux);
+    std::uint64_t tsc = 0;
+    const std::uint64_t t = monotonic_ns_ordered(&tsc);
+    const std::uint64_t b = __rdtscp(&aux);
+    EXPECT_GE(tsc, a);
+    EXPECT_LE(tsc, b);
+    EXPECT_GE(t, before);
+    EXPECT_LE(t, monotonic_ns());
+  }
+#endif
+}
+
 // Every reading lies between CLOCK_MONOTONIC's readings around it, give or
 // take 100 us, and time never goes back, also across re-anchorings forced
 // every few hundred reads.

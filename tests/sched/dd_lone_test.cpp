@@ -6,7 +6,10 @@
 #include <string>
 #include <thread>
 
+#include "block/disk.hpp"
 #include "block/hctx.hpp"
+#include "block/plug.hpp"
+#include "core/tsc.hpp"
 #include "dd_fixture.hpp"
 
 namespace iostack::sched::test {
@@ -123,59 +126,160 @@ TEST_F(DdLoneTest, LoneStepsGiveWhatLockedCallsGive) {
   EXPECT_GT(dd_->lone_steps(), 100u);
 }
 
-// Two threads take turns, each step a handshake after the other's: the fold
-// must put the steps in that order. Rising sectors alternate between the
-// threads, so in that order the batches run their full length, and in
-// thread order each thread's first step after the other's would start a new
-// one. Enough steps that the threads' logs fill and are folded while the
+// The turn-taking tests' steps: rising sectors, so that in the order taken
+// (alternating between two threads) the batches run their full length, and
+// in thread order each thread's first step after the other's would start a
+// new one. Enough steps that the threads' logs fill and are folded while the
 // gate stays open; the batch state is read now and then (a fold with the
-// gate closed). All must be what the same steps by locked calls give.
-TEST_F(DdLoneTest, TwoThreadsStepsFoldInTheOrderTaken) {
-  constexpr int kSteps = 3001;
-  auto sector = [](int i) { return static_cast<block::sector_t>(100 + i * 16); };
-  auto checkpoint = [](int i) { return i == 2500 || i == 2507; };
-  Sectors seen;
-  auto state = [&] {
+// gate closed).
+constexpr int kTurns = 3001;
+block::sector_t turn_sector(int i) { return static_cast<block::sector_t>(100 + i * 16); }
+bool turn_checkpoint(int i) { return i == 2500 || i == 2507; }
+
+class DdTurnsTest : public DdLoneTest {
+ protected:
+  // The batch state and counters, and where the batch goes on from.
+  Sectors state() {
     Sectors st{dd_->batching(), dd_->starved()};
     const DdStats s = dd_->stats(DD_BE_PRIO);
     st.insert(st.end(), {s.inserted, s.dispatched, s.completed});
-    // Where the batch goes on from.
-    for (block::sector_t x : {block::sector_t{50}, sector(kSteps) + 8, sector(kSteps - 1) - 8})
+    for (block::sector_t x :
+         {block::sector_t{50}, turn_sector(kTurns) + 8, turn_sector(kTurns - 1) - 8})
       add(x);
     for (block::sector_t x : drain()) st.push_back(x);
     return st;
-  };
-  for (int i = 0; i < kSteps; ++i) {
-    add(sector(i));
-    block::Request* rq = dispatch();
-    ASSERT_NE(rq, nullptr);
-    dd_->finish_request(rq);
-    if (checkpoint(i)) seen.push_back(dd_->batching());
   }
-  const Sectors locked = state();
-  const Sectors locked_seen = seen;
+
+  // The steps by locked calls, one after the other: the batch state at the
+  // checkpoints into *seen, the final state returned.
+  Sectors locked_turns(Sectors* seen) {
+    for (int i = 0; i < kTurns; ++i) {
+      add(turn_sector(i));
+      block::Request* rq = dispatch();
+      EXPECT_NE(rq, nullptr);
+      if (!rq) break;
+      dd_->finish_request(rq);
+      if (turn_checkpoint(i)) seen->push_back(dd_->batching());
+    }
+    return state();
+  }
+
+  // Two threads taking turns at `step(i)`, each after the other's.
+  template <class Step>
+  void take_turns(Sectors* seen, Step step) {
+    std::atomic<int> turn{0};
+    auto thread = [&](int parity) {
+      for (int i = parity; i < kTurns; i += 2) {
+        while (turn.load(std::memory_order_acquire) != i) {
+        }
+        step(i);
+        if (turn_checkpoint(i)) seen->push_back(dd_->batching());
+        turn.store(i + 1, std::memory_order_release);
+      }
+    };
+    std::thread a(thread, 0), b(thread, 1);
+    a.join();
+    b.join();
+  }
+};
+
+// Each step a handshake after the other thread's: the fold must put the
+// steps in that order. All must be what the same steps by locked calls give.
+TEST_F(DdTurnsTest, TwoThreadsStepsFoldInTheOrderTaken) {
+  Sectors locked_seen;
+  const Sectors locked = locked_turns(&locked_seen);
   fresh_queue();
-  seen.clear();
 
   std::vector<block::Request*> rqs;
-  for (int i = 0; i < kSteps; ++i) rqs.push_back(make(sector(i)));
-  std::atomic<int> turn{0};
-  auto thread = [&](int parity) {
-    for (int i = parity; i < kSteps; i += 2) {
-      while (turn.load(std::memory_order_acquire) != i) {
-      }
-      for (block::Request* d : insert_and_dispatch(rqs[static_cast<std::size_t>(i)])) {
-        EXPECT_EQ(d, rqs[static_cast<std::size_t>(i)]);
-        dd_->finish_request(d);
-      }
-      if (checkpoint(i)) seen.push_back(dd_->batching());
-      turn.store(i + 1, std::memory_order_release);
+  for (int i = 0; i < kTurns; ++i) rqs.push_back(make(turn_sector(i)));
+  Sectors seen;
+  take_turns(&seen, [&](int i) {
+    for (block::Request* d : insert_and_dispatch(rqs[static_cast<std::size_t>(i)])) {
+      EXPECT_EQ(d, rqs[static_cast<std::size_t>(i)]);
+      dd_->finish_request(d);
     }
-  };
-  std::thread a(thread, 0), b(thread, 1);
-  a.join();
-  b.join();
-  EXPECT_GT(dd_->lone_steps(), kSteps - 10u);
+  });
+  EXPECT_GT(dd_->lone_steps(), kTurns - 10u);
+  EXPECT_EQ(seen, locked_seen);
+  EXPECT_EQ(state(), locked);
+}
+
+template <class F>
+struct AtExit {
+  F f;
+  ~AtExit() { f(); }
+};
+
+// Ends each request inside queue_rq (null_blk's irqmode=0) and counts the
+// requests whose plug kept an ordered clock reading (blk_plug_stamp).
+class InlineDriver final : public block::BlockDriver {
+ public:
+  const char* name() const override { return "inline"; }
+  block::BlkStatus queue_rq(block::HwCtx*, block::Request* rq, bool) override {
+    if (block::blk_plug_stamp()) stamped.fetch_add(1, std::memory_order_relaxed);
+    block::blk_mq_end_request(rq, block::BlkStatus::OK);
+    return block::BlkStatus::OK;
+  }
+  std::atomic<unsigned> stamped{0};
+};
+
+// The same turns as bios through submit_bio on the real clock: a step's
+// place in time is then its plug's clock reading, taken in order inside the
+// submitter's call (blk_plug_stamp), and the fold must still follow the
+// handshakes.
+TEST_F(DdTurnsTest, TwoThreadsSubmittingBiosFoldInTheOrderTaken) {
+  Sectors locked_seen;
+  const Sectors locked = locked_turns(&locked_seen);
+  TearDown();
+  InlineDriver drv;
+  std::unique_ptr<block::Disk> disk;
+  // The disk goes first, then the queue, both before the driver.
+  AtExit gone{[&] {
+    disk.reset();
+    TearDown();
+    dd_ = nullptr;
+    q_.reset();
+  }};
+  q_ = std::make_unique<block::RequestQueue>(&drv, block::TagSetConfig{1, 64}, block::QueueLimits{},
+                                             &core::real_clock());
+  disk = std::make_unique<block::Disk>("dd0", 7, 0, block::sector_t{1} << 21, q_.get());
+  ASSERT_EQ(q_->set_elevator("mq-deadline"), 0);
+  dd_ = dynamic_cast<MqDeadline*>(q_->elevator());
+  ASSERT_NE(dd_, nullptr);
+  // No request of state()'s may expire on a slow run (the locked run's clock
+  // stood still).
+  set("read_expire", "3600000");
+
+  // Where the TSC can be the time, readings until it is (they calibrate it).
+  const std::uint64_t deadline = core::clock_ns(CLOCK_MONOTONIC) + core::kNsPerSec;
+  while (core::tsc_in_step() && !core::monotonic_uses_tsc() &&
+         core::clock_ns(CLOCK_MONOTONIC) < deadline)
+    (void)q_->now();
+
+  std::vector<char> buf(4096);
+  std::vector<block::Bio> bios(kTurns);
+  std::atomic<int> done{0};
+  Sectors seen;
+  take_turns(&seen, [&](int i) {
+    block::Bio& bio = bios[static_cast<std::size_t>(i)];
+    block::bio_init(&bio, disk.get(), bio.bi_inline_vecs, block::kBioInlineVecs,
+                    block::REQ_OP_READ);
+    block::bio_add_vec(&bio, buf.data(), 4096);
+    bio.bi_iter.bi_sector = turn_sector(i);
+    bio.bi_ioprio = kBe;
+    bio.bi_private = &done;
+    bio.bi_end_io = [](block::Bio* b) {
+      static_cast<std::atomic<int>*>(b->bi_private)->fetch_add(1, std::memory_order_relaxed);
+    };
+    block::submit_bio(&bio);
+  });
+  EXPECT_EQ(done.load(), kTurns) << "every bio ends inside its submission";
+  EXPECT_GT(dd_->lone_steps(), kTurns - 10u);
+  // Once both threads step, each step's plug has an ordered reading (where
+  // the time is the TSC's).
+  if (core::monotonic_uses_tsc()) {
+    EXPECT_GT(drv.stamped.load(), kTurns - 10u);
+  }
   EXPECT_EQ(seen, locked_seen);
   EXPECT_EQ(state(), locked);
 }
