@@ -5,7 +5,7 @@
 
 namespace iostack::job {
 
-VirtualTime::VirtualTime() = default;
+VirtualTime::VirtualTime() { clock_.set_jiffy(kJiffy); }
 
 VirtualTime::~VirtualTime() {
   for (auto& p : parts_) clock_.cancel(&p->timer);

@@ -25,6 +25,13 @@ class VirtualTime {
   // Job threads report this pid plus their thread number (1-based), in the
   // report and in blktrace records; the runner's own thread is kPidBase.
   static constexpr int kPidBase = 1000;
+  // Virtual time has jiffies, as the kernel does (CONFIG_HZ=250, this
+  // machine's): what the kernel counts in jiffies (deadline expiry, bfq's
+  // budget timeouts and weight raising, plugs' timestamps, io_ticks) moves
+  // in steps of kJiffy, and delayed work (blk-mq's queue reruns) runs on
+  // a tick, never in the same nanosecond as a completion it races.
+  static constexpr core::Nanos kHz = 250;
+  static constexpr core::Nanos kJiffy = core::kNsPerSec / kHz;
 
   VirtualTime();
   ~VirtualTime();
