@@ -77,9 +77,14 @@ void write_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::u
 bool fill_req_cqe(IoRingCtx* ctx, IoKiocb* req) REQUIRES(ctx->completion_lock) {
   // Posted while its worker still holds it: counted until the worker's
   // put (iowq_release_work), which the submitter's next call waits for.
-  if ((req->work.state.fetch_or(kWorkPosted, std::memory_order_acq_rel) &
-       (kWorkHeld | kWorkPosted)) == kWorkHeld)
-    ctx->nr_iowq_posted.fetch_add(1, std::memory_order_acq_rel);
+  std::uint32_t s = req->work.state.load(std::memory_order_relaxed);
+  std::uint32_t n;
+  do {
+    n = s | kWorkPosted;
+    if ((s & (kWorkHeld | kWorkPosted)) == kWorkHeld) n |= kWorkCounted;
+  } while (!req->work.state.compare_exchange_weak(s, n, std::memory_order_acq_rel,
+                                                  std::memory_order_relaxed));
+  if ((n & ~s) & kWorkCounted) ctx->nr_iowq_posted.fetch_add(1, std::memory_order_acq_rel);
   const bool ok = fill_cqe(ctx, req->user_data, req->res, req->cflags,
                            req->big_cqe_set ? req->big_cqe : kNoBigCqe);
   if (req->big_cqe_set && (ctx->cqe_shift || is_big32(ctx, req->cflags))) {

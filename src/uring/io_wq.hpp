@@ -25,6 +25,7 @@ constexpr std::uint32_t kWqWorkLinked = 8;  // handed over by the work before it
 // IoWqWork::state bits.
 constexpr std::uint32_t kWorkHeld = 1;
 constexpr std::uint32_t kWorkPosted = 2;
+constexpr std::uint32_t kWorkCounted = 4;  // in its ring's nr_iowq_posted
 
 struct IoWqWork;
 using IoWqFn = void (*)(IoWqWork*);
@@ -41,7 +42,8 @@ struct IoWqWork {
   // kWorkHeld: a worker runs it and holds its reference (io_wq_free_work
   // drops it); kWorkPosted: its request's CQE is posted (set before it is
   // visible), so a cancel no longer finds it running, though its worker may
-  // not have left it yet.
+  // not have left it yet; kWorkCounted: posted while held, counted until
+  // a worker's put clears it (once, whichever worker that is).
   std::atomic<std::uint32_t> state{0};
   bool posted() const { return state.load(std::memory_order_relaxed) & kWorkPosted; }
   const void* owner = nullptr;  // the ring it belongs to, for cancel matching

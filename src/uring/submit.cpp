@@ -276,7 +276,9 @@ void prep_iowq_work(IoKiocb* req) {
   req->work.fn = iowq_submit_work;
   req->work.cancel = iowq_cancel_work;
   req->work.release = iowq_release_work;
-  req->work.state.store(0, std::memory_order_relaxed);
+  // Held and counted bits stay with a worker still leaving it (a poll
+  // retry may queue it again before that worker's put).
+  req->work.state.fetch_and(~kWorkPosted, std::memory_order_relaxed);
   req->work.owner = ctx;
   req->work.data = req;
 }
@@ -297,11 +299,12 @@ thread_local IoKiocb* t_iowq_req = nullptr;
 void iowq_release_work(IoWqWork* work) {
   auto* req = static_cast<IoKiocb*>(work->data);
   IoRingCtx* ctx = req->ctx;
-  const std::uint32_t old = work->state.fetch_and(~kWorkHeld, std::memory_order_acq_rel);
+  const std::uint32_t old =
+      work->state.fetch_and(~(kWorkHeld | kWorkCounted), std::memory_order_acq_rel);
   ctx->recycling.fetch_add(1, std::memory_order_seq_cst);  // teardown waits for it
   req_put(req, false);
   // Counted by fill_req_cqe: released only once the request is gone.
-  if (old & kWorkPosted) ctx->nr_iowq_posted.fetch_sub(1, std::memory_order_acq_rel);
+  if (old & kWorkCounted) ctx->nr_iowq_posted.fetch_sub(1, std::memory_order_acq_rel);
   ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
 }
 
