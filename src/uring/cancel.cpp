@@ -53,7 +53,7 @@ bool wq_match(IoWqWork* work, void* data) {
   if (work->owner != cd->ctx || !work->data) return false;
   // A worker that posted its request's CQE and has not yet left it (the
   // program may have reaped it and reused its user_data meanwhile).
-  if (work->finished.load(std::memory_order_relaxed)) return false;
+  if (work->posted()) return false;
   return cancel_req_match(static_cast<IoKiocb*>(work->data), cd);
 }
 

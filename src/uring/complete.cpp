@@ -75,7 +75,16 @@ void write_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::u
 // io_fill_cqe_req: a CQE with room for the extra words takes them and
 // clears them; any other leaves them for the request's next use.
 bool fill_req_cqe(IoRingCtx* ctx, IoKiocb* req) REQUIRES(ctx->completion_lock) {
-  req->work.finished.store(true, std::memory_order_relaxed);
+  // Posted while its worker still holds it: counted until the worker's
+  // put (iowq_release_work), which the submitter's next call waits for.
+  std::uint32_t s = req->work.state.load(std::memory_order_relaxed);
+  std::uint32_t n;
+  do {
+    n = s | kWorkPosted;
+    if ((s & (kWorkHeld | kWorkPosted)) == kWorkHeld) n |= kWorkCounted;
+  } while (!req->work.state.compare_exchange_weak(s, n, std::memory_order_acq_rel,
+                                                  std::memory_order_relaxed));
+  if ((n & ~s) & kWorkCounted) ctx->nr_iowq_posted.fetch_add(1, std::memory_order_acq_rel);
   const bool ok = fill_cqe(ctx, req->user_data, req->res, req->cflags,
                            req->big_cqe_set ? req->big_cqe : kNoBigCqe);
   if (req->big_cqe_set && (ctx->cqe_shift || is_big32(ctx, req->cflags))) {
@@ -268,17 +277,10 @@ void req_complete_post(IoKiocb* req) {
     return;
   }
   count_req(req);
-  // Counted as done once its CQE is in place (a drain released then posts
-  // after it) and before the program can see it and submit a drain.
-  const bool first = !(req->flags & kReqPostedUnlocked);  // counted once
-  req->flags |= kReqPostedUnlocked;
   if (!(req->flags & kReqCqeSkip)) {
     cq_lock(ctx);
     fill_req_cqe(ctx, req);
-    if (first) ctx->nr_posted_unfreed.fetch_add(1, std::memory_order_acq_rel);
     cq_unlock_post(ctx);
-  } else if (first) {
-    ctx->nr_posted_unfreed.fetch_add(1, std::memory_order_acq_rel);
   }
   req_finish(req, false);
 }

@@ -166,13 +166,12 @@ struct IoRingCtx : core::File {
     return a - nr_remote_freed.load(std::memory_order_acquire) +
            nr_notifs.load(std::memory_order_acquire);
   }
-  // Requests whose last CQE was posted without uring_lock (a worker's, the
-  // poll thread's) and that are not yet freed: the kernel frees a request
-  // right after posting it, so its drain never waits for these.
-  std::atomic<std::uint32_t> nr_posted_unfreed{0};
-  std::uint32_t nr_in_flight() const {
-    return nr_live() - nr_posted_unfreed.load(std::memory_order_acquire);
-  }
+  // Requests whose CQE is posted while an io-wq worker still holds them
+  // (its io_wq_free_work put pending). The kernel's put queues the free as
+  // task work that the submitting task runs before it next enters, so a
+  // drain never waits for these; a drained submission here waits until
+  // they are freed instead (wait_iowq_puts).
+  std::atomic<std::uint32_t> nr_iowq_posted{0};
   std::uint32_t nr_drained GUARDED_BY(uring_lock) = 0;
   std::atomic<bool> drain_active{false};
   bool drain_next GUARDED_BY(uring_lock) = false;

@@ -111,6 +111,9 @@ int submit_and_flush(IoRingCtx* ctx, unsigned nr);
 int register_files(IoRingCtx* ctx, const void* arg, unsigned nr, const void* tags = nullptr)
     REQUIRES(ctx->uring_lock);
 int unregister_files(IoRingCtx* ctx) REQUIRES(ctx->uring_lock);
+// A forked child's ring object: the parent's registered files at the fork
+// (only the forking thread runs).
+void files_inherit(IoRingCtx* child, IoRingCtx* parent);
 int register_files_update(IoRingCtx* ctx, void* arg, unsigned nr) REQUIRES(ctx->uring_lock);
 int register_buffers(IoRingCtx* ctx, const void* arg, unsigned nr, const void* tags = nullptr)
     REQUIRES(ctx->uring_lock);

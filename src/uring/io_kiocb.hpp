@@ -53,7 +53,6 @@ enum : std::uint32_t {
   kReqBlEmpty = 1u << 21,         // a bundle mapped every buffer the ring had
   kReqWorkerWait = 1u << 22,      // waits on poll where the kernel's io-wq worker would block
   kReqApollReady = 1u << 23,      // its poll found the file ready when armed: retried once
-  kReqPostedUnlocked = 1u << 24,  // counted in ctx->nr_posted_unfreed until freed
   kReqOwnFd = 1u << 27,           // os_fd is the request's own dup of the program's descriptor
 };
 constexpr std::uint32_t kReqLinkFlags = kReqLink | kReqHardlink;

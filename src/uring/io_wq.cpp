@@ -108,14 +108,20 @@ void IoWq::worker_main(Worker* w, int ai) {
         work = core::list_entry<IoWqWork, &IoWqWork::list>(n);
       }
       w->cur = work;
+      const IoWqFn release = work->release;
       lock.unlock();
-      // The work may be freed by its own fn; nothing touches it afterwards
-      // (a cancel that finds it still current skips it once it is finished).
+      // Without a release the work may be freed by its own fn; nothing but
+      // that release touches it afterwards.
       work->fn(work);
       // A dependent link the work handed over runs next, on this worker.
       linked = std::exchange(t_next, nullptr);
       lock.lock();
       w->cur = nullptr;
+      if (release) {
+        lock.unlock();
+        release(work);
+        lock.lock();
+      }
       continue;
     }
     if (stopping_) break;

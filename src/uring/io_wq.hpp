@@ -22,6 +22,11 @@ constexpr std::uint32_t kWqWorkCancel = 1;
 constexpr std::uint32_t kWqWorkUnbound = 4;
 constexpr std::uint32_t kWqWorkLinked = 8;  // handed over by the work before it (run_next)
 
+// IoWqWork::state bits.
+constexpr std::uint32_t kWorkHeld = 1;
+constexpr std::uint32_t kWorkPosted = 2;
+constexpr std::uint32_t kWorkCounted = 4;  // in its ring's nr_iowq_posted
+
 struct IoWqWork;
 using IoWqFn = void (*)(IoWqWork*);
 
@@ -29,11 +34,18 @@ using IoWqFn = void (*)(IoWqWork*);
 struct IoWqWork {
   core::ListHead list;
   std::atomic<std::uint32_t> flags{0};
-  IoWqFn fn = nullptr;      // runs the work; may free it
+  IoWqFn fn = nullptr;      // runs the work; may free it unless release is set
   IoWqFn cancel = nullptr;  // completes work removed before it ran
-  // Its request's CQE is posted (before it is visible): a cancel no longer
-  // finds the work running, though its worker may not have left it yet.
-  std::atomic<bool> finished{false};
+  // After fn, once a cancel can no longer find the work running: drops
+  // what fn held of it (io_wq_free_work's put), so no cancel matches freed work.
+  IoWqFn release = nullptr;
+  // kWorkHeld: a worker runs it and holds its reference (io_wq_free_work
+  // drops it); kWorkPosted: its request's CQE is posted (set before it is
+  // visible), so a cancel no longer finds it running, though its worker may
+  // not have left it yet; kWorkCounted: posted while held, counted until
+  // a worker's put clears it (once, whichever worker that is).
+  std::atomic<std::uint32_t> state{0};
+  bool posted() const { return state.load(std::memory_order_relaxed) & kWorkPosted; }
   const void* owner = nullptr;  // the ring it belongs to, for cancel matching
   void* data = nullptr;         // the request
 };

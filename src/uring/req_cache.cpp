@@ -39,22 +39,21 @@ IoKiocb* req_alloc(IoRingCtx* ctx) {
   ctx->free_list = req->comp_next;
   req->comp_next = nullptr;
   req->refs.store(1, std::memory_order_relaxed);
-  req->flags = 0;  // no kReqPostedUnlocked left from its last use
+  req->flags = 0;
   ctx->nr_alloc.store(ctx->nr_alloc.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return req;
 }
 
 void req_recycle(IoKiocb* req, bool locked) {
   IoRingCtx* ctx = req->ctx;
-  // Leaves nr_posted_unfreed before nr_live drops: never counted twice.
-  if (req->flags & kReqPostedUnlocked)
-    ctx->nr_posted_unfreed.fetch_sub(1, std::memory_order_acq_rel);
   if (locked) {
     core::lockdep_assert_held(ctx->uring_lock);
     req->comp_next = ctx->free_list;
     ctx->free_list = req;
     ctx->nr_alloc.store(ctx->nr_alloc.load(std::memory_order_relaxed) - 1,
                         std::memory_order_release);
+    // A drained request may be waiting for exactly this one to go away.
+    if (ctx->drain_active.load(std::memory_order_relaxed)) queue_deferred(ctx);
     if (!ctx->alive.load(std::memory_order_relaxed) && ctx->nr_live() == 0) ctx->cq_wait.wake();
     return;
   }

@@ -199,6 +199,30 @@ int register_files(IoRingCtx* ctx, const void* arg, unsigned nr, const void* tag
   return 0;
 }
 
+// The kernel's table belongs to the ring, which a forked child reaches too.
+// Here each process has its own ring object, so the child's starts with the
+// parent's slots as the fork found them, each naming the child's copy of the
+// parent's descriptor (the same open file); no tag (the parent's table posts
+// it). Updates made after the fork stay in the process that made them.
+void files_inherit(IoRingCtx* child, IoRingCtx* parent) NO_THREAD_SAFETY_ANALYSIS {
+  if (!parent->files_registered) return;
+  child->files.assign(parent->files.size(), nullptr);
+  child->files_registered = true;
+  for (std::size_t i = 0; i < parent->files.size(); ++i) {
+    const FileNode* p = parent->files[i];
+    if (!p || p->fd < 0) continue;
+    auto* n = new FileNode;
+    n->fd = p->fd;
+    n->ctx = child;
+    n->bdev_ref = block::bdev_file_get(n->fd);
+    n->bdev = block::bdev_of(n->bdev_ref);
+    child->files[i] = n;
+  }
+  child->file_alloc_start = parent->file_alloc_start;
+  child->file_alloc_end = parent->file_alloc_end;
+  child->file_alloc_hint = parent->file_alloc_hint;
+}
+
 int unregister_files(IoRingCtx* ctx) {
   if (!ctx->files_registered) return -ENXIO;
   drop_files(ctx);

@@ -330,6 +330,7 @@ IoRingCtx* ring_twin_create(IoRingCtx* parent) NO_THREAD_SAFETY_ANALYSIS {
   // The SQ thread stays the parent's: it consumes what the child queues.
   ctx->sq_remote = (parent->flags & IORING_SETUP_SQPOLL) != 0;
   ctx->shared.store(parent->shared.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  files_inherit(ctx, parent);
   io_uring_params p{};
   p.flags = ctx->flags & ~IORING_SETUP_ATTACH_WQ;
   create_wq(ctx, p);

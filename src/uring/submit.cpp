@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <utility>
 
 #include "block/plug.hpp"
@@ -249,6 +251,7 @@ bool is_regular_or_bdev(IoKiocb* req) {
 
 void iowq_submit_work(IoWqWork* work);
 void iowq_cancel_work(IoWqWork* work);
+void iowq_release_work(IoWqWork* work);
 
 // io_prep_async_work: the work's class and callbacks.
 void prep_iowq_work(IoKiocb* req) {
@@ -272,7 +275,10 @@ void prep_iowq_work(IoKiocb* req) {
   req->work.flags.store(wflags, std::memory_order_relaxed);
   req->work.fn = iowq_submit_work;
   req->work.cancel = iowq_cancel_work;
-  req->work.finished.store(false, std::memory_order_relaxed);
+  req->work.release = iowq_release_work;
+  // Held and counted bits stay with a worker still leaving it (a poll
+  // retry may queue it again before that worker's put).
+  req->work.state.fetch_and(~kWorkPosted, std::memory_order_relaxed);
   req->work.owner = ctx;
   req->work.data = req;
 }
@@ -288,8 +294,26 @@ void iowq_cancel_work(IoWqWork* work) {
 // there may hand the next of its link to the worker (iowq_run_next).
 thread_local IoKiocb* t_iowq_req = nullptr;
 
+// io_wq_free_work: the worker's reference, dropped once the work is no
+// longer its current one.
+void iowq_release_work(IoWqWork* work) {
+  auto* req = static_cast<IoKiocb*>(work->data);
+  IoRingCtx* ctx = req->ctx;
+  const std::uint32_t old =
+      work->state.fetch_and(~(kWorkHeld | kWorkCounted), std::memory_order_acq_rel);
+  ctx->recycling.fetch_add(1, std::memory_order_seq_cst);  // teardown waits for it
+  req_put(req, false);
+  // Counted by fill_req_cqe: released only once the request is gone.
+  if (old & kWorkCounted) ctx->nr_iowq_posted.fetch_sub(1, std::memory_order_acq_rel);
+  ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
+}
+
 void iowq_submit_work(IoWqWork* work) {
   auto* req = static_cast<IoKiocb*>(work->data);
+  // Held while the request is the worker's current work, where a cancel
+  // looks at it (io_wq_submit_work's req_ref_get).
+  req->refs.fetch_add(1, std::memory_order_relaxed);
+  work->state.fetch_or(kWorkHeld, std::memory_order_acq_rel);
   const IoOpDef* def = op_def(req->opcode);
   unsigned issue_flags = kIssueIowq;
   int ret;
@@ -483,7 +507,7 @@ void queue_deferred(IoRingCtx* ctx) {
   while (!ctx->defer_list.empty()) {
     IoKiocb* req = core::list_entry<IoKiocb, &IoKiocb::list>(ctx->defer_list.first());
     drain_seen |= (req->flags & kReqIoDrain) != 0;
-    if ((drain_seen || first) && ctx->nr_in_flight() != ctx->nr_drained) return;
+    if ((drain_seen || first) && ctx->nr_live() != ctx->nr_drained) return;
     req->list.del();
     ctx->nr_drained -= linked_nr(req);
     tw_add(req, tw_req_submit);
@@ -576,7 +600,23 @@ void issue_bdev_list(IoKiocb* first, unsigned nr) {
   block::blk_finish_plug(&plug);
 }
 
+// The kernel frees a request that an io-wq worker posted by task work which
+// the submitting task runs before it enters again, so a drain submitted then
+// finds it gone. Here the worker's put comes a moment after the CQE: while
+// draining is on, a submission first waits for those puts (they never
+// block; the wait is bounded all the same).
+void wait_iowq_puts(IoRingCtx* ctx) {
+  if (!ctx->drain_active.load(std::memory_order_acquire) ||
+      !ctx->nr_iowq_posted.load(std::memory_order_acquire))
+    return;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (ctx->nr_iowq_posted.load(std::memory_order_acquire) &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+}
+
 int submit_and_flush(IoRingCtx* ctx, unsigned nr) {
+  wait_iowq_puts(ctx);
   int ret;
   IoKiocb* bdev;
   HostAioPlug host_plug;

@@ -2,7 +2,8 @@
 // iostack: a child submits to its parent's ring and the parent reaps, a
 // child waits for the CQE of its parent's request, both submit and reap at
 // once, SINGLE_ISSUER refuses the child, a child cancels its parent's
-// request, and a child exits with requests in flight.
+// request, a child exits with requests in flight, and a child reads
+// through a file its parent registered before the fork.
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -399,6 +400,52 @@ TEST(ForkShare, ChildExitsWithRequestsInFlight) {
   const auto [kernel, ours] = on_both(child_exits_with_requests_in_flight);
   ASSERT_EQ((std::vector<Cqe>{{1, -ECANCELED, 0}, {2, -ECANCELED, 0}, {3, -ETIME, 0}, {998, 0, 0}}),
             kernel);
+  EXPECT_EQ(kernel, ours);
+}
+
+// The parent registers a pipe's read end as fixed file 0 and forks; the
+// child reads through slot 0 of the shared ring (the parent having closed
+// its own descriptor) and gets what the parent then writes.
+std::vector<Cqe> child_reads_parents_fixed_file(Backend* b) {
+  Ring r(b);
+  if (r.init(8) < 0) return {};
+  int data[2], sync[2], report[2];
+  if (pipe(data) || pipe(sync) || pipe(report)) return {};
+  std::vector<Cqe> got;
+  int fds[1] = {data[0]};
+  got.push_back(Cqe{997, r.reg(IORING_REGISTER_FILES, fds, 1), 0});
+  close(data[0]);
+  const pid_t pid = quiet_fork();
+  if (pid == 0) {
+    alarm(20);
+    static char buf[8];
+    add(r, IORING_OP_READ, 0, buf, sizeof(buf), 0, 8, IOSQE_FIXED_FILE);
+    const int submitted = r.submit(0);
+    char c = 'w';
+    if (write(sync[1], &c, 1) != 1) _exit(1);
+    std::vector<Cqe> c1 = r.wait(1);
+    Cqe out[2] = {{0, submitted, 0}, {0, -1, 0}};
+    if (!c1.empty()) out[1] = c1[0];
+    if (out[1].res == 5 && std::memcmp(buf, "hello", 5) != 0) out[1].res = -999;
+    _exit(write(report[1], out, sizeof(out)) == sizeof(out) ? 0 : 2);
+  }
+  char c;
+  if (read(sync[0], &c, 1) == 1 && write(data[1], "hello", 5) == 5) {
+    Cqe out[2];
+    if (read(report[0], out, sizeof(out)) == sizeof(out)) got.insert(got.end(), out, out + 2);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  got.push_back(Cqe{998, status, 0});
+  for (int fd : {data[1], sync[0], sync[1], report[0], report[1]}) close(fd);
+  return got;
+}
+
+TEST(ForkShare, ChildReadsThroughItsParentsFixedFile) {
+  SKIP_WITHOUT_KERNEL_URING();
+  const auto [kernel, ours] = on_both(child_reads_parents_fixed_file);
+  ASSERT_EQ(4u, kernel.size());
+  EXPECT_EQ((Cqe{8, 5, 0}), kernel[2]);
   EXPECT_EQ(kernel, ours);
 }
 
