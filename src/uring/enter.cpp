@@ -67,6 +67,10 @@ int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags
     if ((ctx->flags & IORING_SETUP_SINGLE_ISSUER) &&
         ctx->submitter_tid.load(std::memory_order_relaxed) != core::current_tid())
       return -EEXIST;
+    // The kernel runs the task work that wakeups queued (a poll retry after
+    // the program's own write to a pipe) before that write returned, so
+    // before this call: a request retried there comes before this batch.
+    if (tw_pending(ctx) && !(ctx->flags & IORING_SETUP_DEFER_TASKRUN)) tw_run(ctx);
     ret = submit_and_flush(ctx, to_submit);
     if (take_peers_woken())
       poll_run_submit_wakeups();

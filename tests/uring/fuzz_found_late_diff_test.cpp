@@ -358,5 +358,31 @@ TEST(UringFuzzFoundLate, BundleSendOnAWorkerIsCancelled) {
       8);
 }
 
+// A READV waiting on an empty pipe is retried by the wakeup of the
+// program's own write before that write returns, so it reads those bytes
+// alone; a WRITE submitted afterwards is not part of it. iostack runs the
+// retry that the interposed write handed over when the next io_uring_enter
+// begins (fuzz seed 76697).
+TEST(UringFuzzFoundLate, ReadRetriedByAWriteEndsBeforeTheNextSubmission) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        int p[2];
+        EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+        static char a[4096], b[512], data[100];
+        static struct iovec iov[2] = {{a, sizeof(a)}, {b, sizeof(b)}};
+        add(r, IORING_OP_READV, p[0], iov, 2, 0, 1, 0);
+        std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+        EXPECT_EQ(8, write(p[1], "PQRSTUVW", 8));
+        r.backend()->wrote();
+        add(r, IORING_OP_WRITE, p[1], data, sizeof(data), 0, 2, 0);
+        append(&v, run(r, 2));
+        ::close(p[0]);
+        ::close(p[1]);
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test

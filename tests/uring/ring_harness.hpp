@@ -33,6 +33,10 @@ struct Backend {
   virtual void* map(int fd, off_t off, size_t len) = 0;  // null on failure
   virtual void unmap(void* p, size_t len) { munmap(p, len); }
   virtual int close_ring(int fd) = 0;
+  // After the test's own write to a polled file: the kernel handles the
+  // wakeups inside the write; under `iostack exec` the interposed write
+  // hands them to iostack (iostack_io_uring_run_wakeups).
+  virtual void wrote() {}
 };
 
 struct KernelBackend : Backend {
@@ -73,6 +77,7 @@ struct IostackBackend : Backend {
   }
   void unmap(void* p, size_t len) override { iostack_io_uring_munmap(p, len); }
   int close_ring(int fd) override { return iostack_io_uring_close(fd); }
+  void wrote() override { iostack_io_uring_run_wakeups(); }
 };
 
 // Whether this process may use the kernel's io_uring at all.

@@ -50,6 +50,12 @@ struct Backend {
     void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, off);
     return p == MAP_FAILED ? nullptr : p;
   }
+  // After the program's own write to a pipe or an eventfd: the kernel runs
+  // the wakeups it caused before write() returns; under `iostack exec` the
+  // interposed write() hands them to iostack the same way.
+  void wrote() const {
+    if (!kernel) iostack_io_uring_run_wakeups();
+  }
 };
 
 struct Cqe {
@@ -236,10 +242,12 @@ std::string uring_execute(const UringProgram& p, bool kernel, const std::string&
     switch (st.kind) {
       case Step::kPipeWrite:
         log.add("pipe write", res_str(write(w.fds[kPipeW], "PQRSTUVW", 8) < 0 ? -errno : 8));
+        b.wrote();
         continue;
       case Step::kEventfdWrite: {
         const std::uint64_t one = 1;
         log.add("eventfd write", res_str(write(w.fds[kEventfd], &one, 8) < 0 ? -errno : 8));
+        b.wrote();
         continue;
       }
       case Step::kPipeRead: {
