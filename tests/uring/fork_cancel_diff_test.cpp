@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "../common/thread_state.hpp"
 #include "ring_harness.hpp"
 #include "sync_cancel_reg.hpp"
 #include "uring/uapi.hpp"
@@ -35,7 +36,7 @@ template <class Child>
 std::vector<Cqe> from_child(Child child) {
   int report[2];
   if (pipe(report)) return {};
-  const pid_t pid = fork();
+  const pid_t pid = iostack::test::quiet_fork();
   if (pid == 0) {
     alarm(20);
     close(report[0]);

@@ -44,11 +44,7 @@ std::vector<Cqe> sorted(std::vector<Cqe> v) {
 }
 
 // `script` run on the kernel, then on iostack.
-// fork() once the engine's threads are idle (see wait_until_others_asleep).
-pid_t quiet_fork() {
-  iostack::test::wait_until_others_asleep();
-  return fork();
-}
+using iostack::test::quiet_fork;
 
 template <class Script>
 auto on_both(Script script) {
