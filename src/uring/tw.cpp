@@ -186,15 +186,14 @@ int tw_run_local(IoRingCtx* ctx, int min_events, int max_events) {
       TwNode* retry = ctx->tw_retry.load(std::memory_order_relaxed);
       ran = run_list(&retry, max_events);
       ctx->tw_retry.store(retry, std::memory_order_release);
-      if (!retry) {
+      const bool took_new = !retry;
+      if (took_new) {
         TwNode* fifo = take_fifo(ctx);
         ran += run_list(&fifo, max_events - ran);
         ctx->tw_retry.store(fifo, std::memory_order_release);
-        total += ran;
-        if (local_continue(ctx, ran, min_events)) continue;
-      } else {
-        total += ran;
       }
+      total += ran;
+      if (took_new && local_continue(ctx, ran, min_events)) continue;
       flush_completions(ctx);
       if (!local_continue(ctx, ran, min_events)) break;
     }
