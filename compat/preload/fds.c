@@ -39,7 +39,11 @@ SHIM_EXPORT int close(int fd) {
   if (iostack_fd_is_iostack(fd)) return (int)shim_result(iostack_fd_close(fd));
   iostack_fd_changed(fd);
   SHIM_RESOLVE(real_close, "close");
-  return real_close(fd);
+  const int ret = real_close(fd);
+  const int saved = errno;
+  iostack_fd_closed(fd);
+  errno = saved;
+  return ret;
 }
 
 SHIM_EXPORT int dup(int fd) {
@@ -120,6 +124,6 @@ SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags) {
 SHIM_EXPORT void closefrom(int lowfd) {
   SHIM_RESOLVE(real_closefrom, "closefrom");
   if (lowfd < 0) lowfd = 0;
-  iostack_fd_close_range((unsigned)lowfd, UINT_MAX);
   if (real_closefrom) real_closefrom(lowfd);
+  iostack_fd_close_range((unsigned)lowfd, UINT_MAX);
 }

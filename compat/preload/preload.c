@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "iostack/fd.h"
 #include "iostack/uring.h"
 #include "serve.h"
 #include "shim.h"
@@ -34,6 +35,7 @@ static munmap_fn real_munmap;
 /* Resolved before main; lazily as well in case another library's
  * constructor calls in first. */
 __attribute__((constructor)) static void preload_init(void) {
+  iostack_fd_track_closes(); /* fds.c and serve.c report every close */
   SHIM_RESOLVE(real_syscall, "syscall");
   SHIM_RESOLVE(real_mmap, "mmap");
   SHIM_RESOLVE(real_munmap, "munmap");

@@ -54,7 +54,11 @@ int preload_serve(long nr, const long a[6], long* ret) {
       *ret = preload_munmap((void*)a[0], (size_t)a[1]);
       return 1;
     case __NR_close:
-      if (!iostack_fd_is_iostack((int)a[0])) return 0;
+      if (!iostack_fd_is_iostack((int)a[0])) {
+        *ret = preload_raw6(__NR_close, a[0], 0, 0, 0, 0, 0);
+        iostack_fd_closed((int)a[0]);
+        return 1;
+      }
       *ret = iostack_fd_close((int)a[0]);
       return 1;
     default:

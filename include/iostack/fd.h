@@ -19,6 +19,18 @@ IOSTACK_API int iostack_fd_is_iostack(int fd);
  * (fcntl F_SETFL): iostack forgets what it learned of the file behind it. */
 IOSTACK_API void iostack_fd_changed(int fd);
 
+/* After close(2) of a descriptor that is not iostack's (whatever it
+ * returned): what iostack held of the file through it is let go. */
+IOSTACK_API void iostack_fd_closed(int fd);
+
+/* The caller reports every close of the process from now on (close through
+ * iostack_fd_closed, dup2/dup3 through iostack_fd_dup, close_range through
+ * iostack_fd_close_range). iostack then holds a regular file through one
+ * descriptor of its own per program descriptor, closed only when the
+ * program's is, instead of one per request, whose close would drop the
+ * program's POSIX (fcntl) locks on the file. */
+IOSTACK_API void iostack_fd_track_closes(void);
+
 /* close(2) of any descriptor: 0 or -errno. The object goes once nothing
  * else refers to it (a ring's requests are cancelled or waited for then). */
 IOSTACK_API int iostack_fd_close(int fd);

@@ -31,6 +31,7 @@ void iocb_destroy(AioKiocb* req) {
     req->heap_vecs = nullptr;
   }
   req->bdev_ref.reset();
+  req->held_file.reset();
   ctx->pool.free(req);
   ctx->reqs.put();  // may let io_destroy free ctx: touch nothing after
 }

@@ -1,8 +1,7 @@
 // What io_submit learns about an iocb's file descriptor (the kernel's
 // fget() and f_mode checks): an iostack block device, or an OS file and its
 // open flags. The kernel holds the struct file until the request ends;
-// user space holds a private descriptor of the same open file instead,
-// taken only for requests that outlive io_submit (file_ref_private_fd).
+// requests that outlive io_submit hold it through core/held_file.hpp.
 #pragma once
 
 #include <fcntl.h>
@@ -25,11 +24,10 @@ struct FileRef {
 // dropped in iocb_destroy), once block/ counts them.
 int file_ref_get(int fd, FileRef* out);
 
-// A close-on-exec duplicate of `fd` for a worker to use after io_submit
-// returned, so that close() or dup2() on the program's descriptor cannot
-// change what the request reads or writes. Taken above the low numbers a
-// program may expect open() or dup() to hand it next. -errno on failure
-// (EMFILE at the descriptor limit).
+// A close-on-exec duplicate of `fd` of a poll's own, for the poller to
+// register (an epoll registration names a descriptor, and two polls of one
+// file need two). Taken above the low numbers a program may expect open()
+// or dup() to hand it next. -errno on failure (EMFILE at the limit).
 int file_ref_private_fd(int fd);
 
 }  // namespace iostack::aio

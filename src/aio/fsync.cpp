@@ -7,6 +7,7 @@
 
 #include "aio/complete.hpp"
 #include "aio/ops.hpp"
+#include "core/held_file.hpp"
 
 namespace iostack::aio {
 namespace {
@@ -15,7 +16,7 @@ void fsync_work(AioWork* w) {
   auto* req = static_cast<AioKiocb*>(w->owner);
   const int r = req->opcode == IOCB_CMD_FDSYNC ? ::fdatasync(req->fd) : ::fsync(req->fd);
   const long res = r < 0 ? -errno : 0;
-  ::close(req->fd);  // the worker's private descriptor
+  req->held_file.reset();
   req->fd = -1;
   aio_wq_completing();
   aio_complete_rw(req, res);
@@ -48,14 +49,13 @@ int aio_fsync(AioKiocb* req, const struct iocb& cb, const FileRef& f, bool datas
     return 0;
   }
   if (!has_fsync(req->fd)) return -EINVAL;
-  const int fd = file_ref_private_fd(req->fd);
-  if (fd < 0) {
+  if (core::file_hold(req->fd, &req->held_file) < 0) {
     // No descriptor to spare: sync here, blocking the submitter.
     const int r = datasync ? ::fdatasync(req->fd) : ::fsync(req->fd);
     aio_complete_rw(req, r < 0 ? -errno : 0);
     return 0;
   }
-  req->fd = fd;
+  req->fd = core::held_fd(req->held_file);
   req->work.fn = fsync_work;
   req->work.owner = req;
   req->work.quick = false;

@@ -48,7 +48,8 @@ struct AioKiocb {
 
   // Where the work goes.
   block::BdevFile* bdev = nullptr;
-  core::FileRef bdev_ref;  // the kernel's file reference, for `bdev` and fsync of a device
+  core::FileRef bdev_ref;   // the kernel's file reference, for `bdev` and fsync of a device
+  core::FileRef held_file;  // an OS file held for a worker (fd is its private descriptor)
   block::BdevIo bdev_io;
   AioWork work;
   core::HostUringReq host;  // O_DIRECT file I/O handed to the kernel's io_uring

@@ -22,6 +22,7 @@
 #include "aio/file_ref.hpp"
 #include "aio/rw_target.hpp"
 #include "aio/worker_ioprio.hpp"
+#include "core/held_file.hpp"
 #include "task/current.hpp"
 
 namespace iostack::aio {
@@ -49,9 +50,9 @@ void rw_work(AioWork* w) {
   auto* req = static_cast<AioKiocb*>(w->owner);
   worker_set_ioprio(req->ioprio);
   const long res = os_rw(req);
-  // Closed before the event is posted: once the program sees it, no
-  // descriptor of iostack's keeps the file open.
-  ::close(req->fd);
+  // Let go before the event is posted: once the program sees it, only
+  // what iostack keeps for the program's own descriptor names the file.
+  req->held_file.reset();
   req->fd = -1;
   // The kernel refused the alignment after all: the descriptor may name
   // another file than the remembered answer was about.
@@ -119,13 +120,12 @@ bool rw_issue_host_uring(AioKiocb* req, AioWorkBatch* batch) {
 // Direct I/O the kernel would queue, without the kernel's io_uring: a
 // worker waits for it on a descriptor of its own.
 void rw_issue_worker(AioKiocb* req, AioWorkBatch* batch) {
-  const int fd = file_ref_private_fd(req->fd);
-  if (fd < 0) {
+  if (core::file_hold(req->fd, &req->held_file) < 0) {
     // No descriptor to spare: the same I/O here, blocking the submitter.
     aio_complete_rw(req, os_rw(req));
     return;
   }
-  req->fd = fd;
+  req->fd = core::held_fd(req->held_file);
   // aio_prep_rw(): without IOCB_FLAG_IOPRIO the I/O carries the
   // submitter's priority, which the worker must take on.
   if (req->ioprio == 0) req->ioprio = task::current_ioprio();

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/fd_mode_cache.hpp"
+#include "core/held_file.hpp"
 #include "core/process.hpp"
 
 using iostack::core::FileRef;
@@ -17,9 +18,14 @@ int iostack_fd_close(int fd) { return iostack::core::close_fd(fd); }
 
 void iostack_fd_changed(int fd) { iostack::core::fd_mode_forget(fd); }
 
+void iostack_fd_closed(int fd) { iostack::core::held_files_closed(fd); }
+
+void iostack_fd_track_closes(void) { iostack::core::held_files_track(true); }
+
 void iostack_fd_dup(int oldfd, int newfd) {
   if (oldfd == newfd) return;
   iostack::core::fd_mode_forget(newfd);
+  iostack::core::held_files_closed(newfd);
   auto& files = Process::current().files();
   FileRef f = files.get(oldfd);
   if (!f) {
@@ -31,6 +37,7 @@ void iostack_fd_dup(int oldfd, int newfd) {
 
 void iostack_fd_close_range(unsigned first, unsigned last) {
   iostack::core::fd_mode_forget_range(first, last);
+  iostack::core::held_files_closed_range(first, last);
   auto& files = Process::current().files();
   std::vector<int> gone;
   files.for_each([&](int fd, iostack::core::File*) {

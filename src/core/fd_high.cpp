@@ -3,9 +3,12 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+
+#include "core/raw_syscall.h"
 
 namespace iostack::core {
 
@@ -22,6 +25,13 @@ int dup_high(int fd) {
   int nfd = fcntl(fd, F_DUPFD_CLOEXEC, high_base());
   if (nfd < 0 && errno != EBADF) nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   return nfd < 0 ? -errno : nfd;
+}
+
+int dup_high_raw(int fd) {
+  long nfd = iostack_raw_syscall6(SYS_fcntl, fd, F_DUPFD_CLOEXEC, high_base(), 0, 0, 0);
+  if (nfd < 0 && nfd != -EBADF)
+    nfd = iostack_raw_syscall6(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0, 0, 0, 0);
+  return static_cast<int>(nfd);
 }
 
 int move_high(int fd) {

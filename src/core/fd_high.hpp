@@ -11,6 +11,9 @@ namespace iostack::core {
 // (half the RLIMIT_NOFILE soft limit, at most 4096), or anywhere when that
 // range is full. -errno on failure.
 int dup_high(int fd);
+// The same made with the system call itself: an interposed fcntl() would
+// report the copy as one of the program's (iostack_fd_dup).
+int dup_high_raw(int fd);
 // Moves `fd` (which it closes) up the same way; `fd` itself on failure.
 int move_high(int fd);
 

@@ -60,6 +60,8 @@ void Process::fork_child() {
   g_fork_generation.fetch_add(1, std::memory_order_acq_rel);
   if (!parent) return;
   auto* child = new Process;
+  // Held files first: an inherited ring's registered files are among them.
+  child->held_files_.inherit(parent->held_files_);
   child->files_.inherit(parent->files_);
   if (!g_abandoned) g_abandoned = new std::vector<Process*>;
   g_abandoned->push_back(parent);
@@ -81,6 +83,17 @@ int current_tid() {
     generation = g;
   }
   return tid;
+}
+
+int current_pid() {
+  static std::atomic<unsigned> generation{~0u};
+  static std::atomic<int> pid{0};
+  const unsigned g = g_fork_generation.load(std::memory_order_acquire);
+  if (generation.load(std::memory_order_acquire) != g) {
+    pid.store(static_cast<int>(::getpid()), std::memory_order_relaxed);
+    generation.store(g, std::memory_order_release);
+  }
+  return pid.load(std::memory_order_relaxed);
 }
 
 }  // namespace iostack::core

@@ -19,6 +19,9 @@ class Process {
   static Process& current();
 
   FdTable& files() { return files_; }
+  // The open files iostack holds for the program's own descriptors, by
+  // descriptor number (held_file.cpp).
+  FdTable& held_files() { return held_files_; }
 
   // The process-wide instance of T (a layer's service thread, its tables),
   // made on first use with T's default constructor. Never destroyed: threads
@@ -57,6 +60,7 @@ class Process {
   static void fork_child();
 
   FdTable files_;
+  FdTable held_files_;
   std::atomic<void*> slots_[kMaxSlots]{};
   std::once_flag once_[kMaxSlots];
 };
@@ -66,7 +70,8 @@ class Process {
 // is released once its last reference goes. 0 or -errno.
 int close_fd(int fd);
 
-// gettid(), cached per thread and correct in a forked child.
+// gettid() and getpid(), cached and correct in a forked child.
 int current_tid();
+int current_pid();
 
 }  // namespace iostack::core

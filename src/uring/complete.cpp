@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <new>
 
-#include "core/fd_mode_cache.hpp"
 #include "core/slist.hpp"
 #include "uring/engine.hpp"
 #include "uring/kbuf.hpp"
@@ -252,8 +251,7 @@ void req_cleanup(IoKiocb* req, bool locked) {
   req->bdev_ref.reset();
   req->creds.reset();
   if (req->flags & kReqOwnFd) {
-    core::fd_mode_forget(req->os_fd);
-    close(req->os_fd);
+    req->held_file.reset();
     req->os_fd = -1;
     req->flags &= ~kReqOwnFd;
   }

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 
+#include "core/held_file.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 #include "uring/ops.hpp"
@@ -37,6 +38,11 @@ int alloc_slot(IoRingCtx* ctx) REQUIRES(ctx->uring_lock) {
 }  // namespace
 
 int fixed_fd_install(IoRingCtx* ctx, unsigned issue_flags, int fd, std::uint32_t file_slot) {
+  return fixed_fd_install(ctx, issue_flags, core::held_file_adopt(fd), file_slot);
+}
+
+int fixed_fd_install(IoRingCtx* ctx, unsigned issue_flags, core::FileRef held,
+                     std::uint32_t file_slot) {
   const bool alloc = file_slot == IORING_FILE_INDEX_ALLOC;
   int ret = 0;
   {
@@ -54,14 +60,14 @@ int fixed_fd_install(IoRingCtx* ctx, unsigned issue_flags, int fd, std::uint32_t
     }
     if (ret >= 0) {
       auto* n = new FileNode;
-      n->fd = fd;
-      n->bdev_ref = block::bdev_file_get(fd);
+      n->fd = core::held_fd(held);
+      n->held = std::move(held);
+      n->bdev_ref = block::bdev_file_get(n->fd);
       n->bdev = block::bdev_of(n->bdev_ref);
       file_slot_replace(ctx, slot, n);
       ret = alloc ? static_cast<int>(slot) : 0;
     }
   }
-  if (ret < 0) close(fd);
   return ret;
 }
 

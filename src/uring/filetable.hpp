@@ -10,9 +10,12 @@
 
 namespace iostack::uring {
 
-// __io_fixed_fd_install: `fd` (ours now) takes slot `file_slot` - 1, or a
-// free slot of the allocation range for IORING_FILE_INDEX_ALLOC. Returns 0
-// or the allocated index; on failure -errno and `fd` is closed.
+// __io_fixed_fd_install: `held` (a hold of a file, core/held_file.hpp)
+// takes slot `file_slot` - 1, or a free slot of the allocation range for
+// IORING_FILE_INDEX_ALLOC. Returns 0 or the allocated index, or -errno.
+int fixed_fd_install(IoRingCtx* ctx, unsigned issue_flags, core::FileRef held,
+                     std::uint32_t file_slot);
+// The same for `fd`, a descriptor iostack opened (ours now, closed on failure).
 int fixed_fd_install(IoRingCtx* ctx, unsigned issue_flags, int fd, std::uint32_t file_slot);
 // Slot `slot` takes `n` (null: emptied), its old file let go; the
 // allocation hint moves as io_file_bitmap_clear / _set move it.

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <new>
 
-#include "core/fd_high.hpp"
+#include "core/held_file.hpp"
 #include "uring/engine.hpp"
 #include "uring/filetable.hpp"
 #include "uring/ops.hpp"
@@ -78,10 +78,11 @@ int msg_send_fd(IoKiocb* req, IoRingCtx* target, unsigned issue_flags) {
   if (target->r_disabled.load(std::memory_order_acquire)) return -EBADFD;
   FileNode* src = fixed_file_get(req->ctx, m.src_fd, issue_flags & kIssueLocked);
   if (!src) return -EBADF;
-  const int fd = core::dup_high(src->fd);
+  // The target's slot holds the same file (the kernel's get_file()).
+  src->held.get()->get();
+  core::FileRef held(src->held.get());
   file_node_put(src);
-  if (fd < 0) return fd;
-  const int ret = fixed_fd_install(target, 0, fd, m.dst_fd);
+  const int ret = fixed_fd_install(target, 0, std::move(held), m.dst_fd);
   if (ret < 0) return ret;
   if (!(m.flags & kMsgRingCqeSkip)) {
     const std::uint32_t cflags = (m.flags & kMsgRingFlagsPass) ? m.dst_fd : 0;

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <climits>
 
-#include "core/fd_high.hpp"
+#include "core/held_file.hpp"
 #include "core/import_iovec.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
@@ -20,7 +20,7 @@ namespace iostack::uring {
 
 void file_node_put(FileNode* n) {
   if (n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    if (n->fd >= 0) close(n->fd);
+    n->held.reset();
     if (n->tag) post_aux_cqe(n->ctx, n->tag, 0, 0);
     delete n;
   }
@@ -42,11 +42,12 @@ int make_node(IoRingCtx* ctx, int fd, FileNode** out) {
   *out = nullptr;
   if (fd == -1) return 0;
   if (ring_file_get(fd)) return -EBADF;
-  // A fixed slot holds a file, not a descriptor: ours goes high.
-  const int dup = core::dup_high(fd);
-  if (dup < 0) return -EBADF;
+  // A fixed slot holds a file, not a descriptor.
+  core::FileRef held;
+  if (core::file_hold(fd, &held) < 0) return -EBADF;
   auto* n = new FileNode;
-  n->fd = dup;
+  n->fd = core::held_fd(held);
+  n->held = std::move(held);
   n->ctx = ctx;
   n->bdev_ref = block::bdev_file_get(fd);
   n->bdev = block::bdev_of(n->bdev_ref);
@@ -212,7 +213,8 @@ void files_inherit(IoRingCtx* child, IoRingCtx* parent) NO_THREAD_SAFETY_ANALYSI
     const FileNode* p = parent->files[i];
     if (!p || p->fd < 0) continue;
     auto* n = new FileNode;
-    n->fd = p->fd;
+    n->held = core::held_file_after_fork(p->held);
+    n->fd = core::held_fd(n->held);
     n->ctx = child;
     n->bdev_ref = block::bdev_file_get(n->fd);
     n->bdev = block::bdev_of(n->bdev_ref);
@@ -313,12 +315,12 @@ int files_update_alloc(IoKiocb* req, unsigned issue_flags) {
       ret = -EFAULT;
       break;
     }
-    const int dup = fd < 0 || ring_file_get(fd) ? -1 : core::dup_high(fd);
-    if (dup < 0) {
+    core::FileRef held;
+    if (fd < 0 || ring_file_get(fd) || core::file_hold(fd, &held) < 0) {
       ret = -EBADF;
       break;
     }
-    ret = fixed_fd_install(ctx, issue_flags, dup, IORING_FILE_INDEX_ALLOC);
+    ret = fixed_fd_install(ctx, issue_flags, std::move(held), IORING_FILE_INDEX_ALLOC);
     if (ret < 0) break;
     if (core::put_user(ret, &fds[done])) {
       // __io_close_fixed: the slot goes again.

@@ -17,7 +17,8 @@ struct IoRingCtx;
 
 // struct io_rsrc_node for a file (io_uring/rsrc.h)
 struct FileNode {
-  int fd = -1;             // our dup
+  int fd = -1;             // held's private descriptor
+  core::FileRef held;      // the registered open file
   core::FileRef bdev_ref;  // an iostack block device: held while registered
   block::BdevFile* bdev = nullptr;
   std::atomic<int> refs{1};

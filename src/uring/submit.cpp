@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "block/plug.hpp"
-#include "core/fd_high.hpp"
+#include "core/held_file.hpp"
 #include "core/mutex.hpp"
 #include "core/slist.hpp"
 #include "uring/engine.hpp"
@@ -393,13 +393,11 @@ void queue_async(IoKiocb* req, int ret) {
 
 // The kernel's request holds its file from the first issue on: a close of
 // the descriptor before a worker or a poll's retry runs it changes nothing.
-// A dup does that.
 void hold_file(IoKiocb* req) {
   if (req->flags & (kReqOwnFd | kReqFixedFile) || req->bdev || req->os_fd < 0) return;
   if (is_ring_fd(req->os_fd)) return;  // found by its number in iostack's table
-  const int fd = core::dup_high(req->os_fd);
-  if (fd < 0) return;
-  req->os_fd = fd;
+  if (core::file_hold(req->os_fd, &req->held_file) < 0) return;
+  req->os_fd = core::held_fd(req->held_file);
   req->flags |= kReqOwnFd;
 }
 

@@ -1,0 +1,187 @@
+// Held files (see held_file.hpp): one private descriptor per program
+// descriptor of a regular file, kept in the process's table of held files and
+// checked against the program's descriptor at each use; a descriptor of its
+// own per hold for everything else.
+#include "core/held_file.hpp"
+
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+
+#include "core/fd_high.hpp"
+#include "core/fd_mode_cache.hpp"
+#include "core/mutex.hpp"
+#include "core/process.hpp"
+#include "core/raw_syscall.h"
+
+namespace iostack::core {
+namespace {
+
+// The open file behind a private descriptor, and what identifies it for a
+// program descriptor that claims to name it (when kcmp() is refused).
+class HeldFile final : public File {
+ public:
+  HeldFile(int fd, dev_t dev, ino_t ino, int flags)
+      : File(&kOps), fd_(fd), dev_(dev), ino_(ino), flags_(flags) {}
+
+  int fd() const { return fd_.load(std::memory_order_relaxed); }
+  // The program closed our descriptor itself (close_range over it): its
+  // number may name another file by now and must not be closed again.
+  void forget_fd() { fd_.store(-1, std::memory_order_relaxed); }
+  bool same_as(const struct stat& st, int flags) const {
+    return st.st_dev == dev_ && st.st_ino == ino_ && flags == flags_;
+  }
+  // In a forked child: the copy the child's table of held files made of
+  // this (the parent's) object, or null.
+  HeldFile* forked() const { return forked_; }
+
+ private:
+  static void release(File* f) {
+    auto* h = static_cast<HeldFile*>(f);
+    if (const int fd = h->fd(); fd >= 0) {
+      fd_mode_forget(fd);                                  // the number may name another file next
+      iostack_raw_syscall6(SYS_close, fd, 0, 0, 0, 0, 0);  // not reported as the program's
+    }
+    delete h;
+  }
+  // fork() copied the descriptor into the child, which now owns it.
+  static File* fork_child(File* f) {
+    auto* h = static_cast<HeldFile*>(f);
+    if (h->fd() < 0) return nullptr;
+    h->forked_ = new HeldFile(h->fd(), h->dev_, h->ino_, h->flags_);
+    return h->forked_;
+  }
+  static constexpr FileOps kOps = {"held file", release, fork_child};
+
+  std::atomic<int> fd_;
+  const dev_t dev_;
+  const ino_t ino_;
+  const int flags_;
+  HeldFile* forked_ = nullptr;
+};
+
+std::atomic<bool> g_tracking{false};
+// kcmp(KCMP_FILE) answers "same open file?" in one call; container
+// profiles without CAP_SYS_PTRACE refuse it, and then fstat+F_GETFL do.
+std::atomic<bool> g_kcmp_refused{false};
+
+// Per process (a forked child starts unlocked): misses take this, so that
+// no two private descriptors of one program descriptor are made and one
+// closed (which would drop the program's locks); `closes` counts reported
+// closes, so that a miss racing with a close does not keep what it made.
+struct HeldFileMisses {
+  Mutex lock;
+  std::atomic<std::uint64_t> closes{0};
+};
+
+HeldFile* as_held(File* f) { return static_cast<HeldFile*>(f); }
+
+bool still_names(int fd, const HeldFile* h) {
+  if (!g_kcmp_refused.load(std::memory_order_relaxed)) {
+    const long self = current_pid();
+    const long r = ::syscall(SYS_kcmp, self, self, KCMP_FILE, fd, h->fd());
+    if (r >= 0) return r == 0;
+    if (errno == EBADF) return false;
+    g_kcmp_refused.store(true, std::memory_order_relaxed);
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return false;
+  return h->same_as(st, ::fcntl(fd, F_GETFL));
+}
+
+// A private descriptor of `fd` owned by the reference returned, kept in the
+// table when it names a regular file and closes are reported.
+int make_held(int fd, bool keep, FileRef* out) {
+  const int dup = dup_high_raw(fd);
+  if (dup < 0) return dup;
+  struct stat st;
+  if (!keep || ::fstat(dup, &st) != 0 || !S_ISREG(st.st_mode)) {
+    *out = FileRef(new HeldFile(dup, 0, 0, 0));
+    return 0;
+  }
+  auto* h = new HeldFile(dup, st.st_dev, st.st_ino, ::fcntl(dup, F_GETFL));
+  h->get();  // the table's
+  Process::current().held_files().install(fd, h);
+  *out = FileRef(h);
+  return 0;
+}
+
+}  // namespace
+
+int file_hold(int fd, FileRef* out) {
+  if (fd < 0) return -EBADF;
+  if (!g_tracking.load(std::memory_order_acquire)) return make_held(fd, false, out);
+  FdTable& table = Process::current().held_files();
+  if (FileRef h = table.get(fd); h && still_names(fd, as_held(h.get()))) {
+    *out = std::move(h);
+    return 0;
+  }
+  auto& misses = Process::current().state<HeldFileMisses>();
+  LockGuard guard(misses.lock);
+  FileRef h = table.get(fd);
+  if (h && still_names(fd, as_held(h.get()))) {
+    *out = std::move(h);
+    return 0;
+  }
+  // Closed and reused behind iostack's back (fclose() closes without the
+  // shim): the stale private descriptor goes when its last hold does.
+  if (h) table.remove_if(fd, h.get());
+  const std::uint64_t closes = misses.closes.load(std::memory_order_seq_cst);
+  const int r = make_held(fd, true, out);
+  if (r == 0 && misses.closes.load(std::memory_order_seq_cst) != closes)
+    table.remove_if(fd, out->get());  // `fd` may have been closed before we looked
+  return r;
+}
+
+FileRef held_file_adopt(int private_fd) {
+  if (private_fd < 0) return {};
+  return FileRef(new HeldFile(private_fd, 0, 0, 0));
+}
+
+FileRef held_file_after_fork(const FileRef& parent_held) {
+  if (!parent_held) return {};
+  auto* h = as_held(parent_held.get());
+  if (HeldFile* child = h->forked()) {
+    child->get();
+    return FileRef(child);
+  }
+  return held_file_adopt(h->fd());
+}
+
+int held_fd(const FileRef& held) { return held ? as_held(held.get())->fd() : -1; }
+
+void held_files_track(bool on) {
+  g_tracking.store(on, std::memory_order_release);
+  if (on) return;
+  FdTable& table = Process::current().held_files();
+  table.for_each([&](int fd, File* f) { table.remove_if(fd, f); });
+}
+
+void held_files_closed(int fd) {
+  Process& p = Process::current();
+  if (auto* misses = p.find_state<HeldFileMisses>())
+    misses->closes.fetch_add(1, std::memory_order_seq_cst);
+  p.held_files().remove(fd);
+}
+
+void held_files_closed_range(unsigned first, unsigned last) {
+  Process& p = Process::current();
+  if (auto* misses = p.find_state<HeldFileMisses>())
+    misses->closes.fetch_add(1, std::memory_order_seq_cst);
+  auto in_range = [&](int fd) {
+    return fd >= 0 && static_cast<unsigned>(fd) >= first && static_cast<unsigned>(fd) <= last;
+  };
+  p.held_files().for_each([&](int fd, File* f) {
+    auto* h = as_held(f);
+    if (in_range(h->fd())) h->forget_fd();
+    if (in_range(fd) || h->fd() < 0) p.held_files().remove_if(fd, f);
+  });
+}
+
+}  // namespace iostack::core

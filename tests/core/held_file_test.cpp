@@ -1,0 +1,137 @@
+// core/held_file: one private descriptor per program descriptor of a
+// regular file while closes are reported, let go when the program's goes;
+// none kept otherwise; never one naming a file the program's no longer names.
+#include "core/held_file.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+namespace iostack::core {
+namespace {
+
+class HeldFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/held_file_test.XXXXXX";
+    fd_ = mkstemp(tmpl);
+    ASSERT_GE(fd_, 0);
+    path_ = tmpl;
+    held_files_track(true);
+  }
+  void TearDown() override {
+    held_files_track(false);
+    if (fd_ >= 0) close(fd_);
+    unlink(path_.c_str());
+  }
+  // Closes `fd` as the preload shim does: the close, then the report.
+  static void program_close(int fd) {
+    close(fd);
+    held_files_closed(fd);
+  }
+  static bool open_fd(int fd) { return fcntl(fd, F_GETFD) >= 0; }
+
+  int fd_ = -1;
+  std::string path_;
+};
+
+TEST_F(HeldFileTest, OneDescriptorPerProgramDescriptorWhileClosesAreReported) {
+  FileRef a, b;
+  ASSERT_EQ(file_hold(fd_, &a), 0);
+  ASSERT_EQ(file_hold(fd_, &b), 0);
+  const int priv = held_fd(a);
+  EXPECT_NE(priv, fd_);
+  EXPECT_EQ(held_fd(b), priv);
+  a.reset();
+  b.reset();
+  EXPECT_TRUE(open_fd(priv)) << "kept until the program's descriptor closes";
+  program_close(fd_);
+  fd_ = -1;
+  EXPECT_FALSE(open_fd(priv));
+}
+
+TEST_F(HeldFileTest, AHoldOutlivesTheProgramsClose) {
+  FileRef a;
+  ASSERT_EQ(file_hold(fd_, &a), 0);
+  const int priv = held_fd(a);
+  program_close(fd_);
+  fd_ = -1;
+  EXPECT_TRUE(open_fd(priv));
+  a.reset();
+  EXPECT_FALSE(open_fd(priv));
+}
+
+TEST_F(HeldFileTest, AnUnreportedCloseAndReuseIsNotTakenForTheOldFile) {
+  FileRef a;
+  ASSERT_EQ(file_hold(fd_, &a), 0);
+  const int priv = held_fd(a);
+  a.reset();
+  // fclose() closes without the shim: the number comes back for another file.
+  const int num = fd_;
+  close(fd_);
+  fd_ = open("/dev/null", O_RDONLY);
+  ASSERT_EQ(fd_, num);
+  FileRef b;
+  ASSERT_EQ(file_hold(fd_, &b), 0);
+  EXPECT_NE(held_fd(b), priv);
+  EXPECT_FALSE(open_fd(priv)) << "the stale one goes";
+  char c;
+  EXPECT_EQ(read(held_fd(b), &c, 1), 0) << "reads /dev/null";
+}
+
+TEST_F(HeldFileTest, OtherFilesGetADescriptorPerHold) {
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  FileRef a, b;
+  ASSERT_EQ(file_hold(p[0], &a), 0);
+  ASSERT_EQ(file_hold(p[0], &b), 0);
+  EXPECT_NE(held_fd(a), held_fd(b));
+  const int priv = held_fd(a);
+  a.reset();
+  EXPECT_FALSE(open_fd(priv)) << "a pipe's end is not kept: its reader would see no EOF";
+  close(p[0]);
+  close(p[1]);
+}
+
+TEST_F(HeldFileTest, WithoutReportsEachHoldIsItsOwn) {
+  held_files_track(false);
+  FileRef a, b;
+  ASSERT_EQ(file_hold(fd_, &a), 0);
+  ASSERT_EQ(file_hold(fd_, &b), 0);
+  EXPECT_NE(held_fd(a), held_fd(b));
+  const int priv = held_fd(a);
+  a.reset();
+  EXPECT_FALSE(open_fd(priv));
+}
+
+TEST_F(HeldFileTest, CloseRangeOverThePrivateDescriptorForgetsIt) {
+  FileRef a;
+  ASSERT_EQ(file_hold(fd_, &a), 0);
+  const int priv = held_fd(a);
+  a.reset();
+  close(priv);  // the program closed a number it never had (closefrom)
+  held_files_closed_range(static_cast<unsigned>(priv), static_cast<unsigned>(priv));
+  const int null = open("/dev/null", O_RDONLY);
+  const int reuse = dup2(null, priv);  // the program's next file takes the number
+  close(null);
+  ASSERT_EQ(reuse, priv);
+  FileRef b;
+  ASSERT_EQ(file_hold(fd_, &b), 0);
+  EXPECT_NE(held_fd(b), priv);
+  EXPECT_TRUE(open_fd(reuse)) << "not closed as iostack's";
+  close(reuse);
+}
+
+TEST_F(HeldFileTest, BadDescriptors) {
+  FileRef a;
+  EXPECT_EQ(file_hold(-1, &a), -EBADF);
+  EXPECT_EQ(file_hold(1 << 30, &a), -EBADF);
+  EXPECT_FALSE(a);
+}
+
+}  // namespace
+}  // namespace iostack::core
