@@ -22,6 +22,7 @@ enum : std::uint8_t {
   kDirectFile = 2,
   kBlockingWritesFile = 3,
   kMemoryFile = 4,  // buffered, on tmpfs or ramfs
+  kNotRegular = 5,  // a pipe, socket, device, eventfd, directory, ...
 };
 
 struct FdModeCache {
@@ -35,7 +36,8 @@ std::uint8_t learn(int fd) {
   const int fl = fcntl(fd, F_GETFL);
   if (fl < 0) return kOther;
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return kOther;
+  if (fstat(fd, &st) != 0) return kOther;
+  if (!S_ISREG(st.st_mode)) return kNotRegular;
   if (fl & O_DIRECT) return kDirectFile;
   struct statfs sf;
   if (fstatfs(fd, &sf) != 0) return kOther;
@@ -63,6 +65,8 @@ std::uint8_t mode_of(int fd, bool fresh = false) {
 bool fd_is_direct_file(int fd) { return mode_of(fd) == kDirectFile; }
 
 bool fd_is_memory_file(int fd) { return mode_of(fd) == kMemoryFile; }
+
+bool fd_is_regular_file(int fd) { return mode_of(fd) != kNotRegular; }
 
 bool fd_is_memory_file_cached(int fd) {
   if (fd < 0 || static_cast<unsigned>(fd) >= FdModeCache::kCached) return false;

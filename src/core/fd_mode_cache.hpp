@@ -12,6 +12,10 @@ namespace iostack::core {
 // Whether `fd` names a regular file opened with O_DIRECT, as first learned.
 bool fd_is_direct_file(int fd);
 
+// Whether `fd` names a regular file (or could not be looked at), as first
+// learned.
+bool fd_is_regular_file(int fd);
+
 // Whether `fd` names a regular file of tmpfs or ramfs opened without
 // O_DIRECT, as first learned (such files have no RWF_NOWAIT and never wait
 // for a device).

@@ -116,7 +116,11 @@ int make_held(int fd, bool keep, FileRef* out) {
 
 int file_hold(int fd, FileRef* out) {
   if (fd < 0) return -EBADF;
-  if (!g_tracking.load(std::memory_order_acquire)) return make_held(fd, false, out);
+  // Pipes and sockets are not kept (a reader would miss the EOF of a close
+  // iostack did not see), nor looked up: an event loop arms polls by the
+  // thousand.
+  if (!g_tracking.load(std::memory_order_acquire) || !fd_is_regular_file(fd))
+    return make_held(fd, false, out);
   FdTable& table = Process::current().held_files();
   if (FileRef h = table.get(fd); h && still_names(fd, as_held(h.get()))) {
     *out = std::move(h);
@@ -162,6 +166,8 @@ void held_files_track(bool on) {
   FdTable& table = Process::current().held_files();
   table.for_each([&](int fd, File* f) { table.remove_if(fd, f); });
 }
+
+void held_files_without_kcmp(bool on) { g_kcmp_refused.store(on, std::memory_order_relaxed); }
 
 void held_files_closed(int fd) {
   Process& p = Process::current();

@@ -42,4 +42,8 @@ void held_files_track(bool on);
 void held_files_closed(int fd);
 void held_files_closed_range(unsigned first, unsigned last);
 
+// Checks a descriptor against what is kept with fstat() and F_GETFL, as
+// where a container refuses kcmp() (true), or kcmp() again (false).
+void held_files_without_kcmp(bool on);
+
 }  // namespace iostack::core
