@@ -11,6 +11,7 @@
 #include "aio/ioctx_table.hpp"
 #include "aio/ops.hpp"
 #include "aio/poller.hpp"
+#include "core/fd_mode_cache.hpp"
 #include "core/mutex.hpp"
 
 namespace iostack::aio {
@@ -55,6 +56,9 @@ int aio_poll(AioKiocb* req, const struct iocb& cb, const FileRef& f) {
     }
   }
 
+  // A regular file has no ->poll: answered here, without the private
+  // descriptor whose close would drop the program's POSIX locks on it.
+  if (core::fd_is_regular_file(req->fd)) return complete_default(req);
   req->poll_fd = file_ref_private_fd(req->fd);
   if (req->poll_fd < 0) return req->poll_fd;
   Kioctx* ctx = req->ctx;
