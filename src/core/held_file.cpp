@@ -12,7 +12,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstdint>
 
 #include "core/fd_high.hpp"
 #include "core/fd_mode_cache.hpp"
@@ -71,13 +70,11 @@ std::atomic<bool> g_tracking{false};
 // profiles without CAP_SYS_PTRACE refuse it, and then fstat+F_GETFL do.
 std::atomic<bool> g_kcmp_refused{false};
 
-// Per process (a forked child starts unlocked): misses take this, so that
-// no two private descriptors of one program descriptor are made and one
-// closed (which would drop the program's locks); `closes` counts reported
-// closes, so that a miss racing with a close does not keep what it made.
+// Per process (a forked child starts unlocked): misses take it, so that no
+// two private descriptors of one program descriptor are made and one closed
+// (which would drop the program's locks).
 struct HeldFileMisses {
   Mutex lock;
-  std::atomic<std::uint64_t> closes{0};
 };
 
 HeldFile* as_held(File* f) { return static_cast<HeldFile*>(f); }
@@ -136,10 +133,10 @@ int file_hold(int fd, FileRef* out) {
   // Closed and reused behind iostack's back (fclose() closes without the
   // shim): the stale private descriptor goes when its last hold does.
   if (h) table.remove_if(fd, h.get());
-  const std::uint64_t closes = misses.closes.load(std::memory_order_seq_cst);
   const int r = make_held(fd, true, out);
-  if (r == 0 && misses.closes.load(std::memory_order_seq_cst) != closes)
-    table.remove_if(fd, out->get());  // `fd` may have been closed before we looked
+  // A close reported while the copy was made may have come before it was
+  // kept: checked again now that a later close finds it.
+  if (r == 0 && !still_names(fd, as_held(out->get()))) table.remove_if(fd, out->get());
   return r;
 }
 
@@ -169,17 +166,10 @@ void held_files_track(bool on) {
 
 void held_files_without_kcmp(bool on) { g_kcmp_refused.store(on, std::memory_order_relaxed); }
 
-void held_files_closed(int fd) {
-  Process& p = Process::current();
-  if (auto* misses = p.find_state<HeldFileMisses>())
-    misses->closes.fetch_add(1, std::memory_order_seq_cst);
-  p.held_files().remove(fd);
-}
+void held_files_closed(int fd) { Process::current().held_files().remove(fd); }
 
 void held_files_closed_range(unsigned first, unsigned last) {
   Process& p = Process::current();
-  if (auto* misses = p.find_state<HeldFileMisses>())
-    misses->closes.fetch_add(1, std::memory_order_seq_cst);
   auto in_range = [&](int fd) {
     return fd >= 0 && static_cast<unsigned>(fd) >= first && static_cast<unsigned>(fd) <= last;
   };

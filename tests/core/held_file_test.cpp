@@ -10,8 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace iostack::core {
 namespace {
@@ -137,6 +140,29 @@ TEST_P(HeldFileTest, CloseRangeOverThePrivateDescriptorForgetsIt) {
   EXPECT_NE(held_fd(b), priv);
   EXPECT_TRUE(open_fd(reuse)) << "not closed as iostack's";
   close(reuse);
+}
+
+TEST_P(HeldFileTest, ThreadsHoldingOneDescriptorShareOnePrivateOne) {
+  std::atomic<int> seen{-1};
+  std::atomic<int> different{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i) {
+        FileRef h;
+        if (file_hold(fd_, &h) != 0) {
+          different.fetch_add(1);
+          continue;
+        }
+        int expected = -1;
+        if (!seen.compare_exchange_strong(expected, held_fd(h)) && expected != held_fd(h))
+          different.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(different.load(), 0) << "a second private descriptor was made (and one closed)";
+  EXPECT_TRUE(open_fd(seen.load()));
 }
 
 TEST_P(HeldFileTest, BadDescriptors) {
