@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -22,12 +23,27 @@
 namespace iostack::core {
 namespace {
 
+// Private descriptors kept in tables of held files: at most a quarter of the
+// descriptor limit, the rest of which is the program's.
+std::atomic<int> g_kept{0};
+
+int kept_limit() {
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1 << 20;
+  return static_cast<int>(rl.rlim_cur / 4);
+}
+
 // The open file behind a private descriptor, and what identifies it for a
 // program descriptor that claims to name it (when kcmp() is refused).
 class HeldFile final : public File {
  public:
-  HeldFile(int fd, dev_t dev, ino_t ino, int flags)
-      : File(&kOps), fd_(fd), dev_(dev), ino_(ino), flags_(flags) {}
+  // A descriptor per hold.
+  explicit HeldFile(int fd) : File(&kOps), fd_(fd), dev_(0), ino_(0), flags_(0), kept_(false) {}
+  // One kept in the table for the program's descriptor of the file `st`.
+  HeldFile(int fd, const struct stat& st, int flags)
+      : File(&kOps), fd_(fd), dev_(st.st_dev), ino_(st.st_ino), flags_(flags), kept_(true) {
+    g_kept.fetch_add(1, std::memory_order_relaxed);
+  }
 
   int fd() const { return fd_.load(std::memory_order_relaxed); }
   // The program closed our descriptor itself (close_range over it): its
@@ -43,6 +59,7 @@ class HeldFile final : public File {
  private:
   static void release(File* f) {
     auto* h = static_cast<HeldFile*>(f);
+    if (h->kept_) g_kept.fetch_sub(1, std::memory_order_relaxed);
     if (const int fd = h->fd(); fd >= 0) {
       fd_mode_forget(fd);                                  // the number may name another file next
       iostack_raw_syscall6(SYS_close, fd, 0, 0, 0, 0, 0);  // not reported as the program's
@@ -53,7 +70,7 @@ class HeldFile final : public File {
   static File* fork_child(File* f) {
     auto* h = static_cast<HeldFile*>(f);
     if (h->fd() < 0) return nullptr;
-    h->forked_ = new HeldFile(h->fd(), h->dev_, h->ino_, h->flags_);
+    h->forked_ = new HeldFile(*h);  // counted already: the parent's copy never goes here
     return h->forked_;
   }
   static constexpr FileOps kOps = {"held file", release, fork_child};
@@ -62,7 +79,16 @@ class HeldFile final : public File {
   const dev_t dev_;
   const ino_t ino_;
   const int flags_;
+  const bool kept_;
   HeldFile* forked_ = nullptr;
+
+  HeldFile(const HeldFile& parent)
+      : File(&kOps),
+        fd_(parent.fd()),
+        dev_(parent.dev_),
+        ino_(parent.ino_),
+        flags_(parent.flags_),
+        kept_(parent.kept_) {}
 };
 
 std::atomic<bool> g_tracking{false};
@@ -98,11 +124,12 @@ int make_held(int fd, bool keep, FileRef* out) {
   const int dup = dup_high_raw(fd);
   if (dup < 0) return dup;
   struct stat st;
-  if (!keep || ::fstat(dup, &st) != 0 || !S_ISREG(st.st_mode)) {
-    *out = FileRef(new HeldFile(dup, 0, 0, 0));
+  if (!keep || g_kept.load(std::memory_order_relaxed) >= kept_limit() || ::fstat(dup, &st) != 0 ||
+      !S_ISREG(st.st_mode)) {
+    *out = FileRef(new HeldFile(dup));
     return 0;
   }
-  auto* h = new HeldFile(dup, st.st_dev, st.st_ino, ::fcntl(dup, F_GETFL));
+  auto* h = new HeldFile(dup, st, ::fcntl(dup, F_GETFL));
   h->get();  // the table's
   Process::current().held_files().install(fd, h);
   *out = FileRef(h);
@@ -142,7 +169,7 @@ int file_hold(int fd, FileRef* out) {
 
 FileRef held_file_adopt(int private_fd) {
   if (private_fd < 0) return {};
-  return FileRef(new HeldFile(private_fd, 0, 0, 0));
+  return FileRef(new HeldFile(private_fd));
 }
 
 FileRef held_file_after_fork(const FileRef& parent_held) {

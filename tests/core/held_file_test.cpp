@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -163,6 +164,30 @@ TEST_P(HeldFileTest, ThreadsHoldingOneDescriptorShareOnePrivateOne) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(different.load(), 0) << "a second private descriptor was made (and one closed)";
   EXPECT_TRUE(open_fd(seen.load()));
+}
+
+TEST_P(HeldFileTest, AtMostAQuarterOfTheDescriptorLimitIsKept) {
+  struct rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  struct rlimit low = saved;
+  low.rlim_cur = 256;  // 64 kept at most
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> fds;
+  int kept = 0;
+  for (int i = 0; i < 80; ++i) {
+    const int fd = open(path_.c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    fd_mode_forget(fd);
+    fds.push_back(fd);
+    FileRef a, b;
+    ASSERT_EQ(file_hold(fd, &a), 0);
+    ASSERT_EQ(file_hold(fd, &b), 0);
+    if (held_fd(a) == held_fd(b)) ++kept;
+  }
+  EXPECT_LE(kept, 64);
+  EXPECT_GE(kept, 60);  // the fixture's own file may be one of them
+  for (int fd : fds) program_close(fd);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
 }
 
 TEST_P(HeldFileTest, BadDescriptors) {
