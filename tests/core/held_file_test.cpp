@@ -190,6 +190,26 @@ TEST_P(HeldFileTest, AtMostAQuarterOfTheDescriptorLimitIsKept) {
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
 }
 
+TEST_P(HeldFileTest, AForkedChildHoldsThroughItsCopyAndClosesItWithItsOwn) {
+  FileRef a;
+  ASSERT_EQ(file_hold(fd_, &a), 0);
+  const int priv = held_fd(a);
+  a.reset();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    // The child's table of held files names the descriptor fork() copied.
+    FileRef h;
+    if (file_hold(fd_, &h) != 0 || held_fd(h) != priv) _exit(1);
+    h.reset();
+    program_close(fd_);
+    _exit(open_fd(priv) ? 2 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(open_fd(priv)) << "the parent's stays";
+}
+
 TEST_P(HeldFileTest, BadDescriptors) {
   FileRef a;
   EXPECT_EQ(file_hold(-1, &a), -EBADF);
