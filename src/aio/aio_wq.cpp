@@ -29,6 +29,13 @@ constexpr unsigned kMaxWakeBatch = 32;
 // share of a quarter of them) made O_DIRECT reads at depth 32 cost a third
 // more CPU, on 2 cores, for no more throughput.
 constexpr std::int64_t kHandoffBudgetNs = 200000;
+// Where waking a sleeper is slow -- the CPUs are busy, a woken thread waits
+// for one -- every waking costs what the program is waiting for: the
+// budget then grows to kHandoffWakeFactor times the wake-up's latency, up
+// to kHandoffBudgetMaxNs. (On 2 loaded cores a 500 us budget cost a fifth
+// less CPU per read than 200 us and read more.)
+constexpr std::int64_t kHandoffWakeFactor = 10;
+constexpr std::int64_t kHandoffBudgetMaxNs = 1000000;
 
 // Worker::wake: on the idle list but not yet asleep, asleep in futex_wait,
 // or claimed by a waker (off the idle list).
@@ -53,7 +60,8 @@ struct Worker {
   WorkPool* pool = nullptr;
   core::ListHead idle_node;  // on the pool's idle list while asleep
   std::atomic<std::uint32_t> wake{kIdleAwake};
-  bool completing = false;  // counted in nr_completing_
+  bool completing = false;    // counted in nr_completing_
+  std::int64_t woken_at = 0;  // when a waker claimed it asleep (for avg_wake_ns_)
 };
 
 thread_local Worker* t_worker = nullptr;
@@ -158,7 +166,7 @@ class WorkPool {
       // work may wait for each busy worker.
       const long busy = static_cast<long>(nr_busy_quick_);
       const long by_time =
-          avg_quick_ns_ != 0 ? static_cast<long>(kHandoffBudgetNs * nr_busy_quick_ / avg_quick_ns_)
+          avg_quick_ns_ != 0 ? static_cast<long>(handoff_budget() * nr_busy_quick_ / avg_quick_ns_)
                              : busy;
       deficit -= busy < by_time ? busy : by_time;
     }
@@ -180,6 +188,12 @@ class WorkPool {
     }
   }
 
+  std::int64_t handoff_budget() const REQUIRES(lock_) {
+    const std::int64_t by_wake = kHandoffWakeFactor * avg_wake_ns_;
+    if (by_wake <= kHandoffBudgetNs) return kHandoffBudgetNs;
+    return by_wake < kHandoffBudgetMaxNs ? by_wake : kHandoffBudgetMaxNs;
+  }
+
   void wake(const WakeList& wl) {
     for (unsigned i = 0; i < wl.n; ++i) core::futex_wake(&wl.w[i]->wake, 1);
     for (unsigned i = 0; i < wl.spawn; ++i) start_worker();
@@ -195,6 +209,7 @@ class WorkPool {
     ++nr_waking_;
     if (w->wake.exchange(kIdleClaimed, std::memory_order_acq_rel) == kIdleAsleep) {
       wl->w[wl->n++] = w;
+      w->woken_at = now_ns();
     }
     ++wl->claimed;
   }
@@ -281,8 +296,21 @@ class WorkPool {
         --nr_busy_quick_;
         avg_quick_ns_ += (took - avg_quick_ns_) / 8;
         if (avg_quick_ns_ <= 0) avg_quick_ns_ = 1;
+        // Few wakings are measured while the budget is large: the last
+        // measure fades (half in about 700 works) so it cannot stay large
+        // once the CPUs are free.
+        avg_wake_ns_ -= avg_wake_ns_ / 1024;
       }
     }
+  }
+
+  // How long a claimed sleeper took to get back here, the lock included:
+  // how busy the CPUs are.
+  void note_wake_latency(Worker* self) REQUIRES(lock_) {
+    if (self->woken_at == 0) return;
+    const std::int64_t took = now_ns() - self->woken_at;
+    self->woken_at = 0;
+    avg_wake_ns_ += (took - avg_wake_ns_) / 8;
   }
 
   // With the lock held: sleeps until queue() claims this worker (true) or
@@ -308,6 +336,7 @@ class WorkPool {
       lock_.lock();
       if (!self->idle_node.linked()) {
         --nr_waking_;
+        note_wake_latency(self);
         return true;
       }
       if (r == -ETIMEDOUT) {
@@ -333,6 +362,7 @@ class WorkPool {
   std::atomic<unsigned> nr_completing_{0};           // ending a work: will look at work_
   unsigned nr_busy_quick_ GUARDED_BY(lock_) = 0;     // running a quick work
   std::int64_t avg_quick_ns_ GUARDED_BY(lock_) = 0;  // a quick work's duration, averaged
+  std::int64_t avg_wake_ns_ GUARDED_BY(lock_) = 0;   // a sleeper's wake-up latency, averaged
   unsigned max_ GUARDED_BY(lock_);
   int idle_ms_ GUARDED_BY(lock_);
 };

@@ -113,6 +113,38 @@ TEST_P(AioGetevents, WaitsForMinNr) {
   for (int i = 0; i < 2; ++i) EXPECT_EQ(ev[i].res, POLLIN | POLLRDNORM);
 }
 
+// More sleepers than one wake-up pass takes: the first event satisfies all
+// of them, every one is woken, and each gets one of the events.
+TEST_P(AioGetevents, ManyWaitersAllWoken) {
+  constexpr int kWaiters = 12;
+  std::vector<struct iocb> polls(kWaiters);
+  std::vector<struct iocb*> ps;
+  for (int i = 0; i < kWaiters; ++i) {
+    polls[static_cast<std::size_t>(i)] =
+        make_iocb(pipe_[0], IOCB_CMD_POLL, nullptr, 0, 0, static_cast<std::uint64_t>(i));
+    polls[static_cast<std::size_t>(i)].aio_buf = POLLIN;
+    ps.push_back(&polls[static_cast<std::size_t>(i)]);
+  }
+  ASSERT_EQ(b().submit(ctx_, kWaiters, ps.data()), kWaiters);
+  std::atomic<pid_t> tids[kWaiters] = {};
+  std::atomic<long> got[kWaiters] = {};
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < kWaiters; ++i) {
+    waiters.emplace_back([&, i] {
+      tids[i] = iostack::test::gettid_now();
+      struct io_event ev;
+      got[i] = b().getevents(ctx_, 1, 1, &ev, nullptr);
+    });
+  }
+  for (int i = 0; i < kWaiters; ++i) {
+    while (tids[i].load() == 0) std::this_thread::yield();
+    EXPECT_TRUE(iostack::test::wait_until_blocked(tids[i].load()));
+  }
+  ASSERT_EQ(::write(pipe_[1], "x", 1), 1);
+  for (auto& t : waiters) t.join();
+  for (int i = 0; i < kWaiters; ++i) EXPECT_EQ(got[i].load(), 1) << "waiter " << i;
+}
+
 TEST_P(AioGetevents, NegativeTimeoutWaitsLikeNull) {
   struct iocb pl = make_iocb(pipe_[0], IOCB_CMD_POLL, nullptr, 0, 0, 3);
   pl.aio_buf = POLLIN;
