@@ -1,7 +1,11 @@
 // Simulated disks in virtual time: how many simulated I/Os per second of
 // wall-clock time the block layer (mq-deadline) and the hdd:/ssd: models
 // sustain, with 32 random 4 KiB I/Os (within the first GiB) kept in flight
-// on a VirtualClock.
+// on a VirtualClock. The data stores take their memory from a process-wide
+// pool of chunks: by default it already holds the GiB a run writes (memory
+// the process has, as for a device made after another); the _FreshMemory
+// runs empty it first, so that every first write of a page also pays the
+// kernel's fault for fresh memory.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -13,6 +17,7 @@
 #include "block/bio.hpp"
 #include "block/blk_mq.hpp"
 #include "core/virtual_clock.hpp"
+#include "dev/chunk_pool.hpp"
 #include "dev/device.hpp"
 
 namespace {
@@ -20,6 +25,7 @@ namespace {
 using namespace iostack;
 
 constexpr unsigned kDepth = 32;
+constexpr std::size_t kSpan = std::size_t{1} << 30;  // bytes the I/Os land in
 
 struct Rig {
   core::VirtualClock clock{0};
@@ -38,14 +44,22 @@ void submit(Rig& r, block::Bio* bio, std::uint32_t op) {
   // Over the first GiB only, so that the data store's pages get reused and
   // allocating memory does not dominate.
   const block::sector_t sectors =
-      std::min<block::sector_t>(r.dev->disk()->capacity(), 1u << 21) - 8;
+      std::min<block::sector_t>(r.dev->disk()->capacity(), kSpan >> 9) - 8;
   bio->bi_iter.bi_sector = ((++r.seq * 2654435761u) % sectors) & ~block::sector_t{7};
   bio->bi_end_io = end_io;
   bio->bi_private = &r;
   block::submit_bio(bio);
 }
 
-void run(benchmark::State& state, const char* spec, std::uint32_t op, bool prefill = false) {
+enum class Memory { kPooled, kFresh };
+
+void run(benchmark::State& state, const char* spec, std::uint32_t op, bool prefill = false,
+         Memory mem = Memory::kPooled) {
+  if (mem == Memory::kFresh) {
+    dev::ChunkPool::instance().trim();
+  } else {
+    dev::ChunkPool::instance().reserve(kSpan);
+  }
   Rig r;
   std::string err;
   r.dev = dev::create_device(spec, &r.clock, &err);
@@ -53,7 +67,7 @@ void run(benchmark::State& state, const char* spec, std::uint32_t op, bool prefi
   r.done.reserve(kDepth);
   if (prefill) {  // reads of mapped pages reach the flash; writes find their memory
     block::Bio bio;
-    for (block::sector_t s = 0; s < (1u << 21); s += 8) {
+    for (block::sector_t s = 0; s < (kSpan >> 9); s += 8) {
       block::bio_init(&bio, r.dev->disk(), bio.bi_inline_vecs, block::kBioInlineVecs,
                       block::REQ_OP_WRITE);
       block::bio_add_vec(&bio, r.buf.data(), 4096);
@@ -81,11 +95,20 @@ void BM_Hdd_RandWrite(benchmark::State& s) { run(s, "hdd:1T", block::REQ_OP_WRIT
 void BM_Ssd_RandRead(benchmark::State& s) { run(s, "ssd:64G", block::REQ_OP_READ, true); }
 void BM_Ssd_RandWrite(benchmark::State& s) { run(s, "ssd:16G,op=28", block::REQ_OP_WRITE); }
 
+// Each first write of a page takes memory the kernel faults in (and, in a
+// virtual machine, often the host too), as the first device of a process
+// does.
+void BM_Hdd_RandWrite_FreshMemory(benchmark::State& s) {
+  run(s, "hdd:1T", block::REQ_OP_WRITE, false, Memory::kFresh);
+}
+void BM_Ssd_RandWrite_FreshMemory(benchmark::State& s) {
+  run(s, "ssd:16G,op=28", block::REQ_OP_WRITE, false, Memory::kFresh);
+}
+
 // The same writes once every page of the first GiB holds data (filled
-// before timing): the device paths without the first write of a page,
-// which makes the kernel fault in and zero the data store's memory. In
-// the benchmarks above most writes are such first writes, as the device
-// is made anew for each run and a run is a few hundred thousand I/Os.
+// before timing): no write is the first of its page. In the benchmarks
+// above most writes are, as the device is made anew for each run and a
+// run is a few hundred thousand I/Os.
 void BM_Hdd_RandWrite_Filled(benchmark::State& s) { run(s, "hdd:1T", block::REQ_OP_WRITE, true); }
 void BM_Ssd_RandWrite_Filled(benchmark::State& s) {
   run(s, "ssd:16G,op=28", block::REQ_OP_WRITE, true);
@@ -97,6 +120,8 @@ BENCHMARK(BM_Ssd_RandRead)->MinTime(1.0);
 BENCHMARK(BM_Ssd_RandWrite)->MinTime(1.0);
 BENCHMARK(BM_Hdd_RandWrite_Filled)->MinTime(1.0);
 BENCHMARK(BM_Ssd_RandWrite_Filled)->MinTime(1.0);
+BENCHMARK(BM_Hdd_RandWrite_FreshMemory)->MinTime(1.0);
+BENCHMARK(BM_Ssd_RandWrite_FreshMemory)->MinTime(1.0);
 
 }  // namespace
 

@@ -1,14 +1,13 @@
 // Sparse 4 KiB pages backing ram and memory-backed null devices.
 #include "dev/page_store.hpp"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <new>
 
 #include "block/request.hpp"
+#include "dev/chunk_pool.hpp"
 
 namespace iostack::dev {
 
@@ -16,32 +15,32 @@ struct PageStore::Node {
   std::atomic<void*> slot[kNodeSlots];
 };
 
-unsigned char* PageStore::alloc_page() {
+unsigned char* PageStore::alloc_page(bool* zero) {
   core::LockGuard lock(pool_mu_);
   if (!free_pages_.empty()) {
     auto* p = static_cast<unsigned char*>(free_pages_.back());
     free_pages_.pop_back();
-    std::memset(p, 0, kPageSize);
+    *zero = false;
     return p;
   }
-  if (slab_next_ == slab_end_) {
-    constexpr std::size_t kBytes = kSlabPages * kPageSize;
-    if (slabs_.size() == slabs_.capacity()) {
+  if (chunk_next_ == chunk_end_) {
+    if (chunks_.size() == chunks_.capacity()) {
       try {
-        slabs_.reserve(slabs_.empty() ? 16 : slabs_.size() * 2);
+        chunks_.reserve(chunks_.empty() ? 16 : chunks_.size() * 2);
       } catch (const std::bad_alloc&) {
         return nullptr;
       }
     }
-    void* m = ::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (m == MAP_FAILED) return nullptr;
-    slabs_.push_back(m);
-    slab_next_ = static_cast<unsigned char*>(m);
-    slab_end_ = slab_next_ + kBytes;
+    const ChunkPool::Chunk c = ChunkPool::instance().get();
+    if (!c.base) return nullptr;
+    chunks_.push_back(c.base);
+    chunk_next_ = c.base;
+    chunk_end_ = c.base + ChunkPool::kChunkBytes;
+    chunk_zero_ = c.zero;
   }
-  unsigned char* p = slab_next_;
-  slab_next_ += kPageSize;
+  unsigned char* p = chunk_next_;
+  chunk_next_ += kPageSize;
+  *zero = chunk_zero_;
   return p;
 }
 
@@ -50,7 +49,7 @@ void PageStore::free_page(void* p) {
   try {
     free_pages_.push_back(p);
   } catch (const std::bad_alloc&) {
-    // The page stays mapped, unused, until the store goes away.
+    // The page stays unused until the store goes away.
   }
 }
 
@@ -64,13 +63,13 @@ PageStore::PageStore(std::uint64_t capacity_bytes) : capacity_(capacity_bytes), 
 PageStore::~PageStore() {
   free_node(root_, levels_);
   core::LockGuard lock(pool_mu_);
-  for (void* m : slabs_) ::munmap(m, kSlabPages * kPageSize);
+  for (unsigned char* c : chunks_) ChunkPool::instance().put(c);
 }
 
 void PageStore::free_node(Node* n, unsigned level) {
   for (auto& s : n->slot) {
     void* p = s.load(std::memory_order_relaxed);
-    // Pages go back with their slabs.
+    // Pages go back with their chunks.
     if (p && level > 1) free_node(static_cast<Node*>(p), level - 1);
   }
   delete n;
@@ -91,8 +90,7 @@ unsigned char* PageStore::lookup(std::uint64_t idx) const {
   return s ? static_cast<unsigned char*>(s->load(std::memory_order_acquire)) : nullptr;
 }
 
-unsigned char* PageStore::lookup(std::uint64_t idx, bool create) {
-  if (!create) return static_cast<const PageStore*>(this)->lookup(idx);
+std::atomic<void*>* PageStore::leaf_slot_create(std::uint64_t idx) {
   Node* n = root_;
   for (unsigned level = levels_; level > 1; --level) {
     std::atomic<void*>& s = n->slot[(idx >> (kNodeShift * (level - 1))) & (kNodeSlots - 1)];
@@ -109,17 +107,33 @@ unsigned char* PageStore::lookup(std::uint64_t idx, bool create) {
     }
     n = static_cast<Node*>(child);
   }
-  std::atomic<void*>& s = n->slot[idx & (kNodeSlots - 1)];
-  void* page = s.load(std::memory_order_acquire);
-  if (page) return static_cast<unsigned char*>(page);
-  unsigned char* fresh = alloc_page();
-  if (!fresh) return nullptr;
-  if (s.compare_exchange_strong(page, fresh, std::memory_order_acq_rel)) {
-    nr_pages_.fetch_add(1, std::memory_order_relaxed);
-    return fresh;
+  return &n->slot[idx & (kNodeSlots - 1)];
+}
+
+bool PageStore::write_page(std::uint64_t idx, std::uint32_t off, const unsigned char* in,
+                           std::size_t n) {
+  std::atomic<void*>* s = leaf_slot_create(idx);
+  if (!s) return false;
+  void* page = s->load(std::memory_order_acquire);
+  if (!page) {
+    bool zero = false;
+    unsigned char* fresh = alloc_page(&zero);
+    if (!fresh) return false;
+    // A page the write covers whole needs no clearing first.
+    if (!zero && n != kPageSize) {
+      std::memset(fresh, 0, off);
+      std::memset(fresh + off + n, 0, kPageSize - off - n);
+    }
+    std::memcpy(fresh + off, in, n);
+    if (s->compare_exchange_strong(page, fresh, std::memory_order_acq_rel)) {
+      nr_pages_.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+    // Another writer published the page first: write into theirs.
+    free_page(fresh);
   }
-  free_page(fresh);
-  return static_cast<unsigned char*>(page);
+  std::memcpy(static_cast<unsigned char*>(page) + off, in, n);
+  return true;
 }
 
 void PageStore::prefetch(const block::Request* rq, std::uint64_t max_bytes) const {
@@ -166,9 +180,7 @@ bool PageStore::write_nolock(std::uint64_t pos, const void* src, std::size_t len
   while (len) {
     const std::uint32_t off = pos & (kPageSize - 1);
     const std::size_t n = std::min<std::size_t>(len, kPageSize - off);
-    unsigned char* page = lookup(pos >> kPageShift, true);
-    if (!page) return false;
-    std::memcpy(page + off, in, n);
+    if (!write_page(pos >> kPageShift, off, in, n)) return false;
     in += n;
     pos += n;
     len -= n;

@@ -1,7 +1,7 @@
 // Sparse backing memory of 4 KiB pages, the role of brd's brd_pages xarray
 // (drivers/block/brd.c) and null_blk's data radix tree
-// (drivers/block/null_blk/main.c). Pages appear on first write and start
-// zeroed, so never-written data reads as zeros.
+// (drivers/block/null_blk/main.c). Pages appear on first write, the rest
+// of the page zeroed, so never-written data reads as zeros.
 #pragma once
 
 #include <atomic>
@@ -65,20 +65,25 @@ class PageStore {
   static constexpr unsigned kNodeSlots = 1u << kNodeShift;
   struct Node;
 
-  // Page holding page index `idx`, or null; allocates it (and the path to
-  // it) when `create`. Caller holds mu_ (shared suffices).
-  unsigned char* lookup(std::uint64_t idx, bool create);
+  // Page holding page index `idx`, or null. Caller holds mu_ (shared
+  // suffices), or needs no page freed meanwhile.
   unsigned char* lookup(std::uint64_t idx) const;
   std::atomic<void*>* leaf_slot(std::uint64_t idx) const;
+  // The leaf slot of `idx`, making the nodes to it; null when out of memory.
+  std::atomic<void*>* leaf_slot_create(std::uint64_t idx);
   void read_nolock(std::uint64_t pos, void* dst, std::size_t len) const;
   bool write_nolock(std::uint64_t pos, const void* src, std::size_t len);
+  // Writes `n` bytes at `off` of page `idx`; a new page is filled before
+  // it is published, so no reader sees what its memory held before.
+  bool write_page(std::uint64_t idx, std::uint32_t off, const unsigned char* in, std::size_t n);
   void clear_nolock(std::uint64_t pos, std::uint64_t len, bool unmap);
   void free_node(Node* n, unsigned level);
-  // Pages come from slabs mapped kSlabPages at a time (one system call and
-  // no malloc per page; fresh anonymous memory is already zero); a freed
-  // page is kept for reuse until the store goes away.
-  static constexpr std::size_t kSlabPages = 64;
-  unsigned char* alloc_page() EXCLUDES(pool_mu_);
+  // Pages come from ChunkPool's 2 MiB chunks, in order (no system call
+  // or malloc per page); a freed page is kept for reuse until the store
+  // goes away, when its chunks go back to the pool. `*zero`: the page
+  // is known to hold zeros (memory fresh from the kernel); otherwise it
+  // holds leftovers that a partial write must clear.
+  unsigned char* alloc_page(bool* zero) EXCLUDES(pool_mu_);
   void free_page(void* p) EXCLUDES(pool_mu_);
 
   std::uint64_t capacity_;
@@ -89,10 +94,11 @@ class PageStore {
   // pages, so no copy can touch a page being freed (brd uses RCU for this).
   mutable std::shared_mutex mu_;
   core::SpinLock pool_mu_;
-  std::vector<void*> slabs_ GUARDED_BY(pool_mu_);
+  std::vector<unsigned char*> chunks_ GUARDED_BY(pool_mu_);
   std::vector<void*> free_pages_ GUARDED_BY(pool_mu_);
-  unsigned char* slab_next_ GUARDED_BY(pool_mu_) = nullptr;
-  unsigned char* slab_end_ GUARDED_BY(pool_mu_) = nullptr;
+  unsigned char* chunk_next_ GUARDED_BY(pool_mu_) = nullptr;
+  unsigned char* chunk_end_ GUARDED_BY(pool_mu_) = nullptr;
+  bool chunk_zero_ GUARDED_BY(pool_mu_) = false;
 };
 
 }  // namespace iostack::dev

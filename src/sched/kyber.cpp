@@ -18,7 +18,8 @@ using block::Request;
 
 namespace {
 
-// The timer runs this long after the first completion it has not seen.
+// The timer runs this long after the first completion it has not seen, on
+// a clock without ticks.
 constexpr std::uint64_t kTimerDelayNs = 100 * core::kNsPerMs;
 // A percentile is computed once this many samples are in, or after
 // kPercentileWindowNs since the first of them.
@@ -48,6 +49,18 @@ void rq_set_token(Request* rq, int token) {
 // time_is_after_jiffies(t) on a wrapping clock: t is still in the future.
 bool still_ahead(std::uint64_t t, std::uint64_t now) {
   return static_cast<std::int64_t>(now - t) < 0;
+}
+
+// When the timer armed at `now` for jiffies + HZ / 10 runs. It is a
+// timer_list: the wheel files it one jiffy past that expiry, on its finest
+// level, so that it never fires early, and runs it on that tick (at HZ=250,
+// the 26th tick after the one `now` falls in: 100-104 ms later). A clock
+// without ticks runs it 100 ms from now.
+std::uint64_t timer_expiry(const core::Clock* clock, std::uint64_t now) {
+  const core::Nanos tick = clock->jiffy();
+  if (!tick) return now + kTimerDelayNs;
+  const std::uint64_t hz = core::kNsPerSec / tick;
+  return (now / tick + hz / 10 + 1) * tick;
 }
 
 }  // namespace
@@ -283,9 +296,9 @@ void Kyber::completed_request(Request* rq, std::uint64_t now) {
   cpu_buckets_[d][KYBER_IO_LATENCY][kyber_latency_bucket(target, now - rq->io_start_time_ns)]
       .fetch_add(1, std::memory_order_relaxed);
 
-  // timer_reduce: arm in 100 ms, or keep an earlier expiry.
+  // timer_reduce: arm for jiffies + HZ / 10, or keep an earlier expiry.
   if (!clock_) return;
-  const std::uint64_t expires = now + kTimerDelayNs;
+  const std::uint64_t expires = timer_expiry(clock_, now);
   core::LockGuard g(timer_mu_);
   if (timer_armed_ && !still_ahead(timer_expires_, expires)) return;
   timer_armed_ = true;

@@ -366,10 +366,13 @@ int ring_maps_unmap(void* addr, std::size_t len);
 // back (at ring setup and close: a few system calls per mapping).
 void ring_maps_sweep();
 // ThreadSanitizer builds (tsan_user_map.cpp): the program's mappings of the
-// rings, and a release of the CQ tail through the latest one still mapped.
+// rings, a release of the CQ tail through the latest one still mapped, and
+// an acquire of the SQ tail through it (for an SQ thread, which reads SQEs
+// another thread of the program wrote).
 void user_map_note(char* addr, std::size_t len);
 void user_map_forget(void* addr, std::size_t len);
 void user_map_release_cq_tail(IoRingCtx* ctx);
+void user_map_acquire_sq_tail(IoRingCtx* ctx);
 void ring_ready_signal(IoRingCtx* ctx);
 void ring_ready_update(IoRingCtx* ctx);
 // io_uring_poll(): the EPOLL* mask the ring reports now.

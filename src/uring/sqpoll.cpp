@@ -75,6 +75,8 @@ int submit_ring(IoRingCtx* ctx, bool cap) {
   unsigned to_submit = load_acquire(ctx->rings->sq.tail) - load_acquire(ctx->rings->sq.head);
   if (cap && to_submit > kCapEntries) to_submit = kCapEntries;
   if (to_submit) {
+    // The program stored the tail through its own mapping of the rings.
+    user_map_acquire_sq_tail(ctx);
     ret = submit_and_flush(ctx, to_submit);
     ctx->sq_space.wake();
     if (RingShared* sh = ring_shared(ctx)) sh->sq_space.wake();

@@ -1,12 +1,15 @@
 // ThreadSanitizer's view of the program's mappings of a ring. The program
-// reads the CQ tail through its own mapping (an alias made by mremap), which
-// ThreadSanitizer cannot relate to the engine's view of the same pages; a
-// release on the alias pairs the program's acquire with all a completing
-// thread did before posting. The alias may be unmapped by the program while
-// another thread posts: ThreadSanitizer's munmap unmaps and remaps the range's
-// metadata for a moment, and a release on it then would fault. So the
-// aliases unmapped through iostack_io_uring_munmap are forgotten first, and
-// releases and forgets exclude each other. Other builds compile to nothing.
+// reads the CQ tail and writes the SQ tail through its own mapping (an alias
+// made by mremap), which ThreadSanitizer cannot relate to the engine's view
+// of the same pages. A release on the alias's CQ tail pairs the program's
+// acquire with all a completing thread did before posting; an acquire there
+// on the SQ tail pairs an SQ thread's read of the tail with all the program
+// did (its SQEs, the buffers they name) before its store-release. The alias
+// may be unmapped by the program while another thread posts:
+// ThreadSanitizer's munmap unmaps and remaps the range's metadata for a
+// moment, and an annotation on it then would fault. So the aliases unmapped
+// through iostack_io_uring_munmap are forgotten first, and annotations and
+// forgets exclude each other. Other builds compile to nothing.
 #include <cstddef>
 #include <vector>
 
@@ -15,6 +18,7 @@
 
 #if defined(__SANITIZE_THREAD__)
 extern "C" void __tsan_release(void* addr);
+extern "C" void __tsan_acquire(void* addr);
 #endif
 
 namespace iostack::uring {
@@ -54,17 +58,33 @@ void user_map_forget(void* addr, std::size_t len) {
                 [&](const auto& e) { return e.first < lo + len && lo < e.first + e.second; });
 }
 
-void user_map_release_cq_tail(IoRingCtx* ctx) {
+namespace {
+
+// `sync` on the word at `offset` of the program's latest mapping of the
+// rings, while that mapping is known to be there.
+template <typename Sync>
+void on_user_word(IoRingCtx* ctx, std::size_t offset, Sync sync) {
   char* u = ctx->user_rings.load(std::memory_order_relaxed);
   if (!u) return;
   UserMaps& m = user_maps();
   core::LockGuard lock(m.mu);
-  if (m.covers(u + offsetof(IoRings, cq.tail))) __tsan_release(u + offsetof(IoRings, cq.tail));
+  if (m.covers(u + offset)) sync(u + offset);
+}
+
+}  // namespace
+
+void user_map_release_cq_tail(IoRingCtx* ctx) {
+  on_user_word(ctx, offsetof(IoRings, cq.tail), [](char* w) { __tsan_release(w); });
+}
+
+void user_map_acquire_sq_tail(IoRingCtx* ctx) {
+  on_user_word(ctx, offsetof(IoRings, sq.tail), [](char* w) { __tsan_acquire(w); });
 }
 #else
 void user_map_note(char*, std::size_t) {}
 void user_map_forget(void*, std::size_t) {}
 void user_map_release_cq_tail(IoRingCtx*) {}
+void user_map_acquire_sq_tail(IoRingCtx*) {}
 #endif
 
 }  // namespace iostack::uring

@@ -214,6 +214,56 @@ TEST(Hdd, ReadsReturnWhatWasWritten) {
   EXPECT_EQ(io(*dev, block::REQ_OP_DISCARD, 0, nullptr, 4096, &clock), -EOPNOTSUPP);
 }
 
+// Writes and reads of 1-24 sectors at random sectors (so mostly parts of
+// store pages), some FUA, some after a FLUSH, read back as a flat image
+// says, on a disk made after another one filled its store: the store's
+// memory comes back from the pool holding that disk's bytes, and none may
+// show. After a FLUSH nothing is left only in the volatile cache.
+TEST(Hdd, RandomIoReadsBackOnReusedMemory) {
+  constexpr std::uint64_t kBytes = 16u << 20;
+  constexpr block::sector_t kSectors = kBytes / 512;
+  core::VirtualClock clock(0);
+  std::mt19937 rng(21);
+  {
+    auto old = make("hdd:16M", &clock);
+    std::vector<unsigned char> ff(1u << 20, 0xFF);
+    for (block::sector_t s = 0; s < kSectors; s += 2048)
+      ASSERT_EQ(io(*old, REQ_OP_WRITE, s, ff.data(), 1u << 20, &clock), 0);
+  }
+  auto dev = make("hdd:16M", &clock);
+  HddDriver* d = dev->hdd();
+  std::vector<unsigned char> image(kBytes, 0);
+  for (int i = 0; i < 600; ++i) {
+    const std::uint32_t n = 1 + static_cast<std::uint32_t>(rng() % 24);
+    const block::sector_t s = rng() % (kSectors - n);
+    const unsigned kind = rng() % 10;
+    if (kind < 5) {
+      auto data = test::random_bytes(rng, n * 512u);
+      std::uint32_t opf = REQ_OP_WRITE;
+      if (kind == 0) opf |= block::REQ_FUA;
+      if (kind == 1) opf |= block::REQ_PREFLUSH;
+      ASSERT_EQ(io(*dev, opf, s, data.data(), n * 512u, &clock, &rng), 0);
+      std::copy(data.begin(), data.end(), image.begin() + static_cast<std::ptrdiff_t>(s * 512));
+      if (kind == 0) {
+        EXPECT_TRUE(d->durable(s, n));
+      }
+    } else if (kind < 9) {
+      std::vector<unsigned char> back(n * 512u, 0xEE);
+      ASSERT_EQ(io(*dev, REQ_OP_READ, s, back.data(), n * 512u, &clock, &rng), 0);
+      ASSERT_TRUE(std::equal(back.begin(), back.end(),
+                             image.begin() + static_cast<std::ptrdiff_t>(s * 512)))
+          << "op " << i << " at sector " << s << " +" << n;
+    } else {
+      ASSERT_EQ(io(*dev, std::uint32_t{REQ_OP_WRITE} | block::REQ_PREFLUSH, 0, nullptr, 0, &clock),
+                0);
+      EXPECT_EQ(d->dirty_sectors(), 0u);
+    }
+  }
+  std::vector<unsigned char> all(kBytes);
+  d->store().read(0, all.data(), kBytes);
+  EXPECT_TRUE(all == image);
+}
+
 // The write-back's shortest-positioning-time choice, made from few
 // extents, is the one asking every dirty extent would make (the lowest
 // positioning time, the first in the cache's order among equals), over the

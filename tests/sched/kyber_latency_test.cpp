@@ -56,6 +56,37 @@ TEST_F(KyberLatencyTest, CompletionsFillBothHistogramsAndArmTheTimer) {
   EXPECT_EQ(ky->domain_depth(KYBER_READ), 256u);
 }
 
+// With jiffies the timer is a timer_list armed for jiffies + HZ / 10: it
+// runs on the tick after that, whatever nanosecond of its jiffy the first
+// completion fell in, and a later completion does not push it back.
+TEST_F(KyberLatencyTest, TheTimerRunsOnTheTickAfterJiffiesPlusHzOverTen) {
+  constexpr std::uint64_t kJiffy = 4 * kMs;  // HZ=250: HZ / 10 is 25 jiffies
+  clock.set_jiffy(kJiffy);
+  drv.latency_ns[KYBER_READ] = 1300 * kUs;
+  clock.advance_to(401 * kMs);  // jiffy 100, 1 ms into it
+  submit(REQ_OP_READ, 0);
+  clock.advance_by(1300 * kUs);  // completes at 402.3 ms, still jiffy 100
+  ASSERT_EQ(done_count(), 1u);
+  ASSERT_TRUE(ky->timer_pending());
+  EXPECT_EQ(clock.next_expiry(), 126 * kJiffy) << "jiffy 100 + 25, filed one tick later";
+  // A completion in a later jiffy keeps the earlier expiry (timer_reduce).
+  clock.advance_to(450 * kMs);
+  submit(REQ_OP_READ, 64);
+  clock.advance_by(1300 * kUs);
+  EXPECT_EQ(clock.next_expiry(), 126 * kJiffy);
+  clock.advance_to(126 * kJiffy - 1);
+  EXPECT_TRUE(ky->timer_pending());
+  clock.advance_to(126 * kJiffy);
+  EXPECT_FALSE(ky->timer_pending());
+
+  // HZ=1000: HZ / 10 is 100 jiffies of 1 ms.
+  clock.set_jiffy(kMs);
+  submit(REQ_OP_READ, 128);
+  clock.advance_by(1300 * kUs);  // 505.3 ms: jiffy 505
+  ASSERT_TRUE(ky->timer_pending());
+  EXPECT_EQ(clock.next_expiry(), 606 * kMs);
+}
+
 TEST_F(KyberLatencyTest, FastReadsWithoutCongestionKeepTheirDepth) {
   drv.latency_ns[KYBER_READ] = 100 * kUs;
   submit_n(REQ_OP_READ, 600, 0);
