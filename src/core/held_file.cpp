@@ -108,9 +108,9 @@ HeldFile* as_held(File* f) { return static_cast<HeldFile*>(f); }
 bool still_names(int fd, const HeldFile* h) {
   if (!g_kcmp_refused.load(std::memory_order_relaxed)) {
     const long self = current_pid();
-    const long r = ::syscall(SYS_kcmp, self, self, KCMP_FILE, fd, h->fd());
+    const long r = iostack_raw_syscall6(SYS_kcmp, self, self, KCMP_FILE, fd, h->fd(), 0);
     if (r >= 0) return r == 0;
-    if (errno == EBADF) return false;
+    if (r == -EBADF) return false;
     g_kcmp_refused.store(true, std::memory_order_relaxed);
   }
   struct stat st;
