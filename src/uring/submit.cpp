@@ -420,6 +420,10 @@ bool iowq_run_next(IoKiocb* req, IoKiocb* nxt) {
 
 namespace {
 thread_local bool t_peers_woken = false;
+
+bool is_read_or_write(const IoOpDef* def) {
+  return def->issue == rw_read || def->issue == rw_write;
+}
 }  // namespace
 
 bool take_peers_woken() { return std::exchange(t_peers_woken, false); }
@@ -453,6 +457,11 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags) {
   if (ret == kIouOk) {
     if (issue_flags & kIssueLocked)
       req_complete_defer(req);
+    else if ((issue_flags & kIssueIowq) && req->res < 0 && is_read_or_write(def))
+      // A read or write failing on io-wq completes in task work (io_rw_done's
+      // ki_complete), where the request linked behind it is issued without
+      // blocking, not by the worker (fuzz seed 80510).
+      tw_add(req, tw_req_complete);
     else
       req_complete_post(req);
     return 0;

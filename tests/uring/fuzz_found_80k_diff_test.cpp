@@ -2,9 +2,11 @@
 // few SQEs and compared with the kernel's CQEs.
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "fuzz_found.hpp"
 #include "ring_harness.hpp"
@@ -52,6 +54,36 @@ TEST(UringFuzzFound80k, EmptyWriteOfANonBlockingEventfdIsInline) {
   ASSERT_GE(efd, 0);
   compare_with_kernel([efd](Ring& r) { return empty_then_self_cancel(r, efd, IORING_OP_WRITE); },
                       8);
+  ::close(efd);
+}
+
+// A read or write that fails on io-wq completes in task work (io_rw_done's
+// ki_complete, io_req_task_queue_fail), so the request linked behind it is
+// issued there, without blocking, and waits on poll, where a cancel takes
+// it (0, and -ECANCELED); the worker does not run it blocking, where a
+// cancel would interrupt it (-EALREADY, -EINTR) (fuzz seed 80510). The
+// write: a blocking eventfd's (on io-wq) of ULLONG_MAX (-EINVAL).
+TEST(UringFuzzFound80k, LinkBehindAFailedWriteOnAWorkerIsIssuedByTheSubmitter) {
+  SKIP_WITHOUT_KERNEL_URING();
+  const int efd = eventfd(0, EFD_CLOEXEC);
+  int sv[2];
+  ASSERT_GE(efd, 0);
+  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  compare_with_kernel(
+      [&](Ring& r) {
+        static std::uint64_t all_ones = ~0ull;
+        static char in[16];
+        add(r, IORING_OP_WRITE, efd, &all_ones, 8, 0, 1, IOSQE_IO_HARDLINK);
+        add(r, IORING_OP_RECV, sv[0], in, sizeof(in), 0, 2, 0);
+        std::vector<Cqe> v{Cqe{0, r.submit(), 0}};
+        append(&v, r.wait(1));
+        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 3, 0);
+        append(&v, run(r, 2));
+        return v;
+      },
+      8);
+  ::close(sv[0]);
+  ::close(sv[1]);
   ::close(efd);
 }
 
