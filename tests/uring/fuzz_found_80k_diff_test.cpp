@@ -87,5 +87,46 @@ TEST(UringFuzzFound80k, LinkBehindAFailedWriteOnAWorkerIsIssuedByTheSubmitter) {
   ::close(efd);
 }
 
+// io_recvmsg, io_send, io_sendmsg and the zero-copy sends look for the
+// socket before IORING_RECVSEND_POLL_FIRST: on a pipe each fails at once
+// with -ENOTSOCK instead of waiting on the pipe's poll (fuzz seed 81716).
+// io_recv looks at POLL_FIRST first and waits. Each is then cancelled: a
+// request still waiting ends -ECANCELED, the cancel of one that ended
+// finds nothing.
+TEST(UringFuzzFound80k, PollFirstOnAPipeIsNotASocket) {
+  SKIP_WITHOUT_KERNEL_URING();
+  int p[2];
+  ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+  for (const std::uint8_t op : {IORING_OP_RECVMSG, IORING_OP_RECV, IORING_OP_SENDMSG,
+                                IORING_OP_SEND, IORING_OP_SEND_ZC, IORING_OP_SENDMSG_ZC}) {
+    SCOPED_TRACE(static_cast<int>(op));
+    compare_with_kernel(
+        [&](Ring& r) {
+          static char buf[16];
+          static struct iovec iov = {buf, sizeof(buf)};
+          static struct msghdr mh = {nullptr, 0, &iov, 1, nullptr, 0, 0};
+          const bool msg =
+              op == IORING_OP_RECVMSG || op == IORING_OP_SENDMSG || op == IORING_OP_SENDMSG_ZC;
+          const bool in = op == IORING_OP_RECVMSG || op == IORING_OP_RECV;
+          // The end that never becomes ready for it.
+          add(r, op, in ? p[1] : p[0], msg ? static_cast<void*>(&mh) : buf, msg ? 1 : sizeof(buf),
+              0, 1, 0)
+              ->ioprio = IORING_RECVSEND_POLL_FIRST;
+          std::vector<Cqe> v{Cqe{0, r.submit(), 0}};
+          add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 2, 0);
+          v.push_back(Cqe{0, r.submit(), 0});
+          // Up to four CQEs (a zero-copy send's notification too): the
+          // bounded wait ends once no more come.
+          std::vector<Cqe> c = r.wait(4, 300);
+          sort_by_user_data(&c);
+          append(&v, c);
+          return v;
+        },
+        8);
+  }
+  ::close(p[0]);
+  ::close(p[1]);
+}
+
 }  // namespace
 }  // namespace uring_test
