@@ -1,6 +1,7 @@
 // Differences iostack-fuzz found in seeds 80000 and later, each reduced to a
 // few SQEs and compared with the kernel's CQEs.
 #include <fcntl.h>
+#include <linux/stat.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -157,6 +158,43 @@ TEST(UringFuzzFound80k, PollFirstOnAPipeIsNotASocket) {
   }
   ::close(p[0]);
   ::close(p[1]);
+}
+
+// A request an io-wq worker ran is freed by task work the submitter runs
+// (io_free_req), onto the top of the ring's request cache, above the
+// skipped CQE32 NOP's object freed before it: the next request reuses the
+// worker's, whose CQE32 words are zeros, not the NOP's words (fuzz seed
+// 68514). The FSYNC linked behind the STATX runs on that worker after the
+// STATX is freed, so its CQE says the free has happened.
+TEST(UringFuzzFound80k, RequestAWorkerFreedIsReusedFirst) {
+  SKIP_WITHOUT_KERNEL_URING();
+  const int dfd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(dfd, 0);
+  io_uring_params params{};
+  params.flags = IORING_SETUP_CQE32;
+  compare_with_kernel(
+      [dfd](Ring& r) {
+        static struct statx stx;
+        constexpr unsigned kNopCqe32 = 1u << 5;
+        io_uring_sqe* s = add(r, IORING_OP_NOP, -1, reinterpret_cast<void*>(0xaabbccdd), 0, 0x11, 1,
+                              IOSQE_CQE_SKIP_SUCCESS | IOSQE_IO_LINK);
+        s->rw_flags = static_cast<int>(kNopCqe32);
+        s = add(r, IORING_OP_STATX, AT_FDCWD, "/", STATX_BASIC_STATS, 0, 2, IOSQE_IO_LINK);
+        s->addr2 = reinterpret_cast<std::uintptr_t>(&stx);
+        add(r, IORING_OP_FSYNC, dfd, nullptr, 0, 0, 3, 0);
+        std::vector<Cqe> v = run(r, 2);
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, 0);
+        v.push_back(Cqe{0, r.enter(r.flush(), 1, IORING_ENTER_GETEVENTS), 0});
+        Cqe c{};
+        std::uint64_t big[2] = {1, 1};
+        EXPECT_TRUE(r.peek(&c, big));
+        v.push_back(c);
+        v.push_back(Cqe{c.user_data, static_cast<std::int32_t>(big[0]),
+                        static_cast<std::uint32_t>(big[1])});
+        return v;
+      },
+      8, params);
+  ::close(dfd);
 }
 
 }  // namespace
