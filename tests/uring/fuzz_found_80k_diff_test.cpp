@@ -2,6 +2,7 @@
 // few SQEs and compared with the kernel's CQEs.
 #include <fcntl.h>
 #include <linux/stat.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -195,6 +196,38 @@ TEST(UringFuzzFound80k, RequestAWorkerFreedIsReusedFirst) {
       },
       8, params);
   ::close(dfd);
+}
+
+// POLL_REMOVE's IORING_POLL_UPDATE_EVENTS replaces the low 16 bits of the
+// poll's events only: a multishot POLL_ADD updated without
+// IORING_POLL_ADD_MULTI stays multishot, and a one-shot one updated with it
+// stays one-shot (fuzz seed 122405). The eventfd is writable: each poll
+// fires once it is updated.
+TEST(UringFuzzFound80k, PollUpdateKeepsTheMultishotMode) {
+  SKIP_WITHOUT_KERNEL_URING();
+  const int efd = eventfd(0, EFD_CLOEXEC);
+  ASSERT_GE(efd, 0);
+  for (const bool multi : {false, true}) {
+    SCOPED_TRACE(multi);
+    compare_with_kernel(
+        [&](Ring& r) {
+          // POLLIN first: not ready, so the poll waits for the update.
+          io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, efd, nullptr, multi ? 1 : 0, 0, 1, 0);
+          s->poll32_events = POLLIN;
+          std::vector<Cqe> v{Cqe{0, r.submit(), 0}};
+          s = add(r, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(1), 0, 9, 2, 0);
+          s->len = IORING_POLL_UPDATE_EVENTS | IORING_POLL_UPDATE_USER_DATA |
+                   (multi ? 0 : IORING_POLL_ADD_MULTI);
+          s->poll32_events = POLLOUT;
+          append(&v, run(r, 2));
+          // A multishot poll is still armed: cancel it.
+          add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(9), 0, 0, 3, 0);
+          append(&v, run(r, multi ? 2 : 1));
+          return v;
+        },
+        8);
+  }
+  ::close(efd);
 }
 
 }  // namespace
