@@ -213,10 +213,11 @@ std::string iowq_outside_write_race(const UringProgram& p, const std::string& ke
   return "";
 }
 
-// A poll of the ring's own descriptor whose POLLIN alone differs, after a
-// request that may have gone to io-wq: whether its CQE is in the ring when
-// the poll looks (it reports pending CQEs as POLLIN) is the scheduler's
-// choice (seed 2122: a buffered write that extends a file).
+// A poll of the ring's own descriptor whose POLLIN alone differs, or a
+// multishot one whose F_MORE alone does, after a request that may have gone
+// to io-wq: whether its CQE is in the ring when the poll looks (it reports
+// pending CQEs as POLLIN) is the scheduler's choice (seed 2122: a buffered
+// write that extends a file; seed 76369: a SPLICE's failure).
 std::string ring_poll_race(const UringProgram& p, const std::string& key, const std::string& kval,
                            const std::string& ival) {
   if (key.rfind("cqe ", 0) != 0) return "";
@@ -226,14 +227,23 @@ std::string ring_poll_race(const UringProgram& p, const std::string& key, const 
     if (b == std::string::npos || !std::isdigit(static_cast<unsigned char>(v[b + 4]))) return -1L;
     return std::strtol(v.c_str() + b + 4, nullptr, 10);
   };
+  const auto flags = [](const std::string& v) {
+    const auto b = v.find("flags=");
+    return b == std::string::npos ? -1L : std::strtol(v.c_str() + b + 6, nullptr, 16);
+  };
   const long k = mask(kval), i = mask(ival);
-  if (k < 0 || i < 0 || (k ^ i) != POLLIN) return "";
+  if (k < 0 || i < 0) return "";
+  // A multishot poll ready when armed goes on (F_MORE); one woken by the
+  // ring's own CQE posting ends at once (EPOLL_URING_WAKE, seed 76369).
+  const bool more_only = k == i && (flags(kval) ^ flags(ival)) == IORING_CQE_F_MORE;
+  if ((k ^ i) != POLLIN && !more_only) return "";
   bool iowq_before = false;
   for (const Step& st : p.steps)
     for (const SqeSpec& s : st.sqes) {
       if (s.user_data == ud)
         return iowq_before && s.opcode == IORING_OP_POLL_ADD && s.fd.slot == kRing &&
-                       !(s.flags & IOSQE_FIXED_FILE)
+                       !(s.flags & IOSQE_FIXED_FILE) &&
+                       (!more_only || (s.len & IORING_POLL_ADD_MULTI))
                    ? "timing: ring poll vs an io-wq completion"
                    : "";
       iowq_before = iowq_before || maybe_iowq(s);
