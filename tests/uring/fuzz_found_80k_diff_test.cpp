@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 
 #include "fuzz_found.hpp"
 #include "ring_harness.hpp"
@@ -59,6 +60,27 @@ TEST(UringFuzzFound80k, EmptyWriteOfANonBlockingEventfdIsInline) {
   ::close(efd);
 }
 
+// `first` (user_data 1) hard-linked to a RECV of an empty socket (2): once
+// `first` has ended, an ASYNC_CANCEL of the RECV (3).
+void link_recv_then_cancel(const std::function<void(Ring&)>& first) {
+  int sv[2];
+  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  compare_with_kernel(
+      [&](Ring& r) {
+        static char in[16];
+        first(r);
+        add(r, IORING_OP_RECV, sv[0], in, sizeof(in), 0, 2, 0);
+        std::vector<Cqe> v{Cqe{0, r.submit(), 0}};
+        append(&v, r.wait(1));
+        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 3, 0);
+        append(&v, run(r, 2));
+        return v;
+      },
+      8);
+  ::close(sv[0]);
+  ::close(sv[1]);
+}
+
 // A read or write that fails on io-wq completes in task work (io_rw_done's
 // ki_complete, io_req_task_queue_fail), so the request linked behind it is
 // issued there, without blocking, and waits on poll, where a cancel takes
@@ -68,24 +90,11 @@ TEST(UringFuzzFound80k, EmptyWriteOfANonBlockingEventfdIsInline) {
 TEST(UringFuzzFound80k, LinkBehindAFailedWriteOnAWorkerIsIssuedByTheSubmitter) {
   SKIP_WITHOUT_KERNEL_URING();
   const int efd = eventfd(0, EFD_CLOEXEC);
-  int sv[2];
   ASSERT_GE(efd, 0);
-  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
-  compare_with_kernel(
-      [&](Ring& r) {
-        static std::uint64_t all_ones = ~0ull;
-        static char in[16];
-        add(r, IORING_OP_WRITE, efd, &all_ones, 8, 0, 1, IOSQE_IO_HARDLINK);
-        add(r, IORING_OP_RECV, sv[0], in, sizeof(in), 0, 2, 0);
-        std::vector<Cqe> v{Cqe{0, r.submit(), 0}};
-        append(&v, r.wait(1));
-        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 3, 0);
-        append(&v, run(r, 2));
-        return v;
-      },
-      8);
-  ::close(sv[0]);
-  ::close(sv[1]);
+  link_recv_then_cancel([efd](Ring& r) {
+    static std::uint64_t all_ones = ~0ull;
+    add(r, IORING_OP_WRITE, efd, &all_ones, 8, 0, 1, IOSQE_IO_HARDLINK);
+  });
   ::close(efd);
 }
 
@@ -95,26 +104,13 @@ TEST(UringFuzzFound80k, LinkBehindAFailedWriteOnAWorkerIsIssuedByTheSubmitter) {
 TEST(UringFuzzFound80k, LinkBehindAWorkerWithoutItsFileIsIssuedByTheSubmitter) {
   SKIP_WITHOUT_KERNEL_URING();
   const int efd = eventfd(1, EFD_CLOEXEC);
-  int sv[2];
   ASSERT_GE(efd, 0);
-  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
   const int closed = 999;  // a number nothing here opens
   ASSERT_LT(fcntl(closed, F_GETFD), 0);
-  compare_with_kernel(
-      [&](Ring& r) {
-        static char in[16];
-        add(r, IORING_OP_SPLICE, closed, nullptr, 1000, ~0ull, 1, IOSQE_IO_HARDLINK)->splice_fd_in =
-            efd;
-        add(r, IORING_OP_RECV, sv[0], in, sizeof(in), 0, 2, 0);
-        std::vector<Cqe> v{Cqe{0, r.submit(), 0}};
-        append(&v, r.wait(1));
-        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 3, 0);
-        append(&v, run(r, 2));
-        return v;
-      },
-      8);
-  ::close(sv[0]);
-  ::close(sv[1]);
+  link_recv_then_cancel([efd](Ring& r) {
+    add(r, IORING_OP_SPLICE, closed, nullptr, 1000, ~0ull, 1, IOSQE_IO_HARDLINK)->splice_fd_in =
+        efd;
+  });
   ::close(efd);
 }
 
