@@ -296,8 +296,12 @@ void notif_post(IoKiocb* req, std::int32_t res) {
 
 }  // namespace
 
+// io_sendrecv_fail: only a request whose prep allocated its notification
+// (REQ_F_NEED_CLEANUP) has one to follow; one refused before its prep (an
+// unregistered personality, an IOPOLL ring) holds whatever sr's bytes
+// were (fuzz seeds 83137, 83209).
 void send_zc_fail(IoKiocb* req) {
-  if (req->sr.zc_notif) req->cflags |= IORING_CQE_F_MORE;
+  if ((req->flags & kReqCleanup) && req->sr.zc_notif) req->cflags |= IORING_CQE_F_MORE;
 }
 
 void net_cleanup(IoKiocb* req) {

@@ -226,5 +226,43 @@ TEST(UringFuzzFound80k, PollUpdateKeepsTheMultishotMode) {
   ::close(efd);
 }
 
+// io_init_req refuses a personality that is not registered, and an op
+// without IOPOLL support on an IOPOLL ring, before the op's prep: a SEND_ZC
+// refused there has no notification, so its CQE has no F_MORE and none
+// follows (fuzz seeds 83137, 83209). A few other requests go first, so the
+// SEND_ZC reuses an object they left.
+TEST(UringFuzzFound80k, SendZcRefusedBeforePrepHasNoNotification) {
+  SKIP_WITHOUT_KERNEL_URING();
+  int sv[2];
+  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  for (const bool iopoll : {false, true}) {
+    SCOPED_TRACE(iopoll);
+    io_uring_params params{};
+    params.flags = iopoll ? IORING_SETUP_IOPOLL : 0;
+    compare_with_kernel(
+        [&](Ring& r) {
+          static char buf[16];
+          static struct iovec iov = {buf, sizeof(buf)};
+          static struct msghdr mh = {nullptr, 0, &iov, 1, nullptr, 0, 0};
+          std::vector<Cqe> v;
+          for (const std::uint8_t op : {IORING_OP_SENDMSG, IORING_OP_NOP, IORING_OP_SEND_ZC}) {
+            io_uring_sqe* s =
+                add(r, op, sv[0],
+                    op == IORING_OP_SENDMSG ? static_cast<void*>(&mh) : static_cast<void*>(buf),
+                    op == IORING_OP_SENDMSG ? 1 : sizeof(buf), 0, op, 0);
+            if (op == IORING_OP_SEND_ZC && !iopoll) s->personality = 7;  // not registered
+            v.push_back(Cqe{0, r.submit(), 0});
+            std::vector<Cqe> c = r.wait(1);
+            if (!c.empty() && (c[0].flags & IORING_CQE_F_MORE)) append(&c, r.wait(1));
+            append(&v, c);
+          }
+          return v;
+        },
+        8, params);
+  }
+  ::close(sv[0]);
+  ::close(sv[1]);
+}
+
 }  // namespace
 }  // namespace uring_test
