@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -146,8 +147,13 @@ int bundle_nbufs(const struct iovec* iov, int nr, int ret, std::size_t mapped) {
 // POLL_FIRST: the first issue only arms the poll. io-wq polls only for
 // IOSQE_ASYNC requests: any other it runs (a link behind a request that
 // went there) ends with that -EAGAIN (fuzz seed 4054).
+// All but io_recv look for the socket first: a file that is not one fails
+// at once (-ENOTSOCK, fuzz seed 81716).
 bool poll_first_pending(IoKiocb* req, unsigned flags, unsigned issue_flags) {
   if (!(flags & uapi::kRecvsendPollFirst) || (req->flags & kReqPollFirstDone)) return false;
+  struct stat st;
+  if (req->opcode != IORING_OP_RECV && fstat(req->os_fd, &st) == 0 && !S_ISSOCK(st.st_mode))
+    return false;
   req->flags |= kReqPollFirstDone;
   if ((issue_flags & kIssueIowq) && !(req->flags & kReqForceAsync)) req->flags |= kReqNowait;
   return true;
@@ -290,8 +296,12 @@ void notif_post(IoKiocb* req, std::int32_t res) {
 
 }  // namespace
 
+// io_sendrecv_fail: only a request whose prep allocated its notification
+// (REQ_F_NEED_CLEANUP) has one to follow; one refused before its prep (an
+// unregistered personality, an IOPOLL ring) holds whatever sr's bytes
+// were (fuzz seeds 83137, 83209).
 void send_zc_fail(IoKiocb* req) {
-  if (req->sr.zc_notif) req->cflags |= IORING_CQE_F_MORE;
+  if ((req->flags & kReqCleanup) && req->sr.zc_notif) req->cflags |= IORING_CQE_F_MORE;
 }
 
 void net_cleanup(IoKiocb* req) {

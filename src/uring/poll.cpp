@@ -1009,10 +1009,10 @@ int poll_remove_issue(IoKiocb* req, unsigned) {
     }
     if (target && (p.flags & (IORING_POLL_UPDATE_EVENTS | IORING_POLL_UPDATE_USER_DATA))) {
       if (p.flags & IORING_POLL_UPDATE_EVENTS) {
+        // io_poll_remove replaces the low 16 bits of the events only: the
+        // poll stays multishot or one-shot as it was added, whatever the
+        // update's IORING_POLL_ADD_MULTI says (fuzz seed 122405).
         target->poll.events = p.new_events;
-        ps.count_armed(target, -1);
-        target->poll.multishot = p.flags & IORING_POLL_ADD_MULTI;
-        ps.count_armed(target, 1);
         ps.rearm(target);
       }
       if (p.flags & IORING_POLL_UPDATE_USER_DATA) {

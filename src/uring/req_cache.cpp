@@ -14,16 +14,25 @@ constexpr unsigned kChunk = 32;  // requests per refill
 }
 
 IoKiocb* req_alloc(IoRingCtx* ctx) {
+  if (ctx->remote_free.load(std::memory_order_relaxed)) [[unlikely]] {
+    // The kernel frees a request io-wq finished from the submitter's task
+    // work (io_free_req), onto the top of its cache: the next allocation
+    // reuses it (what it left, such as unposted CQE32 words, shows there:
+    // fuzz seed 68514).
+    if (IoKiocb* remote = ctx->remote_free.exchange(nullptr, std::memory_order_acquire)) {
+      IoKiocb* tail = remote;
+      while (tail->comp_next) tail = tail->comp_next;
+      tail->comp_next = ctx->free_list;
+      ctx->free_list = remote;
+    }
+  }
   if (!ctx->free_list) {
-    ctx->free_list = ctx->remote_free.exchange(nullptr, std::memory_order_acquire);
-    if (!ctx->free_list) {
-      auto* chunk = new (std::nothrow) IoKiocb[kChunk];
-      if (!chunk) return nullptr;
-      ctx->req_chunks.push_back(chunk);
-      for (unsigned i = 0; i < kChunk; ++i) {
-        chunk[i].comp_next = ctx->free_list;
-        ctx->free_list = &chunk[i];
-      }
+    auto* chunk = new (std::nothrow) IoKiocb[kChunk];
+    if (!chunk) return nullptr;
+    ctx->req_chunks.push_back(chunk);
+    for (unsigned i = 0; i < kChunk; ++i) {
+      chunk[i].comp_next = ctx->free_list;
+      ctx->free_list = &chunk[i];
     }
   }
   IoKiocb* req = ctx->free_list;

@@ -210,9 +210,11 @@ ssize_t rw_syscall(bool write, int fd, const struct iovec* iov, int nr, std::int
   return write ? pwritev2(fd, iov, nr, pos, flags) : preadv2(fd, iov, nr, pos, flags);
 #else
   long r;
-  if (nr == 1 && flags == 0 && pos >= 0) {
+  if (nr == 1 && flags == 0 && pos >= 0 && iov[0].iov_len != 0) {
     // One buffer at an offset and no flags: pread64/pwrite64 answer as
-    // preadv2/pwritev2 would, without importing an iovec.
+    // preadv2/pwritev2 would, without importing an iovec. Not for an empty
+    // one: vfs_read hands that to a plain ->read (a directory's -EISDIR),
+    // where preadv2 and io_uring's loop_rw_iter read nothing.
     r = iostack_raw_syscall6(write ? SYS_pwrite64 : SYS_pread64, fd,
                              reinterpret_cast<long>(iov[0].iov_base),
                              static_cast<long>(iov[0].iov_len), static_cast<long>(pos), 0, 0);
@@ -264,6 +266,11 @@ bool has_only_plain_rw(IoKiocb* req, bool write) {
       S_ISDIR(st.st_mode))
     return true;
   return is_eventfd(req->os_fd);
+}
+
+bool is_blocking_eventfd(int fd) {
+  const int fl = fcntl(fd, F_GETFL);
+  return fl >= 0 && !(fl & O_NONBLOCK) && is_eventfd(fd);
 }
 
 bool is_dir(int fd) {
@@ -426,8 +433,18 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     // A ring has no FMODE_NOWAIT: the kernel waits on its poll before it
     // looks at the offset (fuzz seed 49546).
     const bool ring = nonblock && is_ring_fd(req->os_fd);
-    if (const int err = rw_validate(req, write, nonblock, ring))
+    // Nor has a directory: an empty read of one goes to io-wq too, before
+    // its offset is looked at, and reads nothing there.
+    const bool empty_dir = nonblock && rw.bytes == 0 && !write && is_dir(req->os_fd);
+    if (const int err = rw_validate(req, write, nonblock, ring || empty_dir))
       return finish_rw(req, err, issue_flags);
+    if (nonblock && rw.bytes == 0 && !(req->flags & kReqNowait) &&
+        (empty_dir || (write && is_blocking_eventfd(req->os_fd)))) {
+      // loop_rw_iter refuses a non-blocking try of a blocking eventfd's
+      // write before it looks at the length (fuzz seed 80816).
+      req->flags |= kReqNoApoll;
+      return -EAGAIN;
+    }
   }
   if (nonblock && !(ctx->flags & IORING_SETUP_IOPOLL) && core::fd_is_direct_file(req->os_fd)) {
     if (rw_os_host_aio(req, write, issue_flags)) return kIouIssueSkipComplete;

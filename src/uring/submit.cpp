@@ -418,6 +418,18 @@ bool iowq_run_next(IoKiocb* req, IoKiocb* nxt) {
 
 namespace {
 thread_local bool t_peers_woken = false;
+
+// A request that failed on io-wq whose CQE the kernel posts from task work,
+// where the request linked behind it is then issued without blocking, not
+// by the worker: a read or write (io_rw_done's ki_complete, fuzz seed
+// 80510), and one whose descriptor is not open (io_wq_submit_work's
+// io_assign_file, io_req_task_queue_fail: seed 84950), which iostack finds
+// only in the host call.
+bool fails_in_task_work(IoKiocb* req, const IoOpDef* def) {
+  if (def->issue == rw_read || def->issue == rw_write) return true;
+  return req->res == -EBADF && def->needs_file && !req->file_node && !req->bdev &&
+         !(req->flags & kReqOwnFd) && fcntl(req->os_fd, F_GETFD) < 0;
+}
 }  // namespace
 
 bool take_peers_woken() { return std::exchange(t_peers_woken, false); }
@@ -451,6 +463,8 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags) {
   if (ret == kIouOk) {
     if (issue_flags & kIssueLocked)
       req_complete_defer(req);
+    else if ((issue_flags & kIssueIowq) && req->res < 0 && fails_in_task_work(req, def))
+      tw_add(req, tw_req_complete);
     else
       req_complete_post(req);
     return 0;

@@ -51,6 +51,8 @@ bool always_iowq(const SqeSpec& s) {
     case IORING_OP_FSYNC:
     case IORING_OP_SYNC_FILE_RANGE:
     case IORING_OP_FALLOCATE:
+    case IORING_OP_SPLICE:
+    case IORING_OP_TEE:
       return true;
     case IORING_OP_FADVISE:
       return s.op_flags != POSIX_FADV_NORMAL && s.op_flags != POSIX_FADV_RANDOM &&
@@ -178,32 +180,44 @@ bool on_pipe_or_eventfd(const UringProgram& p, const std::string& key) {
   return false;
 }
 
-// A write to the pipe or eventfd on io-wq (IOSQE_ASYNC) and a write from
-// outside in a later step: which lands first is the scheduler's choice
-// (seed 2165 is kernel-unstable). Named when what the pipe or eventfd
-// holds, a buffer, or a CQE on them differs.
+bool is_read(unsigned op) {
+  return op == IORING_OP_READ || op == IORING_OP_READV || op == IORING_OP_READ_FIXED ||
+         op == 60 /* READV_FIXED */;
+}
+
+// A read or write of the pipe or eventfd on io-wq (IOSQE_ASYNC, or linked
+// behind a request that always goes there) and a write from outside in a
+// later step: which comes first is the scheduler's choice (seed 2165 is
+// kernel-unstable; seed 80539: an eventfd read behind a FALLOCATE). Named
+// when what the pipe or eventfd holds, a buffer, or a CQE on them differs.
 std::string iowq_outside_write_race(const UringProgram& p, const std::string& key) {
-  bool async_write[kNumAllSlots] = {};
+  bool on_worker[kNumAllSlots] = {};  // by the slot an outside write goes to
   for (const Step& st : p.steps) {
     if (st.kind == Step::kPipeWrite || st.kind == Step::kEventfdWrite) {
       const int slot = st.kind == Step::kPipeWrite ? kPipeW : kEventfd;
-      if (!async_write[slot]) continue;
+      if (!on_worker[slot]) continue;
       if (on_pipe_or_eventfd(p, key) || key == "pipe left" || key == "eventfd" ||
           key.rfind("buf ", 0) == 0)
         return "timing: io-wq write vs an outside write (" + std::string(slot_name(slot)) + ")";
       continue;
     }
-    for (const SqeSpec& s : st.sqes)
-      if (is_write(s.opcode) && always_iowq(s) && s.fd.slot >= 0 && !(s.flags & IOSQE_FIXED_FILE))
-        async_write[s.fd.slot] = true;
+    bool worker = false, linked = false;
+    for (const SqeSpec& s : st.sqes) {
+      worker = (linked && worker) || always_iowq(s);
+      linked = links_on(s);
+      if (!worker || s.fd.slot < 0 || (s.flags & IOSQE_FIXED_FILE)) continue;
+      if (!is_write(s.opcode) && !is_read(s.opcode)) continue;
+      on_worker[s.fd.slot == kPipeR ? kPipeW : s.fd.slot] = true;
+    }
   }
   return "";
 }
 
-// A poll of the ring's own descriptor whose POLLIN alone differs, after a
-// request that may have gone to io-wq: whether its CQE is in the ring when
-// the poll looks (it reports pending CQEs as POLLIN) is the scheduler's
-// choice (seed 2122: a buffered write that extends a file).
+// A poll of the ring's own descriptor whose POLLIN alone differs, or a
+// multishot one whose F_MORE alone does, after a request that may have gone
+// to io-wq: whether its CQE is in the ring when the poll looks (it reports
+// pending CQEs as POLLIN) is the scheduler's choice (seed 2122: a buffered
+// write that extends a file; seed 76369: a SPLICE's failure).
 std::string ring_poll_race(const UringProgram& p, const std::string& key, const std::string& kval,
                            const std::string& ival) {
   if (key.rfind("cqe ", 0) != 0) return "";
@@ -213,14 +227,23 @@ std::string ring_poll_race(const UringProgram& p, const std::string& key, const 
     if (b == std::string::npos || !std::isdigit(static_cast<unsigned char>(v[b + 4]))) return -1L;
     return std::strtol(v.c_str() + b + 4, nullptr, 10);
   };
+  const auto flags = [](const std::string& v) {
+    const auto b = v.find("flags=");
+    return b == std::string::npos ? -1L : std::strtol(v.c_str() + b + 6, nullptr, 16);
+  };
   const long k = mask(kval), i = mask(ival);
-  if (k < 0 || i < 0 || (k ^ i) != POLLIN) return "";
+  if (k < 0 || i < 0) return "";
+  // A multishot poll ready when armed goes on (F_MORE); one woken by the
+  // ring's own CQE posting ends at once (EPOLL_URING_WAKE, seed 76369).
+  const bool more_only = k == i && (flags(kval) ^ flags(ival)) == IORING_CQE_F_MORE;
+  if ((k ^ i) != POLLIN && !more_only) return "";
   bool iowq_before = false;
   for (const Step& st : p.steps)
     for (const SqeSpec& s : st.sqes) {
       if (s.user_data == ud)
         return iowq_before && s.opcode == IORING_OP_POLL_ADD && s.fd.slot == kRing &&
-                       !(s.flags & IOSQE_FIXED_FILE)
+                       !(s.flags & IOSQE_FIXED_FILE) &&
+                       (!more_only || (s.len & IORING_POLL_ADD_MULTI))
                    ? "timing: ring poll vs an io-wq completion"
                    : "";
       iowq_before = iowq_before || maybe_iowq(s);
@@ -237,7 +260,19 @@ struct Access {
   std::vector<unsigned> src, dst;  // buffers read (a write's data), written (a read's)
 };
 
+// A SPLICE's or TEE's input pipe or eventfd (a SPLICE takes what it moves).
+Access splice_access(const SqeSpec& s) {
+  Access a;
+  const int slot = s.fd2.slot;
+  if (s.fd2_in != SqeSpec::kFd2SpliceIn || (s.op_flags & SPLICE_F_FD_IN_FIXED)) return a;
+  if (slot != kPipeR && slot != kEventfd) return a;
+  a.file = a.stream = slot;
+  a.writes_file = s.opcode == IORING_OP_SPLICE;
+  return a;
+}
+
 Access access_of(const SqeSpec& s) {
+  if (s.opcode == IORING_OP_SPLICE || s.opcode == IORING_OP_TEE) return splice_access(s);
   Access a;
   const bool rd = s.opcode == IORING_OP_READ || s.opcode == IORING_OP_READV ||
                   s.opcode == IORING_OP_READ_FIXED || s.opcode == 60 /* READV_FIXED */;
