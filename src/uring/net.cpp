@@ -149,11 +149,18 @@ int bundle_nbufs(const struct iovec* iov, int nr, int ret, std::size_t mapped) {
 // went there) ends with that -EAGAIN (fuzz seed 4054).
 // All but io_recv look for the socket first: a file that is not one fails
 // at once (-ENOTSOCK, fuzz seed 81716).
+// Only an armed poll ends the wait (REQ_F_POLLED): a RECV of a file without
+// one (a regular file) answers -EAGAIN at every issue, final on io-wq
+// (fuzz seed 152114).
 bool poll_first_pending(IoKiocb* req, unsigned flags, unsigned issue_flags) {
   if (!(flags & uapi::kRecvsendPollFirst) || (req->flags & kReqPollFirstDone)) return false;
   struct stat st;
   if (req->opcode != IORING_OP_RECV && fstat(req->os_fd, &st) == 0 && !S_ISSOCK(st.st_mode))
     return false;
+  if (!file_can_poll(req)) {
+    if (issue_flags & kIssueIowq) req->flags |= kReqNowait;
+    return true;
+  }
   req->flags |= kReqPollFirstDone;
   if ((issue_flags & kIssueIowq) && !(req->flags & kReqForceAsync)) req->flags |= kReqNowait;
   return true;

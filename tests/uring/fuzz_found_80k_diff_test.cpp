@@ -158,6 +158,31 @@ TEST(UringFuzzFound80k, PollFirstOnAPipeIsNotASocket) {
   ::close(p[1]);
 }
 
+// A RECV with POLL_FIRST of a regular file: no poll can be armed, so the
+// worker it goes to answers -EAGAIN too, and that is final (fuzz seed
+// 152114, with MSG_WAITALL).
+TEST(UringFuzzFound80k, PollFirstRecvOfARegularFileEndsEagain) {
+  SKIP_WITHOUT_KERNEL_URING();
+  char path[] = "/tmp/uring_pf_recv.XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  unlink(path);
+  ASSERT_EQ(write(fd, "data", 4), 4);
+  for (const std::uint8_t sqe_flags : {std::uint8_t{0}, std::uint8_t{IOSQE_ASYNC}}) {
+    SCOPED_TRACE(static_cast<int>(sqe_flags));
+    compare_with_kernel(
+        [&](Ring& r) {
+          static char buf[16];
+          io_uring_sqe* sqe = add(r, IORING_OP_RECV, fd, buf, sizeof(buf), 0, 1, sqe_flags);
+          sqe->ioprio = IORING_RECVSEND_POLL_FIRST;
+          sqe->msg_flags = MSG_WAITALL;
+          return run(r, 1);
+        },
+        8);
+  }
+  ::close(fd);
+}
+
 // A request an io-wq worker ran is freed by task work the submitter runs
 // (io_free_req), onto the top of the ring's request cache, above the
 // skipped CQE32 NOP's object freed before it: the next request reuses the
