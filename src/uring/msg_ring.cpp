@@ -78,6 +78,10 @@ int msg_send_fd(IoKiocb* req, IoRingCtx* target, unsigned issue_flags) {
   if (target->r_disabled.load(std::memory_order_acquire)) return -EBADFD;
   FileNode* src = fixed_file_get(req->ctx, m.src_fd, issue_flags & kIssueLocked);
   if (!src) return -EBADF;
+  if (!src->held) {
+    file_node_put(src);
+    return -EBADF;
+  }
   // The target's slot holds the same file (the kernel's get_file()).
   src->held.get()->get();
   core::FileRef held(src->held.get());
