@@ -155,9 +155,10 @@ int bundle_nbufs(const struct iovec* iov, int nr, int ret, std::size_t mapped) {
 bool poll_first_pending(IoKiocb* req, unsigned flags, unsigned issue_flags) {
   if (!(flags & uapi::kRecvsendPollFirst) || (req->flags & kReqPollFirstDone)) return false;
   struct stat st;
-  if (req->opcode != IORING_OP_RECV && fstat(req->os_fd, &st) == 0 && !S_ISSOCK(st.st_mode))
-    return false;
-  if (!file_can_poll(req)) {
+  const bool open = fstat(req->os_fd, &st) == 0;  // else the issue says -EBADF (seed 174444)
+  const bool sock = open && S_ISSOCK(st.st_mode);
+  if (req->opcode != IORING_OP_RECV && open && !sock) return false;
+  if (open && !sock && !file_can_poll(req)) {
     if (issue_flags & kIssueIowq) req->flags |= kReqNowait;
     return true;
   }

@@ -183,6 +183,28 @@ TEST(UringFuzzFound80k, PollFirstRecvOfARegularFileEndsEagain) {
   ::close(fd);
 }
 
+// ... while a descriptor that is not open is -EBADF, POLL_FIRST or not
+// (fuzz seed 174444, a SENDMSG_ZC).
+TEST(UringFuzzFound80k, PollFirstOfADescriptorNotOpenIsEbadf) {
+  SKIP_WITHOUT_KERNEL_URING();
+  const int closed = 999;  // as the seed's: no ring or file of the test takes it
+  ASSERT_LT(fcntl(closed, F_GETFD), 0);
+  for (const std::uint8_t op : {IORING_OP_RECV, IORING_OP_SENDMSG, IORING_OP_SEND}) {
+    SCOPED_TRACE(static_cast<int>(op));
+    compare_with_kernel(
+        [&](Ring& r) {
+          static char buf[16];
+          static struct iovec iov = {buf, sizeof(buf)};
+          static struct msghdr mh = {nullptr, 0, &iov, 1, nullptr, 0, 0};
+          const bool msg = op == IORING_OP_SENDMSG;
+          add(r, op, closed, msg ? static_cast<void*>(&mh) : buf, msg ? 1 : sizeof(buf), 0, 1, 0)
+              ->ioprio = IORING_RECVSEND_POLL_FIRST;
+          return run(r, 1);
+        },
+        8);
+  }
+}
+
 // A request an io-wq worker ran is freed by task work the submitter runs
 // (io_free_req), onto the top of the ring's request cache, above the
 // skipped CQE32 NOP's object freed before it: the next request reuses the
