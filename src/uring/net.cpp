@@ -154,11 +154,13 @@ int bundle_nbufs(const struct iovec* iov, int nr, int ret, std::size_t mapped) {
 // (fuzz seed 152114).
 bool poll_first_pending(IoKiocb* req, unsigned flags, unsigned issue_flags) {
   if (!(flags & uapi::kRecvsendPollFirst) || (req->flags & kReqPollFirstDone)) return false;
+  // io_assign_file comes before the op: a descriptor that is not open is
+  // -EBADF at once (fuzz seeds 174444, 169258).
   struct stat st;
-  const bool open = fstat(req->os_fd, &st) == 0;  // else the issue says -EBADF (seed 174444)
-  const bool sock = open && S_ISSOCK(st.st_mode);
-  if (req->opcode != IORING_OP_RECV && open && !sock) return false;
-  if (open && !sock && !file_can_poll(req)) {
+  if (fstat(req->os_fd, &st) != 0) return false;
+  const bool sock = S_ISSOCK(st.st_mode);
+  if (req->opcode != IORING_OP_RECV && !sock) return false;
+  if (!sock && !file_can_poll(req)) {
     if (issue_flags & kIssueIowq) req->flags |= kReqNowait;
     return true;
   }

@@ -184,7 +184,7 @@ TEST(UringFuzzFound80k, PollFirstRecvOfARegularFileEndsEagain) {
 }
 
 // ... while a descriptor that is not open is -EBADF, POLL_FIRST or not
-// (fuzz seed 174444, a SENDMSG_ZC).
+// (fuzz seeds 174444, a SENDMSG_ZC, and 169258, with MSG_DONTWAIT).
 TEST(UringFuzzFound80k, PollFirstOfADescriptorNotOpenIsEbadf) {
   SKIP_WITHOUT_KERNEL_URING();
   const int closed = 999;  // as the seed's: no ring or file of the test takes it
@@ -199,7 +199,11 @@ TEST(UringFuzzFound80k, PollFirstOfADescriptorNotOpenIsEbadf) {
           const bool msg = op == IORING_OP_SENDMSG;
           add(r, op, closed, msg ? static_cast<void*>(&mh) : buf, msg ? 1 : sizeof(buf), 0, 1, 0)
               ->ioprio = IORING_RECVSEND_POLL_FIRST;
-          return run(r, 1);
+          io_uring_sqe* dontwait = add(r, op, closed, msg ? static_cast<void*>(&mh) : buf,
+                                       msg ? 1 : sizeof(buf), 0, 2, 0);
+          dontwait->ioprio = IORING_RECVSEND_POLL_FIRST;
+          dontwait->msg_flags = MSG_DONTWAIT;
+          return run(r, 2);
         },
         8);
   }
