@@ -250,10 +250,9 @@ void req_cleanup(IoKiocb* req, bool locked) {
   }
   req->bdev_ref.reset();
   req->creds.reset();
-  if (req->flags & kReqOwnFd) {
+  if (req->held_file) {
     req->held_file.reset();
     req->os_fd = -1;
-    req->flags &= ~kReqOwnFd;
   }
 }
 

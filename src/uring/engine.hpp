@@ -435,8 +435,8 @@ void ring_cancel_at_exit(IoRingCtx* ctx);
 bool ring_share_adopt_timeout(IoRingCtx* ctx, std::uint64_t user_data, core::Nanos expires);
 IoWq* ctx_wq(IoRingCtx* ctx);  // the pool requests of this ring go to
 
-// ---- submit.cpp: a plain descriptor's request takes a dup of it (kReqOwnFd),
-// as the kernel's request holds its file, before it waits anywhere.
+// ---- submit.cpp: a plain descriptor's request holds its file (held_file),
+// as the kernel's request does, before it waits anywhere.
 void hold_file(IoKiocb* req);
 
 // ---- cancel.cpp: the search of a cancel issued in process `from` sharing

@@ -53,7 +53,6 @@ enum : std::uint32_t {
   kReqBlEmpty = 1u << 21,         // a bundle mapped every buffer the ring had
   kReqWorkerWait = 1u << 22,      // waits on poll where the kernel's io-wq worker would block
   kReqApollReady = 1u << 23,      // its poll found the file ready when armed: retried once
-  kReqOwnFd = 1u << 27,           // os_fd is held_file's private descriptor
 };
 constexpr std::uint32_t kReqLinkFlags = kReqLink | kReqHardlink;
 
@@ -233,7 +232,7 @@ struct IoKiocb {
   int os_fd = -1;
   block::BdevFile* bdev = nullptr;
   core::FileRef bdev_ref;   // holds `bdev` when it came from a plain descriptor
-  core::FileRef held_file;  // the open file of the program's descriptor (kReqOwnFd)
+  core::FileRef held_file;  // the open file of the program's descriptor; os_fd is its private one
   FileNode* file_node = nullptr;
   BufNode* buf_node = nullptr;         // REQ_F_BUF_NODE: the fixed buffer imported
   std::shared_ptr<const Creds> creds;  // REQ_F_CREDS: sqe->personality's

@@ -394,11 +394,10 @@ void queue_async(IoKiocb* req, int ret) {
 // The kernel's request holds its file from the first issue on: a close of
 // the descriptor before a worker or a poll's retry runs it changes nothing.
 void hold_file(IoKiocb* req) {
-  if (req->flags & (kReqOwnFd | kReqFixedFile) || req->bdev || req->os_fd < 0) return;
+  if (req->held_file || (req->flags & kReqFixedFile) || req->bdev || req->os_fd < 0) return;
   if (is_ring_fd(req->os_fd)) return;  // found by its number in iostack's table
   if (core::file_hold(req->os_fd, &req->held_file) < 0) return;
   req->os_fd = core::held_fd(req->held_file);
-  req->flags |= kReqOwnFd;
 }
 
 unsigned supported_sqe_flags() { return kSqeValidFlags; }
@@ -428,7 +427,7 @@ thread_local bool t_peers_woken = false;
 bool fails_in_task_work(IoKiocb* req, const IoOpDef* def) {
   if (def->issue == rw_read || def->issue == rw_write) return true;
   return req->res == -EBADF && def->needs_file && !req->file_node && !req->bdev &&
-         !(req->flags & kReqOwnFd) && fcntl(req->os_fd, F_GETFD) < 0;
+         !req->held_file && fcntl(req->os_fd, F_GETFD) < 0;
 }
 }  // namespace
 
