@@ -6,11 +6,10 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <chrono>
-#include <thread>
 #include <utility>
 
 #include "block/plug.hpp"
+#include "core/futex.hpp"
 #include "core/held_file.hpp"
 #include "core/mutex.hpp"
 #include "core/slist.hpp"
@@ -303,8 +302,11 @@ void iowq_release_work(IoWqWork* work) {
       work->state.fetch_and(~(kWorkHeld | kWorkCounted), std::memory_order_acq_rel);
   ctx->recycling.fetch_add(1, std::memory_order_seq_cst);  // teardown waits for it
   req_put(req, false);
-  // Counted by fill_req_cqe: released only once the request is gone.
-  if (old & kWorkCounted) ctx->nr_iowq_posted.fetch_sub(1, std::memory_order_acq_rel);
+  // Counted by fill_req_cqe: released only once the request is gone. A
+  // drained submission may sleep until the count is zero (wait_iowq_puts).
+  if ((old & kWorkCounted) && ctx->nr_iowq_posted.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+      ctx->drain_active.load(std::memory_order_seq_cst))
+    core::futex_wake_all(&ctx->nr_iowq_posted);
   ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
 }
 
@@ -614,16 +616,15 @@ void issue_bdev_list(IoKiocb* first, unsigned nr) {
 // The kernel frees a request that an io-wq worker posted by task work which
 // the submitting task runs before it enters again, so a drain submitted then
 // finds it gone. Here the worker's put comes a moment after the CQE: while
-// draining is on, a submission first waits for those puts (they never
-// block; the wait is bounded all the same).
+// draining is on, a submission first sleeps until those puts are done (the
+// last one wakes it; they never block, and the sleep is bounded all the same).
 void wait_iowq_puts(IoRingCtx* ctx) {
-  if (!ctx->drain_active.load(std::memory_order_acquire) ||
-      !ctx->nr_iowq_posted.load(std::memory_order_acquire))
-    return;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  while (ctx->nr_iowq_posted.load(std::memory_order_acquire) &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::yield();
+  if (!ctx->drain_active.load(std::memory_order_seq_cst)) return;
+  std::uint32_t n;
+  for (int ms = 0; ms < 1000 && (n = ctx->nr_iowq_posted.load(std::memory_order_seq_cst)); ++ms) {
+    const struct timespec step = core::futex_deadline_after(0, 1000000);
+    core::futex_wait(&ctx->nr_iowq_posted, n, &step);
+  }
 }
 
 int submit_and_flush(IoRingCtx* ctx, unsigned nr) {
