@@ -4,14 +4,14 @@ set -euo pipefail
 # dpkg-dev (dpkg-shlibdeps) and file: cpack -G DEB and the packaging test;
 # clang: the thread-safety build (preset clang-tsa); sqlite3: the power-cut example;
 # mariadb-server: a database server on iostack (tests/compat/mariadb_test.cpp starts
-# its own server, on a data directory of its own);
+# its own server, on a data directory of its own); plocate: an io_uring reader (Plocate.*);
 # chromium: a browser's headless screenshot of the SVG charts (Plot.BrowserRendersNotBlank;
 # 25 packages, 124 MB to download, 405 MB installed, about a minute to install).
 pkgs=(build-essential cmake ninja-build pkg-config dpkg-dev file
       libgtest-dev libgmock-dev libbenchmark-dev
       libfmt-dev libcli11-dev nlohmann-json3-dev
       liburing-dev libaio-dev libboost-dev
-      blktrace fio qemu-utils sysbench sqlite3 mariadb-server clang clang-format ccache chromium)
+      blktrace fio qemu-utils sysbench sqlite3 mariadb-server plocate clang clang-format ccache chromium)
 # Optional (--with-optional): tests that skip cleanly without them. librsvg2-bin
 # draws iostack's SVG charts (Plot.RsvgRendersNotBlank); gnuplot-nox lets fio's
 # fio_generate_plots draw iostack's log files (FioLogs.FioGeneratePlotsReadsThem).

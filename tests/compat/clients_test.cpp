@@ -1,8 +1,9 @@
 // Real clients with the kernel's io_uring and AIO refused by a seccomp
 // filter, started with `iostack exec`: qemu-io (linked with liburing.so.2),
-// fio's io_uring engine (raw system calls), fio's libaio engine and
-// sysbench fileio in async mode. Without iostack the same commands fail
-// under the filter.
+// fio's io_uring engine (raw system calls), fio's libaio engine,
+// sysbench fileio in async mode and plocate (liburing.so.2). Without
+// iostack the same commands fail under the filter, or plocate loses its
+// io_uring and reads synchronously.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -277,6 +278,57 @@ TEST(SysbenchFileio, AsyncValidatesThroughIostackExec) {
     EXPECT_TRUE(contains(r.output, "writes/s:")) << r.output;
   }
   compat::run(in_dir("cleanup"));
+  compat::run({"rm", "-rf", dir});
+}
+
+// --- plocate on the drop-in liburing ---
+
+// plocate reads its database's posting lists through io_uring when it can
+// set up a ring (falling back to pread when the kernel refuses). Under the
+// filter and `iostack exec` it must use iostack's ring and find exactly what
+// it finds on the kernel.
+TEST(Plocate, FindsWhatItFindsOnTheKernel) {
+  SKIP_IF_SANITIZED();
+  const std::string plocate = compat::which("plocate");
+  const std::string updatedb = compat::which("updatedb");
+  if (plocate.empty() || updatedb.empty())
+    GTEST_SKIP() << "plocate is not installed (Debian package plocate)";
+  const std::string dir = scratch("plocate");
+  const std::string tree = dir + "/tree";
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+  ASSERT_EQ(mkdir(tree.c_str(), 0700), 0);
+  for (int d = 0; d < 40; ++d) {
+    const std::string sub = tree + "/d" + std::to_string(d);
+    ASSERT_EQ(mkdir(sub.c_str(), 0700), 0);
+    for (int f = d; f < 2000; f += 40) {
+      const std::string name = sub + "/file_" + std::to_string(f) + (f % 3 ? ".txt" : ".dat");
+      const int fd = open(name.c_str(), O_CREAT | O_WRONLY, 0600);
+      ASSERT_GE(fd, 0) << name;
+      close(fd);
+    }
+  }
+  const std::string db = dir + "/db";
+  const auto built = compat::run({updatedb, "-l", "0", "-o", db, "-U", tree});
+  ASSERT_EQ(built.status, 0) << built.output;
+  for (std::vector<std::string> query : {std::vector<std::string>{"file_12"},
+                                         {"-i", "FILE_1", "dat"},
+                                         {"-r", "file_[0-9]*7\\.txt$"},
+                                         {"-c", "d3"},
+                                         {"no_such_name"}}) {
+    std::vector<std::string> argv = {plocate, "-d", db};
+    argv.insert(argv.end(), query.begin(), query.end());
+    SCOPED_TRACE(argv.back());
+    const auto kernel = compat::run(argv);
+    const auto ours = compat::run(on_iostack(argv));
+    EXPECT_EQ(ours.status, kernel.status) << ours.output;
+    EXPECT_EQ(ours.output, kernel.output);
+  }
+  // The reads went through iostack's io_uring.
+  std::vector<std::string> argv = {
+      IOSTACK_COMPAT_IOSTACK, "exec", "--stats", "--", plocate, "-d", db, "file_1"};
+  const auto r = compat::run(filtered(argv));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "io_uring: READ")) << r.output;
   compat::run({"rm", "-rf", dir});
 }
 
