@@ -14,6 +14,7 @@
 
 #include "iostack/fd.h"
 #include "iostack/map.h"
+#include "iostack/uring.h"
 #include "shim.h"
 
 typedef int (*close_fn)(int);
@@ -34,7 +35,7 @@ static close_range_fn real_close_range;
 static closefrom_fn real_closefrom;
 
 SHIM_EXPORT int close(int fd) {
-  readiness_forget_fd(fd);
+  iostack_epoll_forget_fd(fd);
   iostack_map_close(fd);
   if (iostack_fd_is_iostack(fd)) return (int)shim_result(iostack_fd_close(fd));
   iostack_fd_changed(fd);

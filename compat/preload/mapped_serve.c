@@ -12,6 +12,7 @@
 
 #include "iostack/fd.h"
 #include "iostack/map.h"
+#include "iostack/uring.h"
 #include "raw.h"
 #include "serve.h"
 #include "shim.h"
@@ -110,7 +111,7 @@ int mapped_serve(long nr, const long a[6], long* ret) {
     case __NR_close:
       /* The table forgets it; serve.c closes it (an iostack descriptor) or
        * leaves it to the kernel. */
-      readiness_forget_fd(fd);
+      iostack_epoll_forget_fd(fd);
       iostack_map_close(fd);
       return 0;
     case __NR_dup:

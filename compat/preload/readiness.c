@@ -4,10 +4,10 @@
  * A ring descriptor is an epoll instance that iostack signals when it posts
  * CQEs; poll(), ppoll(), select(), pselect() and epoll_wait() bring that
  * signal up to date first and report the kernel's mask for ring
- * descriptors. Calls that name no ring go straight to libc. */
+ * descriptors (epoll through libiostack, which also serves the ring's
+ * EPOLL_CTL and EPOLL_WAIT). Calls that name no ring go straight to libc. */
 #define _GNU_SOURCE
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -193,174 +193,44 @@ SHIM_EXPORT int pselect(int nfds, fd_set* rd, fd_set* wr, fd_set* ex,
   return ring_pselect(nfds, rd, wr, ex, timeout, mask);
 }
 
-/* ---- epoll: the registrations of ring descriptors, by epoll instance */
-
-struct ring_reg {
-  int epfd;
-  int fd;
-  struct epoll_event ev;
-};
-
-static pthread_mutex_t regs_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ring_reg* regs;
-static int nregs, regs_cap;
-
-static void regs_update(int epfd, int op, int fd, const struct epoll_event* ev) {
-  pthread_mutex_lock(&regs_lock);
-  int i;
-  for (i = 0; i < nregs; ++i)
-    if (regs[i].epfd == epfd && regs[i].fd == fd) break;
-  if (op == EPOLL_CTL_DEL) {
-    if (i < nregs) {
-      regs[i] = regs[nregs - 1];
-      __atomic_store_n(&nregs, nregs - 1, __ATOMIC_RELAXED);
-    }
-  } else if (i < nregs) {
-    regs[i].ev = *ev;
-  } else {
-    if (nregs == regs_cap) {
-      const int cap = regs_cap ? regs_cap * 2 : 8;
-      struct ring_reg* grown = realloc(regs, sizeof(*regs) * (size_t)cap);
-      if (!grown) goto out;
-      regs = grown;
-      regs_cap = cap;
-    }
-    regs[nregs].epfd = epfd;
-    regs[nregs].fd = fd;
-    regs[nregs].ev = *ev;
-    __atomic_store_n(&nregs, nregs + 1, __ATOMIC_RELAXED);
-  }
-out:
-  pthread_mutex_unlock(&regs_lock);
-}
-
-void readiness_forget_fd(int fd) {
-  if (!__atomic_load_n(&nregs, __ATOMIC_RELAXED)) return;
-  pthread_mutex_lock(&regs_lock);
-  for (int i = 0; i < nregs;) {
-    if (regs[i].epfd == fd || regs[i].fd == fd) {
-      regs[i] = regs[nregs - 1];
-      __atomic_store_n(&nregs, nregs - 1, __ATOMIC_RELAXED);
-    } else {
-      ++i;
-    }
-  }
-  pthread_mutex_unlock(&regs_lock);
-}
+/* ---- epoll: libiostack keeps the registrations of rings and answers
+ * for epoll instances that hold one. */
 
 SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event* ev) {
   SHIM_RESOLVE(real_epoll_ctl, "epoll_ctl");
   const int ret = real_epoll_ctl(epfd, op, fd, ev);
-  if (ret == 0 && (op == EPOLL_CTL_DEL || (ev && iostack_io_uring_poll_mask(fd) >= 0)))
-    regs_update(epfd, op, fd, ev);
+  if (ret == 0) iostack_epoll_ctl_done(epfd, op, fd, ev);
   return ret;
-}
-
-/* The registration of a ring in `epfd` whose data is `data`, or null. */
-static const struct ring_reg* reg_by_data(int epfd, uint64_t data) {
-  for (int i = 0; i < nregs; ++i)
-    if (regs[i].epfd == epfd && regs[i].ev.data.u64 == data) return &regs[i];
-  return NULL;
-}
-
-/* Brings the rings registered in `epfd` up to date and writes, for the
- * level-triggered ones that want POLLOUT and have it (no epoll of iostack's
- * reports POLLOUT), what they report now. Returns how many it wrote; *any
- * says whether `epfd` holds a ring at all. */
-static int ring_events(int epfd, struct epoll_event* out, int max, int* any) {
-  int n = 0;
-  *any = 0;
-  pthread_mutex_lock(&regs_lock);
-  for (int i = 0; i < nregs; ++i) {
-    if (regs[i].epfd != epfd) continue;
-    const int m = iostack_io_uring_poll_mask(regs[i].fd);
-    if (m < 0) continue;
-    *any = 1;
-    const uint32_t want = regs[i].ev.events;
-    const uint32_t got = (uint32_t)m & (want | EPOLLERR | EPOLLHUP);
-    if ((want & EPOLLOUT) && !(want & EPOLLET) && (got & EPOLLOUT) && n < max) {
-      out[n].events = got;
-      out[n].data = regs[i].ev.data;
-      ++n;
-    }
-  }
-  pthread_mutex_unlock(&regs_lock);
-  return n;
-}
-
-/* Appends to the `made` events what epoll reported after them: a ring's
- * event gets the ring's current mask, and goes when the ring has nothing
- * any more (its CQEs were consumed while the call slept) or was made. */
-static int merge_events(int epfd, struct epoll_event* ev, int made, int got) {
-  int n = made;
-  pthread_mutex_lock(&regs_lock);
-  for (int i = made; i < made + got; ++i) {
-    const struct ring_reg* reg = reg_by_data(epfd, ev[i].data.u64);
-    if (reg) {
-      int dup = 0;
-      for (int j = 0; j < made; ++j) dup |= ev[j].data.u64 == ev[i].data.u64;
-      if (dup) continue;
-      const int m = iostack_io_uring_poll_mask(reg->fd);
-      if (m >= 0) {
-        ev[i].events = (uint32_t)m & (reg->ev.events | EPOLLERR | EPOLLHUP);
-        if (!ev[i].events) continue;
-      }
-    }
-    ev[n++] = ev[i];
-  }
-  pthread_mutex_unlock(&regs_lock);
-  return n;
 }
 
 typedef int (*epoll_pwait_fn)(int, struct epoll_event*, int, int, const sigset_t*);
 static epoll_pwait_fn real_epoll_pwait;
 
-/* epoll_pwait2 where the caller used it; epoll_pwait (milliseconds,
- * rounded up) otherwise, so kernels without epoll_pwait2 keep working. */
-static int real_wait(int epfd, struct epoll_event* ev, int max, const struct timespec* t,
-                     const sigset_t* mask, int pwait2) {
-  if (pwait2) {
+static int ring_epoll_wait(int epfd, struct epoll_event* ev, int max, int timeout_ms,
+                           const struct timespec* timeout, const sigset_t* mask) {
+  if (iostack_epoll_holds_ring(epfd))
+    return (int)shim_result(iostack_epoll_pwait2(epfd, ev, max, timeout, mask));
+  if (timeout_ms == INT32_MIN) {
     SHIM_RESOLVE(real_epoll_pwait2, "epoll_pwait2");
-    return real_epoll_pwait2(epfd, ev, max, t, mask);
+    return real_epoll_pwait2(epfd, ev, max, timeout, mask);
   }
   SHIM_RESOLVE(real_epoll_pwait, "epoll_pwait");
-  long ms = -1;
-  if (t) ms = t->tv_sec * 1000 + (t->tv_nsec + 999999) / 1000000;
-  return real_epoll_pwait(epfd, ev, max, ms > INT32_MAX ? INT32_MAX : (int)ms, mask);
-}
-
-static int ring_epoll_wait(int epfd, struct epoll_event* ev, int max,
-                           const struct timespec* timeout, const sigset_t* mask, int pwait2) {
-  int any = 0;
-  int made = 0;
-  if (max > 0 && __atomic_load_n(&nregs, __ATOMIC_RELAXED)) made = ring_events(epfd, ev, max, &any);
-  if (!any) return real_wait(epfd, ev, max, timeout, mask, pwait2);
-  const int64_t deadline = deadline_of(timeout);
-  static const struct timespec zero = {0, 0};
-  for (;;) {
-    if (made == max) return made;
-    struct timespec left;
-    const int r = real_wait(epfd, ev + made, max - made, made ? &zero : time_left(deadline, &left),
-                            mask, pwait2);
-    if (r < 0) return made ? made : r;
-    const int n = merge_events(epfd, ev, made, r);
-    if (n || (deadline >= 0 && now_ns() >= deadline)) return n;
-    made = ring_events(epfd, ev, max, &any);
-  }
+  return real_epoll_pwait(epfd, ev, max, timeout_ms, mask);
 }
 
 SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event* ev, int max, int timeout_ms) {
   struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
-  return ring_epoll_wait(epfd, ev, max, timeout_ms < 0 ? NULL : &ts, NULL, 0);
+  return ring_epoll_wait(epfd, ev, max, timeout_ms, timeout_ms < 0 ? NULL : &ts, NULL);
 }
 
 SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event* ev, int max, int timeout_ms,
                             const sigset_t* mask) {
   struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
-  return ring_epoll_wait(epfd, ev, max, timeout_ms < 0 ? NULL : &ts, mask, 0);
+  return ring_epoll_wait(epfd, ev, max, timeout_ms, timeout_ms < 0 ? NULL : &ts, mask);
 }
 
+/* INT32_MIN as the millisecond timeout: the caller used epoll_pwait2. */
 SHIM_EXPORT int epoll_pwait2(int epfd, struct epoll_event* ev, int max,
                              const struct timespec* timeout, const sigset_t* mask) {
-  return ring_epoll_wait(epfd, ev, max, timeout, mask, 1);
+  return ring_epoll_wait(epfd, ev, max, INT32_MIN, timeout, mask);
 }

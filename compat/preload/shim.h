@@ -29,9 +29,6 @@ static inline long shim_result(long ret) {
  * handled now (errno kept). */
 void shim_run_wakeups(void);
 
-/* readiness.c: forgets the epoll registrations that close(fd) ends. */
-void readiness_forget_fd(int fd);
-
 /* mapped.c: sets up the files of `iostack exec --map` (exits on bad input). */
 void mapped_init(void);
 /* mapped.c: whether `fd` is a mapped file's, and mmap of one. */

@@ -19,10 +19,13 @@
 #include "iostack/export.h"
 
 #include <linux/io_uring.h>
+#include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 struct msghdr;
+struct epoll_event;
+struct timespec;
 
 /* Newer uapi pieces the Debian 12 (6.1) header lacks. */
 #ifndef IORING_ENTER_ABS_TIMER
@@ -100,6 +103,21 @@ IOSTACK_API int iostack_io_uring_scm_check(const struct msghdr* msg);
  * the ring fd's own readiness (poll, epoll) is brought up to date. -1 when
  * `fd` is no iostack ring. For a shim interposing poll/select/epoll_wait. */
 IOSTACK_API int iostack_io_uring_poll_mask(int fd);
+
+/* Rings in epoll instances, for a shim interposing epoll_ctl, close and
+ * epoll_wait: epoll reports a ring's registration with io_uring_poll's mask
+ * (POLLOUT while the SQ ring has room, which iostack's ring descriptor alone
+ * never reports; POLLIN only while CQEs are pending). After each successful
+ * epoll_ctl call iostack_epoll_ctl_done (it keeps registrations of rings
+ * only), after a close iostack_epoll_forget_fd. iostack_epoll_pwait2 is
+ * epoll_pwait2(2) with those masks (count or -errno); needed only where
+ * iostack_epoll_holds_ring(epfd) says so. IORING_OP_EPOLL_CTL and
+ * IORING_OP_EPOLL_WAIT do all of this themselves. */
+IOSTACK_API void iostack_epoll_ctl_done(int epfd, int op, int fd, const struct epoll_event* ev);
+IOSTACK_API void iostack_epoll_forget_fd(int fd);
+IOSTACK_API int iostack_epoll_holds_ring(int epfd);
+IOSTACK_API int iostack_epoll_pwait2(int epfd, struct epoll_event* ev, int max,
+                                     const struct timespec* timeout, const sigset_t* mask);
 
 /* Handles now the poll wakeups that the caller's own system call (a write
  * to a pipe, an eventfd or a socket) caused on files iostack polls for a

@@ -89,4 +89,17 @@ int iostack_io_uring_poll_mask(int fd) {
   return ctx ? static_cast<int>(ring_poll_mask(ctx)) : -1;
 }
 
+void iostack_epoll_ctl_done(int epfd, int op, int fd, const struct epoll_event* ev) {
+  ring_epoll_note(epfd, op, fd, ev);
+}
+
+void iostack_epoll_forget_fd(int fd) { ring_epoll_forget_fd(fd); }
+
+int iostack_epoll_holds_ring(int epfd) { return ring_epoll_holds_ring(epfd); }
+
+int iostack_epoll_pwait2(int epfd, struct epoll_event* ev, int max, const struct timespec* timeout,
+                         const sigset_t* mask) {
+  return ring_epoll_wait(epfd, ev, max, timeout, mask);
+}
+
 }  // extern "C"

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 
 #include "iostack/uring.h"
@@ -377,6 +378,14 @@ void ring_ready_signal(IoRingCtx* ctx);
 void ring_ready_update(IoRingCtx* ctx);
 // io_uring_poll(): the EPOLL* mask the ring reports now.
 std::uint32_t ring_poll_mask(IoRingCtx* ctx);
+// Rings in epoll instances (ring_epoll.cpp): a successful epoll_ctl's
+// registration noted, a closed descriptor forgotten, whether `epfd` holds a
+// noted ring, and epoll_pwait2 with the rings' io_uring_poll masks (-errno).
+void ring_epoll_note(int epfd, int op, int fd, const struct epoll_event* ev);
+void ring_epoll_forget_fd(int fd);
+bool ring_epoll_holds_ring(int epfd);
+int ring_epoll_wait(int epfd, struct epoll_event* ev, int max, const struct timespec* timeout,
+                    const sigset_t* mask);
 // Per-thread registered rings (IORING_REGISTER_RING_FDS).
 constexpr unsigned kRingFdRegMax = 16;
 int register_ring_fds(IoRingCtx* ctx, void* arg, unsigned nr);

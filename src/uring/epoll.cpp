@@ -41,7 +41,10 @@ int epoll_ctl_issue(IoKiocb* req, unsigned) {
   }
   const int r = epoll_ctl(e.epfd, e.op, e.fd, e.op == EPOLL_CTL_DEL ? nullptr : &e.event);
   const int ret = r < 0 ? -errno : 0;
-  if (ret < 0) req_set_fail(req);
+  if (ret < 0)
+    req_set_fail(req);
+  else
+    ring_epoll_note(e.epfd, e.op, e.fd, &e.event);
   req_set_res(req, ret, 0);
   return kIouOk;
 }
@@ -68,8 +71,9 @@ int epoll_wait_issue(IoKiocb* req, unsigned) {
                          static_cast<std::size_t>(w.maxevents) * sizeof(struct epoll_event)))
       ret = -EFAULT;
   } else {
-    ret = epoll_wait(req->os_fd, reinterpret_cast<struct epoll_event*>(w.events), w.maxevents, 0);
-    if (ret < 0) ret = -errno;
+    static const struct timespec kNow = {0, 0};
+    ret = ring_epoll_wait(req->os_fd, reinterpret_cast<struct epoll_event*>(w.events), w.maxevents,
+                          &kNow, nullptr);
   }
   if (ret == 0) return -EAGAIN;
   if (ret < 0) req_set_fail(req);

@@ -95,6 +95,64 @@ TEST(UringMiscOpsDiff, EpollCtlOnARing) {
   });
 }
 
+// A ring in an epoll instance reports io_uring_poll's mask there: POLLOUT
+// while the SQ ring has room, POLLIN only while CQEs are pending (also after
+// the program reaped them without entering), for a registration made by
+// EPOLL_CTL through the ring or by the program's epoll_ctl, and to
+// EPOLL_WAIT through the ring (fuzz seed 2809).
+TEST(UringMiscOpsDiff, RingInAnEpollInstanceReportsItsPollMask) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare([](Ring& r, Backend& b) {
+    std::vector<Cqe> out;
+    const int ep = epoll_create1(EPOLL_CLOEXEC);
+    static epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT;
+    ev.data.u64 = 9;
+    auto look = [&](std::uint64_t tag) {
+      epoll_event got[2] = {};
+      const int n = b.epoll_wait(ep, got, 2);
+      out.push_back(Cqe{tag, n, n > 0 ? got[0].events : 0});
+      if (n > 0) out.push_back(Cqe{tag, static_cast<std::int32_t>(got[0].data.u64), 0});
+    };
+    prep(r.sqe(), IORING_OP_EPOLL_CTL, ep, &ev, EPOLL_CTL_ADD, static_cast<std::uint64_t>(r.fd()),
+         1);
+    EXPECT_EQ(1, r.submit(1));
+    auto c = r.wait(1);
+    out.insert(out.end(), c.begin(), c.end());
+    look(100);  // nothing pending: POLLOUT
+    prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 2);
+    EXPECT_EQ(1, r.submit(1));
+    look(101);      // the NOP's CQE pending: POLLIN too
+    c = r.wait(1);  // reaped from the ring, no system call
+    out.insert(out.end(), c.begin(), c.end());
+    look(102);
+    static epoll_event evs[4];
+    prep(r.sqe(), 59 /* EPOLL_WAIT */, ep, evs, 4, 0, 3);
+    EXPECT_EQ(1, r.submit(1));
+    c = r.wait(1);
+    out.insert(out.end(), c.begin(), c.end());
+    out.push_back(Cqe{103, static_cast<std::int32_t>(evs[0].data.u64), evs[0].events});
+    // Edge-triggered through the program's own epoll_ctl: the host epoll
+    // reports the NOP's CQE once.
+    ev.events = EPOLLIN | EPOLLET;
+    EXPECT_EQ(0, b.epoll_ctl(ep, EPOLL_CTL_MOD, r.fd(), &ev));
+    prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 4);
+    EXPECT_EQ(1, r.submit(1));
+    look(104);
+    look(105);
+    c = r.wait(1);
+    out.insert(out.end(), c.begin(), c.end());
+    prep(r.sqe(), IORING_OP_EPOLL_CTL, ep, nullptr, EPOLL_CTL_DEL,
+         static_cast<std::uint64_t>(r.fd()), 5);
+    EXPECT_EQ(1, r.submit(1));
+    c = r.wait(1);
+    out.insert(out.end(), c.begin(), c.end());
+    look(106);
+    ::close(ep);
+    return out;
+  });
+}
+
 TEST(UringMiscOpsDiff, SpliceAndTee) {
   SKIP_WITHOUT_KERNEL_URING();
   compare([](Ring& r, Backend&) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -37,6 +38,15 @@ struct Backend {
   // wakeups inside the write; under `iostack exec` the interposed write
   // hands them to iostack (iostack_io_uring_run_wakeups).
   virtual void wrote() {}
+  // The program's own epoll_ctl and epoll_wait; under `iostack exec` the
+  // interposed calls give rings in an epoll instance io_uring_poll's mask.
+  virtual int epoll_ctl(int ep, int op, int fd, epoll_event* ev) {
+    return ::epoll_ctl(ep, op, fd, ev) == 0 ? 0 : -errno;
+  }
+  virtual int epoll_wait(int ep, epoll_event* ev, int max) {
+    const int n = ::epoll_wait(ep, ev, max, 0);
+    return n < 0 ? -errno : n;
+  }
 };
 
 struct KernelBackend : Backend {
@@ -78,6 +88,15 @@ struct IostackBackend : Backend {
   void unmap(void* p, size_t len) override { iostack_io_uring_munmap(p, len); }
   int close_ring(int fd) override { return iostack_io_uring_close(fd); }
   void wrote() override { iostack_io_uring_run_wakeups(); }
+  int epoll_ctl(int ep, int op, int fd, epoll_event* ev) override {
+    const int r = Backend::epoll_ctl(ep, op, fd, ev);
+    if (r == 0) iostack_epoll_ctl_done(ep, op, fd, ev);
+    return r;
+  }
+  int epoll_wait(int ep, epoll_event* ev, int max) override {
+    static const struct timespec kNow = {0, 0};
+    return iostack_epoll_pwait2(ep, ev, max, &kNow, nullptr);
+  }
 };
 
 // Whether this process may use the kernel's io_uring at all.

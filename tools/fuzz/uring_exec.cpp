@@ -174,6 +174,7 @@ std::string uring_execute(const UringProgram& p, bool kernel, const std::string&
                           int quiet_ms) {
   Log log;
   World w;
+  w.epoll_as_iostack = !kernel;
   std::string err;
   if (!w.create(dir, &err)) {
     log.add("world", "failed: " + err);

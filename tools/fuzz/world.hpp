@@ -101,6 +101,9 @@ class World {
   void final_state(Log* log);
 
   int fds[kNumAllSlots] = {};
+  // Reads the epoll instance as a program under `iostack exec` does: rings
+  // in it report io_uring_poll's mask (the interposed epoll_wait).
+  bool epoll_as_iostack = false;
 
  private:
   char* bufs_ = nullptr;

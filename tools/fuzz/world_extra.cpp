@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "iostack/uring.h"
 #include "world.hpp"
 
 namespace fuzz {
@@ -117,7 +118,10 @@ void World::extra_state(Log* log) {
     log->add(std::string("sock ") + slot_name(i), v);
   }
   struct epoll_event ev[4];
-  const int n = fcntl(fds[kEpoll], F_GETFL) < 0 ? -EBADF : epoll_wait(fds[kEpoll], ev, 4, 0);
+  static const struct timespec kNow = {0, 0};
+  const int n = fcntl(fds[kEpoll], F_GETFL) < 0 ? -EBADF
+                : epoll_as_iostack ? iostack_epoll_pwait2(fds[kEpoll], ev, 4, &kNow, nullptr)
+                                   : epoll_wait(fds[kEpoll], ev, 4, 0);
   std::string v = n < 0 ? "closed" : std::to_string(n);
   for (int i = 0; i < n; ++i) v += " " + std::to_string(ev[i].data.u64) + ":" + hex(ev[i].events);
   log->add("epoll", v);
