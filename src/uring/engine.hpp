@@ -70,9 +70,10 @@ int tw_run_local(IoRingCtx* ctx, int min_events, int max_events);
 // IO_LOCAL_TW_DEFAULT_MAX: the batch of a wait's first run.
 inline constexpr int kLocalTwDefaultMax = 20;
 bool tw_pending(IoRingCtx* ctx);
-void tw_req_submit(IoKiocb* req);    // TwFn: queue the request
-void tw_req_issue(IoKiocb* req);     // TwFn: issue it here, IOSQE_ASYNC or not
-void tw_req_iowq(IoKiocb* req);      // TwFn: hand it to io-wq
+void tw_req_submit(IoKiocb* req);       // TwFn: queue the request
+void tw_req_issue(IoKiocb* req);        // TwFn: issue it here, IOSQE_ASYNC or not
+void tw_req_iowq(IoKiocb* req);         // TwFn: hand it to io-wq
+void tw_req_mshot_start(IoKiocb* req);  // TwFn: an IOSQE_ASYNC multishot's first poll or issue
 void tw_req_complete(IoKiocb* req);  // TwFn: complete with req->res
 void tw_req_cancel(IoKiocb* req);    // TwFn: fail with req->res
 void req_queue_tw_complete(IoKiocb* req, int res);
@@ -242,6 +243,9 @@ struct CancelMatch {
   IoKiocb* self = nullptr;
 };
 bool cancel_req_match(IoKiocb* req, CancelMatch* cd);
+// Cancels an IOSQE_ASYNC multishot request waiting for tw_req_mshot_start:
+// the first match of `cd`, or all when it is null. Whether one was found.
+bool cancel_mshot_starting(IoRingCtx* ctx, CancelMatch* cd);
 int try_cancel(CancelMatch* cd);
 // IORING_REGISTER_SYNC_CANCEL; takes uring_lock itself (it waits).
 int sync_cancel(IoRingCtx* ctx, void* arg);

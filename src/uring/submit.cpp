@@ -142,15 +142,20 @@ void queue_sqe_fallback(IoKiocb* req) {
   } else if ((req->flags & kReqApollMultishot) && !req->link) {
     // An IOSQE_ASYNC multishot request: the kernel's worker only arms its
     // poll, and a ready file's task work then reads in the submitter before
-    // it runs on. Here the poll is armed from the submitter, or for a ready
-    // file it is issued at once: a worker that a loaded machine delays for
-    // milliseconds would let the program write again meanwhile, and two
-    // messages would be read as one. Not issued while the file is idle: a
-    // receive's buffer is picked only once data came (fuzz seed 38521).
-    if (const int ret = mshot_file_check(req, kIssueLocked))
+    // it runs on. Here that is task work run when the batch is in (the
+    // kernel's worker starts after the rest of the batch: a read of the
+    // same eventfd there empties it first, fuzz seed 230626), not a worker
+    // that a loaded machine delays for milliseconds, which would let the
+    // program write again meanwhile and two messages be read as one.
+    if (const int ret = mshot_file_check(req, kIssueLocked)) {
       req_defer_failed(req, ret);
-    else if (!arm_apoll_if_idle(req))
-      queue_sqe(req);
+    } else {
+      {
+        core::LockGuard lock(req->ctx->mshot_lock);
+        req->list.add_tail(&req->ctx->mshot_starting);
+      }
+      tw_add(req, tw_req_mshot_start);
+    }
   } else if (arms_only_on_wq(req)) {
     queue_sqe(req);
   } else {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <netinet/in.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -238,6 +239,31 @@ TEST(UringFuzzFoundLate, AsyncMultishotRecvWaitsBeforeItPicksABuffer) {
         },
         8);
   }
+}
+
+// The kernel's worker arms an IOSQE_ASYNC multishot read's poll only after
+// the rest of its batch has run: a READ of the same eventfd behind it takes
+// the count first, so the multishot waits (and a cancel ends it) instead of
+// failing at once on its empty buffer group (fuzz seed 230626).
+TEST(UringFuzzFoundLate, AsyncMultishotReadPollsAfterItsBatch) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        const int efd = eventfd(1, EFD_CLOEXEC);
+        io_uring_sqe* q = add(r, 49 /* READ_MULTISHOT */, efd, nullptr, 0, 0, 1,
+                              IOSQE_ASYNC | IOSQE_BUFFER_SELECT);
+        q->buf_group = 1;
+        static std::uint64_t count;
+        add(r, IORING_OP_READ, efd, &count, sizeof(count), 0, 2, 0);
+        std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+        append(&v, r.wait(1));       // the READ
+        append(&v, r.wait(1, 100));  // the multishot waits
+        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 3, 0);
+        append(&v, run(r, 2));
+        ::close(efd);
+        return v;
+      },
+      8);
 }
 
 // An ACCEPT of something that is not a socket fails at once with
