@@ -83,6 +83,9 @@ class MqDeadline final : public block::Elevator {
   unsigned starved() const;
   // Requests inserted and dispatched by lone steps (without lock_), all threads.
   std::uint64_t lone_steps() const;
+  // Lone steps a thread logs before its log is full and is folded (each
+  // fold costs a process-wide barrier and a hold of lock_).
+  static constexpr unsigned kLoneLog = 4096;
 
  private:
   // struct io_stats_per_prio: counters under lock_, except completed.
@@ -111,7 +114,6 @@ class MqDeadline final : public block::Elevator {
   // each step had taken the lock at that moment (a reading inside the
   // submitter's call: the step's own, or its plug's, see step_stamp). A
   // thread's slot:
-  static constexpr unsigned kLoneLog = 1024;
   struct LoneEntry {
     std::atomic<std::uint64_t> key{0};  // TSC reading << 1 | direction
     std::atomic<block::sector_t> pos{0};
@@ -226,6 +228,7 @@ class MqDeadline final : public block::Elevator {
   struct FoldCursor {
     LoneThread* t;
     std::uint32_t tail, head;
+    std::uint64_t key;  // of the entry at tail
   };
   std::vector<FoldCursor> fold_cursors_ GUARDED_BY(lock_);
   core::PerThread<LoneThread> lone_;

@@ -229,31 +229,38 @@ void MqDeadline::wait_lone_steps(const LoneThread* self) {
 }
 
 // The logged steps in the order of their readings, each thread's in its own
-// order: a k-way merge of the threads' logs, up to the cut.
+// order: a k-way merge of the threads' logs, up to the cut. Each cursor keeps
+// the key of its next entry, so a step costs one pass over the cursors (two
+// with two submitters) and the load of the entry after it.
 void MqDeadline::fold_lone(std::uint64_t cut) {
+  // The next key of a cursor, or kNoKey when it has none before the cut (a
+  // reading is never ~0).
+  constexpr std::uint64_t kNoKey = ~std::uint64_t{0};
+  auto next_key = [cut](const FoldCursor& c) {
+    if (c.tail == c.head) return kNoKey;
+    const std::uint64_t k = c.t->log[c.tail % kLoneLog].key.load(std::memory_order_relaxed);
+    return (k >> 1) < cut ? k : kNoKey;
+  };
   std::size_t n = 0;
   for (LoneThread* t : lone_threads_) {
     const std::uint32_t tail = t->tail.load(std::memory_order_relaxed);
     const std::uint32_t head = t->head.load(std::memory_order_acquire);
-    if (tail != head) fold_cursors_[n++] = {t, tail, head};
+    if (tail == head) continue;
+    FoldCursor& c = fold_cursors_[n++];
+    c = {t, tail, head, 0};
+    c.key = next_key(c);
   }
   for (;;) {
     FoldCursor* next = nullptr;
-    std::uint64_t key = 0;
     for (std::size_t i = 0; i < n; ++i) {
       FoldCursor& c = fold_cursors_[i];
-      if (c.tail == c.head) continue;
-      const std::uint64_t k = c.t->log[c.tail % kLoneLog].key.load(std::memory_order_relaxed);
-      if ((k >> 1) >= cut) continue;
-      if (!next || (k >> 1) < (key >> 1)) {
-        next = &c;
-        key = k;
-      }
+      if (c.key != kNoKey && (!next || (c.key >> 1) < (next->key >> 1))) next = &c;
     }
     if (!next) break;
-    apply_lone(static_cast<unsigned>(key & 1),
+    apply_lone(static_cast<unsigned>(next->key & 1),
                next->t->log[next->tail % kLoneLog].pos.load(std::memory_order_relaxed));
     ++next->tail;
+    next->key = next_key(*next);
   }
   // Released: the owner reuses an entry only once it sees it folded.
   for (std::size_t i = 0; i < n; ++i)

@@ -132,9 +132,9 @@ TEST_F(DdLoneTest, LoneStepsGiveWhatLockedCallsGive) {
 // new one. Enough steps that the threads' logs fill and are folded while the
 // gate stays open; the batch state is read now and then (a fold with the
 // gate closed).
-constexpr int kTurns = 3001;
+constexpr int kTurns = 3 * static_cast<int>(MqDeadline::kLoneLog) - 71;
 block::sector_t turn_sector(int i) { return static_cast<block::sector_t>(100 + i * 16); }
-bool turn_checkpoint(int i) { return i == 2500 || i == 2507; }
+bool turn_checkpoint(int i) { return i == kTurns - 501 || i == kTurns - 494; }
 
 class DdTurnsTest : public DdLoneTest {
  protected:
