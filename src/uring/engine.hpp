@@ -74,8 +74,8 @@ void tw_req_submit(IoKiocb* req);       // TwFn: queue the request
 void tw_req_issue(IoKiocb* req);        // TwFn: issue it here, IOSQE_ASYNC or not
 void tw_req_iowq(IoKiocb* req);         // TwFn: hand it to io-wq
 void tw_req_mshot_start(IoKiocb* req);  // TwFn: an IOSQE_ASYNC multishot's first poll or issue
-void tw_req_complete(IoKiocb* req);  // TwFn: complete with req->res
-void tw_req_cancel(IoKiocb* req);    // TwFn: fail with req->res
+void tw_req_complete(IoKiocb* req);     // TwFn: complete with req->res
+void tw_req_cancel(IoKiocb* req);       // TwFn: fail with req->res
 void req_queue_tw_complete(IoKiocb* req, int res);
 // Whether the calling thread is inside a submission batch of `ctx`.
 bool in_submit_of(IoRingCtx* ctx);
@@ -269,6 +269,8 @@ void apoll_release(IoKiocb* req);
 // io_file_can_poll: whether the file has readiness to wait for (not a
 // regular file, block device or directory).
 bool file_can_poll(IoKiocb* req);
+// The file's poll mask for `events` now (poll(2) with no wait), or -errno.
+int poll_now(int fd, std::uint32_t events);
 bool fd_can_poll(int fd);  // file_can_poll for a descriptor
 void poll_remove_all(IoRingCtx* ctx);
 // io_activate_pollwq's task work: a DEFER_TASKRUN ring's first poll of

@@ -56,8 +56,6 @@ std::uint32_t reg_events(const PollEntry& pe, int which) {
   return ev | (pe.multishot ? EPOLLET : EPOLLONESHOT);
 }
 
-int poll_now(int fd, std::uint32_t events);
-
 class PollService;
 
 // Holds PollService::mu; the analysis sees poll_lock taken.
@@ -591,15 +589,6 @@ class PollService {
 PollGuard::PollGuard(PollService& ps) NO_THREAD_SAFETY_ANALYSIS : mu_(ps.mu) { mu_.lock(); }
 PollGuard::~PollGuard() NO_THREAD_SAFETY_ANALYSIS { mu_.unlock(); }
 
-int poll_now(int fd, std::uint32_t events) {
-  struct pollfd pfd {
-    fd, static_cast<short>(events & 0xffff), 0
-  };
-  const int r = ::poll(&pfd, 1, 0);
-  if (r < 0) return -errno;
-  return r ? static_cast<std::uint16_t>(pfd.revents) : 0;
-}
-
 bool arm(IoKiocb* req, std::uint32_t ready = 0) {
   PollEntry& pe = req->poll;
   pe.ring_self = req->os_fd == req->ctx->fd && ring_of(ring_file_get(req->os_fd)) == req->ctx;
@@ -628,6 +617,15 @@ IoKiocb* PollService::find_armed(IoRingCtx* ctx, CancelMatch* cd, bool poll_only
 }
 
 }  // namespace
+
+int poll_now(int fd, std::uint32_t events) {
+  struct pollfd pfd {
+    fd, static_cast<short>(events & 0xffff), 0
+  };
+  const int r = ::poll(&pfd, 1, 0);
+  if (r < 0) return -errno;
+  return r ? static_cast<std::uint16_t>(pfd.revents) : 0;
+}
 
 namespace {
 

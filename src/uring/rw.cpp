@@ -574,8 +574,13 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     // buffered ext4) is -EAGAIN for io_uring.
     if (err == -EOPNOTSUPP && write && (req->flags & kReqNowait)) err = -EAGAIN;
     if (nonblock && !(req->flags & kReqNowait) && (err == -EAGAIN || err == -EOPNOTSUPP)) {
-      // No RWF_NOWAIT support: waiting for poll would not help, a worker must block.
-      if (err == -EOPNOTSUPP) req->flags |= kReqNoApoll;
+      // No RWF_NOWAIT support: a worker must block. Where the file has a
+      // poll (a pipe that splice(2) used loses FMODE_NOWAIT; a tty) the
+      // kernel asks it first (io_file_supports_nowait): not ready, the
+      // request waits on poll, where a cancel finds it (fuzz seed 236913).
+      if (err == -EOPNOTSUPP &&
+          !(file_can_poll(req) && poll_now(req->os_fd, write ? POLLOUT : POLLIN) == 0))
+        req->flags |= kReqNoApoll;
       return -EAGAIN;
     }
     if (rw.done > 0) {

@@ -266,6 +266,53 @@ TEST(UringFuzzFoundLate, AsyncMultishotReadPollsAfterItsBatch) {
       8);
 }
 
+// splice(2) takes FMODE_NOWAIT from the pipes it uses, so a later READ of
+// the pipe cannot try without blocking (RWF_NOWAIT is refused); the kernel
+// then asks the pipe's poll (io_file_supports_nowait): empty, the READ
+// waits on poll (where data wakes it and a cancel finds it) instead of
+// blocking a worker, also for an O_NONBLOCK pipe (fuzz seed 236913).
+class UringSplicedPipe : public ::testing::TestWithParam<bool> {};
+
+TEST_P(UringSplicedPipe, ReadWaitsOnPoll) {
+  SKIP_WITHOUT_KERNEL_URING();
+  const bool nonblock = GetParam();
+  compare_with_kernel(
+      [nonblock](Ring& r) {
+        int p[2];
+        EXPECT_EQ(0, pipe2(p, O_CLOEXEC | (nonblock ? O_NONBLOCK : 0)));
+        EXPECT_EQ(16, write(p[1], "0123456789abcdef", 16));
+        char tmpl[] = "/tmp/iostack-spliced-XXXXXX";
+        const int file = mkstemp(tmpl);
+        unlink(tmpl);
+        io_uring_sqe* s = add(r, IORING_OP_SPLICE, file, nullptr, 4096, ~0ULL, 1, 0);
+        s->splice_fd_in = p[0];
+        s->splice_off_in = ~0ULL;
+        std::vector<Cqe> v = run(r, 1);
+        static char buf[4096];
+        add(r, IORING_OP_READ, p[0], buf, sizeof(buf), 0, 2, 0);
+        v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+        append(&v, r.wait(1, 100));  // it waits
+        EXPECT_EQ(3, write(p[1], "xyz", 3));
+        r.backend()->wrote();
+        append(&v, r.wait(1));
+        add(r, IORING_OP_READ, p[0], buf, sizeof(buf), 0, 3, 0);
+        v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+        append(&v, r.wait(1, 100));
+        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(3), 0, 0, 4, 0);
+        append(&v, run(r, 2));
+        ::close(p[0]);
+        ::close(p[1]);
+        ::close(file);
+        return v;
+      },
+      8);
+}
+
+INSTANTIATE_TEST_SUITE_P(Pipes, UringSplicedPipe, ::testing::Values(false, true),
+                         [](const auto& info) {
+                           return std::string(info.param ? "NonBlocking" : "Blocking");
+                         });
+
 // An ACCEPT of something that is not a socket fails at once with
 // -ENOTSOCK (do_accept), even where that file is not readable, like a
 // pipe's write end (fuzz seed 8542: iostack waited on its poll).
