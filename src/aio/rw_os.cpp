@@ -120,7 +120,8 @@ bool rw_issue_host_uring(AioKiocb* req, AioWorkBatch* batch) {
 // Direct I/O the kernel would queue, without the kernel's io_uring: a
 // worker waits for it on a descriptor of its own.
 void rw_issue_worker(AioKiocb* req, AioWorkBatch* batch) {
-  if (core::file_hold(req->fd, &req->held_file) < 0) {
+  // io_submit's lookup may have found the file held already.
+  if (!req->held_file && core::file_hold(req->fd, &req->held_file) < 0) {
     // No descriptor to spare: the same I/O here, blocking the submitter.
     aio_complete_rw(req, os_rw(req));
     return;
