@@ -20,12 +20,17 @@ AioKiocb* aio_get_req(Kioctx* ctx) {
   req->resfd = -1;
   req->bdev = nullptr;
   req->poll_fd = -1;
+  req->finishing = false;
   req->poll_state.store(PollState::kIdle, std::memory_order_relaxed);
   return req;
 }
 
 void iocb_destroy(AioKiocb* req) {
   Kioctx* ctx = req->ctx;
+  if (req->finishing) {
+    req->finishing = false;
+    ctx->finishing.fetch_sub(1, std::memory_order_acq_rel);
+  }
   if (req->heap_vecs != nullptr) {
     delete[] req->heap_vecs;
     req->heap_vecs = nullptr;
@@ -37,6 +42,28 @@ void iocb_destroy(AioKiocb* req) {
 }
 
 namespace {
+
+unsigned ring_avail(const Kioctx* ctx, unsigned head, unsigned tail) {
+  return tail > head ? tail - head : tail + ctx->nr_events - head;
+}
+
+// Whether the poster of `req`'s event must wake the waiters: a worker that
+// is not the last of those finishing at once leaves it to the last, which
+// comes within microseconds; *avail then becomes what the ring holds now.
+bool wakes_waiters(AioKiocb* req, unsigned* avail) {
+  if (!req->finishing) return true;
+  Kioctx* ctx = req->ctx;
+  req->finishing = false;
+  if (ctx->finishing.fetch_sub(1, std::memory_order_acq_rel) != 1) return false;
+  unsigned tail;
+  {
+    core::LockGuard g(ctx->completion_lock);
+    tail = ctx->tail;
+  }
+  const unsigned head = std::atomic_ref<unsigned>(ctx->r()->head).load(std::memory_order_relaxed);
+  *avail = ring_avail(ctx, head, tail);
+  return true;
+}
 
 // aio_complete(): copies the event into the ring, publishes the tail and
 // wakes whoever waits for it.
@@ -58,17 +85,22 @@ void aio_complete(AioKiocb* req) {
     std::atomic_ref<unsigned>(ring->tail).store(tail, std::memory_order_seq_cst);
     ctx->completed_events++;
     if (ctx->completed_events > 1) refill_reqs_available(ctx, head, tail);
-    avail = tail > head ? tail - head : tail + ctx->nr_events - head;
+    avail = ring_avail(ctx, head, tail);
   }
   if (req->resfd >= 0) {
     const std::uint64_t one = 1;
     ssize_t r = ::write(req->resfd, &one, sizeof(one));
     (void)r;
   }
-  if (ctx->wait.active()) ctx->wait.wake(avail);
+  if (wakes_waiters(req, &avail) && ctx->wait.active()) ctx->wait.wake(avail);
 }
 
 }  // namespace
+
+void aio_finishing(AioKiocb* req) {
+  req->ctx->finishing.fetch_add(1, std::memory_order_acq_rel);
+  req->finishing = true;
+}
 
 void iocb_put(AioKiocb* req) {
   if (req->refcnt.fetch_sub(1, std::memory_order_acq_rel) != 1) return;

@@ -14,6 +14,9 @@ AioKiocb* aio_get_req(Kioctx* ctx);
 void iocb_put(AioKiocb* req);
 // Frees the slot without posting an event (a submission that failed).
 void iocb_destroy(AioKiocb* req);
+// A worker's read or write of `req` has returned: counted in
+// ctx->finishing until its event is posted.
+void aio_finishing(AioKiocb* req);
 // aio_complete_rw(): records `res` and drops the I/O's reference.
 void aio_complete_rw(AioKiocb* req, long res);
 

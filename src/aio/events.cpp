@@ -78,6 +78,48 @@ struct timespec deadline_after(std::int64_t ns) {
   return d;
 }
 
+// A worker whose read has returned posts its event within microseconds,
+// sooner than this thread could sleep and be woken (a context switch on
+// each side, and on a VM an interrupt between CPUs): while one is
+// finishing, the waiter watches the ring instead, up to this long per call.
+constexpr std::int64_t kFinishingSpinNs = 20000;
+
+std::int64_t mono_ns() {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<std::int64_t>(t.tv_sec) * kNsecPerSec + t.tv_nsec;
+}
+
+// Spins while a worker of `ctx` is finishing and the ring's tail stays,
+// within what is left of *budget and before `deadline` (null: none). True
+// when the tail moved.
+bool spin_for_finishing(Kioctx* ctx, const struct timespec* deadline, std::int64_t* budget) {
+  if (*budget <= 0 || ctx->finishing.load(std::memory_order_acquire) == 0) return false;
+  const std::atomic_ref<unsigned> tail(ctx->r()->tail);
+  const unsigned seen = tail.load(std::memory_order_acquire);
+  const std::int64_t start = mono_ns();
+  std::int64_t end = start + *budget;
+  if (deadline != nullptr) {
+    const std::int64_t dl =
+        static_cast<std::int64_t>(deadline->tv_sec) * kNsecPerSec + deadline->tv_nsec;
+    if (dl < end) end = dl;
+  }
+  bool moved = false;
+  std::int64_t now = start;
+  for (unsigned i = 1; ctx->finishing.load(std::memory_order_acquire) != 0; ++i) {
+    if (tail.load(std::memory_order_acquire) != seen) {
+      moved = true;
+      break;
+    }
+    __builtin_ia32_pause();
+    if (i % 64 == 0 && (now = mono_ns()) >= end) break;
+  }
+  if (!moved) moved = tail.load(std::memory_order_acquire) != seen;
+  if (now == start) now = mono_ns();
+  *budget -= now - start;
+  return moved;
+}
+
 long read_events(Kioctx* ctx, long min_nr, long nr, struct io_event* event, std::int64_t until,
                  bool* interrupted) {
   long ret = 0;
@@ -95,13 +137,16 @@ long read_events(Kioctx* ctx, long min_nr, long nr, struct io_event* event, std:
   }
   AioWaiter w;
   bool timed_out = false;
+  std::int64_t spin_budget = kFinishingSpinNs;
   for (;;) {
     const long nr_got = ret;
     w.min_nr = min_nr - ret;
+    if (spin_for_finishing(ctx, dl, &spin_budget) && aio_read_events(ctx, min_nr, nr, event, &ret))
+      return ret;
     ctx->wait.add(&w);
     if (aio_read_events(ctx, min_nr, nr, event, &ret) || timed_out || *interrupted) break;
-    if (nr_got == ret) {
-      const int r = core::futex_wait(&w.woken, 0, dl);
+    if (nr_got == ret && w.prepare_sleep()) {
+      const int r = core::futex_wait(&w.woken, AioWaiter::kAsleep, dl);
       if (r == -EINTR) *interrupted = true;
       if (r == -ETIMEDOUT) timed_out = true;
     }

@@ -4,6 +4,8 @@
 #include <cerrno>
 #include <utility>
 
+#include "core/held_file.hpp"
+
 namespace iostack::aio {
 namespace {
 
@@ -20,8 +22,11 @@ int file_ref_get(int fd, FileRef* out) {
     out->bdev_ref = std::move(ref);
     return 0;
   }
-  const int fl = ::fcntl(fd, F_GETFL);
-  if (fl < 0) return -EBADF;
+  int fl;
+  if (!core::held_file_lookup(fd, &out->held, &fl)) {
+    fl = ::fcntl(fd, F_GETFL);
+    if (fl < 0) return -EBADF;
+  }
 #ifdef O_PATH
   if ((fl & O_PATH) == O_PATH) return -EBADF;
 #endif

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 
 #include "block/bdev_file.hpp"
+#include "core/file.hpp"
 
 namespace iostack::aio {
 
@@ -14,6 +15,9 @@ struct FileRef {
   core::FileRef bdev_ref;  // holds `bdev` while io_submit looks at the iocb
   block::BdevFile* bdev = nullptr;
   int flags = 0;  // open(2) flags (F_GETFL, or the device file's)
+  // An OS file found held already (core/held_file.hpp): the hold a worker
+  // needs, taken with the lookup.
+  core::FileRef held;
 
   bool readable() const { return (flags & O_ACCMODE) != O_WRONLY; }
   bool writable() const { return (flags & O_ACCMODE) != O_RDONLY; }

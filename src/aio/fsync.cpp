@@ -49,7 +49,7 @@ int aio_fsync(AioKiocb* req, const struct iocb& cb, const FileRef& f, bool datas
     return 0;
   }
   if (!has_fsync(req->fd)) return -EINVAL;
-  if (core::file_hold(req->fd, &req->held_file) < 0) {
+  if (!req->held_file && core::file_hold(req->fd, &req->held_file) < 0) {
     // No descriptor to spare: sync here, blocking the submitter.
     const int r = datasync ? ::fdatasync(req->fd) : ::fsync(req->fd);
     aio_complete_rw(req, r < 0 ? -errno : 0);

@@ -39,7 +39,8 @@ struct AioKiocb {
   std::uint16_t ioprio = 0;
   std::uint32_t rw_flags = 0;
   bool write = false;
-  bool stream = false;  // a pipe or socket: the offset is ignored
+  bool stream = false;     // a pipe or socket: the offset is ignored
+  bool finishing = false;  // counted in ctx->finishing until its event is posted
   std::int64_t pos = 0;
   struct iovec* iov = nullptr;
   int nr_segs = 0;

@@ -71,6 +71,10 @@ struct Kioctx {
 
   core::Mutex ring_lock;  // serialises io_getevents readers
   WaitQueue wait;
+  // Workers whose read or write has returned and whose event is not posted
+  // yet: io_getevents spins rather than sleeps for them, and only the last
+  // of several posting at once wakes the waiters.
+  std::atomic<unsigned> finishing{0};
 
   core::Mutex completion_lock;
   unsigned tail GUARDED_BY(completion_lock) = 0;

@@ -50,6 +50,8 @@ void rw_work(AioWork* w) {
   auto* req = static_cast<AioKiocb*>(w->owner);
   worker_set_ioprio(req->ioprio);
   const long res = os_rw(req);
+  aio_finishing(req);
+  aio_wq_completing();
   // Let go before the event is posted: once the program sees it, only
   // what iostack keeps for the program's own descriptor names the file.
   req->held_file.reset();
@@ -57,7 +59,6 @@ void rw_work(AioWork* w) {
   // The kernel refused the alignment after all: the descriptor may name
   // another file than the remembered answer was about.
   if (res == -EINVAL) dio_info_stale();
-  aio_wq_completing();
   aio_complete_rw(req, res);
 }
 
@@ -120,7 +121,8 @@ bool rw_issue_host_uring(AioKiocb* req, AioWorkBatch* batch) {
 // Direct I/O the kernel would queue, without the kernel's io_uring: a
 // worker waits for it on a descriptor of its own.
 void rw_issue_worker(AioKiocb* req, AioWorkBatch* batch) {
-  if (core::file_hold(req->fd, &req->held_file) < 0) {
+  // io_submit's lookup may have found the file held already.
+  if (!req->held_file && core::file_hold(req->fd, &req->held_file) < 0) {
     // No descriptor to spare: the same I/O here, blocking the submitter.
     aio_complete_rw(req, os_rw(req));
     return;

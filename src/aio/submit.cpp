@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "aio/aio.hpp"
 #include "aio/complete.hpp"
@@ -41,6 +42,7 @@ int issue_one(Kioctx* ctx, const struct iocb& cb, struct iocb* user_iocb, AioKio
   FileRef f;
   if (int err = file_ref_get(static_cast<int>(cb.aio_fildes), &f); err != 0) return err;
   req->fd = static_cast<int>(cb.aio_fildes);
+  req->held_file = std::move(f.held);
   if (cb.aio_flags & IOCB_FLAG_RESFD) {
     const int fd = static_cast<int>(cb.aio_resfd);
     if (int err = check_eventfd(fd); err != 0) return err;

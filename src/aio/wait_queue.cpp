@@ -13,7 +13,7 @@ constexpr unsigned kWakeBatch = 8;  // waiters woken per pass over the list
 
 void WaitQueue::add(AioWaiter* w) {
   core::LockGuard g(lock_);
-  w->woken.store(0, std::memory_order_relaxed);
+  w->woken.store(AioWaiter::kAwake, std::memory_order_relaxed);
   w->entry.add_tail(&head_);
   nr_.fetch_add(1, std::memory_order_seq_cst);
 }
@@ -21,7 +21,7 @@ void WaitQueue::add(AioWaiter* w) {
 void WaitQueue::remove(AioWaiter* w) {
   // A waker unlinks the waiter before it marks it woken: nothing to do, and
   // no lock to take while that waker may still hold it.
-  if (w->woken.load(std::memory_order_acquire) != 0) return;
+  if (w->woken.load(std::memory_order_acquire) == AioWaiter::kWoken) return;
   core::LockGuard g(lock_);
   if (w->entry.linked()) {
     w->entry.del();
@@ -53,8 +53,8 @@ void WaitQueue::wake(unsigned avail) {
           }
           node->del();
           nr_.fetch_sub(1, std::memory_order_relaxed);
-          words[n++] = &w->woken;
-          w->woken.store(1, std::memory_order_release);
+          if (w->woken.exchange(AioWaiter::kWoken, std::memory_order_acq_rel) == AioWaiter::kAsleep)
+            words[n++] = &w->woken;
         }
         node = next;
       }
@@ -71,8 +71,8 @@ void WaitQueue::wake_all() {
     n->del();
     nr_.fetch_sub(1, std::memory_order_relaxed);
     AioWaiter* w = core::list_entry<AioWaiter, &AioWaiter::entry>(n);
-    w->woken.store(1, std::memory_order_release);
-    core::futex_wake(&w->woken, 1);
+    if (w->woken.exchange(AioWaiter::kWoken, std::memory_order_acq_rel) == AioWaiter::kAsleep)
+      core::futex_wake(&w->woken, 1);
   }
 }
 

@@ -11,9 +11,21 @@
 namespace iostack::aio {
 
 struct AioWaiter {
+  // woken: on the list and awake, asleep in futex_wait, or woken (unlinked
+  // by the waker). Only a waiter marked asleep costs its waker a futex wake.
+  static constexpr std::uint32_t kAwake = 0;
+  static constexpr std::uint32_t kWoken = 1;
+  static constexpr std::uint32_t kAsleep = 2;
+
   core::ListHead entry;
   long min_nr = 0;
-  std::atomic<std::uint32_t> woken{0};
+  std::atomic<std::uint32_t> woken{kAwake};
+
+  // Marks the waiter asleep unless it was woken already (false).
+  bool prepare_sleep() {
+    std::uint32_t awake = kAwake;
+    return woken.compare_exchange_strong(awake, kAsleep, std::memory_order_acq_rel);
+  }
 };
 
 class WaitQueue {

@@ -16,7 +16,10 @@ int iostack_fd_is_iostack(int fd) { return Process::current().files().contains(f
 
 int iostack_fd_close(int fd) { return iostack::core::close_fd(fd); }
 
-void iostack_fd_changed(int fd) { iostack::core::fd_mode_forget(fd); }
+void iostack_fd_changed(int fd) {
+  iostack::core::fd_mode_forget(fd);
+  iostack::core::held_files_flags_changed();
+}
 
 void iostack_fd_closed(int fd) { iostack::core::held_files_closed(fd); }
 

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 
 #include "core/fd_high.hpp"
 #include "core/fd_mode_cache.hpp"
@@ -26,6 +27,9 @@ namespace {
 // Private descriptors kept in tables of held files: at most a quarter of the
 // descriptor limit, the rest of which is the program's.
 std::atomic<int> g_kept{0};
+// Bumped by each reported F_SETFL: flags a HeldFile learned under another
+// value are learned again.
+std::atomic<std::uint32_t> g_flags_gen{0};
 
 int kept_limit() {
   struct rlimit rl;
@@ -52,6 +56,20 @@ class HeldFile final : public File {
   bool same_as(const struct stat& st, int flags) const {
     return st.st_dev == dev_ && st.st_ino == ino_ && flags == flags_;
   }
+  // The open flags (F_GETFL of the private descriptor), learned once per
+  // g_flags_gen value; -errno if they cannot be.
+  int flags_now() {
+    const std::uint32_t gen = g_flags_gen.load(std::memory_order_acquire);
+    const std::uint64_t v = cached_flags_.load(std::memory_order_relaxed);
+    if ((v & kFlagsKnown) && static_cast<std::uint32_t>(v >> 32) == gen)
+      return static_cast<int>(v & ~kFlagsKnown & 0xffffffffu);
+    const int fl = ::fcntl(fd(), F_GETFL);
+    if (fl < 0) return -errno;
+    cached_flags_.store(
+        (static_cast<std::uint64_t>(gen) << 32) | kFlagsKnown | static_cast<std::uint32_t>(fl),
+        std::memory_order_relaxed);
+    return fl;
+  }
   // In a forked child: the copy the child's table of held files made of
   // this (the parent's) object, or null.
   HeldFile* forked() const { return forked_; }
@@ -75,7 +93,12 @@ class HeldFile final : public File {
   }
   static constexpr FileOps kOps = {"held file", release, fork_child};
 
+  // Open flags never have bit 31 set: it marks cached_flags_ as filled.
+  static constexpr std::uint64_t kFlagsKnown = 1u << 31;
+
   std::atomic<int> fd_;
+  // g_flags_gen in the high half, kFlagsKnown | the flags in the low one.
+  std::atomic<std::uint64_t> cached_flags_{0};
   const dev_t dev_;
   const ino_t ino_;
   const int flags_;
@@ -166,6 +189,21 @@ int file_hold(int fd, FileRef* out) {
   if (r == 0 && !still_names(fd, as_held(out->get()))) table.remove_if(fd, out->get());
   return r;
 }
+
+bool held_file_lookup(int fd, FileRef* out, int* flags) {
+  if (fd < 0 || !g_tracking.load(std::memory_order_acquire) ||
+      g_kcmp_refused.load(std::memory_order_relaxed))
+    return false;
+  FileRef h = Process::current().held_files().get(fd);
+  if (!h || !still_names(fd, as_held(h.get()))) return false;
+  const int fl = as_held(h.get())->flags_now();
+  if (fl < 0) return false;
+  *flags = fl;
+  *out = std::move(h);
+  return true;
+}
+
+void held_files_flags_changed() { g_flags_gen.fetch_add(1, std::memory_order_acq_rel); }
 
 FileRef held_file_adopt(int private_fd) {
   if (private_fd < 0) return {};

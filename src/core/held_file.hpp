@@ -21,6 +21,17 @@ namespace iostack::core {
 // open), -EMFILE (no descriptor to spare).
 int file_hold(int fd, FileRef* out);
 
+// fget() through what is kept: when the table of held files has `fd` and
+// kcmp() confirms it still names that file, *out holds it, *flags are the
+// file's open flags (learned again after any reported F_SETFL) and the
+// answer is true: one system call instead of F_GETFL and a hold. False
+// (nothing learned) otherwise.
+bool held_file_lookup(int fd, FileRef* out, int* flags);
+
+// A descriptor's open flags changed (F_SETFL, through any descriptor of
+// the file): flags remembered by held_file_lookup are learned again.
+void held_files_flags_changed();
+
 // A reference owning `private_fd`, a descriptor iostack opened for itself
 // (closed when the last reference goes). Empty for a negative `private_fd`.
 FileRef held_file_adopt(int private_fd);

@@ -210,6 +210,65 @@ TEST_P(HeldFileTest, AForkedChildHoldsThroughItsCopyAndClosesItWithItsOwn) {
   EXPECT_TRUE(open_fd(priv)) << "the parent's stays";
 }
 
+// io_submit's fget() through the table: one kcmp() for a descriptor kept
+// already; nothing answered where kcmp() is refused or nothing is kept.
+TEST_P(HeldFileTest, LookupFindsAKeptFileAndItsFlags) {
+  FileRef h;
+  int flags = -1;
+  EXPECT_FALSE(held_file_lookup(fd_, &h, &flags)) << "nothing kept yet";
+  FileRef a;
+  ASSERT_EQ(file_hold(fd_, &a), 0);
+  const int priv = held_fd(a);
+  a.reset();
+  if (GetParam()) {
+    EXPECT_FALSE(held_file_lookup(fd_, &h, &flags)) << "without kcmp the usual way is cheaper";
+    return;
+  }
+  ASSERT_TRUE(held_file_lookup(fd_, &h, &flags));
+  EXPECT_EQ(held_fd(h), priv);
+  EXPECT_EQ(flags, fcntl(fd_, F_GETFL));
+  program_close(fd_);
+  fd_ = -1;
+  FileRef g;
+  EXPECT_FALSE(held_file_lookup(priv, &g, &flags)) << "a private descriptor is not the program's";
+}
+
+TEST_P(HeldFileTest, LookupLearnsFlagsAgainAfterAReportedChangeThroughAnyDescriptor) {
+  if (GetParam()) GTEST_SKIP() << "the lookup answers only with kcmp";
+  FileRef a;
+  ASSERT_EQ(file_hold(fd_, &a), 0);
+  int flags = -1;
+  ASSERT_TRUE(held_file_lookup(fd_, &a, &flags));
+  EXPECT_FALSE(flags & O_APPEND);
+  // Another descriptor of the same open file changes the shared flags; the
+  // shim reports that descriptor, not this one.
+  const int other = dup(fd_);
+  ASSERT_GE(other, 0);
+  ASSERT_EQ(fcntl(other, F_SETFL, fcntl(other, F_GETFL) | O_APPEND), 0);
+  held_files_flags_changed();
+  ASSERT_TRUE(held_file_lookup(fd_, &a, &flags));
+  EXPECT_TRUE(flags & O_APPEND);
+  EXPECT_EQ(flags, fcntl(fd_, F_GETFL));
+  close(other);
+}
+
+TEST_P(HeldFileTest, LookupOfAnUnreportedReuseFindsNothing) {
+  FileRef a;
+  ASSERT_EQ(file_hold(fd_, &a), 0);
+  a.reset();
+  const int null = open("/dev/null", O_RDONLY);
+  ASSERT_GE(null, 0);
+  ASSERT_EQ(dup2(null, fd_), fd_);  // unreported, as fclose() then open() would be
+  close(null);
+  FileRef h;
+  int flags = -1;
+  EXPECT_FALSE(held_file_lookup(fd_, &h, &flags));
+  EXPECT_FALSE(h);
+  program_close(fd_);
+  fd_ = -1;
+  EXPECT_FALSE(held_file_lookup(fd_, &h, &flags)) << "closed";
+}
+
 TEST_P(HeldFileTest, BadDescriptors) {
   FileRef a;
   EXPECT_EQ(file_hold(-1, &a), -EBADF);
