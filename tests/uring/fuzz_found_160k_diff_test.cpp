@@ -82,5 +82,37 @@ TEST(UringFuzzFound160k, AsyncWriteOfASlotClosedLaterInTheBatch) {
   });
 }
 
+// A MSG_WAITALL receive that got part of what it wants waits for the rest;
+// cancelled then, it answers what it received (io_sendrecv_fail), not
+// -ECANCELED (fuzz seeds 169792, 170384, 170391). The same for a RECVMSG.
+TEST(UringFuzzFound160k, CancelledWaitallReceiveAnswersWhatItGot) {
+  SKIP_WITHOUT_KERNEL_URING();
+  int sv[2];
+  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  for (const std::uint8_t op : {IORING_OP_RECV, IORING_OP_RECVMSG}) {
+    SCOPED_TRACE(static_cast<int>(op));
+    compare_with_kernel(
+        [&](Ring& r) {
+          static char in[16];
+          static struct iovec iov = {in, sizeof(in)};
+          static struct msghdr mh = {nullptr, 0, &iov, 1, nullptr, 0, 0};
+          const bool msg = op == IORING_OP_RECVMSG;
+          add(r, op, sv[0], msg ? static_cast<void*>(&mh) : in, msg ? 1 : sizeof(in), 0, 1, 0)
+              ->msg_flags = MSG_WAITALL;
+          std::vector<Cqe> v{Cqe{0, r.submit(), 0}};
+          EXPECT_EQ(3, ::write(sv[1], "xyz", 3));
+          r.backend()->wrote();  // iostack's poll sees it as the kernel's wakeup does
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+          append(&v, run(r, 1));  // the receive's retry ran meanwhile
+          add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 3, 0);
+          append(&v, run(r, 2));
+          return v;
+        },
+        8);
+  }
+  ::close(sv[0]);
+  ::close(sv[1]);
+}
+
 }  // namespace
 }  // namespace uring_test
