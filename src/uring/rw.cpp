@@ -326,6 +326,10 @@ int rw_validate(IoKiocb* req, bool write, bool nonblock, bool file_only = false)
     std::int64_t end;
     if (rw.pos < 0 || __builtin_add_overflow(rw.pos, rw.bytes, &end)) return -EINVAL;
   }
+  // A socket is no FMODE_STREAM file, so its offset reaches sock_read_iter
+  // and sock_write_iter, which refuse any but 0, also for an empty request
+  // (fuzz seeds 170862, 176383).
+  if (rw.pos > 0 && S_ISSOCK(st.st_mode)) return -ESPIPE;
   // An eventfd reads 8 bytes or fails, also for an empty request (an empty
   // write never reaches its write op).
   if (!write && rw.bytes < 8 && (st.st_mode & S_IFMT) == 0 && is_eventfd(req->os_fd))

@@ -114,5 +114,29 @@ TEST(UringFuzzFound160k, CancelledWaitallReceiveAnswersWhatItGot) {
   ::close(sv[1]);
 }
 
+// A socket is no FMODE_STREAM file: an offset reaches sock_read_iter and
+// sock_write_iter, which refuse any but 0 with -ESPIPE, also for an empty
+// request, where iostack waited for data (fuzz seeds 170862, 176383).
+TEST(UringFuzzFound160k, SocketReadOrWriteAtAnOffsetIsESPIPE) {
+  SKIP_WITHOUT_KERNEL_URING();
+  int sv[2];
+  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  compare_with_kernel(
+      [&](Ring& r) {
+        static char buf[16];
+        static struct iovec iov = {buf, sizeof(buf)};
+        add(r, IORING_OP_READ, sv[0], buf, sizeof(buf), 512, 1, 0);
+        add(r, IORING_OP_READV, sv[0], &iov, 1, 4096, 2, 0);
+        add(r, IORING_OP_READ, sv[0], buf, 0, 1, 3, 0);
+        add(r, IORING_OP_WRITE, sv[0], buf, sizeof(buf), 512, 4, 0);
+        add(r, IORING_OP_WRITE, sv[0], buf, 4, 0, 5, 0);  // offset 0 is fine
+        add(r, IORING_OP_READ, sv[1], buf, 4, 0, 6, 0);
+        return run(r, 6);
+      },
+      8);
+  ::close(sv[0]);
+  ::close(sv[1]);
+}
+
 }  // namespace
 }  // namespace uring_test
