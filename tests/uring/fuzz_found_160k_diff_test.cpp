@@ -138,5 +138,29 @@ TEST(UringFuzzFound160k, SocketReadOrWriteAtAnOffsetIsESPIPE) {
   ::close(sv[1]);
 }
 
+// A cancelled poll stays in the kernel's table until its task work runs:
+// a second cancel of the same batch finds it too and answers 0, and a
+// second CANCEL_ALL counts it again (fuzz seed 174663).
+TEST(UringFuzzFound160k, SecondCancelInTheBatchFindsTheCancelledPoll) {
+  SKIP_WITHOUT_KERNEL_URING();
+  int p[2];
+  ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+  for (const std::uint32_t flags : {0u, static_cast<unsigned>(IORING_ASYNC_CANCEL_ALL)}) {
+    SCOPED_TRACE(flags);
+    compare_with_kernel(
+        [&](Ring& r) {
+          add(r, IORING_OP_POLL_ADD, p[0], nullptr, 0, 0, 1, IOSQE_IO_LINK)->poll32_events = POLLIN;
+          add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+          for (std::uint64_t ud : {3, 4})
+            add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, ud, 0)
+                ->cancel_flags = flags;
+          return run(r, 4);
+        },
+        8);
+  }
+  ::close(p[0]);
+  ::close(p[1]);
+}
+
 }  // namespace
 }  // namespace uring_test
