@@ -944,6 +944,13 @@ int poll_add_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   return 0;
 }
 
+namespace {
+bool is_path_only(int fd) {
+  const int fl = fcntl(fd, F_GETFL);
+  return fl >= 0 && (fl & O_PATH);
+}
+}  // namespace
+
 int poll_add_issue(IoKiocb* req, unsigned) {
   PollEntry& pe = req->poll;
   const std::uint32_t want = pe.events | kPollUnmask;
@@ -963,13 +970,20 @@ int poll_add_issue(IoKiocb* req, unsigned) {
     req_set_res(req, now, 0);
     return kIouOk;
   }
+  // An O_PATH file has no poll method (empty_fops): vfs_poll answers
+  // DEFAULT_POLLMASK, where the host's poll() refuses the descriptor. Only
+  // a registered slot holds one (fget refuses it), an OPENAT into a slot
+  // with O_PATH (fuzz seed 186406).
+  const bool path_only =
+      (now & POLLNVAL) && (req->flags & kReqFixedFile) && is_path_only(req->os_fd);
+  if (path_only) now = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
   if (now & POLLNVAL) {
     req_set_fail(req);
     req_set_res(req, -EBADF, 0);
     return kIouOk;
   }
   const std::uint32_t mask = static_cast<std::uint32_t>(now) & want;
-  if (!file_can_poll(req)) {
+  if (path_only || !file_can_poll(req)) {
     // No wait queue to hook (regular files, directories): what is ready
     // now completes the request, multishot or not; nothing ready is -EINVAL.
     if (!mask) req_set_fail(req);

@@ -162,5 +162,33 @@ TEST(UringFuzzFound160k, SecondCancelInTheBatchFindsTheCancelledPoll) {
   ::close(p[1]);
 }
 
+// An O_PATH file has no poll method: a POLL_ADD of one in a registered
+// slot (an OPENAT with O_PATH into it) completes at once with what
+// vfs_poll's DEFAULT_POLLMASK has of the events asked, where the host's
+// poll() refuses the descriptor (fuzz seed 186406). A plain O_PATH
+// descriptor is -EBADF, as fget does not hand one out.
+TEST(UringFuzzFound160k, PollOfAnOPathSlotIsReadyAtOnce) {
+  SKIP_WITHOUT_KERNEL_URING();
+  const int path = open("/tmp", O_PATH | O_CLOEXEC);
+  ASSERT_GE(path, 0);
+  compare_with_kernel(
+      [&](Ring& r) {
+        int fds[1] = {-1};
+        std::vector<Cqe> v{Cqe{0, r.reg(IORING_REGISTER_FILES, fds, 1), 0}};
+        io_uring_sqe* s = add(r, IORING_OP_OPENAT, AT_FDCWD, "/tmp", 0, 0, 1, IOSQE_IO_LINK);
+        s->open_flags = O_PATH;
+        s->file_index = 1;
+        add(r, IORING_OP_POLL_ADD, 0, nullptr, 0, 0, 2, IOSQE_FIXED_FILE)->poll32_events =
+            POLLIN | POLLPRI;
+        add(r, IORING_OP_POLL_ADD, 0, nullptr, IORING_POLL_ADD_MULTI, 0, 3, IOSQE_FIXED_FILE)
+            ->poll32_events = POLLOUT;
+        add(r, IORING_OP_POLL_ADD, path, nullptr, 0, 0, 4, 0)->poll32_events = POLLIN;
+        append(&v, run(r, 4));
+        return v;
+      },
+      8);
+  ::close(path);
+}
+
 }  // namespace
 }  // namespace uring_test
