@@ -190,5 +190,32 @@ TEST(UringFuzzFound160k, PollOfAnOPathSlotIsReadyAtOnce) {
   ::close(path);
 }
 
+// A private futex's key never equals a shared one's: a FUTEX_WAKE with
+// FUTEX2_PRIVATE wakes no FUTEX_WAIT without it on the same word (and the
+// other way round); a wake of its own kind does (fuzz seed 188751).
+TEST(UringFuzzFound160k, PrivateFutexWakeLeavesASharedWait) {
+  SKIP_WITHOUT_KERNEL_URING();
+  constexpr std::uint8_t kOpFutexWait = 51, kOpFutexWake = 52;  // not in every uapi header
+  constexpr std::uint32_t kU32 = 2, kPrivate = 128;             // FUTEX2_SIZE_U32, FUTEX2_PRIVATE
+  for (const std::uint32_t wait_private : {0u, kPrivate}) {
+    SCOPED_TRACE(wait_private);
+    compare_with_kernel(
+        [&](Ring& r) {
+          static std::uint32_t word = 7;
+          add(r, kOpFutexWait, static_cast<int>(kU32 | wait_private), &word, 0, 7, 1, 0)->addr3 =
+              ~0u;
+          std::vector<Cqe> v{Cqe{0, r.submit(), 0}};
+          // The other kind first (woken none), then the same kind (one).
+          std::uint64_t ud = 2;
+          for (const std::uint32_t wake_private : {kPrivate - wait_private, wait_private})
+            add(r, kOpFutexWake, static_cast<int>(kU32 | wake_private), &word, 0, 1, ud++, 0)
+                ->addr3 = ~0u;
+          append(&v, run(r, 3));
+          return v;
+        },
+        8);
+  }
+}
+
 }  // namespace
 }  // namespace uring_test
