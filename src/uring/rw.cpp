@@ -509,6 +509,20 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     pos = -1;
     n = rw_syscall(write, req->os_fd, iov, nr, -1, rwf);
   }
+  if (n < 0 && errno == EOPNOTSUPP && (rwf & RWF_NOWAIT) && may_block && !write &&
+      fd_can_poll(req->os_fd)) {
+    // A pipe that splice() used has lost FMODE_NOWAIT: io_file_supports_nowait
+    // then asks its poll. Ready, it is read (without blocking, as data is
+    // there); else the read waits on poll, where a cancel finds it, not in
+    // a worker's blocking read (fuzz seed 190280; a pipe at an offset too).
+    struct pollfd pfd = {req->os_fd, POLLIN, 0};
+    if (::poll(&pfd, 1, 0) > 0) {
+      rwf &= ~RWF_NOWAIT;
+      n = rw_syscall(write, req->os_fd, iov, nr, pos, rwf);
+    } else {
+      errno = EAGAIN;
+    }
+  }
   if (n < 0 && errno == EOPNOTSUPP && (rw.rw_flags || nonblock) && has_only_plain_rw(req, write) &&
       rw_validate(req, write, nonblock) == 0) {
     // A file with only ->read/->write (an eventfd's write, a directory) has

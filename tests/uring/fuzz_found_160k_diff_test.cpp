@@ -217,5 +217,41 @@ TEST(UringFuzzFound160k, PrivateFutexWakeLeavesASharedWait) {
   }
 }
 
+// splice() takes FMODE_NOWAIT from a pipe it used: a READ of that pipe,
+// once empty, waits on its poll (io_file_supports_nowait asks the poll of a
+// file without FMODE_NOWAIT), where data wakes it and a cancel finds it.
+// iostack's host read refused RWF_NOWAIT and went to a worker's blocking
+// read, which no cancel or ring exit could end (fuzz seed 190280).
+TEST(UringFuzzFound160k, ReadOfASplicedPipeWaitsOnPoll) {
+  SKIP_WITHOUT_KERNEL_URING();
+  const int dn = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(dn, 0);
+  compare_with_kernel(
+      [&](Ring& r) {
+        static char buf[64];
+        int p[2];
+        EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+        EXPECT_EQ(16, ::write(p[1], "0123456789abcdef", 16));
+        io_uring_sqe* s = add(r, IORING_OP_SPLICE, dn, nullptr, 16, ~0ull, 1, 0);
+        s->splice_fd_in = p[0];
+        s->splice_off_in = ~0ull;
+        std::vector<Cqe> v = run(r, 1);
+        add(r, IORING_OP_READ, p[0], buf, sizeof(buf), ~0ull, 2, 0);
+        v.push_back(Cqe{0, r.submit(), 0});
+        EXPECT_EQ(3, ::write(p[1], "xyz", 3));
+        r.backend()->wrote();
+        append(&v, r.wait(1));
+        add(r, IORING_OP_READ, p[0], buf, sizeof(buf), 4096, 3, 0);  // a pipe ignores it
+        v.push_back(Cqe{0, r.submit(), 0});
+        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(3), 0, 0, 4, 0);
+        append(&v, run(r, 2));
+        ::close(p[0]);
+        ::close(p[1]);
+        return v;
+      },
+      8);
+  ::close(dn);
+}
+
 }  // namespace
 }  // namespace uring_test
