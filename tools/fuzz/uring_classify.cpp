@@ -46,6 +46,8 @@ std::string stop_op(const UringProgram& p, const Log& klog, const Log& ilog, uns
 // Ops whose prep sets REQ_F_FORCE_ASYNC in 6.x (fadvise only for advice
 // that may block): the kernel's io-wq worker looks their descriptor up
 // (io_wq_submit_work's io_assign_file), not the submitter.
+bool links_on(const SqeSpec& s) { return s.flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK); }
+
 bool always_iowq(const SqeSpec& s) {
   switch (s.opcode) {
     case IORING_OP_FSYNC:
@@ -73,16 +75,23 @@ bool always_iowq(const SqeSpec& s) {
 std::string iowq_close_race(const UringProgram& p, const Log& klog, const Log& ilog) {
   std::vector<const SqeSpec*> all;
   std::vector<bool> starts;  // a batch ends any link
-  for (const Step& st : p.steps)
+  // A chain its batch leaves unfinished goes to io-wq whole
+  // (io_submit_state_end's io_queue_sqe_fallback; seed 193090).
+  std::vector<bool> unfinished;
+  for (const Step& st : p.steps) {
     for (const SqeSpec& s : st.sqes) {
       starts.push_back(&s == &st.sqes.front());
       all.push_back(&s);
+      unfinished.push_back(false);
     }
+    for (std::size_t k = st.sqes.size(); k-- > 0 && links_on(st.sqes[k]);)
+      unfinished[all.size() - st.sqes.size() + k] = true;
+  }
   bool worker = false, linked = false;
   for (std::size_t i = 0; i < all.size(); ++i) {
     const SqeSpec& s = *all[i];
     if (!linked || starts[i]) worker = false;
-    worker = worker || always_iowq(s);
+    worker = worker || always_iowq(s) || unfinished[i];
     linked = s.flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK);
     const bool fixed = s.flags & IOSQE_FIXED_FILE;
     if (!worker || (fixed ? s.fd.raw < 0 : s.fd.slot < 0)) continue;
@@ -120,8 +129,6 @@ bool maybe_iowq(const SqeSpec& s) {
   return always_iowq(s) || s.opcode == IORING_OP_STATX || s.opcode == IORING_OP_OPENAT ||
          is_write(s.opcode);
 }
-
-bool links_on(const SqeSpec& s) { return s.flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK); }
 
 // A world descriptor that is open on one side only, after a program that
 // closes it behind an OPENAT that may be on io-wq (one that creates or
