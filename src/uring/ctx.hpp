@@ -228,6 +228,9 @@ struct IoRingCtx : core::File {
 
   // Armed polls.
   core::ListHead poll_list GUARDED_BY(poll_lock);
+  // Polls a cancel took whose CQE's task work has not run: the kernel's
+  // stay in its hash table until then, where later cancels find them.
+  core::ListHead poll_cancelled GUARDED_BY(poll_lock);
   std::atomic<int> oneshot_polls{0};  // armed one-shot POLL_ADDs (changed under that lock)
   std::atomic<int> mshot_polls{0};    // armed multishot POLL_ADDs (likewise)
   // Armed polls (POLL_ADD or a read's) of this ring's own descriptor: the

@@ -129,21 +129,29 @@ int fallocate_issue(IoKiocb* req, unsigned issue_flags) {
 }
 
 // ---- FADVISE
+namespace {
+// Only the hints that only set a mode never block.
+bool fadvise_is_cheap(int advice) {
+  return advice == POSIX_FADV_NORMAL || advice == POSIX_FADV_RANDOM ||
+         advice == POSIX_FADV_SEQUENTIAL;
+}
+}  // namespace
+
 int fadvise_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   if (sqe->buf_index || sqe->splice_fd_in) return -EINVAL;
   req->fadvise.off = static_cast<std::int64_t>(sqe->off);
   req->fadvise.len = static_cast<std::int64_t>(sqe->addr);
   if (!req->fadvise.len) req->fadvise.len = sqe->len;
   req->fadvise.advice = static_cast<int>(sqe->fadvise_advice);
+  // io_fadvise_force_async: the others go straight to io-wq, whose worker
+  // looks for their file (a CLOSE later in the batch comes first).
+  if (!fadvise_is_cheap(req->fadvise.advice)) req->flags |= kReqForceAsync;
   return 0;
 }
 
 int fadvise_issue(IoKiocb* req, unsigned issue_flags) {
   const int advice = req->fadvise.advice;
-  // io_fadvise_force_async: only the hints that only set a mode are cheap.
-  const bool cheap =
-      advice == POSIX_FADV_NORMAL || advice == POSIX_FADV_RANDOM || advice == POSIX_FADV_SEQUENTIAL;
-  if (!cheap && (issue_flags & kIssueNonblock)) return -EAGAIN;
+  if (!fadvise_is_cheap(advice) && (issue_flags & kIssueNonblock)) return -EAGAIN;
   if (req->bdev) return done(req, advice >= 0 && advice <= POSIX_FADV_NOREUSE ? 0 : -EINVAL);
   const int r = posix_fadvise(req->os_fd, req->fadvise.off, req->fadvise.len, advice);
   return done(req, -r);

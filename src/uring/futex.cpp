@@ -373,7 +373,11 @@ int futex_wake_issue(IoKiocb* req, unsigned) {
     for (core::ListHead* n = b->first(); n != b && woken < nr;) {
       FutexWaiter* w = core::list_entry<FutexWaiter, &FutexWaiter::node>(n);
       n = n->next;
-      if (w->uaddr != f.uaddr || !(w->bitset & bitset)) continue;
+      // A private futex's key (mm, address) never equals a shared one's
+      // (FUT_OFF_MMSHARED or FUT_OFF_INODE in its offset): a private wake
+      // does not wake a shared wait of the same word (fuzz seed 188751).
+      if (w->uaddr != f.uaddr || !(w->bitset & bitset) || ((w->flags ^ f.flags) & kFutex2Private))
+        continue;
       IoKiocb* target = w->req;
       const int index = w->index;
       const bool vec = target->opcode == uapi::kOpFutexWaitv;

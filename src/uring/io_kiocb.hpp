@@ -85,7 +85,7 @@ class CAPABILITY("mutex") PollLock {};
 extern PollLock poll_lock;
 
 struct PollEntry {
-  core::ListHead node GUARDED_BY(poll_lock);  // ctx->poll_list
+  core::ListHead node GUARDED_BY(poll_lock);  // ctx->poll_list or ctx->poll_cancelled
   core::ListHead hash GUARDED_BY(poll_lock);  // POLL_ADD: the service's table by (ring, user_data)
   std::uint32_t events = 0;                   // EPOLL* wanted
   int dup_fd = -1;
@@ -99,6 +99,8 @@ struct PollEntry {
   // not a wakeup. Valid up to the poll service's dispatch after skip_epoch.
   std::uint8_t skip_initial GUARDED_BY(poll_lock) = 0;
   std::uint32_t skip_epoch GUARDED_BY(poll_lock) = 0;
+  // The ALL or ANY cancel that last matched it (io_cancel_match_sequence).
+  std::uint32_t cancel_seq GUARDED_BY(poll_lock) = 0;
   std::atomic<int> state{0};  // PollState
   bool multishot = false;
   bool apoll = false;  // internal FAST_POLL arming for a read/write

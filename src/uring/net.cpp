@@ -306,12 +306,16 @@ void notif_post(IoKiocb* req, std::int32_t res) {
 
 }  // namespace
 
-// io_sendrecv_fail: only a request whose prep allocated its notification
-// (REQ_F_NEED_CLEANUP) has one to follow; one refused before its prep (an
-// unregistered personality, an IOPOLL ring) holds whatever sr's bytes
-// were (fuzz seeds 83137, 83209).
-void send_zc_fail(IoKiocb* req) {
-  if ((req->flags & kReqCleanup) && req->sr.zc_notif) req->cflags |= IORING_CQE_F_MORE;
+// io_sendrecv_fail. A MSG_WAITALL transfer cancelled while it waits for
+// the rest answers what it moved (fuzz seeds 169792, 170384, 170391).
+// Only a request whose prep allocated its notification (REQ_F_NEED_CLEANUP)
+// has one to follow; one refused before its prep (an unregistered
+// personality, an IOPOLL ring) holds whatever sr's bytes were (fuzz seeds
+// 83137, 83209), so done_io is read only once a transfer set it.
+void sendrecv_fail(IoKiocb* req) {
+  if ((req->flags & kReqPartialIo) && req->sr.done_io) req->res = req->sr.done_io;
+  const bool zc = req->opcode == IORING_OP_SEND_ZC || req->opcode == IORING_OP_SENDMSG_ZC;
+  if (zc && (req->flags & kReqCleanup) && req->sr.zc_notif) req->cflags |= IORING_CQE_F_MORE;
 }
 
 void net_cleanup(IoKiocb* req) {

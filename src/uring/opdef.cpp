@@ -108,8 +108,9 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[IORING_OP_RECV] = net_def(recvmsg_prep, recv_issue, true, true);
   t[IORING_OP_SEND_ZC] = net_def(send_zc_prep, send_zc_issue, false, false);
   t[IORING_OP_SENDMSG_ZC] = net_def(send_zc_prep, send_zc_issue, false, false);
-  t[IORING_OP_SEND_ZC].fail = send_zc_fail;
-  t[IORING_OP_SENDMSG_ZC].fail = send_zc_fail;
+  for (const std::uint8_t op : {IORING_OP_SENDMSG, IORING_OP_RECVMSG, IORING_OP_SEND,
+                                IORING_OP_RECV, IORING_OP_SEND_ZC, IORING_OP_SENDMSG_ZC})
+    t[op].fail = sendrecv_fail;
   t[IORING_OP_SHUTDOWN] = simple_def(shutdown_prep, shutdown_issue, true);
   t[IORING_OP_SOCKET] = simple_def(socket_prep, socket_issue, false);
   t[uapi::kOpBind] = simple_def(bind_prep, bind_issue, true);

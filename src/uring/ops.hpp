@@ -32,7 +32,9 @@ int send_zc_issue(IoKiocb*, unsigned);
 int recvmsg_prep(IoKiocb*, const io_uring_sqe*);  // RECV and RECVMSG
 int recv_issue(IoKiocb*, unsigned);
 void net_cleanup(IoKiocb*);
-void send_zc_fail(IoKiocb*);  // io_sendrecv_fail's F_MORE for a pending notification
+// io_sendrecv_fail: a failed or cancelled transfer reports what it moved
+// already, and a zero-copy send's F_MORE for its pending notification.
+void sendrecv_fail(IoKiocb*);
 
 // kbuf.cpp
 int provide_buffers_prep(IoKiocb*, const io_uring_sqe*);

@@ -737,24 +737,72 @@ void apoll_release(IoKiocb* req) {
   if (PollService* ps = PollService::find()) ps->release_parked(req);
 }
 
+namespace {
+
+// io_cancel_match_sequence: an ALL or ANY cancel matches a request once.
+bool cancel_seq_matched(PollEntry& pe, const CancelMatch* cd) REQUIRES(poll_lock) {
+  if (!(cd->flags & (IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY))) return false;
+  if (pe.cancel_seq == cd->seq) return true;
+  pe.cancel_seq = cd->seq;
+  return false;
+}
+
+// A cancelled poll whose CQE is still to come: the kernel's io_poll_find
+// finds it in the hash table, and its cancel answers 0 again, as the first
+// one's task work has not run (fuzz seed 174663).
+bool find_cancelled(IoRingCtx* ctx, CancelMatch* cd) REQUIRES(poll_lock) {
+  for (core::ListHead* n = ctx->poll_cancelled.first(); n != &ctx->poll_cancelled; n = n->next) {
+    PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
+    IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+    if (req->opcode != uapi::kOpWaitid && cancel_req_match(req, cd) && !cancel_seq_matched(*pe, cd))
+      return true;
+  }
+  return false;
+}
+
+// The task work of a cancelled poll: off the ring's list, then its CQE.
+void tw_poll_cancelled(IoKiocb* req) {
+  if (PollService* ps = PollService::find()) {
+    PollGuard lock(*ps);
+    req->poll.node.del();
+  }
+  tw_req_cancel(req);
+}
+
+}  // namespace
+
 int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
   PollService* found = PollService::find();
   if (!found) return -ENOENT;
   PollService& ps = *found;
   IoKiocb* req;
-  {
+  const bool waitid = [&] {
     PollGuard lock(ps);
     req = ps.find_armed(ctx, cd, false);
-    if (!req) return -ENOENT;
+    if (!req) return false;
     ps.remove(req);
+    req->poll.cancel_seq = cd->seq;
+    return req->opcode == uapi::kOpWaitid;
+  }();
+  if (!req) {
+    PollGuard lock(ps);
+    return find_cancelled(ctx, cd) ? 0 : -ENOENT;
   }
   req->flags &= ~kReqPolled;
   req_set_fail(req);
   req_set_res(req, -ECANCELED, 0);
-  const bool waitid = req->opcode == uapi::kOpWaitid;
-  tw_add(req, tw_req_cancel);
-  // io_waitid_cancel counts what it cancelled: the cancel reports 1.
-  return waitid ? 1 : 0;
+  // io_waitid_cancel counts what it cancelled: the cancel reports 1. Its
+  // wait queue entry goes at once, so no later cancel finds it.
+  if (waitid) {
+    tw_add(req, tw_req_cancel);
+    return 1;
+  }
+  {
+    PollGuard lock(ps);
+    req->poll.node.add_tail(&ctx->poll_cancelled);
+  }
+  tw_add(req, tw_poll_cancelled);
+  return 0;
 }
 
 void poll_catch_up(IoRingCtx* ctx) {
@@ -894,6 +942,13 @@ int poll_add_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   return 0;
 }
 
+namespace {
+bool is_path_only(int fd) {
+  const int fl = fcntl(fd, F_GETFL);
+  return fl >= 0 && (fl & O_PATH);
+}
+}  // namespace
+
 int poll_add_issue(IoKiocb* req, unsigned) {
   PollEntry& pe = req->poll;
   const std::uint32_t want = pe.events | kPollUnmask;
@@ -913,13 +968,20 @@ int poll_add_issue(IoKiocb* req, unsigned) {
     req_set_res(req, now, 0);
     return kIouOk;
   }
+  // An O_PATH file has no poll method (empty_fops): vfs_poll answers
+  // DEFAULT_POLLMASK, where the host's poll() refuses the descriptor. Only
+  // a registered slot holds one (fget refuses it), an OPENAT into a slot
+  // with O_PATH (fuzz seed 186406).
+  const bool path_only =
+      (now & POLLNVAL) && (req->flags & kReqFixedFile) && is_path_only(req->os_fd);
+  if (path_only) now = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
   if (now & POLLNVAL) {
     req_set_fail(req);
     req_set_res(req, -EBADF, 0);
     return kIouOk;
   }
   const std::uint32_t mask = static_cast<std::uint32_t>(now) & want;
-  if (!file_can_poll(req)) {
+  if (path_only || !file_can_poll(req)) {
     // No wait queue to hook (regular files, directories): what is ready
     // now completes the request, multishot or not; nothing ready is -EINVAL.
     if (!mask) req_set_fail(req);

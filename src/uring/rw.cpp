@@ -326,6 +326,10 @@ int rw_validate(IoKiocb* req, bool write, bool nonblock, bool file_only = false)
     std::int64_t end;
     if (rw.pos < 0 || __builtin_add_overflow(rw.pos, rw.bytes, &end)) return -EINVAL;
   }
+  // A socket is no FMODE_STREAM file, so its offset reaches sock_read_iter
+  // and sock_write_iter, which refuse any but 0, also for an empty request
+  // (fuzz seeds 170862, 176383).
+  if (rw.pos > 0 && S_ISSOCK(st.st_mode)) return -ESPIPE;
   // An eventfd reads 8 bytes or fails, also for an empty request (an empty
   // write never reaches its write op).
   if (!write && rw.bytes < 8 && (st.st_mode & S_IFMT) == 0 && is_eventfd(req->os_fd))
@@ -504,6 +508,20 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     stream = true;
     pos = -1;
     n = rw_syscall(write, req->os_fd, iov, nr, -1, rwf);
+  }
+  if (n < 0 && errno == EOPNOTSUPP && (rwf & RWF_NOWAIT) && may_block && !write &&
+      fd_can_poll(req->os_fd)) {
+    // A pipe that splice() used has lost FMODE_NOWAIT: io_file_supports_nowait
+    // then asks its poll. Ready, it is read (without blocking, as data is
+    // there); else the read waits on poll, where a cancel finds it, not in
+    // a worker's blocking read (fuzz seed 190280; a pipe at an offset too).
+    struct pollfd pfd = {req->os_fd, POLLIN, 0};
+    if (::poll(&pfd, 1, 0) > 0) {
+      rwf &= ~RWF_NOWAIT;
+      n = rw_syscall(write, req->os_fd, iov, nr, pos, rwf);
+    } else {
+      errno = EAGAIN;
+    }
   }
   if (n < 0 && errno == EOPNOTSUPP && (rw.rw_flags || nonblock) && has_only_plain_rw(req, write) &&
       rw_validate(req, write, nonblock) == 0) {

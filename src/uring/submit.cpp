@@ -14,6 +14,7 @@
 #include "core/mutex.hpp"
 #include "core/slist.hpp"
 #include "uring/engine.hpp"
+#include "uring/submit_lock.hpp"
 #include "uring/tw_internal.hpp"
 
 namespace iostack::uring {
@@ -253,6 +254,23 @@ bool is_regular_or_bdev(IoKiocb* req) {
   return S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
 }
 
+// The work's class (io_prep_async_work). A registered slot is only looked
+// at: the worker takes its file (io_wq_submit_work's io_assign_file), so a
+// CLOSE of the slot later in the batch comes first.
+bool file_is_regular_or_bdev(IoKiocb* req, const IoOpDef* def) {
+  IoRingCtx* ctx = req->ctx;
+  const bool locked = in_submit_of(ctx);
+  if (req->file_assigned || !(req->flags & kReqFixedFile))
+    return assign_file(req, def, locked ? static_cast<unsigned>(kIssueLocked) : 0u) &&
+           is_regular_or_bdev(req);
+  RingSubmitLock lock(ctx, locked);
+  const auto idx = static_cast<unsigned>(req->fd);
+  const FileNode* node = idx < ctx->files.size() ? ctx->files[idx] : nullptr;
+  if (!node) return false;
+  struct stat st;
+  return node->bdev || (fstat(node->fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)));
+}
+
 void iowq_submit_work(IoWqWork* work);
 void iowq_cancel_work(IoWqWork* work);
 void iowq_release_work(IoWqWork* work);
@@ -270,9 +288,7 @@ void prep_iowq_work(IoKiocb* req) {
   if (!req->creds && in_submit_of(ctx)) req->creds = current_creds_cached();
   std::uint32_t wflags = 0;
   if (def->unbound_nonreg_file && def->needs_file) {
-    if (assign_file(req, def, in_submit_of(ctx) ? static_cast<unsigned>(kIssueLocked) : 0u) &&
-        !is_regular_or_bdev(req))
-      wflags |= kWqWorkUnbound;
+    if (!file_is_regular_or_bdev(req, def)) wflags |= kWqWorkUnbound;
   } else if (!def->needs_file) {
     wflags |= kWqWorkUnbound;
   }
@@ -374,7 +390,13 @@ void iowq_submit_work(IoWqWork* work) {
     req_set_fail(req);
     req_set_res(req, ret, 0);
     if (def->fail) def->fail(req);
-    req_complete_post(req);
+    // A registered slot the worker found empty: the link behind is issued
+    // by the submitter's task work too, as for a closed descriptor (seed
+    // 84950, fails_in_task_work).
+    if (ret == -EBADF && def->needs_file && !req->file_assigned)
+      tw_add(req, tw_req_complete);
+    else
+      req_complete_post(req);
   }
 }
 
@@ -479,6 +501,21 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags) {
   return ret;
 }
 
+namespace {
+// An op that always blocks runs inline on an iostack block device, whose
+// flush is asynchronous anyway. A registered slot is only looked at: the
+// worker takes its file (io_wq_submit_work's io_assign_file), so a CLOSE
+// of the slot later in the batch comes first (fuzz seed 160297).
+bool flushes_inline(IoKiocb* req, const IoOpDef* def) REQUIRES(req->ctx->uring_lock) {
+  if (req->flags & kReqFixedFile) {
+    const auto idx = static_cast<unsigned>(req->fd);
+    const FileNode* node = idx < req->ctx->files.size() ? req->ctx->files[idx] : nullptr;
+    if (!node || !node->bdev) return false;
+  }
+  return assign_file(req, def, kIssueLocked) && req->bdev;
+}
+}  // namespace
+
 void queue_sqe(IoKiocb* req) {
   core::lockdep_assert_held(req->ctx->uring_lock);
   const IoOpDef* def = op_def(req->opcode);
@@ -486,15 +523,12 @@ void queue_sqe(IoKiocb* req) {
   // or replace descriptors must not run before the plug is sent.
   HostAioPlug* plug = req->ctx->st.host_plug;
   if (plug && plug->nr && !def->plug) host_plug_flush(plug);
-  if (def->force_async && !(req->flags & kReqFail)) {
+  if (def->force_async && !(req->flags & kReqFail) && !flushes_inline(req, def)) {
     // Ops that always block go straight to a worker (they would answer a
-    // non-blocking attempt with -EAGAIN), except on a block device whose
-    // flush is asynchronous anyway. A bad descriptor is found by the
+    // non-blocking attempt with -EAGAIN). A bad descriptor is found by the
     // worker, as io_wq_submit_work assigns the file there.
-    if (!assign_file(req, def, kIssueLocked) || !req->bdev) {
-      queue_iowq(req);
-      return;
-    }
+    queue_iowq(req);
+    return;
   }
   const int ret = issue_sqe(req, kIssueNonblock | kIssueLocked);
   if (ret) queue_async(req, ret);

@@ -34,6 +34,9 @@ struct Campaign {
     const RunResult k2 = run(p, true);
     if (k1.status != RunResult::kOk || k2.status != RunResult::kOk || k1.log != k2.log) {
       out.kind = Outcome::kUnstable;
+      if (k1.status == RunResult::kOk && k2.status == RunResult::kOk)
+        for (const auto& [key, v] : log_diff(k1.log, k2.log))
+          out.diff.push_back(key + ": kernel=" + v.first + " kernel again=" + v.second);
       return out;
     }
     const RunResult i = run(p, false);
@@ -121,6 +124,7 @@ struct Campaign {
     std::printf("%s", t.print(p).c_str());
     if (oc.kind == Outcome::kUnstable) {
       std::printf("kernel unstable: two kernel runs differ\n");
+      for (const auto& l : oc.diff) std::printf("  %s\n", l.c_str());
       return;
     }
     if (oc.kind == Outcome::kIdentical) {

@@ -46,6 +46,8 @@ std::string stop_op(const UringProgram& p, const Log& klog, const Log& ilog, uns
 // Ops whose prep sets REQ_F_FORCE_ASYNC in 6.x (fadvise only for advice
 // that may block): the kernel's io-wq worker looks their descriptor up
 // (io_wq_submit_work's io_assign_file), not the submitter.
+bool links_on(const SqeSpec& s) { return s.flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK); }
+
 bool always_iowq(const SqeSpec& s) {
   switch (s.opcode) {
     case IORING_OP_FSYNC:
@@ -66,27 +68,41 @@ bool always_iowq(const SqeSpec& s) {
 // itself, or follows one that did in its link) while a CLOSE later in the
 // program closes that descriptor: whether the worker or the submitter's
 // next batch comes first is the scheduler's choice, on the kernel as on
-// iostack (seed 480: FSYNC 0 or -EBADF, and what its link does). The
-// class names the op when its answer, or a later link member's, differs.
+// iostack (seed 480: FSYNC 0 or -EBADF, and what its link does). So for a
+// registered slot and a CLOSE of it (seed 160297: the worker's lookup
+// mostly comes after the CLOSE of the same batch). The class names the op
+// when its answer, or a later link member's, differs.
 std::string iowq_close_race(const UringProgram& p, const Log& klog, const Log& ilog) {
   std::vector<const SqeSpec*> all;
   std::vector<bool> starts;  // a batch ends any link
-  for (const Step& st : p.steps)
+  // A chain its batch leaves unfinished goes to io-wq whole
+  // (io_submit_state_end's io_queue_sqe_fallback; seed 193090).
+  std::vector<bool> unfinished;
+  for (const Step& st : p.steps) {
     for (const SqeSpec& s : st.sqes) {
       starts.push_back(&s == &st.sqes.front());
       all.push_back(&s);
+      unfinished.push_back(false);
     }
+    for (std::size_t k = st.sqes.size(); k-- > 0 && links_on(st.sqes[k]);)
+      unfinished[all.size() - st.sqes.size() + k] = true;
+  }
   bool worker = false, linked = false;
   for (std::size_t i = 0; i < all.size(); ++i) {
     const SqeSpec& s = *all[i];
     if (!linked || starts[i]) worker = false;
-    worker = worker || always_iowq(s);
+    worker = worker || always_iowq(s) || unfinished[i];
     linked = s.flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK);
-    if (!worker || s.fd.slot < 0 || (s.flags & IOSQE_FIXED_FILE)) continue;
+    const bool fixed = s.flags & IOSQE_FIXED_FILE;
+    if (!worker || (fixed ? s.fd.raw < 0 : s.fd.slot < 0)) continue;
     bool closed_later = false;
-    for (std::size_t j = i + 1; j < all.size() && !closed_later; ++j)
-      closed_later = all[j]->opcode == IORING_OP_CLOSE && all[j]->file_index == 0 &&
-                     !(all[j]->flags & IOSQE_FIXED_FILE) && all[j]->fd.slot == s.fd.slot;
+    for (std::size_t j = i + 1; j < all.size() && !closed_later; ++j) {
+      const SqeSpec& c = *all[j];
+      if (c.opcode != IORING_OP_CLOSE) continue;
+      closed_later =
+          fixed ? c.file_index == static_cast<std::uint32_t>(s.fd.raw) + 1
+                : c.file_index == 0 && !(c.flags & IOSQE_FIXED_FILE) && c.fd.slot == s.fd.slot;
+    }
     if (!closed_later) continue;
     // This request and the rest of its link.
     for (std::size_t j = i; j < all.size(); ++j) {
@@ -114,7 +130,25 @@ bool maybe_iowq(const SqeSpec& s) {
          is_write(s.opcode);
 }
 
-bool links_on(const SqeSpec& s) { return s.flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK); }
+// A world descriptor that is open on one side only, after a program that
+// closes it behind an OPENAT that may be on io-wq (one that creates or
+// truncates, or whose name is not in the dentry cache): the worker takes
+// the lowest free number, which is the closed descriptor's once the CLOSE
+// came first (seed 149056: OPENAT of "x" with O_TRUNC in one batch, CLOSE
+// of e in the next; the kernel answers both ways from run to run).
+std::string iowq_open_race(const UringProgram& p, const std::string& key) {
+  if (key.rfind("fd ", 0) != 0) return "";
+  bool open_before = false;
+  for (const Step& st : p.steps)
+    for (const SqeSpec& s : st.sqes) {
+      if (s.opcode == IORING_OP_OPENAT && maybe_iowq(s)) open_before = true;
+      if (open_before && s.opcode == IORING_OP_CLOSE && s.file_index == 0 &&
+          !(s.flags & IOSQE_FIXED_FILE) && s.fd.slot >= 0 &&
+          key == std::string("fd ") + slot_name(s.fd.slot))
+        return "timing: io-wq OPENAT takes the number of a later CLOSE";
+    }
+  return "";
+}
 
 // Could ASYNC_CANCEL `c` match `r`?
 bool may_cancel(const SqeSpec& c, const SqeSpec& r) {
@@ -461,6 +495,7 @@ std::string uring_classify(const UringProgram& p, const Log& klog, const Log& il
   if (std::string race = iowq_close_race(p, klog, ilog); !race.empty()) return race;
   if (std::string race = iowq_cancel_race(p, klog, ilog); !race.empty()) return race;
   if (std::string race = iowq_outside_write_race(p, key); !race.empty()) return race;
+  if (std::string race = iowq_open_race(p, key); !race.empty()) return race;
   if (std::string race = ring_poll_race(p, key, kval, ival); !race.empty()) return race;
   if (std::string race = same_bytes_race(p, key); !race.empty()) return race;
   if (std::string race = zero_period_flood(p, klog, ilog, key); !race.empty()) return race;
