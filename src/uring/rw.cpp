@@ -593,9 +593,11 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     if (err == -EOPNOTSUPP && write && (req->flags & kReqNowait)) err = -EAGAIN;
     if (nonblock && !(req->flags & kReqNowait) && (err == -EAGAIN || err == -EOPNOTSUPP)) {
       // No RWF_NOWAIT support: a worker must block. Where the file has a
-      // poll (a pipe that splice(2) used loses FMODE_NOWAIT; a tty) the
-      // kernel asks it first (io_file_supports_nowait): not ready, the
-      // request waits on poll, where a cancel finds it (fuzz seed 236913).
+      // poll (a write to a pipe that splice(2) used; reads are handled
+      // above) the kernel asks it first (io_file_supports_nowait): not
+      // ready, the request waits on poll, where a cancel finds it; ready, a
+      // worker writes (a blocking write of more than the pipe has room for
+      // would wait here).
       if (err == -EOPNOTSUPP &&
           !(file_can_poll(req) && poll_now(req->os_fd, write ? POLLOUT : POLLIN) == 0))
         req->flags |= kReqNoApoll;
