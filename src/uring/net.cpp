@@ -846,9 +846,12 @@ int send_issue(IoKiocb* req, unsigned issue_flags) {
   // A bundle send is multishot (REQ_F_MULTISHOT without a poll of its own):
   // 6.18 ends one that io-wq issues (IOSQE_ASYNC, or linked behind work
   // that ran there) with -ECANCELED before it sends anything (fuzz seed
-  // 65209).
-  if ((req->sr.flags & uapi::kRecvsendBundle) && (issue_flags & kIssueIowq))
-    return finish(req, -ECANCELED, 0);
+  // 65209), once io_issue_sqe's fget has found the descriptor open (seed
+  // 248254: -EBADF).
+  if ((req->sr.flags & uapi::kRecvsendBundle) && (issue_flags & kIssueIowq)) {
+    const bool closed = !req->file_node && fcntl(req->os_fd, F_GETFD) < 0;
+    return finish(req, closed ? -EBADF : -ECANCELED, 0);
+  }
   const int ret = do_send(req, issue_flags, false);
   if (ret == -EAGAIN) kbuf_recycle(req, issue_flags);
   return ret;

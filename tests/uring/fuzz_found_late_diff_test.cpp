@@ -406,7 +406,7 @@ TEST(UringFuzzFoundLate, BindToAFilesystemNameGoesToAWorker) {
 // A bundle SEND is multishot: issued in the submitter it posts what it sent
 // with F_MORE and ends with a send of nothing; issued by io-wq (IOSQE_ASYNC,
 // or linked behind a request that ran there) 6.18 ends it -ECANCELED before
-// it sends anything (fuzz seed 65209).
+// it sends anything (fuzz seed 65209), after it found its descriptor.
 TEST(UringFuzzFoundLate, BundleSendOnAWorkerIsCancelled) {
   SKIP_WITHOUT_KERNEL_URING();
   compare_with_kernel(
@@ -424,6 +424,11 @@ TEST(UringFuzzFoundLate, BundleSendOnAWorkerIsCancelled) {
           char sink[256];
           v.push_back(Cqe{3, static_cast<std::int32_t>(read(sv[1], sink, sizeof(sink))), 0});
         }
+        // The descriptor is looked up first: one not open is -EBADF there
+        // (fuzz seed 248254).
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 1, IOSQE_IO_LINK | IOSQE_ASYNC);
+        add(r, IORING_OP_SEND, 999, data, sizeof(data), 0, 2, 0)->ioprio = 1 << 4;
+        append(&v, run(r, 2));
         ::close(sv[0]);
         ::close(sv[1]);
         return v;
