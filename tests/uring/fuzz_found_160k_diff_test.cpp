@@ -278,5 +278,27 @@ TEST(UringFuzzFound160k, UpdatedPollOfTheRingAsksTheRing) {
       8, params);
 }
 
+// A SOCKET (or ACCEPT, PIPE) into a registered slot takes no descriptor
+// number: the lowest free one stays the program's next (fuzz seed 196020,
+// where iostack's socket took the number a CLOSE had just freed).
+TEST(UringFuzzFound160k, SocketIntoASlotLeavesDescriptorNumbersFree) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        int fds[2] = {-1, -1};
+        std::vector<Cqe> v{Cqe{0, r.reg(IORING_REGISTER_FILES, fds, 2), 0}};
+        const int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        ::close(probe);  // the lowest free number
+        io_uring_sqe* s = add(r, IORING_OP_SOCKET, AF_UNIX, nullptr, 0, SOCK_DGRAM, 1, 0);
+        s->file_index = IORING_FILE_INDEX_ALLOC;
+        append(&v, run(r, 1));
+        const int again = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        v.push_back(Cqe{2, again == probe, 0});
+        ::close(again);
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test
