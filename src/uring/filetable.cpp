@@ -8,6 +8,7 @@
 
 #include <cerrno>
 
+#include "core/fd_high.hpp"
 #include "core/held_file.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
@@ -38,7 +39,9 @@ int alloc_slot(IoRingCtx* ctx) REQUIRES(ctx->uring_lock) {
 }  // namespace
 
 int fixed_fd_install(IoRingCtx* ctx, unsigned issue_flags, int fd, std::uint32_t file_slot) {
-  return fixed_fd_install(ctx, issue_flags, core::held_file_adopt(fd), file_slot);
+  // Moved high: a direct descriptor takes no number of the program's (a
+  // SOCKET into a slot took the lowest free one, fuzz seed 196020).
+  return fixed_fd_install(ctx, issue_flags, core::held_file_adopt(core::move_high(fd)), file_slot);
 }
 
 int fixed_fd_install(IoRingCtx* ctx, unsigned issue_flags, core::FileRef held,

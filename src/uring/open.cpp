@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "core/fd_high.hpp"
 #include "core/fd_mode_cache.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
@@ -121,8 +120,7 @@ int open_issue(IoKiocb* req, unsigned issue_flags) {
     core::fd_mode_forget(ret);
     // Into a fixed slot, which holds no descriptor: ours goes high, leaving
     // the number free for the program's next open (seed 95244).
-    if (fixed)
-      ret = fixed_fd_install(req->ctx, issue_flags, core::move_high(ret), req->open.file_slot);
+    if (fixed) ret = fixed_fd_install(req->ctx, issue_flags, ret, req->open.file_slot);
   }
   if (ret < 0) req_set_fail(req);
   req_set_res(req, ret, 0);

@@ -1039,12 +1039,12 @@ int poll_remove_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   return 0;
 }
 
-int poll_remove_issue(IoKiocb* req, unsigned) {
+int poll_remove_issue(IoKiocb* req, unsigned issue_flags) {
   PollOpData& p = req->poll_op;
   IoRingCtx* ctx = req->ctx;
   PollService& ps = PollService::get();
   IoKiocb* target;
-  bool updated = false;
+  bool updated = false, readd = false;
   {
     PollGuard lock(ps);
     target = ps.find_by_data(ctx, p.old_user_data);
@@ -1067,7 +1067,20 @@ int poll_remove_issue(IoKiocb* req, unsigned) {
       req_set_res(req, -EALREADY, 0);
       return kIouOk;
     }
-    if (target && (p.flags & (IORING_POLL_UPDATE_EVENTS | IORING_POLL_UPDATE_USER_DATA))) {
+    if (target && (target->poll.awaiting_activation || is_ring_fd(target->os_fd)) &&
+        (p.flags & (IORING_POLL_UPDATE_EVENTS | IORING_POLL_UPDATE_USER_DATA))) {
+      // io_poll_remove adds the updated poll again (io_poll_add), which asks
+      // the file at once: a ring's readiness is io_uring_poll's, not that of
+      // the host object behind its descriptor, and is asked before this
+      // request's own CQE is posted (fuzz seeds 194644, 194645: POLLOUT
+      // alone).
+      ps.remove(target);
+      target->poll.awaiting_activation = false;
+      if (p.flags & IORING_POLL_UPDATE_EVENTS) target->poll.events = p.new_events;
+      if (p.flags & IORING_POLL_UPDATE_USER_DATA) target->user_data = p.new_user_data;
+      readd = true;
+      updated = true;
+    } else if (target && (p.flags & (IORING_POLL_UPDATE_EVENTS | IORING_POLL_UPDATE_USER_DATA))) {
       if (p.flags & IORING_POLL_UPDATE_EVENTS) {
         // io_poll_remove replaces the low 16 bits of the events only: the
         // poll stays multishot or one-shot as it was added, whatever the
@@ -1093,6 +1106,12 @@ int poll_remove_issue(IoKiocb* req, unsigned) {
     req_set_fail(target);
     req_set_res(target, -ECANCELED, 0);
     tw_add(target, tw_req_cancel);
+  }
+  if (readd) {
+    if (issue_flags & kIssueLocked)
+      queue_sqe(target);
+    else
+      tw_add(target, tw_req_issue);
   }
   req_set_res(req, 0, 0);
   return kIouOk;

@@ -253,5 +253,52 @@ TEST(UringFuzzFound160k, ReadOfASplicedPipeWaitsOnPoll) {
   ::close(dn);
 }
 
+// A POLL_REMOVE that updates a poll of the ring itself adds it again, which
+// asks io_uring_poll at once: POLLOUT while the SQ ring has room, before
+// the update's own CQE makes it readable. iostack's updated poll waited on
+// the host object behind the ring's descriptor, which reports POLLIN only
+// (fuzz seeds 194644, 194645, a DEFER_TASKRUN ring whose poll wait queue
+// was active already: here a first poll, cancelled, activates it).
+TEST(UringFuzzFound160k, UpdatedPollOfTheRingAsksTheRing) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params params{};
+  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  compare_with_kernel(
+      [](Ring& r) {
+        add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, 0, 0, 7, 0)->poll32_events = POLLIN;
+        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(7), 0, 0, 8, 0);
+        std::vector<Cqe> v = run(r, 2);
+        add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, 0, 0, 1, 0)->poll32_events = POLLIN;
+        io_uring_sqe* s = add(r, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(1),
+                              IORING_POLL_UPDATE_EVENTS | IORING_POLL_UPDATE_USER_DATA, 1002, 2, 0);
+        s->poll32_events = POLLIN | POLLOUT;
+        append(&v, run(r, 2));
+        return v;
+      },
+      8, params);
+}
+
+// A SOCKET (or ACCEPT, PIPE) into a registered slot takes no descriptor
+// number: the lowest free one stays the program's next (fuzz seed 196020,
+// where iostack's socket took the number a CLOSE had just freed).
+TEST(UringFuzzFound160k, SocketIntoASlotLeavesDescriptorNumbersFree) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        int fds[2] = {-1, -1};
+        std::vector<Cqe> v{Cqe{0, r.reg(IORING_REGISTER_FILES, fds, 2), 0}};
+        const int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        ::close(probe);  // the lowest free number
+        io_uring_sqe* s = add(r, IORING_OP_SOCKET, AF_UNIX, nullptr, 0, SOCK_DGRAM, 1, 0);
+        s->file_index = IORING_FILE_INDEX_ALLOC;
+        append(&v, run(r, 1));
+        const int again = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        v.push_back(Cqe{2, again == probe, 0});
+        ::close(again);
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test
