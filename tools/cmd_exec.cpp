@@ -24,14 +24,17 @@ namespace iostack::tool {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: iostack exec [--uring|--aio|--all] [--stats] [--map PATH=SPEC]... [--image "
-    "PATH=FILE]...\n"
+    "usage: iostack exec [--uring|--aio|--all] [--stats] [--workers] [--map PATH=SPEC]...\n"
+    "                    [--image PATH=FILE]...\n"
     "                    [--powercut=WHEN] -- PROG [ARGS...]\n"
     "  --uring   serve io_uring with iostack; AIO goes to the kernel\n"
     "  --aio     serve Linux AIO with iostack; io_uring goes to the kernel\n"
     "  --all     serve both\n"
     "  (default: the families the kernel refuses here; both where it refuses none)\n"
     "  --stats   print what iostack did when each process exits (on stderr)\n"
+    "  --workers do O_DIRECT file I/O with iostack's own threads, never through the\n"
+    "            kernel's AIO or io_uring where they are allowed (slower; fanotify and\n"
+    "            inotify then see each read and write, as with the kernel's io_uring)\n"
     "  --map PATH=SPEC   the program's file PATH is the device SPEC (e.g. wcache:ram:64M),\n"
     "            reached through a page cache model; PATH exists (empty) from the start\n"
     "  --map DIR/=SPEC   the files the program (and its children) make in DIR live on\n"
@@ -120,6 +123,7 @@ int cmd_exec(const std::vector<std::string>& args) {
   std::vector<std::pair<std::string, std::string>> maps;  // absolute path, spec
   std::vector<std::pair<std::string, std::string>> images;
   std::string powercut;
+  bool workers = false;
   std::size_t i = 0;
   for (; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -131,6 +135,8 @@ int cmd_exec(const std::vector<std::string>& args) {
       serve = a.substr(2);
     } else if (a == "--stats") {
       stats = true;
+    } else if (a == "--workers") {
+      workers = true;
     } else if (a == "--map" || a == "--image" || a.rfind("--map=", 0) == 0 ||
                a.rfind("--image=", 0) == 0) {
       const bool is_map = a.rfind("--map", 0) == 0;
@@ -184,6 +190,7 @@ int cmd_exec(const std::vector<std::string>& args) {
   prepend_env("LD_PRELOAD", preload, " ");
   setenv("IOSTACK_EXEC_SERVE", serve.c_str(), 1);
   if (stats) setenv("IOSTACK_STATS", "1", 1);
+  if (workers) setenv("IOSTACK_EXEC_WORKERS", "1", 1);
   if (!maps.empty()) {
     std::string env;
     for (const auto& [path, spec] : maps) {

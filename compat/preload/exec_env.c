@@ -48,8 +48,12 @@ __attribute__((constructor(101))) static void exec_env_init(void) {
   const char* serve = getenv("IOSTACK_EXEC_SERVE");
   if (serve && strcmp(serve, "uring") == 0) serve_aio = 0;
   if (serve && strcmp(serve, "aio") == 0) serve_uring = 0;
-  if (serve_aio) iostack_aio_served_here();
-  if (serve_uring) iostack_io_uring_served_here();
+  /* Served here, a family's kernel calls are not iostack's back end either;
+   * IOSTACK_EXEC_WORKERS=1 (iostack exec --workers) leaves out both. */
+  const char* workers = getenv("IOSTACK_EXEC_WORKERS");
+  const int no_host = workers && strcmp(workers, "1") == 0;
+  if (serve_aio || no_host) iostack_aio_served_here();
+  if (serve_uring || no_host) iostack_io_uring_served_here();
   mapped_init();
   const char* stats = getenv("IOSTACK_STATS");
   if (stats && strcmp(stats, "1") == 0) {

@@ -73,6 +73,9 @@ compat_program(file_locks)
 # A POSIX lock seen by a child after requests that hold the file.
 compat_program(held_locks PkgConfig::LIBURING)
 
+# io_uring O_DIRECT write and read of a file watched by inotify.
+compat_program(fsnotify_client PkgConfig::LIBURING)
+
 # io_uring and AIO direct I/O against a file's size, printed step by step.
 compat_program(direct_size PkgConfig::LIBURING)
 
