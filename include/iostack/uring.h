@@ -132,6 +132,12 @@ IOSTACK_API void iostack_io_uring_run_wakeups(void);
  * the kernel allows it. */
 IOSTACK_API void iostack_io_uring_served_here(void);
 
+/* Before an exec (for a shim wrapping the exec family): the requests this
+ * process has in flight on rings it shares with others (a forked child's on
+ * its parent's ring) are cancelled, their CQEs posted, as the kernel's exec
+ * cancels a task's requests. Nothing in a vfork child. */
+IOSTACK_API void iostack_io_uring_before_exec(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,7 @@
 #include "core/process.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
+#include "uring/ring_share.hpp"
 
 using namespace iostack;
 using namespace iostack::uring;
@@ -82,6 +83,8 @@ int iostack_io_uring_scm_check(const struct msghdr* msg) {
 void iostack_io_uring_run_wakeups(void) { poll_run_wakeups(); }
 
 void iostack_io_uring_served_here(void) { core::host_uring_allow(false); }
+
+void iostack_io_uring_before_exec(void) { ring_share_before_exec(); }
 
 int iostack_io_uring_poll_mask(int fd) {
   core::FileRef ref = ring_file_get(fd);

@@ -291,6 +291,13 @@ void at_exit() {
 
 }  // namespace
 
+void ring_share_before_exec() {
+  // A vfork child runs in its parent's memory, as its parent to iostack:
+  // its exec must not cancel the parent's requests.
+  if (::getpid() != core::current_pid()) return;
+  at_exit();
+}
+
 RingShared* ring_shared(IoRingCtx* ctx) { return ctx->shared.load(std::memory_order_acquire); }
 
 bool ring_share_others_serve(RingShared* sh) { return other_servers(sh) > 0; }

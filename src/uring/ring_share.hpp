@@ -116,6 +116,9 @@ void ring_share_sync(IoRingCtx* ctx);
 // At the start of the ring's teardown: no other process's request is
 // answered from now on (the server posts adopted timeouts' CQEs).
 void ring_share_stop(IoRingCtx* ctx);
+// Before an exec: this process's requests on rings it shares with others
+// are cancelled, as the kernel's exec cancels a task's requests.
+void ring_share_before_exec();
 // Unmaps the shared page at the ring's teardown.
 void ring_share_release(IoRingCtx* ctx);
 // Wakes this process's CQ waiters, and with a shared ring every process's.

@@ -76,6 +76,9 @@ compat_program(held_locks PkgConfig::LIBURING)
 # io_uring O_DIRECT write and read of a file watched by inotify.
 compat_program(fsnotify_client PkgConfig::LIBURING)
 
+# A forked child's requests on its parent's ring, cancelled by its exec.
+compat_program(exec_cancel PkgConfig::LIBURING)
+
 # io_uring and AIO direct I/O against a file's size, printed step by step.
 compat_program(direct_size PkgConfig::LIBURING)
 

@@ -96,6 +96,8 @@ TEST(PreloadShim, ExportsOnlyTheInterposedCalls) {
         "mmap64", "munmap", "poll", "ppoll", "pselect", "select", "sendmsg", "sendmmsg", "syscall",
         "sigaction", "signal", "sigprocmask", "pthread_sigmask", "_exit", "_Exit",
         "iostack_preload_add_fixup",
+        // exec.c: an exec cancels this process's requests on shared rings
+        "execl", "execle", "execlp", "execv", "execve", "execveat", "execvp", "execvpe", "fexecve",
         // mapped.c: the plain file calls of `iostack exec --map`
         "open", "open64", "openat", "openat64", "__open_2", "__open64_2", "__openat_2",
         "__openat64_2", "creat", "creat64", "unlink", "unlinkat", "read", "write", "pread",

@@ -60,6 +60,7 @@ const std::set<std::string> kCApi = {
     "iostack_io_uring_op_name", "iostack_io_uring_poll_mask", "iostack_io_uring_served_here",
     "iostack_io_uring_scm_check", "iostack_io_uring_run_wakeups", "iostack_epoll_ctl_done",
     "iostack_epoll_forget_fd", "iostack_epoll_holds_ring", "iostack_epoll_pwait2",
+    "iostack_io_uring_before_exec",
     // iostack/map.h: the files of `iostack exec --map`.
     "iostack_map_init", "iostack_map_exit", "iostack_map_open", "iostack_map_unlink",
     "iostack_map_fd", "iostack_map_rw", "iostack_map_lseek", "iostack_map_fsync",

@@ -1,0 +1,108 @@
+/* The exec family: the kernel cancels every request of a task that execs
+ * (io_uring_task_cancel in begin_new_exec), so a forked child that submitted
+ * to a ring it shares with its parent and then execs leaves -ECANCELED CQEs
+ * for the parent. The new image does not have this process's iostack, so
+ * iostack cancels them just before the exec. glibc's exec functions call
+ * the system call directly: each one is wrapped here. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <unistd.h>
+
+#include "iostack/uring.h"
+#include "shim.h"
+
+typedef int (*execve_fn)(const char*, char* const[], char* const[]);
+typedef int (*execv_fn)(const char*, char* const[]);
+typedef int (*fexecve_fn)(int, char* const[], char* const[]);
+typedef int (*execveat_fn)(int, const char*, char* const[], char* const[], int);
+
+static execve_fn real_execve, real_execvpe;
+static execv_fn real_execv, real_execvp;
+static fexecve_fn real_fexecve;
+static execveat_fn real_execveat;
+
+SHIM_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) {
+  SHIM_RESOLVE(real_execve, "execve");
+  iostack_io_uring_before_exec();
+  return real_execve(path, argv, envp);
+}
+
+SHIM_EXPORT int execv(const char* path, char* const argv[]) {
+  SHIM_RESOLVE(real_execv, "execv");
+  iostack_io_uring_before_exec();
+  return real_execv(path, argv);
+}
+
+SHIM_EXPORT int execvp(const char* file, char* const argv[]) {
+  SHIM_RESOLVE(real_execvp, "execvp");
+  iostack_io_uring_before_exec();
+  return real_execvp(file, argv);
+}
+
+SHIM_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) {
+  SHIM_RESOLVE(real_execvpe, "execvpe");
+  iostack_io_uring_before_exec();
+  return real_execvpe(file, argv, envp);
+}
+
+SHIM_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) {
+  SHIM_RESOLVE(real_fexecve, "fexecve");
+  iostack_io_uring_before_exec();
+  return real_fexecve(fd, argv, envp);
+}
+
+SHIM_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* const envp[],
+                         int flags) {
+  SHIM_RESOLVE(real_execveat, "execveat");
+  iostack_io_uring_before_exec();
+  return real_execveat(dirfd, path, argv, envp, flags);
+}
+
+/* execl, execlp, execle: the arguments after arg0 up to the null pointer
+ * (counted on a copy of `ap`, then taken from `ap` into argv[1..], the null
+ * pointer included), so that `ap` is left at what follows (execle's envp). */
+static size_t count_args(va_list ap) {
+  va_list c;
+  va_copy(c, ap);
+  size_t n = 1;
+  while (va_arg(c, const char*)) ++n;
+  va_end(c);
+  return n;
+}
+
+static void take_args(char** argv, const char* arg0, size_t n, va_list* ap) {
+  argv[0] = (char*)arg0;
+  for (size_t i = 1; i <= n; ++i) argv[i] = va_arg(*ap, char*);
+}
+
+SHIM_EXPORT int execl(const char* path, const char* arg, ...) {
+  va_list ap;
+  va_start(ap, arg);
+  const size_t n = count_args(ap);
+  char* argv[n + 1];
+  take_args(argv, arg, n, &ap);
+  va_end(ap);
+  return execv(path, argv);
+}
+
+SHIM_EXPORT int execlp(const char* file, const char* arg, ...) {
+  va_list ap;
+  va_start(ap, arg);
+  const size_t n = count_args(ap);
+  char* argv[n + 1];
+  take_args(argv, arg, n, &ap);
+  va_end(ap);
+  return execvp(file, argv);
+}
+
+SHIM_EXPORT int execle(const char* path, const char* arg, ...) {
+  va_list ap;
+  va_start(ap, arg);
+  const size_t n = count_args(ap);
+  char* argv[n + 1];
+  take_args(argv, arg, n, &ap);
+  char** envp = va_arg(ap, char**);
+  va_end(ap);
+  return execve(path, argv, envp);
+}
