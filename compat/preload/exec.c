@@ -59,50 +59,43 @@ SHIM_EXPORT int execveat(int dirfd, const char* path, char* const argv[], char* 
   return real_execveat(dirfd, path, argv, envp, flags);
 }
 
-/* execl, execlp, execle: the arguments after arg0 up to the null pointer
- * (counted on a copy of `ap`, then taken from `ap` into argv[1..], the null
- * pointer included), so that `ap` is left at what follows (execle's envp). */
-static size_t count_args(va_list ap) {
+/* execl, execlp, execle: the arguments after arg0 up to the null pointer as
+ * an array (and, for execle, the environment after it), then the v form. */
+enum list_exec { kExecl, kExeclp, kExecle };
+
+static int exec_list(enum list_exec kind, const char* path, const char* arg0, va_list ap) {
   va_list c;
   va_copy(c, ap);
   size_t n = 1;
   while (va_arg(c, const char*)) ++n;
   va_end(c);
-  return n;
-}
-
-static void take_args(char** argv, const char* arg0, size_t n, va_list* ap) {
+  char* argv[n + 1];
   argv[0] = (char*)arg0;
-  for (size_t i = 1; i <= n; ++i) argv[i] = va_arg(*ap, char*);
+  for (size_t i = 1; i <= n; ++i) argv[i] = va_arg(ap, char*);
+  if (kind == kExecle) return execve(path, argv, va_arg(ap, char**));
+  return kind == kExeclp ? execvp(path, argv) : execv(path, argv);
 }
 
 SHIM_EXPORT int execl(const char* path, const char* arg, ...) {
   va_list ap;
   va_start(ap, arg);
-  const size_t n = count_args(ap);
-  char* argv[n + 1];
-  take_args(argv, arg, n, &ap);
+  const int ret = exec_list(kExecl, path, arg, ap);
   va_end(ap);
-  return execv(path, argv);
+  return ret;
 }
 
 SHIM_EXPORT int execlp(const char* file, const char* arg, ...) {
   va_list ap;
   va_start(ap, arg);
-  const size_t n = count_args(ap);
-  char* argv[n + 1];
-  take_args(argv, arg, n, &ap);
+  const int ret = exec_list(kExeclp, file, arg, ap);
   va_end(ap);
-  return execvp(file, argv);
+  return ret;
 }
 
 SHIM_EXPORT int execle(const char* path, const char* arg, ...) {
   va_list ap;
   va_start(ap, arg);
-  const size_t n = count_args(ap);
-  char* argv[n + 1];
-  take_args(argv, arg, n, &ap);
-  char** envp = va_arg(ap, char**);
+  const int ret = exec_list(kExecle, path, arg, ap);
   va_end(ap);
-  return execve(path, argv, envp);
+  return ret;
 }
