@@ -37,7 +37,8 @@ struct Options {
   int quiet_ms = 10;
   int timeout_ms = 5000;
   int time_limit_s = 0;   // stop starting seeds after this long (0: no limit)
-  unsigned examples = 1;  // minimised examples printed per class
+  unsigned examples = 1;  // minimised examples printed per class (per slice with jobs > 1)
+  unsigned jobs = 1;      // slices of the range run side by side (slices.hpp)
   std::string tmpdir = "/tmp";
   bool verbose = false;
   // Fail only when iostack crashes or hangs (sanitizer builds, whose timing

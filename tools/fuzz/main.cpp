@@ -3,7 +3,7 @@
 //
 //   iostack-fuzz uring|aio [--seeds N] [--start S] [--no-minimize] [--examples K]
 //                [--quiet-ms MS] [--timeout-ms MS] [--time-limit SEC] [--tmpdir DIR]
-//                [--allow CLASS]... [--allow-file FILE] [--verbose]
+//                [--allow CLASS]... [--allow-file FILE] [--verbose] [--jobs N]
 //   iostack-fuzz uring|aio --show SEED [--verbose]      one seed: program and differences
 //
 // Exit status: 0 when every compared seed gave the kernel's answers (or a
@@ -21,6 +21,7 @@
 
 #include "aio_prog.hpp"
 #include "campaign_impl.hpp"
+#include "slices.hpp"
 #include "uring_prog.hpp"
 
 namespace fuzz {
@@ -33,7 +34,7 @@ int usage(const char* msg) {
       "usage: iostack-fuzz uring|aio [--seeds N] [--start S] [--show SEED] [--no-minimize]\n"
       "       [--examples K] [--quiet-ms MS] [--timeout-ms MS] [--time-limit SEC]\n"
       "       [--tmpdir DIR] [--allow CLASS]... [--allow-file FILE] [--crashes-only]\n"
-      "       [--verbose]\n");
+      "       [--verbose] [--jobs N]\n");
   return 2;
 }
 
@@ -51,7 +52,21 @@ int run(const Target<Prog>& t, const Options& o, bool show, std::uint64_t show_s
     c.show(t.generate(show_seed));
     return 0;
   }
-  const Summary s = c.run_all();
+  Summary s;
+  bool slices_ok = true;
+  if (o.jobs > 1) {
+    slices_ok = run_in_slices(
+        o.start, o.seeds, o.jobs,
+        [&](std::uint64_t first, std::uint64_t count) {
+          Options part = o;
+          part.start = first;
+          part.seeds = count;
+          return Campaign<Prog>{t, part}.run_all();
+        },
+        &s);
+  } else {
+    s = c.run_all();
+  }
   std::printf(
       "%s: seeds=%llu identical=%llu kernel-unstable=%llu divergent=%llu allowed=%llu\n", t.name,
       static_cast<unsigned long long>(s.seeds), static_cast<unsigned long long>(s.identical),
@@ -63,6 +78,7 @@ int run(const Target<Prog>& t, const Options& o, bool show, std::uint64_t show_s
     std::printf("  %6llu  %s  (seeds%s)\n", static_cast<unsigned long long>(n), cls.c_str(),
                 seeds.c_str());
   }
+  if (!slices_ok) return 1;
   if (!o.crashes_only) return s.divergent ? 1 : 0;
   for (const auto& [cls, n] : s.by_class)
     if (cls.rfind("iostack ", 0) == 0) return 1;  // "iostack crash(N)", "iostack timeout"
@@ -152,6 +168,8 @@ int main(int argc, char** argv) {
       o.allowed.push_back(argv[++i]);
     } else if (a == "--allow-file" && i + 1 < argc) {
       if (!read_allow_file(argv[++i], what, &o.allowed)) return 2;
+    } else if (a == "--jobs" && num(&v) && v >= 1 && v <= 64) {
+      o.jobs = static_cast<unsigned>(v);
     } else if (a == "--no-minimize") {
       o.minimize = false;
     } else if (a == "--verbose") {
