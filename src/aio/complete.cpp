@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "core/exec_stats.hpp"
 #include "core/mutex.hpp"
 
 namespace iostack::aio {
@@ -65,9 +66,18 @@ bool wakes_waiters(AioKiocb* req, unsigned* avail) {
   return true;
 }
 
+// For `iostack exec --stats`, before the event is visible.
+void count_req(const AioKiocb* req) {
+  if (!core::ExecStats::enabled()) return;
+  const unsigned op = req->opcode;
+  core::exec_stats().count_aio(op, req->res.res, op == IOCB_CMD_PREAD || op == IOCB_CMD_PREADV,
+                               op == IOCB_CMD_PWRITE || op == IOCB_CMD_PWRITEV);
+}
+
 // aio_complete(): copies the event into the ring, publishes the tail and
 // wakes whoever waits for it.
 void aio_complete(AioKiocb* req) {
+  count_req(req);
   Kioctx* ctx = req->ctx;
   AioRing* ring = ctx->r();
   unsigned head, tail, avail;

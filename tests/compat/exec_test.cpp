@@ -65,6 +65,17 @@ TEST(Exec, DefaultServesWhatTheKernelRefuses) {
   EXPECT_NE(ring.output.find("io_uring: NOP=3\n"), std::string::npos) << ring.output;
 }
 
+// Both families refused: iostack's AIO serves the two reads, and --stats
+// counts them by command with their bytes.
+TEST(Exec, StatsCountAioRequests) {
+  SKIP_IF_SANITIZED();
+  const auto r = compat::run(
+      exec_argv({"--stats"}, {IOSTACK_COMPAT_AIO_ONE_ENGINE, scratch("stats")}));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("  aio: PREAD=2\n  bytes: read=8192 written=0\n"), std::string::npos)
+      << r.output;
+}
+
 TEST(Exec, UringOnlyLeavesAioToTheKernel) {
   SKIP_IF_SANITIZED();
   const auto r = compat::run(exec_argv({"--uring"}, {IOSTACK_COMPAT_AIO_ONE_ENGINE, scratch("u")}));
