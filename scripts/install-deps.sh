@@ -5,13 +5,15 @@ set -euo pipefail
 # clang: the thread-safety build (preset clang-tsa); sqlite3: the power-cut example;
 # mariadb-server: a database server on iostack (tests/compat/mariadb_test.cpp starts
 # its own server, on a data directory of its own); plocate: an io_uring reader (Plocate.*);
+# thin-provisioning-tools: libaio readers and writers of dm-thin metadata (ThinTools.*);
 # chromium: a browser's headless screenshot of the SVG charts (Plot.BrowserRendersNotBlank;
 # 25 packages, 124 MB to download, 405 MB installed, about a minute to install).
 pkgs=(build-essential cmake ninja-build pkg-config dpkg-dev file
       libgtest-dev libgmock-dev libbenchmark-dev
       libfmt-dev libcli11-dev nlohmann-json3-dev
       liburing-dev libaio-dev libboost-dev
-      blktrace fio qemu-utils sysbench sqlite3 mariadb-server plocate clang clang-format ccache chromium)
+      blktrace fio qemu-utils sysbench sqlite3 mariadb-server plocate
+      thin-provisioning-tools clang clang-format ccache chromium)
 # Optional (--with-optional): tests that skip cleanly without them. librsvg2-bin
 # draws iostack's SVG charts (Plot.RsvgRendersNotBlank); gnuplot-nox lets fio's
 # fio_generate_plots draw iostack's log files (FioLogs.FioGeneratePlotsReadsThem).
