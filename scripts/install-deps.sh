@@ -6,6 +6,7 @@ set -euo pipefail
 # mariadb-server: a database server on iostack (tests/compat/mariadb_test.cpp starts
 # its own server, on a data directory of its own); plocate: an io_uring reader (Plocate.*);
 # thin-provisioning-tools: libaio readers and writers of dm-thin metadata (ThinTools.*);
+# stressapptest: O_DIRECT libaio writes and checked reads from three threads (Stressapptest.*);
 # chromium: a browser's headless screenshot of the SVG charts (Plot.BrowserRendersNotBlank;
 # 25 packages, 124 MB to download, 405 MB installed, about a minute to install).
 pkgs=(build-essential cmake ninja-build pkg-config dpkg-dev file
@@ -13,7 +14,7 @@ pkgs=(build-essential cmake ninja-build pkg-config dpkg-dev file
       libfmt-dev libcli11-dev nlohmann-json3-dev
       liburing-dev libaio-dev libboost-dev
       blktrace fio qemu-utils sysbench sqlite3 mariadb-server plocate
-      thin-provisioning-tools clang clang-format ccache chromium)
+      thin-provisioning-tools stressapptest clang clang-format ccache chromium)
 # Optional (--with-optional): tests that skip cleanly without them. librsvg2-bin
 # draws iostack's SVG charts (Plot.RsvgRendersNotBlank); gnuplot-nox lets fio's
 # fio_generate_plots draw iostack's log files (FioLogs.FioGeneratePlotsReadsThem).
