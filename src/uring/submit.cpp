@@ -487,6 +487,16 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags) {
   } else {
     ret = def->issue(req, issue_flags);
   }
+  if (lt && ret == -EAGAIN && (issue_flags & kIssueNonblock) &&
+      !(req->flags & (kReqNowait | kReqForceAsync)) &&
+      (t_iowq_req == req || (req->flags & kReqWorkerWait))) {
+    // It waits on poll where the kernel's worker is still inside the op,
+    // whose linked timeout is armed only once the op returns (fuzz seed
+    // 249741: a 5 ms timeout of a RECV that never fires in the kernel).
+    req->flags = (req->flags & ~kReqLinkTimeout) | kReqArmLtimeout;
+    lt->refs.store(1, std::memory_order_relaxed);
+    lt = nullptr;
+  }
   if (lt) queue_linked_timeout(lt);
   if (ret == kIouOk) {
     if (issue_flags & kIssueLocked)

@@ -64,6 +64,26 @@ bool always_iowq(const SqeSpec& s) {
   }
 }
 
+// The path and descriptor xattr ops always go to io-wq (their prep forces
+// it), whose worker looks their (directory) descriptor up (seed 6115: a LINKAT from a regular
+// file's descriptor, -ENOTDIR, or -EBADF where the next batch closed it
+// before the kernel's first worker started).
+bool dirfd_on_iowq(const SqeSpec& s) {
+  switch (s.opcode) {
+    case IORING_OP_LINKAT:
+    case IORING_OP_RENAMEAT:
+    case IORING_OP_UNLINKAT:
+    case IORING_OP_MKDIRAT:
+    case IORING_OP_SYMLINKAT:
+    case IORING_OP_STATX:
+    case IORING_OP_FGETXATTR:
+    case IORING_OP_FSETXATTR:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // A request whose descriptor an io-wq worker looks up (it goes there
 // itself, or follows one that did in its link) while a CLOSE later in the
 // program closes that descriptor: whether the worker or the submitter's
@@ -91,7 +111,7 @@ std::string iowq_close_race(const UringProgram& p, const Log& klog, const Log& i
   for (std::size_t i = 0; i < all.size(); ++i) {
     const SqeSpec& s = *all[i];
     if (!linked || starts[i]) worker = false;
-    worker = worker || always_iowq(s) || unfinished[i];
+    worker = worker || always_iowq(s) || dirfd_on_iowq(s) || unfinished[i];
     linked = s.flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK);
     const bool fixed = s.flags & IOSQE_FIXED_FILE;
     if (!worker || (fixed ? s.fd.raw < 0 : s.fd.slot < 0)) continue;
