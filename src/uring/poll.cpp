@@ -58,6 +58,9 @@ std::uint32_t reg_events(const PollEntry& pe, int which) {
 
 class PollService;
 
+// An internal poll's retry, queued by its wakeup.
+void tw_apoll_retry(IoKiocb* req);
+
 // Holds PollService::mu; the analysis sees poll_lock taken.
 class SCOPED_CAPABILITY PollGuard {
  public:
@@ -450,10 +453,17 @@ class PollService {
         // Only a retry follows, as from the kernel's wakeup, and a stale
         // event makes it find -EAGAIN and poll again: no need to ask the
         // descriptor (which may be drained again by then: a ring's CQE reaped).
-        if (req->flags & kReqApollMultishot)
+        if (req->flags & kReqApollMultishot) {
           park(req);
-        else
+        } else {
           remove(req);
+          // io_apoll_task_func takes it out of the hash table only when
+          // it runs: until then a cancel finds it (fuzz seed 232265).
+          if (!retried_here(req)) {
+            req->poll.woken_cancelled = false;
+            req->poll.node.add_tail(&req->ctx->poll_woken);
+          }
+        }
         mask = 0;
         goto fired;
       }
@@ -512,13 +522,8 @@ class PollService {
   fired:
     if (req->poll.apoll) {
       req->flags &= ~kReqPolled;
-      const IoOpDef* def = op_def(req->opcode);
-      // A multishot request is retried by the poll's task work itself
-      // (io_poll_issue), IOSQE_ASYNC or not; a one-shot one is resubmitted.
       const bool mshot = req->flags & kReqApollMultishot;
-      // DEFER_TASKRUN rings run such work only when their task waits.
-      if (def->poll_direct && (mshot || !(req->flags & kReqForceAsync)) &&
-          !(req->ctx->flags & IORING_SETUP_DEFER_TASKRUN)) {
+      if (retried_here(req)) {
         retry_here(req);
         return;
       }
@@ -531,7 +536,7 @@ class PollService {
         // The wakeup of the ring's own eventfd (its CQEs signal it).
         EventfdWakeScope scope((ctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
                                is_ring_eventfd(ctx, req->os_fd));
-        tw_add(req, mshot ? tw_req_issue : tw_req_submit);
+        tw_add(req, mshot ? tw_req_issue : tw_apoll_retry);
       }
       ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
       return;
@@ -543,6 +548,15 @@ class PollService {
     req_set_res(req, static_cast<int>(mask), 0);
     req_complete_post(req);
     ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
+  }
+
+  // A multishot request is retried by the poll's task work itself
+  // (io_poll_issue), IOSQE_ASYNC or not; a one-shot one is resubmitted.
+  // DEFER_TASKRUN rings run such work only when their task waits.
+  static bool retried_here(IoKiocb* req) {
+    const bool mshot = req->flags & kReqApollMultishot;
+    return op_def(req->opcode)->poll_direct && (mshot || !(req->flags & kReqForceAsync)) &&
+           !(req->ctx->flags & IORING_SETUP_DEFER_TASKRUN);
   }
 
   // A socket op or multishot READ whose file became ready is retried on
@@ -769,6 +783,41 @@ void tw_poll_cancelled(IoKiocb* req) {
   tw_req_cancel(req);
 }
 
+// A woken internal poll that `cd` matches: cancelled, it ends in the retry's
+// task work queued already, as io_poll_cancel_req leaves it to that task
+// work, which then sees the cancel.
+bool cancel_woken(IoRingCtx* ctx, CancelMatch* cd) REQUIRES(poll_lock) {
+  for (core::ListHead* n = ctx->poll_woken.first(); n != &ctx->poll_woken; n = n->next) {
+    PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
+    IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+    if (!cancel_req_match(req, cd)) continue;
+    pe->node.del();
+    pe->node.add_tail(&ctx->poll_cancelled);  // later cancels answer 0 too
+    pe->cancel_seq = cd->seq;
+    pe->woken_cancelled = true;
+    req_set_fail(req);
+    req_set_res(req, -ECANCELED, 0);
+    return true;
+  }
+  return false;
+}
+
+// Off ctx->poll_woken (or ctx->poll_cancelled): whether it was cancelled.
+bool take_woken(IoKiocb* req) {
+  PollService* ps = PollService::find();
+  if (!ps) return false;
+  PollGuard lock(*ps);
+  req->poll.node.del();
+  return std::exchange(req->poll.woken_cancelled, false);
+}
+
+void tw_apoll_retry(IoKiocb* req) {
+  if (take_woken(req))
+    tw_req_cancel(req);
+  else
+    tw_req_submit(req);
+}
+
 }  // namespace
 
 int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
@@ -786,7 +835,7 @@ int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
   }();
   if (!req) {
     PollGuard lock(ps);
-    return find_cancelled(ctx, cd) ? 0 : -ENOENT;
+    return cancel_woken(ctx, cd) || find_cancelled(ctx, cd) ? 0 : -ENOENT;
   }
   req->flags &= ~kReqPolled;
   req_set_fail(req);
@@ -869,6 +918,12 @@ void poll_remove_all(IoRingCtx* ctx) {
       IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
       ps.remove(req);
       dead.push_back(req);
+    }
+    // Woken ones end in the retry's task work queued already.
+    CancelMatch any;
+    any.ctx = ctx;
+    any.flags = IORING_ASYNC_CANCEL_ANY;
+    while (cancel_woken(ctx, &any)) {
     }
   }
   for (IoKiocb* req : dead) {
