@@ -138,7 +138,7 @@ class PollService {
     pe.state.store(kPollArmed, std::memory_order_relaxed);
     count_armed(req, 1);
     pe.node.add_tail(&req->ctx->poll_list);
-    pe.hash.add_head(bucket(req->ctx, req->user_data));
+    if (!pe.apoll) pe.hash.add_head(bucket(req->ctx, req->user_data));
   }
 
   // The first armed poll of `ctx` that `cd` matches (io_poll_find for
@@ -739,6 +739,21 @@ bool arm_apoll(IoKiocb* req) {
   return true;
 }
 
+void arm_apoll_awaiting_activation(IoKiocb* req) {
+  PollEntry& pe = req->poll;
+  const IoOpDef* def = op_def(req->opcode);
+  pe.events = (def->pollin ? EPOLLIN | EPOLLRDNORM : EPOLLOUT | EPOLLWRNORM) | EPOLLERR | EPOLLHUP;
+  pe.multishot = false;
+  pe.apoll = true;
+  pe.dup_fd = -1;
+  pe.dup_fd2 = -1;
+  pe.awaiting_activation = true;
+  pe.armed_in = req->ctx->submit_calls.load(std::memory_order_relaxed);
+  req->flags |= kReqPolled;
+  PollService::get().add_unregistered(req);
+  tw_add(&req->ctx->poll_activate_req, [](IoKiocb* r) { poll_activate_run(r->ctx); });
+}
+
 bool arm_apoll_if_idle(IoKiocb* req) {
   const IoOpDef* def = op_def(req->opcode);
   const std::uint32_t want = (def && def->pollin ? POLLIN : POLLOUT) | POLLERR | POLLHUP;
@@ -972,6 +987,7 @@ void poll_activate_run(IoRingCtx* ctx) {
     }
     for (IoKiocb* req : again) {
       req->poll.awaiting_activation = false;
+      req->flags &= ~kReqPolled;
       ps.remove(req);
     }
   }

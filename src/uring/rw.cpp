@@ -576,7 +576,11 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
             // without a mask retries this request when the submitter next
             // runs its task work, whatever it waits for (a write's POLLOUT
             // is not in the mask of a CQE's wakeup: that is its only one).
-            tw_add(req, tw_req_submit);
+            // Meanwhile it is armed, and a cancel finds it (seed 236407).
+            if (rctx == ctx)
+              arm_apoll_awaiting_activation(req);
+            else
+              tw_add(req, tw_req_submit);
             return kIouIssueSkipComplete;
           }
           return -EAGAIN;

@@ -32,5 +32,23 @@ TEST(UringFuzzFoundSelf, ZeroLinkTimeoutOfARingReadComesBeforeTheBatchsWakeup) {
       8);
 }
 
+// A DEFER_TASKRUN ring's first poll activates its poll wait queue; a READ
+// of the ring that makes it is armed on the ring's poll meanwhile, so an
+// ASYNC_CANCEL with CANCEL_ALL in its batch finds it (fuzz seed 236407).
+TEST(UringFuzzFoundSelf, CancelFindsTheFirstReadOfADeferTaskrunRing) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  compare_with_kernel(
+      [](Ring& r) {
+        static char buf[192];
+        add(r, IORING_OP_READ, r.fd(), buf, sizeof(buf), ~0ull, 1, 0);
+        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 2, 0)
+            ->cancel_flags = IORING_ASYNC_CANCEL_ALL;
+        return run(r, 2);
+      },
+      8, p);
+}
+
 }  // namespace
 }  // namespace uring_test
