@@ -231,8 +231,9 @@ struct IoRingCtx : core::File {
   // Polls a cancel took whose CQE's task work has not run: the kernel's
   // stay in its hash table until then, where later cancels find them.
   core::ListHead poll_cancelled GUARDED_BY(poll_lock);
-  // Internal polls woken whose retry's task work has not run: the kernel's
-  // stay in its hash table until then, so a cancel still finds them.
+  // Polls woken whose task work (an internal poll's retry, a POLL_ADD's
+  // CQE) has not run: the kernel's stay in its hash table until then, so a
+  // cancel still finds them.
   core::ListHead poll_woken GUARDED_BY(poll_lock);
   std::atomic<int> oneshot_polls{0};  // armed one-shot POLL_ADDs (changed under that lock)
   std::atomic<int> mshot_polls{0};    // armed multishot POLL_ADDs (likewise)

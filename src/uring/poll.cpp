@@ -60,6 +60,8 @@ class PollService;
 
 // An internal poll's retry, queued by its wakeup.
 void tw_apoll_retry(IoKiocb* req);
+// A woken one-shot POLL_ADD's completion.
+void tw_poll_woken(IoKiocb* req);
 
 // Holds PollService::mu; the analysis sees poll_lock taken.
 class SCOPED_CAPABILITY PollGuard {
@@ -443,6 +445,7 @@ class PollService {
     const int fd = static_cast<int>(static_cast<std::uint32_t>(data));
     IoKiocb* req;
     std::uint32_t mask;
+    bool woken = false;  // a POLL_ADD completed by tw_poll_woken
     {
       PollGuard lock(*this);
       if (fd < 0 || static_cast<std::size_t>(fd) >= table_.size()) return;
@@ -518,8 +521,24 @@ class PollService {
       }
       mask = static_cast<std::uint16_t>(pfd.revents) & (req->poll.events | kPollUnmask);
       remove(req);
+      if (tw_pending(req->ctx)) {
+        // io_poll_task_func posts it behind the task work queued before
+        // the wakeup (a zero LINK_TIMEOUT's, which cancels it: fuzz seed
+        // 53897); until then a cancel finds it in the hash table.
+        req_set_res(req, static_cast<int>(mask), 0);
+        req->poll.woken_cancelled = false;
+        req->poll.node.add_tail(&req->ctx->poll_woken);
+        woken = true;
+      }
     }
   fired:
+    if (woken) {
+      IoRingCtx* ctx = req->ctx;
+      ctx->recycling.fetch_add(1, std::memory_order_seq_cst);
+      tw_add(req, tw_poll_woken);
+      ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
+      return;
+    }
     if (req->poll.apoll) {
       req->flags &= ~kReqPolled;
       const bool mshot = req->flags & kReqApollMultishot;
@@ -798,9 +817,9 @@ void tw_poll_cancelled(IoKiocb* req) {
   tw_req_cancel(req);
 }
 
-// A woken internal poll that `cd` matches: cancelled, it ends in the retry's
-// task work queued already, as io_poll_cancel_req leaves it to that task
-// work, which then sees the cancel.
+// A woken poll (internal, or a POLL_ADD) that `cd` matches: cancelled, it
+// ends in the task work its wakeup queued, as io_poll_cancel_req leaves it
+// to that task work, which then sees the cancel.
 bool cancel_woken(IoRingCtx* ctx, CancelMatch* cd) REQUIRES(poll_lock) {
   for (core::ListHead* n = ctx->poll_woken.first(); n != &ctx->poll_woken; n = n->next) {
     PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
@@ -831,6 +850,13 @@ void tw_apoll_retry(IoKiocb* req) {
     tw_req_cancel(req);
   else
     tw_req_submit(req);
+}
+
+void tw_poll_woken(IoKiocb* req) {
+  if (take_woken(req))
+    tw_req_cancel(req);
+  else
+    req_complete_defer(req);
 }
 
 }  // namespace

@@ -50,5 +50,28 @@ TEST(UringFuzzFoundSelf, CancelFindsTheFirstReadOfADeferTaskrunRing) {
       8, p);
 }
 
+// The same for a POLL_ADD of the ring: its zero LINK_TIMEOUT's task work,
+// queued when the poll is armed, cancels it before the poll's own task work
+// posts the wakeup of the failing READV's CQE; the FADVISE linked behind is
+// cancelled with the chain (fuzz seed 53897).
+TEST(UringFuzzFoundSelf, ZeroLinkTimeoutOfARingPollComesBeforeTheBatchsWakeup) {
+  SKIP_WITHOUT_KERNEL_URING();
+  int p[2];
+  ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+  compare_with_kernel(
+      [&](Ring& r) {
+        io_uring_sqe* s = add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, 0, 0, 1, IOSQE_IO_LINK);
+        s->poll32_events = POLLIN;
+        static const struct __kernel_timespec zero = {0, 0};
+        add(r, IORING_OP_LINK_TIMEOUT, -1, &zero, 1, 0, 2, IOSQE_IO_LINK);
+        add(r, IORING_OP_FADVISE, p[0], nullptr, 0, 0, 3, 0)->fadvise_advice = POSIX_FADV_DONTNEED;
+        add(r, IORING_OP_READV, -1, nullptr, 1, 0, 4, 0);  // fails: -EFAULT
+        return run(r, 4);
+      },
+      4);
+  ::close(p[0]);
+  ::close(p[1]);
+}
+
 }  // namespace
 }  // namespace uring_test
