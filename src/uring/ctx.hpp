@@ -243,6 +243,9 @@ struct IoRingCtx : core::File {
   // io_activate_pollwq: a DEFER_TASKRUN ring's first poll of itself, whose
   // task work wakes the ring's pollers once, without a mask.
   std::atomic<bool> poll_activated{false};
+  // The activation's task work is queued and has not run: polls of the ring
+  // by itself armed meanwhile see no wakeup until its own (seed 19580).
+  std::atomic<bool> poll_activation_pending{false};
   // Submission calls so far (submit_sqes): the kernel's activation of the
   // poll wait queue happens when the call that asked for it returns.
   std::atomic<std::uint64_t> submit_calls{0};

@@ -758,6 +758,16 @@ bool arm_apoll(IoKiocb* req) {
   return true;
 }
 
+namespace {
+
+// io_activate_pollwq's task work, queued once until it runs.
+void queue_poll_activation(IoRingCtx* ctx) {
+  if (ctx->poll_activation_pending.exchange(true, std::memory_order_relaxed)) return;
+  tw_add(&ctx->poll_activate_req, [](IoKiocb* r) { poll_activate_run(r->ctx); });
+}
+
+}  // namespace
+
 void arm_apoll_awaiting_activation(IoKiocb* req) {
   PollEntry& pe = req->poll;
   const IoOpDef* def = op_def(req->opcode);
@@ -770,7 +780,7 @@ void arm_apoll_awaiting_activation(IoKiocb* req) {
   pe.armed_in = req->ctx->submit_calls.load(std::memory_order_relaxed);
   req->flags |= kReqPolled;
   PollService::get().add_unregistered(req);
-  tw_add(&req->ctx->poll_activate_req, [](IoKiocb* r) { poll_activate_run(r->ctx); });
+  queue_poll_activation(req->ctx);
 }
 
 bool arm_apoll_if_idle(IoKiocb* req) {
@@ -1002,6 +1012,7 @@ bool poll_signal_worker_waits(IoRingCtx* ctx, CancelMatch* cd, bool all) {
 }
 
 void poll_activate_run(IoRingCtx* ctx) {
+  ctx->poll_activation_pending.store(false, std::memory_order_relaxed);
   PollService& ps = PollService::get();
   std::vector<IoKiocb*> again;
   {
@@ -1055,8 +1066,12 @@ int poll_add_issue(IoKiocb* req, unsigned) {
     // A ring: what io_uring_poll reports (POLLOUT while the SQ ring has room).
     now = static_cast<int>(ring_poll_mask(rctx));
     ring = true;
-    activating = !rctx->poll_activated.exchange(true, std::memory_order_relaxed) &&
-                 rctx == req->ctx && (rctx->flags & IORING_SETUP_DEFER_TASKRUN);
+    // The first poll of a DEFER_TASKRUN ring by itself starts the
+    // activation of its poll wait queue; later ones before it ran wait for
+    // it too (seed 19580: a second poll of the ring in the same batch).
+    const bool first = !rctx->poll_activated.exchange(true, std::memory_order_relaxed);
+    activating = rctx == req->ctx && (rctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
+                 (first || rctx->poll_activation_pending.load(std::memory_order_relaxed));
   } else {
     now = poll_now(req->os_fd, pe.events);
   }
@@ -1099,7 +1114,7 @@ int poll_add_issue(IoKiocb* req, unsigned) {
     pe.awaiting_activation = true;
     pe.armed_in = req->ctx->submit_calls.load(std::memory_order_relaxed);
     PollService::get().add_unregistered(req);
-    tw_add(&req->ctx->poll_activate_req, [](IoKiocb* r) { poll_activate_run(r->ctx); });
+    queue_poll_activation(req->ctx);
     return kIouIssueSkipComplete;
   }
   // A ring's readiness, like its eventfd's, comes from its CQE posting.

@@ -73,5 +73,34 @@ TEST(UringFuzzFoundSelf, ZeroLinkTimeoutOfARingPollComesBeforeTheBatchsWakeup) {
   ::close(p[1]);
 }
 
+// A DEFER_TASKRUN ring's first poll of itself starts the activation of its
+// poll wait queue, which happens when the call returns; a second poll of
+// the ring in the same batch sees no wakeup before it either, so the CQE
+// of the batch, reaped before the program waits, fires neither, and both
+// are pending until cancelled (fuzz seed 19580; a NOP here, an FSYNC with
+// a bad range there).
+TEST(UringFuzzFoundSelf, SecondPollOfADeferTaskrunRingWaitsForTheActivation) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  compare_with_kernel(
+      [](Ring& r) {
+        add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, 0, 0, 1, 0)->poll32_events = POLLIN;
+        add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, IORING_POLL_ADD_MULTI, 0, 2, 0);
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, 0);
+        std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+        append(&v, r.reap());        // the NOP's
+        append(&v, r.wait(1, 100));  // runs the activation's task work
+        add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 4, 0)->cancel_flags =
+            IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
+        v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+        auto c = r.wait(3);
+        sort_by_user_data(&c);
+        append(&v, c);
+        return v;
+      },
+      4, p);
+}
+
 }  // namespace
 }  // namespace uring_test

@@ -437,24 +437,17 @@ std::string zero_period_flood(const UringProgram& p, const Log& klog, const Log&
 // program waits: whether the ring is readable then (a CQE the program has
 // not reaped yet) is timing, and the kernel answers both ways from run to
 // run (seed 9800: READ -ECANCELED or -EINVAL, kernel-unstable two runs in
-// eight; seed 549: READV -EINVAL or -ECANCELED, four runs in eight). Left
-// to do: the first POLL_ADD of such a ring beside io-wq work.
+// eight; seed 549: READV -EINVAL or -ECANCELED, four runs in eight).
 std::string defer_ring_rw(const UringProgram& p, const std::string& key) {
   if (!(p.setup_flags & IORING_SETUP_DEFER_TASKRUN) || key.rfind("cqe ", 0) != 0) return "";
   const std::uint64_t ud = std::strtoull(key.c_str() + 4, nullptr, 10);
   for (const Step& st : p.steps) {
-    bool iowq = false;
-    for (const SqeSpec& s : st.sqes) iowq = iowq || always_iowq(s);
     for (const SqeSpec& s : st.sqes) {
       if (s.user_data != ud || s.fd.slot != kRing || (s.flags & IOSQE_FIXED_FILE)) continue;
       if (s.opcode == IORING_OP_READ || s.opcode == IORING_OP_WRITE ||
           s.opcode == IORING_OP_READV || s.opcode == IORING_OP_WRITEV)
         return "timing: read or write of a DEFER_TASKRUN ring's own descriptor (" +
                uring_op_name(s.opcode) + ")";
-      // Seed 19580: the first poll's look at the ring after activation,
-      // with an io-wq failure of its batch queued as task work.
-      if (s.opcode == IORING_OP_POLL_ADD && iowq)
-        return "to do: first POLL_ADD of a DEFER_TASKRUN ring beside io-wq work";
     }
   }
   return "";
