@@ -231,6 +231,10 @@ struct IoRingCtx : core::File {
   // Polls a cancel took whose CQE's task work has not run: the kernel's
   // stay in its hash table until then, where later cancels find them.
   core::ListHead poll_cancelled GUARDED_BY(poll_lock);
+  // Polls woken whose task work (an internal poll's retry, a POLL_ADD's
+  // CQE) has not run: the kernel's stay in its hash table until then, so a
+  // cancel still finds them.
+  core::ListHead poll_woken GUARDED_BY(poll_lock);
   std::atomic<int> oneshot_polls{0};  // armed one-shot POLL_ADDs (changed under that lock)
   std::atomic<int> mshot_polls{0};    // armed multishot POLL_ADDs (likewise)
   // Armed polls (POLL_ADD or a read's) of this ring's own descriptor: the
@@ -239,6 +243,9 @@ struct IoRingCtx : core::File {
   // io_activate_pollwq: a DEFER_TASKRUN ring's first poll of itself, whose
   // task work wakes the ring's pollers once, without a mask.
   std::atomic<bool> poll_activated{false};
+  // The activation's task work is queued and has not run: polls of the ring
+  // by itself armed meanwhile see no wakeup until its own (seed 19580).
+  std::atomic<bool> poll_activation_pending{false};
   // Submission calls so far (submit_sqes): the kernel's activation of the
   // poll wait queue happens when the call that asked for it returns.
   std::atomic<std::uint64_t> submit_calls{0};

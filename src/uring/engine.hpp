@@ -263,6 +263,11 @@ bool arm_apoll(IoKiocb* req);
 // arm_apoll for a file that is not ready now; false (nothing armed) when it
 // is, or cannot be polled.
 bool arm_apoll_if_idle(IoKiocb* req);
+// A poll of a DEFER_TASKRUN ring by a read or write of its own descriptor,
+// the first one or one while the activation is pending: armed for cancels,
+// without wakeups, until the activation's task work (poll_activate_run)
+// retries it.
+void arm_apoll_awaiting_activation(IoKiocb* req);
 // A multishot request keeps its fired internal poll for the next arming;
 // this drops it when the request ends.
 void apoll_release(IoKiocb* req);

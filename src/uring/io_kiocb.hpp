@@ -85,7 +85,8 @@ class CAPABILITY("mutex") PollLock {};
 extern PollLock poll_lock;
 
 struct PollEntry {
-  core::ListHead node GUARDED_BY(poll_lock);  // ctx->poll_list or ctx->poll_cancelled
+  // ctx->poll_list, ctx->poll_woken or ctx->poll_cancelled
+  core::ListHead node GUARDED_BY(poll_lock);
   core::ListHead hash GUARDED_BY(poll_lock);  // POLL_ADD: the service's table by (ring, user_data)
   std::uint32_t events = 0;                   // EPOLL* wanted
   int dup_fd = -1;
@@ -111,6 +112,8 @@ struct PollEntry {
   // Armed without a registration until its ring's poll wait queue is
   // activated (a DEFER_TASKRUN ring's first poll of itself).
   bool awaiting_activation = false;
+  // Woken (on ctx->poll_woken), then cancelled before its task work ran.
+  bool woken_cancelled GUARDED_BY(poll_lock) = false;
   std::uint64_t armed_in = 0;  // the submission call (IoRingCtx::submit_calls) that armed it
   // On any ring's descriptor or a ring's eventfd: a CQE posting wakes it,
   // which the kernel handles before the posting system call returns.

@@ -58,6 +58,11 @@ std::uint32_t reg_events(const PollEntry& pe, int which) {
 
 class PollService;
 
+// An internal poll's retry, queued by its wakeup.
+void tw_apoll_retry(IoKiocb* req);
+// A woken one-shot POLL_ADD's completion.
+void tw_poll_woken(IoKiocb* req);
+
 // Holds PollService::mu; the analysis sees poll_lock taken.
 class SCOPED_CAPABILITY PollGuard {
  public:
@@ -135,7 +140,7 @@ class PollService {
     pe.state.store(kPollArmed, std::memory_order_relaxed);
     count_armed(req, 1);
     pe.node.add_tail(&req->ctx->poll_list);
-    pe.hash.add_head(bucket(req->ctx, req->user_data));
+    if (!pe.apoll) pe.hash.add_head(bucket(req->ctx, req->user_data));
   }
 
   // The first armed poll of `ctx` that `cd` matches (io_poll_find for
@@ -440,6 +445,7 @@ class PollService {
     const int fd = static_cast<int>(static_cast<std::uint32_t>(data));
     IoKiocb* req;
     std::uint32_t mask;
+    bool woken = false;  // a POLL_ADD completed by tw_poll_woken
     {
       PollGuard lock(*this);
       if (fd < 0 || static_cast<std::size_t>(fd) >= table_.size()) return;
@@ -450,10 +456,17 @@ class PollService {
         // Only a retry follows, as from the kernel's wakeup, and a stale
         // event makes it find -EAGAIN and poll again: no need to ask the
         // descriptor (which may be drained again by then: a ring's CQE reaped).
-        if (req->flags & kReqApollMultishot)
+        if (req->flags & kReqApollMultishot) {
           park(req);
-        else
+        } else {
           remove(req);
+          // io_apoll_task_func takes it out of the hash table only when
+          // it runs: until then a cancel finds it (fuzz seed 232265).
+          if (!retried_here(req)) {
+            req->poll.woken_cancelled = false;
+            req->poll.node.add_tail(&req->ctx->poll_woken);
+          }
+        }
         mask = 0;
         goto fired;
       }
@@ -508,17 +521,28 @@ class PollService {
       }
       mask = static_cast<std::uint16_t>(pfd.revents) & (req->poll.events | kPollUnmask);
       remove(req);
+      if (tw_pending(req->ctx)) {
+        // io_poll_task_func posts it behind the task work queued before
+        // the wakeup (a zero LINK_TIMEOUT's, which cancels it: fuzz seed
+        // 53897); until then a cancel finds it in the hash table.
+        req_set_res(req, static_cast<int>(mask), 0);
+        req->poll.woken_cancelled = false;
+        req->poll.node.add_tail(&req->ctx->poll_woken);
+        woken = true;
+      }
     }
   fired:
+    if (woken) {
+      IoRingCtx* ctx = req->ctx;
+      ctx->recycling.fetch_add(1, std::memory_order_seq_cst);
+      tw_add(req, tw_poll_woken);
+      ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
+      return;
+    }
     if (req->poll.apoll) {
       req->flags &= ~kReqPolled;
-      const IoOpDef* def = op_def(req->opcode);
-      // A multishot request is retried by the poll's task work itself
-      // (io_poll_issue), IOSQE_ASYNC or not; a one-shot one is resubmitted.
       const bool mshot = req->flags & kReqApollMultishot;
-      // DEFER_TASKRUN rings run such work only when their task waits.
-      if (def->poll_direct && (mshot || !(req->flags & kReqForceAsync)) &&
-          !(req->ctx->flags & IORING_SETUP_DEFER_TASKRUN)) {
+      if (retried_here(req)) {
         retry_here(req);
         return;
       }
@@ -531,7 +555,7 @@ class PollService {
         // The wakeup of the ring's own eventfd (its CQEs signal it).
         EventfdWakeScope scope((ctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
                                is_ring_eventfd(ctx, req->os_fd));
-        tw_add(req, mshot ? tw_req_issue : tw_req_submit);
+        tw_add(req, mshot ? tw_req_issue : tw_apoll_retry);
       }
       ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
       return;
@@ -543,6 +567,15 @@ class PollService {
     req_set_res(req, static_cast<int>(mask), 0);
     req_complete_post(req);
     ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
+  }
+
+  // A multishot request is retried by the poll's task work itself
+  // (io_poll_issue), IOSQE_ASYNC or not; a one-shot one is resubmitted.
+  // DEFER_TASKRUN rings run such work only when their task waits.
+  static bool retried_here(IoKiocb* req) {
+    const bool mshot = req->flags & kReqApollMultishot;
+    return op_def(req->opcode)->poll_direct && (mshot || !(req->flags & kReqForceAsync)) &&
+           !(req->ctx->flags & IORING_SETUP_DEFER_TASKRUN);
   }
 
   // A socket op or multishot READ whose file became ready is retried on
@@ -725,6 +758,31 @@ bool arm_apoll(IoKiocb* req) {
   return true;
 }
 
+namespace {
+
+// io_activate_pollwq's task work, queued once until it runs.
+void queue_poll_activation(IoRingCtx* ctx) {
+  if (ctx->poll_activation_pending.exchange(true, std::memory_order_relaxed)) return;
+  tw_add(&ctx->poll_activate_req, [](IoKiocb* r) { poll_activate_run(r->ctx); });
+}
+
+}  // namespace
+
+void arm_apoll_awaiting_activation(IoKiocb* req) {
+  PollEntry& pe = req->poll;
+  const IoOpDef* def = op_def(req->opcode);
+  pe.events = (def->pollin ? EPOLLIN | EPOLLRDNORM : EPOLLOUT | EPOLLWRNORM) | EPOLLERR | EPOLLHUP;
+  pe.multishot = false;
+  pe.apoll = true;
+  pe.dup_fd = -1;
+  pe.dup_fd2 = -1;
+  pe.awaiting_activation = true;
+  pe.armed_in = req->ctx->submit_calls.load(std::memory_order_relaxed);
+  req->flags |= kReqPolled;
+  PollService::get().add_unregistered(req);
+  queue_poll_activation(req->ctx);
+}
+
 bool arm_apoll_if_idle(IoKiocb* req) {
   const IoOpDef* def = op_def(req->opcode);
   const std::uint32_t want = (def && def->pollin ? POLLIN : POLLOUT) | POLLERR | POLLHUP;
@@ -769,6 +827,48 @@ void tw_poll_cancelled(IoKiocb* req) {
   tw_req_cancel(req);
 }
 
+// A woken poll (internal, or a POLL_ADD) that `cd` matches: cancelled, it
+// ends in the task work its wakeup queued, as io_poll_cancel_req leaves it
+// to that task work, which then sees the cancel.
+bool cancel_woken(IoRingCtx* ctx, CancelMatch* cd) REQUIRES(poll_lock) {
+  for (core::ListHead* n = ctx->poll_woken.first(); n != &ctx->poll_woken; n = n->next) {
+    PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
+    IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+    if (!cancel_req_match(req, cd)) continue;
+    pe->node.del();
+    pe->node.add_tail(&ctx->poll_cancelled);  // later cancels answer 0 too
+    pe->cancel_seq = cd->seq;
+    pe->woken_cancelled = true;
+    req_set_fail(req);
+    req_set_res(req, -ECANCELED, 0);
+    return true;
+  }
+  return false;
+}
+
+// Off ctx->poll_woken (or ctx->poll_cancelled): whether it was cancelled.
+bool take_woken(IoKiocb* req) {
+  PollService* ps = PollService::find();
+  if (!ps) return false;
+  PollGuard lock(*ps);
+  req->poll.node.del();
+  return std::exchange(req->poll.woken_cancelled, false);
+}
+
+void tw_apoll_retry(IoKiocb* req) {
+  if (take_woken(req))
+    tw_req_cancel(req);
+  else
+    tw_req_submit(req);
+}
+
+void tw_poll_woken(IoKiocb* req) {
+  if (take_woken(req))
+    tw_req_cancel(req);
+  else
+    req_complete_defer(req);
+}
+
 }  // namespace
 
 int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
@@ -786,7 +886,7 @@ int poll_cancel(IoRingCtx* ctx, CancelMatch* cd) {
   }();
   if (!req) {
     PollGuard lock(ps);
-    return find_cancelled(ctx, cd) ? 0 : -ENOENT;
+    return cancel_woken(ctx, cd) || find_cancelled(ctx, cd) ? 0 : -ENOENT;
   }
   req->flags &= ~kReqPolled;
   req_set_fail(req);
@@ -870,6 +970,12 @@ void poll_remove_all(IoRingCtx* ctx) {
       ps.remove(req);
       dead.push_back(req);
     }
+    // Woken ones end in the retry's task work queued already.
+    CancelMatch any;
+    any.ctx = ctx;
+    any.flags = IORING_ASYNC_CANCEL_ANY;
+    while (cancel_woken(ctx, &any)) {
+    }
   }
   for (IoKiocb* req : dead) {
     req_set_fail(req);
@@ -906,6 +1012,7 @@ bool poll_signal_worker_waits(IoRingCtx* ctx, CancelMatch* cd, bool all) {
 }
 
 void poll_activate_run(IoRingCtx* ctx) {
+  ctx->poll_activation_pending.store(false, std::memory_order_relaxed);
   PollService& ps = PollService::get();
   std::vector<IoKiocb*> again;
   {
@@ -917,6 +1024,7 @@ void poll_activate_run(IoRingCtx* ctx) {
     }
     for (IoKiocb* req : again) {
       req->poll.awaiting_activation = false;
+      req->flags &= ~kReqPolled;
       ps.remove(req);
     }
   }
@@ -958,8 +1066,12 @@ int poll_add_issue(IoKiocb* req, unsigned) {
     // A ring: what io_uring_poll reports (POLLOUT while the SQ ring has room).
     now = static_cast<int>(ring_poll_mask(rctx));
     ring = true;
-    activating = !rctx->poll_activated.exchange(true, std::memory_order_relaxed) &&
-                 rctx == req->ctx && (rctx->flags & IORING_SETUP_DEFER_TASKRUN);
+    // The first poll of a DEFER_TASKRUN ring by itself starts the
+    // activation of its poll wait queue; later ones before it ran wait for
+    // it too (seed 19580: a second poll of the ring in the same batch).
+    const bool first = !rctx->poll_activated.exchange(true, std::memory_order_relaxed);
+    activating = rctx == req->ctx && (rctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
+                 (first || rctx->poll_activation_pending.load(std::memory_order_relaxed));
   } else {
     now = poll_now(req->os_fd, pe.events);
   }
@@ -1002,7 +1114,7 @@ int poll_add_issue(IoKiocb* req, unsigned) {
     pe.awaiting_activation = true;
     pe.armed_in = req->ctx->submit_calls.load(std::memory_order_relaxed);
     PollService::get().add_unregistered(req);
-    tw_add(&req->ctx->poll_activate_req, [](IoKiocb* r) { poll_activate_run(r->ctx); });
+    queue_poll_activation(req->ctx);
     return kIouIssueSkipComplete;
   }
   // A ring's readiness, like its eventfd's, comes from its CQE posting.

@@ -570,13 +570,20 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
         const bool recheck = rctx->flags & IORING_SETUP_DEFER_TASKRUN;
         if (nonblock && (!rw.waited_ring || recheck) && !(ring_poll_mask(rctx) & want)) {
           rw.waited_ring = true;
-          if ((rctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
-              !rctx->poll_activated.exchange(true, std::memory_order_relaxed)) {
-            // That poll activated the ring's poll wait queue, whose wakeup
-            // without a mask retries this request when the submitter next
-            // runs its task work, whatever it waits for (a write's POLLOUT
-            // is not in the mask of a CQE's wakeup: that is its only one).
-            tw_add(req, tw_req_submit);
+          const bool defer = rctx->flags & IORING_SETUP_DEFER_TASKRUN;
+          const bool first = defer && !rctx->poll_activated.exchange(true, std::memory_order_relaxed);
+          if (first || (defer && rctx == ctx &&
+                        rctx->poll_activation_pending.load(std::memory_order_relaxed))) {
+            // That poll activated the ring's poll wait queue (or waits for
+            // the activation under way), whose wakeup without a mask
+            // retries this request when the submitter next runs its task
+            // work, whatever it waits for (a write's POLLOUT is not in the
+            // mask of a CQE's wakeup: that is its only one). Meanwhile it
+            // is armed, and a cancel finds it (seed 236407).
+            if (rctx == ctx)
+              arm_apoll_awaiting_activation(req);
+            else
+              tw_add(req, tw_req_submit);
             return kIouIssueSkipComplete;
           }
           return -EAGAIN;
