@@ -805,7 +805,15 @@ int rw_read_mshot(IoKiocb* req, unsigned issue_flags) {
       reinterpret_cast<void*>(buf), len
     };
     const ssize_t n = preadv2(req->os_fd, &iov, 1, -1, rw.rw_flags | (nonblock ? RWF_NOWAIT : 0));
-    const int ret = n < 0 ? -errno : static_cast<int>(n);
+    int ret = n < 0 ? -errno : static_cast<int>(n);
+    if (ret == -EINVAL && nonblock) {
+      // A ring's file (no read method, no FMODE_NOWAIT): io_file_supports_nowait
+      // asks its poll, and until it reports POLLIN the request waits on it;
+      // then the read fails (fuzz seed 277905: pending to the end).
+      if (IoRingCtx* rctx = ring_of(ring_file_get(req->os_fd));
+          rctx && !(ring_poll_mask(rctx) & POLLIN))
+        ret = -EAGAIN;
+    }
     if (ret == -EAGAIN) {
       // Poll says when to try again; the buffer stays available meanwhile.
       kbuf_recycle(req, issue_flags);

@@ -305,6 +305,32 @@ std::string ring_poll_race(const UringProgram& p, const std::string& key, const 
   return "";
 }
 
+// A POLL_ADD (POLLIN) of the ring's own descriptor carrying IOSQE_IO_DRAIN
+// goes to an io-wq worker (io_req_task_submit: forced async), which arms it
+// on the ring's poll queue (io_uring_poll) when the scheduler runs it: before
+// the program reaped its batch's CQEs (a failed SQE's -EINVAL), it is ready
+// at once (POLLIN); after, it waits, and the final cancel, drained behind it,
+// never runs. Pending on one side and POLLIN on the other is that race (seed
+// 278493: kernel-unstable four runs in six; its reduction, the poll and an
+// unknown opcode, fired on the kernel in 1, 6, 18 and 81 runs of 100 and in
+// 5 of 5, as the load varied; seeds 278383, 278417, 278421).
+std::string drained_ring_poll_race(const UringProgram& p, const std::string& key,
+                                   const std::string& kval, const std::string& ival) {
+  if (key.rfind("cqe ", 0) != 0) return "";
+  const bool k_none = kval == "none", i_none = ival == "none";
+  const std::string other = k_none ? ival : kval;
+  if (k_none == i_none || other.rfind("res=1 ", 0) != 0) return "";
+  const std::uint64_t ud = std::strtoull(key.c_str() + 4, nullptr, 10);
+  for (const Step& st : p.steps)
+    for (const SqeSpec& s : st.sqes)
+      if (s.user_data == ud)
+        return s.opcode == IORING_OP_POLL_ADD && s.fd.slot == kRing &&
+                       (s.flags & IOSQE_IO_DRAIN) && !(s.flags & IOSQE_FIXED_FILE)
+                   ? "timing: drained ring poll armed on io-wq"
+                   : "";
+  return "";
+}
+
 // What a read or write touches: its regular file and the world buffers it
 // reads from or fills.
 struct Access {
@@ -513,6 +539,7 @@ std::string uring_classify(const UringProgram& p, const Log& klog, const Log& il
   if (std::string race = iowq_outside_write_race(p, key); !race.empty()) return race;
   if (std::string race = iowq_open_race(p, key); !race.empty()) return race;
   if (std::string race = ring_poll_race(p, key, kval, ival); !race.empty()) return race;
+  if (std::string race = drained_ring_poll_race(p, key, kval, ival); !race.empty()) return race;
   if (std::string race = same_bytes_race(p, key); !race.empty()) return race;
   if (std::string race = zero_period_flood(p, klog, ilog, key); !race.empty()) return race;
   if (std::string todo = defer_ring_rw(p, key); !todo.empty()) return todo;
