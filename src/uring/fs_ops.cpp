@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstdlib>
 
+#include "core/deferred_fput.hpp"
 #include "core/fd_mode_cache.hpp"
 #include "core/process.hpp"
 #include "core/uaccess.hpp"
@@ -192,7 +193,7 @@ int close_issue(IoKiocb* req, unsigned issue_flags) NO_THREAD_SAFETY_ANALYSIS {
   const int fd = req->close.fd;
   // An io_uring cannot be closed through itself.
   if (is_ring_fd(fd)) return done(req, -EBADF);
-  return done(req, core::close_fd(fd));
+  return done(req, core::close_fd_deferred(fd));
 }
 
 // ---- STATX

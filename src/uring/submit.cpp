@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "block/plug.hpp"
+#include "core/deferred_fput.hpp"
 #include "core/futex.hpp"
 #include "core/held_file.hpp"
 #include "core/mutex.hpp"
@@ -677,6 +678,9 @@ void wait_iowq_puts(IoRingCtx* ctx) {
 }
 
 int submit_and_flush(IoRingCtx* ctx, unsigned nr) {
+  // Files the batch closes are released when its submission is over, as
+  // the kernel's task work releases them on the way back to user space.
+  core::DeferredFputScope fput_scope;
   wait_iowq_puts(ctx);
   int ret;
   IoKiocb* bdev;

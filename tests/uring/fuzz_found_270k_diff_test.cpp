@@ -1,5 +1,9 @@
 // Differences iostack-fuzz found in seeds 270000 and later, each reduced to
 // a few SQEs and compared with the kernel's CQEs.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <vector>
 
 #include "fuzz_found.hpp"
@@ -27,6 +31,41 @@ TEST(UringFuzzFound270k, MultishotReadOfItsOwnRingWaitsForACqe) {
         return v;
       },
       32, params);
+}
+
+// A CLOSE of a pipe's read end, then a write to the pipe in the same batch:
+// the kernel's CLOSE drops the last reference by task work, which runs when
+// the submitter returns to user space, so the write still finds the reader
+// and succeeds; iostack released it at once, and the write raised SIGPIPE,
+// which killed the program (fuzz seeds 366948, 367343). SIGPIPE is ignored
+// here so that the difference shows as -EPIPE; the second write, after the
+// batch, gets -EPIPE on both.
+TEST(UringFuzzFound270k, WriteAfterACloseOfTheReadEndInItsBatchFindsTheReader) {
+  SKIP_WITHOUT_KERNEL_URING();
+  struct sigaction ignore {
+  }, old{};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, &old);
+  compare_with_kernel(
+      [](Ring& r) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC)) return std::vector<Cqe>{};
+        static const char data[8] = "abcdefg";
+        add(r, IORING_OP_CLOSE, p[0], nullptr, 0, 0, 1, 0);
+        add(r, IORING_OP_WRITE, p[1], data, sizeof(data), ~0ULL, 2, 0);
+        std::vector<Cqe> v{Cqe{0, r.submit(), 0}};
+        append(&v, r.wait(2, 1000));
+        sort_by_user_data(&v);
+        // The batch is over: the reader is gone now.
+        v.push_back(Cqe{3, static_cast<std::int32_t>(fcntl(p[0], F_GETFD) < 0 ? -errno : 0), 0});
+        add(r, IORING_OP_WRITE, p[1], data, sizeof(data), ~0ULL, 4, 0);
+        v.push_back(Cqe{5, r.submit(), 0});
+        append(&v, r.wait(1, 1000));
+        close(p[1]);
+        return v;
+      },
+      8);
+  sigaction(SIGPIPE, &old, nullptr);
 }
 
 }  // namespace
