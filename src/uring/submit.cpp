@@ -438,6 +438,13 @@ bool iowq_run_next(IoKiocb* req, IoKiocb* nxt) {
   // is completed in task work too (io_req_task_queue_fail).
   if (t_iowq_req != req || (req->ctx->flags & (IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_IOPOLL)))
     return false;
+  // The kernel's worker runs the next request only when its own put of this
+  // one is the last (io_wq_free_work). Beside the request's reference and
+  // the worker's, a fired linked timeout's task work may hold it: that task
+  // work puts last and the next request is issued from task work (fuzz seed
+  // 419726: a POLL_FIRST RECV then waits on poll instead of failing -EAGAIN
+  // on the worker).
+  if (req->refs.load(std::memory_order_acquire) > 2) return false;
   t_iowq_req = nullptr;
   prep_iowq_work(nxt);
   nxt->work.flags.fetch_or(kWqWorkLinked, std::memory_order_relaxed);
