@@ -294,14 +294,18 @@ void prep_iowq_work(IoKiocb* req) {
     wflags |= kWqWorkUnbound;
   }
   req->work.flags.store(wflags, std::memory_order_relaxed);
-  req->work.fn = iowq_submit_work;
-  req->work.cancel = iowq_cancel_work;
-  req->work.release = iowq_release_work;
   // Held and counted bits stay with a worker still leaving it (a poll
   // retry may queue it again before that worker's put).
   req->work.state.fetch_and(~kWorkPosted, std::memory_order_relaxed);
-  req->work.owner = ctx;
-  req->work.data = req;
+  // That worker still reads the fields below (iowq_release_work): written
+  // only when they change, which they do not for a request queued again.
+  if (req->work.data != req || req->work.owner != ctx) {
+    req->work.fn = iowq_submit_work;
+    req->work.cancel = iowq_cancel_work;
+    req->work.release = iowq_release_work;
+    req->work.owner = ctx;
+    req->work.data = req;
+  }
 }
 
 void iowq_cancel_work(IoWqWork* work) {
