@@ -571,7 +571,8 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
         if (nonblock && (!rw.waited_ring || recheck) && !(ring_poll_mask(rctx) & want)) {
           rw.waited_ring = true;
           const bool defer = rctx->flags & IORING_SETUP_DEFER_TASKRUN;
-          const bool first = defer && !rctx->poll_activated.exchange(true, std::memory_order_relaxed);
+          const bool first =
+              defer && !rctx->poll_activated.exchange(true, std::memory_order_relaxed);
           if (first || (defer && rctx == ctx &&
                         rctx->poll_activation_pending.load(std::memory_order_relaxed))) {
             // That poll activated the ring's poll wait queue (or waits for

@@ -59,8 +59,7 @@ TEST(Exec, DefaultServesWhatTheKernelRefuses) {
       exec_argv({"--stats"}, {IOSTACK_COMPAT_AIO_ONE_ENGINE, scratch("default")}, true));
   EXPECT_EQ(aio.status, 0) << aio.output;
   EXPECT_NE(aio.output.find("  aio: none\n"), std::string::npos) << aio.output;
-  const auto ring =
-      compat::run(exec_argv({"--stats"}, {IOSTACK_COMPAT_RING_FD_CLIENT}, true));
+  const auto ring = compat::run(exec_argv({"--stats"}, {IOSTACK_COMPAT_RING_FD_CLIENT}, true));
   EXPECT_EQ(ring.status, 0) << ring.output;
   EXPECT_NE(ring.output.find("io_uring: NOP=3\n"), std::string::npos) << ring.output;
 }
@@ -69,8 +68,8 @@ TEST(Exec, DefaultServesWhatTheKernelRefuses) {
 // counts them by command with their bytes.
 TEST(Exec, StatsCountAioRequests) {
   SKIP_IF_SANITIZED();
-  const auto r = compat::run(
-      exec_argv({"--stats"}, {IOSTACK_COMPAT_AIO_ONE_ENGINE, scratch("stats")}));
+  const auto r =
+      compat::run(exec_argv({"--stats"}, {IOSTACK_COMPAT_AIO_ONE_ENGINE, scratch("stats")}));
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("  aio: PREAD=2\n  bytes: read=8192 written=0\n"), std::string::npos)
       << r.output;

@@ -43,8 +43,8 @@ TEST(UringFuzzFoundSelf, CancelFindsTheFirstReadOfADeferTaskrunRing) {
       [](Ring& r) {
         static char buf[192];
         add(r, IORING_OP_READ, r.fd(), buf, sizeof(buf), ~0ull, 1, 0);
-        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 2, 0)
-            ->cancel_flags = IORING_ASYNC_CANCEL_ALL;
+        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 2, 0)->cancel_flags =
+            IORING_ASYNC_CANCEL_ALL;
         return run(r, 2);
       },
       8, p);

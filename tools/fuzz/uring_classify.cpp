@@ -324,8 +324,8 @@ std::string drained_ring_poll_race(const UringProgram& p, const std::string& key
   for (const Step& st : p.steps)
     for (const SqeSpec& s : st.sqes)
       if (s.user_data == ud)
-        return s.opcode == IORING_OP_POLL_ADD && s.fd.slot == kRing &&
-                       (s.flags & IOSQE_IO_DRAIN) && !(s.flags & IOSQE_FIXED_FILE)
+        return s.opcode == IORING_OP_POLL_ADD && s.fd.slot == kRing && (s.flags & IOSQE_IO_DRAIN) &&
+                       !(s.flags & IOSQE_FIXED_FILE)
                    ? "timing: drained ring poll armed on io-wq"
                    : "";
   return "";
