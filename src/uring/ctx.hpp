@@ -237,6 +237,11 @@ struct IoRingCtx : core::File {
   core::ListHead poll_woken GUARDED_BY(poll_lock);
   std::atomic<int> oneshot_polls{0};  // armed one-shot POLL_ADDs (changed under that lock)
   std::atomic<int> mshot_polls{0};    // armed multishot POLL_ADDs (likewise)
+  // Requests issued that may wake readers (sends, writes) and writers
+  // (reads) while a multishot POLL_ADD is armed: tells an armed-ready poll's
+  // first epoll event apart from one that a later wakeup merged into.
+  std::atomic<std::uint32_t> reader_wakes{0};
+  std::atomic<std::uint32_t> writer_wakes{0};
   // Armed polls (POLL_ADD or a read's) of this ring's own descriptor: the
   // kernel's CQE posting wakes them, so its signal stays until they saw it.
   std::atomic<int> self_polls{0};

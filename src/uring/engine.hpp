@@ -92,7 +92,7 @@ bool arms_only_on_wq(const IoKiocb* req);
 bool iowq_run_next(IoKiocb* req, IoKiocb* nxt);
 int issue_sqe(IoKiocb* req, unsigned issue_flags);
 // Whether the calling thread issued an op that may have woken a poll
-// (wakes_peers) since it last asked; asking clears it.
+// (IoOpDef::wakes) since it last asked; asking clears it.
 bool take_peers_woken();
 // Block I/O queued by a locked pass, taken out under the lock and issued
 // once it is dropped (no lock is held across the block layer).
@@ -147,6 +147,8 @@ int fixed_buf_check_vec(IoRingCtx* ctx, unsigned index, const struct iovec* iov,
                         std::int64_t* total, bool locked, BufNode** node = nullptr);
 
 // ---- opdef.cpp: the op table (io_uring/opdef.c)
+constexpr std::uint8_t kWakesReaders = 1;  // IoOpDef::wakes
+constexpr std::uint8_t kWakesWriters = 2;
 struct IoOpDef {
   int (*prep)(IoKiocb*, const io_uring_sqe*) = nullptr;
   int (*issue)(IoKiocb*, unsigned) = nullptr;
@@ -162,7 +164,9 @@ struct IoOpDef {
   void (*cleanup)(IoKiocb*) = nullptr;  // frees what prep allocated (kReqCleanup)
   bool poll_direct = false;             // retried where its file's wakeup is handled
   void (*fail)(IoKiocb*) = nullptr;     // io_cold_def.fail: a failed request's CQE as it ends
-  bool wakes_peers = false;             // may make another descriptor ready (send, pipe write)
+  // Wait queue wakeups it may cause on its descriptors: readers' (a send, a
+  // pipe write), writers' (a read: pipe_read, eventfd_read), or both.
+  std::uint8_t wakes = 0;
 };
 constexpr unsigned kOpLast = uapi::kOpLast;  // as 6.18 numbers them
 const IoOpDef* op_def(unsigned opcode);      // null when not implemented

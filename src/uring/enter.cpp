@@ -72,10 +72,6 @@ int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags
     // before this call: a request retried there comes before this batch.
     if (tw_pending(ctx) && !(ctx->flags & IORING_SETUP_DEFER_TASKRUN)) tw_run(ctx);
     ret = submit_and_flush(ctx, to_submit);
-    if (take_peers_woken())
-      poll_run_submit_wakeups();
-    else
-      poll_catch_up_rings();
     if (ret != static_cast<int>(to_submit)) return ret;
     // io_uring_enter runs a DEFER_TASKRUN ring's work once after submitting,
     // before the wait runs it again.

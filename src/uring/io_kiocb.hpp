@@ -100,6 +100,9 @@ struct PollEntry {
   // not a wakeup. Valid up to the poll service's dispatch after skip_epoch.
   std::uint8_t skip_initial GUARDED_BY(poll_lock) = 0;
   std::uint32_t skip_epoch GUARDED_BY(poll_lock) = 0;
+  // The ring's reader_wakes and writer_wakes at the arming.
+  std::uint32_t skip_reader_wakes GUARDED_BY(poll_lock) = 0;
+  std::uint32_t skip_writer_wakes GUARDED_BY(poll_lock) = 0;
   // The ALL or ANY cancel that last matched it (io_cancel_match_sequence).
   std::uint32_t cancel_seq GUARDED_BY(poll_lock) = 0;
   std::atomic<int> state{0};  // PollState

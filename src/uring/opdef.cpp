@@ -3,6 +3,7 @@
 // and REGISTER_PROBE does not report them.
 #include <array>
 #include <cstdlib>
+#include <initializer_list>
 
 #include "uring/engine.hpp"
 #include "uring/ops.hpp"
@@ -168,14 +169,21 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[uapi::kOpWaitid].pollin = true;  // a pidfd's readiness
   t[uapi::kOpWaitid].cleanup = waitid_cleanup;
   t[uapi::kOpFixedFdInstall] = simple_def(fixed_fd_install_prep, fixed_fd_install_issue, true);
-  // A send, a connect, a shutdown or close of one end, a write or splice
-  // into a pipe: the other end's poll may be woken (poll_run_submit_wakeups).
-  const unsigned wakers[] = {IORING_OP_SENDMSG,     IORING_OP_CONNECT,    IORING_OP_SEND,
-                             IORING_OP_SEND_ZC,     IORING_OP_SENDMSG_ZC, IORING_OP_SHUTDOWN,
-                             IORING_OP_CLOSE,       IORING_OP_WRITE,      IORING_OP_WRITEV,
-                             IORING_OP_WRITE_FIXED, uapi::kOpWritevFixed, IORING_OP_SPLICE,
-                             IORING_OP_TEE};
-  for (unsigned op : wakers) t[op].wakes_peers = true;
+  // A send, a connect, a write or splice into a pipe wakes the other end's
+  // readers, a read or receive its writers, a shutdown or close both
+  // (poll_run_submit_wakeups).
+  for (unsigned op : std::initializer_list<unsigned>{
+           IORING_OP_SENDMSG, IORING_OP_CONNECT, IORING_OP_SEND, IORING_OP_SEND_ZC,
+           IORING_OP_SENDMSG_ZC, IORING_OP_WRITE, IORING_OP_WRITEV, IORING_OP_WRITE_FIXED,
+           uapi::kOpWritevFixed})
+    t[op].wakes = kWakesReaders;
+  for (unsigned op : std::initializer_list<unsigned>{
+           IORING_OP_READ, IORING_OP_READV, IORING_OP_READ_FIXED, uapi::kOpReadvFixed,
+           uapi::kOpReadMultishot, IORING_OP_RECV, IORING_OP_RECVMSG})
+    t[op].wakes = kWakesWriters;
+  for (unsigned op : std::initializer_list<unsigned>{IORING_OP_SHUTDOWN, IORING_OP_CLOSE,
+                                                     IORING_OP_SPLICE, IORING_OP_TEE})
+    t[op].wakes = kWakesReaders | kWakesWriters;
   return t;
 }
 

@@ -118,6 +118,8 @@ class PollService {
       // Read after the registrations: the next dispatch to start collects
       // their first events.
       pe.skip_epoch = epoch_.load(std::memory_order_seq_cst);
+      pe.skip_reader_wakes = req->ctx->reader_wakes.load(std::memory_order_seq_cst);
+      pe.skip_writer_wakes = req->ctx->writer_wakes.load(std::memory_order_seq_cst);
       if (pe.skip_initial) skip_until_.store(pe.skip_epoch + 1, std::memory_order_seq_cst);
     }
     pe.state.store(kPollArmed, std::memory_order_relaxed);
@@ -196,6 +198,17 @@ class PollService {
     table_[static_cast<std::size_t>(fd)] = nullptr;
     close(fd);
     fd = -1;
+  }
+
+  // Whether a request that wakes what `events` waits for (readers for
+  // POLLIN, writers for POLLOUT) was issued on req's ring since it armed.
+  static bool woken_since_arming(IoKiocb* req, std::uint32_t events) REQUIRES(poll_lock) {
+    const PollEntry& pe = req->poll;
+    const IoRingCtx* ctx = req->ctx;
+    const bool readers = events & ~(kPollOutGroup | EPOLLERR | EPOLLHUP | EPOLLET | EPOLLONESHOT);
+    return (readers && ctx->reader_wakes.load(std::memory_order_seq_cst) != pe.skip_reader_wakes) ||
+           ((events & kPollOutGroup) &&
+            ctx->writer_wakes.load(std::memory_order_seq_cst) != pe.skip_writer_wakes);
   }
 
   // Whether a registration armed ready still has its first event in epoll:
@@ -475,8 +488,15 @@ class PollService {
         const std::uint8_t reg = fd == pe.dup_fd ? 1 : 2;
         if (pe.skip_initial & reg) {
           pe.skip_initial &= static_cast<std::uint8_t>(~reg);
-          // The arming's readiness, posted by its own task work.
-          if (epoch_.load(std::memory_order_relaxed) <= pe.skip_epoch + 1) return;
+          // The arming's readiness, posted by its own task work. When a
+          // request whose wakeup this registration takes (a READ of the
+          // eventfd, for POLLOUT) was issued since, while that task work is
+          // queued, the event may hold that wakeup: it folds in, and the
+          // task work asks the file (io_poll_check_events).
+          if (epoch_.load(std::memory_order_relaxed) <= pe.skip_epoch + 1 &&
+              !(pe.tw_queued.load(std::memory_order_relaxed) && pe.tw_at_arm &&
+                woken_since_arming(req, reg_events(pe, reg - 1))))
+            return;
         }
         // io_poll_wake: the wakeup's mask is what a multishot poll posts;
         // its registration tells whether a reader or a writer woke it.

@@ -478,7 +478,15 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags) {
   const IoOpDef* def = op_def(req->opcode);
   if (!assign_file(req, def, issue_flags)) return -EBADF;
   // Block devices have no poll; anything else may be watched by one.
-  if (def->wakes_peers && !req->bdev) t_peers_woken = true;
+  if (def->wakes && !req->bdev) {
+    t_peers_woken = true;
+    // Counted before the op, so an epoll event holding its wakeup is
+    // handled after the count (poll.cpp, an armed-ready poll's first event).
+    if (IoRingCtx* ctx = req->ctx; ctx->mshot_polls.load(std::memory_order_relaxed)) {
+      if (def->wakes & kWakesReaders) ctx->reader_wakes.fetch_add(1, std::memory_order_seq_cst);
+      if (def->wakes & kWakesWriters) ctx->writer_wakes.fetch_add(1, std::memory_order_seq_cst);
+    }
+  }
   IoKiocb* lt = nullptr;
   if (req->flags & kReqArmLtimeout) {
     // The kernel's fget fails a closed descriptor before the op runs. A
@@ -706,9 +714,14 @@ int submit_and_flush(IoRingCtx* ctx, unsigned nr) {
   }
   if (host_plug.nr) host_plug_flush(&host_plug);
   if (bdev) issue_bdev_list(bdev, nr);
-  // The batch's CQEs woke polls of rings before its task work runs, as the
-  // kernel's wakeups happen inside the flush that posts them.
-  poll_catch_up_rings();
+  // The batch's CQEs, sends, writes and reads woke polls before its task
+  // work runs, as the kernel's wakeups happen inside the calls that cause
+  // them (a READ of an eventfd behind a multishot poll of it armed ready:
+  // the poll's task work asks the file again).
+  if (take_peers_woken())
+    poll_run_submit_wakeups();
+  else
+    poll_catch_up_rings();
   if (tw_pending(ctx) && !(ctx->flags & IORING_SETUP_DEFER_TASKRUN)) tw_run(ctx);
   return ret;
 }
