@@ -114,14 +114,19 @@ std::string iowq_close_race(const UringProgram& p, const Log& klog, const Log& i
     worker = worker || always_iowq(s) || dirfd_on_iowq(s) || unfinished[i];
     linked = s.flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK);
     const bool fixed = s.flags & IOSQE_FIXED_FILE;
-    if (!worker || (fixed ? s.fd.raw < 0 : s.fd.slot < 0)) continue;
+    // SPLICE and TEE look their input up on the worker too (seed 465899).
+    const int in_slot = s.fd2_in == SqeSpec::kFd2SpliceIn && !(s.op_flags & SPLICE_F_FD_IN_FIXED)
+                            ? s.fd2.slot
+                            : -1;
+    if (!worker || ((fixed ? s.fd.raw < 0 : s.fd.slot < 0) && in_slot < 0)) continue;
     bool closed_later = false;
     for (std::size_t j = i + 1; j < all.size() && !closed_later; ++j) {
       const SqeSpec& c = *all[j];
       if (c.opcode != IORING_OP_CLOSE) continue;
-      closed_later =
-          fixed ? c.file_index == static_cast<std::uint32_t>(s.fd.raw) + 1
-                : c.file_index == 0 && !(c.flags & IOSQE_FIXED_FILE) && c.fd.slot == s.fd.slot;
+      const bool plain = c.file_index == 0 && !(c.flags & IOSQE_FIXED_FILE);
+      closed_later = (fixed ? c.file_index == static_cast<std::uint32_t>(s.fd.raw) + 1
+                            : plain && s.fd.slot >= 0 && c.fd.slot == s.fd.slot) ||
+                     (plain && in_slot >= 0 && c.fd.slot == in_slot);
     }
     if (!closed_later) continue;
     // This request and the rest of its link.
