@@ -115,9 +115,8 @@ std::string iowq_close_race(const UringProgram& p, const Log& klog, const Log& i
     linked = s.flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK);
     const bool fixed = s.flags & IOSQE_FIXED_FILE;
     // SPLICE and TEE look their input up on the worker too (seed 465899).
-    const int in_slot = s.fd2_in == SqeSpec::kFd2SpliceIn && !(s.op_flags & SPLICE_F_FD_IN_FIXED)
-                            ? s.fd2.slot
-                            : -1;
+    const int in_slot =
+        s.fd2_in == SqeSpec::kFd2SpliceIn && !(s.op_flags & SPLICE_F_FD_IN_FIXED) ? s.fd2.slot : -1;
     if (!worker || ((fixed ? s.fd.raw < 0 : s.fd.slot < 0) && in_slot < 0)) continue;
     bool closed_later = false;
     for (std::size_t j = i + 1; j < all.size() && !closed_later; ++j) {
