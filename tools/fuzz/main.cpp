@@ -93,24 +93,28 @@ bool read_allow_file(const char* path, const std::string& what, std::vector<std:
     std::fprintf(stderr, "iostack-fuzz: %s: %s\n", path, std::strerror(errno));
     return false;
   }
-  char line[1024];
+  // Lines of any length (reasons with evidence run long).
+  char* line = nullptr;
+  std::size_t cap = 0;
   int n = 0;
-  while (std::fgets(line, sizeof(line), f)) {
+  bool ok = true;
+  while (getline(&line, &cap, f) >= 0) {
     ++n;
-    std::string l = line;
+    const std::string l = line;
     if (l.empty() || l[0] == '#' || l[0] == '\n') continue;
     const auto t1 = l.find('\t');
     const auto t2 = t1 == std::string::npos ? t1 : l.find('\t', t1 + 1);
     if (t2 == std::string::npos) {
       std::fprintf(stderr, "iostack-fuzz: %s:%d: expected interface<TAB>class<TAB>reason\n", path,
                    n);
-      std::fclose(f);
-      return false;
+      ok = false;
+      break;
     }
     if (l.substr(0, t1) == what) out->push_back(l.substr(t1 + 1, t2 - t1 - 1));
   }
+  std::free(line);
   std::fclose(f);
-  return true;
+  return ok;
 }
 
 bool kernel_has(const char* what) {
