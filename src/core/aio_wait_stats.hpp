@@ -1,6 +1,6 @@
-// Where AIO requests served by workers wait, for `iostack exec --stats`:
-// in the worker pool's queue before a worker takes them, and as events in
-// the ring before io_getevents copies them out. Read against the time a
+// Where AIO requests wait, for `iostack exec --stats`: those served by
+// workers in the worker pool's queue before a worker takes them, and all
+// as events in the ring before io_getevents copies them out. Read against the time a
 // worker spends in the read itself, they tell how many of the requests in
 // flight the device actually holds. Counted only while ExecStats is on.
 #pragma once
