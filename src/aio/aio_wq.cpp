@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "core/aio_wait_stats.hpp"
+#include "core/exec_stats.hpp"
 #include "core/futex.hpp"
 #include "core/internal_thread.hpp"
 #include "core/mutex.hpp"
@@ -94,6 +96,7 @@ class WorkPool {
       {
         core::LockGuard g(lock_);
         if (batch->count != 0) {
+          if (core::ExecStats::enabled()) stamp_queued(batch);
           nr_queued_ += batch->count;
           batch->list.splice_tail_init(&work_);
           batch->count = 0;
@@ -263,7 +266,19 @@ class WorkPool {
     core::ListHead* n = work_.first();
     n->del();
     --nr_queued_;
-    return core::list_entry<AioWork, &AioWork::node>(n);
+    AioWork* w = core::list_entry<AioWork, &AioWork::node>(n);
+    if (w->queued_at != 0) {
+      core::AioWaitStats& s = core::aio_wait_stats();
+      s.add(&s.taken, &s.queued_ns, now_ns() - w->queued_at);
+      w->queued_at = 0;
+    }
+    return w;
+  }
+
+  static void stamp_queued(AioWorkBatch* batch) {
+    const std::int64_t now = now_ns();
+    for (core::ListHead* n = batch->list.first(); n != &batch->list; n = n->next)
+      core::list_entry<AioWork, &AioWork::node>(n)->queued_at = now;
   }
 
   // io_wq_worker(): runs queued work until it has been idle too long.

@@ -21,6 +21,7 @@ struct AioWork {
   // A direct read or write: its worker is back within a device's latency,
   // soon enough for work queued meanwhile to wait for it (see aio_wq.cpp).
   bool quick = false;
+  std::int64_t queued_at = 0;  // for `iostack exec --stats`, when counting
 };
 
 // A batch built by one io_submit call and handed over at once: work for

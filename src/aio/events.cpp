@@ -13,6 +13,8 @@
 
 #include "aio/aio.hpp"
 #include "aio/ioctx_table.hpp"
+#include "core/aio_wait_stats.hpp"
+#include "core/exec_stats.hpp"
 #include "core/futex.hpp"
 #include "core/mutex.hpp"
 #include "core/uaccess.hpp"
@@ -30,6 +32,20 @@ std::int64_t to_ktime(const struct timespec& ts) {
   return static_cast<std::int64_t>(ts.tv_sec) * kNsecPerSec + ts.tv_nsec;
 }
 
+std::int64_t mono_ns();
+
+// For `iostack exec --stats`: how long the events about to be copied out
+// of slots [head, head + n) waited in the ring.
+void count_ring_wait(const Kioctx* ctx, unsigned head, long n) {
+  core::AioWaitStats& s = core::aio_wait_stats();
+  const std::int64_t now = mono_ns();
+  for (long k = 0; k < n; ++k) {
+    const unsigned slot = (head + static_cast<unsigned>(k)) % ctx->nr_events;
+    const std::int64_t at = ctx->posted_at[slot].load(std::memory_order_relaxed);
+    s.add(&s.reaped, &s.ring_ns, at != 0 ? now - at : 0);
+  }
+}
+
 // Copies events out from head towards tail; the head moves only once all
 // of them reached `event`: a fault leaves them in the ring (-EFAULT).
 long aio_read_events_ring(Kioctx* ctx, struct io_event* event, long nr) {
@@ -40,6 +56,7 @@ long aio_read_events_ring(Kioctx* ctx, struct io_event* event, long nr) {
   if (head == tail) return 0;
   head %= ctx->nr_events;
   tail %= ctx->nr_events;
+  const unsigned first = head;
   long ret = 0;
   struct io_event* events = ring_events(ring);
   while (ret < nr) {
@@ -52,6 +69,7 @@ long aio_read_events_ring(Kioctx* ctx, struct io_event* event, long nr) {
     ret += avail;
     head = static_cast<unsigned>((head + static_cast<unsigned long>(avail)) % ctx->nr_events);
   }
+  if (ctx->posted_at) count_ring_wait(ctx, first, ret);
   std::atomic_ref<unsigned>(ring->head).store(head, std::memory_order_release);
   return ret;
 }
@@ -146,6 +164,8 @@ long read_events(Kioctx* ctx, long min_nr, long nr, struct io_event* event, std:
     ctx->wait.add(&w);
     if (aio_read_events(ctx, min_nr, nr, event, &ret) || timed_out || *interrupted) break;
     if (nr_got == ret && w.prepare_sleep()) {
+      if (core::ExecStats::enabled())
+        core::aio_wait_stats().sleeps.fetch_add(1, std::memory_order_relaxed);
       const int r = core::futex_wait(&w.woken, AioWaiter::kAsleep, dl);
       if (r == -EINTR) *interrupted = true;
       if (r == -ETIMEDOUT) timed_out = true;

@@ -7,6 +7,7 @@
 #include <new>
 #include <vector>
 
+#include "core/exec_stats.hpp"
 #include "core/mutex.hpp"
 #include "core/process.hpp"
 
@@ -109,6 +110,8 @@ int ioctx_alloc(unsigned nr_events, Kioctx** out) {
   ctx->user_id = reinterpret_cast<unsigned long>(ctx->ring.ring);
   ctx->nr_events = ctx->ring.geo.nr_events;
   ctx->reqs_available.init(ctx->nr_events, cpus);
+  if (core::ExecStats::enabled())
+    ctx->posted_at.reset(new (std::nothrow) std::atomic<std::int64_t>[ctx->nr_events]());
 
   {
     Table& t = table();

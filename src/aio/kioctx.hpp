@@ -79,6 +79,9 @@ struct Kioctx {
   core::Mutex completion_lock;
   unsigned tail GUARDED_BY(completion_lock) = 0;
   unsigned completed_events GUARDED_BY(completion_lock) = 0;
+  // When each ring slot's event was posted, while `iostack exec --stats`
+  // counts (null otherwise): io_getevents measures how long events wait.
+  std::unique_ptr<std::atomic<std::int64_t>[]> posted_at;
 
   KiocbPool pool;
 

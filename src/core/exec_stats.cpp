@@ -5,6 +5,7 @@
 
 #include <iterator>
 
+#include "core/aio_wait_stats.hpp"
 #include "core/process.hpp"
 #include "iostack/stats.h"
 
@@ -95,6 +96,8 @@ std::atomic<bool> ExecStats::enabled_{false};
 
 ExecStats& exec_stats() { return Process::current().state<ExecStats>(); }
 
+AioWaitStats& aio_wait_stats() { return Process::current().state<AioWaitStats>(); }
+
 void ExecStats::count_uring(unsigned opcode, std::int64_t res, bool read, bool write) {
   if (opcode < kUringOps) uring_ops[opcode].fetch_add(1, std::memory_order_relaxed);
   add_bytes(this, res, read, write);
@@ -163,6 +166,20 @@ void ExecStats::print(int fd) const {
     put(" %s=%u(%u)", kThreadNames[k], threads_started[k].load(std::memory_order_relaxed),
         threads_peak[k].load(std::memory_order_relaxed));
   put("\n");
+  const AioWaitStats& w = aio_wait_stats();
+  const std::uint64_t taken = w.taken.load(std::memory_order_relaxed);
+  const std::uint64_t reaped = w.reaped.load(std::memory_order_relaxed);
+  if (taken != 0 || reaped != 0) {
+    auto avg_us = [](std::uint64_t ns, std::uint64_t count) {
+      return count != 0 ? static_cast<double>(ns) / 1000.0 / static_cast<double>(count) : 0.0;
+    };
+    put("  aio waits: worker queue %llu x %.1f us, ring %llu x %.1f us, io_getevents sleeps %llu\n",
+        static_cast<unsigned long long>(taken),
+        avg_us(w.queued_ns.load(std::memory_order_relaxed), taken),
+        static_cast<unsigned long long>(reaped),
+        avg_us(w.ring_ns.load(std::memory_order_relaxed), reaped),
+        static_cast<unsigned long long>(w.sleeps.load(std::memory_order_relaxed)));
+  }
   if (n > sizeof(buf)) n = sizeof(buf);
   for (std::size_t off = 0; off < n;) {
     const ssize_t w = write(fd, buf + off, n - off);
