@@ -16,6 +16,7 @@
 #include "core/internal_thread.hpp"
 #include "core/mutex.hpp"
 #include "core/process.hpp"
+#include "core/tsc.hpp"
 
 namespace iostack::aio {
 namespace {
@@ -45,11 +46,7 @@ constexpr std::uint32_t kIdleAwake = 0;
 constexpr std::uint32_t kIdleClaimed = 1;
 constexpr std::uint32_t kIdleAsleep = 2;
 
-std::int64_t now_ns() {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
-}
+std::int64_t now_ns() { return static_cast<std::int64_t>(core::monotonic_ns()); }
 
 struct timespec deadline_in_ms(int ms) {
   return core::futex_deadline_after(ms / 1000, static_cast<std::int64_t>(ms % 1000) * 1000000);

@@ -1,13 +1,13 @@
 // A request's life: allocation, the event written to the ring, release.
 #include "aio/complete.hpp"
 
-#include <time.h>
 #include <unistd.h>
 
 #include <cstdint>
 
 #include "core/exec_stats.hpp"
 #include "core/mutex.hpp"
+#include "core/tsc.hpp"
 
 namespace iostack::aio {
 
@@ -44,12 +44,6 @@ void iocb_destroy(AioKiocb* req) {
 }
 
 namespace {
-
-std::int64_t mono_ns() {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
-}
 
 unsigned ring_avail(const Kioctx* ctx, unsigned head, unsigned tail) {
   return tail > head ? tail - head : tail + ctx->nr_events - head;
@@ -94,7 +88,9 @@ void aio_complete(AioKiocb* req) {
     const unsigned pos = tail;
     if (++tail >= ctx->nr_events) tail = 0;
     ring_events(ring)[pos] = req->res;
-    if (ctx->posted_at) ctx->posted_at[pos].store(mono_ns(), std::memory_order_relaxed);
+    if (ctx->posted_at)
+      ctx->posted_at[pos].store(static_cast<std::int64_t>(core::monotonic_ns()),
+                                std::memory_order_relaxed);
     ctx->tail = tail;
     head = std::atomic_ref<unsigned>(ring->head).load(std::memory_order_relaxed);
     // The event must be visible before the tail that covers it; seq_cst so

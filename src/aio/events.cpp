@@ -17,6 +17,7 @@
 #include "core/exec_stats.hpp"
 #include "core/futex.hpp"
 #include "core/mutex.hpp"
+#include "core/tsc.hpp"
 #include "core/uaccess.hpp"
 
 namespace iostack::aio {
@@ -32,7 +33,7 @@ std::int64_t to_ktime(const struct timespec& ts) {
   return static_cast<std::int64_t>(ts.tv_sec) * kNsecPerSec + ts.tv_nsec;
 }
 
-std::int64_t mono_ns();
+std::int64_t mono_ns() { return static_cast<std::int64_t>(core::monotonic_ns()); }
 
 // For `iostack exec --stats`: how long the events about to be copied out
 // of slots [head, head + n) waited in the ring.
@@ -101,12 +102,6 @@ struct timespec deadline_after(std::int64_t ns) {
 // each side, and on a VM an interrupt between CPUs): while one is
 // finishing, the waiter watches the ring instead, up to this long per call.
 constexpr std::int64_t kFinishingSpinNs = 20000;
-
-std::int64_t mono_ns() {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<std::int64_t>(t.tv_sec) * kNsecPerSec + t.tv_nsec;
-}
 
 // Spins while a worker of `ctx` is finishing and the ring's tail stays,
 // within what is left of *budget and before `deadline` (null: none). True
