@@ -838,6 +838,22 @@ bool find_cancelled(IoRingCtx* ctx, CancelMatch* cd) REQUIRES(poll_lock) {
   return false;
 }
 
+// A POLL_ADD of `ctx` with `user_data` that was woken or cancelled and
+// whose task work is still to run: the kernel's io_poll_find finds it in the
+// hash table and io_poll_disarm cannot take it from that task work, so a
+// POLL_REMOVE answers -EALREADY (fuzz seed 474380: after an ASYNC_CANCEL of
+// it in the same batch).
+bool owned_by_task_work(IoRingCtx* ctx, std::uint64_t user_data) REQUIRES(poll_lock) {
+  for (core::ListHead* list : {&ctx->poll_cancelled, &ctx->poll_woken}) {
+    for (core::ListHead* n = list->first(); n != list; n = n->next) {
+      PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
+      IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+      if (req->opcode == IORING_OP_POLL_ADD && req->user_data == user_data) return true;
+    }
+  }
+  return false;
+}
+
 // The task work of a cancelled poll: off the ring's list, then its CQE.
 void tw_poll_cancelled(IoKiocb* req) {
   if (PollService* ps = PollService::find()) {
@@ -1180,6 +1196,11 @@ int poll_remove_issue(IoKiocb* req, unsigned issue_flags) {
   {
     PollGuard lock(ps);
     target = ps.find_by_data(ctx, p.old_user_data);
+    if (!target && owned_by_task_work(ctx, p.old_user_data)) {
+      req_set_fail(req);
+      req_set_res(req, -EALREADY, 0);
+      return kIouOk;
+    }
     if (target && target->poll.tw_queued.load(std::memory_order_relaxed) &&
         target->poll.tw_at_arm) {
       // io_poll_disarm: its task work owns it; it stays armed. Only for

@@ -1,5 +1,6 @@
 // Differences iostack-fuzz found in seeds 460000 and later, each reduced to
 // a few SQEs and compared with the kernel's CQEs.
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -46,6 +47,28 @@ TEST(UringFuzzFound460k, ReadBehindAReadyMultishotPollOfItsEventfdWakesItsPollou
 TEST(UringFuzzFound460k, ReadBehindAReadyMultishotPollinOfItsEventfdLeavesItsMask) {
   SKIP_WITHOUT_KERNEL_URING();
   compare_with_kernel([](Ring& r) { return poll_then_read(r, POLLIN); }, 8);
+}
+
+// An ASYNC_CANCEL of a POLL_ADD, then a POLL_REMOVE of it in the same batch:
+// the cancel leaves the poll to its task work (io_poll_cancel_req), which
+// has not run yet, so the kernel's POLL_REMOVE still finds it in the hash
+// table and cannot take it from that task work: -EALREADY, where iostack
+// answered -ENOENT (fuzz seed 474380, on a ring's own descriptor).
+TEST(UringFuzzFound460k, PollRemoveAfterACancelInItsBatchFindsThePollStillOwned) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC)) return std::vector<Cqe>{};
+        add(r, IORING_OP_POLL_ADD, p[0], nullptr, 0, 0, 1, 0)->poll32_events = POLLIN;
+        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(1), 0, 0, 2, 0);
+        add(r, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(1), 0, 0, 3, 0);
+        std::vector<Cqe> v = run(r, 3);
+        close(p[0]);
+        close(p[1]);
+        return v;
+      },
+      8);
 }
 
 }  // namespace
