@@ -789,10 +789,16 @@ int rw_read_mshot(IoKiocb* req, unsigned issue_flags) {
     return end(fcntl(req->os_fd, F_GETFD) < 0 ? -EBADF : -EBADFD, 0);
   }
   const bool nonblock = issue_flags & kIssueNonblock;
-  for (;;) {
+  for (bool retry = false;; retry = true) {
     req->buf_index = rw.buf_index;  // the group, which a picked buffer's id replaced
     std::size_t len = 0;            // the whole buffer, whatever the last one was
     const std::uint64_t buf = buffer_select(req, &len, issue_flags);
+    // The kernel's retry after a read (io_poll_multishot_retry) asks the
+    // file first: with nothing to read it waits, and only data finds no buffer.
+    if (!buf && retry) {
+      const int ready = poll_now(req->os_fd, POLLIN);
+      if (ready >= 0 && !(ready & POLLIN)) return -EAGAIN;
+    }
     if (!buf) return end(-ENOBUFS, 0);
     rw.addr = buf;
     rw.len = static_cast<std::uint32_t>(len);

@@ -15,6 +15,7 @@
 #include "core/mutex.hpp"
 #include "core/slist.hpp"
 #include "uring/engine.hpp"
+#include "uring/kbuf.hpp"
 #include "uring/submit_lock.hpp"
 #include "uring/tw_internal.hpp"
 
@@ -352,6 +353,10 @@ void iowq_submit_work(IoWqWork* work) {
     // submitter's context): it waits on poll, and its retries are issued
     // by the poll's task work.
     ret = mshot_file_check(req, issue_flags);
+    // With no buffer to read into it ends before it waits, as the kernel's
+    // worker finds (fuzz seed 475954: a READ_MULTISHOT behind a hard link).
+    if (!ret && (req->flags & kReqBufferSelect) && !buffer_available(req, issue_flags))
+      ret = -ENOBUFS;
     if (!ret && arm_apoll(req)) return;
     if (!ret) ret = -ECANCELED;
   } else {
