@@ -184,13 +184,6 @@ std::uint64_t buffer_select(IoKiocb* req, std::size_t* len, unsigned issue_flags
   return bl->is_ring ? ring_select(req, bl, len, issue_flags) : legacy_select(req, bl, len);
 }
 
-bool buffer_available(IoKiocb* req, unsigned issue_flags) {
-  std::size_t len = 0;
-  if (!buffer_select(req, &len, issue_flags)) return false;
-  kbuf_recycle(req, issue_flags);
-  return true;
-}
-
 bool buffer_group_exists(IoRingCtx* ctx, unsigned bgid, unsigned issue_flags) {
   RingSubmitLock lock(ctx, issue_flags & kIssueLocked);
   return get_list(ctx, bgid) != nullptr;

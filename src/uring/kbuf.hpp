@@ -20,8 +20,6 @@ struct IoKiocb;
 // the whole buffer) and becomes what it may use. Returns the buffer's user
 // address, or 0 when the group is missing or empty (-ENOBUFS for the op).
 std::uint64_t buffer_select(IoKiocb* req, std::size_t* len, unsigned issue_flags);
-// Whether req's group has a buffer to pick now (none taken).
-bool buffer_available(IoKiocb* req, unsigned issue_flags);
 // Whether buffer group `bgid` exists (io_buffer_get_list).
 bool buffer_group_exists(IoRingCtx* ctx, unsigned bgid, unsigned issue_flags);
 // Whether a buffer is held (selected and not yet put or recycled).

@@ -15,7 +15,6 @@
 #include "core/mutex.hpp"
 #include "core/slist.hpp"
 #include "uring/engine.hpp"
-#include "uring/kbuf.hpp"
 #include "uring/submit_lock.hpp"
 #include "uring/tw_internal.hpp"
 
@@ -353,10 +352,6 @@ void iowq_submit_work(IoWqWork* work) {
     // submitter's context): it waits on poll, and its retries are issued
     // by the poll's task work.
     ret = mshot_file_check(req, issue_flags);
-    // With no buffer to read into it ends before it waits, as the kernel's
-    // worker finds (fuzz seed 475954: a READ_MULTISHOT behind a hard link).
-    if (!ret && (req->flags & kReqBufferSelect) && !buffer_available(req, issue_flags))
-      ret = -ENOBUFS;
     if (!ret && arm_apoll(req)) return;
     if (!ret) ret = -ECANCELED;
   } else {
@@ -472,6 +467,10 @@ thread_local bool t_peers_woken = false;
 // only in the host call.
 bool fails_in_task_work(IoKiocb* req, const IoOpDef* def) {
   if (def->issue == rw_read || def->issue == rw_write) return true;
+  // io_poll_remove returns what it failed with (-ENOENT, -EALREADY): a
+  // multishot read hard-linked behind it is then issued by the submitter,
+  // where it finds no buffer at once (fuzz seed 475954), not on the worker.
+  if (req->opcode == IORING_OP_POLL_REMOVE) return true;
   return req->res == -EBADF && def->needs_file && !req->file_node && !req->bdev &&
          !req->held_file && fcntl(req->os_fd, F_GETFD) < 0;
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <vector>
@@ -71,41 +72,54 @@ TEST(UringFuzzFound460k, PollRemoveAfterACancelInItsBatchFindsThePollStillOwned)
       8);
 }
 
-// A READ_MULTISHOT linked behind a hard-linked request of an unfinished
-// chain, which goes to io-wq: with no buffer in its group the kernel's
-// worker ends it -ENOBUFS before it waits on the empty pipe, where iostack's
-// waited until the final cancel (fuzz seed 475954); with a buffer it waits
-// on poll and reads what comes.
-std::vector<Cqe> multishot_read_behind_a_hard_link(Ring& r, bool with_buffer) {
-  int p[2];
+// A READ_MULTISHOT hard-linked behind a request that io-wq runs. Behind a
+// POLL_REMOVE of an unfinished chain, whose failure io_poll_remove returns
+// (io_req_task_queue_fail), the read is issued by the submitter's task work:
+// with no buffer in its group it ends -ENOBUFS at once, where iostack's
+// worker left it waiting until the final cancel (fuzz seed 475954). Behind a
+// SHUTDOWN (always async), which completes on the worker, the worker arms
+// the read's poll: it waits for data, which finds no buffer (seed 483284).
+// With a buffer it reads what comes and then waits again.
+std::vector<Cqe> multishot_read_behind_a_hard_link(Ring& r, bool shutdown_head, bool with_buffer) {
+  int p[2], s[2];
   if (pipe2(p, O_CLOEXEC)) return {};
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s)) return {};
   static char bufs[64];
   std::vector<Cqe> v;
   if (with_buffer) {
     add(r, IORING_OP_PROVIDE_BUFFERS, 1, bufs, sizeof(bufs), 0, 7, 0)->buf_group = 2;
     append(&v, run(r, 1));
   }
-  add(r, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(4), 0, 0, 8, IOSQE_IO_HARDLINK);
-  add(r, 49 /* READ_MULTISHOT */, p[0], nullptr, 0, 0, 9, IOSQE_IO_LINK | IOSQE_BUFFER_SELECT)
+  if (shutdown_head)
+    add(r, IORING_OP_SHUTDOWN, s[0], nullptr, SHUT_WR, 0, 8, IOSQE_IO_HARDLINK);
+  else
+    add(r, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(4), 0, 0, 8, IOSQE_IO_HARDLINK);
+  add(r, 49 /* READ_MULTISHOT */, p[0], nullptr, 0, 0, 9,
+      IOSQE_BUFFER_SELECT | (shutdown_head ? 0 : IOSQE_IO_LINK))
       ->buf_group = 2;
   v.push_back(Cqe{0, r.submit(), 0});
   append(&v, r.wait(2, 200));
   v.push_back(Cqe{100, static_cast<std::int32_t>(v.size()), 0});  // what came before the data
   if (write(p[1], "data", 4) != 4) return {};
   append(&v, r.wait(2, 200));
-  close(p[0]);
-  close(p[1]);
+  for (int fd : {p[0], p[1], s[0], s[1]}) close(fd);
   return v;
 }
 
 TEST(UringFuzzFound460k, MultishotReadBehindAHardLinkWithoutBuffersEndsAtOnce) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare_with_kernel([](Ring& r) { return multishot_read_behind_a_hard_link(r, false); }, 8);
+  compare_with_kernel([](Ring& r) { return multishot_read_behind_a_hard_link(r, false, false); },
+                      8);
 }
 
 TEST(UringFuzzFound460k, MultishotReadBehindAHardLinkWithABufferWaitsForData) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare_with_kernel([](Ring& r) { return multishot_read_behind_a_hard_link(r, true); }, 8);
+  compare_with_kernel([](Ring& r) { return multishot_read_behind_a_hard_link(r, false, true); }, 8);
+}
+
+TEST(UringFuzzFound460k, MultishotReadBehindAHardLinkedShutdownWaitsOnPoll) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel([](Ring& r) { return multishot_read_behind_a_hard_link(r, true, false); }, 8);
 }
 
 }  // namespace
