@@ -519,6 +519,7 @@ class PollService {
         // (EPOLL_URING_WAKE) turns it one-shot, or each CQE would wake it.
         if ((mask & (EPOLLERR | EPOLLHUP)) || req->poll.uring_wake) {
           remove(req);
+          woken = behind_task_work(req, mask);  // fuzz seed 481897, as 53897 below
           goto fired;
         }
         // A DEFER_TASKRUN ring posts from its submitter's task work; so does
@@ -541,15 +542,7 @@ class PollService {
       }
       mask = static_cast<std::uint16_t>(pfd.revents) & (req->poll.events | kPollUnmask);
       remove(req);
-      if (tw_pending(req->ctx)) {
-        // io_poll_task_func posts it behind the task work queued before
-        // the wakeup (a zero LINK_TIMEOUT's, which cancels it: fuzz seed
-        // 53897); until then a cancel finds it in the hash table.
-        req_set_res(req, static_cast<int>(mask), 0);
-        req->poll.woken_cancelled = false;
-        req->poll.node.add_tail(&req->ctx->poll_woken);
-        woken = true;
-      }
+      woken = behind_task_work(req, mask);
     }
   fired:
     if (woken) {
@@ -587,6 +580,18 @@ class PollService {
     req_set_res(req, static_cast<int>(mask), 0);
     req_complete_post(req);
     ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
+  }
+
+  // io_poll_task_func posts an ending poll behind the task work queued
+  // before its wakeup (a zero LINK_TIMEOUT's, which cancels it: fuzz seed
+  // 53897); until then it waits on ctx->poll_woken, where a cancel finds it
+  // as in the kernel's hash table. False when no task work is pending.
+  static bool behind_task_work(IoKiocb* req, std::uint32_t mask) REQUIRES(poll_lock) {
+    if (!tw_pending(req->ctx)) return false;
+    req_set_res(req, static_cast<int>(mask), 0);
+    req->poll.woken_cancelled = false;
+    req->poll.node.add_tail(&req->ctx->poll_woken);
+    return true;
   }
 
   // A multishot request is retried by the poll's task work itself

@@ -122,5 +122,25 @@ TEST(UringFuzzFound460k, MultishotReadBehindAHardLinkedShutdownWaitsOnPoll) {
   compare_with_kernel([](Ring& r) { return multishot_read_behind_a_hard_link(r, true, false); }, 8);
 }
 
+// A multishot POLL_ADD of the ring itself guarded by a zero LINK_TIMEOUT,
+// behind a request whose CQE the batch posts: the kernel's timer queues its
+// task work before the batch's CQEs wake the poll, so the timeout cancels
+// the poll (-ECANCELED, -ETIME) as it does a one-shot one (seed 53897);
+// iostack posted the poll's POLLIN first, which made the timeout find
+// nothing (fuzz seed 481897).
+TEST(UringFuzzFound460k, ZeroLinkTimeoutCancelsAMultishotPollOfItsRingBeforeItsCqeWakesIt) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        static const __kernel_timespec zero{0, 0};
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 1, 0);
+        add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, IORING_POLL_ADD_MULTI, 0, 2, IOSQE_IO_LINK)
+            ->poll32_events = POLLIN;
+        add(r, IORING_OP_LINK_TIMEOUT, -1, &zero, 1, 0, 3, 0);
+        return run(r, 3);
+      },
+      16);
+}
+
 }  // namespace
 }  // namespace uring_test
