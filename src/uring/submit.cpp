@@ -159,7 +159,7 @@ void queue_sqe_fallback(IoKiocb* req) {
       tw_add(req, tw_req_mshot_start);
     }
   } else if (arms_only_on_wq(req)) {
-    queue_sqe(req);
+    queue_iowq_or_arm(req);
   } else {
     queue_iowq(req);
   }
@@ -560,8 +560,21 @@ void queue_sqe(IoKiocb* req) {
 // within microseconds. A worker that a loaded machine delays for
 // milliseconds would arm it after the program's next write and read, and
 // miss that wakeup (or a POLL_REMOVE would not find it yet), so it is armed
-// by the thread that would queue it.
+// by the thread that would queue it (queue_iowq_or_arm).
 bool arms_only_on_wq(const IoKiocb* req) { return req->opcode == IORING_OP_POLL_ADD; }
+
+// Unless requests are ahead of it on io-wq: the kernel's worker takes it
+// after them, so it is queued there too (fuzz seed 443083: a READV of a
+// pipe and a POLL_ADD of it, both held back by a drain, go to io-wq in that
+// order; the read empties the pipe before the poll is armed).
+void queue_iowq_or_arm(IoKiocb* req) {
+  IoWq* wq = ctx_wq(req->ctx);
+  if (wq) {
+    prep_iowq_work(req);
+    if (wq->enqueue_behind(&req->work)) return;
+  }
+  queue_sqe(req);
+}
 
 void queue_iowq(IoKiocb* req) {
   IoRingCtx* ctx = req->ctx;
