@@ -188,8 +188,8 @@ void IoWq::worker_main(Worker* w, int ai) {
         continue;
       }
       // Work held behind others: looked at again when its time is up.
-      const std::int64_t until = core::list_entry<IoWqWork, &IoWqWork::list>(a.work_list.first())
-                                     ->behind_until;
+      const std::int64_t until =
+          core::list_entry<IoWqWork, &IoWqWork::list>(a.work_list.first())->behind_until;
       cv_[ai].wait_until(lock, std::min(deadline, std::chrono::steady_clock::time_point(
                                                       std::chrono::nanoseconds(until))));
     }

@@ -20,7 +20,7 @@ namespace iostack::uring {
 // IO_WQ_WORK_* flags.
 constexpr std::uint32_t kWqWorkCancel = 1;
 constexpr std::uint32_t kWqWorkUnbound = 4;
-constexpr std::uint32_t kWqWorkLinked = 8;  // handed over by the work before it (run_next)
+constexpr std::uint32_t kWqWorkLinked = 8;    // handed over by the work before it (run_next)
 constexpr std::uint32_t kWqWorkTaskRun = 16;  // a ring's task work run here, not a request
 constexpr std::uint32_t kWqWorkBehind = 32;   // queued by enqueue_behind
 
@@ -122,8 +122,8 @@ class IoWq {
   // The head of class `ai`'s queue, if `w` may take it now.
   IoWqWork* takeable(const Worker* w, int ai) const REQUIRES(mu_);
   // Whether `work`, at the head of its queue, may not be taken by `w` yet.
-  bool held_behind(const IoWqWork* work, const Worker* w, int ai,
-                   std::int64_t now_ns) const REQUIRES(mu_);
+  bool held_behind(const IoWqWork* work, const Worker* w, int ai, std::int64_t now_ns) const
+      REQUIRES(mu_);
   void wake_cancelled(Worker* w) REQUIRES(mu_);
 
   static thread_local Worker* t_worker_;  // the calling thread's, on a worker

@@ -38,7 +38,7 @@ TEST(UringFuzzFound440k, PollHeldBackByADrainIsArmedAfterTheReadBeforeIt) {
         v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
         EXPECT_EQ(3, write(held[1], "xyz", 3));
         r.backend()->wrote();
-        auto done = r.wait(2, 1000);  // the READ's 3, the READV's 16
+        auto done = r.wait(2, 1000);   // the READ's 3, the READV's 16
         append(&done, r.wait(1, 50));  // the poll waits
         std::stable_sort(done.begin(), done.end(),
                          [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
