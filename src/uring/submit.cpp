@@ -467,6 +467,12 @@ thread_local bool t_peers_woken = false;
 // only in the host call.
 bool fails_in_task_work(IoKiocb* req, const IoOpDef* def) {
   if (def->issue == rw_read || def->issue == rw_write) return true;
+  // A socket op of a file that is not a socket returns -ENOTSOCK from its
+  // issue (sock_from_file) but ACCEPT and CONNECT, which complete with it
+  // (fuzz seed 441002: a BIND on io-wq, whose hard-linked RECVMSG then waits
+  // on poll, not in the worker).
+  if (req->res == -ENOTSOCK && req->opcode != IORING_OP_ACCEPT && req->opcode != IORING_OP_CONNECT)
+    return true;
   return req->res == -EBADF && def->needs_file && !req->file_node && !req->bdev &&
          !req->held_file && fcntl(req->os_fd, F_GETFD) < 0;
 }

@@ -2,10 +2,14 @@
 // a few SQEs and compared with the kernel's CQEs.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <string>
 #include <vector>
 
 #include "fuzz_found.hpp"
@@ -51,6 +55,50 @@ TEST(UringFuzzFound440k, PollHeldBackByADrainIsArmedAfterTheReadBeforeIt) {
         return v;
       },
       16);
+}
+
+// A BIND of a regular file to a filesystem name goes to io-wq at prep and
+// fails there, -ENOTSOCK, which io_bind returns from its issue: the kernel
+// posts it from task work (io_req_task_queue_fail), and the RECVMSG hard-
+// linked behind it is issued from there without blocking, so it waits on
+// poll and a cancel ends it -ECANCELED. iostack's worker ran the RECVMSG
+// next and waited in it: the cancel interrupted it, -EINTR (fuzz seed 441002).
+TEST(UringFuzzFound440k, FailedBindOnAWorkerIssuesItsLinkFromTaskWork) {
+  SKIP_WITHOUT_KERNEL_URING();
+  char tmpl[] = "/tmp/iostack-fuzz440k-XXXXXX";
+  ASSERT_NE(nullptr, mkdtemp(tmpl));
+  const std::string dir = tmpl;
+  const int file = open((dir + "/f").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(file, 0);
+  int sv[2];
+  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  static struct sockaddr_un sun {};
+  sun.sun_family = AF_UNIX;
+  snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s", dir.c_str());
+  compare_with_kernel(
+      [&](Ring& r) {
+        static char buf[16];
+        static struct iovec iov = {buf, sizeof(buf)};
+        static struct msghdr msg {};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        add(r, 56 /* BIND */, file, &sun, 0, sizeof(sun), 1, IOSQE_IO_HARDLINK);
+        add(r, IORING_OP_RECVMSG, sv[0], &msg, 1, 0, 2, 0);
+        std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
+        append(&v, r.wait(1, 1000));  // the BIND's -ENOTSOCK
+        append(&v, r.wait(1, 20));    // the RECVMSG waits
+        add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(2), 0, 0, 3, 0);
+        v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+        auto c = r.wait(2, 1000);
+        sort_by_user_data(&c);
+        append(&v, c);
+        return v;
+      },
+      16);
+  for (int fd : {file, sv[0], sv[1]}) ::close(fd);
+  unlink((dir + "/f").c_str());
+  unlink(sun.sun_path);
+  rmdir(dir.c_str());
 }
 
 }  // namespace
