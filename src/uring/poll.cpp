@@ -447,6 +447,9 @@ class PollService {
     IoKiocb* req;
     std::uint32_t mask;
     bool woken = false;  // a POLL_ADD completed by tw_poll_woken
+    // An internal poll's: read and changed under the lock, where a cancel
+    // of the woken request (cancel_woken) sets its flags.
+    bool mshot = false, here = false;
     {
       PollGuard lock(*this);
       if (fd < 0 || static_cast<std::size_t>(fd) >= table_.size()) return;
@@ -457,7 +460,10 @@ class PollService {
         // Only a retry follows, as from the kernel's wakeup, and a stale
         // event makes it find -EAGAIN and poll again: no need to ask the
         // descriptor (which may be drained again by then: a ring's CQE reaped).
-        if (req->flags & kReqApollMultishot)
+        mshot = req->flags & kReqApollMultishot;
+        here = retried_here(req);
+        req->flags &= ~kReqPolled;
+        if (mshot)
           park(req);
         else
           remove(req);
@@ -466,7 +472,7 @@ class PollService {
         // multishot one too (seed 277905: a READ_MULTISHOT of a
         // DEFER_TASKRUN ring's own descriptor, woken by a CQE, retried
         // only when the program waits).
-        if (!retried_here(req)) {
+        if (!here) {
           req->poll.woken_cancelled = false;
           req->poll.node.add_tail(&req->ctx->poll_woken);
         }
@@ -543,9 +549,7 @@ class PollService {
       return;
     }
     if (req->poll.apoll) {
-      req->flags &= ~kReqPolled;
-      const bool mshot = req->flags & kReqApollMultishot;
-      if (retried_here(req)) {
+      if (here) {
         retry_here(req);
         return;
       }
