@@ -85,8 +85,10 @@ int submit_sqes(IoRingCtx* ctx, unsigned nr) REQUIRES(ctx->uring_lock);
 void queue_sqe(IoKiocb* req);  // uring_lock held
 void queue_iowq(IoKiocb* req);
 // A request forced to io-wq (IOSQE_ASYNC, or behind a drain) whose work
-// there would only arm a poll: issued at once instead (uring_lock held).
+// there would only arm a poll: queue_iowq_or_arm issues it at once, unless
+// requests are ahead of it on io-wq (uring_lock held).
 bool arms_only_on_wq(const IoKiocb* req);
+void queue_iowq_or_arm(IoKiocb* req);
 // io_wq_free_work: `req`, completed on its own worker, hands the next request
 // of its link to that worker (false: the caller queues it as task work).
 bool iowq_run_next(IoKiocb* req, IoKiocb* nxt);

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -25,6 +26,13 @@ namespace iostack::uring {
 namespace {
 // WORKER_IDLE_TIMEOUT (io_uring/io-wq.c): 5 seconds.
 constexpr auto kIdleTimeout = std::chrono::seconds(5);
+// How long work queued behind others waits for them (enqueue_behind).
+constexpr std::int64_t kBehindMaxNs = 10'000'000;
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 thread_local bool t_is_worker = false;
 thread_local IoWqWork* t_next = nullptr;  // set by run_next during a work's fn
 }  // namespace
@@ -37,6 +45,8 @@ struct IoWq::Worker {
   // An eventfd a cancel of `cur` writes to end wait_ready (made, under
   // IoWq::mu_, by the first wait: most workers never wait).
   int wake_fd = -1;
+  int acct = 0;
+  bool waiting = false;  // in wait_ready, under IoWq::mu_ (io_wq_worker_sleeping)
 };
 
 thread_local IoWq::Worker* IoWq::t_worker_ = nullptr;
@@ -84,6 +94,49 @@ void IoWq::enqueue(IoWqWork* work) {
   if (a.nr_idle > 0) cv_[ai].notify_one();
 }
 
+namespace {
+bool is_request(const IoWqWork* work) {
+  return !(work->flags.load(std::memory_order_relaxed) & kWqWorkTaskRun);
+}
+}  // namespace
+
+bool IoWq::enqueue_behind(IoWqWork* work) {
+  const int ai = (work->flags.load(std::memory_order_relaxed) & kWqWorkUnbound) ? 1 : 0;
+  core::LockGuard lock(mu_);
+  Acct& a = acct_[ai];
+  bool ahead = false;
+  for (core::ListHead* n = a.work_list.first(); n != &a.work_list && !ahead; n = n->next)
+    ahead = is_request(core::list_entry<IoWqWork, &IoWqWork::list>(n));
+  for (const Worker* w : workers_) {
+    if (ahead) break;
+    ahead = w != t_worker_ && w->acct == ai && w->cur && !w->waiting && is_request(w->cur);
+  }
+  if (!ahead) return false;
+  work->flags.fetch_or(kWqWorkBehind, std::memory_order_relaxed);
+  work->behind_until = steady_ns() + kBehindMaxNs;
+  work->list.add_tail(&a.work_list);
+  a.nr_queued++;
+  // An idle worker takes it once the others are done (or time is up).
+  if (a.nr_idle > 0) cv_[ai].notify_one();
+  return true;
+}
+
+IoWqWork* IoWq::takeable(const Worker* w, int ai) const {
+  const Acct& a = acct_[ai];
+  if (a.work_list.empty()) return nullptr;
+  IoWqWork* head = core::list_entry<IoWqWork, &IoWqWork::list>(a.work_list.first());
+  return held_behind(head, w, ai, steady_ns()) ? nullptr : head;
+}
+
+bool IoWq::held_behind(const IoWqWork* work, const Worker* w, int ai, std::int64_t now_ns) const {
+  if (!(work->flags.load(std::memory_order_relaxed) & kWqWorkBehind) ||
+      now_ns >= work->behind_until)
+    return false;
+  for (const Worker* o : workers_)
+    if (o != w && o->acct == ai && o->cur && !o->waiting && is_request(o->cur)) return true;
+  return false;
+}
+
 void IoWq::worker_main(Worker* w, int ai) {
   t_is_worker = true;
   char name[16];
@@ -92,20 +145,21 @@ void IoWq::worker_main(Worker* w, int ai) {
   core::uaccess_thread_init();
   w->thread = pthread_self();
   w->wq = this;
+  w->acct = ai;
   t_worker_ = w;
   core::UniqueLock lock(mu_);
   workers_.push_back(w);
   Acct& a = acct_[ai];
   IoWqWork* linked = nullptr;
   for (;;) {
-    if (linked || !a.work_list.empty()) {
+    IoWqWork* head = linked ? nullptr : takeable(w, ai);
+    if (linked || head) {
       IoWqWork* work = linked;
       linked = nullptr;
       if (!work) {
-        core::ListHead* n = a.work_list.first();
-        n->del();
+        head->list.del();
         a.nr_queued--;
-        work = core::list_entry<IoWqWork, &IoWqWork::list>(n);
+        work = head;
       }
       w->cur = work;
       const IoWqFn release = work->release;
@@ -128,8 +182,17 @@ void IoWq::worker_main(Worker* w, int ai) {
     a.nr_idle++;
     const auto deadline = std::chrono::steady_clock::now() + kIdleTimeout;
     bool woke = true;
-    while (woke && a.work_list.empty() && !stopping_)
-      woke = cv_[ai].wait_until(lock, deadline) == std::cv_status::no_timeout;
+    while (woke && !takeable(w, ai) && !stopping_) {
+      if (a.work_list.empty()) {
+        woke = cv_[ai].wait_until(lock, deadline) == std::cv_status::no_timeout;
+        continue;
+      }
+      // Work held behind others: looked at again when its time is up.
+      const std::int64_t until =
+          core::list_entry<IoWqWork, &IoWqWork::list>(a.work_list.first())->behind_until;
+      cv_[ai].wait_until(lock, std::min(deadline, std::chrono::steady_clock::time_point(
+                                                      std::chrono::nanoseconds(until))));
+    }
     woke = woke || !a.work_list.empty() || stopping_;
     a.nr_idle--;
     // The last worker of a class stays, as io-wq keeps one around.
@@ -201,10 +264,25 @@ void IoWq::wake_cancelled(Worker* w) {
 int IoWq::wait_ready(int fd, short events) {
   Worker* w = t_worker_;
   if (!w || !w->cur) return 0;
+  IoWq* wq = w->wq;
   {
-    core::LockGuard lock(w->wq->mu_);
+    core::LockGuard lock(wq->mu_);
     if (w->wake_fd < 0) w->wake_fd = core::move_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    // A sleeping worker no longer runs: what waits behind it gets a worker.
+    w->waiting = true;
+    Acct& a = wq->acct_[w->acct];
+    if (a.nr_queued && a.nr_idle)
+      wq->cv_[w->acct].notify_one();
+    else if (a.nr_queued)
+      wq->create_worker(w->acct);
   }
+  struct Awake {
+    Worker* w;
+    ~Awake() {
+      core::LockGuard lock(w->wq->mu_);
+      w->waiting = false;
+    }
+  } awake{w};
   // The flag is set before the eventfd is written, both under mu_: a
   // cancel either came before the check or wakes the poll.
   for (;;) {

@@ -20,7 +20,9 @@ namespace iostack::uring {
 // IO_WQ_WORK_* flags.
 constexpr std::uint32_t kWqWorkCancel = 1;
 constexpr std::uint32_t kWqWorkUnbound = 4;
-constexpr std::uint32_t kWqWorkLinked = 8;  // handed over by the work before it (run_next)
+constexpr std::uint32_t kWqWorkLinked = 8;    // handed over by the work before it (run_next)
+constexpr std::uint32_t kWqWorkTaskRun = 16;  // a ring's task work run here, not a request
+constexpr std::uint32_t kWqWorkBehind = 32;   // queued by enqueue_behind
 
 // IoWqWork::state bits.
 constexpr std::uint32_t kWorkHeld = 1;
@@ -46,6 +48,9 @@ struct IoWqWork {
   // a worker's put clears it (once, whichever worker that is).
   std::atomic<std::uint32_t> state{0};
   bool posted() const { return state.load(std::memory_order_relaxed) & kWorkPosted; }
+  // kWqWorkBehind: until then (steady clock, ns) it waits for the requests
+  // other workers run, under IoWq's mutex.
+  std::int64_t behind_until = 0;
   const void* owner = nullptr;  // the ring it belongs to, for cancel matching
   void* data = nullptr;         // the request
 };
@@ -70,6 +75,14 @@ class IoWq {
   void put();
 
   void enqueue(IoWqWork* work);
+  // Queues `work` behind the requests of its class that are queued or that
+  // a worker runs (not one waiting, nor the caller's own). The kernel's
+  // io_wq_enqueue creates no worker while one runs, and that one takes it
+  // once done with those: here it is taken only when no other worker runs
+  // a request of its class (or after kBehindMax, where the kernel's worker
+  // would have slept in a blocking call and a new one taken it). False, and
+  // nothing queued, if nothing is ahead of it.
+  bool enqueue_behind(IoWqWork* work);
   // io_wq_cancel_cb(): pending matches are unlinked and their cancel hook
   // runs (outside the lock); running matches are flagged. With `all`, every
   // match; otherwise the first.
@@ -106,6 +119,11 @@ class IoWq {
   };
 
   void worker_main(Worker* w, int acct_index);
+  // The head of class `ai`'s queue, if `w` may take it now.
+  IoWqWork* takeable(const Worker* w, int ai) const REQUIRES(mu_);
+  // Whether `work`, at the head of its queue, may not be taken by `w` yet.
+  bool held_behind(const IoWqWork* work, const Worker* w, int ai, std::int64_t now_ns) const
+      REQUIRES(mu_);
   void wake_cancelled(Worker* w) REQUIRES(mu_);
 
   static thread_local Worker* t_worker_;  // the calling thread's, on a worker

@@ -60,6 +60,7 @@ class PollService;
 
 // An internal poll's retry, queued by its wakeup.
 void tw_apoll_retry(IoKiocb* req);
+void tw_mshot_retry(IoKiocb* req);  // the same for a multishot request
 // A woken one-shot POLL_ADD's completion.
 void tw_poll_woken(IoKiocb* req);
 
@@ -459,6 +460,9 @@ class PollService {
     IoKiocb* req;
     std::uint32_t mask;
     bool woken = false;  // a POLL_ADD completed by tw_poll_woken
+    // An internal poll's: read and changed under the lock, where a cancel
+    // of the woken request (cancel_woken) sets its flags.
+    bool mshot = false, here = false;
     {
       PollGuard lock(*this);
       if (fd < 0 || static_cast<std::size_t>(fd) >= table_.size()) return;
@@ -469,16 +473,21 @@ class PollService {
         // Only a retry follows, as from the kernel's wakeup, and a stale
         // event makes it find -EAGAIN and poll again: no need to ask the
         // descriptor (which may be drained again by then: a ring's CQE reaped).
-        if (req->flags & kReqApollMultishot) {
+        mshot = req->flags & kReqApollMultishot;
+        here = retried_here(req);
+        req->flags &= ~kReqPolled;
+        if (mshot)
           park(req);
-        } else {
+        else
           remove(req);
-          // io_apoll_task_func takes it out of the hash table only when
-          // it runs: until then a cancel finds it (fuzz seed 232265).
-          if (!retried_here(req)) {
-            req->poll.woken_cancelled = false;
-            req->poll.node.add_tail(&req->ctx->poll_woken);
-          }
+        // io_apoll_task_func takes it out of the hash table only when it
+        // runs: until then a cancel finds it (fuzz seed 232265), a
+        // multishot one too (seed 277905: a READ_MULTISHOT of a
+        // DEFER_TASKRUN ring's own descriptor, woken by a CQE, retried
+        // only when the program waits).
+        if (!here) {
+          req->poll.woken_cancelled = false;
+          req->poll.node.add_tail(&req->ctx->poll_woken);
         }
         mask = 0;
         goto fired;
@@ -553,9 +562,7 @@ class PollService {
       return;
     }
     if (req->poll.apoll) {
-      req->flags &= ~kReqPolled;
-      const bool mshot = req->flags & kReqApollMultishot;
-      if (retried_here(req)) {
+      if (here) {
         retry_here(req);
         return;
       }
@@ -568,7 +575,7 @@ class PollService {
         // The wakeup of the ring's own eventfd (its CQEs signal it).
         EventfdWakeScope scope((ctx->flags & IORING_SETUP_DEFER_TASKRUN) &&
                                is_ring_eventfd(ctx, req->os_fd));
-        tw_add(req, mshot ? tw_req_issue : tw_apoll_retry);
+        tw_add(req, mshot ? tw_mshot_retry : tw_apoll_retry);
       }
       ctx->recycling.fetch_sub(1, std::memory_order_seq_cst);
       return;
@@ -901,6 +908,14 @@ void tw_apoll_retry(IoKiocb* req) {
     tw_req_cancel(req);
   else
     tw_req_submit(req);
+}
+
+// A woken multishot request's retry: it goes on from its poll (parked).
+void tw_mshot_retry(IoKiocb* req) {
+  if (take_woken(req))
+    tw_req_cancel(req);
+  else
+    tw_req_issue(req);
 }
 
 void tw_poll_woken(IoKiocb* req) {

@@ -33,6 +33,17 @@ namespace iostack::uring {
 
 namespace {
 
+// The ring a read or write names, held while it is looked at. A ring's file
+// has no read or write method and no FMODE_NOWAIT: io_file_supports_nowait
+// asks its poll, and the request waits on it until it reports what the
+// request wants.
+struct RingFile {
+  explicit RingFile(int fd) : ref(ring_file_get(fd)), ctx(ring_of(ref)) {}
+  bool waits_for(unsigned want) const { return ctx && !(ring_poll_mask(ctx) & want); }
+  core::FileRef ref;
+  IoRingCtx* ctx;  // null: not a ring
+};
+
 using uapi::AttrPi;
 constexpr std::uint64_t kRwAttrFlagPi = 1;
 
@@ -553,12 +564,11 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
       return -EAGAIN;
     }
     if (rw.done == 0 && (err == -EOPNOTSUPP || err == -EINVAL)) {
-      if (core::FileRef ring = ring_file_get(req->os_fd); IoRingCtx* rctx = ring_of(ring)) {
-        // A ring's file has no read or write method and no FMODE_NOWAIT:
-        // io_file_supports_nowait asks its poll, so the request waits on
-        // poll until the ring is ready for it, and then fails. The kernel
-        // retries from the wakeup, before the program can reap the CQE
-        // that woke it: a wakeup is taken as the ring being ready.
+      if (const RingFile ring(req->os_fd); IoRingCtx* rctx = ring.ctx) {
+        // The request waits on the ring's poll (RingFile) until the ring
+        // is ready for it, and then fails. The kernel retries from the
+        // wakeup, before the program can reap the CQE that woke it: a
+        // wakeup is taken as the ring being ready.
         // Completions of this batch not yet posted are not in the ring yet:
         // the read waits on poll until they are, and a cancel later in the
         // batch finds it there (fuzz seed 42110).
@@ -568,7 +578,7 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
         // that woke the read: each retry asks the ring again, as the
         // kernel's reissue does (io_file_supports_nowait).
         const bool recheck = rctx->flags & IORING_SETUP_DEFER_TASKRUN;
-        if (nonblock && (!rw.waited_ring || recheck) && !(ring_poll_mask(rctx) & want)) {
+        if (nonblock && (!rw.waited_ring || recheck) && ring.waits_for(want)) {
           rw.waited_ring = true;
           const bool defer = rctx->flags & IORING_SETUP_DEFER_TASKRUN;
           const bool first =
@@ -813,14 +823,9 @@ int rw_read_mshot(IoKiocb* req, unsigned issue_flags) {
     };
     const ssize_t n = preadv2(req->os_fd, &iov, 1, -1, rw.rw_flags | (nonblock ? RWF_NOWAIT : 0));
     int ret = n < 0 ? -errno : static_cast<int>(n);
-    if (ret == -EINVAL && nonblock) {
-      // A ring's file (no read method, no FMODE_NOWAIT): io_file_supports_nowait
-      // asks its poll, and until it reports POLLIN the request waits on it;
-      // then the read fails (fuzz seed 277905: pending to the end).
-      if (IoRingCtx* rctx = ring_of(ring_file_get(req->os_fd));
-          rctx && !(ring_poll_mask(rctx) & POLLIN))
-        ret = -EAGAIN;
-    }
+    // A ring's own file waits on its poll until it reports POLLIN; then
+    // the read fails (fuzz seed 277905: pending to the end).
+    if (ret == -EINVAL && nonblock && RingFile(req->os_fd).waits_for(POLLIN)) ret = -EAGAIN;
     if (ret == -EAGAIN) {
       // Poll says when to try again; the buffer stays available meanwhile.
       kbuf_recycle(req, issue_flags);

@@ -159,7 +159,7 @@ void queue_sqe_fallback(IoKiocb* req) {
       tw_add(req, tw_req_mshot_start);
     }
   } else if (arms_only_on_wq(req)) {
-    queue_sqe(req);
+    queue_iowq_or_arm(req);
   } else {
     queue_iowq(req);
   }
@@ -471,6 +471,12 @@ bool fails_in_task_work(IoKiocb* req, const IoOpDef* def) {
   // multishot read hard-linked behind it is then issued by the submitter,
   // where it finds no buffer at once (fuzz seed 475954), not on the worker.
   if (req->opcode == IORING_OP_POLL_REMOVE) return true;
+  // A socket op of a file that is not a socket returns -ENOTSOCK from its
+  // issue (sock_from_file) but ACCEPT and CONNECT, which complete with it
+  // (fuzz seed 441002: a BIND on io-wq, whose hard-linked RECVMSG then waits
+  // on poll, not in the worker).
+  if (req->res == -ENOTSOCK && req->opcode != IORING_OP_ACCEPT && req->opcode != IORING_OP_CONNECT)
+    return true;
   return req->res == -EBADF && def->needs_file && !req->file_node && !req->bdev &&
          !req->held_file && fcntl(req->os_fd, F_GETFD) < 0;
 }
@@ -572,8 +578,21 @@ void queue_sqe(IoKiocb* req) {
 // within microseconds. A worker that a loaded machine delays for
 // milliseconds would arm it after the program's next write and read, and
 // miss that wakeup (or a POLL_REMOVE would not find it yet), so it is armed
-// by the thread that would queue it.
+// by the thread that would queue it (queue_iowq_or_arm).
 bool arms_only_on_wq(const IoKiocb* req) { return req->opcode == IORING_OP_POLL_ADD; }
+
+// Unless requests are ahead of it on io-wq: the kernel's worker takes it
+// after them, so it is queued there too (fuzz seed 443083: a READV of a
+// pipe and a POLL_ADD of it, both held back by a drain, go to io-wq in that
+// order; the read empties the pipe before the poll is armed).
+void queue_iowq_or_arm(IoKiocb* req) {
+  IoWq* wq = ctx_wq(req->ctx);
+  if (wq) {
+    prep_iowq_work(req);
+    if (wq->enqueue_behind(&req->work)) return;
+  }
+  queue_sqe(req);
+}
 
 void queue_iowq(IoKiocb* req) {
   IoRingCtx* ctx = req->ctx;

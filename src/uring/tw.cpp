@@ -42,7 +42,7 @@ void tw_init(IoRingCtx* ctx) {
   ctx->tw_work.fn = tw_work_fn;
   ctx->tw_work.cancel = tw_work_cancel;
   ctx->tw_work.owner = ctx;
-  ctx->tw_work.flags.store(kWqWorkUnbound, std::memory_order_relaxed);
+  ctx->tw_work.flags.store(kWqWorkUnbound | kWqWorkTaskRun, std::memory_order_relaxed);
   ctx->drain_req.ctx = ctx;
   ctx->poll_activate_req.ctx = ctx;
 }
@@ -204,10 +204,12 @@ int tw_run_local(IoRingCtx* ctx, int min_events, int max_events) {
 }
 
 void tw_req_submit(IoKiocb* req) {
-  if ((req->flags & kReqForceAsync) && !arms_only_on_wq(req))
-    queue_iowq(req);
-  else
+  if (!(req->flags & kReqForceAsync))
     queue_sqe(req);
+  else if (arms_only_on_wq(req))
+    queue_iowq_or_arm(req);
+  else
+    queue_iowq(req);
 }
 
 void tw_req_issue(IoKiocb* req) { queue_sqe(req); }

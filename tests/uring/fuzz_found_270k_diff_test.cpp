@@ -33,6 +33,43 @@ TEST(UringFuzzFound270k, MultishotReadOfItsOwnRingWaitsForACqe) {
       32, params);
 }
 
+// The same read, woken by the PROVIDE_BUFFERS's CQE, then cancelled by an
+// ASYNC_CANCEL of everything after the program waited: the kernel's poll
+// stays in its cancel hash table while the wakeup's task work is pending,
+// so the cancel finds it whenever it comes (1, and the read -ECANCELED);
+// iostack's cancel missed one woken and not yet retried about once in 40
+// runs (-ENOENT, the read going on). Looped: the window is narrow.
+TEST(UringFuzzFound270k, CancelAfterAWaitFindsTheWokenMultishotReadOfItsOwnRing) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params params{};
+  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  const auto seq = [](Ring& r) {
+    static char bufs[4][128];
+    add(r, IORING_OP_PROVIDE_BUFFERS, 4, bufs, sizeof(bufs[0]), 10, 3, 0);
+    add(r, 49 /* READ_MULTISHOT */, r.fd(), nullptr, 0, 0, 5, IOSQE_BUFFER_SELECT);
+    std::vector<Cqe> v{Cqe{0, r.submit(), 0}};
+    append(&v, r.reap());
+    append(&v, r.wait(1, 1));  // nothing comes: the read waits
+    add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 9, 0)->cancel_flags =
+        IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY;
+    v.push_back(Cqe{0, r.submit(), 0});
+    auto c = r.wait(2, 1000);
+    sort_by_user_data(&c);
+    append(&v, c);
+    return v;
+  };
+  compare_with_kernel(seq, 32, params);
+  IostackBackend ib;
+  for (int i = 0; i < 200 && !HasFailure(); ++i) {
+    Ring r(&ib);
+    ASSERT_GE(r.init(32, params), 0);
+    const std::vector<Cqe> v = seq(r);
+    ASSERT_EQ(5u, v.size()) << "run " << i << ::testing::PrintToString(v);
+    EXPECT_EQ((Cqe{5, -ECANCELED, 0}), v[3]) << "run " << i;
+    EXPECT_EQ((Cqe{9, 1, 0}), v[4]) << "run " << i;
+  }
+}
+
 // A CLOSE of a pipe's read end, then a write to the pipe in the same batch:
 // the kernel's CLOSE drops the last reference by task work, which runs when
 // the submitter returns to user space, so the write still finds the reader
