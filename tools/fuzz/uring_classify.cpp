@@ -524,6 +524,26 @@ std::string drain_beside_zc(const UringProgram& p, const std::string& key,
 // instance (EPOLL_CTL): what the host's epoll reports for it is iostack's
 // ring object's readiness, not io_uring_poll's (POLLOUT while the SQ ring
 // has room) (seed 2809 of the extended generator).
+// A write to the pipe that fails (-EFAULT) still wakes its readers in the
+// kernel: pipe_write wakes them when the pipe is polled (poll_usage) whatever
+// it copied, and a one-shot POLL_ADD of the read end posts that wakeup's
+// POLLIN on an empty pipe. The host's pipe does the same, but epoll asks the
+// pipe again before it reports and finds nothing, so iostack's poll waits
+// until the final cancel (seed 490347).
+std::string failed_pipe_write_wakes(const UringProgram& p, const Log& klog, const Log& ilog) {
+  bool failed_write = false, woken_poll = false;
+  for (const Step& st : p.steps)
+    for (const SqeSpec& s : st.sqes) {
+      if (s.flags & IOSQE_FIXED_FILE) continue;
+      if (is_write(s.opcode) && s.fd.slot == kPipeW && res_at(klog, s.user_data) == "-EFAULT")
+        failed_write = true;
+      if (s.opcode == IORING_OP_POLL_ADD && s.fd.slot == kPipeR &&
+          res_at(klog, s.user_data) == "+" && res_at(ilog, s.user_data) == "-ECANCELED")
+        woken_poll = true;
+    }
+  return failed_write && woken_poll ? "pipe: a failed write wakes its readers" : "";
+}
+
 std::string ring_in_epoll(const UringProgram& p, const std::string& key) {
   if (key != "epoll") return "";
   for (const Step& st : p.steps)
@@ -549,6 +569,7 @@ std::string uring_classify(const UringProgram& p, const Log& klog, const Log& il
   if (std::string todo = defer_ring_rw(p, key); !todo.empty()) return todo;
   if (std::string todo = drain_beside_zc(p, key, kval); !todo.empty()) return todo;
   if (std::string todo = ring_in_epoll(p, key); !todo.empty()) return todo;
+  if (std::string quirk = failed_pipe_write_wakes(p, klog, ilog); !quirk.empty()) return quirk;
   if (key.rfind("enter ", 0) == 0 && key != "enter cancel") {
     const unsigned step = static_cast<unsigned>(std::atoi(key.c_str() + 6));
     const long k = std::atol(kval.c_str());
