@@ -53,7 +53,8 @@ int iostack_io_uring_register(int fd, unsigned opcode, void* arg, unsigned nr_ar
 void* iostack_io_uring_mmap2(void* addr, size_t len, int prot, int flags, int fd, off_t offset) {
   RingRegion region;
   core::FileRef ring;
-  if (const int ret = ring_region_of(fd, &region, &ring)) return err_ptr(ret);
+  RingsReadScope scope;
+  if (const int ret = ring_region_of(fd, &region, &ring, &scope)) return err_ptr(ret);
   void* p = ring_region_map(region, addr, len, prot, flags, offset);
   if (!IOSTACK_URING_IS_ERR(p)) ring_maps_add(p, len, std::move(ring));
   return p;

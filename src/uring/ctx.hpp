@@ -119,9 +119,11 @@ struct IoRingCtx : core::File {
   // The program's latest mapping of the rings: ThreadSanitizer cannot tell
   // it shares pages with `rings` (see cq_unlock_post).
   std::atomic<char*> user_rings{nullptr};
-  // Regions a resize replaced: unmapped with the ring, as threads that
-  // read `rings` without a lock may still hold the old one.
+  // Regions a resize replaced and a RingsReadScope may still be reading:
+  // unmapped by the next resize that finds none inside, or with the ring.
   std::vector<std::pair<void*, std::size_t>> retired_regions;
+  // Threads inside a RingsReadScope of this ring.
+  std::atomic<int> rings_readers{0};
   std::size_t rings_bytes = 0;  // page aligned
   std::size_t sqes_bytes = 0;   // page aligned
   uid_t acct_uid = 0;
@@ -275,9 +277,41 @@ struct IoRingCtx : core::File {
   WaitQueue sq_space;  // IORING_ENTER_SQ_WAIT
 };
 
+// Where a thread that holds neither uring_lock nor completion_lock reads a
+// DEFER_TASKRUN ring's `rings` (a poll of the ring, task work added by
+// another thread): a resize, which only such rings allow, replaces them
+// meanwhile, and unmaps the old ones only while no scope is open.
+class RingsReadScope {
+ public:
+  RingsReadScope() = default;
+  explicit RingsReadScope(IoRingCtx* ctx) { enter(ctx); }
+  RingsReadScope(const RingsReadScope&) = delete;
+  RingsReadScope& operator=(const RingsReadScope&) = delete;
+  ~RingsReadScope() {
+    if (ctx_) ctx_->rings_readers.fetch_sub(1, std::memory_order_release);
+  }
+  // Opens the scope (once): the rings read after this stay mapped until it ends.
+  void enter(IoRingCtx* ctx) {
+    if (ctx_ || !(ctx->flags & IORING_SETUP_DEFER_TASKRUN)) return;
+    ctx_ = ctx;
+    // Pairs with the resize's store of the new rings before it counts
+    // readers: either it sees this one or this one reads its new rings.
+    ctx->rings_readers.fetch_add(1, std::memory_order_seq_cst);
+  }
+
+ private:
+  IoRingCtx* ctx_ = nullptr;
+};
+
+// The rings now: a resize on the submitter's thread swaps them.
+inline IoRings* rings_now(IoRingCtx* ctx) {
+  return std::atomic_ref<IoRings*>(ctx->rings).load(std::memory_order_seq_cst);
+}
+
 // Capacity of the CQ ring as the application sees it.
 inline std::uint32_t cq_events_user(IoRingCtx* ctx) {
-  return load_acquire(ctx->rings->cq.tail) - load_acquire(ctx->rings->cq.head);
+  IoRings* r = rings_now(ctx);
+  return load_acquire(r->cq.tail) - load_acquire(r->cq.head);
 }
 inline std::uint32_t sq_entries_pending(IoRingCtx* ctx) REQUIRES(ctx->uring_lock) {
   return load_acquire(ctx->rings->sq.tail) - ctx->cached_sq_head;

@@ -366,8 +366,8 @@ struct RingRegion {
 RingRegion ring_region(IoRingCtx* ctx);
 // The region behind ring descriptor `fd` (an unshared parent's ring too)
 // and a reference to the ring's file: 0, -EBADF, or -ENODEV for a
-// descriptor that is no ring.
-int ring_region_of(int fd, RingRegion* out, core::FileRef* file);
+// descriptor that is no ring. `scope` keeps the region mapped.
+int ring_region_of(int fd, RingRegion* out, core::FileRef* file, RingsReadScope* scope);
 // io_uring_mmap(): maps the part of `region` that `offset` names; an
 // address or -errno cast to a pointer.
 void* ring_region_map(const RingRegion& region, void* addr, std::size_t len, int prot, int flags,

@@ -2,7 +2,8 @@
 // new rings and SQEs of other sizes, with what is pending in the old ones
 // copied over. The program's mappings of the old rings stay valid but stale,
 // as the kernel's do (its pages live on in them); new mappings of the ring
-// fd see the new rings.
+// fd see the new rings. Our own mapping of the old ones goes once no
+// RingsReadScope can be reading it.
 #include <sys/mman.h>
 
 #include <cerrno>
@@ -146,9 +147,13 @@ int register_resize_rings(IoRingCtx* ctx, void* arg) {
   ctx->sq_array = (ctx->flags & uapi::kSetupNoSqarray)
                       ? nullptr
                       : reinterpret_cast<std::uint32_t*>(n.rings + rl.sq_array_offset);
-  ctx->sq_entries = p.sq_entries;
+  std::atomic_ref<unsigned>(ctx->sq_entries).store(p.sq_entries, std::memory_order_relaxed);
   ctx->cq_entries = p.cq_entries;
-  ctx->rings = nr;
+  std::atomic_ref<IoRings*>(ctx->rings).store(nr, std::memory_order_seq_cst);
+  // Task work added by another thread may have flagged the old rings since
+  // their flags were copied.
+  if ((ctx->flags & IORING_SETUP_TASKRUN_FLAG) && tw_pending(ctx))
+    flags_or(nr->sq_flags, IORING_SQ_TASKRUN);
   ctx->sqes = reinterpret_cast<io_uring_sqe*>(n.sqes);
   if (ctx->region) ctx->retired_regions.emplace_back(ctx->region, ctx->region_bytes);
   ctx->region = n.region;
@@ -161,6 +166,12 @@ int register_resize_rings(IoRingCtx* ctx, void* arg) {
   ctx->acct_pages = n.charged;
   ctx->completion_lock.unlock();
   if (old_pages) unaccount_mem(ctx->acct_uid, old_pages);
+  // The kernel frees the old rings here; a scope still reading them keeps
+  // them to a later resize (the program's mappings hold their own pages).
+  if (ctx->rings_readers.load(std::memory_order_seq_cst) == 0) {
+    for (const auto& [base, bytes] : ctx->retired_regions) munmap(base, bytes);
+    ctx->retired_regions.clear();
+  }
   return 0;
 }
 

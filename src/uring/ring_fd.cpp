@@ -232,10 +232,15 @@ RingRegion ring_region(IoRingCtx* ctx) {
   return r;
 }
 
-int ring_region_of(int fd, RingRegion* out, core::FileRef* file) {
+int ring_region_of(int fd, RingRegion* out, core::FileRef* file, RingsReadScope* scope) {
   core::FileRef f = files().get(fd);
   if (f.is(&kRingFops)) {
-    *out = ring_region(ring_of(f));
+    IoRingCtx* ctx = ring_of(f);
+    scope->enter(ctx);
+    // What a resize on the submitter's thread swaps, read whole.
+    ctx->completion_lock.lock();
+    *out = ring_region(ctx);
+    ctx->completion_lock.unlock();
     *file = std::move(f);
     return 0;
   }
@@ -332,6 +337,7 @@ void ring_ready_signal(IoRingCtx* ctx) {
 }
 
 void ring_ready_update(IoRingCtx* ctx) {
+  RingsReadScope rings(ctx);
   std::atomic<bool>& signalled = ready_flag(ctx);
   if (!signalled.load(std::memory_order_seq_cst)) return;
   if (cq_events_user(ctx) || ctx->has_overflow.load(std::memory_order_acquire)) return;
@@ -349,10 +355,12 @@ void ring_ready_update(IoRingCtx* ctx) {
 
 std::uint32_t ring_poll_mask(IoRingCtx* ctx) {
   ring_ready_update(ctx);
+  RingsReadScope scope(ctx);
   std::uint32_t mask = 0;
-  const std::uint32_t sq_used =
-      load_acquire(ctx->rings->sq.tail) - load_acquire(ctx->rings->sq.head);
-  if (sq_used < ctx->sq_entries) mask |= EPOLLOUT | EPOLLWRNORM;
+  IoRings* r = rings_now(ctx);
+  const std::uint32_t sq_used = load_acquire(r->sq.tail) - load_acquire(r->sq.head);
+  if (sq_used < std::atomic_ref<unsigned>(ctx->sq_entries).load(std::memory_order_relaxed))
+    mask |= EPOLLOUT | EPOLLWRNORM;
   // io_has_work: a DEFER_TASKRUN ring's pending task work (completions it
   // has not posted yet) counts as readable too.
   if (cq_events_user(ctx) || ctx->has_overflow.load(std::memory_order_acquire) ||

@@ -51,7 +51,10 @@ void tw_init(IoRingCtx* ctx) {
 // submitter to enter with GETEVENTS (or to wait); the flag, the eventfd and
 // a waiter are told when the list stops being empty.
 static void local_work_added(IoRingCtx* ctx) {
-  if (ctx->flags & IORING_SETUP_TASKRUN_FLAG) flags_or(ctx->rings->sq_flags, IORING_SQ_TASKRUN);
+  if (ctx->flags & IORING_SETUP_TASKRUN_FLAG) {
+    RingsReadScope scope(ctx);
+    flags_or(rings_now(ctx)->sq_flags, IORING_SQ_TASKRUN);
+  }
   if (t_in_eventfd_wake) {
     // eventfd_signal_allowed() is false inside the eventfd's own wakeup:
     // the kernel signals later (io_eventfd_do_signal by RCU), here once

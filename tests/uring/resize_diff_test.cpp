@@ -2,8 +2,11 @@
 // errnos, the params it writes back, the pending SQEs and CQEs it moves to
 // the new rings (-EOVERFLOW when they do not fit), what the old mappings
 // still show, and rings in the program's memory (NO_MMAP).
+#include <poll.h>
 #include <sys/mman.h>
 
+#include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -323,6 +326,73 @@ TEST(UringResizeDiff, NoMmapRingsMoveToNewMemory) {
     r.exit();
   }
   EXPECT_EQ(res[0], res[1]);
+}
+
+// Mappings this process has (lines of /proc/self/maps).
+std::size_t map_count() {
+  FILE* f = fopen("/proc/self/maps", "r");
+  if (!f) return 0;
+  std::size_t n = 0;
+  for (int c; (c = fgetc(f)) != EOF;) n += c == '\n';
+  fclose(f);
+  return n;
+}
+
+// The kernel frees the rings a resize replaced; iostack kept each one
+// mapped until the ring went, so liburing's resize-rings test (32 <-> 128
+// for 2.5 s) ran into vm.max_map_count and its mmap of the new rings failed.
+TEST(UringResize, ReplacedRingsAreUnmapped) {
+  IostackBackend ib;
+  Ring r(&ib);
+  io_uring_params p{};
+  p.flags = kDefer;
+  ASSERT_GE(r.init(8, p), 0);
+  const std::size_t before = map_count();
+  for (int i = 0; i < 2000; ++i) {
+    io_uring_params q{};
+    q.sq_entries = i % 2 ? 32 : 128;
+    ASSERT_EQ(0, resize(r, &q)) << "resize " << i;
+  }
+  EXPECT_LE(map_count(), before + 4);
+  r.exit();
+}
+
+// Another thread polling and mapping the ring while its submitter resizes
+// it reads rings that are being replaced: they stay mapped while it does.
+TEST(UringResize, PollAndMmapFromAnotherThreadDuringResizes) {
+  IostackBackend ib;
+  Ring r(&ib);
+  io_uring_params p{};
+  p.flags = kDefer;
+  ASSERT_GE(r.init(8, p), 0);
+  std::atomic<bool> done{false};
+  std::atomic<int> bad_mask{0}, bad_map{0};
+  std::thread poller([&] {
+    while (!done.load(std::memory_order_relaxed)) {
+      const int mask = iostack_io_uring_poll_mask(r.fd());
+      if (!(mask & POLLOUT)) bad_mask.store(mask, std::memory_order_relaxed);
+      void* m = iostack_io_uring_mmap(r.fd(), IORING_OFF_SQ_RING, 4096);
+      if (IOSTACK_URING_IS_ERR(m)) {
+        bad_map.store(static_cast<int>(reinterpret_cast<long>(m)), std::memory_order_relaxed);
+        continue;
+      }
+      // The mapped rings are whole (an SQ ring mask of a live size).
+      const std::uint32_t mask_word = *static_cast<volatile std::uint32_t*>(
+          static_cast<void*>(static_cast<char*>(m) + r.params().sq_off.ring_mask));
+      if (mask_word != 31 && mask_word != 127 && mask_word != 7) bad_map.store(1);
+      iostack_io_uring_munmap(m, 4096);
+    }
+  });
+  for (int i = 0; i < 3000; ++i) {
+    io_uring_params q{};
+    q.sq_entries = i % 2 ? 32 : 128;
+    ASSERT_EQ(0, resize(r, &q)) << "resize " << i;
+  }
+  done.store(true);
+  poller.join();
+  EXPECT_EQ(0, bad_mask.load()) << "a poll of a ring with an empty SQ without POLLOUT";
+  EXPECT_EQ(0, bad_map.load()) << "a mapping of the ring failed or showed no ring";
+  r.exit();
 }
 
 }  // namespace
