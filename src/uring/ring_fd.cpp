@@ -337,7 +337,7 @@ void ring_ready_signal(IoRingCtx* ctx) {
 }
 
 void ring_ready_update(IoRingCtx* ctx) {
-  RingsReadScope rings(ctx);
+  RingsReadScope scope(ctx);
   std::atomic<bool>& signalled = ready_flag(ctx);
   if (!signalled.load(std::memory_order_seq_cst)) return;
   if (cq_events_user(ctx) || ctx->has_overflow.load(std::memory_order_acquire)) return;
@@ -354,8 +354,8 @@ void ring_ready_update(IoRingCtx* ctx) {
 }
 
 std::uint32_t ring_poll_mask(IoRingCtx* ctx) {
-  ring_ready_update(ctx);
   RingsReadScope scope(ctx);
+  ring_ready_update(ctx);
   std::uint32_t mask = 0;
   IoRings* r = rings_now(ctx);
   const std::uint32_t sq_used = load_acquire(r->sq.tail) - load_acquire(r->sq.head);
