@@ -244,13 +244,21 @@ bool is_read(unsigned op) {
 }
 
 // A read or write of the pipe or eventfd on io-wq (IOSQE_ASYNC, or linked
-// behind a request that always goes there) and a write from outside in a
-// later step: which comes first is the scheduler's choice (seed 2165 is
-// kernel-unstable; seed 80539: an eventfd read behind a FALLOCATE). Named
-// when what the pipe or eventfd holds, a buffer, or a CQE on them differs.
+// behind a request that always goes there, SPLICE and TEE themselves) and a
+// write from outside in a later step, or the program's own read of the
+// pipe: which comes first is the scheduler's choice (seed 2165 is
+// kernel-unstable; seed 80539: an eventfd read behind a FALLOCATE; seed 112:
+// a SPLICE of a file into the pipe and the read right after its batch).
+// Named when what the pipe or eventfd holds, a buffer, or a CQE on them
+// differs.
 std::string iowq_outside_write_race(const UringProgram& p, const std::string& key) {
   bool on_worker[kNumAllSlots] = {};  // by the slot an outside write goes to
   for (const Step& st : p.steps) {
+    if (st.kind == Step::kPipeRead) {
+      if (on_worker[kPipeW] && (key == "pipe read" || key == "pipe left"))
+        return "timing: io-wq write vs an outside read (pipeW)";
+      continue;
+    }
     if (st.kind == Step::kPipeWrite || st.kind == Step::kEventfdWrite) {
       const int slot = st.kind == Step::kPipeWrite ? kPipeW : kEventfd;
       if (!on_worker[slot]) continue;
@@ -264,8 +272,10 @@ std::string iowq_outside_write_race(const UringProgram& p, const std::string& ke
       worker = (linked && worker) || always_iowq(s);
       linked = links_on(s);
       if (!worker || s.fd.slot < 0 || (s.flags & IOSQE_FIXED_FILE)) continue;
-      if (!is_write(s.opcode) && !is_read(s.opcode)) continue;
+      const bool splices = s.opcode == IORING_OP_SPLICE || s.opcode == IORING_OP_TEE;
+      if (!is_write(s.opcode) && !is_read(s.opcode) && !splices) continue;
       on_worker[s.fd.slot == kPipeR ? kPipeW : s.fd.slot] = true;
+      if (splices && (s.fd2.slot == kPipeR || s.fd2.slot == kPipeW)) on_worker[kPipeW] = true;
     }
   }
   return "";
