@@ -894,6 +894,9 @@ int import_reg_vec(IoKiocb* req, unsigned issue_flags) {
 
 int send_zc_issue(IoKiocb* req, unsigned issue_flags) {
   int bad = import_reg_vec(req, issue_flags);
+  // io_assign_file comes before the import: a descriptor naming nothing
+  // is -EBADF whatever the vector (fuzz seed 535913).
+  if (bad && !req->file_node && fcntl(req->os_fd, F_GETFD) < 0) bad = -EBADF;
   if (!bad && !req->sr.done_io) bad = zc_sock_check(req->os_fd);
   const int ret = bad ? finish(req, bad, 0) : do_send(req, issue_flags, true);
   if (ret != kIouOk) return ret;
