@@ -83,7 +83,9 @@ int recv_inq(SrMsgData& sr, int fd, int ret, std::size_t len) {
   if (sr.sock_type == kSockUnknown) sr.sock_type = sock_class(fd);
   if (sr.sock_type == kSockUnixStream) {
     // unix_stream_read_generic (6.18): the bytes still queued, after a
-    // receive that did not fail.
+    // receive that did not fail; an out-of-band one (unix_stream_recv_urg)
+    // leaves it unset (fuzz seed 546978).
+    if (sr.msg_flags & MSG_OOB) return -1;
     int inq = 0;
     if (ret < 0 || ioctl(fd, FIONREAD, &inq) != 0) return -1;
     return inq;

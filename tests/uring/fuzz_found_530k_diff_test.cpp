@@ -47,5 +47,38 @@ TEST(UringFuzzFound530k, VectoredZeroCopySendLooksUpItsDescriptorBeforeTheBuffer
       8);
 }
 
+// A receive of a stream socket's out-of-band byte (MSG_OOB) on AF_UNIX:
+// unix_stream_recv_urg returns before msg_inq is set, so the CQE has no
+// IORING_CQE_F_SOCK_NONEMPTY though in-band bytes wait (fuzz seed 546978);
+// an in-band receive after it has the flag.
+TEST(UringFuzzFound530k, OutOfBandReceiveOfAUnixStreamSaysNothingOfWhatIsQueued) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) return std::vector<Cqe>{};
+        std::vector<Cqe> v;
+        static char in[3][16];
+        static struct iovec iov = {in[1], 1};
+        static struct msghdr m {};
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        for (int round = 0; round < 2; ++round) {
+          v.push_back(Cqe{9, static_cast<int>(send(sv[1], "0123456789abcdef", 16, MSG_OOB)), 0});
+          if (round == 0)
+            add(r, IORING_OP_RECV, sv[0], in[0], 1, 0, 1, 0)->msg_flags = MSG_OOB;
+          else
+            add(r, IORING_OP_RECVMSG, sv[0], &m, 1, 0, 1, 0)->msg_flags = MSG_OOB;
+          append(&v, run(r, 1));
+          add(r, IORING_OP_RECV, sv[0], in[2], 4, 0, 2, 0);
+          append(&v, run(r, 1));
+        }
+        ::close(sv[0]);
+        ::close(sv[1]);
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test

@@ -55,6 +55,7 @@ bool always_iowq(const SqeSpec& s) {
     case IORING_OP_FALLOCATE:
     case IORING_OP_SPLICE:
     case IORING_OP_TEE:
+    case 55: /* FTRUNCATE */
       return true;
     case IORING_OP_FADVISE:
       return s.op_flags != POSIX_FADV_NORMAL && s.op_flags != POSIX_FADV_RANDOM &&
@@ -147,11 +148,11 @@ bool is_write(unsigned op) {
          op == 61 /* WRITEV_FIXED */;
 }
 
-// Requests the kernel may hand to io-wq: those above, STATX and OPENAT
-// (always or by the dentry cache), buffered writes (by the page cache).
+// Requests the kernel may hand to io-wq: those above, the path and xattr
+// ops, OPENAT (by the dentry cache), buffered writes (by the page cache).
+// (Seed 546633: a RENAMEAT cancelled by the next batch or not.)
 bool maybe_iowq(const SqeSpec& s) {
-  return always_iowq(s) || s.opcode == IORING_OP_STATX || s.opcode == IORING_OP_OPENAT ||
-         is_write(s.opcode);
+  return always_iowq(s) || dirfd_on_iowq(s) || s.opcode == IORING_OP_OPENAT || is_write(s.opcode);
 }
 
 // A world descriptor that is open on one side only, after a program that
