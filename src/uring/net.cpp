@@ -751,6 +751,13 @@ int send_map(IoKiocb* req, unsigned issue_flags) {
   return 0;
 }
 
+// A zero-copy send whose buffer import failed (io_send_zc_import): the
+// descriptor was looked up before (io_assign_file), so one that names
+// nothing is -EBADF whatever the buffer (fuzz seeds 535913, 562658).
+static int zc_import_error(IoKiocb* req, int err) {
+  return !req->file_node && fcntl(req->os_fd, F_GETFD) < 0 ? -EBADF : err;
+}
+
 // The send itself; the result as io_send/io_sendmsg/io_send_zc compute it,
 // or -EAGAIN to wait for POLLOUT.
 int do_send(IoKiocb* req, unsigned issue_flags, bool zc) {
@@ -766,10 +773,10 @@ int do_send(IoKiocb* req, unsigned issue_flags, bool zc) {
       if (zc && (sr.flags & uapi::kRecvsendFixedBuf) && !sr.done_io) {
         const int ret = fixed_buf_check(req->ctx, req->buf_index, sr.buf, sr.len,
                                         issue_flags & kIssueLocked, &req->buf_node);
-        if (ret) return finish(req, ret, 0);
+        if (ret) return finish(req, zc_import_error(req, ret), 0);
       } else if (zc && !sr.done_io) {
         if (!core::access_ok(reinterpret_cast<void*>(sr.buf), sr.len))
-          return finish(req, -EFAULT, 0);
+          return finish(req, zc_import_error(req, -EFAULT), 0);
       }
       if (const int ret = send_map(req, issue_flags)) return finish(req, ret, 0);
     }
@@ -896,9 +903,7 @@ int import_reg_vec(IoKiocb* req, unsigned issue_flags) {
 
 int send_zc_issue(IoKiocb* req, unsigned issue_flags) {
   int bad = import_reg_vec(req, issue_flags);
-  // io_assign_file comes before the import: a descriptor naming nothing
-  // is -EBADF whatever the vector (fuzz seed 535913).
-  if (bad && !req->file_node && fcntl(req->os_fd, F_GETFD) < 0) bad = -EBADF;
+  if (bad) bad = zc_import_error(req, bad);
   if (!bad && !req->sr.done_io) bad = zc_sock_check(req->os_fd);
   const int ret = bad ? finish(req, bad, 0) : do_send(req, issue_flags, true);
   if (ret != kIouOk) return ret;

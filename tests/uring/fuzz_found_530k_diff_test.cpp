@@ -13,12 +13,13 @@
 namespace uring_test {
 namespace {
 
-// A SENDMSG_ZC from registered buffers (IORING_RECVSEND_FIXED_BUF) whose
-// vector lies outside the buffer: the import that finds it comes after
-// io_assign_file, so a descriptor that names nothing is -EBADF (fuzz seed
-// 535913), where iostack answered -EFAULT; a descriptor that is no socket
-// still gets the import's -EFAULT before the socket is looked at.
-TEST(UringFuzzFound530k, VectoredZeroCopySendLooksUpItsDescriptorBeforeTheBuffer) {
+// A SENDMSG_ZC or SEND_ZC from registered buffers (IORING_RECVSEND_FIXED_BUF)
+// whose memory lies outside the buffer, or a SEND_ZC from unmapped memory:
+// the import that finds it comes after io_assign_file, so a descriptor that
+// names nothing is -EBADF (fuzz seeds 535913, 562658), where iostack
+// answered -EFAULT; a descriptor that is no socket still gets the import's
+// -EFAULT before the socket is looked at.
+TEST(UringFuzzFound530k, ZeroCopySendLooksUpItsDescriptorBeforeTheBuffer) {
   SKIP_WITHOUT_KERNEL_URING();
   static char reg[4096], other[64];
   compare_with_kernel(
@@ -38,8 +39,13 @@ TEST(UringFuzzFound530k, VectoredZeroCopySendLooksUpItsDescriptorBeforeTheBuffer
           io_uring_sqe* q = add(r, IORING_OP_SENDMSG_ZC, fd, &m, 1, 0, ud++, 0);
           q->ioprio = IORING_RECVSEND_FIXED_BUF;
           q->buf_index = 0;
+          // The same for SEND_ZC, and one from an unmapped buffer (seed 562658).
+          q = add(r, IORING_OP_SEND_ZC, fd, other, 8, 0, ud++, 0);
+          q->ioprio = IORING_RECVSEND_FIXED_BUF;
+          q->buf_index = 0;
+          add(r, IORING_OP_SEND_ZC, fd, reinterpret_cast<void*>(8), 8, 0, ud++, 0);
         }
-        append(&v, run(r, 4));
+        append(&v, run(r, 12));
         ::close(p[0]);
         ::close(p[1]);
         return v;
