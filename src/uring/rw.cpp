@@ -632,8 +632,10 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   std::int64_t total = rw.done + n;
   // A short transfer on a seekable file: go on without blocking (the
   // kernel's retry loop in io_read); at end of file that reads 0 and the
-  // short count stands, and whatever would block goes to a worker.
-  while (n > 0 && total < rw.bytes && pos != -1 && !stream && !write) {
+  // short count stands, and whatever would block goes to a worker. Not for
+  // RWF_NOWAIT, whose short count stands at once (seed 568929).
+  const bool retries_short = !(req->flags & kReqNowait);
+  while (n > 0 && total < rw.bytes && pos != -1 && !stream && !write && retries_short) {
     rw.done = total;
     advance_iov(req, n);
     const int nr2 = build_iov(req, &iov);
@@ -647,7 +649,8 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   // The same for the file position (offset -1) of a regular file: the
   // kernel reads at ki_pos and stores it back only when the last attempt
   // did not fail, so bytes read before a fault leave f_pos where it was.
-  if (n > 0 && total < rw.bytes && pos == -1 && nonblock && !write && is_regular_or_blk(req)) {
+  if (n > 0 && total < rw.bytes && pos == -1 && nonblock && !write && retries_short &&
+      is_regular_or_blk(req)) {
     while (n > 0 && total < rw.bytes) {
       rw.done = total;
       advance_iov(req, n);

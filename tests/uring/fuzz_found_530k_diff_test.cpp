@@ -86,5 +86,34 @@ TEST(UringFuzzFound530k, OutOfBandReceiveOfAUnixStreamSaysNothingOfWhatIsQueued)
       8);
 }
 
+// A READV at the file position whose second segment is unmapped: the first
+// attempt reads up to the fault. Without RWF_NOWAIT the kernel retries the
+// rest, fails, and leaves f_pos where it was; with it the short count
+// stands at once and f_pos moves past it (fuzz seed 568929, where iostack
+// put it back).
+TEST(UringFuzzFound530k, NowaitReadAtTheFilePositionStopsAtAFaultAndMovesIt) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        char path[] = "/tmp/iostack-fpos-XXXXXX";
+        const int fd = mkstemp(path);
+        if (fd < 0) return v;
+        unlink(path);
+        static char data[8192], out[4096], tail[8];
+        if (write(fd, data, sizeof(data)) != static_cast<ssize_t>(sizeof(data))) return v;
+        static struct iovec iov[3] = {{out, sizeof(out)}, {nullptr, 512}, {tail, sizeof(tail)}};
+        for (const int rwf : {RWF_NOWAIT, 0}) {
+          lseek(fd, 0, SEEK_SET);
+          add(r, IORING_OP_READV, fd, iov, 3, static_cast<std::uint64_t>(-1), 1, 0)->rw_flags = rwf;
+          append(&v, run(r, 1));
+          v.push_back(Cqe{2, static_cast<int>(lseek(fd, 0, SEEK_CUR)), 0});
+        }
+        ::close(fd);
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test
