@@ -135,6 +135,9 @@ struct IoRingCtx : core::File {
   Restrictions restrictions;            // set while disabled, under uring_lock
   std::atomic<bool> restricted{false};  // enforced once enabled
   std::atomic<pid_t> submitter_tid{0};  // SINGLE_ISSUER / DEFER_TASKRUN owner
+  // The thread that submitted last: the task whose work the kernel runs as
+  // that task's system calls return (req->tctx).
+  std::atomic<pid_t> last_submit_tid{0};
 
   // Set when a fork shared the ring with a child (ring_share.cpp): the page
   // both processes lock and wait on. Stored under uring_lock and

@@ -63,6 +63,13 @@ void tw_add_node(IoRingCtx* ctx, TwNode* node);
 // Runs queued task work (and issues the block I/O it produced); true when
 // something ran.
 bool tw_run(IoRingCtx* ctx);
+// The kernel runs a task's work as each of its system calls returns: on a
+// program thread right after its own write (and the catch-up of the
+// wakeups it made), the task work of the rings it submitted to last runs
+// (fuzz seeds 569412, 569413: a read of a pipe woken by the program's
+// write ran before its next write on the kernel).
+void tw_note_submitter(IoRingCtx* ctx);
+void tw_run_submitted();
 // io_run_local_work for a DEFER_TASKRUN ring's waiter: runs batches of at
 // most max_events items until min_events ran or none is left; what is left
 // waits for the next call. Returns the number of items run.

@@ -67,6 +67,7 @@ int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags
     if ((ctx->flags & IORING_SETUP_SINGLE_ISSUER) &&
         ctx->submitter_tid.load(std::memory_order_relaxed) != core::current_tid())
       return -EEXIST;
+    tw_note_submitter(ctx);
     // The kernel runs the task work that wakeups queued (a poll retry after
     // the program's own write to a pipe) before that write returned, so
     // before this call: a request retried there comes before this batch.

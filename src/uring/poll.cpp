@@ -973,7 +973,10 @@ void poll_run_wakeups() {
   // Not from inside the engine (a write it makes with its locks held, or
   // on its own threads): the poll thread handles those wakeups.
   if (core::holds_locks() || core::on_internal_thread()) return;
-  if (PollService* found = PollService::find()) found->catch_up_after_send();
+  if (PollService* found = PollService::find()) {
+    found->catch_up_after_send();
+    tw_run_submitted();
+  }
 }
 
 void poll_run_submit_wakeups() {

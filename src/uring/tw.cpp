@@ -8,6 +8,7 @@
 #include <climits>
 
 #include "core/mutex.hpp"
+#include "core/process.hpp"
 #include "core/slist.hpp"
 #include "uring/engine.hpp"
 #include "uring/tw_internal.hpp"
@@ -37,6 +38,37 @@ RunningCtxScope::RunningCtxScope(IoRingCtx* ctx) : prev_(t_running_ctx) { t_runn
 RunningCtxScope::~RunningCtxScope() { t_running_ctx = prev_; }
 
 bool in_submit_of(IoRingCtx* ctx) { return t_running_ctx == ctx; }
+
+namespace {
+// The descriptors of the rings this thread submitted to last (looked up
+// again when used: the program may have closed them).
+constexpr int kSubmittedMax = 4;
+thread_local int t_submitted[kSubmittedMax] = {-1, -1, -1, -1};
+thread_local unsigned t_submitted_next = 0;
+}  // namespace
+
+void tw_note_submitter(IoRingCtx* ctx) {
+  const pid_t tid = core::current_tid();
+  if (ctx->last_submit_tid.load(std::memory_order_relaxed) == tid) return;
+  ctx->last_submit_tid.store(tid, std::memory_order_relaxed);
+  for (const int fd : t_submitted)
+    if (fd == ctx->fd) return;
+  t_submitted[t_submitted_next++ % kSubmittedMax] = ctx->fd;
+}
+
+void tw_run_submitted() {
+  const pid_t tid = core::current_tid();
+  for (const int fd : t_submitted) {
+    if (fd < 0) continue;
+    core::FileRef f = ring_file_get(fd);
+    IoRingCtx* ctx = ring_of(f);
+    // An SQPOLL ring's work is its thread's, a DEFER_TASKRUN ring's waits
+    // for GETEVENTS.
+    if (ctx && !(ctx->flags & (IORING_SETUP_SQPOLL | IORING_SETUP_DEFER_TASKRUN)) &&
+        ctx->last_submit_tid.load(std::memory_order_relaxed) == tid && tw_pending(ctx))
+      tw_run(ctx);
+  }
+}
 
 void tw_init(IoRingCtx* ctx) {
   ctx->tw_work.fn = tw_work_fn;

@@ -115,5 +115,38 @@ TEST(UringFuzzFound530k, NowaitReadAtTheFilePositionStopsAtAFaultAndMovesIt) {
       8);
 }
 
+// A READ of an empty pipe, then two writes of 8 bytes by the program: the
+// first write's wakeup queues the read's retry as task work, which the
+// kernel runs as that write returns (the program submitted the read), so
+// the read gets 8 bytes and the second write's stay in the pipe. iostack
+// left the retry to an io-wq worker, which under load read both writes
+// (fuzz seeds 569412, 569413).
+TEST(UringFuzzFound530k, ReadWokenByTheProgramsWriteRunsBeforeTheWriteReturns) {
+  SKIP_WITHOUT_KERNEL_URING();
+  for (const unsigned flags : {0u, unsigned{IORING_SETUP_COOP_TASKRUN}}) {
+    compare_with_kernel(
+        [](Ring& r) {
+          std::vector<Cqe> v;
+          for (int i = 0; i < 20; ++i) {
+            int p[2];
+            if (pipe2(p, O_CLOEXEC | O_NONBLOCK)) return v;
+            static char in[64];
+            add(r, IORING_OP_READ, p[0], in, sizeof(in), 0, 1, 0);
+            v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
+            for (int w = 0; w < 2; ++w) {
+              v.push_back(Cqe{2, static_cast<int>(write(p[1], "abcdefgh", 8)), 0});
+              r.backend()->wrote();
+            }
+            append(&v, r.wait(1));
+            v.push_back(Cqe{3, static_cast<int>(read(p[0], in, sizeof(in))), 0});
+            ::close(p[0]);
+            ::close(p[1]);
+          }
+          return v;
+        },
+        8, io_uring_params{.flags = flags});
+  }
+}
+
 }  // namespace
 }  // namespace uring_test
