@@ -103,7 +103,7 @@ void BlkMqTags::maybe_open(Local* l) {
   if (waiters_.load(std::memory_order_seq_cst) > 0) return;
   l->served = 0;
   l->opened = true;
-  open_caches_.fetch_add(1, std::memory_order_relaxed);
+  ++open_caches_;
   l->closed.store(0, std::memory_order_release);
 }
 
@@ -111,13 +111,14 @@ bool BlkMqTags::steal_cached() {
   bool any = false;
   {
     core::LockGuard g(steal_mu_);
+    if (!open_caches_) return false;  // all closed, so empty
     bool closing = false;
     locals_.for_each_mut([&](Local& l) {
       if (l.closed.load(std::memory_order_relaxed)) return;  // empty
       l.closed.store(1, std::memory_order_relaxed);
       closing = true;
     });
-    open_caches_.store(0, std::memory_order_relaxed);
+    open_caches_ = 0;
     if (!closing) return false;
     // Every owner now either shows its cache operation under way or sees
     // its cache closed.
@@ -167,9 +168,13 @@ int BlkMqTags::try_get(unsigned shallow_depth) {
   Local* l = locals_.local();
   if (const int tag = cache_get(l, shallow_depth); tag >= 0) return tag;
   int tag = map_get(l, shallow_depth);
-  // No free bit: the tags threads keep are free too.
-  if (tag < 0 && open_caches_.load(std::memory_order_acquire) && steal_cached())
+  // No free bit: the tags threads keep are free too. Past the stealers'
+  // lock every tag kept before is back in the map (this one's steal or an
+  // earlier one that this search may have missed): look once more.
+  if (tag < 0) {
+    steal_cached();
     tag = map_get(l, shallow_depth);
+  }
   if (tag >= 0 && l->closed.load(std::memory_order_relaxed)) maybe_open(l);
   return tag;
 }

@@ -121,9 +121,10 @@ class BlkMqTags {
   std::vector<Word> words_;
   core::PerThread<Local> locals_;
   std::atomic<unsigned> next_hint_word_{0};
-  // Caches open now (an upper bound): a failed get with none skips stealing.
-  std::atomic<unsigned> open_caches_{0};
   core::Mutex steal_mu_;  // serialises stealers, and owners opening their cache
+  // Caches opened since the last steal: with none, a steal has nothing to
+  // close.
+  unsigned open_caches_ GUARDED_BY(steal_mu_) = 0;
   std::unique_ptr<Request[]> static_rqs_;
   std::vector<Request*> rqs_;
   std::unique_ptr<unsigned char[]> pdu_;

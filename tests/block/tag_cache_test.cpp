@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -95,6 +96,49 @@ TEST(TagCache, APutWhileAThreadWaitsGoesToTheMapAndWakesIt) {
   tags.put(held[0]);
   waiter.join();
   EXPECT_EQ(got, held[0]);
+}
+
+// Threads that hold most of a small map take and free tags at once, so that
+// gets keep finding the map full and stealing from caches that are in use:
+// no tag is ever given to two holders, and every tag is free at the end.
+TEST(TagCache, ConcurrentGetsPutsAndStealsNeverShareATag) {
+  BlkMqTags tags(8, 0);
+  std::atomic<int> owner[8] = {};
+  std::atomic<bool> shared{false};
+  std::atomic<unsigned> failed{0};
+  auto worker = [&](int id) {
+    std::vector<int> mine;
+    for (unsigned i = 0; i < 20000; ++i) {
+      const int t = tags.try_get();
+      if (t < 0) {
+        failed.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        if (owner[t].exchange(id, std::memory_order_acq_rel) != 0) shared = true;
+        mine.push_back(t);
+      }
+      // Hold up to three, then free them all (into this thread's cache).
+      if (mine.size() == 3 || (t < 0 && !mine.empty())) {
+        for (int m : mine) {
+          if (owner[m].exchange(0, std::memory_order_acq_rel) != id) shared = true;
+          tags.put(m);
+        }
+        mine.clear();
+      }
+    }
+    for (int m : mine) {
+      owner[m].store(0, std::memory_order_relaxed);
+      tags.put(m);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int id = 1; id <= 3; ++id) threads.emplace_back(worker, id);
+  for (auto& th : threads) th.join();
+  EXPECT_FALSE(shared.load());
+  EXPECT_EQ(tags.busy(), 0u);
+  std::vector<int> all;
+  for (unsigned i = 0; i < 8; ++i) all.push_back(tags.try_get());
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
 }
 
 }  // namespace
