@@ -65,7 +65,8 @@ int BlkMqTags::cache_get(Local* l, unsigned shallow_depth) {
 }
 
 bool BlkMqTags::cache_put(Local* l, unsigned tag) {
-  if (l->closed.load(std::memory_order_relaxed) || l->n.load(std::memory_order_relaxed) >= kCacheTags)
+  if (l->closed.load(std::memory_order_relaxed) ||
+      l->n.load(std::memory_order_relaxed) >= kCacheTags)
     return false;
   l->busy.store(1, std::memory_order_relaxed);
   core::light_barrier();
