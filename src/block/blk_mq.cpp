@@ -567,7 +567,10 @@ void blk_mq_sched_insert_and_run(HwCtx* hctx, core::ListHead* list, unsigned fla
   bool run_later = false;
   const unsigned count =
       e->insert_and_dispatch(hctx, list, flags, &batch, hctx->queue->nr_requests(), &run_later);
-  if (dispatch_sched_batch(hctx, &batch, count, run_later)) dispatch_sched(hctx);
+  // has_work first, as __blk_mq_do_dispatch_sched asks before each call: a
+  // request that went in alone and out at once leaves nothing to ask for.
+  if (dispatch_sched_batch(hctx, &batch, count, run_later) && e->has_work(hctx))
+    dispatch_sched(hctx);
   while (frame.rerun) {
     frame.rerun = false;
     dispatch_once(hctx);

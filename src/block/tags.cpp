@@ -1,7 +1,11 @@
 // Tag allocation, shallow depths and sleeping for a tag (blk-mq-tag.c).
 #include "block/tags.hpp"
 
+#include <algorithm>
+#include <thread>
+
 #include "core/clock.hpp"
+#include "core/membarrier.hpp"
 #include "core/mutex.hpp"
 #include "core/sbitmap.hpp"
 
@@ -27,38 +31,178 @@ BlkMqTags::BlkMqTags(unsigned nr_tags, std::size_t cmd_size)
   }
 }
 
-unsigned BlkMqTags::hint_word(Hint* h) {
+unsigned BlkMqTags::hint_word(Local* l) {
   const unsigned nw = static_cast<unsigned>(words_.size());
-  if (h->tag >= nr_tags_)
-    h->tag = (next_hint_word_.fetch_add(1, std::memory_order_relaxed) % nw) << shift_;
-  return h->tag >> shift_;
+  if (l->hint >= nr_tags_)
+    l->hint = (next_hint_word_.fetch_add(1, std::memory_order_relaxed) % nw) << shift_;
+  return l->hint >> shift_;
 }
 
 // update_alloc_hint_after_get: a tag taken at the hint moves it on by one.
-void BlkMqTags::hint_after_get(Hint* h, unsigned tag) const {
-  if (tag == h->tag) h->tag = tag + 1 >= nr_tags_ - 1 ? 0 : tag + 1;
+void BlkMqTags::hint_after_get(Local* l, unsigned tag) const {
+  if (tag == l->hint) l->hint = tag + 1 >= nr_tags_ - 1 ? 0 : tag + 1;
 }
 
-int BlkMqTags::try_get(unsigned shallow_depth) {
-  Hint* h = hints_.local();
+int BlkMqTags::cache_get(Local* l, unsigned shallow_depth) {
+  // Only the owner adds to its cache: an empty one needs no handshake.
+  if (!l->n.load(std::memory_order_relaxed)) return -1;
+  l->busy.store(1, std::memory_order_relaxed);
+  core::light_barrier();
+  int tag = -1;
+  if (!l->closed.load(std::memory_order_relaxed)) {
+    const unsigned n = l->n.load(std::memory_order_relaxed);
+    if (n) {
+      const int t = l->tags[n - 1].load(std::memory_order_relaxed);
+      if (tag_fits(static_cast<unsigned>(t), shallow_depth)) {
+        tag = t;
+        l->n.store(n - 1, std::memory_order_relaxed);
+      }
+    }
+  }
+  l->busy.store(0, std::memory_order_release);
+  if (tag >= 0) ++l->served;
+  return tag;
+}
+
+bool BlkMqTags::cache_put(Local* l, unsigned tag) {
+  if (l->closed.load(std::memory_order_relaxed) ||
+      l->n.load(std::memory_order_relaxed) >= kCacheTags)
+    return false;
+  l->busy.store(1, std::memory_order_relaxed);
+  core::light_barrier();
+  bool kept = false;
+  if (!l->closed.load(std::memory_order_relaxed)) {
+    const unsigned n = l->n.load(std::memory_order_relaxed);
+    l->tags[n].store(static_cast<int>(tag), std::memory_order_relaxed);
+    l->n.store(n + 1, std::memory_order_relaxed);
+    kept = true;
+  }
+  // Release: a stealer that sees the section over sees the request's last
+  // use before the put.
+  l->busy.store(0, std::memory_order_release);
+  return kept;
+}
+
+void BlkMqTags::maybe_open(Local* l) {
+  if (l->opened) {
+    // Stolen since it opened: a cache stolen from soon after opening costs
+    // more barriers than it saves locked instructions.
+    l->opened = false;
+    l->backoff = l->served >= kCacheWorthIt
+                     ? 0
+                     : std::min(l->backoff ? 2 * l->backoff : 1, kCacheMaxBackoff);
+    l->skip = l->backoff;
+  }
+  if (l->skip) {
+    --l->skip;
+    return;
+  }
+  if (waiters_.load(std::memory_order_relaxed) > 0) return;
+  core::LockGuard g(steal_mu_);
+  // A waiter has stolen every cached tag; none may be kept until it is done
+  // (a put to a cache wakes no one).
+  if (waiters_.load(std::memory_order_seq_cst) > 0) return;
+  l->served = 0;
+  l->opened = true;
+  ++open_caches_;
+  l->closed.store(0, std::memory_order_release);
+}
+
+bool BlkMqTags::steal_cached() {
+  bool any = false;
+  {
+    core::LockGuard g(steal_mu_);
+    if (!open_caches_) return false;  // all closed, so empty
+    bool closing = false;
+    locals_.for_each_mut([&](Local& l) {
+      if (l.closed.load(std::memory_order_relaxed)) return;  // empty
+      l.closed.store(1, std::memory_order_relaxed);
+      closing = true;
+    });
+    open_caches_ = 0;
+    if (!closing) return false;
+    // Every owner now either shows its cache operation under way or sees
+    // its cache closed.
+    core::heavy_barrier();
+    locals_.for_each_mut([&](Local& l) {
+      for (unsigned spins = 0; l.busy.load(std::memory_order_acquire); ++spins) {
+        if (spins > 64) {
+          std::this_thread::yield();  // its owner was preempted inside
+          spins = 0;
+        } else {
+          __builtin_ia32_pause();
+        }
+      }
+      const unsigned n = l.n.load(std::memory_order_relaxed);
+      for (unsigned i = 0; i < n; ++i) {
+        core::sbitmap_clear_bit(words_, shift_,
+                                static_cast<unsigned>(l.tags[i].load(std::memory_order_relaxed)),
+                                std::memory_order_seq_cst);
+      }
+      if (n) {
+        l.n.store(0, std::memory_order_relaxed);
+        any = true;
+      }
+    });
+  }
+  if (any) wake_waiters();
+  return any;
+}
+
+int BlkMqTags::map_get(Local* l, unsigned shallow_depth) {
   const unsigned nw = static_cast<unsigned>(words_.size());
   // sbitmap_find_bit: from the hint's word on, each word from its bit 0.
-  for (unsigned i = 0, w = hint_word(h); i < nw; ++i, w = w + 1 == nw ? 0 : w + 1) {
+  for (unsigned i = 0, w = hint_word(l); i < nw; ++i, w = w + 1 == nw ? 0 : w + 1) {
     const std::uint64_t mask = core::sbitmap_word_mask(nr_tags_, shift_, w, shallow_depth);
     const int nr = core::sbitmap_word_get(words_[w].bits, mask, std::memory_order_acquire);
     if (nr >= 0) {
       const unsigned tag = (w << shift_) + static_cast<unsigned>(nr);
-      hint_after_get(h, tag);
+      hint_after_get(l, tag);
       return static_cast<int>(tag);
     }
   }
-  h->tag = 0;  // a full map: the hint is of no use
+  l->hint = 0;  // a full map: the hint is of no use
   return -1;
 }
 
+int BlkMqTags::try_get(unsigned shallow_depth) {
+  Local* l = locals_.local();
+  if (const int tag = cache_get(l, shallow_depth); tag >= 0) return tag;
+  int tag = map_get(l, shallow_depth);
+  // No free bit: the tags threads keep are free too. Past the stealers'
+  // lock every tag kept before is back in the map (this one's steal or an
+  // earlier one that this search may have missed): look once more.
+  if (tag < 0) {
+    steal_cached();
+    tag = map_get(l, shallow_depth);
+  }
+  if (tag >= 0 && l->closed.load(std::memory_order_relaxed)) maybe_open(l);
+  return tag;
+}
+
+void BlkMqTags::cache_flush(Local* l) {
+  if (!l->n.load(std::memory_order_relaxed)) return;
+  l->busy.store(1, std::memory_order_relaxed);
+  core::light_barrier();
+  if (!l->closed.load(std::memory_order_relaxed)) {
+    const unsigned n = l->n.load(std::memory_order_relaxed);
+    for (unsigned i = 0; i < n; ++i) {
+      core::sbitmap_clear_bit(words_, shift_,
+                              static_cast<unsigned>(l->tags[i].load(std::memory_order_relaxed)),
+                              std::memory_order_seq_cst);
+    }
+    l->n.store(0, std::memory_order_relaxed);
+  }
+  l->busy.store(0, std::memory_order_release);
+}
+
 std::uint64_t BlkMqTags::try_get_batch(unsigned nr, unsigned* offset) {
+  Local* l = locals_.local();
+  // The batch's window starts at the map's first free bit: the thread's
+  // kept tags go back first, so that the window finds them free there.
+  cache_flush(l);
   const unsigned nw = static_cast<unsigned>(words_.size());
-  for (unsigned i = 0, w = hint_word(hints_.local()); i < nw; ++i, w = w + 1 == nw ? 0 : w + 1) {
+  for (unsigned i = 0, w = hint_word(l); i < nw; ++i, w = w + 1 == nw ? 0 : w + 1) {
     const std::uint64_t mask = core::sbitmap_word_mask(nr_tags_, shift_, w);
     unsigned first = 0;
     const std::uint64_t got =
@@ -72,24 +216,34 @@ std::uint64_t BlkMqTags::try_get_batch(unsigned nr, unsigned* offset) {
 }
 
 void BlkMqTags::put(int tag) {
+  const unsigned nr = static_cast<unsigned>(tag);
+  Local* l = locals_.local();
+  // sbitmap_queue_clear: the freed tag is the next one to try (the kernel
+  // sets the hint of the CPU that allocated it; here the freeing thread's,
+  // which is the submitter's when a request completes inline).
+  l->hint = nr;
+  if (cache_put(l, nr)) return;
   // Sequentially consistent with the waiter's registration: either this put
   // sees the waiter, or the waiter sees the bit free (no atomic counter is
   // bumped on the common path, as sbitmap_queue_clear wakes only when
   // ws_active says someone sleeps).
-  const unsigned nr = static_cast<unsigned>(tag);
   core::sbitmap_clear_bit(words_, shift_, nr, std::memory_order_seq_cst);
-  // sbitmap_queue_clear: the freed tag is the next one to try (the kernel
-  // sets the hint of the CPU that allocated it; here the freeing thread's,
-  // which is the submitter's when a request completes inline).
-  hints_.local()->tag = nr;
-  if (waiters_.load(std::memory_order_seq_cst) > 0) [[unlikely]] {
-    core::LockGuard lock(wait_mu_);
-    put_seq_.fetch_add(1, std::memory_order_relaxed);
-    wait_cv_.notify_all();
-  }
+  if (waiters_.load(std::memory_order_seq_cst) > 0) [[unlikely]]
+    wake_waiters();
 }
 
-unsigned BlkMqTags::busy() const { return core::sbitmap_weight(words_); }
+void BlkMqTags::wake_waiters() {
+  core::LockGuard lock(wait_mu_);
+  put_seq_.fetch_add(1, std::memory_order_relaxed);
+  wait_cv_.notify_all();
+}
+
+unsigned BlkMqTags::busy() const {
+  unsigned cached = 0;
+  locals_.for_each([&](const Local& l) { cached += l.n.load(std::memory_order_relaxed); });
+  const unsigned set = core::sbitmap_weight(words_);
+  return set > cached ? set - cached : 0;
+}
 
 bool BlkMqTags::any_free(unsigned shallow_depth) const {
   for (unsigned w = 0; w < words_.size(); ++w) {
@@ -100,13 +254,17 @@ bool BlkMqTags::any_free(unsigned shallow_depth) const {
 }
 
 bool BlkMqTags::wait_for_free(core::Clock* clock, std::uint64_t seq, unsigned shallow_depth) {
-  core::UniqueLock lock(wait_mu_);
   waiters_.fetch_add(1, std::memory_order_seq_cst);
-  // A put before the registration left its bit free; the timed wait covers
-  // what else may race.
+  // No cache keeps a tag from a sleeper, and none opens while it waits.
+  steal_cached();
   bool progress = true;
-  if (wait_seq() == seq && !any_free(shallow_depth))
-    progress = clock->wait(lock, wait_cv_, core::kNsPerMs);
+  {
+    core::UniqueLock lock(wait_mu_);
+    // A put before the registration left its bit free; the timed wait covers
+    // what else may race.
+    if (wait_seq() == seq && !any_free(shallow_depth))
+      progress = clock->wait(lock, wait_cv_, core::kNsPerMs);
+  }
   waiters_.fetch_sub(1, std::memory_order_acq_rel);
   return progress;
 }

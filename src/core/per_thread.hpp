@@ -82,6 +82,12 @@ class PerThread : public PerThreadBase {
   void for_each(F&& f) const {
     for_each_slot([&](void* s) { f(static_cast<const Slot*>(s)->v); });
   }
+  // The same with the slots writable (for the atomics other threads may
+  // write, such as a cache's contents taken back).
+  template <class F>
+  void for_each_mut(F&& f) {
+    for_each_slot([&](void* s) { f(static_cast<Slot*>(s)->v); });
+  }
 
  private:
   struct alignas(64) Slot {

@@ -125,6 +125,9 @@ class MqDeadline final : public block::Elevator {
     std::atomic<std::uint32_t> busy{0};
     std::atomic<std::uint32_t> head{0};  // entries written (by the owner)
     std::atomic<std::uint32_t> tail{0};  // entries folded (under lock_)
+    // The index of the owner's last entry in each direction (the fold reads
+    // the logs only back to the end of the last run of steps).
+    std::atomic<std::uint32_t> last_of[kDdDirCount] = {};
     // Counts by the owner: lone steps per class, completions per class.
     std::atomic<std::uint32_t> inserted[kDdPrioCount] = {};
     std::atomic<std::uint32_t> completed[kDdPrioCount] = {};
@@ -154,12 +157,12 @@ class MqDeadline final : public block::Elevator {
   // process-wide barrier, so that one begun is seen). `self`: the calling
   // thread's slot, when it is known to be its own.
   void wait_lone_steps(const LoneThread* self) REQUIRES(lock_);
-  // Folds the logged steps read before `cut` (all: ~0) in their order.
+  // Folds the logged steps read before `cut` (all: ~0), as if taken in
+  // their order.
   void fold_lone(std::uint64_t cut) REQUIRES(lock_);
   // A full log folded while the gate stays open: steps begun after the cut
   // stay for the next fold, which takes those with earlier readings first.
   void fold_cut(const LoneThread* self) EXCLUDES(lock_);
-  void apply_lone(unsigned dir, block::sector_t pos) REQUIRES(lock_);
   // On releasing lock_ after a step that could have been lone: open the gate
   // when a lone step would be what the locked calls do.
   void open_gate() REQUIRES(lock_);
@@ -227,8 +230,9 @@ class MqDeadline final : public block::Elevator {
   // fold_lone's cursors, one per registered thread (kept to allocate once).
   struct FoldCursor {
     LoneThread* t;
-    std::uint32_t tail, head;
-    std::uint64_t key;  // of the entry at tail
+    std::uint32_t tail, end;  // the entries to fold: [tail, end)
+    std::uint32_t at;         // read back to here
+    std::uint64_t key;        // of the entry before `at`
   };
   std::vector<FoldCursor> fold_cursors_ GUARDED_BY(lock_);
   core::PerThread<LoneThread> lone_;

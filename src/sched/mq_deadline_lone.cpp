@@ -117,7 +117,8 @@ MqDeadline::Lone MqDeadline::try_lone(Request* rq, core::ListHead* out) {
       lone_stamped_.load(std::memory_order_relaxed) ? step_stamp(lone_tsc_) : 0;
   e.key.store(stamp << 1 | dir, std::memory_order_relaxed);
   e.pos.store(block::blk_rq_pos(rq), std::memory_order_relaxed);
-  t->head.store(head + 1, std::memory_order_relaxed);
+  t->last_of[dir].store(head, std::memory_order_relaxed);
+  t->head.store(head + 1, std::memory_order_release);  // a cut's fold reads what it counts
   core::local_add(t->inserted[prio], 1u);
   // Read inside the step: a tunable changes only with the gate closed.
   rq->fifo_time = now + lone_expire_ns_[dir].load(std::memory_order_relaxed);
@@ -228,43 +229,116 @@ void MqDeadline::wait_lone_steps(const LoneThread* self) {
   }
 }
 
-// The logged steps in the order of their readings, each thread's in its own
-// order: a k-way merge of the threads' logs, up to the cut. Each cursor keeps
-// the key of its next entry, so a step costs one pass over the cursors (two
-// with two submitters) and the load of the entry after it.
+// What the logged steps read before `cut` (all: ~0) do to the batch state,
+// taken in the order of their readings (each thread's in its own order; equal
+// readings in the order of lone_threads_). One step is what dd_dispatch_request
+// changes when the only request it can find is one of lone_prio_'s class in
+// direction `dir` at `pos` (see dispatch_from): the batch goes on if it was in
+// that direction at or before `pos` and is not full, else a new one starts (a
+// write's new batch also ends the reads' lead), and `pos` becomes the class's
+// last position in `dir`. So the steps leave: the last one's direction; each
+// direction's last position; `batching` from the trailing run of steps in one
+// direction at rising positions (a new batch at its start, unless it reaches
+// back to the first step and that one went on from the state before; then
+// counting up and starting again at fifo_batch); `starved` at 0 once a write
+// is among them (it is 0 already while the gate is open: it counts only while
+// a write waits, and a waiting write leaves in a write batch, which zeroes
+// it). The fold therefore reads the logs backwards from their ends, merged,
+// only as far as that run goes, and finds each direction's last step through
+// its thread's note of it: the entries before stay unread.
 void MqDeadline::fold_lone(std::uint64_t cut) {
-  // The next key of a cursor, or kNoKey when it has none before the cut (a
-  // reading is never ~0).
+  // A cursor walks its thread's entries [tail, end) back from `at`; key is that
+  // of the entry before `at`, or kNoKey.
   constexpr std::uint64_t kNoKey = ~std::uint64_t{0};
-  auto next_key = [cut](const FoldCursor& c) {
-    if (c.tail == c.head) return kNoKey;
-    const std::uint64_t k = c.t->log[c.tail % kLoneLog].key.load(std::memory_order_relaxed);
-    return (k >> 1) < cut ? k : kNoKey;
+  auto key_at = [](const LoneThread* t, std::uint32_t i) {
+    return t->log[i % kLoneLog].key.load(std::memory_order_relaxed);
+  };
+  auto prev_key = [&](const FoldCursor& c) {
+    return c.at == c.tail ? kNoKey : key_at(c.t, c.at - 1);
   };
   std::size_t n = 0;
   for (LoneThread* t : lone_threads_) {
     const std::uint32_t tail = t->tail.load(std::memory_order_relaxed);
     const std::uint32_t head = t->head.load(std::memory_order_acquire);
-    if (tail == head) continue;
+    // A thread's readings only grow: the steps after the cut are its last ones.
+    std::uint32_t end = head;
+    while (end != tail && (key_at(t, end - 1) >> 1) >= cut) --end;
+    if (end == tail) continue;
     FoldCursor& c = fold_cursors_[n++];
-    c = {t, tail, head, 0};
-    c.key = next_key(c);
+    c = {t, tail, end, end, 0};
+    c.key = prev_key(c);
   }
-  for (;;) {
-    FoldCursor* next = nullptr;
+  if (!n) return;
+  // The merged order's previous step: the latest reading; of equal ones, the
+  // cursor the forward merge takes last (the later in lone_threads_).
+  auto take = [&](unsigned* dir, block::sector_t* pos) {
+    FoldCursor* last = nullptr;
     for (std::size_t i = 0; i < n; ++i) {
       FoldCursor& c = fold_cursors_[i];
-      if (c.key != kNoKey && (!next || (c.key >> 1) < (next->key >> 1))) next = &c;
+      if (c.key != kNoKey && (!last || (c.key >> 1) >= (last->key >> 1))) last = &c;
     }
-    if (!next) break;
-    apply_lone(static_cast<unsigned>(next->key & 1),
-               next->t->log[next->tail % kLoneLog].pos.load(std::memory_order_relaxed));
-    ++next->tail;
-    next->key = next_key(*next);
+    if (!last) return false;
+    --last->at;
+    *dir = static_cast<unsigned>(last->key & 1);
+    *pos = last->t->log[last->at % kLoneLog].pos.load(std::memory_order_relaxed);
+    last->key = prev_key(*last);
+    return true;
+  };
+  PerPrio& pp = per_prio_[lone_prio_];
+  const auto batch = static_cast<unsigned>(fifo_batch_);
+  unsigned dir = 0;
+  block::sector_t pos = 0;
+  (void)take(&dir, &pos);  // n > 0: there is a step
+  const block::sector_t last_pos = pos;
+  // The trailing run: `len` steps, the first at `pos`.
+  std::uint64_t len = 1;
+  bool from_start = true;
+  for (;;) {
+    unsigned d;
+    block::sector_t p;
+    if (!take(&d, &p)) break;
+    if (d != dir || p > pos) {
+      from_start = false;
+      break;
+    }
+    ++len;
+    pos = p;
   }
+  std::uint64_t first = 1;  // the run's first step's batch count
+  if (from_start && last_dir_ == dir && pos >= pp.latest_pos[dir] && batching_ < batch)
+    first = batching_ + 1;
+  batching_ = batch ? static_cast<unsigned>((first - 1 + len - 1) % batch + 1) : 1;
+  last_dir_ = static_cast<DdDir>(dir);
+  pp.latest_pos[dir] = last_pos;
+  // The other direction's last step: the latest of the threads' last ones.
+  const unsigned other = dir ^ 1;
+  std::uint64_t best = kNoKey;
+  for (std::size_t i = 0; i < n; ++i) {
+    const FoldCursor& c = fold_cursors_[i];
+    const LoneThread* t = c.t;
+    // The thread's note, unless it names a step after the cut (one its
+    // owner took since: look back from the cut) or one folded before (it has
+    // none here). Indices count round, a log's span is far below half the
+    // range; a stale one that came round into the span names an entry of
+    // the other direction only if it is that entry (its step set the note).
+    std::uint32_t at = t->last_of[other].load(std::memory_order_relaxed);
+    bool found = false;
+    if (at - c.tail < c.end - c.tail) {
+      found = (key_at(t, at) & 1) == other;
+    } else if (at - c.tail < (1u << 31)) {
+      for (at = c.end; at != c.tail && !found;) found = (key_at(t, --at) & 1) == other;
+    }
+    if (!found) continue;
+    const std::uint64_t k = key_at(t, at) >> 1;
+    if (best == kNoKey || k >= best) {
+      best = k;
+      pp.latest_pos[other] = t->log[at % kLoneLog].pos.load(std::memory_order_relaxed);
+    }
+  }
+  if (dir == DD_WRITE || (other == DD_WRITE && best != kNoKey)) starved_ = 0;
   // Released: the owner reuses an entry only once it sees it folded.
   for (std::size_t i = 0; i < n; ++i)
-    fold_cursors_[i].t->tail.store(fold_cursors_[i].tail, std::memory_order_release);
+    fold_cursors_[i].t->tail.store(fold_cursors_[i].end, std::memory_order_release);
 }
 
 void MqDeadline::fold_cut(const LoneThread* self) {
@@ -280,24 +354,6 @@ void MqDeadline::fold_cut(const LoneThread* self) {
       lone_stamped_.load(std::memory_order_relaxed) ? lone_stamp(lone_tsc_) : 1;
   wait_lone_steps(self);
   fold_lone(cut);
-}
-
-// What dd_dispatch_request changes when the only request it can find is one
-// of lone_prio_'s class in direction `dir` at `pos` (see dispatch_from): the
-// batch goes on if it was in that direction at or before `pos` and is not
-// full, else a new one starts (a lone write also ends the reads' lead).
-void MqDeadline::apply_lone(unsigned dir, block::sector_t pos) {
-  PerPrio& pp = per_prio_[lone_prio_];
-  if (last_dir_ == dir && pos >= pp.latest_pos[dir] &&
-      batching_ < static_cast<unsigned>(fifo_batch_)) {
-    ++batching_;
-  } else {
-    if (dir == DD_WRITE) starved_ = 0;
-    last_dir_ = static_cast<DdDir>(dir);
-    batching_ = 1;
-  }
-  pp.latest_pos[dir] = pos;
-  // dd_start_request's count was taken with the step's own.
 }
 
 void MqDeadline::open_gate() {

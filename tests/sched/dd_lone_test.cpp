@@ -126,6 +126,44 @@ TEST_F(DdLoneTest, LoneStepsGiveWhatLockedCallsGive) {
   EXPECT_GT(dd_->lone_steps(), 100u);
 }
 
+// A fold that ends on reads still moves the writes' last position to its
+// last write: a write batch that starts after it goes on from there
+// (sector order from 1000 gives 1100 before 900; from the position before
+// the fold, 900 first).
+TEST_F(DdLoneTest, FoldKeepsTheOtherDirectionsLastPosition) {
+  auto steps = [&](bool lone) {
+    Sectors out;
+    const std::pair<block::sector_t, std::uint32_t> seq[] = {{10, block::REQ_OP_READ},
+                                                             {1000, block::REQ_OP_WRITE},
+                                                             {50, block::REQ_OP_READ},
+                                                             {60, block::REQ_OP_READ}};
+    for (auto [sector, op] : seq) {
+      block::Request* rq = make(sector, 8, op);
+      if (lone) {
+        for (block::Request* d : insert_and_dispatch(rq)) {
+          out.push_back(block::blk_rq_pos(d));
+          dd_->finish_request(d);
+        }
+      } else {
+        insert(rq);
+        block::Request* d = dispatch();
+        EXPECT_EQ(d, rq);
+        out.push_back(block::blk_rq_pos(d));
+        dd_->finish_request(d);
+      }
+    }
+    add(900, block::REQ_OP_WRITE);
+    add(1100, block::REQ_OP_WRITE);
+    for (block::sector_t x : drain()) out.push_back(x);
+    return out;
+  };
+  const Sectors locked = steps(false);
+  EXPECT_EQ(locked, (Sectors{10, 1000, 50, 60, 1100, 900}));
+  fresh_queue();
+  EXPECT_EQ(steps(true), locked);
+  EXPECT_EQ(dd_->lone_steps(), 3u);
+}
+
 // The turn-taking tests' steps: rising sectors, so that in the order taken
 // (alternating between two threads) the batches run their full length, and
 // in thread order each thread's first step after the other's would start a
