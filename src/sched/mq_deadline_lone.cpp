@@ -270,11 +270,13 @@ void MqDeadline::fold_lone(std::uint64_t cut) {
   }
   if (!n) return;
   // The merged order's previous step: the latest reading; of equal ones, the
-  // cursor the forward merge takes last (the later in lone_threads_).
+  // cursor the forward merge takes last (the later in lone_threads_). (The
+  // analysis does not see lock_ held inside a lambda: it takes the cursors.)
+  FoldCursor* const cursors = fold_cursors_.data();
   auto take = [&](unsigned* dir, block::sector_t* pos) {
     FoldCursor* last = nullptr;
     for (std::size_t i = 0; i < n; ++i) {
-      FoldCursor& c = fold_cursors_[i];
+      FoldCursor& c = cursors[i];
       if (c.key != kNoKey && (!last || (c.key >> 1) >= (last->key >> 1))) last = &c;
     }
     if (!last) return false;
