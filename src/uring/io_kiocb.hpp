@@ -111,7 +111,8 @@ struct PollEntry {
   // Multishot poll of its ring's own registered eventfd: the ring's CQE
   // wakes it (EPOLL_URING_WAKE), which makes it one-shot.
   bool uring_wake = false;
-  bool ring_self = false;  // on its own ring's descriptor (ctx->self_polls)
+  // On its own ring's descriptor, waiting for POLLIN (ctx->self_polls).
+  bool ring_self = false;
   // Armed without a registration until its ring's poll wait queue is
   // activated (a DEFER_TASKRUN ring's first poll of itself).
   bool awaiting_activation = false;

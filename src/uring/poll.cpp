@@ -656,7 +656,12 @@ PollGuard::~PollGuard() NO_THREAD_SAFETY_ANALYSIS { mu_.unlock(); }
 
 bool arm(IoKiocb* req, std::uint32_t ready = 0) {
   PollEntry& pe = req->poll;
-  pe.ring_self = req->os_fd == req->ctx->fd && ring_of(ring_file_get(req->os_fd)) == req->ctx;
+  // Only a poll the ring's CQE posting wakes (EPOLLIN, io_poll_wake's
+  // event match) holds the ring's readiness for itself: one waiting for no
+  // event, or for POLLOUT alone, would keep a reaped CQE's readiness for
+  // every later poll of the ring (fuzz seeds 491901, 491902, 491968).
+  pe.ring_self = (pe.events & EPOLLIN) && req->os_fd == req->ctx->fd &&
+                 ring_of(ring_file_get(req->os_fd)) == req->ctx;
   pe.on_ring = is_ring_fd(req->os_fd) || is_ring_eventfd(req->ctx, req->os_fd);
   pe.dup_fd = core::dup_high(req->os_fd);
   pe.dup_fd2 = -1;
