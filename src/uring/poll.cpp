@@ -386,6 +386,7 @@ class PollService {
     IoRingCtx* ctx = req->ctx;
     core::lockdep_assert_held(ctx->uring_lock);
     // Completions batched before this CQE go first (io_req_post_cqe).
+    const bool flush_posts = posts_a_cqe(ctx->st.compl_first);
     if (ctx->st.compl_first) flush_completions(ctx);
     PollService& ps = get();
     std::uint32_t mask = 0;
@@ -411,6 +412,14 @@ class PollService {
           if (now > 0) mask = static_cast<std::uint32_t>(now) & (pe.events | kPollUnmask);
         }
         if (mask) ended = !ps.post_mshot(req, mask);
+        if (mask && !ended && flush_posts && pe.ring_self && ring_now >= 0) {
+          // Those CQEs woke this poll of their ring while its task work
+          // owned it: that wakeup only took a reference, so the task work
+          // asks the ring again and posts once more (fuzz seed 491106).
+          const std::uint32_t again =
+              static_cast<std::uint32_t>(ring_now) & (pe.events | kPollUnmask);
+          if (again) ended = !ps.post_mshot(req, again);
+        }
         if (mask && !ended && pe.uring_wake && (pe.events & EPOLLIN)) {
           // Its own CQE wakes it (EPOLLIN | EPOLL_URING_WAKE), which makes
           // it one-shot: it ends at once with that key's EPOLLIN.
@@ -425,6 +434,13 @@ class PollService {
       req_complete_defer(req);
     }
     req_put(req, true);
+  }
+
+  // Whether completing the batched requests from `first` on posts a CQE.
+  static bool posts_a_cqe(const IoKiocb* first) {
+    for (const IoKiocb* r = first; r; r = r->comp_next)
+      if (!(r->flags & kReqCqeSkip)) return true;
+    return false;
   }
 
   void run() {

@@ -599,7 +599,12 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
           }
           return -EAGAIN;
         }
-        return finish_rw(req, -EINVAL, issue_flags);
+        // The missing method's -EINVAL comes from the call itself, which
+        // kiocb_done hands to io_rw_done: posted from task work, behind
+        // the CQEs of the batch (fuzz seed 491106).
+        finish_rw(req, -EINVAL, issue_flags);
+        tw_add(req, tw_req_complete);
+        return kIouIssueSkipComplete;
       }
     }
     if (rw.done == 0 && err != -EAGAIN) {

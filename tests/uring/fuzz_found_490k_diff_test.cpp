@@ -2,6 +2,7 @@
 // a few SQEs and compared with the kernel's CQEs.
 #include <poll.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "fuzz_found.hpp"
@@ -54,6 +55,36 @@ TEST(UringFuzzFound490k, EventlessPollOfADeferTaskrunRingKeepsNoReadinessForALat
   io_uring_params p{};
   p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
   compare_with_kernel(eventless_ring_poll_then_pollin_poll, 16, p);
+}
+
+// A WRITE of the ring's own descriptor fails (-EINVAL: no write method)
+// from task work (kiocb_done's io_rw_done), behind the batch's other CQEs;
+// a multishot POLLIN | POLLOUT poll of the ring armed in the same batch
+// (ready: POLLOUT) runs its task work after it. Posting the WRITE's CQE
+// first wakes the poll while that task work owns it, so it asks the ring
+// again and posts twice (5, 5), then its own CQE's wakeup ends it (1).
+// iostack posted the WRITE's CQE inline and the poll once (fuzz seed
+// 491106, 491108: a WRITEV).
+TEST(UringFuzzFound490k, FailedWriteOfTheRingPostsFromTaskWorkAndWakesItsPollTwice) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        static char buf[64];
+        add(r, IORING_OP_WRITE, r.fd(), buf, sizeof(buf), 0, 1, 0);
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+        add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, IORING_POLL_ADD_MULTI, 0, 3, 0)->poll32_events =
+            POLLIN | POLLOUT;
+        std::vector<Cqe> v{Cqe{0, r.submit(), 0}};
+        std::vector<Cqe> c = r.wait(6, 200);
+        std::stable_sort(c.begin(), c.end(), [](const Cqe& a, const Cqe& b) {
+          return a.user_data < b.user_data;  // the order within one request stays
+        });
+        append(&v, c);
+        add(r, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(3), 0, 0, 4, 0);
+        append(&v, run(r, 1));
+        return v;
+      },
+      16);
 }
 
 }  // namespace
