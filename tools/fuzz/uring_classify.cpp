@@ -109,10 +109,18 @@ std::string iowq_close_race(const UringProgram& p, const Log& klog, const Log& i
       unfinished[all.size() - st.sqes.size() + k] = true;
   }
   bool worker = false, linked = false;
+  // A drained request behind one of its batch on io-wq, and every later
+  // one of that batch (the defer list keeps them in order), is issued when
+  // that worker's request completes (io_queue_deferred), which may come
+  // after the next batch's CLOSE (seed 493294: FADVISE 0 or -EBADF).
+  bool iowq_before = false, drained = false;
   for (std::size_t i = 0; i < all.size(); ++i) {
     const SqeSpec& s = *all[i];
     if (!linked || starts[i]) worker = false;
-    worker = worker || always_iowq(s) || dirfd_on_iowq(s) || unfinished[i];
+    if (starts[i]) iowq_before = drained = false;
+    drained = drained || (iowq_before && (s.flags & IOSQE_IO_DRAIN));
+    iowq_before = iowq_before || always_iowq(s) || dirfd_on_iowq(s);
+    worker = worker || always_iowq(s) || dirfd_on_iowq(s) || unfinished[i] || drained;
     linked = s.flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK);
     const bool fixed = s.flags & IOSQE_FIXED_FILE;
     // SPLICE and TEE look their input up on the worker too (seed 465899).
