@@ -316,14 +316,25 @@ std::string ring_poll_race(const UringProgram& p, const std::string& key, const 
   if ((k ^ i) != POLLIN && !more_only) return "";
   bool iowq_before = false;
   for (const Step& st : p.steps)
-    for (const SqeSpec& s : st.sqes) {
-      if (s.user_data == ud)
-        return iowq_before && s.opcode == IORING_OP_POLL_ADD && s.fd.slot == kRing &&
-                       !(s.flags & IOSQE_FIXED_FILE) &&
-                       (!more_only || (s.len & IORING_POLL_ADD_MULTI))
-                   ? "timing: ring poll vs an io-wq completion"
-                   : "";
-      iowq_before = iowq_before || maybe_iowq(s);
+    for (std::size_t n = 0; n < st.sqes.size(); ++n) {
+      const SqeSpec& s = st.sqes[n];
+      if (s.user_data != ud) {
+        iowq_before = iowq_before || maybe_iowq(s);
+        continue;
+      }
+      if (s.opcode != IORING_OP_POLL_ADD || s.fd.slot != kRing || (s.flags & IOSQE_FIXED_FILE))
+        return "";
+      const bool multishot = s.len & IORING_POLL_ADD_MULTI;
+      // A multishot poll posts its first mask from task work when the
+      // submitting call returns, so a worker's CQE of a later request of
+      // its batch may come first (seed 499441: POLLOUT, or POLLIN | POLLOUT
+      // asked again after that CQE's wakeup).
+      bool iowq_after = false;
+      for (std::size_t m = n + 1; multishot && m < st.sqes.size(); ++m)
+        iowq_after = iowq_after || maybe_iowq(st.sqes[m]);
+      return (iowq_before || iowq_after) && (!more_only || multishot)
+                 ? "timing: ring poll vs an io-wq completion"
+                 : "";
     }
   return "";
 }
