@@ -24,7 +24,20 @@
 
 namespace iostack::uring {
 
-std::size_t poll_offset();
+namespace {
+
+// The request whose IoKiocb::poll `pe` is (the lists hold the entries).
+IoKiocb* req_of(PollEntry* pe) {
+  // IoKiocb is not standard-layout: offsetof does not apply.
+  static const std::size_t off = [] {
+    IoKiocb probe;
+    return static_cast<std::size_t>(reinterpret_cast<char*>(&probe.poll) -
+                                    reinterpret_cast<char*>(&probe));
+  }();
+  return reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - off);
+}
+
+}  // namespace
 
 PollLock poll_lock;
 
@@ -156,7 +169,7 @@ class PollService {
     core::ListHead* b = bucket(ctx, user_data);
     for (core::ListHead* n = b->first(); n != b; n = n->next) {
       PollEntry* pe = core::list_entry<PollEntry, &PollEntry::hash>(n);
-      IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+      IoKiocb* req = req_of(pe);
       if (req->ctx == ctx && req->user_data == user_data) return req;
     }
     return nullptr;
@@ -256,7 +269,7 @@ class PollService {
     std::vector<IoKiocb*> reqs;
     for (core::ListHead* n = ctx->poll_list.first(); n != &ctx->poll_list; n = n->next) {
       PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
-      IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+      IoKiocb* req = req_of(pe);
       if (pe->apoll || pe->multishot) continue;
       fds.push_back({pe->dup_fd, static_cast<short>(pe->events & 0xffff), 0});
       reqs.push_back(req);
@@ -693,7 +706,7 @@ bool arm(IoKiocb* req, std::uint32_t ready = 0) {
 IoKiocb* PollService::find_armed(IoRingCtx* ctx, CancelMatch* cd, bool poll_only) {
   for (core::ListHead* n = ctx->poll_list.first(); n != &ctx->poll_list; n = n->next) {
     PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
-    IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+    IoKiocb* req = req_of(pe);
     if (poll_only && pe->apoll) continue;
     // Not in the kernel's poll table: io-wq's cancel finds it (poll_signal_worker_waits).
     if (req->flags & kReqWorkerWait) continue;
@@ -756,15 +769,6 @@ bool fd_can_poll(int fd) {
 }
 
 bool file_can_poll(IoKiocb* req) { return !req->bdev && fd_can_poll(req->os_fd); }
-
-std::size_t poll_offset() {
-  static const std::size_t off = [] {
-    IoKiocb probe;
-    return static_cast<std::size_t>(reinterpret_cast<char*>(&probe.poll) -
-                                    reinterpret_cast<char*>(&probe));
-  }();
-  return off;
-}
 
 namespace {
 
@@ -864,7 +868,7 @@ bool cancel_seq_matched(PollEntry& pe, const CancelMatch* cd) REQUIRES(poll_lock
 bool find_cancelled(IoRingCtx* ctx, CancelMatch* cd) REQUIRES(poll_lock) {
   for (core::ListHead* n = ctx->poll_cancelled.first(); n != &ctx->poll_cancelled; n = n->next) {
     PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
-    IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+    IoKiocb* req = req_of(pe);
     if (req->opcode != uapi::kOpWaitid && cancel_req_match(req, cd) && !cancel_seq_matched(*pe, cd))
       return true;
   }
@@ -880,7 +884,7 @@ bool owned_by_task_work(IoRingCtx* ctx, std::uint64_t user_data) REQUIRES(poll_l
   for (core::ListHead* list : {&ctx->poll_cancelled, &ctx->poll_woken}) {
     for (core::ListHead* n = list->first(); n != list; n = n->next) {
       PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
-      IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+      IoKiocb* req = req_of(pe);
       if (req->opcode == IORING_OP_POLL_ADD && req->user_data == user_data) return true;
     }
   }
@@ -902,7 +906,7 @@ void tw_poll_cancelled(IoKiocb* req) {
 bool cancel_woken(IoRingCtx* ctx, CancelMatch* cd) REQUIRES(poll_lock) {
   for (core::ListHead* n = ctx->poll_woken.first(); n != &ctx->poll_woken; n = n->next) {
     PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
-    IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+    IoKiocb* req = req_of(pe);
     if (!cancel_req_match(req, cd)) continue;
     pe->node.del();
     pe->node.add_tail(&ctx->poll_cancelled);  // later cancels answer 0 too
@@ -1046,7 +1050,7 @@ void poll_remove_all(IoRingCtx* ctx) {
     PollGuard lock(ps);
     while (!ctx->poll_list.empty()) {
       PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(ctx->poll_list.first());
-      IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+      IoKiocb* req = req_of(pe);
       ps.remove(req);
       dead.push_back(req);
     }
@@ -1075,7 +1079,7 @@ bool poll_signal_worker_waits(IoRingCtx* ctx, CancelMatch* cd, bool all) {
     PollGuard lock(ps);
     for (core::ListHead* n = ctx->poll_list.first(); n != &ctx->poll_list; n = n->next) {
       PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
-      IoKiocb* req = reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset());
+      IoKiocb* req = req_of(pe);
       if (!(req->flags & kReqWorkerWait) || !cancel_req_match(req, cd)) continue;
       hit.push_back(req);
       if (!all) break;
@@ -1099,8 +1103,7 @@ void poll_activate_run(IoRingCtx* ctx) {
     PollGuard lock(ps);
     for (core::ListHead* n = ctx->poll_list.first(); n != &ctx->poll_list; n = n->next) {
       PollEntry* pe = core::list_entry<PollEntry, &PollEntry::node>(n);
-      if (pe->awaiting_activation)
-        again.push_back(reinterpret_cast<IoKiocb*>(reinterpret_cast<char*>(pe) - poll_offset()));
+      if (pe->awaiting_activation) again.push_back(req_of(pe));
     }
     for (IoKiocb* req : again) {
       req->poll.awaiting_activation = false;
