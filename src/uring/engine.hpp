@@ -158,6 +158,8 @@ int fixed_buf_check_vec(IoRingCtx* ctx, unsigned index, const struct iovec* iov,
 // ---- opdef.cpp: the op table (io_uring/opdef.c)
 constexpr std::uint8_t kWakesReaders = 1;  // IoOpDef::wakes
 constexpr std::uint8_t kWakesWriters = 2;
+constexpr std::uint8_t kTwFailAny = 1;  // IoOpDef::tw_fail
+constexpr std::uint8_t kTwFailNotSock = 2;
 struct IoOpDef {
   int (*prep)(IoKiocb*, const io_uring_sqe*) = nullptr;
   int (*issue)(IoKiocb*, unsigned) = nullptr;
@@ -176,6 +178,11 @@ struct IoOpDef {
   // Wait queue wakeups it may cause on its descriptors: readers' (a send, a
   // pipe write), writers' (a read: pipe_read, eventfd_read), or both.
   std::uint8_t wakes = 0;
+  // Failures on io-wq the kernel posts from task work, where the request
+  // linked behind is then issued without blocking, not by the worker: any
+  // (a read or write: io_rw_done's ki_complete; POLL_REMOVE, whose error
+  // io_poll_remove returns), or a socket op's -ENOTSOCK (sock_from_file).
+  std::uint8_t tw_fail = 0;
 };
 constexpr unsigned kOpLast = uapi::kOpLast;  // as 6.18 numbers them
 const IoOpDef* op_def(unsigned opcode);      // null when not implemented

@@ -459,24 +459,13 @@ bool iowq_run_next(IoKiocb* req, IoKiocb* nxt) {
 namespace {
 thread_local bool t_peers_woken = false;
 
-// A request that failed on io-wq whose CQE the kernel posts from task work,
-// where the request linked behind it is then issued without blocking, not
-// by the worker: a read or write (io_rw_done's ki_complete, fuzz seed
-// 80510), and one whose descriptor is not open (io_wq_submit_work's
+// A request that failed on io-wq whose CQE the kernel posts from task work
+// (IoOpDef::tw_fail), or one whose descriptor is not open (io_wq_submit_work's
 // io_assign_file, io_req_task_queue_fail: seed 84950), which iostack finds
 // only in the host call.
 bool fails_in_task_work(IoKiocb* req, const IoOpDef* def) {
-  if (def->issue == rw_read || def->issue == rw_write) return true;
-  // io_poll_remove returns what it failed with (-ENOENT, -EALREADY): a
-  // multishot read hard-linked behind it is then issued by the submitter,
-  // where it finds no buffer at once (fuzz seed 475954), not on the worker.
-  if (req->opcode == IORING_OP_POLL_REMOVE) return true;
-  // A socket op of a file that is not a socket returns -ENOTSOCK from its
-  // issue (sock_from_file) but ACCEPT and CONNECT, which complete with it
-  // (fuzz seed 441002: a BIND on io-wq, whose hard-linked RECVMSG then waits
-  // on poll, not in the worker).
-  if (req->res == -ENOTSOCK && req->opcode != IORING_OP_ACCEPT && req->opcode != IORING_OP_CONNECT)
-    return true;
+  if (def->tw_fail & kTwFailAny) return true;
+  if ((def->tw_fail & kTwFailNotSock) && req->res == -ENOTSOCK) return true;
   return req->res == -EBADF && def->needs_file && !req->file_node && !req->bdev &&
          !req->held_file && fcntl(req->os_fd, F_GETFD) < 0;
 }
