@@ -162,9 +162,10 @@ void commit_cq(IoRingCtx* ctx) {
   ring_ready_signal(ctx);
 }
 
-void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags) {
+void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags,
+                  const std::uint64_t* big) {
   cq_lock(ctx);
-  fill_cqe(ctx, user_data, res, cflags);
+  fill_cqe(ctx, user_data, res, cflags, big);
   cq_unlock_post(ctx);
 }
 

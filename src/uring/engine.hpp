@@ -32,7 +32,8 @@ bool fill_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::ui
 // Publishes the CQ tail and runs what follows a post: timeouts by count,
 // eventfd, waiters, readiness of the ring fd. Call after unlocking.
 void commit_cq(IoRingCtx* ctx);
-void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags);
+void post_aux_cqe(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res, std::uint32_t cflags,
+                  const std::uint64_t* big = nullptr);
 // io_req_post_cqe: a multishot request's CQE, into the ring only (false when
 // it is full or CQEs wait in overflow: the request must end instead).
 bool post_req_cqe(IoKiocb* req, std::int32_t res, std::uint32_t cflags, unsigned issue_flags);

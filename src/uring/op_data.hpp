@@ -15,6 +15,8 @@
 
 namespace iostack::uring {
 
+struct IoKiocb;
+
 // struct io_buffer (io_uring/kbuf.h): one legacy provided buffer.
 struct KBuffer {
   core::ListHead list;
@@ -65,6 +67,9 @@ struct SrMsgData {
   struct sockaddr_storage addr;
   bool zc_report;  // SEND_ZC: IORING_SEND_ZC_REPORT_USAGE
   bool zc_notif;   // SEND_ZC: prep got as far as the notification, still to post
+  // SEND_ZC: the cached request the notification took (io_alloc_notif), or
+  // null when none could be had (then counted in IoRingCtx::nr_notifs).
+  IoKiocb* notif;
   // Bundles (IORING_RECVSEND_BUNDLE):
   int inq;                        // the last receive's msg_inq (-1: not known)
   int vec_nr;                     // iovecs a peek may fill without growing (0: one)

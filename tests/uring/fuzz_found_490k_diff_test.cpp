@@ -1,6 +1,8 @@
 // Differences iostack-fuzz found in seeds 490000 and later, each reduced to
 // a few SQEs and compared with the kernel's CQEs.
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <vector>
@@ -85,6 +87,62 @@ TEST(UringFuzzFound490k, FailedWriteOfTheRingPostsFromTaskWorkAndWakesItsPollTwi
         return v;
       },
       16);
+}
+
+// A zero-copy send's notification is a request of its own, taken from the
+// ring's request cache (io_alloc_notif) right after the send's: on a CQE32
+// ring it posts the extra words a skipped NOP's CQE left in that request
+// (io_fill_cqe_req), and clears them, so a later request taking it from the
+// cache posts zeros. iostack's notification was no request: the NOP after
+// it inherited the words instead (fuzz seed 514412).
+TEST(UringFuzzFound490k, ZeroCopyNotificationTakesTheNextCachedRequestsCqe32Words) {
+  SKIP_WITHOUT_KERNEL_URING();
+  int sv[2];
+  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  // A CQE with its extra words, as its res (low word) and user_data (high).
+  auto wait_words = [](Ring& r, unsigned n) {
+    std::vector<Cqe> v;
+    for (int tries = 0; v.size() < 2 * n && tries < 10; ++tries) {
+      Cqe c;
+      std::uint64_t big[2];
+      while (r.peek(&c, big)) {
+        v.push_back(c);
+        v.push_back(Cqe{big[0], static_cast<std::int32_t>(big[1]), 0});
+      }
+      if (v.size() >= 2 * n) break;
+      __kernel_timespec ts{0, 20 * 1000 * 1000};
+      io_uring_getevents_arg arg{};
+      arg.ts = reinterpret_cast<std::uintptr_t>(&ts);
+      r.enter(0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+    }
+    return v;
+  };
+  io_uring_params p{};
+  p.flags = IORING_SETUP_CQE32;
+  compare_with_kernel(
+      [&](Ring& r) {
+        static char data[8] = "zcdata!";
+        static iovec iov{data, sizeof(data)};
+        static msghdr m{};
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        // IORING_NOP_CQE32 with words 1 and 7, its CQE skipped.
+        add(r, IORING_OP_NOP, -1, reinterpret_cast<void*>(7), 0, 1, 1, IOSQE_CQE_SKIP_SUCCESS)
+            ->rw_flags = 1u << 5;  // nop_flags
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 2, 0);
+        std::vector<Cqe> v{Cqe{0, r.submit(), 0}};
+        append(&v, wait_words(r, 1));
+        add(r, IORING_OP_SENDMSG_ZC, sv[0], &m, 0, 0, 3, 0);
+        v.push_back(Cqe{0, r.submit(), 0});
+        append(&v, wait_words(r, 2));
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 4, 0);
+        v.push_back(Cqe{0, r.submit(), 0});
+        append(&v, wait_words(r, 1));
+        return v;
+      },
+      16, p);
+  ::close(sv[0]);
+  ::close(sv[1]);
 }
 
 }  // namespace
