@@ -362,7 +362,10 @@ void iowq_submit_work(IoWqWork* work) {
     // on: iostack cannot interrupt a blocked worker when the ring exits.
     bool needs_poll = false;
     if (def->pollin || def->pollout) {
-      if (assign_file(req, def, issue_flags) && !req->bdev && !is_regular_or_bdev(req)) {
+      // A ring's file has no read or write method: the kernel's blocking
+      // attempt fails at once (fuzz seeds 581340, 586883).
+      if (assign_file(req, def, issue_flags) && !req->bdev && !is_regular_or_bdev(req) &&
+          ((req->flags & kReqForceAsync) || !is_ring_fd(req->os_fd))) {
         needs_poll = true;
         issue_flags |= kIssueNonblock;
         // The kernel's worker blocks in it, without the program's

@@ -148,5 +148,26 @@ TEST(UringFuzzFound530k, ReadWokenByTheProgramsWriteRunsBeforeTheWriteReturns) {
   }
 }
 
+// A READ or WRITE of the ring's own descriptor as a chain the batch leaves
+// unfinished (IOSQE_IO_HARDLINK on the last SQE): the chain goes to io-wq,
+// whose worker tries it blocking, and a ring's file has no read or write
+// method: -EINVAL at once. iostack's worker waited on the ring's poll as
+// for a pipe, until the ring's exit cancelled it (fuzz seeds 581340,
+// 586883; the READs had RWF_APPEND, which changes nothing).
+TEST(UringFuzzFound530k, UnfinishedChainReadingItsOwnRingFailsOnTheWorker) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        static char buf[64];
+        std::vector<Cqe> v;
+        for (const std::uint8_t op : {IORING_OP_READ, IORING_OP_WRITE}) {
+          add(r, op, r.fd(), buf, 8, 512, op, IOSQE_IO_HARDLINK);
+          append(&v, run(r, 1));
+        }
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test

@@ -524,8 +524,8 @@ std::string defer_ring_rw(const UringProgram& p, const std::string& key) {
   for (const Step& st : p.steps) {
     for (const SqeSpec& s : st.sqes) {
       if (s.user_data != ud || s.fd.slot != kRing || (s.flags & IOSQE_FIXED_FILE)) continue;
-      if (s.opcode == IORING_OP_READ || s.opcode == IORING_OP_WRITE ||
-          s.opcode == IORING_OP_READV || s.opcode == IORING_OP_WRITEV)
+      // The registered-buffer forms too (seed 583393: READV_FIXED).
+      if (is_read(s.opcode) || is_write(s.opcode))
         return "timing: read or write of a DEFER_TASKRUN ring's own descriptor (" +
                uring_op_name(s.opcode) + ")";
     }
