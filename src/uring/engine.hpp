@@ -101,6 +101,9 @@ void queue_iowq_or_arm(IoKiocb* req);
 // of its link to that worker (false: the caller queues it as task work).
 bool iowq_run_next(IoKiocb* req, IoKiocb* nxt);
 int issue_sqe(IoKiocb* req, unsigned issue_flags);
+// io_assign_file's refusal, asked once something else failed: a descriptor
+// (not a registered slot) that is not open, or is O_PATH (fget refuses it).
+bool file_refused(IoKiocb* req);
 // Whether the calling thread issued an op that may have woken a poll
 // (IoOpDef::wakes) since it last asked; asking clears it.
 bool take_peers_woken();

@@ -774,9 +774,7 @@ int send_map(IoKiocb* req, unsigned issue_flags) {
 // A zero-copy send whose buffer import failed (io_send_zc_import): the
 // descriptor was looked up before (io_assign_file), so one that names
 // nothing is -EBADF whatever the buffer (fuzz seeds 535913, 562658).
-static int zc_import_error(IoKiocb* req, int err) {
-  return !req->file_node && fcntl(req->os_fd, F_GETFD) < 0 ? -EBADF : err;
-}
+static int zc_import_error(IoKiocb* req, int err) { return file_refused(req) ? -EBADF : err; }
 
 // The send itself; the result as io_send/io_sendmsg/io_send_zc compute it,
 // or -EAGAIN to wait for POLLOUT.

@@ -695,13 +695,13 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
 }
 
 int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
-  // The descriptor is looked up before anything else (io_assign_file).
-  auto bad_fd = [req] { return !req->file_node && !req->bdev && fcntl(req->os_fd, F_GETFD) < 0; };
+  // The descriptor is looked up before anything else (io_assign_file): one
+  // not open or O_PATH is -EBADF before the buffer's errors (seed 607006).
   if ((req->flags & kReqBufferSelect) && !buffer_held(req)) {
     // io_buffer_select at issue: the read goes into a provided buffer.
     RwData& rw = req->rw;
     std::size_t len = rw.len;
-    const int err = bad_fd() ? -EBADF : 0;
+    const int err = file_refused(req) ? -EBADF : 0;
     const std::uint64_t buf = err ? 0 : buffer_select(req, &len, issue_flags);
     if (!buf) {
       req_set_fail(req);
@@ -718,7 +718,7 @@ int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
   if (is_fixed(req->opcode)) {
     int ret = fixed_buf_check(req->ctx, req->rw.buf_index, req->rw.addr, req->rw.len,
                               issue_flags & kIssueLocked, &req->buf_node);
-    if (ret && bad_fd()) ret = -EBADF;
+    if (ret && file_refused(req)) ret = -EBADF;
     if (ret) {
       req_set_fail(req);
       req_set_res(req, ret, 0);
@@ -730,7 +730,7 @@ int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
     std::int64_t total = 0;
     int ret = fixed_buf_check_vec(req->ctx, req->rw.buf_index, req->rw.iov, req->rw.nr_segs, &total,
                                   issue_flags & kIssueLocked, &req->buf_node);
-    if (ret && bad_fd()) ret = -EBADF;
+    if (ret && file_refused(req)) ret = -EBADF;
     if (ret) {
       req_set_fail(req);
       req_set_res(req, ret, 0);

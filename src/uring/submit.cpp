@@ -428,6 +428,12 @@ void queue_async(IoKiocb* req, int ret) {
 
 }  // namespace
 
+bool file_refused(IoKiocb* req) {
+  if (req->file_node || req->bdev) return false;
+  const int fl = fcntl(req->os_fd, F_GETFL);
+  return fl < 0 || (fl & O_PATH);
+}
+
 // The kernel's request holds its file from the first issue on: a close of
 // the descriptor before a worker or a poll's retry runs it changes nothing.
 void hold_file(IoKiocb* req) {

@@ -9,6 +9,7 @@
 
 #include "fuzz_found.hpp"
 #include "ring_harness.hpp"
+#include "uring/uapi.hpp"
 
 namespace uring_test {
 namespace {
@@ -164,6 +165,30 @@ TEST(UringFuzzFound530k, UnfinishedChainReadingItsOwnRingFailsOnTheWorker) {
           add(r, op, r.fd(), buf, 8, 512, op, IOSQE_IO_HARDLINK);
           append(&v, run(r, 1));
         }
+        return v;
+      },
+      8);
+}
+
+// A WRITEV_FIXED whose vector lies outside the registered buffer, on a
+// descriptor open with O_PATH: fget refuses such a file, so io_assign_file
+// fails first with -EBADF, where iostack answered the import's -EFAULT
+// (fuzz seed 607006: an OPENAT of /dev/null with O_PATH took the number of
+// an eventfd a CLOSE had freed).
+TEST(UringFuzzFound530k, PathOnlyDescriptorIsRefusedBeforeTheBuffer) {
+  SKIP_WITHOUT_KERNEL_URING();
+  static char reg[4096], other[64];
+  compare_with_kernel(
+      [](Ring& r) {
+        struct iovec rv = {reg, sizeof(reg)};
+        std::vector<Cqe> v{Cqe{0, r.reg(IORING_REGISTER_BUFFERS, &rv, 1), 0}};
+        const int fd = open("/dev/null", O_PATH | O_CLOEXEC);
+        if (fd < 0) return v;
+        static struct iovec outside[1] = {{other, 8}};
+        add(r, iostack::uring::uapi::kOpWritevFixed, fd, outside, 1, 0, 1, 0)->buf_index = 0;
+        add(r, IORING_OP_WRITE_FIXED, fd, other, 8, 0, 2, 0)->buf_index = 0;
+        append(&v, run(r, 2));
+        ::close(fd);
         return v;
       },
       8);
