@@ -49,8 +49,8 @@ thread_local unsigned t_submitted_next = 0;
 
 void tw_note_submitter(IoRingCtx* ctx) {
   const pid_t tid = core::current_tid();
-  if (ctx->last_submit_tid.load(std::memory_order_relaxed) == tid) return;
-  ctx->last_submit_tid.store(tid, std::memory_order_relaxed);
+  if (ctx->last_submit_tid.load(std::memory_order_relaxed) != tid)
+    ctx->last_submit_tid.store(tid, std::memory_order_relaxed);
   for (const int fd : t_submitted)
     if (fd == ctx->fd) return;
   t_submitted[t_submitted_next++ % kSubmittedMax] = ctx->fd;
