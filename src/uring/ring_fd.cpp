@@ -336,8 +336,9 @@ void ring_ready_signal(IoRingCtx* ctx) {
   [[maybe_unused]] ssize_t r = write(ctx->ready_efd, &one, sizeof(one));
 }
 
+// Called by the ring's own waits (for a DEFER_TASKRUN ring only its
+// submitter, the thread that resizes it) and inside ring_poll_mask's scope.
 void ring_ready_update(IoRingCtx* ctx) {
-  RingsReadScope scope(ctx);
   std::atomic<bool>& signalled = ready_flag(ctx);
   if (!signalled.load(std::memory_order_seq_cst)) return;
   if (cq_events_user(ctx) || ctx->has_overflow.load(std::memory_order_acquire)) return;

@@ -14,6 +14,14 @@
 namespace uring_test {
 namespace {
 
+// The one registered buffer of the tests below (index 0), and a buffer
+// outside it; the registration's answer goes first as a CQE with ud 0.
+char reg[4096], other[64];
+Cqe register_reg(Ring& r) {
+  struct iovec rv = {reg, sizeof(reg)};
+  return Cqe{0, r.reg(IORING_REGISTER_BUFFERS, &rv, 1), 0};
+}
+
 // A SENDMSG_ZC or SEND_ZC from registered buffers (IORING_RECVSEND_FIXED_BUF)
 // whose memory lies outside the buffer, or a SEND_ZC from unmapped memory:
 // the import that finds it comes after io_assign_file, so a descriptor that
@@ -22,11 +30,9 @@ namespace {
 // -EFAULT before the socket is looked at.
 TEST(UringFuzzFound530k, ZeroCopySendLooksUpItsDescriptorBeforeTheBuffer) {
   SKIP_WITHOUT_KERNEL_URING();
-  static char reg[4096], other[64];
   compare_with_kernel(
       [](Ring& r) {
-        struct iovec rv = {reg, sizeof(reg)};
-        std::vector<Cqe> v{Cqe{0, r.reg(IORING_REGISTER_BUFFERS, &rv, 1), 0}};
+        std::vector<Cqe> v{register_reg(r)};
         int p[2];
         if (pipe2(p, O_CLOEXEC)) return v;
         const int closed = dup(p[0]);
@@ -177,11 +183,9 @@ TEST(UringFuzzFound530k, UnfinishedChainReadingItsOwnRingFailsOnTheWorker) {
 // an eventfd a CLOSE had freed).
 TEST(UringFuzzFound530k, PathOnlyDescriptorIsRefusedBeforeTheBuffer) {
   SKIP_WITHOUT_KERNEL_URING();
-  static char reg[4096], other[64];
   compare_with_kernel(
       [](Ring& r) {
-        struct iovec rv = {reg, sizeof(reg)};
-        std::vector<Cqe> v{Cqe{0, r.reg(IORING_REGISTER_BUFFERS, &rv, 1), 0}};
+        std::vector<Cqe> v{register_reg(r)};
         const int fd = open("/dev/null", O_PATH | O_CLOEXEC);
         if (fd < 0) return v;
         static struct iovec outside[1] = {{other, 8}};
