@@ -64,9 +64,12 @@ void tw_run_submitted() {
     IoRingCtx* ctx = ring_of(f);
     // An SQPOLL ring's work is its thread's, a DEFER_TASKRUN ring's waits
     // for GETEVENTS.
-    if (ctx && !(ctx->flags & (IORING_SETUP_SQPOLL | IORING_SETUP_DEFER_TASKRUN)) &&
-        ctx->last_submit_tid.load(std::memory_order_relaxed) == tid && tw_pending(ctx))
-      tw_run(ctx);
+    if (!ctx || (ctx->flags & (IORING_SETUP_SQPOLL | IORING_SETUP_DEFER_TASKRUN)) ||
+        ctx->last_submit_tid.load(std::memory_order_relaxed) != tid)
+      continue;
+    // A worker that took the work (under uring_lock) finishes it first.
+    if (ctx->tw_work_queued.load(std::memory_order_acquire)) core::LockGuard wait(ctx->uring_lock);
+    if (tw_pending(ctx)) tw_run(ctx);
   }
 }
 
