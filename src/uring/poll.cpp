@@ -503,7 +503,9 @@ class PollService {
         // event makes it find -EAGAIN and poll again: no need to ask the
         // descriptor (which may be drained again by then: a ring's CQE reaped).
         mshot = req->flags & kReqApollMultishot;
-        here = retried_here(req);
+        // Behind task work already queued (a past LINK_TIMEOUT's, which
+        // cancels it: fuzz seed 617310) the retry is task work too.
+        here = retried_here(req) && !tw_pending(req->ctx);
         req->flags &= ~kReqPolled;
         if (mshot)
           park(req);

@@ -255,23 +255,6 @@ bool is_regular_or_bdev(IoKiocb* req) {
   return S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
 }
 
-// The work's class (io_prep_async_work). A registered slot is only looked
-// at: the worker takes its file (io_wq_submit_work's io_assign_file), so a
-// CLOSE of the slot later in the batch comes first.
-bool file_is_regular_or_bdev(IoKiocb* req, const IoOpDef* def) {
-  IoRingCtx* ctx = req->ctx;
-  const bool locked = in_submit_of(ctx);
-  if (req->file_assigned || !(req->flags & kReqFixedFile))
-    return assign_file(req, def, locked ? static_cast<unsigned>(kIssueLocked) : 0u) &&
-           is_regular_or_bdev(req);
-  RingSubmitLock lock(ctx, locked);
-  const auto idx = static_cast<unsigned>(req->fd);
-  const FileNode* node = idx < ctx->files.size() ? ctx->files[idx] : nullptr;
-  if (!node) return false;
-  struct stat st;
-  return node->bdev || (fstat(node->fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)));
-}
-
 void iowq_submit_work(IoWqWork* work);
 void iowq_cancel_work(IoWqWork* work);
 void iowq_release_work(IoWqWork* work);
@@ -287,12 +270,10 @@ void prep_iowq_work(IoKiocb* req) {
   // IORING_FEAT_CUR_PERSONALITY: the worker runs it as the submitting thread
   // was when it handed it over.
   if (!req->creds && in_submit_of(ctx)) req->creds = current_creds_cached();
-  std::uint32_t wflags = 0;
-  if (def->unbound_nonreg_file && def->needs_file) {
-    if (!file_is_regular_or_bdev(req, def)) wflags |= kWqWorkUnbound;
-  } else if (!def->needs_file) {
-    wflags |= kWqWorkUnbound;
-  }
+  // The class: a request not issued yet has no file (the worker assigns
+  // it), so its op alone decides; one issued before goes by its file.
+  const bool bounded_file = req->file_assigned && is_regular_or_bdev(req);
+  const std::uint32_t wflags = def->unbound_nonreg_file && !bounded_file ? kWqWorkUnbound : 0;
   req->work.flags.store(wflags, std::memory_order_relaxed);
   // Held and counted bits stay with a worker still leaving it (a poll
   // retry may queue it again before that worker's put).
