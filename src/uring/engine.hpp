@@ -104,6 +104,16 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags);
 // io_assign_file's refusal, asked once something else failed: a descriptor
 // (not a registered slot) that is not open, or is O_PATH (fget refuses it).
 bool file_refused(IoKiocb* req);
+// The same for a descriptor number alone (fget of a file not in a request).
+bool fd_refused(int fd);
+// Whether `fd` is an eventfd (without O_NONBLOCK).
+bool is_eventfd(int fd);
+bool is_blocking_eventfd(int fd);
+// A blocking eventfd's write on an io-wq worker, one eventfd_write per
+// segment as loop_rw_iter makes them: a value waits until the counter has
+// room, and io-wq's cancel ends that wait (EINTR, or the bytes written so
+// far), where a blocked host write would never end. Returns as writev.
+ssize_t eventfd_write_on_worker(int fd, const struct iovec* iov, int nr);
 // Whether the calling thread issued an op that may have woken a poll
 // (IoOpDef::wakes) since it last asked; asking clears it.
 bool take_peers_woken();

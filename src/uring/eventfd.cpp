@@ -15,18 +15,6 @@
 namespace iostack::uring {
 
 namespace {
-bool is_eventfd(int fd) {
-  char path[64];
-  char target[64];
-  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-  const ssize_t n = readlink(path, target, sizeof(target) - 1);
-  if (n < 0) return false;
-  target[n] = 0;
-  return std::strcmp(target, "anon_inode:[eventfd]") == 0;
-}
-}  // namespace
-
-namespace {
 
 long long eventfd_id(int fd) {
   char path[64];

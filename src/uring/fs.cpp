@@ -177,7 +177,7 @@ int ftruncate_issue(IoKiocb* req, unsigned) {
   }
   // A descriptor that names nothing failed io_assign_file on the worker,
   // which does break the link.
-  if (!req->file_node && fcntl(req->os_fd, F_GETFD) < 0) return -EBADF;
+  if (file_refused(req)) return -EBADF;
   return done(req, ftruncate(req->os_fd, req->sync.len));
 }
 

@@ -39,7 +39,7 @@ int done_keep_link(IoKiocb* req, int ret) {
 // kernel finds before the op (io_assign_file) and which does break a link;
 // fallocate's -EBADF of a file not open for writing is the op's own answer.
 int done_keep_link_host(IoKiocb* req, int ret) {
-  if (ret == -EBADF && !req->file_node && fcntl(req->os_fd, F_GETFD) < 0) return -EBADF;
+  if (ret == -EBADF && file_refused(req)) return -EBADF;
   return done_keep_link(req, ret);
 }
 

@@ -261,7 +261,7 @@ void IoWq::wake_cancelled(Worker* w) {
   }
 }
 
-int IoWq::wait_ready(int fd, short events) {
+int IoWq::wait_ready(int fd, short events, int timeout_ms) {
   Worker* w = t_worker_;
   if (!w || !w->cur) return 0;
   IoWq* wq = w->wq;
@@ -288,8 +288,9 @@ int IoWq::wait_ready(int fd, short events) {
   for (;;) {
     if (w->cur->flags.load(std::memory_order_acquire) & kWqWorkCancel) return -kErestartsys;
     struct pollfd p[2] = {{fd, events, 0}, {w->wake_fd, POLLIN, 0}};
-    const int n = poll(p, w->wake_fd >= 0 ? 2 : 1, -1);
+    const int n = poll(p, w->wake_fd >= 0 ? 2 : 1, timeout_ms);
     if (n < 0 && errno != EINTR) return 0;  // the retry finds what is wrong
+    if (n == 0) return 0;                   // timed out
     if (n > 0 && p[1].revents) {
       std::uint64_t v;
       if (read(w->wake_fd, &v, sizeof(v)) < 0) {

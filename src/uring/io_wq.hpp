@@ -103,7 +103,9 @@ class IoWq {
   // error) where the kernel's worker would block, and ends early when a
   // cancel finds the work running, as the signal io_wq_worker_cancel sends
   // ends the kernel's wait: 0, or -kErestartsys. Off a worker: 0 at once.
-  static int wait_ready(int fd, short events);
+  // With `timeout_ms` >= 0 it also returns 0 once that has passed (`fd`
+  // may then be -1: a sleep a cancel ends).
+  static int wait_ready(int fd, short events, int timeout_ms = -1);
   // From a work's fn: whether a cancel found `work` running on the calling
   // worker (and answered -EALREADY, counting on the work to end).
   static bool cancelled_running(const IoWqWork* work);

@@ -105,8 +105,7 @@ int msg_ring_issue(IoKiocb* req, unsigned issue_flags) {
   // A descriptor that names nothing failed io_assign_file before the op
   // (fuzz seed 687 of the extended generator); a file that is no ring is
   // the op's -EBADFD.
-  if (!target)
-    return finish(req, !req->file_node && fcntl(req->os_fd, F_GETFD) < 0 ? -EBADF : -EBADFD);
+  if (!target) return finish(req, file_refused(req) ? -EBADF : -EBADFD);
   int ret;
   switch (req->msg.cmd) {
     case IORING_MSG_DATA:
@@ -132,7 +131,7 @@ int sync_msg_ring(const io_uring_sqe* sqe) {
   if (m.cmd != IORING_MSG_DATA) return -EINVAL;
   core::FileRef ref = ring_file_get(sqe->fd);
   IoRingCtx* target = ring_of(ref);
-  if (!target) return fcntl(sqe->fd, F_GETFD) < 0 ? -EBADF : -EBADFD;
+  if (!target) return fd_refused(sqe->fd) ? -EBADF : -EBADFD;
   return msg_data(m, target);
 }
 

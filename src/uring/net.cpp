@@ -876,7 +876,7 @@ int send_issue(IoKiocb* req, unsigned issue_flags) {
   // 65209), once io_issue_sqe's fget has found the descriptor open (seed
   // 248254: -EBADF).
   if ((req->sr.flags & uapi::kRecvsendBundle) && (issue_flags & kIssueIowq)) {
-    const bool closed = !req->file_node && fcntl(req->os_fd, F_GETFD) < 0;
+    const bool closed = file_refused(req);
     return finish(req, closed ? -EBADF : -ECANCELED, 0);
   }
   const int ret = do_send(req, issue_flags, false);

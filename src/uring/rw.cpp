@@ -260,15 +260,6 @@ constexpr unsigned kRwfAtomic = 0x40;
 constexpr unsigned kRwfDontcache = 0x80;
 constexpr unsigned kRwfSupported = 0x1ff;  // up to RWF_NOSIGNAL
 
-bool is_eventfd(int fd) {
-  char path[64], target[64];
-  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-  const ssize_t n = readlink(path, target, sizeof(target) - 1);
-  if (n < 0) return false;
-  target[n] = '\0';
-  return std::strcmp(target, "anon_inode:[eventfd]") == 0;
-}
-
 // Files whose read or write iostack knows to be a plain ->read/->write:
 // eventfds, and directories (whose RWF_NOWAIT io_uring still refuses).
 bool has_only_plain_rw(IoKiocb* req, bool write) {
@@ -277,11 +268,6 @@ bool has_only_plain_rw(IoKiocb* req, bool write) {
       S_ISDIR(st.st_mode))
     return true;
   return is_eventfd(req->os_fd);
-}
-
-bool is_blocking_eventfd(int fd) {
-  const int fl = fcntl(fd, F_GETFL);
-  return fl >= 0 && !(fl & O_NONBLOCK) && is_eventfd(fd);
 }
 
 bool is_dir(int fd) {
@@ -501,7 +487,20 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
   // one skips the refused try.
   const bool may_block = nonblock && !(req->flags & kReqNowait);
   if (may_block && core::fd_is_memory_file_cached(req->os_fd)) rwf &= ~RWF_NOWAIT;
-  ssize_t n = rw_syscall(write, req->os_fd, iov, nr, pos, rwf);
+  ssize_t n;
+  struct stat st;
+  if (write && !nonblock && fstat(req->os_fd, &st) == 0 && (st.st_mode & S_IFMT) == 0 &&
+      is_blocking_eventfd(req->os_fd)) {
+    // Its offset means nothing once it passed rw_verify_area.
+    if (rw.done == 0)
+      if (const int err = rw_validate(req, write, nonblock))
+        return finish_rw(req, err, issue_flags);
+    stream = true;
+    pos = -1;
+    n = eventfd_write_on_worker(req->os_fd, iov, nr);
+  } else {
+    n = rw_syscall(write, req->os_fd, iov, nr, pos, rwf);
+  }
   if (n < 0 && errno == EOPNOTSUPP && (rwf & RWF_NOWAIT) && may_block &&
       core::fd_is_memory_file(req->os_fd)) {
     rwf &= ~RWF_NOWAIT;
@@ -804,7 +803,7 @@ int rw_read_mshot(IoKiocb* req, unsigned issue_flags) {
   };
   if (req->bdev || !file_can_poll(req)) {
     // A descriptor that names nothing fails io_assign_file first.
-    return end(fcntl(req->os_fd, F_GETFD) < 0 ? -EBADF : -EBADFD, 0);
+    return end(file_refused(req) ? -EBADF : -EBADFD, 0);
   }
   const bool nonblock = issue_flags & kIssueNonblock;
   for (bool retry = false;; retry = true) {

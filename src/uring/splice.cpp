@@ -36,7 +36,7 @@ int input_fd(IoKiocb* req, unsigned issue_flags, FileNode** node) {
   }
   // io_file_get_normal: a descriptor that is not open is -EBADF, also for
   // a splice of nothing, which makes no host call (fuzz seed 54699).
-  if (sp.fd_in < 0 || (!sp.len && fcntl(sp.fd_in, F_GETFD) < 0)) return -EBADF;
+  if (sp.fd_in < 0 || (!sp.len && fd_refused(sp.fd_in))) return -EBADF;
   return sp.fd_in;
 }
 
@@ -61,9 +61,7 @@ namespace {
 // and before the length: a zero-length SPLICE or TEE to a descriptor that
 // is not open is -EBADF (fuzz seed 1477 of the extended generator). Other
 // lengths find it in the host call.
-bool out_unopened(IoKiocb* req) {
-  return !req->splice.len && !req->file_node && fcntl(req->os_fd, F_GETFD) < 0;
-}
+bool out_unopened(IoKiocb* req) { return !req->splice.len && file_refused(req); }
 
 // do_splice looks at the access modes before the offsets, where splice(2)
 // refuses an offset on a pipe first: its -ESPIPE is -EBADF for an input not

@@ -242,9 +242,7 @@ bool assign_file(IoKiocb* req, const IoOpDef* def, unsigned issue_flags) {
 // its CQE.
 int mshot_file_check(IoKiocb* req, unsigned issue_flags) {
   // io_assign_file: a descriptor that is not open.
-  if (!assign_file(req, op_def(req->opcode), issue_flags) ||
-      (!req->file_node && !req->bdev && fcntl(req->os_fd, F_GETFD) < 0))
-    return -EBADF;
+  if (!assign_file(req, op_def(req->opcode), issue_flags) || file_refused(req)) return -EBADF;
   return file_can_poll(req) ? 0 : -EBADFD;
 }
 
@@ -409,11 +407,12 @@ void queue_async(IoKiocb* req, int ret) {
 
 }  // namespace
 
-bool file_refused(IoKiocb* req) {
-  if (req->file_node || req->bdev) return false;
-  const int fl = fcntl(req->os_fd, F_GETFL);
+bool fd_refused(int fd) {
+  const int fl = fd < 0 ? -1 : fcntl(fd, F_GETFL);
   return fl < 0 || (fl & O_PATH);
 }
+
+bool file_refused(IoKiocb* req) { return !req->file_node && !req->bdev && fd_refused(req->os_fd); }
 
 // The kernel's request holds its file from the first issue on: a close of
 // the descriptor before a worker or a poll's retry runs it changes nothing.
