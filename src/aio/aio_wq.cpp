@@ -39,6 +39,9 @@ constexpr std::int64_t kHandoffBudgetNs = 200000;
 // less CPU per read than 200 us and read more.)
 constexpr std::int64_t kHandoffWakeFactor = 10;
 constexpr std::int64_t kHandoffBudgetMaxNs = 1000000;
+// Queued works a caller looks through for one of its own: the queue holds
+// about one per busy worker, and a caller's own are usually first.
+constexpr unsigned kCallerScan = 64;
 
 // Worker::wake: on the idle list but not yet asleep, asleep in futex_wait,
 // or claimed by a waker (off the idle list).
@@ -135,7 +138,29 @@ class WorkPool {
 
   AioWqStats stats() {
     core::LockGuard g(lock_);
-    return AioWqStats{nr_workers_, nr_idle_};
+    return AioWqStats{nr_workers_, nr_idle_, caller_runs_};
+  }
+
+  AioWork* take_for_caller(const void* group, std::uint64_t token, std::int64_t max_ns) {
+    core::LockGuard g(lock_);
+    if (nr_queued_ == 0) return nullptr;
+    if (max_ns != INT64_MAX && (avg_quick_ns_ == 0 || avg_quick_ns_ > max_ns)) return nullptr;
+    // Work a woken worker is on its way to take stays: the waking is paid
+    // already, and the worker would find nothing and sleep again.
+    if (nr_queued_ <= nr_waking_) return nullptr;
+    unsigned seen = 0;
+    for (core::ListHead* n = work_.first(); n != &work_ && seen < kCallerScan;
+         n = n->next, ++seen) {
+      AioWork* w = core::list_entry<AioWork, &AioWork::node>(n);
+      if (w->quick && w->submitter == token && w->group == group) return take(n);
+    }
+    return nullptr;
+  }
+
+  void caller_ran(std::int64_t took) {
+    core::LockGuard g(lock_);
+    ++caller_runs_;
+    note_quick(took);
   }
 
   static void worker_main(void* arg) {
@@ -253,14 +278,13 @@ class WorkPool {
       {
         core::LockGuard g(lock_);
         if (work_.empty()) return;
-        w = take();
+        w = take(work_.first());
       }
       w->fn(w);
     }
   }
 
-  AioWork* take() REQUIRES(lock_) {
-    core::ListHead* n = work_.first();
+  AioWork* take(core::ListHead* n) REQUIRES(lock_) {
     n->del();
     --nr_queued_;
     AioWork* w = core::list_entry<AioWork, &AioWork::node>(n);
@@ -287,7 +311,7 @@ class WorkPool {
         if (!sleep_idle(self)) return;
         continue;
       }
-      AioWork* w = take();
+      AioWork* w = take(work_.first());
       const bool quick = w->quick;
       if (quick) ++nr_busy_quick_;
       // Work still waiting beyond what the workers coming back will take
@@ -306,14 +330,18 @@ class WorkPool {
       self->completing = false;
       if (quick) {
         --nr_busy_quick_;
-        avg_quick_ns_ += (took - avg_quick_ns_) / 8;
-        if (avg_quick_ns_ <= 0) avg_quick_ns_ = 1;
-        // Few wakings are measured while the budget is large: the last
-        // measure fades (half in about 700 works) so it cannot stay large
-        // once the CPUs are free.
-        avg_wake_ns_ -= avg_wake_ns_ / 1024;
+        note_quick(took);
       }
     }
+  }
+
+  void note_quick(std::int64_t took) REQUIRES(lock_) {
+    avg_quick_ns_ += (took - avg_quick_ns_) / 8;
+    if (avg_quick_ns_ <= 0) avg_quick_ns_ = 1;
+    // Few wakings are measured while the budget is large: the last
+    // measure fades (half in about 700 works) so it cannot stay large
+    // once the CPUs are free.
+    avg_wake_ns_ -= avg_wake_ns_ / 1024;
   }
 
   // How long a claimed sleeper took to get back here, the lock included:
@@ -375,6 +403,7 @@ class WorkPool {
   unsigned nr_busy_quick_ GUARDED_BY(lock_) = 0;     // running a quick work
   std::int64_t avg_quick_ns_ GUARDED_BY(lock_) = 0;  // a quick work's duration, averaged
   std::int64_t avg_wake_ns_ GUARDED_BY(lock_) = 0;   // a sleeper's wake-up latency, averaged
+  std::uint64_t caller_runs_ GUARDED_BY(lock_) = 0;
   unsigned max_ GUARDED_BY(lock_);
   int idle_ms_ GUARDED_BY(lock_);
 };
@@ -396,6 +425,23 @@ struct ProcessPool {
 WorkPool* pool() { return &core::Process::current().state<ProcessPool>().pool; }
 
 }  // namespace
+
+std::uint64_t aio_wq_thread_token() {
+  static std::atomic<std::uint64_t> next{1};
+  thread_local std::uint64_t token = 0;
+  if (token == 0) token = next.fetch_add(1, std::memory_order_relaxed);
+  return token;
+}
+
+bool aio_wq_on_submitter(const AioWork* w) {
+  return w->submitter != 0 && w->submitter == aio_wq_thread_token();
+}
+
+AioWork* aio_wq_take_for_caller(const void* group, std::int64_t max_ns) {
+  return pool()->take_for_caller(group, aio_wq_thread_token(), max_ns);
+}
+
+void aio_wq_caller_ran(std::int64_t took_ns) { pool()->caller_ran(took_ns); }
 
 void aio_wq_completing() {
   if (Worker* w = t_worker) w->pool->completing(w);

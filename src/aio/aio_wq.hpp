@@ -22,6 +22,12 @@ struct AioWork {
   // soon enough for work queued meanwhile to wait for it (see aio_wq.cpp).
   bool quick = false;
   std::int64_t queued_at = 0;  // for `iostack exec --stats`, when counting
+  // Nonzero when nothing ties the work to a worker: it runs as well on the
+  // thread that queued it (aio_wq_thread_token()), as the kernel's own
+  // submitter would have issued it. `group` is whatever the work's result
+  // goes to (the AIO context whose ring gets the event).
+  std::uint64_t submitter = 0;
+  const void* group = nullptr;
 };
 
 // A batch built by one io_submit call and handed over at once: work for
@@ -48,6 +54,21 @@ void aio_wq_queue_one(AioWork* w);
 // a worker.
 void aio_wq_completing();
 
+// A number naming the calling thread for as long as the process lives
+// (never reused, unlike a tid or a thread-local's address); never 0.
+std::uint64_t aio_wq_thread_token();
+// Whether `w` runs on the thread that queued it and may run there.
+bool aio_wq_on_submitter(const AioWork* w);
+
+// For a thread about to sleep until work it queued ends: takes the oldest
+// queued quick work that this thread queued for `group`, so that the caller
+// runs it (w->fn(w)) instead of sleeping, then reports with
+// aio_wq_caller_ran(). Null when there is none, or when a quick work's
+// measured duration exceeds `max_ns` (unknown counts as too long unless
+// max_ns is INT64_MAX).
+AioWork* aio_wq_take_for_caller(const void* group, std::int64_t max_ns);
+void aio_wq_caller_ran(std::int64_t took_ns);
+
 // The most workers the pool may hold (IOSTACK_AIO_MAX_WORKERS, default 256).
 unsigned aio_wq_max_workers();
 
@@ -63,6 +84,7 @@ int aio_wq_set_idle_timeout_ms(int ms);
 struct AioWqStats {
   unsigned nr_workers = 0;
   unsigned nr_idle = 0;
+  std::uint64_t caller_runs = 0;  // works run by the thread that queued them
 };
 AioWqStats aio_wq_stats();
 

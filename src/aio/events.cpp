@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "aio/aio.hpp"
+#include "aio/caller_run.hpp"
 #include "aio/ioctx_table.hpp"
 #include "core/aio_wait_stats.hpp"
 #include "core/exec_stats.hpp"
@@ -151,6 +152,7 @@ long read_events(Kioctx* ctx, long min_nr, long nr, struct io_event* event, std:
   AioWaiter w;
   bool timed_out = false;
   std::int64_t spin_budget = kFinishingSpinNs;
+  bool may_run = true;  // until one finds nothing to run
   for (;;) {
     const long nr_got = ret;
     w.min_nr = min_nr - ret;
@@ -158,6 +160,16 @@ long read_events(Kioctx* ctx, long min_nr, long nr, struct io_event* event, std:
       return ret;
     ctx->wait.add(&w);
     if (aio_read_events(ctx, min_nr, nr, event, &ret) || timed_out || *interrupted) break;
+    if (nr_got == ret && may_run && aio_caller_may_run(ctx)) {
+      // Rather than sleep until a worker has done a read this thread
+      // queued, do one: its event, and those that came meanwhile, are
+      // looked for on the next pass.
+      ctx->wait.remove(&w);
+      if (aio_caller_run(ctx, dl, interrupted)) continue;
+      may_run = false;
+      ctx->wait.add(&w);
+      if (aio_read_events(ctx, min_nr, nr, event, &ret) || *interrupted) break;
+    }
     if (nr_got == ret && w.prepare_sleep()) {
       if (core::ExecStats::enabled())
         core::aio_wait_stats().sleeps.fetch_add(1, std::memory_order_relaxed);

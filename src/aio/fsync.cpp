@@ -59,6 +59,7 @@ int aio_fsync(AioKiocb* req, const struct iocb& cb, const FileRef& f, bool datas
   req->work.fn = fsync_work;
   req->work.owner = req;
   req->work.quick = false;
+  req->work.submitter = 0;
   batch->add(&req->work);
   return 0;
 }

@@ -48,7 +48,9 @@ long os_rw(AioKiocb* req) {
 
 void rw_work(AioWork* w) {
   auto* req = static_cast<AioKiocb*>(w->owner);
-  worker_set_ioprio(req->ioprio);
+  // On the submitting thread the I/O carries that thread's own priority,
+  // as the kernel's would.
+  if (!aio_wq_on_submitter(w)) worker_set_ioprio(req->ioprio);
   const long res = os_rw(req);
   aio_finishing(req);
   aio_wq_completing();
@@ -129,11 +131,18 @@ void rw_issue_worker(AioKiocb* req, AioWorkBatch* batch) {
   }
   req->fd = core::held_fd(req->held_file);
   // aio_prep_rw(): without IOCB_FLAG_IOPRIO the I/O carries the
-  // submitter's priority, which the worker must take on.
-  if (req->ioprio == 0) req->ioprio = task::current_ioprio();
+  // submitter's priority, which the worker must take on. Such a read may
+  // also be run by the submitting thread itself (io_getevents, rather than
+  // sleeping): the same thread is the same credentials too. Not a write: a
+  // limit lowered since io_submit would signal SIGXFSZ to the program's
+  // thread, where the kernel checked it at submission only.
+  const bool own_prio = req->ioprio == 0;
+  if (own_prio) req->ioprio = task::current_ioprio();
   req->work.fn = rw_work;
   req->work.owner = req;
   req->work.quick = true;
+  req->work.submitter = own_prio && !req->write ? aio_wq_thread_token() : 0;
+  req->work.group = req->ctx;
   batch->add(&req->work);
 }
 

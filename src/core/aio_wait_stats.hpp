@@ -11,11 +11,12 @@
 namespace iostack::core {
 
 struct AioWaitStats {
-  std::atomic<std::uint64_t> taken{0};      // works a worker took from the queue
-  std::atomic<std::uint64_t> queued_ns{0};  // their total time in the queue
-  std::atomic<std::uint64_t> reaped{0};     // events io_getevents copied out
-  std::atomic<std::uint64_t> ring_ns{0};    // their total time in the ring
-  std::atomic<std::uint64_t> sleeps{0};     // io_getevents calls that slept
+  std::atomic<std::uint64_t> taken{0};        // works a worker took from the queue
+  std::atomic<std::uint64_t> queued_ns{0};    // their total time in the queue
+  std::atomic<std::uint64_t> reaped{0};       // events io_getevents copied out
+  std::atomic<std::uint64_t> ring_ns{0};      // their total time in the ring
+  std::atomic<std::uint64_t> sleeps{0};       // io_getevents calls that slept
+  std::atomic<std::uint64_t> caller_runs{0};  // works io_getevents ran instead of sleeping
 
   void add(std::atomic<std::uint64_t>* count, std::atomic<std::uint64_t>* total, std::int64_t ns) {
     count->fetch_add(1, std::memory_order_relaxed);

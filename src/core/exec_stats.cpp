@@ -173,12 +173,14 @@ void ExecStats::print(int fd) const {
     auto avg_us = [](std::uint64_t ns, std::uint64_t count) {
       return count != 0 ? static_cast<double>(ns) / 1000.0 / static_cast<double>(count) : 0.0;
     };
-    put("  aio waits: worker queue %llu x %.1f us, ring %llu x %.1f us, io_getevents sleeps %llu\n",
+    put("  aio waits: worker queue %llu x %.1f us, ring %llu x %.1f us, io_getevents sleeps %llu,"
+        " runs %llu\n",
         static_cast<unsigned long long>(taken),
         avg_us(w.queued_ns.load(std::memory_order_relaxed), taken),
         static_cast<unsigned long long>(reaped),
         avg_us(w.ring_ns.load(std::memory_order_relaxed), reaped),
-        static_cast<unsigned long long>(w.sleeps.load(std::memory_order_relaxed)));
+        static_cast<unsigned long long>(w.sleeps.load(std::memory_order_relaxed)),
+        static_cast<unsigned long long>(w.caller_runs.load(std::memory_order_relaxed)));
   }
   if (n > sizeof(buf)) n = sizeof(buf);
   for (std::size_t off = 0; off < n;) {
