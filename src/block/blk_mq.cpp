@@ -400,8 +400,7 @@ BlkStatus issue_directly(HwCtx* hctx, Request* rq, bool last) {
 
 }  // namespace
 
-bool blk_mq_get_driver_tag(Request* rq) {
-  if (rq->tag >= 0) return true;
+bool blk_mq_get_driver_tag_slow(Request* rq) {
   HwCtx* hctx = rq->mq_hctx;
   const int tag = hctx->tags->try_get();
   if (tag < 0) return false;
@@ -629,7 +628,8 @@ void blk_mq_end_request_nodata(Request* rq, BlkStatus error) {
     rq->rq_flags &= ~RQF_STARTED;
     core::local_add(rq->mq_hctx->counters.local()->nr_active, std::int64_t{-1});
   }
-  if (Elevator* e = rq->q->elevator(); e && (rq->rq_flags & RQF_USE_SCHED)) {
+  if (Elevator* e = rq->q->elevator();
+      e && (rq->rq_flags & RQF_USE_SCHED) && e->has_completed_request()) {
     e->completed_request(rq, now);
   }
   account_io_done(rq, now);
@@ -685,7 +685,5 @@ void blk_mq_requeue_request(Request* rq, bool kick) {
   blk_mq_request_bypass_insert(rq, true);
   if (kick) blk_mq_run_hw_queue(rq->mq_hctx);
 }
-
-void blk_trace_rq_insert(Request* rq) { trace_rq(rq, kTraceInsert); }
 
 }  // namespace iostack::block

@@ -35,7 +35,12 @@ void blk_add_rq_to_plug(BlkPlug* plug, Request* rq);
 // Frees the requests the plug allocated ahead and did not use.
 void blk_mq_free_plug_rqs(BlkPlug* plug);
 
-bool blk_mq_get_driver_tag(Request* rq);
+// blk_mq_get_driver_tag: a request that holds one already keeps it (inline,
+// as in the kernel's blk-mq.h: every scheduler request passes here twice).
+bool blk_mq_get_driver_tag_slow(Request* rq);
+inline bool blk_mq_get_driver_tag(Request* rq) {
+  return rq->tag >= 0 || blk_mq_get_driver_tag_slow(rq);
+}
 // Runs the request's end_io or frees it, after accounting (__blk_mq_end_request).
 void blk_mq_end_request_nodata(Request* rq, BlkStatus error);
 

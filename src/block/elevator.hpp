@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "block/blk_mq_internal.hpp"
 #include "block/request.hpp"
 #include "core/list.hpp"
 
@@ -90,7 +91,11 @@ class Elevator {
   // lock covers both (the inserting CPU's queue run reaching the lock first).
   virtual unsigned insert_and_dispatch(HwCtx* hctx, core::ListHead* list, unsigned flags,
                                        core::ListHead* out, unsigned max, bool* held_back);
+  // Called only when has_completed_request(): elevator_mq_ops entries a
+  // scheduler leaves NULL are skipped by blk-mq, and this one is on every
+  // completion.
   virtual void completed_request(Request*, std::uint64_t /*now_ns*/) {}
+  bool has_completed_request() const { return has_completed_request_; }
   virtual void requeue_request(Request*) {}
   virtual Request* former_request(Request*) { return nullptr; }
   virtual Request* next_request(Request*) { return nullptr; }
@@ -119,9 +124,12 @@ class Elevator {
 
  protected:
   void set_wants_stamp(bool on) { wants_stamp_.store(on, std::memory_order_relaxed); }
+  // For a scheduler without a completed_request op (its constructor).
+  void set_no_completed_request() { has_completed_request_ = false; }
 
  private:
   std::atomic<bool> wants_stamp_{false};
+  bool has_completed_request_ = true;
   static constexpr unsigned kHashBits = 6;  // ELV_HASH_BITS
   core::ListHead hash_[1u << kHashBits];
   RequestQueue* q_;
@@ -129,7 +137,10 @@ class Elevator {
 
 // Adds a dispatched request to a batch and takes its driver tag; false when
 // none is free (the batch ends there).
-bool elv_dispatch_add(Request* rq, core::ListHead* out);
+inline bool elv_dispatch_add(Request* rq, core::ListHead* out) {
+  rq->queuelist.add_tail(out);
+  return blk_mq_get_driver_tag(rq);
+}
 
 // The loop of Elevator::dispatch_batch over a scheduler's own has_work and
 // dispatch calls (a scheduler holding its lock across the batch passes its

@@ -43,7 +43,9 @@ void BlkMqTags::hint_after_get(Local* l, unsigned tag) const {
   if (tag == l->hint) l->hint = tag + 1 >= nr_tags_ - 1 ? 0 : tag + 1;
 }
 
-int BlkMqTags::cache_get(Local* l, unsigned shallow_depth) {
+// cache_get and cache_put are try_get's and put's fast paths: inlined (a
+// scheduler request takes two tags and puts both, on every I/O).
+[[gnu::always_inline]] inline int BlkMqTags::cache_get(Local* l, unsigned shallow_depth) {
   // Only the owner adds to its cache: an empty one needs no handshake.
   if (!l->n.load(std::memory_order_relaxed)) return -1;
   l->busy.store(1, std::memory_order_relaxed);
@@ -64,7 +66,7 @@ int BlkMqTags::cache_get(Local* l, unsigned shallow_depth) {
   return tag;
 }
 
-bool BlkMqTags::cache_put(Local* l, unsigned tag) {
+[[gnu::always_inline]] inline bool BlkMqTags::cache_put(Local* l, unsigned tag) {
   if (l->closed.load(std::memory_order_relaxed) ||
       l->n.load(std::memory_order_relaxed) >= kCacheTags)
     return false;
