@@ -81,7 +81,10 @@ Request* rq_ctx_init(const AllocData& data, BlkMqTags* tags, int tag, std::uint3
   if (rq_flags & RQF_SCHED_TAGS) {
     rq->internal_tag = tag;
     rq->tag = -1;
-    if (rq_flags & RQF_USE_SCHED) data.q->elevator()->prepare_request(rq);
+    if (rq_flags & RQF_USE_SCHED) {
+      Elevator* e = data.q->elevator();
+      if (e->has_op(Elevator::kPrepareRequest)) e->prepare_request(rq);
+    }
   } else {
     rq->tag = tag;
     rq->internal_tag = -1;
@@ -629,7 +632,7 @@ void blk_mq_end_request_nodata(Request* rq, BlkStatus error) {
     core::local_add(rq->mq_hctx->counters.local()->nr_active, std::int64_t{-1});
   }
   if (Elevator* e = rq->q->elevator();
-      e && (rq->rq_flags & RQF_USE_SCHED) && e->has_completed_request()) {
+      e && (rq->rq_flags & RQF_USE_SCHED) && e->has_op(Elevator::kCompletedRequest)) {
     e->completed_request(rq, now);
   }
   account_io_done(rq, now);

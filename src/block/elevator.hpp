@@ -74,6 +74,7 @@ class Elevator {
   virtual void request_merged(Request*, ElvMerge) {}
   // `next` was merged into `rq` and will be freed.
   virtual void requests_merged(Request*, Request*) {}
+  // Called only where has_op(kPrepareRequest).
   virtual void prepare_request(Request*) {}
   virtual void finish_request(Request*) {}
   virtual void insert_requests(HwCtx* hctx, core::ListHead* list, unsigned flags) = 0;
@@ -91,11 +92,8 @@ class Elevator {
   // lock covers both (the inserting CPU's queue run reaching the lock first).
   virtual unsigned insert_and_dispatch(HwCtx* hctx, core::ListHead* list, unsigned flags,
                                        core::ListHead* out, unsigned max, bool* held_back);
-  // Called only when has_completed_request(): elevator_mq_ops entries a
-  // scheduler leaves NULL are skipped by blk-mq, and this one is on every
-  // completion.
+  // Called only where has_op(kCompletedRequest).
   virtual void completed_request(Request*, std::uint64_t /*now_ns*/) {}
-  bool has_completed_request() const { return has_completed_request_; }
   virtual void requeue_request(Request*) {}
   virtual Request* former_request(Request*) { return nullptr; }
   virtual Request* next_request(Request*) { return nullptr; }
@@ -109,6 +107,11 @@ class Elevator {
   virtual int attr_show(const std::string& name, std::string* out) const;
   // 0, -ENOENT for an unknown name, -EINVAL for a bad value.
   virtual int attr_store(const std::string& name, const std::string& value);
+
+  // Ops of every I/O that a scheduler may leave out: blk-mq skips their
+  // calls, as it skips an elevator_mq_ops entry left NULL.
+  enum OptionalOp : unsigned { kPrepareRequest = 1u << 0, kCompletedRequest = 1u << 1 };
+  bool has_op(OptionalOp op) const { return !(left_out_ & op); }
 
   // --- shared state and helpers (elevator.c) ---
   RequestQueue* queue() const { return q_; }
@@ -124,12 +127,12 @@ class Elevator {
 
  protected:
   void set_wants_stamp(bool on) { wants_stamp_.store(on, std::memory_order_relaxed); }
-  // For a scheduler without a completed_request op (its constructor).
-  void set_no_completed_request() { has_completed_request_ = false; }
+  // For a scheduler's constructor: the OptionalOps it does not implement.
+  void leave_out(unsigned ops) { left_out_ |= ops; }
 
  private:
   std::atomic<bool> wants_stamp_{false};
-  bool has_completed_request_ = true;
+  unsigned left_out_ = 0;
   static constexpr unsigned kHashBits = 6;  // ELV_HASH_BITS
   core::ListHead hash_[1u << kHashBits];
   RequestQueue* q_;

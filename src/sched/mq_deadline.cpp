@@ -40,8 +40,9 @@ MqDeadline::MqDeadline(block::RequestQueue* q)
       front_merges_(1),
       prio_aging_expire_ms_(kPrioAgingExpireMs),
       lone_tsc_(core::tsc_in_step()) {
-  // Like the kernel's mq-deadline, no completed_request op.
-  set_no_completed_request();
+  // No completed_request op, as in the kernel; and no prepare_request: the
+  // kernel's only clears elv.priv[0], which rq_init does for every request.
+  leave_out(kPrepareRequest | kCompletedRequest);
   // init_hctx sets this again; until then limit_depth must not see zero.
   if (q) async_depth_.store(q->nr_requests(), std::memory_order_relaxed);
   for (unsigned d = 0; d < kDdDirCount; ++d)
@@ -168,8 +169,6 @@ void MqDeadline::listed_add(int delta) {
 }
 
 // --- insertion and completion ---
-
-void MqDeadline::prepare_request(Request* rq) { rq->elv_priv[0] = nullptr; }
 
 void MqDeadline::insert_requests(block::HwCtx*, core::ListHead* list, unsigned flags) {
   core::ListHead free;

@@ -63,7 +63,6 @@ class MqDeadline final : public block::Elevator {
   void requests_merged(block::Request* rq, block::Request* next) override REQUIRES(lock_);
   block::Request* former_request(block::Request* rq) override REQUIRES(lock_);
   block::Request* next_request(block::Request* rq) override REQUIRES(lock_);
-  void prepare_request(block::Request* rq) override;
   void finish_request(block::Request* rq) override;
   void insert_requests(block::HwCtx* hctx, core::ListHead* list, unsigned flags) override
       EXCLUDES(lock_);
