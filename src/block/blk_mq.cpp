@@ -277,12 +277,31 @@ void mark_restart(HwCtx* hctx) {
   if (hctx->nr_active() == 0) delay_run(hctx);
 }
 
+// The end of blk_mq_dispatch_rq_list when the driver or the tags ran out:
+// what is left goes back to the front of hctx->dispatch. Returns false.
+[[gnu::noinline]] bool dispatch_stopped(HwCtx* hctx, core::ListHead* list, bool busy,
+                                        bool sent_last) {
+  // Give back driver tags taken ahead for requests that stay queued.
+  for (core::ListHead* n = list->first(); n != list; n = n->next) {
+    Request* rq = rq_from_queuelist(n);
+    if (rq->internal_tag >= 0) put_driver_tag(rq);
+  }
+  if (!sent_last) hctx->queue->driver()->commit_rqs(hctx);
+  {
+    core::LockGuard lock(hctx->lock);
+    list->splice_tail_init(&hctx->dispatch);  // list is ahead of anything newer
+    hctx->has_parked.store(true, std::memory_order_release);
+  }
+  if (busy) mark_restart(hctx);
+  return false;
+}
+
 // blk_mq_dispatch_rq_list: hand requests to the driver in order. Returns
 // false when the driver or the tags ran out; the rest goes back to the front
-// of hctx->dispatch.
-bool dispatch_rq_list(HwCtx* hctx, core::ListHead* list) {
-  RequestQueue* q = hctx->queue;
-  BlockDriver* drv = q->driver();
+// of hctx->dispatch. Inlined: with a scheduler every I/O passes here, mostly
+// in a batch of one.
+[[gnu::always_inline]] inline bool dispatch_rq_list(HwCtx* hctx, core::ListHead* list) {
+  BlockDriver* drv = hctx->queue->driver();
   bool busy = false;
   bool sent_last = true;
   while (!list->empty()) {
@@ -309,20 +328,9 @@ bool dispatch_rq_list(HwCtx* hctx, core::ListHead* list) {
     }
     blk_mq_end_request(rq, ret);
   }
-  if (list->empty()) return true;
-  // Give back driver tags taken ahead for requests that stay queued.
-  for (core::ListHead* n = list->first(); n != list; n = n->next) {
-    Request* rq = rq_from_queuelist(n);
-    if (rq->internal_tag >= 0) put_driver_tag(rq);
-  }
-  if (!sent_last) drv->commit_rqs(hctx);
-  {
-    core::LockGuard lock(hctx->lock);
-    list->splice_tail_init(&hctx->dispatch);  // list is ahead of anything newer
-    hctx->has_parked.store(true, std::memory_order_release);
-  }
-  if (busy) mark_restart(hctx);
-  return false;
+  if (list->empty()) [[likely]]
+    return true;
+  return dispatch_stopped(hctx, list, busy, sent_last);
 }
 
 // Requests parked on hctx->dispatch go first, in order.
@@ -341,7 +349,8 @@ bool dispatch_parked(HwCtx* hctx) {
 
 // Issues one batch the elevator gave; false when the queue run is to stop
 // there (nothing given, or the driver or the tags ran out).
-bool dispatch_sched_batch(HwCtx* hctx, core::ListHead* list, unsigned count, bool run_later) {
+[[gnu::always_inline]] inline bool dispatch_sched_batch(HwCtx* hctx, core::ListHead* list,
+                                                        unsigned count, bool run_later) {
   if (!count) {
     // Work the scheduler holds back (a lower class behind a higher one):
     // look again after BLK_MQ_BUDGET_DELAY.
