@@ -412,15 +412,6 @@ BlkStatus issue_directly(HwCtx* hctx, Request* rq, bool last) {
 
 }  // namespace
 
-bool blk_mq_get_driver_tag_slow(Request* rq) {
-  HwCtx* hctx = rq->mq_hctx;
-  const int tag = hctx->tags->try_get();
-  if (tag < 0) return false;
-  rq->tag = tag;
-  hctx->tags->set_rq_for_tag(tag, rq);
-  return true;
-}
-
 void blk_mq_submit_bio(Bio* bio) {
   RequestQueue* q = bio->bi_bdev->queue();
   BlkPlug* plug = current_plug();
