@@ -190,7 +190,7 @@ void blk_mq_bio_to_request(Request* rq, Bio* bio, unsigned nr_segs) {
 
 // blk_mq_sched_bio_merge: the elevator's merge, or the software queue's.
 bool blk_mq_sched_bio_merge(RequestQueue* q, Bio* bio, unsigned nr_segs) {
-  if (Elevator* e = q->elevator()) return e->bio_merge(bio, nr_segs);
+  if (Elevator* e = q->elevator()) return e->may_merge() && e->bio_merge(bio, nr_segs);
   HwCtx* hctx = q->map_queue();
   if (!hctx->sw_queued.load(std::memory_order_acquire)) return false;
   core::LockGuard lock(hctx->ctx_lock);
@@ -571,7 +571,7 @@ void blk_mq_sched_insert_and_run(HwCtx* hctx, core::ListHead* list, unsigned fla
       e->insert_and_dispatch(hctx, list, flags, &batch, hctx->queue->nr_requests(), &run_later);
   // has_work first, as __blk_mq_do_dispatch_sched asks before each call: a
   // request that went in alone and out at once leaves nothing to ask for.
-  if (dispatch_sched_batch(hctx, &batch, count, run_later) && e->has_work(hctx))
+  if (dispatch_sched_batch(hctx, &batch, count, run_later) && e->elv_has_work(hctx))
     dispatch_sched(hctx);
   while (frame.rerun) {
     frame.rerun = false;

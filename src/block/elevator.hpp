@@ -112,6 +112,15 @@ class Elevator {
   // calls, as it skips an elevator_mq_ops entry left NULL.
   enum OptionalOp : unsigned { kPrepareRequest = 1u << 0, kCompletedRequest = 1u << 1 };
   bool has_op(OptionalOp op) const { return !(left_out_ & op); }
+  // has_work and bio_merge's first question, read inline: a scheduler that
+  // counts the requests it holds (has_work is that count being non-zero, and
+  // with none there is nothing to merge with) publishes the count here; null
+  // when it does not.
+  bool elv_has_work(HwCtx* hctx) {
+    if (listed_) return listed_->load(std::memory_order_acquire) != 0;
+    return has_work(hctx);
+  }
+  bool may_merge() const { return !listed_ || listed_->load(std::memory_order_acquire) != 0; }
 
   // --- shared state and helpers (elevator.c) ---
   RequestQueue* queue() const { return q_; }
@@ -129,10 +138,14 @@ class Elevator {
   void set_wants_stamp(bool on) { wants_stamp_.store(on, std::memory_order_relaxed); }
   // For a scheduler's constructor: the OptionalOps it does not implement.
   void leave_out(unsigned ops) { left_out_ |= ops; }
+  // For a scheduler's constructor: its count of the requests it holds (see
+  // elv_has_work).
+  void set_listed(const std::atomic<unsigned>* count) { listed_ = count; }
 
  private:
   std::atomic<bool> wants_stamp_{false};
   unsigned left_out_ = 0;
+  const std::atomic<unsigned>* listed_ = nullptr;
   static constexpr unsigned kHashBits = 6;  // ELV_HASH_BITS
   core::ListHead hash_[1u << kHashBits];
   RequestQueue* q_;

@@ -43,6 +43,9 @@ MqDeadline::MqDeadline(block::RequestQueue* q)
   // No completed_request op, as in the kernel; and no prepare_request: the
   // kernel's only clears elv.priv[0], which rq_init does for every request.
   leave_out(kPrepareRequest | kCompletedRequest);
+  // has_work is nr_listed_ != 0, and bio_merge finds nothing without a listed
+  // request: blk-mq reads the count itself.
+  set_listed(&nr_listed_);
   // init_hctx sets this again; until then limit_depth must not see zero.
   if (q) async_depth_.store(q->nr_requests(), std::memory_order_relaxed);
   for (unsigned d = 0; d < kDdDirCount; ++d)
