@@ -81,7 +81,10 @@ Request* rq_ctx_init(const AllocData& data, BlkMqTags* tags, int tag, std::uint3
   if (rq_flags & RQF_SCHED_TAGS) {
     rq->internal_tag = tag;
     rq->tag = -1;
-    if (rq_flags & RQF_USE_SCHED) data.q->elevator()->prepare_request(rq);
+    if (rq_flags & RQF_USE_SCHED) {
+      Elevator* e = data.q->elevator();
+      if (e->has_op(Elevator::kPrepareRequest)) e->prepare_request(rq);
+    }
   } else {
     rq->tag = tag;
     rq->internal_tag = -1;
@@ -187,7 +190,7 @@ void blk_mq_bio_to_request(Request* rq, Bio* bio, unsigned nr_segs) {
 
 // blk_mq_sched_bio_merge: the elevator's merge, or the software queue's.
 bool blk_mq_sched_bio_merge(RequestQueue* q, Bio* bio, unsigned nr_segs) {
-  if (Elevator* e = q->elevator()) return e->bio_merge(bio, nr_segs);
+  if (Elevator* e = q->elevator()) return e->may_merge() && e->bio_merge(bio, nr_segs);
   HwCtx* hctx = q->map_queue();
   if (!hctx->sw_queued.load(std::memory_order_acquire)) return false;
   core::LockGuard lock(hctx->ctx_lock);
@@ -274,12 +277,31 @@ void mark_restart(HwCtx* hctx) {
   if (hctx->nr_active() == 0) delay_run(hctx);
 }
 
+// The end of blk_mq_dispatch_rq_list when the driver or the tags ran out:
+// what is left goes back to the front of hctx->dispatch. Returns false.
+[[gnu::noinline]] bool dispatch_stopped(HwCtx* hctx, core::ListHead* list, bool busy,
+                                        bool sent_last) {
+  // Give back driver tags taken ahead for requests that stay queued.
+  for (core::ListHead* n = list->first(); n != list; n = n->next) {
+    Request* rq = rq_from_queuelist(n);
+    if (rq->internal_tag >= 0) put_driver_tag(rq);
+  }
+  if (!sent_last) hctx->queue->driver()->commit_rqs(hctx);
+  {
+    core::LockGuard lock(hctx->lock);
+    list->splice_tail_init(&hctx->dispatch);  // list is ahead of anything newer
+    hctx->has_parked.store(true, std::memory_order_release);
+  }
+  if (busy) mark_restart(hctx);
+  return false;
+}
+
 // blk_mq_dispatch_rq_list: hand requests to the driver in order. Returns
 // false when the driver or the tags ran out; the rest goes back to the front
-// of hctx->dispatch.
-bool dispatch_rq_list(HwCtx* hctx, core::ListHead* list) {
-  RequestQueue* q = hctx->queue;
-  BlockDriver* drv = q->driver();
+// of hctx->dispatch. Inlined: with a scheduler every I/O passes here, mostly
+// in a batch of one.
+[[gnu::always_inline]] inline bool dispatch_rq_list(HwCtx* hctx, core::ListHead* list) {
+  BlockDriver* drv = hctx->queue->driver();
   bool busy = false;
   bool sent_last = true;
   while (!list->empty()) {
@@ -306,20 +328,9 @@ bool dispatch_rq_list(HwCtx* hctx, core::ListHead* list) {
     }
     blk_mq_end_request(rq, ret);
   }
-  if (list->empty()) return true;
-  // Give back driver tags taken ahead for requests that stay queued.
-  for (core::ListHead* n = list->first(); n != list; n = n->next) {
-    Request* rq = rq_from_queuelist(n);
-    if (rq->internal_tag >= 0) put_driver_tag(rq);
-  }
-  if (!sent_last) drv->commit_rqs(hctx);
-  {
-    core::LockGuard lock(hctx->lock);
-    list->splice_tail_init(&hctx->dispatch);  // list is ahead of anything newer
-    hctx->has_parked.store(true, std::memory_order_release);
-  }
-  if (busy) mark_restart(hctx);
-  return false;
+  if (list->empty()) [[likely]]
+    return true;
+  return dispatch_stopped(hctx, list, busy, sent_last);
 }
 
 // Requests parked on hctx->dispatch go first, in order.
@@ -338,7 +349,8 @@ bool dispatch_parked(HwCtx* hctx) {
 
 // Issues one batch the elevator gave; false when the queue run is to stop
 // there (nothing given, or the driver or the tags ran out).
-bool dispatch_sched_batch(HwCtx* hctx, core::ListHead* list, unsigned count, bool run_later) {
+[[gnu::always_inline]] inline bool dispatch_sched_batch(HwCtx* hctx, core::ListHead* list,
+                                                        unsigned count, bool run_later) {
   if (!count) {
     // Work the scheduler holds back (a lower class behind a higher one):
     // look again after BLK_MQ_BUDGET_DELAY.
@@ -399,16 +411,6 @@ BlkStatus issue_directly(HwCtx* hctx, Request* rq, bool last) {
 }
 
 }  // namespace
-
-bool blk_mq_get_driver_tag(Request* rq) {
-  if (rq->tag >= 0) return true;
-  HwCtx* hctx = rq->mq_hctx;
-  const int tag = hctx->tags->try_get();
-  if (tag < 0) return false;
-  rq->tag = tag;
-  hctx->tags->set_rq_for_tag(tag, rq);
-  return true;
-}
 
 void blk_mq_submit_bio(Bio* bio) {
   RequestQueue* q = bio->bi_bdev->queue();
@@ -569,7 +571,7 @@ void blk_mq_sched_insert_and_run(HwCtx* hctx, core::ListHead* list, unsigned fla
       e->insert_and_dispatch(hctx, list, flags, &batch, hctx->queue->nr_requests(), &run_later);
   // has_work first, as __blk_mq_do_dispatch_sched asks before each call: a
   // request that went in alone and out at once leaves nothing to ask for.
-  if (dispatch_sched_batch(hctx, &batch, count, run_later) && e->has_work(hctx))
+  if (dispatch_sched_batch(hctx, &batch, count, run_later) && e->elv_has_work(hctx))
     dispatch_sched(hctx);
   while (frame.rerun) {
     frame.rerun = false;
@@ -629,7 +631,8 @@ void blk_mq_end_request_nodata(Request* rq, BlkStatus error) {
     rq->rq_flags &= ~RQF_STARTED;
     core::local_add(rq->mq_hctx->counters.local()->nr_active, std::int64_t{-1});
   }
-  if (Elevator* e = rq->q->elevator(); e && (rq->rq_flags & RQF_USE_SCHED)) {
+  if (Elevator* e = rq->q->elevator();
+      e && (rq->rq_flags & RQF_USE_SCHED) && e->has_op(Elevator::kCompletedRequest)) {
     e->completed_request(rq, now);
   }
   account_io_done(rq, now);
@@ -685,7 +688,5 @@ void blk_mq_requeue_request(Request* rq, bool kick) {
   blk_mq_request_bypass_insert(rq, true);
   if (kick) blk_mq_run_hw_queue(rq->mq_hctx);
 }
-
-void blk_trace_rq_insert(Request* rq) { trace_rq(rq, kTraceInsert); }
 
 }  // namespace iostack::block

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "block/bio.hpp"
+#include "block/blk_trace.hpp"
 #include "block/elevator.hpp"
 #include "block/request.hpp"
 
@@ -50,7 +51,7 @@ void blk_mq_free_requests(core::ListHead* list);
 // blk_rq_merge_ok: may `bio` join `rq` at all (op, flags, priority, hint).
 bool blk_rq_merge_ok(Request* rq, Bio* bio);
 // The I trace event; schedulers call it when they queue a request.
-void blk_trace_rq_insert(Request* rq);
+inline void blk_trace_rq_insert(Request* rq) { trace_rq(rq, kTraceInsert); }
 
 // Number of physical segments the bio needs under the queue limits.
 unsigned bio_nr_segments(const RequestQueue* q, const Bio* bio);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "block/bio.hpp"
+#include "block/hctx.hpp"
 #include "block/request.hpp"
 #include "core/list.hpp"
 
@@ -35,7 +36,17 @@ void blk_add_rq_to_plug(BlkPlug* plug, Request* rq);
 // Frees the requests the plug allocated ahead and did not use.
 void blk_mq_free_plug_rqs(BlkPlug* plug);
 
-bool blk_mq_get_driver_tag(Request* rq);
+// blk_mq_get_driver_tag: a request that holds one already keeps it. Inline,
+// as in the kernel's blk-mq.h: every scheduler request passes here twice.
+inline bool blk_mq_get_driver_tag(Request* rq) {
+  if (rq->tag >= 0) return true;
+  HwCtx* hctx = rq->mq_hctx;
+  const int tag = hctx->tags->try_get();
+  if (tag < 0) return false;
+  rq->tag = tag;
+  hctx->tags->set_rq_for_tag(tag, rq);
+  return true;
+}
 // Runs the request's end_io or frees it, after accounting (__blk_mq_end_request).
 void blk_mq_end_request_nodata(Request* rq, BlkStatus error);
 

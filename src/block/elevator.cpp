@@ -62,11 +62,6 @@ unsigned Elevator::insert_and_dispatch(HwCtx* hctx, core::ListHead* list, unsign
   return dispatch_batch(hctx, out, max, held_back);
 }
 
-bool elv_dispatch_add(Request* rq, core::ListHead* out) {
-  rq->queuelist.add_tail(out);
-  return blk_mq_get_driver_tag(rq);
-}
-
 void elv_request_removed(Elevator* e, Request* rq) {
   e->rqhash_del(rq);
   if (e->last_merge == rq) e->last_merge = nullptr;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "block/blk_mq_internal.hpp"
 #include "block/request.hpp"
 #include "core/list.hpp"
 
@@ -73,6 +74,7 @@ class Elevator {
   virtual void request_merged(Request*, ElvMerge) {}
   // `next` was merged into `rq` and will be freed.
   virtual void requests_merged(Request*, Request*) {}
+  // Called only where has_op(kPrepareRequest).
   virtual void prepare_request(Request*) {}
   virtual void finish_request(Request*) {}
   virtual void insert_requests(HwCtx* hctx, core::ListHead* list, unsigned flags) = 0;
@@ -90,6 +92,7 @@ class Elevator {
   // lock covers both (the inserting CPU's queue run reaching the lock first).
   virtual unsigned insert_and_dispatch(HwCtx* hctx, core::ListHead* list, unsigned flags,
                                        core::ListHead* out, unsigned max, bool* held_back);
+  // Called only where has_op(kCompletedRequest).
   virtual void completed_request(Request*, std::uint64_t /*now_ns*/) {}
   virtual void requeue_request(Request*) {}
   virtual Request* former_request(Request*) { return nullptr; }
@@ -105,6 +108,20 @@ class Elevator {
   // 0, -ENOENT for an unknown name, -EINVAL for a bad value.
   virtual int attr_store(const std::string& name, const std::string& value);
 
+  // Ops of every I/O that a scheduler may leave out: blk-mq skips their
+  // calls, as it skips an elevator_mq_ops entry left NULL.
+  enum OptionalOp : unsigned { kPrepareRequest = 1u << 0, kCompletedRequest = 1u << 1 };
+  bool has_op(OptionalOp op) const { return !(left_out_ & op); }
+  // has_work and bio_merge's first question, read inline: a scheduler that
+  // counts the requests it holds (has_work is that count being non-zero, and
+  // with none there is nothing to merge with) publishes the count here; null
+  // when it does not.
+  bool elv_has_work(HwCtx* hctx) {
+    if (listed_) return listed_->load(std::memory_order_acquire) != 0;
+    return has_work(hctx);
+  }
+  bool may_merge() const { return !listed_ || listed_->load(std::memory_order_acquire) != 0; }
+
   // --- shared state and helpers (elevator.c) ---
   RequestQueue* queue() const { return q_; }
   // Whether the scheduler orders steps of different threads by the TSC: a
@@ -119,9 +136,16 @@ class Elevator {
 
  protected:
   void set_wants_stamp(bool on) { wants_stamp_.store(on, std::memory_order_relaxed); }
+  // For a scheduler's constructor: the OptionalOps it does not implement.
+  void leave_out(unsigned ops) { left_out_ |= ops; }
+  // For a scheduler's constructor: its count of the requests it holds (see
+  // elv_has_work).
+  void set_listed(const std::atomic<unsigned>* count) { listed_ = count; }
 
  private:
   std::atomic<bool> wants_stamp_{false};
+  unsigned left_out_ = 0;
+  const std::atomic<unsigned>* listed_ = nullptr;
   static constexpr unsigned kHashBits = 6;  // ELV_HASH_BITS
   core::ListHead hash_[1u << kHashBits];
   RequestQueue* q_;
@@ -129,7 +153,10 @@ class Elevator {
 
 // Adds a dispatched request to a batch and takes its driver tag; false when
 // none is free (the batch ends there).
-bool elv_dispatch_add(Request* rq, core::ListHead* out);
+inline bool elv_dispatch_add(Request* rq, core::ListHead* out) {
+  rq->queuelist.add_tail(out);
+  return blk_mq_get_driver_tag(rq);
+}
 
 // The loop of Elevator::dispatch_batch over a scheduler's own has_work and
 // dispatch calls (a scheduler holding its lock across the batch passes its

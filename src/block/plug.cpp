@@ -8,9 +8,9 @@
 #include "block/request_queue.hpp"
 
 namespace iostack::block {
-namespace {
+using detail::t_plug;
 
-thread_local BlkPlug* t_plug = nullptr;
+namespace {
 
 unsigned short plug_max_rq_count(const BlkPlug* plug) {
   return static_cast<unsigned short>(plug->multiple_queues ? 2 * kBlkMaxRequestCount
@@ -122,18 +122,12 @@ std::uint64_t blk_time_get_ns(const core::Clock* clock, bool ordered) {
   return plug->cur_ktime;
 }
 
-std::uint64_t blk_plug_stamp() {
-  const BlkPlug* plug = t_plug;
-  return plug ? plug->cur_tsc : 0;
-}
-
-std::uint64_t blk_jiffies(const core::Clock* clock) {
+std::uint64_t detail::blk_jiffies_read(const core::Clock* clock) {
   BlkPlug* plug = t_plug;
   if (!plug) return clock->coarse_now();
-  if (!plug->cur_jiffies || plug->jiffies_clock != clock) {
-    plug->cur_jiffies = clock->coarse_now();
-    plug->jiffies_clock = clock;
-  }
+  // A zero reading is taken again, as blk_time_get_ns does.
+  plug->cur_jiffies = clock->coarse_now();
+  plug->jiffies_clock = clock;
   return plug->cur_jiffies;
 }
 

@@ -66,10 +66,29 @@ std::uint64_t blk_time_get_ns(const core::Clock* clock, bool ordered = false);
 // time inside that call that is later than anything the caller saw of
 // other threads before making it. A scheduler may order the call's steps
 // by it instead of reading the counter again.
-std::uint64_t blk_plug_stamp();
+inline std::uint64_t blk_plug_stamp();
 // jiffies for the block layer and its schedulers: the coarse clock, read
 // once per plug (the kernel reads a variable; a plug's life is far shorter
 // than a tick).
-std::uint64_t blk_jiffies(const core::Clock* clock);
+inline std::uint64_t blk_jiffies(const core::Clock* clock);
+
+// The calling thread's plug (current->plug), and the slow paths of the
+// inline readers below (a scheduler's step reads both on every I/O).
+namespace detail {
+[[gnu::tls_model("initial-exec")]] inline constinit thread_local BlkPlug* t_plug = nullptr;
+std::uint64_t blk_jiffies_read(const core::Clock* clock);
+}  // namespace detail
+
+inline std::uint64_t blk_plug_stamp() {
+  const BlkPlug* plug = detail::t_plug;
+  return plug ? plug->cur_tsc : 0;
+}
+
+inline std::uint64_t blk_jiffies(const core::Clock* clock) {
+  const BlkPlug* plug = detail::t_plug;
+  if (plug && plug->cur_jiffies && plug->jiffies_clock == clock) [[likely]]
+    return plug->cur_jiffies;
+  return detail::blk_jiffies_read(clock);
+}
 
 }  // namespace iostack::block

@@ -43,38 +43,42 @@ void BlkMqTags::hint_after_get(Local* l, unsigned tag) const {
   if (tag == l->hint) l->hint = tag + 1 >= nr_tags_ - 1 ? 0 : tag + 1;
 }
 
-int BlkMqTags::cache_get(Local* l, unsigned shallow_depth) {
-  // Only the owner adds to its cache: an empty one needs no handshake.
-  if (!l->n.load(std::memory_order_relaxed)) return -1;
+// cache_get and cache_put are try_get's and put's fast paths: inlined (a
+// scheduler request takes two tags and puts both, on every I/O).
+[[gnu::always_inline]] inline int BlkMqTags::cache_get(Local* l, unsigned shallow_depth) {
+  // Only the owner adds to its cache: an empty one needs no handshake. The
+  // tag comes from `top`, not tags[n - 1]: one load fewer before the request
+  // is known.
+  const int t = l->top;
+  if (t < 0) return -1;
+  const unsigned n = l->n.load(std::memory_order_relaxed);
   l->busy.store(1, std::memory_order_relaxed);
   core::light_barrier();
   int tag = -1;
-  if (!l->closed.load(std::memory_order_relaxed)) {
-    const unsigned n = l->n.load(std::memory_order_relaxed);
-    if (n) {
-      const int t = l->tags[n - 1].load(std::memory_order_relaxed);
-      if (tag_fits(static_cast<unsigned>(t), shallow_depth)) {
-        tag = t;
-        l->n.store(n - 1, std::memory_order_relaxed);
-      }
-    }
+  // Open after the barrier: no stealer has emptied it (one closes it first
+  // and waits for `busy`), so `n` and `top` are still what this thread left.
+  if (!l->closed.load(std::memory_order_relaxed) &&
+      tag_fits(static_cast<unsigned>(t), shallow_depth)) {
+    tag = t;
+    l->n.store(n - 1, std::memory_order_relaxed);
+    l->top = n > 1 ? l->tags[n - 2].load(std::memory_order_relaxed) : -1;
   }
   l->busy.store(0, std::memory_order_release);
   if (tag >= 0) ++l->served;
   return tag;
 }
 
-bool BlkMqTags::cache_put(Local* l, unsigned tag) {
-  if (l->closed.load(std::memory_order_relaxed) ||
-      l->n.load(std::memory_order_relaxed) >= kCacheTags)
-    return false;
+[[gnu::always_inline]] inline bool BlkMqTags::cache_put(Local* l, unsigned tag) {
+  const unsigned n = l->n.load(std::memory_order_relaxed);
+  if (l->closed.load(std::memory_order_relaxed) || n >= kCacheTags) return false;
   l->busy.store(1, std::memory_order_relaxed);
   core::light_barrier();
   bool kept = false;
+  // Still open: `n` is still this thread's (see cache_get).
   if (!l->closed.load(std::memory_order_relaxed)) {
-    const unsigned n = l->n.load(std::memory_order_relaxed);
     l->tags[n].store(static_cast<int>(tag), std::memory_order_relaxed);
     l->n.store(n + 1, std::memory_order_relaxed);
+    l->top = static_cast<int>(tag);
     kept = true;
   }
   // Release: a stealer that sees the section over sees the request's last
@@ -104,6 +108,7 @@ void BlkMqTags::maybe_open(Local* l) {
   if (waiters_.load(std::memory_order_seq_cst) > 0) return;
   l->served = 0;
   l->opened = true;
+  l->top = -1;  // closed, it was emptied
   ++open_caches_;
   l->closed.store(0, std::memory_order_release);
 }
@@ -181,7 +186,8 @@ int BlkMqTags::try_get(unsigned shallow_depth) {
 }
 
 void BlkMqTags::cache_flush(Local* l) {
-  if (!l->n.load(std::memory_order_relaxed)) return;
+  if (l->top < 0) return;
+  l->top = -1;  // emptied here, or by the stealer that closed it
   l->busy.store(1, std::memory_order_relaxed);
   core::light_barrier();
   if (!l->closed.load(std::memory_order_relaxed)) {

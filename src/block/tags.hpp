@@ -88,6 +88,10 @@ class BlkMqTags {
     std::atomic<std::uint32_t> closed{1};
     std::atomic<std::uint32_t> n{0};  // cached tags, in tags[0, n)
     std::atomic<int> tags[kCacheTags] = {};
+    // The owner's copy of tags[n - 1] (-1: none) as it last left the cache;
+    // a stealer empties the cache without it, but also closes it, and the
+    // owner resets it on opening.
+    int top = -1;
     // The owner's: the gets the cache served since it opened, and how many
     // map gets to make before opening it again after a steal (doubling
     // while caches keep being stolen soon after opening).

@@ -32,17 +32,6 @@ bool time_before(std::uint64_t a, std::uint64_t b) { return time_after(b, a); }
 
 }  // namespace
 
-DdPrio dd_prio_of(std::uint16_t ioprio) {
-  switch (task::prio_class(ioprio)) {
-    case task::kClassRt:
-      return DD_RT_PRIO;
-    case task::kClassIdle:
-      return DD_IDLE_PRIO;
-    default:
-      return DD_BE_PRIO;  // NONE and BE (invalid classes never get here)
-  }
-}
-
 MqDeadline::MqDeadline(block::RequestQueue* q)
     : Elevator(q),
       fifo_expire_ms_{kReadExpireMs, kWriteExpireMs},
@@ -51,6 +40,12 @@ MqDeadline::MqDeadline(block::RequestQueue* q)
       front_merges_(1),
       prio_aging_expire_ms_(kPrioAgingExpireMs),
       lone_tsc_(core::tsc_in_step()) {
+  // No completed_request op, as in the kernel; and no prepare_request: the
+  // kernel's only clears elv.priv[0], which rq_init does for every request.
+  leave_out(kPrepareRequest | kCompletedRequest);
+  // has_work is nr_listed_ != 0, and bio_merge finds nothing without a listed
+  // request: blk-mq reads the count itself.
+  set_listed(&nr_listed_);
   // init_hctx sets this again; until then limit_depth must not see zero.
   if (q) async_depth_.store(q->nr_requests(), std::memory_order_relaxed);
   for (unsigned d = 0; d < kDdDirCount; ++d)
@@ -178,18 +173,6 @@ void MqDeadline::listed_add(int delta) {
 
 // --- insertion and completion ---
 
-void MqDeadline::prepare_request(Request* rq) { rq->elv_priv[0] = nullptr; }
-
-void MqDeadline::finish_request(Request* rq) {
-  // Requests that bypassed the scheduler were never counted as inserted.
-  auto* pp = static_cast<PerPrio*>(rq->elv_priv[0]);
-  if (!pp) return;
-  // While the gate is open the thread's own slot counts it (no line shared
-  // with other completers), else the class's counter as in the kernel.
-  if (lone_completed(static_cast<unsigned>(pp - prio_slot(0)))) return;
-  pp->stats.completed.fetch_add(1, std::memory_order_relaxed);
-}
-
 void MqDeadline::insert_requests(block::HwCtx*, core::ListHead* list, unsigned flags) {
   core::ListHead free;
   {
@@ -200,10 +183,9 @@ void MqDeadline::insert_requests(block::HwCtx*, core::ListHead* list, unsigned f
   block::blk_mq_free_requests(&free);
 }
 
-unsigned MqDeadline::insert_and_dispatch(block::HwCtx*, core::ListHead* list, unsigned flags,
-                                         core::ListHead* out, unsigned max, bool* held_back) {
-  Request* lone = lone_candidate(list, flags, max);
-  if (lone && lone_step(lone, out)) return 1;
+unsigned MqDeadline::insert_and_dispatch_locked(core::ListHead* list, unsigned flags,
+                                                core::ListHead* out, unsigned max, bool* held_back,
+                                                bool lone) {
   core::ListHead free;
   unsigned n;
   {

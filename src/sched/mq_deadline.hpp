@@ -14,6 +14,7 @@
 #include "core/list.hpp"
 #include "core/mutex.hpp"
 #include "core/per_thread.hpp"
+#include "task/ioprio.hpp"
 
 namespace iostack::sched {
 
@@ -29,7 +30,16 @@ constexpr unsigned kDdDirCount = 2;
 using DdStats = block::ElvPrioStats;
 
 // The mq-deadline queue class of an ioprio value (class in bits 13-15).
-DdPrio dd_prio_of(std::uint16_t ioprio);
+inline DdPrio dd_prio_of(std::uint16_t ioprio) {
+  switch (task::prio_class(ioprio)) {
+    case task::kClassRt:
+      return DD_RT_PRIO;
+    case task::kClassIdle:
+      return DD_IDLE_PRIO;
+    default:
+      return DD_BE_PRIO;  // NONE and BE (invalid classes never get here)
+  }
+}
 
 class MqDeadline final : public block::Elevator {
   class Hold;
@@ -53,7 +63,6 @@ class MqDeadline final : public block::Elevator {
   void requests_merged(block::Request* rq, block::Request* next) override REQUIRES(lock_);
   block::Request* former_request(block::Request* rq) override REQUIRES(lock_);
   block::Request* next_request(block::Request* rq) override REQUIRES(lock_);
-  void prepare_request(block::Request* rq) override;
   void finish_request(block::Request* rq) override;
   void insert_requests(block::HwCtx* hctx, core::ListHead* list, unsigned flags) override
       EXCLUDES(lock_);
@@ -142,10 +151,15 @@ class MqDeadline final : public block::Elevator {
   static block::Request* lone_candidate(core::ListHead* list, unsigned flags, unsigned max);
   enum class Lone { kTaken, kClosed, kFull, kNot };
   Lone try_lone(block::Request* rq, core::ListHead* out) EXCLUDES(lock_);
-  // try_lone, again after each holder of lock_ that may open the gate
-  // (a holder that closed it for its fold or its own step); false when the
+  // try_lone, again after a first try that found the log full (after a
+  // fold) or the gate closed (after the holder of lock_ that may open it
+  // again: one that closed it for its fold or its own step); false when the
   // locked path is to take the request.
-  bool lone_step(block::Request* rq, core::ListHead* out) EXCLUDES(lock_);
+  bool lone_retry(block::Request* rq, core::ListHead* out, Lone first) EXCLUDES(lock_);
+  // insert_and_dispatch past the lone step: both under lock_. `lone`: the
+  // request could have been a lone step.
+  unsigned insert_and_dispatch_locked(core::ListHead* list, unsigned flags, core::ListHead* out,
+                                      unsigned max, bool* held_back, bool lone) EXCLUDES(lock_);
   // Counts a completion of class `prio` on the thread's slot; false when the
   // gate is closed (IoStats then takes it).
   bool lone_completed(unsigned prio);

@@ -93,7 +93,10 @@ Request* MqDeadline::lone_candidate(core::ListHead* list, unsigned flags, unsign
   return rq->elv_priv[0] ? nullptr : rq;  // a requeue was counted once already
 }
 
-MqDeadline::Lone MqDeadline::try_lone(Request* rq, core::ListHead* out) {
+// Inlined into insert_and_dispatch: the lone step is mq-deadline's every
+// I/O when one bio goes per plug.
+[[gnu::always_inline]] inline MqDeadline::Lone MqDeadline::try_lone(Request* rq,
+                                                                    core::ListHead* out) {
   const unsigned prio = dd_prio_of(rq->ioprio);
   const int gate = gate_.load(std::memory_order_relaxed);
   if (gate != static_cast<int>(prio)) return gate < 0 ? Lone::kClosed : Lone::kNot;
@@ -132,33 +135,47 @@ MqDeadline::Lone MqDeadline::try_lone(Request* rq, core::ListHead* out) {
   return Lone::kTaken;
 }
 
-bool MqDeadline::lone_step(Request* rq, core::ListHead* out) {
+unsigned MqDeadline::insert_and_dispatch(block::HwCtx*, core::ListHead* list, unsigned flags,
+                                         core::ListHead* out, unsigned max, bool* held_back) {
+  Request* lone = lone_candidate(list, flags, max);
+  if (lone) {
+    const Lone r = try_lone(lone, out);
+    if (r == Lone::kTaken || (r != Lone::kNot && lone_retry(lone, out, r))) [[likely]]
+      return 1;
+  }
+  return insert_and_dispatch_locked(list, flags, out, max, held_back, lone != nullptr);
+}
+
+bool MqDeadline::lone_retry(Request* rq, core::ListHead* out, Lone r) {
   // A gate found closed while another thread holds lock_ is mostly that
   // thread's fold or step, which opens it again on release: wait for the
   // release and try again rather than take the lock and close it anew (a
   // closing costs a process-wide barrier). Bounded: a busy lock also means
-  // the locked path is near.
-  for (int tries = 0; tries < 8; ++tries) {
-    const Lone r = try_lone(rq, out);
-    if (r == Lone::kTaken) return true;
+  // the locked path is near. `r`: the first try's result.
+  for (int tries = 1;; ++tries) {
     if (r == Lone::kFull) {
       fold_cut(lone_.local());
-      continue;
-    }
-    if (r == Lone::kNot || !lock_.is_locked()) return false;
-    for (unsigned spins = 0; lock_.is_locked(); ++spins) {
-      if (spins > 64) {
-        std::this_thread::yield();
-        spins = 0;
-      } else {
-        __builtin_ia32_pause();
+    } else {
+      if (r == Lone::kNot || !lock_.is_locked()) return false;
+      for (unsigned spins = 0; lock_.is_locked(); ++spins) {
+        if (spins > 64) {
+          std::this_thread::yield();
+          spins = 0;
+        } else {
+          __builtin_ia32_pause();
+        }
       }
     }
+    if (tries == 8) return false;
+    r = try_lone(rq, out);
+    if (r == Lone::kTaken) return true;
   }
-  return false;
 }
 
-bool MqDeadline::lone_completed(unsigned prio) {
+// Counts a completion on the thread's slot while the gate is open (no line
+// shared with other completers), else the class's counter takes it as in
+// the kernel.
+[[gnu::always_inline]] inline bool MqDeadline::lone_completed(unsigned prio) {
   if (gate_.load(std::memory_order_relaxed) < 0) return false;
   LoneThread* t = lone_.local();
   if (!t->registered) return false;
@@ -167,6 +184,14 @@ bool MqDeadline::lone_completed(unsigned prio) {
   if (open) core::local_add(t->completed[prio], 1u);
   t->busy.store(0, std::memory_order_release);
   return open;
+}
+
+void MqDeadline::finish_request(Request* rq) {
+  // Requests that bypassed the scheduler were never counted as inserted.
+  auto* pp = static_cast<PerPrio*>(rq->elv_priv[0]);
+  if (!pp) return;
+  if (lone_completed(static_cast<unsigned>(pp - prio_slot(0)))) return;
+  pp->stats.completed.fetch_add(1, std::memory_order_relaxed);
 }
 
 void MqDeadline::register_lone() {
