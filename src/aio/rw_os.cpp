@@ -179,7 +179,11 @@ int rw_issue_os(AioKiocb* req, int file_flags, AioWorkBatch* batch) {
   }
   // Buffered I/O runs inside the kernel's io_submit, in submission order,
   // blocking the caller when it has to: later iocbs of a batch see the
-  // effects of earlier ones. Same here.
+  // effects of earlier ones. Same here. What earlier iocbs handed over
+  // is under way first, as the kernel queued it when it took them: a
+  // read of an eventfd may wait for an FSYNC's signal (fuzz seed 365329).
+  if (batch->host_nr) aio_host_flush(batch);
+  aio_wq_queue(batch);
   const long res = iov_total(req) == 0 ? empty_rw(req, file_flags) : os_rw(req);
   // A directory has no read_iter: io_submit refuses before reading.
   if (res == -EISDIR && !req->write) return -EINVAL;

@@ -106,6 +106,9 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags);
 bool file_refused(IoKiocb* req);
 // The same for a descriptor number alone (fget of a file not in a request).
 bool fd_refused(int fd);
+// io_wq_submit_work's checks of a multishot request: 0, or its CQE's error
+// (-EBADF: refused; -EBADFD: a file that cannot poll).
+int mshot_file_check(IoKiocb* req, unsigned issue_flags);
 // Whether `fd` is an eventfd (without O_NONBLOCK).
 bool is_eventfd(int fd);
 bool is_blocking_eventfd(int fd);

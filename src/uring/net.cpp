@@ -874,10 +874,11 @@ int send_issue(IoKiocb* req, unsigned issue_flags) {
   // 6.18 ends one that io-wq issues (IOSQE_ASYNC, or linked behind work
   // that ran there) with -ECANCELED before it sends anything (fuzz seed
   // 65209), once io_issue_sqe's fget has found the descriptor open (seed
-  // 248254: -EBADF).
+  // 248254: -EBADF) and a file that cannot poll has failed io_wq_submit_work's
+  // multishot check (-EBADFD, seed 651515: a regular file).
   if ((req->sr.flags & uapi::kRecvsendBundle) && (issue_flags & kIssueIowq)) {
-    const bool closed = file_refused(req);
-    return finish(req, closed ? -EBADF : -ECANCELED, 0);
+    const int err = mshot_file_check(req, issue_flags);
+    return finish(req, err ? err : -ECANCELED, 0);
   }
   const int ret = do_send(req, issue_flags, false);
   if (ret == -EAGAIN) kbuf_recycle(req, issue_flags);

@@ -130,8 +130,6 @@ void drain_req(IoKiocb* req) {
   if (!drain && ctx->defer_list.empty()) ctx->drain_active.store(false, std::memory_order_release);
 }
 
-int mshot_file_check(IoKiocb* req, unsigned issue_flags);
-
 // io_queue_sqe_fallback
 void queue_sqe_fallback(IoKiocb* req) {
   if (req->flags & kReqFail) {
@@ -238,13 +236,15 @@ bool assign_file(IoKiocb* req, const IoOpDef* def, unsigned issue_flags) {
   return true;
 }
 
-// io_wq_submit_work's checks of a multishot request: 0, or the error of
-// its CQE.
+}  // namespace
+
 int mshot_file_check(IoKiocb* req, unsigned issue_flags) {
   // io_assign_file: a descriptor that is not open.
   if (!assign_file(req, op_def(req->opcode), issue_flags) || file_refused(req)) return -EBADF;
   return file_can_poll(req) ? 0 : -EBADFD;
 }
+
+namespace {
 
 bool is_regular_or_bdev(IoKiocb* req) {
   if (req->bdev) return true;

@@ -55,7 +55,8 @@ TEST_F(AioFuzzFound, WhatTheFileCannotDoIsRefusedAtSubmit) {
   std::uint64_t one = 1;
   // A directory has no read_iter, and no FMODE_NOWAIT for the flag check first.
   expect_same("read a directory", [&] { return make_iocb(dir, IOCB_CMD_PREAD, buf, 64); });
-  expect_same("read nothing of a directory", [&] { return make_iocb(dir, IOCB_CMD_PREAD, buf, 0); });
+  expect_same("read nothing of a directory",
+              [&] { return make_iocb(dir, IOCB_CMD_PREAD, buf, 0); });
   expect_same("read a directory, RWF_NOWAIT", [&] {
     auto cb = make_iocb(dir, IOCB_CMD_PREAD, buf, 64);
     cb.aio_rw_flags = RWF_NOWAIT;
@@ -103,6 +104,37 @@ TEST_F(AioFuzzFound, RwFlagsTheFileDoesNotSupport) {
   });
   ::close(p[0]);
   ::close(p[1]);
+}
+
+// An FSYNC that signals a blocking eventfd (IOCB_FLAG_RESFD), and a read of
+// that eventfd in the same io_submit: the kernel queued the fsync's work
+// when it took the iocb, and the read, done inside io_submit, waits for
+// its signal. iostack handed its work to the pool only once the whole
+// batch was taken, so the read waited for nothing forever (fuzz seed
+// 365329).
+TEST_F(AioFuzzFound, ReadOfAnEventfdWaitsForTheSignalOfAnFsyncBeforeIt) {
+  if (!kernel_has_aio()) GTEST_SKIP() << "the kernel refuses AIO";
+  for (const AioBackend* b : {&kernel_aio(), &iostack_aio()}) {
+    SCOPED_TRACE(b->name);
+    const int efd = eventfd(0, EFD_CLOEXEC);
+    ASSERT_GE(efd, 0);
+    aio_context_t ctx = 0;
+    ASSERT_EQ(b->setup(4, &ctx), 0);
+    std::uint64_t got = 0;
+    struct iocb cbs[2] = {make_iocb(file_.fd(), IOCB_CMD_FSYNC, nullptr, 0, 0, 1),
+                          make_iocb(efd, IOCB_CMD_PREAD, &got, 8, 0, 2)};
+    cbs[0].aio_flags = IOCB_FLAG_RESFD;
+    cbs[0].aio_resfd = static_cast<std::uint32_t>(efd);
+    struct iocb* list[2] = {&cbs[0], &cbs[1]};
+    EXPECT_EQ(b->submit(ctx, 2, list), 2);
+    struct io_event ev[2] = {};
+    struct timespec ts = {5, 0};
+    EXPECT_EQ(b->getevents(ctx, 2, 2, ev, &ts), 2);
+    for (const struct io_event& e : ev) EXPECT_EQ(e.res, e.data == 1 ? 0 : 8) << e.data;
+    EXPECT_EQ(got, 1u);
+    EXPECT_EQ(b->destroy(ctx), 0);
+    ::close(efd);
+  }
 }
 
 }  // namespace

@@ -128,5 +128,35 @@ TEST(UringFuzzFound610k, BlockedEventfdWriteOnAWorkerEndsAtTheCancel) {
       8);
 }
 
+// A bundle SEND (multishot) that io-wq issues, of a file that cannot poll
+// (a regular file): io_wq_submit_work's multishot check fails it with
+// -EBADFD before the op would see that it is no socket; a socket's gets
+// -ECANCELED (fuzz seeds 651512, 651515).
+TEST(UringFuzzFound610k, BundleSendOnAWorkerOfAFileThatCannotPollIsEbadfd) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        char path[] = "/tmp/iostack-bundle-XXXXXX";
+        const int fd = mkostemp(path, O_CLOEXEC);
+        if (fd < 0) return v;
+        unlink(path);
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) return v;
+        static char buf[16];
+        int ud = 1;
+        for (const int target : {fd, sv[0]}) {
+          io_uring_sqe* s = add(r, IORING_OP_SEND, target, buf, 8, 0, ud++, IOSQE_ASYNC);
+          s->ioprio = iostack::uring::uapi::kRecvsendBundle;
+        }
+        append(&v, run(r, 2));
+        ::close(fd);
+        ::close(sv[0]);
+        ::close(sv[1]);
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test
