@@ -270,8 +270,8 @@ void prep_iowq_work(IoKiocb* req) {
   if (!req->creds && in_submit_of(ctx)) req->creds = current_creds_cached();
   // The class: a request not issued yet has no file (the worker assigns
   // it), so its op alone decides; one issued before goes by its file.
-  const bool bounded_file = req->file_assigned && is_regular_or_bdev(req);
-  const std::uint32_t wflags = def->unbound_nonreg_file && !bounded_file ? kWqWorkUnbound : 0;
+  const bool unbound = def->unbound_nonreg_file && !(req->file_assigned && is_regular_or_bdev(req));
+  const std::uint32_t wflags = unbound ? kWqWorkUnbound : 0;
   req->work.flags.store(wflags, std::memory_order_relaxed);
   // Held and counted bits stay with a worker still leaving it (a poll
   // retry may queue it again before that worker's put).
