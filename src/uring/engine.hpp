@@ -109,6 +109,8 @@ bool fd_refused(int fd);
 // io_wq_submit_work's checks of a multishot request: 0, or its CQE's error
 // (-EBADF: refused; -EBADFD: a file that cannot poll).
 int mshot_file_check(IoKiocb* req, unsigned issue_flags);
+// A field of an eventfd's fdinfo (`format` names it, as "eventfd-id: %llu").
+bool eventfd_fdinfo(int fd, const char* format, unsigned long long* value);
 // Whether `fd` is an eventfd (without O_NONBLOCK).
 bool is_eventfd(int fd);
 bool is_blocking_eventfd(int fd);

@@ -5,8 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
-#include <cstring>
 
 #include "core/fd_high.hpp"
 #include "core/uaccess.hpp"
@@ -17,16 +15,8 @@ namespace iostack::uring {
 namespace {
 
 long long eventfd_id(int fd) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-  FILE* f = std::fopen(path, "re");
-  if (!f) return -1;
-  long long id = -1;
-  char line[128];
-  while (std::fgets(line, sizeof(line), f))
-    if (std::sscanf(line, "eventfd-id: %lld", &id) == 1) break;
-  std::fclose(f);
-  return id;
+  unsigned long long id;
+  return eventfd_fdinfo(fd, "eventfd-id: %llu", &id) ? static_cast<long long>(id) : -1;
 }
 
 }  // namespace

@@ -17,27 +17,23 @@ namespace iostack::uring {
 
 namespace {
 
-// The descriptor's eventfd-count (its fdinfo); false if it has none.
-bool eventfd_count(int fd, std::uint64_t* count) {
+// How often a write waiting for room looks at the counter again: a read,
+// which makes the room, wakes nothing a poll could see.
+constexpr int kRoomPollMs = 1;
+
+}  // namespace
+
+bool eventfd_fdinfo(int fd, const char* format, unsigned long long* value) {
   char path[64];
   std::snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
   FILE* f = std::fopen(path, "re");
   if (!f) return false;
   bool found = false;
   char line[128];
-  unsigned long long v = 0;
-  while (!found && std::fgets(line, sizeof(line), f))
-    found = std::sscanf(line, "eventfd-count: %llx", &v) == 1;
+  while (!found && std::fgets(line, sizeof(line), f)) found = std::sscanf(line, format, value) == 1;
   std::fclose(f);
-  *count = v;
   return found;
 }
-
-// How often a write waiting for room looks at the counter again: a read,
-// which makes the room, wakes nothing a poll could see.
-constexpr int kRoomPollMs = 1;
-
-}  // namespace
 
 bool is_eventfd(int fd) {
   char path[64], target[64];
@@ -79,8 +75,8 @@ ssize_t eventfd_write_on_worker(int fd, const struct iovec* iov, int nr) {
     }
     // eventfd_write sleeps until the counter has room for v.
     for (;;) {
-      std::uint64_t count;
-      if (!eventfd_count(fd, &count) || UINT64_MAX - count > v) break;
+      unsigned long long count;
+      if (!eventfd_fdinfo(fd, "eventfd-count: %llx", &count) || UINT64_MAX - count > v) break;
       if (IoWq::wait_ready(-1, 0, kRoomPollMs) == -kErestartsys) {
         err = EINTR;
         break;
