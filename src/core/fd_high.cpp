@@ -42,4 +42,12 @@ int move_high(int fd) {
   return nfd;
 }
 
+int move_high_raw(int fd) {
+  if (fd < 0) return fd;
+  const int nfd = dup_high_raw(fd);
+  if (nfd < 0) return fd;
+  iostack_raw_syscall6(SYS_close, fd, 0, 0, 0, 0, 0);
+  return nfd;
+}
+
 }  // namespace iostack::core

@@ -16,5 +16,8 @@ int dup_high(int fd);
 int dup_high_raw(int fd);
 // Moves `fd` (which it closes) up the same way; `fd` itself on failure.
 int move_high(int fd);
+// The same with system calls only (a descriptor made behind the program's
+// back, whose number an interposed close() must not see); -errno passes.
+int move_high_raw(int fd);
 
 }  // namespace iostack::core

@@ -1,6 +1,7 @@
 // Children of a mapped program: their requests, over a socket, to the process holding the devices.
 #include "map/map_share.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -12,6 +13,8 @@
 #include <mutex>
 #include <new>
 #include <thread>
+
+#include "core/fd_high.hpp"
 
 namespace iostack::map {
 namespace {
@@ -58,6 +61,11 @@ sockaddr_un address(const std::string& name, socklen_t* len) {
 }
 
 constexpr std::uint32_t kMaxPayload = 1u << 20;
+
+// iostack's own descriptors go above the numbers a program uses: a
+// shell's redirection closes 1 and dup2s onto it, which must find neither
+// our socket there nor the number reserved by our accept4 (EBUSY).
+int own_fd(long fd) { return core::move_high_raw(fd < 0 ? -errno : static_cast<int>(fd)); }
 
 // The reply's header with the descriptor `pass` alongside.
 bool send_with_fd(int fd, const ShareReply& rep, int pass) {
@@ -141,7 +149,8 @@ void share_fork_child() { new (&client_mu) std::mutex; }
 
 std::string share_listen(ShareHandler handler, ShareClosed closed) {
   const std::string name = "iostack-map-" + std::to_string(::getpid());
-  const int fd = static_cast<int>(::syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const int fd =
+      own_fd(::syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (fd < 0) return {};
   socklen_t len;
   const sockaddr_un a = address(name, &len);
@@ -152,13 +161,19 @@ std::string share_listen(ShareHandler handler, ShareClosed closed) {
   std::thread([fd, handler = std::move(handler), closed = std::move(closed)] {
     std::uint64_t conns = 0;
     for (;;) {
+      // A blocked accept4 would hold the lowest free number (it reserves
+      // one before it waits): the wait is poll's, and accept4 runs only
+      // for a connection that is there (the listener does not block).
+      struct pollfd p {
+        fd, POLLIN, 0
+      };
+      if (::syscall(SYS_poll, &p, 1, -1) < 0 && errno != EINTR) return;
       const long c = ::syscall(SYS_accept4, fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) {
-        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN) continue;
         return;
       }
-      std::thread(serve, static_cast<int>(c), ++conns, std::cref(handler), std::cref(closed))
-          .detach();
+      std::thread(serve, own_fd(c), ++conns, std::cref(handler), std::cref(closed)).detach();
     }
   }).detach();
   return name;
@@ -169,7 +184,7 @@ std::int64_t share_call(const std::string& name, const ShareRequest& rq, const s
   std::lock_guard lk(client_mu);
   if (client_fd >= 0 && client_pid != ::getpid()) client_fd = -1;  // the parent's, after fork
   if (client_fd < 0) {
-    const int fd = static_cast<int>(::syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    const int fd = own_fd(::syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     socklen_t len;
     const sockaddr_un a = address(name, &len);
     if (fd < 0 || ::syscall(SYS_connect, fd, &a, len) < 0) {

@@ -15,6 +15,7 @@
 
 #include "block/disk.hpp"
 #include "block/plug.hpp"
+#include "core/fd_high.hpp"
 
 namespace iostack::map {
 namespace {
@@ -234,7 +235,9 @@ void MappedFile::harvest(std::uint64_t lo, std::uint64_t hi) {
 int MappedFile::share(std::uint64_t offset, std::uint64_t len) {
   if (!shm_) {
     const std::uint64_t size = (dev_size_ + kPageSize - 1) / kPageSize * kPageSize;
-    const int fd = static_cast<int>(::syscall(SYS_memfd_create, share_name_.c_str(), MFD_CLOEXEC));
+    // Above the program's numbers, made in a thread serving a child.
+    const int fd = core::move_high_raw(
+        static_cast<int>(::syscall(SYS_memfd_create, share_name_.c_str(), MFD_CLOEXEC)));
     if (fd < 0) return -errno;
     // Its length is the file's size; this mapping reaches past it.
     const std::uint64_t len =

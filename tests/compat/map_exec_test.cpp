@@ -654,6 +654,24 @@ TEST(MapExecDir, PipelinesAndBackgroundJobs) {
   for (const char* f : {"a", "b", "c", "e", "f"}) EXPECT_EQ(slurp(out + "/" + f), slurp(in)) << f;
 }
 
+// A shell's redirection closes a low descriptor and dup2s onto it while a
+// child's connection was just accepted: iostack's accept4, blocked for the
+// next child, held the lowest free number (1 here) and the dup2 failed
+// with EBUSY, so the shell wrote to a closed stdout (seen as "echo: I/O
+// error" and an empty file under load).
+TEST(MapExecDir, RedirectionOntoANumberFreedWhileAChildConnected) {
+  SKIP_IF_SANITIZED();
+  const std::string d = dir() + "/redir", out = dir() + "/redir.out";
+  // The child connects while the shell has no stdout; the shell then
+  // redirects stdout to a new file.
+  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + out +
+                    " -- sh -c 'echo one >" + d + "/a; (sleep 0.2; cat " + d +
+                    "/a >/dev/null) & exec 7>&1 1>&-; sleep 0.6; exec 1>" + d +
+                    "/b; echo two; wait'")),
+            0);
+  EXPECT_EQ(slurp(out + "/b"), "two\n");
+}
+
 // Subdirectories of a mapped directory with coreutils (mkdir, mv, rmdir,
 // ls): they reach the image, and each directory's fsync (sync DIR) makes
 // only its own names durable: a file whose subdirectory the top never
