@@ -266,6 +266,10 @@ struct IoRingCtx : core::File {
   // first (the kernel's retry_llist): a waiter runs only as many items as
   // it asked for. Written under uring_lock; read by tw_pending from anywhere.
   std::atomic<TwNode*> tw_retry{nullptr};
+  // A pass is running an item with more of its batch after it: the kernel
+  // flushes the CQEs the item posts (and wakes the ring's pollers) only
+  // after the batch.
+  std::atomic<bool> tw_batch_more{false};
   IoWqWork tw_work;  // runs the task work on io-wq when no submitter is around
   std::atomic<bool> tw_work_queued{false};
   std::atomic<bool> drain_flush_queued{false};

@@ -78,6 +78,9 @@ int tw_run_local(IoRingCtx* ctx, int min_events, int max_events);
 // IO_LOCAL_TW_DEFAULT_MAX: the batch of a wait's first run.
 inline constexpr int kLocalTwDefaultMax = 20;
 bool tw_pending(IoRingCtx* ctx);
+// Task work that runs before a wakeup seen now: queued, or left in the
+// batch a pass is running (whose CQEs the kernel flushes after it).
+bool tw_ahead(IoRingCtx* ctx);
 void tw_req_submit(IoKiocb* req);       // TwFn: queue the request
 void tw_req_issue(IoKiocb* req);        // TwFn: issue it here, IOSQE_ASYNC or not
 void tw_req_iowq(IoKiocb* req);         // TwFn: hand it to io-wq

@@ -403,7 +403,7 @@ class PollService {
     if (ctx->st.compl_first) flush_completions(ctx);
     PollService& ps = get();
     std::uint32_t mask = 0;
-    bool ended = false;
+    bool ended = false, woken_later = false;
     // A ring's readiness is io_uring_poll's, not its descriptor's.
     int ring_now = -1;
     if (req->poll.uring_wake) {
@@ -435,13 +435,21 @@ class PollService {
         }
         if (mask && !ended && pe.uring_wake && (pe.events & EPOLLIN)) {
           // Its own CQE wakes it (EPOLLIN | EPOLL_URING_WAKE), which makes
-          // it one-shot: it ends at once with that key's EPOLLIN.
+          // it one-shot: it ends with that key's EPOLLIN. The wakeup comes
+          // when the batch's CQEs are flushed: after the rest of the batch,
+          // which may cancel it (a zero LINK_TIMEOUT's: fuzz seed 683949).
           ps.remove(req);
-          mask = EPOLLIN;
-          ended = true;
+          if (ctx->tw_batch_more.load(std::memory_order_relaxed)) {
+            park_woken(req, EPOLLIN);
+            woken_later = true;
+          } else {
+            mask = EPOLLIN;
+            ended = true;
+          }
         }
       }
     }
+    if (woken_later) tw_add(req, tw_poll_woken);
     if (ended) {
       req_set_res(req, static_cast<int>(mask), 0);
       req_complete_defer(req);
@@ -623,13 +631,18 @@ class PollService {
   // io_poll_task_func posts an ending poll behind the task work queued
   // before its wakeup (a zero LINK_TIMEOUT's, which cancels it: fuzz seed
   // 53897); until then it waits on ctx->poll_woken, where a cancel finds it
-  // as in the kernel's hash table. False when no task work is pending.
+  // as in the kernel's hash table. False when no task work is ahead (tw_ahead).
   static bool behind_task_work(IoKiocb* req, std::uint32_t mask) REQUIRES(poll_lock) {
-    if (!tw_pending(req->ctx)) return false;
+    if (!tw_ahead(req->ctx)) return false;
+    park_woken(req, mask);
+    return true;
+  }
+
+  // A removed poll that ends with `mask` from tw_poll_woken, found by cancels meanwhile.
+  static void park_woken(IoKiocb* req, std::uint32_t mask) REQUIRES(poll_lock) {
     req_set_res(req, static_cast<int>(mask), 0);
     req->poll.woken_cancelled = false;
     req->poll.node.add_tail(&req->ctx->poll_woken);
-    return true;
   }
 
   // A multishot request is retried by the poll's task work itself
@@ -779,10 +792,16 @@ namespace {
 // on a writable socket, then a cancel of anything in the same batch). The
 // submitter retries the request from task work; a worker (false) at once,
 // without the poll. Once only: a retry that meets -EAGAIN again waits on the
-// poll. A ring's readiness is not its descriptor's (poll_add_issue).
+// poll. A ring's readiness is io_uring_poll's, not its descriptor's, which
+// a CQE the program reaped without entering leaves set: asking the ring
+// clears that, or the poll would wake at once (fuzz seed 680452).
 bool ready_at_arming(IoKiocb* req) {
-  if (req->flags & (kReqApollMultishot | kReqApollReady) || is_ring_fd(req->os_fd)) return false;
-  if (poll_now(req->os_fd, req->poll.events) <= 0) return false;
+  if (req->flags & (kReqApollMultishot | kReqApollReady)) return false;
+  if (core::FileRef f = ring_file_get(req->os_fd); IoRingCtx* rctx = ring_of(f)) {
+    if (!(ring_poll_mask(rctx) & req->poll.events)) return false;
+  } else if (poll_now(req->os_fd, req->poll.events) <= 0) {
+    return false;
+  }
   req->flags |= kReqApollReady;
   if (!IoWq::current_is_worker()) tw_add(req, tw_req_submit);
   return true;

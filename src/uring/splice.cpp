@@ -3,12 +3,14 @@
 // (SPLICE_F_FD_IN_FIXED); the output is the request's file.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 
 #include "uring/engine.hpp"
 #include "uring/io_wq.hpp"
 #include "uring/ops.hpp"
+#include "uring/pipe_mutex.hpp"
 
 namespace iostack::uring {
 
@@ -74,19 +76,41 @@ long splice_error(int in, int out, long ret) {
   return ret;
 }
 
+// What the mutex model needs of one end of a splice.
+struct SpliceEnd {
+  PipeId pipe;  // valid for a pipe
+  bool socket = false;
+};
+
+SpliceEnd end_of(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return {};
+  if (S_ISFIFO(st.st_mode)) return {PipeId{st.st_dev, st.st_ino}, false};
+  return {PipeId{}, S_ISSOCK(st.st_mode)};
+}
+
 // The kernel's worker blocks in do_splice/do_tee until there is something
 // to move, and io-wq's cancel (of that request, or the ring's exit)
 // interrupts it with a signal: -ERESTARTSYS. Here the worker first tries
 // without blocking and, where it would have blocked, waits on poll for both
 // ends, which a cancel ends (fuzz seed 48028: a SPLICE from an empty socket
 // held the ring's exit forever). `move(nonblock)` is the host call, -errno.
+// The pipe ends' mutexes are held around the move and, as the kernel's
+// socket read or send holds them, across a wait for a socket end; a wait
+// for a pipe end sleeps without (fuzz seed 681264: a SPLICE from a pipe
+// waited behind a SPLICE into it from an empty socket, and the cancel of
+// both made it -ERESTARTSYS).
 template <typename Move>
 long move_interruptibly(int in, int out, unsigned flags, Move move) {
+  const SpliceEnd from = end_of(in), to = end_of(out);
+  PipeMutexGuard pipes;
   for (;;) {
+    if (const int w = pipes.lock(from.pipe, to.pipe)) return w;
     const long ret = move(SPLICE_F_NONBLOCK);
     if (ret != -EAGAIN || (flags & SPLICE_F_NONBLOCK)) return ret;
     // A descriptor opened O_NONBLOCK answers -EAGAIN in the kernel too.
     if ((fcntl(in, F_GETFL) | fcntl(out, F_GETFL)) & O_NONBLOCK) return move(0);
+    if (!from.socket && !to.socket) pipes.unlock();
     int w = IoWq::wait_ready(in, POLLIN);
     if (!w) w = IoWq::wait_ready(out, POLLOUT);
     if (w) return w;

@@ -111,6 +111,10 @@ bool tw_pending(IoRingCtx* ctx) {
          ctx->tw_retry.load(std::memory_order_acquire) != nullptr;
 }
 
+bool tw_ahead(IoRingCtx* ctx) {
+  return tw_pending(ctx) || ctx->tw_batch_more.load(std::memory_order_acquire);
+}
+
 void tw_add(IoKiocb* req, TwFn fn) {
   req->tw.fn = fn;
   req->tw.req = req;
@@ -150,14 +154,16 @@ TwNode* take_fifo(IoRingCtx* ctx) {
 
 // Runs up to max items of *list (at least one if there is one, as the
 // kernel's loop does); *list keeps the rest.
-int run_list(TwNode** list, int max) {
+int run_list(IoRingCtx* ctx, TwNode** list, int max) {
   int ran = 0;
   while (*list) {
     TwNode* node = *list;
     *list = node->next;
+    ctx->tw_batch_more.store(*list && ran + 1 < max, std::memory_order_release);
     node->fn(node->req);
     if (++ran >= max) break;
   }
+  ctx->tw_batch_more.store(false, std::memory_order_release);
   return ran;
 }
 
@@ -196,7 +202,7 @@ bool tw_run(IoRingCtx* ctx) {
         if (!fifo) break;
         if (ctx->flags & IORING_SETUP_TASKRUN_FLAG)
           flags_andnot(ctx->rings->sq_flags, IORING_SQ_TASKRUN);
-        run_list(&fifo, INT_MAX);
+        run_list(ctx, &fifo, INT_MAX);
         flush_completions(ctx);
       }
       bdev = take_bdev_batch(ctx);
@@ -222,12 +228,12 @@ int tw_run_local(IoRingCtx* ctx, int min_events, int max_events) {
       // only once they are all run.
       min_events -= ran;
       TwNode* retry = ctx->tw_retry.load(std::memory_order_relaxed);
-      ran = run_list(&retry, max_events);
+      ran = run_list(ctx, &retry, max_events);
       ctx->tw_retry.store(retry, std::memory_order_release);
       const bool took_new = !retry;
       if (took_new) {
         TwNode* fifo = take_fifo(ctx);
-        ran += run_list(&fifo, max_events - ran);
+        ran += run_list(ctx, &fifo, max_events - ran);
         ctx->tw_retry.store(fifo, std::memory_order_release);
       }
       total += ran;

@@ -1,0 +1,62 @@
+#include "uring/pipe_mutex.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "core/mutex.hpp"
+#include "core/process.hpp"
+#include "uring/io_wq.hpp"
+
+namespace iostack::uring {
+
+namespace {
+
+// The pipes whose mutex a splice holds (few at a time).
+struct HeldPipes {
+  core::Mutex mu;
+  std::vector<PipeId> held GUARDED_BY(mu);
+
+  bool holds(PipeId id) REQUIRES(mu) {
+    return id.valid() && std::find(held.begin(), held.end(), id) != held.end();
+  }
+};
+
+HeldPipes& held_pipes() { return core::Process::current().state<HeldPipes>(); }
+
+}  // namespace
+
+int PipeMutexGuard::lock(PipeId a, PipeId b) {
+  unlock();
+  if (!a.valid() && !b.valid()) return 0;
+  if (a == b) b = PipeId{};
+  HeldPipes& hp = held_pipes();
+  for (;;) {
+    {
+      core::LockGuard lock(hp.mu);
+      if (!hp.holds(a) && !hp.holds(b)) {
+        for (PipeId id : {a, b})
+          if (id.valid()) hp.held.push_back(id);
+        held_[0] = a;
+        held_[1] = b;
+        return 0;
+      }
+    }
+    if (!IoWq::current_is_worker()) return 0;  // nothing to sleep on
+    // A sleeping worker, as in mutex_lock: what waits behind it gets one.
+    if (const int w = IoWq::wait_ready(-1, 0, 1)) return w;
+  }
+}
+
+void PipeMutexGuard::unlock() {
+  if (!held_[0].valid() && !held_[1].valid()) return;
+  HeldPipes& hp = held_pipes();
+  core::LockGuard lock(hp.mu);
+  for (PipeId& id : held_) {
+    if (!id.valid()) continue;
+    auto it = std::find(hp.held.begin(), hp.held.end(), id);
+    if (it != hp.held.end()) hp.held.erase(it);
+    id = PipeId{};
+  }
+}
+
+}  // namespace iostack::uring

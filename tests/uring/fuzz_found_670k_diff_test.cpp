@@ -1,0 +1,120 @@
+// Differences iostack-fuzz found in seeds 670000 and later, each reduced to
+// a few SQEs and compared with the kernel's CQEs.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+#include "fuzz_found.hpp"
+#include "ring_harness.hpp"
+#include "uring/uapi.hpp"
+
+namespace uring_test {
+namespace {
+
+// A POLL_FIRST RECV of the ring's own descriptor, after an earlier
+// request's CQE was reaped: the ring is not readable, so the poll the
+// RECV arms waits, and the final cancel ends it with -ECANCELED; it never
+// gets to see that the ring is no socket (fuzz seed 680452).
+TEST(UringFuzzFound670k, PollFirstRecvOfTheRingWaitsForItsPoll) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        static char buf[4096];
+        add(r, IORING_OP_SEND, 999, buf, 4096, 0, 1, 0)->ioprio = IORING_RECVSEND_POLL_FIRST;
+        append(&v, run(r, 1));
+        add(r, IORING_OP_RECV, r.fd(), buf, 16, 0, 4, 0)->ioprio = IORING_RECVSEND_POLL_FIRST;
+        v.push_back(Cqe{0, r.submit(), 0});
+        io_uring_sqe* c = add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 9, 0);
+        c->cancel_flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
+        append(&v, run(r, 2));
+        return v;
+      },
+      4);
+}
+
+// The same RECV while that CQE is still in the ring: the ring is readable
+// when the poll is armed, so the RECV is retried at once and fails
+// -ENOTSOCK.
+TEST(UringFuzzFound670k, PollFirstRecvOfAReadableRingRetriesAtOnce) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        static char buf[4096];
+        add(r, IORING_OP_SEND, 999, buf, 4096, 0, 1, 0)->ioprio = IORING_RECVSEND_POLL_FIRST;
+        v.push_back(Cqe{0, r.submit(1), 0});
+        add(r, IORING_OP_RECV, r.fd(), buf, 16, 0, 4, 0)->ioprio = IORING_RECVSEND_POLL_FIRST;
+        append(&v, run(r, 2));
+        return v;
+      },
+      4);
+}
+
+// A SPLICE from an empty socket into a pipe waits for the socket holding
+// the pipe's mutex; a SPLICE out of that pipe into a file (another worker:
+// its file is regular) waits for the mutex. The final cancel signals both:
+// the first ends -ERESTARTSYS, then the second gets the mutex, sees the
+// signal and ends -ERESTARTSYS too, moving nothing (fuzz seed 681264).
+TEST(UringFuzzFound670k, SpliceFromAPipeWaitsForASpliceIntoItFromASocket) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        int sv[2], p[2];
+        char path[] = "/tmp/iostack-splice-XXXXXX";
+        const int f = mkstemp(path);
+        if (f < 0) return v;
+        unlink(path);
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) || pipe2(p, O_CLOEXEC)) return v;
+        v.push_back(Cqe{7, static_cast<int>(write(p[1], "0123456789abcdef", 16)), 0});
+        io_uring_sqe* s = add(r, IORING_OP_SPLICE, p[1], nullptr, 8, -1, 1, 0);
+        s->splice_fd_in = sv[1];
+        s->splice_off_in = static_cast<std::uint64_t>(-1);
+        v.push_back(Cqe{0, r.submit(), 0});
+        usleep(20000);  // the first one waits for the socket
+        s = add(r, IORING_OP_SPLICE, f, nullptr, 16, -1, 2, 0);
+        s->splice_fd_in = p[0];
+        s->splice_off_in = static_cast<std::uint64_t>(-1);
+        v.push_back(Cqe{0, r.submit(), 0});
+        usleep(20000);
+        io_uring_sqe* c = add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 9, 0);
+        c->cancel_flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
+        append(&v, run(r, 3));
+        struct stat st;
+        v.push_back(Cqe{8, fstat(f, &st) ? -1 : static_cast<int>(st.st_size), 0});
+        for (int fd : {f, sv[0], sv[1], p[0], p[1]}) ::close(fd);
+        return v;
+      },
+      8);
+}
+
+// A multishot POLL_ADD of the ring itself, ready (POLLOUT) when armed, and
+// a zero LINK_TIMEOUT behind it: the poll's first CQE and the timeout's
+// expiry are task work of one batch, and the kernel flushes that CQE (so
+// wakes the ring's pollers) only after the batch, when the timeout has
+// cancelled the poll. iostack's poll saw its own CQE first and ended with
+// POLLIN, which the timeout then did not find (fuzz seed 683949).
+TEST(UringFuzzFound670k, ZeroLinkTimeoutCancelsAMultishotPollOfTheRingBeforeItsOwnCqeWakesIt) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        static __kernel_timespec zero = {0, 0};
+        add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, IORING_POLL_ADD_MULTI, 0, 5, IOSQE_IO_LINK)
+            ->poll32_events = POLLIN | POLLOUT;
+        add(r, IORING_OP_LINK_TIMEOUT, -1, &zero, 1, 0, 6, 0);
+        append(&v, run(r, 3));
+        return v;
+      },
+      16);
+}
+
+}  // namespace
+}  // namespace uring_test
