@@ -926,12 +926,13 @@ int send_zc_issue(IoKiocb* req, unsigned issue_flags) {
   if (!bad && !req->sr.done_io) bad = zc_sock_check(req->os_fd);
   const int ret = bad ? finish(req, bad, 0) : do_send(req, issue_flags, true);
   if (ret != kIouOk) return ret;
-  // The data was copied by the time the send returned: the notification
-  // (IORING_CQE_F_NOTIF) follows the result at once, in order. The result
-  // says more comes, failed or not (io_send_zc's last io_req_set_res).
-  post_aux_cqe(req->ctx, req->user_data, req->res, req->cflags | IORING_CQE_F_MORE);
-  notif_post(req, req->sr.zc_report ? static_cast<std::int32_t>(IORING_NOTIF_USAGE_ZC_COPIED) : 0);
-  req->flags |= kReqCqeSkip;  // both CQEs are out
+  // The result says more comes, failed or not (io_send_zc's last
+  // io_req_set_res), and completes with its batch; the data was copied by
+  // the time the send returned, so the notification (IORING_CQE_F_NOTIF)
+  // follows it from net_cleanup, as the kernel's task work posts it after
+  // the batch. Posted here, both came before a TIMEOUT later in the batch
+  // was armed, which then counted neither (fuzz seed 709165).
+  req->cflags |= IORING_CQE_F_MORE;
   return kIouOk;
 }
 

@@ -843,7 +843,10 @@ int rw_read_mshot(IoKiocb* req, unsigned issue_flags) {
       return end(ret, 0);
     }
     const std::uint32_t cflags = kbuf_put(req, ret, issue_flags);
-    if (!post_req_cqe(req, ret, cflags | IORING_CQE_F_MORE, issue_flags)) return end(ret, cflags);
+    // One a worker runs once (iowq_submit_work) ends with its read.
+    if (!(req->flags & kReqApollMultishot) ||
+        !post_req_cqe(req, ret, cflags | IORING_CQE_F_MORE, issue_flags))
+      return end(ret, cflags);
   }
 }
 

@@ -130,6 +130,17 @@ void drain_req(IoKiocb* req) {
   if (!drain && ctx->defer_list.empty()) ctx->drain_active.store(false, std::memory_order_release);
 }
 
+namespace {
+
+// FMODE_NOWAIT or O_NONBLOCK: every pollable file here but a ring's.
+bool mshot_file_nowait(IoKiocb* req) {
+  if (!is_ring_fd(req->os_fd)) return true;
+  const int fl = fcntl(req->os_fd, F_GETFL);
+  return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+}  // namespace
+
 // io_queue_sqe_fallback
 void queue_sqe_fallback(IoKiocb* req) {
   if (req->flags & kReqFail) {
@@ -149,6 +160,8 @@ void queue_sqe_fallback(IoKiocb* req) {
     // program write again meanwhile and two messages be read as one.
     if (const int ret = mshot_file_check(req, kIssueLocked)) {
       req_defer_failed(req, ret);
+    } else if (!mshot_file_nowait(req)) {
+      queue_iowq(req);  // it runs once there (iowq_submit_work)
     } else {
       {
         core::LockGuard lock(req->ctx->mshot_lock);
@@ -326,14 +339,19 @@ void iowq_submit_work(IoWqWork* work) {
   int ret;
   if (work->flags.load(std::memory_order_relaxed) & kWqWorkCancel) {
     ret = -ECANCELED;
-  } else if (req->flags & kReqApollMultishot) {
+  } else if ((req->flags & kReqApollMultishot) &&
+             ((ret = mshot_file_check(req, issue_flags)) || mshot_file_nowait(req))) {
     // Multishot work never runs on a worker (it could post only from the
     // submitter's context): it waits on poll, and its retries are issued
     // by the poll's task work.
-    ret = mshot_file_check(req, issue_flags);
     if (!ret && arm_apoll(req)) return;
     if (!ret) ret = -ECANCELED;
   } else {
+    // io_wq_submit_work: on a file that cannot be read without blocking
+    // (no FMODE_NOWAIT, not O_NONBLOCK: the ring's own) a multishot request
+    // runs once, as a plain one (fuzz seed 707268: a READ_MULTISHOT of the
+    // ring without buffers is -ENOBUFS, not a wait on the ring's poll).
+    req->flags &= ~kReqApollMultishot;
     // A forced-async request on a pollable file first tries without blocking
     // and then waits on poll rather than holding a worker. So does any
     // other (a link handed over by its worker, a chain the submission left

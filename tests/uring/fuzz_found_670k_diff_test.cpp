@@ -116,5 +116,62 @@ TEST(UringFuzzFound670k, ZeroLinkTimeoutCancelsAMultishotPollOfTheRingBeforeItsO
       16);
 }
 
+// A SENDMSG_ZC that fails (an AF_UNIX socket: -EOPNOTSUPP) completes with
+// its batch (F_MORE) and its notification follows from task work: both
+// come after a TIMEOUT later in the batch is armed, and they are the two
+// completions it waits for. iostack posted both at issue, before the
+// TIMEOUT counted from the tail, which then timed out (fuzz seed 709165).
+TEST(UringFuzzFound670k, AFailedZeroCopySendsCqesCountForALaterTimeout) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) return v;
+        static char data[16] = "0123456789abcde";
+        static struct iovec iov = {data, sizeof(data)};
+        static struct msghdr msg = {};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        static __kernel_timespec second = {1, 0};
+        add(r, IORING_OP_SENDMSG_ZC, sv[0], &msg, 1, 0, 1, 0);
+        add(r, IORING_OP_TIMEOUT, -1, &second, 1, 2, 2, 0);
+        append(&v, run(r, 3));
+        ::close(sv[0]);
+        ::close(sv[1]);
+        return v;
+      },
+      8);
+}
+
+// A READ_MULTISHOT of the ring's own descriptor handed to io-wq (IOSQE_ASYNC,
+// or held back by a drain): the ring's file has no FMODE_NOWAIT, so the
+// worker runs it once as a plain read, whose buffer selection finds the
+// group empty: -ENOBUFS. iostack armed the multishot poll and waited for
+// the ring (fuzz seed 707268). With O_NONBLOCK on the ring it waits.
+TEST(UringFuzzFound670k, ReadMultishotOfTheRingOnAWorkerRunsOnce) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 1, IOSQE_IO_DRAIN);
+        add(r, 49 /* READ_MULTISHOT */, r.fd(), nullptr, 0, 0, 2, IOSQE_BUFFER_SELECT)->buf_group =
+            1;
+        add(r, 49 /* READ_MULTISHOT */, r.fd(), nullptr, 0, 0, 3, IOSQE_BUFFER_SELECT | IOSQE_ASYNC)
+            ->buf_group = 1;
+        append(&v, run(r, 3));
+        const int fl = fcntl(r.fd(), F_GETFL);
+        v.push_back(Cqe{8, fcntl(r.fd(), F_SETFL, fl | O_NONBLOCK), 0});
+        add(r, 49 /* READ_MULTISHOT */, r.fd(), nullptr, 0, 0, 4, IOSQE_BUFFER_SELECT | IOSQE_ASYNC)
+            ->buf_group = 1;
+        v.push_back(Cqe{0, r.submit(), 0});
+        io_uring_sqe* c = add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 9, 0);
+        c->cancel_flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
+        append(&v, run(r, 2));
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test

@@ -340,7 +340,7 @@ std::string ring_poll_race(const UringProgram& p, const std::string& key, const 
 }
 
 // A POLL_ADD (POLLIN) of the ring's own descriptor carrying IOSQE_IO_DRAIN
-// goes to an io-wq worker (io_req_task_submit: forced async), which arms it
+// (or IOSQE_ASYNC) goes to an io-wq worker (io_req_task_submit: forced async), which arms it
 // on the ring's poll queue (io_uring_poll) when the scheduler runs it: before
 // the program reaped its batch's CQEs (a failed SQE's -EINVAL), it is ready
 // at once (POLLIN); after, it waits, and the final cancel, drained behind it,
@@ -364,10 +364,11 @@ std::string drained_ring_poll_race(const UringProgram& p, const std::string& key
   for (const Step& st : p.steps)
     for (const SqeSpec& s : st.sqes) {
       drain_seen = drain_seen || (s.flags & IOSQE_IO_DRAIN);
+      // IOSQE_ASYNC sends it there too (seed 700120: kernel-unstable reduced).
       if (s.user_data == ud)
-        return s.opcode == IORING_OP_POLL_ADD && s.fd.slot == kRing && drain_seen &&
-                       !(s.flags & IOSQE_FIXED_FILE)
-                   ? "timing: drained ring poll armed on io-wq"
+        return s.opcode == IORING_OP_POLL_ADD && s.fd.slot == kRing &&
+                       (drain_seen || (s.flags & IOSQE_ASYNC)) && !(s.flags & IOSQE_FIXED_FILE)
+                   ? "timing: ring poll armed on io-wq"
                    : "";
     }
   return "";
