@@ -11,6 +11,7 @@
 
 #include "aio/ops.hpp"
 #include "aio/rw_target.hpp"
+#include "core/eventfd_info.hpp"
 #include "core/import_iovec.hpp"
 #include "task/current.hpp"
 #include "task/task_ioprio.hpp"
@@ -55,7 +56,7 @@ constexpr int kKernelOLargefile = 0100000;
 // out from the read itself.)
 bool lacks_write_iter(const FileRef& f, int fd) {
   if (f.bdev != nullptr || (f.flags & kKernelOLargefile)) return false;
-  return aio_is_eventfd(fd);
+  return core::is_eventfd(fd);
 }
 
 // aio_setup_rw(): import_ubuf() / __import_iovec(). The iovecs are copied,

@@ -14,14 +14,13 @@
 
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 
 #include "aio/complete.hpp"
 #include "aio/dio_align.hpp"
 #include "aio/file_ref.hpp"
 #include "aio/rw_target.hpp"
 #include "aio/worker_ioprio.hpp"
+#include "core/eventfd_info.hpp"
 #include "core/held_file.hpp"
 #include "task/current.hpp"
 
@@ -151,7 +150,7 @@ void rw_issue_worker(AioKiocb* req, AioWorkBatch* batch) {
 // and a buffered write asked not to wait fails where the file system cannot
 // do one (ext4 says so first, generic_write_checks says -EINVAL).
 long empty_rw(const AioKiocb* req, int file_flags) {
-  if (!req->write) return aio_is_eventfd(req->fd) ? -EINVAL : 0;
+  if (!req->write) return core::is_eventfd(req->fd) ? -EINVAL : 0;
   if (!(req->rw_flags & kRwfNowait) || (file_flags & O_DIRECT)) return 0;
   struct stat st;
   struct statfs sf;
@@ -161,16 +160,6 @@ long empty_rw(const AioKiocb* req, int file_flags) {
 }
 
 }  // namespace
-
-bool aio_is_eventfd(int fd) {
-  char path[64];
-  char target[64];
-  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-  const ssize_t n = ::readlink(path, target, sizeof(target) - 1);
-  if (n < 0) return false;
-  target[n] = '\0';
-  return std::strcmp(target, "anon_inode:[eventfd]") == 0;
-}
 
 int rw_issue_os(AioKiocb* req, int file_flags, AioWorkBatch* batch) {
   if ((file_flags & O_DIRECT) && direct_is_async(req, file_flags)) {

@@ -12,8 +12,6 @@ int rw_issue_os(AioKiocb* req, int file_flags, AioWorkBatch* batch);
 // Sends the O_DIRECT requests `batch` gathered to the kernel's io_uring;
 // those it does not take go to the workers (or run here).
 void aio_host_flush(AioWorkBatch* batch);
-// Whether `fd` is an eventfd.
-bool aio_is_eventfd(int fd);
 void rw_issue_bdev(AioKiocb* req);
 // Total bytes of req->iov.
 std::size_t iov_total(const AioKiocb* req);

@@ -112,10 +112,7 @@ bool fd_refused(int fd);
 // io_wq_submit_work's checks of a multishot request: 0, or its CQE's error
 // (-EBADF: refused; -EBADFD: a file that cannot poll).
 int mshot_file_check(IoKiocb* req, unsigned issue_flags);
-// A field of an eventfd's fdinfo (`format` names it, as "eventfd-id: %llu").
-bool eventfd_fdinfo(int fd, const char* format, unsigned long long* value);
-// Whether `fd` is an eventfd (without O_NONBLOCK).
-bool is_eventfd(int fd);
+// Whether `fd` is an eventfd without O_NONBLOCK.
 bool is_blocking_eventfd(int fd);
 // A blocking eventfd's write on an io-wq worker, one eventfd_write per
 // segment as loop_rw_iter makes them: a value waits until the counter has
@@ -316,7 +313,8 @@ void apoll_release(IoKiocb* req);
 // io_file_can_poll: whether the file has readiness to wait for (not a
 // regular file, block device or directory).
 bool file_can_poll(IoKiocb* req);
-// The file's poll mask for `events` now (poll(2) with no wait), or -errno.
+// The file's poll mask for `events` now (poll(2) with no wait; a ring's is
+// io_uring_poll's), or -errno.
 int poll_now(int fd, std::uint32_t events);
 bool fd_can_poll(int fd);  // file_can_poll for a descriptor
 void poll_remove_all(IoRingCtx* ctx);

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "core/eventfd_info.hpp"
 #include "core/fd_high.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
@@ -16,7 +17,7 @@ namespace {
 
 long long eventfd_id(int fd) {
   unsigned long long id;
-  return eventfd_fdinfo(fd, "eventfd-id: %llu", &id) ? static_cast<long long>(id) : -1;
+  return core::eventfd_fdinfo(fd, "eventfd-id: %llu", &id) ? static_cast<long long>(id) : -1;
 }
 
 }  // namespace
@@ -38,7 +39,7 @@ int eventfd_register(IoRingCtx* ctx, const void* arg, bool async) {
   int fd;
   if (core::get_user(fd, static_cast<const int*>(arg))) return -EFAULT;
   if (fcntl(fd, F_GETFD) < 0) return -EBADF;
-  if (!is_eventfd(fd)) return -EINVAL;
+  if (!core::is_eventfd(fd)) return -EINVAL;
   const int dup = core::dup_high(fd);
   if (dup < 0) return dup;
   ctx->completion_lock.lock();

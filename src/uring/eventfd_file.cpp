@@ -6,9 +6,8 @@
 
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 
+#include "core/eventfd_info.hpp"
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 #include "uring/io_wq.hpp"
@@ -23,30 +22,9 @@ constexpr int kRoomPollMs = 1;
 
 }  // namespace
 
-bool eventfd_fdinfo(int fd, const char* format, unsigned long long* value) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-  FILE* f = std::fopen(path, "re");
-  if (!f) return false;
-  bool found = false;
-  char line[128];
-  while (!found && std::fgets(line, sizeof(line), f)) found = std::sscanf(line, format, value) == 1;
-  std::fclose(f);
-  return found;
-}
-
-bool is_eventfd(int fd) {
-  char path[64], target[64];
-  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-  const ssize_t n = readlink(path, target, sizeof(target) - 1);
-  if (n < 0) return false;
-  target[n] = '\0';
-  return std::strcmp(target, "anon_inode:[eventfd]") == 0;
-}
-
 bool is_blocking_eventfd(int fd) {
   const int fl = fcntl(fd, F_GETFL);
-  return fl >= 0 && !(fl & O_NONBLOCK) && is_eventfd(fd);
+  return fl >= 0 && !(fl & O_NONBLOCK) && core::is_eventfd(fd);
 }
 
 ssize_t eventfd_write_on_worker(int fd, const struct iovec* iov, int nr) {
@@ -76,7 +54,7 @@ ssize_t eventfd_write_on_worker(int fd, const struct iovec* iov, int nr) {
     // eventfd_write sleeps until the counter has room for v.
     for (;;) {
       unsigned long long count;
-      if (!eventfd_fdinfo(fd, "eventfd-count: %llx", &count) || UINT64_MAX - count > v) break;
+      if (!core::eventfd_fdinfo(fd, "eventfd-count: %llx", &count) || UINT64_MAX - count > v) break;
       if (IoWq::wait_ready(-1, 0, kRoomPollMs) == -kErestartsys) {
         err = EINTR;
         break;

@@ -398,7 +398,10 @@ int socket_issue(IoKiocb* req, unsigned issue_flags) {
   const int fd = socket(s.domain, s.type, s.protocol);
   if (fd < 0) return finish(req, -errno, 0);
   if (!s.file_slot) return finish(req, fd, 0);
-  return finish(req, fixed_fd_install(req->ctx, issue_flags, fd, s.file_slot), 0);
+  // io_socket fails its link only for the socket: a slot it cannot install
+  // into (no table: -ENXIO) does not break the chain (fuzz seed 728140).
+  req_set_res(req, fixed_fd_install(req->ctx, issue_flags, fd, s.file_slot), 0);
+  return kIouOk;
 }
 
 // ---- BIND / LISTEN

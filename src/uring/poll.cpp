@@ -733,6 +733,10 @@ IoKiocb* PollService::find_armed(IoRingCtx* ctx, CancelMatch* cd, bool poll_only
 }  // namespace
 
 int poll_now(int fd, std::uint32_t events) {
+  // A ring's readiness is io_uring_poll's: its descriptor's stays set after
+  // the program reaped a CQE without entering (fuzz seed 680452).
+  if (core::FileRef f = ring_file_get(fd); IoRingCtx* rctx = ring_of(f))
+    return static_cast<int>(ring_poll_mask(rctx) & (events | POLLERR | POLLHUP));
   struct pollfd pfd {
     fd, static_cast<short>(events & 0xffff), 0
   };
@@ -792,16 +796,10 @@ namespace {
 // on a writable socket, then a cancel of anything in the same batch). The
 // submitter retries the request from task work; a worker (false) at once,
 // without the poll. Once only: a retry that meets -EAGAIN again waits on the
-// poll. A ring's readiness is io_uring_poll's, not its descriptor's, which
-// a CQE the program reaped without entering leaves set: asking the ring
-// clears that, or the poll would wake at once (fuzz seed 680452).
+// poll.
 bool ready_at_arming(IoKiocb* req) {
   if (req->flags & (kReqApollMultishot | kReqApollReady)) return false;
-  if (core::FileRef f = ring_file_get(req->os_fd); IoRingCtx* rctx = ring_of(f)) {
-    if (!(ring_poll_mask(rctx) & req->poll.events)) return false;
-  } else if (poll_now(req->os_fd, req->poll.events) <= 0) {
-    return false;
-  }
+  if (poll_now(req->os_fd, req->poll.events) <= 0) return false;
   req->flags |= kReqApollReady;
   if (!IoWq::current_is_worker()) tw_add(req, tw_req_submit);
   return true;

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/eventfd_info.hpp"
 #include "core/fd_mode_cache.hpp"
 #include "core/host_aio.hpp"
 #include "core/import_iovec.hpp"
@@ -267,7 +268,7 @@ bool has_only_plain_rw(IoKiocb* req, bool write) {
   if (!write && !(req->rw.rw_flags & RWF_NOWAIT) && fstat(req->os_fd, &st) == 0 &&
       S_ISDIR(st.st_mode))
     return true;
-  return is_eventfd(req->os_fd);
+  return core::is_eventfd(req->os_fd);
 }
 
 bool is_dir(int fd) {
@@ -329,12 +330,12 @@ int rw_validate(IoKiocb* req, bool write, bool nonblock, bool file_only = false)
   if (rw.pos > 0 && S_ISSOCK(st.st_mode)) return -ESPIPE;
   // An eventfd reads 8 bytes or fails, also for an empty request (an empty
   // write never reaches its write op).
-  if (!write && rw.bytes < 8 && (st.st_mode & S_IFMT) == 0 && is_eventfd(req->os_fd))
+  if (!write && rw.bytes < 8 && (st.st_mode & S_IFMT) == 0 && core::is_eventfd(req->os_fd))
     return -EINVAL;
   // An eventfd's write has no kiocb: loop_rw_iter refuses RWF_NOWAIT where
   // the file may block before it looks at the length, so also when empty.
   if (nonblock && write && (f & RWF_NOWAIT) && !(fl & O_NONBLOCK) && (st.st_mode & S_IFMT) == 0 &&
-      is_eventfd(req->os_fd))
+      core::is_eventfd(req->os_fd))
     return -EAGAIN;
   return 0;
 }
@@ -736,7 +737,7 @@ int rw_issue(IoKiocb* req, unsigned issue_flags, bool write) {
       return kIouOk;
     }
     req->rw.bytes = total;
-    if (req->opcode == uapi::kOpWritevFixed && !req->bdev && is_eventfd(req->os_fd)) {
+    if (req->opcode == uapi::kOpWritevFixed && !req->bdev && core::is_eventfd(req->os_fd)) {
       // An eventfd has no write_iter: loop_rw_iter hands its ->write the
       // SQE's address and length, here the iovec array and the segment
       // count (so fewer than 8 segments is -EINVAL, 8 or more write the

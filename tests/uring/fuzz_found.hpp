@@ -21,4 +21,11 @@ inline std::vector<Cqe> run(Ring& r, unsigned n) {
   return v;
 }
 
+// The programs' final cancel: every request still pending, as user_data `ud`.
+inline io_uring_sqe* cancel_all(Ring& r, std::uint64_t ud) {
+  io_uring_sqe* s = add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, ud, 0);
+  s->cancel_flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
+  return s;
+}
+
 }  // namespace uring_test

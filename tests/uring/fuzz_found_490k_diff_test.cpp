@@ -13,12 +13,6 @@
 namespace uring_test {
 namespace {
 
-io_uring_sqe* cancel_all(Ring& r, std::uint64_t ud) {
-  io_uring_sqe* s = add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, ud, 0);
-  s->cancel_flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
-  return s;
-}
-
 // A poll of the ring that waits for no event (only an error or hangup)
 // stays armed while a NOP's CQE is posted and reaped; then a multishot
 // POLLIN poll of the ring, armed on an empty CQ ring, has nothing to post

@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <cstdio>
 #include <vector>
 
+#include "core/eventfd_info.hpp"
 #include "fuzz_found.hpp"
 #include "ring_harness.hpp"
 #include "uring/uapi.hpp"
@@ -86,16 +86,9 @@ TEST(UringFuzzFound610k, PastLinkTimeoutCancelsBeforeALaterSendInTheBatchWakes) 
 
 // The counter of eventfd `fd`, from its fdinfo (-1 if unreadable).
 long long eventfd_counter(int fd) {
-  char path[64], line[128];
-  std::snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-  FILE* f = std::fopen(path, "re");
-  if (!f) return -1;
   unsigned long long v = 0;
-  bool found = false;
-  while (!found && std::fgets(line, sizeof(line), f))
-    found = std::sscanf(line, "eventfd-count: %llx", &v) == 1;
-  std::fclose(f);
-  return found ? static_cast<long long>(v) : -1;
+  return iostack::core::eventfd_fdinfo(fd, "eventfd-count: %llx", &v) ? static_cast<long long>(v)
+                                                                      : -1;
 }
 
 // A WRITEV of a blocking eventfd whose second value would overflow the

@@ -136,8 +136,7 @@ TEST(UringFuzzFoundMore, UnfinishedLinkBlockedOnAWorkerEndsWithEintr) {
         add(r, IORING_OP_READ, pp.p[0], buf, 16, 0, 1, IOSQE_IO_HARDLINK);
         std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
         append(&v, r.wait(1, 100));  // it blocks
-        io_uring_sqe* q = add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 2, 0);
-        q->cancel_flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
+        cancel_all(r, 2);
         append(&v, run(r, 2));
         return v;
       },
@@ -281,8 +280,7 @@ TEST(UringFuzzFoundMore, BadOffsetOfAFileWithoutNowaitIsLookedAtLate) {
         add(r, IORING_OP_ASYNC_CANCEL, -1, reinterpret_cast<void*>(4), 0, 0, 5, 0);
         append(&v, run(r, 2));
         // The SPLICE ends, queued (-ECANCELED) or interrupted (-ERESTARTSYS).
-        add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 6, 0)->cancel_flags =
-            IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
+        cancel_all(r, 6);
         r.enter(r.flush(), 0, 0);
         for (const Cqe& c : r.wait(2))
           if (c.user_data == 1) v.push_back(Cqe{1, c.res < 0 ? -1 : c.res, 0});

@@ -91,8 +91,7 @@ TEST(UringFuzzFoundSelf, SecondPollOfADeferTaskrunRingWaitsForTheActivation) {
         std::vector<Cqe> v{Cqe{0, r.enter(r.flush(), 0, 0), 0}};
         append(&v, r.reap());        // the NOP's
         append(&v, r.wait(1, 100));  // runs the activation's task work
-        add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 4, 0)->cancel_flags =
-            IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
+        cancel_all(r, 4);
         v.push_back(Cqe{0, r.enter(r.flush(), 0, 0), 0});
         auto c = r.wait(3);
         sort_by_user_data(&c);
