@@ -300,30 +300,28 @@ void notif_done(IoRingCtx* ctx, IoKiocb* notif, std::uint64_t user_data, std::in
 }
 
 // io_notif_tw_complete: the notification's own request, posted by task work.
-void notif_complete_tw(IoKiocb* carrier) {
-  notif_done(carrier->ctx, carrier->link, carrier->user_data, carrier->res);
-  delete carrier;
+void notif_complete_tw(IoKiocb* notif) {
+  notif_done(notif->ctx, notif, notif->user_data, notif->res);
 }
 
 // io_notif_flush. The kernel's notification is a request of its own whose
-// completion is task work: on a DEFER_TASKRUN ring its CQE waits for a later
-// run of the ring's work than the result's (fuzz seed 100152: the wait that
-// posted a cancelled SENDMSG_ZC's result returns without the notification).
-// Elsewhere that work runs before the submitter returns: posted at once.
+// completion is task work, queued behind the task work before it: on a
+// DEFER_TASKRUN ring its CQE waits for a later run of the ring's work than
+// the result's (fuzz seed 100152: the wait that posted a cancelled
+// SENDMSG_ZC's result returns without the notification); on any ring a
+// TIMEOUT linked behind an earlier request of the batch is armed first and
+// counts it (fuzz seed 743287). Without its own request (none was left in
+// the cache) it is posted at once.
 void notif_post(IoKiocb* req, std::int32_t res) {
   req->sr.zc_notif = false;
-  IoRingCtx* ctx = req->ctx;
-  if (ctx->flags & IORING_SETUP_DEFER_TASKRUN) {
-    if (auto* carrier = new (std::nothrow) IoKiocb) {
-      carrier->ctx = ctx;
-      carrier->user_data = req->user_data;
-      carrier->res = res;
-      carrier->link = req->sr.notif;
-      tw_add(carrier, notif_complete_tw);
-      return;
-    }
+  IoKiocb* notif = req->sr.notif;
+  if (!notif) {
+    notif_done(req->ctx, nullptr, req->user_data, res);
+    return;
   }
-  notif_done(ctx, req->sr.notif, req->user_data, res);
+  notif->user_data = req->user_data;
+  notif->res = res;
+  tw_add(notif, notif_complete_tw);
 }
 
 }  // namespace

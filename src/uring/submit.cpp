@@ -300,11 +300,14 @@ void prep_iowq_work(IoKiocb* req) {
   }
 }
 
+// io_run_cancel: queued work runs flagged as cancelled, which fails it from
+// task work (io_req_task_queue_fail): its CQE comes after the cancel has
+// looked further, so a counted TIMEOUT it would satisfy is cancelled
+// first (fuzz seed 749149).
 void iowq_cancel_work(IoWqWork* work) {
   auto* req = static_cast<IoKiocb*>(work->data);
-  req_set_fail(req);
   req_set_res(req, -ECANCELED, 0);
-  req_complete_post(req);
+  tw_add(req, tw_req_cancel);
 }
 
 // The request whose issue this io-wq worker is in: a completion posted

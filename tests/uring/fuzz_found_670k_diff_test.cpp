@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
@@ -124,8 +125,8 @@ TEST(UringFuzzFound670k, AFailedZeroCopySendsCqesCountForALaterTimeout) {
   compare_with_kernel(
       [](Ring& r) {
         std::vector<Cqe> v;
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) return v;
+        int sv[2], p[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) || pipe2(p, O_CLOEXEC)) return v;
         static char data[16] = "0123456789abcde";
         static struct iovec iov = {data, sizeof(data)};
         static struct msghdr msg = {};
@@ -135,8 +136,74 @@ TEST(UringFuzzFound670k, AFailedZeroCopySendsCqesCountForALaterTimeout) {
         add(r, IORING_OP_SENDMSG_ZC, sv[0], &msg, 1, 0, 1, 0);
         add(r, IORING_OP_TIMEOUT, -1, &second, 1, 2, 2, 0);
         append(&v, run(r, 3));
-        ::close(sv[0]);
-        ::close(sv[1]);
+        // The same after the TIMEOUT, of a descriptor that is no socket.
+        add(r, IORING_OP_TIMEOUT, -1, &second, 1, 2, 3, 0);
+        add(r, IORING_OP_SENDMSG_ZC, p[0], &msg, 1, 0, 4, 0);
+        append(&v, run(r, 3));
+        for (int fd : {sv[0], sv[1], p[0], p[1]}) ::close(fd);
+        return v;
+      },
+      8);
+}
+
+// A TIMEOUT linked behind a POLL_REMOVE that finds nothing is armed by the
+// task work that follows the batch's completions; a failed SENDMSG_ZC later
+// in the batch posts its notification from task work queued after that, so
+// the timeout counts it. iostack posted the notification when the send's
+// request was freed, before the timeout was armed (fuzz seed 743287).
+TEST(UringFuzzFound670k, ZeroCopyNotificationComesAfterALinkedTimeoutIsArmed) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        int p[2];
+        if (pipe2(p, O_CLOEXEC)) return v;
+        static char data[16] = "0123456789abcde";
+        static struct iovec iov = {data, sizeof(data)};
+        static struct msghdr msg = {};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        static __kernel_timespec second = {1, 0};
+        add(r, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(77), 0, 0, 1, IOSQE_IO_HARDLINK);
+        add(r, IORING_OP_TIMEOUT, -1, &second, 1, 1, 2, 0);
+        add(r, IORING_OP_SENDMSG_ZC, p[1], &msg, 1, 0, 3, 0);
+        append(&v, run(r, 4));
+        ::close(p[0]);
+        ::close(p[1]);
+        return v;
+      },
+      8);
+}
+
+// A counted TIMEOUT, then a STATX (always io-wq work, still queued) and an
+// ASYNC_CANCEL of anything: the cancel takes the queued STATX first, whose
+// failure is task work (io_req_task_queue_fail) and so posts after the
+// cancel found the TIMEOUT too: both -ECANCELED, the cancel 2. iostack
+// posted the STATX's CQE at once, which satisfied the TIMEOUT (fuzz seed
+// 749149).
+TEST(UringFuzzFound670k, CancelledQueuedWorkPostsAfterTheCancelFoundATimeout) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        static __kernel_timespec second = {1, 0};
+        static struct statx stx;
+        // A worker may take the STATX before the cancel comes (on a loaded
+        // machine, either side): tried again until the cancel found it queued.
+        std::vector<Cqe> v;
+        for (int attempt = 0; attempt < 50; ++attempt) {
+          v.clear();
+          add(r, IORING_OP_TIMEOUT, -1, &second, 1, 1, 1, 0);
+          v.push_back(Cqe{0, r.submit(), 0});
+          add(r, IORING_OP_STATX, AT_FDCWD, "/", STATX_BASIC_STATS,
+              reinterpret_cast<std::uintptr_t>(&stx), 2, 0);
+          add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 3, 0)->cancel_flags =
+              IORING_ASYNC_CANCEL_ANY;
+          append(&v, run(r, 3));
+          const bool caught = std::any_of(v.begin(), v.end(), [](const Cqe& c) {
+            return c.user_data == 2 && c.res == -ECANCELED;
+          });
+          if (caught) break;
+        }
         return v;
       },
       8);
@@ -163,6 +230,7 @@ TEST(UringFuzzFound670k, ReadMultishotOfTheRingOnAWorkerRunsOnce) {
         add(r, 49 /* READ_MULTISHOT */, r.fd(), nullptr, 0, 0, 4, IOSQE_BUFFER_SELECT | IOSQE_ASYNC)
             ->buf_group = 1;
         v.push_back(Cqe{0, r.submit(), 0});
+        usleep(20000);  // armed on the ring's poll by then
         cancel_all(r, 9);
         append(&v, run(r, 2));
         return v;
