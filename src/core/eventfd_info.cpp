@@ -1,3 +1,4 @@
+// What /proc tells of an eventfd (see eventfd_info.hpp).
 #include "core/eventfd_info.hpp"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// A pipe's mutex as splice and tee on io-wq hold it (see pipe_mutex.hpp).
 #include "uring/pipe_mutex.hpp"
 
 #include <algorithm>
