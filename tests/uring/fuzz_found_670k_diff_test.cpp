@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
@@ -188,7 +187,7 @@ TEST(UringFuzzFound670k, CancelledQueuedWorkPostsAfterTheCancelFoundATimeout) {
         static __kernel_timespec second = {1, 0};
         static struct statx stx;
         // A worker may take the STATX before the cancel comes (on a loaded
-        // machine, either side): tried again until the cancel found it queued.
+        // machine, either side): tried again until the cancel finds it queued.
         std::vector<Cqe> v;
         for (int attempt = 0; attempt < 50; ++attempt) {
           v.clear();
@@ -199,9 +198,14 @@ TEST(UringFuzzFound670k, CancelledQueuedWorkPostsAfterTheCancelFoundATimeout) {
           add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 3, 0)->cancel_flags =
               IORING_ASYNC_CANCEL_ANY;
           append(&v, run(r, 3));
-          const bool caught = std::any_of(v.begin(), v.end(), [](const Cqe& c) {
-            return c.user_data == 2 && c.res == -ECANCELED;
-          });
+          // Caught queued: the STATX cancelled and the cancel counting two
+          // (one a worker had begun is cancelled alone, or not at all).
+          const auto res_of = [&v](std::uint64_t ud) {
+            for (const Cqe& c : v)
+              if (c.user_data == ud) return c.res;
+            return 0;
+          };
+          const bool caught = res_of(2) == -ECANCELED && res_of(3) == 2;
           if (caught) break;
         }
         return v;
