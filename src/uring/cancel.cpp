@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 
 #include "core/uaccess.hpp"
@@ -23,13 +24,15 @@ constexpr unsigned kCancelFlags = IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_
 // file, whether reached through a fixed slot, a descriptor or a dup of it.
 // Another process's descriptor is compared through kcmp alone.
 bool same_file(IoKiocb* req, CancelMatch* cd) {
-  if (!cd->fd_owner &&
-      (cd->node ? req->file_node == cd->node : (!req->file_node && req->os_fd == cd->os_fd)))
-    return true;
+  // A running request's worker assigns its file while this looks (assign_file).
+  const bool assigned = std::atomic_ref<bool>(req->file_assigned).load(std::memory_order_acquire);
+  FileNode* node = std::atomic_ref<FileNode*>(req->file_node).load(std::memory_order_relaxed);
+  const int os_fd = std::atomic_ref<int>(req->os_fd).load(std::memory_order_relaxed);
+  if (!cd->fd_owner && (cd->node ? node == cd->node : (!node && os_fd == cd->os_fd))) return true;
   const int fd = cd->node ? cd->node->fd : cd->os_fd;
-  if (!req->file_assigned || req->os_fd < 0 || fd < 0) return false;
+  if (!assigned || os_fd < 0 || fd < 0) return false;
   const pid_t pid = getpid();
-  return syscall(SYS_kcmp, cd->fd_owner ? cd->fd_owner : pid, pid, KCMP_FILE, fd, req->os_fd) == 0;
+  return syscall(SYS_kcmp, cd->fd_owner ? cd->fd_owner : pid, pid, KCMP_FILE, fd, os_fd) == 0;
 }
 
 // What the other processes sharing the ring are asked: a fixed slot goes as

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
 #include <utility>
 
@@ -236,16 +237,17 @@ bool assign_file(IoKiocb* req, const IoOpDef* def, unsigned issue_flags) {
     FileNode* node =
         fixed_file_get(req->ctx, static_cast<unsigned>(req->fd), issue_flags & kIssueLocked);
     if (!node) return false;
-    req->file_node = node;
-    req->os_fd = node->fd;
+    // A cancel on another worker may look at these meanwhile (same_file).
+    std::atomic_ref<FileNode*>(req->file_node).store(node, std::memory_order_relaxed);
+    std::atomic_ref<int>(req->os_fd).store(node->fd, std::memory_order_relaxed);
     req->bdev = node->bdev;
   } else {
     if (req->fd < 0) return false;
-    req->os_fd = req->fd;
+    std::atomic_ref<int>(req->os_fd).store(req->fd, std::memory_order_relaxed);
     req->bdev_ref = block::bdev_file_get(req->fd);
     req->bdev = block::bdev_of(req->bdev_ref);
   }
-  req->file_assigned = true;
+  std::atomic_ref<bool>(req->file_assigned).store(true, std::memory_order_release);
   return true;
 }
 
