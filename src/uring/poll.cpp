@@ -704,14 +704,14 @@ bool arm(IoKiocb* req, std::uint32_t ready = 0) {
   // event match) holds the ring's readiness for itself: one waiting for no
   // event, or for POLLOUT alone, would keep a reaped CQE's readiness for
   // every later poll of the ring (fuzz seeds 491901, 491902, 491968).
-  pe.ring_self = (pe.events & EPOLLIN) && req->os_fd == req->ctx->fd &&
-                 ring_of(ring_file_get(req->os_fd)) == req->ctx;
+  const core::FileRef ring = ring_file_get(req->os_fd);
+  IoRingCtx* rctx = ring_of(ring);
+  pe.ring_self = (pe.events & EPOLLIN) && req->os_fd == req->ctx->fd && rctx == req->ctx;
   pe.on_ring = is_ring_fd(req->os_fd) || is_ring_eventfd(req->ctx, req->os_fd);
   // A ring's descriptor is readable for epoll until the ring looks at its
   // CQ again: a CQE the program reaped without entering must not wake the
   // poll being armed (a READ_MULTISHOT would then find no buffer).
-  if (core::FileRef f = ring_file_get(req->os_fd); IoRingCtx* rctx = ring_of(f))
-    ring_poll_mask(rctx);
+  if (rctx) ring_poll_mask(rctx);
   pe.dup_fd = core::dup_high(req->os_fd);
   pe.dup_fd2 = -1;
   if (pe.dup_fd < 0) return false;

@@ -664,11 +664,11 @@ TEST(MapExecDir, RedirectionOntoANumberFreedWhileAChildConnected) {
   const std::string d = dir() + "/redir", out = dir() + "/redir.out";
   // The child connects while the shell has no stdout; the shell then
   // redirects stdout to a new file.
-  ASSERT_EQ(sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + out +
-                    " -- sh -c 'echo one >" + d + "/a; (sleep 0.2; cat " + d +
-                    "/a >/dev/null) & exec 7>&1 1>&-; sleep 0.6; exec 1>" + d +
-                    "/b; echo two; wait'")),
-            0);
+  ASSERT_EQ(
+      sh(exec("--map " + d + "/=wcache:ram:4M --image " + d + "/=" + out + " -- sh -c 'echo one >" +
+              d + "/a; (sleep 0.2; cat " + d +
+              "/a >/dev/null) & exec 7>&1 1>&-; sleep 0.6; exec 1>" + d + "/b; echo two; wait'")),
+      0);
   EXPECT_EQ(slurp(out + "/b"), "two\n");
 }
 

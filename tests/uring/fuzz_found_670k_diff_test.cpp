@@ -17,6 +17,16 @@
 namespace uring_test {
 namespace {
 
+// A msghdr of 16 bytes to send.
+struct msghdr* sixteen_bytes() {
+  static char data[16] = "0123456789abcde";
+  static struct iovec iov = {data, sizeof(data)};
+  static struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  return &msg;
+}
+
 // A POLL_FIRST RECV of the ring's own descriptor, after an earlier
 // request's CQE was reaped: the ring is not readable, so the poll the
 // RECV arms waits, and the final cancel ends it with -ECANCELED; it never
@@ -126,18 +136,13 @@ TEST(UringFuzzFound670k, AFailedZeroCopySendsCqesCountForALaterTimeout) {
         std::vector<Cqe> v;
         int sv[2], p[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) || pipe2(p, O_CLOEXEC)) return v;
-        static char data[16] = "0123456789abcde";
-        static struct iovec iov = {data, sizeof(data)};
-        static struct msghdr msg = {};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
         static __kernel_timespec second = {1, 0};
-        add(r, IORING_OP_SENDMSG_ZC, sv[0], &msg, 1, 0, 1, 0);
+        add(r, IORING_OP_SENDMSG_ZC, sv[0], sixteen_bytes(), 1, 0, 1, 0);
         add(r, IORING_OP_TIMEOUT, -1, &second, 1, 2, 2, 0);
         append(&v, run(r, 3));
         // The same after the TIMEOUT, of a descriptor that is no socket.
         add(r, IORING_OP_TIMEOUT, -1, &second, 1, 2, 3, 0);
-        add(r, IORING_OP_SENDMSG_ZC, p[0], &msg, 1, 0, 4, 0);
+        add(r, IORING_OP_SENDMSG_ZC, p[0], sixteen_bytes(), 1, 0, 4, 0);
         append(&v, run(r, 3));
         for (int fd : {sv[0], sv[1], p[0], p[1]}) ::close(fd);
         return v;
@@ -157,15 +162,10 @@ TEST(UringFuzzFound670k, ZeroCopyNotificationComesAfterALinkedTimeoutIsArmed) {
         std::vector<Cqe> v;
         int p[2];
         if (pipe2(p, O_CLOEXEC)) return v;
-        static char data[16] = "0123456789abcde";
-        static struct iovec iov = {data, sizeof(data)};
-        static struct msghdr msg = {};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
         static __kernel_timespec second = {1, 0};
         add(r, IORING_OP_POLL_REMOVE, -1, reinterpret_cast<void*>(77), 0, 0, 1, IOSQE_IO_HARDLINK);
         add(r, IORING_OP_TIMEOUT, -1, &second, 1, 1, 2, 0);
-        add(r, IORING_OP_SENDMSG_ZC, p[1], &msg, 1, 0, 3, 0);
+        add(r, IORING_OP_SENDMSG_ZC, p[1], sixteen_bytes(), 1, 0, 3, 0);
         append(&v, run(r, 4));
         ::close(p[0]);
         ::close(p[1]);
