@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "../common/sanitized.hpp"
 #include "fuzz_found.hpp"
 #include "ring_harness.hpp"
 #include "uring/uapi.hpp"
@@ -182,6 +183,10 @@ TEST(UringFuzzFound670k, ZeroCopyNotificationComesAfterALinkedTimeoutIsArmed) {
 // 749149).
 TEST(UringFuzzFound670k, CancelledQueuedWorkPostsAfterTheCancelFoundATimeout) {
   SKIP_WITHOUT_KERNEL_URING();
+  // ThreadSanitizer slows the submitter so much that iostack's worker takes
+  // the STATX before every cancel: the queued case is never reached there.
+  if (iostack::test::kThreadSanitized)
+    GTEST_SKIP() << "ThreadSanitizer: the STATX never stays queued";
   compare_with_kernel(
       [](Ring& r) {
         static __kernel_timespec second = {1, 0};
