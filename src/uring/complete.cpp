@@ -260,7 +260,7 @@ void req_cleanup(IoKiocb* req, bool locked) {
 void req_finish(IoKiocb* req, bool locked) {
   if (req->flags & (kReqLinkFlags | kReqLinkTimeout | kReqArmLtimeout | kReqFail)) {
     IoKiocb* nxt = req_find_next(req, locked);
-    if (nxt && (locked || !iowq_run_next(req, nxt))) tw_add(nxt, tw_req_submit);
+    if (nxt && (locked || !iowq_run_next(req, nxt))) tw_add_after_wakeups(nxt, tw_req_submit);
   }
   req_cleanup(req, locked);
   req_put(req, locked);

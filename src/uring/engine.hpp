@@ -58,6 +58,10 @@ IoKiocb* req_find_next(IoKiocb* req, bool locked);
 
 // ---- tw.cpp: task work
 void tw_add(IoKiocb* req, TwFn fn);
+// tw_add of work the kernel queues after the wakeups its submission's
+// requests make (a link's next request or a drained one from the
+// completion flush, a zero-copy notification): see TwHold.
+void tw_add_after_wakeups(IoKiocb* req, TwFn fn);
 // Queues a node other than req->tw (fn and req set): a request with two
 // steps pending at once, such as a multishot poll's event beside a cancel.
 void tw_add_node(IoRingCtx* ctx, TwNode* node);

@@ -321,7 +321,7 @@ void notif_post(IoKiocb* req, std::int32_t res) {
   }
   notif->user_data = req->user_data;
   notif->res = res;
-  tw_add(notif, notif_complete_tw);
+  tw_add_after_wakeups(notif, notif_complete_tw);
 }
 
 }  // namespace

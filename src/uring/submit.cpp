@@ -491,6 +491,7 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags) {
   // Block devices have no poll; anything else may be watched by one.
   if (def->wakes && !req->bdev) {
     t_peers_woken = true;
+    tw_hold_wakes(req->ctx);
     // Counted before the op, so an epoll event holding its wakeup is
     // handled after the count (poll.cpp, an armed-ready poll's first event).
     if (IoRingCtx* ctx = req->ctx; ctx->mshot_polls.load(std::memory_order_relaxed)) {
@@ -616,7 +617,7 @@ void queue_deferred(IoRingCtx* ctx) {
     if ((drain_seen || first) && ctx->nr_live() != ctx->nr_drained) return;
     req->list.del();
     ctx->nr_drained -= linked_nr(req);
-    tw_add(req, tw_req_submit);
+    tw_add_after_wakeups(req, tw_req_submit);
     first = false;
   }
 }
@@ -728,6 +729,7 @@ int submit_and_flush(IoRingCtx* ctx, unsigned nr) {
   int ret;
   IoKiocb* bdev;
   HostAioPlug host_plug;
+  TwHold hold(ctx);
   {
     core::LockGuard lock(ctx->uring_lock);
     RunningCtxScope scope(ctx);
@@ -736,6 +738,7 @@ int submit_and_flush(IoRingCtx* ctx, unsigned nr) {
     ctx->st.host_plug = nullptr;
     bdev = take_bdev_batch(ctx);
   }
+  hold.stop();
   if (host_plug.nr) host_plug_flush(&host_plug);
   if (bdev) issue_bdev_list(bdev, nr);
   // The batch's CQEs, sends, writes and reads woke polls before its task
@@ -746,6 +749,7 @@ int submit_and_flush(IoRingCtx* ctx, unsigned nr) {
     poll_run_submit_wakeups();
   else
     poll_catch_up_rings();
+  hold.release();
   if (tw_pending(ctx) && !(ctx->flags & IORING_SETUP_DEFER_TASKRUN)) tw_run(ctx);
   return ret;
 }

@@ -18,6 +18,7 @@ namespace iostack::uring {
 namespace {
 thread_local IoRingCtx* t_running_ctx = nullptr;
 thread_local bool t_in_eventfd_wake = false;
+thread_local TwHold* t_hold = nullptr;
 
 void tw_work_fn(IoWqWork* work) {
   auto* ctx = static_cast<IoRingCtx*>(const_cast<void*>(work->owner));
@@ -36,6 +37,40 @@ void tw_work_cancel(IoWqWork* work) {
 
 RunningCtxScope::RunningCtxScope(IoRingCtx* ctx) : prev_(t_running_ctx) { t_running_ctx = ctx; }
 RunningCtxScope::~RunningCtxScope() { t_running_ctx = prev_; }
+
+TwHold::TwHold(IoRingCtx* ctx) : prev_(t_hold), ctx_(ctx) { t_hold = this; }
+
+TwHold::~TwHold() { queue(false); }
+
+void TwHold::stop() {
+  if (t_hold == this) t_hold = prev_;
+}
+
+// The caller runs the ring's task work next.
+void TwHold::release() { queue(true); }
+
+void TwHold::queue(bool caller_runs) {
+  stop();
+  if (!first_) return;
+  RunningCtxScope scope(caller_runs ? ctx_ : nullptr);
+  while (TwNode* node = first_) {
+    first_ = node->next;
+    tw_add_node(ctx_, node);
+  }
+  last_ = nullptr;
+}
+
+void tw_hold_wakes(IoRingCtx* ctx) {
+  if (t_hold && t_hold->ctx_ == ctx) t_hold->started_ = true;
+}
+
+void tw_add_after_wakeups(IoKiocb* req, TwFn fn) {
+  TwHold* h = t_hold;
+  if (!h || h->ctx_ != req->ctx || !h->started_) return tw_add(req, fn);
+  req->tw.fn = fn;
+  req->tw.req = req;
+  core::slist_add_tail<TwNode, &TwNode::next>(h->first_, h->last_, &req->tw);
+}
 
 bool in_submit_of(IoRingCtx* ctx) { return t_running_ctx == ctx; }
 

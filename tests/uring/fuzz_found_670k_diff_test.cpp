@@ -265,5 +265,35 @@ TEST(UringFuzzFound670k, SocketThatCannotInstallItsSlotKeepsItsLink) {
       8);
 }
 
+// A SENDMSG wakes a RECV's armed poll inside the send, so the RECV's retry
+// is task work queued ahead of the RECVMSG that the batch's flush queues
+// behind a NOP it is linked to: the RECV takes the 16 bytes and the
+// RECVMSG waits until the final cancel (fuzz seed 761944).
+TEST(UringFuzzFound670k, WakeupInsideASendGoesAheadOfALinksNextRequest) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) std::abort();
+        static char in1[16], in2[16];
+        static struct iovec iov = {in2, sizeof(in2)};
+        static struct msghdr rmsg = {};
+        rmsg.msg_iov = &iov;
+        rmsg.msg_iovlen = 1;
+        add(r, IORING_OP_RECV, sv[0], in1, sizeof(in1), 0, 1, 0);
+        add(r, IORING_OP_SENDMSG, sv[1], sixteen_bytes(), 1, 0, 2, 0);
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, IOSQE_IO_LINK);
+        add(r, IORING_OP_RECVMSG, sv[0], &rmsg, 1, 0, 4, 0);
+        append(&v, run(r, 3));
+        cancel_all(r, 9);
+        append(&v, run(r, 2));
+        close(sv[0]);
+        close(sv[1]);
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test
