@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <new>
@@ -58,8 +59,23 @@ class Poller {
     struct epoll_event ev {};
     ev.events = req->poll_events | EPOLLONESHOT;
     ev.data.ptr = req;
-    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, req->poll_fd, &ev) != 0) return -errno;
+    armed_.fetch_add(1, std::memory_order_seq_cst);
+    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, req->poll_fd, &ev) != 0) {
+      armed_.fetch_sub(1, std::memory_order_relaxed);
+      return -errno;
+    }
     return 0;
+  }
+
+  // aio_poll_wake completes a request inside the write that wakes its file
+  // (an eventfd signalled as another request's resfd: fuzz seed 404923).
+  // Here the thread sees it a moment later, so a submitter handles what
+  // epoll has collected before it goes on. Events are taken out of epoll
+  // only under dispatch_mu, so none is in flight on the thread meanwhile.
+  void catch_up() {
+    if (armed_.load(std::memory_order_seq_cst) == 0) return;
+    core::LockGuard d(dispatch_mu_);
+    dispatch();
   }
 
   void cancel(AioKiocb* req) {
@@ -74,6 +90,7 @@ class Poller {
 
  private:
   void retire(AioKiocb* req, std::uint32_t mask) {
+    armed_.fetch_sub(1, std::memory_order_relaxed);
     ::epoll_ctl(epfd_, EPOLL_CTL_DEL, req->poll_fd, nullptr);
     ::close(req->poll_fd);
     req->poll_fd = -1;
@@ -83,40 +100,58 @@ class Poller {
   }
 
   void run() {
-    struct epoll_event evs[64];
-    std::vector<AioKiocb*> todo;
     for (;;) {
-      const int n = ::epoll_wait(epfd_, evs, 64, -1);
-      for (int i = 0; i < n; ++i) {
-        auto* req = static_cast<AioKiocb*>(evs[i].data.ptr);
-        if (req == nullptr) {
-          std::uint64_t v;
-          ssize_t r = ::read(wakefd_, &v, sizeof(v));
-          (void)r;
-          continue;
-        }
-        PollState armed = PollState::kArmed;
-        if (!req->poll_state.compare_exchange_strong(armed, PollState::kDone)) continue;
-        {
-          core::LockGuard g(req->ctx->ctx_lock);
-          req->ki_list.del();
-          req->cancel = nullptr;
-        }
-        retire(req, wake_key(req->poll_fd, evs[i].events & req->poll_events));
-      }
-      {
-        core::LockGuard g(lock_);
-        todo.swap(cancels_);
-      }
-      // A cancelled request completes with no events, like the kernel's
-      // aio_poll_complete_work after ->cancelled is set.
-      for (AioKiocb* req : todo) retire(req, 0);
-      todo.clear();
+      // Wait without taking events: they are taken under dispatch_mu.
+      struct pollfd pfd {
+        epfd_, POLLIN, 0
+      };
+      if (::poll(&pfd, 1, -1) <= 0) continue;
+      core::LockGuard d(dispatch_mu_);
+      dispatch();
     }
+  }
+
+  void dispatch() REQUIRES(dispatch_mu_) {
+    struct epoll_event evs[64];
+    int n;
+    do {
+      n = ::epoll_wait(epfd_, evs, 64, 0);
+      for (int i = 0; i < n; ++i) handle(evs[i]);
+    } while (n == 64);
+    {
+      core::LockGuard g(lock_);
+      todo_.swap(cancels_);
+    }
+    // A cancelled request completes with no events, like the kernel's
+    // aio_poll_complete_work after ->cancelled is set.
+    for (AioKiocb* req : todo_) retire(req, 0);
+    todo_.clear();
+  }
+
+  void handle(const struct epoll_event& ev) {
+    auto* req = static_cast<AioKiocb*>(ev.data.ptr);
+    if (req == nullptr) {  // the wake-up descriptor
+      std::uint64_t v;
+      ssize_t r = ::read(wakefd_, &v, sizeof(v));
+      (void)r;
+      return;
+    }
+    PollState armed = PollState::kArmed;
+    if (!req->poll_state.compare_exchange_strong(armed, PollState::kDone)) return;
+    {
+      core::LockGuard g(req->ctx->ctx_lock);
+      req->ki_list.del();
+      req->cancel = nullptr;
+    }
+    retire(req, wake_key(req->poll_fd, ev.events & req->poll_events));
   }
 
   int epfd_ = -1;
   int wakefd_ = -1;
+  std::atomic<int> armed_{0};  // requests registered in epoll
+  // Held while events are taken out of epoll and handled (before any ctx's locks).
+  core::Mutex dispatch_mu_;
+  std::vector<AioKiocb*> todo_ GUARDED_BY(dispatch_mu_);
   core::Mutex lock_;
   std::vector<AioKiocb*> cancels_ GUARDED_BY(lock_);
 };
@@ -128,5 +163,10 @@ Poller* poller() { return &core::Process::current().state<Poller>(); }
 
 int poller_arm(AioKiocb* req) { return poller()->arm(req); }
 void poller_cancel(AioKiocb* req) { poller()->cancel(req); }
+
+void poller_catch_up() {
+  if (core::holds_locks()) return;
+  if (Poller* p = core::Process::current().find_state<Poller>()) p->catch_up();
+}
 
 }  // namespace iostack::aio

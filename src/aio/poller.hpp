@@ -15,5 +15,8 @@ int poller_arm(AioKiocb* req);
 // Hands a request whose state went kArmed -> kCancelling to the thread,
 // which completes it with res 0.
 void poller_cancel(AioKiocb* req);
+// After a request of io_submit that may have woken a file (signalled its
+// resfd, wrote or read a pipe): armed polls it woke complete now.
+void poller_catch_up();
 
 }  // namespace iostack::aio

@@ -16,6 +16,7 @@
 #include "aio/complete.hpp"
 #include "aio/ioctx_table.hpp"
 #include "aio/ops.hpp"
+#include "aio/poller.hpp"
 #include "aio/rw_target.hpp"
 #include "block/plug.hpp"
 #include "core/uaccess.hpp"
@@ -123,6 +124,7 @@ long sys_io_submit(aio_context_t ctx_id, long nr, struct iocb** iocbpp) {
     }
     ret = io_submit_one(ctx, user_iocb, &batch);
     if (ret != 0) break;
+    poller_catch_up();
   }
   if (plugged) block::blk_finish_plug(&plug);
   if (batch.host_nr) aio_host_flush(&batch);

@@ -2,10 +2,12 @@
 // each one iocb compared with the kernel: io_submit's result, and the
 // event's res when the request was queued.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 
 #include <functional>
+#include <map>
 
 #include "aio_backends.hpp"
 
@@ -135,6 +137,48 @@ TEST_F(AioFuzzFound, ReadOfAnEventfdWaitsForTheSignalOfAnFsyncBeforeIt) {
     EXPECT_EQ(b->destroy(ctx), 0);
     ::close(efd);
   }
+}
+
+// A POLL of an eventfd waits; a later io_submit's POLL that is ready at once
+// signals that eventfd as its resfd, and the kernel completes the waiting
+// POLL inside that signal (aio_poll_wake), before a read of the eventfd
+// later in the same io_submit takes the count. iostack's poll thread saw
+// the signal only after the read, when the eventfd was empty again, so
+// the POLL went on waiting (fuzz seed 404923).
+TEST_F(AioFuzzFound, ResfdSignalCompletesAPollOfItBeforeTheNextIocb) {
+  if (!kernel_has_aio()) GTEST_SKIP() << "the kernel refuses AIO";
+  std::map<std::uint64_t, long long> res[2];
+  int n = 0;
+  for (const AioBackend* b : {&kernel_aio(), &iostack_aio()}) {
+    SCOPED_TRACE(b->name);
+    const int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    int p[2];
+    ASSERT_GE(efd, 0);
+    ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+    aio_context_t ctx = 0;
+    ASSERT_EQ(b->setup(8, &ctx), 0);
+    struct iocb first = make_iocb(efd, IOCB_CMD_POLL, nullptr, 0, 0, 1);
+    first.aio_buf = POLLIN;
+    EXPECT_EQ(submit1(*b, ctx, &first), 1);
+    std::uint64_t got = 0;
+    struct iocb cbs[2] = {make_iocb(p[1], IOCB_CMD_POLL, nullptr, 0, 0, 2),
+                          make_iocb(efd, IOCB_CMD_PREAD, &got, 8, 0, 3)};
+    cbs[0].aio_buf = POLLOUT;
+    cbs[0].aio_flags = IOCB_FLAG_RESFD;
+    cbs[0].aio_resfd = static_cast<std::uint32_t>(efd);
+    struct iocb* list[2] = {&cbs[0], &cbs[1]};
+    EXPECT_EQ(b->submit(ctx, 2, list), 2);
+    struct io_event ev[3] = {};
+    struct timespec ts = {1, 0};
+    const long got_events = b->getevents(ctx, 3, 3, ev, &ts);
+    for (long i = 0; i < got_events; ++i) res[n][ev[i].data] = static_cast<long long>(ev[i].res);
+    EXPECT_EQ(got, 1u);
+    EXPECT_EQ(b->destroy(ctx), 0);
+    for (int fd : {efd, p[0], p[1]}) ::close(fd);
+    ++n;
+  }
+  EXPECT_EQ(res[0][1], POLLIN);
+  EXPECT_EQ(res[1], res[0]);
 }
 
 }  // namespace
