@@ -207,9 +207,15 @@ std::string iowq_cancel_race(const UringProgram& p, const Log& klog, const Log& 
       starts.push_back(&s == &st.sqes.front());
       all.push_back(&s);
     }
+  // A request linked behind io-wq work runs on that worker after it
+  // (io_wq_free_work): a cancel races it too (seed 754256).
+  std::vector<bool> on_wq(all.size());
+  for (std::size_t i = 0; i < all.size(); ++i)
+    on_wq[i] =
+        maybe_iowq(*all[i]) || (i > 0 && !starts[i] && links_on(*all[i - 1]) && on_wq[i - 1]);
   for (std::size_t i = 0; i < all.size(); ++i) {
     const SqeSpec& r = *all[i];
-    if (!maybe_iowq(r)) continue;
+    if (!on_wq[i]) continue;
     bool cancelled = i + 1 < all.size() && !starts[i + 1] && links_on(r) &&
                      all[i + 1]->opcode == IORING_OP_LINK_TIMEOUT;
     for (std::size_t j = i + 1; j < all.size(); ++j) {
@@ -430,6 +436,15 @@ int file_of(const SqeSpec& s) {
 Access access_of(const SqeSpec& s) {
   if (s.opcode == IORING_OP_SPLICE || s.opcode == IORING_OP_TEE) return splice_access(s);
   Access a;
+  // An OPENAT that truncates a world file by its name writes it (seed 769933).
+  if (s.opcode == IORING_OP_OPENAT) {
+    if ((s.op_flags & O_TRUNC) && s.fd.slot < 0 && s.fd.raw == AT_FDCWD &&
+        s.addr.kind == AK::kPath) {
+      a.file = path_file_slot(s.addr.idx);
+      a.writes_file = true;
+    }
+    return a;
+  }
   const bool rd = s.opcode == IORING_OP_READ || s.opcode == IORING_OP_READV ||
                   s.opcode == IORING_OP_READ_FIXED || s.opcode == 60 /* READV_FIXED */;
   if (!rd && !is_write(s.opcode)) return a;

@@ -68,6 +68,12 @@ const char* slot_name(int slot) {
   return slot >= 0 && slot < kNumAllSlots ? kSlotNames[slot] : "?";
 }
 
+int path_file_slot(unsigned idx) {
+  for (int f = 0; f < kNumFiles; ++f)
+    if (std::strcmp(path_at(idx), kFileNames[f]) == 0) return f;
+  return -1;
+}
+
 std::string fd_str(const FdSel& f) {
   if (f.slot >= 0) return slot_name(f.slot);
   return std::to_string(f.raw);

@@ -68,6 +68,8 @@ struct Addr {
   std::uint64_t raw = 0;
 };
 std::string addr_str(const Addr& a);
+// The world file (slot) path kPaths[idx] names from the world directory, or -1.
+int path_file_slot(unsigned idx);
 Addr raw(std::uint64_t v);
 Addr buf(unsigned idx, std::uint32_t off);
 
