@@ -312,6 +312,10 @@ void iowq_cancel_work(IoWqWork* work) {
   tw_add(req, tw_req_cancel);
 }
 
+// An issued request's completion: batched under uring_lock, else posted,
+// or from task work for a failure the kernel's worker completes there.
+void complete_issued(IoKiocb* req, const IoOpDef* def, unsigned issue_flags);
+
 // The request whose issue this io-wq worker is in: a completion posted
 // there may hand the next of its link to the worker (iowq_run_next).
 thread_local IoKiocb* t_iowq_req = nullptr;
@@ -380,7 +384,16 @@ void iowq_submit_work(IoWqWork* work) {
     // An op without a file that found one to wait on at issue (WAITID's
     // pidfd or child watch) waits on poll too, as the kernel's wait queue.
     if (ret == -EAGAIN && !def->needs_file && def->pollin && req->file_assigned) needs_poll = true;
-    if (ret == -EAGAIN && needs_poll && !(req->flags & kReqNowait)) {
+    if (ret == -EAGAIN && needs_poll && (req->flags & kReqNowait) &&
+        !(req->flags & kReqForceAsync)) {
+      // The kernel's worker made a blocking attempt, which a request that
+      // must not wait (MSG_DONTWAIT, RWF_NOWAIT) ends itself: its result is
+      // -EAGAIN, and the worker goes on with its link (fuzz seed 770959).
+      req_set_fail(req);
+      req_set_res(req, -EAGAIN, 0);
+      complete_issued(req, def, kIssueIowq);
+      ret = 0;
+    } else if (ret == -EAGAIN && needs_poll && !(req->flags & kReqNowait)) {
       t_iowq_req = nullptr;
       // The kernel's worker blocks in a link it was handed (only IOSQE_ASYNC
       // makes it poll): a cancel then finds it running and interrupts it.
@@ -481,6 +494,15 @@ bool fails_in_task_work(IoKiocb* req, const IoOpDef* def) {
   return req->res == -EBADF && def->needs_file && !req->file_node && !req->bdev &&
          !req->held_file && fcntl(req->os_fd, F_GETFD) < 0;
 }
+void complete_issued(IoKiocb* req, const IoOpDef* def, unsigned issue_flags) {
+  if (issue_flags & kIssueLocked)
+    req_complete_defer(req);
+  else if ((issue_flags & kIssueIowq) && req->res < 0 && fails_in_task_work(req, def))
+    tw_add(req, tw_req_complete);
+  else
+    req_complete_post(req);
+}
+
 }  // namespace
 
 bool take_peers_woken() { return std::exchange(t_peers_woken, false); }
@@ -531,12 +553,7 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags) {
   }
   if (lt) queue_linked_timeout(lt);
   if (ret == kIouOk) {
-    if (issue_flags & kIssueLocked)
-      req_complete_defer(req);
-    else if ((issue_flags & kIssueIowq) && req->res < 0 && fails_in_task_work(req, def))
-      tw_add(req, tw_req_complete);
-    else
-      req_complete_post(req);
+    complete_issued(req, def, issue_flags);
     return 0;
   }
   if (ret == kIouIssueSkipComplete) return 0;

@@ -295,5 +295,38 @@ TEST(UringFuzzFound670k, WakeupInsideASendGoesAheadOfALinksNextRequest) {
       8);
 }
 
+// A RECVMSG with MSG_DONTWAIT linked behind io-wq work runs on that worker,
+// whose blocking attempt ends it with -EAGAIN: a completion, so the worker
+// goes on with the RECV hard-linked behind it and blocks in it, until the
+// final cancel interrupts it (-EINTR). iostack failed the RECVMSG as a
+// request that could not be queued, and its RECV waited on poll from task
+// work (-ECANCELED) (fuzz seed 770959).
+TEST(UringFuzzFound670k, DontwaitReceiveOnAWorkerHandsItsLinkToThatWorker) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) std::abort();
+        static char in[16], in2[16];
+        static struct iovec iov = {in2, sizeof(in2)};
+        static struct msghdr rmsg = {};
+        rmsg.msg_iov = &iov;
+        rmsg.msg_iovlen = 1;
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 1, IOSQE_ASYNC | IOSQE_IO_LINK);
+        add(r, IORING_OP_RECVMSG, sv[0], &rmsg, 1, 0, 2, IOSQE_IO_HARDLINK)->msg_flags =
+            MSG_DONTWAIT;
+        add(r, IORING_OP_RECV, sv[0], in, sizeof(in), 0, 3, 0);
+        append(&v, run(r, 2));
+        usleep(50000);  // the worker is inside the RECV
+        cancel_all(r, 9);
+        append(&v, run(r, 2));
+        close(sv[0]);
+        close(sv[1]);
+        return v;
+      },
+      8);
+}
+
 }  // namespace
 }  // namespace uring_test
