@@ -104,6 +104,12 @@ void queue_iowq(IoKiocb* req);
 // requests are ahead of it on io-wq (uring_lock held).
 bool arms_only_on_wq(const IoKiocb* req);
 void queue_iowq_or_arm(IoKiocb* req);
+// A multishot request forced to io-wq, whose worker would only arm its poll
+// on a file it may read without blocking: it is armed by task work at once,
+// unless requests are ahead of it on io-wq (uring_lock held).
+void queue_iowq_mshot(IoKiocb* req);
+// Queues `req` on io-wq only behind work queued there already: false if none.
+bool queue_iowq_behind(IoKiocb* req);
 // io_wq_free_work: `req`, completed on its own worker, hands the next request
 // of its link to that worker (false: the caller queues it as task work).
 bool iowq_run_next(IoKiocb* req, IoKiocb* nxt);

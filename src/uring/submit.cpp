@@ -131,8 +131,6 @@ void drain_req(IoKiocb* req) {
   if (!drain && ctx->defer_list.empty()) ctx->drain_active.store(false, std::memory_order_release);
 }
 
-namespace {
-
 // FMODE_NOWAIT or O_NONBLOCK: every pollable file here but a ring's.
 bool mshot_file_nowait(IoKiocb* req) {
   if (!is_ring_fd(req->os_fd)) return true;
@@ -141,6 +139,30 @@ bool mshot_file_nowait(IoKiocb* req) {
 }
 
 }  // namespace
+
+// An IOSQE_ASYNC multishot request, or one a drain held back: the kernel's
+// worker only arms its poll, and a ready file's task work then reads in the
+// submitter before it runs on. Here that is task work run when the batch is
+// in (the kernel's worker starts after the rest of the batch: a read of the
+// same eventfd there empties it first, fuzz seed 230626), not a worker that
+// a loaded machine delays for milliseconds, which would let the program
+// write again meanwhile and two messages be read as one, or read the file
+// empty before the poll is armed (fuzz seed 782095).
+void queue_iowq_mshot(IoKiocb* req) {
+  if (const int ret = mshot_file_check(req, kIssueLocked)) {
+    req_defer_failed(req, ret);
+  } else if (!mshot_file_nowait(req)) {
+    queue_iowq(req);  // it runs once there (iowq_submit_work)
+  } else if (!queue_iowq_behind(req)) {
+    {
+      core::LockGuard lock(req->ctx->mshot_lock);
+      req->list.add_tail(&req->ctx->mshot_starting);
+    }
+    tw_add(req, tw_req_mshot_start);
+  }
+}
+
+namespace {
 
 // io_queue_sqe_fallback
 void queue_sqe_fallback(IoKiocb* req) {
@@ -152,24 +174,7 @@ void queue_sqe_fallback(IoKiocb* req) {
   } else if (req->ctx->drain_active.load(std::memory_order_relaxed)) {
     drain_req(req);
   } else if ((req->flags & kReqApollMultishot) && !req->link) {
-    // An IOSQE_ASYNC multishot request: the kernel's worker only arms its
-    // poll, and a ready file's task work then reads in the submitter before
-    // it runs on. Here that is task work run when the batch is in (the
-    // kernel's worker starts after the rest of the batch: a read of the
-    // same eventfd there empties it first, fuzz seed 230626), not a worker
-    // that a loaded machine delays for milliseconds, which would let the
-    // program write again meanwhile and two messages be read as one.
-    if (const int ret = mshot_file_check(req, kIssueLocked)) {
-      req_defer_failed(req, ret);
-    } else if (!mshot_file_nowait(req)) {
-      queue_iowq(req);  // it runs once there (iowq_submit_work)
-    } else {
-      {
-        core::LockGuard lock(req->ctx->mshot_lock);
-        req->list.add_tail(&req->ctx->mshot_starting);
-      }
-      tw_add(req, tw_req_mshot_start);
-    }
+    queue_iowq_mshot(req);
   } else if (arms_only_on_wq(req)) {
     queue_iowq_or_arm(req);
   } else {
@@ -605,12 +610,14 @@ bool arms_only_on_wq(const IoKiocb* req) { return req->opcode == IORING_OP_POLL_
 // pipe and a POLL_ADD of it, both held back by a drain, go to io-wq in that
 // order; the read empties the pipe before the poll is armed).
 void queue_iowq_or_arm(IoKiocb* req) {
+  if (!queue_iowq_behind(req)) queue_sqe(req);
+}
+
+bool queue_iowq_behind(IoKiocb* req) {
   IoWq* wq = ctx_wq(req->ctx);
-  if (wq) {
-    prep_iowq_work(req);
-    if (wq->enqueue_behind(&req->work)) return;
-  }
-  queue_sqe(req);
+  if (!wq) return false;
+  prep_iowq_work(req);
+  return wq->enqueue_behind(&req->work);
 }
 
 void queue_iowq(IoKiocb* req) {

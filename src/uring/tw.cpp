@@ -285,6 +285,8 @@ int tw_run_local(IoRingCtx* ctx, int min_events, int max_events) {
 void tw_req_submit(IoKiocb* req) {
   if (!(req->flags & kReqForceAsync))
     queue_sqe(req);
+  else if ((req->flags & kReqApollMultishot) && !req->link)
+    queue_iowq_mshot(req);
   else if (arms_only_on_wq(req))
     queue_iowq_or_arm(req);
   else

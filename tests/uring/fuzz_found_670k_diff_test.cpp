@@ -2,6 +2,7 @@
 // a few SQEs and compared with the kernel's CQEs.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -323,6 +324,30 @@ TEST(UringFuzzFound670k, DontwaitReceiveOnAWorkerHandsItsLinkToThatWorker) {
         append(&v, run(r, 2));
         close(sv[0]);
         close(sv[1]);
+        return v;
+      },
+      8);
+}
+
+// A READ_MULTISHOT of a readable eventfd held back by a drain goes to
+// io-wq, whose worker only arms its poll, within microseconds: the poll
+// finds the eventfd readable and buffer selection fails (-ENOBUFS, the
+// group is empty). iostack's worker armed it after the program's next
+// batch had read the eventfd empty, and the request waited (fuzz seed
+// 782095).
+TEST(UringFuzzFound670k, DrainedReadMultishotArmsBeforeTheNextBatch) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        const int efd = eventfd(2, EFD_CLOEXEC);
+        static std::uint64_t got;
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 1, IOSQE_IO_DRAIN);
+        add(r, 49 /* READ_MULTISHOT */, efd, nullptr, 0, 0, 2, IOSQE_BUFFER_SELECT)->buf_group = 1;
+        v.push_back(Cqe{0, r.submit(), 0});
+        add(r, IORING_OP_READ, efd, &got, sizeof(got), 0, 3, 0);
+        append(&v, run(r, 3));
+        close(efd);
         return v;
       },
       8);
