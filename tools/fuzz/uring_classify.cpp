@@ -56,6 +56,7 @@ bool always_iowq(const SqeSpec& s) {
     case IORING_OP_SPLICE:
     case IORING_OP_TEE:
     case 55: /* FTRUNCATE */
+    case IORING_OP_SHUTDOWN:
       return true;
     case IORING_OP_FADVISE:
       return s.op_flags != POSIX_FADV_NORMAL && s.op_flags != POSIX_FADV_RANDOM &&
@@ -410,6 +411,8 @@ struct Access {
   int stream = -1;  // the pipe's or eventfd's slot, whose contents the log shows too
   bool writes_file = false;
   std::vector<unsigned> src, dst;  // buffers read (a write's data), written (a read's)
+  bool sock = false;               // sends or receives on the socket pair
+  bool shuts = false;              // shuts the socket pair down (SHUTDOWN)
 };
 
 // A SPLICE's or TEE's input pipe or eventfd (a SPLICE takes what it moves).
@@ -436,6 +439,15 @@ int file_of(const SqeSpec& s) {
 Access access_of(const SqeSpec& s) {
   if (s.opcode == IORING_OP_SPLICE || s.opcode == IORING_OP_TEE) return splice_access(s);
   Access a;
+  // A SHUTDOWN of one end of the socket pair (io-wq work) and a transfer on
+  // either end (seed 777604: a SEND after its peer's SHUT_RD, -EPIPE or not).
+  if (const int slot = s.flags & IOSQE_FIXED_FILE ? -1 : s.fd.slot;
+      slot == kSockA || slot == kSockB) {
+    a.shuts = s.opcode == IORING_OP_SHUTDOWN;
+    a.sock = a.shuts || s.opcode == IORING_OP_SEND || s.opcode == IORING_OP_SENDMSG ||
+             s.opcode == IORING_OP_RECV || s.opcode == IORING_OP_RECVMSG;
+    if (a.sock) return a;
+  }
   // An OPENAT that truncates a world file by its name writes it (seed 769933).
   if (s.opcode == IORING_OP_OPENAT) {
     if ((s.op_flags & O_TRUNC) && s.fd.slot < 0 && s.fd.raw == AT_FDCWD &&
@@ -471,6 +483,7 @@ bool share(const std::vector<unsigned>& x, const std::vector<unsigned>& y) {
 }
 
 bool conflict(const Access& a, const Access& b) {
+  if (a.sock && b.sock && (a.shuts || b.shuts)) return true;
   if (a.file >= 0 && a.file == b.file && (a.writes_file || b.writes_file)) return true;
   return share(a.dst, b.src) || share(a.dst, b.dst) || share(b.dst, a.src);
 }
@@ -482,6 +495,7 @@ bool shows(const std::string& key, const Access& a, std::uint64_t ud) {
                       key == std::string("fd ") + slot_name(a.file)))
     return true;
   if (a.stream >= 0 && key == (a.stream == kEventfd ? "eventfd" : "pipe left")) return true;
+  if (a.sock && key.rfind("sock ", 0) == 0) return true;
   for (const auto* v : {&a.src, &a.dst})
     for (unsigned b : *v)
       if (key == "buf " + std::to_string(b)) return true;
@@ -519,7 +533,8 @@ std::string same_bytes_race(const UringProgram& p, const std::string& key) {
   for (std::size_t i = 0; i < all.size(); ++i) {
     if (!all[i].late) continue;
     const Access a = access_of(*all[i].s);
-    if (a.file < 0 && a.src.empty() && a.dst.empty()) continue;  // conflicts need one of these
+    if (a.file < 0 && a.src.empty() && a.dst.empty() && !a.sock)
+      continue;  // conflicts need one of these
     for (std::size_t j = i + 1; j < all.size(); ++j) {
       if (all[j].chain == all[i].chain) continue;
       const Access b = access_of(*all[j].s);
