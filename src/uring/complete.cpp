@@ -105,7 +105,8 @@ void cq_lock(IoRingCtx* ctx) ACQUIRE(ctx->completion_lock) NO_THREAD_SAFETY_ANAL
 
 // For `iostack exec --stats`, before the CQE is visible.
 void count_req(const IoKiocb* req) {
-  if (!req->ctx->stats->enabled()) return;
+  // A zero-copy notification is the send's second CQE, not a request of the program's.
+  if (!req->ctx->stats->enabled() || (req->cflags & IORING_CQE_F_NOTIF)) return;
   const std::uint8_t op = req->opcode;
   req->ctx->stats->count_uring(op, req->res,
                                op == IORING_OP_READ || op == IORING_OP_READV ||

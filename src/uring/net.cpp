@@ -278,30 +278,26 @@ void notif_alloc(IoKiocb* req) {
   IoRingCtx* ctx = req->ctx;
   core::lockdep_assert_held(ctx->uring_lock);  // prep runs in the submission
   req->sr.notif = req_alloc(ctx);
-  if (req->sr.notif)
+  if (req->sr.notif) {
     req->sr.notif->ctx = ctx;
-  else
+    req->sr.notif->opcode = IORING_OP_NOP;  // as io_alloc_notif's
+  } else
     ctx->nr_notifs.fetch_add(1, std::memory_order_acq_rel);
 }
 
-void notif_done(IoRingCtx* ctx, IoKiocb* notif, std::uint64_t user_data, std::int32_t res) {
-  if (!notif) {
-    post_aux_cqe(ctx, user_data, res, IORING_CQE_F_NOTIF);
-    ctx->nr_notifs.fetch_sub(1, std::memory_order_acq_rel);
-    return;
-  }
-  const bool words = notif->big_cqe_set && ctx->cqe_shift;
-  post_aux_cqe(ctx, user_data, res, IORING_CQE_F_NOTIF, words ? notif->big_cqe : nullptr);
-  if (words) {
-    notif->big_cqe[0] = notif->big_cqe[1] = 0;
-    notif->big_cqe_set = false;
-  }
-  req_recycle(notif, false);
+// A notification without a request of its own (none was left in the cache): posted at once.
+void notif_post_now(IoRingCtx* ctx, std::uint64_t user_data, std::int32_t res) {
+  post_aux_cqe(ctx, user_data, res, IORING_CQE_F_NOTIF);
+  ctx->nr_notifs.fetch_sub(1, std::memory_order_acq_rel);
 }
 
-// io_notif_tw_complete: the notification's own request, posted by task work.
+// io_notif_tw_complete: the notification's own request completes by task
+// work, batched with that task work's other completions (io_req_task_complete):
+// a TIMEOUT issued later in the same run counts from before it (fuzz seed
+// 790783).
 void notif_complete_tw(IoKiocb* notif) {
-  notif_done(notif->ctx, notif, notif->user_data, notif->res);
+  req_set_res(notif, notif->res, IORING_CQE_F_NOTIF);
+  req_complete_defer(notif);
 }
 
 // io_notif_flush. The kernel's notification is a request of its own whose
@@ -316,7 +312,7 @@ void notif_post(IoKiocb* req, std::int32_t res) {
   req->sr.zc_notif = false;
   IoKiocb* notif = req->sr.notif;
   if (!notif) {
-    notif_done(req->ctx, nullptr, req->user_data, res);
+    notif_post_now(req->ctx, req->user_data, res);
     return;
   }
   notif->user_data = req->user_data;

@@ -353,5 +353,41 @@ TEST(UringFuzzFound670k, DrainedReadMultishotArmsBeforeTheNextBatch) {
       8);
 }
 
+// A failed SEND_ZC with a LINK_TIMEOUT and a SPLICE linked, a READ
+// hard-linked to a counted TIMEOUT, and one more CQE in each of two later
+// batches. The TIMEOUT is issued by task work behind the link failure and
+// the notification, whose CQEs that run posts together when it ends: it
+// counts from the two CQEs before them, and the seventh CQE satisfies it.
+// iostack posted the notification at once, so its count started one later
+// and the timeout expired (fuzz seed 790783).
+TEST(UringFuzzFound670k, NotificationPostsWithItsTaskWorkRunsOtherCompletions) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) std::abort();
+        const int efd = eventfd(2, EFD_CLOEXEC);
+        const int dn = open("/dev/null", O_RDWR | O_CLOEXEC);
+        static char buf[16];
+        static const __kernel_timespec ms = {0, 1000000};
+        add(r, IORING_OP_SEND_ZC, sv[0], buf, 1, 0, 1, IOSQE_IO_LINK);  // -EOPNOTSUPP
+        add(r, IORING_OP_LINK_TIMEOUT, -1, &ms, 1, 0, 2, IOSQE_IO_LINK);
+        io_uring_sqe* q = add(r, IORING_OP_SPLICE, dn, nullptr, 0, ~0ull, 3, 0);
+        q->splice_fd_in = efd;
+        q->splice_off_in = ~0ull;
+        add(r, IORING_OP_READ, dn, buf, 0, 0, 4, IOSQE_IO_HARDLINK);
+        add(r, IORING_OP_TIMEOUT, -1, &ms, 1, 5, 5, 0);
+        v.push_back(Cqe{0, r.submit(), 0});
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 6, 0)->ioprio = 1;  // -EINVAL
+        v.push_back(Cqe{0, r.submit(), 0});
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 7, 0)->ioprio = 1;
+        append(&v, run(r, 8));
+        for (int fd : {sv[0], sv[1], efd, dn}) close(fd);
+        return v;
+      },
+      16);
+}
+
 }  // namespace
 }  // namespace uring_test
