@@ -59,7 +59,7 @@ class TwHold {
   TwNode* last_ = nullptr;
 };
 
-// Issue of a request that wakes peers on `ctx`: a TwHoldScope of it starts holding.
+// Issue of a request that wakes peers on `ctx`: the TwHold of its submission starts holding.
 void tw_hold_wakes(IoRingCtx* ctx);
 
 void tw_init(IoRingCtx* ctx);
