@@ -116,6 +116,8 @@ struct PollEntry {
   // Armed without a registration until its ring's poll wait queue is
   // activated (a DEFER_TASKRUN ring's first poll of itself).
   bool awaiting_activation = false;
+  // Set by a read of that ring at issue, for arm_apoll.
+  bool wants_activation = false;
   // Woken (on ctx->poll_woken), then cancelled before its task work ran.
   bool woken_cancelled GUARDED_BY(poll_lock) = false;
   std::uint64_t armed_in = 0;  // the submission call (IoRingCtx::submit_calls) that armed it

@@ -828,7 +828,18 @@ bool arm_apoll(IoKiocb* req) {
   // (An op without a file waits on a descriptor of its own.)
   if (def->needs_file) hold_file(req);
   pe.events = (def->pollin ? EPOLLIN | EPOLLRDNORM : EPOLLOUT | EPOLLWRNORM) | EPOLLERR | EPOLLHUP;
+  // A read of its own DEFER_TASKRUN ring before that ring's poll wait queue
+  // is activated: __io_arm_poll_handler asks the ring after the linked
+  // timeout was started, and a zero one's pending task work makes the ring
+  // readable (io_has_work). Then the request is not armed, a cancel does not
+  // find it, and its retry is task work behind the timeout's (fuzz seed
+  // 803591: the timeout ends -ENOENT).
+  const bool wants_activation = std::exchange(pe.wants_activation, false);
   if (ready_at_arming(req)) return !IoWq::current_is_worker();
+  if (wants_activation) {
+    arm_apoll_awaiting_activation(req);
+    return true;
+  }
   pe.multishot = false;
   pe.apoll = true;
   req->flags |= kReqPolled;

@@ -590,12 +590,13 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
             // retries this request when the submitter next runs its task
             // work, whatever it waits for (a write's POLLOUT is not in the
             // mask of a CQE's wakeup: that is its only one). Meanwhile it
-            // is armed, and a cancel finds it (seed 236407).
-            if (rctx == ctx)
-              arm_apoll_awaiting_activation(req);
-            else
+            // is armed, and a cancel finds it (seed 236407); arm_apoll
+            // arms it once a linked timeout was started (io_queue_async).
+            if (rctx != ctx) {
               tw_add(req, tw_req_submit);
-            return kIouIssueSkipComplete;
+              return kIouIssueSkipComplete;
+            }
+            req->poll.wants_activation = true;
           }
           return -EAGAIN;
         }

@@ -74,6 +74,7 @@ void reset_req(IoRingCtx* ctx, IoKiocb* req) {
   req->buf_list = nullptr;
   req->tstate.store(0, std::memory_order_relaxed);
   req->work.flags.store(0, std::memory_order_relaxed);
+  req->poll.wants_activation = false;
 }
 
 int init_req(IoRingCtx* ctx, IoKiocb* req, const io_uring_sqe* sqe) REQUIRES(ctx->uring_lock) {

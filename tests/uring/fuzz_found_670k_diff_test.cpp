@@ -389,5 +389,32 @@ TEST(UringFuzzFound670k, NotificationPostsWithItsTaskWorkRunsOtherCompletions) {
       16);
 }
 
+// A READ of a DEFER_TASKRUN ring's own descriptor with a zero LINK_TIMEOUT:
+// the timeout starts after the READ's first attempt and its task work makes
+// the ring readable, so the READ is not armed but retried by task work
+// behind the timeout's. The timeout's cancel finds nothing (-ENOENT) and the
+// READ waits until the final cancel. iostack armed the READ first and the
+// timeout cancelled it (fuzz seeds 803591, 803658).
+TEST(UringFuzzFound670k, ZeroLinkTimeoutOfAReadOfItsOwnDeferTaskrunRingFindsNothing) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        static char buf[8192];
+        static const __kernel_timespec zero = {0, 0};
+        add(r, IORING_OP_READ, r.fd(), buf, sizeof(buf), 0, 1, IOSQE_IO_LINK);
+        add(r, IORING_OP_LINK_TIMEOUT, -1, &zero, 1, 0, 2, 0);
+        v.push_back(Cqe{0, r.submit(), 0});
+        usleep(20000);
+        append(&v, run(r, 1));
+        cancel_all(r, 9);
+        append(&v, run(r, 2));
+        return v;
+      },
+      8, p);
+}
+
 }  // namespace
 }  // namespace uring_test
