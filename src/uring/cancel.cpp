@@ -64,8 +64,7 @@ int async_cancel_one(CancelMatch* cd) {
   const bool all = cd->flags & (IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY);
   IoWq* wq = cd->ctx->wq;
   WqCancel r = wq ? wq->cancel(wq_match, cd, all) : WqCancel::kNotFound;
-  if (r == WqCancel::kOk || (r == WqCancel::kNotFound && cancel_mshot_starting(cd->ctx, cd)))
-    return 0;
+  if (r == WqCancel::kOk || (r == WqCancel::kNotFound && cancel_wq_starting(cd->ctx, cd))) return 0;
   if ((r == WqCancel::kNotFound || all) && poll_signal_worker_waits(cd->ctx, cd, all))
     r = WqCancel::kRunning;
   if (r != WqCancel::kRunning) return -ENOENT;
@@ -95,12 +94,12 @@ int cancel_search(CancelMatch* cd) {
 
 // A multishot request still waiting for its first poll in task work, where
 // the kernel's would be queued on io-wq: cancelled like queued work (its
-// task work ends it, tw_req_mshot_start). The first match, or every one
+// task work ends it, tw_req_wq_start). The first match, or every one
 // when `cd` is null (the ring's exit).
-bool cancel_mshot_starting(IoRingCtx* ctx, CancelMatch* cd) {
-  core::LockGuard lock(ctx->mshot_lock);
+bool cancel_wq_starting(IoRingCtx* ctx, CancelMatch* cd) {
+  core::LockGuard lock(ctx->wq_starting_lock);
   bool found = false;
-  for (core::ListHead* n = ctx->mshot_starting.next; n != &ctx->mshot_starting;) {
+  for (core::ListHead* n = ctx->wq_starting.next; n != &ctx->wq_starting;) {
     IoKiocb* req = core::list_entry<IoKiocb, &IoKiocb::list>(n);
     n = n->next;
     if (cd && !cancel_req_match(req, cd)) continue;

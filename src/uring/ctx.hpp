@@ -182,11 +182,11 @@ struct IoRingCtx : core::File {
   bool drain_next GUARDED_BY(uring_lock) = false;
   bool drain_disabled GUARDED_BY(uring_lock) = false;
   core::ListHead defer_list GUARDED_BY(uring_lock);
-  // IOSQE_ASYNC multishot requests queued as task work for their first poll
-  // or issue (tw_req_mshot_start), by IoKiocb::list: the kernel's are on
-  // io-wq then, where a cancel (also one on a worker) finds them.
-  core::SpinLock mshot_lock;
-  core::ListHead mshot_starting GUARDED_BY(mshot_lock);
+  // IOSQE_ASYNC multishot requests and POLL_ADDs queued as task work for
+  // their first poll or issue (tw_req_wq_start), by IoKiocb::list: the
+  // kernel's are on io-wq then, where a cancel (also one on a worker) finds them.
+  core::SpinLock wq_starting_lock;
+  core::ListHead wq_starting GUARDED_BY(wq_starting_lock);
   std::vector<FileNode*> files GUARDED_BY(uring_lock);
   bool files_registered GUARDED_BY(uring_lock) = false;
   std::vector<BufNode*> bufs GUARDED_BY(uring_lock);  // null: an empty slot

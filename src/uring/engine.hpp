@@ -85,12 +85,12 @@ bool tw_pending(IoRingCtx* ctx);
 // Task work that runs before a wakeup seen now: queued, or left in the
 // batch a pass is running (whose CQEs the kernel flushes after it).
 bool tw_ahead(IoRingCtx* ctx);
-void tw_req_submit(IoKiocb* req);       // TwFn: queue the request
-void tw_req_issue(IoKiocb* req);        // TwFn: issue it here, IOSQE_ASYNC or not
-void tw_req_iowq(IoKiocb* req);         // TwFn: hand it to io-wq
-void tw_req_mshot_start(IoKiocb* req);  // TwFn: an IOSQE_ASYNC multishot's first poll or issue
-void tw_req_complete(IoKiocb* req);     // TwFn: complete with req->res
-void tw_req_cancel(IoKiocb* req);       // TwFn: fail with req->res
+void tw_req_submit(IoKiocb* req);    // TwFn: queue the request
+void tw_req_issue(IoKiocb* req);     // TwFn: issue it here, IOSQE_ASYNC or not
+void tw_req_iowq(IoKiocb* req);      // TwFn: hand it to io-wq
+void tw_req_wq_start(IoKiocb* req);  // TwFn: queue_wq_start's first poll or issue
+void tw_req_complete(IoKiocb* req);  // TwFn: complete with req->res
+void tw_req_cancel(IoKiocb* req);    // TwFn: fail with req->res
 void req_queue_tw_complete(IoKiocb* req, int res);
 // Whether the calling thread is inside a submission batch of `ctx`.
 bool in_submit_of(IoRingCtx* ctx);
@@ -108,6 +108,10 @@ void queue_iowq_or_arm(IoKiocb* req);
 // on a file it may read without blocking: it is armed by task work at once,
 // unless requests are ahead of it on io-wq (uring_lock held).
 void queue_iowq_mshot(IoKiocb* req);
+// An IOSQE_ASYNC request whose worker would only arm a poll, from a
+// submission: armed by task work once the batch is in, unless requests are
+// ahead of it on io-wq; a cancel meanwhile finds it as queued work.
+void queue_wq_start(IoKiocb* req);
 // Queues `req` on io-wq only behind work queued there already: false if none.
 bool queue_iowq_behind(IoKiocb* req);
 // io_wq_free_work: `req`, completed on its own worker, hands the next request
@@ -292,9 +296,9 @@ struct CancelMatch {
   IoKiocb* self = nullptr;
 };
 bool cancel_req_match(IoKiocb* req, CancelMatch* cd);
-// Cancels an IOSQE_ASYNC multishot request waiting for tw_req_mshot_start:
+// Cancels a request waiting for tw_req_wq_start (queue_wq_start):
 // the first match of `cd`, or all when it is null. Whether one was found.
-bool cancel_mshot_starting(IoRingCtx* ctx, CancelMatch* cd);
+bool cancel_wq_starting(IoRingCtx* ctx, CancelMatch* cd);
 int try_cancel(CancelMatch* cd);
 // IORING_REGISTER_SYNC_CANCEL; takes uring_lock itself (it waits).
 int sync_cancel(IoRingCtx* ctx, void* arg);

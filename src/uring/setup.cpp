@@ -346,7 +346,7 @@ void cancel_requests(IoRingCtx* ctx) {
   if (ctx->wq) {
     ctx->wq->cancel([](IoWqWork* w, void* c) { return w->owner == c && w->data; }, ctx, true);
   }
-  cancel_mshot_starting(ctx, nullptr);
+  cancel_wq_starting(ctx, nullptr);
   poll_remove_all(ctx);
   futex_remove_all(ctx);
   kill_timeouts(ctx);

@@ -154,13 +154,18 @@ void queue_iowq_mshot(IoKiocb* req) {
     req_defer_failed(req, ret);
   } else if (!mshot_file_nowait(req)) {
     queue_iowq(req);  // it runs once there (iowq_submit_work)
-  } else if (!queue_iowq_behind(req)) {
-    {
-      core::LockGuard lock(req->ctx->mshot_lock);
-      req->list.add_tail(&req->ctx->mshot_starting);
-    }
-    tw_add(req, tw_req_mshot_start);
+  } else {
+    queue_wq_start(req);
   }
+}
+
+void queue_wq_start(IoKiocb* req) {
+  if (queue_iowq_behind(req)) return;
+  {
+    core::LockGuard lock(req->ctx->wq_starting_lock);
+    req->list.add_tail(&req->ctx->wq_starting);
+  }
+  tw_add(req, tw_req_wq_start);
 }
 
 namespace {
@@ -177,7 +182,7 @@ void queue_sqe_fallback(IoKiocb* req) {
   } else if ((req->flags & kReqApollMultishot) && !req->link) {
     queue_iowq_mshot(req);
   } else if (arms_only_on_wq(req)) {
-    queue_iowq_or_arm(req);
+    queue_wq_start(req);
   } else {
     queue_iowq(req);
   }
@@ -603,7 +608,10 @@ void queue_sqe(IoKiocb* req) {
 // within microseconds. A worker that a loaded machine delays for
 // milliseconds would arm it after the program's next write and read, and
 // miss that wakeup (or a POLL_REMOVE would not find it yet), so it is armed
-// by the thread that would queue it (queue_iowq_or_arm).
+// by the thread that would queue it: at once from task work
+// (queue_iowq_or_arm), after the batch from a submission (queue_wq_start:
+// a READV of the batch empties the pipe of an edge-triggered POLL_ADD with
+// IOSQE_ASYNC first, fuzz seed 816270).
 bool arms_only_on_wq(const IoKiocb* req) { return req->opcode == IORING_OP_POLL_ADD; }
 
 // Unless requests are ahead of it on io-wq: the kernel's worker takes it

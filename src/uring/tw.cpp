@@ -300,16 +300,16 @@ void tw_req_iowq(IoKiocb* req) { queue_iowq(req); }
 // Not issued while the file is idle: a receive's buffer is picked only once
 // data came (fuzz seed 38521). One a cancel took off the list meanwhile
 // ends with what the cancel set.
-void tw_req_mshot_start(IoKiocb* req) {
+void tw_req_wq_start(IoKiocb* req) {
   bool cancelled;
   {
-    core::LockGuard lock(req->ctx->mshot_lock);
+    core::LockGuard lock(req->ctx->wq_starting_lock);
     cancelled = !req->list.linked();
     req->list.del();
   }
   if (cancelled)
     req_defer_failed(req, req->res);
-  else if (!arm_apoll_if_idle(req))
+  else if (req->opcode == IORING_OP_POLL_ADD || !arm_apoll_if_idle(req))
     queue_sqe(req);
 }
 

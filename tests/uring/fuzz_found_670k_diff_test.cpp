@@ -2,6 +2,7 @@
 // a few SQEs and compared with the kernel's CQEs.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -414,6 +415,32 @@ TEST(UringFuzzFound670k, ZeroLinkTimeoutOfAReadOfItsOwnDeferTaskrunRingFindsNoth
         return v;
       },
       8, p);
+}
+
+// An edge-triggered POLL_ADD of a pipe with IOSQE_ASYNC and a READ that
+// empties the pipe later in the batch: the kernel's worker arms the poll
+// after the batch, when the pipe is empty, and it waits until the final
+// cancel. iostack armed it at once and it saw the data (fuzz seed 816270).
+TEST(UringFuzzFound670k, AsyncPollAddIsArmedAfterItsBatch) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) != 0 || write(p[1], "0123456789abcdef", 16) != 16) std::abort();
+        static char buf[64];
+        add(r, IORING_OP_POLL_ADD, p[0], nullptr, 0, 0, 1, IOSQE_ASYNC)->poll32_events =
+            POLLIN | EPOLLET;
+        add(r, IORING_OP_READ, p[0], buf, sizeof(buf), 0, 2, 0);
+        append(&v, run(r, 1));
+        usleep(20000);
+        cancel_all(r, 9);
+        append(&v, run(r, 2));
+        close(p[0]);
+        close(p[1]);
+        return v;
+      },
+      8);
 }
 
 }  // namespace
