@@ -1,10 +1,12 @@
-// Holds the AIO worker pool of a (forked, fresh) process at a known point:
+// Holds the AIO worker pool of a process at a known point:
 // the pool is bounded to `workers` threads and each runs a work that waits
 // until the gate opens, so requests queued meanwhile wait in the queue with
 // their descriptors, priorities and limits as io_submit left them.
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "aio/aio_wq.hpp"
 #include "aio_backends.hpp"
@@ -15,6 +17,10 @@ class PoolGate {
  public:
   explicit PoolGate(unsigned workers) : n_(workers < kMax ? workers : kMax) {
     old_max_ = aio_wq_set_max_workers(n_);
+    // Idle workers above the bound, left by earlier tests of this process,
+    // leave first: none of them may take a request meant to wait.
+    for (int ms = 0; ms < 2000 && aio_wq_stats().nr_workers > n_; ++ms)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     for (unsigned i = 0; i < n_; ++i) {
       works_[i].fn = hold;
       works_[i].owner = this;
