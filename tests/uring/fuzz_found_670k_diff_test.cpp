@@ -30,6 +30,16 @@ struct msghdr* sixteen_bytes() {
   return &msg;
 }
 
+// A msghdr over a 16-byte buffer to receive into.
+struct msghdr* sixteen_byte_room() {
+  static char data[16];
+  static struct iovec iov = {data, sizeof(data)};
+  static struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  return &msg;
+}
+
 // A POLL_FIRST RECV of the ring's own descriptor, after an earlier
 // request's CQE was reaped: the ring is not readable, so the poll the
 // RECV arms waits, and the final cancel ends it with -ECANCELED; it never
@@ -278,15 +288,11 @@ TEST(UringFuzzFound670k, WakeupInsideASendGoesAheadOfALinksNextRequest) {
         std::vector<Cqe> v;
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) std::abort();
-        static char in1[16], in2[16];
-        static struct iovec iov = {in2, sizeof(in2)};
-        static struct msghdr rmsg = {};
-        rmsg.msg_iov = &iov;
-        rmsg.msg_iovlen = 1;
-        add(r, IORING_OP_RECV, sv[0], in1, sizeof(in1), 0, 1, 0);
+        static char in[16];
+        add(r, IORING_OP_RECV, sv[0], in, sizeof(in), 0, 1, 0);
         add(r, IORING_OP_SENDMSG, sv[1], sixteen_bytes(), 1, 0, 2, 0);
         add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 3, IOSQE_IO_LINK);
-        add(r, IORING_OP_RECVMSG, sv[0], &rmsg, 1, 0, 4, 0);
+        add(r, IORING_OP_RECVMSG, sv[0], sixteen_byte_room(), 1, 0, 4, 0);
         append(&v, run(r, 3));
         cancel_all(r, 9);
         append(&v, run(r, 2));
@@ -310,14 +316,10 @@ TEST(UringFuzzFound670k, DontwaitReceiveOnAWorkerHandsItsLinkToThatWorker) {
         std::vector<Cqe> v;
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) std::abort();
-        static char in[16], in2[16];
-        static struct iovec iov = {in2, sizeof(in2)};
-        static struct msghdr rmsg = {};
-        rmsg.msg_iov = &iov;
-        rmsg.msg_iovlen = 1;
+        static char in[16];
         add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 1, IOSQE_ASYNC | IOSQE_IO_LINK);
-        add(r, IORING_OP_RECVMSG, sv[0], &rmsg, 1, 0, 2, IOSQE_IO_HARDLINK)->msg_flags =
-            MSG_DONTWAIT;
+        add(r, IORING_OP_RECVMSG, sv[0], sixteen_byte_room(), 1, 0, 2, IOSQE_IO_HARDLINK)
+            ->msg_flags = MSG_DONTWAIT;
         add(r, IORING_OP_RECV, sv[0], in, sizeof(in), 0, 3, 0);
         append(&v, run(r, 2));
         usleep(50000);  // the worker is inside the RECV
