@@ -299,7 +299,10 @@ void flush_completions(IoRingCtx* ctx) NO_THREAD_SAFETY_ANALYSIS {
       any = true;
       fill_req_cqe(ctx, r);
     }
-    if (any) cq_unlock_post(ctx);
+    if (any)
+      cq_unlock_post(ctx);
+    else
+      poll_wq_wake_skipped(ctx);
     for (IoKiocb* r = first; r;) {
       IoKiocb* next = r->comp_next;
       req_finish(r, true);

@@ -247,6 +247,12 @@ struct IoRingCtx : core::File {
   // first epoll event apart from one that a later wakeup merged into.
   std::atomic<std::uint32_t> reader_wakes{0};
   std::atomic<std::uint32_t> writer_wakes{0};
+  // The same, counted once such a request moved data, by the descriptor
+  // the program named (fd_wake_slot): a multishot poll's queued task work
+  // tells a wakeup that folded into it (poll.cpp, mshot_tw).
+  static constexpr unsigned kFdWakeSlots = 64;
+  std::atomic<std::uint32_t> fd_reader_wakes[kFdWakeSlots]{};
+  std::atomic<std::uint32_t> fd_writer_wakes[kFdWakeSlots]{};
   // Armed polls (POLL_ADD or a read's) of this ring's own descriptor: the
   // kernel's CQE posting wakes them, so its signal stays until they saw it.
   std::atomic<int> self_polls{0};

@@ -191,6 +191,12 @@ int fixed_buf_check_vec(IoRingCtx* ctx, unsigned index, const struct iovec* iov,
 // ---- opdef.cpp: the op table (io_uring/opdef.c)
 constexpr std::uint8_t kWakesReaders = 1;  // IoOpDef::wakes
 constexpr std::uint8_t kWakesWriters = 2;
+// A request's slot in IoRingCtx::fd_reader_wakes: the descriptor or
+// registered slot the program named (a retry may hold a private dup).
+inline unsigned fd_wake_slot(const IoKiocb* req) {
+  const unsigned fixed = (req->flags & kReqFixedFile) ? 1 : 0;
+  return (static_cast<unsigned>(req->fd) * 2 + fixed) % IoRingCtx::kFdWakeSlots;
+}
 constexpr std::uint8_t kTwFailAny = 1;  // IoOpDef::tw_fail
 constexpr std::uint8_t kTwFailNotSock = 2;
 struct IoOpDef {
@@ -346,6 +352,10 @@ void poll_catch_up(IoRingCtx* ctx);
 // After a submission, while any ring's descriptor or eventfd is polled:
 // the CQEs it posted have woken them, as on the kernel before enter returns.
 void poll_catch_up_rings();
+// io_commit_cqring_flush after a batch whose CQEs were all skipped: the
+// ring's pollers are woken (EPOLLIN | EPOLL_URING_WAKE) all the same, and
+// a poll of the ring that wakeup owns ends with EPOLLIN (fuzz seed 793495).
+void poll_wq_wake_skipped(IoRingCtx* ctx);
 // After task work on the program's thread: a multishot poll it armed on a
 // ready file has its first epoll event collected now, as a submission's is,
 // before a later wakeup can merge into it.

@@ -132,6 +132,10 @@ struct PollEntry {
   std::uint32_t tw_mask GUARDED_BY(poll_lock) = 0;  // the first wakeup's
   bool tw_at_arm GUARDED_BY(poll_lock) = false;     // queued by the arming (ready then)
   int tw_wakeups GUARDED_BY(poll_lock) = 0;
+  // The ring's fd_reader_wakes and fd_writer_wakes of its descriptor when
+  // the task work was queued.
+  std::uint32_t tw_reader_wakes GUARDED_BY(poll_lock) = 0;
+  std::uint32_t tw_writer_wakes GUARDED_BY(poll_lock) = 0;
 };
 
 struct RwData {

@@ -340,6 +340,9 @@ class PollService {
     pe.tw_at_arm = at_arm;
     pe.tw_mask = mask;
     pe.tw_wakeups = 1;
+    const unsigned slot = fd_wake_slot(req);
+    pe.tw_reader_wakes = req->ctx->fd_reader_wakes[slot].load(std::memory_order_seq_cst);
+    pe.tw_writer_wakes = req->ctx->fd_writer_wakes[slot].load(std::memory_order_seq_cst);
     req->refs.fetch_add(1, std::memory_order_relaxed);
     pe.tw.fn = mshot_tw;
     pe.tw.req = req;
@@ -419,7 +422,7 @@ class PollService {
         // One wakeup: its mask (io_poll_wake's key); several: what the
         // descriptor says now. Wakeups before this point were collected
         // (catch_up runs before task work), so none is folded in late.
-        mask = pe.tw_wakeups > 1 ? 0 : pe.tw_mask;
+        mask = pe.tw_wakeups > 1 || ps.folded_unseen(req) ? 0 : pe.tw_mask;
         if (!mask) {
           const int now = ring_now >= 0 ? ring_now : poll_now(pe.dup_fd, pe.events);
           if (now > 0) mask = static_cast<std::uint32_t>(now) & (pe.events | kPollUnmask);
@@ -455,6 +458,30 @@ class PollService {
       req_complete_defer(req);
     }
     req_put(req, true);
+  }
+
+  // Whether a request of the ring that ran before this task work (a READ of
+  // the eventfd retried by task work queued ahead) woke the poll while the
+  // task work was queued, its epoll event not handled yet: the kernel's
+  // wakeup only took a reference, so the task work asks the file, and that
+  // event is skipped (fuzz seed 816763). The registrations it reached are
+  // the ones with events of its kind.
+  bool folded_unseen(IoKiocb* req) REQUIRES(poll_lock) {
+    PollEntry& pe = req->poll;
+    const IoRingCtx* ctx = req->ctx;
+    const unsigned slot = fd_wake_slot(req);
+    std::uint32_t woken = 0;
+    if (ctx->fd_reader_wakes[slot].load(std::memory_order_seq_cst) != pe.tw_reader_wakes)
+      woken |= pe.events & ~(kPollOutGroup | kPollUnmask);
+    if (ctx->fd_writer_wakes[slot].load(std::memory_order_seq_cst) != pe.tw_writer_wakes)
+      woken |= pe.events & kPollOutGroup;
+    if (!woken) return false;
+    for (int which = 0; which < 2; ++which)
+      if ((which == 0 || pe.dup_fd2 >= 0) && (woken & reg_events(pe, which)))
+        pe.skip_initial |= static_cast<std::uint8_t>(1u << which);
+    pe.skip_epoch = epoch_.load(std::memory_order_seq_cst);
+    skip_until_.store(pe.skip_epoch + 1, std::memory_order_seq_cst);
+    return true;
   }
 
   // Whether completing the batched requests from `first` on posts a CQE.
@@ -572,8 +599,10 @@ class PollService {
         }
         // A DEFER_TASKRUN ring posts from its submitter's task work; so does
         // any ring whose task work for this poll is queued already.
+        // So does one behind task work already queued (a READ of the same
+        // eventfd woken first, as the newest waiter: fuzz seed 816763).
         if ((req->ctx->flags & IORING_SETUP_DEFER_TASKRUN) ||
-            req->poll.tw_queued.load(std::memory_order_relaxed)) {
+            req->poll.tw_queued.load(std::memory_order_relaxed) || tw_ahead(req->ctx)) {
           queue_mshot(req, mask);
           return;
         }
@@ -1044,6 +1073,11 @@ void poll_run_submit_wakeups() {
   // to the pass it is in.
   if (core::holds_locks()) return;
   if (PollService* found = PollService::find()) found->catch_up_after_send();
+}
+
+void poll_wq_wake_skipped(IoRingCtx* ctx) {
+  PollService* found = PollService::find();
+  if (found && found->ring_polls.load(std::memory_order_relaxed)) ring_ready_signal(ctx);
 }
 
 void poll_catch_up_rings() {

@@ -518,16 +518,28 @@ void complete_issued(IoKiocb* req, const IoOpDef* def, unsigned issue_flags) {
 
 bool take_peers_woken() { return std::exchange(t_peers_woken, false); }
 
+namespace {
+// The wakeup a request that moved data made on its file (IoRingCtx::fd_reader_wakes).
+void count_fd_wake(IoKiocb* req, unsigned wakes) {
+  IoRingCtx* ctx = req->ctx;
+  const unsigned slot = fd_wake_slot(req);
+  if (wakes & kWakesReaders) ctx->fd_reader_wakes[slot].fetch_add(1, std::memory_order_seq_cst);
+  if (wakes & kWakesWriters) ctx->fd_writer_wakes[slot].fetch_add(1, std::memory_order_seq_cst);
+}
+}  // namespace
+
 int issue_sqe(IoKiocb* req, unsigned issue_flags) {
   const IoOpDef* def = op_def(req->opcode);
   if (!assign_file(req, def, issue_flags)) return -EBADF;
   // Block devices have no poll; anything else may be watched by one.
+  bool counts_wakes = false;
   if (def->wakes && !req->bdev) {
     t_peers_woken = true;
     tw_hold_wakes(req->ctx);
     // Counted before the op, so an epoll event holding its wakeup is
     // handled after the count (poll.cpp, an armed-ready poll's first event).
     if (IoRingCtx* ctx = req->ctx; ctx->mshot_polls.load(std::memory_order_relaxed)) {
+      counts_wakes = true;
       if (def->wakes & kWakesReaders) ctx->reader_wakes.fetch_add(1, std::memory_order_seq_cst);
       if (def->wakes & kWakesWriters) ctx->writer_wakes.fetch_add(1, std::memory_order_seq_cst);
     }
@@ -563,6 +575,7 @@ int issue_sqe(IoKiocb* req, unsigned issue_flags) {
     lt = nullptr;
   }
   if (lt) queue_linked_timeout(lt);
+  if (counts_wakes && ret == kIouOk && req->res > 0) count_fd_wake(req, def->wakes);
   if (ret == kIouOk) {
     complete_issued(req, def, issue_flags);
     return 0;

@@ -445,5 +445,77 @@ TEST(UringFuzzFound670k, AsyncPollAddIsArmedAfterItsBatch) {
       8);
 }
 
+// A POLL_ADD (multishot, or with the program's EPOLLONESHOT) of a
+// DEFER_TASKRUN ring's own descriptor, then a failing head whose
+// CQE_SKIP_SUCCESS link skips the CQE of the READ behind it. The READ's
+// failure is task work run at the next wait, and its flush wakes the
+// ring's pollers though no CQE was posted: the poll ends with POLLIN.
+// iostack woke them only for CQEs posted, and the poll waited for the
+// final cancel (fuzz seed 793495).
+TEST(UringFuzzFound670k, FlushOfSkippedCqesWakesAPollOfTheRing) {
+  SKIP_WITHOUT_KERNEL_URING();
+  for (const std::uint32_t setup : {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, 0u})
+    for (const std::uint32_t oneshot : {0u, static_cast<std::uint32_t>(EPOLLONESHOT)}) {
+      SCOPED_TRACE(testing::Message() << "setup " << setup << " events " << oneshot);
+      io_uring_params p{};
+      p.flags = setup;
+      compare_with_kernel(
+          [oneshot](Ring& r) {
+            std::vector<Cqe> v;
+            static char buf[4096];
+            const int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+            add(r, IORING_OP_POLL_ADD, r.fd(), nullptr, IORING_POLL_ADD_MULTI, 0, 1, 0)
+                ->poll32_events = POLLIN | oneshot;
+            v.push_back(Cqe{0, r.submit(), 0});
+            add(r, IORING_OP_TIMEOUT_REMOVE, -1, nullptr, 0, 0, 2,
+                IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS)
+                ->ioprio = 1;  // -EINVAL
+            add(r, IORING_OP_READ, fd, buf, sizeof(buf), 512, 3, IOSQE_IO_HARDLINK);
+            v.push_back(Cqe{0, r.submit(), 0});
+            append(&v, r.reap());       // the TIMEOUT_REMOVE's failure, without entering
+            append(&v, r.wait(1, 20));  // runs the READ's task work
+            cancel_all(r, 9);
+            append(&v, run(r, 1));
+            append(&v, r.reap());
+            close(fd);
+            return v;
+          },
+          8, p);
+    }
+}
+
+// A multishot POLL_ADD (IN|OUT) of an eventfd, then a READV that waits on
+// it. A write wakes the newest waiter first: the READV's retry is task
+// work ahead of the poll's, and its read wakes the poll again (POLLOUT)
+// while that task work is queued, which then asks the eventfd: one CQE,
+// POLLOUT. iostack posted POLLIN at the write and POLLOUT after the read
+// (fuzz seeds 816763, 816780).
+TEST(UringFuzzFound670k, ReadWokenAheadOfAMultishotPollFoldsItsWakeupIn) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        const int efd = eventfd(2, EFD_CLOEXEC);
+        static char a[512], b[64];
+        static struct iovec first[] = {{a, sizeof(a)}};
+        static struct iovec second[] = {{b, sizeof(b)}};
+        add(r, IORING_OP_POLL_ADD, efd, nullptr, IORING_POLL_ADD_MULTI, 0, 1, 0)->poll32_events =
+            POLLIN | POLLOUT;
+        add(r, IORING_OP_READV, efd, first, 1, 0, 2, 0);
+        add(r, IORING_OP_READV, efd, second, 1, 0, 3, 0);
+        append(&v, run(r, 2));  // the poll's arming CQE, the first READV's
+        const std::uint64_t one = 1;
+        if (write(efd, &one, sizeof(one)) != sizeof(one)) std::abort();
+        r.backend()->wrote();
+        append(&v, r.wait(2, 200));  // the second READV's, the poll's
+        cancel_all(r, 9);
+        append(&v, run(r, 2));
+        append(&v, r.reap());
+        close(efd);
+        return v;
+      },
+      16);
+}
+
 }  // namespace
 }  // namespace uring_test
