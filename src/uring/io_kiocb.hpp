@@ -132,6 +132,10 @@ struct PollEntry {
   std::uint32_t tw_mask GUARDED_BY(poll_lock) = 0;  // the first wakeup's
   bool tw_at_arm GUARDED_BY(poll_lock) = false;     // queued by the arming (ready then)
   int tw_wakeups GUARDED_BY(poll_lock) = 0;
+  // A multishot POLL_ADD of an eventfd, whose reads and writes wake the
+  // eventfd's own pollers: one of the ring's, run while this poll's task
+  // work is queued, folds into it (tw_reader_wakes, tw_writer_wakes).
+  bool folds_own_wakes = false;
   // The ring's fd_reader_wakes and fd_writer_wakes of its descriptor when
   // the task work was queued.
   std::uint32_t tw_reader_wakes GUARDED_BY(poll_lock) = 0;

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/eventfd_info.hpp"
 #include "core/fd_high.hpp"
 #include "core/internal_thread.hpp"
 #include "core/mutex.hpp"
@@ -468,6 +469,7 @@ class PollService {
   // the ones with events of its kind.
   bool folded_unseen(IoKiocb* req) REQUIRES(poll_lock) {
     PollEntry& pe = req->poll;
+    if (!pe.folds_own_wakes) return false;
     const IoRingCtx* ctx = req->ctx;
     const unsigned slot = fd_wake_slot(req);
     std::uint32_t woken = 0;
@@ -1195,6 +1197,7 @@ int poll_add_prep(IoKiocb* req, const io_uring_sqe* sqe) {
   pe.multishot = (flags & IORING_POLL_ADD_MULTI) && !(sqe->poll32_events & EPOLLONESHOT);
   pe.apoll = false;
   pe.uring_wake = false;
+  pe.folds_own_wakes = false;
   pe.awaiting_activation = false;
   pe.dup_fd = -1;
   pe.dup_fd2 = -1;
@@ -1271,6 +1274,7 @@ int poll_add_issue(IoKiocb* req, unsigned) {
   }
   // A ring's readiness, like its eventfd's, comes from its CQE posting.
   pe.uring_wake = pe.multishot && (ring || is_ring_eventfd(req->ctx, req->os_fd));
+  pe.folds_own_wakes = pe.multishot && !ring && core::is_eventfd(req->os_fd);
   if (!arm(req, mask)) {
     req_set_fail(req);
     req_set_res(req, -EBADF, 0);
