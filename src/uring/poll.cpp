@@ -600,9 +600,9 @@ class PollService {
           goto fired;
         }
         // A DEFER_TASKRUN ring posts from its submitter's task work; so does
-        // any ring whose task work for this poll is queued already.
-        // So does one behind task work already queued (a READ of the same
-        // eventfd woken first, as the newest waiter: fuzz seed 816763).
+        // any ring whose task work for this poll is queued already, or with
+        // task work queued ahead of it (a READ of the same eventfd woken
+        // first, as the wait queue's newest waiter: fuzz seed 816763).
         if ((req->ctx->flags & IORING_SETUP_DEFER_TASKRUN) ||
             req->poll.tw_queued.load(std::memory_order_relaxed) || tw_ahead(req->ctx)) {
           queue_mshot(req, mask);
