@@ -250,8 +250,12 @@ WqCancel IoWq::cancel(bool (*match)(IoWqWork*, void*), void* data, bool all) {
     work->flags.fetch_or(kWqWorkCancel, std::memory_order_relaxed);
     work->cancel(work);
   }
-  if (found) return WqCancel::kOk;
-  return running ? WqCancel::kRunning : WqCancel::kNotFound;
+  // With `all`, a running match outweighs the pending ones removed: the
+  // kernel answers RUNNING then, and an ALL or ANY cancel on a worker
+  // matches itself (fuzz seed 875732: it cancels the queued FADVISE and
+  // answers 0).
+  if (running) return WqCancel::kRunning;
+  return found ? WqCancel::kOk : WqCancel::kNotFound;
 }
 
 void IoWq::wake_cancelled(Worker* w) {

@@ -85,7 +85,7 @@ class IoWq {
   bool enqueue_behind(IoWqWork* work);
   // io_wq_cancel_cb(): pending matches are unlinked and their cancel hook
   // runs (outside the lock); running matches are flagged. With `all`, every
-  // match; otherwise the first.
+  // match, and kRunning if any of them runs; otherwise the first.
   WqCancel cancel(bool (*match)(IoWqWork*, void*), void* data, bool all);
 
   // IORING_REGISTER_IOWQ_MAX_WORKERS: 0 leaves a class unchanged; the

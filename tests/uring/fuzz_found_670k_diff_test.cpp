@@ -517,5 +517,27 @@ TEST(UringFuzzFound670k, ReadWokenAheadOfAMultishotPollFoldsItsWakeupIn) {
       16);
 }
 
+// An ASYNC_CANCEL of ANY request with IOSQE_ASYNC, then an FADVISE (an
+// advice that always goes to io-wq). The cancel's worker removes the
+// queued FADVISE (-ECANCELED) and also matches itself, running: io-wq
+// answers RUNNING, which the search does not count, so the cancel answers
+// 0. iostack counted the queued one: 1 (fuzz seeds 875732, 889726).
+TEST(UringFuzzFound670k, AnyCancelOnAWorkerMatchesItselfAndCountsNothingQueued) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) != 0) std::abort();
+        add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 1, IOSQE_ASYNC)->cancel_flags =
+            IORING_ASYNC_CANCEL_ANY;
+        add(r, IORING_OP_FADVISE, p[0], nullptr, 4096, 4096, 2, 0)->fadvise_advice = 6;
+        std::vector<Cqe> v = run(r, 2);
+        close(p[0]);
+        close(p[1]);
+        return v;
+      },
+      4);
+}
+
 }  // namespace
 }  // namespace uring_test

@@ -590,15 +590,25 @@ std::string zero_period_flood(const UringProgram& p, const Log& klog, const Log&
 // not reaped yet) is timing, and the kernel answers both ways from run to
 // run (seed 9800: READ -ECANCELED or -EINVAL, kernel-unstable two runs in
 // eight; seed 549: READV -EINVAL or -ECANCELED, four runs in eight).
+// On any ring the same holds for one that a drain earlier in the program
+// held back: it is issued when the drain ends, as the program reaps (seeds
+// 882207, 882276: a READ pending to the end or -EINVAL, kernel-unstable).
 std::string defer_ring_rw(const UringProgram& p, const std::string& key) {
-  if (!(p.setup_flags & IORING_SETUP_DEFER_TASKRUN) || key.rfind("cqe ", 0) != 0) return "";
+  if (key.rfind("cqe ", 0) != 0) return "";
+  const bool defer = p.setup_flags & IORING_SETUP_DEFER_TASKRUN;
   const std::uint64_t ud = std::strtoull(key.c_str() + 4, nullptr, 10);
+  bool drained = false;
   for (const Step& st : p.steps) {
     for (const SqeSpec& s : st.sqes) {
+      drained |= (s.flags & IOSQE_IO_DRAIN) != 0;
       if (s.user_data != ud || s.fd.slot != kRing || (s.flags & IOSQE_FIXED_FILE)) continue;
       // The registered-buffer forms too (seed 583393: READV_FIXED).
-      if (is_read(s.opcode) || is_write(s.opcode))
+      if (!is_read(s.opcode) && !is_write(s.opcode)) continue;
+      if (defer)
         return "timing: read or write of a DEFER_TASKRUN ring's own descriptor (" +
+               uring_op_name(s.opcode) + ")";
+      if (drained)
+        return "timing: drained read or write of the ring's own descriptor (" +
                uring_op_name(s.opcode) + ")";
     }
   }
