@@ -411,6 +411,18 @@ bool is_regular_or_blk(IoKiocb* req) {
 // leaves f_pos where it was (kiocb_done stores ki_pos back only after a
 // success). For a write that is the position before it, which an O_APPEND
 // write moved to the end of the file, not `done` bytes back.
+// On io-wq, a write left short on a regular file or block device (io_write
+// answers -EAGAIN, io_req_task_queue_fail) and a transfer whose last try
+// failed after earlier bytes (io_rw_done) end from task work, failed, with
+// the bytes moved (io_rw_fail): the link behind them is issued there, not
+// by the worker (fuzz seed 905161).
+int finish_rw_in_task_work(IoKiocb* req, std::int64_t done, unsigned issue_flags) {
+  finish_rw(req, done, issue_flags);
+  req_set_fail(req);
+  tw_add(req, tw_req_complete);
+  return kIouIssueSkipComplete;
+}
+
 void restore_fpos(IoKiocb* req, std::int64_t done) {
   if (req->rw.start_fpos >= 0)
     lseek(req->os_fd, req->rw.start_fpos, SEEK_SET);
@@ -631,6 +643,7 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
       // Bytes moved by earlier attempts count, but a failed last attempt
       // leaves the file position where it was (kiocb_done).
       if (rw.pos == -1 && is_regular_or_blk(req)) restore_fpos(req, rw.done);
+      if (issue_flags & kIssueIowq) return finish_rw_in_task_work(req, rw.done, issue_flags);
       return finish_rw(req, rw.done, issue_flags);
     }
     return finish_rw(req, err, issue_flags);
@@ -669,6 +682,13 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
       }
       total += n;
     }
+  }
+  if (write && (issue_flags & kIssueIowq) && total > 0 && total < rw.bytes && !stream &&
+      is_regular_or_blk(req)) {
+    // The position is stored back only by kiocb_done, which a short write
+    // never reaches.
+    if (pos == -1) restore_fpos(req, total);
+    return finish_rw_in_task_work(req, total, issue_flags);
   }
   if (write && !nonblock && n > 0 && total < rw.bytes && pos == -1 && clipped.empty() &&
       is_regular_or_blk(req)) {

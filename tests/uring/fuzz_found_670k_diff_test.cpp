@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -537,6 +538,47 @@ TEST(UringFuzzFound670k, AnyCancelOnAWorkerMatchesItselfAndCountsNothingQueued) 
         return v;
       },
       4);
+}
+
+// A WRITE of a file that faults part way (a buffer whose second half is
+// unmapped), handed to io-wq, with a READV of an empty eventfd linked
+// behind it. The worker's short write of a regular file answers -EAGAIN,
+// and the request fails from task work with the bytes written: a soft link
+// breaks (-ECANCELED), a hard one is issued from that task work, where it
+// waits on poll and the final cancel finds it. iostack's worker posted the
+// write and ran the READV itself, blocking, which the cancel interrupted
+// (-EINTR, not counted) (fuzz seed 905161).
+TEST(UringFuzzFound670k, ShortWriteOnAWorkerEndsFromTaskWork) {
+  SKIP_WITHOUT_KERNEL_URING();
+  char* buf = static_cast<char*>(
+      mmap(nullptr, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(MAP_FAILED, buf);
+  munmap(buf + 32768, 32768);
+  for (const std::uint8_t link : {IOSQE_IO_HARDLINK, IOSQE_IO_LINK}) {
+    SCOPED_TRACE(testing::Message() << "link flag " << int{link});
+    compare_with_kernel(
+        [link, buf](Ring& r) {
+          std::vector<Cqe> v;
+          char path[] = "/var/tmp/iostack-shortwrite-XXXXXX";
+          const int f = mkstemp(path);
+          unlink(path);
+          const int efd = eventfd(0, EFD_CLOEXEC);
+          static char eight[8];
+          static struct iovec iov = {eight, sizeof(eight)};
+          add(r, IORING_OP_WRITE, f, buf, 1 << 20, 0x4000, 1, link);
+          add(r, IORING_OP_READV, efd, &iov, 1, ~0ull, 2, 0);
+          append(&v, run(r, link == IOSQE_IO_LINK ? 2 : 1));
+          usleep(20000);
+          cancel_all(r, 9);
+          append(&v, run(r, link == IOSQE_IO_LINK ? 1 : 2));
+          append(&v, r.reap());
+          close(f);
+          close(efd);
+          return v;
+        },
+        32);
+  }
+  munmap(buf, 32768);
 }
 
 }  // namespace
