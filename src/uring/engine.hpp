@@ -106,8 +106,9 @@ bool arms_only_on_wq(const IoKiocb* req);
 void queue_iowq_or_arm(IoKiocb* req);
 // A multishot request forced to io-wq, whose worker would only arm its poll
 // on a file it may read without blocking: it is armed by task work at once,
-// unless requests are ahead of it on io-wq (uring_lock held).
-void queue_iowq_mshot(IoKiocb* req);
+// unless requests are ahead of it on io-wq (uring_lock held). From task work
+// (`now`: a drain's end) it is armed there and then.
+void queue_iowq_mshot(IoKiocb* req, bool now = false);
 // An IOSQE_ASYNC request whose worker would only arm a poll, from a
 // submission: armed by task work once the batch is in, unless requests are
 // ahead of it on io-wq; a cancel meanwhile finds it as queued work.

@@ -148,12 +148,17 @@ bool mshot_file_nowait(IoKiocb* req) {
 // same eventfd there empties it first, fuzz seed 230626), not a worker that
 // a loaded machine delays for milliseconds, which would let the program
 // write again meanwhile and two messages be read as one, or read the file
-// empty before the poll is armed (fuzz seed 782095).
-void queue_iowq_mshot(IoKiocb* req) {
+// empty before the poll is armed (fuzz seed 782095). Held back by a drain,
+// it goes to io-wq from task work, ahead of what the drain held behind it,
+// whose workers come after it (seed 923243: a later batch's read of the
+// eventfd on a DEFER_TASKRUN ring): armed in that task work.
+void queue_iowq_mshot(IoKiocb* req, bool now) {
   if (const int ret = mshot_file_check(req, kIssueLocked)) {
     req_defer_failed(req, ret);
   } else if (!mshot_file_nowait(req)) {
     queue_iowq(req);  // it runs once there (iowq_submit_work)
+  } else if (now) {
+    if (!arm_apoll_if_idle(req)) queue_sqe(req);
   } else {
     queue_wq_start(req);
   }

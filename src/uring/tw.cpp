@@ -286,7 +286,7 @@ void tw_req_submit(IoKiocb* req) {
   if (!(req->flags & kReqForceAsync))
     queue_sqe(req);
   else if ((req->flags & kReqApollMultishot) && !req->link)
-    queue_iowq_mshot(req);
+    queue_iowq_mshot(req, true);
   else if (arms_only_on_wq(req))
     queue_iowq_or_arm(req);
   else

@@ -581,5 +581,42 @@ TEST(UringFuzzFound670k, ShortWriteOnAWorkerEndsFromTaskWork) {
   munmap(buf, 32768);
 }
 
+// On a DEFER_TASKRUN ring a drain holds back a READV (io-wq work) and a
+// READ_MULTISHOT of an eventfd (count 2, an empty buffer group) until the
+// next wait, and the next
+// batch's READ of the eventfd joins the requests it holds. When the drain
+// ends, the READ_MULTISHOT goes to io-wq first, where it finds the count
+// and no buffer: -ENOBUFS; the READ takes the count. iostack armed it by
+// one more task work, after the READ had emptied the eventfd, and it waited
+// (fuzz seed 923243).
+TEST(UringFuzzFound670k, DrainedReadMultishotGoesAheadOfALaterBatchsRead) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        const int efd = eventfd(2, EFD_CLOEXEC);
+        const int dn = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        int pp[2];
+        if (pipe2(pp, O_CLOEXEC) != 0 || write(pp[1], "0123456789abcdef", 16) != 16) std::abort();
+        const int pipe_r = pp[0];
+        static char buf[16];
+        static struct iovec bad[] = {{buf, 8}, {reinterpret_cast<void*>(1), 100}};
+        add(r, IORING_OP_WRITE, dn, buf, 1, 0, 1, IOSQE_IO_DRAIN);
+        add(r, IORING_OP_READV, pipe_r, bad, 2, 0, 4, 0);  // io-wq work ahead of it
+        add(r, 49 /* READ_MULTISHOT */, efd, nullptr, 0, 0, 2, IOSQE_BUFFER_SELECT)->buf_group = 2;
+        v.push_back(Cqe{0, r.submit(), 0});
+        add(r, IORING_OP_READ, efd, buf + 8, 8, 0, 3, 0);
+        append(&v, run(r, 4));
+        cancel_all(r, 9);
+        append(&v, run(r, 1));
+        append(&v, r.reap());
+        for (const int fd : {efd, dn, pp[0], pp[1]}) close(fd);
+        return v;
+      },
+      32, p);
+}
+
 }  // namespace
 }  // namespace uring_test
