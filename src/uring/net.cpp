@@ -806,6 +806,12 @@ int do_send(IoKiocb* req, unsigned issue_flags, bool zc) {
       n = sendmsg(req->os_fd, &sr.msg, flags);
     }
     int ret = n < 0 ? -errno : static_cast<int>(n);
+    if (ret == -ENOTSOCK && (req->flags & kReqBufferSelect)) {
+      // sock_from_file comes before io_send_select_buffer: the buffer stays
+      // in its group and the CQE names none (fuzz seed 945147).
+      kbuf_recycle(req, issue_flags);
+      return finish(req, ret, 0);
+    }
     if (ret < min_ret) {
       if (ret == -EAGAIN && nonblock) {
         if (bundle && !save_bundle_iovs(sr)) return finish(req, -ENOMEM, 0);

@@ -407,22 +407,21 @@ bool is_regular_or_blk(IoKiocb* req) {
   return fstat(req->os_fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
 }
 
-// A request at the file position that fails after moving `done` bytes
-// leaves f_pos where it was (kiocb_done stores ki_pos back only after a
-// success). For a write that is the position before it, which an O_APPEND
-// write moved to the end of the file, not `done` bytes back.
 // On io-wq, a write left short on a regular file or block device (io_write
 // answers -EAGAIN, io_req_task_queue_fail) and a transfer whose last try
 // failed after earlier bytes (io_rw_done) end from task work, failed, with
 // the bytes moved (io_rw_fail): the link behind them is issued there, not
 // by the worker (fuzz seed 905161).
 int finish_rw_in_task_work(IoKiocb* req, std::int64_t done, unsigned issue_flags) {
-  finish_rw(req, done, issue_flags);
-  req_set_fail(req);
+  finish_rw(req, done, issue_flags);  // short: failed
   tw_add(req, tw_req_complete);
   return kIouIssueSkipComplete;
 }
 
+// A request at the file position that fails after moving `done` bytes
+// leaves f_pos where it was (kiocb_done stores ki_pos back only after a
+// success). For a write that is the position before it, which an O_APPEND
+// write moved to the end of the file, not `done` bytes back.
 void restore_fpos(IoKiocb* req, std::int64_t done) {
   if (req->rw.start_fpos >= 0)
     lseek(req->os_fd, req->rw.start_fpos, SEEK_SET);
@@ -612,9 +611,12 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
           }
           return -EAGAIN;
         }
-        // The missing method's -EINVAL comes from the call itself, which
-        // kiocb_done hands to io_rw_done: posted from task work, behind
-        // the CQEs of the batch (fuzz seed 491106).
+        // The missing method's -EINVAL comes from the call itself. io_write
+        // hands it to kiocb_done, whose io_rw_done posts from task work,
+        // behind the CQEs of the batch (fuzz seed 491106); io_read returns
+        // it, and it completes with the batch (seed 943689: on a
+        // DEFER_TASKRUN ring, before the task work of a MSG_RING to itself).
+        if (!write) return finish_rw(req, -EINVAL, issue_flags);
         finish_rw(req, -EINVAL, issue_flags);
         tw_add(req, tw_req_complete);
         return kIouIssueSkipComplete;

@@ -28,4 +28,12 @@ inline io_uring_sqe* cancel_all(Ring& r, std::uint64_t ud) {
   return s;
 }
 
+// The final cancel and what it ends: the enter's result and `n` CQEs (the
+// cancel's among them), then whatever else has come by then.
+inline void cancel_all_and_reap(Ring& r, std::vector<Cqe>* v, unsigned n) {
+  cancel_all(r, 9);
+  append(v, run(r, n));
+  append(v, r.reap());
+}
+
 }  // namespace uring_test
