@@ -692,22 +692,6 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     if (pos == -1) restore_fpos(req, total);
     return finish_rw_in_task_work(req, total, issue_flags);
   }
-  if (write && !nonblock && n > 0 && total < rw.bytes && pos == -1 && clipped.empty() &&
-      is_regular_or_blk(req)) {
-    // A short write at the file position: the kernel goes on with the rest,
-    // and one that then fails leaves the position where it was.
-    while (n > 0 && total < rw.bytes) {
-      rw.done = total;
-      advance_iov(req, n);
-      const int nr2 = build_iov(req, &iov);
-      n = pwritev2(req->os_fd, iov, nr2, -1, rwf);
-      if (n < 0) {
-        restore_fpos(req, total);
-        return finish_rw(req, total, issue_flags);
-      }
-      total += n;
-    }
-  }
   if (write && nonblock && n > 0 && total < rw.bytes && !(req->flags & kReqNowait) &&
       (pos != -1 ? !stream : is_regular_or_blk(req))) {
     rw.done = total;
