@@ -262,6 +262,10 @@ struct IoRingCtx : core::File {
   // The activation's task work is queued and has not run: polls of the ring
   // by itself armed meanwhile see no wakeup until its own (seed 19580).
   std::atomic<bool> poll_activation_pending{false};
+  // The submitter's own call asked for the activation: its task work is
+  // queued when the call returns (or its wait runs task work), behind what
+  // the call queued (seed 943689).
+  std::atomic<bool> poll_activation_held{false};
   // Submission calls so far (submit_sqes): the kernel's activation of the
   // poll wait queue happens when the call that asked for it returns.
   std::atomic<std::uint64_t> submit_calls{0};

@@ -342,6 +342,9 @@ void poll_remove_all(IoRingCtx* ctx);
 // io_activate_pollwq's task work: a DEFER_TASKRUN ring's first poll of
 // itself, armed until now without wakeups, looks at the ring again.
 void poll_activate_run(IoRingCtx* ctx);
+// The submitter's call returns (or its wait runs task work): the
+// activation it asked for is queued now, behind the task work it queued.
+void poll_activation_release(IoRingCtx* ctx);
 // Before a wait: completes the ring's one-shot POLL_ADDs whose descriptor
 // is ready, which the kernel's wakeup would have done at the write (rings
 // with at most 128 armed).

@@ -57,6 +57,13 @@ int ring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags
   if (const int ret = ctx_get(fd, flags & IORING_ENTER_REGISTERED_RING, &ref)) return ret;
   IoRingCtx* ctx = ring_of(ref);
   if (ctx->r_disabled.load(std::memory_order_acquire)) return -EBADFD;
+  // The submitter's task_work runs as its calls return: the poll
+  // activation one of them asked for, before this one and after it.
+  struct ActivationOnReturn {
+    IoRingCtx* ctx;
+    explicit ActivationOnReturn(IoRingCtx* c) : ctx(c) { poll_activation_release(ctx); }
+    ~ActivationOnReturn() { poll_activation_release(ctx); }
+  } on_return(ctx);
   int ret = 0;
   if (ctx->flags & IORING_SETUP_SQPOLL) {
     if (!sq_thread_alive(ctx)) return -EOWNERDEAD;

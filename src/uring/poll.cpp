@@ -883,13 +883,29 @@ bool arm_apoll(IoKiocb* req) {
 
 namespace {
 
-// io_activate_pollwq's task work, queued once until it runs.
-void queue_poll_activation(IoRingCtx* ctx) {
-  if (ctx->poll_activation_pending.exchange(true, std::memory_order_relaxed)) return;
+void add_poll_activation(IoRingCtx* ctx) {
   tw_add(&ctx->poll_activate_req, [](IoKiocb* r) { poll_activate_run(r->ctx); });
 }
 
+// io_activate_pollwq's task work, queued once until it runs. The kernel
+// adds it to the submitter's task_work, which runs when the submitter's
+// call returns: held until then when the submitter asked.
+void queue_poll_activation(IoRingCtx* ctx) {
+  if (ctx->poll_activation_pending.exchange(true, std::memory_order_relaxed)) return;
+  if (ctx->submitter_tid.load(std::memory_order_relaxed) == core::current_tid())
+    ctx->poll_activation_held.store(true, std::memory_order_relaxed);
+  else
+    add_poll_activation(ctx);
+}
+
 }  // namespace
+
+void poll_activation_release(IoRingCtx* ctx) {
+  if (ctx->poll_activation_held.load(std::memory_order_relaxed) &&
+      ctx->submitter_tid.load(std::memory_order_relaxed) == core::current_tid() &&
+      ctx->poll_activation_held.exchange(false, std::memory_order_relaxed))
+    add_poll_activation(ctx);
+}
 
 void arm_apoll_awaiting_activation(IoKiocb* req) {
   PollEntry& pe = req->poll;

@@ -46,10 +46,12 @@ int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext
   poll_sweep_oneshot(ctx);
   const bool local = ctx->flags & IORING_SETUP_DEFER_TASKRUN;
   const int min_nr = static_cast<int>(min_events);
-  if (local)
+  if (local) {
     tw_run_local(ctx, min_nr, std::max(kLocalTwDefaultMax, min_nr));
-  else if (tw_pending(ctx))
+    poll_activation_release(ctx);  // io_run_task_work
+  } else if (tw_pending(ctx)) {
     tw_run(ctx);
+  }
   if (ctx->has_overflow.load(std::memory_order_acquire)) overflow_flush(ctx, false);
   if (cq_events_user(ctx) >= min_events) {
     if (!min_events) ring_ready_update(ctx);
@@ -112,10 +114,12 @@ int cqring_wait(IoRingCtx* ctx, unsigned min_events, unsigned flags, ExtArg* ext
       sh->cq_wait.finish();
     else
       ctx->cq_wait.finish();
-    if (local)
+    if (local) {
       tw_run_local(ctx, nr_wait, nr_wait);
-    else if (tw_pending(ctx))
+      poll_activation_release(ctx);
+    } else if (tw_pending(ctx)) {
       tw_run(ctx);
+    }
     if (ctx->has_overflow.load(std::memory_order_acquire)) overflow_flush(ctx, false);
     if (r == -ETIME && min_phase) {
       min_phase = false;

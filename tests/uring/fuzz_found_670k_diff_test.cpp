@@ -374,7 +374,9 @@ TEST(UringFuzzFound670k, NotificationPostsWithItsTaskWorkRunsOtherCompletions) {
         const int efd = eventfd(2, EFD_CLOEXEC);
         const int dn = open("/dev/null", O_RDWR | O_CLOEXEC);
         static char buf[16];
-        static const __kernel_timespec ms = {0, 1000000};
+        // Long enough that a sanitizer's slow submission cannot outrun the
+        // linked timeout before the failed head cancels it.
+        static const __kernel_timespec ms = {0, 200000000};
         add(r, IORING_OP_SEND_ZC, sv[0], buf, 1, 0, 1, IOSQE_IO_LINK);  // -EOPNOTSUPP
         add(r, IORING_OP_LINK_TIMEOUT, -1, &ms, 1, 0, 2, IOSQE_IO_LINK);
         io_uring_sqe* q = add(r, IORING_OP_SPLICE, dn, nullptr, 0, ~0ull, 3, 0);
@@ -650,6 +652,30 @@ TEST(UringFuzzFound670k, ReadOfItsOwnRingFailsWithTheBatch) {
         m->addr = IORING_MSG_DATA;
         add(r, IORING_OP_READ, r.fd(), buf, sizeof(buf), 512, 2, 0);
         std::vector<Cqe> v{Cqe{0, r.submit(), 0}};
+        usleep(20000);
+        append(&v, r.reap());
+        return v;
+      },
+      16, p);
+}
+
+// The same with the MSG_RING linked behind a request that completes in the
+// batch: the message is sent by the ring's task work at the first wait,
+// whose run ends with the link's CQE (one was asked for), so the message's
+// own task work, queued during that run, waits for a later one (fuzz seed
+// 943689).
+TEST(UringFuzzFound670k, MessageSentByTaskWorkWaitsForTheNextRun) {
+  SKIP_WITHOUT_KERNEL_URING();
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  compare_with_kernel(
+      [](Ring& r) {
+        static char buf[8192];
+        add(r, IORING_OP_NOP, -1, nullptr, 0, 0, 1, IOSQE_IO_LINK);
+        io_uring_sqe* m = add(r, IORING_OP_MSG_RING, r.fd(), nullptr, 7, 0x4d5347, 2, 0);
+        m->addr = IORING_MSG_DATA;
+        add(r, IORING_OP_READ, r.fd(), buf, sizeof(buf), 512, 3, 0);
+        std::vector<Cqe> v = run(r, 3);
         usleep(20000);
         append(&v, r.reap());
         return v;
