@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "aio/complete.hpp"
+#include "core/epoll_drain.hpp"
 #include "core/internal_thread.hpp"
 #include "core/mutex.hpp"
 #include "core/process.hpp"
@@ -101,23 +102,14 @@ class Poller {
 
   void run() {
     for (;;) {
-      // Wait without taking events: they are taken under dispatch_mu.
-      struct pollfd pfd {
-        epfd_, POLLIN, 0
-      };
-      if (::poll(&pfd, 1, -1) <= 0) continue;
+      core::wait_epoll_ready(epfd_);  // events are taken under dispatch_mu
       core::LockGuard d(dispatch_mu_);
       dispatch();
     }
   }
 
   void dispatch() REQUIRES(dispatch_mu_) {
-    struct epoll_event evs[64];
-    int n;
-    do {
-      n = ::epoll_wait(epfd_, evs, 64, 0);
-      for (int i = 0; i < n; ++i) handle(evs[i]);
-    } while (n == 64);
+    core::drain_epoll(epfd_, [this](const epoll_event& ev) { handle(ev); });
     {
       core::LockGuard g(lock_);
       todo_.swap(cancels_);

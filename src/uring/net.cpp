@@ -734,7 +734,11 @@ int send_map(IoKiocb* req, unsigned issue_flags) {
       arg.expand = true;
       arg.max_len = sr.len ? sr.len : INT_MAX;
       nr = buffers_select(req, sr.buf_group, &arg, true, issue_flags);
-      if (nr < 0) return nr;
+      if (nr < 0) {
+        // io_send asks for the socket first (fuzz seed 959960).
+        const int err = no_buffer_error(req);
+        return err == -ENOBUFS ? nr : err;
+      }
       if (arg.nr_iovs > (sr.vec_nr ? sr.vec_nr : 1)) sr.vec_nr = nr;  // the array grown
       sr.len = static_cast<std::uint32_t>(arg.out_len);
       sr.buf = reinterpret_cast<std::uint64_t>(t_bundle_iovs[0].iov_base);

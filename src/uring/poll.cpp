@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/epoll_drain.hpp"
 #include "core/eventfd_info.hpp"
 #include "core/fd_high.hpp"
 #include "core/internal_thread.hpp"
@@ -495,11 +496,7 @@ class PollService {
 
   void run() {
     for (;;) {
-      // Wait without taking events: they are taken under dispatch_mu.
-      struct pollfd pfd {
-        epfd_, POLLIN, 0
-      };
-      if (::poll(&pfd, 1, -1) <= 0) continue;
+      core::wait_epoll_ready(epfd_);  // events are taken under dispatch_mu
       core::LockGuard lock(dispatch_mu_);
       dispatch();
     }
@@ -507,12 +504,7 @@ class PollService {
 
   void dispatch() REQUIRES(dispatch_mu_) {
     epoch_.fetch_add(1, std::memory_order_seq_cst);
-    struct epoll_event evs[64];
-    int n;
-    do {
-      n = epoll_wait(epfd_, evs, 64, 0);
-      for (int i = 0; i < n; ++i) handle(evs[i].data.u64, evs[i].events);
-    } while (n == 64);
+    core::drain_epoll(epfd_, [this](const epoll_event& ev) { handle(ev.data.u64, ev.events); });
   }
 
   // The epoll data of an entry: its descriptor and arming generation, so an

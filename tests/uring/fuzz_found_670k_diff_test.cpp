@@ -635,6 +635,28 @@ TEST(UringFuzzFound670k, SendOfANonSocketPicksNoBuffer) {
       8);
 }
 
+// The same for a bundle: a SEND of a pipe from a group that does not exist
+// is -ENOTSOCK, of a socket -ENOENT. iostack answered -ENOENT for both
+// (fuzz seed 959960).
+TEST(UringFuzzFound670k, BundleSendOfANonSocketLooksForNoGroup) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        int p[2], sv[2];
+        if (pipe2(p, O_CLOEXEC) != 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) std::abort();
+        std::uint64_t ud = 1;
+        for (const int fd : {p[1], sv[0], -1}) {
+          io_uring_sqe* s = add(r, IORING_OP_SEND, fd, nullptr, 8, 0, ud++, IOSQE_BUFFER_SELECT);
+          s->buf_group = 7;
+          s->ioprio = 1u << 4;  // IORING_RECVSEND_BUNDLE
+        }
+        std::vector<Cqe> v = run(r, 3);
+        for (const int fd : {p[0], p[1], sv[0], sv[1]}) close(fd);
+        return v;
+      },
+      8);
+}
+
 // A MSG_RING to its own DEFER_TASKRUN ring leaves its CQE to the ring's task
 // work, which makes the ring readable: a READ of the ring in the same batch
 // fails at once (no read method, -EINVAL) and completes with the batch, so
