@@ -152,10 +152,17 @@ int tee_issue(IoKiocb* req, unsigned issue_flags) {
   long ret = 0;
   const unsigned flags = sp.flags & ~SPLICE_F_FD_IN_FIXED;
   if (sp.len) {
-    ret = move_interruptibly(in, req->os_fd, flags, [&](unsigned nonblock) {
+    auto move = [&](unsigned nonblock) {
       const long r = tee(in, req->os_fd, sp.len, flags | nonblock);
       return r < 0 ? -errno : r;
-    });
+    };
+    // do_tee refuses an end that is no pipe, or the same pipe twice, before
+    // it locks either (fuzz seed 973792: a TEE to /dev/null from a pipe a
+    // SPLICE from an empty socket holds).
+    const PipeId from = end_of(in).pipe, to = end_of(req->os_fd).pipe;
+    ret = from.valid() && to.valid() && !(from == to)
+              ? move_interruptibly(in, req->os_fd, flags, move)
+              : move(SPLICE_F_NONBLOCK);
   }
   return finish(req, ret, node);
 }

@@ -117,6 +117,35 @@ TEST(UringFuzzFound670k, SpliceFromAPipeWaitsForASpliceIntoItFromASocket) {
       8);
 }
 
+// The same SPLICE holding the pipe, then TEEs out of that pipe to /dev/null
+// and to the pipe itself: do_tee refuses an end that is no pipe, or one
+// pipe twice, before it takes either mutex, so both are -EINVAL at once.
+// iostack's waited for the mutex and the final cancel made them
+// -ERESTARTSYS (fuzz seed 973792).
+TEST(UringFuzzFound670k, TeeOfNoPairOfPipesFailsWithoutThePipesMutex) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        int sv[2], p[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) || pipe2(p, O_CLOEXEC)) return v;
+        const int dn = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        io_uring_sqe* s = add(r, IORING_OP_SPLICE, p[1], nullptr, 1, -1, 1, 0);
+        s->splice_fd_in = sv[1];
+        s->splice_off_in = static_cast<std::uint64_t>(-1);
+        v.push_back(Cqe{0, r.submit(), 0});
+        usleep(20000);  // it waits for the socket
+        add(r, IORING_OP_TEE, dn, nullptr, 16, 0, 2, 0)->splice_fd_in = p[0];
+        add(r, IORING_OP_TEE, p[1], nullptr, 16, 0, 3, 0)->splice_fd_in = p[0];
+        append(&v, run(r, 2));
+        cancel_all(r, 9);
+        append(&v, run(r, 2));
+        for (int fd : {dn, sv[0], sv[1], p[0], p[1]}) ::close(fd);
+        return v;
+      },
+      8);
+}
+
 // A multishot POLL_ADD of the ring itself, ready (POLLOUT) when armed, and
 // a zero LINK_TIMEOUT behind it: the poll's first CQE and the timeout's
 // expiry are task work of one batch, and the kernel flushes that CQE (so
