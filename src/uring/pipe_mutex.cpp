@@ -1,6 +1,8 @@
 // A pipe's mutex as splice and tee on io-wq hold it (see pipe_mutex.hpp).
 #include "uring/pipe_mutex.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -26,11 +28,12 @@ HeldPipes& held_pipes() { return core::Process::current().state<HeldPipes>(); }
 
 }  // namespace
 
-int PipeMutexGuard::lock(PipeId a, PipeId b) {
+bool PipeMutexGuard::lock(PipeId a, PipeId b) {
   unlock();
-  if (!a.valid() && !b.valid()) return 0;
+  if (!a.valid() && !b.valid()) return false;
   if (a == b) b = PipeId{};
   HeldPipes& hp = held_pipes();
+  bool cancelled = false;
   for (;;) {
     {
       core::LockGuard lock(hp.mu);
@@ -39,12 +42,17 @@ int PipeMutexGuard::lock(PipeId a, PipeId b) {
           if (id.valid()) hp.held.push_back(id);
         held_[0] = a;
         held_[1] = b;
-        return 0;
+        return cancelled;
       }
     }
-    if (!IoWq::current_is_worker()) return 0;  // nothing to sleep on
+    if (!IoWq::current_is_worker()) return false;  // nothing to sleep on
     // A sleeping worker, as in mutex_lock: what waits behind it gets one.
-    if (const int w = IoWq::wait_ready(-1, 0, 1)) return w;
+    // mutex_lock is not interruptible (fuzz seed 1002885: a SPLICE from an
+    // eventfd fails -EINVAL once it has the mutex).
+    if (IoWq::wait_ready(-1, 0, 1)) {
+      cancelled = true;
+      usleep(1000);
+    }
   }
 }
 

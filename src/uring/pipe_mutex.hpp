@@ -25,10 +25,10 @@ class PipeMutexGuard {
   PipeMutexGuard& operator=(const PipeMutexGuard&) = delete;
 
   // Takes `a` and `b` (invalid ids are skipped) once no one else holds
-  // either. On an io-wq worker the wait sleeps as mutex_lock does, and
-  // io-wq's cancel ends it: -ERESTARTSYS (a kernel splice sees the cancel's
-  // signal once it has the mutex). 0 when held.
-  int lock(PipeId a, PipeId b);
+  // either. On an io-wq worker the wait sleeps as mutex_lock does, which a
+  // cancel does not end: true when one came meanwhile (the kernel's splice
+  // sees the cancel's signal once it has the mutex).
+  bool lock(PipeId a, PipeId b);
   void unlock();
 
  private:

@@ -105,7 +105,11 @@ long move_interruptibly(int in, int out, unsigned flags, Move move) {
   const SpliceEnd from = end_of(in), to = end_of(out);
   PipeMutexGuard pipes;
   for (;;) {
-    if (const int w = pipes.lock(from.pipe, to.pipe)) return w;
+    // A cancel while it waited for a mutex: splice_from_pipe_next looks for
+    // the signal first, a read into a pipe, a socket's splice_write and a
+    // move between pipes only where they would wait (seed 681264).
+    if (pipes.lock(from.pipe, to.pipe) && from.pipe.valid() && !to.pipe.valid() && !to.socket)
+      return -kErestartsys;
     const long ret = move(SPLICE_F_NONBLOCK);
     if (ret != -EAGAIN || (flags & SPLICE_F_NONBLOCK)) return ret;
     // A descriptor opened O_NONBLOCK answers -EAGAIN in the kernel too.

@@ -146,6 +146,37 @@ TEST(UringFuzzFound670k, TeeOfNoPairOfPipesFailsWithoutThePipesMutex) {
       8);
 }
 
+// The same SPLICE holding the pipe, then a SPLICE into the pipe from an
+// eventfd (no splice_read): it waits for the pipe's mutex, which a cancel
+// does not interrupt, and once the final cancel has made the first one let
+// go it takes the mutex and fails -EINVAL. iostack's wait for the mutex
+// ended at the cancel: -ERESTARTSYS (fuzz seeds 1002885, 1002937).
+TEST(UringFuzzFound670k, CancelDoesNotEndAWaitForAPipesMutex) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        int sv[2], p[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) || pipe2(p, O_CLOEXEC)) return v;
+        const int efd = eventfd(1, EFD_CLOEXEC);
+        io_uring_sqe* s = add(r, IORING_OP_SPLICE, p[1], nullptr, 4096, -1, 1, 0);
+        s->splice_fd_in = sv[1];
+        s->splice_off_in = static_cast<std::uint64_t>(-1);
+        v.push_back(Cqe{0, r.submit(), 0});
+        usleep(20000);  // it waits for the socket, holding the pipe
+        s = add(r, IORING_OP_SPLICE, p[1], nullptr, 1, -1, 2, 0);
+        s->splice_fd_in = efd;
+        s->splice_off_in = static_cast<std::uint64_t>(-1);
+        v.push_back(Cqe{0, r.submit(), 0});
+        usleep(20000);
+        cancel_all(r, 9);
+        append(&v, run(r, 3));
+        for (int fd : {efd, sv[0], sv[1], p[0], p[1]}) ::close(fd);
+        return v;
+      },
+      8);
+}
+
 // A multishot POLL_ADD of the ring itself, ready (POLLOUT) when armed, and
 // a zero LINK_TIMEOUT behind it: the poll's first CQE and the timeout's
 // expiry are task work of one batch, and the kernel flushes that CQE (so
