@@ -353,6 +353,13 @@ void poll_sweep_oneshot(IoRingCtx* ctx);
 // ring's descriptor is polled: the wakeups epoll collected are handled now,
 // as the kernel handled them at the write that caused them.
 void poll_catch_up(IoRingCtx* ctx);
+// Before task work runs on a ring with armed multishot POLL_ADDs: the
+// kernel's write runs every wakeup it causes before any task work they
+// queue, so a wakeup batch the poll thread is handling is finished first
+// (fuzz seed 816763 under load: a READ's retry, run by io-wq's task-work
+// runner at once, read ahead of the multishot poll's event of the same
+// write). Not from inside a dispatch (its own retries).
+void poll_settle(IoRingCtx* ctx);
 // After a submission, while any ring's descriptor or eventfd is polled:
 // the CQEs it posted have woken them, as on the kernel before enter returns.
 void poll_catch_up_rings();

@@ -381,6 +381,10 @@ class PollService {
     dispatch();
   }
 
+  // Waits for the dispatch under way, if any: the task work its wakeups
+  // queue runs only once every wakeup of its batch has been handled.
+  void settle() { core::LockGuard lock(dispatch_mu_); }
+
   // catch_up after a send or write: a wakeup the poll thread took out just before
   // (its entry no longer counted) is finished once dispatch_mu is ours, so
   // the count is looked at only then.
@@ -1066,6 +1070,11 @@ void poll_catch_up(IoRingCtx* ctx) {
   if (ctx->mshot_polls.load(std::memory_order_relaxed) ||
       found->ring_polls.load(std::memory_order_relaxed))
     found->catch_up();
+}
+
+void poll_settle(IoRingCtx* ctx) {
+  if (!ctx->mshot_polls.load(std::memory_order_relaxed) || core::holds_locks()) return;
+  if (PollService* found = PollService::find()) found->settle();
 }
 
 void poll_run_wakeups() {

@@ -225,6 +225,7 @@ void after_run(IoRingCtx* ctx, IoKiocb* bdev) {
 }  // namespace
 
 bool tw_run(IoRingCtx* ctx) {
+  poll_settle(ctx);
   bool ran = false;
   while (tw_pending(ctx)) {
     IoKiocb* bdev;
