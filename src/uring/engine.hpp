@@ -200,6 +200,9 @@ inline unsigned fd_wake_slot(const IoKiocb* req) {
 }
 constexpr std::uint8_t kTwFailAny = 1;  // IoOpDef::tw_fail
 constexpr std::uint8_t kTwFailNotSock = 2;
+// The issue said it refused the request before the file's method
+// (IoKiocb::issue_refused): an error io_issue_sqe returns.
+constexpr std::uint8_t kTwFailRefused = 4;
 struct IoOpDef {
   int (*prep)(IoKiocb*, const io_uring_sqe*) = nullptr;
   int (*issue)(IoKiocb*, unsigned) = nullptr;

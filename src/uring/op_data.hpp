@@ -197,6 +197,9 @@ struct PipeData {
 struct UringCmdData {
   std::uint32_t cmd_op;
   unsigned flags;
+  // io_uring_cmd returned the error itself (no ->uring_cmd, or no
+  // ->uring_cmd_iopoll): on io-wq it fails from task work.
+  bool refused;
   int level;
   int optname;
   int optlen;

@@ -172,6 +172,7 @@ std::array<IoOpDef, kOpLast> build_table() {
   t[IORING_OP_URING_CMD].iopoll = true;
   t[IORING_OP_URING_CMD].plug = true;
   t[IORING_OP_URING_CMD].buffer_select = true;  // multishot commands (none here)
+  t[IORING_OP_URING_CMD].tw_fail = kTwFailRefused;
   t[uapi::kOpFutexWait] = simple_def(futex_prep, futex_wait_issue, false);
   t[uapi::kOpFutexWake] = simple_def(futex_prep, futex_wake_issue, false);
   t[uapi::kOpFutexWaitv] = simple_def(futexv_prep, futexv_wait_issue, false);

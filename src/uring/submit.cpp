@@ -507,6 +507,7 @@ thread_local bool t_peers_woken = false;
 bool fails_in_task_work(IoKiocb* req, const IoOpDef* def) {
   if (def->tw_fail & kTwFailAny) return true;
   if ((def->tw_fail & kTwFailNotSock) && req->res == -ENOTSOCK) return true;
+  if ((def->tw_fail & kTwFailRefused) && req->ucmd.refused) return true;
   return req->res == -EBADF && def->needs_file && !req->file_node && !req->bdev &&
          !req->held_file && fcntl(req->os_fd, F_GETFD) < 0;
 }

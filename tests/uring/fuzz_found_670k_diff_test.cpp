@@ -177,6 +177,34 @@ TEST(UringFuzzFound670k, CancelDoesNotEndAWaitForAPipesMutex) {
       8);
 }
 
+// A buffered WRITE of a file (io-wq, on a file system without async
+// buffered writes), a URING_CMD of the ring hard-linked behind it and an
+// ASYNC_CANCEL of its own user_data behind that. The worker runs the
+// URING_CMD next; io_uring_cmd returns -EOPNOTSUPP itself (the ring has no
+// ->uring_cmd), so it fails from task work, which issues the cancel: it
+// finds nothing, -ENOENT. iostack's worker ran the cancel, which found
+// itself running: -EALREADY (fuzz seeds 1037116, 1037143).
+TEST(UringFuzzFound670k, RefusedUringCmdOnAWorkerIssuesItsLinkFromTaskWork) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> v;
+        char path[] = "/tmp/iostack-ucmd-XXXXXX";
+        const int f = mkstemp(path);
+        if (f < 0) return v;
+        unlink(path);
+        static char block[16384];
+        if (write(f, block, sizeof(block)) != static_cast<ssize_t>(sizeof(block))) std::abort();
+        add(r, IORING_OP_WRITE, f, "ABCDEFGH", 8, 0x1000, 3, IOSQE_IO_LINK);
+        add(r, IORING_OP_URING_CMD, r.fd(), nullptr, 0, 0, 4, IOSQE_IO_HARDLINK);
+        add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 5, 0)->addr = 5;
+        append(&v, run(r, 3));
+        ::close(f);
+        return v;
+      },
+      16);
+}
+
 // A multishot POLL_ADD of the ring itself, ready (POLLOUT) when armed, and
 // a zero LINK_TIMEOUT behind it: the poll's first CQE and the timeout's
 // expiry are task work of one batch, and the kernel flushes that CQE (so
