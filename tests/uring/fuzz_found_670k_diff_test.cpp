@@ -80,6 +80,19 @@ TEST(UringFuzzFound670k, PollFirstRecvOfAReadableRingRetriesAtOnce) {
       4);
 }
 
+// A SPLICE of `len` bytes from `in` to `out` at their own positions.
+void add_splice(Ring& r, int in, int out, unsigned len, std::uint64_t ud) {
+  io_uring_sqe* s = add(r, IORING_OP_SPLICE, out, nullptr, len, -1, ud, 0);
+  s->splice_fd_in = in;
+  s->splice_off_in = static_cast<std::uint64_t>(-1);
+}
+
+// Submits and leaves the requests time to start waiting.
+void submit_and_let_wait(Ring& r, std::vector<Cqe>* v) {
+  v->push_back(Cqe{0, r.submit(), 0});
+  usleep(20000);
+}
+
 // A SPLICE from an empty socket into a pipe waits for the socket holding
 // the pipe's mutex; a SPLICE out of that pipe into a file (another worker:
 // its file is regular) waits for the mutex. The final cancel signals both:
@@ -97,16 +110,10 @@ TEST(UringFuzzFound670k, SpliceFromAPipeWaitsForASpliceIntoItFromASocket) {
         unlink(path);
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) || pipe2(p, O_CLOEXEC)) return v;
         v.push_back(Cqe{7, static_cast<int>(write(p[1], "0123456789abcdef", 16)), 0});
-        io_uring_sqe* s = add(r, IORING_OP_SPLICE, p[1], nullptr, 8, -1, 1, 0);
-        s->splice_fd_in = sv[1];
-        s->splice_off_in = static_cast<std::uint64_t>(-1);
-        v.push_back(Cqe{0, r.submit(), 0});
-        usleep(20000);  // the first one waits for the socket
-        s = add(r, IORING_OP_SPLICE, f, nullptr, 16, -1, 2, 0);
-        s->splice_fd_in = p[0];
-        s->splice_off_in = static_cast<std::uint64_t>(-1);
-        v.push_back(Cqe{0, r.submit(), 0});
-        usleep(20000);
+        add_splice(r, sv[1], p[1], 8, 1);
+        submit_and_let_wait(r, &v);  // the first one waits for the socket
+        add_splice(r, p[0], f, 16, 2);
+        submit_and_let_wait(r, &v);
         cancel_all(r, 9);
         append(&v, run(r, 3));
         struct stat st;
@@ -130,11 +137,8 @@ TEST(UringFuzzFound670k, TeeOfNoPairOfPipesFailsWithoutThePipesMutex) {
         int sv[2], p[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) || pipe2(p, O_CLOEXEC)) return v;
         const int dn = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        io_uring_sqe* s = add(r, IORING_OP_SPLICE, p[1], nullptr, 1, -1, 1, 0);
-        s->splice_fd_in = sv[1];
-        s->splice_off_in = static_cast<std::uint64_t>(-1);
-        v.push_back(Cqe{0, r.submit(), 0});
-        usleep(20000);  // it waits for the socket
+        add_splice(r, sv[1], p[1], 1, 1);
+        submit_and_let_wait(r, &v);  // it waits for the socket
         add(r, IORING_OP_TEE, dn, nullptr, 16, 0, 2, 0)->splice_fd_in = p[0];
         add(r, IORING_OP_TEE, p[1], nullptr, 16, 0, 3, 0)->splice_fd_in = p[0];
         append(&v, run(r, 2));
@@ -159,16 +163,10 @@ TEST(UringFuzzFound670k, CancelDoesNotEndAWaitForAPipesMutex) {
         int sv[2], p[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) || pipe2(p, O_CLOEXEC)) return v;
         const int efd = eventfd(1, EFD_CLOEXEC);
-        io_uring_sqe* s = add(r, IORING_OP_SPLICE, p[1], nullptr, 4096, -1, 1, 0);
-        s->splice_fd_in = sv[1];
-        s->splice_off_in = static_cast<std::uint64_t>(-1);
-        v.push_back(Cqe{0, r.submit(), 0});
-        usleep(20000);  // it waits for the socket, holding the pipe
-        s = add(r, IORING_OP_SPLICE, p[1], nullptr, 1, -1, 2, 0);
-        s->splice_fd_in = efd;
-        s->splice_off_in = static_cast<std::uint64_t>(-1);
-        v.push_back(Cqe{0, r.submit(), 0});
-        usleep(20000);
+        add_splice(r, sv[1], p[1], 4096, 1);
+        submit_and_let_wait(r, &v);  // it waits for the socket, holding the pipe
+        add_splice(r, efd, p[1], 1, 2);
+        submit_and_let_wait(r, &v);
         cancel_all(r, 9);
         append(&v, run(r, 3));
         for (int fd : {efd, sv[0], sv[1], p[0], p[1]}) ::close(fd);
