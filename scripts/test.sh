@@ -14,6 +14,7 @@ jobs=${IOSTACK_JOBS:-$(nproc)}
 echo "=== clang-tsa: build"
 IOSTACK_JOBS=$jobs bash scripts/build.sh clang-tsa
 status=0
+failed=()
 for preset in ${IOSTACK_PRESETS:-release asan tsan}; do
   echo "=== $preset: build"
   bash scripts/build.sh "$preset"
@@ -22,6 +23,16 @@ for preset in ${IOSTACK_PRESETS:-release asan tsan}; do
     asan) export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ;;
     tsan) export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ;;
   esac
-  ctest --preset "$preset" -j "$jobs" --timeout 600 || status=1
+  if ! ctest --preset "$preset" -j "$jobs" --timeout 600; then
+    status=1
+    failed+=("$preset")
+  fi
+done
+# CI shows only the end of the log: repeat each failure there, with its output.
+for preset in "${failed[@]}"; do
+  echo "=== $preset: failed tests"
+  cat "build/$preset/Testing/Temporary/LastTestsFailed.log" || true
+  echo "=== $preset: the failed tests run again, with their output"
+  ctest --preset "$preset" --rerun-failed --output-on-failure --timeout 600 || true
 done
 exit $status
