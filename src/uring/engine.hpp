@@ -370,10 +370,15 @@ void poll_catch_up_rings();
 // ring's pollers are woken (EPOLLIN | EPOLL_URING_WAKE) all the same, and
 // a poll of the ring that wakeup owns ends with EPOLLIN (fuzz seed 793495).
 void poll_wq_wake_skipped(IoRingCtx* ctx);
-// After task work on the program's thread: a multishot poll it armed on a
-// ready file has its first epoll event collected now, as a submission's is,
-// before a later wakeup can merge into it.
+// After task work (on the program's thread, io-wq's task-work runner or an
+// SQPOLL thread): a multishot poll it armed on a ready file has its first
+// epoll event collected now, as a submission's is, before a later wakeup
+// can merge into it. Not from inside a dispatch.
 void poll_collect_initial();
+// Whether a ready-armed multishot poll's first epoll event waits to be
+// collected: task work stops between batches for it, so that the arming's
+// CQE is posted only once a later wakeup can no longer merge into it.
+bool poll_initial_pending();
 // After the program's own write to a file (a pipe, an eventfd, a socket),
 // while any poll is registered: the wakeups it caused are handled before
 // its call returns, as the kernel runs them inside the write (and the

@@ -506,9 +506,13 @@ class PollService {
     }
   }
 
+  // A poll armed ready meanwhile (by a retry's task work) has its first
+  // event taken before the dispatch ends, not merged with a later wakeup.
   void dispatch() REQUIRES(dispatch_mu_) {
-    epoch_.fetch_add(1, std::memory_order_seq_cst);
-    core::drain_epoll(epfd_, [this](const epoll_event& ev) { handle(ev.data.u64, ev.events); });
+    do {
+      epoch_.fetch_add(1, std::memory_order_seq_cst);
+      core::drain_epoll(epfd_, [this](const epoll_event& ev) { handle(ev.data.u64, ev.events); });
+    } while (initial_pending());
   }
 
   // The epoll data of an entry: its descriptor and arming generation, so an
@@ -1106,10 +1110,15 @@ void poll_catch_up_rings() {
 }
 
 void poll_collect_initial() {
-  // Not while dispatching (a retry's task work) nor on the engine's threads.
-  if (core::holds_locks() || core::on_internal_thread()) return;
+  // Not while dispatching (a retry's task work).
+  if (core::holds_locks()) return;
   PollService* found = PollService::find();
   if (found && found->initial_pending()) found->catch_up();
+}
+
+bool poll_initial_pending() {
+  PollService* found = PollService::find();
+  return found && found->initial_pending();
 }
 
 void poll_sweep_oneshot(IoRingCtx* ctx) {

@@ -226,6 +226,9 @@ void after_run(IoRingCtx* ctx, IoKiocb* bdev) {
 
 bool tw_run(IoRingCtx* ctx) {
   poll_settle(ctx);
+  // A poll armed ready by one batch has its first event collected before
+  // the next batch (its arming's task work) posts: not from inside a dispatch.
+  const bool collects = !core::holds_locks();
   bool ran = false;
   while (tw_pending(ctx)) {
     IoKiocb* bdev;
@@ -233,6 +236,7 @@ bool tw_run(IoRingCtx* ctx) {
       core::LockGuard lock(ctx->uring_lock);
       RunningCtxScope scope(ctx);
       for (;;) {
+        if (collects && poll_initial_pending()) break;
         TwNode* fifo = ctx->tw_retry.exchange(nullptr, std::memory_order_relaxed);
         if (!fifo) fifo = take_fifo(ctx);
         if (!fifo) break;

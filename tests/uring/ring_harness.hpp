@@ -17,6 +17,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -357,6 +358,25 @@ io_uring_sqe* add(Ring& r, std::uint8_t op, int fd, const void* addr, unsigned l
   return s;
 }
 
+// Where two long CQE lists part (gtest prints only their first 32 entries).
+inline std::string first_difference(const std::vector<Cqe>& k, const std::vector<Cqe>& o) {
+  std::size_t i = 0;
+  while (i < k.size() && i < o.size() && k[i] == o[i]) ++i;
+  if (i == k.size() && i == o.size()) return {};
+  std::ostringstream os;
+  os << "; first difference at entry " << i << ": kernel ";
+  if (i < k.size())
+    os << k[i];
+  else
+    os << "(end)";
+  os << ", iostack ";
+  if (i < o.size())
+    os << o[i];
+  else
+    os << "(end)";
+  return os.str();
+}
+
 // Runs `seq` on a fresh ring of the kernel's and then of iostack's, with
 // the same setup, and expects the same CQEs (in the order `seq` returns).
 // A sequence whose kernel answer has a rare second outcome when the machine
@@ -382,7 +402,7 @@ inline void compare_with_settled_kernel(const std::function<std::vector<Cqe>(Rin
     ASSERT_GE(r.init(entries, params), 0);
     o = seq(r);
   }
-  EXPECT_EQ(k, o) << "kernel CQEs vs iostack CQEs";
+  EXPECT_EQ(k, o) << "kernel CQEs vs iostack CQEs" << first_difference(k, o);
 }
 
 inline void compare_with_kernel(const std::function<std::vector<Cqe>(Ring&)>& seq, unsigned entries,
