@@ -531,11 +531,13 @@ int rw_os(IoKiocb* req, unsigned issue_flags, bool write) {
     pos = -1;
     n = rw_syscall(write, req->os_fd, iov, nr, -1, rwf);
   }
-  if (n < 0 && errno == EOPNOTSUPP && (rwf & RWF_NOWAIT) && may_block && !write &&
-      fd_can_poll(req->os_fd)) {
-    // A pipe that splice() used has lost FMODE_NOWAIT: io_file_supports_nowait
-    // then asks its poll. Ready, it is read (without blocking, as data is
-    // there); else the read waits on poll, where a cancel finds it, not in
+  if (n < 0 && errno == EOPNOTSUPP && (rwf & RWF_NOWAIT) && !write &&
+      (may_block ? fd_can_poll(req->os_fd) : fstat(req->os_fd, &st) == 0 && S_ISFIFO(st.st_mode))) {
+    // A pipe that the host's splice() or tee() used (iostack's SPLICE and
+    // TEE) has lost FMODE_NOWAIT, which the kernel's io_uring ops, calling
+    // do_splice and do_tee, leave: ready, it is read (without blocking, as
+    // data is there); else the read is -EAGAIN (the program's RWF_NOWAIT:
+    // fuzz seed 1087610) or waits on poll, where a cancel finds it, not in
     // a worker's blocking read (fuzz seed 190280; a pipe at an offset too).
     struct pollfd pfd = {req->os_fd, POLLIN, 0};
     if (::poll(&pfd, 1, 0) > 0) {

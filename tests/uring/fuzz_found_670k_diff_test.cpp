@@ -793,5 +793,37 @@ TEST(UringFuzzFound670k, MessageSentByTaskWorkWaitsForTheNextRun) {
       16, p);
 }
 
+// The kernel's io_uring SPLICE leaves a pipe's FMODE_NOWAIT (only the
+// splice(2) system call takes it), so a READ with RWF_NOWAIT of the emptied
+// pipe is -EAGAIN, and once data came it reads it. iostack's host splice()
+// took the flag from the host's pipe, whose preadv2 then refused RWF_NOWAIT
+// (-EOPNOTSUPP; fuzz seed 1087610).
+TEST(UringFuzzFound670k, NowaitReadOfAPipeUringSplicedIsEagainThenReads) {
+  SKIP_WITHOUT_KERNEL_URING();
+  const int dn = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(dn, 0);
+  compare_with_kernel(
+      [&](Ring& r) {
+        static char buf[64];
+        int p[2];
+        EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+        EXPECT_EQ(16, ::write(p[1], "0123456789abcdef", 16));
+        io_uring_sqe* s = add(r, IORING_OP_SPLICE, dn, nullptr, 16, ~0ull, 1, 0);
+        s->splice_fd_in = p[0];
+        s->splice_off_in = ~0ull;
+        std::vector<Cqe> v = run(r, 1);
+        add(r, IORING_OP_READ, p[0], buf, sizeof(buf), ~0ull, 2, 0)->rw_flags = RWF_NOWAIT;
+        append(&v, run(r, 1));
+        EXPECT_EQ(3, ::write(p[1], "xyz", 3));
+        add(r, IORING_OP_READ, p[0], buf, sizeof(buf), 0x2d2f, 3, 0)->rw_flags = RWF_NOWAIT;
+        append(&v, run(r, 1));
+        ::close(p[0]);
+        ::close(p[1]);
+        return v;
+      },
+      8);
+  ::close(dn);
+}
+
 }  // namespace
 }  // namespace uring_test
