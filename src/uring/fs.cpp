@@ -14,6 +14,7 @@
 #include "core/write_limit.hpp"
 #include "uring/engine.hpp"
 #include "uring/ops.hpp"
+#include "uring/path_file.hpp"
 
 namespace iostack::uring {
 
@@ -178,7 +179,9 @@ int ftruncate_issue(IoKiocb* req, unsigned) {
   // A descriptor that names nothing failed io_assign_file on the worker,
   // which does break the link.
   if (file_refused(req)) return -EBADF;
-  return done(req, ftruncate(req->os_fd, req->sync.len));
+  const auto truncate = [req](int fd) { return ftruncate(fd, req->sync.len) < 0 ? -errno : 0; };
+  req_set_res(req, on_path_file(req->os_fd, truncate(req->os_fd), truncate), 0);
+  return kIouOk;
 }
 
 }  // namespace iostack::uring

@@ -17,6 +17,7 @@
 #include "uring/engine.hpp"
 #include "uring/filetable.hpp"
 #include "uring/ops.hpp"
+#include "uring/path_file.hpp"
 
 namespace iostack::uring {
 
@@ -89,7 +90,10 @@ int fsync_issue(IoKiocb* req, unsigned issue_flags) {
   if (issue_flags & kIssueNonblock) return -EAGAIN;
   const int r =
       (req->sync.flags & IORING_FSYNC_DATASYNC) ? fdatasync(req->os_fd) : fsync(req->os_fd);
-  return done_keep_link_host(req, r < 0 ? -errno : 0);
+  int err = r < 0 ? -errno : 0;
+  // vfs_fsync_range of an O_PATH file: no ->fsync (fuzz seed 1125548).
+  if (err == -EBADF && is_path_file(req->os_fd)) err = -EINVAL;
+  return done_keep_link_host(req, err);
 }
 
 // ---- SYNC_FILE_RANGE
@@ -104,8 +108,10 @@ int sfr_prep(IoKiocb* req, const io_uring_sqe* sqe) {
 int sfr_issue(IoKiocb* req, unsigned issue_flags) {
   if (issue_flags & kIssueNonblock) return -EAGAIN;
   if (req->bdev) return done_keep_link(req, 0);  // nothing is cached above an iostack device
-  const int r = sync_file_range(req->os_fd, req->sync.off, req->sync.len, req->sync.flags);
-  return done_keep_link_host(req, r < 0 ? -errno : 0);
+  const auto sync = [req](int fd) {
+    return sync_file_range(fd, req->sync.off, req->sync.len, req->sync.flags) < 0 ? -errno : 0;
+  };
+  return done_keep_link_host(req, on_path_file(req->os_fd, sync(req->os_fd), sync));
 }
 
 // ---- FALLOCATE
@@ -125,8 +131,10 @@ int fallocate_issue(IoKiocb* req, unsigned issue_flags) {
     if (const int err = core::size_limit_check(req->os_fd, req->sync.off + req->sync.len))
       return done_keep_link(req, err);
   }
-  const int r = fallocate(req->os_fd, req->sync.mode, req->sync.off, req->sync.len);
-  return done_keep_link_host(req, r < 0 ? -errno : 0);
+  const auto alloc = [req](int fd) {
+    return fallocate(fd, req->sync.mode, req->sync.off, req->sync.len) < 0 ? -errno : 0;
+  };
+  return done_keep_link_host(req, on_path_file(req->os_fd, alloc(req->os_fd), alloc));
 }
 
 // ---- FADVISE
@@ -154,8 +162,10 @@ int fadvise_issue(IoKiocb* req, unsigned issue_flags) {
   const int advice = req->fadvise.advice;
   if (!fadvise_is_cheap(advice) && (issue_flags & kIssueNonblock)) return -EAGAIN;
   if (req->bdev) return done(req, advice >= 0 && advice <= POSIX_FADV_NOREUSE ? 0 : -EINVAL);
-  const int r = posix_fadvise(req->os_fd, req->fadvise.off, req->fadvise.len, advice);
-  return done(req, -r);
+  const auto advise = [req, advice](int fd) {
+    return -posix_fadvise(fd, req->fadvise.off, req->fadvise.len, advice);
+  };
+  return done(req, on_path_file(req->os_fd, advise(req->os_fd), advise));
 }
 
 // ---- CLOSE

@@ -825,5 +825,46 @@ TEST(UringFuzzFound670k, NowaitReadOfAPipeUringSplicedIsEagainThenReads) {
   ::close(dn);
 }
 
+// OPENAT with O_PATH into a fixed slot gives the ring a file with neither
+// read nor write mode (empty_fops): the ops on it answer as the kernel's
+// functions do on such a file -- FSYNC -EINVAL (no ->fsync), FALLOCATE its
+// argument checks then -EBADF, SYNC_FILE_RANGE and FADVISE act on the
+// inode, FTRUNCATE -EINVAL -- where the host's system calls refuse an
+// O_PATH descriptor with -EBADF first (fuzz seed 1125548).
+TEST(UringFuzzFound670k, OpsOfAnOPathSlotAnswerAsTheKernelsFileOps) {
+  SKIP_WITHOUT_KERNEL_URING();
+  char name[] = "/tmp/iostack-opath-XXXXXX";
+  const int fd = mkstemp(name);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(8192, ::write(fd, std::vector<char>(8192, 'x').data(), 8192));
+  compare_with_kernel(
+      [&](Ring& r) {
+        int fds[1] = {-1};
+        std::vector<Cqe> v{Cqe{0, r.reg(IORING_REGISTER_FILES, fds, 1), 0}};
+        io_uring_sqe* s = add(r, IORING_OP_OPENAT, AT_FDCWD, name, 0, 0, 1, 0);
+        s->open_flags = O_PATH;
+        s->file_index = 1;
+        append(&v, run(r, 1));
+        add(r, IORING_OP_FSYNC, 0, nullptr, 0, 0, 2, IOSQE_FIXED_FILE);
+        add(r, IORING_OP_FSYNC, 0, nullptr, 0, 0, 3, IOSQE_FIXED_FILE)->fsync_flags =
+            IORING_FSYNC_DATASYNC;
+        add(r, IORING_OP_SYNC_FILE_RANGE, 0, nullptr, 4096, 0, 4, IOSQE_FIXED_FILE)
+            ->sync_range_flags = SYNC_FILE_RANGE_WRITE;
+        add(r, IORING_OP_SYNC_FILE_RANGE, 0, nullptr, 4096, 0, 5, IOSQE_FIXED_FILE)
+            ->sync_range_flags = 8;
+        add(r, IORING_OP_FALLOCATE, 0, reinterpret_cast<void*>(4096), 0, 0, 6, IOSQE_FIXED_FILE);
+        add(r, IORING_OP_FALLOCATE, 0, nullptr, 0, 0, 7, IOSQE_FIXED_FILE);
+        add(r, IORING_OP_FADVISE, 0, nullptr, 4096, 0, 8, IOSQE_FIXED_FILE)->fadvise_advice =
+            POSIX_FADV_DONTNEED;
+        add(r, IORING_OP_FADVISE, 0, nullptr, 4096, 0, 9, IOSQE_FIXED_FILE)->fadvise_advice = 99;
+        add(r, iostack::uring::uapi::kOpFtruncate, 0, nullptr, 0, 0, 10, IOSQE_FIXED_FILE);
+        append(&v, run(r, 9));
+        return v;
+      },
+      16);
+  ::close(fd);
+  ::unlink(name);
+}
+
 }  // namespace
 }  // namespace uring_test

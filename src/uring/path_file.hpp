@@ -1,0 +1,34 @@
+// Ops on a fixed file that OPENAT installed with O_PATH: the kernel runs
+// them on a file with neither read nor write mode (empty_fops), where the
+// host's system call refuses the descriptor (-EBADF) before it looks at
+// anything else.
+#pragma once
+
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace iostack::uring {
+
+// Whether `fd` is an O_PATH descriptor.
+bool is_path_file(int fd);
+
+// A read-only descriptor of the file that the O_PATH descriptor `fd`
+// names, or -1 (not O_PATH, not a regular file or directory, or not to be
+// opened so). The same call on it answers as the kernel's op on the O_PATH
+// file: its checks of the arguments first, then of the file's mode.
+int reopen_path_file(int fd);
+
+// `err` from `call(fd)`; where that was the host's -EBADF of an O_PATH
+// descriptor, what `call` answers on the read-only descriptor instead.
+template <class Call>
+int on_path_file(int fd, int err, Call&& call) {
+  if (err != -EBADF) return err;
+  const int ro = reopen_path_file(fd);
+  if (ro < 0) return err;
+  err = call(ro);
+  close(ro);
+  return err;
+}
+
+}  // namespace iostack::uring
