@@ -111,8 +111,7 @@ int sfr_issue(IoKiocb* req, unsigned issue_flags) {
   const auto sync = [req](int fd) {
     return sync_file_range(fd, req->sync.off, req->sync.len, req->sync.flags) < 0 ? -errno : 0;
   };
-  return done_keep_link_host(
-      req, on_path_file(req->flags & kReqFixedFile, req->os_fd, sync(req->os_fd), sync));
+  return done_keep_link_host(req, on_path_file(req->flags & kReqFixedFile, req->os_fd, sync));
 }
 
 // ---- FALLOCATE
@@ -135,8 +134,7 @@ int fallocate_issue(IoKiocb* req, unsigned issue_flags) {
   const auto alloc = [req](int fd) {
     return fallocate(fd, req->sync.mode, req->sync.off, req->sync.len) < 0 ? -errno : 0;
   };
-  return done_keep_link_host(
-      req, on_path_file(req->flags & kReqFixedFile, req->os_fd, alloc(req->os_fd), alloc));
+  return done_keep_link_host(req, on_path_file(req->flags & kReqFixedFile, req->os_fd, alloc));
 }
 
 // ---- FADVISE
@@ -167,8 +165,7 @@ int fadvise_issue(IoKiocb* req, unsigned issue_flags) {
   const auto advise = [req, advice](int fd) {
     return -posix_fadvise(fd, req->fadvise.off, req->fadvise.len, advice);
   };
-  return done(req,
-              on_path_file(req->flags & kReqFixedFile, req->os_fd, advise(req->os_fd), advise));
+  return done(req, on_path_file(req->flags & kReqFixedFile, req->os_fd, advise));
 }
 
 // ---- CLOSE

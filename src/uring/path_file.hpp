@@ -19,12 +19,13 @@ bool is_path_file(int fd);
 // file: its checks of the arguments first, then of the file's mode.
 int reopen_path_file(int fd);
 
-// `err` from `call(fd)`; where that was the host's -EBADF of an O_PATH
-// descriptor in a fixed slot, what `call` answers on the read-only
-// descriptor instead. (An O_PATH descriptor itself is -EBADF to io_uring:
-// fget() does not return such files.)
+// `call(fd)`; where that is the host's -EBADF of an O_PATH descriptor in a
+// fixed slot, what `call` answers on the read-only descriptor instead. (An
+// O_PATH descriptor itself is -EBADF to io_uring: fget() does not return
+// such files.)
 template <class Call>
-int on_path_file(bool fixed, int fd, int err, Call&& call) {
+int on_path_file(bool fixed, int fd, Call&& call) {
+  int err = call(fd);
   if (err != -EBADF || !fixed) return err;
   const int ro = reopen_path_file(fd);
   if (ro < 0) return err;
