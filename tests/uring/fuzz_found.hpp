@@ -2,6 +2,9 @@
 // (fuzz_found_diff_test.cpp, fuzz_found_ext_diff_test.cpp).
 #pragma once
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -19,6 +22,17 @@ inline std::vector<Cqe> run(Ring& r, unsigned n) {
                    [](const Cqe& a, const Cqe& b) { return a.user_data < b.user_data; });
   v.insert(v.end(), c.begin(), c.end());
   return v;
+}
+
+// A new pipe `p` with 16 bytes written, moved by an io_uring SPLICE into
+// `dn` (/dev/null): the enter result and the SPLICE's CQE.
+inline std::vector<Cqe> pipe_emptied_by_splice(Ring& r, int dn, int p[2]) {
+  EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
+  EXPECT_EQ(16, ::write(p[1], "0123456789abcdef", 16));
+  io_uring_sqe* s = add(r, IORING_OP_SPLICE, dn, nullptr, 16, ~0ull, 1, 0);
+  s->splice_fd_in = p[0];
+  s->splice_off_in = ~0ull;
+  return run(r, 1);
 }
 
 // The programs' final cancel: every request still pending, as user_data `ud`.

@@ -230,12 +230,7 @@ TEST(UringFuzzFound160k, ReadOfASplicedPipeWaitsOnPoll) {
       [&](Ring& r) {
         static char buf[64];
         int p[2];
-        EXPECT_EQ(0, pipe2(p, O_CLOEXEC));
-        EXPECT_EQ(16, ::write(p[1], "0123456789abcdef", 16));
-        io_uring_sqe* s = add(r, IORING_OP_SPLICE, dn, nullptr, 16, ~0ull, 1, 0);
-        s->splice_fd_in = p[0];
-        s->splice_off_in = ~0ull;
-        std::vector<Cqe> v = run(r, 1);
+        std::vector<Cqe> v = pipe_emptied_by_splice(r, dn, p);
         add(r, IORING_OP_READ, p[0], buf, sizeof(buf), ~0ull, 2, 0);
         v.push_back(Cqe{0, r.submit(), 0});
         EXPECT_EQ(3, ::write(p[1], "xyz", 3));
