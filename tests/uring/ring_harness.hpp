@@ -381,14 +381,11 @@ inline std::string first_difference(const std::vector<Cqe>& k, const std::vector
 // the same setup, and expects the same CQEs (in the order `seq` returns).
 // A sequence whose kernel answer has a rare second outcome when the machine
 // is loaded (its io-wq racing the sequence) names the usual one: `settled`;
-// the kernel's run is repeated, up to five times, until it accepts it. One
-// whose iostack run races iostack's own io-wq workers under load (the
-// kernel starts a second worker later than iostack does) repeats that run,
-// up to `iostack_tries` times, until it gives the kernel's answer.
+// the kernel's run is repeated, up to five times, until it accepts it.
 inline void compare_with_settled_kernel(const std::function<std::vector<Cqe>(Ring&)>& seq,
                                         unsigned entries,
                                         const std::function<bool(const std::vector<Cqe>&)>& settled,
-                                        io_uring_params params = {}, int iostack_tries = 1) {
+                                        io_uring_params params = {}) {
   KernelBackend kb;
   IostackBackend ib;
   std::vector<Cqe> k, o;
@@ -397,11 +394,9 @@ inline void compare_with_settled_kernel(const std::function<std::vector<Cqe>(Rin
     ASSERT_GE(r.init(entries, params), 0);
     k = seq(r);
   }
-  for (int tries = 0; tries < iostack_tries && (tries == 0 || k != o); ++tries) {
-    Ring r(&ib);
-    ASSERT_GE(r.init(entries, params), 0);
-    o = seq(r);
-  }
+  Ring r(&ib);
+  ASSERT_GE(r.init(entries, params), 0);
+  o = seq(r);
   EXPECT_EQ(k, o) << "kernel CQEs vs iostack CQEs" << first_difference(k, o);
 }
 
@@ -409,12 +404,6 @@ inline void compare_with_kernel(const std::function<std::vector<Cqe>(Ring&)>& se
                                 io_uring_params params = {}) {
   compare_with_settled_kernel(
       seq, entries, [](const std::vector<Cqe>&) { return true; }, params);
-}
-
-inline void compare_with_kernel_retrying_iostack(const std::function<std::vector<Cqe>(Ring&)>& seq,
-                                                 unsigned entries, int tries) {
-  compare_with_settled_kernel(
-      seq, entries, [](const std::vector<Cqe>&) { return true; }, {}, tries);
 }
 
 // compare_with_kernel on rings made with IORING_SETUP_SUBMIT_ALL.
