@@ -11,6 +11,7 @@
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
 #include "uring/rsrc.hpp"
+#include "uring/submit_lock.hpp"
 
 namespace iostack::uring {
 
@@ -57,7 +58,14 @@ bool wq_match(IoWqWork* work, void* data) {
   // A worker that posted its request's CQE and has not yet left it (the
   // program may have reaped it and reused its user_data meanwhile).
   if (work->posted()) return false;
-  return cancel_req_match(static_cast<IoKiocb*>(work->data), cd);
+  if (!cancel_req_match(static_cast<IoKiocb*>(work->data), cd)) return false;
+  // io_cancel_match_sequence: ALL and ANY match a request once per search,
+  // so a running one is not counted again by the slow path.
+  if (cd->flags & (IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY)) {
+    if (work->cancel_seq == cd->seq) return false;
+    work->cancel_seq = cd->seq;
+  }
+  return true;
 }
 
 int async_cancel_one(CancelMatch* cd) {
@@ -73,8 +81,8 @@ int async_cancel_one(CancelMatch* cd) {
 }
 
 // __io_async_cancel: the first match, or with ALL/ANY every match (their
-// count).
-int cancel_search(CancelMatch* cd) {
+// count). `locked`: the caller holds uring_lock.
+int cancel_search(CancelMatch* cd, bool locked) {
   const bool all = cd->flags & (IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY);
   int nr = 0;
   for (;;) {
@@ -84,10 +92,16 @@ int cancel_search(CancelMatch* cd) {
     nr++;
     if (ret == -EALREADY) break;  // a running request stays matched
   }
-  // The kernel's slow path asks io-wq once more, and a single cancel
-  // reports a match found running (the first pass went on to the polls).
+  // The slow path asks io-wq once more, and a single cancel reports a match
+  // found running (the first pass went on to the polls; the match may have
+  // posted since, which the kernel's worker still holds then).
   if (!all && cd->running) return -EALREADY;
-  return all ? nr : -ENOENT;
+  // It does so under uring_lock: a cancel on a worker also finds what a
+  // batch under way queues meanwhile.
+  RingSubmitLock lock(cd->ctx, locked);
+  const int ret = async_cancel_one(cd);
+  if (ret == -ENOENT) return all ? nr : -ENOENT;
+  return all ? nr + 1 : ret;
 }
 
 }  // namespace
@@ -193,7 +207,7 @@ int async_cancel_issue(IoKiocb* req, unsigned issue_flags) {
     const bool on_wq =
         !(issue_flags & kIssueNonblock) && (!remote || (req->flags & kReqForceAsync));
     if ((c.flags & IORING_ASYNC_CANCEL_FD) && on_wq) cd.self = req;
-    ret = cancel_search(&cd);
+    ret = cancel_search(&cd, issue_flags & kIssueLocked);
   }
   if (remote && (all || ret == -ENOENT)) {
     if (issue_flags & kIssueNonblock) ret = -EAGAIN;
@@ -222,7 +236,7 @@ int cancel_for_other_process(IoRingCtx* ctx, const CancelAsk& ask, pid_t from) {
   }
   cd.seq = ctx->cancel_seq.fetch_add(1, std::memory_order_relaxed) + 1;
   core::LockGuard lock(ctx->uring_lock);
-  return cancel_search(&cd);
+  return cancel_search(&cd, true);
 }
 
 // io_sync_cancel: IORING_REGISTER_SYNC_CANCEL. Cancels like ASYNC_CANCEL;
@@ -263,7 +277,7 @@ int sync_cancel(IoRingCtx* ctx, void* arg) {
         cd.node = fixed_file_get(ctx, static_cast<unsigned>(sc.fd), true);
         if (!cd.node) return -EBADF;
       }
-      ret = cancel_search(&cd);
+      ret = cancel_search(&cd, true);
     }
     RingShared* sh = ring_shared(ctx);
     if ((all || ret == -ENOENT) && sh && ring_share_others_serve(sh)) {

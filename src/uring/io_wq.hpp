@@ -53,6 +53,8 @@ struct IoWqWork {
   std::int64_t behind_until = 0;
   const void* owner = nullptr;  // the ring it belongs to, for cancel matching
   void* data = nullptr;         // the request
+  // The last ALL/ANY cancel search that matched it (under IoWq's mutex).
+  std::uint32_t cancel_seq = 0;
 };
 
 // enum io_wq_cancel

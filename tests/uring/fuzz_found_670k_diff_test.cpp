@@ -647,6 +647,41 @@ TEST(UringFuzzFound670k, AnyCancelOnAWorkerMatchesItselfAndCountsNothingQueued) 
   rmdir(dir);
 }
 
+// The same cancel while its batch is still under way: the worker's first
+// search runs while the submitter copies a large cached READ, before the
+// FADVISE is queued. __io_async_cancel's slow path searches io-wq again
+// under uring_lock, which waits for the batch to end, so it finds the
+// FADVISE (counted: 1). iostack's search had no second pass: 0, and the
+// FADVISE ran (-ESPIPE).
+TEST(UringFuzzFound670k, AnyCancelOnAWorkerFindsWhatItsBatchQueuesAfterIt) {
+  SKIP_WITHOUT_KERNEL_URING();
+  constexpr std::size_t kBig = 64 << 20;
+  char path[] = "/var/tmp/iostack-bigread-XXXXXX";
+  const int f = mkstemp(path);
+  ASSERT_GE(f, 0);
+  unlink(path);
+  std::vector<char> buf(kBig, 'x');
+  ASSERT_EQ(static_cast<ssize_t>(kBig), pwrite(f, buf.data(), kBig, 0));
+  ASSERT_EQ(static_cast<ssize_t>(kBig), pread(f, buf.data(), kBig, 0));  // cached
+  compare_with_kernel(
+      [f, &buf](Ring& r) {
+        unsigned one_worker[2] = {1, 1};
+        if (r.reg(IORING_REGISTER_IOWQ_MAX_WORKERS, one_worker, 2) != 0) std::abort();
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) != 0) std::abort();
+        add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 1, IOSQE_ASYNC)->cancel_flags =
+            IORING_ASYNC_CANCEL_ANY;
+        add(r, IORING_OP_READ, f, buf.data(), kBig, 0, 2, 0);
+        add(r, IORING_OP_FADVISE, p[0], nullptr, 4096, 4096, 3, 0)->fadvise_advice = 6;
+        std::vector<Cqe> v = run(r, 3);
+        close(p[0]);
+        close(p[1]);
+        return v;
+      },
+      4);
+  close(f);
+}
+
 // A WRITE of a file that faults part way (a buffer whose second half is
 // unmapped), handed to io-wq, with a READV of an empty eventfd linked
 // behind it. The worker's short write of a regular file answers -EAGAIN,
