@@ -34,6 +34,7 @@
 #include <string>
 #include <thread>
 
+#include "../common/sanitized.hpp"
 #include "block/bio.hpp"
 #include "block/blk_mq.hpp"
 #include "dev/device.hpp"
@@ -200,7 +201,11 @@ TEST(DdIdleShareDiff, IdleReaderShareMatchesKernel) {
   // an out-of-tolerance pair is run once more before it counts. With
   // reruns on CLOCK_MONOTONIC_COARSE's grid (about 1 ms before the real
   // ticks) iostack gave 5.5-7.4% on an idle machine.
-  constexpr double kTolerance = 2.5;
+  // Under ThreadSanitizer iostack's loop workers run several times slower
+  // than the kernel's and the share strays (11% against the kernel's 0.6%
+  // in a full TSan run): there the run is for the race detector, and the
+  // share is only checked loosely.
+  constexpr double kTolerance = iostack::test::kThreadSanitized ? 15.0 : 2.5;
   Shares kernel, ours;
   for (int attempt = 0; attempt < 2; ++attempt) {
     kernel = host.run_kernel();
