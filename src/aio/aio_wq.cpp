@@ -351,6 +351,10 @@ class WorkPool {
     const std::int64_t took = now_ns() - self->woken_at;
     self->woken_at = 0;
     avg_wake_ns_ += (took - avg_wake_ns_) / 8;
+    if (core::ExecStats::enabled()) {
+      core::AioWaitStats& s = core::aio_wait_stats();
+      s.add(&s.woken, &s.wake_ns, took);
+    }
   }
 
   // With the lock held: sleeps until queue() claims this worker (true) or

@@ -17,6 +17,8 @@ struct AioWaitStats {
   std::atomic<std::uint64_t> ring_ns{0};      // their total time in the ring
   std::atomic<std::uint64_t> sleeps{0};       // io_getevents calls that slept
   std::atomic<std::uint64_t> caller_runs{0};  // works io_getevents ran instead of sleeping
+  std::atomic<std::uint64_t> woken{0};        // sleeping workers woken for work
+  std::atomic<std::uint64_t> wake_ns{0};      // their total time from the wake to the pool's lock
 
   void add(std::atomic<std::uint64_t>* count, std::atomic<std::uint64_t>* total, std::int64_t ns) {
     count->fetch_add(1, std::memory_order_relaxed);

@@ -174,13 +174,15 @@ void ExecStats::print(int fd) const {
       return count != 0 ? static_cast<double>(ns) / 1000.0 / static_cast<double>(count) : 0.0;
     };
     put("  aio waits: worker queue %llu x %.1f us, ring %llu x %.1f us, io_getevents sleeps %llu,"
-        " runs %llu\n",
+        " runs %llu, workers woken %llu x %.1f us\n",
         static_cast<unsigned long long>(taken),
         avg_us(w.queued_ns.load(std::memory_order_relaxed), taken),
         static_cast<unsigned long long>(reaped),
         avg_us(w.ring_ns.load(std::memory_order_relaxed), reaped),
         static_cast<unsigned long long>(w.sleeps.load(std::memory_order_relaxed)),
-        static_cast<unsigned long long>(w.caller_runs.load(std::memory_order_relaxed)));
+        static_cast<unsigned long long>(w.caller_runs.load(std::memory_order_relaxed)),
+        static_cast<unsigned long long>(w.woken.load(std::memory_order_relaxed)),
+        avg_us(w.wake_ns.load(std::memory_order_relaxed), w.woken.load(std::memory_order_relaxed)));
   }
   if (n > sizeof(buf)) n = sizeof(buf);
   for (std::size_t off = 0; off < n;) {

@@ -114,5 +114,25 @@ TEST(AioWaitStats, CountsTheTimeAnEventWaitsInTheRing) {
   EXPECT_GE(after.ring_ns - before.ring_ns, static_cast<std::uint64_t>(25 * kMs));
 }
 
+TEST(AioWaitStats, CountsTheWakeUpsOfSleepingWorkers) {
+  core::ExecStats::enable();
+  const WorkersServeDirectIo workers_only;
+  DirectRead r;
+  if (!r.ok()) GTEST_SKIP() << "no O_DIRECT here";
+  ASSERT_EQ(1, r.submit());
+  ASSERT_EQ(4096, r.reap());
+  // The worker that read is asleep, idle, by now; the next read wakes it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  const core::AioWaitStats& s = core::aio_wait_stats();
+  const std::uint64_t woken = s.woken.load();
+  const std::uint64_t wake_ns = s.wake_ns.load();
+  ASSERT_EQ(1, r.submit());
+  ASSERT_EQ(4096, r.reap());
+  EXPECT_EQ(woken + 1, s.woken.load());
+  EXPECT_GT(s.wake_ns.load(), wake_ns);
+  const std::string out = printed();
+  EXPECT_NE(std::string::npos, out.find(", workers woken ")) << out;
+}
+
 }  // namespace
 }  // namespace iostack::aio::testing
