@@ -315,6 +315,7 @@ void prep_iowq_work(IoKiocb* req) {
     req->work.release = iowq_release_work;
     req->work.owner = ctx;
     req->work.data = req;
+    req->work.cancel_seq = 0;  // another ring's numbers
   }
 }
 
