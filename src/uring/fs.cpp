@@ -180,7 +180,7 @@ int ftruncate_issue(IoKiocb* req, unsigned) {
   // which does break the link.
   if (file_refused(req)) return -EBADF;
   const auto truncate = [req](int fd) { return ftruncate(fd, req->sync.len) < 0 ? -errno : 0; };
-  req_set_res(req, on_path_file(req->flags & kReqFixedFile, req->os_fd, truncate), 0);
+  req_set_res(req, on_path_file(req, truncate), 0);
   return kIouOk;
 }
 

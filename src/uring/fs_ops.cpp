@@ -92,7 +92,7 @@ int fsync_issue(IoKiocb* req, unsigned issue_flags) {
       (req->sync.flags & IORING_FSYNC_DATASYNC) ? fdatasync(req->os_fd) : fsync(req->os_fd);
   int err = r < 0 ? -errno : 0;
   // vfs_fsync_range of an O_PATH file: no ->fsync (fuzz seed 1125548).
-  if (err == -EBADF && (req->flags & kReqFixedFile) && is_path_file(req->os_fd)) err = -EINVAL;
+  if (err == -EBADF && is_fixed_path_file(req)) err = -EINVAL;
   return done_keep_link_host(req, err);
 }
 
@@ -111,7 +111,7 @@ int sfr_issue(IoKiocb* req, unsigned issue_flags) {
   const auto sync = [req](int fd) {
     return sync_file_range(fd, req->sync.off, req->sync.len, req->sync.flags) < 0 ? -errno : 0;
   };
-  return done_keep_link_host(req, on_path_file(req->flags & kReqFixedFile, req->os_fd, sync));
+  return done_keep_link_host(req, on_path_file(req, sync));
 }
 
 // ---- FALLOCATE
@@ -134,7 +134,7 @@ int fallocate_issue(IoKiocb* req, unsigned issue_flags) {
   const auto alloc = [req](int fd) {
     return fallocate(fd, req->sync.mode, req->sync.off, req->sync.len) < 0 ? -errno : 0;
   };
-  return done_keep_link_host(req, on_path_file(req->flags & kReqFixedFile, req->os_fd, alloc));
+  return done_keep_link_host(req, on_path_file(req, alloc));
 }
 
 // ---- FADVISE
@@ -165,7 +165,7 @@ int fadvise_issue(IoKiocb* req, unsigned issue_flags) {
   const auto advise = [req, advice](int fd) {
     return -posix_fadvise(fd, req->fadvise.off, req->fadvise.len, advice);
   };
-  return done(req, on_path_file(req->flags & kReqFixedFile, req->os_fd, advise));
+  return done(req, on_path_file(req, advise));
 }
 
 // ---- CLOSE

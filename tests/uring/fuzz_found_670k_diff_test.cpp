@@ -603,6 +603,19 @@ TEST(UringFuzzFound670k, ReadWokenAheadOfAMultishotPollFoldsItsWakeupIn) {
       16);
 }
 
+// io-wq of `r` with one bounded worker, and a new pipe `p` (for an FADVISE
+// that fails once it runs: -ESPIPE).
+void one_bounded_worker_and_a_pipe(Ring& r, int p[2]) {
+  unsigned one_worker[2] = {1, 1};
+  if (r.reg(IORING_REGISTER_IOWQ_MAX_WORKERS, one_worker, 2) != 0) std::abort();
+  if (pipe2(p, O_CLOEXEC) != 0) std::abort();
+}
+
+void add_any_cancel_on_a_worker(Ring& r, std::uint64_t ud) {
+  add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, ud, IOSQE_ASYNC)->cancel_flags =
+      IORING_ASYNC_CANCEL_ANY;
+}
+
 // An ASYNC_CANCEL of ANY request with IOSQE_ASYNC, then an FADVISE (an
 // advice that always goes to io-wq). The cancel's worker removes the
 // queued FADVISE (-ECANCELED) and also matches itself, running: io-wq
@@ -619,14 +632,11 @@ TEST(UringFuzzFound670k, AnyCancelOnAWorkerMatchesItselfAndCountsNothingQueued) 
   ASSERT_EQ(0, mkfifo(fifo.c_str(), 0600));
   compare_with_kernel(
       [&fifo](Ring& r) {
-        unsigned one_worker[2] = {1, 1};
-        if (r.reg(IORING_REGISTER_IOWQ_MAX_WORKERS, one_worker, 2) != 0) std::abort();
         int p[2];
-        if (pipe2(p, O_CLOEXEC) != 0) std::abort();
+        one_bounded_worker_and_a_pipe(r, p);
         add(r, IORING_OP_OPENAT, AT_FDCWD, fifo.c_str(), 0, 0, 0, IOSQE_ASYNC)->open_flags =
             O_RDONLY | O_CLOEXEC;
-        add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 1, IOSQE_ASYNC)->cancel_flags =
-            IORING_ASYNC_CANCEL_ANY;
+        add_any_cancel_on_a_worker(r, 1);
         add(r, IORING_OP_FADVISE, p[0], nullptr, 4096, 4096, 2, 0)->fadvise_advice = 6;
         if (r.submit(0) != 3) std::abort();
         // The worker's open waits for a writer; a writer that does not wait
@@ -665,12 +675,9 @@ TEST(UringFuzzFound670k, AnyCancelOnAWorkerFindsWhatItsBatchQueuesAfterIt) {
   ASSERT_EQ(static_cast<ssize_t>(kBig), pread(f, buf.data(), kBig, 0));  // cached
   compare_with_kernel(
       [f, &buf](Ring& r) {
-        unsigned one_worker[2] = {1, 1};
-        if (r.reg(IORING_REGISTER_IOWQ_MAX_WORKERS, one_worker, 2) != 0) std::abort();
         int p[2];
-        if (pipe2(p, O_CLOEXEC) != 0) std::abort();
-        add(r, IORING_OP_ASYNC_CANCEL, -1, nullptr, 0, 0, 1, IOSQE_ASYNC)->cancel_flags =
-            IORING_ASYNC_CANCEL_ANY;
+        one_bounded_worker_and_a_pipe(r, p);
+        add_any_cancel_on_a_worker(r, 1);
         add(r, IORING_OP_READ, f, buf.data(), kBig, 0, 2, 0);
         add(r, IORING_OP_FADVISE, p[0], nullptr, 4096, 4096, 3, 0)->fadvise_advice = 6;
         std::vector<Cqe> v = run(r, 3);
