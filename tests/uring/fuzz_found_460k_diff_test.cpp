@@ -106,10 +106,14 @@ std::vector<Cqe> multishot_read_behind_a_hard_link(Ring& r, bool shutdown_head, 
   return v;
 }
 
+// The kernel's -ENOBUFS comes from the submitter's task work well inside the
+// first wait; on a loaded CI machine it once came only after the data (its
+// run is repeated then; iostack's answer was the usual one).
 TEST(UringFuzzFound460k, MultishotReadBehindAHardLinkWithoutBuffersEndsAtOnce) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare_with_kernel([](Ring& r) { return multishot_read_behind_a_hard_link(r, false, false); },
-                      8);
+  compare_with_settled_kernel(
+      [](Ring& r) { return multishot_read_behind_a_hard_link(r, false, false); }, 8,
+      [](const std::vector<Cqe>& k) { return k.size() == 4 && k[2].user_data == 9; });
 }
 
 TEST(UringFuzzFound460k, MultishotReadBehindAHardLinkWithABufferWaitsForData) {
