@@ -85,9 +85,12 @@ bool tw_pending(IoRingCtx* ctx);
 // Task work that runs before a wakeup seen now: queued, or left in the
 // batch a pass is running (whose CQEs the kernel flushes after it).
 bool tw_ahead(IoRingCtx* ctx);
-void tw_req_submit(IoKiocb* req);    // TwFn: queue the request
-void tw_req_issue(IoKiocb* req);     // TwFn: issue it here, IOSQE_ASYNC or not
-void tw_req_iowq(IoKiocb* req);      // TwFn: hand it to io-wq
+void tw_req_submit(IoKiocb* req);  // TwFn: queue the request
+void tw_req_issue(IoKiocb* req);   // TwFn: issue it here, IOSQE_ASYNC or not
+// TwFn: hand it to io-wq once req->rw.apoll_retries task work passes have
+// run (APOLL_MAX_RETRY, io_uring/poll.c: the kernel's async poll retries).
+void tw_req_iowq(IoKiocb* req);
+constexpr std::uint8_t kApollMaxRetry = 127;
 void tw_req_wq_start(IoKiocb* req);  // TwFn: queue_wq_start's first poll or issue
 void tw_req_complete(IoKiocb* req);  // TwFn: complete with req->res
 void tw_req_cancel(IoKiocb* req);    // TwFn: fail with req->res

@@ -153,13 +153,14 @@ struct RwData {
   struct iovec* iov_alloc;  // heap array when more than kFastIov segments (kReqCleanup)
   static constexpr int kFastIov = 4;
   struct iovec fast_iov[kFastIov];
-  std::int64_t bytes;       // total requested: a short result breaks a link
-  std::int64_t done;        // transferred by earlier partial attempts
-  bool nowait_issue;        // the block I/O in flight was issued with RWF_NOWAIT
-  bool cur_pos;             // offset -1 on a block device: update its position
-  bool waited_ring;         // a read or write of a ring that waited for it on poll
-  std::int64_t start_fpos;  // a write at the file position: f_pos before it (-1: none)
-  bool has_pi;              // IORING_RW_ATTR_FLAG_PI given (REQ_F_HAS_METADATA)
+  std::int64_t bytes;          // total requested: a short result breaks a link
+  std::int64_t done;           // transferred by earlier partial attempts
+  bool nowait_issue;           // the block I/O in flight was issued with RWF_NOWAIT
+  bool cur_pos;                // offset -1 on a block device: update its position
+  bool waited_ring;            // a read or write of a ring that waited for it on poll
+  std::int64_t start_fpos;     // a write at the file position: f_pos before it (-1: none)
+  bool has_pi;                 // IORING_RW_ATTR_FLAG_PI given (REQ_F_HAS_METADATA)
+  std::uint8_t apoll_retries;  // task work hops left before io-wq (tw_req_iowq)
 };
 struct SyncData {
   std::int64_t off;

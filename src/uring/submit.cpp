@@ -452,6 +452,7 @@ void queue_async(IoKiocb* req, int ret) {
     // work until its retries run out, then hands it to io-wq. Meanwhile a
     // cancel of the same batch does not find it.
     hold_file(req);  // issued once: its file is held, whatever closes meanwhile
+    req->rw.apoll_retries = kApollMaxRetry;
     tw_add(req, tw_req_iowq);
     return;
   }

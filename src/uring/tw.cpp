@@ -300,7 +300,16 @@ void tw_req_submit(IoKiocb* req) {
 
 void tw_req_issue(IoKiocb* req) { queue_sqe(req); }
 
-void tw_req_iowq(IoKiocb* req) { queue_iowq(req); }
+// Each retry re-arms the poll, which finds the file ready again and queues
+// the retry behind the task work queued meanwhile (a cancel linked behind
+// an earlier request of the batch does not find it: fuzz seed 1163778).
+void tw_req_iowq(IoKiocb* req) {
+  if (--req->rw.apoll_retries != 0) {
+    tw_add(req, tw_req_iowq);
+    return;
+  }
+  queue_iowq(req);
+}
 
 // Not issued while the file is idle: a receive's buffer is picked only once
 // data came (fuzz seed 38521). One a cancel took off the list meanwhile
