@@ -715,8 +715,13 @@ int submit_sqes_locked(IoRingCtx* ctx, unsigned nr) REQUIRES(ctx->uring_lock) {
     queue_sqe_fallback(ctx->st.link_head);
     ctx->st.link_head = nullptr;
   }
-  flush_completions(ctx);
+  // Every SQE taken has been read: the head moves before the CQEs are
+  // posted. The kernel commits it just after (io_commit_sqring), a window
+  // an SQPOLL program woken by a CQE could otherwise see: its next flush
+  // then counts an SQE already consumed as pending (liburing's
+  // io_uring_submit returns one more than it queued).
   store_release(ctx->rings->sq.head, ctx->cached_sq_head);
+  flush_completions(ctx);
   return ret;
 }
 
