@@ -221,6 +221,9 @@ struct IoRingCtx : core::File {
   int evfd GUARDED_BY(completion_lock) = -1;  // registered eventfd (our dup)
   bool evfd_async GUARDED_BY(completion_lock) = false;
   std::atomic<bool> evfd_signal_deferred{false};  // see local_work_added
+  // Writes of the registered eventfd by CQE postings: a poll of it tells
+  // their wakeups (EPOLL_URING_WAKE) from the program's own writes.
+  std::atomic<std::uint64_t> evfd_signals{0};
 
   // Timeouts, under timeout_lock.
   SpinLock timeout_lock;

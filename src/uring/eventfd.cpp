@@ -62,6 +62,7 @@ int eventfd_unregister(IoRingCtx* ctx) {
 void eventfd_signal(IoRingCtx* ctx) {
   if (load_relaxed(ctx->rings->cq_flags) & IORING_CQ_EVENTFD_DISABLED) return;
   if (ctx->evfd_async && !IoWq::current_is_worker()) return;
+  ctx->evfd_signals.fetch_add(1, std::memory_order_seq_cst);
   const std::uint64_t one = 1;
   [[maybe_unused]] ssize_t r = write(ctx->evfd, &one, sizeof(one));
 }

@@ -111,6 +111,9 @@ struct PollEntry {
   // Multishot poll of its ring's own registered eventfd: the ring's CQE
   // wakes it (EPOLL_URING_WAKE), which makes it one-shot.
   bool uring_wake = false;
+  // For a uring_wake poll of an eventfd: the ring's evfd_signals when it
+  // last looked. A wakeup with none since is the program's own write.
+  std::uint64_t evfd_signals_seen GUARDED_BY(poll_lock) = 0;
   // On its own ring's descriptor, waiting for POLLIN (ctx->self_polls).
   bool ring_self = false;
   // Armed without a registration until its ring's poll wait queue is

@@ -119,6 +119,7 @@ class PollService {
     if (IoWq::cancelled_running(&req->work)) return false;
     pe.gen = ++next_gen_;
     pe.skip_initial = 0;
+    pe.evfd_signals_seen = req->ctx->evfd_signals.load(std::memory_order_seq_cst);
     if (!add_reg(req, 0)) return false;
     if (poll_split(pe) && !add_reg(req, 1)) {
       // The caller closes dup_fd.
@@ -320,6 +321,19 @@ class PollService {
   // IORING_CQE_F_MORE only while the CQ ring has room (io_req_post_cqe);
   // otherwise the poll ends, its final CQE (without F_MORE) going to the
   // overflow list. False when it ended (taken out, completion up to the caller).
+  // For a uring_wake poll: whether this wakeup is an eventfd write of the
+  // program's, not a CQE posting's (none since the poll last looked).
+  static bool woken_by_program(IoKiocb* req) REQUIRES(poll_lock) {
+    PollEntry& pe = req->poll;
+    if (!pe.folds_own_wakes) return false;  // a ring's descriptor: only CQEs wake it
+    const std::uint64_t now = req->ctx->evfd_signals.load(std::memory_order_seq_cst);
+    if (now != pe.evfd_signals_seen) {
+      pe.evfd_signals_seen = now;
+      return false;
+    }
+    return true;
+  }
+
   bool post_mshot(IoKiocb* req, std::uint32_t mask) REQUIRES(poll_lock) {
     if (req->poll.multishot && !(mask & (EPOLLERR | EPOLLHUP)) &&
         try_post_cqe(req->ctx, req->user_data, static_cast<int>(mask), IORING_CQE_F_MORE))
@@ -594,7 +608,8 @@ class PollService {
         }
         // io_poll_wake: a wakeup from the ring's own CQE posting
         // (EPOLL_URING_WAKE) turns it one-shot, or each CQE would wake it.
-        if ((mask & (EPOLLERR | EPOLLHUP)) || req->poll.uring_wake) {
+        // The program's own write of the ring's eventfd is an ordinary one.
+        if ((mask & (EPOLLERR | EPOLLHUP)) || (pe.uring_wake && !woken_by_program(req))) {
           remove(req);
           woken = behind_task_work(req, mask);  // fuzz seed 481897, as 53897 below
           goto fired;
@@ -608,7 +623,17 @@ class PollService {
           queue_mshot(req, mask);
           return;
         }
-        if (post_mshot(req, mask)) return;
+        const std::uint64_t signals = req->ctx->evfd_signals.load(std::memory_order_seq_cst);
+        if (!post_mshot(req, mask)) goto fired;
+        // That CQE signalled the ring's eventfd: its wakeup ends the poll
+        // with a last EPOLLIN, as mshot_tw's does.
+        if (!pe.uring_wake || !(pe.events & EPOLLIN) ||
+            req->ctx->evfd_signals.load(std::memory_order_seq_cst) == signals)
+          return;
+        pe.evfd_signals_seen = req->ctx->evfd_signals.load(std::memory_order_seq_cst);
+        mask = EPOLLIN;
+        remove(req);
+        woken = behind_task_work(req, mask);
         goto fired;
       }
       // The event is from epoll's view when it was collected: ask again.

@@ -168,6 +168,44 @@ TEST(UringMshotDiff, MultishotPollOfTheRingsEventfdEndsAtItsWakeup) {
       8);
 }
 
+// The program's own write to that eventfd is an ordinary wakeup: the poll
+// posts with F_MORE, and only the wakeup its CQE's signal makes ends it,
+// with a second CQE (liburing's poll-mshot-wake).
+void program_wakes_rings_eventfd_poll(io_uring_params params) {
+  compare_with_kernel(
+      [](Ring& r) {
+        std::vector<Cqe> out;
+        const int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        out.push_back(Cqe{100, r.reg(IORING_REGISTER_EVENTFD, const_cast<int*>(&efd), 1), 0});
+        poll_multi(r, efd, 1);
+        EXPECT_EQ(1, r.submit(0));
+        for (int round = 0; round < 2; ++round) {
+          std::uint64_t v = 1;
+          EXPECT_EQ(8, write(efd, &v, 8));
+          r.backend()->wrote();
+          EXPECT_EQ(8, read(efd, &v, 8));
+          append(&out, r.wait(1, 1000));
+        }
+        // Nothing more: the poll has ended.
+        poll_remove(r, 1, 3);
+        append(&out, submit_wait(r, 1));
+        r.exit();
+        ::close(efd);
+        return out;
+      },
+      8, params);
+}
+
+TEST(UringMshotDiff, MultishotPollOfTheRingsEventfdWokenByTheProgramPostsTwice) {
+  SKIP_WITHOUT_KERNEL_URING();
+  program_wakes_rings_eventfd_poll({});
+}
+
+TEST(UringMshotDiff, DeferTaskrunMultishotPollOfTheRingsEventfdWokenByTheProgramPostsTwice) {
+  SKIP_WITHOUT_KERNEL_URING();
+  program_wakes_rings_eventfd_poll(defer_params());
+}
+
 // A multishot poll whose event finds the CQ ring full ends: its CQE, without
 // F_MORE, waits in the overflow list, and a later POLL_REMOVE finds nothing.
 void full_ring_poll(bool defer) {
