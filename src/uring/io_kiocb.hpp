@@ -53,6 +53,7 @@ enum : std::uint32_t {
   kReqBlEmpty = 1u << 21,         // a bundle mapped every buffer the ring had
   kReqWorkerWait = 1u << 22,      // waits on poll where the kernel's io-wq worker would block
   kReqApollReady = 1u << 23,      // its poll found the file ready when armed: retried once
+  kReqBufMore = 1u << 24,         // its incremental buffer, committed at selection, has room left
 };
 constexpr std::uint32_t kReqLinkFlags = kReqLink | kReqHardlink;
 

@@ -75,6 +75,8 @@ bool ring_entry(const BufferList* bl, std::uint16_t idx, io_uring_buf* out) {
 // io_kbuf_inc_commit: consumes `len` bytes from the head buffer(s) of an
 // incremental ring; false while the head buffer still has room.
 bool inc_commit(BufferList* bl, int len) {
+  // Nothing transferred (end of file): the buffer is left as it was.
+  if (len == 0) return false;
   while (len > 0) {
     io_uring_buf buf;
     const std::uint16_t idx = bl->head & bl->mask;
@@ -82,7 +84,7 @@ bool inc_commit(BufferList* bl, int len) {
     const std::uint32_t this_len = static_cast<std::uint32_t>(len) < buf.len ? len : buf.len;
     const std::uint32_t left = buf.len - this_len;
     auto* ubuf = reinterpret_cast<io_uring_buf*>(bl->ring_addr + std::uint64_t{idx} * kBufSize);
-    if (left || !this_len) {
+    if (left > bl->min_left_sub_one || !this_len) {
       buf.addr += this_len;
       buf.len = left;
       (void)core::put_user(buf.addr, &ubuf->addr);
@@ -126,7 +128,7 @@ std::uint64_t ring_select(IoKiocb* req, BufferList* bl, std::size_t* len, unsign
   // file without readiness, whose read may still be in flight when the next
   // request selects (an O_DIRECT read on the kernel's AIO).
   if (!(issue_flags & kIssueLocked) || !selection_can_poll(req)) {
-    kbuf_commit(bl, static_cast<int>(*len));
+    if (!kbuf_commit(bl, static_cast<int>(*len))) req->flags |= kReqBufMore;
     req->buf_list = nullptr;
   }
   return buf.addr;
@@ -196,8 +198,9 @@ std::uint32_t kbuf_put(IoKiocb* req, int len, unsigned issue_flags) {
   RingSubmitLock lock(req->ctx, issue_flags & kIssueLocked);
   if (req->flags & kReqBufferRing) {
     if (req->buf_list && !kbuf_commit(req->buf_list, len)) cflags |= uapi::kCqeFBufMore;
+    if (req->flags & kReqBufMore) cflags |= uapi::kCqeFBufMore;
     req->buf_list = nullptr;
-    req->flags &= ~kReqBufferRing;
+    req->flags &= ~(kReqBufferRing | kReqBufMore);
   } else {
     KbufTable* t = table(req->ctx, true);
     req->kbuf->list.add_tail(&t->cache);
@@ -217,7 +220,7 @@ void kbuf_recycle(IoKiocb* req, unsigned issue_flags) {
         bl->head++;
       } else {
         req->buf_index = bl->bgid;
-        req->flags &= ~kReqBufferRing;
+        req->flags &= ~(kReqBufferRing | kReqBufMore);
       }
       req->buf_list = nullptr;
     }
@@ -270,12 +273,11 @@ int ring_buffers_peek(IoKiocb* req, BufferList* bl, BufSelArg* arg) {
     std::uint32_t len = buf.len;
     if (len > arg->max_len) {
       len = static_cast<std::uint32_t>(arg->max_len);
+      // The ring's entry keeps its length (6.18's stable fix: a receive
+      // that then finds nothing must not leave the buffer cut short).
       if (!bl->inc) {
         arg->partial_map = true;
         if (n) break;
-        auto* ubuf = reinterpret_cast<io_uring_buf*>(
-            bl->ring_addr + static_cast<std::uint64_t>(head & bl->mask) * kBufSize);
-        (void)core::put_user(len, &ubuf->len);
       }
     }
     arg->iovs[n].iov_base = reinterpret_cast<void*>(buf.addr);
@@ -338,7 +340,7 @@ std::uint32_t kbuf_put_bufs(IoKiocb* req, int len, int nbufs, unsigned issue_fla
     }
   }
   req->buf_list = nullptr;
-  req->flags &= ~kReqBufferRing;
+  req->flags &= ~(kReqBufferRing | kReqBufMore);
   return cflags;
 }
 
@@ -347,7 +349,7 @@ void kbuf_drop(IoKiocb* req, bool locked) {
   RingSubmitLock lock(req->ctx, locked);
   if (req->flags & kReqBufferRing) {
     req->buf_list = nullptr;
-    req->flags &= ~kReqBufferRing;
+    req->flags &= ~(kReqBufferRing | kReqBufMore);
     return;
   }
   req->kbuf->list.add_tail(&table(req->ctx, true)->cache);
@@ -449,13 +451,21 @@ int provide_buffers_issue(IoKiocb* req, unsigned issue_flags) {
 }
 
 // ---- IORING_REGISTER_PBUF_RING and friends
+static bool resv_zero(const uapi::BufReg& reg) {
+  for (std::uint32_t w : reg.resv)
+    if (w) return false;
+  return true;
+}
+
 int register_pbuf_ring(IoRingCtx* ctx, void* arg) {
   uapi::BufReg reg;
   if (core::copy_from_user(&reg, arg, sizeof(reg))) return -EFAULT;
-  if (reg.resv[0] || reg.resv[1] || reg.resv[2]) return -EINVAL;
+  if (!resv_zero(reg)) return -EINVAL;
   if (reg.flags & ~(uapi::kPbufRingMmap | uapi::kPbufRingInc)) return -EINVAL;
   if (!reg.ring_entries || (reg.ring_entries & (reg.ring_entries - 1))) return -EINVAL;
   if (reg.ring_entries >= 65536) return -EINVAL;
+  // The room an incremental buffer must keep to be used again.
+  if (!(reg.flags & uapi::kPbufRingInc) && reg.min_left) return -EINVAL;
   BufferList* bl = get_list(ctx, reg.bgid);
   if (bl && (bl->is_ring || !bl->buf_list.empty())) return -EEXIST;
   const std::size_t bytes = std::size_t{reg.ring_entries} * kBufSize;
@@ -493,13 +503,14 @@ int register_pbuf_ring(IoRingCtx* ctx, void* arg) {
   bl->head = 0;
   bl->is_ring = true;
   bl->inc = reg.flags & uapi::kPbufRingInc;
+  bl->min_left_sub_one = reg.min_left ? reg.min_left - 1 : 0;
   return 0;
 }
 
 int unregister_pbuf_ring(IoRingCtx* ctx, void* arg) {
   uapi::BufReg reg;
   if (core::copy_from_user(&reg, arg, sizeof(reg))) return -EFAULT;
-  if (reg.resv[0] || reg.resv[1] || reg.resv[2] || reg.flags) return -EINVAL;
+  if (!resv_zero(reg) || reg.flags) return -EINVAL;
   BufferList* bl = get_list(ctx, reg.bgid);
   if (!bl) return -ENOENT;
   if (!bl->is_ring) return -EINVAL;

@@ -37,6 +37,8 @@ struct BufferList {
   std::uint16_t bgid = 0;
   bool is_ring = false;
   bool inc = false;  // IOU_PBUF_RING_INC: buffers consumed piecewise
+  // An incremental buffer with no more than this left is done (min_left - 1).
+  std::uint32_t min_left_sub_one = 0;
   // IOU_PBUF_RING_MMAP: the ring is memory the engine allocated (shared, so
   // the program's mapping at IORING_OFF_PBUF_RING sees the same pages).
   void* mmap_base = nullptr;

@@ -89,13 +89,15 @@ struct BufStatus {
   std::uint32_t resv[8];
 };
 
-// struct io_uring_buf_reg as 6.18 spells it (flags where 6.1 has pad).
+// struct io_uring_buf_reg as 6.18 spells it (flags where 6.1 has pad;
+// min_left from 6.18's stable fixes, where resv began).
 struct BufReg {
   std::uint64_t ring_addr;
   std::uint32_t ring_entries;
   std::uint16_t bgid;
   std::uint16_t flags;
-  std::uint64_t resv[3];
+  std::uint32_t min_left;
+  std::uint32_t resv[5];
 };
 static_assert(sizeof(BufReg) == sizeof(io_uring_buf_reg));
 

@@ -16,6 +16,7 @@
 #include <functional>
 #include <string>
 
+#include "buf_ring.hpp"
 #include "ring_harness.hpp"
 
 namespace uring_test {
@@ -24,7 +25,6 @@ namespace {
 constexpr std::uint8_t kOpBind = 56;
 constexpr std::uint8_t kOpListen = 57;
 constexpr std::uint8_t kOpFtruncate = 55;
-constexpr unsigned kRegisterPbufStatus = 26;
 
 using Seq = std::function<std::vector<Cqe>(Ring&)>;
 
@@ -93,41 +93,6 @@ void wait_inq(int fd, int n) {
 }
 
 // A page-aligned buffer ring of `entries` buffers of `size` bytes.
-struct BufRing {
-  io_uring_buf_ring* br = nullptr;
-  std::vector<char> data;
-  unsigned entries, size;
-  std::uint16_t tail = 0;
-  BufRing(unsigned n, unsigned sz) : entries(n), size(sz) {
-    EXPECT_EQ(0, posix_memalign(reinterpret_cast<void**>(&br), 4096, 4096));
-    std::memset(br, 0, 4096);
-    data.resize(std::size_t{n} * sz);
-  }
-  ~BufRing() { std::free(br); }
-  void add(unsigned bid) {
-    // Not br->bufs: in C++ the uapi's flexible array sits 8 bytes late.
-    io_uring_buf& b = reinterpret_cast<io_uring_buf*>(br)[tail & (entries - 1)];
-    b.addr = reinterpret_cast<std::uintptr_t>(&data[std::size_t{bid} * size]);
-    b.len = size;
-    b.bid = static_cast<std::uint16_t>(bid);
-    tail++;
-    std::atomic_ref<std::uint16_t>(br->tail).store(tail, std::memory_order_release);
-  }
-  int reg(Ring& r, std::uint16_t bgid, std::uint16_t flags = 0) {
-    io_uring_buf_reg reg{};
-    reg.ring_addr = reinterpret_cast<std::uintptr_t>(br);
-    reg.ring_entries = entries;
-    reg.bgid = bgid;
-    reg.pad = flags;
-    return r.reg(IORING_REGISTER_PBUF_RING, &reg, 1);
-  }
-};
-
-int pbuf_head(Ring& r, unsigned bgid) {
-  std::uint32_t st[10] = {bgid};
-  const int ret = r.reg(kRegisterPbufStatus, st, 1);
-  return ret < 0 ? ret : static_cast<int>(st[1]);
-}
 
 TEST(UringNetDiff, SocketBindListenAcceptConnect) {
   SKIP_WITHOUT_KERNEL_URING();
