@@ -317,10 +317,6 @@ class PollService {
     count_armed(req, -1);
   }
 
-  // io_poll_check_events for a multishot POLL_ADD: its CQE carries
-  // IORING_CQE_F_MORE only while the CQ ring has room (io_req_post_cqe);
-  // otherwise the poll ends, its final CQE (without F_MORE) going to the
-  // overflow list. False when it ended (taken out, completion up to the caller).
   // For a uring_wake poll: whether this wakeup is an eventfd write of the
   // program's, not a CQE posting's (none since the poll last looked).
   static bool woken_by_program(IoKiocb* req) REQUIRES(poll_lock) {
@@ -334,6 +330,10 @@ class PollService {
     return true;
   }
 
+  // io_poll_check_events for a multishot POLL_ADD: its CQE carries
+  // IORING_CQE_F_MORE only while the CQ ring has room (io_req_post_cqe);
+  // otherwise the poll ends, its final CQE (without F_MORE) going to the
+  // overflow list. False when it ended (taken out, completion up to the caller).
   bool post_mshot(IoKiocb* req, std::uint32_t mask) REQUIRES(poll_lock) {
     if (req->poll.multishot && !(mask & (EPOLLERR | EPOLLHUP)) &&
         try_post_cqe(req->ctx, req->user_data, static_cast<int>(mask), IORING_CQE_F_MORE))
@@ -623,14 +623,10 @@ class PollService {
           queue_mshot(req, mask);
           return;
         }
-        const std::uint64_t signals = req->ctx->evfd_signals.load(std::memory_order_seq_cst);
         if (!post_mshot(req, mask)) goto fired;
-        // That CQE signalled the ring's eventfd: its wakeup ends the poll
-        // with a last EPOLLIN, as mshot_tw's does.
-        if (!pe.uring_wake || !(pe.events & EPOLLIN) ||
-            req->ctx->evfd_signals.load(std::memory_order_seq_cst) == signals)
-          return;
-        pe.evfd_signals_seen = req->ctx->evfd_signals.load(std::memory_order_seq_cst);
+        // When that CQE signalled the ring's eventfd, the signal's wakeup
+        // ends the poll with a last EPOLLIN, as mshot_tw's does.
+        if (!pe.uring_wake || !(pe.events & EPOLLIN) || woken_by_program(req)) return;
         mask = EPOLLIN;
         remove(req);
         woken = behind_task_work(req, mask);
