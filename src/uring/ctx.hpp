@@ -116,6 +116,10 @@ struct IoRingCtx : core::File {
   io_uring_sqe* sqes = nullptr;
   void* region = nullptr;  // rings then SQEs: shared memory the program maps too
   std::size_t region_bytes = 0;
+  // NO_MMAP: the engine's views of the program's rings (rings_bytes) and
+  // SQEs (sqes_bytes), null where it uses the program's ranges (user_pin.hpp).
+  char* pinned_rings = nullptr;
+  char* pinned_sqes = nullptr;
   // The program's latest mapping of the rings: ThreadSanitizer cannot tell
   // it shares pages with `rings` (see cq_unlock_post).
   std::atomic<char*> user_rings{nullptr};

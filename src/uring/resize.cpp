@@ -11,6 +11,7 @@
 
 #include "core/uaccess.hpp"
 #include "uring/engine.hpp"
+#include "uring/user_pin.hpp"
 
 namespace iostack::uring {
 
@@ -28,11 +29,18 @@ struct NewRings {
   char* sqes = nullptr;
   void* region = nullptr;  // ours (not NO_MMAP): rings, then SQEs
   std::size_t region_bytes = 0;
+  // NO_MMAP: the engine's views of the program's new rings and SQEs.
+  char* pinned_rings = nullptr;
+  std::size_t pinned_rings_bytes = 0;
+  char* pinned_sqes = nullptr;
+  std::size_t pinned_sqes_bytes = 0;
   std::size_t charged = 0;  // pages charged to RLIMIT_MEMLOCK
 };
 
 void free_new(IoRingCtx* ctx, NewRings& n) {
   if (n.region) munmap(n.region, n.region_bytes);
+  if (n.pinned_rings) munmap(n.pinned_rings, n.pinned_rings_bytes);
+  if (n.pinned_sqes) munmap(n.pinned_sqes, n.pinned_sqes_bytes);
   if (n.charged) unaccount_mem(ctx->acct_uid, n.charged);
   n = NewRings{};
 }
@@ -71,6 +79,10 @@ int register_resize_rings(IoRingCtx* ctx, void* arg) {
       free_new(ctx, n);
       return ret;
     }
+    if ((n.pinned_rings = pin_user_view(n.rings, rings_bytes))) {
+      n.rings = n.pinned_rings;
+      n.pinned_rings_bytes = rings_bytes;
+    }
   } else {
     // As setup makes it: one shared mapping, rings then SQEs.
     n.region_bytes = rings_bytes + sqes_bytes;
@@ -102,6 +114,10 @@ int register_resize_rings(IoRingCtx* ctx, void* arg) {
     if (const int ret = ring_user_region(p.sq_off.resv2, sqes_bytes, &n.sqes)) {
       free_new(ctx, n);
       return ret;
+    }
+    if ((n.pinned_sqes = pin_user_view(n.sqes, sqes_bytes))) {
+      n.sqes = n.pinned_sqes;
+      n.pinned_sqes_bytes = sqes_bytes;
     }
   } else {
     n.sqes = n.rings + rings_bytes;
@@ -156,8 +172,12 @@ int register_resize_rings(IoRingCtx* ctx, void* arg) {
     flags_or(nr->sq_flags, IORING_SQ_TASKRUN);
   ctx->sqes = reinterpret_cast<io_uring_sqe*>(n.sqes);
   if (ctx->region) ctx->retired_regions.emplace_back(ctx->region, ctx->region_bytes);
+  if (ctx->pinned_rings) ctx->retired_regions.emplace_back(ctx->pinned_rings, ctx->rings_bytes);
+  if (ctx->pinned_sqes) ctx->retired_regions.emplace_back(ctx->pinned_sqes, ctx->sqes_bytes);
   ctx->region = n.region;
   ctx->region_bytes = n.region_bytes;
+  ctx->pinned_rings = n.pinned_rings;
+  ctx->pinned_sqes = n.pinned_sqes;
   ctx->rings_bytes = rings_bytes;
   ctx->sqes_bytes = sqes_bytes;
   ctx->user_rings.store(nullptr, std::memory_order_relaxed);

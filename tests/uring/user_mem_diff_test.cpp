@@ -189,6 +189,37 @@ TEST(UringUserMemDiff, NoMmapNoSqarrayLargeRing) {
   });
 }
 
+// The kernel pins a NO_MMAP ring's pages: the program may unmap them while
+// the ring lives (liburing's io_uring_queue_exit does, before it closes the
+// ring) and an SQPOLL thread polling them goes on unharmed. Run in a child,
+// which a fault would kill; its exit status is compared.
+TEST(UringUserMemDiff, NoMmapSqpollRingOutlivesTheProgramsMapping) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_backends([](Backend* b) {
+    const int status = in_child([b] {
+      void* sqes = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      void* rings = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      Ring r(b);
+      io_uring_params p{};
+      p.flags = IORING_SETUP_SQPOLL;
+      p.sq_thread_idle = 1000;
+      if (r.init_mem(4, p, sqes, rings) < 0) return 2;
+      prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 1);
+      r.flush();
+      // As liburing does: a sleeping SQ thread is woken.
+      if (r.sq_flags() & IORING_SQ_NEED_WAKEUP) r.enter(0, 0, IORING_ENTER_SQ_WAKEUP);
+      if (r.wait(1).size() != 1) return 3;
+      munmap(sqes, 4096);
+      munmap(rings, 4096);
+      r.unmap_sqes();  // forgets them: NO_MMAP memory is the caller's
+      r.unmap_rings();
+      usleep(20000);  // the SQ thread polls the rings meanwhile
+      return r.close_fd() == 0 ? 0 : 4;
+    });
+    return std::vector<Cqe>{Cqe{0, status, 0}};
+  });
+}
+
 // NO_SQARRAY on a mapped ring: slot i is SQE i, the array offset is 0.
 TEST(UringUserMemDiff, NoSqarrayMappedRing) {
   SKIP_WITHOUT_KERNEL_URING();
