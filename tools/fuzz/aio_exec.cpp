@@ -213,6 +213,24 @@ std::string aio_classify(const AioProgram& p, const Log& klog, const Log& ilog, 
     }
     return "io_submit";
   }
+  // The kernel's pipe_write wakes the readers of a polled pipe even when it
+  // copies nothing (-EFAULT), and a POLL of the read end completes with that
+  // wakeup's POLLIN on an empty pipe; the host's epoll asks the pipe again
+  // and finds nothing, so iostack's POLL waits until it is cancelled (seed
+  // 599960; the io_uring twin is in uring_classify.cpp).
+  bool failed_pipe_write = false, woken_poll = false;
+  for (const AioStep& st : p.steps)
+    for (const IocbSpec& c : st.iocbs) {
+      const std::string ev_key = "ev " + std::to_string(c.data) + "#0";
+      const std::string k = res_of(log_value(klog, ev_key));
+      if ((c.opcode == IOCB_CMD_PWRITE || c.opcode == IOCB_CMD_PWRITEV) && c.fd.slot == kPipeW &&
+          k == "-EFAULT")
+        failed_pipe_write = true;
+      if (c.opcode == IOCB_CMD_POLL && c.fd.slot == kPipeR && k == "+" &&
+          res_of(log_value(ilog, ev_key)) == "0")
+        woken_poll = true;
+    }
+  if (failed_pipe_write && woken_poll) return "pipe: a failed write wakes its readers";
   if (key.rfind("ev ", 0) == 0 || key.rfind("io_cancel ", 0) == 0) {
     const bool ev = key[0] == 'e';
     const std::uint64_t data = std::strtoull(key.c_str() + (ev ? 3 : 10), nullptr, 10);
