@@ -21,12 +21,6 @@ namespace {
 constexpr std::uint16_t kInc = 2;      // IOU_PBUF_RING_INC
 constexpr unsigned kBundle = 1u << 4;  // IORING_RECVSEND_BUNDLE
 
-io_uring_params submit_all() {
-  io_uring_params p{};
-  p.flags = IORING_SETUP_SUBMIT_ALL;
-  return p;
-}
-
 // A READ of `fd` taking a buffer of group `bgid`; its CQE, then the ring's
 // head for that group (in the CQE's res, its flags 0).
 void read_selected(Ring& r, int fd, unsigned len, std::uint16_t bgid, std::uint64_t ud,
@@ -42,7 +36,7 @@ void read_selected(Ring& r, int fd, unsigned len, std::uint16_t bgid, std::uint6
 
 TEST(UringKbufIncDiff, MinLeftIsForIncrementalRingsOnly) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare_with_kernel(
+  compare_submit_all(
       [](Ring& r) {
         std::vector<Cqe> out;
         BufRing a(2, 64), b(2, 64), c(2, 64);
@@ -67,12 +61,12 @@ TEST(UringKbufIncDiff, MinLeftIsForIncrementalRingsOnly) {
         out.push_back(Cqe{7, pbuf_head(r, 2), 0});
         return out;
       },
-      8, submit_all());
+      8);
 }
 
 TEST(UringKbufIncDiff, BufferWithLessThanMinLeftIsRetired) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare_with_kernel(
+  compare_submit_all(
       [](Ring& r) {
         std::vector<Cqe> out;
         int p[2];
@@ -94,12 +88,12 @@ TEST(UringKbufIncDiff, BufferWithLessThanMinLeftIsRetired) {
         ::close(p[1]);
         return out;
       },
-      8, submit_all());
+      8);
 }
 
 TEST(UringKbufIncDiff, ReadAtEndOfFileKeepsItsIncrementalBuffer) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare_with_kernel(
+  compare_submit_all(
       [](Ring& r) {
         std::vector<Cqe> out;
         int p[2];
@@ -117,14 +111,14 @@ TEST(UringKbufIncDiff, ReadAtEndOfFileKeepsItsIncrementalBuffer) {
         ::close(p[0]);
         return out;
       },
-      8, submit_all());
+      8);
 }
 
 // A regular file cannot poll: its read takes the buffer piece at selection,
 // and the CQE still says the buffer has room left.
 TEST(UringKbufIncDiff, FileReadsSayTheirBufferHasRoomLeft) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare_with_kernel(
+  compare_submit_all(
       [](Ring& r) {
         std::vector<Cqe> out;
         FILE* f = tmpfile();
@@ -141,12 +135,12 @@ TEST(UringKbufIncDiff, FileReadsSayTheirBufferHasRoomLeft) {
         fclose(f);
         return out;
       },
-      8, submit_all());
+      8);
 }
 
 TEST(UringKbufIncDiff, BundleReceiveFindingNothingLeavesTheHeadBufferWhole) {
   SKIP_WITHOUT_KERNEL_URING();
-  compare_with_kernel(
+  compare_submit_all(
       [](Ring& r) {
         std::vector<Cqe> out;
         int sv[2];
@@ -178,7 +172,7 @@ TEST(UringKbufIncDiff, BundleReceiveFindingNothingLeavesTheHeadBufferWhole) {
         ::close(sv[1]);
         return out;
       },
-      8, submit_all());
+      8);
 }
 
 }  // namespace
