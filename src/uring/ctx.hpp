@@ -120,6 +120,8 @@ struct IoRingCtx : core::File {
   // SQEs (sqes_bytes), null where it uses the program's ranges (user_pin.hpp).
   char* pinned_rings = nullptr;
   char* pinned_sqes = nullptr;
+  char* pinned_rings_user = nullptr;  // the program's addresses of the same
+  char* pinned_sqes_user = nullptr;
   // The program's latest mapping of the rings: ThreadSanitizer cannot tell
   // it shares pages with `rings` (see cq_unlock_post).
   std::atomic<char*> user_rings{nullptr};

@@ -31,16 +31,18 @@ struct NewRings {
   std::size_t region_bytes = 0;
   // NO_MMAP: the engine's views of the program's new rings and SQEs.
   char* pinned_rings = nullptr;
+  char* pinned_rings_user = nullptr;
   std::size_t pinned_rings_bytes = 0;
   char* pinned_sqes = nullptr;
+  char* pinned_sqes_user = nullptr;
   std::size_t pinned_sqes_bytes = 0;
   std::size_t charged = 0;  // pages charged to RLIMIT_MEMLOCK
 };
 
 void free_new(IoRingCtx* ctx, NewRings& n) {
   if (n.region) munmap(n.region, n.region_bytes);
-  if (n.pinned_rings) munmap(n.pinned_rings, n.pinned_rings_bytes);
-  if (n.pinned_sqes) munmap(n.pinned_sqes, n.pinned_sqes_bytes);
+  if (n.pinned_rings) unpin_user_view(n.pinned_rings_user, n.pinned_rings, n.pinned_rings_bytes);
+  if (n.pinned_sqes) unpin_user_view(n.pinned_sqes_user, n.pinned_sqes, n.pinned_sqes_bytes);
   if (n.charged) unaccount_mem(ctx->acct_uid, n.charged);
   n = NewRings{};
 }
@@ -80,6 +82,7 @@ int register_resize_rings(IoRingCtx* ctx, void* arg) {
       return ret;
     }
     if ((n.pinned_rings = pin_user_view(n.rings, rings_bytes))) {
+      n.pinned_rings_user = n.rings;
       n.rings = n.pinned_rings;
       n.pinned_rings_bytes = rings_bytes;
     }
@@ -116,6 +119,7 @@ int register_resize_rings(IoRingCtx* ctx, void* arg) {
       return ret;
     }
     if ((n.pinned_sqes = pin_user_view(n.sqes, sqes_bytes))) {
+      n.pinned_sqes_user = n.sqes;
       n.sqes = n.pinned_sqes;
       n.pinned_sqes_bytes = sqes_bytes;
     }
@@ -172,12 +176,22 @@ int register_resize_rings(IoRingCtx* ctx, void* arg) {
     flags_or(nr->sq_flags, IORING_SQ_TASKRUN);
   ctx->sqes = reinterpret_cast<io_uring_sqe*>(n.sqes);
   if (ctx->region) ctx->retired_regions.emplace_back(ctx->region, ctx->region_bytes);
+  // The old views may still be read (RingsReadScope): retired; their
+  // program ranges are given back once the lock is dropped.
+  const NewRings old_pins{.pinned_rings = ctx->pinned_rings,
+                          .pinned_rings_user = ctx->pinned_rings_user,
+                          .pinned_rings_bytes = ctx->rings_bytes,
+                          .pinned_sqes = ctx->pinned_sqes,
+                          .pinned_sqes_user = ctx->pinned_sqes_user,
+                          .pinned_sqes_bytes = ctx->sqes_bytes};
   if (ctx->pinned_rings) ctx->retired_regions.emplace_back(ctx->pinned_rings, ctx->rings_bytes);
   if (ctx->pinned_sqes) ctx->retired_regions.emplace_back(ctx->pinned_sqes, ctx->sqes_bytes);
   ctx->region = n.region;
   ctx->region_bytes = n.region_bytes;
   ctx->pinned_rings = n.pinned_rings;
   ctx->pinned_sqes = n.pinned_sqes;
+  ctx->pinned_rings_user = n.pinned_rings_user;
+  ctx->pinned_sqes_user = n.pinned_sqes_user;
   ctx->rings_bytes = rings_bytes;
   ctx->sqes_bytes = sqes_bytes;
   ctx->user_rings.store(nullptr, std::memory_order_relaxed);
@@ -185,6 +199,12 @@ int register_resize_rings(IoRingCtx* ctx, void* arg) {
   const std::size_t old_pages = ctx->acct_pages;
   ctx->acct_pages = n.charged;
   ctx->completion_lock.unlock();
+  if (old_pins.pinned_rings)
+    give_back_user_range(old_pins.pinned_rings_user, old_pins.pinned_rings,
+                         old_pins.pinned_rings_bytes);
+  if (old_pins.pinned_sqes)
+    give_back_user_range(old_pins.pinned_sqes_user, old_pins.pinned_sqes,
+                         old_pins.pinned_sqes_bytes);
   if (old_pages) unaccount_mem(ctx->acct_uid, old_pages);
   // The kernel frees the old rings here; a scope still reading them keeps
   // them to a later resize (the program's mappings hold their own pages).

@@ -100,8 +100,14 @@ int allocate_rings(IoRingCtx* ctx, const io_uring_params& params) {
     // sq_off.user_addr, as io_allocate_scq_urings takes them.
     if (int ret = ring_user_region(params.cq_off.resv2, ctx->rings_bytes, &rings)) return ret;
     if (int ret = ring_user_region(params.sq_off.resv2, ctx->sqes_bytes, &sqes)) return ret;
-    if ((ctx->pinned_rings = pin_user_view(rings, ctx->rings_bytes))) rings = ctx->pinned_rings;
-    if ((ctx->pinned_sqes = pin_user_view(sqes, ctx->sqes_bytes))) sqes = ctx->pinned_sqes;
+    if ((ctx->pinned_rings = pin_user_view(rings, ctx->rings_bytes))) {
+      ctx->pinned_rings_user = rings;
+      rings = ctx->pinned_rings;
+    }
+    if ((ctx->pinned_sqes = pin_user_view(sqes, ctx->sqes_bytes))) {
+      ctx->pinned_sqes_user = sqes;
+      sqes = ctx->pinned_sqes;
+    }
   } else {
     ctx->region_bytes = ctx->rings_bytes + ctx->sqes_bytes;
     // Shared anonymous memory, not a file: the program's mappings are made
@@ -149,8 +155,9 @@ void free_ctx_resources(IoRingCtx* ctx) {
     ctx->wq = nullptr;
   }
   if (ctx->region) munmap(ctx->region, ctx->region_bytes);
-  if (ctx->pinned_rings) munmap(ctx->pinned_rings, ctx->rings_bytes);
-  if (ctx->pinned_sqes) munmap(ctx->pinned_sqes, ctx->sqes_bytes);
+  if (ctx->pinned_rings)
+    unpin_user_view(ctx->pinned_rings_user, ctx->pinned_rings, ctx->rings_bytes);
+  if (ctx->pinned_sqes) unpin_user_view(ctx->pinned_sqes_user, ctx->pinned_sqes, ctx->sqes_bytes);
   ctx->pinned_rings = ctx->pinned_sqes = nullptr;
   for (const auto& [base, bytes] : ctx->retired_regions) munmap(base, bytes);
   ctx->retired_regions.clear();
@@ -321,6 +328,8 @@ IoRingCtx* ring_twin_create(IoRingCtx* parent) NO_THREAD_SAFETY_ANALYSIS {
   ctx->region_bytes = parent->region_bytes;
   ctx->pinned_rings = parent->pinned_rings;
   ctx->pinned_sqes = parent->pinned_sqes;
+  ctx->pinned_rings_user = parent->pinned_rings_user;
+  ctx->pinned_sqes_user = parent->pinned_sqes_user;
   ctx->retired_regions = parent->retired_regions;
   ctx->rings_bytes = parent->rings_bytes;
   ctx->sqes_bytes = parent->sqes_bytes;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "core/raw_syscall.h"
 
@@ -46,8 +47,10 @@ Backing backing_of(std::uintptr_t lo, std::uintptr_t hi) {
 // Moves the range onto a memfd's pages (copying what it holds) and maps
 // them a second time. Both descriptor calls are the engine's own (not
 // reported as the program's).
+constexpr char kMemfdName[] = "iostack-pinned";
+
 char* move_to_shared(char* uaddr, std::size_t size) {
-  const long fd = iostack_raw_syscall6(SYS_memfd_create, reinterpret_cast<long>("iostack-pinned"),
+  const long fd = iostack_raw_syscall6(SYS_memfd_create, reinterpret_cast<long>(kMemfdName),
                                        MFD_CLOEXEC, 0, 0, 0, 0);
   if (fd < 0) return nullptr;
   char* view = nullptr;
@@ -66,8 +69,59 @@ char* move_to_shared(char* uaddr, std::size_t size) {
   return view;
 }
 
+// Whether [lo, hi) is still wholly on the pages of the memfd `view` maps:
+// the same inode, named as move_to_shared names it.
+bool still_moved(std::uintptr_t lo, std::uintptr_t hi, std::uintptr_t view) {
+  FILE* f = std::fopen("/proc/self/maps", "re");
+  if (!f) return false;
+  struct Vma {
+    unsigned long start, end, inode;
+    bool ours;
+  };
+  std::vector<Vma> vmas;
+  char line[4352];
+  while (std::fgets(line, sizeof(line), f)) {
+    Vma v{};
+    int path_at = 0;
+    if (std::sscanf(line, "%lx-%lx %*s %*x %*x:%*x %lu %n", &v.start, &v.end, &v.inode, &path_at) <
+        3)
+      continue;
+    v.ours = path_at > 0 && std::strstr(line + path_at, kMemfdName) != nullptr;
+    if (v.end > lo && v.start < hi) vmas.push_back(v);
+    if (view >= v.start && view < v.end) vmas.insert(vmas.begin(), v);  // the view's first
+  }
+  std::fclose(f);
+  if (vmas.empty() || !vmas[0].ours || view < vmas[0].start || view >= vmas[0].end) return false;
+  const unsigned long inode = vmas[0].inode;
+  std::uintptr_t covered = lo;
+  for (std::size_t i = 1; i < vmas.size(); ++i) {
+    if (vmas[i].start > covered || !vmas[i].ours || vmas[i].inode != inode) return false;
+    covered = vmas[i].end;
+  }
+  return covered >= hi;
+}
+
 }  // namespace
 #endif
+
+void give_back_user_range(char* uaddr, const char* view, std::size_t size) {
+#if !defined(__SANITIZE_THREAD__)
+  const auto lo = reinterpret_cast<std::uintptr_t>(uaddr);
+  if (still_moved(lo, lo + size, reinterpret_cast<std::uintptr_t>(view)) &&
+      mmap(uaddr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+          uaddr)
+    std::memcpy(uaddr, view, size);
+#else
+  (void)uaddr;
+  (void)view;
+  (void)size;
+#endif
+}
+
+void unpin_user_view(char* uaddr, char* view, std::size_t size) {
+  give_back_user_range(uaddr, view, size);
+  munmap(view, size);
+}
 
 char* pin_user_view(char* uaddr, std::size_t size) {
 #if defined(__SANITIZE_THREAD__)

@@ -12,8 +12,16 @@ namespace iostack::uring {
 // A second mapping of the `size` bytes at `uaddr`, for the engine: shared
 // memory is mapped again; private anonymous memory is first moved, with
 // what it holds, onto shared memory at the same address. Null where that
-// cannot be done: the engine then uses the program's range itself. The
-// caller unmaps the view (munmap) when the ring lets go of the pages.
+// cannot be done: the engine then uses the program's range itself.
 char* pin_user_view(char* uaddr, std::size_t size);
+
+// For a ring letting go of the pages: a range moved onto shared memory that
+// the program still maps becomes private anonymous memory again, what it
+// holds kept (recycled later, as a heap's, it must not be shared with the
+// program's forked children). The view stays.
+void give_back_user_range(char* uaddr, const char* view, std::size_t size);
+
+// give_back_user_range, then the view is unmapped.
+void unpin_user_view(char* uaddr, char* view, std::size_t size);
 
 }  // namespace iostack::uring

@@ -223,6 +223,37 @@ TEST(UringUserMemDiff, NoMmapSqpollRingOutlivesTheProgramsMapping) {
   });
 }
 
+// Once the ring is gone its memory is the program's private memory again,
+// what it held kept: a forked child writing to it (memory a heap recycled)
+// changes nothing in the parent.
+TEST(UringUserMemDiff, NoMmapMemoryIsPrivateAgainAfterTheRing) {
+  SKIP_WITHOUT_KERNEL_URING();
+  compare_backends([](Backend* b) {
+    Pages sqes(1), rings(1);
+    std::vector<Cqe> out;
+    std::uint32_t cq_tail_off = 0;
+    {
+      Ring r(b);
+      out.push_back(Cqe{0, r.init_mem(4, {}, sqes.p, rings.p) < 0 ? -1 : 0, 0});
+      cq_tail_off = r.params().cq_off.tail;
+      prep(r.sqe(), IORING_OP_NOP, -1, nullptr, 0, 0, 1);
+      append(&out, submit_wait(r, 1));
+    }
+    // What the ring wrote is still there: its CQ tail.
+    std::uint32_t tail;
+    std::memcpy(&tail, rings.p + cq_tail_off, sizeof(tail));
+    out.push_back(Cqe{2, static_cast<int>(tail), 0});
+    const int status = in_child([&] {
+      std::memset(rings.p, 0x5a, 4096);
+      std::memset(sqes.p, 0x5a, 4096);
+      return 0;
+    });
+    out.push_back(Cqe{3, status, 0});
+    out.push_back(Cqe{4, rings.p[100] == 0x5a || sqes.p[0] == 0x5a, 0});
+    return out;
+  });
+}
+
 // NO_SQARRAY on a mapped ring: slot i is SQE i, the array offset is 0.
 TEST(UringUserMemDiff, NoSqarrayMappedRing) {
   SKIP_WITHOUT_KERNEL_URING();
