@@ -107,10 +107,14 @@ bool still_moved(std::uintptr_t lo, std::uintptr_t hi, std::uintptr_t view) {
 void give_back_user_range(char* uaddr, const char* view, std::size_t size) {
 #if !defined(__SANITIZE_THREAD__)
   const auto lo = reinterpret_cast<std::uintptr_t>(uaddr);
-  if (still_moved(lo, lo + size, reinterpret_cast<std::uintptr_t>(view)) &&
-      mmap(uaddr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
-          uaddr)
-    std::memcpy(uaddr, view, size);
+  if (!still_moved(lo, lo + size, reinterpret_cast<std::uintptr_t>(view))) return;
+  // Filled first, then moved over the range in one call: a thread of the
+  // program reading it meanwhile never finds it empty.
+  void* fresh = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (fresh == MAP_FAILED) return;
+  std::memcpy(fresh, view, size);
+  if (mremap(fresh, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, uaddr) == MAP_FAILED)
+    munmap(fresh, size);
 #else
   (void)uaddr;
   (void)view;
