@@ -32,7 +32,8 @@ struct Backend {
     const long r = syscall(__NR_io_submit, ctx, nr, v);
     return r < 0 ? -errno : r;
   }
-  long getevents(aio_context_t ctx, long min, long nr, struct io_event* ev, struct timespec* ts) const {
+  long getevents(aio_context_t ctx, long min, long nr, struct io_event* ev,
+                 struct timespec* ts) const {
     if (!kernel) return iostack_io_getevents(ctx, min, nr, ev, ts);
     const long r = syscall(__NR_io_getevents, ctx, min, nr, ev, ts);
     return r < 0 ? -errno : r;
@@ -164,7 +165,8 @@ std::string aio_execute(const AioProgram& p, bool kernel, const std::string& dir
     log.add("io_cancel " + std::to_string(cb->aio_data), res_str(b.cancel(ctx, cb, &ev)));
   }
   drain();
-  std::stable_sort(events.begin(), events.end(), [](const Ev& a, const Ev& c) { return a.data < c.data; });
+  std::stable_sort(events.begin(), events.end(),
+                   [](const Ev& a, const Ev& c) { return a.data < c.data; });
   std::map<std::uint64_t, int> seen;
   for (const Ev& e : events)
     log.add("ev " + std::to_string(e.data) + "#" + std::to_string(seen[e.data]++), e.text);
@@ -175,8 +177,8 @@ std::string aio_execute(const AioProgram& p, bool kernel, const std::string& dir
   return log.serialize();
 }
 
-std::string aio_classify(const AioProgram& p, const Log& klog, const Log& ilog, const std::string& key, const std::string& kval,
-                         const std::string& ival) {
+std::string aio_classify(const AioProgram& p, const Log& klog, const Log& ilog,
+                         const std::string& key, const std::string& kval, const std::string& ival) {
   auto op_of = [&](std::uint64_t data) -> std::string {
     for (const AioStep& st : p.steps)
       for (const IocbSpec& c : st.iocbs)
